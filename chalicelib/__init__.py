@@ -1,0 +1,1 @@
+"""recon: serverless data reconciliation (CDC Cassandra -> PostgreSQL, reconciliation streams)."""
