@@ -1,0 +1,26 @@
+# recon — the two commands that matter: `make up` (whole local stack with demo data) and `make test`.
+.PHONY: up down status test unit bench logs package migrate
+
+up:        ## start the whole local stack with demo data (idempotent)
+	@bash scripts/stack.sh up
+
+down:      ## stop exactly what `make up` started
+	@bash scripts/stack.sh down
+
+status:    ## what is running
+	@bash scripts/stack.sh status
+
+test:      ## set up and run unit, integration and end-to-end tests
+	@bash scripts/test.sh
+
+unit:      ## unit tests only (no stack needed)
+	@.venv/bin/python -m pytest -q tests/unit
+
+bench:     ## benchmarks (see README "Performance")
+	@bash scripts/bench.sh
+
+migrate:   ## apply database migrations to DATABASE_URL
+	@.venv/bin/python -m chalicelib.db.migrate
+
+package:   ## CloudFormation/SAM package for real AWS, with infra/ merged
+	@bash infra/package.sh

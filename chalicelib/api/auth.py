@@ -1,0 +1,112 @@
+"""API keys and rate limits, kept in the control plane so they hold across Lambdas.
+
+A key is `recon_<prefix>_<secret>`; only its SHA-256 is stored (keys are 256-bit random, so a
+fast hash is enough), looked up by prefix and compared in constant time. Keys are never logged.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from chalicelib.api.errors import ApiError
+from chalicelib.db.pool import transaction
+
+
+@dataclass(frozen=True)
+class Principal:
+    key_id: uuid.UUID
+    owner_email: str
+
+
+def _hash(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def create_key(owner_email: str) -> tuple[str, uuid.UUID]:
+    """Create a key for `owner_email`; returns (the key, shown once; its id)."""
+    if "@" not in owner_email or len(owner_email) > 320:
+        raise ValueError(f"owner must be an email address, got {owner_email!r}")
+    prefix = secrets.token_hex(4)
+    key = f"recon_{prefix}_{secrets.token_urlsafe(32)}"
+    key_id = uuid.uuid4()
+    with transaction() as conn:
+        conn.execute(
+            "INSERT INTO recon.api_keys (key_id, key_prefix, key_hash, owner_email) VALUES (%s, %s, %s, %s)",
+            (key_id, prefix, _hash(key), owner_email),
+        )
+    return key, key_id
+
+
+def list_keys() -> list[dict]:
+    with transaction() as conn:
+        return conn.execute(
+            "SELECT key_id, key_prefix, owner_email, created_at, revoked_at FROM recon.api_keys ORDER BY created_at"
+        ).fetchall()
+
+
+def revoke_key(key_id_or_prefix: str) -> bool:
+    with transaction() as conn:
+        cur = conn.execute(
+            "UPDATE recon.api_keys SET revoked_at = now() WHERE revoked_at IS NULL"
+            " AND (key_prefix = %s OR key_id::text = %s)",
+            (key_id_or_prefix, key_id_or_prefix),
+        )
+        return cur.rowcount > 0
+
+
+def _unauthorized() -> ApiError:
+    return ApiError(401, "UNAUTHORIZED", "Invalid or missing API key")
+
+
+def authenticate(authorization: str | None) -> Principal:
+    if not authorization or not authorization.startswith("Bearer "):
+        raise _unauthorized()
+    key = authorization[len("Bearer "):].strip()
+    parts = key.split("_")
+    if len(parts) != 3 or parts[0] != "recon":
+        raise _unauthorized()
+    with transaction() as conn:
+        row = conn.execute(
+            "SELECT key_id, key_hash, owner_email FROM recon.api_keys WHERE key_prefix = %s AND revoked_at IS NULL",
+            (parts[1],),
+        ).fetchone()
+    if row is None or not hmac.compare_digest(row["key_hash"], _hash(key)):
+        raise _unauthorized()
+    return Principal(key_id=row["key_id"], owner_email=row["owner_email"])
+
+
+def enforce_rate_limit(principal: Principal, bucket: str, limit: int, window_seconds: int = 60) -> None:
+    """Sliding-window limit: at most `limit` accepted requests per key and bucket in any window.
+
+    The key's row is locked for the check-and-insert, so concurrent requests are counted exactly.
+    """
+    with transaction() as conn:
+        conn.execute("SELECT 1 FROM recon.api_keys WHERE key_id = %s FOR UPDATE", (principal.key_id,))
+        now: datetime = conn.execute("SELECT clock_timestamp() AS now").fetchone()["now"]
+        conn.execute(
+            "DELETE FROM recon.rate_limit_events WHERE key_id = %s AND bucket = %s"
+            " AND at <= %s - make_interval(secs => %s)",
+            (principal.key_id, bucket, now, window_seconds),
+        )
+        rows = conn.execute(
+            "SELECT at FROM recon.rate_limit_events WHERE key_id = %s AND bucket = %s ORDER BY at",
+            (principal.key_id, bucket),
+        ).fetchall()
+        if len(rows) >= limit:
+            oldest = rows[len(rows) - limit]["at"]
+            retry_after = max(1, int(window_seconds - (now - oldest).total_seconds() + 0.999))
+            raise ApiError(
+                429,
+                "RATE_LIMIT_EXCEEDED",
+                f"Rate limit exceeded. Try again in {retry_after} seconds.",
+                headers={"Retry-After": str(retry_after)},
+                retry_after=retry_after,
+            )
+        conn.execute(
+            "INSERT INTO recon.rate_limit_events (key_id, bucket, at) VALUES (%s, %s, %s)",
+            (principal.key_id, bucket, now),
+        )

@@ -1,0 +1,51 @@
+"""GET /api/v1/health: PostgreSQL, SQS and Cassandra connectivity; 200 only when all are up."""
+from __future__ import annotations
+
+import time
+
+from chalice import Blueprint
+
+from chalicelib.api.errors import json_response
+
+bp = Blueprint(__name__)
+
+
+def _check(fn) -> dict:
+    started = time.perf_counter()
+    try:
+        detail = fn()
+        status = {"status": "UP"}
+        if detail:
+            status["detail"] = detail
+    except Exception as exc:  # the reason is the point of a health check
+        status = {"status": "DOWN", "error": f"{type(exc).__name__}: {exc}"[:300]}
+    status["latency_ms"] = round((time.perf_counter() - started) * 1000, 1)
+    return status
+
+
+def _postgres() -> str:
+    from chalicelib.db.pool import transaction
+
+    with transaction() as conn:
+        row = conn.execute("SELECT max(version) AS v FROM recon.schema_migrations").fetchone()
+    return f"schema version {row['v']}"
+
+
+def _sqs() -> str:
+    from chalicelib import aws
+
+    aws.client("sqs").get_queue_attributes(QueueUrl=aws.queue_url("recon-jobs"), AttributeNames=["QueueArn"])
+    return "recon-jobs reachable"
+
+
+def _cassandra() -> str:
+    from chalicelib.cassandra.session import check_connectivity
+
+    return check_connectivity()
+
+
+@bp.route("/health", methods=["GET"])
+def health():
+    checks = {"postgres": _check(_postgres), "sqs": _check(_sqs), "cassandra": _check(_cassandra)}
+    up = all(c["status"] == "UP" for c in checks.values())
+    return json_response({"status": "UP" if up else "DOWN", "checks": checks}, 200 if up else 503)

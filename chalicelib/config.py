@@ -1,0 +1,61 @@
+"""Service configuration, read from the environment (pydantic-settings).
+
+Every setting has an environment variable of the same name in upper case. `.chalice/config.json`
+sets them per stage; the local stack writes them to `.local/env`.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
+
+    # control plane
+    database_url: str = "postgresql://postgres@127.0.0.1:54320/recon"
+    db_pool_min: int = 1
+    db_pool_max: int = 4
+
+    # AWS (LocalStack locally: AWS_ENDPOINT_URL=http://127.0.0.1:4566)
+    aws_endpoint_url: str | None = None
+    aws_region: str = "us-east-1"
+    queue_prefix: str = ""
+
+    # product switches
+    reconciliation_enabled: bool = True
+    catalog_path: Path = REPO_ROOT / "config" / "catalog.yml"
+
+    # API
+    rate_limit_trigger_per_minute: int = 10
+    support_contact: str = "support@company.com"
+
+    # CDC engine
+    segments_per_job: int = Field(default=16, ge=1, le=4096)
+    job_deadline_seconds: int = 3600
+    segment_lease_seconds: int = 110
+    replication_lag_seconds: int = 60
+    recheck_grace_seconds: int = 30
+    timestamp_range_window_seconds: int = 3600
+    sample_size: int = 1000
+    sample_mismatches_in_job: int = 20
+
+    # alerts
+    drift_alert_threshold_percentage: float = 1.0
+    webhook_urls: str = ""
+    webhook_secret: str = ""
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
+
+
+def reset_settings() -> None:
+    """Forget the cached settings (tests change the environment)."""
+    get_settings.cache_clear()

@@ -1,0 +1,228 @@
+#!/usr/bin/env bash
+# recon local stack: PostgreSQL, LocalStack (host mode), the CQL dev server, the API and the local
+# Lambda runner. Usage: scripts/stack.sh up|down|status [--no-demo]
+#   STACK=dev  (default) state in .local/,      ports: API 8080, LocalStack 4566, PG 54320, CQL 9042
+#   STACK=test            state in .local/test/, ports: API 8090, LocalStack 4576, PG 54330, CQL 9052
+# Honours DATABASE_URL, AWS_ENDPOINT_URL and CASSANDRA_HOSTS when they point at services you run.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+STACK="${STACK:-dev}"
+if [ "$STACK" = test ]; then
+  STACK_DIR="${STACK_DIR:-$ROOT/.local/test}"; API_PORT=8090; LS_PORT=4576; PG_PORT=54330; CQL_PORT=9052
+else
+  STACK_DIR="${STACK_DIR:-$ROOT/.local}"; API_PORT=8080; LS_PORT=4566; PG_PORT=54320; CQL_PORT=9042
+fi
+PIDS="$STACK_DIR/pids"; LOGS="$STACK_DIR/logs"
+VENV="$ROOT/.venv"; PY="$VENV/bin/python"
+PG_BIN="${PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)}"
+DEMO_ROWS="${DEMO_ROWS:-2000}"
+mkdir -p "$PIDS" "$LOGS"
+
+# external services, when configured, are used as they are (remember what the user gave us)
+USER_DATABASE_URL="${DATABASE_URL:-}"
+USER_AWS_ENDPOINT_URL="${AWS_ENDPOINT_URL:-}"
+USER_CASSANDRA_HOSTS="${CASSANDRA_HOSTS:-}"
+
+step() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+fail() { printf '\033[31mFAILED: %s\033[0m\n' "$1" >&2; [ -n "${2:-}" ] && { echo "--- last lines of $2:" >&2; tail -n 25 "$2" >&2 || true; }; exit 1; }
+
+alive() { local f="$PIDS/$1.pid"; [ -f "$f" ] && kill -0 "$(cat "$f")" 2>/dev/null; }
+
+wait_for() { # wait_for <seconds> <description> <command...>: poll until the command succeeds
+  local deadline=$((SECONDS + $1)) what="$2"; shift 2
+  until "$@" >/dev/null 2>&1; do
+    [ $SECONDS -ge $deadline ] && return 1
+    sleep 0.2
+  done
+}
+
+port_open() { "$PY" - "$1" <<'PYEOF'
+import socket, sys
+s = socket.socket(); s.settimeout(0.5)
+sys.exit(0 if s.connect_ex(("127.0.0.1", int(sys.argv[1]))) == 0 else 1)
+PYEOF
+}
+
+start_bg() { # start_bg <name> <command...>: run in its own process group, PID file, log file
+  local name="$1"; shift
+  if alive "$name"; then echo "    $name already running (pid $(cat "$PIDS/$name.pid"))"; return 0; fi
+  setsid "$@" >"$LOGS/$name.log" 2>&1 < /dev/null &
+  echo $! > "$PIDS/$name.pid"
+}
+
+stop_one() {
+  local name="$1" f="$PIDS/$1.pid"
+  [ -f "$f" ] || return 0
+  local pid; pid="$(cat "$f")"
+  if kill -0 "$pid" 2>/dev/null; then
+    kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+    local deadline=$((SECONDS + 20))
+    while kill -0 "$pid" 2>/dev/null && [ $SECONDS -lt $deadline ]; do sleep 0.2; done
+    kill -0 "$pid" 2>/dev/null && { kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true; }
+    echo "    stopped $name (pid $pid)"
+  fi
+  rm -f "$f"
+}
+
+ensure_venv() {
+  step "Python environment (.venv)"
+  [ -x "$PY" ] || python3.11 -m venv "$VENV" 2>/dev/null || python3 -m venv "$VENV" || fail "cannot create $VENV (Python 3.11 needed)"
+  local want; want="$(cat requirements.txt requirements-dev.txt | sha256sum | cut -c1-16)"
+  if [ "$(cat "$VENV/.recon-reqs" 2>/dev/null)" != "$want" ]; then
+    "$PY" -m pip install -q --disable-pip-version-check -r requirements-dev.txt >"$LOGS/pip.log" 2>&1 || fail "pip install -r requirements-dev.txt" "$LOGS/pip.log"
+    echo "$want" > "$VENV/.recon-reqs"
+  fi
+  echo "    $("$PY" --version)"
+}
+
+pg_up() {
+  if [ -n "$USER_DATABASE_URL" ]; then step "PostgreSQL: using DATABASE_URL"; DATABASE_URL="$USER_DATABASE_URL"; return; fi
+  step "PostgreSQL (private cluster, port $PG_PORT)"
+  [ -x "$PG_BIN/initdb" ] || fail "PostgreSQL server binaries not found (install Debian's postgresql-15, or set DATABASE_URL)"
+  local data="$STACK_DIR/pg"
+  if [ ! -f "$data/PG_VERSION" ]; then
+    "$PG_BIN/initdb" -D "$data" -U postgres -A trust -E UTF8 >"$LOGS/initdb.log" 2>&1 || fail "initdb" "$LOGS/initdb.log"
+  fi
+  if ! "$PG_BIN/pg_ctl" -D "$data" status >/dev/null 2>&1; then
+    mkdir -p "$STACK_DIR/pgsock"
+    "$PG_BIN/pg_ctl" -D "$data" -l "$LOGS/postgres.log" -w -t 60 \
+      -o "-p $PG_PORT -k $STACK_DIR/pgsock -c listen_addresses=127.0.0.1 -c max_connections=200 -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
+      start >/dev/null || fail "pg_ctl start" "$LOGS/postgres.log"
+  fi
+  head -1 "$data/postmaster.pid" > "$PIDS/postgres.pid"
+  "$PG_BIN/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -tAc "SELECT 1 FROM pg_database WHERE datname='recon'" | grep -q 1 \
+    || "$PG_BIN/createdb" -h 127.0.0.1 -p "$PG_PORT" -U postgres recon || fail "createdb recon" "$LOGS/postgres.log"
+  DATABASE_URL="postgresql://postgres@127.0.0.1:$PG_PORT/recon"
+}
+
+localstack_up() {
+  if [ -n "$USER_AWS_ENDPOINT_URL" ]; then step "AWS: using AWS_ENDPOINT_URL=$USER_AWS_ENDPOINT_URL"; AWS_ENDPOINT_URL="$USER_AWS_ENDPOINT_URL"; return; fi
+  step "LocalStack in host mode (port $LS_PORT)"
+  [ -f infra/local/localstack.sh ] || fail "infra/local/localstack.sh is missing"
+  bash infra/local/localstack.sh install >"$LOGS/localstack-install.log" 2>&1 || fail "LocalStack install" "$LOGS/localstack-install.log"
+  STACK_DIR="$STACK_DIR" LOCALSTACK_PORT="$LS_PORT" bash infra/local/localstack.sh start >>"$LOGS/localstack-start.log" 2>&1 \
+    || fail "LocalStack start" "$LOGS/localstack.log"
+  AWS_ENDPOINT_URL="http://127.0.0.1:$LS_PORT"
+}
+
+cassandra_up() {
+  if [ -n "$USER_CASSANDRA_HOSTS" ]; then step "Cassandra: using CASSANDRA_HOSTS=$USER_CASSANDRA_HOSTS"; CASSANDRA_HOSTS="$USER_CASSANDRA_HOSTS"; CASSANDRA_PORT="${CASSANDRA_PORT:-9042}"; return; fi
+  step "CQL dev server (Cassandra stand-in, port $CQL_PORT)"
+  [ -f infra/local/cqlserver/__main__.py ] || fail "the CQL dev server (infra/local/cqlserver) is missing: set CASSANDRA_HOSTS to a real cluster"
+  start_bg cqlserver "$PY" -m infra.local.cqlserver --host 127.0.0.1 --port "$CQL_PORT" --data "$STACK_DIR/cassandra.sqlite"
+  wait_for 60 "CQL port" port_open "$CQL_PORT" || fail "CQL dev server did not listen on $CQL_PORT" "$LOGS/cqlserver.log"
+  CASSANDRA_HOSTS=127.0.0.1; CASSANDRA_PORT="$CQL_PORT"
+}
+
+write_env() {
+  cat > "$STACK_DIR/env" <<EOT
+# written by scripts/stack.sh ($STACK stack); source it: set -a; . $STACK_DIR/env; set +a
+DATABASE_URL=$DATABASE_URL
+AWS_ENDPOINT_URL=$AWS_ENDPOINT_URL
+AWS_REGION=${AWS_REGION:-us-east-1}
+AWS_DEFAULT_REGION=${AWS_REGION:-us-east-1}
+AWS_ACCESS_KEY_ID=${AWS_ACCESS_KEY_ID:-test}
+AWS_SECRET_ACCESS_KEY=${AWS_SECRET_ACCESS_KEY:-test}
+CASSANDRA_HOSTS=$CASSANDRA_HOSTS
+CASSANDRA_PORT=$CASSANDRA_PORT
+API_URL=http://127.0.0.1:$API_PORT/api/v1
+POWERTOOLS_TRACE_DISABLED=true
+POWERTOOLS_METRICS_NAMESPACE=Recon
+CATALOG_PATH=${CATALOG_PATH:-$ROOT/config/catalog.yml}
+EOT
+  set -a; . "$STACK_DIR/env"; set +a
+}
+
+deploy_infra() {
+  step "Deploying infra/ resources to LocalStack (CloudFormation)"
+  [ -f infra/local/deploy.py ] || fail "infra/local/deploy.py is missing"
+  "$PY" -m infra.local.deploy >"$LOGS/deploy.log" 2>&1 || fail "CloudFormation deploy" "$LOGS/deploy.log"
+}
+
+migrate() {
+  step "Database migrations"
+  "$PY" -m chalicelib.db.migrate >"$LOGS/migrate.log" 2>&1 || fail "migrations" "$LOGS/migrate.log"
+  sed 's/^/    /' "$LOGS/migrate.log"
+}
+
+api_key() {
+  step "Demo API key (.local/api-key)"
+  local keyfile="$STACK_DIR/api-key"
+  if [ -f "$keyfile" ] && "$PY" -m chalicelib.cli keys check "$(cat "$keyfile")" >/dev/null 2>&1; then
+    echo "    existing key is valid"; return
+  fi
+  "$PY" -m chalicelib.cli keys create --owner demo@recon.local --quiet > "$keyfile.tmp" 2>"$LOGS/api-key.log" || fail "creating the demo API key" "$LOGS/api-key.log"
+  mv "$keyfile.tmp" "$keyfile"; chmod 600 "$keyfile"
+  echo "    created for demo@recon.local"
+}
+
+demo_data() {
+  step "Demo data ($DEMO_ROWS rows per table, with injected drift)"
+  [ -f chalicelib/demo/__main__.py ] || fail "the demo data generator (chalicelib/demo) is missing"
+  "$PY" -m chalicelib.demo load --rows "$DEMO_ROWS" --drift-missing-pg 5 --drift-missing-cass 3 --drift-mismatch 4 \
+    --seed 42 --manifest "$STACK_DIR/demo-manifest.json" >"$LOGS/demo.log" 2>&1 || fail "demo data" "$LOGS/demo.log"
+  tail -n 3 "$LOGS/demo.log" | sed 's/^/    /'
+}
+
+api_up() {
+  step "API (chalice local, http://127.0.0.1:$API_PORT/api/v1)"
+  start_bg api "$VENV/bin/chalice" local --host 127.0.0.1 --port "$API_PORT" --stage local --no-autoreload
+  wait_for 60 "API port" port_open "$API_PORT" || fail "API did not listen on $API_PORT" "$LOGS/api.log"
+}
+
+runner_up() {
+  step "Local Lambda runner (SQS and schedules -> Chalice handlers)"
+  [ -d infra/local/runner ] || [ -f infra/local/runner.py ] || fail "the local Lambda runner (infra/local/runner) is missing"
+  start_bg runner "$PY" -m infra.local.runner --app app:app --concurrency "${RUNNER_CONCURRENCY:-2}"
+  wait_for 5 "runner" alive runner || fail "runner exited" "$LOGS/runner.log"
+}
+
+up() {
+  local demo=1; [ "${1:-}" = "--no-demo" ] && demo=0
+  local t0=$SECONDS
+  ensure_venv
+  pg_up
+  localstack_up
+  cassandra_up
+  write_env
+  deploy_infra
+  migrate
+  api_key
+  [ $demo = 1 ] && demo_data
+  api_up
+  runner_up
+  echo
+  step "recon is up ($STACK stack, $((SECONDS - t0)) s)"
+  cat <<EOT
+    API          $API_URL          (key: $STACK_DIR/api-key)
+    health       curl -H "Authorization: Bearer \$(cat $STACK_DIR/api-key)" $API_URL/health
+    PostgreSQL   $DATABASE_URL
+    AWS          $AWS_ENDPOINT_URL (LocalStack)
+    Cassandra    $CASSANDRA_HOSTS:$CASSANDRA_PORT
+    environment  $STACK_DIR/env      logs: $LOGS/
+EOT
+}
+
+down() {
+  step "Stopping the $STACK stack"
+  stop_one runner; stop_one api; stop_one cqlserver
+  if [ -f "$PIDS/localstack.pid" ]; then STACK_DIR="$STACK_DIR" LOCALSTACK_PORT="$LS_PORT" bash infra/local/localstack.sh stop || true; rm -f "$PIDS/localstack.pid"; fi
+  if [ -f "$STACK_DIR/pg/postmaster.pid" ]; then "$PG_BIN/pg_ctl" -D "$STACK_DIR/pg" -m fast -w stop >/dev/null && echo "    stopped postgres"; fi
+  rm -f "$PIDS/postgres.pid"
+}
+
+status() {
+  for name in postgres localstack cqlserver api runner; do
+    if alive "$name"; then printf '  %-10s running (pid %s)\n' "$name" "$(cat "$PIDS/$name.pid")"
+    else printf '  %-10s stopped\n' "$name"; fi
+  done
+}
+
+case "${1:-}" in
+  up) shift; up "$@" ;;
+  down) down ;;
+  status) status ;;
+  *) echo "usage: $0 up [--no-demo]|down|status" >&2; exit 2 ;;
+esac
