@@ -1,6 +1,6 @@
 """recon: the Chalice application. Thin by design: blueprints, middleware and worker entry points.
 
-Routes live in chalicelib/api (one module per resource); workers in chalicelib/workers.
+Routes live in chalicelib/api (one module per resource); worker logic in chalicelib/workers.
 """
 from chalice import Chalice
 
@@ -8,10 +8,51 @@ from chalicelib import observability
 from chalicelib.api import auth_middleware, health
 
 app = Chalice(app_name="recon")
-app.api.binary_types = []
 API_PREFIX = "/api/v1"
 
 observability.register(app)
 auth_middleware.register(app, public_paths={f"{API_PREFIX}/health", f"{API_PREFIX}/openapi.json"})
 
 app.register_blueprint(health.bp, url_prefix=API_PREFIX)
+
+
+# ---------------------------------------------------------------------------------------- workers
+def _batch(event, handle):
+    from chalicelib.workers.sqs import process_batch
+
+    return process_batch(event, handle, context=getattr(app, "lambda_context", None))
+
+
+@app.on_sqs_message(queue="recon-jobs", batch_size=1)
+def job_worker(event):
+    from chalicelib.workers import cdc
+
+    return _batch(event, cdc.handle_job_message)
+
+
+@app.on_sqs_message(queue="recon-segments", batch_size=1)
+def segment_worker(event):
+    from chalicelib.workers import cdc
+
+    return _batch(event, cdc.handle_segment_message)
+
+
+@app.on_sqs_message(queue="recon-schedule", batch_size=1)
+def scheduler(event):
+    from chalicelib.workers import cdc
+
+    return _batch(event, cdc.handle_schedule_event)
+
+
+@app.on_sqs_message(queue="recon-maintenance", batch_size=1)
+def sweeper(event):
+    from chalicelib.workers import cdc
+
+    return _batch(event, cdc.handle_maintenance_event)
+
+
+@app.on_sqs_message(queue="recon-alerts", batch_size=5)
+def alert_worker(event):
+    from chalicelib.workers import alerts
+
+    return _batch(event, alerts.handle_alert_message)

@@ -38,6 +38,27 @@ def _keys(args) -> int:
     return 2
 
 
+def _tokens(args) -> int:
+    from chalicelib.cdc.catalog import get_catalog
+    from chalicelib.cdc.pg_source import PostgresSource
+    from chalicelib.cassandra.tokens import token_function
+
+    catalog = get_catalog()
+    names = catalog.names() if args.table == "all" else [args.table]
+    for name in names:
+        table = catalog.get(name)
+        if table is None:
+            print(f"unknown table {name!r}; catalog tables: {', '.join(catalog.names())}", file=sys.stderr)
+            return 1
+        src = PostgresSource(table)
+        if args.action == "prepare":
+            src.prepare_token_column()
+        fn = token_function([table.columns[k].type for k in table.partition_key])
+        filled = src.backfill_tokens(fn)
+        print(f"{name}: token column {table.postgres.token_column} ready, {filled} row(s) back-filled")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="recon", description="recon operator commands")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -51,9 +72,17 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("key")
     ck = ksub.add_parser("check", help="check that a key is valid")
     ck.add_argument("key")
+    tok = sub.add_parser("tokens", help="the PostgreSQL token column (Cassandra Murmur3 token per row)")
+    tsub = tok.add_subparsers(dest="action", required=True)
+    tp = tsub.add_parser("prepare", help="add the token column and its index if missing, then back-fill")
+    tp.add_argument("table", help="catalog table name, or 'all'")
+    tb = tsub.add_parser("backfill", help="compute the token of rows that have none")
+    tb.add_argument("table", help="catalog table name, or 'all'")
     args = parser.parse_args(argv)
     if args.command == "keys":
         return _keys(args)
+    if args.command == "tokens":
+        return _tokens(args)
     return 2
 
 

@@ -21,6 +21,8 @@ class Settings(BaseSettings):
     database_url: str = "postgresql://postgres@127.0.0.1:54320/recon"
     db_pool_min: int = 1
     db_pool_max: int = 4
+    # the PostgreSQL database fed by CDC (defaults to the control-plane database)
+    target_database_url: str | None = None
 
     # AWS (LocalStack locally: AWS_ENDPOINT_URL=http://127.0.0.1:4566)
     aws_endpoint_url: str | None = None

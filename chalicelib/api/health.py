@@ -39,9 +39,10 @@ def _sqs() -> str:
 
 
 def _cassandra() -> str:
-    from chalicelib.cassandra.session import check_connectivity
+    from chalicelib.cassandra.session import get_session
 
-    return check_connectivity()
+    row = get_session().execute("SELECT release_version FROM system.local").one()
+    return f"release {row[0]}"
 
 
 @bp.route("/health", methods=["GET"])

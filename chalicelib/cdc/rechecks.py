@@ -1,0 +1,90 @@
+"""The end of a job: re-check live-CDC suspects after the grace period, auto-resolve earlier
+mismatches that have converged, then finalise the job exactly once."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from chalicelib import aws
+from chalicelib.cdc import jobs, recording
+from chalicelib.cdc.catalog import get_catalog
+from chalicelib.cdc.diff import diff_rows
+from chalicelib.db.pool import transaction
+from chalicelib.observability import logger
+
+#: earlier PENDING mismatches re-checked per job (oldest first); the rest wait for the next job
+CONVERGENCE_BATCH = 5000
+
+
+def finalize(job_id, context_for) -> str:
+    """Handle a 'finalize' message. `context_for(table_config)` gives the TableContext.
+
+    Returns 'finalized', 'not-due' (re-sent with a delay), or 'skipped' (not in RECHECKING, or
+    another worker holds it)."""
+    with transaction() as conn:
+        job = conn.execute(
+            "SELECT * FROM recon.jobs WHERE job_id = %s AND phase = 'RECHECKING' AND status = 'RUNNING'"
+            " FOR UPDATE SKIP LOCKED", (job_id,)
+        ).fetchone()
+        if job is None:
+            return "skipped"
+        wait = conn.execute(
+            "SELECT ceil(extract(epoch FROM max(due_at) - now()))::int AS s FROM recon.rechecks WHERE job_id = %s",
+            (job_id,),
+        ).fetchone()["s"]
+        suspects = conn.execute(
+            "SELECT primary_key_value, primary_key, segment_no FROM recon.rechecks WHERE job_id = %s", (job_id,)
+        ).fetchall()
+        earlier = conn.execute(
+            "SELECT mismatch_id, primary_key FROM recon.mismatches WHERE table_name = %s AND resolution_status = 'PENDING'"
+            " AND job_id <> %s ORDER BY detected_at LIMIT %s",
+            (job["table_name"], job_id, CONVERGENCE_BATCH),
+        ).fetchall()
+    if wait is not None and wait > 0:
+        aws.send_message(jobs.SEGMENTS_QUEUE, {"kind": "finalize", "job_id": str(job_id)}, delay_seconds=min(wait, 900))
+        return "not-due"
+
+    table = get_catalog().get(job["table_name"])
+    still: list = []
+    converged_ids: list = []
+    if table is not None and (suspects or earlier):
+        ctx = context_for(table)
+        if suspects:
+            keys = [tuple(s["primary_key"]) for s in suspects]
+            c_map, p_map = ctx.fetch_both(keys)
+            still = diff_rows(c_map, p_map, ctx.matcher)
+        if earlier:
+            keys = [tuple(e["primary_key"]) for e in earlier]
+            c_map, p_map = ctx.fetch_both(keys)
+            differing = {d.pk for d in diff_rows(c_map, p_map, ctx.matcher)}
+            converged_ids = [e["mismatch_id"] for e, k in zip(earlier, keys) if k not in differing]
+
+    with transaction() as conn:
+        job = conn.execute(
+            "SELECT * FROM recon.jobs WHERE job_id = %s AND phase = 'RECHECKING' AND status = 'RUNNING' FOR UPDATE",
+            (job_id,),
+        ).fetchone()
+        if job is None:
+            return "skipped"
+        seg_of = {s["primary_key_value"]: s["segment_no"] for s in suspects}
+        for d in still:
+            recording.insert_mismatches(conn, job, seg_of.get(d.pk_display), [d])
+        transient = len(suspects) - len(still)
+        auto = 0
+        if converged_ids:
+            auto = conn.execute(
+                "UPDATE recon.mismatches SET resolution_status = 'AUTO_RESOLVED', resolved_at = now(),"
+                " resolved_by = 'recon', resolution_notes = %s"
+                " WHERE mismatch_id = ANY(%s) AND resolution_status = 'PENDING'",
+                (f"converged: rows equal on both sides when job {job_id} re-checked them", converged_ids),
+            ).rowcount
+        conn.execute("DELETE FROM recon.rechecks WHERE job_id = %s", (job_id,))
+        conn.execute(
+            "UPDATE recon.jobs SET transient_count = transient_count + %s, auto_resolved_count = auto_resolved_count + %s"
+            " WHERE job_id = %s",
+            (transient, auto, job_id),
+        )
+        deliveries = jobs.finalize_job(conn, job)
+    jobs._after_finish(deliveries)
+    logger.info("job finalized", extra={"job_id": str(job_id), "transient": transient, "auto_resolved": auto,
+                                        "at": datetime.now(timezone.utc).isoformat()})
+    return "finalized"

@@ -1,0 +1,264 @@
+"""The four validation strategies, one small class each behind one interface.
+
+A strategy runs one segment (a Murmur3 token range) of a job against both engines and returns a
+`SegmentResult`. Rows from both engines are turned into the canonical form (canonical.py) before
+anything is compared, so engine differences in representation are never reported as drift.
+
+Live CDC: a difference on a row written within the replication-lag window (by its updated_at
+column, or Cassandra WRITETIME when the table has none) is a *suspect*, re-checked after a grace
+period (rechecks.py) instead of being reported at once.
+"""
+from __future__ import annotations
+
+import math
+import random
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from functools import cached_property
+from typing import Callable, Iterable, Iterator
+
+from chalicelib.cdc.canonical import CASSANDRA, POSTGRES, ColumnSpec, build_canonicalizer
+from chalicelib.cdc.catalog import TableConfig
+from chalicelib.cdc.diff import Diff, RowMatcher, canonical_stream, diff_rows, diff_segment
+from chalicelib.cdc.pg_source import PostgresSource
+from chalicelib.config import get_settings
+
+
+@dataclass
+class SegmentResult:
+    cassandra_rows: int = 0
+    postgres_rows: int = 0
+    cassandra_digest: str | None = None
+    postgres_digest: str | None = None
+    mismatches: list[Diff] = field(default_factory=list)
+    suspects: list[Diff] = field(default_factory=list)
+
+
+class TableContext:
+    """Everything a strategy needs about one table, built once per worker and reused."""
+
+    def __init__(self, table: TableConfig, cassandra_reader=None, postgres: PostgresSource | None = None):
+        self.table = table
+        self.postgres = postgres or PostgresSource(table)
+        self._cassandra = cassandra_reader
+        pg_types = self.postgres.check_schema()
+        self.specs = [
+            ColumnSpec(name=c.name, cql_type=c.type, pg_name=c.postgres, tolerance=c.tolerance, pg_type=pg_types.get(c.pg_name))
+            for c in table.column_list
+        ]
+        self.names = [c.name for c in table.column_list]
+        self.pk_idx = [self.names.index(k) for k in table.primary_key]
+        self.pk_types = [table.columns[k].type for k in table.primary_key]
+        self.part_idx = [self.names.index(k) for k in table.partition_key]
+        self.canon_c = build_canonicalizer(self.specs, CASSANDRA)
+        self.canon_p = build_canonicalizer(self.specs, POSTGRES)
+        self.matcher = RowMatcher(self.specs)
+        self.updated_idx = self.names.index(table.updated_at_column) if table.updated_at_column else None
+
+    @property
+    def cassandra(self):
+        if self._cassandra is None:
+            from chalicelib.cassandra.reader import CassandraReader
+
+            t = self.table
+            self._cassandra = CassandraReader(
+                t.cassandra.keyspace, t.cassandra.table, t.partition_key, t.clustering_key, self.names
+            )
+        return self._cassandra
+
+    @cached_property
+    def token_fn(self):
+        from chalicelib.cassandra.tokens import token_function
+
+        return token_function([self.table.columns[k].type for k in self.table.partition_key])
+
+    # ---------------------------------------------------------------- helpers
+    def cass_stream(self, rows: Iterable[tuple]) -> Iterator[tuple]:
+        return canonical_stream(((r[0], r[1:]) for r in rows), self.canon_c, self.pk_idx)
+
+    def pg_stream(self, rows: Iterable[tuple]) -> Iterator[tuple]:
+        return canonical_stream(((r[0], r[1:]) for r in rows), self.canon_p, self.pk_idx)
+
+    def cass_map(self, rows: Iterable[tuple]) -> dict[tuple, tuple]:
+        out = {}
+        for r in rows:
+            c = self.canon_c(r[1:])
+            out[tuple(c[i] for i in self.pk_idx)] = c
+        return out
+
+    def pg_map(self, rows: Iterable[tuple]) -> dict[tuple, tuple]:
+        out = {}
+        for r in rows:
+            c = self.canon_p(r[1:])
+            out[tuple(c[i] for i in self.pk_idx)] = c
+        return out
+
+    def split_suspects(self, diffs: list[Diff], now: datetime | None = None) -> tuple[list[Diff], list[Diff]]:
+        """(mismatches, suspects): a diff on a row written within the lag window is a suspect."""
+        if not diffs:
+            return [], []
+        lag = get_settings().replication_lag_seconds
+        if lag <= 0:
+            return diffs, []
+        cutoff = (now or datetime.now(timezone.utc)) - timedelta(seconds=lag)
+        recent = self._recent_checker(diffs, cutoff)
+        mism, susp = [], []
+        for d in diffs:
+            (susp if recent(d) else mism).append(d)
+        return mism, susp
+
+    def _recent_checker(self, diffs: list[Diff], cutoff: datetime) -> Callable[[Diff], bool]:
+        col = self.table.updated_at_column
+        if col:
+            def recent(d: Diff) -> bool:
+                for data in (d.cassandra_data, d.postgres_data):
+                    v = data.get(col) if data else None
+                    if v and datetime.fromisoformat(v.replace("Z", "+00:00")) >= cutoff:
+                        return True
+                return False
+            return recent
+        # no updated_at column: the Cassandra write time of the first non-key column
+        from chalicelib.cdc.keys import key_values
+
+        others = [n for n in self.names if n not in self.table.primary_key]
+        if not others:
+            return lambda d: False
+        keys = {d.pk: key_values(d.pk, self.pk_types) for d in diffs if d.cassandra_data is not None}
+        wt = self.cassandra.writetimes(list(keys.values()), others[0]) if keys else {}
+        cutoff_us = int(cutoff.timestamp() * 1_000_000)
+        return lambda d: d.pk in keys and (wt.get(keys[d.pk]) or 0) >= cutoff_us
+
+    def fetch_both(self, canonical_keys: list[tuple]) -> tuple[dict, dict]:
+        """Point reads of the same keys on both sides, as canonical {pk: row} maps."""
+        from chalicelib.cdc.keys import key_values
+
+        keys = [key_values(k, self.pk_types) for k in canonical_keys]
+        c_rows = [r for r in self.cassandra.get_rows(keys).values() if r is not None]
+        p_rows = [r for r in self.postgres.get_rows(keys).values() if r is not None]
+        return self.cass_map(c_rows), self.pg_map(p_rows)
+
+
+class LeaseKeeper:
+    """Calls `extend()` every `every` seconds while rows flow (long segments keep their lease)."""
+
+    def __init__(self, extend: Callable[[], object] | None, every: float):
+        self.extend, self.every, self.last = extend, every, time.monotonic()
+
+    def wrap(self, rows: Iterable) -> Iterator:
+        if self.extend is None:
+            yield from rows
+            return
+        n = 0
+        for r in rows:
+            yield r
+            n += 1
+            if n & 4095 == 0 and time.monotonic() - self.last > self.every:
+                self.extend()
+                self.last = time.monotonic()
+
+
+class Strategy:
+    name = ""
+    #: None = the job's configured number of segments
+    segments: int | None = None
+
+    def run_segment(self, ctx: TableContext, start: int, end: int, job: dict, lease: LeaseKeeper) -> SegmentResult:
+        raise NotImplementedError
+
+
+class RowCount(Strategy):
+    """Per-range counts on both sides; reports counts only (no row-level mismatches)."""
+
+    name = "ROW_COUNT"
+
+    def run_segment(self, ctx, start, end, job, lease):
+        return SegmentResult(cassandra_rows=ctx.cassandra.count_range((start, end)),
+                             postgres_rows=ctx.postgres.count_range(start, end))
+
+
+class Checksum(Strategy):
+    """Full coverage: both sides streamed in token order, digested and merged row by row."""
+
+    name = "CHECKSUM"
+
+    def run_segment(self, ctx, start, end, job, lease):
+        c = ctx.cass_stream(lease.wrap(ctx.cassandra.scan_range((start, end))))
+        p = ctx.pg_stream(ctx.postgres.scan_range(start, end))
+        sd = diff_segment(ctx.matcher, c, p)
+        diffs = list(sd)
+        mism, susp = ctx.split_suspects(diffs)
+        return SegmentResult(
+            cassandra_rows=sd.cassandra.rows, postgres_rows=sd.postgres.rows,
+            cassandra_digest=sd.cassandra.digest.hex(), postgres_digest=sd.postgres.digest.hex(),
+            mismatches=mism, suspects=susp,
+        )
+
+
+class TimestampRange(Strategy):
+    """Rows modified within the window (default: the last hour) on either side, compared with the
+    other side's row of the same key: finds all three mismatch types for recent changes."""
+
+    name = "TIMESTAMP_RANGE"
+
+    def run_segment(self, ctx, start, end, job, lease):
+        col = ctx.table.updated_at_column
+        if not col:
+            raise ValueError(f"table {ctx.table.name!r} has no updated_at_column: TIMESTAMP_RANGE needs one")
+        window = int((job.get("params") or {}).get("window_seconds") or get_settings().timestamp_range_window_seconds)
+        since = job["created_at"] - timedelta(seconds=window)
+        since_naive = since.astimezone(timezone.utc).replace(tzinfo=None)
+        ui = ctx.updated_idx + 1
+        # Cassandra cannot filter by a regular column without a full scan: scan the range, keep recent rows
+        recent_c = [r for r in lease.wrap(ctx.cassandra.scan_range((start, end)))
+                    if r[ui] is not None and _naive_utc(r[ui]) >= since_naive]
+        recent_p = list(ctx.postgres.modified_since(since, start, end))
+        c_map, p_map = ctx.cass_map(recent_c), ctx.pg_map(recent_p)
+        only_c = [k for k in c_map if k not in p_map]
+        only_p = [k for k in p_map if k not in c_map]
+        if only_c or only_p:
+            more_c, more_p = ctx.fetch_both(only_c + only_p)
+            for k, v in more_c.items():
+                c_map.setdefault(k, v)
+            for k, v in more_p.items():
+                p_map.setdefault(k, v)
+        diffs = diff_rows(c_map, p_map, ctx.matcher)
+        mism, susp = ctx.split_suspects(diffs)
+        return SegmentResult(cassandra_rows=len(recent_c), postgres_rows=len(recent_p), mismatches=mism, suspects=susp)
+
+
+class Sample(Strategy):
+    """A random sample (default 1000 rows: half drawn from each side), compared field by field in
+    both directions by point reads of the same keys on the other side."""
+
+    name = "SAMPLE"
+    segments = 1
+
+    def run_segment(self, ctx, start, end, job, lease):
+        from chalicelib.cdc.keys import key_values
+
+        n = int((job.get("params") or {}).get("sample_size") or get_settings().sample_size)
+        # half the sample drawn from each side, then each side's keys read on the other side
+        c_found = ctx.cassandra.get_rows(ctx.cassandra.sample_keys(math.ceil(n / 2)))
+        c_canon = ctx.cass_map([r for r in c_found.values() if r is not None])
+        p_canon = ctx.pg_map(ctx.postgres.sample(n // 2, start, end, random.random()))
+        need_c = [k for k in p_canon if k not in c_canon]
+        need_p = [k for k in c_canon if k not in p_canon]
+        if need_c:
+            got = ctx.cassandra.get_rows([key_values(k, ctx.pk_types) for k in need_c])
+            c_canon.update(ctx.cass_map([r for r in got.values() if r is not None]))
+        if need_p:
+            got = ctx.postgres.get_rows([key_values(k, ctx.pk_types) for k in need_p])
+            p_canon.update(ctx.pg_map([r for r in got.values() if r is not None]))
+        diffs = diff_rows(c_canon, p_canon, ctx.matcher)
+        mism, susp = ctx.split_suspects(diffs)
+        return SegmentResult(cassandra_rows=len(c_canon), postgres_rows=len(p_canon), mismatches=mism, suspects=susp)
+
+
+def _naive_utc(v):
+    if isinstance(v, datetime) and v.tzinfo is not None:
+        return v.astimezone(timezone.utc).replace(tzinfo=None)
+    return v
+
+
+STRATEGIES: dict[str, Strategy] = {s.name: s for s in (RowCount(), Checksum(), TimestampRange(), Sample())}

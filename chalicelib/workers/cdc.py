@@ -1,0 +1,140 @@
+"""SQS worker logic for CDC reconciliation (AWS-facing glue; the domain lives in chalicelib.cdc).
+
+Messages are JSON objects with a `kind`:
+- recon-jobs:      {"kind": "job", "job_id"}                       plan the best queued job
+- recon-segments:  {"kind": "segment", "job_id", "segment_no"}     run the best claimable segment
+                   {"kind": "finalize", "job_id"}                  rechecks, convergence, finalise
+- recon-schedule:  an EventBridge scheduled event                   enqueue hourly jobs
+- recon-maintenance: an EventBridge scheduled event                 the sweeper
+A malformed message is reported (logged with its id) and fails into the DLQ; never dropped silently.
+"""
+from __future__ import annotations
+
+import json
+import threading
+import traceback
+from typing import Any
+
+from chalicelib.cdc import jobs
+from chalicelib.cdc.catalog import TableConfig, get_catalog
+from chalicelib.observability import logger
+
+
+class RetryLater(Exception):
+    """The message cannot be handled now (its work is leased by another live worker)."""
+
+
+class MalformedMessage(ValueError):
+    pass
+
+
+_contexts: dict[str, Any] = {}
+_ctx_lock = threading.Lock()
+
+
+def context_for(table: TableConfig):
+    """Per-process cache of TableContext (readers, compiled canonicalizers) across invocations."""
+    from chalicelib.cdc.strategies import TableContext
+
+    with _ctx_lock:
+        ctx = _contexts.get(table.name)
+        if ctx is None or ctx.table != table:
+            ctx = TableContext(table)
+            _contexts[table.name] = ctx
+        return ctx
+
+
+def reset_contexts() -> None:
+    with _ctx_lock:
+        _contexts.clear()
+
+
+def parse(body: str, required: tuple[str, ...]) -> dict:
+    try:
+        msg = json.loads(body)
+    except (TypeError, ValueError) as exc:
+        raise MalformedMessage(f"message body is not JSON: {exc}") from None
+    if not isinstance(msg, dict):
+        raise MalformedMessage("message body is not a JSON object")
+    missing = [k for k in required if k not in msg]
+    if missing:
+        raise MalformedMessage(f"message lacks {', '.join(missing)}")
+    return msg
+
+
+def _prepare_table(table: TableConfig, job: dict) -> None:
+    """Inside planning: the PostgreSQL side matches the catalog; rows without a token get one."""
+    ctx = context_for(table)
+    filled = ctx.postgres.backfill_tokens(ctx.token_fn)
+    if filled:
+        logger.info("token column back-filled", extra={"table": table.name, "rows": filled})
+
+
+def handle_job_message(body: str) -> None:
+    parse(body, ("kind",))
+    jobs.plan_next_job(prepare_table=_prepare_table)
+
+
+def handle_segment_message(body: str) -> None:
+    msg = parse(body, ("kind", "job_id"))
+    if msg["kind"] == "finalize":
+        from chalicelib.cdc import rechecks
+
+        rechecks.finalize(msg["job_id"], context_for)
+        return
+    if msg["kind"] != "segment" or "segment_no" not in msg:
+        raise MalformedMessage(f"unknown segment message kind {msg.get('kind')!r}")
+    seg = jobs.claim_next_segment()
+    if seg is None:
+        state = jobs.segment_state(msg["job_id"], int(msg["segment_no"]))
+        if state and state["status"] != "DONE" and state["job_status"] == "RUNNING" and state["leased"]:
+            raise RetryLater(f"segment {msg['job_id']}/{msg['segment_no']} is leased by another worker")
+        return
+    run_segment(seg)
+
+
+def run_segment(seg: dict) -> str:
+    from chalicelib.cdc.strategies import STRATEGIES, LeaseKeeper
+    from chalicelib.config import get_settings
+    from chalicelib.db.pool import transaction
+
+    with transaction() as conn:
+        job = conn.execute("SELECT * FROM recon.jobs WHERE job_id = %s", (seg["job_id"],)).fetchone()
+    table = get_catalog().get(job["table_name"])
+    try:
+        if table is None:
+            raise ValueError(f"table {job['table_name']!r} is no longer in the catalog")
+        ctx = context_for(table)
+        lease = LeaseKeeper(lambda: jobs.extend_lease(seg["job_id"], seg["segment_no"]),
+                            get_settings().segment_lease_seconds / 3)
+        result = STRATEGIES[job["validation_strategy"]].run_segment(ctx, seg["token_start"], seg["token_end"], job, lease)
+    except Exception as exc:
+        logger.warning("segment failed", extra={"job_id": str(seg["job_id"]), "segment_no": seg["segment_no"],
+                                                "error": f"{type(exc).__name__}: {exc}"})
+        failed_job = jobs.release_segment(seg["job_id"], seg["segment_no"], f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=3)}")
+        if failed_job:
+            return "job-failed"
+        raise
+    outcome = jobs.complete_segment(seg, result)
+    logger.info("segment done", extra={"job_id": str(seg["job_id"]), "segment_no": seg["segment_no"], "outcome": outcome,
+                                       "cassandra_rows": result.cassandra_rows, "postgres_rows": result.postgres_rows,
+                                       "mismatches": len(result.mismatches), "suspects": len(result.suspects)})
+    return outcome
+
+
+def handle_schedule_event(body: str) -> list[dict]:
+    """EventBridge hourly event → one HOURLY_SCHEDULED job per table with its default strategy."""
+    msg = parse(body, ())
+    event_id = str(msg.get("id") or msg.get("time") or "")
+    created = []
+    for table in get_catalog().tables.values():
+        created += jobs.create_jobs([table.name], table.default_strategy, "NORMAL", "HOURLY_SCHEDULED",
+                                    requested_by="schedule", schedule_event_id=event_id or None)
+    logger.info("scheduled jobs enqueued", extra={"event_id": event_id, "jobs": len(created)})
+    return created
+
+
+def handle_maintenance_event(body: str) -> dict:
+    counts = jobs.sweep()
+    logger.info("sweep", extra=counts)
+    return counts
