@@ -14,6 +14,7 @@
 #   LOCALSTACK_SERVICES   services to enable (default below)
 #   LOCALSTACK_START_TIMEOUT  seconds to wait for health (default 180)
 #   LOCALSTACK_PYTHON     interpreter used to create the venv (default python3.11)
+#   LOCALSTACK_GATEWAY_SERVER  hypercorn (default, binds 127.0.0.1 only) or twisted
 set -euo pipefail
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -155,6 +156,9 @@ cmd_start() {
     export LOCALSTACK_HOST="127.0.0.1:$LOCALSTACK_PORT"
     export SERVICES="$LOCALSTACK_SERVICES"
     export SQS_ENDPOINT_STRATEGY=path
+    # The default (twisted) gateway ignores the host part of GATEWAY_LISTEN and
+    # binds every interface; hypercorn honours it, so LocalStack stays on loopback.
+    export GATEWAY_SERVER="${LOCALSTACK_GATEWAY_SERVER:-hypercorn}"
     export EAGER_SERVICE_LOADING=1
     export SKIP_SSL_CERT_DOWNLOAD=1
     export LOCALSTACK_CLI=0
