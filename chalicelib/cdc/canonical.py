@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal, InvalidOperation, localcontext
 from hashlib import blake2b
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
 from uuid import UUID
 
 __all__ = [
@@ -393,7 +394,27 @@ def _conv_double(v: Any) -> float | str:
     return _nonfinite(v)
 
 
-_F32_FORMATS = ("%.6g", "%.7g", "%.8g")
+def _f32_roundtrips(text: str, f32: float) -> bool:
+    return _unpack_f32(_pack_f32(float(text)))[0] == f32
+
+
+def _shortest_f32(f32: float) -> float:
+    """Shortest decimal (as a float) that reads back to the float32 ``f32``.  Round-tripping is
+    monotonic in the number of digits, so start at 6 and walk down or up."""
+    s = "%.6g" % f32
+    if _f32_roundtrips(s, f32):
+        digits = len(s.split("e")[0].replace("-", "").replace(".", "").lstrip("0"))
+        for p in range(digits - 1, 0, -1):
+            t = "%.*g" % (p, f32)
+            if not _f32_roundtrips(t, f32):
+                break
+            s = t
+        return float(s)
+    for p in (7, 8):
+        s = "%.*g" % (p, f32)
+        if _f32_roundtrips(s, f32):
+            return float(s)
+    return float("%.9g" % f32)  # 9 significant digits always round-trip a float32
 
 
 def _conv_float(v: Any) -> float | str:
@@ -410,11 +431,7 @@ def _conv_float(v: Any) -> float | str:
         return v  # beyond float32 range: cannot come from a float column; stays unequal
     if f32 == 0.0:
         return 0.0
-    for fmt in _F32_FORMATS:
-        candidate = float(fmt % f32)
-        if _unpack_f32(_pack_f32(candidate))[0] == f32:
-            return candidate
-    return float("%.9g" % f32)  # 9 significant digits always round-trip a float32
+    return _shortest_f32(f32)
 
 
 _TRUE = frozenset({"true", "t", "yes", "y", "on", "1"})
@@ -480,12 +497,12 @@ _NET_TYPES = (ipaddress.IPv4Network, ipaddress.IPv6Network)
 
 
 def _conv_inet(v: Any) -> str:
-    if isinstance(v, _IP_TYPES):
-        return v.compressed
-    if isinstance(v, _IFACE_TYPES):
+    if isinstance(v, _IFACE_TYPES):  # before addresses: an interface *is* an address subclass
         if v.network.prefixlen == v.max_prefixlen:
             return v.ip.compressed
         return v.with_prefixlen
+    if isinstance(v, _IP_TYPES):
+        return v.compressed
     if isinstance(v, _NET_TYPES):
         if v.prefixlen == v.max_prefixlen:
             return v.network_address.compressed
@@ -978,14 +995,35 @@ def build_row_comparator(cols: Sequence[ColumnSpec]) -> Callable[[Sequence[Any],
 # Digests
 # --------------------------------------------------------------------------------------------
 
-_json_row = json.JSONEncoder(
-    ensure_ascii=False, separators=(",", ":"), allow_nan=False, check_circular=False
-).encode
+def _make_row_encoder() -> Callable[[Any], str]:
+    """Compact JSON (``separators=(",", ":")``, ``ensure_ascii=False``, no NaN) of a canonical
+    row.  The C encoder is built once: JSONEncoder.encode() builds one per call."""
+    try:
+        from json.encoder import c_encode_basestring, c_make_encoder
+    except ImportError:  # pragma: no cover - interpreters without the C accelerator
+        c_make_encoder = None
+    if c_make_encoder is None or c_encode_basestring is None:  # pragma: no cover
+        return json.JSONEncoder(
+            ensure_ascii=False, separators=(",", ":"), allow_nan=False, check_circular=False
+        ).encode
+
+    def _no_default(o: Any) -> Any:
+        raise TypeError(f"{type(o).__name__} is not a canonical value")
+
+    enc = c_make_encoder(None, _no_default, c_encode_basestring, None, ":", ",", False, False, False)
+    join = "".join
+    return lambda o: join(enc(o, 0))
+
+
+_json_row = _make_row_encoder()
 _MASK64 = (1 << 64) - 1
 DIGEST_VERSION = 1
 
 
 def row_tuple(canon_row: Sequence[Any] | Mapping[str, Any], cols: Sequence[ColumnSpec] | None) -> Sequence[Any]:
+    """A canonical row as a sequence in column order (mappings are read by column name)."""
+    if type(canon_row) is tuple:
+        return canon_row
     if isinstance(canon_row, Mapping):
         if cols is None:
             raise ValueError("a canonical row given as a mapping needs the column list")
@@ -998,8 +1036,10 @@ def row_digest(canon_row: Sequence[Any] | Mapping[str, Any], cols: Sequence[Colu
     canonical values in catalog column order (digest format version 1)."""
     if type(canon_row) is not tuple:
         canon_row = row_tuple(canon_row, cols)
-    data = _json_row(canon_row).encode("utf-8", "surrogatepass")
-    return int.from_bytes(blake2b(data, digest_size=8).digest(), "big")
+    return _from_bytes(blake2b(_json_row(canon_row).encode("utf-8", "surrogatepass"), digest_size=8).digest(), "big")
+
+
+_from_bytes = int.from_bytes
 
 
 def checksum_hex(canon_row: Sequence[Any] | Mapping[str, Any] | int, cols: Sequence[ColumnSpec] | None = None) -> str:

@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import Any, Callable, Hashable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
+from typing import Any
 
 from chalicelib.cdc.canonical import (
     ColumnSpec,
@@ -31,6 +32,8 @@ from chalicelib.cdc.canonical import (
     row_digest,
     row_tuple,
 )
+
+_MASK64 = (1 << 64) - 1
 
 __all__ = [
     "MismatchType",
@@ -121,8 +124,10 @@ class RowMatcher:
     def as_dict(self, row: Sequence[Any]) -> dict[str, Any]:
         return dict(zip(self.names, row))
 
-    def normalise(self, row: Sequence[Any] | Mapping[str, Any]) -> Sequence[Any]:
-        row = row_tuple(row, self.cols)
+    def normalise(self, row: Sequence[Any] | Mapping[str, Any]) -> tuple:
+        """A canonical row as a tuple in column order (mappings are read by column name)."""
+        if not isinstance(row, tuple):
+            row = tuple(row_tuple(row, self.cols))
         if len(row) != len(self.names):
             raise ValueError(f"canonical row has {len(row)} values, expected {len(self.names)}")
         return row
@@ -222,6 +227,7 @@ class SegmentDiff:
             return
         tok = first[0]
         group = [first]
+        del first
         for item in it:
             t = item[0]
             if t == tok:
@@ -247,38 +253,21 @@ class SegmentDiff:
 
     # -- per-group work ---------------------------------------------------------------------
 
-    def _hash_side(self, group: list, summary: SideSummary) -> list[tuple[tuple, Sequence[Any], int]]:
-        normalise = self.matcher.normalise
-        add = summary.digest.add
+    def _rows(self, group: list) -> list[tuple[tuple, Sequence[Any], int]]:
+        """(pk, row, digest) of every row of a token group."""
+        normalise, width = self.matcher.normalise, len(self.matcher.names)
         out = []
         for _tok, pk, row in group:
-            row = normalise(row)
-            h = row_digest(row)
-            add(h)
-            out.append((pk, row, h))
+            if type(row) is not tuple or len(row) != width:
+                row = normalise(row)
+            out.append((pk, row, row_digest(row)))
         return out
 
-    def _only(self, tok: Any, group: list, summary: SideSummary, make: Callable) -> Iterator[Diff]:
-        seen: set = set()
-        for pk, row, h in self._hash_side(group, summary):
-            if len(group) > 1:
-                k = _key(pk)
-                if k in seen:
-                    summary.duplicate_keys += 1
-                seen.add(k)
-            yield make(pk, row, h, tok)
-
-    def _both(self, tok: Any, c_group: list, p_group: list) -> Iterator[Diff]:
+    def _match_group(self, tok: Any, c_rows: list, p_rows: list) -> list[Diff]:
+        """Match the rows of one token present on both sides (a partition with clustering rows,
+        or partitions colliding on the token) by primary key."""
         m = self.matcher
-        c_rows = self._hash_side(c_group, self.cassandra)
-        p_rows = self._hash_side(p_group, self.postgres)
-        if len(c_rows) == 1 and len(p_rows) == 1:
-            (c_pk, c_row, c_h), (p_pk, p_row, p_h) = c_rows[0], p_rows[0]
-            if c_pk == p_pk or _key(c_pk) == _key(p_pk):
-                d = m.compare(c_pk, c_row, p_row, c_h, p_h, tok)
-                if d is not None:
-                    yield d
-                return
+        out: list[Diff] = []
         pg_by_key: dict[Hashable, list] = {}
         for p in p_rows:
             k = _key(p[0])
@@ -296,15 +285,22 @@ class SegmentDiff:
             seen.add(k)
             bucket = pg_by_key.get(k)
             if not bucket:
-                yield m.missing_in_postgres(c_pk, c_row, c_h, tok)
+                out.append(m.missing_in_postgres(c_pk, c_row, c_h, tok))
                 continue
             _p_pk, p_row, p_h = bucket.pop(0)
-            d = m.compare(c_pk, c_row, p_row, c_h, p_h, tok)
-            if d is not None:
-                yield d
+            if c_h != p_h:
+                d = m.compare(c_pk, c_row, p_row, c_h, p_h, tok)
+                if d is not None:
+                    out.append(d)
         for bucket in pg_by_key.values():
             for p_pk, p_row, p_h in bucket:
-                yield m.missing_in_cassandra(p_pk, p_row, p_h, tok)
+                out.append(m.missing_in_cassandra(p_pk, p_row, p_h, tok))
+        return out
+
+    def _count_duplicates(self, rows: list, summary: SideSummary) -> None:
+        if len(rows) > 1:
+            keys = {_key(r[0]) for r in rows}
+            summary.duplicate_keys += len(rows) - len(keys)
 
     # -- merge ------------------------------------------------------------------------------
 
@@ -320,29 +316,99 @@ class SegmentDiff:
 
     def _merge(self) -> Iterator[Diff]:
         m = self.matcher
-        cg = self._groups(self._cass, "cassandra")
-        pg = self._groups(self._pg, "postgres")
-        c = next(cg, None)
-        p = next(pg, None)
-        while c is not None or p is not None:
-            self.tokens += 1
-            if p is None or (c is not None and c[0] < p[0]):
-                yield from self._only(c[0], c[1], self.cassandra, m.missing_in_postgres)
-                self._leave()
-                c = None  # release the group before reading the next one
-                c = next(cg, None)
-            elif c is None or p[0] < c[0]:
-                yield from self._only(p[0], p[1], self.postgres, m.missing_in_cassandra)
-                self._leave()
-                p = None
-                p = next(pg, None)
-            else:
-                yield from self._both(c[0], c[1], p[1])
-                self._leave()
-                self._leave()
-                c = p = None
-                c = next(cg, None)
-                p = next(pg, None)
+        width = len(m.names)
+        normalise = m.normalise
+        digest = row_digest
+        # Per-side digest state kept in locals on the hot path, folded into the summaries at the
+        # end (also when the consumer stops early).
+        cc = csum = cx = pc = psum = px = 0
+        try:
+            cg = self._groups(self._cass, "cassandra")
+            pg = self._groups(self._pg, "postgres")
+            c = next(cg, None)
+            p = next(pg, None)
+            while c is not None or p is not None:
+                self.tokens += 1
+                if p is None or (c is not None and c[0] < p[0]):
+                    tok = c[0]
+                    rows = self._rows(c[1])
+                    c = None  # release the group before reading the next one
+                    self._count_duplicates(rows, self.cassandra)
+                    for r in rows:
+                        h = r[2]
+                        cc += 1
+                        csum += h
+                        cx ^= h
+                        yield m.missing_in_postgres(r[0], r[1], h, tok)
+                    r = rows = None
+                    self._leave()
+                    c = next(cg, None)
+                elif c is None or p[0] < c[0]:
+                    tok = p[0]
+                    rows = self._rows(p[1])
+                    p = None
+                    self._count_duplicates(rows, self.postgres)
+                    for r in rows:
+                        h = r[2]
+                        pc += 1
+                        psum += h
+                        px ^= h
+                        yield m.missing_in_cassandra(r[0], r[1], h, tok)
+                    r = rows = None
+                    self._leave()
+                    p = next(pg, None)
+                else:
+                    tok, c_group, p_group = c[0], c[1], p[1]
+                    c = p = None
+                    if len(c_group) == 1 and len(p_group) == 1:
+                        # The common case (one row per partition): no dictionaries.
+                        _t, c_pk, c_row = c_group[0]
+                        _t, p_pk, p_row = p_group[0]
+                        del c_group, p_group
+                        if type(c_row) is not tuple or len(c_row) != width:
+                            c_row = normalise(c_row)
+                        if type(p_row) is not tuple or len(p_row) != width:
+                            p_row = normalise(p_row)
+                        c_h, p_h = digest(c_row), digest(p_row)
+                        cc += 1
+                        csum += c_h
+                        cx ^= c_h
+                        pc += 1
+                        psum += p_h
+                        px ^= p_h
+                        if c_pk == p_pk or _key(c_pk) == _key(p_pk):
+                            if c_h != p_h:
+                                d = m.compare(c_pk, c_row, p_row, c_h, p_h, tok)
+                                if d is not None:
+                                    yield d
+                        else:
+                            yield m.missing_in_postgres(c_pk, c_row, c_h, tok)
+                            yield m.missing_in_cassandra(p_pk, p_row, p_h, tok)
+                        del c_row, p_row
+                    else:
+                        c_rows, p_rows = self._rows(c_group), self._rows(p_group)
+                        del c_group, p_group
+                        hs = [r[2] for r in c_rows]
+                        cc += len(hs)
+                        csum += sum(hs)
+                        for h in hs:
+                            cx ^= h
+                        hs = [r[2] for r in p_rows]
+                        pc += len(hs)
+                        psum += sum(hs)
+                        for h in hs:
+                            px ^= h
+                        diffs = self._match_group(tok, c_rows, p_rows)
+                        del c_rows, p_rows
+                        yield from diffs
+                        del diffs
+                    self._leave()
+                    self._leave()
+                    c = next(cg, None)
+                    p = next(pg, None)
+        finally:
+            self.cassandra.digest = self.cassandra.digest.merge(SegmentDigest(cc, csum & _MASK64, cx))
+            self.postgres.digest = self.postgres.digest.merge(SegmentDigest(pc, psum & _MASK64, px))
 
     def run(self) -> list[Diff]:
         """Consume the whole segment; returns the diffs (bounded only by the number of diffs)."""
