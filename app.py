@@ -6,6 +6,7 @@ from chalice import Chalice
 
 from chalicelib import observability
 from chalicelib.api import auth_middleware, health
+from chalicelib.api import metrics, openapi, reconciliation
 
 app = Chalice(app_name="recon")
 API_PREFIX = "/api/v1"
@@ -14,6 +15,10 @@ observability.register(app)
 auth_middleware.register(app, public_paths={f"{API_PREFIX}/health", f"{API_PREFIX}/openapi.json"})
 
 app.register_blueprint(health.bp, url_prefix=API_PREFIX)
+app.register_blueprint(reconciliation.bp, url_prefix=API_PREFIX)
+app.register_blueprint(metrics.bp, url_prefix=API_PREFIX)
+app.register_blueprint(metrics.root_bp)  # GET /metrics, where Prometheus looks by default
+app.register_blueprint(openapi.bp, url_prefix=API_PREFIX)
 
 
 # ---------------------------------------------------------------------------------------- workers

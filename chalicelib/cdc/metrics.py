@@ -1,0 +1,110 @@
+"""Prometheus metrics of CDC reconciliation, computed from the control plane on every scrape.
+
+Lambdas are ephemeral and many, so in-process counters would be wrong: every value here is an
+aggregate query over recon.jobs and recon.mismatches. Counters are monotonic as long as history is
+kept (deleting old jobs lowers them; Prometheus treats that as a counter reset).
+"""
+from __future__ import annotations
+
+from typing import Iterable
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+from prometheus_client.registry import Collector
+
+from chalicelib.db.pool import transaction
+
+DURATION_BUCKETS = (5, 10, 30, 60, 120, 300, 600, 1800, 3600)
+MISMATCH_TYPES = ("MISSING_IN_POSTGRES", "MISSING_IN_CASSANDRA", "DATA_MISMATCH")
+FINISHED_STATUSES = ("COMPLETED", "FAILED")
+
+_LATEST = """
+SELECT DISTINCT ON (table_name) table_name, {column} AS value
+FROM recon.jobs
+WHERE status = 'COMPLETED' AND {column} IS NOT NULL
+ORDER BY table_name, completed_at DESC, job_id DESC
+"""
+
+_DURATIONS = (
+    "WITH d AS (SELECT table_name, extract(epoch FROM completed_at - started_at)::double precision AS s"
+    " FROM recon.jobs WHERE status = 'COMPLETED' AND started_at IS NOT NULL AND completed_at IS NOT NULL)"
+    " SELECT table_name, "
+    + ", ".join(f"count(*) FILTER (WHERE s <= {b}) AS le_{b}" for b in DURATION_BUCKETS)
+    + ", count(*) AS n, coalesce(sum(s), 0) AS total FROM d GROUP BY table_name ORDER BY table_name"
+)
+
+
+class ReconciliationCollector(Collector):
+    """A prometheus_client collector that reads everything from PostgreSQL when collected."""
+
+    def describe(self) -> list:
+        return []  # never collect at registration time (that would need the database)
+
+    def collect(self) -> Iterable:
+        with transaction() as conn:
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            latest = {
+                column: conn.execute(_LATEST.format(column=column)).fetchall()
+                for column in ("drift_percentage", "cassandra_row_count", "postgres_row_count")
+            }
+            mismatches = conn.execute(
+                "SELECT table_name, mismatch_type, count(*) AS n FROM recon.mismatches"
+                " GROUP BY table_name, mismatch_type"
+            ).fetchall()
+            outcomes = conn.execute(
+                "SELECT table_name, status, count(*) AS n FROM recon.jobs"
+                " WHERE status IN ('COMPLETED', 'FAILED') GROUP BY table_name, status"
+            ).fetchall()
+            durations = conn.execute(_DURATIONS).fetchall()
+
+        yield self._gauge("cdc_reconciliation_drift_percentage", "Percentage of records out of sync",
+                          latest["drift_percentage"])
+        yield self._gauge("cdc_reconciliation_cassandra_rows", "Total rows in Cassandra table",
+                          latest["cassandra_row_count"])
+        yield self._gauge("cdc_reconciliation_postgres_rows", "Total rows in PostgreSQL table",
+                          latest["postgres_row_count"])
+
+        counts = CounterMetricFamily("cdc_reconciliation_mismatches_total", "Count of mismatches by type",
+                                     labels=["table", "type"])
+        by_table: dict[str, dict[str, int]] = {}
+        for r in mismatches:
+            by_table.setdefault(r["table_name"], {})[r["mismatch_type"]] = r["n"]
+        for table in sorted(by_table):
+            for t in MISMATCH_TYPES:
+                counts.add_metric([table, t], by_table[table].get(t, 0))
+        yield counts
+
+        jobs = CounterMetricFamily("cdc_reconciliation_jobs_completed_total", "Reconciliation job outcomes",
+                                   labels=["table", "status"])
+        by_table = {}
+        for r in outcomes:
+            by_table.setdefault(r["table_name"], {})[r["status"]] = r["n"]
+        for table in sorted(by_table):
+            for status in FINISHED_STATUSES:
+                jobs.add_metric([table, status], by_table[table].get(status, 0))
+        yield jobs
+
+        hist = HistogramMetricFamily("cdc_reconciliation_duration_seconds", "Time to complete reconciliation",
+                                     labels=["table"])
+        for r in durations:
+            buckets = [(str(b), r[f"le_{b}"]) for b in DURATION_BUCKETS] + [("+Inf", r["n"])]
+            hist.add_metric([r["table_name"]], buckets, float(r["total"]))
+        yield hist
+
+    @staticmethod
+    def _gauge(name: str, doc: str, rows: list[dict]) -> GaugeMetricFamily:
+        g = GaugeMetricFamily(name, doc, labels=["table"])
+        for r in rows:
+            g.add_metric([r["table_name"]], float(r["value"]))
+        return g
+
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+def render() -> bytes:
+    """The exposition text (format 0.0.4) of a fresh registry holding only our collector."""
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(ReconciliationCollector())
+    return generate_latest(registry)

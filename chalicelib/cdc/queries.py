@@ -1,0 +1,228 @@
+"""Read side of CDC reconciliation: job and mismatch listings with filters and totals, job detail.
+
+Every listing has a total order (newest first, the id breaking ties) backed by an index, so pages
+never repeat or skip rows while nothing is inserted. Count and page are read in one REPEATABLE READ
+snapshot, so totals agree with the page.
+
+Rows are returned in the API's shape (timestamps ISO 8601 UTC with `Z`, priority as its name).
+"""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from chalicelib.api.models import PRIORITY_FROM_DB, DateBound, iso_z
+from chalicelib.api.pagination import Page
+from chalicelib.db.pool import transaction
+
+MISMATCH_TYPES = ("MISSING_IN_POSTGRES", "MISSING_IN_CASSANDRA", "DATA_MISMATCH")
+
+
+@dataclass
+class JobFilter:
+    table: str | None = None
+    status: str | None = None
+    job_type: str | None = None
+    from_date: DateBound | None = None   # on created_at (see docs/api.md)
+    to_date: DateBound | None = None
+
+
+@dataclass
+class MismatchFilter:
+    table: str | None = None
+    mismatch_type: str | None = None
+    resolution_status: str | None = None
+    job_id: uuid.UUID | None = None
+    from_date: DateBound | None = None   # on detected_at
+    to_date: DateBound | None = None
+
+
+@dataclass
+class _Where:
+    clauses: list[str] = field(default_factory=list)
+    params: list[Any] = field(default_factory=list)
+
+    def add(self, clause: str, *params: Any) -> None:
+        self.clauses.append(clause)
+        self.params.extend(params)
+
+    def dates(self, column: str, lo: DateBound | None, hi: DateBound | None) -> None:
+        # `column` is one of our own literal column names, never input
+        if lo is not None:
+            self.add(f"{column} >= %s", lo.instant)
+        if hi is not None:
+            self.add(f"{column} < %s", hi.inclusive_end)
+
+    @property
+    def sql(self) -> str:
+        return ("WHERE " + " AND ".join(self.clauses)) if self.clauses else ""
+
+
+def _snapshot(conn) -> None:
+    conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+
+
+# ----------------------------------------------------------------------------------------------- jobs
+
+_JOB_COLUMNS = """
+    job_id, table_name, job_type, validation_strategy, started_at, completed_at, status,
+    cassandra_row_count, postgres_row_count, mismatch_count, drift_percentage, alert_fired,
+    CASE WHEN started_at IS NOT NULL AND completed_at IS NOT NULL
+         THEN round(extract(epoch FROM completed_at - started_at))::bigint END AS duration_seconds
+"""
+
+
+def job_out(row: dict) -> dict:
+    return {
+        "job_id": str(row["job_id"]),
+        "table_name": row["table_name"],
+        "job_type": row["job_type"],
+        "validation_strategy": row["validation_strategy"],
+        "started_at": iso_z(row["started_at"]),
+        "completed_at": iso_z(row["completed_at"]),
+        "duration_seconds": None if row["duration_seconds"] is None else int(row["duration_seconds"]),
+        "status": row["status"],
+        "cassandra_row_count": row["cassandra_row_count"],
+        "postgres_row_count": row["postgres_row_count"],
+        "mismatch_count": row["mismatch_count"],
+        "drift_percentage": row["drift_percentage"],
+        "alert_fired": row["alert_fired"],
+    }
+
+
+def list_jobs(flt: JobFilter, page: Page) -> tuple[list[dict], int]:
+    """One page of jobs, newest first (created_at DESC, job_id DESC), and the total matching."""
+    where = _Where()
+    if flt.table is not None:
+        where.add("table_name = %s", flt.table)
+    if flt.status is not None:
+        where.add("status = %s", flt.status)
+    if flt.job_type is not None:
+        where.add("job_type = %s", flt.job_type)
+    where.dates("created_at", flt.from_date, flt.to_date)
+    with transaction() as conn:
+        _snapshot(conn)
+        total = conn.execute(f"SELECT count(*) AS n FROM recon.jobs {where.sql}", where.params).fetchone()["n"]
+        rows = []
+        if total > page.offset:
+            rows = conn.execute(
+                f"SELECT {_JOB_COLUMNS} FROM recon.jobs {where.sql}"
+                " ORDER BY created_at DESC, job_id DESC LIMIT %s OFFSET %s",
+                [*where.params, page.limit, page.offset],
+            ).fetchall()
+    return [job_out(r) for r in rows], total
+
+
+def _validation_errors(value: Any) -> list | None:
+    if value is None:
+        return None
+    if isinstance(value, list):
+        return value
+    return [value]
+
+
+def sample_out(row: dict) -> dict:
+    out = {
+        "mismatch_id": str(row["mismatch_id"]),
+        "primary_key_value": row["primary_key_value"],
+        "mismatch_type": row["mismatch_type"],
+    }
+    if row["mismatch_type"] == "DATA_MISMATCH":
+        out["cassandra_checksum"] = row["cassandra_checksum"]
+        out["postgres_checksum"] = row["postgres_checksum"]
+    out["detected_at"] = iso_z(row["detected_at"])
+    out["resolution_status"] = row["resolution_status"]
+    return out
+
+
+def get_job(job_id: uuid.UUID, sample_size: int) -> dict | None:
+    """The job with its mismatch summary (every type, zeros included) and a bounded, stable sample."""
+    with transaction() as conn:
+        _snapshot(conn)
+        row = conn.execute(
+            f"SELECT {_JOB_COLUMNS}, validation_errors, transient_count, auto_resolved_count, priority,"
+            " segment_count, segments_done FROM recon.jobs WHERE job_id = %s",
+            (job_id,),
+        ).fetchone()
+        if row is None:
+            return None
+        counts = {
+            r["mismatch_type"]: r["n"]
+            for r in conn.execute(
+                "SELECT mismatch_type, count(*) AS n FROM recon.mismatches WHERE job_id = %s GROUP BY mismatch_type",
+                (job_id,),
+            )
+        }
+        sample = []
+        if sample_size > 0:
+            sample = conn.execute(
+                "SELECT mismatch_id, primary_key_value, mismatch_type, cassandra_checksum, postgres_checksum,"
+                " detected_at, resolution_status FROM recon.mismatches WHERE job_id = %s"
+                " ORDER BY detected_at, mismatch_id LIMIT %s",
+                (job_id, sample_size),
+            ).fetchall()
+    out = job_out(row)
+    out["validation_errors"] = _validation_errors(row["validation_errors"])
+    out["mismatches_summary"] = {t: int(counts.get(t, 0)) for t in MISMATCH_TYPES}
+    out["sample_mismatches"] = [sample_out(s) for s in sample]
+    out["transient_count"] = row["transient_count"]
+    out["auto_resolved_count"] = row["auto_resolved_count"]
+    out["priority"] = PRIORITY_FROM_DB[row["priority"]].value
+    out["progress"] = {"segments_total": row["segment_count"], "segments_done": row["segments_done"]}
+    return out
+
+
+# ----------------------------------------------------------------------------------------- mismatches
+
+_MISMATCH_COLUMNS = """
+    mismatch_id, job_id, table_name, primary_key_value, mismatch_type, cassandra_checksum,
+    postgres_checksum, cassandra_data, postgres_data, detected_at, resolution_status, resolution_notes,
+    resolved_at, resolved_by, differing_columns
+"""
+
+
+def mismatch_out(row: dict) -> dict:
+    return {
+        "mismatch_id": str(row["mismatch_id"]),
+        "job_id": str(row["job_id"]),
+        "table_name": row["table_name"],
+        "primary_key_value": row["primary_key_value"],
+        "mismatch_type": row["mismatch_type"],
+        "cassandra_checksum": row["cassandra_checksum"],
+        "postgres_checksum": row["postgres_checksum"],
+        "cassandra_data": row["cassandra_data"],
+        "postgres_data": row["postgres_data"],
+        "detected_at": iso_z(row["detected_at"]),
+        "resolution_status": row["resolution_status"],
+        "resolution_notes": row["resolution_notes"],
+        "resolved_at": iso_z(row["resolved_at"]),
+        "resolved_by": row["resolved_by"],
+        "differing_columns": row["differing_columns"],
+    }
+
+
+def list_mismatches(flt: MismatchFilter, page: Page) -> tuple[list[dict], int]:
+    """One page of mismatches, newest first (detected_at DESC, mismatch_id DESC), and the total."""
+    where = _Where()
+    if flt.table is not None:
+        where.add("table_name = %s", flt.table)
+    if flt.mismatch_type is not None:
+        where.add("mismatch_type = %s", flt.mismatch_type)
+    if flt.resolution_status is not None:
+        where.add("resolution_status = %s", flt.resolution_status)
+    if flt.job_id is not None:
+        where.add("job_id = %s", flt.job_id)
+    where.dates("detected_at", flt.from_date, flt.to_date)
+    with transaction() as conn:
+        _snapshot(conn)
+        total = conn.execute(f"SELECT count(*) AS n FROM recon.mismatches {where.sql}", where.params).fetchone()["n"]
+        rows = []
+        if total > page.offset:
+            rows = conn.execute(
+                f"SELECT {_MISMATCH_COLUMNS} FROM recon.mismatches {where.sql}"
+                " ORDER BY detected_at DESC, mismatch_id DESC LIMIT %s OFFSET %s",
+                [*where.params, page.limit, page.offset],
+            ).fetchall()
+    return [mismatch_out(r) for r in rows], total
+

@@ -1,0 +1,208 @@
+"""GET /api/v1/reconciliation/jobs and /jobs/{job_id} over rows inserted directly in PostgreSQL."""
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+import pytest
+
+from tests.integration.api.conftest import CATALOG_TABLES, T0, body, insert_job, insert_mismatch
+from tests.integration.api.contract_schemas import ERROR, JOB_DETAIL_200, JOBS_200, check
+
+PATH = "/api/v1/reconciliation/jobs"
+
+
+def ids(resp) -> list[str]:
+    return [j["job_id"] for j in body(resp)["jobs"]]
+
+
+def test_job_fields_are_the_contracts(api):
+    jid = insert_job(api, table="users", cassandra=1_000_000, postgres=999_950, mismatch_count=50)
+    r = api.get(PATH)
+    assert r.status_code == 200
+    data = body(r)
+    check(data, JOBS_200)
+    assert data["jobs"] == [{
+        "job_id": jid,
+        "table_name": "users",
+        "job_type": "MANUAL_ONDEMAND",
+        "validation_strategy": "CHECKSUM",
+        "started_at": "2025-11-20T12:00:05Z",
+        "completed_at": "2025-11-20T12:02:20Z",
+        "duration_seconds": 135,
+        "status": "COMPLETED",
+        "cassandra_row_count": 1_000_000,
+        "postgres_row_count": 999_950,
+        "mismatch_count": 50,
+        "drift_percentage": 0.005,
+        "alert_fired": False,
+    }]
+    assert data["pagination"] == {"page": 1, "page_size": 50, "total_pages": 1, "total_items": 1}
+
+
+def test_running_job_has_null_duration_and_counts(api):
+    insert_job(api, status="RUNNING")
+    job = body(api.get(PATH))["jobs"][0]
+    assert (job["status"], job["completed_at"], job["duration_seconds"], job["mismatch_count"]) == ("RUNNING", None, None, None)
+
+
+def test_newest_first_with_job_id_breaking_ties_and_pages_cover_everything_once(api):
+    same_time = [insert_job(api, created_at=T0) for _ in range(5)]
+    older = insert_job(api, created_at=T0 - timedelta(hours=1))
+    newer = insert_job(api, created_at=T0 + timedelta(hours=1))
+    expected = [newer] + sorted(same_time, reverse=True) + [older]
+    seen = []
+    for page in (1, 2, 3):
+        r = api.get(f"{PATH}?page={page}&page_size=3")
+        assert r.status_code == 200
+        assert body(r)["pagination"] == {"page": page, "page_size": 3, "total_pages": 3, "total_items": 7}
+        seen += ids(r)
+    assert seen == expected
+    # asking twice gives the same order
+    assert ids(api.get(f"{PATH}?page_size=100")) == expected
+
+
+def test_page_after_the_last_is_empty_with_totals(api):
+    for _ in range(3):
+        insert_job(api)
+    data = body(api.get(f"{PATH}?page=5&page_size=2"))
+    assert data["jobs"] == []
+    assert data["pagination"] == {"page": 5, "page_size": 2, "total_pages": 2, "total_items": 3}
+
+
+def test_empty_history(api):
+    assert body(api.get(PATH)) == {"jobs": [], "pagination": {"page": 1, "page_size": 50, "total_pages": 0, "total_items": 0}}
+
+
+def test_filters_combine(api):
+    want = insert_job(api, table="users", status="COMPLETED", job_type="HOURLY_SCHEDULED", created_at=T0)
+    insert_job(api, table="orders", status="COMPLETED", job_type="HOURLY_SCHEDULED", created_at=T0)
+    insert_job(api, table="users", status="FAILED", job_type="HOURLY_SCHEDULED", created_at=T0)
+    insert_job(api, table="users", status="COMPLETED", job_type="MANUAL_ONDEMAND", created_at=T0)
+    insert_job(api, table="users", status="COMPLETED", job_type="HOURLY_SCHEDULED", created_at=T0 - timedelta(days=2))
+    insert_job(api, table="users", status="COMPLETED", job_type="HOURLY_SCHEDULED", created_at=T0 + timedelta(days=2))
+    r = api.get(f"{PATH}?table=users&status=COMPLETED&job_type=HOURLY_SCHEDULED"
+                "&from_date=2025-11-19T00:00:00Z&to_date=2025-11-21T00:00:00Z&page=1&page_size=20")
+    assert r.status_code == 200, r.body
+    assert ids(r) == [want]
+    assert body(r)["pagination"]["total_items"] == 1
+    # each filter alone
+    assert len(ids(api.get(f"{PATH}?table=users"))) == 5
+    assert len(ids(api.get(f"{PATH}?status=FAILED"))) == 1
+    assert len(ids(api.get(f"{PATH}?job_type=MANUAL_ONDEMAND"))) == 1
+    assert len(ids(api.get(f"{PATH}?from_date=2025-11-21"))) == 1
+
+
+def test_date_bounds_are_inclusive(api):
+    at = T0.replace(microsecond=400_000)  # 12:00:00.4
+    jid = insert_job(api, created_at=at)
+    for q in ("from_date=2025-11-20T12:00:00Z&to_date=2025-11-20T12:00:00Z",   # the whole second
+              "from_date=2025-11-20&to_date=2025-11-20",                         # the whole day
+              "to_date=2025-11-20T13:00:00%2B01:00",                             # with an offset
+              "from_date=2025-11-20T12:00:00.400Z&to_date=2025-11-20T12:00:00.400Z"):
+        assert ids(api.get(f"{PATH}?{q}")) == [jid], q
+    for q in ("to_date=2025-11-19", "from_date=2025-11-20T12:00:01Z", "to_date=2025-11-20T12:00:00.399Z"):
+        assert ids(api.get(f"{PATH}?{q}")) == [], q
+
+
+def test_queued_jobs_are_found_by_date_too(api):
+    jid = insert_job(api, status="RUNNING", started_at=None, created_at=T0)
+    assert ids(api.get(f"{PATH}?from_date=2025-11-20&status=RUNNING")) == [jid]
+
+
+@pytest.mark.parametrize(
+    "query, field",
+    [
+        ("page=0", "page"),
+        ("page=abc", "page"),
+        ("page_size=0", "page_size"),
+        ("page_size=101", "page_size"),
+        ("status=DONE", "status"),
+        ("job_type=WEEKLY", "job_type"),
+        ("from_date=last-week", "from_date"),
+        ("to_date=2025-02-30", "to_date"),
+        ("from_date=2025-11-21&to_date=2025-11-20", "from_date"),
+        ("tabel=users", "tabel"),
+        ("status=FAILED&status=COMPLETED", "status"),
+    ],
+)
+def test_bad_parameters_are_400_naming_the_parameter(api, query, field):
+    r = api.get(f"{PATH}?{query}")
+    assert r.status_code == 400, r.body
+    data = body(r)
+    check(data, ERROR)
+    assert data["error"] == "VALIDATION_ERROR"
+    assert f"'{field}'" in data["message"]
+    assert data["details"][0]["field"] == field
+
+
+def test_unknown_table_filter_is_invalid_table(api):
+    r = api.get(f"{PATH}?table=nope")
+    assert r.status_code == 400
+    assert body(r) == {
+        "error": "INVALID_TABLE",
+        "message": "Table 'nope' does not exist or is not configured for replication",
+        "valid_tables": CATALOG_TABLES,
+    }
+
+
+def test_listing_requires_a_key(api):
+    r = api.get(PATH, headers={})
+    assert r.status_code == 401
+    assert body(r)["error"] == "UNAUTHORIZED"
+
+
+# -------------------------------------------------------------------------------------------- detail
+
+
+def test_job_detail_shape_summary_and_sample(api, settings_env):
+    settings_env(sample_mismatches_in_job=3)
+    jid = insert_job(api, mismatch_count=4, priority=2, transient_count=2, auto_resolved_count=1,
+                     segment_count=8, segments_done=8)
+    other = insert_job(api, table="orders")
+    m = [
+        insert_mismatch(api, jid, pk="u1", mtype="MISSING_IN_POSTGRES", detected_at=T0 + timedelta(seconds=1)),
+        insert_mismatch(api, jid, pk="u2", mtype="DATA_MISMATCH", detected_at=T0 + timedelta(seconds=2)),
+        insert_mismatch(api, jid, pk="u3", mtype="MISSING_IN_POSTGRES", detected_at=T0 + timedelta(seconds=3)),
+        insert_mismatch(api, jid, pk="u4", mtype="MISSING_IN_POSTGRES", detected_at=T0 + timedelta(seconds=4)),
+    ]
+    insert_mismatch(api, other, table="orders", pk="o1", mtype="MISSING_IN_CASSANDRA")
+    r = api.get(f"{PATH}/{jid}")
+    assert r.status_code == 200, r.body
+    data = body(r)
+    check(data, JOB_DETAIL_200)
+    assert data["job_id"] == jid
+    assert data["mismatches_summary"] == {"MISSING_IN_POSTGRES": 3, "MISSING_IN_CASSANDRA": 0, "DATA_MISMATCH": 1}
+    assert [s["mismatch_id"] for s in data["sample_mismatches"]] == m[:3]
+    missing, differing = data["sample_mismatches"][0], data["sample_mismatches"][1]
+    assert "cassandra_checksum" not in missing and "postgres_checksum" not in missing
+    assert (differing["cassandra_checksum"], differing["postgres_checksum"]) == ("a1b2c3d4e5f6", "f6e5d4c3b2a1")
+    assert differing["detected_at"] == "2025-11-20T12:00:02Z"
+    assert data["validation_errors"] is None
+    assert (data["priority"], data["transient_count"], data["auto_resolved_count"]) == ("HIGH", 2, 1)
+    assert data["progress"] == {"segments_total": 8, "segments_done": 8}
+
+
+def test_failed_job_lists_its_validation_errors(api):
+    jid = insert_job(api, status="FAILED", validation_errors=["deadline exceeded after 3600 s"], cassandra=None)
+    data = body(api.get(f"{PATH}/{jid}"))
+    assert data["status"] == "FAILED"
+    assert data["validation_errors"] == ["deadline exceeded after 3600 s"]
+    assert data["mismatches_summary"] == {"MISSING_IN_POSTGRES": 0, "MISSING_IN_CASSANDRA": 0, "DATA_MISMATCH": 0}
+    assert data["sample_mismatches"] == []
+
+
+def test_unknown_job_is_404_with_the_contract_message(api):
+    jid = str(uuid.uuid4())
+    r = api.get(f"{PATH}/{jid}")
+    assert r.status_code == 404
+    assert body(r) == {"error": "JOB_NOT_FOUND", "message": f"Reconciliation job with ID '{jid}' not found"}
+
+
+@pytest.mark.parametrize("bad", ["123", "not-a-uuid", "550e8400-e29b-41d4-a716-44665544000g"])
+def test_malformed_job_id_is_400_naming_job_id(api, bad):
+    r = api.get(f"{PATH}/{bad}")
+    assert r.status_code == 400
+    data = body(r)
+    assert data["error"] == "VALIDATION_ERROR"
+    assert "'job_id'" in data["message"] and "UUID" in data["message"]

@@ -1,0 +1,102 @@
+"""GET /api/v1/metrics and GET /metrics: the contract's metric names, types and labels, values computed
+from what is in the control plane."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.integration.api.conftest import T0, insert_job, insert_mismatch
+
+
+def scrape(api, path="/api/v1/metrics") -> dict:
+    r = api.get(path)
+    assert r.status_code == 200, r.body
+    assert r.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+    text = r.body.decode()
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    return {"text": text, "families": families}
+
+
+def samples(result, family) -> dict:
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value for s in result["families"][family].samples}
+
+
+def test_metrics_are_computed_from_the_control_plane(api):
+    # users: an older completed job, the latest completed one, a failed one and a running one
+    insert_job(api, table="users", created_at=T0 - timedelta(hours=2), cassandra=900, postgres=890, mismatch_count=10,
+               started_at=T0 - timedelta(hours=2), completed_at=T0 - timedelta(hours=2) + timedelta(seconds=8))
+    latest = insert_job(api, table="users", created_at=T0 - timedelta(hours=1), cassandra=1_000_000, postgres=999_950,
+                        mismatch_count=50, started_at=T0 - timedelta(hours=1),
+                        completed_at=T0 - timedelta(hours=1) + timedelta(seconds=45))
+    insert_job(api, table="users", status="FAILED", created_at=T0, started_at=T0, completed_at=T0 + timedelta(seconds=3600),
+               cassandra=None)
+    insert_job(api, table="users", status="RUNNING", created_at=T0 + timedelta(minutes=5))
+    # orders: one completed job of 200 s
+    insert_job(api, table="orders", cassandra=5_000_000, postgres=5_000_000, mismatch_count=0,
+               started_at=T0, completed_at=T0 + timedelta(seconds=200))
+    for i in range(30):
+        insert_mismatch(api, latest, pk=f"p{i}", mtype="MISSING_IN_POSTGRES")
+    for i in range(10):
+        insert_mismatch(api, latest, pk=f"d{i}", mtype="DATA_MISMATCH", status="MANUAL_RESOLVED")
+
+    m = scrape(api)
+    fam = m["families"]
+    assert {n: f.type for n, f in fam.items()} == {
+        "cdc_reconciliation_drift_percentage": "gauge",
+        "cdc_reconciliation_cassandra_rows": "gauge",
+        "cdc_reconciliation_postgres_rows": "gauge",
+        "cdc_reconciliation_mismatches": "counter",
+        "cdc_reconciliation_jobs_completed": "counter",
+        "cdc_reconciliation_duration_seconds": "histogram",
+    }
+    # the exposition names the counters with _total, as the contract does
+    assert "# TYPE cdc_reconciliation_mismatches_total counter" in m["text"]
+    assert "# TYPE cdc_reconciliation_jobs_completed_total counter" in m["text"]
+
+    assert samples(m, "cdc_reconciliation_drift_percentage") == {
+        ("cdc_reconciliation_drift_percentage", (("table", "users"),)): pytest.approx(0.005),
+        ("cdc_reconciliation_drift_percentage", (("table", "orders"),)): 0.0,
+    }
+    assert samples(m, "cdc_reconciliation_cassandra_rows") == {
+        ("cdc_reconciliation_cassandra_rows", (("table", "users"),)): 1_000_000,
+        ("cdc_reconciliation_cassandra_rows", (("table", "orders"),)): 5_000_000,
+    }
+    assert samples(m, "cdc_reconciliation_postgres_rows")[("cdc_reconciliation_postgres_rows", (("table", "users"),))] == 999_950
+
+    mm = samples(m, "cdc_reconciliation_mismatches")
+    assert mm[("cdc_reconciliation_mismatches_total", (("table", "users"), ("type", "MISSING_IN_POSTGRES")))] == 30
+    assert mm[("cdc_reconciliation_mismatches_total", (("table", "users"), ("type", "DATA_MISMATCH")))] == 10
+    assert mm[("cdc_reconciliation_mismatches_total", (("table", "users"), ("type", "MISSING_IN_CASSANDRA")))] == 0
+
+    jobs = samples(m, "cdc_reconciliation_jobs_completed")
+    assert jobs[("cdc_reconciliation_jobs_completed_total", (("status", "COMPLETED"), ("table", "users")))] == 2
+    assert jobs[("cdc_reconciliation_jobs_completed_total", (("status", "FAILED"), ("table", "users")))] == 1
+    assert jobs[("cdc_reconciliation_jobs_completed_total", (("status", "COMPLETED"), ("table", "orders")))] == 1
+
+    h = samples(m, "cdc_reconciliation_duration_seconds")
+
+    def bucket(table, le):
+        return h[("cdc_reconciliation_duration_seconds_bucket", (("le", le), ("table", table)))]
+
+    # users' completed jobs took 8 s and 45 s (the failed one is not a completion time)
+    assert [bucket("users", le) for le in ("10", "30", "60", "+Inf")] == [1, 1, 2, 2]
+    assert h[("cdc_reconciliation_duration_seconds_sum", (("table", "users"),))] == 53
+    assert h[("cdc_reconciliation_duration_seconds_count", (("table", "users"),))] == 2
+    assert [bucket("orders", le) for le in ("10", "30", "60", "120", "300", "+Inf")] == [0, 0, 0, 0, 1, 1]
+
+
+def test_root_metrics_path_serves_the_same(api):
+    insert_job(api, table="orders")
+    assert scrape(api, "/metrics")["text"] == scrape(api)["text"]
+
+
+def test_empty_control_plane_scrapes_fine(api):
+    assert scrape(api)["families"]["cdc_reconciliation_mismatches"].samples == []
+
+
+@pytest.mark.parametrize("path", ["/api/v1/metrics", "/metrics"])
+def test_metrics_need_a_key(api, path):
+    r = api.get(path, headers={})
+    assert r.status_code == 401

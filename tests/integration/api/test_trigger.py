@@ -1,0 +1,191 @@
+"""POST /api/v1/reconciliation/trigger against a real PostgreSQL (SQS sending recorded)."""
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import re
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from tests.integration.api.conftest import CATALOG_TABLES, OWNER, body
+from tests.integration.api.contract_schemas import ERROR, TRIGGER_202, check
+
+PATH = "/api/v1/reconciliation/trigger"
+
+
+def _parse_ts(s: str) -> datetime:
+    return datetime.strptime(s, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+
+
+def test_trigger_queues_one_job_per_table(api):
+    r = api.post(PATH, {"tables": ["users", "orders", "products"], "validation_strategy": "CHECKSUM", "priority": "HIGH"})
+    assert r.status_code == 202, r.body
+    data = body(r)
+    check(data, TRIGGER_202)
+    assert data["status"] == "RUNNING"
+    assert data["message"] == "Reconciliation jobs queued for 3 tables"
+    assert len(data["job_ids"]) == 3 == len(set(data["job_ids"]))
+    rows = api.sql("SELECT job_id::text AS id, table_name, job_type, validation_strategy, priority, status, requested_by"
+                   " FROM recon.jobs ORDER BY table_name")
+    assert {r["id"] for r in rows} == set(data["job_ids"])
+    assert [r["table_name"] for r in rows] == ["orders", "products", "users"]
+    assert {(r["job_type"], r["validation_strategy"], r["priority"], r["status"], r["requested_by"]) for r in rows} == {
+        ("MANUAL_ONDEMAND", "CHECKSUM", 2, "RUNNING", OWNER)
+    }
+    # a worker is woken for every job
+    assert sorted(b["job_id"] for _, b in api.sent) == sorted(data["job_ids"])
+    eta = _parse_ts(data["estimated_completion"])
+    assert eta > datetime.now(timezone.utc) - timedelta(minutes=1)
+
+
+def test_single_table_message_is_singular_and_priority_defaults_to_normal(api):
+    r = api.post(PATH, {"tables": ["users"], "validation_strategy": "ROW_COUNT"})
+    assert r.status_code == 202, r.body
+    assert body(r)["message"] == "Reconciliation job queued for 1 table"
+    assert api.sql("SELECT priority, validation_strategy FROM recon.jobs") == [{"priority": 1, "validation_strategy": "ROW_COUNT"}]
+
+
+def test_empty_tables_means_every_catalog_table(api):
+    r = api.post(PATH, {"tables": [], "validation_strategy": "SAMPLE", "priority": "LOW"})
+    assert r.status_code == 202, r.body
+    assert body(r)["message"] == "Reconciliation jobs queued for 3 tables"
+    assert sorted(x["table_name"] for x in api.sql("SELECT table_name FROM recon.jobs")) == CATALOG_TABLES
+
+
+def test_duplicate_tables_are_collapsed(api):
+    r = api.post(PATH, {"tables": ["users", "users", "orders"], "validation_strategy": "TIMESTAMP_RANGE"})
+    assert r.status_code == 202, r.body
+    assert len(body(r)["job_ids"]) == 2
+    assert api.sql("SELECT count(*) AS n FROM recon.jobs")[0]["n"] == 2
+
+
+def test_unknown_table_is_invalid_table_and_nothing_is_queued(api):
+    r = api.post(PATH, {"tables": ["users", "invalid_table"], "validation_strategy": "CHECKSUM"})
+    assert r.status_code == 400
+    assert body(r) == {
+        "error": "INVALID_TABLE",
+        "message": "Table 'invalid_table' does not exist or is not configured for replication",
+        "valid_tables": CATALOG_TABLES,
+    }
+    assert api.sql("SELECT count(*) AS n FROM recon.jobs")[0]["n"] == 0
+    assert api.sent == []
+
+
+@pytest.mark.parametrize(
+    "raw, field, words",
+    [
+        (b"{not json", "body", "not valid JSON"),
+        (b"", "body", "required"),
+        (b'["users"]', "body", "JSON object"),
+        ({"validation_strategy": "CHECKSUM"}, "tables", "required"),
+        ({"tables": ["users"]}, "validation_strategy", "required"),
+        ({"tables": "users", "validation_strategy": "CHECKSUM"}, "tables", "array"),
+        ({"tables": [42], "validation_strategy": "CHECKSUM"}, "tables[0]", "string"),
+        ({"tables": ["users"], "validation_strategy": "FAST"}, "validation_strategy", "ROW_COUNT, CHECKSUM"),
+        ({"tables": ["users"], "validation_strategy": "CHECKSUM", "priority": "URGENT"}, "priority", "LOW, NORMAL"),
+        ({"tables": ["users"], "validation_strategy": "CHECKSUM", "prio": "HIGH"}, "prio", "not a known field"),
+    ],
+)
+def test_invalid_bodies_name_the_field_and_the_problem(api, raw, field, words):
+    r = api.post(PATH, raw)
+    assert r.status_code == 400, r.body
+    data = body(r)
+    check(data, ERROR)
+    assert data["error"] == "VALIDATION_ERROR"
+    assert words in data["message"]
+    assert field in data["message"]
+    assert any(d["field"] == field and words in d["problem"] for d in data["details"]), data
+    assert api.sql("SELECT count(*) AS n FROM recon.jobs")[0]["n"] == 0
+
+
+def test_disabled_service_answers_503_before_anything_else(api, settings_env):
+    settings_env(reconciliation_enabled="false")
+    r = api.post(PATH, {"tables": ["nope"], "validation_strategy": "BAD"})
+    assert r.status_code == 503
+    assert body(r) == {
+        "error": "RECONCILIATION_DISABLED",
+        "message": "Reconciliation service is disabled. Set RECONCILIATION_ENABLED=true in configuration",
+    }
+    # it did not use up the caller's rate limit either
+    assert api.sql("SELECT count(*) AS n FROM recon.rate_limit_events")[0]["n"] == 0
+
+
+@pytest.mark.parametrize("header", [None, "Bearer", "Bearer recon_deadbeef_nope", "Basic abc", "recon_x_y"])
+def test_missing_or_invalid_key_is_401(api, header):
+    headers = {"Content-Type": "application/json"}
+    if header is not None:
+        headers["Authorization"] = header
+    r = api.post(PATH, {"tables": ["users"], "validation_strategy": "CHECKSUM"}, headers=headers)
+    assert r.status_code == 401
+    assert body(r) == {"error": "UNAUTHORIZED", "message": "Invalid or missing API key"}
+
+
+def test_eleventh_trigger_in_a_minute_is_429_with_retry_after(api):
+    for i in range(10):
+        r = api.post(PATH, {"tables": ["users"], "validation_strategy": "ROW_COUNT"})
+        assert r.status_code == 202, (i, r.body)
+    r = api.post(PATH, {"tables": ["users"], "validation_strategy": "ROW_COUNT"})
+    assert r.status_code == 429
+    data = body(r)
+    assert data["error"] == "RATE_LIMIT_EXCEEDED"
+    assert isinstance(data["retry_after"], int) and 1 <= data["retry_after"] <= 60
+    assert r.headers["Retry-After"] == str(data["retry_after"])
+    assert data["message"] == f"Rate limit exceeded. Try again in {data['retry_after']} seconds."
+    assert api.sql("SELECT count(*) AS n FROM recon.jobs")[0]["n"] == 10
+
+
+def test_rate_limit_is_per_key(api):
+    from chalicelib.api.auth import create_key
+
+    for _ in range(10):
+        assert api.post(PATH, {"tables": ["users"], "validation_strategy": "ROW_COUNT"}).status_code == 202
+    other, _ = create_key("bob@example.com")
+    r = api.post(PATH, {"tables": ["users"], "validation_strategy": "ROW_COUNT"},
+                 headers={"Authorization": f"Bearer {other}", "Content-Type": "application/json"})
+    assert r.status_code == 202
+    assert api.sql("SELECT requested_by FROM recon.jobs ORDER BY created_at DESC LIMIT 1")[0]["requested_by"] == "bob@example.com"
+
+
+# ---------------------------------------------------------------------------------------- concurrency
+
+
+def _trigger_in_child(project_dir, key, barrier, results):
+    from chalice.test import Client
+
+    import app as application
+
+    client = Client(application.app, project_dir=project_dir)
+    barrier.wait(timeout=60)
+    r = client.http.post(PATH, headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+                         body=json.dumps({"tables": ["users"], "validation_strategy": "ROW_COUNT"}))
+    results.put((r.status_code, dict(r.headers).get("Retry-After")))
+
+
+def test_rate_limit_is_exact_under_concurrency(api, tmp_path):
+    """15 simultaneous triggers from separate processes (as separate Lambdas would be): exactly 10 pass."""
+    from chalicelib.db import pool
+
+    pool.close_pool()  # nothing of the parent's pool is inherited by the children
+    ctx = mp.get_context("fork")
+    n = 15
+    barrier = ctx.Barrier(n)
+    results = ctx.Queue()
+    project = tmp_path / "chalice-project"
+    procs = [ctx.Process(target=_trigger_in_child, args=(str(project), api.key, barrier, results)) for _ in range(n)]
+    for p in procs:
+        p.start()
+    outcomes = [results.get(timeout=120) for _ in range(n)]
+    for p in procs:
+        p.join(timeout=60)
+    codes = sorted(code for code, _ in outcomes)
+    assert codes == [202] * 10 + [429] * 5, codes
+    assert all(re.fullmatch(r"\d+", ra) for code, ra in outcomes if code == 429)
+    assert api.sql("SELECT count(*) AS n FROM recon.jobs")[0]["n"] == 10
+
+
+def test_a_non_json_content_type_gets_a_contract_shaped_400(api):
+    r = api.post(PATH, b"<tables/>", headers={**api.headers, "Content-Type": "application/xml"})
+    assert r.status_code == 400
+    assert body(r)["error"] == "VALIDATION_ERROR"
+    assert body(r)["details"][0]["field"] == "body"
