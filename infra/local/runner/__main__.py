@@ -62,6 +62,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--only", action="append", default=[], metavar="HANDLER", help="run only these handlers")
     ap.add_argument("--endpoint-url", default=None, help="default: $AWS_ENDPOINT_URL")
     ap.add_argument("--region", default=None, help="default: $AWS_REGION or us-east-1")
+    ap.add_argument("--queue-prefix", default=None, help="prefix added to every queue name (default: $QUEUE_PREFIX)")
     ap.add_argument("--list", action="store_true", help="print the discovered sources as JSON and exit")
     ap.add_argument("--log-level", default=os.environ.get("RUNNER_LOG_LEVEL", "INFO"))
     args = ap.parse_args(argv)
@@ -103,6 +104,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         function_timeout=args.function_timeout,
         stage=args.stage,
         only=args.only or None,
+        queue_prefix=args.queue_prefix,
     )
     if not runner.sqs_sources and not runner.schedules:
         logging.getLogger("recon.runner").warning("the app declares no SQS or schedule handlers; nothing to run")

@@ -105,6 +105,7 @@ class Runner:
         log_stream: Optional[TextIO] = None,
         sqs_client: Any = None,
         queue_resolve_timeout: float = 10.0,
+        queue_prefix: Optional[str] = None,
     ):
         self.app = app
         self.region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
@@ -114,6 +115,8 @@ class Runner:
         self.function_timeout = function_timeout
         self.stage = stage
         self.queue_resolve_timeout = queue_resolve_timeout
+        # Same convention as the app's settings (QUEUE_PREFIX): isolated queue sets per test/dev.
+        self.queue_prefix = os.environ.get("QUEUE_PREFIX", "") if queue_prefix is None else queue_prefix
         self.log_stream = log_stream if log_stream is not None else sys.stdout
         sqs_sources, schedules = discover(app)
         if only:
@@ -159,9 +162,10 @@ class Runner:
         for source in self.sqs_sources:
             if source.queue in self._queues:
                 continue
+            name = self.queue_prefix + source.queue
             while True:
                 try:
-                    url = self._sqs.get_queue_url(QueueName=source.queue)["QueueUrl"]
+                    url = self._sqs.get_queue_url(QueueName=name)["QueueUrl"]
                     arn = self._sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])[
                         "Attributes"
                     ]["QueueArn"]
@@ -170,7 +174,7 @@ class Runner:
                     if time.monotonic() >= deadline:
                         raise RuntimeError(
                             "queue %r (handler %s) does not exist at %s; deploy the infra first "
-                            "(python -m infra.local.deploy)" % (source.queue, source.name, self.endpoint_url or "AWS")
+                            "(python -m infra.local.deploy)" % (name, source.name, self.endpoint_url or "AWS")
                         ) from None
                     time.sleep(0.5)
             self._queues[source.queue] = _Queue(source, url, arn)

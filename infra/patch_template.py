@@ -1,0 +1,242 @@
+"""Post-process the SAM template that `chalice package --merge-template` produced.
+
+    python -m infra.patch_template out/sam.yaml   (or out/sam.json)
+
+Chalice 1.34 leaves gaps this step closes, in place:
+
+1. Every SQS event source gets ``FunctionResponseTypes: [ReportBatchItemFailures]``
+   (SAM ``Events`` of Type SQS and any raw AWS::Lambda::EventSourceMapping on SQS).
+   Without it AWS deletes a whole batch even when the handler reported failures.
+2. A queue given by name (``on_sqs_message(queue='recon-jobs')``) is referenced as
+   ``Fn::GetAtt [<Queue>, Arn]`` when infra/resources.yml defines it, so the event
+   source mapping is created after its queue.
+3. Such a queue's VisibilityTimeout is raised to at least its consumer's Lambda
+   timeout plus batching window (AWS refuses the mapping otherwise).
+4. The Chalice role gets access to the infra resources (send to the recon queues,
+   read/write the artifacts bucket, answer Step Functions task tokens), and every
+   function gets ARTIFACTS_BUCKET in its environment.
+
+Idempotent: patching an already patched template changes nothing.
+"""
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Tuple
+
+import yaml
+
+REPORT = "ReportBatchItemFailures"
+_SUB_ARN_RE = re.compile(r"^arn:\$\{AWS::Partition\}:sqs:\$\{AWS::Region\}:\$\{AWS::AccountId\}:(?P<name>[A-Za-z0-9_-]+)$")
+_ARN_RE = re.compile(r"^arn:aws[a-z-]*:sqs:[^:]*:[^:]*:(?P<name>[A-Za-z0-9_-]+)$")
+ACCESS_POLICY = "ReconInfraAccessPolicy"
+
+
+def _queue_name_from_ref(queue: Any) -> Optional[str]:
+    if isinstance(queue, dict) and "Fn::Sub" in queue and isinstance(queue["Fn::Sub"], str):
+        m = _SUB_ARN_RE.match(queue["Fn::Sub"])
+        return m.group("name") if m else None
+    if isinstance(queue, str):
+        m = _ARN_RE.match(queue)
+        return m.group("name") if m else None
+    return None
+
+
+def _is_sqs_arn(value: Any) -> bool:
+    if isinstance(value, str):
+        return ":sqs:" in value
+    if isinstance(value, dict):
+        if "Fn::GetAtt" in value:
+            return True  # GetAtt <Queue>.Arn: checked by the caller against the resource type
+        return ":sqs:" in json.dumps(value)
+    return False
+
+
+def _add_response_type(props: Dict[str, Any]) -> None:
+    types = list(props.get("FunctionResponseTypes") or [])
+    if REPORT not in types:
+        types.append(REPORT)
+    props["FunctionResponseTypes"] = types
+
+
+def _queues_by_name(resources: Dict[str, Any]) -> Dict[str, str]:
+    out = {}
+    for logical_id, res in resources.items():
+        if res.get("Type") == "AWS::SQS::Queue":
+            name = (res.get("Properties") or {}).get("QueueName")
+            if isinstance(name, str):
+                out[name] = logical_id
+    return out
+
+
+def _int_or_none(value: Any) -> Optional[int]:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _visibility(template: Dict[str, Any], queue_props: Dict[str, Any]) -> int:
+    vt = queue_props.get("VisibilityTimeout", 30)
+    if isinstance(vt, dict) and "Ref" in vt:
+        default = (template.get("Parameters") or {}).get(vt["Ref"], {}).get("Default")
+        return _int_or_none(default) or 30
+    return _int_or_none(vt) or 30
+
+
+def patch(template: Dict[str, Any]) -> List[str]:
+    """Patch ``template`` in place; return a human-readable list of what changed."""
+    changes: List[str] = []
+    resources: Dict[str, Any] = template.setdefault("Resources", {})
+    queues = _queues_by_name(resources)
+    globals_timeout = _int_or_none(((template.get("Globals") or {}).get("Function") or {}).get("Timeout"))
+    needed_visibility: Dict[str, Tuple[int, str]] = {}
+
+    for logical_id, res in list(resources.items()):
+        rtype = res.get("Type")
+        props = res.setdefault("Properties", {})
+        if rtype == "AWS::Serverless::Function":
+            timeout = _int_or_none(props.get("Timeout")) or globals_timeout or 3
+            for event_id, event in (props.get("Events") or {}).items():
+                if event.get("Type") != "SQS":
+                    continue
+                eprops = event.setdefault("Properties", {})
+                if REPORT not in (eprops.get("FunctionResponseTypes") or []):
+                    _add_response_type(eprops)
+                    changes.append("%s.%s: FunctionResponseTypes=[%s]" % (logical_id, event_id, REPORT))
+                name = _queue_name_from_ref(eprops.get("Queue"))
+                if name and name in queues:
+                    eprops["Queue"] = {"Fn::GetAtt": [queues[name], "Arn"]}
+                    changes.append("%s.%s: Queue -> GetAtt %s.Arn" % (logical_id, event_id, queues[name]))
+                queue_id = None
+                q = eprops.get("Queue")
+                if isinstance(q, dict) and isinstance(q.get("Fn::GetAtt"), list):
+                    queue_id = q["Fn::GetAtt"][0]
+                if queue_id in resources:
+                    need = timeout + (_int_or_none(eprops.get("MaximumBatchingWindowInSeconds")) or 0)
+                    prev = needed_visibility.get(queue_id, (0, ""))
+                    if need > prev[0]:
+                        needed_visibility[queue_id] = (need, logical_id)
+        elif rtype == "AWS::Lambda::EventSourceMapping":
+            arn = props.get("EventSourceArn")
+            is_sqs = _is_sqs_arn(arn)
+            if isinstance(arn, dict) and "Fn::GetAtt" in arn:
+                target = arn["Fn::GetAtt"][0] if isinstance(arn["Fn::GetAtt"], list) else str(arn["Fn::GetAtt"]).split(".")[0]
+                is_sqs = resources.get(target, {}).get("Type") == "AWS::SQS::Queue"
+            if is_sqs and REPORT not in (props.get("FunctionResponseTypes") or []):
+                _add_response_type(props)
+                changes.append("%s: FunctionResponseTypes=[%s]" % (logical_id, REPORT))
+
+    for queue_id, (need, consumer) in sorted(needed_visibility.items()):
+        qprops = resources[queue_id].setdefault("Properties", {})
+        current = _visibility(template, qprops)
+        if need > current:
+            qprops["VisibilityTimeout"] = need
+            changes.append("%s: VisibilityTimeout %s -> %d (consumer %s)" % (queue_id, current, need, consumer))
+
+    changes.extend(_grant_infra_access(template))
+    return changes
+
+
+def _grant_infra_access(template: Dict[str, Any]) -> List[str]:
+    resources = template["Resources"]
+    roles = [lid for lid, r in resources.items() if r.get("Type") == "AWS::IAM::Role"
+             and "lambda.amazonaws.com" in json.dumps(r.get("Properties", {}).get("AssumeRolePolicyDocument", {}))]
+    queue_ids = sorted(lid for lid, r in resources.items() if r.get("Type") == "AWS::SQS::Queue")
+    bucket = "ArtifactsBucket" if resources.get("ArtifactsBucket", {}).get("Type") == "AWS::S3::Bucket" else None
+    changes: List[str] = []
+    if bucket:
+        for lid, res in resources.items():
+            if res.get("Type") != "AWS::Serverless::Function":
+                continue
+            env = res["Properties"].setdefault("Environment", {}).setdefault("Variables", {})
+            if "ARTIFACTS_BUCKET" not in env:
+                env["ARTIFACTS_BUCKET"] = {"Ref": bucket}
+                changes.append("%s: Environment ARTIFACTS_BUCKET=Ref %s" % (lid, bucket))
+    if not roles or ACCESS_POLICY in resources or not (queue_ids or bucket):
+        return changes
+    statements: List[Dict[str, Any]] = []
+    if queue_ids:
+        statements.append({
+            "Sid": "ReconQueues",
+            "Effect": "Allow",
+            "Action": ["sqs:SendMessage", "sqs:GetQueueUrl", "sqs:GetQueueAttributes",
+                       "sqs:ChangeMessageVisibility", "sqs:ReceiveMessage", "sqs:DeleteMessage"],
+            "Resource": [{"Fn::GetAtt": [q, "Arn"]} for q in queue_ids],
+        })
+        statements.append({
+            "Sid": "StepFunctionsTaskTokens",
+            "Effect": "Allow",
+            "Action": ["states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"],
+            "Resource": "*",
+        })
+    if bucket:
+        statements.append({
+            "Sid": "ReconArtifactsObjects",
+            "Effect": "Allow",
+            "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+            "Resource": {"Fn::Sub": "${%s.Arn}/*" % bucket},
+        })
+        statements.append({
+            "Sid": "ReconArtifactsBucket",
+            "Effect": "Allow",
+            "Action": ["s3:ListBucket"],
+            "Resource": {"Fn::GetAtt": [bucket, "Arn"]},
+        })
+    resources[ACCESS_POLICY] = {
+        "Type": "AWS::IAM::Policy",
+        "Properties": {
+            "PolicyName": "recon-infra-access",
+            "Roles": [{"Ref": r} for r in sorted(roles)],
+            "PolicyDocument": {"Version": "2012-10-17", "Statement": statements},
+        },
+    }
+    changes.append("%s: queues/bucket/task-token access for %s" % (ACCESS_POLICY, ", ".join(sorted(roles))))
+    return changes
+
+
+def load(path: Path) -> Dict[str, Any]:
+    text = path.read_text()
+    if path.suffix == ".json":
+        return json.loads(text)
+    return yaml.safe_load(text)
+
+
+def dump(path: Path, template: Dict[str, Any]) -> None:
+    if path.suffix == ".json":
+        path.write_text(json.dumps(template, indent=2, sort_keys=True) + "\n")
+    else:
+        path.write_text(yaml.safe_dump(template, allow_unicode=True, sort_keys=True))
+
+
+def find_template(out_dir: Path) -> Path:
+    for name in ("sam.yaml", "sam.yml", "sam.json"):
+        if (out_dir / name).is_file():
+            return out_dir / name
+    raise FileNotFoundError("no sam.yaml/sam.json in %s" % out_dir)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 1:
+        print("usage: python -m infra.patch_template <out-dir or sam.yaml/sam.json>", file=sys.stderr)
+        return 2
+    target = Path(argv[0])
+    path = find_template(target) if target.is_dir() else target
+    template = load(path)
+    changes = patch(template)
+    dump(path, template)
+    for line in changes:
+        print("patched %s" % line)
+    sqs_events = [
+        (fid, eid) for fid, r in template["Resources"].items() if r.get("Type") == "AWS::Serverless::Function"
+        for eid, e in (r["Properties"].get("Events") or {}).items() if e.get("Type") == "SQS"
+    ]
+    print("%s: %d SQS event source(s), all with %s" % (path, len(sqs_events), REPORT))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,202 @@
+"""infra/resources.yml and the packaged SAM template (chalice package + infra/patch_template.py).
+
+Two templates are checked the same way: a minimal Chalice project built in tmp_path
+(always; it exercises batching windows, schedules and a queue given by ARN), and the
+real app packaged by infra/package.sh. Each must pass cfn-lint, carry
+ReportBatchItemFailures on every SQS event source, and redrive every work queue.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from cfnlint.api import ManualArgs, lint_file
+
+from infra import patch_template
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+RESOURCES = REPO_ROOT / "infra" / "resources.yml"
+BIN = Path(sys.executable).parent
+WORK_QUEUES = {"recon-jobs", "recon-segments", "recon-schedule", "recon-maintenance", "recon-alerts",
+               "recon-stream-steps"}
+
+MINI_APP = '''
+from chalice import Chalice, Rate
+
+app = Chalice(app_name="mini")
+
+
+@app.on_sqs_message(queue="recon-jobs", batch_size=1)
+def jobs(event):
+    return {"batchItemFailures": []}
+
+
+@app.on_sqs_message(queue="recon-alerts", batch_size=20, maximum_batching_window_in_seconds=5)
+def alerts(event):
+    return None
+
+
+@app.on_sqs_message(queue_arn="arn:aws:sqs:us-east-1:123456789012:external-queue", batch_size=10)
+def external(event):
+    return None
+
+
+@app.schedule(Rate(5, unit=Rate.MINUTES))
+def tick(event):
+    return None
+'''
+
+
+def _lint(path: Path) -> list:
+    matches = lint_file(path, config=ManualArgs(regions=["us-east-1"]))
+    return [str(m) for m in matches]
+
+
+def _load(path: Path) -> dict:
+    return yaml.safe_load(path.read_text())
+
+
+def _sqs_events(template: dict):
+    for fid, res in template["Resources"].items():
+        if res["Type"] == "AWS::Serverless::Function":
+            for eid, ev in (res["Properties"].get("Events") or {}).items():
+                if ev["Type"] == "SQS":
+                    yield fid, eid, ev["Properties"]
+        if res["Type"] == "AWS::Lambda::EventSourceMapping":
+            yield fid, fid, res["Properties"]
+
+
+def _assert_template_invariants(template: dict) -> None:
+    resources = template["Resources"]
+    events = list(_sqs_events(template))
+    assert events, "no SQS event source in the template"
+    for fid, eid, props in events:
+        assert props.get("FunctionResponseTypes") == ["ReportBatchItemFailures"], (fid, eid)
+    by_name = {r["Properties"]["QueueName"]: (lid, r) for lid, r in resources.items()
+               if r["Type"] == "AWS::SQS::Queue"}
+    for name in WORK_QUEUES:
+        lid, queue = by_name[name]
+        redrive = queue["Properties"]["RedrivePolicy"]
+        dlq_id = redrive["deadLetterTargetArn"]["Fn::GetAtt"][0]
+        assert resources[dlq_id]["Properties"]["QueueName"] == name + "-dlq"
+        assert redrive["maxReceiveCount"] == {"Ref": "MaxReceiveCount"}
+        assert name + "-dlq" in by_name
+    # A queue consumed by a function must be visible for at least its timeout (AWS rejects the mapping).
+    for fid, eid, props in events:
+        q = props["Queue"]
+        if isinstance(q, dict) and "Fn::GetAtt" in q:
+            qprops = resources[q["Fn::GetAtt"][0]]["Properties"]
+            vt = qprops["VisibilityTimeout"]
+            vt = int(template["Parameters"][vt["Ref"]]["Default"]) if isinstance(vt, dict) else int(vt)
+            assert vt >= int(resources[fid]["Properties"].get("Timeout", 60)), (fid, vt)
+
+
+def test_resources_template_lints_clean_and_names_are_binding():
+    assert _lint(RESOURCES) == []
+    template = _load(RESOURCES)
+    resources = template["Resources"]
+    names = {r["Properties"].get("QueueName") for r in resources.values() if r["Type"] == "AWS::SQS::Queue"}
+    assert names == WORK_QUEUES | {n + "-dlq" for n in WORK_QUEUES}
+    rules = {r["Properties"]["Name"]: r["Properties"] for r in resources.values() if r["Type"] == "AWS::Events::Rule"}
+    assert rules["recon-hourly"]["ScheduleExpression"] == "cron(0 * * * ? *)"
+    assert rules["recon-hourly"]["Targets"][0]["Arn"] == {"Fn::GetAtt": ["ScheduleQueue", "Arn"]}
+    assert rules["recon-sweeper"]["ScheduleExpression"] == "rate(1 minute)"
+    assert rules["recon-sweeper"]["Targets"][0]["Arn"] == {"Fn::GetAtt": ["MaintenanceQueue", "Arn"]}
+    assert template["Parameters"]["WorkQueueVisibilityTimeout"]["Default"] == 120
+    assert template["Parameters"]["MaxReceiveCount"]["Default"] == 5
+    # Both target queues let EventBridge send, scoped to their rule.
+    policies = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::SQS::QueuePolicy"]
+    allowed = {json.dumps(p["Queues"]): p["PolicyDocument"]["Statement"][0] for p in policies}
+    for queue, rule in (("ScheduleQueue", "HourlyRule"), ("MaintenanceQueue", "SweeperRule")):
+        stmt = allowed[json.dumps([{"Ref": queue}])]
+        assert stmt["Principal"] == {"Service": "events.amazonaws.com"}
+        assert stmt["Action"] == "sqs:SendMessage"
+        assert stmt["Condition"]["ArnEquals"]["aws:SourceArn"] == {"Fn::GetAtt": [rule, "Arn"]}
+    assert "Export" in template["Outputs"]["ArtifactsBucketName"]
+
+
+def _package_project(project: Path, out: Path) -> None:
+    env = dict(os.environ, AWS_DEFAULT_REGION="us-east-1")
+    env.pop("AWS_ENDPOINT_URL", None)
+    subprocess.run(
+        [str(BIN / "chalice"), "package", "--stage", "dev", "--merge-template", str(RESOURCES), str(out)],
+        cwd=project, env=env, check=True, capture_output=True, text=True, timeout=300,
+    )
+
+
+def test_minimal_chalice_project_packages_to_a_valid_patched_template(tmp_path):
+    project = tmp_path / "mini"
+    (project / ".chalice").mkdir(parents=True)
+    (project / "app.py").write_text(MINI_APP)
+    (project / "requirements.txt").write_text("")
+    (project / ".chalice" / "config.json").write_text(json.dumps({
+        "version": "2.0", "app_name": "mini",
+        "stages": {"dev": {"api_gateway_stage": "api", "lambda_timeout": 300}},
+    }))
+    out = tmp_path / "out"
+    _package_project(project, out)
+    sam = out / "sam.yaml"
+    before = _load(sam)
+    # Chalice alone leaves the gap the patch closes.
+    assert all("FunctionResponseTypes" not in p for _, _, p in _sqs_events(before))
+
+    assert patch_template.main([str(out)]) == 0
+    template = _load(sam)
+    _assert_template_invariants(template)
+    resources = template["Resources"]
+    jobs_event = next(p for f, _, p in _sqs_events(template) if f == "Jobs")
+    assert jobs_event["Queue"] == {"Fn::GetAtt": ["JobsQueue", "Arn"]}
+    alerts_event = next(p for f, _, p in _sqs_events(template) if f == "Alerts")
+    assert alerts_event["BatchSize"] == 20 and alerts_event["MaximumBatchingWindowInSeconds"] == 5
+    assert resources["AlertsQueue"]["Properties"]["VisibilityTimeout"] == 305
+    external = next(p for f, _, p in _sqs_events(template) if f == "External")
+    assert external["Queue"] == "arn:aws:sqs:us-east-1:123456789012:external-queue"
+    assert external["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert resources["Jobs"]["Properties"]["Environment"]["Variables"]["ARTIFACTS_BUCKET"] == {"Ref": "ArtifactsBucket"}
+    assert "ReconInfraAccessPolicy" in resources
+    assert _lint(sam) == []
+    # Idempotent.
+    assert patch_template.patch(template) == []
+
+
+def test_patch_handles_raw_event_source_mappings():
+    template = {
+        "Resources": {
+            "Q": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": "q"}},
+            "S": {"Type": "AWS::Kinesis::Stream", "Properties": {"ShardCount": 1}},
+            "M1": {"Type": "AWS::Lambda::EventSourceMapping",
+                   "Properties": {"EventSourceArn": {"Fn::GetAtt": ["Q", "Arn"]}, "FunctionName": "f"}},
+            "M2": {"Type": "AWS::Lambda::EventSourceMapping",
+                   "Properties": {"EventSourceArn": "arn:aws:sqs:us-east-1:1:other", "FunctionName": "f",
+                                  "FunctionResponseTypes": ["ReportBatchItemFailures"]}},
+            "M3": {"Type": "AWS::Lambda::EventSourceMapping",
+                   "Properties": {"EventSourceArn": {"Fn::GetAtt": ["S", "Arn"]}, "FunctionName": "f"}},
+        }
+    }
+    changes = patch_template.patch(template)
+    r = template["Resources"]
+    assert r["M1"]["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert r["M2"]["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert "FunctionResponseTypes" not in r["M3"]["Properties"]
+    assert changes == ["M1: FunctionResponseTypes=[ReportBatchItemFailures]"]
+
+
+def test_real_app_packages_with_package_sh(tmp_path):
+    app_py = (REPO_ROOT / "app.py")
+    assert app_py.is_file(), "app.py is missing"
+    assert "on_sqs_message" in app_py.read_text(), "app.py declares no SQS handler"
+    out = tmp_path / "out"
+    env = dict(os.environ, PYTHON=sys.executable)
+    env.pop("AWS_ENDPOINT_URL", None)
+    proc = subprocess.run(["bash", str(REPO_ROOT / "infra" / "package.sh"), "--stage", "dev", str(out)],
+                          env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "cfn-lint OK" in proc.stderr
+    template = _load(out / "sam.yaml")
+    _assert_template_invariants(template)
+    assert (out / "deployment.zip").stat().st_size > 0
