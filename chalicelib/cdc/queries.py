@@ -219,9 +219,12 @@ def list_mismatches(flt: MismatchFilter, page: Page) -> tuple[list[dict], int]:
         total = conn.execute(f"SELECT count(*) AS n FROM recon.mismatches {where.sql}", where.params).fetchone()["n"]
         rows = []
         if total > page.offset:
+            # deferred join: walk the offset on the (index-only) key columns, read full rows for one page
             rows = conn.execute(
-                f"SELECT {_MISMATCH_COLUMNS} FROM recon.mismatches {where.sql}"
-                " ORDER BY detected_at DESC, mismatch_id DESC LIMIT %s OFFSET %s",
+                f"SELECT {_MISMATCH_COLUMNS} FROM recon.mismatches JOIN ("
+                f" SELECT mismatch_id AS page_id FROM recon.mismatches {where.sql}"
+                " ORDER BY detected_at DESC, mismatch_id DESC LIMIT %s OFFSET %s) page ON mismatch_id = page_id"
+                " ORDER BY detected_at DESC, mismatch_id DESC",
                 [*where.params, page.limit, page.offset],
             ).fetchall()
     return [mismatch_out(r) for r in rows], total

@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 import psycopg
 import pytest
 
-from tests.integration.api.conftest import OWNER, T0, body, insert_job, insert_mismatch
+from tests.integration.api.conftest import OWNER, body, insert_job, insert_mismatch
 from tests.integration.api.contract_schemas import RESOLVE_200, check
 
 
