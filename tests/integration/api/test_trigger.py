@@ -111,6 +111,25 @@ def test_disabled_service_answers_503_before_anything_else(api, settings_env):
     assert api.sql("SELECT count(*) AS n FROM recon.rate_limit_events")[0]["n"] == 0
 
 
+def test_authentication_comes_before_the_disabled_check(api, settings_env):
+    settings_env(reconciliation_enabled="false")
+    r = api.post(PATH, {"tables": ["users"], "validation_strategy": "CHECKSUM"}, headers={"Content-Type": "application/json"})
+    assert r.status_code == 401
+
+
+def test_reads_keep_working_while_triggering_is_disabled(api, settings_env):
+    settings_env(reconciliation_enabled="false")
+    assert api.get("/api/v1/reconciliation/jobs").status_code == 200
+
+
+def test_rate_limit_comes_before_body_validation(api):
+    for _ in range(10):
+        assert api.post(PATH, b"{broken").status_code == 400  # malformed requests count too
+    r = api.post(PATH, {"tables": ["users"], "validation_strategy": "CHECKSUM"})
+    assert r.status_code == 429
+    assert api.post(PATH, b"{broken").status_code == 429
+
+
 @pytest.mark.parametrize("header", [None, "Bearer", "Bearer recon_deadbeef_nope", "Basic abc", "recon_x_y"])
 def test_missing_or_invalid_key_is_401(api, header):
     headers = {"Content-Type": "application/json"}
