@@ -316,3 +316,45 @@ def test_rate_rule_from_infra_fires_into_its_queue(deployed, aws_env):
     assert got[0]["detail-type"] == "Scheduled Event"
     assert got[0]["source"] == "aws.events"
     assert got[0]["resources"] == [deployed["outputs"]["SweeperRuleArn"]]
+
+
+def test_cli_runs_an_app_in_the_foreground_and_stops_on_sigterm(aws_env, tmp_path):
+    """python -m infra.local.runner as the stack runs it: JSON line per invocation, clean SIGTERM."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    queue = "it-cli-%s" % SUFFIX
+    sqs = aws_env.client("sqs")
+    url = sqs.create_queue(QueueName=queue)["QueueUrl"]
+    marker = tmp_path / "handled.txt"
+    (tmp_path / "cliapp.py").write_text(
+        "from chalice import Chalice\n"
+        "app = Chalice(app_name='cliapp')\n"
+        "@app.on_sqs_message(queue=%r, batch_size=2)\n"
+        "def handle(event):\n"
+        "    with open(%r, 'a') as f:\n"
+        "        for r in event:\n"
+        "            f.write(r.body + '\\n')\n" % (queue, str(marker))
+    )
+    env = dict(os.environ, AWS_ENDPOINT_URL=aws_env.endpoint_url)
+    out, err = tmp_path / "out.log", tmp_path / "err.log"
+    with open(out, "w") as fo, open(err, "w") as fe:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "infra.local.runner", "--app", "cliapp:app", "--project-dir", str(tmp_path),
+             "--wait-time", "1", "--concurrency", "1"],
+            cwd=Path(__file__).resolve().parents[2], env=env, stdout=fo, stderr=fe,
+        )
+    try:
+        wait_for(lambda: "runner started" in err.read_text() or proc.poll() is not None, 30, what="runner start")
+        assert proc.poll() is None, err.read_text()
+        sqs.send_message(QueueUrl=url, MessageBody="via-cli")
+        wait_for(lambda: marker.exists() and "via-cli" in marker.read_text(), 20, what="CLI handled message")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        rc = proc.wait(timeout=20)
+    assert rc == 0, err.read_text()
+    lines = [json.loads(line) for line in out.read_text().splitlines() if line.strip()]
+    assert lines and lines[0]["handler"] == "handle" and lines[0]["deleted"] == 1
+    assert "runner stopped" in err.read_text()

@@ -57,7 +57,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--project-dir", default=str(REPO_ROOT), help="directory holding app.py and .chalice/")
     ap.add_argument("--stage", default="local", help="Chalice stage whose environment_variables are exported")
     ap.add_argument("--concurrency", type=int, default=2, help="concurrent invocations per SQS source (default 2)")
-    ap.add_argument("--wait-time", type=int, default=10, help="SQS long-poll seconds (0-20, default 10)")
+    ap.add_argument("--wait-time", type=int, default=5, help="SQS long-poll seconds (0-20, default 5; also the worst-case stop delay)")
     ap.add_argument("--function-timeout", type=float, default=60.0, help="context deadline seconds (default 60)")
     ap.add_argument("--only", action="append", default=[], metavar="HANDLER", help="run only these handlers")
     ap.add_argument("--endpoint-url", default=None, help="default: $AWS_ENDPOINT_URL")
@@ -107,11 +107,11 @@ def main(argv: Optional[List[str]] = None) -> int:
         queue_prefix=args.queue_prefix,
     )
     if not runner.sqs_sources and not runner.schedules:
-        logging.getLogger("recon.runner").warning("the app declares no SQS or schedule handlers; nothing to run")
+        logging.getLogger("infra.local.runner").warning("the app declares no SQS or schedule handlers; nothing to run")
     stop_requested = threading.Event()
 
     def on_signal(signum, _frame):
-        logging.getLogger("recon.runner").info("signal %d: finishing in-flight batches", signum)
+        logging.getLogger("infra.local.runner").info("signal %d: finishing in-flight batches", signum)
         stop_requested.set()
 
     signal.signal(signal.SIGTERM, on_signal)
@@ -124,7 +124,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     while not stop_requested.wait(1.0):
         pass
     clean = runner.stop()
-    logging.getLogger("recon.runner").info("runner stopped%s", "" if clean else " (some threads did not finish)")
+    logging.getLogger("infra.local.runner").info("runner stopped%s", "" if clean else " (some threads did not finish)")
     return 0 if clean else 1
 
 

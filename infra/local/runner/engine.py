@@ -34,7 +34,7 @@ from .events import (
 )
 from .sources import ScheduleSource, SqsSource, discover, parse_schedule
 
-log = logging.getLogger("recon.runner")
+log = logging.getLogger("infra.local.runner")
 
 SQS_MAX_RECEIVE = 10
 

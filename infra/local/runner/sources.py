@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, List, Optional, Tuple
 
-log = logging.getLogger("recon.runner")
+log = logging.getLogger("infra.local.runner")
 
 
 @dataclass(frozen=True)
