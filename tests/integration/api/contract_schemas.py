@@ -108,3 +108,11 @@ ERROR = {
 
 def check(instance, schema) -> None:
     jsonschema.validate(instance, schema)
+
+
+def check_documented(instance, schema_name: str) -> None:
+    """The body also matches what the OpenAPI document promises (so the document cannot drift)."""
+    from chalicelib.api.openapi import document
+
+    doc = document()
+    jsonschema.Draft202012Validator({"$ref": f"#/components/schemas/{schema_name}", "components": doc["components"]}).validate(instance)

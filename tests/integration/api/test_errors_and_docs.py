@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 
 from tests.integration.api.conftest import body, insert_job
+from tests.integration.api.contract_schemas import check_documented
 
 
 def test_database_failure_is_500_with_request_id(api):
@@ -15,6 +16,7 @@ def test_database_failure_is_500_with_request_id(api):
         api.sql("ALTER TABLE recon.mismatches_away RENAME TO mismatches")
     assert r.status_code == 500
     data = body(r)
+    check_documented(data, "InternalError")
     assert data["error"] == "INTERNAL_SERVER_ERROR"
     assert data["message"] == "An unexpected error occurred"
     assert data["request_id"] and data["request_id"] == r.headers["X-Request-Id"]

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from tests.integration.api.conftest import CATALOG_TABLES, T0, body, insert_job, insert_mismatch
-from tests.integration.api.contract_schemas import ERROR, JOB_DETAIL_200, JOBS_200, check
+from tests.integration.api.contract_schemas import ERROR, JOB_DETAIL_200, JOBS_200, check, check_documented
 
 PATH = "/api/v1/reconciliation/jobs"
 
@@ -22,6 +22,7 @@ def test_job_fields_are_the_contracts(api):
     assert r.status_code == 200
     data = body(r)
     check(data, JOBS_200)
+    check_documented(data, "JobsPage")
     assert data["jobs"] == [{
         "job_id": jid,
         "table_name": "users",
@@ -171,6 +172,7 @@ def test_job_detail_shape_summary_and_sample(api, settings_env):
     assert r.status_code == 200, r.body
     data = body(r)
     check(data, JOB_DETAIL_200)
+    check_documented(data, "JobDetail")
     assert data["job_id"] == jid
     assert data["mismatches_summary"] == {"MISSING_IN_POSTGRES": 3, "MISSING_IN_CASSANDRA": 0, "DATA_MISMATCH": 1}
     assert [s["mismatch_id"] for s in data["sample_mismatches"]] == m[:3]

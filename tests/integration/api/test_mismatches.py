@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from tests.integration.api.conftest import CATALOG_TABLES, T0, body, insert_job, insert_mismatch
-from tests.integration.api.contract_schemas import MISMATCHES_200, check
+from tests.integration.api.contract_schemas import MISMATCHES_200, check, check_documented
 
 PATH = "/api/v1/reconciliation/mismatches"
 
@@ -24,6 +24,7 @@ def test_item_fields_are_the_contracts(api):
                           postgres_data={"user_id": "user-67890", "name": "John Smith"})
     data = body(api.get(PATH))
     check(data, MISMATCHES_200)
+    check_documented(data, "MismatchesPage")
     assert data["mismatches"] == [{
         "mismatch_id": mid,
         "job_id": jid,

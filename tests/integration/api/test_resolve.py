@@ -11,7 +11,7 @@ import psycopg
 import pytest
 
 from tests.integration.api.conftest import OWNER, body, insert_job, insert_mismatch
-from tests.integration.api.contract_schemas import RESOLVE_200, check
+from tests.integration.api.contract_schemas import RESOLVE_200, check, check_documented
 
 
 def path(mid: str) -> str:
@@ -35,6 +35,7 @@ def test_resolve_pending_mismatch(api, mismatch):
     assert r.status_code == 200, r.body
     data = body(r)
     check(data, RESOLVE_200)
+    check_documented(data, "ResolveResponse")
     assert (data["mismatch_id"], data["resolution_status"], data["resolution_notes"], data["resolved_by"]) == (
         mismatch, "MANUAL_RESOLVED", notes, OWNER)
     resolved_at = datetime.strptime(data["resolved_at"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from tests.integration.api.conftest import CATALOG_TABLES, OWNER, body
-from tests.integration.api.contract_schemas import ERROR, TRIGGER_202, check
+from tests.integration.api.contract_schemas import ERROR, TRIGGER_202, check, check_documented
 
 PATH = "/api/v1/reconciliation/trigger"
 
@@ -23,6 +23,7 @@ def test_trigger_queues_one_job_per_table(api):
     assert r.status_code == 202, r.body
     data = body(r)
     check(data, TRIGGER_202)
+    check_documented(data, "TriggerResponse")
     assert data["status"] == "RUNNING"
     assert data["message"] == "Reconciliation jobs queued for 3 tables"
     assert len(data["job_ids"]) == 3 == len(set(data["job_ids"]))
@@ -92,6 +93,7 @@ def test_invalid_bodies_name_the_field_and_the_problem(api, raw, field, words):
     assert r.status_code == 400, r.body
     data = body(r)
     check(data, ERROR)
+    check_documented(data, "ValidationErrorBody")
     assert data["error"] == "VALIDATION_ERROR"
     assert words in data["message"]
     assert field in data["message"]
@@ -147,6 +149,7 @@ def test_eleventh_trigger_in_a_minute_is_429_with_retry_after(api):
     r = api.post(PATH, {"tables": ["users"], "validation_strategy": "ROW_COUNT"})
     assert r.status_code == 429
     data = body(r)
+    check_documented(data, "RateLimitError")
     assert data["error"] == "RATE_LIMIT_EXCEEDED"
     assert isinstance(data["retry_after"], int) and 1 <= data["retry_after"] <= 60
     assert r.headers["Retry-After"] == str(data["retry_after"])
