@@ -1,0 +1,126 @@
+"""Lazily created, process-wide Cassandra cluster/session (reused across Lambda invocations).
+
+``get_session()`` connects on first use and returns the same session afterwards; the cache is keyed
+by settings so tests pointing at different servers get different sessions. ``shutdown()`` closes
+everything (tests, graceful exits). All of it is thread-safe.
+
+Every session uses one default execution profile: token-aware routing over a DC-aware
+round-robin policy (``CASSANDRA_LOCAL_DC`` when set), the configured consistency level and request
+timeout, and rows as plain tuples (the reader names columns itself; tuples are the fastest
+row factory).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import weakref
+from typing import TYPE_CHECKING, Any
+
+from .settings import CassandraSettings
+
+if TYPE_CHECKING:  # pragma: no cover
+    from cassandra.cluster import Cluster, Session
+    from cassandra.query import PreparedStatement
+
+log = logging.getLogger(__name__)
+
+_lock = threading.Lock()
+_sessions: dict[str, tuple[Cluster, Session]] = {}
+_prepared: weakref.WeakKeyDictionary[Session, dict[str, PreparedStatement]] = (
+    weakref.WeakKeyDictionary()
+)
+_prepare_lock = threading.Lock()
+
+
+def _cache_key(settings: CassandraSettings) -> str:
+    data = settings.model_dump()
+    if settings.password is not None:
+        data["password"] = settings.password.get_secret_value()
+    return repr(sorted(data.items()))
+
+
+def build_cluster(settings: CassandraSettings) -> Cluster:
+    """A ``Cluster`` configured from settings (not connected yet)."""
+    from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile
+    from cassandra.policies import DCAwareRoundRobinPolicy, TokenAwarePolicy
+    from cassandra.query import tuple_factory
+
+    profile = ExecutionProfile(
+        load_balancing_policy=TokenAwarePolicy(DCAwareRoundRobinPolicy(local_dc=settings.local_dc)),
+        consistency_level=settings.consistency_level,
+        request_timeout=settings.request_timeout,
+        row_factory=tuple_factory,
+    )
+    kwargs: dict[str, Any] = {
+        "contact_points": list(settings.hosts),
+        "port": settings.port,
+        "execution_profiles": {EXEC_PROFILE_DEFAULT: profile},
+        "connect_timeout": settings.connect_timeout,
+        "control_connection_timeout": settings.connect_timeout,
+    }
+    if settings.protocol_version is not None:
+        kwargs["protocol_version"] = settings.protocol_version
+    if settings.username:
+        from cassandra.auth import PlainTextAuthProvider
+
+        password = settings.password.get_secret_value() if settings.password else ""
+        kwargs["auth_provider"] = PlainTextAuthProvider(username=settings.username, password=password)
+    if settings.ssl:
+        import ssl
+
+        context = ssl.create_default_context(cafile=settings.ssl_ca)
+        kwargs["ssl_context"] = context
+    return Cluster(**kwargs)
+
+
+def get_session(settings: CassandraSettings | None = None) -> Session:
+    """The process-wide session for ``settings`` (default: from the environment)."""
+    settings = settings or CassandraSettings()
+    key = _cache_key(settings)
+    cached = _sessions.get(key)
+    if cached is not None and not cached[1].is_shutdown:
+        return cached[1]
+    with _lock:
+        cached = _sessions.get(key)
+        if cached is not None and not cached[1].is_shutdown:
+            return cached[1]
+        cluster = build_cluster(settings)
+        try:
+            session = cluster.connect()
+        except Exception:
+            cluster.shutdown()
+            raise
+        session.default_fetch_size = settings.fetch_size
+        log.info("connected to Cassandra at %s", settings.describe())
+        _sessions[key] = (cluster, session)
+        return session
+
+
+def prepare(session: Session, query: str) -> PreparedStatement:
+    """``session.prepare`` cached per session and query text (one round trip per process)."""
+    per_session = _prepared.get(session)
+    stmt = per_session.get(query) if per_session is not None else None
+    if stmt is not None:
+        return stmt
+    with _prepare_lock:
+        per_session = _prepared.setdefault(session, {})
+        stmt = per_session.get(query)
+        if stmt is None:
+            stmt = session.prepare(query)
+            per_session[query] = stmt
+        return stmt
+
+
+def shutdown() -> None:
+    """Close every cached cluster and forget prepared statements."""
+    with _lock:
+        items = list(_sessions.values())
+        _sessions.clear()
+        with _prepare_lock:
+            _prepared.clear()
+    for cluster, _session in items:
+        try:
+            cluster.shutdown()
+        except Exception:  # pragma: no cover - best effort on teardown
+            log.warning("error shutting down Cassandra cluster", exc_info=True)
