@@ -81,14 +81,21 @@ pg_up() {
   if [ -n "$USER_DATABASE_URL" ]; then step "PostgreSQL: using DATABASE_URL"; DATABASE_URL="$USER_DATABASE_URL"; return; fi
   step "PostgreSQL (private cluster, port $PG_PORT)"
   [ -x "$PG_BIN/initdb" ] || fail "PostgreSQL server binaries not found (install Debian's postgresql-15, or set DATABASE_URL)"
-  local data="$STACK_DIR/pg"
-  if [ ! -f "$data/PG_VERSION" ]; then
-    "$PG_BIN/initdb" -D "$data" -U postgres -A trust -E UTF8 >"$LOGS/initdb.log" 2>&1 || fail "initdb" "$LOGS/initdb.log"
+  local data="$STACK_DIR/pg" sock="$STACK_DIR/pgsock" as=()
+  mkdir -p "$data" "$sock"
+  if [ "$(id -u)" = 0 ]; then
+    # PostgreSQL refuses to run as root: run it as an unprivileged user that owns its directories
+    local pg_user=postgres; id -u "$pg_user" >/dev/null 2>&1 || pg_user=nobody
+    chown "$pg_user" "$data" "$sock"; chmod 700 "$data"
+    touch "$LOGS/postgres.log" "$LOGS/initdb.log"; chown "$pg_user" "$LOGS/postgres.log" "$LOGS/initdb.log"
+    as=(runuser -u "$pg_user" --)
   fi
-  if ! "$PG_BIN/pg_ctl" -D "$data" status >/dev/null 2>&1; then
-    mkdir -p "$STACK_DIR/pgsock"
-    "$PG_BIN/pg_ctl" -D "$data" -l "$LOGS/postgres.log" -w -t 60 \
-      -o "-p $PG_PORT -k $STACK_DIR/pgsock -c listen_addresses=127.0.0.1 -c max_connections=200 -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
+  if [ ! -f "$data/PG_VERSION" ]; then
+    "${as[@]}" "$PG_BIN/initdb" -D "$data" -U postgres -A trust -E UTF8 >"$LOGS/initdb.log" 2>&1 || fail "initdb" "$LOGS/initdb.log"
+  fi
+  if ! "${as[@]}" "$PG_BIN/pg_ctl" -D "$data" status >/dev/null 2>&1; then
+    "${as[@]}" "$PG_BIN/pg_ctl" -D "$data" -l "$LOGS/postgres.log" -w -t 60 \
+      -o "-p $PG_PORT -k $sock -c listen_addresses=127.0.0.1 -c max_connections=200 -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
       start >/dev/null || fail "pg_ctl start" "$LOGS/postgres.log"
   fi
   head -1 "$data/postmaster.pid" > "$PIDS/postgres.pid"
@@ -209,7 +216,10 @@ down() {
   step "Stopping the $STACK stack"
   stop_one runner; stop_one api; stop_one cqlserver
   if [ -f "$PIDS/localstack.pid" ]; then STACK_DIR="$STACK_DIR" LOCALSTACK_PORT="$LS_PORT" bash infra/local/localstack.sh stop || true; rm -f "$PIDS/localstack.pid"; fi
-  if [ -f "$STACK_DIR/pg/postmaster.pid" ]; then "$PG_BIN/pg_ctl" -D "$STACK_DIR/pg" -m fast -w stop >/dev/null && echo "    stopped postgres"; fi
+  if [ -f "$STACK_DIR/pg/postmaster.pid" ]; then
+    local as=(); [ "$(id -u)" = 0 ] && as=(runuser -u "$(stat -c %U "$STACK_DIR/pg")" --)
+    "${as[@]}" "$PG_BIN/pg_ctl" -D "$STACK_DIR/pg" -m fast -w stop >/dev/null && echo "    stopped postgres"
+  fi
   rm -f "$PIDS/postgres.pid"
 }
 

@@ -66,7 +66,7 @@ def authenticate(authorization: str | None) -> Principal:
     if not authorization or not authorization.startswith("Bearer "):
         raise _unauthorized()
     key = authorization[len("Bearer "):].strip()
-    parts = key.split("_")
+    parts = key.split("_", 2)
     if len(parts) != 3 or parts[0] != "recon":
         raise _unauthorized()
     with transaction() as conn:
