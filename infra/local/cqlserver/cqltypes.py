@@ -106,6 +106,8 @@ class CqlType:
         """Check a client-serialized value and normalise it (collections)."""
         if data is None:
             return None
+        if self.name == "blob":
+            return data
         size = FIXED_SIZES.get(self.name)
         if size is not None:
             if len(data) != size:
@@ -115,12 +117,11 @@ class CqlType:
             return data
         if self.name in COLLECTIONS:
             try:
-                value = self.decode(data)
+                return self._normalize(data, what)
             except InvalidRequest:
                 raise
             except Exception:
                 raise InvalidRequest("Invalid collection value for %s of type %s" % (what, self.cql())) from None
-            return self.encode(value)
         if self.name in ("text", "ascii"):
             try:
                 text = data.decode("utf-8")
@@ -134,6 +135,28 @@ class CqlType:
         if self.name == "decimal" and len(data) < 4:
             raise InvalidRequest("Invalid decimal value for %s" % what)
         return data
+
+    def _normalize(self, data: bytes, what: str) -> bytes | None:
+        """Validate a serialized collection; sort/de-duplicate sets and maps; empty -> null."""
+        if self.name == "map":
+            raw = _read_items(data, 2)
+            kt, vt = self.subtypes
+            pairs = {}
+            for i in range(0, len(raw), 2):
+                pairs[kt.validate(raw[i], what)] = vt.validate(raw[i + 1], what)
+            if not pairs and not self.frozen:
+                return None
+            keys = list(pairs)
+            if len(keys) > 1:
+                keys.sort(key=kt.order_key if kt.orderable else None)
+            return _INT32.pack(len(keys)) + b"".join(pack_bytes(k) + pack_bytes(pairs[k]) for k in keys)
+        sub = self.subtypes[0]
+        items = [sub.validate(i, what) for i in _read_items(data)]
+        if not items and not self.frozen:
+            return None
+        if self.name == "set" and len(items) > 1:
+            items = _sort_unique(sub, items)
+        return _INT32.pack(len(items)) + b"".join(pack_bytes(i) for i in items)
 
     # --------------------------------------------------------------- ordering
     @property

@@ -173,14 +173,11 @@ class Executor:
         if isinstance(stmt, (cql.Insert, cql.Update, cql.Delete)):
             ts = params.timestamp if params.timestamp is not None else now_micros()
             with self.store.lock:
-                self.store.db.execute("BEGIN")
-                try:
-                    result = self._write(stmt, bound, session, ts)
-                    self.store.db.execute("COMMIT")
-                except BaseException:
-                    self.store.db.execute("ROLLBACK")
-                    raise
-            return result
+                self.store.begin()
+                if isinstance(stmt, cql.Insert):
+                    return self._write(stmt, bound, session, ts)  # one row: nothing partial on error
+                with self.store.savepoint():
+                    return self._write(stmt, bound, session, ts)
         if isinstance(stmt, cql.Batch):
             ts = params.timestamp if params.timestamp is not None else now_micros()
             if stmt.timestamp is not None:
@@ -194,6 +191,7 @@ class Executor:
             session.keyspace = stmt.keyspace
             return P.set_keyspace_result(stmt.keyspace)
         with self.store.lock:
+            self.store.commit()
             return self._ddl(stmt, session)
 
     def _run_batch(self, work, ts):
@@ -201,14 +199,10 @@ class Executor:
             if getattr(stmt, "if_not_exists", False) or getattr(stmt, "if_exists", False):
                 raise InvalidRequest("Conditional statements in batches are not supported by the CQL dev server")
         with self.store.lock:
-            self.store.db.execute("BEGIN")
-            try:
+            self.store.begin()
+            with self.store.savepoint():
                 for stmt, bound, session in work:
                     self._write(stmt, bound, session, ts)
-                self.store.db.execute("COMMIT")
-            except BaseException:
-                self.store.db.execute("ROLLBACK")
-                raise
 
     # ---------------------------------------------------------- resolution
     def _table_ref(self, stmt, session):
@@ -898,11 +892,13 @@ class Executor:
             return self._update(table, stmt, bound, ts)
         return self._delete(table, stmt, bound, ts)
 
-    def _insert(self, table: Table, stmt, bound, ts) -> bytes:
-        n_key = table.n_key
-        key_values = [None] * n_key
-        updates = {}
+    def _insert_plan(self, table: Table, stmt):
+        """Per (statement, table) precomputed column slots, cached on the statement."""
+        cached = getattr(stmt, "_plan", None)
+        if cached is not None and cached[0] is table:
+            return cached[1]
         seen = set()
+        slots = []
         for name, term in zip(stmt.columns, stmt.values):
             col = table.column(name)
             if col is None:
@@ -910,29 +906,45 @@ class Executor:
             if name in seen:
                 raise InvalidRequest("Multiple definitions found for column %s" % name)
             seen.add(name)
-            value = self._term_bytes(term, col.type, bound, name)
-            idx = table.by_name[name]
+            marker = term.index if isinstance(term, cql.Marker) else None
+            slots.append((table.by_name[name], marker, term, col, col.type.validate))
+        missing_pk = [c.name for c in table.partition_key if c.name not in seen]
+        if missing_pk:
+            raise InvalidRequest("Some partition key parts are missing: %s" % ", ".join(missing_pk))
+        missing_ck = [c.name for c in table.clustering if c.name not in seen]
+        if missing_ck:
+            raise InvalidRequest("Some clustering keys are missing: %s" % ", ".join(missing_ck))
+        stmt._plan = (table, slots)
+        return slots
+
+    def _insert(self, table: Table, stmt, bound, ts) -> bytes:
+        n_key = table.n_key
+        key_values = [None] * n_key
+        updates = {}
+        term_bytes = self._term_bytes
+        unset = P.UNSET
+        for idx, marker, term, col, validate in self._insert_plan(table, stmt):
+            if marker is not None:
+                value = bound[marker]
+                if value is not None and value is not unset:
+                    value = validate(value, col.name)
+            else:
+                value = term_bytes(term, col.type, bound, col.name)
             if idx < n_key:
                 if value is None or value is P.UNSET:
                     raise InvalidRequest("Invalid %s value for %s column %s"
                                          % ("null" if value is None else "unset",
                                             "partition key" if col.kind == "partition_key" else "clustering",
-                                            name))
+                                            col.name))
                 key_values[idx] = value
             elif value is not P.UNSET:
                 updates[idx] = value
-        missing_pk = [c.name for c in table.partition_key if key_values[table.by_name[c.name]] is None]
-        if missing_pk:
-            raise InvalidRequest("Some partition key parts are missing: %s" % ", ".join(missing_pk))
-        missing_ck = [c.name for c in table.clustering if key_values[table.by_name[c.name]] is None]
-        if missing_ck:
-            raise InvalidRequest("Some clustering keys are missing: %s" % ", ".join(missing_ck))
         n_pk = len(table.partition_key)
-        pk = routing_key(key_values[:n_pk])
+        pk = key_values[0] if n_pk == 1 else routing_key(key_values[:n_pk])
         if not pk:
             raise InvalidRequest("Key may not be empty")
         tok = token_of(pk)
-        ck = table.clustering_key(key_values[n_pk:])
+        ck = table.clustering_key(key_values[n_pk:]) if n_pk < n_key else b""
         if stmt.if_not_exists:
             existing = self.store.get_row(table, tok, pk, ck)
             if existing is not None:
@@ -1119,18 +1131,18 @@ class Executor:
                 raise ConfigurationErrorMissingClass()
             if "." not in cls:
                 replication["class"] = "org.apache.cassandra.locator." + cls
-            store.db.execute("BEGIN")
+            store.begin()
             store.create_keyspace(Keyspace(name, replication, stmt.durable_writes))
-            store.db.execute("COMMIT")
+            store.commit()
             return P.schema_change_result("CREATED", "KEYSPACE", name)
         if isinstance(stmt, cql.DropKeyspace):
             if stmt.name not in store.keyspaces:
                 if stmt.if_exists:
                     return P.void_result()
                 raise InvalidRequest("Keyspace '%s' doesn't exist" % stmt.name)
-            store.db.execute("BEGIN")
+            store.begin()
             store.drop_keyspace(stmt.name)
-            store.db.execute("COMMIT")
+            store.commit()
             if session.keyspace == stmt.name:
                 session.keyspace = None
             return P.schema_change_result("DROPPED", "KEYSPACE", stmt.name)
@@ -1147,9 +1159,9 @@ class Executor:
                     return P.void_result()
                 raise AlreadyExists(ks, name)
             table = self._build_table(ks, name, stmt)
-            store.db.execute("BEGIN")
+            store.begin()
             store.create_table(table)
-            store.db.execute("COMMIT")
+            store.commit()
             return P.schema_change_result("CREATED", "TABLE", ks, name)
         if isinstance(stmt, (cql.DropTable, cql.Truncate)):
             ks, name = self._table_ref(stmt, session)
@@ -1161,12 +1173,12 @@ class Executor:
                 if keyspace is None:
                     raise InvalidRequest("Keyspace '%s' doesn't exist" % ks)
                 raise InvalidRequest("Table '%s.%s' doesn't exist" % (ks, name))
-            store.db.execute("BEGIN")
+            store.begin()
             if isinstance(stmt, cql.Truncate):
                 store.truncate(table)
             else:
                 store.drop_table(table)
-            store.db.execute("COMMIT")
+            store.commit()
             if isinstance(stmt, cql.Truncate):
                 return P.void_result()
             return P.schema_change_result("DROPPED", "TABLE", ks, name)
