@@ -41,6 +41,7 @@ LOG_FILE="$STACK_DIR/logs/localstack.log"
 PID_FILE="$STACK_DIR/pids/localstack.pid"
 MARKER="$LOCALSTACK_VENV/.recon-pins"
 HEALTH_URL="http://127.0.0.1:$LOCALSTACK_PORT/_localstack/health"
+LOG_OFFSET=0
 
 log() { printf 'localstack.sh: %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -145,8 +146,14 @@ cmd_start() {
   if curl -fsS --max-time 2 "$HEALTH_URL" >/dev/null 2>&1; then
     die "port $LOCALSTACK_PORT already serves LocalStack not started from $PID_FILE; stop it or choose LOCALSTACK_PORT"
   fi
+  if port_in_use; then
+    die "port $LOCALSTACK_PORT on 127.0.0.1 is in use by another process; free it or choose LOCALSTACK_PORT"
+  fi
 
   mkdir -p "$STACK_DIR/logs" "$STACK_DIR/pids" "$STACK_DIR/localstack"
+  # Only this start's part of the (appended) log is searched for bind errors.
+  LOG_OFFSET="$(stat -c %s "$LOG_FILE" 2>/dev/null || echo 0)"
+  printf '\n=== localstack.sh start %s (port %s) ===\n' "$(date -u +%FT%TZ)" "$LOCALSTACK_PORT" >>"$LOG_FILE"
   local t0; t0="$(date +%s.%N)"
   (
     clean_env
@@ -185,6 +192,8 @@ cmd_start() {
   log "healthy after $(python3 -c "print(round($t1 - $t0, 1))")s (pid $pid, port $LOCALSTACK_PORT)"
 }
 
+port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$LOCALSTACK_PORT") 2>/dev/null; }
+
 # wait_healthy PID TIMEOUT: poll health until OK, the process dies, or the deadline passes.
 wait_healthy() {
   local pid="$1" timeout="$2"
@@ -192,6 +201,11 @@ wait_healthy() {
   while (( SECONDS < deadline )); do
     kill -0 "$pid" 2>/dev/null || return 1
     health_ok && return 0
+    if [[ -f "$LOG_FILE" ]] && tail -c "+$((LOG_OFFSET + 1))" "$LOG_FILE" \
+        | grep -qiE "address already in use|error while attempting to bind"; then
+      log "LocalStack could not bind 127.0.0.1:$LOCALSTACK_PORT"
+      return 1
+    fi
     sleep "$delay"
     delay="$(python3 -c "print(min($delay * 1.5, 1.0))")"
   done
