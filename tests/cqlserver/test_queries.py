@@ -269,3 +269,23 @@ def test_batch_statements(session, ks):
     batch.add(session.prepare("DELETE FROM %s.b WHERE k = ?" % ks), (1,))
     session.execute(batch)
     assert sorted(tuple(r) for r in session.execute("SELECT k, v FROM %s.b" % ks)) == [(2, 2), (3, 3), (4, 40)]
+
+
+@pytest.mark.parametrize("fetch_size", [1, 7, 5000])
+def test_paging_inside_one_partition_both_orders(session, ks, fetch_size):
+    session.execute("CREATE TABLE %s.wide (p int, c int, v int, PRIMARY KEY (p, c)) "
+                    "WITH CLUSTERING ORDER BY (c DESC)" % ks)
+    ins = session.prepare("INSERT INTO %s.wide (p, c, v) VALUES (?, ?, ?)" % ks)
+    for p in (1, 2):
+        for c in range(60):
+            session.execute(ins, (p, c, c))
+    def fetch(query, *args):
+        return [r.c for r in session.execute(SimpleStatement(query % ks, fetch_size=fetch_size), args)]
+    assert fetch("SELECT c FROM %s.wide WHERE p = 1") == list(range(59, -1, -1))
+    assert fetch("SELECT c FROM %s.wide WHERE p = 1 ORDER BY c ASC") == list(range(60))
+    assert fetch("SELECT c FROM %s.wide WHERE p = 1 AND c >= %%s AND c < %%s", 10, 50) == list(range(49, 9, -1))
+    assert fetch("SELECT c FROM %s.wide WHERE p = 1 AND c > %%s ORDER BY c ASC", 10) == list(range(11, 60))
+    assert fetch("SELECT c FROM %s.wide WHERE p IN (1, 2) AND c < 3") == [2, 1, 0] * 2 or \
+        sorted(fetch("SELECT c FROM %s.wide WHERE p IN (1, 2) AND c < 3")) == [0, 0, 1, 1, 2, 2]
+    both = fetch("SELECT c FROM %s.wide WHERE token(p) >= %%s", MIN)
+    assert sorted(both) == sorted(list(range(60)) * 2)

@@ -456,7 +456,11 @@ class Executor:
 
     # -------------------------------------------------------------- where
     def _where(self, table: Table, rels, bound, for_select=True):
-        """Compile restrictions to SQL: (sql, params, partitions, full_rows).
+        """Compile restrictions to SQL: (sql, params, partitions, full_rows, full_eq).
+
+        The SQL carries ``{L}``/``{H}`` placeholders before lower/upper range bounds: a paged
+        query formats them as ``+`` (no index use) so SQLite seeks on the paging position
+        instead of rescanning from the start of the range; other callers use :func:`plain_sql`.
 
         ``partitions``: list of (tok, pk, pk_values) when the partition key is restricted.
         ``full_rows``: list of (tok, pk, ck, key_values) when every key column is restricted by
@@ -550,10 +554,10 @@ class Executor:
                     continue  # the minimum token as an end bound means "end of the ring"
                 hi = _tighter_hi(hi, (v, op == "<="))
         if lo is not None:
-            sql.append("tok >= ?" if lo[1] else "tok > ?")
+            sql.append("{L}tok >= ?" if lo[1] else "{L}tok > ?")
             params.append(lo[0])
         if hi is not None:
-            sql.append("tok <= ?" if hi[1] else "tok < ?")
+            sql.append("{H}tok <= ?" if hi[1] else "{H}tok < ?")
             params.append(hi[0])
 
         # Clustering: equality prefix, then at most one column with a range.
@@ -610,10 +614,10 @@ class Executor:
             raise InvalidRequest("Unsupported restriction on clustering column(s) %s" % ", ".join(ck_rels))
         if range_done:
             if ck_lo:
-                sql.append("ck >= ?")
+                sql.append("{L}ck >= ?")
                 params.append(ck_lo)
             if ck_hi is not None:
-                sql.append("ck < ?")
+                sql.append("{H}ck < ?")
                 params.append(ck_hi)
         elif prefixes != [(b"", [])]:
             if full_eq and len(prefixes) == 1:
@@ -627,10 +631,10 @@ class Executor:
                 for p, _ in prefixes:
                     s = _succ(p)
                     if s is None:
-                        ors.append("ck >= ?")
+                        ors.append("{L}ck >= ?")
                         params.append(p)
                     else:
-                        ors.append("(ck >= ? AND ck < ?)")
+                        ors.append("({L}ck >= ? AND {H}ck < ?)")
                         params += [p, s]
                 sql.append("(" + " OR ".join(ors) + ")")
         full_rows = None
@@ -638,6 +642,10 @@ class Executor:
             full_rows = [(tok, pk, ck, pk_values + ck_values)
                          for tok, pk, pk_values in partitions for ck, ck_values in prefixes]
         return " AND ".join(sql) or "1", params, partitions, full_rows, full_eq
+
+    @staticmethod
+    def _plain(where_sql: str) -> str:
+        return where_sql.replace("{L}", "").replace("{H}", "")
 
     # ------------------------------------------------------------- select
     def _select_columns(self, target, stmt):
@@ -721,7 +729,7 @@ class Executor:
 
         if selection[0][2][0] == "count":
             with self.store.lock:
-                count = self.store.db.execute('SELECT count(*) FROM "%s" WHERE %s' % (dt, where_sql),
+                count = self.store.db.execute('SELECT count(*) FROM "%s" WHERE %s' % (dt, self._plain(where_sql)),
                                               where_params).fetchone()[0]
             return P.rows_result(columns, ks, table.name, 1, P.pack_int(8) + _I64.pack(count), None, no_meta)
 
@@ -745,11 +753,20 @@ class Executor:
                 return P.rows_result(columns, ks, table.name, 0, b"", None, no_meta)
             want = remaining if want is None else min(want, remaining)
         need_wts = any(k == "wt" for _, _, (k, _) in selection)
-        sql = 'SELECT tok, pk, ck, cells%s FROM "%s" WHERE %s' % (", wts" if need_wts else "", dt, where_sql)
         qparams = list(where_params)
-        if after is not None:
-            sql += " AND (tok, pk, ck) %s (?, ?, ?)" % ("<" if reverse else ">")
-            qparams += list(after)
+        if after is None:
+            where_sql = self._plain(where_sql)
+        else:
+            # Seek to the paging position: neutralise the bounds on the side we are moving
+            # from so the index search starts at the position (no quadratic rescans).
+            where_sql = where_sql.replace("{L}", "" if reverse else "+").replace("{H}", "+" if reverse else "")
+            if partitions is not None and len(partitions) == 1:
+                where_sql += " AND ck %s ?" % ("<" if reverse else ">")
+                qparams.append(after[2])
+            else:
+                where_sql += " AND (tok, pk, ck) %s (?, ?, ?)" % ("<" if reverse else ">")
+                qparams += list(after)
+        sql = 'SELECT tok, pk, ck, cells%s FROM "%s" WHERE %s' % (", wts" if need_wts else "", dt, where_sql)
         sql += " ORDER BY tok DESC, pk DESC, ck DESC" if reverse else " ORDER BY tok, pk, ck"
         if want is not None:
             sql += " LIMIT %d" % (want + 1)
@@ -975,7 +992,8 @@ class Executor:
                 raise InvalidRequest("Undefined column name %s" % rel.lhs.name)
             if col.kind == "regular":
                 raise InvalidRequest("Non PRIMARY KEY columns found in where clause: %s" % col.name)
-        return self._where(table, rels, bound, for_select=False)
+        where_sql, params, partitions, full_rows, full_eq = self._where(table, rels, bound, for_select=False)
+        return self._plain(where_sql), params, partitions, full_rows, full_eq
 
     def _update(self, table: Table, stmt, bound, ts) -> bytes:
         where_sql, params, partitions, full_rows, _ = self._target_rows(table, stmt.where, bound, "UPDATE")
