@@ -233,7 +233,9 @@ def test_upsert_semantics_and_row_liveness(session, ks):
 
 @pytest.mark.parametrize("statement, error", [
     ("SELECT * FROM {t} WHERE v = 'x'", InvalidRequest),
-    ("SELECT * FROM {t} WHERE v = 'x' ALLOW FILTERING", InvalidRequest),
+    ("SELECT * FROM {t} WHERE v CONTAINS 'x' ALLOW FILTERING", InvalidRequest),
+    ("SELECT DISTINCT v FROM {t}", InvalidRequest),
+    ("SELECT ttl(v) FROM {t}", InvalidRequest),
     ("SELECT * FROM nosuchks.t", InvalidRequest),
     ("SELECT * FROM {ks}.nosuch", InvalidRequest),
     ("SELEC * FROM {t}", SyntaxException),
@@ -289,3 +291,31 @@ def test_paging_inside_one_partition_both_orders(session, ks, fetch_size):
         sorted(fetch("SELECT c FROM %s.wide WHERE p IN (1, 2) AND c < 3")) == [0, 0, 1, 1, 2, 2]
     both = fetch("SELECT c FROM %s.wide WHERE token(p) >= %%s", MIN)
     assert sorted(both) == sorted(list(range(60)) * 2)
+
+
+@pytest.mark.parametrize("fetch_size", [1, 7, 5000])
+def test_allow_filtering(session, ks, fetch_size):
+    session.execute("CREATE TABLE %s.f (p int, c1 int, c2 text, v int, t timestamp, PRIMARY KEY (p, c1, c2))" % ks)
+    ins = session.prepare("INSERT INTO %s.f (p, c1, c2, v, t) VALUES (?, ?, ?, ?, ?)" % ks)
+    for p in range(10):
+        for c1 in range(5):
+            session.execute(ins, (p, c1, "x%d" % c1, p * 10 + c1, p * 1000 + c1 if c1 != 4 else None))
+
+    def rows(where, *args):
+        stmt = SimpleStatement("SELECT p, c1, v FROM %s.f WHERE %s ALLOW FILTERING" % (ks, where),
+                               fetch_size=fetch_size)
+        return sorted((r.p, r.c1, r.v) for r in session.execute(stmt, args))
+
+    def count(where, *args):
+        return session.execute("SELECT COUNT(*) FROM %s.f WHERE %s ALLOW FILTERING" % (ks, where), args).one()[0]
+
+    assert rows("v = 23") == [(2, 3, 23)]
+    assert rows("v >= %s AND v < %s", 40, 43) == [(4, 0, 40), (4, 1, 41), (4, 2, 42)]
+    assert rows("c2 = 'x1'") == [(p, 1, p * 10 + 1) for p in range(10)]
+    assert rows("p = 3 AND c2 > 'x2'") == [(3, 3, 33), (3, 4, 34)]
+    assert rows("t > %s", 8000) == [(8, 1, 81), (8, 2, 82), (8, 3, 83), (9, 0, 90), (9, 1, 91), (9, 2, 92), (9, 3, 93)]
+    assert count("t > %s", 8000) == 7
+    assert count("c1 = 4") == 10
+    assert count("t < %s", 10 ** 9) == 40  # null cells never match
+    with pytest.raises(InvalidRequest, match="ALLOW FILTERING"):
+        session.execute("SELECT * FROM %s.f WHERE v = 1" % ks)

@@ -32,6 +32,9 @@ _I64 = struct.Struct(">q")
 _I32 = struct.Struct(">i")
 _NAME_RE = re.compile(r"^\w{1,48}$")
 _PAGING = struct.Struct(">Bqi")
+FILTERING_MSG = ("Cannot execute this query as it might involve data filtering and thus may have unpredictable "
+                 "performance. If you want to execute this query despite the performance unpredictability, "
+                 "use ALLOW FILTERING")
 
 
 class Session:
@@ -455,7 +458,7 @@ class Executor:
         raise InvalidRequest("Unsupported value for %s" % what)
 
     # -------------------------------------------------------------- where
-    def _where(self, table: Table, rels, bound, for_select=True):
+    def _where(self, table: Table, rels, bound, for_select=True, filtering=False):
         """Compile restrictions to SQL: (sql, params, partitions, full_rows, full_eq).
 
         The SQL carries ``{L}``/``{H}`` placeholders before lower/upper range bounds: a paged
@@ -465,7 +468,10 @@ class Executor:
         ``partitions``: list of (tok, pk, pk_values) when the partition key is restricted.
         ``full_rows``: list of (tok, pk, ck, key_values) when every key column is restricted by
         equality (used by UPDATE/DELETE and single-row lookups), else None.
+        With ``filtering`` (ALLOW FILTERING), restrictions SQL cannot serve are returned in
+        ``self.filters`` form: [(column index, op, values, CqlType)], applied row by row.
         """
+        filters = []
         pk_vals = {}
         ck_rels = {}
         token_rels = []
@@ -483,9 +489,6 @@ class Executor:
             col = table.column(rel.lhs.name)
             if col is None:
                 raise InvalidRequest("Undefined column name %s" % rel.lhs.name)
-            if col.kind == "regular":
-                raise InvalidRequest("Filtering on non-primary-key column %s is not supported by the CQL dev "
-                                     "server" % col.name)
             terms = rel.rhs if rel.op == "IN" else [rel.rhs]
             if not isinstance(terms, list):
                 raise InvalidRequest("IN ? restriction on %s must be expanded first" % col.name)
@@ -496,6 +499,11 @@ class Executor:
                     raise InvalidRequest("Invalid null value in condition for column %s" % col.name)
                 if v is P.UNSET:
                     raise InvalidRequest("Invalid unset value for column %s" % col.name)
+            if col.kind == "regular":
+                if not filtering:
+                    raise InvalidRequest(FILTERING_MSG)
+                filters.append(self._filter(table, col, rel.op, values))
+                continue
             if col.kind == "partition_key":
                 if rel.op not in ("=", "IN"):
                     raise InvalidRequest("Only EQ and IN relation are supported on the partition key "
@@ -512,9 +520,15 @@ class Executor:
         partitions = None
         if pk_vals:
             missing = [c.name for c in table.partition_key if c.name not in pk_vals]
-            if missing:
-                raise InvalidRequest("Partial partition key restrictions are not supported by the CQL dev server "
-                                     "(missing: %s)" % ", ".join(missing))
+            if missing and filtering:
+                for name, values in pk_vals.items():
+                    filters.append(self._filter(table, table.column(name), "IN", values))
+                pk_vals = {}
+            elif missing:
+                raise InvalidRequest("Cannot execute this query as it might involve data filtering and thus may "
+                                     "have unpredictable performance (partition key parts %s are not restricted). "
+                                     "Use ALLOW FILTERING." % ", ".join(missing))
+        if pk_vals:
             if token_rels:
                 raise InvalidRequest("Columns \"%s\" cannot be restricted by both a normal relation and a token "
                                      "relation" % ", ".join(pk_vals))
@@ -569,13 +583,17 @@ class Executor:
             rs = ck_rels.pop(col.name, None)
             if rs is None:
                 full_eq = False
-                if ck_rels:
+                if ck_rels and not filtering:
                     raise InvalidRequest("PRIMARY KEY column \"%s\" cannot be restricted as preceding column "
                                          "\"%s\" is not restricted" % (next(iter(ck_rels)), col.name))
                 break
-            if range_done:
-                raise InvalidRequest("Clustering column \"%s\" cannot be restricted (preceding column is "
-                                     "restricted by a non-EQ relation)" % col.name)
+            if range_done or (len(prefixes) != 1 and not any(r[0] in ("=", "IN") for r in rs)):
+                if not filtering:
+                    raise InvalidRequest("Clustering column \"%s\" cannot be restricted (preceding column is "
+                                         "restricted by a non-EQ relation)" % col.name)
+                full_eq = False
+                filters.extend(self._filter(table, col, op, values) for op, values in rs)
+                continue
             eq = [r for r in rs if r[0] in ("=", "IN")]
             if eq:
                 if len(rs) > 1:
@@ -587,9 +605,6 @@ class Executor:
                 continue
             full_eq = False
             range_done = True
-            if len(prefixes) != 1:
-                raise InvalidRequest("Clustering column range after an IN restriction is not supported by the "
-                                     "CQL dev server")
             prefix = prefixes[0][0]
             ck_lo, ck_hi = prefix, _succ(prefix) if prefix else None
             for op, values in rs:
@@ -610,8 +625,8 @@ class Executor:
                     ck_lo = bound_lo
                 if bound_hi is not None and (ck_hi is None or bound_hi < ck_hi):
                     ck_hi = bound_hi
-        if ck_rels:
-            raise InvalidRequest("Unsupported restriction on clustering column(s) %s" % ", ".join(ck_rels))
+        for name, rs in ck_rels.items():  # left over after a gap in the clustering prefix
+            filters.extend(self._filter(table, table.column(name), op, values) for op, values in rs)
         if range_done:
             if ck_lo:
                 sql.append("{L}ck >= ?")
@@ -641,7 +656,34 @@ class Executor:
         if partitions is not None and full_eq:
             full_rows = [(tok, pk, ck, pk_values + ck_values)
                          for tok, pk, pk_values in partitions for ck, ck_values in prefixes]
-        return " AND ".join(sql) or "1", params, partitions, full_rows, full_eq
+        return " AND ".join(sql) or "1", params, partitions, full_rows, full_eq, filters
+
+    @staticmethod
+    def _filter(table: Table, col, op, values):
+        if op not in ("=", "IN") and not col.type.orderable:
+            raise InvalidRequest("Range restrictions on %s of type %s are not supported by the CQL dev server"
+                                 % (col.name, col.type.cql()))
+        return (table.by_name[col.name], op, values, col.type)
+
+    @staticmethod
+    def _matches(values, filters) -> bool:
+        for idx, op, wanted, ctype in filters:
+            v = values[idx]
+            if v is None:
+                return False
+            if op == "=":
+                if v != wanted[0]:
+                    return False
+            elif op == "IN":
+                if v not in wanted:
+                    return False
+            else:
+                a = ctype.order_key(v)
+                b = ctype.order_key(wanted[0])
+                if not ((op == ">" and a > b) or (op == ">=" and a >= b) or (op == "<" and a < b)
+                        or (op == "<=" and a <= b)):
+                    return False
+        return True
 
     @staticmethod
     def _plain(where_sql: str) -> str:
@@ -721,7 +763,8 @@ class Executor:
         columns = [(n, t) for n, t, _ in selection]
         limit = self._limit(stmt, bound)
         rels = self._expand_in_markers(table, stmt.where, bound)
-        where_sql, where_params, partitions, _, _ = self._where(table, rels, bound)
+        where_sql, where_params, partitions, _, _, filters = self._where(table, rels, bound,
+                                                                         filtering=stmt.allow_filtering)
         reverse = self._order(table, stmt, partitions)
         dt = table.data_table
         ks = table.keyspace
@@ -729,8 +772,14 @@ class Executor:
 
         if selection[0][2][0] == "count":
             with self.store.lock:
-                count = self.store.db.execute('SELECT count(*) FROM "%s" WHERE %s' % (dt, self._plain(where_sql)),
-                                              where_params).fetchone()[0]
+                if filters:
+                    n = len(table.columns)
+                    cur = self.store.db.execute('SELECT cells FROM "%s" WHERE %s' % (dt, self._plain(where_sql)),
+                                                where_params)
+                    count = sum(1 for (cells,) in cur if self._matches(split_cells(cells, n), filters))
+                else:
+                    count = self.store.db.execute('SELECT count(*) FROM "%s" WHERE %s'
+                                                  % (dt, self._plain(where_sql)), where_params).fetchone()[0]
             return P.rows_result(columns, ks, table.name, 1, P.pack_int(8) + _I64.pack(count), None, no_meta)
 
         served = 0
@@ -768,10 +817,24 @@ class Executor:
                 qparams += list(after)
         sql = 'SELECT tok, pk, ck, cells%s FROM "%s" WHERE %s' % (", wts" if need_wts else "", dt, where_sql)
         sql += " ORDER BY tok DESC, pk DESC, ck DESC" if reverse else " ORDER BY tok, pk, ck"
-        if want is not None:
-            sql += " LIMIT %d" % (want + 1)
-        with self.store.lock:
-            rows = self.store.db.execute(sql, qparams).fetchall()
+        if filters:
+            rows = []
+            n = len(table.columns)
+            with self.store.lock:
+                cur = self.store.db.execute(sql, qparams)
+                try:
+                    for row in cur:
+                        if self._matches(split_cells(row[3], n), filters):
+                            rows.append(row)
+                            if want is not None and len(rows) > want:
+                                break
+                finally:
+                    cur.close()
+        else:
+            if want is not None:
+                sql += " LIMIT %d" % (want + 1)
+            with self.store.lock:
+                rows = self.store.db.execute(sql, qparams).fetchall()
         paging_state = None
         if want is not None and len(rows) > want:
             rows = rows[:want]
@@ -992,7 +1055,7 @@ class Executor:
                 raise InvalidRequest("Undefined column name %s" % rel.lhs.name)
             if col.kind == "regular":
                 raise InvalidRequest("Non PRIMARY KEY columns found in where clause: %s" % col.name)
-        where_sql, params, partitions, full_rows, full_eq = self._where(table, rels, bound, for_select=False)
+        where_sql, params, partitions, full_rows, full_eq, _ = self._where(table, rels, bound, for_select=False)
         return self._plain(where_sql), params, partitions, full_rows, full_eq
 
     def _update(self, table: Table, stmt, bound, ts) -> bytes:
