@@ -319,3 +319,16 @@ def test_allow_filtering(session, ks, fetch_size):
     assert count("t < %s", 10 ** 9) == 40  # null cells never match
     with pytest.raises(InvalidRequest, match="ALLOW FILTERING"):
         session.execute("SELECT * FROM %s.f WHERE v = 1" % ks)
+
+
+@pytest.mark.parametrize("fetch_size", [1, 3, 5000])
+def test_select_distinct_partition_keys(session, ks, fetch_size):
+    session.execute("CREATE TABLE %s.dd (a int, b text, c int, PRIMARY KEY ((a, b), c))" % ks)
+    ins = session.prepare("INSERT INTO %s.dd (a, b, c) VALUES (?, ?, ?)" % ks)
+    for a in range(8):
+        for c in range(4):
+            session.execute(ins, (a, "b", c))
+    stmt = SimpleStatement("SELECT DISTINCT a, b, token(a, b) FROM %s.dd" % ks, fetch_size=fetch_size)
+    rows = list(session.execute(stmt))
+    assert sorted(r.a for r in rows) == list(range(8))
+    assert [r[2] for r in rows] == sorted(r[2] for r in rows)

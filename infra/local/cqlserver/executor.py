@@ -757,9 +757,18 @@ class Executor:
         table: Table = target
         if stmt.per_partition_limit is not None:
             raise InvalidRequest("PER PARTITION LIMIT is not supported by the CQL dev server")
-        if stmt.distinct:
-            raise InvalidRequest("SELECT DISTINCT is not supported by the CQL dev server")
         selection = self._selection(table, stmt)
+        if stmt.distinct:
+            pk_idx = set(range(len(table.partition_key)))
+            for _, _, (kind, arg) in selection:
+                if not (kind == "token" or (kind == "col" and arg in pk_idx)):
+                    raise InvalidRequest("SELECT DISTINCT queries must only request partition key columns "
+                                         "and/or static columns")
+            for rel in stmt.where:
+                if isinstance(rel.lhs, cql.ColumnRef) and table.column(rel.lhs.name) is not None \
+                        and table.column(rel.lhs.name).kind != "partition_key":
+                    raise InvalidRequest("SELECT DISTINCT with WHERE clause only supports restriction by "
+                                         "partition key and/or static columns.")
         columns = [(n, t) for n, t, _ in selection]
         limit = self._limit(stmt, bound)
         rels = self._expand_in_markers(table, stmt.where, bound)
@@ -809,14 +818,21 @@ class Executor:
             # Seek to the paging position: neutralise the bounds on the side we are moving
             # from so the index search starts at the position (no quadratic rescans).
             where_sql = where_sql.replace("{L}", "" if reverse else "+").replace("{H}", "+" if reverse else "")
-            if partitions is not None and len(partitions) == 1:
+            if stmt.distinct:
+                where_sql += " AND (tok, pk) > (?, ?)"
+                qparams += list(after[:2])
+            elif partitions is not None and len(partitions) == 1:
                 where_sql += " AND ck %s ?" % ("<" if reverse else ">")
                 qparams.append(after[2])
             else:
                 where_sql += " AND (tok, pk, ck) %s (?, ?, ?)" % ("<" if reverse else ">")
                 qparams += list(after)
-        sql = 'SELECT tok, pk, ck, cells%s FROM "%s" WHERE %s' % (", wts" if need_wts else "", dt, where_sql)
-        sql += " ORDER BY tok DESC, pk DESC, ck DESC" if reverse else " ORDER BY tok, pk, ck"
+        if stmt.distinct:
+            sql = 'SELECT tok, pk, min(ck), cells FROM "%s" WHERE %s GROUP BY tok, pk ORDER BY tok, pk' % (
+                dt, where_sql)
+        else:
+            sql = 'SELECT tok, pk, ck, cells%s FROM "%s" WHERE %s' % (", wts" if need_wts else "", dt, where_sql)
+            sql += " ORDER BY tok DESC, pk DESC, ck DESC" if reverse else " ORDER BY tok, pk, ck"
         if filters:
             rows = []
             n = len(table.columns)
