@@ -26,6 +26,9 @@ Q_PARTIAL = "it-partial-%s" % SUFFIX
 Q_POISON = "it-poison-%s" % SUFFIX
 Q_EVENTS = "it-events-%s" % SUFFIX
 Q_SLOW = "it-slow-%s" % SUFFIX
+Q_RATE = "it-rate-%s" % SUFFIX
+RATE_RULE = "it-rate-rule-%s" % SUFFIX
+EVENT_RULE = "it-rule-%s" % SUFFIX
 POISON_MAX_RECEIVES = 2
 
 app = Chalice(app_name="runner-it")
@@ -91,7 +94,7 @@ def sqs(aws_env):
 
 
 @pytest.fixture(scope="module")
-def queues(sqs):
+def queues(sqs, aws_env):
     urls = {}
 
     def make(name, visibility=1, dlq_max=None):
@@ -110,7 +113,24 @@ def queues(sqs):
     make(Q_POISON, visibility=1, dlq_max=POISON_MAX_RECEIVES)
     make(Q_EVENTS, visibility=30)
     make(Q_SLOW, visibility=30)
-    return urls
+    make(Q_RATE, visibility=30)
+    # A rate rule of our own (the stack's rules may be consumed by a running stack):
+    # created first thing so its first minute runs while the other tests do.
+    events = aws_env.client("events")
+    rate_arn = sqs.get_queue_attributes(QueueUrl=urls[Q_RATE], AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    rule_arn = events.put_rule(Name=RATE_RULE, ScheduleExpression="rate(1 minute)")["RuleArn"]
+    events.put_targets(Rule=RATE_RULE, Targets=[{"Id": "q", "Arn": rate_arn}])
+    urls["_rate_rule"] = (rule_arn, time.monotonic())
+    yield urls
+    for rule in (RATE_RULE, EVENT_RULE):
+        try:
+            events.remove_targets(Rule=rule, Ids=["q"])
+            events.delete_rule(Name=rule)
+        except Exception:
+            pass
+    for name, url in urls.items():
+        if not name.startswith("_"):
+            sqs.delete_queue(QueueUrl=url)
 
 
 def _runner(localstack, only, **kw):
@@ -264,7 +284,7 @@ def test_always_failing_record_lands_in_dlq(localstack, sqs, queues):
 def test_eventbridge_rule_delivers_cloudwatch_event_to_handler(localstack, sqs, queues):
     events = localstack.client("events")
     arn = sqs.get_queue_attributes(QueueUrl=queues[Q_EVENTS], AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    rule = "it-rule-%s" % SUFFIX
+    rule = EVENT_RULE
     events.put_rule(Name=rule, EventPattern=json.dumps({"source": ["recon.it"], "detail-type": ["Tick"]}))
     events.put_targets(Rule=rule, Targets=[{"Id": "q", "Arn": arn}])
     events.put_events(Entries=[{"Source": "recon.it", "DetailType": "Tick", "Detail": json.dumps({"job": 42})}])
@@ -299,23 +319,24 @@ def test_background_pollers_run_concurrently_and_stop_cleanly(localstack, sqs, q
     wait_for(lambda: _count(sqs, queues[Q_SLOW]) == 0, 10, what="slow queue empty")
 
 
-def test_rate_rule_from_infra_fires_into_its_queue(deployed, aws_env):
-    """recon-sweeper is rate(1 minute): LocalStack must deliver a Scheduled Event to recon-maintenance."""
-    sweeper_app = Chalice(app_name="recon")
+def test_rate_rule_fires_a_scheduled_event_into_its_queue(localstack, queues):
+    """A rate(1 minute) EventBridge rule (like recon-sweeper) delivers a Scheduled Event through SQS."""
+    rule_arn, created = queues["_rate_rule"]
+    rate_app = Chalice(app_name="recon")
     got = []
 
-    @sweeper_app.on_sqs_message(queue="recon-maintenance", batch_size=1)
+    @rate_app.on_sqs_message(queue=Q_RATE, batch_size=1)
     def sweep(event):
         for record in event:
             got.append(json.loads(record.body))
 
-    runner = Runner(sweeper_app, endpoint_url=aws_env.endpoint_url, region=aws_env.region,
+    runner = Runner(rate_app, endpoint_url=localstack.endpoint_url, region=localstack.region,
                     wait_time_seconds=2, log_stream=io.StringIO())
-    remaining = max(5.0, deployed["at"] + 100 - time.monotonic())
-    runner.drain(timeout=remaining, until=lambda: got)
+    runner.drain(timeout=max(5.0, created + 100 - time.monotonic()), until=lambda: got)
     assert got[0]["detail-type"] == "Scheduled Event"
     assert got[0]["source"] == "aws.events"
-    assert got[0]["resources"] == [deployed["outputs"]["SweeperRuleArn"]]
+    assert got[0]["resources"] == [rule_arn]
+    assert got[0]["detail"] == {}
 
 
 def test_cli_runs_an_app_in_the_foreground_and_stops_on_sigterm(aws_env, tmp_path):
@@ -358,3 +379,4 @@ def test_cli_runs_an_app_in_the_foreground_and_stops_on_sigterm(aws_env, tmp_pat
     lines = [json.loads(line) for line in out.read_text().splitlines() if line.strip()]
     assert lines and lines[0]["handler"] == "handle" and lines[0]["deleted"] == 1
     assert "runner stopped" in err.read_text()
+    sqs.delete_queue(QueueUrl=url)
