@@ -20,11 +20,11 @@ N_USERS = 600
 
 @pytest.fixture(scope="module")
 def users(cql, keyspace, cassandra_settings):
-    cql.execute(f"CREATE TABLE {keyspace}.users (user_id text PRIMARY KEY, email text, age int)")
-    ins = cql.prepare(f"INSERT INTO {keyspace}.users (user_id, email, age) VALUES (?, ?, ?)")
+    cql.execute(f"CREATE TABLE {keyspace}.scan_users (user_id text PRIMARY KEY, email text, age int)")
+    ins = cql.prepare(f"INSERT INTO {keyspace}.scan_users (user_id, email, age) VALUES (?, ?, ?)")
     rows = [(f"user-{i}", f"u{i}@example.com", i % 90) for i in range(N_USERS)]
     execute_concurrent_with_args(cql, ins, rows, concurrency=50, raise_on_first_error=True)
-    reader = CassandraReader(keyspace, "users", ["user_id"], [], ["user_id", "email", "age"],
+    reader = CassandraReader(keyspace, "scan_users", ["user_id"], [], ["user_id", "email", "age"],
                              settings=cassandra_settings)
     return reader, {r[0]: r for r in rows}
 
@@ -51,7 +51,7 @@ def test_paging_boundaries(users, fetch_size):
 
 def test_tokens_match_server_token_function(users, cql, keyspace):
     reader, _ = users
-    for tok, user_id in cql.execute(f"SELECT token(user_id), user_id FROM {keyspace}.users"):
+    for tok, user_id in cql.execute(f"SELECT token(user_id), user_id FROM {keyspace}.scan_users"):
         assert tok == token_for([user_id], ["text"])
     for row in reader.scan_range(split_ring(1)[0]):
         assert row[0] == token_for([row[1]], ["text"])
@@ -236,7 +236,7 @@ def test_server_token_equals_token_for_per_type(cql, keyspace, type_name, values
 
 def test_rate_limit_slows_scan(users):
     reader_fast, _ = users
-    limited = CassandraReader(reader_fast.keyspace, "users", ["user_id"], [], ["user_id"],
+    limited = CassandraReader(reader_fast.keyspace, "scan_users", ["user_id"], [], ["user_id"],
                               settings=reader_fast.settings, fetch_size=50, rate_limit=400)
     t0 = time.monotonic()
     n = sum(1 for _ in limited.scan_range(split_ring(1)[0]))
