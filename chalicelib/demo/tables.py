@@ -59,7 +59,7 @@ def _uuid4(rng: random.Random) -> uuid.UUID:
 
 
 def _money(rng: random.Random, high: int) -> Decimal:
-    return Decimal(rng.randint(0, high * 100)) / 100
+    return Decimal(rng.randint(0, high * 100)).scaleb(-2)
 
 
 @dataclass(frozen=True)
@@ -155,7 +155,7 @@ def _mut_int(v, rng):
 
 
 def _mut_decimal(v, rng):
-    return (v or Decimal("0.00")) + Decimal(rng.randint(100, 9999)) / 100
+    return (v or Decimal("0.00")) + Decimal(rng.randint(100, 9999)).scaleb(-2)
 
 
 def _mut_double(v, rng):
