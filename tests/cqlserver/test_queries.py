@@ -235,7 +235,8 @@ def test_upsert_semantics_and_row_liveness(session, ks):
     ("SELECT * FROM {t} WHERE v = 'x'", InvalidRequest),
     ("SELECT * FROM {t} WHERE v CONTAINS 'x' ALLOW FILTERING", InvalidRequest),
     ("SELECT DISTINCT v FROM {t}", InvalidRequest),
-    ("SELECT ttl(v) FROM {t}", InvalidRequest),
+    ("SELECT ttl(k) FROM {t}", InvalidRequest),
+    ("INSERT INTO {t} (k, v) VALUES (1, 'x') USING TTL -1", InvalidRequest),
     ("SELECT * FROM nosuchks.t", InvalidRequest),
     ("SELECT * FROM {ks}.nosuch", InvalidRequest),
     ("SELEC * FROM {t}", SyntaxException),
@@ -332,3 +333,31 @@ def test_select_distinct_partition_keys(session, ks, fetch_size):
     rows = list(session.execute(stmt))
     assert sorted(r.a for r in rows) == list(range(8))
     assert [r[2] for r in rows] == sorted(r[2] for r in rows)
+
+
+def test_ttl_expires_cells_and_rows():
+    from infra.local.cqlserver import CqlServer
+    from .conftest import connect
+    with CqlServer(port=0) as srv:
+        now = [1_900_000_000.0]
+        srv.store.clock = lambda: now[0]
+        cluster = connect(srv.port)
+        try:
+            s = cluster.connect()
+            s.execute("CREATE KEYSPACE t WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}")
+            s.execute("CREATE TABLE t.x (k int PRIMARY KEY, a int, b int)")
+            s.execute("INSERT INTO t.x (k, a, b) VALUES (1, 1, 1) USING TTL 100")
+            s.execute("INSERT INTO t.x (k, a) VALUES (2, 2)")
+            s.execute(s.prepare("UPDATE t.x USING TTL ? SET b = ? WHERE k = ?"), (50, 2, 2))
+            row = s.execute("SELECT ttl(a), ttl(b) FROM t.x WHERE k = 1").one()
+            assert tuple(row) == (100, 100)
+            assert s.execute("SELECT ttl(a), ttl(b) FROM t.x WHERE k = 2").one() == (None, 50)
+            now[0] += 60
+            assert tuple(s.execute("SELECT a, b FROM t.x WHERE k = 2").one()) == (2, None)  # cell expired
+            assert s.execute("SELECT COUNT(*) FROM t.x").one()[0] == 2
+            now[0] += 50
+            assert s.execute("SELECT * FROM t.x WHERE k = 1").one() is None  # whole row expired
+            assert [r.k for r in s.execute("SELECT k FROM t.x")] == [2]
+            assert s.execute("SELECT COUNT(*) FROM t.x").one()[0] == 1
+        finally:
+            cluster.shutdown()

@@ -22,7 +22,7 @@ from . import protocol as P
 from .cqltypes import CqlType, parse_type
 from .errors import AlreadyExists, InvalidRequest, ProtocolError, Unprepared
 from .schema import MIN_TOKEN, Keyspace, Table, component_key, routing_key, token_of
-from .storage import Store, split_cells, split_raw, unpack_wts, NO_TS
+from .storage import Store, split_cells, split_raw, unpack_exp, unpack_wts, NO_TS
 from .system import SIMPLE, SYSTEM_KEYSPACES, SYSTEM_TABLES, SysTable
 
 BIGINT = parse_type("bigint")
@@ -32,6 +32,7 @@ _I64 = struct.Struct(">q")
 _I32 = struct.Struct(">i")
 _NAME_RE = re.compile(r"^\w{1,48}$")
 _PAGING = struct.Struct(">Bqi")
+MAX_TTL = 20 * 365 * 24 * 3600
 FILTERING_MSG = ("Cannot execute this query as it might involve data filtering and thus may have unpredictable "
                  "performance. If you want to execute this query despite the performance unpredictability, "
                  "use ALLOW FILTERING")
@@ -733,7 +734,17 @@ class Executor:
                 out.append((sel.alias or "writetime(%s)" % name, BIGINT,
                             ("wt", target.by_name[name] - target.n_key)))
             elif sel.kind == "ttl":
-                raise InvalidRequest("TTL() is not supported by the CQL dev server")
+                if isinstance(target, SysTable):
+                    raise InvalidRequest("TTL is not supported on system tables")
+                name = sel.args[0]
+                col = target.column(name)
+                if col is None:
+                    raise InvalidRequest("Undefined column name %s" % name)
+                if col.kind != "regular":
+                    raise InvalidRequest("Cannot use selection function ttl on PRIMARY KEY part %s" % name)
+                if col.type.is_collection and not col.type.frozen:
+                    raise InvalidRequest("Cannot use selection function ttl on non-frozen collection %s" % name)
+                out.append((sel.alias or "ttl(%s)" % name, INT, ("ttl", target.by_name[name] - target.n_key)))
         kinds = {k for _, _, (k, _) in out}
         if "count" in kinds and len(out) > 1:
             raise InvalidRequest("Mixing COUNT(*) with other selectors is not supported by the CQL dev server")
@@ -757,6 +768,8 @@ class Executor:
         table: Table = target
         if stmt.per_partition_limit is not None:
             raise InvalidRequest("PER PARTITION LIMIT is not supported by the CQL dev server")
+        with self.store.lock:
+            self.store.purge_expired(table)
         selection = self._selection(table, stmt)
         if stmt.distinct:
             pk_idx = set(range(len(table.partition_key)))
@@ -810,7 +823,7 @@ class Executor:
             if remaining <= 0:
                 return P.rows_result(columns, ks, table.name, 0, b"", None, no_meta)
             want = remaining if want is None else min(want, remaining)
-        need_wts = any(k == "wt" for _, _, (k, _) in selection)
+        need_wts = any(k in ("wt", "ttl") for _, _, (k, _) in selection)
         qparams = list(where_params)
         if after is None:
             where_sql = self._plain(where_sql)
@@ -831,7 +844,7 @@ class Executor:
             sql = 'SELECT tok, pk, min(ck), cells FROM "%s" WHERE %s GROUP BY tok, pk ORDER BY tok, pk' % (
                 dt, where_sql)
         else:
-            sql = 'SELECT tok, pk, ck, cells%s FROM "%s" WHERE %s' % (", wts" if need_wts else "", dt, where_sql)
+            sql = 'SELECT tok, pk, ck, cells%s FROM "%s" WHERE %s' % (", wts, exp" if need_wts else "", dt, where_sql)
             sql += " ORDER BY tok DESC, pk DESC, ck DESC" if reverse else " ORDER BY tok, pk, ck"
         if filters:
             rows = []
@@ -884,6 +897,7 @@ class Executor:
         if len(selection) == n and all(k == "col" and a == i for i, (_, _, (k, a)) in enumerate(selection)):
             return b"".join(r[3] for r in rows)
         specs = [s[2] for s in selection]
+        now = int(self.store.clock())
         max_col = max([a for k, a in specs if k == "col"], default=-1) + 1
         parts = []
         append = parts.append
@@ -903,6 +917,15 @@ class Executor:
                         append(b"\xff\xff\xff\xff")
                     else:
                         append(b"\x00\x00\x00\x08" + _I64.pack(wts[arg]))
+                elif kind == "ttl":
+                    if wts is None:
+                        wts = unpack_wts(r[4], table.n_regular)
+                        values = split_cells(r[3], n)
+                    expiry = unpack_exp(r[5], table.n_regular)[arg]
+                    if values[table.n_key + arg] is None or not expiry:
+                        append(b"\xff\xff\xff\xff")
+                    else:
+                        append(b"\x00\x00\x00\x04" + _I32.pack(max(1, expiry - now)))
         return b"".join(parts)
 
     def _expand_in_markers(self, table, rels, bound):
@@ -972,20 +995,28 @@ class Executor:
             return default_ts
         return _int_term_value(self._term_bytes(stmt.timestamp, BIGINT, bound, "[timestamp]"), "timestamp")
 
-    def _check_ttl(self, stmt, bound):
-        if getattr(stmt, "ttl", None) is not None:
-            data = self._term_bytes(stmt.ttl, INT, bound, "[ttl]")
-            if data is not None and data is not P.UNSET and _I32.unpack(data)[0] < 0:
-                raise InvalidRequest("A TTL must be greater or equal to 0")
+    def _ttl(self, stmt, bound) -> int:
+        if getattr(stmt, "ttl", None) is None:
+            return 0
+        data = self._term_bytes(stmt.ttl, INT, bound, "[ttl]")
+        if data is None or data is P.UNSET:
+            return 0
+        ttl = _I32.unpack(data)[0]
+        if ttl < 0:
+            raise InvalidRequest("A TTL must be greater or equal to 0, but was %d" % ttl)
+        if ttl > MAX_TTL:
+            raise InvalidRequest("ttl is too large. requested (%d) maximum (%d)" % (ttl, MAX_TTL))
+        return ttl
 
     def _write(self, stmt, bound, session, default_ts) -> bytes:
         table = self._resolve_user(stmt, session)
         ts = self._timestamp(stmt, bound, default_ts)
-        self._check_ttl(stmt, bound)
+        ttl = self._ttl(stmt, bound)
+        self.store.purge_expired(table)
         if isinstance(stmt, cql.Insert):
-            return self._insert(table, stmt, bound, ts)
+            return self._insert(table, stmt, bound, ts, ttl)
         if isinstance(stmt, cql.Update):
-            return self._update(table, stmt, bound, ts)
+            return self._update(table, stmt, bound, ts, ttl)
         return self._delete(table, stmt, bound, ts)
 
     def _insert_plan(self, table: Table, stmt):
@@ -1013,7 +1044,7 @@ class Executor:
         stmt._plan = (table, slots)
         return slots
 
-    def _insert(self, table: Table, stmt, bound, ts) -> bytes:
+    def _insert(self, table: Table, stmt, bound, ts, ttl=0) -> bytes:
         n_key = table.n_key
         key_values = [None] * n_key
         updates = {}
@@ -1045,9 +1076,9 @@ class Executor:
             existing = self.store.get_row(table, tok, pk, ck)
             if existing is not None:
                 return self._applied(False, table, existing[0])
-            self.store.write_row(table, tok, pk, ck, key_values, updates, ts, True)
+            self.store.write_row(table, tok, pk, ck, key_values, updates, ts, True, ttl)
             return self._applied(True)
-        self.store.write_row(table, tok, pk, ck, key_values, updates, ts, True)
+        self.store.write_row(table, tok, pk, ck, key_values, updates, ts, True, ttl)
         return P.void_result()
 
     def _applied(self, applied: bool, table: Table | None = None, cells: bytes | None = None) -> bytes:
@@ -1074,7 +1105,7 @@ class Executor:
         where_sql, params, partitions, full_rows, full_eq, _ = self._where(table, rels, bound, for_select=False)
         return self._plain(where_sql), params, partitions, full_rows, full_eq
 
-    def _update(self, table: Table, stmt, bound, ts) -> bytes:
+    def _update(self, table: Table, stmt, bound, ts, ttl=0) -> bytes:
         where_sql, params, partitions, full_rows, _ = self._target_rows(table, stmt.where, bound, "UPDATE")
         if full_rows is None:
             restricted = {r.lhs.name for r in stmt.where if isinstance(r.lhs, cql.ColumnRef)}
@@ -1098,7 +1129,7 @@ class Executor:
             if stmt.if_exists and self.store.get_row(table, tok, pk, ck) is None:
                 results.append(False)
                 continue
-            self.store.write_row(table, tok, pk, ck, key_values, updates, ts, False)
+            self.store.write_row(table, tok, pk, ck, key_values, updates, ts, False, ttl)
             results.append(True)
         if stmt.if_exists:
             return self._applied(all(results) if results else False)

@@ -54,6 +54,7 @@ class Table:
         self.n_regular = len(self.columns) - self.n_key
         if not self.data_table:
             self.data_table = "d_" + self.id.hex
+        self.next_expiry = None  # earliest TTL expiry in the table (unix seconds), None: nothing expires
 
     @classmethod
     def build(cls, keyspace, name, table_id, column_types, partition_key, clustering, order):

@@ -10,6 +10,8 @@ One SQLite table per CQL table::
     wts    BLOB     per regular column write timestamp (int64 big-endian, microseconds)
     marker INTEGER  row marker timestamp (set by INSERT) or NULL
     maxts  INTEGER  max(marker, wts): lets whole-row deletes run as one SQL statement
+    exp    BLOB     per regular column and row marker expiry (unix seconds, 0: none), NULL if none
+    minexp INTEGER  earliest live expiry of the row (indexed, NULL if none)
 
 PRIMARY KEY (tok, pk, ck), WITHOUT ROWID: rows are clustered in CQL order.
 """
@@ -21,6 +23,7 @@ import json
 import sqlite3
 import struct
 import threading
+import time
 import uuid
 
 from .cqltypes import parse_type, pack_bytes
@@ -77,11 +80,19 @@ def unpack_wts(blob: bytes, n: int) -> list:
     return list(struct.unpack(">%dq" % n, blob))
 
 
+def unpack_exp(blob: bytes | None, n_regular: int) -> list:
+    """Expiry seconds per regular column plus the row marker (0: none)."""
+    if not blob:
+        return [0] * (n_regular + 1)
+    return list(struct.unpack(">%dq" % (n_regular + 1), blob))
+
+
 class Store:
     """Schema and rows in one SQLite database; every call is made under ``self.lock``."""
 
     def __init__(self, path: str | None):
         self.path = path
+        self.clock = time.time  # seconds; replaceable in tests to make TTLs expire
         self.lock = threading.RLock()
         self.db = sqlite3.connect(path or ":memory:", check_same_thread=False, isolation_level=None)
         if path:
@@ -99,9 +110,11 @@ class Store:
         for name, definition in self.db.execute("SELECT name, definition FROM cql_keyspaces"):
             d = json.loads(definition)
             self.keyspaces[name] = Keyspace(name, d["replication"], d.get("durable_writes", True))
-        for ks, name, definition in self.db.execute("SELECT keyspace, name, definition FROM cql_tables"):
+        for ks, name, definition in self.db.execute("SELECT keyspace, name, definition FROM cql_tables").fetchall():
             if ks in self.keyspaces:
-                self.keyspaces[ks].tables[name] = Table.from_json(ks, name, json.loads(definition))
+                table = Table.from_json(ks, name, json.loads(definition))
+                self.keyspaces[ks].tables[name] = table
+                self._upgrade_table(table)
         self.schema_version = uuid.uuid4()
         self._closed = threading.Event()
         self._committer = threading.Thread(target=self._commit_loop, name="cqlserver-commit", daemon=True)
@@ -172,11 +185,25 @@ class Store:
     def create_table(self, table: Table):
         self.db.execute('CREATE TABLE "%s" (tok INTEGER NOT NULL, pk BLOB NOT NULL, ck BLOB NOT NULL, '
                         'cells BLOB NOT NULL, wts BLOB, marker INTEGER, maxts INTEGER NOT NULL, '
-                        'PRIMARY KEY (tok, pk, ck)) WITHOUT ROWID' % table.data_table)
+                        'exp BLOB, minexp INTEGER, PRIMARY KEY (tok, pk, ck)) WITHOUT ROWID' % table.data_table)
+        self._expiry_index(table)
         self.db.execute("INSERT INTO cql_tables VALUES (?, ?, ?)",
                         (table.keyspace, table.name, json.dumps(table.to_json())))
         self.keyspaces[table.keyspace].tables[table.name] = table
         self.schema_version = uuid.uuid4()
+
+    def _expiry_index(self, table: Table):
+        self.db.execute('CREATE INDEX IF NOT EXISTS "%s_exp" ON "%s" (minexp) WHERE minexp IS NOT NULL'
+                        % (table.data_table, table.data_table))
+
+    def _upgrade_table(self, table: Table):
+        """Tables written before TTL support lack the expiry columns."""
+        cols = {r[1] for r in self.db.execute('PRAGMA table_info("%s")' % table.data_table)}
+        if "exp" not in cols:
+            self.db.execute('ALTER TABLE "%s" ADD COLUMN exp BLOB' % table.data_table)
+            self.db.execute('ALTER TABLE "%s" ADD COLUMN minexp INTEGER' % table.data_table)
+            self._expiry_index(table)
+        table.next_expiry = self.db.execute('SELECT min(minexp) FROM "%s"' % table.data_table).fetchone()[0]
 
     def drop_table(self, table: Table):
         self.db.execute('DROP TABLE IF EXISTS "%s"' % table.data_table)
@@ -188,38 +215,83 @@ class Store:
         self.db.execute('DELETE FROM "%s"' % table.data_table)
 
     # --------------------------------------------------------------- rows
+    # Expiry (TTL): ``exp`` holds, per regular column and then for the row marker, the unix second
+    # at which the cell expires (0: never); ``minexp`` the earliest of them, indexed.  Expired
+    # cells are purged (turned into tombstones, as Cassandra does) before any read or write of
+    # the table reaches its rows, so no expired value is ever served.
+
+    def purge_expired(self, table: Table, now: int | None = None):
+        if table.next_expiry is None:
+            return
+        now = int(self.clock()) if now is None else now
+        if table.next_expiry > now:
+            return
+        dt = table.data_table
+        self.begin()
+        rows = self.db.execute('SELECT tok, pk, ck, cells, wts, marker, exp FROM "%s" WHERE minexp <= ?' % dt,
+                               (now,)).fetchall()
+        n_key = table.n_key
+        n_reg = table.n_regular
+        for tok, pk, ck, cells, wts_blob, marker, exp_blob in rows:
+            values = split_cells(cells, len(table.columns))
+            wts = unpack_wts(wts_blob, n_reg)
+            exp = unpack_exp(exp_blob, n_reg)
+            for r in range(n_reg):
+                if exp[r] and exp[r] <= now:
+                    values[n_key + r] = None
+                    exp[r] = 0
+            if exp[n_reg] and exp[n_reg] <= now:
+                marker = None
+                exp[n_reg] = 0
+            self._store(table, tok, pk, ck, values, wts, marker, exp, exists=True)
+        table.next_expiry = self.db.execute('SELECT min(minexp) FROM "%s"' % dt).fetchone()[0]
+
     def get_row(self, table: Table, tok: int, pk: bytes, ck: bytes):
-        return self.db.execute('SELECT cells, wts, marker FROM "%s" WHERE tok = ? AND pk = ? AND ck = ?'
+        return self.db.execute('SELECT cells, wts, marker, exp FROM "%s" WHERE tok = ? AND pk = ? AND ck = ?'
                                % table.data_table, (tok, pk, ck)).fetchone()
 
-    def write_row(self, table: Table, tok, pk, ck, key_values, updates, ts, set_marker):
+    def write_row(self, table: Table, tok, pk, ck, key_values, updates, ts, set_marker, ttl=0):
         """Apply cell updates with last-write-wins per cell.
 
         ``updates`` maps column index -> new value (bytes/None) or a callable old -> new.
+        ``ttl`` (seconds, 0 = none) applies to the written cells and, for INSERT, the row marker.
         """
         n_key = table.n_key
+        n_reg = table.n_regular
+        expiry = int(self.clock()) + ttl if ttl else 0
         if set_marker and not any(callable(v) for v in updates.values()):
             # Fast path for INSERT: try to add a new row, merge only if it already exists.
-            values = list(key_values) + [None] * table.n_regular
-            wts = [NO_TS] * table.n_regular
+            values = list(key_values) + [None] * n_reg
+            wts = [NO_TS] * n_reg
+            exp = None
+            if expiry:
+                exp = [0] * (n_reg + 1)
+                exp[n_reg] = expiry
             for idx, new in updates.items():
                 values[idx] = new
                 wts[idx - n_key] = ts
+                if expiry and new is not None:
+                    exp[idx - n_key] = expiry
             try:
-                self.db.execute('INSERT INTO "%s" VALUES (?, ?, ?, ?, ?, ?, ?)' % table.data_table,
-                                (tok, pk, ck, join_cells(values), pack_wts(wts), ts, ts))
+                self.db.execute('INSERT INTO "%s" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)' % table.data_table,
+                                (tok, pk, ck, join_cells(values), pack_wts(wts), ts, ts,
+                                 pack_wts(exp) if expiry else None, expiry or None))
+                if expiry:
+                    self._note_expiry(table, expiry)
                 return
             except sqlite3.IntegrityError:
                 pass
         row = self.get_row(table, tok, pk, ck)
         if row is None:
-            values = list(key_values) + [None] * table.n_regular
-            wts = [NO_TS] * table.n_regular
+            values = list(key_values) + [None] * n_reg
+            wts = [NO_TS] * n_reg
             marker = None
+            exp = [0] * (n_reg + 1)
         else:
             values = split_cells(row[0], len(table.columns))
-            wts = unpack_wts(row[1], table.n_regular)
+            wts = unpack_wts(row[1], n_reg)
             marker = row[2]
+            exp = unpack_exp(row[3], n_reg)
         for idx, new in updates.items():
             r = idx - n_key
             if ts >= wts[r]:
@@ -227,38 +299,55 @@ class Store:
                     new = new(values[idx])
                 values[idx] = new
                 wts[r] = ts
+                exp[r] = expiry if new is not None else 0
         if set_marker and (marker is None or ts >= marker):
             marker = ts
-        self._store(table, tok, pk, ck, values, wts, marker, exists=row is not None)
+            exp[n_reg] = expiry
+        self._store(table, tok, pk, ck, values, wts, marker, exp, exists=row is not None)
 
-    def _store(self, table, tok, pk, ck, values, wts, marker, exists):
-        live = marker is not None or any(v is not None for v in values[table.n_key:])
+    def _note_expiry(self, table, expiry):
+        if table.next_expiry is None or expiry < table.next_expiry:
+            table.next_expiry = expiry
+
+    def _store(self, table, tok, pk, ck, values, wts, marker, exp, exists):
+        n_key = table.n_key
+        live = marker is not None or any(v is not None for v in values[n_key:])
         if not live:
             if exists:
                 self.db.execute('DELETE FROM "%s" WHERE tok = ? AND pk = ? AND ck = ?' % table.data_table,
                                 (tok, pk, ck))
             return
         maxts = max([w for w in wts if w != NO_TS] + ([marker] if marker is not None else []) or [NO_TS])
-        self.db.execute('INSERT OR REPLACE INTO "%s" VALUES (?, ?, ?, ?, ?, ?, ?)' % table.data_table,
-                        (tok, pk, ck, join_cells(values), pack_wts(wts), marker, maxts))
+        live_exp = [e for r, e in enumerate(exp[:-1]) if e and values[n_key + r] is not None]
+        if exp[-1] and marker is not None:
+            live_exp.append(exp[-1])
+        minexp = min(live_exp) if live_exp else None
+        self.db.execute('INSERT OR REPLACE INTO "%s" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)' % table.data_table,
+                        (tok, pk, ck, join_cells(values), pack_wts(wts), marker, maxts,
+                         pack_wts(exp) if minexp else None, minexp))
+        if minexp:
+            self._note_expiry(table, minexp)
 
     def delete_rows(self, table: Table, where_sql: str, params: list, ts: int, columns=None):
         """Delete rows (or only ``columns``) matching ``where_sql`` at timestamp ``ts``."""
         dt = table.data_table
         if columns is None:
             self.db.execute('DELETE FROM "%s" WHERE %s AND maxts <= ?' % (dt, where_sql), params + [ts])
-        rows = self.db.execute('SELECT tok, pk, ck, cells, wts, marker FROM "%s" WHERE %s' % (dt, where_sql),
+        rows = self.db.execute('SELECT tok, pk, ck, cells, wts, marker, exp FROM "%s" WHERE %s' % (dt, where_sql),
                                params).fetchall()
         n_key = table.n_key
-        for tok, pk, ck, cells, wts_blob, marker in rows:
+        for tok, pk, ck, cells, wts_blob, marker, exp_blob in rows:
             values = split_cells(cells, len(table.columns))
             wts = unpack_wts(wts_blob, table.n_regular)
+            exp = unpack_exp(exp_blob, table.n_regular)
             targets = range(n_key, len(table.columns)) if columns is None else columns
             for idx in targets:
                 r = idx - n_key
                 if ts >= wts[r]:
                     values[idx] = None
                     wts[r] = ts
+                    exp[r] = 0
             if columns is None and marker is not None and marker <= ts:
                 marker = None
-            self._store(table, tok, pk, ck, values, wts, marker, exists=True)
+                exp[-1] = 0
+            self._store(table, tok, pk, ck, values, wts, marker, exp, exists=True)
