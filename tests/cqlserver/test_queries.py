@@ -361,3 +361,18 @@ def test_ttl_expires_cells_and_rows():
             assert s.execute("SELECT COUNT(*) FROM t.x").one()[0] == 1
         finally:
             cluster.shutdown()
+
+
+def test_filtering_pages_are_bounded_and_complete(session, ks, monkeypatch):
+    from infra.local.cqlserver import executor
+    monkeypatch.setattr(executor, "FILTER_SCAN_BUDGET", 10)
+    session.execute("CREATE TABLE %s.fb (k int PRIMARY KEY, v int)" % ks)
+    ins = session.prepare("INSERT INTO %s.fb (k, v) VALUES (?, ?)" % ks)
+    for k in range(300):
+        session.execute(ins, (k, k % 50))
+    stmt = SimpleStatement("SELECT k FROM %s.fb WHERE v = 7 ALLOW FILTERING" % ks, fetch_size=4)
+    result = session.execute(stmt)
+    keys = [r.k for r in result]
+    assert sorted(keys) == [k for k in range(300) if k % 50 == 7]
+    stmt = SimpleStatement("SELECT k FROM %s.fb WHERE v = 7 LIMIT 3 ALLOW FILTERING" % ks, fetch_size=2)
+    assert len(list(session.execute(stmt))) == 3

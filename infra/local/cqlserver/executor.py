@@ -33,6 +33,7 @@ _I32 = struct.Struct(">i")
 _NAME_RE = re.compile(r"^\w{1,48}$")
 _PAGING = struct.Struct(">Bqi")
 MAX_TTL = 20 * 365 * 24 * 3600
+FILTER_SCAN_BUDGET = 20000
 FILTERING_MSG = ("Cannot execute this query as it might involve data filtering and thus may have unpredictable "
                  "performance. If you want to execute this query despite the performance unpredictability, "
                  "use ALLOW FILTERING")
@@ -846,17 +847,25 @@ class Executor:
         else:
             sql = 'SELECT tok, pk, ck, cells%s FROM "%s" WHERE %s' % (", wts, exp" if need_wts else "", dt, where_sql)
             sql += " ORDER BY tok DESC, pk DESC, ck DESC" if reverse else " ORDER BY tok, pk, ck"
+        stopped_at = None
         if filters:
+            # Scan at most FILTER_SCAN_BUDGET rows per page (keeps the store responsive to other
+            # connections); a short page then carries the scan position as its paging state.
             rows = []
             n = len(table.columns)
+            scanned = 0
             with self.store.lock:
                 cur = self.store.db.execute(sql, qparams)
                 try:
                     for row in cur:
+                        scanned += 1
                         if self._matches(split_cells(row[3], n), filters):
                             rows.append(row)
                             if want is not None and len(rows) > want:
                                 break
+                        elif want is not None and scanned >= FILTER_SCAN_BUDGET:
+                            stopped_at = row
+                            break
                 finally:
                     cur.close()
         else:
@@ -871,6 +880,9 @@ class Executor:
                 last = rows[-1]
                 paging_state = (_PAGING.pack(1, last[0], served + want) + struct.pack(">H", len(last[1]))
                                 + last[1] + last[2])
+        elif stopped_at is not None:
+            paging_state = (_PAGING.pack(1, stopped_at[0], served + len(rows)) + struct.pack(">H", len(stopped_at[1]))
+                            + stopped_at[1] + stopped_at[2])
         body = self._project(table, selection, rows)
         return P.rows_result(columns, ks, table.name, len(rows), body, paging_state, no_meta)
 
