@@ -21,6 +21,7 @@ class Settings(BaseSettings):
     database_url: str = "postgresql://postgres@127.0.0.1:54320/recon"
     db_pool_min: int = 1
     db_pool_max: int = 4
+    db_pool_timeout: float = 10.0
     # the PostgreSQL database fed by CDC (defaults to the control-plane database)
     target_database_url: str | None = None
 
@@ -28,6 +29,7 @@ class Settings(BaseSettings):
     aws_endpoint_url: str | None = None
     aws_region: str = "us-east-1"
     queue_prefix: str = ""
+    artifacts_bucket: str = "recon-artifacts-local"
 
     # product switches
     reconciliation_enabled: bool = True

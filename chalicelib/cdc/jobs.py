@@ -58,7 +58,11 @@ def create_jobs(
             if row:
                 created.append(row)
     if created:
-        aws.send_messages(JOBS_QUEUE, [{"kind": "job", "job_id": str(r["job_id"])} for r in created])
+        try:
+            aws.send_messages(JOBS_QUEUE, [{"kind": "job", "job_id": str(r["job_id"])} for r in created])
+        except Exception:
+            # the jobs are stored: the sweeper re-sends wake-ups for queued jobs within a minute
+            logger.exception("could not send job wake-ups; the sweeper will", extra={"jobs": len(created)})
     return created
 
 

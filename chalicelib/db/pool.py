@@ -28,6 +28,7 @@ def get_pool() -> ConnectionPool:
                     s.database_url,
                     min_size=s.db_pool_min,
                     max_size=s.db_pool_max,
+                    timeout=s.db_pool_timeout,
                     kwargs={"row_factory": dict_row, "autocommit": False, "options": "-c timezone=UTC"},
                     open=True,
                     name="recon-control-plane",
