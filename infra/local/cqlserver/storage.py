@@ -101,7 +101,8 @@ class Store:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=OFF")
             self.db.execute("PRAGMA wal_autocheckpoint=20000")
-        self.db.execute("PRAGMA cache_size=-65536")
+        self.db.execute("PRAGMA cache_size=-262144")
+        self.db.execute("PRAGMA mmap_size=4294967296")
         self.db.execute("PRAGMA temp_store=MEMORY")
         self.db.execute("CREATE TABLE IF NOT EXISTS cql_keyspaces (name TEXT PRIMARY KEY, definition TEXT NOT NULL)")
         self.db.execute("CREATE TABLE IF NOT EXISTS cql_tables (keyspace TEXT NOT NULL, name TEXT NOT NULL, "
