@@ -376,3 +376,10 @@ def test_filtering_pages_are_bounded_and_complete(session, ks, monkeypatch):
     assert sorted(keys) == [k for k in range(300) if k % 50 == 7]
     stmt = SimpleStatement("SELECT k FROM %s.fb WHERE v = 7 LIMIT 3 ALLOW FILTERING" % ks, fetch_size=2)
     assert len(list(session.execute(stmt))) == 3
+
+
+def test_unknown_prepared_id_is_reprepared_by_the_driver(server, session, kv):
+    prepared = session.prepare("SELECT v FROM %s WHERE k = ?" % kv)
+    server.executor.prepared.clear()  # as after a server restart
+    assert session.execute(prepared, (5,)).one().v == "v5"
+    assert prepared.query_id in server.executor.prepared

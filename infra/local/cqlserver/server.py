@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import sqlite3
 import threading
 
 from . import protocol as P
@@ -215,6 +216,13 @@ class Connection:
             else:
                 log.debug("error %#06x: %s", exc.code, exc.message)
             return P.frame(P.ERROR, stream, P.error_body(exc.code, exc.message, exc.extra()))
+        except sqlite3.OperationalError as exc:
+            if "no such table" not in str(exc):
+                log.exception("storage error on opcode %#x", opcode)
+                return P.frame(P.ERROR, stream, P.error_body(0x0000, "Storage error in the CQL dev server: %s"
+                                                              % exc))
+            # the table was dropped while this request was running
+            return P.frame(P.ERROR, stream, P.error_body(0x2200, "table does not exist (dropped concurrently)"))
         except Exception as exc:
             log.exception("internal error on opcode %#x", opcode)
             return P.frame(P.ERROR, stream, P.error_body(0x0000, "Internal error in the CQL dev server: %s: %s"
