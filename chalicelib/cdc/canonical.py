@@ -876,15 +876,38 @@ def build_canonicalizer(
     names = [c.name for c in cols]
     if len(set(names)) != len(names):
         raise ValueError(f"duplicate column names in {names}")
-    convs = [column_converter(c, side) for c in cols]
+    if side not in _SIDES:
+        raise ValueError(f"side must be {CASSANDRA!r}, {POSTGRES!r} or None, got {side!r}")
     keys = tuple(c.name if side == CASSANDRA else c.postgres_name for c in cols)
     n = len(cols)
-    # Unrolled body: one call per column, no zip/loop overhead.  Only indices are generated.
-    body = ", ".join(f"c{i}(r[{i}])" for i in range(n))
-    env: dict[str, Any] = {f"c{i}": f for i, f in enumerate(convs)}
-    exec(f"def _seq(r):\n    return ({body},)\n", env)  # noqa: S102 - generated from indices only
+    # One generated function per table: per column, an inline null test, an inline pass-through
+    # for values already canonical (str for text, int for integers, bool for booleans), and one
+    # call of the compiled element converter otherwise.  Only indices and type names are
+    # generated, never catalog text.
+    env: dict[str, Any] = {"_str": str, "_int": int, "_bool": bool, "_tuple": tuple, "_list": list}
+    loads, exprs = [], []
+    for i, c in enumerate(cols):
+        ctype = c.type
+        env[f"c{i}"] = _element_converter(ctype, side, c.blank_padded)
+        loads.append(f"v{i} = r[{i}]")
+        if ctype.is_collection:
+            exprs.append(f"None if v{i} is None else (c{i}(v{i}) or None)")
+            continue
+        native = _NATIVE_ELEMENT.get(ctype.family)
+        if native is not None and not (ctype.family == "text" and c.blank_padded):
+            exprs.append(f"v{i} if type(v{i}) is _{native.__name__} else (None if v{i} is None else c{i}(v{i}))")
+        else:
+            exprs.append(f"None if v{i} is None else c{i}(v{i})")
+    src = (
+        "def _seq(r):\n    "
+        + "\n    ".join(loads)
+        + "\n    return (\n        "
+        + ",\n        ".join(exprs)
+        + ",\n    )\n"
+    )
+    exec(src, env)  # noqa: S102 - generated from column indices only
     seq: Callable[[Sequence[Any]], tuple] = env["_seq"]
-    _tuple, _len = tuple, len
+    _len = len
 
     def canonicalize(row: Sequence[Any] | Mapping[str, Any]) -> tuple:
         t = type(row)

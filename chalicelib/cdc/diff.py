@@ -45,6 +45,7 @@ __all__ = [
     "diff_segment",
     "diff_rows",
     "canonical_stream",
+    "freeze_pk",
 ]
 
 
@@ -453,4 +454,24 @@ def canonical_stream(
         raise ValueError("a primary key needs at least one column")
     for token, raw in rows:
         canon = canonicalize(raw)
-        yield token, tuple([canon[i] for i in idx]), canon
+        pk = tuple([canon[i] for i in idx])
+        for v in pk:
+            if type(v) is list or type(v) is dict:
+                pk = freeze_pk(pk)
+                break
+        yield token, pk, canon
+
+
+def _freeze(v: Any) -> Any:
+    if type(v) is list:
+        return tuple(_freeze(x) for x in v)
+    if type(v) is dict:
+        return tuple((k, _freeze(x)) for k, x in v.items())
+    return v
+
+
+def freeze_pk(pk: Sequence[Any]) -> tuple:
+    """A canonical primary key usable as a dictionary key: a frozen collection in the key (a
+    list, or a map as a dict) becomes a tuple (a map: a tuple of (key, value) pairs).  Its
+    JSON and ``pk_display`` stay those of an array."""
+    return tuple(_freeze(v) for v in pk)

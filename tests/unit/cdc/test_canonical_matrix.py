@@ -229,6 +229,14 @@ def test_must_equal(cql_type, pg_type, c_value, p_value, expected):
     assert values_equal(c, p, col)
     assert row_digest((c,)) == row_digest((p,))
     json.dumps(c, allow_nan=False)  # the canonical form is strict JSON
+    _same_through_compiled_rows(col, c_value, p_value, c, p)
+
+
+def _same_through_compiled_rows(col, c_value, p_value, c, p):
+    """The compiled per-table canonicalizer (inlined fast paths) agrees with canonical()."""
+    other = ColumnSpec("k", "int")
+    assert build_canonicalizer([other, col], CASSANDRA)((1, c_value)) == (1, c)
+    assert build_canonicalizer([col, other], POSTGRES)([p_value, 1]) == (p, 1)
 
 
 @pytest.mark.parametrize("cql_type,pg_type,c_value,p_value", [d[1:] for d in DIFFER], ids=[d[0] for d in DIFFER])
@@ -238,6 +246,7 @@ def test_must_differ(cql_type, pg_type, c_value, p_value):
     p = canonical(p_value, col, POSTGRES)
     assert not values_equal(c, p, col)
     assert row_digest((c,)) != row_digest((p,))
+    _same_through_compiled_rows(col, c_value, p_value, c, p)
 
 
 def test_matrix_covers_every_supported_type():

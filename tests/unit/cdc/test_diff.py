@@ -21,6 +21,7 @@ from chalicelib.cdc.diff import (
     canonical_stream,
     diff_rows,
     diff_segment,
+    freeze_pk,
 )
 
 MIP, MIC, DM = MismatchType.MISSING_IN_POSTGRES, MismatchType.MISSING_IN_CASSANDRA, MismatchType.DATA_MISMATCH
@@ -261,6 +262,16 @@ def test_diff_rows_with_frozen_collection_in_the_key():
     p = {((1, 2),): ([1, 2], "b")}
     (d,) = diff_rows(c, p, cols)
     assert d.mismatch_type is DM and d.pk_display == "[1,2]"
+
+
+def test_canonical_stream_freezes_collection_keys():
+    cols = [ColumnSpec("k", "frozen<set<int>>"), ColumnSpec("v", "text")]
+    c = list(canonical_stream([(1, ([2, 1], "a"))], build_canonicalizer(cols, CASSANDRA), [0]))
+    p = list(canonical_stream([(1, ([1, 2], "b"))], build_canonicalizer(cols, POSTGRES), [0]))
+    assert c[0][1] == ((1, 2),) and c[0][2] == ([1, 2], "a")
+    (d,) = diff_rows({c[0][1]: c[0][2]}, {p[0][1]: p[0][2]}, cols)
+    assert d.differing_columns == ("v",) and d.pk_display == "[1,2]"
+    assert freeze_pk(("a", {"x": [1]})) == ("a", (("x", (1,)),))
 
 
 def test_raw_rows_through_canonical_stream():
