@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import date, datetime, time, timedelta, timezone
-from decimal import Decimal
 
 import pytest
 from cassandra.util import Date, OrderedMapSerializedKey, SortedSet, Time

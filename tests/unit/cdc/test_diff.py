@@ -14,7 +14,6 @@ from hypothesis import strategies as st
 
 from chalicelib.cdc.canonical import ColumnSpec, SegmentDigest, build_canonicalizer, CASSANDRA, POSTGRES
 from chalicelib.cdc.diff import (
-    Diff,
     MismatchType,
     RowMatcher,
     TokenOrderError,
