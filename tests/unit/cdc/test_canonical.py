@@ -9,6 +9,7 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal, localcontext
 
 import pytest
+from cassandra.cqltypes import DateType
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -270,6 +271,9 @@ def test_any_stored_timestamp_matches_postgres_microseconds(ms, extra_us):
     col = ColumnSpec("t", "timestamp")
     c = canonical(cassandra_decode("timestamp", ms), col, CASSANDRA)
     assert c == _expected_ts(ms)
+    # the driver's non-Cython deserializer (used without the compiled extensions) agrees
+    pure = DateType.deserialize(struct.pack(">q", ms), 4)
+    assert canonical(pure, col, CASSANDRA) == c
     pg = datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(milliseconds=ms, microseconds=extra_us)
     assert canonical(pg, col, POSTGRES) == c
     assert canonical(pg.replace(tzinfo=None), col, POSTGRES) == c
