@@ -150,16 +150,21 @@ class CassandraReader:
             self._session = get_session(self.settings)
         return self._session
 
-    def _prepare(self, cql: str) -> PreparedStatement:
+    def _prepare(self, cql: str, where: str = "") -> PreparedStatement:
         try:
             return prepare(self.session, cql)
+        except CassandraReadError:
+            raise
         except Exception as exc:
+            host = _host_of(None, exc) or self._host_hint()
             raise CassandraReadError(
-                f"cannot prepare query on {self._host_hint()} for {self.keyspace}.{self.table}: "
-                f"{type(exc).__name__}: {exc}",
-                host=self._host_hint(),
+                f"Cassandra read failed on host {host} for {self.keyspace}.{self.table}"
+                f"{' ' + where if where else ''}: cannot prepare query: {type(exc).__name__}: {exc}",
+                host=host,
                 keyspace=self.keyspace,
                 table=self.table,
+                token_range=where or None,
+                attempts=1,
             ) from exc
 
     def _submit(self, bound: BoundStatement, paging_state: bytes | None = None) -> ResponseFuture:
@@ -215,7 +220,7 @@ class CassandraReader:
         fetch = fetch_size or self.fetch_size
         if fetch < 1:
             raise ValueError(f"fetch_size must be >= 1, got {fetch}")
-        stmt = self._prepare(self._cql_scan)
+        stmt = self._prepare(self._cql_scan, f"range {rng}")
         keys = self._dict_keys
         for piece in rng.unwrap():
             for page in self._pages(stmt, piece, fetch):
@@ -248,7 +253,7 @@ class CassandraReader:
     def count_range(self, token_range: TokenRange | tuple[int, int]) -> int:
         """``SELECT COUNT(*)`` over ``(start, end]`` (summed over the pieces of a wrapping range)."""
         rng = _as_range(token_range)
-        stmt = self._prepare(self._cql_count)
+        stmt = self._prepare(self._cql_count, f"range {rng}")
         total = 0
         for piece in rng.unwrap():
             bound = stmt.bind((piece.start, piece.end))

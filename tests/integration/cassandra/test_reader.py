@@ -251,3 +251,4 @@ def test_error_names_host_keyspace_table(keyspace, cassandra_settings):
         list(reader.scan_range(TokenRange(-10, 10)))
     msg = str(info.value)
     assert keyspace in msg and "no_such_table" in msg and str(cassandra_settings.port) in msg
+    assert "(-10, 10]" in msg
