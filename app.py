@@ -22,10 +22,10 @@ app.register_blueprint(openapi.bp, url_prefix=API_PREFIX)
 
 
 # ---------------------------------------------------------------------------------------- workers
-def _batch(event, handle):
+def _batch(event, handle, **kw):
     from chalicelib.workers.sqs import process_batch
 
-    return process_batch(event, handle, context=getattr(app, "lambda_context", None))
+    return process_batch(event, handle, context=getattr(app, "lambda_context", None), **kw)
 
 
 @app.on_sqs_message(queue="recon-jobs", batch_size=1)
@@ -60,4 +60,4 @@ def sweeper(event):
 def alert_worker(event):
     from chalicelib.workers import alerts
 
-    return _batch(event, alerts.handle_alert_message)
+    return _batch(event, alerts.handle_alert_message, with_receive_count=True)

@@ -351,4 +351,7 @@ def sweep() -> dict:
     for queue, body in to_send:
         aws.send_message(queue, body)
     _after_finish(all_deliveries)
+    from chalicelib.cdc import alerts
+
+    counts["requeued_deliveries"] = alerts.requeue_stalled_deliveries() or 0
     return counts

@@ -241,7 +241,14 @@ class Sample(Strategy):
         # half the sample drawn from each side, then each side's keys read on the other side
         c_found = ctx.cassandra.get_rows(ctx.cassandra.sample_keys(math.ceil(n / 2)))
         c_canon = ctx.cass_map([r for r in c_found.values() if r is not None])
-        p_canon = ctx.pg_map(ctx.postgres.sample(n // 2, start, end, random.random()))
+        # PostgreSQL's half: keys not already drawn from Cassandra, so n distinct rows are compared
+        p_all = ctx.pg_map(ctx.postgres.sample(n, start, end, random.random()))
+        p_canon = {}
+        for k, v in p_all.items():
+            if len(c_canon) + len(p_canon) >= n:
+                break
+            if k not in c_canon:
+                p_canon[k] = v
         need_c = [k for k in p_canon if k not in c_canon]
         need_p = [k for k in c_canon if k not in p_canon]
         if need_c:

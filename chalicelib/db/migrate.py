@@ -2,7 +2,7 @@
 
 A deliberately small runner (see docs/decisions.md): files `migrations/NNNN_name.sql` are applied in
 order, each in its own transaction, recorded in `recon.schema_migrations` with a checksum; a
-transaction-level advisory lock makes concurrent runs safe; an applied file whose content changed is an
+session-level advisory lock makes concurrent runs safe; an applied file whose content changed is an
 error (write a new migration instead).
 """
 from __future__ import annotations
@@ -41,33 +41,41 @@ def migrate(database_url: str, directory: Path = MIGRATIONS_DIR, log=print) -> l
     """Apply pending migrations; return the names applied."""
     applied_now: list[str] = []
     with psycopg.connect(database_url, autocommit=True) as conn:
-        conn.execute("CREATE SCHEMA IF NOT EXISTS recon")
-        conn.execute(
-            "CREATE TABLE IF NOT EXISTS recon.schema_migrations ("
-            " version integer PRIMARY KEY, name text NOT NULL, checksum text NOT NULL,"
-            " applied_at timestamptz NOT NULL DEFAULT now())"
-        )
-        for version, name, sql in discover(directory):
-            checksum = hashlib.sha256(sql.encode()).hexdigest()
-            with conn.transaction():
-                conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_ID,))
-                row = conn.execute(
-                    "SELECT name, checksum FROM recon.schema_migrations WHERE version = %s", (version,)
-                ).fetchone()
-                if row:
-                    if row[1] != checksum:
-                        raise MigrationError(
-                            f"migration {name} was changed after it was applied (as {row[0]}); "
-                            "add a new migration instead"
-                        )
-                    continue
-                conn.execute(sql)
-                conn.execute(
-                    "INSERT INTO recon.schema_migrations (version, name, checksum) VALUES (%s, %s, %s)",
-                    (version, name, checksum),
-                )
-                applied_now.append(name)
-                log(f"applied {name}")
+        # one runner at a time, bootstrap included (CREATE ... IF NOT EXISTS races otherwise)
+        conn.execute("SELECT pg_advisory_lock(%s)", (_LOCK_ID,))
+        try:
+            return _apply(conn, directory, log, applied_now)
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_ID,))
+
+
+def _apply(conn, directory: Path, log, applied_now: list[str]) -> list[str]:
+    conn.execute("CREATE SCHEMA IF NOT EXISTS recon")
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS recon.schema_migrations ("
+        " version integer PRIMARY KEY, name text NOT NULL, checksum text NOT NULL,"
+        " applied_at timestamptz NOT NULL DEFAULT now())"
+    )
+    for version, name, sql in discover(directory):
+        checksum = hashlib.sha256(sql.encode()).hexdigest()
+        with conn.transaction():
+            row = conn.execute(
+                "SELECT name, checksum FROM recon.schema_migrations WHERE version = %s", (version,)
+            ).fetchone()
+            if row:
+                if row[1] != checksum:
+                    raise MigrationError(
+                        f"migration {name} was changed after it was applied (as {row[0]}); "
+                        "add a new migration instead"
+                    )
+                continue
+            conn.execute(sql)
+            conn.execute(
+                "INSERT INTO recon.schema_migrations (version, name, checksum) VALUES (%s, %s, %s)",
+                (version, name, checksum),
+            )
+            applied_now.append(name)
+            log(f"applied {name}")
     return applied_now
 
 

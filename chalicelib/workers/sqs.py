@@ -11,12 +11,14 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from chalicelib.observability import logger
 
 
-def process_batch(event, handle_body: Callable[[str], object], context=None) -> dict:
+def process_batch(event, handle_body: Callable[..., object], context=None, with_receive_count: bool = False) -> dict:
     processor = BatchProcessor(event_type=EventType.SQS)
 
     def record_handler(record: SQSRecord):
         logger.append_keys(message_id=record.message_id)
         try:
+            if with_receive_count:
+                return handle_body(record.body, int(record.attributes.approximate_receive_count or 1))
             return handle_body(record.body)
         except Exception as exc:
             logger.warning(

@@ -106,9 +106,7 @@ def engine_env(database, cassandra_endpoint, tmp_path, monkeypatch):
             aws.client("sqs").create_queue(QueueName=q)
         yield set_env
         aws.reset_clients()
-    from chalicelib.cassandra import session as cass_session
-
-    cass_session.shutdown()
+    # the process-wide Cassandra session is shared with other suites (same settings): keep it open
     cdc_worker.reset_contexts()
     catalog_mod.get_catalog.cache_clear()
     reset_settings()
