@@ -383,3 +383,36 @@ def test_unknown_prepared_id_is_reprepared_by_the_driver(server, session, kv):
     server.executor.prepared.clear()  # as after a server restart
     assert session.execute(prepared, (5,)).one().v == "v5"
     assert prepared.query_id in server.executor.prepared
+
+
+@pytest.mark.parametrize("where", ["token(k) > %d AND token(k) <= %d" % (MIN, MAX), "token(k) >= %d" % MIN, ""])
+def test_paging_cost_is_linear(server, session, ks, where):
+    """Each page seeks to its position: scanning with tiny pages costs about what one page costs."""
+    session.execute("CREATE TABLE %s.lin (k int PRIMARY KEY, v int)" % ks)
+    ins = session.prepare("INSERT INTO %s.lin (k, v) VALUES (?, ?)" % ks)
+    for start in range(0, 4000, 200):
+        batch = BatchStatement(batch_type=BatchType.UNLOGGED)
+        for k in range(start, start + 200):
+            batch.add(ins, (k, k))
+        session.execute(batch)
+    query = "SELECT k FROM %s.lin" % ks + (" WHERE " + where if where else "")
+
+    def vm_steps(fetch_size):
+        steps = [0]
+
+        def tick():
+            steps[0] += 1
+            return 0
+        with server.store.lock:
+            server.store.db.set_progress_handler(tick, 100)
+        try:
+            rows = list(session.execute(SimpleStatement(query, fetch_size=fetch_size)))
+        finally:
+            with server.store.lock:
+                server.store.db.set_progress_handler(None, 100)
+        assert len(rows) == 4000
+        return steps[0]
+
+    one_page = vm_steps(5000)
+    many_pages = vm_steps(40)   # 100 pages; a rescan per page would cost ~50x
+    assert many_pages < one_page * 4, (one_page, many_pages)

@@ -117,6 +117,34 @@ class Reader:
             raise ProtocolError("Invalid value length %d" % n)
         return self.raw(n)
 
+    def values(self, n: int) -> list:
+        """``n`` consecutive [value]s (bytes, None for null, UNSET for not set)."""
+        data = self.data
+        pos = self.pos
+        limit = len(data)
+        unpack = _I32.unpack_from
+        out = []
+        append = out.append
+        for _ in range(n):
+            if pos + 4 > limit:
+                raise ProtocolError("Truncated message body")
+            size = unpack(data, pos)[0]
+            pos += 4
+            if size >= 0:
+                end = pos + size
+                if end > limit:
+                    raise ProtocolError("Truncated message body")
+                append(data[pos:end])
+                pos = end
+            elif size == -1:
+                append(None)
+            elif size == -2:
+                append(UNSET)
+            else:
+                raise ProtocolError("Invalid value length %d" % size)
+        self.pos = pos
+        return out
+
     def string_map(self) -> dict:
         return {self.string(): self.string() for _ in range(self.short())}
 
@@ -185,7 +213,7 @@ def read_query_params(r: Reader) -> QueryParams:
             p.names = names
             p.values = values
         else:
-            p.values = [r.bytes() for _ in range(n)]
+            p.values = r.values(n)
     p.skip_metadata = bool(flags & F_SKIP_METADATA)
     if flags & F_PAGE_SIZE:
         p.page_size = r.int()

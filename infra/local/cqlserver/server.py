@@ -271,7 +271,7 @@ class Connection:
                 ref = r.short_bytes()
             else:
                 raise ProtocolError("Invalid batch statement kind %d" % kind)
-            values = [r.bytes() for _ in range(r.short())]
+            values = r.values(r.short())
             items.append((kind, ref, values))
         params = P.QueryParams()
         params.consistency = r.short()
