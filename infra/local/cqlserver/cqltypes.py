@@ -299,8 +299,14 @@ def _enc_date(t, value):
         except ValueError:
             raise InvalidRequest("Unable to coerce '%s' to a formatted date" % value) from None
     else:
-        days = _to_int(value, 0, "date")
-    return _UINT32.pack((days + (1 << 31)) & 0xFFFFFFFF)
+        # An integer date literal is the raw unsigned value (2**31 is the epoch), as in CQL.
+        raw = _to_int(value, 0, "date")
+        if not 0 <= raw < (1 << 32):
+            raise InvalidRequest("Unable to make unsigned int (for date) from: '%s'" % value)
+        return _UINT32.pack(raw)
+    if not -(1 << 31) <= days < (1 << 31):
+        raise InvalidRequest("Date out of range: %s" % value)
+    return _UINT32.pack(days + (1 << 31))
 
 
 def _enc_time(t, value):
