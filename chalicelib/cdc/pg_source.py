@@ -47,6 +47,60 @@ def close_target_pool() -> None:
             _pool = None
 
 
+_DONE = object()
+
+
+def _prefetched(make_rows, chunk: int = 2000, depth: int = 4) -> Iterator[tuple]:
+    """Iterate `make_rows()` in a reader thread, at most `depth` chunks ahead of the consumer.
+    Errors in the reader are raised in the consumer; a consumer that stops early stops the reader."""
+    import queue
+
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.5)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def reader() -> None:
+        try:
+            buf = []
+            for row in make_rows():
+                buf.append(row)
+                if len(buf) >= chunk:
+                    if not put(buf):
+                        return
+                    buf = []
+            if buf:
+                put(buf)
+            put(_DONE)
+        except BaseException as exc:  # handed to the consumer
+            put(exc)
+
+    t = threading.Thread(target=reader, name="pg-prefetch", daemon=True)
+    t.start()
+
+    def consume() -> Iterator[tuple]:
+        try:
+            while True:
+                item = q.get()
+                if item is _DONE:
+                    return
+                if isinstance(item, BaseException):
+                    raise item
+                yield from item
+        finally:
+            stop.set()
+            t.join(timeout=30)
+
+    return consume()
+
+
 class TargetSchemaError(RuntimeError):
     """The PostgreSQL table does not match the catalog (missing table, column or token column)."""
 
@@ -111,8 +165,16 @@ class PostgresSource:
         return self._oids
 
     # ---------------------------------------------------------------- reads
-    def scan_range(self, start: int, end: int) -> Iterator[tuple]:
-        """Rows with start < token <= end, ordered by token, streamed with binary COPY."""
+    def scan_range(self, start: int, end: int, prefetch: bool = True) -> Iterator[tuple]:
+        """Rows with start < token <= end, ordered by token, streamed with binary COPY.
+
+        With `prefetch`, a thread reads ahead (a few chunks, so memory stays bounded) while the
+        caller compares: PostgreSQL's I/O and parsing overlap with the Cassandra side and the diff."""
+        if prefetch:
+            return _prefetched(lambda: self._scan_range(start, end))
+        return self._scan_range(start, end)
+
+    def _scan_range(self, start: int, end: int) -> Iterator[tuple]:
         query = sql.SQL(
             "COPY (SELECT {sel} FROM {t} WHERE {tok} > {a} AND {tok} <= {b} ORDER BY {tok}) TO STDOUT (FORMAT BINARY)"
         ).format(sel=self._select, t=self.qualified, tok=self.token_col, a=sql.Literal(start), b=sql.Literal(end))
