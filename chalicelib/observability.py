@@ -9,15 +9,28 @@ import os
 import time
 import uuid
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from functools import lru_cache
+
+from aws_lambda_powertools import Logger, Metrics
 
 SERVICE = "recon"
 os.environ.setdefault("POWERTOOLS_SERVICE_NAME", SERVICE)
 os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "Recon")
 
 logger = Logger(service=SERVICE)
-tracer = Tracer(service=SERVICE)
 metrics = Metrics(namespace=os.environ["POWERTOOLS_METRICS_NAMESPACE"], service=SERVICE)
+
+
+def tracing_enabled() -> bool:
+    return os.environ.get("POWERTOOLS_TRACE_DISABLED", "false").lower() not in ("1", "true")
+
+
+@lru_cache(maxsize=1)
+def get_tracer():
+    """The X-Ray tracer, created on first use: its SDK costs ~0.3 s of import (cold start)."""
+    from aws_lambda_powertools import Tracer
+
+    return Tracer(service=SERVICE)
 
 
 def _request_id_from(request) -> str:
@@ -53,8 +66,9 @@ def register(app) -> None:
         logger.remove_keys(["request_id"])
         return response
 
-    @app.middleware("all")
-    def _trace(event, get_response):
-        name = getattr(event, "path", None) or type(event).__name__
-        with tracer.provider.in_subsegment(f"## {name}"):
-            return get_response(event)
+    if tracing_enabled():
+        @app.middleware("all")
+        def _trace(event, get_response):
+            name = getattr(event, "path", None) or type(event).__name__
+            with get_tracer().provider.in_subsegment(f"## {name}"):
+                return get_response(event)
