@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import sqlite3
 import struct
 import threading
@@ -29,6 +30,7 @@ import uuid
 from .cqltypes import parse_type, pack_bytes
 from .schema import Keyspace, Table
 
+log = logging.getLogger("cqlserver")
 _I32 = struct.Struct(">i")
 NO_TS = -(1 << 63)
 
@@ -117,19 +119,25 @@ class Store:
                 self.keyspaces[ks].tables[name] = table
                 self._upgrade_table(table)
         self.schema_version = uuid.uuid4()
+        self._last_write = self._txn_start = time.monotonic()
         self._closed = threading.Event()
         self._committer = threading.Thread(target=self._commit_loop, name="cqlserver-commit", daemon=True)
         self._committer.start()
 
     # -------------------------------------------------------- transactions
-    # Writes are group-committed: a transaction stays open while requests arrive and is
-    # committed at most COMMIT_INTERVAL seconds later (one WAL append per group instead of
-    # one per row).  Reads go through the same connection and always see the latest writes.
-    COMMIT_INTERVAL = 0.1
+    # Writes are group-committed: a transaction stays open while write requests keep coming and
+    # is committed once writes pause for COMMIT_IDLE seconds, or at the latest COMMIT_MAX seconds
+    # after it began (one WAL append per group instead of one per row; bulk loads touch each
+    # B-tree page once per group).  Reads use the same connection and always see the latest writes.
+    COMMIT_IDLE = 0.05
+    COMMIT_MAX = 1.0
 
     def begin(self):
+        now = time.monotonic()
+        self._last_write = now
         if not self.db.in_transaction:
             self.db.execute("BEGIN")
+            self._txn_start = now
 
     def commit(self):
         if self.db.in_transaction:
@@ -148,14 +156,16 @@ class Store:
         self.db.execute("RELEASE w")
 
     def _commit_loop(self):
-        while not self._closed.wait(self.COMMIT_INTERVAL):
+        while not self._closed.wait(self.COMMIT_IDLE / 2):
             with self.lock:
-                if self._closed.is_set():
-                    break
-                try:
-                    self.commit()
-                except sqlite3.Error:
-                    pass
+                if self._closed.is_set() or not self.db.in_transaction:
+                    continue
+                now = time.monotonic()
+                if now - self._last_write >= self.COMMIT_IDLE or now - self._txn_start >= self.COMMIT_MAX:
+                    try:
+                        self.commit()
+                    except sqlite3.Error:
+                        log.exception("commit failed")
 
     def close(self):
         self._closed.set()
