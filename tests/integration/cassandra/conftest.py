@@ -17,6 +17,7 @@ def cassandra_settings():
     if os.environ.get("CASSANDRA_HOSTS"):
         print("\nCassandra: real cluster at", os.environ["CASSANDRA_HOSTS"])
         yield CassandraSettings()
+        session_mod.shutdown()
         return
     try:
         from infra.local.cqlserver import CqlServer

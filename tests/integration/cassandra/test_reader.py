@@ -252,3 +252,27 @@ def test_error_names_host_keyspace_table(keyspace, cassandra_settings):
     msg = str(info.value)
     assert keyspace in msg and "no_such_table" in msg and str(cassandra_settings.port) in msg
     assert "(-10, 10]" in msg
+
+
+def test_rows_come_in_token_order_and_clustering_order(cql, keyspace, cassandra_settings):
+    """The engine merges both sides by token: a range scan must return partitions in token order,
+    and rows of a partition in the declared clustering order."""
+    cql.execute(f"CREATE TABLE {keyspace}.ordered (p text, c timeuuid, s int, v int, "
+                f"PRIMARY KEY ((p), c, s)) WITH CLUSTERING ORDER BY (c DESC, s ASC)")
+    ins = cql.prepare(f"INSERT INTO {keyspace}.ordered (p, c, s, v) VALUES (?, ?, ?, ?)")
+    rows = [(f"p{i}", uuid_from_time(1_700_000_000 + j * 10, node=j, clock_seq=j), s, j)
+            for i in range(40) for j in range(6) for s in (2, 0, 1)]
+    execute_concurrent_with_args(cql, ins, rows, concurrency=20, raise_on_first_error=True)
+    reader = CassandraReader(keyspace, "ordered", ["p"], ["c", "s"], ["p", "c", "s"], settings=cassandra_settings)
+    for rng in split_ring(3):
+        got = list(reader.scan_range(rng, fetch_size=4))
+        tokens = [r[0] for r in got]
+        assert tokens == sorted(tokens)
+        by_partition = {}
+        for _tok, p, c, s in got:
+            by_partition.setdefault(p, []).append((c, s))
+        for p, cs in by_partition.items():
+            times = [c.time for c, _ in cs]
+            assert times == sorted(times, reverse=True), p
+            for t in set(times):
+                assert [s for c, s in cs if c.time == t] == [0, 1, 2]
