@@ -432,7 +432,7 @@ class Parser:
                 parts.append(tok.text)
                 if depth == 0:
                     break
-        return "".join(p if p in "<>," else p for p in parts)
+        return "".join(parts)
 
     def drop(self):
         self.expect_kw("DROP")

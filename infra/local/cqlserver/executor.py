@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from . import cql
 from . import protocol as P
 from .cqltypes import CqlType, parse_type
-from .errors import AlreadyExists, InvalidRequest, ProtocolError, Unprepared
+from .errors import AlreadyExists, InvalidRequest, Unprepared
 from .schema import MIN_TOKEN, Keyspace, Table, component_key, routing_key, token_of
 from .storage import Store, split_cells, split_raw, unpack_exp, unpack_wts, NO_TS
 from .system import SIMPLE, SYSTEM_KEYSPACES, SYSTEM_TABLES, SysTable
@@ -816,7 +816,7 @@ class Executor:
                 ck = rest[2 + n:]
                 after = (tok, pk, ck)
             except struct.error:
-                raise ProtocolError("Invalid paging state") from None
+                raise InvalidRequest("Invalid paging state") from None
         page_size = params.page_size if params.page_size and params.page_size > 0 else None
         want = page_size
         if limit is not None:

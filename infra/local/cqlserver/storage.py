@@ -27,7 +27,6 @@ import threading
 import time
 import uuid
 
-from .cqltypes import parse_type, pack_bytes
 from .schema import Keyspace, Table
 
 log = logging.getLogger("cqlserver")
