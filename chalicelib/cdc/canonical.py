@@ -898,33 +898,54 @@ def build_canonicalizer(
             exprs.append(f"v{i} if type(v{i}) is _{native.__name__} else (None if v{i} is None else c{i}(v{i}))")
         else:
             exprs.append(f"None if v{i} is None else c{i}(v{i})")
+    # The width / shape test is inline too: tuples (and lists) of the right width go straight to
+    # the column expressions, anything else through _prep (mappings, other sequences, errors).
+    env["_n"], env["_len"], env["_prep"] = n, len, None
     src = (
-        "def _seq(r):\n    "
+        "def canonicalize(r):\n"
+        "    if type(r) is not _tuple or _len(r) != _n:\n"
+        "        r = _prep(r)\n    "
         + "\n    ".join(loads)
         + "\n    return (\n        "
         + ",\n        ".join(exprs)
         + ",\n    )\n"
     )
     exec(src, env)  # noqa: S102 - generated from column indices only
-    seq: Callable[[Sequence[Any]], tuple] = env["_seq"]
+    canonicalize: Callable[[Sequence[Any] | Mapping[str, Any]], tuple] = env["canonicalize"]
     _len = len
 
-    def canonicalize(row: Sequence[Any] | Mapping[str, Any]) -> tuple:
-        t = type(row)
-        if (t is tuple or t is list) and _len(row) == n:
-            return seq(row)
+    def prep(row: Sequence[Any] | Mapping[str, Any]) -> Sequence[Any]:
+        if type(row) is list and _len(row) == n:
+            return row
         if isinstance(row, Mapping):
             try:
-                row = [row[k] for k in keys]
+                return [row[k] for k in keys]
             except KeyError as e:
                 raise ValueError(f"row has no column {e.args[0]!r}") from None
-        elif _len(row) != n:
+        if _len(row) != n:
             raise ValueError(f"row has {_len(row)} values, expected {n} ({', '.join(names)})")
-        return seq(row)
+        return row
 
+    env["_prep"] = prep
     canonicalize.columns = cols  # type: ignore[attr-defined]
     canonicalize.side = side  # type: ignore[attr-defined]
+    canonicalize.signature = tuple(_family_tree(c.type) for c in cols)  # type: ignore[attr-defined]
     return canonicalize
+
+
+def _family_tree(ctype: CqlType) -> tuple:
+    return (ctype.family, tuple(_family_tree(p) for p in ctype.params))
+
+
+def same_canonical_form(canon_a: Callable[..., tuple], canon_b: Callable[..., tuple]) -> bool:
+    """Do two compiled canonicalizers produce rows of the same canonical kinds, column by column
+    (same type families, at every nesting level)?  Then their rows have this property: equal
+    (``==``) rows have the same compact JSON and so the same ``row_digest``.  That holds because
+    a column's canonical values never mix ``int``/``float``/``bool`` (which compare equal across
+    kinds), ``-0.0`` is folded into ``0.0``, and map keys are always sorted; the segment diff
+    relies on it to hash an equal pair once."""
+    sa = getattr(canon_a, "signature", None)
+    return sa is not None and sa == getattr(canon_b, "signature", None)
 
 
 # --------------------------------------------------------------------------------------------

@@ -31,6 +31,7 @@ from chalicelib.cdc.canonical import (
     pk_display,
     row_digest,
     row_tuple,
+    same_canonical_form,
 )
 
 _MASK64 = (1 << 64) - 1
@@ -221,46 +222,38 @@ class SegmentDiff:
 
     # -- group reading ----------------------------------------------------------------------
 
-    def _groups(self, rows: Iterable[tuple[Any, tuple, Sequence[Any]]], side: str) -> Iterator[tuple[Any, list]]:
-        it = iter(rows)
-        first = next(it, _END)
-        if first is _END:
-            return
+    @staticmethod
+    def _group(first: Any, nxt: Any, it: Iterator, side: str) -> tuple[list, Any]:
+        """All items of ``first``'s token: ``first``, ``nxt`` (the item read after it) and the
+        following ones while the token stays the same.  Returns (group, look-ahead item)."""
         tok = first[0]
         group = [first]
-        del first
-        for item in it:
-            t = item[0]
+        while nxt is not None:
+            t = nxt[0]
             if t == tok:
-                group.append(item)
+                group.append(nxt)
+                nxt = next(it, None)
                 continue
             if t < tok:
                 raise TokenOrderError(f"{side} rows not sorted by token: {t!r} after {tok!r}")
-            self._enter(group)
-            yield tok, group
-            tok, group = t, [item]
-        self._enter(group)
-        yield tok, group
+            break
+        return group, nxt
 
-    def _enter(self, group: list) -> None:
-        self.live_groups += 1
-        if self.live_groups > self.max_live_groups:
-            self.max_live_groups = self.live_groups
-        if len(group) > self.max_group_rows:
-            self.max_group_rows = len(group)
-
-    def _leave(self) -> None:
-        self.live_groups -= 1
+    def _note_group(self, live: int, rows: int) -> None:
+        """Memory accounting: ``live`` token groups held at once, the largest with ``rows`` rows."""
+        if live > self.max_live_groups:
+            self.max_live_groups = live
+        if rows > self.max_group_rows:
+            self.max_group_rows = rows
 
     # -- per-group work ---------------------------------------------------------------------
 
-    def _rows(self, group: list) -> list[tuple[tuple, Sequence[Any], int]]:
+    @staticmethod
+    def _rows(group: list, ix: int, canon: Callable[[Any], tuple], full: Callable[[Any, tuple], tuple]) -> list[tuple[tuple, Sequence[Any], int]]:
         """(pk, row, digest) of every row of a token group."""
-        normalise, width = self.matcher.normalise, len(self.matcher.names)
         out = []
-        for _tok, pk, row in group:
-            if type(row) is not tuple or len(row) != width:
-                row = normalise(row)
+        for item in group:
+            _tok, pk, row = full(item, canon(item[ix]))
             out.append((pk, row, row_digest(row)))
         return out
 
@@ -315,25 +308,119 @@ class SegmentDiff:
             yield d
         self.done = True
 
+    def _side(self, src: Any) -> tuple[Iterator, int, Callable[[Any], tuple], Callable[[Any, tuple], tuple], Any]:
+        """How the merge reads one input: (iterator of items with the token at [0], index of the
+        payload in an item, payload -> canonical row tuple, (item, row) -> (token, pk, row), the
+        canonicalizer or None).  A ``canonical_stream`` is read raw and canonicalized here, with
+        the primary key built only when a row needs it; anything else is an iterator of
+        ``(token, pk, row)``."""
+        width = len(self.matcher.names)
+        if type(src) is CanonicalStream and len(getattr(src.canonicalize, "columns", ())) == width:
+            canon, pk_of = src.canonicalize, src.pk_of
+
+            def full(item: Any, row: tuple) -> tuple:
+                return item[0], pk_of(row), row
+
+            return iter(src.rows), 1, canon, full, canon
+        normalise = self.matcher.normalise
+
+        def as_row(row: Any) -> tuple:
+            if type(row) is not tuple or len(row) != width:
+                return normalise(row)
+            return row
+
+        def full_item(item: Any, row: tuple) -> tuple:
+            return item if item[2] is row else (item[0], item[1], row)
+
+        return iter(src), 2, as_row, full_item, None
+
     def _merge(self) -> Iterator[Diff]:
         m = self.matcher
-        width = len(m.names)
-        normalise = m.normalise
         digest = row_digest
+        cit, cix, c_canon, c_full, c_cz = self._side(self._cass)
+        pit, pix, p_canon, p_full, p_cz = self._side(self._pg)
+        # Equal rows from two canonicalizers of the same canonical kinds have the same digest:
+        # an equal pair (the common case) is then hashed once.  Rows handed in already
+        # canonical carry no such guarantee (1 == 1.0 == True) and are always hashed per side.
+        reuse = c_cz is not None and p_cz is not None and same_canonical_form(c_cz, p_cz)
         # Per-side digest state kept in locals on the hot path, folded into the summaries at the
-        # end (also when the consumer stops early).
-        cc = csum = cx = pc = psum = px = 0
+        # end (also when the consumer stops early).  en/esum/ex: equal pairs, counted once for
+        # both sides.
+        cc = csum = cx = pc = psum = px = en = esum = ex = 0
+        tokens = 0
         try:
-            cg = self._groups(self._cass, "cassandra")
-            pg = self._groups(self._pg, "postgres")
-            c = next(cg, None)
-            p = next(pg, None)
+            c = next(cit, None)  # look-ahead: the first item of the next token group
+            p = next(pit, None)
             while c is not None or p is not None:
-                self.tokens += 1
-                if p is None or (c is not None and c[0] < p[0]):
+                tokens += 1
+                if p is not None and c is not None and c[0] == p[0]:
                     tok = c[0]
-                    rows = self._rows(c[1])
-                    c = None  # release the group before reading the next one
+                    c_first, p_first = c, p
+                    c = next(cit, None)
+                    p = next(pit, None)
+                    if (c is None or c[0] > tok) and (p is None or p[0] > tok):
+                        # The common case: one row per token on each side.
+                        if self.max_live_groups < 2:
+                            self._note_group(2, 1)
+                        c_row = c_canon(c_first[cix])
+                        p_row = p_canon(p_first[pix])
+                        if c_row == p_row:
+                            h = digest(c_row)
+                            if reuse:
+                                en += 1
+                                esum += h
+                                ex ^= h
+                                c_first = p_first = c_row = p_row = None
+                                continue
+                            p_h = digest(p_row)
+                        else:
+                            h = digest(c_row)
+                            p_h = digest(p_row)
+                        cc += 1
+                        csum += h
+                        cx ^= h
+                        pc += 1
+                        psum += p_h
+                        px ^= p_h
+                        if h != p_h:
+                            _t, c_pk, c_row = c_full(c_first, c_row)
+                            _t, p_pk, p_row = p_full(p_first, p_row)
+                            if c_pk == p_pk or _key(c_pk) == _key(p_pk):
+                                d = m.compare(c_pk, c_row, p_row, h, p_h, tok)
+                                if d is not None:
+                                    yield d
+                            else:
+                                yield m.missing_in_postgres(c_pk, c_row, h, tok)
+                                yield m.missing_in_cassandra(p_pk, p_row, p_h, tok)
+                        c_first = p_first = c_row = p_row = None
+                        continue
+                    # A partition with clustering rows, or a token collision, on either side.
+                    c_first, c = self._group(c_first, c, cit, "cassandra")
+                    p_first, p = self._group(p_first, p, pit, "postgres")
+                    self._note_group(2, max(len(c_first), len(p_first)))
+                    c_rows = self._rows(c_first, cix, c_canon, c_full)
+                    p_rows = self._rows(p_first, pix, p_canon, p_full)
+                    c_first = p_first = None
+                    for r in c_rows:
+                        h = r[2]
+                        cc += 1
+                        csum += h
+                        cx ^= h
+                    for r in p_rows:
+                        h = r[2]
+                        pc += 1
+                        psum += h
+                        px ^= h
+                    diffs = self._match_group(tok, c_rows, p_rows)
+                    r = c_rows = p_rows = None
+                    yield from diffs
+                    diffs = None
+                elif p is None or (c is not None and c[0] < p[0]):
+                    group, c = self._group(c, next(cit, None), cit, "cassandra")
+                    tok = group[0][0]
+                    self._note_group(1 if p is None else 2, len(group))
+                    rows = self._rows(group, cix, c_canon, c_full)
+                    group = None  # release the raw group before yielding
                     self._count_duplicates(rows, self.cassandra)
                     for r in rows:
                         h = r[2]
@@ -342,12 +429,12 @@ class SegmentDiff:
                         cx ^= h
                         yield m.missing_in_postgres(r[0], r[1], h, tok)
                     r = rows = None
-                    self._leave()
-                    c = next(cg, None)
-                elif c is None or p[0] < c[0]:
-                    tok = p[0]
-                    rows = self._rows(p[1])
-                    p = None
+                else:
+                    group, p = self._group(p, next(pit, None), pit, "postgres")
+                    tok = group[0][0]
+                    self._note_group(1 if c is None else 2, len(group))
+                    rows = self._rows(group, pix, p_canon, p_full)
+                    group = None
                     self._count_duplicates(rows, self.postgres)
                     for r in rows:
                         h = r[2]
@@ -356,58 +443,14 @@ class SegmentDiff:
                         px ^= h
                         yield m.missing_in_cassandra(r[0], r[1], h, tok)
                     r = rows = None
-                    self._leave()
-                    p = next(pg, None)
-                else:
-                    tok, c_group, p_group = c[0], c[1], p[1]
-                    c = p = None
-                    if len(c_group) == 1 and len(p_group) == 1:
-                        # The common case (one row per partition): no dictionaries.
-                        _t, c_pk, c_row = c_group[0]
-                        _t, p_pk, p_row = p_group[0]
-                        del c_group, p_group
-                        if type(c_row) is not tuple or len(c_row) != width:
-                            c_row = normalise(c_row)
-                        if type(p_row) is not tuple or len(p_row) != width:
-                            p_row = normalise(p_row)
-                        c_h, p_h = digest(c_row), digest(p_row)
-                        cc += 1
-                        csum += c_h
-                        cx ^= c_h
-                        pc += 1
-                        psum += p_h
-                        px ^= p_h
-                        if c_pk == p_pk or _key(c_pk) == _key(p_pk):
-                            if c_h != p_h:
-                                d = m.compare(c_pk, c_row, p_row, c_h, p_h, tok)
-                                if d is not None:
-                                    yield d
-                        else:
-                            yield m.missing_in_postgres(c_pk, c_row, c_h, tok)
-                            yield m.missing_in_cassandra(p_pk, p_row, p_h, tok)
-                        del c_row, p_row
-                    else:
-                        c_rows, p_rows = self._rows(c_group), self._rows(p_group)
-                        del c_group, p_group
-                        hs = [r[2] for r in c_rows]
-                        cc += len(hs)
-                        csum += sum(hs)
-                        for h in hs:
-                            cx ^= h
-                        hs = [r[2] for r in p_rows]
-                        pc += len(hs)
-                        psum += sum(hs)
-                        for h in hs:
-                            px ^= h
-                        diffs = self._match_group(tok, c_rows, p_rows)
-                        del c_rows, p_rows
-                        yield from diffs
-                        del diffs
-                    self._leave()
-                    self._leave()
-                    c = next(cg, None)
-                    p = next(pg, None)
         finally:
+            self.tokens += tokens
+            cc += en
+            pc += en
+            csum += esum
+            psum += esum
+            cx ^= ex
+            px ^= ex
             self.cassandra.digest = self.cassandra.digest.merge(SegmentDigest(cc, csum & _MASK64, cx))
             self.postgres.digest = self.postgres.digest.merge(SegmentDigest(pc, psum & _MASK64, px))
 
@@ -442,24 +485,66 @@ def diff_segment(
     return SegmentDiff(cols, cassandra, postgres)
 
 
+class CanonicalStream:
+    """``(token, pk, canon_row)`` items from ``(token, raw_row)`` pairs: what ``canonical_stream``
+    returns.  Iterating it canonicalizes each row; ``diff_segment`` instead reads the raw pairs
+    itself and canonicalizes in its merge loop, building a primary key only for rows that need
+    one (same results, fewer layers per row)."""
+
+    __slots__ = ("rows", "canonicalize", "pk_indexes", "pk_of")
+
+    def __init__(
+        self,
+        rows: Iterable[tuple[Any, Sequence[Any] | Mapping[str, Any]]],
+        canonicalize: Callable[[Any], tuple],
+        pk_indexes: Sequence[int],
+    ):
+        idx = tuple(pk_indexes)
+        if not idx:
+            raise ValueError("a primary key needs at least one column")
+        self.rows = rows
+        self.canonicalize = canonicalize
+        self.pk_indexes = idx
+        self.pk_of = _pk_function(idx)
+
+    def __iter__(self) -> Iterator[tuple[Any, tuple, tuple]]:
+        canonicalize, pk_of = self.canonicalize, self.pk_of
+        for token, raw in self.rows:
+            canon = canonicalize(raw)
+            yield token, pk_of(canon), canon
+
+
+def _pk_function(idx: tuple[int, ...]) -> Callable[[tuple], tuple]:
+    """Canonical row -> primary key tuple (a frozen collection in the key becomes a tuple)."""
+
+    def pk_of(canon: tuple) -> tuple:
+        pk = tuple([canon[i] for i in idx])
+        for v in pk:
+            if type(v) is list or type(v) is dict:
+                return freeze_pk(pk)
+        return pk
+
+    if len(idx) == 1:
+        (i,) = idx
+
+        def pk_of(canon: tuple) -> tuple:  # noqa: F811 - the one-column key needs no loop
+            v = canon[i]
+            if type(v) is list or type(v) is dict:
+                return (_freeze(v),)
+            return (v,)
+
+    return pk_of
+
+
 def canonical_stream(
     rows: Iterable[tuple[Any, Sequence[Any] | Mapping[str, Any]]],
     canonicalize: Callable[[Any], tuple],
     pk_indexes: Sequence[int],
-) -> Iterator[tuple[Any, tuple, tuple]]:
+) -> CanonicalStream:
     """Adapt ``(token, raw_row)`` pairs from a driver into ``(token, pk, canon_row)`` for the
-    engine.  ``pk_indexes`` are the positions of the primary key columns in the column list."""
-    idx = tuple(pk_indexes)
-    if not idx:
-        raise ValueError("a primary key needs at least one column")
-    for token, raw in rows:
-        canon = canonicalize(raw)
-        pk = tuple([canon[i] for i in idx])
-        for v in pk:
-            if type(v) is list or type(v) is dict:
-                pk = freeze_pk(pk)
-                break
-        yield token, pk, canon
+    engine.  ``pk_indexes`` are the positions of the primary key columns in the column list.
+    The result is iterable (lazily, once per iteration of ``rows``)."""
+    return CanonicalStream(rows, canonicalize, pk_indexes)
 
 
 def _freeze(v: Any) -> Any:
