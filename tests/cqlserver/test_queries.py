@@ -416,3 +416,14 @@ def test_paging_cost_is_linear(server, session, ks, where):
     one_page = vm_steps(5000)
     many_pages = vm_steps(40)   # 100 pages; a rescan per page would cost ~50x
     assert many_pages < one_page * 4, (one_page, many_pages)
+
+
+def test_prepared_select_survives_table_recreation_with_other_columns(session, ks):
+    session.execute("CREATE TABLE %s.re (k int PRIMARY KEY, a text)" % ks)
+    session.execute("INSERT INTO %s.re (k, a) VALUES (1, 'x')" % ks)
+    prepared = session.prepare("SELECT * FROM %s.re WHERE k = ?" % ks)
+    assert tuple(session.execute(prepared, (1,)).one()) == (1, "x")
+    session.execute("DROP TABLE %s.re" % ks)
+    session.execute("CREATE TABLE %s.re (k int PRIMARY KEY, a int, b int)" % ks)
+    session.execute("INSERT INTO %s.re (k, a, b) VALUES (1, 2, 3)" % ks)
+    assert tuple(session.execute(prepared, (1,)).one()) == (1, 2, 3)

@@ -1282,6 +1282,7 @@ class Executor:
                 raise InvalidRequest("Keyspace '%s' doesn't exist" % stmt.name)
             store.begin()
             store.drop_keyspace(stmt.name)
+            self._forget_prepared(stmt.name, None)
             store.commit()
             if session.keyspace == stmt.name:
                 session.keyspace = None
@@ -1318,11 +1319,28 @@ class Executor:
                 store.truncate(table)
             else:
                 store.drop_table(table)
+                self._forget_prepared(ks, name)
             store.commit()
             if isinstance(stmt, cql.Truncate):
                 return P.void_result()
             return P.schema_change_result("DROPPED", "TABLE", ks, name)
         raise InvalidRequest("Unsupported statement %s" % type(stmt).__name__)
+
+    def _forget_prepared(self, keyspace: str, table: str | None):
+        """Drop prepared statements on a dropped table/keyspace, as Cassandra does: the driver then
+        gets UNPREPARED and re-prepares, picking up the metadata of a re-created table."""
+        with self._cache_lock:
+            for query_id, prep in list(self.prepared.items()):
+                stmt = prep.stmt
+                statements = stmt.statements if isinstance(stmt, cql.Batch) else [stmt]
+                for sub in statements:
+                    if not hasattr(sub, "name") or not isinstance(sub, (cql.Select, cql.Insert, cql.Update,
+                                                                         cql.Delete)):
+                        continue
+                    ks = sub.keyspace or prep.keyspace
+                    if ks == keyspace and (table is None or sub.name == table):
+                        del self.prepared[query_id]
+                        break
 
     @staticmethod
     def _build_table(ks, name, stmt) -> Table:
