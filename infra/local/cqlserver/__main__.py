@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import signal
+import sqlite3
 import sys
 import threading
 
@@ -36,8 +37,9 @@ def main(argv=None) -> int:
     signal.signal(signal.SIGINT, on_signal)
     try:
         server.start()
-    except OSError as exc:
-        logging.getLogger("cqlserver").error("cannot listen on %s:%d: %s", args.host, args.port, exc)
+    except (OSError, sqlite3.Error) as exc:
+        logging.getLogger("cqlserver").error("cannot start on %s:%d with %s: %s", args.host, args.port,
+                                             args.data or "memory", exc)
         return 1
     print("cqlserver ready on %s:%d" % (args.host, server.port), flush=True)
     while not stop.wait(0.5):

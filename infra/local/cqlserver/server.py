@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import socket
 import sqlite3
 import threading
@@ -47,6 +48,9 @@ class CqlServer:
 
     # ------------------------------------------------------------- lifecycle
     def start(self) -> "CqlServer":
+        if self.data_path:
+            parent = os.path.dirname(os.path.abspath(self.data_path))
+            os.makedirs(parent, exist_ok=True)
         self.store = Store(self.data_path)
         self.executor = Executor(self.store, self.tokens)
         sock = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET, socket.SOCK_STREAM)
