@@ -88,3 +88,20 @@ def test_use_keyspace_and_unqualified_names(server, session, ks):
         assert s.execute(prepared, (1,)).one().v == 2
     finally:
         cluster.shutdown()
+
+
+def test_default_load_balancing_with_token_aware_routing(server, session, ks):
+    session.execute("CREATE TABLE %s.r (a text, b int, v int, PRIMARY KEY ((a, b)))" % ks)
+    cluster = Cluster(["127.0.0.1"], port=server.port, protocol_version=4, connect_timeout=10)
+    try:
+        s = cluster.connect()
+        ins = s.prepare("INSERT INTO %s.r (a, b, v) VALUES (?, ?, ?)" % ks)
+        sel = s.prepare("SELECT v FROM %s.r WHERE a = ? AND b = ?" % ks)
+        assert ins.routing_key_indexes == [0, 1] and sel.routing_key_indexes == [0, 1]
+        for i in range(20):
+            s.execute(ins, ("k%d" % i, i, i * 3))
+        assert [s.execute(sel, ("k%d" % i, i)).one().v for i in range(20)] == [i * 3 for i in range(20)]
+        assert cluster.metadata.token_map.get_replicas(ks, cluster.metadata.token_map.token_class.from_key(
+            sel.bind(("k1", 1)).routing_key)) == cluster.metadata.all_hosts()
+    finally:
+        cluster.shutdown()
