@@ -1,9 +1,12 @@
 """Driver handshake, protocol negotiation, system tables, schema and token metadata."""
 
+import pytest
 from cassandra.cluster import Cluster
 from cassandra.metadata import Murmur3Token
 
 from .conftest import connect
+
+pytestmark = pytest.mark.timeout(180)  # a hung server must fail the test, not the run
 
 
 def test_connect_with_protocol_v4_and_system_local(server):
@@ -52,7 +55,6 @@ def test_keyspace_and_table_ddl_if_exists(cluster, session, ks):
     session.execute("CREATE TABLE %s.t (k int PRIMARY KEY, v text)" % ks)
     session.execute("CREATE TABLE IF NOT EXISTS %s.t (k int PRIMARY KEY, v text)" % ks)
     from cassandra import AlreadyExists, InvalidRequest
-    import pytest
     with pytest.raises(AlreadyExists):
         session.execute("CREATE TABLE %s.t (k int PRIMARY KEY, v text)" % ks)
     session.execute("DROP TABLE %s.t" % ks)

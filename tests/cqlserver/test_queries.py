@@ -7,6 +7,8 @@ from cassandra.metadata import Murmur3Token
 from cassandra.murmur3 import murmur3
 from cassandra.query import BatchStatement, BatchType, SimpleStatement
 
+pytestmark = pytest.mark.timeout(180)  # a hung server must fail the test, not the run
+
 MIN = -(1 << 63)
 MAX = (1 << 63) - 1
 

@@ -7,11 +7,14 @@ import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 from cassandra.concurrent import execute_concurrent_with_args
 
 from infra.local.cqlserver import CqlServer
 
 from .conftest import connect
+
+pytestmark = pytest.mark.timeout(180)  # a hung server must fail the test, not the run
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 

@@ -8,6 +8,8 @@ import uuid
 import pytest
 from cassandra.util import Date, Time, SortedSet, OrderedMapSerializedKey
 
+pytestmark = pytest.mark.timeout(180)  # a hung server must fail the test, not the run
+
 COLUMNS = [
     ("t_text", "text", "héllo"),
     ("t_varchar", "varchar", "x"),
