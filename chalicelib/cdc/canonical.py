@@ -470,7 +470,11 @@ def _uuid_fallback(v: Any) -> str:
 
 
 def _conv_uuid(v: Any) -> str:
-    return str(v) if type(v) is UUID else _uuid_fallback(v)
+    if type(v) is UUID:
+        # Same text as str(UUID), about a third cheaper: hex of the 16 bytes, then the hyphens.
+        h = v.bytes.hex()
+        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    return _uuid_fallback(v)
 
 
 def _blob_fallback(v: Any) -> str:
@@ -556,8 +560,14 @@ def _fmt_ms(dt: datetime) -> str:
 def _conv_ts_truncate(v: Any) -> str:
     if type(v) is datetime:
         tz = v.tzinfo
-        if tz is None or tz is _UTC:
-            return v.isoformat()[:23] + "Z" if v.microsecond else v.isoformat()[:19] + ".000Z"
+        if tz is None:
+            s = v.isoformat()
+            return s[:23] + "Z" if s[19:20] == "." else s + ".000Z"
+        if tz is _UTC:
+            # isoformat() of an aware value also formats the offset: the fields are cheaper.
+            return "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ" % (
+                v.year, v.month, v.day, v.hour, v.minute, v.second, v.microsecond // 1000
+            )
     return _fmt_ms(_ts_to_naive_utc(v))
 
 
@@ -566,9 +576,9 @@ def _conv_ts_cassandra(v: Any) -> str:
     a few microseconds off the exact millisecond far from 1970 (9999-12-31T23:59:59.999 decodes
     as ...59.998993).  The stored value is whole milliseconds by definition, so round."""
     if type(v) is datetime and v.tzinfo is None:
-        us = v.microsecond
-        if us % 1000 == 0:
-            return v.isoformat()[:23] + "Z" if us else v.isoformat()[:19] + ".000Z"
+        if not v.microsecond % 1000:
+            s = v.isoformat()
+            return s[:23] + "Z" if s[19:20] == "." else s + ".000Z"
         dt = v
     else:
         dt = _ts_to_naive_utc(v)
@@ -730,6 +740,9 @@ _SCALAR_CONVERTERS: dict[str, Callable[[Any], Any]] = {
 
 
 _NATIVE_ELEMENT = {"text": str, "int": int, "boolean": bool}
+# Types seen to be sets (they have an ``add`` method): the set<text> fast path accepts them without
+# a per-value attribute test.  Only ever grows by the few set types drivers return.
+_ADDABLE: set[type] = {set}
 
 
 def _as_collection(v: Any) -> Any:
@@ -772,8 +785,26 @@ def _element_converter(ctype: CqlType, side: str | None, padded: bool) -> Callab
 
             return conv_list
 
+        text_elements = etype.family == "text"
+        addable = _ADDABLE
+
         def conv_set(v: Any) -> list:
-            if type(v) is not list and not hasattr(v, "add"):
+            t = type(v)
+            if text_elements and (t is list or t in addable):
+                # Fast path for the common set<text>: sort the distinct values and check they are
+                # all plain str (then they are canonical already).  None, other kinds or mixed
+                # kinds fall through to the general path, which gives the same result for str.
+                try:
+                    items = sorted(set(v))
+                except TypeError:
+                    pass
+                else:
+                    for x in items:
+                        if type(x) is not str:
+                            break
+                    else:
+                        return items
+            if t is not list and not hasattr(v, "add"):
                 v = _as_collection(v)
                 if isinstance(v, Mapping):
                     raise _bad(v, str(ctype))
@@ -781,6 +812,8 @@ def _element_converter(ctype: CqlType, side: str | None, padded: bool) -> Callab
                 items = [x if type(x) is native else el(x) for x in v]
             else:
                 items = [el(x) for x in v]
+            if t not in addable and t is not list and hasattr(v, "add"):
+                _ADDABLE.add(t)  # a set type (e.g. the driver's SortedSet): remembered by type
             if scalar:
                 try:
                     return sorted(set(items))
