@@ -429,3 +429,33 @@ def test_prepared_select_survives_table_recreation_with_other_columns(session, k
     session.execute("CREATE TABLE %s.re (k int PRIMARY KEY, a int, b int)" % ks)
     session.execute("INSERT INTO %s.re (k, a, b) VALUES (1, 2, 3)" % ks)
     assert tuple(session.execute(prepared, (1,)).one()) == (1, 2, 3)
+
+
+@pytest.mark.parametrize("columns", [
+    ["token(k)", "k", "c", "a", "b"],           # token, then every column in table order
+    ["token(k)", "token(k)", "k", "c", "a", "b"],
+    ["b", "token(k)", "a"],
+    ["a", "a", "k"],
+    ["c", "b", "a", "k", "token(k)"],
+    ["k", "c", "a"],
+    ["token(k)"],
+])
+def test_projections(session, ks, columns):
+    session.execute("CREATE TABLE %s.pr (k int, c text, a int, b text, PRIMARY KEY (k, c))" % ks)
+    ins = session.prepare("INSERT INTO %s.pr (k, c, a, b) VALUES (?, ?, ?, ?)" % ks)
+    for k in range(30):
+        session.execute(ins, (k, "c%d" % k, k if k % 3 else None, "b%d" % k if k % 4 else None))
+    full = {r.k: r for r in session.execute("SELECT k, c, a, b, token(k) AS t FROM %s.pr" % ks)}
+    stmt = SimpleStatement("SELECT %s FROM %s.pr" % (", ".join(columns), ks), fetch_size=7)
+    rows = list(session.execute(stmt))
+    assert len(rows) == 30
+    key_pos = columns.index("k") if "k" in columns else None
+    tok_pos = columns.index("token(k)") if "token(k)" in columns else None
+    for row in rows:
+        values = tuple(row)
+        if key_pos is not None:
+            ref = full[values[key_pos]]
+        else:
+            ref = next(r for r in full.values() if r.t == values[tok_pos])
+        expected = tuple(ref.t if c == "token(k)" else getattr(ref, c) for c in columns)
+        assert values == expected
