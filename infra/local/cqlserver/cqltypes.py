@@ -123,6 +123,8 @@ class CqlType:
             except Exception:
                 raise InvalidRequest("Invalid collection value for %s of type %s" % (what, self.cql())) from None
         if self.name in ("text", "ascii"):
+            if data.isascii():  # valid for both, no decoding needed
+                return data
             try:
                 text = data.decode("utf-8")
             except UnicodeDecodeError:
