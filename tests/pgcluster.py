@@ -28,7 +28,8 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
-from typing import Callable
+from contextlib import contextmanager
+from typing import Callable, Iterator
 
 PG_BIN = os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin")
 _SERVER_USER = "postgres"
@@ -128,3 +129,25 @@ def database_url_or_cluster(tmpdir: str | os.PathLike) -> tuple[str, Callable[[]
     if url:
         return url, lambda: None
     return start_cluster(tmpdir)
+
+
+@contextmanager
+def fresh_database(server_url: str, prefix: str = "recon_t") -> Iterator[str]:
+    """A new, empty database on the server of ``server_url`` for one test; dropped afterwards.
+
+    Suites that share one server (``make test`` gives them the stack's) stay isolated this way."""
+    import uuid
+
+    import psycopg
+
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield psycopg.conninfo.make_conninfo(server_url, dbname=name)
+    finally:
+        from chalicelib.db import pool
+
+        pool.close_pool()
+        with psycopg.connect(server_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -17,35 +17,9 @@ from typing import Iterator, Sequence
 
 import psycopg
 from psycopg import sql
-from psycopg_pool import ConnectionPool
 
 from chalicelib.cdc.catalog import TableConfig
-from chalicelib.config import get_settings
-
-_lock = threading.Lock()
-_pool: ConnectionPool | None = None
-
-
-def _target_pool() -> ConnectionPool:
-    global _pool
-    if _pool is None:
-        with _lock:
-            if _pool is None:
-                s = get_settings()
-                _pool = ConnectionPool(
-                    s.target_database_url or s.database_url, min_size=0, max_size=4, open=True,
-                    name="recon-target", kwargs={"autocommit": True, "options": "-c timezone=UTC"},
-                )
-    return _pool
-
-
-def close_target_pool() -> None:
-    global _pool
-    with _lock:
-        if _pool is not None:
-            _pool.close()
-            _pool = None
-
+from chalicelib.db.pool import get_pool
 
 _DONE = object()
 
@@ -127,7 +101,7 @@ class PostgresSource:
             with self._connect() as conn:
                 yield conn
         else:
-            with _target_pool().connection() as conn:
+            with get_pool("target").connection() as conn:
                 yield conn
 
     # ---------------------------------------------------------------- schema checks
@@ -175,13 +149,16 @@ class PostgresSource:
         return self._scan_range(start, end)
 
     def _scan_range(self, start: int, end: int) -> Iterator[tuple]:
-        query = sql.SQL(
-            "COPY (SELECT {sel} FROM {t} WHERE {tok} > {a} AND {tok} <= {b} ORDER BY {tok}) TO STDOUT (FORMAT BINARY)"
-        ).format(sel=self._select, t=self.qualified, tok=self.token_col, a=sql.Literal(start), b=sql.Literal(end))
+        return self._copy_rows(sql.SQL(
+            "SELECT {sel} FROM {t} WHERE {tok} > {a} AND {tok} <= {b} ORDER BY {tok}"
+        ).format(sel=self._select, t=self.qualified, tok=self.token_col, a=sql.Literal(start), b=sql.Literal(end)))
+
+    def _copy_rows(self, select: sql.Composed) -> Iterator[tuple]:
+        """Stream the rows of a SELECT of `self._select` with binary COPY, typed like the table."""
         with self.connection() as conn:
             oids = self._types(conn)
             with conn.cursor() as cur:
-                with cur.copy(query) as copy:
+                with cur.copy(sql.SQL("COPY ({}) TO STDOUT (FORMAT BINARY)").format(select)) as copy:
                     copy.set_types(oids)
                     yield from copy.rows()
 
@@ -224,16 +201,10 @@ class PostgresSource:
     def modified_since(self, since, start: int, end: int) -> Iterator[tuple]:
         """Rows of a token range whose updated_at column is at or after `since`."""
         col = self.table.columns[self.table.updated_at_column].pg_name
-        query = sql.SQL(
-            "COPY (SELECT {sel} FROM {t} WHERE {u} >= {since} AND {tok} > {a} AND {tok} <= {b}) TO STDOUT (FORMAT BINARY)"
+        return self._copy_rows(sql.SQL(
+            "SELECT {sel} FROM {t} WHERE {u} >= {since} AND {tok} > {a} AND {tok} <= {b}"
         ).format(sel=self._select, t=self.qualified, u=sql.Identifier(col), since=sql.Literal(since),
-                 tok=self.token_col, a=sql.Literal(start), b=sql.Literal(end))
-        with self.connection() as conn:
-            oids = self._types(conn)
-            with conn.cursor() as cur:
-                with cur.copy(query) as copy:
-                    copy.set_types(oids)
-                    yield from copy.rows()
+                 tok=self.token_col, a=sql.Literal(start), b=sql.Literal(end)))
 
     def sample(self, n: int, start: int, end: int, seed: float) -> list[tuple]:
         """About n random rows of a token range (uniform: random order over the index range)."""

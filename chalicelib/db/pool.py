@@ -1,6 +1,9 @@
-"""PostgreSQL control-plane connections: one lazily created psycopg pool per process.
+"""PostgreSQL connections: lazily created psycopg pools, one per role and process.
 
-Lambdas reuse the pool across invocations; tests call `close_pool()` when they change DATABASE_URL.
+- `control`: the control plane (DATABASE_URL), dict rows, explicit transactions.
+- `target`: the database fed by CDC (TARGET_DATABASE_URL, default DATABASE_URL), tuple rows, autocommit.
+Lambdas reuse the pools across invocations; tests call `close_pool()` when they change the settings.
+Sessions run in UTC, so naive timestamps never depend on a server's time zone.
 """
 from __future__ import annotations
 
@@ -15,37 +18,44 @@ from psycopg_pool import ConnectionPool
 from chalicelib.config import get_settings
 
 _lock = threading.Lock()
-_pool: ConnectionPool | None = None
+_pools: dict[str, ConnectionPool] = {}
 
 
-def get_pool() -> ConnectionPool:
-    global _pool
-    if _pool is None:
+def _create(role: str) -> ConnectionPool:
+    s = get_settings()
+    if role == "control":
+        url, kwargs, min_size = s.database_url, {"row_factory": dict_row, "autocommit": False}, s.db_pool_min
+    elif role == "target":
+        url, kwargs, min_size = s.target_database_url or s.database_url, {"autocommit": True}, 0
+    else:
+        raise ValueError(f"unknown pool role {role!r}")
+    return ConnectionPool(
+        url, min_size=min_size, max_size=s.db_pool_max, timeout=s.db_pool_timeout,
+        kwargs={**kwargs, "options": "-c timezone=UTC"}, open=True, name=f"recon-{role}",
+    )
+
+
+def get_pool(role: str = "control") -> ConnectionPool:
+    pool = _pools.get(role)
+    if pool is None:
         with _lock:
-            if _pool is None:
-                s = get_settings()
-                _pool = ConnectionPool(
-                    s.database_url,
-                    min_size=s.db_pool_min,
-                    max_size=s.db_pool_max,
-                    timeout=s.db_pool_timeout,
-                    kwargs={"row_factory": dict_row, "autocommit": False, "options": "-c timezone=UTC"},
-                    open=True,
-                    name="recon-control-plane",
-                )
-    return _pool
+            pool = _pools.get(role)
+            if pool is None:
+                pool = _pools[role] = _create(role)
+    return pool
 
 
 def close_pool() -> None:
-    global _pool
+    """Close every pool (the next use creates them again from the current settings)."""
     with _lock:
-        if _pool is not None:
-            _pool.close()
-            _pool = None
+        pools = list(_pools.values())
+        _pools.clear()
+    for pool in pools:
+        pool.close()
 
 
 @contextmanager
 def transaction() -> Iterator[psycopg.Connection]:
-    """A pooled connection inside one transaction (committed on success, rolled back on error)."""
+    """A pooled control-plane connection inside one transaction (committed on success, rolled back on error)."""
     with get_pool().connection() as conn:
         yield conn

@@ -1,9 +1,7 @@
 """Migrations and API keys against a real PostgreSQL."""
 from __future__ import annotations
 
-import os
 import threading
-import uuid
 
 import psycopg
 import pytest
@@ -11,30 +9,20 @@ import pytest
 from chalicelib.config import reset_settings
 from chalicelib.db import pool
 from chalicelib.db.migrate import MIGRATIONS_DIR, MigrationError, migrate
+from tests.pgcluster import database_url_or_cluster, fresh_database
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    url = os.environ.get("DATABASE_URL")
-    if url:
-        yield url
-        return
-    from tests.pgcluster import start_cluster
-
-    url, stop = start_cluster(tmp_path_factory.mktemp("cp-pg"))
+    url, stop = database_url_or_cluster(tmp_path_factory.mktemp("cp-pg"))
     yield url
     stop()
 
 
 @pytest.fixture
 def empty_db(server):
-    name = f"recon_cp_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(server, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    yield psycopg.conninfo.make_conninfo(server, dbname=name)
-    pool.close_pool()
-    with psycopg.connect(server, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with fresh_database(server, "recon_cp") as url:
+        yield url
 
 
 def test_migrations_apply_once_and_in_order(empty_db):

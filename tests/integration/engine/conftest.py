@@ -6,30 +6,21 @@ from __future__ import annotations
 import json
 import os
 import time
-import uuid
 
-import psycopg
 import pytest
 
 from chalicelib import aws
 from chalicelib.cdc import catalog as catalog_mod
 from chalicelib.config import reset_settings
-from chalicelib.db import pool
-from chalicelib.cdc import pg_source
 from chalicelib.workers import cdc as cdc_worker
+from tests.pgcluster import database_url_or_cluster, fresh_database
 
 QUEUES = ["recon-jobs", "recon-segments", "recon-schedule", "recon-maintenance", "recon-alerts"]
 
 
 @pytest.fixture(scope="session")
 def pg_server(tmp_path_factory):
-    url = os.environ.get("DATABASE_URL")
-    if url:
-        yield url
-        return
-    from tests.pgcluster import start_cluster
-
-    url, stop = start_cluster(tmp_path_factory.mktemp("engine-pg"))
+    url, stop = database_url_or_cluster(tmp_path_factory.mktemp("engine-pg"))
     yield url
     stop()
 
@@ -39,16 +30,9 @@ def database(pg_server):
     """A new, migrated database for one test; dropped afterwards."""
     from chalicelib.db.migrate import migrate
 
-    name = f"recon_t_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(pg_server, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = psycopg.conninfo.make_conninfo(pg_server, dbname=name)
-    migrate(url, log=lambda *_: None)
-    yield url
-    pool.close_pool()
-    pg_source.close_target_pool()
-    with psycopg.connect(pg_server, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with fresh_database(pg_server) as url:
+        migrate(url, log=lambda *_: None)
+        yield url
 
 
 @pytest.fixture(scope="session")
