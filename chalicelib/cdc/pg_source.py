@@ -223,35 +223,41 @@ class PostgresSource:
             conn.execute(sql.SQL("ALTER TABLE {t} ADD COLUMN IF NOT EXISTS {tok} bigint").format(t=self.qualified, tok=self.token_col))
             conn.execute(sql.SQL("CREATE INDEX IF NOT EXISTS {i} ON {t} ({tok})").format(i=idx, t=self.qualified, tok=self.token_col))
 
-    def backfill_tokens(self, token_fn) -> int:
+    def backfill_tokens(self, token_fn, chunk: int = 50_000) -> int:
         """Compute the token of every row that has none; returns how many rows were updated.
 
-        Keys stream out with COPY, tokens are computed with Cassandra's Murmur3 (token_fn takes the
-        partition-key values), go back with COPY into a temporary table, then one UPDATE joins them.
+        In chunks (memory stays bounded): keys of untokened rows stream out with COPY (the token
+        index also holds the NULLs), tokens are computed with Cassandra's Murmur3 (`token_fn` takes
+        the partition-key values), go back with COPY into a temporary table, and one UPDATE joins them.
         """
-        pk_ids = [sql.Identifier(c) for c in self.pk_pg]
+        pk_ids = sql.SQL(", ").join(sql.Identifier(c) for c in self.pk_pg)
         part_pos = [self.pk_pg.index(c) for c in self.part_pg]
+        total = 0
         with self.connection() as conn:
             types = self.column_types(conn)
-            with conn.transaction():
-                conn.execute(
-                    sql.SQL("CREATE TEMP TABLE recon_tok ON COMMIT DROP AS SELECT {pk}, {tok} FROM {t} WITH NO DATA").format(
-                        pk=sql.SQL(", ").join(pk_ids), tok=self.token_col, t=self.qualified)
-                )
-                rows: list[tuple] = []
-                with conn.cursor() as cur:
-                    with cur.copy(sql.SQL("COPY (SELECT {pk} FROM {t} WHERE {tok} IS NULL) TO STDOUT (FORMAT BINARY)").format(
-                            pk=sql.SQL(", ").join(pk_ids), t=self.qualified, tok=self.token_col)) as copy:
-                        copy.set_types([types[c][0] for c in self.pk_pg])
-                        rows = list(copy.rows())
-                if not rows:
-                    return 0
-                with conn.cursor() as cur:
-                    with cur.copy(sql.SQL("COPY recon_tok FROM STDIN (FORMAT BINARY)")) as copy:
-                        copy.set_types([*[types[c][0] for c in self.pk_pg], types[self.table.postgres.token_column][0]])
-                        for r in rows:
-                            copy.write_row((*r, token_fn([r[i] for i in part_pos])))
-                cond = sql.SQL(" AND ").join(sql.SQL("x.{c} = r.{c}").format(c=c) for c in pk_ids)
-                cur = conn.execute(sql.SQL("UPDATE {t} AS x SET {tok} = r.{tok} FROM recon_tok r WHERE {cond}").format(
-                    t=self.qualified, tok=self.token_col, cond=cond))
-                return cur.rowcount
+            key_oids = [types[c][0] for c in self.pk_pg]
+            select = sql.SQL("COPY (SELECT {pk} FROM {t} WHERE {tok} IS NULL LIMIT {n}) TO STDOUT (FORMAT BINARY)").format(
+                pk=pk_ids, t=self.qualified, tok=self.token_col, n=sql.Literal(chunk))
+            cond = sql.SQL(" AND ").join(sql.SQL("x.{c} = r.{c}").format(c=sql.Identifier(c)) for c in self.pk_pg)
+            update = sql.SQL("UPDATE {t} AS x SET {tok} = r.{tok} FROM recon_tok r WHERE {cond}").format(
+                t=self.qualified, tok=self.token_col, cond=cond)
+            while True:
+                with conn.transaction():
+                    conn.execute(sql.SQL(
+                        "CREATE TEMP TABLE recon_tok ON COMMIT DROP AS SELECT {pk}, {tok} FROM {t} WITH NO DATA"
+                    ).format(pk=pk_ids, tok=self.token_col, t=self.qualified))
+                    with conn.cursor() as cur:
+                        with cur.copy(select) as copy:
+                            copy.set_types(key_oids)
+                            keys = list(copy.rows())
+                    if not keys:
+                        return total
+                    with conn.cursor() as cur:
+                        with cur.copy(sql.SQL("COPY recon_tok FROM STDIN (FORMAT BINARY)")) as copy:
+                            copy.set_types([*key_oids, types[self.table.postgres.token_column][0]])
+                            for k in keys:
+                                copy.write_row((*k, token_fn([k[i] for i in part_pos])))
+                    updated = conn.execute(update).rowcount
+                total += updated
+                if updated == 0:  # nothing matched back: never loop forever
+                    return total

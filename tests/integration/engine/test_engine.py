@@ -268,3 +268,19 @@ def test_scheduled_event_enqueues_one_job_per_table_once(world):
     rows = q(url, "SELECT table_name, validation_strategy, job_type FROM recon.jobs ORDER BY table_name")
     assert [(r["table_name"], r["validation_strategy"], r["job_type"]) for r in rows] == [
         ("events", "ROW_COUNT", "HOURLY_SCHEDULED"), ("kv", "CHECKSUM", "HOURLY_SCHEDULED")]
+
+
+def test_token_backfill_fills_only_missing_tokens_in_bounded_chunks(world):
+    cql, url = world
+    tables.write_events(cql, url, tenants=5, days=4, per_day=6)
+    from chalicelib.cassandra.tokens import token_for
+    from chalicelib.cdc.catalog import get_catalog
+    from chalicelib.cdc.pg_source import PostgresSource
+
+    q(url, "UPDATE public.events SET recon_token = NULL WHERE seq %% 2 = 0 RETURNING 1")
+    src = PostgresSource(get_catalog().get("events"))
+    assert src.count_untokened() == 60
+    assert src.backfill_tokens(lambda pk: token_for(pk, ["uuid", "date"]), chunk=7) == 60
+    assert src.count_untokened() == 0
+    rows = q(url, "SELECT tenant, day, recon_token FROM public.events")
+    assert all(r["recon_token"] == token_for([r["tenant"], r["day"]], ["uuid", "date"]) for r in rows)
