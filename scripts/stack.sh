@@ -149,6 +149,12 @@ deploy_infra() {
   "$PY" -m infra.local.deploy >"$LOGS/deploy.log" 2>&1 || fail "CloudFormation deploy" "$LOGS/deploy.log"
 }
 
+check_catalog() {
+  step "Catalog of replicated tables ($CATALOG_PATH)"
+  "$PY" -m chalicelib.cdc.catalog "$CATALOG_PATH" >"$LOGS/catalog.log" 2>&1 || fail "the catalog is invalid" "$LOGS/catalog.log"
+  sed 's/^/    /' "$LOGS/catalog.log"
+}
+
 migrate() {
   step "Database migrations"
   "$PY" -m chalicelib.db.migrate >"$LOGS/migrate.log" 2>&1 || fail "migrations" "$LOGS/migrate.log"
@@ -195,6 +201,7 @@ up() {
   localstack_up
   cassandra_up
   write_env
+  check_catalog
   deploy_infra
   migrate
   api_key
