@@ -107,3 +107,23 @@ def test_default_load_balancing_with_token_aware_routing(server, session, ks):
             sel.bind(("k1", 1)).routing_key)) == cluster.metadata.all_hosts()
     finally:
         cluster.shutdown()
+
+
+@pytest.mark.parametrize("version", [5, 0x41, 0x42, 3])
+def test_other_protocol_versions_get_a_protocol_error(server, version):
+    import socket
+    import struct
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(struct.pack(">BBhBi", version, 0, 7, 0x05, 0))  # OPTIONS
+        data = b""
+        while len(data) < 9:
+            chunk = sock.recv(4096)
+            assert chunk
+            data += chunk
+        _, _, stream, opcode, length = struct.unpack(">BBhBi", data[:9])
+        while len(data) < 9 + length:
+            data += sock.recv(4096)
+        assert (stream, opcode) == (7, 0x00)
+        code = struct.unpack(">i", data[9:13])[0]
+        assert code == 0x000A
+        assert b"unsupported protocol version" in data[15:]
