@@ -11,8 +11,9 @@ Two entry points:
   strategies that fetch rows by key (SAMPLE, TIMESTAMP_RANGE).
 
 A canonical row is a tuple in catalog column order (what ``build_canonicalizer`` returns) or a
-mapping by column name.  Rows whose digests are equal are equal; otherwise every column is
-compared with ``values_equal`` (tolerances apply) before a DATA_MISMATCH is declared.
+mapping by column name.  Rows that compare equal (``==``) or whose digests are equal are equal;
+otherwise every column is compared with ``values_equal`` (tolerances apply) before a
+DATA_MISMATCH is declared.
 """
 
 from __future__ import annotations
@@ -189,16 +190,18 @@ def diff_rows(
     return out
 
 
-_END = object()
-
-
 class SegmentDiff:
     """Streaming diff of one segment.  Iterate it to get the ``Diff``s; once exhausted,
     ``cassandra`` and ``postgres`` hold each side's row count and SegmentDigest and
     ``mismatch_counts`` the number of diffs per type.
 
-    Memory: one token group per side (the largest partition), never the segment.  The
-    ``live_groups`` / ``max_live_groups`` / ``max_group_rows`` counters expose that.
+    Memory: one token group per side (the largest partition) plus one look-ahead row, never
+    the segment.  The ``max_live_groups`` / ``max_group_rows`` counters expose that.
+
+    Hot path: inputs made by ``canonical_stream`` are read raw and canonicalized in the merge
+    loop; a token with one row on each side needs no group list, a primary key only when the
+    rows differ, and an equal pair is hashed once when both canonicalizers have the same
+    column kinds (see ``same_canonical_form``).
     """
 
     def __init__(
@@ -214,7 +217,6 @@ class SegmentDiff:
         self.postgres = SideSummary()
         self.mismatch_counts: dict[MismatchType, int] = {t: 0 for t in MismatchType}
         self.tokens = 0
-        self.live_groups = 0
         self.max_live_groups = 0
         self.max_group_rows = 0
         self.done = False
