@@ -960,9 +960,48 @@ def build_canonicalizer(
         return row
 
     env["_prep"] = prep
+
+    # ``against(r, o, k)``: the same canonical row as ``canonicalize(r)``, given the other side's
+    # raw row ``o`` (of a table with the same column kinds) and its canonical row ``k``.  Where a
+    # column's raw value has the same driver type as the other side's and is equal to it, the
+    # canonical value is a function of that value alone, so the other side's canonical value is
+    # reused instead of converting again: uuid (equal 128-bit ints), decimal (equal values: the
+    # canonical text is the exact value), double and float (equal floats, -0.0 == 0.0 both give
+    # 0.0), and text sets/lists already equal to the other side's canonical list.  Anything else,
+    # and any error, goes the ordinary way.
+    checks = []
+    for i, c in enumerate(cols):
+        fam, ctype = c.type.family, c.type
+        if fam == "uuid":
+            chk = f"type(v{i}) is _UUID and type(o[{i}]) is _UUID and v{i}.int == o[{i}].int"
+        elif fam == "decimal":
+            chk = f"type(v{i}) is _Decimal and type(o[{i}]) is _Decimal and v{i} == o[{i}]"
+        elif fam in ("double", "float"):
+            chk = f"type(v{i}) is _float and type(o[{i}]) is _float and v{i} == o[{i}]"
+        elif fam in ("set", "list") and ctype.params[0].family == "text":
+            chk = f"type(v{i}) is _list and v{i} == k[{i}]"
+        else:
+            checks.append(exprs[i])
+            continue
+        checks.append(f"k[{i}] if {chk} else ({exprs[i]})")
+    env.update(_UUID=UUID, _Decimal=Decimal, _float=float, _canonicalize=canonicalize)
+    src = (
+        "def against(r, o, k):\n"
+        "    if type(r) is not _tuple or _len(r) != _n or type(o) is not _tuple or _len(o) != _n:\n"
+        "        return _canonicalize(r)\n"
+        "    try:\n        "
+        + "\n        ".join(loads)
+        + "\n        return (\n            "
+        + ",\n            ".join(checks)
+        + ",\n        )\n"
+        "    except Exception:\n"
+        "        return _canonicalize(r)\n"
+    )
+    exec(src, env)  # noqa: S102 - generated from column indices only
     canonicalize.columns = cols  # type: ignore[attr-defined]
     canonicalize.side = side  # type: ignore[attr-defined]
     canonicalize.signature = tuple(_family_tree(c.type) for c in cols)  # type: ignore[attr-defined]
+    canonicalize.against = env["against"]  # type: ignore[attr-defined]
     return canonicalize
 
 

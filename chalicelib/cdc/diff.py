@@ -345,6 +345,11 @@ class SegmentDiff:
         # an equal pair (the common case) is then hashed once.  Rows handed in already
         # canonical carry no such guarantee (1 == 1.0 == True) and are always hashed per side.
         reuse = c_cz is not None and p_cz is not None and same_canonical_form(c_cz, p_cz)
+        # ... and the PostgreSQL row can reuse the Cassandra row's canonical values where the raw
+        # values are equal (canonicalize.against): most columns of an equal pair.
+        p_against = getattr(p_cz, "against", None)
+        if p_against is None:
+            reuse = False
         # Per-side digest state kept in locals on the hot path, folded into the summaries at the
         # end (also when the consumer stops early).  en/esum/ex: equal pairs, counted once for
         # both sides.
@@ -365,7 +370,10 @@ class SegmentDiff:
                         if self.max_live_groups < 2:
                             self._note_group(2, 1)
                         c_row = c_canon(c_first[cix])
-                        p_row = p_canon(p_first[pix])
+                        if reuse:
+                            p_row = p_against(p_first[1], c_first[1], c_row)
+                        else:
+                            p_row = p_canon(p_first[pix])
                         if c_row == p_row:
                             h = digest(c_row)
                             if reuse:

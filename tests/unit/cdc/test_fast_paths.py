@@ -280,3 +280,75 @@ def test_set_of_text_fast_path_matches_the_general_path(values):
             continue  # ints in a set<text> column are read as their text: no error expected here
         expect = _sorted_unique([None if x is None else str(x) for x in v]) or None
         assert got == expect and all(type(x) is str or x is None for x in got or [])
+
+
+# ---- the PostgreSQL row of an equal pair reuses the Cassandra row's canonical values ------------
+
+_AGAINST_COLS = [
+    ColumnSpec("u", "uuid"),
+    ColumnSpec("d", "decimal"),
+    ColumnSpec("x", "double"),
+    ColumnSpec("f", "float"),
+    ColumnSpec("s", "set<text>"),
+    ColumnSpec("l", "list<text>"),
+    ColumnSpec("t", "text"),
+    ColumnSpec("at", "timestamp"),
+]
+
+
+def _value(kind: str, draw):
+    if kind == "u":
+        return draw(st.one_of(st.uuids(), st.uuids().map(str), st.just(uuid.UUID(int=1))))
+    if kind == "d":
+        return draw(st.one_of(
+            st.sampled_from([Decimal("1.50"), Decimal("1.5"), Decimal("15E-1"), Decimal("0"), Decimal("-0.00"),
+                             Decimal("1E+2"), Decimal("100"), Decimal("NaN"), Decimal("-NaN"), Decimal("sNaN"),
+                             Decimal("Infinity"), Decimal("-Infinity"), 1, 1.5, "1.50"]),
+            st.decimals(allow_nan=True, allow_infinity=True, places=3)))
+    if kind in "xf":
+        return draw(st.one_of(st.sampled_from([0.0, -0.0, 0.1, 1.0, float("nan"), float("inf"), 1, "2.5"]), st.floats()))
+    if kind in "sl":
+        class Sub(str):
+            pass
+
+        base = draw(st.lists(st.sampled_from(["a", "b", "", "é"]), max_size=3))
+        return draw(st.sampled_from([base, sorted(set(base)), [Sub(x) for x in sorted(set(base))], None, set(base), "[\"a\"]"]))
+    if kind == "t":
+        return draw(st.sampled_from(["a", "a ", None]))
+    return draw(st.sampled_from([datetime(2025, 1, 1, 0, 0, 0, 5000), datetime(2025, 1, 1, 0, 0, 0, 5000, tzinfo=timezone.utc), None]))
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.data())
+def test_against_gives_the_ordinary_canonical_row(data):
+    canon_c, canon_p = build_canonicalizer(_AGAINST_COLS, CASSANDRA), build_canonicalizer(_AGAINST_COLS, POSTGRES)
+    kinds = "udxfslta"
+    c_raw = tuple(_value(k, data.draw) for k in kinds)
+    # the PostgreSQL value: often the very same value (the reuse branch), sometimes another one
+    p_raw = tuple(v if data.draw(st.booleans()) else _value(k, data.draw) for k, v in zip(kinds, c_raw))
+    try:
+        k = canon_c(c_raw)
+    except ValueError:
+        return
+    try:
+        expect = canon_p(p_raw)
+    except ValueError:
+        with pytest.raises(ValueError):
+            canon_p.against(p_raw, c_raw, k)
+        return
+    got = canon_p.against(p_raw, c_raw, k)
+    assert got == expect
+    assert json.dumps(got) == json.dumps(expect)
+    assert row_digest(got) == row_digest(expect)
+
+
+def test_against_falls_back_for_other_shapes():
+    canon_c, canon_p = build_canonicalizer(_AGAINST_COLS, CASSANDRA), build_canonicalizer(_AGAINST_COLS, POSTGRES)
+    u = uuid.uuid4()
+    c_raw = (u, Decimal("1.50"), 0.5, 0.1, ["b", "a"], ["a"], "t", datetime(2025, 1, 1))
+    k = canon_c(c_raw)
+    as_map = dict(zip([c.postgres_name for c in _AGAINST_COLS], c_raw))
+    assert canon_p.against(as_map, c_raw, k) == canon_p(as_map) == canon_p.against(list(c_raw), c_raw, k)
+    assert canon_p.against(c_raw, as_map, k) == canon_p(c_raw)
+    with pytest.raises(ValueError):
+        canon_p.against(c_raw[:-1], c_raw, k)
