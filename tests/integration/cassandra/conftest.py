@@ -37,10 +37,11 @@ def cql(cassandra_settings):
 
 
 @pytest.fixture(scope="session")
-def keyspace(cql):
+def keyspace(cql, cassandra_settings):
     name = f"recon_it_{uuid.uuid4().hex[:10]}"
     cql.execute(
         f"CREATE KEYSPACE {name} WITH replication = {{'class': 'SimpleStrategy', 'replication_factor': 1}}"
     )
     yield name
-    cql.execute(f"DROP KEYSPACE IF EXISTS {name}")
+    # the process-wide session may have been shut down by another suite meanwhile: ask for it again
+    session_mod.get_session(cassandra_settings).execute(f"DROP KEYSPACE IF EXISTS {name}")
