@@ -2,15 +2,15 @@
 receiver on 127.0.0.1 that checks signatures and can be told to fail."""
 from __future__ import annotations
 
-import importlib
 import json
-import os
 import threading
 import uuid
 from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+
+from tests.pgcluster import database_url_or_cluster
 
 from chalicelib import aws
 from chalicelib.cdc import alerts
@@ -28,18 +28,10 @@ def database_url(tmp_path_factory):
     from tests/pgcluster.py."""
     from chalicelib.db.migrate import migrate
 
-    url = os.environ.get("DATABASE_URL")
-    stop = None
-    if not url:
-        try:
-            pgcluster = importlib.import_module("tests.pgcluster")
-        except ImportError:
-            pytest.skip("no PostgreSQL: set DATABASE_URL or provide tests/pgcluster.py")
-        url, stop = pgcluster.start_cluster(tmp_path_factory.mktemp("alerts-pg"))
+    url, stop = database_url_or_cluster(tmp_path_factory.mktemp("alerts-pg"))
     migrate(url, log=lambda *_: None)
     yield url
-    if stop is not None:
-        stop()
+    stop()
 
 
 @pytest.fixture

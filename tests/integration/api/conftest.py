@@ -3,16 +3,15 @@ app driven in-process, an API key, a small catalog, and SQS sending replaced by 
 thing stubbed)."""
 from __future__ import annotations
 
-import importlib
 import json
-import os
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 import psycopg
 import pytest
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from tests.pgcluster import database_url_or_cluster, fresh_database
 from psycopg.types.json import Jsonb
 
 CATALOG_YAML = """
@@ -45,20 +44,10 @@ OWNER = "alice@example.com"
 
 @pytest.fixture(scope="session")
 def server_url(tmp_path_factory):
-    """A PostgreSQL server: DATABASE_URL when set, otherwise a private cluster (tests/pgcluster.py)."""
-    url = os.environ.get("DATABASE_URL")
-    if url:
-        yield url
-        return
-    try:
-        pgcluster = importlib.import_module("tests.pgcluster")
-    except ImportError:
-        pytest.fail("no PostgreSQL for the API tests: set DATABASE_URL or provide tests/pgcluster.py")
-    url, stop = pgcluster.start_cluster(tmp_path_factory.mktemp("api-pg"))
-    try:
-        yield url
-    finally:
-        stop()
+    """A PostgreSQL server: DATABASE_URL when set, otherwise a private cluster."""
+    url, stop = database_url_or_cluster(tmp_path_factory.mktemp("api-pg"))
+    yield url
+    stop()
 
 
 @pytest.fixture(scope="session")
@@ -66,22 +55,9 @@ def database_url(server_url):
     """A database of our own on that server (created, migrated, dropped), so totals are exact."""
     from chalicelib.db.migrate import migrate
 
-    name = f"recon_api_{uuid.uuid4().hex[:12]}"
-    admin = make_conninfo(server_url)
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    params = conninfo_to_dict(server_url)
-    params["dbname"] = name
-    url = make_conninfo(**params)
-    migrate(url, log=lambda *_: None)
-    try:
+    with fresh_database(server_url, "recon_api") as url:
+        migrate(url, log=lambda *_: None)
         yield url
-    finally:
-        from chalicelib.db import pool
-
-        pool.close_pool()
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @dataclass
