@@ -3,6 +3,7 @@
 # Lambda runner. Usage: scripts/stack.sh up|down|status [--no-demo]
 #   STACK=dev  (default) state in .local/,      ports: API 8080, LocalStack 4566, PG 54320, CQL 9042
 #   STACK=test            state in .local/test/, ports: API 8090, LocalStack 4576, PG 54330, CQL 9052
+#   STACK_PORT_OFFSET=N   adds N to every port (several checkouts on one machine)
 # Honours DATABASE_URL, AWS_ENDPOINT_URL and CASSANDRA_HOSTS when they point at services you run.
 set -euo pipefail
 
@@ -14,6 +15,9 @@ if [ "$STACK" = test ]; then
 else
   STACK_DIR="${STACK_DIR:-$ROOT/.local}"; API_PORT=8080; LS_PORT=4566; PG_PORT=54320; CQL_PORT=9042
 fi
+# STACK_PORT_OFFSET shifts every port, so that several checkouts can run their stacks side by side
+OFF="${STACK_PORT_OFFSET:-0}"
+API_PORT=$((API_PORT + OFF)); LS_PORT=$((LS_PORT + OFF)); PG_PORT=$((PG_PORT + OFF)); CQL_PORT=$((CQL_PORT + OFF))
 PIDS="$STACK_DIR/pids"; LOGS="$STACK_DIR/logs"
 VENV="$ROOT/.venv"; PY="$VENV/bin/python"
 PG_BIN="${PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)}"

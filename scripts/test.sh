@@ -5,13 +5,15 @@ set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 export STACK=test
+# STACK_DIR and STACK_PORT_OFFSET (scripts/stack.sh) let two checkouts test side by side
+export STACK_DIR="${STACK_DIR:-$ROOT/.local/test}"
 if ! scripts/stack.sh up --no-demo; then
   echo "the test stack did not start" >&2
   scripts/stack.sh down || true
   exit 1
 fi
 trap 'scripts/stack.sh down' EXIT
-set -a; . "$ROOT/.local/test/env"; set +a
+set -a; . "$STACK_DIR/env"; set +a
 export RECON_TEST_STACK=1
 .venv/bin/python -m pytest -p no:cacheprovider -q -ra --timeout=900 "${@:-tests}"
 rc=$?
