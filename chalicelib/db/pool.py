@@ -4,6 +4,12 @@
 - `target`: the database fed by CDC (TARGET_DATABASE_URL, default DATABASE_URL), tuple rows, autocommit.
 Lambdas reuse the pools across invocations; tests call `close_pool()` when they change the settings.
 Sessions run in UTC, so naive timestamps never depend on a server's time zone.
+
+Every connection is checked when it leaves the pool (`ConnectionPool.check_connection`, one round
+trip): after a database restart or failover the pool holds connections to a server that is gone, and
+without the check the first request of each one fails (AdminShutdown, "server closed the connection
+unexpectedly"). A broken connection is discarded and replaced; a database that is still down makes
+the checkout fail with a transient error (see chalicelib.runs.retry) after `DB_POOL_TIMEOUT`.
 """
 from __future__ import annotations
 
@@ -31,7 +37,8 @@ def _create(role: str) -> ConnectionPool:
         raise ValueError(f"unknown pool role {role!r}")
     return ConnectionPool(
         url, min_size=min_size, max_size=s.db_pool_max, timeout=s.db_pool_timeout,
-        kwargs={**kwargs, "options": "-c timezone=UTC"}, open=True, name=f"recon-{role}",
+        kwargs={**kwargs, "options": "-c timezone=UTC", "connect_timeout": 5}, open=True, name=f"recon-{role}",
+        check=ConnectionPool.check_connection,
     )
 
 
