@@ -1,0 +1,16 @@
+"""The matching engine: rule sets (streams platform §3) applied to two input files on DuckDB.
+
+Pure domain code — local files in, CSV outputs and a summary out; no AWS, HTTP or database.
+See docs/matching.md for the semantics, the output columns and the exception reasons.
+"""
+from .engine import EngineLimits, MatchCanceled, MatchResult, run_match
+from .inputs import EXPLANATION_COLUMNS, Column, FileInfo, InputError, inspect_file
+from .rules import (Algorithm, Cardinality, ColumnProblem, Condition, Normalize, Operator, Pass,
+                    RuleSet, check_columns, describe_errors, error_list)
+
+__all__ = [
+    "RuleSet", "Pass", "Condition", "Cardinality", "Operator", "Algorithm", "Normalize",
+    "inspect_file", "check_columns", "run_match", "EngineLimits", "MatchResult", "InputError",
+    "MatchCanceled", "FileInfo", "Column", "ColumnProblem", "EXPLANATION_COLUMNS",
+    "error_list", "describe_errors",
+]

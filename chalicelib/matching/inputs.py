@@ -1,0 +1,277 @@
+"""Input files: format detection, CSV dialect, strict reading, and the column types reported.
+
+CSV files are read strictly (a line with the wrong number of fields is an error that names the line,
+never a dropped row) with every column as text, so that outputs carry the original values exactly;
+Parquet and JSON lines keep their native types. Column types are reported as DuckDB type names;
+a CSV column of plain decimal numbers is reported as ``DECIMAL(p,s)`` (exact), never ``DOUBLE``.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import os
+import re
+from dataclasses import dataclass, field
+from typing import Optional
+
+import duckdb
+
+FORMATS = ("CSV", "PARQUET", "JSONL")
+
+# The explanation columns the engine appends to unmatched outputs (docs/matching.md). When a file
+# ends with exactly these columns (an unmatched output fed to a later step) they are dropped on read.
+EXPLANATION_COLUMNS = ("_row_key", "_reason", "_closest_key", "_closest_pass",
+                       "_failed_condition", "_detail")
+
+_DELIMITERS = (",", ";", "\t", "|")
+
+
+class InputError(ValueError):
+    """An input that cannot be read; the message names the line (or row) and the problem."""
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str
+
+
+@dataclass(frozen=True)
+class FileInfo:
+    format: str
+    row_count: int
+    columns: list[Column] = field(default_factory=list)
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+
+@dataclass(frozen=True)
+class CsvDialect:
+    delimiter: str
+    header: tuple[str, ...]
+    encoding: str = "utf-8"
+
+
+def detect_format(path: str, format: Optional[str] = None) -> str:
+    if format:
+        f = format.upper()
+        if f in ("JSON", "NDJSON"):
+            f = "JSONL"
+        if f not in FORMATS:
+            raise InputError(f"unsupported format {format!r} (CSV, PARQUET or JSONL)")
+        return f
+    lower = path.lower()
+    if lower.endswith(".parquet") or lower.endswith(".pq"):
+        return "PARQUET"
+    if lower.endswith((".jsonl", ".ndjson", ".json")):
+        return "JSONL"
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(4)
+            if head == b"PAR1":
+                return "PARQUET"
+            rest = head + fh.read(256)
+    except OSError as e:
+        raise InputError(f"cannot open the file: {e.strerror}") from None
+    if rest.lstrip()[:1] == b"{":
+        return "JSONL"
+    return "CSV"
+
+
+def sql_str(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def csv_dialect(path: str) -> CsvDialect:
+    """Delimiter from the header line (the most frequent of , ; TAB | outside quotes); header names."""
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read(1 << 20)
+    except OSError as e:
+        raise InputError(f"cannot open the file: {e.strerror}") from None
+    if not raw.strip():
+        raise InputError("line 1: the file is empty (a header row is required)")
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        if e.start < len(raw) - 4:   # not merely a character cut by the 1 MB window
+            line = raw[: e.start].count(b"\n") + 1
+            raise InputError(f"line {line}: not valid UTF-8") from None
+        text = raw[: e.start].decode("utf-8")
+    first = _first_record(text)
+    counts = {d: _count_outside_quotes(first, d) for d in _DELIMITERS}
+    delim = max(_DELIMITERS, key=lambda d: (counts[d], -_DELIMITERS.index(d)))
+    header = next(csv.reader(io.StringIO(first), delimiter=delim, quotechar='"', doublequote=True))
+    names = [h.strip() if h.strip() != h and h.strip() else h for h in header]
+    seen: set[str] = set()
+    for i, n in enumerate(names, 1):
+        if n == "":
+            raise InputError(f"line 1: column {i} of the header has no name")
+        if n.lower() in seen:
+            raise InputError(f"line 1: column name {n!r} appears twice in the header")
+        seen.add(n.lower())
+    return CsvDialect(delim, tuple(names))
+
+
+def _first_record(text: str) -> str:
+    in_q = False
+    for i, ch in enumerate(text):
+        if ch == '"':
+            in_q = not in_q
+        elif ch in "\r\n" and not in_q:
+            return text[:i]
+    return text
+
+
+def _count_outside_quotes(line: str, d: str) -> int:
+    n, in_q = 0, False
+    for ch in line:
+        if ch == '"':
+            in_q = not in_q
+        elif ch == d and not in_q:
+            n += 1
+    return n
+
+
+def csv_reader_sql(path: str, dialect: CsvDialect, columns: Optional[dict[str, str]] = None) -> str:
+    cols = columns or {h: "VARCHAR" for h in dialect.header}
+    spec = "{" + ", ".join(f"{sql_str(k)}: {sql_str(v)}" for k, v in cols.items()) + "}"
+    return (f"read_csv({sql_str(path)}, auto_detect=false, header=true, delim={sql_str(dialect.delimiter)}, "
+            f"quote='\"', escape='\"', strict_mode=true, null_padding=false, all_varchar=false, "
+            f"encoding='utf-8', columns={spec})")
+
+
+def reader_sql(path: str, fmt: str, dialect: Optional[CsvDialect] = None) -> str:
+    if fmt == "CSV":
+        return csv_reader_sql(path, dialect or csv_dialect(path))
+    if fmt == "PARQUET":
+        return f"read_parquet({sql_str(path)})"
+    return f"read_json({sql_str(path)}, format='newline_delimited', sample_size=-1)"
+
+
+_LINE_RE = re.compile(r"CSV Error on Line: (\d+)")
+_FOUND_RE = re.compile(r"Expected Number of Columns: (\d+) Found: (\d+)")
+
+
+def translate_error(exc: Exception, fmt: str) -> InputError:
+    """A DuckDB read error as an InputError naming the line and the problem."""
+    msg = str(exc)
+    if fmt == "CSV":
+        m = _LINE_RE.search(msg)
+        line = m.group(1) if m else "?"
+        f = _FOUND_RE.search(msg)
+        if f:
+            return InputError(f"line {line}: {f.group(2)} fields, header has {f.group(1)}")
+        if "unterminated quote" in msg.lower() or "quote" in msg.lower() and "unterminated" in msg.lower():
+            return InputError(f"line {line}: unterminated quoted field")
+        if "utf-8" in msg.lower() or "unicode" in msg.lower():
+            return InputError(f"line {line}: not valid UTF-8")
+        first = msg.split("\n", 1)[0].replace("Invalid Input Error: ", "")
+        return InputError(f"line {line}: {first}" if m else first)
+    if fmt == "JSONL":
+        m = re.search(r"line (\d+)", msg)
+        first = msg.split("\n", 1)[0].replace("Invalid Input Error: ", "")
+        first = re.sub(r' in file "[^"]*"', "", first)
+        return InputError(f"line {m.group(1)}: {first}" if m else first)
+    first = msg.split("\n", 1)[0].replace("Invalid Input Error: ", "").replace("IO Error: ", "")
+    return InputError(f"not a readable Parquet file: {re.sub(chr(39) + '[^' + chr(39) + ']*' + chr(39), 'the file', first)}")
+
+
+def explanation_tail(columns: list[str]) -> bool:
+    n = len(EXPLANATION_COLUMNS)
+    return len(columns) > n and tuple(columns[-n:]) == EXPLANATION_COLUMNS
+
+
+def _connect() -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect(config={"threads": 2, "memory_limit": "512MB"})
+    con.execute("SET TimeZone='UTC'")
+    return con
+
+
+_NUMERIC = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "DOUBLE", "FLOAT"}
+
+
+def inspect_file(path: str, format: Optional[str] = None,
+                 con: Optional[duckdb.DuckDBPyConnection] = None) -> FileInfo:
+    """Format, row count and column types of an input file; InputError names the offending line."""
+    if not os.path.exists(path):
+        raise InputError("the file does not exist")
+    fmt = detect_format(path, format)
+    own = con is None
+    con = con or _connect()
+    try:
+        if fmt == "CSV":
+            dialect = csv_dialect(path)
+            src = csv_reader_sql(path, dialect)
+            try:
+                con.execute(f"CREATE OR REPLACE TEMP TABLE __inspect AS SELECT * FROM {src}")
+            except duckdb.Error as e:
+                raise translate_error(e, fmt) from None
+            rows = con.execute("SELECT count(*) FROM __inspect").fetchone()[0]
+            types = _csv_types(con, path, dialect, rows)
+            cols = [Column(n, types.get(n, "VARCHAR")) for n in dialect.header]
+            con.execute("DROP TABLE __inspect")
+        else:
+            src = reader_sql(path, fmt)
+            try:
+                desc = con.execute(f"DESCRIBE SELECT * FROM {src}").fetchall()
+                rows = con.execute(f"SELECT count(*) FROM {src}").fetchone()[0]
+            except duckdb.Error as e:
+                raise translate_error(e, fmt) from None
+            cols = [Column(d[0], d[1]) for d in desc]
+        return FileInfo(fmt, int(rows), cols)
+    finally:
+        if own:
+            con.close()
+
+
+def _csv_types(con, path: str, dialect: CsvDialect, rows: int) -> dict[str, str]:
+    """Sniffed types, verified on every row of __inspect (a late non-conforming value → VARCHAR)."""
+    if rows == 0:
+        return {}
+    try:
+        desc = con.execute(
+            f"DESCRIBE SELECT * FROM read_csv({sql_str(path)}, header=true, delim={sql_str(dialect.delimiter)}, "
+            f"quote='\"', escape='\"', sample_size=20480)").fetchall()
+        sniffed = {d[0]: d[1] for d in desc}
+    except duckdb.Error:
+        sniffed = {}
+    checks, names = [], []
+    for name in dialect.header:
+        t = sniffed.get(name, "VARCHAR")
+        c = ident(name)
+        if t in _NUMERIC:
+            names.append((name, "NUM"))
+            checks.append(
+                f"count(*) FILTER (WHERE {c} IS NOT NULL AND trim({c}) <> '' AND NOT regexp_full_match(trim({c}), '[-+]?[0-9]*\\.?[0-9]+'))")
+            checks.append(f"max(length(regexp_extract(trim({c}), '\\.([0-9]+)$', 1)))")
+            checks.append(f"max(length(regexp_extract(trim({c}), '([0-9]+)', 1)))")
+        elif t in ("DATE", "TIMESTAMP", "TIMESTAMP WITH TIME ZONE", "TIME", "BOOLEAN"):
+            names.append((name, t))
+            checks.append(f"count(*) FILTER (WHERE {c} IS NOT NULL AND trim({c}) <> '' AND TRY_CAST({c} AS {t}) IS NULL)")
+    out: dict[str, str] = {n: "VARCHAR" for n in dialect.header}
+    if not checks:
+        return out
+    vals = list(con.execute(f"SELECT {', '.join(checks)} FROM __inspect").fetchone())
+    for name, kind in names:
+        if kind == "NUM":
+            bad, scale, digits = vals.pop(0), vals.pop(0) or 0, vals.pop(0) or 0
+            if bad:
+                continue
+            if scale == 0 and sniffed[name] != "DOUBLE":
+                out[name] = "BIGINT" if digits <= 18 else "DECIMAL(38,0)"
+            else:
+                p = max(18, min(38, digits + scale))
+                out[name] = f"DECIMAL({p},{scale})" if digits + scale <= 38 else "DOUBLE"
+        else:
+            if not vals.pop(0):
+                out[name] = kind
+    return out
