@@ -12,7 +12,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from chalicelib.api.errors import ApiError
+from chalicelib.api.core import ApiError, RateLimited, unauthorized
 from chalicelib.db.pool import transaction
 
 
@@ -59,7 +59,7 @@ def revoke_key(key_id_or_prefix: str) -> bool:
 
 
 def _unauthorized() -> ApiError:
-    return ApiError(401, "UNAUTHORIZED", "Invalid or missing API key")
+    return unauthorized()
 
 
 def authenticate(authorization: str | None) -> Principal:
@@ -99,13 +99,7 @@ def enforce_rate_limit(principal: Principal, bucket: str, limit: int, window_sec
         if len(rows) >= limit:
             oldest = rows[len(rows) - limit]["at"]
             retry_after = max(1, int(window_seconds - (now - oldest).total_seconds() + 0.999))
-            raise ApiError(
-                429,
-                "RATE_LIMIT_EXCEEDED",
-                f"Rate limit exceeded. Try again in {retry_after} seconds.",
-                headers={"Retry-After": str(retry_after)},
-                retry_after=retry_after,
-            )
+            raise RateLimited(retry_after)
         conn.execute(
             "INSERT INTO recon.rate_limit_events (key_id, bucket, at) VALUES (%s, %s, %s)",
             (principal.key_id, bucket, now),

@@ -1,29 +1,30 @@
-"""Bearer-key authentication for every route but the public ones (health, the OpenAPI document)."""
+"""Bearer-key authentication for every route but the public ones (health, the OpenAPI document).
+
+Errors answer in the dialect of the route asked for (chalicelib/api/core.py REGISTRY).
+"""
 from __future__ import annotations
 
-from chalicelib.api.errors import ApiError, current_request_id, json_response
+from chalicelib.api.core import REGISTRY, ApiError, current_request_id, internal_error_response
 from chalicelib.observability import logger
 
 
 def register(app, public_paths: set[str]) -> None:
     @app.middleware("http")
     def _authenticate(event, get_response):
-        if event.context.get("resourcePath") in public_paths or event.method == "OPTIONS":
+        resource = event.context.get("resourcePath")
+        if resource in public_paths or event.method == "OPTIONS":
             return get_response(event)
         from chalicelib.api.auth import authenticate
 
+        dialect = REGISTRY.dialect_of(resource or event.path)
         try:
             event.context["recon_principal"] = authenticate(event.headers.get("authorization"))
         except ApiError as exc:
-            return exc.to_response()
+            return exc.to_response(dialect)
         except Exception:
             request_id = current_request_id(app)
             logger.exception("authentication failed", extra={"request_id": request_id})
-            return json_response(
-                {"error": "INTERNAL_SERVER_ERROR", "message": "An unexpected error occurred",
-                 "request_id": request_id, "contact": "support@company.com"},
-                500,
-            )
+            return internal_error_response(dialect, request_id)
         return get_response(event)
 
 

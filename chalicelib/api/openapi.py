@@ -233,22 +233,161 @@ def _operations(schemas: dict) -> dict:
     }
 
 
-@lru_cache(maxsize=1)
+# ------------------------------------------------------------------ operations declared in the registry
+
+_STREAMS_ERROR_TEXT = {
+    400: "Invalid request (VALIDATION_ERROR): `errors` lists every problem with its field path",
+    401: "Missing or unknown API key (UNAUTHORIZED)",
+    404: "Unknown id (NOT_FOUND); the message names the kind and the id",
+    409: "The current state forbids the action (CONFLICT); the message says which",
+    413: "Body over the limit (PAYLOAD_TOO_LARGE)",
+    429: "Rate limit exceeded (RATE_LIMITED); see Retry-After",
+    500: "Unexpected failure (INTERNAL_ERROR) with requestId, also in the X-Request-Id header and the logs",
+}
+RETRY_AFTER = {"Retry-After": {"description": "Seconds until a request will be accepted",
+                               "schema": {"type": "integer", "minimum": 1}}}
+
+
+def _path_param_schema(kind: str) -> dict:
+    from chalicelib.api.core import MAX_BIGINT
+
+    if kind == "int":
+        return {"type": "integer", "minimum": 1, "maximum": MAX_BIGINT}
+    if kind == "uuid":
+        return {"type": "string", "format": "uuid"}
+    return {"type": "string", "minLength": 1}
+
+
+def _envelope(data_schema: dict) -> dict:
+    return {"type": "object", "required": ["success", "message", "data"], "additionalProperties": False,
+            "properties": {"success": {"const": True}, "message": {"type": ["string", "null"]}, "data": data_schema}}
+
+
+def _model_ref(model) -> dict:
+    return _ref(model.__name__) if model is not None else {"type": "null"}
+
+
+def _registry_operation(op, schemas: dict) -> dict:
+    from chalicelib.api.core import Dialect
+
+    streams = op.dialect is Dialect.STREAMS
+    params = [{"name": n, "in": "path", "required": True, "schema": _path_param_schema(k)}
+              for n, k in op.path_params.items()]
+    if op.query is not None:
+        params += _query_params(schemas[op.query.__name__])
+    out: dict[str, Any] = {"tags": [op.tag], "operationId": op.operation_id, "summary": op.summary}
+    if op.description:
+        out["description"] = op.description
+    if params:
+        out["parameters"] = params
+    if op.public:
+        out["security"] = []
+    if op.body is not None:
+        media: dict[str, Any] = {"schema": _ref(op.body.__name__)}
+        if op.body_example is not None:
+            media["example"] = op.body_example
+        out["requestBody"] = {"required": True, "content": {"application/json": media}}
+    if op.raw_response is not None:
+        success = {"description": op.summary, "content": op.raw_response}
+    else:
+        schema = _model_ref(op.response)
+        success = {"description": op.summary,
+                   "content": {"application/json": {"schema": _envelope(schema) if streams else schema}}}
+    responses: dict[str, Any] = {str(op.status): success}
+    statuses = set(op.errors)
+    if op.body is not None or op.query is not None or op.path_params:
+        statuses.add(400)
+    if not op.public:
+        statuses |= {401, 429, 500}
+    else:
+        statuses.add(500)
+    for code in sorted(statuses):
+        if streams:
+            entry = {"description": _STREAMS_ERROR_TEXT.get(code, "Error"),
+                     "content": {"application/json": {"schema": _ref("StreamsErrorBody")}}}
+            if code == 429:
+                entry["headers"] = RETRY_AFTER
+            responses[str(code)] = entry
+        else:
+            responses[str(code)] = _cdc_error_response(code, op.errors.get(code))
+    responses.update(op.extra_responses)
+    out["responses"] = responses
+    return out
+
+
+_CDC_COMMON = {401: "Unauthorized", 429: "RateLimited", 500: "InternalError"}
+
+
+def _cdc_error_response(code: int, spec: Any) -> dict:
+    """A CDC error response: `spec` is None (the default for the status), a schema name, a
+    (name, example) pair, a list of those (alternatives, pairwise exclusive by their `error` value),
+    or a complete response object."""
+    if isinstance(spec, dict):
+        return spec
+    if spec is None:
+        if code in _CDC_COMMON:
+            return {"$ref": f"#/components/responses/{_CDC_COMMON[code]}"}
+        if code == 400:
+            return {"$ref": "#/components/responses/ValidationFailed"}
+        return {"description": "Error", "content": _json("Error")}
+    alternatives = spec if isinstance(spec, list) else [spec]
+    alternatives = [a if isinstance(a, tuple) else (a, None) for a in alternatives]
+    if len(alternatives) == 1:
+        name, example = alternatives[0]
+        return {"description": "Error", "content": _json(name, example)}
+    return _bad_request(*alternatives)
+
+
+def _registry_models():
+    from chalicelib.api.core import REGISTRY, StreamsErrorBody
+
+    inputs, outputs = [], [StreamsErrorBody]
+    for op in REGISTRY.operations:
+        inputs += [m for m in (op.body, op.query) if m is not None]
+        if op.response is not None:
+            outputs.append(op.response)
+    return list(dict.fromkeys(inputs)), list(dict.fromkeys(outputs))
+
+
+def _registry_paths(schemas: dict) -> dict:
+    from chalicelib.api.core import REGISTRY
+
+    paths: dict[str, dict] = {}
+    for op in REGISTRY.operations:
+        paths.setdefault(op.path, {})[op.method] = _registry_operation(op, schemas)
+    return paths
+
+
 def _build() -> dict:
+    from chalicelib.api.core import REGISTRY
+
+    return _build_cached(len(REGISTRY.operations))
+
+
+@lru_cache(maxsize=4)
+def _build_cached(_n_operations: int) -> dict:
     from pydantic.json_schema import models_json_schema
+
+    from chalicelib.api.core import REGISTRY
 
     from chalicelib.api import models
 
-    inputs = [models.TriggerRequest, models.ResolveRequest, models.JobsQuery, models.MismatchesQuery]
-    outputs = [m for m in models.RESPONSE_MODELS if m not in inputs]
+    reg_inputs, reg_outputs = _registry_models()
+    inputs = list(dict.fromkeys([models.TriggerRequest, models.ResolveRequest, models.JobsQuery,
+                                 models.MismatchesQuery, *reg_inputs]))
+    outputs = [m for m in dict.fromkeys([*models.RESPONSE_MODELS, *reg_outputs]) if m not in inputs]
     _, top = models_json_schema(
         [(m, "validation") for m in inputs] + [(m, "serialization") for m in outputs], ref_template=REF
     )
     schemas = top["$defs"]
     paths = _operations(schemas)
+    paths_from_registry = _registry_paths(schemas)
+    for path, ops in paths_from_registry.items():
+        paths.setdefault(path, {}).update(ops)
     # the query models only feed the parameter lists
-    for name in ("JobsQuery", "MismatchesQuery"):
-        schemas.pop(name)
+    for model in inputs:
+        if model.__name__.endswith("Query") and model.__name__ in schemas:
+            schemas.pop(model.__name__)
     return {
         "openapi": "3.1.0",
         "info": {
@@ -259,7 +398,8 @@ def _build() -> dict:
         },
         "servers": [{"url": "http://localhost:8080"}, {"url": "https://cdc-pipeline.company.com"}],
         "security": [{"bearerAuth": []}],
-        "tags": [{"name": "reconciliation"}, {"name": "metrics"}, {"name": "operations"}],
+        "tags": [{"name": t} for t in dict.fromkeys(
+            ["reconciliation", "metrics", "operations", *(op.tag for op in REGISTRY.operations)])],
         "paths": paths,
         "components": {
             "schemas": schemas,

@@ -1,0 +1,836 @@
+"""The shared API layer: request parsing, validation errors, pagination, response shaping and the
+OpenAPI registry, for both dialects of the service.
+
+- `Dialect.CDC`: the CDC reconciliation contract (snake_case bodies, errors
+  `{"error": CODE, "message": ..., **extra}`, 400 `details: [{field, problem}]`).
+- `Dialect.STREAMS`: the streams platform envelope (camelCase, `{"success", "message", "data"}`,
+  errors `{"success": false, "message", "data": null, "errorCode", "errors": [{field, code, message}]}`,
+  pages `{"items", "page", "pageSize", "totalItems", "totalPages"}`).
+
+A route module declares its routes through `Routes(bp, dialect=...)`. The declaration names the body,
+query and response models; the decorator parses and validates the request (every problem listed, unknown
+fields rejected), serialises the handler's `ok(...)` through the declared response model and turns every
+exception into the dialect's error shape. The same declarations feed `/api/v1/openapi.json`
+(chalicelib/api/openapi.py), so the document, the validation and the answers come from one definition.
+
+    from chalice import Blueprint
+    from chalicelib.api.core import Dialect, Routes, StreamsError, ok, page_of, paginated, StreamsIn, StreamsOut
+
+    bp = Blueprint(__name__)
+    api = Routes(bp, dialect=Dialect.STREAMS, tag="streams")
+
+    @api.route("/streams/{id}", "GET", response=StreamOut, errors=[404], summary="One stream")
+    def get_stream(id: int):                        # path ids arrive parsed (int, >= 1)
+        row = definitions.get_stream(id)
+        if row is None:
+            raise StreamsError.not_found("Stream", id)
+        return ok(row)                              # validated and dumped through StreamOut
+"""
+from __future__ import annotations
+
+import functools
+import json
+import math
+import re
+import threading
+import typing
+import uuid
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Callable, Iterable, Sequence
+
+from chalice import Response
+from pydantic import AliasGenerator, BaseModel, ConfigDict, Field, ValidationError, create_model
+from pydantic.alias_generators import to_camel
+
+from chalicelib.observability import logger
+
+JSON_HEADERS = {"Content-Type": "application/json"}
+API_PREFIX = "/api/v1"
+MAX_BIGINT = 2**63 - 1
+
+
+class Dialect(str, Enum):
+    CDC = "cdc"
+    STREAMS = "streams"
+
+
+# ------------------------------------------------------------------------------------------ problems
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a request: where (`steps[1].ruleSetId`), a machine code, and words."""
+
+    field: str
+    code: str
+    message: str
+
+    def streams(self) -> dict:
+        return {"field": self.field, "code": self.code, "message": self.message}
+
+    def cdc(self) -> dict:
+        return {"field": self.field, "problem": self.message}
+
+
+class Problems:
+    """Collects problems found by hand (references, cross-field rules) to raise them all at once.
+
+        problems = Problems()
+        problems.add("steps[1].ruleSetId", "RULE_SET_NOT_FOUND", "rule set 56 not found")
+        problems.raise_if_any()            # 400 VALIDATION_ERROR listing all of them
+    """
+
+    def __init__(self, where: str = "request body"):
+        self.where = where
+        self.items: list[Problem] = []
+
+    def add(self, field: str, code: str, message: str) -> None:
+        self.items.append(Problem(field, code, message))
+
+    def extend(self, problems: Iterable[Problem]) -> None:
+        self.items.extend(problems)
+
+    def __bool__(self) -> bool:
+        return bool(self.items)
+
+    def raise_if_any(self, message: str | None = None) -> None:
+        if self.items:
+            raise RequestInvalid(self.items, where=self.where, message=message)
+
+
+# -------------------------------------------------------------------------------------------- errors
+
+# CDC error codes and the streams code that means the same thing
+_STREAMS_CODE = {
+    "RATE_LIMIT_EXCEEDED": "RATE_LIMITED",
+    "INTERNAL_SERVER_ERROR": "INTERNAL_ERROR",
+    "METHOD_NOT_ALLOWED": "METHOD_NOT_ALLOWED",
+}
+
+
+class ApiError(Exception):
+    """An error answered to the client, in the shape of the route's dialect.
+
+    CDC: `{"error": error, "message": message, **extra}` (+ `details` when problems are given).
+    Streams: `{"success": false, "message": message, "data": null, "errorCode": ..., "errors": [...]}`;
+    `extra` is CDC-only. `CdcError` is this class.
+    """
+
+    def __init__(self, status: int, error: str, message: str, headers: dict | None = None, *,
+                 problems: Sequence[Problem] = (), error_code: str | None = None, **extra: Any):
+        super().__init__(message)
+        self.status = status
+        self.error = error
+        self.message = message
+        self.headers = headers or {}
+        self.problems = list(problems)
+        self.error_code = error_code
+        self.extra = extra
+
+    def streams_code(self) -> str:
+        if self.error_code:
+            return self.error_code
+        if self.error.endswith("_NOT_FOUND"):
+            return "NOT_FOUND"
+        return _STREAMS_CODE.get(self.error, self.error)
+
+    def body(self, dialect: Dialect) -> dict:
+        if dialect is Dialect.STREAMS:
+            return {"success": False, "message": self.message, "data": None,
+                    "errorCode": self.streams_code(), "errors": [p.streams() for p in self.problems]}
+        out = {"error": self.error, "message": self.message, **self.extra}
+        if self.problems and "details" not in out:
+            out["details"] = [p.cdc() for p in self.problems]
+        return out
+
+    def to_response(self, dialect: Dialect = Dialect.CDC) -> Response:
+        return json_response(self.body(dialect), self.status, self.headers)
+
+
+CdcError = ApiError
+
+
+class StreamsError(ApiError):
+    """An error of the streams dialect: `StreamsError(status, error_code, message, problems=[...])`."""
+
+    def __init__(self, status: int, error_code: str, message: str, *, problems: Sequence[Problem] = (),
+                 headers: dict | None = None):
+        super().__init__(status, error_code, message, headers, problems=problems, error_code=error_code)
+
+    @classmethod
+    def not_found(cls, kind: str, id: Any) -> "StreamsError":
+        return cls(404, "NOT_FOUND", f"{kind} {id} not found")
+
+    @classmethod
+    def conflict(cls, message: str) -> "StreamsError":
+        return cls(409, "CONFLICT", message)
+
+    @classmethod
+    def payload_too_large(cls, message: str) -> "StreamsError":
+        return cls(413, "PAYLOAD_TOO_LARGE", message)
+
+    @classmethod
+    def validation(cls, problems: Sequence[Problem], message: str | None = None) -> "RequestInvalid":
+        return RequestInvalid(problems, message=message)
+
+
+class RequestInvalid(ApiError):
+    """400 VALIDATION_ERROR listing every problem (both dialects)."""
+
+    def __init__(self, problems: Sequence[Problem], where: str = "request body", message: str | None = None):
+        problems = list(problems) or [Problem(where, "INVALID_VALUE", "is invalid")]
+        super().__init__(400, "VALIDATION_ERROR", message or _cdc_message(where, problems), problems=problems)
+        self._custom_message = message
+
+    def body(self, dialect: Dialect) -> dict:
+        out = super().body(dialect)
+        if dialect is Dialect.STREAMS and not self._custom_message:
+            first = self.problems[0]
+            msg = f"{first.field}: {first.message}" if first.field not in ("", "body") else f"Request body {first.message}"
+            if len(self.problems) > 1:
+                msg += f" (and {len(self.problems) - 1} more problem(s))"
+            out["message"] = msg
+        return out
+
+
+def _cdc_message(where: str, problems: Sequence[Problem]) -> str:
+    first = problems[0]
+    if first.field == "body":
+        message = f"Request body {first.message}"
+    else:
+        message = f"Invalid {where} '{first.field}': {first.message}"
+    if len(problems) > 1:
+        message += f" (and {len(problems) - 1} more problem(s), see details)"
+    return message
+
+
+class RateLimited(ApiError):
+    def __init__(self, retry_after: int):
+        super().__init__(429, "RATE_LIMIT_EXCEEDED", f"Rate limit exceeded. Try again in {retry_after} seconds.",
+                         {"Retry-After": str(retry_after)}, retry_after=retry_after)
+
+
+def unauthorized() -> ApiError:
+    return ApiError(401, "UNAUTHORIZED", "Invalid or missing API key")
+
+
+def internal_error_response(dialect: Dialect, request_id: str) -> Response:
+    """The 500 answer: a request id (also in the log line and X-Request-Id), never a stack trace."""
+    from chalicelib.config import get_settings
+
+    contact = get_settings().support_contact
+    if dialect is Dialect.STREAMS:
+        body = {"success": False, "message": f"An unexpected error occurred; quote request id {request_id} to {contact}",
+                "data": None, "errorCode": "INTERNAL_ERROR", "errors": [], "requestId": request_id}
+    else:
+        body = {"error": "INTERNAL_SERVER_ERROR", "message": "An unexpected error occurred",
+                "request_id": request_id, "contact": contact}
+    return json_response(body, 500)
+
+
+def json_response(body: Any, status: int = 200, headers: dict | None = None) -> Response:
+    return Response(
+        body=json.dumps(body, default=str, separators=(",", ":")),
+        status_code=status,
+        headers={**JSON_HEADERS, **(headers or {})},
+    )
+
+
+def current_request_id(app) -> str:
+    """The id the request middleware put on this request (the same one is in its log lines)."""
+    req = getattr(app, "current_request", None)
+    ctx = getattr(req, "context", None) or {}
+    return ctx.get("recon_request_id") or f"req-{uuid.uuid4().hex[:16]}"
+
+
+# ------------------------------------------------------------------------------- pydantic -> problems
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, (list, tuple)):
+        return "array"
+    return "object"
+
+
+def field_path(loc: Sequence[Any]) -> str:
+    """`("steps", 1, "ruleSetId")` -> `steps[1].ruleSetId`."""
+    name = ""
+    for part in loc:
+        if isinstance(part, int):
+            name += f"[{part}]"
+        else:
+            name += ("." if name else "") + str(part)
+    return name
+
+
+_TYPE_WORDS = {"string_type": "a string", "list_type": "an array", "int_type": "an integer", "int_parsing": "an integer",
+               "bool_type": "a boolean", "bool_parsing": "a boolean", "model_type": "an object",
+               "model_attributes_type": "an object", "dict_type": "an object", "float_type": "a number",
+               "float_parsing": "a number", "int_from_float": "an integer", "decimal_type": "a number",
+               "decimal_parsing": "a number", "none_required": "null"}
+
+
+def _problem_text(err: dict) -> tuple[str, str]:
+    """(code, words) for one pydantic error."""
+    kind = err.get("type", "")
+    ctx = err.get("ctx") or {}
+    got = err.get("input")
+    if kind == "missing":
+        return "REQUIRED", "is required"
+    if kind == "extra_forbidden":
+        return "UNKNOWN_FIELD", "is not a known field"
+    if kind in ("enum", "literal_error"):
+        allowed = str(ctx.get("expected", "")).replace("'", "")
+        try:
+            shown = json.dumps(got)
+        except (TypeError, ValueError):
+            shown = repr(got)
+        return "INVALID_VALUE", f"must be one of {allowed} (got {shown})"
+    if kind in _TYPE_WORDS:
+        return "INVALID_TYPE", f"must be {_TYPE_WORDS[kind]} (got {_json_type(got)})"
+    if kind == "string_too_long":
+        return "TOO_LONG", f"must be at most {ctx.get('max_length')} characters"
+    if kind == "string_too_short":
+        return "TOO_SHORT", f"must be at least {ctx.get('min_length')} character(s)"
+    if kind == "too_long":
+        return "TOO_LONG", f"must have at most {ctx.get('max_length')} items"
+    if kind == "too_short":
+        return "TOO_SHORT", f"must have at least {ctx.get('min_length')} item(s)"
+    if kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
+        op = {"greater_than_equal": ">=", "less_than_equal": "<=", "greater_than": ">", "less_than": "<"}[kind]
+        bound = next(ctx[k] for k in ("ge", "le", "gt", "lt") if k in ctx)
+        return "OUT_OF_RANGE", f"must be {op} {bound} (got {got})"
+    if kind == "json_invalid":
+        return "MALFORMED_JSON", f"is not valid JSON ({ctx.get('error', 'invalid')})"
+    msg = str(err.get("msg", "is invalid")).removeprefix("Value error, ")
+    if kind and kind.isupper():  # PydanticCustomError("RULE_SET_NOT_FOUND", "rule set 56 not found")
+        return kind, msg
+    return "INVALID_VALUE", msg
+
+
+def problems_from(exc: ValidationError, *, where: str = "body", known: str = "field",
+                  prefix: Sequence[Any] = ()) -> list[Problem]:
+    """Every error of a pydantic ValidationError as a Problem located by its field path."""
+    out = []
+    for err in exc.errors(include_url=False):
+        code, words = _problem_text(err)
+        if code == "UNKNOWN_FIELD":
+            words = f"is not a known {known}"
+        loc = tuple(prefix) + tuple(err.get("loc", ()))
+        out.append(Problem(field_path(loc) or where, code, words))
+    return out
+
+
+# ------------------------------------------------------------------------------------- base models
+
+
+class StreamsIn(BaseModel):
+    """Base of streams request bodies: camelCase names, unknown fields rejected, no silent coercion
+    of strings into numbers."""
+
+    model_config = ConfigDict(extra="forbid", alias_generator=AliasGenerator(validation_alias=to_camel,
+                                                                          serialization_alias=to_camel),
+                              validate_by_alias=True, validate_by_name=False, strict=False,
+                              str_strip_whitespace=False)
+
+
+class StreamsQuery(BaseModel):
+    """Base of streams query models (lax: query values are strings)."""
+
+    model_config = ConfigDict(extra="forbid", alias_generator=AliasGenerator(validation_alias=to_camel,
+                                                                          serialization_alias=to_camel),
+                              validate_by_alias=True, validate_by_name=False)
+
+
+class StreamsPageQuery(StreamsQuery):
+    page: int = Field(default=1, ge=1, le=1_000_000, description="Page number, from 1.")
+    page_size: int = Field(default=20, ge=1, le=100, description="Items per page (1..100).")
+
+    @property
+    def offset(self) -> int:
+        return (self.page - 1) * self.page_size
+
+    @property
+    def limit(self) -> int:
+        return self.page_size
+
+
+class StreamsOut(BaseModel):
+    """Base of streams response models: built from snake_case or camelCase data, dumped camelCase."""
+
+    model_config = ConfigDict(extra="ignore", alias_generator=AliasGenerator(validation_alias=to_camel,
+                                                                          serialization_alias=to_camel),
+                              validate_by_alias=True, validate_by_name=True)
+
+
+class StreamsProblem(BaseModel):
+    field: str = Field(examples=["steps[1].ruleSetId"])
+    code: str = Field(examples=["RULE_SET_NOT_FOUND"])
+    message: str = Field(examples=["rule set 56 not found"])
+
+
+class StreamsErrorBody(BaseModel):
+    """Every streams error. `errors` lists each problem of a VALIDATION_ERROR (empty otherwise)."""
+
+    model_config = ConfigDict(extra="forbid")
+    success: typing.Literal[False]
+    message: str
+    data: None
+    errorCode: str = Field(examples=["NOT_FOUND"], description="VALIDATION_ERROR, UNAUTHORIZED, NOT_FOUND, "
+                           "CONFLICT, PAYLOAD_TOO_LARGE, RATE_LIMITED, INTERNAL_ERROR, METHOD_NOT_ALLOWED, ...")
+    errors: list[StreamsProblem]
+    requestId: str | None = Field(default=None, description="500 only; also in X-Request-Id and the logs")
+
+
+_PAGE_MODELS: dict[type, type[BaseModel]] = {}
+
+
+def page_of(item: type[BaseModel]) -> type[BaseModel]:
+    """The streams page model of `item`: `{"items", "page", "pageSize", "totalItems", "totalPages"}`."""
+    if item not in _PAGE_MODELS:
+        _PAGE_MODELS[item] = create_model(
+            f"{item.__name__}Page",
+            __base__=StreamsOut,
+            items=(list[item], ...),
+            page=(int, Field(ge=1)),
+            page_size=(int, Field(ge=1, le=100)),
+            total_items=(int, Field(ge=0)),
+            total_pages=(int, Field(ge=0)),
+        )
+    return _PAGE_MODELS[item]
+
+
+def total_pages(total_items: int, page_size: int) -> int:
+    """ceil(total_items / page_size); 0 when there is nothing to page through."""
+    if total_items < 0 or page_size < 1:
+        raise ValueError("total_items must be >= 0 and page_size >= 1")
+    return -(-total_items // page_size)
+
+
+def paginated(items: Sequence[Any], total_items: int, query: StreamsPageQuery) -> dict:
+    """The data of a streams list answer (pass it to `ok`; the route declares `response=page_of(Item)`)."""
+    return {"items": list(items), "page": query.page, "page_size": query.page_size,
+            "total_items": total_items, "total_pages": total_pages(total_items, query.page_size)}
+
+
+# ----------------------------------------------------------------------------------------- parsing
+
+_NUL = "\x00"
+
+
+def _nul_problems(value: Any, loc: tuple, out: list[Problem], depth: int = 0) -> None:
+    """PostgreSQL text cannot hold U+0000: say so at the field instead of failing in the database."""
+    if depth > 64:
+        return
+    if isinstance(value, str):
+        if _NUL in value:
+            out.append(Problem(field_path(loc) or "body", "INVALID_VALUE", "must not contain NUL (\\u0000) characters"))
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            if isinstance(k, str) and _NUL in k:
+                out.append(Problem(field_path(loc + (k.replace(_NUL, "\\u0000"),)), "INVALID_VALUE",
+                                   "field names must not contain NUL (\\u0000) characters"))
+            else:
+                _nul_problems(v, loc + (k,), out, depth + 1)
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            _nul_problems(v, loc + (i,), out, depth + 1)
+
+
+MAX_JSON_DEPTH = 64
+
+
+def _depth_ok(raw: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Cheap nesting check before parsing (brackets inside strings only over-count, never under)."""
+    depth = 0
+    for byte in raw:
+        if byte in (0x5B, 0x7B):
+            depth += 1
+            if depth > limit:
+                return False
+        elif byte in (0x5D, 0x7D):
+            depth -= 1
+    return True
+
+
+def load_json_body(raw: bytes | str | None) -> Any:
+    """The request body as JSON (object required), or RequestInvalid with field `body`."""
+    if isinstance(raw, str):
+        raw = raw.encode()
+    raw = raw or b""
+    if not raw.strip():
+        raise RequestInvalid([Problem("body", "REQUIRED", "is required (a JSON object)")])
+    if not _depth_ok(raw):
+        try:  # brackets inside strings can over-count: only a real parse failure is an error
+            parsed = json.loads(raw)
+        except RecursionError:
+            raise RequestInvalid([Problem("body", "MALFORMED_JSON",
+                                          f"is nested too deeply (at most {MAX_JSON_DEPTH} levels)")]) from None
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise RequestInvalid([Problem("body", "MALFORMED_JSON", f"is not valid JSON ({exc})")]) from None
+        if _nesting(parsed) > MAX_JSON_DEPTH:
+            raise RequestInvalid([Problem("body", "MALFORMED_JSON",
+                                          f"is nested too deeply (at most {MAX_JSON_DEPTH} levels)")])
+    else:
+        try:
+            parsed = json.loads(raw)
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+            raise RequestInvalid([Problem("body", "MALFORMED_JSON", f"is not valid JSON ({exc})")]) from None
+    if not isinstance(parsed, dict):
+        raise RequestInvalid([Problem("body", "INVALID_TYPE", f"must be a JSON object (got {_json_type(parsed)})")])
+    return parsed
+
+
+def _nesting(value: Any) -> int:
+    stack = [(value, 1)]
+    deepest = 0
+    while stack:
+        v, d = stack.pop()
+        if isinstance(v, dict):
+            deepest = max(deepest, d)
+            stack.extend((x, d + 1) for x in v.values())
+        elif isinstance(v, list):
+            deepest = max(deepest, d)
+            stack.extend((x, d + 1) for x in v)
+    return deepest
+
+
+def parse_body(model: type[BaseModel], raw: bytes | str | None) -> BaseModel:
+    """Validate a JSON body against `model`: malformed JSON, wrong types, unknown fields, NUL characters
+    -> one RequestInvalid listing every problem."""
+    parsed = load_json_body(raw)
+    problems: list[Problem] = []
+    _nul_problems(parsed, (), problems)
+    try:
+        result = model.model_validate(parsed)
+    except ValidationError as exc:
+        found = problems_from(exc)
+        seen = {p.field for p in found}
+        raise RequestInvalid(found + [p for p in problems if p.field not in seen]) from None
+    if problems:
+        raise RequestInvalid(problems)
+    return result
+
+
+def _is_list_field(info) -> bool:
+    ann = info.annotation
+    for t in (ann, *typing.get_args(ann)):
+        if typing.get_origin(t) in (list, tuple, set, frozenset):
+            return True
+    return False
+
+
+def parse_query(model: type[BaseModel], params) -> BaseModel:
+    """Validate query parameters: unknown or repeated names, wrong types, NUL characters -> 400 listing all.
+
+    A parameter whose field is a list may repeat (`status=A&status=B`); a model may add cross-field
+    problems with a `problems(self) -> list[Problem]` method.
+    """
+    params = params or {}
+    by_name = {}
+    for name, info in model.model_fields.items():
+        alias = info.validation_alias if isinstance(info.validation_alias, str) else None
+        if alias is None and model.model_config.get("alias_generator") is not None:
+            gen = model.model_config["alias_generator"]
+            alias = gen.validation_alias(name) if isinstance(gen, AliasGenerator) and gen.validation_alias else (
+                gen(name) if callable(gen) else None)
+        by_name[alias or info.alias or name] = info
+    data: dict[str, Any] = {}
+    problems: list[Problem] = []
+    for name in params:
+        values = params.getlist(name) if hasattr(params, "getlist") else [params[name]]
+        if any(_NUL in v for v in values) or _NUL in name:
+            problems.append(Problem(name.replace(_NUL, "\\u0000"), "INVALID_VALUE",
+                                    "must not contain NUL (\\u0000) characters"))
+            continue
+        info = by_name.get(name)
+        if info is None:
+            allowed = ", ".join(by_name) or "none are accepted"
+            problems.append(Problem(name, "UNKNOWN_FIELD", f"is not a known query parameter (allowed: {allowed})"))
+        elif _is_list_field(info):
+            data[name] = values
+        elif len(values) > 1:
+            problems.append(Problem(name, "INVALID_VALUE", "is given more than once"))
+        else:
+            data[name] = values[0]
+    if problems:
+        raise RequestInvalid(problems, where="query parameter")
+    try:
+        query = model.model_validate(data)
+    except ValidationError as exc:
+        raise RequestInvalid(problems_from(exc, where="query", known="query parameter"),
+                             where="query parameter") from None
+    extra = getattr(query, "problems", None)
+    if callable(extra):
+        found = list(extra())
+        if found:
+            raise RequestInvalid(found, where="query parameter")
+    return query
+
+
+def parse_int_id(value: Any, name: str) -> int:
+    """A path id of the streams dialect: a positive integer (bigint range); 400 naming it otherwise."""
+    text = str(value)
+    if not re.fullmatch(r"[0-9]{1,19}", text) or not 1 <= int(text) <= MAX_BIGINT:
+        shown = text if len(text) <= 40 else text[:40] + "..."
+        raise RequestInvalid([Problem(name, "INVALID_TYPE", f"must be a positive integer id (got '{shown}')")],
+                             where="path parameter")
+    return int(text)
+
+
+def parse_uuid_id(value: Any, name: str) -> uuid.UUID:
+    """A path id of the CDC dialect: a UUID; 400 naming it otherwise."""
+    text = str(value)
+    if not re.fullmatch(r"[0-9a-fA-F]{8}-?([0-9a-fA-F]{4}-?){3}[0-9a-fA-F]{12}", text):
+        shown = text if len(text) <= 60 else text[:60] + "..."
+        raise RequestInvalid([Problem(name, "INVALID_TYPE",
+                                      f"must be a UUID (e.g. 550e8400-e29b-41d4-a716-446655440000), got '{shown}'")],
+                             where="path parameter")
+    return uuid.UUID(text)
+
+
+# ---------------------------------------------------------------------------------------- answers
+
+
+class ResponseInvalid(Exception):
+    """A handler's answer does not fit its declared response model: a server fault (500)."""
+
+
+@dataclass
+class Reply:
+    """What a route returns: data (a model instance, dict or list), shaped by the route's dialect and
+    serialised through its declared response model."""
+
+    data: Any
+    message: str | None = None
+    status: int | None = None
+    headers: dict = field(default_factory=dict)
+
+
+def ok(data: Any = None, message: str | None = None, status: int | None = None,
+       headers: dict | None = None) -> Reply:
+    return Reply(data, message, status, headers or {})
+
+
+def dump(model: type[BaseModel] | None, data: Any) -> Any:
+    """`data` validated against and dumped through `model` (JSON mode, by alias)."""
+    if model is None:
+        return data
+    instance = data if isinstance(data, model) else model.model_validate(data)
+    return instance.model_dump(mode="json", by_alias=True, exclude_unset=getattr(model, "__omit_unset__", False))
+
+
+# ------------------------------------------------------------------------------------ the registry
+
+
+@dataclass
+class Operation:
+    """One route as declared: everything the OpenAPI document says about it."""
+
+    path: str                  # full path, e.g. /api/v1/streams/{id}
+    method: str                # lower case
+    dialect: Dialect
+    tag: str
+    summary: str
+    operation_id: str
+    description: str | None = None
+    body: type[BaseModel] | None = None
+    query: type[BaseModel] | None = None
+    response: type[BaseModel] | None = None
+    status: int = 200
+    errors: dict[int, Any] = field(default_factory=dict)
+    path_params: dict[str, str] = field(default_factory=dict)   # name -> "int" | "uuid" | "str"
+    public: bool = False
+    rate_limited: bool = True
+    raw_response: dict | None = None   # {media type: schema} for non-JSON answers
+    body_example: Any = None
+    extra_responses: dict[str, dict] = field(default_factory=dict)
+
+
+class Registry:
+    def __init__(self):
+        self._lock = threading.Lock()
+        self.operations: list[Operation] = []
+        self.prefixes: list[tuple[str, Dialect]] = []
+
+    def add(self, op: Operation) -> None:
+        with self._lock:
+            self.operations = [o for o in self.operations if (o.path, o.method) != (op.path, op.method)] + [op]
+
+    def add_prefix(self, prefix: str, dialect: Dialect) -> None:
+        with self._lock:
+            if (prefix, dialect) not in self.prefixes:
+                self.prefixes.append((prefix, dialect))
+                self.prefixes.sort(key=lambda p: -len(p[0]))
+
+    def find(self, path: str, method: str) -> Operation | None:
+        for op in self.operations:
+            if op.path == path and op.method == method.lower():
+                return op
+        return None
+
+    def dialect_of(self, path: str | None) -> Dialect:
+        """The dialect of a route template or a concrete path (unknown paths: by prefix; CDC otherwise)."""
+        if path:
+            for op in self.operations:
+                if op.path == path:
+                    return op.dialect
+            for prefix, dialect in self.prefixes:
+                if path == prefix or path.startswith(prefix.rstrip("/") + "/"):
+                    return dialect
+        return Dialect.CDC
+
+
+REGISTRY = Registry()
+
+_PARAM = re.compile(r"\{(\w+)\}")
+
+
+def _operation_id(fn: Callable) -> str:
+    return to_camel(fn.__name__)
+
+
+class Routes:
+    """Routes of one module, in one dialect. `prefix` is the url_prefix the blueprint is registered
+    with in app.py (`app.register_blueprint(bp, url_prefix="/api/v1")`). `owns` lists the path
+    prefixes whose unknown sub-paths answer in this dialect (default: the first segment of each route)."""
+
+    def __init__(self, bp, *, dialect: Dialect, tag: str, prefix: str = API_PREFIX, owns: Sequence[str] = ()):
+        self.bp = bp
+        self.dialect = dialect
+        self.tag = tag
+        self.prefix = prefix
+        for p in owns:
+            REGISTRY.add_prefix(prefix + p, dialect)
+
+    def route(self, path: str, method: str = "GET", *, summary: str, response: type[BaseModel] | None = None,
+              status: int = 200, body: type[BaseModel] | None = None, query: type[BaseModel] | None = None,
+              errors: Iterable[int] | dict[int, Any] = (), description: str | None = None,
+              path_params: dict[str, str] | None = None, public: bool = False, operation_id: str | None = None,
+              raw_response: dict | None = None, content_types: list[str] | None = None,
+              body_example: Any = None, rate_limited: bool = True, extra_responses: dict | None = None):
+        """Declare and register a route.
+
+        - `body=Model`: the JSON body is parsed and validated; the handler gets it as `body=`.
+          For a raw body (file upload) leave it None and read `bp.current_request.raw_body`.
+        - `query=Model`: the query string is validated; the handler gets it as `query=`.
+          Without it, any query parameter is a 400.
+        - path parameters arrive parsed: `int` (streams default), `uuid` (CDC default) or `str`
+          (`path_params={"name": "str"}`).
+        - `response=Model`, `status`: the success answer; return `ok(data)`.
+        - `errors`: the route's own error statuses (404, 409, 413, ...); 400/401/429/500 are added
+          as they apply. In the CDC dialect a dict {status: schema name or (name, example)} may say
+          which error model each status uses.
+        """
+        method = method.lower()
+        full = self.prefix + path if self.prefix else path
+        names = _PARAM.findall(path)
+        default_kind = "int" if self.dialect is Dialect.STREAMS else "uuid"
+        kinds = {n: (path_params or {}).get(n, default_kind) for n in names}
+        errs = dict(errors) if isinstance(errors, dict) else {int(s): None for s in errors}
+        first = path.strip("/").split("/")[0]
+        if first and not first.startswith("{"):
+            REGISTRY.add_prefix(f"{self.prefix}/{first}", self.dialect)
+
+        def decorate(fn: Callable) -> Callable:
+            op = Operation(
+                path=full, method=method, dialect=self.dialect, tag=self.tag, summary=summary,
+                operation_id=operation_id or _operation_id(fn), description=description or (fn.__doc__ or "").strip() or None,
+                body=body, query=query, response=response, status=status, errors=errs, path_params=kinds,
+                public=public, raw_response=raw_response, body_example=body_example, rate_limited=rate_limited,
+                extra_responses=extra_responses or {},
+            )
+            REGISTRY.add(op)
+            wrapped = self.view(op)(fn)
+            kwargs = {"methods": [method.upper()]}
+            if content_types or body is not None:
+                # Chalice answers an unlisted content type with its own 415: accept any, let the
+                # JSON parser give the contract-shaped 400
+                kwargs["content_types"] = content_types or ["*/*"]
+            self.bp.route(path, **kwargs)(wrapped)
+            return fn
+
+        return decorate
+
+    def view(self, op: Operation) -> Callable:
+        """The wrapper: parse, call, shape; every exception in the dialect's shape."""
+        bp = self.bp
+        dialect = self.dialect
+
+        def decorate(fn: Callable) -> Callable:
+            @functools.wraps(fn)
+            def wrapper(**kwargs):
+                try:
+                    request = bp.current_request
+                    for name, kind in op.path_params.items():
+                        if name in kwargs:
+                            if kind == "int":
+                                kwargs[name] = parse_int_id(kwargs[name], name)
+                            elif kind == "uuid":
+                                kwargs[name] = parse_uuid_id(kwargs[name], name)
+                    if op.query is not None:
+                        kwargs["query"] = parse_query(op.query, request.query_params)
+                    elif request.query_params:
+                        name = next(iter(request.query_params))
+                        raise RequestInvalid([Problem(name.replace(_NUL, "\\u0000"), "UNKNOWN_FIELD",
+                                                      "is not a known query parameter (none are accepted)")],
+                                             where="query parameter")
+                    if op.body is not None:
+                        kwargs["body"] = parse_body(op.body, request.raw_body)
+                    result = fn(**kwargs)
+                    if isinstance(result, Response):
+                        return result
+                    if not isinstance(result, Reply):
+                        result = Reply(result)
+                    try:
+                        data = dump(op.response, result.data)
+                    except ValidationError as exc:
+                        raise ResponseInvalid(str(exc)) from exc
+                    status = result.status or op.status
+                    if dialect is Dialect.STREAMS:
+                        return json_response({"success": True, "message": result.message, "data": data},
+                                             status, result.headers)
+                    return json_response(data, status, result.headers)
+                except ApiError as exc:
+                    return exc.to_response(dialect)
+                except ValidationError as exc:  # a model validated inside the handler
+                    return RequestInvalid(problems_from(exc)).to_response(dialect)
+                except Exception:
+                    request_id = current_request_id(bp)
+                    logger.exception("unhandled error", extra={"request_id": request_id})
+                    return internal_error_response(dialect, request_id)
+
+            return wrapper
+
+        return decorate
+
+
+def api_view(app, dialect: Dialect = Dialect.CDC) -> Callable:
+    """Error shaping only, for routes outside the registry (metrics, the document itself)."""
+
+    def decorate(fn: Callable) -> Callable:
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            try:
+                return fn(*args, **kwargs)
+            except ApiError as exc:
+                return exc.to_response(dialect)
+            except ValidationError as exc:
+                return RequestInvalid(problems_from(exc)).to_response(dialect)
+            except Exception:
+                request_id = current_request_id(app)
+                logger.exception("unhandled error", extra={"request_id": request_id})
+                return internal_error_response(dialect, request_id)
+
+        return wrapper
+
+    return decorate

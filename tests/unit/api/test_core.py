@@ -1,0 +1,244 @@
+"""The shared API layer in the streams dialect, driven through a real Chalice app with a sample route
+module: envelope, every validation problem listed with its camelCase path, unknown fields, path ids,
+pagination, error statuses, 500 with a request id, and the OpenAPI operations built from the same
+declarations."""
+from __future__ import annotations
+
+import json
+from enum import Enum
+
+import pytest
+from chalice import Blueprint, Chalice
+from chalice.test import Client
+from pydantic import Field, field_validator
+from pydantic_core import PydanticCustomError
+
+from chalicelib.api import core
+from chalicelib.api.core import (
+    REGISTRY, Dialect, Problems, Routes, StreamsError, StreamsIn, StreamsOut, StreamsPageQuery, ok, page_of,
+    paginated,
+)
+
+
+class Kind(str, Enum):
+    MANUAL = "MANUAL"
+    SCHEDULED = "SCHEDULED"
+
+
+class StepIn(StreamsIn):
+    step_order: int = Field(ge=1)
+    rule_set_id: int
+
+    @field_validator("rule_set_id")
+    @classmethod
+    def _known(cls, v):
+        if v == 56:
+            raise PydanticCustomError("RULE_SET_NOT_FOUND", "rule set {id} not found", {"id": v})
+        return v
+
+
+class SampleIn(StreamsIn):
+    name: str = Field(min_length=1, max_length=10)
+    trigger_type: Kind
+    steps: list[StepIn] = Field(min_length=1)
+
+
+class SampleOut(StreamsOut):
+    id: int
+    name: str
+    trigger_type: Kind
+
+
+class SampleQuery(StreamsPageQuery):
+    status: Kind | None = None
+
+
+ROWS = [{"id": i, "name": f"s{i}", "trigger_type": "MANUAL"} for i in range(1, 58)]
+
+
+@pytest.fixture(scope="module")
+def client():
+    bp = Blueprint(__name__)
+    api = Routes(bp, dialect=Dialect.STREAMS, tag="samples", prefix="/api/v1")
+
+    @api.route("/samples", "POST", body=SampleIn, response=SampleOut, status=201, summary="Create")
+    def create_sample(body: SampleIn):
+        return ok({"id": 7, "name": body.name, "trigger_type": body.trigger_type}, message="created")
+
+    @api.route("/samples", "GET", query=SampleQuery, response=page_of(SampleOut), summary="List")
+    def list_samples(query: SampleQuery):
+        return ok(paginated(ROWS[query.offset:query.offset + query.limit], len(ROWS), query))
+
+    @api.route("/samples/{id}", "GET", response=SampleOut, errors=[404], summary="One")
+    def get_sample(id: int):
+        if id > len(ROWS):
+            raise StreamsError.not_found("Sample", id)
+        return ok(ROWS[id - 1])
+
+    @api.route("/samples/{id}/run", "POST", response=SampleOut, errors=[404, 409], summary="Run")
+    def run_sample(id: int):
+        raise StreamsError.conflict(f"Sample {id} is not ACTIVE")
+
+    @api.route("/samples/{id}/check", "POST", errors=[], summary="Check")
+    def check_sample(id: int):
+        problems = Problems()
+        problems.add("steps[1].ruleSetId", "RULE_SET_NOT_FOUND", "rule set 56 not found")
+        problems.add("triggerConfig.cron", "CRON_INVALID", "must have six fields")
+        problems.raise_if_any(message="Step 2: rule set 56 not found")
+
+    @api.route("/samples/{id}/boom", "GET", response=SampleOut, summary="Boom")
+    def boom(id: int):
+        raise RuntimeError("secret detail")
+
+    @api.route("/samples/{id}/bad", "GET", response=SampleOut, summary="Bad answer")
+    def bad_answer(id: int):
+        return ok({"id": "x"})
+
+    app = Chalice(app_name="core-test")
+    app.register_blueprint(bp, url_prefix="/api/v1")
+    with Client(app) as c:
+        yield c
+    for path in ("/api/v1/samples", "/api/v1/samples/{id}", "/api/v1/samples/{id}/run",
+                 "/api/v1/samples/{id}/check", "/api/v1/samples/{id}/boom", "/api/v1/samples/{id}/bad"):
+        REGISTRY.operations = [o for o in REGISTRY.operations if o.path != path]
+    REGISTRY.prefixes = [p for p in REGISTRY.prefixes if p[0] != "/api/v1/samples"]
+
+
+def call(client, method, path, body=None):
+    raw = body if isinstance(body, (str, bytes)) or body is None else json.dumps(body)
+    r = getattr(client.http, method)(path, body=raw or b"", headers={"Content-Type": "application/json"}) \
+        if method == "post" else client.http.get(path)
+    return r.status_code, json.loads(r.body)
+
+
+GOOD = {"name": "n", "triggerType": "MANUAL", "steps": [{"stepOrder": 1, "ruleSetId": 1}]}
+
+
+def test_success_envelope_and_camel_case(client):
+    status, body = call(client, "post", "/api/v1/samples", GOOD)
+    assert status == 201
+    assert body == {"success": True, "message": "created", "data": {"id": 7, "name": "n", "triggerType": "MANUAL"}}
+
+
+def test_every_problem_is_listed_with_its_camel_case_path(client):
+    status, body = call(client, "post", "/api/v1/samples", {
+        "name": "", "triggerType": "SOMETIMES", "extra": 1,
+        "steps": [{"stepOrder": 1, "ruleSetId": 1}, {"stepOrder": 0, "ruleSetId": 56, "rule_set": 2}]})
+    assert status == 400
+    assert body["success"] is False and body["data"] is None and body["errorCode"] == "VALIDATION_ERROR"
+    got = {(e["field"], e["code"]) for e in body["errors"]}
+    assert got == {("name", "TOO_SHORT"), ("triggerType", "INVALID_VALUE"), ("extra", "UNKNOWN_FIELD"),
+                   ("steps[1].stepOrder", "OUT_OF_RANGE"), ("steps[1].ruleSetId", "RULE_SET_NOT_FOUND"),
+                   ("steps[1].rule_set", "UNKNOWN_FIELD")}
+    assert {e["message"] for e in body["errors"] if e["code"] == "RULE_SET_NOT_FOUND"} == {"rule set 56 not found"}
+    assert body["message"].endswith("(and 5 more problem(s))")
+
+
+def test_snake_case_names_are_unknown_fields(client):
+    status, body = call(client, "post", "/api/v1/samples", {**GOOD, "trigger_type": "MANUAL"})
+    assert status == 400 and body["errors"] == [
+        {"field": "trigger_type", "code": "UNKNOWN_FIELD", "message": "is not a known field"}]
+
+
+@pytest.mark.parametrize("raw, code", [
+    ("{", "MALFORMED_JSON"), ("[1]", "INVALID_TYPE"), ("", "REQUIRED"), ("[" * 100_000 + "]" * 100_000, "MALFORMED_JSON"),
+    ('{"a":' * 70 + "1" + "}" * 70, "MALFORMED_JSON"),
+])
+def test_malformed_bodies(client, raw, code):
+    status, body = call(client, "post", "/api/v1/samples", raw)
+    assert status == 400 and body["errors"][0]["field"] == "body" and body["errors"][0]["code"] == code
+
+
+def test_brackets_inside_strings_do_not_count_as_nesting(client):
+    status, _ = call(client, "post", "/api/v1/samples", {**GOOD, "name": "[" * 5})
+    assert status == 201
+    status, body = call(client, "post", "/api/v1/samples", {**GOOD, "name": "[" * 100})
+    assert status == 400 and body["errors"][0]["field"] == "name"
+
+
+def test_nul_characters_are_a_field_problem(client):
+    status, body = call(client, "post", "/api/v1/samples", {**GOOD, "name": "a\u0000b"})
+    assert status == 400 and body["errors"] == [
+        {"field": "name", "code": "INVALID_VALUE", "message": "must not contain NUL (\\u0000) characters"}]
+
+
+def test_pagination(client):
+    status, body = call(client, "get", "/api/v1/samples?page=3&pageSize=20")
+    assert status == 200
+    data = body["data"]
+    assert (data["page"], data["pageSize"], data["totalItems"], data["totalPages"]) == (3, 20, 57, 3)
+    assert [i["id"] for i in data["items"]] == list(range(41, 58))
+    _, body = call(client, "get", "/api/v1/samples")
+    assert body["data"]["pageSize"] == 20 and len(body["data"]["items"]) == 20
+
+
+@pytest.mark.parametrize("qs, field", [("page=0", "page"), ("pageSize=101", "pageSize"), ("pageSize=x", "pageSize"),
+                                       ("page_size=5", "page_size"), ("status=NO", "status"), ("page=1&page=2", "page")])
+def test_bad_query(client, qs, field):
+    status, body = call(client, "get", f"/api/v1/samples?{qs}")
+    assert status == 400 and body["errorCode"] == "VALIDATION_ERROR"
+    assert [e["field"] for e in body["errors"]] == [field]
+
+
+def test_path_ids(client):
+    assert call(client, "get", "/api/v1/samples/3")[1]["data"]["id"] == 3
+    status, body = call(client, "get", "/api/v1/samples/9001")
+    assert (status, body["errorCode"], body["message"]) == (404, "NOT_FOUND", "Sample 9001 not found")
+    for bad in ("abc", "0", "-1", "1.5", "99999999999999999999"):
+        status, body = call(client, "get", f"/api/v1/samples/{bad}")
+        assert status == 400 and body["errors"][0]["field"] == "id" and body["errors"][0]["code"] == "INVALID_TYPE", bad
+
+
+def test_conflict_and_hand_collected_problems(client):
+    status, body = call(client, "post", "/api/v1/samples/1/run", {})
+    assert (status, body["errorCode"], body["message"], body["errors"]) == (409, "CONFLICT", "Sample 1 is not ACTIVE", [])
+    status, body = call(client, "post", "/api/v1/samples/1/check")
+    assert status == 400 and body["message"] == "Step 2: rule set 56 not found"
+    assert [e["field"] for e in body["errors"]] == ["steps[1].ruleSetId", "triggerConfig.cron"]
+
+
+def test_500_carries_a_request_id_and_no_detail(client):
+    r = client.http.get("/api/v1/samples/1/boom")
+    body = json.loads(r.body)
+    assert r.status_code == 500 and body["errorCode"] == "INTERNAL_ERROR" and body["requestId"]
+    assert "secret" not in r.body.decode()
+    # an answer that does not fit its declared model is a server fault, not a malformed reply
+    assert client.http.get("/api/v1/samples/1/bad").status_code == 500
+
+
+def test_dialect_of_unknown_paths(client):
+    assert REGISTRY.dialect_of("/api/v1/samples/1/nothing") is Dialect.STREAMS
+    assert REGISTRY.dialect_of("/api/v1/samplesx") is Dialect.CDC
+
+
+def test_openapi_operations_come_from_the_declarations(client):
+    from openapi_spec_validator import validate
+
+    from chalicelib.api.openapi import document
+
+    doc = document()
+    validate(doc)
+    create = doc["paths"]["/api/v1/samples"]["post"]
+    assert create["requestBody"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/SampleIn"}
+    ok_schema = create["responses"]["201"]["content"]["application/json"]["schema"]
+    assert ok_schema["properties"]["data"] == {"$ref": "#/components/schemas/SampleOut"}
+    assert set(create["responses"]) == {"201", "400", "401", "429", "500"}
+    assert "Retry-After" in create["responses"]["429"]["headers"]
+    one = doc["paths"]["/api/v1/samples/{id}"]["get"]
+    assert one["parameters"][0]["schema"]["type"] == "integer" and "404" in one["responses"]
+    listing = doc["paths"]["/api/v1/samples"]["get"]
+    assert {p["name"] for p in listing["parameters"]} == {"page", "pageSize", "status"}
+    schemas = doc["components"]["schemas"]
+    assert set(schemas["SampleOutPage"]["required"]) == {"items", "page", "pageSize", "totalItems", "totalPages"}
+    assert set(schemas["SampleIn"]["properties"]) == {"name", "triggerType", "steps"}
+    assert schemas["SampleIn"]["additionalProperties"] is False
+    assert set(schemas["StreamsErrorBody"]["required"]) == {"success", "message", "data", "errorCode", "errors"}
+
+
+def test_problem_codes_for_pydantic_errors():
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError) as exc:
+        SampleIn.model_validate({"name": 5, "steps": "x"})
+    got = {(p.field, p.code) for p in core.problems_from(exc.value)}
+    assert got == {("name", "INVALID_TYPE"), ("triggerType", "REQUIRED"), ("steps", "INVALID_TYPE")}
