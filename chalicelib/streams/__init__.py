@@ -1,0 +1,1 @@
+"""Reconciliation streams: files, rule sets, data sources, stream definitions and their runs."""

@@ -1,0 +1,311 @@
+"""Data sources (streams platform §4): a PostgreSQL table or read-only query, or a CDC catalog table,
+whose snapshot a step can use as an input.
+
+Credentials are references only: `{"env": NAME}` (an environment variable holding the connection URL)
+or `{"secretArn": ...}` (a Secrets Manager secret holding a URL or the usual JSON fields). The
+reference is stored and shown; the secret never is. Queries run inside READ ONLY transactions, so a
+query that writes fails instead of writing.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+from contextlib import contextmanager
+from typing import Annotated, Any, Iterator, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from psycopg.types.json import Jsonb
+
+from chalicelib.streams.defs_db import fetch_all, fetch_one, tx
+from chalicelib.streams.defs_errors import Conflict, Invalid, Issue, NotFound
+
+_IDENT = r"^[A-Za-z_][A-Za-z0-9_$]{0,62}$"
+CONNECT_TIMEOUT_S = 5
+TEST_STATEMENT_TIMEOUT_MS = 15000
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class EnvRef(_Strict):
+    env: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$",
+                     description="Name of an environment variable holding the connection URL")
+
+
+class SecretRef(_Strict):
+    secret_arn: str = Field(alias="secretArn", pattern=r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$",
+                            description="Secrets Manager secret: a URL, or JSON with host, port, username, password, dbname")
+
+
+class PostgresConfig(_Strict):
+    connection: Union[EnvRef, SecretRef, None] = Field(
+        default=None, description="Credential reference; default: the service's CDC target database")
+    schema_: str | None = Field(default=None, alias="schema", pattern=_IDENT)
+    table: str | None = Field(default=None, pattern=_IDENT)
+    query: str | None = Field(default=None, min_length=1, max_length=20000)
+
+    @model_validator(mode="after")
+    def _table_or_query(self):
+        if (self.table is None) == (self.query is None):
+            raise ValueError("give either table (with an optional schema) or query")
+        if self.schema_ is not None and self.table is None:
+            raise ValueError("schema goes with table")
+        if self.query is not None:
+            problem = read_only_problem(self.query)
+            if problem:
+                raise ValueError(f"query {problem}")
+        return self
+
+
+class CdcTableConfig(_Strict):
+    table: str = Field(min_length=1, max_length=200, description="A table of the CDC catalog")
+
+
+def read_only_problem(query: str) -> str | None:
+    """A first, cheap check (the READ ONLY transaction is the real guard)."""
+    text = re.sub(r"--[^\n]*|/\*.*?\*/", " ", query, flags=re.S).strip().rstrip(";").strip()
+    if ";" in text:
+        return "must be a single statement"
+    if not re.match(r"^(select|with|values|table)\b", text, flags=re.I):
+        return "must be a read-only SELECT (or WITH ... SELECT)"
+    if re.search(r"\b(insert|update|delete|merge|truncate|drop|alter|create|grant|copy|call|lock)\b",
+                 re.sub(r"'(?:[^']|'')*'", "''", text), flags=re.I):
+        return "must not modify anything (INSERT, UPDATE, DELETE, DDL, COPY, CALL and LOCK are not allowed)"
+    return None
+
+
+TYPES = ("POSTGRES", "CDC_TABLE")
+
+
+def validate_config(type_: str, config: Any) -> dict:
+    """The stored form of a data source's config, or Invalid naming every problem (`config.<field>`)."""
+    from pydantic import ValidationError
+
+    model = PostgresConfig if type_ == "POSTGRES" else CdcTableConfig
+    try:
+        parsed = model.model_validate(config)
+    except ValidationError as exc:
+        issues = []
+        for err in exc.errors(include_url=False):
+            loc = ".".join(str(p) for p in ("config", *err.get("loc", ())))
+            code = "UNKNOWN_FIELD" if err["type"] == "extra_forbidden" else (
+                "REQUIRED" if err["type"] == "missing" else "INVALID_VALUE")
+            msg = "is not a known field" if code == "UNKNOWN_FIELD" else (
+                "is required" if code == "REQUIRED" else str(err["msg"]).removeprefix("Value error, "))
+            issues.append(Issue(loc, code, msg))
+        raise Invalid(issues) from None
+    out = parsed.model_dump(mode="json", by_alias=True, exclude_none=True)
+    if type_ == "CDC_TABLE":
+        from chalicelib.cdc.catalog import get_catalog
+
+        tables = sorted(get_catalog().tables)
+        if parsed.table not in tables:
+            raise Invalid([Issue("config.table", "INVALID_VALUE",
+                                 f"'{parsed.table}' is not a table of the CDC catalog (tables: {', '.join(tables)})")])
+    return out
+
+
+# ---------------------------------------------------------------------------------- data access
+
+_COLS = "data_source_id, name, type, config, created_by, created_at, updated_at"
+
+
+def create(name: str, type_: str, config: dict, created_by: str | None = None) -> dict:
+    with tx() as c:
+        return fetch_one(c, f"INSERT INTO recon.data_sources (name, type, config, created_by) VALUES (%s, %s, %s, %s)"
+                            f" RETURNING {_COLS}", (name, type_, Jsonb(config), created_by))
+
+
+def update(data_source_id: int, name: str, type_: str, config: dict) -> dict:
+    with tx() as c:
+        row = fetch_one(c, f"UPDATE recon.data_sources SET name = %s, type = %s, config = %s, updated_at = now()"
+                           f" WHERE data_source_id = %s AND deleted_at IS NULL RETURNING {_COLS}",
+                        (name, type_, Jsonb(config), data_source_id))
+    if row is None:
+        raise NotFound("Data source", data_source_id)
+    return row
+
+
+def get(data_source_id: int, conn=None) -> dict | None:
+    with tx(conn) as c:
+        return fetch_one(c, f"SELECT {_COLS} FROM recon.data_sources WHERE data_source_id = %s AND deleted_at IS NULL",
+                         (data_source_id,))
+
+
+def require(data_source_id: int) -> dict:
+    row = get(data_source_id)
+    if row is None:
+        raise NotFound("Data source", data_source_id)
+    return row
+
+
+def existing(ids: list[int], conn=None) -> dict[int, dict]:
+    if not ids:
+        return {}
+    with tx(conn) as c:
+        rows = fetch_all(c, f"SELECT {_COLS} FROM recon.data_sources WHERE data_source_id = ANY(%s)"
+                            " AND deleted_at IS NULL", (list(set(ids)),))
+    return {r["data_source_id"]: r for r in rows}
+
+
+def list_data_sources(offset: int = 0, limit: int = 20, type_: str | None = None) -> tuple[list[dict], int]:
+    where, params = "deleted_at IS NULL", []
+    if type_:
+        where += " AND type = %s"
+        params.append(type_)
+    with tx() as c:
+        total = fetch_one(c, f"SELECT count(*) AS n FROM recon.data_sources WHERE {where}", params)["n"]
+        rows = fetch_all(c, f"SELECT {_COLS} FROM recon.data_sources WHERE {where}"
+                            " ORDER BY created_at DESC, data_source_id DESC OFFSET %s LIMIT %s", params + [offset, limit])
+    return rows, total
+
+
+def delete(data_source_id: int) -> None:
+    with tx() as c:
+        if fetch_one(c, "SELECT 1 AS x FROM recon.data_sources WHERE data_source_id = %s AND deleted_at IS NULL"
+                        " FOR UPDATE", (data_source_id,)) is None:
+            raise NotFound("Data source", data_source_id)
+        users = fetch_all(
+            c, "SELECT DISTINCT s.stream_id FROM recon.streams s JOIN recon.stream_steps st"
+               " ON st.stream_id = s.stream_id AND st.version = s.current_version WHERE s.status <> 'ARCHIVED'"
+               " AND ((st.source_type = 'DATA_SOURCE_SNAPSHOT' AND st.source_id = %s)"
+               "   OR (st.target_type = 'DATA_SOURCE_SNAPSHOT' AND st.target_id = %s)) ORDER BY s.stream_id",
+            (data_source_id, data_source_id))
+        if users:
+            raise Conflict(f"Data source {data_source_id} is in use by "
+                           + ", ".join(f"stream {u['stream_id']}" for u in users[:5]))
+        c.execute("UPDATE recon.data_sources SET deleted_at = now() WHERE data_source_id = %s", (data_source_id,))
+
+
+def view(row: dict) -> dict:
+    return {"id": row["data_source_id"], "name": row["name"], "type": row["type"], "config": row["config"],
+            "createdAt": row["created_at"], "updatedAt": row["updated_at"]}
+
+
+# ------------------------------------------------------------------------------ connections
+
+
+class CredentialError(Exception):
+    """A credential reference that cannot be resolved (the message never contains the secret)."""
+
+
+def resolve_dsn(config: dict) -> str:
+    """The connection URL a POSTGRES data source's reference points at (never log it)."""
+    ref = config.get("connection")
+    if not ref:
+        from chalicelib.config import get_settings
+
+        s = get_settings()
+        return s.target_database_url or s.database_url
+    if "env" in ref:
+        value = os.environ.get(ref["env"])
+        if not value:
+            raise CredentialError(f"environment variable {ref['env']} is not set")
+        return value
+    if "secretArn" in ref:
+        from chalicelib import aws
+
+        try:
+            secret = aws.client("secretsmanager").get_secret_value(SecretId=ref["secretArn"])["SecretString"]
+        except Exception as exc:
+            raise CredentialError(f"secret {ref['secretArn']} cannot be read ({type(exc).__name__})") from None
+        try:
+            d = json.loads(secret)
+        except ValueError:
+            return secret
+        from psycopg.conninfo import make_conninfo
+
+        return make_conninfo(host=d.get("host"), port=d.get("port"), user=d.get("username") or d.get("user"),
+                             password=d.get("password"), dbname=d.get("dbname") or d.get("database"))
+    raise CredentialError("connection must be {\"env\": NAME} or {\"secretArn\": ARN}")
+
+
+def select_sql(config: dict):
+    """The SELECT a snapshot reads (psycopg Composable), for COPY (...) TO STDOUT or a cursor."""
+    from psycopg import sql
+
+    if config.get("query"):
+        return sql.SQL(config["query"].strip().rstrip(";"))
+    if config.get("schema"):
+        return sql.SQL("SELECT * FROM {}.{}").format(sql.Identifier(config["schema"]), sql.Identifier(config["table"]))
+    return sql.SQL("SELECT * FROM {}").format(sql.Identifier(config["table"]))
+
+
+@contextmanager
+def read_only(config: dict, statement_timeout_ms: int | None = None) -> Iterator[Any]:
+    """A connection to the data source inside a READ ONLY, REPEATABLE READ transaction (one consistent
+    snapshot; any write fails)."""
+    import psycopg
+
+    with psycopg.connect(resolve_dsn(config), connect_timeout=CONNECT_TIMEOUT_S, autocommit=False,
+                         options="-c timezone=UTC") as conn:
+        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        if statement_timeout_ms:
+            conn.execute(f"SET LOCAL statement_timeout = {int(statement_timeout_ms)}")
+        try:
+            yield conn
+        finally:
+            conn.rollback()
+
+
+def test(row: dict) -> dict:
+    """`{ok, rowEstimate, columns, errorMessage}`: can the source be read, what would it give."""
+    try:
+        if row["type"] == "CDC_TABLE":
+            return _test_cdc(row["config"])
+        return _test_postgres(row["config"])
+    except CredentialError as exc:
+        return {"ok": False, "rowEstimate": None, "columns": [], "errorMessage": str(exc)}
+
+
+def _test_postgres(config: dict) -> dict:
+    import psycopg
+    from psycopg import sql
+
+    try:
+        with read_only(config, TEST_STATEMENT_TIMEOUT_MS) as conn:
+            inner = select_sql(config)
+            cur = conn.execute(sql.SQL("SELECT * FROM ({}) AS q LIMIT 0").format(inner))
+            columns = []
+            for d in cur.description or []:
+                info = conn.adapters.types.get(d.type_code)
+                columns.append({"name": d.name, "type": (info.name if info else str(d.type_code)).upper()})
+            plan = conn.execute(sql.SQL("EXPLAIN (FORMAT JSON) {}").format(inner)).fetchone()[0]
+            estimate = int(plan[0]["Plan"]["Plan Rows"]) if plan else None
+            # a write hidden in a function or CTE still fails inside the READ ONLY transaction
+            conn.execute(sql.SQL("SELECT count(*) FROM (SELECT * FROM ({}) AS q LIMIT 1) AS one").format(inner))
+        return {"ok": True, "rowEstimate": estimate, "columns": columns, "errorMessage": None}
+    except psycopg.OperationalError as exc:
+        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return {"ok": False, "rowEstimate": None, "columns": [], "errorMessage": f"cannot connect: {_scrub(msg)}"}
+    except psycopg.Error as exc:
+        msg = (getattr(exc.diag, "message_primary", None) or str(exc)).strip()
+        return {"ok": False, "rowEstimate": None, "columns": [], "errorMessage": _scrub(msg)}
+
+
+def _scrub(message: str) -> str:
+    """Connection errors may echo the URL: never show a password."""
+    return re.sub(r"(://[^:/@\s]+:)[^@\s]+@", r"\1***@", message)[:500]
+
+
+def _test_cdc(config: dict) -> dict:
+    from chalicelib.cdc.catalog import get_catalog
+
+    table = get_catalog().tables.get(config["table"])
+    if table is None:
+        return {"ok": False, "rowEstimate": None, "columns": [],
+                "errorMessage": f"'{config['table']}' is not in the CDC catalog"}
+    columns = [{"name": name, "type": col.type.upper()} for name, col in table.columns.items()]
+    estimate = None
+    try:
+        from chalicelib.cassandra.session import get_session
+
+        session = get_session()
+        session.execute(f'SELECT * FROM "{table.cassandra.keyspace}"."{table.cassandra.table}" LIMIT 1')
+    except Exception as exc:
+        return {"ok": False, "rowEstimate": None, "columns": columns,
+                "errorMessage": f"Cassandra table {table.cassandra.keyspace}.{table.cassandra.table} cannot be read "
+                                f"({type(exc).__name__}: {str(exc)[:200]})"}
+    return {"ok": True, "rowEstimate": estimate, "columns": columns, "errorMessage": None}

@@ -1,0 +1,254 @@
+"""Stream definitions: streams, their versions and steps (streams contract §4.1–4.3, platform §5).
+
+A PUT writes a new version with new step rows; a run records the version it started with, so a run in
+flight keeps its definition. Pause, resume and archive change the stream's status only.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from psycopg.types.json import Jsonb
+
+from chalicelib.streams import data_sources, files, rule_sets
+from chalicelib.streams.defs_db import fetch_all, fetch_one, tx
+from chalicelib.streams.defs_errors import Conflict, Invalid, Issue, NotFound
+from chalicelib.streams.validation import StreamIn, check_definition
+
+_STREAM = ("stream_id, kind, status, current_version, name, domain, trigger_type, trigger_config, created_by,"
+           " created_at, updated_at, archived_at")
+_STEP = ("step_id, stream_id, version, step_order, name, source_type, source_id, target_type, target_id,"
+         " rule_set_id, continue_on_failure, max_retries, config")
+
+
+def as_definition(body: StreamIn | dict) -> dict:
+    """snake_case dict form of a definition."""
+    if isinstance(body, StreamIn):
+        d = body.model_dump(mode="json")
+    else:
+        d = dict(body)
+    return d
+
+
+def _references(defn: dict, conn) -> dict[str, Any]:
+    file_ids, ds_ids = [], []
+    for s in defn["steps"]:
+        for key in ("source_input", "target_input"):
+            if s[key]["type"] == "FILE":
+                file_ids.append(s[key]["id"])
+            elif s[key]["type"] == "DATA_SOURCE_SNAPSHOT":
+                ds_ids.append(s[key]["id"])
+    tc = defn.get("trigger_config") or {}
+    stream_ids = set()
+    if isinstance(tc.get("streamId"), int):
+        row = fetch_one(conn, "SELECT stream_id FROM recon.streams WHERE stream_id = %s AND kind = 'STREAM'",
+                        (tc["streamId"],))
+        if row:
+            stream_ids.add(row["stream_id"])
+    return {"files": files.get_files(file_ids, conn),
+            "rule_sets": rule_sets.existing([s["rule_set_id"] for s in defn["steps"]], conn),
+            "data_sources": data_sources.existing(ds_ids, conn), "streams": stream_ids}
+
+
+def check(defn: dict, *, strict_ready: bool, self_id: int | None = None, conn=None) -> tuple[list[Issue], list[Issue]]:
+    with tx(conn) as c:
+        refs = _references(defn, c)
+    return check_definition(defn, strict_ready=strict_ready, self_id=self_id, **refs)
+
+
+def _write_version(c, stream_id: int, version: int, defn: dict, created_by: str | None) -> None:
+    c.execute("INSERT INTO recon.stream_versions (stream_id, version, name, description, domain, trigger_type,"
+              " trigger_config, created_by) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+              (stream_id, version, defn["name"], defn.get("description"), defn.get("domain"), defn["trigger_type"],
+               Jsonb(defn.get("trigger_config") or {}), created_by))
+    with c.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO recon.stream_steps (stream_id, version, step_order, name, source_type, source_id, target_type,"
+            " target_id, rule_set_id, continue_on_failure, max_retries, config)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            [(stream_id, version, s["step_order"], s["name"], s["source_input"]["type"], s["source_input"]["id"],
+              s["target_input"]["type"], s["target_input"]["id"], s["rule_set_id"],
+              s["config"]["continue_on_failure"], s["config"]["max_retries"],
+              Jsonb({"continueOnFailure": s["config"]["continue_on_failure"], "maxRetries": s["config"]["max_retries"]}))
+             for s in sorted(defn["steps"], key=lambda s: s["step_order"])])
+
+
+def create_stream(body: StreamIn | dict, created_by: str | None = None, *, kind: str = "STREAM", conn=None) -> dict:
+    """Validate and store a new stream (version 1); Invalid listing every error otherwise."""
+    defn = as_definition(body)
+    with tx(conn) as c:
+        errors, _ = check(defn, strict_ready=False, conn=c)
+        if errors:
+            raise Invalid(errors, message=_summary(errors))
+        row = fetch_one(c, f"INSERT INTO recon.streams (kind, name, domain, trigger_type, trigger_config, created_by)"
+                           f" VALUES (%s, %s, %s, %s, %s, %s) RETURNING {_STREAM}",
+                        (kind, defn["name"], defn.get("domain"), defn["trigger_type"],
+                         Jsonb(defn.get("trigger_config") or {}), created_by))
+        _write_version(c, row["stream_id"], 1, defn, created_by)
+        return load(row["stream_id"], c)
+
+
+def update_stream(stream_id: int, body: StreamIn | dict, created_by: str | None = None) -> dict:
+    defn = as_definition(body)
+    with tx() as c:
+        row = fetch_one(c, f"SELECT {_STREAM} FROM recon.streams WHERE stream_id = %s FOR UPDATE", (stream_id,))
+        if row is None:
+            raise NotFound("Stream", stream_id)
+        if row["kind"] != "STREAM":
+            raise Conflict(f"Stream {stream_id} belongs to a legacy reconciliation and cannot be edited")
+        if row["status"] == "ARCHIVED":
+            raise Conflict(f"Stream {stream_id} is ARCHIVED and cannot be changed")
+        errors, _ = check(defn, strict_ready=False, self_id=stream_id, conn=c)
+        if errors:
+            raise Invalid(errors, message=_summary(errors))
+        version = row["current_version"] + 1
+        _write_version(c, stream_id, version, defn, created_by)
+        c.execute("UPDATE recon.streams SET current_version = %s, name = %s, domain = %s, trigger_type = %s,"
+                  " trigger_config = %s, updated_at = now() WHERE stream_id = %s",
+                  (version, defn["name"], defn.get("domain"), defn["trigger_type"],
+                   Jsonb(defn.get("trigger_config") or {}), stream_id))
+        return load(stream_id, c)
+
+
+def _summary(errors: list[Issue]) -> str:
+    first = errors[0].message
+    return first + (f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else "")
+
+
+def get_stream(stream_id: int, conn=None) -> dict | None:
+    with tx(conn) as c:
+        return fetch_one(c, f"SELECT {_STREAM} FROM recon.streams WHERE stream_id = %s", (stream_id,))
+
+
+def get_version(stream_id: int, version: int | None = None, conn=None) -> dict | None:
+    """A definition version with its steps (ordered); the current one when version is None."""
+    with tx(conn) as c:
+        if version is None:
+            s = get_stream(stream_id, c)
+            if s is None:
+                return None
+            version = s["current_version"]
+        v = fetch_one(c, "SELECT stream_id, version, name, description, domain, trigger_type, trigger_config,"
+                         " created_by, created_at FROM recon.stream_versions WHERE stream_id = %s AND version = %s",
+                      (stream_id, version))
+        if v is None:
+            return None
+        v["steps"] = fetch_all(c, f"SELECT {_STEP} FROM recon.stream_steps WHERE stream_id = %s AND version = %s"
+                                  " ORDER BY step_order", (stream_id, version))
+        return v
+
+
+def load(stream_id: int, conn=None) -> dict:
+    """The stream with its current version (description, steps) merged in."""
+    with tx(conn) as c:
+        s = get_stream(stream_id, c)
+        if s is None:
+            raise NotFound("Stream", stream_id)
+        v = get_version(stream_id, s["current_version"], c)
+    return {**s, "description": v["description"], "steps": v["steps"], "version": v["version"]}
+
+
+def definition_of(stream: dict) -> dict:
+    """The snake_case definition of a loaded stream (for re-validation)."""
+    return {"name": stream["name"], "description": stream.get("description"), "domain": stream.get("domain"),
+            "trigger_type": stream["trigger_type"], "trigger_config": stream["trigger_config"] or None,
+            "steps": [{"step_order": st["step_order"], "name": st["name"],
+                       "source_input": {"type": st["source_type"], "id": st["source_id"]},
+                       "target_input": {"type": st["target_type"], "id": st["target_id"]},
+                       "rule_set_id": st["rule_set_id"],
+                       "config": {"continue_on_failure": st["continue_on_failure"], "max_retries": st["max_retries"]}}
+                      for st in stream["steps"]]}
+
+
+def validate_saved(stream_id: int) -> tuple[list[Issue], list[Issue]]:
+    stream = load(stream_id)
+    return check(definition_of(stream), strict_ready=True, self_id=stream_id)
+
+
+def list_streams(*, status: str | None = None, domain: str | None = None, offset: int = 0, limit: int = 20
+                 ) -> tuple[list[dict], int]:
+    where, params = ["kind = 'STREAM'"], []
+    if status:
+        where.append("status = %s")
+        params.append(status)
+    if domain:
+        where.append("domain = %s")
+        params.append(domain)
+    clause = " AND ".join(where)
+    with tx() as c:
+        total = fetch_one(c, f"SELECT count(*) AS n FROM recon.streams WHERE {clause}", params)["n"]
+        rows = fetch_all(c, f"SELECT {_STREAM}, (SELECT count(*) FROM recon.stream_steps st WHERE st.stream_id ="
+                            f" s.stream_id AND st.version = s.current_version) AS step_count,"
+                            f" (SELECT description FROM recon.stream_versions v WHERE v.stream_id = s.stream_id"
+                            f" AND v.version = s.current_version) AS description"
+                            f" FROM recon.streams s WHERE {clause} ORDER BY created_at DESC, stream_id DESC"
+                            f" OFFSET %s LIMIT %s", params + [offset, limit])
+    return rows, total
+
+
+_TRANSITIONS = {"pause": ("ACTIVE", "PAUSED"), "resume": ("PAUSED", "ACTIVE")}
+
+
+def set_status(stream_id: int, action: str) -> dict:
+    """pause (ACTIVE -> PAUSED), resume (PAUSED -> ACTIVE), archive (-> ARCHIVED). Repeating an action is a
+    no-op; anything from ARCHIVED is a conflict."""
+    with tx() as c:
+        row = fetch_one(c, f"SELECT {_STREAM} FROM recon.streams WHERE stream_id = %s FOR UPDATE", (stream_id,))
+        if row is None:
+            raise NotFound("Stream", stream_id)
+        if action == "archive":
+            if row["status"] != "ARCHIVED":
+                c.execute("UPDATE recon.streams SET status = 'ARCHIVED', archived_at = now(), updated_at = now()"
+                          " WHERE stream_id = %s", (stream_id,))
+            return load(stream_id, c)
+        src, dst = _TRANSITIONS[action]
+        if row["status"] == "ARCHIVED":
+            raise Conflict(f"Stream {stream_id} is ARCHIVED and cannot be {'paused' if action == 'pause' else 'resumed'}")
+        if row["status"] == src:
+            c.execute("UPDATE recon.streams SET status = %s, updated_at = now() WHERE stream_id = %s", (dst, stream_id))
+        return load(stream_id, c)
+
+
+def active_streams(trigger_type: str, conn=None) -> list[dict]:
+    """ACTIVE user streams with this trigger (for the scheduler and event routing)."""
+    with tx(conn) as c:
+        return fetch_all(c, f"SELECT {_STREAM} FROM recon.streams WHERE status = 'ACTIVE' AND kind = 'STREAM'"
+                            " AND trigger_type = %s ORDER BY stream_id", (trigger_type,))
+
+
+# ------------------------------------------------------------------------------------- views
+
+
+def step_view(st: dict) -> dict:
+    return {"id": st["step_id"], "stepOrder": st["step_order"], "name": st["name"],
+            "sourceInput": {"type": st["source_type"], "id": st["source_id"]},
+            "targetInput": {"type": st["target_type"], "id": st["target_id"]},
+            "ruleSetId": st["rule_set_id"],
+            "config": {"continueOnFailure": st["continue_on_failure"], "maxRetries": st["max_retries"]}}
+
+
+def next_run_at(stream: dict):
+    if stream["trigger_type"] != "SCHEDULED" or stream["status"] != "ACTIVE":
+        return None
+    try:
+        from chalicelib.streams import schedules
+
+        return schedules.next_run_at(stream["trigger_config"])
+    except (ImportError, AttributeError):
+        return None
+
+
+def stream_view(stream: dict) -> dict:
+    return {"id": stream["stream_id"], "name": stream["name"], "description": stream.get("description"),
+            "status": stream["status"], "domain": stream["domain"], "triggerType": stream["trigger_type"],
+            "triggerConfig": stream["trigger_config"] or None, "version": stream["version"],
+            "nextRunAt": next_run_at(stream), "steps": [step_view(s) for s in stream["steps"]],
+            "createdAt": stream["created_at"], "updatedAt": stream["updated_at"]}
+
+
+def summary_view(stream: dict) -> dict:
+    count = stream.get("step_count")
+    if count is None:
+        count = len(stream.get("steps", []))
+    return {"id": stream["stream_id"], "name": stream["name"], "description": stream.get("description"),
+            "status": stream["status"], "domain": stream["domain"], "triggerType": stream["trigger_type"],
+            "stepCount": count, "createdAt": stream["created_at"], "updatedAt": stream["updated_at"]}

@@ -1,0 +1,294 @@
+"""Files: uploaded inputs and generated outputs (artifacts, snapshots), bytes in S3, metadata in
+recon.files. Uploads are inspected by the matching engine (format, columns, rows) and hashed; a file
+that cannot be read becomes INVALID with the line and the problem, never half-imported.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from psycopg.types.json import Jsonb
+
+from chalicelib.streams import storage
+from chalicelib.streams.defs_db import fetch_all, fetch_one, tx
+from chalicelib.streams.defs_errors import Conflict, NotFound
+
+DIRECT_UPLOAD_MAX_BYTES = 5 * 1024 * 1024
+SESSION_MAX_BYTES = 5 * 1024 ** 3          # one presigned PUT (S3's single-request limit)
+INLINE_DOWNLOAD_MAX_BYTES = 5 * 1024 * 1024  # larger downloads answer 302 to a presigned URL
+
+ORIGINS = ("UPLOAD", "ARTIFACT", "SNAPSHOT")
+STATUSES = ("PROCESSING", "READY", "INVALID")   # API view: UPLOADING reads as PROCESSING
+
+_EXTENSIONS = {".csv": "CSV", ".tsv": "CSV", ".txt": "CSV", ".parquet": "PARQUET", ".pq": "PARQUET",
+               ".jsonl": "JSONL", ".ndjson": "JSONL"}
+
+COLUMNS = ("file_id, filename, format, origin, status, s3_key, size_bytes, declared_size, row_count, columns,"
+           " sha256, error_message, created_by, upload_expires_at, created_at, updated_at, ready_at")
+
+
+def format_hint(filename: str) -> str | None:
+    return _EXTENSIONS.get(Path(filename).suffix.lower())
+
+
+def _columns_json(columns) -> list[dict] | None:
+    if columns is None:
+        return None
+    out = []
+    for c in columns:
+        if isinstance(c, dict):
+            out.append({"name": str(c["name"]), "type": str(c.get("type", "VARCHAR"))})
+        else:
+            out.append({"name": str(c.name), "type": str(getattr(c, "type", "VARCHAR"))})
+    return out
+
+
+# ------------------------------------------------------------------------------------- inspection
+
+
+@dataclass
+class Outcome:
+    """What inspecting a file's bytes found."""
+
+    status: str                     # READY | INVALID
+    size_bytes: int
+    sha256: str
+    format: str | None = None
+    row_count: int | None = None
+    columns: list[dict] | None = None
+    error_message: str | None = None
+
+
+def inspect_path(path: str | Path, filename: str) -> Outcome:
+    """Hash the bytes and let the matching engine read them (format, columns, row count)."""
+    from chalicelib.matching import InputError, inspect_file
+
+    size = os.path.getsize(path)
+    digest = storage.sha256_of(path)
+    hint = format_hint(filename)
+    if size == 0:
+        return Outcome("INVALID", 0, digest, hint, error_message="line 1: the file is empty (a header row is required)")
+    try:
+        info = inspect_file(str(path), format=hint)
+    except InputError as exc:
+        return Outcome("INVALID", size, digest, hint, error_message=str(exc)[:1000])
+    return Outcome("READY", size, digest, info.format, int(info.row_count), _columns_json(info.columns))
+
+
+# ---------------------------------------------------------------------------------- data access
+
+
+def _new_id(conn) -> int:
+    return fetch_one(conn, "SELECT nextval(pg_get_serial_sequence('recon.files', 'file_id')) AS id")["id"]
+
+
+def register_file(*, filename: str, origin: str, s3_key: str, size_bytes: int, sha256: str, row_count: int,
+                  columns, format: str = "CSV", conn=None) -> dict:
+    """Record a generated file (artifact or snapshot) whose bytes are already at `s3_key`; READY."""
+    if origin not in ORIGINS:
+        raise ValueError(f"origin must be one of {ORIGINS}, got {origin!r}")
+    sha = sha256.removeprefix("sha256:")
+    with tx(conn) as c:
+        return fetch_one(
+            c,
+            f"INSERT INTO recon.files (filename, format, origin, status, s3_key, size_bytes, row_count, columns,"
+            f" sha256, ready_at) VALUES (%s, %s, %s, 'READY', %s, %s, %s, %s, %s, now()) RETURNING {COLUMNS}",
+            (filename, format, origin, s3_key, size_bytes, row_count, Jsonb(_columns_json(columns) or []), sha),
+        )
+
+
+def get_file(file_id: int, conn=None) -> dict | None:
+    with tx(conn) as c:
+        return fetch_one(c, f"SELECT {COLUMNS} FROM recon.files WHERE file_id = %s", (file_id,))
+
+
+def require_file(file_id: int, conn=None) -> dict:
+    row = get_file(file_id, conn)
+    if row is None:
+        raise NotFound("File", file_id)
+    return row
+
+
+def get_files(file_ids: list[int], conn=None) -> dict[int, dict]:
+    if not file_ids:
+        return {}
+    with tx(conn) as c:
+        rows = fetch_all(c, f"SELECT {COLUMNS} FROM recon.files WHERE file_id = ANY(%s)", (list(set(file_ids)),))
+    return {r["file_id"]: r for r in rows}
+
+
+def list_files(*, origin: str | None = None, status: str | None = None, filename: str | None = None,
+               offset: int = 0, limit: int = 20, conn=None) -> tuple[list[dict], int]:
+    where, params = [], []
+    if origin:
+        where.append("origin = %s")
+        params.append(origin)
+    if status:
+        if status == "PROCESSING":
+            where.append("status IN ('PROCESSING', 'UPLOADING')")
+        else:
+            where.append("status = %s")
+            params.append(status)
+    if filename:
+        where.append("filename LIKE %s")
+        params.append(filename.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%")
+    clause = ("WHERE " + " AND ".join(where)) if where else ""
+    with tx(conn) as c:
+        total = fetch_one(c, f"SELECT count(*) AS n FROM recon.files {clause}", params)["n"]
+        rows = fetch_all(c, f"SELECT {COLUMNS} FROM recon.files {clause}"
+                            " ORDER BY created_at DESC, file_id DESC OFFSET %s LIMIT %s", params + [offset, limit])
+    return rows, total
+
+
+def file_view(row: dict) -> dict:
+    """The API JSON of a file (streams platform §2)."""
+    status = "PROCESSING" if row["status"] == "UPLOADING" else row["status"]
+    return {
+        "id": row["file_id"], "filename": row["filename"], "format": row["format"], "origin": row["origin"],
+        "status": status, "sizeBytes": row["size_bytes"] if row["size_bytes"] is not None else row.get("declared_size"),
+        "rowCount": row["row_count"], "columns": row["columns"],
+        "checksum": f"sha256:{row['sha256']}" if row["sha256"] else None,
+        "errorMessage": row["error_message"],
+        "downloadUrl": f"/api/v1/files/{row['file_id']}/download",
+        "createdAt": row["created_at"],
+    }
+
+
+# ------------------------------------------------------------------------------------- uploads
+
+
+def direct_upload(filename: str, data: bytes, created_by: str | None) -> dict:
+    """Store the bytes, inspect them, and record the file READY or INVALID in one step."""
+    with tx() as c:
+        file_id = _new_id(c)
+    key = storage.upload_key(file_id, filename)
+    with tempfile.TemporaryDirectory(prefix="recon-upload-") as tmp:
+        path = Path(tmp) / storage.safe_name(filename)
+        path.write_bytes(data)
+        outcome = inspect_path(path, filename)
+    storage.put_bytes(key, data)
+    try:
+        with tx() as c:
+            return fetch_one(
+                c,
+                f"INSERT INTO recon.files (file_id, filename, format, origin, status, s3_key, size_bytes, row_count,"
+                f" columns, sha256, error_message, created_by, ready_at)"
+                f" VALUES (%s, %s, %s, 'UPLOAD', %s, %s, %s, %s, %s, %s, %s, %s, now()) RETURNING {COLUMNS}",
+                (file_id, filename, outcome.format, outcome.status, key, outcome.size_bytes, outcome.row_count,
+                 Jsonb(outcome.columns) if outcome.columns is not None else None, outcome.sha256,
+                 outcome.error_message, created_by),
+            )
+    except Exception:
+        storage.delete(key)
+        raise
+
+
+def create_session(filename: str, size_bytes: int, created_by: str | None, expires: int = storage.PRESIGN_SECONDS
+                   ) -> tuple[dict, str]:
+    """An upload session: the file (UPLOADING) and a presigned PUT URL for its bytes."""
+    with tx() as c:
+        file_id = _new_id(c)
+        key = storage.upload_key(file_id, filename)
+        row = fetch_one(
+            c,
+            f"INSERT INTO recon.files (file_id, filename, format, origin, status, s3_key, declared_size, created_by,"
+            f" upload_expires_at) VALUES (%s, %s, %s, 'UPLOAD', 'UPLOADING', %s, %s, %s,"
+            f" now() + make_interval(secs => %s)) RETURNING {COLUMNS}",
+            (file_id, filename, format_hint(filename), key, size_bytes, created_by, expires),
+        )
+    return row, storage.presign_put(key, expires)
+
+
+def complete_session(file_id: int) -> tuple[dict, bool]:
+    """The client has PUT the bytes: PROCESSING, and (True) a message for the worker is due.
+
+    Completing again while PROCESSING (or after) returns the file unchanged (False)."""
+    row = require_file(file_id)
+    if row["origin"] != "UPLOAD":
+        raise Conflict(f"File {file_id} is an {row['origin'].lower()}, not an upload session")
+    if row["status"] != "UPLOADING":
+        return row, False
+    if storage.head(row["s3_key"]) is None:
+        raise Conflict(f"File {file_id}: no bytes were uploaded yet; PUT them to the uploadUrl first")
+    with tx() as c:
+        updated = fetch_one(
+            c, f"UPDATE recon.files SET status = 'PROCESSING', updated_at = now() WHERE file_id = %s"
+               f" AND status = 'UPLOADING' RETURNING {COLUMNS}", (file_id,))
+    return (updated, True) if updated else (require_file(file_id), False)
+
+
+def process_session(file_id: int) -> dict | None:
+    """Worker side: inspect a PROCESSING upload and record READY or INVALID (once; duplicates no-op)."""
+    row = get_file(file_id)
+    if row is None or row["status"] != "PROCESSING":
+        return None
+    meta = storage.head(row["s3_key"])
+    if meta is None:
+        outcome = Outcome("INVALID", 0, "", row["format"], error_message="no bytes were uploaded")
+    else:
+        with tempfile.TemporaryDirectory(prefix="recon-file-") as tmp:
+            path = storage.download_to(row["s3_key"], Path(tmp) / storage.safe_name(row["filename"]))
+            outcome = inspect_path(path, row["filename"])
+        declared = row["declared_size"]
+        if outcome.status == "READY" and declared is not None and declared != outcome.size_bytes:
+            outcome.status = "INVALID"
+            outcome.error_message = f"uploaded {outcome.size_bytes} bytes, the session announced {declared}"
+            outcome.row_count, outcome.columns = None, None
+    with tx() as c:
+        return fetch_one(
+            c,
+            f"UPDATE recon.files SET status = %s, format = %s, size_bytes = %s, row_count = %s, columns = %s,"
+            f" sha256 = %s, error_message = %s, updated_at = now(), ready_at = now()"
+            f" WHERE file_id = %s AND status = 'PROCESSING' RETURNING {COLUMNS}",
+            (outcome.status, outcome.format, outcome.size_bytes, outcome.row_count,
+             Jsonb(outcome.columns) if outcome.columns is not None else None, outcome.sha256 or None,
+             outcome.error_message, file_id),
+        )
+
+
+# -------------------------------------------------------------------------------------- delete
+
+
+def users_of(file_id: int, conn=None) -> list[str]:
+    """What keeps a file from being deleted: steps of non-archived streams, legacy reconciliations."""
+    with tx(conn) as c:
+        rows = fetch_all(
+            c,
+            "SELECT s.stream_id, s.kind, s.name, st.step_order FROM recon.streams s"
+            " JOIN recon.stream_steps st ON st.stream_id = s.stream_id AND st.version = s.current_version"
+            " WHERE s.status <> 'ARCHIVED' AND ((st.source_type = 'FILE' AND st.source_id = %s)"
+            "   OR (st.target_type = 'FILE' AND st.target_id = %s))"
+            " ORDER BY s.stream_id, st.step_order",
+            (file_id, file_id),
+        )
+        legacy = fetch_all(
+            c, "SELECT reconciliation_id FROM recon.legacy_reconciliations"
+               " WHERE source_file_id = %s OR target_file_id = %s ORDER BY reconciliation_id", (file_id, file_id))
+    out = [f"reconciliation {r['reconciliation_id']}" for r in legacy]
+    out += [f"stream {r['stream_id']} step {r['step_order']}" for r in rows if r["kind"] == "STREAM"]
+    return out
+
+
+def delete_file(file_id: int) -> dict:
+    import psycopg
+
+    row = require_file(file_id)
+    users = users_of(file_id)
+    if users:
+        shown = ", ".join(users[:5]) + (f" and {len(users) - 5} more" if len(users) > 5 else "")
+        raise Conflict(f"File {file_id} is in use by {shown}")
+    try:
+        with tx() as c:
+            c.execute("DELETE FROM recon.files WHERE file_id = %s", (file_id,))
+    except psycopg.errors.ForeignKeyViolation:
+        raise Conflict(f"File {file_id} is an artifact of a stream run and is kept with it") from None
+    try:
+        storage.delete(row["s3_key"])
+    except Exception:  # the row is gone; stray bytes are harmless
+        from chalicelib.observability import logger
+
+        logger.warning("could not delete the bytes of a deleted file", extra={"file_id": file_id})
+    return row

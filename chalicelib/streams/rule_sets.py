@@ -1,0 +1,138 @@
+"""Rule sets (streams platform §3): versioned documents validated by the matching engine's RuleSet.
+
+Editing creates a new version; versions never change. A deleted rule set keeps its versions (a step run
+records the version it used) but is no longer listed or usable.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from psycopg.types.json import Jsonb
+
+from chalicelib.streams.defs_db import fetch_all, fetch_one, tx
+from chalicelib.streams.defs_errors import Conflict, NotFound
+
+_SELECT = ("SELECT r.rule_set_id, v.version, r.latest_version, v.name, v.description, v.definition,"
+           " r.created_at, v.created_at AS version_created_at, r.updated_at, v.created_by"
+           " FROM recon.rule_sets r JOIN recon.rule_set_versions v ON v.rule_set_id = r.rule_set_id")
+
+
+def model():
+    from chalicelib.matching.rules import RuleSet
+
+    return RuleSet
+
+
+def _doc(rule_set) -> dict:
+    return rule_set.to_json() if hasattr(rule_set, "to_json") else rule_set.model_dump(mode="json", by_alias=True,
+                                                                                         exclude_none=True)
+
+
+def create(rule_set, created_by: str | None = None) -> dict:
+    doc = _doc(rule_set)
+    with tx() as c:
+        rid = fetch_one(c, "INSERT INTO recon.rule_sets DEFAULT VALUES RETURNING rule_set_id")["rule_set_id"]
+        c.execute("INSERT INTO recon.rule_set_versions (rule_set_id, version, name, description, definition, created_by)"
+                  " VALUES (%s, 1, %s, %s, %s, %s)", (rid, doc["name"], doc.get("description"), Jsonb(doc), created_by))
+        return fetch_one(c, _SELECT + " WHERE r.rule_set_id = %s AND v.version = 1", (rid,))
+
+
+def update(rule_set_id: int, rule_set, created_by: str | None = None) -> dict:
+    doc = _doc(rule_set)
+    with tx() as c:
+        row = fetch_one(c, "SELECT latest_version FROM recon.rule_sets WHERE rule_set_id = %s AND deleted_at IS NULL"
+                           " FOR UPDATE", (rule_set_id,))
+        if row is None:
+            raise NotFound("Rule set", rule_set_id)
+        version = row["latest_version"] + 1
+        c.execute("INSERT INTO recon.rule_set_versions (rule_set_id, version, name, description, definition, created_by)"
+                  " VALUES (%s, %s, %s, %s, %s, %s)",
+                  (rule_set_id, version, doc["name"], doc.get("description"), Jsonb(doc), created_by))
+        c.execute("UPDATE recon.rule_sets SET latest_version = %s, updated_at = now() WHERE rule_set_id = %s",
+                  (version, rule_set_id))
+        return fetch_one(c, _SELECT + " WHERE r.rule_set_id = %s AND v.version = %s", (rule_set_id, version))
+
+
+def get_version(rule_set_id: int, version: int | None = None, conn=None, *, include_deleted: bool = False
+                ) -> dict | None:
+    """{"rule_set_id", "version", "name", "definition", ...} of the latest (or given) version."""
+    deleted = "" if include_deleted else " AND r.deleted_at IS NULL"
+    with tx(conn) as c:
+        if version is None:
+            return fetch_one(c, _SELECT + " WHERE r.rule_set_id = %s AND v.version = r.latest_version" + deleted,
+                             (rule_set_id,))
+        return fetch_one(c, _SELECT + " WHERE r.rule_set_id = %s AND v.version = %s" + deleted, (rule_set_id, version))
+
+
+def require(rule_set_id: int, version: int | None = None) -> dict:
+    row = get_version(rule_set_id, version)
+    if row is None:
+        if version is not None and get_version(rule_set_id) is not None:
+            raise NotFound(f"Rule set {rule_set_id} version", version)
+        raise NotFound("Rule set", rule_set_id)
+    return row
+
+
+def load(rule_set_id: int, version: int | None = None, conn=None):
+    """(RuleSet, version) for the engine; version None = latest. Deleted rule sets still load by version."""
+    row = get_version(rule_set_id, version, conn, include_deleted=version is not None)
+    if row is None:
+        raise NotFound("Rule set", rule_set_id)
+    return model().model_validate(row["definition"]), row["version"]
+
+
+def existing(ids: list[int], conn=None) -> dict[int, dict]:
+    """The latest versions of those rule sets that exist (not deleted)."""
+    if not ids:
+        return {}
+    with tx(conn) as c:
+        rows = fetch_all(c, _SELECT + " WHERE r.rule_set_id = ANY(%s) AND v.version = r.latest_version"
+                                      " AND r.deleted_at IS NULL", (list(set(ids)),))
+    return {r["rule_set_id"]: r for r in rows}
+
+
+def list_rule_sets(offset: int = 0, limit: int = 20, name: str | None = None) -> tuple[list[dict], int]:
+    where, params = "r.deleted_at IS NULL AND v.version = r.latest_version", []
+    if name:
+        where += " AND v.name ILIKE %s"
+        params.append("%" + name.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%")
+    with tx() as c:
+        total = fetch_one(c, "SELECT count(*) AS n FROM recon.rule_sets r JOIN recon.rule_set_versions v"
+                             " ON v.rule_set_id = r.rule_set_id WHERE " + where, params)["n"]
+        rows = fetch_all(c, _SELECT + " WHERE " + where + " ORDER BY r.created_at DESC, r.rule_set_id DESC"
+                                                         " OFFSET %s LIMIT %s", params + [offset, limit])
+    return rows, total
+
+
+def users_of(rule_set_id: int, conn=None) -> list[str]:
+    with tx(conn) as c:
+        rows = fetch_all(
+            c, "SELECT DISTINCT s.stream_id, s.kind FROM recon.streams s JOIN recon.stream_steps st"
+               " ON st.stream_id = s.stream_id AND st.version = s.current_version"
+               " WHERE s.status <> 'ARCHIVED' AND st.rule_set_id = %s ORDER BY s.stream_id", (rule_set_id,))
+        legacy = fetch_all(c, "SELECT reconciliation_id FROM recon.legacy_reconciliations WHERE rule_set_id = %s"
+                              " ORDER BY reconciliation_id", (rule_set_id,))
+    return ([f"reconciliation {r['reconciliation_id']}" for r in legacy]
+            + [f"stream {r['stream_id']}" for r in rows if r["kind"] == "STREAM"])
+
+
+def delete(rule_set_id: int) -> None:
+    with tx() as c:
+        row = fetch_one(c, "SELECT rule_set_id FROM recon.rule_sets WHERE rule_set_id = %s AND deleted_at IS NULL"
+                           " FOR UPDATE", (rule_set_id,))
+        if row is None:
+            raise NotFound("Rule set", rule_set_id)
+        users = users_of(rule_set_id, c)
+        if users:
+            shown = ", ".join(users[:5]) + (f" and {len(users) - 5} more" if len(users) > 5 else "")
+            raise Conflict(f"Rule set {rule_set_id} is in use by {shown}")
+        c.execute("UPDATE recon.rule_sets SET deleted_at = now(), updated_at = now() WHERE rule_set_id = %s",
+                  (rule_set_id,))
+
+
+def view(row: dict) -> dict[str, Any]:
+    d = row["definition"]
+    return {"id": row["rule_set_id"], "name": row["name"], "description": row["description"],
+            "version": row["version"], "latestVersion": row["latest_version"],
+            "sourceKey": d.get("sourceKey"), "targetKey": d.get("targetKey"), "passes": d.get("passes", []),
+            "createdAt": row["created_at"], "updatedAt": row["version_created_at"]}

@@ -1,0 +1,98 @@
+"""S3 storage of the streams product's files (uploads, artifacts, snapshots).
+
+One bucket (settings.artifacts_bucket; LocalStack locally through AWS_ENDPOINT_URL). Keys:
+`files/{file_id}/{filename}` for uploads, `streams/runs/{run}/step-{order}/attempt-{n}/{name}` for
+run outputs. Bytes move with boto3's managed transfers (multipart, bounded memory).
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+from typing import BinaryIO
+
+from chalicelib import aws
+from chalicelib.config import get_settings
+
+PRESIGN_SECONDS = 3600
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def bucket() -> str:
+    return get_settings().artifacts_bucket
+
+
+def safe_name(filename: str) -> str:
+    """A key-safe version of a file name (the original is kept in the control plane)."""
+    name = _UNSAFE.sub("_", filename).strip("._") or "file"
+    return name[:120]
+
+
+def upload_key(file_id: int, filename: str) -> str:
+    return f"files/{file_id}/{safe_name(filename)}"
+
+
+def artifact_key(run_id: int, step_order: int, attempt_no: int, name: str) -> str:
+    return f"streams/runs/{run_id}/step-{step_order}/attempt-{attempt_no}/{safe_name(name)}"
+
+
+def _s3():
+    return aws.client("s3")
+
+
+def put_bytes(key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
+    _s3().put_object(Bucket=bucket(), Key=key, Body=data, ContentType=content_type)
+
+
+def put_path(key: str, path: str | Path, content_type: str = "application/octet-stream") -> None:
+    _s3().upload_file(str(path), bucket(), key, ExtraArgs={"ContentType": content_type})
+
+
+def put_stream(key: str, fileobj: BinaryIO, content_type: str = "application/octet-stream") -> None:
+    _s3().upload_fileobj(fileobj, bucket(), key, ExtraArgs={"ContentType": content_type})
+
+
+def download_to(key: str, path: str | Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _s3().download_file(bucket(), key, str(path))
+    return path
+
+
+def get_bytes(key: str) -> bytes:
+    return _s3().get_object(Bucket=bucket(), Key=key)["Body"].read()
+
+
+def head(key: str) -> dict | None:
+    """The object's metadata (ContentLength, ...), or None when there is no object."""
+    from botocore.exceptions import ClientError
+
+    try:
+        return _s3().head_object(Bucket=bucket(), Key=key)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            return None
+        raise
+
+
+def delete(key: str) -> None:
+    _s3().delete_object(Bucket=bucket(), Key=key)
+
+
+def presign_get(key: str, filename: str | None = None, expires: int = PRESIGN_SECONDS) -> str:
+    params = {"Bucket": bucket(), "Key": key}
+    if filename:
+        params["ResponseContentDisposition"] = f'attachment; filename="{safe_name(filename)}"'
+    return _s3().generate_presigned_url("get_object", Params=params, ExpiresIn=expires)
+
+
+def presign_put(key: str, expires: int = PRESIGN_SECONDS) -> str:
+    return _s3().generate_presigned_url("put_object", Params={"Bucket": bucket(), "Key": key}, ExpiresIn=expires)
+
+
+def sha256_of(path: str | Path, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()

@@ -1,0 +1,341 @@
+"""Stream definitions: the request model and every check of streams platform §5.
+
+`check_definition` finds every problem of a definition against today's files, rule sets and data
+sources: errors (STEP_ORDER_INVALID, STEP_INPUT_FORWARD_REFERENCE, FILE_NOT_FOUND, FILE_NOT_READY,
+RULE_SET_NOT_FOUND, DATA_SOURCE_NOT_FOUND, RULE_FIELD_MISSING, CRON_INVALID, TIMEZONE_INVALID) and
+warnings (STEP_TARGET_FILE_LARGE, STEP_OUTPUT_UNUSED), each naming the step and the field.
+Creating or updating a stream refuses a definition with errors; the only difference from
+`POST /streams/{id}/validate` is that a file still PROCESSING is accepted at save time (its upload
+may finish before the first run) and reported by validate.
+"""
+from __future__ import annotations
+
+import re
+from enum import Enum
+from typing import Any, Literal, Optional
+
+from pydantic import AliasGenerator, BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+from chalicelib.streams.defs_errors import Issue
+
+MAX_STEPS = 50
+LARGE_TARGET_ROWS = 1_000_000
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid", alias_generator=AliasGenerator(validation_alias=to_camel,
+                                                                          serialization_alias=to_camel),
+                              validate_by_alias=True, validate_by_name=False)
+
+
+class StreamStatus(str, Enum):
+    ACTIVE = "ACTIVE"
+    PAUSED = "PAUSED"
+    ARCHIVED = "ARCHIVED"
+
+
+class TriggerType(str, Enum):
+    MANUAL = "MANUAL"
+    SCHEDULED = "SCHEDULED"
+    EVENT = "EVENT"
+
+
+class InputType(str, Enum):
+    FILE = "FILE"
+    STEP_OUTPUT_UNMATCHED_SOURCE = "STEP_OUTPUT_UNMATCHED_SOURCE"
+    STEP_OUTPUT_UNMATCHED_TARGET = "STEP_OUTPUT_UNMATCHED_TARGET"
+    DATA_SOURCE_SNAPSHOT = "DATA_SOURCE_SNAPSHOT"
+
+
+class StepInput(_In):
+    type: InputType = Field(description="FILE: id = file id; STEP_OUTPUT_UNMATCHED_SOURCE/_TARGET: id = the "
+                                        "step order of an earlier step; DATA_SOURCE_SNAPSHOT: id = data source id")
+    id: int = Field(ge=1, le=2**63 - 1)
+
+
+class StepConfig(_In):
+    continue_on_failure: bool = Field(default=False, description="After the last failed attempt, go on with the "
+                                      "steps that do not need this step's output (run ends PARTIAL_FAILED)")
+    max_retries: int = Field(default=0, ge=0, le=10, description="Retries after a failed attempt (with backoff)")
+
+
+class StepIn(_In):
+    step_order: int = Field(ge=1, le=MAX_STEPS, description="1..n without gaps")
+    name: str = Field(min_length=1, max_length=200)
+    source_input: StepInput
+    target_input: StepInput
+    rule_set_id: int = Field(ge=1, le=2**63 - 1)
+    config: StepConfig = Field(default_factory=StepConfig)
+
+
+class StreamIn(_In):
+    """A stream definition (create and PUT)."""
+
+    name: str = Field(min_length=1, max_length=200)
+    description: Optional[str] = Field(default=None, max_length=2000)
+    domain: Optional[str] = Field(default=None, min_length=1, max_length=50, pattern=r"^[A-Za-z0-9_\-]+$",
+                                  examples=["ECOMMERCE"])
+    trigger_type: TriggerType = TriggerType.MANUAL
+    trigger_config: Optional[dict[str, Any]] = Field(
+        default=None, description="SCHEDULED: {cron (six fields, seconds first), timezone (IANA, default UTC)}; "
+                                  "EVENT: {event: FILE_UPLOADED, filenamePattern, bind: {stepOrder, input: SOURCE|TARGET}}"
+                                  " or {event: STREAM_RUN_COMPLETED, streamId}; MANUAL: none")
+    steps: list[StepIn] = Field(min_length=1, max_length=MAX_STEPS)
+
+
+# ------------------------------------------------------------------------------------- triggers
+
+
+def _cron_problems(cron: Any, tz: Any) -> list[Issue]:
+    try:
+        from chalicelib.streams import schedules
+
+        found = schedules.validate_cron(cron, tz)
+        return [Issue(f, c, m) for f, c, m in found]
+    except (ImportError, AttributeError):
+        return fallback_cron_problems(cron, tz)
+
+
+def fallback_cron_problems(cron: Any, tz: Any) -> list[Issue]:
+    """Six fields, seconds first and a single value; the rest as cron (names, ?, ranges, steps)."""
+    out: list[Issue] = []
+    if not isinstance(cron, str) or len(cron.split()) != 6:
+        out.append(Issue("triggerConfig.cron", "CRON_INVALID",
+                         "must have six fields: second minute hour day-of-month month day-of-week"))
+    else:
+        sec, rest = cron.split()[0], cron.split()[1:]
+        if not re.fullmatch(r"[0-5]?[0-9]", sec):
+            out.append(Issue("triggerConfig.cron", "CRON_INVALID", "the seconds field must be a single value 0..59"))
+        else:
+            try:
+                from cronsim import CronSim
+                from datetime import datetime
+
+                CronSim(" ".join("*" if f == "?" else f for f in rest), datetime(2026, 1, 1))
+            except Exception as exc:
+                out.append(Issue("triggerConfig.cron", "CRON_INVALID", f"is not a valid cron expression ({exc})"))
+    if not isinstance(tz, str) or not _tz_ok(tz):
+        out.append(Issue("triggerConfig.timezone", "TIMEZONE_INVALID", f"{tz!r} is not an IANA time zone name"))
+    return out
+
+
+def _tz_ok(tz: str) -> bool:
+    from zoneinfo import ZoneInfo
+
+    try:
+        ZoneInfo(tz)
+        return True
+    except Exception:
+        return False
+
+
+def trigger_problems(trigger_type: str, config: dict | None, step_orders: set[int]) -> list[Issue]:
+    config = config or {}
+    out: list[Issue] = []
+    if trigger_type == "MANUAL":
+        if config:
+            out.append(Issue("triggerConfig", "INVALID_VALUE", "a MANUAL stream takes no triggerConfig"))
+        return out
+    if trigger_type == "SCHEDULED":
+        allowed = {"cron", "timezone"}
+        for k in config:
+            if k not in allowed:
+                out.append(Issue(f"triggerConfig.{k}", "UNKNOWN_FIELD", "is not a known field (cron, timezone)"))
+        if "cron" not in config:
+            out.append(Issue("triggerConfig.cron", "CRON_INVALID", "is required for a SCHEDULED stream"))
+            if "timezone" in config and not (isinstance(config["timezone"], str) and _tz_ok(config["timezone"])):
+                out.append(Issue("triggerConfig.timezone", "TIMEZONE_INVALID",
+                                 f"{config['timezone']!r} is not an IANA time zone name"))
+            return out
+        return out + _cron_problems(config["cron"], config.get("timezone", "UTC"))
+    # EVENT
+    event = config.get("event")
+    if event == "FILE_UPLOADED":
+        allowed = {"event", "filenamePattern", "bind"}
+        pattern = config.get("filenamePattern")
+        if not isinstance(pattern, str) or not pattern or len(pattern) > 255:
+            out.append(Issue("triggerConfig.filenamePattern", "INVALID_VALUE",
+                             "is required: a filename pattern such as bank_*.csv"))
+        bind = config.get("bind")
+        if not isinstance(bind, dict):
+            out.append(Issue("triggerConfig.bind", "INVALID_VALUE",
+                             "is required: {stepOrder, input: SOURCE|TARGET} (the input the uploaded file replaces)"))
+        else:
+            for k in bind:
+                if k not in ("stepOrder", "input"):
+                    out.append(Issue(f"triggerConfig.bind.{k}", "UNKNOWN_FIELD", "is not a known field (stepOrder, input)"))
+            so = bind.get("stepOrder")
+            if not isinstance(so, int) or isinstance(so, bool) or so not in step_orders:
+                out.append(Issue("triggerConfig.bind.stepOrder", "INVALID_VALUE",
+                                 f"must be the order of one of the stream's steps (got {so!r})"))
+            if bind.get("input") not in ("SOURCE", "TARGET"):
+                out.append(Issue("triggerConfig.bind.input", "INVALID_VALUE",
+                                 f"must be one of SOURCE, TARGET (got {bind.get('input')!r})"))
+    elif event == "STREAM_RUN_COMPLETED":
+        allowed = {"event", "streamId"}
+        sid = config.get("streamId")
+        if not isinstance(sid, int) or isinstance(sid, bool) or sid < 1:
+            out.append(Issue("triggerConfig.streamId", "INVALID_VALUE", "is required: the id of the stream to follow"))
+    else:
+        allowed = {"event"}
+        out.append(Issue("triggerConfig.event", "INVALID_VALUE",
+                         f"must be one of FILE_UPLOADED, STREAM_RUN_COMPLETED (got {event!r})"))
+    for k in config:
+        if k not in allowed and event in ("FILE_UPLOADED", "STREAM_RUN_COMPLETED"):
+            out.append(Issue(f"triggerConfig.{k}", "UNKNOWN_FIELD", "is not a known field"))
+    return out
+
+
+# ---------------------------------------------------------------------------------------- steps
+
+
+def _step_label(i: int, step: dict) -> str:
+    return f"Step {step.get('step_order', i + 1)}"
+
+
+def check_definition(defn: dict, *, files: dict[int, dict], rule_sets: dict[int, dict],
+                     data_sources: dict[int, dict], streams: set[int] | None = None,
+                     strict_ready: bool = True, self_id: int | None = None) -> tuple[list[Issue], list[Issue]]:
+    """(errors, warnings) of a definition in snake_case form:
+    {trigger_type, trigger_config, steps: [{step_order, name, source_input: {type, id}, target_input, rule_set_id}]}.
+
+    `files`, `rule_sets`, `data_sources`: the referenced objects that exist (by id); `streams`: existing
+    stream ids (EVENT STREAM_RUN_COMPLETED). `strict_ready=False` accepts PROCESSING files (save time).
+    """
+    errors: list[Issue] = []
+    warnings: list[Issue] = []
+    steps = defn["steps"]
+    orders = [s["step_order"] for s in steps]
+
+    # STEP_ORDER_INVALID: 1..n, no gaps, no duplicates
+    expected = list(range(1, len(steps) + 1))
+    if sorted(orders) != expected:
+        seen: set[int] = set()
+        for i, o in enumerate(orders):
+            if o in seen:
+                errors.append(Issue(f"steps[{i}].stepOrder", "STEP_ORDER_INVALID",
+                                    f"Step {o}: step order {o} is used twice (orders must be 1..{len(steps)})"))
+            elif o > len(steps):
+                errors.append(Issue(f"steps[{i}].stepOrder", "STEP_ORDER_INVALID",
+                                    f"Step {o}: step orders must be 1..{len(steps)} without gaps (got {o})"))
+            seen.add(o)
+        missing = [o for o in expected if o not in seen]
+        if missing and not errors:
+            errors.append(Issue("steps", "STEP_ORDER_INVALID", f"step orders must be 1..{len(steps)} without gaps "
+                                                               f"(missing {', '.join(map(str, missing))})"))
+    by_order = {s["step_order"]: s for s in steps}
+
+    # trigger
+    errors += trigger_problems(defn["trigger_type"], defn.get("trigger_config"), set(orders))
+    tc = defn.get("trigger_config") or {}
+    if defn["trigger_type"] == "EVENT" and tc.get("event") == "STREAM_RUN_COMPLETED" and streams is not None:
+        sid = tc.get("streamId")
+        if isinstance(sid, int) and not isinstance(sid, bool) and sid >= 1:
+            if sid == self_id:
+                errors.append(Issue("triggerConfig.streamId", "INVALID_VALUE", "a stream cannot follow itself"))
+            elif sid not in streams:
+                errors.append(Issue("triggerConfig.streamId", "STREAM_NOT_FOUND", f"stream {sid} not found"))
+
+    # columns of each step's inputs, resolved in order (None = unknown)
+    columns: dict[tuple[int, str], Optional[list[str]]] = {}
+    used_outputs: set[int] = set()
+
+    def input_columns(inp: dict, at_order: int) -> Optional[list[str]]:
+        t, ref = inp["type"], inp["id"]
+        if t == "FILE":
+            f = files.get(ref)
+            if f and f["status"] == "READY" and f.get("columns") is not None:
+                return [c["name"] for c in f["columns"]]
+            return None
+        if t == "DATA_SOURCE_SNAPSHOT":
+            ds = data_sources.get(ref)
+            if ds and ds["type"] == "CDC_TABLE":
+                return _cdc_columns(ds["config"].get("table"))
+            return None
+        side = "source" if t == "STEP_OUTPUT_UNMATCHED_SOURCE" else "target"
+        if ref < at_order and ref in by_order:
+            return columns.get((ref, side))
+        return None
+
+    for i, step in sorted(enumerate(steps), key=lambda p: p[1]["step_order"]):
+        order = step["step_order"]
+        label = f"Step {order}"
+        for side, key in (("source", "source_input"), ("target", "target_input")):
+            inp = step[key]
+            fld = f"steps[{i}].{to_camel(key)}"
+            t, ref = inp["type"], inp["id"]
+            if t == "FILE":
+                f = files.get(ref)
+                if f is None:
+                    errors.append(Issue(f"{fld}.id", "FILE_NOT_FOUND", f"{label}: {side} file {ref} not found"))
+                elif f["status"] == "INVALID":
+                    errors.append(Issue(f"{fld}.id", "FILE_NOT_READY",
+                                        f"{label}: {side} file {ref} is INVALID ({f.get('error_message') or 'unreadable'})"))
+                elif f["status"] != "READY" and strict_ready:
+                    errors.append(Issue(f"{fld}.id", "FILE_NOT_READY",
+                                        f"{label}: {side} file {ref} is still PROCESSING"))
+                elif f["status"] == "READY" and side == "target" and (f.get("row_count") or 0) > LARGE_TARGET_ROWS:
+                    warnings.append(Issue(f"{fld}.id", "STEP_TARGET_FILE_LARGE",
+                                          f"{label} target file has {_rows(f['row_count'])} rows; consider schedule window."))
+            elif t == "DATA_SOURCE_SNAPSHOT":
+                if ref not in data_sources:
+                    errors.append(Issue(f"{fld}.id", "DATA_SOURCE_NOT_FOUND", f"{label}: data source {ref} not found"))
+            else:
+                if ref >= order:
+                    errors.append(Issue(f"{fld}.id", "STEP_INPUT_FORWARD_REFERENCE",
+                                        f"{label}: {t} must name an earlier step order (got {ref}, this step is {order})"))
+                elif ref not in by_order:
+                    errors.append(Issue(f"{fld}.id", "STEP_INPUT_FORWARD_REFERENCE",
+                                        f"{label}: {t} names step {ref}, which does not exist"))
+                else:
+                    used_outputs.add(ref)
+            columns[(order, side)] = input_columns(inp, order)
+        rs = rule_sets.get(step["rule_set_id"])
+        if rs is None:
+            errors.append(Issue(f"steps[{i}].ruleSetId", "RULE_SET_NOT_FOUND",
+                                f"{label}: rule set {step['rule_set_id']} not found"))
+        else:
+            src, tgt = columns[(order, "source")], columns[(order, "target")]
+            if src is not None or tgt is not None:
+                errors += _column_issues(i, label, rs, src, tgt)
+
+    # STEP_OUTPUT_UNUSED: a step before the last whose unmatched rows no later step reads
+    last = max(orders) if orders else 0
+    for i, step in enumerate(steps):
+        o = step["step_order"]
+        if o < last and o not in used_outputs:
+            warnings.append(Issue(f"steps[{i}]", "STEP_OUTPUT_UNUSED",
+                                  f"Step {o}: its unmatched rows are not used by any later step"))
+    return errors, warnings
+
+
+def _rows(n: int) -> str:
+    return f"{n / 1_000_000:.1f}M" if n >= 1_000_000 else str(n)
+
+
+def _cdc_columns(table: str | None) -> Optional[list[str]]:
+    try:
+        from chalicelib.cdc.catalog import get_catalog
+
+        t = get_catalog().tables.get(table)
+    except Exception:
+        return None
+    return list(t.columns) if t else None
+
+
+def _column_issues(i: int, label: str, rule_set_row: dict, src, tgt) -> list[Issue]:
+    from chalicelib.matching.rules import RuleSet, check_columns
+
+    try:
+        rs = RuleSet.model_validate(rule_set_row["definition"])
+    except Exception:
+        return []
+    out = []
+    for p in check_columns(rs, src if src is not None else [], tgt if tgt is not None else []):
+        if (p.side == "source" and src is None) or (p.side == "target" and tgt is None):
+            continue
+        out.append(Issue(f"steps[{i}].ruleSetId", "RULE_FIELD_MISSING",
+                         f"{label}: rule set {rule_set_row['rule_set_id']} {p.field} reads column '{p.column}', "
+                         f"absent from the {p.side} input (columns: {', '.join(p.available)})"))
+    return out
