@@ -1,11 +1,33 @@
-"""run_match: the passes of a rule set over two input files, on DuckDB, with outputs and summary."""
+"""run_match: the passes of a rule set over two input files, on DuckDB, with outputs and summary.
+
+The plan of a run:
+1. load each input once into a DuckDB table (original columns, in file order, so ``rowid`` is the
+   0-based row number) plus derived columns for every condition (normalized text, exact DECIMAL
+   amounts, UTC dates); values that cannot be read as amounts/dates are errors naming the line;
+2. each pass, in order, on the rows earlier passes left (anti-join on the ``matches`` table):
+   candidates by hash join on the EQUALS keys (range join on a DATE_WINDOW / amount band when there
+   is none), the other conditions as filters, then mutual-best rounds (§3 tie-break) — or, for a
+   pass of equalities only, rank pairing inside repeated keys, which is the same assignment;
+   ONE_TO_MANY / MANY_TO_ONE compare one row with the SUM of a group;
+3. the unmatched rows are explained (reason, closest candidate, failed condition, sentence);
+4. the outputs are written ``ORDER BY`` row numbers, so equal inputs give equal bytes.
+"""
 from __future__ import annotations
 
+import os
+import threading
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
-from .inputs import InputError  # noqa: F401  (re-exported by the package)
-from .rules import RuleSet
+import duckdb
+
+from .explain import explain_unmatched
+from .inputs import (EXPLANATION_COLUMNS, CsvDialect, InputError, csv_dialect, detect_format,
+                     explanation_tail, ident, reader_sql, sql_str, translate_error)
+from .rules import Cardinality, Operator, Pass, RuleSet
+from .sqlparts import AMOUNT_TYPE, CondSQL, Feature, fmt_decimal
+
+MAX_ROUNDS = 64          # mutual-best rounds per pass; rows still contested afterwards are AMBIGUOUS
 
 
 class MatchCanceled(Exception):
@@ -33,8 +55,550 @@ class MatchResult:
     unmatched_target_rows: int = 0
 
 
+# --------------------------------------------------------------------------------------------
+# Sides and derived columns
+
+
+@dataclass
+class Side:
+    letter: str                  # "s" | "t"
+    name: str                    # "source" | "target"
+    table: str                   # "src" | "tgt"
+    path: str
+    fmt: str
+    dialect: Optional[CsvDialect] = None
+    columns: list[str] = field(default_factory=list)        # original columns (outputs)
+    types: dict[str, str] = field(default_factory=dict)     # as read (CSV: all VARCHAR)
+    sniffed: dict[str, str] = field(default_factory=dict)   # detected (kind decisions)
+    key_column: Optional[str] = None
+    features: dict[Feature, str] = field(default_factory=dict)
+    rows: int = 0
+
+    def feature(self, f: Feature) -> str:
+        if f not in self.features:
+            self.features[f] = f"__m_f{len(self.features)}"
+        return self.features[f]
+
+    @property
+    def derived(self) -> list[str]:
+        return list(self.features.values()) + ["__m_key"]
+
+    def line_word(self) -> str:
+        return "line" if self.fmt == "CSV" else "row"
+
+    def line_offset(self) -> int:
+        return 2 if self.fmt == "CSV" else 1      # CSV: header is line 1
+
+
+_NUMERIC = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
+            "UINTEGER", "UBIGINT", "FLOAT", "DOUBLE", "DECIMAL")
+
+
+def _is_numeric(t: str) -> bool:
+    return t.startswith(_NUMERIC)
+
+
+def _has_fraction(t: str) -> bool:
+    return t in ("DOUBLE", "FLOAT") or (t.startswith("DECIMAL") and not t.endswith(",0)"))
+
+
+def _is_date(t: str) -> bool:
+    return t == "DATE" or t.startswith("TIMESTAMP")
+
+
+class _Runner:
+    def __init__(self, rs: RuleSet, limits: EngineLimits, progress, should_cancel):
+        self.rs = rs
+        self.limits = limits
+        self._progress_cb = progress
+        self._should_cancel = should_cancel
+        self._pct = 0
+        self._span = (0, 0)
+        self._lock = threading.Lock()
+        self._canceled = False
+        cfg = {"threads": max(1, int(limits.threads)), "memory_limit": limits.memory_limit,
+               "preserve_insertion_order": True}
+        if limits.temp_dir:
+            os.makedirs(limits.temp_dir, exist_ok=True)
+            cfg["temp_directory"] = limits.temp_dir
+        self.con = duckdb.connect(config=cfg)
+        self.con.execute("SET TimeZone='UTC'")
+        self.summary_passes: list[dict] = []
+
+    # ---- progress, cancellation, and a watcher for long statements
+
+    def progress(self, pct: int):
+        with self._lock:
+            pct = max(self._pct, min(100, int(pct)))
+            if pct != self._pct or pct in (0, 100):
+                self._pct = pct
+                if self._progress_cb:
+                    self._progress_cb(pct)
+
+    def stage(self, lo: int, hi: int):
+        self.check_cancel()
+        self._span = (lo, hi)
+        self.progress(lo)
+
+    def check_cancel(self):
+        if self._canceled or (self._should_cancel and self._should_cancel()):
+            self._canceled = True
+            raise MatchCanceled("the run was canceled")
+
+    def _watch(self, stop: threading.Event):
+        while not stop.wait(0.25):
+            try:
+                if self._should_cancel and self._should_cancel():
+                    self._canceled = True
+                    self.con.interrupt()
+                    return
+                done = self.con.query_progress()
+                lo, hi = self._span
+                if done and done > 0:
+                    self.progress(lo + (hi - lo) * min(done, 100.0) / 100.0 * 0.95)
+            except Exception:   # noqa: BLE001 — the watcher must never take the run down
+                pass
+
+    def sql(self, q: str, params=None):
+        try:
+            return self.con.execute(q, params) if params else self.con.execute(q)
+        except duckdb.InterruptException:
+            raise MatchCanceled("the run was canceled") from None
+
+    def one(self, q: str):
+        return self.sql(q).fetchone()
+
+    # ---- loading
+
+    def prepare(self, side: Side):
+        side.fmt = detect_format(side.path)
+        if not os.path.exists(side.path):
+            raise InputError(f"{side.name} input: the file does not exist")
+        try:
+            if side.fmt == "CSV":
+                side.dialect = csv_dialect(side.path)
+                side.columns = list(side.dialect.header)
+                side.types = {c: "VARCHAR" for c in side.columns}
+                try:
+                    desc = self.con.execute(
+                        f"DESCRIBE SELECT * FROM read_csv({sql_str(side.path)}, header=true, "
+                        f"delim={sql_str(side.dialect.delimiter)}, quote='\"', escape='\"', "
+                        f"sample_size=20480)").fetchall()
+                    side.sniffed = {d[0]: d[1] for d in desc}
+                except duckdb.Error:
+                    side.sniffed = {}
+            else:
+                desc = self.con.execute(f"DESCRIBE SELECT * FROM {reader_sql(side.path, side.fmt)}").fetchall()
+                side.columns = [d[0] for d in desc]
+                side.types = {d[0]: d[1] for d in desc}
+                side.sniffed = dict(side.types)
+        except InputError as e:
+            raise InputError(f"{side.name} input: {e}") from None
+        except duckdb.Error as e:
+            raise InputError(f"{side.name} input: {translate_error(e, side.fmt)}") from None
+        if explanation_tail(side.columns):
+            side.columns = side.columns[: -len(EXPLANATION_COLUMNS)]
+
+    def load(self, side: Side):
+        src = reader_sql(side.path, side.fmt, side.dialect)
+        month_first = {}
+        for f in side.features:
+            if f.kind == "date" and side.types.get(f.column) == "VARCHAR":
+                month_first[f.column] = self._month_first(src, f.column)
+        exprs = [f"{f.expr(side.types.get(f.column, 'VARCHAR'), month_first.get(f.column, False))} AS {name}"
+                 for f, name in side.features.items()]
+        key = f"CAST({ident(side.key_column)} AS VARCHAR)" if side.key_column else "CAST(NULL AS VARCHAR)"
+        exprs.append(f"{key} AS __m_key")
+        cols = ", ".join(ident(c) for c in side.columns)
+        try:
+            self.sql(f"CREATE TABLE {side.table} AS SELECT {cols}, {', '.join(exprs)} FROM {src}")
+        except MatchCanceled:
+            raise
+        except duckdb.Error as e:
+            raise InputError(f"{side.name} input: {translate_error(e, side.fmt)}") from None
+        side.rows = self.one(f"SELECT count(*) FROM {side.table}")[0]
+        self._check_values(side)
+
+    def _month_first(self, src: str, column: str) -> bool:
+        c = f"trim(CAST({ident(column)} AS VARCHAR))"
+        try:
+            mf, df = self.con.execute(
+                f"SELECT bool_or(regexp_full_match({c}, '\\d{{1,2}}/(1[3-9]|2\\d|3[01])/\\d{{4}}.*')), "
+                f"bool_or(regexp_full_match({c}, '(1[3-9]|2\\d|3[01])/\\d{{1,2}}/\\d{{4}}.*')) "
+                f"FROM (SELECT {ident(column)} FROM {src} LIMIT 100000)").fetchone()
+        except duckdb.Error:
+            return False
+        return bool(mf) and not bool(df)
+
+    def _check_values(self, side: Side):
+        checks = [(f, name) for f, name in side.features.items() if f.kind in ("amount", "date")]
+        if not checks:
+            return
+        conds = " OR ".join(
+            f"({name} IS NULL AND {ident(f.column)} IS NOT NULL AND trim(CAST({ident(f.column)} AS VARCHAR)) <> '')"
+            for f, name in checks)
+        row = self.one(f"SELECT rowid FROM {side.table} WHERE {conds} ORDER BY rowid LIMIT 1")
+        if row is None:
+            return
+        rid = row[0]
+        for f, name in checks:
+            bad = self.one(f"SELECT CAST({ident(f.column)} AS VARCHAR) FROM {side.table} WHERE rowid = {rid} "
+                           f"AND {name} IS NULL AND {ident(f.column)} IS NOT NULL "
+                           f"AND trim(CAST({ident(f.column)} AS VARCHAR)) <> ''")
+            if bad:
+                what = "an amount" if f.kind == "amount" else "a date"
+                raise InputError(f"{side.name} input: {side.line_word()} {rid + side.line_offset()}: "
+                                 f"{f.column} {bad[0]!r} is not {what}")
+
+    # ---- features of the rule set
+
+    def plan(self, s: Side, t: Side):
+        amount_cols = {"s": set(), "t": set()}
+        date_cols = {"s": set(), "t": set()}
+        for p in self.rs.passes:
+            for c in p.conditions:
+                if c.operator is Operator.AMOUNT_TOLERANCE or c.aggregate is not None:
+                    amount_cols["s"].add(c.source)
+                    amount_cols["t"].add(c.target)
+                elif c.operator is Operator.DATE_WINDOW:
+                    date_cols["s"].add(c.source)
+                    date_cols["t"].add(c.target)
+        self.conds: list[list[CondSQL]] = []
+        for p in self.rs.passes:
+            compiled = []
+            for i, c in enumerate(p.conditions):
+                kind = self._kind(c, s, t, amount_cols, date_cols)
+                norm = tuple(n.value for n in c.normalize) if kind == "text" else ()
+                fs = s.feature(Feature(c.source, kind, norm))
+                ft = t.feature(Feature(c.target, kind, norm))
+                compiled.append(CondSQL(i, c, f"s.{fs}", f"t.{ft}"))
+            self.conds.append(compiled)
+
+    @staticmethod
+    def _kind(c, s: Side, t: Side, amount_cols, date_cols) -> str:
+        if c.operator is Operator.AMOUNT_TOLERANCE or c.aggregate is not None:
+            return "amount"
+        if c.operator is Operator.DATE_WINDOW:
+            return "date"
+        if c.operator is Operator.SIMILARITY or c.normalize:
+            return "text"
+        ts, tt = s.sniffed.get(c.source, "VARCHAR"), t.sniffed.get(c.target, "VARCHAR")
+        if c.source in amount_cols["s"] or c.target in amount_cols["t"] or (
+                _is_numeric(ts) and _is_numeric(tt) and (_has_fraction(ts) or _has_fraction(tt))):
+            return "amount"
+        if c.source in date_cols["s"] or c.target in date_cols["t"] or (_is_date(ts) and _is_date(tt)):
+            return "date"
+        return "text"
+
+    # ---- passes
+
+    def remaining(self, side: Side, cols: list[str], not_null: list[str]) -> str:
+        rid_col = "s_rid" if side.letter == "s" else "t_rid"
+        where = [f"{c} IS NOT NULL" for c in not_null]
+        if self._any_matches:
+            where.append(f"rowid NOT IN (SELECT {rid_col} FROM matches)")
+        sel = ", ".join(["rowid AS __rid", "__m_key"] + sorted(set(cols)))
+        return f"SELECT {sel} FROM {side.table}" + (f" WHERE {' AND '.join(where)}" if where else "")
+
+    def run_pass(self, pi: int, p: Pass, s: Side, t: Side) -> dict:
+        conds = self.conds[pi]
+        if p.cardinality is Cardinality.ONE_TO_ONE:
+            n = self._one_to_one(pi, conds, s, t)
+        else:
+            n = self._grouped(pi, p, conds, s, t)
+        self._any_matches = self._any_matches or n > 0
+        ms, mt = self.one(f"SELECT count(DISTINCT s_rid), count(DISTINCT t_rid) FROM matches WHERE pass = {pi + 1}")
+        return {"pass": pi + 1, "name": p.name, "cardinality": p.cardinality.value,
+                "matches": n, "sourceRows": ms, "targetRows": mt}
+
+    def _one_to_one(self, pi: int, conds: list[CondSQL], s: Side, t: Side) -> int:
+        eq = [c for c in conds if c.op is Operator.EQUALS]
+        rest = [c for c in conds if c.op is not Operator.EQUALS]
+        s_cols = [c.s[2:] for c in conds]
+        t_cols = [c.t[2:] for c in conds]
+        s_rem = self.remaining(s, s_cols, s_cols)
+        t_rem = self.remaining(t, t_cols, t_cols)
+        if not rest:
+            return self._rank_pairing(pi, eq, s_rem, t_rem)
+        amount = next((c for c in rest if c.op is Operator.AMOUNT_TOLERANCE), None)
+        date = next((c for c in rest if c.op is Operator.DATE_WINDOW), None)
+        sims = [c for c in rest if c.op is Operator.SIMILARITY]
+        adiff = amount.amount_diff() if amount else "CAST(0 AS DECIMAL(38,10))"
+        ddiff = date.date_diff() if date else "0"
+        sim = ("least(" + ", ".join(c.similarity() for c in sims) + ")") if len(sims) > 1 else (
+            sims[0].similarity() if sims else "CAST(NULL AS DOUBLE)")
+        join_on = [c.test() for c in eq] + [c.test() for c in rest if c.op is not Operator.SIMILARITY]
+        where = [c.test() for c in sims]
+        # with no equality key the range condition (BETWEEN) is the join: DuckDB plans an IE join
+        self.sql(f"""CREATE OR REPLACE TEMP TABLE cand AS
+            SELECT s.__rid AS a, t.__rid AS b, s.__m_key AS akey, t.__m_key AS bkey,
+                   {adiff} AS adiff, {ddiff} AS ddiff, {sim} AS sim
+            FROM ({s_rem}) s JOIN ({t_rem}) t ON {' AND '.join(join_on)}
+            {('WHERE ' + ' AND '.join(where)) if where else ''}""")
+        return self._mutual_best(pi, "p")
+
+    def _rank_pairing(self, pi: int, eq: list[CondSQL], s_rem: str, t_rem: str) -> int:
+        """Equalities only: every candidate ties, so mutual best with the key tie-break pairs the
+        k-th row of a repeated key on one side with the k-th on the other. Keys that occur once on
+        both sides (the usual case) join directly; ranking runs only where keys repeat."""
+        sk = [c.s[2:] for c in eq]
+        tk = [c.t[2:] for c in eq]
+        on = " AND ".join(f"s.{a} = t.{b}" for a, b in zip(sk, tk))
+        part_s, part_t = ", ".join(sk), ", ".join(tk)
+        self.sql(f"CREATE OR REPLACE TEMP TABLE __s AS {s_rem}")
+        self.sql(f"CREATE OR REPLACE TEMP TABLE __t AS {t_rem}")
+        self.check_cancel()
+        self.sql(f"""CREATE OR REPLACE TEMP TABLE __sd AS SELECT {part_s} FROM __s GROUP BY ALL HAVING count(*) > 1""")
+        self.sql(f"""CREATE OR REPLACE TEMP TABLE __td AS SELECT {part_t} FROM __t GROUP BY ALL HAVING count(*) > 1""")
+        dup_s = self.one("SELECT count(*) FROM __sd")[0] > 0
+        dup_t = self.one("SELECT count(*) FROM __td")[0] > 0
+        values = (f"{pi + 1} AS pass, s.__rid AS grp, s.__rid AS s_rid, t.__rid AS t_rid, "
+                  f"CAST(0 AS {AMOUNT_TYPE}) AS adiff, 0 AS ddiff, CAST(NULL AS DOUBLE) AS sim")
+        before = self.one("SELECT count(*) FROM matches")[0]
+        if not dup_s and not dup_t:
+            self.sql(f"INSERT INTO matches SELECT {values} FROM __s s JOIN __t t ON {on}")
+        else:
+            sd_on = " AND ".join(f"s.{a} = d.{a}" for a in sk)
+            td_on = " AND ".join(f"t.{b} = d.{b}" for b in tk)
+            # unique on both sides: plain join, keeping out every key that repeats on either side
+            self.sql(f"""INSERT INTO matches SELECT {values} FROM __s s JOIN __t t ON {on}
+                WHERE NOT EXISTS (SELECT 1 FROM __sd d WHERE {sd_on})
+                  AND NOT EXISTS (SELECT 1 FROM __td d WHERE {" AND ".join(f"s.{a} = d.{b}" for a, b in zip(sk, tk))})""")
+            self.check_cancel()
+            s_dup = f"""SELECT s.*, row_number() OVER (PARTITION BY {', '.join('s.' + a for a in sk)}
+                        ORDER BY s.__m_key, s.__rid) AS __rn FROM __s s
+                        WHERE EXISTS (SELECT 1 FROM __sd d WHERE {sd_on})
+                           OR EXISTS (SELECT 1 FROM __td d WHERE {" AND ".join(f"s.{a} = d.{b}" for a, b in zip(sk, tk))})"""
+            t_dup = f"""SELECT t.*, row_number() OVER (PARTITION BY {', '.join('t.' + b for b in tk)}
+                        ORDER BY t.__m_key, t.__rid) AS __rn FROM __t t
+                        WHERE EXISTS (SELECT 1 FROM __td d WHERE {td_on})
+                           OR EXISTS (SELECT 1 FROM __sd d WHERE {" AND ".join(f"t.{b} = d.{a}" for a, b in zip(sk, tk))})"""
+            self.sql(f"INSERT INTO matches SELECT {values} FROM ({s_dup}) s JOIN ({t_dup}) t ON {on} AND s.__rn = t.__rn")
+        for tname in ("__s", "__t", "__sd", "__td"):
+            self.sql(f"DROP TABLE {tname}")
+        return self.one("SELECT count(*) FROM matches")[0] - before
+
+    def _mutual_best(self, pi: int, grp_from: str, expand: Optional[str] = None) -> int:
+        """Rounds of mutual best over ``cand(a, b, akey, bkey, adiff, ddiff, sim)``.
+
+        Order of preference: smallest |amount difference|, smallest |date difference|, highest
+        similarity, lowest key (then lowest row number). A pair is taken when each is the other's
+        first choice; taken rows leave ``cand`` and the next round starts."""
+        total = 0
+        order_b = "abs(adiff), abs(ddiff), sim DESC NULLS LAST, bkey NULLS FIRST, b"
+        order_a = "abs(adiff), abs(ddiff), sim DESC NULLS LAST, akey NULLS FIRST, a"
+        for _ in range(MAX_ROUNDS):
+            self.check_cancel()
+            left = self.one("SELECT count(*) FROM cand")[0]
+            if left == 0:
+                break
+            self.sql(f"""CREATE OR REPLACE TEMP TABLE mb AS
+                WITH fa AS (SELECT a, b FROM cand QUALIFY row_number() OVER (PARTITION BY a ORDER BY {order_b}) = 1),
+                     fb AS (SELECT a, b FROM cand QUALIFY row_number() OVER (PARTITION BY b ORDER BY {order_a}) = 1)
+                SELECT c.* FROM cand c SEMI JOIN fa USING (a, b) SEMI JOIN fb USING (a, b)""")
+            n = self.one("SELECT count(*) FROM mb")[0]
+            if n == 0:
+                break
+            if expand is None:
+                self.sql(f"INSERT INTO matches SELECT {pi + 1}, a, a, b, adiff, ddiff, sim FROM mb")
+            else:
+                self.sql(expand.format(pass_no=pi + 1))
+            total += n
+            self.sql("DELETE FROM cand WHERE a IN (SELECT a FROM mb) OR b IN (SELECT b FROM mb)")
+        if expand is not None:
+            total = self.one(f"SELECT count(*) FROM matches WHERE pass = {pi + 1}")[0]
+        return total
+
+    def _grouped(self, pi: int, p: Pass, conds: list[CondSQL], s: Side, t: Side) -> int:
+        """ONE_TO_MANY (one source row ↔ a group of target rows) and MANY_TO_ONE (the mirror):
+        a group is all remaining rows of the many side with equal groupBy values; it matches a row
+        of the one side when its members all share the EQUALS keys and fall in the date window, and
+        the SUM of their amounts satisfies the aggregate condition."""
+        one_to_many = p.cardinality is Cardinality.ONE_TO_MANY
+        many, one = (t, s) if one_to_many else (s, t)
+        m, o = many.letter, one.letter
+        gcols = list((p.group_by.target if one_to_many else p.group_by.source) or [])
+        eq = [c for c in conds if c.op is Operator.EQUALS and c.cond.aggregate is None]
+        dates = [c for c in conds if c.op is Operator.DATE_WINDOW]
+        agg = next(c for c in conds if c.cond.aggregate is not None)
+        side_of = (lambda c: (c.t, c.s)) if one_to_many else (lambda c: (c.s, c.t))  # (many, one)
+        m_feats = sorted({side_of(c)[0][2:] for c in conds})
+        o_feats = sorted({side_of(c)[1][2:] for c in conds})
+        gsel = ", ".join(f"CAST({ident(g)} AS VARCHAR) AS __g{i}" for i, g in enumerate(gcols))
+        gnn = " AND ".join(f"{ident(g)} IS NOT NULL" for g in gcols)
+        rid_col = "s_rid" if m == "s" else "t_rid"
+        anti = f" AND rowid NOT IN (SELECT {rid_col} FROM matches)" if self._any_matches else ""
+        self.sql(f"""CREATE OR REPLACE TEMP TABLE mem AS
+            SELECT rowid AS __rid, __m_key, {gsel}, {', '.join(m_feats)} FROM {many.table}
+            WHERE {gnn}{anti}""")
+        gk = ", ".join(f"__g{i}" for i in range(len(gcols)))
+        amt_m = side_of(agg)[0][2:]
+        parts = [f"min(__rid) AS g", "count(*) AS n", f"sum({amt_m}) AS total",
+                 f"count({amt_m}) = count(*) AS amt_ok"]
+        oks = ["amt_ok"]
+        for i, c in enumerate(eq):
+            f = side_of(c)[0][2:]
+            parts.append(f"min({f}) AS k{i}")
+            parts.append(f"(count({f}) = count(*) AND count(DISTINCT {f}) = 1) AS k{i}_ok")
+            oks.append(f"k{i}_ok")
+        for i, c in enumerate(dates):
+            f = side_of(c)[0][2:]
+            parts.append(f"min({f}) AS dmin{i}")
+            parts.append(f"max({f}) AS dmax{i}")
+            parts.append(f"count({f}) = count(*) AS d{i}_ok")
+            oks.append(f"d{i}_ok")
+        self.sql(f"CREATE OR REPLACE TEMP TABLE grp AS SELECT {gk}, {', '.join(parts)} FROM mem GROUP BY {gk}")
+        self.sql(f"""CREATE OR REPLACE TEMP TABLE memg AS SELECT m.__rid AS rid, g.g FROM mem m
+            JOIN grp g ON {' AND '.join(f'm.__g{i} = g.__g{i}' for i in range(len(gcols)))}""")
+        o_rem = self.remaining(one, o_feats, o_feats)
+        on = []
+        for i, c in enumerate(eq):
+            on.append(f"o.{side_of(c)[1][2:]} = g.k{i}")
+        for i, c in enumerate(dates):
+            b, a = c.cond.days()
+            od = f"o.{side_of(c)[1][2:]}"
+            if one_to_many:      # every target date in [s − before, s + after]
+                on.append(f"g.dmin{i} >= {od} - {b} AND g.dmax{i} <= {od} + {a}")
+            else:                # every source date s with t in [s − before, s + after]
+                on.append(f"g.dmin{i} >= {od} - {a} AND g.dmax{i} <= {od} + {b}")
+        oa = f"o.{side_of(agg)[1][2:]}"
+        src_amt, tgt_amt = (oa, "g.total") if one_to_many else ("g.total", oa)
+        if agg.op is Operator.EQUALS:
+            on.append(f"{tgt_amt} = {src_amt}")
+        else:
+            c2 = CondSQL(agg.index, agg.cond, src_amt, tgt_amt)
+            on.append(c2.test())
+        ddiff = "0"
+        if dates:
+            od = f"o.{side_of(dates[0])[1][2:]}"
+            ddiff = f"greatest(abs(date_diff('day', {od}, g.dmin0)), abs(date_diff('day', {od}, g.dmax0)))"
+        a_expr, b_expr = ("o.__rid", "g.g") if one_to_many else ("g.g", "o.__rid")
+        akey, bkey = ("o.__m_key", "NULL") if one_to_many else ("NULL", "o.__m_key")
+        self.sql(f"""CREATE OR REPLACE TEMP TABLE cand AS
+            SELECT {a_expr} AS a, {b_expr} AS b, {akey} AS akey, {bkey} AS bkey,
+                   CAST({tgt_amt} - {src_amt} AS {AMOUNT_TYPE}) AS adiff, {ddiff} AS ddiff,
+                   CAST(NULL AS DOUBLE) AS sim
+            FROM ({o_rem}) o JOIN grp g ON {' AND '.join(on)} WHERE {' AND '.join('g.' + k for k in oks)}""")
+        if one_to_many:
+            expand = ("INSERT INTO matches SELECT {pass_no}, mb.a, mb.a, memg.rid, mb.adiff, mb.ddiff, mb.sim "
+                      "FROM mb JOIN memg ON memg.g = mb.b")
+        else:
+            expand = ("INSERT INTO matches SELECT {pass_no}, mb.b, memg.rid, mb.b, mb.adiff, mb.ddiff, mb.sim "
+                      "FROM mb JOIN memg ON memg.g = mb.a")
+        n = self._mutual_best(pi, "g", expand)
+        for tname in ("mem", "grp", "memg"):
+            self.sql(f"DROP TABLE {tname}")
+        return n
+
+    # ---- outputs
+
+    def write_outputs(self, s: Side, t: Side, out_dir: str):
+        paths = {k: os.path.join(out_dir, f"{k}.csv") for k in ("matched", "unmatched_source", "unmatched_target")}
+        cards = {i + 1: p.cardinality for i, p in enumerate(self.rs.passes)}
+        names = " ".join(f"WHEN {i + 1} THEN {sql_str(p.name)}" for i, p in enumerate(self.rs.passes))
+        n2o = [str(i) for i, c in cards.items() if c is Cardinality.MANY_TO_ONE]
+        mid = ("'p' || m.pass || '-' || (CASE WHEN m.pass IN (" + ",".join(n2o) + ") THEN 't' ELSE 's' END) || (m.grp + 1)"
+               if n2o else "'p' || m.pass || '-s' || (m.grp + 1)")
+        scols = ", ".join(f"s.{ident(c)} AS {ident('source.' + c)}" for c in s.columns)
+        tcols = ", ".join(f"t.{ident(c)} AS {ident('target.' + c)}" for c in t.columns)
+        skey = "s.__m_key" if s.key_column else "CAST(m.s_rid + 1 AS VARCHAR)"
+        tkey = "t.__m_key" if t.key_column else "CAST(m.t_rid + 1 AS VARCHAR)"
+        has_sim = any(c.op is Operator.SIMILARITY for cs in self.conds for c in cs)
+        score = "round(coalesce(m.sim, 1.0), 6)"
+        self.sql(f"""COPY (
+            SELECT {mid} AS match_id, m.pass AS pass, CASE m.pass {names} END AS pass_name,
+                   m.s_rid + 1 AS source_row, m.t_rid + 1 AS target_row,
+                   {skey} AS source_key, {tkey} AS target_key,
+                   {score} AS score, {fmt_decimal('m.adiff')} AS amount_difference,
+                   m.ddiff AS date_difference_days,
+                   {'round(m.sim, 6)' if has_sim else 'CAST(NULL AS DOUBLE)'} AS similarity,
+                   {scols}, {tcols}
+            FROM matches m JOIN {s.table} s ON s.rowid = m.s_rid JOIN {t.table} t ON t.rowid = m.t_rid
+            ORDER BY m.pass, m.grp, m.s_rid, m.t_rid
+        ) TO {sql_str(paths['matched'])} (FORMAT csv, HEADER true)""")
+        for side, key in ((s, "unmatched_source"), (t, "unmatched_target")):
+            ex = "expl_s" if side.letter == "s" else "expl_t"
+            cols = ", ".join(f"x.{ident(c)}" for c in side.columns)
+            rk = "x.__m_key" if side.key_column else "CAST(x.rowid + 1 AS VARCHAR)"
+            self.sql(f"""COPY (
+                SELECT {cols}, {rk} AS _row_key, e.reason AS _reason, e.closest_key AS _closest_key,
+                       e.closest_pass AS _closest_pass, e.failed_condition AS _failed_condition,
+                       e.detail AS _detail
+                FROM {side.table} x JOIN {ex} e ON e.rid = x.rowid
+                ORDER BY x.rowid
+            ) TO {sql_str(paths[key])} (FORMAT csv, HEADER true)""")
+        return paths
+
+
 def run_match(source_path: str, target_path: str, rule_set: RuleSet, out_dir: str, *,
               limits: Optional[EngineLimits] = None,
               progress: Optional[Callable[[int], None]] = None,
               should_cancel: Optional[Callable[[], bool]] = None) -> MatchResult:
-    raise NotImplementedError("matching passes are being implemented")
+    """Match ``source_path`` against ``target_path`` under ``rule_set``; write three CSV files.
+
+    ``progress(pct)`` is called with 0..100 (from the calling thread between stages, and from a
+    watcher thread while a long statement runs); ``should_cancel()`` is polled between stages and
+    every 250 ms during statements, and a true answer interrupts the run with MatchCanceled.
+    """
+    if not isinstance(rule_set, RuleSet):
+        rule_set = RuleSet.model_validate(rule_set)
+    limits = limits or EngineLimits()
+    os.makedirs(out_dir, exist_ok=True)
+    r = _Runner(rule_set, limits, progress, should_cancel)
+    stop = threading.Event()
+    watcher = threading.Thread(target=r._watch, args=(stop,), daemon=True)
+    try:
+        s = Side("s", "source", "src", source_path, "CSV", key_column=rule_set.source_key)
+        t = Side("t", "target", "tgt", target_path, "CSV", key_column=rule_set.target_key)
+        r.stage(0, 2)
+        r.prepare(s)
+        r.prepare(t)
+        _check_rule_columns(rule_set, s, t)
+        r.plan(s, t)
+        watcher.start()
+        r.stage(2, 20)
+        r.load(s)
+        r.load(t)
+        r.sql(f"""CREATE TABLE matches (pass INTEGER, grp BIGINT, s_rid BIGINT, t_rid BIGINT,
+                  adiff {AMOUNT_TYPE}, ddiff INTEGER, sim DOUBLE)""")
+        r._any_matches = False
+        n = len(rule_set.passes)
+        for pi, p in enumerate(rule_set.passes):
+            r.stage(20 + 55 * pi // n, 20 + 55 * (pi + 1) // n)
+            r.summary_passes.append(r.run_pass(pi, p, s, t))
+        r.stage(75, 85)
+        reasons = explain_unmatched(r, s, t)
+        r.stage(85, 99)
+        paths = r.write_outputs(s, t, out_dir)
+        ms, mt = r.one("SELECT count(DISTINCT s_rid), count(DISTINCT t_rid) FROM matches")
+        r.check_cancel()
+        summary = {
+            "passes": r.summary_passes,
+            "reasons": reasons,
+            "sourceRows": s.rows, "targetRows": t.rows,
+            "matchedSourceRows": ms, "matchedTargetRows": mt,
+            "unmatchedSourceRows": s.rows - ms, "unmatchedTargetRows": t.rows - mt,
+            "matchRate": round(ms / s.rows, 6) if s.rows else 0.0,
+        }
+        result = MatchResult(paths["matched"], paths["unmatched_source"], paths["unmatched_target"],
+                             summary, s.rows, t.rows, ms, mt, s.rows - ms, t.rows - mt)
+        stop.set()
+        r.progress(100)
+        return result
+    except duckdb.InterruptException:
+        raise MatchCanceled("the run was canceled") from None
+    except MatchCanceled:
+        raise
+    finally:
+        stop.set()
+        if watcher.is_alive():
+            watcher.join(timeout=2)
+        r.con.close()
+
+
+def _check_rule_columns(rs: RuleSet, s: Side, t: Side):
+    from .rules import check_columns
+    problems = check_columns(rs, s.columns, t.columns)
+    if problems:
+        p = problems[0]
+        raise InputError(f"{p.field}: {p.message}")

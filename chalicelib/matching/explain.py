@@ -1,0 +1,243 @@
+"""Explanations of unmatched rows (streams platform §8): reason, closest candidate, failed condition.
+
+For every unmatched row and every pass, the candidates are the rows of the other side in the pass's
+block (equal on its EQUALS keys; with none, inside its DATE_WINDOW), whether or not they were matched.
+The closest candidate fails the fewest conditions, then has the smallest amount and date differences,
+the highest similarity, the lowest key; across passes the fewest failures win, then the later (more
+lenient) pass. Its first failed condition gives the reason:
+
+* AMOUNT_TOLERANCE (or a group SUM) → TOLERANCE_EXCEEDED, DATE_WINDOW → DATE_OUT_OF_WINDOW,
+  SIMILARITY → BELOW_SIMILARITY;
+* none failed (the candidate satisfied every condition but went to another row, or stayed contested)
+  → AMBIGUOUS;
+* no candidate in any pass → NO_CANDIDATE.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .inputs import ident, sql_str
+from .rules import Cardinality, Operator
+from .sqlparts import AMOUNT_TYPE, CondSQL, fmt_decimal
+
+if TYPE_CHECKING:   # pragma: no cover
+    from .engine import Side, _Runner
+
+_REASON = {Operator.AMOUNT_TOLERANCE: "TOLERANCE_EXCEEDED", Operator.DATE_WINDOW: "DATE_OUT_OF_WINDOW",
+           Operator.SIMILARITY: "BELOW_SIMILARITY", Operator.EQUALS: "TOLERANCE_EXCEEDED"}
+
+
+def explain_unmatched(r: "_Runner", s: "Side", t: "Side") -> dict:
+    reasons = {}
+    for x, y in ((s, t), (t, s)):
+        rid_col = "s_rid" if x.letter == "s" else "t_rid"
+        r.sql(f"""CREATE OR REPLACE TEMP TABLE um_{x.letter} AS
+            SELECT rowid AS rid FROM {x.table} WHERE rowid NOT IN (SELECT {rid_col} FROM matches)""")
+        parts = []
+        for pi, p in enumerate(r.rs.passes):
+            r.check_cancel()
+            if p.cardinality is Cardinality.ONE_TO_ONE:
+                q = _pairs(r, pi, x, y)
+            else:
+                q = _groups(r, pi, x, y)
+            if q is None:
+                continue
+            name = f"ex_{x.letter}_{pi}"
+            r.sql(f"CREATE OR REPLACE TEMP TABLE {name} AS {q}")
+            parts.append(name)
+        ex = f"expl_{x.letter}"
+        no_cand = _no_candidate_detail(r, x, y)
+        if parts:
+            union = " UNION ALL ".join(f"SELECT * FROM {n}" for n in parts)
+            r.sql(f"""CREATE OR REPLACE TEMP TABLE best_{x.letter} AS SELECT * FROM ({union})
+                QUALIFY row_number() OVER (PARTITION BY rid ORDER BY failed, pass DESC) = 1""")
+            best = f"best_{x.letter}"
+        else:
+            r.sql(f"""CREATE OR REPLACE TEMP TABLE best_{x.letter} AS SELECT CAST(NULL AS BIGINT) AS rid,
+                0 AS pass, 0 AS failed, NULL AS reason, NULL AS closest_key, NULL AS failed_condition,
+                NULL AS detail, CAST(NULL AS BIGINT) AS cid WHERE false""")
+            best = f"best_{x.letter}"
+        names = " ".join(f"WHEN {i + 1} THEN {sql_str(p.name)}" for i, p in enumerate(r.rs.passes))
+        other_rid = "t_rid" if x.letter == "s" else "s_rid"
+        my_rid = "s_rid" if x.letter == "s" else "t_rid"
+        partner_key = "xx.__m_key" if x.key_column else "CAST(m.pid + 1 AS VARCHAR)"
+        r.sql(f"""CREATE OR REPLACE TEMP TABLE {ex} AS
+            WITH taken AS (SELECT {other_rid} AS cid, min({my_rid}) AS pid, min(pass) AS mpass
+                           FROM matches GROUP BY {other_rid})
+            SELECT u.rid,
+                   coalesce(b.reason, 'NO_CANDIDATE') AS reason,
+                   b.closest_key,
+                   CASE b.pass {names} END AS closest_pass,
+                   b.failed_condition,
+                   CASE WHEN b.rid IS NULL THEN {no_cand}
+                        WHEN b.reason = 'AMBIGUOUS' AND m.cid IS NOT NULL THEN
+                             b.closest_key || ' meets every condition of this pass but was matched to ' ||
+                             {partner_key} || ' in pass ' || m.mpass
+                        WHEN b.reason = 'AMBIGUOUS' THEN 'several equally good candidates; none could be chosen'
+                        ELSE b.detail END AS detail
+            FROM um_{x.letter} u
+            LEFT JOIN {best} b ON b.rid = u.rid
+            LEFT JOIN taken m ON m.cid = b.cid
+            LEFT JOIN {x.table} xx ON xx.rowid = m.pid""")
+        rows = r.sql(f"SELECT reason, count(*) FROM {ex} GROUP BY reason ORDER BY reason").fetchall()
+        reasons["SOURCE" if x.letter == "s" else "TARGET"] = {k: v for k, v in rows}
+    return reasons
+
+
+def _aliases(x: "Side", y: "Side"):
+    """SQL sources for aliases s and t: the unmatched rows of x against all rows of y."""
+    um = f"(SELECT rowid AS __rid, * FROM {x.table} WHERE rowid IN (SELECT rid FROM um_{x.letter}))"
+    al = f"(SELECT rowid AS __rid, * FROM {y.table})"
+    return (um, al) if x.letter == "s" else (al, um)
+
+
+def _pairs(r: "_Runner", pi: int, x: "Side", y: "Side"):
+    conds: list[CondSQL] = r.conds[pi]
+    eq = [c for c in conds if c.op is Operator.EQUALS]
+    dates = [c for c in conds if c.op is Operator.DATE_WINDOW]
+    block = eq if eq else dates[:1]
+    if not block:
+        return None
+    rest = [c for c in conds if c not in block]
+    s_src, t_src = _aliases(x, y)
+    xa, ya = x.letter, y.letter
+    ykey = f"{ya}.__m_key" if y.key_column else f"CAST({ya}.__rid + 1 AS VARCHAR)"
+    flags = [f"NOT coalesce({c.test()}, false)" for c in rest]
+    failed = " + ".join(f"CAST({f} AS INTEGER)" for f in flags) if flags else "0"
+    first = ("CASE " + " ".join(f"WHEN {f} THEN {i}" for i, f in enumerate(flags)) + " END") if flags else "NULL"
+    reason = ("CASE " + " ".join(f"WHEN {f} THEN '{_REASON[c.op]}'" for f, c in zip(flags, rest))
+              + " ELSE 'AMBIGUOUS' END") if flags else "'AMBIGUOUS'"
+    fcol = ("CASE " + " ".join(f"WHEN {f} THEN {sql_str(c.cond.source)}" for f, c in zip(flags, rest))
+            + " END") if flags else "NULL"
+    details = [f"CASE WHEN {f} THEN coalesce({c.detail()}, {sql_str(_empty(c))}) END"
+               for f, c in zip(flags, rest)]
+    detail = f"concat_ws('; ', {', '.join(details)})" if details else "NULL"
+    amount = next((c for c in rest if c.op is Operator.AMOUNT_TOLERANCE), None)
+    date = next((c for c in rest if c.op is Operator.DATE_WINDOW), None)
+    sims = [c for c in rest if c.op is Operator.SIMILARITY]
+    adiff = f"abs({amount.amount_diff()})" if amount else "0"
+    ddiff = f"abs({date.date_diff()})" if date else "0"
+    sim = sims[0].similarity() if sims else "1.0"
+    del first
+    return f"""SELECT {xa}.__rid AS rid, {pi + 1} AS pass, {failed} AS failed, {reason} AS reason,
+                  {ykey} AS closest_key, {fcol} AS failed_condition, {detail} AS detail, {ya}.__rid AS cid
+        FROM {s_src} s JOIN {t_src} t ON {' AND '.join(c.test() for c in block)}
+        QUALIFY row_number() OVER (PARTITION BY {xa}.__rid ORDER BY {failed}, {adiff} NULLS LAST,
+                                   {ddiff} NULLS LAST, {sim} DESC NULLS LAST, {ykey}, {ya}.__rid) = 1"""
+
+
+def _empty(c: CondSQL) -> str:
+    return f"{c.cond.source} or {c.cond.target} is empty"
+
+
+def _groups(r: "_Runner", pi: int, x: "Side", y: "Side"):
+    """Explanations from a ONE_TO_MANY / MANY_TO_ONE pass: one row against the SUM of a group."""
+    p = r.rs.passes[pi]
+    conds: list[CondSQL] = r.conds[pi]
+    one_to_many = p.cardinality is Cardinality.ONE_TO_MANY
+    s_side_many = not one_to_many
+    many_letter = "s" if s_side_many else "t"
+    many = x if x.letter == many_letter else y
+    one = y if many is x else x
+    gcols = list((p.group_by.target if one_to_many else p.group_by.source) or [])
+    eq = [c for c in conds if c.op is Operator.EQUALS and c.cond.aggregate is None]
+    dates = [c for c in conds if c.op is Operator.DATE_WINDOW]
+    agg = next(c for c in conds if c.cond.aggregate is not None)
+
+    def mcol(c):
+        return (c.t if one_to_many else c.s)[2:]
+
+    def ocol(c):
+        return (c.s if one_to_many else c.t)[2:]
+
+    gsel = ", ".join(f"CAST({ident(g)} AS VARCHAR) AS __g{i}" for i, g in enumerate(gcols))
+    gk = ", ".join(f"__g{i}" for i in range(len(gcols)))
+    gnn = " AND ".join(f"{ident(g)} IS NOT NULL" for g in gcols)
+    # restrict the groups to those that can explain an unmatched row
+    if x is one:
+        keys = " OR ".join(f"{mcol(c)} IN (SELECT o.{ocol(c)} FROM {one.table} o WHERE o.rowid IN "
+                           f"(SELECT rid FROM um_{x.letter}))" for c in eq)
+        restrict = (f"AND ({gk}) IN (SELECT ({gk}) FROM (SELECT {gsel} FROM {many.table} WHERE {keys}))"
+                    if eq else "")
+    else:
+        restrict = (f"AND ({gk}) IN (SELECT ({gk}) FROM (SELECT {gsel} FROM {many.table} WHERE rowid IN "
+                    f"(SELECT rid FROM um_{x.letter})))")
+    amt = mcol(agg)
+    parts = ["min(__rid) AS g", "count(*) AS n", f"sum({amt}) AS total"]
+    for i, c in enumerate(eq):
+        parts.append(f"min({mcol(c)}) AS k{i}")
+    for i, c in enumerate(dates):
+        parts += [f"min({mcol(c)}) AS dmin{i}", f"max({mcol(c)}) AS dmax{i}"]
+    feats = sorted({mcol(c) for c in conds})
+    grp = f"""(SELECT {gk}, {', '.join(parts)} FROM (SELECT rowid AS __rid, {gsel}, {', '.join(feats)}
+               FROM {many.table} WHERE {gnn} {restrict}) GROUP BY {gk})"""
+    if not eq:
+        return None
+    on = " AND ".join(f"o.{ocol(c)} = g.k{i}" for i, c in enumerate(eq))
+    oa = f"o.{ocol(agg)}"
+    src_amt, tgt_amt = (oa, "g.total") if one_to_many else ("g.total", oa)
+    flags, dets, ops, cols = [], [], [], []
+    if agg.op is Operator.EQUALS:
+        flags.append(f"NOT coalesce({tgt_amt} = {src_amt}, false)")
+        allow = "'0'"
+    else:
+        from .sqlparts import allowance_sql
+        c2 = CondSQL(agg.index, agg.cond, src_amt, tgt_amt)
+        flags.append(f"NOT coalesce({c2.test()}, false)")
+        allow = fmt_decimal(allowance_sql(agg.cond, src_amt))
+    many_name = many.name
+    dets.append(f"'sum of ' || g.n || ' {many_name} row' || (CASE WHEN g.n = 1 THEN '' ELSE 's' END) || "
+                f"' differs by ' || {fmt_decimal(f'abs({tgt_amt} - {src_amt})')} || '; tolerance ' || {allow}")
+    ops.append("TOLERANCE_EXCEEDED")
+    cols.append(agg.cond.source)
+    for i, c in enumerate(dates):
+        b, a = c.cond.days()
+        od = f"o.{ocol(c)}"
+        test = (f"g.dmin{i} >= {od} - {b} AND g.dmax{i} <= {od} + {a}" if one_to_many
+                else f"g.dmin{i} >= {od} - {a} AND g.dmax{i} <= {od} + {b}")
+        flags.append(f"NOT coalesce({test}, false)")
+        dets.append(f"'{many_name} dates ' || g.dmin{i} || '..' || g.dmax{i} || ' fall outside the window "
+                    f"({b} days before to {a} days after) around ' || {od}")
+        ops.append("DATE_OUT_OF_WINDOW")
+        cols.append(c.cond.source)
+    failed = " + ".join(f"CAST({f} AS INTEGER)" for f in flags)
+    reason = "CASE " + " ".join(f"WHEN {f} THEN '{o}'" for f, o in zip(flags, ops)) + " ELSE 'AMBIGUOUS' END"
+    fcol = "CASE " + " ".join(f"WHEN {f} THEN {sql_str(cn)}" for f, cn in zip(flags, cols)) + " END"
+    detail = "concat_ws('; ', " + ", ".join(f"CASE WHEN {f} THEN {d} END" for f, d in zip(flags, dets)) + ")"
+    okey = "o.__m_key" if one.key_column else "CAST(o.__rid + 1 AS VARCHAR)"
+    gname = " || '|' || ".join(f"g.__g{i}" for i in range(len(gcols)))
+    order = f"{failed}, abs({tgt_amt} - {src_amt}) NULLS LAST"
+    if x is one:
+        o_src = f"(SELECT rowid AS __rid, * FROM {one.table} WHERE rowid IN (SELECT rid FROM um_{x.letter}))"
+        return f"""SELECT o.__rid AS rid, {pi + 1} AS pass, {failed} AS failed, {reason} AS reason,
+                      {gname} AS closest_key, {fcol} AS failed_condition, {detail} AS detail, g.g AS cid
+            FROM {o_src} o JOIN {grp} g ON {on}
+            QUALIFY row_number() OVER (PARTITION BY o.__rid ORDER BY {order}, {gname}) = 1"""
+    o_src = f"(SELECT rowid AS __rid, * FROM {one.table})"
+    # many side: the group's best one-side row explains each unmatched member
+    return f"""WITH gb AS (
+            SELECT g.{gk.replace(', ', ', g.')}, {pi + 1} AS pass, {failed} AS failed, {reason} AS reason,
+                   {okey} AS closest_key, {fcol} AS failed_condition, {detail} AS detail, o.__rid AS cid
+            FROM {grp} g JOIN {o_src} o ON {on}
+            QUALIFY row_number() OVER (PARTITION BY {', '.join(f'g.__g{i}' for i in range(len(gcols)))}
+                                       ORDER BY {order}, {okey}, o.__rid) = 1)
+        SELECT m.__rid AS rid, gb.pass, gb.failed, gb.reason, gb.closest_key, gb.failed_condition,
+               gb.detail, gb.cid
+        FROM (SELECT rowid AS __rid, {gsel} FROM {many.table} WHERE rowid IN (SELECT rid FROM um_{x.letter})) m
+        JOIN gb ON {' AND '.join(f'm.__g{i} = gb.__g{i}' for i in range(len(gcols)))}"""
+
+
+def _no_candidate_detail(r: "_Runner", x: "Side", y: "Side") -> str:
+    """SQL for the NO_CANDIDATE sentence of a row of x (alias xx is not available: uses u.rid)."""
+    for pi, p in enumerate(r.rs.passes):
+        eq = [c for c in r.conds[pi] if c.op is Operator.EQUALS and c.cond.aggregate is None]
+        if not eq:
+            continue
+        cols = [(c.cond.source if x.letter == "s" else c.cond.target) for c in eq]
+        feats = [(c.s if x.letter == "s" else c.t)[2:] for c in eq]
+        empty = " ".join(
+            f"WHEN (SELECT {f} FROM {x.table} WHERE rowid = u.rid) IS NULL THEN "
+            f"{sql_str(col + ' is empty; empty keys never match')}" for f, col in zip(feats, cols))
+        pairs = ", ".join(f"{c.cond.source} = {c.cond.target}" for c in eq)
+        return (f"CASE {empty} ELSE {sql_str(f'no {y.name} row with the same {pairs} in any pass')} END")
+    return sql_str(f"no {y.name} row meets the block conditions of any pass")

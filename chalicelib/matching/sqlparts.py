@@ -1,0 +1,163 @@
+"""SQL expressions of the matching engine: derived key columns, condition tests and differences.
+
+Every condition is compiled to SQL over two row aliases, ``s`` (source) and ``t`` (target), using
+the derived columns computed once when an input is loaded (normalized text, exact DECIMAL amounts,
+UTC dates). Nothing here runs per row in Python.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Optional
+
+from .inputs import ident, sql_str
+from .rules import Algorithm, Condition, Normalize, Operator
+
+AMOUNT_TYPE = "DECIMAL(38,10)"   # exact; 28 integer digits, 10 fractional digits
+
+# ISO dates and timestamps (with Z or an offset) go through TIMESTAMPTZ in the UTC session zone;
+# other spellings through strptime. Slash dates are day-first unless the column shows month-first.
+_OTHER_FORMATS = ["%Y/%m/%d", "%d.%m.%Y", "%d-%m-%Y", "%Y%m%d", "%d %b %Y", "%d-%b-%Y", "%b %d %Y",
+                  "%b %d, %Y", "%d %B %Y", "%B %d, %Y", "%Y/%m/%d %H:%M:%S", "%d.%m.%Y %H:%M:%S"]
+_DAY_FIRST = ["%d/%m/%Y", "%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M"]
+_MONTH_FIRST = ["%m/%d/%Y", "%m/%d/%Y %H:%M:%S", "%m/%d/%Y %H:%M"]
+
+
+@dataclass(frozen=True)
+class Feature:
+    """A derived column: one input column read as text (normalized), amount or date."""
+    column: str
+    kind: str                       # "text" | "amount" | "date"
+    normalize: tuple[str, ...] = ()
+
+    def expr(self, col_type: str, month_first: bool = False) -> str:
+        c = ident(self.column)
+        if self.kind == "amount":
+            if col_type == "VARCHAR":
+                return f"TRY_CAST(trim({c}) AS {AMOUNT_TYPE})"
+            return f"TRY_CAST({c} AS {AMOUNT_TYPE})"
+        if self.kind == "date":
+            if col_type in ("DATE",):
+                return c
+            if col_type.startswith("TIMESTAMP"):
+                return f"CAST({c} AS DATE)"
+            x = f"trim(CAST({c} AS VARCHAR))"
+            fmts = _OTHER_FORMATS + (_MONTH_FIRST if month_first else _DAY_FIRST)
+            lst = "[" + ", ".join(sql_str(f) for f in fmts) + "]"
+            return (f"CAST(COALESCE(TRY_CAST({x} AS TIMESTAMPTZ), "
+                    f"CAST(try_strptime({x}, {lst}) AS TIMESTAMPTZ)) AS DATE)")
+        x = f"CAST({c} AS VARCHAR)"
+        for n in self.normalize:
+            x = normalize_sql(x, n)
+        return f"NULLIF(nfc_normalize({x}), '')"
+
+
+def normalize_sql(x: str, n: str) -> str:
+    if n == Normalize.TRIM.value:
+        return f"regexp_replace({x}, '^[\\s\\pZ]+|[\\s\\pZ]+$', '', 'g')"
+    if n == Normalize.UPPER.value:
+        return f"upper({x})"
+    if n == Normalize.LOWER.value:
+        return f"lower({x})"
+    if n == Normalize.REMOVE_PUNCTUATION.value:
+        return f"regexp_replace({x}, '[\\pP]', '', 'g')"
+    if n == Normalize.DIGITS_ONLY.value:
+        return f"regexp_replace({x}, '[^0-9]', '', 'g')"
+    if n == Normalize.STRIP_LEADING_ZEROS.value:
+        return f"(CASE WHEN ltrim({x}, '0') = '' AND {x} <> '' THEN '0' ELSE ltrim({x}, '0') END)"
+    raise ValueError(n)
+
+
+def dec_literal(v: Decimal) -> str:
+    return f"CAST({sql_str(format(v, 'f'))} AS {AMOUNT_TYPE})"
+
+
+def rate_literal(percent: Decimal) -> str:
+    return f"CAST({sql_str(format(percent / 100, 'f'))} AS DECIMAL(18,10))"
+
+
+def allowance_sql(c: Condition, base: str) -> str:
+    """The tolerated absolute difference for the source amount ``base`` (larger allowance wins)."""
+    parts = []
+    if c.absolute is not None:
+        parts.append(dec_literal(c.absolute))
+    if c.percent is not None:
+        parts.append(f"CAST(abs({base}) * {rate_literal(c.percent)} AS {AMOUNT_TYPE})")
+    return parts[0] if len(parts) == 1 else f"greatest({parts[0]}, {parts[1]})"
+
+
+def similarity_sql(algorithm: Algorithm, a: str, b: str) -> str:
+    if algorithm is Algorithm.JARO_WINKLER:
+        return f"jaro_winkler_similarity({a}, {b})"
+    if algorithm is Algorithm.LEVENSHTEIN_RATIO:
+        return (f"(CASE WHEN greatest(length({a}), length({b})) = 0 THEN 1.0 ELSE "
+                f"1.0 - levenshtein({a}, {b}) / greatest(length({a}), length({b})) END)")
+    ta = f"list_distinct(list_filter(string_split_regex({a}, '[\\s\\pZ]+'), x -> x <> ''))"
+    tb = f"list_distinct(list_filter(string_split_regex({b}, '[\\s\\pZ]+'), x -> x <> ''))"
+    return (f"(CASE WHEN len(list_distinct(list_concat({ta}, {tb}))) = 0 THEN 1.0 ELSE "
+            f"len(list_intersect({ta}, {tb})) / len(list_distinct(list_concat({ta}, {tb}))) END)")
+
+
+def fmt_decimal(x: str) -> str:
+    """Exact decimal as text without trailing fractional zeros (0.3700000000 → 0.37)."""
+    v = f"CAST({x} AS VARCHAR)"
+    return f"(CASE WHEN contains({v}, '.') THEN rtrim(rtrim({v}, '0'), '.') ELSE {v} END)"
+
+
+@dataclass(frozen=True)
+class CondSQL:
+    """One condition compiled for the aliases s and t."""
+    index: int
+    cond: Condition
+    s: str            # source derived column (qualified)
+    t: str            # target derived column (qualified)
+
+    @property
+    def op(self) -> Operator:
+        return self.cond.operator
+
+    def test(self) -> str:
+        c, s, t = self.cond, self.s, self.t
+        if c.operator is Operator.EQUALS:
+            return f"{s} = {t}"
+        if c.operator is Operator.AMOUNT_TOLERANCE:
+            allow = allowance_sql(c, s)
+            return f"{t} BETWEEN {s} - {allow} AND {s} + {allow}"
+        if c.operator is Operator.DATE_WINDOW:
+            b, a = c.days()
+            return f"{t} BETWEEN {s} - {b} AND {s} + {a}"
+        return f"{self.similarity()} >= {float(c.threshold)!r}"
+
+    def similarity(self) -> str:
+        return similarity_sql(self.cond.algorithm, self.s, self.t)
+
+    def amount_diff(self) -> str:          # signed, target − source
+        return f"({self.t} - {self.s})"
+
+    def date_diff(self) -> str:            # signed days, target − source
+        return f"date_diff('day', {self.s}, {self.t})"
+
+    def detail(self) -> str:
+        """A SQL text expression: the human sentence for a pair that fails this condition."""
+        c = self.cond
+        if c.operator is Operator.AMOUNT_TOLERANCE:
+            return (f"'{_q(c.source)} differs by ' || {fmt_decimal(f'abs({self.amount_diff()})')} || "
+                    f"'; tolerance ' || {fmt_decimal(allowance_sql(c, self.s))}")
+        if c.operator is Operator.DATE_WINDOW:
+            b, a = c.days()
+            d = self.date_diff()
+            return (f"'{_q(c.target)} is ' || abs({d}) || ' day' || (CASE WHEN abs({d}) = 1 THEN '' ELSE 's' END) || "
+                    f"(CASE WHEN {d} < 0 THEN ' before ' ELSE ' after ' END) || '{_q(c.source)}; window "
+                    f"{b} day{'s' if b != 1 else ''} before to {a} day{'s' if a != 1 else ''} after'")
+        if c.operator is Operator.SIMILARITY:
+            return (f"'{_q(c.target)} is ' || printf('%.2f', {self.similarity()}) || ' similar to {_q(c.source)} "
+                    f"({c.algorithm.value}); threshold {c.threshold}'")
+        return f"'{_q(c.source)} differs from {_q(c.target)}'"
+
+
+def _q(s: str) -> str:
+    return s.replace("'", "''")
+
+
+def optional(x: Optional[str], default: str = "NULL") -> str:
+    return x if x else default
