@@ -37,6 +37,7 @@ class Settings(BaseSettings):
 
     # API
     rate_limit_trigger_per_minute: int = 10
+    rate_limit_uploads_per_minute: int = 30   # streams: direct uploads and upload sessions, per API key
     support_contact: str = "support@company.com"
 
     # CDC engine

@@ -292,3 +292,10 @@ def delete_file(file_id: int) -> dict:
 
         logger.warning("could not delete the bytes of a deleted file", extra={"file_id": file_id})
     return row
+
+
+def mark_failed(file_id: int, message: str) -> None:
+    """A PROCESSING file that could not be inspected at all: INVALID with the reason."""
+    with tx() as c:
+        c.execute("UPDATE recon.files SET status = 'INVALID', error_message = %s, updated_at = now(), ready_at = now()"
+                  " WHERE file_id = %s AND status = 'PROCESSING'", (message, file_id))

@@ -1,0 +1,223 @@
+"""Files (streams platform §2): direct upload, upload sessions, list, get, download, delete."""
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+from typing import Literal, Optional
+
+from chalice import Blueprint, Response
+from pydantic import Field
+
+from chalicelib.api.core import (Dialect, Problem, RequestInvalid, Routes, StreamsError, StreamsIn, StreamsOut,
+                                 StreamsPageQuery, StreamsQuery, ok, page_of, paginated)
+from chalicelib.streams import files
+from chalicelib.streams.defs_errors import Conflict, NotFound
+
+bp = Blueprint(__name__)
+api = Routes(bp, dialect=Dialect.STREAMS, tag="files")
+
+
+class FileFormat(str, Enum):
+    CSV = "CSV"
+    PARQUET = "PARQUET"
+    JSONL = "JSONL"
+
+
+class FileOrigin(str, Enum):
+    UPLOAD = "UPLOAD"
+    ARTIFACT = "ARTIFACT"
+    SNAPSHOT = "SNAPSHOT"
+
+
+class FileStatus(str, Enum):
+    PROCESSING = "PROCESSING"
+    READY = "READY"
+    INVALID = "INVALID"
+
+
+class ColumnOut(StreamsOut):
+    name: str
+    type: str
+
+
+class FileOut(StreamsOut):
+    id: int
+    filename: str
+    format: Optional[FileFormat] = None
+    origin: FileOrigin
+    status: FileStatus
+    size_bytes: Optional[int] = None
+    row_count: Optional[int] = None
+    columns: Optional[list[ColumnOut]] = None
+    checksum: Optional[str] = Field(default=None, examples=["sha256:9f86d081884c7d65..."])
+    error_message: Optional[str] = Field(default=None, examples=["line 1733: 5 fields, header has 6"])
+    download_url: str
+    created_at: datetime
+
+
+class DeletedOut(StreamsOut):
+    id: int
+    deleted: bool
+
+
+class UploadQuery(StreamsQuery):
+    filename: str = Field(min_length=1, max_length=255, description="Name of the uploaded file (its extension "
+                          "suggests the format: .csv, .parquet, .jsonl)")
+
+
+class FilesQuery(StreamsPageQuery):
+    origin: Optional[FileOrigin] = None
+    status: Optional[FileStatus] = None
+    filename: Optional[str] = Field(default=None, min_length=1, max_length=255, description="Filename prefix")
+
+
+class UploadSessionIn(StreamsIn):
+    filename: str = Field(min_length=1, max_length=255)
+    size_bytes: int = Field(ge=1, le=files.SESSION_MAX_BYTES, description="Size of the file to upload, in bytes")
+
+
+class UploadSessionOut(StreamsOut):
+    file_id: int
+    upload_url: str = Field(description="Presigned S3 PUT URL: PUT the bytes, then POST /files/{id}/complete")
+    expires_at: datetime
+
+
+def _caller() -> Optional[str]:
+    p = (bp.current_request.context or {}).get("recon_principal")
+    return getattr(p, "owner_email", None)
+
+
+def _rate_limit() -> None:
+    from chalicelib.api.auth import enforce_rate_limit
+    from chalicelib.config import get_settings
+
+    p = (bp.current_request.context or {}).get("recon_principal")
+    if p is not None:
+        enforce_rate_limit(p, "uploads", get_settings().rate_limit_uploads_per_minute)
+
+
+def _check_filename(name: str, field: str) -> None:
+    if "/" in name or "\\" in name or name in (".", ".."):
+        raise RequestInvalid([Problem(field, "INVALID_VALUE", "must be a file name, without directories")],
+                             where="query parameter" if field == "filename" else "request body")
+
+
+def _not_found(exc: NotFound) -> StreamsError:
+    return StreamsError.not_found(exc.kind, exc.id)
+
+
+@api.route("/files", "POST", query=UploadQuery, response=FileOut, status=201, errors=[413],
+           content_types=["*/*"], summary="Upload a file (direct, up to 5 MB)",
+           description="The raw bytes are the request body (any content type). Answers 201 once the file is READY "
+                       "or INVALID (errorMessage names the line and the problem). Larger files: POST /files/uploads. "
+                       "Counts against the per-key upload rate limit.",
+           raw_response=None)
+def upload_file(query: UploadQuery):
+    _check_filename(query.filename, "filename")
+    data = bp.current_request.raw_body or b""
+    if len(data) > files.DIRECT_UPLOAD_MAX_BYTES:
+        raise StreamsError.payload_too_large(
+            f"Direct uploads are limited to {files.DIRECT_UPLOAD_MAX_BYTES} bytes (got {len(data)}); "
+            "use an upload session: POST /api/v1/files/uploads")
+    _rate_limit()
+    row = files.direct_upload(query.filename, data, _caller())
+    _file_ready(row)
+    message = "File uploaded" if row["status"] == "READY" else f"File is INVALID: {row['error_message']}"
+    return ok(files.file_view(row), message=message, status=201)
+
+
+def _file_ready(row: dict) -> None:
+    if row and row["status"] == "READY" and row["origin"] == "UPLOAD":
+        try:
+            from chalicelib.streams import events
+        except ImportError:
+            return
+        publish = getattr(events, "publish_file_ready", None)
+        if publish:
+            publish(row)
+
+
+@api.route("/files/uploads", "POST", body=UploadSessionIn, response=UploadSessionOut, status=201,
+           summary="Start an upload session (any size) with a presigned S3 PUT URL",
+           description="PUT the bytes to uploadUrl before expiresAt, then POST /files/{id}/complete. "
+                       "Counts against the per-key upload rate limit.")
+def create_upload(body: UploadSessionIn):
+    _check_filename(body.filename, "filename")
+    _rate_limit()
+    row, url = files.create_session(body.filename, body.size_bytes, _caller())
+    return ok({"file_id": row["file_id"], "upload_url": url, "expires_at": row["upload_expires_at"]},
+              message="PUT the bytes to uploadUrl, then POST /files/{id}/complete".replace("{id}", str(row["file_id"])),
+              status=201)
+
+
+@api.route("/files/{id}/complete", "POST", response=FileOut, status=202, errors=[404, 409],
+           summary="Complete an upload session: the file is PROCESSING until a worker has inspected it",
+           description="409 when no bytes were PUT yet. Repeating it returns the file as it is.")
+def complete_upload(id: int):
+    try:
+        row, due = files.complete_session(id)
+    except NotFound as exc:
+        raise _not_found(exc) from None
+    except Conflict as exc:
+        raise StreamsError.conflict(str(exc)) from None
+    if due:
+        from chalicelib import aws
+
+        aws.send_message(FILES_QUEUE, {"fileId": row["file_id"]})
+    return ok(files.file_view(row), message="Processing" if row["status"] in ("PROCESSING", "UPLOADING") else None,
+              status=202)
+
+
+FILES_QUEUE = "recon-files"
+
+
+@api.route("/files", "GET", query=FilesQuery, response=page_of(FileOut), summary="List files (newest first)")
+def list_files(query: FilesQuery):
+    rows, total = files.list_files(origin=query.origin.value if query.origin else None,
+                                   status=query.status.value if query.status else None,
+                                   filename=query.filename, offset=query.offset, limit=query.limit)
+    return ok(paginated([files.file_view(r) for r in rows], total, query))
+
+
+@api.route("/files/{id}", "GET", response=FileOut, errors=[404], summary="One file")
+def get_file(id: int):
+    row = files.get_file(id)
+    if row is None:
+        raise StreamsError.not_found("File", id)
+    return ok(files.file_view(row))
+
+
+@api.route("/files/{id}/download", "GET", errors=[404, 409], summary="The file's exact bytes",
+           description="200 with the bytes for files up to 5 MB, otherwise 302 to a presigned S3 URL.",
+           raw_response={"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+           extra_responses={"302": {"description": "Redirect to a presigned S3 URL (large files)",
+                                    "headers": {"Location": {"schema": {"type": "string"}}}}})
+def download_file(id: int):
+    from chalicelib.streams import storage
+
+    row = files.get_file(id)
+    if row is None:
+        raise StreamsError.not_found("File", id)
+    if row["status"] == "UPLOADING":
+        raise StreamsError.conflict(f"File {id} has no bytes yet: its upload session is not complete")
+    size = row["size_bytes"] or 0
+    if size > files.INLINE_DOWNLOAD_MAX_BYTES:
+        return Response(body="", status_code=302,
+                        headers={"Location": storage.presign_get(row["s3_key"], row["filename"])})
+    data = storage.get_bytes(row["s3_key"])
+    return Response(body=data, status_code=200, headers={
+        "Content-Type": "application/octet-stream",
+        "Content-Disposition": f'attachment; filename="{storage.safe_name(row["filename"])}"',
+        "X-Checksum-Sha256": row["sha256"] or ""})
+
+
+@api.route("/files/{id}", "DELETE", response=DeletedOut, errors=[404, 409],
+           summary="Delete a file (409 while a non-archived stream or a legacy reconciliation uses it)")
+def delete_file(id: int):
+    try:
+        files.delete_file(id)
+    except NotFound as exc:
+        raise _not_found(exc) from None
+    except Conflict as exc:
+        raise StreamsError.conflict(str(exc)) from None
+    return ok({"id": id, "deleted": True}, message=f"File {id} deleted")
