@@ -6,6 +6,7 @@ from chalice import Chalice
 
 from chalicelib import observability
 from chalicelib.api import auth_middleware, health
+from chalicelib.api import data_sources, files, rule_sets, streams  # streams definitions
 from chalicelib.api import metrics, openapi, reconciliation
 
 app = Chalice(app_name="recon")
@@ -19,6 +20,10 @@ app.register_blueprint(reconciliation.bp, url_prefix=API_PREFIX)
 app.register_blueprint(metrics.bp, url_prefix=API_PREFIX)
 app.register_blueprint(metrics.root_bp)  # GET /metrics, where Prometheus looks by default
 app.register_blueprint(openapi.bp, url_prefix=API_PREFIX)
+app.register_blueprint(files.bp, url_prefix=API_PREFIX)
+app.register_blueprint(rule_sets.bp, url_prefix=API_PREFIX)
+app.register_blueprint(data_sources.bp, url_prefix=API_PREFIX)
+app.register_blueprint(streams.bp, url_prefix=API_PREFIX)
 
 
 # ---------------------------------------------------------------------------------------- workers
@@ -61,3 +66,10 @@ def alert_worker(event):
     from chalicelib.workers import alerts
 
     return _batch(event, alerts.handle_alert_message, with_receive_count=True)
+
+
+@app.on_sqs_message(queue="recon-files", batch_size=1)
+def file_worker(event):
+    from chalicelib.workers import files as file_jobs
+
+    return _batch(event, file_jobs.handle_file_message, with_receive_count=True)

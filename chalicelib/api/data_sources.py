@@ -1,0 +1,127 @@
+"""Data sources (streams platform §4): POSTGRES (table or read-only query) and CDC_TABLE, with credential
+references only; create, list, get, update, delete, test."""
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+from typing import Any, Optional
+
+from chalice import Blueprint
+from pydantic import Field
+
+from chalicelib.api.core import (Dialect, Problem, RequestInvalid, Routes, StreamsError, StreamsIn, StreamsOut,
+                                 StreamsPageQuery, ok, page_of, paginated)
+from chalicelib.streams import data_sources
+from chalicelib.streams.defs_errors import Conflict, Invalid, NotFound
+
+bp = Blueprint(__name__)
+api = Routes(bp, dialect=Dialect.STREAMS, tag="data-sources")
+
+
+class DataSourceType(str, Enum):
+    POSTGRES = "POSTGRES"
+    CDC_TABLE = "CDC_TABLE"
+
+
+class DataSourceIn(StreamsIn):
+    name: str = Field(min_length=1, max_length=200)
+    type: DataSourceType
+    config: dict[str, Any] = Field(
+        description="POSTGRES: {connection?: {env: NAME} | {secretArn: ARN}, schema?, table} or {connection?, query} "
+                    "(a read-only SELECT, run in a READ ONLY transaction); CDC_TABLE: {table} of the CDC catalog. "
+                    "Without connection, POSTGRES reads the service's CDC target database.",
+        examples=[{"connection": {"env": "OMS_DATABASE_URL"}, "query": "SELECT order_id, amount FROM oms.orders"}])
+
+
+class DataSourceOut(StreamsOut):
+    id: int
+    name: str
+    type: DataSourceType
+    config: dict[str, Any] = Field(description="As stored: credential references, never secrets")
+    created_at: datetime
+    updated_at: datetime
+
+
+class DataSourceTestOut(StreamsOut):
+    ok: bool
+    row_estimate: Optional[int] = None
+    columns: list[dict[str, str]] = Field(default_factory=list)
+    error_message: Optional[str] = None
+
+
+class DeletedOut(StreamsOut):
+    id: int
+    deleted: bool
+
+
+class DataSourcesQuery(StreamsPageQuery):
+    type: Optional[DataSourceType] = None
+
+
+def _caller() -> Optional[str]:
+    p = (bp.current_request.context or {}).get("recon_principal")
+    return getattr(p, "owner_email", None)
+
+
+def _config(body: DataSourceIn) -> dict:
+    try:
+        return data_sources.validate_config(body.type.value, body.config)
+    except Invalid as exc:
+        raise RequestInvalid([Problem(i.field, i.code, i.message) for i in exc.issues]) from None
+
+
+@api.route("/data-sources", "POST", body=DataSourceIn, response=DataSourceOut, status=201,
+           summary="Create a data source")
+def create_data_source(body: DataSourceIn):
+    row = data_sources.create(body.name, body.type.value, _config(body), _caller())
+    return ok(data_sources.view(row), message="Data source created", status=201)
+
+
+@api.route("/data-sources", "GET", query=DataSourcesQuery, response=page_of(DataSourceOut),
+           summary="List data sources (newest first)")
+def list_data_sources(query: DataSourcesQuery):
+    rows, total = data_sources.list_data_sources(query.offset, query.limit, query.type.value if query.type else None)
+    return ok(paginated([data_sources.view(r) for r in rows], total, query))
+
+
+@api.route("/data-sources/{id}", "GET", response=DataSourceOut, errors=[404], summary="One data source")
+def get_data_source(id: int):
+    try:
+        return ok(data_sources.view(data_sources.require(id)))
+    except NotFound as exc:
+        raise StreamsError.not_found(exc.kind, exc.id) from None
+
+
+@api.route("/data-sources/{id}", "PUT", body=DataSourceIn, response=DataSourceOut, errors=[404],
+           summary="Replace a data source (the next snapshot uses it)")
+def update_data_source(id: int, body: DataSourceIn):
+    config = _config(body)
+    try:
+        return ok(data_sources.view(data_sources.update(id, body.name, body.type.value, config)))
+    except NotFound as exc:
+        raise StreamsError.not_found(exc.kind, exc.id) from None
+
+
+@api.route("/data-sources/{id}", "DELETE", response=DeletedOut, errors=[404, 409],
+           summary="Delete a data source (409 while a non-archived stream uses it)")
+def delete_data_source(id: int):
+    try:
+        data_sources.delete(id)
+    except NotFound as exc:
+        raise StreamsError.not_found(exc.kind, exc.id) from None
+    except Conflict as exc:
+        raise StreamsError.conflict(str(exc)) from None
+    return ok({"id": id, "deleted": True}, message=f"Data source {id} deleted")
+
+
+@api.route("/data-sources/{id}/test", "POST", response=DataSourceTestOut, errors=[404],
+           summary="Check that the source can be read: columns and a row estimate",
+           description="Connects with the referenced credentials and runs the table or query inside a READ ONLY "
+                       "transaction (LIMIT 0 plus EXPLAIN for the estimate). A failure is ok=false with the reason "
+                       "(never the secret), not an HTTP error.")
+def test_data_source(id: int):
+    try:
+        row = data_sources.require(id)
+    except NotFound as exc:
+        raise StreamsError.not_found(exc.kind, exc.id) from None
+    return ok(data_sources.test(row))

@@ -1,0 +1,106 @@
+"""Rule sets (streams platform §3): create, list, get (latest or ?version=N), update (new version), delete."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Optional
+
+from chalice import Blueprint
+from pydantic import Field
+
+from chalicelib.api.core import (Dialect, Routes, StreamsError, StreamsOut, StreamsPageQuery, StreamsQuery, ok,
+                                 page_of, paginated)
+from chalicelib.matching.rules import Pass, RuleSet
+from chalicelib.streams import rule_sets
+from chalicelib.streams.defs_errors import Conflict, NotFound
+
+bp = Blueprint(__name__)
+api = Routes(bp, dialect=Dialect.STREAMS, tag="rule-sets")
+
+
+class RuleSetOut(StreamsOut):
+    id: int
+    name: str
+    description: Optional[str] = None
+    version: int = Field(description="The version shown")
+    latest_version: int
+    source_key: Optional[str] = None
+    target_key: Optional[str] = None
+    passes: list[dict[str, Any]] = Field(description="As in the request (see RuleSet)")
+    created_at: datetime
+    updated_at: datetime = Field(description="When this version was written")
+
+
+class RuleSetSummary(StreamsOut):
+    id: int
+    name: str
+    description: Optional[str] = None
+    version: int
+    pass_count: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class DeletedOut(StreamsOut):
+    id: int
+    deleted: bool
+
+
+class RuleSetsQuery(StreamsPageQuery):
+    name: Optional[str] = Field(default=None, min_length=1, max_length=200, description="Name contains (any case)")
+
+
+class VersionQuery(StreamsQuery):
+    version: Optional[int] = Field(default=None, ge=1, le=2**31 - 1, description="An older version (default: latest)")
+
+
+def _caller() -> Optional[str]:
+    p = (bp.current_request.context or {}).get("recon_principal")
+    return getattr(p, "owner_email", None)
+
+
+@api.route("/rule-sets", "POST", body=RuleSet, response=RuleSetOut, status=201, summary="Create a rule set (version 1)",
+           description="Validated as a whole: every problem is listed with its path (passes[2].conditions[1].threshold).")
+def create_rule_set(body: RuleSet):
+    return ok(rule_sets.view(rule_sets.create(body, _caller())), message="Rule set created", status=201)
+
+
+@api.route("/rule-sets", "GET", query=RuleSetsQuery, response=page_of(RuleSetSummary),
+           summary="List rule sets (latest versions, newest first)")
+def list_rule_sets(query: RuleSetsQuery):
+    rows, total = rule_sets.list_rule_sets(query.offset, query.limit, query.name)
+    items = [{"id": r["rule_set_id"], "name": r["name"], "description": r["description"], "version": r["version"],
+              "pass_count": len(r["definition"].get("passes", [])), "created_at": r["created_at"],
+              "updated_at": r["version_created_at"]} for r in rows]
+    return ok(paginated(items, total, query))
+
+
+@api.route("/rule-sets/{id}", "GET", query=VersionQuery, response=RuleSetOut, errors=[404],
+           summary="One rule set: the latest version, or ?version=N")
+def get_rule_set(id: int, query: VersionQuery):
+    try:
+        row = rule_sets.require(id, query.version)
+    except NotFound as exc:
+        raise StreamsError.not_found(exc.kind, exc.id) from None
+    return ok(rule_sets.view(row))
+
+
+@api.route("/rule-sets/{id}", "PUT", body=RuleSet, response=RuleSetOut, errors=[404],
+           summary="Replace a rule set: writes version + 1 (earlier versions stay readable)")
+def update_rule_set(id: int, body: RuleSet):
+    try:
+        row = rule_sets.update(id, body, _caller())
+    except NotFound as exc:
+        raise StreamsError.not_found(exc.kind, exc.id) from None
+    return ok(rule_sets.view(row), message=f"Rule set {id} is now at version {row['version']}")
+
+
+@api.route("/rule-sets/{id}", "DELETE", response=DeletedOut, errors=[404, 409],
+           summary="Delete a rule set (409 while a non-archived stream or a legacy reconciliation uses it)")
+def delete_rule_set(id: int):
+    try:
+        rule_sets.delete(id)
+    except NotFound as exc:
+        raise StreamsError.not_found(exc.kind, exc.id) from None
+    except Conflict as exc:
+        raise StreamsError.conflict(str(exc)) from None
+    return ok({"id": id, "deleted": True}, message=f"Rule set {id} deleted")

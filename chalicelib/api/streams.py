@@ -1,0 +1,180 @@
+"""Streams (streams contract §4.1–4.3, platform §5): create, list, get, update, pause, resume, archive,
+validate. Runs are in stream_runs.py."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Optional
+
+from chalice import Blueprint
+from pydantic import Field
+
+from chalicelib.api.core import (Dialect, Problem, RequestInvalid, Routes, StreamsError, StreamsOut,
+                                 StreamsPageQuery, ok, page_of, paginated)
+from chalicelib.streams import definitions
+from chalicelib.streams.defs_errors import Conflict, Invalid, NotFound
+from chalicelib.streams.validation import InputType, StreamIn, StreamStatus, TriggerType
+
+bp = Blueprint(__name__)
+api = Routes(bp, dialect=Dialect.STREAMS, tag="streams")
+
+
+class StepInputOut(StreamsOut):
+    type: InputType
+    id: int
+
+
+class StepConfigOut(StreamsOut):
+    continue_on_failure: bool
+    max_retries: int
+
+
+class StepOut(StreamsOut):
+    id: int
+    step_order: int
+    name: str
+    source_input: StepInputOut
+    target_input: StepInputOut
+    rule_set_id: int
+    config: StepConfigOut
+
+
+class StreamOut(StreamsOut):
+    id: int
+    name: str
+    description: Optional[str] = None
+    status: StreamStatus
+    domain: Optional[str] = None
+    trigger_type: TriggerType
+    trigger_config: Optional[dict[str, Any]] = None
+    version: int = Field(description="Definition version (a PUT writes a new one; runs keep theirs)")
+    next_run_at: Optional[datetime] = Field(default=None, description="SCHEDULED and ACTIVE streams: the next occurrence")
+    steps: list[StepOut]
+    created_at: datetime
+    updated_at: datetime
+
+
+class StreamSummaryOut(StreamsOut):
+    id: int
+    name: str
+    description: Optional[str] = None
+    status: StreamStatus
+    domain: Optional[str] = None
+    trigger_type: TriggerType
+    step_count: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class ValidationItem(StreamsOut):
+    field: str = Field(examples=["steps[1].targetInput.id"])
+    code: str = Field(examples=["STEP_TARGET_FILE_LARGE"])
+    message: str = Field(examples=["Step 2 target file has 1.2M rows; consider schedule window."])
+
+
+class ValidationOut(StreamsOut):
+    valid: bool
+    errors: list[ValidationItem]
+    warnings: list[ValidationItem]
+
+
+class StreamsListQuery(StreamsPageQuery):
+    status: Optional[StreamStatus] = None
+    domain: Optional[str] = Field(default=None, min_length=1, max_length=50)
+
+
+def _caller() -> Optional[str]:
+    p = (bp.current_request.context or {}).get("recon_principal")
+    return getattr(p, "owner_email", None)
+
+
+def _invalid(exc: Invalid) -> RequestInvalid:
+    return RequestInvalid([Problem(i.field, i.code, i.message) for i in exc.issues], message=str(exc))
+
+
+def _full(stream: dict) -> dict:
+    return definitions.stream_view(stream)
+
+
+@api.route("/streams", "POST", body=StreamIn, response=StreamSummaryOut, status=201, summary="Create a stream",
+           description="Validated on create: structural errors and broken references are a 400 listing them all "
+                       "(codes as in POST /streams/{id}/validate). A file still PROCESSING is accepted.")
+def create_stream(body: StreamIn):
+    try:
+        stream = definitions.create_stream(body, _caller())
+    except Invalid as exc:
+        raise _invalid(exc) from None
+    return ok(definitions.summary_view(stream), message="Stream created", status=201)
+
+
+@api.route("/streams", "GET", query=StreamsListQuery, response=page_of(StreamSummaryOut),
+           summary="List streams (newest first; filters status, domain)")
+def list_streams(query: StreamsListQuery):
+    rows, total = definitions.list_streams(status=query.status.value if query.status else None, domain=query.domain,
+                                           offset=query.offset, limit=query.limit)
+    return ok(paginated([definitions.summary_view(r) for r in rows], total, query))
+
+
+@api.route("/streams/{id}", "GET", response=StreamOut, errors=[404], summary="One stream with its steps")
+def get_stream(id: int):
+    try:
+        return ok(_full(definitions.load(id)))
+    except NotFound as exc:
+        raise StreamsError.not_found(exc.kind, exc.id) from None
+
+
+@api.route("/streams/{id}", "PUT", body=StreamIn, response=StreamOut, errors=[404, 409],
+           summary="Replace a stream's definition (name, description, trigger, steps): a new version",
+           description="A run in flight keeps the definition it started with. 409 for an ARCHIVED stream.")
+def update_stream(id: int, body: StreamIn):
+    try:
+        stream = definitions.update_stream(id, body, _caller())
+    except NotFound as exc:
+        raise StreamsError.not_found(exc.kind, exc.id) from None
+    except Conflict as exc:
+        raise StreamsError.conflict(str(exc)) from None
+    except Invalid as exc:
+        raise _invalid(exc) from None
+    return ok(_full(stream), message=f"Stream {id} is now at version {stream['version']}")
+
+
+def _status(id: int, action: str, message: str):
+    try:
+        stream = definitions.set_status(id, action)
+    except NotFound as exc:
+        raise StreamsError.not_found(exc.kind, exc.id) from None
+    except Conflict as exc:
+        raise StreamsError.conflict(str(exc)) from None
+    return ok(_full(stream), message=message)
+
+
+@api.route("/streams/{id}/pause", "POST", response=StreamOut, errors=[404, 409],
+           summary="Pause a stream (no scheduled or event runs; 409 when ARCHIVED)")
+def pause_stream(id: int):
+    return _status(id, "pause", "Stream paused")
+
+
+@api.route("/streams/{id}/resume", "POST", response=StreamOut, errors=[404, 409],
+           summary="Resume a paused stream (409 when ARCHIVED)")
+def resume_stream(id: int):
+    return _status(id, "resume", "Stream resumed")
+
+
+@api.route("/streams/{id}", "DELETE", response=StreamOut, errors=[404],
+           summary="Archive a stream (status ARCHIVED; its runs and artifacts stay readable)")
+def archive_stream(id: int):
+    return _status(id, "archive", "Stream archived")
+
+
+@api.route("/streams/{id}/validate", "POST", response=ValidationOut, errors=[404],
+           summary="Re-check a saved stream against today's files, rule sets and data sources",
+           description="Errors: STEP_ORDER_INVALID, STEP_INPUT_FORWARD_REFERENCE, FILE_NOT_FOUND, FILE_NOT_READY, "
+                       "RULE_SET_NOT_FOUND, DATA_SOURCE_NOT_FOUND, RULE_FIELD_MISSING, CRON_INVALID, "
+                       "TIMEZONE_INVALID. Warnings: STEP_TARGET_FILE_LARGE (over 1,000,000 rows), STEP_OUTPUT_UNUSED. "
+                       "Each names the step and the field.")
+def validate_stream(id: int):
+    try:
+        errors, warnings = definitions.validate_saved(id)
+    except NotFound as exc:
+        raise StreamsError.not_found(exc.kind, exc.id) from None
+    item = lambda i: {"field": i.field, "code": i.code, "message": i.message}  # noqa: E731
+    return ok({"valid": not errors, "errors": [item(i) for i in errors], "warnings": [item(i) for i in warnings]})
