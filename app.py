@@ -6,8 +6,8 @@ from chalice import Chalice
 
 from chalicelib import observability
 from chalicelib.api import auth_middleware, health
-from chalicelib.api import data_sources, files, rule_sets, streams  # streams definitions
-from chalicelib.api import metrics, openapi, reconciliation
+from chalicelib.api import data_sources, exceptions, files, reconciliations, rule_sets, streams  # streams definitions
+from chalicelib.api import cdc, metrics, openapi
 
 app = Chalice(app_name="recon")
 API_PREFIX = "/api/v1"
@@ -16,7 +16,7 @@ observability.register(app)
 auth_middleware.register(app, public_paths={f"{API_PREFIX}/health", f"{API_PREFIX}/openapi.json"})
 
 app.register_blueprint(health.bp, url_prefix=API_PREFIX)
-app.register_blueprint(reconciliation.bp, url_prefix=API_PREFIX)
+app.register_blueprint(cdc.bp, url_prefix=API_PREFIX)
 app.register_blueprint(metrics.bp, url_prefix=API_PREFIX)
 app.register_blueprint(metrics.root_bp)  # GET /metrics, where Prometheus looks by default
 app.register_blueprint(openapi.bp, url_prefix=API_PREFIX)
@@ -24,6 +24,8 @@ app.register_blueprint(files.bp, url_prefix=API_PREFIX)
 app.register_blueprint(rule_sets.bp, url_prefix=API_PREFIX)
 app.register_blueprint(data_sources.bp, url_prefix=API_PREFIX)
 app.register_blueprint(streams.bp, url_prefix=API_PREFIX)
+app.register_blueprint(exceptions.bp, url_prefix=API_PREFIX)
+app.register_blueprint(reconciliations.bp, url_prefix=API_PREFIX)
 
 
 # ---------------------------------------------------------------------------------------- workers

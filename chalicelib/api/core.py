@@ -507,11 +507,14 @@ def _nesting(value: Any) -> int:
 def parse_body(model: type[BaseModel], raw: bytes | str | None) -> BaseModel:
     """Validate a JSON body against `model`: malformed JSON, wrong types, unknown fields, NUL characters
     -> one RequestInvalid listing every problem."""
+    if isinstance(raw, str):
+        raw = raw.encode()
     parsed = load_json_body(raw)
     problems: list[Problem] = []
     _nul_problems(parsed, (), problems)
     try:
-        result = model.model_validate(parsed)
+        # JSON-mode validation: a strict model takes "CHECKSUM" for an enum, never 1 for a string
+        result = model.model_validate_json(raw)
     except ValidationError as exc:
         found = problems_from(exc)
         seen = {p.field for p in found}
@@ -654,6 +657,8 @@ class Operation:
     raw_response: dict | None = None   # {media type: schema} for non-JSON answers
     body_example: Any = None
     extra_responses: dict[str, dict] = field(default_factory=dict)
+    param_docs: dict[str, str] = field(default_factory=dict)     # path parameter -> description
+    before: Callable[[], None] | None = None                      # checks that come before parsing
 
 
 class Registry:
@@ -717,7 +722,8 @@ class Routes:
               errors: Iterable[int] | dict[int, Any] = (), description: str | None = None,
               path_params: dict[str, str] | None = None, public: bool = False, operation_id: str | None = None,
               raw_response: dict | None = None, content_types: list[str] | None = None,
-              body_example: Any = None, rate_limited: bool = True, extra_responses: dict | None = None):
+              body_example: Any = None, rate_limited: bool = True, extra_responses: dict | None = None,
+              param_docs: dict[str, str] | None = None, before: Callable[[], None] | None = None):
         """Declare and register a route.
 
         - `body=Model`: the JSON body is parsed and validated; the handler gets it as `body=`.
@@ -730,6 +736,7 @@ class Routes:
         - `errors`: the route's own error statuses (404, 409, 413, ...); 400/401/429/500 are added
           as they apply. In the CDC dialect a dict {status: schema name or (name, example)} may say
           which error model each status uses.
+        - `before`: a check run before the request is parsed (service switch, rate limit).
         """
         method = method.lower()
         full = self.prefix + path if self.prefix else path
@@ -747,7 +754,7 @@ class Routes:
                 operation_id=operation_id or _operation_id(fn), description=description or (fn.__doc__ or "").strip() or None,
                 body=body, query=query, response=response, status=status, errors=errs, path_params=kinds,
                 public=public, raw_response=raw_response, body_example=body_example, rate_limited=rate_limited,
-                extra_responses=extra_responses or {},
+                extra_responses=extra_responses or {}, param_docs=param_docs or {}, before=before,
             )
             REGISTRY.add(op)
             wrapped = self.view(op)(fn)
@@ -771,6 +778,8 @@ class Routes:
             def wrapper(**kwargs):
                 try:
                     request = bp.current_request
+                    if op.before is not None:
+                        op.before()
                     for name, kind in op.path_params.items():
                         if name in kwargs:
                             if kind == "int":

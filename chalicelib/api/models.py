@@ -8,129 +8,22 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import date, datetime, time, timedelta, timezone
-from enum import Enum
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, WithJsonSchema, field_validator
 from pydantic.functional_validators import BeforeValidator
 
-# --------------------------------------------------------------------------------------------- enums
-
-
-class ValidationStrategy(str, Enum):
-    ROW_COUNT = "ROW_COUNT"
-    CHECKSUM = "CHECKSUM"
-    TIMESTAMP_RANGE = "TIMESTAMP_RANGE"
-    SAMPLE = "SAMPLE"
-
-
-class Priority(str, Enum):
-    LOW = "LOW"
-    NORMAL = "NORMAL"
-    HIGH = "HIGH"
-
-
-PRIORITY_TO_DB = {Priority.LOW: 0, Priority.NORMAL: 1, Priority.HIGH: 2}
-PRIORITY_FROM_DB = {v: k for k, v in PRIORITY_TO_DB.items()}
-
-
-class JobStatus(str, Enum):
-    RUNNING = "RUNNING"
-    COMPLETED = "COMPLETED"
-    FAILED = "FAILED"
-
-
-class JobType(str, Enum):
-    HOURLY_SCHEDULED = "HOURLY_SCHEDULED"
-    MANUAL_ONDEMAND = "MANUAL_ONDEMAND"
-
-
-class MismatchType(str, Enum):
-    MISSING_IN_POSTGRES = "MISSING_IN_POSTGRES"
-    MISSING_IN_CASSANDRA = "MISSING_IN_CASSANDRA"
-    DATA_MISMATCH = "DATA_MISMATCH"
-
-
-class ResolutionStatus(str, Enum):
-    PENDING = "PENDING"
-    AUTO_RESOLVED = "AUTO_RESOLVED"
-    MANUAL_RESOLVED = "MANUAL_RESOLVED"
-    IGNORED = "IGNORED"
-
-
-# ------------------------------------------------------------------------------------ time helpers
-
-
-def iso_z(value: datetime | None) -> str | None:
-    """ISO-8601 UTC with a `Z`, whole seconds (the contract's form: 2025-11-20T14:02:15Z)."""
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-_DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-# a '+' in a query string arrives as a space: "2025-11-01T00:00:00 01:00"
-_SPACE_OFFSET = re.compile(r"^(.*T[0-9:.]+) (\d{2}:?\d{2})$")
-
-
-class DateBound:
-    """A parsed from_date/to_date: the instant, and how precisely the client gave it."""
-
-    __slots__ = ("instant", "granularity")
-
-    def __init__(self, instant: datetime, granularity: timedelta):
-        self.instant = instant
-        self.granularity = granularity
-
-    @property
-    def inclusive_end(self) -> datetime:
-        """Exclusive upper bound that includes everything within the bound's precision.
-
-        `to_date=2025-11-20` covers the whole day, `...T14:02:15Z` the whole second, a value with
-        fractional seconds is an exact instant (granularity one microsecond).
-        """
-        return self.instant + self.granularity
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, DateBound) and (self.instant, self.granularity) == (other.instant, other.granularity)
-
-    def __repr__(self) -> str:
-        return f"DateBound({self.instant.isoformat()}, {self.granularity})"
-
-
-def parse_date_bound(value: Any) -> DateBound:
-    if isinstance(value, DateBound):
-        return value
-    if isinstance(value, datetime):
-        v = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
-        return DateBound(v.astimezone(timezone.utc), timedelta(microseconds=1))
-    if not isinstance(value, str) or not value.strip():
-        raise ValueError("must be an ISO 8601 date or date-time, e.g. 2025-11-01T00:00:00Z")
-    text = value.strip()
-    m = _SPACE_OFFSET.match(text)
-    if m:
-        text = f"{m.group(1)}+{m.group(2)}"
-    try:
-        if _DATE_ONLY.match(text):
-            d = date.fromisoformat(text)
-            return DateBound(datetime.combine(d, time(0), tzinfo=timezone.utc), timedelta(days=1))
-        if "T" not in text and " " not in text:
-            raise ValueError
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        raise ValueError(
-            f"'{value}' is not an ISO 8601 date or date-time (e.g. 2025-11-01 or 2025-11-01T00:00:00Z)"
-        ) from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    granularity = timedelta(microseconds=1) if parsed.microsecond or "." in text else timedelta(seconds=1)
-    if granularity == timedelta(seconds=1) and re.search(r"T\d{2}:\d{2}(?:[Z+-]|$)", text):
-        granularity = timedelta(minutes=1)  # "2025-11-20T14:02Z": the whole minute
-    return DateBound(parsed.astimezone(timezone.utc), granularity)
-
+from chalicelib.domain.cdc import (  # noqa: F401  (the enums are the domain's; re-exported)
+    PRIORITY_FROM_DB,
+    PRIORITY_TO_DB,
+    JobStatus,
+    JobType,
+    MismatchType,
+    Priority,
+    ResolutionStatus,
+    ValidationStrategy,
+)
+from chalicelib.domain.timeutil import DateBound, iso_z, parse_date_bound  # noqa: F401
 
 IsoDate = Annotated[
     Any,
@@ -219,6 +112,13 @@ class _Query(BaseModel):
             return "must not be after to_date"
         return None
 
+    def problems(self) -> list:
+        """Cross-field problems (the shared layer reports them with the field problems)."""
+        from chalicelib.api.core import Problem
+
+        problem = self.date_order_problem()
+        return [Problem("from_date", "INVALID_VALUE", problem)] if problem else []
+
 
 class JobsQuery(_Query):
     """Query parameters of GET /reconciliation/jobs. Dates filter on created_at (see docs/api.md)."""
@@ -296,8 +196,10 @@ class SampleMismatch(_Response):
     mismatch_id: uuid.UUID
     primary_key_value: str
     mismatch_type: MismatchType
-    cassandra_checksum: str | None = Field(default=None, description="Present for DATA_MISMATCH only")
-    postgres_checksum: str | None = Field(default=None, description="Present for DATA_MISMATCH only")
+    cassandra_checksum: str | None = Field(default=None, description="Present for DATA_MISMATCH only",
+                                           exclude_if=lambda v: v is None)
+    postgres_checksum: str | None = Field(default=None, description="Present for DATA_MISMATCH only",
+                                          exclude_if=lambda v: v is None)
     detected_at: Timestamp
     resolution_status: ResolutionStatus
 
@@ -379,6 +281,14 @@ class RateLimitError(Error):
     retry_after: int = Field(ge=1, description="Seconds; also sent as the Retry-After header")
 
 
+class StatusTransitionError(Error):
+    """The requested resolution is not a legal move from the current one."""
+
+    error: Literal["INVALID_STATUS_TRANSITION"]
+    current_status: ResolutionStatus
+    requested_status: ResolutionStatus
+
+
 class InternalError(Error):
     error: Literal["INTERNAL_SERVER_ERROR"]
     request_id: str = Field(description="Also in the X-Request-Id header and the service logs")
@@ -387,5 +297,5 @@ class InternalError(Error):
 
 RESPONSE_MODELS: list[type[BaseModel]] = [
     TriggerRequest, ResolveRequest, TriggerResponse, JobsPage, JobDetail, MismatchesPage, ResolveResponse,
-    Error, ValidationErrorBody, InvalidTableError, RateLimitError, InternalError,
+    Error, ValidationErrorBody, InvalidTableError, RateLimitError, InternalError, StatusTransitionError,
 ]

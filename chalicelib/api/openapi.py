@@ -114,18 +114,8 @@ def _query_params(schema: dict) -> list[dict]:
 
 
 def _operations(schemas: dict) -> dict:
-    jobs_params = _query_params(schemas["JobsQuery"])
-    mismatch_params = _query_params(schemas["MismatchesQuery"])
-    job_id = _path_param("job_id", "Reconciliation job identifier")
-    mismatch_id = _path_param("mismatch_id", "Mismatch identifier")
-    not_found_job = _error("No such job", "Error", {
-        "error": "JOB_NOT_FOUND",
-        "message": "Reconciliation job with ID '550e8400-e29b-41d4-a716-446655440000' not found"})
-    not_found_mismatch = _error("No such mismatch", "Error", {
-        "error": "MISMATCH_NOT_FOUND",
-        "message": "Mismatch with ID '660e8400-e29b-41d4-a716-446655440001' not found"})
-    transition = ("Error", {"error": "INVALID_STATUS_TRANSITION",
-                            "message": "Cannot change resolution_status from 'MANUAL_RESOLVED' to 'PENDING'"})
+    """Operations outside the registry (metrics, health, this document); the product routes are
+    declared next to their handlers (chalicelib/api/core.py Routes)."""
     metrics_op = {
         "tags": ["metrics"],
         "summary": "Prometheus scrape endpoint (text exposition format 0.0.4)",
@@ -137,79 +127,6 @@ def _operations(schemas: dict) -> dict:
         },
     }
     return {
-        f"{API}/reconciliation/trigger": {"post": {
-            "tags": ["reconciliation"],
-            "operationId": "triggerReconciliation",
-            "summary": "Trigger manual reconciliation of one or more tables",
-            "description": "Checks, in order: API key (401), service enabled (503), rate limit of 10 per "
-                           "minute per key (429; every authenticated request counts), body (400 VALIDATION_ERROR), "
-                           "table names (400 INVALID_TABLE).",
-            "requestBody": {"required": True, "content": _json("TriggerRequest", {
-                "tables": ["users", "orders", "products"], "validation_strategy": "CHECKSUM", "priority": "HIGH"})},
-            "responses": {
-                "202": {"description": "Jobs queued", "content": _json("TriggerResponse")},
-                "400": _bad_request(("InvalidTableError", INVALID_TABLE_EXAMPLE), ("ValidationErrorBody", VALIDATION_EXAMPLE)),
-                "503": _error("Reconciliation disabled by configuration", "Error", {
-                    "error": "RECONCILIATION_DISABLED",
-                    "message": "Reconciliation service is disabled. Set RECONCILIATION_ENABLED=true in configuration"}),
-                **_common(AUTHED),
-            },
-        }},
-        f"{API}/reconciliation/jobs": {"get": {
-            "tags": ["reconciliation"],
-            "operationId": "listJobs",
-            "summary": "Query reconciliation job history (newest first)",
-            "description": "Filters combine with AND. from_date/to_date are inclusive and apply to the time the "
-                           "job was created (queued). Unknown parameters are rejected.",
-            "parameters": jobs_params,
-            "responses": {
-                "200": {"description": "One page of jobs", "content": _json("JobsPage")},
-                "400": _bad_request(("ValidationErrorBody", VALIDATION_EXAMPLE), ("InvalidTableError", INVALID_TABLE_EXAMPLE)),
-                **_common(AUTHED),
-            },
-        }},
-        f"{API}/reconciliation/jobs/{{job_id}}": {"get": {
-            "tags": ["reconciliation"],
-            "operationId": "getJob",
-            "summary": "Job detail with mismatch summary and a sample of mismatches",
-            "parameters": [job_id],
-            "responses": {
-                "200": {"description": "The job", "content": _json("JobDetail")},
-                "400": _bad_request(("ValidationErrorBody", VALIDATION_EXAMPLE)),
-                "404": not_found_job,
-                **_common(AUTHED),
-            },
-        }},
-        f"{API}/reconciliation/mismatches": {"get": {
-            "tags": ["reconciliation"],
-            "operationId": "listMismatches",
-            "summary": "Query mismatched records across jobs (newest first)",
-            "description": "Filters combine with AND; from_date/to_date are inclusive and apply to detected_at.",
-            "parameters": mismatch_params,
-            "responses": {
-                "200": {"description": "One page of mismatches", "content": _json("MismatchesPage")},
-                "400": _bad_request(("ValidationErrorBody", VALIDATION_EXAMPLE), ("InvalidTableError", INVALID_TABLE_EXAMPLE)),
-                **_common(AUTHED),
-            },
-        }},
-        f"{API}/reconciliation/mismatches/{{mismatch_id}}/resolve": {"post": {
-            "tags": ["reconciliation"],
-            "operationId": "resolveMismatch",
-            "summary": "Mark a mismatch MANUAL_RESOLVED or IGNORED",
-            "description": "Legal: PENDING -> MANUAL_RESOLVED | IGNORED; IGNORED -> MANUAL_RESOLVED. "
-                           "MANUAL_RESOLVED and AUTO_RESOLVED are final. Repeating the current resolution "
-                           "(same status, same or no notes) returns it unchanged.",
-            "parameters": [mismatch_id],
-            "requestBody": {"required": True, "content": _json("ResolveRequest", {
-                "resolution_status": "MANUAL_RESOLVED",
-                "resolution_notes": "Manually synced user data from Cassandra to PostgreSQL."})},
-            "responses": {
-                "200": {"description": "The resolution as stored", "content": _json("ResolveResponse")},
-                "400": _bad_request(transition, ("ValidationErrorBody", VALIDATION_EXAMPLE)),
-                "404": not_found_mismatch,
-                **_common(AUTHED),
-            },
-        }},
         f"{API}/metrics": {"get": {**metrics_op, "operationId": "metrics"}},
         "/metrics": {"get": {**metrics_op, "operationId": "metricsRoot"}},
         f"{API}/health": {"get": {
@@ -271,7 +188,8 @@ def _registry_operation(op, schemas: dict) -> dict:
     from chalicelib.api.core import Dialect
 
     streams = op.dialect is Dialect.STREAMS
-    params = [{"name": n, "in": "path", "required": True, "schema": _path_param_schema(k)}
+    params = [{"name": n, "in": "path", "required": True, "schema": _path_param_schema(k),
+               **({"description": op.param_docs[n]} if n in op.param_docs else {})}
               for n, k in op.path_params.items()]
     if op.query is not None:
         params += _query_params(schemas[op.query.__name__])

@@ -1,37 +1,10 @@
-"""Page/page_size pagination with totals (contract: default 50, max 100)."""
+"""Page/page_size pagination of the CDC dialect (contract: default 50, max 100). The value type is
+the domain's (chalicelib/domain/paging.py); the streams dialect's pages are in chalicelib/api/core.py."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from chalicelib.domain.paging import MAX_PAGE_SIZE, Page, total_pages  # noqa: F401  (re-exported)
 
 DEFAULT_PAGE_SIZE = 50
-MAX_PAGE_SIZE = 100
-
-
-@dataclass(frozen=True)
-class Page:
-    page: int
-    page_size: int
-
-    def __post_init__(self):
-        if self.page < 1:
-            raise ValueError("page must be >= 1")
-        if not 1 <= self.page_size <= MAX_PAGE_SIZE:
-            raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}")
-
-    @property
-    def offset(self) -> int:
-        return (self.page - 1) * self.page_size
-
-    @property
-    def limit(self) -> int:
-        return self.page_size
-
-
-def total_pages(total_items: int, page_size: int) -> int:
-    """ceil(total_items / page_size); 0 when there is nothing to page through."""
-    if total_items < 0 or page_size < 1:
-        raise ValueError("total_items must be >= 0 and page_size >= 1")
-    return -(-total_items // page_size)
 
 
 def pagination_body(page: Page, total_items: int) -> dict:

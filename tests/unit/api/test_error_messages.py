@@ -3,13 +3,13 @@ import pytest
 from pydantic import ValidationError
 
 from chalicelib.api.models import JobsQuery, ResolveRequest, TriggerRequest
-from chalicelib.api.reconciliation import _from_pydantic
+from chalicelib.api.core import Dialect, RequestInvalid, problems_from
 
 
 def problem_of(model, raw=None, data=None, where="request body"):
     with pytest.raises(ValidationError) as exc:
         model.model_validate_json(raw) if raw is not None else model.model_validate(data)
-    err = _from_pydantic(exc.value, where, "field")
+    err = RequestInvalid(problems_from(exc.value), where=where)
     assert err.status == 400 and err.error == "VALIDATION_ERROR"
     return err
 
@@ -27,19 +27,19 @@ def problem_of(model, raw=None, data=None, where="request body"):
 )
 def test_trigger_problems(raw, field, problem):
     err = problem_of(TriggerRequest, raw)
-    assert err.extra["details"][0] == {"field": field, "problem": problem}
+    assert err.body(Dialect.CDC)["details"][0] == {"field": field, "problem": problem}
     assert err.message == f"Invalid request body '{field}': {problem}"
 
 
 def test_several_problems_are_all_listed():
     err = problem_of(TriggerRequest, '{"tables": 1, "validation_strategy": 2, "x": 3}')
-    assert [d["field"] for d in err.extra["details"]] == ["tables", "validation_strategy", "x"]
+    assert [d["field"] for d in err.body(Dialect.CDC)["details"]] == ["tables", "validation_strategy", "x"]
     assert err.message.endswith("(and 2 more problem(s), see details)")
 
 
 def test_notes_too_long():
     err = problem_of(ResolveRequest, '{"resolution_status": "IGNORED", "resolution_notes": "%s"}' % ("n" * 1001))
-    assert err.extra["details"] == [{"field": "resolution_notes", "problem": "must be at most 1000 characters"}]
+    assert err.body(Dialect.CDC)["details"] == [{"field": "resolution_notes", "problem": "must be at most 1000 characters"}]
 
 
 def test_query_range_problem():

@@ -1,0 +1,195 @@
+"""CDC reconciliation API (contracts/cdc-reconciliation-api.md): trigger, jobs, job detail,
+mismatches, resolve. The contract's paths stay under /reconciliation/; the module is named for the
+product so that "reconciliation(s)" names the streams product's legacy endpoints.
+
+Thin handlers: the shared layer (chalicelib/api/core.py) parses and validates with the pydantic
+models of chalicelib/api/models.py and shapes the answers through the response models; the handlers
+call the service. Decisions where the contract is silent are in docs/api.md.
+"""
+from __future__ import annotations
+
+from chalice import Blueprint
+
+from chalicelib.api import models
+from chalicelib.api.auth_middleware import principal
+from chalicelib.api.core import ApiError, Dialect, Routes, ok
+from chalicelib.api.pagination import Page, pagination_body
+
+bp = Blueprint(__name__)
+api = Routes(bp, dialect=Dialect.CDC, tag="reconciliation", owns=["/reconciliation"])
+
+DISABLED_MESSAGE = "Reconciliation service is disabled. Set RECONCILIATION_ENABLED=true in configuration"
+
+INVALID_TABLE_EXAMPLE = {
+    "error": "INVALID_TABLE",
+    "message": "Table 'invalid_table' does not exist or is not configured for replication",
+    "valid_tables": ["orders", "products", "users"],
+}
+VALIDATION_EXAMPLE = {
+    "error": "VALIDATION_ERROR", "message": "Invalid query parameter 'page_size': must be <= 100 (got 500)",
+    "details": [{"field": "page_size", "problem": "must be <= 100 (got 500)"}],
+}
+TRANSITION_EXAMPLE = {
+    "error": "INVALID_STATUS_TRANSITION",
+    "message": "Cannot change resolution_status from 'MANUAL_RESOLVED' to 'PENDING'",
+    "current_status": "MANUAL_RESOLVED", "requested_status": "PENDING",
+}
+BAD_QUERY = [("ValidationErrorBody", VALIDATION_EXAMPLE), ("InvalidTableError", INVALID_TABLE_EXAMPLE)]
+
+
+def _invalid_table(table: str, valid: list[str]) -> ApiError:
+    return ApiError(
+        400, "INVALID_TABLE",
+        f"Table '{table}' does not exist or is not configured for replication",
+        valid_tables=valid,
+    )
+
+
+def _check_table(table: str | None) -> None:
+    if table is None:
+        return
+    from chalicelib.cdc.catalog import get_catalog
+
+    catalog = get_catalog()
+    if catalog.get(table) is None:
+        raise _invalid_table(table, catalog.names())
+
+
+def _trigger_checks() -> None:
+    """Service switch (503) and the trigger rate limit (429) come before the body is looked at."""
+    from chalicelib.api.auth import enforce_rate_limit
+    from chalicelib.config import get_settings
+
+    settings = get_settings()
+    if not settings.reconciliation_enabled:
+        raise ApiError(503, "RECONCILIATION_DISABLED", DISABLED_MESSAGE)
+    enforce_rate_limit(principal(bp), "trigger", settings.rate_limit_trigger_per_minute)
+
+
+# ---------------------------------------------------------------------------------------- routes
+
+
+@api.route(
+    "/reconciliation/trigger", "POST", body=models.TriggerRequest, response=models.TriggerResponse, status=202,
+    summary="Trigger manual reconciliation of one or more tables",
+    description="Checks, in order: API key (401), service enabled (503), rate limit of 10 per minute per key "
+                "(429; every authenticated request counts), body (400 VALIDATION_ERROR), table names "
+                "(400 INVALID_TABLE).",
+    errors={400: [("InvalidTableError", INVALID_TABLE_EXAMPLE), ("ValidationErrorBody", VALIDATION_EXAMPLE)],
+            503: ("Error", {"error": "RECONCILIATION_DISABLED", "message": DISABLED_MESSAGE})},
+    body_example={"tables": ["users", "orders", "products"], "validation_strategy": "CHECKSUM", "priority": "HIGH"},
+    operation_id="triggerReconciliation", before=_trigger_checks,
+)
+def trigger_reconciliation(body: models.TriggerRequest):
+    from chalicelib.cdc.catalog import get_catalog
+    from chalicelib.cdc.jobs import create_jobs, estimate_completion
+
+    catalog = get_catalog()
+    tables = body.distinct_tables() or catalog.names()
+    for table in tables:
+        if catalog.get(table) is None:
+            raise _invalid_table(table, catalog.names())
+    jobs = create_jobs(
+        tables, body.validation_strategy.value, body.priority.value, "MANUAL_ONDEMAND", principal(bp).owner_email
+    )
+    n = len(jobs)
+    noun = "job" if n == 1 else "jobs"
+    return ok({
+        "job_ids": [j["job_id"] for j in jobs],
+        "status": "RUNNING",
+        "message": f"Reconciliation {noun} queued for {n} table{'' if n == 1 else 's'}",
+        "estimated_completion": models.iso_z(estimate_completion(jobs)),
+    })
+
+
+@api.route(
+    "/reconciliation/jobs", "GET", query=models.JobsQuery, response=models.JobsPage,
+    summary="Query reconciliation job history (newest first)",
+    description="Filters combine with AND. from_date/to_date are inclusive and apply to the time the job was "
+                "created (queued). Unknown parameters are rejected.",
+    errors={400: BAD_QUERY}, operation_id="listJobs",
+)
+def list_jobs(query: models.JobsQuery):
+    from chalicelib.cdc import queries
+
+    _check_table(query.table)
+    page = Page(query.page, query.page_size)
+    flt = queries.JobFilter(
+        table=query.table,
+        status=query.status.value if query.status else None,
+        job_type=query.job_type.value if query.job_type else None,
+        from_date=query.from_date,
+        to_date=query.to_date,
+    )
+    jobs, total = queries.list_jobs(flt, page)
+    return ok({"jobs": jobs, "pagination": pagination_body(page, total)})
+
+
+@api.route(
+    "/reconciliation/jobs/{job_id}", "GET", response=models.JobDetail,
+    summary="Job detail with mismatch summary and a sample of mismatches",
+    errors={400: ("ValidationErrorBody", VALIDATION_EXAMPLE), 404: ("Error", {
+        "error": "JOB_NOT_FOUND",
+        "message": "Reconciliation job with ID '550e8400-e29b-41d4-a716-446655440000' not found"})},
+    param_docs={"job_id": "Reconciliation job identifier"}, operation_id="getJob",
+)
+def get_job(job_id):
+    from chalicelib.cdc import queries
+    from chalicelib.config import get_settings
+
+    job = queries.get_job(job_id, get_settings().sample_mismatches_in_job)
+    if job is None:
+        raise ApiError(404, "JOB_NOT_FOUND", f"Reconciliation job with ID '{job_id}' not found")
+    return ok(job)
+
+
+@api.route(
+    "/reconciliation/mismatches", "GET", query=models.MismatchesQuery, response=models.MismatchesPage,
+    summary="Query mismatched records across jobs (newest first)",
+    description="Filters combine with AND; from_date/to_date are inclusive and apply to detected_at.",
+    errors={400: BAD_QUERY}, operation_id="listMismatches",
+)
+def list_mismatches(query: models.MismatchesQuery):
+    from chalicelib.cdc import queries
+
+    _check_table(query.table)
+    page = Page(query.page, query.page_size)
+    flt = queries.MismatchFilter(
+        table=query.table,
+        mismatch_type=query.mismatch_type.value if query.mismatch_type else None,
+        resolution_status=query.resolution_status.value if query.resolution_status else None,
+        job_id=query.job_id,
+        from_date=query.from_date,
+        to_date=query.to_date,
+    )
+    items, total = queries.list_mismatches(flt, page)
+    return ok({"mismatches": items, "pagination": pagination_body(page, total)})
+
+
+@api.route(
+    "/reconciliation/mismatches/{mismatch_id}/resolve", "POST", body=models.ResolveRequest,
+    response=models.ResolveResponse,
+    summary="Mark a mismatch MANUAL_RESOLVED or IGNORED",
+    description="Legal: PENDING -> MANUAL_RESOLVED | IGNORED; IGNORED -> MANUAL_RESOLVED. MANUAL_RESOLVED and "
+                "AUTO_RESOLVED are final. Repeating the current resolution (same status, same or no notes) "
+                "returns it unchanged.",
+    errors={400: [("StatusTransitionError", TRANSITION_EXAMPLE), ("ValidationErrorBody", VALIDATION_EXAMPLE)],
+            404: ("Error", {"error": "MISMATCH_NOT_FOUND",
+                            "message": "Mismatch with ID '660e8400-e29b-41d4-a716-446655440001' not found"})},
+    body_example={"resolution_status": "MANUAL_RESOLVED",
+                  "resolution_notes": "Manually synced user data from Cassandra to PostgreSQL."},
+    param_docs={"mismatch_id": "Mismatch identifier"}, operation_id="resolveMismatch",
+)
+def resolve_mismatch(mismatch_id, body: models.ResolveRequest):
+    from chalicelib.cdc import resolution
+
+    try:
+        result = resolution.resolve(
+            mismatch_id, body.resolution_status.value, body.resolution_notes, principal(bp).owner_email
+        )
+    except resolution.MismatchNotFound:
+        raise ApiError(404, "MISMATCH_NOT_FOUND", f"Mismatch with ID '{mismatch_id}' not found") from None
+    except resolution.InvalidStatusTransition as exc:
+        raise ApiError(400, "INVALID_STATUS_TRANSITION", str(exc),
+                       current_status=exc.current, requested_status=exc.target) from None
+    return ok(result)

@@ -1,0 +1,92 @@
+"""Instants as the API speaks them: ISO 8601 UTC with a `Z`, and date bounds given at a precision."""
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, time, timedelta, timezone
+from typing import Any
+
+# the last instant a datetime can hold, as an aware UTC value
+END_OF_TIME = datetime.max.replace(tzinfo=timezone.utc)
+
+
+def iso_z(value: datetime | None) -> str | None:
+    """ISO-8601 UTC with a `Z`, whole seconds (the contract's form: 2025-11-20T14:02:15Z)."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+_DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# a '+' in a query string arrives as a space: "2025-11-01T00:00:00 01:00"
+_SPACE_OFFSET = re.compile(r"^(.*T[0-9:.]+) (\d{2}:?\d{2})$")
+
+
+class DateBound:
+    """A parsed from_date/to_date: the instant, and how precisely the client gave it."""
+
+    __slots__ = ("instant", "granularity")
+
+    def __init__(self, instant: datetime, granularity: timedelta):
+        self.instant = instant
+        self.granularity = granularity
+
+    @property
+    def inclusive_end(self) -> datetime:
+        """Exclusive upper bound that includes everything within the bound's precision.
+
+        `to_date=2025-11-20` covers the whole day, `...T14:02:15Z` the whole second, a value with
+        fractional seconds is an exact instant (granularity one microsecond). At the end of the
+        calendar (9999-12-31) the bound is the last representable instant.
+        """
+        if END_OF_TIME - self.instant < self.granularity:
+            return END_OF_TIME
+        return self.instant + self.granularity
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, DateBound) and (self.instant, self.granularity) == (other.instant, other.granularity)
+
+    def __repr__(self) -> str:
+        return f"DateBound({self.instant.isoformat()}, {self.granularity})"
+
+
+def parse_date_bound(value: Any) -> DateBound:
+    """`2025-11-01`, `2025-11-01T00:00:00Z`, `...+01:00`, `...T14:02Z`; ValueError saying what is wrong."""
+    if isinstance(value, DateBound):
+        return value
+    if isinstance(value, datetime):
+        v = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        return DateBound(_to_utc(v, str(value)), timedelta(microseconds=1))
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("must be an ISO 8601 date or date-time, e.g. 2025-11-01T00:00:00Z")
+    text = value.strip()
+    m = _SPACE_OFFSET.match(text)
+    if m:
+        text = f"{m.group(1)}+{m.group(2)}"
+    try:
+        if _DATE_ONLY.match(text):
+            d = date.fromisoformat(text)
+            return DateBound(datetime.combine(d, time(0), tzinfo=timezone.utc), timedelta(days=1))
+        if "T" not in text and " " not in text:
+            raise ValueError
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(
+            f"'{value}' is not an ISO 8601 date or date-time (e.g. 2025-11-01 or 2025-11-01T00:00:00Z)"
+        ) from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    granularity = timedelta(microseconds=1) if parsed.microsecond or "." in text else timedelta(seconds=1)
+    if granularity == timedelta(seconds=1) and re.search(r"T\d{2}:\d{2}(?:[Z+-]|$)", text):
+        granularity = timedelta(minutes=1)  # "2025-11-20T14:02Z": the whole minute
+    return DateBound(_to_utc(parsed, value), granularity)
+
+
+def _to_utc(value: datetime, shown: str) -> datetime:
+    try:
+        return value.astimezone(timezone.utc)
+    except OverflowError:
+        raise ValueError(
+            f"'{shown}' is outside the representable range (0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999999Z)"
+        ) from None
