@@ -1,0 +1,146 @@
+"""Exceptions (streams platform §8): list across reconciliations, get, PATCH (status, note, assignee)
+with history recording the API key's owner."""
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+from typing import Any, Optional
+
+from chalice import Blueprint
+from pydantic import Field, RootModel, model_validator
+
+from chalicelib.api.core import (Dialect, Routes, StreamsError, StreamsIn, StreamsOut, StreamsPageQuery, ok,
+                                 page_of, paginated)
+from chalicelib.streams import exceptions
+from chalicelib.streams.defs_errors import NotFound
+
+bp = Blueprint(__name__)
+api = Routes(bp, dialect=Dialect.STREAMS, tag="exceptions")
+
+
+class ExceptionStatus(str, Enum):
+    OPEN = "OPEN"
+    RESOLVED = "RESOLVED"
+    IGNORED = "IGNORED"
+
+
+class ExceptionReason(str, Enum):
+    NO_CANDIDATE = "NO_CANDIDATE"
+    TOLERANCE_EXCEEDED = "TOLERANCE_EXCEEDED"
+    DATE_OUT_OF_WINDOW = "DATE_OUT_OF_WINDOW"
+    BELOW_SIMILARITY = "BELOW_SIMILARITY"
+    AMBIGUOUS = "AMBIGUOUS"
+
+
+class Side(str, Enum):
+    SOURCE = "SOURCE"
+    TARGET = "TARGET"
+
+
+class ExceptionOut(StreamsOut):
+    id: int
+    reconciliation_id: int
+    stream_id: int
+    run_id: int
+    step_run_id: int
+    step_order: int
+    side: Side
+    row_key: Optional[str] = None
+    row_data: dict[str, Any]
+    reason: ExceptionReason
+    closest_candidate: Optional[dict[str, Any]] = Field(
+        default=None, description="{rowKey, pass, failedCondition, detail}: the nearest row and the condition it failed")
+    status: ExceptionStatus
+    assignee: Optional[str] = None
+    note: Optional[str] = None
+    resolved_by: Optional[str] = Field(default=None, description="Who set the current RESOLVED/IGNORED status")
+    resolved_at: Optional[datetime] = None
+    created_at: datetime
+    updated_at: datetime
+
+
+class HistoryOut(StreamsOut):
+    id: int
+    exception_id: int
+    changed_by: str = Field(description="The owner of the API key that made the change")
+    changed_at: datetime
+    changes: dict[str, Any] = Field(examples=[{"status": {"from": "OPEN", "to": "RESOLVED"}}])
+
+
+class HistoryList(RootModel[list[HistoryOut]]):
+    pass
+
+
+class ExceptionPatch(StreamsIn):
+    status: Optional[ExceptionStatus] = None
+    note: Optional[str] = Field(default=None, max_length=4000)
+    assignee: Optional[str] = Field(default=None, min_length=1, max_length=320)
+
+    @model_validator(mode="after")
+    def _something(self):
+        if not self.model_fields_set:
+            raise ValueError("give at least one of status, note, assignee")
+        if "status" in self.model_fields_set and self.status is None:
+            raise ValueError("status cannot be null (OPEN, RESOLVED or IGNORED)")
+        return self
+
+
+class ExceptionsQuery(StreamsPageQuery):
+    status: Optional[ExceptionStatus] = None
+    reason: Optional[ExceptionReason] = None
+    side: Optional[Side] = None
+    stream_id: Optional[int] = Field(default=None, ge=1, le=2**63 - 1)
+    run_id: Optional[int] = Field(default=None, ge=1, le=2**63 - 1)
+    reconciliation_id: Optional[int] = Field(default=None, ge=1, le=2**63 - 1)
+    assignee: Optional[str] = Field(default=None, min_length=1, max_length=320)
+    older_than_days: Optional[int] = Field(default=None, ge=0, le=36500, description="Created more than N days ago")
+
+
+def _caller() -> str:
+    p = (bp.current_request.context or {}).get("recon_principal")
+    return getattr(p, "owner_email", None) or "unknown"
+
+
+def _v(e) -> Any:
+    return e.value if isinstance(e, Enum) else e
+
+
+@api.route("/exceptions", "GET", query=ExceptionsQuery, response=page_of(ExceptionOut),
+           summary="Exceptions across reconciliations (newest first)")
+def list_exceptions(query: ExceptionsQuery):
+    rows, total = exceptions.list_exceptions(
+        status=_v(query.status), reason=_v(query.reason), side=_v(query.side), stream_id=query.stream_id,
+        run_id=query.run_id, reconciliation_id=query.reconciliation_id, assignee=query.assignee,
+        older_than_days=query.older_than_days, offset=query.offset, limit=query.limit)
+    return ok(paginated([exceptions.view(r) for r in rows], total, query))
+
+
+@api.route("/exceptions/{id}", "GET", response=ExceptionOut, errors=[404], summary="One exception")
+def get_exception(id: int):
+    try:
+        return ok(exceptions.view(exceptions.get_exception(id)))
+    except NotFound as exc:
+        raise StreamsError.not_found(exc.kind, exc.id) from None
+
+
+@api.route("/exceptions/{id}", "PATCH", body=ExceptionPatch, response=ExceptionOut, errors=[404],
+           summary="Review an exception: status (OPEN, RESOLVED, IGNORED), note, assignee",
+           description="Only the fields given change (null clears note or assignee). Every change is kept in "
+                       "GET /exceptions/{id}/history with the API key's owner and the time.")
+def update_exception(id: int, body: ExceptionPatch):
+    changes = {k: _v(getattr(body, k)) for k in body.model_fields_set}
+    try:
+        row = exceptions.update_exception(id, changes, _caller())
+    except NotFound as exc:
+        raise StreamsError.not_found(exc.kind, exc.id) from None
+    return ok(exceptions.view(row), message="Exception updated")
+
+
+@api.route("/exceptions/{id}/history", "GET", response=HistoryList, errors=[404],
+           summary="Every change of an exception, oldest first")
+def exception_history(id: int):
+    try:
+        rows = exceptions.history(id)
+    except NotFound as exc:
+        raise StreamsError.not_found(exc.kind, exc.id) from None
+    return ok([exceptions.history_view(r) for r in rows])

@@ -1,0 +1,107 @@
+"""Exceptions (streams platform §8): rows a step left unmatched, explained; their review workflow.
+
+The step worker writes them (recon.stream_exceptions, 0006); this module reads them, changes their
+status, note and assignee, and keeps every change with who (the API key's owner) and when.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from psycopg.types.json import Jsonb
+
+from chalicelib.streams.defs_db import fetch_all, fetch_one, tx
+from chalicelib.streams.defs_errors import NotFound
+
+STATUSES = ("OPEN", "RESOLVED", "IGNORED")
+REASONS = ("NO_CANDIDATE", "TOLERANCE_EXCEEDED", "DATE_OUT_OF_WINDOW", "BELOW_SIMILARITY", "AMBIGUOUS")
+SIDES = ("SOURCE", "TARGET")
+
+_COLS = ("e.exception_id, e.stream_id, e.run_id, e.step_run_id, e.reconciliation_id, e.step_order, e.side, e.row_no,"
+         " e.row_key, e.row_data, e.reason, e.closest_candidate, e.status, e.assignee, e.note, e.created_at,"
+         " e.updated_at")
+# who closed it and when: the latest change that set the current non-OPEN status
+_RESOLVED = (", (SELECT h.changed_by FROM recon.stream_exception_history h WHERE h.exception_id = e.exception_id"
+             " AND h.changes ? 'status' ORDER BY h.changed_at DESC, h.history_id DESC LIMIT 1) AS status_changed_by,"
+             " (SELECT h.changed_at FROM recon.stream_exception_history h WHERE h.exception_id = e.exception_id"
+             " AND h.changes ? 'status' ORDER BY h.changed_at DESC, h.history_id DESC LIMIT 1) AS status_changed_at")
+
+
+def list_exceptions(*, status: str | None = None, reason: str | None = None, side: str | None = None,
+                    stream_id: int | None = None, run_id: int | None = None, reconciliation_id: int | None = None,
+                    assignee: str | None = None, older_than_days: int | None = None, offset: int = 0,
+                    limit: int = 20, conn=None) -> tuple[list[dict], int]:
+    where, params = [], []
+    for col, value in (("status", status), ("reason", reason), ("side", side), ("stream_id", stream_id),
+                       ("run_id", run_id), ("reconciliation_id", reconciliation_id), ("assignee", assignee)):
+        if value is not None:
+            where.append(f"e.{col} = %s")
+            params.append(value)
+    if older_than_days is not None:
+        where.append("e.created_at < now() - make_interval(days => %s)")
+        params.append(older_than_days)
+    clause = ("WHERE " + " AND ".join(where)) if where else ""
+    with tx(conn) as c:
+        total = fetch_one(c, f"SELECT count(*) AS n FROM recon.stream_exceptions e {clause}", params)["n"]
+        rows = fetch_all(c, f"SELECT {_COLS}{_RESOLVED} FROM recon.stream_exceptions e {clause}"
+                            " ORDER BY e.created_at DESC, e.exception_id DESC OFFSET %s LIMIT %s",
+                         params + [offset, limit])
+    return rows, total
+
+
+def get_exception(exception_id: int, conn=None) -> dict:
+    with tx(conn) as c:
+        row = fetch_one(c, f"SELECT {_COLS}{_RESOLVED} FROM recon.stream_exceptions e WHERE e.exception_id = %s",
+                        (exception_id,))
+    if row is None:
+        raise NotFound("Exception", exception_id)
+    return row
+
+
+def update_exception(exception_id: int, changes: dict[str, Any], changed_by: str) -> dict:
+    """Apply the given fields (status, note, assignee; None clears note/assignee); one history entry
+    with every field that really changed. Setting what is already there changes nothing."""
+    with tx() as c:
+        row = fetch_one(c, "SELECT status, note, assignee FROM recon.stream_exceptions WHERE exception_id = %s"
+                           " FOR UPDATE", (exception_id,))
+        if row is None:
+            raise NotFound("Exception", exception_id)
+        diff = {k: {"from": row[k], "to": v} for k, v in changes.items() if row[k] != v}
+        if diff:
+            sets = ", ".join(f"{k} = %s" for k in diff)
+            c.execute(f"UPDATE recon.stream_exceptions SET {sets}, updated_at = now() WHERE exception_id = %s",
+                      [d["to"] for d in diff.values()] + [exception_id])
+            c.execute("INSERT INTO recon.stream_exception_history (exception_id, changed_by, changes)"
+                      " VALUES (%s, %s, %s)", (exception_id, changed_by, Jsonb(diff)))
+        return get_exception(exception_id, c)
+
+
+def history(exception_id: int) -> list[dict]:
+    with tx() as c:
+        if fetch_one(c, "SELECT 1 AS x FROM recon.stream_exceptions WHERE exception_id = %s", (exception_id,)) is None:
+            raise NotFound("Exception", exception_id)
+        return fetch_all(c, "SELECT history_id, exception_id, changed_by, changed_at, changes"
+                            " FROM recon.stream_exception_history WHERE exception_id = %s"
+                            " ORDER BY changed_at, history_id", (exception_id,))
+
+
+def open_counts(conn=None) -> list[dict]:
+    """OPEN exceptions per stream and reason (for /metrics)."""
+    with tx(conn) as c:
+        return fetch_all(c, "SELECT stream_id, reason, count(*) AS n FROM recon.stream_exceptions"
+                            " WHERE status = 'OPEN' GROUP BY stream_id, reason ORDER BY stream_id, reason")
+
+
+def view(row: dict) -> dict:
+    closed = row["status"] != "OPEN"
+    return {"id": row["exception_id"], "reconciliationId": row["reconciliation_id"], "streamId": row["stream_id"],
+            "runId": row["run_id"], "stepRunId": row["step_run_id"], "stepOrder": row["step_order"],
+            "side": row["side"], "rowKey": row["row_key"], "rowData": row["row_data"], "reason": row["reason"],
+            "closestCandidate": row["closest_candidate"], "status": row["status"], "assignee": row["assignee"],
+            "note": row["note"], "resolvedBy": row.get("status_changed_by") if closed else None,
+            "resolvedAt": row.get("status_changed_at") if closed else None,
+            "createdAt": row["created_at"], "updatedAt": row["updated_at"]}
+
+
+def history_view(row: dict) -> dict:
+    return {"id": row["history_id"], "exceptionId": row["exception_id"], "changedBy": row["changed_by"],
+            "changedAt": row["changed_at"], "changes": row["changes"]}

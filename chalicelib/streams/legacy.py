@@ -1,0 +1,162 @@
+"""Legacy reconciliations (streams platform §7) behind an adapter: a reconciliation is one step run.
+
+`POST /reconciliations` creates an implicit one-step stream (kind LEGACY) and a PENDING run of it; the
+run's step has the reconciliation id. Every step run of any stream is visible here through its
+reconciliation id. Status: the step run's, with RETRY_WAIT read as IN_PROGRESS and SKIPPED as CANCELED.
+"""
+from __future__ import annotations
+
+from chalicelib.streams import definitions
+from chalicelib.streams.defs_db import fetch_all, fetch_one, tx
+from chalicelib.streams.defs_errors import Conflict, Invalid, Issue, NotFound
+
+STATUS = {"PENDING": "PENDING", "IN_PROGRESS": "IN_PROGRESS", "RETRY_WAIT": "IN_PROGRESS",
+          "COMPLETED": "COMPLETED", "FAILED": "FAILED", "SKIPPED": "CANCELED", "CANCELED": "CANCELED"}
+FINISHED = ("COMPLETED", "FAILED", "CANCELED")
+_FIELDS = {"steps[0].sourceInput.id": "sourceFileId", "steps[0].targetInput.id": "targetFileId",
+           "steps[0].ruleSetId": "ruleSetId"}
+
+# one row per (run, step): its latest attempt, the run, the stream and the legacy record if any
+_SELECT = """
+SELECT t.reconciliation_id, t.run_id, t.step_order, t.name AS step_name, r.stream_id, r.status AS run_status,
+       r.execution_arn, r.created_at AS run_created_at, r.started_at AS run_started_at,
+       r.completed_at AS run_completed_at, r.definition, s.kind, s.name AS stream_name,
+       sr.status, sr.progress, sr.rule_set_id AS sr_rule_set_id, sr.source_file_id, sr.target_file_id,
+       sr.source_rows, sr.target_rows, sr.matched_source_rows, sr.unmatched_source_rows, sr.unmatched_target_rows,
+       sr.exception_count, sr.error_message, sr.started_at, sr.completed_at,
+       l.name AS legacy_name, l.description AS legacy_description, l.source_file_id AS l_source_file_id,
+       l.target_file_id AS l_target_file_id, l.rule_set_id AS l_rule_set_id, l.created_at AS legacy_created_at
+FROM recon.stream_run_steps t
+JOIN recon.stream_runs r ON r.run_id = t.run_id
+JOIN recon.streams s ON s.stream_id = r.stream_id
+LEFT JOIN LATERAL (SELECT * FROM recon.stream_step_runs x WHERE x.reconciliation_id = t.reconciliation_id
+                   ORDER BY x.attempt_no DESC LIMIT 1) sr ON true
+LEFT JOIN recon.legacy_reconciliations l ON l.reconciliation_id = t.reconciliation_id
+"""
+
+
+def create(name: str, description: str | None, source_file_id: int, target_file_id: int, rule_set_id: int,
+           created_by: str | None) -> dict:
+    from chalicelib.streams import runs
+
+    defn = {"name": name, "description": description, "domain": None, "trigger_type": "MANUAL",
+            "trigger_config": None,
+            "steps": [{"step_order": 1, "name": name,
+                       "source_input": {"type": "FILE", "id": source_file_id},
+                       "target_input": {"type": "FILE", "id": target_file_id}, "rule_set_id": rule_set_id,
+                       "config": {"continue_on_failure": False, "max_retries": 0}}]}
+    with tx() as c:
+        try:
+            stream = definitions.create_stream(defn, created_by, kind="LEGACY", conn=c)
+        except Invalid as exc:
+            issues = [Issue(_FIELDS.get(i.field, i.field), i.code, i.message.replace("Step 1: ", ""))
+                      for i in exc.issues]
+            raise Invalid(issues) from None
+        run = runs.create_run(stream["stream_id"], "MANUAL",
+                              {"requestedBy": created_by, "reason": "legacy reconciliation"}, start=False, conn=c)
+        rid = fetch_one(c, "SELECT reconciliation_id FROM recon.stream_run_steps WHERE run_id = %s AND step_order = 1",
+                        (run["runId"],))["reconciliation_id"]
+        c.execute("INSERT INTO recon.legacy_reconciliations (reconciliation_id, stream_id, run_id, name, description,"
+                  " source_file_id, target_file_id, rule_set_id, created_by) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                  (rid, stream["stream_id"], run["runId"], name, description, source_file_id, target_file_id,
+                   rule_set_id, created_by))
+        return _load(rid, c)
+
+
+def _load(reconciliation_id: int, conn=None) -> dict:
+    with tx(conn) as c:
+        row = fetch_one(c, _SELECT + " WHERE t.reconciliation_id = %s", (reconciliation_id,))
+    if row is None:
+        raise NotFound("Reconciliation", reconciliation_id)
+    return row
+
+
+def get(reconciliation_id: int) -> dict:
+    return _load(reconciliation_id)
+
+
+def list_all(offset: int = 0, limit: int = 20, status: str | None = None) -> tuple[list[dict], int]:
+    with tx() as c:
+        total = fetch_one(c, "SELECT count(*) AS n FROM recon.stream_run_steps")["n"]
+        rows = fetch_all(c, _SELECT + " ORDER BY r.created_at DESC, t.reconciliation_id DESC OFFSET %s LIMIT %s",
+                         (offset, limit))
+    return rows, total
+
+
+def status_of(row: dict) -> str:
+    step = row["status"] or "PENDING"
+    if step == "PENDING" and row["kind"] == "LEGACY" and row["execution_arn"] and row["run_status"] in ("PENDING", "RUNNING"):
+        return "IN_PROGRESS"   # started, waiting for a worker
+    if step == "PENDING" and row["run_status"] == "CANCELED":
+        return "CANCELED"
+    return STATUS.get(step, step)
+
+
+def start(reconciliation_id: int) -> dict:
+    from chalicelib.streams import runs
+
+    row = _load(reconciliation_id)
+    if row["kind"] != "LEGACY":
+        raise Conflict(f"Reconciliation {reconciliation_id} is step {row['step_order']} of stream run {row['run_id']}:"
+                       " it starts with its run")
+    if row["execution_arn"] or row["run_status"] != "PENDING":
+        raise Conflict(f"Reconciliation {reconciliation_id} was already started ({status_of(row)})")
+    try:
+        runs.start_run(row["run_id"])
+    except runs.RunConflict:
+        raise Conflict(f"Reconciliation {reconciliation_id} was already started") from None
+    return _load(reconciliation_id)
+
+
+def cancel(reconciliation_id: int) -> dict:
+    from chalicelib.streams import runs
+
+    row = _load(reconciliation_id)
+    status = status_of(row)
+    if status in FINISHED:
+        raise Conflict(f"Reconciliation {reconciliation_id} is already {status}")
+    try:
+        runs.cancel_run(row["run_id"])
+    except runs.RunConflict as exc:
+        raise Conflict(f"Reconciliation {reconciliation_id} cannot be canceled: {exc}") from None
+    return _load(reconciliation_id)
+
+
+def _step_def(row: dict) -> dict:
+    for st in row.get("definition") or []:
+        if st.get("stepOrder") == row["step_order"]:
+            return st
+    return {}
+
+
+def view(row: dict) -> dict:
+    st = _step_def(row)
+    legacy = row["kind"] == "LEGACY" and row["legacy_name"] is not None
+
+    def input_file(key: str, own, legacy_value):
+        if legacy:
+            return legacy_value
+        if own is not None:
+            return own
+        inp = st.get(key) or {}
+        return inp.get("id") if inp.get("type") == "FILE" else None
+
+    source_rows, matched = row["source_rows"], row["matched_source_rows"]
+    rate = round(100.0 * matched / source_rows, 2) if source_rows and matched is not None else None
+    return {
+        "id": row["reconciliation_id"],
+        "name": row["legacy_name"] if legacy else f"{row['stream_name']} / {row['step_name']}",
+        "description": row["legacy_description"] if legacy else None,
+        "status": status_of(row),
+        "sourceFileId": input_file("sourceInput", row["source_file_id"], row["l_source_file_id"]),
+        "targetFileId": input_file("targetInput", row["target_file_id"], row["l_target_file_id"]),
+        "ruleSetId": row["l_rule_set_id"] if legacy else (row["sr_rule_set_id"] or st.get("ruleSetId")),
+        "streamId": row["stream_id"], "runId": row["run_id"], "stepOrder": row["step_order"],
+        "totalSourceRecords": source_rows, "totalTargetRecords": row["target_rows"],
+        "matchedRecords": matched, "unmatchedSourceRecords": row["unmatched_source_rows"],
+        "unmatchedTargetRecords": row["unmatched_target_rows"], "exceptionCount": row["exception_count"] or 0,
+        "matchRate": rate, "progress": row["progress"] or 0, "errorMessage": row["error_message"],
+        "startedAt": row["started_at"] or (row["run_started_at"] if legacy else None),
+        "completedAt": row["completed_at"] or (row["run_completed_at"] if status_of(row) == "CANCELED" else None),
+        "createdAt": row["legacy_created_at"] or row["run_created_at"],
+    }
