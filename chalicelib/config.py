@@ -11,6 +11,8 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from chalicelib.domain.support import SUPPORT_CONTACT
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -38,7 +40,7 @@ class Settings(BaseSettings):
     # API
     rate_limit_trigger_per_minute: int = 10
     rate_limit_uploads_per_minute: int = 30   # streams: direct uploads and upload sessions, per API key
-    support_contact: str = "support@company.com"
+    support_contact: str = SUPPORT_CONTACT
 
     # CDC engine
     segments_per_job: int = Field(default=16, ge=1, le=4096)

@@ -12,6 +12,7 @@ from typing import Any
 from chalice import Blueprint
 
 from chalicelib.api.errors import api_view, json_response
+from chalicelib.domain.support import SUPPORT_CONTACT
 
 bp = Blueprint(__name__)
 
@@ -51,7 +52,7 @@ COMMON_RESPONSES = {
     "InternalError": _error(
         "Unexpected failure; quote request_id (also in the X-Request-Id header) to support", "InternalError",
         {"error": "INTERNAL_SERVER_ERROR", "message": "An unexpected error occurred",
-         "request_id": "req-abc123", "contact": "support@company.com"},
+         "request_id": "req-abc123", "contact": SUPPORT_CONTACT},
     ),
     "ValidationFailed": _error(
         "Malformed JSON, wrong type, unknown enum value, unknown field or query parameter, out-of-range value",
@@ -180,8 +181,18 @@ def _envelope(data_schema: dict) -> dict:
             "properties": {"success": {"const": True}, "message": {"type": ["string", "null"]}, "data": data_schema}}
 
 
-def _model_ref(model) -> dict:
-    return _ref(model.__name__) if model is not None else {"type": "null"}
+# (model, mode) -> {"$ref": ...}: pydantic names two models of the same class name apart
+_REFS: dict = {}
+
+
+def _model_ref(model, mode: str = "serialization") -> dict:
+    if model is None:
+        return {"type": "null"}
+    return dict(_REFS.get((model, mode)) or _ref(model.__name__))
+
+
+def _schema_of(schemas: dict, model, mode: str = "validation") -> dict:
+    return schemas[_model_ref(model, mode)["$ref"].rsplit("/", 1)[1]]
 
 
 def _registry_operation(op, schemas: dict) -> dict:
@@ -192,7 +203,7 @@ def _registry_operation(op, schemas: dict) -> dict:
                **({"description": op.param_docs[n]} if n in op.param_docs else {})}
               for n, k in op.path_params.items()]
     if op.query is not None:
-        params += _query_params(schemas[op.query.__name__])
+        params += _query_params(_schema_of(schemas, op.query))
     out: dict[str, Any] = {"tags": [op.tag], "operationId": op.operation_id, "summary": op.summary}
     if op.description:
         out["description"] = op.description
@@ -201,7 +212,7 @@ def _registry_operation(op, schemas: dict) -> dict:
     if op.public:
         out["security"] = []
     if op.body is not None:
-        media: dict[str, Any] = {"schema": _ref(op.body.__name__)}
+        media: dict[str, Any] = {"schema": _model_ref(op.body, "validation")}
         if op.body_example is not None:
             media["example"] = op.body_example
         out["requestBody"] = {"required": True, "content": {"application/json": media}}
@@ -294,18 +305,20 @@ def _build_cached(_n_operations: int) -> dict:
     inputs = list(dict.fromkeys([models.TriggerRequest, models.ResolveRequest, models.JobsQuery,
                                  models.MismatchesQuery, *reg_inputs]))
     outputs = [m for m in dict.fromkeys([*models.RESPONSE_MODELS, *reg_outputs]) if m not in inputs]
-    _, top = models_json_schema(
+    keys, top = models_json_schema(
         [(m, "validation") for m in inputs] + [(m, "serialization") for m in outputs], ref_template=REF
     )
+    _REFS.clear()
+    _REFS.update(keys)
     schemas = top["$defs"]
     paths = _operations(schemas)
     paths_from_registry = _registry_paths(schemas)
     for path, ops in paths_from_registry.items():
         paths.setdefault(path, {}).update(ops)
     # the query models only feed the parameter lists
-    for model in inputs:
-        if model.__name__.endswith("Query") and model.__name__ in schemas:
-            schemas.pop(model.__name__)
+    query_models = {models.JobsQuery, models.MismatchesQuery} | {op.query for op in REGISTRY.operations if op.query}
+    for model in query_models:
+        schemas.pop(_model_ref(model, "validation")["$ref"].rsplit("/", 1)[1], None)
     return {
         "openapi": "3.1.0",
         "info": {
