@@ -7,6 +7,7 @@ from chalice import Chalice
 from chalicelib import observability
 from chalicelib.api import auth_middleware, health
 from chalicelib.api import data_sources, exceptions, files, reconciliations, rule_sets, streams  # streams definitions
+from chalicelib.api import stream_runs  # streams runtime
 from chalicelib.api import cdc, metrics, openapi
 
 app = Chalice(app_name="recon")
@@ -24,6 +25,7 @@ app.register_blueprint(files.bp, url_prefix=API_PREFIX)
 app.register_blueprint(rule_sets.bp, url_prefix=API_PREFIX)
 app.register_blueprint(data_sources.bp, url_prefix=API_PREFIX)
 app.register_blueprint(streams.bp, url_prefix=API_PREFIX)
+app.register_blueprint(stream_runs.bp, url_prefix=API_PREFIX)
 app.register_blueprint(exceptions.bp, url_prefix=API_PREFIX)
 app.register_blueprint(reconciliations.bp, url_prefix=API_PREFIX)
 
@@ -75,3 +77,25 @@ def file_worker(event):
     from chalicelib.workers import files as file_jobs
 
     return _batch(event, file_jobs.handle_file_message, with_receive_count=True)
+
+
+# streams runtime: step tasks of the state machine, EVENT triggers, the schedule tick
+@app.on_sqs_message(queue="recon-stream-steps", batch_size=1)
+def stream_step_worker(event):
+    from chalicelib.workers import streams as stream_workers
+
+    return _batch(event, stream_workers.handle_step_message)
+
+
+@app.on_sqs_message(queue="recon-stream-events", batch_size=5)
+def stream_event_worker(event):
+    from chalicelib.workers import streams as stream_workers
+
+    return _batch(event, stream_workers.handle_event_message)
+
+
+@app.on_sqs_message(queue="recon-stream-ticks", batch_size=1)
+def stream_schedule_dispatcher(event):
+    from chalicelib.workers import streams as stream_workers
+
+    return _batch(event, stream_workers.handle_tick_message)

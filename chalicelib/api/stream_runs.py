@@ -1,0 +1,228 @@
+"""Stream runs (streams contract §4.4–4.8, platform §5): create a run, list a stream's runs, get a
+run, its step runs (latest attempt, or every attempt), a step run's artifacts, cancel a run."""
+from __future__ import annotations
+
+import os
+from datetime import datetime
+from enum import Enum
+from typing import Any, Optional
+
+from chalice import Blueprint
+from pydantic import Field, RootModel
+
+from chalicelib.api.core import (Dialect, Routes, StreamsError, StreamsIn, StreamsOut, StreamsPageQuery,
+                                 StreamsQuery, ok, page_of, paginated)
+from chalicelib.streams import runs
+from chalicelib.streams.defs_errors import Conflict, NotFound
+
+bp = Blueprint(__name__)
+api = Routes(bp, dialect=Dialect.STREAMS, tag="stream runs", owns=("/stream-runs", "/step-runs"))
+
+
+class RunStatus(str, Enum):
+    PENDING = "PENDING"
+    RUNNING = "RUNNING"
+    PARTIAL_FAILED = "PARTIAL_FAILED"
+    FAILED = "FAILED"
+    COMPLETED = "COMPLETED"
+    CANCELED = "CANCELED"
+
+
+class StepRunStatus(str, Enum):
+    PENDING = "PENDING"
+    IN_PROGRESS = "IN_PROGRESS"
+    RETRY_WAIT = "RETRY_WAIT"
+    FAILED = "FAILED"
+    COMPLETED = "COMPLETED"
+    SKIPPED = "SKIPPED"
+    CANCELED = "CANCELED"
+
+
+class ArtifactType(str, Enum):
+    MATCHED = "MATCHED"
+    UNMATCHED_SOURCE = "UNMATCHED_SOURCE"
+    UNMATCHED_TARGET = "UNMATCHED_TARGET"
+    SNAPSHOT_SOURCE = "SNAPSHOT_SOURCE"
+    SNAPSHOT_TARGET = "SNAPSHOT_TARGET"
+
+
+class ManualTrigger(str, Enum):
+    MANUAL = "MANUAL"
+
+
+class RunIn(StreamsIn):
+    trigger_type: ManualTrigger = Field(default=ManualTrigger.MANUAL,
+                                        description="MANUAL (schedules and events start their own runs)")
+    trigger_metadata: Optional[dict[str, Any]] = Field(
+        default=None, description="Who or what asked for the run, e.g. {\"requestedBy\": ..., \"reason\": ...}")
+
+
+class RunCreatedOut(StreamsOut):
+    run_id: int
+    stream_id: int
+    status: RunStatus
+    current_step_order: int
+    started_at: Optional[datetime] = None
+    created_at: datetime
+
+
+class RunMetricsOut(StreamsOut):
+    total_steps: int
+    completed_steps: int
+    failed_steps: int
+    matched_records: int = Field(description="Source rows matched, all steps")
+    exception_count: int = Field(description="Unmatched rows of every step that no later step of the run consumes")
+
+
+class RunOut(StreamsOut):
+    id: int
+    stream_id: int
+    stream_version: int
+    status: RunStatus
+    current_step_order: int
+    trigger_type: str
+    trigger_metadata: dict[str, Any]
+    metrics: RunMetricsOut
+    error_message: Optional[str] = None
+    started_at: Optional[datetime] = None
+    completed_at: Optional[datetime] = None
+    created_at: datetime
+    updated_at: datetime
+
+
+class StepRunOut(StreamsOut):
+    id: int
+    run_id: int
+    step_id: Optional[int] = None
+    step_order: int
+    name: Optional[str] = None
+    status: StepRunStatus
+    attempt_no: int
+    progress: int = Field(ge=0, le=100)
+    reconciliation_id: int
+    rule_set_id: Optional[int] = None
+    rule_set_version: Optional[int] = None
+    source_rows: Optional[int] = None
+    target_rows: Optional[int] = None
+    matched_source_rows: Optional[int] = None
+    matched_target_rows: Optional[int] = None
+    unmatched_source_rows: Optional[int] = None
+    unmatched_target_rows: Optional[int] = None
+    exception_count: int = 0
+    error_message: Optional[str] = None
+    started_at: Optional[datetime] = None
+    completed_at: Optional[datetime] = None
+
+
+class ArtifactOut(StreamsOut):
+    id: int
+    artifact_type: ArtifactType
+    file_id: int
+    filename: str
+    row_count: Optional[int] = None
+    checksum: Optional[str] = None
+    download_url: str
+    created_at: datetime
+
+
+class CanceledOut(StreamsOut):
+    run_id: int
+    status: RunStatus
+    completed_at: Optional[datetime] = None
+
+
+class StepRunList(RootModel[list[StepRunOut]]):
+    pass
+
+
+class ArtifactList(RootModel[list[ArtifactOut]]):
+    pass
+
+
+class RunsQuery(StreamsPageQuery):
+    status: Optional[RunStatus] = Field(default=None, description="Only runs with this status")
+
+
+class Attempts(str, Enum):
+    ALL = "all"
+    LATEST = "latest"
+
+
+class StepsQuery(StreamsQuery):
+    attempts: Attempts = Field(default=Attempts.LATEST, description="`all` adds earlier attempts of each step")
+
+
+def _domain_errors(fn):
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except NotFound as exc:
+            raise StreamsError.not_found(exc.kind, exc.id) from None
+        except Conflict as exc:
+            raise StreamsError.conflict(str(exc)) from None
+
+    return wrapper
+
+
+def _rate_limit() -> None:
+    from chalicelib.api.auth import enforce_rate_limit
+
+    p = (bp.current_request.context or {}).get("recon_principal")
+    if p is not None:
+        enforce_rate_limit(p, "stream-runs", int(os.environ.get("RATE_LIMIT_RUNS_PER_MINUTE", "30")))
+
+
+def _requested_by() -> Optional[str]:
+    p = (bp.current_request.context or {}).get("recon_principal")
+    return getattr(p, "owner_email", None)
+
+
+@api.route("/streams/{id}/runs", "POST", body=RunIn, response=RunCreatedOut, status=201, errors=[404, 409],
+           summary="Start a run of a stream", before=_rate_limit,
+           description="Creates a run of the stream's current definition and starts its execution. 409 when the "
+                       "stream is not ACTIVE or a run of it is PENDING or RUNNING. Counts against the per-key "
+                       "run-creation rate limit.")
+@_domain_errors
+def create_stream_run(id: int, body: RunIn):
+    metadata = dict(body.trigger_metadata or {})
+    metadata.setdefault("requestedBy", _requested_by())
+    return ok(runs.create_run(id, body.trigger_type.value, metadata), message="Run created", status=201)
+
+
+@api.route("/streams/{id}/runs", "GET", query=RunsQuery, response=page_of(RunOut), errors=[404],
+           summary="Runs of a stream, newest first")
+@_domain_errors
+def list_stream_runs(id: int, query: RunsQuery):
+    items, total = runs.list_runs(id, status=query.status.value if query.status else None,
+                                  offset=query.offset, limit=query.limit)
+    return ok(paginated(items, total, query))
+
+
+@api.route("/stream-runs/{runId}", "GET", response=RunOut, errors=[404], summary="One run, with its metrics")
+@_domain_errors
+def get_stream_run(runId: int):
+    return ok(runs.get_run(runId))
+
+
+@api.route("/stream-runs/{runId}/steps", "GET", query=StepsQuery, response=StepRunList, errors=[404],
+           summary="Step runs of a run (latest attempt per step; ?attempts=all for every attempt)")
+@_domain_errors
+def list_stream_run_steps(runId: int, query: StepsQuery):
+    return ok(runs.list_step_runs(runId, all_attempts=query.attempts is Attempts.ALL))
+
+
+@api.route("/step-runs/{stepRunId}/artifacts", "GET", response=ArtifactList, errors=[404],
+           summary="Artifacts of a step run (files: download through downloadUrl)")
+@_domain_errors
+def list_step_run_artifacts(stepRunId: int):
+    return ok(runs.artifacts_of(stepRunId))
+
+
+@api.route("/stream-runs/{runId}/cancel", "POST", response=CanceledOut, errors=[404, 409],
+           summary="Cancel a run (the running step stops within seconds; pending steps are SKIPPED)")
+@_domain_errors
+def cancel_stream_run(runId: int):
+    return ok(runs.cancel_run(runId), message="Run canceled")

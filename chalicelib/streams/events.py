@@ -1,0 +1,153 @@
+"""Stream events on the service's EventBridge bus (`recon-events`) and the EVENT trigger.
+
+Published: `FileReady` (source `recon.files`, by the file worker through `publish_file_ready`),
+`StreamRunCompleted` / `StreamRunFailed` (source `recon.streams`, when a run ends). The rule
+`recon-stream-triggers` (infra/resources.yml) sends them to the `recon-stream-events` queue, whose
+handler starts the EVENT-triggered streams that match:
+
+- `{"event": "FILE_UPLOADED", "filenamePattern": "bank_*.csv", "bind": {"stepOrder": 1, "input": "TARGET"}}`
+  on FileReady of an uploaded file whose name matches (fnmatch, case-sensitive);
+- `{"event": "STREAM_RUN_COMPLETED", "streamId": 9001}` on StreamRunCompleted of that stream.
+
+Each (event id, stream) starts at most one run (recon.stream_event_runs), however often the event is
+delivered. Runs that end also get signed webhooks (`stream.run.completed` / `stream.run.failed`),
+through the shared delivery machinery (chalicelib/runs/webhooks.py).
+"""
+from __future__ import annotations
+
+import fnmatch
+import json
+from datetime import datetime, timezone
+from typing import Any
+
+from chalicelib import aws
+from chalicelib.observability import logger
+
+BUS = "recon-events"
+FAILED_RUN = ("FAILED", "PARTIAL_FAILED")
+
+
+def _put(source: str, detail_type: str, detail: dict) -> None:
+    resp = aws.client("events").put_events(Entries=[{
+        "EventBusName": BUS, "Source": source, "DetailType": detail_type,
+        "Detail": json.dumps(detail, default=str)}])
+    if resp.get("FailedEntryCount"):
+        raise RuntimeError(f"PutEvents refused {detail_type}: {resp['Entries']}")
+
+
+def publish_file_ready(file_row: dict) -> None:
+    """Called by the file worker when an UPLOAD becomes READY."""
+    if file_row.get("origin", "UPLOAD") != "UPLOAD":
+        return
+    _put("recon.files", "FileReady", {"fileId": file_row["file_id"], "filename": file_row["filename"]})
+
+
+def _iso(v: Any) -> Any:
+    return v.astimezone(timezone.utc).isoformat().replace("+00:00", "Z") if isinstance(v, datetime) else v
+
+
+def run_finished(view: dict) -> None:
+    """A run ended: event on the bus, webhooks, metrics. Each part is best-effort and logged."""
+    status = view["status"]
+    detail = {"runId": view["id"], "streamId": view["streamId"], "status": status,
+              "metrics": view.get("metrics"), "errorMessage": view.get("errorMessage"),
+              "completedAt": _iso(view.get("completedAt"))}
+    if status in ("COMPLETED", *FAILED_RUN):
+        try:
+            _put("recon.streams", "StreamRunCompleted" if status == "COMPLETED" else "StreamRunFailed", detail)
+        except Exception:
+            logger.exception("publishing the run's event failed", extra={"run_id": view["id"]})
+        _webhooks(view, detail)
+    try:
+        from chalicelib.streams import metrics
+
+        metrics.run_finished(view)
+    except Exception:
+        pass
+
+
+def _webhooks(view: dict, detail: dict) -> None:
+    try:
+        from chalicelib.db.pool import transaction
+        from chalicelib.runs import webhooks
+    except ImportError:
+        return
+    event = "stream.run.completed" if view["status"] == "COMPLETED" else "stream.run.failed"
+    body = webhooks.ordered_json({"event": event, "timestamp": _iso(datetime.now(timezone.utc)), "data": detail},
+                                 data_order=("runId", "streamId", "status"))
+    try:
+        with transaction() as conn:
+            ids = webhooks.plan(conn, event, body, subject=f"stream-run:{view['id']}")
+        webhooks.enqueue_quietly(ids)
+    except Exception:
+        logger.exception("planning the run's webhooks failed", extra={"run_id": view["id"]})
+
+
+# ----------------------------------------------------------------------------------- EVENT trigger
+
+
+def handle_event(body: dict) -> list[int]:
+    """An EventBridge event from the queue: start the EVENT streams it triggers; the run ids started."""
+    event_id = body.get("id") or ""
+    detail_type = body.get("detail-type")
+    detail = body.get("detail") or {}
+    if isinstance(detail, str):
+        detail = json.loads(detail)
+    from chalicelib.streams import definitions
+
+    started = []
+    for stream in definitions.active_streams("EVENT"):
+        cfg = stream["trigger_config"] or {}
+        bound = _matches(cfg, detail_type, detail, stream["stream_id"])
+        if bound is None:
+            continue
+        run_id = _start_once(event_id, stream["stream_id"], detail_type, detail, bound)
+        if run_id is not None:
+            started.append(run_id)
+    return started
+
+
+def _matches(cfg: dict, detail_type: str | None, detail: dict, stream_id: int) -> list[dict] | None:
+    """The inputs to bind when this event triggers the stream; None when it does not."""
+    if cfg.get("event") == "FILE_UPLOADED" and detail_type == "FileReady":
+        pattern = cfg.get("filenamePattern") or "*"
+        if not fnmatch.fnmatchcase(detail.get("filename", ""), pattern):
+            return None
+        bind = cfg.get("bind")
+        if bind:
+            return [{"stepOrder": int(bind["stepOrder"]), "input": str(bind["input"]).upper(),
+                     "fileId": int(detail["fileId"])}]
+        return []
+    if cfg.get("event") == "STREAM_RUN_COMPLETED" and detail_type == "StreamRunCompleted":
+        if int(cfg.get("streamId", -1)) == int(detail.get("streamId", -2)) and detail.get("streamId") != stream_id:
+            return []
+    return None
+
+
+def _start_once(event_id: str, stream_id: int, detail_type: str | None, detail: dict, bound: list[dict]
+                ) -> int | None:
+    from chalicelib.db.pool import transaction
+    from chalicelib.streams import runs
+
+    with transaction() as conn:
+        row = conn.execute("INSERT INTO recon.stream_event_runs (event_id, stream_id, outcome) VALUES (%s, %s, 'CLAIMED')"
+                           " ON CONFLICT DO NOTHING RETURNING event_id", (event_id, stream_id)).fetchone()
+    if row is None:
+        logger.info("event already handled for this stream", extra={"event_id": event_id, "stream_id": stream_id})
+        return None
+    metadata = {"event": detail_type, "eventId": event_id, **{k: v for k, v in detail.items()
+                                                              if k in ("fileId", "filename", "runId", "streamId")}}
+    if "streamId" in metadata:
+        metadata["sourceStreamId"] = metadata.pop("streamId")
+    if "runId" in metadata:
+        metadata["sourceRunId"] = metadata.pop("runId")
+    outcome, run_id = "STARTED", None
+    try:
+        run_id = runs.create_run(stream_id, "EVENT", metadata, bound_inputs=bound)["runId"]
+    except runs.RunConflict as exc:
+        outcome = "SKIPPED_RUN_ACTIVE"
+        logger.info("event trigger skipped", extra={"stream_id": stream_id, "reason": str(exc)})
+    with transaction() as conn:
+        conn.execute("UPDATE recon.stream_event_runs SET outcome = %s, run_id = %s WHERE event_id = %s AND stream_id = %s",
+                     (outcome, run_id, event_id, stream_id))
+    return run_id

@@ -1,0 +1,259 @@
+"""Run control for reconciliation streams: create, start, cancel and read runs (no HTTP, no SQL here).
+
+A run is created PENDING with one row per step (its reconciliation id) and a PENDING first attempt of
+each step; starting it starts the Step Functions execution named after the run id. The run becomes
+RUNNING when the step worker picks up its first step, and ends when the execution's FINISH message is
+handled (step_worker.finish_run). Cancel marks the run CANCELED in the control plane first (the
+worker polls it and stops within seconds), then stops the execution.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+
+from chalicelib.observability import logger
+from chalicelib.streams import runtime, state_machine
+from chalicelib.streams.defs_db import tx
+from chalicelib.streams.defs_errors import Conflict, NotFound
+
+__all__ = ["RunConflict", "NotFound", "create_run", "start_run", "cancel_run", "get_run", "list_runs",
+           "list_step_runs", "get_step_run", "artifacts_of", "step_run_for_reconciliation", "run_view",
+           "step_run_view", "artifact_view", "created_view"]
+
+TRIGGER_TYPES = ("MANUAL", "SCHEDULED", "EVENT")
+
+
+class RunConflict(Conflict):
+    """A state that forbids the action (409)."""
+
+
+# ------------------------------------------------------------------------------------------ create
+
+
+def _definition(version: dict, bound_inputs: list[dict]) -> list[dict]:
+    """The steps as the run keeps them (camelCase), with inputs bound by an event applied."""
+    steps = []
+    for st in version["steps"]:
+        steps.append({
+            "stepOrder": st["step_order"], "stepId": st["step_id"], "name": st["name"],
+            "sourceInput": {"type": st["source_type"], "id": st["source_id"]},
+            "targetInput": {"type": st["target_type"], "id": st["target_id"]},
+            "ruleSetId": st["rule_set_id"], "maxRetries": st["max_retries"],
+            "continueOnFailure": st["continue_on_failure"],
+        })
+    for b in bound_inputs:
+        for st in steps:
+            if st["stepOrder"] == int(b["stepOrder"]):
+                key = "sourceInput" if b["input"].upper() == "SOURCE" else "targetInput"
+                st[key] = {"type": "FILE", "id": int(b["fileId"])}
+    return steps
+
+
+def create_run(stream_id: int, trigger_type: str, trigger_metadata: dict | None, *, start: bool = True,
+               bound_inputs: list[dict] | None = None, conn: psycopg.Connection | None = None) -> dict:
+    """Create a run of the stream's current definition (and start it unless start=False).
+
+    Raises NotFound (no such stream), RunConflict (stream not ACTIVE, or a run PENDING/RUNNING).
+    Returns the created run's view (PENDING: it turns RUNNING when its first step starts).
+    """
+    from chalicelib.streams import definitions
+
+    if trigger_type not in TRIGGER_TYPES:
+        raise ValueError(f"trigger_type must be one of {TRIGGER_TYPES}")
+    bound_inputs = list(bound_inputs or [])
+    with tx(conn) as c:
+        stream = definitions.get_stream(stream_id, c)
+        if stream is None:
+            raise NotFound("Stream", stream_id)
+        if stream["status"] != "ACTIVE":
+            raise RunConflict(f"Stream {stream_id} is {stream['status']}: only an ACTIVE stream can run")
+        active = runtime.active_run_of(c, stream_id)
+        if active is not None:
+            raise RunConflict(f"Stream {stream_id} already has a run in progress (run {active['run_id']},"
+                              f" {active['status']})")
+        version = definitions.get_version(stream_id, stream["current_version"], c)
+        steps = _definition(version, bound_inputs)
+        try:
+            with c.transaction():
+                row = runtime.insert_run(c, stream_id=stream_id, stream_version=version["version"],
+                                         trigger_type=trigger_type, trigger_metadata=trigger_metadata or {},
+                                         definition=steps, bound_inputs=bound_inputs)
+                runtime.insert_steps(c, row["run_id"], steps)
+        except psycopg.errors.UniqueViolation:
+            # a concurrent create won the one-active-run index
+            raise RunConflict(f"Stream {stream_id} already has a run in progress") from None
+        run_id = row["run_id"]
+        run = runtime.get_run(c, run_id)
+    if start and conn is None:
+        start_run(run_id)
+    elif start:
+        logger.info("run created inside a caller's transaction: the caller starts it", extra={"run_id": run_id})
+    return created_view(run)
+
+
+def start_run(run_id: int) -> dict:
+    """Start the run's execution. RunConflict when it was started already or is finished."""
+    with tx() as c:
+        run = runtime.get_run(c, run_id, lock=True)
+        if run is None:
+            raise NotFound("Run", run_id)
+        if run["execution_arn"] or run["status"] != "PENDING":
+            raise RunConflict(f"Run {run_id} was already started ({run['status']})")
+        definition = run["definition"]
+    try:
+        arn = state_machine.start(run_id, definition)
+    except Exception as exc:
+        logger.exception("starting the run's execution failed", extra={"run_id": run_id})
+        with tx() as c:
+            runtime.update_run(c, run_id, status="FAILED", completed_at=_now(c),
+                               error_message=f"the run could not be started: {type(exc).__name__}")
+            runtime.close_open_steps(c, run_id, in_progress_to="FAILED", pending_to="SKIPPED")
+        raise
+    with tx() as c:
+        runtime.update_run(c, run_id, execution_arn=arn)
+        return run_view(runtime.get_run(c, run_id))
+
+
+def _now(c) -> Any:
+    return c.execute("SELECT now() AS now").fetchone()["now"]
+
+
+# ------------------------------------------------------------------------------------------ cancel
+
+
+def cancel_run(run_id: int) -> dict:
+    """CANCELED now (the worker notices within seconds), running step CANCELED, pending steps SKIPPED.
+
+    RunConflict when the run is already finished.
+    """
+    with tx() as c:
+        run = runtime.get_run(c, run_id, lock=True)
+        if run is None:
+            raise NotFound("Run", run_id)
+        if run["status"] in runtime.FINISHED_RUN:
+            raise RunConflict(f"Run {run_id} is already {run['status']}")
+        runtime.close_open_steps(c, run_id, in_progress_to="CANCELED", pending_to="SKIPPED",
+                                 message="canceled")
+        runtime.update_run(c, run_id, status="CANCELED", completed_at=_now(c))
+        arn = run["execution_arn"]
+        view = run_view(runtime.get_run(c, run_id))
+    if arn:
+        try:
+            state_machine.stop(arn, cause=f"run {run_id} canceled")
+        except Exception:
+            # the control plane already says CANCELED; the worker stops on that alone
+            logger.exception("StopExecution failed", extra={"run_id": run_id})
+    _after_finish(view)
+    return {"runId": view["id"], "status": view["status"], "completedAt": view["completedAt"]}
+
+
+def _after_finish(view: dict) -> None:
+    try:
+        from chalicelib.streams import events
+
+        events.run_finished(view)
+    except Exception:
+        logger.exception("publishing the run's end failed", extra={"run_id": view.get("id")})
+
+
+# ------------------------------------------------------------------------------------------- reads
+
+
+def get_run(run_id: int) -> dict:
+    with tx() as c:
+        run = runtime.get_run(c, run_id)
+    if run is None:
+        raise NotFound("Run", run_id)
+    return run_view(run)
+
+
+def list_runs(stream_id: int, *, status: str | None = None, offset: int = 0, limit: int = 20
+              ) -> tuple[list[dict], int]:
+    from chalicelib.streams import definitions
+
+    with tx() as c:
+        if definitions.get_stream(stream_id, c) is None:
+            raise NotFound("Stream", stream_id)
+        rows, total = runtime.list_runs(c, stream_id, status, offset, limit)
+    return [run_view(r) for r in rows], total
+
+
+def list_step_runs(run_id: int, *, all_attempts: bool = False) -> list[dict]:
+    with tx() as c:
+        if runtime.run_status(c, run_id) is None:
+            raise NotFound("Run", run_id)
+        return [step_run_view(s) for s in runtime.step_runs(c, run_id, all_attempts=all_attempts)]
+
+
+def get_step_run(step_run_id: int) -> dict:
+    with tx() as c:
+        row = runtime.get_step_run(c, step_run_id)
+    if row is None:
+        raise NotFound("Step run", step_run_id)
+    return step_run_view(row)
+
+
+def artifacts_of(step_run_id: int) -> list[dict]:
+    with tx() as c:
+        if runtime.get_step_run(c, step_run_id) is None:
+            raise NotFound("Step run", step_run_id)
+        return [artifact_view(a) for a in runtime.artifacts(c, step_run_id)]
+
+
+def step_run_for_reconciliation(reconciliation_id: int, conn: psycopg.Connection | None = None) -> dict | None:
+    """The latest attempt of the (run, step) behind a reconciliation id, as a raw row (snake_case, with
+    counts, status, progress, error_message, started_at, completed_at, run_id, run_status)."""
+    with tx(conn) as c:
+        from chalicelib.streams.defs_db import fetch_one
+
+        return fetch_one(
+            c,
+            "SELECT s.*, r.status AS run_status, r.stream_id, t.name FROM recon.stream_run_steps t"
+            " JOIN recon.stream_step_runs s ON s.reconciliation_id = t.reconciliation_id"
+            " JOIN recon.stream_runs r ON r.run_id = t.run_id"
+            " WHERE t.reconciliation_id = %s ORDER BY s.attempt_no DESC LIMIT 1",
+            (reconciliation_id,),
+        )
+
+
+# ------------------------------------------------------------------------------------------- views
+
+
+def created_view(run: dict) -> dict:
+    return {"runId": run["run_id"], "streamId": run["stream_id"], "status": run["status"],
+            "currentStepOrder": run["current_step_order"], "startedAt": run["started_at"],
+            "createdAt": run["created_at"]}
+
+
+def run_view(run: dict) -> dict:
+    return {
+        "id": run["run_id"], "streamId": run["stream_id"], "streamVersion": run["stream_version"],
+        "status": run["status"], "currentStepOrder": run["current_step_order"],
+        "triggerType": run["trigger_type"], "triggerMetadata": run["trigger_metadata"] or {},
+        "metrics": {"totalSteps": run["total_steps"], "completedSteps": int(run.get("completed_steps") or 0),
+                    "failedSteps": int(run.get("failed_steps") or 0),
+                    "matchedRecords": int(run.get("matched_records") or 0),
+                    "exceptionCount": int(run.get("exception_count") or 0)},
+        "errorMessage": run["error_message"], "startedAt": run["started_at"], "completedAt": run["completed_at"],
+        "createdAt": run["created_at"], "updatedAt": run["updated_at"],
+    }
+
+
+def step_run_view(s: dict) -> dict:
+    return {
+        "id": s["step_run_id"], "runId": s["run_id"], "stepId": s["step_id"], "stepOrder": s["step_order"],
+        "name": s.get("name"), "status": s["status"], "attemptNo": s["attempt_no"], "progress": s["progress"],
+        "reconciliationId": s["reconciliation_id"], "ruleSetId": s["rule_set_id"],
+        "ruleSetVersion": s["rule_set_version"], "sourceRows": s["source_rows"], "targetRows": s["target_rows"],
+        "matchedSourceRows": s["matched_source_rows"], "matchedTargetRows": s["matched_target_rows"],
+        "unmatchedSourceRows": s["unmatched_source_rows"], "unmatchedTargetRows": s["unmatched_target_rows"],
+        "exceptionCount": s["exception_count"], "errorMessage": s["error_message"],
+        "startedAt": s["started_at"], "completedAt": s["completed_at"],
+    }
+
+
+def artifact_view(a: dict) -> dict:
+    return {"id": a["artifact_id"], "artifactType": a["artifact_type"], "fileId": a["file_id"],
+            "filename": a["filename"], "rowCount": a["row_count"], "checksum": a["checksum"],
+            "downloadUrl": f"/api/v1/files/{a['file_id']}/download", "createdAt": a["created_at"]}

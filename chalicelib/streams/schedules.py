@@ -1,0 +1,223 @@
+"""SCHEDULED streams: six-field, seconds-first cron in an IANA time zone, and the dispatcher.
+
+`triggerConfig: {"cron": "0 30 2 * * *", "timezone": "Europe/Berlin"}` — second minute hour
+day-of-month month day-of-week; `*`, lists, ranges, steps, `?` and month/day names; the seconds
+field is a single value (at most one run a minute).
+
+Occurrences are computed on the local wall clock (cronsim over naive local times, the five
+minute-and-up fields; the seconds added), then placed on the time line with zoneinfo:
+- a local time that does not exist (spring-forward gap) runs at the first instant after the gap;
+  several such times collapse into that one instant;
+- a local time that occurs twice (fall-back) runs once, at its first occurrence (fold=0): the naive
+  wall clock only passes it once.
+
+The dispatcher (`dispatch`) runs on the one-minute EventBridge tick (rule `recon-stream-schedule`
+→ queue `recon-stream-ticks`). For each ACTIVE SCHEDULED stream it looks at the occurrences in
+(cursor, now] — at most 24 hours back — and claims each (stream, occurrence) once in PostgreSQL
+(`recon.stream_schedule_claims`, primary key), however many dispatchers run. A claimed occurrence
+starts a run; occurrences missed while the service was down are run once, the latest of them,
+recorded as late (the others are recorded as superseded); one that meets an active run is skipped
+and recorded.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Iterator
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from cronsim import CronSim, CronSimError
+
+from chalicelib.observability import logger
+
+CATCH_UP = timedelta(hours=24)
+LATE_AFTER = timedelta(seconds=90)   # an occurrence claimed later than this after its instant is late
+_MAX_SCAN = 100_000                  # occurrences looked at in one window (a per-minute cron over 24 h: 1440)
+UTC = timezone.utc
+
+
+class CronError(ValueError):
+    def __init__(self, field: str, code: str, message: str):
+        super().__init__(message)
+        self.field, self.code, self.message = field, code, message
+
+
+def _zone(tz: str | None) -> ZoneInfo:
+    name = tz or "UTC"
+    if not isinstance(name, str) or not name or name.startswith("/") or ".." in name:
+        raise CronError("triggerConfig.timezone", "TIMEZONE_INVALID", f"'{tz}' is not an IANA time zone name")
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise CronError("triggerConfig.timezone", "TIMEZONE_INVALID",
+                        f"'{tz}' is not an IANA time zone name (e.g. Europe/Berlin)") from None
+
+
+def _parse(expr: str) -> tuple[int, str]:
+    """(second, five-field cronsim expression); CronError naming the problem."""
+    field = "triggerConfig.cron"
+    if not isinstance(expr, str) or not expr.strip():
+        raise CronError(field, "CRON_INVALID", "cron is required: six fields, seconds first (e.g. '0 30 2 * * *')")
+    parts = expr.split()
+    if len(parts) != 6:
+        raise CronError(field, "CRON_INVALID", f"cron has {len(parts)} field(s); six are needed: second minute hour "
+                                               "day-of-month month day-of-week (e.g. '0 30 2 * * *')")
+    sec = parts[0]
+    if not sec.isdigit() or not 0 <= int(sec) <= 59:
+        raise CronError(field, "CRON_INVALID", f"the seconds field must be a single value 0-59 (at most one run a "
+                                               f"minute), got '{sec}'")
+    minute, hour, dom, month, dow = parts[1:]
+    # '?' means "no specific value" (Quartz style): the same as '*' here
+    dom = "*" if dom == "?" else dom
+    dow = "*" if dow == "?" else dow
+    five = " ".join((minute, hour, dom, month, dow))
+    try:
+        CronSim(five, datetime(2000, 1, 1))
+    except CronSimError as exc:
+        raise CronError(field, "CRON_INVALID", f"invalid cron '{expr}': {exc}") from None
+    return int(sec), five
+
+
+def validate_cron(expr, tz) -> list[tuple[str, str, str]]:
+    """Every problem of a cron + time zone as (field, code, message); [] when valid."""
+    problems = []
+    for check in (lambda: _parse(expr), lambda: _zone(tz)):
+        try:
+            check()
+        except CronError as exc:
+            problems.append((exc.field, exc.code, exc.message))
+    return problems
+
+
+def _to_instant(naive: datetime, zone: ZoneInfo) -> datetime:
+    """The UTC instant of a local wall-clock time: first occurrence when repeated, first instant after
+    the gap when it does not exist."""
+    first = naive.replace(tzinfo=zone, fold=0)
+    utc = first.astimezone(UTC)
+    if utc.astimezone(zone).replace(tzinfo=None) == naive:
+        return utc
+    # in a gap: the transition lies between the two readings of the wall-clock time
+    lo = naive.replace(tzinfo=zone, fold=1).astimezone(UTC)
+    hi = utc
+    if lo > hi:
+        lo, hi = hi, lo
+    off_after = hi.astimezone(zone).utcoffset()
+    while hi - lo > timedelta(seconds=1):
+        mid = lo + (hi - lo) / 2
+        if mid.astimezone(zone).utcoffset() == off_after:
+            hi = mid
+        else:
+            lo = mid
+    return hi.replace(microsecond=0)
+
+
+def occurrences(trigger_config: dict, after: datetime, until: datetime) -> Iterator[datetime]:
+    """Occurrence instants (aware UTC) in (after, until], in order, each once."""
+    second, five = _parse(trigger_config.get("cron"))
+    zone = _zone(trigger_config.get("timezone"))
+    after, until = after.astimezone(UTC), until.astimezone(UTC)
+    # start the wall clock a little before `after` (a gap maps earlier wall times to later instants)
+    start = (after.astimezone(zone).replace(tzinfo=None) - timedelta(hours=3)).replace(second=0, microsecond=0)
+    last = None
+    for n, local in enumerate(CronSim(five, start - timedelta(minutes=1))):
+        if n > _MAX_SCAN:
+            break
+        instant = _to_instant(local.replace(second=second), zone)
+        if instant <= after or instant == last:
+            if local > until.astimezone(zone).replace(tzinfo=None) + timedelta(hours=3):
+                break
+            continue
+        if instant > until:
+            break
+        last = instant
+        yield instant
+
+
+def next_run_at(trigger_config: dict, after: datetime | None = None) -> datetime | None:
+    """The next occurrence after `after` (default now), or None when the config is not a valid schedule."""
+    after = after or datetime.now(UTC)
+    try:
+        return next(occurrences(trigger_config or {}, after, after + timedelta(days=400)), None)
+    except CronError:
+        return None
+
+
+# ------------------------------------------------------------------------------------- dispatcher
+
+
+def dispatch(now: datetime | None = None) -> list[dict]:
+    """Claim and start due occurrences of every ACTIVE SCHEDULED stream; what was done, per claim."""
+    from chalicelib.db.pool import transaction
+    from chalicelib.streams import definitions
+
+    with transaction() as conn:
+        db_now = conn.execute("SELECT now() AS now").fetchone()["now"]
+    now = (now or db_now).astimezone(UTC)
+    done: list[dict] = []
+    for stream in definitions.active_streams("SCHEDULED"):
+        try:
+            done.extend(_dispatch_stream(stream, now))
+        except Exception:
+            logger.exception("schedule dispatch failed for a stream", extra={"stream_id": stream["stream_id"]})
+    return done
+
+
+def _dispatch_stream(stream: dict, now: datetime) -> list[dict]:
+    from chalicelib.db.pool import transaction
+
+    sid = stream["stream_id"]
+    with transaction() as conn:
+        row = conn.execute("SELECT checked_until FROM recon.stream_schedule_cursors WHERE stream_id = %s",
+                           (sid,)).fetchone()
+    since = row["checked_until"] if row else stream["updated_at"]
+    since = max(since.astimezone(UTC), now - CATCH_UP)
+    try:
+        due = list(occurrences(stream["trigger_config"] or {}, since, now))
+    except CronError as exc:
+        logger.warning("stream has an invalid schedule", extra={"stream_id": sid, "error": exc.message})
+        due = []
+    out = []
+    if due:
+        *superseded, latest = due
+        for occ in superseded:
+            out.append(_claim(sid, occ, now, run=False, detail="superseded by a later missed occurrence"))
+        out.append(_claim(sid, latest, now, run=True))
+    with transaction() as conn:
+        conn.execute("INSERT INTO recon.stream_schedule_cursors (stream_id, checked_until) VALUES (%s, %s)"
+                     " ON CONFLICT (stream_id) DO UPDATE SET checked_until ="
+                     " greatest(recon.stream_schedule_cursors.checked_until, excluded.checked_until)", (sid, now))
+    return [o for o in out if o]
+
+
+def _claim(stream_id: int, occurrence: datetime, now: datetime, *, run: bool, detail: str | None = None
+           ) -> dict | None:
+    from chalicelib.db.pool import transaction
+    from chalicelib.streams import runs
+
+    late = now - occurrence > LATE_AFTER
+    with transaction() as conn:
+        claimed = conn.execute(
+            "INSERT INTO recon.stream_schedule_claims (stream_id, occurrence_at, late, outcome, detail)"
+            " VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING RETURNING stream_id",
+            (stream_id, occurrence, late, "STARTED" if run else "SKIPPED_RUN_ACTIVE", detail)).fetchone()
+    if claimed is None:
+        return None   # another dispatcher has it
+    result = {"streamId": stream_id, "occurrence": occurrence, "late": late, "outcome": "STARTED" if run else
+              "SKIPPED_RUN_ACTIVE", "runId": None}
+    if not run:
+        return result
+    metadata = {"schedule": {"occurrence": occurrence.isoformat().replace("+00:00", "Z"), "late": late}}
+    try:
+        created = runs.create_run(stream_id, "SCHEDULED", metadata)
+        result["runId"] = created["runId"]
+    except runs.RunConflict as exc:
+        result["outcome"] = "SKIPPED_RUN_ACTIVE" if "in progress" in str(exc) else "SKIPPED_NOT_ACTIVE"
+        detail = str(exc)
+    except Exception as exc:
+        result["outcome"] = "FAILED"
+        detail = f"{type(exc).__name__}: {exc}"[:500]
+        logger.exception("scheduled run could not be created", extra={"stream_id": stream_id})
+    with transaction() as conn:
+        conn.execute("UPDATE recon.stream_schedule_claims SET outcome = %s, run_id = %s, detail = %s"
+                     " WHERE stream_id = %s AND occurrence_at = %s",
+                     (result["outcome"], result["runId"], detail, stream_id, occurrence))
+    return result

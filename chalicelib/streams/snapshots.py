@@ -1,0 +1,69 @@
+"""Data-source snapshots taken at step start, written to a local CSV file with bounded memory.
+
+- POSTGRES: one READ ONLY, REPEATABLE READ transaction, `COPY (SELECT ...) TO STDOUT (FORMAT csv,
+  HEADER)` streamed block by block into the file (ordered by the first column when a table is read,
+  so two snapshots of the same data give the same bytes).
+- CDC_TABLE: the table of the CDC catalog read from Cassandra through the token-range reader, rows
+  written in token order as they arrive.
+"""
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Callable
+
+from chalicelib.streams import data_sources
+
+
+class SnapshotError(Exception):
+    """The data source could not be read (the message names the source and the problem)."""
+
+
+def take(source: dict, path: Path, should_cancel: Callable[[], bool] | None = None) -> int:
+    """Write the data source's rows to `path` (CSV with a header); return the number of rows."""
+    try:
+        if source["type"] == "CDC_TABLE":
+            return _cdc(source["config"], path, should_cancel)
+        return _postgres(source["config"], path, should_cancel)
+    except data_sources.CredentialError as exc:
+        raise SnapshotError(f"data source {source['data_source_id']}: {exc}") from None
+
+
+def _postgres(config: dict, path: Path, should_cancel) -> int:
+    from psycopg import sql
+
+    select = data_sources.select_sql(config)
+    if not config.get("query"):
+        select = sql.SQL("{} ORDER BY 1").format(select)
+    newlines = 0
+    with data_sources.read_only(config) as conn, open(path, "wb") as out:
+        with conn.cursor().copy(sql.SQL("COPY ({}) TO STDOUT (FORMAT csv, HEADER)").format(select)) as copy:
+            for block in copy:
+                out.write(block)
+                newlines += bytes(block).count(b"\n")
+                if should_cancel is not None and should_cancel():
+                    raise InterruptedError("canceled")
+    return max(0, newlines - 1)
+
+
+def _cdc(config: dict, path: Path, should_cancel) -> int:
+    from chalicelib.cassandra.reader import CassandraReader
+    from chalicelib.cassandra.tokens import MAX_TOKEN, MIN_TOKEN
+    from chalicelib.cdc.catalog import get_catalog
+
+    table = get_catalog().tables.get(config["table"])
+    if table is None:
+        raise SnapshotError(f"'{config['table']}' is not in the CDC catalog")
+    columns = list(table.columns)
+    reader = CassandraReader(table.cassandra.keyspace, table.cassandra.table, table.partition_key,
+                             table.clustering_key, columns)
+    rows = 0
+    with open(path, "w", newline="") as out:
+        w = csv.writer(out)
+        w.writerow(columns)
+        for row in reader.scan_range((MIN_TOKEN, MAX_TOKEN)):
+            w.writerow(["" if v is None else v for v in row[1:]])   # row[0] is the token
+            rows += 1
+            if should_cancel is not None and rows % 10000 == 0 and should_cancel():
+                raise InterruptedError("canceled")
+    return rows

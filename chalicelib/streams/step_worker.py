@@ -1,0 +1,521 @@
+"""The step worker: answers the state machine's step tasks and finishes runs.
+
+A STEP message `{"kind": "STEP", "runId", "stepOrder", "retryCount", "taskToken"}` is one attempt of
+one step: attempt = retryCount + 1, keyed in the control plane by (run, step order, attempt). The
+task token is the same for every attempt in LocalStack, so it is never used as a key. A duplicate or
+late delivery finds its attempt already claimed (or the run finished) and changes nothing.
+
+An attempt: claim the row (IN_PROGRESS), resolve the inputs (a file, an earlier step's unmatched
+output of the same run, or a data-source snapshot taken now), download them to a temporary
+directory, run the matching engine with progress and cancel callbacks, upload the outputs and
+register them as files and artifacts, load the exceptions of the outputs no later step consumes,
+then SendTaskSuccess. A heartbeat thread beats the task token and polls the run's status every
+second: a canceled run stops the engine within about a second. Failure answers `StepAttemptFailed`
+while retries remain (the state machine waits with backoff and sends attempt + 1) and `StepFailed`
+after the last one. `TaskTimedOut` / `InvalidToken` answers are final: logged, not retried.
+
+A FINISH message ends the run: its status follows from the steps' final states.
+
+Test-only fault hooks (active only against a local endpoint, AWS_ENDPOINT_URL set, unless
+RECON_STREAM_FAULT_HOOKS=0): a step whose name contains `[fail-once]` fails its first attempt,
+`[fail-always]` every attempt, and `[hold=N]` works N seconds (progress moving, heartbeats, cancel
+checked) before it matches.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from chalicelib.observability import logger
+from chalicelib.streams import runtime, state_machine
+from chalicelib.streams.defs_db import tx
+
+HEARTBEAT_SECONDS = float(os.environ.get("STREAM_HEARTBEAT_INTERVAL_SECONDS", "5"))
+CANCEL_POLL_SECONDS = 1.0
+WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
+_SIDE_ARTIFACT = {"SOURCE": "UNMATCHED_SOURCE", "TARGET": "UNMATCHED_TARGET"}
+
+
+class AttemptCanceled(Exception):
+    pass
+
+
+class StepInputMissing(Exception):
+    """An input that is not there (an earlier step that did not complete): the step is SKIPPED."""
+
+
+@dataclass
+class Attempt:
+    run_id: int
+    step_order: int
+    attempt_no: int
+    token: str
+    step: dict
+    run: dict
+    step_run_id: int = 0
+    reconciliation_id: int = 0
+    cancel: threading.Event = field(default_factory=threading.Event)
+    gone: threading.Event = field(default_factory=threading.Event)
+    progress: int = 0
+
+
+# --------------------------------------------------------------------------------------- entry points
+
+
+def handle_message(body: dict) -> None:
+    kind = body.get("kind")
+    if kind == "STEP":
+        handle_step(body)
+    elif kind == "FINISH":
+        finish_run(int(body["runId"]))
+    else:
+        logger.warning("unknown stream step message", extra={"kind": kind})
+
+
+def handle_step(body: dict) -> None:
+    run_id, step_order = int(body["runId"]), int(body["stepOrder"])
+    attempt_no = int(body.get("retryCount") or 0) + 1
+    token = body["taskToken"]
+    claimed = _claim(run_id, step_order, attempt_no, token)
+    if claimed is None:
+        return
+    _work(claimed)
+
+
+# -------------------------------------------------------------------------------------------- claim
+
+
+def _claim(run_id: int, step_order: int, attempt_no: int, token: str) -> Attempt | None:
+    """Claim the attempt's row; None (and nothing changed) for a duplicate, late or finished one."""
+    answer: tuple[str, str, str] | None = None
+    with tx() as c:
+        run = runtime.get_run(c, run_id, lock=True)
+        if run is None:
+            logger.warning("step message for an unknown run", extra={"run_id": run_id})
+            return None
+        if run["status"] not in runtime.ACTIVE_RUN:
+            logger.info("step message for a finished run: ignored",
+                        extra={"run_id": run_id, "step_order": step_order, "status": run["status"]})
+            return None
+        step = next((s for s in run["definition"] if s["stepOrder"] == step_order), None)
+        if step is None:
+            logger.error("step message for a step the run does not have", extra={"run_id": run_id,
+                                                                                "step_order": step_order})
+            return None
+        current = runtime.attempt(c, run_id, step_order, attempt_no, lock=True)
+        if current is not None and current["status"] != "PENDING":
+            logger.info("duplicate step message: attempt already %s" % current["status"],
+                        extra={"run_id": run_id, "step_order": step_order, "attempt_no": attempt_no})
+            return None
+        latest = runtime.latest_attempt(c, run_id, step_order)
+        if latest is not None and latest["attempt_no"] > attempt_no:
+            logger.info("late step message: a later attempt exists", extra={"run_id": run_id,
+                        "step_order": step_order, "attempt_no": attempt_no})
+            return None
+        runtime.fail_stale_attempts(c, run_id, step_order, attempt_no,
+                                    "the worker stopped answering (heartbeat timed out)")
+        max_attempts = int(step.get("maxRetries", 0)) + 1
+        if attempt_no > max_attempts:
+            # only a heartbeat timeout gets here (the state machine retries States.Timeout up to its cap):
+            # the step has no attempt left
+            runtime.mark_running(c, run_id, step_order)
+            answer = (state_machine.STEP_FAILED, "StepFailed",
+                      f"step {step_order} failed after {max_attempts} attempt(s)")
+        else:
+            if current is None:
+                rec = runtime.reconciliation_of(c, run_id, step_order)
+                row = runtime.insert_attempt(c, run_id, step_order, attempt_no, step.get("stepId"), rec,
+                                             step.get("ruleSetId"))
+                if row is None:
+                    return None
+                step_run_id = row["step_run_id"]
+            else:
+                step_run_id = current["step_run_id"]
+            runtime.update_step_run(c, step_run_id, status="IN_PROGRESS", started_at=_now(c), progress=0,
+                                    worker_id=WORKER_ID, heartbeat_at=_now(c), error_message=None,
+                                    completed_at=None)
+            runtime.mark_running(c, run_id, step_order)
+            reconciliation_id = runtime.reconciliation_of(c, run_id, step_order)
+    if answer is not None:
+        _send_failure(token, answer[0], answer[2], run_id)
+        return None
+    _observe_step_start(run, step_order)
+    return Attempt(run_id, step_order, attempt_no, token, step, run, step_run_id, reconciliation_id)
+
+
+def _now(c) -> Any:
+    return c.execute("SELECT now() AS now").fetchone()["now"]
+
+
+def _observe_step_start(run: dict, step_order: int) -> None:
+    try:
+        from chalicelib.streams import metrics
+
+        metrics.step_started(run["stream_id"], step_order)
+    except Exception:  # metrics never break a step
+        pass
+
+
+# --------------------------------------------------------------------------------------------- work
+
+
+def _work(a: Attempt) -> None:
+    log_extra = {"run_id": a.run_id, "step_order": a.step_order, "attempt_no": a.attempt_no}
+    stop_watch = threading.Event()
+    watcher = threading.Thread(target=_watch, args=(a, stop_watch), name=f"step-{a.run_id}-{a.step_order}",
+                               daemon=True)
+    watcher.start()
+    workdir = Path(tempfile.mkdtemp(prefix=f"recon-run{a.run_id}-step{a.step_order}-"))
+    started = time.monotonic()
+    try:
+        try:
+            result = _match(a, workdir)
+        except AttemptCanceled:
+            logger.info("step canceled", extra=log_extra)
+            _finish_canceled(a)
+            return
+        except StepInputMissing as exc:
+            _finish_skipped(a, str(exc))
+            _send_success(a, {"stepOrder": a.step_order, "status": "SKIPPED"})
+            return
+        except Exception as exc:
+            if a.cancel.is_set():
+                _finish_canceled(a)
+                return
+            logger.warning("step attempt failed", extra={**log_extra, "error": f"{type(exc).__name__}: {exc}"})
+            _finish_failed(a, _error_text(exc))
+            return
+        if a.cancel.is_set():
+            _finish_canceled(a)
+            return
+        _finish_completed(a, result, time.monotonic() - started)
+    finally:
+        stop_watch.set()
+        watcher.join(timeout=5)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _error_text(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0][:1000]
+
+
+def _watch(a: Attempt, stop: threading.Event) -> None:
+    """Heartbeats to the task token, cancel polling of the run, progress to the control plane."""
+    last_beat = 0.0
+    last_progress = -1
+    while not stop.wait(CANCEL_POLL_SECONDS):
+        try:
+            with tx() as c:
+                status = runtime.run_status(c, a.run_id)
+                mine = runtime.attempt(c, a.run_id, a.step_order, a.attempt_no)
+                if status != "RUNNING" or mine is None or mine["status"] != "IN_PROGRESS":
+                    a.cancel.set()
+                elif a.progress != last_progress:
+                    runtime.set_progress(c, a.step_run_id, a.progress)
+                    last_progress = a.progress
+        except Exception:
+            logger.exception("progress/cancel poll failed", extra={"run_id": a.run_id})
+        if time.monotonic() - last_beat >= HEARTBEAT_SECONDS and not a.cancel.is_set():
+            try:
+                state_machine.heartbeat(a.token)
+            except state_machine.ExecutionGone:
+                logger.info("heartbeat: the task is gone (timed out or stopped)", extra={"run_id": a.run_id})
+                a.gone.set()
+                a.cancel.set()
+            except Exception:
+                logger.exception("heartbeat failed", extra={"run_id": a.run_id})
+            last_beat = time.monotonic()
+
+
+def _hooks_enabled() -> bool:
+    flag = os.environ.get("RECON_STREAM_FAULT_HOOKS")
+    if flag is not None:
+        return flag not in ("0", "false", "")
+    return bool(os.environ.get("AWS_ENDPOINT_URL"))
+
+
+def _fault_hooks(a: Attempt) -> None:
+    if not _hooks_enabled():
+        return
+    name = a.step.get("name") or ""
+    if "[fail-always]" in name or ("[fail-once]" in name and a.attempt_no == 1):
+        raise RuntimeError(f"injected fault: step {a.step_order} attempt {a.attempt_no} fails")
+    m = re.search(r"\[hold=(\d+(?:\.\d+)?)\]", name)
+    if m:
+        hold = float(m.group(1))
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < hold:
+            if a.cancel.wait(0.2):
+                raise AttemptCanceled()
+            a.progress = min(40, int(40 * (time.monotonic() - t0) / hold))
+
+
+def _match(a: Attempt, workdir: Path):
+    from chalicelib.matching import EngineLimits, MatchCanceled, run_match
+    from chalicelib.streams import rule_sets
+
+    _fault_hooks(a)
+    rule_set, version = rule_sets.load(a.step["ruleSetId"])
+    with tx() as c:
+        runtime.update_step_run(c, a.step_run_id, rule_set_version=version)
+    source = _resolve(a, "SOURCE", a.step["sourceInput"], workdir)
+    target = _resolve(a, "TARGET", a.step["targetInput"], workdir)
+    with tx() as c:
+        runtime.update_step_run(c, a.step_run_id, source_file_id=source["file_id"], target_file_id=target["file_id"])
+    if a.cancel.is_set():
+        raise AttemptCanceled()
+    out = workdir / "out"
+    out.mkdir()
+
+    def progress(pct: int) -> None:
+        a.progress = max(a.progress, min(99, int(pct)))
+
+    limits = EngineLimits(memory_limit=os.environ.get("STREAM_ENGINE_MEMORY", "1GB"),
+                          threads=int(os.environ.get("STREAM_ENGINE_THREADS", "2")), temp_dir=str(workdir / "spill"))
+    try:
+        return run_match(str(source["path"]), str(target["path"]), rule_set, str(out), limits=limits,
+                         progress=progress, should_cancel=a.cancel.is_set)
+    except MatchCanceled:
+        raise AttemptCanceled() from None
+
+
+def _resolve(a: Attempt, side: str, spec: dict, workdir: Path) -> dict:
+    """The input as a local file: {"path", "file_id"} (a snapshot is registered as a file and artifact)."""
+    from chalicelib.streams import files, storage
+
+    kind, ref = spec["type"], int(spec["id"])
+    path = workdir / side.lower()
+    if kind == "FILE":
+        row = files.get_file(ref)
+        if row is None:
+            raise RuntimeError(f"{side.lower()} input: file {ref} not found")
+        if row["status"] != "READY":
+            raise RuntimeError(f"{side.lower()} input: file {ref} is {row['status']}")
+        path = path.with_suffix(_suffix(row))
+        storage.download_to(row["s3_key"], path)
+        return {"path": path, "file_id": ref}
+    if kind in ("STEP_OUTPUT_UNMATCHED_SOURCE", "STEP_OUTPUT_UNMATCHED_TARGET"):
+        artifact_type = kind.removeprefix("STEP_OUTPUT_")
+        with tx() as c:
+            row = runtime.step_output_file(c, a.run_id, ref, artifact_type)
+        if row is None:
+            raise StepInputMissing(f"step {ref} did not complete: its {artifact_type.lower().replace('_', ' ')}"
+                                   f" output does not exist")
+        path = path.with_suffix(".csv")
+        storage.download_to(row["s3_key"], path)
+        return {"path": path, "file_id": row["file_id"]}
+    if kind == "DATA_SOURCE_SNAPSHOT":
+        return _snapshot(a, side, ref, workdir)
+    raise RuntimeError(f"unknown input type {kind}")
+
+
+def _suffix(row: dict) -> str:
+    return {"PARQUET": ".parquet", "JSONL": ".jsonl"}.get(row.get("format") or "CSV", ".csv")
+
+
+def _snapshot(a: Attempt, side: str, data_source_id: int, workdir: Path) -> dict:
+    from chalicelib.streams import data_sources, files, snapshots, storage
+
+    source = data_sources.get(data_source_id)
+    if source is None:
+        raise RuntimeError(f"{side.lower()} input: data source {data_source_id} not found")
+    path = workdir / f"snapshot_{side.lower()}.csv"
+    try:
+        rows = snapshots.take(source, path, should_cancel=a.cancel.is_set)
+    except InterruptedError:
+        raise AttemptCanceled() from None
+    filename = f"stream_{a.run_id}_step_{a.step_order}_snapshot_{side.lower()}.csv"
+    row = _register(a, path, filename, "SNAPSHOT", rows, f"SNAPSHOT_{side}")
+    return {"path": path, "file_id": row["file_id"]}
+
+
+def _header(path: Path) -> list[dict]:
+    import csv
+
+    with open(path, newline="") as f:
+        names = next(csv.reader(f), [])
+    return [{"name": n, "type": "VARCHAR"} for n in names]
+
+
+def _register(a: Attempt, path: Path, filename: str, origin: str, rows: int, artifact_type: str) -> dict:
+    """Upload a local output, register it as a READY file and as an artifact of this attempt."""
+    from chalicelib.streams import files, storage
+
+    key = storage.artifact_key(a.run_id, a.step_order, a.attempt_no, filename)
+    storage.put_path(key, path, content_type="text/csv")
+    sha = storage.sha256_of(path)
+    with tx() as c:
+        row = files.register_file(filename=filename, origin=origin, s3_key=key, size_bytes=path.stat().st_size,
+                                  sha256=sha, row_count=rows, columns=_header(path), format="CSV", conn=c)
+        runtime.insert_artifact(c, a.step_run_id, artifact_type, row)
+    return row
+
+
+# ------------------------------------------------------------------------------------------ outcomes
+
+
+def _consumed_sides(a: Attempt) -> set[str]:
+    """The sides of this step whose unmatched output a later step of the run takes as input."""
+    out = set()
+    for st in a.run["definition"]:
+        if st["stepOrder"] <= a.step_order:
+            continue
+        for spec in (st["sourceInput"], st["targetInput"]):
+            if spec["type"].startswith("STEP_OUTPUT_") and int(spec["id"]) == a.step_order:
+                out.add(spec["type"].removeprefix("STEP_OUTPUT_UNMATCHED_"))
+    return out
+
+
+def _finish_completed(a: Attempt, result, seconds: float) -> None:
+    from chalicelib.streams import artifacts
+
+    outputs = [("MATCHED", Path(result.matched_path), result.matched_source_rows),
+               ("UNMATCHED_SOURCE", Path(result.unmatched_source_path), result.unmatched_source_rows),
+               ("UNMATCHED_TARGET", Path(result.unmatched_target_path), result.unmatched_target_rows)]
+    if a.cancel.is_set():
+        raise_canceled = True
+    else:
+        raise_canceled = False
+    if raise_canceled:
+        _finish_canceled(a)
+        return
+    for artifact_type, path, _rows in outputs:
+        rows = _count_rows(path)
+        filename = f"stream_{a.run_id}_step_{a.step_order}_{artifact_type.lower()}.csv"
+        _register(a, path, filename, "ARTIFACT", rows, artifact_type)
+    consumed = _consumed_sides(a)
+    with tx() as c:
+        mine = runtime.attempt(c, a.run_id, a.step_order, a.attempt_no, lock=True)
+        if mine is None or mine["status"] != "IN_PROGRESS":
+            logger.info("attempt no longer in progress at completion", extra={"run_id": a.run_id})
+            return
+        exceptions = 0
+        for side in ("SOURCE", "TARGET"):
+            if side in consumed:
+                continue
+            path = Path(result.unmatched_source_path if side == "SOURCE" else result.unmatched_target_path)
+            exceptions += artifacts.load_exceptions(
+                c, path, side=side, stream_id=a.run["stream_id"], run_id=a.run_id, step_run_id=a.step_run_id,
+                reconciliation_id=a.reconciliation_id, step_order=a.step_order)
+        runtime.update_step_run(
+            c, a.step_run_id, status="COMPLETED", progress=100, completed_at=_now(c),
+            source_rows=result.source_rows, target_rows=result.target_rows,
+            matched_source_rows=result.matched_source_rows, matched_target_rows=result.matched_target_rows,
+            unmatched_source_rows=result.unmatched_source_rows, unmatched_target_rows=result.unmatched_target_rows,
+            exception_count=exceptions, summary=_jsonable(result.summary))
+    _observe_step_end(a, "COMPLETED", seconds, result.matched_source_rows)
+    _send_success(a, {"stepOrder": a.step_order, "status": "COMPLETED", "matched": result.matched_source_rows,
+                      "unmatchedSource": result.unmatched_source_rows,
+                      "unmatchedTarget": result.unmatched_target_rows})
+
+
+def _count_rows(path: Path) -> int:
+    n = 0
+    with open(path, "rb") as f:
+        while True:
+            block = f.read(1 << 20)
+            if not block:
+                break
+            n += block.count(b"\n")
+    return max(0, n - 1)
+
+
+def _jsonable(value: Any) -> Any:
+    import json
+
+    return json.loads(json.dumps(value, default=str))
+
+
+def _observe_step_end(a: Attempt, status: str, seconds: float, matched: int = 0) -> None:
+    try:
+        from chalicelib.streams import metrics
+
+        metrics.step_finished(a.run["stream_id"], a.step_order, status, seconds, matched)
+    except Exception:
+        pass
+
+
+def _finish_failed(a: Attempt, message: str) -> None:
+    retries_left = a.attempt_no <= int(a.step.get("maxRetries", 0))
+    with tx() as c:
+        mine = runtime.attempt(c, a.run_id, a.step_order, a.attempt_no, lock=True)
+        if mine is None or mine["status"] != "IN_PROGRESS":
+            return
+        runtime.update_step_run(c, a.step_run_id, status="RETRY_WAIT" if retries_left else "FAILED",
+                                error_message=message, completed_at=None if retries_left else _now(c))
+    if retries_left:
+        _send_failure(a.token, state_machine.ATTEMPT_FAILED, message, a.run_id)
+    else:
+        _send_failure(a.token, state_machine.STEP_FAILED, message, a.run_id)
+
+
+def _finish_skipped(a: Attempt, message: str) -> None:
+    with tx() as c:
+        runtime.update_step_run(c, a.step_run_id, status="SKIPPED", error_message=message, completed_at=_now(c))
+
+
+def _finish_canceled(a: Attempt) -> None:
+    with tx() as c:
+        mine = runtime.attempt(c, a.run_id, a.step_order, a.attempt_no, lock=True)
+        if mine is not None and mine["status"] == "IN_PROGRESS":
+            runtime.update_step_run(c, a.step_run_id, status="CANCELED", completed_at=_now(c),
+                                    error_message="canceled" if not a.gone.is_set() else
+                                    "the task was stopped or timed out")
+
+
+def _send_success(a: Attempt, output: dict) -> None:
+    try:
+        state_machine.succeed(a.token, output)
+    except state_machine.ExecutionGone as exc:
+        logger.info("task answer refused (timed out or stopped): final", extra={"run_id": a.run_id,
+                                                                               "error": str(exc)[:200]})
+
+
+def _send_failure(token: str, error: str, cause: str, run_id: int) -> None:
+    try:
+        state_machine.fail(token, error, cause)
+    except state_machine.ExecutionGone as exc:
+        logger.info("task answer refused (timed out or stopped): final", extra={"run_id": run_id,
+                                                                               "error": str(exc)[:200]})
+
+
+# ------------------------------------------------------------------------------------------- finish
+
+
+def finish_run(run_id: int) -> dict | None:
+    """The execution has ended: give the run its final status (idempotent)."""
+    from chalicelib.streams import runs
+
+    with tx() as c:
+        run = runtime.get_run(c, run_id, lock=True)
+        if run is None or run["status"] not in runtime.ACTIVE_RUN:
+            return None
+        steps = {s["step_order"]: s for s in runtime.step_runs(c, run_id)}
+        by_order = {s["stepOrder"]: s for s in run["definition"]}
+        failed = [o for o, s in sorted(steps.items()) if s["status"] in ("FAILED", "IN_PROGRESS", "RETRY_WAIT")]
+        stops = [o for o in failed if not by_order[o].get("continueOnFailure")]
+        runtime.close_open_steps(c, run_id, in_progress_to="FAILED", pending_to="SKIPPED",
+                                 message="the step did not answer before the run ended")
+        if stops:
+            status = "FAILED"
+        elif failed or any(s["status"] == "SKIPPED" for s in steps.values()):
+            status = "PARTIAL_FAILED"
+        else:
+            status = "COMPLETED"
+        message = None
+        if failed:
+            first = steps[failed[0]]
+            message = f"Step {failed[0]} ({first['name']}) failed: {first['error_message'] or 'no answer'}"
+        runtime.update_run(c, run_id, status=status, completed_at=_now(c), error_message=message)
+        view = runs.run_view(runtime.get_run(c, run_id))
+    runs._after_finish(view)
+    return view

@@ -1,0 +1,32 @@
+"""SQS entry points of the streams runtime (thin: parse the message, call the domain module).
+
+- `recon-stream-steps`: STEP tasks from the state machine and FINISH messages (step_worker).
+- `recon-stream-events`: EventBridge events that may start EVENT-triggered streams (events).
+- `recon-stream-ticks`: the one-minute EventBridge tick of the schedule dispatcher (schedules).
+"""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+
+def _body(raw: Any) -> dict:
+    return json.loads(raw) if isinstance(raw, (str, bytes)) else dict(raw)
+
+
+def handle_step_message(raw: Any) -> None:
+    from chalicelib.streams import step_worker
+
+    step_worker.handle_message(_body(raw))
+
+
+def handle_event_message(raw: Any) -> None:
+    from chalicelib.streams import events
+
+    events.handle_event(_body(raw))
+
+
+def handle_tick_message(raw: Any) -> None:
+    from chalicelib.streams import schedules
+
+    schedules.dispatch()
