@@ -212,6 +212,7 @@ up() {
   [ $demo = 1 ] && demo_data
   api_up
   runner_up
+  STACK="$STACK" STACK_DIR="$STACK_DIR" bash scripts/console.sh up || fail "web console (scripts/console.sh)" "$LOGS/console-build.log"
   echo
   step "recon is up ($STACK stack, $((SECONDS - t0)) s)"
   cat <<EOT
@@ -226,6 +227,7 @@ EOT
 
 down() {
   step "Stopping the $STACK stack"
+  STACK="$STACK" STACK_DIR="$STACK_DIR" bash scripts/console.sh down || true
   stop_one runner; stop_one api; stop_one cqlserver
   if [ -f "$PIDS/localstack.pid" ]; then STACK_DIR="$STACK_DIR" LOCALSTACK_PORT="$LS_PORT" bash infra/local/localstack.sh stop || true; rm -f "$PIDS/localstack.pid"; fi
   if [ -f "$STACK_DIR/pg/postmaster.pid" ]; then

@@ -1,0 +1,174 @@
+import type React from "react";
+import { lazy, Suspense, useEffect, useState, type FormEvent } from "react";
+import { BrowserRouter, Navigate, NavLink, Route, Routes, useLocation, useNavigate } from "react-router-dom";
+import { auth, setUnauthorizedHandler } from "./services/api";
+import { Loading, useTitle } from "./components/ui";
+import { CdcOverview } from "./pages/cdc/Overview";
+import { JobList } from "./pages/cdc/Jobs";
+import { JobDetailPage } from "./pages/cdc/JobDetail";
+import { MismatchBrowser } from "./pages/cdc/Mismatches";
+import { TriggerPage } from "./pages/cdc/Trigger";
+import { FilesPage, FileDetailPage } from "./pages/streams/Files";
+import { RuleSetsPage, RuleSetEditorPage } from "./pages/streams/RuleSets";
+import { StreamsPage, StreamDetailPage, StreamEditorPage } from "./pages/streams/Streams";
+import { RunPage } from "./pages/streams/Runs";
+import { ExceptionsPage, ExceptionDetailPage } from "./pages/streams/Exceptions";
+import { LegacyPage, LegacyDetailPage } from "./pages/streams/Legacy";
+
+// the drift chart pulls in Chart.js: loaded on the page that draws it only
+const DriftPage = lazy(() => import("./pages/cdc/Drift"));
+
+function Login() {
+  useTitle("Sign in");
+  const [key, setKey] = useState("");
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const nav = useNavigate();
+  const loc = useLocation();
+  const from = (loc.state as { from?: string } | null)?.from ?? "/";
+  async function submit(e: FormEvent) {
+    e.preventDefault();
+    if (!key.trim()) {
+      setError("Enter the API key (make up prints where it is: .local/api-key)");
+      return;
+    }
+    setBusy(true);
+    setError(null);
+    try {
+      // any authenticated read proves the key
+      const res = await fetch("/api/v1/reconciliation/jobs?page_size=1", { headers: { Authorization: `Bearer ${key.trim()}` } });
+      if (res.status === 401) setError("This key is not valid: the API answered 401 Unauthorized");
+      else if (!res.ok && res.status >= 500) setError(`The API answered ${res.status}: is the stack healthy?`);
+      else {
+        auth.set(key);
+        nav(from, { replace: true });
+      }
+    } catch {
+      setError("The API cannot be reached: check that the stack is running");
+    } finally {
+      setBusy(false);
+    }
+  }
+  return (
+    <main className="login">
+      <form onSubmit={submit} className="card" aria-labelledby="login-title">
+        <h1 id="login-title">recon console</h1>
+        <p className="muted">Enter an API key. It is kept for this browser session only.</p>
+        <label htmlFor="api-key">API key</label>
+        <input id="api-key" name="api-key" type="password" autoComplete="off" autoFocus value={key} onChange={(e) => setKey(e.target.value)} aria-invalid={!!error} aria-describedby={error ? "api-key-error" : undefined} />
+        {error && (
+          <div className="field-error" id="api-key-error" role="alert">
+            {error}
+          </div>
+        )}
+        <button type="submit" className="primary" disabled={busy}>
+          {busy ? "Checking…" : "Sign in"}
+        </button>
+      </form>
+    </main>
+  );
+}
+
+function RequireKey({ children }: { children: React.ReactElement }) {
+  const loc = useLocation();
+  if (!auth.get()) return <Navigate to="/login" replace state={{ from: loc.pathname + loc.search }} />;
+  return children;
+}
+
+function Shell() {
+  const nav = useNavigate();
+  const loc = useLocation();
+  useEffect(() => {
+    setUnauthorizedHandler(() => {
+      auth.clear();
+      nav("/login", { replace: true, state: { from: loc.pathname + loc.search } });
+    });
+  }, [nav, loc]);
+  return (
+    <div className="shell">
+      <header className="topbar">
+        <span className="brand">recon</span>
+        <nav aria-label="main">
+          <span className="group">CDC</span>
+          <NavLink to="/" end>Overview</NavLink>
+          <NavLink to="/cdc/jobs">Jobs</NavLink>
+          <NavLink to="/cdc/mismatches">Mismatches</NavLink>
+          <NavLink to="/cdc/trigger">Trigger</NavLink>
+          <span className="group">Streams</span>
+          <NavLink to="/streams">Streams</NavLink>
+          <NavLink to="/files">Files</NavLink>
+          <NavLink to="/rule-sets">Rule sets</NavLink>
+          <NavLink to="/exceptions">Exceptions</NavLink>
+          <NavLink to="/reconciliations">Reconciliations</NavLink>
+        </nav>
+        <button
+          type="button"
+          className="link"
+          onClick={() => {
+            auth.clear();
+            nav("/login");
+          }}
+        >
+          Sign out
+        </button>
+      </header>
+      <main className="content">
+        <Suspense fallback={<Loading />}>
+          <Routes>
+            <Route path="/" element={<CdcOverview />} />
+            <Route path="/cdc/jobs" element={<JobList />} />
+            <Route path="/cdc/jobs/:jobId" element={<JobDetailPage />} />
+            <Route path="/cdc/mismatches" element={<MismatchBrowser />} />
+            <Route path="/cdc/trigger" element={<TriggerPage />} />
+            <Route path="/cdc/tables/:table" element={<DriftPage />} />
+            <Route path="/files" element={<FilesPage />} />
+            <Route path="/files/:id" element={<FileDetailPage />} />
+            <Route path="/rule-sets" element={<RuleSetsPage />} />
+            <Route path="/rule-sets/new" element={<RuleSetEditorPage />} />
+            <Route path="/rule-sets/:id" element={<RuleSetEditorPage />} />
+            <Route path="/streams" element={<StreamsPage />} />
+            <Route path="/streams/new" element={<StreamEditorPage />} />
+            <Route path="/streams/:id" element={<StreamDetailPage />} />
+            <Route path="/streams/:id/edit" element={<StreamEditorPage />} />
+            <Route path="/runs/:id" element={<RunPage />} />
+            <Route path="/exceptions" element={<ExceptionsPage />} />
+            <Route path="/exceptions/:id" element={<ExceptionDetailPage />} />
+            <Route path="/reconciliations" element={<LegacyPage />} />
+            <Route path="/reconciliations/:id" element={<LegacyDetailPage />} />
+            <Route path="*" element={<NotFound />} />
+          </Routes>
+        </Suspense>
+      </main>
+    </div>
+  );
+}
+
+function NotFound() {
+  useTitle("Not found");
+  return (
+    <section>
+      <h1>Page not found</h1>
+      <p>
+        Nothing lives at <code>{useLocation().pathname}</code>. Use the menu above.
+      </p>
+    </section>
+  );
+}
+
+export function App() {
+  return (
+    <BrowserRouter>
+      <Routes>
+        <Route path="/login" element={<Login />} />
+        <Route
+          path="*"
+          element={
+            <RequireKey>
+              <Shell />
+            </RequireKey>
+          }
+        />
+      </Routes>
+    </BrowserRouter>
+  );
+}

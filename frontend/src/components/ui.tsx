@@ -1,0 +1,220 @@
+import { useCallback, useEffect, useRef, useState, type ReactNode } from "react";
+import { Link, useSearchParams } from "react-router-dom";
+import { ApiError } from "../services/api";
+import { badgeTone } from "../services/format";
+
+/** Sets the document title: "<page> · recon". */
+export function useTitle(title: string) {
+  useEffect(() => {
+    document.title = `${title} · recon`;
+  }, [title]);
+}
+
+/** A status badge for any enum value of either contract. */
+export function Badge({ value, title }: { value: string | null | undefined; title?: string }) {
+  if (!value) return <span className="badge tone-muted">—</span>;
+  return (
+    <span className={`badge tone-${badgeTone(value)}`} data-status={value} title={title}>
+      {value.replace(/_/g, " ").toLowerCase()}
+    </span>
+  );
+}
+
+export function Progress({ value, label }: { value: number; label?: string }) {
+  const v = Math.max(0, Math.min(100, value));
+  return (
+    <div className="progress" role="progressbar" aria-valuemin={0} aria-valuemax={100} aria-valuenow={Math.round(v)} aria-label={label}>
+      <div className="progress-bar" style={{ width: `${v}%` }} />
+      <span className="progress-text">{Math.round(v)}%</span>
+    </div>
+  );
+}
+
+export function ErrorBox({ error }: { error: unknown }) {
+  if (!error) return null;
+  const e = error instanceof ApiError ? error : null;
+  const msg = e ? e.message : error instanceof Error ? error.message : String(error);
+  const fields = e ? Object.entries(e.fields) : [];
+  return (
+    <div className="error-box" role="alert">
+      <strong>{msg}</strong>
+      {e && e.code && !e.code.startsWith("HTTP_") && <span className="muted"> ({e.code})</span>}
+      {fields.length > 1 && (
+        <ul>
+          {fields.map(([f, m]) => (
+            <li key={f}>
+              <code>{f}</code>: {m}
+            </li>
+          ))}
+        </ul>
+      )}
+    </div>
+  );
+}
+
+/** The API's message for one field, shown under that field. */
+export function FieldError({ error, field, id }: { error: unknown; field: string | string[]; id?: string }) {
+  if (!(error instanceof ApiError)) return null;
+  const names = Array.isArray(field) ? field : [field];
+  for (const n of names) {
+    const m = error.fields[n];
+    if (m)
+      return (
+        <div className="field-error" role="alert" id={id} data-field={n}>
+          {m}
+        </div>
+      );
+  }
+  return null;
+}
+
+export function Empty({ children }: { children: ReactNode }) {
+  return <div className="empty">{children}</div>;
+}
+
+export function Loading({ what = "Loading" }: { what?: string }) {
+  return (
+    <div className="loading" aria-live="polite">
+      <span className="spinner" /> {what}…
+    </div>
+  );
+}
+
+export function Pager({ page, totalPages, totalItems, onPage }: { page: number; totalPages: number; totalItems: number; onPage: (p: number) => void }) {
+  if (totalItems === 0) return null;
+  return (
+    <nav className="pager" aria-label="pagination">
+      <button type="button" disabled={page <= 1} onClick={() => onPage(page - 1)}>
+        ← Previous
+      </button>
+      <span>
+        page {page} of {Math.max(totalPages, 1)} · {totalItems.toLocaleString()} items
+      </span>
+      <button type="button" disabled={page >= totalPages} onClick={() => onPage(page + 1)}>
+        Next →
+      </button>
+    </nav>
+  );
+}
+
+/**
+ * Filters and page kept in the URL's query string: shareable, and the back button restores them.
+ * `set` replaces the given keys (empty → removed) and, unless `page` is among them, goes to page 1.
+ */
+export function useUrlState<K extends string>(keys: readonly K[]) {
+  const [params, setParams] = useSearchParams();
+  const values = Object.fromEntries(keys.map((k) => [k, params.get(k) ?? ""])) as Record<K, string>;
+  const page = Math.max(1, Number(params.get("page") ?? "1") || 1);
+  const set = useCallback(
+    (changes: Partial<Record<K | "page", string | number | null>>) => {
+      setParams((prev) => {
+        const next = new URLSearchParams(prev);
+        if (!("page" in changes)) next.delete("page");
+        for (const [k, v] of Object.entries(changes)) {
+          if (v === null || v === undefined || v === "" || (k === "page" && Number(v) === 1)) next.delete(k);
+          else next.set(k, String(v));
+        }
+        return next;
+      });
+    },
+    [setParams],
+  );
+  return { values, page, set, params };
+}
+
+/** Loads data; `reload()` fetches again. Keeps the last data while reloading (no flicker). */
+export function useLoad<T>(fn: () => Promise<T>, deps: unknown[]) {
+  const [data, setData] = useState<T | undefined>(undefined);
+  const [error, setError] = useState<unknown>(null);
+  const [loading, setLoading] = useState(true);
+  const seq = useRef(0);
+  const run = useCallback(() => {
+    const n = ++seq.current;
+    setLoading(true);
+    return fn().then(
+      (d) => {
+        if (n === seq.current) {
+          setData(d);
+          setError(null);
+          setLoading(false);
+        }
+      },
+      (e) => {
+        if (n === seq.current) {
+          setError(e);
+          setLoading(false);
+        }
+      },
+    );
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, deps);
+  useEffect(() => {
+    run();
+  }, [run]);
+  return { data, error, loading, reload: run, setData };
+}
+
+/** Calls `fn` every `ms` while `active`; never overlaps calls. */
+export function usePoll(fn: () => Promise<unknown> | void, ms: number, active: boolean) {
+  const ref = useRef(fn);
+  ref.current = fn;
+  useEffect(() => {
+    if (!active) return;
+    let stop = false;
+    let t: ReturnType<typeof setTimeout>;
+    const tick = async () => {
+      try {
+        await ref.current();
+      } finally {
+        if (!stop) t = setTimeout(tick, ms);
+      }
+    };
+    t = setTimeout(tick, ms);
+    return () => {
+      stop = true;
+      clearTimeout(t);
+    };
+  }, [ms, active]);
+}
+
+export function Select<T extends string>({ id, label, value, options, onChange, allLabel = "any" }: { id: string; label: string; value: string; options: readonly T[]; onChange: (v: string) => void; allLabel?: string }) {
+  return (
+    <label className="filter" htmlFor={id}>
+      <span>{label}</span>
+      <select id={id} name={id} value={value} onChange={(e) => onChange(e.target.value)}>
+        <option value="">{allLabel}</option>
+        {options.map((o) => (
+          <option key={o} value={o}>
+            {o}
+          </option>
+        ))}
+      </select>
+    </label>
+  );
+}
+
+export function Kv({ items }: { items: [string, ReactNode][] }) {
+  return (
+    <dl className="kv">
+      {items.map(([k, v]) => (
+        <div key={k}>
+          <dt>{k}</dt>
+          <dd>{v ?? "—"}</dd>
+        </div>
+      ))}
+    </dl>
+  );
+}
+
+export function Crumbs({ items }: { items: [string, string | null][] }) {
+  return (
+    <nav className="crumbs" aria-label="breadcrumb">
+      {items.map(([label, to], i) => (
+        <span key={i}>
+          {to ? <Link to={to}>{label}</Link> : <span>{label}</span>}
+          {i < items.length - 1 && " / "}
+        </span>
+      ))}
+    </nav>
+  );
+}

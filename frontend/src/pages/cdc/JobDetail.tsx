@@ -1,0 +1,88 @@
+import { Link, useParams } from "react-router-dom";
+import { cdc } from "../../services/api";
+import { MISMATCH_TYPES } from "../../services/types";
+import { dur, fmtDate, num, pct } from "../../services/format";
+import { Badge, Crumbs, ErrorBox, Kv, Loading, Progress, useLoad, usePoll, useTitle } from "../../components/ui";
+
+export function JobDetailPage() {
+  const { jobId = "" } = useParams();
+  const { data: job, error, reload } = useLoad(() => cdc.job(jobId), [jobId]);
+  useTitle(job ? `Job ${job.table_name} ${job.status.toLowerCase()}` : "Job");
+  usePoll(reload, 2000, job?.status === "RUNNING");
+  if (error) return <ErrorBox error={error} />;
+  if (!job) return <Loading what="Loading the job" />;
+  const p = job.progress;
+  const progress = p && p.segments_total ? (100 * p.segments_done) / p.segments_total : 0;
+  return (
+    <section>
+      <Crumbs items={[["Jobs", "/cdc/jobs"], [`${job.table_name} · ${job.job_id.slice(0, 8)}`, null]]} />
+      <div className="page-head">
+        <h1>
+          {job.table_name} <Badge value={job.status} />
+        </h1>
+        <Link className="button" to={`/cdc/tables/${encodeURIComponent(job.table_name)}`}>Drift over time</Link>
+      </div>
+      {job.status === "RUNNING" && (
+        <div className="card">
+          <p>{p?.segments_total ? `Segment ${p.segments_done} of ${p.segments_total}` : "Queued: planning the segments…"}</p>
+          <Progress value={progress} label="job progress" />
+        </div>
+      )}
+      <Kv
+        items={[
+          ["job id", <code>{job.job_id}</code>],
+          ["strategy", <Badge value={job.validation_strategy} />],
+          ["type", <Badge value={job.job_type} />],
+          ["priority", job.priority ? <Badge value={job.priority} /> : "—"],
+          ["started", fmtDate(job.started_at)],
+          ["completed", fmtDate(job.completed_at)],
+          ["duration", dur(job.duration_seconds)],
+          ["Cassandra rows", num(job.cassandra_row_count)],
+          ["PostgreSQL rows", num(job.postgres_row_count)],
+          ["mismatches", num(job.mismatch_count)],
+          ["drift", <span data-testid="drift">{pct(job.drift_percentage)}</span>],
+          ["alert fired", job.alert_fired ? "yes" : "no"],
+          ["converged in grace period", num(job.transient_count)],
+          ["earlier mismatches auto-resolved", num(job.auto_resolved_count)],
+        ]}
+      />
+      {job.validation_errors && job.validation_errors.length > 0 && (
+        <div className="error-box">
+          <strong>Validation errors</strong>
+          <ul>{job.validation_errors.map((v, i) => <li key={i}>{typeof v === "string" ? v : JSON.stringify(v)}</li>)}</ul>
+        </div>
+      )}
+      <h2>Mismatch summary</h2>
+      <table className="grid narrow" aria-label="mismatch summary">
+        <tbody>
+          {MISMATCH_TYPES.map((t) => (
+            <tr key={t} data-type={t}>
+              <td><Badge value={t} /></td>
+              <td className="r">{num(job.mismatches_summary?.[t] ?? 0)}</td>
+              <td>{(job.mismatches_summary?.[t] ?? 0) > 0 && <Link to={`/cdc/mismatches?job_id=${job.job_id}&mismatch_type=${t}`}>browse</Link>}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      <h2>Sample mismatches</h2>
+      {job.sample_mismatches.length === 0 ? (
+        <p className="muted">{job.status === "RUNNING" ? "None recorded yet." : "This job found no mismatch."}</p>
+      ) : (
+        <table className="grid" aria-label="sample mismatches">
+          <thead><tr><th>Key</th><th>Type</th><th>Detected</th><th>Resolution</th></tr></thead>
+          <tbody>
+            {job.sample_mismatches.map((m) => (
+              <tr key={m.mismatch_id}>
+                <td><Link to={`/cdc/mismatches?job_id=${job.job_id}&selected=${m.mismatch_id}`}><code>{m.primary_key_value}</code></Link></td>
+                <td><Badge value={m.mismatch_type} /></td>
+                <td>{fmtDate(m.detected_at)}</td>
+                <td><Badge value={m.resolution_status} /></td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      <p><Link to={`/cdc/mismatches?job_id=${job.job_id}`}>All mismatches of this job →</Link></p>
+    </section>
+  );
+}

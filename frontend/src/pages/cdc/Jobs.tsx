@@ -1,0 +1,80 @@
+import { Link } from "react-router-dom";
+import { cdc } from "../../services/api";
+import { JOB_STATUSES, JOB_TYPES } from "../../services/types";
+import { dur, fmtDate, isoToLocalInput, localInputToIso, num, pct } from "../../services/format";
+import { Badge, Empty, ErrorBox, Loading, Pager, Select, useLoad, usePoll, useTitle, useUrlState } from "../../components/ui";
+
+const KEYS = ["table", "status", "job_type", "from_date", "to_date", "page_size"] as const;
+
+export function JobList() {
+  useTitle("CDC jobs");
+  const { values: f, page, set } = useUrlState(KEYS);
+  const tables = useLoad(() => cdc.tables(), []);
+  const pageSize = Number(f.page_size) || 20;
+  const { data, error, loading, reload } = useLoad(
+    () =>
+      cdc.jobs({
+        table: f.table || undefined,
+        status: (f.status || undefined) as never,
+        job_type: (f.job_type || undefined) as never,
+        from_date: f.from_date || undefined,
+        to_date: f.to_date || undefined,
+        page,
+        page_size: pageSize,
+      }),
+    [f.table, f.status, f.job_type, f.from_date, f.to_date, page, pageSize],
+  );
+  usePoll(reload, 3000, !!data?.jobs.some((j) => j.status === "RUNNING"));
+  const filtered = KEYS.some((k) => k !== "page_size" && f[k]);
+  return (
+    <section>
+      <div className="page-head">
+        <h1>Reconciliation jobs</h1>
+        <Link className="button primary" to="/cdc/trigger">Trigger a reconciliation</Link>
+      </div>
+      <form className="filters" onSubmit={(e) => e.preventDefault()} aria-label="filters">
+        <Select id="table" label="Table" value={f.table} options={tables.data ?? []} onChange={(v) => set({ table: v })} />
+        <Select id="status" label="Status" value={f.status} options={JOB_STATUSES} onChange={(v) => set({ status: v })} />
+        <Select id="job_type" label="Type" value={f.job_type} options={JOB_TYPES} onChange={(v) => set({ job_type: v })} />
+        <label className="filter" htmlFor="from_date">
+          <span>From (UTC)</span>
+          <input id="from_date" type="datetime-local" value={isoToLocalInput(f.from_date)} onChange={(e) => set({ from_date: localInputToIso(e.target.value) })} />
+        </label>
+        <label className="filter" htmlFor="to_date">
+          <span>To (UTC)</span>
+          <input id="to_date" type="datetime-local" value={isoToLocalInput(f.to_date)} onChange={(e) => set({ to_date: localInputToIso(e.target.value) })} />
+        </label>
+        <Select id="page_size" label="Per page" value={f.page_size} options={["10", "50", "100"] as const} allLabel="20" onChange={(v) => set({ page_size: v })} />
+        {filtered && <button type="button" className="link" onClick={() => set({ table: "", status: "", job_type: "", from_date: "", to_date: "" })}>Clear filters</button>}
+      </form>
+      <ErrorBox error={error} />
+      {loading && !data && <Loading what="Loading jobs" />}
+      {data && data.jobs.length === 0 && (
+        <Empty>{filtered ? "No job matches these filters. Clear or widen them." : <>No reconciliation has run yet. <Link to="/cdc/trigger">Trigger one</Link>; hourly jobs appear here on their own.</>}</Empty>
+      )}
+      {data && data.jobs.length > 0 && (
+        <table className="grid" aria-label="jobs">
+          <thead>
+            <tr><th>Table</th><th>Status</th><th>Strategy</th><th>Type</th><th>Started</th><th>Duration</th><th className="r">Mismatches</th><th className="r">Drift</th><th>Alert</th></tr>
+          </thead>
+          <tbody>
+            {data.jobs.map((j) => (
+              <tr key={j.job_id} data-job={j.job_id}>
+                <td><Link to={`/cdc/jobs/${j.job_id}`}>{j.table_name}</Link></td>
+                <td><Badge value={j.status} /></td>
+                <td><Badge value={j.validation_strategy} /></td>
+                <td><Badge value={j.job_type} /></td>
+                <td>{fmtDate(j.started_at)}</td>
+                <td>{dur(j.duration_seconds)}</td>
+                <td className="r">{num(j.mismatch_count)}</td>
+                <td className="r">{pct(j.drift_percentage)}</td>
+                <td>{j.alert_fired ? <span className="badge tone-bad">fired</span> : ""}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      {data && <Pager page={data.pagination.page} totalPages={data.pagination.total_pages} totalItems={data.pagination.total_items} onPage={(p) => set({ page: p })} />}
+    </section>
+  );
+}

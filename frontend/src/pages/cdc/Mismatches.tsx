@@ -1,0 +1,162 @@
+import { useState, type FormEvent } from "react";
+import { Link } from "react-router-dom";
+import { cdc } from "../../services/api";
+import { MISMATCH_TYPES, RESOLUTION_STATUSES, type Mismatch } from "../../services/types";
+import { differingFields, fmtDate, isoToLocalInput, localInputToIso, show } from "../../services/format";
+import { Badge, Empty, ErrorBox, FieldError, Loading, Pager, Select, useLoad, useTitle, useUrlState } from "../../components/ui";
+
+const KEYS = ["table", "mismatch_type", "resolution_status", "job_id", "from_date", "to_date", "selected"] as const;
+
+export function MismatchBrowser() {
+  useTitle("CDC mismatches");
+  const { values: f, page, set } = useUrlState(KEYS);
+  const tables = useLoad(() => cdc.tables(), []);
+  const { data, error, loading, reload } = useLoad(
+    () =>
+      cdc.mismatches({
+        table: f.table || undefined,
+        mismatch_type: (f.mismatch_type || undefined) as never,
+        resolution_status: (f.resolution_status || undefined) as never,
+        job_id: f.job_id || undefined,
+        from_date: f.from_date || undefined,
+        to_date: f.to_date || undefined,
+        page,
+        page_size: 25,
+      }),
+    [f.table, f.mismatch_type, f.resolution_status, f.job_id, f.from_date, f.to_date, page],
+  );
+  const selected = data?.mismatches.find((m) => m.mismatch_id === f.selected) ?? null;
+  const filtered = KEYS.some((k) => k !== "selected" && f[k]);
+  // selecting a row keeps the page and filters (a `page` change would be dropped otherwise)
+  const select = (id: string | null) => set({ selected: id, page });
+  return (
+    <section>
+      <div className="page-head"><h1>Mismatches</h1></div>
+      <form className="filters" onSubmit={(e) => e.preventDefault()} aria-label="filters">
+        <Select id="table" label="Table" value={f.table} options={tables.data ?? []} onChange={(v) => set({ table: v, selected: null })} />
+        <Select id="mismatch_type" label="Type" value={f.mismatch_type} options={MISMATCH_TYPES} onChange={(v) => set({ mismatch_type: v, selected: null })} />
+        <Select id="resolution_status" label="Resolution" value={f.resolution_status} options={RESOLUTION_STATUSES} onChange={(v) => set({ resolution_status: v, selected: null })} />
+        <label className="filter" htmlFor="job_id">
+          <span>Job id</span>
+          <input id="job_id" placeholder="uuid" size={38} defaultValue={f.job_id} key={f.job_id} onBlur={(e) => e.target.value !== f.job_id && set({ job_id: e.target.value.trim(), selected: null })} onKeyDown={(e) => e.key === "Enter" && set({ job_id: (e.target as HTMLInputElement).value.trim(), selected: null })} />
+        </label>
+        <label className="filter" htmlFor="from_date">
+          <span>Detected from (UTC)</span>
+          <input id="from_date" type="datetime-local" value={isoToLocalInput(f.from_date)} onChange={(e) => set({ from_date: localInputToIso(e.target.value) })} />
+        </label>
+        <label className="filter" htmlFor="to_date">
+          <span>to (UTC)</span>
+          <input id="to_date" type="datetime-local" value={isoToLocalInput(f.to_date)} onChange={(e) => set({ to_date: localInputToIso(e.target.value) })} />
+        </label>
+        {filtered && <button type="button" className="link" onClick={() => set({ table: "", mismatch_type: "", resolution_status: "", job_id: "", from_date: "", to_date: "", selected: null })}>Clear filters</button>}
+      </form>
+      <ErrorBox error={error} />
+      {loading && !data && <Loading what="Loading mismatches" />}
+      {data && data.mismatches.length === 0 && (
+        <Empty>{filtered ? "No mismatch matches these filters. Clear or widen them." : <>No mismatch recorded. <Link to="/cdc/trigger">Run a CHECKSUM or SAMPLE job</Link> to look for some.</>}</Empty>
+      )}
+      {data && data.mismatches.length > 0 && (
+        <div className="split">
+          <div>
+            <table className="grid" aria-label="mismatches">
+              <thead><tr><th>Table</th><th>Key</th><th>Type</th><th>Detected</th><th>Resolution</th></tr></thead>
+              <tbody>
+                {data.mismatches.map((m) => (
+                  <tr key={m.mismatch_id} className={m.mismatch_id === f.selected ? "selected" : ""} data-mismatch={m.mismatch_id}>
+                    <td>{m.table_name}</td>
+                    <td><button type="button" className="link" onClick={() => select(m.mismatch_id)} aria-pressed={m.mismatch_id === f.selected}><code>{m.primary_key_value}</code></button></td>
+                    <td><Badge value={m.mismatch_type} /></td>
+                    <td>{fmtDate(m.detected_at)}</td>
+                    <td><Badge value={m.resolution_status} /></td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+            <Pager page={data.pagination.page} totalPages={data.pagination.total_pages} totalItems={data.pagination.total_items} onPage={(p) => set({ page: p, selected: null })} />
+          </div>
+          <div>{selected ? <MismatchPanel m={selected} onDone={reload} onClose={() => select(null)} /> : <Empty>Select a mismatch to compare its Cassandra and PostgreSQL rows.</Empty>}</div>
+        </div>
+      )}
+    </section>
+  );
+}
+
+export function RowCompare({ m }: { m: Pick<Mismatch, "cassandra_data" | "postgres_data"> & { differing_columns?: string[] | null } }) {
+  const c = (m.cassandra_data ?? null) as Record<string, unknown> | null;
+  const p = (m.postgres_data ?? null) as Record<string, unknown> | null;
+  const diff = differingFields(c, p, m.differing_columns);
+  const cols = Array.from(new Set([...Object.keys(c ?? {}), ...Object.keys(p ?? {})]));
+  return (
+    <table className="grid compare" aria-label="row comparison">
+      <thead><tr><th>Column</th><th>Cassandra</th><th>PostgreSQL</th></tr></thead>
+      <tbody>
+        {cols.map((k) => (
+          <tr key={k} className={diff.has(k) ? "diff" : ""} data-column={k} data-differs={diff.has(k) ? "yes" : "no"}>
+            <th scope="row">{k}{diff.has(k) && <span className="sr-only"> (differs)</span>}</th>
+            <td>{c ? <code>{show(c[k])}</code> : <em className="muted">row missing</em>}</td>
+            <td>{p ? <code>{show(p[k])}</code> : <em className="muted">row missing</em>}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+function MismatchPanel({ m, onDone, onClose }: { m: Mismatch; onDone: () => void; onClose: () => void }) {
+  const [notes, setNotes] = useState(m.resolution_notes ?? "");
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+  const [done, setDone] = useState<string | null>(null);
+  const final = m.resolution_status === "MANUAL_RESOLVED" || m.resolution_status === "AUTO_RESOLVED";
+  async function resolve(status: "MANUAL_RESOLVED" | "IGNORED", e?: FormEvent) {
+    e?.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      const r = await cdc.resolve(m.mismatch_id, { resolution_status: status, resolution_notes: notes.trim() || null });
+      setDone(`Marked ${r.resolution_status.replace(/_/g, " ").toLowerCase()} by ${r.resolved_by ?? "you"}`);
+      onDone();
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  }
+  return (
+    <article className="card panel" aria-label="mismatch detail">
+      <header>
+        <h2><code>{m.primary_key_value}</code></h2>
+        <button type="button" className="link" onClick={onClose} aria-label="close">✕</button>
+      </header>
+      <p>
+        <Badge value={m.mismatch_type} /> <Badge value={m.resolution_status} /> in <strong>{m.table_name}</strong>, detected {fmtDate(m.detected_at)} by{" "}
+        <Link to={`/cdc/jobs/${m.job_id}`}>job {m.job_id.slice(0, 8)}</Link>
+      </p>
+      {m.mismatch_type === "DATA_MISMATCH" && (
+        <p className="muted small">checksums: Cassandra <code>{m.cassandra_checksum ?? "—"}</code> · PostgreSQL <code>{m.postgres_checksum ?? "—"}</code></p>
+      )}
+      <RowCompare m={m} />
+      {m.resolved_at && (
+        <p className="muted">
+          {m.resolution_status.replace(/_/g, " ").toLowerCase()} {fmtDate(m.resolved_at)}
+          {m.resolved_by ? ` by ${m.resolved_by}` : ""}
+          {m.resolution_notes ? `: “${m.resolution_notes}”` : ""}
+        </p>
+      )}
+      {!final && (
+        <form onSubmit={(e) => resolve("MANUAL_RESOLVED", e)} className="resolve">
+          <label htmlFor="resolution_notes">Notes</label>
+          <textarea id="resolution_notes" maxLength={1000} rows={3} value={notes} onChange={(e) => setNotes(e.target.value)} placeholder="What was done, or why the difference is expected" aria-describedby="notes-help" />
+          <div id="notes-help" className="muted small">{notes.length}/1000</div>
+          <FieldError error={error} field="resolution_notes" />
+          <div className="actions">
+            <button type="submit" className="primary" disabled={busy}>Mark resolved</button>
+            <button type="button" disabled={busy || m.resolution_status === "IGNORED"} onClick={() => resolve("IGNORED")}>Ignore (expected)</button>
+          </div>
+        </form>
+      )}
+      {done && <p className="ok" role="status">{done}</p>}
+      <ErrorBox error={error} />
+    </article>
+  );
+}

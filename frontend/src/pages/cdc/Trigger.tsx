@@ -1,0 +1,110 @@
+import { useState, type FormEvent } from "react";
+import { Link, useSearchParams } from "react-router-dom";
+import { cdc } from "../../services/api";
+import { PRIORITIES, STRATEGIES, type JobDetail, type Priority, type ValidationStrategy } from "../../services/types";
+import { num, pct } from "../../services/format";
+import { Badge, ErrorBox, FieldError, Loading, Progress, useLoad, usePoll, useTitle } from "../../components/ui";
+
+const STRATEGY_HELP: Record<ValidationStrategy, string> = {
+  ROW_COUNT: "quick count comparison only",
+  CHECKSUM: "compares every row's checksum: finds every missing and differing row",
+  TIMESTAMP_RANGE: "rows modified in the last hour",
+  SAMPLE: "deep comparison of a random sample (1000 rows)",
+};
+
+export function TriggerPage() {
+  useTitle("Trigger a reconciliation");
+  const [params, setParams] = useSearchParams();
+  const tables = useLoad(() => cdc.tables(), []);
+  const [chosen, setChosen] = useState<string[]>(() => (params.get("tables") ?? "").split(",").filter(Boolean));
+  const [strategy, setStrategy] = useState<ValidationStrategy>("CHECKSUM");
+  const [priority, setPriority] = useState<Priority>("NORMAL");
+  const [error, setError] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+  const [message, setMessage] = useState<string | null>(null);
+  const watching = (params.get("jobs") ?? "").split(",").filter(Boolean);
+
+  async function submit(e: FormEvent) {
+    e.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      const r = await cdc.trigger({ tables: chosen, validation_strategy: strategy, priority });
+      setMessage(r.message);
+      setParams({ jobs: r.job_ids.join(",") });
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  }
+  const toggle = (t: string) => setChosen((c) => (c.includes(t) ? c.filter((x) => x !== t) : [...c, t]));
+  return (
+    <section>
+      <h1>Trigger a reconciliation</h1>
+      <form className="card form" onSubmit={submit} aria-label="trigger">
+        <fieldset>
+          <legend>Tables <span className="muted small">(none ticked = every table of the catalog)</span></legend>
+          {tables.loading && <Loading what="Loading the catalog" />}
+          <div className="checks">
+            {(tables.data ?? []).map((t) => (
+              <label key={t}>
+                <input type="checkbox" name="tables" value={t} checked={chosen.includes(t)} onChange={() => toggle(t)} /> {t}
+              </label>
+            ))}
+          </div>
+          <FieldError error={error} field={["tables", "tables[0]"]} />
+        </fieldset>
+        <fieldset>
+          <legend>Strategy</legend>
+          {STRATEGIES.map((s) => (
+            <label key={s} className="radio">
+              <input type="radio" name="validation_strategy" value={s} checked={strategy === s} onChange={() => setStrategy(s)} /> <strong>{s}</strong> <span className="muted">— {STRATEGY_HELP[s]}</span>
+            </label>
+          ))}
+          <FieldError error={error} field="validation_strategy" />
+        </fieldset>
+        <label htmlFor="priority">Priority</label>
+        <select id="priority" value={priority} onChange={(e) => setPriority(e.target.value as Priority)}>
+          {PRIORITIES.map((p) => <option key={p} value={p}>{p}</option>)}
+        </select>
+        <FieldError error={error} field="priority" />
+        <div className="actions">
+          <button type="submit" className="primary" disabled={busy}>{busy ? "Queuing…" : "Start"}</button>
+        </div>
+        <ErrorBox error={error} />
+      </form>
+      {watching.length > 0 && (
+        <>
+          <h2>Progress</h2>
+          {message && <p role="status">{message}</p>}
+          <div className="cards">{watching.map((id) => <JobProgress key={id} jobId={id} />)}</div>
+        </>
+      )}
+    </section>
+  );
+}
+
+function JobProgress({ jobId }: { jobId: string }) {
+  const { data: job, error, reload } = useLoad<JobDetail>(() => cdc.job(jobId), [jobId]);
+  usePoll(reload, 1500, !job || job.status === "RUNNING");
+  if (error) return <ErrorBox error={error} />;
+  if (!job) return <div className="card"><Loading /></div>;
+  const p = job.progress;
+  const v = job.status !== "RUNNING" ? 100 : p?.segments_total ? (100 * p.segments_done) / p.segments_total : 2;
+  return (
+    <article className="card job-progress" data-job={jobId} data-status={job.status}>
+      <header>
+        <h3>{job.table_name}</h3>
+        <Badge value={job.status} />
+      </header>
+      <Progress value={v} label={`${job.table_name} progress`} />
+      {job.status === "COMPLETED" && (
+        <p>
+          drift <strong data-testid="job-drift">{pct(job.drift_percentage)}</strong> · {num(job.mismatch_count)} mismatches
+        </p>
+      )}
+      <Link to={`/cdc/jobs/${jobId}`}>Open the job</Link>
+    </article>
+  );
+}

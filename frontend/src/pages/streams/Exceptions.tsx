@@ -1,0 +1,145 @@
+import { useState, type FormEvent } from "react";
+import { Link, useParams } from "react-router-dom";
+import { exceptions } from "../../services/api";
+import { EXCEPTION_REASONS, EXCEPTION_STATUSES, type ExceptionHistoryEntry, type ExceptionStatus, type ReconException } from "../../services/types";
+import { fmtDate, show } from "../../services/format";
+import { Badge, Crumbs, Empty, ErrorBox, FieldError, Kv, Loading, Pager, Select, useLoad, useTitle, useUrlState } from "../../components/ui";
+
+const KEYS = ["status", "reason", "streamId", "runId", "assignee", "olderThanDays"] as const;
+
+export function ExceptionsPage() {
+  useTitle("Exceptions");
+  const { values: f, page, set } = useUrlState(KEYS);
+  const { data, error, loading } = useLoad(() => exceptions.list({ page, pageSize: 25, ...Object.fromEntries(KEYS.map((k) => [k, f[k] || undefined])) }), [page, ...KEYS.map((k) => f[k])]);
+  const filtered = KEYS.some((k) => f[k]);
+  const text = (k: (typeof KEYS)[number], label: string, type = "text") => (
+    <label className="filter" htmlFor={k}>
+      <span>{label}</span>
+      <input id={k} type={type} size={8} defaultValue={f[k]} key={f[k]} onKeyDown={(e) => e.key === "Enter" && set({ [k]: (e.target as HTMLInputElement).value })} onBlur={(e) => e.target.value !== f[k] && set({ [k]: e.target.value })} />
+    </label>
+  );
+  return (
+    <section>
+      <h1>Exceptions</h1>
+      <form className="filters" onSubmit={(e) => e.preventDefault()} aria-label="filters">
+        <Select id="status" label="Status" value={f.status} options={EXCEPTION_STATUSES} onChange={(v) => set({ status: v })} />
+        <Select id="reason" label="Reason" value={f.reason} options={EXCEPTION_REASONS} onChange={(v) => set({ reason: v })} />
+        {text("streamId", "Stream id", "number")}
+        {text("runId", "Run id", "number")}
+        {text("assignee", "Assignee")}
+        {text("olderThanDays", "Older than (days)", "number")}
+        {filtered && <button type="button" className="link" onClick={() => set(Object.fromEntries(KEYS.map((k) => [k, ""])))}>Clear filters</button>}
+      </form>
+      <ErrorBox error={error} />
+      {loading && !data && <Loading what="Loading exceptions" />}
+      {data && data.items.length === 0 && <Empty>{filtered ? "No exception matches these filters." : "No exception: every row of every run found its match, or nothing has run yet."}</Empty>}
+      {data && data.items.length > 0 && (
+        <table className="grid" aria-label="exceptions">
+          <thead><tr><th>Id</th><th>Side</th><th>Row</th><th>Reason</th><th>Closest candidate</th><th>Status</th><th>Assignee</th><th>Updated</th></tr></thead>
+          <tbody>
+            {data.items.map((x) => (
+              <tr key={x.id} data-exception={x.id}>
+                <td><Link to={`/exceptions/${x.id}`}>{x.id}</Link></td>
+                <td><Badge value={x.side} /></td>
+                <td><code>{x.rowKey}</code></td>
+                <td><Badge value={x.reason} /></td>
+                <td className="small">{x.closestCandidate ? <><code>{x.closestCandidate.rowKey}</code>: {x.closestCandidate.detail}</> : "—"}</td>
+                <td><Badge value={x.status} /></td>
+                <td>{x.assignee ?? "—"}</td>
+                <td>{fmtDate(x.updatedAt)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      {data && <Pager page={data.page} totalPages={data.totalPages} totalItems={data.totalItems} onPage={(p) => set({ page: p })} />}
+    </section>
+  );
+}
+
+export function ExceptionDetailPage() {
+  const id = Number(useParams().id);
+  const { data: x, error, reload, setData } = useLoad(() => exceptions.get(id), [id]);
+  const history = useLoad(() => exceptions.history(id), [id]);
+  useTitle(x ? `Exception ${x.rowKey}` : `Exception ${id}`);
+  if (error) return <ErrorBox error={error} />;
+  if (!x) return <Loading what="Loading the exception" />;
+  const entries: ExceptionHistoryEntry[] = Array.isArray(history.data) ? history.data : (history.data?.items ?? []);
+  return (
+    <section>
+      <Crumbs items={[["Exceptions", "/exceptions"], [x.rowKey, null]]} />
+      <h1><code>{x.rowKey}</code> <Badge value={x.reason} /> <Badge value={x.status} /></h1>
+      <Kv items={[["side", <Badge value={x.side} />], ["reconciliation", <Link to={`/reconciliations/${x.reconciliationId}`}>{x.reconciliationId}</Link>], ["run", x.runId ? <Link to={`/runs/${x.runId}`}>#{x.runId}</Link> : "—"], ["assignee", x.assignee], ["note", x.note], ["created", fmtDate(x.createdAt)], ["updated", fmtDate(x.updatedAt)]]} />
+      {x.closestCandidate ? (
+        <div className="card">
+          <h2>Why it did not match</h2>
+          <p>
+            Closest candidate <code>{x.closestCandidate.rowKey}</code> in pass “{x.closestCandidate.pass}” failed on <strong>{x.closestCandidate.failedCondition}</strong>: {x.closestCandidate.detail}
+          </p>
+        </div>
+      ) : (
+        <p className="muted">{x.reason === "NO_CANDIDATE" ? "No row of the other side shares this row's equality keys in any pass." : "No closest candidate recorded."}</p>
+      )}
+      <h2>Row</h2>
+      <table className="grid narrow" aria-label="row data">
+        <tbody>{Object.entries(x.rowData ?? {}).map(([k, v]) => <tr key={k}><th scope="row">{k}</th><td><code>{show(v)}</code></td></tr>)}</tbody>
+      </table>
+      <ExceptionForm x={x} onSaved={(n) => { setData(n); history.reload(); reload(); }} />
+      <h2>History</h2>
+      <ErrorBox error={history.error} />
+      {entries.length === 0 ? <p className="muted">No change yet.</p> : (
+        <table className="grid" aria-label="history">
+          <thead><tr><th>When</th><th>Who</th><th>Change</th></tr></thead>
+          <tbody>
+            {entries.map((h, i) => (
+              <tr key={h.id ?? i}>
+                <td>{fmtDate((h.changedAt ?? h.createdAt ?? h.at) as string)}</td>
+                <td>{String(h.changedBy ?? h.actor ?? h.by ?? "—")}</td>
+                <td className="small">{Object.entries(h).filter(([k]) => !["id", "changedAt", "changedBy", "createdAt", "at", "actor", "by", "exceptionId"].includes(k)).map(([k, v]) => `${k}: ${show(v)}`).join(" · ")}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </section>
+  );
+}
+
+function ExceptionForm({ x, onSaved }: { x: ReconException; onSaved: (x: ReconException) => void }) {
+  const [status, setStatus] = useState<ExceptionStatus>(x.status);
+  const [assignee, setAssignee] = useState(x.assignee ?? "");
+  const [note, setNote] = useState(x.note ?? "");
+  const [error, setError] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+  const [done, setDone] = useState(false);
+  async function submit(e: FormEvent) {
+    e.preventDefault();
+    setBusy(true);
+    setError(null);
+    setDone(false);
+    try {
+      onSaved(await exceptions.patch(x.id, { status, assignee: assignee.trim() || null, note: note.trim() || null }));
+      setDone(true);
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  }
+  return (
+    <form className="card form" onSubmit={submit} aria-label="work the exception">
+      <h2>Work it</h2>
+      <div className="row">
+        <label>Status
+          <select name="status" value={status} onChange={(e) => setStatus(e.target.value as ExceptionStatus)}>{EXCEPTION_STATUSES.map((s) => <option key={s}>{s}</option>)}</select>
+          <FieldError error={error} field="status" />
+        </label>
+        <label>Assignee<input name="assignee" value={assignee} onChange={(e) => setAssignee(e.target.value)} placeholder="name@company.com" /><FieldError error={error} field="assignee" /></label>
+      </div>
+      <label>Note<textarea name="note" rows={3} value={note} onChange={(e) => setNote(e.target.value)} /><FieldError error={error} field="note" /></label>
+      <div className="actions"><button type="submit" className="primary" disabled={busy}>Save</button></div>
+      {done && <p className="ok" role="status">Saved.</p>}
+      <ErrorBox error={error} />
+    </form>
+  );
+}

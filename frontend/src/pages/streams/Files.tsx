@@ -1,0 +1,177 @@
+import { useRef, useState } from "react";
+import { Link, useNavigate, useParams } from "react-router-dom";
+import { downloadBytes, files, saveBlob, uploadFile, DIRECT_UPLOAD_LIMIT } from "../../services/api";
+import { FILE_ORIGINS, FILE_STATUSES, type FileMeta } from "../../services/types";
+import { bytes, fmtDate, num } from "../../services/format";
+import { Badge, Crumbs, Empty, ErrorBox, Kv, Loading, Pager, Progress, Select, useLoad, usePoll, useTitle, useUrlState } from "../../components/ui";
+
+interface Upload {
+  name: string;
+  size: number;
+  fraction: number;
+  phase: string;
+  error?: unknown;
+  file?: FileMeta;
+}
+
+export function FilesPage() {
+  useTitle("Files");
+  const { values: f, page, set } = useUrlState(["origin", "status", "filename"] as const);
+  const { data, error, loading, reload } = useLoad(
+    () => files.list({ page, pageSize: 20, origin: f.origin || undefined, status: f.status || undefined, filename: f.filename || undefined }),
+    [page, f.origin, f.status, f.filename],
+  );
+  const [uploads, setUploads] = useState<Upload[]>([]);
+  const input = useRef<HTMLInputElement>(null);
+  usePoll(reload, 2000, !!data?.items.some((x) => x.status === "PROCESSING"));
+
+  async function upload(list: FileList | null) {
+    if (!list || list.length === 0) return;
+    const chosen = Array.from(list);
+    const base = uploads.length;
+    setUploads((u) => [...u, ...chosen.map((c) => ({ name: c.name, size: c.size, fraction: 0, phase: "waiting" }))]);
+    const patch = (i: number, p: Partial<Upload>) => setUploads((u) => u.map((x, j) => (j === base + i ? { ...x, ...p } : x)));
+    // one after the other: the progress of each is meaningful, and the rate limit is respected
+    for (let i = 0; i < chosen.length; i++) {
+      try {
+        const meta = await uploadFile(chosen[i], (fraction, phase) => patch(i, { fraction, phase }));
+        patch(i, { fraction: 1, phase: meta.status.toLowerCase(), file: meta });
+      } catch (e) {
+        patch(i, { error: e, phase: "failed" });
+      }
+    }
+    if (input.current) input.current.value = "";
+    reload();
+  }
+  const filtered = !!(f.origin || f.status || f.filename);
+  return (
+    <section>
+      <h1>Files</h1>
+      <div className="card upload" aria-label="upload">
+        <label htmlFor="upload-input"><strong>Upload files</strong> <span className="muted small">CSV (with a header row), Parquet or JSONL. Above {bytes(DIRECT_UPLOAD_LIMIT)} the upload goes straight to storage.</span></label>
+        <input id="upload-input" ref={input} type="file" multiple accept=".csv,.parquet,.jsonl,.json,text/csv" onChange={(e) => upload(e.target.files)} />
+        {uploads.length > 0 && (
+          <ul className="uploads">
+            {uploads.map((u, i) => (
+              <li key={i} data-upload={u.name} data-phase={u.phase}>
+                <span className="name">{u.name}</span> <span className="muted small">{bytes(u.size)}</span>
+                <Progress value={u.fraction * 100} label={`upload of ${u.name}`} />
+                <span className="phase">{u.phase}</span>
+                {u.file && <> · <Link to={`/files/${u.file.id}`}>file {u.file.id}</Link> {u.file.status === "INVALID" && <span className="field-error">{u.file.errorMessage}</span>}</>}
+                {u.error ? <ErrorBox error={u.error} /> : null}
+              </li>
+            ))}
+          </ul>
+        )}
+      </div>
+      <form className="filters" onSubmit={(e) => e.preventDefault()} aria-label="filters">
+        <Select id="origin" label="Origin" value={f.origin} options={FILE_ORIGINS} onChange={(v) => set({ origin: v })} />
+        <Select id="status" label="Status" value={f.status} options={FILE_STATUSES} onChange={(v) => set({ status: v })} />
+        <label className="filter" htmlFor="filename">
+          <span>Name starts with</span>
+          <input id="filename" defaultValue={f.filename} key={f.filename} onKeyDown={(e) => e.key === "Enter" && set({ filename: (e.target as HTMLInputElement).value })} onBlur={(e) => e.target.value !== f.filename && set({ filename: e.target.value })} />
+        </label>
+      </form>
+      <ErrorBox error={error} />
+      {loading && !data && <Loading what="Loading files" />}
+      {data && data.items.length === 0 && <Empty>{filtered ? "No file matches these filters." : "No file yet. Upload the two sides of a reconciliation above."}</Empty>}
+      {data && data.items.length > 0 && (
+        <table className="grid" aria-label="files">
+          <thead><tr><th>Id</th><th>Name</th><th>Status</th><th>Origin</th><th>Format</th><th className="r">Rows</th><th className="r">Size</th><th>Created</th></tr></thead>
+          <tbody>
+            {data.items.map((x) => (
+              <tr key={x.id} data-file={x.filename}>
+                <td>{x.id}</td>
+                <td><Link to={`/files/${x.id}`}>{x.filename}</Link></td>
+                <td><Badge value={x.status} title={x.errorMessage ?? undefined} /></td>
+                <td><Badge value={x.origin} /></td>
+                <td>{x.format ?? "—"}</td>
+                <td className="r">{num(x.rowCount)}</td>
+                <td className="r">{bytes(x.sizeBytes)}</td>
+                <td>{fmtDate(x.createdAt)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      {data && <Pager page={data.page} totalPages={data.totalPages} totalItems={data.totalItems} onPage={(p) => set({ page: p })} />}
+    </section>
+  );
+}
+
+/** Download with the key, check the bytes' sha256 against the recorded checksum, then save. */
+export function DownloadButton({ url, filename, checksum, label = "Download" }: { url: string; filename: string; checksum: string | null; label?: string }) {
+  const [state, setState] = useState<{ busy?: boolean; sha?: string; error?: unknown }>({});
+  async function go() {
+    setState({ busy: true });
+    try {
+      const r = await downloadBytes(url);
+      setState({ sha: r.sha256 });
+      saveBlob(r.blob, r.filename ?? filename);
+    } catch (e) {
+      setState({ error: e });
+    }
+  }
+  const ok = state.sha && checksum ? state.sha === checksum : null;
+  return (
+    <span className="download">
+      <button type="button" onClick={go} disabled={state.busy} data-download={filename}>{state.busy ? "Downloading…" : label}</button>
+      {state.sha && (
+        <span className={ok === false ? "field-error" : "ok small"} data-sha={state.sha} data-verified={ok === null ? "unknown" : ok ? "yes" : "no"}>
+          {ok === null ? `sha256 ${state.sha.slice(7, 19)}…` : ok ? "checksum verified ✓" : `checksum differs: got ${state.sha}`}
+        </span>
+      )}
+      {state.error ? <ErrorBox error={state.error} /> : null}
+    </span>
+  );
+}
+
+export function FileDetailPage() {
+  const id = Number(useParams().id);
+  const nav = useNavigate();
+  const { data: file, error, reload } = useLoad(() => files.get(id), [id]);
+  useTitle(file ? file.filename : `File ${id}`);
+  usePoll(reload, 2000, file?.status === "PROCESSING");
+  const [delError, setDelError] = useState<unknown>(null);
+  if (error) return <ErrorBox error={error} />;
+  if (!file) return <Loading what="Loading the file" />;
+  return (
+    <section>
+      <Crumbs items={[["Files", "/files"], [file.filename, null]]} />
+      <div className="page-head">
+        <h1>{file.filename} <Badge value={file.status} /></h1>
+        <div className="actions">
+          {file.status === "READY" && <DownloadButton url={file.downloadUrl} filename={file.filename} checksum={file.checksum} />}
+          <button
+            type="button"
+            className="danger"
+            onClick={async () => {
+              if (!confirm(`Delete ${file.filename}?`)) return;
+              try {
+                await files.remove(file.id);
+                nav("/files");
+              } catch (e) {
+                setDelError(e);
+              }
+            }}
+          >
+            Delete
+          </button>
+        </div>
+      </div>
+      <ErrorBox error={delError} />
+      {file.status === "INVALID" && <div className="error-box" role="alert"><strong>This file cannot be used:</strong> {file.errorMessage}</div>}
+      {file.status === "PROCESSING" && <Loading what="Detecting the schema and counting the rows" />}
+      <Kv items={[["id", file.id], ["origin", <Badge value={file.origin} />], ["format", file.format], ["rows", num(file.rowCount)], ["size", bytes(file.sizeBytes)], ["checksum", <code className="wrap">{file.checksum ?? "—"}</code>], ["created", fmtDate(file.createdAt)]]} />
+      <h2>Schema</h2>
+      {file.columns && file.columns.length > 0 ? (
+        <table className="grid narrow" aria-label="schema">
+          <thead><tr><th>#</th><th>Column</th><th>Type</th></tr></thead>
+          <tbody>{file.columns.map((c, i) => <tr key={c.name}><td>{i + 1}</td><td><code>{c.name}</code></td><td>{c.type}</td></tr>)}</tbody>
+        </table>
+      ) : (
+        <p className="muted">No schema yet.</p>
+      )}
+    </section>
+  );
+}

@@ -1,0 +1,136 @@
+import { useState, type FormEvent } from "react";
+import { Link, useParams } from "react-router-dom";
+import { files, legacy, ruleSets } from "../../services/api";
+import { EXCEPTION_REASONS, EXCEPTION_SIDES, EXCEPTION_STATUSES, type LegacyReconciliation } from "../../services/types";
+import { fmtDate, num } from "../../services/format";
+import { Badge, Crumbs, Empty, ErrorBox, FieldError, Kv, Loading, Pager, Progress, Select, useLoad, usePoll, useTitle, useUrlState } from "../../components/ui";
+
+export function LegacyPage() {
+  useTitle("Reconciliations");
+  const { page, set } = useUrlState([] as const);
+  const { data, error, loading, reload } = useLoad(() => legacy.list({ page, pageSize: 20 }), [page]);
+  usePoll(reload, 2000, !!data?.items.some((r) => r.status === "IN_PROGRESS"));
+  return (
+    <section>
+      <h1>Reconciliations</h1>
+      <p className="muted">One source, one target, one rule set. Every step of every stream run is listed here too.</p>
+      <NewReconciliation onCreated={reload} />
+      <ErrorBox error={error} />
+      {loading && !data && <Loading what="Loading reconciliations" />}
+      {data && data.items.length === 0 && <Empty>No reconciliation yet. Create one above, or run a stream.</Empty>}
+      {data && data.items.length > 0 && (
+        <table className="grid" aria-label="reconciliations">
+          <thead><tr><th>Id</th><th>Name</th><th>Status</th><th className="r">Matched</th><th className="r">Exceptions</th><th className="r">Match rate</th><th>Created</th></tr></thead>
+          <tbody>
+            {data.items.map((r) => (
+              <tr key={r.id}>
+                <td>{r.id}</td>
+                <td><Link to={`/reconciliations/${r.id}`}>{r.name}</Link></td>
+                <td><Badge value={r.status} /></td>
+                <td className="r">{num(r.matchedRecords)}</td>
+                <td className="r">{num(r.exceptionCount)}</td>
+                <td className="r">{r.matchRate === null || r.matchRate === undefined ? "—" : `${(r.matchRate <= 1 ? r.matchRate * 100 : r.matchRate).toFixed(1)} %`}</td>
+                <td>{fmtDate(r.createdAt)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      {data && <Pager page={data.page} totalPages={data.totalPages} totalItems={data.totalItems} onPage={(p) => set({ page: p })} />}
+    </section>
+  );
+}
+
+function NewReconciliation({ onCreated }: { onCreated: () => void }) {
+  const [open, setOpen] = useState(false);
+  const [v, setV] = useState({ name: "", sourceFileId: 0, targetFileId: 0, ruleSetId: 0 });
+  const [error, setError] = useState<unknown>(null);
+  const pick = useLoad(async () => (open ? Promise.all([files.list({ page: 1, pageSize: 100, status: "READY" }), ruleSets.list({ page: 1, pageSize: 100 })]) : null), [open]);
+  if (!open) return <button type="button" onClick={() => setOpen(true)}>New reconciliation</button>;
+  async function submit(e: FormEvent) {
+    e.preventDefault();
+    setError(null);
+    try {
+      const r = await legacy.create(v);
+      await legacy.start(r.id);
+      setOpen(false);
+      onCreated();
+    } catch (err) {
+      setError(err);
+    }
+  }
+  return (
+    <form className="card form" onSubmit={submit} aria-label="new reconciliation">
+      <div className="row">
+        <label>Name<input name="name" value={v.name} onChange={(e) => setV({ ...v, name: e.target.value })} /><FieldError error={error} field="name" /></label>
+        {(["sourceFileId", "targetFileId"] as const).map((k) => (
+          <label key={k}>{k === "sourceFileId" ? "Source file" : "Target file"}
+            <select name={k} value={v[k] || ""} onChange={(e) => setV({ ...v, [k]: Number(e.target.value) })}>
+              <option value="">choose…</option>
+              {(pick.data?.[0].items ?? []).map((f) => <option key={f.id} value={f.id}>{f.filename} (#{f.id})</option>)}
+            </select>
+            <FieldError error={error} field={k} />
+          </label>
+        ))}
+        <label>Rule set
+          <select name="ruleSetId" value={v.ruleSetId || ""} onChange={(e) => setV({ ...v, ruleSetId: Number(e.target.value) })}>
+            <option value="">choose…</option>
+            {(pick.data?.[1].items ?? []).map((r) => <option key={r.id} value={r.id}>{r.name}</option>)}
+          </select>
+          <FieldError error={error} field="ruleSetId" />
+        </label>
+      </div>
+      <div className="actions"><button type="submit" className="primary">Create and start</button><button type="button" onClick={() => setOpen(false)}>Cancel</button></div>
+      <ErrorBox error={error} />
+    </form>
+  );
+}
+
+export function LegacyDetailPage() {
+  const id = Number(useParams().id);
+  const { values: f, page, set } = useUrlState(["side", "reason", "status"] as const);
+  const { data: r, error, reload } = useLoad<LegacyReconciliation>(() => legacy.get(id), [id]);
+  const status = useLoad(() => legacy.status(id), [id]);
+  const exc = useLoad(() => legacy.exceptions(id, { page, pageSize: 20, side: f.side || undefined, reason: f.reason || undefined, status: f.status || undefined }), [id, page, f.side, f.reason, f.status]);
+  const [actionError, setActionError] = useState<unknown>(null);
+  const running = r?.status === "IN_PROGRESS" || r?.status === "PENDING";
+  usePoll(async () => { await Promise.all([reload(), status.reload()]); }, 1500, r?.status === "IN_PROGRESS");
+  useTitle(r ? `Reconciliation ${r.name}` : `Reconciliation ${id}`);
+  if (error) return <ErrorBox error={error} />;
+  if (!r) return <Loading what="Loading the reconciliation" />;
+  const act = async (fn: () => Promise<unknown>) => {
+    setActionError(null);
+    try { await fn(); await reload(); status.reload(); } catch (e) { setActionError(e); }
+  };
+  return (
+    <section>
+      <Crumbs items={[["Reconciliations", "/reconciliations"], [r.name, null]]} />
+      <div className="page-head">
+        <h1>{r.name} <Badge value={r.status} /></h1>
+        <div className="actions">
+          {r.status === "PENDING" && <button type="button" className="primary" onClick={() => act(() => legacy.start(id))}>Start</button>}
+          {running && <button type="button" className="danger" onClick={() => act(() => legacy.cancel(id))}>Cancel</button>}
+        </div>
+      </div>
+      <ErrorBox error={actionError} />
+      {r.status === "IN_PROGRESS" && <Progress value={status.data?.progress ?? 0} label="reconciliation progress" />}
+      {r.errorMessage && <div className="error-box">{r.errorMessage}</div>}
+      <Kv items={[["source file", <Link to={`/files/${r.sourceFileId}`}>#{r.sourceFileId}</Link>], ["target file", <Link to={`/files/${r.targetFileId}`}>#{r.targetFileId}</Link>], ["rule set", <Link to={`/rule-sets/${r.ruleSetId}`}>#{r.ruleSetId}</Link>], ["source rows", num(r.totalSourceRecords)], ["target rows", num(r.totalTargetRecords)], ["matched", num(r.matchedRecords)], ["unmatched source", num(r.unmatchedSourceRecords)], ["unmatched target", num(r.unmatchedTargetRecords)], ["exceptions", num(r.exceptionCount)], ["started", fmtDate(r.startedAt)], ["completed", fmtDate(r.completedAt)]]} />
+      <h2>Exceptions</h2>
+      <form className="filters" onSubmit={(e) => e.preventDefault()} aria-label="exception filters">
+        <Select id="side" label="Side" value={f.side} options={EXCEPTION_SIDES} onChange={(v) => set({ side: v })} />
+        <Select id="reason" label="Reason" value={f.reason} options={EXCEPTION_REASONS} onChange={(v) => set({ reason: v })} />
+        <Select id="status" label="Status" value={f.status} options={EXCEPTION_STATUSES} onChange={(v) => set({ status: v })} />
+      </form>
+      <ErrorBox error={exc.error} />
+      {exc.data && exc.data.items.length === 0 && <Empty>No exception{f.side || f.reason || f.status ? " matches these filters" : ""}.</Empty>}
+      {exc.data && exc.data.items.length > 0 && (
+        <table className="grid" aria-label="exceptions">
+          <thead><tr><th>Id</th><th>Side</th><th>Row</th><th>Reason</th><th>Status</th></tr></thead>
+          <tbody>{exc.data.items.map((x) => <tr key={x.id}><td><Link to={`/exceptions/${x.id}`}>{x.id}</Link></td><td>{x.side}</td><td><code>{x.rowKey}</code></td><td><Badge value={x.reason} /></td><td><Badge value={x.status} /></td></tr>)}</tbody>
+        </table>
+      )}
+      {exc.data && <Pager page={exc.data.page} totalPages={exc.data.totalPages} totalItems={exc.data.totalItems} onPage={(p) => set({ page: p })} />}
+    </section>
+  );
+}

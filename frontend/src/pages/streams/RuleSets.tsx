@@ -1,0 +1,237 @@
+import { useEffect, useState, type FormEvent } from "react";
+import { Link, useNavigate, useParams } from "react-router-dom";
+import { ApiError, files, ruleSets } from "../../services/api";
+import { ALGORITHMS, CARDINALITIES, NORMALIZERS, OPERATORS, type Condition, type Normalizer, type Pass, type RuleSetInput } from "../../services/types";
+import { fmtDate } from "../../services/format";
+import { Crumbs, Empty, ErrorBox, FieldError, Loading, Pager, useLoad, useTitle, useUrlState } from "../../components/ui";
+import { emptyCondition, emptyPass, ruleSetProblems, toRuleSetInput } from "../../services/rulesets";
+
+export function RuleSetsPage() {
+  useTitle("Rule sets");
+  const { page, set } = useUrlState([] as const);
+  const { data, error, loading } = useLoad(() => ruleSets.list({ page, pageSize: 20 }), [page]);
+  return (
+    <section>
+      <div className="page-head">
+        <h1>Rule sets</h1>
+        <Link className="button primary" to="/rule-sets/new">New rule set</Link>
+      </div>
+      <ErrorBox error={error} />
+      {loading && !data && <Loading what="Loading rule sets" />}
+      {data && data.items.length === 0 && <Empty>No rule set yet. <Link to="/rule-sets/new">Create one</Link>: it says how a source row and a target row match.</Empty>}
+      {data && data.items.length > 0 && (
+        <table className="grid" aria-label="rule sets">
+          <thead><tr><th>Id</th><th>Name</th><th>Version</th><th>Passes</th><th>Keys</th><th>Updated</th></tr></thead>
+          <tbody>
+            {data.items.map((r) => (
+              <tr key={r.id} data-ruleset={r.name}>
+                <td>{r.id}</td>
+                <td><Link to={`/rule-sets/${r.id}`}>{r.name}</Link></td>
+                <td>v{r.version}</td>
+                <td>{r.passes?.length ?? "—"}</td>
+                <td className="small">{r.sourceKey ?? "row #"} ↔ {r.targetKey ?? "row #"}</td>
+                <td>{fmtDate(r.updatedAt ?? r.createdAt)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      {data && <Pager page={data.page} totalPages={data.totalPages} totalItems={data.totalItems} onPage={(p) => set({ page: p })} />}
+    </section>
+  );
+}
+
+const blank: RuleSetInput = { name: "", description: "", sourceKey: "", targetKey: "", passes: [emptyPass()] };
+
+export function RuleSetEditorPage() {
+  const { id } = useParams();
+  const editing = id !== undefined;
+  const nav = useNavigate();
+  const [rs, setRs] = useState<RuleSetInput>(blank);
+  const [version, setVersion] = useState<number | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+  const [saved, setSaved] = useState<string | null>(null);
+  const [loadError, setLoadError] = useState<unknown>(null);
+  useTitle(editing ? `Rule set ${rs.name || id}` : "New rule set");
+  // column names of READY files, offered as suggestions
+  const cols = useLoad(async () => {
+    const p = await files.list({ page: 1, pageSize: 100, status: "READY" });
+    return Array.from(new Set(p.items.flatMap((f) => (f.columns ?? []).map((c) => c.name)))).sort();
+  }, []);
+  useEffect(() => {
+    if (!editing) return;
+    ruleSets.get(Number(id)).then(
+      (r) => {
+        setRs(toRuleSetInput(r));
+        setVersion(r.version);
+      },
+      setLoadError,
+    );
+  }, [editing, id]);
+
+  const patchPass = (i: number, p: Partial<Pass>) => setRs((r) => ({ ...r, passes: r.passes.map((x, j) => (j === i ? { ...x, ...p } : x)) }));
+  const patchCond = (i: number, k: number, c: Partial<Condition>) =>
+    patchPass(i, { conditions: rs.passes[i].conditions.map((x, j) => (j === k ? { ...x, ...c } : x)) });
+
+  async function save(e: FormEvent) {
+    e.preventDefault();
+    setSaved(null);
+    const local = ruleSetProblems(rs);
+    if (Object.keys(local).length) {
+      setError(new ApiError(400, "VALIDATION_ERROR", "Some fields need attention", local));
+      return;
+    }
+    setBusy(true);
+    setError(null);
+    try {
+      const body = cleanRuleSet(rs);
+      const r = editing ? await ruleSets.update(Number(id), body) : await ruleSets.create(body);
+      setVersion(r.version);
+      setSaved(`Saved ${r.name} as version ${r.version}`);
+      if (!editing) nav(`/rule-sets/${r.id}`, { replace: true });
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  }
+  if (loadError) return <ErrorBox error={loadError} />;
+  const fe = (field: string) => <FieldError error={error} field={field} />;
+  const inv = (field: string) => (error instanceof ApiError && error.fields[field] ? true : undefined);
+  return (
+    <section>
+      <Crumbs items={[["Rule sets", "/rule-sets"], [editing ? `${rs.name || id}${version ? ` v${version}` : ""}` : "New", null]]} />
+      <h1>{editing ? `Edit rule set${version ? ` (v${version}; saving creates v${version + 1})` : ""}` : "New rule set"}</h1>
+      <datalist id="columns">{(cols.data ?? []).map((c) => <option key={c} value={c} />)}</datalist>
+      <form className="form ruleset" onSubmit={save} noValidate aria-label="rule set">
+        <div className="row">
+          <label>Name<input name="name" value={rs.name} onChange={(e) => setRs({ ...rs, name: e.target.value })} aria-invalid={inv("name")} />{fe("name")}</label>
+          <label>Description<input name="description" value={rs.description ?? ""} onChange={(e) => setRs({ ...rs, description: e.target.value })} />{fe("description")}</label>
+        </div>
+        <div className="row">
+          <label>Source key column <span className="muted small">(optional: row number otherwise)</span><input name="sourceKey" list="columns" value={rs.sourceKey ?? ""} onChange={(e) => setRs({ ...rs, sourceKey: e.target.value })} aria-invalid={inv("sourceKey")} />{fe("sourceKey")}</label>
+          <label>Target key column<input name="targetKey" list="columns" value={rs.targetKey ?? ""} onChange={(e) => setRs({ ...rs, targetKey: e.target.value })} aria-invalid={inv("targetKey")} />{fe("targetKey")}</label>
+        </div>
+        {fe("passes")}
+        {rs.passes.map((p, i) => (
+          <fieldset key={i} className="pass" data-pass={i}>
+            <legend>Pass {i + 1}</legend>
+            <div className="row">
+              <label>Name<input name={`passes[${i}].name`} value={p.name} onChange={(e) => patchPass(i, { name: e.target.value })} aria-invalid={inv(`passes[${i}].name`)} />{fe(`passes[${i}].name`)}</label>
+              <label>Cardinality
+                <select name={`passes[${i}].cardinality`} value={p.cardinality} onChange={(e) => patchPass(i, { cardinality: e.target.value as Pass["cardinality"] })}>
+                  {CARDINALITIES.map((c) => <option key={c}>{c}</option>)}
+                </select>
+                {fe(`passes[${i}].cardinality`)}
+              </label>
+              {p.cardinality !== "ONE_TO_ONE" && (
+                <label>Group by {p.cardinality === "ONE_TO_MANY" ? "target" : "source"} columns <span className="muted small">(comma separated)</span>
+                  <input
+                    name={`passes[${i}].groupBy`}
+                    value={(p.cardinality === "ONE_TO_MANY" ? p.groupBy?.target : p.groupBy?.source)?.join(", ") ?? ""}
+                    onChange={(e) => {
+                      const v = e.target.value.split(",").map((s) => s.trim()).filter(Boolean);
+                      patchPass(i, { groupBy: p.cardinality === "ONE_TO_MANY" ? { target: v } : { source: v } });
+                    }}
+                  />
+                  {fe(`passes[${i}].groupBy`)}{fe(`passes[${i}].groupBy.target`)}{fe(`passes[${i}].groupBy.source`)}
+                </label>
+              )}
+            </div>
+            {fe(`passes[${i}].conditions`)}
+            <table className="conditions">
+              <thead><tr><th>Source column</th><th>Target column</th><th>Operator</th><th>Parameters</th><th>Normalize</th><th /></tr></thead>
+              <tbody>
+                {p.conditions.map((c, k) => {
+                  const base = `passes[${i}].conditions[${k}]`;
+                  return (
+                    <tr key={k} data-condition={`${i}.${k}`}>
+                      <td><input aria-label={`${base}.source`} name={`${base}.source`} list="columns" value={c.source} onChange={(e) => patchCond(i, k, { source: e.target.value })} aria-invalid={inv(`${base}.source`)} />{fe(`${base}.source`)}</td>
+                      <td><input aria-label={`${base}.target`} name={`${base}.target`} list="columns" value={c.target} onChange={(e) => patchCond(i, k, { target: e.target.value })} aria-invalid={inv(`${base}.target`)} />{fe(`${base}.target`)}</td>
+                      <td>
+                        <select aria-label={`${base}.operator`} name={`${base}.operator`} value={c.operator} onChange={(e) => patchCond(i, k, { ...emptyCondition(e.target.value as Condition["operator"]), source: c.source, target: c.target, normalize: c.normalize })}>
+                          {OPERATORS.map((o) => <option key={o}>{o}</option>)}
+                        </select>
+                        {fe(`${base}.operator`)}{fe(base)}
+                      </td>
+                      <td className="params">
+                        {c.operator === "AMOUNT_TOLERANCE" && (
+                          <>
+                            <label>± absolute<input type="number" step="any" name={`${base}.absolute`} value={c.absolute ?? ""} onChange={(e) => patchCond(i, k, { absolute: e.target.value === "" ? undefined : Number(e.target.value) })} aria-invalid={inv(`${base}.absolute`)} /></label>{fe(`${base}.absolute`)}
+                            <label>± percent<input type="number" step="any" name={`${base}.percent`} value={c.percent ?? ""} onChange={(e) => patchCond(i, k, { percent: e.target.value === "" ? undefined : Number(e.target.value) })} aria-invalid={inv(`${base}.percent`)} /></label>{fe(`${base}.percent`)}
+                            {p.cardinality !== "ONE_TO_ONE" && <label><input type="checkbox" checked={c.aggregate === "SUM"} onChange={(e) => patchCond(i, k, { aggregate: e.target.checked ? "SUM" : undefined })} /> sum over the group</label>}
+                          </>
+                        )}
+                        {c.operator === "DATE_WINDOW" && (
+                          <>
+                            <label>days before<input type="number" min={0} name={`${base}.daysBefore`} value={c.daysBefore ?? ""} onChange={(e) => patchCond(i, k, { daysBefore: e.target.value === "" ? undefined : Number(e.target.value) })} aria-invalid={inv(`${base}.daysBefore`)} /></label>{fe(`${base}.daysBefore`)}
+                            <label>days after<input type="number" min={0} name={`${base}.daysAfter`} value={c.daysAfter ?? ""} onChange={(e) => patchCond(i, k, { daysAfter: e.target.value === "" ? undefined : Number(e.target.value) })} aria-invalid={inv(`${base}.daysAfter`)} /></label>{fe(`${base}.daysAfter`)}
+                          </>
+                        )}
+                        {c.operator === "SIMILARITY" && (
+                          <>
+                            <label>algorithm<select name={`${base}.algorithm`} value={c.algorithm ?? "JARO_WINKLER"} onChange={(e) => patchCond(i, k, { algorithm: e.target.value as Condition["algorithm"] })}>{ALGORITHMS.map((a) => <option key={a}>{a}</option>)}</select></label>{fe(`${base}.algorithm`)}
+                            <label>threshold<input type="number" step="0.01" name={`${base}.threshold`} value={c.threshold ?? ""} onChange={(e) => patchCond(i, k, { threshold: e.target.value === "" ? undefined : Number(e.target.value) })} aria-invalid={inv(`${base}.threshold`)} aria-describedby={`${base}.threshold-error`} /></label>
+                            <FieldError error={error} field={`${base}.threshold`} id={`${base}.threshold-error`} />
+                          </>
+                        )}
+                        {c.operator === "EQUALS" && <span className="muted small">equal after normalizing</span>}
+                      </td>
+                      <td className="normalize">
+                        {NORMALIZERS.map((n) => (
+                          <label key={n} className="chip">
+                            <input type="checkbox" checked={!!c.normalize?.includes(n)} onChange={(e) => patchCond(i, k, { normalize: toggle(c.normalize ?? [], n, e.target.checked) })} />
+                            {n.toLowerCase().replace(/_/g, " ")}
+                          </label>
+                        ))}
+                        {fe(`${base}.normalize`)}
+                      </td>
+                      <td><button type="button" className="link" aria-label={`remove condition ${k + 1} of pass ${i + 1}`} onClick={() => patchPass(i, { conditions: p.conditions.filter((_, j) => j !== k) })}>✕</button></td>
+                    </tr>
+                  );
+                })}
+              </tbody>
+            </table>
+            <div className="actions">
+              <button type="button" onClick={() => patchPass(i, { conditions: [...p.conditions, emptyCondition("EQUALS")] })}>Add condition</button>
+              <button type="button" disabled={i === 0} onClick={() => setRs((r) => ({ ...r, passes: move(r.passes, i, i - 1) }))}>Move up</button>
+              <button type="button" disabled={i === rs.passes.length - 1} onClick={() => setRs((r) => ({ ...r, passes: move(r.passes, i, i + 1) }))}>Move down</button>
+              <button type="button" className="danger" disabled={rs.passes.length === 1} onClick={() => setRs((r) => ({ ...r, passes: r.passes.filter((_, j) => j !== i) }))}>Remove pass</button>
+            </div>
+          </fieldset>
+        ))}
+        <div className="actions">
+          <button type="button" onClick={() => setRs((r) => ({ ...r, passes: [...r.passes, emptyPass()] }))}>Add pass</button>
+          <button type="submit" className="primary" disabled={busy}>{busy ? "Saving…" : editing ? "Save new version" : "Create rule set"}</button>
+        </div>
+        {saved && <p className="ok" role="status">{saved}</p>}
+        <ErrorBox error={error} />
+      </form>
+    </section>
+  );
+}
+
+function toggle(list: Normalizer[], n: Normalizer, on: boolean): Normalizer[] {
+  return on ? [...list.filter((x) => x !== n), n] : list.filter((x) => x !== n);
+}
+function move<T>(a: T[], from: number, to: number): T[] {
+  const b = [...a];
+  const [x] = b.splice(from, 1);
+  b.splice(to, 0, x);
+  return b;
+}
+function cleanRuleSet(rs: RuleSetInput): RuleSetInput {
+  return {
+    name: rs.name.trim(),
+    ...(rs.description ? { description: rs.description } : {}),
+    ...(rs.sourceKey ? { sourceKey: rs.sourceKey.trim() } : {}),
+    ...(rs.targetKey ? { targetKey: rs.targetKey.trim() } : {}),
+    passes: rs.passes.map((p) => ({
+      name: p.name.trim(),
+      cardinality: p.cardinality,
+      ...(p.cardinality !== "ONE_TO_ONE" && p.groupBy ? { groupBy: p.groupBy } : {}),
+      conditions: p.conditions.map((c) => Object.fromEntries(Object.entries(c).filter(([k, v]) => v !== undefined && !(k === "normalize" && Array.isArray(v) && v.length === 0))) as unknown as Condition),
+    })),
+  };
+}

@@ -1,0 +1,121 @@
+import { useState } from "react";
+import { Link, useParams } from "react-router-dom";
+import { runs, streams } from "../../services/api";
+import type { Artifact, StepRun } from "../../services/types";
+import { ago, dur, fmtDate, num } from "../../services/format";
+import { Badge, Crumbs, ErrorBox, Kv, Loading, Progress, useLoad, usePoll, useTitle } from "../../components/ui";
+import { DownloadButton } from "./Files";
+
+const ACTIVE_RUN = new Set(["PENDING", "RUNNING"]);
+
+export function RunPage() {
+  const id = Number(useParams().id);
+  const { data, error, reload } = useLoad(async () => {
+    const [run, steps] = await Promise.all([runs.get(id), runs.steps(id, true)]);
+    return { run, steps };
+  }, [id]);
+  const stream = useLoad(() => (data ? streams.get(data.run.streamId) : Promise.resolve(null)), [data?.run.streamId]);
+  const [cancelError, setCancelError] = useState<unknown>(null);
+  const [canceling, setCanceling] = useState(false);
+  const active = !!data && ACTIVE_RUN.has(data.run.status);
+  useTitle(data ? `Run #${id} ${data.run.status.toLowerCase()}` : `Run #${id}`);
+  usePoll(reload, 1000, active);
+  if (error) return <ErrorBox error={error} />;
+  if (!data) return <Loading what="Loading the run" />;
+  const { run } = data;
+  // latest attempt per step, earlier attempts kept for the timeline
+  const byStep = new Map<number, StepRun[]>();
+  for (const s of data.steps) byStep.set(s.stepOrder, [...(byStep.get(s.stepOrder) ?? []), s]);
+  const orders = [...byStep.keys()].sort((a, b) => a - b);
+  const defs = new Map((stream.data?.steps ?? []).map((s) => [s.stepOrder, s]));
+  const m = run.metrics;
+  return (
+    <section>
+      <Crumbs items={[["Streams", "/streams"], [stream.data?.name ?? `stream ${run.streamId}`, `/streams/${run.streamId}`], [`run #${id}`, null]]} />
+      <div className="page-head">
+        <h1>Run #{id} <Badge value={run.status} /></h1>
+        <div className="actions">
+          {active && (
+            <button
+              type="button"
+              className="danger"
+              disabled={canceling}
+              onClick={async () => {
+                setCanceling(true);
+                setCancelError(null);
+                try {
+                  await runs.cancel(id);
+                  await reload();
+                } catch (e) {
+                  setCancelError(e);
+                } finally {
+                  setCanceling(false);
+                }
+              }}
+            >
+              {canceling ? "Canceling…" : "Cancel run"}
+            </button>
+          )}
+        </div>
+      </div>
+      <ErrorBox error={cancelError} />
+      {run.errorMessage && <div className="error-box" role="alert">{run.errorMessage}</div>}
+      <Progress value={m && m.totalSteps ? (100 * (m.completedSteps + m.failedSteps)) / m.totalSteps : run.status === "COMPLETED" ? 100 : 0} label="run progress" />
+      <Kv items={[["steps", m ? `${m.completedSteps} completed, ${m.failedSteps} failed of ${m.totalSteps}` : "—"], ["matched records", num(m?.matchedRecords)], ["exceptions", m?.exceptionCount ? <Link to={`/exceptions?runId=${id}`}>{num(m.exceptionCount)}</Link> : num(m?.exceptionCount)], ["started", fmtDate(run.startedAt)], ["completed", fmtDate(run.completedAt)], ["duration", run.startedAt ? dur(((run.completedAt ? new Date(run.completedAt) : new Date()).getTime() - new Date(run.startedAt).getTime()) / 1000) : "—"], ["trigger", run.triggerType ? <><Badge value={run.triggerType} /> {run.triggerMetadata ? <code className="small">{JSON.stringify(run.triggerMetadata)}</code> : null}</> : "—"]]} />
+      <h2>Steps</h2>
+      <ol className="timeline" aria-label="step runs">
+        {orders.map((o) => {
+          const attempts = byStep.get(o)!.sort((a, b) => a.attemptNo - b.attemptNo);
+          const latest = attempts[attempts.length - 1];
+          return (
+            <li key={o} className={`step status-${latest.status}`} data-step={o} data-status={latest.status}>
+              <header>
+                <strong>Step {o}{defs.get(o) ? `: ${defs.get(o)!.name}` : ""}</strong> <Badge value={latest.status} />
+                {latest.attemptNo > 1 && <span className="muted small"> attempt {latest.attemptNo}{defs.get(o) ? ` of ${defs.get(o)!.config.maxRetries + 1}` : ""}</span>}
+              </header>
+              <Progress value={latest.status === "COMPLETED" ? 100 : latest.progress} label={`step ${o} progress`} />
+              <div className="muted small">
+                {latest.startedAt ? `started ${fmtDate(latest.startedAt)}` : "not started"}
+                {latest.completedAt ? ` · finished ${fmtDate(latest.completedAt)} (${dur((new Date(latest.completedAt).getTime() - new Date(latest.startedAt ?? latest.completedAt).getTime()) / 1000)})` : ""}
+                {latest.status === "RETRY_WAIT" && (latest.nextAttemptAt ? ` · next attempt ${ago(latest.nextAttemptAt)}` : " · waiting before the next attempt")}
+                {latest.reconciliationId ? <> · <Link to={`/reconciliations/${latest.reconciliationId}`}>reconciliation {latest.reconciliationId}</Link></> : null}
+              </div>
+              {latest.errorMessage && <div className="field-error">{latest.errorMessage}</div>}
+              {attempts.length > 1 && (
+                <details>
+                  <summary>{attempts.length} attempts</summary>
+                  <ul>{attempts.map((a) => <li key={a.id}>attempt {a.attemptNo}: <Badge value={a.status} /> {fmtDate(a.startedAt)} {a.errorMessage ? `— ${a.errorMessage}` : ""}</li>)}</ul>
+                </details>
+              )}
+              {latest.status === "COMPLETED" && <Artifacts stepRunId={latest.id} />}
+            </li>
+          );
+        })}
+        {orders.length === 0 && <li className="muted">The run has not planned its steps yet.</li>}
+      </ol>
+    </section>
+  );
+}
+
+function Artifacts({ stepRunId }: { stepRunId: number }) {
+  const { data, error } = useLoad<Artifact[]>(() => runs.artifacts(stepRunId), [stepRunId]);
+  if (error) return <ErrorBox error={error} />;
+  if (!data) return <Loading what="Loading artifacts" />;
+  if (data.length === 0) return <p className="muted small">No artifact.</p>;
+  return (
+    <table className="grid artifacts" aria-label={`artifacts of step run ${stepRunId}`}>
+      <thead><tr><th>Artifact</th><th>File</th><th className="r">Rows</th><th>Checksum</th><th /></tr></thead>
+      <tbody>
+        {data.map((a) => (
+          <tr key={a.id} data-artifact={a.artifactType} data-checksum={a.checksum ?? ""}>
+            <td><Badge value={a.artifactType} /></td>
+            <td><Link to={`/files/${a.fileId}`}>{a.filename}</Link></td>
+            <td className="r">{num(a.rowCount)}</td>
+            <td><code className="small" title={a.checksum ?? ""}>{a.checksum ? `${a.checksum.slice(0, 19)}…` : "—"}</code></td>
+            <td><DownloadButton url={a.downloadUrl} filename={a.filename} checksum={a.checksum} /></td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}

@@ -1,0 +1,324 @@
+import { useEffect, useState, type FormEvent } from "react";
+import { Link, useNavigate, useParams } from "react-router-dom";
+import { ApiError, dataSources, files, ruleSets, streams } from "../../services/api";
+import { INPUT_TYPES, RUN_STATUSES, STREAM_STATUSES, TRIGGER_TYPES, type InputType, type StepDefinition, type StreamInput, type StreamValidation, type TriggerType } from "../../services/types";
+import { ago, fmtDate, num } from "../../services/format";
+import { Badge, Crumbs, Empty, ErrorBox, FieldError, Kv, Loading, Pager, Select, useLoad, usePoll, useTitle, useUrlState } from "../../components/ui";
+import { emptyStep, localStepProblems, renumber, toStreamInput } from "../../services/streams";
+
+export function StreamsPage() {
+  useTitle("Streams");
+  const { values: f, page, set } = useUrlState(["status", "domain"] as const);
+  const { data, error, loading } = useLoad(() => streams.list({ page, pageSize: 20, status: f.status || undefined, domain: f.domain || undefined }), [page, f.status, f.domain]);
+  const filtered = !!(f.status || f.domain);
+  return (
+    <section>
+      <div className="page-head">
+        <h1>Streams</h1>
+        <Link className="button primary" to="/streams/new">New stream</Link>
+      </div>
+      <form className="filters" onSubmit={(e) => e.preventDefault()} aria-label="filters">
+        <Select id="status" label="Status" value={f.status} options={STREAM_STATUSES} onChange={(v) => set({ status: v })} />
+        <label className="filter" htmlFor="domain">
+          <span>Domain</span>
+          <input id="domain" defaultValue={f.domain} key={f.domain} onKeyDown={(e) => e.key === "Enter" && set({ domain: (e.target as HTMLInputElement).value })} onBlur={(e) => e.target.value !== f.domain && set({ domain: e.target.value })} />
+        </label>
+      </form>
+      <ErrorBox error={error} />
+      {loading && !data && <Loading what="Loading streams" />}
+      {data && data.items.length === 0 && <Empty>{filtered ? "No stream matches these filters." : <>No stream yet. Upload <Link to="/files">files</Link>, define a <Link to="/rule-sets">rule set</Link>, then <Link to="/streams/new">create a stream</Link>.</>}</Empty>}
+      {data && data.items.length > 0 && (
+        <table className="grid" aria-label="streams">
+          <thead><tr><th>Id</th><th>Name</th><th>Status</th><th>Domain</th><th>Trigger</th><th>Steps</th><th>Updated</th></tr></thead>
+          <tbody>
+            {data.items.map((s) => (
+              <tr key={s.id} data-stream={s.name}>
+                <td>{s.id}</td>
+                <td><Link to={`/streams/${s.id}`}>{s.name}</Link></td>
+                <td><Badge value={s.status} /></td>
+                <td>{s.domain ?? "—"}</td>
+                <td>{s.triggerType ? <Badge value={s.triggerType} /> : "—"}</td>
+                <td>{s.stepCount ?? "—"}</td>
+                <td>{fmtDate(s.updatedAt)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      {data && <Pager page={data.page} totalPages={data.totalPages} totalItems={data.totalItems} onPage={(p) => set({ page: p })} />}
+    </section>
+  );
+}
+
+export function StreamDetailPage() {
+  const id = Number(useParams().id);
+  const nav = useNavigate();
+  const { values: f, page, set } = useUrlState(["status"] as const);
+  const { data: s, error, reload, setData } = useLoad(() => streams.get(id), [id]);
+  const runs = useLoad(() => streams.runs(id, { page, pageSize: 10, status: f.status || undefined }), [id, page, f.status]);
+  const [actionError, setActionError] = useState<unknown>(null);
+  const [validation, setValidation] = useState<StreamValidation | null>(null);
+  const [busy, setBusy] = useState(false);
+  useTitle(s ? `Stream ${s.name}` : `Stream ${id}`);
+  usePoll(runs.reload, 2000, !!runs.data?.items.some((r) => r.status === "PENDING" || r.status === "RUNNING"));
+  const rsNames = useLoad(async () => Object.fromEntries((await ruleSets.list({ page: 1, pageSize: 100 })).items.map((r) => [r.id, r.name])), []);
+
+  async function act(fn: () => Promise<unknown>, after?: (r: unknown) => void) {
+    setBusy(true);
+    setActionError(null);
+    try {
+      const r = await fn();
+      after?.(r);
+      await reload();
+    } catch (e) {
+      setActionError(e);
+    } finally {
+      setBusy(false);
+    }
+  }
+  if (error) return <ErrorBox error={error} />;
+  if (!s) return <Loading what="Loading the stream" />;
+  return (
+    <section>
+      <Crumbs items={[["Streams", "/streams"], [s.name, null]]} />
+      <div className="page-head">
+        <h1>{s.name} <Badge value={s.status} /></h1>
+        <div className="actions">
+          <button type="button" className="primary" disabled={busy || s.status !== "ACTIVE"} title={s.status !== "ACTIVE" ? "Only an ACTIVE stream runs" : undefined}
+            onClick={() => act(() => streams.run(id), (r) => nav(`/runs/${(r as { runId: number }).runId}`))}>Run now</button>
+          <button type="button" disabled={busy} onClick={() => act(() => streams.validate(id), (r) => setValidation(r as StreamValidation))}>Validate</button>
+          {s.status !== "ARCHIVED" && <Link className="button" to={`/streams/${id}/edit`}>Edit</Link>}
+          {s.status === "ACTIVE" && <button type="button" disabled={busy} onClick={() => act(() => streams.pause(id))}>Pause</button>}
+          {s.status === "PAUSED" && <button type="button" disabled={busy} onClick={() => act(() => streams.resume(id))}>Resume</button>}
+          {s.status !== "ARCHIVED" && (
+            <button type="button" className="danger" disabled={busy} onClick={() => confirm(`Archive ${s.name}? It will no longer run.`) && act(() => streams.archive(id), () => setData(undefined))}>Archive</button>
+          )}
+        </div>
+      </div>
+      <ErrorBox error={actionError} />
+      {validation && <ValidationView v={validation} />}
+      <Kv items={[["id", s.id], ["domain", s.domain], ["description", s.description], ["trigger", <><Badge value={s.triggerType} /> {s.triggerConfig && Object.keys(s.triggerConfig).length ? <code>{JSON.stringify(s.triggerConfig)}</code> : null}</>], ["next run", s.nextRunAt ? `${fmtDate(s.nextRunAt)} (${ago(s.nextRunAt)})` : "—"], ["created", fmtDate(s.createdAt)], ["updated", fmtDate(s.updatedAt)]]} />
+      <h2>Steps</h2>
+      <table className="grid" aria-label="steps">
+        <thead><tr><th>#</th><th>Name</th><th>Source</th><th>Target</th><th>Rule set</th><th>Retries</th><th>On failure</th></tr></thead>
+        <tbody>
+          {s.steps.map((st) => (
+            <tr key={st.stepOrder}>
+              <td>{st.stepOrder}</td>
+              <td>{st.name}</td>
+              <td><InputLabel type={st.sourceInput.type} id={st.sourceInput.id} /></td>
+              <td><InputLabel type={st.targetInput.type} id={st.targetInput.id} /></td>
+              <td><Link to={`/rule-sets/${st.ruleSetId}`}>{rsNames.data?.[st.ruleSetId] ?? `#${st.ruleSetId}`}</Link></td>
+              <td>{st.config?.maxRetries ?? 0}</td>
+              <td>{st.config?.continueOnFailure ? "continue" : "stop the run"}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      <h2>Runs</h2>
+      <form className="filters" onSubmit={(e) => e.preventDefault()} aria-label="run filters">
+        <Select id="status" label="Status" value={f.status} options={RUN_STATUSES} onChange={(v) => set({ status: v })} />
+      </form>
+      <ErrorBox error={runs.error} />
+      {runs.data && runs.data.items.length === 0 && <Empty>{f.status ? "No run with this status." : s.status === "ACTIVE" ? "No run yet: press Run now." : "No run yet. Resume the stream to run it."}</Empty>}
+      {runs.data && runs.data.items.length > 0 && (
+        <table className="grid" aria-label="runs">
+          <thead><tr><th>Run</th><th>Status</th><th>Steps done</th><th className="r">Matched</th><th className="r">Exceptions</th><th>Started</th><th>Completed</th></tr></thead>
+          <tbody>
+            {runs.data.items.map((r) => (
+              <tr key={r.id} data-run={r.id}>
+                <td><Link to={`/runs/${r.id}`}>#{r.id}</Link></td>
+                <td><Badge value={r.status} /></td>
+                <td>{r.metrics ? `${r.metrics.completedSteps} / ${r.metrics.totalSteps}` : "—"}</td>
+                <td className="r">{num(r.metrics?.matchedRecords)}</td>
+                <td className="r">{r.metrics?.exceptionCount ? <Link to={`/exceptions?runId=${r.id}`}>{num(r.metrics.exceptionCount)}</Link> : num(r.metrics?.exceptionCount)}</td>
+                <td>{fmtDate(r.startedAt)}</td>
+                <td>{fmtDate(r.completedAt)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      {runs.data && <Pager page={runs.data.page} totalPages={runs.data.totalPages} totalItems={runs.data.totalItems} onPage={(p) => set({ page: p })} />}
+    </section>
+  );
+}
+
+function InputLabel({ type, id }: { type: InputType; id: number }) {
+  if (type === "FILE") return <Link to={`/files/${id}`}>file #{id}</Link>;
+  if (type === "DATA_SOURCE_SNAPSHOT") return <span>snapshot of data source #{id}</span>;
+  return <span>unmatched {type.endsWith("SOURCE") ? "source" : "target"} rows of step {id}</span>;
+}
+
+function ValidationView({ v }: { v: StreamValidation }) {
+  return (
+    <div className={v.valid ? "card ok-box" : "error-box"} role="status" aria-label="validation">
+      <strong>{v.valid ? "The stream is valid" : "The stream is not valid"}</strong>
+      {[...v.errors.map((e) => ["error", e] as const), ...v.warnings.map((w) => ["warning", w] as const)].length > 0 && (
+        <ul>
+          {v.errors.map((e, i) => <li key={`e${i}`} className="field-error">{e.field && <code>{e.field}</code>} {e.message} <span className="muted">({e.code})</span></li>)}
+          {v.warnings.map((w, i) => <li key={`w${i}`} className="warning">⚠ {w.field && <code>{w.field}</code>} {w.message} <span className="muted">({w.code})</span></li>)}
+        </ul>
+      )}
+    </div>
+  );
+}
+
+export function StreamEditorPage() {
+  const { id } = useParams();
+  const editing = id !== undefined;
+  const nav = useNavigate();
+  const [s, setS] = useState<StreamInput>({ name: "", description: "", domain: "", triggerType: "MANUAL", triggerConfig: {}, steps: [emptyStep(1)] });
+  const [error, setError] = useState<unknown>(null);
+  const [warnings, setWarnings] = useState<StreamValidation | null>(null);
+  const [busy, setBusy] = useState(false);
+  const [loadError, setLoadError] = useState<unknown>(null);
+  useTitle(editing ? `Edit stream ${s.name || id}` : "New stream");
+  const pickers = useLoad(async () => {
+    const [f, r, d] = await Promise.all([
+      files.list({ page: 1, pageSize: 100 }),
+      ruleSets.list({ page: 1, pageSize: 100 }),
+      dataSources.list({ page: 1, pageSize: 100 }).catch(() => ({ items: [] })),
+    ]);
+    return { files: f.items.filter((x) => x.origin === "UPLOAD" || x.status === "READY"), ruleSets: r.items, dataSources: d.items };
+  }, []);
+  useEffect(() => {
+    if (!editing) return;
+    streams.get(Number(id)).then((d) => setS(toStreamInput(d)), setLoadError);
+  }, [editing, id]);
+
+  const patchStep = (i: number, p: Partial<StepDefinition>) => setS((x) => ({ ...x, steps: x.steps.map((st, j) => (j === i ? { ...st, ...p } : st)) }));
+  async function save(e: FormEvent) {
+    e.preventDefault();
+    const local = localStepProblems(s);
+    if (Object.keys(local).length) {
+      setError(new ApiError(400, "VALIDATION_ERROR", "Some fields need attention", local));
+      return;
+    }
+    setBusy(true);
+    setError(null);
+    try {
+      const body: StreamInput = { ...s, description: s.description || undefined, domain: s.domain || undefined, triggerConfig: s.triggerType === "MANUAL" ? undefined : s.triggerConfig };
+      const saved = editing ? await streams.update(Number(id), body) : await streams.create(body);
+      const v = await streams.validate(saved.id).catch(() => null);
+      if (v && (v.warnings.length || v.errors.length)) {
+        setWarnings(v);
+        if (!editing) nav(`/streams/${saved.id}/edit`, { replace: true });
+      } else nav(`/streams/${saved.id}`);
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  }
+  if (loadError) return <ErrorBox error={loadError} />;
+  const fe = (field: string | string[]) => <FieldError error={error} field={field} />;
+  const warnAt = (prefix: string) => warnings?.warnings.filter((w) => w.field?.startsWith(prefix)) ?? [];
+  const tc = (s.triggerConfig ?? {}) as Record<string, unknown>;
+  return (
+    <section>
+      <Crumbs items={[["Streams", "/streams"], [editing ? s.name || String(id) : "New", editing ? `/streams/${id}` : null], ...(editing ? [["Edit", null] as [string, null]] : [])]} />
+      <h1>{editing ? "Edit stream" : "New stream"}</h1>
+      {warnings && <ValidationView v={warnings} />}
+      {warnings && editing && <p><Link to={`/streams/${id}`}>Saved. Open the stream →</Link></p>}
+      <form className="form stream" onSubmit={save} noValidate aria-label="stream">
+        <div className="row">
+          <label>Name<input name="name" value={s.name} onChange={(e) => setS({ ...s, name: e.target.value })} />{fe("name")}</label>
+          <label>Domain<input name="domain" value={s.domain ?? ""} onChange={(e) => setS({ ...s, domain: e.target.value })} placeholder="e.g. ECOMMERCE" />{fe("domain")}</label>
+        </div>
+        <label>Description<input name="description" value={s.description ?? ""} onChange={(e) => setS({ ...s, description: e.target.value })} />{fe("description")}</label>
+        <fieldset>
+          <legend>Trigger</legend>
+          <div className="row">
+            <label>Type
+              <select name="triggerType" value={s.triggerType} onChange={(e) => setS({ ...s, triggerType: e.target.value as TriggerType, triggerConfig: e.target.value === "SCHEDULED" ? { cron: "0 30 2 * * *", timezone: "UTC" } : e.target.value === "EVENT" ? { event: "FILE_UPLOADED", filenamePattern: "*.csv", bind: { stepOrder: 1, input: "TARGET" } } : {} })}>
+                {TRIGGER_TYPES.map((t) => <option key={t}>{t}</option>)}
+              </select>
+              {fe("triggerType")}
+            </label>
+            {s.triggerType === "SCHEDULED" && (
+              <>
+                <label>Cron <span className="muted small">(6 fields, seconds first)</span><input name="triggerConfig.cron" value={String(tc.cron ?? "")} onChange={(e) => setS({ ...s, triggerConfig: { ...tc, cron: e.target.value } as never })} />{fe(["triggerConfig.cron", "triggerConfig"])}</label>
+                <label>Time zone<input name="triggerConfig.timezone" value={String(tc.timezone ?? "")} onChange={(e) => setS({ ...s, triggerConfig: { ...tc, timezone: e.target.value } as never })} placeholder="UTC" />{fe("triggerConfig.timezone")}</label>
+              </>
+            )}
+            {s.triggerType === "EVENT" && (
+              <>
+                <label>Event
+                  <select name="triggerConfig.event" value={String(tc.event ?? "FILE_UPLOADED")} onChange={(e) => setS({ ...s, triggerConfig: e.target.value === "FILE_UPLOADED" ? { event: "FILE_UPLOADED", filenamePattern: "*.csv", bind: { stepOrder: 1, input: "TARGET" } } : ({ event: "STREAM_RUN_COMPLETED", streamId: 0 } as never) })}>
+                    <option>FILE_UPLOADED</option><option>STREAM_RUN_COMPLETED</option>
+                  </select>
+                  {fe("triggerConfig.event")}
+                </label>
+                {tc.event === "STREAM_RUN_COMPLETED" ? (
+                  <label>After stream id<input type="number" name="triggerConfig.streamId" value={String(tc.streamId ?? "")} onChange={(e) => setS({ ...s, triggerConfig: { ...tc, streamId: Number(e.target.value) } as never })} />{fe("triggerConfig.streamId")}</label>
+                ) : (
+                  <>
+                    <label>File name pattern<input name="triggerConfig.filenamePattern" value={String(tc.filenamePattern ?? "")} onChange={(e) => setS({ ...s, triggerConfig: { ...tc, filenamePattern: e.target.value } as never })} />{fe("triggerConfig.filenamePattern")}</label>
+                    <label>Binds to step<input type="number" min={1} name="triggerConfig.bind.stepOrder" value={String((tc.bind as { stepOrder?: number })?.stepOrder ?? 1)} onChange={(e) => setS({ ...s, triggerConfig: { ...tc, bind: { ...(tc.bind as object), stepOrder: Number(e.target.value) } } as never })} /></label>
+                    <label>as
+                      <select name="triggerConfig.bind.input" value={String((tc.bind as { input?: string })?.input ?? "TARGET")} onChange={(e) => setS({ ...s, triggerConfig: { ...tc, bind: { ...(tc.bind as object), input: e.target.value } } as never })}>
+                        <option>SOURCE</option><option>TARGET</option>
+                      </select>
+                      {fe(["triggerConfig.bind", "triggerConfig.bind.stepOrder"])}
+                    </label>
+                  </>
+                )}
+              </>
+            )}
+          </div>
+        </fieldset>
+        {fe("steps")}
+        {s.steps.map((st, i) => (
+          <fieldset key={i} className="step" data-step={st.stepOrder}>
+            <legend>Step {st.stepOrder}</legend>
+            {fe(`steps[${i}]`)}
+            <div className="row">
+              <label>Name<input name={`steps[${i}].name`} value={st.name} onChange={(e) => patchStep(i, { name: e.target.value })} />{fe(`steps[${i}].name`)}</label>
+              <label>Rule set
+                <select name={`steps[${i}].ruleSetId`} value={st.ruleSetId || ""} onChange={(e) => patchStep(i, { ruleSetId: Number(e.target.value) })}>
+                  <option value="">choose…</option>
+                  {(pickers.data?.ruleSets ?? []).map((r) => <option key={r.id} value={r.id}>{r.name} (v{r.version})</option>)}
+                </select>
+                {fe(`steps[${i}].ruleSetId`)}
+              </label>
+            </div>
+            <div className="row">
+              {(["sourceInput", "targetInput"] as const).map((side) => (
+                <div key={side} className="input-picker">
+                  <label>{side === "sourceInput" ? "Source" : "Target"}
+                    <select name={`steps[${i}].${side}.type`} value={st[side].type} onChange={(e) => patchStep(i, { [side]: { type: e.target.value as InputType, id: 0 } })}>
+                      {INPUT_TYPES.filter((t) => i > 0 || !t.startsWith("STEP_OUTPUT")).map((t) => <option key={t} value={t}>{t.replace(/_/g, " ").toLowerCase()}</option>)}
+                    </select>
+                  </label>
+                  <label className="sr-only" htmlFor={`steps-${i}-${side}-id`}>{side} id</label>
+                  <select id={`steps-${i}-${side}-id`} name={`steps[${i}].${side}.id`} value={st[side].id || ""} onChange={(e) => patchStep(i, { [side]: { ...st[side], id: Number(e.target.value) } })}>
+                    <option value="">choose…</option>
+                    {st[side].type === "FILE" && (pickers.data?.files ?? []).map((f) => <option key={f.id} value={f.id} disabled={f.status !== "READY"}>{f.filename} (#{f.id}{f.rowCount !== null ? `, ${num(f.rowCount)} rows` : ""}{f.status !== "READY" ? `, ${f.status}` : ""})</option>)}
+                    {st[side].type === "DATA_SOURCE_SNAPSHOT" && (pickers.data?.dataSources ?? []).map((d) => <option key={d.id} value={d.id}>{d.name} (#{d.id})</option>)}
+                    {st[side].type.startsWith("STEP_OUTPUT") && s.steps.slice(0, i).map((p) => <option key={p.stepOrder} value={p.stepOrder}>step {p.stepOrder}{p.name ? `: ${p.name}` : ""}</option>)}
+                  </select>
+                  {fe([`steps[${i}].${side}`, `steps[${i}].${side}.id`, `steps[${i}].${side}.type`])}
+                  {warnAt(`steps[${i}].${side}`).map((w, k) => <div key={k} className="warning">⚠ {w.message}</div>)}
+                </div>
+              ))}
+            </div>
+            <div className="row">
+              <label>Retries<input type="number" min={0} max={10} name={`steps[${i}].config.maxRetries`} value={st.config.maxRetries} onChange={(e) => patchStep(i, { config: { ...st.config, maxRetries: Number(e.target.value) } })} />{fe(`steps[${i}].config.maxRetries`)}</label>
+              <label className="inline"><input type="checkbox" name={`steps[${i}].config.continueOnFailure`} checked={st.config.continueOnFailure} onChange={(e) => patchStep(i, { config: { ...st.config, continueOnFailure: e.target.checked } })} /> continue the run if this step fails</label>
+            </div>
+            {warnAt(`steps[${i}]`).filter((w) => !w.field?.includes("Input")).map((w, k) => <div key={k} className="warning">⚠ {w.message}</div>)}
+            <div className="actions">
+              <button type="button" className="danger" disabled={s.steps.length === 1} onClick={() => setS((x) => ({ ...x, steps: renumber(x.steps.filter((_, j) => j !== i)) }))}>Remove step</button>
+            </div>
+          </fieldset>
+        ))}
+        <div className="actions">
+          <button type="button" onClick={() => setS((x) => ({ ...x, steps: [...x.steps, emptyStep(x.steps.length + 1)] }))}>Add step</button>
+          <button type="submit" className="primary" disabled={busy}>{busy ? "Saving…" : editing ? "Save" : "Create stream"}</button>
+        </div>
+        <ErrorBox error={error} />
+      </form>
+    </section>
+  );
+}

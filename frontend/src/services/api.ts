@@ -1,0 +1,318 @@
+// The console's API client. Everything goes through the public API under /api/v1 with the key the
+// user entered (kept in sessionStorage: gone when the browser session ends).
+import createClient, { type Middleware } from "openapi-fetch";
+import type { paths } from "./api-schema";
+import type {
+  ApiResponse, Artifact, CdcError, DataSource, ExceptionHistoryEntry, ExceptionPatch, FileMeta,
+  LegacyReconciliation, LegacyStatusView, Page, ReconException, RuleSet, RuleSetInput, RunCanceled,
+  RunCreated, StepRun, StreamDefinition, StreamInput, StreamRun, StreamSummary, StreamValidation,
+  StreamsErrorBody, UploadSession,
+} from "./types";
+
+export const API_BASE = "/api/v1";
+const KEY = "recon.apiKey";
+
+export const auth = {
+  get: (): string | null => sessionStorage.getItem(KEY),
+  set: (key: string) => sessionStorage.setItem(KEY, key.trim()),
+  clear: () => sessionStorage.removeItem(KEY),
+};
+
+let onUnauthorized: () => void = () => {};
+export function setUnauthorizedHandler(fn: () => void) {
+  onUnauthorized = fn;
+}
+
+/** An API error in words: status, machine code, message, and the problems by field. */
+export class ApiError extends Error {
+  status: number;
+  code: string;
+  fields: Record<string, string>;
+  body: unknown;
+  retryAfter?: number;
+  constructor(status: number, code: string, message: string, fields: Record<string, string> = {}, body?: unknown) {
+    super(message);
+    this.status = status;
+    this.code = code;
+    this.fields = fields;
+    this.body = body;
+  }
+  /** The message for a field path, or for any path below it (`passes[0]` finds `passes[0].name`). */
+  at(field: string): string | undefined {
+    return this.fields[field];
+  }
+}
+
+/** Both dialects' error bodies → ApiError. */
+export function toApiError(status: number, body: unknown, statusText = ""): ApiError {
+  if (body && typeof body === "object") {
+    const b = body as Partial<StreamsErrorBody & CdcError>;
+    if (typeof b.errorCode === "string") {
+      const fields: Record<string, string> = {};
+      for (const e of b.errors ?? []) if (e.field && !(e.field in fields)) fields[e.field] = e.message;
+      return new ApiError(status, b.errorCode, b.message || b.errorCode, fields, body);
+    }
+    if (typeof b.error === "string") {
+      const fields: Record<string, string> = {};
+      for (const d of b.details ?? []) if (d.field && !(d.field in fields)) fields[d.field] = d.problem;
+      const err = new ApiError(status, b.error, b.message || b.error, fields, body);
+      if (typeof b.retry_after === "number") err.retryAfter = b.retry_after;
+      if (b.valid_tables) err.fields.tables = `${b.message}. Valid tables: ${b.valid_tables.join(", ")}`;
+      return err;
+    }
+  }
+  const words = status === 0 ? "The API cannot be reached" : `The API answered ${status} ${statusText}`.trim();
+  return new ApiError(status, "HTTP_" + status, words, {}, body);
+}
+
+function authHeaders(): Record<string, string> {
+  const key = auth.get();
+  return key ? { Authorization: `Bearer ${key}` } : {};
+}
+
+async function parse(res: Response): Promise<unknown> {
+  const text = await res.text();
+  if (!text) return null;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+async function raw(method: string, path: string, body?: unknown, query?: Record<string, unknown>): Promise<unknown> {
+  const qs = query ? toQuery(query) : "";
+  let res: Response;
+  try {
+    res = await fetch(API_BASE + path + (qs ? "?" + qs : ""), {
+      method,
+      headers: { ...authHeaders(), ...(body !== undefined ? { "Content-Type": "application/json" } : {}) },
+      body: body !== undefined ? JSON.stringify(body) : undefined,
+    });
+  } catch {
+    throw new ApiError(0, "NETWORK", "The API cannot be reached: check that the stack is running");
+  }
+  const data = await parse(res);
+  if (!res.ok) {
+    if (res.status === 401) onUnauthorized();
+    throw toApiError(res.status, data, res.statusText);
+  }
+  return data;
+}
+
+export function toQuery(q: Record<string, unknown>): string {
+  const p = new URLSearchParams();
+  for (const [k, v] of Object.entries(q)) {
+    if (v === undefined || v === null || v === "") continue;
+    p.set(k, String(v));
+  }
+  return p.toString();
+}
+
+/** Streams dialect: unwraps the `ApiResponse<T>` envelope. */
+async function env<T>(method: string, path: string, body?: unknown, query?: Record<string, unknown>): Promise<T> {
+  const r = (await raw(method, path, body, query)) as ApiResponse<T>;
+  return r.data;
+}
+
+// ------------------------------------------------------------------------------------------ CDC
+const authMiddleware: Middleware = {
+  onRequest({ request }) {
+    const key = auth.get();
+    if (key) request.headers.set("Authorization", `Bearer ${key}`);
+    return request;
+  },
+  onResponse({ response }) {
+    if (response.status === 401) onUnauthorized();
+    return response;
+  },
+};
+export const cdcClient = createClient<paths>({ baseUrl: "" });
+cdcClient.use(authMiddleware);
+
+async function cdcCall<T>(p: Promise<{ data?: T; error?: unknown; response: Response }>): Promise<T> {
+  let r;
+  try {
+    r = await p;
+  } catch {
+    throw new ApiError(0, "NETWORK", "The API cannot be reached: check that the stack is running");
+  }
+  if (r.error !== undefined || !r.response.ok) throw toApiError(r.response.status, r.error, r.response.statusText);
+  return r.data as T;
+}
+
+type Q<P extends keyof paths, M extends "get" | "post"> = paths[P][M] extends { parameters: { query?: infer X } } ? NonNullable<X> : never;
+export type JobsQuery = Q<"/api/v1/reconciliation/jobs", "get">;
+export type MismatchesQuery = Q<"/api/v1/reconciliation/mismatches", "get">;
+
+const clean = <T extends object>(q: T): T =>
+  Object.fromEntries(Object.entries(q).filter(([, v]) => v !== undefined && v !== null && v !== "")) as T;
+
+export const cdc = {
+  jobs: (query: JobsQuery) => cdcCall(cdcClient.GET("/api/v1/reconciliation/jobs", { params: { query: clean(query) } })),
+  job: (jobId: string) => cdcCall(cdcClient.GET("/api/v1/reconciliation/jobs/{job_id}", { params: { path: { job_id: jobId } } })),
+  mismatches: (query: MismatchesQuery) =>
+    cdcCall(cdcClient.GET("/api/v1/reconciliation/mismatches", { params: { query: clean(query) } })),
+  trigger: (body: paths["/api/v1/reconciliation/trigger"]["post"]["requestBody"] extends { content: { "application/json": infer B } } ? B : never) =>
+    cdcCall(cdcClient.POST("/api/v1/reconciliation/trigger", { body })),
+  resolve: (mismatchId: string, body: { resolution_status: "MANUAL_RESOLVED" | "IGNORED"; resolution_notes: string | null }) =>
+    cdcCall(cdcClient.POST("/api/v1/reconciliation/mismatches/{mismatch_id}/resolve", { params: { path: { mismatch_id: mismatchId } }, body })),
+  /** The catalog's table names: the INVALID_TABLE answer lists them (`valid_tables`). */
+  async tables(): Promise<string[]> {
+    try {
+      await raw("GET", "/reconciliation/jobs", undefined, { table: "~", page_size: 1 });
+    } catch (e) {
+      const body = (e as ApiError).body as CdcError | undefined;
+      if (body?.valid_tables) return body.valid_tables;
+      throw e;
+    }
+    return [];
+  },
+  async health(): Promise<{ status: string; checks: Record<string, { status: string; detail?: string }> }> {
+    const res = await fetch(API_BASE + "/health");
+    return (await parse(res)) as never;
+  },
+};
+
+// ------------------------------------------------------------------------------------------ streams
+export interface PageQuery {
+  page?: number;
+  pageSize?: number;
+  [filter: string]: string | number | undefined;
+}
+
+export const files = {
+  list: (q: PageQuery) => env<Page<FileMeta>>("GET", "/files", undefined, q),
+  get: (id: number) => env<FileMeta>("GET", `/files/${id}`),
+  remove: (id: number) => env<unknown>("DELETE", `/files/${id}`),
+  createUpload: (filename: string, sizeBytes: number) => env<UploadSession>("POST", "/files/uploads", { filename, sizeBytes }),
+  complete: (id: number) => env<FileMeta>("POST", `/files/${id}/complete`),
+};
+export const ruleSets = {
+  list: (q: PageQuery) => env<Page<RuleSet>>("GET", "/rule-sets", undefined, q),
+  get: (id: number, version?: number) => env<RuleSet>("GET", `/rule-sets/${id}`, undefined, { version }),
+  create: (body: RuleSetInput) => env<RuleSet>("POST", "/rule-sets", body),
+  update: (id: number, body: RuleSetInput) => env<RuleSet>("PUT", `/rule-sets/${id}`, body),
+  remove: (id: number) => env<unknown>("DELETE", `/rule-sets/${id}`),
+};
+export const dataSources = {
+  list: (q: PageQuery) => env<Page<DataSource>>("GET", "/data-sources", undefined, q),
+};
+export const streams = {
+  list: (q: PageQuery) => env<Page<StreamSummary>>("GET", "/streams", undefined, q),
+  get: (id: number) => env<StreamDefinition>("GET", `/streams/${id}`),
+  create: (body: StreamInput) => env<StreamSummary>("POST", "/streams", body),
+  update: (id: number, body: StreamInput) => env<StreamSummary>("PUT", `/streams/${id}`, body),
+  validate: (id: number) => env<StreamValidation>("POST", `/streams/${id}/validate`),
+  pause: (id: number) => env<StreamSummary>("POST", `/streams/${id}/pause`),
+  resume: (id: number) => env<StreamSummary>("POST", `/streams/${id}/resume`),
+  archive: (id: number) => env<StreamSummary>("DELETE", `/streams/${id}`),
+  runs: (id: number, q: PageQuery) => env<Page<StreamRun>>("GET", `/streams/${id}/runs`, undefined, q),
+  run: (id: number, reason?: string) =>
+    env<RunCreated>("POST", `/streams/${id}/runs`, { triggerType: "MANUAL", triggerMetadata: { reason: reason || "Started from the console" } }),
+};
+export const runs = {
+  get: (id: number) => env<StreamRun>("GET", `/stream-runs/${id}`),
+  steps: (id: number, allAttempts = false) => env<StepRun[]>("GET", `/stream-runs/${id}/steps`, undefined, allAttempts ? { attempts: "all" } : undefined),
+  cancel: (id: number) => env<RunCanceled>("POST", `/stream-runs/${id}/cancel`),
+  artifacts: (stepRunId: number) => env<Artifact[]>("GET", `/step-runs/${stepRunId}/artifacts`),
+};
+export const exceptions = {
+  list: (q: PageQuery) => env<Page<ReconException>>("GET", "/exceptions", undefined, q),
+  get: (id: number) => env<ReconException>("GET", `/exceptions/${id}`),
+  patch: (id: number, body: ExceptionPatch) => env<ReconException>("PATCH", `/exceptions/${id}`, body),
+  history: (id: number) => env<ExceptionHistoryEntry[] | Page<ExceptionHistoryEntry>>("GET", `/exceptions/${id}/history`),
+};
+export const legacy = {
+  list: (q: PageQuery) => env<Page<LegacyReconciliation>>("GET", "/reconciliations", undefined, q),
+  get: (id: number) => env<LegacyReconciliation>("GET", `/reconciliations/${id}`),
+  status: (id: number) => env<LegacyStatusView>("GET", `/reconciliations/${id}/status`),
+  create: (body: { name: string; description?: string; sourceFileId: number; targetFileId: number; ruleSetId: number }) =>
+    env<LegacyReconciliation>("POST", "/reconciliations", body),
+  start: (id: number) => env<LegacyReconciliation>("POST", `/reconciliations/${id}/start`),
+  cancel: (id: number) => env<LegacyReconciliation>("POST", `/reconciliations/${id}/cancel`),
+  exceptions: (id: number, q: PageQuery) => env<Page<ReconException>>("GET", `/reconciliations/${id}/exceptions`, undefined, q),
+};
+
+// ------------------------------------------------------------------------------------------ bytes
+export const DIRECT_UPLOAD_LIMIT = 5 * 1024 * 1024;
+
+interface ConsoleConfig {
+  uploadProxy?: boolean;
+}
+let configP: Promise<ConsoleConfig> | null = null;
+function consoleConfig(): Promise<ConsoleConfig> {
+  configP ??= fetch("/console-config.json").then((r) => (r.ok ? r.json() : {})).catch(() => ({}));
+  return configP;
+}
+
+function xhr(method: string, url: string, body: Blob, headers: Record<string, string>, onProgress: (f: number) => void, signal?: AbortSignal): Promise<{ status: number; body: unknown; statusText: string }> {
+  return new Promise((resolve, reject) => {
+    const x = new XMLHttpRequest();
+    x.open(method, url);
+    for (const [k, v] of Object.entries(headers)) x.setRequestHeader(k, v);
+    x.upload.onprogress = (e) => e.lengthComputable && onProgress(e.loaded / e.total);
+    x.onload = () => {
+      let b: unknown = x.responseText;
+      try {
+        b = x.responseText ? JSON.parse(x.responseText) : null;
+      } catch {
+        /* not JSON */
+      }
+      resolve({ status: x.status, body: b, statusText: x.statusText });
+    };
+    x.onerror = () => reject(new ApiError(0, "NETWORK", "The upload was interrupted (network error)"));
+    x.onabort = () => reject(new ApiError(0, "ABORTED", "The upload was canceled"));
+    signal?.addEventListener("abort", () => x.abort());
+    x.send(body);
+  });
+}
+
+/**
+ * Uploads a file with progress (0..1). Up to the direct limit: one POST /files; above it, the upload
+ * session: POST /files/uploads, PUT the bytes to the presigned URL, POST /files/{id}/complete.
+ */
+export async function uploadFile(file: File, onProgress: (fraction: number, phase: string) => void, signal?: AbortSignal): Promise<FileMeta> {
+  if (file.size <= DIRECT_UPLOAD_LIMIT) {
+    const r = await xhr("POST", `${API_BASE}/files?${toQuery({ filename: file.name })}`, file, authHeaders(), (f) => onProgress(f, "uploading"), signal);
+    if (r.status >= 400) {
+      if (r.status === 401) onUnauthorized();
+      if (r.status !== 413) throw toApiError(r.status, r.body, r.statusText);
+    } else {
+      return (r.body as ApiResponse<FileMeta>).data;
+    }
+  }
+  const session = await files.createUpload(file.name, file.size);
+  const cfg = await consoleConfig();
+  const target = cfg.uploadProxy ? `/_upload?${toQuery({ to: session.uploadUrl })}` : session.uploadUrl;
+  const put = await xhr("PUT", target, file, {}, (f) => onProgress(f, "uploading"), signal);
+  if (put.status >= 300) throw new ApiError(put.status, "UPLOAD_FAILED", `Storing the bytes failed (${put.status} ${put.statusText})`);
+  onProgress(1, "processing");
+  await files.complete(session.fileId);
+  return files.get(session.fileId);
+}
+
+/** Downloads a file's exact bytes through the API (with the key), returning them and their sha256. */
+export async function downloadBytes(downloadUrl: string): Promise<{ blob: Blob; sha256: string; filename: string | null }> {
+  const url = downloadUrl.startsWith("/api/") || /^https?:/.test(downloadUrl) ? downloadUrl : API_BASE + downloadUrl;
+  const res = await fetch(url, { headers: authHeaders() });
+  if (!res.ok) throw toApiError(res.status, await parse(res), res.statusText);
+  const blob = await res.blob();
+  const digest = await crypto.subtle.digest("SHA-256", await blob.arrayBuffer());
+  const hex = Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+  const cd = res.headers.get("Content-Disposition");
+  const m = cd && /filename="?([^";]+)"?/.exec(cd);
+  return { blob, sha256: "sha256:" + hex, filename: m ? m[1] : null };
+}
+
+export function saveBlob(blob: Blob, filename: string) {
+  const a = document.createElement("a");
+  a.href = URL.createObjectURL(blob);
+  a.download = filename;
+  document.body.appendChild(a);
+  a.click();
+  setTimeout(() => {
+    URL.revokeObjectURL(a.href);
+    a.remove();
+  }, 1000);
+}

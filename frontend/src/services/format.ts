@@ -1,0 +1,106 @@
+// Display helpers shared by the pages (pure: unit-tested).
+export type Tone = "ok" | "bad" | "warn" | "run" | "wait" | "muted" | "info";
+
+const TONES: Record<string, Tone> = {
+  // CDC job status, resolution status, mismatch types
+  RUNNING: "run", COMPLETED: "ok", FAILED: "bad",
+  PENDING: "wait", AUTO_RESOLVED: "ok", MANUAL_RESOLVED: "ok", IGNORED: "muted",
+  MISSING_IN_POSTGRES: "warn", MISSING_IN_CASSANDRA: "warn", DATA_MISMATCH: "bad",
+  HOURLY_SCHEDULED: "info", MANUAL_ONDEMAND: "info",
+  ROW_COUNT: "info", CHECKSUM: "info", TIMESTAMP_RANGE: "info", SAMPLE: "info",
+  LOW: "muted", NORMAL: "info", HIGH: "warn",
+  // streams
+  ACTIVE: "ok", PAUSED: "wait", ARCHIVED: "muted",
+  PARTIAL_FAILED: "warn", CANCELED: "muted",
+  IN_PROGRESS: "run", RETRY_WAIT: "warn", SKIPPED: "muted",
+  PROCESSING: "run", READY: "ok", INVALID: "bad",
+  UPLOAD: "info", ARTIFACT: "info", SNAPSHOT: "info",
+  OPEN: "warn", RESOLVED: "ok",
+  NO_CANDIDATE: "bad", TOLERANCE_EXCEEDED: "warn", DATE_OUT_OF_WINDOW: "warn", BELOW_SIMILARITY: "warn", AMBIGUOUS: "warn",
+  MANUAL: "info", SCHEDULED: "info", EVENT: "info",
+  SOURCE: "info", TARGET: "info",
+  UP: "ok", DOWN: "bad",
+};
+
+export function badgeTone(value: string): Tone {
+  return TONES[value] ?? "info";
+}
+
+export function fmtDate(iso: string | null | undefined): string {
+  if (!iso) return "—";
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return iso;
+  return d.toISOString().replace("T", " ").replace(/\.\d+Z$|Z$/, " UTC");
+}
+
+export function ago(iso: string | null | undefined, now: number = Date.now()): string {
+  if (!iso) return "never";
+  const s = Math.round((now - new Date(iso).getTime()) / 1000);
+  if (Number.isNaN(s)) return iso;
+  if (s < 0) return `in ${dur(-s)}`;
+  if (s < 5) return "just now";
+  return `${dur(s)} ago`;
+}
+
+export function dur(seconds: number | null | undefined): string {
+  if (seconds === null || seconds === undefined) return "—";
+  const s = Math.round(seconds);
+  if (s < 60) return `${s} s`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ${s % 60 ? `${s % 60} s` : ""}`.trim();
+  if (s < 86400) return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
+  return `${Math.floor(s / 86400)} d ${Math.floor((s % 86400) / 3600)} h`;
+}
+
+export function pct(v: number | null | undefined, digits = 3): string {
+  if (v === null || v === undefined) return "—";
+  return `${Number(v.toFixed(digits))} %`;
+}
+
+export function num(v: number | null | undefined): string {
+  return v === null || v === undefined ? "—" : v.toLocaleString("en-US");
+}
+
+export function bytes(n: number | null | undefined): string {
+  if (n === null || n === undefined) return "—";
+  const u = ["B", "KB", "MB", "GB", "TB"];
+  let i = 0;
+  let v = n;
+  while (v >= 1024 && i < u.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${i === 0 ? v : v.toFixed(1)} ${u[i]}`;
+}
+
+/** Columns whose values differ between the Cassandra and PostgreSQL row images (either side may be missing). */
+export function differingFields(a: Record<string, unknown> | null | undefined, b: Record<string, unknown> | null | undefined, hint?: string[] | null): Set<string> {
+  if (hint && hint.length) return new Set(hint);
+  const out = new Set<string>();
+  if (!a || !b) return out;
+  for (const k of new Set([...Object.keys(a), ...Object.keys(b)])) {
+    if (stable(a[k]) !== stable(b[k])) out.add(k);
+  }
+  return out;
+}
+
+function stable(v: unknown): string {
+  if (Array.isArray(v)) return JSON.stringify([...v].map(stable).sort());
+  if (v && typeof v === "object") return JSON.stringify(Object.keys(v).sort().map((k) => [k, stable((v as Record<string, unknown>)[k])]));
+  return JSON.stringify(v ?? null);
+}
+
+export function show(v: unknown): string {
+  if (v === null || v === undefined) return "∅";
+  if (typeof v === "object") return JSON.stringify(v);
+  return String(v);
+}
+
+/** A UTC ISO date-time for the API from a <input type="datetime-local"> value (taken as UTC). */
+export function localInputToIso(v: string): string {
+  if (!v) return "";
+  return v.length === 16 ? `${v}:00Z` : v.endsWith("Z") ? v : `${v}Z`;
+}
+export function isoToLocalInput(v: string): string {
+  if (!v) return "";
+  return v.replace(/Z$/, "").slice(0, 16);
+}

@@ -1,0 +1,21 @@
+/// <reference types="vitest/config" />
+import { defineConfig } from "vite";
+import react from "@vitejs/plugin-react";
+
+// `npm run dev` proxies /api to the local stack's API (API_URL from the stack's env file).
+const api = (process.env.API_URL ?? "http://127.0.0.1:8080/api/v1").replace(/\/api\/v1\/?$/, "");
+
+export default defineConfig({
+  plugins: [react()],
+  base: "/",
+  build: {
+    outDir: "dist",
+    sourcemap: false,
+    chunkSizeWarningLimit: 600,
+    rollupOptions: {
+      output: { manualChunks: { react: ["react", "react-dom", "react-router-dom"], charts: ["chart.js", "react-chartjs-2"] } },
+    },
+  },
+  server: { proxy: { "/api": { target: api, changeOrigin: true } } },
+  test: { environment: "jsdom", include: ["tests/unit/**/*.test.{ts,tsx}"] },
+});
