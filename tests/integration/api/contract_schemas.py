@@ -116,3 +116,16 @@ def check_documented(instance, schema_name: str) -> None:
 
     doc = document()
     jsonschema.Draft202012Validator({"$ref": f"#/components/schemas/{schema_name}", "components": doc["components"]}).validate(instance)
+
+
+def check_against_document(instance, path: str, method: str, status: int) -> None:
+    """The body is valid against the schema the OpenAPI document gives for this operation and status
+    (a `oneOf` must match exactly one alternative, as any validator of the document will insist)."""
+    from chalicelib.api.openapi import document
+
+    doc = document()
+    response = doc["paths"][path][method]["responses"][str(status)]
+    if "$ref" in response:
+        response = doc["components"]["responses"][response["$ref"].rsplit("/", 1)[1]]
+    schema = response["content"]["application/json"]["schema"]
+    jsonschema.Draft202012Validator({**schema, "components": doc["components"]}).validate(instance)
