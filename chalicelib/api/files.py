@@ -6,7 +6,7 @@ from enum import Enum
 from typing import Literal, Optional
 
 from chalice import Blueprint, Response
-from pydantic import Field
+from pydantic import Field, StrictInt
 
 from chalicelib.api.core import (Dialect, Problem, RequestInvalid, Routes, StreamsError, StreamsIn, StreamsOut,
                                  StreamsPageQuery, StreamsQuery, ok, page_of, paginated)
@@ -73,7 +73,7 @@ class FilesQuery(StreamsPageQuery):
 
 class UploadSessionIn(StreamsIn):
     filename: str = Field(min_length=1, max_length=255)
-    size_bytes: int = Field(ge=1, le=files.SESSION_MAX_BYTES, description="Size of the file to upload, in bytes")
+    size_bytes: StrictInt = Field(ge=1, le=files.SESSION_MAX_BYTES, description="Size of the file to upload, in bytes")
 
 
 class UploadSessionOut(StreamsOut):

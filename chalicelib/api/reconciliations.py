@@ -8,7 +8,7 @@ from enum import Enum
 from typing import Optional
 
 from chalice import Blueprint
-from pydantic import Field
+from pydantic import Field, StrictInt
 
 from chalicelib.api.core import (Dialect, Problem, RequestInvalid, Routes, StreamsError, StreamsIn, StreamsOut,
                                  StreamsPageQuery, ok, page_of, paginated)
@@ -31,9 +31,9 @@ class LegacyStatus(str, Enum):
 class ReconciliationIn(StreamsIn):
     name: str = Field(min_length=1, max_length=200)
     description: Optional[str] = Field(default=None, max_length=2000)
-    source_file_id: int = Field(ge=1, le=2**63 - 1)
-    target_file_id: int = Field(ge=1, le=2**63 - 1)
-    rule_set_id: int = Field(ge=1, le=2**63 - 1)
+    source_file_id: StrictInt = Field(ge=1, le=2**63 - 1)
+    target_file_id: StrictInt = Field(ge=1, le=2**63 - 1)
+    rule_set_id: StrictInt = Field(ge=1, le=2**63 - 1)
 
 
 class ReconciliationCreatedOut(StreamsOut):

@@ -14,7 +14,7 @@ import re
 from enum import Enum
 from typing import Any, Literal, Optional
 
-from pydantic import AliasGenerator, BaseModel, ConfigDict, Field
+from pydantic import AliasGenerator, BaseModel, ConfigDict, Field, StrictBool, StrictInt
 from pydantic.alias_generators import to_camel
 
 from chalicelib.streams.defs_errors import Issue
@@ -51,21 +51,21 @@ class InputType(str, Enum):
 class StepInput(_In):
     type: InputType = Field(description="FILE: id = file id; STEP_OUTPUT_UNMATCHED_SOURCE/_TARGET: id = the "
                                         "step order of an earlier step; DATA_SOURCE_SNAPSHOT: id = data source id")
-    id: int = Field(ge=1, le=2**63 - 1)
+    id: StrictInt = Field(ge=1, le=2**63 - 1)
 
 
 class StepConfig(_In):
-    continue_on_failure: bool = Field(default=False, description="After the last failed attempt, go on with the "
+    continue_on_failure: StrictBool = Field(default=False, description="After the last failed attempt, go on with the "
                                       "steps that do not need this step's output (run ends PARTIAL_FAILED)")
-    max_retries: int = Field(default=0, ge=0, le=10, description="Retries after a failed attempt (with backoff)")
+    max_retries: StrictInt = Field(default=0, ge=0, le=10, description="Retries after a failed attempt (with backoff)")
 
 
 class StepIn(_In):
-    step_order: int = Field(ge=1, le=MAX_STEPS, description="1..n without gaps")
+    step_order: StrictInt = Field(ge=1, le=MAX_STEPS, description="1..n without gaps")
     name: str = Field(min_length=1, max_length=200)
     source_input: StepInput
     target_input: StepInput
-    rule_set_id: int = Field(ge=1, le=2**63 - 1)
+    rule_set_id: StrictInt = Field(ge=1, le=2**63 - 1)
     config: StepConfig = Field(default_factory=StepConfig)
 
 

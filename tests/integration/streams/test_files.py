@@ -1,0 +1,241 @@
+"""Files over HTTP: direct upload, upload sessions through a presigned PUT and the file worker,
+list, get, download (exact bytes), delete and its conflicts, rate limit, auth."""
+from __future__ import annotations
+
+import hashlib
+import json
+
+import requests
+
+from tests.integration.streams.conftest import (SOURCE_CSV, TARGET_CSV, assert_error, rule_set_body, step,
+                                                wait_for)
+
+
+def sha(data: bytes | str) -> str:
+    return "sha256:" + hashlib.sha256(data.encode() if isinstance(data, str) else data).hexdigest()
+
+
+def test_direct_upload_is_inspected_and_hashed(api, uid):
+    r = api.post("/files", params={"filename": f"orders_{uid}.csv"}, data=SOURCE_CSV.encode(),
+                 headers={"Content-Type": "text/csv"})
+    assert r.status_code == 201, r.text
+    body = r.json()
+    assert body["success"] is True
+    f = body["data"]
+    assert f["filename"] == f"orders_{uid}.csv"
+    assert (f["format"], f["origin"], f["status"]) == ("CSV", "UPLOAD", "READY")
+    assert f["rowCount"] == 3
+    assert f["sizeBytes"] == len(SOURCE_CSV.encode())
+    assert f["checksum"] == sha(SOURCE_CSV)
+    assert [c["name"] for c in f["columns"]] == ["order_id", "amount", "order_date", "customer"]
+    assert dict((c["name"], c["type"]) for c in f["columns"])["order_date"] == "DATE"
+    assert f["errorMessage"] is None
+    assert f["downloadUrl"] == f"/api/v1/files/{f['id']}/download"
+    assert f["createdAt"].endswith("Z")
+    assert api.get(f"/files/{f['id']}").json()["data"] == f
+
+
+def test_malformed_upload_is_invalid_with_line_and_problem(api, uid):
+    data = "a,b,c\n1,2,3\n4,5\n6,7,8\n"
+    f = api.upload(f"broken_{uid}.csv", data)
+    assert f["status"] == "INVALID"
+    assert "line 3" in f["errorMessage"] and "field" in f["errorMessage"]
+    assert f["rowCount"] is None and f["columns"] is None      # nothing half-imported
+    assert f["checksum"] == sha(data)
+
+
+def test_empty_upload_is_invalid(api, uid):
+    f = api.upload(f"empty_{uid}.csv", b"")
+    assert f["status"] == "INVALID" and "empty" in f["errorMessage"]
+
+
+def test_jsonl_upload(api, uid):
+    data = "".join(json.dumps({"id": i, "amount": i * 1.5}) + "\n" for i in range(1, 8))
+    f = api.upload(f"events_{uid}.jsonl", data)
+    assert (f["format"], f["status"], f["rowCount"]) == ("JSONL", "READY", 7)
+    assert {c["name"] for c in f["columns"]} == {"id", "amount"}
+
+
+def test_same_bytes_twice_are_two_files_with_equal_checksums(api, uid):
+    a = api.upload(f"twice_{uid}.csv", TARGET_CSV)
+    b = api.upload(f"twice_{uid}.csv", TARGET_CSV)
+    assert a["id"] != b["id"] and a["checksum"] == b["checksum"] == sha(TARGET_CSV)
+
+
+def test_direct_upload_over_5mb_is_413(api, uid):
+    data = b"x" * (5 * 1024 * 1024 + 1)
+    r = api.post("/files", params={"filename": f"big_{uid}.csv"}, data=data)
+    body = assert_error(r, 413, "PAYLOAD_TOO_LARGE")
+    assert "/files/uploads" in body["message"]
+    assert not [f for f in api.get("/files", filename=f"big_{uid}").json()["data"]["items"]]
+
+
+def test_upload_needs_a_plain_filename(api):
+    assert_error(api.post("/files", data=b"a\n1\n"), 400, "VALIDATION_ERROR", ("filename", "REQUIRED"))
+    assert_error(api.post("/files", params={"filename": "../etc/passwd"}, data=b"a\n1\n"), 400, "VALIDATION_ERROR",
+                 ("filename", "INVALID_VALUE"))
+    assert_error(api.post("/files", params={"filename": "a.csv", "bogus": "1"}, data=b"a\n1\n"), 400,
+                 "VALIDATION_ERROR", ("bogus", "UNKNOWN_FIELD"))
+
+
+def test_download_returns_the_exact_bytes(api, uid):
+    data = "k,v\r\n\"quoted, comma\",1\r\nÜmlaut,2\r\n".encode()
+    f = api.upload(f"exact_{uid}.csv", data)
+    r = api.get(f"/files/{f['id']}/download")
+    assert r.status_code == 200
+    assert r.content == data
+    assert r.headers["Content-Type"] == "application/octet-stream"
+    assert f"exact_{uid}.csv" in r.headers["Content-Disposition"]
+
+
+def _session(api, filename: str, data: bytes, size: int | None = None) -> dict:
+    r = api.post("/files/uploads", {"filename": filename, "sizeBytes": size if size is not None else len(data)})
+    assert r.status_code == 201, r.text
+    s = r.json()["data"]
+    assert set(s) == {"fileId", "uploadUrl", "expiresAt"} and s["expiresAt"].endswith("Z")
+    return s
+
+
+def _put(url: str, data: bytes) -> None:
+    r = requests.put(url, data=data, timeout=60)
+    assert r.status_code == 200, r.text
+
+
+def test_upload_session_flow(api, uid):
+    data = ("id,amount\n" + "".join(f"{i},{i}.25\n" for i in range(1, 1001))).encode()
+    s = _session(api, f"session_{uid}.csv", data)
+    fid = s["fileId"]
+    assert api.get(f"/files/{fid}").json()["data"]["status"] == "PROCESSING"
+    # no bytes yet
+    assert_error(api.post(f"/files/{fid}/complete"), 409, "CONFLICT")
+    _put(s["uploadUrl"], data)
+    r = api.post(f"/files/{fid}/complete")
+    assert r.status_code == 202, r.text
+    assert r.json()["data"]["status"] == "PROCESSING"
+    f = wait_for(lambda: (lambda d: d if d["status"] != "PROCESSING" else None)(api.get(f"/files/{fid}").json()["data"]),
+                 60, "the file worker")
+    assert (f["status"], f["rowCount"], f["sizeBytes"], f["checksum"]) == ("READY", 1000, len(data), sha(data))
+    # completing again changes nothing
+    again = api.post(f"/files/{fid}/complete")
+    assert again.status_code == 202 and again.json()["data"]["status"] == "READY"
+    assert api.get(f"/files/{fid}/download").content == data
+
+
+def test_upload_session_with_malformed_bytes_becomes_invalid(api, uid):
+    data = b"a,b\n1,2\n3,4\n5\n"
+    s = _session(api, f"session_bad_{uid}.csv", data)
+    _put(s["uploadUrl"], data)
+    assert api.post(f"/files/{s['fileId']}/complete").status_code == 202
+    f = wait_for(lambda: (lambda d: d if d["status"] != "PROCESSING" else None)(
+        api.get(f"/files/{s['fileId']}").json()["data"]), 60, "the file worker")
+    assert f["status"] == "INVALID" and "line 4" in f["errorMessage"]
+    assert f["rowCount"] is None
+
+
+def test_upload_session_size_must_match(api, uid):
+    data = b"a,b\n1,2\n"
+    s = _session(api, f"session_size_{uid}.csv", data, size=len(data) + 10)
+    _put(s["uploadUrl"], data)
+    api.post(f"/files/{s['fileId']}/complete")
+    f = wait_for(lambda: (lambda d: d if d["status"] != "PROCESSING" else None)(
+        api.get(f"/files/{s['fileId']}").json()["data"]), 60, "the file worker")
+    assert f["status"] == "INVALID" and "announced" in f["errorMessage"]
+
+
+def test_large_file_download_redirects_to_presigned_url(api, uid):
+    data = ("id,payload\n" + "".join(f"{i},{'p' * 90}\n" for i in range(60000))).encode()
+    assert len(data) > 5 * 1024 * 1024
+    s = _session(api, f"large_{uid}.csv", data)
+    _put(s["uploadUrl"], data)
+    api.post(f"/files/{s['fileId']}/complete")
+    f = wait_for(lambda: (lambda d: d if d["status"] == "READY" else None)(
+        api.get(f"/files/{s['fileId']}").json()["data"]), 90, "the large file to be READY")
+    assert f["rowCount"] == 60000
+    r = api.get(f"/files/{s['fileId']}/download")
+    assert r.status_code == 302
+    got = requests.get(r.headers["Location"], timeout=60)
+    assert got.status_code == 200 and got.content == data
+
+
+def test_upload_session_validation(api):
+    assert_error(api.post("/files/uploads", {"filename": "x.csv", "sizeBytes": 0}), 400, "VALIDATION_ERROR",
+                 ("sizeBytes", "OUT_OF_RANGE"))
+    assert_error(api.post("/files/uploads", {"filename": "x.csv", "sizeBytes": "12"}), 400, "VALIDATION_ERROR",
+                 ("sizeBytes", "INVALID_TYPE"))
+    assert_error(api.post("/files/uploads", {"sizeBytes": 3, "extra": True}), 400, "VALIDATION_ERROR",
+                 ("filename", "REQUIRED"), ("extra", "UNKNOWN_FIELD"))
+    assert_error(api.post("/files/999999999/complete"), 404, "NOT_FOUND")
+
+
+def test_list_filters_and_pagination(api, uid):
+    ids = [api.upload(f"list_{uid}_{i}.csv", TARGET_CSV)["id"] for i in range(3)]
+    bad = api.upload(f"list_{uid}_bad.csv", "a,b\n1\n")["id"]
+    r = api.get("/files", filename=f"list_{uid}", pageSize=2)
+    assert r.status_code == 200
+    page = r.json()["data"]
+    assert (page["page"], page["pageSize"], page["totalItems"], page["totalPages"]) == (1, 2, 4, 2)
+    assert [f["id"] for f in page["items"]] == [bad, ids[2]]           # newest first
+    page2 = api.get("/files", filename=f"list_{uid}", pageSize=2, page=2).json()["data"]
+    assert [f["id"] for f in page2["items"]] == [ids[1], ids[0]]
+    ready = api.get("/files", filename=f"list_{uid}", status="READY").json()["data"]
+    assert sorted(f["id"] for f in ready["items"]) == ids
+    invalid = api.get("/files", filename=f"list_{uid}", status="INVALID", origin="UPLOAD").json()["data"]
+    assert [f["id"] for f in invalid["items"]] == [bad]
+    assert api.get("/files", filename=f"list_{uid}", origin="ARTIFACT").json()["data"]["totalItems"] == 0
+    # the prefix is a prefix, not a pattern
+    assert api.get("/files", filename=f"list%{uid}").json()["data"]["totalItems"] == 0
+    assert_error(api.get("/files", status="DONE"), 400, "VALIDATION_ERROR", ("status", "INVALID_VALUE"))
+    assert_error(api.get("/files", pageSize=101), 400, "VALIDATION_ERROR", ("pageSize", "OUT_OF_RANGE"))
+    assert_error(api.get("/files", sort="name"), 400, "VALIDATION_ERROR", ("sort", "UNKNOWN_FIELD"))
+
+
+def test_get_unknown_and_malformed_ids(api):
+    body = assert_error(api.get("/files/987654321"), 404, "NOT_FOUND")
+    assert body["message"] == "File 987654321 not found"
+    assert_error(api.get("/files/abc"), 400, "VALIDATION_ERROR", ("id", "INVALID_TYPE"))
+    assert_error(api.get("/files/987654321/download"), 404, "NOT_FOUND")
+
+
+def test_delete_and_in_use_conflicts(api, uid):
+    src = api.upload(f"del_src_{uid}.csv", SOURCE_CSV)
+    tgt = api.upload(f"del_tgt_{uid}.csv", TARGET_CSV)
+    loose = api.upload(f"del_loose_{uid}.csv", TARGET_CSV)
+    r = api.delete(f"/files/{loose['id']}")
+    assert r.status_code == 200 and r.json()["data"] == {"id": loose["id"], "deleted": True}
+    assert_error(api.get(f"/files/{loose['id']}"), 404, "NOT_FOUND")
+    assert_error(api.delete(f"/files/{loose['id']}"), 404, "NOT_FOUND")
+
+    rs = api.rule_set()
+    stream = api.stream({"name": f"uses files {uid}", "steps": [step(1, ("FILE", src["id"]), ("FILE", tgt["id"]), rs["id"])]})
+    body = assert_error(api.delete(f"/files/{src['id']}"), 409, "CONFLICT")
+    assert f"stream {stream['id']}" in body["message"]
+    # archived streams do not hold files
+    assert api.delete(f"/streams/{stream['id']}").status_code == 200
+    assert api.delete(f"/files/{src['id']}").status_code == 200
+
+    # a legacy reconciliation holds its files
+    src2 = api.upload(f"del_src2_{uid}.csv", SOURCE_CSV)
+    rec = api.post("/reconciliations", {"name": f"rec {uid}", "sourceFileId": src2["id"], "targetFileId": tgt["id"],
+                                        "ruleSetId": rs["id"]})
+    assert rec.status_code == 201, rec.text
+    body = assert_error(api.delete(f"/files/{tgt['id']}"), 409, "CONFLICT")
+    assert f"reconciliation {rec.json()['data']['id']}" in body["message"]
+
+
+def test_uploads_are_rate_limited_per_key(api, uid, stack_env):
+    limit = int(stack_env.get("RATE_LIMIT_UPLOADS_PER_MINUTE", "30"))
+    statuses = [api.post("/files", params={"filename": f"rl_{uid}.csv"}, data=b"a\n1\n").status_code
+                for _ in range(limit)]
+    assert statuses == [201] * limit
+    r = api.post("/files/uploads", {"filename": f"rl_{uid}.csv", "sizeBytes": 4})
+    body = assert_error(r, 429, "RATE_LIMITED")
+    assert 1 <= int(r.headers["Retry-After"]) <= 60
+    assert body["message"]
+
+
+def test_files_need_an_api_key(stack_env):
+    r = requests.get(stack_env["API_URL"] + "/files", timeout=30)
+    assert_error(r, 401, "UNAUTHORIZED")
+    r = requests.post(stack_env["API_URL"] + "/files", params={"filename": "a.csv"}, data=b"a\n1\n",
+                      headers={"Authorization": "Bearer recon_nope_nope"}, timeout=30)
+    assert_error(r, 401, "UNAUTHORIZED")
