@@ -73,3 +73,59 @@ def test_error_and_body_shapes_in_the_document(doc):
     assert names == {"table", "mismatch_type", "resolution_status", "job_id", "from_date", "to_date", "page", "page_size"}
     names = {p["name"] for p in paths["/api/v1/reconciliation/jobs"]["get"]["parameters"]}
     assert names == {"table", "status", "job_type", "from_date", "to_date", "page", "page_size"}
+
+
+def _resolved(doc, response):
+    if "$ref" in response:
+        response = doc["components"][response["$ref"].split("/")[2]][response["$ref"].rsplit("/", 1)[1]]
+    return response
+
+
+def _bodies_of_every_error_kind():
+    """Real error bodies as the API builds them, in the CDC dialect."""
+    from chalicelib.api.core import Dialect, Problem, RateLimited, RequestInvalid, unauthorized
+
+    from chalicelib.api.cdc import _invalid_table
+    from chalicelib.api.core import ApiError
+
+    yield RequestInvalid([Problem("resolution_status", "REQUIRED", "is required")]).body(Dialect.CDC)
+    yield _invalid_table("nope", ["users"]).body(Dialect.CDC)
+    yield ApiError(400, "INVALID_STATUS_TRANSITION", "Cannot change resolution_status from 'IGNORED' to 'PENDING'",
+                   current_status="IGNORED", requested_status="PENDING").body(Dialect.CDC)
+    yield unauthorized().body(Dialect.CDC)
+    yield RateLimited(5).body(Dialect.CDC)
+
+
+def test_every_one_of_is_unambiguous_for_the_bodies_the_api_sends(doc):
+    """A VALIDATION_ERROR body (or any other error the API sends) matches at most one alternative of a
+    oneOf, and every example matches exactly one."""
+    import jsonschema
+
+    bodies = list(_bodies_of_every_error_kind())
+    checked = 0
+    for path, ops in doc["paths"].items():
+        for method, op in ops.items():
+            for status, response in op["responses"].items():
+                media = _resolved(doc, response).get("content", {}).get("application/json")
+                if not media or "oneOf" not in media["schema"]:
+                    continue
+                alternatives = [jsonschema.Draft202012Validator({**alt, "components": doc["components"]})
+                                for alt in media["schema"]["oneOf"]]
+                for body in bodies + [e["value"] for e in media.get("examples", {}).values()]:
+                    matches = sum(v.is_valid(body) for v in alternatives)
+                    assert matches <= 1, (path, method, status, body)
+                for example in media.get("examples", {}).values():
+                    assert sum(v.is_valid(example["value"]) for v in alternatives) == 1, (path, status, example)
+                checked += 1
+    assert checked >= 3
+
+
+def test_resolve_validation_error_is_valid_against_the_document(doc):
+    import jsonschema
+
+    from chalicelib.api.core import Dialect, Problem, RequestInvalid
+
+    body = RequestInvalid([Problem("resolution_notes", "TOO_LONG", "must be at most 1000 characters")]).body(Dialect.CDC)
+    schema = doc["paths"]["/api/v1/reconciliation/mismatches/{mismatch_id}/resolve"]["post"]["responses"]["400"]
+    schema = schema["content"]["application/json"]["schema"]
+    jsonschema.Draft202012Validator({**schema, "components": doc["components"]}).validate(body)
