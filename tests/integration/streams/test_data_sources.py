@@ -1,0 +1,120 @@
+"""Data sources over HTTP: POSTGRES tables and read-only queries, CDC catalog tables, credential
+references (never secrets), the connection test, delete and its conflict."""
+from __future__ import annotations
+
+import psycopg
+
+from tests.integration.streams.conftest import TARGET_CSV, assert_error, step
+
+
+def _table(db, uid: str) -> str:
+    name = f"ds_orders_{uid}"
+    db.execute(f"CREATE TABLE public.{name} (order_id text PRIMARY KEY, amount numeric(18,2), order_date date)")
+    db.execute(f"INSERT INTO public.{name} SELECT 'O' || g, g * 1.5, date '2026-02-01' + g FROM generate_series(1, 50) g")
+    db.execute(f"ANALYZE public.{name}")
+    return name
+
+
+def test_postgres_table_source_and_test(api, db, uid):
+    table = _table(db, uid)
+    r = api.post("/data-sources", {"name": f"orders {uid}", "type": "POSTGRES",
+                                   "config": {"connection": {"env": "DATABASE_URL"}, "schema": "public", "table": table}})
+    assert r.status_code == 201, r.text
+    ds = r.json()["data"]
+    assert ds["config"] == {"connection": {"env": "DATABASE_URL"}, "schema": "public", "table": table}
+    t = api.post(f"/data-sources/{ds['id']}/test")
+    assert t.status_code == 200, t.text
+    result = t.json()["data"]
+    assert result["ok"] is True and result["errorMessage"] is None
+    assert [c["name"] for c in result["columns"]] == ["order_id", "amount", "order_date"]
+    assert result["rowEstimate"] == 50
+    assert api.get(f"/data-sources/{ds['id']}").json()["data"] == ds
+
+
+def test_query_source_runs_read_only(api, db, uid):
+    table = _table(db, uid)
+    r = api.post("/data-sources", {"name": f"q {uid}", "type": "POSTGRES", "config": {
+        "query": f"SELECT order_id, amount FROM public.{table} WHERE amount > 10"}})
+    assert r.status_code == 201, r.text
+    result = api.post(f"/data-sources/{r.json()['data']['id']}/test").json()["data"]
+    assert result["ok"] is True and [c["name"] for c in result["columns"]] == ["order_id", "amount"]
+    # a write hidden in a function: the READ ONLY transaction refuses it
+    db.execute(f"CREATE FUNCTION public.sneaky_{uid}() RETURNS int LANGUAGE sql AS"
+               f" $$ DELETE FROM public.{table} RETURNING 1 $$")
+    r = api.post("/data-sources", {"name": f"sneaky {uid}", "type": "POSTGRES",
+                                   "config": {"query": f"SELECT public.sneaky_{uid}() AS x"}})
+    assert r.status_code == 201, r.text
+    result = api.post(f"/data-sources/{r.json()['data']['id']}/test").json()["data"]
+    assert result["ok"] is False and "read-only" in result["errorMessage"]
+    assert db.execute(f"SELECT count(*) AS n FROM public.{table}").fetchone()["n"] == 50
+
+
+def test_queries_that_write_are_refused_at_create(api):
+    for query in ("DELETE FROM orders", "SELECT 1; DROP TABLE orders", "UPDATE x SET a = 1 RETURNING *"):
+        assert_error(api.post("/data-sources", {"name": "w", "type": "POSTGRES", "config": {"query": query}}),
+                     400, "VALIDATION_ERROR", ("config", "INVALID_VALUE"))
+
+
+def test_config_problems_are_located(api):
+    assert_error(api.post("/data-sources", {"name": "x", "type": "POSTGRES",
+                                            "config": {"table": "t", "query": "SELECT 1"}}),
+                 400, "VALIDATION_ERROR", ("config", "INVALID_VALUE"))
+    assert_error(api.post("/data-sources", {"name": "x", "type": "POSTGRES",
+                                            "config": {"table": "t", "connection": {"password": "hunter2"}}}),
+                 400, "VALIDATION_ERROR")
+    assert_error(api.post("/data-sources", {"name": "x", "type": "POSTGRES",
+                                            "config": {"table": "bad name;"}}),
+                 400, "VALIDATION_ERROR", ("config.table", "INVALID_VALUE"))
+    assert_error(api.post("/data-sources", {"name": "x", "type": "CDC_TABLE", "config": {"table": "nope"}}),
+                 400, "VALIDATION_ERROR", ("config.table", "INVALID_VALUE"))
+    assert_error(api.post("/data-sources", {"name": "x", "type": "MYSQL", "config": {}}),
+                 400, "VALIDATION_ERROR", ("type", "INVALID_VALUE"))
+
+
+def test_secrets_are_never_shown(api, uid):
+    r = api.post("/data-sources", {"name": f"missing env {uid}", "type": "POSTGRES",
+                                   "config": {"connection": {"env": f"NO_SUCH_VAR_{uid.upper()}"}, "table": "t"}})
+    assert r.status_code == 201
+    result = api.post(f"/data-sources/{r.json()['data']['id']}/test").json()["data"]
+    assert result["ok"] is False and f"NO_SUCH_VAR_{uid.upper()}" in result["errorMessage"]
+    # a URL with a password in a secret reference never comes back
+    arn = "arn:aws:secretsmanager:us-east-1:000000000000:secret:does-not-exist"
+    r = api.post("/data-sources", {"name": f"secret {uid}", "type": "POSTGRES",
+                                   "config": {"connection": {"secretArn": arn}, "table": "t"}})
+    assert r.status_code == 201 and r.json()["data"]["config"]["connection"] == {"secretArn": arn}
+    result = api.post(f"/data-sources/{r.json()['data']['id']}/test").json()["data"]
+    assert result["ok"] is False and "cannot be read" in result["errorMessage"]
+
+
+def test_cdc_table_source(api, uid):
+    r = api.post("/data-sources", {"name": f"cdc orders {uid}", "type": "CDC_TABLE", "config": {"table": "orders"}})
+    assert r.status_code == 201, r.text
+    ds = r.json()["data"]
+    result = api.post(f"/data-sources/{ds['id']}/test").json()["data"]
+    assert "order_id" in [c["name"] for c in result["columns"]]
+
+
+def test_update_list_delete(api, uid):
+    body = {"name": f"upd {uid}", "type": "CDC_TABLE", "config": {"table": "users"}}
+    ds = api.post("/data-sources", body).json()["data"]
+    r = api.put(f"/data-sources/{ds['id']}", {**body, "config": {"table": "orders"}})
+    assert r.status_code == 200 and r.json()["data"]["config"] == {"table": "orders"}
+    items = api.get("/data-sources", type="CDC_TABLE", pageSize=100).json()["data"]["items"]
+    assert ds["id"] in [i["id"] for i in items]
+    tgt = api.upload(f"ds_tgt_{uid}.csv", TARGET_CSV)
+    rs = api.rule_set()
+    # the CDC orders table has no `amount`: the rule set's column check says so
+    r = api.post("/streams", {"name": f"snap {uid}", "steps": [
+        step(1, ("DATA_SOURCE_SNAPSHOT", ds["id"]), ("FILE", tgt["id"]), rs["id"])]})
+    assert_error(r, 400, "VALIDATION_ERROR", ("steps[0].ruleSetId", "RULE_FIELD_MISSING"))
+    rs = api.rule_set(sourceKey="order_id", passes=[{"name": "ids", "conditions": [
+        {"source": "order_id", "target": "order_ref", "operator": "EQUALS"}]}])
+    stream = api.stream({"name": f"snap {uid}", "steps": [
+        step(1, ("DATA_SOURCE_SNAPSHOT", ds["id"]), ("FILE", tgt["id"]), rs["id"])]})
+    body409 = assert_error(api.delete(f"/data-sources/{ds['id']}"), 409, "CONFLICT")
+    assert f"stream {stream['id']}" in body409["message"]
+    api.delete(f"/streams/{stream['id']}")
+    assert api.delete(f"/data-sources/{ds['id']}").status_code == 200
+    assert_error(api.get(f"/data-sources/{ds['id']}"), 404, "NOT_FOUND")
+    assert_error(api.put(f"/data-sources/{ds['id']}", body), 404, "NOT_FOUND")
+    assert_error(api.post(f"/data-sources/{ds['id']}/test"), 404, "NOT_FOUND")

@@ -1,0 +1,78 @@
+"""Rule sets over HTTP: create (validated by the engine's model, every problem located), versions,
+list, delete and its conflict."""
+from __future__ import annotations
+
+from tests.integration.streams.conftest import SOURCE_CSV, TARGET_CSV, assert_error, rule_set_body, step
+
+
+def test_create_get_and_versions(api, uid):
+    rs = api.rule_set(name=f"rs {uid}")
+    assert rs["version"] == 1 and rs["latestVersion"] == 1 and rs["name"] == f"rs {uid}"
+    assert rs["sourceKey"] == "order_id" and rs["passes"][0]["conditions"][0]["normalize"] == ["TRIM", "UPPER"]
+    v2_body = rule_set_body(name=f"rs {uid} v2", passes=[
+        {"name": "Tolerance", "cardinality": "ONE_TO_ONE",
+         "conditions": [{"source": "order_id", "target": "order_ref", "operator": "EQUALS"},
+                        {"source": "amount", "target": "gross", "operator": "AMOUNT_TOLERANCE", "absolute": 0.01}]}])
+    r = api.put(f"/rule-sets/{rs['id']}", v2_body)
+    assert r.status_code == 200, r.text
+    v2 = r.json()["data"]
+    assert (v2["id"], v2["version"], v2["latestVersion"], v2["name"]) == (rs["id"], 2, 2, f"rs {uid} v2")
+    latest = api.get(f"/rule-sets/{rs['id']}").json()["data"]
+    assert latest["version"] == 2 and latest["passes"][0]["name"] == "Tolerance"
+    old = api.get(f"/rule-sets/{rs['id']}", version=1).json()["data"]
+    assert (old["version"], old["latestVersion"], old["name"]) == (1, 2, f"rs {uid}")
+    assert old["passes"][0]["name"] == "Exact reference and amount"
+    body = assert_error(api.get(f"/rule-sets/{rs['id']}", version=3), 404, "NOT_FOUND")
+    assert "version 3" in body["message"]
+    assert_error(api.get(f"/rule-sets/{rs['id']}", version=0), 400, "VALIDATION_ERROR", ("version", "OUT_OF_RANGE"))
+
+
+def test_every_problem_is_listed_with_its_path(api):
+    bad = {"name": "", "bogus": 1, "passes": [
+        {"name": "p1", "conditions": [
+            {"source": "a", "target": "b", "operator": "SIMILARITY", "algorithm": "JARO_WINKLER", "threshold": 1.5}]},
+        {"name": "p2", "cardinality": "SIDEWAYS", "conditions": []}]}
+    body = assert_error(api.post("/rule-sets", bad), 400, "VALIDATION_ERROR",
+                        ("name", "TOO_SHORT"), ("bogus", "UNKNOWN_FIELD"),
+                        ("passes[0].conditions[0].threshold", "INVALID_VALUE"),
+                        ("passes[1].cardinality", "INVALID_VALUE"))
+    assert len(body["errors"]) >= 4
+
+
+def test_similarity_alone_is_refused(api):
+    body = rule_set_body(passes=[{"name": "fuzzy only", "conditions": [
+        {"source": "customer", "target": "payer", "operator": "SIMILARITY", "algorithm": "JARO_WINKLER",
+         "threshold": 0.9}]}])
+    r = api.post("/rule-sets", body)
+    assert_error(r, 400, "VALIDATION_ERROR")
+    assert any(e["field"].startswith("passes[0]") for e in r.json()["errors"])
+
+
+def test_malformed_json_and_unknown_ids(api):
+    r = api.s.post(api.url + "/rule-sets", data=b"{not json", headers={"Content-Type": "application/json"}, timeout=30)
+    assert_error(r, 400, "VALIDATION_ERROR", ("body", "MALFORMED_JSON"))
+    assert_error(api.get("/rule-sets/888888888"), 404, "NOT_FOUND")
+    assert_error(api.put("/rule-sets/888888888", rule_set_body()), 404, "NOT_FOUND")
+    assert_error(api.delete("/rule-sets/888888888"), 404, "NOT_FOUND")
+
+
+def test_list_newest_first(api, uid):
+    a = api.rule_set(name=f"list {uid} a")
+    b = api.rule_set(name=f"list {uid} b")
+    page = api.get("/rule-sets", name=f"list {uid}").json()["data"]
+    assert [i["id"] for i in page["items"]] == [b["id"], a["id"]]
+    assert page["totalItems"] == 2 and page["items"][0]["passCount"] == 1
+
+
+def test_delete_conflicts_while_used(api, uid):
+    src = api.upload(f"rsdel_src_{uid}.csv", SOURCE_CSV)
+    tgt = api.upload(f"rsdel_tgt_{uid}.csv", TARGET_CSV)
+    rs = api.rule_set(name=f"used {uid}")
+    stream = api.stream({"name": f"rs user {uid}", "steps": [step(1, ("FILE", src["id"]), ("FILE", tgt["id"]), rs["id"])]})
+    body = assert_error(api.delete(f"/rule-sets/{rs['id']}"), 409, "CONFLICT")
+    assert f"stream {stream['id']}" in body["message"]
+    assert api.delete(f"/streams/{stream['id']}").status_code == 200
+    r = api.delete(f"/rule-sets/{rs['id']}")
+    assert r.status_code == 200 and r.json()["data"] == {"id": rs["id"], "deleted": True}
+    assert_error(api.get(f"/rule-sets/{rs['id']}"), 404, "NOT_FOUND")
+    assert rs["id"] not in [i["id"] for i in api.get("/rule-sets", name=f"used {uid}").json()["data"]["items"]]
