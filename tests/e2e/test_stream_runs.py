@@ -1,0 +1,254 @@
+"""Stream runs end to end over HTTP against the running stack: API → PostgreSQL → Step Functions
+(LocalStack) → SQS → the local Lambda runner → the matching engine → S3 → API.
+
+Faults are caused, not mocked: the step worker's test-only hooks (chalicelib/streams/step_worker.py,
+active against a local endpoint) fail a step whose name carries `[fail-once]` / `[fail-always]` and
+keep one with `[hold=N]` working for N seconds.
+"""
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from chalicelib.demo import streams_demo
+
+FINISHED = ("COMPLETED", "FAILED", "PARTIAL_FAILED", "CANCELED")
+
+
+def _data(resp, status=200):
+    assert resp.status_code == status, resp.text[:1000]
+    body = resp.json()
+    assert body["success"] is True
+    return body["data"]
+
+
+def _upload(api, path: Path) -> int:
+    f = _data(api.s.post(api.url + "/files", params={"filename": path.name}, data=path.read_bytes(), timeout=60), 201)
+    deadline = time.monotonic() + 60
+    while f["status"] == "PROCESSING" and time.monotonic() < deadline:
+        time.sleep(0.3)
+        f = _data(api.get(f"/files/{f['id']}"))
+    assert f["status"] == "READY", f
+    return f["id"]
+
+
+def wait_run(api, run_id: int, until=lambda r: r["status"] in FINISHED, deadline_s: float = 120) -> dict:
+    deadline = time.monotonic() + deadline_s
+    run = None
+    while time.monotonic() < deadline:
+        run = _data(api.get(f"/stream-runs/{run_id}"))
+        if until(run):
+            return run
+        time.sleep(0.3)
+    raise AssertionError(f"run {run_id} did not reach the expected state in {deadline_s} s: {run}")
+
+
+def steps_of(api, run_id: int, **params) -> list[dict]:
+    return _data(api.get(f"/stream-runs/{run_id}/steps", **params))
+
+
+@pytest.fixture(scope="module")
+def setup(api, stack, tmp_path_factory):
+    """Demo data (600 orders), its truth, files, rule sets and an orders data source on a private table."""
+    work = tmp_path_factory.mktemp("streams")
+    data = streams_demo.generate(600, 11, work)
+    table = f"oms_orders_{uuid.uuid4().hex[:8]}"
+    streams_demo.load_orders(stack["env"]["DATABASE_URL"], data.orders, table=table)
+    file_ids = {name: _upload(api, path) for name, path in data.files.items()}
+    orders_file = _upload(api, streams_demo.orders_csv(data.orders, work / "orders.csv"))
+    rs = {name: _data(api.post("/rule-sets", body), 201)["id"] for name, body in streams_demo.rule_sets().items()}
+    ds = _data(api.post("/data-sources", {"name": f"OMS {table}", "type": "POSTGRES",
+                                          "config": {"schema": streams_demo.SCHEMA, "table": table}}), 201)
+    return {"data": data, "files": file_ids, "orders_file": orders_file, "rule_sets": rs, "data_source": ds["id"],
+            "work": work}
+
+
+def _stream(api, setup, *, source=None, names=None, configs=None, steps=None, **extra) -> int:
+    body = streams_demo.stream_body(f"test {uuid.uuid4().hex[:8]}",
+                                    source or {"type": "DATA_SOURCE_SNAPSHOT", "id": setup["data_source"]},
+                                    setup["files"], setup["rule_sets"], step_names=names, configs=configs)
+    if steps is not None:
+        body["steps"] = body["steps"][:steps]
+    body.update(extra)
+    return _data(api.post("/streams", body), 201)["id"]
+
+
+def _run(api, stream_id: int, **metadata) -> int:
+    created = _data(api.post(f"/streams/{stream_id}/runs", {"triggerMetadata": metadata or {"reason": "test"}}), 201)
+    assert created["status"] in ("PENDING", "RUNNING") and created["streamId"] == stream_id
+    return created["runId"]
+
+
+def test_three_step_chained_run_counts_equal_the_generators_truth(api, setup):
+    stream_id = _stream(api, setup)
+    run_id = _run(api, stream_id, requestedBy="ops@example.com")
+    run = wait_run(api, run_id)
+    assert run["status"] == "COMPLETED", run
+    truth = setup["data"].truth
+    steps = steps_of(api, run_id)
+    assert [s["stepOrder"] for s in steps] == [1, 2, 3]
+    for s in steps:
+        t = truth[s["stepOrder"]]
+        assert s["status"] == "COMPLETED" and s["progress"] == 100 and s["attemptNo"] == 1
+        assert (s["matchedSourceRows"], s["unmatchedSourceRows"], s["unmatchedTargetRows"]) == \
+            (t["matched"], t["unmatchedSource"], t["unmatchedTarget"]), (s, t)
+    # exceptions: the unmatched rows no later step consumes (every target side, the last step's source)
+    expected_exceptions = sum(truth[o]["unmatchedTarget"] for o in (1, 2, 3)) + truth[3]["unmatchedSource"]
+    assert run["metrics"] == {"totalSteps": 3, "completedSteps": 3, "failedSteps": 0,
+                              "matchedRecords": sum(truth[o]["matched"] for o in (1, 2, 3)),
+                              "exceptionCount": expected_exceptions}
+    assert run["triggerType"] == "MANUAL" and run["triggerMetadata"]["requestedBy"] == "ops@example.com"
+    # artifacts: snapshot of the orders at step 1, three outputs per step, downloadable, counted
+    first = {a["artifactType"]: a for a in _data(api.get(f"/step-runs/{steps[0]['id']}/artifacts"))}
+    assert set(first) == {"SNAPSHOT_SOURCE", "MATCHED", "UNMATCHED_SOURCE", "UNMATCHED_TARGET"}
+    assert first["SNAPSHOT_SOURCE"]["rowCount"] == len(setup["data"].orders)
+    assert first["UNMATCHED_SOURCE"]["rowCount"] == truth[1]["unmatchedSource"]
+    for a in first.values():
+        assert a["checksum"].startswith("sha256:") and a["downloadUrl"] == f"/api/v1/files/{a['fileId']}/download"
+    lines = api.s.get(api.url.removesuffix("/api/v1") + first["UNMATCHED_TARGET"]["downloadUrl"],
+                      allow_redirects=True, timeout=30).text.strip().splitlines()
+    assert len(lines) == 1 + truth[1]["unmatchedTarget"]
+    # the second step read the first step's unmatched source output of this run
+    assert steps[1]["sourceRows"] == truth[1]["unmatchedSource"]
+    listed = _data(api.get(f"/streams/{stream_id}/runs"))
+    assert listed["totalItems"] == 1 and listed["items"][0]["id"] == run_id
+    assert len({s["reconciliationId"] for s in steps}) == 3
+
+
+def test_two_runs_on_the_same_inputs_give_identical_artifacts(api, setup):
+    stream_id = _stream(api, setup, steps=2)
+    sums = []
+    for _ in range(2):
+        run_id = _run(api, stream_id)
+        assert wait_run(api, run_id)["status"] == "COMPLETED"
+        per_run = {}
+        for s in steps_of(api, run_id):
+            for a in _data(api.get(f"/step-runs/{s['id']}/artifacts")):
+                per_run[(s["stepOrder"], a["artifactType"])] = (a["checksum"], a["rowCount"], a["fileId"])
+        sums.append(per_run)
+    assert set(sums[0]) == set(sums[1]) and len(sums[0]) == 7
+    for key in sums[0]:
+        assert sums[0][key][:2] == sums[1][key][:2], key
+        assert sums[0][key][2] != sums[1][key][2]   # new files, same bytes
+
+
+def test_a_step_made_to_fail_once_succeeds_on_attempt_two(api, setup):
+    stream_id = _stream(api, setup, steps=2, names={2: "Gateway [fail-once]"},
+                        configs={2: {"continueOnFailure": False, "maxRetries": 1}})
+    run_id = _run(api, stream_id)
+    run = wait_run(api, run_id)
+    assert run["status"] == "COMPLETED", run
+    latest = steps_of(api, run_id)
+    assert latest[1]["attemptNo"] == 2 and latest[1]["status"] == "COMPLETED"
+    assert latest[1]["matchedSourceRows"] == setup["data"].truth[2]["matched"]
+    every = steps_of(api, run_id, attempts="all")
+    assert [(s["stepOrder"], s["attemptNo"], s["status"]) for s in every] == \
+        [(1, 1, "COMPLETED"), (2, 1, "FAILED"), (2, 2, "COMPLETED")]
+    assert "injected fault" in every[1]["errorMessage"]
+    assert every[1]["reconciliationId"] == every[2]["reconciliationId"]   # one reconciliation per (run, step)
+
+
+def test_a_failing_step_without_retries_left_fails_the_run_and_skips_the_rest(api, setup):
+    stream_id = _stream(api, setup, names={1: "Marketplace [fail-always]"},
+                        configs={1: {"continueOnFailure": False, "maxRetries": 1}})
+    run_id = _run(api, stream_id)
+    run = wait_run(api, run_id)
+    assert run["status"] == "FAILED" and "Step 1" in run["errorMessage"], run
+    assert [(s["status"], s["attemptNo"]) for s in steps_of(api, run_id)] == \
+        [("FAILED", 2), ("SKIPPED", 1), ("SKIPPED", 1)]
+    assert run["metrics"]["failedSteps"] == 1 and run["metrics"]["completedSteps"] == 0
+
+
+def test_continue_on_failure_gives_partial_failed_with_skipped_dependants(api, setup):
+    # step 2 fails for good but lets the run go on; step 3 needs step 2's output (SKIPPED).
+    stream_id = _stream(api, setup, names={2: "Gateway [fail-always]"},
+                        configs={2: {"continueOnFailure": True, "maxRetries": 0}})
+    run_id = _run(api, stream_id)
+    run = wait_run(api, run_id)
+    assert run["status"] == "PARTIAL_FAILED", run
+    assert [s["status"] for s in steps_of(api, run_id)] == ["COMPLETED", "FAILED", "SKIPPED"]
+    assert run["metrics"]["completedSteps"] == 1 and run["metrics"]["failedSteps"] == 1
+
+
+def test_cancel_mid_step_stops_the_worker_and_skips_pending_steps(api, setup):
+    stream_id = _stream(api, setup, names={1: "Marketplace [hold=60]"})
+    run_id = _run(api, stream_id)
+    wait_run(api, run_id, until=lambda r: r["status"] == "RUNNING", deadline_s=30)
+    deadline = time.monotonic() + 30
+    while steps_of(api, run_id)[0]["progress"] == 0 and time.monotonic() < deadline:
+        time.sleep(0.3)
+    # one run at a time per stream
+    second = api.post(f"/streams/{stream_id}/runs", {})
+    assert second.status_code == 409 and second.json()["errorCode"] == "CONFLICT"
+    t0 = time.monotonic()
+    canceled = _data(api.post(f"/stream-runs/{run_id}/cancel"))
+    assert canceled["status"] == "CANCELED" and canceled["runId"] == run_id and canceled["completedAt"]
+    assert [s["status"] for s in steps_of(api, run_id)] == ["CANCELED", "SKIPPED", "SKIPPED"]
+    # the worker notices within seconds: it frees its slot and the step's progress stops moving
+    frozen = steps_of(api, run_id)[0]["progress"]
+    time.sleep(3)
+    assert steps_of(api, run_id)[0]["progress"] == frozen
+    assert time.monotonic() - t0 < 10
+    again = api.post(f"/stream-runs/{run_id}/cancel")
+    assert again.status_code == 409 and "CANCELED" in again.json()["message"]
+    # the stream can run again right away
+    run2 = _run(api, stream_id)
+    assert _data(api.post(f"/stream-runs/{run2}/cancel"))["status"] == "CANCELED"
+
+
+def test_run_errors_use_the_contract_shapes(api, setup):
+    r = api.post("/streams/999999/runs", {})
+    assert r.status_code == 404 and r.json()["errorCode"] == "NOT_FOUND" and "999999" in r.json()["message"]
+    r = api.post(f"/streams/{_stream(api, setup, steps=1)}/runs", {"triggerType": "MANUAL", "bogus": 1})
+    assert r.status_code == 400 and r.json()["errors"][0]["field"] == "bogus"
+    assert api.get("/stream-runs/999999").status_code == 404
+    assert api.get("/step-runs/999999/artifacts").status_code == 404
+    r = api.get("/stream-runs/1/steps", attempts="some")
+    assert r.status_code == 400 and r.json()["errors"][0]["field"] == "attempts"
+    paused = _stream(api, setup, steps=1)
+    _data(api.post(f"/streams/{paused}/pause"))
+    r = api.post(f"/streams/{paused}/runs", {})
+    assert r.status_code == 409 and "PAUSED" in r.json()["message"]
+
+
+def test_a_schedule_occurrence_is_fired_once_by_two_dispatchers(api, setup, stack, monkeypatch):
+    for k in ("DATABASE_URL", "AWS_ENDPOINT_URL", "AWS_REGION", "ARTIFACTS_BUCKET"):
+        monkeypatch.setenv(k, stack["env"][k])
+    from chalicelib import aws
+    from chalicelib.config import reset_settings
+    from chalicelib.db.pool import close_pool, transaction
+    from chalicelib.streams import schedules
+
+    reset_settings(), close_pool(), aws.reset_clients()
+    # once a year, far enough ahead that the stack's own one-minute tick cannot see it
+    stream_id = _stream(api, setup, steps=1, triggerType="SCHEDULED",
+                        triggerConfig={"cron": "0 0 3 1 1 *", "timezone": "Europe/Berlin"})
+    occurrence = datetime(2027, 1, 1, 2, 0, tzinfo=timezone.utc)   # 03:00 in Berlin (CET)
+    now = datetime(2027, 1, 1, 2, 0, 30, tzinfo=timezone.utc)
+    results, barrier = [], threading.Barrier(2)
+
+    def dispatcher():
+        barrier.wait()
+        results.append(schedules.dispatch(now=now))
+
+    threads = [threading.Thread(target=dispatcher) for _ in range(2)]
+    [t.start() for t in threads]
+    [t.join(60) for t in threads]
+    mine = [d for r in results for d in r if d["streamId"] == stream_id]
+    assert len(mine) == 1 and mine[0]["outcome"] == "STARTED" and mine[0]["occurrence"] == occurrence
+    with transaction() as conn:
+        claims = conn.execute("SELECT occurrence_at, outcome, run_id, late FROM recon.stream_schedule_claims"
+                              " WHERE stream_id = %s", (stream_id,)).fetchall()
+    assert len(claims) == 1 and claims[0]["run_id"] == mine[0]["runId"] and claims[0]["late"] is False
+    runs = _data(api.get(f"/streams/{stream_id}/runs"))
+    assert runs["totalItems"] == 1 and runs["items"][0]["triggerType"] == "SCHEDULED"
+    assert runs["items"][0]["triggerMetadata"]["schedule"]["occurrence"] == "2027-01-01T02:00:00Z"
+    assert wait_run(api, mine[0]["runId"])["status"] == "COMPLETED"
+    # a third dispatcher later finds nothing new to fire
+    assert [d for d in schedules.dispatch(now=now) if d["streamId"] == stream_id] == []
+    close_pool()
