@@ -36,7 +36,7 @@ from cassandra.metadata import protect_name
 
 from .errors import CassandraReadError
 from .ratelimit import TokenBucket
-from .session import get_session, prepare
+from .session import get_raw_session, get_session, prepare
 from .settings import CassandraSettings
 from .tokens import MAX_TOKEN, MIN_TOKEN, TokenRange, validate_token
 
@@ -121,6 +121,8 @@ class CassandraReader:
         self.primary_key = self.partition_key + self.clustering_key
         self.columns = tuple(columns)
         self._session = session
+        self._injected = session is not None
+        self._raw_session: Session | None = None
         self.settings = settings or CassandraSettings()
         self.fetch_size = fetch_size or self.settings.fetch_size
         self.max_retries = self.settings.max_retries if max_retries is None else max_retries
@@ -150,9 +152,18 @@ class CassandraReader:
             self._session = get_session(self.settings)
         return self._session
 
-    def _prepare(self, cql: str, where: str = "") -> PreparedStatement:
+    @property
+    def raw_session(self) -> Session:
+        """Session whose rows are serialized bytes per column (see ``wire``)."""
+        if self._raw_session is None:
+            if self._session is not None and self._injected:
+                raise RuntimeError("raw scans need the process-wide sessions (no injected session)")
+            self._raw_session = get_raw_session(self.settings)
+        return self._raw_session
+
+    def _prepare(self, cql: str, where: str = "", session: Session | None = None) -> PreparedStatement:
         try:
-            return prepare(self.session, cql)
+            return prepare(session or self.session, cql)
         except CassandraReadError:
             raise
         except Exception as exc:
@@ -167,10 +178,11 @@ class CassandraReader:
                 attempts=1,
             ) from exc
 
-    def _submit(self, bound: BoundStatement, paging_state: bytes | None = None) -> ResponseFuture:
-        return self.session.execute_async(bound, timeout=self.request_timeout, paging_state=paging_state)
+    def _submit(self, bound: BoundStatement, paging_state: bytes | None = None, session: Session | None = None) -> ResponseFuture:
+        return (session or self.session).execute_async(bound, timeout=self.request_timeout, paging_state=paging_state)
 
-    def _result(self, future: ResponseFuture, bound: BoundStatement, paging_state: bytes | None, where: str):
+    def _result(self, future: ResponseFuture, bound: BoundStatement, paging_state: bytes | None, where: str,
+                session: Session | None = None):
         """Wait for ``future``; on a retryable error resubmit (bounded). Returns the ResultSet."""
         retryable = _retryable_errors()
         attempt = 1
@@ -188,7 +200,7 @@ class CassandraReader:
                 if delay:
                     time.sleep(min(delay, 10.0))
                 attempt += 1
-                future = self._submit(bound, paging_state)
+                future = self._submit(bound, paging_state, session)
             except Exception as exc:
                 raise self._error(exc, future, where, attempt) from exc
 
@@ -230,19 +242,41 @@ class CassandraReader:
                 else:
                     yield from page
 
-    def _pages(self, stmt: PreparedStatement, piece: TokenRange, fetch_size: int) -> Iterator[list]:
+    def scan_pages_raw(self, token_range: TokenRange | tuple[int, int], fetch_size: int | None = None) -> Iterator[list]:
+        """Pages of the scan of ``token_range`` with every column still serialized: lists of tuples
+        ``(token bytes, column bytes, ...)`` (``None`` for a null), in token order. Paging, prefetch,
+        retries and rate limit as in ``scan_range``; ``raw_decoder()`` decodes a row when needed."""
+        rng = _as_range(token_range)
+        fetch = fetch_size or self.fetch_size
+        if fetch < 1:
+            raise ValueError(f"fetch_size must be >= 1, got {fetch}")
+        session = self.raw_session
+        stmt = self._prepare(self._cql_scan, f"range {rng}", session)
+        for piece in rng.unwrap():
+            yield from self._pages(stmt, piece, fetch, session)
+
+    def raw_decoder(self):
+        """Raw row (from ``scan_pages_raw``) -> the tuple ``scan_range`` would have given."""
+        from .wire import row_decoder
+
+        session = self.raw_session
+        stmt = self._prepare(self._cql_scan, "", session)
+        return row_decoder(stmt.result_metadata, session.cluster.protocol_version)
+
+    def _pages(self, stmt: PreparedStatement, piece: TokenRange, fetch_size: int,
+               session: Session | None = None) -> Iterator[list]:
         bound = stmt.bind((piece.start, piece.end))
         bound.fetch_size = fetch_size
         where = f"range {piece}"
         limiter = self.rate_limiter
         paging_state = None
-        future = self._submit(bound, None)
+        future = self._submit(bound, None, session)
         while True:
-            result = self._result(future, bound, paging_state, where)
+            result = self._result(future, bound, paging_state, where, session)
             rows = result.current_rows
             paging_state = result.paging_state
             # ask for the next page before handing this one out: server and consumer overlap
-            future = self._submit(bound, paging_state) if paging_state else None
+            future = self._submit(bound, paging_state, session) if paging_state else None
             if rows:
                 if limiter is not None:
                     limiter.acquire(len(rows))

@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 _lock = threading.Lock()
 _sessions: dict[str, tuple[Cluster, Session]] = {}
+_raw_sessions: dict[str, Session] = {}
 _prepared: weakref.WeakKeyDictionary[Session, dict[str, PreparedStatement]] = (
     weakref.WeakKeyDictionary()
 )
@@ -97,6 +98,28 @@ def get_session(settings: CassandraSettings | None = None) -> Session:
         return session
 
 
+def get_raw_session(settings: CassandraSettings | None = None) -> Session:
+    """A second session on the same cluster whose rows are the columns' serialized bytes
+    (``wire.raw_protocol_handler``); its own connections, so decoded reads are unaffected."""
+    from .wire import raw_protocol_handler
+
+    settings = settings or CassandraSettings()
+    key = _cache_key(settings)
+    raw = _raw_sessions.get(key)
+    if raw is not None and not raw.is_shutdown:
+        return raw
+    main = get_session(settings)
+    with _lock:
+        raw = _raw_sessions.get(key)
+        if raw is not None and not raw.is_shutdown:
+            return raw
+        raw = main.cluster.connect()
+        raw.client_protocol_handler = raw_protocol_handler()
+        raw.default_fetch_size = settings.fetch_size
+        _raw_sessions[key] = raw
+        return raw
+
+
 def prepare(session: Session, query: str) -> PreparedStatement:
     """``session.prepare`` cached per session and query text (one round trip per process)."""
     per_session = _prepared.get(session)
@@ -117,6 +140,7 @@ def shutdown() -> None:
     with _lock:
         items = list(_sessions.values())
         _sessions.clear()
+        _raw_sessions.clear()
         with _prepare_lock:
             _prepared.clear()
     for cluster, _session in items:

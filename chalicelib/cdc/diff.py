@@ -19,6 +19,7 @@ DATA_MISMATCH is declared.
 from __future__ import annotations
 
 import enum
+from collections import Counter as _Counter
 from dataclasses import dataclass, field
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
@@ -48,6 +49,7 @@ __all__ = [
     "diff_rows",
     "canonical_stream",
     "freeze_pk",
+    "WireSegmentDiff",
 ]
 
 
@@ -570,3 +572,201 @@ def freeze_pk(pk: Sequence[Any]) -> tuple:
     list, or a map as a dict) becomes a tuple (a map: a tuple of (key, value) pairs).  Its
     JSON and ``pk_display`` stay those of an array."""
     return tuple(_freeze(v) for v in pk)
+
+
+# ------------------------------------------------------------------------------------------
+# Wire comparison: compare serialized rows, decode only the rows that differ
+# ------------------------------------------------------------------------------------------
+
+#: rows compared at once when both sides agree; a sub-window that differs is matched by token
+WIRE_SUBWINDOW = 256
+
+
+def _tok(row: tuple) -> int:
+    return int.from_bytes(row[0], "big", signed=True)
+
+
+class _Rows:
+    """Read position over an iterator of row lists (PostgreSQL's side of a wire comparison)."""
+
+    __slots__ = ("_it", "buf", "pos")
+
+    def __init__(self, chunks: Iterable[list]):
+        self._it = iter(chunks)
+        self.buf: list = []
+        self.pos = 0
+
+    def _fill(self, need: int) -> bool:
+        """Make at least `need` rows available after pos (False when the input ends first)."""
+        while len(self.buf) - self.pos < need:
+            nxt = next(self._it, None)
+            if nxt is None:
+                return False
+            self.buf = self.buf[self.pos:] + nxt if self.pos < len(self.buf) else nxt
+            self.pos = 0
+        return True
+
+    def peek(self, n: int) -> list:
+        self._fill(n)
+        return self.buf[self.pos:self.pos + n]
+
+    def at(self, k: int) -> tuple | None:
+        return self.buf[self.pos + k] if self._fill(k + 1) else None
+
+    def take_below(self, limit: int | None) -> list:
+        """All remaining rows whose token is below `limit` (all when None)."""
+        out: list = []
+        while True:
+            if not self._fill(1):
+                return out
+            buf, i, n = self.buf, self.pos, len(self.buf)
+            if limit is None:
+                j = n
+            else:
+                j = i
+                while j < n and _tok(buf[j]) < limit:
+                    j += 1
+            out.extend(buf[i:j])
+            self.pos = j
+            if j < n:
+                return out
+
+
+class WireSegmentDiff:
+    """Streaming diff of one segment on serialized rows (docs/canonical-form.md, "Wire comparison").
+
+    Both inputs are lists of raw rows in token order, a row being ``(token bytes, column bytes or
+    None, ...)`` in Cassandra's serialization: ``cassandra_pages`` from the driver undecoded,
+    ``postgres_chunks`` produced by PostgreSQL from its own columns (``pg_source.WireQuery``).
+    Rows are compared ``WIRE_SUBWINDOW`` at a time with list equality (no token group is split):
+    equal bytes are equal canonical values. A sub-window that differs is matched by token: the
+    tokens whose rows differ are *dirty*; their Cassandra rows are decoded (``decode_cassandra``),
+    their PostgreSQL rows are read decoded (``fetch_postgres(tokens)``), once per page, and both
+    go through the canonical merge (``SegmentDiff``) — so rows that differ only in representation
+    (decimal scale, set order, an empty collection against null, microseconds, tolerances) are
+    never reported.
+
+    Memory: one Cassandra page, one PostgreSQL chunk and the dirty rows of one page.
+    After iteration: ``cassandra`` / ``postgres`` (SideSummary-like: rows, duplicate keys),
+    ``decoded`` (rows decoded and canonicalized), ``mismatch_counts``.
+    """
+
+    def __init__(
+        self,
+        cols: Sequence[ColumnSpec] | RowMatcher,
+        cassandra_pages: Iterable[list],
+        postgres_chunks: Iterable[list],
+        decode_cassandra: Callable[[tuple], tuple],
+        fetch_postgres: Callable[[list], list],
+        canon_cassandra: Callable[[Any], tuple],
+        canon_postgres: Callable[[Any], tuple],
+        pk_indexes: Sequence[int],
+        subwindow: int | None = None,
+    ):
+        self.matcher = cols if isinstance(cols, RowMatcher) else RowMatcher(cols)
+        self._pages = cassandra_pages
+        self._chunks = postgres_chunks
+        self._decode = decode_cassandra
+        self._fetch = fetch_postgres
+        self._canon_c = canon_cassandra
+        self._canon_p = canon_postgres
+        self._pk = tuple(pk_indexes)
+        self.subwindow = subwindow or WIRE_SUBWINDOW
+        self.cassandra = _WireSide()
+        self.postgres = _WireSide()
+        self.mismatch_counts: dict[MismatchType, int] = {t: 0 for t in MismatchType}
+        self.decoded = 0
+        self.dirty_windows = 0
+        self._started = False
+
+    def __iter__(self) -> Iterator[Diff]:
+        if self._started:
+            raise RuntimeError("a WireSegmentDiff can be iterated only once")
+        self._started = True
+        counts = self.mismatch_counts
+        for d in self._merge():
+            counts[d.mismatch_type] += 1
+            yield d
+
+    def _merge(self) -> Iterator[Diff]:
+        pg = _Rows(self._chunks)
+        carry: list = []
+        for page in self._pages:
+            if not page:
+                continue
+            rows = carry + page if carry else page
+            last = rows[-1][0]
+            end = len(rows) - 1
+            while end > 0 and rows[end - 1][0] == last:
+                end -= 1
+            # the last token's rows may continue on the next page: they wait for it
+            yield from self._span(rows, end, pg, final=False)
+            carry = rows[end:]
+        yield from self._span(carry, len(carry), pg, final=True)
+
+    def _span(self, rows: list, end: int, pg: _Rows, final: bool) -> Iterator[Diff]:
+        """Compare rows[:end] (whole token groups; rows[end], if any, is the next token) with
+        PostgreSQL's rows up to the same token; then settle the dirty tokens."""
+        step = self.subwindow
+        dirty: set = set()
+        dirty_c: list = []
+        c_rows = p_rows = 0
+        i = 0
+        while i < end:
+            j = min(i + step, end)
+            while j < end and rows[j][0] == rows[j - 1][0]:
+                j += 1
+            sub = rows[i:j]
+            n = j - i
+            if pg.peek(n) == sub:
+                nxt = pg.at(n)
+                if nxt is None or nxt[0] != sub[-1][0]:  # PostgreSQL has no more rows of that token
+                    pg.pos += n
+                    c_rows += n
+                    p_rows += n
+                    i = j
+                    continue
+            limit = _tok(rows[j]) if j < len(rows) else None
+            pw = pg.take_below(limit)
+            c_rows += n
+            p_rows += len(pw)
+            self._dirty(sub, pw, dirty, dirty_c)
+            i = j
+        if final:
+            rest = pg.take_below(None)
+            p_rows += len(rest)
+            if rest:
+                self._dirty([], rest, dirty, dirty_c)
+        self.cassandra.rows += c_rows
+        self.postgres.rows += p_rows
+        if dirty:
+            yield from self._settle(dirty, dirty_c)
+
+    def _dirty(self, sub: list, pw: list, dirty: set, dirty_c: list) -> None:
+        self.dirty_windows += 1
+        c_count = _Counter(sub)
+        p_count = _Counter(pw)
+        found = {_tok(r) for r, k in c_count.items() if p_count.get(r, 0) != k}
+        found.update(_tok(r) for r, k in p_count.items() if c_count.get(r, 0) != k)
+        if found:
+            dirty |= found
+            dirty_c.extend(r for r in sub if _tok(r) in found)
+
+    def _settle(self, dirty: set, dirty_c: list) -> Iterator[Diff]:
+        c_rows = [self._decode(r) for r in dirty_c]
+        p_rows = self._fetch(sorted(dirty))
+        self.decoded += len(c_rows) + len(p_rows)
+        sd = SegmentDiff(
+            self.matcher,
+            canonical_stream(((r[0], r[1:]) for r in c_rows), self._canon_c, self._pk),
+            canonical_stream(((r[0], r[1:]) for r in p_rows), self._canon_p, self._pk),
+        )
+        yield from sd
+        self.cassandra.duplicate_keys += sd.cassandra.duplicate_keys
+        self.postgres.duplicate_keys += sd.postgres.duplicate_keys
+
+
+@dataclass
+class _WireSide:
+    rows: int = 0
+    duplicate_keys: int = 0

@@ -11,6 +11,7 @@ Identifiers reach SQL only through psycopg.sql.Identifier; values are always bou
 """
 from __future__ import annotations
 
+import marshal
 import threading
 from contextlib import contextmanager
 from typing import Iterator, Sequence
@@ -73,6 +74,128 @@ def _prefetched(make_rows, chunk: int = 2000, depth: int = 4) -> Iterator[tuple]
             t.join(timeout=30)
 
     return consume()
+
+
+# ------------------------------------------------------------------------------ wire digests
+# The serialized form Cassandra gives a value (native protocol v3+), produced by PostgreSQL
+# from its own column: equal bytes mean equal canonical values (docs/canonical-form.md, "Wire
+# digests"). A value that cannot be encoded (NaN or infinite numeric, infinite timestamp, an
+# unscaled decimal beyond 64 bits) becomes b'\xff', which no Cassandra value of the type
+# serializes to: the row's digest differs and the row goes through the decoded comparison.
+_BAD = sql.SQL("'\\xff'::bytea")
+_TEXT_PG = ("text", "character varying", "character", "varchar", "bpchar", "name")
+_TEXT_ARRAY_PG = ("text[]", "character varying[]")
+#: minimal two's-complement big-endian bytes of an int8 (Cassandra varint), from its hex
+_VARINT_HEX = ("decode(regexp_replace(lpad(to_hex({u}), 16, '0'), "
+               "'^(?:00)*(?=[0-7])|^(?:ff)*(?=[89a-f])', ''), 'hex')")
+
+
+def _base_pg(pg_type: str) -> str:
+    t = (pg_type or "").lower()
+    arr = t.endswith("[]")
+    if "(" in t:  # varchar(20), numeric(12,2), timestamp(3) with time zone
+        t = t[: t.index("(")] + t[t.index(")") + 1:]
+    return t.strip() + ("[]" if arr and not t.endswith("[]") else "")
+
+
+def wire_expression(cql, pg_type: str, col: sql.Composable) -> tuple[sql.Composable, int | None] | None:
+    """(SQL expression giving the bytes Cassandra serializes the value of `col` to, or NULL for
+    a null; fixed length or None) for a CQL type (canonical.CqlType) stored in a PostgreSQL
+    column of `pg_type`; None when the pair has no exact encoding here."""
+    pg = _base_pg(pg_type)
+    name, fam = cql.name, cql.family
+    if fam == "text" and pg in _TEXT_PG:
+        return sql.SQL("convert_to({}::text, 'UTF8')").format(col), None
+    if name == "int" and pg in ("integer", "smallint"):
+        return sql.SQL("int4send({}::int4)").format(col), 4
+    if name == "bigint" and pg in ("bigint", "integer", "smallint"):
+        return sql.SQL("int8send({}::int8)").format(col), 8
+    if name == "smallint" and pg == "smallint":
+        return sql.SQL("int2send({})").format(col), 2
+    if fam == "boolean" and pg == "boolean":
+        return sql.SQL("boolsend({})").format(col), 1
+    if fam == "double" and pg == "double precision":
+        return sql.SQL("float8send({})").format(col), 8
+    if fam == "float" and pg == "real":
+        return sql.SQL("float4send({})").format(col), 4
+    if fam == "uuid" and pg == "uuid":
+        return sql.SQL("uuid_send({})").format(col), 16
+    if fam == "blob" and pg == "bytea":
+        return col, None
+    if fam == "timestamp" and pg in ("timestamp with time zone", "timestamp without time zone"):
+        # epoch milliseconds, PostgreSQL's microseconds truncated toward the millisecond (floor)
+        return sql.SQL(
+            "CASE WHEN {c} IS NULL THEN NULL WHEN isfinite({c}) THEN int8send(floor(extract(epoch FROM {c}) * 1000)::int8)"
+            " ELSE {bad} END").format(c=col, bad=_BAD), None
+    if fam == "decimal" and pg == "numeric":
+        # int32 scale + unscaled varint; scales differing between the sides make the bytes differ
+        unscaled = sql.SQL("({c} * (10::numeric ^ scale({c})))::int8").format(c=col)
+        return sql.SQL(
+            "CASE WHEN {c} IS NULL THEN NULL"
+            " WHEN scale({c}) IS NULL OR scale({c}) > 1000 OR abs({c}) * (10::numeric ^ scale({c})) >= 9223372036854775807"
+            " THEN {bad} ELSE int4send(scale({c})) || " + _VARINT_HEX.format(u="{u}") + " END"
+        ).format(c=col, bad=_BAD, u=unscaled), None
+    if fam in ("set", "list") and cql.params and cql.params[0].family == "text" and pg in _TEXT_ARRAY_PG:
+        # int32 count + (int32 length + UTF-8) per element; a set in Cassandra's order (bytes);
+        # an empty array is null (= an empty collection, which Cassandra stores as null)
+        if fam == "set":
+            inner = sql.SQL("SELECT convert_to(e, 'UTF8') AS b, 0 AS o FROM unnest({c}) e").format(c=col)
+            order = sql.SQL("b")
+        else:
+            inner = sql.SQL("SELECT convert_to(e, 'UTF8') AS b, o FROM unnest({c}) WITH ORDINALITY x(e, o)").format(c=col)
+            order = sql.SQL("o")
+        return sql.SQL(
+            "CASE WHEN cardinality({c}) > 0 THEN (SELECT int4send(count(*)::int4) ||"
+            " coalesce(string_agg(int4send(octet_length(b)) || b, ''::bytea ORDER BY {o}), ''::bytea) FROM ({inner}) s) END"
+        ).format(c=col, o=order, inner=inner), None
+    return None
+
+
+def _le4(n: int) -> bytes:
+    return n.to_bytes(4, "little")
+
+
+def _bytea(b: bytes) -> sql.Composable:
+    return sql.SQL("'\\x{}'::bytea").format(sql.SQL(b.hex()))
+
+
+class WireQuery:
+    """SQL giving a token range's rows in Cassandra's serialization, as Python's marshal format
+    (version 2: stable, no back-references) of the tuples ``(token bytes, column bytes or None,
+    ...)`` — exactly what the driver's undecoded rows are (``chalicelib.cassandra.wire``) — packed
+    `GROUP` rows per result row: ``(row count, concatenated rows)``. ``marshal.loads`` turns a
+    group back into the list of tuples in one C call, so neither side spends Python code per row;
+    length prefixes make the layout unambiguous. PostgreSQL does the encoding on its own CPU."""
+
+    GROUP = 2000
+
+    def __init__(self, source: "PostgresSource", exprs: list[tuple[sql.Composable, int | None]]):
+        self.source = source
+        self.width = len(exprs) + 1
+        parts = [_bytea(b"(" + _le4(self.width) + b"s" + _le4(8)), sql.SQL("int8send(t)")]
+        inner = [sql.SQL("{} AS t").format(source.token_col)]
+        for i, (expr, fixed) in enumerate(exprs):
+            b = sql.Identifier(f"b{i}")
+            inner.append(sql.SQL("{} AS {}").format(expr, b))
+            if fixed is not None:
+                parts.append(sql.SQL("coalesce({} || {}, '\\x4e'::bytea)").format(_bytea(b"s" + _le4(fixed)), b))
+            else:
+                parts.append(sql.SQL(
+                    "coalesce('\\x73'::bytea || set_byte(set_byte(set_byte(set_byte('\\x00000000'::bytea, 0,"
+                    " length({b}) & 255), 1, (length({b}) >> 8) & 255), 2, (length({b}) >> 16) & 255), 3, length({b}) >> 24)"
+                    " || {b}, '\\x4e'::bytea)").format(b=b))
+        self._enc = sql.SQL(" || ").join(parts)
+        self._inner = sql.SQL(", ").join(inner)
+
+    def select(self, start: int, end: int) -> sql.Composed:
+        s = self.source
+        return sql.SQL(
+            "SELECT count(*)::int8, string_agg(enc, ''::bytea ORDER BY t) FROM ("
+            "SELECT t, {enc} AS enc, (row_number() OVER (ORDER BY t) - 1) / {g} AS g FROM ("
+            "SELECT {inner} FROM {tbl} WHERE {tok} > {a} AND {tok} <= {b} ORDER BY {tok} OFFSET 0) r) x"
+            " GROUP BY g ORDER BY g"
+        ).format(enc=self._enc, g=sql.Literal(self.GROUP), inner=self._inner, tbl=s.qualified, tok=s.token_col,
+                 a=sql.Literal(start), b=sql.Literal(end))
 
 
 class TargetSchemaError(RuntimeError):
@@ -161,6 +284,53 @@ class PostgresSource:
                 with cur.copy(sql.SQL("COPY ({}) TO STDOUT (FORMAT BINARY)").format(select)) as copy:
                     copy.set_types(oids)
                     yield from copy.rows()
+
+    def wire_query(self, specs) -> WireQuery | None:
+        """The wire query when every compared column has an exact encoding (see
+        ``wire_expression``; specs are canonical.ColumnSpec with ``pg_type``), else None."""
+        exprs = []
+        for spec in specs:
+            e = wire_expression(spec.type, spec.pg_type or "", sql.Identifier(spec.postgres_name))
+            if e is None:
+                return None
+            exprs.append(e)
+        with self.connection() as conn:
+            if conn.info.server_version < 140000:  # extract(epoch) is exact numeric from 14 on
+                return None
+        return WireQuery(self, exprs)
+
+    def scan_wire(self, query: WireQuery, start: int, end: int, prefetch: bool = True) -> Iterator[list[tuple]]:
+        """Lists of rows with start < token <= end in token order, each row a tuple of Cassandra-
+        serialized bytes (see ``WireQuery``). With `prefetch`, a thread reads ahead."""
+        width = query.width
+
+        def chunks():
+            with self.connection() as conn:
+                with conn.cursor() as cur:
+                    with cur.copy(sql.SQL("COPY ({}) TO STDOUT (FORMAT BINARY)").format(query.select(start, end))) as copy:
+                        copy.set_types(["int8", "bytea"])
+                        for n, blob in copy.rows():
+                            rows = marshal.loads(b"[" + n.to_bytes(4, "little") + blob)
+                            if len(rows) != n or (rows and len(rows[0]) != width):
+                                raise ValueError("wire rows from PostgreSQL do not have the expected layout")
+                            yield rows
+
+        if not prefetch:
+            return chunks()
+        return _prefetched(chunks, chunk=1, depth=4)
+
+    def rows_for_tokens(self, tokens: Sequence[int]) -> list[tuple]:
+        """Rows (token, *values) whose token is one of `tokens`, in token order (decoded like
+        ``scan_range``)."""
+        if not tokens:
+            return []
+        out: list[tuple] = []
+        for i in range(0, len(tokens), 5000):
+            part = list(tokens[i:i + 5000])
+            out.extend(self._copy_rows(sql.SQL("SELECT {sel} FROM {t} WHERE {tok} = ANY({arr}) ORDER BY {tok}").format(
+                sel=self._select, t=self.qualified, tok=self.token_col,
+                arr=sql.SQL("'{{{}}}'::int8[]").format(sql.SQL(",".join(str(int(x)) for x in part))))))
+        return out
 
     def count_range(self, start: int, end: int) -> int:
         q = sql.SQL("SELECT count(*) FROM {t} WHERE {tok} > %s AND {tok} <= %s").format(t=self.qualified, tok=self.token_col)

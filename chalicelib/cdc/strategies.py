@@ -11,7 +11,10 @@ period (rechecks.py) instead of being reported at once.
 from __future__ import annotations
 
 import math
+import os
+import pickle
 import random
+import tempfile
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -20,9 +23,61 @@ from typing import Callable, Iterable, Iterator
 
 from chalicelib.cdc.canonical import CASSANDRA, POSTGRES, ColumnSpec, build_canonicalizer
 from chalicelib.cdc.catalog import TableConfig
-from chalicelib.cdc.diff import Diff, RowMatcher, canonical_stream, diff_rows, diff_segment
+from chalicelib.cdc.diff import Diff, RowMatcher, WireSegmentDiff, canonical_stream, diff_rows, diff_segment
 from chalicelib.cdc.pg_source import PostgresSource
 from chalicelib.config import get_settings
+
+
+class DiffSpool:
+    """The diffs of one segment in bounded memory: kept in memory up to `keep`, then pickled to
+    a temporary file in batches. Iterable (more than once) and sized; `append` adds one diff.
+    A segment with heavy drift thus holds one batch, not all its differences."""
+
+    def __init__(self, items: Iterable[Diff] = (), keep: int = 2000):
+        self.keep = keep
+        self._mem: list[Diff] = []
+        self._file = None
+        self._batches = 0
+        self._n = 0
+        for d in items:
+            self.append(d)
+
+    def append(self, d: Diff) -> None:
+        self._mem.append(d)
+        self._n += 1
+        if len(self._mem) >= self.keep:
+            if self._file is None:
+                self._file = tempfile.TemporaryFile(prefix="recon-diffs-")
+            pickle.dump(self._mem, self._file, protocol=pickle.HIGHEST_PROTOCOL)
+            self._batches += 1
+            self._mem = []
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __bool__(self) -> bool:
+        return self._n > 0
+
+    def batches(self) -> Iterator[list[Diff]]:
+        if self._file is not None:
+            self._file.seek(0)
+            for _ in range(self._batches):
+                yield pickle.load(self._file)
+            self._file.seek(0, 2)
+        if self._mem:
+            yield list(self._mem)
+
+    def __iter__(self) -> Iterator[Diff]:
+        for batch in self.batches():
+            yield from batch
+
+    def __eq__(self, other) -> bool:  # compares with lists in tests
+        return list(self) == list(other)
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
 
 
 @dataclass
@@ -31,8 +86,10 @@ class SegmentResult:
     postgres_rows: int = 0
     cassandra_digest: str | None = None
     postgres_digest: str | None = None
-    mismatches: list[Diff] = field(default_factory=list)
-    suspects: list[Diff] = field(default_factory=list)
+    mismatches: "DiffSpool | list[Diff]" = field(default_factory=list)
+    suspects: "DiffSpool | list[Diff]" = field(default_factory=list)
+    #: rows decoded and canonicalized (wire-digest CHECKSUM: only rows whose digests differ)
+    decoded_rows: int | None = None
 
 
 class TableContext:
@@ -55,6 +112,27 @@ class TableContext:
         self.canon_p = build_canonicalizer(self.specs, POSTGRES)
         self.matcher = RowMatcher(self.specs)
         self.updated_idx = self.names.index(table.updated_at_column) if table.updated_at_column else None
+        self._wire: tuple | None = None
+        self._wire_checked = False
+
+    def wire(self):
+        """(digest query, Cassandra row decoder) when CHECKSUM can compare this table by wire
+        digests (every column has an exact PostgreSQL encoding, the sessions support raw rows,
+        CHECKSUM_WIRE_DIGESTS is not 0); None otherwise: the decoded path is used."""
+        if not self._wire_checked:
+            self._wire_checked = True
+            if os.environ.get("CHECKSUM_WIRE_DIGESTS", "1").strip().lower() in ("0", "false", "no", "off"):
+                return None
+            try:
+                query = self.postgres.wire_query(self.specs)
+                self._wire = (query, self.cassandra.raw_decoder()) if query is not None else None
+            except Exception as exc:  # no raw session (injected test session, old server): decoded path
+                from chalicelib.observability import logger
+
+                logger.info("wire digests unavailable, decoded comparison", extra={
+                    "table": self.table.name, "reason": f"{type(exc).__name__}: {exc}"})
+                self._wire = None
+        return self._wire
 
     @property
     def cassandra(self):
@@ -93,6 +171,25 @@ class TableContext:
             c = self.canon_p(r[1:])
             out[tuple(c[i] for i in self.pk_idx)] = c
         return out
+
+    def classify(self, diffs: Iterable[Diff], batch: int = 1000) -> tuple[DiffSpool, DiffSpool]:
+        """`split_suspects` over a stream of diffs, a batch at a time, into two spools."""
+        mism, susp = DiffSpool(), DiffSpool()
+        buf: list[Diff] = []
+        for d in diffs:
+            buf.append(d)
+            if len(buf) >= batch:
+                self._classify_into(buf, mism, susp)
+                buf = []
+        self._classify_into(buf, mism, susp)
+        return mism, susp
+
+    def _classify_into(self, buf: list[Diff], mism: DiffSpool, susp: DiffSpool) -> None:
+        m, s = self.split_suspects(buf)
+        for d in m:
+            mism.append(d)
+        for d in s:
+            susp.append(d)
 
     def split_suspects(self, diffs: list[Diff], now: datetime | None = None) -> tuple[list[Diff], list[Diff]]:
         """(mismatches, suspects): a diff on a row written within the lag window is a suspect."""
@@ -157,6 +254,14 @@ class LeaseKeeper:
                 self.extend()
                 self.last = time.monotonic()
 
+    def wrap_pages(self, pages: Iterable[list]) -> Iterator[list]:
+        """`wrap` for an iterator of pages (lists of rows): the time is checked once per page."""
+        for page in pages:
+            yield page
+            if self.extend is not None and time.monotonic() - self.last > self.every:
+                self.extend()
+                self.last = time.monotonic()
+
 
 class Strategy:
     name = ""
@@ -183,15 +288,28 @@ class Checksum(Strategy):
     name = "CHECKSUM"
 
     def run_segment(self, ctx, start, end, job, lease):
+        wire = ctx.wire()
+        if wire is not None:
+            query, decode = wire
+            sd = WireSegmentDiff(
+                ctx.matcher,
+                lease.wrap_pages(ctx.cassandra.scan_pages_raw((start, end))),
+                ctx.postgres.scan_wire(query, start, end),
+                decode, ctx.postgres.rows_for_tokens, ctx.canon_c, ctx.canon_p, ctx.pk_idx,
+            )
+            mism, susp = ctx.classify(sd)
+            return SegmentResult(
+                cassandra_rows=sd.cassandra.rows, postgres_rows=sd.postgres.rows,
+                mismatches=mism, suspects=susp, decoded_rows=sd.decoded,
+            )
         c = ctx.cass_stream(lease.wrap(ctx.cassandra.scan_range((start, end))))
         p = ctx.pg_stream(ctx.postgres.scan_range(start, end))
         sd = diff_segment(ctx.matcher, c, p)
-        diffs = list(sd)
-        mism, susp = ctx.split_suspects(diffs)
+        mism, susp = ctx.classify(sd)
         return SegmentResult(
             cassandra_rows=sd.cassandra.rows, postgres_rows=sd.postgres.rows,
             cassandra_digest=sd.cassandra.digest.hex(), postgres_digest=sd.postgres.digest.hex(),
-            mismatches=mism, suspects=susp,
+            mismatches=mism, suspects=susp, decoded_rows=sd.cassandra.rows + sd.postgres.rows,
         )
 
 
