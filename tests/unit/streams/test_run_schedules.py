@@ -1,0 +1,76 @@
+"""Schedules: six-field seconds-first cron in an IANA zone, both DST transitions, validation codes."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from chalicelib.streams.schedules import next_run_at, occurrences, validate_cron
+
+U = timezone.utc
+
+
+def occ(cron: str, tz: str, start: datetime, end: datetime) -> list[datetime]:
+    return list(occurrences({"cron": cron, "timezone": tz}, start, end))
+
+
+def t(*args) -> datetime:
+    return datetime(*args, tzinfo=U)
+
+
+def test_daily_run_in_berlin_across_the_spring_forward_gap():
+    # 2026-03-29: 02:00 CET jumps to 03:00 CEST; 02:30 does not exist -> first instant after the gap
+    got = occ("0 30 2 * * *", "Europe/Berlin", t(2026, 3, 27), t(2026, 3, 31))
+    assert got == [t(2026, 3, 27, 1, 30), t(2026, 3, 28, 1, 30), t(2026, 3, 29, 1, 0), t(2026, 3, 30, 0, 30)]
+
+
+def test_several_times_inside_the_gap_run_once_at_its_end():
+    got = occ("0 */20 2 * * *", "Europe/Berlin", t(2026, 3, 29), t(2026, 3, 29, 23))
+    assert got == [t(2026, 3, 29, 1, 0)]
+
+
+def test_daily_run_in_berlin_in_the_repeated_fall_back_hour_runs_once_at_its_first_occurrence():
+    # 2026-10-25: 03:00 CEST goes back to 02:00 CET; 02:30 happens at 00:30Z and again at 01:30Z
+    got = occ("15 30 2 * * *", "Europe/Berlin", t(2026, 10, 24), t(2026, 10, 27))
+    assert got == [t(2026, 10, 24, 0, 30, 15), t(2026, 10, 25, 0, 30, 15), t(2026, 10, 26, 1, 30, 15)]
+
+
+def test_every_quarter_hour_through_new_york_transitions():
+    spring = occ("0 */15 * * * *", "America/New_York", t(2026, 3, 8, 6, 30), t(2026, 3, 8, 7, 30))
+    # 01:30, 01:45 EST (06:30Z excluded: start is exclusive), then 03:00 EDT = 07:00Z; 02:xx do not exist
+    assert spring == [t(2026, 3, 8, 6, 45), t(2026, 3, 8, 7, 0), t(2026, 3, 8, 7, 15), t(2026, 3, 8, 7, 30)]
+    fall = occ("0 */30 * * * *", "America/New_York", t(2026, 11, 1, 4, 45), t(2026, 11, 1, 7, 0))
+    # 01:00 and 01:30 EDT (05:00Z, 05:30Z) once; the repeated 01:00/01:30 EST (06:00Z, 06:30Z) do not run again
+    assert fall == [t(2026, 11, 1, 5, 0), t(2026, 11, 1, 5, 30), t(2026, 11, 1, 7, 0)]
+
+
+def test_window_is_exclusive_at_start_and_inclusive_at_end():
+    got = occ("0 0 * * * *", "UTC", t(2026, 1, 1, 1), t(2026, 1, 1, 3))
+    assert got == [t(2026, 1, 1, 2), t(2026, 1, 1, 3)]
+
+
+def test_names_question_mark_and_default_zone():
+    assert next_run_at({"cron": "0 0 9 ? JAN MON"}, after=t(2026, 12, 1)) == t(2027, 1, 4, 9)
+    assert next_run_at({"cron": "30 15 10 1 * ?", "timezone": "Asia/Kolkata"}, after=t(2026, 12, 1)) == \
+        t(2026, 12, 1, 4, 45, 30)
+    assert next_run_at({"cron": "bad"}) is None
+
+
+@pytest.mark.parametrize("cron,tz,expected", [
+    ("0 30 2 * *", "UTC", [("triggerConfig.cron", "CRON_INVALID")]),
+    ("*/5 * * * * *", "UTC", [("triggerConfig.cron", "CRON_INVALID")]),
+    ("0 61 * * * *", "UTC", [("triggerConfig.cron", "CRON_INVALID")]),
+    ("0 0 0 * * *", "Mars/Olympus", [("triggerConfig.timezone", "TIMEZONE_INVALID")]),
+    ("0 0 0 * * * *", "Nowhere", [("triggerConfig.cron", "CRON_INVALID"), ("triggerConfig.timezone", "TIMEZONE_INVALID")]),
+    ("0 30 2 * * *", "Europe/Berlin", []),
+    ("0 0 9 ? * MON-FRI", "America/New_York", []),
+])
+def test_validate_cron_names_field_and_code(cron, tz, expected):
+    problems = validate_cron(cron, tz)
+    assert [(f, c) for f, c, _ in problems] == expected
+    assert all(m for _, _, m in problems)
+
+
+def test_a_per_minute_schedule_over_a_day_is_bounded():
+    got = occ("0 * * * * *", "UTC", t(2026, 1, 1), t(2026, 1, 2))
+    assert len(got) == 1440 and got[-1] == t(2026, 1, 2) and got[0] == t(2026, 1, 1) + timedelta(minutes=1)
