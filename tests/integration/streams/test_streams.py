@@ -1,0 +1,222 @@
+"""Streams over HTTP: create, get, list with filters, update (new version), pause, resume, archive,
+validation on save (400 listing every error) and POST /streams/{id}/validate with every error and
+warning code, each naming the step and the field."""
+from __future__ import annotations
+
+from tests.integration.streams.conftest import SOURCE_CSV, TARGET_CSV, assert_error, step
+
+GATEWAY_CSV = "txn_id,order_ref,gross,settled_on,payer\nG1,O3,5.00,2026-02-03,Cy\n"
+
+
+def _inputs(api, uid):
+    src = api.upload(f"st_src_{uid}.csv", SOURCE_CSV)
+    tgt = api.upload(f"st_tgt_{uid}.csv", TARGET_CSV)
+    gw = api.upload(f"st_gw_{uid}.csv", GATEWAY_CSV)
+    rs = api.rule_set()
+    return src, tgt, gw, rs
+
+
+def _definition(uid, src, tgt, gw, rs, **extra):
+    body = {"name": f"Settlement {uid}", "description": "OMS to marketplace to gateway", "domain": f"D{uid}",
+            "triggerType": "SCHEDULED", "triggerConfig": {"cron": "0 30 2 * * *", "timezone": "Europe/Berlin"},
+            "steps": [step(1, ("FILE", src["id"]), ("FILE", tgt["id"]), rs["id"], continueOnFailure=False, maxRetries=1),
+                      step(2, ("STEP_OUTPUT_UNMATCHED_SOURCE", 1), ("FILE", gw["id"]), rs["id"],
+                           continueOnFailure=True, maxRetries=2)]}
+    body.update(extra)
+    return body
+
+
+def test_create_get_update_lifecycle(api, uid):
+    src, tgt, gw, rs = _inputs(api, uid)
+    r = api.post("/streams", _definition(uid, src, tgt, gw, rs))
+    assert r.status_code == 201, r.text
+    created = r.json()["data"]
+    assert set(created) >= {"id", "name", "status", "domain", "stepCount", "createdAt", "updatedAt"}
+    assert (created["status"], created["stepCount"], created["domain"]) == ("ACTIVE", 2, f"D{uid}")
+    sid = created["id"]
+
+    s = api.get(f"/streams/{sid}").json()["data"]
+    assert (s["triggerType"], s["triggerConfig"]) == ("SCHEDULED", {"cron": "0 30 2 * * *", "timezone": "Europe/Berlin"})
+    assert s["description"] == "OMS to marketplace to gateway" and s["version"] == 1
+    assert s["nextRunAt"] is not None and s["nextRunAt"].endswith("Z")
+    st1, st2 = s["steps"]
+    assert st1["stepOrder"] == 1 and st1["sourceInput"] == {"type": "FILE", "id": src["id"]}
+    assert st1["config"] == {"continueOnFailure": False, "maxRetries": 1}
+    assert st2["sourceInput"] == {"type": "STEP_OUTPUT_UNMATCHED_SOURCE", "id": 1}
+    assert st2["config"] == {"continueOnFailure": True, "maxRetries": 2} and st2["ruleSetId"] == rs["id"]
+
+    # PUT replaces name, trigger and steps: a new version with new step ids
+    new = {"name": f"Settlement {uid} v2", "triggerType": "MANUAL",
+           "steps": [step(1, ("FILE", src["id"]), ("FILE", tgt["id"]), rs["id"])]}
+    r = api.put(f"/streams/{sid}", new)
+    assert r.status_code == 200, r.text
+    s2 = r.json()["data"]
+    assert (s2["version"], s2["name"], s2["triggerType"], s2["triggerConfig"], s2["nextRunAt"]) == (
+        2, f"Settlement {uid} v2", "MANUAL", None, None)
+    assert len(s2["steps"]) == 1 and s2["steps"][0]["id"] not in (st1["id"], st2["id"])
+    assert s2["steps"][0]["config"] == {"continueOnFailure": False, "maxRetries": 0}
+    assert s2["description"] is None and s2["createdAt"] == s["createdAt"]
+
+
+def test_pause_resume_archive(api, uid):
+    src, tgt, gw, rs = _inputs(api, uid)
+    sid = api.stream(_definition(uid, src, tgt, gw, rs))["id"]
+    r = api.post(f"/streams/{sid}/pause")
+    assert r.status_code == 200 and r.json()["data"]["status"] == "PAUSED"
+    assert r.json()["data"]["nextRunAt"] is None
+    assert api.post(f"/streams/{sid}/pause").json()["data"]["status"] == "PAUSED"   # repeat: no-op
+    r = api.post(f"/streams/{sid}/resume")
+    assert r.status_code == 200 and r.json()["data"]["status"] == "ACTIVE"
+    r = api.delete(f"/streams/{sid}")
+    assert r.status_code == 200 and r.json()["data"]["status"] == "ARCHIVED"
+    assert api.get(f"/streams/{sid}").json()["data"]["status"] == "ARCHIVED"
+    assert api.delete(f"/streams/{sid}").status_code == 200
+    assert_error(api.post(f"/streams/{sid}/resume"), 409, "CONFLICT")
+    assert_error(api.post(f"/streams/{sid}/pause"), 409, "CONFLICT")
+    assert_error(api.put(f"/streams/{sid}", _definition(uid, src, tgt, gw, rs)), 409, "CONFLICT")
+
+
+def test_unknown_streams(api):
+    for r in (api.get("/streams/77777777"), api.put("/streams/77777777", {"name": "x", "steps": []}),
+              api.post("/streams/77777777/pause"), api.post("/streams/77777777/resume"),
+              api.delete("/streams/77777777"), api.post("/streams/77777777/validate")):
+        if r.status_code == 400:          # the PUT body is checked first
+            continue
+        body = assert_error(r, 404, "NOT_FOUND")
+        assert body["message"] == "Stream 77777777 not found"
+
+
+def test_list_filters(api, uid):
+    src, tgt, gw, rs = _inputs(api, uid)
+    a = api.stream(_definition(uid, src, tgt, gw, rs, name="a"))
+    b = api.stream(_definition(uid, src, tgt, gw, rs, name="b"))
+    c = api.stream(_definition(uid, src, tgt, gw, rs, name="c", domain=f"E{uid}"))
+    api.post(f"/streams/{b['id']}/pause")
+    page = api.get("/streams", domain=f"D{uid}").json()["data"]
+    assert [i["id"] for i in page["items"]] == [b["id"], a["id"]] and page["totalItems"] == 2
+    assert page["items"][0]["stepCount"] == 2
+    paused = api.get("/streams", domain=f"D{uid}", status="PAUSED").json()["data"]
+    assert [i["id"] for i in paused["items"]] == [b["id"]]
+    assert [i["id"] for i in api.get("/streams", domain=f"E{uid}").json()["data"]["items"]] == [c["id"]]
+    p1 = api.get("/streams", domain=f"D{uid}", pageSize=1, page=2).json()["data"]
+    assert [i["id"] for i in p1["items"]] == [a["id"]] and p1["totalPages"] == 2
+    assert_error(api.get("/streams", status="RUNNING"), 400, "VALIDATION_ERROR", ("status", "INVALID_VALUE"))
+
+
+def test_structural_errors_are_all_listed(api, uid):
+    src, tgt, gw, rs = _inputs(api, uid)
+    bad = api.upload(f"st_bad_{uid}.csv", "a,b\n1\n")
+    body = {"name": "broken", "triggerType": "SCHEDULED", "triggerConfig": {"cron": "*/5 * * * *", "timezone": "Mars/Olympus"},
+            "steps": [step(1, ("FILE", bad["id"]), ("FILE", 98765432), 98765432),
+                      step(3, ("STEP_OUTPUT_UNMATCHED_TARGET", 3), ("DATA_SOURCE_SNAPSHOT", 98765432), rs["id"])]}
+    r = api.post("/streams", body)
+    assert_error(r, 400, "VALIDATION_ERROR",
+                 ("steps[1].stepOrder", "STEP_ORDER_INVALID"),
+                 ("steps[1].sourceInput.id", "STEP_INPUT_FORWARD_REFERENCE"),
+                 ("steps[0].sourceInput.id", "FILE_NOT_READY"),
+                 ("steps[0].targetInput.id", "FILE_NOT_FOUND"),
+                 ("steps[0].ruleSetId", "RULE_SET_NOT_FOUND"),
+                 ("steps[1].targetInput.id", "DATA_SOURCE_NOT_FOUND"),
+                 ("triggerConfig.cron", "CRON_INVALID"),
+                 ("triggerConfig.timezone", "TIMEZONE_INVALID"))
+    msgs = {e["code"]: e["message"] for e in r.json()["errors"]}
+    assert msgs["RULE_SET_NOT_FOUND"].startswith("Step 1") and "98765432" in msgs["RULE_SET_NOT_FOUND"]
+    assert msgs["DATA_SOURCE_NOT_FOUND"].startswith("Step 3")
+    # nothing was stored
+    assert api.get("/streams", domain="broken").json()["data"]["totalItems"] == 0
+
+
+def test_type_errors_and_unknown_fields(api):
+    r = api.post("/streams", {"name": "x", "triggerType": "HOURLY", "color": "red", "steps": [
+        {"stepOrder": "1", "name": "s", "sourceInput": {"type": "URL", "id": 1}, "targetInput": {"type": "FILE"},
+         "ruleSetId": 1, "config": {"retries": 2}}]})
+    assert_error(r, 400, "VALIDATION_ERROR", ("triggerType", "INVALID_VALUE"), ("color", "UNKNOWN_FIELD"),
+                 ("steps[0].stepOrder", "INVALID_TYPE"), ("steps[0].sourceInput.type", "INVALID_VALUE"),
+                 ("steps[0].targetInput.id", "REQUIRED"), ("steps[0].config.retries", "UNKNOWN_FIELD"))
+    assert_error(api.post("/streams", {"name": "x", "steps": []}), 400, "VALIDATION_ERROR", ("steps", "TOO_SHORT"))
+
+
+def test_cron_rules(api, uid):
+    src, tgt, gw, rs = _inputs(api, uid)
+    one = [step(1, ("FILE", src["id"]), ("FILE", tgt["id"]), rs["id"])]
+    for cron in ("0 30 2 ? * MON-FRI", "15 0 */2 1,15 JAN-JUN *", "0 0 0 * * SUN"):
+        r = api.post("/streams", {"name": "c", "triggerType": "SCHEDULED", "triggerConfig": {"cron": cron}, "steps": one})
+        assert r.status_code == 201, (cron, r.text)
+    for cron in ("*/10 * * * * *", "0 61 * * * *", "0 0 0 * *", "0-5 * * * * *", 5):
+        r = api.post("/streams", {"name": "c", "triggerType": "SCHEDULED", "triggerConfig": {"cron": cron}, "steps": one})
+        assert_error(r, 400, "VALIDATION_ERROR", ("triggerConfig.cron", "CRON_INVALID"))
+    r = api.post("/streams", {"name": "c", "triggerType": "SCHEDULED", "triggerConfig": {}, "steps": one})
+    assert_error(r, 400, "VALIDATION_ERROR", ("triggerConfig.cron", "CRON_INVALID"))
+    r = api.post("/streams", {"name": "c", "triggerType": "MANUAL", "triggerConfig": {"cron": "0 0 0 * * *"},
+                              "steps": one})
+    assert_error(r, 400, "VALIDATION_ERROR", ("triggerConfig", "INVALID_VALUE"))
+
+
+def test_event_trigger_config(api, uid):
+    src, tgt, gw, rs = _inputs(api, uid)
+    one = [step(1, ("FILE", src["id"]), ("FILE", tgt["id"]), rs["id"])]
+    ok_cfg = {"event": "FILE_UPLOADED", "filenamePattern": "bank_*.csv", "bind": {"stepOrder": 1, "input": "TARGET"}}
+    r = api.post("/streams", {"name": "e", "triggerType": "EVENT", "triggerConfig": ok_cfg, "steps": one})
+    assert r.status_code == 201, r.text
+    follower = {"event": "STREAM_RUN_COMPLETED", "streamId": r.json()["data"]["id"]}
+    assert api.post("/streams", {"name": "f", "triggerType": "EVENT", "triggerConfig": follower, "steps": one}).status_code == 201
+    bad = {"event": "FILE_UPLOADED", "bind": {"stepOrder": 4, "input": "LEFT"}}
+    assert_error(api.post("/streams", {"name": "e", "triggerType": "EVENT", "triggerConfig": bad, "steps": one}),
+                 400, "VALIDATION_ERROR", ("triggerConfig.filenamePattern", "INVALID_VALUE"),
+                 ("triggerConfig.bind.stepOrder", "INVALID_VALUE"), ("triggerConfig.bind.input", "INVALID_VALUE"))
+    assert_error(api.post("/streams", {"name": "e", "triggerType": "EVENT",
+                                       "triggerConfig": {"event": "STREAM_RUN_COMPLETED", "streamId": 99999999},
+                                       "steps": one}),
+                 400, "VALIDATION_ERROR", ("triggerConfig.streamId", "STREAM_NOT_FOUND"))
+
+
+def test_rule_fields_checked_against_each_steps_input(api, uid):
+    src, tgt, gw, rs = _inputs(api, uid)
+    # step 2 reads step 1's unmatched *target* rows (marketplace columns) as its source: order_id is absent
+    body = _definition(uid, src, tgt, gw, rs)
+    body["steps"][1]["sourceInput"] = {"type": "STEP_OUTPUT_UNMATCHED_TARGET", "id": 1}
+    r = api.post("/streams", body)
+    err = assert_error(r, 400, "VALIDATION_ERROR", ("steps[1].ruleSetId", "RULE_FIELD_MISSING"))
+    msg = next(e["message"] for e in err["errors"] if e["code"] == "RULE_FIELD_MISSING")
+    assert msg.startswith("Step 2") and "'order_id'" in msg and "source input" in msg
+
+
+def test_validate_reports_todays_state(api, db, uid):
+    src, tgt, gw, rs = _inputs(api, uid)
+    s = api.stream({"name": f"v {uid}", "steps": [
+        step(1, ("FILE", src["id"]), ("FILE", tgt["id"]), rs["id"]),
+        step(2, ("FILE", src["id"]), ("FILE", gw["id"]), rs["id"])]})
+    r = api.post(f"/streams/{s['id']}/validate")
+    assert r.status_code == 200
+    v = r.json()["data"]
+    assert v["valid"] is True and v["errors"] == []
+    # step 1's unmatched rows feed nothing: a warning naming step 1
+    assert [(w["field"], w["code"]) for w in v["warnings"]] == [("steps[0]", "STEP_OUTPUT_UNUSED")]
+    assert v["warnings"][0]["message"].startswith("Step 1")
+
+    # today: the gateway file has more than a million rows, the rule set is gone, a file is back to processing
+    db.execute("UPDATE recon.files SET row_count = 1200000 WHERE file_id = %s", (gw["id"],))
+    db.execute("UPDATE recon.files SET status = 'PROCESSING' WHERE file_id = %s", (tgt["id"],))
+    db.execute("UPDATE recon.rule_sets SET deleted_at = now() WHERE rule_set_id = %s", (rs["id"],))
+    v = api.post(f"/streams/{s['id']}/validate").json()["data"]
+    assert v["valid"] is False
+    codes = {(e["field"], e["code"]) for e in v["errors"]}
+    assert ("steps[0].targetInput.id", "FILE_NOT_READY") in codes
+    assert ("steps[0].ruleSetId", "RULE_SET_NOT_FOUND") in codes and ("steps[1].ruleSetId", "RULE_SET_NOT_FOUND") in codes
+    large = [w for w in v["warnings"] if w["code"] == "STEP_TARGET_FILE_LARGE"]
+    assert [(w["field"], w["message"]) for w in large] == [
+        ("steps[1].targetInput.id", "Step 2 target file has 1.2M rows; consider schedule window.")]
+
+
+def test_validate_file_not_found_and_stale_columns(api, db, uid):
+    src, tgt, gw, rs = _inputs(api, uid)
+    s = api.stream({"name": f"v2 {uid}", "steps": [step(1, ("FILE", src["id"]), ("FILE", tgt["id"]), rs["id"])]})
+    # the rule set moves on to columns the input does not have
+    r = api.put(f"/rule-sets/{rs['id']}", {"name": "renamed", "passes": [{"name": "p", "conditions": [
+        {"source": "order_no", "target": "order_ref", "operator": "EQUALS"}]}]})
+    assert r.status_code == 200
+    v = api.post(f"/streams/{s['id']}/validate").json()["data"]
+    assert ("steps[0].ruleSetId", "RULE_FIELD_MISSING") in {(e["field"], e["code"]) for e in v["errors"]}
+    db.execute("UPDATE recon.stream_steps SET target_id = 99999991 WHERE stream_id = %s", (s["id"],))
+    v = api.post(f"/streams/{s['id']}/validate").json()["data"]
+    assert ("steps[0].targetInput.id", "FILE_NOT_FOUND") in {(e["field"], e["code"]) for e in v["errors"]}
