@@ -307,7 +307,11 @@ class _Runner:
         else:
             n = self._grouped(pi, p, conds, s, t)
         self._any_matches = self._any_matches or n > 0
-        ms, mt = self.one(f"SELECT count(DISTINCT s_rid), count(DISTINCT t_rid) FROM matches WHERE pass = {pi + 1}")
+        if p.cardinality is Cardinality.ONE_TO_ONE:
+            ms = mt = n
+        else:
+            n, ms, mt = self.one(f"SELECT count(DISTINCT grp), count(DISTINCT s_rid), count(DISTINCT t_rid) "
+                                 f"FROM matches WHERE pass = {pi + 1}")
         return {"pass": pi + 1, "name": p.name, "cardinality": p.cardinality.value,
                 "matches": n, "sourceRows": ms, "targetRows": mt}
 
@@ -339,44 +343,39 @@ class _Runner:
 
     def _rank_pairing(self, pi: int, eq: list[CondSQL], s_rem: str, t_rem: str) -> int:
         """Equalities only: every candidate ties, so mutual best with the key tie-break pairs the
-        k-th row of a repeated key on one side with the k-th on the other. Keys that occur once on
-        both sides (the usual case) join directly; ranking runs only where keys repeat."""
+        k-th row of a repeated key on one side with the k-th on the other. One hash join finds the
+        pairs; when no row appears in two pairs (keys unique on both sides, the usual case) that is
+        the answer, otherwise ranking runs only over the rows whose keys repeat."""
         sk = [c.s[2:] for c in eq]
         tk = [c.t[2:] for c in eq]
         on = " AND ".join(f"s.{a} = t.{b}" for a, b in zip(sk, tk))
-        part_s, part_t = ", ".join(sk), ", ".join(tk)
-        self.sql(f"CREATE OR REPLACE TEMP TABLE __s AS {s_rem}")
-        self.sql(f"CREATE OR REPLACE TEMP TABLE __t AS {t_rem}")
+        self.sql(f"CREATE OR REPLACE TEMP TABLE j AS SELECT s.__rid AS s_rid, t.__rid AS t_rid, "
+                 f"s.__m_key AS skey, t.__m_key AS tkey "
+                 f"FROM ({s_rem}) s JOIN ({t_rem}) t ON {on}")
         self.check_cancel()
-        self.sql(f"""CREATE OR REPLACE TEMP TABLE __sd AS SELECT {part_s} FROM __s GROUP BY ALL HAVING count(*) > 1""")
-        self.sql(f"""CREATE OR REPLACE TEMP TABLE __td AS SELECT {part_t} FROM __t GROUP BY ALL HAVING count(*) > 1""")
-        dup_s = self.one("SELECT count(*) FROM __sd")[0] > 0
-        dup_t = self.one("SELECT count(*) FROM __td")[0] > 0
-        values = (f"{pi + 1} AS pass, s.__rid AS grp, s.__rid AS s_rid, t.__rid AS t_rid, "
-                  f"CAST(0 AS {AMOUNT_TYPE}) AS adiff, 0 AS ddiff, CAST(NULL AS DOUBLE) AS sim")
-        before = self.one("SELECT count(*) FROM matches")[0]
-        if not dup_s and not dup_t:
-            self.sql(f"INSERT INTO matches SELECT {values} FROM __s s JOIN __t t ON {on}")
-        else:
-            sd_on = " AND ".join(f"s.{a} = d.{a}" for a in sk)
-            td_on = " AND ".join(f"t.{b} = d.{b}" for b in tk)
-            # unique on both sides: plain join, keeping out every key that repeats on either side
-            self.sql(f"""INSERT INTO matches SELECT {values} FROM __s s JOIN __t t ON {on}
-                WHERE NOT EXISTS (SELECT 1 FROM __sd d WHERE {sd_on})
-                  AND NOT EXISTS (SELECT 1 FROM __td d WHERE {" AND ".join(f"s.{a} = d.{b}" for a, b in zip(sk, tk))})""")
-            self.check_cancel()
-            s_dup = f"""SELECT s.*, row_number() OVER (PARTITION BY {', '.join('s.' + a for a in sk)}
-                        ORDER BY s.__m_key, s.__rid) AS __rn FROM __s s
-                        WHERE EXISTS (SELECT 1 FROM __sd d WHERE {sd_on})
-                           OR EXISTS (SELECT 1 FROM __td d WHERE {" AND ".join(f"s.{a} = d.{b}" for a, b in zip(sk, tk))})"""
-            t_dup = f"""SELECT t.*, row_number() OVER (PARTITION BY {', '.join('t.' + b for b in tk)}
-                        ORDER BY t.__m_key, t.__rid) AS __rn FROM __t t
-                        WHERE EXISTS (SELECT 1 FROM __td d WHERE {td_on})
-                           OR EXISTS (SELECT 1 FROM __sd d WHERE {" AND ".join(f"t.{b} = d.{a}" for a, b in zip(sk, tk))})"""
-            self.sql(f"INSERT INTO matches SELECT {values} FROM ({s_dup}) s JOIN ({t_dup}) t ON {on} AND s.__rn = t.__rn")
-        for tname in ("__s", "__t", "__sd", "__td"):
-            self.sql(f"DROP TABLE {tname}")
-        return self.one("SELECT count(*) FROM matches")[0] - before
+        n, ds, dt = self.one("SELECT count(*), count(DISTINCT s_rid), count(DISTINCT t_rid) FROM j")
+        values = (f"{pi + 1}, s_rid, s_rid, t_rid, skey, tkey, CAST(0 AS {AMOUNT_TYPE}), 0, CAST(NULL AS DOUBLE)")
+        if n == ds == dt:
+            self.sql(f"INSERT INTO matches SELECT {values} FROM j")
+            self.sql("DROP TABLE j")
+            return n
+        self.sql("""CREATE OR REPLACE TEMP TABLE jd AS SELECT * FROM j
+            WHERE s_rid IN (SELECT s_rid FROM j GROUP BY s_rid HAVING count(*) > 1)
+               OR t_rid IN (SELECT t_rid FROM j GROUP BY t_rid HAVING count(*) > 1)""")
+        self.sql(f"INSERT INTO matches SELECT {values} FROM j ANTI JOIN jd USING (s_rid, t_rid)")
+        self.check_cancel()
+        s_dup = f"""SELECT s.__rid, s.__m_key, {', '.join('s.' + a for a in sk)}, row_number() OVER (
+                        PARTITION BY {', '.join('s.' + a for a in sk)} ORDER BY s.__m_key, s.__rid) AS __rn
+                    FROM ({s_rem}) s WHERE s.__rid IN (SELECT s_rid FROM jd)"""
+        t_dup = f"""SELECT t.__rid, t.__m_key, {', '.join('t.' + b for b in tk)}, row_number() OVER (
+                        PARTITION BY {', '.join('t.' + b for b in tk)} ORDER BY t.__m_key, t.__rid) AS __rn
+                    FROM ({t_rem}) t WHERE t.__rid IN (SELECT t_rid FROM jd)"""
+        self.sql(f"""INSERT INTO matches SELECT {pi + 1}, s.__rid, s.__rid, t.__rid, s.__m_key, t.__m_key,
+                     CAST(0 AS {AMOUNT_TYPE}),
+                     0, CAST(NULL AS DOUBLE) FROM ({s_dup}) s JOIN ({t_dup}) t ON {on} AND s.__rn = t.__rn""")
+        self.sql("DROP TABLE j")
+        self.sql("DROP TABLE jd")
+        return self.one(f"SELECT count(*) FROM matches WHERE pass = {pi + 1}")[0]
 
     def _mutual_best(self, pi: int, grp_from: str, expand: Optional[str] = None) -> int:
         """Rounds of mutual best over ``cand(a, b, akey, bkey, adiff, ddiff, sim)``.
@@ -400,7 +399,7 @@ class _Runner:
             if n == 0:
                 break
             if expand is None:
-                self.sql(f"INSERT INTO matches SELECT {pi + 1}, a, a, b, adiff, ddiff, sim FROM mb")
+                self.sql(f"INSERT INTO matches SELECT {pi + 1}, a, a, b, akey, bkey, adiff, ddiff, sim FROM mb")
             else:
                 self.sql(expand.format(pass_no=pi + 1))
             total += n
@@ -433,7 +432,7 @@ class _Runner:
             WHERE {gnn}{anti}""")
         gk = ", ".join(f"__g{i}" for i in range(len(gcols)))
         amt_m = side_of(agg)[0][2:]
-        parts = [f"min(__rid) AS g", "count(*) AS n", f"sum({amt_m}) AS total",
+        parts = [f"min(__rid) AS g", "min(__m_key) AS gkey", "count(*) AS n", f"sum({amt_m}) AS total",
                  f"count({amt_m}) = count(*) AS amt_ok"]
         oks = ["amt_ok"]
         for i, c in enumerate(eq):
@@ -448,7 +447,7 @@ class _Runner:
             parts.append(f"count({f}) = count(*) AS d{i}_ok")
             oks.append(f"d{i}_ok")
         self.sql(f"CREATE OR REPLACE TEMP TABLE grp AS SELECT {gk}, {', '.join(parts)} FROM mem GROUP BY {gk}")
-        self.sql(f"""CREATE OR REPLACE TEMP TABLE memg AS SELECT m.__rid AS rid, g.g FROM mem m
+        self.sql(f"""CREATE OR REPLACE TEMP TABLE memg AS SELECT m.__rid AS rid, m.__m_key AS key, g.g FROM mem m
             JOIN grp g ON {' AND '.join(f'm.__g{i} = g.__g{i}' for i in range(len(gcols)))}""")
         o_rem = self.remaining(one, o_feats, o_feats)
         on = []
@@ -473,17 +472,17 @@ class _Runner:
             od = f"o.{side_of(dates[0])[1][2:]}"
             ddiff = f"greatest(abs(date_diff('day', {od}, g.dmin0)), abs(date_diff('day', {od}, g.dmax0)))"
         a_expr, b_expr = ("o.__rid", "g.g") if one_to_many else ("g.g", "o.__rid")
-        akey, bkey = ("o.__m_key", "NULL") if one_to_many else ("NULL", "o.__m_key")
+        akey, bkey = ("o.__m_key", "g.gkey") if one_to_many else ("g.gkey", "o.__m_key")
         self.sql(f"""CREATE OR REPLACE TEMP TABLE cand AS
             SELECT {a_expr} AS a, {b_expr} AS b, {akey} AS akey, {bkey} AS bkey,
                    CAST({tgt_amt} - {src_amt} AS {AMOUNT_TYPE}) AS adiff, {ddiff} AS ddiff,
                    CAST(NULL AS DOUBLE) AS sim
             FROM ({o_rem}) o JOIN grp g ON {' AND '.join(on)} WHERE {' AND '.join('g.' + k for k in oks)}""")
         if one_to_many:
-            expand = ("INSERT INTO matches SELECT {pass_no}, mb.a, mb.a, memg.rid, mb.adiff, mb.ddiff, mb.sim "
+            expand = ("INSERT INTO matches SELECT {pass_no}, mb.a, mb.a, memg.rid, mb.akey, memg.key, mb.adiff, mb.ddiff, mb.sim "
                       "FROM mb JOIN memg ON memg.g = mb.b")
         else:
-            expand = ("INSERT INTO matches SELECT {pass_no}, mb.b, memg.rid, mb.b, mb.adiff, mb.ddiff, mb.sim "
+            expand = ("INSERT INTO matches SELECT {pass_no}, mb.b, memg.rid, mb.b, memg.key, mb.bkey, mb.adiff, mb.ddiff, mb.sim "
                       "FROM mb JOIN memg ON memg.g = mb.a")
         n = self._mutual_best(pi, "g", expand)
         for tname in ("mem", "grp", "memg"):
@@ -499,21 +498,22 @@ class _Runner:
         n2o = [str(i) for i, c in cards.items() if c is Cardinality.MANY_TO_ONE]
         mid = ("'p' || m.pass || '-' || (CASE WHEN m.pass IN (" + ",".join(n2o) + ") THEN 't' ELSE 's' END) || (m.grp + 1)"
                if n2o else "'p' || m.pass || '-s' || (m.grp + 1)")
-        scols = ", ".join(f"s.{ident(c)} AS {ident('source.' + c)}" for c in s.columns)
-        tcols = ", ".join(f"t.{ident(c)} AS {ident('target.' + c)}" for c in t.columns)
-        skey = "s.__m_key" if s.key_column else "CAST(m.s_rid + 1 AS VARCHAR)"
-        tkey = "t.__m_key" if t.key_column else "CAST(m.t_rid + 1 AS VARCHAR)"
+        skey = "m.skey" if s.key_column else "CAST(m.s_rid + 1 AS VARCHAR)"
+        tkey = "m.tkey" if t.key_column else "CAST(m.t_rid + 1 AS VARCHAR)"
         has_sim = any(c.op is Operator.SIMILARITY for cs in self.conds for c in cs)
-        score = "round(coalesce(m.sim, 1.0), 6)"
+        score = "round(coalesce(m.sim, 1.0), 6)" if has_sim else "1.0"
+        # narrow on purpose: the pair (rows, keys) and what was tolerated; the rows themselves are in
+        # the inputs (immutable files), so sorting never moves wide rows around
+        joins = ""
         self.sql(f"""COPY (
             SELECT {mid} AS match_id, m.pass AS pass, CASE m.pass {names} END AS pass_name,
                    m.s_rid + 1 AS source_row, m.t_rid + 1 AS target_row,
                    {skey} AS source_key, {tkey} AS target_key,
-                   {score} AS score, {fmt_decimal('m.adiff')} AS amount_difference,
+                   {score} AS score,
+                   CASE WHEN m.adiff = 0 THEN '0' ELSE {fmt_decimal('m.adiff')} END AS amount_difference,
                    m.ddiff AS date_difference_days,
-                   {'round(m.sim, 6)' if has_sim else 'CAST(NULL AS DOUBLE)'} AS similarity,
-                   {scols}, {tcols}
-            FROM matches m JOIN {s.table} s ON s.rowid = m.s_rid JOIN {t.table} t ON t.rowid = m.t_rid
+                   {'round(m.sim, 6)' if has_sim else 'CAST(NULL AS DOUBLE)'} AS similarity
+            FROM matches m{joins}
             ORDER BY m.pass, m.grp, m.s_rid, m.t_rid
         ) TO {sql_str(paths['matched'])} (FORMAT csv, HEADER true)""")
         for side, key in ((s, "unmatched_source"), (t, "unmatched_target")):
@@ -559,7 +559,7 @@ def run_match(source_path: str, target_path: str, rule_set: RuleSet, out_dir: st
         r.stage(2, 20)
         r.load(s)
         r.load(t)
-        r.sql(f"""CREATE TABLE matches (pass INTEGER, grp BIGINT, s_rid BIGINT, t_rid BIGINT,
+        r.sql(f"""CREATE TABLE matches (pass INTEGER, grp BIGINT, s_rid BIGINT, t_rid BIGINT, skey VARCHAR, tkey VARCHAR,
                   adiff {AMOUNT_TYPE}, ddiff INTEGER, sim DOUBLE)""")
         r._any_matches = False
         n = len(rule_set.passes)
@@ -570,7 +570,8 @@ def run_match(source_path: str, target_path: str, rule_set: RuleSet, out_dir: st
         reasons = explain_unmatched(r, s, t)
         r.stage(85, 99)
         paths = r.write_outputs(s, t, out_dir)
-        ms, mt = r.one("SELECT count(DISTINCT s_rid), count(DISTINCT t_rid) FROM matches")
+        ms = sum(x["sourceRows"] for x in r.summary_passes)
+        mt = sum(x["targetRows"] for x in r.summary_passes)
         r.check_cancel()
         summary = {
             "passes": r.summary_passes,

@@ -46,7 +46,7 @@ def explain_unmatched(r: "_Runner", s: "Side", t: "Side") -> dict:
             r.sql(f"CREATE OR REPLACE TEMP TABLE {name} AS {q}")
             parts.append(name)
         ex = f"expl_{x.letter}"
-        no_cand = _no_candidate_detail(r, x, y)
+        no_cand, no_join = _no_candidate_detail(r, x, y)
         if parts:
             union = " UNION ALL ".join(f"SELECT * FROM {n}" for n in parts)
             r.sql(f"""CREATE OR REPLACE TEMP TABLE best_{x.letter} AS SELECT * FROM ({union})
@@ -63,7 +63,8 @@ def explain_unmatched(r: "_Runner", s: "Side", t: "Side") -> dict:
         partner_key = "xx.__m_key" if x.key_column else "CAST(m.pid + 1 AS VARCHAR)"
         r.sql(f"""CREATE OR REPLACE TEMP TABLE {ex} AS
             WITH taken AS (SELECT {other_rid} AS cid, min({my_rid}) AS pid, min(pass) AS mpass
-                           FROM matches GROUP BY {other_rid})
+                           FROM matches WHERE {other_rid} IN (SELECT cid FROM {best} WHERE failed = 0)
+                           GROUP BY {other_rid})
             SELECT u.rid,
                    coalesce(b.reason, 'NO_CANDIDATE') AS reason,
                    b.closest_key,
@@ -78,7 +79,8 @@ def explain_unmatched(r: "_Runner", s: "Side", t: "Side") -> dict:
             FROM um_{x.letter} u
             LEFT JOIN {best} b ON b.rid = u.rid
             LEFT JOIN taken m ON m.cid = b.cid
-            LEFT JOIN {x.table} xx ON xx.rowid = m.pid""")
+            LEFT JOIN {x.table} xx ON xx.rowid = m.pid
+            {no_join}""")
         rows = r.sql(f"SELECT reason, count(*) FROM {ex} GROUP BY reason ORDER BY reason").fetchall()
         reasons["SOURCE" if x.letter == "s" else "TARGET"] = {k: v for k, v in rows}
     return reasons
@@ -227,17 +229,18 @@ def _groups(r: "_Runner", pi: int, x: "Side", y: "Side"):
         JOIN gb ON {' AND '.join(f'm.__g{i} = gb.__g{i}' for i in range(len(gcols)))}"""
 
 
-def _no_candidate_detail(r: "_Runner", x: "Side", y: "Side") -> str:
-    """SQL for the NO_CANDIDATE sentence of a row of x (alias xx is not available: uses u.rid)."""
+def _no_candidate_detail(r: "_Runner", x: "Side", y: "Side") -> tuple[str, str]:
+    """SQL for the NO_CANDIDATE sentence of an unmatched row u of x, and the join it needs."""
     for pi, p in enumerate(r.rs.passes):
         eq = [c for c in r.conds[pi] if c.op is Operator.EQUALS and c.cond.aggregate is None]
         if not eq:
             continue
         cols = [(c.cond.source if x.letter == "s" else c.cond.target) for c in eq]
         feats = [(c.s if x.letter == "s" else c.t)[2:] for c in eq]
-        empty = " ".join(
-            f"WHEN (SELECT {f} FROM {x.table} WHERE rowid = u.rid) IS NULL THEN "
-            f"{sql_str(col + ' is empty; empty keys never match')}" for f, col in zip(feats, cols))
+        empty = " ".join(f"WHEN nk.{f} IS NULL THEN {sql_str(col + ' is empty; empty keys never match')}"
+                         for f, col in zip(feats, cols))
         pairs = ", ".join(f"{c.cond.source} = {c.cond.target}" for c in eq)
-        return (f"CASE {empty} ELSE {sql_str(f'no {y.name} row with the same {pairs} in any pass')} END")
-    return sql_str(f"no {y.name} row meets the block conditions of any pass")
+        join = (f"LEFT JOIN (SELECT rowid AS rid, {', '.join(feats)} FROM {x.table} WHERE rowid IN "
+                f"(SELECT rid FROM um_{x.letter})) nk ON nk.rid = u.rid")
+        return (f"CASE {empty} ELSE {sql_str(f'no {y.name} row with the same {pairs} in any pass')} END", join)
+    return sql_str(f"no {y.name} row meets the block conditions of any pass"), ""

@@ -174,14 +174,14 @@ def semantic_problems(rs: RuleSet) -> list[tuple[tuple, str, str]]:
                     out.append((cloc + (_ALIASES.get(fname, fname),), "field_not_allowed",
                                 f"not allowed with operator {c.operator.value}"))
             if c.operator is Operator.AMOUNT_TOLERANCE and c.absolute is None and c.percent is None:
-                out.append((cloc + ("absolute",), "missing",
+                out.append((cloc + ("absolute",), "option_missing",
                             "AMOUNT_TOLERANCE needs absolute and/or percent"))
             if c.operator is Operator.SIMILARITY:
                 if c.algorithm is None:
-                    out.append((cloc + ("algorithm",), "missing",
+                    out.append((cloc + ("algorithm",), "option_missing",
                                 "SIMILARITY needs an algorithm (JARO_WINKLER, LEVENSHTEIN_RATIO or TOKEN_SET)"))
                 if c.threshold is None:
-                    out.append((cloc + ("threshold",), "missing",
+                    out.append((cloc + ("threshold",), "option_missing",
                                 "SIMILARITY needs a threshold between 0 and 1"))
             if c.normalize and c.operator not in (Operator.EQUALS, Operator.SIMILARITY):
                 out.append((cloc + ("normalize",), "field_not_allowed",
@@ -202,7 +202,7 @@ def semantic_problems(rs: RuleSet) -> list[tuple[tuple, str, str]]:
             other = "source" if side == "target" else "target"
             cols = getattr(p.group_by, side) if p.group_by else None
             if not cols:
-                out.append((ploc + ("groupBy", side), "missing",
+                out.append((ploc + ("groupBy", side), "option_missing",
                             f"{p.cardinality.value} needs groupBy.{side} (the {side} columns that form a group)"))
             elif any(not isinstance(x, str) or not x.strip() for x in cols):
                 out.append((ploc + ("groupBy", side), "column_empty", "must name columns"))
@@ -219,7 +219,7 @@ def semantic_problems(rs: RuleSet) -> list[tuple[tuple, str, str]]:
                     out.append((ploc + ("conditions", ci, "operator"), "operator_not_allowed",
                                 f"SIMILARITY is not supported in {p.cardinality.value} passes"))
                 elif c.operator is Operator.AMOUNT_TOLERANCE and c.aggregate is None:
-                    out.append((ploc + ("conditions", ci, "aggregate"), "missing",
+                    out.append((ploc + ("conditions", ci, "aggregate"), "option_missing",
                                 f"in a {p.cardinality.value} pass the amount condition compares the "
                                 f"group's SUM: set aggregate to SUM"))
             if not any(c.operator is Operator.EQUALS and c.aggregate is None for c in p.conditions):

@@ -1,0 +1,126 @@
+"""Rule-set model (§3): accepted shapes, located validation errors, the column check."""
+import pytest
+from pydantic import ValidationError
+
+from chalicelib.matching import RuleSet, check_columns, describe_errors, error_list
+
+from .helpers import eq, p, sim, tol, window
+
+CONTRACT_EXAMPLE = {
+    "name": "Orders vs Marketplace", "description": "...", "sourceKey": "order_id", "targetKey": "txn_id",
+    "passes": [
+        {"name": "Exact reference and amount", "cardinality": "ONE_TO_ONE",
+         "conditions": [
+             {"source": "order_id", "target": "order_ref", "operator": "EQUALS", "normalize": ["TRIM", "UPPER"]},
+             {"source": "amount", "target": "gross", "operator": "EQUALS"}]},
+        {"name": "Reference, amount within a cent, settled within 2 days", "cardinality": "ONE_TO_ONE",
+         "conditions": [
+             {"source": "order_id", "target": "order_ref", "operator": "EQUALS", "normalize": ["TRIM", "UPPER"]},
+             {"source": "amount", "target": "gross", "operator": "AMOUNT_TOLERANCE", "absolute": 0.01},
+             {"source": "order_date", "target": "settled_on", "operator": "DATE_WINDOW", "daysBefore": 0,
+              "daysAfter": 2}]},
+        {"name": "Same amount and day, similar customer name", "cardinality": "ONE_TO_ONE",
+         "conditions": [
+             {"source": "amount", "target": "gross", "operator": "EQUALS"},
+             {"source": "order_date", "target": "settled_on", "operator": "DATE_WINDOW", "daysBefore": 0,
+              "daysAfter": 0},
+             {"source": "customer", "target": "payer", "operator": "SIMILARITY", "algorithm": "JARO_WINKLER",
+              "threshold": 0.9}]},
+        {"name": "Payout batches", "cardinality": "ONE_TO_MANY", "groupBy": {"target": ["payout_id"]},
+         "conditions": [
+             {"source": "payout_ref", "target": "payout_id", "operator": "EQUALS"},
+             {"source": "amount", "target": "gross", "operator": "AMOUNT_TOLERANCE", "absolute": 0.05,
+              "aggregate": "SUM"}]}]}
+
+
+def errors_of(d):
+    with pytest.raises(ValidationError) as exc:
+        RuleSet.model_validate(d)
+    return {e["field"]: e["message"] for e in error_list(exc.value)}
+
+
+def test_contract_example_round_trips():
+    rs = RuleSet.model_validate(CONTRACT_EXAMPLE)
+    assert rs.passes[3].group_by.target == ["payout_id"]
+    again = RuleSet.model_validate(rs.to_json())
+    assert again == rs
+    assert rs.to_json()["passes"][1]["conditions"][2]["daysAfter"] == 2
+
+
+def test_threshold_out_of_range_is_located():
+    d = {"name": "x", "passes": [p("a", eq("k")), p("b", eq("k")),
+                                 p("c", eq("k"), sim("n", threshold=1.5))]}
+    errs = errors_of(d)
+    assert errs == {"passes[2].conditions[1].threshold": "must be between 0 and 1"}
+
+
+def test_describe_errors_reads_like_the_issue():
+    d = {"name": "x", "passes": [p("a", eq("k"), sim("n", threshold=-0.1))]}
+    with pytest.raises(ValidationError) as exc:
+        RuleSet.model_validate(d)
+    assert describe_errors(exc.value) == "passes[0].conditions[1].threshold: must be between 0 and 1"
+
+
+def test_similarity_alone_is_rejected():
+    errs = errors_of({"name": "x", "passes": [p("a", sim("name"), tol("amount", absolute=1))]})
+    assert errs == {"passes[0].conditions[0]":
+                    "a pass with a SIMILARITY condition needs an EQUALS or DATE_WINDOW condition too"}
+    RuleSet.model_validate({"name": "x", "passes": [p("a", window("d"), sim("name"))]})
+
+
+def test_unknown_fields_wrong_enums_and_missing_parts_are_all_listed():
+    d = {"name": "x", "colour": "red", "passes": [
+        {"name": "a", "cardinality": "ONE_TO_ONE", "conditions": [
+            {"source": "a", "target": "b", "operator": "LIKE"},
+            {"source": "a", "target": "b", "operator": "EQUALS", "normalize": ["SHOUT"]},
+            {"source": "a", "target": "b", "operator": "EQUALS", "tolerance": 1}]}]}
+    errs = errors_of(d)
+    assert errs["colour"] == "unknown field"
+    assert "passes[0].conditions[0].operator" in errs
+    assert "passes[0].conditions[1].normalize[0]" in errs
+    assert errs["passes[0].conditions[2].tolerance"] == "unknown field"
+
+
+def test_operator_specific_fields():
+    errs = errors_of({"name": "x", "passes": [p("a", eq("k"), tol("amount"), {
+        "source": "a", "target": "b", "operator": "EQUALS", "threshold": 0.5})]})
+    assert errs == {"passes[0].conditions[1].absolute": "AMOUNT_TOLERANCE needs absolute and/or percent",
+                    "passes[0].conditions[2].threshold": "not allowed with operator EQUALS"}
+
+
+def test_grouped_pass_rules():
+    errs = errors_of({"name": "x", "passes": [
+        p("a", eq("ref"), tol("amount", absolute=1), cardinality="ONE_TO_MANY")]})
+    assert errs["passes[0].groupBy.target"].startswith("ONE_TO_MANY needs groupBy.target")
+    assert errs["passes[0].conditions"].startswith("ONE_TO_MANY needs exactly one condition with aggregate SUM")
+    errs = errors_of({"name": "x", "passes": [
+        p("a", eq("ref"), tol("amount", absolute=1, aggregate="SUM"), group_by={"target": ["p"]})]})
+    assert errs["passes[0].conditions[1].aggregate"] == \
+        "aggregate is only allowed in ONE_TO_MANY and MANY_TO_ONE passes"
+    assert "passes[0].groupBy" in errs
+    RuleSet.model_validate({"name": "x", "passes": [
+        p("a", eq("ref"), tol("amount", absolute=1, aggregate="SUM"), cardinality="MANY_TO_ONE",
+          group_by={"source": ["batch"]})]})
+
+
+def test_empty_passes_and_conditions():
+    assert errors_of({"name": "x", "passes": []}) == {"passes": "a rule set needs at least one pass"}
+    assert errors_of({"name": "x", "passes": [p("a")]}) == \
+        {"passes[0].conditions": "a pass needs at least one condition"}
+    assert "name" in errors_of({"passes": [p("a", eq("k"))]})
+
+
+def test_check_columns_names_field_and_available_columns():
+    rs = RuleSet.model_validate(CONTRACT_EXAMPLE)
+    src = ["order_id", "amount", "order_date", "customer", "payout_ref"]
+    tgt = ["txn_id", "order_ref", "gross", "settled_on", "payer", "payout_id"]
+    assert check_columns(rs, src, tgt) == []
+    problems = check_columns(rs, [c for c in src if c != "customer"], [c for c in tgt if c != "payout_id"])
+    got = {(x.side, x.field, x.column) for x in problems}
+    assert got == {("source", "passes[2].conditions[2].source", "customer"),
+                   ("target", "passes[3].conditions[0].target", "payout_id"),
+                   ("target", "passes[3].groupBy.target[0]", "payout_id")}
+    cust = next(x for x in problems if x.column == "customer")
+    assert cust.code == "RULE_FIELD_MISSING"
+    assert cust.available == ["order_id", "amount", "order_date", "payout_ref"]
+    assert "order_id, amount, order_date, payout_ref" in cust.message
