@@ -1,0 +1,117 @@
+"""Exceptions over HTTP: list with filters, get, PATCH with history (who = the API key's owner) and the
+legacy reconciliation's exception list. Rows are written the way the step worker writes them, on a
+real reconciliation's run."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.integration.streams.conftest import SOURCE_CSV, TARGET_CSV, assert_error
+
+
+@pytest.fixture
+def reconciliation(api, db, uid):
+    src = api.upload(f"ex_src_{uid}.csv", SOURCE_CSV)
+    tgt = api.upload(f"ex_tgt_{uid}.csv", TARGET_CSV)
+    rs = api.rule_set()
+    r = api.post("/reconciliations", {"name": f"ex {uid}", "sourceFileId": src["id"], "targetFileId": tgt["id"],
+                                      "ruleSetId": rs["id"]})
+    assert r.status_code == 201, r.text
+    rec = api.get(f"/reconciliations/{r.json()['data']['id']}").json()["data"]
+    step_run = db.execute("SELECT step_run_id FROM recon.stream_step_runs WHERE reconciliation_id = %s",
+                          (rec["id"],)).fetchone()["step_run_id"]
+    rows = [("SOURCE", 1, "O2", {"order_id": "O2", "amount": "20.00"}, "TOLERANCE_EXCEEDED",
+             {"rowKey": "T2", "pass": "Exact reference and amount", "failedCondition": "amount",
+              "detail": "amount differs by 0.01; tolerance 0"}, 0),
+            ("SOURCE", 2, "O3", {"order_id": "O3", "amount": "5.00"}, "NO_CANDIDATE", None, 0),
+            ("TARGET", 1, "T2", {"txn_id": "T2", "gross": "20.01"}, "TOLERANCE_EXCEEDED", None, 40)]
+    ids = []
+    for side, no, key, data, reason, closest, age_days in rows:
+        ids.append(db.execute(
+            "INSERT INTO recon.stream_exceptions (stream_id, run_id, step_run_id, reconciliation_id, step_order, side,"
+            " row_no, row_key, row_data, reason, closest_candidate, created_at)"
+            " VALUES (%s, %s, %s, %s, 1, %s, %s, %s, %s, %s, %s, now() - make_interval(days => %s))"
+            " RETURNING exception_id",
+            (rec["streamId"], rec["runId"], step_run, rec["id"], side, no, key, json.dumps(data), reason,
+             json.dumps(closest) if closest else None, age_days)).fetchone()["exception_id"])
+    return {**rec, "exception_ids": ids}
+
+
+def test_get_and_list_with_filters(api, reconciliation):
+    rec = reconciliation
+    o2, o3, t2 = rec["exception_ids"]
+    e = api.get(f"/exceptions/{o2}").json()["data"]
+    assert (e["id"], e["reconciliationId"], e["side"], e["rowKey"], e["reason"], e["status"]) == (
+        o2, rec["id"], "SOURCE", "O2", "TOLERANCE_EXCEEDED", "OPEN")
+    assert e["rowData"] == {"order_id": "O2", "amount": "20.00"}
+    assert e["closestCandidate"]["failedCondition"] == "amount"
+    assert (e["streamId"], e["runId"], e["assignee"], e["note"], e["resolvedBy"]) == (
+        rec["streamId"], rec["runId"], None, None, None)
+
+    def ids(**filters):
+        return [x["id"] for x in api.get("/exceptions", runId=rec["runId"], **filters).json()["data"]["items"]]
+
+    assert ids() == [o3, o2, t2]                     # newest first
+    assert ids(reason="NO_CANDIDATE") == [o3]
+    assert ids(status="OPEN") == [o3, o2, t2] and ids(status="RESOLVED") == []
+    assert ids(olderThanDays=30) == [t2]
+    assert [x["id"] for x in api.get("/exceptions", streamId=rec["streamId"]).json()["data"]["items"]] == [o3, o2, t2]
+    page = api.get("/exceptions", runId=rec["runId"], pageSize=2, page=2).json()["data"]
+    assert ([x["id"] for x in page["items"]], page["totalItems"], page["totalPages"]) == ([t2], 3, 2)
+    assert_error(api.get("/exceptions", reason="LATE"), 400, "VALIDATION_ERROR", ("reason", "INVALID_VALUE"))
+    assert_error(api.get("/exceptions", runId="x"), 400, "VALIDATION_ERROR", ("runId", "INVALID_TYPE"))
+    assert_error(api.get("/exceptions/999999999"), 404, "NOT_FOUND")
+
+
+def test_patch_keeps_history_with_the_key_owner(api, reconciliation):
+    o2 = reconciliation["exception_ids"][0]
+    r = api.patch(f"/exceptions/{o2}", {"assignee": "bob@example.com", "note": "checking with the marketplace"})
+    assert r.status_code == 200, r.text
+    e = r.json()["data"]
+    assert (e["status"], e["assignee"], e["note"]) == ("OPEN", "bob@example.com", "checking with the marketplace")
+    r = api.patch(f"/exceptions/{o2}", {"status": "RESOLVED", "note": "fee of 0.01 booked"})
+    e = r.json()["data"]
+    assert (e["status"], e["resolvedBy"]) == ("RESOLVED", api.owner) and e["resolvedAt"].endswith("Z")
+    # the same values again: nothing changes, no history entry
+    api.patch(f"/exceptions/{o2}", {"status": "RESOLVED"})
+    api.patch(f"/exceptions/{o2}", {"assignee": None})
+    h = api.get(f"/exceptions/{o2}/history").json()["data"]
+    assert [x["changes"] for x in h] == [
+        {"assignee": {"from": None, "to": "bob@example.com"}, "note": {"from": None, "to": "checking with the marketplace"}},
+        {"status": {"from": "OPEN", "to": "RESOLVED"}, "note": {"from": "checking with the marketplace", "to": "fee of 0.01 booked"}},
+        {"assignee": {"from": "bob@example.com", "to": None}}]
+    assert {x["changedBy"] for x in h} == {api.owner} and all(x["exceptionId"] == o2 for x in h)
+    assert [x["id"] for x in api.get("/exceptions", runId=reconciliation["runId"], status="RESOLVED")
+            .json()["data"]["items"]] == [o2]
+    assert [x["id"] for x in api.get("/exceptions", runId=reconciliation["runId"], assignee="bob@example.com")
+            .json()["data"]["items"]] == []
+
+
+def test_patch_validation(api, reconciliation):
+    o3 = reconciliation["exception_ids"][1]
+    assert_error(api.patch(f"/exceptions/{o3}", {}), 400, "VALIDATION_ERROR")
+    assert_error(api.patch(f"/exceptions/{o3}", {"status": "DONE"}), 400, "VALIDATION_ERROR", ("status", "INVALID_VALUE"))
+    assert_error(api.patch(f"/exceptions/{o3}", {"status": None}), 400, "VALIDATION_ERROR")
+    assert_error(api.patch(f"/exceptions/{o3}", {"resolution": "x"}), 400, "VALIDATION_ERROR",
+                 ("resolution", "UNKNOWN_FIELD"))
+    assert_error(api.patch("/exceptions/999999999", {"status": "IGNORED"}), 404, "NOT_FOUND")
+    assert_error(api.get("/exceptions/999999999/history"), 404, "NOT_FOUND")
+    assert api.get(f"/exceptions/{o3}/history").json()["data"] == []
+
+
+def test_reconciliation_exceptions(api, reconciliation):
+    rec = reconciliation
+    o2, o3, t2 = rec["exception_ids"]
+    page = api.get(f"/reconciliations/{rec['id']}/exceptions").json()["data"]
+    assert [x["id"] for x in page["items"]] == [o3, o2, t2] and page["totalItems"] == 3
+    assert [x["id"] for x in api.get(f"/reconciliations/{rec['id']}/exceptions", side="TARGET")
+            .json()["data"]["items"]] == [t2]
+    assert [x["id"] for x in api.get(f"/reconciliations/{rec['id']}/exceptions", reason="TOLERANCE_EXCEEDED",
+                                     side="SOURCE").json()["data"]["items"]] == [o2]
+    api.patch(f"/exceptions/{o3}", {"status": "IGNORED"})
+    assert [x["id"] for x in api.get(f"/reconciliations/{rec['id']}/exceptions", status="IGNORED")
+            .json()["data"]["items"]] == [o3]
+    assert_error(api.get(f"/reconciliations/{rec['id']}/exceptions", side="LEFT"), 400, "VALIDATION_ERROR",
+                 ("side", "INVALID_VALUE"))
+    assert_error(api.get("/reconciliations/999999999/exceptions"), 404, "NOT_FOUND")

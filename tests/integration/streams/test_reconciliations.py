@@ -1,0 +1,99 @@
+"""Legacy reconciliations over HTTP: create (PENDING, references checked), get, status, list, start (409
+once started), cancel (409 once finished); step runs of ordinary streams are reconciliations too."""
+from __future__ import annotations
+
+from tests.integration.streams.conftest import SOURCE_CSV, TARGET_CSV, assert_error, step
+
+
+def _create(api, uid, **over):
+    src = api.upload(f"lg_src_{uid}.csv", SOURCE_CSV)
+    tgt = api.upload(f"lg_tgt_{uid}.csv", TARGET_CSV)
+    rs = api.rule_set()
+    body = {"name": f"Feb close {uid}", "description": "orders vs marketplace", "sourceFileId": src["id"],
+            "targetFileId": tgt["id"], "ruleSetId": rs["id"], **over}
+    r = api.post("/reconciliations", body)
+    assert r.status_code == 201, r.text
+    return r.json()["data"], body
+
+
+def test_create_get_status_list(api, uid):
+    rec, body = _create(api, uid)
+    assert set(rec) == {"id", "name", "status", "sourceFileId", "targetFileId", "ruleSetId", "createdAt"}
+    assert (rec["status"], rec["name"], rec["sourceFileId"], rec["ruleSetId"]) == (
+        "PENDING", body["name"], body["sourceFileId"], body["ruleSetId"])
+    full = api.get(f"/reconciliations/{rec['id']}").json()["data"]
+    assert (full["description"], full["status"], full["exceptionCount"], full["matchRate"], full["startedAt"]) == (
+        "orders vs marketplace", "PENDING", 0, None, None)
+    for k in ("totalSourceRecords", "totalTargetRecords", "matchedRecords", "unmatchedSourceRecords",
+              "unmatchedTargetRecords", "errorMessage", "completedAt"):
+        assert full[k] is None, k
+    assert api.get(f"/reconciliations/{rec['id']}/status").json()["data"] == {"id": rec["id"], "status": "PENDING",
+                                                                            "progress": 0}
+    listed = api.get("/reconciliations", pageSize=100).json()["data"]
+    assert rec["id"] in [x["id"] for x in listed["items"]]
+    # the implicit stream is not among the user's streams
+    assert full["streamId"] not in [s["id"] for s in api.get("/streams", pageSize=100).json()["data"]["items"]]
+
+
+def test_references_are_checked(api, uid):
+    bad = api.upload(f"lg_bad_{uid}.csv", "a,b\n1\n")
+    r = api.post("/reconciliations", {"name": "x", "sourceFileId": bad["id"], "targetFileId": 99999998,
+                                      "ruleSetId": 99999998})
+    assert_error(r, 400, "VALIDATION_ERROR", ("sourceFileId", "FILE_NOT_READY"), ("targetFileId", "FILE_NOT_FOUND"),
+                 ("ruleSetId", "RULE_SET_NOT_FOUND"))
+    assert_error(api.post("/reconciliations", {"name": "x", "sourceFileId": "1"}), 400, "VALIDATION_ERROR",
+                 ("sourceFileId", "INVALID_TYPE"), ("targetFileId", "REQUIRED"), ("ruleSetId", "REQUIRED"))
+
+
+def test_start_twice_and_cancel(api, uid):
+    rec, _ = _create(api, uid)
+    r = api.post(f"/reconciliations/{rec['id']}/start")
+    assert r.status_code == 200, r.text
+    started = r.json()["data"]
+    assert started["id"] == rec["id"] and started["status"] == "IN_PROGRESS" and started["startedAt"].endswith("Z")
+    assert_error(api.post(f"/reconciliations/{rec['id']}/start"), 409, "CONFLICT")
+    status = api.get(f"/reconciliations/{rec['id']}/status").json()["data"]["status"]
+    assert status in ("IN_PROGRESS", "COMPLETED")
+    r = api.post(f"/reconciliations/{rec['id']}/cancel")
+    if status == "COMPLETED" or r.status_code == 409:
+        assert_error(r, 409, "CONFLICT")
+        return
+    assert r.status_code == 200, r.text
+    assert r.json()["data"]["status"] == "CANCELED" and r.json()["data"]["completedAt"].endswith("Z")
+    assert api.get(f"/reconciliations/{rec['id']}").json()["data"]["status"] == "CANCELED"
+    assert_error(api.post(f"/reconciliations/{rec['id']}/cancel"), 409, "CONFLICT")
+
+
+def test_cancel_before_start(api, uid):
+    rec, _ = _create(api, uid)
+    r = api.post(f"/reconciliations/{rec['id']}/cancel")
+    assert r.status_code == 200 and r.json()["data"]["status"] == "CANCELED"
+    assert_error(api.post(f"/reconciliations/{rec['id']}/start"), 409, "CONFLICT")
+
+
+def test_unknown_ids(api):
+    for r in (api.get("/reconciliations/99999997"), api.get("/reconciliations/99999997/status"),
+              api.post("/reconciliations/99999997/start"), api.post("/reconciliations/99999997/cancel")):
+        body = assert_error(r, 404, "NOT_FOUND")
+        assert body["message"] == "Reconciliation 99999997 not found"
+
+
+def test_step_runs_of_streams_are_reconciliations(api, db, uid):
+    src = api.upload(f"lg2_src_{uid}.csv", SOURCE_CSV)
+    tgt = api.upload(f"lg2_tgt_{uid}.csv", TARGET_CSV)
+    rs = api.rule_set()
+    s = api.stream({"name": f"two steps {uid}", "steps": [
+        step(1, ("FILE", src["id"]), ("FILE", tgt["id"]), rs["id"]),
+        step(2, ("STEP_OUTPUT_UNMATCHED_SOURCE", 1), ("FILE", tgt["id"]), rs["id"])]})
+    r = api.post(f"/streams/{s['id']}/runs", {"triggerType": "MANUAL", "triggerMetadata": {"reason": "test"}})
+    assert r.status_code == 201, r.text
+    run_id = r.json()["data"]["runId"]
+    steps = api.get(f"/stream-runs/{run_id}/steps").json()["data"]
+    assert len(steps) == 2
+    for st in steps:
+        rec = api.get(f"/reconciliations/{st['reconciliationId']}").json()["data"]
+        assert (rec["streamId"], rec["runId"], rec["stepOrder"]) == (s["id"], run_id, st["stepOrder"])
+        assert rec["name"] == f"two steps {uid} / Step {st['stepOrder']}"
+        assert rec["ruleSetId"] == rs["id"]
+    # a stream's step starts with its run, not on its own
+    assert_error(api.post(f"/reconciliations/{steps[1]['reconciliationId']}/start"), 409, "CONFLICT")
