@@ -39,7 +39,10 @@ def publish_file_ready(file_row: dict) -> None:
     """Called by the file worker when an UPLOAD becomes READY."""
     if file_row.get("origin", "UPLOAD") != "UPLOAD":
         return
-    _put("recon.files", "FileReady", {"fileId": file_row["file_id"], "filename": file_row["filename"]})
+    try:
+        _put("recon.files", "FileReady", {"fileId": file_row["file_id"], "filename": file_row["filename"]})
+    except Exception:   # an upload never fails because the event could not be published
+        logger.exception("publishing FileReady failed", extra={"file_id": file_row.get("file_id")})
 
 
 def _iso(v: Any) -> Any:

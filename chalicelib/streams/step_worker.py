@@ -18,8 +18,9 @@ A FINISH message ends the run: its status follows from the steps' final states.
 
 Test-only fault hooks (active only against a local endpoint, AWS_ENDPOINT_URL set, unless
 RECON_STREAM_FAULT_HOOKS=0): a step whose name contains `[fail-once]` fails its first attempt,
-`[fail-always]` every attempt, and `[hold=N]` works N seconds (progress moving, heartbeats, cancel
-checked) before it matches.
+`[fail-always]` every attempt, `[hold=N]` works N seconds (progress moving, heartbeats, cancel
+checked) before it matches, and `[vanish-once]` makes the first attempt's worker go silent as if killed
+(no answer, no heartbeat: the heartbeat timeout fails the attempt and the retry finishes the step).
 """
 from __future__ import annotations
 
@@ -46,6 +47,10 @@ _SIDE_ARTIFACT = {"SOURCE": "UNMATCHED_SOURCE", "TARGET": "UNMATCHED_TARGET"}
 
 class AttemptCanceled(Exception):
     pass
+
+
+class WorkerVanished(Exception):
+    """Test hook: behave like a worker killed mid-step (answer nothing, beat no more)."""
 
 
 class StepInputMissing(Exception):
@@ -178,6 +183,9 @@ def _work(a: Attempt) -> None:
     try:
         try:
             result = _match(a, workdir)
+        except WorkerVanished:
+            logger.warning("fault hook: the worker goes silent mid-step", extra=log_extra)
+            return
         except AttemptCanceled:
             logger.info("step canceled", extra=log_extra)
             _finish_canceled(a)
@@ -247,6 +255,10 @@ def _fault_hooks(a: Attempt) -> None:
     if not _hooks_enabled():
         return
     name = a.step.get("name") or ""
+    if "[vanish-once]" in name and a.attempt_no == 1:
+        a.progress = 10
+        time.sleep(CANCEL_POLL_SECONDS * 1.5)   # long enough for the progress to be recorded
+        raise WorkerVanished()
     if "[fail-always]" in name or ("[fail-once]" in name and a.attempt_no == 1):
         raise RuntimeError(f"injected fault: step {a.step_order} attempt {a.attempt_no} fails")
     m = re.search(r"\[hold=(\d+(?:\.\d+)?)\]", name)

@@ -252,3 +252,54 @@ def test_a_schedule_occurrence_is_fired_once_by_two_dispatchers(api, setup, stac
     # a third dispatcher later finds nothing new to fire
     assert [d for d in schedules.dispatch(now=now) if d["streamId"] == stream_id] == []
     close_pool()
+
+
+def test_a_worker_gone_silent_mid_step_is_timed_out_and_the_retry_finishes_the_step(api, setup):
+    # the first attempt's worker stops answering and beating, as if killed; the state machine's heartbeat
+    # timeout (30 s on the local stack) fails that attempt and the retry completes the step
+    stream_id = _stream(api, setup, steps=1, names={1: "Marketplace [vanish-once]"},
+                        configs={1: {"continueOnFailure": False, "maxRetries": 1}})
+    run_id = _run(api, stream_id)
+    run = wait_run(api, run_id, deadline_s=120)
+    assert run["status"] == "COMPLETED", run
+    every = steps_of(api, run_id, attempts="all")
+    assert [(s["attemptNo"], s["status"]) for s in every] == [(1, "FAILED"), (2, "COMPLETED")]
+    assert "heartbeat" in every[0]["errorMessage"]
+    assert every[1]["matchedSourceRows"] == setup["data"].truth[1]["matched"]
+
+
+def test_event_triggers_an_upload_starts_a_run_with_the_file_bound_and_a_completed_run_chains(api, setup):
+    tag = uuid.uuid4().hex[:8]
+    by_upload = _stream(api, setup, steps=1, triggerType="EVENT",
+                        triggerConfig={"event": "FILE_UPLOADED", "filenamePattern": f"mp_{tag}_*.csv",
+                                       "bind": {"stepOrder": 1, "input": "TARGET"}})
+    chained = _stream(api, setup, steps=1, triggerType="EVENT",
+                      triggerConfig={"event": "STREAM_RUN_COMPLETED", "streamId": by_upload})
+    # a file whose name does not match starts nothing; a matching one starts exactly one run
+    other = setup["work"] / f"other_{tag}.csv"
+    other.write_bytes(setup["data"].files["marketplace"].read_bytes())
+    _upload(api, other)
+    path = setup["work"] / f"mp_{tag}_2026-02.csv"
+    path.write_bytes(setup["data"].files["marketplace"].read_bytes())
+    file_id = _upload(api, path)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not _data(api.get(f"/streams/{by_upload}/runs"))["items"]:
+        time.sleep(0.5)
+    listed = _data(api.get(f"/streams/{by_upload}/runs"))
+    assert listed["totalItems"] == 1, listed
+    run = wait_run(api, listed["items"][0]["id"])
+    assert run["status"] == "COMPLETED" and run["triggerType"] == "EVENT"
+    assert run["triggerMetadata"]["fileId"] == file_id and run["triggerMetadata"]["event"] == "FileReady"
+    (step,) = steps_of(api, run["id"])
+    assert step["matchedSourceRows"] == setup["data"].truth[1]["matched"]
+    artifacts = {a["artifactType"] for a in _data(api.get(f"/step-runs/{step['id']}/artifacts"))}
+    assert "UNMATCHED_TARGET" in artifacts
+    # the bound file was the target: the stream's own target file is another file id
+    stream = _data(api.get(f"/streams/{by_upload}"))
+    assert stream["steps"][0]["targetInput"]["id"] != file_id
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not _data(api.get(f"/streams/{chained}/runs"))["items"]:
+        time.sleep(0.5)
+    chained_runs = _data(api.get(f"/streams/{chained}/runs"))["items"]
+    assert len(chained_runs) == 1 and chained_runs[0]["triggerMetadata"]["sourceRunId"] == run["id"]
+    assert wait_run(api, chained_runs[0]["id"])["status"] == "COMPLETED"
