@@ -88,36 +88,10 @@ class StreamIn(_In):
 
 
 def _cron_problems(cron: Any, tz: Any) -> list[Issue]:
-    try:
-        from chalicelib.streams import schedules
+    """Six fields, seconds first and a single value, IANA time zone: the scheduler's own rules."""
+    from chalicelib.streams import schedules
 
-        found = schedules.validate_cron(cron, tz)
-        return [Issue(f, c, m) for f, c, m in found]
-    except (ImportError, AttributeError):
-        return fallback_cron_problems(cron, tz)
-
-
-def fallback_cron_problems(cron: Any, tz: Any) -> list[Issue]:
-    """Six fields, seconds first and a single value; the rest as cron (names, ?, ranges, steps)."""
-    out: list[Issue] = []
-    if not isinstance(cron, str) or len(cron.split()) != 6:
-        out.append(Issue("triggerConfig.cron", "CRON_INVALID",
-                         "must have six fields: second minute hour day-of-month month day-of-week"))
-    else:
-        sec, rest = cron.split()[0], cron.split()[1:]
-        if not re.fullmatch(r"[0-5]?[0-9]", sec):
-            out.append(Issue("triggerConfig.cron", "CRON_INVALID", "the seconds field must be a single value 0..59"))
-        else:
-            try:
-                from cronsim import CronSim
-                from datetime import datetime
-
-                CronSim(" ".join("*" if f == "?" else f for f in rest), datetime(2026, 1, 1))
-            except Exception as exc:
-                out.append(Issue("triggerConfig.cron", "CRON_INVALID", f"is not a valid cron expression ({exc})"))
-    if not isinstance(tz, str) or not _tz_ok(tz):
-        out.append(Issue("triggerConfig.timezone", "TIMEZONE_INVALID", f"{tz!r} is not an IANA time zone name"))
-    return out
+    return [Issue(f, c, m) for f, c, m in schedules.validate_cron(cron, tz)]
 
 
 def _tz_ok(tz: str) -> bool:
@@ -148,7 +122,12 @@ def trigger_problems(trigger_type: str, config: dict | None, step_orders: set[in
                 out.append(Issue("triggerConfig.timezone", "TIMEZONE_INVALID",
                                  f"{config['timezone']!r} is not an IANA time zone name"))
             return out
-        return out + _cron_problems(config["cron"], config.get("timezone", "UTC"))
+        tz = config.get("timezone", "UTC")
+        if not isinstance(tz, str) or not tz.strip():
+            # an explicit empty or non-string zone is not "the default"
+            out.append(Issue("triggerConfig.timezone", "TIMEZONE_INVALID", f"{tz!r} is not an IANA time zone name"))
+            return out + [i for i in _cron_problems(config["cron"], "UTC") if i.code != "TIMEZONE_INVALID"]
+        return out + _cron_problems(config["cron"], tz)
     # EVENT
     event = config.get("event")
     if event == "FILE_UPLOADED":
