@@ -2,12 +2,7 @@
 // user entered (kept in sessionStorage: gone when the browser session ends).
 import createClient, { type Middleware } from "openapi-fetch";
 import type { paths } from "./api-schema";
-import type {
-  ApiResponse, Artifact, CdcError, DataSource, ExceptionHistoryEntry, ExceptionPatch, FileMeta,
-  LegacyReconciliation, LegacyStatusView, Page, ReconException, RuleSet, RuleSetInput, RunCanceled,
-  RunCreated, StepRun, StreamDefinition, StreamInput, StreamRun, StreamSummary, StreamValidation,
-  StreamsErrorBody, UploadSession,
-} from "./types";
+import type { ApiResponse, CdcError, ExceptionPatch, FileMeta, LegacyCreate, RuleSetInput, StreamInput, StreamsErrorBody } from "./types";
 
 export const API_BASE = "/api/v1";
 const KEY = "recon.apiKey";
@@ -109,11 +104,6 @@ export function toQuery(q: Record<string, unknown>): string {
   return p.toString();
 }
 
-/** Streams dialect: unwraps the `ApiResponse<T>` envelope. */
-async function env<T>(method: string, path: string, body?: unknown, query?: Record<string, unknown>): Promise<T> {
-  const r = (await raw(method, path, body, query)) as ApiResponse<T>;
-  return r.data;
-}
 
 // ------------------------------------------------------------------------------------------ CDC
 const authMiddleware: Middleware = {
@@ -175,63 +165,73 @@ export const cdc = {
 };
 
 // ------------------------------------------------------------------------------------------ streams
-export interface PageQuery {
-  page?: number;
-  pageSize?: number;
-  [filter: string]: string | number | undefined;
+// The same typed client: paths, query parameters, bodies and the `ApiResponse<T>` envelope come from
+// the OpenAPI document; `data` is unwrapped here.
+type Env<T> = { data: T };
+async function sx<T>(p: Promise<{ data?: Env<T>; error?: unknown; response: Response }>): Promise<T> {
+  return (await cdcCall(p)).data;
 }
+type Query<P extends keyof paths> = paths[P]["get"] extends { parameters: { query?: infer X } } ? NonNullable<X> : never;
+export type FilesQuery = Query<"/api/v1/files">;
+export type StreamsQuery = Query<"/api/v1/streams">;
+export type RunsQuery = Query<"/api/v1/streams/{id}/runs">;
+export type ExceptionsQuery = Query<"/api/v1/exceptions">;
+export type LegacyExceptionsQuery = Query<"/api/v1/reconciliations/{id}/exceptions">;
+type PageQ = { page?: number; pageSize?: number };
+const c = cdcClient;
+const path = (id: number) => ({ path: { id } });
 
 export const files = {
-  list: (q: PageQuery) => env<Page<FileMeta>>("GET", "/files", undefined, q),
-  get: (id: number) => env<FileMeta>("GET", `/files/${id}`),
-  remove: (id: number) => env<unknown>("DELETE", `/files/${id}`),
-  createUpload: (filename: string, sizeBytes: number) => env<UploadSession>("POST", "/files/uploads", { filename, sizeBytes }),
-  complete: (id: number) => env<FileMeta>("POST", `/files/${id}/complete`),
+  list: (q: FilesQuery) => sx(c.GET("/api/v1/files", { params: { query: clean(q) } })),
+  get: (id: number) => sx(c.GET("/api/v1/files/{id}", { params: path(id) })),
+  remove: (id: number) => sx(c.DELETE("/api/v1/files/{id}", { params: path(id) })),
+  createUpload: (filename: string, sizeBytes: number) => sx(c.POST("/api/v1/files/uploads", { body: { filename, sizeBytes } })),
+  complete: (id: number) => sx(c.POST("/api/v1/files/{id}/complete", { params: path(id) })),
 };
 export const ruleSets = {
-  list: (q: PageQuery) => env<Page<RuleSet>>("GET", "/rule-sets", undefined, q),
-  get: (id: number, version?: number) => env<RuleSet>("GET", `/rule-sets/${id}`, undefined, { version }),
-  create: (body: RuleSetInput) => env<RuleSet>("POST", "/rule-sets", body),
-  update: (id: number, body: RuleSetInput) => env<RuleSet>("PUT", `/rule-sets/${id}`, body),
-  remove: (id: number) => env<unknown>("DELETE", `/rule-sets/${id}`),
+  list: (q: PageQ) => sx(c.GET("/api/v1/rule-sets", { params: { query: clean(q) } })),
+  get: (id: number, version?: number) => sx(c.GET("/api/v1/rule-sets/{id}", { params: { path: { id }, query: clean({ version }) } })),
+  create: (body: RuleSetInput) => sx(c.POST("/api/v1/rule-sets", { body })),
+  update: (id: number, body: RuleSetInput) => sx(c.PUT("/api/v1/rule-sets/{id}", { params: path(id), body })),
+  remove: (id: number) => sx(c.DELETE("/api/v1/rule-sets/{id}", { params: path(id) })),
 };
 export const dataSources = {
-  list: (q: PageQuery) => env<Page<DataSource>>("GET", "/data-sources", undefined, q),
+  list: (q: PageQ) => sx(c.GET("/api/v1/data-sources", { params: { query: clean(q) } })),
 };
 export const streams = {
-  list: (q: PageQuery) => env<Page<StreamSummary>>("GET", "/streams", undefined, q),
-  get: (id: number) => env<StreamDefinition>("GET", `/streams/${id}`),
-  create: (body: StreamInput) => env<StreamSummary>("POST", "/streams", body),
-  update: (id: number, body: StreamInput) => env<StreamSummary>("PUT", `/streams/${id}`, body),
-  validate: (id: number) => env<StreamValidation>("POST", `/streams/${id}/validate`),
-  pause: (id: number) => env<StreamSummary>("POST", `/streams/${id}/pause`),
-  resume: (id: number) => env<StreamSummary>("POST", `/streams/${id}/resume`),
-  archive: (id: number) => env<StreamSummary>("DELETE", `/streams/${id}`),
-  runs: (id: number, q: PageQuery) => env<Page<StreamRun>>("GET", `/streams/${id}/runs`, undefined, q),
+  list: (q: StreamsQuery) => sx(c.GET("/api/v1/streams", { params: { query: clean(q) } })),
+  get: (id: number) => sx(c.GET("/api/v1/streams/{id}", { params: path(id) })),
+  create: (body: StreamInput) => sx(c.POST("/api/v1/streams", { body })),
+  update: (id: number, body: StreamInput) => sx(c.PUT("/api/v1/streams/{id}", { params: path(id), body })),
+  validate: (id: number) => sx(c.POST("/api/v1/streams/{id}/validate", { params: path(id) })),
+  pause: (id: number) => sx(c.POST("/api/v1/streams/{id}/pause", { params: path(id) })),
+  resume: (id: number) => sx(c.POST("/api/v1/streams/{id}/resume", { params: path(id) })),
+  archive: (id: number) => sx(c.DELETE("/api/v1/streams/{id}", { params: path(id) })),
+  runs: (id: number, q: RunsQuery) => sx(c.GET("/api/v1/streams/{id}/runs", { params: { path: { id }, query: clean(q) } })),
   run: (id: number, reason?: string) =>
-    env<RunCreated>("POST", `/streams/${id}/runs`, { triggerType: "MANUAL", triggerMetadata: { reason: reason || "Started from the console" } }),
+    sx(c.POST("/api/v1/streams/{id}/runs", { params: path(id), body: { triggerType: "MANUAL", triggerMetadata: { reason: reason || "Started from the console" } } })),
 };
 export const runs = {
-  get: (id: number) => env<StreamRun>("GET", `/stream-runs/${id}`),
-  steps: (id: number, allAttempts = false) => env<StepRun[]>("GET", `/stream-runs/${id}/steps`, undefined, allAttempts ? { attempts: "all" } : undefined),
-  cancel: (id: number) => env<RunCanceled>("POST", `/stream-runs/${id}/cancel`),
-  artifacts: (stepRunId: number) => env<Artifact[]>("GET", `/step-runs/${stepRunId}/artifacts`),
+  get: (runId: number) => sx(c.GET("/api/v1/stream-runs/{runId}", { params: { path: { runId } } })),
+  steps: (runId: number, allAttempts = false) =>
+    sx(c.GET("/api/v1/stream-runs/{runId}/steps", { params: { path: { runId }, query: allAttempts ? { attempts: "all" } : {} } })),
+  cancel: (runId: number) => sx(c.POST("/api/v1/stream-runs/{runId}/cancel", { params: { path: { runId } } })),
+  artifacts: (stepRunId: number) => sx(c.GET("/api/v1/step-runs/{stepRunId}/artifacts", { params: { path: { stepRunId } } })),
 };
 export const exceptions = {
-  list: (q: PageQuery) => env<Page<ReconException>>("GET", "/exceptions", undefined, q),
-  get: (id: number) => env<ReconException>("GET", `/exceptions/${id}`),
-  patch: (id: number, body: ExceptionPatch) => env<ReconException>("PATCH", `/exceptions/${id}`, body),
-  history: (id: number) => env<ExceptionHistoryEntry[] | Page<ExceptionHistoryEntry>>("GET", `/exceptions/${id}/history`),
+  list: (q: ExceptionsQuery) => sx(c.GET("/api/v1/exceptions", { params: { query: clean(q) } })),
+  get: (id: number) => sx(c.GET("/api/v1/exceptions/{id}", { params: path(id) })),
+  patch: (id: number, body: ExceptionPatch) => sx(c.PATCH("/api/v1/exceptions/{id}", { params: path(id), body })),
+  history: (id: number) => sx(c.GET("/api/v1/exceptions/{id}/history", { params: path(id) })),
 };
 export const legacy = {
-  list: (q: PageQuery) => env<Page<LegacyReconciliation>>("GET", "/reconciliations", undefined, q),
-  get: (id: number) => env<LegacyReconciliation>("GET", `/reconciliations/${id}`),
-  status: (id: number) => env<LegacyStatusView>("GET", `/reconciliations/${id}/status`),
-  create: (body: { name: string; description?: string; sourceFileId: number; targetFileId: number; ruleSetId: number }) =>
-    env<LegacyReconciliation>("POST", "/reconciliations", body),
-  start: (id: number) => env<LegacyReconciliation>("POST", `/reconciliations/${id}/start`),
-  cancel: (id: number) => env<LegacyReconciliation>("POST", `/reconciliations/${id}/cancel`),
-  exceptions: (id: number, q: PageQuery) => env<Page<ReconException>>("GET", `/reconciliations/${id}/exceptions`, undefined, q),
+  list: (q: PageQ) => sx(c.GET("/api/v1/reconciliations", { params: { query: clean(q) } })),
+  get: (id: number) => sx(c.GET("/api/v1/reconciliations/{id}", { params: path(id) })),
+  status: (id: number) => sx(c.GET("/api/v1/reconciliations/{id}/status", { params: path(id) })),
+  create: (body: LegacyCreate) => sx(c.POST("/api/v1/reconciliations", { body })),
+  start: (id: number) => sx(c.POST("/api/v1/reconciliations/{id}/start", { params: path(id) })),
+  cancel: (id: number) => sx(c.POST("/api/v1/reconciliations/{id}/cancel", { params: path(id) })),
+  exceptions: (id: number, q: LegacyExceptionsQuery) => sx(c.GET("/api/v1/reconciliations/{id}/exceptions", { params: { path: { id }, query: clean(q) } })),
 };
 
 // ------------------------------------------------------------------------------------------ bytes

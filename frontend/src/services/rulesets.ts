@@ -19,7 +19,7 @@ export function emptyPass(): Pass {
 }
 
 export function toRuleSetInput(r: RuleSet): RuleSetInput {
-  return { name: r.name, description: r.description ?? "", sourceKey: r.sourceKey ?? "", targetKey: r.targetKey ?? "", passes: r.passes };
+  return { name: r.name, description: r.description ?? "", sourceKey: r.sourceKey ?? "", targetKey: r.targetKey ?? "", passes: r.passes as Pass[] };
 }
 
 /**

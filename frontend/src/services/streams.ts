@@ -1,7 +1,11 @@
 // Stream editor helpers (pure: unit-tested).
-import type { StepDefinition, StreamDefinition, StreamInput } from "./types";
+import type { StepConfig, StepDefinitionInput, StreamDefinition, StreamInput } from "./types";
 
-export function emptyStep(order: number): StepDefinition {
+/** A step as the editor holds it: every config field present. */
+export type EditorStep = StepDefinitionInput & { config: Required<StepConfig> };
+export type EditorStream = Omit<StreamInput, "steps"> & { steps: EditorStep[] };
+
+export function emptyStep(order: number): EditorStep {
   return {
     stepOrder: order,
     name: "",
@@ -12,29 +16,51 @@ export function emptyStep(order: number): StepDefinition {
   };
 }
 
-/** Orders 1..n after a removal; STEP_OUTPUT inputs that pointed past a removed step are cleared. */
-export function renumber(steps: StepDefinition[]): StepDefinition[] {
+/** Orders 1..n after a removal; STEP_OUTPUT inputs that pointed at a removed or later step are cleared. */
+export function renumber(steps: EditorStep[]): EditorStep[] {
   const map = new Map(steps.map((s, i) => [s.stepOrder, i + 1]));
   return steps.map((s, i) => {
-    const fix = (inp: StepDefinition["sourceInput"]) =>
-      inp.type.startsWith("STEP_OUTPUT") ? { ...inp, id: map.get(inp.id) !== undefined && map.get(inp.id)! < i + 1 ? map.get(inp.id)! : 0 } : inp;
+    const fix = (inp: EditorStep["sourceInput"]) => {
+      if (!inp.type.startsWith("STEP_OUTPUT")) return inp;
+      const to = map.get(inp.id);
+      return { ...inp, id: to !== undefined && to < i + 1 ? to : 0 };
+    };
     return { ...s, stepOrder: i + 1, sourceInput: fix(s.sourceInput), targetInput: fix(s.targetInput) };
   });
 }
 
-export function toStreamInput(d: StreamDefinition): StreamInput {
+export function toStreamInput(d: StreamDefinition): EditorStream {
   return {
     name: d.name,
     description: d.description ?? "",
     domain: d.domain ?? "",
     triggerType: d.triggerType,
     triggerConfig: d.triggerConfig ?? {},
-    steps: d.steps.map(({ id: _id, ...s }) => ({ ...s, config: s.config ?? { continueOnFailure: false, maxRetries: 0 } })),
+    steps: d.steps.map((s) => ({
+      stepOrder: s.stepOrder,
+      name: s.name,
+      sourceInput: { type: s.sourceInput.type, id: s.sourceInput.id },
+      targetInput: { type: s.targetInput.type, id: s.targetInput.id },
+      ruleSetId: s.ruleSetId,
+      config: { continueOnFailure: !!s.config?.continueOnFailure, maxRetries: s.config?.maxRetries ?? 0 },
+    })),
+  };
+}
+
+/** The request body: empty optional texts left out, no trigger config for a manual stream. */
+export function toRequest(s: EditorStream): StreamInput {
+  return {
+    name: s.name.trim(),
+    ...(s.description ? { description: s.description } : {}),
+    ...(s.domain ? { domain: s.domain } : {}),
+    triggerType: s.triggerType,
+    ...(s.triggerType !== "MANUAL" ? { triggerConfig: s.triggerConfig } : {}),
+    steps: s.steps,
   };
 }
 
 /** What the form can tell before asking the API, at the API's field paths. */
-export function localStepProblems(s: StreamInput): Record<string, string> {
+export function localStepProblems(s: EditorStream): Record<string, string> {
   const out: Record<string, string> = {};
   if (!s.name.trim()) out.name = "a name is required";
   s.steps.forEach((st, i) => {

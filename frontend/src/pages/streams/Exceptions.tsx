@@ -1,7 +1,9 @@
 import { useState, type FormEvent } from "react";
 import { Link, useParams } from "react-router-dom";
 import { exceptions } from "../../services/api";
-import { EXCEPTION_REASONS, EXCEPTION_STATUSES, type ExceptionHistoryEntry, type ExceptionStatus, type ReconException } from "../../services/types";
+import { EXCEPTION_REASONS, EXCEPTION_STATUSES, type ClosestCandidate, type ExceptionStatus, type ReconException } from "../../services/types";
+
+const candidate = (x: ReconException) => (x.closestCandidate ?? null) as ClosestCandidate | null;
 import { fmtDate, show } from "../../services/format";
 import { Badge, Crumbs, Empty, ErrorBox, FieldError, Kv, Loading, Pager, Select, useLoad, useTitle, useUrlState } from "../../components/ui";
 
@@ -10,7 +12,11 @@ const KEYS = ["status", "reason", "streamId", "runId", "assignee", "olderThanDay
 export function ExceptionsPage() {
   useTitle("Exceptions");
   const { values: f, page, set } = useUrlState(KEYS);
-  const { data, error, loading } = useLoad(() => exceptions.list({ page, pageSize: 25, ...Object.fromEntries(KEYS.map((k) => [k, f[k] || undefined])) }), [page, ...KEYS.map((k) => f[k])]);
+  const n = (v: string) => (v ? Number(v) : undefined);
+  const { data, error, loading } = useLoad(
+    () => exceptions.list({ page, pageSize: 25, status: (f.status || undefined) as ExceptionStatus | undefined, reason: (f.reason || undefined) as never, streamId: n(f.streamId), runId: n(f.runId), assignee: f.assignee || undefined, olderThanDays: n(f.olderThanDays) }),
+    [page, ...KEYS.map((k) => f[k])],
+  );
   const filtered = KEYS.some((k) => f[k]);
   const text = (k: (typeof KEYS)[number], label: string, type = "text") => (
     <label className="filter" htmlFor={k}>
@@ -43,7 +49,7 @@ export function ExceptionsPage() {
                 <td><Badge value={x.side} /></td>
                 <td><code>{x.rowKey}</code></td>
                 <td><Badge value={x.reason} /></td>
-                <td className="small">{x.closestCandidate ? <><code>{x.closestCandidate.rowKey}</code>: {x.closestCandidate.detail}</> : "—"}</td>
+                <td className="small">{candidate(x) ? <><code>{candidate(x)!.rowKey}</code>: {candidate(x)!.detail}</> : "—"}</td>
                 <td><Badge value={x.status} /></td>
                 <td>{x.assignee ?? "—"}</td>
                 <td>{fmtDate(x.updatedAt)}</td>
@@ -61,20 +67,21 @@ export function ExceptionDetailPage() {
   const id = Number(useParams().id);
   const { data: x, error, reload, setData } = useLoad(() => exceptions.get(id), [id]);
   const history = useLoad(() => exceptions.history(id), [id]);
-  useTitle(x ? `Exception ${x.rowKey}` : `Exception ${id}`);
+  useTitle(x ? `Exception ${x.rowKey ?? x.id}` : `Exception ${id}`);
   if (error) return <ErrorBox error={error} />;
   if (!x) return <Loading what="Loading the exception" />;
-  const entries: ExceptionHistoryEntry[] = Array.isArray(history.data) ? history.data : (history.data?.items ?? []);
+  const entries = history.data ?? [];
+  const cc = candidate(x);
   return (
     <section>
-      <Crumbs items={[["Exceptions", "/exceptions"], [x.rowKey, null]]} />
+      <Crumbs items={[["Exceptions", "/exceptions"], [x.rowKey ?? `#${x.id}`, null]]} />
       <h1><code>{x.rowKey}</code> <Badge value={x.reason} /> <Badge value={x.status} /></h1>
-      <Kv items={[["side", <Badge value={x.side} />], ["reconciliation", <Link to={`/reconciliations/${x.reconciliationId}`}>{x.reconciliationId}</Link>], ["run", x.runId ? <Link to={`/runs/${x.runId}`}>#{x.runId}</Link> : "—"], ["assignee", x.assignee], ["note", x.note], ["created", fmtDate(x.createdAt)], ["updated", fmtDate(x.updatedAt)]]} />
-      {x.closestCandidate ? (
+      <Kv items={[["side", <Badge value={x.side} />], ["reconciliation", <Link to={`/reconciliations/${x.reconciliationId}`}>{x.reconciliationId}</Link>], ["run", <Link to={`/runs/${x.runId}`}>#{x.runId} step {x.stepOrder}</Link>], ["stream", <Link to={`/streams/${x.streamId}`}>#{x.streamId}</Link>], ["resolved", x.resolvedAt ? `${fmtDate(x.resolvedAt)} by ${x.resolvedBy ?? "—"}` : "—"], ["assignee", x.assignee], ["note", x.note], ["created", fmtDate(x.createdAt)], ["updated", fmtDate(x.updatedAt)]]} />
+      {cc ? (
         <div className="card">
           <h2>Why it did not match</h2>
           <p>
-            Closest candidate <code>{x.closestCandidate.rowKey}</code> in pass “{x.closestCandidate.pass}” failed on <strong>{x.closestCandidate.failedCondition}</strong>: {x.closestCandidate.detail}
+            Closest candidate <code>{cc.rowKey}</code> in pass “{cc.pass}” failed on <strong>{cc.failedCondition}</strong>: {cc.detail}
           </p>
         </div>
       ) : (
@@ -93,9 +100,9 @@ export function ExceptionDetailPage() {
           <tbody>
             {entries.map((h, i) => (
               <tr key={h.id ?? i}>
-                <td>{fmtDate((h.changedAt ?? h.createdAt ?? h.at) as string)}</td>
-                <td>{String(h.changedBy ?? h.actor ?? h.by ?? "—")}</td>
-                <td className="small">{Object.entries(h).filter(([k]) => !["id", "changedAt", "changedBy", "createdAt", "at", "actor", "by", "exceptionId"].includes(k)).map(([k, v]) => `${k}: ${show(v)}`).join(" · ")}</td>
+                <td>{fmtDate(h.changedAt)}</td>
+                <td>{h.changedBy}</td>
+                <td className="small">{Object.entries(h.changes ?? {}).map(([k, v]) => `${k}: ${describeChange(v)}`).join(" · ")}</td>
               </tr>
             ))}
           </tbody>
@@ -142,4 +149,12 @@ function ExceptionForm({ x, onSaved }: { x: ReconException; onSaved: (x: ReconEx
       <ErrorBox error={error} />
     </form>
   );
+}
+
+function describeChange(v: unknown): string {
+  if (v && typeof v === "object" && ("from" in v || "to" in v)) {
+    const c = v as { from?: unknown; to?: unknown };
+    return `${show(c.from)} → ${show(c.to)}`;
+  }
+  return show(v);
 }

@@ -1,7 +1,7 @@
 import { useRef, useState } from "react";
 import { Link, useNavigate, useParams } from "react-router-dom";
 import { downloadBytes, files, saveBlob, uploadFile, DIRECT_UPLOAD_LIMIT } from "../../services/api";
-import { FILE_ORIGINS, FILE_STATUSES, type FileMeta } from "../../services/types";
+import { FILE_ORIGINS, FILE_STATUSES, type FileMeta, type FileOrigin, type FileStatus } from "../../services/types";
 import { bytes, fmtDate, num } from "../../services/format";
 import { Badge, Crumbs, Empty, ErrorBox, Kv, Loading, Pager, Progress, Select, useLoad, usePoll, useTitle, useUrlState } from "../../components/ui";
 
@@ -18,7 +18,7 @@ export function FilesPage() {
   useTitle("Files");
   const { values: f, page, set } = useUrlState(["origin", "status", "filename"] as const);
   const { data, error, loading, reload } = useLoad(
-    () => files.list({ page, pageSize: 20, origin: f.origin || undefined, status: f.status || undefined, filename: f.filename || undefined }),
+    () => files.list({ page, pageSize: 20, origin: (f.origin || undefined) as FileOrigin | undefined, status: (f.status || undefined) as FileStatus | undefined, filename: f.filename || undefined }),
     [page, f.origin, f.status, f.filename],
   );
   const [uploads, setUploads] = useState<Upload[]>([]);
@@ -100,7 +100,7 @@ export function FilesPage() {
 }
 
 /** Download with the key, check the bytes' sha256 against the recorded checksum, then save. */
-export function DownloadButton({ url, filename, checksum, label = "Download" }: { url: string; filename: string; checksum: string | null; label?: string }) {
+export function DownloadButton({ url, filename, checksum, label = "Download" }: { url: string; filename: string; checksum?: string | null; label?: string }) {
   const [state, setState] = useState<{ busy?: boolean; sha?: string; error?: unknown }>({});
   async function go() {
     setState({ busy: true });
@@ -141,7 +141,7 @@ export function FileDetailPage() {
       <div className="page-head">
         <h1>{file.filename} <Badge value={file.status} /></h1>
         <div className="actions">
-          {file.status === "READY" && <DownloadButton url={file.downloadUrl} filename={file.filename} checksum={file.checksum} />}
+          {file.status === "READY" && <DownloadButton url={file.downloadUrl} filename={file.filename} checksum={file.checksum ?? null} />}
           <button
             type="button"
             className="danger"

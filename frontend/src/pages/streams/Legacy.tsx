@@ -91,7 +91,7 @@ export function LegacyDetailPage() {
   const { values: f, page, set } = useUrlState(["side", "reason", "status"] as const);
   const { data: r, error, reload } = useLoad<LegacyReconciliation>(() => legacy.get(id), [id]);
   const status = useLoad(() => legacy.status(id), [id]);
-  const exc = useLoad(() => legacy.exceptions(id, { page, pageSize: 20, side: f.side || undefined, reason: f.reason || undefined, status: f.status || undefined }), [id, page, f.side, f.reason, f.status]);
+  const exc = useLoad(() => legacy.exceptions(id, { page, pageSize: 20, side: (f.side || undefined) as never, reason: (f.reason || undefined) as never, status: (f.status || undefined) as never }), [id, page, f.side, f.reason, f.status]);
   const [actionError, setActionError] = useState<unknown>(null);
   const running = r?.status === "IN_PROGRESS" || r?.status === "PENDING";
   usePoll(async () => { await Promise.all([reload(), status.reload()]); }, 1500, r?.status === "IN_PROGRESS");

@@ -21,15 +21,15 @@ export function RuleSetsPage() {
       {data && data.items.length === 0 && <Empty>No rule set yet. <Link to="/rule-sets/new">Create one</Link>: it says how a source row and a target row match.</Empty>}
       {data && data.items.length > 0 && (
         <table className="grid" aria-label="rule sets">
-          <thead><tr><th>Id</th><th>Name</th><th>Version</th><th>Passes</th><th>Keys</th><th>Updated</th></tr></thead>
+          <thead><tr><th>Id</th><th>Name</th><th>Version</th><th>Passes</th><th>Description</th><th>Updated</th></tr></thead>
           <tbody>
             {data.items.map((r) => (
               <tr key={r.id} data-ruleset={r.name}>
                 <td>{r.id}</td>
                 <td><Link to={`/rule-sets/${r.id}`}>{r.name}</Link></td>
                 <td>v{r.version}</td>
-                <td>{r.passes?.length ?? "—"}</td>
-                <td className="small">{r.sourceKey ?? "row #"} ↔ {r.targetKey ?? "row #"}</td>
+                <td>{r.passCount}</td>
+                <td className="small">{r.description ?? ""}</td>
                 <td>{fmtDate(r.updatedAt ?? r.createdAt)}</td>
               </tr>
             ))}

@@ -2,7 +2,7 @@ import { useState } from "react";
 import { Link, useParams } from "react-router-dom";
 import { runs, streams } from "../../services/api";
 import type { Artifact, StepRun } from "../../services/types";
-import { ago, dur, fmtDate, num } from "../../services/format";
+import { dur, fmtDate, num } from "../../services/format";
 import { Badge, Crumbs, ErrorBox, Kv, Loading, Progress, useLoad, usePoll, useTitle } from "../../components/ui";
 import { DownloadButton } from "./Files";
 
@@ -77,7 +77,7 @@ export function RunPage() {
               <div className="muted small">
                 {latest.startedAt ? `started ${fmtDate(latest.startedAt)}` : "not started"}
                 {latest.completedAt ? ` · finished ${fmtDate(latest.completedAt)} (${dur((new Date(latest.completedAt).getTime() - new Date(latest.startedAt ?? latest.completedAt).getTime()) / 1000)})` : ""}
-                {latest.status === "RETRY_WAIT" && (latest.nextAttemptAt ? ` · next attempt ${ago(latest.nextAttemptAt)}` : " · waiting before the next attempt")}
+                {latest.status === "RETRY_WAIT" && ` · attempt ${latest.attemptNo} failed; waiting before attempt ${latest.attemptNo + 1}`}
                 {latest.reconciliationId ? <> · <Link to={`/reconciliations/${latest.reconciliationId}`}>reconciliation {latest.reconciliationId}</Link></> : null}
               </div>
               {latest.errorMessage && <div className="field-error">{latest.errorMessage}</div>}

@@ -1,15 +1,15 @@
 import { useEffect, useState, type FormEvent } from "react";
 import { Link, useNavigate, useParams } from "react-router-dom";
 import { ApiError, dataSources, files, ruleSets, streams } from "../../services/api";
-import { INPUT_TYPES, RUN_STATUSES, STREAM_STATUSES, TRIGGER_TYPES, type InputType, type StepDefinition, type StreamInput, type StreamValidation, type TriggerType } from "../../services/types";
+import { INPUT_TYPES, RUN_STATUSES, STREAM_STATUSES, TRIGGER_TYPES, type InputType, type RunStatus, type StreamInput, type StreamStatus, type StreamValidation, type TriggerType } from "../../services/types";
 import { ago, fmtDate, num } from "../../services/format";
 import { Badge, Crumbs, Empty, ErrorBox, FieldError, Kv, Loading, Pager, Select, useLoad, usePoll, useTitle, useUrlState } from "../../components/ui";
-import { emptyStep, localStepProblems, renumber, toStreamInput } from "../../services/streams";
+import { emptyStep, localStepProblems, renumber, toRequest, toStreamInput, type EditorStep, type EditorStream } from "../../services/streams";
 
 export function StreamsPage() {
   useTitle("Streams");
   const { values: f, page, set } = useUrlState(["status", "domain"] as const);
-  const { data, error, loading } = useLoad(() => streams.list({ page, pageSize: 20, status: f.status || undefined, domain: f.domain || undefined }), [page, f.status, f.domain]);
+  const { data, error, loading } = useLoad(() => streams.list({ page, pageSize: 20, status: (f.status || undefined) as StreamStatus | undefined, domain: f.domain || undefined }), [page, f.status, f.domain]);
   const filtered = !!(f.status || f.domain);
   return (
     <section>
@@ -55,7 +55,7 @@ export function StreamDetailPage() {
   const nav = useNavigate();
   const { values: f, page, set } = useUrlState(["status"] as const);
   const { data: s, error, reload, setData } = useLoad(() => streams.get(id), [id]);
-  const runs = useLoad(() => streams.runs(id, { page, pageSize: 10, status: f.status || undefined }), [id, page, f.status]);
+  const runs = useLoad(() => streams.runs(id, { page, pageSize: 10, status: (f.status || undefined) as RunStatus | undefined }), [id, page, f.status]);
   const [actionError, setActionError] = useState<unknown>(null);
   const [validation, setValidation] = useState<StreamValidation | null>(null);
   const [busy, setBusy] = useState(false);
@@ -168,7 +168,7 @@ export function StreamEditorPage() {
   const { id } = useParams();
   const editing = id !== undefined;
   const nav = useNavigate();
-  const [s, setS] = useState<StreamInput>({ name: "", description: "", domain: "", triggerType: "MANUAL", triggerConfig: {}, steps: [emptyStep(1)] });
+  const [s, setS] = useState<EditorStream>({ name: "", description: "", domain: "", triggerType: "MANUAL", triggerConfig: {}, steps: [emptyStep(1)] });
   const [error, setError] = useState<unknown>(null);
   const [warnings, setWarnings] = useState<StreamValidation | null>(null);
   const [busy, setBusy] = useState(false);
@@ -187,7 +187,7 @@ export function StreamEditorPage() {
     streams.get(Number(id)).then((d) => setS(toStreamInput(d)), setLoadError);
   }, [editing, id]);
 
-  const patchStep = (i: number, p: Partial<StepDefinition>) => setS((x) => ({ ...x, steps: x.steps.map((st, j) => (j === i ? { ...st, ...p } : st)) }));
+  const patchStep = (i: number, p: Partial<EditorStep>) => setS((x) => ({ ...x, steps: x.steps.map((st, j) => (j === i ? { ...st, ...p } : st)) }));
   async function save(e: FormEvent) {
     e.preventDefault();
     const local = localStepProblems(s);
@@ -198,7 +198,7 @@ export function StreamEditorPage() {
     setBusy(true);
     setError(null);
     try {
-      const body: StreamInput = { ...s, description: s.description || undefined, domain: s.domain || undefined, triggerConfig: s.triggerType === "MANUAL" ? undefined : s.triggerConfig };
+      const body: StreamInput = toRequest(s);
       const saved = editing ? await streams.update(Number(id), body) : await streams.create(body);
       const v = await streams.validate(saved.id).catch(() => null);
       if (v && (v.warnings.length || v.errors.length)) {
