@@ -118,6 +118,13 @@ def test_three_step_chained_run_counts_equal_the_generators_truth(api, setup):
     listed = _data(api.get(f"/streams/{stream_id}/runs"))
     assert listed["totalItems"] == 1 and listed["items"][0]["id"] == run_id
     assert len({s["reconciliationId"] for s in steps}) == 3
+    # Prometheus: runs by stream and status, matched records, open exceptions, step durations
+    text = api.s.get(api.url.removesuffix("/api/v1") + "/metrics", timeout=30).text
+    sid = f'stream_id="{stream_id}"'
+    assert f'recon_stream_runs_total{{status="COMPLETED",{sid}}} 1.0' in text
+    assert f"recon_stream_matched_records_total{{{sid}}} {float(run['metrics']['matchedRecords'])}" in text
+    assert f"recon_stream_open_exceptions{{{sid}}} {float(expected_exceptions)}" in text
+    assert f'recon_stream_step_duration_seconds_count{{step_order="3",{sid}}} 1.0' in text
 
 
 def test_two_runs_on_the_same_inputs_give_identical_artifacts(api, setup):
