@@ -92,8 +92,8 @@ def similarity_sql(algorithm: Algorithm, a: str, b: str) -> str:
     if algorithm is Algorithm.LEVENSHTEIN_RATIO:
         return (f"(CASE WHEN greatest(length({a}), length({b})) = 0 THEN 1.0 ELSE "
                 f"1.0 - levenshtein({a}, {b}) / greatest(length({a}), length({b})) END)")
-    ta = f"list_distinct(list_filter(string_split_regex({a}, '[\\s\\pZ]+'), x -> x <> ''))"
-    tb = f"list_distinct(list_filter(string_split_regex({b}, '[\\s\\pZ]+'), x -> x <> ''))"
+    ta = f"list_distinct(list_filter(string_split_regex({a}, '[\\s\\pZ]+'), lambda x: x <> ''))"
+    tb = f"list_distinct(list_filter(string_split_regex({b}, '[\\s\\pZ]+'), lambda x: x <> ''))"
     return (f"(CASE WHEN len(list_distinct(list_concat({ta}, {tb}))) = 0 THEN 1.0 ELSE "
             f"len(list_intersect({ta}, {tb})) / len(list_distinct(list_concat({ta}, {tb}))) END)")
 

@@ -1,0 +1,79 @@
+"""ONE_TO_MANY and MANY_TO_ONE: a row against the SUM of a group, under the amount tolerance."""
+from .helpers import eq, match, p, rule_set, tol, window
+
+S = ["id", "payout_ref", "amount", "date"]
+T = ["id", "payout_id", "gross", "date"]
+
+
+def one_to_many(absolute="0.05", extra=()):
+    return rule_set(p("Payout batches", eq("payout_ref", "payout_id"),
+                      tol("amount", "gross", absolute=absolute, aggregate="SUM"), *extra,
+                      cardinality="ONE_TO_MANY", group_by={"target": ["payout_id"]}))
+
+
+def test_one_source_row_matches_a_group_whose_sum_is_within_tolerance(tmp_path):
+    src = [["s1", "P1", "100.00", "2026-01-01"], ["s2", "P2", "10.00", "2026-01-01"]]
+    tgt = [["t1", "P1", "60.00", "2026-01-01"], ["t2", "P1", "39.97", "2026-01-02"],
+           ["t3", "P2", "10.00", "2026-01-01"], ["t4", "P3", "1.00", "2026-01-01"]]
+    o = match(tmp_path, S, src, T, tgt, one_to_many())
+    assert o.pairs() == [("1", "s1", "t1"), ("1", "s1", "t2"), ("1", "s2", "t3")]
+    group = [m for m in o.matched if m["source_key"] == "s1"]
+    assert {m["match_id"] for m in group} == {"p1-s1"}
+    assert group[0]["amount_difference"] == "-0.03"
+    assert o.result.summary["passes"][0] == {"pass": 1, "name": "Payout batches", "cardinality": "ONE_TO_MANY",
+                                             "matches": 2, "sourceRows": 2, "targetRows": 3}
+    assert o.reasons("target") == {"t4": "NO_CANDIDATE"}
+
+
+def test_group_sum_off_by_more_than_the_tolerance(tmp_path):
+    src = [["s1", "P1", "100.00", "2026-01-01"]]
+    tgt = [["t1", "P1", "50.00", "2026-01-01"], ["t2", "P1", "30.00", "2026-01-01"],
+           ["t3", "P1", "20.40", "2026-01-01"]]
+    o = match(tmp_path, S, src, T, tgt, one_to_many())
+    assert o.matched == []
+    u = o.unmatched()["s1"]
+    assert u["_reason"] == "TOLERANCE_EXCEEDED"
+    assert u["_closest_key"] == "P1" and u["_closest_pass"] == "Payout batches"
+    assert u["_detail"] == "sum of 3 target rows differs by 0.4; tolerance 0.05"
+    for key, row in o.unmatched("target").items():
+        assert row["_reason"] == "TOLERANCE_EXCEEDED" and row["_closest_key"] == "s1", key
+
+
+def test_group_members_must_all_fall_in_the_date_window(tmp_path):
+    rs = one_to_many(extra=[window("date", before=0, after=1)])
+    src = [["s1", "P1", "3.00", "2026-01-01"], ["s2", "P2", "3.00", "2026-01-01"]]
+    tgt = [["t1", "P1", "1.00", "2026-01-01"], ["t2", "P1", "2.00", "2026-01-02"],
+           ["t3", "P2", "1.00", "2026-01-01"], ["t4", "P2", "2.00", "2026-01-05"]]
+    o = match(tmp_path, S, src, T, tgt, rs)
+    assert o.pairs() == [("1", "s1", "t1"), ("1", "s1", "t2")]
+    assert o.unmatched()["s2"]["_reason"] == "DATE_OUT_OF_WINDOW"
+
+
+def test_many_to_one_is_the_mirror_image(tmp_path):
+    rs = rule_set(p("Settlements", eq("batch", "ref"), tol("amount", absolute="0", aggregate="SUM"),
+                    cardinality="MANY_TO_ONE", group_by={"source": ["batch"]}))
+    src = [["s1", "B1", "0.10"], ["s2", "B1", "0.20"], ["s3", "B2", "5.00"], ["s4", "B2", "5.00"]]
+    tgt = [["t1", "B1", "0.30"], ["t2", "B2", "10.01"]]
+    o = match(tmp_path, ["id", "batch", "amount"], src, ["id", "ref", "amount"], tgt, rs)
+    assert o.pairs() == [("1", "s1", "t1"), ("1", "s2", "t1")]
+    assert {m["match_id"] for m in o.matched} == {"p1-t1"}
+    assert o.reasons() == {"s3": "TOLERANCE_EXCEEDED", "s4": "TOLERANCE_EXCEEDED"}
+    assert o.unmatched()["s3"]["_detail"] == "sum of 2 source rows differs by 0.01; tolerance 0"
+
+
+def test_one_to_many_after_a_one_to_one_pass_uses_only_the_rows_left(tmp_path):
+    rs = rule_set(p("exact", eq("payout_ref", "payout_id"), eq("amount", "gross")),
+                  p("batches", eq("payout_ref", "payout_id"), tol("amount", "gross", absolute="0", aggregate="SUM"),
+                    cardinality="ONE_TO_MANY", group_by={"target": ["payout_id"]}))
+    src = [["s1", "P1", "5.00", ""], ["s2", "P1", "7.00", ""]]
+    tgt = [["t1", "P1", "5.00", ""], ["t2", "P1", "3.00", ""], ["t3", "P1", "4.00", ""]]
+    o = match(tmp_path, S, src, T, tgt, rs)
+    assert o.pairs() == [("1", "s1", "t1"), ("2", "s2", "t2"), ("2", "s2", "t3")]
+
+
+def test_two_equal_sources_for_one_group_tie_break_by_key(tmp_path):
+    src = [["s2", "P1", "3.00", ""], ["s1", "P1", "3.00", ""]]
+    tgt = [["t1", "P1", "1.00", ""], ["t2", "P1", "2.00", ""]]
+    o = match(tmp_path, S, src, T, tgt, one_to_many())
+    assert o.pairs() == [("1", "s1", "t1"), ("1", "s1", "t2")]
+    assert o.reasons() == {"s2": "AMBIGUOUS"}

@@ -1,0 +1,85 @@
+"""inspect_file: formats, detected types, strict CSV errors naming the line."""
+import json
+
+import duckdb
+import pytest
+
+from chalicelib.matching import Column, InputError, inspect_file
+
+
+def write(tmp_path, name, text):
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+def test_csv_types_are_exact_decimals_dates_and_text(tmp_path):
+    path = write(tmp_path, "orders.csv",
+                 "order_id,amount,order_date,qty,note\nORD-1,120.37,2026-02-20,3,\"a, quoted\"\n"
+                 "ORD-2,0.10,2026-02-21,4,plain\n")
+    info = inspect_file(path)
+    assert info.format == "CSV" and info.row_count == 2
+    assert info.columns == [Column("order_id", "VARCHAR"), Column("amount", "DECIMAL(18,2)"),
+                            Column("order_date", "DATE"), Column("qty", "BIGINT"), Column("note", "VARCHAR")]
+
+
+def test_late_non_numeric_value_makes_the_column_text(tmp_path):
+    rows = "".join(f"{i},{i}.50\n" for i in range(30000)) + "30000,n/a\n"
+    info = inspect_file(write(tmp_path, "late.csv", "id,amount\n" + rows))
+    assert info.row_count == 30001
+    assert dict((c.name, c.type) for c in info.columns)["amount"] == "VARCHAR"
+
+
+def test_malformed_line_is_named(tmp_path):
+    body = "a,b,c,d,e,f\n" + "1,2,3,4,5,6\n" * 1731 + "1,2,3,4,5\n" + "1,2,3,4,5,6\n"
+    with pytest.raises(InputError) as exc:
+        inspect_file(write(tmp_path, "bad.csv", body))
+    assert str(exc.value) == "line 1733: 5 fields, header has 6"
+
+
+def test_too_many_fields_and_unterminated_quote(tmp_path):
+    with pytest.raises(InputError, match=r"^line 3: 3 fields, header has 2$"):
+        inspect_file(write(tmp_path, "x.csv", "a,b\n1,2\n1,2,3\n"))
+    with pytest.raises(InputError, match=r"^line \d+:"):
+        inspect_file(write(tmp_path, "q.csv", 'a,b\n1,"open\n2,3\n'))
+
+
+def test_semicolon_and_tab_delimiters_and_quoted_newlines(tmp_path):
+    info = inspect_file(write(tmp_path, "semi.csv", "id;name;amount\n1;\"Smith; J\";1,5\n2;Doe;2\n"))
+    assert [c.name for c in info.columns] == ["id", "name", "amount"] and info.row_count == 2
+    info = inspect_file(write(tmp_path, "tab.csv", "id\tname\n1\t\"two\nlines\"\n"))
+    assert info.row_count == 1 and [c.name for c in info.columns] == ["id", "name"]
+
+
+def test_header_problems(tmp_path):
+    with pytest.raises(InputError, match="line 1: the file is empty"):
+        inspect_file(write(tmp_path, "empty.csv", ""))
+    with pytest.raises(InputError, match="appears twice"):
+        inspect_file(write(tmp_path, "dup.csv", "a,b,A\n1,2,3\n"))
+    with pytest.raises(InputError, match="column 2 of the header has no name"):
+        inspect_file(write(tmp_path, "noname.csv", "a,,c\n1,2,3\n"))
+    info = inspect_file(write(tmp_path, "header_only.csv", "a,b\n"))
+    assert info.row_count == 0 and [c.name for c in info.columns] == ["a", "b"]
+
+
+def test_parquet_and_jsonl(tmp_path):
+    pq = str(tmp_path / "x.parquet")
+    con = duckdb.connect()
+    con.execute(f"COPY (SELECT 'A' AS ref, CAST(1.25 AS DECIMAL(10,2)) AS amount, DATE '2026-02-20' AS d "
+                f"FROM range(3)) TO '{pq}' (FORMAT parquet)")
+    info = inspect_file(pq)
+    assert info.format == "PARQUET" and info.row_count == 3
+    assert info.columns == [Column("ref", "VARCHAR"), Column("amount", "DECIMAL(10,2)"), Column("d", "DATE")]
+    jl = write(tmp_path, "x.jsonl", "\n".join(json.dumps({"ref": f"R{i}", "n": i}) for i in range(4)) + "\n")
+    info = inspect_file(jl)
+    assert info.format == "JSONL" and info.row_count == 4 and [c.name for c in info.columns] == ["ref", "n"]
+    bad = write(tmp_path, "bad.jsonl", '{"a": 1}\n{"a": 2\n')
+    with pytest.raises(InputError, match=r"^line \d+: Malformed JSON"):
+        inspect_file(bad)
+    with pytest.raises(InputError, match="not a readable Parquet file"):
+        inspect_file(write(tmp_path, "fake.parquet", "not parquet"))
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(InputError, match="does not exist"):
+        inspect_file(str(tmp_path / "nope.csv"))

@@ -1,0 +1,120 @@
+"""ONE_TO_ONE passes: exact keys, duplicates, mutual best, tie-breaks, carrying on, nulls, reasons."""
+from .helpers import eq, match, p, rule_set, sim, tol, window
+
+S = ["id", "ref", "amount", "date", "name"]
+T = ["id", "ref", "amount", "date", "name"]
+
+
+def test_exact_pass_pairs_unique_keys(tmp_path):
+    rs = rule_set(p("exact", eq("ref"), eq("amount")))
+    o = match(tmp_path, S, [["s1", "A", "10.00", "2026-01-01", ""], ["s2", "B", "5", "2026-01-01", ""]],
+              T, [["t1", "B", "5.00", "2026-01-01", ""], ["t2", "A", "10.0", "2026-01-01", ""],
+                  ["t3", "C", "1", "2026-01-01", ""]], rs)
+    assert o.pairs() == [("1", "s1", "t2"), ("1", "s2", "t1")]
+    assert o.reasons("target") == {"t3": "NO_CANDIDATE"}
+    assert o.result.matched_source_rows == 2 and o.result.unmatched_target_rows == 1
+    assert o.result.summary["passes"][0]["matches"] == 2
+
+
+def test_duplicate_keys_pair_in_key_order_and_leftovers_are_ambiguous(tmp_path):
+    rs = rule_set(p("ref", eq("ref")))
+    o = match(tmp_path, S, [["s3", "K", "1", "", ""], ["s1", "K", "1", "", ""], ["s2", "K", "1", "", ""]],
+              T, [["t2", "K", "1", "", ""], ["t1", "K", "1", "", ""]], rs)
+    assert o.pairs() == [("1", "s1", "t1"), ("1", "s2", "t2")]
+    left = o.unmatched("source")["s3"]
+    assert left["_reason"] == "AMBIGUOUS"
+    assert left["_closest_key"] == "t1"
+    assert left["_detail"] == "t1 meets every condition of this pass but was matched to s1 in pass 1"
+
+
+def test_all_candidates_tied_in_a_tolerance_pass(tmp_path):
+    rs = rule_set(p("tol", eq("ref"), tol("amount", absolute="1")))
+    src = [["s2", "K", "10.00", "", ""], ["s1", "K", "10.00", "", ""]]
+    tgt = [["t3", "K", "10.50", "", ""], ["t1", "K", "10.50", "", ""], ["t2", "K", "10.50", "", ""]]
+    o = match(tmp_path, S, src, T, tgt, rs)
+    assert o.pairs() == [("1", "s1", "t1"), ("1", "s2", "t2")]
+    assert o.reasons("target") == {"t3": "AMBIGUOUS"}
+
+
+def test_mutual_best_prefers_smaller_amount_difference_then_date_then_key(tmp_path):
+    rs = rule_set(p("tol", eq("ref"), tol("amount", absolute="1"), window("date", before=5, after=5)))
+    src = [["s1", "K", "10.00", "2026-01-10", ""], ["s2", "K", "10.40", "2026-01-10", ""]]
+    # t1 is closest to s2 (0.00 vs 0.40); t2 is then the only one left for s1
+    tgt = [["t1", "K", "10.40", "2026-01-12", ""], ["t2", "K", "10.90", "2026-01-10", ""]]
+    o = match(tmp_path, S, src, T, tgt, rs)
+    assert o.pairs() == [("1", "s1", "t2"), ("1", "s2", "t1")]
+    # equal amount differences: the smaller date difference wins
+    tgt = [["t1", "K", "10.00", "2026-01-13", ""], ["t2", "K", "10.00", "2026-01-11", ""]]
+    o = match(tmp_path, S, [["s1", "K", "10.00", "2026-01-10", ""]], T, tgt, rs, out="o2")
+    assert o.pairs() == [("1", "s1", "t2")]
+    assert o.matched[0]["date_difference_days"] == "1"
+
+
+def test_similarity_breaks_ties_after_amount_and_date(tmp_path):
+    rs = rule_set(p("sim", eq("amount"), window("date"), sim("name", threshold=0.5)))
+    src = [["s1", "", "7.00", "2026-01-10", "Jonathan Smith"]]
+    tgt = [["t1", "", "7.00", "2026-01-10", "Jon Smythe"], ["t2", "", "7.00", "2026-01-10", "Jonathan Smyth"]]
+    o = match(tmp_path, S, src, T, tgt, rs)
+    assert o.pairs() == [("1", "s1", "t2")]
+    assert float(o.matched[0]["similarity"]) > 0.9 and o.matched[0]["score"] == o.matched[0]["similarity"]
+
+
+def test_rows_left_by_one_pass_carry_on_to_the_next(tmp_path):
+    rs = rule_set(p("exact", eq("ref"), eq("amount")),
+                  p("amount and day", eq("amount"), window("date")))
+    src = [["s1", "K", "5.00", "2026-01-01", ""], ["s2", "K", "5.00", "2026-01-02", ""]]
+    tgt = [["t1", "K", "5.00", "2026-01-01", ""], ["t2", "X", "5.00", "2026-01-02", ""]]
+    o = match(tmp_path, S, src, T, tgt, rs)
+    assert o.pairs() == [("1", "s1", "t1"), ("2", "s2", "t2")]
+    assert [x["sourceRows"] for x in o.result.summary["passes"]] == [1, 1]
+
+
+def test_nulls_in_key_columns_never_match(tmp_path):
+    rs = rule_set(p("ref", eq("ref")))
+    o = match(tmp_path, S, [["s1", "", "1", "", ""], ["s2", None, "1", "", ""]],
+              T, [["t1", "", "1", "", ""]], rs)
+    assert o.matched == []
+    assert o.reasons() == {"s1": "NO_CANDIDATE", "s2": "NO_CANDIDATE"}
+    assert o.unmatched()["s1"]["_detail"] == "ref is empty; empty keys never match"
+
+
+def test_reason_sentences(tmp_path):
+    rs = rule_set(p("exact", eq("ref"), eq("amount")),
+                  p("Reference, amount within a cent, settled within 2 days", eq("ref"),
+                    tol("amount", absolute="0.01"), window("date", before=0, after=2)),
+                  p("names", eq("amount"), window("date"), sim("name", threshold=0.9)))
+    src = [["ORD-88121", "R1", "120.37", "2026-02-20", "x"],
+           ["ORD-2", "R2", "10.00", "2026-02-20", "x"],
+           ["ORD-3", "R3", "9.00", "2026-02-20", "Alice Wonder"],
+           ["ORD-4", "R4", "1.00", "2026-02-20", "x"]]
+    tgt = [["TX-5531", "R1", "120.00", "2026-02-20", "y"],
+           ["TX-2", "R2", "10.00", "2026-02-25", "y"],
+           ["TX-3", "Q", "9.00", "2026-02-20", "Bob Builder"]]
+    o = match(tmp_path, S, src, T, tgt, rs)
+    u = o.unmatched()
+    assert u["ORD-88121"]["_reason"] == "TOLERANCE_EXCEEDED"
+    assert u["ORD-88121"]["_closest_key"] == "TX-5531"
+    assert u["ORD-88121"]["_closest_pass"] == "Reference, amount within a cent, settled within 2 days"
+    assert u["ORD-88121"]["_failed_condition"] == "amount"
+    assert u["ORD-88121"]["_detail"] == "amount differs by 0.37; tolerance 0.01"
+    # ORD-2 meets pass 1 (reference and amount; that pass has no date condition)
+    assert "ORD-2" not in u
+    assert u["ORD-3"]["_reason"] == "BELOW_SIMILARITY" and u["ORD-3"]["_closest_key"] == "TX-3"
+    assert u["ORD-3"]["_detail"].startswith("name is 0.") and u["ORD-3"]["_detail"].endswith("threshold 0.9")
+    assert u["ORD-4"]["_reason"] == "NO_CANDIDATE" and u["ORD-4"]["_closest_key"] == ""
+
+
+def test_date_out_of_window_sentence(tmp_path):
+    rs = rule_set(p("window", eq("ref"), window("date", before=0, after=2)))
+    o = match(tmp_path, S, [["s1", "R", "1", "2026-02-20", ""]], T, [["t1", "R", "1", "2026-02-25", ""]], rs)
+    u = o.unmatched()["s1"]
+    assert u["_reason"] == "DATE_OUT_OF_WINDOW" and u["_failed_condition"] == "date"
+    assert u["_detail"] == "date is 5 days after date; window 0 days before to 2 days after"
+
+
+def test_default_row_key_is_the_row_number(tmp_path):
+    rs = rule_set(p("ref", eq("ref")), source_key=None, target_key=None)
+    o = match(tmp_path, S, [["a", "X", "1", "", ""], ["b", "K", "1", "", ""]], T, [["c", "K", "1", "", ""]], rs)
+    assert o.pairs() == [("1", "2", "1")]
+    assert o.matched[0]["source_row"] == "2" and o.matched[0]["match_id"] == "p1-s2"
+    assert o.reasons() == {"1": "NO_CANDIDATE"}

@@ -1,0 +1,148 @@
+"""Operators: normalize, exact decimal tolerances, date windows and formats, similarity algorithms."""
+import pytest
+
+from chalicelib.matching import InputError
+
+from .helpers import eq, match, p, rule_set, sim, tol, window
+
+H = ["id", "v", "w"]
+
+
+def pairs_for(tmp_path, cond, src_vals, tgt_vals, out="out", extra=None):
+    """Source row i has value src_vals[i] (id s<i>), target j has tgt_vals[j] (id t<j>)."""
+    conds = [cond] + (extra or [])
+    rs = rule_set(p("p", *conds))
+    o = match(tmp_path, H, [[f"s{i}", v, "x"] for i, v in enumerate(src_vals)],
+              H, [[f"t{i}", v, "x"] for i, v in enumerate(tgt_vals)], rs, out=out)
+    return {(m["source_key"], m["target_key"]) for m in o.matched}, o
+
+
+@pytest.mark.parametrize("normalize,src,tgt,expected", [
+    (["TRIM"], "  ab c\u00a0", "ab c", True),
+    (["TRIM"], " ab", "AB", False),
+    (["TRIM", "UPPER"], " ab ", "AB", True),
+    (["LOWER"], "ÄBC", "äbc", True),
+    (["REMOVE_PUNCTUATION"], "INV-00.12/3", "INV00123", True),
+    (["DIGITS_ONLY"], "INV 00-123", "00123", True),
+    (["DIGITS_ONLY", "STRIP_LEADING_ZEROS"], "INV 00-123", "123", True),
+    (["STRIP_LEADING_ZEROS"], "000", "0", True),
+    (["STRIP_LEADING_ZEROS"], "0012", "12", True),
+    (None, "ab", "ab ", False),
+])
+def test_normalize(tmp_path, normalize, src, tgt, expected):
+    got, _ = pairs_for(tmp_path, eq("v", normalize=normalize), [src], [tgt])
+    assert (got == {("s0", "t0")}) is expected
+
+
+def test_unicode_composed_and_decomposed_forms_are_equal(tmp_path):
+    got, _ = pairs_for(tmp_path, eq("v"), ["Caf\u00e9 M\u00fcller"], ["Cafe\u0301 Mu\u0308ller"])
+    assert got == {("s0", "t0")}
+
+
+def test_amounts_are_exact_decimals(tmp_path):
+    # 0.1 + 0.2 = 0.3 exactly: a group of two rows summing to the source, zero tolerance
+    rs = rule_set(p("sum", eq("ref"), tol("amount", absolute="0", aggregate="SUM"),
+                    cardinality="ONE_TO_MANY", group_by={"target": ["ref"]}))
+    o = match(tmp_path, ["id", "ref", "amount"], [["s1", "A", "0.3"]],
+              ["id", "ref", "amount"], [["t1", "A", "0.1"], ["t2", "A", "0.2"]], rs)
+    assert o.pairs() == [("1", "s1", "t1"), ("1", "s1", "t2")]
+    assert o.matched[0]["amount_difference"] == "0"
+    # and numerically equal spellings are equal amounts
+    got, _ = pairs_for(tmp_path, tol("v", absolute="0"), ["10.50", "-3"], ["-3.000", "10.5"], out="o3")
+    assert got == {("s0", "t1"), ("s1", "t0")}
+
+
+def test_absolute_tolerance_bounds_are_inclusive(tmp_path):
+    got, o = pairs_for(tmp_path, tol("v", absolute="0.01"), ["100.00", "200.00"], ["100.01", "200.02"],
+                       extra=[eq("w")])
+    assert got == {("s0", "t0")}
+    assert o.unmatched()["s1"]["_detail"] == "v differs by 0.02; tolerance 0.01"
+
+
+def test_percent_of_the_source_value_and_the_larger_allowance(tmp_path):
+    # 1% of 200 = 2.00: 202.00 in, 202.01 out
+    got, _ = pairs_for(tmp_path, tol("v", percent="1"), ["200", "200"], ["202.00", "202.01"])
+    assert got == {("s0", "t0")} or got == {("s1", "t0")}
+    assert len(got) == 1
+    # both: max(0.50, 1% of 10 = 0.10) = 0.50
+    got, _ = pairs_for(tmp_path, tol("v", absolute="0.50", percent="1"), ["10"], ["10.50"], out="o2")
+    assert got == {("s0", "t0")}
+    # both: max(0.50, 1% of 1000 = 10) = 10
+    got, _ = pairs_for(tmp_path, tol("v", absolute="0.50", percent="1"), ["1000"], ["990"], out="o3")
+    assert got == {("s0", "t0")}
+
+
+def test_negative_amounts_and_refunds(tmp_path):
+    # percent of a negative source value uses its size; a refund never matches its charge
+    got, _ = pairs_for(tmp_path, tol("v", percent="10"), ["-50.00", "50.00"], ["54.99", "-54.99"])
+    assert got == {("s0", "t1"), ("s1", "t0")}
+    got, o = pairs_for(tmp_path, tol("v", percent="10"), ["-50.00"], ["-55.01", "55.00"], out="o2",
+                       extra=[eq("w")])
+    assert got == set()
+    assert o.unmatched()["s0"]["_detail"] == "v differs by 5.01; tolerance 5"
+    got, _ = pairs_for(tmp_path, tol("v", absolute="0"), ["-12.30"], ["-12.3"], out="o3")
+    assert got == {("s0", "t0")}
+
+
+def test_non_numeric_amount_is_an_error_naming_the_line(tmp_path):
+    with pytest.raises(InputError, match=r"^target input: line 3: v 'twelve' is not an amount$"):
+        pairs_for(tmp_path, tol("v", absolute="1"), ["1"], ["1", "twelve"])
+
+
+def test_asymmetric_date_window(tmp_path):
+    cond = window("v", before=1, after=3)
+    got, _ = pairs_for(tmp_path, cond, ["2026-02-10"] * 5,
+                       ["2026-02-08", "2026-02-09", "2026-02-13", "2026-02-14", "2026-02-10"])
+    # t0 (−2) and t3 (+4) are outside; t1, t2, t4 inside — three sources get them
+    assert {t for _, t in got} == {"t1", "t2", "t4"}
+
+
+@pytest.mark.parametrize("src,tgt", [
+    ("2026-02-20", "20.02.2026"),
+    ("2026-02-20", "2026/02/20"),
+    ("2026-02-20", "20 Feb 2026"),
+    ("2026-02-20", "20260220"),
+    ("2026-02-20", "2026-02-20T23:30:00Z"),
+    ("2026-02-21", "2026-02-20T23:30:00-05:00"),      # 04:30 UTC on the 21st
+    ("2026-02-20", "2026-02-21T00:30:00+02:00"),      # 22:30 UTC on the 20th
+    ("2026-02-20", "2026-02-20 08:15:00"),
+])
+def test_date_formats_and_timestamps_by_utc_date(tmp_path, src, tgt):
+    got, _ = pairs_for(tmp_path, window("v"), [src], [tgt])
+    assert got == {("s0", "t0")}
+
+
+def test_slash_dates_day_first_unless_the_column_shows_month_first(tmp_path):
+    got, _ = pairs_for(tmp_path, window("v"), ["2026-03-02", "2026-02-25"], ["02/03/2026", "25/02/2026"])
+    assert got == {("s0", "t0"), ("s1", "t1")}
+    got, _ = pairs_for(tmp_path, window("v"), ["2026-02-03", "2026-02-25"], ["02/03/2026", "02/25/2026"],
+                       out="o2")
+    assert got == {("s0", "t0"), ("s1", "t1")}
+
+
+def test_unreadable_date_is_an_error(tmp_path):
+    with pytest.raises(InputError, match=r"^source input: line 2: v 'soon' is not a date$"):
+        pairs_for(tmp_path, window("v"), ["soon"], ["2026-01-01"])
+
+
+@pytest.mark.parametrize("algorithm,a,b,threshold,expected", [
+    ("JARO_WINKLER", "MARTHA", "MARHTA", 0.96, True),      # 0.9611
+    ("JARO_WINKLER", "MARTHA", "MARHTA", 0.97, False),
+    ("LEVENSHTEIN_RATIO", "kitten", "sitting", 0.57, True),  # 1 − 3/7 = 0.5714
+    ("LEVENSHTEIN_RATIO", "kitten", "sitting", 0.58, False),
+    ("TOKEN_SET", "ACME CORP LTD", "LTD  ACME CORP", 1.0, True),
+    ("TOKEN_SET", "ACME CORP LTD", "ACME CORP", 0.66, True),   # 2/3
+    ("TOKEN_SET", "ACME CORP LTD", "ACME CORP", 0.67, False),
+])
+def test_similarity_algorithms(tmp_path, algorithm, a, b, threshold, expected):
+    rs = rule_set(p("p", eq("w"), sim("v", algorithm=algorithm, threshold=threshold)))
+    o = match(tmp_path, H, [["s0", a, "k"]], H, [["t0", b, "k"]], rs)
+    assert (len(o.matched) == 1) is expected
+    if not expected:
+        assert o.reasons() == {"s0": "BELOW_SIMILARITY"}
+
+
+def test_similarity_with_normalize(tmp_path):
+    rs = rule_set(p("p", eq("w"), sim("v", threshold=1.0, normalize=["UPPER", "REMOVE_PUNCTUATION"])))
+    o = match(tmp_path, H, [["s0", "acme, inc.", "k"]], H, [["t0", "ACME INC", "k"]], rs)
+    assert len(o.matched) == 1
