@@ -388,9 +388,6 @@ class _Runner:
         order_a = "abs(adiff), abs(ddiff), sim DESC NULLS LAST, akey NULLS FIRST, a"
         for _ in range(MAX_ROUNDS):
             self.check_cancel()
-            left = self.one("SELECT count(*) FROM cand")[0]
-            if left == 0:
-                break
             self.sql(f"""CREATE OR REPLACE TEMP TABLE mb AS
                 WITH fa AS (SELECT a, b FROM cand QUALIFY row_number() OVER (PARTITION BY a ORDER BY {order_b}) = 1),
                      fb AS (SELECT a, b FROM cand QUALIFY row_number() OVER (PARTITION BY b ORDER BY {order_a}) = 1)

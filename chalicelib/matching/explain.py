@@ -40,15 +40,12 @@ def explain_unmatched(r: "_Runner", s: "Side", t: "Side") -> dict:
                 q = _pairs(r, pi, x, y)
             else:
                 q = _groups(r, pi, x, y)
-            if q is None:
-                continue
-            name = f"ex_{x.letter}_{pi}"
-            r.sql(f"CREATE OR REPLACE TEMP TABLE {name} AS {q}")
-            parts.append(name)
+            if q is not None:
+                parts.append(q)
         ex = f"expl_{x.letter}"
         no_cand, no_join = _no_candidate_detail(r, x, y)
         if parts:
-            union = " UNION ALL ".join(f"SELECT * FROM {n}" for n in parts)
+            union = " UNION ALL ".join(f"SELECT * FROM ({q})" for q in parts)
             r.sql(f"""CREATE OR REPLACE TEMP TABLE best_{x.letter} AS SELECT * FROM ({union})
                 QUALIFY row_number() OVER (PARTITION BY rid ORDER BY failed, pass DESC) = 1""")
             best = f"best_{x.letter}"
