@@ -99,3 +99,10 @@ def stream_schedule_dispatcher(event):
     from chalicelib.workers import streams as stream_workers
 
     return _batch(event, stream_workers.handle_tick_message)
+
+
+# Keep last: every route registered above gets the methods it lacks (405) and unknown paths a 404,
+# contract-shaped, locally and behind API Gateway (chalicelib/api/core.py install_fallbacks).
+from chalicelib.api.core import install_fallbacks  # noqa: E402
+
+install_fallbacks(app)

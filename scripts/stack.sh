@@ -184,9 +184,16 @@ demo_data() {
   tail -n 3 "$LOGS/demo.log" | sed 's/^/    /'
 }
 
+demo_streams() {
+  step "Demo settlement stream (OMS orders -> marketplace -> gateway -> bank)"
+  "$PY" -m chalicelib.demo.streams_demo --orders "${DEMO_ORDERS:-1000}" --api "$API_URL" --key-file "$STACK_DIR/api-key" \
+    --work-dir "$STACK_DIR/streams-demo" >"$LOGS/streams-demo.log" 2>&1 || fail "demo stream" "$LOGS/streams-demo.log"
+  tail -n 1 "$LOGS/streams-demo.log" | sed 's/^/    /'
+}
+
 api_up() {
-  step "API (chalice local, http://127.0.0.1:$API_PORT/api/v1)"
-  start_bg api "$VENV/bin/chalice" local --host 127.0.0.1 --port "$API_PORT" --stage local --no-autoreload
+  step "API (chalice local gateway with API Gateway routing and error shapes, http://127.0.0.1:$API_PORT/api/v1)"
+  start_bg api "$PY" -m infra.local.api_server --host 127.0.0.1 --port "$API_PORT" --stage local
   wait_for 60 "API port" port_open "$API_PORT" || fail "API did not listen on $API_PORT" "$LOGS/api.log"
 }
 
@@ -212,6 +219,7 @@ up() {
   [ $demo = 1 ] && demo_data
   api_up
   runner_up
+  [ $demo = 1 ] && demo_streams
   STACK="$STACK" STACK_DIR="$STACK_DIR" bash scripts/console.sh up || fail "web console (scripts/console.sh)" "$LOGS/console-build.log"
   echo
   step "recon is up ($STACK stack, $((SECONDS - t0)) s)"

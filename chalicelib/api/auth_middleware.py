@@ -12,7 +12,7 @@ def register(app, public_paths: set[str]) -> None:
     @app.middleware("http")
     def _authenticate(event, get_response):
         resource = event.context.get("resourcePath")
-        if resource in public_paths or event.method == "OPTIONS":
+        if resource in public_paths or resource in REGISTRY.public_paths or event.method == "OPTIONS":
             return get_response(event)
         from chalicelib.api.auth import authenticate
 

@@ -666,6 +666,8 @@ class Registry:
         self._lock = threading.Lock()
         self.operations: list[Operation] = []
         self.prefixes: list[tuple[str, Dialect]] = []
+        self.fallbacks: set[tuple[str, str]] = set()   # (path, METHOD) answering 404/405, undocumented
+        self.public_paths: set[str] = set()            # no API key needed (the 404 catch-all)
 
     def add(self, op: Operation) -> None:
         with self._lock:
@@ -843,3 +845,144 @@ def api_view(app, dialect: Dialect = Dialect.CDC) -> Callable:
         return wrapper
 
     return decorate
+
+
+# ------------------------------------------------------------------ unknown routes, wrong methods
+#
+# API Gateway answers a method a resource does not define, and a path no resource matches, itself
+# (403 "Missing Authentication Token"). So that every answer is contract-shaped and the same locally
+# and on AWS, the app defines the rest: every route gets the methods it lacks (405 naming the allowed
+# ones) and a greedy `/{proxy+}` (and `/`) answers 404 in the dialect of the path asked for. These
+# routes are not part of the OpenAPI document. What API Gateway still answers itself (throttling,
+# oversized payloads, integration failures) is shaped by the gateway responses of the package
+# (`GATEWAY_RESPONSES`, applied by infra/patch_template.py).
+
+FALLBACK_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
+PROXY_PATH = "/{proxy+}"
+
+
+def original_path(request) -> str:
+    """The path the client asked for (Chalice's `request.path` is the matched route template)."""
+    try:
+        event = request.to_original_event()
+        proxy = (event.get("pathParameters") or {}).get("proxy")
+        if proxy is not None:  # the greedy route: the same on API Gateway and locally
+            return "/" + str(proxy).lstrip("/")
+        return event.get("path") or (event.get("requestContext") or {}).get("path") or request.path
+    except Exception:  # noqa: BLE001 - a best effort for the error message only
+        return getattr(request, "path", "") or ""
+
+
+def not_found_error(path: str) -> ApiError:
+    shown = path if len(path) <= 200 else path[:200] + "..."
+    return ApiError(404, "NOT_FOUND", f"No route matches '{shown}'; see /api/v1/openapi.json")
+
+
+def method_not_allowed_error(method: str, path: str, allowed: Sequence[str]) -> ApiError:
+    allow = ", ".join(allowed)
+    return ApiError(405, "METHOD_NOT_ALLOWED", f"Method {method[:20]} is not allowed on {path}; allowed: {allow}",
+                    {"Allow": allow})
+
+
+def install_fallbacks(app) -> None:
+    """Add the 405 methods to every route and the 404 catch-all. Call once, after every blueprint is
+    registered (the last lines of app.py)."""
+    for path, methods in list(app.routes.items()):
+        if path == PROXY_PATH:
+            continue
+        allowed = sorted(m for m in methods if m != "OPTIONS")
+        missing = [m for m in FALLBACK_METHODS if m not in methods]
+        if not missing:
+            continue
+        dialect = REGISTRY.dialect_of(path)
+
+        def method_not_allowed(_path=path, _allowed=tuple(allowed), _dialect=dialect, **_params):
+            request = app.current_request
+            if request.method == "OPTIONS":
+                return Response(body="", status_code=204, headers={"Allow": ", ".join((*_allowed, "OPTIONS"))})
+            return method_not_allowed_error(request.method, _path, _allowed).to_response(_dialect)
+
+        app.route(path, methods=missing, content_types=["*/*"],
+                  name=f"method_not_allowed_{len(REGISTRY.fallbacks)}")(method_not_allowed)
+        REGISTRY.fallbacks.update((path, m) for m in missing)
+
+    def route_not_found(**_params):
+        path = original_path(app.current_request)
+        return not_found_error(path).to_response(REGISTRY.dialect_of(path))
+
+    for path in (PROXY_PATH, "/"):
+        missing = [m for m in FALLBACK_METHODS if m not in app.routes.get(path, {})]
+        if missing:
+            app.route(path, methods=missing, content_types=["*/*"],
+                      name=f"route_not_found_{len(REGISTRY.fallbacks)}")(route_not_found)
+            REGISTRY.fallbacks.update((path, m) for m in missing)
+    REGISTRY.public_paths.update({PROXY_PATH, "/"})
+
+
+def protocol_error(status: int, method: str | None, path: str | None) -> tuple[int, dict, dict]:
+    """(status, body, headers) for what the HTTP layer refuses before any route runs: unknown methods
+    (TRACE, CONNECT, ...), request lines or headers too long, malformed requests, oversized bodies."""
+    path = (path or "/").split("?", 1)[0]
+    dialect = REGISTRY.dialect_of(path)
+    if status in (405, 501):
+        err = ApiError(405, "METHOD_NOT_ALLOWED", f"Method {str(method)[:20]} is not supported",
+                       {"Allow": ", ".join(FALLBACK_METHODS)})
+    elif status == 414:
+        err = ApiError(414, "URI_TOO_LONG", "The request line is too long (at most 8 KB of URL is accepted)")
+    elif status == 431:
+        err = ApiError(431, "HEADERS_TOO_LARGE", "The request headers are too large")
+    elif status == 413:
+        err = ApiError(413, "PAYLOAD_TOO_LARGE", "The request body is larger than 10 MB", error_code="PAYLOAD_TOO_LARGE")
+    elif status == 408:
+        err = ApiError(408, "REQUEST_TIMEOUT", "The request was not received in time")
+    elif 500 <= status < 600:
+        return status, {"error": "INTERNAL_SERVER_ERROR", "message": "An unexpected error occurred"}, {}
+    else:
+        err = ApiError(400, "BAD_REQUEST", "The request is not valid HTTP/1.1")
+    return err.status, err.body(dialect), err.headers
+
+
+# API Gateway's own answers. A gateway response body cannot depend on the path (its template is not
+# VTL), so it carries the fields of both dialects: `error`/`message` (CDC contract) and
+# `success`/`data`/`errorCode`/`errors` (streams envelope). $context values are substituted by AWS.
+def _gateway_body(code: str, streams_code: str, message: str, **extra: Any) -> str:
+    body = {"error": code, "message": message, **extra, "success": False, "data": None,
+            "errorCode": streams_code, "errors": []}
+    text = json.dumps(body, separators=(",", ":"))
+    return text.replace('"__MESSAGE__"', "$context.error.messageString")
+
+
+def gateway_responses(contact: str) -> dict:
+    """`x-amazon-apigateway-gateway-responses` for the REST API (see infra/patch_template.py)."""
+    json_ct = {"gatewayresponse.header.Content-Type": "'application/json'"}
+    rid = "$context.requestId"
+    return {
+        "MISSING_AUTHENTICATION_TOKEN": {
+            "statusCode": "404", "responseParameters": json_ct,
+            "responseTemplates": {"application/json": _gateway_body(
+                "NOT_FOUND", "NOT_FOUND", "No route matches this method and path; see /api/v1/openapi.json")}},
+        "REQUEST_TOO_LARGE": {
+            "statusCode": "413", "responseParameters": json_ct,
+            "responseTemplates": {"application/json": _gateway_body(
+                "PAYLOAD_TOO_LARGE", "PAYLOAD_TOO_LARGE", "The request body is larger than 10 MB")}},
+        "THROTTLED": {
+            "statusCode": "429",
+            "responseParameters": {**json_ct, "gatewayresponse.header.Retry-After": "'1'"},
+            "responseTemplates": {"application/json": _gateway_body(
+                "RATE_LIMIT_EXCEEDED", "RATE_LIMITED", "Rate limit exceeded. Try again in 1 seconds.",
+                retry_after=1)}},
+        "QUOTA_EXCEEDED": {
+            "statusCode": "429",
+            "responseParameters": {**json_ct, "gatewayresponse.header.Retry-After": "'60'"},
+            "responseTemplates": {"application/json": _gateway_body(
+                "RATE_LIMIT_EXCEEDED", "RATE_LIMITED", "Rate limit exceeded. Try again in 60 seconds.",
+                retry_after=60)}},
+        "DEFAULT_4XX": {
+            "responseParameters": json_ct,
+            "responseTemplates": {"application/json": _gateway_body("BAD_REQUEST", "BAD_REQUEST", "__MESSAGE__")}},
+        "DEFAULT_5XX": {
+            "responseParameters": json_ct,
+            "responseTemplates": {"application/json": _gateway_body(
+                "INTERNAL_SERVER_ERROR", "INTERNAL_ERROR", "An unexpected error occurred",
+                request_id=rid, contact=contact, requestId=rid)}},
+    }

@@ -13,10 +13,21 @@ def doc():
 
 
 def routes():
+    """Every route of the app but the 404/405 fallbacks (chalicelib/api/core.py install_fallbacks)."""
+    from chalicelib.api.core import REGISTRY
+
     for path, methods in application.app.routes.items():
         for method in methods:
-            if method != "OPTIONS":
+            if method != "OPTIONS" and (path, method) not in REGISTRY.fallbacks:
                 yield path, method.lower()
+
+
+def test_fallbacks_cover_every_other_method_and_path():
+    from chalicelib.api.core import FALLBACK_METHODS, PROXY_PATH, REGISTRY
+
+    for path, methods in application.app.routes.items():
+        assert set(FALLBACK_METHODS) <= set(methods), path
+    assert {(PROXY_PATH, m) for m in FALLBACK_METHODS} <= REGISTRY.fallbacks
 
 
 @pytest.mark.parametrize("path, method", list(routes()))

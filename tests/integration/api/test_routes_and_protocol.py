@@ -1,0 +1,179 @@
+"""Every answer is contract-shaped, including for paths no route matches, methods a route does not
+have, methods HTTP servers refuse (TRACE), request lines over 8 KB, oversized bodies and a bad
+Content-Length. Spoken over real HTTP to the local API server (infra/local/api_server.py) serving the
+app against a real PostgreSQL."""
+from __future__ import annotations
+
+import json
+import socket
+import threading
+
+import pytest
+import requests
+
+from tests.integration.api.contract_schemas import check_documented
+
+STREAMS_ERROR_KEYS = {"success", "message", "data", "errorCode", "errors"}
+
+
+@pytest.fixture
+def server(api, tmp_path):
+    import app as application
+    from chalice import local
+    from chalice.config import Config
+
+    from infra.local.api_server import ContractRequestHandler
+
+    config = Config.create(chalice_stage="dev", app_name="recon", project_dir=str(tmp_path))
+    app_obj = application.app
+    if not isinstance(app_obj, local.LocalChalice):
+        local.CustomLocalChalice.__bases__ = (local.LocalChalice, app_obj.__class__)
+        app_obj.__class__ = local.CustomLocalChalice
+    srv = local.LocalDevServer(app_obj, config, "127.0.0.1", 0, handler_cls=ContractRequestHandler)
+    thread = threading.Thread(target=srv.server.serve_forever, daemon=True)
+    thread.start()
+    host, port = srv.server.server_address[:2]
+    yield f"http://{host}:{port}", api
+    srv.server.shutdown()
+    srv.server.server_close()
+    thread.join(timeout=10)
+
+
+def raw_request(base: str, data: bytes) -> tuple[int, dict, bytes]:
+    host, port = base.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=30) as s:
+        s.sendall(data)
+        chunks = []
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    head, _, body = b"".join(chunks).partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split(" ")[1])
+    headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+    return status, headers, body
+
+
+def cdc_error(r_status, body: bytes, status: int, code: str) -> dict:
+    assert r_status == status, body[:300]
+    data = json.loads(body)
+    check_documented(data, "Error")
+    assert data["error"] == code and data["message"]
+    return data
+
+
+def streams_error(r_status, body: bytes, status: int, code: str) -> dict:
+    assert r_status == status, body[:300]
+    data = json.loads(body)
+    check_documented(data, "StreamsErrorBody")
+    assert set(data) >= STREAMS_ERROR_KEYS and data["success"] is False and data["data"] is None
+    assert data["errorCode"] == code
+    return data
+
+
+@pytest.mark.parametrize("path", ["/nope", "/api/v1/nothing/here/at/all", "/api/v1/reconciliation/jobs/x/y", "/"])
+def test_unknown_paths_are_404_in_the_contract_shape(server, path):
+    base, api = server
+    r = requests.get(base + path, headers=api.headers, timeout=30)
+    data = cdc_error(r.status_code, r.content, 404, "NOT_FOUND")
+    assert path.rstrip("/") in data["message"] or path == "/"
+    # no key needed to learn that nothing is there, and the answer is the same
+    r = requests.post(base + path, data=b"{}", timeout=30)
+    cdc_error(r.status_code, r.content, 404, "NOT_FOUND")
+
+
+def test_unknown_paths_under_the_streams_product_answer_in_its_envelope(server):
+    base, api = server
+    r = requests.get(base + "/api/v1/streams/1/nothing", headers=api.headers, timeout=30)
+    streams_error(r.status_code, r.content, 404, "NOT_FOUND")
+
+
+@pytest.mark.parametrize("method, path, allowed", [
+    ("DELETE", "/api/v1/reconciliation/jobs", "GET"),
+    ("GET", "/api/v1/reconciliation/trigger", "POST"),
+    ("PUT", "/api/v1/reconciliation/mismatches/550e8400-e29b-41d4-a716-446655440000/resolve", "POST"),
+    ("PATCH", "/api/v1/health", "GET"),
+])
+def test_wrong_method_is_405_naming_the_allowed_ones(server, method, path, allowed):
+    base, api = server
+    r = requests.request(method, base + path, headers=api.headers, timeout=30)
+    data = cdc_error(r.status_code, r.content, 405, "METHOD_NOT_ALLOWED")
+    assert r.headers["Allow"] == allowed and allowed in data["message"]
+
+
+def test_wrong_method_without_a_key_is_401_first(server):
+    base, _ = server
+    r = requests.delete(base + "/api/v1/reconciliation/jobs", timeout=30)
+    cdc_error(r.status_code, r.content, 401, "UNAUTHORIZED")
+
+
+def test_wrong_method_on_a_streams_route_answers_in_its_envelope(server):
+    base, api = server
+    r = requests.put(base + "/api/v1/streams", headers=api.headers, timeout=30)
+    data = streams_error(r.status_code, r.content, 405, "METHOD_NOT_ALLOWED")
+    assert "GET" in r.headers["Allow"] and "POST" in r.headers["Allow"]
+    assert data["errors"] == []
+
+
+@pytest.mark.parametrize("method", ["TRACE", "CONNECT", "PROPFIND", "BREW"])
+def test_methods_no_route_knows_are_405_json(server, method):
+    base, api = server
+    status, headers, body = raw_request(
+        base, f"{method} /api/v1/reconciliation/jobs HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+    cdc_error(status, body, 405, "METHOD_NOT_ALLOWED")
+    assert headers["content-type"] == "application/json"
+
+
+def test_100_kb_query_string_is_414_json(server):
+    base, api = server
+    r = requests.get(base + "/api/v1/reconciliation/jobs?table=" + "a" * 100_000, headers=api.headers, timeout=30)
+    cdc_error(r.status_code, r.content, 414, "URI_TOO_LONG")
+    assert r.headers["Content-Type"] == "application/json"
+    r = requests.get(base + "/api/v1/streams?name=" + "a" * 100_000, headers=api.headers, timeout=30)
+    streams_error(r.status_code, r.content, 414, "URI_TOO_LONG")
+
+
+def test_query_string_under_8_kb_is_served(server):
+    base, api = server
+    r = requests.get(base + "/api/v1/reconciliation/jobs?table=" + "a" * 7000, headers=api.headers, timeout=30)
+    assert r.status_code == 400 and r.json()["details"][0]["field"] == "table"
+
+
+def test_huge_headers_are_431_json(server):
+    base, api = server
+    r = requests.get(base + "/api/v1/reconciliation/jobs", headers={**api.headers, **{f"x-h{i}": "v" for i in range(120)}},
+                     timeout=30)
+    cdc_error(r.status_code, r.content, 431, "HEADERS_TOO_LARGE")
+
+
+def test_body_over_10_mb_is_413_json_without_reading_it(server):
+    base, api = server
+    status, _, body = raw_request(base, (
+        "POST /api/v1/reconciliation/trigger HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        f"Authorization: Bearer {api.key}\r\nContent-Length: {11 * 1024 * 1024}\r\nConnection: close\r\n\r\n{{").encode())
+    cdc_error(status, body, 413, "PAYLOAD_TOO_LARGE")
+
+
+@pytest.mark.parametrize("length", ["abc", "-5"])
+def test_bad_content_length_is_400_json(server, length):
+    base, api = server
+    status, _, body = raw_request(base, (
+        "POST /api/v1/reconciliation/trigger HTTP/1.1\r\nHost: x\r\n"
+        f"Authorization: Bearer {api.key}\r\nContent-Length: {length}\r\nConnection: close\r\n\r\n").encode())
+    cdc_error(status, body, 400, "BAD_REQUEST")
+
+
+def test_malformed_request_line_is_400_json(server):
+    base, _ = server
+    status, _, body = raw_request(base, b"GET /api/v1/health HTTP/1.1 extra\r\nHost: x\r\n\r\n")
+    cdc_error(status, body, 400, "BAD_REQUEST")
+
+
+def test_the_routes_still_answer(server):
+    base, api = server
+    r = requests.get(base + "/api/v1/reconciliation/jobs?page_size=5", headers=api.headers, timeout=30)
+    assert r.status_code == 200 and r.json()["pagination"]["page_size"] == 5
+    r = requests.options(base + "/api/v1/reconciliation/jobs", timeout=30)
+    assert r.status_code == 204 and r.headers["Allow"] == "GET, OPTIONS"
