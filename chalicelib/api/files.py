@@ -127,14 +127,11 @@ def upload_file(query: UploadQuery):
 
 
 def _file_ready(row: dict) -> None:
+    """FileReady for EVENT-triggered streams; best effort (the upload itself has succeeded)."""
     if row and row["status"] == "READY" and row["origin"] == "UPLOAD":
-        try:
-            from chalicelib.streams import events
-        except ImportError:
-            return
-        publish = getattr(events, "publish_file_ready", None)
-        if publish:
-            publish(row)
+        from chalicelib.workers.files import publish_file_ready
+
+        publish_file_ready(row)
 
 
 @api.route("/files/uploads", "POST", body=UploadSessionIn, response=UploadSessionOut, status=201,

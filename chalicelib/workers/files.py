@@ -33,10 +33,15 @@ def handle_file_message(body: str, receive_count: int = 1) -> None:
         return
     logger.info("file processed", extra={"file_id": file_id, "status": row["status"], "rows": row["row_count"]})
     if row["status"] == "READY":
-        try:
-            from chalicelib.streams import events
-        except ImportError:
-            return
-        publish = getattr(events, "publish_file_ready", None)
-        if publish:
-            publish(row)
+        publish_file_ready(row)
+
+
+def publish_file_ready(row: dict) -> None:
+    """FileReady on the event bus (EVENT-triggered streams). Best effort: the file is READY either way,
+    and a failure is logged with the file id."""
+    try:
+        from chalicelib.streams import events
+
+        events.publish_file_ready(row)
+    except Exception:
+        logger.exception("publishing FileReady failed", extra={"file_id": row.get("file_id")})

@@ -23,7 +23,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 RESOURCES = REPO_ROOT / "infra" / "resources.yml"
 BIN = Path(sys.executable).parent
 WORK_QUEUES = {"recon-jobs", "recon-segments", "recon-schedule", "recon-maintenance", "recon-alerts",
-               "recon-stream-steps"}
+               "recon-stream-steps", "recon-stream-events", "recon-stream-ticks", "recon-files"}
 
 MINI_APP = '''
 from chalice import Chalice, Rate
