@@ -50,18 +50,70 @@ def exception_rows(path: Path):
             yield row_no, expl.get("_row_key") or str(row_no), dict(zip(data_cols, data)), reason, closest
 
 
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _sql_text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def exceptions_csv(path: Path, out: Path, constants: tuple) -> int:
+    """Turn an unmatched output into a CSV in the column order of `load_exceptions`' COPY (DuckDB: no
+    Python loop per row). `constants` = (stream_id, run_id, step_run_id, reconciliation_id, step_order,
+    side). Returns the number of rows."""
+    import duckdb
+
+    explanation = _explanation_columns()
+    with open(path, newline="") as f:
+        header = next(csv.reader(f), None)
+    if not header:
+        out.write_text("")
+        return 0
+    n = len(explanation)
+    if tuple(header[-n:]) != explanation:
+        raise ValueError(f"{path.name}: the last columns are not the engine's explanation columns")
+    data_cols = header[:-n]
+    data_json = "to_json(struct_pack(" + ", ".join(f"{_quote(c)} := {_quote(c)}" for c in data_cols) + "))"
+    reasons = ", ".join(_sql_text(r) for r in REASONS)
+    stream_id, run_id, step_run_id, reconciliation_id, step_order, side = constants
+    con = duckdb.connect(config={"threads": 1, "preserve_insertion_order": True})
+    try:
+        con.execute("CREATE SEQUENCE row_no START 1")   # one thread: the file's order
+        rows = con.execute(f"""
+            COPY (
+              SELECT {int(stream_id)}, {int(run_id)}, {int(step_run_id)}, {int(reconciliation_id)}, {int(step_order)},
+                     {_sql_text(side)}, row_no, coalesce(nullif("_row_key", ''), CAST(row_no AS VARCHAR)),
+                     CAST({data_json} AS VARCHAR),
+                     CASE WHEN "_reason" IN ({reasons}) THEN "_reason" ELSE 'NO_CANDIDATE' END,
+                     CASE WHEN coalesce("_closest_key", '') <> '' THEN CAST(json_object(
+                       'rowKey', "_closest_key", 'pass', nullif("_closest_pass", ''),
+                       'failedCondition', nullif("_failed_condition", ''), 'detail', nullif("_detail", '')) AS VARCHAR)
+                     END
+              FROM (SELECT nextval('row_no') AS row_no, *
+                      FROM read_csv({_sql_text(str(path))}, header = true, all_varchar = true, auto_detect = true,
+                                    nullstr = '\x00'))
+            ) TO {_sql_text(str(out))} (FORMAT csv, HEADER false)""").fetchone()[0]
+    finally:
+        con.close()
+    return int(rows)
+
+
 def load_exceptions(conn: psycopg.Connection, path: Path, *, side: str, stream_id: int, run_id: int,
                     step_run_id: int, reconciliation_id: int, step_order: int) -> int:
     already = conn.execute("SELECT count(*) AS n FROM recon.stream_exceptions WHERE step_run_id = %s AND side = %s",
                            (step_run_id, side)).fetchone()
-    if (already["n"] if isinstance(already, dict) else already[0]) > 0:
-        return int(already["n"] if isinstance(already, dict) else already[0])
-    n = 0
-    with conn.cursor() as cur:
+    already = already["n"] if isinstance(already, dict) else already[0]
+    if already > 0:
+        return int(already)
+    staged = path.with_name(path.stem + f".exceptions-{side.lower()}.csv")
+    rows = exceptions_csv(path, staged, (stream_id, run_id, step_run_id, reconciliation_id, step_order, side))
+    if rows == 0:
+        return 0
+    with conn.cursor() as cur, open(staged, "rb") as f:
         with cur.copy("COPY recon.stream_exceptions (stream_id, run_id, step_run_id, reconciliation_id, step_order,"
-                      " side, row_no, row_key, row_data, reason, closest_candidate) FROM STDIN") as copy:
-            for row_no, key, data, reason, closest in exception_rows(path):
-                copy.write_row((stream_id, run_id, step_run_id, reconciliation_id, step_order, side, row_no, key,
-                                json.dumps(data), reason, json.dumps(closest) if closest else None))
-                n += 1
-    return n
+                      " side, row_no, row_key, row_data, reason, closest_candidate) FROM STDIN (FORMAT csv)") as copy:
+            while block := f.read(1 << 20):
+                copy.write(block)
+    staged.unlink(missing_ok=True)
+    return rows

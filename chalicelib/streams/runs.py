@@ -116,7 +116,7 @@ def start_run(run_id: int) -> dict:
 
 
 def _now(c) -> Any:
-    return c.execute("SELECT now() AS now").fetchone()["now"]
+    return c.execute("SELECT clock_timestamp() AS now").fetchone()["now"]
 
 
 # ------------------------------------------------------------------------------------------ cancel

@@ -157,7 +157,7 @@ def _claim(run_id: int, step_order: int, attempt_no: int, token: str) -> Attempt
 
 
 def _now(c) -> Any:
-    return c.execute("SELECT now() AS now").fetchone()["now"]
+    return c.execute("SELECT clock_timestamp() AS now").fetchone()["now"]
 
 
 def _observe_step_start(run: dict, step_order: int) -> None:
@@ -279,8 +279,13 @@ def _match(a: Attempt, workdir: Path):
     rule_set, version = rule_sets.load(a.step["ruleSetId"])
     with tx() as c:
         runtime.update_step_run(c, a.step_run_id, rule_set_version=version)
-    source = _resolve(a, "SOURCE", a.step["sourceInput"], workdir)
-    target = _resolve(a, "TARGET", a.step["targetInput"], workdir)
+    # both inputs at once (downloads and snapshots overlap)
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        fs = pool.submit(_resolve, a, "SOURCE", a.step["sourceInput"], workdir)
+        ft = pool.submit(_resolve, a, "TARGET", a.step["targetInput"], workdir)
+        source, target = fs.result(), ft.result()
     with tx() as c:
         runtime.update_step_run(c, a.step_run_id, source_file_id=source["file_id"], target_file_id=target["file_id"])
     if a.cancel.is_set():
@@ -358,13 +363,27 @@ def _header(path: Path) -> list[dict]:
     return [{"name": n, "type": "VARCHAR"} for n in names]
 
 
-def _register(a: Attempt, path: Path, filename: str, origin: str, rows: int, artifact_type: str) -> dict:
+def _digest(path: Path) -> tuple[str, int]:
+    """sha256 hex and newline count of a file, in one read."""
+    import hashlib
+
+    h, lines = hashlib.sha256(), 0
+    with open(path, "rb") as f:
+        while block := f.read(1 << 20):
+            h.update(block)
+            lines += block.count(b"\n")
+    return h.hexdigest(), lines
+
+
+def _register(a: Attempt, path: Path, filename: str, origin: str, rows: int | None, artifact_type: str) -> dict:
     """Upload a local output, register it as a READY file and as an artifact of this attempt."""
     from chalicelib.streams import files, storage
 
     key = storage.artifact_key(a.run_id, a.step_order, a.attempt_no, filename)
     storage.put_path(key, path, content_type="text/csv")
-    sha = storage.sha256_of(path)
+    sha, lines = _digest(path)
+    if rows is None:
+        rows = max(0, lines - 1)
     with tx() as c:
         row = files.register_file(filename=filename, origin=origin, s3_key=key, size_bytes=path.stat().st_size,
                                   sha256=sha, row_count=rows, columns=_header(path), format="CSV", conn=c)
@@ -390,7 +409,7 @@ def _consumed_sides(a: Attempt) -> set[str]:
 def _finish_completed(a: Attempt, result, seconds: float) -> None:
     from chalicelib.streams import artifacts
 
-    outputs = [("MATCHED", Path(result.matched_path), result.matched_source_rows),
+    outputs = [("MATCHED", Path(result.matched_path), None),
                ("UNMATCHED_SOURCE", Path(result.unmatched_source_path), result.unmatched_source_rows),
                ("UNMATCHED_TARGET", Path(result.unmatched_target_path), result.unmatched_target_rows)]
     if a.cancel.is_set():
@@ -400,10 +419,12 @@ def _finish_completed(a: Attempt, result, seconds: float) -> None:
     if raise_canceled:
         _finish_canceled(a)
         return
-    for artifact_type, path, _rows in outputs:
-        rows = _count_rows(path)
-        filename = f"stream_{a.run_id}_step_{a.step_order}_{artifact_type.lower()}.csv"
-        _register(a, path, filename, "ARTIFACT", rows, artifact_type)
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        # unmatched outputs: the engine's counts; MATCHED: its lines (a row is a pair or a group)
+        list(pool.map(lambda o: _register(a, o[1], f"stream_{a.run_id}_step_{a.step_order}_{o[0].lower()}.csv",
+                                          "ARTIFACT", None if o[0] == "MATCHED" else o[2], o[0]), outputs))
     consumed = _consumed_sides(a)
     with tx() as c:
         mine = runtime.attempt(c, a.run_id, a.step_order, a.attempt_no, lock=True)
@@ -428,17 +449,6 @@ def _finish_completed(a: Attempt, result, seconds: float) -> None:
     _send_success(a, {"stepOrder": a.step_order, "status": "COMPLETED", "matched": result.matched_source_rows,
                       "unmatchedSource": result.unmatched_source_rows,
                       "unmatchedTarget": result.unmatched_target_rows})
-
-
-def _count_rows(path: Path) -> int:
-    n = 0
-    with open(path, "rb") as f:
-        while True:
-            block = f.read(1 << 20)
-            if not block:
-                break
-            n += block.count(b"\n")
-    return max(0, n - 1)
 
 
 def _jsonable(value: Any) -> Any:

@@ -1,0 +1,183 @@
+"""Stream runs benchmark: what the orchestration adds to the matching engine.
+
+    STACK_DIR=.local python bench/bench_streams.py [--rows 1000000]      # against a running stack
+
+In one run, on the same generated inputs:
+  * baseline: the matching engine alone, in this process, step 1 then step 2 on step 1's unmatched
+    source output (the same EngineLimits the step worker uses: STREAM_ENGINE_MEMORY / _THREADS);
+  * the stack: a two-step stream created through the API (files uploaded through upload sessions),
+    wall time from `POST /streams/{id}/runs` to COMPLETED (Step Functions in LocalStack, SQS, the local
+    Lambda runner, S3 down/uploads, artifact registration, exception loading), and the time from the
+    POST to the first step IN_PROGRESS.
+Counts of both are checked against each other and the generator's truth. Last line:
+``ratio_end_to_end=<x> first_step_in_progress_s=<y> correct=<true|false>``.
+
+Inputs (rows = N): step 1 is N x N — orders N, marketplace N (90 % of the orders, 10 % strays); step 2
+takes the 10 % of orders left (N/10) against gateway captures (N/10: 8 % of the orders, 2 % strays).
+Exceptions (unmatched rows no later step consumes) are loaded into PostgreSQL as part of the run.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def rule_set(ref: str, amount: str) -> dict:
+    return {"name": f"bench {ref}", "sourceKey": "order_id", "targetKey": "txn_id",
+            "passes": [{"name": "Reference and amount", "cardinality": "ONE_TO_ONE",
+                        "conditions": [{"source": "order_id", "target": ref, "operator": "EQUALS"},
+                                       {"source": "amount", "target": amount, "operator": "AMOUNT_TOLERANCE",
+                                        "absolute": 0.01}]}]}
+
+
+def generate(n: int, out: Path, seed: int = 5) -> dict:
+    rng = random.Random(seed)
+    amounts = [rng.randint(100, 99999) for _ in range(n)]
+    first = int(n * 0.9)
+    second = int(n * 0.08)
+    gateway_rows = n // 10
+    with open(out / "orders.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["order_id", "amount", "order_date"])
+        for i in range(n):
+            w.writerow([f"O{i:08d}", f"{amounts[i] / 100:.2f}", "2026-02-01"])
+    with open(out / "market.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["txn_id", "order_ref", "gross"])
+        for i in range(first):
+            w.writerow([f"M{i:08d}", f"O{i:08d}", f"{amounts[i] / 100:.2f}"])
+        for j in range(n - first):
+            w.writerow([f"MX{j:08d}", f"Z{j:08d}", "1.00"])
+    with open(out / "gateway.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["txn_id", "merchant_ref", "amount"])
+        for i in range(first, first + second):
+            w.writerow([f"G{i:08d}", f"O{i:08d}", f"{amounts[i] / 100:.2f}"])
+        for j in range(gateway_rows - second):
+            w.writerow([f"GX{j:08d}", f"Y{j:08d}", "1.00"])
+    return {1: {"matched": first, "unmatchedSource": n - first, "unmatchedTarget": n - first},
+            2: {"matched": second, "unmatchedSource": n - first - second, "unmatchedTarget": gateway_rows - second}}
+
+
+def engine_alone(work: Path) -> tuple[float, dict]:
+    from chalicelib.matching import EngineLimits, RuleSet, run_match
+
+    limits = lambda d: EngineLimits(memory_limit=os.environ.get("STREAM_ENGINE_MEMORY", "1GB"),  # noqa: E731
+                                    threads=int(os.environ.get("STREAM_ENGINE_THREADS", "2")), temp_dir=str(d))
+    t0 = time.perf_counter()
+    (work / "e1").mkdir()
+    r1 = run_match(str(work / "orders.csv"), str(work / "market.csv"),
+                   RuleSet.model_validate(rule_set("order_ref", "gross")), str(work / "e1"), limits=limits(work / "t1"))
+    (work / "e2").mkdir()
+    r2 = run_match(r1.unmatched_source_path, str(work / "gateway.csv"),
+                   RuleSet.model_validate(rule_set("merchant_ref", "amount")), str(work / "e2"), limits=limits(work / "t2"))
+    seconds = time.perf_counter() - t0
+    counts = {1: {"matched": r1.matched_source_rows, "unmatchedSource": r1.unmatched_source_rows,
+                  "unmatchedTarget": r1.unmatched_target_rows},
+              2: {"matched": r2.matched_source_rows, "unmatchedSource": r2.unmatched_source_rows,
+                  "unmatchedTarget": r2.unmatched_target_rows}}
+    return seconds, counts
+
+
+class Api:
+    def __init__(self, url: str, key: str):
+        self.url, self.s = url.rstrip("/"), requests.Session()
+        self.s.headers["Authorization"] = f"Bearer {key}"
+
+    def call(self, method: str, path: str, **kw):
+        r = self.s.request(method, self.url + path, timeout=120, **kw)
+        if r.status_code >= 400:
+            raise RuntimeError(f"{method} {path}: {r.status_code} {r.text[:400]}")
+        return r.json()["data"]
+
+    def upload(self, path: Path) -> int:
+        sess = self.call("POST", "/files/uploads", json={"filename": path.name, "sizeBytes": path.stat().st_size})
+        with open(path, "rb") as f:
+            r = requests.put(sess["uploadUrl"], data=f, timeout=600)
+        r.raise_for_status()
+        self.call("POST", f"/files/{sess['fileId']}/complete")
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline:
+            f = self.call("GET", f"/files/{sess['fileId']}")
+            if f["status"] in ("READY", "INVALID"):
+                if f["status"] != "READY":
+                    raise RuntimeError(f"{path.name}: {f['errorMessage']}")
+                return f["id"]
+            time.sleep(0.5)
+        raise RuntimeError(f"{path.name} not READY in time")
+
+
+def through_the_stack(api: Api, work: Path) -> tuple[float, float, dict]:
+    ids = {name: api.upload(work / f"{name}.csv") for name in ("orders", "market", "gateway")}
+    rs1 = api.call("POST", "/rule-sets", json=rule_set("order_ref", "gross"))["id"]
+    rs2 = api.call("POST", "/rule-sets", json=rule_set("merchant_ref", "amount"))["id"]
+    stream = api.call("POST", "/streams", json={
+        "name": f"bench {int(time.time())}", "domain": "BENCH", "triggerType": "MANUAL",
+        "steps": [
+            {"stepOrder": 1, "name": "orders vs market", "sourceInput": {"type": "FILE", "id": ids["orders"]},
+             "targetInput": {"type": "FILE", "id": ids["market"]}, "ruleSetId": rs1,
+             "config": {"continueOnFailure": False, "maxRetries": 0}},
+            {"stepOrder": 2, "name": "rest vs gateway", "sourceInput": {"type": "STEP_OUTPUT_UNMATCHED_SOURCE", "id": 1},
+             "targetInput": {"type": "FILE", "id": ids["gateway"]}, "ruleSetId": rs2,
+             "config": {"continueOnFailure": False, "maxRetries": 0}}]})
+    t0 = time.perf_counter()
+    run = api.call("POST", f"/streams/{stream['id']}/runs", json={"triggerMetadata": {"reason": "bench"}})
+    first_in_progress = None
+    while True:
+        steps = api.call("GET", f"/stream-runs/{run['runId']}/steps")
+        if first_in_progress is None and steps[0]["status"] != "PENDING":
+            first_in_progress = time.perf_counter() - t0
+        status = api.call("GET", f"/stream-runs/{run['runId']}")["status"]
+        if status not in ("PENDING", "RUNNING"):
+            break
+        time.sleep(0.05 if first_in_progress is None else 0.25)
+    total = time.perf_counter() - t0
+    if status != "COMPLETED":
+        raise RuntimeError(f"run {run['runId']} ended {status}")
+    steps = api.call("GET", f"/stream-runs/{run['runId']}/steps")
+    counts = {s["stepOrder"]: {"matched": s["matchedSourceRows"], "unmatchedSource": s["unmatchedSourceRows"],
+                               "unmatchedTarget": s["unmatchedTargetRows"]} for s in steps}
+    return total, first_in_progress or total, counts
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--rows", type=int, default=1_000_000)
+    args = p.parse_args(argv)
+    stack_dir = Path(os.environ.get("STACK_DIR", ROOT / ".local"))
+    url = os.environ.get("API_URL")
+    if not url:
+        for line in (stack_dir / "env").read_text().splitlines():
+            if line.startswith("API_URL="):
+                url = line.split("=", 1)[1]
+    api = Api(url, (stack_dir / "api-key").read_text().strip())
+    with tempfile.TemporaryDirectory(prefix="bench-streams-") as tmp:
+        work = Path(tmp)
+        t = time.perf_counter()
+        truth = generate(args.rows, work)
+        print(f"generated {args.rows:,} x {args.rows:,} rows in {time.perf_counter() - t:.1f} s")
+        base, base_counts = engine_alone(work)
+        print(f"engine alone (2 steps):          {base:7.2f} s")
+        e2e, first, counts = through_the_stack(api, work)
+        print(f"POST -> COMPLETED through stack: {e2e:7.2f} s   ratio {e2e / base:.2f}")
+        print(f"POST -> first step IN_PROGRESS:  {first:7.2f} s")
+    correct = counts == base_counts == truth
+    if not correct:
+        print(f"counts differ: stack {counts} engine {base_counts} truth {truth}")
+    print(f"ratio_end_to_end={e2e / base:.2f} first_step_in_progress_s={first:.2f} correct={str(correct).lower()}")
+    return 0 if correct else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
