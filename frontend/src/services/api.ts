@@ -285,11 +285,22 @@ export async function uploadFile(file: File, onProgress: (fraction: number, phas
   const session = await files.createUpload(file.name, file.size);
   const cfg = await consoleConfig();
   const target = cfg.uploadProxy ? `/_upload?${toQuery({ to: session.uploadUrl })}` : session.uploadUrl;
-  const put = await xhr("PUT", target, file, {}, (f) => onProgress(f, "uploading"), signal);
+  // the bytes without a content type: the presigned URL was not signed for one
+  const put = await xhr("PUT", target, file.slice(0, file.size, ""), {}, (f) => onProgress(f, "uploading"), signal);
   if (put.status >= 300) throw new ApiError(put.status, "UPLOAD_FAILED", `Storing the bytes failed (${put.status} ${put.statusText})`);
   onProgress(1, "processing");
   await files.complete(session.fileId);
-  return files.get(session.fileId);
+  return waitForFile(session.fileId, signal);
+}
+
+/** Polls a file until a worker has inspected it (READY or INVALID). */
+export async function waitForFile(id: number, signal?: AbortSignal, deadlineMs = 15 * 60_000): Promise<FileMeta> {
+  const until = Date.now() + deadlineMs;
+  for (;;) {
+    const f = await files.get(id);
+    if (f.status !== "PROCESSING" || Date.now() > until || signal?.aborted) return f;
+    await new Promise((r) => setTimeout(r, 1000));
+  }
 }
 
 /** Downloads a file's exact bytes through the API (with the key), returning them and their sha256. */
