@@ -195,6 +195,8 @@ def set_status(stream_id: int, action: str) -> dict:
         row = fetch_one(c, f"SELECT {_STREAM} FROM recon.streams WHERE stream_id = %s FOR UPDATE", (stream_id,))
         if row is None:
             raise NotFound("Stream", stream_id)
+        if row["kind"] != "STREAM":
+            raise Conflict(f"Stream {stream_id} belongs to a legacy reconciliation: use /reconciliations")
         if action == "archive":
             if row["status"] != "ARCHIVED":
                 c.execute("UPDATE recon.streams SET status = 'ARCHIVED', archived_at = now(), updated_at = now()"

@@ -19,6 +19,7 @@ from chalicelib.streams.defs_errors import Conflict, NotFound
 DIRECT_UPLOAD_MAX_BYTES = 5 * 1024 * 1024
 SESSION_MAX_BYTES = 5 * 1024 ** 3          # one presigned PUT (S3's single-request limit)
 INLINE_DOWNLOAD_MAX_BYTES = 5 * 1024 * 1024  # larger downloads answer 302 to a presigned URL
+RESEND_AFTER_SECONDS = 120                  # a PROCESSING file this old gets a new wake-up on complete
 
 ORIGINS = ("UPLOAD", "ARTIFACT", "SNAPSHOT")
 STATUSES = ("PROCESSING", "READY", "INVALID")   # API view: UPLOADING reads as PROCESSING
@@ -75,6 +76,17 @@ def inspect_path(path: str | Path, filename: str) -> Outcome:
         info = inspect_file(str(path), format=hint)
     except InputError as exc:
         return Outcome("INVALID", size, digest, hint, error_message=str(exc)[:1000])
+    except Exception as exc:
+        import duckdb
+
+        if not isinstance(exc, duckdb.Error):
+            raise
+        # the reader choked on these bytes: the file is unreadable, not the service broken
+        from chalicelib.observability import logger
+
+        logger.warning("file inspection failed", extra={"filename": filename, "error": f"{type(exc).__name__}: {exc}"})
+        first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
+        return Outcome("INVALID", size, digest, hint, error_message=f"the file cannot be read: {first}")
     return Outcome("READY", size, digest, info.format, int(info.row_count), _columns_json(info.columns))
 
 
@@ -209,6 +221,13 @@ def complete_session(file_id: int) -> tuple[dict, bool]:
     row = require_file(file_id)
     if row["origin"] != "UPLOAD":
         raise Conflict(f"File {file_id} is an {row['origin'].lower()}, not an upload session")
+    if row["status"] == "PROCESSING":
+        # a wake-up may have been lost: completing again re-sends it once the file has waited a while
+        with tx() as c:
+            stalled = fetch_one(c, "UPDATE recon.files SET updated_at = now() WHERE file_id = %s AND status ="
+                                   " 'PROCESSING' AND updated_at < now() - make_interval(secs => %s)"
+                                   f" RETURNING {COLUMNS}", (file_id, RESEND_AFTER_SECONDS))
+        return (stalled, True) if stalled else (row, False)
     if row["status"] != "UPLOADING":
         return row, False
     if storage.head(row["s3_key"]) is None:

@@ -239,3 +239,17 @@ def test_files_need_an_api_key(stack_env):
     r = requests.post(stack_env["API_URL"] + "/files", params={"filename": "a.csv"}, data=b"a\n1\n",
                       headers={"Authorization": "Bearer recon_nope_nope"}, timeout=30)
     assert_error(r, 401, "UNAUTHORIZED")
+
+
+def test_complete_again_resends_a_lost_wake_up(api, db, uid):
+    data = b"id,amount\n1,2.50\n2,3.75\n"
+    s = _session(api, f"lost_{uid}.csv", data)
+    _put(s["uploadUrl"], data)
+    # as if `complete` had run and its queue message had been lost a while ago
+    db.execute("UPDATE recon.files SET status = 'PROCESSING', updated_at = now() - interval '10 minutes'"
+               " WHERE file_id = %s", (s["fileId"],))
+    r = api.post(f"/files/{s['fileId']}/complete")
+    assert r.status_code == 202
+    f = wait_for(lambda: (lambda d: d if d["status"] != "PROCESSING" else None)(
+        api.get(f"/files/{s['fileId']}").json()["data"]), 60, "the re-sent wake-up")
+    assert (f["status"], f["rowCount"]) == ("READY", 2)

@@ -31,8 +31,10 @@ def test_create_get_status_list(api, uid):
                                                                             "progress": 0}
     listed = api.get("/reconciliations", pageSize=100).json()["data"]
     assert rec["id"] in [x["id"] for x in listed["items"]]
-    # the implicit stream is not among the user's streams
+    # the implicit stream is not among the user's streams, and cannot be archived behind the reconciliation's back
     assert full["streamId"] not in [s["id"] for s in api.get("/streams", pageSize=100).json()["data"]["items"]]
+    assert_error(api.delete(f"/streams/{full['streamId']}"), 409, "CONFLICT")
+    assert_error(api.post(f"/streams/{full['streamId']}/pause"), 409, "CONFLICT")
 
 
 def test_references_are_checked(api, uid):
