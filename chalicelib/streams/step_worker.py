@@ -70,6 +70,7 @@ class Attempt:
     cancel: threading.Event = field(default_factory=threading.Event)
     gone: threading.Event = field(default_factory=threading.Event)
     progress: int = 0
+    timings: dict = field(default_factory=dict)   # seconds per phase (logged, kept in the summary)
 
 
 # --------------------------------------------------------------------------------------- entry points
@@ -282,10 +283,12 @@ def _match(a: Attempt, workdir: Path):
     # both inputs at once (downloads and snapshots overlap)
     from concurrent.futures import ThreadPoolExecutor
 
+    t0 = time.monotonic()
     with ThreadPoolExecutor(max_workers=2) as pool:
         fs = pool.submit(_resolve, a, "SOURCE", a.step["sourceInput"], workdir)
         ft = pool.submit(_resolve, a, "TARGET", a.step["targetInput"], workdir)
         source, target = fs.result(), ft.result()
+    a.timings["inputs"] = round(time.monotonic() - t0, 3)
     with tx() as c:
         runtime.update_step_run(c, a.step_run_id, source_file_id=source["file_id"], target_file_id=target["file_id"])
     if a.cancel.is_set():
@@ -298,11 +301,14 @@ def _match(a: Attempt, workdir: Path):
 
     limits = EngineLimits(memory_limit=os.environ.get("STREAM_ENGINE_MEMORY", "1GB"),
                           threads=int(os.environ.get("STREAM_ENGINE_THREADS", "2")), temp_dir=str(workdir / "spill"))
+    t0 = time.monotonic()
     try:
         return run_match(str(source["path"]), str(target["path"]), rule_set, str(out), limits=limits,
                          progress=progress, should_cancel=a.cancel.is_set)
     except MatchCanceled:
         raise AttemptCanceled() from None
+    finally:
+        a.timings["engine"] = round(time.monotonic() - t0, 3)
 
 
 def _resolve(a: Attempt, side: str, spec: dict, workdir: Path) -> dict:
@@ -421,11 +427,14 @@ def _finish_completed(a: Attempt, result, seconds: float) -> None:
         return
     from concurrent.futures import ThreadPoolExecutor
 
+    t0 = time.monotonic()
     with ThreadPoolExecutor(max_workers=3) as pool:
         # unmatched outputs: the engine's counts; MATCHED: its lines (a row is a pair or a group)
         list(pool.map(lambda o: _register(a, o[1], f"stream_{a.run_id}_step_{a.step_order}_{o[0].lower()}.csv",
                                           "ARTIFACT", None if o[0] == "MATCHED" else o[2], o[0]), outputs))
+    a.timings["artifacts"] = round(time.monotonic() - t0, 3)
     consumed = _consumed_sides(a)
+    t0 = time.monotonic()
     with tx() as c:
         mine = runtime.attempt(c, a.run_id, a.step_order, a.attempt_no, lock=True)
         if mine is None or mine["status"] != "IN_PROGRESS":
@@ -444,7 +453,10 @@ def _finish_completed(a: Attempt, result, seconds: float) -> None:
             source_rows=result.source_rows, target_rows=result.target_rows,
             matched_source_rows=result.matched_source_rows, matched_target_rows=result.matched_target_rows,
             unmatched_source_rows=result.unmatched_source_rows, unmatched_target_rows=result.unmatched_target_rows,
-            exception_count=exceptions, summary=_jsonable(result.summary))
+            exception_count=exceptions, summary=_jsonable({**(result.summary or {}), "timings": {
+                **a.timings, "exceptions": round(time.monotonic() - t0, 3)}}))
+    logger.info("step completed", extra={"run_id": a.run_id, "step_order": a.step_order,
+                                         "attempt_no": a.attempt_no, "timings": a.timings})
     _observe_step_end(a, "COMPLETED", seconds, result.matched_source_rows)
     _send_success(a, {"stepOrder": a.step_order, "status": "COMPLETED", "matched": result.matched_source_rows,
                       "unmatchedSource": result.unmatched_source_rows,

@@ -310,3 +310,57 @@ def test_event_triggers_an_upload_starts_a_run_with_the_file_bound_and_a_complet
     chained_runs = _data(api.get(f"/streams/{chained}/runs"))["items"]
     assert len(chained_runs) == 1 and chained_runs[0]["triggerMetadata"]["sourceRunId"] == run["id"]
     assert wait_run(api, chained_runs[0]["id"])["status"] == "COMPLETED"
+
+
+def test_run_creation_is_rate_limited_per_key(api, setup, stack):
+    import subprocess
+    import sys
+
+    import requests
+
+    # a key of its own, so the other tests' runs do not count (default limit: 30 a minute)
+    key = subprocess.run([sys.executable, "-m", "chalicelib.cli", "keys", "create", "--owner", "limits@example.com",
+                          "--quiet"], env=stack["env"], capture_output=True, text=True, check=True).stdout.strip()
+    paused = _stream(api, setup, steps=1)
+    _data(api.post(f"/streams/{paused}/pause"))
+    s = requests.Session()
+    s.headers["Authorization"] = f"Bearer {key}"
+    codes = [s.post(f"{api.url}/streams/{paused}/runs", json={}, timeout=30) for _ in range(31)]
+    assert [r.status_code for r in codes[:30]] == [409] * 30
+    last = codes[30]
+    assert last.status_code == 429 and last.json()["errorCode"] == "RATE_LIMITED"
+    assert int(last.headers["Retry-After"]) >= 1
+    # the key's other reads are not limited by run creation
+    assert s.get(f"{api.url}/streams/{paused}/runs", timeout=30).status_code == 200
+
+
+def test_duplicate_and_late_task_messages_change_nothing(api, setup, stack, monkeypatch):
+    for k in ("DATABASE_URL", "AWS_ENDPOINT_URL", "AWS_REGION", "ARTIFACTS_BUCKET"):
+        monkeypatch.setenv(k, stack["env"][k])
+    from chalicelib import aws
+    from chalicelib.config import reset_settings
+    from chalicelib.db.pool import close_pool
+    from chalicelib.streams import step_worker
+
+    reset_settings(), close_pool(), aws.reset_clients()
+    stream_id = _stream(api, setup, steps=2, names={1: "Marketplace [hold=4]"})
+    run_id = _run(api, stream_id)
+    wait_run(api, run_id, until=lambda r: r["status"] == "RUNNING", deadline_s=30)
+    # while attempt 1 of step 1 works: its redelivery, and the next step's message arriving early
+    step_worker.handle_message({"kind": "STEP", "runId": run_id, "stepOrder": 1, "retryCount": 0, "taskToken": "dup"})
+    during = steps_of(api, run_id, attempts="all")
+    assert [(s["stepOrder"], s["attemptNo"], s["status"]) for s in during] == \
+        [(1, 1, "IN_PROGRESS"), (2, 1, "PENDING")]
+    assert wait_run(api, run_id)["status"] == "COMPLETED"
+    before_steps = steps_of(api, run_id, attempts="all")
+    before_run = _data(api.get(f"/stream-runs/{run_id}"))
+    # the same task again (a redelivery), an attempt of the past, a FINISH again: all ignored;
+    # none of them answers the (invalid) token, so no Step Functions call can fail either
+    for body in ({"kind": "STEP", "runId": run_id, "stepOrder": 2, "retryCount": 0, "taskToken": "dup"},
+                 {"kind": "STEP", "runId": run_id, "stepOrder": 1, "retryCount": 0, "taskToken": "late"},
+                 {"kind": "STEP", "runId": run_id, "stepOrder": 1, "retryCount": 3, "taskToken": "late"},
+                 {"kind": "FINISH", "runId": run_id}):
+        step_worker.handle_message(body)
+    assert steps_of(api, run_id, attempts="all") == before_steps
+    assert _data(api.get(f"/stream-runs/{run_id}")) == before_run
+    close_pool()
