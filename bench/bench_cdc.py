@@ -1,29 +1,42 @@
-"""CDC reconciliation benchmark: a users-like table with 100 rows of each mismatch type.
+"""CDC reconciliation benchmark: a CHECKSUM job against a fair raw read of both sides.
 
-    python bench/bench_cdc.py --rows 1000000 --rows 100000
+    python bench/bench_cdc.py --rows 1000000 --rows 100000 --workers 1 --workers 2
 
-For each size, in one run: load the data (demo generator), then
-  * baseline: a raw full scan of both sides — the Cassandra reader over all token ranges plus a
-    PostgreSQL binary COPY of the same columns — in a child process;
-  * a CHECKSUM job end to end through the real worker handlers (one worker: SQS wake-ups, planning,
-    every segment, finalisation), in a child process whose peak RSS is reported;
-  * a ROW_COUNT job the same way.
-Prints the job time ÷ raw scan time ratio, rows/s, and checks that exactly the injected mismatches
-were reported. Uses DATABASE_URL / CASSANDRA_HOSTS when set, otherwise starts a private PostgreSQL
-and a CQL dev server (SQLite file) of its own. SQS is in-process (moto): queue latency is not what
-is measured here.
+For each table size and drift level (light: 100 rows of each mismatch type; heavy: 10 % of the
+rows differ, a third of each type), in one run:
+  * baseline, with P processes: the raw cassandra-driver over the 16 token ranges (prepared
+    `SELECT token(pk), columns ... WHERE token(pk) > ? AND token(pk) <= ?`, rows decoded, paged)
+    and a binary COPY of the PostgreSQL table over the same ranges (psycopg, rows decoded),
+    both run concurrently (one thread each) in each process; the ranges are shared out among the
+    P processes. It includes connecting and reading every row of both sides; it leaves out any
+    comparison, canonical form, result recording and the control plane.
+  * a CHECKSUM job with P worker processes, end to end: from the trigger (`create_jobs`, what
+    `POST /reconciliation/trigger` does) through planning, every segment, the live-CDC
+    classification (REPLICATION_LAG_SECONDS and RECHECK_GRACE_SECONDS at their defaults; the demo
+    data is generated 10 minutes in the past, so no row is inside the lag window) and the
+    finalisation, until the job reads COMPLETED. Worker processes are started and warmed (imports,
+    sessions) before the clock starts, for the baseline alike: Lambdas that already ran.
+  * with --compare-decoded, the same job with CHECKSUM_WIRE_DIGESTS=0 (every row decoded and
+    canonicalized: the engine before the wire comparison).
+Prints time, ratio to the baseline of the same P, worker peak RSS, and checks that exactly the
+injected differences were reported. Uses DATABASE_URL / CASSANDRA_HOSTS when set (a running stack),
+otherwise starts a private PostgreSQL and a CQL dev server of its own. SQS is in-process (moto) in
+each worker: queue latency is not measured.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing as mp
 import os
 import resource
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -46,6 +59,8 @@ tables:
       updated_at: {type: timestamp}
 """
 COLUMNS = ["user_id", "email", "name", "age", "balance", "tags", "updated_at"]
+SEGMENTS = 16
+QUEUES = ["recon-jobs", "recon-segments", "recon-alerts"]
 
 
 def free_port() -> int:
@@ -58,86 +73,114 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-# ------------------------------------------------------------------------------------ child phases
-def phase_scan(segments: int) -> dict:
-    import psycopg
-
-    from chalicelib.cassandra.reader import CassandraReader
-    from chalicelib.cassandra.tokens import split_ring
-
-    t0 = time.perf_counter()
-    reader = CassandraReader("demo", "users", ["user_id"], [], COLUMNS)
-    c_rows = 0
-    for rng in split_ring(segments):
-        for _ in reader.scan_range(rng):
-            c_rows += 1
-    t1 = time.perf_counter()
-    p_rows = 0
-    with psycopg.connect(os.environ["DATABASE_URL"]) as conn:
-        with conn.cursor() as cur:
-            with cur.copy("COPY (SELECT recon_token, user_id, email, name, age, balance, tags, updated_at FROM public.users)"
-                          " TO STDOUT (FORMAT BINARY)") as cp:
-                cp.set_types(["int8", "text", "text", "varchar", "int4", "numeric", "text[]", "timestamptz"])
-                for _ in cp.rows():
-                    p_rows += 1
-    t2 = time.perf_counter()
-    return {"cassandra_rows": c_rows, "postgres_rows": p_rows, "cassandra_s": t1 - t0, "postgres_s": t2 - t1,
-            "seconds": t2 - t0, "peak_rss_mb": peak_rss_mb()}
+# ------------------------------------------------------------------------------ worker processes
+_mock = None
 
 
-def _worker_loop(_: int) -> float:
-    """One worker process (a Lambda): take segments until none is left, then handle what it was sent
-    (the job's finalisation, when this worker completed the last segment). Returns its peak RSS."""
+def _warm(_: int) -> float:
+    """Imports and sessions, as in a Lambda that already ran; the in-process SQS (moto) is set
+    up here too, so that its start-up (not a cost of the product) stays out of the measurement."""
+    global _mock
     from moto import mock_aws
 
     from chalicelib import aws
-    from chalicelib.cdc import jobs
-    from chalicelib.workers import cdc as worker
+    from chalicelib.cassandra.session import get_session
+    from chalicelib.cdc.catalog import get_catalog
+    from chalicelib.db.pool import transaction
+    from chalicelib.workers import cdc
 
-    with mock_aws():
-        for q in ["recon-jobs", "recon-segments", "recon-alerts"]:
+    get_session()
+    cdc.context_for(get_catalog().get("users")).wire()  # the table context a worker keeps
+    if _mock is None:
+        _mock = mock_aws()
+        _mock.start()
+        for q in QUEUES:
             aws.client("sqs").create_queue(QueueName=q)
-        while (seg := jobs.claim_next_segment()) is not None:
-            worker.run_segment(seg)
-        sqs = aws.client("sqs")
-        while msgs := sqs.receive_message(QueueUrl=aws.queue_url("recon-segments"), MaxNumberOfMessages=10).get("Messages", []):
-            for m in msgs:
-                body = json.loads(m["Body"])
-                if body["kind"] == "finalize":
-                    worker.handle_segment_message(m["Body"])
-                sqs.delete_message(QueueUrl=aws.queue_url("recon-segments"), ReceiptHandle=m["ReceiptHandle"])
+    with transaction() as conn:
+        conn.execute("SELECT 1")
+    time.sleep(1)  # so that every process of the pool takes one warm-up task
     return peak_rss_mb()
 
 
-def phase_job_parallel(strategy: str, workers: int) -> dict:
-    """The job with its segments run by `workers` concurrent worker processes."""
-    import multiprocessing as mp
+def _baseline_part(args: tuple[int, int]) -> dict:
+    """This process's share of the 16 ranges: raw driver and binary COPY, concurrently."""
+    k, procs = args
+    import psycopg
 
-    from moto import mock_aws
+    from chalicelib.cassandra.session import get_session
+    from chalicelib.cassandra.tokens import split_ring
 
+    ranges = [r for i, r in enumerate(split_ring(SEGMENTS)) if i % procs == k]
+    out: dict = {}
+
+    def cassandra() -> None:
+        session = get_session()
+        stmt = session.prepare(f"SELECT token(user_id), {', '.join(COLUMNS)} FROM demo.users"
+                               " WHERE token(user_id) > ? AND token(user_id) <= ?")
+        n = 0
+        for r in ranges:
+            for _ in session.execute(stmt, (r.start, r.end)):
+                n += 1
+        out["cassandra_rows"] = n
+
+    def postgres() -> None:
+        n = 0
+        with psycopg.connect(os.environ["DATABASE_URL"]) as conn:
+            with conn.cursor() as cur:
+                for r in ranges:
+                    with cur.copy(f"COPY (SELECT recon_token, {', '.join(COLUMNS)} FROM public.users"
+                                  f" WHERE recon_token > {r.start} AND recon_token <= {r.end}) TO STDOUT (FORMAT BINARY)") as cp:
+                        cp.set_types(["int8", "text", "text", "varchar", "int4", "numeric", "text[]", "timestamptz"])
+                        for _ in cp.rows():
+                            n += 1
+        out["postgres_rows"] = n
+
+    threads = [threading.Thread(target=cassandra), threading.Thread(target=postgres)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    out["peak_rss_mb"] = peak_rss_mb()
+    return out
+
+
+def _worker_loop(_: int) -> float:
+    """One worker (a Lambda): take segments until none is left, then handle what it was sent
+    (the job's finalisation, when this worker completed the last segment)."""
     from chalicelib import aws
     from chalicelib.cdc import jobs
-    from chalicelib.db.pool import close_pool, transaction
     from chalicelib.workers import cdc as worker
 
-    with mock_aws():
-        for q in ["recon-jobs", "recon-segments", "recon-alerts"]:
-            aws.client("sqs").create_queue(QueueName=q)
+    while (seg := jobs.claim_next_segment()) is not None:
+        worker.run_segment(seg)
+    sqs = aws.client("sqs")
+    while msgs := sqs.receive_message(QueueUrl=aws.queue_url("recon-segments"), MaxNumberOfMessages=10).get("Messages", []):
+        for m in msgs:
+            if json.loads(m["Body"])["kind"] == "finalize":
+                worker.handle_segment_message(m["Body"])
+            sqs.delete_message(QueueUrl=aws.queue_url("recon-segments"), ReceiptHandle=m["ReceiptHandle"])
+    return peak_rss_mb()
+
+
+def _pool(procs: int, env_extra: dict[str, str] | None = None):
+    os.environ.update(env_extra or {})
+    pool = mp.get_context("spawn").Pool(procs)
+    for k in (env_extra or {}):
+        os.environ.pop(k, None)
+    pool.map(_warm, range(procs), chunksize=1)
+    return pool
+
+
+def run_baseline(procs: int) -> dict:
+    with _pool(procs) as pool:
         t0 = time.perf_counter()
-        job_id = jobs.create_jobs(["users"], strategy, "HIGH", "MANUAL_ONDEMAND", "bench")[0]["job_id"]
-        worker.handle_job_message(json.dumps({"kind": "job"}))
-    close_pool()
-    with mp.get_context("spawn").Pool(workers) as pool:
-        rss = pool.map(_worker_loop, range(workers))
-    seconds = time.perf_counter() - t0
-    with transaction() as conn:
-        job = conn.execute("SELECT * FROM recon.jobs WHERE job_id = %s", (job_id,)).fetchone()
-        n = conn.execute("SELECT count(*) AS n FROM recon.mismatches WHERE job_id = %s", (job_id,)).fetchone()["n"]
-    return {"seconds": seconds, "status": job["status"], "mismatches": n, "workers": workers,
-            "worker_peak_rss_mb": max(rss)}
+        parts = pool.map(_baseline_part, [(k, procs) for k in range(procs)], chunksize=1)
+        seconds = time.perf_counter() - t0
+    return {"seconds": seconds, "cassandra_rows": sum(p["cassandra_rows"] for p in parts),
+            "postgres_rows": sum(p["postgres_rows"] for p in parts), "peak_rss_mb": max(p["peak_rss_mb"] for p in parts)}
 
 
-def phase_job(strategy: str) -> dict:
+def run_job(procs: int, decoded: bool = False) -> dict:
     from moto import mock_aws
 
     from chalicelib import aws
@@ -145,62 +188,48 @@ def phase_job(strategy: str) -> dict:
     from chalicelib.db.pool import transaction
     from chalicelib.workers import cdc as worker
 
-    handlers = {"recon-jobs": worker.handle_job_message, "recon-segments": worker.handle_segment_message}
-    with mock_aws():
-        for q in ["recon-jobs", "recon-segments", "recon-alerts"]:
-            aws.client("sqs").create_queue(QueueName=q)
-        sqs = aws.client("sqs")
-        t0 = time.perf_counter()
-        job_id = jobs.create_jobs(["users"], strategy, "HIGH", "MANUAL_ONDEMAND", "bench")[0]["job_id"]
+    with transaction() as conn:  # earlier runs' findings would be re-checked by this job's finalisation
+        conn.execute("DELETE FROM recon.jobs")
+    with _pool(procs, {"CHECKSUM_WIRE_DIGESTS": "0"} if decoded else None) as pool:
+        with mock_aws():
+            for q in QUEUES:
+                aws.client("sqs").create_queue(QueueName=q)
+            t0 = time.perf_counter()
+            job_id = jobs.create_jobs(["users"], "CHECKSUM", "HIGH", "MANUAL_ONDEMAND", "bench")[0]["job_id"]
+            worker.handle_job_message(json.dumps({"kind": "job"}))
+        pending = pool.map_async(_worker_loop, range(procs), chunksize=1)
+        deadline = time.monotonic() + 3600
         while True:
-            got = False
-            for q, fn in handlers.items():
-                for m in sqs.receive_message(QueueUrl=aws.queue_url(q), MaxNumberOfMessages=1).get("Messages", []):
-                    got = True
-                    fn(m["Body"])
-                    sqs.delete_message(QueueUrl=aws.queue_url(q), ReceiptHandle=m["ReceiptHandle"])
-            if not got:
+            with transaction() as conn:
+                job = conn.execute("SELECT status FROM recon.jobs WHERE job_id = %s", (job_id,)).fetchone()
+            if job["status"] in ("COMPLETED", "FAILED") or time.monotonic() > deadline:
                 break
+            time.sleep(0.05)
         seconds = time.perf_counter() - t0
+        rss = pending.get(timeout=600)
     with transaction() as conn:
         job = conn.execute("SELECT * FROM recon.jobs WHERE job_id = %s", (job_id,)).fetchone()
         found = conn.execute("SELECT primary_key_value, mismatch_type FROM recon.mismatches WHERE job_id = %s",
                              (job_id,)).fetchall()
     return {"seconds": seconds, "status": job["status"], "errors": job["validation_errors"],
             "cassandra_rows": job["cassandra_row_count"], "postgres_rows": job["postgres_row_count"],
-            "mismatch_count": job["mismatch_count"], "segments": job["segment_count"],
-            "found": {r["primary_key_value"]: r["mismatch_type"] for r in found}, "peak_rss_mb": peak_rss_mb()}
-
-
-def run_child(env: dict, *args: str) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--child", *args], env=env, capture_output=True, text=True,
-                         cwd=ROOT, timeout=7200)
-    if out.returncode != 0:
-        raise SystemExit(f"child {args} failed:\n{out.stderr[-4000:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+            "found": {r["primary_key_value"]: r["mismatch_type"] for r in found}, "worker_peak_rss_mb": max(rss)}
 
 
 # ------------------------------------------------------------------------------------ orchestration
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rows", type=int, action="append", help="table size(s); default 1000000 and 100000")
-    ap.add_argument("--drift", type=int, default=100, help="rows of each mismatch type")
-    ap.add_argument("--segments", type=int, default=16)
-    ap.add_argument("--workers", type=int, default=2, help="concurrent workers for the fan-out figure")
-    ap.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
+    ap.add_argument("--workers", type=int, action="append", help="worker / baseline processes; default 1 and 2")
+    ap.add_argument("--drift", choices=["light", "heavy", "both"], default="both")
+    ap.add_argument("--light", type=int, default=100, help="light drift: rows of each mismatch type")
+    ap.add_argument("--repeat", type=int, default=1, help="measurements of each configuration (best is kept)")
+    ap.add_argument("--compare-decoded", action="store_true", help="also run the job with every row decoded")
     args = ap.parse_args()
-    if args.child:
-        kind = args.child[0]
-        if kind == "scan":
-            result = phase_scan(int(args.child[1]))
-        elif kind == "parallel":
-            result = phase_job_parallel(args.child[1], int(args.child[2]))
-        else:
-            result = phase_job(args.child[1])
-        print(json.dumps(result, default=str))
-        return 0
-
     sizes = args.rows or [1_000_000, 100_000]
+    procs_list = args.workers or [1, 2]
+    drifts = ["light", "heavy"] if args.drift == "both" else [args.drift]
+
     work = Path(tempfile.mkdtemp(prefix="recon-bench-"))
     stops = []
     env = dict(os.environ)
@@ -221,50 +250,63 @@ def main() -> int:
                 raise SystemExit(f"CQL dev server did not start: {line!r}")
             env.update(CASSANDRA_HOSTS="127.0.0.1", CASSANDRA_PORT=str(port))
         (work / "catalog.yml").write_text(CATALOG)
-        env.update(CATALOG_PATH=str(work / "catalog.yml"), SEGMENTS_PER_JOB=str(args.segments),
-                   REPLICATION_LAG_SECONDS="0", WEBHOOK_URLS="", AWS_REGION="us-east-1", AWS_DEFAULT_REGION="us-east-1",
-                   AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", POWERTOOLS_LOG_LEVEL="WARNING")
-        env.pop("AWS_ENDPOINT_URL", None)
+        env.update(CATALOG_PATH=str(work / "catalog.yml"), SEGMENTS_PER_JOB=str(SEGMENTS), WEBHOOK_URLS="",
+                   AWS_REGION="us-east-1", AWS_DEFAULT_REGION="us-east-1", AWS_ACCESS_KEY_ID="bench",
+                   AWS_SECRET_ACCESS_KEY="bench", POWERTOOLS_LOG_LEVEL="WARNING")
+        for k in ("AWS_ENDPOINT_URL", "REPLICATION_LAG_SECONDS", "RECHECK_GRACE_SECONDS", "CHECKSUM_WIRE_DIGESTS"):
+            env.pop(k, None)
+        os.environ.clear()
+        os.environ.update(env)
+        from chalicelib.config import reset_settings
         from chalicelib.db.migrate import migrate
 
+        reset_settings()
         migrate(env["DATABASE_URL"], log=lambda *_: None)
 
-        results = []
+        lines = []
+        ok = True
         for n in sizes:
-            manifest = work / f"manifest-{n}.json"
-            t0 = time.perf_counter()
-            load = subprocess.run([sys.executable, "-m", "chalicelib.demo", "load", "--rows", str(n), "--tables", "users",
-                                   "--drift-missing-pg", str(args.drift), "--drift-missing-cass", str(args.drift),
-                                   "--drift-mismatch", str(args.drift), "--seed", "7", "--batch-rows", "50",
-                                   "--manifest", str(manifest)], env=env, cwd=ROOT, capture_output=True, text=True)
-            if load.returncode != 0:
-                raise SystemExit(load.stderr[-3000:])
-            load_s = time.perf_counter() - t0
-            expected = {e["key"]["user_id"]: e["type"] for e in json.loads(manifest.read_text())["drift"]}
-            scan = run_child(env, "scan", str(args.segments))
-            checksum = run_child(env, "job", "CHECKSUM")
-            rowcount = run_child(env, "job", "ROW_COUNT")
-            parallel = run_child(env, "parallel", "CHECKSUM", str(args.workers))
-            exact = checksum["found"] == expected
-            extra = len(set(checksum["found"]) - set(expected))
-            missed = len(set(expected) - set(checksum["found"]))
-            results.append((n, load_s, scan, checksum, rowcount, exact and parallel["mismatches"] == len(expected),
-                            extra, missed, len(expected), parallel))
-
+            for drift in drifts:
+                per_type = args.light if drift == "light" else n // 30
+                manifest = work / f"manifest-{n}-{drift}.json"
+                now = (datetime.now(timezone.utc) - timedelta(minutes=10)).replace(tzinfo=None).isoformat(timespec="seconds")
+                t0 = time.perf_counter()
+                load = subprocess.run([sys.executable, "-m", "chalicelib.demo", "load", "--rows", str(n), "--tables", "users",
+                                       "--drift-missing-pg", str(per_type), "--drift-missing-cass", str(per_type),
+                                       "--drift-mismatch", str(per_type), "--seed", "7", "--batch-rows", "50", "--now", now,
+                                       "--manifest", str(manifest)], env=env, cwd=ROOT, capture_output=True, text=True)
+                if load.returncode != 0:
+                    raise SystemExit(load.stderr[-3000:])
+                print(f"loaded {n:,} rows, {drift} drift ({3 * per_type:,} differences) in {time.perf_counter() - t0:.0f} s",
+                      flush=True)
+                with __import__("psycopg").connect(env["DATABASE_URL"], autocommit=True) as c:
+                    c.execute("VACUUM ANALYZE public.users")
+                expected = {e["key"]["user_id"]: e["type"] for e in json.loads(manifest.read_text())["drift"]}
+                for procs in procs_list:
+                    base = job = dec = None
+                    for _ in range(args.repeat):
+                        b = run_baseline(procs)
+                        base = b if base is None or b["seconds"] < base["seconds"] else base
+                        j = run_job(procs)
+                        job = j if job is None or j["seconds"] < job["seconds"] else job
+                        if args.compare_decoded:
+                            d = run_job(procs, decoded=True)
+                            dec = d if dec is None or d["seconds"] < dec["seconds"] else dec
+                    exact = job["found"] == expected and job["status"] == "COMPLETED"
+                    ok &= exact and (dec is None or dec["found"] == expected)
+                    line = (f"{n:>9,} | {drift:5} | {3 * per_type:>7,} | {procs} | {base['seconds']:8.2f} | {job['seconds']:8.2f} |"
+                            f" {job['seconds'] / base['seconds']:5.2f} |"
+                            + (f" {dec['seconds']:8.2f} | {dec['seconds'] / base['seconds']:5.2f} |" if dec else "")
+                            + f" {job['worker_peak_rss_mb']:6.0f} MB | {base['peak_rss_mb']:6.0f} MB |"
+                            f" {len(job['found']):,} / {len(expected):,}{'' if exact else '  MISMATCH ' + job['status']}")
+                    print(line, flush=True)
+                    lines.append(line)
         print()
-        print(f"{'rows':>9} | {'load s':>7} | {'raw scan s':>10} | {'CHECKSUM s':>10} | {'ratio':>5} | {'rows/s (both sides)':>19} |"
-              f" {'worker peak RSS':>15} | {'ROW_COUNT s':>11} | mismatches found / injected")
-        for n, load_s, scan, ck, rc, exact, extra, missed, injected, par in results:
-            both = ck["cassandra_rows"] + ck["postgres_rows"]
-            print(f"{n:>9,} | {load_s:7.1f} | {scan['seconds']:10.2f} | {ck['seconds']:10.2f} | {ck['seconds'] / scan['seconds']:5.2f} |"
-                  f" {both / ck['seconds']:19,.0f} | {ck['peak_rss_mb']:12.0f} MB | {rc['seconds']:11.2f} |"
-                  f" {len(ck['found'])} / {injected}{'' if exact else f'  (MISMATCH: {extra} extra, {missed} missed)'}")
-            print(f"{'':>9}   raw scan: Cassandra reader {scan['cassandra_s']:.2f} s ({scan['cassandra_rows']:,} rows),"
-                  f" PostgreSQL COPY {scan['postgres_s']:.2f} s ({scan['postgres_rows']:,} rows); status {ck['status']}")
-            print(f"{'':>9}   CHECKSUM with {par['workers']} concurrent workers: {par['seconds']:.2f} s"
-                  f" (ratio {par['seconds'] / scan['seconds']:.2f}), peak RSS per worker {par['worker_peak_rss_mb']:.0f} MB,"
-                  f" {par['mismatches']} mismatches, status {par['status']}")
-        return 0 if all(r[5] for r in results) else 1
+        print("     rows | drift | differ. | P | baseline | CHECKSUM | ratio |"
+              + (" decoded  | ratio |" if args.compare_decoded else "") + " worker RSS | baseline RSS | found / injected")
+        for line in lines:
+            print(line)
+        return 0 if ok else 1
     finally:
         for stop in reversed(stops):
             try:

@@ -132,7 +132,7 @@ def wire_expression(cql, pg_type: str, col: sql.Composable) -> tuple[sql.Composa
         unscaled = sql.SQL("({c} * (10::numeric ^ scale({c})))::int8").format(c=col)
         return sql.SQL(
             "CASE WHEN {c} IS NULL THEN NULL"
-            " WHEN scale({c}) IS NULL OR scale({c}) > 1000 OR abs({c}) * (10::numeric ^ scale({c})) >= 9223372036854775807"
+            " WHEN scale({c}) IS NULL OR scale({c}) > 1000 OR abs({c}) * (10::numeric ^ scale({c})) > 9223372036854775807"
             " THEN {bad} ELSE int4send(scale({c})) || " + _VARINT_HEX.format(u="{u}") + " END"
         ).format(c=col, bad=_BAD, u=unscaled), None
     if fam in ("set", "list") and cql.params and cql.params[0].family == "text" and pg in _TEXT_ARRAY_PG:
