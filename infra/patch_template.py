@@ -15,6 +15,9 @@ Chalice 1.34 leaves gaps this step closes, in place:
 4. The Chalice role gets access to the infra resources (send to the recon queues,
    read/write the artifacts bucket, answer Step Functions task tokens), and every
    function gets ARTIFACTS_BUCKET in its environment.
+5. The REST API's own answers (no route, throttled, payload too large, any other 4xx/5xx
+   API Gateway produces itself) get the contract's error shape: gateway responses from
+   chalicelib/api/core.py, and the greedy ``{proxy+}`` path declares its path parameter.
 
 Idempotent: patching an already patched template changes nothing.
 """
@@ -137,6 +140,37 @@ def patch(template: Dict[str, Any]) -> List[str]:
             changes.append("%s: VisibilityTimeout %s -> %d (consumer %s)" % (queue_id, current, need, consumer))
 
     changes.extend(_grant_infra_access(template))
+    changes.extend(_shape_gateway_answers(template))
+    return changes
+
+
+GATEWAY_RESPONSES = "x-amazon-apigateway-gateway-responses"
+
+
+def _shape_gateway_answers(template: Dict[str, Any]) -> List[str]:
+    from chalicelib.api.core import gateway_responses
+    from chalicelib.domain.support import SUPPORT_CONTACT
+
+    changes: List[str] = []
+    wanted = gateway_responses(SUPPORT_CONTACT)
+    for logical_id, res in template["Resources"].items():
+        if res.get("Type") not in ("AWS::Serverless::Api", "AWS::ApiGateway::RestApi"):
+            continue
+        body = (res.get("Properties") or {}).get("DefinitionBody") or (res.get("Properties") or {}).get("Body")
+        if not isinstance(body, dict) or "paths" not in body:
+            continue
+        if body.get(GATEWAY_RESPONSES) != wanted:
+            body[GATEWAY_RESPONSES] = wanted
+            changes.append("%s: gateway responses %s" % (logical_id, ", ".join(sorted(wanted))))
+        for path, operations in body["paths"].items():
+            for name in re.findall(r"\{(\w+)\+\}", path):
+                for method, op in operations.items():
+                    if not isinstance(op, dict) or method.startswith("x-"):
+                        continue
+                    params = op.setdefault("parameters", [])
+                    if not any(p.get("name") == name and p.get("in") == "path" for p in params):
+                        params.append({"name": name, "in": "path", "required": True, "type": "string"})
+                        changes.append("%s: %s %s declares path parameter %s" % (logical_id, method.upper(), path, name))
     return changes
 
 

@@ -379,9 +379,10 @@ class StreamsProblem(BaseModel):
 
 
 class StreamsErrorBody(BaseModel):
-    """Every streams error. `errors` lists each problem of a VALIDATION_ERROR (empty otherwise)."""
+    """Every streams error. `errors` lists each problem of a VALIDATION_ERROR (empty otherwise).
+    API Gateway's own answers (throttling, payload too large) also carry the CDC fields `error`."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="allow")
     success: typing.Literal[False]
     message: str
     data: None
