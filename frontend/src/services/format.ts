@@ -1,5 +1,5 @@
 // Display helpers shared by the pages (pure: unit-tested).
-export type Tone = "ok" | "bad" | "warn" | "run" | "wait" | "muted" | "info";
+export type Tone = "ok" | "bad" | "warn" | "run" | "wait" | "muted" | "info" | "unknown";
 
 const TONES: Record<string, Tone> = {
   // CDC job status, resolution status, mismatch types
@@ -23,7 +23,7 @@ const TONES: Record<string, Tone> = {
 };
 
 export function badgeTone(value: string): Tone {
-  return TONES[value] ?? "info";
+  return TONES[value] ?? "unknown";
 }
 
 export function fmtDate(iso: string | null | undefined): string {
@@ -37,8 +37,8 @@ export function ago(iso: string | null | undefined, now: number = Date.now()): s
   if (!iso) return "never";
   const s = Math.round((now - new Date(iso).getTime()) / 1000);
   if (Number.isNaN(s)) return iso;
+  if (Math.abs(s) < 5) return "just now"; // a few seconds of clock skew either way
   if (s < 0) return `in ${dur(-s)}`;
-  if (s < 5) return "just now";
   return `${dur(s)} ago`;
 }
 

@@ -1,0 +1,69 @@
+import { describe, expect, it } from "vitest";
+import { ago, badgeTone, bytes, differingFields, dur, isoToLocalInput, localInputToIso, pct } from "../../src/services/format";
+import * as T from "../../src/services/types";
+
+describe("status badges", () => {
+  // every enum value of both contracts has a deliberate colour (not the fallback)
+  const lists = {
+    JOB_STATUSES: T.JOB_STATUSES, JOB_TYPES: T.JOB_TYPES, STRATEGIES: T.STRATEGIES, PRIORITIES: T.PRIORITIES,
+    MISMATCH_TYPES: T.MISMATCH_TYPES, RESOLUTION_STATUSES: T.RESOLUTION_STATUSES, STREAM_STATUSES: T.STREAM_STATUSES,
+    RUN_STATUSES: T.RUN_STATUSES, STEP_RUN_STATUSES: T.STEP_RUN_STATUSES, FILE_STATUSES: T.FILE_STATUSES,
+    FILE_ORIGINS: T.FILE_ORIGINS, EXCEPTION_REASONS: T.EXCEPTION_REASONS, EXCEPTION_STATUSES: T.EXCEPTION_STATUSES,
+    LEGACY_STATUSES: T.LEGACY_STATUSES, TRIGGER_TYPES: T.TRIGGER_TYPES, EXCEPTION_SIDES: T.EXCEPTION_SIDES,
+  };
+  for (const [name, values] of Object.entries(lists)) {
+    it(`knows every value of ${name}`, () => {
+      for (const v of values) expect(badgeTone(v), v).not.toBe("unknown");
+    });
+  }
+  it("colours outcomes by meaning", () => {
+    expect(badgeTone("COMPLETED")).toBe("ok");
+    expect(badgeTone("FAILED")).toBe("bad");
+    expect(badgeTone("PARTIAL_FAILED")).toBe("warn");
+    expect(badgeTone("RETRY_WAIT")).toBe("warn");
+    expect(badgeTone("IN_PROGRESS")).toBe("run");
+    expect(badgeTone("CANCELED")).toBe("muted");
+    expect(badgeTone("SOMETHING_NEW")).toBe("unknown");
+  });
+});
+
+describe("differing fields", () => {
+  it("finds the columns whose values differ", () => {
+    const c = { id: "u1", name: "John Doe", age: 3, tags: ["a", "b"] };
+    const p = { id: "u1", name: "John Smith", age: 3, tags: ["b", "a"] };
+    expect([...differingFields(c, p)]).toEqual(["name"]);
+  });
+  it("treats a column missing on one side as differing", () => {
+    expect([...differingFields({ a: 1, b: null }, { a: 1 })]).toEqual([]);
+    expect([...differingFields({ a: 1, b: 2 }, { a: 1 })]).toEqual(["b"]);
+  });
+  it("marks nothing when a whole row is missing", () => {
+    expect(differingFields(null, { a: 1 }).size).toBe(0);
+  });
+  it("prefers the API's differing_columns when given", () => {
+    expect([...differingFields({ a: 1 }, { a: 1 }, ["a"])]).toEqual(["a"]);
+  });
+});
+
+describe("numbers and times", () => {
+  it("formats drift, durations and sizes", () => {
+    expect(pct(0.601002)).toBe("0.601 %");
+    expect(pct(null)).toBe("—");
+    expect(dur(135)).toBe("2 min 15 s");
+    expect(dur(59)).toBe("59 s");
+    expect(dur(7200)).toBe("2 h 0 min");
+    expect(bytes(5 * 1024 * 1024)).toBe("5.0 MB");
+    expect(bytes(12)).toBe("12 B");
+  });
+  it("says how long ago", () => {
+    const now = Date.parse("2026-02-21T06:00:00Z");
+    expect(ago("2026-02-21T05:58:00Z", now)).toBe("2 min ago");
+    expect(ago("2026-02-21T06:00:02Z", now)).toBe("just now");
+    expect(ago(null, now)).toBe("never");
+  });
+  it("round-trips datetime-local inputs as UTC", () => {
+    expect(localInputToIso("2025-11-01T00:00")).toBe("2025-11-01T00:00:00Z");
+    expect(isoToLocalInput("2025-11-01T00:00:00Z")).toBe("2025-11-01T00:00");
+    expect(localInputToIso("")).toBe("");
+  });
+});
