@@ -4,6 +4,7 @@ its counts equal to the generator's truth, its exceptions reviewed with history;
 a one-step stream give the same numbers through the stream API."""
 from __future__ import annotations
 
+import hashlib
 import random
 import time
 
@@ -140,3 +141,16 @@ def test_legacy_reconciliation_and_stream_on_the_same_data(api):
               "unmatchedTargetRecords", "exceptionCount", "matchRate", "status"):
         assert legacy_view[k] == rec[k], k
     assert done["metrics"]["matchedRecords"] == rec["matchedRecords"]
+
+    # artifacts are files: downloadable through the file endpoints, exact bytes, kept with their run
+    artifacts = api.get(f"/step-runs/{step_run['id']}/artifacts").json()["data"]
+    by_type = {a["artifactType"]: a for a in artifacts}
+    unmatched = by_type["UNMATCHED_SOURCE"]
+    assert unmatched["downloadUrl"] == f"/api/v1/files/{unmatched['fileId']}/download"
+    f = api.get(f"/files/{unmatched['fileId']}").json()["data"]
+    assert (f["origin"], f["status"], f["rowCount"]) == ("ARTIFACT", "READY", rec["unmatchedSourceRecords"])
+    body = api.s.get(api.url + f"/files/{unmatched['fileId']}/download", timeout=60).content
+    assert "sha256:" + hashlib.sha256(body).hexdigest() == f["checksum"] == unmatched["checksum"]
+    r = api.s.delete(api.url + f"/files/{unmatched['fileId']}", timeout=30)
+    assert r.status_code == 409 and r.json()["errorCode"] == "CONFLICT"
+    assert api.get("/files", origin="ARTIFACT", pageSize=100).json()["data"]["totalItems"] >= len(artifacts)
