@@ -18,26 +18,12 @@ from chalicelib.config import get_settings
 
 Strategy = Literal["ROW_COUNT", "CHECKSUM", "TIMESTAMP_RANGE", "SAMPLE"]
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_SCALARS = {
-    "text", "varchar", "ascii", "int", "bigint", "smallint", "tinyint", "varint", "boolean", "double",
-    "float", "decimal", "uuid", "timeuuid", "timestamp", "date", "time", "blob", "inet",
-}
-
-
 def _check_type(t: str) -> str:
-    s = t.strip().lower().replace(" ", "")
-    inner = s
-    if inner.startswith("frozen<") and inner.endswith(">"):
-        inner = inner[7:-1]
-    m = re.fullmatch(r"(set|list)<(\w+)>", inner)
-    if m and m.group(2) in _SCALARS:
-        return s
-    m = re.fullmatch(r"map<(\w+),(\w+)>", inner)
-    if m and m.group(1) in _SCALARS and m.group(2) in _SCALARS:
-        return s
-    if inner in _SCALARS:
-        return s
-    raise ValueError(f"unsupported CQL type {t!r} (scalars: {', '.join(sorted(_SCALARS))}; set/list/map of them)")
+    """A supported CQL type string (the one type table: canonical.parse_cql_type), normalised."""
+    from chalicelib.cdc.canonical import parse_cql_type
+
+    parse_cql_type(t)  # raises UnsupportedTypeError (a ValueError) naming the type
+    return t.strip().lower().replace(" ", "")
 
 
 def _ident(v: str) -> str:

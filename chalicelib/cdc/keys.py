@@ -7,25 +7,28 @@ from datetime import date, datetime, timezone
 from decimal import Decimal
 from typing import Any, Sequence
 
+from chalicelib.cdc.canonical import parse_cql_type
+
 
 def from_canonical(value: Any, cql_type: str) -> Any:
-    """A canonical key component back to a value both drivers bind correctly."""
+    """A canonical key component back to a value both drivers bind correctly (type families
+    from the one CQL type table, canonical.parse_cql_type)."""
     if value is None:
         return None
-    t = cql_type.lower()
-    if t in ("uuid", "timeuuid"):
+    family = parse_cql_type(cql_type).family
+    if family == "uuid":
         return uuid.UUID(value)
-    if t == "timestamp":
+    if family == "timestamp":
         return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(timezone.utc)
-    if t == "date":
+    if family == "date":
         return date.fromisoformat(value)
-    if t == "decimal":
+    if family == "decimal":
         return Decimal(value)
-    if t in ("int", "bigint", "smallint", "tinyint", "varint"):
+    if family == "int":
         return int(value)
-    if t in ("double", "float"):
+    if family in ("double", "float"):
         return float(value)
-    if t == "blob":
+    if family == "blob":
         return bytes.fromhex(value)
     return value
 
