@@ -35,6 +35,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from psycopg.types.json import Jsonb
+
 from chalicelib.observability import logger
 from chalicelib.streams import runtime, state_machine
 from chalicelib.streams.defs_db import tx
@@ -413,33 +415,29 @@ def _consumed_sides(a: Attempt) -> set[str]:
 
 
 def _finish_completed(a: Attempt, result, seconds: float) -> None:
+    """Artifacts uploaded and registered while the exceptions are loaded, then the attempt COMPLETED in
+    the transaction that loaded the exceptions (a canceled attempt keeps none of them)."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from chalicelib.streams import artifacts
 
+    if a.cancel.is_set():
+        _finish_canceled(a)
+        return
     outputs = [("MATCHED", Path(result.matched_path), None),
                ("UNMATCHED_SOURCE", Path(result.unmatched_source_path), result.unmatched_source_rows),
                ("UNMATCHED_TARGET", Path(result.unmatched_target_path), result.unmatched_target_rows)]
-    if a.cancel.is_set():
-        raise_canceled = True
-    else:
-        raise_canceled = False
-    if raise_canceled:
-        _finish_canceled(a)
-        return
-    from concurrent.futures import ThreadPoolExecutor
-
-    t0 = time.monotonic()
-    with ThreadPoolExecutor(max_workers=3) as pool:
-        # unmatched outputs: the engine's counts; MATCHED: its lines (a row is a pair or a group)
-        list(pool.map(lambda o: _register(a, o[1], f"stream_{a.run_id}_step_{a.step_order}_{o[0].lower()}.csv",
-                                          "ARTIFACT", None if o[0] == "MATCHED" else o[2], o[0]), outputs))
-    a.timings["artifacts"] = round(time.monotonic() - t0, 3)
     consumed = _consumed_sides(a)
     t0 = time.monotonic()
-    with tx() as c:
-        mine = runtime.attempt(c, a.run_id, a.step_order, a.attempt_no, lock=True)
-        if mine is None or mine["status"] != "IN_PROGRESS":
-            logger.info("attempt no longer in progress at completion", extra={"run_id": a.run_id})
-            return
+
+    def register(o):
+        # unmatched outputs: the engine's counts; MATCHED: its lines (a row is a pair or a group)
+        _register(a, o[1], f"stream_{a.run_id}_step_{a.step_order}_{o[0].lower()}.csv", "ARTIFACT",
+                  None if o[0] == "MATCHED" else o[2], o[0])
+        return time.monotonic() - t0
+
+    with ThreadPoolExecutor(max_workers=3) as pool, tx() as c:
+        uploads = [pool.submit(register, o) for o in outputs]
         exceptions = 0
         for side in ("SOURCE", "TARGET"):
             if side in consumed:
@@ -448,13 +446,20 @@ def _finish_completed(a: Attempt, result, seconds: float) -> None:
             exceptions += artifacts.load_exceptions(
                 c, path, side=side, stream_id=a.run["stream_id"], run_id=a.run_id, step_run_id=a.step_run_id,
                 reconciliation_id=a.reconciliation_id, step_order=a.step_order)
-        runtime.update_step_run(
-            c, a.step_run_id, status="COMPLETED", progress=100, completed_at=_now(c),
-            source_rows=result.source_rows, target_rows=result.target_rows,
-            matched_source_rows=result.matched_source_rows, matched_target_rows=result.matched_target_rows,
-            unmatched_source_rows=result.unmatched_source_rows, unmatched_target_rows=result.unmatched_target_rows,
-            exception_count=exceptions, summary=_jsonable({**(result.summary or {}), "timings": {
-                **a.timings, "exceptions": round(time.monotonic() - t0, 3)}}))
+        a.timings["exceptions"] = round(time.monotonic() - t0, 3)
+        a.timings["artifacts"] = round(max(f.result() for f in uploads), 3)   # raises if an upload failed
+        done = c.execute(
+            "UPDATE recon.stream_step_runs SET status = 'COMPLETED', progress = 100, completed_at = clock_timestamp(),"
+            " source_rows = %s, target_rows = %s, matched_source_rows = %s, matched_target_rows = %s,"
+            " unmatched_source_rows = %s, unmatched_target_rows = %s, exception_count = %s, summary = %s,"
+            " updated_at = now() WHERE step_run_id = %s AND status = 'IN_PROGRESS' RETURNING step_run_id",
+            (result.source_rows, result.target_rows, result.matched_source_rows, result.matched_target_rows,
+             result.unmatched_source_rows, result.unmatched_target_rows, exceptions,
+             Jsonb(_jsonable({**(result.summary or {}), "timings": a.timings})), a.step_run_id)).fetchone()
+        if done is None:
+            c.rollback()
+            logger.info("attempt no longer in progress at completion", extra={"run_id": a.run_id})
+            return
     logger.info("step completed", extra={"run_id": a.run_id, "step_order": a.step_order,
                                          "attempt_no": a.attempt_no, "timings": a.timings})
     _observe_step_end(a, "COMPLETED", seconds, result.matched_source_rows)
