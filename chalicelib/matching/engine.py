@@ -124,6 +124,9 @@ class _Runner:
         self.con = duckdb.connect(config=cfg)
         self.con.execute("SET TimeZone='UTC'")
         self.summary_passes: list[dict] = []
+        # passes whose block cannot hold a candidate for a row left unmatched: a first pass of
+        # equalities only whose keys were unique on both sides (every block pair was matched)
+        self.nothing_to_explain: set[int] = set()
 
     # ---- progress, cancellation, and a watcher for long statements
 
@@ -293,12 +296,42 @@ class _Runner:
     # ---- passes
 
     def remaining(self, side: Side, cols: list[str], not_null: list[str]) -> str:
-        rid_col = "s_rid" if side.letter == "s" else "t_rid"
+        """The rows of a side that earlier passes left, with the derived columns ``cols``."""
         where = [f"{c} IS NOT NULL" for c in not_null]
-        if self._any_matches:
-            where.append(f"rowid NOT IN (SELECT {rid_col} FROM matches)")
-        sel = ", ".join(["rowid AS __rid", "__m_key"] + sorted(set(cols)))
-        return f"SELECT {sel} FROM {side.table}" + (f" WHERE {' AND '.join(where)}" if where else "")
+        sel = ", ".join(["__rid", "__m_key"] + sorted(set(cols)))
+        return f"SELECT {sel} FROM {self.rest[side.letter]}" + (f" WHERE {' AND '.join(where)}" if where else "")
+
+    def _group_columns(self, side: Side) -> list[str]:
+        out = []
+        for p in self.rs.passes:
+            if p.group_by:
+                for c in (p.group_by.source if side.letter == "s" else p.group_by.target) or []:
+                    if c not in out:
+                        out.append(c)
+        return out
+
+    def init_rest(self, side: Side):
+        self.rest[side.letter] = f"(SELECT rowid AS __rid, * FROM {side.table})"
+        self._rest_no[side.letter] = 0
+
+    def shrink_rest(self, side: Side, pass_no: int):
+        """After a pass that matched rows: keep the rest as a narrow table (later passes and the
+        explanations scan it instead of anti-joining the whole input with every match). After the
+        last pass only the row ids are needed."""
+        rid_col = "s_rid" if side.letter == "s" else "t_rid"
+        if pass_no == len(self.rs.passes):
+            cols = ["__rid"]
+        else:
+            cols = (["__rid", "__m_key"] + list(side.features.values())
+                    + [ident(c) for c in self._group_columns(side)])
+        n = self._rest_no[side.letter] + 1
+        name = f"rest_{side.letter}_{n}"
+        self.sql(f"""CREATE OR REPLACE TEMP TABLE {name} AS SELECT {', '.join(cols)} FROM {self.rest[side.letter]}
+                     WHERE __rid NOT IN (SELECT {rid_col} FROM matches WHERE pass = {pass_no})""")
+        if n > 1:
+            self.sql(f"DROP TABLE rest_{side.letter}_{n - 1}")
+        self.rest[side.letter] = name
+        self._rest_no[side.letter] = n
 
     def run_pass(self, pi: int, p: Pass, s: Side, t: Side) -> dict:
         conds = self.conds[pi]
@@ -306,7 +339,9 @@ class _Runner:
             n = self._one_to_one(pi, conds, s, t)
         else:
             n = self._grouped(pi, p, conds, s, t)
-        self._any_matches = self._any_matches or n > 0
+        if n > 0:
+            self.shrink_rest(s, pi + 1)
+            self.shrink_rest(t, pi + 1)
         if p.cardinality is Cardinality.ONE_TO_ONE:
             ms = mt = n
         else:
@@ -356,6 +391,8 @@ class _Runner:
         n, ds, dt = self.one("SELECT count(*), count(DISTINCT s_rid), count(DISTINCT t_rid) FROM j")
         values = (f"{pi + 1}, s_rid, s_rid, t_rid, skey, tkey, CAST(0 AS {AMOUNT_TYPE}), 0, CAST(NULL AS DOUBLE)")
         if n == ds == dt:
+            if pi == 0:
+                self.nothing_to_explain.add(pi)
             self.sql(f"INSERT INTO matches SELECT {values} FROM j")
             self.sql("DROP TABLE j")
             return n
@@ -422,11 +459,9 @@ class _Runner:
         o_feats = sorted({side_of(c)[1][2:] for c in conds})
         gsel = ", ".join(f"CAST({ident(g)} AS VARCHAR) AS __g{i}" for i, g in enumerate(gcols))
         gnn = " AND ".join(f"{ident(g)} IS NOT NULL" for g in gcols)
-        rid_col = "s_rid" if m == "s" else "t_rid"
-        anti = f" AND rowid NOT IN (SELECT {rid_col} FROM matches)" if self._any_matches else ""
         self.sql(f"""CREATE OR REPLACE TEMP TABLE mem AS
-            SELECT rowid AS __rid, __m_key, {gsel}, {', '.join(m_feats)} FROM {many.table}
-            WHERE {gnn}{anti}""")
+            SELECT __rid, __m_key, {gsel}, {', '.join(m_feats)} FROM {self.rest[m]}
+            WHERE {gnn}""")
         gk = ", ".join(f"__g{i}" for i in range(len(gcols)))
         amt_m = side_of(agg)[0][2:]
         parts = [f"min(__rid) AS g", "min(__m_key) AS gkey", "count(*) AS n", f"sum({amt_m}) AS total",
@@ -498,7 +533,8 @@ class _Runner:
         skey = "m.skey" if s.key_column else "CAST(m.s_rid + 1 AS VARCHAR)"
         tkey = "m.tkey" if t.key_column else "CAST(m.t_rid + 1 AS VARCHAR)"
         has_sim = any(c.op is Operator.SIMILARITY for cs in self.conds for c in cs)
-        score = "round(coalesce(m.sim, 1.0), 6)" if has_sim else "1.0"
+        # exact decimals print much faster than doubles (and read the same everywhere)
+        score = "CAST(round(coalesce(m.sim, 1.0), 6) AS DECIMAL(7,6))" if has_sim else "'1'"
         # narrow on purpose: the pair (rows, keys) and what was tolerated; the rows themselves are in
         # the inputs (immutable files), so sorting never moves wide rows around
         joins = ""
@@ -509,7 +545,7 @@ class _Runner:
                    {score} AS score,
                    CASE WHEN m.adiff = 0 THEN '0' ELSE {fmt_decimal('m.adiff')} END AS amount_difference,
                    m.ddiff AS date_difference_days,
-                   {'round(m.sim, 6)' if has_sim else 'CAST(NULL AS DOUBLE)'} AS similarity
+                   {'CAST(round(m.sim, 6) AS DECIMAL(7,6))' if has_sim else 'CAST(NULL AS VARCHAR)'} AS similarity
             FROM matches m{joins}
             ORDER BY m.pass, m.grp, m.s_rid, m.t_rid
         ) TO {sql_str(paths['matched'])} (FORMAT csv, HEADER true)""")
@@ -558,7 +594,9 @@ def run_match(source_path: str, target_path: str, rule_set: RuleSet, out_dir: st
         r.load(t)
         r.sql(f"""CREATE TABLE matches (pass INTEGER, grp BIGINT, s_rid BIGINT, t_rid BIGINT, skey VARCHAR, tkey VARCHAR,
                   adiff {AMOUNT_TYPE}, ddiff INTEGER, sim DOUBLE)""")
-        r._any_matches = False
+        r.rest, r._rest_no = {}, {}
+        r.init_rest(s)
+        r.init_rest(t)
         n = len(rule_set.passes)
         for pi, p in enumerate(rule_set.passes):
             r.stage(20 + 55 * pi // n, 20 + 55 * (pi + 1) // n)

@@ -30,12 +30,12 @@ _REASON = {Operator.AMOUNT_TOLERANCE: "TOLERANCE_EXCEEDED", Operator.DATE_WINDOW
 def explain_unmatched(r: "_Runner", s: "Side", t: "Side") -> dict:
     reasons = {}
     for x, y in ((s, t), (t, s)):
-        rid_col = "s_rid" if x.letter == "s" else "t_rid"
-        r.sql(f"""CREATE OR REPLACE TEMP TABLE um_{x.letter} AS
-            SELECT rowid AS rid FROM {x.table} WHERE rowid NOT IN (SELECT {rid_col} FROM matches)""")
+        r.sql(f"CREATE OR REPLACE TEMP TABLE um_{x.letter} AS SELECT __rid AS rid FROM {r.rest[x.letter]}")
         parts = []
         for pi, p in enumerate(r.rs.passes):
             r.check_cancel()
+            if pi in r.nothing_to_explain:
+                continue
             if p.cardinality is Cardinality.ONE_TO_ONE:
                 q = _pairs(r, pi, x, y)
             else:
@@ -76,7 +76,8 @@ def explain_unmatched(r: "_Runner", s: "Side", t: "Side") -> dict:
             FROM um_{x.letter} u
             LEFT JOIN {best} b ON b.rid = u.rid
             LEFT JOIN taken m ON m.cid = b.cid
-            LEFT JOIN {x.table} xx ON xx.rowid = m.pid
+            LEFT JOIN (SELECT rowid AS rid, __m_key FROM {x.table}
+                       WHERE rowid IN (SELECT pid FROM taken)) xx ON xx.rid = m.pid
             {no_join}""")
         rows = r.sql(f"SELECT reason, count(*) FROM {ex} GROUP BY reason ORDER BY reason").fetchall()
         reasons["SOURCE" if x.letter == "s" else "TARGET"] = {k: v for k, v in rows}

@@ -44,8 +44,10 @@ class Feature:
             x = f"trim(CAST({c} AS VARCHAR))"
             fmts = _OTHER_FORMATS + (_MONTH_FIRST if month_first else _DAY_FIRST)
             lst = "[" + ", ".join(sql_str(f) for f in fmts) + "]"
-            return (f"CAST(COALESCE(TRY_CAST({x} AS TIMESTAMPTZ), "
-                    f"CAST(try_strptime({x}, {lst}) AS TIMESTAMPTZ)) AS DATE)")
+            # plain dates (the common case) skip the timestamp parsers; a cast to DATE would
+            # drop a UTC offset, so longer values go through TIMESTAMPTZ
+            return (f"COALESCE(CASE WHEN length({x}) <= 10 THEN TRY_CAST({x} AS DATE) END, "
+                    f"CAST(TRY_CAST({x} AS TIMESTAMPTZ) AS DATE), CAST(try_strptime({x}, {lst}) AS DATE))")
         x = f"CAST({c} AS VARCHAR)"
         for n in self.normalize:
             x = normalize_sql(x, n)
