@@ -4,3 +4,4 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 .venv/bin/python bench/bench_reader.py "$@"
 .venv/bin/python bench/bench_cdc.py
+.venv/bin/python bench/bench_matching.py
