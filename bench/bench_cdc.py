@@ -225,6 +225,8 @@ def main() -> int:
     ap.add_argument("--light", type=int, default=100, help="light drift: rows of each mismatch type")
     ap.add_argument("--repeat", type=int, default=1, help="measurements of each configuration (best is kept)")
     ap.add_argument("--compare-decoded", action="store_true", help="also run the job with every row decoded")
+    ap.add_argument("--reuse", metavar="MANIFEST", help="skip loading: the data loaded with this manifest is in place"
+                    " (one size, one drift level)")
     args = ap.parse_args()
     sizes = args.rows or [1_000_000, 100_000]
     procs_list = args.workers or [1, 2]
@@ -271,11 +273,13 @@ def main() -> int:
                 manifest = work / f"manifest-{n}-{drift}.json"
                 now = (datetime.now(timezone.utc) - timedelta(minutes=10)).replace(tzinfo=None).isoformat(timespec="seconds")
                 t0 = time.perf_counter()
-                load = subprocess.run([sys.executable, "-m", "chalicelib.demo", "load", "--rows", str(n), "--tables", "users",
+                if args.reuse:
+                    manifest = Path(args.reuse)
+                load = None if args.reuse else subprocess.run([sys.executable, "-m", "chalicelib.demo", "load", "--rows", str(n), "--tables", "users",
                                        "--drift-missing-pg", str(per_type), "--drift-missing-cass", str(per_type),
                                        "--drift-mismatch", str(per_type), "--seed", "7", "--batch-rows", "50", "--now", now,
                                        "--manifest", str(manifest)], env=env, cwd=ROOT, capture_output=True, text=True)
-                if load.returncode != 0:
+                if load is not None and load.returncode != 0:
                     raise SystemExit(load.stderr[-3000:])
                 print(f"loaded {n:,} rows, {drift} drift ({3 * per_type:,} differences) in {time.perf_counter() - t0:.0f} s",
                       flush=True)

@@ -52,6 +52,14 @@ Key = tuple  # partition key values + clustering key values, in that order
 _SAMPLE_PARTITION_WINDOW = 100  # rows read per probe in tables with clustering columns
 
 
+def _release(future: Any, result: Any) -> None:
+    for obj, attr in ((future, "_final_result"), (result, "_current_rows"), (result, "_page_iter")):
+        try:
+            setattr(obj, attr, None)
+        except AttributeError:  # pragma: no cover - another driver version
+            pass
+
+
 def _retryable_errors() -> tuple[type[BaseException], ...]:
     from cassandra import (
         CoordinationFailure,
@@ -275,6 +283,10 @@ class CassandraReader:
             result = self._result(future, bound, paging_state, where, session)
             rows = result.current_rows
             paging_state = result.paging_state
+            # A finished ResponseFuture sits in reference cycles (its callbacks, its connection's
+            # bookkeeping) that only the cyclic GC frees, late: let go of the page it holds, so
+            # that a page is freed as soon as the consumer is done with it.
+            _release(future, result)
             # ask for the next page before handing this one out: server and consumer overlap
             future = self._submit(bound, paging_state, session) if paging_state else None
             if rows:
