@@ -1,7 +1,9 @@
-"""Logging, tracing and metrics (AWS Lambda Powertools), shared by routes and workers.
+"""Logging and tracing (AWS Lambda Powertools), shared by routes and workers.
 
 Logs are JSON lines; every API request gets a request id (API Gateway's, or one we make up locally)
-that is a logger key, an `X-Request-Id` response header and, on a 500, part of the body.
+that is a logger key, an `X-Request-Id` response header and, on a 500, part of the body. Metrics are
+computed from the control plane for Prometheus (chalicelib.cdc.metrics), not kept in-process.
+Requests run under the API retry policy (a short budget, then 503), workers under the worker one.
 """
 from __future__ import annotations
 
@@ -11,14 +13,12 @@ import uuid
 
 from functools import lru_cache
 
-from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools import Logger
 
 SERVICE = "recon"
 os.environ.setdefault("POWERTOOLS_SERVICE_NAME", SERVICE)
-os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "Recon")
 
 logger = Logger(service=SERVICE)
-metrics = Metrics(namespace=os.environ["POWERTOOLS_METRICS_NAMESPACE"], service=SERVICE)
 
 
 def tracing_enabled() -> bool:
@@ -52,7 +52,10 @@ def register(app) -> None:
         logger.set_correlation_id(request_id)
         logger.append_keys(request_id=request_id)
         started = time.perf_counter()
-        response = get_response(event)
+        from chalicelib.runs import retry
+
+        with retry.policy_scope(retry.API):
+            response = get_response(event)
         response.headers["X-Request-Id"] = request_id
         logger.info(
             "request",

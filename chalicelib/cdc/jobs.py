@@ -4,7 +4,13 @@ and completing segments (idempotently), finalisation exactly once, and the stuck
 SQS messages are wake-ups, the control plane is the queue: a worker woken by any job message claims
 the highest-priority queued job, and a worker woken by any segment message claims the highest-priority
 pending segment. So priority is real whatever order SQS delivers in, and at-least-once delivery is
-harmless: every state change is a conditional update in one transaction.
+harmless: every state change is a conditional update in one transaction. The product-neutral parts
+(leases, wake-ups, the sweeper, webhooks, the retry policy) are chalicelib.runs; this module is the
+data access of the job and segment aggregates plus the CDC rules on top.
+
+Faults: every step is one transaction or an idempotent sequence of them, run under the retry policy
+(`chalicelib.runs.retry`): a database restart or a Cassandra timeout is ridden out; only a permanent
+error fails a job, with its reason.
 """
 from __future__ import annotations
 
@@ -14,17 +20,21 @@ from typing import Any
 
 from psycopg.types.json import Jsonb
 
-from chalicelib import aws
+from psycopg import sql
+
 from chalicelib.cassandra.tokens import split_ring
 from chalicelib.cdc.catalog import get_catalog
 from chalicelib.config import get_settings
 from chalicelib.db.pool import transaction
 from chalicelib.observability import logger
+from chalicelib.runs import leases, wakeups
+from chalicelib.runs.retry import describe, is_transient, retry_call
 
 PRIORITIES = {"LOW": 0, "NORMAL": 1, "HIGH": 2}
 JOBS_QUEUE = "recon-jobs"
 SEGMENTS_QUEUE = "recon-segments"
 MAX_SEGMENT_ATTEMPTS = 5
+SEGMENTS = leases.LeaseTable("recon", "segments", ("job_id", "segment_no"))
 
 
 def _now() -> datetime:
@@ -41,6 +51,15 @@ def create_jobs(
     schedule_event_id: str | None = None,
 ) -> list[dict]:
     """Insert one queued job per table and wake a worker for each. Tables must be in the catalog."""
+    created = retry_call(_insert_jobs, tables, strategy, priority, job_type, requested_by, schedule_event_id,
+                         what="create jobs")
+    if created:
+        # the jobs are stored: if the wake-ups are lost the sweeper re-sends them within a minute
+        wakeups.wake(JOBS_QUEUE, [{"kind": "job", "job_id": str(r["job_id"])} for r in created])
+    return created
+
+
+def _insert_jobs(tables, strategy, priority, job_type, requested_by, schedule_event_id) -> list[dict]:
     s = get_settings()
     created: list[dict] = []
     with transaction() as conn:
@@ -57,12 +76,6 @@ def create_jobs(
             ).fetchone()
             if row:
                 created.append(row)
-    if created:
-        try:
-            aws.send_messages(JOBS_QUEUE, [{"kind": "job", "job_id": str(r["job_id"])} for r in created])
-        except Exception:
-            # the jobs are stored: the sweeper re-sends wake-ups for queued jobs within a minute
-            logger.exception("could not send job wake-ups; the sweeper will", extra={"jobs": len(created)})
     return created
 
 
@@ -70,6 +83,10 @@ def estimate_completion(jobs: list[dict]) -> datetime:
     """A rough estimate from recent durations of the same tables and strategies (or 5 min)."""
     if not jobs:
         return _now()
+    return retry_call(_estimate, jobs, what="estimate completion")
+
+
+def _estimate(jobs: list[dict]) -> datetime:
     with transaction() as conn:
         row = conn.execute(
             "SELECT coalesce(percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM completed_at - started_at)), 300) AS p90"
@@ -77,9 +94,20 @@ def estimate_completion(jobs: list[dict]) -> datetime:
             " ORDER BY completed_at DESC LIMIT 50) recent",
             ([j["table_name"] for j in jobs],),
         ).fetchone()
-        queued = conn.execute("SELECT count(*) AS n FROM recon.jobs WHERE phase IN ('QUEUED', 'PLANNING', 'SCANNING')").fetchone()["n"]
+        queued = conn.execute("SELECT count(*) AS n FROM recon.jobs WHERE phase IN ('QUEUED', 'SCANNING')").fetchone()["n"]
     seconds = float(row["p90"]) * max(1, queued / 2)
     return max(j["created_at"] for j in jobs) + timedelta(seconds=min(seconds, get_settings().job_deadline_seconds))
+
+
+# ------------------------------------------------------------------------------------------ read
+def get_job(job_id) -> dict | None:
+    """The job's row (retried on transient faults)."""
+    return retry_call(_get_job, job_id, what="read job")
+
+
+def _get_job(job_id) -> dict | None:
+    with transaction() as conn:
+        return conn.execute("SELECT * FROM recon.jobs WHERE job_id = %s", (job_id,)).fetchone()
 
 
 # ------------------------------------------------------------------------------------------ plan
@@ -95,9 +123,24 @@ def plan_next_job(prepare_table=None) -> dict | None:
     """Claim the best queued job, cut it into segments and wake workers for them.
 
     `prepare_table(table_config, job)` runs inside the claiming transaction (checks the PostgreSQL
-    schema, back-fills missing tokens); a failure there fails the job with the reason. All of it is
-    one transaction: a worker that dies here leaves the job queued for the next one.
+    schema, back-fills missing tokens). All of it is one transaction: a worker that dies here, or a
+    transient fault (database restart, Cassandra timeout), leaves the job queued and the step is
+    retried; only a permanent error there fails the job, with the reason.
     """
+    planned = retry_call(_plan_next_job, prepare_table, what="plan job")
+    if planned is None:
+        return None
+    job, segment_count, deliveries = planned
+    if deliveries is not None:
+        _after_finish(deliveries)
+        return job
+    wakeups.wake(SEGMENTS_QUEUE, [{"kind": "segment", "job_id": str(job["job_id"]), "segment_no": n}
+                                  for n in range(segment_count)])
+    logger.info("job planned", extra={"job_id": str(job["job_id"]), "table": job["table_name"], "segments": segment_count})
+    return job
+
+
+def _plan_next_job(prepare_table):
     catalog = get_catalog()
     s = get_settings()
     with transaction() as conn:
@@ -111,68 +154,69 @@ def plan_next_job(prepare_table=None) -> dict | None:
             if prepare_table is not None:
                 prepare_table(table, job)
         except Exception as exc:
+            if is_transient(exc):
+                raise  # rolled back: the job stays queued, the step is retried
             logger.warning("job planning failed", extra={"job_id": str(job["job_id"]), "error": str(exc)})
-            _fail(conn, job, [f"planning failed: {exc}"])
+            conn.rollback()  # whatever prepare_table did is undone; the job row is locked again below
+            job = conn.execute("SELECT * FROM recon.jobs WHERE job_id = %s AND phase = 'QUEUED' FOR UPDATE",
+                               (job["job_id"],)).fetchone()
+            if job is None:
+                return None
+            _fail(conn, job, [f"planning failed: {describe(exc)}"])
             finished = conn.execute("SELECT * FROM recon.jobs WHERE job_id = %s", (job["job_id"],)).fetchone()
-            deliveries = _job_finished(conn, finished)
-        else:
-            from chalicelib.cdc.strategies import STRATEGIES
+            return job, 0, _job_finished(conn, finished)
+        from chalicelib.cdc.strategies import STRATEGIES
 
-            strategy = STRATEGIES[job["validation_strategy"]]
-            ranges = split_ring(strategy.segments or table.segments or s.segments_per_job)
-            with conn.cursor() as cur:
-                cur.executemany(
-                    "INSERT INTO recon.segments (job_id, segment_no, token_start, token_end, status)"
-                    " VALUES (%s, %s, %s, %s, 'PENDING')",
-                    [(job["job_id"], n, r.start, r.end) for n, r in enumerate(ranges)],
-                )
-            conn.execute(
-                "UPDATE recon.jobs SET phase = 'SCANNING', started_at = now(), segment_count = %s WHERE job_id = %s",
-                (len(ranges), job["job_id"]),
+        strategy = STRATEGIES[job["validation_strategy"]]
+        ranges = split_ring(strategy.segments or table.segments or s.segments_per_job)
+        with conn.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO recon.segments (job_id, segment_no, token_start, token_end, status)"
+                " VALUES (%s, %s, %s, %s, 'PENDING')",
+                [(job["job_id"], n, r.start, r.end) for n, r in enumerate(ranges)],
             )
-            deliveries = None
-    if deliveries is not None:
-        _after_finish(deliveries)
-        return job
-    aws.send_messages(
-        SEGMENTS_QUEUE, [{"kind": "segment", "job_id": str(job["job_id"]), "segment_no": n} for n in range(len(ranges))]
-    )
-    logger.info("job planned", extra={"job_id": str(job["job_id"]), "table": job["table_name"], "segments": len(ranges)})
-    return job
+        conn.execute(
+            "UPDATE recon.jobs SET phase = 'SCANNING', started_at = now(), segment_count = %s WHERE job_id = %s",
+            (len(ranges), job["job_id"]),
+        )
+        return job, len(ranges), None
 
 
 # ------------------------------------------------------------------------------------------ segments
+_CLAIMABLE_SEGMENTS = sql.SQL(
+    "SELECT s.job_id, s.segment_no FROM recon.segments s JOIN recon.jobs j ON j.job_id = s.job_id"
+    " WHERE j.phase = 'SCANNING' AND j.status = 'RUNNING' AND {claimable}"
+    " ORDER BY j.priority DESC, j.created_at, j.job_id, s.segment_no"
+).format(claimable=SEGMENTS.claimable("s"))
+
+
 def claim_next_segment() -> dict | None:
     """Lease the highest-priority claimable segment (pending, or leased by a worker that died)."""
-    lease = get_settings().segment_lease_seconds
+    return retry_call(_claim_next_segment, what="claim segment")
+
+
+def _claim_next_segment() -> dict | None:
     with transaction() as conn:
-        return conn.execute(
-            "WITH c AS ("
-            "  SELECT s.job_id, s.segment_no FROM recon.segments s JOIN recon.jobs j ON j.job_id = s.job_id"
-            "  WHERE j.phase = 'SCANNING' AND j.status = 'RUNNING'"
-            "    AND (s.status = 'PENDING' OR (s.status = 'RUNNING' AND s.lease_until < now()))"
-            "  ORDER BY j.priority DESC, j.created_at, j.job_id, s.segment_no"
-            "  FOR UPDATE OF s SKIP LOCKED LIMIT 1)"
-            " UPDATE recon.segments s SET status = 'RUNNING', attempts = s.attempts + 1, started_at = now(),"
-            "   lease_until = now() + make_interval(secs => %s)"
-            " FROM c WHERE s.job_id = c.job_id AND s.segment_no = c.segment_no"
-            " RETURNING s.*",
-            (lease,),
-        ).fetchone()
+        return leases.claim_next(conn, SEGMENTS, _CLAIMABLE_SEGMENTS, None, get_settings().segment_lease_seconds,
+                                 lock_alias="s")
 
 
 def extend_lease(job_id, segment_no: int) -> bool:
-    lease = get_settings().segment_lease_seconds
+    """One heartbeat: False when the segment is no longer this worker's (done, or taken over)."""
     with transaction() as conn:
-        cur = conn.execute(
-            "UPDATE recon.segments SET lease_until = now() + make_interval(secs => %s)"
-            " WHERE job_id = %s AND segment_no = %s AND status = 'RUNNING'",
-            (lease, job_id, segment_no),
-        )
-        return cur.rowcount == 1
+        return leases.extend(conn, SEGMENTS, (job_id, segment_no), get_settings().segment_lease_seconds)
+
+
+def segment_heartbeat(job_id, segment_no: int) -> leases.Heartbeat:
+    lease = get_settings().segment_lease_seconds
+    return leases.Heartbeat(lambda: extend_lease(job_id, segment_no), lease / 3, what=f"segment {job_id}/{segment_no}")
 
 
 def segment_state(job_id, segment_no: int) -> dict | None:
+    return retry_call(_segment_state, job_id, segment_no, what="segment state")
+
+
+def _segment_state(job_id, segment_no: int) -> dict | None:
     with transaction() as conn:
         return conn.execute(
             "SELECT s.status, s.lease_until, s.lease_until > now() AS leased, j.status AS job_status, j.phase"
@@ -181,32 +225,31 @@ def segment_state(job_id, segment_no: int) -> dict | None:
         ).fetchone()
 
 
-def release_segment(job_id, segment_no: int, error: str) -> bool:
+def release_segment(job_id, segment_no: int, error: str, transient: bool = False) -> bool:
     """Give a segment back after a failure; fail the job when it has failed too often.
 
-    Returns True when the job was failed (nothing more to retry)."""
-    deliveries = None
-    with transaction() as conn:
-        seg = conn.execute(
-            "SELECT * FROM recon.segments WHERE job_id = %s AND segment_no = %s FOR UPDATE", (job_id, segment_no)
-        ).fetchone()
-        if seg is None or seg["status"] == "DONE":
-            return False
-        conn.execute(
-            "UPDATE recon.segments SET status = 'PENDING', lease_until = NULL, last_error = %s"
-            " WHERE job_id = %s AND segment_no = %s",
-            (error[:2000], job_id, segment_no),
-        )
-        if seg["attempts"] >= MAX_SEGMENT_ATTEMPTS:
-            job = conn.execute("SELECT * FROM recon.jobs WHERE job_id = %s FOR UPDATE", (job_id,)).fetchone()
-            if job["status"] == "RUNNING":
-                _fail(conn, job, [f"segment {segment_no} failed {seg['attempts']} times; last error: {error}"])
-                job = conn.execute("SELECT * FROM recon.jobs WHERE job_id = %s", (job_id,)).fetchone()
-                deliveries = _job_finished(conn, job)
+    A transient fault (`transient=True`) does not count as an attempt: the segment is retried until
+    the job's deadline, which then fails the job naming the last error. Returns True when the job was
+    failed (nothing more to retry)."""
+    deliveries = retry_call(_release_segment, job_id, segment_no, error, transient, what="release segment")
     if deliveries is not None:
         _after_finish(deliveries)
         return True
     return False
+
+
+def _release_segment(job_id, segment_no: int, error: str, transient: bool):
+    with transaction() as conn:
+        seg = leases.release(conn, SEGMENTS, (job_id, segment_no), error, count_attempt=not transient)
+        if seg is None or transient or seg["attempts"] < MAX_SEGMENT_ATTEMPTS:
+            return None
+        job = conn.execute("SELECT * FROM recon.jobs WHERE job_id = %s FOR UPDATE", (job_id,)).fetchone()
+        if job["status"] != "RUNNING":
+            return None
+        first_line = error.strip().splitlines()[0] if error.strip() else error
+        _fail(conn, job, [f"segment {segment_no} failed {seg['attempts']} times; last error: {first_line}"])
+        job = conn.execute("SELECT * FROM recon.jobs WHERE job_id = %s", (job_id,)).fetchone()
+        return _job_finished(conn, job)
 
 
 def complete_segment(seg: dict, result: Any) -> str:
@@ -216,42 +259,47 @@ def complete_segment(seg: dict, result: Any) -> str:
     (list of Diff), suspects (list of Diff), and for counts-only strategies count_difference.
     Runs in one transaction: mismatches, the segment's DONE state and the job's progress commit
     together, so a redelivered or duplicated segment changes nothing, and the segment that completes
-    the job moves it on exactly once.
+    the job moves it on exactly once. Retried on transient faults: if a commit went through but its
+    answer was lost, the retry finds the segment done ('duplicate').
     """
+    outcome, finalize_delay = retry_call(_complete_segment, seg, result, what="complete segment")
+    if finalize_delay is not None:
+        # the job is RECHECKING: hand it to the recheck/finalise step (also re-sent by the sweeper if lost;
+        # a duplicate finalize message is harmless)
+        wakeups.wake(SEGMENTS_QUEUE, [{"kind": "finalize", "job_id": str(seg["job_id"])}], delay_s=min(finalize_delay, 900))
+    return outcome
+
+
+def _complete_segment(seg: dict, result: Any) -> tuple[str, int | None]:
     from chalicelib.cdc import recording
 
     job_id, segment_no = seg["job_id"], seg["segment_no"]
     s = get_settings()
     with transaction() as conn:
-        current = conn.execute(
-            "SELECT status FROM recon.segments WHERE job_id = %s AND segment_no = %s FOR UPDATE", (job_id, segment_no)
-        ).fetchone()
-        if current is None or current["status"] == "DONE":
-            return "duplicate"
+        current = leases.lock_unfinished(conn, SEGMENTS, (job_id, segment_no))
+        if current is None:
+            phase = conn.execute("SELECT phase, status FROM recon.jobs WHERE job_id = %s", (job_id,)).fetchone()
+            rechecking = phase is not None and phase["phase"] == "RECHECKING" and phase["status"] == "RUNNING"
+            return "duplicate", (0 if rechecking else None)
         job = conn.execute("SELECT * FROM recon.jobs WHERE job_id = %s FOR UPDATE", (job_id,)).fetchone()
         if job["status"] != "RUNNING" or job["phase"] != "SCANNING":
-            return "job-finished"
+            return "job-finished", None
         recording.insert_mismatches(conn, job, segment_no, result.mismatches)
         recording.insert_suspects(conn, job, segment_no, result.suspects, s.recheck_grace_seconds)
-        conn.execute(
-            "UPDATE recon.segments SET status = 'DONE', completed_at = now(), lease_until = NULL,"
-            " cassandra_rows = %s, postgres_rows = %s, cassandra_digest = %s, postgres_digest = %s,"
-            " mismatches = %s, suspects = %s WHERE job_id = %s AND segment_no = %s",
-            (result.cassandra_rows, result.postgres_rows, result.cassandra_digest, result.postgres_digest,
-             len(result.mismatches), len(result.suspects), job_id, segment_no),
-        )
+        leases.mark_done(conn, SEGMENTS, (job_id, segment_no), {
+            "cassandra_rows": result.cassandra_rows, "postgres_rows": result.postgres_rows,
+            "cassandra_digest": result.cassandra_digest, "postgres_digest": result.postgres_digest,
+            "mismatches": len(result.mismatches), "suspects": len(result.suspects),
+        })
         done = conn.execute(
             "UPDATE recon.jobs SET segments_done = segments_done + 1 WHERE job_id = %s RETURNING segments_done, segment_count",
             (job_id,),
         ).fetchone()
         if done["segments_done"] < done["segment_count"]:
-            return "recorded"
+            return "recorded", None
         has_suspects = conn.execute("SELECT 1 FROM recon.rechecks WHERE job_id = %s LIMIT 1", (job_id,)).fetchone()
         conn.execute("UPDATE recon.jobs SET phase = 'RECHECKING' WHERE job_id = %s", (job_id,))
-        delay = s.recheck_grace_seconds if has_suspects else 0
-    # the last segment hands the job to the recheck/finalise step (also run by the sweeper if lost)
-    aws.send_message(SEGMENTS_QUEUE, {"kind": "finalize", "job_id": str(job_id)}, delay_seconds=min(delay, 900))
-    return "recorded"
+        return "recorded", (s.recheck_grace_seconds if has_suspects else 0)
 
 
 # ------------------------------------------------------------------------------------------ finish
@@ -275,12 +323,9 @@ def _job_finished(conn, job: dict) -> list:
 
 def _after_finish(deliveries: list) -> None:
     if deliveries:
-        from chalicelib.cdc import alerts
+        from chalicelib.runs import webhooks
 
-        try:
-            alerts.enqueue_deliveries(deliveries)
-        except Exception:  # the sweeper re-sends pending deliveries
-            logger.exception("could not enqueue webhook deliveries")
+        webhooks.enqueue_quietly(deliveries)  # the sweeper re-sends pending deliveries
 
 
 def finalize_job(conn, job: dict) -> list:
@@ -310,9 +355,10 @@ def finalize_job(conn, job: dict) -> list:
 
 
 def sweep() -> dict:
-    """Maintenance (every minute): fail jobs past their deadline, re-wake lost work."""
+    """Sweeper hook (chalicelib.runs.sweeper, every minute): fail jobs past their deadline with the
+    reason, re-wake lost work. Safe to run twice at once (SKIP LOCKED, conditional updates)."""
     counts = {"failed": 0, "rewoken_jobs": 0, "rewoken_segments": 0, "rewoken_finalize": 0}
-    to_send: list[tuple[str, dict]] = []
+    to_send: dict[str, list[dict]] = {JOBS_QUEUE: [], SEGMENTS_QUEUE: []}
     all_deliveries: list = []
     with transaction() as conn:
         stuck = conn.execute(
@@ -320,24 +366,29 @@ def sweep() -> dict:
         ).fetchall()
         for job in stuck:
             elapsed = int((_now() - (job["started_at"] or job["created_at"])).total_seconds())
-            _fail(conn, job, [
-                f"deadline exceeded: still {job['phase']} after {elapsed} s "
-                f"({job['segments_done']}/{job['segment_count'] or 0} segments done)"
-            ])
+            last = conn.execute(
+                "SELECT segment_no, last_error FROM recon.segments WHERE job_id = %s AND status <> 'DONE'"
+                " AND last_error IS NOT NULL ORDER BY segment_no LIMIT 1", (job["job_id"],)
+            ).fetchone()
+            reason = (f"deadline exceeded: still {job['phase']} after {elapsed} s "
+                      f"({job['segments_done']}/{job['segment_count'] or 0} segments done)")
+            if last:
+                reason += f"; last error (segment {last['segment_no']}): {last['last_error'].strip().splitlines()[0]}"
+            _fail(conn, job, [reason])
             job = conn.execute("SELECT * FROM recon.jobs WHERE job_id = %s", (job["job_id"],)).fetchone()
             all_deliveries += _job_finished(conn, job)
             counts["failed"] += 1
         for r in conn.execute(
             "SELECT job_id FROM recon.jobs WHERE phase = 'QUEUED' AND created_at < now() - interval '60 seconds'"
         ).fetchall():
-            to_send.append((JOBS_QUEUE, {"kind": "job", "job_id": str(r["job_id"])}))
+            to_send[JOBS_QUEUE].append({"kind": "job", "job_id": str(r["job_id"])})
             counts["rewoken_jobs"] += 1
         for r in conn.execute(
             "SELECT s.job_id, s.segment_no FROM recon.segments s JOIN recon.jobs j ON j.job_id = s.job_id"
             " WHERE j.phase = 'SCANNING' AND j.status = 'RUNNING' AND j.started_at < now() - interval '120 seconds'"
             " AND (s.status = 'PENDING' OR (s.status = 'RUNNING' AND s.lease_until < now())) LIMIT 500"
         ).fetchall():
-            to_send.append((SEGMENTS_QUEUE, {"kind": "segment", "job_id": str(r["job_id"]), "segment_no": r["segment_no"]}))
+            to_send[SEGMENTS_QUEUE].append({"kind": "segment", "job_id": str(r["job_id"]), "segment_no": r["segment_no"]})
             counts["rewoken_segments"] += 1
         grace = get_settings().recheck_grace_seconds
         for r in conn.execute(
@@ -346,12 +397,9 @@ def sweep() -> dict:
             "   AND r.due_at > now() - make_interval(secs => %s))",
             (120 + grace,),
         ).fetchall():
-            to_send.append((SEGMENTS_QUEUE, {"kind": "finalize", "job_id": str(r["job_id"])}))
+            to_send[SEGMENTS_QUEUE].append({"kind": "finalize", "job_id": str(r["job_id"])})
             counts["rewoken_finalize"] += 1
-    for queue, body in to_send:
-        aws.send_message(queue, body)
+    for queue, bodies in to_send.items():
+        wakeups.wake(queue, bodies)
     _after_finish(all_deliveries)
-    from chalicelib.cdc import alerts
-
-    counts["requeued_deliveries"] = alerts.requeue_stalled_deliveries() or 0
     return counts

@@ -4,19 +4,21 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from chalicelib import aws
 from chalicelib.cdc import jobs, recording
 from chalicelib.cdc.catalog import get_catalog
 from chalicelib.cdc.diff import diff_rows
 from chalicelib.db.pool import transaction
 from chalicelib.observability import logger
+from chalicelib.runs import wakeups
 
 #: earlier PENDING mismatches re-checked per job (oldest first); the rest wait for the next job
 CONVERGENCE_BATCH = 5000
 
 
 def finalize(job_id, context_for) -> str:
-    """Handle a 'finalize' message. `context_for(table_config)` gives the TableContext.
+    """Handle a 'finalize' message. `context_for(table_config)` gives the TableContext. Safe to run
+    again after a fault at any point (the worker retries it on transient faults): the reads change
+    nothing and the writes commit together under the job's row lock, conditional on RECHECKING.
 
     Returns 'finalized', 'not-due' (re-sent with a delay), or 'skipped' (not in RECHECKING, or
     another worker holds it)."""
@@ -40,7 +42,7 @@ def finalize(job_id, context_for) -> str:
             (job["table_name"], job_id, CONVERGENCE_BATCH),
         ).fetchall()
     if wait is not None and wait > 0:
-        aws.send_message(jobs.SEGMENTS_QUEUE, {"kind": "finalize", "job_id": str(job_id)}, delay_seconds=min(wait, 900))
+        wakeups.wake(jobs.SEGMENTS_QUEUE, [{"kind": "finalize", "job_id": str(job_id)}], delay_s=min(wait, 900))
         return "not-due"
 
     table = get_catalog().get(job["table_name"])

@@ -14,8 +14,10 @@ from __future__ import annotations
 import errno
 import functools
 import socket
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, Iterator, TypeVar
 
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, stop_after_delay
 from tenacity import wait_exponential_jitter
@@ -110,6 +112,24 @@ WORKER = RetryPolicy("worker", budget_s=90.0, max_attempts=40, initial_s=0.2, ma
 HEARTBEAT = RetryPolicy("heartbeat", budget_s=3.0, max_attempts=3, initial_s=0.2, max_wait_s=1.0, jitter_s=0.1)
 
 
+_current: ContextVar[RetryPolicy] = ContextVar("recon_retry_policy", default=WORKER)
+
+
+def current() -> RetryPolicy:
+    """The policy of the code running now: API inside an HTTP request (set by the request middleware),
+    WORKER everywhere else."""
+    return _current.get()
+
+
+@contextmanager
+def policy_scope(policy: RetryPolicy) -> Iterator[RetryPolicy]:
+    token = _current.set(policy)
+    try:
+        yield policy
+    finally:
+        _current.reset(token)
+
+
 def _log_retry(policy: RetryPolicy, what: str) -> Callable[[RetryCallState], None]:
     def before_sleep(state: RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome else None
@@ -123,12 +143,13 @@ def _log_retry(policy: RetryPolicy, what: str) -> Callable[[RetryCallState], Non
     return before_sleep
 
 
-def retry_call(fn: Callable[..., T], *args: Any, policy: RetryPolicy = WORKER, what: str | None = None,
+def retry_call(fn: Callable[..., T], *args: Any, policy: RetryPolicy | None = None, what: str | None = None,
                on_retry: Callable[[BaseException], None] | None = None, **kwargs: Any) -> T:
     """Run `fn(*args, **kwargs)`, again after a transient fault (backoff with jitter) within the
     policy's budget. A permanent fault propagates at once, unchanged; a transient one that outlives
     the budget becomes `ServiceUnavailable`. `on_retry(exc)` runs before each new attempt (for
-    example to drop a cached session)."""
+    example to drop a cached session). Without `policy`, the current one (`current()`)."""
+    policy = policy or current()
     name = what or getattr(fn, "__qualname__", repr(fn))
     log = _log_retry(policy, name)
 
@@ -160,8 +181,8 @@ def retry_call(fn: Callable[..., T], *args: Any, policy: RetryPolicy = WORKER, w
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def retrying(policy: RetryPolicy = WORKER, what: str | None = None) -> Callable[[Callable[..., T]], Callable[..., T]]:
-    """Decorator form of `retry_call`."""
+def retrying(policy: RetryPolicy | None = None, what: str | None = None) -> Callable[[Callable[..., T]], Callable[..., T]]:
+    """Decorator form of `retry_call` (without `policy`: the current one at call time)."""
 
     def decorate(fn: Callable[..., T]) -> Callable[..., T]:
         @functools.wraps(fn)

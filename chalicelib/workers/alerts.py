@@ -1,10 +1,10 @@
-"""SQS worker glue for webhook deliveries (the logic is chalicelib.cdc.alerts)."""
+"""SQS worker glue for webhook deliveries (the logic is chalicelib.runs.webhooks)."""
 from __future__ import annotations
 
 from chalicelib.workers.cdc import parse
 
 
 def handle_alert_message(body: str, receive_count: int = 1) -> None:
-    from chalicelib.cdc import alerts
+    from chalicelib.runs import webhooks
 
-    alerts.handle_delivery_message(parse(body, ()), receive_count)
+    webhooks.handle_message(parse(body, ()), receive_count)

@@ -7,6 +7,10 @@ Messages are JSON objects with a `kind`:
 - recon-schedule:  an EventBridge scheduled event                   enqueue hourly jobs
 - recon-maintenance: an EventBridge scheduled event                 the sweeper
 A malformed message is reported (logged with its id) and fails into the DLQ; never dropped silently.
+
+Faults: each step runs under the worker retry policy (chalicelib.runs.retry). A segment whose scan
+meets a transient fault that outlives the policy is given back without counting an attempt and a
+fresh wake-up is sent; a permanent error counts an attempt (the job fails after five, naming it).
 """
 from __future__ import annotations
 
@@ -18,6 +22,11 @@ from typing import Any
 from chalicelib.cdc import jobs
 from chalicelib.cdc.catalog import TableConfig, get_catalog
 from chalicelib.observability import logger
+from chalicelib.runs import wakeups
+from chalicelib.runs.retry import describe, is_transient, retry_call
+
+#: delay of the wake-up sent for a segment given back after a transient fault
+TRANSIENT_REWAKE_SECONDS = 10
 
 
 class RetryLater(Exception):
@@ -80,7 +89,7 @@ def handle_segment_message(body: str) -> None:
     if msg["kind"] == "finalize":
         from chalicelib.cdc import rechecks
 
-        rechecks.finalize(msg["job_id"], context_for)
+        retry_call(rechecks.finalize, msg["job_id"], context_for, what="finalize job")
         return
     if msg["kind"] != "segment" or "segment_no" not in msg:
         raise MalformedMessage(f"unknown segment message kind {msg.get('kind')!r}")
@@ -96,27 +105,37 @@ def handle_segment_message(body: str) -> None:
 def run_segment(seg: dict) -> str:
     from chalicelib.cdc.strategies import STRATEGIES, LeaseKeeper
     from chalicelib.config import get_settings
-    from chalicelib.db.pool import transaction
 
-    with transaction() as conn:
-        job = conn.execute("SELECT * FROM recon.jobs WHERE job_id = %s", (seg["job_id"],)).fetchone()
-    table = get_catalog().get(job["table_name"])
+    job_id, segment_no = seg["job_id"], seg["segment_no"]
+    log = {"job_id": str(job_id), "segment_no": segment_no}
     try:
+        job = jobs.get_job(job_id)
+        table = get_catalog().get(job["table_name"])
         if table is None:
             raise ValueError(f"table {job['table_name']!r} is no longer in the catalog")
         ctx = context_for(table)
-        lease = LeaseKeeper(lambda: jobs.extend_lease(seg["job_id"], seg["segment_no"]),
-                            get_settings().segment_lease_seconds / 3)
-        result = STRATEGIES[job["validation_strategy"]].run_segment(ctx, seg["token_start"], seg["token_end"], job, lease)
+        heartbeat = jobs.segment_heartbeat(job_id, segment_no)
+        strategy = STRATEGIES[job["validation_strategy"]]
+
+        def scan():
+            lease = LeaseKeeper(heartbeat, get_settings().segment_lease_seconds / 3)
+            return strategy.run_segment(ctx, seg["token_start"], seg["token_end"], job, lease)
+
+        result = retry_call(scan, what=f"segment {job_id}/{segment_no}")
     except Exception as exc:
-        logger.warning("segment failed", extra={"job_id": str(seg["job_id"]), "segment_no": seg["segment_no"],
-                                                "error": f"{type(exc).__name__}: {exc}"})
-        failed_job = jobs.release_segment(seg["job_id"], seg["segment_no"], f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=3)}")
-        if failed_job:
+        transient = is_transient(exc)
+        error = f"{describe(exc)}\n{traceback.format_exc(limit=3)}"
+        logger.warning("segment failed", extra={**log, "transient": transient, "error": describe(exc)})
+        if jobs.release_segment(job_id, segment_no, error, transient=transient):
             return "job-failed"
+        if transient:
+            # not the segment's fault: no attempt counted, and another wake-up a little later
+            wakeups.wake(jobs.SEGMENTS_QUEUE, [{"kind": "segment", "job_id": str(job_id), "segment_no": segment_no}],
+                         delay_s=TRANSIENT_REWAKE_SECONDS)
+            return "released"
         raise
     outcome = jobs.complete_segment(seg, result)
-    logger.info("segment done", extra={"job_id": str(seg["job_id"]), "segment_no": seg["segment_no"], "outcome": outcome,
+    logger.info("segment done", extra={**log, "outcome": outcome,
                                        "cassandra_rows": result.cassandra_rows, "postgres_rows": result.postgres_rows,
                                        "mismatches": len(result.mismatches), "suspects": len(result.suspects)})
     return outcome
@@ -135,6 +154,8 @@ def handle_schedule_event(body: str) -> list[dict]:
 
 
 def handle_maintenance_event(body: str) -> dict:
-    counts = jobs.sweep()
-    logger.info("sweep", extra=counts)
-    return counts
+    from chalicelib.runs import sweeper
+
+    results = sweeper.run()
+    logger.info("sweep", extra={"results": results})
+    return results

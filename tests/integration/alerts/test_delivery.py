@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 import pytest
 
 from chalicelib.cdc import alerts
+from chalicelib.runs import webhooks
 from chalicelib.db import pool
 
 from .conftest import SECRET, deliveries, make_job
@@ -221,8 +222,8 @@ def test_connection_refused_is_a_failed_attempt(env, db, queue, receiver):
 
 
 def test_read_timeout_is_a_failed_attempt(env, db, queue, receiver, monkeypatch):
-    monkeypatch.setattr(alerts, "CONNECT_TIMEOUT_SECONDS", 5)
-    monkeypatch.setattr(alerts, "READ_TIMEOUT_SECONDS", 0.5)
+    monkeypatch.setattr(webhooks, "CONNECT_TIMEOUT_SECONDS", 5)
+    monkeypatch.setattr(webhooks, "READ_TIMEOUT_SECONDS", 0.5)
     job, delivery_id, body, count = one_delivery(env, db, queue, receiver)
     receiver.script.append("hang")
     started = time.monotonic()

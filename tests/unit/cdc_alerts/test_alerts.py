@@ -10,6 +10,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from chalicelib.cdc import alerts
+from chalicelib.runs import webhooks
 from chalicelib.config import reset_settings
 
 JOB_ID = uuid.UUID("550e8400-e29b-41d4-a716-446655440000")
@@ -199,9 +200,9 @@ def test_plan_does_no_network_io(monkeypatch):
     def no_network(*args, **kwargs):
         raise AssertionError("network I/O during planning")
 
-    monkeypatch.setattr(alerts.aws, "send_message", no_network)
-    monkeypatch.setattr(alerts.aws, "send_messages", no_network)
-    monkeypatch.setattr(alerts, "_post", no_network)
+    monkeypatch.setattr(webhooks.aws, "send_message", no_network)
+    monkeypatch.setattr(webhooks.aws, "send_messages", no_network)
+    monkeypatch.setattr(webhooks, "_post", no_network)
 
     class Conn:
         def __init__(self):
@@ -226,5 +227,5 @@ def test_plan_does_no_network_io(monkeypatch):
     assert fired is True
     assert len(ids) == 2
     assert any("alert_fired = true" in sql for sql, _ in conn.statements)
-    inserted = [json.loads(p[4]) for sql, p in conn.statements if sql.lstrip().startswith("INSERT")]
+    inserted = [json.loads(p[5]) for sql, p in conn.statements if sql.lstrip().startswith("INSERT")]
     assert {p["event"] for p in inserted} == {"reconciliation.job_completed", "reconciliation.drift_detected"}

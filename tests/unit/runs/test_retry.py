@@ -170,3 +170,19 @@ def test_decorator():
         return x * 2
 
     assert f(21) == 42 and state["n"] == 2
+
+
+def test_policy_scope_sets_the_default():
+    assert retry.current() is retry.WORKER
+    calls = []
+
+    def down():
+        calls.append(1)
+        raise TimeoutError("down")
+
+    with retry.policy_scope(FAST):
+        assert retry.current() is FAST
+        with pytest.raises(ServiceUnavailable):
+            retry_call(down)
+    assert len(calls) == FAST.max_attempts
+    assert retry.current() is retry.WORKER
