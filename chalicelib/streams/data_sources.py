@@ -141,12 +141,13 @@ def require(data_source_id: int) -> dict:
     return row
 
 
-def existing(ids: list[int], conn=None) -> dict[int, dict]:
+def existing(ids: list[int], conn=None, *, share_lock: bool = False) -> dict[int, dict]:
     if not ids:
         return {}
     with tx(conn) as c:
         rows = fetch_all(c, f"SELECT {_COLS} FROM recon.data_sources WHERE data_source_id = ANY(%s)"
-                            " AND deleted_at IS NULL", (list(set(ids)),))
+                            " AND deleted_at IS NULL ORDER BY data_source_id" + (" FOR SHARE" if share_lock else ""),
+                         (list(set(ids)),))
     return {r["data_source_id"]: r for r in rows}
 
 

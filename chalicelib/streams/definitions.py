@@ -29,7 +29,7 @@ def as_definition(body: StreamIn | dict) -> dict:
     return d
 
 
-def _references(defn: dict, conn) -> dict[str, Any]:
+def _references(defn: dict, conn, share_lock: bool = False) -> dict[str, Any]:
     file_ids, ds_ids = [], []
     for s in defn["steps"]:
         for key in ("source_input", "target_input"):
@@ -44,14 +44,17 @@ def _references(defn: dict, conn) -> dict[str, Any]:
                         (tc["streamId"],))
         if row:
             stream_ids.add(row["stream_id"])
-    return {"files": files.get_files(file_ids, conn),
-            "rule_sets": rule_sets.existing([s["rule_set_id"] for s in defn["steps"]], conn),
-            "data_sources": data_sources.existing(ds_ids, conn), "streams": stream_ids}
+    return {"files": files.get_files(file_ids, conn, share_lock=share_lock),
+            "rule_sets": rule_sets.existing([s["rule_set_id"] for s in defn["steps"]], conn, share_lock=share_lock),
+            "data_sources": data_sources.existing(ds_ids, conn, share_lock=share_lock), "streams": stream_ids}
 
 
-def check(defn: dict, *, strict_ready: bool, self_id: int | None = None, conn=None) -> tuple[list[Issue], list[Issue]]:
+def check(defn: dict, *, strict_ready: bool, self_id: int | None = None, conn=None, share_lock: bool = False
+          ) -> tuple[list[Issue], list[Issue]]:
+    """share_lock (saving): the referenced files, rule sets and data sources stay locked against a
+    concurrent delete until the caller's transaction ends."""
     with tx(conn) as c:
-        refs = _references(defn, c)
+        refs = _references(defn, c, share_lock)
     return check_definition(defn, strict_ready=strict_ready, self_id=self_id, **refs)
 
 
@@ -76,7 +79,7 @@ def create_stream(body: StreamIn | dict, created_by: str | None = None, *, kind:
     """Validate and store a new stream (version 1); Invalid listing every error otherwise."""
     defn = as_definition(body)
     with tx(conn) as c:
-        errors, _ = check(defn, strict_ready=False, conn=c)
+        errors, _ = check(defn, strict_ready=False, conn=c, share_lock=True)
         if errors:
             raise Invalid(errors, message=_summary(errors))
         row = fetch_one(c, f"INSERT INTO recon.streams (kind, name, domain, trigger_type, trigger_config, created_by)"
@@ -97,7 +100,7 @@ def update_stream(stream_id: int, body: StreamIn | dict, created_by: str | None 
             raise Conflict(f"Stream {stream_id} belongs to a legacy reconciliation and cannot be edited")
         if row["status"] == "ARCHIVED":
             raise Conflict(f"Stream {stream_id} is ARCHIVED and cannot be changed")
-        errors, _ = check(defn, strict_ready=False, self_id=stream_id, conn=c)
+        errors, _ = check(defn, strict_ready=False, self_id=stream_id, conn=c, share_lock=True)
         if errors:
             raise Invalid(errors, message=_summary(errors))
         version = row["current_version"] + 1

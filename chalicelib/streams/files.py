@@ -124,11 +124,14 @@ def require_file(file_id: int, conn=None) -> dict:
     return row
 
 
-def get_files(file_ids: list[int], conn=None) -> dict[int, dict]:
+def get_files(file_ids: list[int], conn=None, *, share_lock: bool = False) -> dict[int, dict]:
+    """The files that exist, by id. share_lock: hold them until the caller's transaction ends (a stream
+    being saved against a concurrent delete)."""
     if not file_ids:
         return {}
     with tx(conn) as c:
-        rows = fetch_all(c, f"SELECT {COLUMNS} FROM recon.files WHERE file_id = ANY(%s)", (list(set(file_ids)),))
+        rows = fetch_all(c, f"SELECT {COLUMNS} FROM recon.files WHERE file_id = ANY(%s) ORDER BY file_id"
+                            + (" FOR SHARE" if share_lock else ""), (list(set(file_ids)),))
     return {r["file_id"]: r for r in rows}
 
 
@@ -294,13 +297,15 @@ def users_of(file_id: int, conn=None) -> list[str]:
 def delete_file(file_id: int) -> dict:
     import psycopg
 
-    row = require_file(file_id)
-    users = users_of(file_id)
-    if users:
-        shown = ", ".join(users[:5]) + (f" and {len(users) - 5} more" if len(users) > 5 else "")
-        raise Conflict(f"File {file_id} is in use by {shown}")
     try:
         with tx() as c:
+            row = fetch_one(c, f"SELECT {COLUMNS} FROM recon.files WHERE file_id = %s FOR UPDATE", (file_id,))
+            if row is None:
+                raise NotFound("File", file_id)
+            users = users_of(file_id, c)
+            if users:
+                shown = ", ".join(users[:5]) + (f" and {len(users) - 5} more" if len(users) > 5 else "")
+                raise Conflict(f"File {file_id} is in use by {shown}")
             c.execute("DELETE FROM recon.files WHERE file_id = %s", (file_id,))
     except psycopg.errors.ForeignKeyViolation:
         raise Conflict(f"File {file_id} is an artifact of a stream run and is kept with it") from None

@@ -81,13 +81,14 @@ def load(rule_set_id: int, version: int | None = None, conn=None):
     return model().model_validate(row["definition"]), row["version"]
 
 
-def existing(ids: list[int], conn=None) -> dict[int, dict]:
-    """The latest versions of those rule sets that exist (not deleted)."""
+def existing(ids: list[int], conn=None, *, share_lock: bool = False) -> dict[int, dict]:
+    """The latest versions of those rule sets that exist (not deleted); share_lock as files.get_files."""
     if not ids:
         return {}
     with tx(conn) as c:
         rows = fetch_all(c, _SELECT + " WHERE r.rule_set_id = ANY(%s) AND v.version = r.latest_version"
-                                      " AND r.deleted_at IS NULL", (list(set(ids)),))
+                                      " AND r.deleted_at IS NULL ORDER BY r.rule_set_id"
+                                      + (" FOR SHARE OF r" if share_lock else ""), (list(set(ids)),))
     return {r["rule_set_id"]: r for r in rows}
 
 

@@ -253,3 +253,26 @@ def test_complete_again_resends_a_lost_wake_up(api, db, uid):
     f = wait_for(lambda: (lambda d: d if d["status"] != "PROCESSING" else None)(
         api.get(f"/files/{s['fileId']}").json()["data"]), 60, "the re-sent wake-up")
     assert (f["status"], f["rowCount"]) == ("READY", 2)
+
+
+def test_delete_racing_a_stream_save_never_leaves_a_dangling_reference(api, uid):
+    from concurrent.futures import ThreadPoolExecutor
+
+    rs = api.rule_set()
+    src = api.upload(f"race_src_{uid}.csv", SOURCE_CSV)
+    outcomes = set()
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        for i in range(8):
+            tgt = api.upload(f"race_tgt_{uid}_{i}.csv", TARGET_CSV)
+            body = {"name": f"race {uid} {i}", "steps": [step(1, ("FILE", src["id"]), ("FILE", tgt["id"]), rs["id"])]}
+            save = pool.submit(api.post, "/streams", body)
+            delete = pool.submit(api.delete, f"/files/{tgt['id']}")
+            s, d = save.result(), delete.result()
+            outcomes.add((s.status_code, d.status_code))
+            if s.status_code == 201:
+                assert d.status_code == 409, d.text
+                assert api.get(f"/files/{tgt['id']}").status_code == 200
+            else:
+                assert (s.status_code, d.status_code) == (400, 200), (s.text, d.text)
+                assert ("steps[0].targetInput.id", "FILE_NOT_FOUND") in {(e["field"], e["code"]) for e in s.json()["errors"]}
+    assert outcomes <= {(201, 409), (400, 200)}
