@@ -27,7 +27,7 @@ from .inputs import (EXPLANATION_COLUMNS, CsvDialect, InputError, csv_dialect, d
 from .rules import Cardinality, Operator, Pass, RuleSet
 from .sqlparts import AMOUNT_TYPE, CondSQL, Feature, fmt_decimal
 
-MAX_ROUNDS = 64          # mutual-best rounds per pass; rows still contested afterwards are AMBIGUOUS
+MAX_ROUNDS = 256         # mutual-best rounds per pass; rows still contested afterwards are AMBIGUOUS
 
 
 class MatchCanceled(Exception):
@@ -384,18 +384,19 @@ class _Runner:
         sk = [c.s[2:] for c in eq]
         tk = [c.t[2:] for c in eq]
         on = " AND ".join(f"s.{a} = t.{b}" for a, b in zip(sk, tk))
-        self.sql(f"CREATE OR REPLACE TEMP TABLE j AS SELECT s.__rid AS s_rid, t.__rid AS t_rid, "
-                 f"s.__m_key AS skey, t.__m_key AS tkey "
-                 f"FROM ({s_rem}) s JOIN ({t_rem}) t ON {on}")
+        # optimistic: the join goes straight into matches; taken back out if some row paired twice
+        self.sql(f"INSERT INTO matches SELECT {pi + 1}, s.__rid, s.__rid, t.__rid, s.__m_key, t.__m_key, "
+                 f"CAST(0 AS {AMOUNT_TYPE}), 0, CAST(NULL AS DOUBLE) FROM ({s_rem}) s JOIN ({t_rem}) t ON {on}")
         self.check_cancel()
-        n, ds, dt = self.one("SELECT count(*), count(DISTINCT s_rid), count(DISTINCT t_rid) FROM j")
-        values = (f"{pi + 1}, s_rid, s_rid, t_rid, skey, tkey, CAST(0 AS {AMOUNT_TYPE}), 0, CAST(NULL AS DOUBLE)")
+        n, ds, dt = self.one(f"SELECT count(*), count(DISTINCT s_rid), count(DISTINCT t_rid) FROM matches "
+                             f"WHERE pass = {pi + 1}")
         if n == ds == dt:
             if pi == 0:
                 self.nothing_to_explain.add(pi)
-            self.sql(f"INSERT INTO matches SELECT {values} FROM j")
-            self.sql("DROP TABLE j")
             return n
+        self.sql(f"CREATE OR REPLACE TEMP TABLE j AS SELECT s_rid, t_rid, skey, tkey FROM matches WHERE pass = {pi + 1}")
+        self.sql(f"DELETE FROM matches WHERE pass = {pi + 1}")
+        values = (f"{pi + 1}, s_rid, s_rid, t_rid, skey, tkey, CAST(0 AS {AMOUNT_TYPE}), 0, CAST(NULL AS DOUBLE)")
         self.sql("""CREATE OR REPLACE TEMP TABLE jd AS SELECT * FROM j
             WHERE s_rid IN (SELECT s_rid FROM j GROUP BY s_rid HAVING count(*) > 1)
                OR t_rid IN (SELECT t_rid FROM j GROUP BY t_rid HAVING count(*) > 1)""")
@@ -538,6 +539,8 @@ class _Runner:
         # narrow on purpose: the pair (rows, keys) and what was tolerated; the rows themselves are in
         # the inputs (immutable files), so sorting never moves wide rows around
         joins = ""
+        grouped = any(c is not Cardinality.ONE_TO_ONE for c in cards.values())
+        order = "m.pass, m.grp, m.s_rid, m.t_rid" if grouped else "m.pass, m.s_rid"   # 1:1: grp = s_rid
         self.sql(f"""COPY (
             SELECT {mid} AS match_id, m.pass AS pass, CASE m.pass {names} END AS pass_name,
                    m.s_rid + 1 AS source_row, m.t_rid + 1 AS target_row,
@@ -547,7 +550,7 @@ class _Runner:
                    m.ddiff AS date_difference_days,
                    {'CAST(round(m.sim, 6) AS DECIMAL(7,6))' if has_sim else 'CAST(NULL AS VARCHAR)'} AS similarity
             FROM matches m{joins}
-            ORDER BY m.pass, m.grp, m.s_rid, m.t_rid
+            ORDER BY {order}
         ) TO {sql_str(paths['matched'])} (FORMAT csv, HEADER true)""")
         for side, key in ((s, "unmatched_source"), (t, "unmatched_target")):
             ex = "expl_s" if side.letter == "s" else "expl_t"
