@@ -52,6 +52,10 @@ Key = tuple  # partition key values + clustering key values, in that order
 _SAMPLE_PARTITION_WINDOW = 100  # rows read per probe in tables with clustering columns
 
 
+class RawScanUnavailable(Exception):
+    """Undecoded scans are not available with this reader (it was given its own session)."""
+
+
 def _release(future: Any, result: Any) -> None:
     for obj, attr in ((future, "_final_result"), (result, "_current_rows"), (result, "_page_iter")):
         try:
@@ -165,7 +169,7 @@ class CassandraReader:
         """Session whose rows are serialized bytes per column (see ``wire``)."""
         if self._raw_session is None:
             if self._session is not None and self._injected:
-                raise RuntimeError("raw scans need the process-wide sessions (no injected session)")
+                raise RawScanUnavailable("raw scans need the process-wide sessions (no injected session)")
             self._raw_session = get_raw_session(self.settings)
         return self._raw_session
 

@@ -116,22 +116,25 @@ class TableContext:
         self._wire_checked = False
 
     def wire(self):
-        """(digest query, Cassandra row decoder) when CHECKSUM can compare this table by wire
-        digests (every column has an exact PostgreSQL encoding, the sessions support raw rows,
-        CHECKSUM_WIRE_DIGESTS is not 0); None otherwise: the decoded path is used."""
+        """(wire query, Cassandra row decoder) when CHECKSUM can compare this table's serialized
+        rows (every column has an exact PostgreSQL encoding, PostgreSQL >= 14, the reader has the
+        process-wide sessions, CHECKSUM_WIRE_DIGESTS is not 0); None: the decoded comparison.
+        A connection error is raised (the segment is retried), not taken as "unsupported"."""
         if not self._wire_checked:
-            self._wire_checked = True
             if os.environ.get("CHECKSUM_WIRE_DIGESTS", "1").strip().lower() in ("0", "false", "no", "off"):
+                self._wire, self._wire_checked = None, True
                 return None
-            try:
-                query = self.postgres.wire_query(self.specs)
-                self._wire = (query, self.cassandra.raw_decoder()) if query is not None else None
-            except Exception as exc:  # no raw session (injected test session, old server): decoded path
-                from chalicelib.observability import logger
+            query = self.postgres.wire_query(self.specs)
+            decoder = None
+            if query is not None:
+                from chalicelib.cassandra.reader import RawScanUnavailable
 
-                logger.info("wire digests unavailable, decoded comparison", extra={
-                    "table": self.table.name, "reason": f"{type(exc).__name__}: {exc}"})
-                self._wire = None
+                try:
+                    decoder = self.cassandra.raw_decoder()
+                except RawScanUnavailable:  # an injected session: no raw session to go with it
+                    decoder = None
+            self._wire = (query, decoder) if decoder is not None else None
+            self._wire_checked = True
         return self._wire
 
     @property
