@@ -100,6 +100,8 @@ def update_stream(stream_id: int, body: StreamIn | dict, created_by: str | None 
             raise Conflict(f"Stream {stream_id} belongs to a legacy reconciliation and cannot be edited")
         if row["status"] == "ARCHIVED":
             raise Conflict(f"Stream {stream_id} is ARCHIVED and cannot be changed")
+        if isinstance(body, StreamIn) and "domain" not in body.model_fields_set:
+            defn["domain"] = row["domain"]    # PUT replaces name, description, trigger and steps
         errors, _ = check(defn, strict_ready=False, self_id=stream_id, conn=c, share_lock=True)
         if errors:
             raise Invalid(errors, message=_summary(errors))

@@ -56,6 +56,9 @@ def test_create_get_update_lifecycle(api, uid):
     assert len(s2["steps"]) == 1 and s2["steps"][0]["id"] not in (st1["id"], st2["id"])
     assert s2["steps"][0]["config"] == {"continueOnFailure": False, "maxRetries": 0}
     assert s2["description"] is None and s2["createdAt"] == s["createdAt"]
+    assert s2["domain"] == f"D{uid}"       # not part of what a PUT replaces unless given
+    s3 = api.put(f"/streams/{sid}", {**new, "domain": None}).json()["data"]
+    assert (s3["domain"], s3["version"]) == (None, 3)
 
 
 def test_pause_resume_archive(api, uid):
