@@ -659,6 +659,7 @@ class Operation:
     body_example: Any = None
     extra_responses: dict[str, dict] = field(default_factory=dict)
     param_docs: dict[str, str] = field(default_factory=dict)     # path parameter -> description
+    raw_request: dict | None = None    # {media type: schema} of a body the handler reads raw (uploads)
     before: Callable[[], None] | None = None                      # checks that come before parsing
 
 
@@ -726,7 +727,8 @@ class Routes:
               path_params: dict[str, str] | None = None, public: bool = False, operation_id: str | None = None,
               raw_response: dict | None = None, content_types: list[str] | None = None,
               body_example: Any = None, rate_limited: bool = True, extra_responses: dict | None = None,
-              param_docs: dict[str, str] | None = None, before: Callable[[], None] | None = None):
+              param_docs: dict[str, str] | None = None, before: Callable[[], None] | None = None,
+              raw_request: dict | None = None):
         """Declare and register a route.
 
         - `body=Model`: the JSON body is parsed and validated; the handler gets it as `body=`.
@@ -740,6 +742,9 @@ class Routes:
           as they apply. In the CDC dialect a dict {status: schema name or (name, example)} may say
           which error model each status uses.
         - `before`: a check run before the request is parsed (service switch, rate limit).
+        - `raw_request`: {media type: schema} documenting a body the handler reads itself
+          (`bp.current_request.raw_body`), e.g. {"application/octet-stream": {"type": "string",
+          "format": "binary"}}; any content type is then accepted.
         """
         method = method.lower()
         full = self.prefix + path if self.prefix else path
@@ -758,11 +763,12 @@ class Routes:
                 body=body, query=query, response=response, status=status, errors=errs, path_params=kinds,
                 public=public, raw_response=raw_response, body_example=body_example, rate_limited=rate_limited,
                 extra_responses=extra_responses or {}, param_docs=param_docs or {}, before=before,
+                raw_request=raw_request,
             )
             REGISTRY.add(op)
             wrapped = self.view(op)(fn)
             kwargs = {"methods": [method.upper()]}
-            if content_types or body is not None:
+            if content_types or body is not None or raw_request is not None:
                 # Chalice answers an unlisted content type with its own 415: accept any, let the
                 # JSON parser give the contract-shaped 400
                 kwargs["content_types"] = content_types or ["*/*"]

@@ -216,6 +216,8 @@ def _registry_operation(op, schemas: dict) -> dict:
         if op.body_example is not None:
             media["example"] = op.body_example
         out["requestBody"] = {"required": True, "content": {"application/json": media}}
+    elif op.raw_request is not None:
+        out["requestBody"] = {"required": True, "content": {t: {"schema": schema} for t, schema in op.raw_request.items()}}
     if op.raw_response is not None:
         success = {"description": op.summary, "content": op.raw_response}
     else:

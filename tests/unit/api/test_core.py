@@ -86,6 +86,12 @@ def client():
         problems.add("triggerConfig.cron", "CRON_INVALID", "must have six fields")
         problems.raise_if_any(message="Step 2: rule set 56 not found")
 
+    @api.route("/samples/{id}/upload", "POST", response=SampleOut, summary="Upload",
+               raw_request={"application/octet-stream": {"type": "string", "format": "binary"}})
+    def upload(id: int):
+        raw = bp.current_request.raw_body or b""
+        return ok({"id": id, "name": str(len(raw)), "trigger_type": "MANUAL"})
+
     @api.route("/samples/{id}/boom", "GET", response=SampleOut, summary="Boom")
     def boom(id: int):
         raise RuntimeError("secret detail")
@@ -98,7 +104,7 @@ def client():
     app.register_blueprint(bp, url_prefix="/api/v1")
     with Client(app) as c:
         yield c
-    for path in ("/api/v1/samples", "/api/v1/samples/{id}", "/api/v1/samples/{id}/run",
+    for path in ("/api/v1/samples", "/api/v1/samples/{id}", "/api/v1/samples/{id}/run", "/api/v1/samples/{id}/upload",
                  "/api/v1/samples/{id}/check", "/api/v1/samples/{id}/boom", "/api/v1/samples/{id}/bad"):
         REGISTRY.operations = [o for o in REGISTRY.operations if o.path != path]
     REGISTRY.prefixes = [p for p in REGISTRY.prefixes if p[0] != "/api/v1/samples"]
@@ -189,6 +195,11 @@ def test_path_ids(client):
         assert status == 400 and body["errors"][0]["field"] == "id" and body["errors"][0]["code"] == "INVALID_TYPE", bad
 
 
+def test_raw_request_body_reaches_the_handler(client):
+    r = client.http.post("/api/v1/samples/4/upload", body=b"\x00\x01abc", headers={"Content-Type": "text/csv"})
+    assert r.status_code == 200 and json.loads(r.body)["data"]["name"] == "5"
+
+
 def test_conflict_and_hand_collected_problems(client):
     status, body = call(client, "post", "/api/v1/samples/1/run", {})
     assert (status, body["errorCode"], body["message"], body["errors"]) == (409, "CONFLICT", "Sample 1 is not ACTIVE", [])
@@ -232,6 +243,8 @@ def test_openapi_operations_come_from_the_declarations(client):
     assert set(schemas["SampleOutPage"]["required"]) == {"items", "page", "pageSize", "totalItems", "totalPages"}
     assert set(schemas["SampleIn"]["properties"]) == {"name", "triggerType", "steps"}
     assert schemas["SampleIn"]["additionalProperties"] is False
+    upload = doc["paths"]["/api/v1/samples/{id}/upload"]["post"]["requestBody"]["content"]
+    assert upload == {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}
     assert set(schemas["StreamsErrorBody"]["required"]) == {"success", "message", "data", "errorCode", "errors"}
 
 
