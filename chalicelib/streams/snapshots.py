@@ -46,6 +46,22 @@ def _postgres(config: dict, path: Path, should_cancel) -> int:
     return max(0, newlines - 1)
 
 
+def _text(v) -> str:
+    """A Cassandra value as CSV text: collections as JSON (sets sorted), timestamps ISO-8601 UTC."""
+    import datetime as dt
+    import json
+
+    if v is None:
+        return ""
+    if isinstance(v, dt.datetime):
+        return (v if v.tzinfo else v.replace(tzinfo=dt.timezone.utc)).isoformat().replace("+00:00", "Z")
+    if isinstance(v, (set, frozenset)) or type(v).__name__ in ("SortedSet", "OrderedSet"):
+        return json.dumps(sorted(v, key=str), default=str)
+    if isinstance(v, (dict, list, tuple)) or type(v).__name__ == "OrderedMapSerializedKey":
+        return json.dumps(dict(v) if not isinstance(v, (list, tuple)) else list(v), default=str, sort_keys=True)
+    return str(v)
+
+
 def _cdc(config: dict, path: Path, should_cancel) -> int:
     from chalicelib.cassandra.reader import CassandraReader
     from chalicelib.cassandra.tokens import MAX_TOKEN, MIN_TOKEN
@@ -62,7 +78,7 @@ def _cdc(config: dict, path: Path, should_cancel) -> int:
         w = csv.writer(out)
         w.writerow(columns)
         for row in reader.scan_range((MIN_TOKEN, MAX_TOKEN)):
-            w.writerow(["" if v is None else v for v in row[1:]])   # row[0] is the token
+            w.writerow([_text(v) for v in row[1:]])   # row[0] is the token
             rows += 1
             if should_cancel is not None and rows % 10000 == 0 and should_cancel():
                 raise InterruptedError("canceled")

@@ -7,6 +7,8 @@ keep one with `[hold=N]` working for N seconds.
 """
 from __future__ import annotations
 
+import csv
+import io
 import threading
 import time
 import uuid
@@ -364,3 +366,43 @@ def test_duplicate_and_late_task_messages_change_nothing(api, setup, stack, monk
     assert steps_of(api, run_id, attempts="all") == before_steps
     assert _data(api.get(f"/stream-runs/{run_id}")) == before_run
     close_pool()
+
+
+def test_snapshots_of_a_cdc_table_and_a_postgres_query_find_the_generators_drift(api, demo):
+    # the CDC demo tables: users in Cassandra (CDC_TABLE, token-range reader) vs its PostgreSQL copy
+    # (POSTGRES read-only query); the generator's manifest says which keys are missing on each side
+    from tests.e2e.conftest import expected_drift
+
+    drift = expected_drift(demo, "users")
+    cass = _data(api.post("/data-sources", {"name": "users (Cassandra)", "type": "CDC_TABLE",
+                                            "config": {"table": "users"}}), 201)["id"]
+    pg = _data(api.post("/data-sources", {"name": "users (PostgreSQL)", "type": "POSTGRES",
+                                          "config": {"query": "SELECT user_id, email FROM public.users"}}), 201)["id"]
+    rs = _data(api.post("/rule-sets", {"name": "users by id", "sourceKey": "user_id", "targetKey": "user_id",
+                                       "passes": [{"name": "id", "cardinality": "ONE_TO_ONE", "conditions": [
+                                           {"source": "user_id", "target": "user_id", "operator": "EQUALS"}]}]}),
+               201)["id"]
+    stream = _data(api.post("/streams", {
+        "name": f"users {uuid.uuid4().hex[:6]}", "triggerType": "MANUAL",
+        "steps": [{"stepOrder": 1, "name": "Cassandra vs PostgreSQL", "ruleSetId": rs,
+                   "sourceInput": {"type": "DATA_SOURCE_SNAPSHOT", "id": cass},
+                   "targetInput": {"type": "DATA_SOURCE_SNAPSHOT", "id": pg},
+                   "config": {"continueOnFailure": False, "maxRetries": 0}}]}), 201)["id"]
+    run = wait_run(api, _run(api, stream))
+    assert run["status"] == "COMPLETED", run
+    (step,) = steps_of(api, run["id"])
+    arts = {a["artifactType"]: a for a in _data(api.get(f"/step-runs/{step['id']}/artifacts"))}
+    assert {"SNAPSHOT_SOURCE", "SNAPSHOT_TARGET"} <= set(arts)
+    assert arts["SNAPSHOT_SOURCE"]["rowCount"] == step["sourceRows"]
+    assert arts["SNAPSHOT_TARGET"]["rowCount"] == step["targetRows"]
+
+    def keys(artifact):
+        text = api.s.get(api.url.removesuffix("/api/v1") + artifact["downloadUrl"], timeout=30).text
+        rows = list(csv.DictReader(io.StringIO(text)))
+        return {r["user_id"] for r in rows}
+
+    missing = {k for k, t in drift.items() if t in ("MISSING_IN_POSTGRES", "MISSING_IN_CASSANDRA")}
+    assert missing, "the generator injected no missing users: the check below would prove nothing"
+    assert step["matchedSourceRows"] == step["sourceRows"] - len(keys(arts["UNMATCHED_SOURCE"]))
+    assert keys(arts["UNMATCHED_SOURCE"]) == {k for k, t in drift.items() if t == "MISSING_IN_POSTGRES"}
+    assert keys(arts["UNMATCHED_TARGET"]) == {k for k, t in drift.items() if t == "MISSING_IN_CASSANDRA"}
