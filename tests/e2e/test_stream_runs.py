@@ -406,3 +406,58 @@ def test_snapshots_of_a_cdc_table_and_a_postgres_query_find_the_generators_drift
     assert step["matchedSourceRows"] == step["sourceRows"] - len(keys(arts["UNMATCHED_SOURCE"]))
     assert keys(arts["UNMATCHED_SOURCE"]) == {k for k, t in drift.items() if t == "MISSING_IN_POSTGRES"}
     assert keys(arts["UNMATCHED_TARGET"]) == {k for k, t in drift.items() if t == "MISSING_IN_CASSANDRA"}
+
+
+def test_finished_runs_send_signed_webhooks_through_the_shared_delivery(api, setup, stack, monkeypatch):
+    # the stack's runner has no webhook URL configured: plan and deliver here, with the same code
+    import http.server
+    import json as jsonlib
+
+    for k in ("DATABASE_URL", "AWS_ENDPOINT_URL", "AWS_REGION", "ARTIFACTS_BUCKET"):
+        monkeypatch.setenv(k, stack["env"][k])
+    received = []
+
+    class Hook(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            received.append((dict(self.headers), body))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *a):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv("WEBHOOK_URLS", f"http://127.0.0.1:{server.server_port}/hook")
+    monkeypatch.setenv("WEBHOOK_SECRET", "s3cret")
+    from chalicelib import aws
+    from chalicelib.config import reset_settings
+    from chalicelib.db.pool import close_pool
+    from chalicelib.runs import webhooks
+    from chalicelib.streams import events, runs
+
+    reset_settings(), close_pool(), aws.reset_clients()
+    planned = []
+    monkeypatch.setattr(webhooks, "enqueue_quietly", lambda ids: planned.extend(ids))
+    ok_run = wait_run(api, _run(api, _stream(api, setup, steps=1)))["id"]
+    bad_run = wait_run(api, _run(api, _stream(api, setup, steps=1, names={1: "x [fail-always]"},
+                                              configs={1: {"continueOnFailure": False, "maxRetries": 0}})))["id"]
+    try:
+        for run_id in (ok_run, bad_run, ok_run):          # the third: planning twice sends nothing twice
+            events.run_finished(runs.get_run(run_id))
+        assert len(planned) == 2
+        for delivery_id in planned:
+            webhooks.handle_message({"delivery_id": str(delivery_id), "attempt": 0}, 1)   # first attempt
+    finally:
+        server.shutdown()
+        close_pool()
+    assert len(received) == 2
+    by_run = {}
+    for headers, body in received:
+        assert webhooks.verify_signature("s3cret", headers["X-Recon-Timestamp"], body, headers["X-Recon-Signature"])
+        doc = jsonlib.loads(body)
+        by_run[doc["data"]["runId"]] = doc
+    assert by_run[ok_run]["event"] == "stream.run.completed" and by_run[ok_run]["data"]["status"] == "COMPLETED"
+    assert by_run[bad_run]["event"] == "stream.run.failed" and by_run[bad_run]["data"]["status"] == "FAILED"
+    assert "Step 1" in by_run[bad_run]["data"]["errorMessage"]
