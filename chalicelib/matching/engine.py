@@ -267,15 +267,18 @@ class _Runner:
                     date_cols["s"].add(c.source)
                     date_cols["t"].add(c.target)
         self.conds: list[list[CondSQL]] = []
+        self.kinds: list[list[str]] = []
         for p in self.rs.passes:
-            compiled = []
+            compiled, kinds = [], []
             for i, c in enumerate(p.conditions):
                 kind = self._kind(c, s, t, amount_cols, date_cols)
+                kinds.append(kind)
                 norm = tuple(n.value for n in c.normalize) if kind == "text" else ()
                 fs = s.feature(Feature(c.source, kind, norm))
                 ft = t.feature(Feature(c.target, kind, norm))
                 compiled.append(CondSQL(i, c, f"s.{fs}", f"t.{ft}"))
             self.conds.append(compiled)
+            self.kinds.append(kinds)
 
     @staticmethod
     def _kind(c, s: Side, t: Side, amount_cols, date_cols) -> str:
@@ -362,8 +365,8 @@ class _Runner:
         amount = next((c for c in rest if c.op is Operator.AMOUNT_TOLERANCE), None)
         date = next((c for c in rest if c.op is Operator.DATE_WINDOW), None)
         sims = [c for c in rest if c.op is Operator.SIMILARITY]
-        adiff = amount.amount_diff() if amount else "CAST(0 AS DECIMAL(38,10))"
-        ddiff = date.date_diff() if date else "0"
+        adiff = amount.amount_diff() if amount else self._zero_or_null(pi, "amount")
+        ddiff = date.date_diff() if date else self._zero_or_null(pi, "date")
         sim = ("least(" + ", ".join(c.similarity() for c in sims) + ")") if len(sims) > 1 else (
             sims[0].similarity() if sims else "CAST(NULL AS DOUBLE)")
         join_on = [c.test() for c in eq] + [c.test() for c in rest if c.op is not Operator.SIMILARITY]
@@ -376,6 +379,12 @@ class _Runner:
             {('WHERE ' + ' AND '.join(where)) if where else ''}""")
         return self._mutual_best(pi, "p")
 
+    def _zero_or_null(self, pi: int, kind: str) -> str:
+        has = kind in self.kinds[pi]
+        if kind == "amount":
+            return f"CAST({'0' if has else 'NULL'} AS {AMOUNT_TYPE})"
+        return "CAST(0 AS INTEGER)" if has else "CAST(NULL AS INTEGER)"
+
     def _rank_pairing(self, pi: int, eq: list[CondSQL], s_rem: str, t_rem: str) -> int:
         """Equalities only: every candidate ties, so mutual best with the key tie-break pairs the
         k-th row of a repeated key on one side with the k-th on the other. One hash join finds the
@@ -384,9 +393,11 @@ class _Runner:
         sk = [c.s[2:] for c in eq]
         tk = [c.t[2:] for c in eq]
         on = " AND ".join(f"s.{a} = t.{b}" for a, b in zip(sk, tk))
+        # differences: 0 for what the equalities compared, empty for what they did not
+        zeros = f"{self._zero_or_null(pi, 'amount')}, {self._zero_or_null(pi, 'date')}"
         # optimistic: the join goes straight into matches; taken back out if some row paired twice
         self.sql(f"INSERT INTO matches SELECT {pi + 1}, s.__rid, s.__rid, t.__rid, s.__m_key, t.__m_key, "
-                 f"CAST(0 AS {AMOUNT_TYPE}), 0, CAST(NULL AS DOUBLE) FROM ({s_rem}) s JOIN ({t_rem}) t ON {on}")
+                 f"{zeros}, CAST(NULL AS DOUBLE) FROM ({s_rem}) s JOIN ({t_rem}) t ON {on}")
         self.check_cancel()
         n, ds, dt = self.one(f"SELECT count(*), count(DISTINCT s_rid), count(DISTINCT t_rid) FROM matches "
                              f"WHERE pass = {pi + 1}")
@@ -396,7 +407,7 @@ class _Runner:
             return n
         self.sql(f"CREATE OR REPLACE TEMP TABLE j AS SELECT s_rid, t_rid, skey, tkey FROM matches WHERE pass = {pi + 1}")
         self.sql(f"DELETE FROM matches WHERE pass = {pi + 1}")
-        values = (f"{pi + 1}, s_rid, s_rid, t_rid, skey, tkey, CAST(0 AS {AMOUNT_TYPE}), 0, CAST(NULL AS DOUBLE)")
+        values = f"{pi + 1}, s_rid, s_rid, t_rid, skey, tkey, {zeros}, CAST(NULL AS DOUBLE)"
         self.sql("""CREATE OR REPLACE TEMP TABLE jd AS SELECT * FROM j
             WHERE s_rid IN (SELECT s_rid FROM j GROUP BY s_rid HAVING count(*) > 1)
                OR t_rid IN (SELECT t_rid FROM j GROUP BY t_rid HAVING count(*) > 1)""")
@@ -409,8 +420,7 @@ class _Runner:
                         PARTITION BY {', '.join('t.' + b for b in tk)} ORDER BY t.__m_key, t.__rid) AS __rn
                     FROM ({t_rem}) t WHERE t.__rid IN (SELECT t_rid FROM jd)"""
         self.sql(f"""INSERT INTO matches SELECT {pi + 1}, s.__rid, s.__rid, t.__rid, s.__m_key, t.__m_key,
-                     CAST(0 AS {AMOUNT_TYPE}),
-                     0, CAST(NULL AS DOUBLE) FROM ({s_dup}) s JOIN ({t_dup}) t ON {on} AND s.__rn = t.__rn""")
+                     {zeros}, CAST(NULL AS DOUBLE) FROM ({s_dup}) s JOIN ({t_dup}) t ON {on} AND s.__rn = t.__rn""")
         self.sql("DROP TABLE j")
         self.sql("DROP TABLE jd")
         return self.one(f"SELECT count(*) FROM matches WHERE pass = {pi + 1}")[0]
@@ -500,7 +510,7 @@ class _Runner:
         else:
             c2 = CondSQL(agg.index, agg.cond, src_amt, tgt_amt)
             on.append(c2.test())
-        ddiff = "0"
+        ddiff = "CAST(NULL AS INTEGER)"
         if dates:
             od = f"o.{side_of(dates[0])[1][2:]}"
             ddiff = f"greatest(abs(date_diff('day', {od}, g.dmin0)), abs(date_diff('day', {od}, g.dmax0)))"
@@ -546,7 +556,8 @@ class _Runner:
                    m.s_rid + 1 AS source_row, m.t_rid + 1 AS target_row,
                    {skey} AS source_key, {tkey} AS target_key,
                    {score} AS score,
-                   CASE WHEN m.adiff = 0 THEN '0' ELSE {fmt_decimal('m.adiff')} END AS amount_difference,
+                   CASE WHEN m.adiff = 0 THEN '0' WHEN m.adiff IS NOT NULL THEN {fmt_decimal('m.adiff')} END
+                       AS amount_difference,
                    m.ddiff AS date_difference_days,
                    {'CAST(round(m.sim, 6) AS DECIMAL(7,6))' if has_sim else 'CAST(NULL AS VARCHAR)'} AS similarity
             FROM matches m{joins}

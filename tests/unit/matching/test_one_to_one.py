@@ -14,6 +14,8 @@ def test_exact_pass_pairs_unique_keys(tmp_path):
     assert o.reasons("target") == {"t3": "NO_CANDIDATE"}
     assert o.result.matched_source_rows == 2 and o.result.unmatched_target_rows == 1
     assert o.result.summary["passes"][0]["matches"] == 2
+    # the amount was compared (difference 0), no date was
+    assert {(m["amount_difference"], m["date_difference_days"], m["score"]) for m in o.matched} == {("0", "", "1")}
 
 
 def test_duplicate_keys_pair_in_key_order_and_leftovers_are_ambiguous(tmp_path):
