@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import functools
 import json
-import math
 import re
 import threading
 import typing
@@ -766,6 +765,8 @@ class Routes:
                 raw_request=raw_request,
             )
             REGISTRY.add(op)
+            if public:
+                REGISTRY.public_paths.add(full)
             wrapped = self.view(op)(fn)
             kwargs = {"methods": [method.upper()]}
             if content_types or body is not None or raw_request is not None:

@@ -2,12 +2,27 @@
 from __future__ import annotations
 
 import time
+from typing import Literal
 
 from chalice import Blueprint
+from pydantic import BaseModel, Field
 
-from chalicelib.api.errors import json_response
+from chalicelib.api.core import Dialect, Routes, ok
 
 bp = Blueprint(__name__)
+api = Routes(bp, dialect=Dialect.CDC, tag="operations")
+
+
+class Check(BaseModel):
+    status: Literal["UP", "DOWN"]
+    detail: str | None = Field(default=None, exclude_if=lambda v: v is None, description="When UP")
+    error: str | None = Field(default=None, exclude_if=lambda v: v is None, description="When DOWN: the reason")
+    latency_ms: float
+
+
+class Health(BaseModel):
+    status: Literal["UP", "DOWN"]
+    checks: dict[str, Check] = Field(description="postgres, sqs, cassandra")
 
 
 def _check(fn) -> dict:
@@ -45,8 +60,13 @@ def _cassandra() -> str:
     return f"release {row[0]}"
 
 
-@bp.route("/health", methods=["GET"])
+@api.route(
+    "/health", "GET", response=Health, public=True, operation_id="health",
+    summary="Connectivity of PostgreSQL, SQS and Cassandra (public)",
+    extra_responses={"503": {"description": "A dependency is down (the check names it and why)",
+                             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Health"}}}}},
+)
 def health():
     checks = {"postgres": _check(_postgres), "sqs": _check(_sqs), "cassandra": _check(_cassandra)}
     up = all(c["status"] == "UP" for c in checks.values())
-    return json_response({"status": "UP" if up else "DOWN", "checks": checks}, 200 if up else 503)
+    return ok({"status": "UP" if up else "DOWN", "checks": checks}, status=200 if up else 503)

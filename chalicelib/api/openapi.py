@@ -1,5 +1,6 @@
-"""GET /api/v1/openapi.json (public): the OpenAPI 3.1 document of the service, generated from the
-pydantic models in chalicelib/api/models.py, so the document and the validation cannot drift apart.
+"""GET /api/v1/openapi.json (public): the OpenAPI 3.1 document of the service, assembled from the
+route declarations of the shared layer (chalicelib/api/core.py Routes) and their pydantic models, so
+the document, the validation and the answers cannot drift apart.
 
 A unit test asserts that every route the app registers is described here.
 """
@@ -11,10 +12,11 @@ from typing import Any
 
 from chalice import Blueprint
 
-from chalicelib.api.errors import api_view, json_response
+from chalicelib.api.core import Dialect, Routes, json_response
 from chalicelib.domain.support import SUPPORT_CONTACT
 
 bp = Blueprint(__name__)
+api = Routes(bp, dialect=Dialect.CDC, tag="operations")
 
 API = "/api/v1"
 REF = "#/components/schemas/{model}"
@@ -63,19 +65,6 @@ COMMON_RESPONSES = {
 }
 
 
-def _common(ref_names: list[str]) -> dict:
-    return {code: {"$ref": f"#/components/responses/{name}"} for code, name in ref_names}
-
-
-AUTHED = [("401", "Unauthorized"), ("429", "RateLimited"), ("500", "InternalError")]
-
-INVALID_TABLE_EXAMPLE = {
-    "error": "INVALID_TABLE",
-    "message": "Table 'invalid_table' does not exist or is not configured for replication",
-    "valid_tables": ["orders", "products", "users"],
-}
-
-
 def _bad_request(*alternatives: tuple[str, dict]) -> dict:
     schemas = [_ref(name) for name, _ in alternatives]
     examples = {name: {"value": example} for name, example in alternatives}
@@ -84,14 +73,6 @@ def _bad_request(*alternatives: tuple[str, dict]) -> dict:
         "content": {"application/json": {"schema": {"oneOf": schemas} if len(schemas) > 1 else schemas[0],
                                           "examples": examples}},
     }
-
-
-VALIDATION_EXAMPLE = COMMON_RESPONSES["ValidationFailed"]["content"]["application/json"]["example"]
-
-
-def _path_param(name: str, description: str) -> dict:
-    return {"name": name, "in": "path", "required": True, "description": description,
-            "schema": {"type": "string", "format": "uuid"}}
 
 
 def _query_params(schema: dict) -> list[dict]:
@@ -112,43 +93,6 @@ def _query_params(schema: dict) -> list[dict]:
             param["description"] = description
         params.append(param)
     return params
-
-
-def _operations(schemas: dict) -> dict:
-    """Operations outside the registry (metrics, health, this document); the product routes are
-    declared next to their handlers (chalicelib/api/core.py Routes)."""
-    metrics_op = {
-        "tags": ["metrics"],
-        "summary": "Prometheus scrape endpoint (text exposition format 0.0.4)",
-        "description": "Computed from the control plane on every scrape. Bearer auth as everywhere.",
-        "responses": {
-            "200": {"description": "Prometheus text format",
-                    "content": {"text/plain; version=0.0.4": {"schema": {"type": "string"}}}},
-            **_common(AUTHED),
-        },
-    }
-    return {
-        f"{API}/metrics": {"get": {**metrics_op, "operationId": "metrics"}},
-        "/metrics": {"get": {**metrics_op, "operationId": "metricsRoot"}},
-        f"{API}/health": {"get": {
-            "tags": ["operations"],
-            "operationId": "health",
-            "summary": "Connectivity of PostgreSQL, SQS and Cassandra (public)",
-            "security": [],
-            "responses": {
-                "200": {"description": "All dependencies up", "content": {"application/json": {"schema": {"type": "object"}}}},
-                "503": {"description": "A dependency is down", "content": {"application/json": {"schema": {"type": "object"}}}},
-            },
-        }},
-        f"{API}/openapi.json": {"get": {
-            "tags": ["operations"],
-            "operationId": "openapi",
-            "summary": "This document (public)",
-            "security": [],
-            "responses": {"200": {"description": "OpenAPI 3.1 document",
-                                  "content": {"application/json": {"schema": {"type": "object"}}}}},
-        }},
-    }
 
 
 # ------------------------------------------------------------------ operations declared in the registry
@@ -225,9 +169,7 @@ def _registry_operation(op, schemas: dict) -> dict:
         success = {"description": op.summary,
                    "content": {"application/json": {"schema": _envelope(schema) if streams else schema}}}
     responses: dict[str, Any] = {str(op.status): success}
-    statuses = set(op.errors)
-    if op.body is not None or op.query is not None or op.path_params:
-        statuses.add(400)
+    statuses = set(op.errors) | {400}   # a malformed request, or a query parameter the route does not take
     if not op.public:
         statuses |= {401, 429, 500}
     else:
@@ -313,10 +255,7 @@ def _build_cached(_n_operations: int) -> dict:
     _REFS.clear()
     _REFS.update(keys)
     schemas = top["$defs"]
-    paths = _operations(schemas)
-    paths_from_registry = _registry_paths(schemas)
-    for path, ops in paths_from_registry.items():
-        paths.setdefault(path, {}).update(ops)
+    paths = _registry_paths(schemas)
     # the query models only feed the parameter lists
     query_models = {models.JobsQuery, models.MismatchesQuery} | {op.query for op in REGISTRY.operations if op.query}
     for model in query_models:
@@ -348,7 +287,7 @@ def document() -> dict:
     return copy.deepcopy(_build())
 
 
-@bp.route("/openapi.json", methods=["GET"])
-@api_view(bp)
+@api.route("/openapi.json", "GET", public=True, operation_id="openapi", summary="This document (public)",
+           raw_response={"application/json": {"schema": {"type": "object"}}})
 def openapi_json():
     return json_response(_build())
