@@ -111,10 +111,13 @@ def _not_found(exc: NotFound) -> StreamsError:
            description="The raw bytes are the request body (any content type). Answers 201 once the file is READY "
                        "or INVALID (errorMessage names the line and the problem). Larger files: POST /files/uploads. "
                        "Counts against the per-key upload rate limit.",
-           raw_response=None)
+           raw_request={"application/octet-stream": {"type": "string", "format": "binary"}})
 def upload_file(query: UploadQuery):
     _check_filename(query.filename, "filename")
     data = bp.current_request.raw_body or b""
+    if not data:
+        raise RequestInvalid([Problem("body", "REQUIRED", "is required: the file's bytes (an empty file has no "
+                                                          "header row)")])
     if len(data) > files.DIRECT_UPLOAD_MAX_BYTES:
         raise StreamsError.payload_too_large(
             f"Direct uploads are limited to {files.DIRECT_UPLOAD_MAX_BYTES} bytes (got {len(data)}); "

@@ -159,8 +159,9 @@ def resume_stream(id: int):
     return _status(id, "resume", "Stream resumed")
 
 
-@api.route("/streams/{id}", "DELETE", response=StreamOut, errors=[404],
-           summary="Archive a stream (status ARCHIVED; its runs and artifacts stay readable)")
+@api.route("/streams/{id}", "DELETE", response=StreamOut, errors=[404, 409],
+           summary="Archive a stream (status ARCHIVED; its runs and artifacts stay readable)",
+           description="409 for the implicit stream of a legacy reconciliation.")
 def archive_stream(id: int):
     return _status(id, "archive", "Stream archived")
 

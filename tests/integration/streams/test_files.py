@@ -44,9 +44,13 @@ def test_malformed_upload_is_invalid_with_line_and_problem(api, uid):
     assert f["checksum"] == sha(data)
 
 
-def test_empty_upload_is_invalid(api, uid):
-    f = api.upload(f"empty_{uid}.csv", b"")
-    assert f["status"] == "INVALID" and "empty" in f["errorMessage"]
+def test_empty_upload_is_refused(api, uid):
+    r = api.post("/files", params={"filename": f"empty_{uid}.csv"}, data=b"")
+    assert_error(r, 400, "VALIDATION_ERROR", ("body", "REQUIRED"))
+    assert api.get("/files", filename=f"empty_{uid}").json()["data"]["totalItems"] == 0
+    # a header without rows is a file (zero rows), not an error
+    f = api.upload(f"header_only_{uid}.csv", "a,b\n")
+    assert (f["status"], f["rowCount"]) == ("READY", 0)
 
 
 def test_jsonl_upload(api, uid):
