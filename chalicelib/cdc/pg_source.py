@@ -85,9 +85,6 @@ def _prefetched(make_rows, chunk: int = 2000, depth: int = 4) -> Iterator[tuple]
 _BAD = sql.SQL("'\\xff'::bytea")
 _TEXT_PG = ("text", "character varying", "character", "varchar", "bpchar", "name")
 _TEXT_ARRAY_PG = ("text[]", "character varying[]")
-#: minimal two's-complement big-endian bytes of an int8 (Cassandra varint), from its hex
-_VARINT_HEX = ("decode(regexp_replace(lpad(to_hex({u}), 16, '0'), "
-               "'^(?:00)*(?=[0-7])|^(?:ff)*(?=[89a-f])', ''), 'hex')")
 
 
 def _base_pg(pg_type: str) -> str:
@@ -128,26 +125,43 @@ def wire_expression(cql, pg_type: str, col: sql.Composable) -> tuple[sql.Composa
             "CASE WHEN {c} IS NULL THEN NULL WHEN isfinite({c}) THEN int8send(floor(extract(epoch FROM {c}) * 1000)::int8)"
             " ELSE {bad} END").format(c=col, bad=_BAD), None
     if fam == "decimal" and pg == "numeric":
-        # int32 scale + unscaled varint; scales differing between the sides make the bytes differ
-        unscaled = sql.SQL("({c} * (10::numeric ^ scale({c})))::int8").format(c=col)
+        # int32 scale + the unscaled value as a minimal two's-complement varint: n bytes, n the
+        # significant bytes of 2*(u XOR sign) (u < 2^62: at most 18 digits, else the sentinel);
+        # a scale other than Cassandra's makes the bytes differ (then the decoded comparison)
+        u = sql.SQL("replace({c}::text, '.', '')::int8").format(c=col)
         return sql.SQL(
             "CASE WHEN {c} IS NULL THEN NULL"
-            " WHEN scale({c}) IS NULL OR scale({c}) > 1000 OR abs({c}) * (10::numeric ^ scale({c})) > 9223372036854775807"
-            " THEN {bad} ELSE int4send(scale({c})) || " + _VARINT_HEX.format(u="{u}") + " END"
-        ).format(c=col, bad=_BAD, u=unscaled), None
+            " WHEN scale({c}) IS NULL OR length(translate({c}::text, '-.', '')) > 18 THEN {bad}"
+            " ELSE int4send(scale({c})) || substring(int8send({u}) FROM 9 - greatest(1, octet_length("
+            "ltrim(int8send(({u} # ({u} >> 63)) << 1), '\\x00'::bytea)))) END"
+        ).format(c=col, bad=_BAD, u=u), None
     if fam in ("set", "list") and cql.params and cql.params[0].family == "text" and pg in _TEXT_ARRAY_PG:
-        # int32 count + (int32 length + UTF-8) per element; a set in Cassandra's order (bytes);
-        # an empty array is null (= an empty collection, which Cassandra stores as null)
+        # int32 count + (int32 length + UTF-8) per element, in the array's order: Cassandra sends
+        # a set sorted, so an array holding the set in another order (or with repeats) gives other
+        # bytes and is compared decoded; an empty array is null (Cassandra's empty collection)
         if fam == "set":
-            inner = sql.SQL("SELECT convert_to(e, 'UTF8') AS b, 0 AS o FROM unnest({c}) e").format(c=col)
-            order = sql.SQL("b")
+            inner = sql.SQL("SELECT convert_to(e, 'UTF8') AS b FROM unnest({c}) e").format(c=col)
+            agg = sql.SQL("string_agg(int4send(octet_length(b)) || b, ''::bytea)")
         else:
             inner = sql.SQL("SELECT convert_to(e, 'UTF8') AS b, o FROM unnest({c}) WITH ORDINALITY x(e, o)").format(c=col)
-            order = sql.SQL("o")
+            agg = sql.SQL("string_agg(int4send(octet_length(b)) || b, ''::bytea ORDER BY o)")
+        # small one-dimensional arrays inline (no subquery per row); a null element makes the
+        # inline form null, turned into the sentinel (never null: that would be an empty set)
+        def elem(i: int) -> sql.Composable:
+            e = sql.SQL("convert_to({c}[{i}], 'UTF8')").format(c=col, i=sql.Literal(i))
+            return sql.SQL("int4send(octet_length({e})) || {e}").format(e=e)
+
+        inline = [
+            sql.SQL("WHEN {n} THEN coalesce({cnt} || {els}, {bad})").format(
+                n=sql.Literal(n), cnt=_bytea(n.to_bytes(4, "big")), els=sql.SQL(" || ").join(elem(i) for i in range(1, n + 1)),
+                bad=_BAD)
+            for n in (1, 2, 3)
+        ]
         return sql.SQL(
-            "CASE WHEN cardinality({c}) > 0 THEN (SELECT int4send(count(*)::int4) ||"
-            " coalesce(string_agg(int4send(octet_length(b)) || b, ''::bytea ORDER BY {o}), ''::bytea) FROM ({inner}) s) END"
-        ).format(c=col, o=order, inner=inner), None
+            "CASE WHEN cardinality({c}) > 0 THEN CASE WHEN array_ndims({c}) = 1 AND array_lower({c}, 1) = 1"
+            " AND cardinality({c}) <= 3 THEN CASE cardinality({c}) {inline} END"
+            " ELSE (SELECT int4send(count(*)::int4) || coalesce({agg}, ''::bytea) FROM ({inner}) s) END END"
+        ).format(c=col, inline=sql.SQL(" ").join(inline), agg=agg, inner=inner), None
     return None
 
 
