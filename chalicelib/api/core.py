@@ -451,6 +451,8 @@ MAX_JSON_DEPTH = 64
 
 def _depth_ok(raw: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
     """Cheap nesting check before parsing (brackets inside strings only over-count, never under)."""
+    if raw.count(b"[") + raw.count(b"{") <= limit:
+        return True
     depth = 0
     for byte in raw:
         if byte in (0x5B, 0x7B):
