@@ -163,12 +163,10 @@ def complete_upload(id: int):
     if due:
         from chalicelib import aws
 
-        aws.send_message(FILES_QUEUE, {"fileId": row["file_id"]})
+        aws.send_message(files.FILES_QUEUE, {"fileId": row["file_id"]})
     return ok(files.file_view(row), message="Processing" if row["status"] in ("PROCESSING", "UPLOADING") else None,
               status=202)
 
-
-FILES_QUEUE = "recon-files"
 
 
 @api.route("/files", "GET", query=FilesQuery, response=page_of(FileOut), summary="List files (newest first)")

@@ -323,3 +323,30 @@ def mark_failed(file_id: int, message: str) -> None:
     with tx() as c:
         c.execute("UPDATE recon.files SET status = 'INVALID', error_message = %s, updated_at = now(), ready_at = now()"
                   " WHERE file_id = %s AND status = 'PROCESSING'", (message, file_id))
+
+
+SESSION_GRACE_HOURS = 24   # an upload session never completed this long after its URL expired is INVALID
+
+
+def sweep() -> dict:
+    """Maintenance (every minute, safe to run twice at once): re-send the wake-up of PROCESSING files
+    whose message was lost, and close upload sessions abandoned long after their URL expired."""
+    with tx() as c:
+        stalled = fetch_all(
+            c, "UPDATE recon.files SET updated_at = now() WHERE file_id IN (SELECT file_id FROM recon.files"
+               " WHERE status = 'PROCESSING' AND updated_at < now() - make_interval(secs => %s)"
+               " ORDER BY updated_at LIMIT 500 FOR UPDATE SKIP LOCKED) RETURNING file_id",
+            (RESEND_AFTER_SECONDS,))
+        expired = fetch_all(
+            c, "UPDATE recon.files SET status = 'INVALID', updated_at = now(), error_message ="
+               " 'the upload session expired before it was completed' WHERE file_id IN (SELECT file_id FROM recon.files"
+               " WHERE status = 'UPLOADING' AND upload_expires_at < now() - make_interval(hours => %s)"
+               " LIMIT 500 FOR UPDATE SKIP LOCKED) RETURNING file_id", (SESSION_GRACE_HOURS,))
+    if stalled:
+        from chalicelib.runs.wakeups import wake
+
+        wake(FILES_QUEUE, [{"fileId": r["file_id"]} for r in stalled])
+    return {"resent": len(stalled), "expired": len(expired)}
+
+
+FILES_QUEUE = "recon-files"

@@ -62,3 +62,29 @@ def test_failures_are_retried_then_recorded(worker, db, uid, monkeypatch):
 def test_malformed_messages_are_dropped(worker):
     assert worker.handle_file_message("not json") is None
     assert worker.handle_file_message(json.dumps({"id": 3})) is None
+
+
+def test_sweep_resends_stalled_files_and_closes_abandoned_sessions(worker, db, uid, api):
+    from chalicelib.streams import files
+
+    data = b"id\n1\n2\n3\n"
+    r = api.post("/files/uploads", {"filename": f"sweep_{uid}.csv", "sizeBytes": len(data)})
+    s = r.json()["data"]
+    import requests
+
+    assert requests.put(s["uploadUrl"], data=data, timeout=30).status_code == 200
+    # completed long ago, its wake-up lost
+    db.execute("UPDATE recon.files SET status = 'PROCESSING', updated_at = now() - interval '1 hour'"
+               " WHERE file_id = %s", (s["fileId"],))
+    abandoned = db.execute("INSERT INTO recon.files (filename, origin, status, s3_key, declared_size, upload_expires_at)"
+                           " VALUES (%s, 'UPLOAD', 'UPLOADING', %s, 5, now() - interval '2 days') RETURNING file_id",
+                           (f"gone_{uid}.csv", f"files/test-sweep/{uid}.csv")).fetchone()["file_id"]
+    counts = files.sweep()
+    assert counts["resent"] >= 1 and counts["expired"] >= 1
+    row = db.execute("SELECT status, error_message FROM recon.files WHERE file_id = %s", (abandoned,)).fetchone()
+    assert row == {"status": "INVALID", "error_message": "the upload session expired before it was completed"}
+    from tests.integration.streams.conftest import wait_for
+
+    f = wait_for(lambda: (lambda d: d if d["status"] != "PROCESSING" else None)(
+        api.get(f"/files/{s['fileId']}").json()["data"]), 60, "the re-sent wake-up")
+    assert (f["status"], f["rowCount"]) == ("READY", 3)
