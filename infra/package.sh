@@ -47,6 +47,22 @@ echo "package.sh: chalice package --stage $STAGE --merge-template $MERGE_TEMPLAT
 
 ( cd "$REPO_ROOT" && "$PYTHON" -m infra.patch_template "$OUT_DIR" )
 
+# The demo data generators (chalicelib/demo) are for the local stack only: they never ship.
+"$PYTHON" - "$OUT_DIR/deployment.zip" <<'PYEOF'
+import os, sys, zipfile
+
+path, excluded = sys.argv[1], ("chalicelib/demo/",)
+dropped = 0
+with zipfile.ZipFile(path) as src, zipfile.ZipFile(path + ".tmp", "w", zipfile.ZIP_DEFLATED) as dst:
+    for info in src.infolist():
+        if info.filename.startswith(excluded):
+            dropped += 1
+            continue
+        dst.writestr(info, src.read(info.filename))
+os.replace(path + ".tmp", path)
+print(f"package.sh: {dropped} local-only file(s) left out of deployment.zip ({', '.join(excluded)})", file=sys.stderr)
+PYEOF
+
 TEMPLATE="$OUT_DIR/sam.yaml"
 [[ -f "$TEMPLATE" ]] || TEMPLATE="$OUT_DIR/sam.json"
 CFN_LINT="${CFN_LINT:-$(dirname "$PYTHON")/cfn-lint}"
@@ -57,4 +73,12 @@ if [[ -n "$CFN_LINT" ]]; then
 else
   echo "package.sh: cfn-lint not installed; template not linted" >&2
 fi
+# the web console's static files (upload OUT_DIR/console to the ConsoleBucket output: docs/console.md)
+console_rc=0; ( cd "$REPO_ROOT" && STACK_DIR="$OUT_DIR/.console-build" bash scripts/console.sh build >&2 ) || console_rc=$?
+rm -rf "$OUT_DIR/.console-build"
+case "$console_rc" in
+  0) cp -r "$REPO_ROOT/frontend/dist" "$OUT_DIR/console"; echo "package.sh: web console in $OUT_DIR/console" >&2 ;;
+  3) echo "package.sh: Node.js missing, web console not included" >&2 ;;
+  *) echo "package.sh: web console build failed" >&2; exit 1 ;;
+esac
 echo "package.sh: $TEMPLATE and $OUT_DIR/deployment.zip ready" >&2

@@ -32,10 +32,23 @@ export class ApiError extends Error {
     this.fields = fields;
     this.body = body;
   }
-  /** The message for a field path, or for any path below it (`passes[0]` finds `passes[0].name`). */
+  /** The message for a field path. */
   at(field: string): string | undefined {
     return this.fields[field];
   }
+}
+
+/**
+ * The error without the messages about a field the person just changed (`steps[0].sourceInput.id`
+ * also clears `steps[0].sourceInput`): a fixed field stops showing its old complaint.
+ */
+export function withoutField(error: unknown, name: string): unknown {
+  if (!(error instanceof ApiError) || !name) return error;
+  const left = Object.entries(error.fields).filter(([k]) => !(name === k || name.startsWith(k + ".") || name.startsWith(k + "[")));
+  if (left.length === Object.keys(error.fields).length) return error;
+  if (left.length === 0 && error.status === 400 && error.code === "VALIDATION_ERROR") return null;
+  const e = new ApiError(error.status, error.code, error.message, Object.fromEntries(left), error.body);
+  return e;
 }
 
 /** Both dialects' error bodies → ApiError. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { toApiError, toQuery } from "../../src/services/api";
+import { ApiError, toApiError, toQuery, withoutField } from "../../src/services/api";
 
 describe("API errors in words, at their fields", () => {
   it("reads the streams envelope's errors", () => {
@@ -40,5 +40,23 @@ describe("API errors in words, at their fields", () => {
 describe("query strings", () => {
   it("leaves out empty filters", () => {
     expect(toQuery({ table: "users", status: "", page: 2, job_id: undefined, x: null })).toBe("table=users&page=2");
+  });
+});
+
+describe("a changed field drops its old complaint", () => {
+  const e = new ApiError(400, "VALIDATION_ERROR", "Some fields need attention", {
+    "steps[0].sourceInput": "choose an input",
+    "steps[0].name": "a name is required",
+    "steps[1].name": "a name is required",
+  });
+  it("clears the field and its parent path, and only those", () => {
+    const left = withoutField(e, "steps[0].sourceInput.id") as ApiError;
+    expect(Object.keys(left.fields)).toEqual(["steps[0].name", "steps[1].name"]);
+    expect(withoutField(left, "steps[10].name")).toBe(left);
+  });
+  it("clears the whole validation error once every field is fixed", () => {
+    let x: unknown = e;
+    for (const f of ["steps[0].sourceInput", "steps[0].name", "steps[1].name"]) x = withoutField(x, f);
+    expect(x).toBeNull();
   });
 });

@@ -29,7 +29,7 @@ export function LegacyPage() {
                 <td><Badge value={r.status} /></td>
                 <td className="r">{num(r.matchedRecords)}</td>
                 <td className="r">{num(r.exceptionCount)}</td>
-                <td className="r">{r.matchRate === null || r.matchRate === undefined ? "—" : `${(r.matchRate <= 1 ? r.matchRate * 100 : r.matchRate).toFixed(1)} %`}</td>
+                <td className="r">{r.matchRate === null || r.matchRate === undefined ? "—" : `${r.matchRate.toFixed(1)} %`}</td>
                 <td>{fmtDate(r.createdAt)}</td>
               </tr>
             ))}
@@ -115,7 +115,7 @@ export function LegacyDetailPage() {
       <ErrorBox error={actionError} />
       {r.status === "IN_PROGRESS" && <Progress value={status.data?.progress ?? 0} label="reconciliation progress" />}
       {r.errorMessage && <div className="error-box">{r.errorMessage}</div>}
-      <Kv items={[["source file", <Link to={`/files/${r.sourceFileId}`}>#{r.sourceFileId}</Link>], ["target file", <Link to={`/files/${r.targetFileId}`}>#{r.targetFileId}</Link>], ["rule set", <Link to={`/rule-sets/${r.ruleSetId}`}>#{r.ruleSetId}</Link>], ["source rows", num(r.totalSourceRecords)], ["target rows", num(r.totalTargetRecords)], ["matched", num(r.matchedRecords)], ["unmatched source", num(r.unmatchedSourceRecords)], ["unmatched target", num(r.unmatchedTargetRecords)], ["exceptions", num(r.exceptionCount)], ["started", fmtDate(r.startedAt)], ["completed", fmtDate(r.completedAt)]]} />
+      <Kv items={[["source file", <Link to={`/files/${r.sourceFileId}`}>#{r.sourceFileId}</Link>], ["target file", <Link to={`/files/${r.targetFileId}`}>#{r.targetFileId}</Link>], ["rule set", <Link to={`/rule-sets/${r.ruleSetId}`}>#{r.ruleSetId}</Link>], ["source rows", num(r.totalSourceRecords)], ["target rows", num(r.totalTargetRecords)], ["matched", num(r.matchedRecords)], ["unmatched source", num(r.unmatchedSourceRecords)], ["unmatched target", num(r.unmatchedTargetRecords)], ["exceptions", num(r.exceptionCount)], ["match rate", r.matchRate === null || r.matchRate === undefined ? "—" : `${r.matchRate.toFixed(1)} %`], ["run", <Link to={`/runs/${r.runId}`}>#{r.runId} step {r.stepOrder}</Link>], ["started", fmtDate(r.startedAt)], ["completed", fmtDate(r.completedAt)]]} />
       <h2>Exceptions</h2>
       <form className="filters" onSubmit={(e) => e.preventDefault()} aria-label="exception filters">
         <Select id="side" label="Side" value={f.side} options={EXCEPTION_SIDES} onChange={(v) => set({ side: v })} />

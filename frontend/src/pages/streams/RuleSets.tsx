@@ -1,6 +1,6 @@
 import { useEffect, useState, type FormEvent } from "react";
 import { Link, useNavigate, useParams } from "react-router-dom";
-import { ApiError, files, ruleSets } from "../../services/api";
+import { ApiError, files, ruleSets, withoutField } from "../../services/api";
 import { ALGORITHMS, CARDINALITIES, NORMALIZERS, OPERATORS, type Condition, type Normalizer, type Pass, type RuleSetInput } from "../../services/types";
 import { fmtDate } from "../../services/format";
 import { Crumbs, Empty, ErrorBox, FieldError, Loading, Pager, useLoad, useTitle, useUrlState } from "../../components/ui";
@@ -104,7 +104,7 @@ export function RuleSetEditorPage() {
       <Crumbs items={[["Rule sets", "/rule-sets"], [editing ? `${rs.name || id}${version ? ` v${version}` : ""}` : "New", null]]} />
       <h1>{editing ? `Edit rule set${version ? ` (v${version}; saving creates v${version + 1})` : ""}` : "New rule set"}</h1>
       <datalist id="columns">{(cols.data ?? []).map((c) => <option key={c} value={c} />)}</datalist>
-      <form className="form ruleset" onSubmit={save} noValidate aria-label="rule set">
+      <form className="form ruleset" onSubmit={save} noValidate aria-label="rule set" onChangeCapture={(e) => setError((x: unknown) => withoutField(x, (e.target as unknown as HTMLInputElement).name))}>
         <div className="row">
           <label>Name<input name="name" value={rs.name} onChange={(e) => setRs({ ...rs, name: e.target.value })} aria-invalid={inv("name")} />{fe("name")}</label>
           <label>Description<input name="description" value={rs.description ?? ""} onChange={(e) => setRs({ ...rs, description: e.target.value })} />{fe("description")}</label>

@@ -1,6 +1,6 @@
 import { useEffect, useState, type FormEvent } from "react";
 import { Link, useNavigate, useParams } from "react-router-dom";
-import { ApiError, dataSources, files, ruleSets, streams } from "../../services/api";
+import { ApiError, dataSources, files, ruleSets, streams, withoutField } from "../../services/api";
 import { INPUT_TYPES, RUN_STATUSES, STREAM_STATUSES, TRIGGER_TYPES, type InputType, type RunStatus, type StreamInput, type StreamStatus, type StreamValidation, type TriggerType } from "../../services/types";
 import { ago, fmtDate, num } from "../../services/format";
 import { Badge, Crumbs, Empty, ErrorBox, FieldError, Kv, Loading, Pager, Select, useLoad, usePoll, useTitle, useUrlState } from "../../components/ui";
@@ -221,7 +221,7 @@ export function StreamEditorPage() {
       <h1>{editing ? "Edit stream" : "New stream"}</h1>
       {warnings && <ValidationView v={warnings} />}
       {warnings && editing && <p><Link to={`/streams/${id}`}>Saved. Open the stream →</Link></p>}
-      <form className="form stream" onSubmit={save} noValidate aria-label="stream">
+      <form className="form stream" onSubmit={save} noValidate aria-label="stream" onChangeCapture={(e) => setError((x: unknown) => withoutField(x, (e.target as unknown as HTMLInputElement).name))}>
         <div className="row">
           <label>Name<input name="name" value={s.name} onChange={(e) => setS({ ...s, name: e.target.value })} />{fe("name")}</label>
           <label>Domain<input name="domain" value={s.domain ?? ""} onChange={(e) => setS({ ...s, domain: e.target.value })} placeholder="e.g. ECOMMERCE" />{fe("domain")}</label>
