@@ -16,7 +16,7 @@ from chalicelib.api.core import ApiError, Dialect, Routes, ok
 from chalicelib.api.pagination import Page, pagination_body
 
 bp = Blueprint(__name__)
-api = Routes(bp, dialect=Dialect.CDC, tag="reconciliation", owns=["/reconciliation"])
+api = Routes(bp, dialect=Dialect.CDC, tag="cdc", owns=["/reconciliation"])
 
 DISABLED_MESSAGE = "Reconciliation service is disabled. Set RECONCILIATION_ENABLED=true in configuration"
 

@@ -263,15 +263,17 @@ def _build_cached(_n_operations: int) -> dict:
     return {
         "openapi": "3.1.0",
         "info": {
-            "title": "recon: CDC reconciliation API",
+            "title": "recon API: CDC reconciliation and reconciliation streams",
             "version": "1.0.0",
-            "description": "Cassandra to PostgreSQL CDC reconciliation. Decisions where the contract is "
-                           "silent: docs/api.md. All timestamps are ISO 8601 UTC with a Z.",
+            "description": "Cassandra to PostgreSQL CDC reconciliation (tag cdc: snake_case bodies, errors "
+                           "{error, message}) and the reconciliation streams platform (camelCase, envelope "
+                           "{success, message, data}). Decisions where the contracts are silent: docs/api.md, "
+                           "docs/streams.md. All timestamps are ISO 8601 UTC with a Z.",
         },
         "servers": [{"url": "http://localhost:8080"}, {"url": "https://cdc-pipeline.company.com"}],
         "security": [{"bearerAuth": []}],
         "tags": [{"name": t} for t in dict.fromkeys(
-            ["reconciliation", "metrics", "operations", *(op.tag for op in REGISTRY.operations)])],
+            ["cdc", "metrics", "operations", *(op.tag for op in REGISTRY.operations)])],
         "paths": paths,
         "components": {
             "schemas": schemas,
