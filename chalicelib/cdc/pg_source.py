@@ -194,9 +194,11 @@ class WireQuery:
             if fixed is not None:
                 parts.append(sql.SQL("coalesce({} || {}, '\\x4e'::bytea)").format(_bytea(b"s" + _le4(fixed)), b))
             else:
+                # 's' + little-endian int32 length (one set_byte for the usual length < 256) + bytes
                 parts.append(sql.SQL(
-                    "coalesce('\\x73'::bytea || set_byte(set_byte(set_byte(set_byte('\\x00000000'::bytea, 0,"
-                    " length({b}) & 255), 1, (length({b}) >> 8) & 255), 2, (length({b}) >> 16) & 255), 3, length({b}) >> 24)"
+                    "coalesce('\\x73'::bytea || CASE WHEN length({b}) < 256 THEN set_byte('\\x00000000'::bytea, 0, length({b}))"
+                    " ELSE set_byte(set_byte(set_byte(set_byte('\\x00000000'::bytea, 0, length({b}) & 255), 1,"
+                    " (length({b}) >> 8) & 255), 2, (length({b}) >> 16) & 255), 3, length({b}) >> 24) END"
                     " || {b}, '\\x4e'::bytea)").format(b=b))
         self._enc = sql.SQL(" || ").join(parts)
         self._inner = sql.SQL(", ").join(inner)

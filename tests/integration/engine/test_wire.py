@@ -182,7 +182,7 @@ def _rows(n: int, now: datetime) -> list[dict]:
             "amount": Decimal(rnd.randrange(-10**6, 10**6)).scaleb(-2), "ratio": rnd.random(),
             "f": rnd.choice([0.1, 1.5, -2.25]), "tags": sorted({f"t{rnd.randrange(4)}" for _ in range(rnd.randrange(0, 3))}),
             "items": [f"i{rnd.randrange(3)}" for _ in range(rnd.randrange(0, 3))], "ref": uuid.UUID(int=rnd.getrandbits(128)),
-            "flag": bool(i % 2), "data": bytes([i % 256]) * (i % 3),
+            "flag": bool(i % 2), "data": bytes([i % 256]) * (i % 3) if i != 30 else bytes(range(256)) * 300,  # 76,800 bytes
             "ts": (now - timedelta(hours=2, milliseconds=rnd.randrange(10**7))).replace(microsecond=(i % 1000) * 1000),
         })
     return out
