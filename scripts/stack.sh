@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # recon local stack: PostgreSQL, LocalStack (host mode), the CQL dev server, the API and the local
-# Lambda runner. Usage: scripts/stack.sh up|down|status [--no-demo]
+# Lambda runner. Usage: scripts/stack.sh up [--no-demo]|down|status|demo|pg-restart
+#   up          idempotent: starts what is not running; loads demo data only when it is absent
+#   demo        reloads the demo data (truncates the demo tables) on a running stack
+#   pg-restart  starts the private PostgreSQL again (after a crash), with the options of `up`
 #   STACK=dev  (default) state in .local/,      ports: API 8080, LocalStack 4566, PG 54320, CQL 9042
 #   STACK=test            state in .local/test/, ports: API 8090, LocalStack 4576, PG 54330, CQL 9052
 #   STACK_PORT_OFFSET=N   adds N to every port (several checkouts on one machine)
@@ -176,9 +179,16 @@ api_key() {
   echo "    created for demo@recon.local"
 }
 
-demo_data() {
-  step "Demo data ($DEMO_ROWS rows per table, with injected drift)"
+demo_data() { # on the first start only: an idempotent `up` never touches the user's data (`make demo` reloads)
   [ -f chalicelib/demo/__main__.py ] || fail "the demo data generator (chalicelib/demo) is missing"
+  if "$PY" -m chalicelib.demo present >"$LOGS/demo-present.log" 2>&1; then
+    step "Demo data: already loaded (reload it with make demo)"; return
+  fi
+  load_demo
+}
+
+load_demo() {
+  step "Demo data ($DEMO_ROWS rows per table, with injected drift)"
   "$PY" -m chalicelib.demo load --rows "$DEMO_ROWS" --drift-missing-pg 5 --drift-missing-cass 3 --drift-mismatch 4 \
     --seed 42 --manifest "$STACK_DIR/demo-manifest.json" >"$LOGS/demo.log" 2>&1 || fail "demo data" "$LOGS/demo.log"
   tail -n 3 "$LOGS/demo.log" | sed 's/^/    /'
@@ -245,6 +255,19 @@ down() {
   rm -f "$PIDS/postgres.pid"
 }
 
+demo() { # reload the demo tables (truncates them) on a running stack
+  [ -f "$STACK_DIR/env" ] || fail "the $STACK stack is not up: run make up first"
+  set -a; . "$STACK_DIR/env"; set +a
+  [ -n "$USER_DATABASE_URL" ] && DATABASE_URL="$USER_DATABASE_URL"
+  load_demo
+}
+
+pg_restart() { # start the private PostgreSQL again after a crash (kill -9) or a stop, with the options of `up`
+  [ -n "$USER_DATABASE_URL" ] && fail "DATABASE_URL points at a server this script does not manage"
+  pg_up
+  echo "    postgres running (pid $(cat "$PIDS/postgres.pid"))"
+}
+
 status() {
   for name in postgres localstack cqlserver api runner; do
     if alive "$name"; then printf '  %-10s running (pid %s)\n' "$name" "$(cat "$PIDS/$name.pid")"
@@ -256,5 +279,7 @@ case "${1:-}" in
   up) shift; up "$@" ;;
   down) down ;;
   status) status ;;
-  *) echo "usage: $0 up [--no-demo]|down|status" >&2; exit 2 ;;
+  pg-restart) pg_restart ;;
+  demo) demo ;;
+  *) echo "usage: $0 up [--no-demo]|down|status|demo|pg-restart" >&2; exit 2 ;;
 esac

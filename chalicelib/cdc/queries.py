@@ -15,6 +15,7 @@ from typing import Any
 from chalicelib.api.models import PRIORITY_FROM_DB, DateBound, iso_z
 from chalicelib.api.pagination import Page
 from chalicelib.db.pool import transaction
+from chalicelib.runs.retry import retrying
 
 MISMATCH_TYPES = ("MISSING_IN_POSTGRES", "MISSING_IN_CASSANDRA", "DATA_MISMATCH")
 
@@ -91,6 +92,7 @@ def job_out(row: dict) -> dict:
     }
 
 
+@retrying(what="list_jobs")
 def list_jobs(flt: JobFilter, page: Page) -> tuple[list[dict], int]:
     """One page of jobs, newest first (created_at DESC, job_id DESC), and the total matching."""
     where = _Where()
@@ -136,6 +138,7 @@ def sample_out(row: dict) -> dict:
     return out
 
 
+@retrying(what="get_job")
 def get_job(job_id: uuid.UUID, sample_size: int) -> dict | None:
     """The job with its mismatch summary (every type, zeros included) and a bounded, stable sample."""
     with transaction() as conn:
@@ -202,6 +205,7 @@ def mismatch_out(row: dict) -> dict:
     }
 
 
+@retrying(what="list_mismatches")
 def list_mismatches(flt: MismatchFilter, page: Page) -> tuple[list[dict], int]:
     """One page of mismatches, newest first (detected_at DESC, mismatch_id DESC), and the total."""
     where = _Where()

@@ -16,6 +16,7 @@ from __future__ import annotations
 import uuid
 
 from chalicelib.db.pool import transaction
+from chalicelib.runs.retry import retrying
 
 MANUAL_TARGETS = frozenset({"MANUAL_RESOLVED", "IGNORED"})
 
@@ -70,6 +71,7 @@ def _out(row: dict) -> dict:
     }
 
 
+@retrying(what="resolve mismatch")  # safe to repeat: an applied resolution is "unchanged"
 def resolve(mismatch_id: uuid.UUID, target: str, notes: str | None, actor: str) -> dict:
     """Apply a manual resolution; returns the mismatch's resolution as stored afterwards."""
     with transaction() as conn:

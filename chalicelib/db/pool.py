@@ -29,15 +29,20 @@ _pools: dict[str, ConnectionPool] = {}
 
 def _create(role: str) -> ConnectionPool:
     s = get_settings()
+    options = "-c timezone=UTC"
     if role == "control":
         url, kwargs, min_size = s.database_url, {"row_factory": dict_row, "autocommit": False}, s.db_pool_min
+        # a committed state change (a claim, a completed segment) must survive a server crash even where
+        # the server runs with asynchronous commit (the local stack does, for fast bulk loads):
+        # exactly-once completion and leases rely on it
+        options += " -c synchronous_commit=on"
     elif role == "target":
         url, kwargs, min_size = s.target_database_url or s.database_url, {"autocommit": True}, 0
     else:
         raise ValueError(f"unknown pool role {role!r}")
     return ConnectionPool(
         url, min_size=min_size, max_size=s.db_pool_max, timeout=s.db_pool_timeout,
-        kwargs={**kwargs, "options": "-c timezone=UTC", "connect_timeout": 5}, open=True, name=f"recon-{role}",
+        kwargs={**kwargs, "options": options, "connect_timeout": 5}, open=True, name=f"recon-{role}",
         check=ConnectionPool.check_connection,
     )
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import traceback
 from typing import Any
 
@@ -27,6 +28,8 @@ from chalicelib.runs.retry import describe, is_transient, retry_call
 
 #: delay of the wake-up sent for a segment given back after a transient fault
 TRANSIENT_REWAKE_SECONDS = 10
+#: a segment worker goes on claiming segments for this long (well inside the queue's visibility timeout)
+DRAIN_SECONDS = 30
 
 
 class RetryLater(Exception):
@@ -99,7 +102,14 @@ def handle_segment_message(body: str) -> None:
         if state and state["status"] != "DONE" and state["job_status"] == "RUNNING" and state["leased"]:
             raise RetryLater(f"segment {msg['job_id']}/{msg['segment_no']} is leased by another worker")
         return
-    run_segment(seg)
+    # keep claiming while work waits (within a time budget): a wake-up that was lost, or spent on a
+    # segment someone else finished, then costs nothing — the sweeper is only the last resort
+    deadline = time.monotonic() + DRAIN_SECONDS
+    while seg is not None:
+        run_segment(seg)
+        if time.monotonic() >= deadline:
+            break
+        seg = jobs.claim_next_segment()
 
 
 def run_segment(seg: dict) -> str:

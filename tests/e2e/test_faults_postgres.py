@@ -1,0 +1,239 @@
+"""Faults caused for real on the running stack: PostgreSQL killed with SIGKILL in the middle of a
+CHECKSUM job and started again, and a worker process killed in the middle of a segment.
+
+Both jobs must end COMPLETED with exactly the mismatches of an undisturbed run of the same data.
+FAULT_TRIALS=N repeats the PostgreSQL trial N times (each kills at a different point of the job).
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from urllib.parse import urlparse
+
+import psycopg
+import pytest
+import requests
+
+from tests.e2e.conftest import ROOT, expected_drift
+
+TABLE = "users"
+TRIALS = int(os.environ.get("FAULT_TRIALS", "1"))
+# where the kill lands (cycled over the trials): right after the trigger (queued or planning), after
+# k of the job's 16 segments are done
+KILL_POINTS = ("queued", 1, 8, 4, 12, 15, 14, 2, 10, 6)
+
+
+def _stack_dir(stack) -> Path:
+    return Path(stack["env"].get("STACK_DIR") or ROOT / ".local" / "test")
+
+
+def _pg_env(stack) -> dict:
+    """The environment `scripts/stack.sh` needs to find this stack's private PostgreSQL again."""
+    env = dict(stack["env"])
+    port = urlparse(env["DATABASE_URL"]).port
+    env["STACK"] = "test"
+    env["STACK_DIR"] = str(_stack_dir(stack))
+    env["STACK_PORT_OFFSET"] = str(port - 54330)
+    env.pop("DATABASE_URL", None)  # stack.sh treats a given DATABASE_URL as a server it does not manage
+    return env
+
+
+def _postmaster_pid(stack) -> int:
+    pidfile = _stack_dir(stack) / "pg" / "postmaster.pid"
+    if not pidfile.exists():
+        pytest.skip("PostgreSQL is not the stack's private cluster (DATABASE_URL points elsewhere): cannot kill it")
+    return int(pidfile.read_text().splitlines()[0])
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _wait(predicate, deadline_s: float, what: str, step: float = 0.2):
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(step)
+    raise AssertionError(f"timed out after {deadline_s} s waiting for {what}")
+
+
+def kill_postgres(stack) -> float:
+    pid = _postmaster_pid(stack)
+    killed_at = time.time()
+    os.kill(pid, signal.SIGKILL)
+    _wait(lambda: not _alive(pid), 10, "the postmaster to die")
+    return killed_at
+
+
+def restart_postgres(stack) -> None:
+    env = _pg_env(stack)
+    last = None
+    # backends of the killed postmaster exit on their own; until they have, the new one may refuse to start
+    for _ in range(10):
+        last = subprocess.run(["bash", "scripts/stack.sh", "pg-restart"], cwd=ROOT, env=env,
+                              capture_output=True, text=True, timeout=120)
+        if last.returncode == 0:
+            return
+        time.sleep(1)
+    raise AssertionError(f"stack.sh pg-restart failed: {last.stdout[-2000:]}{last.stderr[-2000:]}")
+
+
+def _db(stack):
+    return psycopg.connect(stack["env"]["DATABASE_URL"], autocommit=True, connect_timeout=5)
+
+
+def _job_row(stack, job_id: str) -> dict | None:
+    with _db(stack) as conn:
+        cur = conn.execute("SELECT status, phase, segments_done, segment_count, completed_at FROM recon.jobs"
+                           " WHERE job_id = %s", (job_id,))
+        row = cur.fetchone()
+        return None if row is None else dict(zip([c.name for c in cur.description], row))
+
+
+def _trigger(api) -> str:
+    r = api.post("/reconciliation/trigger", {"tables": [TABLE], "validation_strategy": "CHECKSUM", "priority": "HIGH"})
+    assert r.status_code == 202, r.text
+    return r.json()["job_ids"][0]
+
+
+def _wait_job(api, job_id: str, deadline_s: float = 300) -> dict:
+    """Poll the job over HTTP; while the database recovers the API may answer 503, never 500."""
+    deadline = time.monotonic() + deadline_s
+    job = None
+    while time.monotonic() < deadline:
+        r = api.get(f"/reconciliation/jobs/{job_id}")
+        assert r.status_code in (200, 503), f"{r.status_code}: {r.text[:500]}"
+        if r.status_code == 200:
+            job = r.json()
+            if job["status"] != "RUNNING":
+                return job
+        time.sleep(0.3)
+    raise AssertionError(f"job {job_id} still RUNNING after {deadline_s} s: {job}")
+
+
+def _mismatch_set(api, job_id: str) -> dict[str, str]:
+    return {m["primary_key_value"]: m["mismatch_type"] for m in api.mismatches(job_id=job_id)}
+
+
+@pytest.fixture(scope="module")
+def baseline(api, demo):
+    """An undisturbed run of the same data: its mismatch set."""
+    job = _wait_job(api, _trigger(api))
+    assert job["status"] == "COMPLETED", job
+    found = _mismatch_set(api, job["job_id"])
+    assert found == expected_drift(demo, TABLE)  # the reference itself is right
+    return {"job": job, "mismatches": found}
+
+
+def _reached(row: dict | None, point) -> bool:
+    if row is None:
+        return False
+    if row["status"] != "RUNNING":
+        return True  # too late: reported by the caller
+    if point == "queued":
+        return True
+    return row["phase"] in ("SCANNING", "RECHECKING") and row["segments_done"] >= point
+
+
+def _wait_for_point(stack, job_id: str, point) -> dict:
+    with _db(stack) as conn:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            cur = conn.execute("SELECT status, phase, segments_done FROM recon.jobs WHERE job_id = %s", (job_id,))
+            row = cur.fetchone()
+            row = None if row is None else dict(zip([c.name for c in cur.description], row))
+            if _reached(row, point):
+                return row
+            time.sleep(0.005)
+    raise AssertionError(f"job {job_id} never reached {point!r}")
+
+
+@pytest.mark.parametrize("trial", range(TRIALS))
+def test_postgres_killed_mid_job_the_job_completes_with_the_same_result(stack, api, baseline, trial):
+    point = KILL_POINTS[trial % len(KILL_POINTS)]
+    job_id = _trigger(api)
+    before = _wait_for_point(stack, job_id, point)
+    killed_at = kill_postgres(stack)
+    assert before["status"] == "RUNNING", f"the job finished before the fault at {point!r}: {before}"
+    restart_postgres(stack)
+
+    job = _wait_job(api, job_id)
+    assert job["status"] == "COMPLETED", job
+    assert not job["validation_errors"], job
+    after = _job_row(stack, job_id)
+    assert after["completed_at"].timestamp() > killed_at, "the job was not running when PostgreSQL died"
+    assert _mismatch_set(api, job_id) == baseline["mismatches"]
+    for key in ("cassandra_row_count", "postgres_row_count", "mismatch_count", "drift_percentage", "mismatches_summary"):
+        assert job[key] == baseline["job"][key], key
+    # health tells the truth again at once (pooled connections to the dead server are not reused)
+    r = requests.get(stack["url"] + "/health", timeout=30)
+    assert r.status_code == 200 and r.json()["checks"]["postgres"]["status"] == "UP", r.text
+
+
+# ---------------------------------------------------------------------------------------- worker killed
+
+
+def _runner_pid(stack) -> int:
+    return int((_stack_dir(stack) / "pids" / "runner.pid").read_text().strip())
+
+
+def _leased_segment(stack, job_id: str) -> dict | None:
+    with _db(stack) as conn:
+        cur = conn.execute(
+            "SELECT s.segment_no, s.attempts, s.lease_until FROM recon.segments s JOIN recon.jobs j USING (job_id)"
+            " WHERE s.job_id = %s AND s.status = 'RUNNING' AND s.lease_until > now() AND j.status = 'RUNNING'"
+            " ORDER BY s.segment_no LIMIT 1", (job_id,))
+        row = cur.fetchone()
+        return None if row is None else dict(zip([c.name for c in cur.description], row))
+
+
+def test_worker_killed_mid_segment_another_worker_finishes_it(stack, api, baseline):
+    runner = _runner_pid(stack)
+    env = _pg_env(stack)
+    env["DATABASE_URL"] = stack["env"]["DATABASE_URL"]
+    victim = None
+    for _ in range(30):
+        job_id = _trigger(api)
+        # freeze the worker process while it holds a segment, check it does, then kill it
+        _wait(lambda: (_job_row(stack, job_id) or {}).get("phase") in ("SCANNING", "RECHECKING", "DONE"), 60,
+              "the job to be planned", step=0.02)
+        os.killpg(runner, signal.SIGSTOP)
+        victim = _leased_segment(stack, job_id)
+        if victim is not None:
+            os.killpg(runner, signal.SIGKILL)
+            break
+        os.killpg(runner, signal.SIGCONT)
+        _wait_job(api, job_id)
+    assert victim is not None, "never caught the worker inside a segment"
+    _wait(lambda: not _alive(runner), 10, "the worker process to die")
+    killed_at = datetime.now(timezone.utc)
+
+    # a new worker process (what Lambda does after a crash); `up` starts only what is not running
+    started = subprocess.run(["bash", "scripts/stack.sh", "up", "--no-demo"], cwd=ROOT, env=env,
+                             capture_output=True, text=True, timeout=600)
+    assert started.returncode == 0, started.stdout[-2000:] + started.stderr[-2000:]
+    assert _runner_pid(stack) != runner
+
+    job = _wait_job(api, job_id, deadline_s=600)
+    assert job["status"] == "COMPLETED", job
+    assert _mismatch_set(api, job_id) == baseline["mismatches"]
+    with _db(stack) as conn:
+        seg = conn.execute("SELECT status, attempts, completed_at FROM recon.segments WHERE job_id = %s AND segment_no = %s",
+                           (job_id, victim["segment_no"])).fetchone()
+    status, attempts, completed_at = seg
+    assert status == "DONE"
+    assert attempts == victim["attempts"] + 1, "the dead worker's segment was not claimed again"
+    # taken over only once the dead worker's lease had run out
+    assert completed_at >= victim["lease_until"] and completed_at > killed_at
