@@ -1,0 +1,57 @@
+"""S3 storage helpers of the streams files (moto): keys, round trips, head of a missing object,
+presigned URLs, streaming hash."""
+from __future__ import annotations
+
+import hashlib
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from chalicelib import aws
+from chalicelib.config import reset_settings
+from chalicelib.streams import storage
+
+
+@pytest.fixture
+def s3(monkeypatch):
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    monkeypatch.setenv("ARTIFACTS_BUCKET", "recon-unit-files")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
+    reset_settings()
+    aws.reset_clients()
+    with mock_aws():
+        boto3.client("s3", region_name="us-east-1").create_bucket(Bucket="recon-unit-files")
+        yield
+    reset_settings()
+    aws.reset_clients()
+
+
+def test_keys_are_safe_and_stable():
+    assert storage.upload_key(1001, "Orders Feb/2026 (final).csv") == "files/1001/Orders_Feb_2026_final_.csv"
+    assert storage.artifact_key(9201, 2, 1, "unmatched source.csv") == \
+        "streams/runs/9201/step-2/attempt-1/unmatched_source.csv"
+    assert storage.safe_name("../..") == "file" and len(storage.safe_name("x" * 500)) == 120
+
+
+def test_round_trips(s3, tmp_path):
+    storage.put_bytes("files/1/a.csv", b"a,b\n1,2\n")
+    assert storage.get_bytes("files/1/a.csv") == b"a,b\n1,2\n"
+    assert storage.head("files/1/a.csv")["ContentLength"] == 8
+    assert storage.head("files/1/missing.csv") is None
+    src = tmp_path / "big.csv"
+    src.write_bytes(b"x" * (6 * 1024 * 1024 + 3))
+    storage.put_path("files/2/big.csv", src)
+    out = storage.download_to("files/2/big.csv", tmp_path / "sub" / "copy.csv")
+    assert out.read_bytes() == src.read_bytes()
+    assert storage.sha256_of(out) == hashlib.sha256(src.read_bytes()).hexdigest()
+    storage.delete("files/2/big.csv")
+    assert storage.head("files/2/big.csv") is None
+
+
+def test_presigned_urls_name_the_object(s3):
+    url = storage.presign_get("files/3/x.csv", filename="report Feb.csv")
+    assert "files/3/x.csv" in url and "response-content-disposition" in url and "Expires=" in url
+    put = storage.presign_put("files/3/y.csv", expires=60)
+    assert "files/3/y.csv" in put and "Signature" in put
