@@ -430,16 +430,22 @@ class _Runner:
 
         Order of preference: smallest |amount difference|, smallest |date difference|, highest
         similarity, lowest key (then lowest row number). A pair is taken when each is the other's
-        first choice; taken rows leave ``cand`` and the next round starts."""
+        first choice; taken rows leave ``cand`` and the next round starts.
+
+        Tied duplicates would take one round per row (the lowest keys pair, then the next...), so a
+        round also settles every *complete tie* at once: rows A and B where each a's best candidates
+        are exactly B and each b's are exactly A, all equally good — there the rounds would pair
+        the k-th a with the k-th b in key order, which is what the rank pairing below does."""
         total = 0
-        order_b = "abs(adiff), abs(ddiff), sim DESC NULLS LAST, bkey NULLS FIRST, b"
-        order_a = "abs(adiff), abs(ddiff), sim DESC NULLS LAST, akey NULLS FIRST, a"
         for _ in range(MAX_ROUNDS):
             self.check_cancel()
-            self.sql(f"""CREATE OR REPLACE TEMP TABLE mb AS
-                WITH fa AS (SELECT a, b FROM cand QUALIFY row_number() OVER (PARTITION BY a ORDER BY {order_b}) = 1),
-                     fb AS (SELECT a, b FROM cand QUALIFY row_number() OVER (PARTITION BY b ORDER BY {order_a}) = 1)
-                SELECT c.* FROM cand c SEMI JOIN fa USING (a, b) SEMI JOIN fb USING (a, b)""")
+            n, da, db = self.one("SELECT count(*), count(DISTINCT a), count(DISTINCT b) FROM cand")
+            if n == 0:
+                break
+            if n == da == db:          # every row has one candidate: all pairs are mutual best
+                self.sql("CREATE OR REPLACE TEMP TABLE mb AS SELECT * FROM cand")
+            else:
+                self._round()
             n = self.one("SELECT count(*) FROM mb")[0]
             if n == 0:
                 break
@@ -452,6 +458,40 @@ class _Runner:
         if expand is not None:
             total = self.one(f"SELECT count(*) FROM matches WHERE pass = {pi + 1}")[0]
         return total
+
+    def _round(self):
+        """One round on a table with contested rows: mutual best pairs plus complete ties (see above)."""
+        order_b = "abs(adiff), abs(ddiff), sim DESC NULLS LAST, bkey NULLS FIRST, b"
+        order_a = "abs(adiff), abs(ddiff), sim DESC NULLS LAST, akey NULLS FIRST, a"
+        metric = "abs(adiff) NULLS LAST, abs(ddiff) NULLS LAST, sim DESC NULLS LAST"
+        self.sql(f"""CREATE OR REPLACE TEMP TABLE mb AS
+            WITH fa AS (SELECT a, b FROM cand QUALIFY row_number() OVER (PARTITION BY a ORDER BY {order_b}) = 1),
+                 fb AS (SELECT a, b FROM cand QUALIFY row_number() OVER (PARTITION BY b ORDER BY {order_a}) = 1),
+                 std AS (SELECT a, b FROM fa SEMI JOIN fb USING (a, b)),
+                 tied AS (SELECT a, b, akey, bkey FROM cand
+                          QUALIFY rank() OVER (PARTITION BY a ORDER BY {metric}) = 1
+                              AND rank() OVER (PARTITION BY b ORDER BY {metric}) = 1),
+                 sa AS (SELECT a, any_value(akey) AS akey, bit_xor(hash(b)) AS hb, count(*) AS nb, min(b) AS minb
+                        FROM tied GROUP BY a),
+                 sb AS (SELECT b, any_value(bkey) AS bkey, bit_xor(hash(a)) AS ha, count(*) AS na, min(a) AS mina
+                        FROM tied GROUP BY b),
+                 ga AS (SELECT a, nb, minb, min(a) OVER w AS comp, count(*) OVER w AS size,
+                               row_number() OVER (PARTITION BY hb, nb, minb ORDER BY akey NULLS FIRST, a) AS r
+                        FROM sa WINDOW w AS (PARTITION BY hb, nb, minb)),
+                 gb AS (SELECT b, na, mina, min(b) OVER w AS comp, count(*) OVER w AS size,
+                               row_number() OVER (PARTITION BY ha, na, mina ORDER BY bkey NULLS FIRST, b) AS r
+                        FROM sb WINDOW w AS (PARTITION BY ha, na, mina)),
+                 rk AS (SELECT ga.a, gb.b FROM ga JOIN gb
+                          ON ga.minb = gb.comp AND gb.mina = ga.comp AND ga.r = gb.r
+                        WHERE ga.size = gb.na AND gb.size = ga.nb AND ga.size > 1),
+                 chosen AS (SELECT a, b FROM std UNION SELECT a, b FROM rk)
+            SELECT c.* FROM cand c SEMI JOIN chosen USING (a, b)""")
+        n, da, db = self.one("SELECT count(*), count(DISTINCT a), count(DISTINCT b) FROM mb")
+        if not n == da == db:      # a signature collision: settle this round by mutual best alone
+            self.sql(f"""CREATE OR REPLACE TEMP TABLE mb AS
+                WITH fa AS (SELECT a, b FROM cand QUALIFY row_number() OVER (PARTITION BY a ORDER BY {order_b}) = 1),
+                     fb AS (SELECT a, b FROM cand QUALIFY row_number() OVER (PARTITION BY b ORDER BY {order_a}) = 1)
+                SELECT c.* FROM cand c SEMI JOIN fa USING (a, b) SEMI JOIN fb USING (a, b)""")
 
     def _grouped(self, pi: int, p: Pass, conds: list[CondSQL], s: Side, t: Side) -> int:
         """ONE_TO_MANY (one source row ↔ a group of target rows) and MANY_TO_ONE (the mirror):

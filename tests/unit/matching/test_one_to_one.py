@@ -38,6 +38,16 @@ def test_all_candidates_tied_in_a_tolerance_pass(tmp_path):
     assert o.reasons("target") == {"t3": "AMBIGUOUS"}
 
 
+def test_many_tied_duplicates_pair_in_key_order(tmp_path):
+    # 40 sources and 35 targets, all equally good for each other; plus a better pair inside the block
+    rs = rule_set(p("tol", eq("ref"), tol("amount", absolute="1")))
+    src = [[f"s{i:02d}", "K", "10.00", "", ""] for i in range(40)][::-1] + [["x", "K", "20.00", "", ""]]
+    tgt = [[f"t{i:02d}", "K", "10.50", "", ""] for i in range(35)] + [["y", "K", "20.00", "", ""]]
+    o = match(tmp_path, S, src, T, tgt, rs)
+    assert o.pairs() == sorted([("1", f"s{i:02d}", f"t{i:02d}") for i in range(35)] + [("1", "x", "y")])
+    assert set(o.reasons().values()) == {"AMBIGUOUS"} and len(o.reasons()) == 5
+
+
 def test_mutual_best_prefers_smaller_amount_difference_then_date_then_key(tmp_path):
     rs = rule_set(p("tol", eq("ref"), tol("amount", absolute="1"), window("date", before=5, after=5)))
     src = [["s1", "K", "10.00", "2026-01-10", ""], ["s2", "K", "10.40", "2026-01-10", ""]]
