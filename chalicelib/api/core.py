@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import re
 import threading
 import typing
@@ -230,7 +231,7 @@ def internal_error_response(dialect: Dialect, request_id: str) -> Response:
 
 def json_response(body: Any, status: int = 200, headers: dict | None = None) -> Response:
     return Response(
-        body=json.dumps(body, default=str, separators=(",", ":")),
+        body=json.dumps(body, default=str, separators=(",", ":"), allow_nan=False),  # always valid JSON
         status_code=status,
         headers={**JSON_HEADERS, **(headers or {})},
     )
@@ -464,6 +465,21 @@ def _depth_ok(raw: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
     return True
 
 
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError(f"number {text[:40]} is out of range")
+    return value
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _loads(raw: bytes) -> Any:
+    return json.loads(raw, parse_float=_finite_float, parse_constant=_no_constant)
+
+
 def load_json_body(raw: bytes | str | None) -> Any:
     """The request body as JSON (object required), or RequestInvalid with field `body`."""
     if isinstance(raw, str):
@@ -473,7 +489,7 @@ def load_json_body(raw: bytes | str | None) -> Any:
         raise RequestInvalid([Problem("body", "REQUIRED", "is required (a JSON object)")])
     if not _depth_ok(raw):
         try:  # brackets inside strings can over-count: only a real parse failure is an error
-            parsed = json.loads(raw)
+            parsed = _loads(raw)
         except RecursionError:
             raise RequestInvalid([Problem("body", "MALFORMED_JSON",
                                           f"is nested too deeply (at most {MAX_JSON_DEPTH} levels)")]) from None
@@ -484,7 +500,7 @@ def load_json_body(raw: bytes | str | None) -> Any:
                                           f"is nested too deeply (at most {MAX_JSON_DEPTH} levels)")])
     else:
         try:
-            parsed = json.loads(raw)
+            parsed = _loads(raw)
         except (ValueError, UnicodeDecodeError, RecursionError) as exc:
             raise RequestInvalid([Problem("body", "MALFORMED_JSON", f"is not valid JSON ({exc})")]) from None
     if not isinstance(parsed, dict):

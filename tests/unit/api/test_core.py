@@ -155,6 +155,12 @@ def test_malformed_bodies(client, raw, code):
     assert status == 400 and body["errors"][0]["field"] == "body" and body["errors"][0]["code"] == code
 
 
+@pytest.mark.parametrize("raw", ['{"name": NaN}', '{"name": Infinity}', '{"name": 1e999}', '{"name": -1e400}'])
+def test_numbers_json_cannot_carry_are_malformed(client, raw):
+    status, body = call(client, "post", "/api/v1/samples", raw)
+    assert status == 400 and body["errors"][0]["code"] == "MALFORMED_JSON"
+
+
 def test_brackets_inside_strings_do_not_count_as_nesting(client):
     status, _ = call(client, "post", "/api/v1/samples", {**GOOD, "name": "[" * 5})
     assert status == 201
