@@ -160,6 +160,19 @@ test("create a two-step stream, run it, watch the steps complete, download an ar
   expect(sha).toBe(recorded);
   await expect(matched.locator("[data-verified]")).toHaveAttribute("data-verified", "yes");
 
+  // each step is also a legacy reconciliation; step 2 holds the run's exceptions (step 1's unmatched
+  // rows went on to step 2)
+  await timeline.locator('li[data-step="2"]').getByRole("link", { name: /^reconciliation \d+$/ }).click();
+  await expect(page).toHaveTitle(/^Reconciliation Settlement \S+ \/ Leftovers within a euro/);
+  await expect(page.locator("h1 .badge")).toHaveAttribute("data-status", "COMPLETED");
+  await expect(page.locator(".kv")).toContainText("12");
+  await page.getByLabel("Side").selectOption("SOURCE");
+  await expect(page).toHaveURL(/side=SOURCE/);
+  await expect(page.locator("table[aria-label=exceptions] tbody tr")).toHaveCount(8);
+  await shot(page, "streams-legacy");
+  await page.goto("/reconciliations");
+  await expect(page.locator("table[aria-label=reconciliations]")).toContainText("Leftovers within a euro");
+
   // its exceptions: 8 orders and 8 marketplace rows without a partner, explained
   await page.goto(`/exceptions?streamId=${streamId}`);
   await expect(page).toHaveTitle("Exceptions · recon");
