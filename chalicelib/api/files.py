@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
-from typing import Literal, Optional
+from typing import Optional
 
 from chalice import Blueprint, Response
 from pydantic import Field, StrictInt

@@ -9,7 +9,7 @@ from pydantic import Field
 
 from chalicelib.api.core import (Dialect, Routes, StreamsError, StreamsOut, StreamsPageQuery, StreamsQuery, ok,
                                  page_of, paginated)
-from chalicelib.matching.rules import Pass, RuleSet
+from chalicelib.matching.rules import RuleSet
 from chalicelib.streams import rule_sets
 from chalicelib.streams.defs_errors import Conflict, NotFound
 

@@ -12,7 +12,7 @@ import json
 import os
 import re
 from contextlib import contextmanager
-from typing import Annotated, Any, Iterator, Literal, Union
+from typing import Any, Iterator, Union
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from psycopg.types.json import Jsonb

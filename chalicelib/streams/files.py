@@ -8,7 +8,6 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from psycopg.types.json import Jsonb
 

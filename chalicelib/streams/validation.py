@@ -10,9 +10,8 @@ may finish before the first run) and reported by validate.
 """
 from __future__ import annotations
 
-import re
 from enum import Enum
-from typing import Any, Literal, Optional
+from typing import Any, Optional
 
 from pydantic import AliasGenerator, BaseModel, ConfigDict, Field, StrictBool, StrictInt
 from pydantic.alias_generators import to_camel

@@ -2,8 +2,6 @@
 references (never secrets), the connection test, delete and its conflict."""
 from __future__ import annotations
 
-import psycopg
-
 from tests.integration.streams.conftest import TARGET_CSV, assert_error, step
 
 

@@ -7,8 +7,7 @@ import json
 
 import requests
 
-from tests.integration.streams.conftest import (SOURCE_CSV, TARGET_CSV, assert_error, rule_set_body, step,
-                                                wait_for)
+from tests.integration.streams.conftest import SOURCE_CSV, TARGET_CSV, assert_error, step, wait_for
 
 
 def sha(data: bytes | str) -> str:
