@@ -6,10 +6,25 @@ from __future__ import annotations
 
 import hashlib
 import random
+import subprocess
+import sys
 import time
 
 import pytest
 import requests
+
+from tests.e2e.conftest import ROOT, Api
+
+OWNER = "e2e-streams@recon.local"
+
+
+@pytest.fixture
+def api(stack):
+    """Its own key (rate limits are per key; other suites share the stack's key), made with the CLI."""
+    proc = subprocess.run([sys.executable, "-m", "chalicelib.cli", "keys", "create", "--owner", OWNER, "--quiet"],
+                          cwd=ROOT, env=stack["env"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    return Api(stack["url"], proc.stdout.strip())
 
 
 def _poll(fn, timeout: float, what: str):
@@ -114,9 +129,9 @@ def test_legacy_reconciliation_and_stream_on_the_same_data(api):
     one = off[0]["id"]
     r = api.s.patch(api.url + f"/exceptions/{one}", timeout=30,
                     json={"status": "RESOLVED", "note": "marketplace fee", "assignee": "ops@example.com"})
-    assert r.status_code == 200 and r.json()["data"]["resolvedBy"] == "demo@recon.local"
+    assert r.status_code == 200 and r.json()["data"]["resolvedBy"] == OWNER
     hist = api.get(f"/exceptions/{one}/history").json()["data"]
-    assert len(hist) == 1 and hist[0]["changedBy"] == "demo@recon.local"
+    assert len(hist) == 1 and hist[0]["changedBy"] == OWNER
     assert hist[0]["changes"]["status"] == {"from": "OPEN", "to": "RESOLVED"}
     assert_409 = api.s.delete(api.url + f"/files/{src['id']}", timeout=30)
     assert assert_409.status_code == 409 and assert_409.json()["errorCode"] == "CONFLICT"
