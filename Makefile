@@ -1,8 +1,11 @@
 # recon — the two commands that matter: `make up` (whole local stack with demo data) and `make test`.
-.PHONY: up down status test unit bench logs package migrate
+.PHONY: up down status demo test unit bench logs package migrate
 
-up:        ## start the whole local stack with demo data (idempotent)
+up:        ## start the whole local stack (idempotent; demo data loaded on the first start only)
 	@bash scripts/stack.sh up
+
+demo:      ## reload the demo data (truncates and refills the demo tables) on the running stack
+	@bash scripts/stack.sh demo
 
 down:      ## stop exactly what `make up` started
 	@bash scripts/stack.sh down

@@ -1,4 +1,5 @@
-"""Command line: ``python -m chalicelib.demo load --rows N [drift options] [--manifest PATH]``.
+"""Command line: ``python -m chalicelib.demo load --rows N [drift options] [--manifest PATH]``, and
+``python -m chalicelib.demo present`` (exit 0 when every demo table holds rows on both sides).
 
 Reads DATABASE_URL (PostgreSQL) and CASSANDRA_HOSTS / CASSANDRA_PORT (and the other CASSANDRA_*
 settings of the reader) from the environment.
@@ -36,11 +37,57 @@ def _parser() -> argparse.ArgumentParser:
     load.add_argument("--batch-rows", type=int, default=1,
                       help="rows per unlogged batch across partitions (default 1: per partition only; "
                            "50 loads the CQL dev server several times faster)")
+    present = sub.add_parser("present", help="exit 0 when the demo tables exist and hold rows on both sides")
+    present.add_argument("--tables", default="users,orders,products", help="comma-separated subset")
+    present.add_argument("--keyspace", default="demo", help="Cassandra keyspace (default demo)")
+    present.add_argument("--pg-schema", default="public", help="PostgreSQL schema (default public)")
     return p
+
+
+def _present(args, pg_url: str) -> int:
+    """Whether demo data is loaded: every table exists and holds at least one row, on both sides."""
+    import psycopg
+    from psycopg import sql
+
+    from chalicelib.cassandra.session import build_cluster
+    from chalicelib.cassandra.settings import CassandraSettings
+
+    from .tables import TABLES
+
+    names = [t.strip() for t in args.tables.split(",") if t.strip()]
+    missing: list[str] = []
+    with psycopg.connect(pg_url, connect_timeout=10) as conn:
+        for name in names:
+            if conn.execute("SELECT to_regclass(%s)", (f"{args.pg_schema}.{name}",)).fetchone()[0] is None:
+                missing.append(f"postgres {args.pg_schema}.{name} (no table)")
+            elif conn.execute(sql.SQL("SELECT 1 FROM {} LIMIT 1").format(sql.Identifier(args.pg_schema, name))).fetchone() is None:
+                missing.append(f"postgres {args.pg_schema}.{name} (empty)")
+    cluster = build_cluster(CassandraSettings())
+    try:
+        session = cluster.connect()
+        existing = {r[0] for r in session.execute(
+            "SELECT table_name FROM system_schema.tables WHERE keyspace_name = %s", (args.keyspace,))}
+        for name in names:
+            if name not in TABLES or name not in existing:
+                missing.append(f"cassandra {args.keyspace}.{name} (no table)")
+            elif session.execute(f"SELECT * FROM {args.keyspace}.{name} LIMIT 1").one() is None:
+                missing.append(f"cassandra {args.keyspace}.{name} (empty)")
+    finally:
+        cluster.shutdown()
+    if missing:
+        print("demo data absent: " + ", ".join(missing))
+        return 1
+    print(f"demo data present ({', '.join(names)})")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "present":
+        if not os.environ.get("DATABASE_URL"):
+            print("DATABASE_URL is not set", file=sys.stderr)
+            return 2
+        return _present(args, os.environ["DATABASE_URL"])
     from chalicelib.cassandra.session import build_cluster
     from chalicelib.cassandra.settings import CassandraSettings
 
