@@ -123,6 +123,9 @@ class _Runner:
             cfg["temp_directory"] = limits.temp_dir
         self.con = duckdb.connect(config=cfg)
         self.con.execute("SET TimeZone='UTC'")
+        # progress is tracked (query_progress feeds the callback) but never printed
+        self.con.execute("SET enable_progress_bar = true")
+        self.con.execute("SET enable_progress_bar_print = false")
         self.summary_passes: list[dict] = []
         # passes whose block cannot hold a candidate for a row left unmatched: a first pass of
         # equalities only whose keys were unique on both sides (every block pair was matched)

@@ -191,7 +191,7 @@ def explanation_tail(columns: list[str]) -> bool:
 
 
 def _connect() -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect(config={"threads": 2, "memory_limit": "512MB"})
+    con = duckdb.connect(config={"threads": 2, "memory_limit": "512MB", "enable_progress_bar": False})
     con.execute("SET TimeZone='UTC'")
     return con
 
@@ -210,15 +210,8 @@ def inspect_file(path: str, format: Optional[str] = None,
     try:
         if fmt == "CSV":
             dialect = csv_dialect(path)
-            src = csv_reader_sql(path, dialect)
-            try:
-                con.execute(f"CREATE OR REPLACE TEMP TABLE __inspect AS SELECT * FROM {src}")
-            except duckdb.Error as e:
-                raise translate_error(e, fmt) from None
-            rows = con.execute("SELECT count(*) FROM __inspect").fetchone()[0]
-            types = _csv_types(con, path, dialect, rows)
+            rows, types = _csv_scan(con, path, dialect)
             cols = [Column(n, types.get(n, "VARCHAR")) for n in dialect.header]
-            con.execute("DROP TABLE __inspect")
         else:
             src = reader_sql(path, fmt)
             try:
@@ -233,10 +226,9 @@ def inspect_file(path: str, format: Optional[str] = None,
             con.close()
 
 
-def _csv_types(con, path: str, dialect: CsvDialect, rows: int) -> dict[str, str]:
-    """Sniffed types, verified on every row of __inspect (a late non-conforming value → VARCHAR)."""
-    if rows == 0:
-        return {}
+def _csv_scan(con, path: str, dialect: CsvDialect) -> tuple[int, dict[str, str]]:
+    """One streaming pass (bounded memory, any file size): strict parsing, the row count, and a
+    check of every sniffed type against every row (a late non-conforming value → VARCHAR)."""
     try:
         desc = con.execute(
             f"DESCRIBE SELECT * FROM read_csv({sql_str(path)}, header=true, delim={sql_str(dialect.delimiter)}, "
@@ -244,7 +236,7 @@ def _csv_types(con, path: str, dialect: CsvDialect, rows: int) -> dict[str, str]
         sniffed = {d[0]: d[1] for d in desc}
     except duckdb.Error:
         sniffed = {}
-    checks, names = [], []
+    checks, names = ["count(*)"], []
     for name in dialect.header:
         t = sniffed.get(name, "VARCHAR")
         c = ident(name)
@@ -257,10 +249,14 @@ def _csv_types(con, path: str, dialect: CsvDialect, rows: int) -> dict[str, str]
         elif t in ("DATE", "TIMESTAMP", "TIMESTAMP WITH TIME ZONE", "TIME", "BOOLEAN"):
             names.append((name, t))
             checks.append(f"count(*) FILTER (WHERE {c} IS NOT NULL AND trim({c}) <> '' AND TRY_CAST({c} AS {t}) IS NULL)")
+    try:
+        vals = list(con.execute(f"SELECT {', '.join(checks)} FROM {csv_reader_sql(path, dialect)}").fetchone())
+    except duckdb.Error as e:
+        raise translate_error(e, "CSV") from None
+    rows = int(vals.pop(0))
     out: dict[str, str] = {n: "VARCHAR" for n in dialect.header}
-    if not checks:
-        return out
-    vals = list(con.execute(f"SELECT {', '.join(checks)} FROM __inspect").fetchone())
+    if rows == 0:
+        return rows, out
     for name, kind in names:
         if kind == "NUM":
             bad, scale, digits = vals.pop(0), vals.pop(0) or 0, vals.pop(0) or 0
@@ -274,4 +270,4 @@ def _csv_types(con, path: str, dialect: CsvDialect, rows: int) -> dict[str, str]
         else:
             if not vals.pop(0):
                 out[name] = kind
-    return out
+    return rows, out
