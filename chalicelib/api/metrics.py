@@ -20,8 +20,10 @@ DESCRIPTION = "Computed from the control plane on every scrape. Bearer auth as e
 
 def _scrape() -> Response:
     from chalicelib.cdc.metrics import CONTENT_TYPE, render
+    from chalicelib.streams.metrics import render as render_streams  # reconciliation streams
 
-    return Response(body=render().decode("utf-8"), status_code=200, headers={"Content-Type": CONTENT_TYPE})
+    body = render().decode("utf-8") + render_streams().decode("utf-8")
+    return Response(body=body, status_code=200, headers={"Content-Type": CONTENT_TYPE})
 
 
 @api.route("/metrics", "GET", summary=SUMMARY, description=DESCRIPTION, raw_response=PROMETHEUS_TEXT,
