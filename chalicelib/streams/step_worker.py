@@ -103,60 +103,66 @@ def handle_step(body: dict) -> None:
 
 def _claim(run_id: int, step_order: int, attempt_no: int, token: str) -> Attempt | None:
     """Claim the attempt's row; None (and nothing changed) for a duplicate, late or finished one."""
-    answer: tuple[str, str, str] | None = None
     with tx() as c:
-        run = runtime.get_run(c, run_id, lock=True)
-        if run is None:
-            logger.warning("step message for an unknown run", extra={"run_id": run_id})
-            return None
-        if run["status"] not in runtime.ACTIVE_RUN:
-            logger.info("step message for a finished run: ignored",
-                        extra={"run_id": run_id, "step_order": step_order, "status": run["status"]})
-            return None
-        step = next((s for s in run["definition"] if s["stepOrder"] == step_order), None)
-        if step is None:
-            logger.error("step message for a step the run does not have", extra={"run_id": run_id,
-                                                                                "step_order": step_order})
-            return None
-        current = runtime.attempt(c, run_id, step_order, attempt_no, lock=True)
-        if current is not None and current["status"] != "PENDING":
-            logger.info("duplicate step message: attempt already %s" % current["status"],
-                        extra={"run_id": run_id, "step_order": step_order, "attempt_no": attempt_no})
-            return None
-        latest = runtime.latest_attempt(c, run_id, step_order)
-        if latest is not None and latest["attempt_no"] > attempt_no:
-            logger.info("late step message: a later attempt exists", extra={"run_id": run_id,
-                        "step_order": step_order, "attempt_no": attempt_no})
-            return None
-        runtime.fail_stale_attempts(c, run_id, step_order, attempt_no,
-                                    "the worker stopped answering (heartbeat timed out)")
-        max_attempts = int(step.get("maxRetries", 0)) + 1
-        if attempt_no > max_attempts:
-            # only a heartbeat timeout gets here (the state machine retries States.Timeout up to its cap):
-            # the step has no attempt left
-            runtime.mark_running(c, run_id, step_order)
-            answer = (state_machine.STEP_FAILED, "StepFailed",
-                      f"step {step_order} failed after {max_attempts} attempt(s)")
-        else:
-            if current is None:
-                rec = runtime.reconciliation_of(c, run_id, step_order)
-                row = runtime.insert_attempt(c, run_id, step_order, attempt_no, step.get("stepId"), rec,
-                                             step.get("ruleSetId"))
-                if row is None:
-                    return None
-                step_run_id = row["step_run_id"]
-            else:
-                step_run_id = current["step_run_id"]
-            runtime.update_step_run(c, step_run_id, status="IN_PROGRESS", started_at=_now(c), progress=0,
-                                    worker_id=WORKER_ID, heartbeat_at=_now(c), error_message=None,
-                                    completed_at=None)
-            runtime.mark_running(c, run_id, step_order)
-            reconciliation_id = runtime.reconciliation_of(c, run_id, step_order)
-    if answer is not None:
-        _send_failure(token, answer[0], answer[2], run_id)
+        kind, payload = _claim_in(c, run_id, step_order, attempt_no)
+    if kind == "resend":
+        # a final success may not have reached Step Functions (the handler failed after its commit):
+        # answer it again. Harmless otherwise: that step's token is spent and the answer is refused.
+        _send_success(Attempt(run_id, step_order, attempt_no, token, {}, {}), payload)
         return None
-    _observe_step_start(run, step_order)
-    return Attempt(run_id, step_order, attempt_no, token, step, run, step_run_id, reconciliation_id)
+    if kind == "no-attempt-left":
+        _send_failure(token, state_machine.STEP_FAILED, payload, run_id)
+        return None
+    if kind == "claimed":
+        run, step, step_run_id, reconciliation_id = payload
+        _observe_step_start(run, step_order)
+        return Attempt(run_id, step_order, attempt_no, token, step, run, step_run_id, reconciliation_id)
+    return None
+
+
+def _claim_in(c, run_id: int, step_order: int, attempt_no: int) -> tuple[str, Any]:
+    run = runtime.get_run(c, run_id, lock=True)
+    extra = {"run_id": run_id, "step_order": step_order, "attempt_no": attempt_no}
+    if run is None:
+        logger.warning("step message for an unknown run", extra=extra)
+        return "ignore", None
+    if run["status"] not in runtime.ACTIVE_RUN:
+        logger.info("step message for a finished run: ignored", extra={**extra, "status": run["status"]})
+        return "ignore", None
+    step = next((s for s in run["definition"] if s["stepOrder"] == step_order), None)
+    if step is None:
+        logger.error("step message for a step the run does not have", extra=extra)
+        return "ignore", None
+    current = runtime.attempt(c, run_id, step_order, attempt_no, lock=True)
+    if current is not None and current["status"] != "PENDING":
+        logger.info("duplicate step message: attempt already %s" % current["status"], extra=extra)
+        if current["status"] in ("COMPLETED", "SKIPPED"):
+            return "resend", {"stepOrder": step_order, "status": current["status"]}
+        return "ignore", None
+    latest = runtime.latest_attempt(c, run_id, step_order)
+    if latest is not None and latest["attempt_no"] > attempt_no:
+        logger.info("late step message: a later attempt exists", extra=extra)
+        return "ignore", None
+    runtime.fail_stale_attempts(c, run_id, step_order, attempt_no,
+                                "the worker stopped answering (heartbeat timed out)")
+    max_attempts = int(step.get("maxRetries", 0)) + 1
+    if attempt_no > max_attempts:
+        # only heartbeat timeouts get here (the state machine retries States.Timeout up to its cap)
+        runtime.mark_running(c, run_id, step_order)
+        return "no-attempt-left", f"step {step_order} failed after {max_attempts} attempt(s)"
+    if current is None:
+        rec = runtime.reconciliation_of(c, run_id, step_order)
+        row = runtime.insert_attempt(c, run_id, step_order, attempt_no, step.get("stepId"), rec,
+                                     step.get("ruleSetId"))
+        if row is None:
+            return "ignore", None
+        step_run_id = row["step_run_id"]
+    else:
+        step_run_id = current["step_run_id"]
+    runtime.update_step_run(c, step_run_id, status="IN_PROGRESS", started_at=_now(c), progress=0,
+                            worker_id=WORKER_ID, heartbeat_at=_now(c), error_message=None, completed_at=None)
+    runtime.mark_running(c, run_id, step_order)
+    return "claimed", (run, step, step_run_id, runtime.reconciliation_of(c, run_id, step_order))
 
 
 def _now(c) -> Any:
