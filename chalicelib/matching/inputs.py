@@ -191,8 +191,9 @@ def explanation_tail(columns: list[str]) -> bool:
 
 
 def _connect() -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect(config={"threads": 2, "memory_limit": "512MB", "enable_progress_bar": False})
+    con = duckdb.connect(config={"threads": 2, "memory_limit": "512MB"})
     con.execute("SET TimeZone='UTC'")
+    con.execute("SET enable_progress_bar = false")
     return con
 
 
