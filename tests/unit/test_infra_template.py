@@ -200,3 +200,8 @@ def test_real_app_packages_with_package_sh(tmp_path):
     template = _load(out / "sam.yaml")
     _assert_template_invariants(template)
     assert (out / "deployment.zip").stat().st_size > 0
+    # demo generators and local-only libraries stay out of what is deployed
+    import zipfile
+    names = zipfile.ZipFile(out / "deployment.zip").namelist()
+    assert "app.py" in names and any(n.startswith("chalicelib/runs/") for n in names)
+    assert not [n for n in names if n.startswith(("chalicelib/demo/", "infra/", "tests/", "croniter"))]
