@@ -22,6 +22,7 @@ from chalicelib.runs.retry import WORKER, RetryPolicy, describe, retry_call
 HOOKS: dict[str, str] = {
     "cdc-jobs": "chalicelib.cdc.jobs:sweep",
     "webhooks": "chalicelib.runs.webhooks:requeue_stalled",
+    "stream-files": "chalicelib.streams.files:sweep",
 }
 _registered: dict[str, Callable[[], Any]] = {}
 
