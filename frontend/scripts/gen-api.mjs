@@ -20,6 +20,16 @@ function canonical(doc) {
   return JSON.stringify(sort(doc), null, 2) + "\n";
 }
 
+function changed(x = {}, y = {}, what) {
+  const names = Object.keys(y).filter((k) => k in x && JSON.stringify(x[k]) !== JSON.stringify(y[k]));
+  const gone = Object.keys(x).filter((k) => !(k in y)), fresh = Object.keys(y).filter((k) => !(k in x));
+  const parts = [];
+  if (names.length) parts.push(`changed ${what}: ${names.join(", ")}`);
+  if (what === "schemas" && fresh.length) parts.push(`new schemas: ${fresh.join(", ")}`);
+  if (what === "schemas" && gone.length) parts.push(`removed schemas: ${gone.join(", ")}`);
+  return parts.map((p) => "\n  " + p).join("");
+}
+
 async function live() {
   const base = process.env.API_URL;
   if (!base) throw new Error("API_URL is not set (source the stack's env file)");
@@ -44,7 +54,7 @@ if (mode === "--check") {
     problems.push(`frontend/openapi.json differs from ${process.env.API_URL}/openapi.json` +
       (added.length ? `\n  new paths: ${added.join(", ")}` : "") +
       (removed.length ? `\n  removed paths: ${removed.join(", ")}` : "") +
-      (!added.length && !removed.length ? "\n  (schemas or operations changed)" : ""));
+      (changed(a.components?.schemas, b.components?.schemas, "schemas") + changed(a.paths, b.paths, "operations")));
   }
   const types = await generate(JSON.parse(committed));
   if (types !== (await readFile(outPath, "utf8").catch(() => ""))) {

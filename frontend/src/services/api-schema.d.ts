@@ -612,7 +612,10 @@ export interface paths {
          */
         put: operations["updateStream"];
         post?: never;
-        /** Archive a stream (status ARCHIVED; its runs and artifacts stay readable) */
+        /**
+         * Archive a stream (status ARCHIVED; its runs and artifacts stay readable)
+         * @description 409 for the implicit stream of a legacy reconciliation.
+         */
         delete: operations["archiveStream"];
         options?: never;
         head?: never;
@@ -793,6 +796,28 @@ export interface components {
             /** Runid */
             runId: number;
             status: components["schemas"]["RunStatus"];
+        };
+        /** Check */
+        Check: {
+            /**
+             * Detail
+             * @description When UP
+             * @default null
+             */
+            detail?: string | null;
+            /**
+             * Error
+             * @description When DOWN: the reason
+             * @default null
+             */
+            error?: string | null;
+            /** Latency Ms */
+            latency_ms: number;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "UP" | "DOWN";
         };
         /** ColumnOut */
         ColumnOut: {
@@ -1139,6 +1164,21 @@ export interface components {
              * @default null
              */
             target?: string[] | null;
+        };
+        /** Health */
+        Health: {
+            /**
+             * Checks
+             * @description postgres, sqs, cassandra
+             */
+            checks: {
+                [key: string]: components["schemas"]["Check"];
+            };
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "UP" | "DOWN";
         };
         /** HistoryList */
         HistoryList: components["schemas"]["HistoryOut"][];
@@ -1888,6 +1928,43 @@ export interface components {
             resolution_status: components["schemas"]["ResolutionStatus"];
         };
         /**
+         * ServiceDisabledError
+         * @description The reconciliation service is switched off by configuration (RECONCILIATION_ENABLED=false).
+         */
+        ServiceDisabledError: {
+            /**
+             * Error
+             * @constant
+             */
+            error: "RECONCILIATION_DISABLED";
+            /** Message */
+            message: string;
+        } & {
+            [key: string]: unknown;
+        };
+        /**
+         * ServiceUnavailableError
+         * @description A dependency (PostgreSQL, Cassandra) stayed unavailable for the request's retry budget.
+         */
+        ServiceUnavailableError: {
+            /**
+             * Error
+             * @constant
+             */
+            error: "SERVICE_UNAVAILABLE";
+            /** Message */
+            message: string;
+            /** Request Id */
+            request_id: string;
+            /**
+             * Retry After
+             * @description Seconds; also sent as the Retry-After header
+             */
+            retry_after: number;
+        } & {
+            [key: string]: unknown;
+        };
+        /**
          * Side
          * @enum {string}
          */
@@ -2168,6 +2245,7 @@ export interface components {
         /**
          * StreamsErrorBody
          * @description Every streams error. `errors` lists each problem of a VALIDATION_ERROR (empty otherwise).
+         *     API Gateway's own answers (throttling, payload too large) also carry the CDC fields `error`.
          */
         StreamsErrorBody: {
             /** Data */
@@ -2193,6 +2271,8 @@ export interface components {
              * @constant
              */
             success: false;
+        } & {
+            [key: string]: unknown;
         };
         /** StreamsProblem */
         StreamsProblem: {
@@ -2418,6 +2498,25 @@ export interface components {
                 "application/json": components["schemas"]["RateLimitError"];
             };
         };
+        /** @description A dependency (the database or Cassandra) is unavailable; retry after Retry-After seconds */
+        ServiceUnavailable: {
+            headers: {
+                /** @description Seconds until the service is expected back */
+                "Retry-After"?: number;
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "error": "SERVICE_UNAVAILABLE",
+                 *       "message": "A dependency (the database or Cassandra) is unavailable; retry later",
+                 *       "request_id": "req-abc123",
+                 *       "retry_after": 5
+                 *     }
+                 */
+                "application/json": components["schemas"]["ServiceUnavailableError"];
+            };
+        };
         /** @description Missing, malformed, unknown or revoked API key */
         Unauthorized: {
             headers: {
@@ -2529,6 +2628,17 @@ export interface operations {
                     "application/json": components["schemas"]["StreamsErrorBody"];
                 };
             };
+            /** @description A dependency is unavailable (SERVICE_UNAVAILABLE); see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds until a request will be accepted */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
         };
     };
     createDataSource: {
@@ -2590,6 +2700,17 @@ export interface operations {
             /** @description Unexpected failure (INTERNAL_ERROR) with requestId, also in the X-Request-Id header and the logs */
             500: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
+            /** @description A dependency is unavailable (SERVICE_UNAVAILABLE); see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds until a request will be accepted */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2670,6 +2791,17 @@ export interface operations {
                     "application/json": components["schemas"]["StreamsErrorBody"];
                 };
             };
+            /** @description A dependency is unavailable (SERVICE_UNAVAILABLE); see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds until a request will be accepted */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
         };
     };
     updateDataSource: {
@@ -2742,6 +2874,17 @@ export interface operations {
             /** @description Unexpected failure (INTERNAL_ERROR) with requestId, also in the X-Request-Id header and the logs */
             500: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
+            /** @description A dependency is unavailable (SERVICE_UNAVAILABLE); see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds until a request will be accepted */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2831,6 +2974,17 @@ export interface operations {
                     "application/json": components["schemas"]["StreamsErrorBody"];
                 };
             };
+            /** @description A dependency is unavailable (SERVICE_UNAVAILABLE); see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds until a request will be accepted */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
         };
     };
     testDataSource: {
@@ -2899,6 +3053,17 @@ export interface operations {
             /** @description Unexpected failure (INTERNAL_ERROR) with requestId, also in the X-Request-Id header and the logs */
             500: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
+            /** @description A dependency is unavailable (SERVICE_UNAVAILABLE); see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds until a request will be accepted */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2982,6 +3147,17 @@ export interface operations {
                     "application/json": components["schemas"]["StreamsErrorBody"];
                 };
             };
+            /** @description A dependency is unavailable (SERVICE_UNAVAILABLE); see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds until a request will be accepted */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
         };
     };
     getException: {
@@ -3050,6 +3226,17 @@ export interface operations {
             /** @description Unexpected failure (INTERNAL_ERROR) with requestId, also in the X-Request-Id header and the logs */
             500: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
+            /** @description A dependency is unavailable (SERVICE_UNAVAILABLE); see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds until a request will be accepted */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3134,6 +3321,17 @@ export interface operations {
                     "application/json": components["schemas"]["StreamsErrorBody"];
                 };
             };
+            /** @description A dependency is unavailable (SERVICE_UNAVAILABLE); see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds until a request will be accepted */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
         };
     };
     exceptionHistory: {
@@ -3202,6 +3400,17 @@ export interface operations {
             /** @description Unexpected failure (INTERNAL_ERROR) with requestId, also in the X-Request-Id header and the logs */
             500: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
+            /** @description A dependency is unavailable (SERVICE_UNAVAILABLE); see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds until a request will be accepted */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3280,6 +3489,17 @@ export interface operations {
                     "application/json": components["schemas"]["StreamsErrorBody"];
                 };
             };
+            /** @description A dependency is unavailable (SERVICE_UNAVAILABLE); see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds until a request will be accepted */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
         };
     };
     uploadFile: {
@@ -3292,7 +3512,11 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody: {
+            content: {
+                "application/octet-stream": string;
+            };
+        };
         responses: {
             /** @description Upload a file (direct, up to 5 MB) */
             201: {
@@ -3349,6 +3573,17 @@ export interface operations {
             /** @description Unexpected failure (INTERNAL_ERROR) with requestId, also in the X-Request-Id header and the logs */
             500: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
+            /** @description A dependency is unavailable (SERVICE_UNAVAILABLE); see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds until a request will be accepted */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3423,6 +3658,17 @@ export interface operations {
             /** @description Unexpected failure (INTERNAL_ERROR) with requestId, also in the X-Request-Id header and the logs */
             500: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
+            /** @description A dependency is unavailable (SERVICE_UNAVAILABLE); see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds until a request will be accepted */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3512,6 +3758,17 @@ export interface operations {
                     "application/json": components["schemas"]["StreamsErrorBody"];
                 };
             };
+            /** @description A dependency is unavailable (SERVICE_UNAVAILABLE); see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds until a request will be accepted */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
         };
     };
     completeUpload: {
@@ -3589,6 +3846,17 @@ export interface operations {
             /** @description Unexpected failure (INTERNAL_ERROR) with requestId, also in the X-Request-Id header and the logs */
             500: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
+            /** @description A dependency is unavailable (SERVICE_UNAVAILABLE); see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds until a request will be accepted */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3681,6 +3949,17 @@ export interface operations {
                     "application/json": components["schemas"]["StreamsErrorBody"];
                 };
             };
+            /** @description A dependency is unavailable (SERVICE_UNAVAILABLE); see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds until a request will be accepted */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
         };
     };
     createUpload: {
@@ -3748,6 +4027,17 @@ export interface operations {
                     "application/json": components["schemas"]["StreamsErrorBody"];
                 };
             };
+            /** @description A dependency is unavailable (SERVICE_UNAVAILABLE); see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds until a request will be accepted */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
         };
     };
     health: {
@@ -3759,22 +4049,24 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description All dependencies up */
+            /** @description Connectivity of PostgreSQL, SQS and Cassandra (public) */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, never>;
+                    "application/json": components["schemas"]["Health"];
                 };
             };
-            /** @description A dependency is down */
+            400: components["responses"]["ValidationFailed"];
+            500: components["responses"]["InternalError"];
+            /** @description A dependency is down (the check names it and why) */
             503: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, never>;
+                    "application/json": components["schemas"]["Health"];
                 };
             };
         };
@@ -3788,7 +4080,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Prometheus text format */
+            /** @description Prometheus scrape endpoint (text exposition format 0.0.4) */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -3797,9 +4089,11 @@ export interface operations {
                     "text/plain; version=0.0.4": string;
                 };
             };
+            400: components["responses"]["ValidationFailed"];
             401: components["responses"]["Unauthorized"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     openapi: {
@@ -3811,7 +4105,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description OpenAPI 3.1 document */
+            /** @description This document (public) */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -3820,6 +4114,9 @@ export interface operations {
                     "application/json": Record<string, never>;
                 };
             };
+            400: components["responses"]["ValidationFailed"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     listJobs: {
@@ -3865,6 +4162,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     getJob: {
@@ -3927,6 +4225,7 @@ export interface operations {
             };
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     listMismatches: {
@@ -3974,6 +4273,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     resolveMismatch: {
@@ -4034,6 +4334,7 @@ export interface operations {
             };
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     triggerReconciliation: {
@@ -4081,19 +4382,15 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
-            /** @description Error */
+            /** @description Switched off, or a dependency is unavailable */
             503: {
                 headers: {
+                    /** @description Seconds until a request will be accepted */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "error": "RECONCILIATION_DISABLED",
-                     *       "message": "Reconciliation service is disabled. Set RECONCILIATION_ENABLED=true in configuration"
-                     *     }
-                     */
-                    "application/json": components["schemas"]["Error"];
+                    "application/json": components["schemas"]["ServiceDisabledError"] | components["schemas"]["ServiceUnavailableError"];
                 };
             };
         };
@@ -4164,6 +4461,17 @@ export interface operations {
                     "application/json": components["schemas"]["StreamsErrorBody"];
                 };
             };
+            /** @description A dependency is unavailable (SERVICE_UNAVAILABLE); see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds until a request will be accepted */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
         };
     };
     createReconciliation: {
@@ -4225,6 +4533,17 @@ export interface operations {
             /** @description Unexpected failure (INTERNAL_ERROR) with requestId, also in the X-Request-Id header and the logs */
             500: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
+            /** @description A dependency is unavailable (SERVICE_UNAVAILABLE); see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds until a request will be accepted */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4299,6 +4618,17 @@ export interface operations {
             /** @description Unexpected failure (INTERNAL_ERROR) with requestId, also in the X-Request-Id header and the logs */
             500: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
+            /** @description A dependency is unavailable (SERVICE_UNAVAILABLE); see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds until a request will be accepted */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4388,6 +4718,17 @@ export interface operations {
                     "application/json": components["schemas"]["StreamsErrorBody"];
                 };
             };
+            /** @description A dependency is unavailable (SERVICE_UNAVAILABLE); see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds until a request will be accepted */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
         };
     };
     reconciliationExceptions: {
@@ -4464,6 +4805,17 @@ export interface operations {
             /** @description Unexpected failure (INTERNAL_ERROR) with requestId, also in the X-Request-Id header and the logs */
             500: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
+            /** @description A dependency is unavailable (SERVICE_UNAVAILABLE); see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds until a request will be accepted */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4553,6 +4905,17 @@ export interface operations {
                     "application/json": components["schemas"]["StreamsErrorBody"];
                 };
             };
+            /** @description A dependency is unavailable (SERVICE_UNAVAILABLE); see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds until a request will be accepted */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
         };
     };
     reconciliationStatus: {
@@ -4621,6 +4984,17 @@ export interface operations {
             /** @description Unexpected failure (INTERNAL_ERROR) with requestId, also in the X-Request-Id header and the logs */
             500: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
+            /** @description A dependency is unavailable (SERVICE_UNAVAILABLE); see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds until a request will be accepted */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4697,6 +5071,17 @@ export interface operations {
                     "application/json": components["schemas"]["StreamsErrorBody"];
                 };
             };
+            /** @description A dependency is unavailable (SERVICE_UNAVAILABLE); see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds until a request will be accepted */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
         };
     };
     createRuleSet: {
@@ -4758,6 +5143,17 @@ export interface operations {
             /** @description Unexpected failure (INTERNAL_ERROR) with requestId, also in the X-Request-Id header and the logs */
             500: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
+            /** @description A dependency is unavailable (SERVICE_UNAVAILABLE); see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds until a request will be accepted */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4841,6 +5237,17 @@ export interface operations {
                     "application/json": components["schemas"]["StreamsErrorBody"];
                 };
             };
+            /** @description A dependency is unavailable (SERVICE_UNAVAILABLE); see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds until a request will be accepted */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
         };
     };
     updateRuleSet: {
@@ -4913,6 +5320,17 @@ export interface operations {
             /** @description Unexpected failure (INTERNAL_ERROR) with requestId, also in the X-Request-Id header and the logs */
             500: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
+            /** @description A dependency is unavailable (SERVICE_UNAVAILABLE); see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds until a request will be accepted */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5002,6 +5420,17 @@ export interface operations {
                     "application/json": components["schemas"]["StreamsErrorBody"];
                 };
             };
+            /** @description A dependency is unavailable (SERVICE_UNAVAILABLE); see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds until a request will be accepted */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
         };
     };
     listStepRunArtifacts: {
@@ -5076,6 +5505,17 @@ export interface operations {
                     "application/json": components["schemas"]["StreamsErrorBody"];
                 };
             };
+            /** @description A dependency is unavailable (SERVICE_UNAVAILABLE); see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds until a request will be accepted */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
         };
     };
     getStreamRun: {
@@ -5144,6 +5584,17 @@ export interface operations {
             /** @description Unexpected failure (INTERNAL_ERROR) with requestId, also in the X-Request-Id header and the logs */
             500: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
+            /** @description A dependency is unavailable (SERVICE_UNAVAILABLE); see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds until a request will be accepted */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5233,6 +5684,17 @@ export interface operations {
                     "application/json": components["schemas"]["StreamsErrorBody"];
                 };
             };
+            /** @description A dependency is unavailable (SERVICE_UNAVAILABLE); see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds until a request will be accepted */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
         };
     };
     listStreamRunSteps: {
@@ -5310,6 +5772,17 @@ export interface operations {
                     "application/json": components["schemas"]["StreamsErrorBody"];
                 };
             };
+            /** @description A dependency is unavailable (SERVICE_UNAVAILABLE); see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds until a request will be accepted */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
         };
     };
     listStreams: {
@@ -5380,6 +5853,17 @@ export interface operations {
                     "application/json": components["schemas"]["StreamsErrorBody"];
                 };
             };
+            /** @description A dependency is unavailable (SERVICE_UNAVAILABLE); see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds until a request will be accepted */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
         };
     };
     createStream: {
@@ -5441,6 +5925,17 @@ export interface operations {
             /** @description Unexpected failure (INTERNAL_ERROR) with requestId, also in the X-Request-Id header and the logs */
             500: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
+            /** @description A dependency is unavailable (SERVICE_UNAVAILABLE); see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds until a request will be accepted */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5515,6 +6010,17 @@ export interface operations {
             /** @description Unexpected failure (INTERNAL_ERROR) with requestId, also in the X-Request-Id header and the logs */
             500: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
+            /** @description A dependency is unavailable (SERVICE_UNAVAILABLE); see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds until a request will be accepted */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5608,6 +6114,17 @@ export interface operations {
                     "application/json": components["schemas"]["StreamsErrorBody"];
                 };
             };
+            /** @description A dependency is unavailable (SERVICE_UNAVAILABLE); see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds until a request will be accepted */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
         };
     };
     archiveStream: {
@@ -5662,6 +6179,15 @@ export interface operations {
                     "application/json": components["schemas"]["StreamsErrorBody"];
                 };
             };
+            /** @description The current state forbids the action (CONFLICT); the message says which */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
             /** @description Rate limit exceeded (RATE_LIMITED); see Retry-After */
             429: {
                 headers: {
@@ -5676,6 +6202,17 @@ export interface operations {
             /** @description Unexpected failure (INTERNAL_ERROR) with requestId, also in the X-Request-Id header and the logs */
             500: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
+            /** @description A dependency is unavailable (SERVICE_UNAVAILABLE); see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds until a request will be accepted */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5765,6 +6302,17 @@ export interface operations {
                     "application/json": components["schemas"]["StreamsErrorBody"];
                 };
             };
+            /** @description A dependency is unavailable (SERVICE_UNAVAILABLE); see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds until a request will be accepted */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
         };
     };
     resumeStream: {
@@ -5848,6 +6396,17 @@ export interface operations {
                     "application/json": components["schemas"]["StreamsErrorBody"];
                 };
             };
+            /** @description A dependency is unavailable (SERVICE_UNAVAILABLE); see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds until a request will be accepted */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
         };
     };
     listStreamRuns: {
@@ -5923,6 +6482,17 @@ export interface operations {
             /** @description Unexpected failure (INTERNAL_ERROR) with requestId, also in the X-Request-Id header and the logs */
             500: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
+            /** @description A dependency is unavailable (SERVICE_UNAVAILABLE); see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds until a request will be accepted */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6016,6 +6586,17 @@ export interface operations {
                     "application/json": components["schemas"]["StreamsErrorBody"];
                 };
             };
+            /** @description A dependency is unavailable (SERVICE_UNAVAILABLE); see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds until a request will be accepted */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
         };
     };
     validateStream: {
@@ -6090,6 +6671,17 @@ export interface operations {
                     "application/json": components["schemas"]["StreamsErrorBody"];
                 };
             };
+            /** @description A dependency is unavailable (SERVICE_UNAVAILABLE); see Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds until a request will be accepted */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
         };
     };
     metricsRoot: {
@@ -6101,7 +6693,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Prometheus text format */
+            /** @description Prometheus scrape endpoint (text exposition format 0.0.4) */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -6110,9 +6702,11 @@ export interface operations {
                     "text/plain; version=0.0.4": string;
                 };
             };
+            400: components["responses"]["ValidationFailed"];
             401: components["responses"]["Unauthorized"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
 }
