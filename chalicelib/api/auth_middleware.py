@@ -4,8 +4,7 @@ Errors answer in the dialect of the route asked for (chalicelib/api/core.py REGI
 """
 from __future__ import annotations
 
-from chalicelib.api.core import REGISTRY, ApiError, current_request_id, internal_error_response
-from chalicelib.observability import logger
+from chalicelib.api.core import REGISTRY, ApiError, current_request_id, failure_response
 
 
 def register(app, public_paths: set[str]) -> None:
@@ -21,10 +20,8 @@ def register(app, public_paths: set[str]) -> None:
             event.context["recon_principal"] = authenticate(event.headers.get("authorization"))
         except ApiError as exc:
             return exc.to_response(dialect)
-        except Exception:
-            request_id = current_request_id(app)
-            logger.exception("authentication failed", extra={"request_id": request_id})
-            return internal_error_response(dialect, request_id)
+        except Exception as exc:
+            return failure_response(exc, dialect, current_request_id(app), "authentication failed")
         return get_response(event)
 
 

@@ -76,7 +76,10 @@ def _trigger_checks() -> None:
                 "(429; every authenticated request counts), body (400 VALIDATION_ERROR), table names "
                 "(400 INVALID_TABLE).",
     errors={400: [("InvalidTableError", INVALID_TABLE_EXAMPLE), ("ValidationErrorBody", VALIDATION_EXAMPLE)],
-            503: ("Error", {"error": "RECONCILIATION_DISABLED", "message": DISABLED_MESSAGE})},
+            503: [("ServiceDisabledError", {"error": "RECONCILIATION_DISABLED", "message": DISABLED_MESSAGE}),
+                  ("ServiceUnavailableError", {"error": "SERVICE_UNAVAILABLE", "retry_after": 5, "request_id": "req-abc123",
+                                               "message": "A dependency (the database or Cassandra) is unavailable; "
+                                                          "retry later"})]},
     body_example={"tables": ["users", "orders", "products"], "validation_strategy": "CHECKSUM", "priority": "HIGH"},
     operation_id="triggerReconciliation", before=_trigger_checks,
 )

@@ -229,6 +229,34 @@ def internal_error_response(dialect: Dialect, request_id: str) -> Response:
     return json_response(body, 500)
 
 
+def unavailable_response(exc: BaseException, dialect: Dialect, request_id: str) -> Response | None:
+    """503 with Retry-After when `exc` is a transient fault of a dependency (database, Cassandra) that
+    outlived the request's retry budget (chalicelib/runs/retry.py); None for any other failure."""
+    from chalicelib.runs.retry import is_transient
+
+    if not is_transient(exc):
+        return None
+    retry_after = max(1, int(getattr(exc, "retry_after_s", 5) or 5))
+    message = "A dependency (the database or Cassandra) is unavailable; retry later"
+    logger.warning("dependency unavailable", extra={"request_id": request_id, "error": f"{type(exc).__name__}: {exc}"[:300]})
+    if dialect is Dialect.STREAMS:
+        body = {"success": False, "message": message, "data": None, "errorCode": "SERVICE_UNAVAILABLE",
+                "errors": [], "requestId": request_id}
+    else:
+        body = {"error": "SERVICE_UNAVAILABLE", "message": message, "retry_after": retry_after,
+                "request_id": request_id}
+    return json_response(body, 503, {"Retry-After": str(retry_after)})
+
+
+def failure_response(exc: BaseException, dialect: Dialect, request_id: str, what: str = "unhandled error") -> Response:
+    """The answer to an unexpected exception: 503 for a dependency outage, 500 otherwise (logged)."""
+    unavailable = unavailable_response(exc, dialect, request_id)
+    if unavailable is not None:
+        return unavailable
+    logger.exception(what, extra={"request_id": request_id})
+    return internal_error_response(dialect, request_id)
+
+
 def json_response(body: Any, status: int = 200, headers: dict | None = None) -> Response:
     return Response(
         body=json.dumps(body, default=str, separators=(",", ":"), allow_nan=False),  # always valid JSON
@@ -841,10 +869,8 @@ class Routes:
                     return exc.to_response(dialect)
                 except ValidationError as exc:  # a model validated inside the handler
                     return RequestInvalid(problems_from(exc)).to_response(dialect)
-                except Exception:
-                    request_id = current_request_id(bp)
-                    logger.exception("unhandled error", extra={"request_id": request_id})
-                    return internal_error_response(dialect, request_id)
+                except Exception as exc:
+                    return failure_response(exc, dialect, current_request_id(bp))
 
             return wrapper
 
@@ -863,10 +889,8 @@ def api_view(app, dialect: Dialect = Dialect.CDC) -> Callable:
                 return exc.to_response(dialect)
             except ValidationError as exc:
                 return RequestInvalid(problems_from(exc)).to_response(dialect)
-            except Exception:
-                request_id = current_request_id(app)
-                logger.exception("unhandled error", extra={"request_id": request_id})
-                return internal_error_response(dialect, request_id)
+            except Exception as exc:
+                return failure_response(exc, dialect, current_request_id(app))
 
         return wrapper
 

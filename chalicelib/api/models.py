@@ -289,6 +289,20 @@ class StatusTransitionError(Error):
     requested_status: ResolutionStatus
 
 
+class ServiceDisabledError(Error):
+    """The reconciliation service is switched off by configuration (RECONCILIATION_ENABLED=false)."""
+
+    error: Literal["RECONCILIATION_DISABLED"]
+
+
+class ServiceUnavailableError(Error):
+    """A dependency (PostgreSQL, Cassandra) stayed unavailable for the request's retry budget."""
+
+    error: Literal["SERVICE_UNAVAILABLE"]
+    retry_after: int = Field(ge=1, description="Seconds; also sent as the Retry-After header")
+    request_id: str
+
+
 class InternalError(Error):
     error: Literal["INTERNAL_SERVER_ERROR"]
     request_id: str = Field(description="Also in the X-Request-Id header and the service logs")
@@ -298,4 +312,5 @@ class InternalError(Error):
 RESPONSE_MODELS: list[type[BaseModel]] = [
     TriggerRequest, ResolveRequest, TriggerResponse, JobsPage, JobDetail, MismatchesPage, ResolveResponse,
     Error, ValidationErrorBody, InvalidTableError, RateLimitError, InternalError, StatusTransitionError,
+    ServiceDisabledError, ServiceUnavailableError,
 ]

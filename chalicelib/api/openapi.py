@@ -56,6 +56,14 @@ COMMON_RESPONSES = {
         {"error": "INTERNAL_SERVER_ERROR", "message": "An unexpected error occurred",
          "request_id": "req-abc123", "contact": SUPPORT_CONTACT},
     ),
+    "ServiceUnavailable": _error(
+        "A dependency (the database or Cassandra) is unavailable; retry after Retry-After seconds",
+        "ServiceUnavailableError",
+        {"error": "SERVICE_UNAVAILABLE", "message": "A dependency (the database or Cassandra) is unavailable; retry later",
+         "retry_after": 5, "request_id": "req-abc123"},
+        headers={"Retry-After": {"description": "Seconds until the service is expected back",
+                                 "schema": {"type": "integer", "minimum": 1}}},
+    ),
     "ValidationFailed": _error(
         "Malformed JSON, wrong type, unknown enum value, unknown field or query parameter, out-of-range value",
         "ValidationErrorBody",
@@ -65,11 +73,12 @@ COMMON_RESPONSES = {
 }
 
 
-def _bad_request(*alternatives: tuple[str, dict]) -> dict:
+def _bad_request(*alternatives: tuple[str, dict], description: str = "Invalid request: the body names the field "
+                 "and the problem") -> dict:
     schemas = [_ref(name) for name, _ in alternatives]
     examples = {name: {"value": example} for name, example in alternatives}
     return {
-        "description": "Invalid request: the body names the field and the problem",
+        "description": description,
         "content": {"application/json": {"schema": {"oneOf": schemas} if len(schemas) > 1 else schemas[0],
                                           "examples": examples}},
     }
@@ -105,6 +114,7 @@ _STREAMS_ERROR_TEXT = {
     413: "Body over the limit (PAYLOAD_TOO_LARGE)",
     429: "Rate limit exceeded (RATE_LIMITED); see Retry-After",
     500: "Unexpected failure (INTERNAL_ERROR) with requestId, also in the X-Request-Id header and the logs",
+    503: "A dependency is unavailable (SERVICE_UNAVAILABLE); see Retry-After",
 }
 RETRY_AFTER = {"Retry-After": {"description": "Seconds until a request will be accepted",
                                "schema": {"type": "integer", "minimum": 1}}}
@@ -169,7 +179,8 @@ def _registry_operation(op, schemas: dict) -> dict:
         success = {"description": op.summary,
                    "content": {"application/json": {"schema": _envelope(schema) if streams else schema}}}
     responses: dict[str, Any] = {str(op.status): success}
-    statuses = set(op.errors) | {400}   # a malformed request, or a query parameter the route does not take
+    # a malformed request or a query parameter the route does not take (400); a dependency outage (503)
+    statuses = set(op.errors) | {400, 503}
     if not op.public:
         statuses |= {401, 429, 500}
     else:
@@ -178,7 +189,7 @@ def _registry_operation(op, schemas: dict) -> dict:
         if streams:
             entry = {"description": _STREAMS_ERROR_TEXT.get(code, "Error"),
                      "content": {"application/json": {"schema": _ref("StreamsErrorBody")}}}
-            if code == 429:
+            if code in (429, 503):
                 entry["headers"] = RETRY_AFTER
             responses[str(code)] = entry
         else:
@@ -188,7 +199,7 @@ def _registry_operation(op, schemas: dict) -> dict:
     return out
 
 
-_CDC_COMMON = {401: "Unauthorized", 429: "RateLimited", 500: "InternalError"}
+_CDC_COMMON = {401: "Unauthorized", 429: "RateLimited", 500: "InternalError", 503: "ServiceUnavailable"}
 
 
 def _cdc_error_response(code: int, spec: Any) -> dict:
@@ -208,6 +219,10 @@ def _cdc_error_response(code: int, spec: Any) -> dict:
     if len(alternatives) == 1:
         name, example = alternatives[0]
         return {"description": "Error", "content": _json(name, example)}
+    if code == 503:
+        out = _bad_request(*alternatives, description="Switched off, or a dependency is unavailable")
+        out["headers"] = {"Retry-After": RETRY_AFTER["Retry-After"]}
+        return out
     return _bad_request(*alternatives)
 
 

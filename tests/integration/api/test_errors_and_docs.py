@@ -34,3 +34,24 @@ def test_openapi_document_is_public_and_lists_the_reconciliation_routes(api):
               "/api/v1/reconciliation/mismatches", "/api/v1/reconciliation/mismatches/{mismatch_id}/resolve",
               "/api/v1/metrics"):
         assert p in doc["paths"]
+
+
+def test_database_unreachable_is_503_with_retry_after(api, settings_env):
+    import time
+
+    from chalicelib.db import pool
+
+    pool.close_pool()
+    settings_env(database_url="postgresql://postgres@127.0.0.1:1/recon", db_pool_timeout=1)
+    try:
+        started = time.monotonic()
+        r = api.get("/api/v1/reconciliation/jobs")
+        elapsed = time.monotonic() - started
+    finally:
+        pool.close_pool()
+    assert r.status_code == 503, r.body[:300]
+    data = body(r)
+    check_documented(data, "ServiceUnavailableError")
+    assert data["error"] == "SERVICE_UNAVAILABLE" and data["request_id"] == r.headers["X-Request-Id"]
+    assert int(r.headers["Retry-After"]) == data["retry_after"] >= 1
+    assert "127.0.0.1:1" not in r.body.decode() and elapsed < 30

@@ -92,6 +92,16 @@ def client():
         raw = bp.current_request.raw_body or b""
         return ok({"id": id, "name": str(len(raw)), "trigger_type": "MANUAL"})
 
+    @api.route("/samples/{id}/down", "GET", response=SampleOut, summary="Database down")
+    def down(id: int):
+        import psycopg
+
+        from chalicelib.runs.retry import ServiceUnavailable
+
+        if id == 1:
+            raise ServiceUnavailable(psycopg.OperationalError("connection refused"), 3, 7)
+        raise psycopg.OperationalError("server closed the connection unexpectedly")
+
     @api.route("/samples/{id}/boom", "GET", response=SampleOut, summary="Boom")
     def boom(id: int):
         raise RuntimeError("secret detail")
@@ -105,6 +115,7 @@ def client():
     with Client(app) as c:
         yield c
     for path in ("/api/v1/samples", "/api/v1/samples/{id}", "/api/v1/samples/{id}/run", "/api/v1/samples/{id}/upload",
+                 "/api/v1/samples/{id}/down",
                  "/api/v1/samples/{id}/check", "/api/v1/samples/{id}/boom", "/api/v1/samples/{id}/bad"):
         REGISTRY.operations = [o for o in REGISTRY.operations if o.path != path]
     REGISTRY.prefixes = [p for p in REGISTRY.prefixes if p[0] != "/api/v1/samples"]
@@ -223,6 +234,16 @@ def test_500_carries_a_request_id_and_no_detail(client):
     assert client.http.get("/api/v1/samples/1/bad").status_code == 500
 
 
+def test_a_dependency_outage_is_503_with_retry_after(client):
+    r = client.http.get("/api/v1/samples/1/down")
+    body = json.loads(r.body)
+    assert r.status_code == 503 and r.headers["Retry-After"] == "7"
+    assert body["errorCode"] == "SERVICE_UNAVAILABLE" and body["success"] is False and body["requestId"]
+    r = client.http.get("/api/v1/samples/2/down")   # transient, raised without the retry wrapper
+    assert r.status_code == 503 and int(r.headers["Retry-After"]) >= 1
+    assert "server closed" not in r.body.decode()
+
+
 def test_dialect_of_unknown_paths(client):
     assert REGISTRY.dialect_of("/api/v1/samples/1/nothing") is Dialect.STREAMS
     assert REGISTRY.dialect_of("/api/v1/samplesx") is Dialect.CDC
@@ -239,7 +260,8 @@ def test_openapi_operations_come_from_the_declarations(client):
     assert create["requestBody"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/SampleIn"}
     ok_schema = create["responses"]["201"]["content"]["application/json"]["schema"]
     assert ok_schema["properties"]["data"] == {"$ref": "#/components/schemas/SampleOut"}
-    assert set(create["responses"]) == {"201", "400", "401", "429", "500"}
+    assert set(create["responses"]) == {"201", "400", "401", "429", "500", "503"}
+    assert "Retry-After" in create["responses"]["503"]["headers"]
     assert "Retry-After" in create["responses"]["429"]["headers"]
     one = doc["paths"]["/api/v1/samples/{id}"]["get"]
     assert one["parameters"][0]["schema"]["type"] == "integer" and "404" in one["responses"]
