@@ -106,6 +106,16 @@ def trigger_reconciliation(body: models.TriggerRequest):
 
 
 @api.route(
+    "/reconciliation/tables", "GET", response=models.CatalogTables, operation_id="listTables",
+    summary="Tables of the catalog (additive: what trigger and the table filters accept)",
+)
+def list_tables():
+    from chalicelib.cdc.catalog import get_catalog
+
+    return ok({"tables": sorted(get_catalog().names())})
+
+
+@api.route(
     "/reconciliation/jobs", "GET", query=models.JobsQuery, response=models.JobsPage,
     summary="Query reconciliation job history (newest first)",
     description="Filters combine with AND. from_date/to_date are inclusive and apply to the time the job was "

@@ -242,6 +242,10 @@ class MismatchesPage(_Response):
     pagination: Pagination
 
 
+class CatalogTables(_Response):
+    tables: list[str] = Field(description="Tables of the catalog, sorted (the names trigger and the filters accept)")
+
+
 class ResolveResponse(_Response):
     mismatch_id: uuid.UUID
     resolution_status: ResolutionStatus
@@ -310,7 +314,7 @@ class InternalError(Error):
 
 
 RESPONSE_MODELS: list[type[BaseModel]] = [
-    TriggerRequest, ResolveRequest, TriggerResponse, JobsPage, JobDetail, MismatchesPage, ResolveResponse,
+    TriggerRequest, ResolveRequest, TriggerResponse, JobsPage, JobDetail, MismatchesPage, ResolveResponse, CatalogTables,
     Error, ValidationErrorBody, InvalidTableError, RateLimitError, InternalError, StatusTransitionError,
     ServiceDisabledError, ServiceUnavailableError,
 ]

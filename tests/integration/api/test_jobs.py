@@ -208,3 +208,14 @@ def test_malformed_job_id_is_400_naming_job_id(api, bad):
     data = body(r)
     assert data["error"] == "VALIDATION_ERROR"
     assert "'job_id'" in data["message"] and "UUID" in data["message"]
+
+
+def test_catalog_tables_are_listed(api):
+    from tests.integration.api.conftest import CATALOG_TABLES
+    from tests.integration.api.contract_schemas import check_against_document
+
+    r = api.get("/api/v1/reconciliation/tables")
+    assert r.status_code == 200
+    assert body(r) == {"tables": CATALOG_TABLES}
+    check_against_document(body(r), "/api/v1/reconciliation/tables", "get", 200)
+    assert api.get("/api/v1/reconciliation/tables", headers={}).status_code == 401
