@@ -47,7 +47,7 @@ alive() { [ -f "$PIDS/console.pid" ] && kill -0 "$(cat "$PIDS/console.pid")" 2>/
 
 up() {
   [ -f "$STACK_DIR/env" ] || { echo "no $STACK_DIR/env: start the stack first (scripts/stack.sh up)" >&2; return 1; }
-  local rc=0; build || rc=$?
+  local rc=0; locked_build || rc=$?
   [ $rc = 3 ] && return 0          # no Node.js: the stack runs without its console
   [ $rc = 0 ] || return $rc
   local api_url storage api_port port
@@ -87,8 +87,18 @@ down() {
   rm -f "$f" "$PIDS/console.port"
 }
 
+# one build at a time per checkout (several stacks of one checkout may start together)
+locked_build() {
+  if command -v flock >/dev/null 2>&1; then
+    exec 9>"$FE/.build-lock"; flock -w 900 9 || { echo "FAILED: another console build holds $FE/.build-lock" >&2; return 1; }
+  fi
+  local rc=0; build || rc=$?
+  exec 9>&-   # release the lock (and never hand it to the server started next)
+  return $rc
+}
+
 case "${1:-}" in
-  build) build ;;
+  build) locked_build ;;
   up) up ;;
   down) down ;;
   status) if alive; then echo "  console    running (pid $(cat "$PIDS/console.pid"), port $(cat "$PIDS/console.port"))"; else echo "  console    stopped"; fi ;;

@@ -113,6 +113,19 @@ test("create a two-step stream, run it, watch the steps complete, download an ar
   const src = fileList.data.items.find((x) => x.filename === SOURCE)!.id;
   const tgt = (await api<{ data: { items: { id: number; filename: string }[] } }>(page, "GET", `/files?filename=${encodeURIComponent("marketplace_" + tag)}`)).data.items[0].id;
 
+  // a step whose inputs lack the rule set's columns: the API's errors appear at that step's rule set
+  await page.goto("/streams/new");
+  await page.locator("input[name=name]").fill(`Swapped ${tag}`);
+  await page.locator('input[name="steps[0].name"]').fill("Sides swapped");
+  await page.locator('select[name="steps[0].ruleSetId"]').selectOption(String(strict));
+  await page.locator('select[name="steps[0].sourceInput.id"]').selectOption(String(tgt));
+  await page.locator('select[name="steps[0].targetInput.id"]').selectOption(String(src));
+  await page.getByRole("button", { name: "Create stream" }).click();
+  const missing = page.locator('.field-error[data-field="steps[0].ruleSetId"]');
+  await expect(missing).toContainText("absent from the source input");
+  await expect(missing).toContainText("absent from the target input");
+  await expect(page).toHaveURL(/\/streams\/new$/);
+
   await page.goto("/streams/new");
   await expect(page).toHaveTitle("New stream · recon");
   // the form says what is missing before asking the API

@@ -57,12 +57,13 @@ export function toApiError(status: number, body: unknown, statusText = ""): ApiE
     const b = body as Partial<StreamsErrorBody & CdcError>;
     if (typeof b.errorCode === "string") {
       const fields: Record<string, string> = {};
-      for (const e of b.errors ?? []) if (e.field && !(e.field in fields)) fields[e.field] = e.message;
+      // several problems at one field are all shown, one a line
+      for (const e of b.errors ?? []) if (e.field) fields[e.field] = e.field in fields ? `${fields[e.field]}\n${e.message}` : e.message;
       return new ApiError(status, b.errorCode, b.message || b.errorCode, fields, body);
     }
     if (typeof b.error === "string") {
       const fields: Record<string, string> = {};
-      for (const d of b.details ?? []) if (d.field && !(d.field in fields)) fields[d.field] = d.problem;
+      for (const d of b.details ?? []) if (d.field) fields[d.field] = d.field in fields ? `${fields[d.field]}\n${d.problem}` : d.problem;
       const err = new ApiError(status, b.error, b.message || b.error, fields, body);
       if (typeof b.retry_after === "number") err.retryAfter = b.retry_after;
       if (b.valid_tables) err.fields.tables = `${b.message}. Valid tables: ${b.valid_tables.join(", ")}`;

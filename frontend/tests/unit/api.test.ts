@@ -16,6 +16,16 @@ describe("API errors in words, at their fields", () => {
     expect(e.at("steps[1].ruleSetId")).toBe("rule set 56 not found");
     expect(e.at("steps[0].name")).toBe("a name is required");
   });
+  it("keeps every problem of one field", () => {
+    const e = toApiError(400, {
+      success: false, message: "Step 1: ...", data: null, errorCode: "VALIDATION_ERROR",
+      errors: [
+        { field: "steps[0].ruleSetId", code: "RULE_FIELD_MISSING", message: "reads column 'order_id', absent from the source input" },
+        { field: "steps[0].ruleSetId", code: "RULE_FIELD_MISSING", message: "reads column 'order_ref', absent from the target input" },
+      ],
+    });
+    expect(e.at("steps[0].ruleSetId")).toBe("reads column 'order_id', absent from the source input\nreads column 'order_ref', absent from the target input");
+  });
   it("reads the CDC dialect's details", () => {
     const e = toApiError(400, {
       error: "VALIDATION_ERROR", message: "Invalid request body 'validation_strategy': must be one of ...",
