@@ -75,17 +75,6 @@ def inspect_path(path: str | Path, filename: str) -> Outcome:
         info = inspect_file(str(path), format=hint)
     except InputError as exc:
         return Outcome("INVALID", size, digest, hint, error_message=str(exc)[:1000])
-    except Exception as exc:
-        import duckdb
-
-        if not isinstance(exc, duckdb.Error):
-            raise
-        # the reader choked on these bytes: the file is unreadable, not the service broken
-        from chalicelib.observability import logger
-
-        logger.warning("file inspection failed", extra={"filename": filename, "error": f"{type(exc).__name__}: {exc}"})
-        first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
-        return Outcome("INVALID", size, digest, hint, error_message=f"the file cannot be read: {first}")
     return Outcome("READY", size, digest, info.format, int(info.row_count), _columns_json(info.columns))
 
 

@@ -20,7 +20,7 @@ _FIELDS = {"steps[0].sourceInput.id": "sourceFileId", "steps[0].targetInput.id":
 _SELECT = """
 SELECT t.reconciliation_id, t.run_id, t.step_order, t.name AS step_name, r.stream_id, r.status AS run_status,
        r.execution_arn, r.created_at AS run_created_at, r.started_at AS run_started_at,
-       r.completed_at AS run_completed_at, r.definition, s.kind, s.name AS stream_name,
+       r.completed_at AS run_completed_at, r.error_message AS run_error, r.definition, s.kind, s.name AS stream_name,
        sr.status, sr.progress, sr.rule_set_id AS sr_rule_set_id, sr.source_file_id, sr.target_file_id,
        sr.source_rows, sr.target_rows, sr.matched_source_rows, sr.unmatched_source_rows, sr.unmatched_target_rows,
        sr.exception_count, sr.error_message, sr.started_at, sr.completed_at,
@@ -85,6 +85,8 @@ def list_all(offset: int = 0, limit: int = 20, status: str | None = None) -> tup
 
 def status_of(row: dict) -> str:
     step = row["status"] or "PENDING"
+    if row["kind"] == "LEGACY" and row["run_status"] == "FAILED" and step in ("PENDING", "SKIPPED"):
+        return "FAILED"        # the run could not start: its only step never ran
     if step == "PENDING" and row["kind"] == "LEGACY" and row["execution_arn"] and row["run_status"] in ("PENDING", "RUNNING"):
         return "IN_PROGRESS"   # started, waiting for a worker
     if step == "PENDING" and row["run_status"] == "CANCELED":
@@ -155,7 +157,8 @@ def view(row: dict) -> dict:
         "totalSourceRecords": source_rows, "totalTargetRecords": row["target_rows"],
         "matchedRecords": matched, "unmatchedSourceRecords": row["unmatched_source_rows"],
         "unmatchedTargetRecords": row["unmatched_target_rows"], "exceptionCount": row["exception_count"] or 0,
-        "matchRate": rate, "progress": row["progress"] or 0, "errorMessage": row["error_message"],
+        "matchRate": rate, "progress": row["progress"] or 0,
+        "errorMessage": row["error_message"] or (row["run_error"] if legacy else None),
         "startedAt": row["started_at"] or (row["run_started_at"] if legacy else None),
         "completedAt": row["completed_at"] or (row["run_completed_at"] if status_of(row) == "CANCELED" else None),
         "createdAt": row["legacy_created_at"] or row["run_created_at"],

@@ -99,3 +99,17 @@ def test_step_runs_of_streams_are_reconciliations(api, db, uid):
         assert rec["ruleSetId"] == rs["id"]
     # a stream's step starts with its run, not on its own
     assert_error(api.post(f"/reconciliations/{steps[1]['reconciliationId']}/start"), 409, "CONFLICT")
+
+
+def test_a_run_that_could_not_start_reads_failed(api, db, uid):
+    rec, _ = _create(api, uid)
+    full = api.get(f"/reconciliations/{rec['id']}").json()["data"]
+    # what the runtime records when StartExecution fails: run FAILED with the reason, its step SKIPPED
+    db.execute("UPDATE recon.stream_runs SET status = 'FAILED', completed_at = now(),"
+               " error_message = 'the run could not be started: EndpointConnectionError' WHERE run_id = %s",
+               (full["runId"],))
+    db.execute("UPDATE recon.stream_step_runs SET status = 'SKIPPED' WHERE run_id = %s", (full["runId"],))
+    after = api.get(f"/reconciliations/{rec['id']}").json()["data"]
+    assert (after["status"], after["errorMessage"]) == ("FAILED", "the run could not be started: EndpointConnectionError")
+    assert_error(api.post(f"/reconciliations/{rec['id']}/cancel"), 409, "CONFLICT")
+    assert_error(api.post(f"/reconciliations/{rec['id']}/start"), 409, "CONFLICT")
