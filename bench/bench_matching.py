@@ -113,8 +113,6 @@ def generate(n: int, directory: str) -> dict:
     cats = dict(con.execute("SELECT CASE WHEN cat < 80 THEN 'exact' WHEN cat < 85 THEN 'cent' "
                             "WHEN cat < 89 THEN 'typo' WHEN cat < 92 THEN 'payout' WHEN cat = 92 THEN 'payout_off' "
                             "ELSE 'none' END, count(*) FROM src GROUP BY 1").fetchall())
-    parts = dict(con.execute("SELECT payout_id IS NOT NULL AND txn_id IN (SELECT txn_id FROM tgt) , 0 FROM tgt LIMIT 0").fetchall())
-    del parts
     payout_parts = con.execute("SELECT count(*) FROM tgt t JOIN src s ON t.payout_id = 'P-' || s.i "
                                "WHERE s.cat BETWEEN 89 AND 91").fetchone()[0]
     off_parts = con.execute("SELECT count(*) FROM tgt t JOIN src s ON t.payout_id = 'P-' || s.i "

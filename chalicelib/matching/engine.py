@@ -380,7 +380,7 @@ class _Runner:
                    {adiff} AS adiff, {ddiff} AS ddiff, {sim} AS sim
             FROM ({s_rem}) s JOIN ({t_rem}) t ON {' AND '.join(join_on)}
             {('WHERE ' + ' AND '.join(where)) if where else ''}""")
-        return self._mutual_best(pi, "p")
+        return self._mutual_best(pi)
 
     def _zero_or_null(self, pi: int, kind: str) -> str:
         has = kind in self.kinds[pi]
@@ -428,7 +428,7 @@ class _Runner:
         self.sql("DROP TABLE jd")
         return self.one(f"SELECT count(*) FROM matches WHERE pass = {pi + 1}")[0]
 
-    def _mutual_best(self, pi: int, grp_from: str, expand: Optional[str] = None) -> int:
+    def _mutual_best(self, pi: int, expand: Optional[str] = None) -> int:
         """Rounds of mutual best over ``cand(a, b, akey, bkey, adiff, ddiff, sim)``.
 
         Order of preference: smallest |amount difference|, smallest |date difference|, highest
@@ -570,7 +570,7 @@ class _Runner:
         else:
             expand = ("INSERT INTO matches SELECT {pass_no}, mb.b, memg.rid, mb.b, memg.key, mb.bkey, mb.adiff, mb.ddiff, mb.sim "
                       "FROM mb JOIN memg ON memg.g = mb.a")
-        n = self._mutual_best(pi, "g", expand)
+        n = self._mutual_best(pi, expand)
         for tname in ("mem", "grp", "memg"):
             self.sql(f"DROP TABLE {tname}")
         return n

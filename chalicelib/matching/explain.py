@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from .inputs import ident, sql_str
 from .rules import Cardinality, Operator
-from .sqlparts import AMOUNT_TYPE, CondSQL, fmt_decimal
+from .sqlparts import CondSQL, allowance_sql, fmt_decimal
 
 if TYPE_CHECKING:   # pragma: no cover
     from .engine import Side, _Runner
@@ -104,7 +104,6 @@ def _pairs(r: "_Runner", pi: int, x: "Side", y: "Side"):
     ykey = f"{ya}.__m_key" if y.key_column else f"CAST({ya}.__rid + 1 AS VARCHAR)"
     flags = [f"NOT coalesce({c.test()}, false)" for c in rest]
     failed = " + ".join(f"CAST({f} AS INTEGER)" for f in flags) if flags else "0"
-    first = ("CASE " + " ".join(f"WHEN {f} THEN {i}" for i, f in enumerate(flags)) + " END") if flags else "NULL"
     reason = ("CASE " + " ".join(f"WHEN {f} THEN '{_REASON[c.op]}'" for f, c in zip(flags, rest))
               + " ELSE 'AMBIGUOUS' END") if flags else "'AMBIGUOUS'"
     fcol = ("CASE " + " ".join(f"WHEN {f} THEN {sql_str(c.cond.source)}" for f, c in zip(flags, rest))
@@ -118,7 +117,6 @@ def _pairs(r: "_Runner", pi: int, x: "Side", y: "Side"):
     adiff = f"abs({amount.amount_diff()})" if amount else "0"
     ddiff = f"abs({date.date_diff()})" if date else "0"
     sim = sims[0].similarity() if sims else "1.0"
-    del first
     return f"""SELECT {xa}.__rid AS rid, {pi + 1} AS pass, {failed} AS failed, {reason} AS reason,
                   {ykey} AS closest_key, {fcol} AS failed_condition, {detail} AS detail, {ya}.__rid AS cid
         FROM {s_src} s JOIN {t_src} t ON {' AND '.join(c.test() for c in block)}
@@ -181,7 +179,6 @@ def _groups(r: "_Runner", pi: int, x: "Side", y: "Side"):
         flags.append(f"NOT coalesce({tgt_amt} = {src_amt}, false)")
         allow = "'0'"
     else:
-        from .sqlparts import allowance_sql
         c2 = CondSQL(agg.index, agg.cond, src_amt, tgt_amt)
         flags.append(f"NOT coalesce({c2.test()}, false)")
         allow = fmt_decimal(allowance_sql(agg.cond, src_amt))

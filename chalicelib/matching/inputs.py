@@ -14,7 +14,6 @@ import re
 from dataclasses import dataclass, field
 from typing import Optional
 
-import duckdb
 
 FORMATS = ("CSV", "PARQUET", "JSONL")
 
@@ -190,7 +189,8 @@ def explanation_tail(columns: list[str]) -> bool:
     return len(columns) > n and tuple(columns[-n:]) == EXPLANATION_COLUMNS
 
 
-def _connect() -> duckdb.DuckDBPyConnection:
+def _connect():
+    import duckdb   # imported when a file is read, so that importing the rule-set model stays light
     con = duckdb.connect(config={"threads": 2, "memory_limit": "512MB"})
     con.execute("SET TimeZone='UTC'")
     con.execute("SET enable_progress_bar = false")
@@ -201,8 +201,9 @@ _NUMERIC = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "DOUBLE", "FL
 
 
 def inspect_file(path: str, format: Optional[str] = None,
-                 con: Optional[duckdb.DuckDBPyConnection] = None) -> FileInfo:
+                 con=None) -> FileInfo:
     """Format, row count and column types of an input file; InputError names the offending line."""
+    import duckdb
     if not os.path.exists(path):
         raise InputError("the file does not exist")
     fmt = detect_format(path, format)
@@ -230,6 +231,7 @@ def inspect_file(path: str, format: Optional[str] = None,
 def _csv_scan(con, path: str, dialect: CsvDialect) -> tuple[int, dict[str, str]]:
     """One streaming pass (bounded memory, any file size): strict parsing, the row count, and a
     check of every sniffed type against every row (a late non-conforming value → VARCHAR)."""
+    import duckdb
     try:
         desc = con.execute(
             f"DESCRIBE SELECT * FROM read_csv({sql_str(path)}, header=true, delim={sql_str(dialect.delimiter)}, "

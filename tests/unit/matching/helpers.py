@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import csv
-import io
-import os
 from dataclasses import dataclass
 
 from chalicelib.matching import EngineLimits, RuleSet, run_match
