@@ -461,3 +461,46 @@ def test_finished_runs_send_signed_webhooks_through_the_shared_delivery(api, set
     assert by_run[ok_run]["event"] == "stream.run.completed" and by_run[ok_run]["data"]["status"] == "COMPLETED"
     assert by_run[bad_run]["event"] == "stream.run.failed" and by_run[bad_run]["data"]["status"] == "FAILED"
     assert "Step 1" in by_run[bad_run]["data"]["errorMessage"]
+
+
+def test_a_worker_killed_mid_step_is_timed_out_and_the_retry_finishes_the_step(api, setup, stack):
+    # SIGKILL the stack's local Lambda runner while it works on a step (no answer, no heartbeat, the SQS
+    # message left in flight), start a new one: the heartbeat timeout fails the attempt, the retry completes
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    stack_dir = Path(stack["env"].get("STACK_DIR", root / ".local" / "test"))
+    pid_file = stack_dir / "pids" / "runner.pid"
+    assert pid_file.exists(), "the stack's runner is not running"
+    stream_id = _stream(api, setup, steps=1, names={1: "Marketplace [hold=20]"},
+                        configs={1: {"continueOnFailure": False, "maxRetries": 1}})
+    run_id = _run(api, stream_id)
+    deadline = time.monotonic() + 30
+    while steps_of(api, run_id)[0]["progress"] == 0 and time.monotonic() < deadline:
+        time.sleep(0.3)
+    assert steps_of(api, run_id)[0]["status"] == "IN_PROGRESS"
+    old = int(pid_file.read_text())
+    try:
+        os.killpg(old, signal.SIGKILL)
+    finally:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                os.kill(old, 0)
+                time.sleep(0.1)
+            except ProcessLookupError:
+                break
+        log = open(stack_dir / "logs" / "runner.log", "ab")
+        proc = subprocess.Popen([sys.executable, "-m", "infra.local.runner", "--app", "app:app", "--concurrency",
+                                 os.environ.get("RUNNER_CONCURRENCY", "2")], cwd=root, env=stack["env"],
+                                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+        pid_file.write_text(str(proc.pid))
+    run = wait_run(api, run_id, deadline_s=150)
+    assert run["status"] == "COMPLETED", run
+    every = steps_of(api, run_id, attempts="all")
+    assert [(s["attemptNo"], s["status"]) for s in every] == [(1, "FAILED"), (2, "COMPLETED")]
+    assert "heartbeat" in every[0]["errorMessage"]
+    assert every[1]["matchedSourceRows"] == setup["data"].truth[1]["matched"]
