@@ -504,3 +504,36 @@ def test_a_worker_killed_mid_step_is_timed_out_and_the_retry_finishes_the_step(a
     assert [(s["attemptNo"], s["status"]) for s in every] == [(1, "FAILED"), (2, "COMPLETED")]
     assert "heartbeat" in every[0]["errorMessage"]
     assert every[1]["matchedSourceRows"] == setup["data"].truth[1]["matched"]
+
+
+def test_occurrences_missed_while_down_run_once_late_within_24_hours(api, setup, stack, monkeypatch):
+    for k in ("DATABASE_URL", "AWS_ENDPOINT_URL", "AWS_REGION", "ARTIFACTS_BUCKET"):
+        monkeypatch.setenv(k, stack["env"][k])
+    from chalicelib import aws
+    from chalicelib.config import reset_settings
+    from chalicelib.db.pool import close_pool, transaction
+    from chalicelib.streams import schedules
+
+    reset_settings(), close_pool(), aws.reset_clients()
+    # every six hours (UTC), last looked at long ago; the service comes back at 2027-03-01 13:10 UTC
+    stream_id = _stream(api, setup, steps=1, triggerType="SCHEDULED",
+                        triggerConfig={"cron": "0 0 */6 * * *", "timezone": "UTC"})
+    with transaction() as conn:
+        conn.execute("INSERT INTO recon.stream_schedule_cursors (stream_id, checked_until) VALUES (%s, %s)",
+                     (stream_id, datetime(2027, 2, 20, tzinfo=timezone.utc)))
+    now = datetime(2027, 3, 1, 13, 10, tzinfo=timezone.utc)
+    done = [d for d in schedules.dispatch(now=now) if d["streamId"] == stream_id]
+    with transaction() as conn:
+        claims = conn.execute("SELECT occurrence_at, outcome, late, run_id FROM recon.stream_schedule_claims"
+                              " WHERE stream_id = %s ORDER BY occurrence_at", (stream_id,)).fetchall()
+    # only the last 24 hours count: 2027-02-28 18:00, 03-01 00:00, 06:00, 12:00; the latest runs, late
+    assert [c["occurrence_at"] for c in claims] == [datetime(2027, 2, 28, 18, tzinfo=timezone.utc),
+                                                    datetime(2027, 3, 1, 0, tzinfo=timezone.utc),
+                                                    datetime(2027, 3, 1, 6, tzinfo=timezone.utc),
+                                                    datetime(2027, 3, 1, 12, tzinfo=timezone.utc)]
+    assert [c["outcome"] for c in claims] == ["SKIPPED_RUN_ACTIVE"] * 3 + ["STARTED"]
+    assert all(c["late"] for c in claims) and claims[-1]["run_id"] == done[-1]["runId"]
+    run = wait_run(api, claims[-1]["run_id"])
+    assert run["status"] == "COMPLETED" and run["triggerMetadata"]["schedule"]["late"] is True
+    assert _data(api.get(f"/streams/{stream_id}/runs"))["totalItems"] == 1
+    close_pool()
