@@ -221,3 +221,16 @@ def _claim(stream_id: int, occurrence: datetime, now: datetime, *, run: bool, de
                      " WHERE stream_id = %s AND occurrence_at = %s",
                      (result["outcome"], result["runId"], detail, stream_id, occurrence))
     return result
+
+
+def recent_claims(stream_id: int, limit: int = 10, conn=None) -> list[dict]:
+    """The stream's latest claimed occurrences, newest first: what ran, what was skipped and why
+    (`{"occurrenceAt", "outcome", "late", "runId", "detail", "claimedAt"}`)."""
+    from chalicelib.streams.defs_db import fetch_all, tx
+
+    with tx(conn) as c:
+        rows = fetch_all(c, "SELECT occurrence_at, outcome, late, run_id, detail, claimed_at"
+                            " FROM recon.stream_schedule_claims WHERE stream_id = %s"
+                            " ORDER BY occurrence_at DESC LIMIT %s", (stream_id, int(limit)))
+    return [{"occurrenceAt": r["occurrence_at"], "outcome": r["outcome"], "late": r["late"], "runId": r["run_id"],
+             "detail": r["detail"], "claimedAt": r["claimed_at"]} for r in rows]

@@ -536,4 +536,7 @@ def test_occurrences_missed_while_down_run_once_late_within_24_hours(api, setup,
     run = wait_run(api, claims[-1]["run_id"])
     assert run["status"] == "COMPLETED" and run["triggerMetadata"]["schedule"]["late"] is True
     assert _data(api.get(f"/streams/{stream_id}/runs"))["totalItems"] == 1
+    recent = schedules.recent_claims(stream_id)
+    assert [r["outcome"] for r in recent] == ["STARTED"] + ["SKIPPED_RUN_ACTIVE"] * 3
+    assert recent[1]["detail"] == "superseded by a later missed occurrence"
     close_pool()
