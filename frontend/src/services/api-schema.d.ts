@@ -342,6 +342,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/reconciliation/tables": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Tables of the catalog (additive: what trigger and the table filters accept) */
+        get: operations["listTables"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/reconciliation/trigger": {
         parameters: {
             query?: never;
@@ -775,6 +792,14 @@ export interface components {
          * @enum {string}
          */
         Cardinality: "ONE_TO_ONE" | "ONE_TO_MANY" | "MANY_TO_ONE";
+        /** CatalogTables */
+        CatalogTables: {
+            /**
+             * Tables
+             * @description Tables of the catalog, sorted (the names trigger and the filters accept)
+             */
+            tables: string[];
+        };
         /** CanceledOut */
         chalicelib__api__reconciliations__CanceledOut: {
             /**
@@ -4332,6 +4357,31 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listTables: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Tables of the catalog (additive: what trigger and the table filters accept) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CatalogTables"];
+                };
+            };
+            400: components["responses"]["ValidationFailed"];
+            401: components["responses"]["Unauthorized"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];

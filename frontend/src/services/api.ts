@@ -89,26 +89,6 @@ async function parse(res: Response): Promise<unknown> {
   }
 }
 
-async function raw(method: string, path: string, body?: unknown, query?: Record<string, unknown>): Promise<unknown> {
-  const qs = query ? toQuery(query) : "";
-  let res: Response;
-  try {
-    res = await fetch(API_BASE + path + (qs ? "?" + qs : ""), {
-      method,
-      headers: { ...authHeaders(), ...(body !== undefined ? { "Content-Type": "application/json" } : {}) },
-      body: body !== undefined ? JSON.stringify(body) : undefined,
-    });
-  } catch {
-    throw new ApiError(0, "NETWORK", "The API cannot be reached: check that the stack is running");
-  }
-  const data = await parse(res);
-  if (!res.ok) {
-    if (res.status === 401) onUnauthorized();
-    throw toApiError(res.status, data, res.statusText);
-  }
-  return data;
-}
-
 export function toQuery(q: Record<string, unknown>): string {
   const p = new URLSearchParams();
   for (const [k, v] of Object.entries(q)) {
@@ -161,17 +141,8 @@ export const cdc = {
     cdcCall(cdcClient.POST("/api/v1/reconciliation/trigger", { body })),
   resolve: (mismatchId: string, body: { resolution_status: "MANUAL_RESOLVED" | "IGNORED"; resolution_notes: string | null }) =>
     cdcCall(cdcClient.POST("/api/v1/reconciliation/mismatches/{mismatch_id}/resolve", { params: { path: { mismatch_id: mismatchId } }, body })),
-  /** The catalog's table names: the INVALID_TABLE answer lists them (`valid_tables`). */
-  async tables(): Promise<string[]> {
-    try {
-      await raw("GET", "/reconciliation/jobs", undefined, { table: "~", page_size: 1 });
-    } catch (e) {
-      const body = (e as ApiError).body as CdcError | undefined;
-      if (body?.valid_tables) return body.valid_tables;
-      throw e;
-    }
-    return [];
-  },
+  /** The catalog's table names (sorted). */
+  tables: async (): Promise<string[]> => (await cdcCall(cdcClient.GET("/api/v1/reconciliation/tables"))).tables,
   async health(): Promise<{ status: string; checks: Record<string, { status: string; detail?: string }> }> {
     const res = await fetch(API_BASE + "/health");
     return (await parse(res)) as never;
