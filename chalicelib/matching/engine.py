@@ -319,8 +319,9 @@ class _Runner:
     def init_rest(self, side: Side):
         self.rest[side.letter] = f"(SELECT rowid AS __rid, * FROM {side.table})"
         self._rest_no[side.letter] = 0
+        self.rest_rows[side.letter] = side.rows
 
-    def shrink_rest(self, side: Side, pass_no: int):
+    def shrink_rest(self, side: Side, pass_no: int, drop_previous: bool = True):
         """After a pass that matched rows: keep the rest as a narrow table (later passes and the
         explanations scan it instead of anti-joining the whole input with every match). After the
         last pass only the row ids are needed."""
@@ -334,18 +335,31 @@ class _Runner:
         name = f"rest_{side.letter}_{n}"
         self.sql(f"""CREATE OR REPLACE TEMP TABLE {name} AS SELECT {', '.join(cols)} FROM {self.rest[side.letter]}
                      WHERE __rid NOT IN (SELECT {rid_col} FROM matches WHERE pass = {pass_no})""")
-        if n > 1:
+        if n > 1 and drop_previous:
             self.sql(f"DROP TABLE rest_{side.letter}_{n - 1}")
         self.rest[side.letter] = name
         self._rest_no[side.letter] = n
+        self.rest_rows[side.letter] = self.one(f"SELECT count(*) FROM {name}")[0]
+
+    def _save_rest(self, side: Side):
+        return (self.rest[side.letter], self._rest_no[side.letter], self.rest_rows[side.letter])
+
+    def _drop_saved(self, saved):
+        if saved[1] > 0:
+            self.sql(f"DROP TABLE {saved[0]}")
+
+    def _restore_rest(self, side: Side, saved):
+        self.sql(f"DROP TABLE {self.rest[side.letter]}")
+        self.rest[side.letter], self._rest_no[side.letter], self.rest_rows[side.letter] = saved
 
     def run_pass(self, pi: int, p: Pass, s: Side, t: Side) -> dict:
         conds = self.conds[pi]
+        self._shrunk = False
         if p.cardinality is Cardinality.ONE_TO_ONE:
             n = self._one_to_one(pi, conds, s, t)
         else:
             n = self._grouped(pi, p, conds, s, t)
-        if n > 0:
+        if n > 0 and not self._shrunk:
             self.shrink_rest(s, pi + 1)
             self.shrink_rest(t, pi + 1)
         if p.cardinality is Cardinality.ONE_TO_ONE:
@@ -364,7 +378,7 @@ class _Runner:
         s_rem = self.remaining(s, s_cols, s_cols)
         t_rem = self.remaining(t, t_cols, t_cols)
         if not rest:
-            return self._rank_pairing(pi, eq, s_rem, t_rem)
+            return self._rank_pairing(pi, eq, s_rem, t_rem, s, t)
         amount = next((c for c in rest if c.op is Operator.AMOUNT_TOLERANCE), None)
         date = next((c for c in rest if c.op is Operator.DATE_WINDOW), None)
         sims = [c for c in rest if c.op is Operator.SIMILARITY]
@@ -388,7 +402,7 @@ class _Runner:
             return f"CAST({'0' if has else 'NULL'} AS {AMOUNT_TYPE})"
         return "CAST(0 AS INTEGER)" if has else "CAST(NULL AS INTEGER)"
 
-    def _rank_pairing(self, pi: int, eq: list[CondSQL], s_rem: str, t_rem: str) -> int:
+    def _rank_pairing(self, pi: int, eq: list[CondSQL], s_rem: str, t_rem: str, s: Side, t: Side) -> int:
         """Equalities only: every candidate ties, so mutual best with the key tie-break pairs the
         k-th row of a repeated key on one side with the k-th on the other. One hash join finds the
         pairs; when no row appears in two pairs (keys unique on both sides, the usual case) that is
@@ -402,12 +416,24 @@ class _Runner:
         self.sql(f"INSERT INTO matches SELECT {pi + 1}, s.__rid, s.__rid, t.__rid, s.__m_key, t.__m_key, "
                  f"{zeros}, CAST(NULL AS DOUBLE) FROM ({s_rem}) s JOIN ({t_rem}) t ON {on}")
         self.check_cancel()
-        n, ds, dt = self.one(f"SELECT count(*), count(DISTINCT s_rid), count(DISTINCT t_rid) FROM matches "
-                             f"WHERE pass = {pi + 1}")
+        n = self.one(f"SELECT count(*) FROM matches WHERE pass = {pi + 1}")[0]
+        if n == 0:
+            return 0
+        # the rest tables are needed anyway; their sizes say how many distinct rows were paired
+        saved = (self._save_rest(s), self._save_rest(t))
+        self.shrink_rest(s, pi + 1, drop_previous=False)
+        self.shrink_rest(t, pi + 1, drop_previous=False)
+        ds = saved[0][2] - self.rest_rows["s"]
+        dt = saved[1][2] - self.rest_rows["t"]
         if n == ds == dt:
+            self._drop_saved(saved[0])
+            self._drop_saved(saved[1])
+            self._shrunk = True
             if pi == 0:
                 self.nothing_to_explain.add(pi)
             return n
+        self._restore_rest(s, saved[0])
+        self._restore_rest(t, saved[1])
         self.sql(f"CREATE OR REPLACE TEMP TABLE j AS SELECT s_rid, t_rid, skey, tkey FROM matches WHERE pass = {pi + 1}")
         self.sql(f"DELETE FROM matches WHERE pass = {pi + 1}")
         values = f"{pi + 1}, s_rid, s_rid, t_rid, skey, tkey, {zeros}, CAST(NULL AS DOUBLE)"
@@ -651,7 +677,7 @@ def run_match(source_path: str, target_path: str, rule_set: RuleSet, out_dir: st
         r.load(t)
         r.sql(f"""CREATE TABLE matches (pass INTEGER, grp BIGINT, s_rid BIGINT, t_rid BIGINT, skey VARCHAR, tkey VARCHAR,
                   adiff {AMOUNT_TYPE}, ddiff INTEGER, sim DOUBLE)""")
-        r.rest, r._rest_no = {}, {}
+        r.rest, r._rest_no, r.rest_rows = {}, {}, {}
         r.init_rest(s)
         r.init_rest(t)
         n = len(rule_set.passes)
