@@ -188,8 +188,8 @@ def run_job(procs: int, decoded: bool = False) -> dict:
     from chalicelib.db.pool import transaction
     from chalicelib.workers import cdc as worker
 
-    with transaction() as conn:  # earlier runs' findings would be re-checked by this job's finalisation
-        conn.execute("DELETE FROM recon.jobs")
+    with transaction() as conn:  # earlier bench runs' findings would be re-checked by this job's finalisation
+        conn.execute("DELETE FROM recon.jobs WHERE requested_by = 'bench'")
     with _pool(procs, {"CHECKSUM_WIRE_DIGESTS": "0"} if decoded else None) as pool:
         with mock_aws():
             for q in QUEUES:
