@@ -468,7 +468,8 @@ class _Runner:
         total = 0
         for _ in range(MAX_ROUNDS):
             self.check_cancel()
-            n, da, db = self.one("SELECT count(*), count(DISTINCT a), count(DISTINCT b) FROM cand")
+            n_cand, da, db = self.one("SELECT count(*), count(DISTINCT a), count(DISTINCT b) FROM cand")
+            n = n_cand
             if n == 0:
                 break
             if n == da == db:          # every row has one candidate: all pairs are mutual best
@@ -483,6 +484,8 @@ class _Runner:
             else:
                 self.sql(expand.format(pass_no=pi + 1))
             total += n
+            if n == n_cand:            # every candidate pair was taken: nothing is left to contest
+                break
             self.sql("DELETE FROM cand WHERE a IN (SELECT a FROM mb) OR b IN (SELECT b FROM mb)")
         if expand is not None:
             total = self.one(f"SELECT count(*) FROM matches WHERE pass = {pi + 1}")[0]
