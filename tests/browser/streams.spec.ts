@@ -13,7 +13,10 @@ const SOURCE = `orders_${tag}.csv`;
 const TARGET = `marketplace_${tag}.csv`;
 const BIG = `orders_big_${tag}.csv`;
 
-/** 100 orders; the marketplace has 80 of them exactly, 12 with the amount 0.50 off, 8 unrelated rows. */
+/**
+ * 100 orders; the marketplace has 80 of them exactly, 12 with the amount 0.50 off (matched by step 2),
+ * 4 with the amount 5.00 off (beyond both tolerances) and 4 unrelated rows.
+ */
 function files() {
   const src = ["order_id,amount,order_date,customer"];
   const tgt = ["txn_id,order_ref,gross,settled_on,payer"];
@@ -22,6 +25,7 @@ function files() {
     src.push(`ORD-${i},${amount},2026-02-${String((i % 27) + 1).padStart(2, "0")},Customer ${i}`);
     if (i <= 80) tgt.push(`TX-${i},ord-${i} ,${amount},2026-02-${String((i % 27) + 1).padStart(2, "0")},Customer ${i}`);
     else if (i <= 92) tgt.push(`TX-${i},ORD-${i},${(Number(amount) + 0.5).toFixed(2)},2026-02-${String((i % 27) + 1).padStart(2, "0")},Customer ${i}`);
+    else if (i <= 96) tgt.push(`TX-${i},ORD-${i},${(Number(amount) + 5).toFixed(2)},2026-02-${String((i % 27) + 1).padStart(2, "0")},Customer ${i}`);
     else tgt.push(`TX-X${i},OTHER-${i},${(Number(amount) * 3).toFixed(2)},2026-03-01,Someone ${i}`);
   }
   return { source: src.join("\n") + "\n", target: tgt.join("\n") + "\n" };
@@ -124,6 +128,8 @@ test("create a two-step stream, run it, watch the steps complete, download an ar
   const missing = page.locator('.field-error[data-field="steps[0].ruleSetId"]');
   await expect(missing).toContainText("absent from the source input");
   await expect(missing).toContainText("absent from the target input");
+  await expect(page.locator('select[name="steps[0].ruleSetId"]')).toHaveAttribute("aria-invalid", "true");
+  await shot(page, "streams-step-error");
   await expect(page).toHaveURL(/\/streams\/new$/);
 
   await page.goto("/streams/new");
@@ -190,9 +196,14 @@ test("create a two-step stream, run it, watch the steps complete, download an ar
   await page.goto(`/exceptions?streamId=${streamId}`);
   await expect(page).toHaveTitle("Exceptions · recon");
   await expect(page.locator(".pager")).toContainText("16 items");
+  // an order whose amount is 5.00 off is explained by its closest candidate
+  const off = page.locator("table[aria-label=exceptions] tbody tr").filter({ has: page.locator("td:nth-child(3)", { hasText: /^ORD-93$/ }) });
+  await expect(off.locator(".badge[data-status=TOLERANCE_EXCEEDED]")).toBeVisible();
+  await expect(off).toContainText("TX-93");
+  await shot(page, "streams-exceptions");
   await page.getByLabel("Reason").selectOption("NO_CANDIDATE");
   await expect(page).toHaveURL(/reason=NO_CANDIDATE/);
-  await shot(page, "streams-exceptions");
+  await expect(page.locator(".pager")).toContainText("8 items");
   await page.locator("table[aria-label=exceptions] tbody tr").first().getByRole("link").first().click();
   await page.getByLabel("Assignee").fill("finance-ops@company.com");
   await page.getByLabel("Status").selectOption("RESOLVED");

@@ -213,6 +213,7 @@ export function StreamEditorPage() {
   }
   if (loadError) return <ErrorBox error={loadError} />;
   const fe = (field: string | string[]) => <FieldError error={error} field={field} />;
+  const inv = (...fields: string[]) => (error instanceof ApiError && fields.some((f) => error.fields[f]) ? true : undefined);
   const warnAt = (prefix: string) => warnings?.warnings.filter((w) => w.field?.startsWith(prefix)) ?? [];
   const tc = (s.triggerConfig ?? {}) as Record<string, unknown>;
   return (
@@ -223,7 +224,7 @@ export function StreamEditorPage() {
       {warnings && editing && <p><Link to={`/streams/${id}`}>Saved. Open the stream →</Link></p>}
       <form className="form stream" onSubmit={save} noValidate aria-label="stream" onChangeCapture={(e) => setError((x: unknown) => withoutField(x, (e.target as unknown as HTMLInputElement).name))}>
         <div className="row">
-          <label>Name<input name="name" value={s.name} onChange={(e) => setS({ ...s, name: e.target.value })} />{fe("name")}</label>
+          <label>Name<input name="name" value={s.name} onChange={(e) => setS({ ...s, name: e.target.value })} aria-invalid={inv("name")} />{fe("name")}</label>
           <label>Domain<input name="domain" value={s.domain ?? ""} onChange={(e) => setS({ ...s, domain: e.target.value })} placeholder="e.g. ECOMMERCE" />{fe("domain")}</label>
         </div>
         <label>Description<input name="description" value={s.description ?? ""} onChange={(e) => setS({ ...s, description: e.target.value })} />{fe("description")}</label>
@@ -238,8 +239,8 @@ export function StreamEditorPage() {
             </label>
             {s.triggerType === "SCHEDULED" && (
               <>
-                <label>Cron <span className="muted small">(6 fields, seconds first)</span><input name="triggerConfig.cron" value={String(tc.cron ?? "")} onChange={(e) => setS({ ...s, triggerConfig: { ...tc, cron: e.target.value } as never })} />{fe(["triggerConfig.cron", "triggerConfig"])}</label>
-                <label>Time zone<input name="triggerConfig.timezone" value={String(tc.timezone ?? "")} onChange={(e) => setS({ ...s, triggerConfig: { ...tc, timezone: e.target.value } as never })} placeholder="UTC" />{fe("triggerConfig.timezone")}</label>
+                <label>Cron <span className="muted small">(6 fields, seconds first)</span><input name="triggerConfig.cron" aria-invalid={inv("triggerConfig.cron", "triggerConfig")} value={String(tc.cron ?? "")} onChange={(e) => setS({ ...s, triggerConfig: { ...tc, cron: e.target.value } as never })} />{fe(["triggerConfig.cron", "triggerConfig"])}</label>
+                <label>Time zone<input name="triggerConfig.timezone" aria-invalid={inv("triggerConfig.timezone")} value={String(tc.timezone ?? "")} onChange={(e) => setS({ ...s, triggerConfig: { ...tc, timezone: e.target.value } as never })} placeholder="UTC" />{fe("triggerConfig.timezone")}</label>
               </>
             )}
             {s.triggerType === "EVENT" && (
@@ -274,9 +275,9 @@ export function StreamEditorPage() {
             <legend>Step {st.stepOrder}</legend>
             {fe(`steps[${i}]`)}
             <div className="row">
-              <label>Name<input name={`steps[${i}].name`} value={st.name} onChange={(e) => patchStep(i, { name: e.target.value })} />{fe(`steps[${i}].name`)}</label>
+              <label>Name<input name={`steps[${i}].name`} value={st.name} onChange={(e) => patchStep(i, { name: e.target.value })} aria-invalid={inv(`steps[${i}].name`)} />{fe(`steps[${i}].name`)}</label>
               <label>Rule set
-                <select name={`steps[${i}].ruleSetId`} value={st.ruleSetId || ""} onChange={(e) => patchStep(i, { ruleSetId: Number(e.target.value) })}>
+                <select name={`steps[${i}].ruleSetId`} value={st.ruleSetId || ""} onChange={(e) => patchStep(i, { ruleSetId: Number(e.target.value) })} aria-invalid={inv(`steps[${i}].ruleSetId`)}>
                   <option value="">choose…</option>
                   {(pickers.data?.ruleSets ?? []).map((r) => <option key={r.id} value={r.id}>{r.name} (v{r.version})</option>)}
                 </select>
@@ -292,7 +293,7 @@ export function StreamEditorPage() {
                     </select>
                   </label>
                   <label className="sr-only" htmlFor={`steps-${i}-${side}-id`}>{side} id</label>
-                  <select id={`steps-${i}-${side}-id`} name={`steps[${i}].${side}.id`} value={st[side].id || ""} onChange={(e) => patchStep(i, { [side]: { ...st[side], id: Number(e.target.value) } })}>
+                  <select id={`steps-${i}-${side}-id`} name={`steps[${i}].${side}.id`} value={st[side].id || ""} onChange={(e) => patchStep(i, { [side]: { ...st[side], id: Number(e.target.value) } })} aria-invalid={inv(`steps[${i}].${side}`, `steps[${i}].${side}.id`)}>
                     <option value="">choose…</option>
                     {st[side].type === "FILE" && (pickers.data?.files ?? []).map((f) => <option key={f.id} value={f.id} disabled={f.status !== "READY"}>{f.filename} (#{f.id}{f.rowCount !== null ? `, ${num(f.rowCount)} rows` : ""}{f.status !== "READY" ? `, ${f.status}` : ""})</option>)}
                     {st[side].type === "DATA_SOURCE_SNAPSHOT" && (pickers.data?.dataSources ?? []).map((d) => <option key={d.id} value={d.id}>{d.name} (#{d.id})</option>)}
