@@ -23,6 +23,8 @@ from .sqlparts import CondSQL, allowance_sql, fmt_decimal
 if TYPE_CHECKING:   # pragma: no cover
     from .engine import Side, _Runner
 
+NEAR_DAYS = 31
+
 _REASON = {Operator.AMOUNT_TOLERANCE: "TOLERANCE_EXCEEDED", Operator.DATE_WINDOW: "DATE_OUT_OF_WINDOW",
            Operator.SIMILARITY: "BELOW_SIMILARITY", Operator.EQUALS: "TOLERANCE_EXCEEDED"}
 
@@ -99,6 +101,14 @@ def _pairs(r: "_Runner", pi: int, x: "Side", y: "Side"):
     if not block:
         return None
     rest = [c for c in conds if c not in block]
+    join = [c.test() for c in block]
+    kinds = r.kinds[pi]
+    if eq and dates and all(kinds[c.index] != "text" for c in eq):
+        # equal amounts (or dates) alone are no identity: thousands of rows may share 100.00, so
+        # candidates are also kept within a month of the date window (still explaining near misses)
+        d = dates[0]
+        b, a = d.cond.days()
+        join.append(f"{d.t} BETWEEN {d.s} - {b + NEAR_DAYS} AND {d.s} + {a + NEAR_DAYS}")
     s_src, t_src = _aliases(x, y)
     xa, ya = x.letter, y.letter
     ykey = f"{ya}.__m_key" if y.key_column else f"CAST({ya}.__rid + 1 AS VARCHAR)"
@@ -119,7 +129,7 @@ def _pairs(r: "_Runner", pi: int, x: "Side", y: "Side"):
     sim = sims[0].similarity() if sims else "1.0"
     return f"""SELECT {xa}.__rid AS rid, {pi + 1} AS pass, {failed} AS failed, {reason} AS reason,
                   {ykey} AS closest_key, {fcol} AS failed_condition, {detail} AS detail, {ya}.__rid AS cid
-        FROM {s_src} s JOIN {t_src} t ON {' AND '.join(c.test() for c in block)}
+        FROM {s_src} s JOIN {t_src} t ON {' AND '.join(join)}
         QUALIFY row_number() OVER (PARTITION BY {xa}.__rid ORDER BY {failed}, {adiff} NULLS LAST,
                                    {ddiff} NULLS LAST, {sim} DESC NULLS LAST, {ykey}, {ya}.__rid) = 1"""
 

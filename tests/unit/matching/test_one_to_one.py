@@ -130,3 +130,14 @@ def test_default_row_key_is_the_row_number(tmp_path):
     assert o.pairs() == [("1", "2", "1")]
     assert o.matched[0]["source_row"] == "2" and o.matched[0]["match_id"] == "p1-s2"
     assert o.reasons() == {"1": "NO_CANDIDATE"}
+
+
+def test_amount_only_block_explains_near_misses_within_a_month(tmp_path):
+    rs = rule_set(p("amount and day", eq("amount"), window("date", after=2)))
+    src = [["s1", "", "10.00", "2026-01-01", ""], ["s2", "", "20.00", "2026-01-01", ""]]
+    tgt = [["t1", "", "10.00", "2026-01-10", ""], ["t2", "", "20.00", "2026-03-01", ""]]
+    o = match(tmp_path, S, src, T, tgt, rs)
+    assert o.matched == []
+    assert o.unmatched()["s1"]["_reason"] == "DATE_OUT_OF_WINDOW"
+    assert o.unmatched()["s1"]["_detail"] == "date is 9 days after date; window 0 days before to 2 days after"
+    assert o.unmatched()["s2"]["_reason"] == "NO_CANDIDATE"
