@@ -24,7 +24,7 @@ import duckdb
 from .explain import explain_unmatched
 from .inputs import (EXPLANATION_COLUMNS, CsvDialect, InputError, csv_dialect, detect_format,
                      explanation_tail, ident, reader_sql, sql_str, translate_error)
-from .rules import Cardinality, Operator, Pass, RuleSet
+from .rules import Cardinality, Operator, Pass, RuleSet, check_columns
 from .sqlparts import AMOUNT_TYPE, CondSQL, Feature, fmt_decimal
 
 MAX_ROUNDS = 256         # mutual-best rounds per pass; rows still contested afterwards are AMBIGUOUS
@@ -719,7 +719,6 @@ def run_match(source_path: str, target_path: str, rule_set: RuleSet, out_dir: st
 
 
 def _check_rule_columns(rs: RuleSet, s: Side, t: Side):
-    from .rules import check_columns
     problems = check_columns(rs, s.columns, t.columns)
     if problems:
         p = problems[0]
