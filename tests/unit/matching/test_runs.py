@@ -174,7 +174,7 @@ def test_cancel_interrupts_a_long_statement(tmp_path):
     with pytest.raises(MatchCanceled):
         run_match(s, t, rs, str(tmp_path / "out"), limits=EngineLimits(threads=2, temp_dir=str(tmp_path / "spill")),
                   should_cancel=flag.is_set)
-    assert time.monotonic() - t0 < 6
+    assert time.monotonic() - t0 < 15     # the full join would take minutes
 
 
 def test_memory_limit_and_spill_directory_are_applied(tmp_path):
