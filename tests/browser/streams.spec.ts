@@ -106,6 +106,16 @@ test("a rule set error from the API is shown at the field it names", async ({ pa
   await page.getByRole("button", { name: "Create rule set" }).click();
   await expect(page.getByRole("status")).toContainText("as version 1");
   await expect(err).toHaveCount(0);
+  // editing it creates version 2; reloading the page shows what was saved
+  await expect(page).toHaveURL(/\/rule-sets\/\d+$/);
+  await page.reload();
+  await expect(threshold).toHaveValue("0.9");
+  await threshold.fill("0.85");
+  await page.getByRole("button", { name: "Save new version" }).click();
+  await expect(page.getByRole("status")).toContainText("as version 2");
+  await page.reload();
+  await expect(page.getByRole("heading", { level: 1 })).toContainText("v2");
+  await expect(threshold).toHaveValue("0.85");
 });
 
 test("create a two-step stream, run it, watch the steps complete, download an artifact", async ({ page }) => {
