@@ -13,8 +13,9 @@ Chalice 1.34 leaves gaps this step closes, in place:
 3. Such a queue's VisibilityTimeout is raised to at least its consumer's Lambda
    timeout plus batching window (AWS refuses the mapping otherwise).
 4. The Chalice role gets access to the infra resources (send to the recon queues,
-   read/write the artifacts bucket, answer Step Functions task tokens), and every
-   function gets ARTIFACTS_BUCKET in its environment.
+   read/write the artifacts bucket, answer Step Functions task tokens, start/stop/describe
+   executions of the stream runs' state machine, publish to the event bus), and every
+   function gets ARTIFACTS_BUCKET and STREAM_STATE_MACHINE_ARN in its environment.
 5. The REST API's own answers (no route, throttled, payload too large, any other 4xx/5xx
    API Gateway produces itself) get the contract's error shape: gateway responses from
    chalicelib/api/core.py, and the greedy ``{proxy+}`` path declares its path parameter.
@@ -180,15 +181,22 @@ def _grant_infra_access(template: Dict[str, Any]) -> List[str]:
              and "lambda.amazonaws.com" in json.dumps(r.get("Properties", {}).get("AssumeRolePolicyDocument", {}))]
     queue_ids = sorted(lid for lid, r in resources.items() if r.get("Type") == "AWS::SQS::Queue")
     bucket = "ArtifactsBucket" if resources.get("ArtifactsBucket", {}).get("Type") == "AWS::S3::Bucket" else None
+    machines = sorted(lid for lid, r in resources.items() if r.get("Type") == "AWS::StepFunctions::StateMachine")
+    buses = sorted(lid for lid, r in resources.items() if r.get("Type") == "AWS::Events::EventBus")
     changes: List[str] = []
+    function_env: Dict[str, Any] = {}
     if bucket:
-        for lid, res in resources.items():
-            if res.get("Type") != "AWS::Serverless::Function":
-                continue
-            env = res["Properties"].setdefault("Environment", {}).setdefault("Variables", {})
-            if "ARTIFACTS_BUCKET" not in env:
-                env["ARTIFACTS_BUCKET"] = {"Ref": bucket}
-                changes.append("%s: Environment ARTIFACTS_BUCKET=Ref %s" % (lid, bucket))
+        function_env["ARTIFACTS_BUCKET"] = {"Ref": bucket}
+    if len(machines) == 1:  # the stream runs' state machine: no ListStateMachines lookup on AWS
+        function_env["STREAM_STATE_MACHINE_ARN"] = {"Ref": machines[0]}
+    for lid, res in resources.items():
+        if res.get("Type") != "AWS::Serverless::Function":
+            continue
+        env = res["Properties"].setdefault("Environment", {}).setdefault("Variables", {})
+        for name, value in function_env.items():
+            if name not in env:
+                env[name] = value
+                changes.append("%s: Environment %s=Ref %s" % (lid, name, value["Ref"]))
     if not roles or ACCESS_POLICY in resources or not (queue_ids or bucket):
         return changes
     statements: List[Dict[str, Any]] = []
@@ -205,6 +213,27 @@ def _grant_infra_access(template: Dict[str, Any]) -> List[str]:
             "Effect": "Allow",
             "Action": ["states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"],
             "Resource": "*",
+        })
+    if machines:
+        statements.append({
+            "Sid": "StreamRunExecutions",
+            "Effect": "Allow",
+            "Action": ["states:StartExecution"],
+            "Resource": [{"Ref": m} for m in machines],
+        })
+        statements.append({
+            "Sid": "StreamRunExecutionControl",
+            "Effect": "Allow",
+            "Action": ["states:StopExecution", "states:DescribeExecution"],
+            "Resource": [{"Fn::Sub": "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:execution:${%s.Name}:*" % m}
+                         for m in machines],
+        })
+    if buses:
+        statements.append({
+            "Sid": "ReconEvents",
+            "Effect": "Allow",
+            "Action": ["events:PutEvents"],
+            "Resource": [{"Fn::GetAtt": [b, "Arn"]} for b in buses],
         })
     if bucket:
         statements.append({
