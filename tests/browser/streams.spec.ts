@@ -262,3 +262,33 @@ test("cancel a run of a large file uploaded through the upload session", async (
   await expect(page.locator("h1 .badge")).toHaveAttribute("data-status", "ACTIVE");
   await shot(page, "streams-detail");
 });
+
+test("a failing step is retried, its attempts and error shown, the run FAILED", async ({ page }) => {
+  await signIn(page, "/streams");
+  type D<T> = { data: T };
+  // a snapshot whose connection variable is not set fails every attempt
+  const ds = await api<D<{ id: number }>>(page, "POST", "/data-sources", {
+    name: `Broken ${tag}`, type: "POSTGRES", config: { connection: { env: `RECON_UNSET_${tag.toUpperCase()}` }, schema: "public", table: "users" },
+  });
+  const orders = (await api<D<{ items: { id: number }[] }>>(page, "GET", `/files?filename=${SOURCE}`)).data.items[0].id;
+  const rs = await api<D<{ id: number }>>(page, "POST", "/rule-sets", {
+    name: `Snapshot ${tag}`, passes: [{ name: "by id", cardinality: "ONE_TO_ONE", conditions: [{ source: "user_id", target: "order_id", operator: "EQUALS" }] }],
+  });
+  const stream = await api<D<{ id: number }>>(page, "POST", "/streams", {
+    name: `Broken snapshot ${tag}`, triggerType: "MANUAL",
+    steps: [{ stepOrder: 1, name: "Snapshot vs orders", sourceInput: { type: "DATA_SOURCE_SNAPSHOT", id: ds.data.id }, targetInput: { type: "FILE", id: orders }, ruleSetId: rs.data.id, config: { maxRetries: 1, continueOnFailure: false } }],
+  });
+  await page.goto(`/streams/${stream.data.id}`);
+  await expect(page.getByRole("table", { name: "steps" })).toContainText(`snapshot of data source #${ds.data.id}`);
+  await page.getByRole("button", { name: "Run now" }).click();
+  await expect(page).toHaveURL(/\/runs\/\d+$/);
+  await expect(page.locator("h1 .badge")).toHaveAttribute("data-status", "FAILED", { timeout: 120_000 });
+  const step = page.getByRole("list", { name: "step runs" }).locator('li[data-step="1"]');
+  await expect(step).toHaveAttribute("data-status", "FAILED");
+  await expect(step).toContainText("attempt 2 of 2");
+  await expect(step.locator(".field-error")).toContainText("is not set");
+  await step.getByText("2 attempts").click();
+  await expect(step.locator("details li")).toHaveCount(2);
+  await expect(page.getByRole("alert").first()).toContainText("failed");
+  await shot(page, "streams-run-failed");
+});
