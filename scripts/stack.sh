@@ -269,7 +269,7 @@ pg_restart() { # start the private PostgreSQL again after a crash (kill -9) or a
 }
 
 status() {
-  for name in postgres localstack cqlserver api runner; do
+  for name in postgres localstack cqlserver api runner console; do
     if alive "$name"; then printf '  %-10s running (pid %s)\n' "$name" "$(cat "$PIDS/$name.pid")"
     else printf '  %-10s stopped\n' "$name"; fi
   done
