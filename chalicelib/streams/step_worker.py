@@ -20,7 +20,9 @@ Test-only fault hooks (active only against a local endpoint, AWS_ENDPOINT_URL se
 RECON_STREAM_FAULT_HOOKS=0): a step whose name contains `[fail-once]` fails its first attempt,
 `[fail-always]` every attempt, `[hold=N]` works N seconds (progress moving, heartbeats, cancel
 checked) before it matches, and `[vanish-once]` makes the first attempt's worker go silent as if killed
-(no answer, no heartbeat: the heartbeat timeout fails the attempt and the retry finishes the step).
+(no answer, no heartbeat: the heartbeat timeout fails the attempt and the retry finishes the step), and
+`[no-exception-load]` stops a completed non-last step's worker before it loads the exceptions (FINISH
+then has them loaded from the artifacts after EXCEPTIONS_GRACE_SECONDS).
 """
 from __future__ import annotations
 
@@ -41,6 +43,8 @@ from chalicelib.observability import logger
 from chalicelib.streams import runtime, state_machine
 from chalicelib.streams.defs_db import tx
 
+STEPS_QUEUE = "recon-stream-steps"
+EXCEPTIONS_GRACE_SECONDS = 60
 HEARTBEAT_SECONDS = float(os.environ.get("STREAM_HEARTBEAT_INTERVAL_SECONDS", "5"))
 CANCEL_POLL_SECONDS = 1.0
 WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
@@ -83,7 +87,9 @@ def handle_message(body: dict) -> None:
     if kind == "STEP":
         handle_step(body)
     elif kind == "FINISH":
-        finish_run(int(body["runId"]))
+        finish_run(int(body["runId"]), load_requested=bool(body.get("loadRequested")))
+    elif kind == "EXCEPTIONS":
+        load_step_exceptions(int(body["stepRunId"]))
     else:
         logger.warning("unknown stream step message", extra={"kind": kind})
 
@@ -421,11 +427,10 @@ def _consumed_sides(a: Attempt) -> set[str]:
 
 
 def _finish_completed(a: Attempt, result, seconds: float) -> None:
-    """Artifacts uploaded and registered while the exceptions are loaded, then the attempt COMPLETED in
-    the transaction that loaded the exceptions (a canceled attempt keeps none of them)."""
+    """Artifacts uploaded and registered, the attempt COMPLETED (its exceptions marked pending), the
+    task answered — then this worker loads the exceptions while the next step already runs. If it dies
+    before that, FINISH finds the load pending and has it done from the artifacts (load_step_exceptions)."""
     from concurrent.futures import ThreadPoolExecutor
-
-    from chalicelib.streams import artifacts
 
     if a.cancel.is_set():
         _finish_canceled(a)
@@ -433,11 +438,57 @@ def _finish_completed(a: Attempt, result, seconds: float) -> None:
     outputs = [("MATCHED", Path(result.matched_path), None),
                ("UNMATCHED_SOURCE", Path(result.unmatched_source_path), result.unmatched_source_rows),
                ("UNMATCHED_TARGET", Path(result.unmatched_target_path), result.unmatched_target_rows)]
-    consumed = _consumed_sides(a)
+    sides = [side for side in ("SOURCE", "TARGET") if side not in _consumed_sides(a)]
+    expected = sum(result.unmatched_source_rows if side == "SOURCE" else result.unmatched_target_rows
+                   for side in sides)
+    paths = {"SOURCE": Path(result.unmatched_source_path), "TARGET": Path(result.unmatched_target_path)}
+    if a.step_order == max(st["stepOrder"] for st in a.run["definition"]) or not expected:
+        # the last step (nothing runs after it) loads its exceptions before it completes
+        return _finish_completed_with_exceptions(a, result, seconds, outputs, {s_: paths[s_] for s_ in sides})
+    t0 = time.monotonic()
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        # unmatched outputs: the engine's counts; MATCHED: its lines (a row is a pair or a group)
+        list(pool.map(lambda o: _register(a, o[1], f"stream_{a.run_id}_step_{a.step_order}_{o[0].lower()}.csv",
+                                          "ARTIFACT", None if o[0] == "MATCHED" else o[2], o[0]), outputs))
+    a.timings["artifacts"] = round(time.monotonic() - t0, 3)
+    summary = {**(result.summary or {}), "timings": a.timings, "exceptionSides": sides,
+               "exceptionsLoaded": expected == 0}
+    with tx() as c:
+        done = c.execute(
+            "UPDATE recon.stream_step_runs SET status = 'COMPLETED', progress = 100, completed_at = clock_timestamp(),"
+            " source_rows = %s, target_rows = %s, matched_source_rows = %s, matched_target_rows = %s,"
+            " unmatched_source_rows = %s, unmatched_target_rows = %s, exception_count = %s, summary = %s,"
+            " updated_at = now() WHERE step_run_id = %s AND status = 'IN_PROGRESS' RETURNING step_run_id",
+            (result.source_rows, result.target_rows, result.matched_source_rows, result.matched_target_rows,
+             result.unmatched_source_rows, result.unmatched_target_rows, expected, Jsonb(_jsonable(summary)),
+             a.step_run_id)).fetchone()
+    if done is None:
+        logger.info("attempt no longer in progress at completion", extra={"run_id": a.run_id})
+        return
+    _observe_step_end(a, "COMPLETED", seconds, result.matched_source_rows)
+    _send_success(a, {"stepOrder": a.step_order, "status": "COMPLETED", "matched": result.matched_source_rows,
+                      "unmatchedSource": result.unmatched_source_rows,
+                      "unmatchedTarget": result.unmatched_target_rows})
+    if expected and _hooks_enabled() and "[no-exception-load]" in (a.step.get("name") or ""):
+        logger.warning("fault hook: the worker stops before loading the exceptions", extra={"run_id": a.run_id})
+        return
+    if expected:
+        t0 = time.monotonic()
+        _load_exceptions(a.step_run_id, {side: paths[side] for side in sides})
+        a.timings["exceptions"] = round(time.monotonic() - t0, 3)
+    logger.info("step completed", extra={"run_id": a.run_id, "step_order": a.step_order,
+                                         "attempt_no": a.attempt_no, "timings": a.timings})
+
+
+def _finish_completed_with_exceptions(a: Attempt, result, seconds: float, outputs: list, paths: dict) -> None:
+    """Artifacts uploaded while the exceptions load; the attempt COMPLETED in the loading transaction."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from chalicelib.streams import artifacts
+
     t0 = time.monotonic()
 
     def register(o):
-        # unmatched outputs: the engine's counts; MATCHED: its lines (a row is a pair or a group)
         _register(a, o[1], f"stream_{a.run_id}_step_{a.step_order}_{o[0].lower()}.csv", "ARTIFACT",
                   None if o[0] == "MATCHED" else o[2], o[0])
         return time.monotonic() - t0
@@ -445,15 +496,14 @@ def _finish_completed(a: Attempt, result, seconds: float) -> None:
     with ThreadPoolExecutor(max_workers=3) as pool, tx() as c:
         uploads = [pool.submit(register, o) for o in outputs]
         exceptions = 0
-        for side in ("SOURCE", "TARGET"):
-            if side in consumed:
-                continue
-            path = Path(result.unmatched_source_path if side == "SOURCE" else result.unmatched_target_path)
+        for side, path in paths.items():
             exceptions += artifacts.load_exceptions(
                 c, path, side=side, stream_id=a.run["stream_id"], run_id=a.run_id, step_run_id=a.step_run_id,
                 reconciliation_id=a.reconciliation_id, step_order=a.step_order)
         a.timings["exceptions"] = round(time.monotonic() - t0, 3)
         a.timings["artifacts"] = round(max(f.result() for f in uploads), 3)   # raises if an upload failed
+        summary = {**(result.summary or {}), "timings": a.timings, "exceptionSides": list(paths),
+                   "exceptionsLoaded": True}
         done = c.execute(
             "UPDATE recon.stream_step_runs SET status = 'COMPLETED', progress = 100, completed_at = clock_timestamp(),"
             " source_rows = %s, target_rows = %s, matched_source_rows = %s, matched_target_rows = %s,"
@@ -461,7 +511,7 @@ def _finish_completed(a: Attempt, result, seconds: float) -> None:
             " updated_at = now() WHERE step_run_id = %s AND status = 'IN_PROGRESS' RETURNING step_run_id",
             (result.source_rows, result.target_rows, result.matched_source_rows, result.matched_target_rows,
              result.unmatched_source_rows, result.unmatched_target_rows, exceptions,
-             Jsonb(_jsonable({**(result.summary or {}), "timings": a.timings})), a.step_run_id)).fetchone()
+             Jsonb(_jsonable(summary)), a.step_run_id)).fetchone()
         if done is None:
             c.rollback()
             logger.info("attempt no longer in progress at completion", extra={"run_id": a.run_id})
@@ -472,6 +522,52 @@ def _finish_completed(a: Attempt, result, seconds: float) -> None:
     _send_success(a, {"stepOrder": a.step_order, "status": "COMPLETED", "matched": result.matched_source_rows,
                       "unmatchedSource": result.unmatched_source_rows,
                       "unmatchedTarget": result.unmatched_target_rows})
+
+
+def _load_exceptions(step_run_id: int, paths: dict[str, Path]) -> bool:
+    """Load a completed attempt's exceptions from local unmatched outputs, once (the step run's row is
+    locked; `summary.exceptionsLoaded` says it is done). False when it was already done."""
+    from chalicelib.streams import artifacts
+
+    with tx() as c:
+        row = c.execute("SELECT s.step_run_id, s.run_id, s.step_order, s.reconciliation_id, s.summary, r.stream_id"
+                        " FROM recon.stream_step_runs s JOIN recon.stream_runs r USING (run_id)"
+                        " WHERE s.step_run_id = %s AND s.status = 'COMPLETED' FOR UPDATE OF s",
+                        (step_run_id,)).fetchone()
+        if row is None or (row["summary"] or {}).get("exceptionsLoaded", True):
+            return False
+        n = 0
+        for side, path in paths.items():
+            n += artifacts.load_exceptions(c, path, side=side, stream_id=row["stream_id"], run_id=row["run_id"],
+                                           step_run_id=step_run_id, reconciliation_id=row["reconciliation_id"],
+                                           step_order=row["step_order"])
+        c.execute("UPDATE recon.stream_step_runs SET summary = summary || %s, exception_count = %s, updated_at = now()"
+                  " WHERE step_run_id = %s", (Jsonb({"exceptionsLoaded": True}), n, step_run_id))
+    return True
+
+
+def load_step_exceptions(step_run_id: int) -> bool:
+    """The fallback loader (an EXCEPTIONS message): the unmatched artifacts from S3, then _load_exceptions."""
+    from chalicelib.streams import storage
+    from chalicelib.streams.defs_db import fetch_all, fetch_one
+
+    with tx() as c:
+        row = fetch_one(c, "SELECT summary FROM recon.stream_step_runs WHERE step_run_id = %s AND status = 'COMPLETED'",
+                        (step_run_id,))
+        if row is None or (row["summary"] or {}).get("exceptionsLoaded", True):
+            return False
+        sides = row["summary"].get("exceptionSides") or []
+        files = {a["artifact_type"]: a for a in fetch_all(
+            c, "SELECT a.artifact_type, f.s3_key FROM recon.stream_artifacts a JOIN recon.files f USING (file_id)"
+               " WHERE a.step_run_id = %s", (step_run_id,))}
+    workdir = Path(tempfile.mkdtemp(prefix=f"recon-exceptions-{step_run_id}-"))
+    try:
+        paths = {}
+        for side in sides:
+            paths[side] = storage.download_to(files[f"UNMATCHED_{side}"]["s3_key"], workdir / f"{side.lower()}.csv")
+        return _load_exceptions(step_run_id, paths)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def _jsonable(value: Any) -> Any:
@@ -536,10 +632,31 @@ def _send_failure(token: str, error: str, cause: str, run_id: int) -> None:
 # ------------------------------------------------------------------------------------------- finish
 
 
-def finish_run(run_id: int) -> dict | None:
+def finish_run(run_id: int, *, load_requested: bool = False) -> dict | None:
     """The execution has ended: give the run its final status (idempotent)."""
     from chalicelib.streams import runs
 
+    with tx() as c:
+        run = runtime.get_run(c, run_id, lock=True)
+        if run is None or run["status"] not in runtime.ACTIVE_RUN:
+            return None
+        steps = {s["step_order"]: s for s in runtime.step_runs(c, run_id)}
+        pending = [s for s in steps.values() if s["status"] == "COMPLETED"
+                   and not (s["summary"] or {}).get("exceptionsLoaded", True)]
+        if pending:
+            age = c.execute("SELECT extract(epoch FROM clock_timestamp() - %s)::float AS s",
+                            (max(s["completed_at"] for s in pending),)).fetchone()["s"]
+    if pending:
+        # the run ends when its exceptions are in; a load that does not come from its worker within
+        # a minute (the worker died) is done from the artifacts
+        from chalicelib import aws
+
+        if age > EXCEPTIONS_GRACE_SECONDS and not load_requested:
+            aws.send_messages(STEPS_QUEUE, [{"kind": "EXCEPTIONS", "stepRunId": s["step_run_id"]} for s in pending])
+            load_requested = True
+        aws.send_message(STEPS_QUEUE, {"kind": "FINISH", "runId": run_id, "loadRequested": load_requested},
+                         delay_seconds=1)
+        return None
     with tx() as c:
         run = runtime.get_run(c, run_id, lock=True)
         if run is None or run["status"] not in runtime.ACTIVE_RUN:

@@ -540,3 +540,17 @@ def test_occurrences_missed_while_down_run_once_late_within_24_hours(api, setup,
     assert [r["outcome"] for r in recent] == ["STARTED"] + ["SKIPPED_RUN_ACTIVE"] * 3
     assert recent[1]["detail"] == "superseded by a later missed occurrence"
     close_pool()
+
+
+def test_exceptions_a_dead_worker_did_not_load_are_loaded_before_the_run_ends(api, setup):
+    # step 1 completes and answers, then its worker stops before loading step 1's exceptions (as if it
+    # died): the run waits in RUNNING, FINISH has them loaded from the artifacts after a minute
+    stream_id = _stream(api, setup, steps=2, names={1: "Marketplace [no-exception-load]"})
+    run_id = _run(api, stream_id)
+    run = wait_run(api, run_id, deadline_s=180)
+    assert run["status"] == "COMPLETED", run
+    truth = setup["data"].truth
+    assert run["metrics"]["exceptionCount"] == truth[1]["unmatchedTarget"] + truth[2]["unmatchedTarget"] + \
+        truth[2]["unmatchedSource"]
+    text = api.s.get(api.url.removesuffix("/api/v1") + "/metrics", timeout=30).text
+    assert f'recon_stream_open_exceptions{{stream_id="{stream_id}"}} {float(run["metrics"]["exceptionCount"])}' in text
