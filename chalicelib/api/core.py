@@ -814,11 +814,9 @@ class Routes:
             if public:
                 REGISTRY.public_paths.add(full)
             wrapped = self.view(op)(fn)
-            kwargs = {"methods": [method.upper()]}
-            if content_types or body is not None or raw_request is not None:
-                # Chalice answers an unlisted content type with its own 415: accept any, let the
-                # JSON parser give the contract-shaped 400
-                kwargs["content_types"] = content_types or ["*/*"]
+            # Chalice answers an unlisted content type with its own 415 body: accept any, the JSON
+            # parser gives the contract-shaped 400 for a body that is not JSON
+            kwargs = {"methods": [method.upper()], "content_types": content_types or ["*/*"]}
             self.bp.route(path, **kwargs)(wrapped)
             return fn
 

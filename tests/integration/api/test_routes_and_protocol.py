@@ -177,3 +177,12 @@ def test_the_routes_still_answer(server):
     assert r.status_code == 200 and r.json()["pagination"]["page_size"] == 5
     r = requests.options(base + "/api/v1/reconciliation/jobs", timeout=30)
     assert r.status_code == 204 and r.headers["Allow"] == "GET, OPTIONS"
+
+
+@pytest.mark.parametrize("method, path", [("GET", "/api/v1/reconciliation/jobs"), ("POST", "/api/v1/streams/1/pause"),
+                                          ("GET", "/api/v1/health")])
+def test_any_content_type_is_accepted_never_chalices_415(server, method, path):
+    base, api = server
+    r = requests.request(method, base + path, headers={**api.headers, "Content-Type": "text/plain"}, data=b"x",
+                         timeout=30)
+    assert r.status_code != 415 and "Code" not in r.json(), r.text[:300]
