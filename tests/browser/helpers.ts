@@ -23,7 +23,7 @@ export async function signIn(page: Page, target = "/") {
 export async function shot(page: Page, name: string) {
   if (process.env.SCREENSHOTS !== "1") return;
   await page.waitForLoadState("networkidle").catch(() => {});
-  await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: false });
+  await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: false, animations: "disabled" });
 }
 
 /** Direct API calls with the key, for checks a person would make with curl. */

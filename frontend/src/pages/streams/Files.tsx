@@ -54,10 +54,12 @@ export function FilesPage() {
           <ul className="uploads">
             {uploads.map((u, i) => (
               <li key={i} data-upload={u.name} data-phase={u.phase}>
-                <span className="name">{u.name}</span> <span className="muted small">{bytes(u.size)}</span>
+                <div>
+                  <span className="name">{u.name}</span> <span className="muted small">{bytes(u.size)}</span> · <span className="phase">{u.phase}</span>
+                  {u.file && <> · <Link to={`/files/${u.file.id}`}>file {u.file.id}</Link>{u.file.rowCount !== null && u.file.rowCount !== undefined ? `, ${num(u.file.rowCount)} rows` : ""}</>}
+                </div>
                 <Progress value={u.fraction * 100} label={`upload of ${u.name}`} />
-                <span className="phase">{u.phase}</span>
-                {u.file && <> · <Link to={`/files/${u.file.id}`}>file {u.file.id}</Link> {u.file.status === "INVALID" && <span className="field-error">{u.file.errorMessage}</span>}</>}
+                {u.file?.status === "INVALID" && <div className="field-error">{u.file.errorMessage}</div>}
                 {u.error ? <ErrorBox error={u.error} /> : null}
               </li>
             ))}
