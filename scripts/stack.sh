@@ -230,7 +230,8 @@ up() {
   api_up
   runner_up
   [ $demo = 1 ] && demo_streams
-  STACK="$STACK" STACK_DIR="$STACK_DIR" bash scripts/console.sh up || fail "web console (scripts/console.sh)" "$LOGS/console-build.log"
+  # the console is not a dependency of the rest: a failed build is reported, the stack still starts (make test fails on it)
+  STACK="$STACK" STACK_DIR="$STACK_DIR" bash scripts/console.sh up || printf '\033[31m    the web console did not start: see %s\033[0m\n' "$LOGS/console-build.log" >&2
   echo
   step "recon is up ($STACK stack, $((SECONDS - t0)) s)"
   cat <<EOT

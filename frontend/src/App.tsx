@@ -14,6 +14,7 @@ import { StreamsPage, StreamDetailPage, StreamEditorPage } from "./pages/streams
 import { RunPage } from "./pages/streams/Runs";
 import { ExceptionsPage, ExceptionDetailPage } from "./pages/streams/Exceptions";
 import { LegacyPage, LegacyDetailPage } from "./pages/streams/Legacy";
+import { DataSourcesPage } from "./pages/streams/DataSources";
 
 // the drift chart pulls in Chart.js: loaded on the page that draws it only
 const DriftPage = lazy(() => import("./pages/cdc/Drift"));
@@ -98,6 +99,7 @@ function Shell() {
           <NavLink to="/streams">Streams</NavLink>
           <NavLink to="/files">Files</NavLink>
           <NavLink to="/rule-sets">Rule sets</NavLink>
+          <NavLink to="/data-sources">Data sources</NavLink>
           <NavLink to="/exceptions">Exceptions</NavLink>
           <NavLink to="/reconciliations">Reconciliations</NavLink>
         </nav>
@@ -131,6 +133,7 @@ function Shell() {
             <Route path="/streams/:id" element={<StreamDetailPage />} />
             <Route path="/streams/:id/edit" element={<StreamEditorPage />} />
             <Route path="/runs/:id" element={<RunPage />} />
+            <Route path="/data-sources" element={<DataSourcesPage />} />
             <Route path="/exceptions" element={<ExceptionsPage />} />
             <Route path="/exceptions/:id" element={<ExceptionDetailPage />} />
             <Route path="/reconciliations" element={<LegacyPage />} />

@@ -292,3 +292,22 @@ test("a failing step is retried, its attempts and error shown, the run FAILED", 
   await expect(page.getByRole("alert").first()).toContainText("failed");
   await shot(page, "streams-run-failed");
 });
+
+test("a data source of the CDC catalog, tested from the console", async ({ page }) => {
+  await signIn(page, "/data-sources");
+  await expect(page).toHaveTitle("Data sources · recon");
+  await page.getByRole("button", { name: "New data source" }).click();
+  await page.locator("input[name=name]").fill(`Users CDC ${tag}`);
+  await page.getByRole("button", { name: "Create" }).click();
+  // the API names the missing table at its field
+  await expect(page.locator('.field-error[data-field^="config"]').first()).toBeVisible();
+  await page.locator('select[name="config.table"]').selectOption("users");
+  await expect(page.locator('.field-error[data-field^="config"]')).toHaveCount(0);
+  await page.getByRole("button", { name: "Create" }).click();
+  const row = page.locator(`tr[data-datasource="Users CDC ${tag}"]`);
+  await expect(row).toBeVisible();
+  await row.getByRole("button", { name: "Test" }).click();
+  await expect(row.locator("[data-test-ok]")).toHaveAttribute("data-test-ok", "yes");
+  await expect(row.getByRole("status")).toContainText("user_id");
+  await shot(page, "streams-data-sources");
+});

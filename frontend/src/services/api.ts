@@ -2,7 +2,7 @@
 // user entered (kept in sessionStorage: gone when the browser session ends).
 import createClient, { type Middleware } from "openapi-fetch";
 import type { paths } from "./api-schema";
-import type { ApiResponse, CdcError, ExceptionPatch, FileMeta, LegacyCreate, RuleSetInput, StreamInput, StreamsErrorBody } from "./types";
+import type { ApiResponse, CdcError, DataSourceInput, ExceptionPatch, FileMeta, LegacyCreate, RuleSetInput, StreamInput, StreamsErrorBody } from "./types";
 
 export const API_BASE = "/api/v1";
 const KEY = "recon.apiKey";
@@ -182,6 +182,8 @@ export const ruleSets = {
 };
 export const dataSources = {
   list: (q: PageQ) => sx(c.GET("/api/v1/data-sources", { params: { query: clean(q) } })),
+  create: (body: DataSourceInput) => sx(c.POST("/api/v1/data-sources", { body })),
+  test: (id: number) => sx(c.POST("/api/v1/data-sources/{id}/test", { params: path(id) })),
 };
 export const streams = {
   list: (q: StreamsQuery) => sx(c.GET("/api/v1/streams", { params: { query: clean(q) } })),

@@ -19,6 +19,8 @@ const TONES: Record<string, Tone> = {
   NO_CANDIDATE: "bad", TOLERANCE_EXCEEDED: "warn", DATE_OUT_OF_WINDOW: "warn", BELOW_SIMILARITY: "warn", AMBIGUOUS: "warn",
   MANUAL: "info", SCHEDULED: "info", EVENT: "info",
   SOURCE: "info", TARGET: "info",
+  POSTGRES: "info", CDC_TABLE: "info",
+  MATCHED: "ok", UNMATCHED_SOURCE: "warn", UNMATCHED_TARGET: "warn", SNAPSHOT_SOURCE: "info", SNAPSHOT_TARGET: "info",
   UP: "ok", DOWN: "bad",
 };
 

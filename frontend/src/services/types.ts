@@ -117,6 +117,8 @@ export type RuleSetSummary = S["RuleSetSummary"];
 
 // data sources (platform §4)
 export type DataSource = S["DataSourceOut"];
+export type DataSourceInput = S["DataSourceIn"];
+export type DataSourceTest = S["DataSourceTestOut"];
 
 // stream definitions (streams contract §4.1, §4.2)
 export type StepInput = S["StepInput"];
