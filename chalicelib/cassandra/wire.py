@@ -1,7 +1,7 @@
 """Result rows as the server serialized them: every column's bytes, undecoded.
 
-The CHECKSUM strategy compares rows by a digest of their serialized form (docs/canonical-form.md,
-"Wire digests") and decodes only rows whose digests differ. Decoding every value into Python
+The CHECKSUM strategy compares rows in their serialized form (docs/canonical-form.md, "Wire
+comparison") and decodes only rows whose bytes differ. Decoding every value into Python
 objects (Decimal, datetime, sortedset, ...) is most of a scan's client cost; with this handler a
 row is a tuple of ``bytes`` (``None`` for a null) produced by the driver's own row parser
 (Cython when compiled), so a page costs little more than the frame it came in.

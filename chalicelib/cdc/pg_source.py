@@ -76,12 +76,13 @@ def _prefetched(make_rows, chunk: int = 2000, depth: int = 4) -> Iterator[tuple]
     return consume()
 
 
-# ------------------------------------------------------------------------------ wire digests
+# ------------------------------------------------------------------------------ wire rows
 # The serialized form Cassandra gives a value (native protocol v3+), produced by PostgreSQL
 # from its own column: equal bytes mean equal canonical values (docs/canonical-form.md, "Wire
-# digests"). A value that cannot be encoded (NaN or infinite numeric, infinite timestamp, an
-# unscaled decimal beyond 64 bits) becomes b'\xff', which no Cassandra value of the type
-# serializes to: the row's digest differs and the row goes through the decoded comparison.
+# comparison"). A value that cannot be encoded (NaN or infinite numeric, infinite timestamp, an
+# unscaled decimal of more than 18 digits, a null array element) becomes b'\xff', which no
+# Cassandra value of the type serializes to: the row differs and goes through the decoded
+# comparison.
 _BAD = sql.SQL("'\\xff'::bytea")
 _TEXT_PG = ("text", "character varying", "character", "varchar", "bpchar", "name")
 _TEXT_ARRAY_PG = ("text[]", "character varying[]")

@@ -88,7 +88,7 @@ class SegmentResult:
     postgres_digest: str | None = None
     mismatches: "DiffSpool | list[Diff]" = field(default_factory=list)
     suspects: "DiffSpool | list[Diff]" = field(default_factory=list)
-    #: rows decoded and canonicalized (wire-digest CHECKSUM: only rows whose digests differ)
+    #: rows decoded and canonicalized (CHECKSUM by wire comparison: only rows whose bytes differ)
     decoded_rows: int | None = None
 
 
@@ -286,7 +286,9 @@ class RowCount(Strategy):
 
 
 class Checksum(Strategy):
-    """Full coverage: both sides streamed in token order, digested and merged row by row."""
+    """Full coverage: both sides streamed in token order and merged. By wire comparison when the
+    table allows it (serialized rows compared, only differing tokens decoded), else every row
+    decoded, put into the canonical form and digested."""
 
     name = "CHECKSUM"
 
