@@ -217,12 +217,12 @@ class _Runner:
         exprs.append(f"{key} AS __m_key")
         cols = ", ".join(ident(c) for c in side.columns)
         try:
-            self.sql(f"CREATE TABLE {side.table} AS SELECT {cols}, {', '.join(exprs)} FROM {src}")
+            # a CREATE TABLE AS answers with its row count: no separate count(*)
+            side.rows = self.sql(f"CREATE TABLE {side.table} AS SELECT {cols}, {', '.join(exprs)} FROM {src}").fetchone()[0]
         except MatchCanceled:
             raise
         except duckdb.Error as e:
             raise InputError(f"{side.name} input: {translate_error(e, side.fmt)}") from None
-        side.rows = self.one(f"SELECT count(*) FROM {side.table}")[0]
         self._check_values(side)
 
     def _month_first(self, src: str, column: str) -> bool:
@@ -333,13 +333,14 @@ class _Runner:
                     + [ident(c) for c in self._group_columns(side)])
         n = self._rest_no[side.letter] + 1
         name = f"rest_{side.letter}_{n}"
-        self.sql(f"""CREATE OR REPLACE TEMP TABLE {name} AS SELECT {', '.join(cols)} FROM {self.rest[side.letter]}
-                     WHERE __rid NOT IN (SELECT {rid_col} FROM matches WHERE pass = {pass_no})""")
+        # an ANTI join (a NOT IN subquery would plan a slower MARK join for its NULL semantics)
+        kept = self.one(f"""CREATE OR REPLACE TEMP TABLE {name} AS SELECT {', '.join(cols)} FROM {self.rest[side.letter]} r
+                     ANTI JOIN (SELECT {rid_col} AS __mrid FROM matches WHERE pass = {pass_no}) m ON r.__rid = m.__mrid""")[0]
         if n > 1 and drop_previous:
             self.sql(f"DROP TABLE rest_{side.letter}_{n - 1}")
         self.rest[side.letter] = name
         self._rest_no[side.letter] = n
-        self.rest_rows[side.letter] = self.one(f"SELECT count(*) FROM {name}")[0]
+        self.rest_rows[side.letter] = kept
 
     def _save_rest(self, side: Side):
         return (self.rest[side.letter], self._rest_no[side.letter], self.rest_rows[side.letter])
@@ -413,10 +414,9 @@ class _Runner:
         # differences: 0 for what the equalities compared, empty for what they did not
         zeros = f"{self._zero_or_null(pi, 'amount')}, {self._zero_or_null(pi, 'date')}"
         # optimistic: the join goes straight into matches; taken back out if some row paired twice
-        self.sql(f"INSERT INTO matches SELECT {pi + 1}, s.__rid, s.__rid, t.__rid, s.__m_key, t.__m_key, "
-                 f"{zeros}, CAST(NULL AS DOUBLE) FROM ({s_rem}) s JOIN ({t_rem}) t ON {on}")
+        n = self.one(f"INSERT INTO matches SELECT {pi + 1}, s.__rid, s.__rid, t.__rid, s.__m_key, t.__m_key, "
+                     f"{zeros}, CAST(NULL AS DOUBLE) FROM ({s_rem}) s JOIN ({t_rem}) t ON {on}")[0]
         self.check_cancel()
-        n = self.one(f"SELECT count(*) FROM matches WHERE pass = {pi + 1}")[0]
         if n == 0:
             return 0
         # the rest tables are needed anyway; their sizes say how many distinct rows were paired
@@ -440,7 +440,7 @@ class _Runner:
         self.sql("""CREATE OR REPLACE TEMP TABLE jd AS SELECT * FROM j
             WHERE s_rid IN (SELECT s_rid FROM j GROUP BY s_rid HAVING count(*) > 1)
                OR t_rid IN (SELECT t_rid FROM j GROUP BY t_rid HAVING count(*) > 1)""")
-        self.sql(f"INSERT INTO matches SELECT {values} FROM j ANTI JOIN jd USING (s_rid, t_rid)")
+        n = self.one(f"INSERT INTO matches SELECT {values} FROM j ANTI JOIN jd USING (s_rid, t_rid)")[0]
         self.check_cancel()
         s_dup = f"""SELECT s.__rid, s.__m_key, {', '.join('s.' + a for a in sk)}, row_number() OVER (
                         PARTITION BY {', '.join('s.' + a for a in sk)} ORDER BY s.__m_key, s.__rid) AS __rn
@@ -448,11 +448,11 @@ class _Runner:
         t_dup = f"""SELECT t.__rid, t.__m_key, {', '.join('t.' + b for b in tk)}, row_number() OVER (
                         PARTITION BY {', '.join('t.' + b for b in tk)} ORDER BY t.__m_key, t.__rid) AS __rn
                     FROM ({t_rem}) t WHERE t.__rid IN (SELECT t_rid FROM jd)"""
-        self.sql(f"""INSERT INTO matches SELECT {pi + 1}, s.__rid, s.__rid, t.__rid, s.__m_key, t.__m_key,
-                     {zeros}, CAST(NULL AS DOUBLE) FROM ({s_dup}) s JOIN ({t_dup}) t ON {on} AND s.__rn = t.__rn""")
+        n += self.one(f"""INSERT INTO matches SELECT {pi + 1}, s.__rid, s.__rid, t.__rid, s.__m_key, t.__m_key,
+                     {zeros}, CAST(NULL AS DOUBLE) FROM ({s_dup}) s JOIN ({t_dup}) t ON {on} AND s.__rn = t.__rn""")[0]
         self.sql("DROP TABLE j")
         self.sql("DROP TABLE jd")
-        return self.one(f"SELECT count(*) FROM matches WHERE pass = {pi + 1}")[0]
+        return n
 
     def _mutual_best(self, pi: int, expand: Optional[str] = None) -> int:
         """Rounds of mutual best over ``cand(a, b, akey, bkey, adiff, ddiff, sim)``.
@@ -465,7 +465,7 @@ class _Runner:
         round also settles every *complete tie* at once: rows A and B where each a's best candidates
         are exactly B and each b's are exactly A, all equally good — there the rounds would pair
         the k-th a with the k-th b in key order, which is what the rank pairing below does."""
-        total = 0
+        total = inserted = 0
         for _ in range(MAX_ROUNDS):
             self.check_cancel()
             n_cand, da, db = self.one("SELECT count(*), count(DISTINCT a), count(DISTINCT b) FROM cand")
@@ -473,23 +473,20 @@ class _Runner:
             if n == 0:
                 break
             if n == da == db:          # every row has one candidate: all pairs are mutual best
-                self.sql("CREATE OR REPLACE TEMP TABLE mb AS SELECT * FROM cand")
+                taken = "cand"
             else:
-                self._round()
-            n = self.one("SELECT count(*) FROM mb")[0]
+                n, taken = self._round(), "mb"
             if n == 0:
                 break
             if expand is None:
-                self.sql(f"INSERT INTO matches SELECT {pi + 1}, a, a, b, akey, bkey, adiff, ddiff, sim FROM mb")
+                self.sql(f"INSERT INTO matches SELECT {pi + 1}, a, a, b, akey, bkey, adiff, ddiff, sim FROM {taken}")
             else:
-                self.sql(expand.format(pass_no=pi + 1))
+                inserted += self.one(expand.format(pass_no=pi + 1, mb=taken))[0]
             total += n
             if n == n_cand:            # every candidate pair was taken: nothing is left to contest
                 break
             self.sql("DELETE FROM cand WHERE a IN (SELECT a FROM mb) OR b IN (SELECT b FROM mb)")
-        if expand is not None:
-            total = self.one(f"SELECT count(*) FROM matches WHERE pass = {pi + 1}")[0]
-        return total
+        return total if expand is None else inserted
 
     def _round(self):
         """One round on a table with contested rows: mutual best pairs plus complete ties (see above)."""
@@ -520,10 +517,11 @@ class _Runner:
             SELECT c.* FROM cand c SEMI JOIN chosen USING (a, b)""")
         n, da, db = self.one("SELECT count(*), count(DISTINCT a), count(DISTINCT b) FROM mb")
         if not n == da == db:      # a signature collision: settle this round by mutual best alone
-            self.sql(f"""CREATE OR REPLACE TEMP TABLE mb AS
+            n = self.one(f"""CREATE OR REPLACE TEMP TABLE mb AS
                 WITH fa AS (SELECT a, b FROM cand QUALIFY row_number() OVER (PARTITION BY a ORDER BY {order_b}) = 1),
                      fb AS (SELECT a, b FROM cand QUALIFY row_number() OVER (PARTITION BY b ORDER BY {order_a}) = 1)
-                SELECT c.* FROM cand c SEMI JOIN fa USING (a, b) SEMI JOIN fb USING (a, b)""")
+                SELECT c.* FROM cand c SEMI JOIN fa USING (a, b) SEMI JOIN fb USING (a, b)""")[0]
+        return n
 
     def _grouped(self, pi: int, p: Pass, conds: list[CondSQL], s: Side, t: Side) -> int:
         """ONE_TO_MANY (one source row ↔ a group of target rows) and MANY_TO_ONE (the mirror):
@@ -595,10 +593,10 @@ class _Runner:
             FROM ({o_rem}) o JOIN grp g ON {' AND '.join(on)} WHERE {' AND '.join('g.' + k for k in oks)}""")
         if one_to_many:
             expand = ("INSERT INTO matches SELECT {pass_no}, mb.a, mb.a, memg.rid, mb.akey, memg.key, mb.adiff, mb.ddiff, mb.sim "
-                      "FROM mb JOIN memg ON memg.g = mb.b")
+                      "FROM {mb} mb JOIN memg ON memg.g = mb.b")
         else:
             expand = ("INSERT INTO matches SELECT {pass_no}, mb.b, memg.rid, mb.b, memg.key, mb.bkey, mb.adiff, mb.ddiff, mb.sim "
-                      "FROM mb JOIN memg ON memg.g = mb.a")
+                      "FROM {mb} mb JOIN memg ON memg.g = mb.a")
         n = self._mutual_best(pi, expand)
         for tname in ("mem", "grp", "memg"):
             self.sql(f"DROP TABLE {tname}")
@@ -678,6 +676,8 @@ def run_match(source_path: str, target_path: str, rule_set: RuleSet, out_dir: st
         r.stage(2, 20)
         r.load(s)
         r.load(t)
+        # rowid is the row number of the loaded tables; from here on results are ordered explicitly
+        r.sql("SET preserve_insertion_order = false")
         r.sql(f"""CREATE TABLE matches (pass INTEGER, grp BIGINT, s_rid BIGINT, t_rid BIGINT, skey VARCHAR, tkey VARCHAR,
                   adiff {AMOUNT_TYPE}, ddiff INTEGER, sim DOUBLE)""")
         r.rest, r._rest_no, r.rest_rows = {}, {}, {}
