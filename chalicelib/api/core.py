@@ -1027,7 +1027,9 @@ def gateway_responses(contact: str) -> dict:
                 retry_after=60)}},
         "DEFAULT_4XX": {
             "responseParameters": json_ct,
-            "responseTemplates": {"application/json": _gateway_body("BAD_REQUEST", "BAD_REQUEST", "__MESSAGE__")}},
+            # the code is API Gateway's response type (BAD_REQUEST_BODY, ACCESS_DENIED, ...)
+            "responseTemplates": {"application/json": _gateway_body(
+                "$context.error.responseType", "$context.error.responseType", "__MESSAGE__")}},
         "DEFAULT_5XX": {
             "responseParameters": json_ct,
             "responseTemplates": {"application/json": _gateway_body(

@@ -64,7 +64,7 @@ def _replace_intrinsics(value):
 def _render(template_text: str) -> dict:
     """What API Gateway sends: $context values substituted (messageString is a quoted JSON string)."""
     text = template_text.replace("$context.error.messageString", json.dumps('Missing "token"'))
-    text = text.replace("$context.requestId", "c0ffee-1234")
+    text = text.replace("$context.requestId", "c0ffee-1234").replace("$context.error.responseType", "BAD_REQUEST_BODY")
     assert "$" not in text
     return json.loads(text)
 
@@ -79,7 +79,7 @@ def _valid(doc, schema_name, body):
     ("REQUEST_TOO_LARGE", "413", "Error", "PAYLOAD_TOO_LARGE"),
     ("THROTTLED", "429", "RateLimitError", "RATE_LIMITED"),
     ("QUOTA_EXCEEDED", "429", "RateLimitError", "RATE_LIMITED"),
-    ("DEFAULT_4XX", None, "Error", "BAD_REQUEST"),
+    ("DEFAULT_4XX", None, "Error", "BAD_REQUEST_BODY"),
     ("DEFAULT_5XX", None, "InternalError", "INTERNAL_ERROR"),
 ])
 def test_gateway_answers_fit_both_dialects(patched, kind, status, cdc_schema, code):
