@@ -621,6 +621,9 @@ class _Runner:
         joins = ""
         grouped = any(c is not Cardinality.ONE_TO_ONE for c in cards.values())
         order = "m.pass, m.grp, m.s_rid, m.t_rid" if grouped else "m.pass, m.s_rid"   # 1:1: grp = s_rid
+        # the rows are sorted as they are stored (integers and two keys) and the text columns are
+        # computed after the sort, so the sort never carries them; a projection keeps the order
+        self.sql("SET preserve_insertion_order = true")
         self.sql(f"""COPY (
             SELECT {mid} AS match_id, m.pass AS pass, CASE m.pass {names} END AS pass_name,
                    m.s_rid + 1 AS source_row, m.t_rid + 1 AS target_row,
@@ -630,8 +633,7 @@ class _Runner:
                        AS amount_difference,
                    m.ddiff AS date_difference_days,
                    {'CAST(round(m.sim, 6) AS DECIMAL(7,6))' if has_sim else 'CAST(NULL AS VARCHAR)'} AS similarity
-            FROM matches m{joins}
-            ORDER BY {order}
+            FROM (SELECT * FROM matches m ORDER BY {order}) m{joins}
         ) TO {sql_str(paths['matched'])} (FORMAT csv, HEADER true)""")
         for side, key in ((s, "unmatched_source"), (t, "unmatched_target")):
             ex = "expl_s" if side.letter == "s" else "expl_t"
