@@ -239,7 +239,7 @@ def _grant_infra_access(template: Dict[str, Any]) -> List[str]:
         statements.append({
             "Sid": "ReconArtifactsObjects",
             "Effect": "Allow",
-            "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+            "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
             "Resource": {"Fn::Sub": "${%s.Arn}/*" % bucket},
         })
         statements.append({

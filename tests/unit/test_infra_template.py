@@ -186,6 +186,55 @@ def test_patch_handles_raw_event_source_mappings():
     assert changes == ["M1: FunctionResponseTypes=[ReportBatchItemFailures]"]
 
 
+def _assert_worker_grants(template: dict) -> None:
+    """What the stream workers do on AWS, each allowed to every function's role on the concrete resource:
+    send to recon-stream-steps (FINISH / EXCEPTIONS messages), answer and heartbeat task tokens, start and
+    stop executions of the stream runs' state machine, publish on the recon bus, read/write artifacts.
+    Nothing but the task-token calls (their tokens name no resource) on "*"; no wildcard action."""
+    resources = template["Resources"]
+    queues = {r["Properties"]["QueueName"]: lid for lid, r in resources.items() if r["Type"] == "AWS::SQS::Queue"}
+    machine = next(lid for lid, r in resources.items() if r["Type"] == "AWS::StepFunctions::StateMachine")
+    bus = next(lid for lid, r in resources.items() if r["Type"] == "AWS::Events::EventBus")
+    roles = {fn["Properties"]["Role"]["Fn::GetAtt"][0] for fn in resources.values()
+             if fn["Type"] == "AWS::Serverless::Function"}
+    assert roles, "functions without a role of the template"
+    policies = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::IAM::Policy"
+                and {x["Ref"] for x in r["Properties"]["Roles"]} >= roles]
+    statements = [st for p in policies for st in p["PolicyDocument"]["Statement"]]
+    for st in statements:
+        actions = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
+        assert st["Effect"] == "Allow" and not [a for a in actions if "*" in a], st
+        if st["Resource"] == "*" or "*" in (st["Resource"] if isinstance(st["Resource"], list) else []):
+            assert set(actions) <= {"states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"}, st
+
+    def allowed(action: str, resource) -> bool:
+        for st in statements:
+            actions = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
+            targets = st["Resource"] if isinstance(st["Resource"], list) else [st["Resource"]]
+            if action in actions and (resource in targets or "*" in targets):
+                return True
+        return False
+
+    steps = {"Fn::GetAtt": [queues["recon-stream-steps"], "Arn"]}
+    for action in ("sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueUrl"):
+        assert allowed(action, steps), action
+    for action in ("states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"):
+        assert allowed(action, "*"), action
+    assert allowed("states:StartExecution", {"Ref": machine})
+    executions = {"Fn::Sub": "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:execution:"
+                             "${%s.Name}:*" % machine}
+    assert allowed("states:StopExecution", executions) and allowed("states:DescribeExecution", executions)
+    assert not allowed("states:StartExecution", "*") and not allowed("states:StopExecution", "*")
+    assert allowed("events:PutEvents", {"Fn::GetAtt": [bus, "Arn"]}) and not allowed("events:PutEvents", "*")
+    objects = {"Fn::Sub": "${ArtifactsBucket.Arn}/*"}
+    for action in ("s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"):
+        assert allowed(action, objects), action
+    # the functions find the state machine without listing them
+    for fn in resources.values():
+        if fn["Type"] == "AWS::Serverless::Function":
+            assert fn["Properties"]["Environment"]["Variables"]["STREAM_STATE_MACHINE_ARN"] == {"Ref": machine}
+
+
 def test_real_app_packages_with_package_sh(tmp_path):
     app_py = (REPO_ROOT / "app.py")
     assert app_py.is_file(), "app.py is missing"
@@ -199,6 +248,7 @@ def test_real_app_packages_with_package_sh(tmp_path):
     assert "cfn-lint OK" in proc.stderr
     template = _load(out / "sam.yaml")
     _assert_template_invariants(template)
+    _assert_worker_grants(template)
     assert (out / "deployment.zip").stat().st_size > 0
     # demo generators and local-only libraries stay out of what is deployed
     import zipfile
