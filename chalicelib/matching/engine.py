@@ -323,14 +323,10 @@ class _Runner:
 
     def shrink_rest(self, side: Side, pass_no: int, drop_previous: bool = True):
         """After a pass that matched rows: keep the rest as a narrow table (later passes and the
-        explanations scan it instead of anti-joining the whole input with every match). After the
-        last pass only the row ids are needed."""
+        explanations scan it instead of anti-joining the whole input with every match)."""
         rid_col = "s_rid" if side.letter == "s" else "t_rid"
-        if pass_no == len(self.rs.passes):
-            cols = ["__rid"]
-        else:
-            cols = (["__rid", "__m_key"] + list(side.features.values())
-                    + [ident(c) for c in self._group_columns(side)])
+        cols = (["__rid", "__m_key"] + list(side.features.values())
+                + [ident(c) for c in self._group_columns(side)])
         n = self._rest_no[side.letter] + 1
         name = f"rest_{side.letter}_{n}"
         # an ANTI join (a NOT IN subquery would plan a slower MARK join for its NULL semantics)

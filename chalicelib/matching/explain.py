@@ -86,9 +86,10 @@ def explain_unmatched(r: "_Runner", s: "Side", t: "Side") -> dict:
     return reasons
 
 
-def _aliases(x: "Side", y: "Side"):
-    """SQL sources for aliases s and t: the unmatched rows of x against all rows of y."""
-    um = f"(SELECT rowid AS __rid, * FROM {x.table} WHERE rowid IN (SELECT rid FROM um_{x.letter}))"
+def _aliases(r: "_Runner", x: "Side", y: "Side"):
+    """SQL sources for aliases s and t: the unmatched rows of x (the rest after the last pass, which
+    keeps the derived columns) against all rows of y."""
+    um = f"(SELECT * FROM {r.rest[x.letter]})"
     al = f"(SELECT rowid AS __rid, * FROM {y.table})"
     return (um, al) if x.letter == "s" else (al, um)
 
@@ -109,7 +110,7 @@ def _pairs(r: "_Runner", pi: int, x: "Side", y: "Side"):
         d = dates[0]
         b, a = d.cond.days()
         join.append(f"{d.t} BETWEEN {d.s} - {b + NEAR_DAYS} AND {d.s} + {a + NEAR_DAYS}")
-    s_src, t_src = _aliases(x, y)
+    s_src, t_src = _aliases(r, x, y)
     xa, ya = x.letter, y.letter
     ykey = f"{ya}.__m_key" if y.key_column else f"CAST({ya}.__rid + 1 AS VARCHAR)"
     flags = [f"NOT coalesce({c.test()}, false)" for c in rest]
@@ -163,13 +164,11 @@ def _groups(r: "_Runner", pi: int, x: "Side", y: "Side"):
     gnn = " AND ".join(f"{ident(g)} IS NOT NULL" for g in gcols)
     # restrict the groups to those that can explain an unmatched row
     if x is one:
-        keys = " OR ".join(f"{mcol(c)} IN (SELECT o.{ocol(c)} FROM {one.table} o WHERE o.rowid IN "
-                           f"(SELECT rid FROM um_{x.letter}))" for c in eq)
+        keys = " OR ".join(f"{mcol(c)} IN (SELECT o.{ocol(c)} FROM {r.rest[x.letter]} o)" for c in eq)
         restrict = (f"AND ({gk}) IN (SELECT ({gk}) FROM (SELECT {gsel} FROM {many.table} WHERE {keys}))"
                     if eq else "")
     else:
-        restrict = (f"AND ({gk}) IN (SELECT ({gk}) FROM (SELECT {gsel} FROM {many.table} WHERE rowid IN "
-                    f"(SELECT rid FROM um_{x.letter})))")
+        restrict = f"AND ({gk}) IN (SELECT ({gk}) FROM (SELECT {gsel} FROM {r.rest[x.letter]}))"
     amt = mcol(agg)
     parts = ["min(__rid) AS g", "count(*) AS n", f"sum({amt}) AS total"]
     for i, c in enumerate(eq):
@@ -215,7 +214,7 @@ def _groups(r: "_Runner", pi: int, x: "Side", y: "Side"):
     gname = " || '|' || ".join(f"g.__g{i}" for i in range(len(gcols)))
     order = f"{failed}, abs({tgt_amt} - {src_amt}) NULLS LAST"
     if x is one:
-        o_src = f"(SELECT rowid AS __rid, * FROM {one.table} WHERE rowid IN (SELECT rid FROM um_{x.letter}))"
+        o_src = f"(SELECT * FROM {r.rest[x.letter]})"
         return f"""SELECT o.__rid AS rid, {pi + 1} AS pass, {failed} AS failed, {reason} AS reason,
                       {gname} AS closest_key, {fcol} AS failed_condition, {detail} AS detail, g.g AS cid
             FROM {o_src} o JOIN {grp} g ON {on}
@@ -230,7 +229,7 @@ def _groups(r: "_Runner", pi: int, x: "Side", y: "Side"):
                                        ORDER BY {order}, {okey}, o.__rid) = 1)
         SELECT m.__rid AS rid, gb.pass, gb.failed, gb.reason, gb.closest_key, gb.failed_condition,
                gb.detail, gb.cid
-        FROM (SELECT rowid AS __rid, {gsel} FROM {many.table} WHERE rowid IN (SELECT rid FROM um_{x.letter})) m
+        FROM (SELECT __rid, {gsel} FROM {r.rest[x.letter]}) m
         JOIN gb ON {' AND '.join(f'm.__g{i} = gb.__g{i}' for i in range(len(gcols)))}"""
 
 
@@ -245,7 +244,6 @@ def _no_candidate_detail(r: "_Runner", x: "Side", y: "Side") -> tuple[str, str]:
         empty = " ".join(f"WHEN nk.{f} IS NULL THEN {sql_str(col + ' is empty; empty keys never match')}"
                          for f, col in zip(feats, cols))
         pairs = ", ".join(f"{c.cond.source} = {c.cond.target}" for c in eq)
-        join = (f"LEFT JOIN (SELECT rowid AS rid, {', '.join(feats)} FROM {x.table} WHERE rowid IN "
-                f"(SELECT rid FROM um_{x.letter})) nk ON nk.rid = u.rid")
+        join = f"LEFT JOIN (SELECT __rid AS rid, {', '.join(feats)} FROM {r.rest[x.letter]}) nk ON nk.rid = u.rid"
         return (f"CASE {empty} ELSE {sql_str(f'no {y.name} row with the same {pairs} in any pass')} END", join)
     return sql_str(f"no {y.name} row meets the block conditions of any pass"), ""
