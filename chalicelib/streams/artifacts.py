@@ -1,7 +1,7 @@
 """Exceptions from a step's unmatched outputs: each row of an UNMATCHED_SOURCE / UNMATCHED_TARGET CSV
 (original columns + the engine's explanation columns, docs/matching.md) becomes one exception,
-written with COPY in the caller's transaction. Loading the same attempt twice loads nothing twice
-(UNIQUE (step_run_id, side, row_no))."""
+written with COPY in the caller's transaction. The caller holds the step run's row lock, so the
+count of that step run's rows already there says whether a side is loaded (nothing is loaded twice)."""
 from __future__ import annotations
 
 import csv

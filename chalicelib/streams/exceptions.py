@@ -25,6 +25,11 @@ _RESOLVED = (", (SELECT h.changed_by FROM recon.stream_exception_history h WHERE
              " (SELECT h.changed_at FROM recon.stream_exception_history h WHERE h.exception_id = e.exception_id"
              " AND h.changes ? 'status' ORDER BY h.changed_at DESC, h.history_id DESC LIMIT 1) AS status_changed_at")
 
+_STEP_RUNS_OF_RUN = "SELECT s.step_run_id FROM recon.stream_step_runs s WHERE s.run_id = %s"
+_STEP_RUNS_OF_RECON = "SELECT s.step_run_id FROM recon.stream_step_runs s WHERE s.reconciliation_id = %s"
+_STEP_RUNS_OF_STREAM = ("SELECT s.step_run_id FROM recon.stream_step_runs s JOIN recon.stream_runs r USING (run_id)"
+                        " WHERE r.stream_id = %s")
+
 
 def list_exceptions(*, status: str | None = None, reason: str | None = None, side: str | None = None,
                     stream_id: int | None = None, run_id: int | None = None, reconciliation_id: int | None = None,
@@ -35,6 +40,13 @@ def list_exceptions(*, status: str | None = None, reason: str | None = None, sid
                        ("run_id", run_id), ("reconciliation_id", reconciliation_id), ("assignee", assignee)):
         if value is not None:
             where.append(f"e.{col} = %s")
+            params.append(value)
+    # run / reconciliation / stream: through the step runs they cover, so the BRIN range index on
+    # step_run_id (0010) narrows the scan; the column test above keeps the answer exact
+    for sql, value in ((_STEP_RUNS_OF_RUN, run_id), (_STEP_RUNS_OF_RECON, reconciliation_id),
+                       (_STEP_RUNS_OF_STREAM, stream_id)):
+        if value is not None:
+            where.append(f"e.step_run_id IN ({sql})")
             params.append(value)
     if older_than_days is not None:
         where.append("e.created_at < now() - make_interval(days => %s)")

@@ -495,6 +495,10 @@ def _finish_completed_with_exceptions(a: Attempt, result, seconds: float, output
 
     with ThreadPoolExecutor(max_workers=3) as pool, tx() as c:
         uploads = [pool.submit(register, o) for o in outputs]
+        # the step run's row lock: loads of one step run never overlap (artifacts.load_exceptions); NO KEY
+        # UPDATE, not UPDATE: the uploads' artifact rows (foreign key to it) must not wait for this transaction
+        c.execute("SELECT step_run_id FROM recon.stream_step_runs WHERE step_run_id = %s FOR NO KEY UPDATE",
+                  (a.step_run_id,))
         exceptions = 0
         for side, path in paths.items():
             exceptions += artifacts.load_exceptions(
