@@ -3,7 +3,7 @@ validate. Runs are in stream_runs.py."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Optional
+from typing import Any, Literal, Optional
 
 from chalice import Blueprint
 from pydantic import Field
@@ -38,6 +38,17 @@ class StepOut(StreamsOut):
     config: StepConfigOut
 
 
+class OccurrenceOut(StreamsOut):
+    occurrence_at: datetime = Field(description="The schedule's instant (UTC)")
+    status: Literal["STARTED", "SKIPPED_RUN_ACTIVE", "SKIPPED_NOT_ACTIVE", "FAILED"] = Field(
+        description="STARTED: it started run runId; SKIPPED_RUN_ACTIVE: a run of the stream was active (or a later "
+                    "missed occurrence superseded it, see detail); SKIPPED_NOT_ACTIVE: the stream was not ACTIVE; "
+                    "FAILED: the run could not start (detail)")
+    late: bool = Field(description="Claimed more than 90 s after its instant (catch-up after downtime)")
+    run_id: Optional[int] = None
+    detail: Optional[str] = None
+
+
 class StreamOut(StreamsOut):
     id: int
     name: str
@@ -48,6 +59,8 @@ class StreamOut(StreamsOut):
     trigger_config: Optional[dict[str, Any]] = None
     version: int = Field(description="Definition version (a PUT writes a new one; runs keep theirs)")
     next_run_at: Optional[datetime] = Field(default=None, description="SCHEDULED and ACTIVE streams: the next occurrence")
+    recent_occurrences: list[OccurrenceOut] = Field(
+        default_factory=list, description="SCHEDULED streams: the latest 10 occurrences, newest first, run or skipped")
     steps: list[StepOut]
     created_at: datetime
     updated_at: datetime

@@ -244,11 +244,26 @@ def next_run_at(stream: dict):
         return None
 
 
+def recent_occurrences(stream: dict) -> list[dict]:
+    """SCHEDULED streams: the latest claimed occurrences, newest first, with what became of each (a run
+    STARTED, or SKIPPED_RUN_ACTIVE / SKIPPED_NOT_ACTIVE / FAILED: platform §5 records skips on the stream)."""
+    if stream["trigger_type"] != "SCHEDULED":
+        return []
+    from chalicelib.streams import schedules
+
+    return [{"occurrenceAt": c["occurrenceAt"], "status": c["outcome"], "late": c["late"], "runId": c["runId"],
+             "detail": c["detail"]} for c in schedules.recent_claims(stream["stream_id"], limit=RECENT_OCCURRENCES)]
+
+
+RECENT_OCCURRENCES = 10
+
+
 def stream_view(stream: dict) -> dict:
     return {"id": stream["stream_id"], "name": stream["name"], "description": stream.get("description"),
             "status": stream["status"], "domain": stream["domain"], "triggerType": stream["trigger_type"],
             "triggerConfig": stream["trigger_config"] or None, "version": stream["version"],
-            "nextRunAt": next_run_at(stream), "steps": [step_view(s) for s in stream["steps"]],
+            "nextRunAt": next_run_at(stream), "recentOccurrences": recent_occurrences(stream),
+            "steps": [step_view(s) for s in stream["steps"]],
             "createdAt": stream["created_at"], "updatedAt": stream["updated_at"]}
 
 
