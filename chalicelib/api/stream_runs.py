@@ -2,7 +2,6 @@
 run, its step runs (latest attempt, or every attempt), a step run's artifacts, cancel a run."""
 from __future__ import annotations
 
-import os
 from datetime import datetime
 from enum import Enum
 from typing import Any, Optional
@@ -172,7 +171,9 @@ def _rate_limit() -> None:
 
     p = (bp.current_request.context or {}).get("recon_principal")
     if p is not None:
-        enforce_rate_limit(p, "stream-runs", int(os.environ.get("RATE_LIMIT_RUNS_PER_MINUTE", "30")))
+        from chalicelib.config import get_settings
+
+        enforce_rate_limit(p, "stream-runs", get_settings().rate_limit_runs_per_minute)
 
 
 def _requested_by() -> Optional[str]:

@@ -127,6 +127,17 @@ def _matches(cfg: dict, detail_type: str | None, detail: dict, stream_id: int) -
     return None
 
 
+def dedup_key(event_id: str, detail_type: str | None, detail: dict) -> str:
+    """What makes two deliveries the same event: the finished run or the ready file they are about
+    (a redelivered message and a re-published event carry different envelopes, the same subject);
+    otherwise the EventBridge event id."""
+    if detail_type == "StreamRunCompleted" and detail.get("runId") is not None:
+        return f"StreamRunCompleted:run-{detail['runId']}"
+    if detail_type == "FileReady" and detail.get("fileId") is not None:
+        return f"FileReady:file-{detail['fileId']}"
+    return event_id
+
+
 def _start_once(event_id: str, stream_id: int, detail_type: str | None, detail: dict, bound: list[dict]
                 ) -> int | None:
     from chalicelib.db.pool import transaction
@@ -134,7 +145,8 @@ def _start_once(event_id: str, stream_id: int, detail_type: str | None, detail: 
 
     with transaction() as conn:
         row = conn.execute("INSERT INTO recon.stream_event_runs (event_id, stream_id, outcome) VALUES (%s, %s, 'CLAIMED')"
-                           " ON CONFLICT DO NOTHING RETURNING event_id", (event_id, stream_id)).fetchone()
+                           " ON CONFLICT DO NOTHING RETURNING event_id",
+                           (dedup_key(event_id, detail_type, detail), stream_id)).fetchone()
     if row is None:
         logger.info("event already handled for this stream", extra={"event_id": event_id, "stream_id": stream_id})
         return None
