@@ -141,7 +141,7 @@ def through_the_stack(api: Api, work: Path) -> tuple[float, float, dict]:
         status = api.call("GET", f"/stream-runs/{run['runId']}")["status"]
         if status not in ("PENDING", "RUNNING"):
             break
-        time.sleep(0.05 if first_in_progress is None else 0.25)
+        time.sleep(0.05)
     total = time.perf_counter() - t0
     if status != "COMPLETED":
         raise RuntimeError(f"run {run['runId']} ended {status}")

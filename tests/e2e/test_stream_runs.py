@@ -263,6 +263,47 @@ def test_a_schedule_occurrence_is_fired_once_by_two_dispatchers(api, setup, stac
     close_pool()
 
 
+def test_an_occurrence_meeting_an_active_run_is_skipped_and_shown_on_the_stream(api, setup, stack, monkeypatch):
+    for k in ("DATABASE_URL", "AWS_ENDPOINT_URL", "AWS_REGION", "ARTIFACTS_BUCKET"):
+        monkeypatch.setenv(k, stack["env"][k])
+    from chalicelib import aws
+    from chalicelib.config import reset_settings
+    from chalicelib.db.pool import close_pool
+    from chalicelib.streams import schedules
+
+    reset_settings(), close_pool(), aws.reset_clients()
+    # once a year at 03:00 Berlin, far ahead of the stack's own one-minute tick
+    stream_id = _stream(api, setup, steps=1, names={1: "Marketplace [hold=60]"}, triggerType="SCHEDULED",
+                        triggerConfig={"cron": "0 0 3 1 1 *", "timezone": "Europe/Berlin"})
+    assert _data(api.get(f"/streams/{stream_id}"))["recentOccurrences"] == []
+    held = _run(api, stream_id)
+    wait_run(api, held, until=lambda r: r["status"] == "RUNNING", deadline_s=30)
+    skipped = [d for d in schedules.dispatch(now=datetime(2027, 1, 1, 2, 0, 20, tzinfo=timezone.utc))
+               if d["streamId"] == stream_id]
+    assert [(d["outcome"], d["runId"]) for d in skipped] == [("SKIPPED_RUN_ACTIVE", None)]
+    stream = _data(api.get(f"/streams/{stream_id}"))
+    assert stream["recentOccurrences"] == [{"occurrenceAt": "2027-01-01T02:00:00Z", "status": "SKIPPED_RUN_ACTIVE",
+                                            "late": False, "runId": None,
+                                            "detail": stream["recentOccurrences"][0]["detail"]}]
+    assert "in progress" in stream["recentOccurrences"][0]["detail"]
+    assert _data(api.post(f"/stream-runs/{held}/cancel"))["status"] == "CANCELED"
+    # the next year's occurrence, two minutes late, finds no active run: it starts one
+    started = [d for d in schedules.dispatch(now=datetime(2028, 1, 1, 2, 2, tzinfo=timezone.utc))
+               if d["streamId"] == stream_id]
+    assert [d["outcome"] for d in started] == ["STARTED"]
+    recent = _data(api.get(f"/streams/{stream_id}"))["recentOccurrences"]
+    assert [(o["occurrenceAt"], o["status"], o["late"], o["runId"]) for o in recent] == [
+        ("2028-01-01T02:00:00Z", "STARTED", True, started[0]["runId"]),
+        ("2027-01-01T02:00:00Z", "SKIPPED_RUN_ACTIVE", False, None)]
+    _data(api.post(f"/stream-runs/{started[0]['runId']}/cancel"))
+    # the field is declared in the API description
+    doc = api.s.get(api.url + "/openapi.json", timeout=30).json()
+    out = doc["components"]["schemas"]
+    stream_schema = next(v for k, v in out.items() if "recentOccurrences" in v.get("properties", {}))
+    assert stream_schema["properties"]["recentOccurrences"]["type"] == "array"
+    close_pool()
+
+
 def test_a_worker_gone_silent_mid_step_is_timed_out_and_the_retry_finishes_the_step(api, setup):
     # the first attempt's worker stops answering and beating, as if killed; the state machine's heartbeat
     # timeout (30 s on the local stack) fails that attempt and the retry completes the step
@@ -314,22 +355,75 @@ def test_event_triggers_an_upload_starts_a_run_with_the_file_bound_and_a_complet
     assert wait_run(api, chained_runs[0]["id"])["status"] == "COMPLETED"
 
 
-def test_run_creation_is_rate_limited_per_key(api, setup, stack):
+def test_a_run_completed_event_delivered_twice_starts_one_chained_run(api, setup, stack, monkeypatch):
+    for k in ("DATABASE_URL", "AWS_ENDPOINT_URL", "AWS_REGION", "ARTIFACTS_BUCKET"):
+        monkeypatch.setenv(k, stack["env"][k])
+    from chalicelib import aws
+    from chalicelib.config import reset_settings
+    from chalicelib.db.pool import close_pool
+    from chalicelib.streams import events
+
+    reset_settings(), close_pool(), aws.reset_clients()
+    source = _stream(api, setup, steps=1)
+    chained = _stream(api, setup, steps=1, triggerType="EVENT",
+                      triggerConfig={"event": "STREAM_RUN_COMPLETED", "streamId": source})
+    source_run = wait_run(api, _run(api, source))
+    assert source_run["status"] == "COMPLETED"
+    # the first delivery: through the bus, its rule, the queue and the runner
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not _data(api.get(f"/streams/{chained}/runs"))["items"]:
+        time.sleep(0.3)
+    (first,) = _data(api.get(f"/streams/{chained}/runs"))["items"]
+    assert first["triggerMetadata"]["sourceRunId"] == source_run["id"]
+    assert wait_run(api, first["id"])["status"] == "COMPLETED"
+    # then the same completion again, after the chained run ended (no active run to hide a second start):
+    # redelivered with the first envelope's id, and re-published with a new one
+    detail = {"runId": source_run["id"], "streamId": source, "status": "COMPLETED", "metrics": source_run["metrics"],
+              "errorMessage": None, "completedAt": source_run["completedAt"]}
+    envelope = {"id": first["triggerMetadata"]["eventId"], "detail-type": "StreamRunCompleted",
+                "source": "recon.streams", "detail": detail}
+    assert events.handle_event(envelope) == []
+    assert events.handle_event({**envelope, "id": str(uuid.uuid4())}) == []
+    listed = _data(api.get(f"/streams/{chained}/runs"))
+    assert listed["totalItems"] == 1 and listed["items"][0]["id"] == first["id"]
+    # another completed run of the source is another event: it chains again (through the bus)
+    second_source = wait_run(api, _run(api, source))
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and _data(api.get(f"/streams/{chained}/runs"))["totalItems"] < 2:
+        time.sleep(0.3)
+    newest = _data(api.get(f"/streams/{chained}/runs"))["items"][0]
+    assert newest["triggerMetadata"]["sourceRunId"] == second_source["id"]
+    assert wait_run(api, newest["id"])["status"] == "COMPLETED"
+    close_pool()
+
+
+def test_run_creation_is_rate_limited_per_key(api, setup, stack, monkeypatch):
     import subprocess
     import sys
 
     import requests
 
-    # a key of its own, so the other tests' runs do not count (default limit: 30 a minute)
+    from chalicelib.config import get_settings, reset_settings
+
+    # the limit the stack's API runs with: its environment read by the same settings class
+    monkeypatch.delenv("RATE_LIMIT_RUNS_PER_MINUTE", raising=False)
+    for k, v in stack["env"].items():
+        if k.startswith("RATE_LIMIT_"):
+            monkeypatch.setenv(k, v)
+    reset_settings()
+    limit = get_settings().rate_limit_runs_per_minute
+    reset_settings()
+    assert 1 <= limit <= 200, f"a run-creation limit this test can exhaust: {limit}"
+    # a key of its own, so the other tests' runs do not count
     key = subprocess.run([sys.executable, "-m", "chalicelib.cli", "keys", "create", "--owner", "limits@example.com",
                           "--quiet"], env=stack["env"], capture_output=True, text=True, check=True).stdout.strip()
     paused = _stream(api, setup, steps=1)
     _data(api.post(f"/streams/{paused}/pause"))
     s = requests.Session()
     s.headers["Authorization"] = f"Bearer {key}"
-    codes = [s.post(f"{api.url}/streams/{paused}/runs", json={}, timeout=30) for _ in range(31)]
-    assert [r.status_code for r in codes[:30]] == [409] * 30
-    last = codes[30]
+    codes = [s.post(f"{api.url}/streams/{paused}/runs", json={}, timeout=30) for _ in range(limit + 1)]
+    assert [r.status_code for r in codes[:limit]] == [409] * limit
+    last = codes[limit]
     assert last.status_code == 429 and last.json()["errorCode"] == "RATE_LIMITED"
     assert int(last.headers["Retry-After"]) >= 1
     # the key's other reads are not limited by run creation
@@ -463,18 +557,114 @@ def test_finished_runs_send_signed_webhooks_through_the_shared_delivery(api, set
     assert "Step 1" in by_run[bad_run]["data"]["errorMessage"]
 
 
-def test_a_worker_killed_mid_step_is_timed_out_and_the_retry_finishes_the_step(api, setup, stack):
-    # SIGKILL the stack's local Lambda runner while it works on a step (no answer, no heartbeat, the SQS
-    # message left in flight), start a new one: the heartbeat timeout fails the attempt, the retry completes
+def _runner_pid_file(stack) -> Path:
+    root = Path(__file__).resolve().parents[2]
+    return Path(stack["env"].get("STACK_DIR", root / ".local" / "test")) / "pids" / "runner.pid"
+
+
+def _restart_runner(stack, sig, extra_env: dict | None = None) -> None:
+    """Stop the stack's local Lambda runner (its process group) with `sig` and start a new one with the
+    stack's environment (+ extra_env); the pid file follows, so `stack.sh down` stops the new one."""
     import os
-    import signal
     import subprocess
     import sys
 
     root = Path(__file__).resolve().parents[2]
-    stack_dir = Path(stack["env"].get("STACK_DIR", root / ".local" / "test"))
-    pid_file = stack_dir / "pids" / "runner.pid"
-    assert pid_file.exists(), "the stack's runner is not running"
+    pid_file = _runner_pid_file(stack)
+    old = int(pid_file.read_text())
+    try:
+        os.killpg(old, sig)
+    except ProcessLookupError:
+        pass
+    finally:
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            try:
+                os.kill(old, 0)
+                time.sleep(0.1)
+            except ProcessLookupError:
+                break
+        log = open(pid_file.parent.parent / "logs" / "runner.log", "ab")
+        proc = subprocess.Popen([sys.executable, "-m", "infra.local.runner", "--app", "app:app", "--concurrency",
+                                 os.environ.get("RUNNER_CONCURRENCY", "2")], cwd=root,
+                                env={**stack["env"], **(extra_env or {})},
+                                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+        pid_file.write_text(str(proc.pid))
+
+
+def test_the_runner_delivers_one_signed_webhook_per_finished_run(api, setup, stack):
+    # the runner itself, started with a webhook URL (a receiver in this test) and a secret, plans and
+    # delivers when a run completes or fails; the signature is checked with the documented scheme
+    import hashlib
+    import hmac
+    import http.server
+    import json as jsonlib
+    import signal
+
+    received = []
+
+    class Hook(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            received.append((dict(self.headers), body))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *a):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    secret = f"whsec-{uuid.uuid4().hex}"
+    _restart_runner(stack, signal.SIGTERM, {"WEBHOOK_URLS": f"http://127.0.0.1:{server.server_port}/hook",
+                                            "WEBHOOK_SECRET": secret})
+    try:
+        ok_run = wait_run(api, _run(api, _stream(api, setup, steps=1)))
+        bad_run = wait_run(api, _run(api, _stream(api, setup, steps=1, names={1: "x [fail-always]"},
+                                                  configs={1: {"continueOnFailure": False, "maxRetries": 0}})))
+        assert (ok_run["status"], bad_run["status"]) == ("COMPLETED", "FAILED")
+        mine = lambda: [r for r in list(received)  # noqa: E731
+                        if jsonlib.loads(r[1])["data"].get("runId") in (ok_run["id"], bad_run["id"])]
+        deadline = time.monotonic() + 60
+        while len(mine()) < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        # both recorded DELIVERED (so nothing is left to retry), and a redelivery would show here
+        import psycopg
+
+        with psycopg.connect(stack["env"]["DATABASE_URL"], autocommit=True) as conn:
+            while time.monotonic() < deadline:
+                rows = conn.execute("SELECT subject, status, attempts FROM recon.webhook_deliveries"
+                                    " WHERE subject IN (%s, %s) ORDER BY subject",
+                                    (f"stream-run:{ok_run['id']}", f"stream-run:{bad_run['id']}")).fetchall()
+                if len(rows) == 2 and all(r[1] == "DELIVERED" for r in rows):
+                    break
+                time.sleep(0.2)
+        assert [(r[1], r[2]) for r in rows] == [("DELIVERED", 1), ("DELIVERED", 1)], rows
+    finally:
+        _restart_runner(stack, signal.SIGTERM)
+        server.shutdown()
+    got = mine()
+    assert len(got) == 2, [jsonlib.loads(b)["data"].get("runId") for _, b in received]
+    by_run = {}
+    for headers, body in got:
+        ts, signature = headers["X-Recon-Timestamp"], headers["X-Recon-Signature"]
+        expected = "sha256=" + hmac.new(secret.encode(), f"{ts}.".encode() + body, hashlib.sha256).hexdigest()
+        assert hmac.compare_digest(signature, expected)
+        assert abs(time.time() - int(ts)) < 300
+        doc = jsonlib.loads(body)
+        by_run[doc["data"]["runId"]] = doc
+    assert by_run[ok_run["id"]]["event"] == "stream.run.completed"
+    assert by_run[ok_run["id"]]["data"]["status"] == "COMPLETED"
+    assert by_run[bad_run["id"]]["event"] == "stream.run.failed"
+    assert by_run[bad_run["id"]]["data"]["status"] == "FAILED" and "Step 1" in by_run[bad_run["id"]]["data"]["errorMessage"]
+
+
+def test_a_worker_killed_mid_step_is_timed_out_and_the_retry_finishes_the_step(api, setup, stack):
+    # SIGKILL the stack's local Lambda runner while it works on a step (no answer, no heartbeat, the SQS
+    # message left in flight), start a new one: the heartbeat timeout fails the attempt, the retry completes
+    import signal
+
+    assert _runner_pid_file(stack).exists(), "the stack's runner is not running"
     stream_id = _stream(api, setup, steps=1, names={1: "Marketplace [hold=20]"},
                         configs={1: {"continueOnFailure": False, "maxRetries": 1}})
     run_id = _run(api, stream_id)
@@ -482,22 +672,7 @@ def test_a_worker_killed_mid_step_is_timed_out_and_the_retry_finishes_the_step(a
     while steps_of(api, run_id)[0]["progress"] == 0 and time.monotonic() < deadline:
         time.sleep(0.3)
     assert steps_of(api, run_id)[0]["status"] == "IN_PROGRESS"
-    old = int(pid_file.read_text())
-    try:
-        os.killpg(old, signal.SIGKILL)
-    finally:
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                os.kill(old, 0)
-                time.sleep(0.1)
-            except ProcessLookupError:
-                break
-        log = open(stack_dir / "logs" / "runner.log", "ab")
-        proc = subprocess.Popen([sys.executable, "-m", "infra.local.runner", "--app", "app:app", "--concurrency",
-                                 os.environ.get("RUNNER_CONCURRENCY", "2")], cwd=root, env=stack["env"],
-                                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
-        pid_file.write_text(str(proc.pid))
+    _restart_runner(stack, signal.SIGKILL)
     run = wait_run(api, run_id, deadline_s=150)
     assert run["status"] == "COMPLETED", run
     every = steps_of(api, run_id, attempts="all")
