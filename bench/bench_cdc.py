@@ -16,7 +16,7 @@ rows differ, a third of each type), in one run:
     data is generated 10 minutes in the past, so no row is inside the lag window) and the
     finalisation, until the job reads COMPLETED. Worker processes are started and warmed (imports,
     sessions) before the clock starts, for the baseline alike: Lambdas that already ran.
-  * with --compare-decoded, the same job with CHECKSUM_WIRE_DIGESTS=0 (every row decoded and
+  * with --compare-decoded, the same job with CHECKSUM_WIRE_COMPARISON=0 (every row decoded and
     canonicalized: the engine before the wire comparison).
 Prints time, ratio to the baseline of the same P, worker peak RSS, and checks that exactly the
 injected differences were reported. Uses DATABASE_URL / CASSANDRA_HOSTS when set (a running stack),
@@ -190,7 +190,7 @@ def run_job(procs: int, decoded: bool = False) -> dict:
 
     with transaction() as conn:  # earlier bench runs' findings would be re-checked by this job's finalisation
         conn.execute("DELETE FROM recon.jobs WHERE requested_by = 'bench'")
-    with _pool(procs, {"CHECKSUM_WIRE_DIGESTS": "0"} if decoded else None) as pool:
+    with _pool(procs, {"CHECKSUM_WIRE_COMPARISON": "0"} if decoded else None) as pool:
         with mock_aws():
             for q in QUEUES:
                 aws.client("sqs").create_queue(QueueName=q)
@@ -255,7 +255,7 @@ def main() -> int:
         env.update(CATALOG_PATH=str(work / "catalog.yml"), SEGMENTS_PER_JOB=str(SEGMENTS), WEBHOOK_URLS="",
                    AWS_REGION="us-east-1", AWS_DEFAULT_REGION="us-east-1", AWS_ACCESS_KEY_ID="bench",
                    AWS_SECRET_ACCESS_KEY="bench", POWERTOOLS_LOG_LEVEL="WARNING")
-        for k in ("AWS_ENDPOINT_URL", "REPLICATION_LAG_SECONDS", "RECHECK_GRACE_SECONDS", "CHECKSUM_WIRE_DIGESTS"):
+        for k in ("AWS_ENDPOINT_URL", "REPLICATION_LAG_SECONDS", "RECHECK_GRACE_SECONDS", "CHECKSUM_WIRE_COMPARISON"):
             env.pop(k, None)
         os.environ.clear()
         os.environ.update(env)

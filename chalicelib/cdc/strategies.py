@@ -118,10 +118,10 @@ class TableContext:
     def wire(self):
         """(wire query, Cassandra row decoder) when CHECKSUM can compare this table's serialized
         rows (every column has an exact PostgreSQL encoding, PostgreSQL >= 14, the reader has the
-        process-wide sessions, CHECKSUM_WIRE_DIGESTS is not 0); None: the decoded comparison.
+        process-wide sessions, CHECKSUM_WIRE_COMPARISON is not 0); None: the decoded comparison.
         A connection error is raised (the segment is retried), not taken as "unsupported"."""
         if not self._wire_checked:
-            if os.environ.get("CHECKSUM_WIRE_DIGESTS", "1").strip().lower() in ("0", "false", "no", "off"):
+            if os.environ.get("CHECKSUM_WIRE_COMPARISON", "1").strip().lower() in ("0", "false", "no", "off"):
                 self._wire, self._wire_checked = None, True
                 return None
             query = self.postgres.wire_query(self.specs)

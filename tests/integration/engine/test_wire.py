@@ -284,10 +284,14 @@ def test_checksum_by_wire_reports_exactly_the_real_differences(wire_world, monke
 
 def test_wire_and_decoded_paths_agree(wire_world, engine_env):
     url, expected = wire_world
-    engine_env(checksum_wire_digests="0")
+    from chalicelib.cdc.catalog import get_catalog
+    from chalicelib.workers import cdc as cdc_worker
+
+    engine_env(checksum_wire_comparison="0")
     job_id = jobs.create_jobs(["wt"], "CHECKSUM", "HIGH", "MANUAL_ONDEMAND", "tester@example.com")[0]["job_id"]
     drain()
     assert found(url, job_id) == expected
+    assert cdc_worker.context_for(get_catalog().get("wt")).wire() is None  # the decoded path ran
 
 
 # ------------------------------------------------------------------------------ merge, in memory
