@@ -14,8 +14,8 @@ DEEP = b"[" * 100_000 + b"]" * 100_000
 
 
 @pytest.fixture(scope="module")
-def target(api_target):
-    url, key = api_target
+def target(hostile_target):
+    url, key = hostile_target
     doc = requests.get(f"{url}/openapi.json", timeout=30).json()
     origin = url.removesuffix("/api/v1")
     session = requests.Session()
