@@ -18,7 +18,7 @@ export default defineConfig({
   expect: { timeout: 15_000 },
   reporter: [["list"]],
   use: {
-    baseURL: process.env.CONSOLE_URL ?? "http://127.0.0.1:8180/",
+    baseURL: process.env.CONSOLE_URL ?? "http://127.0.0.1:3080/",
     headless: true,
     viewport: { width: 1400, height: 900 },
     acceptDownloads: true,

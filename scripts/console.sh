@@ -3,7 +3,8 @@
 # Usage: scripts/console.sh build|up|down|status
 #   build  npm ci (when package-lock.json changed) + type check + vite build (when the sources changed)
 #   up     build, then start infra/local/console_server.py for the stack in $STACK_DIR (reads its env
-#          file), print the URL and write CONSOLE_URL to that env file. Port: the API's port + 100.
+#          file), print the URL and write CONSOLE_URL to that env file. Port: the API's port - 5000
+#          (dev 3080, test 3090, plus STACK_PORT_OFFSET: clear of every other port of every stack).
 #   down   stop the console server of that stack
 # STACK / STACK_DIR / STACK_PORT_OFFSET as for scripts/stack.sh.
 set -euo pipefail
@@ -53,7 +54,7 @@ up() {
   local api_url storage api_port port
   api_url="$(sed -n 's/^API_URL=//p' "$STACK_DIR/env")"; storage="$(sed -n 's/^AWS_ENDPOINT_URL=//p' "$STACK_DIR/env")"
   api_port="$(printf '%s' "$api_url" | sed -E 's#^https?://[^:/]+:([0-9]+).*#\1#')"
-  port="${CONSOLE_PORT:-$((api_port + 100))}"
+  port="${CONSOLE_PORT:-$((api_port - 5000))}"
   if alive && [ "$(cat "$PIDS/console.port" 2>/dev/null)" = "$port" ]; then
     echo "    console server already running (pid $(cat "$PIDS/console.pid"))"
   else

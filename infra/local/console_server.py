@@ -1,6 +1,6 @@
 """The web console, served locally the way it is on AWS: static files and the API on one origin.
 
-    python -m infra.local.console_server --port 8180 --api http://127.0.0.1:8080 --dist frontend/dist
+    python -m infra.local.console_server --port 3080 --api http://127.0.0.1:8080 --dist frontend/dist
 
 - `/api/...` is proxied to the API (method, headers, body streamed both ways). A redirect answered by
   a file download (`/api/v1/files/{id}/download` → presigned storage URL) is followed here, so the
@@ -195,7 +195,7 @@ class Handler(BaseHTTPRequestHandler):
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8180)
+    p.add_argument("--port", type=int, default=3080)
     p.add_argument("--api", default=os.environ.get("API_URL", "http://127.0.0.1:8080"), help="the API's origin (a /api/v1 suffix is ignored)")
     p.add_argument("--storage", default=os.environ.get("AWS_ENDPOINT_URL"), help="the storage endpoint uploads may be forwarded to")
     p.add_argument("--dist", default=os.path.join(os.path.dirname(__file__), "..", "..", "frontend", "dist"))
