@@ -85,7 +85,7 @@ def browser_env(stack, chromium, node_modules, demo, tmp_path_factory):
     }
 
 
-@pytest.mark.parametrize("spec", ["cdc", "streams"])
+@pytest.mark.parametrize("spec", ["cdc", "streams", "a11y"])
 def test_browser(browser_env, spec):
     proc = _run(["npx", "playwright", "test", f"{spec}.spec.ts"], env=browser_env, timeout=900)
     assert proc.returncode == 0, _explain(proc)
