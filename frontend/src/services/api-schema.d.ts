@@ -1460,6 +1460,36 @@ export interface components {
          * @enum {string}
          */
         Normalize: "TRIM" | "UPPER" | "LOWER" | "REMOVE_PUNCTUATION" | "DIGITS_ONLY" | "STRIP_LEADING_ZEROS";
+        /** OccurrenceOut */
+        OccurrenceOut: {
+            /**
+             * Detail
+             * @default null
+             */
+            detail?: string | null;
+            /**
+             * Late
+             * @description Claimed more than 90 s after its instant (catch-up after downtime)
+             */
+            late: boolean;
+            /**
+             * Occurrenceat
+             * Format: date-time
+             * @description The schedule's instant (UTC)
+             */
+            occurrenceAt: string;
+            /**
+             * Runid
+             * @default null
+             */
+            runId?: number | null;
+            /**
+             * Status
+             * @description STARTED: it started run runId; SKIPPED_RUN_ACTIVE: a run of the stream was active (or a later missed occurrence superseded it, see detail); SKIPPED_NOT_ACTIVE: the stream was not ACTIVE; FAILED: the run could not start (detail)
+             * @enum {string}
+             */
+            status: "STARTED" | "SKIPPED_RUN_ACTIVE" | "SKIPPED_NOT_ACTIVE" | "FAILED";
+        };
         /**
          * Operator
          * @enum {string}
@@ -2245,6 +2275,11 @@ export interface components {
              * @default null
              */
             nextRunAt?: string | null;
+            /**
+             * Recentoccurrences
+             * @description SCHEDULED streams: the latest 10 occurrences, newest first, run or skipped
+             */
+            recentOccurrences?: components["schemas"]["OccurrenceOut"][];
             status: components["schemas"]["StreamStatus"];
             /** Steps */
             steps: components["schemas"]["StepOut"][];

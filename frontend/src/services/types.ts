@@ -84,6 +84,7 @@ export type ExceptionSide = S["Side"];
 export type ExceptionReason = S["ExceptionReason"];
 export type ExceptionStatus = S["ExceptionStatus"];
 export type LegacyStatus = S["LegacyStatus"];
+export type OccurrenceStatus = S["OccurrenceOut"]["status"];
 
 export const STREAM_STATUSES = list<StreamStatus>()(["ACTIVE", "PAUSED", "ARCHIVED"]);
 export const RUN_STATUSES = list<RunStatus>()(["PENDING", "RUNNING", "PARTIAL_FAILED", "FAILED", "COMPLETED", "CANCELED"]);
@@ -102,6 +103,7 @@ export const EXCEPTION_STATUSES = list<ExceptionStatus>()(["OPEN", "RESOLVED", "
 export const EXCEPTION_SIDES = list<ExceptionSide>()(["SOURCE", "TARGET"]);
 export const LEGACY_STATUSES = list<LegacyStatus>()(["PENDING", "IN_PROGRESS", "COMPLETED", "FAILED", "CANCELED"]);
 export const DATA_SOURCE_TYPES = list<DataSourceType>()(["POSTGRES", "CDC_TABLE"]);
+export const OCCURRENCE_STATUSES = list<OccurrenceStatus>()(["STARTED", "SKIPPED_RUN_ACTIVE", "SKIPPED_NOT_ACTIVE", "FAILED"]);
 
 // files (platform §2)
 export type Column = S["ColumnOut"];

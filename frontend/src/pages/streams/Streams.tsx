@@ -98,6 +98,28 @@ export function StreamDetailPage() {
       <ErrorBox error={actionError} />
       {validation && <ValidationView v={validation} />}
       <Kv items={[["id", s.id], ["domain", s.domain], ["description", s.description], ["trigger", <><Badge value={s.triggerType} /> {s.triggerConfig && Object.keys(s.triggerConfig).length ? <code>{JSON.stringify(s.triggerConfig)}</code> : null}</>], ["next run", s.nextRunAt ? `${fmtDate(s.nextRunAt)} (${ago(s.nextRunAt)})` : "—"], ["created", fmtDate(s.createdAt)], ["updated", fmtDate(s.updatedAt)]]} />
+      {s.triggerType === "SCHEDULED" && (
+        <>
+          <h2>Schedule</h2>
+          {(s.recentOccurrences ?? []).length === 0 ? (
+            <p className="muted">No occurrence yet{s.nextRunAt ? `: the first is ${fmtDate(s.nextRunAt)}` : ""}.</p>
+          ) : (
+            <table className="grid" aria-label="recent occurrences">
+              <thead><tr><th>Occurrence</th><th>Outcome</th><th>Run</th><th>Detail</th></tr></thead>
+              <tbody>
+                {(s.recentOccurrences ?? []).map((o) => (
+                  <tr key={o.occurrenceAt}>
+                    <td>{fmtDate(o.occurrenceAt)}{o.late ? " (late)" : ""}</td>
+                    <td><Badge value={o.status} /></td>
+                    <td>{o.runId ? <Link to={`/runs/${o.runId}`}>#{o.runId}</Link> : "—"}</td>
+                    <td className="small">{o.detail ?? ""}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          )}
+        </>
+      )}
       <h2>Steps</h2>
       <table className="grid" aria-label="steps">
         <thead><tr><th>#</th><th>Name</th><th>Source</th><th>Target</th><th>Rule set</th><th>Retries</th><th>On failure</th></tr></thead>
