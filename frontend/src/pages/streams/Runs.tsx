@@ -2,7 +2,7 @@ import { useState } from "react";
 import { Link, useParams } from "react-router-dom";
 import { runs, streams } from "../../services/api";
 import type { Artifact, StepRun } from "../../services/types";
-import { dur, fmtDate, num } from "../../services/format";
+import { dur, fmtDate, num, show } from "../../services/format";
 import { Badge, Crumbs, ErrorBox, Kv, Loading, Progress, useLoad, usePoll, useTitle } from "../../components/ui";
 import { DownloadButton } from "./Files";
 
@@ -61,7 +61,7 @@ export function RunPage() {
       <ErrorBox error={cancelError} />
       {run.errorMessage && <div className="error-box" role="alert">{run.errorMessage}</div>}
       <Progress value={m && m.totalSteps ? (100 * (m.completedSteps + m.failedSteps)) / m.totalSteps : run.status === "COMPLETED" ? 100 : 0} label="run progress" />
-      <Kv items={[["steps", m ? `${m.completedSteps} completed, ${m.failedSteps} failed of ${m.totalSteps}` : "—"], ["matched records", num(m?.matchedRecords)], ["exceptions", m?.exceptionCount ? <Link to={`/exceptions?runId=${id}`}>{num(m.exceptionCount)}</Link> : num(m?.exceptionCount)], ["started", fmtDate(run.startedAt)], ["completed", fmtDate(run.completedAt)], ["duration", run.startedAt ? dur(((run.completedAt ? new Date(run.completedAt) : new Date()).getTime() - new Date(run.startedAt).getTime()) / 1000) : "—"], ["trigger", run.triggerType ? <><Badge value={run.triggerType} /> {run.triggerMetadata ? <code className="small">{JSON.stringify(run.triggerMetadata)}</code> : null}</> : "—"]]} />
+      <Kv items={[["steps", m ? `${m.completedSteps} completed, ${m.failedSteps} failed of ${m.totalSteps}` : "—"], ["matched records", num(m?.matchedRecords)], ["exceptions", m?.exceptionCount ? <Link to={`/exceptions?runId=${id}`}>{num(m.exceptionCount)}</Link> : num(m?.exceptionCount)], ["started", fmtDate(run.startedAt)], ["completed", fmtDate(run.completedAt)], ["duration", run.startedAt ? dur(((run.completedAt ? new Date(run.completedAt) : new Date()).getTime() - new Date(run.startedAt).getTime()) / 1000) : "—"], ["trigger", run.triggerType ? <><Badge value={run.triggerType} /> <span className="small">{Object.entries(run.triggerMetadata ?? {}).map(([k, v]) => `${k}: ${show(v)}`).join(" · ")}</span></> : "—"]]} />
       <h2>Steps</h2>
       <ol className="timeline" aria-label="step runs">
         {orders.map((o) => {
