@@ -348,11 +348,59 @@ def _resolve(a: Attempt, side: str, spec: dict, workdir: Path) -> dict:
             raise StepInputMissing(f"step {ref} did not complete: its {artifact_type.lower().replace('_', ' ')}"
                                    f" output does not exist")
         path = path.with_suffix(".csv")
-        storage.download_to(row["s3_key"], path)
+        if not _from_output_cache(row, path):
+            storage.download_to(row["s3_key"], path)
         return {"path": path, "file_id": row["file_id"]}
     if kind == "DATA_SOURCE_SNAPSHOT":
         return _snapshot(a, side, ref, workdir)
     raise RuntimeError(f"unknown input type {kind}")
+
+
+# A step's outputs that a later step of the run reads, kept on this worker's disk after their upload:
+# when the later step lands on the same worker (container), it links the copy instead of downloading
+# the object again. Keyed by the object's key (one per run, step and attempt: never rewritten) and
+# checked against the registered size; a few entries at most, oldest dropped first.
+_OUTPUT_CACHE = Path(tempfile.gettempdir()) / f"recon-step-outputs-{os.getpid()}"
+_OUTPUT_CACHE_ENTRIES = 4
+
+
+def _cache_name(key: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def _to_output_cache(key: str, path: Path) -> None:
+    try:
+        _OUTPUT_CACHE.mkdir(parents=True, exist_ok=True)
+        target = _OUTPUT_CACHE / _cache_name(key)
+        tmp = target.with_suffix(f".{threading.get_ident()}.tmp")
+        try:
+            os.link(path, tmp)
+        except OSError:
+            shutil.copyfile(path, tmp)
+        os.replace(tmp, target)
+        entries = sorted((p for p in _OUTPUT_CACHE.iterdir() if not p.name.endswith(".tmp")),
+                         key=lambda p: p.stat().st_mtime)
+        for old in entries[:-_OUTPUT_CACHE_ENTRIES]:
+            old.unlink(missing_ok=True)
+    except OSError:
+        logger.warning("could not keep a step output on local disk", exc_info=True)
+
+
+def _from_output_cache(row: dict, path: Path) -> bool:
+    cached = _OUTPUT_CACHE / _cache_name(row["s3_key"])
+    try:
+        if row.get("size_bytes") is None or cached.stat().st_size != int(row["size_bytes"]):
+            return False
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(cached, path)
+        except OSError:
+            shutil.copyfile(cached, path)
+        return True
+    except OSError:
+        return False
 
 
 def _suffix(row: dict) -> str:
@@ -395,12 +443,16 @@ def _digest(path: Path) -> tuple[str, int]:
     return h.hexdigest(), lines
 
 
-def _register(a: Attempt, path: Path, filename: str, origin: str, rows: int | None, artifact_type: str) -> dict:
-    """Upload a local output, register it as a READY file and as an artifact of this attempt."""
+def _register(a: Attempt, path: Path, filename: str, origin: str, rows: int | None, artifact_type: str,
+              keep: bool = False) -> dict:
+    """Upload a local output, register it as a READY file and as an artifact of this attempt (`keep`:
+    a later step reads it, keep a local copy for it)."""
     from chalicelib.streams import files, storage
 
     key = storage.artifact_key(a.run_id, a.step_order, a.attempt_no, filename)
     storage.put_path(key, path, content_type="text/csv")
+    if keep:
+        _to_output_cache(key, path)
     sha, lines = _digest(path)
     if rows is None:
         rows = max(0, lines - 1)
@@ -427,9 +479,13 @@ def _consumed_sides(a: Attempt) -> set[str]:
 
 
 def _finish_completed(a: Attempt, result, seconds: float) -> None:
-    """Artifacts uploaded and registered, the attempt COMPLETED (its exceptions marked pending), the
-    task answered — then this worker loads the exceptions while the next step already runs. If it dies
-    before that, FINISH finds the load pending and has it done from the artifacts (load_step_exceptions)."""
+    """A step that later steps follow: only the outputs they read (the consumed unmatched sides) are
+    uploaded and registered before the attempt is COMPLETED and the task answered — the next step
+    starts on another worker at once. Then this worker uploads the other outputs (MATCHED, the
+    unconsumed sides) while it loads the exceptions, and marks the deferred work done in the loading
+    transaction (`summary.exceptionsLoaded`). FINISH does not end the run before that; if this worker
+    dies first, FINISH has the load done from the artifacts (load_step_exceptions), or fails the step
+    when its deferred outputs never reached storage."""
     from concurrent.futures import ThreadPoolExecutor
 
     if a.cancel.is_set():
@@ -438,21 +494,28 @@ def _finish_completed(a: Attempt, result, seconds: float) -> None:
     outputs = [("MATCHED", Path(result.matched_path), None),
                ("UNMATCHED_SOURCE", Path(result.unmatched_source_path), result.unmatched_source_rows),
                ("UNMATCHED_TARGET", Path(result.unmatched_target_path), result.unmatched_target_rows)]
-    sides = [side for side in ("SOURCE", "TARGET") if side not in _consumed_sides(a)]
+    consumed = _consumed_sides(a)
+    sides = [side for side in ("SOURCE", "TARGET") if side not in consumed]
     expected = sum(result.unmatched_source_rows if side == "SOURCE" else result.unmatched_target_rows
                    for side in sides)
     paths = {"SOURCE": Path(result.unmatched_source_path), "TARGET": Path(result.unmatched_target_path)}
-    if a.step_order == max(st["stepOrder"] for st in a.run["definition"]) or not expected:
-        # the last step (nothing runs after it) loads its exceptions before it completes
+    if a.step_order == max(st["stepOrder"] for st in a.run["definition"]):
+        # the last step (nothing runs after it) loads its exceptions and uploads before it completes
         return _finish_completed_with_exceptions(a, result, seconds, outputs, {s_: paths[s_] for s_ in sides})
+    now = [o for o in outputs if o[0] in {f"UNMATCHED_{side}" for side in consumed}]
+    later = [o for o in outputs if o not in now]
+
+    def register(o, keep=False):
+        # unmatched outputs: the engine's counts; MATCHED: its lines (a row is a pair or a group)
+        return _register(a, o[1], f"stream_{a.run_id}_step_{a.step_order}_{o[0].lower()}.csv",
+                         "ARTIFACT", None if o[0] == "MATCHED" else o[2], o[0], keep=keep)
+
     t0 = time.monotonic()
     with ThreadPoolExecutor(max_workers=3) as pool:
-        # unmatched outputs: the engine's counts; MATCHED: its lines (a row is a pair or a group)
-        list(pool.map(lambda o: _register(a, o[1], f"stream_{a.run_id}_step_{a.step_order}_{o[0].lower()}.csv",
-                                          "ARTIFACT", None if o[0] == "MATCHED" else o[2], o[0]), outputs))
+        list(pool.map(lambda o: register(o, keep=True), now))
     a.timings["artifacts"] = round(time.monotonic() - t0, 3)
     summary = {**(result.summary or {}), "timings": a.timings, "exceptionSides": sides,
-               "exceptionsLoaded": expected == 0}
+               "deferredArtifacts": [o[0] for o in later], "exceptionsLoaded": False}
     with tx() as c:
         done = c.execute(
             "UPDATE recon.stream_step_runs SET status = 'COMPLETED', progress = 100, completed_at = clock_timestamp(),"
@@ -469,13 +532,22 @@ def _finish_completed(a: Attempt, result, seconds: float) -> None:
     _send_success(a, {"stepOrder": a.step_order, "status": "COMPLETED", "matched": result.matched_source_rows,
                       "unmatchedSource": result.unmatched_source_rows,
                       "unmatchedTarget": result.unmatched_target_rows})
-    if expected and _hooks_enabled() and "[no-exception-load]" in (a.step.get("name") or ""):
-        logger.warning("fault hook: the worker stops before loading the exceptions", extra={"run_id": a.run_id})
+    t0 = time.monotonic()
+    try:
+        with ThreadPoolExecutor(max_workers=3) as pool:
+            uploads = [pool.submit(register, o) for o in later]
+            if expected and _hooks_enabled() and "[no-exception-load]" in (a.step.get("name") or ""):
+                [f.result() for f in uploads]
+                logger.warning("fault hook: the worker stops before loading the exceptions", extra={"run_id": a.run_id})
+                return
+            _load_exceptions(a.step_run_id, {side: paths[side] for side in sides},
+                             before_commit=lambda: [f.result() for f in uploads])   # raises if an upload failed
+    except Exception:
+        # the task is answered: FINISH waits for this work and takes it over (load_step_exceptions)
+        logger.exception("deferred uploads / exception load failed", extra={"run_id": a.run_id,
+                                                                             "step_order": a.step_order})
         return
-    if expected:
-        t0 = time.monotonic()
-        _load_exceptions(a.step_run_id, {side: paths[side] for side in sides})
-        a.timings["exceptions"] = round(time.monotonic() - t0, 3)
+    a.timings["deferred"] = round(time.monotonic() - t0, 3)
     logger.info("step completed", extra={"run_id": a.run_id, "step_order": a.step_order,
                                          "attempt_no": a.attempt_no, "timings": a.timings})
 
@@ -528,15 +600,17 @@ def _finish_completed_with_exceptions(a: Attempt, result, seconds: float, output
                       "unmatchedTarget": result.unmatched_target_rows})
 
 
-def _load_exceptions(step_run_id: int, paths: dict[str, Path]) -> bool:
+def _load_exceptions(step_run_id: int, paths: dict[str, Path], before_commit=None) -> bool:
     """Load a completed attempt's exceptions from local unmatched outputs, once (the step run's row is
-    locked; `summary.exceptionsLoaded` says it is done). False when it was already done."""
+    locked; `summary.exceptionsLoaded` says it is done). False when it was already done. `before_commit`
+    (the deferred uploads) must succeed for the load and its flag to commit."""
     from chalicelib.streams import artifacts
 
     with tx() as c:
+        # NO KEY UPDATE: the deferred uploads' artifact rows (foreign key to this row) do not wait for it
         row = c.execute("SELECT s.step_run_id, s.run_id, s.step_order, s.reconciliation_id, s.summary, r.stream_id"
                         " FROM recon.stream_step_runs s JOIN recon.stream_runs r USING (run_id)"
-                        " WHERE s.step_run_id = %s AND s.status = 'COMPLETED' FOR UPDATE OF s",
+                        " WHERE s.step_run_id = %s AND s.status = 'COMPLETED' FOR NO KEY UPDATE OF s",
                         (step_run_id,)).fetchone()
         if row is None or (row["summary"] or {}).get("exceptionsLoaded", True):
             return False
@@ -545,6 +619,8 @@ def _load_exceptions(step_run_id: int, paths: dict[str, Path]) -> bool:
             n += artifacts.load_exceptions(c, path, side=side, stream_id=row["stream_id"], run_id=row["run_id"],
                                            step_run_id=step_run_id, reconciliation_id=row["reconciliation_id"],
                                            step_order=row["step_order"])
+        if before_commit is not None:
+            before_commit()
         c.execute("UPDATE recon.stream_step_runs SET summary = summary || %s, exception_count = %s, updated_at = now()"
                   " WHERE step_run_id = %s", (Jsonb({"exceptionsLoaded": True}), n, step_run_id))
     return True
@@ -564,6 +640,16 @@ def load_step_exceptions(step_run_id: int) -> bool:
         files = {a["artifact_type"]: a for a in fetch_all(
             c, "SELECT a.artifact_type, f.s3_key FROM recon.stream_artifacts a JOIN recon.files f USING (file_id)"
                " WHERE a.step_run_id = %s", (step_run_id,))}
+    missing = [t for t in (row["summary"].get("deferredArtifacts") or []) if t not in files]
+    if missing:
+        # its worker died before these outputs reached storage: the step cannot count as COMPLETED
+        with tx() as c:
+            c.execute("UPDATE recon.stream_step_runs SET status = 'FAILED', error_message = %s, exception_count = 0,"
+                      " summary = summary || %s, updated_at = now()"
+                      " WHERE step_run_id = %s AND status = 'COMPLETED'",
+                      (f"the worker stopped before keeping its outputs ({', '.join(missing)})",
+                       Jsonb({"exceptionsLoaded": True}), step_run_id))
+        return False
     workdir = Path(tempfile.mkdtemp(prefix=f"recon-exceptions-{step_run_id}-"))
     try:
         paths = {}
