@@ -211,9 +211,11 @@ def test_live_cdc_difference_is_rechecked_then_transient(world, engine_env):
     cql, url = world
     engine_env(replication_lag_seconds=600, recheck_grace_seconds=0)
     rows = tables.kv_rows(300, 11, NOW)
-    rows[5]["updated_at"] = (NOW - timedelta(seconds=5)).replace(microsecond=0)   # written just now
+    # "just now" is the test's own now: the module's NOW can be older than the lag window in a long suite
+    just_now = (datetime.now(timezone.utc) - timedelta(seconds=5)).replace(microsecond=0)
+    rows[5]["updated_at"] = just_now   # written just now
     rows[5]["_only"] = "cassandra"    # not replicated yet
-    rows[6]["updated_at"] = (NOW - timedelta(seconds=5)).replace(microsecond=0)
+    rows[6]["updated_at"] = just_now
     rows[6]["_only"] = "cassandra"    # never replicated: stays a mismatch
     tables.write_kv(cql, url, rows, pg_variant=tables.differ)
     job_id = jobs.create_jobs(["kv"], "CHECKSUM", "NORMAL", "MANUAL_ONDEMAND", None)[0]["job_id"]
