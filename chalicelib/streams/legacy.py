@@ -118,7 +118,7 @@ def cancel(reconciliation_id: int) -> dict:
     if status in FINISHED:
         raise Conflict(f"Reconciliation {reconciliation_id} is already {status}")
     try:
-        runs.cancel_run(row["run_id"])
+        runs.cancel_run(row["run_id"], step_order=row["step_order"])
     except runs.RunConflict as exc:
         raise Conflict(f"Reconciliation {reconciliation_id} cannot be canceled: {exc}") from None
     return _load(reconciliation_id)

@@ -122,10 +122,12 @@ def _now(c) -> Any:
 # ------------------------------------------------------------------------------------------ cancel
 
 
-def cancel_run(run_id: int) -> dict:
+def cancel_run(run_id: int, *, step_order: int | None = None) -> dict:
     """CANCELED now (the worker notices within seconds), running step CANCELED, pending steps SKIPPED.
 
-    RunConflict when the run is already finished.
+    RunConflict when the run is already finished, or, with `step_order`, when that step has already
+    finished (a reconciliation is its step: one that completed cannot be canceled, even while its run
+    is still closing).
     """
     with tx() as c:
         run = runtime.get_run(c, run_id, lock=True)
@@ -135,6 +137,14 @@ def cancel_run(run_id: int) -> dict:
             raise RunConflict(f"Run {run_id} is already {run['status']}")
         runtime.close_open_steps(c, run_id, in_progress_to="CANCELED", pending_to="SKIPPED",
                                  message="canceled")
+        if step_order is not None:
+            # after the update: a worker that finished the step first is seen here; one that finishes
+            # later finds the step CANCELED and its answer changes nothing
+            step = c.execute(
+                "SELECT status FROM recon.stream_step_runs WHERE run_id = %s AND step_order = %s"
+                " ORDER BY attempt_no DESC LIMIT 1 FOR UPDATE", (run_id, step_order)).fetchone()
+            if step and step["status"] in ("COMPLETED", "FAILED"):
+                raise RunConflict(f"step {step_order} of run {run_id} is already {step['status']}")
         runtime.update_run(c, run_id, status="CANCELED", completed_at=_now(c))
         arn = run["execution_arn"]
         view = run_view(runtime.get_run(c, run_id))

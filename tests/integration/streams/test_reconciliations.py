@@ -113,3 +113,23 @@ def test_a_run_that_could_not_start_reads_failed(api, db, uid):
     assert (after["status"], after["errorMessage"]) == ("FAILED", "the run could not be started: EndpointConnectionError")
     assert_error(api.post(f"/reconciliations/{rec['id']}/cancel"), 409, "CONFLICT")
     assert_error(api.post(f"/reconciliations/{rec['id']}/start"), 409, "CONFLICT")
+
+
+def test_cancel_loses_to_a_step_that_finished_first(api, uid, db):
+    """The step completed while its run was still closing (exceptions loading, FINISH pending): the
+    reconciliation is finished, so a cancel racing that moment is a 409 and changes nothing."""
+    import pytest
+
+    from chalicelib.streams import runs
+
+    rec, _ = _create(api, uid)
+    full = api.get(f"/reconciliations/{rec['id']}").json()["data"]
+    db.execute("UPDATE recon.stream_step_runs SET status = 'COMPLETED', progress = 100, completed_at = now()"
+               " WHERE run_id = %s", (full["runId"],))
+    db.execute("UPDATE recon.stream_runs SET status = 'RUNNING', started_at = now() WHERE run_id = %s",
+               (full["runId"],))
+    with pytest.raises(runs.RunConflict):
+        runs.cancel_run(full["runId"], step_order=full["stepOrder"])
+    run_status = db.execute("SELECT status FROM recon.stream_runs WHERE run_id = %s", (full["runId"],)).fetchone()
+    assert run_status["status"] == "RUNNING"
+    assert_error(api.post(f"/reconciliations/{rec['id']}/cancel"), 409, "CONFLICT")
