@@ -729,3 +729,21 @@ def test_exceptions_a_dead_worker_did_not_load_are_loaded_before_the_run_ends(ap
         truth[2]["unmatchedSource"]
     text = api.s.get(api.url.removesuffix("/api/v1") + "/metrics", timeout=30).text
     assert f'recon_stream_open_exceptions{{stream_id="{stream_id}"}} {float(run["metrics"]["exceptionCount"])}' in text
+
+
+def test_outputs_a_dead_worker_never_uploaded_fail_the_step_instead_of_completing_the_run(api, setup):
+    # step 1 answers with only the output step 2 reads in storage, then its worker stops before uploading
+    # the others (MATCHED, the unmatched target): step 2 still runs on what it needs, but the run cannot
+    # be COMPLETED without step 1's outputs — after a minute FINISH fails step 1 and the run
+    stream_id = _stream(api, setup, steps=2, names={1: "Marketplace [no-deferred-work]"})
+    run_id = _run(api, stream_id)
+    run = wait_run(api, run_id, deadline_s=180)
+    assert run["status"] == "FAILED", run
+    first, second = steps_of(api, run_id)
+    assert first["status"] == "FAILED" and "before keeping its outputs" in first["errorMessage"]
+    assert "MATCHED" in first["errorMessage"] and "UNMATCHED_TARGET" in first["errorMessage"]
+    assert second["status"] == "COMPLETED"
+    assert second["matchedSourceRows"] == setup["data"].truth[2]["matched"]
+    kept = {a["artifactType"] for a in _data(api.get(f"/step-runs/{first['id']}/artifacts"))}
+    assert kept == {"SNAPSHOT_SOURCE", "UNMATCHED_SOURCE"}   # its input snapshot and what step 2 read
+    assert "Step 1" in run["errorMessage"]
