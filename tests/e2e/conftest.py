@@ -6,7 +6,6 @@ LocalStack queues; data is loaded into the stack's Cassandra side and PostgreSQL
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -15,33 +14,16 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.stack import require_stack
+
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _stack_env() -> dict[str, str]:
-    env = dict(os.environ)
-    if "API_URL" not in env:
-        envfile = Path(os.environ.get("STACK_DIR", ROOT / ".local" / "test")) / "env"
-        if not envfile.exists():
-            return {}
-        for line in envfile.read_text().splitlines():
-            if "=" in line and not line.startswith("#"):
-                k, v = line.split("=", 1)
-                env[k] = v
-    return env
 
 
 @pytest.fixture(scope="session")
 def stack():
-    env = _stack_env()
-    if not env.get("API_URL"):
-        pytest.skip("end-to-end tests need the running stack: run them with `make test`")
+    env = require_stack("end-to-end tests")
     keyfile = Path(env.get("STACK_DIR", ROOT / ".local" / "test")) / "api-key"
     api_key = keyfile.read_text().strip()
-    try:
-        requests.get(env["API_URL"] + "/health", timeout=10)
-    except requests.RequestException as exc:
-        pytest.fail(f"the stack's API at {env['API_URL']} does not answer: {exc}")
     return {"env": env, "url": env["API_URL"], "key": api_key}
 
 

@@ -1,36 +1,20 @@
 """Fixtures of the API fuzz tests: the running stack (`make test` starts one and exports its env)."""
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from tests.stack import require_stack
+
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _stack_env() -> dict[str, str]:
-    env = dict(os.environ)
-    if "API_URL" not in env:
-        envfile = Path(os.environ.get("STACK_DIR", ROOT / ".local" / "test")) / "env"
-        if envfile.exists():
-            for line in envfile.read_text().splitlines():
-                if "=" in line and not line.startswith("#"):
-                    k, v = line.split("=", 1)
-                    env.setdefault(k, v)
-    return env
 
 
 @pytest.fixture(scope="session")
 def stack_env() -> dict[str, str]:
-    env = _stack_env()
-    if not env.get("API_URL"):
-        if os.environ.get("RECON_TEST_STACK"):
-            pytest.fail("RECON_TEST_STACK is set but API_URL is not: the stack's env was not loaded")
-        pytest.skip("the API fuzz tests need the running stack: run them with `make test`")
-    return env
+    return require_stack("the API fuzz tests", check_health=False)
 
 
 def _cli(env: dict, *args: str) -> subprocess.CompletedProcess:

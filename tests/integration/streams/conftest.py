@@ -6,7 +6,6 @@ directly only to set up what the API cannot create (exception rows come from run
 """
 from __future__ import annotations
 
-import os
 import time
 import uuid
 from pathlib import Path
@@ -17,34 +16,14 @@ import pytest
 import requests
 from psycopg.rows import dict_row
 
+from tests.stack import require_stack
+
 ROOT = Path(__file__).resolve().parents[3]
-
-
-def _stack_env() -> dict[str, str]:
-    env = dict(os.environ)
-    if "API_URL" not in env:
-        envfile = Path(os.environ.get("STACK_DIR", ROOT / ".local" / "test")) / "env"
-        if not envfile.exists():
-            return {}
-        for line in envfile.read_text().splitlines():
-            if "=" in line and not line.startswith("#"):
-                k, v = line.split("=", 1)
-                env[k] = v
-    return env
 
 
 @pytest.fixture(scope="session")
 def stack_env() -> dict[str, str]:
-    env = _stack_env()
-    if not env.get("API_URL"):
-        if os.environ.get("RECON_TEST_STACK"):
-            pytest.fail("RECON_TEST_STACK is set but API_URL is not: source the stack's env file")
-        pytest.skip("streams API tests need the running stack: run them with `make test` or scripts/test.sh")
-    try:
-        requests.get(env["API_URL"] + "/health", timeout=10)
-    except requests.RequestException as exc:
-        pytest.fail(f"the stack's API at {env['API_URL']} does not answer: {exc}")
-    return env
+    return require_stack("streams API tests")
 
 
 @pytest.fixture(scope="session")
