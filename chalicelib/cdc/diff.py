@@ -18,7 +18,7 @@ DATA_MISMATCH is declared.
 
 from __future__ import annotations
 
-import enum
+from chalicelib.domain.cdc import MismatchType
 from collections import Counter as _Counter
 from dataclasses import dataclass, field
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
@@ -51,15 +51,6 @@ __all__ = [
     "freeze_pk",
     "WireSegmentDiff",
 ]
-
-
-class MismatchType(str, enum.Enum):
-    MISSING_IN_POSTGRES = "MISSING_IN_POSTGRES"
-    MISSING_IN_CASSANDRA = "MISSING_IN_CASSANDRA"
-    DATA_MISMATCH = "DATA_MISMATCH"
-
-    def __str__(self) -> str:
-        return self.value
 
 
 class TokenOrderError(ValueError):

@@ -12,8 +12,9 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from chalicelib.api.models import PRIORITY_FROM_DB, DateBound, iso_z
-from chalicelib.api.pagination import Page
+from chalicelib.domain.cdc import PRIORITY_FROM_DB
+from chalicelib.domain.paging import Page
+from chalicelib.domain.timeutil import DateBound, iso_z
 from chalicelib.db.pool import transaction
 from chalicelib.runs.retry import retrying
 

@@ -60,7 +60,7 @@ def decide(current: str, current_notes: str | None, target: str, notes: str | No
 
 
 def _out(row: dict) -> dict:
-    from chalicelib.api.models import iso_z
+    from chalicelib.domain.timeutil import iso_z
 
     return {
         "mismatch_id": str(row["mismatch_id"]),

@@ -37,6 +37,9 @@ class MismatchType(str, Enum):
     MISSING_IN_CASSANDRA = "MISSING_IN_CASSANDRA"
     DATA_MISMATCH = "DATA_MISMATCH"
 
+    def __str__(self) -> str:
+        return self.value
+
 
 class ResolutionStatus(str, Enum):
     PENDING = "PENDING"
