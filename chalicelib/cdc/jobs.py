@@ -275,31 +275,45 @@ def _complete_segment(seg: dict, result: Any) -> tuple[str, int | None]:
 
     job_id, segment_no = seg["job_id"], seg["segment_no"]
     s = get_settings()
-    with transaction() as conn:
-        current = leases.lock_unfinished(conn, SEGMENTS, (job_id, segment_no))
-        if current is None:
-            phase = conn.execute("SELECT phase, status FROM recon.jobs WHERE job_id = %s", (job_id,)).fetchone()
-            rechecking = phase is not None and phase["phase"] == "RECHECKING" and phase["status"] == "RUNNING"
-            return "duplicate", (0 if rechecking else None)
-        job = conn.execute("SELECT * FROM recon.jobs WHERE job_id = %s FOR UPDATE", (job_id,)).fetchone()
-        if job["status"] != "RUNNING" or job["phase"] != "SCANNING":
-            return "job-finished", None
-        recording.insert_mismatches(conn, job, segment_no, result.mismatches)
-        recording.insert_suspects(conn, job, segment_no, result.suspects, s.recheck_grace_seconds)
-        leases.mark_done(conn, SEGMENTS, (job_id, segment_no), {
-            "cassandra_rows": result.cassandra_rows, "postgres_rows": result.postgres_rows,
-            "cassandra_digest": result.cassandra_digest, "postgres_digest": result.postgres_digest,
-            "mismatches": len(result.mismatches), "suspects": len(result.suspects),
-        })
-        done = conn.execute(
-            "UPDATE recon.jobs SET segments_done = segments_done + 1 WHERE job_id = %s RETURNING segments_done, segment_count",
-            (job_id,),
-        ).fetchone()
-        if done["segments_done"] < done["segment_count"]:
-            return "recorded", None
-        has_suspects = conn.execute("SELECT 1 FROM recon.rechecks WHERE job_id = %s LIMIT 1", (job_id,)).fetchone()
-        conn.execute("UPDATE recon.jobs SET phase = 'RECHECKING' WHERE job_id = %s", (job_id,))
-        return "recorded", (s.recheck_grace_seconds if has_suspects else 0)
+    try:
+        with transaction() as conn:
+            current = leases.lock_unfinished(conn, SEGMENTS, (job_id, segment_no))
+            if current is None:
+                phase = conn.execute("SELECT phase, status FROM recon.jobs WHERE job_id = %s", (job_id,)).fetchone()
+                rechecking = phase is not None and phase["phase"] == "RECHECKING" and phase["status"] == "RUNNING"
+                return "duplicate", (0 if rechecking else None)
+            # No lock on the job while this segment's mismatches are written: concurrent segments of one
+            # job write side by side. The job row is locked only by the counter update below, which also
+            # re-checks that the job is still scanning; if it moved on meanwhile, everything rolls back.
+            job = conn.execute("SELECT * FROM recon.jobs WHERE job_id = %s", (job_id,)).fetchone()
+            if job["status"] != "RUNNING" or job["phase"] != "SCANNING":
+                return "job-finished", None
+            recording.insert_mismatches(conn, job, segment_no, result.mismatches)
+            recording.insert_suspects(conn, job, segment_no, result.suspects, s.recheck_grace_seconds)
+            leases.mark_done(conn, SEGMENTS, (job_id, segment_no), {
+                "cassandra_rows": result.cassandra_rows, "postgres_rows": result.postgres_rows,
+                "cassandra_digest": result.cassandra_digest, "postgres_digest": result.postgres_digest,
+                "mismatches": len(result.mismatches), "suspects": len(result.suspects),
+            })
+            done = conn.execute(
+                "UPDATE recon.jobs SET segments_done = segments_done + 1"
+                " WHERE job_id = %s AND status = 'RUNNING' AND phase = 'SCANNING'"
+                " RETURNING segments_done, segment_count",
+                (job_id,),
+            ).fetchone()
+            if done is None:
+                raise _JobMovedOn
+            if done["segments_done"] < done["segment_count"]:
+                return "recorded", None
+            has_suspects = conn.execute("SELECT 1 FROM recon.rechecks WHERE job_id = %s LIMIT 1", (job_id,)).fetchone()
+            conn.execute("UPDATE recon.jobs SET phase = 'RECHECKING' WHERE job_id = %s", (job_id,))
+            return "recorded", (s.recheck_grace_seconds if has_suspects else 0)
+    except _JobMovedOn:
+        return "job-finished", None
+
+
+class _JobMovedOn(Exception):
+    """The job stopped scanning while a segment was being recorded: the segment's writes roll back."""
 
 
 # ------------------------------------------------------------------------------------------ finish
