@@ -87,7 +87,7 @@ export function RunPage() {
                   <ul>{attempts.map((a) => <li key={a.id}>attempt {a.attemptNo}: <Badge value={a.status} /> {fmtDate(a.startedAt)} {a.errorMessage ? `— ${a.errorMessage}` : ""}</li>)}</ul>
                 </details>
               )}
-              {latest.status === "COMPLETED" && <Artifacts stepRunId={latest.id} />}
+              {latest.status === "COMPLETED" && <Artifacts stepRunId={latest.id} runStatus={run.status} />}
             </li>
           );
         })}
@@ -97,8 +97,11 @@ export function RunPage() {
   );
 }
 
-function Artifacts({ stepRunId }: { stepRunId: number }) {
-  const { data, error } = useLoad<Artifact[]>(() => runs.artifacts(stepRunId), [stepRunId]);
+// A completed step's outputs that no later step reads are registered while its run goes on, so the
+// list is polled until the run ends, and read once more when it does.
+function Artifacts({ stepRunId, runStatus }: { stepRunId: number; runStatus: string }) {
+  const { data, error, reload } = useLoad<Artifact[]>(() => runs.artifacts(stepRunId), [stepRunId, runStatus]);
+  usePoll(reload, 1000, ACTIVE_RUN.has(runStatus));
   if (error) return <ErrorBox error={error} />;
   if (!data) return <Loading what="Loading artifacts" />;
   if (data.length === 0) return <p className="muted small">No artifact.</p>;
