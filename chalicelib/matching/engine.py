@@ -127,6 +127,7 @@ class _Runner:
         self.con.execute("SET enable_progress_bar = true")
         self.con.execute("SET enable_progress_bar_print = false")
         self.summary_passes: list[dict] = []
+        self._side_cons: list[duckdb.DuckDBPyConnection] = []   # cursors of statements run alongside
         # passes whose block cannot hold a candidate for a row left unmatched: a first pass of
         # equalities only whose keys were unique on both sides (every block pair was matched)
         self.nothing_to_explain: set[int] = set()
@@ -156,7 +157,8 @@ class _Runner:
             try:
                 if self._should_cancel and self._should_cancel():
                     self._canceled = True
-                    self.con.interrupt()
+                    for c in [self.con] + list(self._side_cons):
+                        c.interrupt()
                     return
                 done = self.con.query_progress()
                 lo, hi = self._span
@@ -173,6 +175,35 @@ class _Runner:
 
     def one(self, q: str):
         return self.sql(q).fetchone()
+
+    def alongside(self, q: str) -> Callable[[], None]:
+        """Run ``q`` on a second connection of the same database while the caller goes on (the
+        outputs are written by single-threaded CSV writers, so a second statement uses the other
+        core); it may read regular tables only (TEMP tables belong to the main connection).
+        Returns ``wait()``, which joins and re-raises the statement's error."""
+        cur = self.con.cursor()
+        self._side_cons.append(cur)
+        box: dict = {}
+
+        def work():
+            try:
+                cur.execute(q)
+            except BaseException as e:   # noqa: BLE001 — handed to wait()
+                box["error"] = e
+
+        th = threading.Thread(target=work, daemon=True)
+        th.start()
+
+        def wait():
+            th.join()
+            self._side_cons.remove(cur)
+            cur.close()
+            err = box.get("error")
+            if isinstance(err, duckdb.InterruptException):
+                raise MatchCanceled("the run was canceled") from None
+            if err is not None:
+                raise err
+        return wait
 
     # ---- loading
 
@@ -600,8 +631,12 @@ class _Runner:
 
     # ---- outputs
 
-    def write_outputs(self, s: Side, t: Side, out_dir: str):
-        paths = {k: os.path.join(out_dir, f"{k}.csv") for k in ("matched", "unmatched_source", "unmatched_target")}
+    @staticmethod
+    def output_paths(out_dir: str) -> dict:
+        return {k: os.path.join(out_dir, f"{k}.csv") for k in ("matched", "unmatched_source", "unmatched_target")}
+
+    def matched_sql(self, s: Side, t: Side, path: str) -> str:
+        """The COPY of the MATCHED output; it reads only the ``matches`` table."""
         cards = {i + 1: p.cardinality for i, p in enumerate(self.rs.passes)}
         names = " ".join(f"WHEN {i + 1} THEN {sql_str(p.name)}" for i, p in enumerate(self.rs.passes))
         n2o = [str(i) for i, c in cards.items() if c is Cardinality.MANY_TO_ONE]
@@ -614,13 +649,12 @@ class _Runner:
         score = "CAST(round(coalesce(m.sim, 1.0), 6) AS DECIMAL(7,6))" if has_sim else "'1'"
         # narrow on purpose: the pair (rows, keys) and what was tolerated; the rows themselves are in
         # the inputs (immutable files), so sorting never moves wide rows around
-        joins = ""
         grouped = any(c is not Cardinality.ONE_TO_ONE for c in cards.values())
         order = "m.pass, m.grp, m.s_rid, m.t_rid" if grouped else "m.pass, m.s_rid"   # 1:1: grp = s_rid
         # the rows are sorted as they are stored (integers and two keys) and the text columns are
         # computed after the sort, so the sort never carries them; a projection keeps the order
-        self.sql("SET preserve_insertion_order = true")
-        self.sql(f"""COPY (
+        # (preserve_insertion_order is on while the outputs are written)
+        return f"""COPY (
             SELECT {mid} AS match_id, m.pass AS pass, CASE m.pass {names} END AS pass_name,
                    m.s_rid + 1 AS source_row, m.t_rid + 1 AS target_row,
                    {skey} AS source_key, {tkey} AS target_key,
@@ -629,8 +663,10 @@ class _Runner:
                        AS amount_difference,
                    m.ddiff AS date_difference_days,
                    {'CAST(round(m.sim, 6) AS DECIMAL(7,6))' if has_sim else 'CAST(NULL AS VARCHAR)'} AS similarity
-            FROM (SELECT * FROM matches m ORDER BY {order}) m{joins}
-        ) TO {sql_str(paths['matched'])} (FORMAT csv, HEADER true)""")
+            FROM (SELECT * FROM matches m ORDER BY {order}) m
+        ) TO {sql_str(path)} (FORMAT csv, HEADER true)"""
+
+    def write_unmatched(self, s: Side, t: Side, paths: dict):
         for side, key in ((s, "unmatched_source"), (t, "unmatched_target")):
             ex = "expl_s" if side.letter == "s" else "expl_t"
             cols = ", ".join(f"x.{ident(c)}" for c in side.columns)
@@ -642,7 +678,6 @@ class _Runner:
                 FROM {side.table} x JOIN {ex} e ON e.rid = x.rowid
                 ORDER BY x.rowid
             ) TO {sql_str(paths[key])} (FORMAT csv, HEADER true)""")
-        return paths
 
 
 def run_match(source_path: str, target_path: str, rule_set: RuleSet, out_dir: str, *,
@@ -685,10 +720,16 @@ def run_match(source_path: str, target_path: str, rule_set: RuleSet, out_dir: st
         for pi, p in enumerate(rule_set.passes):
             r.stage(20 + 55 * pi // n, 20 + 55 * (pi + 1) // n)
             r.summary_passes.append(r.run_pass(pi, p, s, t))
-        r.stage(75, 85)
-        reasons = explain_unmatched(r, s, t)
-        r.stage(85, 99)
-        paths = r.write_outputs(s, t, out_dir)
+        r.stage(75, 99)
+        # the MATCHED output needs nothing more: it is written while the unmatched rows are explained
+        paths = r.output_paths(out_dir)
+        r.sql("SET preserve_insertion_order = true")
+        matched_written = r.alongside(r.matched_sql(s, t, paths["matched"]))
+        try:
+            reasons = explain_unmatched(r, s, t)
+            r.write_unmatched(s, t, paths)
+        finally:
+            matched_written()
         ms = sum(x["sourceRows"] for x in r.summary_passes)
         mt = sum(x["targetRows"] for x in r.summary_passes)
         r.check_cancel()
