@@ -13,6 +13,11 @@ fields rejected), serialises the handler's `ok(...)` through the declared respon
 exception into the dialect's error shape. The same declarations feed `/api/v1/openapi.json`
 (chalicelib/api/openapi.py), so the document, the validation and the answers come from one definition.
 
+In the streams dialect the domain errors of chalicelib/streams/defs_errors.py (free of HTTP) are answered
+here, once: `NotFound` is 404 NOT_FOUND, `Conflict` (and its subclasses, e.g. `runs.RunConflict`) 409
+CONFLICT, `Invalid` 400 VALIDATION_ERROR listing its issues (`domain_error`). Route modules let them
+propagate.
+
     from chalice import Blueprint
     from chalicelib.api.core import Dialect, Routes, StreamsError, ok, page_of, paginated, StreamsIn, StreamsOut
 
@@ -21,9 +26,7 @@ exception into the dialect's error shape. The same declarations feed `/api/v1/op
 
     @api.route("/streams/{id}", "GET", response=StreamOut, errors=[404], summary="One stream")
     def get_stream(id: int):                        # path ids arrive parsed (int, >= 1)
-        row = definitions.get_stream(id)
-        if row is None:
-            raise StreamsError.not_found("Stream", id)
+        row = definitions.load(id)                  # NotFound("Stream", id) -> 404 "Stream 7 not found"
         return ok(row)                              # validated and dumped through StreamOut
 """
 from __future__ import annotations
@@ -44,6 +47,7 @@ from pydantic import AliasGenerator, BaseModel, ConfigDict, Field, ValidationErr
 from pydantic.alias_generators import to_camel
 
 from chalicelib.observability import logger
+from chalicelib.streams.defs_errors import Conflict, DefinitionError, Invalid, NotFound
 
 JSON_HEADERS = {"Content-Type": "application/json"}
 API_PREFIX = "/api/v1"
@@ -192,6 +196,20 @@ class RequestInvalid(ApiError):
                 msg += f" (and {len(self.problems) - 1} more problem(s))"
             out["message"] = msg
         return out
+
+
+def domain_error(exc: DefinitionError) -> ApiError | None:
+    """The streams answer to a domain error (chalicelib/streams/defs_errors.py): NotFound -> 404
+    `<kind> <id> not found`, Conflict -> 409 with its words, Invalid -> 400 listing its issues (its
+    message when it was given one, otherwise the first problem's). None for an unknown kind."""
+    if isinstance(exc, NotFound):
+        return StreamsError.not_found(exc.kind, exc.id)
+    if isinstance(exc, Conflict):
+        return StreamsError.conflict(str(exc))
+    if isinstance(exc, Invalid):
+        return RequestInvalid([Problem(i.field, i.code, i.message) for i in exc.issues],
+                              message=None if exc.message is None else str(exc))
+    return None
 
 
 def _cdc_message(where: str, problems: Sequence[Problem]) -> str:
@@ -867,6 +885,11 @@ class Routes:
                     return exc.to_response(dialect)
                 except ValidationError as exc:  # a model validated inside the handler
                     return RequestInvalid(problems_from(exc)).to_response(dialect)
+                except DefinitionError as exc:  # NotFound, Conflict, Invalid of the streams domain
+                    answer = domain_error(exc) if dialect is Dialect.STREAMS else None
+                    if answer is None:
+                        return failure_response(exc, dialect, current_request_id(bp))
+                    return answer.to_response(dialect)
                 except Exception as exc:
                     return failure_response(exc, dialect, current_request_id(bp))
 

@@ -9,10 +9,8 @@ from typing import Any, Optional
 from chalice import Blueprint
 from pydantic import Field
 
-from chalicelib.api.core import (Dialect, Problem, RequestInvalid, Routes, StreamsError, StreamsIn, StreamsOut,
-                                 StreamsPageQuery, ok, page_of, paginated)
+from chalicelib.api.core import Dialect, Routes, StreamsIn, StreamsOut, StreamsPageQuery, ok, page_of, paginated
 from chalicelib.streams import data_sources
-from chalicelib.streams.defs_errors import Conflict, Invalid, NotFound
 
 bp = Blueprint(__name__)
 api = Routes(bp, dialect=Dialect.STREAMS, tag="data-sources")
@@ -64,10 +62,7 @@ def _caller() -> Optional[str]:
 
 
 def _config(body: DataSourceIn) -> dict:
-    try:
-        return data_sources.validate_config(body.type.value, body.config)
-    except Invalid as exc:
-        raise RequestInvalid([Problem(i.field, i.code, i.message) for i in exc.issues]) from None
+    return data_sources.validate_config(body.type.value, body.config)
 
 
 @api.route("/data-sources", "POST", body=DataSourceIn, response=DataSourceOut, status=201,
@@ -86,31 +81,20 @@ def list_data_sources(query: DataSourcesQuery):
 
 @api.route("/data-sources/{id}", "GET", response=DataSourceOut, errors=[404], summary="One data source")
 def get_data_source(id: int):
-    try:
-        return ok(data_sources.view(data_sources.require(id)))
-    except NotFound as exc:
-        raise StreamsError.not_found(exc.kind, exc.id) from None
+    return ok(data_sources.view(data_sources.require(id)))
 
 
 @api.route("/data-sources/{id}", "PUT", body=DataSourceIn, response=DataSourceOut, errors=[404],
            summary="Replace a data source (the next snapshot uses it)")
 def update_data_source(id: int, body: DataSourceIn):
-    config = _config(body)
-    try:
-        return ok(data_sources.view(data_sources.update(id, body.name, body.type.value, config)))
-    except NotFound as exc:
-        raise StreamsError.not_found(exc.kind, exc.id) from None
+    config = _config(body)   # a 400 comes before a 404
+    return ok(data_sources.view(data_sources.update(id, body.name, body.type.value, config)))
 
 
 @api.route("/data-sources/{id}", "DELETE", response=DeletedOut, errors=[404, 409],
            summary="Delete a data source (409 while a non-archived stream uses it)")
 def delete_data_source(id: int):
-    try:
-        data_sources.delete(id)
-    except NotFound as exc:
-        raise StreamsError.not_found(exc.kind, exc.id) from None
-    except Conflict as exc:
-        raise StreamsError.conflict(str(exc)) from None
+    data_sources.delete(id)
     return ok({"id": id, "deleted": True}, message=f"Data source {id} deleted")
 
 
@@ -120,8 +104,4 @@ def delete_data_source(id: int):
                        "transaction (LIMIT 0 plus EXPLAIN for the estimate). A failure is ok=false with the reason "
                        "(never the secret), not an HTTP error.")
 def test_data_source(id: int):
-    try:
-        row = data_sources.require(id)
-    except NotFound as exc:
-        raise StreamsError.not_found(exc.kind, exc.id) from None
-    return ok(data_sources.test(row))
+    return ok(data_sources.test(data_sources.require(id)))

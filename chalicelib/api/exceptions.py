@@ -9,10 +9,8 @@ from typing import Any, Optional
 from chalice import Blueprint
 from pydantic import Field, RootModel, model_validator
 
-from chalicelib.api.core import (Dialect, Routes, StreamsError, StreamsIn, StreamsOut, StreamsPageQuery, ok,
-                                 page_of, paginated)
+from chalicelib.api.core import Dialect, Routes, StreamsIn, StreamsOut, StreamsPageQuery, ok, page_of, paginated
 from chalicelib.streams import exceptions
-from chalicelib.streams.defs_errors import NotFound
 
 bp = Blueprint(__name__)
 api = Routes(bp, dialect=Dialect.STREAMS, tag="exceptions")
@@ -117,10 +115,7 @@ def list_exceptions(query: ExceptionsQuery):
 
 @api.route("/exceptions/{id}", "GET", response=ExceptionOut, errors=[404], summary="One exception")
 def get_exception(id: int):
-    try:
-        return ok(exceptions.view(exceptions.get_exception(id)))
-    except NotFound as exc:
-        raise StreamsError.not_found(exc.kind, exc.id) from None
+    return ok(exceptions.view(exceptions.get_exception(id)))
 
 
 @api.route("/exceptions/{id}", "PATCH", body=ExceptionPatch, response=ExceptionOut, errors=[404],
@@ -129,18 +124,11 @@ def get_exception(id: int):
                        "GET /exceptions/{id}/history with the API key's owner and the time.")
 def update_exception(id: int, body: ExceptionPatch):
     changes = {k: _v(getattr(body, k)) for k in body.model_fields_set}
-    try:
-        row = exceptions.update_exception(id, changes, _caller())
-    except NotFound as exc:
-        raise StreamsError.not_found(exc.kind, exc.id) from None
+    row = exceptions.update_exception(id, changes, _caller())
     return ok(exceptions.view(row), message="Exception updated")
 
 
 @api.route("/exceptions/{id}/history", "GET", response=HistoryList, errors=[404],
            summary="Every change of an exception, oldest first")
 def exception_history(id: int):
-    try:
-        rows = exceptions.history(id)
-    except NotFound as exc:
-        raise StreamsError.not_found(exc.kind, exc.id) from None
-    return ok([exceptions.history_view(r) for r in rows])
+    return ok([exceptions.history_view(r) for r in exceptions.history(id)])

@@ -11,7 +11,6 @@ from pydantic import Field, StrictInt
 from chalicelib.api.core import (Dialect, Problem, RequestInvalid, Routes, StreamsError, StreamsIn, StreamsOut,
                                  StreamsPageQuery, StreamsQuery, ok, page_of, paginated)
 from chalicelib.streams import files
-from chalicelib.streams.defs_errors import Conflict, NotFound
 
 bp = Blueprint(__name__)
 api = Routes(bp, dialect=Dialect.STREAMS, tag="files")
@@ -102,10 +101,6 @@ def _check_filename(name: str, field: str) -> None:
                              where="query parameter" if field == "filename" else "request body")
 
 
-def _not_found(exc: NotFound) -> StreamsError:
-    return StreamsError.not_found(exc.kind, exc.id)
-
-
 @api.route("/files", "POST", query=UploadQuery, response=FileOut, status=201, errors=[413],
            content_types=["*/*"], summary="Upload a file (direct, up to 5 MB)",
            description="The raw bytes are the request body (any content type). Answers 201 once the file is READY "
@@ -154,12 +149,7 @@ def create_upload(body: UploadSessionIn):
            summary="Complete an upload session: the file is PROCESSING until a worker has inspected it",
            description="409 when no bytes were PUT yet. Repeating it returns the file as it is.")
 def complete_upload(id: int):
-    try:
-        row, due = files.complete_session(id)
-    except NotFound as exc:
-        raise _not_found(exc) from None
-    except Conflict as exc:
-        raise StreamsError.conflict(str(exc)) from None
+    row, due = files.complete_session(id)
     if due:
         from chalicelib import aws
 
@@ -179,10 +169,7 @@ def list_files(query: FilesQuery):
 
 @api.route("/files/{id}", "GET", response=FileOut, errors=[404], summary="One file")
 def get_file(id: int):
-    row = files.get_file(id)
-    if row is None:
-        raise StreamsError.not_found("File", id)
-    return ok(files.file_view(row))
+    return ok(files.file_view(files.require_file(id)))
 
 
 @api.route("/files/{id}/download", "GET", errors=[404, 409], summary="The file's exact bytes",
@@ -193,9 +180,7 @@ def get_file(id: int):
 def download_file(id: int):
     from chalicelib.streams import storage
 
-    row = files.get_file(id)
-    if row is None:
-        raise StreamsError.not_found("File", id)
+    row = files.require_file(id)
     if row["status"] == "UPLOADING":
         raise StreamsError.conflict(f"File {id} has no bytes yet: its upload session is not complete")
     size = row["size_bytes"] or 0
@@ -212,10 +197,5 @@ def download_file(id: int):
 @api.route("/files/{id}", "DELETE", response=DeletedOut, errors=[404, 409],
            summary="Delete a file (409 while a non-archived stream or a legacy reconciliation uses it)")
 def delete_file(id: int):
-    try:
-        files.delete_file(id)
-    except NotFound as exc:
-        raise _not_found(exc) from None
-    except Conflict as exc:
-        raise StreamsError.conflict(str(exc)) from None
+    files.delete_file(id)
     return ok({"id": id, "deleted": True}, message=f"File {id} deleted")

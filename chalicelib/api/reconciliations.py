@@ -10,11 +10,9 @@ from typing import Optional
 from chalice import Blueprint
 from pydantic import Field, StrictInt
 
-from chalicelib.api.core import (Dialect, Problem, RequestInvalid, Routes, StreamsError, StreamsIn, StreamsOut,
-                                 StreamsPageQuery, ok, page_of, paginated)
+from chalicelib.api.core import Dialect, Routes, StreamsIn, StreamsOut, StreamsPageQuery, ok, page_of, paginated
 from chalicelib.api.exceptions import ExceptionOut, ExceptionReason, ExceptionStatus, Side
 from chalicelib.streams import exceptions, legacy
-from chalicelib.streams.defs_errors import Conflict, Invalid, NotFound
 
 bp = Blueprint(__name__)
 api = Routes(bp, dialect=Dialect.STREAMS, tag="reconciliations")
@@ -108,13 +106,6 @@ def _rate_limit() -> None:
         enforce_rate_limit(p, "stream-runs", int(os.environ.get("RATE_LIMIT_RUNS_PER_MINUTE", "30")))
 
 
-def _load(id: int) -> dict:
-    try:
-        return legacy.get(id)
-    except NotFound as exc:
-        raise StreamsError.not_found(exc.kind, exc.id) from None
-
-
 @api.route("/reconciliations", "POST", body=ReconciliationIn, response=ReconciliationCreatedOut, status=201,
            summary="Create a reconciliation (PENDING until started)",
            description="Behind the adapter: an implicit one-step stream and a PENDING run of it. 400 when a file "
@@ -123,11 +114,8 @@ def _load(id: int) -> dict:
 def create_reconciliation(body: ReconciliationIn):
     _rate_limit()
     p = _principal()
-    try:
-        row = legacy.create(body.name, body.description, body.source_file_id, body.target_file_id, body.rule_set_id,
-                            getattr(p, "owner_email", None))
-    except Invalid as exc:
-        raise RequestInvalid([Problem(i.field, i.code, i.message) for i in exc.issues]) from None
+    row = legacy.create(body.name, body.description, body.source_file_id, body.target_file_id, body.rule_set_id,
+                        getattr(p, "owner_email", None))
     v = legacy.view(row)
     return ok({k: v[k] for k in ("id", "name", "status", "sourceFileId", "targetFileId", "ruleSetId", "createdAt")},
               message="Reconciliation created", status=201)
@@ -142,19 +130,13 @@ def list_reconciliations(query: StreamsPageQuery):
 
 @api.route("/reconciliations/{id}", "GET", response=ReconciliationOut, errors=[404], summary="One reconciliation")
 def get_reconciliation(id: int):
-    return ok(legacy.view(_load(id)))
+    return ok(legacy.view(legacy.get(id)))
 
 
 @api.route("/reconciliations/{id}/start", "POST", response=StartedOut, errors=[404, 409],
            summary="Start a PENDING reconciliation (409 once started)")
 def start_reconciliation(id: int):
-    try:
-        row = legacy.start(id)
-    except NotFound as exc:
-        raise StreamsError.not_found(exc.kind, exc.id) from None
-    except Conflict as exc:
-        raise StreamsError.conflict(str(exc)) from None
-    v = legacy.view(row)
+    v = legacy.view(legacy.start(id))
     from datetime import timezone
 
     started = v["startedAt"] or datetime.now(timezone.utc)
@@ -165,7 +147,7 @@ def start_reconciliation(id: int):
 @api.route("/reconciliations/{id}/status", "GET", response=StatusOut, errors=[404],
            summary="Status and progress (RETRY_WAIT reads IN_PROGRESS, SKIPPED reads CANCELED)")
 def reconciliation_status(id: int):
-    v = legacy.view(_load(id))
+    v = legacy.view(legacy.get(id))
     progress = 100 if v["status"] == "COMPLETED" else v["progress"]
     return ok({"id": id, "status": v["status"], "progress": progress})
 
@@ -173,12 +155,7 @@ def reconciliation_status(id: int):
 @api.route("/reconciliations/{id}/cancel", "POST", response=CanceledOut, errors=[404, 409],
            summary="Cancel a reconciliation (its run); 409 when it is finished")
 def cancel_reconciliation(id: int):
-    try:
-        row = legacy.cancel(id)
-    except NotFound as exc:
-        raise StreamsError.not_found(exc.kind, exc.id) from None
-    except Conflict as exc:
-        raise StreamsError.conflict(str(exc)) from None
+    row = legacy.cancel(id)
     v = legacy.view(row)
     return ok({"id": id, "status": v["status"], "completed_at": v["completedAt"] or row["run_completed_at"]},
               message="Reconciliation canceled")
@@ -188,7 +165,7 @@ def cancel_reconciliation(id: int):
            response=page_of(ExceptionOut), errors=[404],
            summary="Exceptions of a reconciliation (filters side, reason, status; newest first)")
 def reconciliation_exceptions(id: int, query: ReconciliationExceptionsQuery):
-    _load(id)
+    legacy.get(id)   # 404 for an unknown reconciliation, not an empty page
     rows, total = exceptions.list_exceptions(
         reconciliation_id=id, side=query.side.value if query.side else None,
         reason=query.reason.value if query.reason else None, status=query.status.value if query.status else None,

@@ -7,11 +7,9 @@ from typing import Any, Optional
 from chalice import Blueprint
 from pydantic import Field
 
-from chalicelib.api.core import (Dialect, Routes, StreamsError, StreamsOut, StreamsPageQuery, StreamsQuery, ok,
-                                 page_of, paginated)
+from chalicelib.api.core import Dialect, Routes, StreamsOut, StreamsPageQuery, StreamsQuery, ok, page_of, paginated
 from chalicelib.matching.rules import RuleSet
 from chalicelib.streams import rule_sets
-from chalicelib.streams.defs_errors import Conflict, NotFound
 
 bp = Blueprint(__name__)
 api = Routes(bp, dialect=Dialect.STREAMS, tag="rule-sets")
@@ -77,30 +75,18 @@ def list_rule_sets(query: RuleSetsQuery):
 @api.route("/rule-sets/{id}", "GET", query=VersionQuery, response=RuleSetOut, errors=[404],
            summary="One rule set: the latest version, or ?version=N")
 def get_rule_set(id: int, query: VersionQuery):
-    try:
-        row = rule_sets.require(id, query.version)
-    except NotFound as exc:
-        raise StreamsError.not_found(exc.kind, exc.id) from None
-    return ok(rule_sets.view(row))
+    return ok(rule_sets.view(rule_sets.require(id, query.version)))
 
 
 @api.route("/rule-sets/{id}", "PUT", body=RuleSet, response=RuleSetOut, errors=[404],
            summary="Replace a rule set: writes version + 1 (earlier versions stay readable)")
 def update_rule_set(id: int, body: RuleSet):
-    try:
-        row = rule_sets.update(id, body, _caller())
-    except NotFound as exc:
-        raise StreamsError.not_found(exc.kind, exc.id) from None
+    row = rule_sets.update(id, body, _caller())
     return ok(rule_sets.view(row), message=f"Rule set {id} is now at version {row['version']}")
 
 
 @api.route("/rule-sets/{id}", "DELETE", response=DeletedOut, errors=[404, 409],
            summary="Delete a rule set (409 while a non-archived stream or a legacy reconciliation uses it)")
 def delete_rule_set(id: int):
-    try:
-        rule_sets.delete(id)
-    except NotFound as exc:
-        raise StreamsError.not_found(exc.kind, exc.id) from None
-    except Conflict as exc:
-        raise StreamsError.conflict(str(exc)) from None
+    rule_sets.delete(id)
     return ok({"id": id, "deleted": True}, message=f"Rule set {id} deleted")

@@ -9,10 +9,9 @@ from typing import Any, Optional
 from chalice import Blueprint
 from pydantic import Field, RootModel
 
-from chalicelib.api.core import (Dialect, Routes, StreamsError, StreamsIn, StreamsOut, StreamsPageQuery,
-                                 StreamsQuery, ok, page_of, paginated)
+from chalicelib.api.core import (Dialect, Routes, StreamsIn, StreamsOut, StreamsPageQuery, StreamsQuery, ok, page_of,
+                                 paginated)
 from chalicelib.streams import runs
-from chalicelib.streams.defs_errors import Conflict, NotFound
 
 bp = Blueprint(__name__)
 api = Routes(bp, dialect=Dialect.STREAMS, tag="stream runs", owns=("/stream-runs", "/step-runs"))
@@ -151,21 +150,6 @@ class StepsQuery(StreamsQuery):
     attempts: Attempts = Field(default=Attempts.LATEST, description="`all` adds earlier attempts of each step")
 
 
-def _domain_errors(fn):
-    import functools
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except NotFound as exc:
-            raise StreamsError.not_found(exc.kind, exc.id) from None
-        except Conflict as exc:
-            raise StreamsError.conflict(str(exc)) from None
-
-    return wrapper
-
-
 def _rate_limit() -> None:
     from chalicelib.api.auth import enforce_rate_limit
 
@@ -186,7 +170,6 @@ def _requested_by() -> Optional[str]:
            description="Creates a run of the stream's current definition and starts its execution. 409 when the "
                        "stream is not ACTIVE or a run of it is PENDING or RUNNING. Counts against the per-key "
                        "run-creation rate limit.")
-@_domain_errors
 def create_stream_run(id: int, body: RunIn):
     metadata = dict(body.trigger_metadata or {})
     metadata.setdefault("requestedBy", _requested_by())
@@ -195,7 +178,6 @@ def create_stream_run(id: int, body: RunIn):
 
 @api.route("/streams/{id}/runs", "GET", query=RunsQuery, response=page_of(RunOut), errors=[404],
            summary="Runs of a stream, newest first")
-@_domain_errors
 def list_stream_runs(id: int, query: RunsQuery):
     items, total = runs.list_runs(id, status=query.status.value if query.status else None,
                                   offset=query.offset, limit=query.limit)
@@ -203,27 +185,23 @@ def list_stream_runs(id: int, query: RunsQuery):
 
 
 @api.route("/stream-runs/{runId}", "GET", response=RunOut, errors=[404], summary="One run, with its metrics")
-@_domain_errors
 def get_stream_run(runId: int):
     return ok(runs.get_run(runId))
 
 
 @api.route("/stream-runs/{runId}/steps", "GET", query=StepsQuery, response=StepRunList, errors=[404],
            summary="Step runs of a run (latest attempt per step; ?attempts=all for every attempt)")
-@_domain_errors
 def list_stream_run_steps(runId: int, query: StepsQuery):
     return ok(runs.list_step_runs(runId, all_attempts=query.attempts is Attempts.ALL))
 
 
 @api.route("/step-runs/{stepRunId}/artifacts", "GET", response=ArtifactList, errors=[404],
            summary="Artifacts of a step run (files: download through downloadUrl)")
-@_domain_errors
 def list_step_run_artifacts(stepRunId: int):
     return ok(runs.artifacts_of(stepRunId))
 
 
 @api.route("/stream-runs/{runId}/cancel", "POST", response=CanceledOut, errors=[404, 409],
            summary="Cancel a run (the running step stops within seconds; pending steps are SKIPPED)")
-@_domain_errors
 def cancel_stream_run(runId: int):
     return ok(runs.cancel_run(runId), message="Run canceled")

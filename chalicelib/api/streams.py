@@ -8,10 +8,8 @@ from typing import Any, Literal, Optional
 from chalice import Blueprint
 from pydantic import Field
 
-from chalicelib.api.core import (Dialect, Problem, RequestInvalid, Routes, StreamsError, StreamsOut,
-                                 StreamsPageQuery, ok, page_of, paginated)
+from chalicelib.api.core import Dialect, Routes, StreamsOut, StreamsPageQuery, ok, page_of, paginated
 from chalicelib.streams import definitions
-from chalicelib.streams.defs_errors import Conflict, Invalid, NotFound
 from chalicelib.streams.validation import InputType, StreamIn, StreamStatus, TriggerType
 
 bp = Blueprint(__name__)
@@ -100,10 +98,6 @@ def _caller() -> Optional[str]:
     return getattr(p, "owner_email", None)
 
 
-def _invalid(exc: Invalid) -> RequestInvalid:
-    return RequestInvalid([Problem(i.field, i.code, i.message) for i in exc.issues], message=str(exc))
-
-
 def _full(stream: dict) -> dict:
     return definitions.stream_view(stream)
 
@@ -112,10 +106,7 @@ def _full(stream: dict) -> dict:
            description="Validated on create: structural errors and broken references are a 400 listing them all "
                        "(codes as in POST /streams/{id}/validate). A file still PROCESSING is accepted.")
 def create_stream(body: StreamIn):
-    try:
-        stream = definitions.create_stream(body, _caller())
-    except Invalid as exc:
-        raise _invalid(exc) from None
+    stream = definitions.create_stream(body, _caller())
     return ok(definitions.summary_view(stream), message="Stream created", status=201)
 
 
@@ -129,35 +120,19 @@ def list_streams(query: StreamsListQuery):
 
 @api.route("/streams/{id}", "GET", response=StreamOut, errors=[404], summary="One stream with its steps")
 def get_stream(id: int):
-    try:
-        return ok(_full(definitions.load(id)))
-    except NotFound as exc:
-        raise StreamsError.not_found(exc.kind, exc.id) from None
+    return ok(_full(definitions.load(id)))
 
 
 @api.route("/streams/{id}", "PUT", body=StreamIn, response=StreamOut, errors=[404, 409],
            summary="Replace a stream's definition (name, description, trigger, steps): a new version",
            description="A run in flight keeps the definition it started with. 409 for an ARCHIVED stream.")
 def update_stream(id: int, body: StreamIn):
-    try:
-        stream = definitions.update_stream(id, body, _caller())
-    except NotFound as exc:
-        raise StreamsError.not_found(exc.kind, exc.id) from None
-    except Conflict as exc:
-        raise StreamsError.conflict(str(exc)) from None
-    except Invalid as exc:
-        raise _invalid(exc) from None
+    stream = definitions.update_stream(id, body, _caller())
     return ok(_full(stream), message=f"Stream {id} is now at version {stream['version']}")
 
 
 def _status(id: int, action: str, message: str):
-    try:
-        stream = definitions.set_status(id, action)
-    except NotFound as exc:
-        raise StreamsError.not_found(exc.kind, exc.id) from None
-    except Conflict as exc:
-        raise StreamsError.conflict(str(exc)) from None
-    return ok(_full(stream), message=message)
+    return ok(_full(definitions.set_status(id, action)), message=message)
 
 
 @api.route("/streams/{id}/pause", "POST", response=StreamOut, errors=[404, 409],
@@ -186,9 +161,6 @@ def archive_stream(id: int):
                        "TIMEZONE_INVALID. Warnings: STEP_TARGET_FILE_LARGE (over 1,000,000 rows), STEP_OUTPUT_UNUSED. "
                        "Each names the step and the field.")
 def validate_stream(id: int):
-    try:
-        errors, warnings = definitions.validate_saved(id)
-    except NotFound as exc:
-        raise StreamsError.not_found(exc.kind, exc.id) from None
+    errors, warnings = definitions.validate_saved(id)
     item = lambda i: {"field": i.field, "code": i.code, "message": i.message}  # noqa: E731
     return ok({"valid": not errors, "errors": [item(i) for i in errors], "warnings": [item(i) for i in warnings]})

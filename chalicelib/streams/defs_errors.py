@@ -1,6 +1,7 @@
 """Domain errors of the definitions side (files, rule sets, data sources, streams, exceptions).
 
-Free of HTTP: the route modules map them to the streams error shape (404 / 409 / 400).
+Free of HTTP: the shared API layer answers them in the streams error shape, once for every route
+(chalicelib/api/core.py `domain_error`: NotFound 404, Conflict 409, Invalid 400).
 """
 from __future__ import annotations
 
@@ -35,5 +36,6 @@ class Invalid(DefinitionError):
 
     def __init__(self, issues: list[Issue], message: str | None = None):
         self.issues = list(issues)
+        self.message = message   # None: the answer names the first issue (and counts the others)
         first = self.issues[0] if self.issues else Issue("body", "INVALID_VALUE", "is invalid")
         super().__init__(message or f"{first.field}: {first.message}")
