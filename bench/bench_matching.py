@@ -34,32 +34,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-FOUR_PASS = {
-    "name": "Orders vs Marketplace", "sourceKey": "order_id", "targetKey": "txn_id",
-    "passes": [
-        {"name": "Exact reference and amount", "cardinality": "ONE_TO_ONE",
-         "conditions": [
-             {"source": "order_id", "target": "order_ref", "operator": "EQUALS", "normalize": ["TRIM", "UPPER"]},
-             {"source": "amount", "target": "gross", "operator": "EQUALS"}]},
-        {"name": "Reference, amount within a cent, settled within 2 days", "cardinality": "ONE_TO_ONE",
-         "conditions": [
-             {"source": "order_id", "target": "order_ref", "operator": "EQUALS", "normalize": ["TRIM", "UPPER"]},
-             {"source": "amount", "target": "gross", "operator": "AMOUNT_TOLERANCE", "absolute": 0.01},
-             {"source": "order_date", "target": "settled_on", "operator": "DATE_WINDOW", "daysBefore": 0,
-              "daysAfter": 2}]},
-        {"name": "Same amount and day, similar customer name", "cardinality": "ONE_TO_ONE",
-         "conditions": [
-             {"source": "amount", "target": "gross", "operator": "EQUALS"},
-             {"source": "order_date", "target": "settled_on", "operator": "DATE_WINDOW", "daysBefore": 0,
-              "daysAfter": 0},
-             {"source": "customer", "target": "payer", "operator": "SIMILARITY", "algorithm": "JARO_WINKLER",
-              "threshold": 0.9}]},
-        {"name": "Payout batches", "cardinality": "ONE_TO_MANY", "groupBy": {"target": ["payout_id"]},
-         "conditions": [
-             {"source": "payout_ref", "target": "payout_id", "operator": "EQUALS"},
-             {"source": "amount", "target": "gross", "operator": "AMOUNT_TOLERANCE", "absolute": 0.05,
-              "aggregate": "SUM"}]},
-    ]}
+# the four-pass rule set of the streams platform contract §3, as POST /rule-sets takes it
+FOUR_PASS = json.loads((ROOT / "docs" / "examples" / "rule-set-four-pass.json").read_text())
 
 EXACT = {"name": "Exact reference", "sourceKey": "order_id", "targetKey": "txn_id",
          "passes": [{"name": "Reference", "cardinality": "ONE_TO_ONE",

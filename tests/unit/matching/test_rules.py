@@ -1,4 +1,7 @@
 """Rule-set model (§3): accepted shapes, located validation errors, the column check."""
+import json
+from pathlib import Path
+
 import pytest
 from pydantic import ValidationError
 
@@ -6,31 +9,9 @@ from chalicelib.matching import RuleSet, check_columns, describe_errors, error_l
 
 from .helpers import eq, p, sim, tol, window
 
-CONTRACT_EXAMPLE = {
-    "name": "Orders vs Marketplace", "description": "...", "sourceKey": "order_id", "targetKey": "txn_id",
-    "passes": [
-        {"name": "Exact reference and amount", "cardinality": "ONE_TO_ONE",
-         "conditions": [
-             {"source": "order_id", "target": "order_ref", "operator": "EQUALS", "normalize": ["TRIM", "UPPER"]},
-             {"source": "amount", "target": "gross", "operator": "EQUALS"}]},
-        {"name": "Reference, amount within a cent, settled within 2 days", "cardinality": "ONE_TO_ONE",
-         "conditions": [
-             {"source": "order_id", "target": "order_ref", "operator": "EQUALS", "normalize": ["TRIM", "UPPER"]},
-             {"source": "amount", "target": "gross", "operator": "AMOUNT_TOLERANCE", "absolute": 0.01},
-             {"source": "order_date", "target": "settled_on", "operator": "DATE_WINDOW", "daysBefore": 0,
-              "daysAfter": 2}]},
-        {"name": "Same amount and day, similar customer name", "cardinality": "ONE_TO_ONE",
-         "conditions": [
-             {"source": "amount", "target": "gross", "operator": "EQUALS"},
-             {"source": "order_date", "target": "settled_on", "operator": "DATE_WINDOW", "daysBefore": 0,
-              "daysAfter": 0},
-             {"source": "customer", "target": "payer", "operator": "SIMILARITY", "algorithm": "JARO_WINKLER",
-              "threshold": 0.9}]},
-        {"name": "Payout batches", "cardinality": "ONE_TO_MANY", "groupBy": {"target": ["payout_id"]},
-         "conditions": [
-             {"source": "payout_ref", "target": "payout_id", "operator": "EQUALS"},
-             {"source": "amount", "target": "gross", "operator": "AMOUNT_TOLERANCE", "absolute": 0.05,
-              "aggregate": "SUM"}]}]}
+# the streams platform contract's §3 example, as POST /rule-sets takes it
+CONTRACT_EXAMPLE = json.loads(
+    (Path(__file__).resolve().parents[3] / "docs" / "examples" / "rule-set-four-pass.json").read_text())
 
 
 def errors_of(d):
