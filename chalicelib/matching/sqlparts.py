@@ -34,7 +34,8 @@ class Feature:
         c = ident(self.column)
         if self.kind == "amount":
             if col_type == "VARCHAR":
-                return f"TRY_CAST(trim({c}) AS {AMOUNT_TYPE})"
+                # the cast itself skips ASCII white space; trim() (also no-break spaces) only when it fails
+                return f"COALESCE(TRY_CAST({c} AS {AMOUNT_TYPE}), TRY_CAST(trim({c}) AS {AMOUNT_TYPE}))"
             return f"TRY_CAST({c} AS {AMOUNT_TYPE})"
         if self.kind == "date":
             if col_type in ("DATE",):
@@ -44,9 +45,12 @@ class Feature:
             x = f"trim(CAST({c} AS VARCHAR))"
             fmts = _OTHER_FORMATS + (_MONTH_FIRST if month_first else _DAY_FIRST)
             lst = "[" + ", ".join(sql_str(f) for f in fmts) + "]"
-            # plain dates (the common case) skip the timestamp parsers; a cast to DATE would
-            # drop a UTC offset, so longer values go through TIMESTAMPTZ
-            return (f"COALESCE(CASE WHEN length({x}) <= 10 THEN TRY_CAST({x} AS DATE) END, "
+            raw = c if col_type == "VARCHAR" else f"CAST({c} AS VARCHAR)"
+            # plain dates (the common case) skip the timestamp parsers, first as stored (the cast
+            # skips ASCII white space), then trimmed; a cast to DATE would drop a UTC offset, so
+            # longer values go through TIMESTAMPTZ
+            return (f"COALESCE(CASE WHEN length({raw}) <= 10 THEN TRY_CAST({raw} AS DATE) END, "
+                    f"CASE WHEN length({x}) <= 10 THEN TRY_CAST({x} AS DATE) END, "
                     f"CAST(TRY_CAST({x} AS TIMESTAMPTZ) AS DATE), CAST(try_strptime({x}, {lst}) AS DATE))")
         x = f"CAST({c} AS VARCHAR)"
         for n in self.normalize:
