@@ -116,10 +116,8 @@ class _Runner:
         self._span = (0, 0)
         self._lock = threading.Lock()
         self._canceled = False
-        # the run's database lives in memory (spilling to temp_dir): an automatic checkpoint would
-        # only recompress tables the run drops seconds later (it stalled a DROP TABLE for 1.5 s)
         cfg = {"threads": max(1, int(limits.threads)), "memory_limit": limits.memory_limit,
-               "preserve_insertion_order": True, "checkpoint_threshold": "1TB"}
+               "preserve_insertion_order": True}
         if limits.temp_dir:
             os.makedirs(limits.temp_dir, exist_ok=True)
             cfg["temp_directory"] = limits.temp_dir
