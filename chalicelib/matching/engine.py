@@ -21,7 +21,7 @@ from typing import Callable, Optional
 
 import duckdb
 
-from .explain import explanation_statements, reason_counts
+from .explain import explain_unmatched
 from .inputs import (EXPLANATION_COLUMNS, CsvDialect, InputError, csv_dialect, detect_format,
                      explanation_tail, ident, reader_sql, sql_str, translate_error)
 from .rules import Cardinality, Operator, Pass, RuleSet, check_columns
@@ -176,27 +176,25 @@ class _Runner:
     def one(self, q: str):
         return self.sql(q).fetchone()
 
-    def alongside(self, *statements: str) -> Callable[[], list]:
-        """Run ``statements`` in order on a second connection of the same database while the caller
-        goes on with its own (CSV writing is single-threaded and many statements on small tables
-        are too, so a second statement uses the other core). All tables of a run are regular
-        tables of its private in-memory database, so both connections see them.
-        Returns ``wait()``, which joins and answers each statement's first row, or re-raises its error."""
+    def alongside(self, q: str) -> Callable[[], None]:
+        """Run ``q`` on a second connection of the same database while the caller goes on (the
+        outputs are written by single-threaded CSV writers, so a second statement uses the other
+        core); it may read regular tables only (TEMP tables belong to the main connection).
+        Returns ``wait()``, which joins and re-raises the statement's error."""
         cur = self.con.cursor()
         self._side_cons.append(cur)
-        box: dict = {"rows": []}
+        box: dict = {}
 
         def work():
             try:
-                for q in statements:
-                    box["rows"].append(cur.execute(q).fetchone())
+                cur.execute(q)
             except BaseException as e:   # noqa: BLE001 — handed to wait()
                 box["error"] = e
 
         th = threading.Thread(target=work, daemon=True)
         th.start()
 
-        def wait() -> list:
+        def wait():
             th.join()
             self._side_cons.remove(cur)
             cur.close()
@@ -205,17 +203,7 @@ class _Runner:
                 raise MatchCanceled("the run was canceled") from None
             if err is not None:
                 raise err
-            return box["rows"]
         return wait
-
-    def both(self, mine: list[str], theirs: list[str]) -> tuple[list, list]:
-        """Two independent sequences of statements at once: ``theirs`` alongside, ``mine`` here."""
-        wait = self.alongside(*theirs)
-        try:
-            rows = [self.one(q) for q in mine]
-        finally:
-            other = wait()
-        return rows, other
 
     # ---- loading
 
@@ -364,28 +352,22 @@ class _Runner:
         self._rest_no[side.letter] = 0
         self.rest_rows[side.letter] = side.rows
 
-    def shrink_rests(self, s: Side, t: Side, pass_no: int, drop_previous: bool = True):
-        """After a pass that matched rows: keep the rest of each side as a narrow table (later
-        passes and the explanations scan it instead of anti-joining the whole input with every
-        match). The two sides are built at once."""
-        plan = []
-        for side in (s, t):
-            rid_col = "s_rid" if side.letter == "s" else "t_rid"
-            cols = (["__rid", "__m_key"] + list(side.features.values())
-                    + [ident(c) for c in self._group_columns(side)])
-            n = self._rest_no[side.letter] + 1
-            name = f"rest_{side.letter}_{n}"
-            # an ANTI join (a NOT IN subquery would plan a slower MARK join for its NULL semantics)
-            plan.append((side, n, name, f"""CREATE OR REPLACE TABLE {name} AS SELECT {', '.join(cols)}
-                FROM {self.rest[side.letter]} r
-                ANTI JOIN (SELECT {rid_col} AS __mrid FROM matches WHERE pass = {pass_no}) m ON r.__rid = m.__mrid"""))
-        mine, theirs = self.both([plan[0][3]], [plan[1][3]])
-        for (side, n, name, _), row in zip(plan, (mine[0], theirs[0])):
-            if n > 1 and drop_previous:
-                self.sql(f"DROP TABLE rest_{side.letter}_{n - 1}")
-            self.rest[side.letter] = name
-            self._rest_no[side.letter] = n
-            self.rest_rows[side.letter] = row[0]
+    def shrink_rest(self, side: Side, pass_no: int, drop_previous: bool = True):
+        """After a pass that matched rows: keep the rest as a narrow table (later passes and the
+        explanations scan it instead of anti-joining the whole input with every match)."""
+        rid_col = "s_rid" if side.letter == "s" else "t_rid"
+        cols = (["__rid", "__m_key"] + list(side.features.values())
+                + [ident(c) for c in self._group_columns(side)])
+        n = self._rest_no[side.letter] + 1
+        name = f"rest_{side.letter}_{n}"
+        # an ANTI join (a NOT IN subquery would plan a slower MARK join for its NULL semantics)
+        kept = self.one(f"""CREATE OR REPLACE TEMP TABLE {name} AS SELECT {', '.join(cols)} FROM {self.rest[side.letter]} r
+                     ANTI JOIN (SELECT {rid_col} AS __mrid FROM matches WHERE pass = {pass_no}) m ON r.__rid = m.__mrid""")[0]
+        if n > 1 and drop_previous:
+            self.sql(f"DROP TABLE rest_{side.letter}_{n - 1}")
+        self.rest[side.letter] = name
+        self._rest_no[side.letter] = n
+        self.rest_rows[side.letter] = kept
 
     def _save_rest(self, side: Side):
         return (self.rest[side.letter], self._rest_no[side.letter], self.rest_rows[side.letter])
@@ -406,7 +388,8 @@ class _Runner:
         else:
             n = self._grouped(pi, p, conds, s, t)
         if n > 0 and not self._shrunk:
-            self.shrink_rests(s, t, pi + 1)
+            self.shrink_rest(s, pi + 1)
+            self.shrink_rest(t, pi + 1)
         if p.cardinality is Cardinality.ONE_TO_ONE:
             ms = mt = n
         else:
@@ -434,7 +417,7 @@ class _Runner:
         join_on = [c.test() for c in eq] + [c.test() for c in rest if c.op is not Operator.SIMILARITY]
         where = [c.test() for c in sims]
         # with no equality key the range condition (BETWEEN) is the join: DuckDB plans an IE join
-        self.sql(f"""CREATE OR REPLACE TABLE cand AS
+        self.sql(f"""CREATE OR REPLACE TEMP TABLE cand AS
             SELECT s.__rid AS a, t.__rid AS b, s.__m_key AS akey, t.__m_key AS bkey,
                    {adiff} AS adiff, {ddiff} AS ddiff, {sim} AS sim
             FROM ({s_rem}) s JOIN ({t_rem}) t ON {' AND '.join(join_on)}
@@ -465,7 +448,8 @@ class _Runner:
             return 0
         # the rest tables are needed anyway; their sizes say how many distinct rows were paired
         saved = (self._save_rest(s), self._save_rest(t))
-        self.shrink_rests(s, t, pi + 1, drop_previous=False)
+        self.shrink_rest(s, pi + 1, drop_previous=False)
+        self.shrink_rest(t, pi + 1, drop_previous=False)
         ds = saved[0][2] - self.rest_rows["s"]
         dt = saved[1][2] - self.rest_rows["t"]
         if n == ds == dt:
@@ -477,10 +461,10 @@ class _Runner:
             return n
         self._restore_rest(s, saved[0])
         self._restore_rest(t, saved[1])
-        self.sql(f"CREATE OR REPLACE TABLE j AS SELECT s_rid, t_rid, skey, tkey FROM matches WHERE pass = {pi + 1}")
+        self.sql(f"CREATE OR REPLACE TEMP TABLE j AS SELECT s_rid, t_rid, skey, tkey FROM matches WHERE pass = {pi + 1}")
         self.sql(f"DELETE FROM matches WHERE pass = {pi + 1}")
         values = f"{pi + 1}, s_rid, s_rid, t_rid, skey, tkey, {zeros}, CAST(NULL AS DOUBLE)"
-        self.sql("""CREATE OR REPLACE TABLE jd AS SELECT * FROM j
+        self.sql("""CREATE OR REPLACE TEMP TABLE jd AS SELECT * FROM j
             WHERE s_rid IN (SELECT s_rid FROM j GROUP BY s_rid HAVING count(*) > 1)
                OR t_rid IN (SELECT t_rid FROM j GROUP BY t_rid HAVING count(*) > 1)""")
         n = self.one(f"INSERT INTO matches SELECT {values} FROM j ANTI JOIN jd USING (s_rid, t_rid)")[0]
@@ -536,7 +520,7 @@ class _Runner:
         order_b = "abs(adiff), abs(ddiff), sim DESC NULLS LAST, bkey NULLS FIRST, b"
         order_a = "abs(adiff), abs(ddiff), sim DESC NULLS LAST, akey NULLS FIRST, a"
         metric = "abs(adiff) NULLS LAST, abs(ddiff) NULLS LAST, sim DESC NULLS LAST"
-        self.sql(f"""CREATE OR REPLACE TABLE mb AS
+        self.sql(f"""CREATE OR REPLACE TEMP TABLE mb AS
             WITH fa AS (SELECT a, b FROM cand QUALIFY row_number() OVER (PARTITION BY a ORDER BY {order_b}) = 1),
                  fb AS (SELECT a, b FROM cand QUALIFY row_number() OVER (PARTITION BY b ORDER BY {order_a}) = 1),
                  std AS (SELECT a, b FROM fa SEMI JOIN fb USING (a, b)),
@@ -560,7 +544,7 @@ class _Runner:
             SELECT c.* FROM cand c SEMI JOIN chosen USING (a, b)""")
         n, da, db = self.one("SELECT count(*), count(DISTINCT a), count(DISTINCT b) FROM mb")
         if not n == da == db:      # a signature collision: settle this round by mutual best alone
-            n = self.one(f"""CREATE OR REPLACE TABLE mb AS
+            n = self.one(f"""CREATE OR REPLACE TEMP TABLE mb AS
                 WITH fa AS (SELECT a, b FROM cand QUALIFY row_number() OVER (PARTITION BY a ORDER BY {order_b}) = 1),
                      fb AS (SELECT a, b FROM cand QUALIFY row_number() OVER (PARTITION BY b ORDER BY {order_a}) = 1)
                 SELECT c.* FROM cand c SEMI JOIN fa USING (a, b) SEMI JOIN fb USING (a, b)""")[0]
@@ -583,7 +567,7 @@ class _Runner:
         o_feats = sorted({side_of(c)[1][2:] for c in conds})
         gsel = ", ".join(f"CAST({ident(g)} AS VARCHAR) AS __g{i}" for i, g in enumerate(gcols))
         gnn = " AND ".join(f"{ident(g)} IS NOT NULL" for g in gcols)
-        self.sql(f"""CREATE OR REPLACE TABLE mem AS
+        self.sql(f"""CREATE OR REPLACE TEMP TABLE mem AS
             SELECT __rid, __m_key, {gsel}, {', '.join(m_feats)} FROM {self.rest[m]}
             WHERE {gnn}""")
         gk = ", ".join(f"__g{i}" for i in range(len(gcols)))
@@ -602,8 +586,8 @@ class _Runner:
             parts.append(f"max({f}) AS dmax{i}")
             parts.append(f"count({f}) = count(*) AS d{i}_ok")
             oks.append(f"d{i}_ok")
-        self.sql(f"CREATE OR REPLACE TABLE grp AS SELECT {gk}, {', '.join(parts)} FROM mem GROUP BY {gk}")
-        self.sql(f"""CREATE OR REPLACE TABLE memg AS SELECT m.__rid AS rid, m.__m_key AS key, g.g FROM mem m
+        self.sql(f"CREATE OR REPLACE TEMP TABLE grp AS SELECT {gk}, {', '.join(parts)} FROM mem GROUP BY {gk}")
+        self.sql(f"""CREATE OR REPLACE TEMP TABLE memg AS SELECT m.__rid AS rid, m.__m_key AS key, g.g FROM mem m
             JOIN grp g ON {' AND '.join(f'm.__g{i} = g.__g{i}' for i in range(len(gcols)))}""")
         o_rem = self.remaining(one, o_feats, o_feats)
         on = []
@@ -629,7 +613,7 @@ class _Runner:
             ddiff = f"greatest(abs(date_diff('day', {od}, g.dmin0)), abs(date_diff('day', {od}, g.dmax0)))"
         a_expr, b_expr = ("o.__rid", "g.g") if one_to_many else ("g.g", "o.__rid")
         akey, bkey = ("o.__m_key", "g.gkey") if one_to_many else ("g.gkey", "o.__m_key")
-        self.sql(f"""CREATE OR REPLACE TABLE cand AS
+        self.sql(f"""CREATE OR REPLACE TEMP TABLE cand AS
             SELECT {a_expr} AS a, {b_expr} AS b, {akey} AS akey, {bkey} AS bkey,
                    CAST({tgt_amt} - {src_amt} AS {AMOUNT_TYPE}) AS adiff, {ddiff} AS ddiff,
                    CAST(NULL AS DOUBLE) AS sim
@@ -682,32 +666,18 @@ class _Runner:
             FROM (SELECT * FROM matches m ORDER BY {order}) m
         ) TO {sql_str(path)} (FORMAT csv, HEADER true)"""
 
-    def unmatched_sql(self, side: Side, path: str) -> str:
-        """The COPY of a side's unmatched output: its original columns and the explanation."""
-        cols = ", ".join(f"x.{ident(c)}" for c in side.columns)
-        rk = "x.__m_key" if side.key_column else "CAST(x.rowid + 1 AS VARCHAR)"
-        return f"""COPY (
-            SELECT {cols}, {rk} AS _row_key, e.reason AS _reason, e.closest_key AS _closest_key,
-                   e.closest_pass AS _closest_pass, e.failed_condition AS _failed_condition,
-                   e.detail AS _detail
-            FROM {side.table} x JOIN expl_{side.letter} e ON e.rid = x.rowid
-            ORDER BY x.rowid
-        ) TO {sql_str(path)} (FORMAT csv, HEADER true)"""
-
-    def explain_and_write(self, s: Side, t: Side, paths: dict) -> dict:
-        """The tail of a run, three statement streams at once: the MATCHED output (it needs nothing
-        more), and per side the explanations of its unmatched rows followed by its output."""
-        self.sql("SET preserve_insertion_order = true")
-        matched_written = self.alongside(self.matched_sql(s, t, paths["matched"]))
-        try:
-            per_side = []
-            for x, y, key in ((s, t, "unmatched_source"), (t, s, "unmatched_target")):
-                st = explanation_statements(self, x, y)
-                per_side.append((len(st) - 1, st + [self.unmatched_sql(x, paths[key])]))
-            mine, theirs = self.both(per_side[0][1], per_side[1][1])
-        finally:
-            matched_written()
-        return {"SOURCE": reason_counts(mine[per_side[0][0]]), "TARGET": reason_counts(theirs[per_side[1][0]])}
+    def write_unmatched(self, s: Side, t: Side, paths: dict):
+        for side, key in ((s, "unmatched_source"), (t, "unmatched_target")):
+            ex = "expl_s" if side.letter == "s" else "expl_t"
+            cols = ", ".join(f"x.{ident(c)}" for c in side.columns)
+            rk = "x.__m_key" if side.key_column else "CAST(x.rowid + 1 AS VARCHAR)"
+            self.sql(f"""COPY (
+                SELECT {cols}, {rk} AS _row_key, e.reason AS _reason, e.closest_key AS _closest_key,
+                       e.closest_pass AS _closest_pass, e.failed_condition AS _failed_condition,
+                       e.detail AS _detail
+                FROM {side.table} x JOIN {ex} e ON e.rid = x.rowid
+                ORDER BY x.rowid
+            ) TO {sql_str(paths[key])} (FORMAT csv, HEADER true)""")
 
 
 def run_match(source_path: str, target_path: str, rule_set: RuleSet, out_dir: str, *,
@@ -751,8 +721,15 @@ def run_match(source_path: str, target_path: str, rule_set: RuleSet, out_dir: st
             r.stage(20 + 55 * pi // n, 20 + 55 * (pi + 1) // n)
             r.summary_passes.append(r.run_pass(pi, p, s, t))
         r.stage(75, 99)
+        # the MATCHED output needs nothing more: it is written while the unmatched rows are explained
         paths = r.output_paths(out_dir)
-        reasons = r.explain_and_write(s, t, paths)
+        r.sql("SET preserve_insertion_order = true")
+        matched_written = r.alongside(r.matched_sql(s, t, paths["matched"]))
+        try:
+            reasons = explain_unmatched(r, s, t)
+            r.write_unmatched(s, t, paths)
+        finally:
+            matched_written()
         ms = sum(x["sourceRows"] for x in r.summary_passes)
         mt = sum(x["targetRows"] for x in r.summary_passes)
         r.check_cancel()

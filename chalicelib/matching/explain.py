@@ -29,68 +29,61 @@ _REASON = {Operator.AMOUNT_TOLERANCE: "TOLERANCE_EXCEEDED", Operator.DATE_WINDOW
            Operator.SIMILARITY: "BELOW_SIMILARITY", Operator.EQUALS: "TOLERANCE_EXCEEDED"}
 
 
-def explanation_statements(r: "_Runner", x: "Side", y: "Side") -> list[str]:
-    """The statements that explain the unmatched rows of side ``x`` into ``expl_<x>(rid, reason,
-    closest_key, closest_pass, failed_condition, detail)``; the last one answers one row: the
-    reasons and their counts (two lists, ordered by reason). The sides' statements are
-    independent of each other (the engine runs them at once)."""
-    out = [f"CREATE OR REPLACE TABLE um_{x.letter} AS SELECT __rid AS rid FROM {r.rest[x.letter]}"]
-    parts = []
-    for pi, p in enumerate(r.rs.passes):
-        r.check_cancel()
-        if pi in r.nothing_to_explain:
-            continue
-        if p.cardinality is Cardinality.ONE_TO_ONE:
-            q = _pairs(r, pi, x, y)
+def explain_unmatched(r: "_Runner", s: "Side", t: "Side") -> dict:
+    reasons = {}
+    for x, y in ((s, t), (t, s)):
+        r.sql(f"CREATE OR REPLACE TEMP TABLE um_{x.letter} AS SELECT __rid AS rid FROM {r.rest[x.letter]}")
+        parts = []
+        for pi, p in enumerate(r.rs.passes):
+            r.check_cancel()
+            if pi in r.nothing_to_explain:
+                continue
+            if p.cardinality is Cardinality.ONE_TO_ONE:
+                q = _pairs(r, pi, x, y)
+            else:
+                q = _groups(r, pi, x, y)
+            if q is not None:
+                parts.append(q)
+        ex = f"expl_{x.letter}"
+        no_cand, no_join = _no_candidate_detail(r, x, y)
+        if parts:
+            union = " UNION ALL ".join(f"SELECT * FROM ({q})" for q in parts)
+            r.sql(f"""CREATE OR REPLACE TEMP TABLE best_{x.letter} AS SELECT * FROM ({union})
+                QUALIFY row_number() OVER (PARTITION BY rid ORDER BY failed, pass DESC) = 1""")
+            best = f"best_{x.letter}"
         else:
-            q = _groups(r, pi, x, y)
-        if q is not None:
-            parts.append(q)
-    ex = f"expl_{x.letter}"
-    best = f"best_{x.letter}"
-    no_cand, no_join = _no_candidate_detail(r, x, y)
-    if parts:
-        union = " UNION ALL ".join(f"SELECT * FROM ({q})" for q in parts)
-        out.append(f"""CREATE OR REPLACE TABLE {best} AS SELECT * FROM ({union})
-            QUALIFY row_number() OVER (PARTITION BY rid ORDER BY failed, pass DESC) = 1""")
-    else:
-        out.append(f"""CREATE OR REPLACE TABLE {best} AS SELECT CAST(NULL AS BIGINT) AS rid,
-            0 AS pass, 0 AS failed, NULL AS reason, NULL AS closest_key, NULL AS failed_condition,
-            NULL AS detail, CAST(NULL AS BIGINT) AS cid WHERE false""")
-    names = " ".join(f"WHEN {i + 1} THEN {sql_str(p.name)}" for i, p in enumerate(r.rs.passes))
-    other_rid = "t_rid" if x.letter == "s" else "s_rid"
-    my_rid = "s_rid" if x.letter == "s" else "t_rid"
-    partner_key = "xx.__m_key" if x.key_column else "CAST(m.pid + 1 AS VARCHAR)"
-    out.append(f"""CREATE OR REPLACE TABLE {ex} AS
-        WITH taken AS (SELECT {other_rid} AS cid, min({my_rid}) AS pid, min(pass) AS mpass
-                       FROM matches WHERE {other_rid} IN (SELECT cid FROM {best} WHERE failed = 0)
-                       GROUP BY {other_rid})
-        SELECT u.rid,
-               coalesce(b.reason, 'NO_CANDIDATE') AS reason,
-               b.closest_key,
-               CASE b.pass {names} END AS closest_pass,
-               b.failed_condition,
-               CASE WHEN b.rid IS NULL THEN {no_cand}
-                    WHEN b.reason = 'AMBIGUOUS' AND m.cid IS NOT NULL THEN
-                         b.closest_key || ' meets every condition of this pass but was matched to ' ||
-                         {partner_key} || ' in pass ' || m.mpass
-                    WHEN b.reason = 'AMBIGUOUS' THEN 'several equally good candidates; none could be chosen'
-                    ELSE b.detail END AS detail
-        FROM um_{x.letter} u
-        LEFT JOIN {best} b ON b.rid = u.rid
-        LEFT JOIN taken m ON m.cid = b.cid
-        LEFT JOIN (SELECT rowid AS rid, __m_key FROM {x.table}
-                   WHERE rowid IN (SELECT pid FROM taken)) xx ON xx.rid = m.pid
-        {no_join}""")
-    out.append(f"SELECT list(reason ORDER BY reason), list(n ORDER BY reason) "
-               f"FROM (SELECT reason, count(*) AS n FROM {ex} GROUP BY reason)")
-    return out
-
-
-def reason_counts(row) -> dict:
-    """The answer of the last explanation statement as {reason: count}."""
-    reasons, counts = row if row else (None, None)
-    return dict(zip(reasons or [], counts or []))
+            r.sql(f"""CREATE OR REPLACE TEMP TABLE best_{x.letter} AS SELECT CAST(NULL AS BIGINT) AS rid,
+                0 AS pass, 0 AS failed, NULL AS reason, NULL AS closest_key, NULL AS failed_condition,
+                NULL AS detail, CAST(NULL AS BIGINT) AS cid WHERE false""")
+            best = f"best_{x.letter}"
+        names = " ".join(f"WHEN {i + 1} THEN {sql_str(p.name)}" for i, p in enumerate(r.rs.passes))
+        other_rid = "t_rid" if x.letter == "s" else "s_rid"
+        my_rid = "s_rid" if x.letter == "s" else "t_rid"
+        partner_key = "xx.__m_key" if x.key_column else "CAST(m.pid + 1 AS VARCHAR)"
+        r.sql(f"""CREATE OR REPLACE TEMP TABLE {ex} AS
+            WITH taken AS (SELECT {other_rid} AS cid, min({my_rid}) AS pid, min(pass) AS mpass
+                           FROM matches WHERE {other_rid} IN (SELECT cid FROM {best} WHERE failed = 0)
+                           GROUP BY {other_rid})
+            SELECT u.rid,
+                   coalesce(b.reason, 'NO_CANDIDATE') AS reason,
+                   b.closest_key,
+                   CASE b.pass {names} END AS closest_pass,
+                   b.failed_condition,
+                   CASE WHEN b.rid IS NULL THEN {no_cand}
+                        WHEN b.reason = 'AMBIGUOUS' AND m.cid IS NOT NULL THEN
+                             b.closest_key || ' meets every condition of this pass but was matched to ' ||
+                             {partner_key} || ' in pass ' || m.mpass
+                        WHEN b.reason = 'AMBIGUOUS' THEN 'several equally good candidates; none could be chosen'
+                        ELSE b.detail END AS detail
+            FROM um_{x.letter} u
+            LEFT JOIN {best} b ON b.rid = u.rid
+            LEFT JOIN taken m ON m.cid = b.cid
+            LEFT JOIN (SELECT rowid AS rid, __m_key FROM {x.table}
+                       WHERE rowid IN (SELECT pid FROM taken)) xx ON xx.rid = m.pid
+            {no_join}""")
+        rows = r.sql(f"SELECT reason, count(*) FROM {ex} GROUP BY reason ORDER BY reason").fetchall()
+        reasons["SOURCE" if x.letter == "s" else "TARGET"] = {k: v for k, v in rows}
+    return reasons
 
 
 def _aliases(r: "_Runner", x: "Side", y: "Side"):
