@@ -438,6 +438,12 @@ class StreamsErrorBody(BaseModel):
     requestId: str | None = Field(default=None, description="500 only; also in X-Request-Id and the logs")
 
 
+# The answer of a streams DELETE (a comment: a docstring would become the schema's description).
+class DeletedOut(StreamsOut):
+    id: int
+    deleted: bool
+
+
 _PAGE_MODELS: dict[type, type[BaseModel]] = {}
 
 

@@ -9,7 +9,8 @@ from typing import Any, Optional
 from chalice import Blueprint
 from pydantic import Field
 
-from chalicelib.api.core import Dialect, Routes, StreamsIn, StreamsOut, StreamsPageQuery, ok, page_of, paginated
+from chalicelib.api.core import (DeletedOut, Dialect, Routes, StreamsIn, StreamsOut, StreamsPageQuery, ok, page_of,
+                                 paginated)
 from chalicelib.streams import data_sources
 
 bp = Blueprint(__name__)
@@ -45,11 +46,6 @@ class DataSourceTestOut(StreamsOut):
     row_estimate: Optional[int] = None
     columns: list[dict[str, str]] = Field(default_factory=list)
     error_message: Optional[str] = None
-
-
-class DeletedOut(StreamsOut):
-    id: int
-    deleted: bool
 
 
 class DataSourcesQuery(StreamsPageQuery):

@@ -8,8 +8,8 @@ from typing import Optional
 from chalice import Blueprint, Response
 from pydantic import Field, StrictInt
 
-from chalicelib.api.core import (Dialect, Problem, RequestInvalid, Routes, StreamsError, StreamsIn, StreamsOut,
-                                 StreamsPageQuery, StreamsQuery, ok, page_of, paginated)
+from chalicelib.api.core import (DeletedOut, Dialect, Problem, RequestInvalid, Routes, StreamsError, StreamsIn,
+                                 StreamsOut, StreamsPageQuery, StreamsQuery, ok, page_of, paginated)
 from chalicelib.streams import files
 
 bp = Blueprint(__name__)
@@ -52,11 +52,6 @@ class FileOut(StreamsOut):
     error_message: Optional[str] = Field(default=None, examples=["line 1733: 5 fields, header has 6"])
     download_url: str
     created_at: datetime
-
-
-class DeletedOut(StreamsOut):
-    id: int
-    deleted: bool
 
 
 class UploadQuery(StreamsQuery):

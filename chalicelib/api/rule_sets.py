@@ -7,7 +7,8 @@ from typing import Any, Optional
 from chalice import Blueprint
 from pydantic import Field
 
-from chalicelib.api.core import Dialect, Routes, StreamsOut, StreamsPageQuery, StreamsQuery, ok, page_of, paginated
+from chalicelib.api.core import (DeletedOut, Dialect, Routes, StreamsOut, StreamsPageQuery, StreamsQuery, ok, page_of,
+                                 paginated)
 from chalicelib.matching.rules import RuleSet
 from chalicelib.streams import rule_sets
 
@@ -36,11 +37,6 @@ class RuleSetSummary(StreamsOut):
     pass_count: int
     created_at: datetime
     updated_at: datetime
-
-
-class DeletedOut(StreamsOut):
-    id: int
-    deleted: bool
 
 
 class RuleSetsQuery(StreamsPageQuery):
