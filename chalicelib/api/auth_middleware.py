@@ -28,3 +28,24 @@ def register(app, public_paths: set[str]) -> None:
 def principal(app):
     """The authenticated caller of the current request."""
     return app.current_request.context["recon_principal"]
+
+
+def caller_email(app) -> str | None:
+    """The owner of the current request's API key (None when the request carried none)."""
+    return getattr((app.current_request.context or {}).get("recon_principal"), "owner_email", None)
+
+
+def rate_limit(app, bucket: str, per_minute: int) -> None:
+    """Count the current request against its API key's `bucket`: 429 past `per_minute` in 60 s."""
+    p = (app.current_request.context or {}).get("recon_principal")
+    if p is not None:
+        from chalicelib.api.auth import enforce_rate_limit
+
+        enforce_rate_limit(p, bucket, per_minute)
+
+
+def limit_run_creation(app) -> None:
+    """POST /streams/{id}/runs and POST /reconciliations (which creates a run) share one per-key limit."""
+    from chalicelib.config import get_settings
+
+    rate_limit(app, "stream-runs", get_settings().rate_limit_runs_per_minute)

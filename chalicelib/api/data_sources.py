@@ -9,6 +9,7 @@ from typing import Any, Optional
 from chalice import Blueprint
 from pydantic import Field
 
+from chalicelib.api.auth_middleware import caller_email
 from chalicelib.api.core import (DeletedOut, Dialect, Routes, StreamsIn, StreamsOut, StreamsPageQuery, ok, page_of,
                                  paginated)
 from chalicelib.streams import data_sources
@@ -52,11 +53,6 @@ class DataSourcesQuery(StreamsPageQuery):
     type: Optional[DataSourceType] = None
 
 
-def _caller() -> Optional[str]:
-    p = (bp.current_request.context or {}).get("recon_principal")
-    return getattr(p, "owner_email", None)
-
-
 def _config(body: DataSourceIn) -> dict:
     return data_sources.validate_config(body.type.value, body.config)
 
@@ -64,7 +60,7 @@ def _config(body: DataSourceIn) -> dict:
 @api.route("/data-sources", "POST", body=DataSourceIn, response=DataSourceOut, status=201,
            summary="Create a data source")
 def create_data_source(body: DataSourceIn):
-    row = data_sources.create(body.name, body.type.value, _config(body), _caller())
+    row = data_sources.create(body.name, body.type.value, _config(body), caller_email(bp))
     return ok(data_sources.view(row), message="Data source created", status=201)
 
 

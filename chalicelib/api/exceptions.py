@@ -9,6 +9,7 @@ from typing import Any, Optional
 from chalice import Blueprint
 from pydantic import Field, RootModel, model_validator
 
+from chalicelib.api.auth_middleware import caller_email
 from chalicelib.api.core import Dialect, Routes, StreamsIn, StreamsOut, StreamsPageQuery, ok, page_of, paginated
 from chalicelib.streams import exceptions
 
@@ -94,11 +95,6 @@ class ExceptionsQuery(StreamsPageQuery):
     older_than_days: Optional[int] = Field(default=None, ge=0, le=36500, description="Created more than N days ago")
 
 
-def _caller() -> str:
-    p = (bp.current_request.context or {}).get("recon_principal")
-    return getattr(p, "owner_email", None) or "unknown"
-
-
 def _v(e) -> Any:
     return e.value if isinstance(e, Enum) else e
 
@@ -124,7 +120,7 @@ def get_exception(id: int):
                        "GET /exceptions/{id}/history with the API key's owner and the time.")
 def update_exception(id: int, body: ExceptionPatch):
     changes = {k: _v(getattr(body, k)) for k in body.model_fields_set}
-    row = exceptions.update_exception(id, changes, _caller())
+    row = exceptions.update_exception(id, changes, caller_email(bp) or "unknown")
     return ok(exceptions.view(row), message="Exception updated")
 
 

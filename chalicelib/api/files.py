@@ -10,6 +10,7 @@ from pydantic import Field, StrictInt
 
 from chalicelib.api.core import (DeletedOut, Dialect, Problem, RequestInvalid, Routes, StreamsError, StreamsIn,
                                  StreamsOut, StreamsPageQuery, StreamsQuery, ok, page_of, paginated)
+from chalicelib.api.auth_middleware import caller_email, rate_limit
 from chalicelib.streams import files
 
 bp = Blueprint(__name__)
@@ -76,18 +77,10 @@ class UploadSessionOut(StreamsOut):
     expires_at: datetime
 
 
-def _caller() -> Optional[str]:
-    p = (bp.current_request.context or {}).get("recon_principal")
-    return getattr(p, "owner_email", None)
-
-
 def _rate_limit() -> None:
-    from chalicelib.api.auth import enforce_rate_limit
     from chalicelib.config import get_settings
 
-    p = (bp.current_request.context or {}).get("recon_principal")
-    if p is not None:
-        enforce_rate_limit(p, "uploads", get_settings().rate_limit_uploads_per_minute)
+    rate_limit(bp, "uploads", get_settings().rate_limit_uploads_per_minute)
 
 
 def _check_filename(name: str, field: str) -> None:
@@ -113,7 +106,7 @@ def upload_file(query: UploadQuery):
             f"Direct uploads are limited to {files.DIRECT_UPLOAD_MAX_BYTES} bytes (got {len(data)}); "
             "use an upload session: POST /api/v1/files/uploads")
     _rate_limit()
-    row = files.direct_upload(query.filename, data, _caller())
+    row = files.direct_upload(query.filename, data, caller_email(bp))
     _file_ready(row)
     message = "File uploaded" if row["status"] == "READY" else f"File is INVALID: {row['error_message']}"
     return ok(files.file_view(row), message=message, status=201)
@@ -134,7 +127,7 @@ def _file_ready(row: dict) -> None:
 def create_upload(body: UploadSessionIn):
     _check_filename(body.filename, "filename")
     _rate_limit()
-    row, url = files.create_session(body.filename, body.size_bytes, _caller())
+    row, url = files.create_session(body.filename, body.size_bytes, caller_email(bp))
     return ok({"file_id": row["file_id"], "upload_url": url, "expires_at": row["upload_expires_at"]},
               message="PUT the bytes to uploadUrl, then POST /files/{id}/complete".replace("{id}", str(row["file_id"])),
               status=201)

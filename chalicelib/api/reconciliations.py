@@ -2,7 +2,6 @@
 matrix plus the list, answered from one-step stream runs (chalicelib/streams/legacy.py)."""
 from __future__ import annotations
 
-import os
 from datetime import datetime
 from enum import Enum
 from typing import Optional
@@ -10,6 +9,7 @@ from typing import Optional
 from chalice import Blueprint
 from pydantic import Field, StrictInt
 
+from chalicelib.api.auth_middleware import caller_email, limit_run_creation
 from chalicelib.api.core import Dialect, Routes, StreamsIn, StreamsOut, StreamsPageQuery, ok, page_of, paginated
 from chalicelib.api.exceptions import ExceptionOut, ExceptionReason, ExceptionStatus, Side
 from chalicelib.streams import exceptions, legacy
@@ -93,29 +93,15 @@ class ReconciliationExceptionsQuery(StreamsPageQuery):
     status: Optional[ExceptionStatus] = None
 
 
-def _principal():
-    return (bp.current_request.context or {}).get("recon_principal")
-
-
-def _rate_limit() -> None:
-    """Creating a reconciliation creates a run: it counts against the same per-key limit as run creation."""
-    from chalicelib.api.auth import enforce_rate_limit
-
-    p = _principal()
-    if p is not None:
-        enforce_rate_limit(p, "stream-runs", int(os.environ.get("RATE_LIMIT_RUNS_PER_MINUTE", "30")))
-
-
 @api.route("/reconciliations", "POST", body=ReconciliationIn, response=ReconciliationCreatedOut, status=201,
            summary="Create a reconciliation (PENDING until started)",
            description="Behind the adapter: an implicit one-step stream and a PENDING run of it. 400 when a file "
                        "or the rule set does not exist, a file is INVALID or the rule set reads a missing column. "
                        "Counts against the per-key run-creation rate limit.")
 def create_reconciliation(body: ReconciliationIn):
-    _rate_limit()
-    p = _principal()
+    limit_run_creation(bp)   # creating a reconciliation creates a run
     row = legacy.create(body.name, body.description, body.source_file_id, body.target_file_id, body.rule_set_id,
-                        getattr(p, "owner_email", None))
+                        caller_email(bp))
     v = legacy.view(row)
     return ok({k: v[k] for k in ("id", "name", "status", "sourceFileId", "targetFileId", "ruleSetId", "createdAt")},
               message="Reconciliation created", status=201)

@@ -7,6 +7,7 @@ from typing import Any, Optional
 from chalice import Blueprint
 from pydantic import Field
 
+from chalicelib.api.auth_middleware import caller_email
 from chalicelib.api.core import (DeletedOut, Dialect, Routes, StreamsOut, StreamsPageQuery, StreamsQuery, ok, page_of,
                                  paginated)
 from chalicelib.matching.rules import RuleSet
@@ -47,15 +48,10 @@ class VersionQuery(StreamsQuery):
     version: Optional[int] = Field(default=None, ge=1, le=2**31 - 1, description="An older version (default: latest)")
 
 
-def _caller() -> Optional[str]:
-    p = (bp.current_request.context or {}).get("recon_principal")
-    return getattr(p, "owner_email", None)
-
-
 @api.route("/rule-sets", "POST", body=RuleSet, response=RuleSetOut, status=201, summary="Create a rule set (version 1)",
            description="Validated as a whole: every problem is listed with its path (passes[2].conditions[1].threshold).")
 def create_rule_set(body: RuleSet):
-    return ok(rule_sets.view(rule_sets.create(body, _caller())), message="Rule set created", status=201)
+    return ok(rule_sets.view(rule_sets.create(body, caller_email(bp))), message="Rule set created", status=201)
 
 
 @api.route("/rule-sets", "GET", query=RuleSetsQuery, response=page_of(RuleSetSummary),
@@ -77,7 +73,7 @@ def get_rule_set(id: int, query: VersionQuery):
 @api.route("/rule-sets/{id}", "PUT", body=RuleSet, response=RuleSetOut, errors=[404],
            summary="Replace a rule set: writes version + 1 (earlier versions stay readable)")
 def update_rule_set(id: int, body: RuleSet):
-    row = rule_sets.update(id, body, _caller())
+    row = rule_sets.update(id, body, caller_email(bp))
     return ok(rule_sets.view(row), message=f"Rule set {id} is now at version {row['version']}")
 
 

@@ -9,6 +9,7 @@ from typing import Any, Optional
 from chalice import Blueprint
 from pydantic import Field, RootModel
 
+from chalicelib.api.auth_middleware import caller_email, limit_run_creation
 from chalicelib.api.core import (Dialect, Routes, StreamsIn, StreamsOut, StreamsPageQuery, StreamsQuery, ok, page_of,
                                  paginated)
 from chalicelib.streams import runs
@@ -150,29 +151,14 @@ class StepsQuery(StreamsQuery):
     attempts: Attempts = Field(default=Attempts.LATEST, description="`all` adds earlier attempts of each step")
 
 
-def _rate_limit() -> None:
-    from chalicelib.api.auth import enforce_rate_limit
-
-    p = (bp.current_request.context or {}).get("recon_principal")
-    if p is not None:
-        from chalicelib.config import get_settings
-
-        enforce_rate_limit(p, "stream-runs", get_settings().rate_limit_runs_per_minute)
-
-
-def _requested_by() -> Optional[str]:
-    p = (bp.current_request.context or {}).get("recon_principal")
-    return getattr(p, "owner_email", None)
-
-
 @api.route("/streams/{id}/runs", "POST", body=RunIn, response=RunCreatedOut, status=201, errors=[404, 409],
-           summary="Start a run of a stream", before=_rate_limit,
+           summary="Start a run of a stream", before=lambda: limit_run_creation(bp),
            description="Creates a run of the stream's current definition and starts its execution. 409 when the "
                        "stream is not ACTIVE or a run of it is PENDING or RUNNING. Counts against the per-key "
                        "run-creation rate limit.")
 def create_stream_run(id: int, body: RunIn):
     metadata = dict(body.trigger_metadata or {})
-    metadata.setdefault("requestedBy", _requested_by())
+    metadata.setdefault("requestedBy", caller_email(bp))
     return ok(runs.create_run(id, body.trigger_type.value, metadata), message="Run created", status=201)
 
 

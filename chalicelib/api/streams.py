@@ -8,6 +8,7 @@ from typing import Any, Literal, Optional
 from chalice import Blueprint
 from pydantic import Field
 
+from chalicelib.api.auth_middleware import caller_email
 from chalicelib.api.core import Dialect, Routes, StreamsOut, StreamsPageQuery, ok, page_of, paginated
 from chalicelib.streams import definitions
 from chalicelib.streams.validation import InputType, StreamIn, StreamStatus, TriggerType
@@ -93,11 +94,6 @@ class StreamsListQuery(StreamsPageQuery):
     domain: Optional[str] = Field(default=None, min_length=1, max_length=50)
 
 
-def _caller() -> Optional[str]:
-    p = (bp.current_request.context or {}).get("recon_principal")
-    return getattr(p, "owner_email", None)
-
-
 def _full(stream: dict) -> dict:
     return definitions.stream_view(stream)
 
@@ -106,7 +102,7 @@ def _full(stream: dict) -> dict:
            description="Validated on create: structural errors and broken references are a 400 listing them all "
                        "(codes as in POST /streams/{id}/validate). A file still PROCESSING is accepted.")
 def create_stream(body: StreamIn):
-    stream = definitions.create_stream(body, _caller())
+    stream = definitions.create_stream(body, caller_email(bp))
     return ok(definitions.summary_view(stream), message="Stream created", status=201)
 
 
@@ -127,7 +123,7 @@ def get_stream(id: int):
            summary="Replace a stream's definition (name, description, trigger, steps): a new version",
            description="A run in flight keeps the definition it started with. 409 for an ARCHIVED stream.")
 def update_stream(id: int, body: StreamIn):
-    stream = definitions.update_stream(id, body, _caller())
+    stream = definitions.update_stream(id, body, caller_email(bp))
     return ok(_full(stream), message=f"Stream {id} is now at version {stream['version']}")
 
 
