@@ -56,14 +56,20 @@ def _check_table(table: str | None) -> None:
 
 
 def _trigger_checks() -> None:
-    """Service switch (503) and the trigger rate limit (429) come before the body is looked at."""
+    """The service switch (503) comes before the body is looked at."""
+    from chalicelib.config import get_settings
+
+    if not get_settings().reconciliation_enabled:
+        raise ApiError(503, "RECONCILIATION_DISABLED", DISABLED_MESSAGE)
+
+
+def _count_trigger() -> None:
+    """The rate limit (429) counts the triggers that would queue jobs: a request rejected for its body
+    or its table names is told what is wrong and does not use up the caller's ten a minute."""
     from chalicelib.api.auth import enforce_rate_limit
     from chalicelib.config import get_settings
 
-    settings = get_settings()
-    if not settings.reconciliation_enabled:
-        raise ApiError(503, "RECONCILIATION_DISABLED", DISABLED_MESSAGE)
-    enforce_rate_limit(principal(bp), "trigger", settings.rate_limit_trigger_per_minute)
+    enforce_rate_limit(principal(bp), "trigger", get_settings().rate_limit_trigger_per_minute)
 
 
 # ---------------------------------------------------------------------------------------- routes
@@ -72,9 +78,9 @@ def _trigger_checks() -> None:
 @api.route(
     "/reconciliation/trigger", "POST", body=models.TriggerRequest, response=models.TriggerResponse, status=202,
     summary="Trigger manual reconciliation of one or more tables",
-    description="Checks, in order: API key (401), service enabled (503), rate limit of 10 per minute per key "
-                "(429; every authenticated request counts), body (400 VALIDATION_ERROR), table names "
-                "(400 INVALID_TABLE).",
+    description="Checks, in order: API key (401), service enabled (503), body (400 VALIDATION_ERROR), table "
+                "names (400 INVALID_TABLE), rate limit of 10 triggers per minute per key (429; only requests "
+                "that pass the checks before it count).",
     errors={400: [("InvalidTableError", INVALID_TABLE_EXAMPLE), ("ValidationErrorBody", VALIDATION_EXAMPLE)],
             503: [("ServiceDisabledError", {"error": "RECONCILIATION_DISABLED", "message": DISABLED_MESSAGE}),
                   ("ServiceUnavailableError", {"error": "SERVICE_UNAVAILABLE", "retry_after": 5, "request_id": "req-abc123",
@@ -92,6 +98,7 @@ def trigger_reconciliation(body: models.TriggerRequest):
     for table in tables:
         if catalog.get(table) is None:
             raise _invalid_table(table, catalog.names())
+    _count_trigger()
     jobs = create_jobs(
         tables, body.validation_strategy.value, body.priority.value, "MANUAL_ONDEMAND", principal(bp).owner_email
     )

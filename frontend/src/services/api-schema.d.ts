@@ -370,7 +370,7 @@ export interface paths {
         put?: never;
         /**
          * Trigger manual reconciliation of one or more tables
-         * @description Checks, in order: API key (401), service enabled (503), rate limit of 10 per minute per key (429; every authenticated request counts), body (400 VALIDATION_ERROR), table names (400 INVALID_TABLE).
+         * @description Checks, in order: API key (401), service enabled (503), body (400 VALIDATION_ERROR), table names (400 INVALID_TABLE), rate limit of 10 triggers per minute per key (429; only requests that pass the checks before it count).
          */
         post: operations["triggerReconciliation"];
         delete?: never;

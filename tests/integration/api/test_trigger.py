@@ -124,12 +124,14 @@ def test_reads_keep_working_while_triggering_is_disabled(api, settings_env):
     assert api.get("/api/v1/reconciliation/jobs").status_code == 200
 
 
-def test_rate_limit_comes_before_body_validation(api):
+def test_rejected_triggers_do_not_count_against_the_rate_limit(api):
     for _ in range(10):
-        assert api.post(PATH, b"{broken").status_code == 400  # malformed requests count too
-    r = api.post(PATH, {"tables": ["users"], "validation_strategy": "CHECKSUM"})
-    assert r.status_code == 429
-    assert api.post(PATH, b"{broken").status_code == 429
+        assert api.post(PATH, b"{broken").status_code == 400
+        assert api.post(PATH, {"tables": ["nope"], "validation_strategy": "CHECKSUM"}).status_code == 400
+    for _ in range(10):
+        assert api.post(PATH, {"tables": ["users"], "validation_strategy": "CHECKSUM"}).status_code == 202
+    assert api.post(PATH, {"tables": ["users"], "validation_strategy": "CHECKSUM"}).status_code == 429
+    assert api.post(PATH, b"{broken").status_code == 400  # still told what is wrong at the limit
 
 
 @pytest.mark.parametrize("header", [None, "Bearer", "Bearer recon_deadbeef_nope", "Basic abc", "recon_x_y"])

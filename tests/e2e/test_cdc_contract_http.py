@@ -1,0 +1,143 @@
+"""The CDC reconciliation contract (contracts/cdc-reconciliation-api.md) as an outside client sees it:
+HTTP against the running stack, answers compared with the document's statements."""
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import pytest
+import requests
+
+from tests.e2e.conftest import ROOT, Api
+
+TRIGGER = "/reconciliation/trigger"
+
+
+def new_key(stack, owner: str) -> str:
+    proc = subprocess.run([sys.executable, "-m", "chalicelib.cli", "keys", "create", "--owner", owner, "--quiet"],
+                          cwd=ROOT, env=stack["env"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.strip()
+
+
+@pytest.fixture
+def own_api(stack):
+    """A key of its own: the trigger limit is per key, other suites share the stack's key."""
+    return Api(stack["url"], new_key(stack, "e2e-cdc-contract@recon.local"))
+
+
+# ------------------------------------------------------------------------------------------ rate limit
+
+
+def test_rejected_triggers_do_not_use_up_the_rate_limit(own_api):
+    """"10 requests per minute per API key" limits reconciliations: a request that queues nothing
+    (malformed, unknown table) is answered 400 and leaves the caller's ten triggers intact."""
+    rejected = [
+        {"tables": ["users"]},
+        {"tables": ["users"], "validation_strategy": "FAST"},
+        {"tables": ["no_such_table"], "validation_strategy": "ROW_COUNT"},
+        {"tables": ["users"], "validation_strategy": "ROW_COUNT", "priority": "URGENT"},
+    ] * 3
+    for body in rejected:
+        r = own_api.post(TRIGGER, body)
+        assert r.status_code == 400, r.text
+        assert r.json()["error"] in ("VALIDATION_ERROR", "INVALID_TABLE"), r.text
+    for i in range(10):
+        r = own_api.post(TRIGGER, {"tables": ["orders"], "validation_strategy": "ROW_COUNT", "priority": "LOW"})
+        assert r.status_code == 202, (i, r.text)
+    r = own_api.post(TRIGGER, {"tables": ["orders"], "validation_strategy": "ROW_COUNT"})
+    assert r.status_code == 429, r.text
+    body = r.json()
+    assert body["error"] == "RATE_LIMIT_EXCEEDED"
+    assert isinstance(body["retry_after"], int) and 1 <= body["retry_after"] <= 60
+    assert body["message"] == f"Rate limit exceeded. Try again in {body['retry_after']} seconds."
+    assert r.headers["Retry-After"] == str(body["retry_after"])
+    # a malformed request is still told what is wrong with it while the limit is reached
+    r = own_api.post(TRIGGER, {"tables": ["users"], "validation_strategy": "FAST"})
+    assert r.status_code == 400 and r.json()["error"] == "VALIDATION_ERROR", r.text
+
+
+# --------------------------------------------------------------------------------------------- metrics
+
+SAMPLE = re.compile(r'^(?P<name>[a-z_]+)\{(?P<labels>[^}]*)\} (?P<value>\S+)$')
+
+
+@pytest.fixture(scope="module")
+def scraped(api):
+    """A finished job first, so every CDC family has series; then the exposition's CDC lines."""
+    r = api.post(TRIGGER, {"tables": ["products"], "validation_strategy": "ROW_COUNT"})
+    assert r.status_code == 202, r.text
+    job = api.wait_job(r.json()["job_ids"][0])
+    assert job["status"] == "COMPLETED", job
+    r = api.get("/metrics")
+    assert r.status_code == 200, r.text
+    return [line for line in r.text.splitlines() if line.startswith("cdc_reconciliation_")]
+
+
+def _labels(line: str) -> list[str]:
+    m = SAMPLE.match(line)
+    assert m, line
+    return [kv.split("=", 1)[0] for kv in m["labels"].split(",")]
+
+
+def test_metric_labels_are_in_the_contracts_order(scraped):
+    """The contract writes {table="users",status="COMPLETED"}, {table="users",type=...} and
+    {table="users",le="10"}: table first, a histogram's le last."""
+    expected = {
+        "cdc_reconciliation_drift_percentage": ["table"],
+        "cdc_reconciliation_cassandra_rows": ["table"],
+        "cdc_reconciliation_postgres_rows": ["table"],
+        "cdc_reconciliation_mismatches_total": ["table", "type"],
+        "cdc_reconciliation_jobs_completed_total": ["table", "status"],
+        "cdc_reconciliation_duration_seconds_bucket": ["table", "le"],
+        "cdc_reconciliation_duration_seconds_sum": ["table"],
+        "cdc_reconciliation_duration_seconds_count": ["table"],
+    }
+    seen = set()
+    for line in scraped:
+        name = SAMPLE.match(line)["name"]
+        assert _labels(line) == expected[name], line
+        seen.add(name)
+    assert seen >= set(expected) - {"cdc_reconciliation_mismatches_total"}  # mismatches need a drifting job
+    assert any(re.fullmatch(r'cdc_reconciliation_jobs_completed_total\{table="products",status="COMPLETED"\} \d+', x)
+               for x in scraped), scraped
+    assert any(re.fullmatch(r'cdc_reconciliation_duration_seconds_bucket\{table="products",le="\+Inf"\} \d+', x)
+               for x in scraped), scraped
+
+
+def test_metric_counts_are_integers(scraped):
+    """Row counts, counters and bucket counts are whole numbers, written as the contract writes them
+    (`... 1000000`, `... 156`), not as floats (`1000000.0`)."""
+    whole = ("cdc_reconciliation_cassandra_rows", "cdc_reconciliation_postgres_rows",
+             "cdc_reconciliation_mismatches_total", "cdc_reconciliation_jobs_completed_total",
+             "cdc_reconciliation_duration_seconds_bucket", "cdc_reconciliation_duration_seconds_count")
+    checked = 0
+    for line in scraped:
+        m = SAMPLE.match(line)
+        if m["name"] in whole:
+            assert re.fullmatch(r"\d+", m["value"]), line
+            checked += 1
+        else:
+            float(m["value"])
+    assert checked >= 5
+
+
+def test_metrics_parse_as_prometheus_text(stack, api, scraped):
+    from prometheus_client.parser import text_string_to_metric_families
+
+    text = api.get("/metrics").text
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    assert families["cdc_reconciliation_jobs_completed"].type == "counter"
+    assert families["cdc_reconciliation_duration_seconds"].type == "histogram"
+    assert families["cdc_reconciliation_drift_percentage"].type == "gauge"
+    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+               for f in families.values() for s in f.samples}
+    assert samples[("cdc_reconciliation_jobs_completed_total", (("status", "COMPLETED"), ("table", "products")))] >= 1
+
+
+def test_metrics_need_the_api_key(stack):
+    for path in ("/metrics",):
+        r = requests.get(stack["url"] + path, timeout=30)
+        assert r.status_code == 401
+        assert r.json() == {"error": "UNAUTHORIZED", "message": "Invalid or missing API key"}
