@@ -94,17 +94,51 @@ class ReconciliationCollector(Collector):
     def _gauge(name: str, doc: str, rows: list[dict]) -> GaugeMetricFamily:
         g = GaugeMetricFamily(name, doc, labels=["table"])
         for r in rows:
-            g.add_metric([r["table_name"]], float(r["value"]))
+            value = r["value"]
+            # row counts stay whole numbers; a percentage is a float
+            g.add_metric([r["table_name"]], value if isinstance(value, int) else float(value))
         return g
 
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
-def render() -> bytes:
-    """The exposition text (format 0.0.4) of a fresh registry holding only our collector."""
-    from prometheus_client import CollectorRegistry, generate_latest
+def _escape_label(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
 
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(ReconciliationCollector())
-    return generate_latest(registry)
+
+def _number(value) -> str:
+    """Whole counts as the contract writes them (`156`), other values as Prometheus floats."""
+    from prometheus_client.utils import floatToGoString
+
+    if isinstance(value, bool):
+        value = int(value)
+    return str(value) if isinstance(value, int) else floatToGoString(value)
+
+
+def _family_lines(family) -> list[str]:
+    name = family.name + ("_total" if family.type == "counter" else "")
+    doc = family.documentation.replace("\\", "\\\\").replace("\n", "\\n")
+    lines = [f"# HELP {name} {doc}", f"# TYPE {name} {family.type}"]
+    samples = list(family.samples)
+    if family.type == "histogram":  # per series: buckets, then _sum, then _count (the contract's order)
+        rank = {"_bucket": 0, "_sum": 1, "_count": 2}
+        order = {}
+        for s in samples:
+            order.setdefault(tuple((k, v) for k, v in s.labels.items() if k != "le"), len(order))
+        samples.sort(key=lambda s: (order[tuple((k, v) for k, v in s.labels.items() if k != "le")],
+                                    rank.get(s.name[len(family.name):], 3)))
+    for s in samples:
+        # labels in their declared order (table first, a histogram's le last), as in the contract
+        labels = ",".join(f'{k}="{_escape_label(str(v))}"' for k, v in s.labels.items())
+        lines.append(f"{s.name}{{{labels}}} {_number(s.value)}" if labels else f"{s.name} {_number(s.value)}")
+    return lines
+
+
+def render() -> bytes:
+    """The exposition text (format 0.0.4) of our collector, written as the contract shows it: labels
+    in declared order rather than prometheus_client's alphabetical order, whole counts without `.0`."""
+    lines: list[str] = []
+    for family in ReconciliationCollector().collect():
+        lines += _family_lines(family)
+    return ("\n".join(lines) + "\n").encode("utf-8")

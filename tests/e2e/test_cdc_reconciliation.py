@@ -114,8 +114,8 @@ def test_metrics_reflect_the_latest_jobs(api, checksum_jobs):
     users = checksum_jobs["users"]
     lines = {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line and not line.startswith("#")}
     assert lines['cdc_reconciliation_cassandra_rows{table="users"}'] >= 0
-    assert lines['cdc_reconciliation_jobs_completed_total{status="COMPLETED",table="users"}'] >= 1
-    assert 'cdc_reconciliation_duration_seconds_bucket{le="+Inf",table="users"}' in lines
+    assert lines['cdc_reconciliation_jobs_completed_total{table="users",status="COMPLETED"}'] >= 1
+    assert 'cdc_reconciliation_duration_seconds_bucket{table="users",le="+Inf"}' in lines
     assert lines['cdc_reconciliation_mismatches_total{table="users",type="MISSING_IN_POSTGRES"}'] >= users["mismatches_summary"]["MISSING_IN_POSTGRES"]
 
 
