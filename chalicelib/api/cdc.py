@@ -125,8 +125,9 @@ def list_tables():
 @api.route(
     "/reconciliation/jobs", "GET", query=models.JobsQuery, response=models.JobsPage,
     summary="Query reconciliation job history (newest first)",
-    description="Filters combine with AND. from_date/to_date are inclusive and apply to the time the job was "
-                "created (queued). Unknown parameters are rejected.",
+    description="Filters combine with AND. from_date/to_date are inclusive and apply to the job's started_at "
+                "(for a job still waiting in the queue, the time it was requested), which also orders the "
+                "listing. Unknown parameters are rejected.",
     errors={400: BAD_QUERY}, operation_id="listJobs",
 )
 def list_jobs(query: models.JobsQuery):

@@ -26,7 +26,7 @@ class JobFilter:
     table: str | None = None
     status: str | None = None
     job_type: str | None = None
-    from_date: DateBound | None = None   # on created_at (see docs/api.md)
+    from_date: DateBound | None = None   # on the time shown: started_at, created_at until then (docs/api.md)
     to_date: DateBound | None = None
 
 
@@ -93,9 +93,16 @@ def job_out(row: dict) -> dict:
     }
 
 
+# A job's time in the listing: when it started, or, while it waits in the queue, when it was requested
+# (started_at >= created_at). Dates filter on it and the listing is ordered by it, so a client filtering
+# with a started_at it was shown finds that job, and only jobs shown inside its bounds.
+_JOB_TIME = "coalesce(started_at, created_at)"
+
+
 @retrying(what="list_jobs")
 def list_jobs(flt: JobFilter, page: Page) -> tuple[list[dict], int]:
-    """One page of jobs, newest first (created_at DESC, job_id DESC), and the total matching."""
+    """One page of jobs, newest first (started_at, or created_at while queued, DESC; job_id DESC), and
+    the total matching."""
     where = _Where()
     if flt.table is not None:
         where.add("table_name = %s", flt.table)
@@ -103,7 +110,9 @@ def list_jobs(flt: JobFilter, page: Page) -> tuple[list[dict], int]:
         where.add("status = %s", flt.status)
     if flt.job_type is not None:
         where.add("job_type = %s", flt.job_type)
-    where.dates("created_at", flt.from_date, flt.to_date)
+    where.dates(_JOB_TIME, flt.from_date, flt.to_date)
+    if flt.to_date is not None:  # implied (created_at <= started_at); lets the created_at index bound the scan
+        where.add("created_at < %s", flt.to_date.inclusive_end)
     with transaction() as conn:
         _snapshot(conn)
         total = conn.execute(f"SELECT count(*) AS n FROM recon.jobs {where.sql}", where.params).fetchone()["n"]
@@ -111,7 +120,7 @@ def list_jobs(flt: JobFilter, page: Page) -> tuple[list[dict], int]:
         if total > page.offset:
             rows = conn.execute(
                 f"SELECT {_JOB_COLUMNS} FROM recon.jobs {where.sql}"
-                " ORDER BY created_at DESC, job_id DESC LIMIT %s OFFSET %s",
+                f" ORDER BY {_JOB_TIME} DESC, job_id DESC LIMIT %s OFFSET %s",
                 [*where.params, page.limit, page.offset],
             ).fetchall()
     return [job_out(r) for r in rows], total

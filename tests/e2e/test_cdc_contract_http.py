@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import time
 
 import pytest
 import requests
@@ -141,3 +142,33 @@ def test_metrics_need_the_api_key(stack):
         r = requests.get(stack["url"] + path, timeout=30)
         assert r.status_code == 401
         assert r.json() == {"error": "UNAUTHORIZED", "message": "Invalid or missing API key"}
+
+
+# ------------------------------------------------------------------------------------ job date filters
+
+
+def test_job_date_filters_apply_to_the_started_at_the_listing_shows(own_api):
+    """from_date/to_date (inclusive) select jobs by the time a client sees in the listing: a job's own
+    started_at as both bounds finds it, and every job returned has a started_at inside the bounds.
+    The listing is newest first by that same time."""
+    ids = []
+    for strategy in ("CHECKSUM", "ROW_COUNT") * 2:
+        # requested in the last hundredths of a second (the stack runs on this host's clock), a job is
+        # started by a worker in the next second: the two moments differ in the listing's precision
+        while time.time() % 1 < 0.97:
+            time.sleep(0.005)
+        r = own_api.post(TRIGGER, {"tables": [], "validation_strategy": strategy, "priority": "LOW"})
+        assert r.status_code == 202, r.text
+        ids += r.json()["job_ids"]
+    jobs = [own_api.wait_job(j) for j in ids]
+    for job in jobs:
+        assert job["status"] == "COMPLETED", job
+        at = job["started_at"]
+        r = own_api.get("/reconciliation/jobs", from_date=at, to_date=at, page_size=100)
+        assert r.status_code == 200, r.text
+        listed = r.json()["jobs"]
+        assert job["job_id"] in [j["job_id"] for j in listed], (at, listed)
+        assert {j["started_at"] for j in listed} == {at}, (at, listed)
+    r = own_api.get("/reconciliation/jobs", page_size=100)
+    shown = [j["started_at"] for j in r.json()["jobs"] if j["started_at"] is not None]
+    assert shown == sorted(shown, reverse=True)

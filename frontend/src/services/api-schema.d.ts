@@ -274,7 +274,7 @@ export interface paths {
         };
         /**
          * Query reconciliation job history (newest first)
-         * @description Filters combine with AND. from_date/to_date are inclusive and apply to the time the job was created (queued). Unknown parameters are rejected.
+         * @description Filters combine with AND. from_date/to_date are inclusive and apply to the job's started_at (for a job still waiting in the queue, the time it was requested), which also orders the listing. Unknown parameters are rejected.
          */
         get: operations["listJobs"];
         put?: never;

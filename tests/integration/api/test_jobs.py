@@ -95,8 +95,8 @@ def test_filters_combine(api):
 
 
 def test_date_bounds_are_inclusive(api):
-    at = T0.replace(microsecond=400_000)  # 12:00:00.4
-    jid = insert_job(api, created_at=at)
+    at = T0.replace(microsecond=400_000)  # 12:00:00.4, the started_at the listing shows
+    jid = insert_job(api, created_at=at - timedelta(seconds=1), started_at=at)
     for q in ("from_date=2025-11-20T12:00:00Z&to_date=2025-11-20T12:00:00Z",   # the whole second
               "from_date=2025-11-20&to_date=2025-11-20",                         # the whole day
               "to_date=2025-11-20T13:00:00%2B01:00",                             # with an offset
