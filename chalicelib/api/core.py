@@ -174,10 +174,6 @@ class StreamsError(ApiError):
     def payload_too_large(cls, message: str) -> "StreamsError":
         return cls(413, "PAYLOAD_TOO_LARGE", message)
 
-    @classmethod
-    def validation(cls, problems: Sequence[Problem], message: str | None = None) -> "RequestInvalid":
-        return RequestInvalid(problems, message=message)
-
 
 class RequestInvalid(ApiError):
     """400 VALIDATION_ERROR listing every problem (both dialects)."""
@@ -902,26 +898,6 @@ class Routes:
             return wrapper
 
         return decorate
-
-
-def api_view(app, dialect: Dialect = Dialect.CDC) -> Callable:
-    """Error shaping only, for routes outside the registry (metrics, the document itself)."""
-
-    def decorate(fn: Callable) -> Callable:
-        @functools.wraps(fn)
-        def wrapper(*args, **kwargs):
-            try:
-                return fn(*args, **kwargs)
-            except ApiError as exc:
-                return exc.to_response(dialect)
-            except ValidationError as exc:
-                return RequestInvalid(problems_from(exc)).to_response(dialect)
-            except Exception as exc:
-                return failure_response(exc, dialect, current_request_id(app))
-
-        return wrapper
-
-    return decorate
 
 
 # ------------------------------------------------------------------ unknown routes, wrong methods

@@ -5,8 +5,6 @@ never a stack trace.
 """
 from __future__ import annotations
 
-from pydantic import ValidationError
-
 from chalicelib.api.core import (  # noqa: F401  (re-exported)
     JSON_HEADERS,
     ApiError,
@@ -15,14 +13,9 @@ from chalicelib.api.core import (  # noqa: F401  (re-exported)
     RateLimited,
     RequestInvalid,
     StreamsError,
-    api_view,
     current_request_id,
     internal_error_response,
     json_response,
     problems_from,
 )
 
-
-def validation_error(exc: ValidationError, where: str = "body") -> ApiError:
-    """A 400 naming every offending field and what is wrong with it."""
-    return RequestInvalid(problems_from(exc, where=where), where=where)
