@@ -2,7 +2,7 @@
 matrix plus the list, answered from one-step stream runs (chalicelib/streams/legacy.py)."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 from enum import Enum
 from typing import Optional
 
@@ -123,8 +123,6 @@ def get_reconciliation(id: int):
            summary="Start a PENDING reconciliation (409 once started)")
 def start_reconciliation(id: int):
     v = legacy.view(legacy.start(id))
-    from datetime import timezone
-
     started = v["startedAt"] or datetime.now(timezone.utc)
     status = v["status"] if v["status"] != "PENDING" else "IN_PROGRESS"
     return ok({"id": id, "status": status, "started_at": started}, message="Reconciliation started")

@@ -2,6 +2,7 @@
 validate. Runs are in stream_runs.py."""
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime
 from typing import Any, Literal, Optional
 
@@ -94,10 +95,6 @@ class StreamsListQuery(StreamsPageQuery):
     domain: Optional[str] = Field(default=None, min_length=1, max_length=50)
 
 
-def _full(stream: dict) -> dict:
-    return definitions.stream_view(stream)
-
-
 @api.route("/streams", "POST", body=StreamIn, response=StreamSummaryOut, status=201, summary="Create a stream",
            description="Validated on create: structural errors and broken references are a 400 listing them all "
                        "(codes as in POST /streams/{id}/validate). A file still PROCESSING is accepted.")
@@ -116,7 +113,7 @@ def list_streams(query: StreamsListQuery):
 
 @api.route("/streams/{id}", "GET", response=StreamOut, errors=[404], summary="One stream with its steps")
 def get_stream(id: int):
-    return ok(_full(definitions.load(id)))
+    return ok(definitions.stream_view(definitions.load(id)))
 
 
 @api.route("/streams/{id}", "PUT", body=StreamIn, response=StreamOut, errors=[404, 409],
@@ -124,11 +121,11 @@ def get_stream(id: int):
            description="A run in flight keeps the definition it started with. 409 for an ARCHIVED stream.")
 def update_stream(id: int, body: StreamIn):
     stream = definitions.update_stream(id, body, caller_email(bp))
-    return ok(_full(stream), message=f"Stream {id} is now at version {stream['version']}")
+    return ok(definitions.stream_view(stream), message=f"Stream {id} is now at version {stream['version']}")
 
 
 def _status(id: int, action: str, message: str):
-    return ok(_full(definitions.set_status(id, action)), message=message)
+    return ok(definitions.stream_view(definitions.set_status(id, action)), message=message)
 
 
 @api.route("/streams/{id}/pause", "POST", response=StreamOut, errors=[404, 409],
@@ -158,5 +155,4 @@ def archive_stream(id: int):
                        "Each names the step and the field.")
 def validate_stream(id: int):
     errors, warnings = definitions.validate_saved(id)
-    item = lambda i: {"field": i.field, "code": i.code, "message": i.message}  # noqa: E731
-    return ok({"valid": not errors, "errors": [item(i) for i in errors], "warnings": [item(i) for i in warnings]})
+    return ok({"valid": not errors, "errors": [asdict(i) for i in errors], "warnings": [asdict(i) for i in warnings]})
