@@ -375,22 +375,22 @@ def problems_from(exc: ValidationError, *, where: str = "body", known: str = "fi
 # ------------------------------------------------------------------------------------- base models
 
 
+# streams bodies, queries and answers name their fields in camelCase
+_CAMEL = AliasGenerator(validation_alias=to_camel, serialization_alias=to_camel)
+
+
 class StreamsIn(BaseModel):
     """Base of streams request bodies: camelCase names, unknown fields rejected, no silent coercion
     of strings into numbers."""
 
-    model_config = ConfigDict(extra="forbid", alias_generator=AliasGenerator(validation_alias=to_camel,
-                                                                          serialization_alias=to_camel),
-                              validate_by_alias=True, validate_by_name=False, strict=False,
-                              str_strip_whitespace=False)
+    model_config = ConfigDict(extra="forbid", alias_generator=_CAMEL, validate_by_alias=True, validate_by_name=False,
+                              strict=False, str_strip_whitespace=False)
 
 
 class StreamsQuery(BaseModel):
     """Base of streams query models (lax: query values are strings)."""
 
-    model_config = ConfigDict(extra="forbid", alias_generator=AliasGenerator(validation_alias=to_camel,
-                                                                          serialization_alias=to_camel),
-                              validate_by_alias=True, validate_by_name=False)
+    model_config = ConfigDict(extra="forbid", alias_generator=_CAMEL, validate_by_alias=True, validate_by_name=False)
 
 
 class StreamsPageQuery(StreamsQuery):
@@ -409,9 +409,7 @@ class StreamsPageQuery(StreamsQuery):
 class StreamsOut(BaseModel):
     """Base of streams response models: built from snake_case or camelCase data, dumped camelCase."""
 
-    model_config = ConfigDict(extra="ignore", alias_generator=AliasGenerator(validation_alias=to_camel,
-                                                                          serialization_alias=to_camel),
-                              validate_by_alias=True, validate_by_name=True)
+    model_config = ConfigDict(extra="ignore", alias_generator=_CAMEL, validate_by_alias=True, validate_by_name=True)
 
 
 class StreamsProblem(BaseModel):
