@@ -46,12 +46,15 @@ def _invalid_table(table: str, valid: list[str]) -> ApiError:
 
 
 def _check_table(table: str | None) -> None:
+    """A listing's table filter: a catalog table, or one with history (a table no longer replicated
+    keeps its jobs and mismatches); any other name is INVALID_TABLE, so a typo is not an empty page."""
     if table is None:
         return
+    from chalicelib.cdc import queries
     from chalicelib.cdc.catalog import get_catalog
 
     catalog = get_catalog()
-    if catalog.get(table) is None:
+    if catalog.get(table) is None and not queries.table_has_history(table):
         raise _invalid_table(table, catalog.names())
 
 

@@ -93,6 +93,15 @@ def job_out(row: dict) -> dict:
     }
 
 
+@retrying(what="table_has_history")
+def table_has_history(table: str) -> bool:
+    """Whether any job was ever recorded for `table` (a table removed from the catalog keeps its history)."""
+    with transaction() as conn:
+        return conn.execute(
+            "SELECT EXISTS (SELECT 1 FROM recon.jobs WHERE table_name = %s) AS found", (table,)
+        ).fetchone()["found"]
+
+
 # A job's time in the listing: when it started, or, while it waits in the queue, when it was requested
 # (started_at >= created_at). Dates filter on it and the listing is ordered by it, so a client filtering
 # with a started_at it was shown finds that job, and only jobs shown inside its bounds.

@@ -172,3 +172,59 @@ def test_job_date_filters_apply_to_the_started_at_the_listing_shows(own_api):
     r = own_api.get("/reconciliation/jobs", page_size=100)
     shown = [j["started_at"] for j in r.json()["jobs"] if j["started_at"] is not None]
     assert shown == sorted(shown, reverse=True)
+
+
+# ------------------------------------------------------------------------- table filters of the listings
+
+
+@pytest.fixture
+def retired_table(stack):
+    """History of a table that is no longer in the catalog (replication of it was stopped): a finished
+    job and one of its mismatches, as the engine left them in the control plane."""
+    import uuid
+
+    import psycopg
+
+    table = f"retired_{uuid.uuid4().hex[:8]}"
+    job_id, mismatch_id = uuid.uuid4(), uuid.uuid4()
+    with psycopg.connect(stack["env"]["DATABASE_URL"], autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO recon.jobs (job_id, table_name, job_type, validation_strategy, priority, status, phase,"
+            " requested_by, created_at, started_at, completed_at, deadline_at, cassandra_row_count,"
+            " postgres_row_count, mismatch_count, drift_percentage)"
+            " VALUES (%s, %s, 'MANUAL_ONDEMAND', 'CHECKSUM', 1, 'COMPLETED', 'DONE', 'ops@example.com',"
+            " now() - interval '2 days', now() - interval '2 days', now() - interval '2 days' + interval '9 seconds',"
+            " now() - interval '1 day', 10, 9, 1, 10.0)",
+            (job_id, table),
+        )
+        conn.execute(
+            "INSERT INTO recon.mismatches (mismatch_id, job_id, table_name, primary_key_value, primary_key,"
+            " mismatch_type, cassandra_checksum, cassandra_data, detected_at, resolution_status)"
+            " VALUES (%s, %s, %s, 'k-1', '{\"id\": \"k-1\"}', 'MISSING_IN_POSTGRES', 'abc', '{\"id\": \"k-1\"}',"
+            " now() - interval '2 days', 'PENDING')",
+            (mismatch_id, job_id, table),
+        )
+    yield table, str(job_id), str(mismatch_id)
+    with psycopg.connect(stack["env"]["DATABASE_URL"], autocommit=True) as conn:
+        conn.execute("DELETE FROM recon.jobs WHERE job_id = %s", (job_id,))  # its mismatches go with it
+
+
+def test_history_of_a_table_no_longer_replicated_can_still_be_filtered(api, retired_table):
+    """`table` filters the listings "by table name": the jobs and mismatches of a table removed from
+    the catalog stay reachable; a name that is neither configured nor in the history is INVALID_TABLE."""
+    table, job_id, mismatch_id = retired_table
+    r = api.get("/reconciliation/jobs", table=table)
+    assert r.status_code == 200, r.text
+    assert [j["job_id"] for j in r.json()["jobs"]] == [job_id]
+    r = api.get("/reconciliation/mismatches", table=table)
+    assert r.status_code == 200, r.text
+    assert [m["mismatch_id"] for m in r.json()["mismatches"]] == [mismatch_id]
+    # a trigger only accepts configured tables
+    r = api.post(TRIGGER, {"tables": [table], "validation_strategy": "CHECKSUM"})
+    assert r.status_code == 400 and r.json()["error"] == "INVALID_TABLE", r.text
+    for path in ("/reconciliation/jobs", "/reconciliation/mismatches"):
+        r = api.get(path, table="no_such_table")
+        assert r.status_code == 400, r.text
+        assert r.json() == {"error": "INVALID_TABLE",
+                            "message": "Table 'no_such_table' does not exist or is not configured for replication",
+                            "valid_tables": ["orders", "products", "users"]}
