@@ -131,7 +131,7 @@ def through_the_stack(api: Api, work: Path) -> tuple[float, float, dict]:
             {"stepOrder": 2, "name": "rest vs gateway", "sourceInput": {"type": "STEP_OUTPUT_UNMATCHED_SOURCE", "id": 1},
              "targetInput": {"type": "FILE", "id": ids["gateway"]}, "ruleSetId": rs2,
              "config": {"continueOnFailure": False, "maxRetries": 0}}]})
-    t0 = time.perf_counter()
+    t0, posted_at = time.perf_counter(), time.time()
     run = api.call("POST", f"/streams/{stream['id']}/runs", json={"triggerMetadata": {"reason": "bench"}})
     first_in_progress = None
     while True:
@@ -148,7 +148,30 @@ def through_the_stack(api: Api, work: Path) -> tuple[float, float, dict]:
     steps = api.call("GET", f"/stream-runs/{run['runId']}/steps")
     counts = {s["stepOrder"]: {"matched": s["matchedSourceRows"], "unmatchedSource": s["unmatchedSourceRows"],
                                "unmatchedTarget": s["unmatchedTargetRows"]} for s in steps}
+    print_timeline(run["runId"], posted_at)
     return total, first_in_progress or total, counts
+
+
+def print_timeline(run_id: int, posted_at: float) -> None:
+    """Where the time went: each attempt's phase ends (kept in its summary by the step worker) and the run's
+    own timestamps, in seconds after the POST (same machine, same clock). Needs DATABASE_URL."""
+    url = os.environ.get("DATABASE_URL")
+    if not url:
+        return
+    import psycopg
+
+    with psycopg.connect(url) as c:
+        run = c.execute("SELECT extract(epoch FROM started_at), extract(epoch FROM completed_at)"
+                        " FROM recon.stream_runs WHERE run_id = %s", (run_id,)).fetchone()
+        steps = c.execute("SELECT step_order, summary, extract(epoch FROM completed_at) FROM recon.stream_step_runs"
+                          " WHERE run_id = %s ORDER BY step_order, attempt_no", (run_id,)).fetchall()
+    at = lambda t: f"{float(t) - posted_at:6.2f}"  # noqa: E731
+    print(f"timeline (s after POST): run started {at(run[0])}, COMPLETED {at(run[1])}")
+    for order, summary, completed in steps:
+        summary = summary or {}
+        marks = sorted((summary.get("timeline") or {}).items(), key=lambda kv: kv[1])
+        print(f"  step {order}: " + ", ".join(f"{k} {at(v)}" for k, v in marks) + f", completed {at(completed)}"
+              f"  | inputs {summary.get('inputsFrom')} timings {summary.get('timings')}")
 
 
 def main(argv=None) -> int:

