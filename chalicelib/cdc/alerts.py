@@ -89,7 +89,9 @@ def _duration_seconds(job: dict) -> int | None:
     start = _utc(job.get("started_at")) or _utc(job.get("created_at"))
     if end is None or start is None:
         return None
-    return max(0, int(round((end - start).total_seconds())))
+    # the difference of the whole-second timestamps the API shows (GET /reconciliation/jobs agrees)
+    whole = (end.replace(microsecond=0) - start.replace(microsecond=0)).total_seconds()
+    return max(0, int(whole))
 
 
 def build_events(job: dict, threshold: float) -> list[tuple[str, dict]]:

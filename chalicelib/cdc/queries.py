@@ -67,11 +67,14 @@ def _snapshot(conn) -> None:
 
 # ----------------------------------------------------------------------------------------------- jobs
 
+# duration_seconds is the difference of the two timestamps as shown (whole seconds, truncated), so a
+# client subtracting started_at from completed_at gets it, as in the contract's example (135).
 _JOB_COLUMNS = """
     job_id, table_name, job_type, validation_strategy, started_at, completed_at, status,
     cassandra_row_count, postgres_row_count, mismatch_count, drift_percentage, alert_fired,
     CASE WHEN started_at IS NOT NULL AND completed_at IS NOT NULL
-         THEN round(extract(epoch FROM completed_at - started_at))::bigint END AS duration_seconds
+         THEN extract(epoch FROM date_trunc('second', completed_at) - date_trunc('second', started_at))::bigint
+    END AS duration_seconds
 """
 
 

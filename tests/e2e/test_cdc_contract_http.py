@@ -228,3 +228,26 @@ def test_history_of_a_table_no_longer_replicated_can_still_be_filtered(api, reti
         assert r.json() == {"error": "INVALID_TABLE",
                             "message": "Table 'no_such_table' does not exist or is not configured for replication",
                             "valid_tables": ["orders", "products", "users"]}
+
+
+# ------------------------------------------------------------------------------------------- durations
+
+
+def test_duration_is_the_difference_of_the_timestamps_shown(own_api):
+    """The contract's job: started 14:00:00, completed 14:02:15, duration_seconds 135. A client that
+    subtracts the two timestamps it is shown gets duration_seconds, for every finished job."""
+    from datetime import datetime
+
+    def at(s: str) -> datetime:
+        return datetime.fromisoformat(s.replace("Z", "+00:00"))
+
+    ids = []
+    for strategy in ("CHECKSUM", "ROW_COUNT"):
+        r = own_api.post(TRIGGER, {"tables": [], "validation_strategy": strategy})
+        assert r.status_code == 202, r.text
+        ids += r.json()["job_ids"]
+    finished = [own_api.wait_job(j) for j in ids]
+    finished += [j for j in own_api.get("/reconciliation/jobs", page_size=100).json()["jobs"] if j["completed_at"]]
+    for job in finished:
+        shown = (at(job["completed_at"]) - at(job["started_at"])).total_seconds()
+        assert job["duration_seconds"] == shown, job
