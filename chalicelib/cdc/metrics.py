@@ -20,9 +20,12 @@ FINISHED_STATUSES = ("COMPLETED", "FAILED")
 _LATEST = """
 SELECT DISTINCT ON (table_name) table_name, {column} AS value
 FROM recon.jobs
-WHERE status = 'COMPLETED' AND {column} IS NOT NULL
+WHERE status = 'COMPLETED' AND {column} IS NOT NULL {strategies}
 ORDER BY table_name, completed_at DESC, job_id DESC
 """
+# The row gauges are "Total rows in ... table": only strategies that count the whole table report them
+# (SAMPLE counts its sample, TIMESTAMP_RANGE the rows of its window; docs/decisions.md).
+_WHOLE_TABLE = "AND validation_strategy IN ('ROW_COUNT', 'CHECKSUM')"
 
 _DURATIONS = (
     "WITH d AS (SELECT table_name, extract(epoch FROM completed_at - started_at)::double precision AS s"
@@ -43,8 +46,9 @@ class ReconciliationCollector(Collector):
         with transaction() as conn:
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             latest = {
-                column: conn.execute(_LATEST.format(column=column)).fetchall()
-                for column in ("drift_percentage", "cassandra_row_count", "postgres_row_count")
+                column: conn.execute(_LATEST.format(column=column, strategies=strategies)).fetchall()
+                for column, strategies in (("drift_percentage", ""), ("cassandra_row_count", _WHOLE_TABLE),
+                                           ("postgres_row_count", _WHOLE_TABLE))
             }
             mismatches = conn.execute(
                 "SELECT table_name, mismatch_type, count(*) AS n FROM recon.mismatches"

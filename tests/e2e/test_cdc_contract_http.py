@@ -251,3 +251,27 @@ def test_duration_is_the_difference_of_the_timestamps_shown(own_api):
     for job in finished:
         shown = (at(job["completed_at"]) - at(job["started_at"])).total_seconds()
         assert job["duration_seconds"] == shown, job
+
+
+def _gauge(text: str, name: str, table: str) -> float:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            if s.name == name and s.labels.get("table") == table:
+                return s.value
+    raise AssertionError(f"{name}{{table={table!r}}} not exported")
+
+
+def test_row_gauges_are_table_totals_not_a_samples_size(own_api):
+    """cdc_reconciliation_cassandra_rows / _postgres_rows are the "Total rows in ... table": a SAMPLE job
+    (1000 rows compared) finishing after a CHECKSUM job does not replace the table's totals."""
+    full = own_api.wait_job(own_api.post(TRIGGER, {"tables": ["users"], "validation_strategy": "CHECKSUM"}).json()["job_ids"][0])
+    assert full["status"] == "COMPLETED", full
+    assert full["cassandra_row_count"] > 1000, "the users table must be larger than a sample for this test"
+    sample = own_api.wait_job(own_api.post(TRIGGER, {"tables": ["users"], "validation_strategy": "SAMPLE"}).json()["job_ids"][0])
+    assert sample["status"] == "COMPLETED", sample
+    assert sample["cassandra_row_count"] <= 1000
+    text = own_api.get("/metrics").text
+    assert _gauge(text, "cdc_reconciliation_cassandra_rows", "users") == full["cassandra_row_count"]
+    assert _gauge(text, "cdc_reconciliation_postgres_rows", "users") == full["postgres_row_count"]
