@@ -168,6 +168,15 @@ migrate() {
   sed 's/^/    /' "$LOGS/migrate.log"
 }
 
+check_storage() { # LocalStack (community) keeps S3 objects in memory only: files whose bytes did not survive a restart become INVALID
+  step "Streams files: stored bytes (S3 objects do not survive a LocalStack restart)"
+  if "$PY" -m chalicelib.streams.files check-storage >"$LOGS/check-storage.log" 2>&1; then
+    sed 's/^/    /' "$LOGS/check-storage.log"
+  else
+    printf '\033[31m    the check of stored files failed: see %s\033[0m\n' "$LOGS/check-storage.log" >&2
+  fi
+}
+
 api_key() {
   step "Demo API key (.local/api-key)"
   local keyfile="$STACK_DIR/api-key"
@@ -225,6 +234,7 @@ up() {
   check_catalog
   deploy_infra
   migrate
+  check_storage
   api_key
   [ $demo = 1 ] && demo_data
   api_up

@@ -157,7 +157,7 @@ def list_files(query: FilesQuery):
 
 @api.route("/files/{id}", "GET", response=FileOut, errors=[404], summary="One file")
 def get_file(id: int):
-    return ok(files.file_view(files.require_file(id)))
+    return ok(files.file_view(files.check_stored(files.require_file(id))))   # bytes gone: reads INVALID
 
 
 @api.route("/files/{id}/download", "GET", errors=[404, 409], summary="The file's exact bytes",
@@ -168,7 +168,7 @@ def get_file(id: int):
 def download_file(id: int):
     from chalicelib.streams import storage
 
-    row = files.require_file(id)
+    row = files.require_stored(id)   # 409 when its stored bytes are gone
     if row["status"] == "UPLOADING":
         raise StreamsError.conflict(f"File {id} has no bytes yet: its upload session is not complete")
     size = row["size_bytes"] or 0

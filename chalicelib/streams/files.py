@@ -338,3 +338,65 @@ def sweep() -> dict:
 
 
 FILES_QUEUE = "recon-files"
+
+
+# ------------------------------------------------------------------------------- stored bytes
+
+# The local stack's S3 (LocalStack community edition) keeps objects in memory only: after a restart
+# the control plane still lists files whose bytes are gone (docs/decisions.md). Such a file is not left
+# READY: it becomes INVALID with this message, found at stack start (check_storage) and on access
+# (check_stored: reading one file, downloading it, a run using it).
+BYTES_GONE = "the stored bytes of this file are gone (the object storage was reset or the object deleted)"
+
+
+def mark_bytes_gone(file_id: int, conn=None) -> dict | None:
+    """A READY file whose object is missing: INVALID with BYTES_GONE (the updated row; None if it was
+    not READY)."""
+    with tx(conn) as c:
+        return fetch_one(c, f"UPDATE recon.files SET status = 'INVALID', error_message = %s, updated_at = now()"
+                            f" WHERE file_id = %s AND status = 'READY' RETURNING {COLUMNS}", (BYTES_GONE, file_id))
+
+
+def check_stored(row: dict | None) -> dict | None:
+    """The file as it is: a READY file whose object is missing is marked INVALID first (one HEAD)."""
+    if row is None or row["status"] != "READY" or storage.head(row["s3_key"]) is not None:
+        return row
+    return mark_bytes_gone(row["file_id"]) or get_file(row["file_id"])
+
+
+def bytes_gone(row: dict) -> bool:
+    return row["status"] == "INVALID" and row["error_message"] == BYTES_GONE
+
+
+def require_stored(file_id: int) -> dict:
+    """The file to read the bytes of: NotFound, or Conflict when its stored bytes are gone."""
+    row = check_stored(require_file(file_id))
+    if bytes_gone(row):
+        raise Conflict(f"File {file_id} cannot be downloaded: {BYTES_GONE}; upload it again")
+    return row
+
+
+def check_storage() -> dict:
+    """Every READY file whose object is not in the bucket becomes INVALID (run at stack start). The READY
+    rows are read before the bucket is listed: a file is READY only after its bytes were stored, so a
+    file registered meanwhile is never taken for a missing one."""
+    with tx() as c:
+        rows = fetch_all(c, "SELECT file_id, s3_key FROM recon.files WHERE status = 'READY'")
+    if not rows:
+        return {"ready": 0, "bytesGone": 0}
+    keys = set(storage.list_keys())
+    gone = [r["file_id"] for r in rows if r["s3_key"] not in keys]
+    if gone:
+        with tx() as c:
+            c.execute("UPDATE recon.files SET status = 'INVALID', error_message = %s, updated_at = now()"
+                      " WHERE file_id = ANY(%s) AND status = 'READY'", (BYTES_GONE, gone))
+    return {"ready": len(rows) - len(gone), "bytesGone": len(gone)}
+
+
+if __name__ == "__main__":   # python -m chalicelib.streams.files check-storage  (scripts/stack.sh)
+    import json
+    import sys
+
+    if sys.argv[1:] != ["check-storage"]:
+        sys.exit("usage: python -m chalicelib.streams.files check-storage")
+    print(json.dumps(check_storage()))

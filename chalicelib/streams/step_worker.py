@@ -63,6 +63,10 @@ class StepInputMissing(Exception):
     """An input that is not there (an earlier step that did not complete): the step is SKIPPED."""
 
 
+class StepInputInvalid(Exception):
+    """An input file that is INVALID (or whose stored bytes are gone): retrying cannot help, the step fails."""
+
+
 @dataclass
 class Attempt:
     run_id: int
@@ -215,6 +219,10 @@ def _work(a: Attempt) -> None:
             _finish_skipped(a, str(exc))
             _send_success(a, {"stepOrder": a.step_order, "status": "SKIPPED"})
             return
+        except StepInputInvalid as exc:
+            logger.warning("step input unusable", extra={**log_extra, "error": str(exc)})
+            _finish_failed(a, _error_text(exc), retry=False)
+            return
         except Exception as exc:
             if a.cancel.is_set():
                 _finish_canceled(a)
@@ -350,10 +358,12 @@ def _resolve(a: Attempt, side: str, spec: dict, workdir: Path) -> dict:
         row = files.get_file(ref)
         if row is None:
             raise RuntimeError(f"{side.lower()} input: file {ref} not found")
+        if row["status"] == "INVALID":
+            raise StepInputInvalid(f"{side.lower()} input: file {ref} is INVALID: {row['error_message']}")
         if row["status"] != "READY":
             raise RuntimeError(f"{side.lower()} input: file {ref} is {row['status']}")
         path = path.with_suffix(_suffix(row))
-        storage.download_to(row["s3_key"], path)
+        _download(side, row, path)
         return {"path": path, "file_id": ref, "from": "download"}
     if kind in ("STEP_OUTPUT_UNMATCHED_SOURCE", "STEP_OUTPUT_UNMATCHED_TARGET"):
         artifact_type = kind.removeprefix("STEP_OUTPUT_")
@@ -365,7 +375,7 @@ def _resolve(a: Attempt, side: str, spec: dict, workdir: Path) -> dict:
         path = path.with_suffix(".csv")
         if _from_output_cache(row, path):
             return {"path": path, "file_id": row["file_id"], "from": "local copy"}
-        storage.download_to(row["s3_key"], path)
+        _download(side, row, path)
         return {"path": path, "file_id": row["file_id"], "from": "download"}
     if kind == "DATA_SOURCE_SNAPSHOT":
         return _snapshot(a, side, ref, workdir)
@@ -435,6 +445,20 @@ def _from_output_cache(row: dict, path: Path) -> bool:
         cached.unlink(missing_ok=True)
         return False
     return True
+
+
+def _download(side: str, row: dict, path: Path) -> None:
+    """A file's bytes to `path`; a file whose object is gone becomes INVALID and fails the step."""
+    from chalicelib.streams import files, storage
+
+    try:
+        storage.download_to(row["s3_key"], path)
+    except Exception as exc:
+        if not storage.is_missing(exc):
+            raise
+        files.mark_bytes_gone(row["file_id"])
+        raise StepInputInvalid(f"{side.lower()} input: file {row['file_id']} is INVALID: {files.BYTES_GONE}"
+                               ) from None
 
 
 def _suffix(row: dict) -> str:
@@ -765,8 +789,8 @@ def _observe_step_end(a: Attempt, status: str, seconds: float, matched: int = 0)
         pass
 
 
-def _finish_failed(a: Attempt, message: str) -> None:
-    retries_left = a.attempt_no <= int(a.step.get("maxRetries", 0))
+def _finish_failed(a: Attempt, message: str, *, retry: bool = True) -> None:
+    retries_left = retry and a.attempt_no <= int(a.step.get("maxRetries", 0))
     with tx() as c:
         mine = runtime.attempt(c, a.run_id, a.step_order, a.attempt_no, lock=True)
         if mine is None or mine["status"] != "IN_PROGRESS":

@@ -90,6 +90,22 @@ def head(key: str) -> dict | None:
         raise
 
 
+def list_keys(prefix: str = "") -> list[str]:
+    """Every object key in the bucket (under `prefix`)."""
+    keys: list[str] = []
+    for page in _s3().get_paginator("list_objects_v2").paginate(Bucket=bucket(), Prefix=prefix):
+        keys += [o["Key"] for o in page.get("Contents", [])]
+    return keys
+
+
+def is_missing(exc: BaseException) -> bool:
+    """An S3 error meaning the object (or the bucket) is not there."""
+    from botocore.exceptions import ClientError
+
+    return isinstance(exc, ClientError) and exc.response.get("Error", {}).get("Code") in (
+        "404", "NoSuchKey", "NotFound", "NoSuchBucket")
+
+
 def delete(key: str) -> None:
     _s3().delete_object(Bucket=bucket(), Key=key)
 
