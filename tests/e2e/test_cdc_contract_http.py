@@ -23,8 +23,9 @@ def new_key(stack, owner: str) -> str:
 
 
 @pytest.fixture
-def own_api(stack):
-    """A key of its own: the trigger limit is per key, other suites share the stack's key."""
+def own_api(stack, demo):
+    """A key of its own: the trigger limit is per key, other suites share the stack's key. The demo
+    data (tables with drift on both sides) is loaded, so the jobs triggered here complete."""
     return Api(stack["url"], new_key(stack, "e2e-cdc-contract@recon.local"))
 
 
@@ -65,7 +66,7 @@ SAMPLE = re.compile(r'^(?P<name>[a-z_]+)\{(?P<labels>[^}]*)\} (?P<value>\S+)$')
 
 
 @pytest.fixture(scope="module")
-def scraped(api):
+def scraped(api, demo):
     """A finished job first, so every CDC family has series; then the exposition's CDC lines."""
     r = api.post(TRIGGER, {"tables": ["products"], "validation_strategy": "ROW_COUNT"})
     assert r.status_code == 202, r.text

@@ -30,7 +30,8 @@ def is_uuid(value) -> bool:
 
 
 @pytest.fixture(scope="module")
-def own(stack):
+def own(stack, demo):
+    """A key of its own (the trigger limit is per key); the demo data loaded, with drift in every table."""
     return Api(stack["url"], new_key(stack, "e2e-cdc-shapes@recon.local"))
 
 
