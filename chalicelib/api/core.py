@@ -39,13 +39,16 @@ import threading
 import typing
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import Enum
 from typing import Any, Callable, Iterable, Sequence
 
 from chalice import Response
-from pydantic import AliasGenerator, BaseModel, ConfigDict, Field, ValidationError, create_model
+from pydantic import (AliasGenerator, BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, ValidationError,
+                      create_model, field_serializer)
 from pydantic.alias_generators import to_camel
 
+from chalicelib.domain.timeutil import iso_z
 from chalicelib.observability import logger
 from chalicelib.streams.defs_errors import Conflict, DefinitionError, Invalid, NotFound
 
@@ -407,9 +410,14 @@ class StreamsPageQuery(StreamsQuery):
 
 
 class StreamsOut(BaseModel):
-    """Base of streams response models: built from snake_case or camelCase data, dumped camelCase."""
+    """Base of streams response models: built from snake_case or camelCase data, dumped camelCase;
+    timestamps in UTC with a `Z`, in whole seconds (the contracts' form: 2026-02-21T06:00:00Z)."""
 
     model_config = ConfigDict(extra="ignore", alias_generator=_CAMEL, validate_by_alias=True, validate_by_name=True)
+
+    @field_serializer("*", mode="wrap", when_used="json")
+    def _timestamps(self, value: Any, handler: SerializerFunctionWrapHandler):  # no return type: schemas unchanged
+        return iso_z(value) if isinstance(value, datetime) else handler(value)
 
 
 class StreamsProblem(BaseModel):
