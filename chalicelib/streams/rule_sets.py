@@ -5,6 +5,7 @@ records the version it used) but is no longer listed or usable.
 """
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from psycopg.types.json import Jsonb
@@ -131,9 +132,30 @@ def delete(rule_set_id: int) -> None:
                   (rule_set_id,))
 
 
+_AMOUNTS = ("absolute", "percent")
+
+
+def _number(value: Any) -> Any:
+    """A tolerance stored as a decimal string ("0.01") as the JSON number it was written as (0.01)."""
+    if isinstance(value, str):
+        try:
+            number = Decimal(value)
+        except ArithmeticError:
+            return value
+        if number.is_finite():
+            return float(number)
+    return value
+
+
+def _passes_view(passes: list) -> list:
+    return [{**p, "conditions": [{k: _number(v) if k in _AMOUNTS else v for k, v in c.items()}
+                                 for c in p.get("conditions", [])]} for p in passes]
+
+
 def view(row: dict) -> dict[str, Any]:
     d = row["definition"]
     return {"id": row["rule_set_id"], "name": row["name"], "description": row["description"],
             "version": row["version"], "latestVersion": row["latest_version"],
-            "sourceKey": d.get("sourceKey"), "targetKey": d.get("targetKey"), "passes": d.get("passes", []),
+            "sourceKey": d.get("sourceKey"), "targetKey": d.get("targetKey"),
+            "passes": _passes_view(d.get("passes", [])),
             "createdAt": row["created_at"], "updatedAt": row["version_created_at"]}
