@@ -87,14 +87,7 @@ def validate_config(type_: str, config: Any) -> dict:
     try:
         parsed = model.model_validate(config)
     except ValidationError as exc:
-        issues = []
-        for err in exc.errors(include_url=False):
-            loc = ".".join(str(p) for p in ("config", *err.get("loc", ())))
-            code = "UNKNOWN_FIELD" if err["type"] == "extra_forbidden" else (
-                "REQUIRED" if err["type"] == "missing" else "INVALID_VALUE")
-            msg = "is not a known field" if code == "UNKNOWN_FIELD" else (
-                "is required" if code == "REQUIRED" else str(err["msg"]).removeprefix("Value error, "))
-            issues.append(Issue(loc, code, msg))
+        issues = _issues(exc, config)
         raise Invalid(issues) from None
     out = parsed.model_dump(mode="json", by_alias=True, exclude_none=True)
     if type_ == "CDC_TABLE":
@@ -105,6 +98,48 @@ def validate_config(type_: str, config: Any) -> dict:
             raise Invalid([Issue("config.table", "INVALID_VALUE",
                                  f"'{parsed.table}' is not a table of the CDC catalog (tables: {', '.join(tables)})")])
     return out
+
+
+_REFS = {"EnvRef": "env", "SecretRef": "secretArn"}
+_PATTERN_MESSAGES = {
+    "env": "must be an environment variable name (letters, digits, _; not starting with a digit)",
+    "secretArn": "must be a Secrets Manager secret ARN (arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME)",
+}
+_CONNECTION_SHAPE = 'must be a credential reference: {"env": NAME} or {"secretArn": ARN}'
+
+
+def _issues(exc, config: Any) -> list[Issue]:
+    """Every problem located at its config field: a credential reference's problems at
+    config.connection(.field), never at the internal names of the alternatives."""
+    connection = config.get("connection") if isinstance(config, dict) else None
+    chosen = next((name for name, key in _REFS.items() if isinstance(connection, dict) and key in connection), None)
+    issues: list[Issue] = []
+    for err in exc.errors(include_url=False):
+        loc = list(err.get("loc", ()))
+        msg = str(err["msg"]).removeprefix("Value error, ")
+        if loc[:1] == ["connection"] and len(loc) > 1 and loc[1] in _REFS:
+            if chosen is None:
+                if not any(i.field == "config.connection" for i in issues):
+                    issues.append(Issue("config.connection", "INVALID_VALUE", _CONNECTION_SHAPE))
+                continue
+            if loc[1] != chosen:
+                continue
+            loc = ["connection", *loc[2:]]
+        elif loc[:1] == ["connection"] and err["type"] in ("model_type", "dict_type", "union_tag_invalid"):
+            issues.append(Issue("config.connection", "INVALID_VALUE", _CONNECTION_SHAPE))
+            continue
+        if not loc and msg.startswith(("query ", "schema ")):
+            field, _, msg = msg.partition(" ")
+            loc = [field] if field == "query" else ["schema"]
+            msg = msg if field == "query" else "goes with table (give table too, or drop schema)"
+        if err["type"] == "string_pattern_mismatch":
+            msg = _PATTERN_MESSAGES.get(str(loc[-1]), "must be an identifier (letters, digits, _; not starting with "
+                                                       "a digit; at most 63 characters)")
+        code = "UNKNOWN_FIELD" if err["type"] == "extra_forbidden" else (
+            "REQUIRED" if err["type"] == "missing" else "INVALID_VALUE")
+        msg = "is not a known field" if code == "UNKNOWN_FIELD" else ("is required" if code == "REQUIRED" else msg)
+        issues.append(Issue(".".join(str(p) for p in ("config", *loc)), code, msg))
+    return issues
 
 
 # ---------------------------------------------------------------------------------- data access

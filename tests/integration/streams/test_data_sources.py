@@ -50,7 +50,7 @@ def test_query_source_runs_read_only(api, db, uid):
 def test_queries_that_write_are_refused_at_create(api):
     for query in ("DELETE FROM orders", "SELECT 1; DROP TABLE orders", "UPDATE x SET a = 1 RETURNING *"):
         assert_error(api.post("/data-sources", {"name": "w", "type": "POSTGRES", "config": {"query": query}}),
-                     400, "VALIDATION_ERROR", ("config", "INVALID_VALUE"))
+                     400, "VALIDATION_ERROR", ("config.query", "INVALID_VALUE"))
 
 
 def test_config_problems_are_located(api):
