@@ -258,10 +258,18 @@ def recent_occurrences(stream: dict) -> list[dict]:
 RECENT_OCCURRENCES = 10
 
 
+def trigger_config_view(trigger_type: str, config: dict | None) -> dict | None:
+    """The trigger configuration as it applies: a SCHEDULED stream's zone defaults to UTC (platform §6)."""
+    if trigger_type == "SCHEDULED" and config and "timezone" not in config:
+        return {**config, "timezone": "UTC"}
+    return config or None
+
+
 def stream_view(stream: dict) -> dict:
     return {"id": stream["stream_id"], "name": stream["name"], "description": stream.get("description"),
             "status": stream["status"], "domain": stream["domain"], "triggerType": stream["trigger_type"],
-            "triggerConfig": stream["trigger_config"] or None, "version": stream["version"],
+            "triggerConfig": trigger_config_view(stream["trigger_type"], stream["trigger_config"]),
+            "version": stream["version"],
             "nextRunAt": next_run_at(stream), "recentOccurrences": recent_occurrences(stream),
             "steps": [step_view(s) for s in stream["steps"]],
             "createdAt": stream["created_at"], "updatedAt": stream["updated_at"]}
