@@ -102,7 +102,11 @@ def start(reconciliation_id: int) -> dict:
         raise Conflict(f"Reconciliation {reconciliation_id} is step {row['step_order']} of stream run {row['run_id']}:"
                        " it starts with its run")
     if row["execution_arn"] or row["run_status"] != "PENDING":
-        raise Conflict(f"Reconciliation {reconciliation_id} was already started ({status_of(row)})")
+        status = status_of(row)
+        if status == "CANCELED" and not row["execution_arn"]:
+            raise Conflict(f"Reconciliation {reconciliation_id} was canceled before it started (CANCELED): "
+                           "create a new one to run it")
+        raise Conflict(f"Reconciliation {reconciliation_id} was already started ({status})")
     try:
         runs.start_run(row["run_id"])
     except runs.RunConflict:

@@ -146,7 +146,8 @@ def test_finished_runs_and_reconciliations_conflict(api, world):
     assert call(api, "POST", f"/stream-runs/{w['legacy_run']}/cancel") == error(
         409, "CONFLICT", f"Run {w['legacy_run']} is already CANCELED")
     assert call(api, "POST", f"/reconciliations/{w['rec']}/start") == error(
-        409, "CONFLICT", f"Reconciliation {w['rec']} was already started (CANCELED)")
+        409, "CONFLICT", f"Reconciliation {w['rec']} was canceled before it started (CANCELED): "
+        "create a new one to run it")
     assert call(api, "POST", f"/reconciliations/{w['rec']}/cancel") == error(
         409, "CONFLICT", f"Reconciliation {w['rec']} is already CANCELED")
 
