@@ -12,7 +12,8 @@ from pydantic import Field, RootModel
 from chalicelib.api.auth_middleware import caller_email, limit_run_creation
 from chalicelib.api.core import (Dialect, Routes, StreamsIn, StreamsOut, StreamsPageQuery, StreamsQuery, ok, page_of,
                                  paginated)
-from chalicelib.streams import runs
+from chalicelib.streams import definitions, runs
+from chalicelib.streams.defs_errors import NotFound
 
 bp = Blueprint(__name__)
 api = Routes(bp, dialect=Dialect.STREAMS, tag="stream runs", owns=("/stream-runs", "/step-runs"))
@@ -152,11 +153,14 @@ class StepsQuery(StreamsQuery):
 
 
 @api.route("/streams/{id}/runs", "POST", body=RunIn, response=RunCreatedOut, status=201, errors=[404, 409],
-           summary="Start a run of a stream", before=lambda: limit_run_creation(bp),
+           summary="Start a run of a stream",
            description="Creates a run of the stream's current definition and starts its execution. 409 when the "
                        "stream is not ACTIVE or a run of it is PENDING or RUNNING. Counts against the per-key "
-                       "run-creation rate limit.")
+                       "run-creation rate limit (a request rejected with 400 or 404 does not).")
 def create_stream_run(id: int, body: RunIn):
+    if definitions.get_stream(id) is None:
+        raise NotFound("Stream", id)
+    limit_run_creation(bp)   # after the checks: a request that cannot create a run does not use up the limit
     metadata = dict(body.trigger_metadata or {})
     metadata.setdefault("requestedBy", caller_email(bp))
     return ok(runs.create_run(id, body.trigger_type.value, metadata), message="Run created", status=201)

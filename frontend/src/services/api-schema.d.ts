@@ -685,7 +685,7 @@ export interface paths {
         put?: never;
         /**
          * Start a run of a stream
-         * @description Creates a run of the stream's current definition and starts its execution. 409 when the stream is not ACTIVE or a run of it is PENDING or RUNNING. Counts against the per-key run-creation rate limit.
+         * @description Creates a run of the stream's current definition and starts its execution. 409 when the stream is not ACTIVE or a run of it is PENDING or RUNNING. Counts against the per-key run-creation rate limit (a request rejected with 400 or 404 does not).
          */
         post: operations["createStreamRun"];
         delete?: never;
