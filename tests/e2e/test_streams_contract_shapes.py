@@ -1,0 +1,213 @@
+"""The streams contracts (reconciliation-streams-api.md, streams-platform-api.md) read to the letter, over
+HTTP on the running stack: timestamp form, values returned as they were sent, error field paths, defaults
+written out, and which requests count against the per-key limits."""
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import time
+import uuid
+
+import pytest
+import requests
+
+from tests.e2e.conftest import ROOT
+
+# platform §0: "ISO-8601 UTC timestamps with `Z`", written as the contracts' examples write them
+TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
+OWNER = "e2e-streams-contract@recon.local"
+
+CSV_SRC = "order_id,amount,order_date\n" + "".join(f"ORD-{i},{i}.25,2026-02-{1 + i % 27:02d}\n" for i in range(1, 31))
+CSV_TGT = "txn_id,order_ref,gross,settled_on\n" + "".join(
+    f"TX-{i},ORD-{i},{i}.25,2026-02-{1 + i % 27:02d}\n" for i in range(1, 26))
+RULES = {"name": "contract shapes", "sourceKey": "order_id", "targetKey": "txn_id", "passes": [
+    {"name": "Reference and amount", "cardinality": "ONE_TO_ONE", "conditions": [
+        {"source": "order_id", "target": "order_ref", "operator": "EQUALS"},
+        {"source": "amount", "target": "gross", "operator": "AMOUNT_TOLERANCE", "absolute": 0.01, "percent": 0.5},
+        {"source": "order_date", "target": "settled_on", "operator": "DATE_WINDOW", "daysBefore": 0,
+         "daysAfter": 2}]}]}
+
+
+class Client:
+    def __init__(self, url: str, key: str):
+        self.url, self.s = url, requests.Session()
+        self.s.headers["Authorization"] = f"Bearer {key}"
+
+    def call(self, method: str, path: str, body=None, **kw) -> requests.Response:
+        if body is not None:
+            kw["json"] = body
+        return self.s.request(method, self.url + path, timeout=60, allow_redirects=False, **kw)
+
+    def data(self, method: str, path: str, body=None, status: int = 200, **kw):
+        r = self.call(method, path, body, **kw)
+        assert r.status_code == status, f"{method} {path}: {r.status_code} {r.text[:500]}"
+        return r.json()["data"]
+
+
+def _new_key(stack, owner: str) -> str:
+    proc = subprocess.run([sys.executable, "-m", "chalicelib.cli", "keys", "create", "--owner", owner, "--quiet"],
+                          cwd=ROOT, env=stack["env"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.strip()
+
+
+@pytest.fixture(scope="module")
+def client(stack):
+    return Client(stack["url"], _new_key(stack, OWNER))
+
+
+def _poll(fn, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = fn()
+        if value:
+            return value
+        time.sleep(0.5)
+    pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+@pytest.fixture(scope="module")
+def world(client):
+    """Two uploaded files, a rule set and a one-step stream that has run to completion."""
+    tag = uuid.uuid4().hex[:8]
+    src = client.data("POST", "/files", params={"filename": f"src_{tag}.csv"}, data=CSV_SRC.encode(), status=201)
+    tgt = client.data("POST", "/files", params={"filename": f"tgt_{tag}.csv"}, data=CSV_TGT.encode(), status=201)
+    assert src["status"] == tgt["status"] == "READY"
+    rs = client.data("POST", "/rule-sets", RULES, status=201)
+    stream = client.data("POST", "/streams", {
+        "name": f"contract shapes {tag}", "domain": "ECOMMERCE", "triggerType": "MANUAL",
+        "steps": [{"stepOrder": 1, "name": "one", "sourceInput": {"type": "FILE", "id": src["id"]},
+                   "targetInput": {"type": "FILE", "id": tgt["id"]}, "ruleSetId": rs["id"],
+                   "config": {"continueOnFailure": False, "maxRetries": 0}}]}, status=201)
+    run = client.data("POST", f"/streams/{stream['id']}/runs", {"triggerType": "MANUAL"}, status=201)
+    done = _poll(lambda: (lambda r: r if r["status"] not in ("PENDING", "RUNNING") else None)(
+        client.data("GET", f"/stream-runs/{run['runId']}")), 180, "the run to finish")
+    assert done["status"] == "COMPLETED", done
+    return {"src": src, "tgt": tgt, "rule_set": rs, "stream": stream, "run": done}
+
+
+def _timestamps(value, path="data"):
+    """(path, value) of every field named like a timestamp (…At) in a JSON document."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if k.endswith("At") and v is not None:
+                yield f"{path}.{k}", v
+            yield from _timestamps(v, f"{path}.{k}")
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from _timestamps(v, f"{path}[{i}]")
+
+
+def test_every_timestamp_is_utc_whole_seconds_with_z(client, world):
+    run_id, stream_id = world["run"]["id"], world["stream"]["id"]
+    steps = client.data("GET", f"/stream-runs/{run_id}/steps")
+    rec_id = steps[0]["reconciliationId"]
+    exceptions = client.data("GET", "/exceptions", params={"runId": run_id})["items"]
+    assert exceptions, "the run leaves unmatched rows"
+    client.data("PATCH", f"/exceptions/{exceptions[0]['id']}", {"note": "checked"})
+    docs = {
+        "stream": client.data("GET", f"/streams/{stream_id}"),
+        "streams": client.data("GET", "/streams"),
+        "run": client.data("GET", f"/stream-runs/{run_id}"),
+        "runs": client.data("GET", f"/streams/{stream_id}/runs"),
+        "steps": steps,
+        "artifacts": client.data("GET", f"/step-runs/{steps[0]['id']}/artifacts"),
+        "file": client.data("GET", f"/files/{world['src']['id']}"),
+        "files": client.data("GET", "/files"),
+        "rule set": client.data("GET", f"/rule-sets/{world['rule_set']['id']}"),
+        "rule sets": client.data("GET", "/rule-sets"),
+        "reconciliation": client.data("GET", f"/reconciliations/{rec_id}"),
+        "reconciliations": client.data("GET", "/reconciliations"),
+        "exceptions": client.data("GET", "/exceptions", params={"runId": run_id}),
+        "history": client.data("GET", f"/exceptions/{exceptions[0]['id']}/history"),
+        "upload session": client.data("POST", "/files/uploads", {"filename": "x.csv", "sizeBytes": 10}, status=201),
+    }
+    seen = [(name, p, v) for name, doc in docs.items() for p, v in _timestamps(doc)]
+    assert len(seen) > 40
+    bad = [(name, p, v) for name, p, v in seen if not isinstance(v, str) or not TIMESTAMP.match(v)]
+    assert bad == []
+
+
+def test_a_rule_set_reads_back_with_the_json_types_it_was_written_with(client, world):
+    """platform §3: `absolute`/`percent` are numbers (0.01), `daysBefore` integers; a client that
+    round-trips a rule set (GET, edit, PUT) must not meet strings in their place."""
+    got = client.data("GET", f"/rule-sets/{world['rule_set']['id']}")
+    cond = got["passes"][0]["conditions"][1]
+    assert cond["absolute"] == 0.01 and isinstance(cond["absolute"], float)
+    assert cond["percent"] == 0.5 and isinstance(cond["percent"], float)
+    window = got["passes"][0]["conditions"][2]
+    assert window["daysBefore"] == 0 and window["daysAfter"] == 2
+    # the same document can be PUT back as it was read
+    body = {k: got[k] for k in ("name", "sourceKey", "targetKey", "passes")}
+    again = client.data("PUT", f"/rule-sets/{world['rule_set']['id']}", body)
+    assert again["version"] == got["version"] + 1
+    assert again["passes"] == got["passes"]
+
+
+def test_data_source_credential_errors_name_the_config_field_not_internal_types(client):
+    r = client.call("POST", "/data-sources", {"name": "bad ref", "type": "POSTGRES",
+                                             "config": {"connection": {"url": "postgresql://u:hunter2pw@h/db"},
+                                                        "table": "x"}})
+    assert r.status_code == 400, r.text
+    body = r.json()
+    assert body["errorCode"] == "VALIDATION_ERROR"
+    fields = [e["field"] for e in body["errors"]]
+    assert fields and all(f == "config.connection" or f.startswith("config.connection.") for f in fields), fields
+    assert not any("EnvRef" in f or "SecretRef" in f for f in fields), fields
+    assert "hunter2pw" not in r.text, "the rejected value is not echoed"
+    r = client.call("POST", "/data-sources", {"name": "writes", "type": "POSTGRES",
+                                             "config": {"query": "DELETE FROM streams_demo.oms_orders"}})
+    assert r.status_code == 400 and [e["field"] for e in r.json()["errors"]] == ["config.query"], r.text
+
+
+def test_a_scheduled_stream_shows_its_default_timezone(client, world):
+    """platform §6: `timezone` is an IANA name (default `UTC`): a stream saved without one reads back with UTC."""
+    s = world["stream"]
+    full = client.data("GET", f"/streams/{s['id']}")
+    body = {"name": full["name"] + " scheduled", "domain": "ECOMMERCE", "triggerType": "SCHEDULED",
+            "triggerConfig": {"cron": "0 30 2 * * *"},
+            "steps": [{k: st[k] for k in ("stepOrder", "name", "sourceInput", "targetInput", "ruleSetId", "config")}
+                      for st in full["steps"]]}
+    created = client.data("POST", "/streams", body, status=201)
+    got = client.data("GET", f"/streams/{created['id']}")
+    assert got["triggerConfig"] == {"cron": "0 30 2 * * *", "timezone": "UTC"}
+    assert got["nextRunAt"].endswith("T02:30:00Z")
+    client.data("DELETE", f"/streams/{created['id']}")
+
+
+def test_rejected_run_requests_do_not_use_up_the_run_creation_limit(stack, world):
+    """platform §1: run creation counts against the per-key limit; requests that create nothing (400, 404)
+    do not, so a client's mistakes cannot lock it out of starting runs."""
+    c = Client(stack["url"], _new_key(stack, "e2e-run-limit@recon.local"))
+    limit = 30   # rate_limit_runs_per_minute default (chalicelib/config.py)
+    for i in range(limit + 5):
+        assert c.call("POST", "/streams/99999999/runs", {"triggerType": "MANUAL"}).status_code == 404
+        assert c.call("POST", f"/streams/{world['stream']['id']}/runs", {"triggerType": "BOGUS"}).status_code == 400
+    r = c.call("POST", f"/streams/{world['stream']['id']}/runs", {"triggerMetadata": {"reason": "after mistakes"}})
+    assert r.status_code == 201, r.text
+    run_id = r.json()["data"]["runId"]
+    _poll(lambda: c.data("GET", f"/stream-runs/{run_id}")["status"] not in ("PENDING", "RUNNING"), 180,
+          "the run to finish")
+
+
+def test_start_of_a_canceled_reconciliation_says_it_was_canceled(client, world):
+    rec = client.data("POST", "/reconciliations", {"name": "to cancel", "sourceFileId": world["src"]["id"],
+                                                   "targetFileId": world["tgt"]["id"],
+                                                   "ruleSetId": world["rule_set"]["id"]}, status=201)
+    client.data("POST", f"/reconciliations/{rec['id']}/cancel")
+    r = client.call("POST", f"/reconciliations/{rec['id']}/start")
+    assert r.status_code == 409 and r.json()["errorCode"] == "CONFLICT"
+    assert "CANCELED" in r.json()["message"] and "already started" not in r.json()["message"], r.json()["message"]
+
+
+def test_json_body_problems_are_all_listed(client):
+    """platform §1: malformed JSON is a 400 VALIDATION_ERROR in the envelope (never a 500)."""
+    for raw in (b"{", b"[]", b"null", b'{"name": 1e999}', b"\xff\xfe"):
+        r = client.call("POST", "/streams", data=raw, headers={"Content-Type": "application/json"})
+        assert r.status_code == 400, (raw, r.text)
+        body = r.json()
+        assert body["success"] is False and body["data"] is None and body["errorCode"] == "VALIDATION_ERROR"
+        assert body["errors"] and all({"field", "code", "message"} <= set(e) for e in body["errors"])
+    assert json.loads(client.call("GET", "/streams").text)["success"] is True
