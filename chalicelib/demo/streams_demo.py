@@ -193,6 +193,7 @@ def install(client: Client, database_url: str, work_dir: Path, *, orders: int = 
     page = client.call("GET", "/streams", params={"pageSize": 100})
     for s in page["items"]:
         if s["name"] == STREAM_NAME and s["status"] != "ARCHIVED":
+            _reupload_gone_files(client, s["id"], work_dir, orders=orders, seed=seed)
             return {"streamId": s["id"], "created": False}
     data = generate(orders, seed, work_dir)
     load_orders(database_url, data.orders)
@@ -205,6 +206,37 @@ def install(client: Client, database_url: str, work_dir: Path, *, orders: int = 
     stream = client.call("POST", "/streams", json=body)
     (work_dir / "truth.json").write_text(json.dumps(data.truth, indent=2))
     return {"streamId": stream["id"], "truth": data.truth, "created": True}
+
+
+def _reupload_gone_files(client: Client, stream_id: int, work_dir: Path, *, orders: int, seed: int) -> None:
+    """The local S3 does not survive a restart of the stack while the control plane does: the demo
+    stream's files then read INVALID (their bytes are gone). Upload the same generated files again and
+    point the stream at them (a new version); nothing happens while they are READY."""
+    stream = client.call("GET", f"/streams/{stream_id}")
+    gone = {}
+    for st in stream["steps"]:
+        for side in ("sourceInput", "targetInput"):
+            if st[side]["type"] == "FILE":
+                f = client.call("GET", f"/files/{st[side]['id']}")
+                if f["status"] != "READY":
+                    gone[f["id"]] = f["filename"]
+    if not gone:
+        return
+    by_name = {path.name: path for path in generate(orders, seed, work_dir).files.values()}
+    new_ids = {old: client.upload(by_name[name])["id"] for old, name in gone.items() if name in by_name}
+    steps = [{"stepOrder": st["stepOrder"], "name": st["name"], "ruleSetId": st["ruleSetId"],
+              "config": {"continueOnFailure": st["config"]["continueOnFailure"],
+                         "maxRetries": st["config"]["maxRetries"]},
+              **{side: {"type": st[side]["type"],
+                        "id": new_ids.get(st[side]["id"], st[side]["id"]) if st[side]["type"] == "FILE"
+                        else st[side]["id"]} for side in ("sourceInput", "targetInput")}}
+             for st in stream["steps"]]
+    body = {"name": stream["name"], "description": stream.get("description"), "triggerType": stream["triggerType"],
+            "triggerConfig": stream.get("triggerConfig"), "steps": steps}
+    if stream.get("domain"):
+        body["domain"] = stream["domain"]
+    client.call("PUT", f"/streams/{stream_id}", json=body)
+    print(f"demo stream {stream_id}: {len(new_ids)} file(s) whose stored bytes were gone uploaded again")
 
 
 def main(argv: list[str] | None = None) -> int:
