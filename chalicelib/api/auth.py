@@ -63,9 +63,10 @@ def _unauthorized() -> ApiError:
 
 
 def authenticate(authorization: str | None) -> Principal:
-    if not authorization or not authorization.startswith("Bearer "):
+    scheme, _, key = (authorization or "").strip().partition(" ")
+    if scheme.lower() != "bearer":   # the auth scheme is case-insensitive (RFC 9110 §11.1)
         raise _unauthorized()
-    key = authorization[len("Bearer "):].strip()
+    key = key.strip()
     parts = key.split("_", 2)
     if len(parts) != 3 or parts[0] != "recon":
         raise _unauthorized()
