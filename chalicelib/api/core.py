@@ -356,6 +356,8 @@ def _problem_text(err: dict) -> tuple[str, str]:
         return "OUT_OF_RANGE", f"must be {op} {bound} (got {got})"
     if kind == "json_invalid":
         return "MALFORMED_JSON", f"is not valid JSON ({ctx.get('error', 'invalid')})"
+    if kind == "string_pattern_mismatch":
+        return "INVALID_VALUE", f"must match {ctx.get('pattern')} (got {json.dumps(got) if isinstance(got, str) else got})"
     msg = str(err.get("msg", "is invalid")).removeprefix("Value error, ")
     if kind and kind.isupper():  # PydanticCustomError("RULE_SET_NOT_FOUND", "rule set 56 not found")
         return kind, msg
@@ -530,8 +532,17 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
 
 
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict:
+    out = dict(pairs)
+    if len(out) != len(pairs):   # last-wins would silently drop a value the client sent
+        seen: set[str] = set()
+        dup = next(k for k, _ in pairs if k in seen or seen.add(k))
+        raise ValueError(f"key {json.dumps(dup)} appears more than once in an object")
+    return out
+
+
 def _loads(raw: bytes) -> Any:
-    return json.loads(raw, parse_float=_finite_float, parse_constant=_no_constant)
+    return json.loads(raw, parse_float=_finite_float, parse_constant=_no_constant, object_pairs_hook=_unique_keys)
 
 
 def load_json_body(raw: bytes | str | None) -> Any:
@@ -604,6 +615,12 @@ def _is_list_field(info) -> bool:
     return False
 
 
+def _is_int_field(info) -> bool:
+    """An integer query parameter: only ASCII digits are an integer ('1.0', '1_0', '１' are not)."""
+    kinds = typing.get_args(info.annotation) or (info.annotation,)
+    return int in kinds and bool not in kinds
+
+
 def parse_query(model: type[BaseModel], params) -> BaseModel:
     """Validate query parameters: unknown or repeated names, wrong types, NUL characters -> 400 listing all.
 
@@ -621,6 +638,7 @@ def parse_query(model: type[BaseModel], params) -> BaseModel:
         by_name[alias or info.alias or name] = info
     data: dict[str, Any] = {}
     problems: list[Problem] = []
+    streams = issubclass(model, StreamsQuery)
     for name in params:
         values = params.getlist(name) if hasattr(params, "getlist") else [params[name]]
         if any(_NUL in v for v in values) or _NUL in name:
@@ -635,6 +653,9 @@ def parse_query(model: type[BaseModel], params) -> BaseModel:
             data[name] = values
         elif len(values) > 1:
             problems.append(Problem(name, "INVALID_VALUE", "is given more than once"))
+        elif streams and _is_int_field(info) and not re.fullmatch(r"[+-]?[0-9]+", values[0].strip()):
+            shown = values[0] if len(values[0]) <= 40 else values[0][:40] + "..."
+            problems.append(Problem(name, "INVALID_TYPE", f"must be an integer (got '{shown}')"))
         else:
             data[name] = values[0]
     if problems:
