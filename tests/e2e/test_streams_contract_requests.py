@@ -1,0 +1,68 @@
+"""How the streams API reads requests (streams-platform-api.md §0-§1), over HTTP on the running stack:
+the `Authorization: Bearer <key>` scheme, JSON bodies whose meaning would be ambiguous, integer query
+parameters, and problem messages in words."""
+from __future__ import annotations
+
+import pytest
+import requests
+
+
+@pytest.fixture(scope="module")
+def base(stack):
+    return stack["url"]
+
+
+def _error(r: requests.Response, status: int, code: str) -> dict:
+    assert r.status_code == status, r.text
+    body = r.json()
+    assert body["success"] is False and body["data"] is None and body["errorCode"] == code, body
+    return body
+
+
+@pytest.mark.parametrize("scheme", ["Bearer", "bearer", "BEARER"])
+def test_the_bearer_scheme_is_case_insensitive(base, stack, scheme):
+    """RFC 9110 §11.1: the authentication scheme is case-insensitive; the key itself is not."""
+    r = requests.get(base + "/streams", headers={"Authorization": f"{scheme} {stack['key']}"}, timeout=30)
+    assert r.status_code == 200, r.text
+    assert r.json()["success"] is True
+
+
+def test_a_wrong_key_or_scheme_is_401(base, stack):
+    key = stack["key"]
+    for header in (key, f"Basic {key}", f"Bearer {key.upper()}", f"Bearer{key}", "Bearer ", ""):
+        _error(requests.get(base + "/streams", headers={"Authorization": header}, timeout=30), 401, "UNAUTHORIZED")
+
+
+def test_a_json_object_with_a_repeated_key_is_rejected(api, base):
+    """Last-wins would drop a value the client sent without telling it: a 400 naming the key."""
+    raw = b'{"name": "a", "sourceFileId": 1, "targetFileId": 2, "ruleSetId": 3, "name": "b"}'
+    body = _error(api.s.post(base + "/reconciliations", data=raw, headers={"Content-Type": "application/json"},
+                             timeout=30), 400, "VALIDATION_ERROR")
+    assert body["errors"][0]["code"] == "MALFORMED_JSON" and '"name"' in body["errors"][0]["message"], body
+    nested = b'{"status": "OPEN", "note": "x", "note": "y"}'
+    body = _error(api.s.patch(base + "/exceptions/1", data=nested, headers={"Content-Type": "application/json"},
+                              timeout=30), 400, "VALIDATION_ERROR")
+    assert '"note"' in body["errors"][0]["message"]
+
+
+@pytest.mark.parametrize("value", ["１", "١", "1_0", "1.0", "0x1", "1e2", "", " "])
+def test_integer_query_parameters_take_ascii_digits_only(api, base, value):
+    for path, name in (("/streams", "page"), ("/files", "pageSize"), ("/exceptions", "streamId"),
+                       ("/exceptions", "olderThanDays")):
+        body = _error(api.s.get(base + path, params={name: value}, timeout=30), 400, "VALIDATION_ERROR")
+        assert [(e["field"], e["code"]) for e in body["errors"]] == [(name, "INVALID_TYPE")], body
+
+
+def test_integer_query_parameters_accept_plain_digits(api, base):
+    r = api.s.get(base + "/streams", params={"page": "01", "pageSize": "5"}, timeout=30)
+    assert r.status_code == 200 and (r.json()["data"]["page"], r.json()["data"]["pageSize"]) == (1, 5), r.text
+
+
+def test_a_pattern_problem_is_described_not_quoted_from_the_validator(api, base):
+    r = api.s.post(base + "/streams", json={"name": "x", "domain": "E COMMERCE", "steps": [
+        {"stepOrder": 1, "name": "a", "sourceInput": {"type": "FILE", "id": 1}, "targetInput": {"type": "FILE", "id": 2},
+         "ruleSetId": 1, "config": {"continueOnFailure": False, "maxRetries": 0}}]}, timeout=30)
+    body = _error(r, 400, "VALIDATION_ERROR")
+    problem = next(e for e in body["errors"] if e["field"] == "domain")
+    assert problem["code"] == "INVALID_VALUE" and "String should" not in problem["message"], problem
+    assert '"E COMMERCE"' in problem["message"]
