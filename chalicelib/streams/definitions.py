@@ -5,6 +5,7 @@ flight keeps its definition. Pause, resume and archive change the stream's statu
 """
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from psycopg.types.json import Jsonb
@@ -81,7 +82,7 @@ def create_stream(body: StreamIn | dict, created_by: str | None = None, *, kind:
     with tx(conn) as c:
         errors, _ = check(defn, strict_ready=False, conn=c, share_lock=True)
         if errors:
-            raise Invalid(errors, message=_summary(errors))
+            raise _refused(errors)
         row = fetch_one(c, f"INSERT INTO recon.streams (kind, name, domain, trigger_type, trigger_config, created_by)"
                            f" VALUES (%s, %s, %s, %s, %s, %s) RETURNING {_STREAM}",
                         (kind, defn["name"], defn.get("domain"), defn["trigger_type"],
@@ -104,7 +105,7 @@ def update_stream(stream_id: int, body: StreamIn | dict, created_by: str | None 
             defn["domain"] = row["domain"]    # PUT replaces name, description, trigger and steps
         errors, _ = check(defn, strict_ready=False, self_id=stream_id, conn=c, share_lock=True)
         if errors:
-            raise Invalid(errors, message=_summary(errors))
+            raise _refused(errors)
         version = row["current_version"] + 1
         _write_version(c, stream_id, version, defn, created_by)
         c.execute("UPDATE recon.streams SET current_version = %s, name = %s, domain = %s, trigger_type = %s,"
@@ -115,8 +116,20 @@ def update_stream(stream_id: int, body: StreamIn | dict, created_by: str | None 
 
 
 def _summary(errors: list[Issue]) -> str:
-    first = errors[0].message
-    return first + (f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else "")
+    first = errors[0]
+    text = first.message if _STEP_LABEL.match(first.message) else f"{first.field}: {first.message}"
+    return text + (f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else "")
+
+
+_STEP_LABEL = re.compile(r"^Step \d+: ")
+
+
+def _refused(errors: list[Issue]) -> Invalid:
+    """The 400 of a definition with errors, as the platform document writes it: the message names the
+    step ("Step 2: rule set 56 not found"), each problem is located by its field and says what is wrong
+    there ({"field": "steps[1].ruleSetId", "message": "rule set 56 not found"})."""
+    located = [Issue(i.field, i.code, _STEP_LABEL.sub("", i.message, count=1)) for i in errors]
+    return Invalid(located, message=_summary(errors))
 
 
 def get_stream(stream_id: int, conn=None) -> dict | None:

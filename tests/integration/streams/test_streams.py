@@ -123,8 +123,8 @@ def test_structural_errors_are_all_listed(api, uid):
                  ("triggerConfig.cron", "CRON_INVALID"),
                  ("triggerConfig.timezone", "TIMEZONE_INVALID"))
     msgs = {e["code"]: e["message"] for e in r.json()["errors"]}
-    assert msgs["RULE_SET_NOT_FOUND"].startswith("Step 1") and "98765432" in msgs["RULE_SET_NOT_FOUND"]
-    assert msgs["DATA_SOURCE_NOT_FOUND"].startswith("Step 3")
+    assert msgs["RULE_SET_NOT_FOUND"] == "rule set 98765432 not found"   # the field names the step
+    assert msgs["DATA_SOURCE_NOT_FOUND"].startswith("data source ")
     # nothing was stored
     assert api.get("/streams", domain="broken").json()["data"]["totalItems"] == 0
 
@@ -181,7 +181,7 @@ def test_rule_fields_checked_against_each_steps_input(api, uid):
     r = api.post("/streams", body)
     err = assert_error(r, 400, "VALIDATION_ERROR", ("steps[1].ruleSetId", "RULE_FIELD_MISSING"))
     msg = next(e["message"] for e in err["errors"] if e["code"] == "RULE_FIELD_MISSING")
-    assert msg.startswith("Step 2") and "'order_id'" in msg and "source input" in msg
+    assert msg.startswith("rule set ") and "'order_id'" in msg and "source input" in msg
 
 
 def test_validate_reports_todays_state(api, db, uid):
