@@ -211,3 +211,28 @@ def test_json_body_problems_are_all_listed(client):
         assert body["success"] is False and body["data"] is None and body["errorCode"] == "VALIDATION_ERROR"
         assert body["errors"] and all({"field", "code", "message"} <= set(e) for e in body["errors"])
     assert json.loads(client.call("GET", "/streams").text)["success"] is True
+
+
+def test_a_broken_reference_is_answered_as_the_platform_document_shows_it(client, world):
+    """platform §1's example, to the letter: the message names the step, the problem its field."""
+    missing = 987654321
+    steps = [{"stepOrder": 1, "name": "one", "sourceInput": {"type": "FILE", "id": world["src"]["id"]},
+              "targetInput": {"type": "FILE", "id": world["tgt"]["id"]}, "ruleSetId": world["rule_set"]["id"],
+              "config": {"continueOnFailure": False, "maxRetries": 1}},
+             {"stepOrder": 2, "name": "two", "sourceInput": {"type": "STEP_OUTPUT_UNMATCHED_SOURCE", "id": 1},
+              "targetInput": {"type": "FILE", "id": world["tgt"]["id"]}, "ruleSetId": missing,
+              "config": {"continueOnFailure": True, "maxRetries": 2}}]
+    r = client.call("POST", "/streams", {"name": "broken reference", "triggerType": "MANUAL", "steps": steps})
+    assert r.status_code == 400
+    assert r.json() == {"success": False, "message": f"Step 2: rule set {missing} not found", "data": None,
+                        "errorCode": "VALIDATION_ERROR",
+                        "errors": [{"field": "steps[1].ruleSetId", "code": "RULE_SET_NOT_FOUND",
+                                    "message": f"rule set {missing} not found"}]}
+    # the same answer when a PUT brings the broken reference
+    stream_id = world["stream"]["id"]
+    r = client.call("PUT", f"/streams/{stream_id}", {"name": "broken reference", "steps": steps})
+    assert r.status_code == 400 and r.json()["message"] == f"Step 2: rule set {missing} not found"
+    assert r.json()["errors"][0]["message"] == f"rule set {missing} not found"
+    # a problem outside the steps is named by its field
+    r = client.call("POST", "/streams", {"name": "no cron", "triggerType": "SCHEDULED", "steps": steps[:1]})
+    assert r.status_code == 400 and r.json()["message"] == "triggerConfig.cron: is required for a SCHEDULED stream"
