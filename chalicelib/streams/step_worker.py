@@ -398,8 +398,24 @@ def _cache_path(key: str, sha256: str) -> Path:
     return _OUTPUT_CACHE / f"{hashlib.sha256(key.encode()).hexdigest()[:32]}-{sha256}"
 
 
+def _drop_dead_caches() -> None:
+    """Copies kept by worker processes that are gone (a local runner restarted) are never read again."""
+    for d in _OUTPUT_CACHE.parent.glob("recon-step-outputs-*"):
+        pid = d.name.rsplit("-", 1)[-1]
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(d, ignore_errors=True)
+        except (PermissionError, OverflowError, OSError):
+            pass
+
+
 def _to_output_cache(key: str, sha256: str, path: Path) -> None:
     try:
+        if not _OUTPUT_CACHE.exists():
+            _drop_dead_caches()
         _OUTPUT_CACHE.mkdir(parents=True, exist_ok=True)
         target = _cache_path(key, sha256)
         tmp = target.with_name(f"{target.name}.{threading.get_ident()}.tmp")

@@ -70,3 +70,14 @@ def test_the_cache_keeps_the_newest_entries_within_its_count_and_byte_bounds(tmp
     path, row = _output(tmp_path, "big.csv", b"a\nb\n")
     sw._to_output_cache(row["s3_key"], row["sha256"], path)
     assert list(cache_dir.iterdir()) == []
+
+
+def test_copies_left_by_workers_that_are_gone_are_removed(tmp_path, cache_dir):
+    dead = tmp_path / "recon-step-outputs-4194305"   # above Linux's largest pid: never a live process
+    alive = tmp_path / f"recon-step-outputs-{os.getppid()}"
+    for d in (dead, alive):
+        d.mkdir()
+        (d / "x").write_bytes(b"old")
+    path, row = _output(tmp_path, "u.csv", b"a\n1\n")
+    sw._to_output_cache(row["s3_key"], row["sha256"], path)
+    assert not dead.exists() and alive.exists() and cache_dir.exists()
