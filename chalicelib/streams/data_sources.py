@@ -334,7 +334,7 @@ def _test_cdc(config: dict) -> dict:
         return {"ok": False, "rowEstimate": None, "columns": [],
                 "errorMessage": f"'{config['table']}' is not in the CDC catalog"}
     columns = [{"name": name, "type": col.type.upper()} for name, col in table.columns.items()]
-    estimate = None
+    estimate = _cdc_row_estimate(config["table"])
     try:
         from chalicelib.cassandra.session import get_session
 
@@ -345,3 +345,13 @@ def _test_cdc(config: dict) -> dict:
                 "errorMessage": f"Cassandra table {table.cassandra.keyspace}.{table.cassandra.table} cannot be read "
                                 f"({type(exc).__name__}: {str(exc)[:200]})"}
     return {"ok": True, "rowEstimate": estimate, "columns": columns, "errorMessage": None}
+
+
+def _cdc_row_estimate(table: str) -> int | None:
+    """The Cassandra row count of the table's latest whole-table CDC job (ROW_COUNT or CHECKSUM), the
+    figure /metrics shows as cdc_reconciliation_cassandra_rows; None before the first such job."""
+    with tx() as c:
+        row = fetch_one(c, "SELECT cassandra_row_count FROM recon.jobs WHERE table_name = %s AND status = 'COMPLETED'"
+                           " AND validation_strategy IN ('ROW_COUNT', 'CHECKSUM') AND cassandra_row_count IS NOT NULL"
+                           " ORDER BY completed_at DESC, job_id DESC LIMIT 1", (table,))
+    return None if row is None else row["cassandra_row_count"]
