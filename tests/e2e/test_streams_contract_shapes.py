@@ -236,3 +236,24 @@ def test_a_broken_reference_is_answered_as_the_platform_document_shows_it(client
     # a problem outside the steps is named by its field
     r = client.call("POST", "/streams", {"name": "no cron", "triggerType": "SCHEDULED", "steps": steps[:1]})
     assert r.status_code == 400 and r.json()["message"] == "triggerConfig.cron: is required for a SCHEDULED stream"
+
+
+def test_a_cdc_table_source_test_estimates_its_rows_from_the_latest_whole_table_job(stack, client):
+    """platform §4: test → {ok, rowEstimate, columns, errorMessage}; for a CDC table the estimate is the
+    Cassandra row count of the latest ROW_COUNT/CHECKSUM job (the catalog's own count, no table scan)."""
+    cdc = requests.Session()
+    cdc.headers["Authorization"] = f"Bearer {_new_key(stack, 'e2e-cdc-estimate@recon.local')}"
+    r = cdc.post(stack["url"] + "/reconciliation/trigger",
+                 json={"tables": ["orders"], "validation_strategy": "ROW_COUNT"}, timeout=60)
+    assert r.status_code in (200, 202), r.text
+    job_id = r.json()["job_ids"][0]
+    job = _poll(lambda: (lambda j: j if j["status"] != "RUNNING" else None)(
+        cdc.get(f"{stack['url']}/reconciliation/jobs/{job_id}", timeout=30).json()), 180, "the CDC job")
+    assert job["status"] == "COMPLETED", job
+    source = client.data("POST", "/data-sources", {"name": "orders (CDC)", "type": "CDC_TABLE",
+                                                   "config": {"table": "orders"}}, status=201)
+    result = client.data("POST", f"/data-sources/{source['id']}/test")
+    assert result["ok"] is True and result["errorMessage"] is None
+    assert result["rowEstimate"] == job["cassandra_row_count"] and isinstance(result["rowEstimate"], int)
+    assert {c["name"] for c in result["columns"]} >= {"order_id", "customer_id"}
+    client.data("DELETE", f"/data-sources/{source['id']}")
