@@ -587,11 +587,23 @@ def _nesting(value: Any) -> int:
     return deepest
 
 
+@functools.lru_cache(maxsize=None)
+def body_optional(model: type[BaseModel]) -> bool:
+    """A body model that is valid empty (`{}`): the request may carry no body at all."""
+    try:
+        model.model_validate({})
+        return True
+    except ValidationError:
+        return False
+
+
 def parse_body(model: type[BaseModel], raw: bytes | str | None) -> BaseModel:
     """Validate a JSON body against `model`: malformed JSON, wrong types, unknown fields, NUL characters
     -> one RequestInvalid listing every problem."""
     if isinstance(raw, str):
         raw = raw.encode()
+    if not (raw or b"").strip() and body_optional(model):
+        raw = b"{}"   # no body means the defaults (POST /streams/{id}/runs)
     parsed = load_json_body(raw)
     problems: list[Problem] = []
     _nul_problems(parsed, (), problems)

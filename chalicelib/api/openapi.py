@@ -12,7 +12,7 @@ from typing import Any
 
 from chalice import Blueprint
 
-from chalicelib.api.core import Dialect, Routes, json_response
+from chalicelib.api.core import Dialect, Routes, body_optional, json_response
 from chalicelib.domain.support import SUPPORT_CONTACT
 
 bp = Blueprint(__name__)
@@ -169,7 +169,7 @@ def _registry_operation(op, schemas: dict) -> dict:
         media: dict[str, Any] = {"schema": _model_ref(op.body, "validation")}
         if op.body_example is not None:
             media["example"] = op.body_example
-        out["requestBody"] = {"required": True, "content": {"application/json": media}}
+        out["requestBody"] = {"required": not body_optional(op.body), "content": {"application/json": media}}
     elif op.raw_request is not None:
         out["requestBody"] = {"required": True, "content": {t: {"schema": schema} for t, schema in op.raw_request.items()}}
     if op.raw_response is not None:
