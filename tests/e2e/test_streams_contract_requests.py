@@ -66,3 +66,38 @@ def test_a_pattern_problem_is_described_not_quoted_from_the_validator(api, base)
     problem = next(e for e in body["errors"] if e["field"] == "domain")
     assert problem["code"] == "INVALID_VALUE" and "String should" not in problem["message"], problem
     assert '"E COMMERCE"' in problem["message"]
+
+
+def test_a_run_can_be_started_without_a_body(api, base, stack):
+    """streams §4.4: every field of the run request has a default (triggerType MANUAL): a POST with no
+    body starts a manual run (the OpenAPI document says the body is optional)."""
+    import time
+    import uuid
+
+    tag = uuid.uuid4().hex[:8]
+    csv = "id,amount\n" + "".join(f"{i},{i}.00\n" for i in range(1, 11))
+    files = [api.s.post(base + "/files", params={"filename": f"nobody_{side}_{tag}.csv"}, data=csv.encode(),
+                        timeout=60).json()["data"] for side in ("src", "tgt")]
+    rs = api.post("/rule-sets", {"name": f"no body {tag}", "passes": [
+        {"name": "id", "cardinality": "ONE_TO_ONE", "conditions": [
+            {"source": "id", "target": "id", "operator": "EQUALS"}]}]}).json()["data"]
+    stream = api.post("/streams", {"name": f"no body {tag}", "steps": [
+        {"stepOrder": 1, "name": "one", "sourceInput": {"type": "FILE", "id": files[0]["id"]},
+         "targetInput": {"type": "FILE", "id": files[1]["id"]}, "ruleSetId": rs["id"],
+         "config": {"continueOnFailure": False, "maxRetries": 0}}]}).json()["data"]
+    r = api.s.post(f"{base}/streams/{stream['id']}/runs", timeout=60)
+    assert r.status_code == 201, r.text
+    created = r.json()["data"]
+    assert (created["status"], created["currentStepOrder"], created["startedAt"]) == ("PENDING", 0, None)
+    deadline = time.monotonic() + 120
+    while (run := api.get(f"/stream-runs/{created['runId']}").json()["data"])["status"] in ("PENDING", "RUNNING"):
+        assert time.monotonic() < deadline, run
+        time.sleep(0.5)
+    assert run["status"] == "COMPLETED" and run["triggerType"] == "MANUAL", run
+    assert run["triggerMetadata"]["requestedBy"]
+    doc = requests.get(base + "/openapi.json", timeout=30).json()
+    assert doc["paths"]["/api/v1/streams/{id}/runs"]["post"]["requestBody"]["required"] is False
+    # a body that must say something still must
+    r = api.s.patch(base + "/exceptions/1", timeout=30)
+    assert r.status_code in (400, 404) and r.json()["errorCode"] in ("VALIDATION_ERROR", "NOT_FOUND")
+    assert api.s.post(base + "/rule-sets", timeout=30).json()["errors"][0]["code"] == "REQUIRED"
