@@ -37,6 +37,7 @@ import math
 import re
 import threading
 import typing
+import urllib.parse
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -689,7 +690,8 @@ def parse_int_id(value: Any, name: str) -> int:
     """A path id of the streams dialect: a positive integer (bigint range); 400 naming it otherwise."""
     text = str(value)
     if not re.fullmatch(r"[0-9]{1,19}", text) or not 1 <= int(text) <= MAX_BIGINT:
-        shown = text if len(text) <= 40 else text[:40] + "..."
+        shown = urllib.parse.unquote(text).replace(_NUL, "\\u0000")   # as sent: the local server does not decode
+        shown = shown if len(shown) <= 40 else shown[:40] + "..."
         raise RequestInvalid([Problem(name, "INVALID_TYPE", f"must be a positive integer id (got '{shown}')")],
                              where="path parameter")
     return int(text)
@@ -699,7 +701,8 @@ def parse_uuid_id(value: Any, name: str) -> uuid.UUID:
     """A path id of the CDC dialect: a UUID; 400 naming it otherwise."""
     text = str(value)
     if not re.fullmatch(r"[0-9a-fA-F]{8}-?([0-9a-fA-F]{4}-?){3}[0-9a-fA-F]{12}", text):
-        shown = text if len(text) <= 60 else text[:60] + "..."
+        shown = urllib.parse.unquote(text).replace(_NUL, "\\u0000")
+        shown = shown if len(shown) <= 60 else shown[:60] + "..."
         raise RequestInvalid([Problem(name, "INVALID_TYPE",
                                       f"must be a UUID (e.g. 550e8400-e29b-41d4-a716-446655440000), got '{shown}'")],
                              where="path parameter")
