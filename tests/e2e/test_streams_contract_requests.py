@@ -101,3 +101,10 @@ def test_a_run_can_be_started_without_a_body(api, base, stack):
     r = api.s.patch(base + "/exceptions/1", timeout=30)
     assert r.status_code in (400, 404) and r.json()["errorCode"] in ("VALIDATION_ERROR", "NOT_FOUND")
     assert api.s.post(base + "/rule-sets", timeout=30).json()["errors"][0]["code"] == "REQUIRED"
+
+
+@pytest.mark.parametrize("raw, shown", [("%E2%82%AC", "€"), ("%00", "\\u0000"), ("1%2F2", "1/2"), ("abc", "abc")])
+def test_a_bad_path_id_is_quoted_as_the_client_meant_it(api, base, raw, shown):
+    body = _error(api.s.get(f"{base}/streams/{raw}", timeout=30), 400, "VALIDATION_ERROR")
+    assert body["errors"] == [{"field": "id", "code": "INVALID_TYPE",
+                               "message": f"must be a positive integer id (got '{shown}')"}], body
