@@ -230,7 +230,8 @@ class RateLimited(ApiError):
 
 
 def unauthorized() -> ApiError:
-    return ApiError(401, "UNAUTHORIZED", "Invalid or missing API key")
+    # RFC 9110 §11.6.1: a 401 names the scheme the client should use
+    return ApiError(401, "UNAUTHORIZED", "Invalid or missing API key", {"WWW-Authenticate": 'Bearer realm="recon"'})
 
 
 def internal_error_response(dialect: Dialect, request_id: str) -> Response:
