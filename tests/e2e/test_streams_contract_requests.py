@@ -30,7 +30,9 @@ def test_the_bearer_scheme_is_case_insensitive(base, stack, scheme):
 def test_a_wrong_key_or_scheme_is_401(base, stack):
     key = stack["key"]
     for header in (key, f"Basic {key}", f"Bearer {key.upper()}", f"Bearer{key}", "Bearer ", ""):
-        _error(requests.get(base + "/streams", headers={"Authorization": header}, timeout=30), 401, "UNAUTHORIZED")
+        r = requests.get(base + "/streams", headers={"Authorization": header}, timeout=30)
+        _error(r, 401, "UNAUTHORIZED")
+        assert r.headers.get("WWW-Authenticate", "").startswith("Bearer"), r.headers   # RFC 9110 §11.6.1
 
 
 def test_a_json_object_with_a_repeated_key_is_rejected(api, base):
