@@ -13,7 +13,7 @@ from chalicelib.api.auth_middleware import caller_email, limit_run_creation
 from chalicelib.api.core import (Dialect, Routes, StreamsIn, StreamsOut, StreamsPageQuery, StreamsQuery, ok, page_of,
                                  paginated)
 from chalicelib.streams import definitions, runs
-from chalicelib.streams.defs_errors import NotFound
+from chalicelib.streams.defs_errors import Conflict, NotFound
 
 bp = Blueprint(__name__)
 api = Routes(bp, dialect=Dialect.STREAMS, tag="stream runs", owns=("/stream-runs", "/step-runs"))
@@ -158,8 +158,11 @@ class StepsQuery(StreamsQuery):
                        "stream is not ACTIVE or a run of it is PENDING or RUNNING. Counts against the per-key "
                        "run-creation rate limit (a request rejected with 400 or 404 does not).")
 def create_stream_run(id: int, body: RunIn):
-    if definitions.get_stream(id) is None:
+    stream = definitions.get_stream(id)
+    if stream is None:
         raise NotFound("Stream", id)
+    if stream["kind"] != "STREAM":   # one reconciliation, one run: start it with POST /reconciliations/{id}/start
+        raise Conflict(f"Stream {id} belongs to a legacy reconciliation: use /reconciliations")
     limit_run_creation(bp)   # after the checks: a request that cannot create a run does not use up the limit
     metadata = dict(body.trigger_metadata or {})
     metadata.setdefault("requestedBy", caller_email(bp))

@@ -132,7 +132,7 @@ def test_conflicts_answer_409_with_the_reason(api, world):
         (("DELETE", f"/streams/{w['legacy_stream']}"),
          f"Stream {w['legacy_stream']} belongs to a legacy reconciliation: use /reconciliations"),
         (("POST", f"/streams/{w['legacy_stream']}/runs", {}),
-         f"Stream {w['legacy_stream']} already has a run in progress (run {w['legacy_run']}, PENDING)"),
+         f"Stream {w['legacy_stream']} belongs to a legacy reconciliation: use /reconciliations"),
     ]
     for request, message in expected:
         assert call(api, *request) == error(409, "CONFLICT", message), request
