@@ -257,3 +257,20 @@ def test_a_cdc_table_source_test_estimates_its_rows_from_the_latest_whole_table_
     assert result["rowEstimate"] == job["cassandra_row_count"] and isinstance(result["rowEstimate"], int)
     assert {c["name"] for c in result["columns"]} >= {"order_id", "customer_id"}
     client.data("DELETE", f"/data-sources/{source['id']}")
+
+
+def test_the_stream_behind_a_legacy_reconciliation_takes_no_second_run(client, world):
+    """platform §7: a reconciliation is one one-step run behind the adapter; its implicit stream refuses
+    runs of its own (as it refuses pause, edit and archive), so the reconciliation keeps one run."""
+    rec = client.data("POST", "/reconciliations", {"name": "one run", "sourceFileId": world["src"]["id"],
+                                                   "targetFileId": world["tgt"]["id"],
+                                                   "ruleSetId": world["rule_set"]["id"]}, status=201)
+    stream_id = client.data("GET", f"/reconciliations/{rec['id']}")["streamId"]
+    before = client.data("GET", f"/streams/{stream_id}/runs")["totalItems"]
+    for method, path in (("POST", f"/streams/{stream_id}/runs"), ("POST", f"/streams/{stream_id}/pause"),
+                         ("DELETE", f"/streams/{stream_id}")):
+        r = client.call(method, path, {} if path.endswith("/runs") else None)
+        assert r.status_code == 409 and r.json()["errorCode"] == "CONFLICT", (path, r.text)
+        assert "reconciliation" in r.json()["message"]
+    assert client.data("GET", f"/streams/{stream_id}/runs")["totalItems"] == before == 1
+    client.data("POST", f"/reconciliations/{rec['id']}/cancel")
