@@ -980,6 +980,14 @@ def method_not_allowed_error(method: str, path: str, allowed: Sequence[str]) -> 
                     {"Allow": allow})
 
 
+def _head(answer: Any) -> Response:
+    """HEAD of a GET route (RFC 9110 §9.3.2): the GET's status and headers, no body."""
+    if not isinstance(answer, Response):
+        answer = json_response(answer)
+    headers = dict(answer.headers or {})
+    return Response(body="", status_code=answer.status_code, headers=headers)
+
+
 def install_fallbacks(app) -> None:
     """Add the 405 methods to every route and the 404 catch-all. Call once, after every blueprint is
     registered (the last lines of app.py)."""
@@ -996,6 +1004,8 @@ def install_fallbacks(app) -> None:
             request = app.current_request
             if request.method == "OPTIONS":
                 return Response(body="", status_code=204, headers={"Allow": ", ".join((*_allowed, "OPTIONS"))})
+            if request.method == "HEAD" and "GET" in _allowed:
+                return _head(app.routes[_path]["GET"].view_function(**_params))
             return method_not_allowed_error(request.method, _path, _allowed).to_response(_dialect)
 
         app.route(path, methods=missing, content_types=["*/*"],
