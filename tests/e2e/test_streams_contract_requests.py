@@ -110,3 +110,14 @@ def test_a_bad_path_id_is_quoted_as_the_client_meant_it(api, base, raw, shown):
     body = _error(api.s.get(f"{base}/streams/{raw}", timeout=30), 400, "VALIDATION_ERROR")
     assert body["errors"] == [{"field": "id", "code": "INVALID_TYPE",
                                "message": f"must be a positive integer id (got '{shown}')"}], body
+
+
+def test_head_answers_like_get_without_a_body(api, base, stack):
+    """RFC 9110 §9.3.2: a server that answers GET answers HEAD with the same status and headers."""
+    r = api.s.head(base + "/streams", timeout=30)
+    assert r.status_code == 200 and r.content == b"" and r.headers["Content-Type"].startswith("application/json")
+    assert api.s.head(base + "/streams/999999999", timeout=30).status_code == 404
+    assert api.s.head(base + "/streams/abc", timeout=30).status_code == 400
+    assert requests.head(base + "/streams", timeout=30).status_code == 401
+    r = api.s.head(base + "/files/uploads", timeout=30)   # a POST-only route
+    assert r.status_code == 405 and "POST" in r.headers["Allow"]
