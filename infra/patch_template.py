@@ -14,7 +14,9 @@ Chalice 1.34 leaves gaps this step closes, in place:
    timeout plus batching window (AWS refuses the mapping otherwise).
 4. The Chalice role gets access to the infra resources (send to the recon queues,
    read/write the artifacts bucket, answer Step Functions task tokens, start/stop/describe
-   executions of the stream runs' state machine, publish to the event bus), and every
+   executions of the stream runs' state machine, publish to the event bus, read data-source
+   secrets named recon/...; not the dead-letter queues), Chalice's SQS poll grant on "*" is
+   narrowed to the queues the role's functions poll, and every
    function gets ARTIFACTS_BUCKET and STREAM_STATE_MACHINE_ARN in its environment.
 5. The REST API's own answers (no route, throttled, payload too large, any other 4xx/5xx
    API Gateway produces itself) get the contract's error shape: gateway responses from
@@ -36,6 +38,7 @@ REPORT = "ReportBatchItemFailures"
 _SUB_ARN_RE = re.compile(r"^arn:\$\{AWS::Partition\}:sqs:\$\{AWS::Region\}:\$\{AWS::AccountId\}:(?P<name>[A-Za-z0-9_-]+)$")
 _ARN_RE = re.compile(r"^arn:aws[a-z-]*:sqs:[^:]*:[^:]*:(?P<name>[A-Za-z0-9_-]+)$")
 ACCESS_POLICY = "ReconInfraAccessPolicy"
+DATA_SOURCE_SECRETS = "recon/"   # Secrets Manager names the functions may read (docs/operations.md)
 
 
 def _queue_name_from_ref(queue: Any) -> Optional[str]:
@@ -197,8 +200,13 @@ def _grant_infra_access(template: Dict[str, Any]) -> List[str]:
             if name not in env:
                 env[name] = value
                 changes.append("%s: Environment %s=Ref %s" % (lid, name, value["Ref"]))
+    changes.extend(_scope_event_source_grants(resources))
     if not roles or ACCESS_POLICY in resources or not (queue_ids or bucket):
         return changes
+    # the dead-letter queues are for operators (inspect, redrive): no function reads or writes them
+    dead_letter = {json.dumps(((r.get("Properties") or {}).get("RedrivePolicy") or {}).get("deadLetterTargetArn"))
+                   for r in resources.values() if r.get("Type") == "AWS::SQS::Queue"}
+    queue_ids = [q for q in queue_ids if json.dumps({"Fn::GetAtt": [q, "Arn"]}) not in dead_letter]
     statements: List[Dict[str, Any]] = []
     if queue_ids:
         statements.append({
@@ -235,6 +243,14 @@ def _grant_infra_access(template: Dict[str, Any]) -> List[str]:
             "Action": ["events:PutEvents"],
             "Resource": [{"Fn::GetAtt": [b, "Arn"]} for b in buses],
         })
+    # POSTGRES data sources may name their credentials by {"secretArn": ...}: secrets under recon/ only
+    statements.append({
+        "Sid": "DataSourceSecrets",
+        "Effect": "Allow",
+        "Action": ["secretsmanager:GetSecretValue"],
+        "Resource": {"Fn::Sub": "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:"
+                                + DATA_SOURCE_SECRETS + "*"},
+    })
     if bucket:
         statements.append({
             "Sid": "ReconArtifactsObjects",
@@ -257,6 +273,31 @@ def _grant_infra_access(template: Dict[str, Any]) -> List[str]:
         },
     }
     changes.append("%s: queues/bucket/task-token access for %s" % (ACCESS_POLICY, ", ".join(sorted(roles))))
+    return changes
+
+
+def _scope_event_source_grants(resources: Dict[str, Any]) -> List[str]:
+    """Chalice grants an SQS-triggered role Receive/Delete/GetQueueAttributes on every queue ("*");
+    narrow that statement to the queues the role's functions are subscribed to."""
+    polled: Dict[str, List[Any]] = {}
+    for res in resources.values():
+        if res.get("Type") != "AWS::Serverless::Function":
+            continue
+        role = (res.get("Properties") or {}).get("Role")
+        if not (isinstance(role, dict) and isinstance(role.get("Fn::GetAtt"), list)):
+            continue
+        for event in ((res["Properties"].get("Events")) or {}).values():
+            queue = (event.get("Properties") or {}).get("Queue")
+            if event.get("Type") == "SQS" and queue is not None and queue not in polled.setdefault(role["Fn::GetAtt"][0], []):
+                polled[role["Fn::GetAtt"][0]].append(queue)
+    changes: List[str] = []
+    for role_id, queues in sorted(polled.items()):
+        for policy in (resources.get(role_id, {}).get("Properties") or {}).get("Policies") or []:
+            for stmt in (policy.get("PolicyDocument") or {}).get("Statement") or []:
+                actions = stmt.get("Action") if isinstance(stmt.get("Action"), list) else [stmt.get("Action")]
+                if stmt.get("Resource") == "*" and actions and all(str(a).startswith("sqs:") for a in actions):
+                    stmt["Resource"] = list(queues)
+                    changes.append("%s: %s scoped to its %d polled queue(s)" % (role_id, ", ".join(actions), len(queues)))
     return changes
 
 
