@@ -41,10 +41,9 @@ What moto enforces, and what it cannot:
   AWS authorises SendMessageBatch / DeleteMessageBatch by sqs:SendMessage / sqs:DeleteMessage; moto
   asks for the batch action, so the test maps it as AWS does.
 * Lambda's own needs (CloudWatch Logs, X-Ray) and the Step Functions service role
-  (StreamRunsRole: sqs:SendMessage to recon-stream-steps) are not exercised: moto does not enforce
-  IAM for CloudWatch Logs writes made by the Lambda service, nor for the state machine's own
-  integrations. Their statements stay checked statically (tests/unit/api/test_package_grants.py,
-  tests/unit/test_infra_template.py).
+  (StreamRunsRole) are not exercised as such: moto does not enforce IAM for the Lambda service's
+  CloudWatch Logs writes nor for a state machine's own integrations. StreamRunsRole's document is
+  still tested by access like a function's (it may send to recon-stream-steps and nothing else).
 * All the functions share Chalice's DefaultRole, so every function may make every call listed
   here; the per-function tables below are what each function needs, and the denials are what no
   function may do.
@@ -92,20 +91,23 @@ BUS = "recon-events"
 S3_RW = ("s3:put", "s3:get", "s3:head", "s3:delete", "s3:list", "s3:multipart")
 FUNCTIONS = {
     # health (GetQueueAttributes of recon-jobs), CDC jobs (recon-jobs), uploads (recon-files, S3),
-    # stream runs (start / cancel executions), data source checks (secrets)
-    "APIHandler": {"polls": None, "sends": ["recon-jobs", "recon-files"],
+    # stream runs (start / cancel executions; a canceled run is published and its webhooks queued),
+    # data source tests (secrets)
+    "APIHandler": {"polls": None, "sends": ["recon-jobs", "recon-files", "recon-alerts"],
                    "calls": ["sqs:attributes:recon-jobs", *S3_RW, "states:start", "states:stop",
-                             "states:describe", "secrets:get"]},
+                             "states:describe", "events:put", "secrets:get"]},
     "JobWorker": {"polls": "recon-jobs", "sends": ["recon-segments", "recon-alerts"], "calls": []},
     "SegmentWorker": {"polls": "recon-segments", "sends": ["recon-segments", "recon-alerts"], "calls": []},
     "Scheduler": {"polls": "recon-schedule", "sends": ["recon-jobs"], "calls": []},
-    "Sweeper": {"polls": "recon-maintenance",
-                "sends": ["recon-jobs", "recon-segments", "recon-alerts", "recon-files", "recon-stream-steps"],
-                "calls": ["s3:head", "s3:delete", "s3:list", "states:stop", "states:describe"]},
+    # sweeper hooks (chalicelib/runs/sweeper.py): CDC jobs, webhook deliveries, stalled uploads
+    "Sweeper": {"polls": "recon-maintenance", "sends": ["recon-jobs", "recon-segments", "recon-alerts", "recon-files"],
+                "calls": []},
     "AlertWorker": {"polls": "recon-alerts", "sends": ["recon-alerts"], "calls": []},
     "FileWorker": {"polls": "recon-files", "sends": [], "calls": ["s3:head", "s3:get", "s3:put", "s3:delete",
                                                                   "events:put"]},
-    "StreamStepWorker": {"polls": "recon-stream-steps", "sends": ["recon-stream-steps"],
+    # steps: inputs and artifacts, task tokens, FINISH / EXCEPTIONS messages, the run's end published
+    # and its webhooks queued, POSTGRES data sources
+    "StreamStepWorker": {"polls": "recon-stream-steps", "sends": ["recon-stream-steps", "recon-alerts"],
                          "calls": [*S3_RW, "states:task", "states:describe", "states:start", "events:put",
                                    "secrets:get"]},
     "StreamEventWorker": {"polls": "recon-stream-events", "sends": [], "calls": ["states:start"]},
@@ -170,8 +172,11 @@ def _resolve(value, names: dict):
 
 def role_policies(template: dict, function: str) -> list[dict]:
     """Every policy document the template attaches to the function's role, intrinsics resolved."""
+    return _policies_of(template, template["Resources"][function]["Properties"]["Role"]["Fn::GetAtt"][0])
+
+
+def _policies_of(template: dict, role: str) -> list[dict]:
     resources, names = template["Resources"], _names(template)
-    role = resources[function]["Properties"]["Role"]["Fn::GetAtt"][0]
     docs = [p["PolicyDocument"] for p in resources[role]["Properties"].get("Policies") or []]
     assert not resources[role]["Properties"].get("ManagedPolicyArns"), "managed policies are not tested here"
     for res in resources.values():
@@ -286,11 +291,11 @@ def aws(template, monkeypatch):
                "secret": ours, "other_secret": theirs}
 
 
-def session_for(aws, function: str, template: dict) -> boto3.session.Session:
+def session_for(aws, function: str, template: dict, docs: list[dict] | None = None) -> boto3.session.Session:
     iam = aws["iam"]
     user = f"fn-{function}"
     iam.create_user(UserName=user)
-    for n, doc in enumerate(role_policies(template, function)):
+    for n, doc in enumerate(role_policies(template, function) if docs is None else docs):
         iam.put_user_policy(UserName=user, PolicyName=f"p{n}", PolicyDocument=json.dumps(doc))
     key = iam.create_access_key(UserName=user)["AccessKey"]
     return boto3.session.Session(aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"],
@@ -447,3 +452,20 @@ def test_enforcement_is_on_and_the_resource_checks_bite(aws, template):
         assert not denied(lambda: session.client("s3").get_object(Bucket=OTHER_BUCKET, Key="uploads/1/seed.csv"))
         for name in ("s3:get", "s3:put", "states:start", "events:put", "secrets:get", "states:task"):
             assert denied(calls[name]), name
+
+
+def test_the_state_machine_role_may_only_send_step_messages(aws, template):
+    roles = [lid for lid, r in template["Resources"].items() if r["Type"] == "AWS::IAM::Role"
+             and "states.amazonaws.com" in json.dumps(r["Properties"]["AssumeRolePolicyDocument"])]
+    assert roles == ["StreamRunsRole"]
+    session = session_for(aws, "StreamRunsRole", template, _policies_of(template, "StreamRunsRole"))
+    sqs = session.client("sqs")
+    urls = {r["Properties"]["QueueName"]: _url(aws["admin"].client("sqs"), r["Properties"]["QueueName"])
+            for r in template["Resources"].values() if r["Type"] == "AWS::SQS::Queue"}
+    with enforcing():
+        sqs.send_message(QueueUrl=urls["recon-stream-steps"], MessageBody='{"kind": "FINISH"}')
+        others = [q for q, u in urls.items() if q != "recon-stream-steps"
+                  and not denied(lambda u=u: sqs.send_message(QueueUrl=u, MessageBody="{}"))]
+        assert others == []
+        assert denied(lambda: sqs.receive_message(QueueUrl=urls["recon-stream-steps"]))
+        assert denied(lambda: session.client("s3").get_object(Bucket=BUCKET, Key="uploads/1/seed.csv"))
