@@ -202,7 +202,16 @@ def create_session(filename: str, size_bytes: int, created_by: str | None, expir
             f" now() + make_interval(secs => %s)) RETURNING {COLUMNS}",
             (file_id, filename, format_hint(filename), key, size_bytes, created_by, expires),
         )
-    return row, storage.presign_put(key, expires)
+    return row, storage.presign_put(storage.staging_key(file_id, filename), expires)
+
+
+def _uploaded_key(row: dict) -> str | None:
+    """Where a session's bytes are: its staging key (or, for a session opened before staging keys
+    existed, its final key); None when nothing was uploaded."""
+    for key in (storage.staging_key(row["file_id"], row["filename"]), row["s3_key"]):
+        if storage.head(key) is not None:
+            return key
+    return None
 
 
 def complete_session(file_id: int) -> tuple[dict, bool]:
@@ -221,7 +230,7 @@ def complete_session(file_id: int) -> tuple[dict, bool]:
         return (stalled, True) if stalled else (row, False)
     if row["status"] != "UPLOADING":
         return row, False
-    if storage.head(row["s3_key"]) is None:
+    if _uploaded_key(row) is None:
         raise Conflict(f"File {file_id}: no bytes were uploaded yet; PUT them to the uploadUrl first")
     with tx() as c:
         updated = fetch_one(
@@ -231,32 +240,50 @@ def complete_session(file_id: int) -> tuple[dict, bool]:
 
 
 def process_session(file_id: int) -> dict | None:
-    """Worker side: inspect a PROCESSING upload and record READY or INVALID (once; duplicates no-op)."""
+    """Worker side: inspect a PROCESSING upload and record READY or INVALID (once; duplicates no-op).
+
+    The bytes inspected are the file: they are stored under the file's key while its row is locked
+    and still PROCESSING, so a duplicate worker (or a PUT to the upload URL after completion) cannot
+    put other bytes under a recorded checksum."""
     row = get_file(file_id)
     if row is None or row["status"] != "PROCESSING":
         return None
-    meta = storage.head(row["s3_key"])
-    if meta is None:
-        outcome = Outcome("INVALID", 0, "", row["format"], error_message="no bytes were uploaded")
-    else:
-        with tempfile.TemporaryDirectory(prefix="recon-file-") as tmp:
-            path = storage.download_to(row["s3_key"], Path(tmp) / storage.safe_name(row["filename"]))
+    source = _uploaded_key(row)
+    with tempfile.TemporaryDirectory(prefix="recon-file-") as tmp:
+        if source is None:
+            path = None
+            outcome = Outcome("INVALID", 0, "", row["format"], error_message="no bytes were uploaded")
+        else:
+            path = storage.download_to(source, Path(tmp) / storage.safe_name(row["filename"]))
             outcome = inspect_path(path, row["filename"])
-        declared = row["declared_size"]
-        if outcome.status == "READY" and declared is not None and declared != outcome.size_bytes:
-            outcome.status = "INVALID"
-            outcome.error_message = f"uploaded {outcome.size_bytes} bytes, the session announced {declared}"
-            outcome.row_count, outcome.columns = None, None
-    with tx() as c:
-        return fetch_one(
-            c,
-            f"UPDATE recon.files SET status = %s, format = %s, size_bytes = %s, row_count = %s, columns = %s,"
-            f" sha256 = %s, error_message = %s, updated_at = now(), ready_at = now()"
-            f" WHERE file_id = %s AND status = 'PROCESSING' RETURNING {COLUMNS}",
-            (outcome.status, outcome.format, outcome.size_bytes, outcome.row_count,
-             Jsonb(outcome.columns) if outcome.columns is not None else None, outcome.sha256 or None,
-             outcome.error_message, file_id),
-        )
+            declared = row["declared_size"]
+            if outcome.status == "READY" and declared is not None and declared != outcome.size_bytes:
+                outcome.status = "INVALID"
+                outcome.error_message = f"uploaded {outcome.size_bytes} bytes, the session announced {declared}"
+                outcome.row_count, outcome.columns = None, None
+        with tx() as c:
+            if fetch_one(c, "SELECT 1 FROM recon.files WHERE file_id = %s AND status = 'PROCESSING' FOR UPDATE",
+                         (file_id,)) is None:
+                return None
+            if outcome.status == "READY" and source != row["s3_key"]:
+                storage.put_path(row["s3_key"], path)
+            done = fetch_one(
+                c,
+                f"UPDATE recon.files SET status = %s, format = %s, size_bytes = %s, row_count = %s, columns = %s,"
+                f" sha256 = %s, error_message = %s, updated_at = now(), ready_at = now()"
+                f" WHERE file_id = %s AND status = 'PROCESSING' RETURNING {COLUMNS}",
+                (outcome.status, outcome.format, outcome.size_bytes, outcome.row_count,
+                 Jsonb(outcome.columns) if outcome.columns is not None else None, outcome.sha256 or None,
+                 outcome.error_message, file_id),
+            )
+    if source is not None and source != row["s3_key"]:
+        try:
+            storage.delete(source)
+        except Exception:  # the file is recorded; the bucket's lifecycle rule expires what is left
+            from chalicelib.observability import logger
+
+            logger.warning("could not delete an upload's staging object", extra={"file_id": file_id})
+    return done
 
 
 # -------------------------------------------------------------------------------------- delete

@@ -38,6 +38,13 @@ def upload_key(file_id: int, filename: str) -> str:
     return f"files/{file_id}/{safe_name(filename)}"
 
 
+def staging_key(file_id: int, filename: str) -> str:
+    """Where an upload session's presigned PUT writes. The worker stores the bytes it inspected under
+    upload_key, so a PUT to a still valid URL after the session completed changes nothing a file serves
+    (uploaded files are immutable); the bucket's lifecycle rule expires what is left under uploads/."""
+    return f"uploads/{file_id}/{safe_name(filename)}"
+
+
 def artifact_key(run_id: int, step_order: int, attempt_no: int, name: str) -> str:
     return f"streams/runs/{run_id}/step-{step_order}/attempt-{attempt_no}/{safe_name(name)}"
 

@@ -276,8 +276,6 @@ def test_the_stream_behind_a_legacy_reconciliation_takes_no_second_run(client, w
     client.data("POST", f"/reconciliations/{rec['id']}/cancel")
 
 
-@pytest.mark.xfail(reason="the upload session's presigned URL still writes the stored object after completion "
-                          "(chalicelib/streams/files.py process_session keeps the upload key)", strict=False)
 def test_an_uploaded_file_is_immutable_after_its_session_completes(client):
     """platform §2: "An uploaded file is immutable": a second PUT to the (still valid) presigned URL after
     the session completed must not change what the file's download serves or what its checksum says."""
