@@ -181,6 +181,8 @@ def translate_error(exc: Exception, fmt: str) -> InputError:
         first = re.sub(r' in file "[^"]*"', "", first)
         return InputError(f"line {m.group(1)}: {first}" if m else first)
     first = msg.split("\n", 1)[0].replace("Invalid Input Error: ", "").replace("IO Error: ", "")
+    # DuckDB names the local path ("File '/tmp/x' too small to be a Parquet file"): say "the file"
+    first = re.sub(r"^File '[^']*' (?:is )?", "the file is ", first)
     return InputError(f"not a readable Parquet file: {re.sub(chr(39) + '[^' + chr(39) + ']*' + chr(39), 'the file', first)}")
 
 

@@ -76,8 +76,12 @@ def test_parquet_and_jsonl(tmp_path):
     bad = write(tmp_path, "bad.jsonl", '{"a": 1}\n{"a": 2\n')
     with pytest.raises(InputError, match=r"^line \d+: Malformed JSON"):
         inspect_file(bad)
-    with pytest.raises(InputError, match="not a readable Parquet file"):
-        inspect_file(write(tmp_path, "fake.parquet", "not parquet"))
+    fake = write(tmp_path, "fake.parquet", "not parquet")
+    with pytest.raises(InputError, match="not a readable Parquet file") as e:
+        inspect_file(fake)
+    assert str(tmp_path) not in str(e.value) and "File the file" not in str(e.value)   # no local paths, plain words
+    with pytest.raises(InputError, match="^not a readable Parquet file: the file is too small to be a Parquet file$"):
+        inspect_file(write(tmp_path, "tiny.parquet", "abc"))
 
 
 def test_missing_file(tmp_path):
