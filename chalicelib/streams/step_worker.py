@@ -820,8 +820,10 @@ def _finish_failed(a: Attempt, message: str, *, retry: bool = True) -> None:
 
 
 def _finish_skipped(a: Attempt, message: str) -> None:
+    # claimed but never started on its work: no startedAt, like the dependants a cancel skips
     with tx() as c:
-        runtime.update_step_run(c, a.step_run_id, status="SKIPPED", error_message=message, completed_at=_now(c))
+        runtime.update_step_run(c, a.step_run_id, status="SKIPPED", error_message=message, started_at=None,
+                                progress=0, completed_at=_now(c))
 
 
 def _finish_canceled(a: Attempt) -> None:
