@@ -74,6 +74,17 @@ def demo(stack, tmp_path_factory):
     return json.loads(manifest.read_text())
 
 
+def poll(fn, timeout: float, what: str):
+    """fn() until it answers something truthy (returned), every 0.5 s, failing after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = fn()
+        if value:
+            return value
+        time.sleep(0.5)
+    pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
 def expected_drift(manifest: dict, table: str) -> dict[str, str]:
     """{primary_key_value: mismatch_type} as recon displays keys (composite keys joined by '|')."""
     pk = manifest["tables"][table]["primary_key"]

@@ -8,12 +8,11 @@ import hashlib
 import random
 import subprocess
 import sys
-import time
 
 import pytest
 import requests
 
-from tests.e2e.conftest import ROOT, Api
+from tests.e2e.conftest import ROOT, Api, poll as _poll
 
 OWNER = "e2e-streams@recon.local"
 
@@ -25,16 +24,6 @@ def api(stack):
                           cwd=ROOT, env=stack["env"], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     return Api(stack["url"], proc.stdout.strip())
-
-
-def _poll(fn, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = fn()
-        if value:
-            return value
-        time.sleep(0.5)
-    pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
 def _dataset(seed: int = 7):

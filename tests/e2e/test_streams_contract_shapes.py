@@ -7,13 +7,12 @@ import json
 import re
 import subprocess
 import sys
-import time
 import uuid
 
 import pytest
 import requests
 
-from tests.e2e.conftest import ROOT
+from tests.e2e.conftest import ROOT, poll as _poll
 
 # platform §0: "ISO-8601 UTC timestamps with `Z`", written as the contracts' examples write them
 TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
@@ -56,16 +55,6 @@ def _new_key(stack, owner: str) -> str:
 @pytest.fixture(scope="module")
 def client(stack):
     return Client(stack["url"], _new_key(stack, OWNER))
-
-
-def _poll(fn, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = fn()
-        if value:
-            return value
-        time.sleep(0.5)
-    pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
 @pytest.fixture(scope="module")
