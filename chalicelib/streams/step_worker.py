@@ -35,7 +35,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from psycopg.types.json import Jsonb
 
@@ -350,7 +350,7 @@ def _match(a: Attempt, workdir: Path):
 
 def _resolve(a: Attempt, side: str, spec: dict, workdir: Path) -> dict:
     """The input as a local file: {"path", "file_id"} (a snapshot is registered as a file and artifact)."""
-    from chalicelib.streams import files, storage
+    from chalicelib.streams import files
 
     kind, ref = spec["type"], int(spec["id"])
     path = workdir / side.lower()
@@ -482,7 +482,7 @@ def _suffix(row: dict) -> str:
 
 
 def _snapshot(a: Attempt, side: str, data_source_id: int, workdir: Path) -> dict:
-    from chalicelib.streams import data_sources, files, snapshots, storage
+    from chalicelib.streams import data_sources, snapshots
 
     source = data_sources.get(data_source_id)
     if source is None:
@@ -592,14 +592,7 @@ def _finish_completed(a: Attempt, result, seconds: float) -> None:
     summary = {**(result.summary or {}), "timings": a.timings, "timeline": a.timeline, "inputsFrom": a.inputs_from,
                "exceptionSides": sides, "deferredArtifacts": [o[0] for o in later], "exceptionsLoaded": False}
     with tx() as c:
-        done = c.execute(
-            "UPDATE recon.stream_step_runs SET status = 'COMPLETED', progress = 100, completed_at = clock_timestamp(),"
-            " source_rows = %s, target_rows = %s, matched_source_rows = %s, matched_target_rows = %s,"
-            " unmatched_source_rows = %s, unmatched_target_rows = %s, exception_count = %s, summary = %s,"
-            " updated_at = now() WHERE step_run_id = %s AND status = 'IN_PROGRESS' RETURNING step_run_id",
-            (result.source_rows, result.target_rows, result.matched_source_rows, result.matched_target_rows,
-             result.unmatched_source_rows, result.unmatched_target_rows, expected, Jsonb(_jsonable(summary)),
-             a.step_run_id)).fetchone()
+        done = _mark_completed(c, a, result, expected, summary)
     if done is None:
         logger.info("attempt no longer in progress at completion", extra={"run_id": a.run_id})
         return
@@ -665,14 +658,7 @@ def _finish_completed_with_exceptions(a: Attempt, result, seconds: float, output
         a.mark("uploads")
         summary = {**(result.summary or {}), "timings": a.timings, "timeline": a.timeline, "inputsFrom": a.inputs_from,
                    "exceptionSides": list(paths), "exceptionsLoaded": True}
-        done = c.execute(
-            "UPDATE recon.stream_step_runs SET status = 'COMPLETED', progress = 100, completed_at = clock_timestamp(),"
-            " source_rows = %s, target_rows = %s, matched_source_rows = %s, matched_target_rows = %s,"
-            " unmatched_source_rows = %s, unmatched_target_rows = %s, exception_count = %s, summary = %s,"
-            " updated_at = now() WHERE step_run_id = %s AND status = 'IN_PROGRESS' RETURNING step_run_id",
-            (result.source_rows, result.target_rows, result.matched_source_rows, result.matched_target_rows,
-             result.unmatched_source_rows, result.unmatched_target_rows, exceptions,
-             Jsonb(_jsonable(summary)), a.step_run_id)).fetchone()
+        done = _mark_completed(c, a, result, exceptions, summary)
         if done is None:
             c.rollback()
             logger.info("attempt no longer in progress at completion", extra={"run_id": a.run_id})
@@ -684,6 +670,18 @@ def _finish_completed_with_exceptions(a: Attempt, result, seconds: float, output
                       "unmatchedSource": result.unmatched_source_rows,
                       "unmatchedTarget": result.unmatched_target_rows})
     _finish_if_all_done(a.run_id)
+
+
+def _mark_completed(c, a: Attempt, result, exception_count: int, summary: dict):
+    """The attempt COMPLETED with the engine's counts, if it is still IN_PROGRESS (else None)."""
+    return c.execute(
+        "UPDATE recon.stream_step_runs SET status = 'COMPLETED', progress = 100, completed_at = clock_timestamp(),"
+        " source_rows = %s, target_rows = %s, matched_source_rows = %s, matched_target_rows = %s,"
+        " unmatched_source_rows = %s, unmatched_target_rows = %s, exception_count = %s, summary = %s,"
+        " updated_at = now() WHERE step_run_id = %s AND status = 'IN_PROGRESS' RETURNING step_run_id",
+        (result.source_rows, result.target_rows, result.matched_source_rows, result.matched_target_rows,
+         result.unmatched_source_rows, result.unmatched_target_rows, exception_count,
+         Jsonb(_jsonable(summary)), a.step_run_id)).fetchone()
 
 
 NEXT_STEP_HEAD_START_SECONDS = 1.0

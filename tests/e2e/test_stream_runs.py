@@ -504,13 +504,10 @@ def test_snapshots_of_a_cdc_table_and_a_postgres_query_find_the_generators_drift
     assert keys(arts["UNMATCHED_TARGET"]) == {k for k, t in drift.items() if t == "MISSING_IN_CASSANDRA"}
 
 
-def test_finished_runs_send_signed_webhooks_through_the_shared_delivery(api, setup, stack, monkeypatch):
-    # the stack's runner has no webhook URL configured: plan and deliver here, with the same code
+def _webhook_receiver():
+    """A local HTTP receiver answering 204; returns (server, [(headers, body), ...] received so far)."""
     import http.server
-    import json as jsonlib
 
-    for k in ("DATABASE_URL", "AWS_ENDPOINT_URL", "AWS_REGION", "ARTIFACTS_BUCKET"):
-        monkeypatch.setenv(k, stack["env"][k])
     received = []
 
     class Hook(http.server.BaseHTTPRequestHandler):
@@ -523,8 +520,18 @@ def test_finished_runs_send_signed_webhooks_through_the_shared_delivery(api, set
         def log_message(self, *a):
             pass
 
-    server = http.server.HTTPServer(("127.0.0.1", 0), Hook)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hook)
     threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, received
+
+
+def test_finished_runs_send_signed_webhooks_through_the_shared_delivery(api, setup, stack, monkeypatch):
+    # the stack's runner has no webhook URL configured: plan and deliver here, with the same code
+    import json as jsonlib
+
+    for k in ("DATABASE_URL", "AWS_ENDPOINT_URL", "AWS_REGION", "ARTIFACTS_BUCKET"):
+        monkeypatch.setenv(k, stack["env"][k])
+    server, received = _webhook_receiver()
     monkeypatch.setenv("WEBHOOK_URLS", f"http://127.0.0.1:{server.server_port}/hook")
     monkeypatch.setenv("WEBHOOK_SECRET", "s3cret")
     from chalicelib import aws
@@ -599,24 +606,10 @@ def test_the_runner_delivers_one_signed_webhook_per_finished_run(api, setup, sta
     # delivers when a run completes or fails; the signature is checked with the documented scheme
     import hashlib
     import hmac
-    import http.server
     import json as jsonlib
     import signal
 
-    received = []
-
-    class Hook(http.server.BaseHTTPRequestHandler):
-        def do_POST(self):
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            received.append((dict(self.headers), body))
-            self.send_response(204)
-            self.end_headers()
-
-        def log_message(self, *a):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hook)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    server, received = _webhook_receiver()
     secret = f"whsec-{uuid.uuid4().hex}"
     _restart_runner(stack, signal.SIGTERM, {"WEBHOOK_URLS": f"http://127.0.0.1:{server.server_port}/hook",
                                             "WEBHOOK_SECRET": secret})
