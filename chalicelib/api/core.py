@@ -985,7 +985,8 @@ def _head(answer: Any) -> Response:
     if not isinstance(answer, Response):
         answer = json_response(answer)
     headers = dict(answer.headers or {})
-    return Response(body="", status_code=answer.status_code, headers=headers)
+    empty = b"" if isinstance(answer.body, bytes) else ""   # a binary answer (a download) stays binary
+    return Response(body=empty, status_code=answer.status_code, headers=headers)
 
 
 def install_fallbacks(app) -> None:

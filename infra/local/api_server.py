@@ -135,6 +135,15 @@ class ContractRequestHandler(ChaliceRequestHandler):
         except _Refused as refused:
             self.send_error(refused.status)
 
+    def _send_http_response(self, code, headers, body) -> None:
+        if self.command == "HEAD":   # status and headers only (RFC 9110 §9.3.2), as API Gateway answers HEAD
+            self.send_response(code)
+            self.send_header("Content-Length", str(len(body.encode() if isinstance(body, str) else body or b"")))
+            self.send_header("Content-Type", headers.pop("Content-Type", "application/json"))
+            self._send_headers(headers)
+            return
+        super()._send_http_response(code, headers, body)
+
     do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = do_PATCH = do_OPTIONS = _generic_handle
 
 

@@ -121,3 +121,15 @@ def test_head_answers_like_get_without_a_body(api, base, stack):
     assert requests.head(base + "/streams", timeout=30).status_code == 401
     r = api.s.head(base + "/files/uploads", timeout=30)   # a POST-only route
     assert r.status_code == 405 and "POST" in r.headers["Allow"]
+
+
+def test_head_of_a_download_answers_its_headers_without_the_bytes(api, base):
+    """HEAD on GET /files/{id}/download (a binary answer) gives the download's status and headers."""
+    created = api.s.post(base + "/files", params={"filename": "head.csv"}, data=b"k,v\n1,2\n", timeout=30)
+    assert created.status_code == 201, created.text
+    url = f"{base}/files/{created.json()['data']['id']}/download"
+    got = api.s.get(url, timeout=30)
+    r = api.s.head(url, timeout=30)
+    assert r.status_code == got.status_code == 200 and r.content == b""
+    assert r.headers["Content-Type"] == got.headers["Content-Type"]
+    assert r.headers["X-Checksum-Sha256"] == got.headers["X-Checksum-Sha256"]
