@@ -42,16 +42,18 @@ class Feature:
                 return c
             if col_type.startswith("TIMESTAMP"):
                 return f"CAST({c} AS DATE)"
-            x = f"trim(CAST({c} AS VARCHAR))"
             fmts = _OTHER_FORMATS + (_MONTH_FIRST if month_first else _DAY_FIRST)
             lst = "[" + ", ".join(sql_str(f) for f in fmts) + "]"
             raw = c if col_type == "VARCHAR" else f"CAST({c} AS VARCHAR)"
-            # plain dates (the common case) skip the timestamp parsers, first as stored (the cast
-            # skips ASCII white space), then trimmed; a cast to DATE would drop a UTC offset, so
-            # longer values go through TIMESTAMPTZ
-            return (f"COALESCE(CASE WHEN length({raw}) <= 10 THEN TRY_CAST({raw} AS DATE) END, "
-                    f"CASE WHEN length({x}) <= 10 THEN TRY_CAST({x} AS DATE) END, "
-                    f"CAST(TRY_CAST({x} AS TIMESTAMPTZ) AS DATE), CAST(try_strptime({x}, {lst}) AS DATE))")
+            # plain dates (the common case) skip the timestamp parsers: first as stored (the cast
+            # skips ASCII white space); the other spellings, trimmed, only for the rows left (a cast
+            # to DATE would drop a UTC offset, so longer values go through TIMESTAMPTZ). The trimmed
+            # value is bound once inside a lambda: written out several times, the optimizer would
+            # compute it ahead for every row as a common subexpression.
+            rest = (f"list_transform([trim({raw})], lambda y: COALESCE("
+                    f"CASE WHEN length(y) <= 10 THEN TRY_CAST(y AS DATE) END, "
+                    f"CAST(TRY_CAST(y AS TIMESTAMPTZ) AS DATE), CAST(try_strptime(y, {lst}) AS DATE)))[1]")
+            return f"COALESCE(CASE WHEN length({raw}) <= 10 THEN TRY_CAST({raw} AS DATE) END, {rest})"
         x = f"CAST({c} AS VARCHAR)"
         for n in self.normalize:
             x = normalize_sql(x, n)
@@ -60,7 +62,10 @@ class Feature:
 
 def normalize_sql(x: str, n: str) -> str:
     if n == Normalize.TRIM.value:
-        return f"regexp_replace({x}, '^[\\s\\pZ]+|[\\s\\pZ]+$', '', 'g')"
+        # a value that starts and ends with a visible ASCII character has nothing to trim: only the
+        # others go through the (much slower) regular expression
+        return (f"(CASE WHEN {x}[1] BETWEEN '!' AND '~' AND {x}[-1] BETWEEN '!' AND '~' THEN {x} "
+                f"ELSE regexp_replace({x}, '^[\\s\\pZ]+|[\\s\\pZ]+$', '', 'g') END)")
     if n == Normalize.UPPER.value:
         return f"upper({x})"
     if n == Normalize.LOWER.value:
@@ -106,8 +111,9 @@ def similarity_sql(algorithm: Algorithm, a: str, b: str) -> str:
 
 def fmt_decimal(x: str) -> str:
     """Exact decimal as text without trailing fractional zeros (0.3700000000 → 0.37)."""
-    v = f"CAST({x} AS VARCHAR)"
-    return f"(CASE WHEN contains({v}, '.') THEN rtrim(rtrim({v}, '0'), '.') ELSE {v} END)"
+    # at scale 10 the text always has a decimal point, so trimming zeros never eats integer digits;
+    # the value is written once (repeated, it would be cast ahead for every row, taken branch or not)
+    return f"rtrim(rtrim(CAST(CAST({x} AS {AMOUNT_TYPE}) AS VARCHAR), '0'), '.')"
 
 
 @dataclass(frozen=True)
