@@ -23,7 +23,7 @@ DISABLED_MESSAGE = "Reconciliation service is disabled. Set RECONCILIATION_ENABL
 INVALID_TABLE_EXAMPLE = {
     "error": "INVALID_TABLE",
     "message": "Table 'invalid_table' does not exist or is not configured for replication",
-    "valid_tables": ["orders", "products", "users"],
+    "valid_tables": ["users", "orders", "products"],
 }
 VALIDATION_EXAMPLE = {
     "error": "VALIDATION_ERROR", "message": "Invalid query parameter 'page_size': must be <= 100 (got 500)",
@@ -117,12 +117,12 @@ def trigger_reconciliation(body: models.TriggerRequest):
 
 @api.route(
     "/reconciliation/tables", "GET", response=models.CatalogTables, operation_id="listTables",
-    summary="Tables of the catalog (additive: what trigger and the table filters accept)",
+    summary="Tables of the catalog in its order (additive: what trigger and the table filters accept)",
 )
 def list_tables():
     from chalicelib.cdc.catalog import get_catalog
 
-    return ok({"tables": sorted(get_catalog().names())})
+    return ok({"tables": get_catalog().names()})
 
 
 @api.route(

@@ -243,7 +243,7 @@ class MismatchesPage(_Response):
 
 
 class CatalogTables(_Response):
-    tables: list[str] = Field(description="Tables of the catalog, sorted (the names trigger and the filters accept)")
+    tables: list[str] = Field(description="Tables of the catalog in its order (the names trigger and the filters accept)")
 
 
 class ResolveResponse(_Response):

@@ -228,7 +228,21 @@ def test_history_of_a_table_no_longer_replicated_can_still_be_filtered(api, reti
         assert r.status_code == 400, r.text
         assert r.json() == {"error": "INVALID_TABLE",
                             "message": "Table 'no_such_table' does not exist or is not configured for replication",
-                            "valid_tables": ["orders", "products", "users"]}
+                            "valid_tables": ["users", "orders", "products"]}
+
+
+def test_invalid_table_answer_is_the_contracts_example(own_api):
+    """The contract's 400 example, byte for byte: `valid_tables` lists the configured tables in the
+    catalog's order (users, orders, products), and a trigger of every table queues them in that order."""
+    r = own_api.post(TRIGGER, {"tables": ["invalid_table"], "validation_strategy": "CHECKSUM"})
+    assert r.status_code == 400, r.text
+    assert r.content == (b'{"error":"INVALID_TABLE","message":"Table \'invalid_table\' does not exist or is not'
+                         b' configured for replication","valid_tables":["users","orders","products"]}')
+    assert own_api.get("/reconciliation/tables").json() == {"tables": ["users", "orders", "products"]}
+    r = own_api.post(TRIGGER, {"tables": [], "validation_strategy": "ROW_COUNT", "priority": "LOW"})
+    assert r.status_code == 202, r.text
+    tables = [own_api.get(f"/reconciliation/jobs/{j}").json()["table_name"] for j in r.json()["job_ids"]]
+    assert tables == ["users", "orders", "products"]
 
 
 # ------------------------------------------------------------------------------------------- durations

@@ -67,5 +67,5 @@ def test_the_shipped_demo_catalog_is_valid():
     from chalicelib.config import REPO_ROOT
 
     cat = load_catalog(REPO_ROOT / "config" / "catalog.yml")
-    assert cat.names() == ["orders", "products", "users"]
+    assert cat.names() == ["users", "orders", "products"]
     assert cat.get("orders").clustering_key == ["order_id"]

@@ -38,7 +38,7 @@ tables:
       sku: {type: text}
       price: {type: decimal}
 """
-CATALOG_TABLES = ["orders", "products", "users"]
+CATALOG_TABLES = ["users", "orders", "products"]  # the catalog's order (as in the contract's example)
 OWNER = "alice@example.com"
 
 

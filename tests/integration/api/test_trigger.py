@@ -51,7 +51,8 @@ def test_empty_tables_means_every_catalog_table(api):
     r = api.post(PATH, {"tables": [], "validation_strategy": "SAMPLE", "priority": "LOW"})
     assert r.status_code == 202, r.body
     assert body(r)["message"] == "Reconciliation jobs queued for 3 tables"
-    assert sorted(x["table_name"] for x in api.sql("SELECT table_name FROM recon.jobs")) == CATALOG_TABLES
+    tables = {str(x["job_id"]): x["table_name"] for x in api.sql("SELECT job_id, table_name FROM recon.jobs")}
+    assert [tables[j] for j in body(r)["job_ids"]] == CATALOG_TABLES  # job_ids in the catalog's order
 
 
 def test_duplicate_tables_are_collapsed(api):
