@@ -354,7 +354,8 @@ def finalize_job(conn, job: dict) -> list:
     c, p = int(agg["c"]), int(agg["p"])
     if job["validation_strategy"] == "ROW_COUNT":
         mism = abs(c - p)
-    drift = round(100.0 * mism / c, 6) if c else (0.0 if mism == 0 else 100.0)
+    # unrounded: a client computing 100 x mismatch_count / cassandra_row_count from the counts gets this value
+    drift = 100 * mism / c if c else (0.0 if mism == 0 else 100.0)
     job = conn.execute(
         "UPDATE recon.jobs SET status = 'COMPLETED', phase = 'DONE', completed_at = now(),"
         " cassandra_row_count = %s, postgres_row_count = %s, mismatch_count = %s, drift_percentage = %s"

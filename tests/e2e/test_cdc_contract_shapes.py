@@ -117,6 +117,23 @@ def test_job_detail(own, finished):
     assert r.json() == {"error": "JOB_NOT_FOUND", "message": f"Reconciliation job with ID '{missing}' not found"}
 
 
+def test_drift_is_the_contracts_formula_unrounded(own, finished):
+    """drift_percentage = 100 x mismatch_count / cassandra_row_count, as a client computes it from the
+    counts it is shown (18 of 2995 is 0.6010016694490818, not 0.601002), in the job and in /metrics."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    scraped = {s.labels["table"]: s.value for f in text_string_to_metric_families(own.get("/metrics").text)
+               for s in f.samples if s.name == "cdc_reconciliation_drift_percentage"}
+    for job in finished:
+        assert job["cassandra_row_count"] > 0 and job["mismatch_count"] > 0, job
+        assert job["drift_percentage"] == 100 * job["mismatch_count"] / job["cassandra_row_count"], job
+        listed = own.get("/reconciliation/jobs", table=job["table_name"], page_size=100).json()["jobs"]
+        assert next(j for j in listed if j["job_id"] == job["job_id"])["drift_percentage"] == job["drift_percentage"]
+        # the gauge is the unrounded drift of a completed job of the table (the latest one when scraped)
+        done = own.get("/reconciliation/jobs", table=job["table_name"], status="COMPLETED", page_size=100).json()["jobs"]
+        assert scraped[job["table_name"]] in {100 * j["mismatch_count"] / j["cassandra_row_count"] for j in done}
+
+
 def test_mismatch_listing(own, finished):
     users = next(j for j in finished if j["table_name"] == "users")
     r = own.get("/reconciliation/mismatches", table="users", mismatch_type="DATA_MISMATCH",
