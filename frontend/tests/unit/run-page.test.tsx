@@ -56,3 +56,25 @@ describe("run timeline", () => {
     expect(document.title).toBe("Run #7 running · recon");
   });
 });
+
+describe("step artifacts", () => {
+  it("lists the outputs first, then the snapshots, whatever order they were registered in", async () => {
+    const api = await import("../../src/services/api");
+    const art = (id: number, artifactType: string) => ({
+      id, artifactType, fileId: 100 + id, filename: `stream_7_step_1_${artifactType.toLowerCase()}.csv`, rowCount: id,
+      checksum: null, downloadUrl: `/api/v1/files/${100 + id}/download`, createdAt: "2026-02-21T06:20:09Z",
+    });
+    vi.mocked(api.runs.artifacts).mockResolvedValue([
+      art(5, "UNMATCHED_TARGET"), art(3, "SNAPSHOT_SOURCE"), art(9, "MATCHED"), art(4, "UNMATCHED_SOURCE"), art(2, "SNAPSHOT_TARGET"),
+    ] as never);
+    const { RunPage } = await import("../../src/pages/streams/Runs");
+    render(
+      <MemoryRouter initialEntries={["/runs/7"]}>
+        <Routes><Route path="/runs/:id" element={<RunPage />} /></Routes>
+      </MemoryRouter>,
+    );
+    const table = await screen.findByRole("table", { name: "artifacts of step run 1" });
+    const order = [...table.querySelectorAll("tbody tr")].map((r) => r.getAttribute("data-artifact"));
+    expect(order).toEqual(["MATCHED", "UNMATCHED_SOURCE", "UNMATCHED_TARGET", "SNAPSHOT_SOURCE", "SNAPSHOT_TARGET"]);
+  });
+});

@@ -97,6 +97,11 @@ export function RunPage() {
   );
 }
 
+// The outputs first, then the snapshots; the API lists them in the order they were registered, which
+// varies from step to step (outputs no later step reads are registered after the next step starts).
+const ARTIFACT_ORDER = ["MATCHED", "UNMATCHED_SOURCE", "UNMATCHED_TARGET", "SNAPSHOT_SOURCE", "SNAPSHOT_TARGET"];
+const artifactRank = (t: string) => (ARTIFACT_ORDER.indexOf(t) + ARTIFACT_ORDER.length + 1) % (ARTIFACT_ORDER.length + 1);
+
 // A completed step's outputs that no later step reads are registered while its run goes on, so the
 // list is polled until the run ends, and read once more when it does.
 function Artifacts({ stepRunId, runStatus }: { stepRunId: number; runStatus: string }) {
@@ -109,7 +114,7 @@ function Artifacts({ stepRunId, runStatus }: { stepRunId: number; runStatus: str
     <table className="grid artifacts" aria-label={`artifacts of step run ${stepRunId}`}>
       <thead><tr><th>Artifact</th><th>File</th><th className="r">Rows</th><th>Checksum</th><th /></tr></thead>
       <tbody>
-        {data.map((a) => (
+        {[...data].sort((x, y) => artifactRank(x.artifactType) - artifactRank(y.artifactType) || x.id - y.id).map((a) => (
           <tr key={a.id} data-artifact={a.artifactType} data-checksum={a.checksum ?? ""}>
             <td><Badge value={a.artifactType} /></td>
             <td><Link to={`/files/${a.fileId}`}>{a.filename}</Link></td>
