@@ -27,13 +27,28 @@ ORDER BY table_name, completed_at DESC, job_id DESC
 # (SAMPLE counts its sample, TIMESTAMP_RANGE the rows of its window; docs/decisions.md).
 _WHOLE_TABLE = "AND validation_strategy IN ('ROW_COUNT', 'CHECKSUM')"
 
+# A job's time to complete is its duration_seconds as the jobs API shows it (completed_at - started_at,
+# both in whole seconds): a client adding up the listed durations gets _sum, and buckets agree with them.
 _DURATIONS = (
-    "WITH d AS (SELECT table_name, extract(epoch FROM completed_at - started_at)::double precision AS s"
+    "WITH d AS (SELECT table_name,"
+    " extract(epoch FROM date_trunc('second', completed_at) - date_trunc('second', started_at))::bigint AS s"
     " FROM recon.jobs WHERE status = 'COMPLETED' AND started_at IS NOT NULL AND completed_at IS NOT NULL)"
     " SELECT table_name, "
     + ", ".join(f"count(*) FILTER (WHERE s <= {b}) AS le_{b}" for b in DURATION_BUCKETS)
-    + ", count(*) AS n, coalesce(sum(s), 0) AS total FROM d GROUP BY table_name ORDER BY table_name"
+    + ", count(*) AS n, coalesce(sum(s), 0)::bigint AS total FROM d GROUP BY table_name ORDER BY table_name"
 )
+
+
+def _table_order():
+    """Series are written table by table in the catalog's order (the contract's example: users, orders,
+    products); tables with history that left the catalog follow, by name."""
+    from chalicelib.cdc.catalog import get_catalog
+
+    try:
+        rank = {name: i for i, name in enumerate(get_catalog().names())}
+    except Exception:  # an unreadable catalog must not stop a scrape
+        rank = {}
+    return lambda table: (rank.get(table, len(rank)), table)
 
 
 class ReconciliationCollector(Collector):
@@ -59,6 +74,9 @@ class ReconciliationCollector(Collector):
                 " WHERE status IN ('COMPLETED', 'FAILED') GROUP BY table_name, status"
             ).fetchall()
             durations = conn.execute(_DURATIONS).fetchall()
+        order = _table_order()
+        for rows in (*latest.values(), durations):
+            rows.sort(key=lambda r: order(r["table_name"]))
 
         yield self._gauge("cdc_reconciliation_drift_percentage", "Percentage of records out of sync",
                           latest["drift_percentage"])
@@ -72,7 +90,7 @@ class ReconciliationCollector(Collector):
         by_table: dict[str, dict[str, int]] = {}
         for r in mismatches:
             by_table.setdefault(r["table_name"], {})[r["mismatch_type"]] = r["n"]
-        for table in sorted(by_table):
+        for table in sorted(by_table, key=order):
             for t in MISMATCH_TYPES:
                 counts.add_metric([table, t], by_table[table].get(t, 0))
         yield counts
@@ -82,7 +100,7 @@ class ReconciliationCollector(Collector):
         by_table = {}
         for r in outcomes:
             by_table.setdefault(r["table_name"], {})[r["status"]] = r["n"]
-        for table in sorted(by_table):
+        for table in sorted(by_table, key=order):
             for status in FINISHED_STATUSES:
                 jobs.add_metric([table, status], by_table[table].get(status, 0))
         yield jobs
@@ -91,7 +109,7 @@ class ReconciliationCollector(Collector):
                                      labels=["table"])
         for r in durations:
             buckets = [(str(b), r[f"le_{b}"]) for b in DURATION_BUCKETS] + [("+Inf", r["n"])]
-            hist.add_metric([r["table_name"]], buckets, float(r["total"]))
+            hist.add_metric([r["table_name"]], buckets, int(r["total"]))
         yield hist
 
     @staticmethod
@@ -141,8 +159,6 @@ def _family_lines(family) -> list[str]:
 
 def render() -> bytes:
     """The exposition text (format 0.0.4) of our collector, written as the contract shows it: labels
-    in declared order rather than prometheus_client's alphabetical order, whole counts without `.0`."""
-    lines: list[str] = []
-    for family in ReconciliationCollector().collect():
-        lines += _family_lines(family)
-    return ("\n".join(lines) + "\n").encode("utf-8")
+    in declared order rather than prometheus_client's alphabetical order, whole counts without `.0`,
+    one blank line after each family (the format ignores blank lines)."""
+    return "".join("\n".join(_family_lines(f)) + "\n\n" for f in ReconciliationCollector().collect()).encode("utf-8")

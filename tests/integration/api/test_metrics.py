@@ -2,6 +2,7 @@
 from what is in the control plane."""
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -101,3 +102,60 @@ def test_empty_control_plane_scrapes_fine(api):
 def test_metrics_need_a_key(api, path):
     r = api.get(path, headers={})
     assert r.status_code == 401
+
+
+CONTRACT_GAUGES = """\
+# HELP cdc_reconciliation_drift_percentage Percentage of records out of sync
+# TYPE cdc_reconciliation_drift_percentage gauge
+cdc_reconciliation_drift_percentage{table="users"} 0.005
+cdc_reconciliation_drift_percentage{table="orders"} 0.0
+cdc_reconciliation_drift_percentage{table="products"} 0.12
+
+# HELP cdc_reconciliation_cassandra_rows Total rows in Cassandra table
+# TYPE cdc_reconciliation_cassandra_rows gauge
+cdc_reconciliation_cassandra_rows{table="users"} 1000000
+cdc_reconciliation_cassandra_rows{table="orders"} 5000000
+
+# HELP cdc_reconciliation_postgres_rows Total rows in PostgreSQL table
+# TYPE cdc_reconciliation_postgres_rows gauge
+cdc_reconciliation_postgres_rows{table="users"} 999950
+cdc_reconciliation_postgres_rows{table="orders"} 5000000
+
+"""
+
+
+def test_the_contracts_example_is_written_as_the_contract_writes_it(api):
+    """The contract's exposition, byte for byte where its example is precise: tables in the catalog's
+    order (users, orders, products), one blank line between families, counts without a fraction.
+    products' only job is a SAMPLE (its counts are a sample's), so it has a drift but no row totals."""
+    insert_job(api, table="users", cassandra=1_000_000, postgres=999_950, mismatch_count=50)
+    insert_job(api, table="orders", cassandra=5_000_000, postgres=5_000_000, mismatch_count=0)
+    insert_job(api, table="products", strategy="SAMPLE", cassandra=1000, postgres=999, mismatch_count=0, drift=0.12)
+    text = scrape(api)["text"]
+    assert text.startswith(CONTRACT_GAUGES), text
+    cdc = text[:text.index("# HELP recon_stream")] if "# HELP recon_stream" in text else text
+    families = cdc.strip("\n").split("\n\n")
+    assert [f.splitlines()[0].split()[2] for f in families] == [
+        "cdc_reconciliation_drift_percentage", "cdc_reconciliation_cassandra_rows", "cdc_reconciliation_postgres_rows",
+        "cdc_reconciliation_mismatches_total", "cdc_reconciliation_jobs_completed_total",
+        "cdc_reconciliation_duration_seconds"]
+    assert 'cdc_reconciliation_jobs_completed_total{table="users",status="COMPLETED"} 1\n' \
+           'cdc_reconciliation_jobs_completed_total{table="users",status="FAILED"} 0\n' \
+           'cdc_reconciliation_jobs_completed_total{table="orders",status="COMPLETED"} 1\n' in text
+
+
+def test_duration_histogram_counts_the_whole_seconds_the_jobs_show(api):
+    """"Time to complete reconciliation" is the jobs' duration_seconds (completed_at - started_at as
+    shown, whole seconds): a client adding up the listed durations gets _sum, and a job listed at 10 s
+    is in the le="10" bucket even when it took 10.8 s to the microsecond."""
+    insert_job(api, table="users", started_at=T0 + timedelta(seconds=0.1), completed_at=T0 + timedelta(seconds=10.9))
+    insert_job(api, table="users", started_at=T0 + timedelta(seconds=0.9), completed_at=T0 + timedelta(seconds=31.2))
+    listed = [j["duration_seconds"] for j in json.loads(api.get("/api/v1/reconciliation/jobs").body)["jobs"]]
+    assert sorted(listed) == [10, 31]
+    text = scrape(api)["text"]
+    assert 'cdc_reconciliation_duration_seconds_bucket{table="users",le="5"} 0\n' \
+           'cdc_reconciliation_duration_seconds_bucket{table="users",le="10"} 1\n' \
+           'cdc_reconciliation_duration_seconds_bucket{table="users",le="30"} 1\n' \
+           'cdc_reconciliation_duration_seconds_bucket{table="users",le="60"} 2\n' in text, text
+    assert 'cdc_reconciliation_duration_seconds_sum{table="users"} 41\n' \
+           'cdc_reconciliation_duration_seconds_count{table="users"} 2\n' in text, text
