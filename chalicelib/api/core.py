@@ -610,8 +610,9 @@ def parse_body(model: type[BaseModel], raw: bytes | str | None) -> BaseModel:
     problems: list[Problem] = []
     _nul_problems(parsed, (), problems)
     try:
-        # JSON-mode validation: a strict model takes "CHECKSUM" for an enum, never 1 for a string
-        result = model.model_validate_json(raw)
+        # JSON-mode validation, strict all the way down (nested models too): "CHECKSUM" is taken for an
+        # enum, but never 1 for a string, "1" or 1.0 or true for an integer, "0.9" for a number
+        result = model.model_validate_json(raw, strict=True)
     except ValidationError as exc:
         found = problems_from(exc)
         seen = {p.field for p in found}

@@ -76,3 +76,29 @@ def test_delete_conflicts_while_used(api, uid):
     assert r.status_code == 200 and r.json()["data"] == {"id": rs["id"], "deleted": True}
     assert_error(api.get(f"/rule-sets/{rs['id']}"), 404, "NOT_FOUND")
     assert rs["id"] not in [i["id"] for i in api.get("/rule-sets", name=f"used {uid}").json()["data"]["items"]]
+
+
+def test_numbers_of_a_condition_are_not_taken_from_other_json_types(api):
+    """Wrong types are a 400 (platform §1): a threshold "0.9" or true, days "1", 1.0 or true are not numbers.
+    The OpenAPI document declares them number / integer, as the nested models are validated strictly."""
+    def with_condition(extra: dict) -> dict:
+        return rule_set_body(passes=[{"name": "p", "cardinality": "ONE_TO_ONE", "conditions": [
+            {"source": "order_id", "target": "order_ref", "operator": "EQUALS"},
+            {"source": "order_date", "target": "settled_on", "operator": "DATE_WINDOW", "daysBefore": 0, "daysAfter": 0},
+            {"source": "customer", "target": "payer", "operator": "SIMILARITY", "algorithm": "JARO_WINKLER",
+             "threshold": 0.9}, *([extra] if extra else [])]}])
+    body = with_condition({})
+    body["passes"][0]["conditions"][2]["threshold"] = "0.9"
+    assert_error(api.post("/rule-sets", body), 400, "VALIDATION_ERROR",
+                 ("passes[0].conditions[2].threshold", "INVALID_TYPE"))
+    body["passes"][0]["conditions"][2]["threshold"] = True
+    assert_error(api.post("/rule-sets", body), 400, "VALIDATION_ERROR",
+                 ("passes[0].conditions[2].threshold", "INVALID_TYPE"))
+    for days in ("1", 1.0, True):
+        body = with_condition({})
+        body["passes"][0]["conditions"][1]["daysAfter"] = days
+        assert_error(api.post("/rule-sets", body), 400, "VALIDATION_ERROR",
+                     ("passes[0].conditions[1].daysAfter", "INVALID_TYPE"))
+    body = with_condition({})
+    body["passes"][0]["conditions"][2]["threshold"] = 1   # an integer is a number
+    assert api.post("/rule-sets", body).status_code == 201
