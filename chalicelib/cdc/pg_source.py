@@ -256,9 +256,15 @@ class PostgresSource:
 
     def check_schema(self) -> dict[str, str]:
         """Verify the table and every compared column exist; returns {pg column: pg type}."""
-        name = f"{self.table.postgres.schema_}.{self.table.postgres.table}"
         with self.connection() as conn:
-            types = self.column_types(conn)
+            types = self._checked_types(conn)
+        return {c: types[c][1] for c in self.pg_cols}
+
+    def _checked_types(self, conn) -> dict[str, tuple[int, str]]:
+        """column_types, or TargetSchemaError saying what the table lacks (a job planned after the table
+        was dropped or renamed fails with that reason, not with a missing key)."""
+        name = f"{self.table.postgres.schema_}.{self.table.postgres.table}"
+        types = self.column_types(conn)
         if not types:
             raise TargetSchemaError(f"PostgreSQL table {name} does not exist")
         missing = [c for c in self.pg_cols if c not in types]
@@ -270,7 +276,7 @@ class PostgresSource:
                 f"run `python -m chalicelib.cli tokens prepare {self.table.name}` (docs/operations.md)"
             )
         self._oids = [types[self.table.postgres.token_column][0], *[types[c][0] for c in self.pg_cols]]
-        return {c: types[c][1] for c in self.pg_cols}
+        return types
 
     def _types(self, conn) -> list[int]:
         if self._oids is None:
@@ -421,7 +427,7 @@ class PostgresSource:
         part_pos = [self.pk_pg.index(c) for c in self.part_pg]
         total = 0
         with self.connection() as conn:
-            types = self.column_types(conn)
+            types = self._checked_types(conn)
             key_oids = [types[c][0] for c in self.pk_pg]
             select = sql.SQL("COPY (SELECT {pk} FROM {t} WHERE {tok} IS NULL LIMIT {n}) TO STDOUT (FORMAT BINARY)").format(
                 pk=pk_ids, t=self.qualified, tok=self.token_col, n=sql.Literal(chunk))
