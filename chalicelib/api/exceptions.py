@@ -7,7 +7,7 @@ from enum import Enum
 from typing import Any, Optional
 
 from chalice import Blueprint
-from pydantic import Field, RootModel, model_validator
+from pydantic import Field, RootModel, field_validator, model_validator
 
 from chalicelib.api.auth_middleware import caller_email
 from chalicelib.api.core import Dialect, Routes, StreamsIn, StreamsOut, StreamsPageQuery, ok, page_of, paginated
@@ -75,12 +75,17 @@ class ExceptionPatch(StreamsIn):
     note: Optional[str] = Field(default=None, max_length=4000)
     assignee: Optional[str] = Field(default=None, min_length=1, max_length=320)
 
+    @field_validator("status", mode="before")
+    @classmethod
+    def _status_given(cls, v):
+        if v is None:   # only a status given as null reaches this (an absent one keeps its default)
+            raise ValueError("cannot be null (OPEN, RESOLVED or IGNORED)")
+        return v
+
     @model_validator(mode="after")
     def _something(self):
         if not self.model_fields_set:
-            raise ValueError("give at least one of status, note, assignee")
-        if "status" in self.model_fields_set and self.status is None:
-            raise ValueError("status cannot be null (OPEN, RESOLVED or IGNORED)")
+            raise ValueError("must give at least one of status, note, assignee")
         return self
 
 

@@ -90,9 +90,12 @@ def test_patch_keeps_history_with_the_key_owner(api, reconciliation):
 
 def test_patch_validation(api, reconciliation):
     o3 = reconciliation["exception_ids"][1]
-    assert_error(api.patch(f"/exceptions/{o3}", {}), 400, "VALIDATION_ERROR")
+    body = assert_error(api.patch(f"/exceptions/{o3}", {}), 400, "VALIDATION_ERROR", ("body", "INVALID_VALUE"))
+    assert body["message"] == "Request body must give at least one of status, note, assignee", body
     assert_error(api.patch(f"/exceptions/{o3}", {"status": "DONE"}), 400, "VALIDATION_ERROR", ("status", "INVALID_VALUE"))
-    assert_error(api.patch(f"/exceptions/{o3}", {"status": None}), 400, "VALIDATION_ERROR")
+    body = assert_error(api.patch(f"/exceptions/{o3}", {"status": None}), 400, "VALIDATION_ERROR",
+                        ("status", "INVALID_VALUE"))   # the problem is located at its field
+    assert body["message"] == "status: cannot be null (OPEN, RESOLVED or IGNORED)", body
     assert_error(api.patch(f"/exceptions/{o3}", {"resolution": "x"}), 400, "VALIDATION_ERROR",
                  ("resolution", "UNKNOWN_FIELD"))
     assert_error(api.patch("/exceptions/999999999", {"status": "IGNORED"}), 404, "NOT_FOUND")
