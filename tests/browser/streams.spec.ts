@@ -279,7 +279,7 @@ test("a failing step is retried, its attempts and error shown, the run FAILED", 
     steps: [{ stepOrder: 1, name: "Snapshot vs orders", sourceInput: { type: "DATA_SOURCE_SNAPSHOT", id: ds.data.id }, targetInput: { type: "FILE", id: orders }, ruleSetId: rs.data.id, config: { maxRetries: 1, continueOnFailure: false } }],
   });
   await page.goto(`/streams/${stream.data.id}`);
-  await expect(page.getByRole("table", { name: "steps" })).toContainText(`snapshot of data source #${ds.data.id}`);
+  await expect(page.getByRole("table", { name: "steps" })).toContainText(`snapshot of Broken ${tag} (data source #${ds.data.id})`);
   await page.getByRole("button", { name: "Run now" }).click();
   await expect(page).toHaveURL(/\/runs\/\d+$/);
   await expect(page.locator("h1 .badge")).toHaveAttribute("data-status", "FAILED", { timeout: 120_000 });

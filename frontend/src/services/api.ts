@@ -182,6 +182,7 @@ export const ruleSets = {
 };
 export const dataSources = {
   list: (q: PageQ) => sx(c.GET("/api/v1/data-sources", { params: { query: clean(q) } })),
+  get: (id: number) => sx(c.GET("/api/v1/data-sources/{id}", { params: path(id) })),
   create: (body: DataSourceInput) => sx(c.POST("/api/v1/data-sources", { body })),
   test: (id: number) => sx(c.POST("/api/v1/data-sources/{id}/test", { params: path(id) })),
 };

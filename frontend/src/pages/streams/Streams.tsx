@@ -62,6 +62,15 @@ export function StreamDetailPage() {
   useTitle(s ? `Stream ${s.name}` : `Stream ${id}`);
   usePoll(runs.reload, 2000, !!runs.data?.items.some((r) => r.status === "PENDING" || r.status === "RUNNING"));
   const rsNames = useLoad(async () => Object.fromEntries((await ruleSets.list({ page: 1, pageSize: 100 })).items.map((r) => [r.id, r.name])), []);
+  // the steps' inputs by name (one request per file or data source: a stream has few); an input that
+  // cannot be read keeps its number
+  const inputIds = (type: InputType) => [...new Set((s?.steps ?? []).flatMap((st) => [st.sourceInput, st.targetInput]).filter((i) => i.type === type).map((i) => i.id))];
+  const named = async (ids: number[], name: (id: number) => Promise<string>) =>
+    Object.fromEntries(await Promise.all(ids.map(async (i) => [i, await name(i).catch(() => null)] as const)));
+  const fileIds = inputIds("FILE");
+  const dsIds = inputIds("DATA_SOURCE_SNAPSHOT");
+  const fileNames = useLoad(() => named(fileIds, async (i) => (await files.get(i)).filename), [fileIds.join(",")]);
+  const dsNames = useLoad(() => named(dsIds, async (i) => (await dataSources.get(i)).name), [dsIds.join(",")]);
 
   async function act(fn: () => Promise<unknown>, after?: (r: unknown) => void) {
     setBusy(true);
@@ -128,8 +137,8 @@ export function StreamDetailPage() {
             <tr key={st.stepOrder}>
               <td>{st.stepOrder}</td>
               <td>{st.name}</td>
-              <td><InputLabel type={st.sourceInput.type} id={st.sourceInput.id} /></td>
-              <td><InputLabel type={st.targetInput.type} id={st.targetInput.id} /></td>
+              <td><InputLabel type={st.sourceInput.type} id={st.sourceInput.id} files={fileNames.data} sources={dsNames.data} /></td>
+              <td><InputLabel type={st.targetInput.type} id={st.targetInput.id} files={fileNames.data} sources={dsNames.data} /></td>
               <td><Link to={`/rule-sets/${st.ruleSetId}`}>{rsNames.data?.[st.ruleSetId] ?? `#${st.ruleSetId}`}</Link></td>
               <td>{st.config?.maxRetries ?? 0}</td>
               <td>{st.config?.continueOnFailure ? "continue" : "stop the run"}</td>
@@ -166,9 +175,14 @@ export function StreamDetailPage() {
   );
 }
 
-function InputLabel({ type, id }: { type: InputType; id: number }) {
-  if (type === "FILE") return <Link to={`/files/${id}`}>file #{id}</Link>;
-  if (type === "DATA_SOURCE_SNAPSHOT") return <span>snapshot of data source #{id}</span>;
+type Names = Record<number, string | null> | null | undefined;
+
+function InputLabel({ type, id, files: fn, sources }: { type: InputType; id: number; files?: Names; sources?: Names }) {
+  if (type === "FILE") return <Link to={`/files/${id}`} title={`file #${id}`}>{fn?.[id] ? `${fn[id]} (#${id})` : `file #${id}`}</Link>;
+  if (type === "DATA_SOURCE_SNAPSHOT") {
+    const name = sources?.[id];
+    return <span>snapshot of {name ? <><Link to="/data-sources">{name}</Link> (data source #{id})</> : <>data source #{id}</>}</span>;
+  }
   return <span>unmatched {type.endsWith("SOURCE") ? "source" : "target"} rows of step {id}</span>;
 }
 
