@@ -207,7 +207,27 @@ _MISMATCH_COLUMNS = """
 """
 
 
-def mismatch_out(row: dict) -> dict:
+def _catalog_column_order() -> dict[str, dict[str, int]]:
+    """{table: {column: rank}} of the catalog, for row images (empty if the catalog cannot be read)."""
+    from chalicelib.cdc.catalog import get_catalog
+
+    try:
+        tables = get_catalog().tables
+    except Exception:  # a listing must not fail on the catalog; images then keep their stored order
+        return {}
+    return {name: {c: i for i, c in enumerate(t.columns)} for name, t in tables.items()}
+
+
+def _in_column_order(image: dict | None, rank: dict[str, int] | None) -> dict | None:
+    """A row image with its columns in the catalog's order (jsonb stores short keys first), as the
+    contract's example lists them; columns the catalog does not name follow in stored order."""
+    if not image or not rank:
+        return image
+    return dict(sorted(image.items(), key=lambda kv: rank.get(kv[0], len(rank))))
+
+
+def mismatch_out(row: dict, column_order: dict[str, dict[str, int]] | None = None) -> dict:
+    rank = (column_order or {}).get(row["table_name"])
     return {
         "mismatch_id": str(row["mismatch_id"]),
         "job_id": str(row["job_id"]),
@@ -216,8 +236,8 @@ def mismatch_out(row: dict) -> dict:
         "mismatch_type": row["mismatch_type"],
         "cassandra_checksum": row["cassandra_checksum"],
         "postgres_checksum": row["postgres_checksum"],
-        "cassandra_data": row["cassandra_data"],
-        "postgres_data": row["postgres_data"],
+        "cassandra_data": _in_column_order(row["cassandra_data"], rank),
+        "postgres_data": _in_column_order(row["postgres_data"], rank),
         "detected_at": iso_z(row["detected_at"]),
         "resolution_status": row["resolution_status"],
         "resolution_notes": row["resolution_notes"],
@@ -253,5 +273,6 @@ def list_mismatches(flt: MismatchFilter, page: Page) -> tuple[list[dict], int]:
                 " ORDER BY detected_at DESC, mismatch_id DESC",
                 [*where.params, page.limit, page.offset],
             ).fetchall()
-    return [mismatch_out(r) for r in rows], total
+    order = _catalog_column_order() if rows else {}
+    return [mismatch_out(r, order) for r in rows], total
 

@@ -112,3 +112,15 @@ def test_unknown_table_filter_is_invalid_table(api):
 
 def test_unknown_job_filter_is_an_empty_page(api):
     assert ids(api.get(f"{PATH}?job_id={uuid.uuid4()}")) == []
+
+
+def test_row_images_list_columns_in_the_catalogs_order(api):
+    """cassandra_data / postgres_data read like the contract's example, key column first and the other
+    columns in the catalog's order (user_id, name), not in PostgreSQL jsonb's storage order (shorter
+    keys first); a column the catalog no longer names follows."""
+    jid = insert_job(api)
+    insert_mismatch(api, jid, pk="user-67890", cassandra_data={"user_id": "user-67890", "name": "John Doe", "nickname": "JD"},
+                    postgres_data={"user_id": "user-67890", "name": "John Smith"})
+    raw = api.get(PATH).body.decode()
+    assert '"cassandra_data":{"user_id":"user-67890","name":"John Doe","nickname":"JD"}' in raw, raw
+    assert '"postgres_data":{"user_id":"user-67890","name":"John Smith"}' in raw, raw
