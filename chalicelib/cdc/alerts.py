@@ -86,8 +86,8 @@ def _number(value: Any) -> float | None:
 
 def _duration_seconds(job: dict) -> int | None:
     end = _utc(job.get("completed_at"))
-    start = _utc(job.get("started_at")) or _utc(job.get("created_at"))
-    if end is None or start is None:
+    start = _utc(job.get("started_at"))
+    if end is None or start is None:  # a job that failed before it started has no duration (as in the API)
         return None
     # the difference of the whole-second timestamps the API shows (GET /reconciliation/jobs agrees)
     whole = (end.replace(microsecond=0) - start.replace(microsecond=0)).total_seconds()

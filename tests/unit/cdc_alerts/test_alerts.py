@@ -122,7 +122,7 @@ def test_timestamps_and_duration_from_strings_and_naive_values():
     assert payload["timestamp"] == "2025-11-20T14:02:15Z"
     assert payload["data"]["duration_seconds"] == 135
     no_start = alerts.build_events(job(started_at=None), threshold=1.0)[0][1]["data"]
-    assert no_start["duration_seconds"] == 200  # from created_at
+    assert no_start["duration_seconds"] is None  # never started: null, as GET /reconciliation/jobs shows it
 
 
 def test_serialize_orders_fields_whatever_the_input_order():
