@@ -207,17 +207,44 @@ class _Runner:
 
     # ---- loading
 
-    def prepare(self, side: Side):
-        side.fmt = detect_format(side.path)
+    def prepare_both(self, s: Side, t: Side):
+        """Read both inputs' headers and sniff their types at the same time (DuckDB's sniffer is
+        single-threaded and takes the same time whatever the file's size). The source's error wins
+        when both inputs are bad, as if they were read one after the other."""
+        cur = self.con.cursor()
+        box: dict = {}
+
+        def work():
+            try:
+                self.prepare(t, cur)
+            except BaseException as e:   # noqa: BLE001 — re-raised below
+                box["error"] = e
+
+        th = threading.Thread(target=work, daemon=True)
+        th.start()
+        try:
+            self.prepare(s)
+        finally:
+            th.join()
+            cur.close()
+        if "error" in box:
+            raise box["error"]
+
+    def prepare(self, side: Side, con: Optional[duckdb.DuckDBPyConnection] = None):
+        con = con or self.con
         if not os.path.exists(side.path):
             raise InputError(f"{side.name} input: the file does not exist")
+        try:
+            side.fmt = detect_format(side.path)
+        except InputError as e:
+            raise InputError(f"{side.name} input: {e}") from None
         try:
             if side.fmt == "CSV":
                 side.dialect = csv_dialect(side.path)
                 side.columns = list(side.dialect.header)
                 side.types = {c: "VARCHAR" for c in side.columns}
                 try:
-                    desc = self.con.execute(
+                    desc = con.execute(
                         f"DESCRIBE SELECT * FROM read_csv({sql_str(side.path)}, header=true, "
                         f"delim={sql_str(side.dialect.delimiter)}, quote='\"', escape='\"', "
                         f"sample_size=20480)").fetchall()
@@ -225,7 +252,7 @@ class _Runner:
                 except duckdb.Error:
                     side.sniffed = {}
             else:
-                desc = self.con.execute(f"DESCRIBE SELECT * FROM {reader_sql(side.path, side.fmt)}").fetchall()
+                desc = con.execute(f"DESCRIBE SELECT * FROM {reader_sql(side.path, side.fmt)}").fetchall()
                 side.columns = [d[0] for d in desc]
                 side.types = {d[0]: d[1] for d in desc}
                 side.sniffed = dict(side.types)
@@ -701,8 +728,7 @@ def run_match(source_path: str, target_path: str, rule_set: RuleSet, out_dir: st
         s = Side("s", "source", "src", source_path, "CSV", key_column=rule_set.source_key)
         t = Side("t", "target", "tgt", target_path, "CSV", key_column=rule_set.target_key)
         r.stage(0, 2)
-        r.prepare(s)
-        r.prepare(t)
+        r.prepare_both(s, t)
         _check_rule_columns(rule_set, s, t)
         r.plan(s, t)
         watcher.start()

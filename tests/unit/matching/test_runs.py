@@ -127,6 +127,25 @@ def test_malformed_csv_line_fails_the_run_naming_the_line(tmp_path):
         run_match(str(s), t, rs_two_passes(), str(tmp_path / "out"))
 
 
+def test_header_problems_name_their_side_and_the_source_is_reported_first(tmp_path):
+    """Both inputs' headers are read at the same time: each side's problem is named, and when both are
+    bad the source's is the one reported, as if they had been read one after the other."""
+    good_s = write_csv(tmp_path / "s.csv", S, [["O1", "A", "1", "2026-01-01"]])
+    good_t = write_csv(tmp_path / "t.csv", T, [["T1", "A", "1", "2026-01-01"]])
+    bad_s, bad_t = tmp_path / "bad_s.csv", tmp_path / "bad_t.csv"
+    bad_s.write_text("order_id,ref,REF,amount,date\n")
+    bad_t.write_text("")
+    with pytest.raises(InputError, match=r"^target input: line 1: the file is empty"):
+        run_match(good_s, str(bad_t), rs_two_passes(), str(tmp_path / "o1"))
+    with pytest.raises(InputError, match=r"^source input: line 1: column name 'REF' appears twice"):
+        run_match(str(bad_s), good_t, rs_two_passes(), str(tmp_path / "o2"))
+    for _ in range(5):
+        with pytest.raises(InputError, match=r"^source input: "):
+            run_match(str(bad_s), str(bad_t), rs_two_passes(), str(tmp_path / "o3"))
+    with pytest.raises(InputError, match=r"^target input: the file does not exist"):
+        run_match(good_s, str(tmp_path / "nowhere.csv"), rs_two_passes(), str(tmp_path / "o4"))
+
+
 def test_rule_column_missing_from_an_input(tmp_path):
     s = write_csv(tmp_path / "s.csv", ["order_id", "ref", "amount"], [])
     t = write_csv(tmp_path / "t.csv", T, [])
