@@ -693,18 +693,19 @@ class _Runner:
             FROM (SELECT * FROM matches m ORDER BY {order}) m
         ) TO {sql_str(path)} (FORMAT csv, HEADER true)"""
 
-    def write_unmatched(self, s: Side, t: Side, paths: dict):
-        for side, key in ((s, "unmatched_source"), (t, "unmatched_target")):
-            ex = "expl_s" if side.letter == "s" else "expl_t"
-            cols = ", ".join(f"x.{ident(c)}" for c in side.columns)
-            rk = "x.__m_key" if side.key_column else "CAST(x.rowid + 1 AS VARCHAR)"
-            self.sql(f"""COPY (
+    def unmatched_sql(self, side: Side, path: str) -> str:
+        """The COPY of a side's UNMATCHED output: its original columns and the explanation (expl_s /
+        expl_t), in row order."""
+        ex = "expl_s" if side.letter == "s" else "expl_t"
+        cols = ", ".join(f"x.{ident(c)}" for c in side.columns)
+        rk = "x.__m_key" if side.key_column else "CAST(x.rowid + 1 AS VARCHAR)"
+        return f"""COPY (
                 SELECT {cols}, {rk} AS _row_key, e.reason AS _reason, e.closest_key AS _closest_key,
                        e.closest_pass AS _closest_pass, e.failed_condition AS _failed_condition,
                        e.detail AS _detail
                 FROM {side.table} x JOIN {ex} e ON e.rid = x.rowid
                 ORDER BY x.rowid
-            ) TO {sql_str(paths[key])} (FORMAT csv, HEADER true)""")
+            ) TO {sql_str(path)} (FORMAT csv, HEADER true)"""
 
 
 def run_match(source_path: str, target_path: str, rule_set: RuleSet, out_dir: str, *,
@@ -750,12 +751,26 @@ def run_match(source_path: str, target_path: str, rule_set: RuleSet, out_dir: st
         # the MATCHED output needs nothing more: it is written while the unmatched rows are explained
         paths = r.output_paths(out_dir)
         r.sql("SET preserve_insertion_order = true")
-        matched_written = r.alongside(r.matched_sql(s, t, paths["matched"]))
+        # the outputs are written by single-threaded CSV writers, each on its own connection as soon
+        # as what it reads is complete: MATCHED now, UNMATCHED_SOURCE while the target's unmatched
+        # rows are explained and written
+        waits = [r.alongside(r.matched_sql(s, t, paths["matched"]))]
+
+        def explained(side: Side):
+            if side is s:
+                waits.append(r.alongside(r.unmatched_sql(s, paths["unmatched_source"])))
+        errors: list[BaseException] = []
         try:
-            reasons = explain_unmatched(r, s, t)
-            r.write_unmatched(s, t, paths)
+            reasons = explain_unmatched(r, s, t, explained)
+            r.sql(r.unmatched_sql(t, paths["unmatched_target"]))
         finally:
-            matched_written()
+            for wait in waits:            # every statement is waited for before the connection closes
+                try:
+                    wait()
+                except BaseException as e:   # noqa: BLE001 — raised below unless another error is on its way
+                    errors.append(e)
+        if errors:
+            raise errors[0]
         ms = sum(x["sourceRows"] for x in r.summary_passes)
         mt = sum(x["targetRows"] for x in r.summary_passes)
         r.check_cancel()
