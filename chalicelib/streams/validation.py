@@ -10,6 +10,7 @@ may finish before the first run) and reported by validate.
 """
 from __future__ import annotations
 
+import json
 from enum import Enum
 from typing import Any, Optional
 
@@ -103,6 +104,31 @@ def _tz_ok(tz: str) -> bool:
         return False
 
 
+_JSON_KINDS = {str: "a string", int: "an integer"}
+
+
+def _json_kind(v: Any) -> str:
+    if v is None:
+        return "null"
+    if isinstance(v, bool):
+        return "boolean"
+    return {str: "string", int: "integer", float: "number", dict: "object", list: "array"}.get(type(v), type(v).__name__)
+
+
+def _config_value(config: dict, key: str, kind: type, what: str, valid, invalid: str, *,
+                  prefix: str = "triggerConfig") -> list[Issue]:
+    """A key of a trigger config: present (REQUIRED), of its JSON type (INVALID_TYPE), valid (INVALID_VALUE)."""
+    field = f"{prefix}.{key}"
+    if key not in config or config[key] is None:
+        return [Issue(field, "REQUIRED", f"is required: {what}")]
+    v = config[key]
+    if not isinstance(v, kind) or isinstance(v, bool):
+        return [Issue(field, "INVALID_TYPE", f"must be {_JSON_KINDS[kind]} (got {_json_kind(v)})")]
+    if not valid(v):
+        return [Issue(field, "INVALID_VALUE", f"{invalid} (got {json.dumps(v, ensure_ascii=False)})")]
+    return []
+
+
 def trigger_problems(trigger_type: str, config: dict | None, step_orders: set[int]) -> list[Issue]:
     config = config or {}
     out: list[Issue] = []
@@ -127,38 +153,35 @@ def trigger_problems(trigger_type: str, config: dict | None, step_orders: set[in
             out.append(Issue("triggerConfig.timezone", "TIMEZONE_INVALID", f"{tz!r} is not an IANA time zone name"))
             return out + [i for i in _cron_problems(config["cron"], "UTC") if i.code != "TIMEZONE_INVALID"]
         return out + _cron_problems(config["cron"], tz)
-    # EVENT
+    # EVENT: a missing key is REQUIRED, a value of the wrong JSON type INVALID_TYPE, values shown as JSON
     event = config.get("event")
     if event == "FILE_UPLOADED":
         allowed = {"event", "filenamePattern", "bind"}
-        pattern = config.get("filenamePattern")
-        if not isinstance(pattern, str) or not pattern or len(pattern) > 255:
-            out.append(Issue("triggerConfig.filenamePattern", "INVALID_VALUE",
-                             "is required: a filename pattern such as bank_*.csv"))
+        out += _config_value(config, "filenamePattern", str, "a filename pattern such as bank_*.csv",
+                             lambda v: v != "" and len(v) <= 255, "must be 1 to 255 characters")
         bind = config.get("bind")
-        if not isinstance(bind, dict):
-            out.append(Issue("triggerConfig.bind", "INVALID_VALUE",
+        if "bind" not in config or bind is None:
+            out.append(Issue("triggerConfig.bind", "REQUIRED",
                              "is required: {stepOrder, input: SOURCE|TARGET} (the input the uploaded file replaces)"))
+        elif not isinstance(bind, dict):
+            out.append(Issue("triggerConfig.bind", "INVALID_TYPE", f"must be an object (got {_json_kind(bind)})"))
         else:
             for k in bind:
                 if k not in ("stepOrder", "input"):
                     out.append(Issue(f"triggerConfig.bind.{k}", "UNKNOWN_FIELD", "is not a known field (stepOrder, input)"))
-            so = bind.get("stepOrder")
-            if not isinstance(so, int) or isinstance(so, bool) or so not in step_orders:
-                out.append(Issue("triggerConfig.bind.stepOrder", "INVALID_VALUE",
-                                 f"must be the order of one of the stream's steps (got {so!r})"))
-            if bind.get("input") not in ("SOURCE", "TARGET"):
-                out.append(Issue("triggerConfig.bind.input", "INVALID_VALUE",
-                                 f"must be one of SOURCE, TARGET (got {bind.get('input')!r})"))
+            out += _config_value(bind, "stepOrder", int, "the order of the step whose input the file replaces",
+                                 lambda v: v in step_orders, "must be the order of one of the stream's steps",
+                                 prefix="triggerConfig.bind")
+            out += _config_value(bind, "input", str, "SOURCE or TARGET", lambda v: v in ("SOURCE", "TARGET"),
+                                 "must be one of SOURCE or TARGET", prefix="triggerConfig.bind")
     elif event == "STREAM_RUN_COMPLETED":
         allowed = {"event", "streamId"}
-        sid = config.get("streamId")
-        if not isinstance(sid, int) or isinstance(sid, bool) or sid < 1:
-            out.append(Issue("triggerConfig.streamId", "INVALID_VALUE", "is required: the id of the stream to follow"))
+        out += _config_value(config, "streamId", int, "the id of the stream to follow", lambda v: v >= 1,
+                             "must be a positive integer id")
     else:
         allowed = {"event"}
-        out.append(Issue("triggerConfig.event", "INVALID_VALUE",
-                         f"must be one of FILE_UPLOADED, STREAM_RUN_COMPLETED (got {event!r})"))
+        out += _config_value(config, "event", str, "FILE_UPLOADED or STREAM_RUN_COMPLETED", lambda v: False,
+                             "must be one of FILE_UPLOADED or STREAM_RUN_COMPLETED")
     for k in config:
         if k not in allowed and event in ("FILE_UPLOADED", "STREAM_RUN_COMPLETED"):
             out.append(Issue(f"triggerConfig.{k}", "UNKNOWN_FIELD", "is not a known field"))

@@ -227,7 +227,7 @@ def test_a_broken_reference_is_answered_as_the_platform_document_shows_it(client
     assert r.status_code == 400 and r.json()["message"] == "triggerConfig.cron: is required for a SCHEDULED stream"
 
 
-def test_a_cdc_table_source_test_estimates_its_rows_from_the_latest_whole_table_job(stack, client):
+def test_a_cdc_table_source_test_estimates_its_rows_from_the_latest_whole_table_job(stack, client, demo):
     """platform §4: test → {ok, rowEstimate, columns, errorMessage}; for a CDC table the estimate is the
     Cassandra row count of the latest ROW_COUNT/CHECKSUM job (the catalog's own count, no table scan)."""
     cdc = requests.Session()

@@ -165,7 +165,7 @@ def test_event_trigger_config(api, uid):
     assert api.post("/streams", {"name": "f", "triggerType": "EVENT", "triggerConfig": follower, "steps": one}).status_code == 201
     bad = {"event": "FILE_UPLOADED", "bind": {"stepOrder": 4, "input": "LEFT"}}
     assert_error(api.post("/streams", {"name": "e", "triggerType": "EVENT", "triggerConfig": bad, "steps": one}),
-                 400, "VALIDATION_ERROR", ("triggerConfig.filenamePattern", "INVALID_VALUE"),
+                 400, "VALIDATION_ERROR", ("triggerConfig.filenamePattern", "REQUIRED"),
                  ("triggerConfig.bind.stepOrder", "INVALID_VALUE"), ("triggerConfig.bind.input", "INVALID_VALUE"))
     assert_error(api.post("/streams", {"name": "e", "triggerType": "EVENT",
                                        "triggerConfig": {"event": "STREAM_RUN_COMPLETED", "streamId": 99999999},

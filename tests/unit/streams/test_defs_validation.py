@@ -136,6 +136,28 @@ def test_trigger_configs():
     assert found == {("triggerConfig.event", "INVALID_VALUE")}
 
 
+@pytest.mark.parametrize("config, expected", [
+    ({}, [("triggerConfig.event", "REQUIRED", "is required: FILE_UPLOADED or STREAM_RUN_COMPLETED")]),
+    ({"event": "TICK"}, [("triggerConfig.event", "INVALID_VALUE",
+                          'must be one of FILE_UPLOADED or STREAM_RUN_COMPLETED (got "TICK")')]),
+    ({"event": "STREAM_RUN_COMPLETED", "streamId": "9001"},
+     [("triggerConfig.streamId", "INVALID_TYPE", "must be an integer (got string)")]),
+    ({"event": "STREAM_RUN_COMPLETED", "streamId": None},
+     [("triggerConfig.streamId", "REQUIRED", "is required: the id of the stream to follow")]),
+    ({"event": "FILE_UPLOADED", "filenamePattern": "bank_*.csv", "bind": {"stepOrder": 1}},
+     [("triggerConfig.bind.input", "REQUIRED", "is required: SOURCE or TARGET")]),
+    ({"event": "FILE_UPLOADED", "filenamePattern": "bank_*.csv", "bind": {"stepOrder": True, "input": "target"}},
+     [("triggerConfig.bind.stepOrder", "INVALID_TYPE", "must be an integer (got boolean)"),
+      ("triggerConfig.bind.input", "INVALID_VALUE", 'must be one of SOURCE or TARGET (got "target")')]),
+    ({"event": "FILE_UPLOADED", "bind": []},
+     [("triggerConfig.filenamePattern", "REQUIRED", "is required: a filename pattern such as bank_*.csv"),
+      ("triggerConfig.bind", "INVALID_TYPE", "must be an object (got array)")]),
+])
+def test_event_trigger_problems_say_missing_wrong_type_or_wrong_value(config, expected):
+    """A missing key is REQUIRED (not 'got None'), a wrong JSON type INVALID_TYPE, values shown as JSON."""
+    assert [(p.field, p.code, p.message) for p in trigger_problems("EVENT", config, {1})] == expected
+
+
 def test_stream_model_is_strict():
     from pydantic import ValidationError
 
