@@ -748,29 +748,19 @@ def run_match(source_path: str, target_path: str, rule_set: RuleSet, out_dir: st
             r.stage(20 + 55 * pi // n, 20 + 55 * (pi + 1) // n)
             r.summary_passes.append(r.run_pass(pi, p, s, t))
         r.stage(75, 99)
-        # the MATCHED output needs nothing more: it is written while the unmatched rows are explained
         paths = r.output_paths(out_dir)
         r.sql("SET preserve_insertion_order = true")
-        # the outputs are written by single-threaded CSV writers, each on its own connection as soon
-        # as what it reads is complete: MATCHED now, UNMATCHED_SOURCE while the target's unmatched
-        # rows are explained and written
-        waits = [r.alongside(r.matched_sql(s, t, paths["matched"]))]
-
-        def explained(side: Side):
-            if side is s:
-                waits.append(r.alongside(r.unmatched_sql(s, paths["unmatched_source"])))
-        errors: list[BaseException] = []
+        # the MATCHED output needs nothing more: it is written (single-threaded CSV writer) on a second
+        # connection while the unmatched rows are explained. Not the unmatched outputs: another
+        # connection could only read regular tables, and creating those late in a run makes DuckDB
+        # checkpoint (compress) the whole in-memory database: a stall of seconds
+        matched_written = r.alongside(r.matched_sql(s, t, paths["matched"]))
         try:
-            reasons = explain_unmatched(r, s, t, explained)
+            reasons = explain_unmatched(r, s, t)
+            r.sql(r.unmatched_sql(s, paths["unmatched_source"]))
             r.sql(r.unmatched_sql(t, paths["unmatched_target"]))
         finally:
-            for wait in waits:            # every statement is waited for before the connection closes
-                try:
-                    wait()
-                except BaseException as e:   # noqa: BLE001 — raised below unless another error is on its way
-                    errors.append(e)
-        if errors:
-            raise errors[0]
+            matched_written()
         ms = sum(x["sourceRows"] for x in r.summary_passes)
         mt = sum(x["targetRows"] for x in r.summary_passes)
         r.check_cancel()

@@ -29,10 +29,9 @@ _REASON = {Operator.AMOUNT_TOLERANCE: "TOLERANCE_EXCEEDED", Operator.DATE_WINDOW
            Operator.SIMILARITY: "BELOW_SIMILARITY", Operator.EQUALS: "TOLERANCE_EXCEEDED"}
 
 
-def explain_unmatched(r: "_Runner", s: "Side", t: "Side", explained=None) -> dict:
-    """Explain the unmatched rows of the source, then of the target, into the tables expl_s / expl_t
-    (regular tables: other connections may read them); ``explained(side)`` is called as soon as a
-    side's table is complete. Returns the counts per side and reason."""
+def explain_unmatched(r: "_Runner", s: "Side", t: "Side") -> dict:
+    """Explain the unmatched rows of the source, then of the target, into the TEMP tables expl_s /
+    expl_t. Returns the counts per side and reason."""
     reasons = {}
     for x, y in ((s, t), (t, s)):
         r.sql(f"CREATE OR REPLACE TEMP TABLE um_{x.letter} AS SELECT __rid AS rid FROM {r.rest[x.letter]}")
@@ -63,7 +62,7 @@ def explain_unmatched(r: "_Runner", s: "Side", t: "Side", explained=None) -> dic
         other_rid = "t_rid" if x.letter == "s" else "s_rid"
         my_rid = "s_rid" if x.letter == "s" else "t_rid"
         partner_key = "xx.__m_key" if x.key_column else "CAST(m.pid + 1 AS VARCHAR)"
-        r.sql(f"""CREATE OR REPLACE TABLE {ex} AS
+        r.sql(f"""CREATE OR REPLACE TEMP TABLE {ex} AS
             WITH taken AS (SELECT {other_rid} AS cid, min({my_rid}) AS pid, min(pass) AS mpass
                            FROM matches WHERE {other_rid} IN (SELECT cid FROM {best} WHERE failed = 0)
                            GROUP BY {other_rid})
@@ -86,8 +85,6 @@ def explain_unmatched(r: "_Runner", s: "Side", t: "Side", explained=None) -> dic
             {no_join}""")
         rows = r.sql(f"SELECT reason, count(*) FROM {ex} GROUP BY reason ORDER BY reason").fetchall()
         reasons["SOURCE" if x.letter == "s" else "TARGET"] = {k: v for k, v in rows}
-        if explained is not None:
-            explained(x)
     return reasons
 
 
