@@ -165,7 +165,10 @@ class Pagination(_Response):
     total_items: int = Field(ge=0)
 
 
-class Job(_Response):
+class _JobFields(_Response):
+    """The fields a job has in the listing and the detail, in the contract's order up to drift_percentage
+    (the detail then has validation_errors before alert_fired, as the contract's examples do)."""
+
     job_id: uuid.UUID
     table_name: str
     job_type: JobType
@@ -178,6 +181,9 @@ class Job(_Response):
     postgres_row_count: int | None
     mismatch_count: int | None
     drift_percentage: float | None = Field(description="100 x mismatch_count / cassandra_row_count")
+
+
+class Job(_JobFields):
     alert_fired: bool
 
 
@@ -209,8 +215,9 @@ class Progress(_Response):
     segments_done: int
 
 
-class JobDetail(Job):
+class JobDetail(_JobFields):
     validation_errors: list[Any] | None = Field(description="Null, or the reasons the job failed / rows it could not compare")
+    alert_fired: bool
     mismatches_summary: MismatchesSummary
     sample_mismatches: list[SampleMismatch]
     transient_count: int = Field(description="Differences that converged within the replication-lag grace period")

@@ -219,3 +219,66 @@ def test_catalog_tables_are_listed(api):
     assert body(r) == {"tables": CATALOG_TABLES}
     check_against_document(body(r), "/api/v1/reconciliation/tables", "get", 200)
     assert api.get("/api/v1/reconciliation/tables", headers={}).status_code == 401
+
+
+CONTRACT_JOB_DETAIL = """{
+  "job_id": "550e8400-e29b-41d4-a716-446655440000",
+  "table_name": "users",
+  "job_type": "MANUAL_ONDEMAND",
+  "validation_strategy": "CHECKSUM",
+  "started_at": "2025-11-20T14:00:00Z",
+  "completed_at": "2025-11-20T14:02:15Z",
+  "duration_seconds": 135,
+  "status": "COMPLETED",
+  "cassandra_row_count": 1000000,
+  "postgres_row_count": 999950,
+  "mismatch_count": 50,
+  "drift_percentage": 0.005,
+  "validation_errors": null,
+  "alert_fired": false,
+  "mismatches_summary": {
+    "MISSING_IN_POSTGRES": 30,
+    "MISSING_IN_CASSANDRA": 10,
+    "DATA_MISMATCH": 10
+  },
+  "sample_mismatches": [
+    {
+      "mismatch_id": "660e8400-e29b-41d4-a716-446655440000",
+      "primary_key_value": "user-12345",
+      "mismatch_type": "MISSING_IN_POSTGRES",
+      "detected_at": "2025-11-20T14:01:23Z",
+      "resolution_status": "PENDING"
+    },
+    {
+      "mismatch_id": "660e8400-e29b-41d4-a716-446655440001",
+      "primary_key_value": "user-67890",
+      "mismatch_type": "DATA_MISMATCH",
+      "cassandra_checksum": "a1b2c3d4e5f6",
+      "postgres_checksum": "f6e5d4c3b2a1",
+      "detected_at": "2025-11-20T14:01:45Z",
+      "resolution_status": "PENDING"
+    }
+  ]
+}"""
+
+
+def test_job_detail_is_the_contracts_example_byte_for_byte(api, settings_env):
+    """The contract's job, stored as it describes it, is answered with the contract's bytes (compact
+    JSON, its field order: validation_errors before alert_fired), the additive fields after them."""
+    import json
+
+    settings_env(sample_mismatches_in_job=2)
+    start = T0.replace(hour=14)
+    jid = insert_job(api, job_id="550e8400-e29b-41d4-a716-446655440000", created_at=start - timedelta(seconds=1),
+                     started_at=start, completed_at=start + timedelta(seconds=135), cassandra=1_000_000,
+                     postgres=999_950, mismatch_count=50)
+    insert_mismatch(api, jid, pk="user-12345", mtype="MISSING_IN_POSTGRES", detected_at=start + timedelta(seconds=83),
+                    mismatch_id="660e8400-e29b-41d4-a716-446655440000")
+    insert_mismatch(api, jid, pk="user-67890", mtype="DATA_MISMATCH", detected_at=start + timedelta(seconds=105),
+                    mismatch_id="660e8400-e29b-41d4-a716-446655440001")
+    for mtype, n in (("MISSING_IN_POSTGRES", 29), ("MISSING_IN_CASSANDRA", 10), ("DATA_MISMATCH", 9)):
+        for i in range(n):
+            insert_mismatch(api, jid, pk=f"{mtype}-{i}", mtype=mtype, detected_at=start + timedelta(seconds=110))
+    raw = api.get(f"{PATH}/{jid}").body.decode()
+    expected = json.dumps(json.loads(CONTRACT_JOB_DETAIL), separators=(",", ":"))
+    assert raw.startswith(expected[:-1] + ","), raw
