@@ -13,6 +13,7 @@ from chalicelib.api.auth_middleware import caller_email
 from chalicelib.api.core import (DeletedOut, Dialect, Routes, StreamsIn, StreamsOut, StreamsPageQuery, ok, page_of,
                                  paginated)
 from chalicelib.streams import data_sources
+from chalicelib.streams.validation import Name
 
 bp = Blueprint(__name__)
 api = Routes(bp, dialect=Dialect.STREAMS, tag="data-sources")
@@ -24,7 +25,7 @@ class DataSourceType(str, Enum):
 
 
 class DataSourceIn(StreamsIn):
-    name: str = Field(min_length=1, max_length=200)
+    name: Name
     type: DataSourceType
     config: dict[str, Any] = Field(
         description="POSTGRES: {connection?: {env: NAME} | {secretArn: ARN}, schema?, table} or {connection?, query} "

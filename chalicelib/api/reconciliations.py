@@ -13,6 +13,7 @@ from chalicelib.api.auth_middleware import caller_email, limit_run_creation
 from chalicelib.api.core import Dialect, Routes, StreamsIn, StreamsOut, StreamsPageQuery, ok, page_of, paginated
 from chalicelib.api.exceptions import ExceptionOut, ExceptionReason, ExceptionStatus, Side
 from chalicelib.streams import exceptions, legacy
+from chalicelib.streams.validation import Name
 
 bp = Blueprint(__name__)
 api = Routes(bp, dialect=Dialect.STREAMS, tag="reconciliations")
@@ -27,7 +28,7 @@ class LegacyStatus(str, Enum):
 
 
 class ReconciliationIn(StreamsIn):
-    name: str = Field(min_length=1, max_length=200)
+    name: Name
     description: Optional[str] = Field(default=None, max_length=2000)
     source_file_id: StrictInt = Field(ge=1, le=2**63 - 1)
     target_file_id: StrictInt = Field(ge=1, le=2**63 - 1)

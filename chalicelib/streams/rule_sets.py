@@ -11,7 +11,7 @@ from typing import Any
 from psycopg.types.json import Jsonb
 
 from chalicelib.streams.defs_db import fetch_all, fetch_one, tx
-from chalicelib.streams.defs_errors import Conflict, NotFound
+from chalicelib.streams.defs_errors import Conflict, Invalid, Issue, NotFound
 
 _SELECT = ("SELECT r.rule_set_id, v.version, r.latest_version, v.name, v.description, v.definition,"
            " r.created_at, v.created_at AS version_created_at, r.updated_at, v.created_by"
@@ -29,7 +29,20 @@ def _doc(rule_set) -> dict:
                                                                                          exclude_none=True)
 
 
+def blank_names(rule_set) -> list[Issue]:
+    """A rule set's name and its passes' names must say something (not only white space)."""
+    out = [Issue("name", "INVALID_VALUE", "must not be blank")] if not rule_set.name.strip() else []
+    return out + [Issue(f"passes[{i}].name", "INVALID_VALUE", "must not be blank")
+                  for i, p in enumerate(rule_set.passes) if not p.name.strip()]
+
+
+def _check(rule_set) -> None:
+    if hasattr(rule_set, "passes") and (issues := blank_names(rule_set)):
+        raise Invalid(issues)
+
+
 def create(rule_set, created_by: str | None = None) -> dict:
+    _check(rule_set)
     doc = _doc(rule_set)
     with tx() as c:
         rid = fetch_one(c, "INSERT INTO recon.rule_sets DEFAULT VALUES RETURNING rule_set_id")["rule_set_id"]
@@ -39,6 +52,7 @@ def create(rule_set, created_by: str | None = None) -> dict:
 
 
 def update(rule_set_id: int, rule_set, created_by: str | None = None) -> dict:
+    _check(rule_set)
     doc = _doc(rule_set)
     with tx() as c:
         row = fetch_one(c, "SELECT latest_version FROM recon.rule_sets WHERE rule_set_id = %s AND deleted_at IS NULL"

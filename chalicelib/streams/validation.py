@@ -12,15 +12,26 @@ from __future__ import annotations
 
 import json
 from enum import Enum
-from typing import Any, Optional
+from typing import Annotated, Any, Optional
 
-from pydantic import AliasGenerator, BaseModel, ConfigDict, Field, StrictBool, StrictInt
+from pydantic import AfterValidator, AliasGenerator, BaseModel, ConfigDict, Field, StrictBool, StrictInt
+from pydantic_core import PydanticCustomError
 from pydantic.alias_generators import to_camel
 
 from chalicelib.streams.defs_errors import Issue
 
 MAX_STEPS = 50
 LARGE_TARGET_ROWS = 1_000_000
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise PydanticCustomError("INVALID_VALUE", "must not be blank")
+    return value
+
+
+# a name a person reads in lists: 1..200 characters, not only white space
+Name = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_not_blank)]
 
 
 class _In(BaseModel):
@@ -62,7 +73,7 @@ class StepConfig(_In):
 
 class StepIn(_In):
     step_order: StrictInt = Field(ge=1, le=MAX_STEPS, description="1..n without gaps")
-    name: str = Field(min_length=1, max_length=200)
+    name: Name
     source_input: StepInput
     target_input: StepInput
     rule_set_id: StrictInt = Field(ge=1, le=2**63 - 1)
@@ -72,7 +83,7 @@ class StepIn(_In):
 class StreamIn(_In):
     """A stream definition (create and PUT)."""
 
-    name: str = Field(min_length=1, max_length=200)
+    name: Name
     description: Optional[str] = Field(default=None, max_length=2000)
     domain: Optional[str] = Field(default=None, min_length=1, max_length=50, pattern=r"^[A-Za-z0-9_\-]+$",
                                   examples=["ECOMMERCE"])

@@ -3,7 +3,7 @@ validation on save (400 listing every error) and POST /streams/{id}/validate wit
 warning code, each naming the step and the field."""
 from __future__ import annotations
 
-from tests.integration.streams.conftest import SOURCE_CSV, TARGET_CSV, assert_error, step
+from tests.integration.streams.conftest import SOURCE_CSV, TARGET_CSV, assert_error, rule_set_body, step
 
 GATEWAY_CSV = "txn_id,order_ref,gross,settled_on,payer\nG1,O3,5.00,2026-02-03,Cy\n"
 
@@ -223,3 +223,28 @@ def test_validate_file_not_found_and_stale_columns(api, db, uid):
     db.execute("UPDATE recon.stream_steps SET target_id = 99999991 WHERE stream_id = %s", (s["id"],))
     v = api.post(f"/streams/{s['id']}/validate").json()["data"]
     assert ("steps[0].targetInput.id", "FILE_NOT_FOUND") in {(e["field"], e["code"]) for e in v["errors"]}
+
+
+def test_names_must_not_be_blank(api, uid):
+    """A name of only white space names nothing: 400 at its field, for every named thing the API stores."""
+    src = api.upload(f"blank_src_{uid}.csv", SOURCE_CSV)
+    tgt = api.upload(f"blank_tgt_{uid}.csv", TARGET_CSV)
+    rs = api.rule_set()
+    one = step(1, ("FILE", src["id"]), ("FILE", tgt["id"]), rs["id"])
+    assert_error(api.post("/streams", {"name": "   ", "steps": [{**one, "name": "\t"}]}), 400, "VALIDATION_ERROR",
+                 ("name", "INVALID_VALUE"), ("steps[0].name", "INVALID_VALUE"))
+    created = api.stream({"name": f"blank {uid}", "steps": [one]})
+    assert_error(api.put(f"/streams/{created['id']}", {"name": " ", "steps": [one]}), 400, "VALIDATION_ERROR",
+                 ("name", "INVALID_VALUE"))
+    body = rule_set_body(name="  ")
+    body["passes"][0]["name"] = " "
+    assert_error(api.post("/rule-sets", body), 400, "VALIDATION_ERROR", ("name", "INVALID_VALUE"),
+                 ("passes[0].name", "INVALID_VALUE"))
+    assert_error(api.put(f"/rule-sets/{rs['id']}", rule_set_body(name="\n")), 400, "VALIDATION_ERROR",
+                 ("name", "INVALID_VALUE"))
+    assert_error(api.post("/data-sources", {"name": " ", "type": "CDC_TABLE", "config": {"table": "orders"}}),
+                 400, "VALIDATION_ERROR", ("name", "INVALID_VALUE"))
+    assert_error(api.post("/reconciliations", {"name": " ", "sourceFileId": src["id"], "targetFileId": tgt["id"],
+                                               "ruleSetId": rs["id"]}), 400, "VALIDATION_ERROR",
+                 ("name", "INVALID_VALUE"))
+    assert api.get(f"/rule-sets/{rs['id']}").json()["data"]["version"] == 1   # nothing was written
