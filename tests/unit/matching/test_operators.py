@@ -34,6 +34,27 @@ def test_normalize(tmp_path, normalize, src, tgt, expected):
     assert (got == {("s0", "t0")}) is expected
 
 
+def test_trim_removes_exactly_white_space_and_unicode_separators_at_both_ends():
+    """TRIM strips the characters of \\s (tab, newline, form feed, carriage return, space) and of the
+    Unicode separator categories Zs, Zl, Zp from both ends, whatever the edge characters are (a
+    value with visible ASCII at both ends takes a shortcut, the others the full rule)."""
+    import sys
+    import unicodedata
+
+    import duckdb
+
+    from chalicelib.matching.sqlparts import normalize_sql
+
+    strip = "\t\n\f\r " + "".join(ch for ch in map(chr, range(sys.maxunicode + 1))
+                                  if unicodedata.category(ch) in ("Zs", "Zl", "Zp"))
+    edges = ["", "a", "~", "!", "é", "\u00a0", "\u3000", " ", "\t", "\x0b", "\x7f", "\u2028", "\u200b", "1", "ü\u00a0"]
+    values = [a + mid + b for a in edges for b in edges for mid in ("", "x", " x y ")]
+    con = duckdb.connect()
+    got = con.execute(f"SELECT v, {normalize_sql('v', 'TRIM')} FROM unnest(?::VARCHAR[]) u(v)", [values]).fetchall()
+    assert len(got) == len(values)
+    assert {v: t for v, t in got} == {v: v.strip(strip) for v in values}
+
+
 def test_unicode_composed_and_decomposed_forms_are_equal(tmp_path):
     got, _ = pairs_for(tmp_path, eq("v"), ["Caf\u00e9 M\u00fcller"], ["Cafe\u0301 Mu\u0308ller"])
     assert got == {("s0", "t0")}
