@@ -111,7 +111,7 @@ def list_exceptions(query: ExceptionsQuery):
         status=_v(query.status), reason=_v(query.reason), side=_v(query.side), stream_id=query.stream_id,
         run_id=query.run_id, reconciliation_id=query.reconciliation_id, assignee=query.assignee,
         older_than_days=query.older_than_days, offset=query.offset, limit=query.limit)
-    return ok(paginated([exceptions.view(r) for r in rows], total, query))
+    return ok(paginated(exceptions.views(rows), total, query))
 
 
 @api.route("/exceptions/{id}", "GET", response=ExceptionOut, errors=[404], summary="One exception")

@@ -155,4 +155,4 @@ def reconciliation_exceptions(id: int, query: ReconciliationExceptionsQuery):
         reconciliation_id=id, side=query.side.value if query.side else None,
         reason=query.reason.value if query.reason else None, status=query.status.value if query.status else None,
         offset=query.offset, limit=query.limit)
-    return ok(paginated([exceptions.view(r) for r in rows], total, query))
+    return ok(paginated(exceptions.views(rows), total, query))

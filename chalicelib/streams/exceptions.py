@@ -103,17 +103,53 @@ def open_counts(conn=None) -> list[dict]:
                             " WHERE status = 'OPEN' GROUP BY stream_id, reason ORDER BY stream_id, reason")
 
 
-def view(row: dict) -> dict:
+_CANDIDATE_KEYS = ("rowKey", "pass", "failedCondition", "detail")   # platform §8's order
+
+
+def _ordered(d: Any, keys) -> Any:
+    """`d` with `keys` first, in that order, then the rest as stored (jsonb keeps no order of its own)."""
+    if not isinstance(d, dict):
+        return d
+    first = [k for k in keys if k in d]
+    return {**{k: d[k] for k in first}, **{k: v for k, v in d.items() if k not in first}}
+
+
+def column_orders(rows: list[dict], conn=None) -> dict[tuple[int, str], list[str]]:
+    """(step run, side) -> the columns of that side's input, in file order: the UNMATCHED_SOURCE /
+    UNMATCHED_TARGET artifact keeps the input's columns first (then its explanation columns)."""
+    step_runs = sorted({r["step_run_id"] for r in rows if r.get("step_run_id") is not None})
+    if not step_runs:
+        return {}
+    with tx(conn) as c:
+        found = fetch_all(c, "SELECT a.step_run_id, a.artifact_type, f.columns FROM recon.stream_artifacts a"
+                             " JOIN recon.files f ON f.file_id = a.file_id WHERE a.step_run_id = ANY(%s)"
+                             " AND a.artifact_type IN ('UNMATCHED_SOURCE', 'UNMATCHED_TARGET')", (step_runs,))
+    return {(r["step_run_id"], r["artifact_type"].removeprefix("UNMATCHED_")):
+            [c.get("name") for c in (r["columns"] or []) if isinstance(c, dict)] for r in found}
+
+
+def views(rows: list[dict], conn=None) -> list[dict]:
+    """view() of each row, rowData in the input file's column order."""
+    orders = column_orders(rows, conn)
+    return [view(r, orders.get((r.get("step_run_id"), r["side"]))) for r in rows]
+
+
+def view(row: dict, columns: list[str] | None = None) -> dict:
+    """The API form of an exception; `columns` orders rowData (None: looked up)."""
+    if columns is None:
+        columns = column_orders([row]).get((row.get("step_run_id"), row["side"]), [])
     closed = row["status"] != "OPEN"
     return {"id": row["exception_id"], "reconciliationId": row["reconciliation_id"], "streamId": row["stream_id"],
             "runId": row["run_id"], "stepRunId": row["step_run_id"], "stepOrder": row["step_order"],
-            "side": row["side"], "rowKey": row["row_key"], "rowData": row["row_data"], "reason": row["reason"],
-            "closestCandidate": row["closest_candidate"], "status": row["status"], "assignee": row["assignee"],
+            "side": row["side"], "rowKey": row["row_key"], "rowData": _ordered(row["row_data"], columns),
+            "reason": row["reason"], "closestCandidate": _ordered(row["closest_candidate"], _CANDIDATE_KEYS),
+            "status": row["status"], "assignee": row["assignee"],
             "note": row["note"], "resolvedBy": row.get("status_changed_by") if closed else None,
             "resolvedAt": row.get("status_changed_at") if closed else None,
             "createdAt": row["created_at"], "updatedAt": row["updated_at"]}
 
 
 def history_view(row: dict) -> dict:
+    changes = {k: _ordered(v, ("from", "to")) for k, v in (row["changes"] or {}).items()}
     return {"id": row["history_id"], "exceptionId": row["exception_id"], "changedBy": row["changed_by"],
-            "changedAt": row["changed_at"], "changes": row["changes"]}
+            "changedAt": row["changed_at"], "changes": changes}

@@ -281,3 +281,40 @@ def test_an_uploaded_file_is_immutable_after_its_session_completes(client):
     r = client.call("GET", f"/files/{s['fileId']}/download")
     assert r.status_code == 200 and r.content == first
     assert client.data("GET", f"/files/{s['fileId']}")["checksum"] == f["checksum"]
+
+
+def test_exception_fields_read_in_the_order_of_the_file_and_the_contract(client, world):
+    """platform §8: rowData keeps the input's column order (as the example: order_id, amount, order_date),
+    closestCandidate reads rowKey, pass, failedCondition, detail; history changes read from, then to."""
+    items = client.data("GET", "/exceptions", params={"runId": world["run"]["id"], "pageSize": 100})["items"]
+    assert items and {e["side"] for e in items} <= {"SOURCE", "TARGET"}, items
+    header = {"SOURCE": CSV_SRC.split("\n", 1)[0].split(","), "TARGET": CSV_TGT.split("\n", 1)[0].split(",")}
+    for e in items:
+        assert list(e["rowData"]) == header[e["side"]], e
+    one = client.data("GET", f"/exceptions/{items[0]['id']}")
+    assert list(one["rowData"]) == header[one["side"]], one
+    rec = client.data("GET", f"/reconciliations/{items[0]['reconciliationId']}/exceptions")["items"]
+    assert all(list(e["rowData"]) == header[e["side"]] for e in rec), rec
+    client.data("PATCH", f"/exceptions/{one['id']}", {"status": "IGNORED", "note": "order check"})
+    history = client.data("GET", f"/exceptions/{one['id']}/history")
+    assert [list(change) for change in history[-1]["changes"].values()] == [["from", "to"], ["from", "to"]], history
+
+    tag = uuid.uuid4().hex[:8]
+    near = [client.data("POST", "/files", params={"filename": f"near_{side}_{tag}.csv"}, data=body.encode(),
+                        status=201)
+            for side, body in (("src", "order_id,amount\nORD-1,120.37\n"),
+                               ("tgt", "txn_id,order_ref,gross\nTX-1,ORD-1,120.00\n"))]
+    rs = client.data("POST", "/rule-sets", {"name": f"near {tag}", "sourceKey": "order_id", "targetKey": "txn_id",
+                                            "passes": [{"name": "Reference, amount within a cent", "conditions": [
+                                                {"source": "order_id", "target": "order_ref", "operator": "EQUALS"},
+                                                {"source": "amount", "target": "gross", "operator": "AMOUNT_TOLERANCE",
+                                                 "absolute": 0.01}]}]}, status=201)
+    stream = client.data("POST", "/streams", {"name": f"near {tag}", "steps": [
+        {"stepOrder": 1, "name": "one", "sourceInput": {"type": "FILE", "id": near[0]["id"]},
+         "targetInput": {"type": "FILE", "id": near[1]["id"]}, "ruleSetId": rs["id"]}]}, status=201)
+    run = client.data("POST", f"/streams/{stream['id']}/runs", status=201)
+    _poll(lambda: client.data("GET", f"/stream-runs/{run['runId']}")["status"] == "COMPLETED", 180, "the run")
+    found = client.data("GET", "/exceptions", params={"runId": run["runId"], "side": "SOURCE"})["items"]
+    assert [e["reason"] for e in found] == ["TOLERANCE_EXCEEDED"], found
+    assert list(found[0]["closestCandidate"]) == ["rowKey", "pass", "failedCondition", "detail"], found
+    assert found[0]["closestCandidate"]["rowKey"] == "TX-1" and list(found[0]["rowData"]) == ["order_id", "amount"]
