@@ -7,11 +7,11 @@ from enum import Enum
 from typing import Any, Optional
 
 from chalice import Blueprint
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from chalicelib.api.auth_middleware import caller_email
-from chalicelib.api.core import (DeletedOut, Dialect, Routes, StreamsIn, StreamsOut, StreamsPageQuery, ok, page_of,
-                                 paginated)
+from chalicelib.api.core import (DeletedOut, Dialect, Routes, StreamsIn, StreamsOut, StreamsPageQuery, ok, ordered_keys,
+                                 page_of, paginated)
 from chalicelib.streams import data_sources
 from chalicelib.streams.validation import Name
 
@@ -41,6 +41,11 @@ class DataSourceOut(StreamsOut):
     config: dict[str, Any] = Field(description="As stored: credential references, never secrets")
     created_at: datetime
     updated_at: datetime
+
+    @field_validator("config")
+    @classmethod
+    def _as_written(cls, v):   # platform §4's order: connection first, then what is read
+        return ordered_keys(v, ("connection", "schema", "table", "query"))
 
 
 class DataSourceTestOut(StreamsOut):

@@ -7,11 +7,11 @@ from enum import Enum
 from typing import Any, Optional
 
 from chalice import Blueprint
-from pydantic import Field, RootModel
+from pydantic import Field, RootModel, field_validator
 
 from chalicelib.api.auth_middleware import caller_email, limit_run_creation
-from chalicelib.api.core import (Dialect, Routes, StreamsIn, StreamsOut, StreamsPageQuery, StreamsQuery, ok, page_of,
-                                 paginated)
+from chalicelib.api.core import (Dialect, Routes, StreamsIn, StreamsOut, StreamsPageQuery, StreamsQuery, ok,
+                                 ordered_keys, page_of, paginated)
 from chalicelib.streams import definitions, runs
 from chalicelib.streams.defs_errors import Conflict, NotFound
 
@@ -83,6 +83,11 @@ class RunOut(StreamsOut):
     trigger_type: str
     trigger_metadata: dict[str, Any]
     metrics: RunMetricsOut
+
+    @field_validator("trigger_metadata")
+    @classmethod
+    def _as_written(cls, v):   # streams §4.4's order: requestedBy, reason
+        return ordered_keys(v, ("requestedBy", "reason"))
     error_message: Optional[str] = None
     started_at: Optional[datetime] = None
     completed_at: Optional[datetime] = None

@@ -7,10 +7,11 @@ from datetime import datetime
 from typing import Any, Literal, Optional
 
 from chalice import Blueprint
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from chalicelib.api.auth_middleware import caller_email
-from chalicelib.api.core import Dialect, Routes, StreamsOut, StreamsPageQuery, ok, page_of, paginated
+from chalicelib.api.core import (Dialect, Routes, StreamsOut, StreamsPageQuery, ok, ordered_keys, page_of,
+                                 paginated)
 from chalicelib.streams import definitions
 from chalicelib.streams.validation import InputType, StreamIn, StreamStatus, TriggerType
 
@@ -64,6 +65,14 @@ class StreamOut(StreamsOut):
     steps: list[StepOut]
     created_at: datetime
     updated_at: datetime
+
+    @field_validator("trigger_config")
+    @classmethod
+    def _as_written(cls, v):   # the contracts' order: cron, timezone / event, filenamePattern, bind / streamId
+        v = ordered_keys(v, ("cron", "timezone", "event", "filenamePattern", "bind", "streamId"))
+        if isinstance(v, dict) and "bind" in v:
+            v["bind"] = ordered_keys(v["bind"], ("stepOrder", "input"))
+        return v
 
 
 class StreamSummaryOut(StreamsOut):

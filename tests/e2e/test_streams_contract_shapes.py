@@ -318,3 +318,24 @@ def test_exception_fields_read_in_the_order_of_the_file_and_the_contract(client,
     assert [e["reason"] for e in found] == ["TOLERANCE_EXCEEDED"], found
     assert list(found[0]["closestCandidate"]) == ["rowKey", "pass", "failedCondition", "detail"], found
     assert found[0]["closestCandidate"]["rowKey"] == "TX-1" and list(found[0]["rowData"]) == ["order_id", "amount"]
+
+
+def test_stored_objects_read_back_in_the_order_the_contracts_write_them(client, world):
+    """triggerConfig (platform §6), a data source's config (§4) and a run's triggerMetadata (streams §4.4) are
+    stored as jsonb, which sorts keys by length; they read back as the documents write them."""
+    step = {"stepOrder": 1, "name": "one", "sourceInput": {"type": "FILE", "id": world["src"]["id"]},
+            "targetInput": {"type": "FILE", "id": world["tgt"]["id"]}, "ruleSetId": world["rule_set"]["id"]}
+    tag = uuid.uuid4().hex[:8]
+    config = {"event": "FILE_UPLOADED", "filenamePattern": f"bank_{tag}_*.csv",
+              "bind": {"stepOrder": 1, "input": "TARGET"}}
+    created = client.data("POST", "/streams", {"name": f"order {tag}", "triggerType": "EVENT", "triggerConfig": config,
+                                               "steps": [step]}, status=201)
+    got = client.data("GET", f"/streams/{created['id']}")["triggerConfig"]
+    assert list(got) == ["event", "filenamePattern", "bind"] and list(got["bind"]) == ["stepOrder", "input"], got
+    client.data("DELETE", f"/streams/{created['id']}")
+    source = client.data("POST", "/data-sources", {"name": f"order {tag}", "type": "POSTGRES", "config": {
+        "connection": {"env": "DATABASE_URL"}, "query": "SELECT 1 AS one"}}, status=201)
+    assert list(source["config"]) == ["connection", "query"], source
+    assert list(client.data("GET", f"/data-sources/{source['id']}")["config"]) == ["connection", "query"]
+    run = client.data("GET", f"/stream-runs/{world['run']['id']}")
+    assert list(run["triggerMetadata"])[0] == "requestedBy", run
