@@ -80,7 +80,8 @@ def _insert_jobs(tables, strategy, priority, job_type, requested_by, schedule_ev
 
 
 def estimate_completion(jobs: list[dict]) -> datetime:
-    """A rough estimate from recent durations of the same tables and strategies (or 5 min)."""
+    """A rough estimate from recent durations of the same tables and strategies (or 5 min when the
+    tables never ran that strategy: a ROW_COUNT takes seconds where a CHECKSUM of the table takes minutes)."""
     if not jobs:
         return _now()
     return retry_call(_estimate, jobs, what="estimate completion")
@@ -91,8 +92,8 @@ def _estimate(jobs: list[dict]) -> datetime:
         row = conn.execute(
             "SELECT coalesce(percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM completed_at - started_at)), 300) AS p90"
             " FROM (SELECT completed_at, started_at FROM recon.jobs WHERE status = 'COMPLETED' AND table_name = ANY(%s)"
-            " ORDER BY completed_at DESC LIMIT 50) recent",
-            ([j["table_name"] for j in jobs],),
+            " AND validation_strategy = ANY(%s) ORDER BY completed_at DESC LIMIT 50) recent",
+            ([j["table_name"] for j in jobs], sorted({j["validation_strategy"] for j in jobs})),
         ).fetchone()
         queued = conn.execute("SELECT count(*) AS n FROM recon.jobs WHERE phase IN ('QUEUED', 'SCANNING')").fetchone()["n"]
     seconds = float(row["p90"]) * max(1, queued / 2)

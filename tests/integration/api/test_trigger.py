@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from tests.integration.api.conftest import CATALOG_TABLES, OWNER, body
+from tests.integration.api.conftest import CATALOG_TABLES, OWNER, body, insert_job
 from tests.integration.api.contract_schemas import ERROR, TRIGGER_202, check, check_documented
 
 PATH = "/api/v1/reconciliation/trigger"
@@ -214,3 +214,22 @@ def test_a_non_json_content_type_gets_a_contract_shaped_400(api):
     assert r.status_code == 400
     assert body(r)["error"] == "VALIDATION_ERROR"
     assert body(r)["details"][0]["field"] == "body"
+
+
+def test_estimated_completion_comes_from_recent_jobs_of_the_same_strategy(api):
+    """A ROW_COUNT trigger is estimated from recent ROW_COUNT jobs of the table (seconds), not from its
+    CHECKSUM jobs (minutes); a strategy the table never ran falls back to 5 minutes."""
+    now = datetime.now(timezone.utc)
+    for i in range(5):
+        start = now - timedelta(hours=1, minutes=i)
+        insert_job(api, table="users", strategy="CHECKSUM", created_at=start, started_at=start,
+                   completed_at=start + timedelta(seconds=600))
+        insert_job(api, table="users", strategy="ROW_COUNT", created_at=start, started_at=start,
+                   completed_at=start + timedelta(seconds=2))
+    r = api.post(PATH, {"tables": ["users"], "validation_strategy": "ROW_COUNT"})
+    assert r.status_code == 202, r.body
+    eta = _parse_ts(body(r)["estimated_completion"])
+    assert eta <= datetime.now(timezone.utc) + timedelta(seconds=30), eta
+    r = api.post(PATH, {"tables": ["users"], "validation_strategy": "SAMPLE"})
+    eta = _parse_ts(body(r)["estimated_completion"])
+    assert datetime.now(timezone.utc) + timedelta(seconds=240) <= eta <= datetime.now(timezone.utc) + timedelta(seconds=330)
