@@ -161,9 +161,20 @@ def _number(value: Any) -> Any:
     return value
 
 
+# platform §3's order (jsonb stores keys sorted by length: daysAfter came before daysBefore)
+_PASS_KEYS = ("name", "cardinality", "groupBy", "conditions")
+_CONDITION_KEYS = ("source", "target", "operator", "normalize", "absolute", "percent", "daysBefore", "daysAfter",
+                   "algorithm", "threshold", "aggregate")
+
+
+def _in_order(d: dict, keys: tuple) -> dict:
+    return {**{k: d[k] for k in keys if k in d}, **{k: v for k, v in d.items() if k not in keys}}
+
+
 def _passes_view(passes: list) -> list:
-    return [{**p, "conditions": [{k: _number(v) if k in _AMOUNTS else v for k, v in c.items()}
-                                 for c in p.get("conditions", [])]} for p in passes]
+    return [_in_order({**p, "conditions": [_in_order({k: _number(v) if k in _AMOUNTS else v for k, v in c.items()},
+                                                     _CONDITION_KEYS) for c in p.get("conditions", [])]}, _PASS_KEYS)
+            for p in passes]
 
 
 def view(row: dict) -> dict[str, Any]:

@@ -2,7 +2,12 @@
 list, delete and its conflict."""
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 from tests.integration.streams.conftest import SOURCE_CSV, TARGET_CSV, assert_error, rule_set_body, step
+
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_create_get_and_versions(api, uid):
@@ -102,3 +107,17 @@ def test_numbers_of_a_condition_are_not_taken_from_other_json_types(api):
     body = with_condition({})
     body["passes"][0]["conditions"][2]["threshold"] = 1   # an integer is a number
     assert api.post("/rule-sets", body).status_code == 201
+
+
+def test_a_rule_set_reads_back_in_the_order_it_was_written(api):
+    """platform §3's example, posted and read back: each pass and condition keeps the document's key order
+    (name, cardinality, groupBy, conditions; source, target, operator, then the operator's options), not
+    the stored jsonb order (daysAfter before daysBefore, cardinality last)."""
+    sent = json.loads((ROOT / "docs" / "examples" / "rule-set-four-pass.json").read_text())
+    r = api.post("/rule-sets", sent)
+    assert r.status_code == 201, r.text
+    for got in (r.json()["data"], api.get(f"/rule-sets/{r.json()['data']['id']}").json()["data"]):
+        for sent_pass, got_pass in zip(sent["passes"], got["passes"], strict=True):
+            assert [k for k in got_pass if k in sent_pass] == list(sent_pass), got_pass
+            for sent_c, got_c in zip(sent_pass["conditions"], got_pass["conditions"], strict=True):
+                assert [k for k in got_c if k in sent_c] == list(sent_c), got_c
