@@ -87,7 +87,9 @@ class ReconciliationCollector(Collector):
 
         counts = CounterMetricFamily("cdc_reconciliation_mismatches_total", "Count of mismatches by type",
                                      labels=["table", "type"])
-        by_table: dict[str, dict[str, int]] = {}
+        # every table with a finished job has its counters, at 0 until something is found (a series that
+        # appears with its first increment hides that increment from rate() and increase())
+        by_table: dict[str, dict[str, int]] = {r["table_name"]: {} for r in outcomes}
         for r in mismatches:
             by_table.setdefault(r["table_name"], {})[r["mismatch_type"]] = r["n"]
         for table in sorted(by_table, key=order):

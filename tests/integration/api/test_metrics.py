@@ -159,3 +159,15 @@ def test_duration_histogram_counts_the_whole_seconds_the_jobs_show(api):
            'cdc_reconciliation_duration_seconds_bucket{table="users",le="60"} 2\n' in text, text
     assert 'cdc_reconciliation_duration_seconds_sum{table="users"} 41\n' \
            'cdc_reconciliation_duration_seconds_count{table="users"} 2\n' in text, text
+
+
+def test_mismatch_counters_start_at_zero_once_a_table_is_checked(api):
+    """A table whose jobs found nothing exports its mismatch counters at 0 (Prometheus: a counter
+    that appears only with its first increment hides that increment from rate() and increase())."""
+    insert_job(api, table="orders", cassandra=5_000_000, postgres=5_000_000, mismatch_count=0)
+    text = scrape(api)["text"]
+    assert 'cdc_reconciliation_mismatches_total{table="orders",type="MISSING_IN_POSTGRES"} 0\n' \
+           'cdc_reconciliation_mismatches_total{table="orders",type="MISSING_IN_CASSANDRA"} 0\n' \
+           'cdc_reconciliation_mismatches_total{table="orders",type="DATA_MISMATCH"} 0\n' in text, text
+    insert_job(api, table="users", status="RUNNING")  # a table whose first job still runs has no series yet
+    assert 'table="users"' not in scrape(api)["text"].split("# HELP cdc_reconciliation_jobs_completed_total")[0]
