@@ -72,21 +72,67 @@ def generate(n: int, out: Path, seed: int = 5) -> dict:
             2: {"matched": second, "unmatchedSource": n - first - second, "unmatchedTarget": gateway_rows - second}}
 
 
-def engine_alone(work: Path, tag: str = "") -> tuple[float, dict]:
+def process_cpu() -> float:
+    """CPU seconds (user + system) of this process so far (the engine's DuckDB threads run in it)."""
+    import resource
+
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+STACK_PARTS = ("runner", "postgres", "localstack", "api")
+
+
+def stack_cpu(stack_dir: Path) -> dict[str, float]:
+    """CPU seconds used so far by each part of the local stack (its PID file's process and every
+    descendant, plus the children it has reaped, e.g. PostgreSQL backends that exited). Linux /proc only;
+    {} elsewhere."""
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    procs = {}
+    for d in Path("/proc").glob("[0-9]*"):
+        try:
+            fields = (d / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        # after the command: state ppid ... utime(12) stime(13) cutime(14) cstime(15), 1-based from state = 1
+        procs[int(d.name)] = (int(fields[1]), sum(int(x) for x in fields[11:15]))
+    children: dict[int, list[int]] = {}
+    for pid, (ppid, _) in procs.items():
+        children.setdefault(ppid, []).append(pid)
+    out = {}
+    for part in STACK_PARTS:
+        try:
+            root = int((stack_dir / "pids" / f"{part}.pid").read_text().strip())
+        except (OSError, ValueError):
+            continue
+        total, todo = 0, [root]
+        while todo:
+            pid = todo.pop()
+            if pid in procs:
+                total += procs[pid][1]
+                todo.extend(children.get(pid, []))
+        out[part] = total / tick
+    return out
+
+
+def engine_alone(work: Path, tag: str = "", times: dict | None = None) -> tuple[float, dict]:
     from chalicelib.matching import EngineLimits, RuleSet, run_match
 
     limits = lambda d: EngineLimits(memory_limit=os.environ.get("STREAM_ENGINE_MEMORY", "1GB"),  # noqa: E731
                                     threads=int(os.environ.get("STREAM_ENGINE_THREADS", "2")), temp_dir=str(d))
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), process_cpu()
     (work / f"e1{tag}").mkdir()
     r1 = run_match(str(work / "orders.csv"), str(work / "market.csv"),
                    RuleSet.model_validate(rule_set("order_ref", "gross")), str(work / f"e1{tag}"),
                    limits=limits(work / f"t1{tag}"))
+    t1 = time.perf_counter()
     (work / f"e2{tag}").mkdir()
     r2 = run_match(r1.unmatched_source_path, str(work / "gateway.csv"),
                    RuleSet.model_validate(rule_set("merchant_ref", "amount")), str(work / f"e2{tag}"),
                    limits=limits(work / f"t2{tag}"))
     seconds = time.perf_counter() - t0
+    if times is not None:
+        times.update(step1=t1 - t0, step2=t0 + seconds - t1, cpu=process_cpu() - cpu0)
     counts = {1: {"matched": r1.matched_source_rows, "unmatchedSource": r1.unmatched_source_rows,
                   "unmatchedTarget": r1.unmatched_target_rows},
               2: {"matched": r2.matched_source_rows, "unmatchedSource": r2.unmatched_source_rows,
@@ -122,7 +168,7 @@ class Api:
         raise RuntimeError(f"{path.name} not READY in time")
 
 
-def through_the_stack(api: Api, work: Path) -> tuple[float, float, dict]:
+def through_the_stack(api: Api, work: Path, cpu: dict | None = None) -> tuple[float, float, dict]:
     ids = {name: api.upload(work / f"{name}.csv") for name in ("orders", "market", "gateway")}
     rs1 = api.call("POST", "/rule-sets", json=rule_set("order_ref", "gross"))["id"]
     rs2 = api.call("POST", "/rule-sets", json=rule_set("merchant_ref", "amount"))["id"]
@@ -135,6 +181,8 @@ def through_the_stack(api: Api, work: Path) -> tuple[float, float, dict]:
             {"stepOrder": 2, "name": "rest vs gateway", "sourceInput": {"type": "STEP_OUTPUT_UNMATCHED_SOURCE", "id": 1},
              "targetInput": {"type": "FILE", "id": ids["gateway"]}, "ruleSetId": rs2,
              "config": {"continueOnFailure": False, "maxRetries": 0}}]})
+    stack_dir = Path(os.environ.get("STACK_DIR", ROOT / ".local"))
+    cpu_before = stack_cpu(stack_dir)
     t0, posted_at = time.perf_counter(), time.time()
     run = api.call("POST", f"/streams/{stream['id']}/runs", json={"triggerMetadata": {"reason": "bench"}})
     first_in_progress = None
@@ -146,23 +194,38 @@ def through_the_stack(api: Api, work: Path) -> tuple[float, float, dict]:
         status = api.call("GET", f"/stream-runs/{run['runId']}")["status"]
         if status not in ("PENDING", "RUNNING"):
             break
-        time.sleep(0.05)
+        time.sleep(POLL_SECONDS)
     total = time.perf_counter() - t0
+    if cpu is not None:
+        after = stack_cpu(stack_dir)
+        cpu.update({k: after[k] - cpu_before.get(k, 0.0) for k in after})
     if status != "COMPLETED":
         raise RuntimeError(f"run {run['runId']} ended {status}")
     steps = api.call("GET", f"/stream-runs/{run['runId']}/steps")
     counts = {s["stepOrder"]: {"matched": s["matchedSourceRows"], "unmatchedSource": s["unmatchedSourceRows"],
                                "unmatchedTarget": s["unmatchedTargetRows"]} for s in steps}
-    print_timeline(run["runId"], posted_at)
+    recorded = print_timeline(run["runId"], posted_at)
+    if recorded is not None:
+        # the instants the control plane recorded (same machine, same clock): exact, where polling the API
+        # adds up to POLL_SECONDS
+        print(f"  seen through the API: first step IN_PROGRESS {first_in_progress or total:.2f} s,"
+              f" COMPLETED {total:.2f} s (polled every {POLL_SECONDS} s)")
+        return recorded[1], recorded[0], counts
     return total, first_in_progress or total, counts
 
 
-def print_timeline(run_id: int, posted_at: float) -> None:
+# The bench polls the API like a client would; faster polling costs the API's CPU on the same two cores as
+# the run (every 50 ms: ~0.4 s of CPU per 1M run). The figures are the control plane's recorded instants.
+POLL_SECONDS = 0.2
+
+
+def print_timeline(run_id: int, posted_at: float) -> tuple[float, float] | None:
     """Where the time went: each attempt's phase ends (kept in its summary by the step worker) and the run's
-    own timestamps, in seconds after the POST (same machine, same clock). Needs DATABASE_URL."""
+    own timestamps, in seconds after the POST (same machine, same clock). Needs DATABASE_URL. Returns the
+    run's (started, completed) in seconds after the POST."""
     url = os.environ.get("DATABASE_URL")
     if not url:
-        return
+        return None
     import psycopg
 
     with psycopg.connect(url) as c:
@@ -172,11 +235,13 @@ def print_timeline(run_id: int, posted_at: float) -> None:
                           " WHERE run_id = %s ORDER BY step_order, attempt_no", (run_id,)).fetchall()
     at = lambda t: f"{float(t) - posted_at:6.2f}"  # noqa: E731
     print(f"timeline (s after POST): run started {at(run[0])}, COMPLETED {at(run[1])}")
+    recorded = (float(run[0]) - posted_at, float(run[1]) - posted_at)
     for order, summary, completed in steps:
         summary = summary or {}
         marks = sorted((summary.get("timeline") or {}).items(), key=lambda kv: kv[1])
         print(f"  step {order}: " + ", ".join(f"{k} {at(v)}" for k, v in marks) + f", completed {at(completed)}"
               f"  | inputs {summary.get('inputsFrom')} timings {summary.get('timings')}")
+    return recorded
 
 
 def main(argv=None) -> int:
@@ -195,14 +260,22 @@ def main(argv=None) -> int:
         t = time.perf_counter()
         truth = generate(args.rows, work)
         print(f"generated {args.rows:,} x {args.rows:,} rows in {time.perf_counter() - t:.1f} s")
-        before, base_counts = engine_alone(work)
-        print(f"engine alone (2 steps):          {before:7.2f} s")
-        e2e, first, counts = through_the_stack(api, work)
-        after, again = engine_alone(work, "-after")
+        t_before, t_after, cpu = {}, {}, {}
+        before, base_counts = engine_alone(work, times=t_before)
+        print(f"engine alone (2 steps):          {before:7.2f} s   (step 1 {t_before['step1']:.2f} s, step 2"
+              f" {t_before['step2']:.2f} s; {t_before['cpu']:.2f} s CPU)")
+        e2e, first, counts = through_the_stack(api, work, cpu)
+        after, again = engine_alone(work, "-after", times=t_after)
         base = (before + after) / 2
-        print(f"engine alone, after the stack:   {after:7.2f} s   (mean {base:.2f} s)")
+        print(f"engine alone, after the stack:   {after:7.2f} s   (step 1 {t_after['step1']:.2f} s, step 2"
+              f" {t_after['step2']:.2f} s; {t_after['cpu']:.2f} s CPU; mean {base:.2f} s)")
         print(f"POST -> COMPLETED through stack: {e2e:7.2f} s   ratio {e2e / base:.2f}, overhead {e2e - base:.2f} s")
         print(f"POST -> first step IN_PROGRESS:  {first:7.2f} s")
+        if cpu:
+            engine_cpu = (t_before["cpu"] + t_after["cpu"]) / 2
+            print(f"CPU during the stack run:        {sum(cpu.values()):7.2f} s   ("
+                  + ", ".join(f"{k} {v:.2f}" for k, v in cpu.items())
+                  + f"; the engine alone {engine_cpu:.2f} s: CPU ratio {sum(cpu.values()) / engine_cpu:.2f})")
     correct = counts == base_counts == again == truth
     if not correct:
         print(f"counts differ: stack {counts} engine {base_counts} / {again} truth {truth}")

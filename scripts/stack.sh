@@ -154,6 +154,9 @@ deploy_infra() {
   step "Deploying infra/ resources to LocalStack (CloudFormation)"
   [ -f infra/local/deploy.py ] || fail "infra/local/deploy.py is missing"
   "$PY" -m infra.local.deploy >"$LOGS/deploy.log" 2>&1 || fail "CloudFormation deploy" "$LOGS/deploy.log"
+  # a fresh LocalStack spends ~0.4-0.6 s inside the first execution's Map and SQS task (loading what they need):
+  # one empty execution now, so the first run does not wait for it (docs/streams-runtime.md)
+  "$PY" -m chalicelib.streams.state_machine warm-up >>"$LOGS/deploy.log" 2>&1 || echo "    (state machine warm-up failed: see $LOGS/deploy.log)"
 }
 
 check_catalog() {

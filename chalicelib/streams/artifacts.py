@@ -99,6 +99,10 @@ def exceptions_csv(path: Path, out: Path, constants: tuple) -> int:
     return int(rows)
 
 
+_COPY_SQL = ("COPY recon.stream_exceptions (stream_id, run_id, step_run_id, reconciliation_id, step_order, side, row_no,"
+             " row_key, row_data, reason, closest_candidate) FROM STDIN (FORMAT csv)")
+
+
 def load_exceptions(conn: psycopg.Connection, path: Path, *, side: str, stream_id: int, run_id: int,
                     step_run_id: int, reconciliation_id: int, step_order: int) -> int:
     already = conn.execute("SELECT count(*) AS n FROM recon.stream_exceptions WHERE step_run_id = %s AND side = %s",
@@ -106,14 +110,57 @@ def load_exceptions(conn: psycopg.Connection, path: Path, *, side: str, stream_i
     already = already["n"] if isinstance(already, dict) else already[0]
     if already > 0:
         return int(already)
+    constants = (stream_id, run_id, step_run_id, reconciliation_id, step_order, side)
+    if PIPE_DIR.is_dir():
+        return _load_through_pipe(conn, path, constants)
     staged = path.with_name(path.stem + f".exceptions-{side.lower()}.csv")
-    rows = exceptions_csv(path, staged, (stream_id, run_id, step_run_id, reconciliation_id, step_order, side))
+    rows = exceptions_csv(path, staged, constants)
     if rows == 0:
         return 0
     with conn.cursor() as cur, open(staged, "rb") as f:
-        with cur.copy("COPY recon.stream_exceptions (stream_id, run_id, step_run_id, reconciliation_id, step_order,"
-                      " side, row_no, row_key, row_data, reason, closest_candidate) FROM STDIN (FORMAT csv)") as copy:
+        with cur.copy(_COPY_SQL) as copy:
             while block := f.read(1 << 20):
                 copy.write(block)
     staged.unlink(missing_ok=True)
+    return rows
+
+
+PIPE_DIR = Path("/dev/fd")
+
+
+def _load_through_pipe(conn: psycopg.Connection, path: Path, constants: tuple) -> int:
+    """DuckDB writes the COPY's CSV into a pipe while this thread feeds what it reads to PostgreSQL: the
+    conversion and the COPY overlap (two processes' CPU instead of one after the other), nothing is staged
+    on disk. A conversion that fails aborts the COPY (nothing of the side is kept); a COPY that fails
+    closes the pipe, which stops the conversion."""
+    import os
+    import threading
+
+    read_fd, write_fd = os.pipe()
+    outcome: dict = {}
+
+    def convert() -> None:
+        try:
+            outcome["rows"] = exceptions_csv(path, PIPE_DIR / str(write_fd), constants)
+        except BaseException as exc:  # handed to the loading thread, which aborts the COPY
+            outcome["error"] = exc
+        finally:
+            os.close(write_fd)
+
+    writer = threading.Thread(target=convert, name="exceptions-csv", daemon=True)
+    writer.start()
+    try:
+        with conn.cursor() as cur, open(read_fd, "rb", closefd=True) as f:
+            with cur.copy(_COPY_SQL) as copy:
+                while block := f.read(1 << 20):
+                    copy.write(block)
+                writer.join()
+                if "error" in outcome:
+                    raise outcome["error"]
+            copied = cur.rowcount
+    finally:
+        writer.join(timeout=30)
+    rows = int(outcome["rows"])
+    if copied not in (-1, rows):
+        raise RuntimeError(f"{path.name}: {rows} exceptions written, {copied} loaded")
     return rows

@@ -1,0 +1,148 @@
+"""Exception loads into a real PostgreSQL (recon.stream_exceptions, all migrations): DuckDB writes the COPY's
+CSV into a pipe while the loading thread feeds PostgreSQL. The same rows as the staged-file path, nothing
+kept of a side whose conversion or COPY fails, no thread left blocked on the pipe, once per side."""
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import duckdb
+import psycopg
+import pytest
+from psycopg.rows import dict_row
+
+from chalicelib.streams import artifacts
+from tests.pgcluster import database_url_or_cluster, fresh_database
+
+HEADER = "order_id,amount,_row_key,_reason,_closest_key,_closest_pass,_failed_condition,_detail\n"
+IDS = dict(stream_id=9001, run_id=9201, step_run_id=9301, reconciliation_id=12001, step_order=1)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    url, stop = database_url_or_cluster(tmp_path_factory.mktemp("exception-loads-pg"))
+    yield url
+    stop()
+
+
+@pytest.fixture
+def conn(server):
+    from chalicelib.db.migrate import migrate
+
+    with fresh_database(server, "recon_exc") as url:
+        migrate(url, log=lambda *_: None)
+        with psycopg.connect(url, row_factory=dict_row) as c:
+            yield c
+
+
+def _unmatched(path: Path, n: int) -> Path:
+    with path.open("w") as f:
+        f.write(HEADER)
+        for i in range(1, n + 1):
+            if i % 3:
+                f.write(f'O{i:06d},"{i}.50",O{i:06d},NO_CANDIDATE,,,,no source row\n')
+            else:
+                f.write(f"O{i:06d},{i}.00,O{i:06d},TOLERANCE_EXCEEDED,M{i:06d},Exact,amount,differs by 0.02\n")
+    return path
+
+
+def _rows(conn, side: str) -> list[dict]:
+    return conn.execute("SELECT row_no, row_key, row_data, reason, closest_candidate, stream_id, run_id,"
+                        " reconciliation_id, step_order FROM recon.stream_exceptions"
+                        " WHERE step_run_id = %s AND side = %s ORDER BY row_no", (IDS["step_run_id"], side)).fetchall()
+
+
+def _load(conn, path: Path, side: str = "TARGET") -> int:
+    with conn.transaction():
+        return artifacts.load_exceptions(conn, path, side=side, **IDS)
+
+
+def test_pipe_and_staged_file_load_the_same_rows(conn, tmp_path: Path, monkeypatch):
+    src = _unmatched(tmp_path / "u.csv", 5000)
+    assert artifacts.PIPE_DIR.is_dir()
+    assert _load(conn, src, "TARGET") == 5000                       # through the pipe
+    monkeypatch.setattr(artifacts, "PIPE_DIR", tmp_path / "no-pipes")
+    assert _load(conn, src, "SOURCE") == 5000                       # through a staged file
+    piped, staged = _rows(conn, "TARGET"), _rows(conn, "SOURCE")
+    assert piped == staged
+    assert [r["row_no"] for r in piped] == list(range(1, 5001))
+    assert piped[1]["row_data"] == {"order_id": "O000002", "amount": "2.50"}
+    assert piped[2]["reason"] == "TOLERANCE_EXCEEDED"
+    assert piped[2]["closest_candidate"] == {"rowKey": "M000003", "pass": "Exact", "failedCondition": "amount",
+                                             "detail": "differs by 0.02"}
+    assert piped[0]["closest_candidate"] is None
+    assert {(r["stream_id"], r["run_id"], r["reconciliation_id"], r["step_order"]) for r in piped} == {
+        (9001, 9201, 12001, 1)}
+    assert not list(tmp_path.glob("*.exceptions-*.csv"))            # nothing staged is left behind
+
+
+def test_a_side_is_loaded_once(conn, tmp_path: Path):
+    src = _unmatched(tmp_path / "u.csv", 300)
+    assert _load(conn, src) == 300
+    assert _load(conn, src) == 300                                  # counted, not loaded again
+    assert len(_rows(conn, "TARGET")) == 300
+
+
+def test_a_conversion_that_fails_midway_keeps_nothing_of_the_side(conn, tmp_path: Path):
+    # a last row with too many fields (past what DuckDB's sniffer samples): DuckDB fails on it after it has
+    # written the rows before it into the pipe
+    src = _unmatched(tmp_path / "u.csv", 100000)
+    with src.open("a") as f:
+        f.write("O999999,1.00,O999999,NO_CANDIDATE,,,,detail,one,field,too,many\n")
+    before = threading.active_count()
+    with pytest.raises(duckdb.InvalidInputException, match="Line: 100002"):
+        _load(conn, src)
+    assert _rows(conn, "TARGET") == []
+    assert threading.active_count() == before                       # the converting thread is gone
+    assert _load(conn, _unmatched(tmp_path / "ok.csv", 10)) == 10  # the connection is usable again
+
+
+def test_an_output_without_explanation_columns_loads_nothing(conn, tmp_path: Path):
+    src = tmp_path / "plain.csv"
+    src.write_text("order_id,amount\nO1,1.00\n")
+    with pytest.raises(ValueError, match="explanation columns"):
+        _load(conn, src)
+    assert _rows(conn, "TARGET") == []
+
+
+def test_a_copy_refused_by_postgresql_keeps_nothing(conn, tmp_path: Path):
+    # rows the table's CHECK refuses (an unknown side): PostgreSQL answers the COPY with an error
+    src = _unmatched(tmp_path / "u.csv", 50000)
+    before = threading.active_count()
+    with pytest.raises(psycopg.errors.CheckViolation):
+        _load(conn, src, side="NEITHER")
+    assert threading.active_count() == before
+    assert conn.execute("SELECT count(*) AS n FROM recon.stream_exceptions").fetchone()["n"] == 0
+
+
+def test_a_copy_that_breaks_midway_stops_the_conversion(conn, tmp_path: Path, monkeypatch):
+    # the connection fails after the first block: the pipe's reading end is closed while DuckDB still has
+    # most of 100k rows to write, and the converting thread ends (EPIPE) instead of waiting on a full pipe
+    src = _unmatched(tmp_path / "u.csv", 100000)
+    real_write, calls = psycopg.Copy.write, []
+
+    def failing_write(self, buffer):
+        calls.append(len(buffer))
+        if len(calls) > 1:
+            raise psycopg.OperationalError("connection lost (test)")
+        return real_write(self, buffer)
+
+    monkeypatch.setattr(psycopg.Copy, "write", failing_write)
+    before = threading.active_count()
+    with pytest.raises(psycopg.OperationalError, match="connection lost"):
+        _load(conn, src)
+    assert len(calls) == 2
+    assert threading.active_count() == before
+    monkeypatch.setattr(psycopg.Copy, "write", real_write)
+    assert _rows(conn, "TARGET") == []
+
+
+def test_a_header_only_output_loads_nothing(conn, tmp_path: Path):
+    src = tmp_path / "empty.csv"
+    src.write_text(HEADER)
+    assert _load(conn, src) == 0
+    assert _rows(conn, "TARGET") == []
+    (tmp_path / "blank.csv").write_text("")
+    assert _load(conn, tmp_path / "blank.csv") == 0
+    assert json.dumps(_rows(conn, "TARGET")) == "[]"
