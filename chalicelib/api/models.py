@@ -121,7 +121,7 @@ class _Query(BaseModel):
 
 
 class JobsQuery(_Query):
-    """Query parameters of GET /reconciliation/jobs. Dates filter on created_at (see docs/api.md)."""
+    """Query parameters of GET /reconciliation/jobs. Dates filter on started_at, created_at while queued (docs/api.md)."""
 
     table: str | None = Field(default=None, min_length=1, max_length=128, description="Table name.")
     status: JobStatus | None = None
