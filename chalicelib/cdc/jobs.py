@@ -97,7 +97,11 @@ def _estimate(jobs: list[dict]) -> datetime:
         ).fetchone()
         queued = conn.execute("SELECT count(*) AS n FROM recon.jobs WHERE phase IN ('QUEUED', 'SCANNING')").fetchone()["n"]
     seconds = float(row["p90"]) * max(1, queued / 2)
-    return max(j["created_at"] for j in jobs) + timedelta(seconds=min(seconds, get_settings().job_deadline_seconds))
+    eta = max(j["created_at"] for j in jobs) + timedelta(seconds=min(seconds, get_settings().job_deadline_seconds))
+    # shown in whole seconds: rounded up, and after this moment, so a sub-second job is never estimated
+    # before it was asked for
+    ceil = eta.replace(microsecond=0) + (timedelta(seconds=1) if eta.microsecond else timedelta(0))
+    return max(ceil, _now().replace(microsecond=0) + timedelta(seconds=1))
 
 
 # ------------------------------------------------------------------------------------------ read

@@ -233,3 +233,18 @@ def test_estimated_completion_comes_from_recent_jobs_of_the_same_strategy(api):
     r = api.post(PATH, {"tables": ["users"], "validation_strategy": "SAMPLE"})
     eta = _parse_ts(body(r)["estimated_completion"])
     assert datetime.now(timezone.utc) + timedelta(seconds=240) <= eta <= datetime.now(timezone.utc) + timedelta(seconds=330)
+
+
+def test_estimated_completion_is_after_the_request_even_for_subsecond_jobs(api):
+    """Jobs that take a fraction of a second still get an estimate after the moment they were asked
+    for: the timestamp is shown in whole seconds, so it is rounded up, never down into the past."""
+    now = datetime.now(timezone.utc)
+    for i in range(5):
+        start = now - timedelta(minutes=10 + i)
+        insert_job(api, table="orders", strategy="ROW_COUNT", created_at=start, started_at=start,
+                   completed_at=start + timedelta(milliseconds=200))
+    for _ in range(3):
+        asked = datetime.now(timezone.utc)
+        r = api.post(PATH, {"tables": ["orders"], "validation_strategy": "ROW_COUNT"})
+        assert r.status_code == 202, r.body
+        assert _parse_ts(body(r)["estimated_completion"]) > asked, (body(r), asked)
