@@ -607,6 +607,19 @@ def body_optional(model: type[BaseModel]) -> bool:
         return False
 
 
+def refuse_body(raw: bytes | str | None) -> None:
+    """A streams route that takes no body (pause, cancel, start, ...): none, or `{}`. A field sent to it
+    is an unknown field (platform §1), not something silently dropped."""
+    if isinstance(raw, str):
+        raw = raw.encode()
+    if not (raw or b"").strip():
+        return
+    parsed = load_json_body(raw)   # malformed JSON or a non-object: 400 as for any body
+    if parsed:
+        raise RequestInvalid([Problem(str(k).replace(_NUL, "\\u0000"), "UNKNOWN_FIELD",
+                                      "is not a known field (this request takes no body)") for k in parsed])
+
+
 def parse_body(model: type[BaseModel], raw: bytes | str | None) -> BaseModel:
     """Validate a JSON body against `model`: malformed JSON, wrong types, unknown fields, NUL characters
     -> one RequestInvalid listing every problem."""
@@ -921,6 +934,8 @@ class Routes:
                                              where="query parameter")
                     if op.body is not None:
                         kwargs["body"] = parse_body(op.body, request.raw_body)
+                    elif dialect is Dialect.STREAMS and op.raw_request is None and op.method != "get":
+                        refuse_body(request.raw_body)
                     result = fn(**kwargs)
                     if isinstance(result, Response):
                         return result

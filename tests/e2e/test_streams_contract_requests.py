@@ -133,3 +133,20 @@ def test_head_of_a_download_answers_its_headers_without_the_bytes(api, base):
     assert r.status_code == got.status_code == 200 and r.content == b""
     assert r.headers["Content-Type"] == got.headers["Content-Type"]
     assert r.headers["X-Checksum-Sha256"] == got.headers["X-Checksum-Sha256"]
+
+
+def test_a_request_that_takes_no_body_refuses_fields(api, base):
+    """platform §1: unknown fields are a 400. Pause, resume, validate, cancel, start, complete and test take
+    no body: nothing or {} is fine; a field sent to them is named, not silently dropped."""
+    created = api.s.post(base + "/files", params={"filename": "nobody.csv"}, data=b"k,v\n1,2\n", timeout=30)
+    file_id = created.json()["data"]["id"]
+    for path in ("/streams/999999999/pause", "/streams/999999999/resume", "/streams/999999999/validate",
+                 "/stream-runs/999999999/cancel", "/reconciliations/999999999/start",
+                 "/reconciliations/999999999/cancel", "/data-sources/999999999/test", f"/files/{file_id}/complete"):
+        body = _error(api.s.post(base + path, json={"reason": "month end"}, timeout=30), 400, "VALIDATION_ERROR")
+        assert body["errors"] == [{"field": "reason", "code": "UNKNOWN_FIELD",
+                                   "message": "is not a known field (this request takes no body)"}], (path, body)
+        _error(api.s.post(base + path, data=b"{", headers={"Content-Type": "application/json"}, timeout=30),
+               400, "VALIDATION_ERROR")
+        assert api.s.post(base + path, json={}, timeout=30).status_code in (202, 404), path
+        assert api.s.post(base + path, timeout=30).status_code in (202, 404), path
