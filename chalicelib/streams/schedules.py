@@ -21,6 +21,7 @@ and recorded.
 """
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta, timezone
 from typing import Iterator
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -42,27 +43,35 @@ class CronError(ValueError):
 
 
 def _zone(tz: str | None) -> ZoneInfo:
-    name = tz or "UTC"
-    if not isinstance(name, str) or not name or name.startswith("/") or ".." in name:
-        raise CronError("triggerConfig.timezone", "TIMEZONE_INVALID", f"'{tz}' is not an IANA time zone name")
+    name = "UTC" if tz is None else tz
+    if not isinstance(name, str):
+        kind = {bool: "boolean", int: "integer", float: "number", list: "array", dict: "object"}.get(type(name), "other")
+        raise CronError("triggerConfig.timezone", "TIMEZONE_INVALID",
+                        f"must be an IANA time zone name such as Europe/Berlin (got {kind})")
+    if not name or name.startswith("/") or ".." in name:
+        raise CronError("triggerConfig.timezone", "TIMEZONE_INVALID", f"{json.dumps(tz)} is not an IANA time zone name")
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, OSError):
         raise CronError("triggerConfig.timezone", "TIMEZONE_INVALID",
-                        f"'{tz}' is not an IANA time zone name (e.g. Europe/Berlin)") from None
+                        f"{json.dumps(tz)} is not an IANA time zone name (e.g. Europe/Berlin)") from None
 
 
 def _parse(expr: str) -> tuple[int, str]:
     """(second, five-field cronsim expression); CronError naming the problem."""
     field = "triggerConfig.cron"
-    if not isinstance(expr, str) or not expr.strip():
+    if expr is not None and not isinstance(expr, str):
+        kind = {bool: "boolean", int: "integer", float: "number", list: "array", dict: "object"}.get(type(expr), "other")
+        raise CronError(field, "CRON_INVALID", f"must be a string of six fields, seconds first (e.g. '0 30 2 * * *'), "
+                                               f"got {kind}")
+    if expr is None or not expr.strip():
         raise CronError(field, "CRON_INVALID", "cron is required: six fields, seconds first (e.g. '0 30 2 * * *')")
     parts = expr.split()
     if len(parts) != 6:
         raise CronError(field, "CRON_INVALID", f"cron has {len(parts)} field(s); six are needed: second minute hour "
                                                "day-of-month month day-of-week (e.g. '0 30 2 * * *')")
     sec = parts[0]
-    if not sec.isdigit() or not 0 <= int(sec) <= 59:
+    if not (sec.isascii() and sec.isdigit()) or not 0 <= int(sec) <= 59:
         raise CronError(field, "CRON_INVALID", f"the seconds field must be a single value 0-59 (at most one run a "
                                                f"minute), got '{sec}'")
     minute, hour, dom, month, dow = parts[1:]

@@ -156,12 +156,13 @@ def trigger_problems(trigger_type: str, config: dict | None, step_orders: set[in
             out.append(Issue("triggerConfig.cron", "CRON_INVALID", "is required for a SCHEDULED stream"))
             if "timezone" in config and not (isinstance(config["timezone"], str) and _tz_ok(config["timezone"])):
                 out.append(Issue("triggerConfig.timezone", "TIMEZONE_INVALID",
-                                 f"{config['timezone']!r} is not an IANA time zone name"))
+                                 f"{json.dumps(config['timezone'])} is not an IANA time zone name"))
             return out
         tz = config.get("timezone", "UTC")
         if not isinstance(tz, str) or not tz.strip():
             # an explicit empty or non-string zone is not "the default"
-            out.append(Issue("triggerConfig.timezone", "TIMEZONE_INVALID", f"{tz!r} is not an IANA time zone name"))
+            out.append(Issue("triggerConfig.timezone", "TIMEZONE_INVALID",
+                             f"{json.dumps(tz)} is not an IANA time zone name"))
             return out + [i for i in _cron_problems(config["cron"], "UTC") if i.code != "TIMEZONE_INVALID"]
         return out + _cron_problems(config["cron"], tz)
     # EVENT: a missing key is REQUIRED, a value of the wrong JSON type INVALID_TYPE, values shown as JSON

@@ -209,3 +209,22 @@ def test_resolving_credentials_never_leaks(monkeypatch):
     assert "OMS_URL" in str(exc.value)
     assert data_sources._scrub("could not connect to postgresql://u:secret@h/db") == \
         "could not connect to postgresql://u:***@h/db"
+
+
+@pytest.mark.parametrize("config, expected", [
+    ({"cron": 5}, [("triggerConfig.cron", "CRON_INVALID",
+                    "must be a string of six fields, seconds first (e.g. '0 30 2 * * *'), got integer")]),
+    ({"cron": "0 30 2 * * *", "timezone": 5},
+     [("triggerConfig.timezone", "TIMEZONE_INVALID", "5 is not an IANA time zone name")]),
+    ({"cron": "0 30 2 * * *", "timezone": None},
+     [("triggerConfig.timezone", "TIMEZONE_INVALID", "null is not an IANA time zone name")]),
+    ({"cron": "0 30 2 * * *", "timezone": "Mars/Olympus"},
+     [("triggerConfig.timezone", "TIMEZONE_INVALID", '"Mars/Olympus" is not an IANA time zone name (e.g. Europe/Berlin)')]),
+    ({"cron": "\u0661 30 2 * * *"}, [("triggerConfig.cron", "CRON_INVALID",
+                                      "the seconds field must be a single value 0-59 (at most one run a minute), "
+                                      "got '\u0661'")]),
+])
+def test_schedule_problems_show_values_as_json_and_wrong_types_as_such(config, expected):
+    """A cron that is not a string is not 'required'; values are quoted as JSON (null, "x"), not Python (None, 'x');
+    the seconds field takes ASCII digits only (an Arabic-Indic one is not second 1)."""
+    assert [(p.field, p.code, p.message) for p in trigger_problems("SCHEDULED", config, {1})] == expected
