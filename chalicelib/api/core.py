@@ -1009,7 +1009,10 @@ def _head(answer: Any) -> Response:
     if not isinstance(answer, Response):
         answer = json_response(answer)
     headers = dict(answer.headers or {})
-    empty = b"" if isinstance(answer.body, bytes) else ""   # a binary answer (a download) stays binary
+    body = answer.body
+    if isinstance(body, (str, bytes)):   # the length GET would send (RFC 9110 §8.6), not the empty body's 0
+        headers.setdefault("Content-Length", str(len(body.encode() if isinstance(body, str) else body)))
+    empty = b"" if isinstance(body, bytes) else ""   # a binary answer (a download) stays binary
     return Response(body=empty, status_code=answer.status_code, headers=headers)
 
 

@@ -138,7 +138,8 @@ class ContractRequestHandler(ChaliceRequestHandler):
     def _send_http_response(self, code, headers, body) -> None:
         if self.command == "HEAD":   # status and headers only (RFC 9110 §9.3.2), as API Gateway answers HEAD
             self.send_response(code)
-            self.send_header("Content-Length", str(len(body.encode() if isinstance(body, str) else body or b"")))
+            if not any(k.lower() == "content-length" for k in headers):
+                self.send_header("Content-Length", str(len(body.encode() if isinstance(body, str) else body or b"")))
             self.send_header("Content-Type", headers.pop("Content-Type", "application/json"))
             self._send_headers(headers)
             return

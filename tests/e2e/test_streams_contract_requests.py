@@ -132,6 +132,9 @@ def test_head_of_a_download_answers_its_headers_without_the_bytes(api, base):
     r = api.s.head(url, timeout=30)
     assert r.status_code == got.status_code == 200 and r.content == b""
     assert r.headers["Content-Type"] == got.headers["Content-Type"]
+    assert r.headers["Content-Length"] == got.headers["Content-Length"] == str(len(got.content))
+    described = api.s.get(url.removesuffix("/download"), timeout=30)
+    assert api.s.head(url.removesuffix("/download"), timeout=30).headers["Content-Length"] == str(len(described.content))
     assert r.headers["X-Checksum-Sha256"] == got.headers["X-Checksum-Sha256"]
 
 
