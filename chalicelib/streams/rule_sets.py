@@ -30,8 +30,13 @@ def _doc(rule_set) -> dict:
 
 
 def blank_names(rule_set) -> list[Issue]:
-    """A rule set's name and its passes' names must say something (not only white space)."""
+    """A rule set's name and its passes' names must say something (not only white space); sourceKey and
+    targetKey, when given, name a column (an empty one would key every output row by nothing)."""
     out = [Issue("name", "INVALID_VALUE", "must not be blank")] if not rule_set.name.strip() else []
+    for field, attr in (("sourceKey", "source_key"), ("targetKey", "target_key")):
+        value = getattr(rule_set, attr, None)
+        if value is not None and not value.strip():
+            out.append(Issue(field, "INVALID_VALUE", "must name a column (or be left out: the row number)"))
     return out + [Issue(f"passes[{i}].name", "INVALID_VALUE", "must not be blank")
                   for i, p in enumerate(rule_set.passes) if not p.name.strip()]
 

@@ -242,6 +242,8 @@ def test_names_must_not_be_blank(api, uid):
                  ("passes[0].name", "INVALID_VALUE"))
     assert_error(api.put(f"/rule-sets/{rs['id']}", rule_set_body(name="\n")), 400, "VALIDATION_ERROR",
                  ("name", "INVALID_VALUE"))
+    assert_error(api.post("/rule-sets", rule_set_body(sourceKey="", targetKey=" ")), 400, "VALIDATION_ERROR",
+                 ("sourceKey", "INVALID_VALUE"), ("targetKey", "INVALID_VALUE"))
     assert_error(api.post("/data-sources", {"name": " ", "type": "CDC_TABLE", "config": {"table": "orders"}}),
                  400, "VALIDATION_ERROR", ("name", "INVALID_VALUE"))
     assert_error(api.post("/reconciliations", {"name": " ", "sourceFileId": src["id"], "targetFileId": tgt["id"],
