@@ -138,8 +138,27 @@ def _issues(exc, config: Any) -> list[Issue]:
         code = "UNKNOWN_FIELD" if err["type"] == "extra_forbidden" else (
             "REQUIRED" if err["type"] == "missing" else "INVALID_VALUE")
         msg = "is not a known field" if code == "UNKNOWN_FIELD" else ("is required" if code == "REQUIRED" else msg)
+        code, msg = _worded(err, code, msg)
         issues.append(Issue(".".join(str(p) for p in ("config", *loc)), code, msg))
     return issues
+
+
+_TYPE_WORDS = {"string_type": "a string", "int_type": "an integer", "bool_type": "a boolean",
+               "float_type": "a number", "list_type": "an array", "dict_type": "an object"}
+_JSON_KINDS = {type(None): "null", bool: "boolean", int: "integer", float: "number", str: "string", list: "array",
+               dict: "object"}
+
+
+def _worded(err: dict, code: str, msg: str) -> tuple[str, str]:
+    """The API's words for pydantic's type and length errors (as for every other body field)."""
+    kind, ctx = err["type"], err.get("ctx") or {}
+    if kind in _TYPE_WORDS:
+        return "INVALID_TYPE", f"must be {_TYPE_WORDS[kind]} (got {_JSON_KINDS.get(type(err.get('input')), 'other')})"
+    if kind == "string_too_short":
+        return "TOO_SHORT", f"must be at least {ctx.get('min_length')} character(s)"
+    if kind == "string_too_long":
+        return "TOO_LONG", f"must be at most {ctx.get('max_length')} characters"
+    return code, msg
 
 
 # ---------------------------------------------------------------------------------- data access

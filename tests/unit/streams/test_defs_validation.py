@@ -228,3 +228,19 @@ def test_schedule_problems_show_values_as_json_and_wrong_types_as_such(config, e
     """A cron that is not a string is not 'required'; values are quoted as JSON (null, "x"), not Python (None, 'x');
     the seconds field takes ASCII digits only (an Arabic-Indic one is not second 1)."""
     assert [(p.field, p.code, p.message) for p in trigger_problems("SCHEDULED", config, {1})] == expected
+
+
+@pytest.mark.parametrize("kind, config, expected", [
+    ("CDC_TABLE", {"table": ""}, ("config.table", "TOO_SHORT", "must be at least 1 character(s)")),
+    ("CDC_TABLE", {"table": 5}, ("config.table", "INVALID_TYPE", "must be a string (got integer)")),
+    ("POSTGRES", {"query": ""}, ("config.query", "TOO_SHORT", "must be at least 1 character(s)")),
+    ("POSTGRES", {"table": "x", "schema": 3}, ("config.schema", "INVALID_TYPE", "must be a string (got integer)")),
+    ("POSTGRES", {"query": "SELECT 1", "connection": {"env": 5}},
+     ("config.connection.env", "INVALID_TYPE", "must be a string (got integer)")),
+])
+def test_data_source_config_type_and_length_problems_in_the_api_words(kind, config, expected):
+    """Wrong types and empty strings in a data source's config read as anywhere else in the API (INVALID_TYPE
+    'must be a string (got integer)', TOO_SHORT), not pydantic's 'Input should be a valid string'."""
+    with pytest.raises(Invalid) as caught:
+        data_sources.validate_config(kind, config)
+    assert [(i.field, i.code, i.message) for i in caught.value.issues] == [expected]
