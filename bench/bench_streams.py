@@ -115,6 +115,59 @@ def stack_cpu(stack_dir: Path) -> dict[str, float]:
     return out
 
 
+def machine_busy() -> float:
+    """CPU seconds the whole machine has been busy (every process: /proc/stat), 0.0 where unknown."""
+    try:
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except (OSError, ValueError):
+        return 0.0
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)   # idle + iowait
+    return (sum(fields[:8]) - idle) / (os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100)
+
+
+class CpuSampler:
+    """Samples the stack's parts and the whole machine every `every` seconds while a run goes, so that the
+    CPU each part used can be told per phase of the run (and what else the machine was doing)."""
+
+    def __init__(self, stack_dir: Path, every: float = 0.25):
+        import threading
+
+        self.stack_dir, self.every, self.samples = stack_dir, every, []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _sample(self) -> None:
+        parts = stack_cpu(self.stack_dir)
+        parts["machine"] = machine_busy()
+        parts["bench"] = process_cpu()
+        self.samples.append((time.time(), parts))
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.every):
+            self._sample()
+
+    def __enter__(self):
+        self._sample()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        self._sample()
+
+    def between(self, t0: float, t1: float) -> dict[str, float]:
+        """CPU seconds per part between the samples nearest to t0 and t1 (epoch seconds); 'other' is the
+        machine's busy time that is neither the stack nor this process."""
+        if len(self.samples) < 2:
+            return {}
+        a = min(self.samples, key=lambda s: abs(s[0] - t0))[1]
+        b = min(self.samples, key=lambda s: abs(s[0] - t1))[1]
+        out = {k: b[k] - a.get(k, 0.0) for k in b}
+        out["other"] = out.pop("machine") - sum(v for k, v in out.items() if k != "machine")
+        return out
+
+
 def engine_alone(work: Path, tag: str = "", times: dict | None = None) -> tuple[float, dict]:
     from chalicelib.matching import EngineLimits, RuleSet, run_match
 
@@ -183,6 +236,7 @@ def through_the_stack(api: Api, work: Path, cpu: dict | None = None) -> tuple[fl
              "config": {"continueOnFailure": False, "maxRetries": 0}}]})
     stack_dir = Path(os.environ.get("STACK_DIR", ROOT / ".local"))
     cpu_before = stack_cpu(stack_dir)
+    sampler = CpuSampler(stack_dir).__enter__()
     t0, posted_at = time.perf_counter(), time.time()
     run = api.call("POST", f"/streams/{stream['id']}/runs", json={"triggerMetadata": {"reason": "bench"}})
     first_in_progress = None
@@ -196,6 +250,7 @@ def through_the_stack(api: Api, work: Path, cpu: dict | None = None) -> tuple[fl
             break
         time.sleep(POLL_SECONDS)
     total = time.perf_counter() - t0
+    sampler.__exit__(None, None, None)
     if cpu is not None:
         after = stack_cpu(stack_dir)
         cpu.update({k: after[k] - cpu_before.get(k, 0.0) for k in after})
@@ -204,7 +259,7 @@ def through_the_stack(api: Api, work: Path, cpu: dict | None = None) -> tuple[fl
     steps = api.call("GET", f"/stream-runs/{run['runId']}/steps")
     counts = {s["stepOrder"]: {"matched": s["matchedSourceRows"], "unmatchedSource": s["unmatchedSourceRows"],
                                "unmatchedTarget": s["unmatchedTargetRows"]} for s in steps}
-    recorded = print_timeline(run["runId"], posted_at)
+    recorded = print_timeline(run["runId"], posted_at, sampler)
     if recorded is not None:
         # the instants the control plane recorded (same machine, same clock): exact, where polling the API
         # adds up to POLL_SECONDS
@@ -219,7 +274,7 @@ def through_the_stack(api: Api, work: Path, cpu: dict | None = None) -> tuple[fl
 POLL_SECONDS = 0.2
 
 
-def print_timeline(run_id: int, posted_at: float) -> tuple[float, float] | None:
+def print_timeline(run_id: int, posted_at: float, sampler: CpuSampler | None = None) -> tuple[float, float] | None:
     """Where the time went: each attempt's phase ends (kept in its summary by the step worker) and the run's
     own timestamps, in seconds after the POST (same machine, same clock). Needs DATABASE_URL. Returns the
     run's (started, completed) in seconds after the POST."""
@@ -241,6 +296,13 @@ def print_timeline(run_id: int, posted_at: float) -> tuple[float, float] | None:
         marks = sorted((summary.get("timeline") or {}).items(), key=lambda kv: kv[1])
         print(f"  step {order}: " + ", ".join(f"{k} {at(v)}" for k, v in marks) + f", completed {at(completed)}"
               f"  | inputs {summary.get('inputsFrom')} timings {summary.get('timings')}")
+        if sampler is not None and len(marks) > 1:
+            # CPU seconds per part of the stack (and the rest of the machine) between this attempt's marks
+            for (_, a), (k, b) in zip(marks, marks[1:]):
+                used = sampler.between(float(a), float(b))
+                if used:
+                    print(f"    CPU up to {k:10s} ({float(b) - float(a):5.2f} s): " + ", ".join(
+                        f"{part} {v:.2f}" for part, v in used.items()))
     return recorded
 
 

@@ -83,9 +83,13 @@ class Attempt:
     timings: dict = field(default_factory=dict)   # seconds per phase (logged, kept in the summary)
     timeline: dict = field(default_factory=dict)  # epoch seconds at each phase's end (kept in the summary)
     inputs_from: dict = field(default_factory=dict)  # side -> where its bytes came from (download, local copy)
+    # the worker process's CPU seconds at each phase's end (every thread: the engine's, and the work of other
+    # attempts the process runs at the same time); kept in the summary as processCpu
+    cpu: dict = field(default_factory=dict)
 
     def mark(self, phase: str) -> None:
         self.timeline[phase] = round(time.time(), 3)
+        self.cpu[phase] = round(time.process_time(), 3)
 
 
 # --------------------------------------------------------------------------------------- entry points
@@ -590,7 +594,7 @@ def _finish_completed(a: Attempt, result, seconds: float) -> None:
     a.timings["artifacts"] = round(time.monotonic() - t0, 3)
     a.mark("artifacts")
     summary = {**(result.summary or {}), "timings": a.timings, "timeline": a.timeline, "inputsFrom": a.inputs_from,
-               "exceptionSides": sides, "deferredArtifacts": [o[0] for o in later], "exceptionsLoaded": False}
+               "processCpu": a.cpu, "exceptionSides": sides, "deferredArtifacts": [o[0] for o in later], "exceptionsLoaded": False}
     with tx() as c:
         done = _mark_completed(c, a, result, expected, summary)
     if done is None:
@@ -657,7 +661,7 @@ def _finish_completed_with_exceptions(a: Attempt, result, seconds: float, output
         a.timings["artifacts"] = round(max(f.result() for f in uploads), 3)   # raises if an upload failed
         a.mark("uploads")
         summary = {**(result.summary or {}), "timings": a.timings, "timeline": a.timeline, "inputsFrom": a.inputs_from,
-                   "exceptionSides": list(paths), "exceptionsLoaded": True}
+                   "processCpu": a.cpu, "exceptionSides": list(paths), "exceptionsLoaded": True}
         done = _mark_completed(c, a, result, exceptions, summary)
         if done is None:
             c.rollback()
