@@ -356,6 +356,8 @@ def _problem_text(err: dict) -> tuple[str, str]:
         op = {"greater_than_equal": ">=", "less_than_equal": "<=", "greater_than": ">", "less_than": "<"}[kind]
         bound = next(ctx[k] for k in ("ge", "le", "gt", "lt") if k in ctx)
         return "OUT_OF_RANGE", f"must be {op} {bound} (got {got})"
+    if kind in ("finite_number", "decimal_parsing") and isinstance(got, str):
+        return "INVALID_VALUE", f"must be a finite number (got {json.dumps(got)})"
     if kind == "json_invalid":
         return "MALFORMED_JSON", f"is not valid JSON ({ctx.get('error', 'invalid')})"
     if kind == "string_pattern_mismatch":

@@ -29,20 +29,29 @@ def _doc(rule_set) -> dict:
                                                                                          exclude_none=True)
 
 
-def blank_names(rule_set) -> list[Issue]:
-    """A rule set's name and its passes' names must say something (not only white space); sourceKey and
-    targetKey, when given, name a column (an empty one would key every output row by nothing)."""
+def definition_problems(rule_set) -> list[Issue]:
+    """What the engine's model lets through but a stored rule set must not have: a blank name or pass
+    name, a blank sourceKey / targetKey (it would key every output row by nothing), a tolerance beyond
+    MAX_TOLERANCE."""
     out = [Issue("name", "INVALID_VALUE", "must not be blank")] if not rule_set.name.strip() else []
     for field, attr in (("sourceKey", "source_key"), ("targetKey", "target_key")):
         value = getattr(rule_set, attr, None)
         if value is not None and not value.strip():
             out.append(Issue(field, "INVALID_VALUE", "must name a column (or be left out: the row number)"))
-    return out + [Issue(f"passes[{i}].name", "INVALID_VALUE", "must not be blank")
-                  for i, p in enumerate(rule_set.passes) if not p.name.strip()]
+    for i, p in enumerate(rule_set.passes):
+        if not p.name.strip():
+            out.append(Issue(f"passes[{i}].name", "INVALID_VALUE", "must not be blank"))
+        for j, c in enumerate(p.conditions):
+            for key in _AMOUNTS:
+                value = getattr(c, key, None)
+                if value is not None and value > MAX_TOLERANCE:
+                    out.append(Issue(f"passes[{i}].conditions[{j}].{key}", "OUT_OF_RANGE",
+                                     f"must be <= {MAX_TOLERANCE} (got {value})"))
+    return out
 
 
 def _check(rule_set) -> None:
-    if hasattr(rule_set, "passes") and (issues := blank_names(rule_set)):
+    if hasattr(rule_set, "passes") and (issues := definition_problems(rule_set)):
         raise Invalid(issues)
 
 
@@ -152,6 +161,9 @@ def delete(rule_set_id: int) -> None:
 
 
 _AMOUNTS = ("absolute", "percent")
+# a tolerance beyond any amount a DECIMAL(18,2) column holds tolerates everything; a larger one (1e999)
+# would not even read back as a JSON number
+MAX_TOLERANCE = 10 ** 15
 
 
 def _number(value: Any) -> Any:

@@ -121,3 +121,22 @@ def test_a_rule_set_reads_back_in_the_order_it_was_written(api):
             assert [k for k in got_pass if k in sent_pass] == list(sent_pass), got_pass
             for sent_c, got_c in zip(sent_pass["conditions"], got_pass["conditions"], strict=True):
                 assert [k for k in got_c if k in sent_c] == list(sent_c), got_c
+
+
+def test_tolerances_are_finite_and_bounded(api):
+    """A tolerance must read back as the number written: "NaN" is refused in words, and one beyond 10^15
+    (1e999 read back as null) is OUT_OF_RANGE; 10^15 itself is kept."""
+    def with_absolute(value) -> dict:
+        return rule_set_body(passes=[{"name": "p", "cardinality": "ONE_TO_ONE", "conditions": [
+            {"source": "order_id", "target": "order_ref", "operator": "EQUALS"},
+            {"source": "amount", "target": "gross", "operator": "AMOUNT_TOLERANCE", "absolute": value}]}])
+    body = assert_error(api.post("/rule-sets", with_absolute("NaN")), 400, "VALIDATION_ERROR",
+                        ("passes[0].conditions[1].absolute", "INVALID_VALUE"))
+    assert body["errors"][0]["message"] == 'must be a finite number (got "NaN")', body
+    for value in ("1e999", 1e300):
+        assert_error(api.post("/rule-sets", with_absolute(value)), 400, "VALIDATION_ERROR",
+                     ("passes[0].conditions[1].absolute", "OUT_OF_RANGE"))
+    r = api.post("/rule-sets", with_absolute(10 ** 15))
+    assert r.status_code == 201, r.text
+    assert api.get(f"/rule-sets/{r.json()['data']['id']}").json()["data"]["passes"][0]["conditions"][1]["absolute"] \
+        == 10 ** 15
