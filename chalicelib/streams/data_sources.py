@@ -145,7 +145,7 @@ def _issues(exc, config: Any) -> list[Issue]:
 
 _TYPE_WORDS = {"string_type": "a string", "int_type": "an integer", "bool_type": "a boolean",
                "float_type": "a number", "list_type": "an array", "dict_type": "an object"}
-_JSON_KINDS = {type(None): "null", bool: "boolean", int: "integer", float: "number", str: "string", list: "array",
+_JSON_KINDS = {type(None): "null", bool: "boolean", int: "number", float: "number", str: "string", list: "array",
                dict: "object"}
 
 

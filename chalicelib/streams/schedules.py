@@ -45,7 +45,7 @@ class CronError(ValueError):
 def _zone(tz: str | None) -> ZoneInfo:
     name = "UTC" if tz is None else tz
     if not isinstance(name, str):
-        kind = {bool: "boolean", int: "integer", float: "number", list: "array", dict: "object"}.get(type(name), "other")
+        kind = {bool: "boolean", int: "number", float: "number", list: "array", dict: "object"}.get(type(name), "other")
         raise CronError("triggerConfig.timezone", "TIMEZONE_INVALID",
                         f"must be an IANA time zone name such as Europe/Berlin (got {kind})")
     if not name or name.startswith("/") or ".." in name:
@@ -61,7 +61,7 @@ def _parse(expr: str) -> tuple[int, str]:
     """(second, five-field cronsim expression); CronError naming the problem."""
     field = "triggerConfig.cron"
     if expr is not None and not isinstance(expr, str):
-        kind = {bool: "boolean", int: "integer", float: "number", list: "array", dict: "object"}.get(type(expr), "other")
+        kind = {bool: "boolean", int: "number", float: "number", list: "array", dict: "object"}.get(type(expr), "other")
         raise CronError(field, "CRON_INVALID", f"must be a string of six fields, seconds first (e.g. '0 30 2 * * *'), "
                                                f"got {kind}")
     if expr is None or not expr.strip():

@@ -123,7 +123,7 @@ def _json_kind(v: Any) -> str:
         return "null"
     if isinstance(v, bool):
         return "boolean"
-    return {str: "string", int: "integer", float: "number", dict: "object", list: "array"}.get(type(v), type(v).__name__)
+    return {str: "string", int: "number", float: "number", dict: "object", list: "array"}.get(type(v), type(v).__name__)
 
 
 def _config_value(config: dict, key: str, kind: type, what: str, valid, invalid: str, *,

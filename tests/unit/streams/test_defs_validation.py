@@ -213,7 +213,7 @@ def test_resolving_credentials_never_leaks(monkeypatch):
 
 @pytest.mark.parametrize("config, expected", [
     ({"cron": 5}, [("triggerConfig.cron", "CRON_INVALID",
-                    "must be a string of six fields, seconds first (e.g. '0 30 2 * * *'), got integer")]),
+                    "must be a string of six fields, seconds first (e.g. '0 30 2 * * *'), got number")]),
     ({"cron": "0 30 2 * * *", "timezone": 5},
      [("triggerConfig.timezone", "TIMEZONE_INVALID", "5 is not an IANA time zone name")]),
     ({"cron": "0 30 2 * * *", "timezone": None},
@@ -232,15 +232,15 @@ def test_schedule_problems_show_values_as_json_and_wrong_types_as_such(config, e
 
 @pytest.mark.parametrize("kind, config, expected", [
     ("CDC_TABLE", {"table": ""}, ("config.table", "TOO_SHORT", "must be at least 1 character(s)")),
-    ("CDC_TABLE", {"table": 5}, ("config.table", "INVALID_TYPE", "must be a string (got integer)")),
+    ("CDC_TABLE", {"table": 5}, ("config.table", "INVALID_TYPE", "must be a string (got number)")),
     ("POSTGRES", {"query": ""}, ("config.query", "TOO_SHORT", "must be at least 1 character(s)")),
-    ("POSTGRES", {"table": "x", "schema": 3}, ("config.schema", "INVALID_TYPE", "must be a string (got integer)")),
+    ("POSTGRES", {"table": "x", "schema": 3}, ("config.schema", "INVALID_TYPE", "must be a string (got number)")),
     ("POSTGRES", {"query": "SELECT 1", "connection": {"env": 5}},
-     ("config.connection.env", "INVALID_TYPE", "must be a string (got integer)")),
+     ("config.connection.env", "INVALID_TYPE", "must be a string (got number)")),
 ])
 def test_data_source_config_type_and_length_problems_in_the_api_words(kind, config, expected):
     """Wrong types and empty strings in a data source's config read as anywhere else in the API (INVALID_TYPE
-    'must be a string (got integer)', TOO_SHORT), not pydantic's 'Input should be a valid string'."""
+    'must be a string (got number)', TOO_SHORT), not pydantic's 'Input should be a valid string'."""
     with pytest.raises(Invalid) as caught:
         data_sources.validate_config(kind, config)
     assert [(i.field, i.code, i.message) for i in caught.value.issues] == [expected]
