@@ -259,7 +259,7 @@ class _Runner:
         except InputError as e:
             raise InputError(f"{side.name} input: {e}") from None
         except duckdb.Error as e:
-            raise InputError(f"{side.name} input: {translate_error(e, side.fmt)}") from None
+            raise InputError(f"{side.name} input: {translate_error(e, side.fmt, side.path)}") from None
         if explanation_tail(side.columns):
             side.columns = side.columns[: -len(EXPLANATION_COLUMNS)]
 
@@ -280,7 +280,7 @@ class _Runner:
         except MatchCanceled:
             raise
         except duckdb.Error as e:
-            raise InputError(f"{side.name} input: {translate_error(e, side.fmt)}") from None
+            raise InputError(f"{side.name} input: {translate_error(e, side.fmt, side.path)}") from None
         self._check_values(side)
 
     def _month_first(self, src: str, column: str) -> bool:

@@ -160,8 +160,9 @@ _LINE_RE = re.compile(r"CSV Error on Line: (\d+)")
 _FOUND_RE = re.compile(r"Expected Number of Columns: (\d+) Found: (\d+)")
 
 
-def translate_error(exc: Exception, fmt: str) -> InputError:
-    """A DuckDB read error as an InputError naming the line and the problem."""
+def translate_error(exc: Exception, fmt: str, path: Optional[str] = None) -> InputError:
+    """A DuckDB read error as an InputError naming the line and the problem (for JSON lines, with
+    ``path``, the line is checked: see _jsonl_bad_line)."""
     msg = str(exc)
     if fmt == "CSV":
         m = _LINE_RE.search(msg)
@@ -179,11 +180,38 @@ def translate_error(exc: Exception, fmt: str) -> InputError:
         m = re.search(r"line (\d+)", msg)
         first = msg.split("\n", 1)[0].replace("Invalid Input Error: ", "")
         first = re.sub(r' in file "[^"]*"', "", first)
+        if m and path and "Malformed JSON" in first:
+            line, why = _jsonl_bad_line(path, int(m.group(1)))
+            if why:
+                return InputError(f"line {line}: not valid JSON ({why})")
         return InputError(f"line {m.group(1)}: {first}" if m else first)
     first = msg.split("\n", 1)[0].replace("Invalid Input Error: ", "").replace("IO Error: ", "")
     # DuckDB names the local path ("File '/tmp/x' too small to be a Parquet file"): say "the file"
     first = re.sub(r"^File '[^']*' (?:is )?", "the file is ", first)
     return InputError(f"not a readable Parquet file: {re.sub(chr(39) + '[^' + chr(39) + ']*' + chr(39), 'the file', first)}")
+
+
+def _jsonl_bad_line(path: str, reported: int) -> tuple[int, Optional[str]]:
+    """DuckDB's JSON reader names the line after the malformed one (a truncated last record, a
+    stray character): of the reported line and the one before, the first that is not a JSON
+    document is the answer, with Python's reason. Reads the file up to that line only."""
+    import json
+    wanted = {reported - 1, reported}
+    try:
+        with open(path, "rb") as fh:
+            for no, raw in enumerate(fh, 1):
+                if no in wanted and raw.strip():
+                    try:
+                        json.loads(raw.rstrip(b"\r\n"))
+                    except ValueError as e:
+                        reason = e.msg if isinstance(e, json.JSONDecodeError) else "not UTF-8 text"
+                        col = f" at column {e.colno}" if isinstance(e, json.JSONDecodeError) else ""
+                        return no, f"{reason.lower()}{col}"
+                if no >= reported:
+                    break
+    except OSError:
+        pass
+    return reported, None
 
 
 def explanation_tail(columns: list[str]) -> bool:
@@ -222,7 +250,7 @@ def inspect_file(path: str, format: Optional[str] = None,
                 desc = con.execute(f"DESCRIBE SELECT * FROM {src}").fetchall()
                 rows = con.execute(f"SELECT count(*) FROM {src}").fetchone()[0]
             except duckdb.Error as e:
-                raise translate_error(e, fmt) from None
+                raise translate_error(e, fmt, path) from None
             cols = [Column(d[0], d[1]) for d in desc]
         return FileInfo(fmt, int(rows), cols)
     finally:

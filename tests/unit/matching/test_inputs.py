@@ -74,7 +74,7 @@ def test_parquet_and_jsonl(tmp_path):
     info = inspect_file(jl)
     assert info.format == "JSONL" and info.row_count == 4 and [c.name for c in info.columns] == ["ref", "n"]
     bad = write(tmp_path, "bad.jsonl", '{"a": 1}\n{"a": 2\n')
-    with pytest.raises(InputError, match=r"^line \d+: Malformed JSON"):
+    with pytest.raises(InputError, match=r"^line 2: not valid JSON \(expecting ',' delimiter at column 8\)$"):
         inspect_file(bad)
     fake = write(tmp_path, "fake.parquet", "not parquet")
     with pytest.raises(InputError, match="not a readable Parquet file") as e:
@@ -82,6 +82,19 @@ def test_parquet_and_jsonl(tmp_path):
     assert str(tmp_path) not in str(e.value) and "File the file" not in str(e.value)   # no local paths, plain words
     with pytest.raises(InputError, match="^not a readable Parquet file: the file is too small to be a Parquet file$"):
         inspect_file(write(tmp_path, "tiny.parquet", "abc"))
+
+
+@pytest.mark.parametrize("body,line,why", [
+    ('{"a":1}\n{"a":\n', 2, "expecting value at column 6"),              # truncated last record
+    ('{"a":1}\n{"a":\n{"a":3}\n', 2, "expecting value at column 6"),      # truncated record inside
+    ('{"a":1}\n{"a":2}}\n{"a":3}\n', 2, "extra data at column 8"),        # a stray character
+    ('not json\n{"a":1}\n', 1, "expecting value at column 1"),             # the first line
+    ('{"a":1}\n{"a":2}\n{"a":3}\n{"a":\n', 4, "expecting value at column 6"),
+])
+def test_malformed_json_line_is_the_broken_record(tmp_path, body, line, why):
+    with pytest.raises(InputError) as exc:
+        inspect_file(write(tmp_path, "x.jsonl", body))
+    assert str(exc.value) == f"line {line}: not valid JSON ({why})"
 
 
 def test_missing_file(tmp_path):
