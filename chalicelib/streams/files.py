@@ -70,12 +70,22 @@ def inspect_path(path: str | Path, filename: str) -> Outcome:
     digest = storage.sha256_of(path)
     hint = format_hint(filename)
     if size == 0:
-        return Outcome("INVALID", 0, digest, hint, error_message="line 1: the file is empty (a header row is required)")
+        return Outcome("INVALID", 0, digest, hint or "CSV",
+                       error_message="line 1: the file is empty (a header row is required)")
     try:
         info = inspect_file(str(path), format=hint)
-    except InputError as exc:
-        return Outcome("INVALID", size, digest, hint, error_message=str(exc)[:1000])
+    except InputError as exc:   # the format it was read as (one of CSV, PARQUET, JSONL, never null)
+        return Outcome("INVALID", size, digest, hint or _read_as(path), error_message=str(exc)[:1000])
     return Outcome("READY", size, digest, info.format, int(info.row_count), _columns_json(info.columns))
+
+
+def _read_as(path: str | Path) -> str:
+    from chalicelib.matching.inputs import InputError, detect_format
+
+    try:
+        return detect_format(str(path))
+    except InputError:
+        return "CSV"
 
 
 # ---------------------------------------------------------------------------------- data access
@@ -200,7 +210,7 @@ def create_session(filename: str, size_bytes: int, created_by: str | None, expir
             f"INSERT INTO recon.files (file_id, filename, format, origin, status, s3_key, declared_size, created_by,"
             f" upload_expires_at) VALUES (%s, %s, %s, 'UPLOAD', 'UPLOADING', %s, %s, %s,"
             f" now() + make_interval(secs => %s)) RETURNING {COLUMNS}",
-            (file_id, filename, format_hint(filename), key, size_bytes, created_by, expires),
+            (file_id, filename, format_hint(filename) or "CSV", key, size_bytes, created_by, expires),  # until read
         )
     return row, storage.presign_put(storage.staging_key(file_id, filename), expires)
 

@@ -279,3 +279,17 @@ def test_delete_racing_a_stream_save_never_leaves_a_dangling_reference(api, uid)
                 assert (s.status_code, d.status_code) == (400, 200), (s.text, d.text)
                 assert ("steps[0].targetInput.id", "FILE_NOT_FOUND") in {(e["field"], e["code"]) for e in s.json()["errors"]}
     assert outcomes <= {(201, 409), (400, 200)}
+
+
+def test_a_file_always_has_one_of_the_three_formats(api, uid):
+    """platform §2: format is CSV, PARQUET or JSONL — also for a file that cannot be read and whose name
+    says nothing (it reads as the format it was read as), and for an upload session not yet read."""
+    import gzip
+    r = api.post(f"/files?filename=packed_{uid}.gz", None, data=gzip.compress(b"id,amount\n1,2.50\n"))
+    assert r.status_code == 201, r.text
+    bad = r.json()["data"]
+    assert (bad["status"], bad["format"]) == ("INVALID", "CSV"), bad
+    session = api.post("/files/uploads", {"filename": f"later_{uid}.dat", "sizeBytes": 10})
+    assert session.status_code == 201, session.text
+    pending = api.get(f"/files/{session.json()['data']['fileId']}").json()["data"]
+    assert (pending["status"], pending["format"]) == ("PROCESSING", "CSV"), pending
