@@ -86,8 +86,11 @@ class RunOut(StreamsOut):
 
     @field_validator("trigger_metadata")
     @classmethod
-    def _as_written(cls, v):   # streams §4.4's order: requestedBy, reason
-        return ordered_keys(v, ("requestedBy", "reason"))
+    def _as_written(cls, v):   # streams §4.4's order: requestedBy, reason; a schedule's occurrence before late
+        v = ordered_keys(v, ("requestedBy", "reason", "schedule", "event", "eventId"))
+        if isinstance(v, dict) and isinstance(v.get("schedule"), dict):
+            v["schedule"] = ordered_keys(v["schedule"], ("occurrence", "late"))
+        return v
     error_message: Optional[str] = None
     started_at: Optional[datetime] = None
     completed_at: Optional[datetime] = None
