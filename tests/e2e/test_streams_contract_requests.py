@@ -112,6 +112,16 @@ def test_a_bad_path_id_is_quoted_as_the_client_meant_it(api, base, raw, shown):
                                "message": f"must be a positive integer id (got '{shown}')"}], body
 
 
+@pytest.mark.parametrize("raw, message", [("0", "must be >= 1 (got 0)"),
+                                          ("99999999999999999999", "must be <= 9223372036854775807 "
+                                                                   "(got 99999999999999999999)")])
+def test_a_path_id_out_of_range_says_so(api, base, raw, message):
+    """A well-formed number that cannot be an id is OUT_OF_RANGE with the bound (as body integers are), not
+    'must be a positive integer id', which 99999999999999999999 is."""
+    body = _error(api.s.get(f"{base}/streams/{raw}", timeout=30), 400, "VALIDATION_ERROR")
+    assert body["errors"] == [{"field": "id", "code": "OUT_OF_RANGE", "message": message}], body
+
+
 def test_head_answers_like_get_without_a_body(api, base, stack):
     """RFC 9110 §9.3.2: a server that answers GET answers HEAD with the same status and headers."""
     r = api.s.head(base + "/streams", timeout=30)
