@@ -293,3 +293,15 @@ def test_a_file_always_has_one_of_the_three_formats(api, uid):
     assert session.status_code == 201, session.text
     pending = api.get(f"/files/{session.json()['data']['fileId']}").json()["data"]
     assert (pending["status"], pending["format"]) == ("PROCESSING", "CSV"), pending
+
+
+def test_a_download_is_named_as_the_file(api, uid):
+    """The download carries the file's own name: as is when it is plain ASCII ('orders (1).csv' was
+    'orders__1_.csv'), and as UTF-8 in filename* (RFC 6266) when it is not ('données €.csv' was 'donn_es__.csv')."""
+    from urllib.parse import quote
+    for name, expected in ((f"orders ({uid}).csv", f'attachment; filename="orders ({uid}).csv"'),
+                           (f"données €{uid}.csv", f"filename*=UTF-8''{quote(f'données €{uid}.csv', safe='')}")):
+        f = api.upload(name, "id,amount\n1,2.50\n")
+        assert f["filename"] == name, f
+        r = api.get(f"/files/{f['id']}/download")
+        assert r.status_code == 200 and expected in r.headers["Content-Disposition"], r.headers
