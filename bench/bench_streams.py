@@ -10,9 +10,17 @@ In one run, on the same generated inputs:
   * the stack: a two-step stream created through the API (files uploaded through upload sessions),
     wall time from `POST /streams/{id}/runs` to COMPLETED (Step Functions in LocalStack, SQS, the local
     Lambda runner, S3 down/uploads, artifact registration, exception loading), and the time from the
-    POST to the first step IN_PROGRESS.
+    POST to the first step IN_PROGRESS: the instants the control plane recorded (run startedAt /
+    completedAt; with DATABASE_URL set, else as seen by polling the API every POLL_SECONDS);
+  * CPU: seconds of CPU the engine alone used (this process), and each part of the stack (runner,
+    PostgreSQL, LocalStack, API: the process trees of STACK_DIR/pids) and the rest of the machine used
+    from the POST to COMPLETED, also per phase of each attempt (Linux /proc). The machine is shared: the
+    "other" column says how much of the wall time someone else's work explains.
+The baseline leaves out what the engine alone never does: reading the inputs from S3, registering
+artifacts (sha256, uploads), loading exceptions, the state machine's transitions and the control plane;
+it includes the engine's own reading of the CSV inputs and writing of its three outputs.
 Counts of both are checked against each other and the generator's truth. Last line:
-``ratio_end_to_end=<x> first_step_in_progress_s=<y> correct=<true|false>``.
+``ratio_end_to_end=<x> overhead_s=<s> first_step_in_progress_s=<y> correct=<true|false>``.
 
 Inputs (rows = N): step 1 is N x N — orders N, marketplace N (90 % of the orders, 10 % strays); step 2
 takes the 10 % of orders left (N/10) against gateway captures (N/10: 8 % of the orders, 2 % strays).
