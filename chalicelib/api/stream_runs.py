@@ -199,7 +199,14 @@ def list_stream_run_steps(runId: int, query: StepsQuery):
 @api.route("/step-runs/{stepRunId}/artifacts", "GET", response=ArtifactList, errors=[404],
            summary="Artifacts of a step run (files: download through downloadUrl)")
 def list_step_run_artifacts(stepRunId: int):
-    return ok(runs.artifacts_of(stepRunId))
+    return ok(in_type_order(runs.artifacts_of(stepRunId)))
+
+
+def in_type_order(artifacts: list[dict]) -> list[dict]:
+    """One fixed order whatever order the worker registered them in: the outputs (MATCHED,
+    UNMATCHED_SOURCE, UNMATCHED_TARGET), then the snapshots (ArtifactType's order)."""
+    rank = {t.value: i for i, t in enumerate(ArtifactType)}
+    return sorted(artifacts, key=lambda a: (rank.get(a.get("artifactType"), len(rank)), a.get("id") or 0))
 
 
 @api.route("/stream-runs/{runId}/cancel", "POST", response=CanceledOut, errors=[404, 409],

@@ -339,3 +339,11 @@ def test_stored_objects_read_back_in_the_order_the_contracts_write_them(client, 
     assert list(client.data("GET", f"/data-sources/{source['id']}")["config"]) == ["connection", "query"]
     run = client.data("GET", f"/stream-runs/{world['run']['id']}")
     assert list(run["triggerMetadata"])[0] == "requestedBy", run
+
+
+def test_a_step_runs_artifacts_come_in_one_fixed_order(client, world):
+    """platform §1 wants lists in a stable order: a step run's artifacts are listed outputs first (MATCHED,
+    UNMATCHED_SOURCE, UNMATCHED_TARGET), then snapshots, whatever order the worker registered them in."""
+    step = client.data("GET", f"/stream-runs/{world['run']['id']}/steps")[0]
+    types = [a["artifactType"] for a in client.data("GET", f"/step-runs/{step['id']}/artifacts")]
+    assert types == ["MATCHED", "UNMATCHED_SOURCE", "UNMATCHED_TARGET"], types

@@ -22,3 +22,12 @@ def test_trigger_metadata_reads_requested_by_then_reason_and_a_schedule_occurren
     assert list(_run(as_stored)["triggerMetadata"]) == ["requestedBy", "reason"]
     scheduled = _run({"schedule": {"late": False, "occurrence": "2026-02-21T02:30:00Z"}})["triggerMetadata"]
     assert list(scheduled["schedule"]) == ["occurrence", "late"]
+
+
+def test_artifacts_are_listed_outputs_first_whatever_the_registration_order():
+    from chalicelib.api.stream_runs import in_type_order
+    registered = [{"id": 9403, "artifactType": "UNMATCHED_TARGET"}, {"id": 9401, "artifactType": "SNAPSHOT_SOURCE"},
+                  {"id": 9405, "artifactType": "MATCHED"}, {"id": 9402, "artifactType": "UNMATCHED_SOURCE"},
+                  {"id": 9404, "artifactType": "SNAPSHOT_TARGET"}]
+    assert [a["artifactType"] for a in in_type_order(registered)] == [
+        "MATCHED", "UNMATCHED_SOURCE", "UNMATCHED_TARGET", "SNAPSHOT_SOURCE", "SNAPSHOT_TARGET"]
