@@ -7,7 +7,7 @@ from enum import Enum
 from typing import Any, Optional
 
 from chalice import Blueprint
-from pydantic import Field, RootModel, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from chalicelib.api.auth_middleware import caller_email
 from chalicelib.api.core import Dialect, Routes, StreamsIn, StreamsOut, StreamsPageQuery, ok, page_of, paginated
@@ -64,10 +64,6 @@ class HistoryOut(StreamsOut):
     changed_by: str = Field(description="The owner of the API key that made the change")
     changed_at: datetime
     changes: dict[str, Any] = Field(examples=[{"status": {"from": "OPEN", "to": "RESOLVED"}}])
-
-
-class HistoryList(RootModel[list[HistoryOut]]):
-    pass
 
 
 class ExceptionPatch(StreamsIn):
@@ -129,7 +125,8 @@ def update_exception(id: int, body: ExceptionPatch):
     return ok(exceptions.view(row), message="Exception updated")
 
 
-@api.route("/exceptions/{id}/history", "GET", response=HistoryList, errors=[404],
-           summary="Every change of an exception, oldest first")
-def exception_history(id: int):
-    return ok([exceptions.history_view(r) for r in exceptions.history(id)])
+@api.route("/exceptions/{id}/history", "GET", query=StreamsPageQuery, response=page_of(HistoryOut), errors=[404],
+           summary="Every change of an exception (paginated, newest first)")
+def exception_history(id: int, query: StreamsPageQuery):
+    rows, total = exceptions.history(id, offset=query.offset, limit=query.limit)
+    return ok(paginated([exceptions.history_view(r) for r in rows], total, query))

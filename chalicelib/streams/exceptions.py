@@ -87,13 +87,18 @@ def update_exception(exception_id: int, changes: dict[str, Any], changed_by: str
         return get_exception(exception_id, c)
 
 
-def history(exception_id: int) -> list[dict]:
+def history(exception_id: int, offset: int = 0, limit: int = 20) -> tuple[list[dict], int]:
+    """One page of an exception's changes, newest first (as every list of the platform), and their number."""
     with tx() as c:
         if fetch_one(c, "SELECT 1 AS x FROM recon.stream_exceptions WHERE exception_id = %s", (exception_id,)) is None:
             raise NotFound("Exception", exception_id)
-        return fetch_all(c, "SELECT history_id, exception_id, changed_by, changed_at, changes"
+        total = fetch_one(c, "SELECT count(*) AS n FROM recon.stream_exception_history WHERE exception_id = %s",
+                          (exception_id,))["n"]
+        rows = fetch_all(c, "SELECT history_id, exception_id, changed_by, changed_at, changes"
                             " FROM recon.stream_exception_history WHERE exception_id = %s"
-                            " ORDER BY changed_at, history_id", (exception_id,))
+                            " ORDER BY changed_at DESC, history_id DESC OFFSET %s LIMIT %s",
+                         (exception_id, offset, limit))
+    return rows, total
 
 
 def open_counts(conn=None) -> list[dict]:

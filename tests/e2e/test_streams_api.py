@@ -119,7 +119,7 @@ def test_legacy_reconciliation_and_stream_on_the_same_data(api):
     r = api.s.patch(api.url + f"/exceptions/{one}", timeout=30,
                     json={"status": "RESOLVED", "note": "marketplace fee", "assignee": "ops@example.com"})
     assert r.status_code == 200 and r.json()["data"]["resolvedBy"] == OWNER
-    hist = api.get(f"/exceptions/{one}/history").json()["data"]
+    hist = api.get(f"/exceptions/{one}/history").json()["data"]["items"]
     assert len(hist) == 1 and hist[0]["changedBy"] == OWNER
     assert hist[0]["changes"]["status"] == {"from": "OPEN", "to": "RESOLVED"}
     assert_409 = api.s.delete(api.url + f"/files/{src['id']}", timeout=30)

@@ -102,7 +102,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Every change of an exception, oldest first */
+        /** Every change of an exception (paginated, newest first) */
         get: operations["exceptionHistory"];
         put?: never;
         post?: never;
@@ -349,7 +349,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Tables of the catalog (additive: what trigger and the table filters accept) */
+        /** Tables of the catalog in its order (additive: what trigger and the table filters accept) */
         get: operations["listTables"];
         put?: never;
         post?: never;
@@ -796,7 +796,7 @@ export interface components {
         CatalogTables: {
             /**
              * Tables
-             * @description Tables of the catalog, sorted (the names trigger and the filters accept)
+             * @description Tables of the catalog in its order (the names trigger and the filters accept)
              */
             tables: string[];
         };
@@ -1205,8 +1205,6 @@ export interface components {
              */
             status: "UP" | "DOWN";
         };
-        /** HistoryList */
-        HistoryList: components["schemas"]["HistoryOut"][];
         /** HistoryOut */
         HistoryOut: {
             /**
@@ -1235,6 +1233,19 @@ export interface components {
             exceptionId: number;
             /** Id */
             id: number;
+        };
+        /** HistoryOutPage */
+        HistoryOutPage: {
+            /** Items */
+            items: components["schemas"]["HistoryOut"][];
+            /** Page */
+            page: number;
+            /** Pagesize */
+            pageSize: number;
+            /** Totalitems */
+            totalItems: number;
+            /** Totalpages */
+            totalPages: number;
         };
         /**
          * InputType
@@ -3396,7 +3407,12 @@ export interface operations {
     };
     exceptionHistory: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Page number, from 1. */
+                page?: number;
+                /** @description Items per page (1..100). */
+                pageSize?: number;
+            };
             header?: never;
             path: {
                 id: number;
@@ -3405,14 +3421,14 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Every change of an exception, oldest first */
+            /** @description Every change of an exception (paginated, newest first) */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": {
-                        data: components["schemas"]["HistoryList"];
+                        data: components["schemas"]["HistoryOutPage"];
                         message: string | null;
                         /** @constant */
                         success: true;
@@ -4406,7 +4422,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Tables of the catalog (additive: what trigger and the table filters accept) */
+            /** @description Tables of the catalog in its order (additive: what trigger and the table filters accept) */
             200: {
                 headers: {
                     [name: string]: unknown;

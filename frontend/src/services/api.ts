@@ -210,7 +210,7 @@ export const exceptions = {
   list: (q: ExceptionsQuery) => sx(c.GET("/api/v1/exceptions", { params: { query: clean(q) } })),
   get: (id: number) => sx(c.GET("/api/v1/exceptions/{id}", { params: path(id) })),
   patch: (id: number, body: ExceptionPatch) => sx(c.PATCH("/api/v1/exceptions/{id}", { params: path(id), body })),
-  history: (id: number) => sx(c.GET("/api/v1/exceptions/{id}/history", { params: path(id) })),
+  history: (id: number, q: PageQ = {}) => sx(c.GET("/api/v1/exceptions/{id}/history", { params: { path: { id }, query: clean(q) } })),
 };
 export const legacy = {
   list: (q: PageQ) => sx(c.GET("/api/v1/reconciliations", { params: { query: clean(q) } })),

@@ -76,12 +76,18 @@ def test_patch_keeps_history_with_the_key_owner(api, reconciliation):
     # the same values again: nothing changes, no history entry
     api.patch(f"/exceptions/{o2}", {"status": "RESOLVED"})
     api.patch(f"/exceptions/{o2}", {"assignee": None})
-    h = api.get(f"/exceptions/{o2}/history").json()["data"]
+    page = api.get(f"/exceptions/{o2}/history").json()["data"]
+    h = page["items"]
+    # a list of the platform: paginated, newest first
+    assert (page["page"], page["pageSize"], page["totalItems"], page["totalPages"]) == (1, 20, 3, 1)
     assert [x["changes"] for x in h] == [
-        {"assignee": {"from": None, "to": "bob@example.com"}, "note": {"from": None, "to": "checking with the marketplace"}},
+        {"assignee": {"from": "bob@example.com", "to": None}},
         {"status": {"from": "OPEN", "to": "RESOLVED"}, "note": {"from": "checking with the marketplace", "to": "fee of 0.01 booked"}},
-        {"assignee": {"from": "bob@example.com", "to": None}}]
+        {"assignee": {"from": None, "to": "bob@example.com"}, "note": {"from": None, "to": "checking with the marketplace"}}]
     assert {x["changedBy"] for x in h} == {api.owner} and all(x["exceptionId"] == o2 for x in h)
+    assert [x["changedAt"] for x in h] == sorted((x["changedAt"] for x in h), reverse=True)
+    second = api.get(f"/exceptions/{o2}/history", page=2, pageSize=2).json()["data"]
+    assert [x["id"] for x in second["items"]] == [h[2]["id"]] and second["totalPages"] == 2
     assert [x["id"] for x in api.get("/exceptions", runId=reconciliation["runId"], status="RESOLVED")
             .json()["data"]["items"]] == [o2]
     assert [x["id"] for x in api.get("/exceptions", runId=reconciliation["runId"], assignee="bob@example.com")
@@ -100,7 +106,7 @@ def test_patch_validation(api, reconciliation):
                  ("resolution", "UNKNOWN_FIELD"))
     assert_error(api.patch("/exceptions/999999999", {"status": "IGNORED"}), 404, "NOT_FOUND")
     assert_error(api.get("/exceptions/999999999/history"), 404, "NOT_FOUND")
-    assert api.get(f"/exceptions/{o3}/history").json()["data"] == []
+    assert api.get(f"/exceptions/{o3}/history").json()["data"]["items"] == []
 
 
 def test_reconciliation_exceptions(api, reconciliation):

@@ -66,11 +66,12 @@ export function ExceptionsPage() {
 export function ExceptionDetailPage() {
   const id = Number(useParams().id);
   const { data: x, error, reload, setData } = useLoad(() => exceptions.get(id), [id]);
-  const history = useLoad(() => exceptions.history(id), [id]);
+  const [historyPage, setHistoryPage] = useState(1);
+  const history = useLoad(() => exceptions.history(id, { page: historyPage, pageSize: 20 }), [id, historyPage]);
   useTitle(x ? `Exception ${x.rowKey ?? x.id}` : `Exception ${id}`);
   if (error) return <ErrorBox error={error} />;
   if (!x) return <Loading what="Loading the exception" />;
-  const entries = history.data ?? [];
+  const entries = history.data?.items ?? [];
   const cc = candidate(x);
   return (
     <section>
@@ -91,8 +92,8 @@ export function ExceptionDetailPage() {
       <table className="grid narrow" aria-label="row data">
         <tbody>{Object.entries(x.rowData ?? {}).map(([k, v]) => <tr key={k}><th scope="row">{k}</th><td><code>{show(v)}</code></td></tr>)}</tbody>
       </table>
-      <ExceptionForm x={x} onSaved={(n) => { setData(n); history.reload(); reload(); }} />
-      <h2>History</h2>
+      <ExceptionForm x={x} onSaved={(n) => { setData(n); if (historyPage === 1) history.reload(); else setHistoryPage(1); reload(); }} />
+      <h2>History <span className="muted small">(newest first)</span></h2>
       <ErrorBox error={history.error} />
       {entries.length === 0 ? <p className="muted">No change yet.</p> : (
         <table className="grid" aria-label="history">
@@ -107,6 +108,9 @@ export function ExceptionDetailPage() {
             ))}
           </tbody>
         </table>
+      )}
+      {history.data && history.data.totalPages > 1 && (
+        <Pager page={history.data.page} totalPages={history.data.totalPages} totalItems={history.data.totalItems} onPage={setHistoryPage} />
       )}
     </section>
   );
