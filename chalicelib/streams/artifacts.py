@@ -5,8 +5,9 @@ count of that step run's rows already there says whether a side is loaded (nothi
 from __future__ import annotations
 
 import csv
-import json
+import os
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -111,21 +112,49 @@ def load_exceptions(conn: psycopg.Connection, path: Path, *, side: str, stream_i
     if already > 0:
         return int(already)
     constants = (stream_id, run_id, step_run_id, reconciliation_id, step_order, side)
-    if PIPE_DIR.is_dir():
-        return _load_through_pipe(conn, path, constants)
-    staged = path.with_name(path.stem + f".exceptions-{side.lower()}.csv")
-    rows = exceptions_csv(path, staged, constants)
-    if rows == 0:
-        return 0
-    with conn.cursor() as cur, open(staged, "rb") as f:
-        with cur.copy(_COPY_SQL) as copy:
-            while block := f.read(1 << 20):
-                copy.write(block)
-    staged.unlink(missing_ok=True)
-    return rows
+    with _load_slot(conn, step_run_id):
+        if PIPE_DIR.is_dir():
+            return _load_through_pipe(conn, path, constants)
+        staged = path.with_name(path.stem + f".exceptions-{side.lower()}.csv")
+        rows = exceptions_csv(path, staged, constants)
+        if rows == 0:
+            return 0
+        with conn.cursor() as cur, open(staged, "rb") as f:
+            with cur.copy(_COPY_SQL) as copy:
+                while block := f.read(1 << 20):
+                    copy.write(block)
+        staged.unlink(missing_ok=True)
+        return rows
 
 
 PIPE_DIR = Path("/dev/fd")
+
+# Exception COPYs into recon.stream_exceptions run LOADS_AT_ONCE at a time (slot = step run id modulo it),
+# whatever the worker: two at once extend the same heap and insert into the same index pages (the newest
+# entries), and measured on the local stack's PostgreSQL a 100k and a 40k load at once took 1.15 s and
+# 1.16 s of backend CPU against 0.94 s and 0.90 s one after the other. A session-level advisory lock held
+# for the COPY only (not until the loading transaction commits, which may wait for uploads); the COPY runs
+# in a savepoint so that a failed one still leaves the transaction able to release it. Raise
+# STREAM_EXCEPTION_LOADS_AT_ONCE when PostgreSQL has cores to spare.
+LOADS_AT_ONCE = max(1, int(os.environ.get("STREAM_EXCEPTION_LOADS_AT_ONCE", "1")))
+_LOCK_SPACE = 0x72656378   # the first key of the two-key advisory locks this module takes
+
+
+@contextmanager
+def _load_slot(conn: psycopg.Connection, step_run_id: int):
+    slot = int(step_run_id) % LOADS_AT_ONCE
+    conn.execute("SELECT pg_advisory_lock(%s, %s)", (_LOCK_SPACE, slot))
+    try:
+        with conn.transaction():
+            yield
+    finally:
+        try:
+            conn.execute("SELECT pg_advisory_unlock(%s, %s)", (_LOCK_SPACE, slot))
+        except psycopg.Error:
+            # never hand a connection that may still hold the lock back to a pool: closing it ends the
+            # session, which releases the lock
+            conn.close()
+            raise
 
 
 def _load_through_pipe(conn: psycopg.Connection, path: Path, constants: tuple) -> int:

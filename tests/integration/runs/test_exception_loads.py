@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from pathlib import Path
 
 import duckdb
@@ -146,3 +147,50 @@ def test_a_header_only_output_loads_nothing(conn, tmp_path: Path):
     (tmp_path / "blank.csv").write_text("")
     assert _load(conn, tmp_path / "blank.csv") == 0
     assert json.dumps(_rows(conn, "TARGET")) == "[]"
+
+
+def _waiting_for_a_load_slot(conn) -> int:
+    return conn.execute("SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+                        " AND classid = %s", (artifacts._LOCK_SPACE,)).fetchone()["n"]
+
+
+def test_loads_take_turns_on_the_table(conn, tmp_path: Path):
+    # one worker's COPY is running (it holds the slot); another worker's load waits for it, then runs
+    src = _unmatched(tmp_path / "u.csv", 2000)
+    other = psycopg.connect(conn.info.dsn, row_factory=dict_row)
+    done = threading.Event()
+    outcome = {}
+
+    def second_worker():
+        try:
+            with other.transaction():
+                outcome["rows"] = artifacts.load_exceptions(other, src, side="SOURCE", **IDS)
+        except Exception as exc:  # noqa: BLE001 — reported by the assertions below
+            outcome["error"] = exc
+        finally:
+            done.set()
+
+    with conn.transaction(), artifacts._load_slot(conn, IDS["step_run_id"]):
+        t = threading.Thread(target=second_worker)
+        t.start()
+        deadline = time.monotonic() + 20
+        while _waiting_for_a_load_slot(conn) == 0:
+            assert time.monotonic() < deadline, "the second load never waited for the slot"
+            assert not done.is_set(), f"the second load ran while the slot was held: {outcome}"
+            time.sleep(0.02)
+        assert _rows(conn, "SOURCE") == []
+    assert done.wait(20), "the second load did not run once the slot was free"
+    t.join(5)
+    other.close()
+    assert outcome == {"rows": 2000}
+    assert len(_rows(conn, "SOURCE")) == 2000
+
+
+def test_a_failed_load_gives_its_slot_back(conn, tmp_path: Path):
+    src = _unmatched(tmp_path / "u.csv", 1000)
+    with pytest.raises(psycopg.errors.CheckViolation):
+        _load(conn, src, side="NEITHER")
+    with psycopg.connect(conn.info.dsn) as other:
+        assert other.execute("SELECT pg_try_advisory_lock(%s, %s)",
+                             (artifacts._LOCK_SPACE, IDS["step_run_id"] % artifacts.LOADS_AT_ONCE)).fetchone()[0]
+    assert _load(conn, src) == 1000      # and the same connection loads again
