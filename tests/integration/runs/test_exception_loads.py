@@ -151,7 +151,8 @@ def test_a_header_only_output_loads_nothing(conn, tmp_path: Path):
 
 def _waiting_for_a_load_slot(conn) -> int:
     return conn.execute("SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
-                        " AND classid = %s", (artifacts._LOCK_SPACE,)).fetchone()["n"]
+                        " AND classid = %s AND database = (SELECT oid FROM pg_database"
+                        " WHERE datname = current_database())", (artifacts._LOCK_SPACE,)).fetchone()["n"]
 
 
 def test_loads_take_turns_on_the_table(conn, tmp_path: Path):
