@@ -21,7 +21,7 @@ from typing import Callable, Optional
 
 import duckdb
 
-from .explain import explain_unmatched
+from .explain import explain_unmatched, no_candidate_detail
 from .inputs import (EXPLANATION_COLUMNS, CsvDialect, InputError, csv_dialect, detect_format,
                      explanation_tail, ident, reader_sql, sql_str, translate_error)
 from .rules import Cardinality, Operator, Pass, RuleSet, check_columns
@@ -131,6 +131,10 @@ class _Runner:
         # passes whose block cannot hold a candidate for a row left unmatched: a first pass of
         # equalities only whose keys were unique on both sides (every block pair was matched)
         self.nothing_to_explain: set[int] = set()
+        # a rule set of one pass of equalities whose keys were unique on both sides: every row left
+        # unmatched has no candidate at all, so the unmatched outputs are written straight from the
+        # inputs (ANTI JOIN on the matches) without rest tables or explanation tables
+        self.direct_unmatched = False
 
     # ---- progress, cancellation, and a watcher for long statements
 
@@ -379,6 +383,23 @@ class _Runner:
         self._rest_no[side.letter] = 0
         self.rest_rows[side.letter] = side.rows
 
+    def matched_bits(self, side: Side, where: str) -> str:
+        """A scalar subquery: the bit string of the side's row numbers that ``matches`` rows (filtered
+        by ``where``) name — one bit per input row, set when matched. Building it reads the matches
+        once; testing a row is one bit lookup (an ANTI join would build a hash table of them).
+        Only for a ``where`` that selects at least one match (an empty aggregate is NULL)."""
+        rid_col = "s_rid" if side.letter == "s" else "t_rid"
+        return f"(SELECT bitstring_agg({rid_col}, 0, {max(side.rows - 1, 0)}) FROM matches WHERE {where})"
+
+    def not_matched(self, side: Side, rid: str, where: str) -> str:
+        """The clause that keeps the rows (row number ``rid``) no match selected by ``where`` names."""
+        if side.rows < 2 ** 31 - 1:
+            return f"WHERE get_bit({self.matched_bits(side, where)}, CAST({rid} AS INTEGER)) = 0"
+        # beyond the bit string's INTEGER positions: an ANTI join (a NOT IN subquery would plan a
+        # slower MARK join for its NULL semantics)
+        rid_col = "s_rid" if side.letter == "s" else "t_rid"
+        return f"ANTI JOIN (SELECT {rid_col} AS __mrid FROM matches WHERE {where}) __m ON {rid} = __m.__mrid"
+
     def shrink_rest(self, side: Side, pass_no: int, drop_previous: bool = True):
         """After a pass that matched rows: keep the rest as a narrow table (later passes and the
         explanations scan it instead of anti-joining the whole input with every match)."""
@@ -387,9 +408,8 @@ class _Runner:
                 + [ident(c) for c in self._group_columns(side)])
         n = self._rest_no[side.letter] + 1
         name = f"rest_{side.letter}_{n}"
-        # an ANTI join (a NOT IN subquery would plan a slower MARK join for its NULL semantics)
         kept = self.one(f"""CREATE OR REPLACE TEMP TABLE {name} AS SELECT {', '.join(cols)} FROM {self.rest[side.letter]} r
-                     ANTI JOIN (SELECT {rid_col} AS __mrid FROM matches WHERE pass = {pass_no}) m ON r.__rid = m.__mrid""")[0]
+                     {self.not_matched(side, 'r.__rid', f'pass = {pass_no}')}""")[0]
         if n > 1 and drop_previous:
             self.sql(f"DROP TABLE rest_{side.letter}_{n - 1}")
         self.rest[side.letter] = name
@@ -473,6 +493,14 @@ class _Runner:
         self.check_cancel()
         if n == 0:
             return 0
+        if pi == 0 and len(self.rs.passes) == 1:
+            where = f"pass = {pi + 1}"
+            ds, dt = self.one(f"SELECT bit_count({self.matched_bits(s, where)}), bit_count({self.matched_bits(t, where)})")
+            if n == ds == dt:
+                self._shrunk = True           # no later pass, no explanation: nothing reads a rest
+                self.nothing_to_explain.add(pi)
+                self.direct_unmatched = True
+                return n
         # the rest tables are needed anyway; their sizes say how many distinct rows were paired
         saved = (self._save_rest(s), self._save_rest(t))
         self.shrink_rest(s, pi + 1, drop_previous=False)
@@ -693,6 +721,23 @@ class _Runner:
             FROM (SELECT * FROM matches m ORDER BY {order}) m
         ) TO {sql_str(path)} (FORMAT csv, HEADER true)"""
 
+    def direct_unmatched_sql(self, side: Side, other: Side, path: str) -> str:
+        """The UNMATCHED output of a side when every unmatched row is NO_CANDIDATE (see
+        ``direct_unmatched``): the input's rows that no match names, explained inline."""
+        cols = ", ".join(f"x.{ident(c)}" for c in side.columns)
+        rk = "x.__m_key" if side.key_column else "CAST(x.rowid + 1 AS VARCHAR)"
+        detail, _ = no_candidate_detail(self, side, other, "x")
+        # a filtered scan keeps the input's order (preserve_insertion_order is on while outputs are
+        # written); only the ANTI join of inputs beyond 2^31 rows needs the sort
+        order = "" if side.rows < 2 ** 31 - 1 else "ORDER BY x.rowid"
+        return f"""COPY (
+                SELECT {cols}, {rk} AS _row_key, 'NO_CANDIDATE' AS _reason, CAST(NULL AS VARCHAR) AS _closest_key,
+                       CAST(NULL AS VARCHAR) AS _closest_pass, CAST(NULL AS VARCHAR) AS _failed_condition,
+                       {detail} AS _detail
+                FROM {side.table} x {self.not_matched(side, 'x.rowid', 'true')}
+                {order}
+            ) TO {sql_str(path)} (FORMAT csv, HEADER true)"""
+
     def unmatched_sql(self, side: Side, path: str) -> str:
         """The COPY of a side's UNMATCHED output: its original columns and the explanation (expl_s /
         expl_t), in row order."""
@@ -756,9 +801,16 @@ def run_match(source_path: str, target_path: str, rule_set: RuleSet, out_dir: st
         # checkpoint (compress) the whole in-memory database: a stall of seconds
         matched_written = r.alongside(r.matched_sql(s, t, paths["matched"]))
         try:
-            reasons = explain_unmatched(r, s, t)
-            r.sql(r.unmatched_sql(s, paths["unmatched_source"]))
-            r.sql(r.unmatched_sql(t, paths["unmatched_target"]))
+            if r.direct_unmatched:
+                n1 = r.summary_passes[0]["matches"]
+                reasons = {"SOURCE": {"NO_CANDIDATE": s.rows - n1} if s.rows > n1 else {},
+                           "TARGET": {"NO_CANDIDATE": t.rows - n1} if t.rows > n1 else {}}
+                r.sql(r.direct_unmatched_sql(s, t, paths["unmatched_source"]))
+                r.sql(r.direct_unmatched_sql(t, s, paths["unmatched_target"]))
+            else:
+                reasons = explain_unmatched(r, s, t)
+                r.sql(r.unmatched_sql(s, paths["unmatched_source"]))
+                r.sql(r.unmatched_sql(t, paths["unmatched_target"]))
         finally:
             matched_written()
         ms = sum(x["sourceRows"] for x in r.summary_passes)

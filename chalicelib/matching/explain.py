@@ -47,7 +47,7 @@ def explain_unmatched(r: "_Runner", s: "Side", t: "Side") -> dict:
             if q is not None:
                 parts.append(q)
         ex = f"expl_{x.letter}"
-        no_cand, no_join = _no_candidate_detail(r, x, y)
+        no_cand, no_join = no_candidate_detail(r, x, y)
         if parts:
             union = " UNION ALL ".join(f"SELECT * FROM ({q})" for q in parts)
             r.sql(f"""CREATE OR REPLACE TEMP TABLE best_{x.letter} AS SELECT * FROM ({union})
@@ -235,15 +235,16 @@ def _groups(r: "_Runner", pi: int, x: "Side", y: "Side"):
         JOIN gb ON {' AND '.join(f'm.__g{i} = gb.__g{i}' for i in range(len(gcols)))}"""
 
 
-def _no_candidate_detail(r: "_Runner", x: "Side", y: "Side") -> tuple[str, str]:
-    """SQL for the NO_CANDIDATE sentence of an unmatched row u of x, and the join it needs."""
+def no_candidate_detail(r: "_Runner", x: "Side", y: "Side", alias: str = "nk") -> tuple[str, str]:
+    """SQL for the NO_CANDIDATE sentence of an unmatched row u of x, and the join it needs (which
+    gives the row's derived columns the alias ``nk``; with another alias they are already there)."""
     for pi, p in enumerate(r.rs.passes):
         eq = [c for c in r.conds[pi] if c.op is Operator.EQUALS and c.cond.aggregate is None]
         if not eq:
             continue
         cols = [(c.cond.source if x.letter == "s" else c.cond.target) for c in eq]
         feats = [(c.s if x.letter == "s" else c.t)[2:] for c in eq]
-        empty = " ".join(f"WHEN nk.{f} IS NULL THEN {sql_str(col + ' is empty; empty keys never match')}"
+        empty = " ".join(f"WHEN {alias}.{f} IS NULL THEN {sql_str(col + ' is empty; empty keys never match')}"
                          for f, col in zip(feats, cols))
         pairs = ", ".join(f"{c.cond.source} = {c.cond.target}" for c in eq)
         join = f"LEFT JOIN (SELECT __rid AS rid, {', '.join(feats)} FROM {r.rest[x.letter]}) nk ON nk.rid = u.rid"

@@ -1,4 +1,6 @@
 """ONE_TO_ONE passes: exact keys, duplicates, mutual best, tie-breaks, carrying on, nulls, reasons."""
+import pytest
+
 from .helpers import eq, match, p, rule_set, sim, tol, window
 
 S = ["id", "ref", "amount", "date", "name"]
@@ -141,3 +143,26 @@ def test_amount_only_block_explains_near_misses_within_a_month(tmp_path):
     assert o.unmatched()["s1"]["_reason"] == "DATE_OUT_OF_WINDOW"
     assert o.unmatched()["s1"]["_detail"] == "date is 9 days after date; window 0 days before to 2 days after"
     assert o.unmatched()["s2"]["_reason"] == "NO_CANDIDATE"
+
+
+@pytest.mark.parametrize("keys", [("id", "id"), (None, None)])
+def test_one_exact_pass_with_unique_keys_writes_what_the_full_explanation_writes(tmp_path, keys):
+    """One pass of equalities whose keys are unique on both sides writes its unmatched rows straight
+    from the inputs: the same bytes as the general path, which runs when a second pass follows (an
+    identical second pass matches nothing more and explains the same rows the same way)."""
+    src = [["s1", "A", "1", "", ""], ["s2", "", "2", "", ""], ["s3", "Ç", "3", "", ""], ["s4", "D", "4", "", ""],
+           ["s5", None, "5", "", ""], ["s6", "F", "6", "", ""]]
+    tgt = [["t1", "D", "1", "", ""], ["t2", "A", "2", "", ""], ["t3", "", "3", "", ""], ["t4", "Z", "4", "", ""],
+           ["t5", "C\u0327", "5", "", ""]]
+    one = rule_set(p("ref", eq("ref")), source_key=keys[0], target_key=keys[1])
+    two = rule_set(p("ref", eq("ref")), p("ref again", eq("ref")), source_key=keys[0], target_key=keys[1])
+    a = match(tmp_path, S, src, T, tgt, one, out="one")
+    b = match(tmp_path, S, src, T, tgt, two, out="two")
+    for path in ("unmatched_source_path", "unmatched_target_path", "matched_path"):
+        assert open(getattr(a.result, path), "rb").read() == open(getattr(b.result, path), "rb").read(), path
+    assert a.result.summary["reasons"] == b.result.summary["reasons"] == {
+        "SOURCE": {"NO_CANDIDATE": 3}, "TARGET": {"NO_CANDIDATE": 2}}
+    assert [r["id"] for r in a.unmatched_source] == ["s2", "s5", "s6"]
+    details = {r["id"]: r["_detail"] for r in a.unmatched_source}
+    assert details == {"s2": "ref is empty; empty keys never match", "s5": "ref is empty; empty keys never match",
+                       "s6": "no target row with the same ref = ref in any pass"}
