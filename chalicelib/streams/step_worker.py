@@ -365,7 +365,9 @@ def _resolve(a: Attempt, side: str, spec: dict, workdir: Path) -> dict:
         if row["status"] == "INVALID":
             raise StepInputInvalid(f"{side.lower()} input: file {ref} is INVALID: {row['error_message']}")
         if row["status"] != "READY":
-            raise RuntimeError(f"{side.lower()} input: file {ref} is {row['status']}")
+            # the status the files API shows (an unfinished upload session reads PROCESSING there)
+            shown = "PROCESSING (its upload is not complete)" if row["status"] == "UPLOADING" else row["status"]
+            raise RuntimeError(f"{side.lower()} input: file {ref} is {shown}")
         path = path.with_suffix(_suffix(row))
         _download(side, row, path)
         return {"path": path, "file_id": ref, "from": "download"}
@@ -497,8 +499,20 @@ def _snapshot(a: Attempt, side: str, data_source_id: int, workdir: Path) -> dict
     except InterruptedError:
         raise AttemptCanceled() from None
     filename = f"stream_{a.run_id}_step_{a.step_order}_snapshot_{side.lower()}.csv"
-    row = _register(a, path, filename, "SNAPSHOT", rows, f"SNAPSHOT_{side}")
+    row = _register(a, path, filename, "SNAPSHOT", rows, f"SNAPSHOT_{side}", columns=_detected_columns(path))
     return {"path": path, "file_id": row["file_id"]}
+
+
+def _detected_columns(path: Path) -> list[dict]:
+    """A snapshot is an input like an uploaded file: its columns carry the types read from it the same
+    way (platform §2), not VARCHAR throughout."""
+    from chalicelib.matching import InputError, inspect_file
+    from chalicelib.streams.files import _columns_json
+
+    try:
+        return _columns_json(inspect_file(str(path), format="CSV").columns)
+    except InputError:
+        return _header(path)
 
 
 def _header(path: Path) -> list[dict]:
@@ -522,7 +536,7 @@ def _digest(path: Path) -> tuple[str, int]:
 
 
 def _register(a: Attempt, path: Path, filename: str, origin: str, rows: int | None, artifact_type: str,
-              keep: bool = False) -> dict:
+              keep: bool = False, columns: list[dict] | None = None) -> dict:
     """Upload a local output, register it as a READY file and as an artifact of this attempt (`keep`:
     a later step reads it, keep a local copy for it)."""
     from chalicelib.streams import files, storage
@@ -536,7 +550,7 @@ def _register(a: Attempt, path: Path, filename: str, origin: str, rows: int | No
         rows = max(0, lines - 1)
     with tx() as c:
         row = files.register_file(filename=filename, origin=origin, s3_key=key, size_bytes=path.stat().st_size,
-                                  sha256=sha, row_count=rows, columns=_header(path), format="CSV", conn=c)
+                                  sha256=sha, row_count=rows, columns=columns or _header(path), format="CSV", conn=c)
         runtime.insert_artifact(c, a.step_run_id, artifact_type, row)
     return row
 

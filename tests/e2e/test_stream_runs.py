@@ -86,7 +86,7 @@ def _run(api, stream_id: int, **metadata) -> int:
     return created["runId"]
 
 
-def test_three_step_chained_run_counts_equal_the_generators_truth(api, setup):
+def test_three_step_chained_run_counts_equal_the_generators_truth(api, setup, tmp_path):
     stream_id = _stream(api, setup)
     run_id = _run(api, stream_id, requestedBy="ops@example.com")
     run = wait_run(api, run_id)
@@ -109,6 +109,15 @@ def test_three_step_chained_run_counts_equal_the_generators_truth(api, setup):
     first = {a["artifactType"]: a for a in _data(api.get(f"/step-runs/{steps[0]['id']}/artifacts"))}
     assert set(first) == {"SNAPSHOT_SOURCE", "MATCHED", "UNMATCHED_SOURCE", "UNMATCHED_TARGET"}
     assert first["SNAPSHOT_SOURCE"]["rowCount"] == len(setup["data"].orders)
+    # a snapshot is an input like an uploaded file: its columns carry the types read from its bytes
+    snap = first["SNAPSHOT_SOURCE"]
+    meta = _data(api.get(f"/files/{snap['fileId']}"))
+    body = api.s.get(api.url.removesuffix("/api/v1") + snap["downloadUrl"], allow_redirects=True, timeout=30).content
+    local = tmp_path / "snapshot.csv"
+    local.write_bytes(body)
+    from chalicelib.matching import inspect_file
+    assert meta["columns"] == [{"name": c.name, "type": c.type} for c in inspect_file(str(local)).columns]
+    assert {c["type"] for c in meta["columns"]} != {"VARCHAR"}, meta["columns"]
     assert first["UNMATCHED_SOURCE"]["rowCount"] == truth[1]["unmatchedSource"]
     for a in first.values():
         assert a["checksum"].startswith("sha256:") and a["downloadUrl"] == f"/api/v1/files/{a['fileId']}/download"
