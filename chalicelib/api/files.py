@@ -1,7 +1,6 @@
 """Files (streams platform §2): direct upload, upload sessions, list, get, download, delete."""
 from __future__ import annotations
 
-import urllib.parse
 from datetime import datetime
 from enum import Enum
 from typing import Optional
@@ -179,16 +178,8 @@ def download_file(id: int):
     data = storage.get_bytes(row["s3_key"])
     return Response(body=data, status_code=200, headers={
         "Content-Type": "application/octet-stream",
-        "Content-Disposition": _disposition(row["filename"], storage.safe_name(row["filename"])),
+        "Content-Disposition": storage.content_disposition(row["filename"]),
         "X-Checksum-Sha256": row["sha256"] or ""})
-
-
-def _disposition(filename: str, fallback: str) -> str:
-    """attachment with the file's own name: plain when it is printable ASCII, otherwise an ASCII fallback
-    and the UTF-8 name (RFC 6266 / RFC 8187 filename*), so 'données €.csv' downloads as itself."""
-    if filename.isascii() and filename.isprintable() and '"' not in filename and "\\" not in filename:
-        return f'attachment; filename="{filename}"'
-    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{urllib.parse.quote(filename, safe='')}"
 
 
 @api.route("/files/{id}", "DELETE", response=DeletedOut, errors=[404, 409],

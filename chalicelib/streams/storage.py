@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import urllib.parse
 from functools import lru_cache
 from pathlib import Path
 from typing import BinaryIO
@@ -117,10 +118,18 @@ def delete(key: str) -> None:
     _s3().delete_object(Bucket=bucket(), Key=key)
 
 
+def content_disposition(filename: str) -> str:
+    """attachment with the file's own name: plain when it is printable ASCII, otherwise an ASCII fallback
+    and the UTF-8 name (RFC 6266 / RFC 8187 filename*), so 'données €.csv' downloads as itself."""
+    if filename.isascii() and filename.isprintable() and '"' not in filename and "\\" not in filename:
+        return f'attachment; filename="{filename}"'
+    return f"attachment; filename=\"{safe_name(filename)}\"; filename*=UTF-8''{urllib.parse.quote(filename, safe='')}"
+
+
 def presign_get(key: str, filename: str | None = None, expires: int = PRESIGN_SECONDS) -> str:
     params = {"Bucket": bucket(), "Key": key}
     if filename:
-        params["ResponseContentDisposition"] = f'attachment; filename="{safe_name(filename)}"'
+        params["ResponseContentDisposition"] = content_disposition(filename)
     return _s3().generate_presigned_url("get_object", Params=params, ExpiresIn=expires)
 
 

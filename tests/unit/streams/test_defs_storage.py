@@ -53,5 +53,13 @@ def test_round_trips(s3, tmp_path):
 def test_presigned_urls_name_the_object(s3):
     url = storage.presign_get("files/3/x.csv", filename="report Feb.csv")
     assert "files/3/x.csv" in url and "response-content-disposition" in url and "Expires=" in url
+    # a redirected download is named as the file too: 'données €.csv' in filename* (RFC 6266), as inline
+    from urllib.parse import parse_qs, quote, urlparse
+    url = storage.presign_get("files/3/z.csv", filename="données €.csv")
+    (disposition,) = parse_qs(urlparse(url).query)["response-content-disposition"]
+    fallback, utf8 = disposition.split("; filename*=")
+    assert fallback.startswith('attachment; filename="') and fallback.isascii()
+    assert utf8 == f"UTF-8''{quote('données €.csv', safe='')}"
+    assert storage.content_disposition("orders (1).csv") == 'attachment; filename="orders (1).csv"'
     put = storage.presign_put("files/3/y.csv", expires=60)
     assert "files/3/y.csv" in put and "Signature" in put
