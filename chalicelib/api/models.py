@@ -40,7 +40,7 @@ IsoDate = Annotated[
 
 def _strict_int_from_query(value: Any) -> Any:
     if isinstance(value, str):
-        if not re.fullmatch(r"[+-]?[0-9]{1,9}", value.strip()):
+        if not re.fullmatch(r"[+-]?[0-9]{1,30}", value.strip()):
             raise ValueError(f"must be an integer, got '{value}'")
         return int(value)
     return value

@@ -137,6 +137,13 @@ def test_bad_parameters_are_400_naming_the_parameter(api, query, field):
     assert data["details"][0]["field"] == field
 
 
+def test_a_huge_page_number_is_out_of_range_not_a_non_integer(api):
+    r = api.get(f"{PATH}?page=99999999999")
+    assert r.status_code == 400, r.body
+    problem = body(r)["details"][0]
+    assert problem == {"field": "page", "problem": "must be <= 1000000 (got 99999999999)"}, problem
+
+
 def test_unknown_table_filter_is_invalid_table(api):
     r = api.get(f"{PATH}?table=nope")
     assert r.status_code == 400
