@@ -51,6 +51,7 @@ from pydantic.alias_generators import to_camel
 
 from chalicelib.domain.timeutil import iso_z
 from chalicelib.observability import logger
+from chalicelib.problem_words import json_type, type_or_length
 from chalicelib.streams.defs_errors import Conflict, DefinitionError, Invalid, NotFound
 
 JSON_HEADERS = {"Content-Type": "application/json"}
@@ -294,20 +295,6 @@ def current_request_id(app) -> str:
 # ------------------------------------------------------------------------------- pydantic -> problems
 
 
-def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, (int, float)):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, (list, tuple)):
-        return "array"
-    return "object"
-
-
 def field_path(loc: Sequence[Any]) -> str:
     """`("steps", 1, "ruleSetId")` -> `steps[1].ruleSetId`."""
     name = ""
@@ -317,13 +304,6 @@ def field_path(loc: Sequence[Any]) -> str:
         else:
             name += ("." if name else "") + str(part)
     return name
-
-
-_TYPE_WORDS = {"string_type": "a string", "list_type": "an array", "int_type": "an integer", "int_parsing": "an integer",
-               "bool_type": "a boolean", "bool_parsing": "a boolean", "model_type": "an object",
-               "model_attributes_type": "an object", "dict_type": "an object", "float_type": "a number",
-               "float_parsing": "a number", "int_from_float": "an integer", "decimal_type": "a number",
-               "decimal_parsing": "a number", "none_required": "null"}
 
 
 def _problem_text(err: dict) -> tuple[str, str]:
@@ -342,12 +322,9 @@ def _problem_text(err: dict) -> tuple[str, str]:
         except (TypeError, ValueError):
             shown = repr(got)
         return "INVALID_VALUE", f"must be one of {allowed} (got {shown})"
-    if kind in _TYPE_WORDS:
-        return "INVALID_TYPE", f"must be {_TYPE_WORDS[kind]} (got {_json_type(got)})"
-    if kind == "string_too_long":
-        return "TOO_LONG", f"must be at most {ctx.get('max_length')} characters"
-    if kind == "string_too_short":
-        return "TOO_SHORT", f"must be at least {ctx.get('min_length')} character(s)"
+    worded = type_or_length(err)
+    if worded is not None:
+        return worded
     if kind == "too_long":
         return "TOO_LONG", f"must have at most {ctx.get('max_length')} items"
     if kind == "too_short":
@@ -581,7 +558,7 @@ def load_json_body(raw: bytes | str | None) -> Any:
         except (ValueError, UnicodeDecodeError, RecursionError) as exc:
             raise RequestInvalid([Problem("body", "MALFORMED_JSON", f"is not valid JSON ({exc})")]) from None
     if not isinstance(parsed, dict):
-        raise RequestInvalid([Problem("body", "INVALID_TYPE", f"must be a JSON object (got {_json_type(parsed)})")])
+        raise RequestInvalid([Problem("body", "INVALID_TYPE", f"must be a JSON object (got {json_type(parsed)})")])
     return parsed
 
 

@@ -17,6 +17,7 @@ from typing import Any, Iterator, Union
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from psycopg.types.json import Jsonb
 
+from chalicelib.problem_words import type_or_length
 from chalicelib.streams.defs_db import fetch_all, fetch_one, tx
 from chalicelib.streams.defs_errors import Conflict, Invalid, Issue, NotFound
 
@@ -143,22 +144,9 @@ def _issues(exc, config: Any) -> list[Issue]:
     return issues
 
 
-_TYPE_WORDS = {"string_type": "a string", "int_type": "an integer", "bool_type": "a boolean",
-               "float_type": "a number", "list_type": "an array", "dict_type": "an object"}
-_JSON_KINDS = {type(None): "null", bool: "boolean", int: "number", float: "number", str: "string", list: "array",
-               dict: "object"}
-
-
 def _worded(err: dict, code: str, msg: str) -> tuple[str, str]:
     """The API's words for pydantic's type and length errors (as for every other body field)."""
-    kind, ctx = err["type"], err.get("ctx") or {}
-    if kind in _TYPE_WORDS:
-        return "INVALID_TYPE", f"must be {_TYPE_WORDS[kind]} (got {_JSON_KINDS.get(type(err.get('input')), 'other')})"
-    if kind == "string_too_short":
-        return "TOO_SHORT", f"must be at least {ctx.get('min_length')} character(s)"
-    if kind == "string_too_long":
-        return "TOO_LONG", f"must be at most {ctx.get('max_length')} characters"
-    return code, msg
+    return type_or_length(err) or (code, msg)
 
 
 # ---------------------------------------------------------------------------------- data access
