@@ -9,19 +9,12 @@ import pytest
 from chalicelib.config import reset_settings
 from chalicelib.db import pool
 from chalicelib.db.migrate import MIGRATIONS_DIR, MigrationError, migrate
-from tests.pgcluster import database_url_or_cluster, fresh_database
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    url, stop = database_url_or_cluster(tmp_path_factory.mktemp("cp-pg"))
-    yield url
-    stop()
+from tests.pgcluster import fresh_database
 
 
 @pytest.fixture
-def empty_db(server):
-    with fresh_database(server, "recon_cp") as url:
+def empty_db(pg_server):
+    with fresh_database(pg_server, "recon_cp") as url:
         yield url
 
 

@@ -13,16 +13,9 @@ from chalicelib import aws
 from chalicelib.cdc import catalog as catalog_mod
 from chalicelib.config import reset_settings
 from chalicelib.workers import cdc as cdc_worker
-from tests.pgcluster import database_url_or_cluster, fresh_database
+from tests.pgcluster import fresh_database
 
 QUEUES = ["recon-jobs", "recon-segments", "recon-schedule", "recon-maintenance", "recon-alerts"]
-
-
-@pytest.fixture(scope="session")
-def pg_server(tmp_path_factory):
-    url, stop = database_url_or_cluster(tmp_path_factory.mktemp("engine-pg"))
-    yield url
-    stop()
 
 
 @pytest.fixture

@@ -14,24 +14,17 @@ import pytest
 from psycopg.rows import dict_row
 
 from chalicelib.streams import artifacts
-from tests.pgcluster import database_url_or_cluster, fresh_database
+from tests.pgcluster import fresh_database
 
 HEADER = "order_id,amount,_row_key,_reason,_closest_key,_closest_pass,_failed_condition,_detail\n"
 IDS = dict(stream_id=9001, run_id=9201, step_run_id=9301, reconciliation_id=12001, step_order=1)
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    url, stop = database_url_or_cluster(tmp_path_factory.mktemp("exception-loads-pg"))
-    yield url
-    stop()
-
-
 @pytest.fixture
-def conn(server):
+def conn(pg_server):
     from chalicelib.db.migrate import migrate
 
-    with fresh_database(server, "recon_exc") as url:
+    with fresh_database(pg_server, "recon_exc") as url:
         migrate(url, log=lambda *_: None)
         with psycopg.connect(url, row_factory=dict_row) as c:
             yield c

@@ -11,7 +11,7 @@ from psycopg import sql
 from psycopg.rows import dict_row
 
 from chalicelib.runs import leases
-from tests.pgcluster import database_url_or_cluster, fresh_database
+from tests.pgcluster import fresh_database
 
 T = leases.LeaseTable("work", "items", ("item_id",))
 CANDIDATES = sql.SQL(
@@ -19,16 +19,9 @@ CANDIDATES = sql.SQL(
 ).format(T.claimable("i"))
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    url, stop = database_url_or_cluster(tmp_path_factory.mktemp("leases-pg"))
-    yield url
-    stop()
-
-
 @pytest.fixture
-def url(server):
-    with fresh_database(server, "recon_leases") as url:
+def url(pg_server):
+    with fresh_database(pg_server, "recon_leases") as url:
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute("CREATE SCHEMA work")
             conn.execute(
