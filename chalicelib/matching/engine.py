@@ -187,26 +187,16 @@ class _Runner:
         Returns ``wait()``, which joins and re-raises the statement's error."""
         cur = self.con.cursor()
         self._side_cons.append(cur)
-        box: dict = {}
-
-        def work():
-            try:
-                cur.execute(q)
-            except BaseException as e:   # noqa: BLE001 — handed to wait()
-                box["error"] = e
-
-        th = threading.Thread(target=work, daemon=True)
-        th.start()
+        joined = _in_thread(lambda: cur.execute(q))
 
         def wait():
-            th.join()
-            self._side_cons.remove(cur)
-            cur.close()
-            err = box.get("error")
-            if isinstance(err, duckdb.InterruptException):
+            try:
+                joined()
+            except duckdb.InterruptException:
                 raise MatchCanceled("the run was canceled") from None
-            if err is not None:
-                raise err
+            finally:
+                self._side_cons.remove(cur)
+                cur.close()
         return wait
 
     # ---- loading
@@ -216,23 +206,21 @@ class _Runner:
         single-threaded and takes the same time whatever the file's size). The source's error wins
         when both inputs are bad, as if they were read one after the other."""
         cur = self.con.cursor()
-        box: dict = {}
-
-        def work():
-            try:
-                self.prepare(t, cur)
-            except BaseException as e:   # noqa: BLE001 — re-raised below
-                box["error"] = e
-
-        th = threading.Thread(target=work, daemon=True)
-        th.start()
+        target_read = _in_thread(lambda: self.prepare(t, cur))
         try:
             self.prepare(s)
+        except BaseException:
+            try:
+                target_read()
+            except BaseException:   # noqa: BLE001 — the source's error is the one reported
+                pass
+            finally:
+                cur.close()
+            raise
+        try:
+            target_read()
         finally:
-            th.join()
             cur.close()
-        if "error" in box:
-            raise box["error"]
 
     def prepare(self, side: Side, con: Optional[duckdb.DuckDBPyConnection] = None):
         con = con or self.con
@@ -403,7 +391,6 @@ class _Runner:
     def shrink_rest(self, side: Side, pass_no: int, drop_previous: bool = True):
         """After a pass that matched rows: keep the rest as a narrow table (later passes and the
         explanations scan it instead of anti-joining the whole input with every match)."""
-        rid_col = "s_rid" if side.letter == "s" else "t_rid"
         cols = (["__rid", "__m_key"] + list(side.features.values())
                 + [ident(c) for c in self._group_columns(side)])
         n = self._rest_no[side.letter] + 1
@@ -612,7 +599,7 @@ class _Runner:
         the SUM of their amounts satisfies the aggregate condition."""
         one_to_many = p.cardinality is Cardinality.ONE_TO_MANY
         many, one = (t, s) if one_to_many else (s, t)
-        m, o = many.letter, one.letter
+        m = many.letter
         gcols = list((p.group_by.target if one_to_many else p.group_by.source) or [])
         eq = [c for c in conds if c.op is Operator.EQUALS and c.cond.aggregate is None]
         dates = [c for c in conds if c.op is Operator.DATE_WINDOW]
@@ -627,7 +614,7 @@ class _Runner:
             WHERE {gnn}""")
         gk = ", ".join(f"__g{i}" for i in range(len(gcols)))
         amt_m = side_of(agg)[0][2:]
-        parts = [f"min(__rid) AS g", "min(__m_key) AS gkey", "count(*) AS n", f"sum({amt_m}) AS total",
+        parts = ["min(__rid) AS g", "min(__m_key) AS gkey", "count(*) AS n", f"sum({amt_m}) AS total",
                  f"count({amt_m}) = count(*) AS amt_ok"]
         oks = ["amt_ok"]
         for i, c in enumerate(eq):
@@ -838,6 +825,26 @@ def run_match(source_path: str, target_path: str, rule_set: RuleSet, out_dir: st
         if watcher.is_alive():
             watcher.join(timeout=2)
         r.con.close()
+
+
+def _in_thread(fn: Callable[[], object]) -> Callable[[], None]:
+    """Start ``fn`` on a thread; the returned ``join()`` waits for it and re-raises its error."""
+    box: dict = {}
+
+    def work():
+        try:
+            fn()
+        except BaseException as e:   # noqa: BLE001 — handed to join()
+            box["error"] = e
+
+    th = threading.Thread(target=work, daemon=True)
+    th.start()
+
+    def join():
+        th.join()
+        if "error" in box:
+            raise box["error"]
+    return join
 
 
 def _check_rule_columns(rs: RuleSet, s: Side, t: Side):
