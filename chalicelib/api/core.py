@@ -454,14 +454,6 @@ def total_pages(total_items: int, page_size: int) -> int:
     return -(-total_items // page_size)
 
 
-def ordered_keys(value: Any, keys: Sequence[str]) -> Any:
-    """A JSON object read back from jsonb (which orders keys by length) with `keys` first, in the order
-    the contracts write them; other keys follow as they were. Anything else is returned as it is."""
-    if not isinstance(value, dict):
-        return value
-    return {**{k: value[k] for k in keys if k in value}, **{k: v for k, v in value.items() if k not in keys}}
-
-
 def paginated(items: Sequence[Any], total_items: int, query: StreamsPageQuery) -> dict:
     """The data of a streams list answer (pass it to `ok`; the route declares `response=page_of(Item)`)."""
     return {"items": list(items), "page": query.page, "page_size": query.page_size,

@@ -10,8 +10,8 @@ from chalice import Blueprint
 from pydantic import Field, field_validator
 
 from chalicelib.api.auth_middleware import caller_email
-from chalicelib.api.core import (DeletedOut, Dialect, Routes, StreamsIn, StreamsOut, StreamsPageQuery, ok, ordered_keys,
-                                 page_of, paginated)
+from chalicelib.api.core import (DeletedOut, Dialect, Routes, StreamsIn, StreamsOut, StreamsPageQuery, ok, page_of, paginated)
+from chalicelib.domain.keyorder import ordered_keys
 from chalicelib.streams import data_sources
 from chalicelib.streams.validation import Name
 

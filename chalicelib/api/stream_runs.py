@@ -11,7 +11,8 @@ from pydantic import Field, RootModel, field_validator
 
 from chalicelib.api.auth_middleware import caller_email, limit_run_creation
 from chalicelib.api.core import (Dialect, Routes, StreamsIn, StreamsOut, StreamsPageQuery, StreamsQuery, ok,
-                                 ordered_keys, page_of, paginated)
+                                 page_of, paginated)
+from chalicelib.domain.keyorder import ordered_keys
 from chalicelib.streams import definitions, runs
 from chalicelib.streams.defs_errors import Conflict, NotFound
 

@@ -10,8 +10,9 @@ from chalice import Blueprint
 from pydantic import Field, field_validator
 
 from chalicelib.api.auth_middleware import caller_email
-from chalicelib.api.core import (Dialect, Routes, StreamsOut, StreamsPageQuery, ok, ordered_keys, page_of,
+from chalicelib.api.core import (Dialect, Routes, StreamsOut, StreamsPageQuery, ok, page_of,
                                  paginated)
+from chalicelib.domain.keyorder import ordered_keys
 from chalicelib.streams import definitions
 from chalicelib.streams.validation import InputType, StreamIn, StreamStatus, TriggerType
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from psycopg.types.json import Jsonb
 
+from chalicelib.domain.keyorder import ordered_keys
 from chalicelib.streams.defs_db import fetch_all, fetch_one, tx
 from chalicelib.streams.defs_errors import NotFound
 
@@ -111,14 +112,6 @@ def open_counts(conn=None) -> list[dict]:
 _CANDIDATE_KEYS = ("rowKey", "pass", "failedCondition", "detail")   # platform §8's order
 
 
-def _ordered(d: Any, keys) -> Any:
-    """`d` with `keys` first, in that order, then the rest as stored (jsonb keeps no order of its own)."""
-    if not isinstance(d, dict):
-        return d
-    first = [k for k in keys if k in d]
-    return {**{k: d[k] for k in first}, **{k: v for k, v in d.items() if k not in first}}
-
-
 def column_orders(rows: list[dict], conn=None) -> dict[tuple[int, str], list[str]]:
     """(step run, side) -> the columns of that side's input, in file order: the UNMATCHED_SOURCE /
     UNMATCHED_TARGET artifact keeps the input's columns first (then its explanation columns)."""
@@ -146,8 +139,8 @@ def view(row: dict, columns: list[str] | None = None) -> dict:
     closed = row["status"] != "OPEN"
     return {"id": row["exception_id"], "reconciliationId": row["reconciliation_id"], "streamId": row["stream_id"],
             "runId": row["run_id"], "stepRunId": row["step_run_id"], "stepOrder": row["step_order"],
-            "side": row["side"], "rowKey": row["row_key"], "rowData": _ordered(row["row_data"], columns),
-            "reason": row["reason"], "closestCandidate": _ordered(row["closest_candidate"], _CANDIDATE_KEYS),
+            "side": row["side"], "rowKey": row["row_key"], "rowData": ordered_keys(row["row_data"], columns),
+            "reason": row["reason"], "closestCandidate": ordered_keys(row["closest_candidate"], _CANDIDATE_KEYS),
             "status": row["status"], "assignee": row["assignee"],
             "note": row["note"], "resolvedBy": row.get("status_changed_by") if closed else None,
             "resolvedAt": row.get("status_changed_at") if closed else None,
@@ -155,6 +148,6 @@ def view(row: dict, columns: list[str] | None = None) -> dict:
 
 
 def history_view(row: dict) -> dict:
-    changes = {k: _ordered(v, ("from", "to")) for k, v in (row["changes"] or {}).items()}
+    changes = {k: ordered_keys(v, ("from", "to")) for k, v in (row["changes"] or {}).items()}
     return {"id": row["history_id"], "exceptionId": row["exception_id"], "changedBy": row["changed_by"],
             "changedAt": row["changed_at"], "changes": changes}

@@ -10,6 +10,7 @@ from typing import Any
 
 from psycopg.types.json import Jsonb
 
+from chalicelib.domain.keyorder import ordered_keys
 from chalicelib.streams.defs_db import fetch_all, fetch_one, tx
 from chalicelib.streams.defs_errors import Conflict, Invalid, Issue, NotFound
 
@@ -184,12 +185,8 @@ _CONDITION_KEYS = ("source", "target", "operator", "normalize", "absolute", "per
                    "algorithm", "threshold", "aggregate")
 
 
-def _in_order(d: dict, keys: tuple) -> dict:
-    return {**{k: d[k] for k in keys if k in d}, **{k: v for k, v in d.items() if k not in keys}}
-
-
 def _passes_view(passes: list) -> list:
-    return [_in_order({**p, "conditions": [_in_order({k: _number(v) if k in _AMOUNTS else v for k, v in c.items()},
+    return [ordered_keys({**p, "conditions": [ordered_keys({k: _number(v) if k in _AMOUNTS else v for k, v in c.items()},
                                                      _CONDITION_KEYS) for c in p.get("conditions", [])]}, _PASS_KEYS)
             for p in passes]
 
