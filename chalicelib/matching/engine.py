@@ -681,14 +681,17 @@ class _Runner:
         """The COPY of the MATCHED output; it reads only the ``matches`` table."""
         cards = {i + 1: p.cardinality for i, p in enumerate(self.rs.passes)}
         names = " ".join(f"WHEN {i + 1} THEN {sql_str(p.name)}" for i, p in enumerate(self.rs.passes))
-        n2o = [str(i) for i, c in cards.items() if c is Cardinality.MANY_TO_ONE]
-        mid = ("'p' || m.pass || '-' || (CASE WHEN m.pass IN (" + ",".join(n2o) + ") THEN 't' ELSE 's' END) || (m.grp + 1)"
-               if n2o else "'p' || m.pass || '-s' || (m.grp + 1)")
+        # the id's text before the group number, per pass ("p2-s", "p3-t"): looked up, not concatenated
+        prefixes = [f"p{i}-{'t' if c is Cardinality.MANY_TO_ONE else 's'}" for i, c in cards.items()]
+        mid = (sql_str(prefixes[0]) if len(prefixes) == 1
+               else "[" + ", ".join(sql_str(x) for x in prefixes) + "][m.pass]") + " || (m.grp + 1)"
         skey = "m.skey" if s.key_column else "CAST(m.s_rid + 1 AS VARCHAR)"
         tkey = "m.tkey" if t.key_column else "CAST(m.t_rid + 1 AS VARCHAR)"
         has_sim = any(c.op is Operator.SIMILARITY for cs in self.conds for c in cs)
         # exact decimals print much faster than doubles (and read the same everywhere)
-        score = "CAST(round(coalesce(m.sim, 1.0), 6) AS DECIMAL(7,6))" if has_sim else "'1'"
+        # (a pass without similarity scores 1: its text is written as is, not formatted per row)
+        score = ("CASE WHEN m.sim IS NULL THEN '1.000000' ELSE CAST(CAST(round(m.sim, 6) AS DECIMAL(7,6)) AS VARCHAR) END"
+                 if has_sim else "'1'")
         # narrow on purpose: the pair (rows, keys) and what was tolerated; the rows themselves are in
         # the inputs (immutable files), so sorting never moves wide rows around
         grouped = any(c is not Cardinality.ONE_TO_ONE for c in cards.values())

@@ -166,3 +166,17 @@ def test_one_exact_pass_with_unique_keys_writes_what_the_full_explanation_writes
     details = {r["id"]: r["_detail"] for r in a.unmatched_source}
     assert details == {"s2": "ref is empty; empty keys never match", "s5": "ref is empty; empty keys never match",
                        "s6": "no target row with the same ref = ref in any pass"}
+
+
+def test_scores_in_a_rule_set_with_similarity_are_six_decimal_numbers(tmp_path):
+    # a pass without similarity scores 1 written like the similarity scores of other passes
+    rs = rule_set(p("exact", eq("ref")), p("sim", eq("amount"), sim("name", threshold=0.5)))
+    src = [["s1", "K", "1.00", "", "Ann Lee"], ["s2", "", "7.00", "", "Jonathan Smith"]]
+    tgt = [["t1", "K", "9.00", "", "Zed"], ["t2", "", "7.00", "", "Jonathan Smyth"]]
+    o = match(tmp_path, S, src, T, tgt, rs)
+    assert o.pairs() == [("1", "s1", "t1"), ("2", "s2", "t2")]
+    first, second = sorted(o.matched, key=lambda m: m["pass"])
+    assert (first["score"], first["similarity"]) == ("1.000000", "")
+    assert len(second["score"].split(".")[1]) == 6 and 0.5 <= float(second["score"]) < 1
+    assert second["score"] == second["similarity"]
+    assert [m["match_id"] for m in (first, second)] == ["p1-s1", "p2-s2"]
