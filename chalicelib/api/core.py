@@ -396,7 +396,10 @@ class StreamsOut(BaseModel):
     """Base of streams response models: built from snake_case or camelCase data, dumped camelCase;
     timestamps in UTC with a `Z`, in whole seconds (the contracts' form: 2026-02-21T06:00:00Z)."""
 
-    model_config = ConfigDict(extra="ignore", alias_generator=_CAMEL, validate_by_alias=True, validate_by_name=True)
+    # every field is written, null included: the documents' examples show `"startedAt": null`, so the
+    # OpenAPI document marks each one required (nullable where it may be null)
+    model_config = ConfigDict(extra="ignore", alias_generator=_CAMEL, validate_by_alias=True, validate_by_name=True,
+                              json_schema_serialization_defaults_required=True)
 
     @field_serializer("*", mode="wrap", when_used="json")
     def _timestamps(self, value: Any, handler: SerializerFunctionWrapHandler):  # no return type: schemas unchanged

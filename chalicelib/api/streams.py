@@ -88,6 +88,17 @@ class StreamSummaryOut(StreamsOut):
     updated_at: datetime
 
 
+class StreamCreatedOut(StreamsOut):
+    """The answer to a create: exactly the streams contract's §4.1 fields (GET /streams/{id} has the rest)."""
+    id: int
+    name: str
+    status: StreamStatus
+    domain: Optional[str] = None
+    step_count: int
+    created_at: datetime
+    updated_at: datetime
+
+
 class ValidationItem(StreamsOut):
     field: str = Field(examples=["steps[1].targetInput.id"])
     code: str = Field(examples=["STEP_TARGET_FILE_LARGE"])
@@ -105,7 +116,7 @@ class StreamsListQuery(StreamsPageQuery):
     domain: Optional[str] = Field(default=None, min_length=1, max_length=50)
 
 
-@api.route("/streams", "POST", body=StreamIn, response=StreamSummaryOut, status=201, summary="Create a stream",
+@api.route("/streams", "POST", body=StreamIn, response=StreamCreatedOut, status=201, summary="Create a stream",
            description="Validated on create: structural errors and broken references are a 400 listing them all "
                        "(codes as in POST /streams/{id}/validate). A file still PROCESSING is accepted.")
 def create_stream(body: StreamIn):

@@ -186,8 +186,12 @@ _CONDITION_KEYS = ("source", "target", "operator", "normalize", "absolute", "per
 
 
 def _passes_view(passes: list) -> list:
-    return [ordered_keys({**p, "conditions": [ordered_keys({k: _number(v) if k in _AMOUNTS else v for k, v in c.items()},
-                                                     _CONDITION_KEYS) for c in p.get("conditions", [])]}, _PASS_KEYS)
+    """The passes as they were written: tolerances as numbers, keys in §3's order, and no `"normalize": []`
+    on a condition that gave none (the model's default, stored with the definition, is not the client's)."""
+    return [ordered_keys({**p, "conditions": [ordered_keys({k: _number(v) if k in _AMOUNTS else v for k, v in c.items()
+                                                            if not (k == "normalize" and v == [])},
+                                                           _CONDITION_KEYS) for c in p.get("conditions", [])]},
+                         _PASS_KEYS)
             for p in passes]
 
 

@@ -97,9 +97,9 @@ def start_run(run_id: int) -> dict:
     with tx() as c:
         run = runtime.get_run(c, run_id, lock=True)
         if run is None:
-            raise NotFound("Run", run_id)
+            raise NotFound("Stream run", run_id)
         if run["execution_arn"] or run["status"] != "PENDING":
-            raise RunConflict(f"Run {run_id} was already started ({run['status']})")
+            raise RunConflict(f"Stream run {run_id} was already started ({run['status']})")
         definition = run["definition"]
     try:
         arn = state_machine.start(run_id, definition)
@@ -132,9 +132,9 @@ def cancel_run(run_id: int, *, step_order: int | None = None) -> dict:
     with tx() as c:
         run = runtime.get_run(c, run_id, lock=True)
         if run is None:
-            raise NotFound("Run", run_id)
+            raise NotFound("Stream run", run_id)
         if run["status"] in runtime.FINISHED_RUN:
-            raise RunConflict(f"Run {run_id} is already {run['status']}")
+            raise RunConflict(f"Stream run {run_id} is already {run['status']}")
         runtime.close_open_steps(c, run_id, in_progress_to="CANCELED", pending_to="SKIPPED",
                                  message="canceled")
         if step_order is not None:
@@ -174,7 +174,7 @@ def get_run(run_id: int) -> dict:
     with tx() as c:
         run = runtime.get_run(c, run_id)
     if run is None:
-        raise NotFound("Run", run_id)
+        raise NotFound("Stream run", run_id)
     return run_view(run)
 
 
@@ -192,7 +192,7 @@ def list_runs(stream_id: int, *, status: str | None = None, offset: int = 0, lim
 def list_step_runs(run_id: int, *, all_attempts: bool = False) -> list[dict]:
     with tx() as c:
         if runtime.run_status(c, run_id) is None:
-            raise NotFound("Run", run_id)
+            raise NotFound("Stream run", run_id)
         return [step_run_view(s) for s in runtime.step_runs(c, run_id, all_attempts=all_attempts)]
 
 

@@ -84,8 +84,8 @@ def test_every_route_answers_an_unknown_id_with_404_naming_it(api):
         ("POST", f"/streams/{MISSING}/validate", None, "Stream"),
         ("POST", f"/streams/{MISSING}/runs", {"triggerType": "MANUAL"}, "Stream"),
         ("GET", f"/streams/{MISSING}/runs", None, "Stream"),
-        ("GET", f"/stream-runs/{MISSING}", None, "Run"), ("GET", f"/stream-runs/{MISSING}/steps", None, "Run"),
-        ("POST", f"/stream-runs/{MISSING}/cancel", None, "Run"),
+        ("GET", f"/stream-runs/{MISSING}", None, "Stream run"), ("GET", f"/stream-runs/{MISSING}/steps", None, "Stream run"),
+        ("POST", f"/stream-runs/{MISSING}/cancel", None, "Stream run"),
         ("GET", f"/step-runs/{MISSING}/artifacts", None, "Step run"),
         ("GET", f"/exceptions/{MISSING}", None, "Exception"),
         ("PATCH", f"/exceptions/{MISSING}", {"note": "checked"}, "Exception"),
@@ -144,7 +144,7 @@ def test_finished_runs_and_reconciliations_conflict(api, world):
     api.sql("UPDATE recon.stream_runs SET status = 'CANCELED', completed_at = now() WHERE run_id = %s",
             (w["legacy_run"],))
     assert call(api, "POST", f"/stream-runs/{w['legacy_run']}/cancel") == error(
-        409, "CONFLICT", f"Run {w['legacy_run']} is already CANCELED")
+        409, "CONFLICT", f"Stream run {w['legacy_run']} is already CANCELED")
     assert call(api, "POST", f"/reconciliations/{w['rec']}/start") == error(
         409, "CONFLICT", f"Reconciliation {w['rec']} was canceled before it started (CANCELED): "
         "create a new one to run it")

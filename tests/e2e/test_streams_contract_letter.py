@@ -1,0 +1,107 @@
+"""The streams documents' examples sent as they are written, over HTTP on the running stack, and the answers
+compared key by key: what comes back is what was sent (no defaults the client did not write), a response
+carries the fields the contract lists for it, errors name the resource as its path does, and the OpenAPI
+document describes the keys every answer carries."""
+from __future__ import annotations
+
+import copy
+import json
+import uuid
+
+import pytest
+import requests
+
+from tests.e2e.conftest import ROOT
+from tests.e2e.test_streams_contract_shapes import Client, _new_key
+
+OWNER = "e2e-streams-letter@recon.local"
+# streams-platform-api.md §3, the four-pass example as printed (docs/examples keeps the same text)
+PLATFORM_RULE_SET = json.loads((ROOT / "docs" / "examples" / "rule-set-four-pass.json").read_text())
+# inputs with every column the example's rule set reads
+CSV_SRC = "order_id,amount,order_date,customer,payout_ref\n" + "".join(
+    f"ORD-{i},{i}.25,2026-02-{1 + i % 27:02d},Cust {i},P{i % 5}\n" for i in range(1, 21))
+CSV_TGT = "txn_id,order_ref,gross,settled_on,payer,payout_id\n" + "".join(
+    f"TX-{i},ORD-{i},{i}.25,2026-02-{1 + i % 27:02d},Cust {i},P{i % 5}\n" for i in range(1, 16))
+
+
+@pytest.fixture(scope="module")
+def client(stack):
+    return Client(stack["url"], _new_key(stack, OWNER))
+
+
+@pytest.fixture(scope="module")
+def files(client):
+    tag = uuid.uuid4().hex[:8]
+    src = client.data("POST", "/files", params={"filename": f"letter_src_{tag}.csv"}, data=CSV_SRC.encode(), status=201)
+    tgt = client.data("POST", "/files", params={"filename": f"letter_tgt_{tag}.csv"}, data=CSV_TGT.encode(), status=201)
+    return src, tgt
+
+
+def test_the_platform_rule_set_example_reads_back_as_it_was_written(client):
+    """§3: the example has conditions without `normalize`; GET (and the POST's answer) must not add
+    `"normalize": []` to them, so the document read back equals the document sent."""
+    body = copy.deepcopy(PLATFORM_RULE_SET)
+    created = client.data("POST", "/rule-sets", body, status=201)
+    got = client.data("GET", f"/rule-sets/{created['id']}")
+    for answer in (created, got):
+        assert answer["passes"] == body["passes"]
+        assert (answer["name"], answer["description"], answer["sourceKey"], answer["targetKey"], answer["version"]) == (
+            body["name"], body["description"], body["sourceKey"], body["targetKey"], 1)
+    # a normalization that was given is kept
+    assert got["passes"][0]["conditions"][0]["normalize"] == ["TRIM", "UPPER"]
+    # and what was read can be PUT back unchanged
+    again = client.data("PUT", f"/rule-sets/{created['id']}", {k: got[k] for k in (
+        "name", "description", "sourceKey", "targetKey", "passes")})
+    assert again["version"] == 2 and again["passes"] == body["passes"]
+
+
+def test_create_stream_answers_the_fields_of_the_contract_example(client, files):
+    """streams §4.1: the response `data` is id, name, status, domain, stepCount, createdAt, updatedAt."""
+    src, tgt = files
+    rule_set = client.data("POST", "/rule-sets", PLATFORM_RULE_SET, status=201)
+    body = {"name": f"E-commerce Settlement Stream {uuid.uuid4().hex[:6]}",
+            "description": "OMS to marketplace to gateway to bank", "domain": "ECOMMERCE",
+            "triggerType": "SCHEDULED", "triggerConfig": {"cron": "0 30 2 * * *", "timezone": "UTC"},
+            "steps": [{"stepOrder": 1, "name": "Orders vs Marketplace",
+                       "sourceInput": {"type": "FILE", "id": src["id"]}, "targetInput": {"type": "FILE", "id": tgt["id"]},
+                       "ruleSetId": rule_set["id"], "config": {"continueOnFailure": False, "maxRetries": 1}}]}
+    r = client.call("POST", "/streams", body)
+    assert r.status_code == 201, r.text
+    data = r.json()["data"]
+    assert list(data) == ["id", "name", "status", "domain", "stepCount", "createdAt", "updatedAt"], data
+    assert (data["name"], data["status"], data["domain"], data["stepCount"]) == (body["name"], "ACTIVE", "ECOMMERCE", 1)
+    assert isinstance(data["id"], int) and data["createdAt"] == data["updatedAt"]
+    client.data("DELETE", f"/streams/{data['id']}")
+
+
+def test_an_unknown_stream_run_is_named_as_its_path_names_it(client):
+    """platform §1: a 404 names the kind and the id; /stream-runs/{id} is a stream run (as /step-runs/{id}
+    is a step run and /streams/{id} a stream)."""
+    for method, path in (("GET", "/stream-runs/987654321"), ("GET", "/stream-runs/987654321/steps"),
+                         ("POST", "/stream-runs/987654321/cancel")):
+        r = client.call(method, path)
+        assert r.status_code == 404, r.text
+        assert r.json()["message"] == "Stream run 987654321 not found", r.text
+    r = client.call("GET", "/step-runs/987654321/artifacts")
+    assert r.json()["message"] == "Step run 987654321 not found"
+
+
+def test_the_openapi_document_requires_every_key_the_answers_always_carry(stack, client, files):
+    """A field the API writes in every answer (null included, like the contract's `"startedAt": null`) is
+    `required` in /api/v1/openapi.json; a client generated from the document must not treat it as optional."""
+    doc = requests.get(stack["url"] + "/openapi.json", timeout=30).json()
+    schemas = doc["components"]["schemas"]
+    src, _ = files
+    fresh = client.data("POST", "/files/uploads", {"filename": f"letter_{uuid.uuid4().hex[:6]}.csv", "sizeBytes": 10},
+                        status=201)
+    answers = {"FileOut": [src, client.data("GET", f"/files/{fresh['fileId']}")]}
+    for name, items in answers.items():
+        required = set(schemas[name]["required"])
+        for item in items:
+            assert required == set(item), (name, set(item) ^ required)
+    for name in ("RunCreatedOut", "RunOut", "StepRunOut", "StreamOut", "ReconciliationOut", "ExceptionOut",
+                 "ArtifactOut"):
+        schema = schemas[name]
+        assert set(schema["required"]) == set(schema["properties"]), (name, set(schema["properties"]) - set(
+            schema["required"]))
+    assert "startedAt" in schemas["RunCreatedOut"]["required"]
