@@ -173,7 +173,7 @@ class _JobFields(_Response):
     table_name: str
     job_type: JobType
     validation_strategy: ValidationStrategy
-    started_at: Timestamp | None
+    started_at: Timestamp = Field(description="When the job began; while it waits in the queue, when it was requested")
     completed_at: Timestamp | None
     duration_seconds: int | None = Field(description="Whole seconds from started_at to completed_at; null until finished")
     status: JobStatus

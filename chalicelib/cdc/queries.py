@@ -67,10 +67,14 @@ def _snapshot(conn) -> None:
 
 # ----------------------------------------------------------------------------------------------- jobs
 
-# duration_seconds is the difference of the two timestamps as shown (whole seconds, truncated), so a
-# client subtracting started_at from completed_at gets it, as in the contract's example (135).
+# started_at: a job is RUNNING from the moment it is accepted (the trigger answers "status": "RUNNING"),
+# so it always has one: while it waits in the queue, the time it was requested (created_at, never later
+# than the real start), then the moment a worker began it. duration_seconds is the difference of the two
+# timestamps as shown (whole seconds, truncated), so a client subtracting started_at from completed_at
+# gets it, as in the contract's example (135); it is null until the job finishes.
 _JOB_COLUMNS = """
-    job_id, table_name, job_type, validation_strategy, started_at, completed_at, status,
+    job_id, table_name, job_type, validation_strategy, coalesce(started_at, created_at) AS started_at,
+    completed_at, status,
     cassandra_row_count, postgres_row_count, mismatch_count, drift_percentage, alert_fired,
     CASE WHEN started_at IS NOT NULL AND completed_at IS NOT NULL
          THEN extract(epoch FROM date_trunc('second', completed_at) - date_trunc('second', started_at))::bigint
@@ -105,9 +109,10 @@ def table_has_history(table: str) -> bool:
         ).fetchone()["found"]
 
 
-# A job's time in the listing: when it started, or, while it waits in the queue, when it was requested
-# (started_at >= created_at). Dates filter on it and the listing is ordered by it, so a client filtering
-# with a started_at it was shown finds that job, and only jobs shown inside its bounds.
+# A job's time in the listing: the started_at it shows (when it started, or, while it waits in the
+# queue, when it was requested; started_at >= created_at). Dates filter on it and the listing is ordered
+# by it, so a client filtering with a started_at it was shown finds that job, and only jobs shown inside
+# its bounds.
 _JOB_TIME = "coalesce(started_at, created_at)"
 
 

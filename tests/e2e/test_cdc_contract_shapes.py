@@ -57,6 +57,7 @@ def check_job(job: dict) -> None:
     assert job["validation_strategy"] in ("ROW_COUNT", "CHECKSUM", "TIMESTAMP_RANGE", "SAMPLE")
     assert job["status"] in ("RUNNING", "COMPLETED", "FAILED")
     assert isinstance(job["alert_fired"], bool)
+    assert TS.match(job["started_at"]), job  # RUNNING from its acceptance: never null
     if job["status"] == "COMPLETED":
         assert TS.match(job["started_at"]) and TS.match(job["completed_at"]), job
         assert job["started_at"] <= job["completed_at"]
@@ -76,6 +77,22 @@ def test_trigger_one_table_answers_one_job(own):
     assert len(body["job_ids"]) == 1 and body["message"] == "Reconciliation job queued for 1 table"
     job = own.get(f"/reconciliation/jobs/{body['job_ids'][0]}").json()
     assert (job["table_name"], job["job_type"], job["validation_strategy"]) == ("users", "MANUAL_ONDEMAND", "ROW_COUNT")
+
+
+def test_a_job_just_triggered_is_running_with_a_start_time(own):
+    """The trigger answers RUNNING; read at once (the third job still waits for a worker), every job is
+    RUNNING with a started_at and no completed_at or duration; later started_at only moves forward."""
+    r = own.post(TRIGGER, {"tables": [], "validation_strategy": "SAMPLE", "priority": "LOW"})
+    assert r.status_code == 202, r.text
+    seen = [own.get(f"/reconciliation/jobs/{j}").json() for j in r.json()["job_ids"]]
+    for job in seen:
+        assert TS.match(job["started_at"] or ""), job
+        if job["status"] == "RUNNING":
+            assert (job["completed_at"], job["duration_seconds"]) == (None, None), job
+    finished = [own.wait_job(j) for j in r.json()["job_ids"]]
+    for early, late in zip(seen, finished):
+        assert late["status"] == "COMPLETED" and late["started_at"] >= early["started_at"], (early, late)
+        check_job(late)
 
 
 def test_job_listing(own, finished):

@@ -37,7 +37,7 @@ JOB_FIELDS = {
     "table_name": {"type": "string"},
     "job_type": {"enum": ["HOURLY_SCHEDULED", "MANUAL_ONDEMAND"]},
     "validation_strategy": {"enum": ["ROW_COUNT", "CHECKSUM", "TIMESTAMP_RANGE", "SAMPLE"]},
-    "started_at": TS_OR_NULL,
+    "started_at": TS,
     "completed_at": TS_OR_NULL,
     "duration_seconds": INT_OR_NULL,
     "status": STATUS,

@@ -111,6 +111,19 @@ def test_queued_jobs_are_found_by_date_too(api):
     assert ids(api.get(f"{PATH}?from_date=2025-11-20&status=RUNNING")) == [jid]
 
 
+def test_a_queued_job_is_running_since_it_was_requested(api):
+    """The trigger reports a job RUNNING at once, so a job waiting for a worker shows started_at = the
+    time it was requested (never null), then the moment its work began; duration stays null until done."""
+    jid = insert_job(api, status="RUNNING", started_at=None, created_at=T0.replace(microsecond=700_000))
+    listed = body(api.get(PATH))["jobs"][0]
+    detail = body(api.get(f"{PATH}/{jid}"))
+    for job in (listed, detail):
+        assert (job["status"], job["started_at"], job["completed_at"], job["duration_seconds"]) == (
+            "RUNNING", "2025-11-20T12:00:00Z", None, None)
+    api.sql("UPDATE recon.jobs SET started_at = %s WHERE job_id = %s", (T0 + timedelta(seconds=3), jid))
+    assert body(api.get(f"{PATH}/{jid}"))["started_at"] == "2025-11-20T12:00:03Z"
+
+
 @pytest.mark.parametrize(
     "query, field",
     [
