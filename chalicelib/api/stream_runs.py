@@ -7,7 +7,7 @@ from enum import Enum
 from typing import Any, Optional
 
 from chalice import Blueprint
-from pydantic import Field, RootModel, field_validator
+from pydantic import ConfigDict, Field, RootModel, field_validator
 
 from chalicelib.api.auth_middleware import caller_email, limit_run_creation
 from chalicelib.api.core import (Dialect, Routes, StreamsIn, StreamsOut, StreamsPageQuery, StreamsQuery, ok,
@@ -51,10 +51,19 @@ class ManualTrigger(str, Enum):
     MANUAL = "MANUAL"
 
 
+class TriggerMetadataIn(StreamsIn):
+    """Who asked for the run and why (streams §4.4); other keys are kept as they are."""
+
+    model_config = ConfigDict(extra="allow")
+    requested_by: Optional[str] = Field(default=None, min_length=1, max_length=320,
+                                        description="Default: the API key's owner")
+    reason: Optional[str] = Field(default=None, max_length=2000)
+
+
 class RunIn(StreamsIn):
     trigger_type: ManualTrigger = Field(default=ManualTrigger.MANUAL,
                                         description="MANUAL (schedules and events start their own runs)")
-    trigger_metadata: Optional[dict[str, Any]] = Field(
+    trigger_metadata: Optional[TriggerMetadataIn] = Field(
         default=None, description="Who or what asked for the run, e.g. {\"requestedBy\": ..., \"reason\": ...}")
 
 
@@ -173,8 +182,9 @@ def create_stream_run(id: int, body: RunIn):
     if stream["kind"] != "STREAM":   # one reconciliation, one run: start it with POST /reconciliations/{id}/start
         raise Conflict(f"Stream {id} belongs to a legacy reconciliation: use /reconciliations")
     limit_run_creation(bp)   # after the checks: a request that cannot create a run does not use up the limit
-    metadata = dict(body.trigger_metadata or {})
-    metadata.setdefault("requestedBy", caller_email(bp))
+    metadata = body.trigger_metadata.model_dump(by_alias=True, exclude_unset=True) if body.trigger_metadata else {}
+    if metadata.get("requestedBy") is None:
+        metadata["requestedBy"] = caller_email(bp)
     return ok(runs.create_run(id, body.trigger_type.value, metadata), message="Run created", status=201)
 
 
