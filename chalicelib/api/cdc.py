@@ -37,6 +37,20 @@ TRANSITION_EXAMPLE = {
 BAD_QUERY = [("ValidationErrorBody", VALIDATION_EXAMPLE), ("InvalidTableError", INVALID_TABLE_EXAMPLE)]
 
 
+def _validation_example(where: str, field: str, problem: str) -> dict:
+    """A VALIDATION_ERROR body as the API writes it, for a field the operation really has."""
+    return {"error": "VALIDATION_ERROR", "message": f"Invalid {where} '{field}': {problem}",
+            "details": [{"field": field, "problem": problem}]}
+
+
+BAD_TRIGGER_BODY = _validation_example(
+    "request body", "validation_strategy",
+    'must be one of ROW_COUNT, CHECKSUM, TIMESTAMP_RANGE or SAMPLE (got "FAST")')
+BAD_JOB_ID = _validation_example(
+    "path parameter", "job_id", "must be a UUID (e.g. 550e8400-e29b-41d4-a716-446655440000), got 'not-a-uuid'")
+BAD_RESOLVE_BODY = _validation_example("request body", "resolution_notes", "must be at most 1000 characters")
+
+
 def _invalid_table(table: str, valid: list[str]) -> ApiError:
     return ApiError(
         400, "INVALID_TABLE",
@@ -84,7 +98,7 @@ def _count_trigger() -> None:
     description="Checks, in order: API key (401), service enabled (503), body (400 VALIDATION_ERROR), table "
                 "names (400 INVALID_TABLE), rate limit of 10 triggers per minute per key (429; only requests "
                 "that pass the checks before it count).",
-    errors={400: [("InvalidTableError", INVALID_TABLE_EXAMPLE), ("ValidationErrorBody", VALIDATION_EXAMPLE)],
+    errors={400: [("InvalidTableError", INVALID_TABLE_EXAMPLE), ("ValidationErrorBody", BAD_TRIGGER_BODY)],
             503: [("ServiceDisabledError", {"error": "RECONCILIATION_DISABLED", "message": DISABLED_MESSAGE}),
                   ("ServiceUnavailableError", {"error": "SERVICE_UNAVAILABLE", "retry_after": 5, "request_id": "req-abc123",
                                                "message": "A dependency (the database or Cassandra) is unavailable; "
@@ -152,7 +166,7 @@ def list_jobs(query: models.JobsQuery):
 @api.route(
     "/reconciliation/jobs/{job_id}", "GET", response=models.JobDetail,
     summary="Job detail with mismatch summary and a sample of mismatches",
-    errors={400: ("ValidationErrorBody", VALIDATION_EXAMPLE), 404: ("Error", {
+    errors={400: ("ValidationErrorBody", BAD_JOB_ID), 404: ("Error", {
         "error": "JOB_NOT_FOUND",
         "message": "Reconciliation job with ID '550e8400-e29b-41d4-a716-446655440000' not found"})},
     param_docs={"job_id": "Reconciliation job identifier"}, operation_id="getJob",
@@ -197,7 +211,7 @@ def list_mismatches(query: models.MismatchesQuery):
     description="Legal: PENDING -> MANUAL_RESOLVED | IGNORED; IGNORED -> MANUAL_RESOLVED. MANUAL_RESOLVED and "
                 "AUTO_RESOLVED are final. Repeating the current resolution (same status, same or no notes) "
                 "returns it unchanged.",
-    errors={400: [("StatusTransitionError", TRANSITION_EXAMPLE), ("ValidationErrorBody", VALIDATION_EXAMPLE)],
+    errors={400: [("StatusTransitionError", TRANSITION_EXAMPLE), ("ValidationErrorBody", BAD_RESOLVE_BODY)],
             404: ("Error", {"error": "MISMATCH_NOT_FOUND",
                             "message": "Mismatch with ID '660e8400-e29b-41d4-a716-446655440001' not found"})},
     body_example={"resolution_status": "MANUAL_RESOLVED",

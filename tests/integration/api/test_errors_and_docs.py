@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 
 from tests.integration.api.conftest import body, insert_job
 from tests.integration.api.contract_schemas import check_documented
@@ -34,6 +35,33 @@ def test_openapi_document_is_public_and_lists_the_reconciliation_routes(api):
               "/api/v1/reconciliation/mismatches", "/api/v1/reconciliation/mismatches/{mismatch_id}/resolve",
               "/api/v1/metrics"):
         assert p in doc["paths"]
+
+
+def _validation_examples(operation: dict) -> list[dict]:
+    media = operation["responses"]["400"].get("content", {}).get("application/json", {})
+    examples = [media["example"]] if "example" in media else []
+    examples += [e["value"] for e in media.get("examples", {}).values()]
+    return [e for e in examples if e.get("error") == "VALIDATION_ERROR"]
+
+
+def test_each_documented_validation_example_is_the_answer_of_its_operation(api):
+    """A 400 example in the document is what that operation answers to the input it names (a path
+    route's example was a page_size problem, a parameter it does not have)."""
+    doc = json.loads(api.get("/api/v1/openapi.json", headers={}).body)
+    v1 = "/api/v1/reconciliation"
+    send = {
+        ("post", f"{v1}/trigger"): lambda: api.post(f"{v1}/trigger", {"tables": ["users"], "validation_strategy": "FAST"}),
+        ("get", f"{v1}/jobs"): lambda: api.get(f"{v1}/jobs?page_size=500"),
+        ("get", f"{v1}/jobs/{{job_id}}"): lambda: api.get(f"{v1}/jobs/not-a-uuid"),
+        ("get", f"{v1}/mismatches"): lambda: api.get(f"{v1}/mismatches?page_size=500"),
+        ("post", f"{v1}/mismatches/{{mismatch_id}}/resolve"): lambda: api.post(
+            f"{v1}/mismatches/{uuid.uuid4()}/resolve", {"resolution_status": "IGNORED", "resolution_notes": "n" * 1001}),
+    }
+    for (method, path), request in send.items():
+        examples = _validation_examples(doc["paths"][path][method])
+        assert len(examples) == 1, (method, path, examples)
+        r = request()
+        assert (r.status_code, json.loads(r.body)) == (400, examples[0]), (method, path)
 
 
 def test_database_unreachable_is_503_with_retry_after(api, settings_env):
