@@ -94,7 +94,7 @@ def validate_config(type_: str, config: Any) -> dict:
     if type_ == "CDC_TABLE":
         from chalicelib.cdc.catalog import get_catalog
 
-        tables = sorted(get_catalog().tables)
+        tables = list(get_catalog().tables)   # in the catalog's order, as the CDC API lists them
         if parsed.table not in tables:
             raise Invalid([Issue("config.table", "INVALID_VALUE",
                                  f"'{parsed.table}' is not a table of the CDC catalog (tables: {', '.join(tables)})")])

@@ -174,8 +174,8 @@ def test_invalid_definitions_list_every_issue(api, world):
     status, body = call(api, "PUT", f"/data-sources/{MISSING}", {"name": "x", "type": "CDC_TABLE",
                                                                  "config": {"table": "nope"}})
     assert status == 400 and body["errors"] == [problem(
-        "config.table", "INVALID_VALUE", "'nope' is not a table of the CDC catalog (tables: orders, products, users)")]
-    assert body["message"] == "config.table: 'nope' is not a table of the CDC catalog (tables: orders, products, users)"
+        "config.table", "INVALID_VALUE", "'nope' is not a table of the CDC catalog (tables: users, orders, products)")]
+    assert body["message"] == "config.table: 'nope' is not a table of the CDC catalog (tables: users, orders, products)"
     # a legacy reconciliation: the request's field names
     status, body = call(api, "POST", "/reconciliations", {"name": "x", "sourceFileId": w["src"],
                                                           "targetFileId": w["tgt"], "ruleSetId": MISSING})
