@@ -23,7 +23,8 @@ SELECT t.reconciliation_id, t.run_id, t.step_order, t.name AS step_name, r.strea
        r.completed_at AS run_completed_at, r.error_message AS run_error, r.definition, s.kind, s.name AS stream_name,
        sr.status, sr.progress, sr.rule_set_id AS sr_rule_set_id, sr.source_file_id, sr.target_file_id,
        sr.source_rows, sr.target_rows, sr.matched_source_rows, sr.unmatched_source_rows, sr.unmatched_target_rows,
-       sr.exception_count, sr.error_message, sr.started_at, sr.completed_at,
+       sr.exception_count, sr.error_message, coalesce(fa.first_started_at, sr.started_at) AS started_at,
+       sr.completed_at,
        l.name AS legacy_name, l.description AS legacy_description, l.source_file_id AS l_source_file_id,
        l.target_file_id AS l_target_file_id, l.rule_set_id AS l_rule_set_id, l.created_at AS legacy_created_at
 FROM recon.stream_run_steps t
@@ -31,6 +32,8 @@ JOIN recon.stream_runs r ON r.run_id = t.run_id
 JOIN recon.streams s ON s.stream_id = r.stream_id
 LEFT JOIN LATERAL (SELECT * FROM recon.stream_step_runs x WHERE x.reconciliation_id = t.reconciliation_id
                    ORDER BY x.attempt_no DESC LIMIT 1) sr ON true
+LEFT JOIN LATERAL (SELECT min(x.started_at) AS first_started_at FROM recon.stream_step_runs x
+                   WHERE x.reconciliation_id = t.reconciliation_id) fa ON true
 LEFT JOIN recon.legacy_reconciliations l ON l.reconciliation_id = t.reconciliation_id
 """
 

@@ -11,7 +11,7 @@ import uuid
 import pytest
 import requests
 
-from tests.e2e.conftest import ROOT
+from tests.e2e.conftest import ROOT, poll as _poll
 from tests.e2e.test_streams_contract_shapes import Client, _new_key
 
 OWNER = "e2e-streams-letter@recon.local"
@@ -126,3 +126,29 @@ def test_run_trigger_metadata_names_are_strings(client, files):
                       status=201)
     assert client.data("GET", f"/stream-runs/{run['runId']}")["triggerMetadata"] == sent
     client.call("POST", f"/stream-runs/{run['runId']}/cancel")
+
+
+def test_a_retried_steps_reconciliation_started_with_its_first_attempt(client, files):
+    """platform §7: every step run is a reconciliation (one id across its attempts, §5 retries); its
+    `startedAt` is when the reconciliation started, the first attempt, and `completedAt` when the last ended."""
+    _, tgt = files
+    failing = client.data("POST", "/data-sources", {"name": f"fails {uuid.uuid4().hex[:6]}", "type": "POSTGRES", "config": {
+        "connection": {"env": "DATABASE_URL"},
+        "query": "SELECT (1 / (extract(epoch FROM now())::int - extract(epoch FROM now())::int))::text AS order_id"}},
+        status=201)
+    rule_set = client.data("POST", "/rule-sets", {"name": "by reference", "passes": [{"name": "ref", "conditions": [
+        {"source": "order_id", "target": "order_ref", "operator": "EQUALS"}]}]}, status=201)
+    stream = client.data("POST", "/streams", {"name": f"retried {uuid.uuid4().hex[:6]}", "steps": [
+        {"stepOrder": 1, "name": "snapshot", "sourceInput": {"type": "DATA_SOURCE_SNAPSHOT", "id": failing["id"]},
+         "targetInput": {"type": "FILE", "id": tgt["id"]}, "ruleSetId": rule_set["id"],
+         "config": {"continueOnFailure": False, "maxRetries": 1}}]}, status=201)
+    run = client.data("POST", f"/streams/{stream['id']}/runs", status=201)
+    done = _poll(lambda: (lambda r: r if r["status"] not in ("PENDING", "RUNNING") else None)(
+        client.data("GET", f"/stream-runs/{run['runId']}")), 120, "the run to fail")
+    assert done["status"] == "FAILED", done
+    attempts = client.data("GET", f"/stream-runs/{run['runId']}/steps", params={"attempts": "all"})
+    assert [a["attemptNo"] for a in attempts] == [1, 2] and len({a["reconciliationId"] for a in attempts}) == 1
+    assert attempts[0]["startedAt"] < attempts[1]["startedAt"], attempts
+    rec = client.data("GET", f"/reconciliations/{attempts[0]['reconciliationId']}")
+    assert (rec["status"], rec["startedAt"], rec["completedAt"]) == (
+        "FAILED", attempts[0]["startedAt"], attempts[1]["completedAt"]), rec
