@@ -71,8 +71,18 @@ class StepConfig(_In):
     max_retries: StrictInt = Field(default=0, ge=0, le=10, description="Retries after a failed attempt (with backoff)")
 
 
+def _step_order(value: int) -> int:
+    # platform §5: orders outside 1..n are STEP_ORDER_INVALID, whichever end they miss (0 as well as a gap)
+    if not 1 <= value <= MAX_STEPS:
+        raise PydanticCustomError("STEP_ORDER_INVALID",
+                                  "step orders must be 1..n without gaps, n the number of steps (got {got})",
+                                  {"got": value})
+    return value
+
+
 class StepIn(_In):
-    step_order: StrictInt = Field(ge=1, le=MAX_STEPS, description="1..n without gaps")
+    step_order: Annotated[StrictInt, AfterValidator(_step_order)] = Field(
+        description="1..n without gaps", json_schema_extra={"minimum": 1, "maximum": MAX_STEPS})
     name: Name
     source_input: StepInput
     target_input: StepInput

@@ -152,3 +152,19 @@ def test_a_retried_steps_reconciliation_started_with_its_first_attempt(client, f
     rec = client.data("GET", f"/reconciliations/{attempts[0]['reconciliationId']}")
     assert (rec["status"], rec["startedAt"], rec["completedAt"]) == (
         "FAILED", attempts[0]["startedAt"], attempts[1]["completedAt"]), rec
+
+
+@pytest.mark.parametrize("orders", [[0], [0, 1], [1, 3], [1, 1], [-1], [51]])
+def test_step_orders_outside_one_to_n_are_step_order_invalid(client, files, orders):
+    """platform §5: `STEP_ORDER_INVALID` (orders must be 1..n without gaps) — a 0 or a negative order misses
+    1..n as a gap does, and gets the same code at the same field."""
+    src, tgt = files
+    rule_set = client.data("POST", "/rule-sets", {"name": "orders", "passes": [{"name": "ref", "conditions": [
+        {"source": "order_id", "target": "order_ref", "operator": "EQUALS"}]}]}, status=201)
+    steps = [{"stepOrder": o, "name": f"s{i}", "sourceInput": {"type": "FILE", "id": src["id"]},
+              "targetInput": {"type": "FILE", "id": tgt["id"]}, "ruleSetId": rule_set["id"]} for i, o in enumerate(orders)]
+    r = client.call("POST", "/streams", {"name": "orders", "steps": steps})
+    assert r.status_code == 400, r.text
+    codes = {(e["field"], e["code"]) for e in r.json()["errors"]}
+    assert codes and all(code == "STEP_ORDER_INVALID" for _, code in codes), codes
+    assert any(field.endswith(".stepOrder") for field, _ in codes), codes
