@@ -323,9 +323,10 @@ class _JobMovedOn(Exception):
 
 # ------------------------------------------------------------------------------------------ finish
 def _fail(conn, job: dict, errors: list[str]) -> None:
+    # a job failed before a worker began it keeps the started_at it showed while queued (its request)
     conn.execute(
         "UPDATE recon.jobs SET status = 'FAILED', phase = 'DONE', completed_at = now(),"
-        " started_at = coalesce(started_at, now()), validation_errors = %s WHERE job_id = %s AND status = 'RUNNING'",
+        " started_at = coalesce(started_at, created_at), validation_errors = %s WHERE job_id = %s AND status = 'RUNNING'",
         (Jsonb(errors), job["job_id"]),
     )
 

@@ -124,6 +124,24 @@ def test_a_queued_job_is_running_since_it_was_requested(api):
     assert body(api.get(f"{PATH}/{jid}"))["started_at"] == "2025-11-20T12:00:03Z"
 
 
+def test_a_job_failed_while_queued_keeps_the_started_at_it_showed(api):
+    """Past its deadline without a worker, a job fails with the reason; its started_at stays the one it
+    showed while waiting (a value the client saw does not move) and its duration counts from it."""
+    from datetime import datetime
+
+    from chalicelib.cdc import jobs
+
+    jid = insert_job(api, status="RUNNING", started_at=None, created_at=T0)
+    api.sql("UPDATE recon.jobs SET phase = 'QUEUED', segment_count = NULL, segments_done = 0 WHERE job_id = %s", (jid,))
+    assert body(api.get(f"{PATH}/{jid}"))["started_at"] == "2025-11-20T12:00:00Z"
+    assert jobs.sweep()["failed"] == 1
+    job = body(api.get(f"{PATH}/{jid}"))
+    assert (job["status"], job["started_at"]) == ("FAILED", "2025-11-20T12:00:00Z"), job
+    assert job["validation_errors"][0].startswith("deadline exceeded: still QUEUED after "), job
+    done = datetime.fromisoformat(job["completed_at"].replace("Z", "+00:00"))
+    assert job["duration_seconds"] == int((done - T0).total_seconds())
+
+
 @pytest.mark.parametrize(
     "query, field",
     [
