@@ -148,6 +148,8 @@ def view(row: dict, columns: list[str] | None = None) -> dict:
 
 
 def history_view(row: dict) -> dict:
-    changes = {k: ordered_keys(v, ("from", "to")) for k, v in (row["changes"] or {}).items()}
+    # in the PATCH body's order (platform §8: status, note, assignee); jsonb sorts keys by length
+    changes = ordered_keys({k: ordered_keys(v, ("from", "to")) for k, v in (row["changes"] or {}).items()},
+                           ("status", "note", "assignee"))
     return {"id": row["history_id"], "exceptionId": row["exception_id"], "changedBy": row["changed_by"],
             "changedAt": row["changed_at"], "changes": changes}

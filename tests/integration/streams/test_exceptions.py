@@ -84,6 +84,8 @@ def test_patch_keeps_history_with_the_key_owner(api, reconciliation):
         {"assignee": {"from": "bob@example.com", "to": None}},
         {"status": {"from": "OPEN", "to": "RESOLVED"}, "note": {"from": "checking with the marketplace", "to": "fee of 0.01 booked"}},
         {"assignee": {"from": None, "to": "bob@example.com"}, "note": {"from": None, "to": "checking with the marketplace"}}]
+    # fields in the order platform §8 writes the PATCH body (status, note, assignee), not jsonb's
+    assert [list(x["changes"]) for x in h] == [["assignee"], ["status", "note"], ["note", "assignee"]]
     assert {x["changedBy"] for x in h} == {api.owner} and all(x["exceptionId"] == o2 for x in h)
     assert [x["changedAt"] for x in h] == sorted((x["changedAt"] for x in h), reverse=True)
     second = api.get(f"/exceptions/{o2}/history", page=2, pageSize=2).json()["data"]
