@@ -101,6 +101,14 @@ def start_run(run_id: int) -> dict:
         if run["execution_arn"] or run["status"] != "PENDING":
             raise RunConflict(f"Stream run {run_id} was already started ({run['status']})")
         definition = run["definition"]
+        # claimed under the row lock: of concurrent starts, one starts the execution and the others
+        # meet a started run (409), instead of each starting it (the name makes the execution one)
+        try:
+            claim = state_machine.execution_arn(run_id)
+        except Exception:   # no state machine to name it after: start() below fails and says so
+            claim = None
+        if claim:
+            runtime.update_run(c, run_id, execution_arn=claim)
     try:
         arn = state_machine.start(run_id, definition)
     except Exception as exc:

@@ -72,6 +72,11 @@ def reset() -> None:
     _arn = None
 
 
+def execution_arn(run_id: int) -> str:
+    """The ARN the run's execution has (or will have): executions are named after their run."""
+    return f"{state_machine_arn().replace(':stateMachine:', ':execution:')}:{execution_name(run_id)}"
+
+
 def start(run_id: int, steps: list[dict]) -> str:
     """Start the run's execution (idempotent: the same name and input give the same execution)."""
     sfn = aws.client("stepfunctions")
@@ -80,7 +85,7 @@ def start(run_id: int, steps: list[dict]) -> str:
                                    input=json.dumps(execution_input(run_id, steps)))
     except sfn.exceptions.ExecutionAlreadyExists:
         # same name, different input: the run was started before with other steps; keep the first
-        return f"{state_machine_arn().replace(':stateMachine:', ':execution:')}:{execution_name(run_id)}"
+        return execution_arn(run_id)
     return resp["executionArn"]
 
 

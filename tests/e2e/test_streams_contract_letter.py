@@ -168,3 +168,27 @@ def test_step_orders_outside_one_to_n_are_step_order_invalid(client, files, orde
     codes = {(e["field"], e["code"]) for e in r.json()["errors"]}
     assert codes and all(code == "STEP_ORDER_INVALID" for _, code in codes), codes
     assert any(field.endswith(".stepOrder") for field, _ in codes), codes
+
+
+def test_concurrent_starts_of_a_reconciliation_start_it_once(client, files):
+    """platform §7: start → 200, "409 if started". Six starts at once: one starts it, five meet a started
+    reconciliation (each used to see it not yet started and answer 200)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    src, tgt = files
+    rule_set = client.data("POST", "/rule-sets", {"name": "race", "passes": [{"name": "ref", "conditions": [
+        {"source": "order_id", "target": "order_ref", "operator": "EQUALS"}]}]}, status=201)
+    rec = client.data("POST", "/reconciliations", {"name": "race", "sourceFileId": src["id"], "targetFileId": tgt["id"],
+                                                   "ruleSetId": rule_set["id"]}, status=201)
+
+    def start(_):
+        s = requests.Session()
+        s.headers.update(client.s.headers)
+        return s.post(f"{client.url}/reconciliations/{rec['id']}/start", timeout=60).status_code
+
+    with ThreadPoolExecutor(6) as pool:
+        codes = sorted(pool.map(start, range(6)))
+    assert codes == [200, 409, 409, 409, 409, 409], codes
+    done = _poll(lambda: (lambda r: r if r["status"] not in ("PENDING", "IN_PROGRESS") else None)(
+        client.data("GET", f"/reconciliations/{rec['id']}")), 120, "the reconciliation to finish")
+    assert done["status"] == "COMPLETED" and done["matchedRecords"] == 15, done
