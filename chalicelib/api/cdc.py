@@ -51,6 +51,69 @@ BAD_JOB_ID = _validation_example(
 BAD_RESOLVE_BODY = _validation_example("request body", "resolution_notes", "must be at most 1000 characters")
 
 
+# The contract's response examples (with this API's additive fields), shown in the OpenAPI document.
+_JOB_EXAMPLE = {
+    "job_id": "550e8400-e29b-41d4-a716-446655440000", "table_name": "users", "job_type": "MANUAL_ONDEMAND",
+    "validation_strategy": "CHECKSUM", "started_at": "2025-11-20T14:00:00Z", "completed_at": "2025-11-20T14:02:15Z",
+    "duration_seconds": 135, "status": "COMPLETED", "cassandra_row_count": 1000000, "postgres_row_count": 999950,
+    "mismatch_count": 50, "drift_percentage": 0.005,
+}
+TRIGGER_EXAMPLE = {
+    "job_ids": ["550e8400-e29b-41d4-a716-446655440000", "550e8400-e29b-41d4-a716-446655440001",
+                "550e8400-e29b-41d4-a716-446655440002"],
+    "status": "RUNNING", "message": "Reconciliation jobs queued for 3 tables",
+    "estimated_completion": "2025-11-20T15:05:00Z",
+}
+JOBS_EXAMPLE = {
+    "jobs": [
+        {**_JOB_EXAMPLE, "alert_fired": False},
+        {"job_id": "550e8400-e29b-41d4-a716-446655440001", "table_name": "users", "job_type": "HOURLY_SCHEDULED",
+         "validation_strategy": "ROW_COUNT", "started_at": "2025-11-20T13:00:00Z", "completed_at": "2025-11-20T13:00:05Z",
+         "duration_seconds": 5, "status": "COMPLETED", "cassandra_row_count": 999800, "postgres_row_count": 999800,
+         "mismatch_count": 0, "drift_percentage": 0.0, "alert_fired": False},
+    ],
+    "pagination": {"page": 1, "page_size": 20, "total_pages": 5, "total_items": 87},
+}
+JOB_DETAIL_EXAMPLE = {
+    **_JOB_EXAMPLE, "validation_errors": None, "alert_fired": False,
+    "mismatches_summary": {"MISSING_IN_POSTGRES": 30, "MISSING_IN_CASSANDRA": 10, "DATA_MISMATCH": 10},
+    "sample_mismatches": [
+        {"mismatch_id": "660e8400-e29b-41d4-a716-446655440000", "primary_key_value": "user-12345",
+         "mismatch_type": "MISSING_IN_POSTGRES", "detected_at": "2025-11-20T14:01:23Z", "resolution_status": "PENDING"},
+        {"mismatch_id": "660e8400-e29b-41d4-a716-446655440001", "primary_key_value": "user-67890",
+         "mismatch_type": "DATA_MISMATCH", "cassandra_checksum": "a1b2c3d4e5f6", "postgres_checksum": "f6e5d4c3b2a1",
+         "detected_at": "2025-11-20T14:01:45Z", "resolution_status": "PENDING"},
+    ],
+    "transient_count": 0, "auto_resolved_count": 0, "priority": "NORMAL",
+    "progress": {"segments_total": 16, "segments_done": 16},
+}
+MISMATCHES_EXAMPLE = {
+    "mismatches": [{
+        "mismatch_id": "660e8400-e29b-41d4-a716-446655440001", "job_id": "550e8400-e29b-41d4-a716-446655440000",
+        "table_name": "users", "primary_key_value": "user-67890", "mismatch_type": "DATA_MISMATCH",
+        "cassandra_checksum": "a1b2c3d4e5f6", "postgres_checksum": "f6e5d4c3b2a1",
+        "cassandra_data": {"user_id": "user-67890", "email": "john@example.com", "name": "John Doe",
+                           "updated_at": "2025-11-20T13:30:00Z"},
+        "postgres_data": {"user_id": "user-67890", "email": "john@example.com", "name": "John Smith",
+                          "updated_at": "2025-11-20T12:00:00Z"},
+        "detected_at": "2025-11-20T14:01:45Z", "resolution_status": "PENDING", "resolution_notes": None,
+        "resolved_at": None, "resolved_by": None, "differing_columns": ["name", "updated_at"],
+    }],
+    "pagination": {"page": 1, "page_size": 50, "total_pages": 1, "total_items": 10},
+}
+RESOLVE_EXAMPLE = {
+    "mismatch_id": "660e8400-e29b-41d4-a716-446655440001", "resolution_status": "MANUAL_RESOLVED",
+    "resolution_notes": "Manually synced user data from Cassandra to PostgreSQL. Name change was legitimate.",
+    "resolved_at": "2025-11-20T15:30:00Z", "resolved_by": "admin@company.com",
+}
+
+
+def _success(status: int, model: type, summary: str, example: dict) -> dict:
+    """The success response of an operation with the contract's example (replaces the generated one)."""
+    return {str(status): {"description": summary, "content": {"application/json": {
+        "schema": {"$ref": f"#/components/schemas/{model.__name__}"}, "example": example}}}}
+
+
 def _invalid_table(table: str, valid: list[str]) -> ApiError:
     return ApiError(
         400, "INVALID_TABLE",
@@ -105,6 +168,7 @@ def _count_trigger() -> None:
                                                           "retry later"})]},
     body_example={"tables": ["users", "orders", "products"], "validation_strategy": "CHECKSUM", "priority": "HIGH"},
     operation_id="triggerReconciliation", before=_trigger_checks,
+    extra_responses=_success(202, models.TriggerResponse, "Jobs queued (one per table)", TRIGGER_EXAMPLE),
 )
 def trigger_reconciliation(body: models.TriggerRequest):
     from chalicelib.cdc.catalog import get_catalog
@@ -146,6 +210,7 @@ def list_tables():
                 "(for a job still waiting in the queue, the time it was requested), which also orders the "
                 "listing. Unknown parameters are rejected.",
     errors={400: BAD_QUERY}, operation_id="listJobs",
+    extra_responses=_success(200, models.JobsPage, "One page of jobs, newest first", JOBS_EXAMPLE),
 )
 def list_jobs(query: models.JobsQuery):
     from chalicelib.cdc import queries
@@ -170,6 +235,7 @@ def list_jobs(query: models.JobsQuery):
         "error": "JOB_NOT_FOUND",
         "message": "Reconciliation job with ID '550e8400-e29b-41d4-a716-446655440000' not found"})},
     param_docs={"job_id": "Reconciliation job identifier"}, operation_id="getJob",
+    extra_responses=_success(200, models.JobDetail, "The job, its mismatch summary and a sample", JOB_DETAIL_EXAMPLE),
 )
 def get_job(job_id):
     from chalicelib.cdc import queries
@@ -186,6 +252,7 @@ def get_job(job_id):
     summary="Query mismatched records across jobs (newest first)",
     description="Filters combine with AND; from_date/to_date are inclusive and apply to detected_at.",
     errors={400: BAD_QUERY}, operation_id="listMismatches",
+    extra_responses=_success(200, models.MismatchesPage, "One page of mismatches, newest first", MISMATCHES_EXAMPLE),
 )
 def list_mismatches(query: models.MismatchesQuery):
     from chalicelib.cdc import queries
@@ -217,6 +284,7 @@ def list_mismatches(query: models.MismatchesQuery):
     body_example={"resolution_status": "MANUAL_RESOLVED",
                   "resolution_notes": "Manually synced user data from Cassandra to PostgreSQL."},
     param_docs={"mismatch_id": "Mismatch identifier"}, operation_id="resolveMismatch",
+    extra_responses=_success(200, models.ResolveResponse, "The mismatch's resolution", RESOLVE_EXAMPLE),
 )
 def resolve_mismatch(mismatch_id, body: models.ResolveRequest):
     from chalicelib.cdc import resolution

@@ -64,6 +64,27 @@ def test_each_documented_validation_example_is_the_answer_of_its_operation(api):
         assert (r.status_code, json.loads(r.body)) == (400, examples[0]), (method, path)
 
 
+def test_success_responses_show_the_contracts_examples_valid_against_their_schemas(api):
+    """Each CDC operation's success response carries the contract's example (with the additive fields),
+    and the example is valid against the schema the API's answers are checked with."""
+    import jsonschema
+
+    doc = json.loads(api.get("/api/v1/openapi.json", headers={}).body)
+    v1 = "/api/v1/reconciliation"
+    cases = {("post", f"{v1}/trigger", "202"): ("message", "Reconciliation jobs queued for 3 tables"),
+             ("get", f"{v1}/jobs", "200"): ("pagination", {"page": 1, "page_size": 20, "total_pages": 5, "total_items": 87}),
+             ("get", f"{v1}/jobs/{{job_id}}", "200"): ("drift_percentage", 0.005),
+             ("get", f"{v1}/mismatches", "200"): ("pagination", {"page": 1, "page_size": 50, "total_pages": 1, "total_items": 10}),
+             ("post", f"{v1}/mismatches/{{mismatch_id}}/resolve", "200"): ("resolved_by", "admin@company.com")}
+    for (method, path, status), (key, value) in cases.items():
+        media = doc["paths"][path][method]["responses"][status]["content"]["application/json"]
+        example = media["example"]
+        assert example[key] == value, (path, example)
+        errors = list(jsonschema.Draft202012Validator({**media["schema"], "components": doc["components"]})
+                      .iter_errors(example))
+        assert not errors, (path, [e.message for e in errors])
+
+
 def test_database_unreachable_is_503_with_retry_after(api, settings_env):
     import time
 
