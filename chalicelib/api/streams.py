@@ -13,7 +13,7 @@ from chalicelib.api.auth_middleware import caller_email
 from chalicelib.api.core import (Dialect, Routes, StreamsOut, StreamsPageQuery, ok, page_of,
                                  paginated)
 from chalicelib.domain.keyorder import ordered_keys
-from chalicelib.streams import definitions
+from chalicelib.streams import definitions, schedules
 from chalicelib.streams.validation import InputType, StreamIn, StreamStatus, TriggerType
 
 bp = Blueprint(__name__)
@@ -121,6 +121,7 @@ class StreamsListQuery(StreamsPageQuery):
                        "(codes as in POST /streams/{id}/validate). A file still PROCESSING is accepted.")
 def create_stream(body: StreamIn):
     stream = definitions.create_stream(body, caller_email(bp))
+    _wake(stream)
     return ok(definitions.summary_view(stream), message="Stream created", status=201)
 
 
@@ -142,11 +143,21 @@ def get_stream(id: int):
            description="A run in flight keeps the definition it started with. 409 for an ARCHIVED stream.")
 def update_stream(id: int, body: StreamIn):
     stream = definitions.update_stream(id, body, caller_email(bp))
+    _wake(stream)
     return ok(definitions.stream_view(stream), message=f"Stream {id} is now at version {stream['version']}")
 
 
+def _wake(stream: dict) -> None:
+    """A schedule saved or resumed: its occurrences before the next dispatcher tick start on time."""
+    if stream.get("trigger_type") == "SCHEDULED" and stream.get("status") == "ACTIVE":
+        schedules.send_wakeups([stream])
+
+
 def _status(id: int, action: str, message: str):
-    return ok(definitions.stream_view(definitions.set_status(id, action)), message=message)
+    stream = definitions.set_status(id, action)
+    if action == "resume":
+        _wake(stream)
+    return ok(definitions.stream_view(stream), message=message)
 
 
 @api.route("/streams/{id}/pause", "POST", response=StreamOut, errors=[404, 409],

@@ -112,6 +112,10 @@ def update_stream(stream_id: int, body: StreamIn | dict, created_by: str | None 
                   " trigger_config = %s, updated_at = now() WHERE stream_id = %s",
                   (version, defn["name"], defn.get("domain"), defn["trigger_type"],
                    Jsonb(defn.get("trigger_config") or {}), stream_id))
+        if defn["trigger_type"] == "SCHEDULED":
+            from chalicelib.streams import schedules
+
+            schedules.restart_from_now(stream_id, c)   # the new schedule counts from the save
         return load(stream_id, c)
 
 
@@ -225,6 +229,10 @@ def set_status(stream_id: int, action: str) -> dict:
             raise Conflict(f"Stream {stream_id} is ARCHIVED and cannot be {'paused' if action == 'pause' else 'resumed'}")
         if row["status"] == src:
             c.execute("UPDATE recon.streams SET status = %s, updated_at = now() WHERE stream_id = %s", (dst, stream_id))
+            if action == "resume":
+                from chalicelib.streams import schedules
+
+                schedules.restart_from_now(stream_id, c)   # what fell in the pause is not caught up
         return load(stream_id, c)
 
 

@@ -12,7 +12,10 @@ minute-and-up fields; the seconds added), then placed on the time line with zone
   wall clock only passes it once.
 
 The dispatcher (`dispatch`) runs on the one-minute EventBridge tick (rule `recon-stream-schedule`
-→ queue `recon-stream-ticks`). For each ACTIVE SCHEDULED stream it looks at the occurrences in
+→ queue `recon-stream-ticks`), and at the instant of each occurrence: every tick, and every save or
+resume of a SCHEDULED stream, sends a delayed wake-up message (`{"wake": instant}`) to the same queue
+for each occurrence due before the next tick (`send_wakeups`), so a run starts at its occurrence, not
+up to a minute after it. For each ACTIVE SCHEDULED stream it looks at the occurrences in
 (cursor, now] — at most 24 hours back — and claims each (stream, occurrence) once in PostgreSQL
 (`recon.stream_schedule_claims`, primary key), however many dispatchers run. A claimed occurrence
 starts a run; occurrences missed while the service was down are run once, the latest of them,
@@ -31,6 +34,9 @@ from cronsim import CronSim, CronSimError
 from chalicelib.observability import logger
 
 CATCH_UP = timedelta(hours=24)
+WAKE_AHEAD = timedelta(seconds=75)   # occurrences before the next one-minute tick (and its jitter) get a wake-up
+MAX_WAKEUPS = 60                     # distinct instants woken per look-ahead
+TICK_QUEUE = "recon-stream-ticks"
 LATE_AFTER = timedelta(seconds=90)   # an occurrence claimed later than this after its instant is late
 _MAX_SCAN = 100_000                  # occurrences looked at in one window (a per-minute cron over 24 h: 1440)
 UTC = timezone.utc
@@ -151,6 +157,49 @@ def next_run_at(trigger_config: dict, after: datetime | None = None) -> datetime
 
 
 # ------------------------------------------------------------------------------------- dispatcher
+
+
+def upcoming(streams: list[dict], now: datetime, ahead: timedelta = WAKE_AHEAD) -> list[datetime]:
+    """The distinct occurrence instants in (now, now + ahead] of these streams' schedules, in order."""
+    instants: set[datetime] = set()
+    for stream in streams:
+        try:
+            instants.update(occurrences(stream.get("trigger_config") or {}, now, now + ahead))
+        except CronError:
+            continue
+    return sorted(instants)[:MAX_WAKEUPS]
+
+
+def send_wakeups(streams: list[dict] | None = None, now: datetime | None = None) -> int:
+    """Ask for a dispatch at each occurrence due before the next tick (a delayed `{"wake": instant}` on the
+    tick queue, one second after the instant); `streams` default: every ACTIVE SCHEDULED stream. Never
+    raises: without the wake-up the next tick still starts the run. Returns the number sent."""
+    from chalicelib import aws
+
+    try:
+        if streams is None:
+            from chalicelib.streams import definitions
+
+            streams = definitions.active_streams("SCHEDULED")
+        now = (now or datetime.now(UTC)).astimezone(UTC)
+        sent = 0
+        for instant in upcoming([s for s in streams if s.get("status", "ACTIVE") == "ACTIVE"
+                                 and s.get("trigger_type", "SCHEDULED") == "SCHEDULED"], now):
+            delay = min(900, max(0, int((instant - now).total_seconds()) + 1))
+            aws.send_message(TICK_QUEUE, {"wake": instant.isoformat().replace("+00:00", "Z")}, delay_seconds=delay)
+            sent += 1
+        return sent
+    except Exception:
+        logger.exception("schedule wake-ups could not be sent (the next tick dispatches instead)")
+        return 0
+
+
+def restart_from_now(stream_id: int, conn) -> None:
+    """The stream's schedule counts from now: occurrences before it (while it was paused, or of the
+    schedule it replaced) are not caught up. Catch-up is for time the service was down."""
+    conn.execute("INSERT INTO recon.stream_schedule_cursors (stream_id, checked_until) VALUES (%s, now())"
+                 " ON CONFLICT (stream_id) DO UPDATE SET checked_until ="
+                 " greatest(recon.stream_schedule_cursors.checked_until, excluded.checked_until)", (stream_id,))
 
 
 def dispatch(now: datetime | None = None) -> list[dict]:

@@ -2,7 +2,7 @@
 
 - `recon-stream-steps`: STEP tasks from the state machine and FINISH messages (step_worker).
 - `recon-stream-events`: EventBridge events that may start EVENT-triggered streams (events).
-- `recon-stream-ticks`: the one-minute EventBridge tick of the schedule dispatcher (schedules).
+- `recon-stream-ticks`: the one-minute EventBridge tick of the schedule dispatcher and its wake-ups (schedules).
 """
 from __future__ import annotations
 
@@ -27,6 +27,14 @@ def handle_event_message(raw: Any) -> None:
 
 
 def handle_tick_message(raw: Any) -> None:
+    """The one-minute tick dispatches and sends wake-ups for the occurrences due before the next one;
+    a wake-up (`{"wake": instant}`, sent by a tick or a save) only dispatches."""
     from chalicelib.streams import schedules
 
+    try:
+        body = _body(raw)
+    except (ValueError, TypeError):
+        body = {}
     schedules.dispatch()
+    if not (isinstance(body, dict) and "wake" in body):
+        schedules.send_wakeups()

@@ -192,3 +192,28 @@ def test_concurrent_starts_of_a_reconciliation_start_it_once(client, files):
     done = _poll(lambda: (lambda r: r if r["status"] not in ("PENDING", "IN_PROGRESS") else None)(
         client.data("GET", f"/reconciliations/{rec['id']}")), 120, "the reconciliation to finish")
     assert done["status"] == "COMPLETED" and done["matchedRecords"] == 15, done
+
+
+def test_a_scheduled_run_starts_at_its_occurrence_not_on_the_next_tick(client, files):
+    """platform §6: the cron has six fields, seconds first: a stream due at hh:mm:ss runs then. The dispatcher
+    ticks once a minute; the occurrences between two ticks are woken at their instant (it started them up
+    to a minute late)."""
+    from datetime import datetime, timedelta, timezone
+
+    src, tgt = files
+    rule_set = client.data("POST", "/rule-sets", {"name": "on time", "passes": [{"name": "ref", "conditions": [
+        {"source": "order_id", "target": "order_ref", "operator": "EQUALS"}]}]}, status=201)
+    due = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(seconds=20)
+    stream = client.data("POST", "/streams", {
+        "name": f"on time {uuid.uuid4().hex[:6]}", "triggerType": "SCHEDULED",
+        "triggerConfig": {"cron": f"{due.second} {due.minute} {due.hour} * * *", "timezone": "UTC"},
+        "steps": [{"stepOrder": 1, "name": "one", "sourceInput": {"type": "FILE", "id": src["id"]},
+                   "targetInput": {"type": "FILE", "id": tgt["id"]}, "ruleSetId": rule_set["id"]}]}, status=201)
+    try:
+        runs = _poll(lambda: client.data("GET", f"/streams/{stream['id']}/runs")["items"], 90, "the scheduled run")
+        run = client.data("GET", f"/stream-runs/{runs[0]['id']}")
+        assert run["triggerMetadata"]["schedule"] == {"occurrence": due.strftime("%Y-%m-%dT%H:%M:%SZ"), "late": False}
+        created = datetime.strptime(run["createdAt"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+        assert timedelta(0) <= created - due <= timedelta(seconds=8), (run["createdAt"], due)
+    finally:
+        client.call("DELETE", f"/streams/{stream['id']}")

@@ -250,3 +250,30 @@ def test_names_must_not_be_blank(api, uid):
                                                "ruleSetId": rs["id"]}), 400, "VALIDATION_ERROR",
                  ("name", "INVALID_VALUE"))
     assert api.get(f"/rule-sets/{rs['id']}").json()["data"]["version"] == 1   # nothing was written
+
+
+def test_resuming_a_stream_does_not_catch_up_the_occurrences_of_its_pause(api, db, uid):
+    """platform §6: occurrences missed while the *service* was down are run once when it is back. A
+    paused stream is not down: on resume its schedule counts from the resume, so the occurrences that
+    fell in the pause do not start a (late) run."""
+    from datetime import datetime, timezone
+
+    from chalicelib.streams import definitions, schedules
+
+    src, tgt = api.upload(f"s_{uid}.csv", SOURCE_CSV), api.upload(f"t_{uid}.csv", TARGET_CSV)
+    rs = api.rule_set(name=f"rs {uid}")
+    second = (datetime.now(timezone.utc).second + 30) % 60   # never due in the instants this test spans
+    s = api.stream({"name": f"paused {uid}", "triggerType": "SCHEDULED",
+                    "triggerConfig": {"cron": f"{second} * * * * *", "timezone": "UTC"},
+                    "steps": [step(1, ("FILE", src["id"]), ("FILE", tgt["id"]), rs["id"])]})
+    assert api.post(f"/streams/{s['id']}/pause").status_code == 200
+    # the last tick saw the stream ten minutes ago, before the pause: ten occurrences fell in it
+    db.execute("INSERT INTO recon.stream_schedule_cursors (stream_id, checked_until) VALUES (%s, now() - interval"
+               " '10 minutes') ON CONFLICT (stream_id) DO UPDATE SET checked_until = excluded.checked_until", (s["id"],))
+    assert api.post(f"/streams/{s['id']}/resume").status_code == 200
+    stream = next(x for x in definitions.active_streams("SCHEDULED") if x["stream_id"] == s["id"])
+    assert schedules._dispatch_stream(stream, datetime.now(timezone.utc)) == []
+    assert db.execute("SELECT count(*) AS n FROM recon.stream_schedule_claims WHERE stream_id = %s",
+                      (s["id"],)).fetchone()["n"] == 0
+    assert api.get(f"/streams/{s['id']}/runs").json()["data"]["totalItems"] == 0
+    api.delete(f"/streams/{s['id']}")
