@@ -144,7 +144,8 @@ class MismatchesQuery(_Query):
 
 # ----------------------------------------------------------------------------------------- responses
 
-Timestamp = Annotated[str, Field(description="ISO 8601 UTC, e.g. 2025-11-20T14:02:15Z", examples=["2025-11-20T14:02:15Z"])]
+Timestamp = Annotated[str, Field(description="ISO 8601 UTC, e.g. 2025-11-20T14:02:15Z", examples=["2025-11-20T14:02:15Z"],
+                                 json_schema_extra={"format": "date-time"})]
 
 
 class _Response(BaseModel):

@@ -85,6 +85,19 @@ def test_success_responses_show_the_contracts_examples_valid_against_their_schem
         assert not errors, (path, [e.message for e in errors])
 
 
+def test_cdc_timestamps_are_documented_as_date_times(api):
+    """A client generated from the document reads started_at, detected_at, ... as date-times."""
+    schemas = json.loads(api.get("/api/v1/openapi.json", headers={}).body)["components"]["schemas"]
+    fields = [(name, prop, spec) for name in ("Job", "JobDetail", "SampleMismatch", "Mismatch", "ResolveResponse",
+                                              "TriggerResponse")
+              for prop, spec in schemas[name]["properties"].items()
+              if prop.endswith("_at") or prop == "estimated_completion"]
+    assert len(fields) == 9
+    for name, prop, spec in fields:
+        strings = [s for s in spec.get("anyOf", [spec]) if s.get("type") == "string"]
+        assert strings and all(s.get("format") == "date-time" for s in strings), (name, prop, spec)
+
+
 def test_database_unreachable_is_503_with_retry_after(api, settings_env):
     import time
 
