@@ -92,8 +92,8 @@ S3_RW = ("s3:put", "s3:get", "s3:head", "s3:delete", "s3:list", "s3:multipart")
 FUNCTIONS = {
     # health (GetQueueAttributes of recon-jobs), CDC jobs (recon-jobs), uploads (recon-files, S3),
     # stream runs (start / cancel executions; a canceled run is published and its webhooks queued),
-    # data source tests (secrets)
-    "APIHandler": {"polls": None, "sends": ["recon-jobs", "recon-files", "recon-alerts"],
+    # data source tests (secrets), schedule wake-ups of a saved or resumed stream (recon-stream-ticks)
+    "APIHandler": {"polls": None, "sends": ["recon-jobs", "recon-files", "recon-alerts", "recon-stream-ticks"],
                    "calls": ["sqs:attributes:recon-jobs", *S3_RW, "states:start", "states:stop",
                              "states:describe", "events:put", "secrets:get"]},
     "JobWorker": {"polls": "recon-jobs", "sends": ["recon-segments", "recon-alerts"], "calls": []},
@@ -111,7 +111,8 @@ FUNCTIONS = {
                          "calls": [*S3_RW, "states:task", "states:describe", "states:start", "events:put",
                                    "secrets:get"]},
     "StreamEventWorker": {"polls": "recon-stream-events", "sends": [], "calls": ["states:start"]},
-    "StreamScheduleDispatcher": {"polls": "recon-stream-ticks", "sends": [], "calls": ["states:start"]},
+    "StreamScheduleDispatcher": {"polls": "recon-stream-ticks", "sends": ["recon-stream-ticks"],   # wake-ups
+                                 "calls": ["states:start"]},
 }
 
 
