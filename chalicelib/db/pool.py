@@ -14,7 +14,7 @@ the checkout fail with a transient error (see chalicelib.runs.retry) after `DB_P
 from __future__ import annotations
 
 import threading
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import Iterator
 
 import psycopg
@@ -70,4 +70,17 @@ def close_pool() -> None:
 def transaction() -> Iterator[psycopg.Connection]:
     """A pooled control-plane connection inside one transaction (committed on success, rolled back on error)."""
     with get_pool().connection() as conn:
+        yield conn
+
+
+@contextmanager
+def steady_transaction(what: str = "database connection") -> Iterator[psycopg.Connection]:
+    """`transaction()` whose checkout waits out a database restart or failover: getting the
+    connection is retried under the caller's retry policy (chalicelib.runs.retry: a worker rides out
+    about 90 s, an API request about 8 s before its 503). Only the checkout is repeated, never the
+    caller's statements: a connection lost in the middle of the transaction still fails it."""
+    from chalicelib.runs.retry import retry_call
+
+    with ExitStack() as stack:
+        conn = retry_call(lambda: stack.enter_context(get_pool().connection()), what=what)
         yield conn

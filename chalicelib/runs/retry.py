@@ -108,6 +108,8 @@ API = RetryPolicy("api", budget_s=8.0, max_attempts=8, initial_s=0.1, max_wait_s
 #: a worker step: long enough to ride out a database restart or a failover; after that the message
 #: is redelivered by the queue and the step runs again
 WORKER = RetryPolicy("worker", budget_s=90.0, max_attempts=40, initial_s=0.2, max_wait_s=5.0, jitter_s=0.5)
+#: a stream step (its own name in the logs): the worker's policy
+STREAM_STEP = RetryPolicy("stream-step", budget_s=90.0, max_attempts=40, initial_s=0.2, max_wait_s=5.0, jitter_s=0.5)
 #: a lease heartbeat inside a long step: a few quick tries, then leave it to the next beat
 HEARTBEAT = RetryPolicy("heartbeat", budget_s=3.0, max_attempts=3, initial_s=0.2, max_wait_s=1.0, jitter_s=0.1)
 

@@ -6,15 +6,17 @@ from typing import Iterator
 
 import psycopg
 
-from chalicelib.db.pool import transaction
+from chalicelib.db.pool import steady_transaction
 
 
 @contextmanager
 def tx(conn: psycopg.Connection | None = None) -> Iterator[psycopg.Connection]:
+    """The caller's connection, or a new transaction whose checkout waits out a database restart
+    (chalicelib.db.pool.steady_transaction)."""
     if conn is not None:
         yield conn
     else:
-        with transaction() as own:
+        with steady_transaction("streams database connection") as own:
             yield own
 
 

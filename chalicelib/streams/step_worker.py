@@ -108,13 +108,17 @@ def handle_message(body: dict) -> None:
 
 
 def handle_step(body: dict) -> None:
+    from chalicelib.runs.retry import STREAM_STEP, policy_scope
+
     run_id, step_order = int(body["runId"]), int(body["stepOrder"])
     attempt_no = int(body.get("retryCount") or 0) + 1
     token = body["taskToken"]
-    claimed = _claim(run_id, step_order, attempt_no, token)
-    if claimed is None:
-        return
-    _work(claimed)
+    # a database restart or failover is waited out (each transaction's checkout), not a failed attempt
+    with policy_scope(STREAM_STEP):
+        claimed = _claim(run_id, step_order, attempt_no, token)
+        if claimed is None:
+            return
+        _work(claimed)
 
 
 # -------------------------------------------------------------------------------------------- claim
@@ -253,9 +257,12 @@ def _watch(a: Attempt, stop: threading.Event) -> None:
     """Heartbeats to the task token, cancel polling of the run, progress to the control plane."""
     last_beat = 0.0
     last_progress = -1
+    from chalicelib.db.pool import transaction
+
     while not stop.wait(CANCEL_POLL_SECONDS):
         try:
-            with tx() as c:
+            # no waiting for the database here: the heartbeats below must go on while it is away
+            with transaction() as c:
                 status = runtime.run_status(c, a.run_id)
                 mine = runtime.attempt(c, a.run_id, a.step_order, a.attempt_no)
                 if status != "RUNNING" or mine is None or mine["status"] != "IN_PROGRESS":

@@ -1,0 +1,106 @@
+"""A stream run outlives a PostgreSQL outage: the control plane is killed (SIGKILL) while a step works
+and started again later. The step must end COMPLETED in its first attempt (no retry configured: a
+database restart is not the step's failure), with the artifacts of an undisturbed run of the same
+inputs, byte for byte (their sha256), and the same exceptions.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.test_faults_postgres import _stack_dir, kill_postgres, restart_postgres
+from tests.e2e.test_stream_runs import FINISHED, _data, _run, _stream, setup, steps_of  # noqa: F401 (fixture)
+
+ARTIFACTS = ("SNAPSHOT_SOURCE", "MATCHED", "UNMATCHED_SOURCE", "UNMATCHED_TARGET")
+
+
+def _wait_run(api, run_id: int, deadline_s: float = 240) -> dict:
+    """Poll the run; while the database is away the API answers 503 (never 500)."""
+    deadline = time.monotonic() + deadline_s
+    run = None
+    while time.monotonic() < deadline:
+        r = api.get(f"/stream-runs/{run_id}")
+        assert r.status_code in (200, 503), f"{r.status_code}: {r.text[:500]}"
+        if r.status_code == 200:
+            run = r.json()["data"]
+            if run["status"] in FINISHED:
+                return run
+        time.sleep(0.3)
+    raise AssertionError(f"run {run_id} not finished after {deadline_s} s: {run}")
+
+
+def _outcome(api, run_id: int) -> dict:
+    steps = steps_of(api, run_id, attempts="all")
+    assert len(steps) == 1, steps
+    step = steps[0]
+    arts = {a["artifactType"]: a for a in _data(api.get(f"/step-runs/{step['id']}/artifacts"))}
+    assert set(arts) == set(ARTIFACTS), arts
+    exceptions, page = [], 1
+    while True:
+        body = api.get("/exceptions", runId=run_id, pageSize=100, page=page).json()
+        assert body["success"] is True, body
+        exceptions += body["data"]["items"]
+        if page >= body["data"]["totalPages"]:
+            break
+        page += 1
+    assert exceptions
+    return {
+        "attempts": [(s["attemptNo"], s["status"]) for s in steps],
+        "counts": {k: step[k] for k in ("matchedSourceRows", "matchedTargetRows", "unmatchedSourceRows",
+                                        "unmatchedTargetRows")},
+        "artifacts": {k: (arts[k]["rowCount"], arts[k]["checksum"]) for k in ARTIFACTS},
+        "exceptions": sorted((e["side"], e["rowKey"], e["reason"]) for e in exceptions),
+    }
+
+
+def _log_grew_with(path: Path, offset: int, needle: str) -> bool:
+    with open(path, "rb") as f:
+        f.seek(offset)
+        return needle.encode() in f.read()
+
+
+@pytest.mark.parametrize("maxRetries", [0])
+def test_postgres_killed_mid_step_the_run_completes_as_an_undisturbed_one(api, setup, stack, maxRetries):
+    config = {1: {"continueOnFailure": False, "maxRetries": maxRetries}}
+    undisturbed_stream = _stream(api, setup, steps=1, configs=config)
+    reference_run = _run(api, undisturbed_stream)
+    reference = _wait_run(api, reference_run)
+    assert reference["status"] == "COMPLETED", reference
+    expected = _outcome(api, reference_run)
+    assert expected["attempts"] == [(1, "COMPLETED")]
+    assert expected["counts"]["matchedSourceRows"] == setup["data"].truth[1]["matched"]
+
+    # the same step held at work for a few seconds, so that the database dies under it
+    stream_id = _stream(api, setup, steps=1, names={1: "Marketplace [hold=4]"}, configs=config)
+    run_id = _run(api, stream_id)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        step = steps_of(api, run_id)[0]
+        if step["status"] == "IN_PROGRESS" and step["progress"] > 0:
+            break
+        time.sleep(0.1)
+    else:
+        raise AssertionError(f"the step never started working: {step}")
+    log = _stack_dir(stack) / "logs" / "runner.log"
+    offset = log.stat().st_size
+    kill_postgres(stack)
+    try:
+        # the database stays away until the worker, done holding, has needed it and is waiting for it
+        deadline = time.monotonic() + 60
+        while not _log_grew_with(log, offset, '"policy":"stream-step"'):
+            assert time.monotonic() < deadline, "the worker never waited for the database"
+            time.sleep(0.2)
+    finally:
+        restart_postgres(stack)
+
+    run = _wait_run(api, run_id)
+    assert run["status"] == "COMPLETED", run
+    got = _outcome(api, run_id)
+    assert got["attempts"] == [(1, "COMPLETED")], got["attempts"]
+    for key in ("counts", "exceptions"):
+        assert got[key] == expected[key], key
+    # the snapshot and the three outputs are the same bytes
+    assert got["artifacts"] == expected["artifacts"]
+    assert run["metrics"] == reference["metrics"]
