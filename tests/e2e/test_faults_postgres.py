@@ -108,19 +108,24 @@ def _trigger(api) -> str:
     return r.json()["job_ids"][0]
 
 
-def _wait_job(api, job_id: str, deadline_s: float = 300) -> dict:
-    """Poll the job over HTTP; while the database recovers the API may answer 503, never 500."""
+def poll_through_outage(api, path: str, done, deadline_s: float, what: str) -> dict:
+    """GET `path` until `done(body)`; while the database recovers the API may answer 503, never 500."""
     deadline = time.monotonic() + deadline_s
-    job = None
+    body = None
     while time.monotonic() < deadline:
-        r = api.get(f"/reconciliation/jobs/{job_id}")
+        r = api.get(path)
         assert r.status_code in (200, 503), f"{r.status_code}: {r.text[:500]}"
         if r.status_code == 200:
-            job = r.json()
-            if job["status"] != "RUNNING":
-                return job
+            body = r.json()
+            if done(body):
+                return body
         time.sleep(0.3)
-    raise AssertionError(f"job {job_id} still RUNNING after {deadline_s} s: {job}")
+    raise AssertionError(f"{what} not reached after {deadline_s} s: {body}")
+
+
+def _wait_job(api, job_id: str, deadline_s: float = 300) -> dict:
+    return poll_through_outage(api, f"/reconciliation/jobs/{job_id}", lambda job: job["status"] != "RUNNING",
+                               deadline_s, f"job {job_id} finished")
 
 
 def _mismatch_set(api, job_id: str) -> dict[str, str]:

@@ -10,25 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_faults_postgres import _stack_dir, kill_postgres, restart_postgres
+from tests.e2e.test_faults_postgres import _stack_dir, kill_postgres, poll_through_outage, restart_postgres
 from tests.e2e.test_stream_runs import FINISHED, _data, _run, _stream, setup, steps_of  # noqa: F401 (fixture)
 
 ARTIFACTS = ("SNAPSHOT_SOURCE", "MATCHED", "UNMATCHED_SOURCE", "UNMATCHED_TARGET")
 
 
 def _wait_run(api, run_id: int, deadline_s: float = 240) -> dict:
-    """Poll the run; while the database is away the API answers 503 (never 500)."""
-    deadline = time.monotonic() + deadline_s
-    run = None
-    while time.monotonic() < deadline:
-        r = api.get(f"/stream-runs/{run_id}")
-        assert r.status_code in (200, 503), f"{r.status_code}: {r.text[:500]}"
-        if r.status_code == 200:
-            run = r.json()["data"]
-            if run["status"] in FINISHED:
-                return run
-        time.sleep(0.3)
-    raise AssertionError(f"run {run_id} not finished after {deadline_s} s: {run}")
+    return poll_through_outage(api, f"/stream-runs/{run_id}", lambda body: body["data"]["status"] in FINISHED,
+                               deadline_s, f"run {run_id} finished")["data"]
 
 
 def _outcome(api, run_id: int) -> dict:
