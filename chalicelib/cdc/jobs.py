@@ -50,7 +50,14 @@ def create_jobs(
     requested_by: str | None = None,
     schedule_event_id: str | None = None,
 ) -> list[dict]:
-    """Insert one queued job per table and wake a worker for each. Tables must be in the catalog."""
+    """Insert one queued job per table and wake a worker for each. Tables must be in the catalog.
+
+    While the service is switched off (RECONCILIATION_ENABLED=false) the hourly schedule creates
+    nothing, as a trigger is refused (503): no new reconciliation starts until it is switched on."""
+    if job_type == "HOURLY_SCHEDULED" and not get_settings().reconciliation_enabled:
+        logger.info("reconciliation disabled: scheduled jobs not created",
+                    extra={"tables": tables, "schedule_event_id": schedule_event_id})
+        return []
     created = retry_call(_insert_jobs, tables, strategy, priority, job_type, requested_by, schedule_event_id,
                          what="create jobs")
     if created:

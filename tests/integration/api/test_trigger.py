@@ -125,6 +125,24 @@ def test_reads_keep_working_while_triggering_is_disabled(api, settings_env):
     assert api.get("/api/v1/reconciliation/jobs").status_code == 200
 
 
+def test_the_hourly_schedule_creates_no_job_while_the_service_is_disabled(api, settings_env):
+    """RECONCILIATION_ENABLED=false stops every new reconciliation, the hourly ones too (the real
+    scheduler handler, fed an EventBridge event); switched on again, the next tick creates them."""
+    from chalicelib.workers.cdc import handle_schedule_event
+
+    def tick(n: int) -> str:
+        return json.dumps({"id": f"evt-{n}", "detail-type": "Scheduled Event", "source": "aws.events",
+                           "time": f"2025-11-20T{n:02d}:00:00Z", "detail": {}})
+
+    settings_env(reconciliation_enabled="false")
+    assert handle_schedule_event(tick(13)) == []
+    assert api.sql("SELECT count(*) AS n FROM recon.jobs")[0]["n"] == 0
+    settings_env(reconciliation_enabled="true")
+    handle_schedule_event(tick(14))
+    rows = api.sql("SELECT table_name, job_type FROM recon.jobs ORDER BY created_at")
+    assert [(r["table_name"], r["job_type"]) for r in rows] == [(t, "HOURLY_SCHEDULED") for t in CATALOG_TABLES]
+
+
 def test_rejected_triggers_do_not_count_against_the_rate_limit(api):
     for _ in range(10):
         assert api.post(PATH, b"{broken").status_code == 400
