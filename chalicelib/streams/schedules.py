@@ -13,9 +13,9 @@ minute-and-up fields; the seconds added), then placed on the time line with zone
 
 The dispatcher (`dispatch`) runs on the one-minute EventBridge tick (rule `recon-stream-schedule`
 → queue `recon-stream-ticks`), and at the instant of each occurrence: every tick, and every save or
-resume of a SCHEDULED stream, sends a delayed wake-up message (`{"wake": instant}`) to the same queue
-for each occurrence due before the next tick (`send_wakeups`), so a run starts at its occurrence, not
-up to a minute after it. For each ACTIVE SCHEDULED stream it looks at the occurrences in
+resume of a SCHEDULED stream, sends a delayed wake-up message (`{"wake": instant, "streamIds": [...]}`)
+to the same queue for each occurrence due before the next tick (`send_wakeups`), so a run starts at its
+occurrence, not up to a minute after it; a wake-up dispatches only the streams it names. For each ACTIVE SCHEDULED stream it looks at the occurrences in
 (cursor, now] — at most 24 hours back — and claims each (stream, occurrence) once in PostgreSQL
 (`recon.stream_schedule_claims`, primary key), however many dispatchers run. A claimed occurrence
 starts a run; occurrences missed while the service was down are run once, the latest of them,
@@ -159,21 +159,24 @@ def next_run_at(trigger_config: dict, after: datetime | None = None) -> datetime
 # ------------------------------------------------------------------------------------- dispatcher
 
 
-def upcoming(streams: list[dict], now: datetime, ahead: timedelta = WAKE_AHEAD) -> list[datetime]:
-    """The distinct occurrence instants in (now, now + ahead] of these streams' schedules, in order."""
-    instants: set[datetime] = set()
+def upcoming(streams: list[dict], now: datetime, ahead: timedelta = WAKE_AHEAD) -> dict[datetime, list[int]]:
+    """{instant: [stream ids due then]} for the occurrences in (now, now + ahead] of these streams'
+    schedules, instants in order (at most MAX_WAKEUPS of them)."""
+    due: dict[datetime, list[int]] = {}
     for stream in streams:
         try:
-            instants.update(occurrences(stream.get("trigger_config") or {}, now, now + ahead))
+            for instant in occurrences(stream.get("trigger_config") or {}, now, now + ahead):
+                due.setdefault(instant, []).append(stream["stream_id"])
         except CronError:
             continue
-    return sorted(instants)[:MAX_WAKEUPS]
+    return {instant: due[instant] for instant in sorted(due)[:MAX_WAKEUPS]}
 
 
 def send_wakeups(streams: list[dict] | None = None, now: datetime | None = None) -> int:
-    """Ask for a dispatch at each occurrence due before the next tick (a delayed `{"wake": instant}` on the
-    tick queue, one second after the instant); `streams` default: every ACTIVE SCHEDULED stream. Never
-    raises: without the wake-up the next tick still starts the run. Returns the number sent."""
+    """Ask for a dispatch at each occurrence due before the next tick (a delayed `{"wake": instant,
+    "streamIds": [...]}` on the tick queue, one second after the instant: it dispatches those streams
+    only); `streams` default: every ACTIVE SCHEDULED stream. Never raises: without the wake-up the next
+    tick still starts the run. Returns the number sent."""
     from chalicelib import aws
 
     try:
@@ -183,10 +186,12 @@ def send_wakeups(streams: list[dict] | None = None, now: datetime | None = None)
             streams = definitions.active_streams("SCHEDULED")
         now = (now or datetime.now(UTC)).astimezone(UTC)
         sent = 0
-        for instant in upcoming([s for s in streams if s.get("status", "ACTIVE") == "ACTIVE"
-                                 and s.get("trigger_type", "SCHEDULED") == "SCHEDULED"], now):
+        due = upcoming([s for s in streams if s.get("status", "ACTIVE") == "ACTIVE"
+                        and s.get("trigger_type", "SCHEDULED") == "SCHEDULED"], now)
+        for instant, stream_ids in due.items():
             delay = min(900, max(0, int((instant - now).total_seconds()) + 1))
-            aws.send_message(TICK_QUEUE, {"wake": instant.isoformat().replace("+00:00", "Z")}, delay_seconds=delay)
+            aws.send_message(TICK_QUEUE, {"wake": instant.isoformat().replace("+00:00", "Z"),
+                                          "streamIds": stream_ids}, delay_seconds=delay)
             sent += 1
         return sent
     except Exception:
@@ -202,8 +207,9 @@ def restart_from_now(stream_id: int, conn) -> None:
                  " greatest(recon.stream_schedule_cursors.checked_until, excluded.checked_until)", (stream_id,))
 
 
-def dispatch(now: datetime | None = None) -> list[dict]:
-    """Claim and start due occurrences of every ACTIVE SCHEDULED stream; what was done, per claim."""
+def dispatch(now: datetime | None = None, stream_ids: list[int] | None = None) -> list[dict]:
+    """Claim and start due occurrences of every ACTIVE SCHEDULED stream (or of those of `stream_ids`, a
+    wake-up's); what was done, per claim."""
     from chalicelib.db.pool import transaction
     from chalicelib.streams import definitions
 
@@ -211,7 +217,10 @@ def dispatch(now: datetime | None = None) -> list[dict]:
         db_now = conn.execute("SELECT now() AS now").fetchone()["now"]
     now = (now or db_now).astimezone(UTC)
     done: list[dict] = []
+    wanted = None if stream_ids is None else set(stream_ids)
     for stream in definitions.active_streams("SCHEDULED"):
+        if wanted is not None and stream["stream_id"] not in wanted:
+            continue
         try:
             done.extend(_dispatch_stream(stream, now))
         except Exception:

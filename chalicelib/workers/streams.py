@@ -28,13 +28,17 @@ def handle_event_message(raw: Any) -> None:
 
 def handle_tick_message(raw: Any) -> None:
     """The one-minute tick dispatches and sends wake-ups for the occurrences due before the next one;
-    a wake-up (`{"wake": instant}`, sent by a tick or a save) only dispatches."""
+    a wake-up (`{"wake": instant, "streamIds": [...]}`, sent by a tick or a save) only dispatches those
+    streams."""
     from chalicelib.streams import schedules
 
     try:
         body = _body(raw)
     except (ValueError, TypeError):
         body = {}
+    if isinstance(body, dict) and "wake" in body:
+        ids = body.get("streamIds")
+        schedules.dispatch(stream_ids=[int(i) for i in ids] if isinstance(ids, list) else None)
+        return
     schedules.dispatch()
-    if not (isinstance(body, dict) and "wake" in body):
-        schedules.send_wakeups()
+    schedules.send_wakeups()

@@ -14,18 +14,18 @@ U = timezone.utc
 NOW = datetime(2026, 12, 2, 2, 29, 40, 500000, tzinfo=U)
 
 
-def stream(cron: str, tz: str = "UTC", **kw) -> dict:
-    return {"stream_id": 1, "status": "ACTIVE", "trigger_type": "SCHEDULED",
+def stream(cron: str, tz: str = "UTC", stream_id: int = 1, **kw) -> dict:
+    return {"stream_id": stream_id, "status": "ACTIVE", "trigger_type": "SCHEDULED",
             "trigger_config": {"cron": cron, "timezone": tz}, **kw}
 
 
-def test_upcoming_lists_each_instant_before_the_next_tick_once():
-    streams = [stream("0 30 2 * * *"), stream("0 30 3 * * *", "Europe/Berlin"),   # both 02:30:00Z
-               stream("15 * * * * *"),                                           # 02:30:15Z (02:31:15 is past 75 s)
-               stream("0 0 5 * * *"), stream("not a cron")]
-    assert schedules.upcoming(streams, NOW) == [datetime(2026, 12, 2, 2, 30, tzinfo=U),
-                                                datetime(2026, 12, 2, 2, 30, 15, tzinfo=U)]
-    assert schedules.upcoming([stream("40 29 2 * * *")], NOW) == []   # 02:29:40 is already past
+def test_upcoming_lists_each_instant_before_the_next_tick_once_with_the_streams_due():
+    streams = [stream("0 30 2 * * *", stream_id=1), stream("0 30 3 * * *", "Europe/Berlin", stream_id=2),  # 02:30:00Z
+               stream("15 * * * * *", stream_id=3),                   # 02:30:15Z (02:31:15 is past 75 s)
+               stream("0 0 5 * * *", stream_id=4), stream("not a cron", stream_id=5)]
+    assert schedules.upcoming(streams, NOW) == {datetime(2026, 12, 2, 2, 30, tzinfo=U): [1, 2],
+                                                datetime(2026, 12, 2, 2, 30, 15, tzinfo=U): [3]}
+    assert schedules.upcoming([stream("40 29 2 * * *")], NOW) == {}   # 02:29:40 is already past
 
 
 @pytest.fixture
@@ -39,9 +39,9 @@ def sent(monkeypatch):
 
 
 def test_a_wake_up_is_delayed_to_one_second_after_its_instant(sent):
-    assert schedules.send_wakeups([stream("0 30 2 * * *"), stream("15 * * * * *")], NOW) == 2
-    assert sent == [("recon-stream-ticks", {"wake": "2026-12-02T02:30:00Z"}, 20),
-                    ("recon-stream-ticks", {"wake": "2026-12-02T02:30:15Z"}, 35)]
+    assert schedules.send_wakeups([stream("0 30 2 * * *", stream_id=7), stream("15 * * * * *", stream_id=8)], NOW) == 2
+    assert sent == [("recon-stream-ticks", {"wake": "2026-12-02T02:30:00Z", "streamIds": [7]}, 20),
+                    ("recon-stream-ticks", {"wake": "2026-12-02T02:30:15Z", "streamIds": [8]}, 35)]
 
 
 def test_paused_or_unscheduled_streams_are_not_woken(sent):
@@ -60,15 +60,16 @@ def test_a_failing_send_is_not_the_callers_problem(monkeypatch):
     assert schedules.send_wakeups([stream("0 30 2 * * *")], NOW) == 0
 
 
-@pytest.mark.parametrize("body, wakes", [
-    (json.dumps({"version": "0", "detail-type": "Scheduled Event", "source": "aws.events"}), True),
-    (json.dumps({"wake": "2026-12-02T02:30:00Z"}), False),
-    ("not json", True),
+@pytest.mark.parametrize("body, expected", [
+    (json.dumps({"version": "0", "detail-type": "Scheduled Event", "source": "aws.events"}), [None, "wake"]),
+    (json.dumps({"wake": "2026-12-02T02:30:00Z", "streamIds": [7, 9]}), [[7, 9]]),
+    (json.dumps({"wake": "2026-12-02T02:30:00Z"}), [None]),
+    ("not json", [None, "wake"]),
 ])
-def test_the_tick_sends_wake_ups_and_a_wake_up_does_not(monkeypatch, body, wakes):
-    calls: list[str] = []
-    monkeypatch.setattr(schedules, "dispatch", lambda now=None: calls.append("dispatch") or [])
+def test_the_tick_dispatches_all_and_sends_wake_ups_a_wake_up_dispatches_its_streams(monkeypatch, body, expected):
+    calls: list = []
+    monkeypatch.setattr(schedules, "dispatch", lambda now=None, stream_ids=None: calls.append(stream_ids) or [])
     monkeypatch.setattr(schedules, "send_wakeups", lambda streams=None, now=None: calls.append("wake") or 0)
     stream_workers.handle_tick_message(body)
-    assert calls == (["dispatch", "wake"] if wakes else ["dispatch"])
+    assert calls == expected
 
