@@ -84,9 +84,13 @@ def _rate_limit() -> None:
 
 
 def _check_filename(name: str, field: str) -> None:
+    where = "query parameter" if field == "filename" else "request body"
     if "/" in name or "\\" in name or name in (".", ".."):
-        raise RequestInvalid([Problem(field, "INVALID_VALUE", "must be a file name, without directories")],
-                             where="query parameter" if field == "filename" else "request body")
+        raise RequestInvalid([Problem(field, "INVALID_VALUE", "must be a file name, without directories")], where=where)
+    if any(ord(ch) < 32 or 127 <= ord(ch) < 160 for ch in name):   # tabs, line breaks, escapes: not a name
+        raise RequestInvalid([Problem(field, "INVALID_VALUE", "must not contain control characters")], where=where)
+    if not name.strip():
+        raise RequestInvalid([Problem(field, "INVALID_VALUE", "must not be blank")], where=where)
 
 
 @api.route("/files", "POST", query=UploadQuery, response=FileOut, status=201, errors=[413],

@@ -79,6 +79,14 @@ def test_upload_needs_a_plain_filename(api):
                  ("filename", "INVALID_VALUE"))
     assert_error(api.post("/files", params={"filename": "a.csv", "bogus": "1"}, data=b"a\n1\n"), 400,
                  "VALIDATION_ERROR", ("bogus", "UNKNOWN_FIELD"))
+    # a line break, a tab or an escape is not part of a file name (it was stored, listed and shown as sent)
+    for name in ("orders\nfeb.csv", "orders\tfeb.csv", "orders\x1b[31m.csv", "   "):
+        body = assert_error(api.post("/files", params={"filename": name}, data=b"a\n1\n"), 400, "VALIDATION_ERROR",
+                            ("filename", "INVALID_VALUE"))
+        assert body["errors"][0]["message"] in ("must not contain control characters", "must not be blank"), body
+        assert_error(api.post("/files/uploads", {"filename": name, "sizeBytes": 4}), 400, "VALIDATION_ERROR",
+                     ("filename", "INVALID_VALUE"))
+    assert api.post("/files", params={"filename": "données €.csv"}, data=b"a\n1\n").status_code == 201
 
 
 def test_download_returns_the_exact_bytes(api, uid):
