@@ -167,8 +167,16 @@ def get_file(id: int):
 @api.route("/files/{id}/download", "GET", errors=[404, 409], summary="The file's exact bytes",
            description="200 with the bytes for files up to 5 MB, otherwise 302 to a presigned S3 URL.",
            raw_response={"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
-           extra_responses={"302": {"description": "Redirect to a presigned S3 URL (large files)",
-                                    "headers": {"Location": {"schema": {"type": "string"}}}}})
+           extra_responses={
+               "200": {"description": "The file's exact bytes",
+                       "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+                       "headers": {
+                           "Content-Disposition": {"description": "attachment, named as the file (RFC 6266)",
+                                                   "schema": {"type": "string"}},
+                           "X-Checksum-Sha256": {"description": "The sha256 of the bytes (hex), as in `checksum`",
+                                                 "schema": {"type": "string", "pattern": "^[0-9a-f]{64}$"}}}},
+               "302": {"description": "Redirect to a presigned S3 URL (large files)",
+                       "headers": {"Location": {"schema": {"type": "string"}}}}})
 def download_file(id: int):
     from chalicelib.streams import storage
 

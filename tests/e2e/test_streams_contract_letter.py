@@ -105,6 +105,15 @@ def test_the_openapi_document_requires_every_key_the_answers_always_carry(stack,
         assert set(schema["required"]) == set(schema["properties"]), (name, set(schema["properties"]) - set(
             schema["required"]))
     assert "startedAt" in schemas["RunCreatedOut"]["required"]
+    # a download's headers are documented as they are sent
+    import re
+
+    headers = doc["paths"]["/api/v1/files/{id}/download"]["get"]["responses"]["200"]["headers"]
+    got = client.call("GET", f"/files/{src['id']}/download")
+    assert got.status_code == 200
+    assert re.fullmatch(headers["X-Checksum-Sha256"]["schema"]["pattern"], got.headers["X-Checksum-Sha256"])
+    assert "sha256:" + got.headers["X-Checksum-Sha256"] == src["checksum"]
+    assert got.headers["Content-Disposition"].startswith("attachment;") and "Content-Disposition" in headers
 
 
 def test_run_trigger_metadata_names_are_strings(client, files):
