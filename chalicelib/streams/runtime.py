@@ -201,6 +201,14 @@ def insert_artifact(conn: psycopg.Connection, step_run_id: int, artifact_type: s
     )
 
 
+def artifact_file_id(conn: psycopg.Connection, step_run_id: int, artifact_type: str) -> int | None:
+    """The file already registered as this step run's artifact of that type (a completion done again
+    after a lost database connection finds it instead of registering a second file)."""
+    row = fetch_one(conn, "SELECT file_id FROM recon.stream_artifacts WHERE step_run_id = %s AND artifact_type = %s",
+                    (step_run_id, artifact_type))
+    return None if row is None else row["file_id"]
+
+
 def artifacts(conn: psycopg.Connection, step_run_id: int) -> list[dict]:
     return fetch_all(conn, "SELECT artifact_id, step_run_id, artifact_type, file_id, filename, row_count, checksum,"
                            " created_at FROM recon.stream_artifacts WHERE step_run_id = %s ORDER BY artifact_id",

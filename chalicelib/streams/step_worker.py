@@ -22,7 +22,8 @@ RECON_STREAM_FAULT_HOOKS=0): a step whose name contains `[fail-once]` fails its 
 checked) before it matches, and `[vanish-once]` makes the first attempt's worker go silent as if killed
 (no answer, no heartbeat: the heartbeat timeout fails the attempt and the retry finishes the step), and
 `[no-exception-load]` stops a completed non-last step's worker before it loads the exceptions (FINISH
-then has them loaded from the artifacts after EXCEPTIONS_GRACE_SECONDS).
+then has them loaded from the artifacts after EXCEPTIONS_GRACE_SECONDS), and `[hold-completion=N]`
+keeps the last step's completion transaction open N seconds before its exception load.
 """
 from __future__ import annotations
 
@@ -241,7 +242,12 @@ def _work(a: Attempt) -> None:
         if a.cancel.is_set():
             _finish_canceled(a)
             return
-        _finish_completed(a, result, time.monotonic() - started)
+        # a connection lost inside one of the completion's transactions (a database restart) is not
+        # the step's failure: the completion runs again once the database is back (what it did
+        # before is found, not done twice: artifacts by type, the loading transaction was rolled back)
+        from chalicelib.runs.retry import retry_call
+
+        retry_call(_finish_completed, a, result, time.monotonic() - started, what="stream step completion")
     finally:
         stop_watch.set()
         watcher.join(timeout=5)
@@ -548,6 +554,13 @@ def _register(a: Attempt, path: Path, filename: str, origin: str, rows: int | No
     a later step reads it, keep a local copy for it)."""
     from chalicelib.streams import files, storage
 
+    with tx() as c:
+        known = runtime.artifact_file_id(c, a.step_run_id, artifact_type)
+        row = None if known is None else files.get_file(known, conn=c)
+    if row is not None:         # registered by an earlier try of this completion: the same bytes
+        if keep:
+            _to_output_cache(row["s3_key"], row["sha256"], path)
+        return row
     key = storage.artifact_key(a.run_id, a.step_order, a.attempt_no, filename)
     sha, lines = _digest(path)
     storage.put_path(key, path, content_type="text/csv")
@@ -672,6 +685,10 @@ def _finish_completed_with_exceptions(a: Attempt, result, seconds: float, output
         # UPDATE, not UPDATE: the uploads' artifact rows (foreign key to it) must not wait for this transaction
         c.execute("SELECT step_run_id FROM recon.stream_step_runs WHERE step_run_id = %s FOR NO KEY UPDATE",
                   (a.step_run_id,))
+        m = re.search(r"\[hold-completion=(\d+(?:\.\d+)?)\]", a.step.get("name") or "") if _hooks_enabled() else None
+        if m:
+            logger.warning("fault hook: the completion transaction is held open", extra={"run_id": a.run_id})
+            time.sleep(float(m.group(1)))
         exceptions = 0
         for side, path in paths.items():
             exceptions += artifacts.load_exceptions(

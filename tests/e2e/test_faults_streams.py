@@ -1,7 +1,7 @@
 """A stream run outlives a PostgreSQL outage: the control plane is killed (SIGKILL) while a step works
-and started again later. The step must end COMPLETED in its first attempt (no retry configured: a
-database restart is not the step's failure), with the artifacts of an undisturbed run of the same
-inputs, byte for byte (their sha256), and the same exceptions.
+(or inside its completion transaction) and started again. The step must end COMPLETED in its first
+attempt (no retry configured: a database restart is not the step's failure), with the artifacts of an
+undisturbed run of the same inputs, byte for byte (their sha256), and the same exceptions.
 """
 from __future__ import annotations
 
@@ -51,19 +51,41 @@ def _log_grew_with(path: Path, offset: int, needle: str) -> bool:
         return needle.encode() in f.read()
 
 
-@pytest.mark.parametrize("maxRetries", [0])
-def test_postgres_killed_mid_step_the_run_completes_as_an_undisturbed_one(api, setup, stack, maxRetries):
-    config = {1: {"continueOnFailure": False, "maxRetries": maxRetries}}
-    undisturbed_stream = _stream(api, setup, steps=1, configs=config)
-    reference_run = _run(api, undisturbed_stream)
-    reference = _wait_run(api, reference_run)
-    assert reference["status"] == "COMPLETED", reference
-    expected = _outcome(api, reference_run)
+CONFIG = {1: {"continueOnFailure": False, "maxRetries": 0}}
+
+
+@pytest.fixture(scope="module")
+def undisturbed(api, setup):
+    """A run of the same one-step stream that nothing disturbed, and what it produced."""
+    run_id = _run(api, _stream(api, setup, steps=1, configs=CONFIG))
+    run = _wait_run(api, run_id)
+    assert run["status"] == "COMPLETED", run
+    expected = _outcome(api, run_id)
     assert expected["attempts"] == [(1, "COMPLETED")]
     assert expected["counts"]["matchedSourceRows"] == setup["data"].truth[1]["matched"]
+    return run, expected
 
+
+def _same_as_undisturbed(api, run_id: int, undisturbed) -> None:
+    reference, expected = undisturbed
+    run = _wait_run(api, run_id)
+    assert run["status"] == "COMPLETED", run
+    got = _outcome(api, run_id)
+    assert got["attempts"] == [(1, "COMPLETED")], got["attempts"]
+    for key in ("counts", "exceptions"):
+        assert got[key] == expected[key], key
+    # the snapshot and the three outputs are the same bytes
+    assert got["artifacts"] == expected["artifacts"]
+    assert run["metrics"] == reference["metrics"]
+    # nothing registered twice: one file per artifact
+    files = api.get("/files", filename=f"stream_{run_id}_step_1_", pageSize=100).json()["data"]
+    assert sorted(f["filename"] for f in files["items"]) == sorted(
+        f"stream_{run_id}_step_1_{k.lower()}.csv" for k in ARTIFACTS), files
+
+
+def test_postgres_killed_mid_step_the_run_completes_as_an_undisturbed_one(api, setup, stack, undisturbed):
     # the same step held at work for a few seconds, so that the database dies under it
-    stream_id = _stream(api, setup, steps=1, names={1: "Marketplace [hold=4]"}, configs=config)
+    stream_id = _stream(api, setup, steps=1, names={1: "Marketplace [hold=4]"}, configs=CONFIG)
     run_id = _run(api, stream_id)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -84,13 +106,21 @@ def test_postgres_killed_mid_step_the_run_completes_as_an_undisturbed_one(api, s
             time.sleep(0.2)
     finally:
         restart_postgres(stack)
+    _same_as_undisturbed(api, run_id, undisturbed)
 
-    run = _wait_run(api, run_id)
-    assert run["status"] == "COMPLETED", run
-    got = _outcome(api, run_id)
-    assert got["attempts"] == [(1, "COMPLETED")], got["attempts"]
-    for key in ("counts", "exceptions"):
-        assert got[key] == expected[key], key
-    # the snapshot and the three outputs are the same bytes
-    assert got["artifacts"] == expected["artifacts"]
-    assert run["metrics"] == reference["metrics"]
+
+def test_postgres_killed_inside_the_completion_transaction_it_is_done_again(api, setup, stack, undisturbed):
+    # the last step's completion (exception load, artifacts, COMPLETED) is one transaction; the
+    # connection dies under it: the transaction is rolled back and the completion runs again
+    stream_id = _stream(api, setup, steps=1, names={1: "Marketplace [hold-completion=3]"}, configs=CONFIG)
+    log = _stack_dir(stack) / "logs" / "runner.log"
+    offset = log.stat().st_size
+    run_id = _run(api, stream_id)
+    deadline = time.monotonic() + 60
+    while not _log_grew_with(log, offset, "the completion transaction is held open"):
+        assert time.monotonic() < deadline, "the step never reached its completion"
+        time.sleep(0.1)
+    kill_postgres(stack)
+    restart_postgres(stack)
+    _same_as_undisturbed(api, run_id, undisturbed)
+    assert _log_grew_with(log, offset, '"operation":"stream step completion"'), "the completion was not retried"
