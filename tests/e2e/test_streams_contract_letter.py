@@ -223,6 +223,6 @@ def test_a_scheduled_run_starts_at_its_occurrence_not_on_the_next_tick(client, f
         run = client.data("GET", f"/stream-runs/{runs[0]['id']}")
         assert run["triggerMetadata"]["schedule"] == {"occurrence": due.strftime("%Y-%m-%dT%H:%M:%SZ"), "late": False}
         created = datetime.strptime(run["createdAt"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
-        assert timedelta(0) <= created - due <= timedelta(seconds=8), (run["createdAt"], due)
+        assert timedelta(0) <= created - due <= timedelta(seconds=15), (run["createdAt"], due)   # the tick: up to 60 s
     finally:
         client.call("DELETE", f"/streams/{stream['id']}")
