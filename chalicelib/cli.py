@@ -10,7 +10,11 @@ def _keys(args) -> int:
     from chalicelib.api.errors import ApiError
 
     if args.action == "create":
-        key, key_id = auth.create_key(args.owner)
+        try:
+            key, key_id = auth.create_key(args.owner, args.key)
+        except ValueError as e:
+            print(str(e), file=sys.stderr)
+            return 1
         if args.quiet:
             print(key)
         else:
@@ -19,7 +23,9 @@ def _keys(args) -> int:
     if args.action == "list":
         for row in auth.list_keys():
             state = f"revoked {row['revoked_at']:%Y-%m-%d}" if row["revoked_at"] else "active"
-            print(f"{row['key_id']}  recon_{row['key_prefix']}_…  {row['owner_email']:<30} {state}")
+            shown = (f"imported ({row['key_prefix']})" if row["key_prefix"].startswith("~")
+                     else f"recon_{row['key_prefix']}_…")
+            print(f"{row['key_id']}  {shown}  {row['owner_email']:<30} {state}")
         return 0
     if args.action == "revoke":
         if auth.revoke_key(args.key):
@@ -67,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     c = ksub.add_parser("create", help="create a key for an owner email")
     c.add_argument("--owner", required=True, help="owner email (becomes resolved_by)")
     c.add_argument("--quiet", action="store_true", help="print only the key")
+    c.add_argument("--key", help="import this key (chosen elsewhere) instead of generating one")
     ksub.add_parser("list", help="list keys (never the secrets)")
     r = ksub.add_parser("revoke", help="revoke a key by id or prefix")
     r.add_argument("key")

@@ -184,11 +184,20 @@ api_key() {
   step "Demo API key (.local/api-key)"
   local keyfile="$STACK_DIR/api-key"
   if [ -f "$keyfile" ] && "$PY" -m chalicelib.cli keys check "$(cat "$keyfile")" >/dev/null 2>&1; then
-    echo "    existing key is valid"; return
+    echo "    existing key is valid"; local_test_key; return
   fi
   "$PY" -m chalicelib.cli keys create --owner demo@recon.local --quiet > "$keyfile.tmp" 2>"$LOGS/api-key.log" || fail "creating the demo API key" "$LOGS/api-key.log"
   mv "$keyfile.tmp" "$keyfile"; chmod 600 "$keyfile"
   echo "    created for demo@recon.local"
+  local_test_key
+}
+
+local_test_key() { # the contracts' sample key works against a local stack (never set up on AWS)
+  local k="${RECON_LOCAL_TEST_KEY-test-api-key}"
+  [ -n "$k" ] || return 0
+  "$PY" -m chalicelib.cli keys create --owner test@recon.local --key "$k" --quiet >/dev/null 2>>"$LOGS/api-key.log" \
+    && echo "    the contracts' sample key '$k' is accepted too (RECON_LOCAL_TEST_KEY= turns it off)" \
+    || echo "    the sample key '$k' could not be registered (see $LOGS/api-key.log)"
 }
 
 demo_data() { # on the first start only: an idempotent `up` never touches the user's data (`make demo` reloads)

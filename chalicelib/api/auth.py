@@ -2,6 +2,10 @@
 
 A key is `recon_<prefix>_<secret>`; only its SHA-256 is stored (keys are 256-bit random, so a
 fast hash is enough), looked up by prefix and compared in constant time. Keys are never logged.
+
+An operator may also import a key chosen elsewhere (`keys create --key ...`: a key handed out by
+another auth service, or on a local stack the contract's sample key `test-api-key`). Such a key has
+no prefix of its own: it is looked up by `~` + the first 16 hex digits of its SHA-256.
 """
 from __future__ import annotations
 
@@ -26,12 +30,40 @@ def _hash(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def create_key(owner_email: str) -> tuple[str, uuid.UUID]:
-    """Create a key for `owner_email`; returns (the key, shown once; its id)."""
+#: an imported key: visible ASCII, no spaces, long enough not to be guessed in a few tries
+IMPORTED_KEY_MIN_LENGTH = 12
+
+
+def _prefix_of(key: str) -> str | None:
+    """The lookup prefix of a presented key: its own for a generated key, derived for an imported one."""
+    parts = key.split("_", 2)
+    if len(parts) == 3 and parts[0] == "recon":
+        return parts[1]
+    if IMPORTED_KEY_MIN_LENGTH <= len(key) <= 512 and all("!" <= ch <= "~" for ch in key):
+        return "~" + _hash(key)[:16]
+    return None
+
+
+def create_key(owner_email: str, key: str | None = None) -> tuple[str, uuid.UUID]:
+    """Create a key for `owner_email` (or import `key`, chosen elsewhere); returns (the key, shown
+    once; its id). Importing a key that is already active for the same owner changes nothing."""
     if "@" not in owner_email or len(owner_email) > 320:
         raise ValueError(f"owner must be an email address, got {owner_email!r}")
-    prefix = secrets.token_hex(4)
-    key = f"recon_{prefix}_{secrets.token_urlsafe(32)}"
+    if key is None:
+        prefix = secrets.token_hex(4)
+        key = f"recon_{prefix}_{secrets.token_urlsafe(32)}"
+    else:
+        prefix = _prefix_of(key)
+        if prefix is None or key.startswith("recon_"):
+            raise ValueError(f"an imported key is {IMPORTED_KEY_MIN_LENGTH} to 512 visible ASCII characters, "
+                             "not starting with recon_")
+        with transaction() as conn:
+            row = conn.execute("SELECT key_id, owner_email, revoked_at FROM recon.api_keys WHERE key_prefix = %s",
+                               (prefix,)).fetchone()
+        if row is not None:
+            if row["revoked_at"] is None and row["owner_email"] == owner_email:
+                return key, row["key_id"]
+            raise ValueError("this key is already registered (or was revoked): choose another one")
     key_id = uuid.uuid4()
     with transaction() as conn:
         conn.execute(
@@ -67,13 +99,13 @@ def authenticate(authorization: str | None) -> Principal:
     if scheme.lower() != "bearer":   # the auth scheme is case-insensitive (RFC 9110 §11.1)
         raise _unauthorized()
     key = key.strip()
-    parts = key.split("_", 2)
-    if len(parts) != 3 or parts[0] != "recon":
+    prefix = _prefix_of(key)
+    if prefix is None:
         raise _unauthorized()
     with transaction() as conn:
         row = conn.execute(
             "SELECT key_id, key_hash, owner_email FROM recon.api_keys WHERE key_prefix = %s AND revoked_at IS NULL",
-            (parts[1],),
+            (prefix,),
         ).fetchone()
     if row is None or not hmac.compare_digest(row["key_hash"], _hash(key)):
         raise _unauthorized()

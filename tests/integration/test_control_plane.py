@@ -79,3 +79,36 @@ def test_api_keys_hashed_checked_and_revoked(empty_db, monkeypatch):
     with pytest.raises(ValueError):
         auth.create_key("not-an-email")
     reset_settings()
+
+
+def test_an_imported_key_such_as_the_contracts_sample_key_authenticates(empty_db, monkeypatch, capsys):
+    from chalicelib import cli
+    from chalicelib.api import auth
+    from chalicelib.api.errors import ApiError
+
+    migrate(empty_db, log=lambda *_: None)
+    monkeypatch.setenv("DATABASE_URL", empty_db)
+    reset_settings()
+    pool.close_pool()
+    assert cli.main(["keys", "create", "--owner", "test@recon.local", "--key", "test-api-key", "--quiet"]) == 0
+    assert capsys.readouterr().out.strip() == "test-api-key"
+    # importing it again for the same owner changes nothing; for another owner it is refused
+    assert cli.main(["keys", "create", "--owner", "test@recon.local", "--key", "test-api-key", "--quiet"]) == 0
+    assert cli.main(["keys", "create", "--owner", "eve@example.com", "--key", "test-api-key"]) == 1
+    with psycopg.connect(empty_db) as conn:
+        rows = conn.execute("SELECT key_prefix, key_hash, owner_email FROM recon.api_keys").fetchall()
+    assert len(rows) == 1 and "test-api-key" not in rows[0][0] + rows[0][1] and rows[0][2] == "test@recon.local"
+    assert auth.authenticate("Bearer test-api-key").owner_email == "test@recon.local"
+    assert auth.authenticate("bearer  test-api-key ").owner_email == "test@recon.local"
+    for bad in ("Bearer test-api-kez", "Bearer test-api-ke", "Bearer TEST-API-KEY", "Bearer test api key"):
+        with pytest.raises(ApiError) as exc:
+            auth.authenticate(bad)
+        assert exc.value.status == 401
+    # too short, spaces, or shaped like a generated key: not importable
+    for key in ("short-key", "has a space in it", "recon_abcd_efghijklmnop"):
+        with pytest.raises(ValueError):
+            auth.create_key("ops@example.com", key)
+    assert auth.revoke_key(rows[0][0]) is True
+    with pytest.raises(ApiError):
+        auth.authenticate("Bearer test-api-key")
+    reset_settings()
