@@ -170,7 +170,9 @@ def test_rejected_run_requests_do_not_use_up_the_run_creation_limit(stack, world
     """platform §1: run creation counts against the per-key limit; requests that create nothing (400, 404)
     do not, so a client's mistakes cannot lock it out of starting runs."""
     c = Client(stack["url"], _new_key(stack, "e2e-run-limit@recon.local"))
-    limit = 30   # rate_limit_runs_per_minute default (chalicelib/config.py)
+    from chalicelib.config import Settings
+
+    limit = int(stack["env"].get("RATE_LIMIT_RUNS_PER_MINUTE", Settings.model_fields["rate_limit_runs_per_minute"].default))
     for i in range(limit + 5):
         assert c.call("POST", "/streams/99999999/runs", {"triggerType": "MANUAL"}).status_code == 404
         assert c.call("POST", f"/streams/{world['stream']['id']}/runs", {"triggerType": "BOGUS"}).status_code == 400

@@ -234,7 +234,9 @@ def test_delete_and_in_use_conflicts(api, uid):
 
 
 def test_uploads_are_rate_limited_per_key(api, uid, stack_env):
-    limit = int(stack_env.get("RATE_LIMIT_UPLOADS_PER_MINUTE", "30"))
+    from chalicelib.config import Settings
+
+    limit = int(stack_env.get("RATE_LIMIT_UPLOADS_PER_MINUTE", Settings.model_fields["rate_limit_uploads_per_minute"].default))
     statuses = [api.post("/files", params={"filename": f"rl_{uid}.csv"}, data=b"a\n1\n").status_code
                 for _ in range(limit)]
     assert statuses == [201] * limit
