@@ -757,7 +757,7 @@ export interface components {
              * Checksum
              * @default null
              */
-            checksum?: string | null;
+            checksum: string | null;
             /**
              * Createdat
              * Format: date-time
@@ -775,7 +775,7 @@ export interface components {
              * Rowcount
              * @default null
              */
-            rowCount?: number | null;
+            rowCount: number | null;
         };
         /**
          * ArtifactType
@@ -806,7 +806,7 @@ export interface components {
              * Completedat
              * @default null
              */
-            completedAt?: string | null;
+            completedAt: string | null;
             /** Id */
             id: number;
             status: components["schemas"]["LegacyStatus"];
@@ -817,7 +817,7 @@ export interface components {
              * Completedat
              * @default null
              */
-            completedAt?: string | null;
+            completedAt: string | null;
             /** Runid */
             runId: number;
             status: components["schemas"]["RunStatus"];
@@ -950,21 +950,21 @@ export interface components {
         /** DataSourceTestOut */
         DataSourceTestOut: {
             /** Columns */
-            columns?: {
+            columns: {
                 [key: string]: string;
             }[];
             /**
              * Errormessage
              * @default null
              */
-            errorMessage?: string | null;
+            errorMessage: string | null;
             /** Ok */
             ok: boolean;
             /**
              * Rowestimate
              * @default null
              */
-            rowEstimate?: number | null;
+            rowEstimate: number | null;
         };
         /**
          * DataSourceType
@@ -1006,13 +1006,13 @@ export interface components {
              * Assignee
              * @default null
              */
-            assignee?: string | null;
+            assignee: string | null;
             /**
              * Closestcandidate
              * @description {rowKey, pass, failedCondition, detail}: the nearest row and the condition it failed
              * @default null
              */
-            closestCandidate?: {
+            closestCandidate: {
                 [key: string]: unknown;
             } | null;
             /**
@@ -1026,7 +1026,7 @@ export interface components {
              * Note
              * @default null
              */
-            note?: string | null;
+            note: string | null;
             reason: components["schemas"]["ExceptionReason"];
             /** Reconciliationid */
             reconciliationId: number;
@@ -1034,13 +1034,13 @@ export interface components {
              * Resolvedat
              * @default null
              */
-            resolvedAt?: string | null;
+            resolvedAt: string | null;
             /**
              * Resolvedby
              * @description Who set the current RESOLVED/IGNORED status
              * @default null
              */
-            resolvedBy?: string | null;
+            resolvedBy: string | null;
             /** Rowdata */
             rowData: {
                 [key: string]: unknown;
@@ -1049,7 +1049,7 @@ export interface components {
              * Rowkey
              * @default null
              */
-            rowKey?: string | null;
+            rowKey: string | null;
             /** Runid */
             runId: number;
             side: components["schemas"]["Side"];
@@ -1121,12 +1121,12 @@ export interface components {
              * @default null
              * @example sha256:9f86d081884c7d65...
              */
-            checksum?: string | null;
+            checksum: string | null;
             /**
              * Columns
              * @default null
              */
-            columns?: components["schemas"]["ColumnOut"][] | null;
+            columns: components["schemas"]["ColumnOut"][] | null;
             /**
              * Createdat
              * Format: date-time
@@ -1139,11 +1139,11 @@ export interface components {
              * @default null
              * @example line 1733: 5 fields, header has 6
              */
-            errorMessage?: string | null;
+            errorMessage: string | null;
             /** Filename */
             filename: string;
             /** @default null */
-            format?: components["schemas"]["FileFormat"] | null;
+            format: components["schemas"]["FileFormat"] | null;
             /** Id */
             id: number;
             origin: components["schemas"]["FileOrigin"];
@@ -1151,12 +1151,12 @@ export interface components {
              * Rowcount
              * @default null
              */
-            rowCount?: number | null;
+            rowCount: number | null;
             /**
              * Sizebytes
              * @default null
              */
-            sizeBytes?: number | null;
+            sizeBytes: number | null;
             status: components["schemas"]["FileStatus"];
         };
         /** FileOutPage */
@@ -1313,8 +1313,13 @@ export interface components {
             mismatch_count: number | null;
             /** Postgres Row Count */
             postgres_row_count: number | null;
-            /** Started At */
-            started_at: string | null;
+            /**
+             * Started At
+             * Format: date-time
+             * @description When the job began; while it waits in the queue, when it was requested
+             * @example 2025-11-20T14:02:15Z
+             */
+            started_at: string;
             status: components["schemas"]["JobStatus"];
             /** Table Name */
             table_name: string;
@@ -1358,8 +1363,13 @@ export interface components {
             progress: components["schemas"]["Progress"];
             /** Sample Mismatches */
             sample_mismatches: components["schemas"]["SampleMismatch"][];
-            /** Started At */
-            started_at: string | null;
+            /**
+             * Started At
+             * Format: date-time
+             * @description When the job began; while it waits in the queue, when it was requested
+             * @example 2025-11-20T14:02:15Z
+             */
+            started_at: string;
             status: components["schemas"]["JobStatus"];
             /** Table Name */
             table_name: string;
@@ -1411,6 +1421,7 @@ export interface components {
             } | null;
             /**
              * Detected At
+             * Format: date-time
              * @description ISO 8601 UTC, e.g. 2025-11-20T14:02:15Z
              * @example 2025-11-20T14:02:15Z
              */
@@ -1477,7 +1488,7 @@ export interface components {
              * Detail
              * @default null
              */
-            detail?: string | null;
+            detail: string | null;
             /**
              * Late
              * @description Claimed more than 90 s after its instant (catch-up after downtime)
@@ -1493,7 +1504,7 @@ export interface components {
              * Runid
              * @default null
              */
-            runId?: number | null;
+            runId: number | null;
             /**
              * Status
              * @description STARTED: it started run runId; SKIPPED_RUN_ACTIVE: a run of the stream was active (or a later missed occurrence superseded it, see detail); SKIPPED_NOT_ACTIVE: the stream was not ACTIVE; FAILED: the run could not start (detail)
@@ -1604,7 +1615,7 @@ export interface components {
              * Completedat
              * @default null
              */
-            completedAt?: string | null;
+            completedAt: string | null;
             /**
              * Createdat
              * Format: date-time
@@ -1614,12 +1625,12 @@ export interface components {
              * Description
              * @default null
              */
-            description?: string | null;
+            description: string | null;
             /**
              * Errormessage
              * @default null
              */
-            errorMessage?: string | null;
+            errorMessage: string | null;
             /** Exceptioncount */
             exceptionCount: number;
             /** Id */
@@ -1628,32 +1639,32 @@ export interface components {
              * Matchedrecords
              * @default null
              */
-            matchedRecords?: number | null;
+            matchedRecords: number | null;
             /**
              * Matchrate
              * @description Matched source records, percent of the source
              * @default null
              */
-            matchRate?: number | null;
+            matchRate: number | null;
             /** Name */
             name: string;
             /**
              * Rulesetid
              * @default null
              */
-            ruleSetId?: number | null;
+            ruleSetId: number | null;
             /** Runid */
             runId: number;
             /**
              * Sourcefileid
              * @default null
              */
-            sourceFileId?: number | null;
+            sourceFileId: number | null;
             /**
              * Startedat
              * @default null
              */
-            startedAt?: string | null;
+            startedAt: string | null;
             status: components["schemas"]["LegacyStatus"];
             /** Steporder */
             stepOrder: number;
@@ -1666,27 +1677,27 @@ export interface components {
              * Targetfileid
              * @default null
              */
-            targetFileId?: number | null;
+            targetFileId: number | null;
             /**
              * Totalsourcerecords
              * @default null
              */
-            totalSourceRecords?: number | null;
+            totalSourceRecords: number | null;
             /**
              * Totaltargetrecords
              * @default null
              */
-            totalTargetRecords?: number | null;
+            totalTargetRecords: number | null;
             /**
              * Unmatchedsourcerecords
              * @default null
              */
-            unmatchedSourceRecords?: number | null;
+            unmatchedSourceRecords: number | null;
             /**
              * Unmatchedtargetrecords
              * @default null
              */
-            unmatchedTargetRecords?: number | null;
+            unmatchedTargetRecords: number | null;
         };
         /** ReconciliationOutPage */
         ReconciliationOutPage: {
@@ -1771,7 +1782,7 @@ export interface components {
              * Description
              * @default null
              */
-            description?: string | null;
+            description: string | null;
             /** Id */
             id: number;
             /** Latestversion */
@@ -1789,12 +1800,12 @@ export interface components {
              * Sourcekey
              * @default null
              */
-            sourceKey?: string | null;
+            sourceKey: string | null;
             /**
              * Targetkey
              * @default null
              */
-            targetKey?: string | null;
+            targetKey: string | null;
             /**
              * Updatedat
              * Format: date-time
@@ -1818,7 +1829,7 @@ export interface components {
              * Description
              * @default null
              */
-            description?: string | null;
+            description: string | null;
             /** Id */
             id: number;
             /** Name */
@@ -1861,7 +1872,7 @@ export interface components {
              * Startedat
              * @default null
              */
-            startedAt?: string | null;
+            startedAt: string | null;
             status: components["schemas"]["RunStatus"];
             /** Streamid */
             streamId: number;
@@ -1869,13 +1880,10 @@ export interface components {
         /** RunIn */
         RunIn: {
             /**
-             * Triggermetadata
              * @description Who or what asked for the run, e.g. {"requestedBy": ..., "reason": ...}
              * @default null
              */
-            triggerMetadata?: {
-                [key: string]: unknown;
-            } | null;
+            triggerMetadata?: components["schemas"]["TriggerMetadataIn"] | null;
             /**
              * @description MANUAL (schedules and events start their own runs)
              * @default MANUAL
@@ -1907,7 +1915,7 @@ export interface components {
              * Completedat
              * @default null
              */
-            completedAt?: string | null;
+            completedAt: string | null;
             /**
              * Createdat
              * Format: date-time
@@ -1919,7 +1927,7 @@ export interface components {
              * Errormessage
              * @default null
              */
-            errorMessage?: string | null;
+            errorMessage: string | null;
             /** Id */
             id: number;
             metrics: components["schemas"]["RunMetricsOut"];
@@ -1927,7 +1935,7 @@ export interface components {
              * Startedat
              * @default null
              */
-            startedAt?: string | null;
+            startedAt: string | null;
             status: components["schemas"]["RunStatus"];
             /** Streamid */
             streamId: number;
@@ -1973,6 +1981,7 @@ export interface components {
             cassandra_checksum?: string | null;
             /**
              * Detected At
+             * Format: date-time
              * @description ISO 8601 UTC, e.g. 2025-11-20T14:02:15Z
              * @example 2025-11-20T14:02:15Z
              */
@@ -2043,7 +2052,7 @@ export interface components {
              * Startedat
              * @default null
              */
-            startedAt?: string | null;
+            startedAt: string | null;
             status: components["schemas"]["LegacyStatus"];
         };
         /** StatusOut */
@@ -2145,34 +2154,34 @@ export interface components {
              * Completedat
              * @default null
              */
-            completedAt?: string | null;
+            completedAt: string | null;
             /**
              * Errormessage
              * @default null
              */
-            errorMessage?: string | null;
+            errorMessage: string | null;
             /**
              * Exceptioncount
              * @default 0
              */
-            exceptionCount?: number;
+            exceptionCount: number;
             /** Id */
             id: number;
             /**
              * Matchedsourcerows
              * @default null
              */
-            matchedSourceRows?: number | null;
+            matchedSourceRows: number | null;
             /**
              * Matchedtargetrows
              * @default null
              */
-            matchedTargetRows?: number | null;
+            matchedTargetRows: number | null;
             /**
              * Name
              * @default null
              */
-            name?: string | null;
+            name: string | null;
             /** Progress */
             progress: number;
             /** Reconciliationid */
@@ -2181,53 +2190,81 @@ export interface components {
              * Rulesetid
              * @default null
              */
-            ruleSetId?: number | null;
+            ruleSetId: number | null;
             /**
              * Rulesetversion
              * @default null
              */
-            ruleSetVersion?: number | null;
+            ruleSetVersion: number | null;
             /** Runid */
             runId: number;
             /**
              * Sourcerows
              * @default null
              */
-            sourceRows?: number | null;
+            sourceRows: number | null;
             /**
              * Startedat
              * @default null
              */
-            startedAt?: string | null;
+            startedAt: string | null;
             status: components["schemas"]["StepRunStatus"];
             /**
              * Stepid
              * @default null
              */
-            stepId?: number | null;
+            stepId: number | null;
             /** Steporder */
             stepOrder: number;
             /**
              * Targetrows
              * @default null
              */
-            targetRows?: number | null;
+            targetRows: number | null;
             /**
              * Unmatchedsourcerows
              * @default null
              */
-            unmatchedSourceRows?: number | null;
+            unmatchedSourceRows: number | null;
             /**
              * Unmatchedtargetrows
              * @default null
              */
-            unmatchedTargetRows?: number | null;
+            unmatchedTargetRows: number | null;
         };
         /**
          * StepRunStatus
          * @enum {string}
          */
         StepRunStatus: "PENDING" | "IN_PROGRESS" | "RETRY_WAIT" | "FAILED" | "COMPLETED" | "SKIPPED" | "CANCELED";
+        /**
+         * StreamCreatedOut
+         * @description The answer to a create: exactly the streams contract's §4.1 fields (GET /streams/{id} has the rest).
+         */
+        StreamCreatedOut: {
+            /**
+             * Createdat
+             * Format: date-time
+             */
+            createdAt: string;
+            /**
+             * Domain
+             * @default null
+             */
+            domain: string | null;
+            /** Id */
+            id: number;
+            /** Name */
+            name: string;
+            status: components["schemas"]["StreamStatus"];
+            /** Stepcount */
+            stepCount: number;
+            /**
+             * Updatedat
+             * Format: date-time
+             */
+            updatedAt: string;
+        };
         /**
          * StreamIn
          * @description A stream definition (create and PUT).
@@ -2270,12 +2307,12 @@ export interface components {
              * Description
              * @default null
              */
-            description?: string | null;
+            description: string | null;
             /**
              * Domain
              * @default null
              */
-            domain?: string | null;
+            domain: string | null;
             /** Id */
             id: number;
             /** Name */
@@ -2285,12 +2322,12 @@ export interface components {
              * @description SCHEDULED and ACTIVE streams: the next occurrence
              * @default null
              */
-            nextRunAt?: string | null;
+            nextRunAt: string | null;
             /**
              * Recentoccurrences
              * @description SCHEDULED streams: the latest 10 occurrences, newest first, run or skipped
              */
-            recentOccurrences?: components["schemas"]["OccurrenceOut"][];
+            recentOccurrences: components["schemas"]["OccurrenceOut"][];
             status: components["schemas"]["StreamStatus"];
             /** Steps */
             steps: components["schemas"]["StepOut"][];
@@ -2298,7 +2335,7 @@ export interface components {
              * Triggerconfig
              * @default null
              */
-            triggerConfig?: {
+            triggerConfig: {
                 [key: string]: unknown;
             } | null;
             triggerType: components["schemas"]["TriggerType"];
@@ -2379,12 +2416,12 @@ export interface components {
              * Description
              * @default null
              */
-            description?: string | null;
+            description: string | null;
             /**
              * Domain
              * @default null
              */
-            domain?: string | null;
+            domain: string | null;
             /** Id */
             id: number;
             /** Name */
@@ -2413,6 +2450,25 @@ export interface components {
             totalPages: number;
         };
         /**
+         * TriggerMetadataIn
+         * @description Who asked for the run and why (streams §4.4); other keys are kept as they are.
+         */
+        TriggerMetadataIn: {
+            /**
+             * Reason
+             * @default null
+             */
+            reason?: string | null;
+            /**
+             * Requestedby
+             * @description Default: the API key's owner
+             * @default null
+             */
+            requestedBy?: string | null;
+        } & {
+            [key: string]: unknown;
+        };
+        /**
          * TriggerRequest
          * @description Body of POST /reconciliation/trigger.
          */
@@ -2439,6 +2495,7 @@ export interface components {
         TriggerResponse: {
             /**
              * Estimated Completion
+             * Format: date-time
              * @description ISO 8601 UTC, e.g. 2025-11-20T14:02:15Z
              * @example 2025-11-20T14:02:15Z
              */
@@ -3955,6 +4012,10 @@ export interface operations {
             /** @description The file's exact bytes */
             200: {
                 headers: {
+                    /** @description attachment, named as the file (RFC 6266) */
+                    "Content-Disposition"?: string;
+                    /** @description The sha256 of the bytes (hex), as in `checksum` */
+                    "X-Checksum-Sha256"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4217,12 +4278,54 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Query reconciliation job history (newest first) */
+            /** @description One page of jobs, newest first */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "jobs": [
+                     *         {
+                     *           "alert_fired": false,
+                     *           "cassandra_row_count": 1000000,
+                     *           "completed_at": "2025-11-20T14:02:15Z",
+                     *           "drift_percentage": 0.005,
+                     *           "duration_seconds": 135,
+                     *           "job_id": "550e8400-e29b-41d4-a716-446655440000",
+                     *           "job_type": "MANUAL_ONDEMAND",
+                     *           "mismatch_count": 50,
+                     *           "postgres_row_count": 999950,
+                     *           "started_at": "2025-11-20T14:00:00Z",
+                     *           "status": "COMPLETED",
+                     *           "table_name": "users",
+                     *           "validation_strategy": "CHECKSUM"
+                     *         },
+                     *         {
+                     *           "alert_fired": false,
+                     *           "cassandra_row_count": 999800,
+                     *           "completed_at": "2025-11-20T13:00:05Z",
+                     *           "drift_percentage": 0,
+                     *           "duration_seconds": 5,
+                     *           "job_id": "550e8400-e29b-41d4-a716-446655440001",
+                     *           "job_type": "HOURLY_SCHEDULED",
+                     *           "mismatch_count": 0,
+                     *           "postgres_row_count": 999800,
+                     *           "started_at": "2025-11-20T13:00:00Z",
+                     *           "status": "COMPLETED",
+                     *           "table_name": "users",
+                     *           "validation_strategy": "ROW_COUNT"
+                     *         }
+                     *       ],
+                     *       "pagination": {
+                     *         "page": 1,
+                     *         "page_size": 20,
+                     *         "total_items": 87,
+                     *         "total_pages": 5
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["JobsPage"];
                 };
             };
@@ -4253,12 +4356,60 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Job detail with mismatch summary and a sample of mismatches */
+            /** @description The job, its mismatch summary and a sample */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "alert_fired": false,
+                     *       "auto_resolved_count": 0,
+                     *       "cassandra_row_count": 1000000,
+                     *       "completed_at": "2025-11-20T14:02:15Z",
+                     *       "drift_percentage": 0.005,
+                     *       "duration_seconds": 135,
+                     *       "job_id": "550e8400-e29b-41d4-a716-446655440000",
+                     *       "job_type": "MANUAL_ONDEMAND",
+                     *       "mismatch_count": 50,
+                     *       "mismatches_summary": {
+                     *         "DATA_MISMATCH": 10,
+                     *         "MISSING_IN_CASSANDRA": 10,
+                     *         "MISSING_IN_POSTGRES": 30
+                     *       },
+                     *       "postgres_row_count": 999950,
+                     *       "priority": "NORMAL",
+                     *       "progress": {
+                     *         "segments_done": 16,
+                     *         "segments_total": 16
+                     *       },
+                     *       "sample_mismatches": [
+                     *         {
+                     *           "detected_at": "2025-11-20T14:01:23Z",
+                     *           "mismatch_id": "660e8400-e29b-41d4-a716-446655440000",
+                     *           "mismatch_type": "MISSING_IN_POSTGRES",
+                     *           "primary_key_value": "user-12345",
+                     *           "resolution_status": "PENDING"
+                     *         },
+                     *         {
+                     *           "cassandra_checksum": "a1b2c3d4e5f6",
+                     *           "detected_at": "2025-11-20T14:01:45Z",
+                     *           "mismatch_id": "660e8400-e29b-41d4-a716-446655440001",
+                     *           "mismatch_type": "DATA_MISMATCH",
+                     *           "postgres_checksum": "f6e5d4c3b2a1",
+                     *           "primary_key_value": "user-67890",
+                     *           "resolution_status": "PENDING"
+                     *         }
+                     *       ],
+                     *       "started_at": "2025-11-20T14:00:00Z",
+                     *       "status": "COMPLETED",
+                     *       "table_name": "users",
+                     *       "transient_count": 0,
+                     *       "validation_errors": null,
+                     *       "validation_strategy": "CHECKSUM"
+                     *     }
+                     */
                     "application/json": components["schemas"]["JobDetail"];
                 };
             };
@@ -4272,12 +4423,12 @@ export interface operations {
                      * @example {
                      *       "details": [
                      *         {
-                     *           "field": "page_size",
-                     *           "problem": "must be <= 100 (got 500)"
+                     *           "field": "job_id",
+                     *           "problem": "must be a UUID (e.g. 550e8400-e29b-41d4-a716-446655440000), got 'not-a-uuid'"
                      *         }
                      *       ],
                      *       "error": "VALIDATION_ERROR",
-                     *       "message": "Invalid query parameter 'page_size': must be <= 100 (got 500)"
+                     *       "message": "Invalid path parameter 'job_id': must be a UUID (e.g. 550e8400-e29b-41d4-a716-446655440000), got 'not-a-uuid'"
                      *     }
                      */
                     "application/json": components["schemas"]["ValidationErrorBody"];
@@ -4328,12 +4479,54 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Query mismatched records across jobs (newest first) */
+            /** @description One page of mismatches, newest first */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "mismatches": [
+                     *         {
+                     *           "cassandra_checksum": "a1b2c3d4e5f6",
+                     *           "cassandra_data": {
+                     *             "email": "john@example.com",
+                     *             "name": "John Doe",
+                     *             "updated_at": "2025-11-20T13:30:00Z",
+                     *             "user_id": "user-67890"
+                     *           },
+                     *           "detected_at": "2025-11-20T14:01:45Z",
+                     *           "differing_columns": [
+                     *             "name",
+                     *             "updated_at"
+                     *           ],
+                     *           "job_id": "550e8400-e29b-41d4-a716-446655440000",
+                     *           "mismatch_id": "660e8400-e29b-41d4-a716-446655440001",
+                     *           "mismatch_type": "DATA_MISMATCH",
+                     *           "postgres_checksum": "f6e5d4c3b2a1",
+                     *           "postgres_data": {
+                     *             "email": "john@example.com",
+                     *             "name": "John Smith",
+                     *             "updated_at": "2025-11-20T12:00:00Z",
+                     *             "user_id": "user-67890"
+                     *           },
+                     *           "primary_key_value": "user-67890",
+                     *           "resolution_notes": null,
+                     *           "resolution_status": "PENDING",
+                     *           "resolved_at": null,
+                     *           "resolved_by": null,
+                     *           "table_name": "users"
+                     *         }
+                     *       ],
+                     *       "pagination": {
+                     *         "page": 1,
+                     *         "page_size": 50,
+                     *         "total_items": 10,
+                     *         "total_pages": 1
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["MismatchesPage"];
                 };
             };
@@ -4374,12 +4567,21 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Mark a mismatch MANUAL_RESOLVED or IGNORED */
+            /** @description The mismatch's resolution */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "mismatch_id": "660e8400-e29b-41d4-a716-446655440001",
+                     *       "resolution_notes": "Manually synced user data from Cassandra to PostgreSQL. Name change was legitimate.",
+                     *       "resolution_status": "MANUAL_RESOLVED",
+                     *       "resolved_at": "2025-11-20T15:30:00Z",
+                     *       "resolved_by": "admin@company.com"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ResolveResponse"];
                 };
             };
@@ -4462,12 +4664,24 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Trigger manual reconciliation of one or more tables */
+            /** @description Jobs queued (one per table) */
             202: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "estimated_completion": "2025-11-20T15:05:00Z",
+                     *       "job_ids": [
+                     *         "550e8400-e29b-41d4-a716-446655440000",
+                     *         "550e8400-e29b-41d4-a716-446655440001",
+                     *         "550e8400-e29b-41d4-a716-446655440002"
+                     *       ],
+                     *       "message": "Reconciliation jobs queued for 3 tables",
+                     *       "status": "RUNNING"
+                     *     }
+                     */
                     "application/json": components["schemas"]["TriggerResponse"];
                 };
             };
@@ -5987,7 +6201,7 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
-                        data: components["schemas"]["StreamSummaryOut"];
+                        data: components["schemas"]["StreamCreatedOut"];
                         message: string | null;
                         /** @constant */
                         success: true;

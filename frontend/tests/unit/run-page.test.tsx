@@ -7,8 +7,15 @@ const run: StreamRun = {
   id: 7, streamId: 3, streamVersion: 1, status: "RUNNING", currentStepOrder: 2, triggerType: "MANUAL", triggerMetadata: {},
   metrics: { totalSteps: 3, completedSteps: 1, failedSteps: 0, matchedRecords: 120, exceptionCount: 0 },
   createdAt: "2026-02-21T06:20:00Z", updatedAt: "2026-02-21T06:21:00Z", startedAt: "2026-02-21T06:20:01Z", completedAt: null,
+  errorMessage: null,
 };
-const step = (p: Partial<StepRun>): StepRun => ({ id: 1, runId: 7, stepOrder: 1, attemptNo: 1, progress: 0, reconciliationId: 100, status: "PENDING", ...p });
+// every key the API always writes (null where nothing is known yet), then the case's own values
+const step = (p: Partial<StepRun>): StepRun => ({
+  id: 1, runId: 7, stepId: null, stepOrder: 1, name: null, status: "PENDING", attemptNo: 1, progress: 0, reconciliationId: 100,
+  ruleSetId: null, ruleSetVersion: null, sourceRows: null, targetRows: null, matchedSourceRows: null, matchedTargetRows: null,
+  unmatchedSourceRows: null, unmatchedTargetRows: null, exceptionCount: 0, errorMessage: null, startedAt: null, completedAt: null,
+  ...p,
+});
 const steps: StepRun[] = [
   step({ id: 1, stepOrder: 1, status: "COMPLETED", progress: 100, startedAt: "2026-02-21T06:20:01Z", completedAt: "2026-02-21T06:20:09Z" }),
   step({ id: 2, stepOrder: 2, attemptNo: 1, status: "FAILED", errorMessage: "worker lost its lease", startedAt: "2026-02-21T06:20:10Z", completedAt: "2026-02-21T06:20:40Z" }),
