@@ -602,12 +602,15 @@ def _restart_runner(stack, sig, extra_env: dict | None = None) -> None:
                 time.sleep(0.1)
             except ProcessLookupError:
                 break
-        log = open(pid_file.parent.parent / "logs" / "runner.log", "ab")
-        proc = subprocess.Popen([sys.executable, "-m", "infra.local.runner", "--app", "app:app", "--concurrency",
-                                 os.environ.get("RUNNER_CONCURRENCY", "2")], cwd=root,
-                                env={**stack["env"], **(extra_env or {})},
-                                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
-        pid_file.write_text(str(proc.pid))
+        # detached like scripts/stack.sh starts it (its own session, parented to init): a runner that is
+        # this process's child would stay a zombie once killed, and look alive to `kill -0` (to
+        # `stack.sh up` and to the fault tests) until this process reaped it
+        log = pid_file.parent.parent / "logs" / "runner.log"
+        started = subprocess.run(
+            ["bash", "-c", 'setsid "$0" -m infra.local.runner --app app:app --concurrency "$1" >>"$2" 2>&1 </dev/null & echo $!',
+             sys.executable, os.environ.get("RUNNER_CONCURRENCY", "2"), str(log)],
+            cwd=root, env={**stack["env"], **(extra_env or {})}, capture_output=True, text=True, check=True, timeout=30)
+        pid_file.write_text(started.stdout.strip())
 
 
 def test_the_runner_delivers_one_signed_webhook_per_finished_run(api, setup, stack):
