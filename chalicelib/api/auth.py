@@ -49,23 +49,21 @@ def create_key(owner_email: str, key: str | None = None) -> tuple[str, uuid.UUID
     once; its id). Importing a key that is already active for the same owner changes nothing."""
     if "@" not in owner_email or len(owner_email) > 320:
         raise ValueError(f"owner must be an email address, got {owner_email!r}")
+    imported = key is not None
     if key is None:
         prefix = secrets.token_hex(4)
         key = f"recon_{prefix}_{secrets.token_urlsafe(32)}"
-    else:
-        prefix = _prefix_of(key)
-        if prefix is None or key.startswith("recon_"):
-            raise ValueError(f"an imported key is {IMPORTED_KEY_MIN_LENGTH} to 512 visible ASCII characters, "
-                             "not starting with recon_")
-        with transaction() as conn:
-            row = conn.execute("SELECT key_id, owner_email, revoked_at FROM recon.api_keys WHERE key_prefix = %s",
-                               (prefix,)).fetchone()
+    elif key.startswith("recon_") or (prefix := _prefix_of(key)) is None:
+        raise ValueError(f"an imported key is {IMPORTED_KEY_MIN_LENGTH} to 512 visible ASCII characters, "
+                         "not starting with recon_")
+    key_id = uuid.uuid4()
+    with transaction() as conn:
+        row = conn.execute("SELECT key_id, owner_email, revoked_at FROM recon.api_keys WHERE key_prefix = %s",
+                           (prefix,)).fetchone() if imported else None
         if row is not None:
             if row["revoked_at"] is None and row["owner_email"] == owner_email:
                 return key, row["key_id"]
             raise ValueError("this key is already registered (or was revoked): choose another one")
-    key_id = uuid.uuid4()
-    with transaction() as conn:
         conn.execute(
             "INSERT INTO recon.api_keys (key_id, key_prefix, key_hash, owner_email) VALUES (%s, %s, %s, %s)",
             (key_id, prefix, _hash(key), owner_email),

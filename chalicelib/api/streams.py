@@ -148,9 +148,9 @@ def update_stream(id: int, body: StreamIn):
 
 
 def _wake(stream: dict) -> None:
-    """A schedule saved or resumed: its occurrences before the next dispatcher tick start on time."""
-    if stream.get("trigger_type") == "SCHEDULED" and stream.get("status") == "ACTIVE":
-        schedules.send_wakeups([stream])
+    """A schedule saved or resumed: its occurrences before the next dispatcher tick start on time
+    (send_wakeups skips a stream that is not an ACTIVE SCHEDULED one)."""
+    schedules.send_wakeups([stream])
 
 
 def _status(id: int, action: str, message: str):

@@ -11,6 +11,7 @@ or a whole idempotent step (planning, a segment, finalisation, a sweep).
 """
 from __future__ import annotations
 
+import dataclasses
 import errno
 import functools
 import socket
@@ -109,7 +110,7 @@ API = RetryPolicy("api", budget_s=8.0, max_attempts=8, initial_s=0.1, max_wait_s
 #: is redelivered by the queue and the step runs again
 WORKER = RetryPolicy("worker", budget_s=90.0, max_attempts=40, initial_s=0.2, max_wait_s=5.0, jitter_s=0.5)
 #: a stream step (its own name in the logs): the worker's policy
-STREAM_STEP = RetryPolicy("stream-step", budget_s=90.0, max_attempts=40, initial_s=0.2, max_wait_s=5.0, jitter_s=0.5)
+STREAM_STEP = dataclasses.replace(WORKER, name="stream-step")
 #: a lease heartbeat inside a long step: a few quick tries, then leave it to the next beat
 HEARTBEAT = RetryPolicy("heartbeat", budget_s=3.0, max_attempts=3, initial_s=0.2, max_wait_s=1.0, jitter_s=0.1)
 

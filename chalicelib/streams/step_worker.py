@@ -40,7 +40,9 @@ from typing import Any
 
 from psycopg.types.json import Jsonb
 
+from chalicelib.db.pool import transaction
 from chalicelib.observability import logger
+from chalicelib.runs.retry import STREAM_STEP, policy_scope, retry_call
 from chalicelib.streams import runtime, state_machine
 from chalicelib.streams.defs_db import tx
 
@@ -109,8 +111,6 @@ def handle_message(body: dict) -> None:
 
 
 def handle_step(body: dict) -> None:
-    from chalicelib.runs.retry import STREAM_STEP, policy_scope
-
     run_id, step_order = int(body["runId"]), int(body["stepOrder"])
     attempt_no = int(body.get("retryCount") or 0) + 1
     token = body["taskToken"]
@@ -245,8 +245,6 @@ def _work(a: Attempt) -> None:
         # a connection lost inside one of the completion's transactions (a database restart) is not
         # the step's failure: the completion runs again once the database is back (what it did
         # before is found, not done twice: artifacts by type, the loading transaction was rolled back)
-        from chalicelib.runs.retry import retry_call
-
         retry_call(_finish_completed, a, result, time.monotonic() - started, what="stream step completion")
     finally:
         stop_watch.set()
@@ -263,8 +261,6 @@ def _watch(a: Attempt, stop: threading.Event) -> None:
     """Heartbeats to the task token, cancel polling of the run, progress to the control plane."""
     last_beat = 0.0
     last_progress = -1
-    from chalicelib.db.pool import transaction
-
     while not stop.wait(CANCEL_POLL_SECONDS):
         try:
             # no waiting for the database here: the heartbeats below must go on while it is away
@@ -297,6 +293,14 @@ def _hooks_enabled() -> bool:
     return bool(os.environ.get("AWS_ENDPOINT_URL"))
 
 
+def _hook_seconds(a: Attempt, tag: str) -> float | None:
+    """N of a `[tag=N]` fault hook in the step's name (hooks enabled), else None."""
+    if not _hooks_enabled():
+        return None
+    m = re.search(rf"\[{re.escape(tag)}=(\d+(?:\.\d+)?)\]", a.step.get("name") or "")
+    return float(m.group(1)) if m else None
+
+
 def _fault_hooks(a: Attempt) -> None:
     if not _hooks_enabled():
         return
@@ -307,9 +311,8 @@ def _fault_hooks(a: Attempt) -> None:
         raise WorkerVanished()
     if "[fail-always]" in name or ("[fail-once]" in name and a.attempt_no == 1):
         raise RuntimeError(f"injected fault: step {a.step_order} attempt {a.attempt_no} fails")
-    m = re.search(r"\[hold=(\d+(?:\.\d+)?)\]", name)
-    if m:
-        hold = float(m.group(1))
+    hold = _hook_seconds(a, "hold")
+    if hold is not None:
         t0 = time.monotonic()
         while time.monotonic() - t0 < hold:
             if a.cancel.wait(0.2):
@@ -685,10 +688,10 @@ def _finish_completed_with_exceptions(a: Attempt, result, seconds: float, output
         # UPDATE, not UPDATE: the uploads' artifact rows (foreign key to it) must not wait for this transaction
         c.execute("SELECT step_run_id FROM recon.stream_step_runs WHERE step_run_id = %s FOR NO KEY UPDATE",
                   (a.step_run_id,))
-        m = re.search(r"\[hold-completion=(\d+(?:\.\d+)?)\]", a.step.get("name") or "") if _hooks_enabled() else None
-        if m:
+        held = _hook_seconds(a, "hold-completion")
+        if held is not None:
             logger.warning("fault hook: the completion transaction is held open", extra={"run_id": a.run_id})
-            time.sleep(float(m.group(1)))
+            time.sleep(held)
         exceptions = 0
         for side, path in paths.items():
             exceptions += artifacts.load_exceptions(

@@ -10,11 +10,9 @@ import signal
 import time
 import uuid
 
-import psycopg
-
 from tests.e2e.conftest import Api
 from tests.e2e.test_cdc_contract_http import TRIGGER, new_key
-from tests.e2e.test_stream_runs import _restart_runner, _webhook_receiver
+from tests.e2e.test_stream_runs import _restart_runner, _webhook_receiver, settled_deliveries
 
 
 def test_a_drifting_job_sends_signed_completion_and_drift_webhooks(stack, demo):
@@ -32,13 +30,7 @@ def test_a_drifting_job_sends_signed_completion_and_drift_webhooks(stack, demo):
         deadline = time.monotonic() + 60
         while len(mine()) < 2 and time.monotonic() < deadline:
             time.sleep(0.2)
-        with psycopg.connect(stack["env"]["DATABASE_URL"], autocommit=True) as conn:
-            while time.monotonic() < deadline:
-                rows = conn.execute("SELECT event, status, attempts FROM recon.webhook_deliveries WHERE subject = %s"
-                                    " ORDER BY event", (f"job:{job['job_id']}",)).fetchall()
-                if len(rows) == 2 and all(row[1] == "DELIVERED" for row in rows):
-                    break
-                time.sleep(0.2)
+        rows = [r[1:] for r in settled_deliveries(stack, [f"job:{job['job_id']}"], 2, deadline)]
     finally:
         _restart_runner(stack, signal.SIGTERM)
         server.shutdown()

@@ -534,6 +534,20 @@ def _webhook_receiver():
     return server, received
 
 
+def settled_deliveries(stack, subjects: list[str], count: int, deadline: float) -> list[tuple]:
+    """(subject, event, status, attempts) of the webhook deliveries of `subjects`, ordered, polled until
+    `count` rows are all DELIVERED or the (monotonic) deadline has passed."""
+    import psycopg
+
+    with psycopg.connect(stack["env"]["DATABASE_URL"], autocommit=True) as conn:
+        while True:
+            rows = conn.execute("SELECT subject, event, status, attempts FROM recon.webhook_deliveries"
+                                " WHERE subject = ANY(%s) ORDER BY subject, event", (subjects,)).fetchall()
+            if (len(rows) == count and all(r[2] == "DELIVERED" for r in rows)) or time.monotonic() >= deadline:
+                return rows
+            time.sleep(0.2)
+
+
 def test_finished_runs_send_signed_webhooks_through_the_shared_delivery(api, setup, stack, monkeypatch):
     # the stack's runner has no webhook URL configured: plan and deliver here, with the same code
     import json as jsonlib
@@ -636,17 +650,8 @@ def test_the_runner_delivers_one_signed_webhook_per_finished_run(api, setup, sta
         while len(mine()) < 2 and time.monotonic() < deadline:
             time.sleep(0.2)
         # both recorded DELIVERED (so nothing is left to retry), and a redelivery would show here
-        import psycopg
-
-        with psycopg.connect(stack["env"]["DATABASE_URL"], autocommit=True) as conn:
-            while time.monotonic() < deadline:
-                rows = conn.execute("SELECT subject, status, attempts FROM recon.webhook_deliveries"
-                                    " WHERE subject IN (%s, %s) ORDER BY subject",
-                                    (f"stream-run:{ok_run['id']}", f"stream-run:{bad_run['id']}")).fetchall()
-                if len(rows) == 2 and all(r[1] == "DELIVERED" for r in rows):
-                    break
-                time.sleep(0.2)
-        assert [(r[1], r[2]) for r in rows] == [("DELIVERED", 1), ("DELIVERED", 1)], rows
+        rows = settled_deliveries(stack, [f"stream-run:{ok_run['id']}", f"stream-run:{bad_run['id']}"], 2, deadline)
+        assert [(r[2], r[3]) for r in rows] == [("DELIVERED", 1), ("DELIVERED", 1)], rows
     finally:
         _restart_runner(stack, signal.SIGTERM)
         server.shutdown()
