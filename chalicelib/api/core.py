@@ -611,7 +611,12 @@ def parse_body(model: type[BaseModel], raw: bytes | str | None) -> BaseModel:
     except ValidationError as exc:
         found = problems_from(exc)
         seen = {p.field for p in found}
-        raise RequestInvalid(found + [p for p in problems if p.field not in seen]) from None
+        found += [p for p in problems if p.field not in seen]
+        beyond = getattr(model, "problems_beyond_shape", None)   # rules a model can check on a malformed body
+        if beyond is not None:
+            seen = {p.field for p in found}
+            found += [Problem(i.field, i.code, i.message) for i in beyond(parsed) if i.field not in seen]
+        raise RequestInvalid(found) from None
     if problems:
         raise RequestInvalid(problems)
     return result

@@ -38,6 +38,7 @@ WAKE_AHEAD = timedelta(seconds=75)   # occurrences before the next one-minute ti
 MAX_WAKEUPS = 60                     # distinct instants woken per look-ahead
 TICK_QUEUE = "recon-stream-ticks"
 LATE_AFTER = timedelta(seconds=90)   # an occurrence claimed later than this after its instant is late
+NEXT_RUN_HORIZON = timedelta(days=29 * 366)   # nextRunAt looks this far ahead
 _MAX_SCAN = 100_000                  # occurrences looked at in one window (a per-minute cron over 24 h: 1440)
 UTC = timezone.utc
 
@@ -54,8 +55,12 @@ def _zone(tz: str | None) -> ZoneInfo:
         kind = {bool: "boolean", int: "number", float: "number", list: "array", dict: "object"}.get(type(name), "other")
         raise CronError("triggerConfig.timezone", "TIMEZONE_INVALID",
                         f"must be an IANA time zone name such as Europe/Berlin (got {kind})")
-    if not name or name.startswith("/") or ".." in name:
-        raise CronError("triggerConfig.timezone", "TIMEZONE_INVALID", f"{json.dumps(tz)} is not an IANA time zone name")
+    # the zone database's files that are not zone names: the machine's own zone (localtime), the POSIX
+    # default rules, and the posix/ and right/ copies of the database that some systems install
+    if (not name or name.startswith("/") or ".." in name or name in ("localtime", "posixrules")
+            or name.split("/", 1)[0] in ("posix", "right")):
+        raise CronError("triggerConfig.timezone", "TIMEZONE_INVALID",
+                        f"{json.dumps(tz)} is not an IANA time zone name (e.g. Europe/Berlin)")
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, OSError):
@@ -151,7 +156,8 @@ def next_run_at(trigger_config: dict, after: datetime | None = None) -> datetime
     """The next occurrence after `after` (default now), or None when the config is not a valid schedule."""
     after = after or datetime.now(UTC)
     try:
-        return next(occurrences(trigger_config or {}, after, after + timedelta(days=400)), None)
+        # a cron that names a leap day (with a weekday, one in up to 28 years) still has a next occurrence
+        return next(occurrences(trigger_config or {}, after, after + NEXT_RUN_HORIZON), None)
     except CronError:
         return None
 

@@ -11,6 +11,7 @@ may finish before the first run) and reported by validate.
 from __future__ import annotations
 
 import json
+import re
 from enum import Enum
 from typing import Annotated, Any, Optional
 
@@ -104,6 +105,11 @@ class StreamIn(_In):
                                   " or {event: STREAM_RUN_COMPLETED, streamId}; MANUAL: none")
     steps: list[StepIn] = Field(min_length=1, max_length=MAX_STEPS)
 
+    @classmethod
+    def problems_beyond_shape(cls, raw: Any) -> list[Issue]:
+        """Asked by the API layer when the body fails validation, so the 400 lists these problems too."""
+        return problems_beyond_shape(raw)
+
 
 # ------------------------------------------------------------------------------------- triggers
 
@@ -116,12 +122,12 @@ def _cron_problems(cron: Any, tz: Any) -> list[Issue]:
 
 
 def _tz_ok(tz: str) -> bool:
-    from zoneinfo import ZoneInfo
+    from chalicelib.streams import schedules   # the scheduler's own reading of a zone name
 
     try:
-        ZoneInfo(tz)
+        schedules._zone(tz)
         return True
-    except Exception:
+    except schedules.CronError:
         return False
 
 
@@ -213,6 +219,52 @@ def trigger_problems(trigger_type: str, config: dict | None, step_orders: set[in
 # ---------------------------------------------------------------------------------------- steps
 
 
+def step_order_problems(orders: list[int]) -> list[Issue]:
+    """STEP_ORDER_INVALID: the orders of n steps are 1..n, without gaps or repeats."""
+    errors: list[Issue] = []
+    expected = list(range(1, len(orders) + 1))
+    if sorted(orders) != expected:
+        seen: set[int] = set()
+        for i, o in enumerate(orders):
+            if o in seen:
+                errors.append(Issue(f"steps[{i}].stepOrder", "STEP_ORDER_INVALID",
+                                    f"Step {o}: step order {o} is used twice (orders must be 1..{len(orders)})"))
+            elif o > len(orders):
+                errors.append(Issue(f"steps[{i}].stepOrder", "STEP_ORDER_INVALID",
+                                    f"Step {o}: step orders must be 1..{len(orders)} without gaps (got {o})"))
+            seen.add(o)
+        missing = [o for o in expected if o not in seen]
+        if missing and not errors:
+            errors.append(Issue("steps", "STEP_ORDER_INVALID", f"step orders must be 1..{len(orders)} without gaps "
+                                                               f"(missing {', '.join(map(str, missing))})"))
+    return errors
+
+
+def problems_beyond_shape(raw: Any) -> list[Issue]:
+    """The definition's own rules that can still be checked on a body whose shape is wrong elsewhere:
+    the trigger (cron, time zone, event keys) and the step orders. A 400 lists every problem (platform
+    §1), so a missing step name does not hide an invalid cron."""
+    if not isinstance(raw, dict):
+        return []
+    out: list[Issue] = []
+    steps = raw.get("steps")
+    orders = None
+    if isinstance(steps, list) and steps and all(isinstance(s, dict) for s in steps):
+        got = [s.get("stepOrder") for s in steps]
+        if all(type(o) is int and 1 <= o <= MAX_STEPS for o in got) and len(got) <= MAX_STEPS:
+            orders = got
+            out += [Issue(i.field, i.code, re.sub(r"^Step \d+: ", "", i.message)) for i in step_order_problems(orders)]
+    ttype = raw.get("triggerType", "MANUAL")
+    config = raw.get("triggerConfig")
+    if ttype in ("MANUAL", "SCHEDULED", "EVENT") and (config is None or isinstance(config, dict)):
+        for issue in trigger_problems(ttype, config, set(orders or ())):
+            # a bound step order is checked against the steps only when their orders could be read
+            if issue.field == "triggerConfig.bind.stepOrder" and issue.code == "INVALID_VALUE" and orders is None:
+                continue
+            out.append(issue)
+    return out
+
+
 def _step_label(i: int, step: dict) -> str:
     return f"Step {step.get('step_order', i + 1)}"
 
@@ -226,27 +278,10 @@ def check_definition(defn: dict, *, files: dict[int, dict], rule_sets: dict[int,
     `files`, `rule_sets`, `data_sources`: the referenced objects that exist (by id); `streams`: existing
     stream ids (EVENT STREAM_RUN_COMPLETED). `strict_ready=False` accepts PROCESSING files (save time).
     """
-    errors: list[Issue] = []
     warnings: list[Issue] = []
     steps = defn["steps"]
     orders = [s["step_order"] for s in steps]
-
-    # STEP_ORDER_INVALID: 1..n, no gaps, no duplicates
-    expected = list(range(1, len(steps) + 1))
-    if sorted(orders) != expected:
-        seen: set[int] = set()
-        for i, o in enumerate(orders):
-            if o in seen:
-                errors.append(Issue(f"steps[{i}].stepOrder", "STEP_ORDER_INVALID",
-                                    f"Step {o}: step order {o} is used twice (orders must be 1..{len(steps)})"))
-            elif o > len(steps):
-                errors.append(Issue(f"steps[{i}].stepOrder", "STEP_ORDER_INVALID",
-                                    f"Step {o}: step orders must be 1..{len(steps)} without gaps (got {o})"))
-            seen.add(o)
-        missing = [o for o in expected if o not in seen]
-        if missing and not errors:
-            errors.append(Issue("steps", "STEP_ORDER_INVALID", f"step orders must be 1..{len(steps)} without gaps "
-                                                               f"(missing {', '.join(map(str, missing))})"))
+    errors: list[Issue] = step_order_problems(orders)
     by_order = {s["step_order"]: s for s in steps}
 
     # trigger

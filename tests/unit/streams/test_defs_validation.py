@@ -2,6 +2,8 @@
 and field; cron and time zone rules; data source configs and the read-only query check."""
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from chalicelib.streams import data_sources
@@ -116,7 +118,9 @@ def test_invalid_crons(cron):
     assert [(p.field, p.code) for p in found] == [("triggerConfig.cron", "CRON_INVALID")]
 
 
-@pytest.mark.parametrize("tz", ["Mars/Olympus", "", "../../etc/passwd", 3])
+@pytest.mark.parametrize("tz", ["Mars/Olympus", "", "../../etc/passwd", 3,
+                                # files of the zone database that are not IANA zone names
+                                "localtime", "posixrules", "right/UTC", "posix/Europe/Berlin"])
 def test_invalid_timezones(tz):
     found = trigger_problems("SCHEDULED", {"cron": "0 0 0 * * *", "timezone": tz}, {1})
     assert [(p.field, p.code) for p in found] == [("triggerConfig.timezone", "TIMEZONE_INVALID")]
@@ -244,3 +248,29 @@ def test_data_source_config_type_and_length_problems_in_the_api_words(kind, conf
     with pytest.raises(Invalid) as caught:
         data_sources.validate_config(kind, config)
     assert [(i.field, i.code, i.message) for i in caught.value.issues] == [expected]
+
+
+def test_a_malformed_body_still_lists_its_trigger_and_step_order_problems():
+    """platform §1: a 400 lists every problem. A blank name or a step without its inputs does not hide
+    an invalid cron, an unknown time zone or a gap in the step orders."""
+    from chalicelib.api.core import RequestInvalid, parse_body
+    from chalicelib.streams.validation import StreamIn
+
+    body = {"name": "", "triggerType": "SCHEDULED", "triggerConfig": {"cron": "0 30 2 * *", "timezone": "Mars/Olympus"},
+            "steps": [{"stepOrder": 1, "name": "a"}, {"stepOrder": 3, "name": "b"}]}
+    with pytest.raises(RequestInvalid) as caught:
+        parse_body(StreamIn, json.dumps(body))
+    got = [(p.field, p.code) for p in caught.value.problems]
+    assert got[0] == ("name", "TOO_SHORT")
+    assert {("steps[0].sourceInput", "REQUIRED"), ("steps[1].ruleSetId", "REQUIRED"),
+            ("steps[1].stepOrder", "STEP_ORDER_INVALID"), ("triggerConfig.cron", "CRON_INVALID"),
+            ("triggerConfig.timezone", "TIMEZONE_INVALID")} <= set(got)
+    assert len(got) == len(set(got))
+    # a step order that is not an integer: reported once (INVALID_TYPE), and the bind is not judged against it
+    body = {"name": "n", "triggerType": "EVENT", "steps": [{"stepOrder": "1"}],
+            "triggerConfig": {"event": "FILE_UPLOADED", "filenamePattern": "b_*.csv", "bind": {"stepOrder": 1, "input": "X"}}}
+    with pytest.raises(RequestInvalid) as caught:
+        parse_body(StreamIn, json.dumps(body))
+    got = [(p.field, p.code) for p in caught.value.problems]
+    assert ("steps[0].stepOrder", "INVALID_TYPE") in got and ("triggerConfig.bind.input", "INVALID_VALUE") in got
+    assert not [f for f, _ in got if f == "triggerConfig.bind.stepOrder"]

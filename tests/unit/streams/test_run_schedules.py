@@ -71,6 +71,18 @@ def test_validate_cron_names_field_and_code(cron, tz, expected):
     assert all(m for _, _, m in problems)
 
 
+def test_a_leap_day_schedule_has_a_next_run_more_than_a_year_ahead():
+    # platform §5: nextRunAt of a SCHEDULED stream; the next 29 February after December 2026 is in 2028
+    assert next_run_at({"cron": "0 0 12 29 2 *", "timezone": "UTC"}, after=t(2026, 12, 2)) == t(2028, 2, 29, 12)
+    assert next_run_at({"cron": "0 0 12 29 2 *", "timezone": "Europe/Berlin"}, after=t(2028, 2, 29, 12)) == \
+        t(2032, 2, 29, 11)
+
+
+@pytest.mark.parametrize("tz", ["Factory", "US/Eastern", "EST5EDT", "Etc/GMT+5", "Asia/Calcutta"])
+def test_backward_and_etc_zone_names_are_iana_names(tz):
+    assert validate_cron("0 30 2 * * *", tz) == []
+
+
 def test_a_per_minute_schedule_over_a_day_is_bounded():
     got = occ("0 * * * * *", "UTC", t(2026, 1, 1), t(2026, 1, 2))
     assert len(got) == 1440 and got[-1] == t(2026, 1, 2) and got[0] == t(2026, 1, 1) + timedelta(minutes=1)
