@@ -23,7 +23,8 @@ checked) before it matches, and `[vanish-once]` makes the first attempt's worker
 (no answer, no heartbeat: the heartbeat timeout fails the attempt and the retry finishes the step), and
 `[no-exception-load]` stops a completed non-last step's worker before it loads the exceptions (FINISH
 then has them loaded from the artifacts after EXCEPTIONS_GRACE_SECONDS), and `[hold-completion=N]`
-keeps the last step's completion transaction open N seconds before its exception load.
+keeps the last step's completion transaction open N seconds before its exception load, and
+`[hold-snapshot=N]` keeps a data-source snapshot's transaction open N seconds after its first block.
 """
 from __future__ import annotations
 
@@ -89,6 +90,7 @@ class Attempt:
     # the worker process's CPU seconds at each phase's end (every thread: the engine's, and the work of other
     # attempts the process runs at the same time); kept in the summary as processCpu
     cpu: dict = field(default_factory=dict)
+    hooks_fired: set = field(default_factory=set)  # test fault hooks that act once per attempt
 
     def mark(self, phase: str) -> None:
         self.timeline[phase] = round(time.time(), 3)
@@ -322,31 +324,12 @@ def _fault_hooks(a: Attempt) -> None:
 
 def _match(a: Attempt, workdir: Path):
     from chalicelib.matching import EngineLimits, MatchCanceled, run_match
-    from chalicelib.streams import rule_sets
 
     _fault_hooks(a)
-    rule_set, version = rule_sets.load(a.step["ruleSetId"])
-    with tx() as c:
-        runtime.update_step_run(c, a.step_run_id, rule_set_version=version)
-    # both inputs at once (downloads and snapshots overlap)
-    from concurrent.futures import ThreadPoolExecutor
-
-    t0 = time.monotonic()
-
-    def resolve(side: str, spec: dict) -> dict:
-        got = _resolve(a, side, spec, workdir)
-        a.timings[f"{side.lower()}Input"] = round(time.monotonic() - t0, 3)
-        a.inputs_from[side] = got.get("from", spec["type"])
-        return got
-
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        fs = pool.submit(resolve, "SOURCE", a.step["sourceInput"])
-        ft = pool.submit(resolve, "TARGET", a.step["targetInput"])
-        source, target = fs.result(), ft.result()
-    a.timings["inputs"] = round(time.monotonic() - t0, 3)
-    a.mark("inputs")
-    with tx() as c:
-        runtime.update_step_run(c, a.step_run_id, source_file_id=source["file_id"], target_file_id=target["file_id"])
+    # a connection lost while the inputs are prepared (a database restart, inside a snapshot's COPY
+    # or any of the small transactions) is waited out and the preparation done again: each part of it
+    # is idempotent (downloads overwrite, a snapshot already registered is reused, not taken twice)
+    rule_set, source, target = retry_call(_prepare, a, workdir, what="stream step inputs")
     if a.cancel.is_set():
         raise AttemptCanceled()
     out = workdir / "out"
@@ -366,6 +349,35 @@ def _match(a: Attempt, workdir: Path):
     finally:
         a.timings["engine"] = round(time.monotonic() - t0, 3)
         a.mark("engine")
+
+
+def _prepare(a: Attempt, workdir: Path) -> tuple[Any, dict, dict]:
+    """The rule set and both inputs as local files (recorded on the step run)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from chalicelib.streams import rule_sets
+
+    rule_set, version = rule_sets.load(a.step["ruleSetId"])
+    with tx() as c:
+        runtime.update_step_run(c, a.step_run_id, rule_set_version=version)
+    t0 = time.monotonic()
+
+    def resolve(side: str, spec: dict) -> dict:
+        got = _resolve(a, side, spec, workdir)
+        a.timings[f"{side.lower()}Input"] = round(time.monotonic() - t0, 3)
+        a.inputs_from[side] = got.get("from", spec["type"])
+        return got
+
+    # both inputs at once (downloads and snapshots overlap)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        fs = pool.submit(resolve, "SOURCE", a.step["sourceInput"])
+        ft = pool.submit(resolve, "TARGET", a.step["targetInput"])
+        source, target = fs.result(), ft.result()
+    a.timings["inputs"] = round(time.monotonic() - t0, 3)
+    a.mark("inputs")
+    with tx() as c:
+        runtime.update_step_run(c, a.step_run_id, source_file_id=source["file_id"], target_file_id=target["file_id"])
+    return rule_set, source, target
 
 
 def _resolve(a: Attempt, side: str, spec: dict, workdir: Path) -> dict:
@@ -506,16 +518,44 @@ def _suffix(row: dict) -> str:
 def _snapshot(a: Attempt, side: str, data_source_id: int, workdir: Path) -> dict:
     from chalicelib.streams import data_sources, snapshots
 
+    path = workdir / f"snapshot_{side.lower()}.csv"
+    known = _registered_snapshot(a, side, path)
+    if known is not None:
+        return known
     source = data_sources.get(data_source_id)
     if source is None:
         raise RuntimeError(f"{side.lower()} input: data source {data_source_id} not found")
-    path = workdir / f"snapshot_{side.lower()}.csv"
+    should_cancel = a.cancel.is_set
+    held = _hook_seconds(a, "hold-snapshot")
+    if held is not None and f"hold-snapshot-{side}" not in a.hooks_fired:
+        # test hook: the first try keeps the snapshot's transaction open N seconds after its first block
+        def should_cancel() -> bool:
+            if f"hold-snapshot-{side}" not in a.hooks_fired:
+                a.hooks_fired.add(f"hold-snapshot-{side}")
+                logger.warning("fault hook: the snapshot's transaction is held open", extra={"run_id": a.run_id})
+                time.sleep(held)
+            return a.cancel.is_set()
     try:
-        rows = snapshots.take(source, path, should_cancel=a.cancel.is_set)
+        rows = snapshots.take(source, path, should_cancel=should_cancel)
     except InterruptedError:
         raise AttemptCanceled() from None
     filename = f"stream_{a.run_id}_step_{a.step_order}_snapshot_{side.lower()}.csv"
     row = _register(a, path, filename, "SNAPSHOT", rows, f"SNAPSHOT_{side}", columns=_detected_columns(path))
+    return {"path": path, "file_id": row["file_id"]}
+
+
+def _registered_snapshot(a: Attempt, side: str, path: Path) -> dict | None:
+    """The snapshot an earlier try of this attempt's input preparation took and registered (the
+    preparation is done again after a lost database connection): the same bytes, not a second snapshot."""
+    from chalicelib.streams import files
+
+    with tx() as c:
+        known = runtime.artifact_file_id(c, a.step_run_id, f"SNAPSHOT_{side}")
+        row = None if known is None else files.get_file(known, conn=c)
+    if row is None:
+        return None
+    if not (path.exists() and _digest(path)[0] == row["sha256"]):
+        _download(side, row, path)
     return {"path": path, "file_id": row["file_id"]}
 
 

@@ -124,3 +124,30 @@ def test_postgres_killed_inside_the_completion_transaction_it_is_done_again(api,
     restart_postgres(stack)
     _same_as_undisturbed(api, run_id, undisturbed)
     assert _log_grew_with(log, offset, '"operation":"stream step completion"'), "the completion was not retried"
+
+
+def test_postgres_killed_inside_a_snapshot_the_inputs_are_prepared_again(api, setup, stack, undisturbed):
+    # the step's source is a snapshot of a POSTGRES data source on the same cluster: the database dies
+    # while the snapshot's transaction is open, so the input preparation fails and is done again once
+    # the database is back (a new snapshot of the same rows: the same bytes)
+    stream_id = _stream(api, setup, steps=1, names={1: "Marketplace [hold-snapshot=3]"}, configs=CONFIG)
+    log = _stack_dir(stack) / "logs" / "runner.log"
+    offset = log.stat().st_size
+    run_id = _run(api, stream_id)
+    deadline = time.monotonic() + 60
+    while not _log_grew_with(log, offset, "the snapshot's transaction is held open"):
+        assert time.monotonic() < deadline, "the step never took its snapshot"
+        time.sleep(0.1)
+    kill_postgres(stack)
+    try:
+        # the database stays away until the preparation has failed (and waits to be done again, or
+        # the attempt failed)
+        deadline = time.monotonic() + 60
+        while not any(_log_grew_with(log, offset, needle)
+                      for needle in ('"operation":"stream step inputs"', "step attempt failed")):
+            assert time.monotonic() < deadline, "the snapshot never failed"
+            time.sleep(0.2)
+    finally:
+        restart_postgres(stack)
+    _same_as_undisturbed(api, run_id, undisturbed)
+    assert _log_grew_with(log, offset, '"operation":"stream step inputs"'), "the preparation was not retried"
