@@ -226,3 +226,65 @@ def test_a_scheduled_run_starts_at_its_occurrence_not_on_the_next_tick(client, f
         assert timedelta(0) <= created - due <= timedelta(seconds=15), (run["createdAt"], due)   # the tick: up to 60 s
     finally:
         client.call("DELETE", f"/streams/{stream['id']}")
+
+
+def test_a_malformed_stream_lists_its_trigger_problems_with_the_others(client, files):
+    """platform §1: a 400 `errors` lists every problem with its field path; an invalid cron or time zone
+    is one of them (§6) even when a step is missing a field or the name is blank — on create and on PUT."""
+    src, tgt = files
+    body = {"name": " ", "triggerType": "SCHEDULED", "triggerConfig": {"cron": "0 30 2 * *", "timezone": "Mars/Olympus"},
+            "steps": [{"stepOrder": 1, "name": "one", "sourceInput": {"type": "FILE", "id": src["id"]},
+                       "targetInput": {"type": "FILE", "id": tgt["id"]}},
+                      {"stepOrder": 3, "name": "two", "sourceInput": {"type": "FILE", "id": src["id"]},
+                       "targetInput": {"type": "FILE", "id": tgt["id"]}, "ruleSetId": 1}]}
+    expected = {("name", "INVALID_VALUE"), ("steps[0].ruleSetId", "REQUIRED"), ("steps[1].stepOrder", "STEP_ORDER_INVALID"),
+                ("triggerConfig.cron", "CRON_INVALID"), ("triggerConfig.timezone", "TIMEZONE_INVALID")}
+    rule_set = client.data("POST", "/rule-sets", {"name": "listed", "passes": [{"name": "ref", "conditions": [
+        {"source": "order_id", "target": "order_ref", "operator": "EQUALS"}]}]}, status=201)
+    stream = client.data("POST", "/streams", {"name": "listed", "steps": [
+        {"stepOrder": 1, "name": "one", "sourceInput": {"type": "FILE", "id": src["id"]},
+         "targetInput": {"type": "FILE", "id": tgt["id"]}, "ruleSetId": rule_set["id"]}]}, status=201)
+    for method, path in (("POST", "/streams"), ("PUT", f"/streams/{stream['id']}")):
+        r = client.call(method, path, body)
+        assert r.status_code == 400, r.text
+        got = [(e["field"], e["code"]) for e in r.json()["errors"]]
+        assert expected <= set(got), got
+        assert len(got) == len(set(got)), got
+        assert r.json()["errorCode"] == "VALIDATION_ERROR" and "more problem" in r.json()["message"]
+
+
+@pytest.mark.parametrize("zone", ["localtime", "posixrules", "posix/Europe/Berlin", "right/UTC"])
+def test_time_zone_files_that_are_not_iana_names_are_refused(client, files, zone):
+    """platform §6: `timezone` is an IANA name. `localtime` (the machine's own zone) and the posix/ and right/
+    copies of the zone database are files of the system's database, not names: TIMEZONE_INVALID."""
+    src, tgt = files
+    rule_set = client.data("POST", "/rule-sets", {"name": "zones", "passes": [{"name": "ref", "conditions": [
+        {"source": "order_id", "target": "order_ref", "operator": "EQUALS"}]}]}, status=201)
+    r = client.call("POST", "/streams", {
+        "name": "zones", "triggerType": "SCHEDULED", "triggerConfig": {"cron": "0 30 2 * * *", "timezone": zone},
+        "steps": [{"stepOrder": 1, "name": "one", "sourceInput": {"type": "FILE", "id": src["id"]},
+                   "targetInput": {"type": "FILE", "id": tgt["id"]}, "ruleSetId": rule_set["id"]}]})
+    assert r.status_code == 400, r.text
+    assert [(e["field"], e["code"]) for e in r.json()["errors"]] == [("triggerConfig.timezone", "TIMEZONE_INVALID")]
+
+
+def test_a_leap_day_schedule_shows_its_next_run(client, files):
+    """platform §5: GET /streams/{id} carries nextRunAt for a SCHEDULED stream — also when the next
+    occurrence (29 February) is more than a year away."""
+    from datetime import datetime, timezone
+
+    src, tgt = files
+    rule_set = client.data("POST", "/rule-sets", {"name": "leap", "passes": [{"name": "ref", "conditions": [
+        {"source": "order_id", "target": "order_ref", "operator": "EQUALS"}]}]}, status=201)
+    stream = client.data("POST", "/streams", {
+        "name": "leap day", "triggerType": "SCHEDULED", "triggerConfig": {"cron": "0 0 12 29 2 *", "timezone": "UTC"},
+        "steps": [{"stepOrder": 1, "name": "one", "sourceInput": {"type": "FILE", "id": src["id"]},
+                   "targetInput": {"type": "FILE", "id": tgt["id"]}, "ruleSetId": rule_set["id"]}]}, status=201)
+    try:
+        got = client.data("GET", f"/streams/{stream['id']}")["nextRunAt"]
+        now = datetime.now(timezone.utc)
+        year = next(y for y in range(now.year, now.year + 9)
+                    if y % 4 == 0 and (y % 100 or y % 400 == 0) and datetime(y, 2, 29, 12, tzinfo=timezone.utc) > now)
+        assert got == f"{year}-02-29T12:00:00Z", got
+    finally:
+        client.call("DELETE", f"/streams/{stream['id']}")
