@@ -41,7 +41,7 @@ class StepOut(StreamsOut):
 
 
 class OccurrenceOut(StreamsOut):
-    occurrence_at: datetime = Field(description="The schedule's instant (UTC)")
+    occurrence_at: datetime = Field(description="The schedule's instant (UTC); EVENT streams: when the event came")
     status: Literal["STARTED", "SKIPPED_RUN_ACTIVE", "SKIPPED_NOT_ACTIVE", "FAILED"] = Field(
         description="STARTED: it started run runId; SKIPPED_RUN_ACTIVE: a run of the stream was active (or a later "
                     "missed occurrence superseded it, see detail); SKIPPED_NOT_ACTIVE: the stream was not ACTIVE; "
@@ -62,7 +62,9 @@ class StreamOut(StreamsOut):
     version: int = Field(description="Definition version (a PUT writes a new one; runs keep theirs)")
     next_run_at: Optional[datetime] = Field(default=None, description="SCHEDULED and ACTIVE streams: the next occurrence")
     recent_occurrences: list[OccurrenceOut] = Field(
-        default_factory=list, description="SCHEDULED streams: the latest 10 occurrences, newest first, run or skipped")
+        default_factory=list, description="SCHEDULED streams: the latest 10 occurrences, newest first, run or skipped; "
+                                           "EVENT streams: the latest 10 triggering events (occurrenceAt = received), "
+                                           "likewise")
     steps: list[StepOut]
     created_at: datetime
     updated_at: datetime

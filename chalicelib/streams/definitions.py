@@ -267,7 +267,13 @@ def next_run_at(stream: dict):
 
 def recent_occurrences(stream: dict) -> list[dict]:
     """SCHEDULED streams: the latest claimed occurrences, newest first, with what became of each (a run
-    STARTED, or SKIPPED_RUN_ACTIVE / SKIPPED_NOT_ACTIVE / FAILED: platform §5 records skips on the stream)."""
+    STARTED, or SKIPPED_RUN_ACTIVE / SKIPPED_NOT_ACTIVE / FAILED: platform §5 records skips on the stream);
+    EVENT streams: the latest events that triggered it, likewise."""
+    if stream["trigger_type"] == "EVENT":   # the events that triggered it, started or skipped
+        from chalicelib.streams import events
+
+        return [{"occurrenceAt": c["occurrenceAt"], "status": c["outcome"], "late": c["late"], "runId": c["runId"],
+                 "detail": c["detail"]} for c in events.recent_triggers(stream["stream_id"], limit=RECENT_OCCURRENCES)]
     if stream["trigger_type"] != "SCHEDULED":
         return []
     from chalicelib.streams import schedules

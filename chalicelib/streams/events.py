@@ -143,10 +143,10 @@ def _start_once(event_id: str, stream_id: int, detail_type: str | None, detail: 
     from chalicelib.db.pool import transaction
     from chalicelib.streams import runs
 
+    key = dedup_key(event_id, detail_type, detail)   # the claim's key: its outcome is written under it too
     with transaction() as conn:
         row = conn.execute("INSERT INTO recon.stream_event_runs (event_id, stream_id, outcome) VALUES (%s, %s, 'CLAIMED')"
-                           " ON CONFLICT DO NOTHING RETURNING event_id",
-                           (dedup_key(event_id, detail_type, detail), stream_id)).fetchone()
+                           " ON CONFLICT DO NOTHING RETURNING event_id", (key, stream_id)).fetchone()
     if row is None:
         logger.info("event already handled for this stream", extra={"event_id": event_id, "stream_id": stream_id})
         return None
@@ -164,5 +164,28 @@ def _start_once(event_id: str, stream_id: int, detail_type: str | None, detail: 
         logger.info("event trigger skipped", extra={"stream_id": stream_id, "reason": str(exc)})
     with transaction() as conn:
         conn.execute("UPDATE recon.stream_event_runs SET outcome = %s, run_id = %s WHERE event_id = %s AND stream_id = %s",
-                     (outcome, run_id, event_id, stream_id))
+                     (outcome, run_id, key, stream_id))
     return run_id
+
+
+def recent_triggers(stream_id: int, limit: int = 10, conn=None) -> list[dict]:
+    """An EVENT stream's latest triggering events, newest first, with what became of each — a run STARTED,
+    or SKIPPED_RUN_ACTIVE when a run of the stream was in flight (platform §5: one active run per stream;
+    a trigger that meets one is recorded, as a scheduled occurrence is)."""
+    from chalicelib.streams.defs_db import fetch_all, tx
+
+    with tx(conn) as c:
+        rows = fetch_all(c, "SELECT event_id, outcome, run_id, received_at FROM recon.stream_event_runs"
+                            " WHERE stream_id = %s ORDER BY received_at DESC, event_id DESC LIMIT %s",
+                         (stream_id, int(limit)))
+    out = []
+    for r in rows:
+        kind, _, subject = r["event_id"].partition(":")
+        about = {"FileReady": "file ", "StreamRunCompleted": "run "}.get(kind) if subject else None
+        what = f"{kind} of {about}{subject.split('-', 1)[-1]}" if about else "event " + r["event_id"]
+        outcome = r["outcome"] if r["outcome"] in ("STARTED", "SKIPPED_RUN_ACTIVE") else "FAILED"
+        detail = {"STARTED": what, "SKIPPED_RUN_ACTIVE": f"{what}: a run of the stream was in progress",
+                  "FAILED": f"{what}: the run could not be started"}[outcome]
+        out.append({"occurrenceAt": r["received_at"], "outcome": outcome, "late": False, "runId": r["run_id"],
+                    "detail": detail})
+    return out

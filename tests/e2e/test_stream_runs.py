@@ -397,6 +397,13 @@ def test_a_run_completed_event_delivered_twice_starts_one_chained_run(api, setup
     assert events.handle_event({**envelope, "id": str(uuid.uuid4())}) == []
     listed = _data(api.get(f"/streams/{chained}/runs"))
     assert listed["totalItems"] == 1 and listed["items"][0]["id"] == first["id"]
+    # the claim records what became of the event (it stayed CLAIMED: the outcome was written under another key)
+    from chalicelib.db.pool import transaction
+    with transaction() as conn:
+        claims = conn.execute("SELECT event_id, outcome, run_id FROM recon.stream_event_runs WHERE stream_id = %s",
+                              (chained,)).fetchall()
+    assert [(c["event_id"], c["outcome"], c["run_id"]) for c in claims] == [
+        (f"StreamRunCompleted:run-{source_run['id']}", "STARTED", first["id"])], claims
     # another completed run of the source is another event: it chains again (through the bus)
     second_source = wait_run(api, _run(api, source))
     deadline = time.monotonic() + 60

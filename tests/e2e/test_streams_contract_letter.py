@@ -288,3 +288,32 @@ def test_a_leap_day_schedule_shows_its_next_run(client, files):
         assert got == f"{year}-02-29T12:00:00Z", got
     finally:
         client.call("DELETE", f"/streams/{stream['id']}")
+
+
+def test_an_upload_that_meets_a_run_in_flight_is_recorded_on_the_event_stream(client, files):
+    """platform §5: one active run per stream; a trigger that meets one is skipped "and recorded on the stream
+    as such". For an EVENT stream, two matching uploads while its first run works: one run, and GET
+    /streams/{id} shows both events (STARTED with its run, SKIPPED_RUN_ACTIVE naming the file) — the
+    skipped file was dropped without a trace."""
+    src, tgt = files
+    rule_set = client.data("POST", "/rule-sets", {"name": "events", "passes": [{"name": "ref", "conditions": [
+        {"source": "order_id", "target": "order_ref", "operator": "EQUALS"}]}]}, status=201)
+    tag = uuid.uuid4().hex[:8]
+    stream = client.data("POST", "/streams", {
+        "name": f"bank files {tag}", "triggerType": "EVENT",
+        "triggerConfig": {"event": "FILE_UPLOADED", "filenamePattern": f"bank_{tag}_*.csv",
+                          "bind": {"stepOrder": 1, "input": "TARGET"}},
+        "steps": [{"stepOrder": 1, "name": "held [hold=8]", "sourceInput": {"type": "FILE", "id": src["id"]},
+                   "targetInput": {"type": "FILE", "id": tgt["id"]}, "ruleSetId": rule_set["id"]}]}, status=201)
+    try:
+        first = client.data("POST", "/files", params={"filename": f"bank_{tag}_1.csv"}, data=CSV_TGT.encode(), status=201)
+        runs = _poll(lambda: client.data("GET", f"/streams/{stream['id']}/runs")["items"], 60, "the first run")
+        second = client.data("POST", "/files", params={"filename": f"bank_{tag}_2.csv"}, data=CSV_TGT.encode(), status=201)
+        recent = _poll(lambda: (lambda r: r if len(r) == 2 else None)(
+            client.data("GET", f"/streams/{stream['id']}")["recentOccurrences"]), 60, "both events recorded")
+        assert [(o["status"], o["runId"]) for o in recent] == [("SKIPPED_RUN_ACTIVE", None), ("STARTED", runs[0]["id"])]
+        assert str(second["id"]) in recent[0]["detail"] and str(first["id"]) in recent[1]["detail"], recent
+        assert all(o["occurrenceAt"].endswith("Z") and o["late"] is False for o in recent)
+        assert client.data("GET", f"/streams/{stream['id']}/runs")["totalItems"] == 1
+    finally:
+        client.call("DELETE", f"/streams/{stream['id']}")
