@@ -6,7 +6,8 @@ See docs/matching.md for the semantics, the output columns and the exception rea
 Importing the package is light (pydantic only): DuckDB is loaded when a file is inspected or a
 match runs, so API handlers can validate rule sets without paying for it.
 """
-from .inputs import EXPLANATION_COLUMNS, Column, FileInfo, InputError, inspect_file
+from .inputs import (EXPLANATION_COLUMNS, MATCHED_COLUMNS, Column, FileInfo, InputError, inspect_file,
+                     unmatched_columns)
 from .rules import (Algorithm, Cardinality, ColumnProblem, Condition, Normalize, Operator, Pass,
                     RuleSet, check_columns, describe_errors, error_list)
 
@@ -23,6 +24,7 @@ def __getattr__(name):
 __all__ = [
     "RuleSet", "Pass", "Condition", "Cardinality", "Operator", "Algorithm", "Normalize",
     "inspect_file", "check_columns", "run_match", "EngineLimits", "MatchResult", "InputError",
-    "MatchCanceled", "FileInfo", "Column", "ColumnProblem", "EXPLANATION_COLUMNS",
+    "MatchCanceled", "FileInfo", "Column", "ColumnProblem", "EXPLANATION_COLUMNS", "MATCHED_COLUMNS",
+    "unmatched_columns",
     "error_list", "describe_errors",
 ]

@@ -22,6 +22,30 @@ FORMATS = ("CSV", "PARQUET", "JSONL")
 EXPLANATION_COLUMNS = ("_row_key", "_reason", "_closest_key", "_closest_pass",
                        "_failed_condition", "_detail")
 
+#: the MATCHED output's columns and the types of their values (DuckDB names, as files list them)
+MATCHED_COLUMNS = (("match_id", "VARCHAR"), ("pass", "BIGINT"), ("pass_name", "VARCHAR"),
+                   ("source_row", "BIGINT"), ("target_row", "BIGINT"),
+                   ("source_key", "VARCHAR"), ("target_key", "VARCHAR"),
+                   ("score", "DECIMAL(7,6)"), ("amount_difference", "DECIMAL(38,10)"),
+                   ("date_difference_days", "BIGINT"), ("similarity", "DECIMAL(7,6)"))
+
+# input column types an output keeps: scalars whose CSV text reads back as the same type
+_KEPT_TYPES = re.compile(r"(BOOLEAN|TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT"
+                         r"|FLOAT|DOUBLE|DECIMAL\(\d+,\d+\)|DATE|TIME|TIMESTAMP|TIMESTAMP WITH TIME ZONE|UUID"
+                         r"|VARCHAR)")
+
+
+def unmatched_columns(input_columns: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The columns of an UNMATCHED output of an input with these (name, type) columns: the input's
+    own (an earlier unmatched output read as an input loses its explanation columns) with their
+    types, which hold for any subset of its rows (a nested or binary type, written as text, is
+    VARCHAR), then the explanation columns (text)."""
+    cols = list(input_columns)
+    if explanation_tail([name for name, _ in cols]):
+        cols = cols[: -len(EXPLANATION_COLUMNS)]
+    return ([(name, t if _KEPT_TYPES.fullmatch(t or "") else "VARCHAR") for name, t in cols]
+            + [(name, "VARCHAR") for name in EXPLANATION_COLUMNS])
+
 _DELIMITERS = (",", ";", "\t", "|")
 
 

@@ -219,7 +219,8 @@ def step_output_file(conn: psycopg.Connection, run_id: int, step_order: int, art
     """The artifact of the completed attempt of an earlier step of the same run."""
     return fetch_one(
         conn,
-        "SELECT a.file_id, f.s3_key, f.filename, f.row_count, f.size_bytes, f.sha256 FROM recon.stream_step_runs s"
+        "SELECT a.file_id, f.s3_key, f.filename, f.row_count, f.size_bytes, f.sha256, f.columns"
+        " FROM recon.stream_step_runs s"
         " JOIN recon.stream_artifacts a ON a.step_run_id = s.step_run_id AND a.artifact_type = %s"
         " JOIN recon.files f ON f.file_id = a.file_id"
         " WHERE s.run_id = %s AND s.step_order = %s AND s.status = 'COMPLETED'"

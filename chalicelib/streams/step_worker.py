@@ -91,6 +91,7 @@ class Attempt:
     # attempts the process runs at the same time); kept in the summary as processCpu
     cpu: dict = field(default_factory=dict)
     hooks_fired: set = field(default_factory=set)  # test fault hooks that act once per attempt
+    input_columns: dict = field(default_factory=dict)  # side -> the input file's [{name, type}] (None: unknown)
 
     def mark(self, phase: str) -> None:
         self.timeline[phase] = round(time.time(), 3)
@@ -366,6 +367,7 @@ def _prepare(a: Attempt, workdir: Path) -> tuple[Any, dict, dict]:
         got = _resolve(a, side, spec, workdir)
         a.timings[f"{side.lower()}Input"] = round(time.monotonic() - t0, 3)
         a.inputs_from[side] = got.get("from", spec["type"])
+        a.input_columns[side] = got.get("columns")
         return got
 
     # both inputs at once (downloads and snapshots overlap)
@@ -398,7 +400,7 @@ def _resolve(a: Attempt, side: str, spec: dict, workdir: Path) -> dict:
             raise RuntimeError(f"{side.lower()} input: file {ref} is {shown}")
         path = path.with_suffix(_suffix(row))
         _download(side, row, path)
-        return {"path": path, "file_id": ref, "from": "download"}
+        return {"path": path, "file_id": ref, "from": "download", "columns": row.get("columns")}
     if kind in ("STEP_OUTPUT_UNMATCHED_SOURCE", "STEP_OUTPUT_UNMATCHED_TARGET"):
         artifact_type = kind.removeprefix("STEP_OUTPUT_")
         with tx() as c:
@@ -408,9 +410,9 @@ def _resolve(a: Attempt, side: str, spec: dict, workdir: Path) -> dict:
                                    f" output does not exist")
         path = path.with_suffix(".csv")
         if _from_output_cache(row, path):
-            return {"path": path, "file_id": row["file_id"], "from": "local copy"}
+            return {"path": path, "file_id": row["file_id"], "from": "local copy", "columns": row.get("columns")}
         _download(side, row, path)
-        return {"path": path, "file_id": row["file_id"], "from": "download"}
+        return {"path": path, "file_id": row["file_id"], "from": "download", "columns": row.get("columns")}
     if kind == "DATA_SOURCE_SNAPSHOT":
         return _snapshot(a, side, ref, workdir)
     raise RuntimeError(f"unknown input type {kind}")
@@ -540,8 +542,9 @@ def _snapshot(a: Attempt, side: str, data_source_id: int, workdir: Path) -> dict
     except InterruptedError:
         raise AttemptCanceled() from None
     filename = f"stream_{a.run_id}_step_{a.step_order}_snapshot_{side.lower()}.csv"
-    row = _register(a, path, filename, "SNAPSHOT", rows, f"SNAPSHOT_{side}", columns=_detected_columns(path))
-    return {"path": path, "file_id": row["file_id"]}
+    columns = _detected_columns(path)
+    row = _register(a, path, filename, "SNAPSHOT", rows, f"SNAPSHOT_{side}", columns=columns)
+    return {"path": path, "file_id": row["file_id"], "columns": columns}
 
 
 def _registered_snapshot(a: Attempt, side: str, path: Path) -> dict | None:
@@ -556,7 +559,7 @@ def _registered_snapshot(a: Attempt, side: str, path: Path) -> dict | None:
         return None
     if not (path.exists() and _digest(path)[0] == row["sha256"]):
         _download(side, row, path)
-    return {"path": path, "file_id": row["file_id"]}
+    return {"path": path, "file_id": row["file_id"], "columns": row.get("columns")}
 
 
 def _detected_columns(path: Path) -> list[dict]:
@@ -569,6 +572,29 @@ def _detected_columns(path: Path) -> list[dict]:
         return _columns_json(inspect_file(str(path), format="CSV").columns)
     except InputError:
         return _header(path)
+
+
+def _output_columns(a: Attempt, artifact_type: str) -> list[dict] | None:
+    """An output's columns with their types: MATCHED's are fixed; an unmatched output has its
+    input's (their types hold for any subset of its rows) and the explanation columns. None (the
+    header, VARCHAR) when the input's columns are not known."""
+    from chalicelib.matching import MATCHED_COLUMNS, unmatched_columns
+
+    if artifact_type == "MATCHED":
+        return [{"name": n, "type": t} for n, t in MATCHED_COLUMNS]
+    columns = a.input_columns.get(artifact_type.removeprefix("UNMATCHED_"))
+    if not columns:
+        return None
+    return [{"name": n, "type": t} for n, t in unmatched_columns([(c["name"], c.get("type") or "VARCHAR")
+                                                                   for c in columns])]
+
+
+def _typed_header(path: Path, columns: list[dict] | None) -> list[dict]:
+    """The file's header with the given types when they name exactly its columns, else VARCHAR."""
+    header = _header(path)
+    if columns and [c["name"] for c in columns] == [c["name"] for c in header]:
+        return columns
+    return header
 
 
 def _header(path: Path) -> list[dict]:
@@ -613,7 +639,8 @@ def _register(a: Attempt, path: Path, filename: str, origin: str, rows: int | No
         rows = max(0, lines - 1)
     with tx() as c:
         row = files.register_file(filename=filename, origin=origin, s3_key=key, size_bytes=path.stat().st_size,
-                                  sha256=sha, row_count=rows, columns=columns or _header(path), format="CSV", conn=c)
+                                  sha256=sha, row_count=rows, columns=_typed_header(path, columns), format="CSV",
+                                  conn=c)
         runtime.insert_artifact(c, a.step_run_id, artifact_type, row)
     return row
 
@@ -663,7 +690,8 @@ def _finish_completed(a: Attempt, result, seconds: float) -> None:
     def register(o, keep=False):
         # unmatched outputs: the engine's counts; MATCHED: its lines (a row is a pair or a group)
         return _register(a, o[1], f"stream_{a.run_id}_step_{a.step_order}_{o[0].lower()}.csv",
-                         "ARTIFACT", None if o[0] == "MATCHED" else o[2], o[0], keep=keep)
+                         "ARTIFACT", None if o[0] == "MATCHED" else o[2], o[0], keep=keep,
+                         columns=_output_columns(a, o[0]))
 
     t0 = time.monotonic()
     with ThreadPoolExecutor(max_workers=3) as pool:
@@ -719,7 +747,7 @@ def _finish_completed_with_exceptions(a: Attempt, result, seconds: float, output
 
     def register(o):
         _register(a, o[1], f"stream_{a.run_id}_step_{a.step_order}_{o[0].lower()}.csv", "ARTIFACT",
-                  None if o[0] == "MATCHED" else o[2], o[0])
+                  None if o[0] == "MATCHED" else o[2], o[0], columns=_output_columns(a, o[0]))
         return time.monotonic() - t0
 
     with ThreadPoolExecutor(max_workers=3) as pool, tx() as c:
