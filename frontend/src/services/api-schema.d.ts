@@ -1497,7 +1497,7 @@ export interface components {
             /**
              * Occurrenceat
              * Format: date-time
-             * @description The schedule's instant (UTC)
+             * @description The schedule's instant (UTC); EVENT streams: when the event came
              */
             occurrenceAt: string;
             /**
@@ -2325,7 +2325,7 @@ export interface components {
             nextRunAt: string | null;
             /**
              * Recentoccurrences
-             * @description SCHEDULED streams: the latest 10 occurrences, newest first, run or skipped
+             * @description SCHEDULED streams: the latest 10 occurrences, newest first, run or skipped; EVENT streams: the latest 10 triggering events (occurrenceAt = received), likewise
              */
             recentOccurrences: components["schemas"]["OccurrenceOut"][];
             status: components["schemas"]["StreamStatus"];
