@@ -118,10 +118,10 @@ def csv_dialect(path: str) -> CsvDialect:
             raw = fh.read(1 << 20)
     except OSError as e:
         raise InputError(f"cannot open the file: {e.strerror}") from None
-    if not raw.strip():
-        raise InputError("line 1: the file is empty (a header row is required)")
     if raw.startswith(b"\xef\xbb\xbf"):
         raw = raw[3:]
+    if not raw.strip():
+        raise InputError("line 1: the file is empty (a header row is required)")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
@@ -132,16 +132,25 @@ def csv_dialect(path: str) -> CsvDialect:
     first = _first_record(text)
     counts = {d: _count_outside_quotes(first, d) for d in _DELIMITERS}
     delim = max(_DELIMITERS, key=lambda d: (counts[d], -_DELIMITERS.index(d)))
-    header = next(csv.reader(io.StringIO(first), delimiter=delim, quotechar='"', doublequote=True))
+    header = next(csv.reader(io.StringIO(first), delimiter=delim, quotechar='"', doublequote=True), None)
+    if not header:
+        raise InputError("line 1: the header row is empty (a header row is required)")
     names = [h.strip() if h.strip() != h and h.strip() else h for h in header]
     seen: set[str] = set()
     for i, n in enumerate(names, 1):
+        _check_column_name(i, n, "line 1")
         if n == "":
             raise InputError(f"line 1: column {i} of the header has no name")
         if n.lower() in seen:
             raise InputError(f"line 1: column name {n!r} appears twice in the header")
         seen.add(n.lower())
     return CsvDialect(delim, tuple(names))
+
+
+def _check_column_name(i: int, name: str, where: str) -> None:
+    """A column name must be storable as text: PostgreSQL text and JSON hold no NUL character."""
+    if "\x00" in name:
+        raise InputError(f"{where}: column {i} name contains a NUL character")
 
 
 def _first_record(text: str) -> str:
@@ -276,6 +285,8 @@ def inspect_file(path: str, format: Optional[str] = None,
             except duckdb.Error as e:
                 raise translate_error(e, fmt, path) from None
             cols = [Column(d[0], d[1]) for d in desc]
+            for i, c in enumerate(cols, 1):
+                _check_column_name(i, c.name, "line 1" if fmt == "JSONL" else "schema")
         return FileInfo(fmt, int(rows), cols)
     finally:
         if own:

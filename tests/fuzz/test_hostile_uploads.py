@@ -32,15 +32,7 @@ CASES = [
     ("not_objects.jsonl", b'{"a": 1}\n[1, 2]\n'),
 ]
 # known failures, posted to their owners; remove an entry when its fix lands (the test then checks it)
-KNOWN = {
-    "empty_first_line.csv": "inspect_file: csv_dialect raises StopIteration on an empty first record",
-    "crlf_first_line.csv": "inspect_file: csv_dialect raises StopIteration on an empty first record",
-    "bom_then_newline.csv": "inspect_file: csv_dialect raises StopIteration on an empty first record",
-    "nul_in_header.csv": "a column name with NUL cannot be stored (psycopg: \\u0000 cannot be converted to text)",
-    "nul_key.jsonl": "a column name with NUL cannot be stored (psycopg: \\u0000 cannot be converted to text)",
-    "nul_only.csv": "a column name with NUL cannot be stored (psycopg: \\u0000 cannot be converted to text)",
-    "bom_only.csv": "inspect_file: csv_dialect raises StopIteration on an empty first record",
-}
+KNOWN: dict[str, str] = {}
 
 
 def _params():

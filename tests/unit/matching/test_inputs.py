@@ -100,3 +100,28 @@ def test_malformed_json_line_is_the_broken_record(tmp_path, body, line, why):
 def test_missing_file(tmp_path):
     with pytest.raises(InputError, match="does not exist"):
         inspect_file(str(tmp_path / "nope.csv"))
+
+
+@pytest.mark.parametrize("body, message", [
+    (b"\nx\n1\n", "line 1: the header row is empty"),
+    (b"\r\nx\n1\n", "line 1: the header row is empty"),
+    (b"\xef\xbb\xbf\nx\n", "line 1: the header row is empty"),
+    (b"\xef\xbb\xbf", "line 1: the file is empty"),
+    (b"\xef\xbb\xbf  \n", "line 1: the file is empty"),
+    (b"a\x00,b\n1,2\n", "line 1: column 1 name contains a NUL character"),
+    (b"a,\x00\x00\n1,2\n", "line 1: column 2 name contains a NUL character"),
+    (b"\x00\x00\x00", "line 1: column 1 name contains a NUL character"),
+])
+def test_an_empty_header_or_a_nul_in_a_column_name_is_an_input_error(tmp_path, body, message):
+    path = tmp_path / "f.csv"
+    path.write_bytes(body)
+    with pytest.raises(InputError) as e:
+        inspect_file(str(path))
+    assert str(e.value).startswith(message), str(e.value)
+
+
+def test_a_json_key_with_a_nul_is_an_input_error(tmp_path):
+    path = tmp_path / "f.jsonl"
+    path.write_bytes(b'{"ok": 1, "\\u0000": 1}\n')
+    with pytest.raises(InputError, match="line 1: column 2 name contains a NUL character"):
+        inspect_file(str(path))
