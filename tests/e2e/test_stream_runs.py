@@ -245,7 +245,8 @@ def test_a_schedule_occurrence_is_fired_once_by_two_dispatchers(api, setup, stac
     from chalicelib.streams import schedules
 
     reset_settings(), close_pool(), aws.reset_clients()
-    # once a year, far enough ahead that the stack's own one-minute tick cannot see it
+    # once a year, far enough ahead that the stack's own one-minute tick cannot see it; the dispatches below
+    # look at this stream only (a dispatch in 2027 would start, and move the schedule of, every other stream)
     stream_id = _stream(api, setup, steps=1, triggerType="SCHEDULED",
                         triggerConfig={"cron": "0 0 3 1 1 *", "timezone": "Europe/Berlin"})
     occurrence = datetime(2027, 1, 1, 2, 0, tzinfo=timezone.utc)   # 03:00 in Berlin (CET)
@@ -254,7 +255,7 @@ def test_a_schedule_occurrence_is_fired_once_by_two_dispatchers(api, setup, stac
 
     def dispatcher():
         barrier.wait()
-        results.append(schedules.dispatch(now=now))
+        results.append(schedules.dispatch(now=now, stream_ids=[stream_id]))
 
     threads = [threading.Thread(target=dispatcher) for _ in range(2)]
     [t.start() for t in threads]
@@ -270,7 +271,7 @@ def test_a_schedule_occurrence_is_fired_once_by_two_dispatchers(api, setup, stac
     assert runs["items"][0]["triggerMetadata"]["schedule"]["occurrence"] == "2027-01-01T02:00:00Z"
     assert wait_run(api, mine[0]["runId"])["status"] == "COMPLETED"
     # a third dispatcher later finds nothing new to fire
-    assert [d for d in schedules.dispatch(now=now) if d["streamId"] == stream_id] == []
+    assert [d for d in schedules.dispatch(now=now, stream_ids=[stream_id]) if d["streamId"] == stream_id] == []
     close_pool()
 
 
@@ -289,7 +290,8 @@ def test_an_occurrence_meeting_an_active_run_is_skipped_and_shown_on_the_stream(
     assert _data(api.get(f"/streams/{stream_id}"))["recentOccurrences"] == []
     held = _run(api, stream_id)
     wait_run(api, held, until=lambda r: r["status"] == "RUNNING", deadline_s=30)
-    skipped = [d for d in schedules.dispatch(now=datetime(2027, 1, 1, 2, 0, 20, tzinfo=timezone.utc))
+    skipped = [d for d in schedules.dispatch(now=datetime(2027, 1, 1, 2, 0, 20, tzinfo=timezone.utc),
+                                                stream_ids=[stream_id])
                if d["streamId"] == stream_id]
     assert [(d["outcome"], d["runId"]) for d in skipped] == [("SKIPPED_RUN_ACTIVE", None)]
     stream = _data(api.get(f"/streams/{stream_id}"))
@@ -299,7 +301,8 @@ def test_an_occurrence_meeting_an_active_run_is_skipped_and_shown_on_the_stream(
     assert "in progress" in stream["recentOccurrences"][0]["detail"]
     assert _data(api.post(f"/stream-runs/{held}/cancel"))["status"] == "CANCELED"
     # the next year's occurrence, two minutes late, finds no active run: it starts one
-    started = [d for d in schedules.dispatch(now=datetime(2028, 1, 1, 2, 2, tzinfo=timezone.utc))
+    started = [d for d in schedules.dispatch(now=datetime(2028, 1, 1, 2, 2, tzinfo=timezone.utc),
+                                                stream_ids=[stream_id])
                if d["streamId"] == stream_id]
     assert [d["outcome"] for d in started] == ["STARTED"]
     recent = _data(api.get(f"/streams/{stream_id}"))["recentOccurrences"]
@@ -716,7 +719,7 @@ def test_occurrences_missed_while_down_run_once_late_within_24_hours(api, setup,
         conn.execute("INSERT INTO recon.stream_schedule_cursors (stream_id, checked_until) VALUES (%s, %s)",
                      (stream_id, datetime(2027, 2, 20, tzinfo=timezone.utc)))
     now = datetime(2027, 3, 1, 13, 10, tzinfo=timezone.utc)
-    done = [d for d in schedules.dispatch(now=now) if d["streamId"] == stream_id]
+    done = [d for d in schedules.dispatch(now=now, stream_ids=[stream_id]) if d["streamId"] == stream_id]
     with transaction() as conn:
         claims = conn.execute("SELECT occurrence_at, outcome, late, run_id FROM recon.stream_schedule_claims"
                               " WHERE stream_id = %s ORDER BY occurrence_at", (stream_id,)).fetchall()
