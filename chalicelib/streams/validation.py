@@ -185,8 +185,14 @@ def trigger_problems(trigger_type: str, config: dict | None, step_orders: set[in
     event = config.get("event")
     if event == "FILE_UPLOADED":
         allowed = {"event", "filenamePattern", "bind"}
-        out += _config_value(config, "filenamePattern", str, "a filename pattern such as bank_*.csv",
-                             lambda v: v != "" and len(v) <= 255, "must be 1 to 255 characters")
+        pattern = config.get("filenamePattern")
+        if isinstance(pattern, str) and not 1 <= len(pattern) <= 255:
+            # the length codes of every other text field (TOO_SHORT / TOO_LONG), not INVALID_VALUE
+            out.append(Issue("triggerConfig.filenamePattern", "TOO_SHORT" if not pattern else "TOO_LONG",
+                             "must be at least 1 character(s)" if not pattern else "must be at most 255 characters"))
+        else:
+            out += _config_value(config, "filenamePattern", str, "a filename pattern such as bank_*.csv",
+                                 lambda v: True, "")
         bind = config.get("bind")
         if "bind" not in config or bind is None:
             out.append(Issue("triggerConfig.bind", "REQUIRED",

@@ -153,6 +153,13 @@ def test_trigger_configs():
     ({"event": "FILE_UPLOADED", "filenamePattern": "bank_*.csv", "bind": {"stepOrder": True, "input": "target"}},
      [("triggerConfig.bind.stepOrder", "INVALID_TYPE", "must be an integer (got boolean)"),
       ("triggerConfig.bind.input", "INVALID_VALUE", 'must be one of SOURCE or TARGET (got "target")')]),
+    # lengths use the codes of every other text field
+    ({"event": "FILE_UPLOADED", "filenamePattern": "", "bind": {"stepOrder": 1, "input": "SOURCE"}},
+     [("triggerConfig.filenamePattern", "TOO_SHORT", "must be at least 1 character(s)")]),
+    ({"event": "FILE_UPLOADED", "filenamePattern": "b" * 256, "bind": {"stepOrder": 1, "input": "SOURCE"}},
+     [("triggerConfig.filenamePattern", "TOO_LONG", "must be at most 255 characters")]),
+    ({"event": "FILE_UPLOADED", "filenamePattern": 5, "bind": {"stepOrder": 1, "input": "SOURCE"}},
+     [("triggerConfig.filenamePattern", "INVALID_TYPE", "must be a string (got number)")]),
     ({"event": "FILE_UPLOADED", "bind": []},
      [("triggerConfig.filenamePattern", "REQUIRED", "is required: a filename pattern such as bank_*.csv"),
       ("triggerConfig.bind", "INVALID_TYPE", "must be an object (got array)")]),
