@@ -187,7 +187,13 @@ def download_file(id: int):
     if size > files.INLINE_DOWNLOAD_MAX_BYTES:
         return Response(body="", status_code=302,
                         headers={"Location": storage.presign_get(row["s3_key"], row["filename"])})
-    data = storage.get_bytes(row["s3_key"])
+    try:
+        data = storage.get_bytes(row["s3_key"])
+    except Exception as exc:   # the object went away since it was checked: 409 as for any file whose bytes are gone
+        if getattr(exc, "response", {}).get("Error", {}).get("Code") not in ("404", "NoSuchKey", "NotFound"):
+            raise
+        files.mark_bytes_gone(id)
+        raise StreamsError.conflict(f"File {id} cannot be downloaded: {files.BYTES_GONE}; upload it again") from None
     return Response(body=data, status_code=200, headers={
         "Content-Type": "application/octet-stream",
         "Content-Disposition": storage.content_disposition(row["filename"]),

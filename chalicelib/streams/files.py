@@ -408,7 +408,8 @@ def bytes_gone(row: dict) -> bool:
 def require_stored(file_id: int) -> dict:
     """The file to read the bytes of: NotFound, or Conflict when its stored bytes are gone."""
     row = check_stored(require_file(file_id))
-    if bytes_gone(row):
+    if bytes_gone(row) or (row["status"] == "INVALID" and row.get("s3_key") and storage.head(row["s3_key"]) is None):
+        # an INVALID upload keeps its bytes (to be looked at); when they are gone too, say so (not a 500)
         raise Conflict(f"File {file_id} cannot be downloaded: {BYTES_GONE}; upload it again")
     return row
 

@@ -47,6 +47,19 @@ def test_a_file_whose_bytes_are_gone_reads_invalid_and_its_download_is_a_conflic
     assert f"File {f['id']}" in body["message"] and "gone" in body["message"]
 
 
+def test_an_invalid_upload_whose_bytes_are_gone_downloads_as_a_conflict_not_a_500(api, s3, stack_env, db, uid):
+    """platform §1: a 500 only for the unexpected. An INVALID upload keeps its bytes for download; once they
+    are gone its download is the 409 of any file whose bytes are gone (it was a 500: NoSuchKey)."""
+    f = api.upload(f"broken_{uid}.csv", "a,b\n1,2,3\n")
+    assert f["status"] == "INVALID"
+    assert api.get(f"/files/{f['id']}/download").content == b"a,b\n1,2,3\n"
+    _drop_bytes(s3, stack_env, db, f["id"])
+    body = assert_error(api.get(f"/files/{f['id']}/download"), 409, "CONFLICT")
+    assert f"File {f['id']}" in body["message"] and "gone" in body["message"]
+    # what it was refused for is still what it says
+    assert api.get(f"/files/{f['id']}").json()["data"]["errorMessage"] == "line 2: 3 fields, header has 2"
+
+
 def test_a_download_finds_the_bytes_gone_without_a_read_first(api, s3, stack_env, db, uid):
     f = api.upload(f"orders_{uid}.csv", SOURCE_CSV)
     _drop_bytes(s3, stack_env, db, f["id"])
