@@ -246,7 +246,7 @@ def resolve_dsn(config: dict) -> str:
         value = os.environ.get(ref["env"])
         if not value:
             raise CredentialError(f"environment variable {ref['env']} is not set")
-        return value
+        return _checked_dsn(value, f"environment variable {ref['env']}")
     if "secretArn" in ref:
         from chalicelib import aws
 
@@ -257,12 +257,25 @@ def resolve_dsn(config: dict) -> str:
         try:
             d = json.loads(secret)
         except ValueError:
-            return secret
+            return _checked_dsn(secret, f"secret {ref['secretArn']}")
         from psycopg.conninfo import make_conninfo
 
         return make_conninfo(host=d.get("host"), port=d.get("port"), user=d.get("username") or d.get("user"),
                              password=d.get("password"), dbname=d.get("dbname") or d.get("database"))
     raise CredentialError("connection must be {\"env\": NAME} or {\"secretArn\": ARN}")
+
+
+def _checked_dsn(value: str, where: str) -> str:
+    """The value as a connection string, or CredentialError naming where it came from — never the value:
+    libpq's own parse errors quote the whole string (a password, or any variable a reference names)."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        conninfo_to_dict(value)
+    except Exception:
+        raise CredentialError(f"{where} does not hold a PostgreSQL connection string "
+                              "(postgresql://user:password@host:port/db or key=value pairs)") from None
+    return value
 
 
 def select_sql(config: dict):
@@ -320,6 +333,9 @@ def _test_postgres(config: dict) -> dict:
             # a write hidden in a function or CTE still fails inside the READ ONLY transaction
             conn.execute(sql.SQL("SELECT count(*) FROM (SELECT * FROM ({}) AS q LIMIT 1) AS one").format(inner))
         return {"ok": True, "rowEstimate": estimate, "columns": columns, "errorMessage": None}
+    except psycopg.errors.QueryCanceled:
+        return {"ok": False, "rowEstimate": None, "columns": [],
+                "errorMessage": f"the query did not answer within {TEST_STATEMENT_TIMEOUT_MS // 1000} s (the test's limit)"}
     except psycopg.OperationalError as exc:
         msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         return {"ok": False, "rowEstimate": None, "columns": [], "errorMessage": f"cannot connect: {_scrub(msg)}"}

@@ -84,6 +84,32 @@ def test_secrets_are_never_shown(api, uid):
     assert result["ok"] is False and "cannot be read" in result["errorMessage"]
 
 
+def test_a_reference_to_a_value_that_is_no_connection_string_never_shows_the_value(api, stack_env, uid):
+    """platform §4: credentials are references, "never stored or returned in clear". A reference to a
+    variable that holds something else (here the service's AWS_ACCESS_KEY_ID / AWS_REGION) made the test
+    answer libpq's parse error, which quotes the whole value: any variable of the service could be read."""
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_REGION"):
+        value = stack_env[name]
+        r = api.post("/data-sources", {"name": f"not a url {uid}", "type": "POSTGRES",
+                                       "config": {"connection": {"env": name}, "table": "t"}})
+        assert r.status_code == 201, r.text
+        result = api.post(f"/data-sources/{r.json()['data']['id']}/test").json()["data"]
+        assert result["ok"] is False and value not in result["errorMessage"], result
+        assert f"environment variable {name} does not hold a PostgreSQL connection string" in result["errorMessage"]
+
+
+def test_a_query_over_the_test_limit_says_so(stack_env, monkeypatch):
+    """The test's statement limit: a query that does not answer in time is not a connection failure."""
+    from chalicelib.streams import data_sources
+
+    monkeypatch.setenv("RECON_DS_TEST_URL", stack_env["DATABASE_URL"])
+    monkeypatch.setattr(data_sources, "TEST_STATEMENT_TIMEOUT_MS", 1000)
+    got = data_sources.test({"type": "POSTGRES", "config": {"connection": {"env": "RECON_DS_TEST_URL"},
+                                                             "query": "SELECT pg_sleep(5) AS x"}})
+    assert got == {"ok": False, "rowEstimate": None, "columns": [],
+                   "errorMessage": "the query did not answer within 1 s (the test's limit)"}
+
+
 def test_cdc_table_source(api, uid):
     r = api.post("/data-sources", {"name": f"cdc orders {uid}", "type": "CDC_TABLE", "config": {"table": "orders"}})
     assert r.status_code == 201, r.text
