@@ -162,6 +162,13 @@ def cancel_run(run_id: int, *, step_order: int | None = None) -> dict:
         except Exception:
             # the control plane already says CANCELED; the worker stops on that alone
             logger.exception("StopExecution failed", extra={"run_id": run_id})
+    try:
+        # completed steps' unmatched rows that the canceled steps were to take become exceptions
+        from chalicelib import aws
+
+        aws.send_message("recon-stream-steps", {"kind": "SETTLE", "runId": run_id})
+    except Exception:
+        logger.exception("settling the canceled run's exceptions could not be requested", extra={"run_id": run_id})
     _after_finish(view)
     return {"runId": view["id"], "status": view["status"], "completedAt": view["completedAt"]}
 

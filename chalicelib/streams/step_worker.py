@@ -14,7 +14,9 @@ second: a canceled run stops the engine within about a second. Failure answers `
 while retries remain (the state machine waits with backoff and sends attempt + 1) and `StepFailed`
 after the last one. `TaskTimedOut` / `InvalidToken` answers are final: logged, not retried.
 
-A FINISH message ends the run: its status follows from the steps' final states.
+A FINISH message ends the run: its status follows from the steps' final states. Unmatched rows a later
+step was to take, when no later step completed with them, become exceptions of their step at the run's
+end (a SETTLE message does it for a canceled run).
 
 Test-only fault hooks (active only against a local endpoint, AWS_ENDPOINT_URL set, unless
 RECON_STREAM_FAULT_HOOKS=0): a step whose name contains `[fail-once]` fails its first attempt,
@@ -24,7 +26,8 @@ checked) before it matches, and `[vanish-once]` makes the first attempt's worker
 `[no-exception-load]` stops a completed non-last step's worker before it loads the exceptions (FINISH
 then has them loaded from the artifacts after EXCEPTIONS_GRACE_SECONDS), and `[hold-completion=N]`
 keeps the last step's completion transaction open N seconds before its exception load, and
-`[hold-snapshot=N]` keeps a data-source snapshot's transaction open N seconds after its first block.
+`[hold-snapshot=N]` keeps a data-source snapshot's transaction open N seconds after its first block,
+and `[hold-deferred=N]` makes a completed non-last step's worker wait N seconds before its deferred work.
 """
 from __future__ import annotations
 
@@ -109,6 +112,8 @@ def handle_message(body: dict) -> None:
         finish_run(int(body["runId"]), load_requested=bool(body.get("loadRequested")))
     elif kind == "EXCEPTIONS":
         load_step_exceptions(int(body["stepRunId"]))
+    elif kind == "SETTLE":
+        settle_canceled_run(int(body["runId"]))
     else:
         logger.warning("unknown stream step message", extra={"kind": kind})
 
@@ -723,9 +728,13 @@ def _finish_completed(a: Attempt, result, seconds: float) -> None:
             # NEXT_STEP_HEAD_START_SECONDS): its task transition and downloads need the S3 / Step Functions
             # endpoints more than this deferred work does (on LocalStack, uploads started at once delayed
             # the next step's start by up to 0.6 s). They must succeed before the load commits.
+            held = _hook_seconds(a, "hold-deferred")
+            if held is not None:
+                logger.warning("fault hook: the deferred work waits", extra={"run_id": a.run_id})
+                time.sleep(held)
             uploads = pool.submit(lambda: (_wait_for_next_step(a), list(pool.map(register, later))))
             _load_exceptions(a.step_run_id, {side: paths[side] for side in sides},
-                             before_commit=uploads.result, timeline=a.timeline)
+                             before_commit=uploads.result, timeline=a.timeline, spare=paths)
     except Exception:
         # the task is answered: FINISH waits for this work and takes it over (load_step_exceptions)
         logger.exception("deferred uploads / exception load failed", extra={"run_id": a.run_id,
@@ -834,11 +843,13 @@ def _finish_if_all_done(run_id: int) -> None:
         logger.exception("finishing the run from its last worker failed", extra={"run_id": run_id})
 
 
-def _load_exceptions(step_run_id: int, paths: dict[str, Path], before_commit=None, timeline: dict | None = None
-                     ) -> bool:
+def _load_exceptions(step_run_id: int, paths: dict[str, Path], before_commit=None, timeline: dict | None = None,
+                     spare: dict[str, Path] | None = None) -> bool:
     """Load a completed attempt's exceptions from local unmatched outputs, once (the step run's row is
     locked; `summary.exceptionsLoaded` says it is done). False when it was already done. `before_commit`
-    (the deferred uploads) must succeed for the load and its flag to commit."""
+    (the deferred uploads) must succeed for the load and its flag to commit. The sides loaded are the
+    summary's `exceptionSides` (the run's end may have added a side whose consumers did not complete:
+    taken from `spare`); the flag is set only when every one of them had a file here."""
     from chalicelib.streams import artifacts
 
     with tx() as c:
@@ -849,12 +860,15 @@ def _load_exceptions(step_run_id: int, paths: dict[str, Path], before_commit=Non
                         (step_run_id,)).fetchone()
         if row is None or (row["summary"] or {}).get("exceptionsLoaded", True):
             return False
+        wanted = (row["summary"] or {}).get("exceptionSides") or list(paths)
+        have = {**(spare or {}), **paths}
         n = 0
-        for side, path in paths.items():
-            n += artifacts.load_exceptions(c, path, side=side, stream_id=row["stream_id"], run_id=row["run_id"],
-                                           step_run_id=step_run_id, reconciliation_id=row["reconciliation_id"],
-                                           step_order=row["step_order"])
-        done = {"exceptionsLoaded": True}
+        for side in wanted:
+            if side in have:
+                n += artifacts.load_exceptions(c, have[side], side=side, stream_id=row["stream_id"],
+                                               run_id=row["run_id"], step_run_id=step_run_id,
+                                               reconciliation_id=row["reconciliation_id"], step_order=row["step_order"])
+        done = {"exceptionsLoaded": all(side in have for side in wanted)}
         if timeline is not None:
             timeline["exceptions"] = round(time.time(), 3)
         if before_commit is not None:
@@ -891,6 +905,7 @@ def load_step_exceptions(step_run_id: int) -> bool:
                       (f"the worker stopped before keeping its outputs ({', '.join(missing)})",
                        Jsonb({"exceptionsLoaded": True}), step_run_id))
         return False
+    logger.info("exceptions loaded from the artifacts", extra={"step_run_id": step_run_id, "sides": sides})
     workdir = Path(tempfile.mkdtemp(prefix=f"recon-exceptions-{step_run_id}-"))
     try:
         paths = {}
@@ -965,6 +980,71 @@ def _send_failure(token: str, error: str, cause: str, run_id: int) -> None:
 # ------------------------------------------------------------------------------------------- finish
 
 
+def _orphaned_sides(definition: list[dict], steps: dict[int, dict]) -> dict[int, list[str]]:
+    """Completed steps whose unmatched output of a side later steps consume, when none of those later
+    steps completed (failed, skipped, never answered): step run id -> every side its exceptions then
+    cover (the ones loaded already and these). Platform §5: exceptions are the unmatched rows no later
+    step of the run consumes — rows whose consumer did not complete were consumed by nothing."""
+    out: dict[int, list[str]] = {}
+    for st in definition:
+        done = steps.get(st["stepOrder"])
+        if done is None or done["status"] != "COMPLETED":
+            continue
+        loaded = list((done["summary"] or {}).get("exceptionSides") or [])
+        add = []
+        for side in ("SOURCE", "TARGET"):
+            consumers = [later["stepOrder"] for later in definition if later["stepOrder"] > st["stepOrder"]
+                         and any(spec["type"] == f"STEP_OUTPUT_UNMATCHED_{side}" and int(spec["id"]) == st["stepOrder"]
+                                 for spec in (later["sourceInput"], later["targetInput"]))]
+            if side not in loaded and consumers and not any(
+                    (steps.get(o) or {}).get("status") == "COMPLETED" for o in consumers):
+                add.append(side)
+        if add:
+            out[done["step_run_id"]] = [x for x in ("SOURCE", "TARGET") if x in loaded or x in add]
+    return out
+
+
+def _claim_orphaned_sides(c, run: dict, steps: dict[int, dict]) -> list[int] | None:
+    """Mark the orphaned sides (_orphaned_sides) of the run's steps for loading, in the caller's
+    transaction. None when there are none; else the step runs to load from their artifacts now.
+    Each step run is marked under its lock: a worker's deferred load in progress is waited for. One
+    done already → loaded from the artifacts now; one still to come → its worker loads these sides too
+    (from its local outputs: _load_exceptions reads exceptionSides under the same lock)."""
+    orphaned = _orphaned_sides(run["definition"], steps)
+    if not orphaned:
+        return None
+    load_now = []
+    for step_run_id, sides in orphaned.items():
+        held = c.execute("SELECT summary FROM recon.stream_step_runs WHERE step_run_id = %s FOR NO KEY UPDATE",
+                         (step_run_id,)).fetchone()
+        if (held["summary"] or {}).get("exceptionsLoaded", True):
+            load_now.append(step_run_id)
+        c.execute("UPDATE recon.stream_step_runs SET summary = summary || %s, updated_at = now()"
+                  " WHERE step_run_id = %s", (Jsonb({"exceptionSides": sides, "exceptionsLoaded": False}),
+                                             step_run_id))
+    return load_now
+
+
+def _send_loads(step_run_ids: list[int] | None) -> None:
+    """Loads from the artifacts, now (no worker has these outputs at hand; not after the grace period)."""
+    if step_run_ids:
+        from chalicelib import aws
+
+        aws.send_messages(STEPS_QUEUE, [{"kind": "EXCEPTIONS", "stepRunId": i} for i in step_run_ids])
+
+
+def settle_canceled_run(run_id: int) -> None:
+    """A canceled run's completed steps: the unmatched rows a later step was to take, which no later step
+    completed with, are exceptions too (as at any run's end). Sent by the cancel (SETTLE); idempotent."""
+    with tx() as c:
+        run = runtime.get_run(c, run_id, lock=True)
+        if run is None or run["status"] != "CANCELED":
+            return
+        steps = {s["step_order"]: s for s in runtime.step_runs(c, run_id)}
+        load_now = _claim_orphaned_sides(c, run, steps)
+    _send_loads(load_now)
+
+
 def finish_run(run_id: int, *, load_requested: bool = False, resend: bool = True) -> dict | None:
     """The execution has ended: give the run its final status (idempotent). While a step's deferred work
     is pending, FINISH re-sends itself (`resend`; not when a worker calls it, see _finish_if_all_done)."""
@@ -975,11 +1055,16 @@ def finish_run(run_id: int, *, load_requested: bool = False, resend: bool = True
         if run is None or run["status"] not in runtime.ACTIVE_RUN:
             return None
         steps = {s["step_order"]: s for s in runtime.step_runs(c, run_id)}
+        # unmatched rows a later step was to take but no later step completed with: exceptions after all
+        load_now = _claim_orphaned_sides(c, run, steps)
+        if load_now is not None:
+            steps = {s["step_order"]: s for s in runtime.step_runs(c, run_id)}
         pending = [s for s in steps.values() if s["status"] == "COMPLETED"
                    and not (s["summary"] or {}).get("exceptionsLoaded", True)]
         if pending:
             age = c.execute("SELECT extract(epoch FROM clock_timestamp() - %s)::float AS s",
                             (max(s["completed_at"] for s in pending),)).fetchone()["s"]
+    _send_loads(load_now)
     if pending and not resend:
         return None
     if pending:

@@ -93,7 +93,8 @@ FUNCTIONS = {
     # health (GetQueueAttributes of recon-jobs), CDC jobs (recon-jobs), uploads (recon-files, S3),
     # stream runs (start / cancel executions; a canceled run is published and its webhooks queued),
     # data source tests (secrets), schedule wake-ups of a saved or resumed stream (recon-stream-ticks)
-    "APIHandler": {"polls": None, "sends": ["recon-jobs", "recon-files", "recon-alerts", "recon-stream-ticks"],
+    "APIHandler": {"polls": None, "sends": ["recon-jobs", "recon-files", "recon-alerts", "recon-stream-ticks",
+                                            "recon-stream-steps"],   # a canceled run settled (SETTLE)
                    "calls": ["sqs:attributes:recon-jobs", *S3_RW, "states:start", "states:stop",
                              "states:describe", "events:put", "secrets:get"]},
     "JobWorker": {"polls": "recon-jobs", "sends": ["recon-segments", "recon-alerts"], "calls": []},
