@@ -375,6 +375,8 @@ def check_definition(defn: dict, *, files: dict[int, dict], rule_sets: dict[int,
 
 
 def _rows(n: int) -> str:
+    if n >= 1_000_000_000:
+        return f"{n / 1_000_000_000:.1f}B"
     return f"{n / 1_000_000:.1f}M" if n >= 1_000_000 else str(n)
 
 

@@ -281,3 +281,10 @@ def test_a_malformed_body_still_lists_its_trigger_and_step_order_problems():
     got = [(p.field, p.code) for p in caught.value.problems]
     assert ("steps[0].stepOrder", "INVALID_TYPE") in got and ("triggerConfig.bind.input", "INVALID_VALUE") in got
     assert not [f for f, _ in got if f == "triggerConfig.bind.stepOrder"]
+
+
+def test_large_target_row_counts_read_as_the_contract_writes_them():
+    """streams §4.3: "Step 2 target file has 1.2M rows"; a billion rows reads 2.5B, not 2500.0M."""
+    from chalicelib.streams.validation import _rows
+
+    assert [_rows(n) for n in (999_999, 1_200_000, 12_345_678, 2_500_000_000)] == ["999999", "1.2M", "12.3M", "2.5B"]
