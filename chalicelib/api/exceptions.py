@@ -67,7 +67,8 @@ class HistoryOut(StreamsOut):
 
 
 class ExceptionPatch(StreamsIn):
-    status: Optional[ExceptionStatus] = None
+    # absent: unchanged; never null (an exception always has a status), so the schema is not nullable
+    status: ExceptionStatus = Field(default=None, json_schema_extra=lambda s: s.pop("default", None))
     note: Optional[str] = Field(default=None, max_length=4000)
     assignee: Optional[str] = Field(default=None, min_length=1, max_length=320)
 
