@@ -1091,8 +1091,7 @@ export interface components {
              * @default null
              */
             note?: string | null;
-            /** @default null */
-            status?: components["schemas"]["ExceptionStatus"] | null;
+            status?: components["schemas"]["ExceptionStatus"];
         };
         /**
          * ExceptionReason
