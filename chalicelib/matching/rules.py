@@ -106,7 +106,7 @@ class GroupBy(_Model):
 class Pass(_Model):
     name: str = Field(min_length=1, max_length=200)
     cardinality: Cardinality = Cardinality.ONE_TO_ONE
-    conditions: list[Condition]
+    conditions: list[Condition] = Field(json_schema_extra={"minItems": 1})   # checked below, own message
     group_by: Optional[GroupBy] = Field(default=None, alias="groupBy")
 
     @field_validator("conditions")
@@ -122,7 +122,7 @@ class RuleSet(_Model):
     description: Optional[str] = None
     source_key: Optional[str] = Field(default=None, alias="sourceKey")
     target_key: Optional[str] = Field(default=None, alias="targetKey")
-    passes: list[Pass]
+    passes: list[Pass] = Field(json_schema_extra={"minItems": 1, "maxItems": 50})   # checked below, own messages
 
     @field_validator("passes")
     @classmethod

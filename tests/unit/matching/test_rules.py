@@ -105,3 +105,9 @@ def test_check_columns_names_field_and_available_columns():
     assert cust.code == "RULE_FIELD_MISSING"
     assert cust.available == ["order_id", "amount", "order_date", "payout_ref"]
     assert "order_id, amount, order_date, payout_ref" in cust.message
+
+
+def test_the_json_schema_states_the_pass_and_condition_counts_the_validation_enforces():
+    schema = RuleSet.model_json_schema(by_alias=True)
+    assert (schema["properties"]["passes"]["minItems"], schema["properties"]["passes"]["maxItems"]) == (1, 50)
+    assert schema["$defs"]["Pass"]["properties"]["conditions"]["minItems"] == 1
