@@ -167,6 +167,7 @@ def view(row: dict) -> dict:
         "matchRate": rate, "progress": row["progress"] or 0,
         "errorMessage": row["error_message"] or (row["run_error"] if legacy else None),
         "startedAt": row["started_at"] or (row["run_started_at"] if legacy else None),
-        "completedAt": row["completed_at"] or (row["run_completed_at"] if status_of(row) == "CANCELED" else None),
+        "completedAt": (None if row["status"] == "RETRY_WAIT"
+                        else row["completed_at"] or (row["run_completed_at"] if status_of(row) == "CANCELED" else None)),
         "createdAt": row["legacy_created_at"] or row["run_created_at"],
     }

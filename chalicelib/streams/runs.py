@@ -274,7 +274,9 @@ def step_run_view(s: dict) -> dict:
         "matchedSourceRows": s["matched_source_rows"], "matchedTargetRows": s["matched_target_rows"],
         "unmatchedSourceRows": s["unmatched_source_rows"], "unmatchedTargetRows": s["unmatched_target_rows"],
         "exceptionCount": s["exception_count"], "errorMessage": s["error_message"],
-        "startedAt": s["started_at"], "completedAt": s["completed_at"],
+        "startedAt": s["started_at"],
+        # an attempt waiting for its retry has ended, but its step has not
+        "completedAt": None if s["status"] == "RETRY_WAIT" else s["completed_at"],
     }
 
 

@@ -183,9 +183,11 @@ def close_open_steps(conn: psycopg.Connection, run_id: int, *, in_progress_to: s
     conn.execute(
         "UPDATE recon.stream_step_runs s SET status = CASE WHEN s.status = 'PENDING' THEN %s ELSE %s END,"
         " error_message = CASE WHEN s.status = 'PENDING' THEN s.error_message ELSE coalesce(s.error_message, %s) END,"
-        " completed_at = coalesce(s.completed_at, now()), updated_at = now()"
+        # an attempt waiting for its retry ended when it failed; canceled meanwhile, its step ends now
+        " completed_at = CASE WHEN s.status = 'RETRY_WAIT' AND %s = 'CANCELED' THEN now()"
+        " ELSE coalesce(s.completed_at, now()) END, updated_at = now()"
         " WHERE s.run_id = %s AND s.status IN ('PENDING', 'IN_PROGRESS', 'RETRY_WAIT')",
-        (pending_to, in_progress_to, message, run_id),
+        (pending_to, in_progress_to, message, in_progress_to, run_id),
     )
 
 

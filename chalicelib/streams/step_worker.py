@@ -937,8 +937,10 @@ def _finish_failed(a: Attempt, message: str, *, retry: bool = True) -> None:
         mine = runtime.attempt(c, a.run_id, a.step_order, a.attempt_no, lock=True)
         if mine is None or mine["status"] != "IN_PROGRESS":
             return
+        # the attempt ended now, retried or not (an attempt waiting for its retry shows no completedAt:
+        # its step is not complete; the time shows once the next attempt has taken over)
         runtime.update_step_run(c, a.step_run_id, status="RETRY_WAIT" if retries_left else "FAILED",
-                                error_message=message, completed_at=None if retries_left else _now(c))
+                                error_message=message, completed_at=_now(c))
     if retries_left:
         _send_failure(a.token, state_machine.ATTEMPT_FAILED, message, a.run_id)
     else:
