@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.test_faults_postgres import _stack_dir, kill_postgres, poll_through_outage, restart_postgres
-from tests.e2e.test_stream_runs import FINISHED, _data, _run, _stream, setup, steps_of  # noqa: F401 (fixture)
+from tests.e2e.test_stream_runs import (FINISHED, _data, _run, _stream, exceptions_of,  # noqa: F401 (fixture)
+                                        setup, steps_of)
 
 ARTIFACTS = ("SNAPSHOT_SOURCE", "MATCHED", "UNMATCHED_SOURCE", "UNMATCHED_TARGET")
 
@@ -27,14 +28,7 @@ def _outcome(api, run_id: int) -> dict:
     step = steps[0]
     arts = {a["artifactType"]: a for a in _data(api.get(f"/step-runs/{step['id']}/artifacts"))}
     assert set(arts) == set(ARTIFACTS), arts
-    exceptions, page = [], 1
-    while True:
-        body = api.get("/exceptions", runId=run_id, pageSize=100, page=page).json()
-        assert body["success"] is True, body
-        exceptions += body["data"]["items"]
-        if page >= body["data"]["totalPages"]:
-            break
-        page += 1
+    exceptions = exceptions_of(api, run_id)
     assert exceptions
     return {
         "attempts": [(s["attemptNo"], s["status"]) for s in steps],
@@ -52,6 +46,20 @@ def _log_grew_with(path: Path, offset: int, needle: str) -> bool:
 
 
 CONFIG = {1: {"continueOnFailure": False, "maxRetries": 0}}
+
+
+def _run_until_logged(api, setup, stack, step_name: str, needle: str) -> tuple[int, Path, int]:
+    """Start a run of a one-step stream whose step has this name; return once the runner logged `needle`
+    (with the run's id, the log and the log's size before the run)."""
+    stream_id = _stream(api, setup, steps=1, names={1: step_name}, configs=CONFIG)
+    log = _stack_dir(stack) / "logs" / "runner.log"
+    offset = log.stat().st_size
+    run_id = _run(api, stream_id)
+    deadline = time.monotonic() + 60
+    while not _log_grew_with(log, offset, needle):
+        assert time.monotonic() < deadline, f"the runner never logged {needle!r}"
+        time.sleep(0.1)
+    return run_id, log, offset
 
 
 @pytest.fixture(scope="module")
@@ -112,14 +120,8 @@ def test_postgres_killed_mid_step_the_run_completes_as_an_undisturbed_one(api, s
 def test_postgres_killed_inside_the_completion_transaction_it_is_done_again(api, setup, stack, undisturbed):
     # the last step's completion (exception load, artifacts, COMPLETED) is one transaction; the
     # connection dies under it: the transaction is rolled back and the completion runs again
-    stream_id = _stream(api, setup, steps=1, names={1: "Marketplace [hold-completion=3]"}, configs=CONFIG)
-    log = _stack_dir(stack) / "logs" / "runner.log"
-    offset = log.stat().st_size
-    run_id = _run(api, stream_id)
-    deadline = time.monotonic() + 60
-    while not _log_grew_with(log, offset, "the completion transaction is held open"):
-        assert time.monotonic() < deadline, "the step never reached its completion"
-        time.sleep(0.1)
+    run_id, log, offset = _run_until_logged(api, setup, stack, "Marketplace [hold-completion=3]",
+                                            "the completion transaction is held open")
     kill_postgres(stack)
     restart_postgres(stack)
     _same_as_undisturbed(api, run_id, undisturbed)
@@ -130,14 +132,8 @@ def test_postgres_killed_inside_a_snapshot_the_inputs_are_prepared_again(api, se
     # the step's source is a snapshot of a POSTGRES data source on the same cluster: the database dies
     # while the snapshot's transaction is open, so the input preparation fails and is done again once
     # the database is back (a new snapshot of the same rows: the same bytes)
-    stream_id = _stream(api, setup, steps=1, names={1: "Marketplace [hold-snapshot=3]"}, configs=CONFIG)
-    log = _stack_dir(stack) / "logs" / "runner.log"
-    offset = log.stat().st_size
-    run_id = _run(api, stream_id)
-    deadline = time.monotonic() + 60
-    while not _log_grew_with(log, offset, "the snapshot's transaction is held open"):
-        assert time.monotonic() < deadline, "the step never took its snapshot"
-        time.sleep(0.1)
+    run_id, log, offset = _run_until_logged(api, setup, stack, "Marketplace [hold-snapshot=3]",
+                                            "the snapshot's transaction is held open")
     kill_postgres(stack)
     try:
         # the database stays away until the preparation has failed (and waits to be done again, or

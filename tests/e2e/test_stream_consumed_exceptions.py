@@ -6,18 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.test_stream_runs import _data, _run, _stream, setup, steps_of, wait_run  # noqa: F401 (fixture)
-
-
-def _exceptions(api, run_id: int) -> list[dict]:
-    out, page = [], 1
-    while True:
-        body = api.get("/exceptions", runId=run_id, pageSize=100, page=page).json()
-        assert body["success"] is True, body
-        out += body["data"]["items"]
-        if page >= body["data"]["totalPages"]:
-            return out
-        page += 1
+from tests.e2e.test_stream_runs import (_data, _run, _stream, exceptions_of, setup,  # noqa: F401 (fixture)
+                                        steps_of, wait_run)
 
 
 @pytest.mark.parametrize("continue_on_failure, run_status", [(True, "PARTIAL_FAILED"), (False, "FAILED")])
@@ -36,7 +26,7 @@ def test_rows_whose_consumer_failed_are_exceptions_of_their_step(api, setup, con
     assert first["exceptionCount"] == expected, first
     assert run["metrics"]["exceptionCount"] == expected, run["metrics"]
     assert _data(api.get(f"/reconciliations/{first['reconciliationId']}"))["exceptionCount"] == expected
-    got = _exceptions(api, run_id)
+    got = exceptions_of(api, run_id)
     assert sorted(e["side"] for e in got) == sorted(["SOURCE"] * truth["unmatchedSource"]
                                                     + ["TARGET"] * truth["unmatchedTarget"])
     assert {e["stepOrder"] for e in got} == {1}
@@ -73,7 +63,7 @@ def test_the_consumed_side_is_loaded_by_its_worker_when_the_run_ends_before_its_
     first = steps_of(api, run_id)[0]
     expected = truth["unmatchedSource"] + truth["unmatchedTarget"]
     assert first["exceptionCount"] == expected and run["metrics"]["exceptionCount"] == expected, (first, run)
-    assert len(_exceptions(api, run_id)) == expected
+    assert len(exceptions_of(api, run_id)) == expected
     # no load from the artifacts was needed: the worker had the output
     assert not _log_grew_with(log, offset, "exceptions loaded from the artifacts")
 
@@ -98,6 +88,6 @@ def test_a_canceled_runs_completed_step_keeps_the_rows_the_canceled_step_was_to_
             break
         time.sleep(0.3)
     assert first["status"] == "COMPLETED" and first["exceptionCount"] == expected, first
-    assert len(_exceptions(api, run_id)) == expected
+    assert len(exceptions_of(api, run_id)) == expected
     run = _data(api.get(f"/stream-runs/{run_id}"))
     assert run["status"] == "CANCELED" and run["metrics"]["exceptionCount"] == expected, run

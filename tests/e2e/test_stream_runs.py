@@ -54,6 +54,18 @@ def steps_of(api, run_id: int, **params) -> list[dict]:
     return _data(api.get(f"/stream-runs/{run_id}/steps", **params))
 
 
+def exceptions_of(api, run_id: int) -> list[dict]:
+    """Every exception of a run, page after page."""
+    out, page = [], 1
+    while True:
+        body = api.get("/exceptions", runId=run_id, pageSize=100, page=page).json()
+        assert body["success"] is True, body
+        out += body["data"]["items"]
+        if page >= body["data"]["totalPages"]:
+            return out
+        page += 1
+
+
 @pytest.fixture(scope="module")
 def setup(api, stack, tmp_path_factory):
     """Demo data (600 orders), its truth, files, rule sets and an orders data source on a private table."""

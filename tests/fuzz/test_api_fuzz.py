@@ -40,8 +40,9 @@ _STARTED: dict[str, float] = {}   # operation label -> when its first example wa
 _SHARE: list[float] = []
 
 
-@pytest.fixture(scope="session")
-def api_schema(api_target):
+def load_schema(api_target):
+    """The running API's OpenAPI document as a schemathesis schema: authenticated, valid and invalid
+    cases, NUL characters allowed, MAX_EXAMPLES per operation."""
     url, key = api_target
     parts = urlsplit(url)
     schema = schemathesis.openapi.from_url(f"{url}/openapi.json", wait_for_schema=30)
@@ -50,6 +51,12 @@ def api_schema(api_target):
                          request_timeout=30)
     schema.config.generation.update(modes=[GenerationMode.POSITIVE, GenerationMode.NEGATIVE],
                                     max_examples=MAX_EXAMPLES, allow_x00=True, database="none")
+    return schema
+
+
+@pytest.fixture(scope="session")
+def api_schema(api_target):
+    schema = load_schema(api_target)
     operations = [op for op in schema.get_all_operations()]
     assert len(operations) >= 10, "the OpenAPI document lists too few operations"
     _SHARE.append(BUDGET_SECONDS / len(operations))

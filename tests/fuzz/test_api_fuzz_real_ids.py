@@ -18,7 +18,6 @@ from __future__ import annotations
 import itertools
 import os
 import time
-from urllib.parse import urlsplit
 
 import boto3
 import pytest
@@ -28,7 +27,7 @@ from hypothesis import HealthCheck, Phase, settings
 from schemathesis import GenerationMode
 from schemathesis.core.parameters import ParameterLocation
 
-from tests.fuzz.test_api_fuzz import CHECKS, MAX_EXAMPLES
+from tests.fuzz.test_api_fuzz import CHECKS, MAX_EXAMPLES, load_schema
 
 BUDGET_SECONDS = float(os.environ.get("FUZZ_REAL_IDS_SECONDS", "60"))
 _STARTED: dict[str, float] = {}
@@ -116,13 +115,7 @@ def real_ids(api_target, stack_env) -> dict:
 
 @pytest.fixture(scope="module")
 def real_ids_schema(api_target, real_ids):
-    url, key = api_target
-    parts = urlsplit(url)
-    schema = schemathesis.openapi.from_url(f"{url}/openapi.json", wait_for_schema=30)
-    schema.config.update(base_url=f"{parts.scheme}://{parts.netloc}", headers={"Authorization": f"Bearer {key}"},
-                         request_timeout=30)
-    schema.config.generation.update(modes=[GenerationMode.POSITIVE, GenerationMode.NEGATIVE],
-                                    max_examples=MAX_EXAMPLES, allow_x00=True, database="none")
+    schema = load_schema(api_target)
     operations = [op for op in schema.get_all_operations()
                   if "{" in op.ok().path and op.ok().method.upper() != "DELETE"]
     assert len(operations) >= 20, "the OpenAPI document lists too few operations with a path id"
