@@ -532,16 +532,15 @@ def _snapshot(a: Attempt, side: str, data_source_id: int, workdir: Path) -> dict
     source = data_sources.get(data_source_id)
     if source is None:
         raise RuntimeError(f"{side.lower()} input: data source {data_source_id} not found")
-    should_cancel = a.cancel.is_set
     held = _hook_seconds(a, "hold-snapshot")
-    if held is not None and f"hold-snapshot-{side}" not in a.hooks_fired:
+
+    def should_cancel() -> bool:
         # test hook: the first try keeps the snapshot's transaction open N seconds after its first block
-        def should_cancel() -> bool:
-            if f"hold-snapshot-{side}" not in a.hooks_fired:
-                a.hooks_fired.add(f"hold-snapshot-{side}")
-                logger.warning("fault hook: the snapshot's transaction is held open", extra={"run_id": a.run_id})
-                time.sleep(held)
-            return a.cancel.is_set()
+        if held is not None and f"hold-snapshot-{side}" not in a.hooks_fired:
+            a.hooks_fired.add(f"hold-snapshot-{side}")
+            logger.warning("fault hook: the snapshot's transaction is held open", extra={"run_id": a.run_id})
+            time.sleep(held)
+        return a.cancel.is_set()
     try:
         rows = snapshots.take(source, path, should_cancel=should_cancel)
     except InterruptedError:
@@ -653,16 +652,21 @@ def _register(a: Attempt, path: Path, filename: str, origin: str, rows: int | No
 # ------------------------------------------------------------------------------------------ outcomes
 
 
-def _consumed_sides(a: Attempt) -> set[str]:
-    """The sides of this step whose unmatched output a later step of the run takes as input."""
-    out = set()
-    for st in a.run["definition"]:
-        if st["stepOrder"] <= a.step_order:
+def _consumers(definition: list[dict], step_order: int) -> dict[str, list[int]]:
+    """Side -> the later steps of the run that take this step's unmatched output of that side."""
+    out: dict[str, list[int]] = {}
+    for st in definition:
+        if st["stepOrder"] <= step_order:
             continue
         for spec in (st["sourceInput"], st["targetInput"]):
-            if spec["type"].startswith("STEP_OUTPUT_") and int(spec["id"]) == a.step_order:
-                out.add(spec["type"].removeprefix("STEP_OUTPUT_UNMATCHED_"))
+            if spec["type"].startswith("STEP_OUTPUT_") and int(spec["id"]) == step_order:
+                out.setdefault(spec["type"].removeprefix("STEP_OUTPUT_UNMATCHED_"), []).append(st["stepOrder"])
     return out
+
+
+def _consumed_sides(a: Attempt) -> set[str]:
+    """The sides of this step whose unmatched output a later step of the run takes as input."""
+    return set(_consumers(a.run["definition"], a.step_order))
 
 
 def _finish_completed(a: Attempt, result, seconds: float) -> None:
@@ -993,14 +997,8 @@ def _orphaned_sides(definition: list[dict], steps: dict[int, dict]) -> dict[int,
         if done is None or done["status"] != "COMPLETED":
             continue
         loaded = list((done["summary"] or {}).get("exceptionSides") or [])
-        add = []
-        for side in ("SOURCE", "TARGET"):
-            consumers = [later["stepOrder"] for later in definition if later["stepOrder"] > st["stepOrder"]
-                         and any(spec["type"] == f"STEP_OUTPUT_UNMATCHED_{side}" and int(spec["id"]) == st["stepOrder"]
-                                 for spec in (later["sourceInput"], later["targetInput"]))]
-            if side not in loaded and consumers and not any(
-                    (steps.get(o) or {}).get("status") == "COMPLETED" for o in consumers):
-                add.append(side)
+        add = [side for side, consumers in _consumers(definition, st["stepOrder"]).items()
+               if side not in loaded and not any((steps.get(o) or {}).get("status") == "COMPLETED" for o in consumers)]
         if add:
             out[done["step_run_id"]] = [x for x in ("SOURCE", "TARGET") if x in loaded or x in add]
     return out
