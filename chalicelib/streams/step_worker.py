@@ -1035,14 +1035,32 @@ def _send_loads(step_run_ids: list[int] | None) -> None:
 
 def settle_canceled_run(run_id: int) -> None:
     """A canceled run's completed steps: the unmatched rows a later step was to take, which no later step
-    completed with, are exceptions too (as at any run's end). Sent by the cancel (SETTLE); idempotent."""
+    completed with, are exceptions too (as at any run's end). Sent by the cancel (SETTLE); idempotent.
+    A completed step whose deferred load is still to come keeps its worker's load; when that worker does
+    not load within EXCEPTIONS_GRACE_SECONDS of the completion (it died), SETTLE comes back and has the
+    load done from the artifacts, as FINISH does for a run that ends."""
     with tx() as c:
         run = runtime.get_run(c, run_id, lock=True)
         if run is None or run["status"] != "CANCELED":
             return
         steps = {s["step_order"]: s for s in runtime.step_runs(c, run_id)}
-        load_now = _claim_orphaned_sides(c, run, steps)
+        load_now = _claim_orphaned_sides(c, run, steps) or []
+        pending = [s for s in runtime.step_runs(c, run_id) if s["status"] == "COMPLETED"
+                   and not (s["summary"] or {}).get("exceptionsLoaded", True) and s["step_run_id"] not in load_now]
+        if pending:
+            age = c.execute("SELECT extract(epoch FROM clock_timestamp() - %s)::float AS s",
+                            (max(s["completed_at"] for s in pending),)).fetchone()["s"]
     _send_loads(load_now)
+    if not pending:
+        return
+    from chalicelib import aws
+
+    if age > EXCEPTIONS_GRACE_SECONDS:
+        aws.send_messages(STEPS_QUEUE, [{"kind": "EXCEPTIONS", "stepRunId": s["step_run_id"]} for s in pending])
+    else:
+        # back when the grace period is over (SQS delays up to 15 minutes)
+        aws.send_message(STEPS_QUEUE, {"kind": "SETTLE", "runId": run_id},
+                         delay_seconds=min(900, int(EXCEPTIONS_GRACE_SECONDS - age) + 1))
 
 
 def finish_run(run_id: int, *, load_requested: bool = False, resend: bool = True) -> dict | None:

@@ -91,3 +91,34 @@ def test_a_canceled_runs_completed_step_keeps_the_rows_the_canceled_step_was_to_
     assert len(exceptions_of(api, run_id)) == expected
     run = _data(api.get(f"/stream-runs/{run_id}"))
     assert run["status"] == "CANCELED" and run["metrics"]["exceptionCount"] == expected, run
+
+
+def test_a_canceled_runs_step_whose_worker_died_before_its_load_gets_its_exceptions(api, setup):
+    # step 1 answers, then its worker stops before loading the exceptions (as if it died); the run is
+    # canceled during step 2. No FINISH comes for a canceled run: the cancel's SETTLE comes back after
+    # the grace period and has both of step 1's sides loaded from its artifacts
+    import time
+
+    truth = setup["data"].truth[1]
+    stream_id = _stream(api, setup, steps=2,
+                        names={1: "Orders vs marketplace [no-exception-load]",
+                               2: "Remaining orders vs gateway [hold=30]"},
+                        configs={1: {"continueOnFailure": False, "maxRetries": 0},
+                                 2: {"continueOnFailure": False, "maxRetries": 0}})
+    run_id = _run(api, stream_id)
+    wait_run(api, run_id, until=lambda r: any(s["stepOrder"] == 2 and s["status"] == "IN_PROGRESS"
+                                              for s in steps_of(api, run_id)))
+    assert _data(api.post(f"/stream-runs/{run_id}/cancel"))["status"] == "CANCELED"
+    expected = truth["unmatchedSource"] + truth["unmatchedTarget"]
+    deadline = time.monotonic() + 150
+    while True:
+        first = steps_of(api, run_id)[0]
+        if first["exceptionCount"] == expected or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    assert first["status"] == "COMPLETED" and first["exceptionCount"] == expected, first
+    got = exceptions_of(api, run_id)
+    assert sorted(e["side"] for e in got) == sorted(["SOURCE"] * truth["unmatchedSource"]
+                                                    + ["TARGET"] * truth["unmatchedTarget"])
+    run = _data(api.get(f"/stream-runs/{run_id}"))
+    assert run["status"] == "CANCELED" and run["metrics"]["exceptionCount"] == expected, run
