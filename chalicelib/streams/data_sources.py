@@ -71,10 +71,21 @@ def read_only_problem(query: str) -> str | None:
         return "must be a single statement"
     if not re.match(r"^(select|with|values|table)\b", text, flags=re.I):
         return "must be a read-only SELECT (or WITH ... SELECT)"
+    unquoted = re.sub(r"'(?:[^']|'')*'", "''", text)
     if re.search(r"\b(insert|update|delete|merge|truncate|drop|alter|create|grant|copy|call|lock)\b",
-                 re.sub(r"'(?:[^']|'')*'", "''", text), flags=re.I):
+                 unquoted, flags=re.I):
         return "must not modify anything (INSERT, UPDATE, DELETE, DDL, COPY, CALL and LOCK are not allowed)"
+    called = re.search(_UNSAFE_FUNCTIONS, unquoted, flags=re.I)
+    if called:
+        return (f"must not call {called.group(1).lower()} (functions that run other SQL, read the server's files "
+                "or reach other databases are not allowed)")
     return None
+
+
+# functions whose reads a plan does not show: they run SQL given as text (the *_to_xml family), read the
+# database server's files or large objects, or open connections to other databases
+_UNSAFE_FUNCTIONS = (r"\b((?:query|table|cursor|schema|database)_to_xml(?:schema|_and_xmlschema)?"
+                     r'|pg_read_(?:binary_)?file|pg_ls_\w+|pg_stat_file|lo_\w+|dblink\w*)"?\s*\(')
 
 
 TYPES = ("POSTGRES", "CDC_TABLE")
@@ -230,8 +241,19 @@ def view(row: dict) -> dict:
 # ------------------------------------------------------------------------------ connections
 
 
-class CredentialError(Exception):
+class SourceUnusable(Exception):
+    """The data source cannot be read as configured (the message says why, never a secret)."""
+
+
+class CredentialError(SourceUnusable):
     """A credential reference that cannot be resolved (the message never contains the secret)."""
+
+
+class ControlPlaneRead(SourceUnusable):
+    """The data source would read recon's own control-plane tables."""
+
+
+CONTROL_PLANE_SCHEMA = "recon"
 
 
 def resolve_dsn(config: dict) -> str:
@@ -300,10 +322,42 @@ def read_only(config: dict, statement_timeout_ms: int | None = None) -> Iterator
         conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         if statement_timeout_ms:
             conn.execute(f"SET LOCAL statement_timeout = {int(statement_timeout_ms)}")
+        _refuse_control_plane(conn, config)
         try:
             yield conn
         finally:
             conn.rollback()
+
+
+def _refuse_control_plane(conn, config: dict) -> None:
+    """recon's own tables are never a data source. In the database that holds them (the default connection
+    often does), the plan of what the source reads must not touch the control-plane schema — tables,
+    views over them, functions. The API keys, webhooks and every stream's data are the service's, not a
+    source's. (Functions that run SQL given as text are refused with the query, read_only_problem.)"""
+    from psycopg import sql
+
+    if not conn.execute(sql.SQL("SELECT to_regclass({}) IS NOT NULL").format(
+            sql.Literal(f"{CONTROL_PLANE_SCHEMA}.api_keys"))).fetchone()[0]:
+        return
+    problem = read_only_problem(config["query"]) if config.get("query") else None
+    if problem:   # a source stored before the query check knew this
+        raise ControlPlaneRead(f"query {problem}")
+    plan = conn.execute(sql.SQL("EXPLAIN (VERBOSE, FORMAT JSON) {}").format(select_sql(config))).fetchone()[0]
+    found: set[str] = set()
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if node.get("Schema") == CONTROL_PLANE_SCHEMA:
+                found.add(f"{CONTROL_PLANE_SCHEMA}.{node.get('Relation Name') or node.get('Function Name') or '?'}")
+            for v in node.values():
+                walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+    walk(plan)
+    if found:
+        raise ControlPlaneRead(f"the source reads recon's own control-plane data ({', '.join(sorted(found)[:5])}); "
+                               "a data source cannot read the service's tables")
 
 
 def test(row: dict) -> dict:
@@ -312,7 +366,7 @@ def test(row: dict) -> dict:
         if row["type"] == "CDC_TABLE":
             return _test_cdc(row["config"])
         return _test_postgres(row["config"])
-    except CredentialError as exc:
+    except SourceUnusable as exc:
         return {"ok": False, "rowEstimate": None, "columns": [], "errorMessage": str(exc)}
 
 

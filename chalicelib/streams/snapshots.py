@@ -25,7 +25,7 @@ def take(source: dict, path: Path, should_cancel: Callable[[], bool] | None = No
         if source["type"] == "CDC_TABLE":
             return _cdc(source["config"], path, should_cancel)
         return _postgres(source["config"], path, should_cancel)
-    except data_sources.CredentialError as exc:
+    except data_sources.SourceUnusable as exc:
         raise SnapshotError(f"data source {source['data_source_id']}: {exc}") from None
 
 

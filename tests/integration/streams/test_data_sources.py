@@ -110,6 +110,47 @@ def test_a_query_over_the_test_limit_says_so(stack_env, monkeypatch):
                    "errorMessage": "the query did not answer within 1 s (the test's limit)"}
 
 
+def test_recons_own_tables_are_never_a_data_source(api, db, stack_env, uid, tmp_path):
+    """The default connection (and DATABASE_URL) is the database that holds recon's control plane: its
+    API keys, webhooks and every stream's data must not be readable through a data source — not as a
+    table, not by a query, not through a view over them; a source's own tables there still are."""
+    from chalicelib.streams import snapshots
+
+    table = _table(db, uid)
+    db.execute(f"CREATE VIEW public.keys_{uid} AS SELECT * FROM recon.api_keys")
+    refused = [{"schema": "recon", "table": "api_keys"},
+               {"connection": {"env": "DATABASE_URL"}, "schema": "recon", "table": "stream_exceptions"},
+               {"query": "SELECT key_hash FROM recon.api_keys"},
+               {"query": f"SELECT o.order_id FROM public.{table} o JOIN recon.webhook_deliveries w ON true"},
+               {"query": f"SELECT * FROM public.keys_{uid}"}]
+    for config in refused:
+        r = api.post("/data-sources", {"name": f"cp {uid}", "type": "POSTGRES", "config": config})
+        assert r.status_code == 201, r.text
+        ds = r.json()["data"]
+        result = api.post(f"/data-sources/{ds['id']}/test").json()["data"]
+        assert result["ok"] is False and "recon's own control-plane data" in result["errorMessage"], (config, result)
+        assert "recon." in result["errorMessage"] and result["columns"] == []
+        try:
+            snapshots.take({"data_source_id": ds["id"], "type": "POSTGRES", "config": config}, tmp_path / "s.csv")
+        except snapshots.SnapshotError as exc:
+            assert "recon's own control-plane data" in str(exc)
+        else:
+            raise AssertionError(f"a snapshot of {config} was taken")
+    allowed = api.post("/data-sources", {"name": f"own {uid}", "type": "POSTGRES", "config": {
+        "query": f"SELECT order_id FROM public.{table} WHERE order_id IN (SELECT 'O' || g FROM generate_series(1, 3) g)"}})
+    assert api.post(f"/data-sources/{allowed.json()['data']['id']}/test").json()["data"]["ok"] is True
+
+
+def test_queries_that_run_other_sql_or_read_server_files_are_refused_at_create(api):
+    for query, called in (("SELECT * FROM query_to_xml('SELECT * FROM recon.api_keys', true, true, '')", "query_to_xml"),
+                          ("SELECT pg_read_file('/etc/passwd') AS x", "pg_read_file"),
+                          ('SELECT "table_to_xml"(\'recon.api_keys\'::regclass, true, true, \'\') AS x', "table_to_xml"),
+                          ("SELECT lo_get(1) AS x", "lo_get")):
+        r = api.post("/data-sources", {"name": "x", "type": "POSTGRES", "config": {"query": query}})
+        assert_error(r, 400, "VALIDATION_ERROR", ("config.query", "INVALID_VALUE"))
+        assert f"must not call {called}" in r.text, r.text
+
+
 def test_cdc_table_source(api, uid):
     r = api.post("/data-sources", {"name": f"cdc orders {uid}", "type": "CDC_TABLE", "config": {"table": "orders"}})
     assert r.status_code == 201, r.text

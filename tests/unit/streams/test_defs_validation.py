@@ -195,6 +195,19 @@ def test_writing_queries(query):
     assert data_sources.read_only_problem(query) is not None
 
 
+@pytest.mark.parametrize("query", ["SELECT * FROM query_to_xml('select 1', true, true, '')",
+                                   'SELECT pg_catalog."database_to_xml" (true, true, \'\') AS x',
+                                   "select pg_ls_dir('.') as f", "SELECT * FROM dblink('host=x', 'select 1') AS t(a int)",
+                                   "select lo_export(1, '/tmp/x') as x"])
+def test_queries_calling_functions_that_read_beyond_the_plan(query):
+    assert "must not call" in data_sources.read_only_problem(query)
+
+
+@pytest.mark.parametrize("query", ["SELECT lo_amount, xml_to_text FROM t", "SELECT 'query_to_xml(' AS s"])
+def test_names_that_only_look_like_those_functions(query):
+    assert data_sources.read_only_problem(query) is None
+
+
 def test_data_source_configs():
     assert data_sources.validate_config("POSTGRES", {"connection": {"env": "OMS_URL"}, "schema": "oms",
                                                      "table": "orders"}) == {
