@@ -151,9 +151,44 @@ def run_segment(seg: dict) -> str:
     return outcome
 
 
+SCHEDULE_QUEUE = "recon-schedule"
+EARLY_TICK_WINDOW_SECONDS = 60
+
+
+def _utcnow():
+    from datetime import datetime, timezone
+
+    return datetime.now(timezone.utc)
+
+
+def early_tick_wait(msg: dict, now) -> int:
+    """Seconds this hourly tick must still wait for its hour, 0 when none. LocalStack's EventBridge fires
+    a cron rule up to a minute ahead of its time (the hourly rule at hh:59:07); AWS fires on the hour. A
+    tick stamped within the last minute before an hour is for that hour: it waits for it, as on AWS."""
+    from datetime import datetime, timedelta, timezone
+    import math
+
+    try:
+        stamp = datetime.fromisoformat(str(msg.get("time") or "").replace("Z", "+00:00"))
+    except ValueError:
+        return 0
+    if stamp.tzinfo is None:
+        stamp = stamp.replace(tzinfo=timezone.utc)
+    hour = stamp.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    if (hour - stamp).total_seconds() > EARLY_TICK_WINDOW_SECONDS:
+        return 0
+    return max(0, math.ceil((hour - now).total_seconds()))
+
+
 def handle_schedule_event(body: str) -> list[dict]:
     """EventBridge hourly event → one HOURLY_SCHEDULED job per table with its default strategy."""
     msg = parse(body, ())
+    wait = early_tick_wait(msg, _utcnow())
+    # back on the hour (the same event: its id still makes the jobs once); if it cannot be sent, now
+    if wait and wakeups.wake(SCHEDULE_QUEUE, [msg], delay_s=wait):
+        logger.info("hourly tick ahead of its hour: held until then", extra={"event_time": msg.get("time"),
+                                                                             "wait_s": wait})
+        return []
     event_id = str(msg.get("id") or msg.get("time") or "")
     created = []
     for table in get_catalog().tables.values():

@@ -99,7 +99,7 @@ FUNCTIONS = {
                              "states:describe", "events:put", "secrets:get"]},
     "JobWorker": {"polls": "recon-jobs", "sends": ["recon-segments", "recon-alerts"], "calls": []},
     "SegmentWorker": {"polls": "recon-segments", "sends": ["recon-segments", "recon-alerts"], "calls": []},
-    "Scheduler": {"polls": "recon-schedule", "sends": ["recon-jobs"], "calls": []},
+    "Scheduler": {"polls": "recon-schedule", "sends": ["recon-jobs", "recon-schedule"], "calls": []},
     # sweeper hooks (chalicelib/runs/sweeper.py): CDC jobs, webhook deliveries, stalled uploads
     "Sweeper": {"polls": "recon-maintenance", "sends": ["recon-jobs", "recon-segments", "recon-alerts", "recon-files"],
                 "calls": []},

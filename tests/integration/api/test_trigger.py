@@ -143,6 +143,46 @@ def test_the_hourly_schedule_creates_no_job_while_the_service_is_disabled(api, s
     assert [(r["table_name"], r["job_type"]) for r in rows] == [(t, "HOURLY_SCHEDULED") for t in CATALOG_TABLES]
 
 
+def test_an_hourly_tick_ahead_of_its_hour_waits_for_it(api, monkeypatch):
+    """LocalStack fires the hourly rule up to a minute early (hh:59:07): such a tick is sent back to its
+    queue delayed until the hour and creates the jobs then, once (AWS's on-the-hour ticks never wait)."""
+    from datetime import datetime, timezone
+
+    from chalicelib.workers import cdc as worker
+
+    event = {"id": "evt-early", "detail-type": "Scheduled Event", "source": "aws.events",
+             "time": "2025-11-20T13:59:07Z", "detail": {}}
+    held: list = []
+    monkeypatch.setattr(worker.wakeups, "wake", lambda queue, bodies, delay_s=0: held.append((queue, bodies, delay_s)) or True)
+    monkeypatch.setattr(worker, "_utcnow", lambda: datetime(2025, 11, 20, 13, 59, 7, 400000, tzinfo=timezone.utc))
+    assert worker.handle_schedule_event(json.dumps(event)) == []
+    assert held == [("recon-schedule", [event], 53)]
+    assert api.sql("SELECT count(*) AS n FROM recon.jobs")[0]["n"] == 0
+    # the held event comes back on the hour (and may come twice): the jobs are made once
+    monkeypatch.setattr(worker, "_utcnow", lambda: datetime(2025, 11, 20, 14, 0, 0, 10000, tzinfo=timezone.utc))
+    worker.handle_schedule_event(json.dumps(event))
+    worker.handle_schedule_event(json.dumps(event))
+    rows = api.sql("SELECT table_name, job_type FROM recon.jobs ORDER BY created_at")
+    assert [(r["table_name"], r["job_type"]) for r in rows] == [(t, "HOURLY_SCHEDULED") for t in CATALOG_TABLES]
+    assert [h for h in held if h[0] == "recon-schedule"] == held[:1]   # held once; then the jobs' wake-ups
+    assert {h[0] for h in held[1:]} == {"recon-jobs"}
+
+
+@pytest.mark.parametrize("stamp, now, wait", [
+    ("2025-11-20T14:00:00Z", "2025-11-20T14:00:01+00:00", 0),      # AWS: on the hour
+    ("2025-11-20T14:00:03Z", "2025-11-20T13:59:59+00:00", 0),      # after the hour, whatever the clock
+    ("2025-11-20T13:58:59Z", "2025-11-20T13:58:59+00:00", 0),      # more than a minute ahead: not an hourly tick
+    ("2025-11-20T13:59:30Z", "2025-11-20T13:59:30.2+00:00", 30),
+    ("2025-11-20T13:59:30Z", "2025-11-20T14:00:00.5+00:00", 0),    # back after the hour
+    ("not a time", "2025-11-20T13:59:30+00:00", 0)])
+def test_early_tick_wait(stamp, now, wait):
+    from datetime import datetime
+
+    from chalicelib.workers.cdc import early_tick_wait
+
+    assert early_tick_wait({"time": stamp}, datetime.fromisoformat(now)) == wait
+
+
 def test_rejected_triggers_do_not_count_against_the_rate_limit(api):
     for _ in range(10):
         assert api.post(PATH, b"{broken").status_code == 400
