@@ -174,9 +174,11 @@ def early_tick_wait(msg: dict, now) -> int:
         return 0
     if stamp.tzinfo is None:
         stamp = stamp.replace(tzinfo=timezone.utc)
-    hour = stamp.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
-    if (hour - stamp).total_seconds() > EARLY_TICK_WINDOW_SECONDS:
-        return 0
+    hour = stamp.replace(minute=0, second=0, microsecond=0)
+    if hour != stamp:   # stamped when it fired rather than with the hour it is for
+        hour += timedelta(hours=1)
+        if (hour - stamp).total_seconds() > EARLY_TICK_WINDOW_SECONDS:
+            return 0
     return max(0, math.ceil((hour - now).total_seconds()))
 
 
