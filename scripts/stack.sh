@@ -31,6 +31,12 @@ mkdir -p "$PIDS" "$LOGS"
 USER_DATABASE_URL="${DATABASE_URL:-}"
 USER_AWS_ENDPOINT_URL="${AWS_ENDPOINT_URL:-}"
 USER_CASSANDRA_HOSTS="${CASSANDRA_HOSTS:-}"
+# ... but a shell that sourced a local stack's env file (`set -a; . .local/env`) carries that stack's own
+# services (RECON_STACK_SERVICES, written by write_env): those are not the user's, start them here
+own_service() { case ",${RECON_STACK_SERVICES:-}," in *",$1,"*) return 0 ;; esac; return 1; }
+own_service "$USER_DATABASE_URL" && USER_DATABASE_URL=""
+own_service "$USER_AWS_ENDPOINT_URL" && USER_AWS_ENDPOINT_URL=""
+own_service "$USER_CASSANDRA_HOSTS:${CASSANDRA_PORT:-9042}" && USER_CASSANDRA_HOSTS=""
 
 step() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 fail() { printf '\033[31mFAILED: %s\033[0m\n' "$1" >&2; [ -n "${2:-}" ] && { echo "--- last lines of $2:" >&2; tail -n 25 "$2" >&2 || true; }; exit 1; }
@@ -131,6 +137,11 @@ cassandra_up() {
 }
 
 write_env() {
+  local own=""   # the services this stack runs itself (not given by the user)
+  [ -z "$USER_DATABASE_URL" ] && own="$own,$DATABASE_URL"
+  [ -z "$USER_AWS_ENDPOINT_URL" ] && own="$own,$AWS_ENDPOINT_URL"
+  [ -z "$USER_CASSANDRA_HOSTS" ] && own="$own,$CASSANDRA_HOSTS:$CASSANDRA_PORT"
+  own="${own#,}"
   cat > "$STACK_DIR/env" <<EOT
 # written by scripts/stack.sh ($STACK stack); source it: set -a; . $STACK_DIR/env; set +a
 DATABASE_URL=$DATABASE_URL
@@ -146,6 +157,7 @@ ARTIFACTS_BUCKET=${ARTIFACTS_BUCKET:-recon-artifacts-local}
 POWERTOOLS_TRACE_DISABLED=true
 POWERTOOLS_METRICS_NAMESPACE=Recon
 CATALOG_PATH=${CATALOG_PATH:-$ROOT/config/catalog.yml}
+RECON_STACK_SERVICES=$own
 EOT
   set -a; . "$STACK_DIR/env"; set +a
 }
@@ -212,7 +224,7 @@ load_demo() {
   step "Demo data ($DEMO_ROWS rows per table, with injected drift)"
   "$PY" -m chalicelib.demo load --rows "$DEMO_ROWS" --drift-missing-pg 5 --drift-missing-cass 3 --drift-mismatch 4 \
     --seed 42 --manifest "$STACK_DIR/demo-manifest.json" >"$LOGS/demo.log" 2>&1 || fail "demo data" "$LOGS/demo.log"
-  tail -n 3 "$LOGS/demo.log" | sed 's/^/    /'
+  sed 's/^/    /' "$LOGS/demo.log"
 }
 
 demo_streams() {
