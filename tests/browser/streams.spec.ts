@@ -178,6 +178,18 @@ test("create a two-step stream, run it, watch the steps complete, download an ar
   await expect(timeline.locator('li[data-step="1"]')).toHaveAttribute("data-status", "COMPLETED");
   await expect(timeline.locator('li[data-step="2"]')).toHaveAttribute("data-status", "COMPLETED");
   await expect(page.locator(".kv")).toContainText("92"); // 80 exact + 12 within a euro
+  // each step's own counts: rows in, matched and left over per side, as the generator made them
+  const counts = async (step: number, side: string) =>
+    (await page.getByRole("table", { name: `counts of step ${step}` }).locator(`tr[data-side=${side}] td`).allTextContents());
+  expect(await counts(1, "source")).toEqual(["100", "80", "20"]);
+  expect(await counts(1, "target")).toEqual(["100", "80", "20"]);
+  expect(await counts(2, "source")).toEqual(["20", "12", "8"]);
+  expect(await counts(2, "target")).toEqual(["20", "12", "8"]);
+  await expect(timeline.locator('li[data-step="2"] a[data-step-exceptions]')).toHaveText("16 exceptions");
+  await expect(timeline.locator('li[data-step="1"]')).toContainText("no exception");
+  await expect(timeline.locator('li[data-step="2"]').getByRole("link", { name: `Within a euro ${tag} v1` })).toHaveAttribute("href", `/rule-sets/${loose}?version=1`);
+  // a finished run shows no progress bar (it would read as work still to do)
+  await expect(page.getByRole("progressbar", { name: "run progress" })).toHaveCount(0);
   await shot(page, "streams-run");
 
   // an artifact downloaded through the console has the checksum the API recorded
@@ -246,8 +258,19 @@ test("cancel a run of a large file uploaded through the upload session", async (
   await page.goto(`/streams/${streamId}`);
   await page.getByRole("button", { name: "Run now" }).click();
   await expect(page).toHaveURL(/\/runs\/\d+$/);
+  // canceling asks first: no answer, no cancel
+  page.once("dialog", (d) => d.dismiss());
+  await page.getByRole("button", { name: "Cancel run" }).click();
+  await expect(page.getByRole("button", { name: "Cancel run" })).toBeEnabled();
+  expect((await api<{ data: { status: string } }>(page, "GET", `/stream-runs/${page.url().split("/").pop()}`)).data.status).toMatch(/^(PENDING|RUNNING)$/);
+  let asked = "";
+  page.once("dialog", (d) => {
+    asked = d.message();
+    return d.accept();
+  });
   await page.getByRole("button", { name: "Cancel run" }).click();
   await expect(page.locator("h1 .badge")).toHaveAttribute("data-status", "CANCELED", { timeout: 60_000 });
+  expect(asked).toMatch(/^Cancel run #\d+\?/);
   await expect(page.getByRole("button", { name: "Cancel run" })).toHaveCount(0);
   const steps = page.getByRole("list", { name: "step runs" }).locator("li[data-step]");
   for (const s of await steps.all()) expect(["CANCELED", "SKIPPED"]).toContain(await s.getAttribute("data-status"));

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { cleanup, render, screen } from "@testing-library/react";
+import { cleanup, fireEvent, render, screen, waitFor } from "@testing-library/react";
 import { MemoryRouter, Route, Routes } from "react-router-dom";
 import type { StepRun, StreamDefinition, StreamRun } from "../../src/services/types";
 
@@ -33,6 +33,7 @@ vi.mock("../../src/services/api", async (orig) => {
     ...real,
     runs: { get: vi.fn(async () => run), steps: vi.fn(async () => steps), artifacts: vi.fn(async () => []), cancel: vi.fn() },
     streams: { ...real.streams, get: vi.fn(async () => stream) },
+    ruleSets: { ...real.ruleSets, list: vi.fn(async () => ({ items: [{ id: 1, name: "Orders vs bank" }], page: 1, pageSize: 100, totalItems: 1, totalPages: 1 })) },
   };
 });
 
@@ -83,5 +84,75 @@ describe("step artifacts", () => {
     const table = await screen.findByRole("table", { name: "artifacts of step run 1" });
     const order = [...table.querySelectorAll("tbody tr")].map((r) => r.getAttribute("data-artifact"));
     expect(order).toEqual(["MATCHED", "UNMATCHED_SOURCE", "UNMATCHED_TARGET", "SNAPSHOT_SOURCE", "SNAPSHOT_TARGET"]);
+  });
+});
+
+describe("a finished run", () => {
+  const finished: StreamRun = { ...run, status: "PARTIAL_FAILED", completedAt: "2026-02-21T06:21:00Z", metrics: { totalSteps: 3, completedSteps: 1, failedSteps: 1, matchedRecords: 531, exceptionCount: 477 } };
+  const done: StepRun[] = [
+    step({ id: 11, stepOrder: 1, status: "FAILED", errorMessage: "bank feed unreadable", startedAt: "2026-02-21T06:20:01Z", completedAt: "2026-02-21T06:20:02Z" }),
+    step({
+      id: 12, stepOrder: 2, status: "COMPLETED", progress: 100, reconciliationId: 12007, ruleSetId: 1, ruleSetVersion: 3,
+      sourceRows: 1000, targetRows: 539, matchedSourceRows: 531, matchedTargetRows: 531, unmatchedSourceRows: 469, unmatchedTargetRows: 8, exceptionCount: 477,
+      startedAt: "2026-02-21T06:20:03Z", completedAt: "2026-02-21T06:20:05Z",
+    }),
+    step({ id: 13, stepOrder: 3, status: "SKIPPED", errorMessage: "step 1 did not complete", completedAt: "2026-02-21T06:20:06Z" }),
+  ];
+  async function show() {
+    const api = await import("../../src/services/api");
+    vi.mocked(api.runs.get).mockResolvedValue(finished as never);
+    vi.mocked(api.runs.steps).mockResolvedValue(done as never);
+    const { RunPage } = await import("../../src/pages/streams/Runs");
+    render(
+      <MemoryRouter initialEntries={["/runs/7"]}>
+        <Routes><Route path="/runs/:id" element={<RunPage />} /></Routes>
+      </MemoryRouter>,
+    );
+    await screen.findByText(/partial failed/);
+  }
+
+  it("shows each step's counts, its exceptions and the rule set version it used", async () => {
+    await show();
+    const counts = await screen.findByRole("table", { name: "counts of step 2" });
+    const row = (side: string) => [...counts.querySelectorAll(`tr[data-side="${side}"] td`)].map((c) => c.textContent);
+    expect(row("source")).toEqual(["1,000", "531", "469"]);
+    expect(row("target")).toEqual(["539", "531", "8"]);
+    const byStep = (o: number) => document.querySelector(`li[data-step="${o}"]`)!;
+    expect(byStep(2).querySelector("a[data-step-exceptions]")!.getAttribute("href")).toBe("/reconciliations/12007");
+    expect(byStep(2).textContent).toContain("477 exceptions");
+    await waitFor(() => expect(byStep(2).querySelector('a[href="/rule-sets/1?version=3"]')?.textContent).toBe("Orders vs bank v3"));
+  });
+
+  it("has no progress bar reading as unfinished work, and a skipped step says it never ran", async () => {
+    await show();
+    expect(screen.queryByRole("progressbar", { name: "run progress" })).toBeNull();
+    expect(screen.queryByRole("button", { name: "Cancel run" })).toBeNull();
+    const skipped = document.querySelector('li[data-step="3"]')!;
+    expect(skipped.textContent).toContain("skipped 2026-02-21 06:20:06 UTC");
+    expect(skipped.textContent).not.toContain("finished");
+    expect(skipped.querySelector('[role="progressbar"]')).toBeNull();
+    expect(document.querySelector('li[data-step="1"]')!.textContent).toContain("failed 2026-02-21 06:20:02 UTC (1 s)");
+  });
+});
+
+describe("canceling a run", () => {
+  it("asks first, and does nothing when the person says no", async () => {
+    const api = await import("../../src/services/api");
+    vi.mocked(api.runs.get).mockResolvedValue(run as never);
+    vi.mocked(api.runs.steps).mockResolvedValue(steps as never);
+    const ask = vi.spyOn(window, "confirm").mockReturnValue(false);
+    const { RunPage } = await import("../../src/pages/streams/Runs");
+    render(
+      <MemoryRouter initialEntries={["/runs/7"]}>
+        <Routes><Route path="/runs/:id" element={<RunPage />} /></Routes>
+      </MemoryRouter>,
+    );
+    fireEvent.click(await screen.findByRole("button", { name: "Cancel run" }));
+    expect(ask).toHaveBeenCalledWith(expect.stringContaining("Cancel run #7?"));
+    expect(api.runs.cancel).not.toHaveBeenCalled();
+    ask.mockReturnValue(true);
+    fireEvent.click(screen.getByRole("button", { name: "Cancel run" }));
+    await waitFor(() => expect(api.runs.cancel).toHaveBeenCalledWith(7));
+    ask.mockRestore();
   });
 });

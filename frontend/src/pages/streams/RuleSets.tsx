@@ -1,5 +1,5 @@
 import { useEffect, useState, type FormEvent } from "react";
-import { Link, useNavigate, useParams } from "react-router-dom";
+import { Link, useNavigate, useParams, useSearchParams } from "react-router-dom";
 import { ApiError, files, ruleSets, withoutField } from "../../services/api";
 import { ALGORITHMS, CARDINALITIES, NORMALIZERS, OPERATORS, type Condition, type Normalizer, type Pass, type RuleSetInput } from "../../services/types";
 import { fmtDate } from "../../services/format";
@@ -49,6 +49,10 @@ export function RuleSetEditorPage() {
   const nav = useNavigate();
   const [rs, setRs] = useState<RuleSetInput>(blank);
   const [version, setVersion] = useState<number | null>(null);
+  const [latest, setLatest] = useState<number | null>(null);
+  // `?version=N`: the version a step run used (linked from the run page)
+  const [params] = useSearchParams();
+  const asked = Number(params.get("version")) || undefined;
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
   const [saved, setSaved] = useState<string | null>(null);
@@ -61,14 +65,15 @@ export function RuleSetEditorPage() {
   }, []);
   useEffect(() => {
     if (!editing) return;
-    ruleSets.get(Number(id)).then(
+    ruleSets.get(Number(id), asked).then(
       (r) => {
         setRs(toRuleSetInput(r));
         setVersion(r.version);
+        setLatest(r.latestVersion);
       },
       setLoadError,
     );
-  }, [editing, id]);
+  }, [editing, id, asked]);
 
   const patchPass = (i: number, p: Partial<Pass>) => setRs((r) => ({ ...r, passes: r.passes.map((x, j) => (j === i ? { ...x, ...p } : x)) }));
   const patchCond = (i: number, k: number, c: Partial<Condition>) =>
@@ -88,8 +93,9 @@ export function RuleSetEditorPage() {
       const body = cleanRuleSet(rs);
       const r = editing ? await ruleSets.update(Number(id), body) : await ruleSets.create(body);
       setVersion(r.version);
+      setLatest(r.version);
       setSaved(`Saved ${r.name} as version ${r.version}`);
-      if (!editing) nav(`/rule-sets/${r.id}`, { replace: true });
+      if (!editing || asked) nav(`/rule-sets/${r.id}`, { replace: true });
     } catch (err) {
       setError(err);
     } finally {
@@ -102,7 +108,13 @@ export function RuleSetEditorPage() {
   return (
     <section>
       <Crumbs items={[["Rule sets", "/rule-sets"], [editing ? `${rs.name || id}${version ? ` v${version}` : ""}` : "New", null]]} />
-      <h1>{editing ? `Edit rule set${version ? ` (v${version}; saving creates v${version + 1})` : ""}` : "New rule set"}</h1>
+      <h1>{editing ? `Edit rule set${version ? ` (v${version}; saving creates v${(latest ?? version) + 1})` : ""}` : "New rule set"}</h1>
+      {editing && version !== null && latest !== null && version < latest && (
+        <div className="card warn-box" role="status">
+          This is version {version}, not the latest: version {latest} is what streams use now. <Link to={`/rule-sets/${id}`}>Open version {latest}</Link>. Saving
+          this form makes version {version}'s rules the latest again, as version {latest + 1}.
+        </div>
+      )}
       <datalist id="columns">{(cols.data ?? []).map((c) => <option key={c} value={c} />)}</datalist>
       <form className="form ruleset" onSubmit={save} noValidate aria-label="rule set" onChangeCapture={(e) => setError((x: unknown) => withoutField(x, (e.target as unknown as HTMLInputElement).name))}>
         <div className="row">

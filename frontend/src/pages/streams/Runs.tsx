@@ -1,6 +1,6 @@
 import { useState } from "react";
 import { Link, useParams } from "react-router-dom";
-import { runs, streams } from "../../services/api";
+import { ruleSets, runs, streams } from "../../services/api";
 import type { Artifact, StepRun } from "../../services/types";
 import { dur, fmtDate, num, show } from "../../services/format";
 import { Badge, Crumbs, ErrorBox, Kv, Loading, Progress, useLoad, usePoll, useTitle } from "../../components/ui";
@@ -15,6 +15,7 @@ export function RunPage() {
     return { run, steps };
   }, [id]);
   const stream = useLoad(() => (data ? streams.get(data.run.streamId) : Promise.resolve(null)), [data?.run.streamId]);
+  const ruleSetNames = useLoad(async () => Object.fromEntries((await ruleSets.list({ page: 1, pageSize: 100 })).items.map((r) => [r.id, r.name])) as Record<number, string>, []);
   const [cancelError, setCancelError] = useState<unknown>(null);
   const [canceling, setCanceling] = useState(false);
   const active = !!data && ACTIVE_RUN.has(data.run.status);
@@ -41,6 +42,7 @@ export function RunPage() {
               className="danger"
               disabled={canceling}
               onClick={async () => {
+                if (!confirm(`Cancel run #${id}? Steps still to run are skipped; this cannot be undone.`)) return;
                 setCanceling(true);
                 setCancelError(null);
                 try {
@@ -60,7 +62,8 @@ export function RunPage() {
       </div>
       <ErrorBox error={cancelError} />
       {run.errorMessage && <div className="error-box" role="alert">{run.errorMessage}</div>}
-      <Progress value={m && m.totalSteps ? (100 * (m.completedSteps + m.failedSteps)) / m.totalSteps : run.status === "COMPLETED" ? 100 : 0} label="run progress" />
+      {/* a finished run's bar would read as unfinished work (2 of 3 steps when one was skipped) */}
+      {active && <Progress value={m && m.totalSteps ? (100 * (m.completedSteps + m.failedSteps)) / m.totalSteps : 0} label="run progress" />}
       <Kv items={[["steps", m ? `${m.completedSteps} completed, ${m.failedSteps} failed of ${m.totalSteps}` : "—"], ["matched records", num(m?.matchedRecords)], ["exceptions", m?.exceptionCount ? <Link to={`/exceptions?runId=${id}`}>{num(m.exceptionCount)}</Link> : num(m?.exceptionCount)], ["started", fmtDate(run.startedAt)], ["completed", fmtDate(run.completedAt)], ["duration", run.startedAt ? dur(((run.completedAt ? new Date(run.completedAt) : new Date()).getTime() - new Date(run.startedAt).getTime()) / 1000) : "—"], ["trigger", run.triggerType ? <><Badge value={run.triggerType} /> <span className="small">{Object.entries(run.triggerMetadata ?? {}).map(([k, v]) => `${k}: ${show(v)}`).join(" · ")}</span></> : "—"]]} />
       <h2>Steps</h2>
       <ol className="timeline" aria-label="step runs">
@@ -73,14 +76,14 @@ export function RunPage() {
                 <strong>Step {o}{defs.get(o) ? `: ${defs.get(o)!.name}` : ""}</strong> <Badge value={latest.status} />
                 {latest.attemptNo > 1 && <span className="muted small"> attempt {latest.attemptNo}{defs.get(o) ? ` of ${defs.get(o)!.config.maxRetries + 1}` : ""}</span>}
               </header>
-              <Progress value={latest.status === "COMPLETED" ? 100 : latest.progress} label={`step ${o} progress`} />
+              {latest.startedAt && <Progress value={latest.status === "COMPLETED" ? 100 : latest.progress} label={`step ${o} progress`} />}
               <div className="muted small">
-                {latest.startedAt ? `started ${fmtDate(latest.startedAt)}` : "not started"}
-                {latest.completedAt ? ` · finished ${fmtDate(latest.completedAt)} (${dur((new Date(latest.completedAt).getTime() - new Date(latest.startedAt ?? latest.completedAt).getTime()) / 1000)})` : ""}
+                {stepTimes(latest)}
                 {latest.status === "RETRY_WAIT" && ` · attempt ${latest.attemptNo} failed; waiting before attempt ${latest.attemptNo + 1}`}
                 {latest.reconciliationId ? <> · <Link to={`/reconciliations/${latest.reconciliationId}`}>reconciliation {latest.reconciliationId}</Link></> : null}
               </div>
               {latest.errorMessage && <div className="field-error">{latest.errorMessage}</div>}
+              <StepCounts s={latest} ruleSets={ruleSetNames.data} />
               {attempts.length > 1 && (
                 <details>
                   <summary>{attempts.length} attempts</summary>
@@ -125,5 +128,51 @@ function Artifacts({ stepRunId, runStatus }: { stepRunId: number; runStatus: str
         ))}
       </tbody>
     </table>
+  );
+}
+
+/** When a step ran: a step that never started says so instead of "finished in 0 s". */
+export function stepTimes(s: Pick<StepRun, "status" | "startedAt" | "completedAt">): string {
+  if (!s.startedAt) {
+    if (s.status === "SKIPPED") return s.completedAt ? `skipped ${fmtDate(s.completedAt)}` : "skipped";
+    if (s.status === "CANCELED") return s.completedAt ? `canceled before it started, ${fmtDate(s.completedAt)}` : "canceled before it started";
+    return "not started";
+  }
+  const started = `started ${fmtDate(s.startedAt)}`;
+  if (!s.completedAt) return started;
+  const verb = s.status === "COMPLETED" ? "finished" : s.status === "CANCELED" ? "canceled" : s.status === "FAILED" ? "failed" : "ended";
+  return `${started} · ${verb} ${fmtDate(s.completedAt)} (${dur((new Date(s.completedAt).getTime() - new Date(s.startedAt).getTime()) / 1000)})`;
+}
+
+/** What the step's attempt counted: rows in, matched and left over on each side, and its exceptions. */
+function StepCounts({ s, ruleSets: names }: { s: StepRun; ruleSets?: Record<number, string> }) {
+  const rs = s.ruleSetId ? (
+    <>
+      rule set <Link to={`/rule-sets/${s.ruleSetId}${s.ruleSetVersion ? `?version=${s.ruleSetVersion}` : ""}`}>{names?.[s.ruleSetId] ?? `#${s.ruleSetId}`}{s.ruleSetVersion ? ` v${s.ruleSetVersion}` : ""}</Link>
+    </>
+  ) : null;
+  if (s.sourceRows === null && s.targetRows === null) return rs ? <div className="small">{rs}</div> : null;
+  const side = (label: string, rows: number | null, matched: number | null, unmatched: number | null) => (
+    <tr data-side={label}>
+      <th scope="row">{label}</th>
+      <td className="r">{num(rows)}</td>
+      <td className="r">{num(matched)}</td>
+      <td className="r">{num(unmatched)}</td>
+    </tr>
+  );
+  return (
+    <div className="step-counts">
+      <table className="grid narrow" aria-label={`counts of step ${s.stepOrder}`}>
+        <thead><tr><th /><th className="r">Rows</th><th className="r">Matched</th><th className="r">Unmatched</th></tr></thead>
+        <tbody>
+          {side("source", s.sourceRows, s.matchedSourceRows, s.unmatchedSourceRows)}
+          {side("target", s.targetRows, s.matchedTargetRows, s.unmatchedTargetRows)}
+        </tbody>
+      </table>
+      <div className="small">
+        {s.exceptionCount ? <Link to={`/reconciliations/${s.reconciliationId}`} data-step-exceptions={s.exceptionCount}>{num(s.exceptionCount)} exception{s.exceptionCount === 1 ? "" : "s"}</Link> : "no exception"}
+        {rs && <> · {rs}</>}
+      </div>
+    </div>
   );
 }

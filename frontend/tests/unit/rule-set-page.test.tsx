@@ -1,0 +1,51 @@
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { cleanup, render, screen } from "@testing-library/react";
+import { MemoryRouter, Route, Routes } from "react-router-dom";
+import type { RuleSet } from "../../src/services/types";
+
+const v = (version: number, absolute: number): RuleSet =>
+  ({
+    id: 50, name: "Orders vs marketplace payouts", description: null, version, latestVersion: 3, sourceKey: "order_id", targetKey: "txn_id",
+    passes: [{ name: "Reference and amount", cardinality: "ONE_TO_ONE", conditions: [{ source: "amount", target: "gross", operator: "AMOUNT_TOLERANCE", absolute }] }],
+    createdAt: "2026-02-21T06:00:00Z", updatedAt: "2026-02-21T06:00:00Z",
+  }) as unknown as RuleSet;
+
+vi.mock("../../src/services/api", async (orig) => {
+  const real = await orig<typeof import("../../src/services/api")>();
+  return {
+    ...real,
+    ruleSets: { ...real.ruleSets, get: vi.fn(async (_id: number, version?: number) => (version === 1 ? v(1, 0.01) : v(3, 0.05))) },
+    files: { ...real.files, list: vi.fn(async () => ({ items: [], page: 1, pageSize: 100, totalItems: 0, totalPages: 0 })) },
+  };
+});
+
+afterEach(cleanup);
+
+async function open(url: string) {
+  const { RuleSetEditorPage } = await import("../../src/pages/streams/RuleSets");
+  render(
+    <MemoryRouter initialEntries={[url]}>
+      <Routes><Route path="/rule-sets/:id" element={<RuleSetEditorPage />} /></Routes>
+    </MemoryRouter>,
+  );
+}
+
+describe("rule set versions", () => {
+  it("opens the version a step run used, says it is not the latest, and what saving does", async () => {
+    const api = await import("../../src/services/api");
+    await open("/rule-sets/50?version=1");
+    await screen.findByRole("heading", { name: "Edit rule set (v1; saving creates v4)" });
+    expect(api.ruleSets.get).toHaveBeenLastCalledWith(50, 1);
+    expect((screen.getByRole("spinbutton", { name: "± absolute" }) as HTMLInputElement).value).toBe("0.01");
+    const note = screen.getByRole("status");
+    expect(note.textContent).toContain("This is version 1, not the latest: version 3");
+    expect(note.querySelector("a")!.getAttribute("href")).toBe("/rule-sets/50");
+  });
+
+  it("the latest version has no such notice", async () => {
+    await open("/rule-sets/50");
+    await screen.findByRole("heading", { name: "Edit rule set (v3; saving creates v4)" });
+    expect(screen.queryByRole("status")).toBeNull();
+    expect((screen.getByRole("spinbutton", { name: "± absolute" }) as HTMLInputElement).value).toBe("0.05");
+  });
+});
