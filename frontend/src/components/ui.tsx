@@ -72,6 +72,23 @@ export function Empty({ children }: { children: ReactNode }) {
   return <div className="empty">{children}</div>;
 }
 
+/**
+ * A list page without rows. When the list itself has rows, the page asked for is past its end (an old
+ * link, or the rows moved on since): say so and offer the last page, instead of claiming the list is empty.
+ */
+export function NoRows({ page, totalPages, totalItems, onPage, children }: { page: number; totalPages: number; totalItems: number; onPage: (p: number) => void; children: ReactNode }) {
+  if (totalItems > 0 && page > 1) {
+    const last = Math.max(totalPages, 1);
+    return (
+      <div className="empty" role="status">
+        Page {page} is past the end: there {totalItems === 1 ? "is 1 item" : `are ${totalItems.toLocaleString("en-US")} items`} on {last === 1 ? "1 page" : `${last} pages`}.{" "}
+        <button type="button" className="link" onClick={() => onPage(last)}>Go to page {last}</button>
+      </div>
+    );
+  }
+  return <Empty>{children}</Empty>;
+}
+
 export function Loading({ what = "Loading" }: { what?: string }) {
   return (
     <div className="loading" aria-live="polite">

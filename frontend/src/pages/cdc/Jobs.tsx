@@ -2,7 +2,7 @@ import { Link } from "react-router-dom";
 import { cdc } from "../../services/api";
 import { JOB_STATUSES, JOB_TYPES } from "../../services/types";
 import { dur, fmtDate, isoToLocalInput, localInputToIso, num, pct } from "../../services/format";
-import { Badge, Empty, ErrorBox, Loading, Pager, Select, useLoad, usePoll, useTitle, useUrlState } from "../../components/ui";
+import { Badge, ErrorBox, Loading, NoRows, Pager, Select, useLoad, usePoll, useTitle, useUrlState } from "../../components/ui";
 
 const KEYS = ["table", "status", "job_type", "from_date", "to_date", "page_size"] as const;
 
@@ -50,7 +50,7 @@ export function JobList() {
       <ErrorBox error={error} />
       {loading && !data && <Loading what="Loading jobs" />}
       {data && data.jobs.length === 0 && (
-        <Empty>{filtered ? "No job matches these filters. Clear or widen them." : <>No reconciliation has run yet. <Link to="/cdc/trigger">Trigger one</Link>; hourly jobs appear here on their own.</>}</Empty>
+        <NoRows page={data.pagination.page} totalPages={data.pagination.total_pages} totalItems={data.pagination.total_items} onPage={(p) => set({ page: p })}>{filtered ? "No job matches these filters. Clear or widen them." : <>No reconciliation has run yet. <Link to="/cdc/trigger">Trigger one</Link>; hourly jobs appear here on their own.</>}</NoRows>
       )}
       {data && data.jobs.length > 0 && (
         <table className="grid" aria-label="jobs">

@@ -3,7 +3,7 @@ import { Link } from "react-router-dom";
 import { cdc } from "../../services/api";
 import { MISMATCH_TYPES, RESOLUTION_STATUSES, type Mismatch } from "../../services/types";
 import { differingFields, fmtDate, isoToLocalInput, localInputToIso, show } from "../../services/format";
-import { Badge, Empty, ErrorBox, FieldError, Loading, Pager, Select, useLoad, useTitle, useUrlState } from "../../components/ui";
+import { Badge, Empty, ErrorBox, FieldError, Loading, NoRows, Pager, Select, useLoad, useTitle, useUrlState } from "../../components/ui";
 
 const KEYS = ["table", "mismatch_type", "resolution_status", "job_id", "from_date", "to_date", "selected"] as const;
 
@@ -53,7 +53,7 @@ export function MismatchBrowser() {
       <ErrorBox error={error} />
       {loading && !data && <Loading what="Loading mismatches" />}
       {data && data.mismatches.length === 0 && (
-        <Empty>{filtered ? "No mismatch matches these filters. Clear or widen them." : <>No mismatch recorded. <Link to="/cdc/trigger">Run a CHECKSUM or SAMPLE job</Link> to look for some.</>}</Empty>
+        <NoRows page={data.pagination.page} totalPages={data.pagination.total_pages} totalItems={data.pagination.total_items} onPage={(p) => set({ page: p, selected: null })}>{filtered ? "No mismatch matches these filters. Clear or widen them." : <>No mismatch recorded. <Link to="/cdc/trigger">Run a CHECKSUM or SAMPLE job</Link> to look for some.</>}</NoRows>
       )}
       {data && data.mismatches.length > 0 && (
         <div className="split">

@@ -2,7 +2,7 @@ import { useState, type FormEvent } from "react";
 import { cdc, dataSources, withoutField } from "../../services/api";
 import { DATA_SOURCE_TYPES, type DataSource, type DataSourceTest, type DataSourceType } from "../../services/types";
 import { fmtDate, num } from "../../services/format";
-import { Badge, Empty, ErrorBox, FieldError, Loading, Pager, useLoad, useTitle, useUrlState } from "../../components/ui";
+import { Badge, ErrorBox, FieldError, Loading, NoRows, Pager, useLoad, useTitle, useUrlState } from "../../components/ui";
 
 /** Tables a step can snapshot as an input: PostgreSQL tables or queries, and tables of the CDC catalog. */
 export function DataSourcesPage() {
@@ -16,7 +16,7 @@ export function DataSourcesPage() {
       <NewDataSource onCreated={reload} />
       <ErrorBox error={error} />
       {loading && !data && <Loading what="Loading data sources" />}
-      {data && data.items.length === 0 && <Empty>No data source yet. Add a PostgreSQL table or a table of the CDC catalog above.</Empty>}
+      {data && data.items.length === 0 && <NoRows page={data.page} totalPages={data.totalPages} totalItems={data.totalItems} onPage={(p) => set({ page: p })}>No data source yet. Add a PostgreSQL table or a table of the CDC catalog above.</NoRows>}
       {data && data.items.length > 0 && (
         <table className="grid" aria-label="data sources">
           <thead><tr><th>Id</th><th>Name</th><th>Type</th><th>Configuration</th><th>Created</th><th /></tr></thead>

@@ -5,7 +5,7 @@ import { EXCEPTION_REASONS, EXCEPTION_STATUSES, type ClosestCandidate, type Exce
 
 const candidate = (x: ReconException) => (x.closestCandidate ?? null) as ClosestCandidate | null;
 import { fmtDate, show } from "../../services/format";
-import { Badge, Crumbs, Empty, ErrorBox, FieldError, Kv, Loading, Pager, Select, useLoad, useTitle, useUrlState } from "../../components/ui";
+import { Badge, Crumbs, ErrorBox, FieldError, Kv, Loading, NoRows, Pager, Select, useLoad, useTitle, useUrlState } from "../../components/ui";
 
 const KEYS = ["status", "reason", "streamId", "runId", "assignee", "olderThanDays"] as const;
 
@@ -38,7 +38,7 @@ export function ExceptionsPage() {
       </form>
       <ErrorBox error={error} />
       {loading && !data && <Loading what="Loading exceptions" />}
-      {data && data.items.length === 0 && <Empty>{filtered ? "No exception matches these filters." : "No exception: every row of every run found its match, or nothing has run yet."}</Empty>}
+      {data && data.items.length === 0 && <NoRows page={data.page} totalPages={data.totalPages} totalItems={data.totalItems} onPage={(p) => set({ page: p })}>{filtered ? "No exception matches these filters." : "No exception: every row of every run found its match, or nothing has run yet."}</NoRows>}
       {data && data.items.length > 0 && (
         <table className="grid" aria-label="exceptions">
           <thead><tr><th>Id</th><th>Side</th><th>Row</th><th>Reason</th><th>Closest candidate</th><th>Status</th><th>Assignee</th><th>Updated</th></tr></thead>

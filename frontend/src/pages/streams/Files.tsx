@@ -3,7 +3,7 @@ import { Link, useNavigate, useParams } from "react-router-dom";
 import { downloadBytes, files, saveBlob, uploadFile, DIRECT_UPLOAD_LIMIT } from "../../services/api";
 import { FILE_ORIGINS, FILE_STATUSES, type FileMeta, type FileOrigin, type FileStatus } from "../../services/types";
 import { bytes, fmtDate, num } from "../../services/format";
-import { Badge, Crumbs, Empty, ErrorBox, Kv, Loading, Pager, Progress, Select, useLoad, usePoll, useTitle, useUrlState } from "../../components/ui";
+import { Badge, Crumbs, ErrorBox, Kv, Loading, NoRows, Pager, Progress, Select, useLoad, usePoll, useTitle, useUrlState } from "../../components/ui";
 
 interface Upload {
   name: string;
@@ -76,7 +76,7 @@ export function FilesPage() {
       </form>
       <ErrorBox error={error} />
       {loading && !data && <Loading what="Loading files" />}
-      {data && data.items.length === 0 && <Empty>{filtered ? "No file matches these filters." : "No file yet. Upload the two sides of a reconciliation above."}</Empty>}
+      {data && data.items.length === 0 && <NoRows page={data.page} totalPages={data.totalPages} totalItems={data.totalItems} onPage={(p) => set({ page: p })}>{filtered ? "No file matches these filters." : "No file yet. Upload the two sides of a reconciliation above."}</NoRows>}
       {data && data.items.length > 0 && (
         <table className="grid" aria-label="files">
           <thead><tr><th>Id</th><th>Name</th><th>Status</th><th>Origin</th><th>Format</th><th className="r">Rows</th><th className="r">Size</th><th>Created</th></tr></thead>

@@ -3,7 +3,7 @@ import { Link, useParams } from "react-router-dom";
 import { files, legacy, ruleSets } from "../../services/api";
 import { EXCEPTION_REASONS, EXCEPTION_SIDES, EXCEPTION_STATUSES, type LegacyReconciliation } from "../../services/types";
 import { fmtDate, num } from "../../services/format";
-import { Badge, Crumbs, Empty, ErrorBox, FieldError, Kv, Loading, Pager, Progress, Select, useLoad, usePoll, useTitle, useUrlState } from "../../components/ui";
+import { Badge, Crumbs, ErrorBox, FieldError, Kv, Loading, NoRows, Pager, Progress, Select, useLoad, usePoll, useTitle, useUrlState } from "../../components/ui";
 
 export function LegacyPage() {
   useTitle("Reconciliations");
@@ -17,7 +17,7 @@ export function LegacyPage() {
       <NewReconciliation onCreated={reload} />
       <ErrorBox error={error} />
       {loading && !data && <Loading what="Loading reconciliations" />}
-      {data && data.items.length === 0 && <Empty>No reconciliation yet. Create one above, or run a stream.</Empty>}
+      {data && data.items.length === 0 && <NoRows page={data.page} totalPages={data.totalPages} totalItems={data.totalItems} onPage={(p) => set({ page: p })}>No reconciliation yet. Create one above, or run a stream.</NoRows>}
       {data && data.items.length > 0 && (
         <table className="grid" aria-label="reconciliations">
           <thead><tr><th>Id</th><th>Name</th><th>Status</th><th className="r">Matched</th><th className="r">Exceptions</th><th className="r">Match rate</th><th>Created</th></tr></thead>
@@ -123,7 +123,7 @@ export function LegacyDetailPage() {
         <Select id="status" label="Status" value={f.status} options={EXCEPTION_STATUSES} onChange={(v) => set({ status: v })} />
       </form>
       <ErrorBox error={exc.error} />
-      {exc.data && exc.data.items.length === 0 && <Empty>No exception{f.side || f.reason || f.status ? " matches these filters" : ""}.</Empty>}
+      {exc.data && exc.data.items.length === 0 && <NoRows page={exc.data.page} totalPages={exc.data.totalPages} totalItems={exc.data.totalItems} onPage={(p) => set({ page: p })}>No exception{f.side || f.reason || f.status ? " matches these filters" : ""}.</NoRows>}
       {exc.data && exc.data.items.length > 0 && (
         <table className="grid" aria-label="exceptions">
           <thead><tr><th>Id</th><th>Side</th><th>Row</th><th>Reason</th><th>Status</th></tr></thead>

@@ -3,7 +3,7 @@ import { Link, useNavigate, useParams, useSearchParams } from "react-router-dom"
 import { ApiError, files, ruleSets, withoutField } from "../../services/api";
 import { ALGORITHMS, CARDINALITIES, NORMALIZERS, OPERATORS, type Condition, type Normalizer, type Pass, type RuleSetInput } from "../../services/types";
 import { fmtDate } from "../../services/format";
-import { Crumbs, Empty, ErrorBox, FieldError, Loading, Pager, useLoad, useTitle, useUrlState } from "../../components/ui";
+import { Crumbs, ErrorBox, FieldError, Loading, NoRows, Pager, useLoad, useTitle, useUrlState } from "../../components/ui";
 import { emptyCondition, emptyPass, ruleSetProblems, toRuleSetInput } from "../../services/rulesets";
 
 export function RuleSetsPage() {
@@ -18,7 +18,7 @@ export function RuleSetsPage() {
       </div>
       <ErrorBox error={error} />
       {loading && !data && <Loading what="Loading rule sets" />}
-      {data && data.items.length === 0 && <Empty>No rule set yet. <Link to="/rule-sets/new">Create one</Link>: it says how a source row and a target row match.</Empty>}
+      {data && data.items.length === 0 && <NoRows page={data.page} totalPages={data.totalPages} totalItems={data.totalItems} onPage={(p) => set({ page: p })}>No rule set yet. <Link to="/rule-sets/new">Create one</Link>: it says how a source row and a target row match.</NoRows>}
       {data && data.items.length > 0 && (
         <table className="grid" aria-label="rule sets">
           <thead><tr><th>Id</th><th>Name</th><th>Version</th><th>Passes</th><th>Description</th><th>Updated</th></tr></thead>
