@@ -107,3 +107,14 @@ export function isoToLocalInput(v: string): string {
   if (!v) return "";
   return v.replace(/Z$/, "").slice(0, 16);
 }
+
+/**
+ * What a CDC job's row counts (and so its drift) cover, by strategy: the whole table for CHECKSUM and
+ * ROW_COUNT; a SAMPLE counts the sampled keys found on each side, TIMESTAMP_RANGE the rows changed in
+ * its window. Null for the whole table.
+ */
+export function countScope(strategy: string | null | undefined): string | null {
+  if (strategy === "SAMPLE") return "in the sample";
+  if (strategy === "TIMESTAMP_RANGE") return "changed in the window";
+  return null;
+}

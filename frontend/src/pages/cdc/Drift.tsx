@@ -4,14 +4,16 @@ import { Line } from "react-chartjs-2";
 import { cdc } from "../../services/api";
 import type { Job } from "../../services/types";
 import { fmtDate, pct } from "../../services/format";
-import { Crumbs, Empty, ErrorBox, Loading, useLoad, useTitle } from "../../components/ui";
+import { Crumbs, Empty, ErrorBox, Loading, Select, useLoad, useTitle, useUrlState } from "../../components/ui";
+import { STRATEGIES } from "../../services/types";
 
 ChartJS.register(LineElement, PointElement, LinearScale, CategoryScale, Tooltip, Legend, Filler);
 
 export default function DriftPage() {
   const { table = "" } = useParams();
   useTitle(`Drift of ${table}`);
-  const { data, error, loading } = useLoad(async () => {
+  const { values: f, set } = useUrlState(["strategy"] as const);
+  const { data: all, error, loading } = useLoad(async () => {
     // the last 300 completed jobs, oldest first
     const pages: Job[] = [];
     for (let page = 1; page <= 3; page++) {
@@ -21,13 +23,29 @@ export default function DriftPage() {
     }
     return pages.filter((j) => j.drift_percentage !== null).reverse();
   }, [table]);
+  // a SAMPLE's drift and mismatches cover 1,000 rows, a CHECKSUM's the whole table: drawn on one line
+  // they make a trend out of the strategy change, so the jobs can be narrowed to one strategy
+  const used = STRATEGIES.filter((st) => all?.some((j) => j.validation_strategy === st));
+  const data = all && f.strategy ? all.filter((j) => j.validation_strategy === f.strategy) : all;
   return (
     <section>
       <Crumbs items={[["Overview", "/"], [table, null]]} />
       <h1>Drift of {table} over time</h1>
+      {all && all.length > 0 && (
+        <form className="filters" onSubmit={(e) => e.preventDefault()} aria-label="filters">
+          <Select id="strategy" label="Strategy" value={f.strategy} options={used} allLabel="every strategy" onChange={(v) => set({ strategy: v })} />
+        </form>
+      )}
+      {!f.strategy && used.length > 1 && (
+        <p className="card warn-box" role="note">
+          These jobs used {used.length} strategies ({used.join(", ")}). Their drift and mismatch counts cover different rows
+          {used.includes("SAMPLE") ? " (a SAMPLE compares 1,000 rows, not the table)" : ""}, so a change of strategy shows as a change of drift. Choose one strategy to compare like with like.
+        </p>
+      )}
       <ErrorBox error={error} />
       {loading && !data && <Loading what="Loading completed jobs" />}
-      {data && data.length === 0 && <Empty>No completed job of {table} yet. <Link to={`/cdc/trigger?tables=${encodeURIComponent(table)}`}>Reconcile it now.</Link></Empty>}
+      {data && data.length === 0 && f.strategy && <Empty>No completed {f.strategy} job of {table}.</Empty>}
+      {data && data.length === 0 && !f.strategy && <Empty>No completed job of {table} yet. <Link to={`/cdc/trigger?tables=${encodeURIComponent(table)}`}>Reconcile it now.</Link></Empty>}
       {data && data.length > 0 && (
         <div className="card chart" aria-label={`drift chart of ${table}`}>
           <Line
@@ -43,6 +61,7 @@ export default function DriftPage() {
               maintainAspectRatio: false,
               animation: false,
               interaction: { mode: "index", intersect: false },
+              plugins: { tooltip: { callbacks: { afterTitle: (items) => (items.length ? `${data[items[0].dataIndex].validation_strategy} job` : "") } } },
               scales: {
                 y: { beginAtZero: true, title: { display: true, text: "drift %" } },
                 y1: { beginAtZero: true, position: "right", grid: { drawOnChartArea: false }, title: { display: true, text: "mismatches" } },

@@ -1,7 +1,7 @@
 import { Link, useParams } from "react-router-dom";
 import { cdc } from "../../services/api";
 import { MISMATCH_TYPES } from "../../services/types";
-import { dur, fmtDate, num, pct } from "../../services/format";
+import { countScope, dur, fmtDate, num, pct } from "../../services/format";
 import { Badge, Crumbs, ErrorBox, Kv, Loading, Progress, useLoad, usePoll, useTitle } from "../../components/ui";
 
 export function JobDetailPage() {
@@ -13,6 +13,8 @@ export function JobDetailPage() {
   if (!job) return <Loading what="Loading the job" />;
   const p = job.progress;
   const progress = p && p.segments_total ? (100 * p.segments_done) / p.segments_total : 0;
+  const scope = countScope(job.validation_strategy);
+  const within = scope ? ` ${scope}` : "";
   return (
     <section>
       <Crumbs items={[["Jobs", "/cdc/jobs"], [`${job.table_name} · ${job.job_id.slice(0, 8)}`, null]]} />
@@ -37,10 +39,10 @@ export function JobDetailPage() {
           ["started", fmtDate(job.started_at)],
           ["completed", fmtDate(job.completed_at)],
           ["duration", dur(job.duration_seconds)],
-          ["Cassandra rows", num(job.cassandra_row_count)],
-          ["PostgreSQL rows", num(job.postgres_row_count)],
-          ["mismatches", num(job.mismatch_count)],
-          ["drift", <span data-testid="drift">{pct(job.drift_percentage)}</span>],
+          [`Cassandra rows${within}`, num(job.cassandra_row_count)],
+          [`PostgreSQL rows${within}`, num(job.postgres_row_count)],
+          [job.validation_strategy === "ROW_COUNT" ? "row count difference" : "mismatches", num(job.mismatch_count)],
+          [scope ? `drift of the rows${within}` : "drift", <span data-testid="drift">{pct(job.drift_percentage)}</span>],
           ["alert fired", job.alert_fired ? "yes" : "no"],
           ["converged in grace period", num(job.transient_count)],
           ["earlier mismatches auto-resolved", num(job.auto_resolved_count)],

@@ -1,7 +1,7 @@
 import { Link } from "react-router-dom";
 import { cdc } from "../../services/api";
 import type { Job } from "../../services/types";
-import { ago, fmtDate, num, pct } from "../../services/format";
+import { ago, countScope, fmtDate, num, pct } from "../../services/format";
 import { Badge, Empty, ErrorBox, Loading, usePoll, useLoad, useTitle } from "../../components/ui";
 
 export function CdcOverview() {
@@ -41,12 +41,12 @@ export function CdcOverview() {
               {job ? (
                 <>
                   <div className="big">{job.drift_percentage === null ? "—" : pct(job.drift_percentage)}</div>
-                  <div className="muted">drift · {num(job.mismatch_count)} mismatches</div>
+                  <div className="muted">drift{countScope(job.validation_strategy) ? ` of the rows ${countScope(job.validation_strategy)}` : ""} · {num(job.mismatch_count)} {job.validation_strategy === "ROW_COUNT" ? "rows counted apart" : "mismatches"}</div>
                   <dl className="kv small">
                     <div><dt>strategy</dt><dd><Badge value={job.validation_strategy} /></dd></div>
                     <div><dt>type</dt><dd>{job.job_type.replace(/_/g, " ").toLowerCase()}</dd></div>
                     <div><dt>when</dt><dd title={fmtDate(job.started_at)}>{ago(job.completed_at ?? job.started_at)}</dd></div>
-                    <div><dt>rows C* / PG</dt><dd>{num(job.cassandra_row_count)} / {num(job.postgres_row_count)}</dd></div>
+                    <div><dt>rows C* / PG{countScope(job.validation_strategy) ? ` ${countScope(job.validation_strategy)}` : ""}</dt><dd>{num(job.cassandra_row_count)} / {num(job.postgres_row_count)}</dd></div>
                   </dl>
                   <footer>
                     <Link to={`/cdc/jobs/${job.job_id}`}>Job</Link>

@@ -2,7 +2,7 @@ import { useState, type FormEvent } from "react";
 import { Link, useSearchParams } from "react-router-dom";
 import { cdc } from "../../services/api";
 import { PRIORITIES, STRATEGIES, type JobDetail, type Priority, type ValidationStrategy } from "../../services/types";
-import { num, pct } from "../../services/format";
+import { countScope, num, pct } from "../../services/format";
 import { Badge, ErrorBox, FieldError, Loading, Progress, useLoad, usePoll, useTitle } from "../../components/ui";
 
 const STRATEGY_HELP: Record<ValidationStrategy, string> = {
@@ -101,7 +101,7 @@ function JobProgress({ jobId }: { jobId: string }) {
       <Progress value={v} label={`${job.table_name} progress`} />
       {job.status === "COMPLETED" && (
         <p>
-          drift <strong data-testid="job-drift">{pct(job.drift_percentage)}</strong> · {num(job.mismatch_count)} mismatches
+          drift{countScope(job.validation_strategy) ? ` of the rows ${countScope(job.validation_strategy)}` : ""} <strong data-testid="job-drift">{pct(job.drift_percentage)}</strong> · {num(job.mismatch_count)} mismatches
         </p>
       )}
       <Link to={`/cdc/jobs/${jobId}`}>Open the job</Link>

@@ -1,0 +1,74 @@
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { cleanup, fireEvent, render, screen } from "@testing-library/react";
+import { MemoryRouter, Route, Routes } from "react-router-dom";
+import { countScope } from "../../src/services/format";
+
+const job = (id: string, strategy: string, completed: string, drift: number, mismatches: number, rows: number) => ({
+  job_id: id, table_name: "users", job_type: "MANUAL_ONDEMAND", validation_strategy: strategy, status: "COMPLETED",
+  started_at: completed, completed_at: completed, duration_seconds: 1, cassandra_row_count: rows, postgres_row_count: rows,
+  mismatch_count: mismatches, drift_percentage: drift, alert_fired: false,
+});
+// newest first, as the API lists them
+const jobs = [
+  job("00000000-0000-4000-8000-000000000003", "SAMPLE", "2026-12-02T06:45:12Z", 0.5005005005005005, 5, 999),
+  job("00000000-0000-4000-8000-000000000002", "CHECKSUM", "2026-12-02T06:42:16Z", 0.6009013520280421, 12, 1997),
+  job("00000000-0000-4000-8000-000000000001", "CHECKSUM", "2026-12-01T06:42:16Z", 0.7010515773660491, 14, 1997),
+];
+
+vi.mock("react-chartjs-2", () => ({
+  Line: (p: { data: { labels: string[]; datasets: { data: number[] }[] } }) => <div data-testid="chart" data-labels={p.data.labels.join("|")} data-drift={p.data.datasets[0].data.join("|")} />,
+}));
+vi.mock("../../src/services/api", async (orig) => {
+  const real = await orig<typeof import("../../src/services/api")>();
+  return {
+    ...real,
+    cdc: {
+      ...real.cdc,
+      jobs: vi.fn(async () => ({ jobs, pagination: { page: 1, page_size: 100, total_pages: 1, total_items: jobs.length } })),
+      job: vi.fn(async () => ({ ...jobs[0], priority: "NORMAL", transient_count: 0, auto_resolved_count: 0, mismatches_summary: { DATA_MISMATCH: 3, MISSING_IN_POSTGRES: 1, MISSING_IN_CASSANDRA: 1 }, sample_mismatches: [], progress: null })),
+    },
+  };
+});
+
+afterEach(cleanup);
+
+describe("what a job's counts cover", () => {
+  it("depends on the strategy", () => {
+    expect(countScope("CHECKSUM")).toBeNull();
+    expect(countScope("ROW_COUNT")).toBeNull();
+    expect(countScope("SAMPLE")).toBe("in the sample");
+    expect(countScope("TIMESTAMP_RANGE")).toBe("changed in the window");
+  });
+
+  it("a SAMPLE job's detail says its rows and drift are the sample's, not the table's", async () => {
+    const { JobDetailPage } = await import("../../src/pages/cdc/JobDetail");
+    render(
+      <MemoryRouter initialEntries={[`/cdc/jobs/${jobs[0].job_id}`]}>
+        <Routes><Route path="/cdc/jobs/:jobId" element={<JobDetailPage />} /></Routes>
+      </MemoryRouter>,
+    );
+    await screen.findByText("Cassandra rows in the sample");
+    expect(screen.getByText("PostgreSQL rows in the sample")).toBeTruthy();
+    expect(screen.getByText("drift of the rows in the sample")).toBeTruthy();
+    expect(screen.queryByText("Cassandra rows")).toBeNull();
+  });
+});
+
+describe("drift over time", () => {
+  it("warns when the jobs used different strategies, and draws one strategy's jobs when asked", async () => {
+    const { default: DriftPage } = await import("../../src/pages/cdc/Drift");
+    render(
+      <MemoryRouter initialEntries={["/cdc/tables/users"]}>
+        <Routes><Route path="/cdc/tables/:table" element={<DriftPage />} /></Routes>
+      </MemoryRouter>,
+    );
+    const chart = await screen.findByTestId("chart");
+    expect(chart.getAttribute("data-drift")!.split("|")).toHaveLength(3);
+    expect(screen.getByRole("note").textContent).toContain("These jobs used 2 strategies (CHECKSUM, SAMPLE)");
+    fireEvent.change(screen.getByLabelText("Strategy"), { target: { value: "CHECKSUM" } });
+    // oldest first, CHECKSUM jobs only
+    expect(screen.getByTestId("chart").getAttribute("data-drift")).toBe("0.7010515773660491|0.6009013520280421");
+    expect(screen.queryByRole("note")).toBeNull();
+    expect(document.querySelectorAll("table[aria-label='completed jobs'] tbody tr")).toHaveLength(2);
+  });
+});
