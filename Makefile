@@ -13,7 +13,7 @@ down:      ## stop exactly what `make up` started
 status:    ## what is running
 	@bash scripts/stack.sh status
 
-test:      ## set up and run unit, integration and end-to-end tests
+test:      ## set up and run unit, integration, end-to-end, fault-injection, API fuzz and browser tests
 	@bash scripts/test.sh
 
 unit:      ## unit tests only (no stack needed)
