@@ -118,3 +118,22 @@ export function countScope(strategy: string | null | undefined): string | null {
   if (strategy === "TIMESTAMP_RANGE") return "changed in the window";
   return null;
 }
+
+/**
+ * A UTC instant as the wall-clock time of an IANA time zone ("2026-12-03 02:30:00 Europe/Berlin"):
+ * a schedule is written in its own zone, so its times are read there. UTC (or no zone) is fmtDate.
+ */
+export function fmtInZone(iso: string | null | undefined, timeZone: string | null | undefined): string {
+  if (!iso) return "—";
+  if (!timeZone || timeZone === "UTC" || timeZone === "Etc/UTC") return fmtDate(iso);
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return iso;
+  let parts: Intl.DateTimeFormatPart[];
+  try {
+    parts = new Intl.DateTimeFormat("en-US", { timeZone, year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23" }).formatToParts(d);
+  } catch {
+    return fmtDate(iso); // a zone this browser does not know
+  }
+  const p = Object.fromEntries(parts.map((x) => [x.type, x.value]));
+  return `${p.year}-${p.month}-${p.day} ${p.hour}:${p.minute}:${p.second} ${timeZone}`;
+}

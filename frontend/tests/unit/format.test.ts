@@ -67,3 +67,16 @@ describe("numbers and times", () => {
     expect(localInputToIso("")).toBe("");
   });
 });
+
+describe("times in a schedule's own zone", () => {
+  it("reads a UTC instant as the zone's wall clock, daylight saving included", async () => {
+    const { fmtInZone } = await import("../../src/services/format");
+    expect(fmtInZone("2026-12-03T01:30:00Z", "Europe/Berlin")).toBe("2026-12-03 02:30:00 Europe/Berlin"); // CET, UTC+1
+    expect(fmtInZone("2026-07-03T00:30:00Z", "Europe/Berlin")).toBe("2026-07-03 02:30:00 Europe/Berlin"); // CEST, UTC+2
+    expect(fmtInZone("2026-03-08T07:00:00Z", "America/New_York")).toBe("2026-03-08 03:00:00 America/New_York"); // first instant after the gap
+    expect(fmtInZone("2026-12-03T01:30:00Z", "UTC")).toBe("2026-12-03 01:30:00 UTC");
+    expect(fmtInZone("2026-12-03T01:30:00Z", null)).toBe("2026-12-03 01:30:00 UTC");
+    expect(fmtInZone("2026-12-03T01:30:00Z", "Not/AZone")).toBe("2026-12-03 01:30:00 UTC");
+    expect(fmtInZone(null, "Europe/Berlin")).toBe("—");
+  });
+});

@@ -2,7 +2,7 @@ import { useEffect, useState, type FormEvent } from "react";
 import { Link, useNavigate, useParams } from "react-router-dom";
 import { ApiError, dataSources, files, ruleSets, streams, withoutField } from "../../services/api";
 import { INPUT_TYPES, RUN_STATUSES, STREAM_STATUSES, TRIGGER_TYPES, type InputType, type RunStatus, type StreamInput, type StreamStatus, type StreamValidation, type TriggerType } from "../../services/types";
-import { ago, fmtDate, num } from "../../services/format";
+import { ago, fmtDate, fmtInZone, num } from "../../services/format";
 import { Badge, Crumbs, ErrorBox, FieldError, Kv, Loading, NoRows, Pager, Select, useLoad, usePoll, useTitle, useUrlState } from "../../components/ui";
 import { emptyStep, localStepProblems, renumber, toRequest, toStreamInput, type EditorStep, type EditorStream } from "../../services/streams";
 
@@ -87,6 +87,9 @@ export function StreamDetailPage() {
   }
   if (error) return <ErrorBox error={error} />;
   if (!s) return <Loading what="Loading the stream" />;
+  // a schedule's times in its own zone (UTC alongside); null for UTC
+  const tz = s.triggerType === "SCHEDULED" ? String((s.triggerConfig as { timezone?: string } | null)?.timezone ?? "UTC") : "UTC";
+  const zone = tz === "UTC" || tz === "Etc/UTC" ? null : tz;
   return (
     <section>
       <Crumbs items={[["Streams", "/streams"], [s.name, null]]} />
@@ -106,19 +109,19 @@ export function StreamDetailPage() {
       </div>
       <ErrorBox error={actionError} />
       {validation && <ValidationView v={validation} />}
-      <Kv items={[["id", s.id], ["domain", s.domain], ["description", s.description], ["trigger", <><Badge value={s.triggerType} /> {s.triggerConfig && Object.keys(s.triggerConfig).length ? <code>{JSON.stringify(s.triggerConfig)}</code> : null}</>], ["next run", s.nextRunAt ? `${fmtDate(s.nextRunAt)} (${ago(s.nextRunAt)})` : "—"], ["created", fmtDate(s.createdAt)], ["updated", fmtDate(s.updatedAt)]]} />
-      {s.triggerType === "SCHEDULED" && (
+      <Kv items={[["id", s.id], ["domain", s.domain], ["description", s.description], ["trigger", <><Badge value={s.triggerType} /> <span data-testid="trigger">{triggerText(s.triggerType, s.triggerConfig)}</span></>], ["next run", s.nextRunAt ? <span data-testid="next-run">{zone ? `${fmtInZone(s.nextRunAt, zone)} (${fmtDate(s.nextRunAt)}, ${ago(s.nextRunAt)})` : `${fmtDate(s.nextRunAt)} (${ago(s.nextRunAt)})`}</span> : "—"], ["created", fmtDate(s.createdAt)], ["updated", fmtDate(s.updatedAt)]]} />
+      {(s.triggerType === "SCHEDULED" || s.triggerType === "EVENT") && (
         <>
-          <h2>Schedule</h2>
+          <h2>{s.triggerType === "SCHEDULED" ? "Schedule" : "Triggering events"}</h2>
           {(s.recentOccurrences ?? []).length === 0 ? (
-            <p className="muted">No occurrence yet{s.nextRunAt ? `: the first is ${fmtDate(s.nextRunAt)}` : ""}.</p>
+            <p className="muted">{s.triggerType === "SCHEDULED" ? `No occurrence yet${s.nextRunAt ? `: the first is ${fmtInZone(s.nextRunAt, zone)}` : ""}.` : "No event has triggered this stream yet."}</p>
           ) : (
-            <table className="grid" aria-label="recent occurrences">
-              <thead><tr><th>Occurrence</th><th>Outcome</th><th>Run</th><th>Detail</th></tr></thead>
+            <table className="grid" aria-label={s.triggerType === "SCHEDULED" ? "recent occurrences" : "recent events"}>
+              <thead><tr><th>{s.triggerType === "SCHEDULED" ? `Occurrence${zone ? ` (${zone})` : ""}` : "Received"}</th><th>Outcome</th><th>Run</th><th>Detail</th></tr></thead>
               <tbody>
-                {(s.recentOccurrences ?? []).map((o) => (
-                  <tr key={o.occurrenceAt}>
-                    <td>{fmtDate(o.occurrenceAt)}{o.late ? " (late)" : ""}</td>
+                {(s.recentOccurrences ?? []).map((o, i) => (
+                  <tr key={`${o.occurrenceAt}-${i}`}>
+                    <td title={fmtDate(o.occurrenceAt)}>{fmtInZone(o.occurrenceAt, zone)}{o.late ? " (late)" : ""}</td>
                     <td><Badge value={o.status} /></td>
                     <td>{o.runId ? <Link to={`/runs/${o.runId}`}>#{o.runId}</Link> : "—"}</td>
                     <td className="small">{o.detail ?? ""}</td>
@@ -154,12 +157,13 @@ export function StreamDetailPage() {
       {runs.data && runs.data.items.length === 0 && <NoRows page={runs.data.page} totalPages={runs.data.totalPages} totalItems={runs.data.totalItems} onPage={(p) => set({ page: p })}>{f.status ? "No run with this status." : s.status === "ACTIVE" ? "No run yet: press Run now." : "No run yet. Resume the stream to run it."}</NoRows>}
       {runs.data && runs.data.items.length > 0 && (
         <table className="grid" aria-label="runs">
-          <thead><tr><th>Run</th><th>Status</th><th>Steps done</th><th className="r">Matched</th><th className="r">Exceptions</th><th>Started</th><th>Completed</th></tr></thead>
+          <thead><tr><th>Run</th><th>Status</th><th>Trigger</th><th>Steps done</th><th className="r">Matched</th><th className="r">Exceptions</th><th>Started</th><th>Completed</th></tr></thead>
           <tbody>
             {runs.data.items.map((r) => (
               <tr key={r.id} data-run={r.id}>
                 <td><Link to={`/runs/${r.id}`}>#{r.id}</Link></td>
                 <td><Badge value={r.status} /></td>
+                <td>{r.triggerType ? <Badge value={r.triggerType} /> : "—"}</td>
                 <td>{r.metrics ? `${r.metrics.completedSteps} / ${r.metrics.totalSteps}` : "—"}</td>
                 <td className="r">{num(r.metrics?.matchedRecords)}</td>
                 <td className="r">{r.metrics?.exceptionCount ? <Link to={`/exceptions?runId=${r.id}`}>{num(r.metrics.exceptionCount)}</Link> : num(r.metrics?.exceptionCount)}</td>
@@ -176,6 +180,18 @@ export function StreamDetailPage() {
 }
 
 type Names = Record<number, string | null> | null | undefined;
+
+/** A stream's trigger in words: the cron and its zone, or the event and what it binds. */
+export function triggerText(type: TriggerType, config: unknown): string {
+  const c = (config ?? {}) as Record<string, unknown>;
+  if (type === "SCHEDULED") return `cron ${String(c.cron ?? "?")} in ${String(c.timezone ?? "UTC")}`;
+  if (type === "EVENT") {
+    if (c.event === "STREAM_RUN_COMPLETED") return `when a run of stream #${String(c.streamId ?? "?")} completes`;
+    const bind = (c.bind ?? {}) as { stepOrder?: number; input?: string };
+    return `when a file named ${String(c.filenamePattern ?? "*")} is uploaded and READY: it becomes step ${bind.stepOrder ?? 1}'s ${String(bind.input ?? "TARGET").toLowerCase()}`;
+  }
+  return "started by hand";
+}
 
 function InputLabel({ type, id, files: fn, sources }: { type: InputType; id: number; files?: Names; sources?: Names }) {
   if (type === "FILE") return <Link to={`/files/${id}`} title={`file #${id}`}>{fn?.[id] ? `${fn[id]} (#${id})` : `file #${id}`}</Link>;

@@ -1,0 +1,65 @@
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { cleanup, render, screen } from "@testing-library/react";
+import { MemoryRouter, Route, Routes } from "react-router-dom";
+import type { StreamDefinition } from "../../src/services/types";
+
+const base = {
+  id: 9003, name: "Settlement", description: null, status: "ACTIVE", domain: "FINANCE", version: 1, createdAt: "2026-12-02T06:42:37Z", updatedAt: "2026-12-02T06:42:37Z",
+  steps: [{ id: 1, stepOrder: 1, name: "Orders vs bank", sourceInput: { type: "FILE", id: 1001 }, targetInput: { type: "FILE", id: 1003 }, ruleSetId: 52, config: { continueOnFailure: false, maxRetries: 0 } }],
+};
+const scheduled = {
+  ...base, triggerType: "SCHEDULED", triggerConfig: { cron: "0 30 2 * * *", timezone: "Europe/Berlin" }, nextRunAt: "2026-12-03T01:30:00Z",
+  recentOccurrences: [{ occurrenceAt: "2026-12-02T01:30:00Z", status: "STARTED", runId: 9210, late: false, detail: null }],
+} as unknown as StreamDefinition;
+const evented = {
+  ...base, id: 9005, triggerType: "EVENT", triggerConfig: { event: "FILE_UPLOADED", filenamePattern: "bank_*.csv", bind: { stepOrder: 1, input: "TARGET" } }, nextRunAt: null,
+  recentOccurrences: [
+    { occurrenceAt: "2026-12-02T06:50:01Z", status: "STARTED", runId: 9211, late: false, detail: "bank_0212.csv (file 1030)" },
+    { occurrenceAt: "2026-12-02T06:50:01Z", status: "SKIPPED_RUN_ACTIVE", runId: null, late: false, detail: "bank_0213.csv (file 1031)" },
+  ],
+} as unknown as StreamDefinition;
+
+const page = <T,>(items: T[]) => ({ items, page: 1, pageSize: 10, totalItems: items.length, totalPages: 1 });
+vi.mock("../../src/services/api", async (orig) => {
+  const real = await orig<typeof import("../../src/services/api")>();
+  return {
+    ...real,
+    streams: { ...real.streams, get: vi.fn(async (id: number) => (id === 9005 ? evented : scheduled)), runs: vi.fn(async () => page([])) },
+    ruleSets: { ...real.ruleSets, list: vi.fn(async () => page([])) },
+    files: { ...real.files, get: vi.fn(async (id: number) => ({ id, filename: `file${id}.csv` })) },
+    dataSources: { ...real.dataSources, get: vi.fn() },
+  };
+});
+
+afterEach(cleanup);
+
+async function open(id: number) {
+  const { StreamDetailPage } = await import("../../src/pages/streams/Streams");
+  render(
+    <MemoryRouter initialEntries={[`/streams/${id}`]}>
+      <Routes><Route path="/streams/:id" element={<StreamDetailPage />} /></Routes>
+    </MemoryRouter>,
+  );
+}
+
+describe("a stream's trigger", () => {
+  it("a schedule's next run and occurrences are read in the schedule's own zone, UTC alongside", async () => {
+    await open(9003);
+    expect((await screen.findByTestId("trigger")).textContent).toBe("cron 0 30 2 * * * in Europe/Berlin");
+    expect(screen.getByTestId("next-run").textContent).toMatch(/^2026-12-03 02:30:00 Europe\/Berlin \(2026-12-03 01:30:00 UTC, /);
+    const occ = screen.getByRole("table", { name: "recent occurrences" });
+    expect(occ.querySelector("thead")!.textContent).toContain("Occurrence (Europe/Berlin)");
+    expect(occ.querySelector("tbody td")!.textContent).toBe("2026-12-02 02:30:00 Europe/Berlin");
+  });
+
+  it("an EVENT stream lists the events that triggered it, and says in words what it waits for", async () => {
+    await open(9005);
+    expect((await screen.findByTestId("trigger")).textContent).toBe("when a file named bank_*.csv is uploaded and READY: it becomes step 1's target");
+    const events = screen.getByRole("table", { name: "recent events" });
+    const rows = [...events.querySelectorAll("tbody tr")].map((r) => [...r.querySelectorAll("td")].map((c) => c.textContent));
+    expect(rows).toEqual([
+      ["2026-12-02 06:50:01 UTC", "started", "#9211", "bank_0212.csv (file 1030)"],
+      ["2026-12-02 06:50:01 UTC", "skipped run active", "—", "bank_0213.csv (file 1031)"],
+    ]);
+  });
+});
