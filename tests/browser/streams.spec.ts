@@ -219,13 +219,26 @@ test("create a two-step stream, run it, watch the steps complete, download an ar
   await expect(page).toHaveTitle("Exceptions · recon");
   await expect(page.locator(".pager")).toContainText("16 items");
   // an order whose amount is 5.00 off is explained by its closest candidate
-  const off = page.locator("table[aria-label=exceptions] tbody tr").filter({ has: page.locator("td:nth-child(3)", { hasText: /^ORD-93$/ }) });
+  const off = page.locator("table[aria-label=exceptions] tbody tr").filter({ has: page.locator("td:nth-child(4)", { hasText: /^ORD-93$/ }) });
   await expect(off.locator(".badge[data-status=TOLERANCE_EXCEEDED]")).toBeVisible();
   await expect(off).toContainText("TX-93");
   await shot(page, "streams-exceptions");
   await page.getByLabel("Reason").selectOption("NO_CANDIDATE");
   await expect(page).toHaveURL(/reason=NO_CANDIDATE/);
   await expect(page.locator(".pager")).toContainText("8 items");
+  // the marketplace side's rows, ticked and assigned at once: one PATCH each, every one in its history
+  await page.getByLabel("Side").selectOption("TARGET");
+  await expect(page.locator(".pager")).toContainText("4 items");
+  await page.getByLabel("select every exception of this page").check();
+  const bulk = page.getByRole("form", { name: "change the selected exceptions" });
+  await expect(bulk).toContainText("4 selected");
+  await bulk.getByLabel("Assignee").fill("marketplace-desk@company.com");
+  await bulk.getByRole("button", { name: "Apply to 4 exceptions" }).click();
+  await expect(page.locator("[data-bulk-result]")).toContainText("Changed 4 of 4 exceptions.");
+  const assigned = await api<{ data: { items: { side: string; reason: string }[]; totalItems: number } }>(page, "GET", `/exceptions?streamId=${streamId}&assignee=${encodeURIComponent("marketplace-desk@company.com")}&pageSize=100`);
+  expect(assigned.data.totalItems).toBe(4);
+  expect(new Set(assigned.data.items.map((x) => `${x.side} ${x.reason}`))).toEqual(new Set(["TARGET NO_CANDIDATE"]));
+  await page.getByLabel("Side").selectOption("");
   await page.locator("table[aria-label=exceptions] tbody tr").first().getByRole("link").first().click();
   await page.getByLabel("Assignee").fill("finance-ops@company.com");
   await page.getByLabel("Status").selectOption("RESOLVED");

@@ -1,22 +1,32 @@
-import { useState, type FormEvent } from "react";
+import { useEffect, useState, type FormEvent } from "react";
 import { Link, useParams } from "react-router-dom";
 import { exceptions } from "../../services/api";
-import { EXCEPTION_REASONS, EXCEPTION_STATUSES, type ClosestCandidate, type ExceptionStatus, type ReconException } from "../../services/types";
+import { EXCEPTION_REASONS, EXCEPTION_SIDES, EXCEPTION_STATUSES, type ClosestCandidate, type ExceptionPatch, type ExceptionStatus, type ReconException } from "../../services/types";
 
 const candidate = (x: ReconException) => (x.closestCandidate ?? null) as ClosestCandidate | null;
 import { fmtDate, show } from "../../services/format";
 import { Badge, Crumbs, ErrorBox, FieldError, Kv, Loading, NoRows, Pager, Select, useLoad, useTitle, useUrlState } from "../../components/ui";
 
-const KEYS = ["status", "reason", "streamId", "runId", "assignee", "olderThanDays"] as const;
+const KEYS = ["status", "reason", "side", "streamId", "runId", "reconciliationId", "assignee", "olderThanDays"] as const;
 
 export function ExceptionsPage() {
   useTitle("Exceptions");
   const { values: f, page, set } = useUrlState(KEYS);
   const n = (v: string) => (v ? Number(v) : undefined);
-  const { data, error, loading } = useLoad(
-    () => exceptions.list({ page, pageSize: 25, status: (f.status || undefined) as ExceptionStatus | undefined, reason: (f.reason || undefined) as never, streamId: n(f.streamId), runId: n(f.runId), assignee: f.assignee || undefined, olderThanDays: n(f.olderThanDays) }),
+  const { data, error, loading, reload } = useLoad(
+    () =>
+      exceptions.list({
+        page, pageSize: 25, status: (f.status || undefined) as ExceptionStatus | undefined, reason: (f.reason || undefined) as never, side: (f.side || undefined) as never,
+        streamId: n(f.streamId), runId: n(f.runId), reconciliationId: n(f.reconciliationId), assignee: f.assignee || undefined, olderThanDays: n(f.olderThanDays),
+      }),
     [page, ...KEYS.map((k) => f[k])],
   );
+  // the rows ticked for a change to all of them at once (this page's rows only)
+  const [picked, setPicked] = useState<Set<number>>(new Set());
+  const [bulkResult, setBulkResult] = useState<BulkResult | null>(null);
+  useEffect(() => setPicked(new Set()), [data]);
+  // eslint-disable-next-line react-hooks/exhaustive-deps
+  useEffect(() => setBulkResult(null), [page, ...KEYS.map((k) => f[k])]);
   const filtered = KEYS.some((k) => f[k]);
   const text = (k: (typeof KEYS)[number], label: string, type = "text") => (
     <label className="filter" htmlFor={k}>
@@ -24,14 +34,19 @@ export function ExceptionsPage() {
       <input id={k} type={type} size={8} defaultValue={f[k]} key={f[k]} onKeyDown={(e) => e.key === "Enter" && set({ [k]: (e.target as HTMLInputElement).value })} onBlur={(e) => e.target.value !== f[k] && set({ [k]: e.target.value })} />
     </label>
   );
+  const items = data?.items ?? [];
+  const all = items.length > 0 && items.every((x) => picked.has(x.id));
+  const toggle = (id: number, on: boolean) => setPicked((p) => { const q = new Set(p); if (on) q.add(id); else q.delete(id); return q; });
   return (
     <section>
       <h1>Exceptions</h1>
       <form className="filters" onSubmit={(e) => e.preventDefault()} aria-label="filters">
         <Select id="status" label="Status" value={f.status} options={EXCEPTION_STATUSES} onChange={(v) => set({ status: v })} />
         <Select id="reason" label="Reason" value={f.reason} options={EXCEPTION_REASONS} onChange={(v) => set({ reason: v })} />
+        <Select id="side" label="Side" value={f.side} options={EXCEPTION_SIDES} onChange={(v) => set({ side: v })} />
         {text("streamId", "Stream id", "number")}
         {text("runId", "Run id", "number")}
+        {text("reconciliationId", "Reconciliation id", "number")}
         {text("assignee", "Assignee")}
         {text("olderThanDays", "Older than (days)", "number")}
         {filtered && <button type="button" className="link" onClick={() => set(Object.fromEntries(KEYS.map((k) => [k, ""])))}>Clear filters</button>}
@@ -39,19 +54,33 @@ export function ExceptionsPage() {
       <ErrorBox error={error} />
       {loading && !data && <Loading what="Loading exceptions" />}
       {data && data.items.length === 0 && <NoRows page={data.page} totalPages={data.totalPages} totalItems={data.totalItems} onPage={(p) => set({ page: p })}>{filtered ? "No exception matches these filters." : "No exception: every row of every run found its match, or nothing has run yet."}</NoRows>}
+      {picked.size > 0 && <BulkChange ids={items.filter((x) => picked.has(x.id)).map((x) => x.id)} onDone={(r) => { setBulkResult(r); reload(); }} />}
+      {bulkResult && (
+        <div role="status" className={bulkResult.failed.length ? "error-box" : "card ok-box"} data-bulk-result>
+          Changed {bulkResult.ok} of {bulkResult.ok + bulkResult.failed.length} exception{bulkResult.ok + bulkResult.failed.length === 1 ? "" : "s"}{bulkResult.failed.length ? "; these were not changed:" : "."}
+          {bulkResult.failed.length > 0 && <ul>{bulkResult.failed.map(([id, m]) => <li key={id}><Link to={`/exceptions/${id}`}>#{id}</Link>: {m}</li>)}</ul>}
+        </div>
+      )}
       {data && data.items.length > 0 && (
         <table className="grid" aria-label="exceptions">
-          <thead><tr><th>Id</th><th>Side</th><th>Row</th><th>Reason</th><th>Closest candidate</th><th>Status</th><th>Assignee</th><th>Updated</th></tr></thead>
+          <thead>
+            <tr>
+              <th><input type="checkbox" aria-label="select every exception of this page" checked={all} onChange={(e) => setPicked(e.target.checked ? new Set(items.map((x) => x.id)) : new Set())} /></th>
+              <th>Id</th><th>Side</th><th>Row</th><th>Reason</th><th>Closest candidate</th><th>Status</th><th>Assignee</th><th>Run</th><th>Updated</th>
+            </tr>
+          </thead>
           <tbody>
             {data.items.map((x) => (
-              <tr key={x.id} data-exception={x.id}>
+              <tr key={x.id} data-exception={x.id} className={picked.has(x.id) ? "selected" : ""}>
+                <td><input type="checkbox" aria-label={`select exception ${x.id}`} checked={picked.has(x.id)} onChange={(e) => toggle(x.id, e.target.checked)} /></td>
                 <td><Link to={`/exceptions/${x.id}`}>{x.id}</Link></td>
                 <td><Badge value={x.side} /></td>
                 <td><code>{x.rowKey}</code></td>
                 <td><Badge value={x.reason} /></td>
                 <td className="small">{candidate(x) ? <><code>{candidate(x)!.rowKey}</code>: {candidate(x)!.detail}</> : "—"}</td>
                 <td><Badge value={x.status} /></td>
-                <td>{x.assignee ?? "—"}</td>
+                <td className="text">{x.assignee ?? "—"}</td>
+                <td><Link to={`/runs/${x.runId}`}>#{x.runId}</Link> <span className="muted small">step {x.stepOrder}</span></td>
                 <td>{fmtDate(x.updatedAt)}</td>
               </tr>
             ))}
@@ -60,6 +89,57 @@ export function ExceptionsPage() {
       )}
       {data && <Pager page={data.page} totalPages={data.totalPages} totalItems={data.totalItems} onPage={(p) => set({ page: p })} />}
     </section>
+  );
+}
+
+/**
+ * One change (status, assignee, note: what is left empty is kept) to every ticked exception, one
+ * PATCH each as a script would do; each change is in that exception's history. Failures are listed.
+ */
+type BulkResult = { ok: number; failed: [number, string][] };
+
+function BulkChange({ ids, onDone }: { ids: number[]; onDone: (r: BulkResult) => void }) {
+  const [status, setStatus] = useState<"" | ExceptionStatus>("");
+  const [assignee, setAssignee] = useState("");
+  const [note, setNote] = useState("");
+  const [progress, setProgress] = useState<number | null>(null);
+  const body: ExceptionPatch = { ...(status ? { status } : {}), ...(assignee.trim() ? { assignee: assignee.trim() } : {}), ...(note.trim() ? { note: note.trim() } : {}) };
+  const empty = Object.keys(body).length === 0;
+  async function apply(e: FormEvent) {
+    e.preventDefault();
+    if (empty) return;
+    const failed: [number, string][] = [];
+    let ok = 0;
+    for (let i = 0; i < ids.length; i++) {
+      setProgress(i);
+      try {
+        await exceptions.patch(ids[i], body);
+        ok++;
+      } catch (err) {
+        failed.push([ids[i], err instanceof Error ? err.message : String(err)]);
+      }
+    }
+    setProgress(null);
+    onDone({ ok, failed });
+  }
+  const busy = progress !== null;
+  return (
+    <form className="card form bulk" onSubmit={apply} aria-label="change the selected exceptions">
+      <div className="row">
+        <strong className="bulk-count">{ids.length} selected</strong>
+        <label>Status
+          <select name="bulk-status" value={status} onChange={(e) => setStatus(e.target.value as ExceptionStatus | "")}>
+            <option value="">keep</option>
+            {EXCEPTION_STATUSES.map((st) => <option key={st} value={st}>{st}</option>)}
+          </select>
+        </label>
+        <label>Assignee<input name="bulk-assignee" value={assignee} onChange={(e) => setAssignee(e.target.value)} placeholder="keep" /></label>
+        <label>Note<input name="bulk-note" value={note} onChange={(e) => setNote(e.target.value)} placeholder="keep" /></label>
+      </div>
+      <div className="actions">
+        <button type="submit" className="primary" disabled={busy || empty}>{busy ? `Saving ${progress! + 1} of ${ids.length}…` : `Apply to ${ids.length} exception${ids.length === 1 ? "" : "s"}`}</button>
+      </div>
+    </form>
   );
 }
 

@@ -1,0 +1,77 @@
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { cleanup, fireEvent, render, screen, waitFor } from "@testing-library/react";
+import { MemoryRouter, Route, Routes } from "react-router-dom";
+
+const exc = (id: number) => ({
+  id, reconciliationId: 12004, streamId: 9002, runId: 9202, stepRunId: 9304, stepOrder: 1, side: "SOURCE", rowKey: `ORD-${id}`,
+  rowData: { order_id: `ORD-${id}`, amount: "236.28" }, reason: "NO_CANDIDATE", closestCandidate: null, status: "OPEN", assignee: null, note: null,
+  resolvedBy: null, resolvedAt: null, createdAt: "2026-12-02T06:42:43Z", updatedAt: "2026-12-02T06:42:43Z",
+});
+vi.mock("../../src/services/api", async (orig) => {
+  const real = await orig<typeof import("../../src/services/api")>();
+  return {
+    ...real,
+    exceptions: {
+      ...real.exceptions,
+      list: vi.fn(async () => ({ items: [exc(1), exc(2), exc(3)], page: 1, pageSize: 25, totalItems: 3, totalPages: 1 })),
+      patch: vi.fn(async (id: number) => {
+        if (id === 2) throw new real.ApiError(409, "CONFLICT", "changed by someone else meanwhile");
+        return exc(id);
+      }),
+    },
+  };
+});
+
+afterEach(cleanup);
+
+async function open(url: string) {
+  const { ExceptionsPage } = await import("../../src/pages/streams/Exceptions");
+  render(
+    <MemoryRouter initialEntries={[url]}>
+      <Routes><Route path="/exceptions" element={<ExceptionsPage />} /></Routes>
+    </MemoryRouter>,
+  );
+  await screen.findByRole("table", { name: "exceptions" });
+}
+
+describe("exceptions queue", () => {
+  it("filters by side, and links each exception to its run and step", async () => {
+    const api = await import("../../src/services/api");
+    await open("/exceptions?side=TARGET&reconciliationId=12004");
+    expect(api.exceptions.list).toHaveBeenLastCalledWith(expect.objectContaining({ side: "TARGET", reconciliationId: 12004 }));
+    expect((screen.getByLabelText("Side") as HTMLSelectElement).value).toBe("TARGET");
+    const row = document.querySelector('tr[data-exception="1"]')!;
+    expect(row.querySelector('a[href="/runs/9202"]')!.textContent).toBe("#9202");
+    expect(row.textContent).toContain("step 1");
+  });
+
+  it("changes the ticked exceptions at once, one PATCH each, and lists those that failed", async () => {
+    const api = await import("../../src/services/api");
+    await open("/exceptions?status=OPEN");
+    expect(screen.queryByRole("form", { name: "change the selected exceptions" })).toBeNull();
+    fireEvent.click(screen.getByLabelText("select exception 1"));
+    fireEvent.click(screen.getByLabelText("select exception 2"));
+    const form = screen.getByRole("form", { name: "change the selected exceptions" });
+    expect(form.textContent).toContain("2 selected");
+    const apply = screen.getByRole("button", { name: "Apply to 2 exceptions" }) as HTMLButtonElement;
+    expect(apply.disabled).toBe(true); // nothing to change yet
+    fireEvent.change(form.querySelector("select[name=bulk-status]")!, { target: { value: "IGNORED" } });
+    fireEvent.change(form.querySelector("input[name=bulk-note]")!, { target: { value: "test orders, never settled" } });
+    const calls = vi.mocked(api.exceptions.list).mock.calls.length;
+    fireEvent.click(apply);
+    const result = await screen.findByText(/Changed 1 of 2 exceptions/);
+    expect(api.exceptions.patch).toHaveBeenCalledTimes(2);
+    expect(api.exceptions.patch).toHaveBeenCalledWith(1, { status: "IGNORED", note: "test orders, never settled" });
+    expect(api.exceptions.patch).toHaveBeenCalledWith(2, { status: "IGNORED", note: "test orders, never settled" });
+    expect(result.closest("[role=status]")!.textContent).toContain("#2: changed by someone else meanwhile");
+    await waitFor(() => expect(vi.mocked(api.exceptions.list).mock.calls.length).toBeGreaterThan(calls)); // the list is read again
+  });
+
+  it("ticks every row of the page at once", async () => {
+    await open("/exceptions");
+    fireEvent.click(screen.getByLabelText("select every exception of this page"));
+    expect(screen.getByRole("button", { name: "Apply to 3 exceptions" })).toBeTruthy();
+    fireEvent.click(screen.getByLabelText("select every exception of this page"));
+    expect(screen.queryByRole("form", { name: "change the selected exceptions" })).toBeNull();
+  });
+});
