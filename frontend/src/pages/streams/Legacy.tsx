@@ -1,6 +1,7 @@
 import { useState, type FormEvent } from "react";
 import { Link, useParams } from "react-router-dom";
-import { files, legacy, ruleSets } from "../../services/api";
+import { legacy, ruleSets } from "../../services/api";
+import { FileOptions, pickableFiles } from "../../components/FileOptions";
 import { EXCEPTION_REASONS, EXCEPTION_SIDES, EXCEPTION_STATUSES, type LegacyReconciliation } from "../../services/types";
 import { fmtDate, num } from "../../services/format";
 import { Badge, Crumbs, ErrorBox, FieldError, Kv, Loading, NoRows, Pager, Progress, Select, useLoad, usePoll, useTitle, useUrlState } from "../../components/ui";
@@ -45,7 +46,7 @@ function NewReconciliation({ onCreated }: { onCreated: () => void }) {
   const [open, setOpen] = useState(false);
   const [v, setV] = useState({ name: "", sourceFileId: 0, targetFileId: 0, ruleSetId: 0 });
   const [error, setError] = useState<unknown>(null);
-  const pick = useLoad(async () => (open ? Promise.all([files.list({ page: 1, pageSize: 100, status: "READY" }), ruleSets.list({ page: 1, pageSize: 100 })]) : null), [open]);
+  const pick = useLoad(async () => (open ? Promise.all([pickableFiles(), ruleSets.list({ page: 1, pageSize: 100 })]) : null), [open]);
   if (!open) return <button type="button" onClick={() => setOpen(true)}>New reconciliation</button>;
   async function submit(e: FormEvent) {
     e.preventDefault();
@@ -67,7 +68,7 @@ function NewReconciliation({ onCreated }: { onCreated: () => void }) {
           <label key={k}>{k === "sourceFileId" ? "Source file" : "Target file"}
             <select name={k} value={v[k] || ""} onChange={(e) => setV({ ...v, [k]: Number(e.target.value) })}>
               <option value="">choose…</option>
-              {(pick.data?.[0].items ?? []).map((f) => <option key={f.id} value={f.id}>{f.filename} (#{f.id})</option>)}
+              <FileOptions list={pick.data?.[0]} selected={v[k]} />
             </select>
             <FieldError error={error} field={k} />
           </label>

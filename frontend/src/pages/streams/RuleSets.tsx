@@ -1,6 +1,7 @@
 import { useEffect, useState, type FormEvent } from "react";
 import { Link, useNavigate, useParams, useSearchParams } from "react-router-dom";
-import { ApiError, files, ruleSets, withoutField } from "../../services/api";
+import { ApiError, ruleSets, withoutField } from "../../services/api";
+import { pickableFiles } from "../../components/FileOptions";
 import { ALGORITHMS, CARDINALITIES, NORMALIZERS, OPERATORS, type Condition, type Normalizer, type Pass, type RuleSetInput } from "../../services/types";
 import { fmtDate } from "../../services/format";
 import { Crumbs, ErrorBox, FieldError, Loading, NoRows, Pager, useLoad, useTitle, useUrlState } from "../../components/ui";
@@ -60,8 +61,8 @@ export function RuleSetEditorPage() {
   useTitle(editing ? `Rule set ${rs.name || id}` : "New rule set");
   // column names of READY files, offered as suggestions
   const cols = useLoad(async () => {
-    const p = await files.list({ page: 1, pageSize: 100, status: "READY" });
-    return Array.from(new Set(p.items.flatMap((f) => (f.columns ?? []).map((c) => c.name)))).sort();
+    const p = await pickableFiles();
+    return Array.from(new Set([...p.uploads, ...p.outputs].flatMap((f) => (f.columns ?? []).map((c) => c.name)))).sort();
   }, []);
   useEffect(() => {
     if (!editing) return;

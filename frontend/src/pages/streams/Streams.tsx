@@ -4,6 +4,7 @@ import { ApiError, dataSources, files, ruleSets, streams, withoutField } from ".
 import { INPUT_TYPES, RUN_STATUSES, STREAM_STATUSES, TRIGGER_TYPES, type InputType, type RunStatus, type StreamInput, type StreamStatus, type StreamValidation, type TriggerType } from "../../services/types";
 import { ago, fmtDate, fmtInZone, num } from "../../services/format";
 import { Badge, Crumbs, ErrorBox, FieldError, Kv, Loading, NoRows, Pager, Select, useLoad, usePoll, useTitle, useUrlState } from "../../components/ui";
+import { FileOptions, pickableFiles } from "../../components/FileOptions";
 import { emptyStep, localStepProblems, renumber, toRequest, toStreamInput, type EditorStep, type EditorStream } from "../../services/streams";
 
 export function StreamsPage() {
@@ -228,11 +229,11 @@ export function StreamEditorPage() {
   useTitle(editing ? `Edit stream ${s.name || id}` : "New stream");
   const pickers = useLoad(async () => {
     const [f, r, d] = await Promise.all([
-      files.list({ page: 1, pageSize: 100 }),
+      pickableFiles(),
       ruleSets.list({ page: 1, pageSize: 100 }),
       dataSources.list({ page: 1, pageSize: 100 }).catch(() => ({ items: [] })),
     ]);
-    return { files: f.items.filter((x) => x.origin === "UPLOAD" || x.status === "READY"), ruleSets: r.items, dataSources: d.items };
+    return { files: f, ruleSets: r.items, dataSources: d.items };
   }, []);
   useEffect(() => {
     if (!editing) return;
@@ -347,7 +348,7 @@ export function StreamEditorPage() {
                   <label className="sr-only" htmlFor={`steps-${i}-${side}-id`}>{side} id</label>
                   <select id={`steps-${i}-${side}-id`} name={`steps[${i}].${side}.id`} value={st[side].id || ""} onChange={(e) => patchStep(i, { [side]: { ...st[side], id: Number(e.target.value) } })} aria-invalid={inv(`steps[${i}].${side}`, `steps[${i}].${side}.id`)}>
                     <option value="">choose…</option>
-                    {st[side].type === "FILE" && (pickers.data?.files ?? []).map((f) => <option key={f.id} value={f.id} disabled={f.status !== "READY"}>{f.filename} (#{f.id}{f.rowCount !== null ? `, ${num(f.rowCount)} rows` : ""}{f.status !== "READY" ? `, ${f.status}` : ""})</option>)}
+                    {st[side].type === "FILE" && <FileOptions list={pickers.data?.files} selected={st[side].id} />}
                     {st[side].type === "DATA_SOURCE_SNAPSHOT" && (pickers.data?.dataSources ?? []).map((d) => <option key={d.id} value={d.id}>{d.name} (#{d.id})</option>)}
                     {st[side].type.startsWith("STEP_OUTPUT") && s.steps.slice(0, i).map((p) => <option key={p.stepOrder} value={p.stepOrder}>step {p.stepOrder}{p.name ? `: ${p.name}` : ""}</option>)}
                   </select>
