@@ -1,6 +1,6 @@
 import type React from "react";
 import { lazy, Suspense, useEffect, useState, type FormEvent } from "react";
-import { BrowserRouter, Navigate, NavLink, Route, Routes, useLocation, useNavigate } from "react-router-dom";
+import { BrowserRouter, Navigate, NavLink, Route, Routes, useLocation, useNavigate, useParams } from "react-router-dom";
 import { auth, setUnauthorizedHandler } from "./services/api";
 import { Loading, useTitle } from "./components/ui";
 import { CdcOverview } from "./pages/cdc/Overview";
@@ -124,25 +124,41 @@ function Shell() {
             <Route path="/cdc/trigger" element={<TriggerPage />} />
             <Route path="/cdc/tables/:table" element={<DriftPage />} />
             <Route path="/files" element={<FilesPage />} />
-            <Route path="/files/:id" element={<FileDetailPage />} />
+            <Route path="/files/:id" element={<NumericId what="file"><FileDetailPage /></NumericId>} />
             <Route path="/rule-sets" element={<RuleSetsPage />} />
             <Route path="/rule-sets/new" element={<RuleSetEditorPage />} />
-            <Route path="/rule-sets/:id" element={<RuleSetEditorPage />} />
+            <Route path="/rule-sets/:id" element={<NumericId what="rule set"><RuleSetEditorPage /></NumericId>} />
             <Route path="/streams" element={<StreamsPage />} />
             <Route path="/streams/new" element={<StreamEditorPage />} />
-            <Route path="/streams/:id" element={<StreamDetailPage />} />
-            <Route path="/streams/:id/edit" element={<StreamEditorPage />} />
-            <Route path="/runs/:id" element={<RunPage />} />
+            <Route path="/streams/:id" element={<NumericId what="stream"><StreamDetailPage /></NumericId>} />
+            <Route path="/streams/:id/edit" element={<NumericId what="stream"><StreamEditorPage /></NumericId>} />
+            <Route path="/runs/:id" element={<NumericId what="run"><RunPage /></NumericId>} />
             <Route path="/data-sources" element={<DataSourcesPage />} />
             <Route path="/exceptions" element={<ExceptionsPage />} />
-            <Route path="/exceptions/:id" element={<ExceptionDetailPage />} />
+            <Route path="/exceptions/:id" element={<NumericId what="exception"><ExceptionDetailPage /></NumericId>} />
             <Route path="/reconciliations" element={<LegacyPage />} />
-            <Route path="/reconciliations/:id" element={<LegacyDetailPage />} />
+            <Route path="/reconciliations/:id" element={<NumericId what="reconciliation"><LegacyDetailPage /></NumericId>} />
             <Route path="*" element={<NotFound />} />
           </Routes>
         </Suspense>
       </main>
     </div>
+  );
+}
+
+/** A page whose path names a numbered thing: anything else in its place is not found (not sent to the API). */
+function NumericId({ what, children }: { what: string; children: React.ReactElement }) {
+  const { id = "" } = useParams();
+  return /^[1-9]\d*$/.test(id) ? children : <NoSuchId what={what} id={id} />;
+}
+
+function NoSuchId({ what, id }: { what: string; id: string }) {
+  useTitle("Not found");
+  return (
+    <section>
+      <h1>Not found</h1>
+      <div className="error-box" role="alert">There is no {what} “{id}”: {what} ids are whole numbers from 1.</div>
+    </section>
   );
 }
 

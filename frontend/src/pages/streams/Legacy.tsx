@@ -1,6 +1,6 @@
 import { useState, type FormEvent } from "react";
 import { Link, useParams } from "react-router-dom";
-import { legacy, ruleSets } from "../../services/api";
+import { ApiError, legacy, ruleSets } from "../../services/api";
 import { FileOptions, pickableFiles } from "../../components/FileOptions";
 import { EXCEPTION_REASONS, EXCEPTION_SIDES, EXCEPTION_STATUSES, type LegacyReconciliation } from "../../services/types";
 import { fmtDate, num } from "../../services/format";
@@ -50,6 +50,16 @@ function NewReconciliation({ onCreated }: { onCreated: () => void }) {
   if (!open) return <button type="button" onClick={() => setOpen(true)}>New reconciliation</button>;
   async function submit(e: FormEvent) {
     e.preventDefault();
+    // what the form can tell before asking the API (which would answer "must be >= 1 (got 0)")
+    const local: Record<string, string> = {};
+    if (!v.name.trim()) local.name = "a name is required";
+    if (!v.sourceFileId) local.sourceFileId = "choose the source file";
+    if (!v.targetFileId) local.targetFileId = "choose the target file";
+    if (!v.ruleSetId) local.ruleSetId = "choose a rule set";
+    if (Object.keys(local).length) {
+      setError(new ApiError(400, "VALIDATION_ERROR", "Some fields need attention", local));
+      return;
+    }
     setError(null);
     try {
       const r = await legacy.create(v);
@@ -110,7 +120,7 @@ export function LegacyDetailPage() {
         <h1>{r.name} <Badge value={r.status} /></h1>
         <div className="actions">
           {r.status === "PENDING" && <button type="button" className="primary" onClick={() => act(() => legacy.start(id))}>Start</button>}
-          {running && <button type="button" className="danger" onClick={() => act(() => legacy.cancel(id))}>Cancel</button>}
+          {running && <button type="button" className="danger" onClick={() => confirm(`Cancel ${r.name}? This cannot be undone.`) && act(() => legacy.cancel(id))}>Cancel</button>}
         </div>
       </div>
       <ErrorBox error={actionError} />
