@@ -25,7 +25,10 @@ export function MismatchBrowser() {
       }),
     [f.table, f.mismatch_type, f.resolution_status, f.job_id, f.from_date, f.to_date, page],
   );
-  const selected = data?.mismatches.find((m) => m.mismatch_id === f.selected) ?? null;
+  // a mismatch just resolved or ignored may leave the filtered list (resolution PENDING): it stays
+  // open with its new status, so the person sees the change was made
+  const [kept, setKept] = useState<Mismatch | null>(null);
+  const selected = data?.mismatches.find((m) => m.mismatch_id === f.selected) ?? (kept && kept.mismatch_id === f.selected ? kept : null);
   const filtered = KEYS.some((k) => k !== "selected" && f[k]);
   // selecting a row keeps the page and filters (a `page` change would be dropped otherwise)
   const select = (id: string | null) => set({ selected: id, page });
@@ -74,7 +77,7 @@ export function MismatchBrowser() {
             </table>
             <Pager page={data.pagination.page} totalPages={data.pagination.total_pages} totalItems={data.pagination.total_items} onPage={(p) => set({ page: p, selected: null })} />
           </div>
-          <div>{selected ? <MismatchPanel m={selected} onDone={reload} onClose={() => select(null)} /> : <Empty>Select a mismatch to compare its Cassandra and PostgreSQL rows.</Empty>}</div>
+          <div>{selected ? <MismatchPanel key={selected.mismatch_id} m={selected} onDone={(changed) => { setKept(changed); reload(); }} onClose={() => select(null)} /> : <Empty>Select a mismatch to compare its Cassandra and PostgreSQL rows.</Empty>}</div>
         </div>
       )}
     </section>
@@ -102,7 +105,7 @@ export function RowCompare({ m }: { m: Pick<Mismatch, "cassandra_data" | "postgr
   );
 }
 
-function MismatchPanel({ m, onDone, onClose }: { m: Mismatch; onDone: () => void; onClose: () => void }) {
+function MismatchPanel({ m, onDone, onClose }: { m: Mismatch; onDone: (changed: Mismatch) => void; onClose: () => void }) {
   const [notes, setNotes] = useState(m.resolution_notes ?? "");
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(null);
@@ -115,7 +118,7 @@ function MismatchPanel({ m, onDone, onClose }: { m: Mismatch; onDone: () => void
     try {
       const r = await cdc.resolve(m.mismatch_id, { resolution_status: status, resolution_notes: notes.trim() || null });
       setDone(`Marked ${r.resolution_status.replace(/_/g, " ").toLowerCase()} by ${r.resolved_by ?? "you"}`);
-      onDone();
+      onDone({ ...m, resolution_status: r.resolution_status, resolution_notes: r.resolution_notes, resolved_at: r.resolved_at, resolved_by: r.resolved_by });
     } catch (err) {
       setError(err);
     } finally {

@@ -1,0 +1,57 @@
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { cleanup, fireEvent, render, screen, waitFor } from "@testing-library/react";
+import { MemoryRouter, Route, Routes } from "react-router-dom";
+
+const mm = (id: string, key: string) => ({
+  mismatch_id: id, job_id: "00000000-0000-4000-8000-000000000001", table_name: "users", primary_key_value: key, mismatch_type: "DATA_MISMATCH",
+  cassandra_checksum: "a", postgres_checksum: "b", cassandra_data: { user_id: key, email: "a@x" }, postgres_data: { user_id: key, email: "b@x" },
+  detected_at: "2026-12-02T06:42:13Z", resolution_status: "PENDING", resolution_notes: null, resolved_at: null, resolved_by: null, differing_columns: ["email"],
+});
+const A = mm("00000000-0000-4000-8000-00000000000a", "user-13");
+const B = mm("00000000-0000-4000-8000-00000000000b", "user-301");
+let pending = [A, B];
+
+vi.mock("../../src/services/api", async (orig) => {
+  const real = await orig<typeof import("../../src/services/api")>();
+  return {
+    ...real,
+    cdc: {
+      ...real.cdc,
+      tables: vi.fn(async () => ["users"]),
+      mismatches: vi.fn(async () => ({ mismatches: pending, pagination: { page: 1, page_size: 25, total_pages: 1, total_items: pending.length } })),
+      resolve: vi.fn(async (id: string, body: { resolution_status: string; resolution_notes: string | null }) => {
+        pending = pending.filter((m) => m.mismatch_id !== id); // it leaves the PENDING list
+        return { mismatch_id: id, resolution_status: body.resolution_status, resolution_notes: body.resolution_notes, resolved_at: "2026-12-02T07:00:00Z", resolved_by: "ops@company.com" };
+      }),
+    },
+  };
+});
+
+afterEach(cleanup);
+
+describe("resolving a mismatch in a list of pending ones", () => {
+  it("keeps it open with its new status and says it was done, though it left the list", async () => {
+    const api = await import("../../src/services/api");
+    const { MismatchBrowser } = await import("../../src/pages/cdc/Mismatches");
+    render(
+      <MemoryRouter initialEntries={[`/cdc/mismatches?resolution_status=PENDING&selected=${A.mismatch_id}`]}>
+        <Routes><Route path="/cdc/mismatches" element={<MismatchBrowser />} /></Routes>
+      </MemoryRouter>,
+    );
+    const notes = (await screen.findByLabelText("Notes")) as HTMLTextAreaElement;
+    fireEvent.change(notes, { target: { value: "replayed the CDC event" } });
+    fireEvent.click(screen.getByRole("button", { name: "Mark resolved" }));
+    await waitFor(() => expect(document.querySelectorAll("table[aria-label=mismatches] tbody tr")).toHaveLength(1)); // read again: A is gone
+    const panel = screen.getByRole("article", { name: "mismatch detail" });
+    expect(panel.textContent).toContain("user-13");
+    expect(panel.querySelector('.badge[data-status="MANUAL_RESOLVED"]')).toBeTruthy();
+    expect(screen.getByRole("status").textContent).toBe("Marked manual resolved by ops@company.com");
+    expect(panel.textContent).toContain("“replayed the CDC event”");
+    expect(api.cdc.resolve).toHaveBeenCalledWith(A.mismatch_id, { resolution_status: "MANUAL_RESOLVED", resolution_notes: "replayed the CDC event" });
+
+    // the next one opens with its own empty notes, not the last one's text or message
+    fireEvent.click(screen.getByRole("button", { name: "user-301" }));
+    expect(((await screen.findByLabelText("Notes")) as HTMLTextAreaElement).value).toBe("");
+    expect(screen.queryByRole("status")).toBeNull();
+  });
+});
