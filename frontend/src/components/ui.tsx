@@ -52,6 +52,20 @@ export function ErrorBox({ error }: { error: unknown }) {
   );
 }
 
+/**
+ * A failed re-read of something already shown (a poll during a blip, a 503 while the database
+ * restarts): the last answer stays on the page under this notice instead of being replaced by it.
+ */
+export function StaleNotice({ error }: { error: unknown }) {
+  if (!error) return null;
+  const msg = error instanceof Error ? error.message : String(error);
+  return (
+    <div className="error-box" role="alert" data-stale>
+      <strong>Could not read it again:</strong> {msg}. What is shown is the last answer.
+    </div>
+  );
+}
+
 /** The API's message for one field, shown under that field. */
 export function FieldError({ error, field, id }: { error: unknown; field: string | string[]; id?: string }) {
   if (!(error instanceof ApiError)) return null;

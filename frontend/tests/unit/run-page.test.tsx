@@ -156,3 +156,25 @@ describe("canceling a run", () => {
     ask.mockRestore();
   });
 });
+
+describe("a poll that fails", () => {
+  it("keeps the run on the page with a notice, and clears the notice when a read works again", async () => {
+    const api = await import("../../src/services/api");
+    vi.mocked(api.runs.get).mockResolvedValue(run as never);
+    vi.mocked(api.runs.steps).mockResolvedValue(steps as never);
+    const { RunPage } = await import("../../src/pages/streams/Runs");
+    render(
+      <MemoryRouter initialEntries={["/runs/7"]}>
+        <Routes><Route path="/runs/:id" element={<RunPage />} /></Routes>
+      </MemoryRouter>,
+    );
+    await screen.findByText(/attempt 2 of 3/);
+    vi.mocked(api.runs.get).mockRejectedValue(new api.ApiError(503, "SERVICE_UNAVAILABLE", "The service is unavailable; retry in 2 seconds"));
+    const notice = await screen.findByText("Could not read it again:", {}, { timeout: 4000 });
+    expect(notice.parentElement!.textContent).toContain("The service is unavailable; retry in 2 seconds. What is shown is the last answer.");
+    expect(document.querySelectorAll("li[data-step]")).toHaveLength(3); // the timeline is still there
+    expect(screen.getByRole("button", { name: "Cancel run" })).toBeTruthy();
+    vi.mocked(api.runs.get).mockResolvedValue(run as never);
+    await waitFor(() => expect(document.querySelector("[data-stale]")).toBeNull(), { timeout: 4000 });
+  });
+});

@@ -2,14 +2,14 @@ import { Link, useParams } from "react-router-dom";
 import { cdc } from "../../services/api";
 import { MISMATCH_TYPES } from "../../services/types";
 import { countScope, dur, fmtDate, num, pct } from "../../services/format";
-import { Badge, Crumbs, ErrorBox, Kv, Loading, Progress, useLoad, usePoll, useTitle } from "../../components/ui";
+import { Badge, Crumbs, ErrorBox, StaleNotice, Kv, Loading, Progress, useLoad, usePoll, useTitle } from "../../components/ui";
 
 export function JobDetailPage() {
   const { jobId = "" } = useParams();
   const { data: job, error, reload } = useLoad(() => cdc.job(jobId), [jobId]);
   useTitle(job ? `Job ${job.table_name} ${job.status.toLowerCase()}` : "Job");
   usePoll(reload, 2000, job?.status === "RUNNING");
-  if (error) return <ErrorBox error={error} />;
+  if (error && !job) return <ErrorBox error={error} />;
   if (!job) return <Loading what="Loading the job" />;
   const p = job.progress;
   const progress = p && p.segments_total ? (100 * p.segments_done) / p.segments_total : 0;
@@ -18,6 +18,7 @@ export function JobDetailPage() {
   return (
     <section>
       <Crumbs items={[["Jobs", "/cdc/jobs"], [`${job.table_name} · ${job.job_id.slice(0, 8)}`, null]]} />
+      <StaleNotice error={error} />
       <div className="page-head">
         <h1>
           {job.table_name} <Badge value={job.status} />

@@ -3,7 +3,7 @@ import { Link, useSearchParams } from "react-router-dom";
 import { cdc } from "../../services/api";
 import { PRIORITIES, STRATEGIES, type JobDetail, type Priority, type ValidationStrategy } from "../../services/types";
 import { countScope, num, pct } from "../../services/format";
-import { Badge, ErrorBox, FieldError, Loading, Progress, useLoad, usePoll, useTitle } from "../../components/ui";
+import { Badge, ErrorBox, StaleNotice, FieldError, Loading, Progress, useLoad, usePoll, useTitle } from "../../components/ui";
 
 const STRATEGY_HELP: Record<ValidationStrategy, string> = {
   ROW_COUNT: "quick count comparison only",
@@ -88,7 +88,7 @@ export function TriggerPage() {
 function JobProgress({ jobId }: { jobId: string }) {
   const { data: job, error, reload } = useLoad<JobDetail>(() => cdc.job(jobId), [jobId]);
   usePoll(reload, 1500, !job || job.status === "RUNNING");
-  if (error) return <ErrorBox error={error} />;
+  if (error && !job) return <ErrorBox error={error} />;
   if (!job) return <div className="card"><Loading /></div>;
   const p = job.progress;
   const v = job.status !== "RUNNING" ? 100 : p?.segments_total ? (100 * p.segments_done) / p.segments_total : 2;
@@ -98,6 +98,7 @@ function JobProgress({ jobId }: { jobId: string }) {
         <h3>{job.table_name}</h3>
         <Badge value={job.status} />
       </header>
+      <StaleNotice error={error} />
       <Progress value={v} label={`${job.table_name} progress`} />
       {job.status === "COMPLETED" && (
         <p>

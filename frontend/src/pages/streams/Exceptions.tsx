@@ -5,7 +5,7 @@ import { EXCEPTION_REASONS, EXCEPTION_SIDES, EXCEPTION_STATUSES, type ClosestCan
 
 const candidate = (x: ReconException) => (x.closestCandidate ?? null) as ClosestCandidate | null;
 import { fmtDate, show } from "../../services/format";
-import { Badge, Crumbs, ErrorBox, FieldError, Kv, Loading, NoRows, Pager, Select, useLoad, useTitle, useUrlState } from "../../components/ui";
+import { Badge, Crumbs, ErrorBox, StaleNotice, FieldError, Kv, Loading, NoRows, Pager, Select, useLoad, useTitle, useUrlState } from "../../components/ui";
 
 const KEYS = ["status", "reason", "side", "streamId", "runId", "reconciliationId", "assignee", "olderThanDays"] as const;
 
@@ -149,7 +149,7 @@ export function ExceptionDetailPage() {
   const [historyPage, setHistoryPage] = useState(1);
   const history = useLoad(() => exceptions.history(id, { page: historyPage, pageSize: 20 }), [id, historyPage]);
   useTitle(x ? `Exception ${x.rowKey ?? x.id}` : `Exception ${id}`);
-  if (error) return <ErrorBox error={error} />;
+  if (error && !x) return <ErrorBox error={error} />;
   if (!x) return <Loading what="Loading the exception" />;
   const entries = history.data?.items ?? [];
   const cc = candidate(x);
@@ -157,6 +157,7 @@ export function ExceptionDetailPage() {
     <section>
       <Crumbs items={[["Exceptions", "/exceptions"], [x.rowKey ?? `#${x.id}`, null]]} />
       <h1><code>{x.rowKey}</code> <Badge value={x.reason} /> <Badge value={x.status} /></h1>
+      <StaleNotice error={error} />
       <Kv items={[["side", <Badge value={x.side} />], ["reconciliation", <Link to={`/reconciliations/${x.reconciliationId}`}>{x.reconciliationId}</Link>], ["run", <Link to={`/runs/${x.runId}`}>#{x.runId} step {x.stepOrder}</Link>], ["stream", <Link to={`/streams/${x.streamId}`}>#{x.streamId}</Link>], ["resolved", x.resolvedAt ? `${fmtDate(x.resolvedAt)} by ${x.resolvedBy ?? "—"}` : "—"], ["assignee", x.assignee], ["note", x.note], ["created", fmtDate(x.createdAt)], ["updated", fmtDate(x.updatedAt)]]} />
       {cc ? (
         <div className="card">

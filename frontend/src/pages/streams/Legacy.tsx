@@ -4,7 +4,7 @@ import { ApiError, legacy, ruleSets } from "../../services/api";
 import { FileOptions, pickableFiles } from "../../components/FileOptions";
 import { EXCEPTION_REASONS, EXCEPTION_SIDES, EXCEPTION_STATUSES, type LegacyReconciliation } from "../../services/types";
 import { fmtDate, num } from "../../services/format";
-import { Badge, Crumbs, ErrorBox, FieldError, Kv, Loading, NoRows, Pager, Progress, Select, useLoad, usePoll, useTitle, useUrlState } from "../../components/ui";
+import { Badge, Crumbs, ErrorBox, StaleNotice, FieldError, Kv, Loading, NoRows, Pager, Progress, Select, useLoad, usePoll, useTitle, useUrlState } from "../../components/ui";
 
 export function LegacyPage() {
   useTitle("Reconciliations");
@@ -107,7 +107,7 @@ export function LegacyDetailPage() {
   const running = r?.status === "IN_PROGRESS" || r?.status === "PENDING";
   usePoll(async () => { await Promise.all([reload(), status.reload()]); }, 1500, r?.status === "IN_PROGRESS");
   useTitle(r ? `Reconciliation ${r.name}` : `Reconciliation ${id}`);
-  if (error) return <ErrorBox error={error} />;
+  if (error && !r) return <ErrorBox error={error} />;
   if (!r) return <Loading what="Loading the reconciliation" />;
   const act = async (fn: () => Promise<unknown>) => {
     setActionError(null);
@@ -123,6 +123,7 @@ export function LegacyDetailPage() {
           {running && <button type="button" className="danger" onClick={() => confirm(`Cancel ${r.name}? This cannot be undone.`) && act(() => legacy.cancel(id))}>Cancel</button>}
         </div>
       </div>
+      <StaleNotice error={error} />
       <ErrorBox error={actionError} />
       {r.status === "IN_PROGRESS" && <Progress value={status.data?.progress ?? 0} label="reconciliation progress" />}
       {r.errorMessage && <div className="error-box">{r.errorMessage}</div>}

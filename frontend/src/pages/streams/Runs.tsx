@@ -3,7 +3,7 @@ import { Link, useParams } from "react-router-dom";
 import { ruleSets, runs, streams } from "../../services/api";
 import type { Artifact, StepRun } from "../../services/types";
 import { dur, fmtDate, num, show } from "../../services/format";
-import { Badge, Crumbs, ErrorBox, Kv, Loading, Progress, useLoad, usePoll, useTitle } from "../../components/ui";
+import { Badge, Crumbs, ErrorBox, StaleNotice, Kv, Loading, Progress, useLoad, usePoll, useTitle } from "../../components/ui";
 import { DownloadButton } from "./Files";
 
 const ACTIVE_RUN = new Set(["PENDING", "RUNNING"]);
@@ -21,7 +21,7 @@ export function RunPage() {
   const active = !!data && ACTIVE_RUN.has(data.run.status);
   useTitle(data ? `Run #${id} ${data.run.status.toLowerCase()}` : `Run #${id}`);
   usePoll(reload, 1000, active);
-  if (error) return <ErrorBox error={error} />;
+  if (error && !data) return <ErrorBox error={error} />;
   if (!data) return <Loading what="Loading the run" />;
   const { run } = data;
   // latest attempt per step, earlier attempts kept for the timeline
@@ -60,6 +60,7 @@ export function RunPage() {
           )}
         </div>
       </div>
+      <StaleNotice error={error} />
       <ErrorBox error={cancelError} />
       {run.errorMessage && <div className="error-box" role="alert">{run.errorMessage}</div>}
       {/* a finished run's bar would read as unfinished work (2 of 3 steps when one was skipped) */}
@@ -110,7 +111,7 @@ const artifactRank = (t: string) => (ARTIFACT_ORDER.indexOf(t) + ARTIFACT_ORDER.
 function Artifacts({ stepRunId, runStatus }: { stepRunId: number; runStatus: string }) {
   const { data, error, reload } = useLoad<Artifact[]>(() => runs.artifacts(stepRunId), [stepRunId, runStatus]);
   usePoll(reload, 1000, ACTIVE_RUN.has(runStatus));
-  if (error) return <ErrorBox error={error} />;
+  if (error && !data) return <ErrorBox error={error} />;
   if (!data) return <Loading what="Loading artifacts" />;
   if (data.length === 0) return <p className="muted small">No artifact.</p>;
   return (

@@ -3,7 +3,7 @@ import { Link, useNavigate, useParams } from "react-router-dom";
 import { ApiError, dataSources, files, ruleSets, streams, withoutField } from "../../services/api";
 import { INPUT_TYPES, RUN_STATUSES, STREAM_STATUSES, TRIGGER_TYPES, type InputType, type RunStatus, type StreamInput, type StreamStatus, type StreamValidation, type TriggerType } from "../../services/types";
 import { ago, fmtDate, fmtInZone, num } from "../../services/format";
-import { Badge, Crumbs, ErrorBox, FieldError, Kv, Loading, NoRows, Pager, Select, useLoad, usePoll, useTitle, useUrlState } from "../../components/ui";
+import { Badge, Crumbs, ErrorBox, StaleNotice, FieldError, Kv, Loading, NoRows, Pager, Select, useLoad, usePoll, useTitle, useUrlState } from "../../components/ui";
 import { FileOptions, pickableFiles } from "../../components/FileOptions";
 import { emptyStep, localStepProblems, renumber, toRequest, toStreamInput, type EditorStep, type EditorStream } from "../../services/streams";
 
@@ -86,7 +86,7 @@ export function StreamDetailPage() {
       setBusy(false);
     }
   }
-  if (error) return <ErrorBox error={error} />;
+  if (error && !s) return <ErrorBox error={error} />;
   if (!s) return <Loading what="Loading the stream" />;
   // a schedule's times in its own zone (UTC alongside); null for UTC
   const tz = s.triggerType === "SCHEDULED" ? String((s.triggerConfig as { timezone?: string } | null)?.timezone ?? "UTC") : "UTC";
@@ -108,6 +108,7 @@ export function StreamDetailPage() {
           )}
         </div>
       </div>
+      <StaleNotice error={error} />
       <ErrorBox error={actionError} />
       {validation && <ValidationView v={validation} />}
       <Kv items={[["id", s.id], ["domain", s.domain], ["description", s.description], ["trigger", <><Badge value={s.triggerType} /> <span data-testid="trigger">{triggerText(s.triggerType, s.triggerConfig)}</span></>], ["next run", s.nextRunAt ? <span data-testid="next-run">{zone ? `${fmtInZone(s.nextRunAt, zone)} (${fmtDate(s.nextRunAt)}, ${ago(s.nextRunAt)})` : `${fmtDate(s.nextRunAt)} (${ago(s.nextRunAt)})`}</span> : "—"], ["created", fmtDate(s.createdAt)], ["updated", fmtDate(s.updatedAt)]]} />
