@@ -126,10 +126,10 @@ function Shell() {
             <Route path="/files" element={<FilesPage />} />
             <Route path="/files/:id" element={<NumericId what="file"><FileDetailPage /></NumericId>} />
             <Route path="/rule-sets" element={<RuleSetsPage />} />
-            <Route path="/rule-sets/new" element={<RuleSetEditorPage />} />
+            <Route path="/rule-sets/new" element={<NumericId what="rule set"><RuleSetEditorPage /></NumericId>} />
             <Route path="/rule-sets/:id" element={<NumericId what="rule set"><RuleSetEditorPage /></NumericId>} />
             <Route path="/streams" element={<StreamsPage />} />
-            <Route path="/streams/new" element={<StreamEditorPage />} />
+            <Route path="/streams/new" element={<NumericId what="stream"><StreamEditorPage /></NumericId>} />
             <Route path="/streams/:id" element={<NumericId what="stream"><StreamDetailPage /></NumericId>} />
             <Route path="/streams/:id/edit" element={<NumericId what="stream"><StreamEditorPage /></NumericId>} />
             <Route path="/runs/:id" element={<NumericId what="run"><RunPage /></NumericId>} />
@@ -146,10 +146,14 @@ function Shell() {
   );
 }
 
-/** A page whose path names a numbered thing: anything else in its place is not found (not sent to the API). */
+/**
+ * A page whose path names a numbered thing: anything else in its place is not found (not sent to the
+ * API). Its `new` route is wrapped too, so that the editor keeps its state (the "Saved" message) when
+ * a save moves it from `/rule-sets/new` to `/rule-sets/{id}`.
+ */
 function NumericId({ what, children }: { what: string; children: React.ReactElement }) {
-  const { id = "" } = useParams();
-  return /^[1-9]\d*$/.test(id) ? children : <NoSuchId what={what} id={id} />;
+  const { id } = useParams();
+  return id === undefined || /^[1-9]\d*$/.test(id) ? children : <NoSuchId what={what} id={id} />;
 }
 
 function NoSuchId({ what, id }: { what: string; id: string }) {

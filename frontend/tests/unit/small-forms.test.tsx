@@ -1,8 +1,12 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { cleanup, fireEvent, render, screen } from "@testing-library/react";
+import { cleanup, fireEvent, render, screen, waitFor } from "@testing-library/react";
 import { MemoryRouter, Route, Routes } from "react-router-dom";
 
 const page = <T,>(items: T[]) => ({ items, page: 1, pageSize: 20, totalItems: items.length, totalPages: items.length ? 1 : 0 });
+const saved = (name: string) => ({
+  id: 77, name, description: null, version: 1, latestVersion: 1, sourceKey: null, targetKey: null, createdAt: "2026-12-02T07:00:00Z", updatedAt: "2026-12-02T07:00:00Z",
+  passes: [{ name: "by id", cardinality: "ONE_TO_ONE", conditions: [{ source: "order_id", target: "order_ref", operator: "EQUALS" }] }],
+});
 vi.mock("../../src/services/api", async (orig) => {
   const real = await orig<typeof import("../../src/services/api")>();
   return {
@@ -10,7 +14,7 @@ vi.mock("../../src/services/api", async (orig) => {
     runs: { ...real.runs, get: vi.fn(), steps: vi.fn() },
     legacy: { ...real.legacy, list: vi.fn(async () => page([])), create: vi.fn(), start: vi.fn() },
     files: { ...real.files, list: vi.fn(async () => page([])) },
-    ruleSets: { ...real.ruleSets, list: vi.fn(async () => page([])) },
+    ruleSets: { ...real.ruleSets, list: vi.fn(async () => page([])), create: vi.fn(async (b: { name: string }) => saved(b.name)), get: vi.fn(async () => saved("Exact")) },
   };
 });
 
@@ -47,5 +51,25 @@ describe("new reconciliation", () => {
     expect(at("targetFileId")).toBe("choose the target file");
     expect(at("ruleSetId")).toBe("choose a rule set");
     expect(api.legacy.create).not.toHaveBeenCalled();
+  });
+});
+
+describe("creating a rule set", () => {
+  it("moves to the new rule set's address and still says it was saved", async () => {
+    const api = await import("../../src/services/api");
+    api.auth.set("k");
+    window.history.pushState({}, "", "/rule-sets/new");
+    const { App } = await import("../../src/App");
+    render(<App />);
+    await screen.findByRole("button", { name: "Create rule set" });
+    fireEvent.change(document.querySelector("input[name=name]")!, { target: { value: "Exact" } });
+    fireEvent.change(document.querySelector('input[name="passes[0].name"]')!, { target: { value: "by id" } });
+    fireEvent.change(document.querySelector('input[name="passes[0].conditions[0].source"]')!, { target: { value: "order_id" } });
+    fireEvent.change(document.querySelector('input[name="passes[0].conditions[0].target"]')!, { target: { value: "order_ref" } });
+    fireEvent.click(screen.getByRole("button", { name: "Create rule set" }));
+    await waitFor(() => expect(window.location.pathname).toBe("/rule-sets/77"));
+    await screen.findByRole("heading", { name: "Edit rule set (v1; saving creates v2)" }, { timeout: 3000 });
+    expect(screen.getByRole("status").textContent).toBe("Saved Exact as version 1");
+    api.auth.clear();
   });
 });
