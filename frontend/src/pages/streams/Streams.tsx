@@ -1,7 +1,7 @@
 import { useEffect, useState, type FormEvent } from "react";
 import { Link, useNavigate, useParams } from "react-router-dom";
 import { ApiError, dataSources, files, ruleSets, streams, withoutField } from "../../services/api";
-import { INPUT_TYPES, RUN_STATUSES, STREAM_STATUSES, TRIGGER_TYPES, type InputType, type RunStatus, type StreamInput, type StreamStatus, type StreamValidation, type TriggerType } from "../../services/types";
+import { INPUT_TYPES, RUN_STATUSES, STREAM_STATUSES, TRIGGER_TYPES, type InputType, type RunStatus, type StreamInput, type StreamRun, type StreamStatus, type StreamValidation, type TriggerType } from "../../services/types";
 import { ago, fmtDate, fmtInZone, num } from "../../services/format";
 import { Badge, Crumbs, ErrorBox, StaleNotice, FieldError, Kv, Loading, NoRows, Pager, Select, useLoad, usePoll, useTitle, useUrlState } from "../../components/ui";
 import { FileOptions, pickableFiles } from "../../components/FileOptions";
@@ -12,6 +12,12 @@ export function StreamsPage() {
   const { values: f, page, set } = useUrlState(["status", "domain"] as const);
   const { data, error, loading } = useLoad(() => streams.list({ page, pageSize: 20, status: (f.status || undefined) as StreamStatus | undefined, domain: f.domain || undefined }), [page, f.status, f.domain]);
   const filtered = !!(f.status || f.domain);
+  // each listed stream's latest run (one request each, as the CDC overview reads each table's latest job)
+  const ids = (data?.items ?? []).map((x) => x.id);
+  const last = useLoad(
+    async () => Object.fromEntries(await Promise.all(ids.map(async (i) => [i, (await streams.runs(i, { page: 1, pageSize: 1 }).catch(() => null))?.items[0] ?? null] as const))) as Record<number, StreamRun | null>,
+    [ids.join(",")],
+  );
   return (
     <section>
       <div className="page-head">
@@ -30,7 +36,7 @@ export function StreamsPage() {
       {data && data.items.length === 0 && <NoRows page={data.page} totalPages={data.totalPages} totalItems={data.totalItems} onPage={(p) => set({ page: p })}>{filtered ? "No stream matches these filters." : <>No stream yet. Upload <Link to="/files">files</Link>, define a <Link to="/rule-sets">rule set</Link>, then <Link to="/streams/new">create a stream</Link>.</>}</NoRows>}
       {data && data.items.length > 0 && (
         <table className="grid" aria-label="streams">
-          <thead><tr><th>Id</th><th>Name</th><th>Status</th><th>Domain</th><th>Trigger</th><th>Steps</th><th>Updated</th></tr></thead>
+          <thead><tr><th>Id</th><th>Name</th><th>Status</th><th>Domain</th><th>Trigger</th><th>Steps</th><th>Latest run</th><th>Updated</th></tr></thead>
           <tbody>
             {data.items.map((s) => (
               <tr key={s.id} data-stream={s.name}>
@@ -40,6 +46,7 @@ export function StreamsPage() {
                 <td>{s.domain ?? "—"}</td>
                 <td>{s.triggerType ? <Badge value={s.triggerType} /> : "—"}</td>
                 <td>{s.stepCount ?? "—"}</td>
+                <td data-latest-run>{last.data?.[s.id] ? <LatestRun r={last.data[s.id]!} /> : last.data ? <span className="muted">never run</span> : ""}</td>
                 <td>{fmtDate(s.updatedAt)}</td>
               </tr>
             ))}
@@ -178,6 +185,16 @@ export function StreamDetailPage() {
       )}
       {runs.data && <Pager page={runs.data.page} totalPages={runs.data.totalPages} totalItems={runs.data.totalItems} onPage={(p) => set({ page: p })} />}
     </section>
+  );
+}
+
+function LatestRun({ r }: { r: StreamRun }) {
+  const when = r.completedAt ?? r.startedAt ?? r.createdAt;
+  return (
+    <>
+      <Link to={`/runs/${r.id}`}>#{r.id}</Link> <Badge value={r.status} />{" "}
+      <span className="muted small" title={fmtDate(when)}>{ago(when)}{r.metrics?.exceptionCount ? ` · ${num(r.metrics.exceptionCount)} exceptions` : ""}</span>
+    </>
   );
 }
 

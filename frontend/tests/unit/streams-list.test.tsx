@@ -1,0 +1,44 @@
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { cleanup, render, screen, waitFor } from "@testing-library/react";
+import { MemoryRouter, Route, Routes } from "react-router-dom";
+
+const page = <T,>(items: T[]) => ({ items, page: 1, pageSize: 20, totalItems: items.length, totalPages: 1 });
+const summary = (id: number, name: string) => ({ id, name, description: null, domain: "FINANCE", status: "ACTIVE", triggerType: "MANUAL", stepCount: 2, createdAt: "2026-12-02T06:00:00Z", updatedAt: "2026-12-02T06:00:00Z" });
+const failed = {
+  id: 9202, streamId: 9002, streamVersion: 1, status: "FAILED", currentStepOrder: 2, triggerType: "MANUAL", triggerMetadata: {},
+  metrics: { totalSteps: 2, completedSteps: 1, failedSteps: 1, matchedRecords: 531, exceptionCount: 477 }, errorMessage: "Step 2 failed",
+  startedAt: "2026-12-02T06:42:39Z", completedAt: "2026-12-02T06:42:45Z", createdAt: "2026-12-02T06:42:39Z", updatedAt: "2026-12-02T06:42:45Z",
+};
+vi.mock("../../src/services/api", async (orig) => {
+  const real = await orig<typeof import("../../src/services/api")>();
+  return {
+    ...real,
+    streams: {
+      ...real.streams,
+      list: vi.fn(async () => page([summary(9002, "Settlement with a failing bank step"), summary(9006, "Never run")])),
+      runs: vi.fn(async (id: number) => page(id === 9002 ? [failed] : [])),
+    },
+  };
+});
+
+afterEach(cleanup);
+
+describe("streams list", () => {
+  it("shows each stream's latest run: its status, when, and its exceptions", async () => {
+    const api = await import("../../src/services/api");
+    const { StreamsPage } = await import("../../src/pages/streams/Streams");
+    render(
+      <MemoryRouter initialEntries={["/streams"]}>
+        <Routes><Route path="/streams" element={<StreamsPage />} /></Routes>
+      </MemoryRouter>,
+    );
+    await screen.findByRole("table", { name: "streams" });
+    const cell = (name: string) => document.querySelector(`tr[data-stream="${name}"] td[data-latest-run]`)!;
+    await waitFor(() => expect(cell("Never run").textContent).toBe("never run"));
+    const latest = cell("Settlement with a failing bank step");
+    expect(latest.querySelector('a[href="/runs/9202"]')!.textContent).toBe("#9202");
+    expect(latest.querySelector(".badge")!.getAttribute("data-status")).toBe("FAILED");
+    expect(latest.textContent).toContain("477 exceptions");
+    expect(api.streams.runs).toHaveBeenCalledWith(9002, { page: 1, pageSize: 1 });
+  });
+});
