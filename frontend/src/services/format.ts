@@ -56,6 +56,8 @@ export function dur(seconds: number | null | undefined): string {
 
 export function pct(v: number | null | undefined, digits = 3): string {
   if (v === null || v === undefined) return "—";
+  // a drift too small for `digits` decimals is not zero: 1 row in a million is 0.0001 %, not "0 %"
+  if (v !== 0 && Math.abs(v) < 0.5 * 10 ** -digits) return `${v.toLocaleString("en-US", { maximumSignificantDigits: 2 })} %`;
   return `${Number(v.toFixed(digits))} %`;
 }
 

@@ -49,6 +49,10 @@ describe("numbers and times", () => {
   it("formats drift, durations and sizes", () => {
     expect(pct(0.601002)).toBe("0.601 %");
     expect(pct(null)).toBe("—");
+    expect(pct(0)).toBe("0 %");
+    expect(pct(100 / 1_000_000)).toBe("0.0001 %"); // one row in a million differs: not "0 %"
+    expect(pct(100 / 30_000_000)).toBe("0.0000033 %");
+    expect(pct(0.0005)).toBe("0.001 %");
     expect(dur(135)).toBe("2 min 15 s");
     expect(dur(59)).toBe("59 s");
     expect(dur(7200)).toBe("2 h 0 min");
