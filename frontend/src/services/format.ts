@@ -139,3 +139,20 @@ export function fmtInZone(iso: string | null | undefined, timeZone: string | nul
   const p = Object.fromEntries(parts.map((x) => [x.type, x.value]));
   return `${p.year}-${p.month}-${p.day} ${p.hour}:${p.minute}:${p.second} ${timeZone}`;
 }
+
+/**
+ * `part` of `whole` as a percentage with one decimal, but never rounded to 100 % or 0 % when it is
+ * not: 9,999 of 10,000 rows matched is 99.99 %, not "100.0 %" (nor the API's own rounding to two
+ * decimals, which makes 99.996 read 100). Null when there is nothing to divide.
+ */
+export function shareOf(part: number | null | undefined, whole: number | null | undefined): string | null {
+  if (part === null || part === undefined || !whole) return null;
+  if (part === whole) return "100 %";
+  if (part === 0) return "0 %";
+  const v = (100 * part) / whole;
+  for (let d = 1; d <= 8; d++) {
+    const t = v.toFixed(d);
+    if (Number(t) !== 100 && Number(t) !== 0) return `${t} %`;
+  }
+  return `${v} %`;
+}

@@ -84,3 +84,17 @@ describe("times in a schedule's own zone", () => {
     expect(fmtInZone(null, "Europe/Berlin")).toBe("—");
   });
 });
+
+describe("match rates", () => {
+  it("are never rounded to 100 % or 0 % when they are not", async () => {
+    const { shareOf } = await import("../../src/services/format");
+    expect(shareOf(531, 1000)).toBe("53.1 %");
+    expect(shareOf(9999, 10000)).toBe("99.99 %");
+    expect(shareOf(99996, 100000)).toBe("99.996 %"); // the API's matchRate rounds this to 100.0
+    expect(shareOf(1, 100000)).toBe("0.001 %");
+    expect(shareOf(10, 10)).toBe("100 %");
+    expect(shareOf(0, 10)).toBe("0 %");
+    expect(shareOf(1, 0)).toBeNull();
+    expect(shareOf(null, 10)).toBeNull();
+  });
+});

@@ -3,8 +3,13 @@ import { Link, useParams } from "react-router-dom";
 import { ApiError, legacy, ruleSets } from "../../services/api";
 import { FileOptions, pickableFiles } from "../../components/FileOptions";
 import { EXCEPTION_REASONS, EXCEPTION_SIDES, EXCEPTION_STATUSES, type LegacyReconciliation } from "../../services/types";
-import { fmtDate, num } from "../../services/format";
+import { fmtDate, num, shareOf } from "../../services/format";
 import { Badge, Crumbs, ErrorBox, StaleNotice, FieldError, Kv, Loading, NoRows, Pager, Progress, Select, useLoad, usePoll, useTitle, useUrlState } from "../../components/ui";
+
+/** Matched source rows as a share of the source, from the counts (the API's matchRate is rounded to 2 decimals). */
+function rateOf(r: Pick<LegacyReconciliation, "matchedRecords" | "totalSourceRecords" | "matchRate">): string {
+  return shareOf(r.matchedRecords, r.totalSourceRecords) ?? (r.matchRate === null || r.matchRate === undefined ? "—" : `${r.matchRate} %`);
+}
 
 export function LegacyPage() {
   useTitle("Reconciliations");
@@ -30,7 +35,7 @@ export function LegacyPage() {
                 <td><Badge value={r.status} /></td>
                 <td className="r">{num(r.matchedRecords)}</td>
                 <td className="r">{num(r.exceptionCount)}</td>
-                <td className="r">{r.matchRate === null || r.matchRate === undefined ? "—" : `${r.matchRate.toFixed(1)} %`}</td>
+                <td className="r">{rateOf(r)}</td>
                 <td>{fmtDate(r.createdAt)}</td>
               </tr>
             ))}
@@ -127,7 +132,7 @@ export function LegacyDetailPage() {
       <ErrorBox error={actionError} />
       {r.status === "IN_PROGRESS" && <Progress value={status.data?.progress ?? 0} label="reconciliation progress" />}
       {r.errorMessage && <div className="error-box">{r.errorMessage}</div>}
-      <Kv items={[["source file", <Link to={`/files/${r.sourceFileId}`}>#{r.sourceFileId}</Link>], ["target file", <Link to={`/files/${r.targetFileId}`}>#{r.targetFileId}</Link>], ["rule set", <Link to={`/rule-sets/${r.ruleSetId}`}>#{r.ruleSetId}</Link>], ["source rows", num(r.totalSourceRecords)], ["target rows", num(r.totalTargetRecords)], ["matched", num(r.matchedRecords)], ["unmatched source", num(r.unmatchedSourceRecords)], ["unmatched target", num(r.unmatchedTargetRecords)], ["exceptions", num(r.exceptionCount)], ["match rate", r.matchRate === null || r.matchRate === undefined ? "—" : `${r.matchRate.toFixed(1)} %`], ["run", <Link to={`/runs/${r.runId}`}>#{r.runId} step {r.stepOrder}</Link>], ["started", fmtDate(r.startedAt)], ["completed", fmtDate(r.completedAt)]]} />
+      <Kv items={[["source file", <Link to={`/files/${r.sourceFileId}`}>#{r.sourceFileId}</Link>], ["target file", <Link to={`/files/${r.targetFileId}`}>#{r.targetFileId}</Link>], ["rule set", <Link to={`/rule-sets/${r.ruleSetId}`}>#{r.ruleSetId}</Link>], ["source rows", num(r.totalSourceRecords)], ["target rows", num(r.totalTargetRecords)], ["matched", num(r.matchedRecords)], ["unmatched source", num(r.unmatchedSourceRecords)], ["unmatched target", num(r.unmatchedTargetRecords)], ["exceptions", num(r.exceptionCount)], ["match rate", rateOf(r)], ["run", <Link to={`/runs/${r.runId}`}>#{r.runId} step {r.stepOrder}</Link>], ["started", fmtDate(r.startedAt)], ["completed", fmtDate(r.completedAt)]]} />
       <h2>Exceptions</h2>
       <form className="filters" onSubmit={(e) => e.preventDefault()} aria-label="exception filters">
         <Select id="side" label="Side" value={f.side} options={EXCEPTION_SIDES} onChange={(v) => set({ side: v })} />
