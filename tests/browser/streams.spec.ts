@@ -186,6 +186,7 @@ test("create a two-step stream, run it, watch the steps complete, download an ar
   expect(await counts(2, "source")).toEqual(["20", "12", "8"]);
   expect(await counts(2, "target")).toEqual(["20", "12", "8"]);
   await expect(timeline.locator('li[data-step="2"] a[data-step-exceptions]')).toHaveText("16 exceptions");
+  await expect(timeline.locator('li[data-step="2"] a[data-step-exceptions]')).toHaveAttribute("href", /^\/exceptions\?reconciliationId=\d+$/);
   await expect(timeline.locator('li[data-step="1"]')).toContainText("no exception");
   await expect(timeline.locator('li[data-step="2"]').getByRole("link", { name: `Within a euro ${tag} v1` })).toHaveAttribute("href", `/rule-sets/${loose}?version=1`);
   // a finished run shows no progress bar (it would read as work still to do)

@@ -118,7 +118,7 @@ describe("a finished run", () => {
     expect(row("source")).toEqual(["1,000", "531", "469"]);
     expect(row("target")).toEqual(["539", "531", "8"]);
     const byStep = (o: number) => document.querySelector(`li[data-step="${o}"]`)!;
-    expect(byStep(2).querySelector("a[data-step-exceptions]")!.getAttribute("href")).toBe("/reconciliations/12007");
+    expect(byStep(2).querySelector("a[data-step-exceptions]")!.getAttribute("href")).toBe("/exceptions?reconciliationId=12007");
     expect(byStep(2).textContent).toContain("477 exceptions");
     await waitFor(() => expect(byStep(2).querySelector('a[href="/rule-sets/1?version=3"]')?.textContent).toBe("Orders vs bank v3"));
   });

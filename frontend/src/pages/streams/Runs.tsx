@@ -171,7 +171,7 @@ function StepCounts({ s, ruleSets: names }: { s: StepRun; ruleSets?: Record<numb
         </tbody>
       </table>
       <div className="small">
-        {s.exceptionCount ? <Link to={`/reconciliations/${s.reconciliationId}`} data-step-exceptions={s.exceptionCount}>{num(s.exceptionCount)} exception{s.exceptionCount === 1 ? "" : "s"}</Link> : "no exception"}
+        {s.exceptionCount ? <Link to={`/exceptions?reconciliationId=${s.reconciliationId}`} data-step-exceptions={s.exceptionCount}>{num(s.exceptionCount)} exception{s.exceptionCount === 1 ? "" : "s"}</Link> : "no exception"}
         {rs && <> · {rs}</>}
       </div>
     </div>
