@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, Optional
 
 import duckdb
@@ -25,7 +25,7 @@ from .explain import explain_unmatched, no_candidate_detail
 from .inputs import (EXPLANATION_COLUMNS, CsvDialect, InputError, csv_dialect, detect_format,
                      explanation_tail, ident, reader_sql, sql_str, translate_error)
 from .rules import Cardinality, Operator, Pass, RuleSet, check_columns
-from .sqlparts import AMOUNT_TYPE, CondSQL, Feature, fmt_decimal
+from .sqlparts import AMOUNT_SCALE, AMOUNT_TYPE, CondSQL, Feature, fmt_decimal
 
 MAX_ROUNDS = 256         # mutual-best rounds per pass; rows still contested afterwards are AMBIGUOUS
 
@@ -332,6 +332,24 @@ class _Runner:
                 compiled.append(CondSQL(i, c, f"s.{fs}", f"t.{ft}"))
             self.conds.append(compiled)
             self.kinds.append(kinds)
+
+    def amount_scales(self, s: Side, t: Side):
+        """The decimals the compared amounts are written with (the most in a sample of each column,
+        at most AMOUNT_SCALE): a difference is then written like them ("differs by 1.50", not 1.5)."""
+        scales = {}
+        for side in (s, t):
+            cols = sorted({f.column for f in side.features if f.kind == "amount"})
+            if not cols:
+                continue
+            parts = ", ".join(
+                f"max(CASE WHEN regexp_full_match(v{i}, '[-+]?[0-9]*\\.[0-9]+') THEN length(split_part(v{i}, '.', 2)) END)"
+                for i in range(len(cols)))
+            inner = ", ".join(f"trim(CAST({ident(c)} AS VARCHAR)) AS v{i}" for i, c in enumerate(cols))
+            row = self.one(f"SELECT {parts} FROM (SELECT {inner} FROM {side.table} LIMIT 20480)")
+            scales.update({(side.letter, c): min(int(row[i] or 0), AMOUNT_SCALE) for i, c in enumerate(cols)})
+        self.conds = [[replace(c, scale=max(scales.get(("s", c.cond.source), 0), scales.get(("t", c.cond.target), 0)))
+                       if (("s", c.cond.source) in scales or ("t", c.cond.target) in scales) else c for c in cs]
+                      for cs in self.conds]
 
     @staticmethod
     def _kind(c, s: Side, t: Side, amount_cols, date_cols) -> str:
@@ -688,6 +706,7 @@ class _Runner:
         skey = "m.skey" if s.key_column else "CAST(m.s_rid + 1 AS VARCHAR)"
         tkey = "m.tkey" if t.key_column else "CAST(m.t_rid + 1 AS VARCHAR)"
         has_sim = any(c.op is Operator.SIMILARITY for cs in self.conds for c in cs)
+        scale = max((c.scale for cs in self.conds for c in cs), default=0)
         # exact decimals print much faster than doubles (and read the same everywhere)
         # (a pass without similarity scores 1: its text is written as is, not formatted per row)
         score = ("CASE WHEN m.sim IS NULL THEN '1.000000' ELSE CAST(CAST(round(m.sim, 6) AS DECIMAL(7,6)) AS VARCHAR) END"
@@ -704,7 +723,7 @@ class _Runner:
                    m.s_rid + 1 AS source_row, m.t_rid + 1 AS target_row,
                    {skey} AS source_key, {tkey} AS target_key,
                    {score} AS score,
-                   CASE WHEN m.adiff = 0 THEN '0' WHEN m.adiff IS NOT NULL THEN {fmt_decimal('m.adiff')} END
+                   CASE WHEN m.adiff = 0 THEN '0' WHEN m.adiff IS NOT NULL THEN {fmt_decimal('m.adiff', scale)} END
                        AS amount_difference,
                    m.ddiff AS date_difference_days,
                    {'CAST(round(m.sim, 6) AS DECIMAL(7,6))' if has_sim else 'CAST(NULL AS VARCHAR)'} AS similarity
@@ -771,6 +790,7 @@ def run_match(source_path: str, target_path: str, rule_set: RuleSet, out_dir: st
         r.stage(2, 20)
         r.load(s)
         r.load(t)
+        r.amount_scales(s, t)
         # rowid is the row number of the loaded tables; from here on results are ordered explicitly
         r.sql("SET preserve_insertion_order = false")
         r.sql(f"""CREATE TABLE matches (pass INTEGER, grp BIGINT, s_rid BIGINT, t_rid BIGINT, skey VARCHAR, tkey VARCHAR,

@@ -14,6 +14,7 @@ from .inputs import ident, sql_str
 from .rules import Algorithm, Condition, Normalize, Operator
 
 AMOUNT_TYPE = "DECIMAL(38,10)"   # exact; 28 integer digits, 10 fractional digits
+AMOUNT_SCALE = 10
 
 # ISO dates and timestamps (with Z or an offset) go through TIMESTAMPTZ in the UTC session zone;
 # other spellings through strptime. Slash dates are day-first unless the column shows month-first.
@@ -109,11 +110,17 @@ def similarity_sql(algorithm: Algorithm, a: str, b: str) -> str:
             f"len(list_intersect({ta}, {tb})) / len(list_distinct(list_concat({ta}, {tb}))) END)")
 
 
-def fmt_decimal(x: str) -> str:
-    """Exact decimal as text without trailing fractional zeros (0.3700000000 → 0.37)."""
+def fmt_decimal(x: str, scale: int = 0) -> str:
+    """Exact decimal as text without trailing fractional zeros beyond ``scale`` decimals — the scale
+    of the amounts compared, so a difference reads like them (0.3700000000 → 0.37; 1.5000000000 →
+    1.50 at scale 2, 1.5 at scale 0); digits are never dropped."""
     # at scale 10 the text always has a decimal point, so trimming zeros never eats integer digits;
     # the value is written once (repeated, it would be cast ahead for every row, taken branch or not)
-    return f"rtrim(rtrim(CAST(CAST({x} AS {AMOUNT_TYPE}) AS VARCHAR), '0'), '.')"
+    text = f"CAST(CAST({x} AS {AMOUNT_TYPE}) AS VARCHAR)"
+    if scale <= 0:
+        return f"rtrim(rtrim({text}, '0'), '.')"
+    keep = AMOUNT_SCALE - min(scale, AMOUNT_SCALE)
+    return f"list_transform([{text}], lambda v: left(v, greatest(length(rtrim(v, '0')), length(v) - {keep})))[1]"
 
 
 @dataclass(frozen=True)
@@ -123,6 +130,7 @@ class CondSQL:
     cond: Condition
     s: str            # source derived column (qualified)
     t: str            # target derived column (qualified)
+    scale: int = 0    # amounts: decimals of the compared values (how differences are written)
 
     @property
     def op(self) -> Operator:
@@ -153,7 +161,7 @@ class CondSQL:
         """A SQL text expression: the human sentence for a pair that fails this condition."""
         c = self.cond
         if c.operator is Operator.AMOUNT_TOLERANCE:
-            return (f"'{_q(c.source)} differs by ' || {fmt_decimal(f'abs({self.amount_diff()})')} || "
+            return (f"'{_q(c.source)} differs by ' || {fmt_decimal(f'abs({self.amount_diff()})', self.scale)} || "
                     f"'; tolerance ' || {fmt_decimal(allowance_sql(c, self.s))}")
         if c.operator is Operator.DATE_WINDOW:
             b, a = c.days()

@@ -34,7 +34,8 @@ def test_group_sum_off_by_more_than_the_tolerance(tmp_path):
     u = o.unmatched()["s1"]
     assert u["_reason"] == "TOLERANCE_EXCEEDED"
     assert u["_closest_key"] == "P1" and u["_closest_pass"] == "Payout batches"
-    assert u["_detail"] == "sum of 3 target rows differs by 0.4; tolerance 0.05"
+    # 100.00 against 50.00 + 30.00 + 20.40 = 100.40: written like the amounts, with their two decimals
+    assert u["_detail"] == "sum of 3 target rows differs by 0.40; tolerance 0.05"
     for key, row in o.unmatched("target").items():
         assert row["_reason"] == "TOLERANCE_EXCEEDED" and row["_closest_key"] == "s1", key
 

@@ -80,6 +80,35 @@ def test_absolute_tolerance_bounds_are_inclusive(tmp_path):
     assert o.unmatched()["s1"]["_detail"] == "v differs by 0.02; tolerance 0.01"
 
 
+@pytest.mark.parametrize("src, tgt, tolerance, detail", [
+    ("236.28", "234.78", "0.01", "v differs by 1.50; tolerance 0.01"),     # two decimals, as the amounts
+    ("236", "231", "1", "v differs by 5; tolerance 1"),                    # whole amounts stay whole
+    ("10.5", "12.125", "0.5", "v differs by 1.625; tolerance 0.5"),        # the most decimals of the two
+    ("1.10", "1.00", "0.05", "v differs by 0.10; tolerance 0.05")])
+def test_differences_are_written_with_the_decimals_of_the_amounts(tmp_path, src, tgt, tolerance, detail):
+    got, o = pairs_for(tmp_path, tol("v", absolute=tolerance), [src], [tgt], extra=[eq("w")])
+    assert got == set() and o.unmatched()["s0"]["_detail"] == detail
+
+
+def test_a_tolerated_difference_is_written_with_the_decimals_of_the_amounts(tmp_path):
+    got, o = pairs_for(tmp_path, tol("v", absolute="0.50"), ["10.00", "7.25"], ["10.30", "7.25"], extra=[eq("w")])
+    assert got == {("s0", "t0"), ("s1", "t1")}
+    assert sorted(m["amount_difference"] for m in o.matched) == ["0", "0.30"]
+
+
+def test_written_differences_never_lose_digits():
+    import duckdb
+
+    from chalicelib.matching.sqlparts import fmt_decimal
+
+    con = duckdb.connect()
+    for value, scale, text in (("0.005", 2, "0.005"), ("1.5", 2, "1.50"), ("1.5", 0, "1.5"), ("7", 2, "7.00"),
+                               ("7", 0, "7"), ("-0.1", 3, "-0.100"), ("0.0000000001", 10, "0.0000000001"),
+                               ("12", 10, "12.0000000000")):
+        got = con.execute(f"SELECT {fmt_decimal(f'CAST({value!r} AS DECIMAL(38,10))', scale)}").fetchone()[0]
+        assert got == text, (value, scale, got)
+
+
 def test_percent_of_the_source_value_and_the_larger_allowance(tmp_path):
     # 1% of 200 = 2.00: 202.00 in, 202.01 out
     got, _ = pairs_for(tmp_path, tol("v", percent="1"), ["200", "200"], ["202.00", "202.01"])
