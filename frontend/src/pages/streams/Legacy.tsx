@@ -1,6 +1,6 @@
 import { useState, type FormEvent } from "react";
 import { Link, useParams } from "react-router-dom";
-import { ApiError, legacy, ruleSets } from "../../services/api";
+import { ApiError, files, legacy, ruleSets } from "../../services/api";
 import { FileOptions, pickableFiles } from "../../components/FileOptions";
 import { EXCEPTION_REASONS, EXCEPTION_SIDES, EXCEPTION_STATUSES, type LegacyReconciliation } from "../../services/types";
 import { fmtDate, num, shareOf } from "../../services/format";
@@ -107,6 +107,17 @@ export function LegacyDetailPage() {
   const { values: f, page, set } = useUrlState(["side", "reason", "status"] as const);
   const { data: r, error, reload } = useLoad<LegacyReconciliation>(() => legacy.get(id), [id]);
   const status = useLoad(() => legacy.status(id), [id]);
+  // the inputs and the rule set by name (an input that cannot be read keeps its number)
+  const names = useLoad(async () => {
+    const fileName = (f: number | null | undefined) => (f ? files.get(f).then((x) => x.filename, () => null) : Promise.resolve(null));
+    const [source, target, ruleSet] = await Promise.all([fileName(r?.sourceFileId), fileName(r?.targetFileId), r?.ruleSetId ? ruleSets.get(r.ruleSetId).then((x) => x.name, () => null) : null]);
+    return { source, target, ruleSet };
+  }, [r?.sourceFileId, r?.targetFileId, r?.ruleSetId]);
+  const fileLink = (f: number | null | undefined) => {
+    if (!f) return "—";
+    const n = f === r?.sourceFileId ? names.data?.source : names.data?.target;
+    return <Link to={`/files/${f}`}>{n ? `${n} (#${f})` : `#${f}`}</Link>;
+  };
   const exc = useLoad(() => legacy.exceptions(id, { page, pageSize: 20, side: (f.side || undefined) as never, reason: (f.reason || undefined) as never, status: (f.status || undefined) as never }), [id, page, f.side, f.reason, f.status]);
   const [actionError, setActionError] = useState<unknown>(null);
   const running = r?.status === "IN_PROGRESS" || r?.status === "PENDING";
@@ -132,7 +143,7 @@ export function LegacyDetailPage() {
       <ErrorBox error={actionError} />
       {r.status === "IN_PROGRESS" && <Progress value={status.data?.progress ?? 0} label="reconciliation progress" />}
       {r.errorMessage && <div className="error-box">{r.errorMessage}</div>}
-      <Kv items={[["source file", <Link to={`/files/${r.sourceFileId}`}>#{r.sourceFileId}</Link>], ["target file", <Link to={`/files/${r.targetFileId}`}>#{r.targetFileId}</Link>], ["rule set", <Link to={`/rule-sets/${r.ruleSetId}`}>#{r.ruleSetId}</Link>], ["source rows", num(r.totalSourceRecords)], ["target rows", num(r.totalTargetRecords)], ["matched", num(r.matchedRecords)], ["unmatched source", num(r.unmatchedSourceRecords)], ["unmatched target", num(r.unmatchedTargetRecords)], ["exceptions", num(r.exceptionCount)], ["match rate", rateOf(r)], ["run", <Link to={`/runs/${r.runId}`}>#{r.runId} step {r.stepOrder}</Link>], ["started", fmtDate(r.startedAt)], ["completed", fmtDate(r.completedAt)]]} />
+      <Kv items={[["source file", fileLink(r.sourceFileId)], ["target file", fileLink(r.targetFileId)], ["rule set", r.ruleSetId ? <Link to={`/rule-sets/${r.ruleSetId}`}>{names.data?.ruleSet ?? `#${r.ruleSetId}`}</Link> : "—"], ["source rows", num(r.totalSourceRecords)], ["target rows", num(r.totalTargetRecords)], ["matched", num(r.matchedRecords)], ["unmatched source", num(r.unmatchedSourceRecords)], ["unmatched target", num(r.unmatchedTargetRecords)], ["exceptions", r.exceptionCount ? <Link to={`/exceptions?reconciliationId=${id}`}>{num(r.exceptionCount)}</Link> : num(r.exceptionCount)], ["match rate", rateOf(r)], ["run", <Link to={`/runs/${r.runId}`}>#{r.runId} step {r.stepOrder}</Link>], ["started", fmtDate(r.startedAt)], ["completed", fmtDate(r.completedAt)]]} />
       <h2>Exceptions</h2>
       <form className="filters" onSubmit={(e) => e.preventDefault()} aria-label="exception filters">
         <Select id="side" label="Side" value={f.side} options={EXCEPTION_SIDES} onChange={(v) => set({ side: v })} />
