@@ -241,6 +241,12 @@ test("create a two-step stream, run it, watch the steps complete, download an ar
   expect(new Set(assigned.data.items.map((x) => `${x.side} ${x.reason}`))).toEqual(new Set(["TARGET NO_CANDIDATE"]));
   await page.getByLabel("Side").selectOption("");
   await page.locator("table[aria-label=exceptions] tbody tr").first().getByRole("link").first().click();
+  // a long unbroken value (a pasted list of addresses) wraps inside the page instead of widening it
+  await page.getByLabel("Assignee").fill("finance-ops-" + "x".repeat(240));
+  await page.getByRole("button", { name: "Save" }).click();
+  await expect(page.getByRole("status")).toContainText("Saved");
+  await expect(page.getByRole("table", { name: "history" })).toContainText("x".repeat(200));
+  expect(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth)).toBe(true);
   await page.getByLabel("Assignee").fill("finance-ops@company.com");
   await page.getByLabel("Status").selectOption("RESOLVED");
   await page.getByLabel("Note").fill("Refunded before settlement");

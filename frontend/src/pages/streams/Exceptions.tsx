@@ -182,9 +182,9 @@ export function ExceptionDetailPage() {
           <tbody>
             {entries.map((h, i) => (
               <tr key={h.id ?? i}>
-                <td>{fmtDate(h.changedAt)}</td>
+                <td className="nowrap">{fmtDate(h.changedAt)}</td>
                 <td>{h.changedBy}</td>
-                <td className="small">{Object.entries(h.changes ?? {}).map(([k, v]) => `${k}: ${describeChange(v)}`).join(" · ")}</td>
+                <td className="small text">{Object.entries(h.changes ?? {}).map(([k, v]) => `${k}: ${describeChange(v)}`).join(" · ")}</td>
               </tr>
             ))}
           </tbody>
