@@ -224,6 +224,13 @@ test("create a two-step stream, run it, watch the steps complete, download an ar
   await expect(off.locator(".badge[data-status=TOLERANCE_EXCEEDED]")).toBeVisible();
   await expect(off).toContainText("TX-93");
   await shot(page, "streams-exceptions");
+  // all 16 as CSV, the amounts exactly as in the uploaded file
+  const [csvDl] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "Download CSV (16)" }).click()]);
+  const csv = readFileSync((await csvDl.path())!, "utf8").trim().split("\r\n");
+  expect(csv).toHaveLength(17);
+  const ord93 = csv.find((l) => l.includes(",SOURCE,ORD-93,"))!;
+  expect(ord93).toContain(`,${(10 + 93 * 1.37).toFixed(2)},`);
+  expect(ord93).toContain("TOLERANCE_EXCEEDED");
   await page.getByLabel("Reason").selectOption("NO_CANDIDATE");
   await expect(page).toHaveURL(/reason=NO_CANDIDATE/);
   await expect(page.locator(".pager")).toContainText("8 items");

@@ -11,6 +11,7 @@ vi.mock("../../src/services/api", async (orig) => {
   const real = await orig<typeof import("../../src/services/api")>();
   return {
     ...real,
+    saveBlob: vi.fn(),
     exceptions: {
       ...real.exceptions,
       list: vi.fn(async () => ({ items: [exc(1), exc(2), exc(3)], page: 1, pageSize: 25, totalItems: 3, totalPages: 1 })),
@@ -73,5 +74,19 @@ describe("exceptions queue", () => {
     expect(screen.getByRole("button", { name: "Apply to 3 exceptions" })).toBeTruthy();
     fireEvent.click(screen.getByLabelText("select every exception of this page"));
     expect(screen.queryByRole("form", { name: "change the selected exceptions" })).toBeNull();
+  });
+
+  it("downloads every exception the filters select as CSV, not only the page shown", async () => {
+    const api = await import("../../src/services/api");
+    await open("/exceptions?status=OPEN&side=SOURCE");
+    fireEvent.click(screen.getByRole("button", { name: "Download CSV (3)" }));
+    await waitFor(() => expect(api.saveBlob).toHaveBeenCalled());
+    expect(api.exceptions.list).toHaveBeenCalledWith(expect.objectContaining({ status: "OPEN", side: "SOURCE", page: 1, pageSize: 100 }));
+    const [blob, name] = vi.mocked(api.saveBlob).mock.calls[0];
+    expect(name).toMatch(/^exceptions-\d{8}T\d{4}Z\.csv$/);
+    const lines = (await (blob as Blob).text()).trim().split("\r\n");
+    expect(lines).toHaveLength(4);
+    expect(lines[0].startsWith("id,status,reason,side,rowKey,row.order_id,row.amount,")).toBe(true);
+    expect(lines[1].startsWith("1,OPEN,NO_CANDIDATE,SOURCE,ORD-1,ORD-1,236.28,")).toBe(true);
   });
 });

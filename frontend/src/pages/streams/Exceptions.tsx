@@ -1,6 +1,7 @@
 import { useEffect, useState, type FormEvent } from "react";
 import { Link, useParams } from "react-router-dom";
-import { exceptions } from "../../services/api";
+import { exceptions, saveBlob, type ExceptionsQuery } from "../../services/api";
+import { exceptionsCsv } from "../../services/export";
 import { EXCEPTION_REASONS, EXCEPTION_SIDES, EXCEPTION_STATUSES, type ClosestCandidate, type ExceptionPatch, type ExceptionStatus, type ReconException } from "../../services/types";
 
 const candidate = (x: ReconException) => (x.closestCandidate ?? null) as ClosestCandidate | null;
@@ -13,14 +14,11 @@ export function ExceptionsPage() {
   useTitle("Exceptions");
   const { values: f, page, set } = useUrlState(KEYS);
   const n = (v: string) => (v ? Number(v) : undefined);
-  const { data, error, loading, reload } = useLoad(
-    () =>
-      exceptions.list({
-        page, pageSize: 25, status: (f.status || undefined) as ExceptionStatus | undefined, reason: (f.reason || undefined) as never, side: (f.side || undefined) as never,
-        streamId: n(f.streamId), runId: n(f.runId), reconciliationId: n(f.reconciliationId), assignee: f.assignee || undefined, olderThanDays: n(f.olderThanDays),
-      }),
-    [page, ...KEYS.map((k) => f[k])],
-  );
+  const query = {
+    status: (f.status || undefined) as ExceptionStatus | undefined, reason: (f.reason || undefined) as never, side: (f.side || undefined) as never,
+    streamId: n(f.streamId), runId: n(f.runId), reconciliationId: n(f.reconciliationId), assignee: f.assignee || undefined, olderThanDays: n(f.olderThanDays),
+  };
+  const { data, error, loading, reload } = useLoad(() => exceptions.list({ ...query, page, pageSize: 25 }), [page, ...KEYS.map((k) => f[k])]);
   // the rows ticked for a change to all of them at once (this page's rows only)
   const [picked, setPicked] = useState<Set<number>>(new Set());
   const [bulkResult, setBulkResult] = useState<BulkResult | null>(null);
@@ -50,6 +48,7 @@ export function ExceptionsPage() {
         {text("assignee", "Assignee")}
         {text("olderThanDays", "Older than (days)", "number")}
         {filtered && <button type="button" className="link" onClick={() => set(Object.fromEntries(KEYS.map((k) => [k, ""])))}>Clear filters</button>}
+        {data && data.totalItems > 0 && <ExportCsv query={query} total={data.totalItems} />}
       </form>
       <ErrorBox error={error} />
       {loading && !data && <Loading what="Loading exceptions" />}
@@ -96,6 +95,38 @@ export function ExceptionsPage() {
  * One change (status, assignee, note: what is left empty is kept) to every ticked exception, one
  * PATCH each as a script would do; each change is in that exception's history. Failures are listed.
  */
+const EXPORT_LIMIT = 20_000;
+
+/** Every exception the filters select (not only this page), read 100 at a time, saved as CSV. */
+function ExportCsv({ query, total }: { query: Omit<ExceptionsQuery, "page" | "pageSize">; total: number }) {
+  const [state, setState] = useState<{ read?: number; error?: unknown }>({});
+  const busy = state.read !== undefined;
+  async function go() {
+    setState({ read: 0 });
+    try {
+      const items: ReconException[] = [];
+      for (let p = 1; ; p++) {
+        const r = await exceptions.list({ ...query, page: p, pageSize: 100 });
+        items.push(...r.items);
+        setState({ read: items.length });
+        if (p >= r.totalPages || r.items.length === 0) break;
+      }
+      const stamp = new Date().toISOString().slice(0, 16).replace(/[-:]/g, "");
+      saveBlob(new Blob([exceptionsCsv(items)], { type: "text/csv;charset=utf-8" }), `exceptions-${stamp}Z.csv`);
+      setState({});
+    } catch (e) {
+      setState({ error: e });
+    }
+  }
+  if (total > EXPORT_LIMIT) return <span className="muted small">{`${total.toLocaleString("en-US")} exceptions: narrow the filters to ${EXPORT_LIMIT.toLocaleString("en-US")} or fewer to download them`}</span>;
+  return (
+    <span className="download">
+      <button type="button" onClick={go} disabled={busy}>{busy ? `Reading ${state.read!.toLocaleString("en-US")} of ${total.toLocaleString("en-US")}…` : `Download CSV (${total.toLocaleString("en-US")})`}</button>
+      {state.error ? <ErrorBox error={state.error} /> : null}
+    </span>
+  );
+}
+
 type BulkResult = { ok: number; failed: [number, string][] };
 
 function BulkChange({ ids, onDone }: { ids: number[]; onDone: (r: BulkResult) => void }) {
