@@ -1,9 +1,12 @@
-import { useState, type FormEvent } from "react";
+import { useEffect, useState, type FormEvent } from "react";
 import { Link } from "react-router-dom";
 import { cdc } from "../../services/api";
 import { MISMATCH_TYPES, RESOLUTION_STATUSES, type Mismatch } from "../../services/types";
 import { differingFields, fmtDate, isoToLocalInput, localInputToIso, show } from "../../services/format";
 import { Badge, Empty, ErrorBox, FieldError, Loading, NoRows, Pager, Select, useLoad, useTitle, useUrlState } from "../../components/ui";
+
+const PAGE_SIZE = 25;
+const SEARCH_PAGES = 20; // up to 2,000 mismatches are searched for a linked one
 
 const KEYS = ["table", "mismatch_type", "resolution_status", "job_id", "from_date", "to_date", "selected"] as const;
 
@@ -11,20 +14,43 @@ export function MismatchBrowser() {
   useTitle("CDC mismatches");
   const { values: f, page, set } = useUrlState(KEYS);
   const tables = useLoad(() => cdc.tables(), []);
+  const filters = {
+    table: f.table || undefined,
+    mismatch_type: (f.mismatch_type || undefined) as never,
+    resolution_status: (f.resolution_status || undefined) as never,
+    job_id: f.job_id || undefined,
+    from_date: f.from_date || undefined,
+    to_date: f.to_date || undefined,
+  };
   const { data, error, loading, reload } = useLoad(
-    () =>
-      cdc.mismatches({
-        table: f.table || undefined,
-        mismatch_type: (f.mismatch_type || undefined) as never,
-        resolution_status: (f.resolution_status || undefined) as never,
-        job_id: f.job_id || undefined,
-        from_date: f.from_date || undefined,
-        to_date: f.to_date || undefined,
-        page,
-        page_size: 25,
-      }),
+    () => cdc.mismatches({ ...filters, page, page_size: PAGE_SIZE }),
     [f.table, f.mismatch_type, f.resolution_status, f.job_id, f.from_date, f.to_date, page],
   );
+  // a link to one mismatch (a job's sample: its oldest, while this list shows the newest first) may
+  // name one that is not on the page asked for: look for it and go to its page
+  const [missing, setMissing] = useState<string | null>(null);
+  useEffect(() => {
+    const want = f.selected;
+    if (!data || !want || data.mismatches.some((m) => m.mismatch_id === want) || kept?.mismatch_id === want) return;
+    let stop = false;
+    (async () => {
+      for (let p = 1; p <= SEARCH_PAGES; p++) {
+        const r = await cdc.mismatches({ ...filters, page: p, page_size: 100 });
+        const i = r.mismatches.findIndex((m) => m.mismatch_id === want);
+        if (i >= 0) {
+          const target = Math.floor(((p - 1) * 100 + i) / PAGE_SIZE) + 1;
+          if (!stop && target !== page) set({ page: target, selected: want });
+          return;
+        }
+        if (p >= r.pagination.total_pages) break;
+      }
+      if (!stop) setMissing(want);
+    })().catch(() => !stop && setMissing(want));
+    return () => {
+      stop = true;
+    };
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [data, f.selected]);
   // a mismatch just resolved or ignored may leave the filtered list (resolution PENDING): it stays
   // open with its new status, so the person sees the change was made
   const [kept, setKept] = useState<Mismatch | null>(null);
@@ -77,7 +103,7 @@ export function MismatchBrowser() {
             </table>
             <Pager page={data.pagination.page} totalPages={data.pagination.total_pages} totalItems={data.pagination.total_items} onPage={(p) => set({ page: p, selected: null })} />
           </div>
-          <div>{selected ? <MismatchPanel key={selected.mismatch_id} m={selected} onDone={(changed) => { setKept(changed); reload(); }} onClose={() => select(null)} /> : <Empty>Select a mismatch to compare its Cassandra and PostgreSQL rows.</Empty>}</div>
+          <div>{!selected && missing && missing === f.selected && <p className="muted" role="status">The mismatch this link names is not among these (filters or resolution changed since).</p>}{selected ? <MismatchPanel key={selected.mismatch_id} m={selected} onDone={(changed) => { setKept(changed); reload(); }} onClose={() => select(null)} /> : <Empty>Select a mismatch to compare its Cassandra and PostgreSQL rows.</Empty>}</div>
         </div>
       )}
     </section>
