@@ -138,6 +138,19 @@ def _step_def(row: dict) -> dict:
     return {}
 
 
+def match_rate(matched: int | None, source_rows: int | None) -> float | None:
+    """Matched source rows as a percent of the source rows, two decimals — never 100.0 while a row is
+    unmatched nor 0.0 once one matched (99,996 of 100,000 read 99.99, not 100.0)."""
+    if not source_rows or matched is None:
+        return None
+    rate = round(100.0 * matched / source_rows, 2)
+    if matched < source_rows:
+        rate = min(rate, 99.99)
+    if matched > 0:
+        rate = max(rate, 0.01)
+    return rate
+
+
 def view(row: dict) -> dict:
     st = _step_def(row)
     legacy = row["kind"] == "LEGACY" and row["legacy_name"] is not None
@@ -151,7 +164,7 @@ def view(row: dict) -> dict:
         return inp.get("id") if inp.get("type") == "FILE" else None
 
     source_rows, matched = row["source_rows"], row["matched_source_rows"]
-    rate = round(100.0 * matched / source_rows, 2) if source_rows and matched is not None else None
+    rate = match_rate(matched, source_rows)
     return {
         "id": row["reconciliation_id"],
         "name": row["legacy_name"] if legacy else f"{row['stream_name']} / {row['step_name']}",
