@@ -97,6 +97,19 @@ test("trigger a CHECKSUM job, watch it complete with the demo drift, resolve a m
   await page.goBack();
   await expect(page).not.toHaveURL(/selected=/);
   await expect(page.getByLabel("Type")).toHaveValue("DATA_MISMATCH");
+
+  // the job's rows missing in Cassandra, ticked and ignored at once with one note (checked through the API)
+  await page.getByLabel("Type").selectOption("MISSING_IN_CASSANDRA");
+  await expect(rows).toHaveCount(users.MISSING_IN_CASSANDRA);
+  await page.getByLabel("select every mismatch of this page").check();
+  await page.getByLabel("Note for all of them").fill("Deleted in Cassandra on purpose; PostgreSQL keeps history");
+  await page.getByRole("button", { name: `Ignore ${users.MISSING_IN_CASSANDRA} (expected)` }).click();
+  await expect(page.locator("[data-bulk-result]")).toHaveText(`Marked ${users.MISSING_IN_CASSANDRA} of ${users.MISSING_IN_CASSANDRA} ignored.`);
+  const jobId = new URL(page.url()).searchParams.get("job_id")!;
+  const ignored = await api<{ mismatches: { resolution_status: string; resolution_notes: string }[] }>(page, "GET", `/reconciliation/mismatches?job_id=${jobId}&mismatch_type=MISSING_IN_CASSANDRA&page_size=100`);
+  expect(ignored.mismatches.map((x) => `${x.resolution_status} ${x.resolution_notes}`)).toEqual(
+    Array(users.MISSING_IN_CASSANDRA).fill("IGNORED Deleted in Cassandra on purpose; PostgreSQL keeps history"),
+  );
 });
 
 test("overview, job list filters and paging in the URL, drift chart", async ({ page }) => {

@@ -54,4 +54,25 @@ describe("resolving a mismatch in a list of pending ones", () => {
     expect(((await screen.findByLabelText("Notes")) as HTMLTextAreaElement).value).toBe("");
     expect(screen.queryByRole("status")).toBeNull();
   });
+
+  it("marks the ticked mismatches at once with one note, one request each", async () => {
+    pending = [A, B];
+    const api = await import("../../src/services/api");
+    vi.mocked(api.cdc.resolve).mockClear();
+    const { MismatchBrowser } = await import("../../src/pages/cdc/Mismatches");
+    render(
+      <MemoryRouter initialEntries={["/cdc/mismatches?resolution_status=PENDING"]}>
+        <Routes><Route path="/cdc/mismatches" element={<MismatchBrowser />} /></Routes>
+      </MemoryRouter>,
+    );
+    fireEvent.click(await screen.findByLabelText("select every mismatch of this page"));
+    const form = screen.getByRole("form", { name: "resolve the selected mismatches" });
+    expect(form.textContent).toContain("2 selected");
+    fireEvent.change(screen.getByLabelText("Note for all of them"), { target: { value: "rows deleted on purpose (GDPR request 4411)" } });
+    fireEvent.click(screen.getByRole("button", { name: "Ignore 2 (expected)" }));
+    expect((await screen.findByText(/Marked 2 of 2 ignored/)).textContent).toBe("Marked 2 of 2 ignored.");
+    expect(api.cdc.resolve).toHaveBeenCalledTimes(2);
+    expect(api.cdc.resolve).toHaveBeenCalledWith(B.mismatch_id, { resolution_status: "IGNORED", resolution_notes: "rows deleted on purpose (GDPR request 4411)" });
+    await waitFor(() => expect(screen.queryByRole("table", { name: "mismatches" })).toBeNull()); // none pending any more
+  });
 });

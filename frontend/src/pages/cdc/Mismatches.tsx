@@ -54,6 +54,12 @@ export function MismatchBrowser() {
   // a mismatch just resolved or ignored may leave the filtered list (resolution PENDING): it stays
   // open with its new status, so the person sees the change was made
   const [kept, setKept] = useState<Mismatch | null>(null);
+  // the rows ticked for one resolution to all of them (this page's rows only)
+  const [picked, setPicked] = useState<Set<string>>(new Set());
+  const [bulkResult, setBulkResult] = useState<BulkResult | null>(null);
+  useEffect(() => setPicked(new Set()), [data]);
+  // eslint-disable-next-line react-hooks/exhaustive-deps
+  useEffect(() => setBulkResult(null), [f.table, f.mismatch_type, f.resolution_status, f.job_id, f.from_date, f.to_date, page]);
   const selected = data?.mismatches.find((m) => m.mismatch_id === f.selected) ?? (kept && kept.mismatch_id === f.selected ? kept : null);
   const filtered = KEYS.some((k) => k !== "selected" && f[k]);
   // selecting a row keeps the page and filters (a `page` change would be dropped otherwise)
@@ -80,6 +86,12 @@ export function MismatchBrowser() {
         {filtered && <button type="button" className="link" onClick={() => set({ table: "", mismatch_type: "", resolution_status: "", job_id: "", from_date: "", to_date: "", selected: null })}>Clear filters</button>}
       </form>
       <ErrorBox error={error} />
+      {bulkResult && (
+        <div role="status" className={bulkResult.failed.length ? "error-box" : "card ok-box"} data-bulk-result>
+          {`Marked ${bulkResult.ok} of ${bulkResult.ok + bulkResult.failed.length} ${bulkResult.status.replace(/_/g, " ").toLowerCase()}${bulkResult.failed.length ? "; these were not changed:" : "."}`}
+          {bulkResult.failed.length > 0 && <ul>{bulkResult.failed.map(([id, msg]) => <li key={id}><code>{id}</code>: {msg}</li>)}</ul>}
+        </div>
+      )}
       {loading && !data && <Loading what="Loading mismatches" />}
       {data && data.mismatches.length === 0 && (
         <NoRows page={data.pagination.page} totalPages={data.pagination.total_pages} totalItems={data.pagination.total_items} onPage={(p) => set({ page: p, selected: null })}>{filtered ? "No mismatch matches these filters. Clear or widen them." : <>No mismatch recorded. <Link to="/cdc/trigger">Run a CHECKSUM or SAMPLE job</Link> to look for some.</>}</NoRows>
@@ -87,11 +99,18 @@ export function MismatchBrowser() {
       {data && data.mismatches.length > 0 && (
         <div className="split">
           <div>
+            {picked.size > 0 && <BulkResolve ids={data.mismatches.filter((m) => picked.has(m.mismatch_id)).map((m) => m.mismatch_id)} onDone={(r) => { setBulkResult(r); reload(); }} />}
             <table className="grid" aria-label="mismatches">
-              <thead><tr><th>Table</th><th>Key</th><th>Type</th><th>Detected</th><th>Resolution</th></tr></thead>
+              <thead>
+                <tr>
+                  <th><input type="checkbox" aria-label="select every mismatch of this page" checked={data.mismatches.every((m) => picked.has(m.mismatch_id))} onChange={(e) => setPicked(e.target.checked ? new Set(data.mismatches.map((m) => m.mismatch_id)) : new Set())} /></th>
+                  <th>Table</th><th>Key</th><th>Type</th><th>Detected</th><th>Resolution</th>
+                </tr>
+              </thead>
               <tbody>
                 {data.mismatches.map((m) => (
                   <tr key={m.mismatch_id} className={m.mismatch_id === f.selected ? "selected" : ""} data-mismatch={m.mismatch_id}>
+                    <td><input type="checkbox" aria-label={`select mismatch ${m.primary_key_value}`} checked={picked.has(m.mismatch_id)} onChange={(e) => setPicked((p) => { const q = new Set(p); if (e.target.checked) q.add(m.mismatch_id); else q.delete(m.mismatch_id); return q; })} /></td>
                     <td>{m.table_name}</td>
                     <td><button type="button" className="link" onClick={() => select(m.mismatch_id)} aria-pressed={m.mismatch_id === f.selected}><code>{m.primary_key_value}</code></button></td>
                     <td><Badge value={m.mismatch_type} /></td>
@@ -107,6 +126,43 @@ export function MismatchBrowser() {
         </div>
       )}
     </section>
+  );
+}
+
+type BulkResult = { status: string; ok: number; failed: [string, string][] };
+
+/** One resolution (resolved or ignored, with one note) for every ticked mismatch: one request each, failures listed. */
+function BulkResolve({ ids, onDone }: { ids: string[]; onDone: (r: BulkResult) => void }) {
+  const [notes, setNotes] = useState("");
+  const [progress, setProgress] = useState<number | null>(null);
+  async function apply(status: "MANUAL_RESOLVED" | "IGNORED", e?: FormEvent) {
+    e?.preventDefault();
+    const failed: [string, string][] = [];
+    let ok = 0;
+    for (let i = 0; i < ids.length; i++) {
+      setProgress(i);
+      try {
+        await cdc.resolve(ids[i], { resolution_status: status, resolution_notes: notes.trim() || null });
+        ok++;
+      } catch (err) {
+        failed.push([ids[i], err instanceof Error ? err.message : String(err)]);
+      }
+    }
+    setProgress(null);
+    onDone({ status, ok, failed });
+  }
+  const busy = progress !== null;
+  return (
+    <form className="card form bulk" onSubmit={(e) => apply("MANUAL_RESOLVED", e)} aria-label="resolve the selected mismatches">
+      <div className="row">
+        <strong className="bulk-count">{ids.length} selected</strong>
+        <label>Note for all of them<input name="bulk-notes" maxLength={1000} value={notes} onChange={(e) => setNotes(e.target.value)} placeholder="What was done, or why the difference is expected" /></label>
+      </div>
+      <div className="actions">
+        <button type="submit" className="primary" disabled={busy}>{busy ? `Saving ${progress! + 1} of ${ids.length}…` : `Mark ${ids.length} resolved`}</button>
+        <button type="button" disabled={busy} onClick={() => apply("IGNORED")}>Ignore {ids.length} (expected)</button>
+      </div>
+    </form>
   );
 }
 
