@@ -16,7 +16,9 @@ const jobs = [
 ];
 
 vi.mock("react-chartjs-2", () => ({
-  Line: (p: { data: { labels: string[]; datasets: { data: number[] }[] } }) => <div data-testid="chart" data-labels={p.data.labels.join("|")} data-drift={p.data.datasets[0].data.join("|")} />,
+  Line: (p: { data: { labels: string[]; datasets: { data: number[] }[] }; role?: string; "aria-label"?: string }) => (
+    <div data-testid="chart" role={p.role} aria-label={p["aria-label"]} data-labels={p.data.labels.join("|")} data-drift={p.data.datasets[0].data.join("|")} />
+  ),
 }));
 vi.mock("../../src/services/api", async (orig) => {
   const real = await orig<typeof import("../../src/services/api")>();
@@ -64,6 +66,8 @@ describe("drift over time", () => {
     );
     const chart = await screen.findByTestId("chart");
     expect(chart.getAttribute("data-drift")!.split("|")).toHaveLength(3);
+    // the chart has a text alternative (axe: role-img-alt)
+    expect(screen.getByRole("img").getAttribute("aria-label")).toBe("Drift of users over 3 completed jobs: from 0.701 % to 0.501 %; the table below lists them");
     expect(screen.getByRole("note").textContent).toContain("These jobs used 2 strategies (CHECKSUM, SAMPLE)");
     fireEvent.change(screen.getByLabelText("Strategy"), { target: { value: "CHECKSUM" } });
     // oldest first, CHECKSUM jobs only

@@ -47,8 +47,10 @@ export default function DriftPage() {
       {data && data.length === 0 && f.strategy && <Empty>No completed {f.strategy} job of {table}.</Empty>}
       {data && data.length === 0 && !f.strategy && <Empty>No completed job of {table} yet. <Link to={`/cdc/trigger?tables=${encodeURIComponent(table)}`}>Reconcile it now.</Link></Empty>}
       {data && data.length > 0 && (
-        <div className="card chart" aria-label={`drift chart of ${table}`}>
+        <div className="card chart">
           <Line
+            role="img"
+            aria-label={`Drift of ${table} over ${data.length} completed job${data.length === 1 ? "" : "s"}${f.strategy ? ` (${f.strategy})` : ""}: from ${pct(data[0].drift_percentage)} to ${pct(data[data.length - 1].drift_percentage)}; the table below lists them`}
             data={{
               labels: data.map((j) => fmtDate(j.completed_at)),
               datasets: [
