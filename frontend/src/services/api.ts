@@ -185,6 +185,7 @@ export const dataSources = {
   get: (id: number) => sx(c.GET("/api/v1/data-sources/{id}", { params: path(id) })),
   create: (body: DataSourceInput) => sx(c.POST("/api/v1/data-sources", { body })),
   test: (id: number) => sx(c.POST("/api/v1/data-sources/{id}/test", { params: path(id) })),
+  remove: (id: number) => sx(c.DELETE("/api/v1/data-sources/{id}", { params: path(id) })),
 };
 export const streams = {
   list: (q: StreamsQuery) => sx(c.GET("/api/v1/streams", { params: { query: clean(q) } })),

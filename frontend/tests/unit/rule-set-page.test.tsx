@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { cleanup, render, screen } from "@testing-library/react";
+import { cleanup, fireEvent, render, screen } from "@testing-library/react";
 import { MemoryRouter, Route, Routes } from "react-router-dom";
 import type { RuleSet } from "../../src/services/types";
 
@@ -14,7 +14,13 @@ vi.mock("../../src/services/api", async (orig) => {
   const real = await orig<typeof import("../../src/services/api")>();
   return {
     ...real,
-    ruleSets: { ...real.ruleSets, get: vi.fn(async (_id: number, version?: number) => (version === 1 ? v(1, 0.01) : v(3, 0.05))) },
+    ruleSets: {
+      ...real.ruleSets,
+      get: vi.fn(async (_id: number, version?: number) => (version === 1 ? v(1, 0.01) : v(3, 0.05))),
+      remove: vi.fn(async () => {
+        throw new real.ApiError(409, "CONFLICT", "Rule set 50 is in use by stream 9001, stream 9002");
+      }),
+    },
     files: { ...real.files, list: vi.fn(async () => ({ items: [], page: 1, pageSize: 100, totalItems: 0, totalPages: 0 })) },
   };
 });
@@ -47,5 +53,17 @@ describe("rule set versions", () => {
     await screen.findByRole("heading", { name: "Edit rule set (v3; saving creates v4)" });
     expect(screen.queryByRole("status")).toBeNull();
     expect((screen.getByRole("spinbutton", { name: "± absolute" }) as HTMLInputElement).value).toBe("0.05");
+  });
+
+  it("can be deleted, after a question; one in use says by which streams", async () => {
+    const api = await import("../../src/services/api");
+    const ask = vi.spyOn(window, "confirm").mockReturnValue(true);
+    await open("/rule-sets/50");
+    await screen.findByRole("heading", { name: "Edit rule set (v3; saving creates v4)" });
+    fireEvent.click(screen.getByRole("button", { name: "Delete rule set" }));
+    expect(ask).toHaveBeenCalledWith("Delete the rule set Orders vs marketplace payouts?");
+    expect((await screen.findByRole("alert")).textContent).toContain("Rule set 50 is in use by stream 9001, stream 9002");
+    expect(api.ruleSets.remove).toHaveBeenCalledWith(50);
+    ask.mockRestore();
   });
 });

@@ -20,7 +20,7 @@ export function DataSourcesPage() {
       {data && data.items.length > 0 && (
         <table className="grid" aria-label="data sources">
           <thead><tr><th>Id</th><th>Name</th><th>Type</th><th>Configuration</th><th>Created</th><th /></tr></thead>
-          <tbody>{data.items.map((d) => <Row key={d.id} d={d} />)}</tbody>
+          <tbody>{data.items.map((d) => <Row key={d.id} d={d} onDeleted={reload} />)}</tbody>
         </table>
       )}
       {data && <Pager page={data.page} totalPages={data.totalPages} totalItems={data.totalItems} onPage={(p) => set({ page: p })} />}
@@ -28,8 +28,9 @@ export function DataSourcesPage() {
   );
 }
 
-function Row({ d }: { d: DataSource }) {
+function Row({ d, onDeleted }: { d: DataSource; onDeleted: () => void }) {
   const [test, setTest] = useState<{ busy?: boolean; result?: DataSourceTest; error?: unknown }>({});
+  const [delError, setDelError] = useState<unknown>(null);
   return (
     <tr data-datasource={d.name}>
       <td>{d.id}</td>
@@ -59,7 +60,24 @@ function Row({ d }: { d: DataSource }) {
               : test.result.errorMessage}
           </div>
         )}
-        {test.error ? <ErrorBox error={test.error} /> : null}
+        {test.error ? <ErrorBox error={test.error} /> : null}{" "}
+        <button
+          type="button"
+          className="danger"
+          onClick={async () => {
+            if (!confirm(`Delete the data source ${d.name}?`)) return;
+            setDelError(null);
+            try {
+              await dataSources.remove(d.id);
+              onDeleted();
+            } catch (e) {
+              setDelError(e); // in use by a stream: the API says which
+            }
+          }}
+        >
+          Delete
+        </button>
+        <ErrorBox error={delError} />
       </td>
     </tr>
   );

@@ -58,6 +58,7 @@ export function RuleSetEditorPage() {
   const [busy, setBusy] = useState(false);
   const [saved, setSaved] = useState<string | null>(null);
   const [loadError, setLoadError] = useState<unknown>(null);
+  const [delError, setDelError] = useState<unknown>(null);
   useTitle(editing ? `Rule set ${rs.name || id}` : "New rule set");
   // column names of READY files, offered as suggestions
   const cols = useLoad(async () => {
@@ -221,6 +222,27 @@ export function RuleSetEditorPage() {
         {saved && <p className="ok" role="status">{saved}</p>}
         <ErrorBox error={error} />
       </form>
+      {editing && (
+        <div className="actions">
+          <button
+            type="button"
+            className="danger"
+            onClick={async () => {
+              if (!confirm(`Delete the rule set ${rs.name}?`)) return;
+              setDelError(null);
+              try {
+                await ruleSets.remove(Number(id));
+                nav("/rule-sets");
+              } catch (e) {
+                setDelError(e); // in use by a stream: the API says which
+              }
+            }}
+          >
+            Delete rule set
+          </button>
+        </div>
+      )}
+      <ErrorBox error={delError} />
     </section>
   );
 }
