@@ -15,6 +15,8 @@ vi.mock("../../src/services/api", async (orig) => {
     exceptions: {
       ...real.exceptions,
       list: vi.fn(async () => ({ items: [exc(1), exc(2), exc(3)], page: 1, pageSize: 25, totalItems: 3, totalPages: 1 })),
+      get: vi.fn(async (id: number) => ({ ...exc(id), assignee: id === 1 ? "anna@company.com" : null })),
+      history: vi.fn(async () => ({ items: [], page: 1, pageSize: 20, totalItems: 0, totalPages: 0 })),
       patch: vi.fn(async (id: number) => {
         if (id === 2) throw new real.ApiError(409, "CONFLICT", "changed by someone else meanwhile");
         return exc(id);
@@ -88,5 +90,31 @@ describe("exceptions queue", () => {
     expect(lines).toHaveLength(4);
     expect(lines[0].startsWith("id,status,reason,side,rowKey,row.order_id,row.amount,")).toBe(true);
     expect(lines[1].startsWith("1,OPEN,NO_CANDIDATE,SOURCE,ORD-1,ORD-1,236.28,")).toBe(true);
+  });
+
+  it("an exception opened from the queue goes back to it with its filters, and on to the next one", async () => {
+    const { ExceptionsPage, ExceptionDetailPage } = await import("../../src/pages/streams/Exceptions");
+    render(
+      <MemoryRouter initialEntries={["/exceptions?status=OPEN&reason=NO_CANDIDATE"]}>
+        <Routes>
+          <Route path="/exceptions" element={<ExceptionsPage />} />
+          <Route path="/exceptions/:id" element={<ExceptionDetailPage />} />
+        </Routes>
+      </MemoryRouter>,
+    );
+    fireEvent.click((await screen.findByRole("table", { name: "exceptions" })).querySelector('a[href="/exceptions/1"]')!);
+    await screen.findByRole("heading", { name: /ORD-1/ });
+    expect(screen.getByRole("link", { name: "Exceptions" }).getAttribute("href")).toBe("/exceptions?status=OPEN&reason=NO_CANDIDATE");
+    expect((screen.getByRole("textbox", { name: "Assignee" }) as HTMLInputElement).value).toBe("anna@company.com");
+    fireEvent.click(screen.getByRole("button", { name: "Next exception of the list (2 of 3) →" }));
+    await screen.findByRole("heading", { name: /ORD-2/ });
+    // the form is the new exception's, not the last one's
+    expect((screen.getByRole("textbox", { name: "Assignee" }) as HTMLInputElement).value).toBe("");
+    fireEvent.click(screen.getByRole("button", { name: "Next exception of the list (3 of 3) →" }));
+    await screen.findByRole("heading", { name: /ORD-3/ });
+    expect(screen.getByText("last exception of that page")).toBeTruthy();
+    fireEvent.click(screen.getByRole("link", { name: "← Back to the list" }));
+    expect(await screen.findByRole("table", { name: "exceptions" })).toBeTruthy();
+    expect((screen.getByLabelText("Reason") as HTMLSelectElement).value).toBe("NO_CANDIDATE");
   });
 });

@@ -1,5 +1,5 @@
 import { useEffect, useState, type FormEvent } from "react";
-import { Link, useParams } from "react-router-dom";
+import { Link, useLocation, useNavigate, useParams } from "react-router-dom";
 import { exceptions, saveBlob, type ExceptionsQuery } from "../../services/api";
 import { exceptionsCsv } from "../../services/export";
 import { EXCEPTION_REASONS, EXCEPTION_SIDES, EXCEPTION_STATUSES, type ClosestCandidate, type ExceptionPatch, type ExceptionStatus, type ReconException } from "../../services/types";
@@ -10,8 +10,12 @@ import { Badge, Crumbs, ErrorBox, StaleNotice, FieldError, Kv, Loading, NoRows, 
 
 const KEYS = ["status", "reason", "side", "streamId", "runId", "reconciliationId", "assignee", "olderThanDays"] as const;
 
+/** Where an exception page was opened from: the list's filters and page, and that page's exceptions in order. */
+type FromList = { list: string; ids: number[] };
+
 export function ExceptionsPage() {
   useTitle("Exceptions");
+  const { search } = useLocation();
   const { values: f, page, set } = useUrlState(KEYS);
   const n = (v: string) => (v ? Number(v) : undefined);
   const query = {
@@ -72,7 +76,7 @@ export function ExceptionsPage() {
             {data.items.map((x) => (
               <tr key={x.id} data-exception={x.id} className={picked.has(x.id) ? "selected" : ""}>
                 <td><input type="checkbox" aria-label={`select exception ${x.id}`} checked={picked.has(x.id)} onChange={(e) => toggle(x.id, e.target.checked)} /></td>
-                <td><Link to={`/exceptions/${x.id}`}>{x.id}</Link></td>
+                <td><Link to={`/exceptions/${x.id}`} state={{ list: search, ids: data.items.map((y) => y.id) } satisfies FromList}>{x.id}</Link></td>
                 <td><Badge value={x.side} /></td>
                 <td><code>{x.rowKey}</code></td>
                 <td><Badge value={x.reason} /></td>
@@ -178,15 +182,30 @@ export function ExceptionDetailPage() {
   const id = Number(useParams().id);
   const { data: x, error, reload, setData } = useLoad(() => exceptions.get(id), [id]);
   const [historyPage, setHistoryPage] = useState(1);
+  useEffect(() => setHistoryPage(1), [id]);
   const history = useLoad(() => exceptions.history(id, { page: historyPage, pageSize: 20 }), [id, historyPage]);
   useTitle(x ? `Exception ${x.rowKey ?? x.id}` : `Exception ${id}`);
+  // opened from the queue: back to it with its filters, and on to the next exception of that page
+  const from = (useLocation().state ?? null) as FromList | null;
+  const nav = useNavigate();
+  const next = from ? from.ids[from.ids.indexOf(id) + 1] : undefined;
   if (error && !x) return <ErrorBox error={error} />;
   if (!x) return <Loading what="Loading the exception" />;
   const entries = history.data?.items ?? [];
   const cc = candidate(x);
   return (
     <section>
-      <Crumbs items={[["Exceptions", "/exceptions"], [x.rowKey ?? `#${x.id}`, null]]} />
+      <Crumbs items={[["Exceptions", `/exceptions${from?.list ?? ""}`], [x.rowKey ?? `#${x.id}`, null]]} />
+      {from && (
+        <nav className="actions" aria-label="queue">
+          <Link to={`/exceptions${from.list}`}>← Back to the list</Link>
+          {next !== undefined ? (
+            <button type="button" onClick={() => nav(`/exceptions/${next}`, { state: from })}>Next exception of the list ({from.ids.indexOf(id) + 2} of {from.ids.length}) →</button>
+          ) : (
+            <span className="muted small">last exception of that page</span>
+          )}
+        </nav>
+      )}
       <h1><code>{x.rowKey}</code> <Badge value={x.reason} /> <Badge value={x.status} /></h1>
       <StaleNotice error={error} />
       <Kv items={[["side", <Badge value={x.side} />], ["reconciliation", <Link to={`/reconciliations/${x.reconciliationId}`}>{x.reconciliationId}</Link>], ["run", <Link to={`/runs/${x.runId}`}>#{x.runId} step {x.stepOrder}</Link>], ["stream", <Link to={`/streams/${x.streamId}`}>#{x.streamId}</Link>], ["resolved", x.resolvedAt ? `${fmtDate(x.resolvedAt)} by ${x.resolvedBy ?? "—"}` : "—"], ["assignee", x.assignee], ["note", x.note], ["created", fmtDate(x.createdAt)], ["updated", fmtDate(x.updatedAt)]]} />
@@ -204,7 +223,7 @@ export function ExceptionDetailPage() {
       <table className="grid narrow" aria-label="row data">
         <tbody>{Object.entries(x.rowData ?? {}).map(([k, v]) => <tr key={k}><th scope="row">{k}</th><td><code>{show(v)}</code></td></tr>)}</tbody>
       </table>
-      <ExceptionForm x={x} onSaved={(n) => { setData(n); if (historyPage === 1) history.reload(); else setHistoryPage(1); reload(); }} />
+      <ExceptionForm key={x.id} x={x} onSaved={(n) => { setData(n); if (historyPage === 1) history.reload(); else setHistoryPage(1); reload(); }} />
       <h2>History <span className="muted small">(newest first)</span></h2>
       <ErrorBox error={history.error} />
       {entries.length === 0 ? <p className="muted">No change yet.</p> : (
