@@ -192,7 +192,7 @@ def _groups(r: "_Runner", pi: int, x: "Side", y: "Side"):
     else:
         c2 = CondSQL(agg.index, agg.cond, src_amt, tgt_amt, agg.scale)
         flags.append(f"NOT coalesce({c2.test()}, false)")
-        allow = fmt_decimal(allowance_sql(agg.cond, src_amt))
+        allow = fmt_decimal(allowance_sql(agg.cond, src_amt), agg.scale)
     many_name = many.name
     dets.append(f"'sum of ' || g.n || ' {many_name} row' || (CASE WHEN g.n = 1 THEN '' ELSE 's' END) || "
                 f"' differs by ' || {fmt_decimal(f'abs({tgt_amt} - {src_amt})', agg.scale)} || '; tolerance ' || {allow}")

@@ -162,7 +162,7 @@ class CondSQL:
         c = self.cond
         if c.operator is Operator.AMOUNT_TOLERANCE:
             return (f"'{_q(c.source)} differs by ' || {fmt_decimal(f'abs({self.amount_diff()})', self.scale)} || "
-                    f"'; tolerance ' || {fmt_decimal(allowance_sql(c, self.s))}")
+                    f"'; tolerance ' || {fmt_decimal(allowance_sql(c, self.s), self.scale)}")
         if c.operator is Operator.DATE_WINDOW:
             b, a = c.days()
             d = self.date_diff()

@@ -59,7 +59,7 @@ def test_many_to_one_is_the_mirror_image(tmp_path):
     assert o.pairs() == [("1", "s1", "t1"), ("1", "s2", "t1")]
     assert {m["match_id"] for m in o.matched} == {"p1-t1"}
     assert o.reasons() == {"s3": "TOLERANCE_EXCEEDED", "s4": "TOLERANCE_EXCEEDED"}
-    assert o.unmatched()["s3"]["_detail"] == "sum of 2 source rows differs by 0.01; tolerance 0"
+    assert o.unmatched()["s3"]["_detail"] == "sum of 2 source rows differs by 0.01; tolerance 0.00"
 
 
 def test_one_to_many_after_a_one_to_one_pass_uses_only_the_rows_left(tmp_path):

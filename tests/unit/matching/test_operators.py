@@ -82,8 +82,10 @@ def test_absolute_tolerance_bounds_are_inclusive(tmp_path):
 
 @pytest.mark.parametrize("src, tgt, tolerance, detail", [
     ("236.28", "234.78", "0.01", "v differs by 1.50; tolerance 0.01"),     # two decimals, as the amounts
+    ("236.28", "231.28", "1", "v differs by 5.00; tolerance 1.00"),       # the tolerance too
+    ("1.00", "1.01", "0.005", "v differs by 0.01; tolerance 0.005"),      # never fewer digits than it has
     ("236", "231", "1", "v differs by 5; tolerance 1"),                    # whole amounts stay whole
-    ("10.5", "12.125", "0.5", "v differs by 1.625; tolerance 0.5"),        # the most decimals of the two
+    ("10.5", "12.125", "0.5", "v differs by 1.625; tolerance 0.500"),      # the most decimals of the two
     ("1.10", "1.00", "0.05", "v differs by 0.10; tolerance 0.05")])
 def test_differences_are_written_with_the_decimals_of_the_amounts(tmp_path, src, tgt, tolerance, detail):
     got, o = pairs_for(tmp_path, tol("v", absolute=tolerance), [src], [tgt], extra=[eq("w")])
@@ -129,7 +131,7 @@ def test_negative_amounts_and_refunds(tmp_path):
     got, o = pairs_for(tmp_path, tol("v", percent="10"), ["-50.00"], ["-55.01", "55.00"], out="o2",
                        extra=[eq("w")])
     assert got == set()
-    assert o.unmatched()["s0"]["_detail"] == "v differs by 5.01; tolerance 5"
+    assert o.unmatched()["s0"]["_detail"] == "v differs by 5.01; tolerance 5.00"   # 10% of 50.00
     got, _ = pairs_for(tmp_path, tol("v", absolute="0"), ["-12.30"], ["-12.3"], out="o3")
     assert got == {("s0", "t0")}
 
