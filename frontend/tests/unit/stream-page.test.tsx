@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { cleanup, render, screen } from "@testing-library/react";
+import { cleanup, fireEvent, render, screen, waitFor } from "@testing-library/react";
 import { MemoryRouter, Route, Routes } from "react-router-dom";
 import type { StreamDefinition } from "../../src/services/types";
 
@@ -24,7 +24,7 @@ vi.mock("../../src/services/api", async (orig) => {
   const real = await orig<typeof import("../../src/services/api")>();
   return {
     ...real,
-    streams: { ...real.streams, get: vi.fn(async (id: number) => (id === 9005 ? evented : scheduled)), runs: vi.fn(async () => page([])) },
+    streams: { ...real.streams, get: vi.fn(async (id: number) => (id === 9005 ? evented : scheduled)), runs: vi.fn(async () => page([])), run: vi.fn(async () => ({ runId: 9300 })) },
     ruleSets: { ...real.ruleSets, list: vi.fn(async () => page([])) },
     files: { ...real.files, get: vi.fn(async (id: number) => ({ id, filename: `file${id}.csv` })) },
     dataSources: { ...real.dataSources, get: vi.fn() },
@@ -61,5 +61,13 @@ describe("a stream's trigger", () => {
       ["2026-12-02 06:50:01 UTC", "started", "#9211", "bank_0212.csv (file 1030)"],
       ["2026-12-02 06:50:01 UTC", "skipped run active", "—", "bank_0213.csv (file 1031)"],
     ]);
+  });
+
+  it("a run started by hand records the reason typed for it", async () => {
+    const api = await import("../../src/services/api");
+    await open(9003);
+    fireEvent.change(await screen.findByLabelText("Reason for the run"), { target: { value: "month-end close, re-run after the bank fix" } });
+    fireEvent.click(screen.getByRole("button", { name: "Run now" }));
+    await waitFor(() => expect(api.streams.run).toHaveBeenCalledWith(9003, "month-end close, re-run after the bank fix"));
   });
 });

@@ -67,6 +67,7 @@ export function StreamDetailPage() {
   const [actionError, setActionError] = useState<unknown>(null);
   const [validation, setValidation] = useState<StreamValidation | null>(null);
   const [busy, setBusy] = useState(false);
+  const [reason, setReason] = useState("");
   useTitle(s ? `Stream ${s.name}` : `Stream ${id}`);
   usePoll(runs.reload, 2000, !!runs.data?.items.some((r) => r.status === "PENDING" || r.status === "RUNNING"));
   const rsNames = useLoad(async () => Object.fromEntries((await ruleSets.list({ page: 1, pageSize: 100 })).items.map((r) => [r.id, r.name])), []);
@@ -104,8 +105,11 @@ export function StreamDetailPage() {
       <div className="page-head">
         <h1>{s.name} <Badge value={s.status} /></h1>
         <div className="actions">
+          {/* why it runs, kept in the run's triggerMetadata (an audit trail: "month-end close, re-run after the bank fix") */}
+          <label className="sr-only" htmlFor="run-reason">Reason for the run</label>
+          <input id="run-reason" name="run-reason" placeholder="Reason (optional)" maxLength={500} value={reason} onChange={(e) => setReason(e.target.value)} disabled={s.status !== "ACTIVE"} />
           <button type="button" className="primary" disabled={busy || s.status !== "ACTIVE"} title={s.status !== "ACTIVE" ? "Only an ACTIVE stream runs" : undefined}
-            onClick={() => act(() => streams.run(id), (r) => nav(`/runs/${(r as { runId: number }).runId}`))}>Run now</button>
+            onClick={() => act(() => streams.run(id, reason.trim() || undefined), (r) => nav(`/runs/${(r as { runId: number }).runId}`))}>Run now</button>
           <button type="button" disabled={busy} onClick={() => act(() => streams.validate(id), (r) => setValidation(r as StreamValidation))}>Validate</button>
           {s.status !== "ARCHIVED" && <Link className="button" to={`/streams/${id}/edit`}>Edit</Link>}
           {s.status === "ACTIVE" && <button type="button" disabled={busy} onClick={() => act(() => streams.pause(id))}>Pause</button>}
