@@ -17,5 +17,5 @@ export default defineConfig({
     },
   },
   server: { proxy: { "/api": { target: api, changeOrigin: true } } },
-  test: { environment: "jsdom", include: ["tests/unit/**/*.test.{ts,tsx}"] },
+  test: { environment: "jsdom", include: ["tests/unit/**/*.test.{ts,tsx}"], setupFiles: ["tests/unit/setup.ts"] },
 });

@@ -41,7 +41,7 @@ describe("resolving a mismatch in a list of pending ones", () => {
     const notes = (await screen.findByLabelText("Notes")) as HTMLTextAreaElement;
     fireEvent.change(notes, { target: { value: "replayed the CDC event" } });
     fireEvent.click(screen.getByRole("button", { name: "Mark resolved" }));
-    await waitFor(() => expect(document.querySelectorAll("table[aria-label=mismatches] tbody tr")).toHaveLength(1)); // read again: A is gone
+    await waitFor(() => expect(document.querySelectorAll("table[aria-label=mismatches] tbody tr")).toHaveLength(1), { timeout: 5000 }); // read again: A is gone
     const panel = screen.getByRole("article", { name: "mismatch detail" });
     expect(panel.textContent).toContain("user-13");
     expect(panel.querySelector('.badge[data-status="MANUAL_RESOLVED"]')).toBeTruthy();
@@ -70,9 +70,9 @@ describe("resolving a mismatch in a list of pending ones", () => {
     expect(form.textContent).toContain("2 selected");
     fireEvent.change(screen.getByLabelText("Note for all of them"), { target: { value: "rows deleted on purpose (GDPR request 4411)" } });
     fireEvent.click(screen.getByRole("button", { name: "Ignore 2 (expected)" }));
-    expect((await screen.findByText(/Marked 2 of 2 ignored/)).textContent).toBe("Marked 2 of 2 ignored.");
+    expect((await screen.findByText(/Marked 2 of 2 ignored/, {}, { timeout: 5000 })).textContent).toBe("Marked 2 of 2 ignored."); // two requests, then the list again
     expect(api.cdc.resolve).toHaveBeenCalledTimes(2);
     expect(api.cdc.resolve).toHaveBeenCalledWith(B.mismatch_id, { resolution_status: "IGNORED", resolution_notes: "rows deleted on purpose (GDPR request 4411)" });
-    await waitFor(() => expect(screen.queryByRole("table", { name: "mismatches" })).toBeNull()); // none pending any more
+    await waitFor(() => expect(screen.queryByRole("table", { name: "mismatches" })).toBeNull(), { timeout: 5000 }); // none pending any more
   });
 });
