@@ -179,7 +179,9 @@ def early_tick_wait(msg: dict, now) -> int:
         hour += timedelta(hours=1)
         if (hour - stamp).total_seconds() > EARLY_TICK_WINDOW_SECONDS:
             return 0
-    return max(0, math.ceil((hour - now).total_seconds()))
+    wait = math.ceil((hour - now).total_seconds())
+    # an early tick waits at most a minute or so; one stamped further ahead (a wrong clock) runs now
+    return wait if 0 < wait <= 2 * EARLY_TICK_WINDOW_SECONDS else 0
 
 
 def handle_schedule_event(body: str) -> list[dict]:

@@ -175,6 +175,7 @@ def test_an_hourly_tick_ahead_of_its_hour_waits_for_it(api, monkeypatch):
     ("2025-11-20T13:59:30Z", "2025-11-20T13:59:30.2+00:00", 30),
     ("2025-11-20T13:59:30Z", "2025-11-20T14:00:00.5+00:00", 0),    # back after the hour
     ("2025-11-20T14:00:00Z", "2025-11-20T13:59:07+00:00", 53),     # stamped with its hour, delivered early
+    ("2025-11-20T18:00:00Z", "2025-11-20T13:59:07+00:00", 0),      # hours ahead: a wrong clock, not an early tick
     ("not a time", "2025-11-20T13:59:30+00:00", 0)])
 def test_early_tick_wait(stamp, now, wait):
     from datetime import datetime
