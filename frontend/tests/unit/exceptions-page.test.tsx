@@ -72,10 +72,11 @@ describe("exceptions queue", () => {
 
   it("ticks every row of the page at once", async () => {
     await open("/exceptions");
+    await screen.findAllByText("ORD-1", {}, { timeout: 5000 }); // the page's rows are there before they are ticked
     fireEvent.click(screen.getByLabelText("select every exception of this page"));
-    expect(screen.getByRole("button", { name: "Apply to 3 exceptions" })).toBeTruthy();
+    expect(await screen.findByRole("button", { name: "Apply to 3 exceptions" }, { timeout: 5000 })).toBeTruthy();
     fireEvent.click(screen.getByLabelText("select every exception of this page"));
-    expect(screen.queryByRole("form", { name: "change the selected exceptions" })).toBeNull();
+    await waitFor(() => expect(screen.queryByRole("form", { name: "change the selected exceptions" })).toBeNull(), { timeout: 5000 });
   });
 
   it("downloads every exception the filters select as CSV, not only the page shown", async () => {
