@@ -1033,6 +1033,17 @@ def _send_loads(step_run_ids: list[int] | None) -> None:
         aws.send_messages(STEPS_QUEUE, [{"kind": "EXCEPTIONS", "stepRunId": i} for i in step_run_ids])
 
 
+def _pending_loads(c, steps) -> tuple[list[dict], float]:
+    """Completed step runs whose exception load is still to come, and the seconds since the latest of
+    them completed (0 when none)."""
+    pending = [s for s in steps if s["status"] == "COMPLETED" and not (s["summary"] or {}).get("exceptionsLoaded", True)]
+    if not pending:
+        return [], 0.0
+    age = c.execute("SELECT extract(epoch FROM clock_timestamp() - %s)::float AS s",
+                    (max(s["completed_at"] for s in pending),)).fetchone()["s"]
+    return pending, age
+
+
 def settle_canceled_run(run_id: int) -> None:
     """A canceled run's completed steps: the unmatched rows a later step was to take, which no later step
     completed with, are exceptions too (as at any run's end). Sent by the cancel (SETTLE); idempotent.
@@ -1045,11 +1056,8 @@ def settle_canceled_run(run_id: int) -> None:
             return
         steps = {s["step_order"]: s for s in runtime.step_runs(c, run_id)}
         load_now = _claim_orphaned_sides(c, run, steps) or []
-        pending = [s for s in runtime.step_runs(c, run_id) if s["status"] == "COMPLETED"
-                   and not (s["summary"] or {}).get("exceptionsLoaded", True) and s["step_run_id"] not in load_now]
-        if pending:
-            age = c.execute("SELECT extract(epoch FROM clock_timestamp() - %s)::float AS s",
-                            (max(s["completed_at"] for s in pending),)).fetchone()["s"]
+        # a step claimed here was pending already unless it is loaded now: the rows read above will do
+        pending, age = _pending_loads(c, [s for s in steps.values() if s["step_run_id"] not in load_now])
     _send_loads(load_now)
     if not pending:
         return
@@ -1077,11 +1085,7 @@ def finish_run(run_id: int, *, load_requested: bool = False, resend: bool = True
         load_now = _claim_orphaned_sides(c, run, steps)
         if load_now is not None:
             steps = {s["step_order"]: s for s in runtime.step_runs(c, run_id)}
-        pending = [s for s in steps.values() if s["status"] == "COMPLETED"
-                   and not (s["summary"] or {}).get("exceptionsLoaded", True)]
-        if pending:
-            age = c.execute("SELECT extract(epoch FROM clock_timestamp() - %s)::float AS s",
-                            (max(s["completed_at"] for s in pending),)).fetchone()["s"]
+        pending, age = _pending_loads(c, steps.values())
     _send_loads(load_now)
     if pending and not resend:
         return None
