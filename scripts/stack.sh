@@ -81,12 +81,19 @@ stop_one() {
 
 ensure_venv() {
   step "Python environment (.venv)"
+  # the stacks of one checkout share .venv: one creates or updates it while the others wait
+  exec 8>"$ROOT/.venv.lock"
+  if command -v flock >/dev/null 2>&1 && ! flock -n 8; then
+    echo "    another stack is installing .venv: waiting for it"
+    flock 8
+  fi
   [ -x "$PY" ] || python3.11 -m venv "$VENV" 2>/dev/null || python3 -m venv "$VENV" || fail "cannot create $VENV (Python 3.11 needed)"
   local want; want="$(cat requirements.txt requirements-dev.txt | sha256sum | cut -c1-16)"
   if [ "$(cat "$VENV/.recon-reqs" 2>/dev/null)" != "$want" ]; then
     "$PY" -m pip install -q --disable-pip-version-check -r requirements-dev.txt >"$LOGS/pip.log" 2>&1 || fail "pip install -r requirements-dev.txt" "$LOGS/pip.log"
     echo "$want" > "$VENV/.recon-reqs"
   fi
+  exec 8>&-   # released before the services start (they would inherit it)
   echo "    $("$PY" --version)"
 }
 

@@ -71,8 +71,18 @@ clean_env() {
 
 cmd_install() {
   local want; want="$(pin_set)"
+  # Several stacks of one checkout (make up, make test, STACK_DIR=...) share this venv: one installs
+  # while the others wait, then find it up to date. Two pip runs at once rewrite each other's files
+  # under a LocalStack that already runs from them (it dies of SIGBUS).
+  mkdir -p "$(dirname "$LOCALSTACK_VENV")"
+  exec 9>"$LOCALSTACK_VENV.lock"
+  if command -v flock >/dev/null 2>&1 && ! flock -n 9; then
+    log "another stack is installing $LOCALSTACK_VENV: waiting for it"
+    flock 9
+  fi
   if [[ -f "$MARKER" && -x "$LOCALSTACK_VENV/bin/python" ]] && [[ "$(cat "$MARKER")" == "$want" ]]; then
     log "venv up to date: $LOCALSTACK_VENV"
+    exec 9>&-
     return 0
   fi
   local py; py="$(pick_python)"
@@ -93,6 +103,7 @@ cmd_install() {
   ) || die "install failed (venv $LOCALSTACK_VENV)"
   printf '%s\n' "$want" >"$MARKER"
   log "installed in $((SECONDS - t0))s: $LOCALSTACK_VENV"
+  exec 9>&-   # released before anything started later could inherit it
 }
 
 read_pid() { [[ -f "$PID_FILE" ]] && tr -dc '0-9' <"$PID_FILE" || true; }
