@@ -79,7 +79,14 @@ class TriggerRequest(_Request):
         examples=[["users", "orders", "products"]],
     )
     validation_strategy: ValidationStrategy = Field(description="Validation method (required).")
-    priority: Priority = Field(default=Priority.NORMAL, description="Job priority (default NORMAL).")
+    priority: Priority | None = Field(default=Priority.NORMAL,
+                                      description="Job priority (optional: absent or null means NORMAL).")
+
+    @field_validator("priority", mode="before")
+    @classmethod
+    def _priority_default(cls, v):
+        # an optional field sent as null is the client saying "not given": the default applies
+        return Priority.NORMAL if v is None else v
 
     def distinct_tables(self) -> list[str]:
         return list(dict.fromkeys(self.tables))

@@ -47,6 +47,16 @@ def test_single_table_message_is_singular_and_priority_defaults_to_normal(api):
     assert api.sql("SELECT priority, validation_strategy FROM recon.jobs") == [{"priority": 1, "validation_strategy": "ROW_COUNT"}]
 
 
+def test_priority_sent_as_null_is_the_default(api):
+    """`priority` is optional (default NORMAL): a client that serialises an unset optional field as
+    null gets the default, not a 400."""
+    r = api.post(PATH, {"tables": ["users"], "validation_strategy": "ROW_COUNT", "priority": None})
+    assert r.status_code == 202, r.body
+    assert api.sql("SELECT priority FROM recon.jobs") == [{"priority": 1}]
+    r = api.post(PATH, {"tables": ["users"], "validation_strategy": None})
+    assert r.status_code == 400 and body(r)["details"][0]["field"] == "validation_strategy", r.body
+
+
 def test_empty_tables_means_every_catalog_table(api):
     r = api.post(PATH, {"tables": [], "validation_strategy": "SAMPLE", "priority": "LOW"})
     assert r.status_code == 202, r.body
