@@ -7,10 +7,12 @@ from __future__ import annotations
 import os
 import tempfile
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 from psycopg.types.json import Jsonb
 
+from chalicelib.domain.timeutil import iso_z
 from chalicelib.streams import storage
 from chalicelib.streams.defs_db import fetch_all, fetch_one, tx
 from chalicelib.streams.defs_errors import Conflict, NotFound
@@ -241,6 +243,10 @@ def complete_session(file_id: int) -> tuple[dict, bool]:
     if row["status"] != "UPLOADING":
         return row, False
     if _uploaded_key(row) is None:
+        expires = row["upload_expires_at"]
+        if expires is not None and expires <= datetime.now(timezone.utc):   # the URL cannot take them any more
+            raise Conflict(f"File {file_id}: the upload session expired at {iso_z(expires)} before any bytes were"
+                           " uploaded; start a new one: POST /api/v1/files/uploads")
         raise Conflict(f"File {file_id}: no bytes were uploaded yet; PUT them to the uploadUrl first")
     with tx() as c:
         updated = fetch_one(
@@ -275,7 +281,7 @@ def process_session(file_id: int) -> dict | None:
             if fetch_one(c, "SELECT 1 FROM recon.files WHERE file_id = %s AND status = 'PROCESSING' FOR UPDATE",
                          (file_id,)) is None:
                 return None
-            if outcome.status == "READY" and source != row["s3_key"]:
+            if path is not None and source != row["s3_key"]:   # an INVALID file keeps its bytes too (to be looked at)
                 storage.put_path(row["s3_key"], path)
             done = fetch_one(
                 c,
@@ -408,6 +414,8 @@ def bytes_gone(row: dict) -> bool:
 def require_stored(file_id: int) -> dict:
     """The file to read the bytes of: NotFound, or Conflict when its stored bytes are gone."""
     row = check_stored(require_file(file_id))
+    if row["status"] == "INVALID" and not row["sha256"]:   # never had bytes (nothing was uploaded to the session)
+        raise Conflict(f"File {file_id} has no bytes to download: {row['error_message'] or 'nothing was uploaded'}")
     if bytes_gone(row) or (row["status"] == "INVALID" and row.get("s3_key") and storage.head(row["s3_key"]) is None):
         # an INVALID upload keeps its bytes (to be looked at); when they are gone too, say so (not a 500)
         raise Conflict(f"File {file_id} cannot be downloaded: {BYTES_GONE}; upload it again")

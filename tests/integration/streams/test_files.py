@@ -315,3 +315,54 @@ def test_a_download_is_named_as_the_file(api, uid):
         assert f["filename"] == name, f
         r = api.get(f"/files/{f['id']}/download")
         assert r.status_code == 200 and expected in r.headers["Content-Disposition"], r.headers
+
+
+def test_a_file_still_processing_downloads_as_a_conflict_saying_so(api, db, uid):
+    """platform §2: a completed session is PROCESSING until the worker has read it. Its download is a 409 that
+    says so, not one saying that the stored bytes are gone and must be uploaded again (they are not gone)."""
+    data = b"id,amount\n1,2.50\n"
+    s = _session(api, f"pending_{uid}.csv", data)
+    _put(s["uploadUrl"], data)
+    # as if `complete` had just run and the worker had not read the bytes yet (no wake-up is sent here)
+    db.execute("UPDATE recon.files SET status = 'PROCESSING' WHERE file_id = %s", (s["fileId"],))
+    body = assert_error(api.get(f"/files/{s['fileId']}/download"), 409, "CONFLICT")
+    assert "PROCESSING" in body["message"] and "gone" not in body["message"], body
+    assert api.get(f"/files/{s['fileId']}").json()["data"]["status"] == "PROCESSING"
+
+
+def test_an_invalid_session_upload_keeps_its_bytes_like_a_direct_one(api, uid):
+    """An INVALID direct upload can be downloaded (to see what is wrong with it); so can a session upload
+    found INVALID by the worker (a wrong size, a malformed line). Its bytes were dropped with the staging
+    object, and the download said they were gone because the object storage was reset."""
+    for name, data, size in ((f"short_{uid}.csv", b"a,b\n1,2\n", 18), (f"broken_{uid}.csv", b"a,b\n1,2\n3\n", None)):
+        s = _session(api, name, data, size=size)
+        _put(s["uploadUrl"], data)
+        assert api.post(f"/files/{s['fileId']}/complete").status_code == 202
+        f = wait_for(lambda: (lambda d: d if d["status"] != "PROCESSING" else None)(
+            api.get(f"/files/{s['fileId']}").json()["data"]), 60, "the file worker")
+        assert (f["status"], f["checksum"]) == ("INVALID", sha(data)), f
+        r = api.get(f"/files/{s['fileId']}/download")
+        assert (r.status_code, r.content) == (200, data), r.text
+        assert "sha256:" + r.headers["X-Checksum-Sha256"] == f["checksum"]
+
+
+def test_a_session_file_that_never_had_bytes_says_so_on_download(api, db, uid):
+    """A session closed without bytes (the sweep: expired before it was completed) has nothing to download:
+    409 naming why, not the message of a file whose stored bytes were lost."""
+    s = _session(api, f"abandoned_{uid}.csv", b"id\n1\n")
+    db.execute("UPDATE recon.files SET status = 'INVALID', error_message = 'the upload session expired before it"
+               " was completed' WHERE file_id = %s", (s["fileId"],))
+    body = assert_error(api.get(f"/files/{s['fileId']}/download"), 409, "CONFLICT")
+    assert "expired before it was completed" in body["message"] and "gone" not in body["message"], body
+
+
+def test_completing_an_expired_session_without_bytes_says_it_expired(api, db, uid):
+    """`complete` before the PUT is 409 'PUT them first'; once the presigned URL has expired that advice cannot
+    be followed, so the 409 says the session expired and how to start a new one."""
+    s = _session(api, f"late_{uid}.csv", b"id\n1\n")
+    body = assert_error(api.post(f"/files/{s['fileId']}/complete"), 409, "CONFLICT")
+    assert "PUT" in body["message"] and "expired" not in body["message"], body
+    db.execute("UPDATE recon.files SET upload_expires_at = now() - interval '1 minute' WHERE file_id = %s",
+               (s["fileId"],))
+    body = assert_error(api.post(f"/files/{s['fileId']}/complete"), 409, "CONFLICT")
+    assert "expired" in body["message"] and "POST /api/v1/files/uploads" in body["message"], body
