@@ -79,6 +79,13 @@ class ExceptionPatch(StreamsIn):
             raise ValueError("cannot be null (OPEN, RESOLVED or IGNORED)")
         return v
 
+    @field_validator("assignee")
+    @classmethod
+    def _assignee_named(cls, v):
+        if v is not None and not v.strip():   # only white space names nobody (null clears the assignee)
+            raise ValueError("must not be blank (null clears the assignee)")
+        return v
+
     @model_validator(mode="after")
     def _something(self):
         if not self.model_fields_set:

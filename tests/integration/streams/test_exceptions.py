@@ -106,6 +106,10 @@ def test_patch_validation(api, reconciliation):
     assert body["message"] == "status: cannot be null (OPEN, RESOLVED or IGNORED)", body
     assert_error(api.patch(f"/exceptions/{o3}", {"resolution": "x"}), 400, "VALIDATION_ERROR",
                  ("resolution", "UNKNOWN_FIELD"))
+    # white space names nobody: refused at its field (null clears the assignee), nothing recorded
+    for blank in ("", "   ", "\t"):
+        assert_error(api.patch(f"/exceptions/{o3}", {"assignee": blank}), 400, "VALIDATION_ERROR",
+                     ("assignee", "TOO_SHORT" if blank == "" else "INVALID_VALUE"))
     assert_error(api.patch("/exceptions/999999999", {"status": "IGNORED"}), 404, "NOT_FOUND")
     assert_error(api.get("/exceptions/999999999/history"), 404, "NOT_FOUND")
     assert api.get(f"/exceptions/{o3}/history").json()["data"]["items"] == []
