@@ -265,3 +265,18 @@ def test_only_an_active_stream_runs(client, world):
     # archiving again is no error, and the stream stays readable
     assert client.data("DELETE", f"/streams/{stream_id}")["status"] == "ARCHIVED"
     assert client.data("GET", f"/streams/{stream_id}")["status"] == "ARCHIVED"
+
+
+def test_a_run_started_through_the_api_is_manual(client, world):
+    """streams §4.4 sends `"triggerType": "MANUAL"`; SCHEDULED and EVENT runs are started by the schedule and the
+    event trigger themselves (platform §6), so a request naming them is refused, not recorded as what it is not."""
+    stream_id = _stream(client, world, [_step(world, 1, "one")], triggerType="SCHEDULED",
+                        triggerConfig={"cron": "0 30 2 * * *", "timezone": "UTC"})
+    for value in ("SCHEDULED", "EVENT", "manual", None, 1):
+        r = client.call("POST", f"/streams/{stream_id}/runs", {"triggerType": value})
+        assert _problem(r) == ("triggerType", "INVALID_VALUE"), (value, r.text)
+    assert client.data("GET", f"/streams/{stream_id}/runs")["totalItems"] == 0
+    created = client.data("POST", f"/streams/{stream_id}/runs", {"triggerType": "MANUAL"}, status=201)
+    run = client.data("GET", f"/stream-runs/{created['runId']}")
+    assert run["triggerType"] == "MANUAL" and run["triggerMetadata"] == {"requestedBy": OWNER}, run
+    client.call("POST", f"/stream-runs/{created['runId']}/cancel")
