@@ -110,11 +110,30 @@ def start(reconciliation_id: int) -> dict:
             raise Conflict(f"Reconciliation {reconciliation_id} was canceled before it started (CANCELED): "
                            "create a new one to run it")
         raise Conflict(f"Reconciliation {reconciliation_id} was already started ({status})")
+    _inputs_ready(reconciliation_id, row)
     try:
         runs.start_run(row["run_id"])
     except runs.RunConflict:
         raise Conflict(f"Reconciliation {reconciliation_id} was already started") from None
     return _load(reconciliation_id)
+
+
+def _inputs_ready(reconciliation_id: int, row: dict) -> None:
+    """A start that cannot succeed is refused while the reconciliation can still be started later: an input
+    file still PROCESSING (its upload is being read) or INVALID would fail the run at once, for good."""
+    from chalicelib.streams import files
+
+    found = files.get_files([row["l_source_file_id"], row["l_target_file_id"]])
+    for side, file_id in (("source", row["l_source_file_id"]), ("target", row["l_target_file_id"])):
+        f = found.get(file_id)
+        if f is None:
+            raise Conflict(f"Reconciliation {reconciliation_id} cannot start: its {side} file {file_id} no longer exists")
+        if f["status"] in ("PROCESSING", "UPLOADING"):
+            raise Conflict(f"Reconciliation {reconciliation_id} cannot start yet: its {side} file {file_id} is PROCESSING"
+                           " (its upload is not complete); start it once the file is READY")
+        if f["status"] == "INVALID":
+            raise Conflict(f"Reconciliation {reconciliation_id} cannot start: its {side} file {file_id} is INVALID"
+                           f" ({f['error_message']})")
 
 
 def cancel(reconciliation_id: int) -> dict:

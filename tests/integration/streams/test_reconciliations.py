@@ -133,3 +133,37 @@ def test_cancel_loses_to_a_step_that_finished_first(api, uid, db):
     run_status = db.execute("SELECT status FROM recon.stream_runs WHERE run_id = %s", (full["runId"],)).fetchone()
     assert run_status["status"] == "RUNNING"
     assert_error(api.post(f"/reconciliations/{rec['id']}/cancel"), 409, "CONFLICT")
+
+
+def test_start_waits_for_its_files_to_be_ready(api, db, uid):
+    """A reconciliation may be created while an input is still PROCESSING (like a stream). Starting it then
+    failed the reconciliation for good ('file N is PROCESSING'): now the start is a 409 saying so and the
+    reconciliation stays PENDING, to be started once the file is READY. An INVALID input is refused the same way."""
+    import requests
+
+    from tests.integration.streams.conftest import wait_for
+
+    data = SOURCE_CSV.encode()
+    s = api.post("/files/uploads", {"filename": f"lg_late_{uid}.csv", "sizeBytes": len(data)}).json()["data"]
+    tgt = api.upload(f"lg_tgt_{uid}.csv", TARGET_CSV)
+    rs = api.rule_set()
+    r = api.post("/reconciliations", {"name": f"late {uid}", "sourceFileId": s["fileId"], "targetFileId": tgt["id"],
+                                      "ruleSetId": rs["id"]})
+    assert r.status_code == 201, r.text
+    rid = r.json()["data"]["id"]
+    body = assert_error(api.post(f"/reconciliations/{rid}/start"), 409, "CONFLICT")
+    assert f"source file {s['fileId']} is PROCESSING" in body["message"], body
+    assert api.get(f"/reconciliations/{rid}/status").json()["data"] == {"id": rid, "status": "PENDING", "progress": 0}
+
+    assert requests.put(s["uploadUrl"], data=data, timeout=60).status_code == 200
+    assert api.post(f"/files/{s['fileId']}/complete").status_code == 202
+    wait_for(lambda: api.get(f"/files/{s['fileId']}").json()["data"]["status"] == "READY", 60, "the file worker")
+    r = api.post(f"/reconciliations/{rid}/start")
+    assert r.status_code == 200 and r.json()["data"]["status"] == "IN_PROGRESS", r.text
+
+    rec, body = _create(api, f"{uid}b")
+    db.execute("UPDATE recon.files SET status = 'INVALID', error_message = 'line 2: 1 fields, header has 5'"
+               " WHERE file_id = %s", (body["targetFileId"],))
+    err = assert_error(api.post(f"/reconciliations/{rec['id']}/start"), 409, "CONFLICT")
+    assert f"target file {body['targetFileId']} is INVALID (line 2: 1 fields, header has 5)" in err["message"], err
+    assert api.get(f"/reconciliations/{rec['id']}").json()["data"]["status"] == "PENDING"
