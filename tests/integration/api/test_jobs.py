@@ -185,6 +185,17 @@ def test_unknown_table_filter_is_invalid_table(api):
     }
 
 
+def test_empty_table_filter_is_invalid_table(api):
+    insert_job(api, table="users")
+    r = api.get(f"{PATH}?table=")
+    assert r.status_code == 400, r.body
+    assert body(r) == {
+        "error": "INVALID_TABLE",
+        "message": "Table '' does not exist or is not configured for replication",
+        "valid_tables": CATALOG_TABLES,
+    }
+
+
 def test_listing_requires_a_key(api):
     r = api.get(PATH, headers={})
     assert r.status_code == 401

@@ -110,6 +110,16 @@ def test_unknown_table_filter_is_invalid_table(api):
     assert body(r)["valid_tables"] == CATALOG_TABLES
 
 
+def test_empty_table_filter_is_invalid_table(api):
+    r = api.get(f"{PATH}?table=")
+    assert r.status_code == 400, r.body
+    assert body(r) == {
+        "error": "INVALID_TABLE",
+        "message": "Table '' does not exist or is not configured for replication",
+        "valid_tables": CATALOG_TABLES,
+    }
+
+
 def test_unknown_job_filter_is_an_empty_page(api):
     assert ids(api.get(f"{PATH}?job_id={uuid.uuid4()}")) == []
 

@@ -84,6 +84,20 @@ def test_unknown_table_is_invalid_table_and_nothing_is_queued(api):
     assert api.sent == []
 
 
+@pytest.mark.parametrize("name", ["", " users", "USERS"])
+def test_any_name_not_in_the_catalog_is_invalid_table(api, name):
+    """The contract's 400 for an invalid table name is INVALID_TABLE with valid_tables, for the empty
+    name too (not a validation error of another shape)."""
+    r = api.post(PATH, {"tables": [name], "validation_strategy": "CHECKSUM"})
+    assert r.status_code == 400, r.body
+    assert body(r) == {
+        "error": "INVALID_TABLE",
+        "message": f"Table '{name}' does not exist or is not configured for replication",
+        "valid_tables": CATALOG_TABLES,
+    }
+    assert api.sql("SELECT count(*) AS n FROM recon.jobs")[0]["n"] == 0
+
+
 @pytest.mark.parametrize(
     "raw, field, words",
     [
