@@ -18,7 +18,9 @@ def iso_z(value: datetime | None) -> str | None:
     return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-_DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_DATE_ONLY = re.compile(r"^\d{4}(?:-\d{2}-\d{2}|\d{4})$")   # extended 2025-11-01 or basic 20251101
+# the time of a date-time, extended (14:02:15) or basic (140215), down to the hour, fraction and offset optional
+_TIME = re.compile(r"^(\d{2})(?::?(\d{2})(?::?(\d{2}))?)?([.,]\d+)?(?:Z|[+-]\d{2}(?::?\d{2})?)?$")
 # a '+' in a query string arrives as a space: "2025-11-01T00:00:00 01:00"
 _SPACE_OFFSET = re.compile(r"^(.*T[0-9:.]+) (\d{2}:?\d{2})$")
 
@@ -60,7 +62,7 @@ def parse_date_bound(value: Any) -> DateBound:
         return DateBound(_to_utc(v, str(value)), timedelta(microseconds=1))
     if not isinstance(value, str) or not value.strip():
         raise ValueError("must be an ISO 8601 date or date-time, e.g. 2025-11-01T00:00:00Z")
-    text = value.strip()
+    text = value.strip().upper()   # RFC 3339 allows a lower-case 't' and 'z'
     m = _SPACE_OFFSET.match(text)
     if m:
         text = f"{m.group(1)}+{m.group(2)}"
@@ -77,10 +79,20 @@ def parse_date_bound(value: Any) -> DateBound:
         ) from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=timezone.utc)
-    granularity = timedelta(microseconds=1) if parsed.microsecond or "." in text else timedelta(seconds=1)
-    if granularity == timedelta(seconds=1) and re.search(r"T\d{2}:\d{2}(?:[Z+-]|$)", text):
-        granularity = timedelta(minutes=1)  # "2025-11-20T14:02Z": the whole minute
-    return DateBound(_to_utc(parsed, value), granularity)
+    return DateBound(_to_utc(parsed, value), _time_granularity(text))
+
+
+def _time_granularity(text: str) -> timedelta:
+    """The precision of a date-time as written: "...T14" the hour, "...T14:02Z" the minute, "...T14:02:15Z"
+    the second, a fraction an exact instant (one microsecond)."""
+    m = _TIME.match(re.split(r"[T ]", text, maxsplit=1)[1]) if re.search(r"[T ]", text) else None
+    if m is None:
+        return timedelta(microseconds=1) if re.search(r"[.,]\d", text) else timedelta(seconds=1)
+    if m.group(4):
+        return timedelta(microseconds=1)
+    if m.group(3):
+        return timedelta(seconds=1)
+    return timedelta(minutes=1) if m.group(2) else timedelta(hours=1)
 
 
 def _to_utc(value: datetime, shown: str) -> datetime:

@@ -106,6 +106,19 @@ def test_date_bounds_are_inclusive(api):
         assert ids(api.get(f"{PATH}?{q}")) == [], q
 
 
+def test_a_bound_given_to_the_hour_or_minute_covers_that_hour_or_minute(api):
+    """"Inclusive at the precision given" for every ISO 8601 form: an hour, a minute, a basic-format
+    date, RFC 3339's lower-case t and z."""
+    jid = insert_job(api, created_at=T0 + timedelta(minutes=41), started_at=T0 + timedelta(minutes=41, seconds=30))
+    for q in ("from_date=2025-11-20T12&to_date=2025-11-20T12",          # 12:00:00 .. 12:59:59.999999
+              "from_date=2025-11-20T12:41Z&to_date=2025-11-20T12:41Z",  # the whole minute
+              "from_date=20251120&to_date=20251120",                    # basic format: the whole day
+              "to_date=2025-11-20t12:41:30z"):
+        assert ids(api.get(f"{PATH}?{q}")) == [jid], q
+    for q in ("to_date=2025-11-20T11", "from_date=2025-11-20T13", "to_date=2025-11-20T12:40Z"):
+        assert ids(api.get(f"{PATH}?{q}")) == [], q
+
+
 def test_queued_jobs_are_found_by_date_too(api):
     jid = insert_job(api, status="RUNNING", started_at=None, created_at=T0)
     assert ids(api.get(f"{PATH}?from_date=2025-11-20&status=RUNNING")) == [jid]

@@ -137,6 +137,15 @@ UTC = timezone.utc
         ("2025-11-01", datetime(2025, 11, 1, tzinfo=UTC), timedelta(days=1)),
         ("2025-11-01T14:02Z", datetime(2025, 11, 1, 14, 2, tzinfo=UTC), timedelta(minutes=1)),
         ("2025-11-01T14:02:15.250Z", datetime(2025, 11, 1, 14, 2, 15, 250000, tzinfo=UTC), timedelta(microseconds=1)),
+        # inclusive at the precision given, whatever ISO 8601 form gives it
+        ("2025-11-01T14", datetime(2025, 11, 1, 14, tzinfo=UTC), timedelta(hours=1)),
+        ("2025-11-01T14Z", datetime(2025, 11, 1, 14, tzinfo=UTC), timedelta(hours=1)),
+        ("2025-11-01T1402Z", datetime(2025, 11, 1, 14, 2, tzinfo=UTC), timedelta(minutes=1)),
+        ("2025-11-01T14:02+01:00", datetime(2025, 11, 1, 13, 2, tzinfo=UTC), timedelta(minutes=1)),
+        ("20251101", datetime(2025, 11, 1, tzinfo=UTC), timedelta(days=1)),
+        ("20251101T140215Z", datetime(2025, 11, 1, 14, 2, 15, tzinfo=UTC), timedelta(seconds=1)),
+        ("2025-11-01t14:02:15z", datetime(2025, 11, 1, 14, 2, 15, tzinfo=UTC), timedelta(seconds=1)),  # RFC 3339
+        ("2025-11-01T14:02:15,5Z", datetime(2025, 11, 1, 14, 2, 15, 500000, tzinfo=UTC), timedelta(microseconds=1)),
     ],
 )
 def test_date_bounds(text, instant, granularity):
@@ -145,7 +154,8 @@ def test_date_bounds(text, instant, granularity):
     assert b.granularity == granularity
 
 
-@pytest.mark.parametrize("text", ["", "yesterday", "1700000000", "2025-11-01T25:00:00Z", "2025/11/01"])
+@pytest.mark.parametrize("text", ["", "yesterday", "1700000000", "2025-11-01T25:00:00Z", "2025/11/01", "2025-1101",
+                                  "2025-11-01T14:02:15zz"])
 def test_bad_dates_are_refused(text):
     with pytest.raises(ValueError):
         models.parse_date_bound(text)
