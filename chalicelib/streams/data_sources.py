@@ -227,9 +227,15 @@ def delete(data_source_id: int) -> None:
                " AND ((st.source_type = 'DATA_SOURCE_SNAPSHOT' AND st.source_id = %s)"
                "   OR (st.target_type = 'DATA_SOURCE_SNAPSHOT' AND st.target_id = %s)) ORDER BY s.stream_id",
             (data_source_id, data_source_id))
-        if users:
-            raise Conflict(f"Data source {data_source_id} is in use by "
-                           + ", ".join(f"stream {u['stream_id']}" for u in users[:5]))
+        from chalicelib.streams.files import runs_in_flight_reading
+
+        named = {u["stream_id"] for u in users}
+        shown = [f"stream {u['stream_id']}" for u in users]
+        shown += [f"stream run {r['run_id']} (in progress)"   # its snapshot is still to be taken
+                  for r in runs_in_flight_reading("DATA_SOURCE_SNAPSHOT", data_source_id, c) if r["stream_id"] not in named]
+        if shown:
+            raise Conflict(f"Data source {data_source_id} is in use by " + ", ".join(shown[:5])
+                           + (f" and {len(shown) - 5} more" if len(shown) > 5 else ""))
         c.execute("UPDATE recon.data_sources SET deleted_at = now() WHERE data_source_id = %s", (data_source_id,))
 
 

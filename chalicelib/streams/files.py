@@ -318,11 +318,29 @@ def users_of(file_id: int, conn=None) -> list[str]:
             (file_id, file_id),
         )
         legacy = fetch_all(
-            c, "SELECT reconciliation_id FROM recon.legacy_reconciliations"
+            c, "SELECT reconciliation_id, run_id FROM recon.legacy_reconciliations"
                " WHERE source_file_id = %s OR target_file_id = %s ORDER BY reconciliation_id", (file_id, file_id))
+        in_flight = runs_in_flight_reading("FILE", file_id, c)
     out = [f"reconciliation {r['reconciliation_id']}" for r in legacy]
     out += [f"stream {r['stream_id']} step {r['step_order']}" for r in rows if r["kind"] == "STREAM"]
+    named = {r["run_id"] for r in legacy}, {r["stream_id"] for r in rows}
+    out += [f"stream run {r['run_id']} (in progress)" for r in in_flight
+            if r["run_id"] not in named[0] and r["stream_id"] not in named[1]]
     return out
+
+
+def runs_in_flight_reading(input_type: str, ref_id: int, conn) -> list[dict]:
+    """Runs PENDING or RUNNING whose definition (the one they started with, an EVENT run's bound file
+    included) reads this file or data source: deleting it would fail them, whatever their stream is now
+    (edited or archived meanwhile)."""
+    rows = fetch_all(
+        conn,
+        "SELECT DISTINCT r.run_id, r.stream_id FROM recon.stream_runs r CROSS JOIN LATERAL jsonb_array_elements(r.definition) st"
+        " WHERE r.status IN ('PENDING', 'RUNNING') AND jsonb_typeof(r.definition) = 'array'"
+        " AND ((st->'sourceInput'->>'type' = %s AND st->'sourceInput'->>'id' = %s)"
+        "   OR (st->'targetInput'->>'type' = %s AND st->'targetInput'->>'id' = %s)) ORDER BY r.run_id",
+        (input_type, str(ref_id), input_type, str(ref_id)))
+    return rows
 
 
 def delete_file(file_id: int) -> dict:

@@ -183,3 +183,31 @@ def test_update_list_delete(api, uid):
     assert_error(api.get(f"/data-sources/{ds['id']}"), 404, "NOT_FOUND")
     assert_error(api.put(f"/data-sources/{ds['id']}", body), 404, "NOT_FOUND")
     assert_error(api.post(f"/data-sources/{ds['id']}/test"), 404, "NOT_FOUND")
+
+
+def test_a_data_source_a_run_in_flight_reads_cannot_be_deleted(api, db, uid):
+    """As for files: a run PENDING or RUNNING takes its snapshot from the data source when its step starts, so
+    the delete is a 409 naming the run even after its stream was archived (the step failed: 'not found')."""
+    from tests.integration.streams.conftest import wait_for
+
+    table = _table(db, uid)
+    ds = api.post("/data-sources", {"name": f"fl {uid}", "type": "POSTGRES", "config": {
+        "connection": {"env": "DATABASE_URL"}, "schema": "public", "table": table}}).json()["data"]
+    tgt = api.upload(f"ds_fl_{uid}.csv", TARGET_CSV)
+    rs = api.rule_set(sourceKey="order_id", passes=[{"name": "ids", "conditions": [
+        {"source": "order_id", "target": "order_ref", "operator": "EQUALS"}]}])
+    stream = api.stream({"name": f"fl {uid}", "steps": [
+        step(1, ("DATA_SOURCE_SNAPSHOT", ds["id"]), ("FILE", tgt["id"]), rs["id"])]})
+    r = api.post(f"/streams/{stream['id']}/runs")
+    assert r.status_code == 201, r.text
+    run_id = r.json()["data"]["runId"]
+    wait_for(lambda: api.get(f"/stream-runs/{run_id}").json()["data"]["status"] not in ("PENDING", "RUNNING"), 90,
+             "the run to end")
+    assert api.delete(f"/streams/{stream['id']}").status_code == 200
+    db.execute("UPDATE recon.stream_runs SET status = 'PENDING' WHERE run_id = %s", (run_id,))   # as if not yet started
+    try:
+        body = assert_error(api.delete(f"/data-sources/{ds['id']}"), 409, "CONFLICT")
+        assert f"stream run {run_id}" in body["message"], body
+    finally:
+        db.execute("UPDATE recon.stream_runs SET status = 'COMPLETED' WHERE run_id = %s", (run_id,))
+    assert api.delete(f"/data-sources/{ds['id']}").status_code == 200

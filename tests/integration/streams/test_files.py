@@ -366,3 +366,26 @@ def test_completing_an_expired_session_without_bytes_says_it_expired(api, db, ui
                (s["fileId"],))
     body = assert_error(api.post(f"/files/{s['fileId']}/complete"), 409, "CONFLICT")
     assert "expired" in body["message"] and "POST /api/v1/files/uploads" in body["message"], body
+
+
+def test_a_file_a_run_in_flight_reads_cannot_be_deleted(api, db, uid):
+    """A run keeps the definition it started with (platform §5): archiving (or editing) its stream while it
+    runs frees the file as far as the stream goes, but deleting it then failed the run ('target input: file
+    N not found'). While a run that reads it is PENDING or RUNNING, the delete is a 409 naming the run."""
+    src = api.upload(f"fl_src_{uid}.csv", SOURCE_CSV)
+    tgt = api.upload(f"fl_tgt_{uid}.csv", TARGET_CSV)
+    rs = api.rule_set()
+    s = api.stream({"name": f"in flight {uid}", "steps": [step(1, ("FILE", src["id"]), ("FILE", tgt["id"]), rs["id"])]})
+    r = api.post(f"/streams/{s['id']}/runs")
+    assert r.status_code == 201, r.text
+    run_id = r.json()["data"]["runId"]
+    wait_for(lambda: api.get(f"/stream-runs/{run_id}").json()["data"]["status"] not in ("PENDING", "RUNNING"), 90,
+             "the run to end")
+    assert api.delete(f"/streams/{s['id']}").status_code == 200   # archived: the stream no longer holds the file
+    db.execute("UPDATE recon.stream_runs SET status = 'RUNNING' WHERE run_id = %s", (run_id,))   # as if still running
+    try:
+        body = assert_error(api.delete(f"/files/{tgt['id']}"), 409, "CONFLICT")
+        assert f"stream run {run_id}" in body["message"], body
+    finally:
+        db.execute("UPDATE recon.stream_runs SET status = 'COMPLETED' WHERE run_id = %s", (run_id,))
+    assert api.delete(f"/files/{tgt['id']}").status_code == 200
