@@ -27,7 +27,9 @@ checked) before it matches, and `[vanish-once]` makes the first attempt's worker
 then has them loaded from the artifacts after EXCEPTIONS_GRACE_SECONDS), and `[hold-completion=N]`
 keeps the last step's completion transaction open N seconds before its exception load, and
 `[hold-snapshot=N]` keeps a data-source snapshot's transaction open N seconds after its first block,
-and `[hold-deferred=N]` makes a completed non-last step's worker wait N seconds before its deferred work.
+and `[hold-deferred=N]` makes a completed non-last step's worker wait N seconds before its deferred work,
+and `[hold-outputs=N]` makes a worker whose engine is done wait N seconds, without looking for a cancel,
+before it uploads and registers the outputs (a cancel then meets the completion).
 """
 from __future__ import annotations
 
@@ -253,7 +255,11 @@ def _work(a: Attempt) -> None:
         # a connection lost inside one of the completion's transactions (a database restart) is not
         # the step's failure: the completion runs again once the database is back (what it did
         # before is found, not done twice: artifacts by type, the loading transaction was rolled back)
-        retry_call(_finish_completed, a, result, time.monotonic() - started, what="stream step completion")
+        try:
+            retry_call(_finish_completed, a, result, time.monotonic() - started, what="stream step completion")
+        except BaseException:
+            _discard_outputs(a)   # the attempt did not complete: what it registered is not its output
+            raise
     finally:
         stop_watch.set()
         watcher.join(timeout=5)
@@ -682,6 +688,10 @@ def _finish_completed(a: Attempt, result, seconds: float) -> None:
     if a.cancel.is_set():
         _finish_canceled(a)
         return
+    held = _hook_seconds(a, "hold-outputs")
+    if held is not None:   # the engine is done and the cancel not yet seen: a cancel now meets the completion
+        logger.warning("fault hook: the outputs wait", extra={"run_id": a.run_id, "step_order": a.step_order})
+        time.sleep(held)
     outputs = [("MATCHED", Path(result.matched_path), None),
                ("UNMATCHED_SOURCE", Path(result.unmatched_source_path), result.unmatched_source_rows),
                ("UNMATCHED_TARGET", Path(result.unmatched_target_path), result.unmatched_target_rows)]
@@ -713,6 +723,7 @@ def _finish_completed(a: Attempt, result, seconds: float) -> None:
         done = _mark_completed(c, a, result, expected, summary)
     if done is None:
         logger.info("attempt no longer in progress at completion", extra={"run_id": a.run_id})
+        _discard_outputs(a)
         return
     _observe_step_end(a, "COMPLETED", seconds, result.matched_source_rows)
     _send_success(a, {"stepOrder": a.step_order, "status": "COMPLETED", "matched": result.matched_source_rows,
@@ -787,8 +798,10 @@ def _finish_completed_with_exceptions(a: Attempt, result, seconds: float, output
         done = _mark_completed(c, a, result, exceptions, summary)
         if done is None:
             c.rollback()
-            logger.info("attempt no longer in progress at completion", extra={"run_id": a.run_id})
-            return
+    if done is None:
+        logger.info("attempt no longer in progress at completion", extra={"run_id": a.run_id})
+        _discard_outputs(a)
+        return
     logger.info("step completed", extra={"run_id": a.run_id, "step_order": a.step_order,
                                          "attempt_no": a.attempt_no, "timings": a.timings})
     _observe_step_end(a, "COMPLETED", seconds, result.matched_source_rows)
@@ -965,6 +978,43 @@ def _finish_canceled(a: Attempt) -> None:
             runtime.update_step_run(c, a.step_run_id, status="CANCELED", completed_at=_now(c),
                                     error_message="canceled" if not a.gone.is_set() else
                                     "the task was stopped or timed out")
+    _discard_outputs(a)
+
+
+OUTPUT_ARTIFACTS = ("MATCHED", "UNMATCHED_SOURCE", "UNMATCHED_TARGET")
+
+
+def _discard_outputs(a: Attempt) -> None:
+    """An attempt that did not complete keeps no outputs: MATCHED / UNMATCHED_* are the artifacts of a completed
+    step run (platform §5). A cancel that lands after the engine ended meets a completion already uploading and
+    registering them; they go (artifact rows, their files, the stored bytes). Snapshots stay: they were taken at
+    the step's start and are what the attempt read. Nothing is removed once the attempt is COMPLETED."""
+    from chalicelib.streams import storage
+
+    try:
+        with tx() as c:
+            gone = c.execute(
+                "DELETE FROM recon.stream_artifacts a USING recon.stream_step_runs s"
+                " WHERE a.step_run_id = %s AND s.step_run_id = a.step_run_id AND s.status <> 'COMPLETED'"
+                " AND a.artifact_type = ANY(%s) RETURNING a.file_id",
+                (a.step_run_id, list(OUTPUT_ARTIFACTS))).fetchall()
+            ids = [r["file_id"] if isinstance(r, dict) else r[0] for r in gone]
+            rows = c.execute("DELETE FROM recon.files f WHERE f.file_id = ANY(%s) AND NOT EXISTS"
+                             " (SELECT 1 FROM recon.stream_artifacts x WHERE x.file_id = f.file_id)"
+                             " RETURNING f.s3_key", (ids,)).fetchall() if ids else []
+    except Exception:
+        logger.exception("discarding the outputs of an attempt that did not complete failed",
+                         extra={"run_id": a.run_id, "step_order": a.step_order})
+        return
+    for r in rows:
+        key = r["s3_key"] if isinstance(r, dict) else r[0]
+        try:
+            storage.delete(key)
+        except Exception:   # the rows are gone; stray bytes are harmless
+            logger.warning("could not delete a discarded output's bytes", extra={"run_id": a.run_id, "key": key})
+    if rows:
+        logger.info("outputs of an attempt that did not complete discarded",
+                    extra={"run_id": a.run_id, "step_order": a.step_order, "files": len(rows)})
 
 
 def _send_success(a: Attempt, output: dict) -> None:

@@ -280,3 +280,44 @@ def test_a_run_started_through_the_api_is_manual(client, world):
     run = client.data("GET", f"/stream-runs/{created['runId']}")
     assert run["triggerType"] == "MANUAL" and run["triggerMetadata"] == {"requestedBy": OWNER}, run
     client.call("POST", f"/stream-runs/{created['runId']}/cancel")
+
+
+def _runner_logged(log, offset: int, message: str, run_id: int) -> bool:
+    import re
+
+    with open(log, "rb") as f:
+        f.seek(offset)
+        text = f.read().decode("utf-8", "replace")
+    return any(message in line and re.search(rf'"run_id": ?{run_id}\b', line) for line in text.splitlines())
+
+
+@pytest.mark.parametrize("steps", [1, 2], ids=["last step", "earlier step"])
+def test_a_step_canceled_as_its_engine_ends_keeps_no_outputs(stack, client, world, steps):
+    """Platform §5: MATCHED / UNMATCHED_* are the artifacts of a *completed* step run. A cancel that lands after
+    the engine ended, while the worker uploads and registers the outputs, leaves a CANCELED step run: it lists
+    no outputs, and the files registered for them are gone."""
+    from tests.e2e.test_faults_postgres import _stack_dir
+
+    first = _step(world, 1, "one [hold-outputs=3]")
+    chain = [first, _step(world, 2, "two", source={"type": "STEP_OUTPUT_UNMATCHED_SOURCE", "id": 1})][:steps]
+    stream_id = _stream(client, world, chain)
+    log = _stack_dir(stack) / "logs" / "runner.log"
+    offset = log.stat().st_size
+    run_id = client.data("POST", f"/streams/{stream_id}/runs", status=201)["runId"]
+    _poll(lambda: _runner_logged(log, offset, "fault hook: the outputs wait", run_id), 60, "the engine to end")
+    assert client.data("POST", f"/stream-runs/{run_id}/cancel")["status"] == "CANCELED"
+    _poll(lambda: _runner_logged(log, offset, "attempt no longer in progress at completion", run_id), 60,
+          "the worker to meet the cancel")
+    step = client.data("GET", f"/stream-runs/{run_id}/steps")[0]
+    assert step["status"] == "CANCELED", step
+    artifacts = f"/step-runs/{step['id']}/artifacts"
+    named = {"origin": "ARTIFACT", "filename": f"stream_{run_id}_"}   # the run's outputs, by filename prefix
+
+    def outputs_gone():
+        return not client.data("GET", artifacts) and client.data("GET", "/files", params=named)["totalItems"] == 0
+    deadline = time.monotonic() + 20
+    while not outputs_gone():
+        assert time.monotonic() < deadline, (client.data("GET", artifacts), client.data("GET", "/files", params=named))
+        time.sleep(0.5)
+    run = client.data("GET", f"/stream-runs/{run_id}")
+    assert run["status"] == "CANCELED" and run["metrics"]["completedSteps"] == 0, run
