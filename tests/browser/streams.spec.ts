@@ -367,3 +367,41 @@ test("a data source of the CDC catalog, tested from the console", async ({ page 
   await row.getByRole("button", { name: "Delete" }).click();
   await expect(row).toHaveCount(0);
 });
+
+test("a data source edited from the console: the API's complaint at its field, then saved with PUT", async ({ page }) => {
+  await signIn(page, "/data-sources");
+  type D<T> = { data: T };
+  const name = `Edit me ${tag}`;
+  const ds = await api<D<{ id: number }>>(page, "POST", "/data-sources", { name, type: "POSTGRES", config: { schema: "public", table: "users" } });
+  await page.reload();
+  const row = page.locator(`tr[data-datasource="${name}"]`);
+  await row.getByRole("button", { name: `Edit ${name}` }).click();
+  const form = page.getByRole("form", { name: `edit data source ${name}` });
+  // the create form, prefilled with what is stored
+  await expect(form.locator("input[name=name]")).toHaveValue(name);
+  await expect(form.locator("input[name=name]")).toBeFocused();
+  await expect(form.locator('select[name="type"]')).toHaveValue("POSTGRES");
+  await expect(form.locator('input[name="config.schema"]')).toHaveValue("public");
+  await expect(form.locator('input[name="config.table"]')).toHaveValue("users");
+  // a connection string where the variable's name belongs: the API names the field, the console shows it there
+  await form.getByLabel("Credentials").selectOption("env");
+  const env = form.locator('input[name="config.connection.env"]');
+  await env.fill("postgresql://oms:hunter2@db/oms");
+  await form.getByRole("button", { name: "Save" }).click();
+  const complaint = form.locator('.field-error[data-field="config.connection.env"]');
+  await expect(complaint).toContainText("environment variable name");
+  await expect(env).toHaveAttribute("aria-invalid", "true");
+  expect((await api<D<{ config: Record<string, unknown> }>>(page, "GET", `/data-sources/${ds.data.id}`)).data.config).toEqual({ schema: "public", table: "users" });
+  // back to the service's database, another table: saved, the row shows it, the API has it
+  await form.getByLabel("Credentials").selectOption("");
+  await form.locator('input[name="config.table"]').fill("orders");
+  await form.getByRole("button", { name: "Save" }).click();
+  await expect(form).toHaveCount(0);
+  await expect(row).toContainText('"table":"orders"');
+  await expect(row).toContainText("changed");
+  expect((await api<D<{ config: Record<string, unknown> }>>(page, "GET", `/data-sources/${ds.data.id}`)).data.config).toEqual({ schema: "public", table: "orders" });
+  await row.getByRole("button", { name: "Test" }).click();
+  await expect(row.locator("[data-test-ok]")).toHaveAttribute("data-test-ok", "yes");
+  await expect(row.getByRole("status")).toContainText("order_id");
+  await api(page, "DELETE", `/data-sources/${ds.data.id}`);
+});

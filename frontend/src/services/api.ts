@@ -184,6 +184,7 @@ export const dataSources = {
   list: (q: PageQ) => sx(c.GET("/api/v1/data-sources", { params: { query: clean(q) } })),
   get: (id: number) => sx(c.GET("/api/v1/data-sources/{id}", { params: path(id) })),
   create: (body: DataSourceInput) => sx(c.POST("/api/v1/data-sources", { body })),
+  update: (id: number, body: DataSourceInput) => sx(c.PUT("/api/v1/data-sources/{id}", { params: path(id), body })),
   test: (id: number) => sx(c.POST("/api/v1/data-sources/{id}/test", { params: path(id) })),
   remove: (id: number) => sx(c.DELETE("/api/v1/data-sources/{id}", { params: path(id) })),
 };

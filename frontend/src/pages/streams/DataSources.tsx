@@ -1,6 +1,6 @@
-import { useState, type FormEvent } from "react";
-import { cdc, dataSources, withoutField } from "../../services/api";
-import { DATA_SOURCE_TYPES, type DataSource, type DataSourceTest, type DataSourceType } from "../../services/types";
+import { useEffect, useRef, useState, type FormEvent } from "react";
+import { ApiError, cdc, dataSources, withoutField } from "../../services/api";
+import { DATA_SOURCE_TYPES, type DataSource, type DataSourceInput, type DataSourceTest, type DataSourceType } from "../../services/types";
 import { fmtDate, num } from "../../services/format";
 import { Badge, ErrorBox, FieldError, Loading, NoRows, Pager, useLoad, useTitle, useUrlState } from "../../components/ui";
 
@@ -20,7 +20,7 @@ export function DataSourcesPage() {
       {data && data.items.length > 0 && (
         <table className="grid" aria-label="data sources">
           <thead><tr><th>Id</th><th>Name</th><th>Type</th><th>Configuration</th><th>Created</th><th /></tr></thead>
-          <tbody>{data.items.map((d) => <Row key={d.id} d={d} onDeleted={reload} />)}</tbody>
+          <tbody>{data.items.map((d) => <Row key={`${d.id}-${d.updatedAt}`} d={d} onChanged={reload} />)}</tbody>
         </table>
       )}
       {data && <Pager page={data.page} totalPages={data.totalPages} totalItems={data.totalItems} onPage={(p) => set({ page: p })} />}
@@ -28,112 +28,227 @@ export function DataSourcesPage() {
   );
 }
 
-function Row({ d, onDeleted }: { d: DataSource; onDeleted: () => void }) {
+function Row({ d, onChanged }: { d: DataSource; onChanged: () => void }) {
   const [test, setTest] = useState<{ busy?: boolean; result?: DataSourceTest; error?: unknown }>({});
   const [delError, setDelError] = useState<unknown>(null);
+  const [editing, setEditing] = useState(false);
+  const editButton = useRef<HTMLButtonElement>(null);
   return (
-    <tr data-datasource={d.name}>
-      <td>{d.id}</td>
-      <td>{d.name}</td>
-      <td><Badge value={d.type} /></td>
-      <td><code className="small">{JSON.stringify(d.config)}</code></td>
-      <td>{fmtDate(d.createdAt)}</td>
-      <td>
-        <button
-          type="button"
-          disabled={test.busy}
-          onClick={async () => {
-            setTest({ busy: true });
-            try {
-              setTest({ result: await dataSources.test(d.id) });
-            } catch (e) {
-              setTest({ error: e });
-            }
-          }}
-        >
-          {test.busy ? "Testing…" : "Test"}
-        </button>
-        {test.result && (
-          <div className={test.result.ok ? "ok small" : "field-error"} role="status" data-test-ok={test.result.ok ? "yes" : "no"}>
-            {test.result.ok
-              ? `reachable${test.result.rowEstimate !== null && test.result.rowEstimate !== undefined ? `, about ${num(test.result.rowEstimate)} rows` : ""}; columns: ${(test.result.columns ?? []).map((c) => c.name).join(", ")}`
-              : test.result.errorMessage}
-          </div>
-        )}
-        {test.error ? <ErrorBox error={test.error} /> : null}{" "}
-        <button
-          type="button"
-          className="danger"
-          onClick={async () => {
-            if (!confirm(`Delete the data source ${d.name}?`)) return;
-            setDelError(null);
-            try {
-              await dataSources.remove(d.id);
-              onDeleted();
-            } catch (e) {
-              setDelError(e); // in use by a stream: the API says which
-            }
-          }}
-        >
-          Delete
-        </button>
-        <ErrorBox error={delError} />
-      </td>
-    </tr>
+    <>
+      <tr data-datasource={d.name}>
+        <td>{d.id}</td>
+        <td>{d.name}</td>
+        <td><Badge value={d.type} /></td>
+        <td><code className="small">{JSON.stringify(d.config)}</code></td>
+        <td>{fmtDate(d.createdAt)}{d.updatedAt && d.updatedAt !== d.createdAt && <div className="muted small">changed {fmtDate(d.updatedAt)}</div>}</td>
+        <td>
+          <button
+            type="button"
+            disabled={test.busy}
+            onClick={async () => {
+              setTest({ busy: true });
+              try {
+                setTest({ result: await dataSources.test(d.id) });
+              } catch (e) {
+                setTest({ error: e });
+              }
+            }}
+          >
+            {test.busy ? "Testing…" : "Test"}
+          </button>
+          {test.result && (
+            <div className={test.result.ok ? "ok small" : "field-error"} role="status" data-test-ok={test.result.ok ? "yes" : "no"}>
+              {test.result.ok
+                ? `reachable${test.result.rowEstimate !== null && test.result.rowEstimate !== undefined ? `, about ${num(test.result.rowEstimate)} rows` : ""}; columns: ${(test.result.columns ?? []).map((c) => c.name).join(", ")}`
+                : test.result.errorMessage}
+            </div>
+          )}
+          {test.error ? <ErrorBox error={test.error} /> : null}{" "}
+          <button ref={editButton} type="button" aria-expanded={editing} aria-label={`Edit ${d.name}`} onClick={() => setEditing((x) => !x)}>
+            Edit
+          </button>{" "}
+          <button
+            type="button"
+            className="danger"
+            onClick={async () => {
+              if (!confirm(`Delete the data source ${d.name}?`)) return;
+              setDelError(null);
+              try {
+                await dataSources.remove(d.id);
+                onChanged();
+              } catch (e) {
+                setDelError(e); // in use by a stream: the API says which
+              }
+            }}
+          >
+            Delete
+          </button>
+          <ErrorBox error={delError} />
+        </td>
+      </tr>
+      {editing && (
+        <tr className="edit-row" data-editing={d.name}>
+          <td colSpan={6}>
+            <DataSourceForm
+              initial={d}
+              onSaved={() => {
+                setEditing(false);
+                onChanged();
+              }}
+              onCancel={() => {
+                setEditing(false);
+                editButton.current?.focus();
+              }}
+            />
+          </td>
+        </tr>
+      )}
+    </>
   );
+}
+
+type Credential = "" | "env" | "secretArn";
+
+/** The form's fields from a stored data source (the credential as its reference: a variable name or a secret's ARN). */
+export function formFromDataSource(d?: Pick<DataSource, "name" | "type" | "config">) {
+  const c = (d?.config ?? {}) as { connection?: { env?: string; secretArn?: string }; schema?: string; table?: string; query?: string };
+  const credential: Credential = c.connection?.secretArn !== undefined ? "secretArn" : c.connection?.env !== undefined ? "env" : "";
+  return {
+    name: d?.name ?? "",
+    type: (d?.type ?? "CDC_TABLE") as DataSourceType,
+    table: c.table ?? "",
+    // a new POSTGRES table reads `public` unless told otherwise; a stored one keeps what it has (none: the server's default)
+    schema: d ? (c.schema ?? "") : "public",
+    query: c.query ?? "",
+    credential,
+    ref: credential === "secretArn" ? (c.connection?.secretArn ?? "") : credential === "env" ? (c.connection?.env ?? "") : "",
+  };
+}
+
+/** The request body from the form's fields: only what the chosen type and shape use. */
+export function dataSourceBody(f: ReturnType<typeof formFromDataSource>): DataSourceInput {
+  if (f.type === "CDC_TABLE") return { name: f.name, type: f.type, config: { table: f.table } };
+  const connection = f.credential && f.ref.trim() ? { connection: { [f.credential]: f.ref.trim() } } : f.credential ? { connection: { [f.credential]: "" } } : {};
+  if (f.query.trim()) return { name: f.name, type: f.type, config: { ...connection, query: f.query } };
+  return { name: f.name, type: f.type, config: { ...connection, ...(f.schema.trim() ? { schema: f.schema.trim() } : {}), table: f.table.trim() } };
 }
 
 function NewDataSource({ onCreated }: { onCreated: () => void }) {
   const [open, setOpen] = useState(false);
-  const [name, setName] = useState("");
-  const [type, setType] = useState<DataSourceType>("CDC_TABLE");
-  const [table, setTable] = useState("");
-  const [schema, setSchema] = useState("public");
-  const [query, setQuery] = useState("");
-  const [env, setEnv] = useState("");
+  const opener = useRef<HTMLButtonElement>(null);
+  const wasOpen = useRef(false);
+  useEffect(() => {
+    if (!open && wasOpen.current) opener.current?.focus(); // back where the person was, after Create or Cancel
+    wasOpen.current = open;
+  }, [open]);
+  if (!open) return <button ref={opener} type="button" onClick={() => setOpen(true)}>New data source</button>;
+  return (
+    <DataSourceForm
+      onSaved={() => {
+        setOpen(false);
+        onCreated();
+      }}
+      onCancel={() => setOpen(false)}
+    />
+  );
+}
+
+/**
+ * Create (no `initial`) or edit a data source: the same fields, prefilled when editing. Each problem the
+ * API names is shown under its field; the credential is a reference (a variable's name, a secret's ARN),
+ * never the connection string or password itself.
+ */
+function DataSourceForm({ initial, onSaved, onCancel }: { initial?: DataSource; onSaved: () => void; onCancel: () => void }) {
+  const [f, setF] = useState(() => formFromDataSource(initial));
   const [error, setError] = useState<unknown>(null);
-  const tables = useLoad(() => (open ? cdc.tables() : Promise.resolve([])), [open]);
-  if (!open) return <button type="button" onClick={() => setOpen(true)}>New data source</button>;
+  const [busy, setBusy] = useState(false);
+  const tables = useLoad(() => (f.type === "CDC_TABLE" ? cdc.tables() : Promise.resolve([] as string[])), [f.type]);
+  const first = useRef<HTMLInputElement>(null);
+  useEffect(() => first.current?.focus(), []);
+  const set = (patch: Partial<typeof f>) => setF((x) => ({ ...x, ...patch }));
+  const id = initial ? `ds-${initial.id}` : "ds-new";
+  const inv = (...names: string[]) => (error instanceof ApiError && names.some((n) => n in error.fields) ? true : undefined);
   async function submit(e: FormEvent) {
     e.preventDefault();
     setError(null);
-    const connection = env.trim() ? { connection: { env: env.trim() } } : {};
-    const config = type === "CDC_TABLE" ? { table } : query.trim() ? { ...connection, query } : { ...connection, schema, table };
+    setBusy(true);
     try {
-      await dataSources.create({ name, type, config });
-      setOpen(false);
-      onCreated();
+      const body = dataSourceBody(f);
+      if (initial) await dataSources.update(initial.id, body);
+      else await dataSources.create(body);
+      onSaved();
     } catch (err) {
       setError(err);
+    } finally {
+      setBusy(false);
     }
   }
+  const refField = f.credential ? `config.connection.${f.credential}` : "config.connection";
+  // the stored table may have left the catalog since: keep it in the list, so the form shows what is stored
+  const tableOptions = [...(tables.data ?? [])];
+  if (f.type === "CDC_TABLE" && f.table && !tableOptions.includes(f.table)) tableOptions.unshift(f.table);
   return (
-    <form className="card form" onSubmit={submit} noValidate aria-label="new data source" onChangeCapture={(e) => setError((x: unknown) => withoutField(x, (e.target as unknown as HTMLInputElement).name))}>
+    <form
+      className="card form"
+      onSubmit={submit}
+      noValidate
+      aria-label={initial ? `edit data source ${initial.name}` : "new data source"}
+      onChangeCapture={(e) => setError((x: unknown) => withoutField(x, (e.target as unknown as HTMLInputElement).name))}
+    >
+      {initial && <h2>Edit data source #{initial.id}</h2>}
       <div className="row">
-        <label>Name<input name="name" value={name} onChange={(e) => setName(e.target.value)} /><FieldError error={error} field="name" /></label>
+        <label>Name<input ref={first} name="name" value={f.name} onChange={(e) => set({ name: e.target.value })} aria-invalid={inv("name")} /><FieldError error={error} field="name" /></label>
         <label>Type
-          <select name="type" value={type} onChange={(e) => setType(e.target.value as DataSourceType)}>{DATA_SOURCE_TYPES.map((t) => <option key={t}>{t}</option>)}</select>
+          <select name="type" value={f.type} onChange={(e) => set({ type: e.target.value as DataSourceType })} aria-invalid={inv("type")}>{DATA_SOURCE_TYPES.map((t) => <option key={t}>{t}</option>)}</select>
+          <FieldError error={error} field="type" />
         </label>
       </div>
-      {type === "CDC_TABLE" ? (
+      {f.type === "CDC_TABLE" ? (
         <label>Catalog table
-          <select name="config.table" value={table} onChange={(e) => setTable(e.target.value)}>
+          <select name="config.table" value={f.table} onChange={(e) => set({ table: e.target.value })} aria-invalid={inv("config.table", "config")}>
             <option value="">choose…</option>
-            {(tables.data ?? []).map((t) => <option key={t}>{t}</option>)}
+            {tableOptions.map((t) => <option key={t}>{t}</option>)}
           </select>
           <FieldError error={error} field={["config.table", "config"]} />
+          {tables.error ? <span className="field-error">The catalog's tables could not be read: {tables.error instanceof Error ? tables.error.message : String(tables.error)}</span> : null}
         </label>
       ) : (
         <>
           <div className="row">
-            <label>Connection variable <span className="muted small">(empty: the service's CDC target database)</span><input name="config.connection.env" value={env} onChange={(e) => setEnv(e.target.value)} placeholder="OMS_DATABASE_URL" /><FieldError error={error} field={["config.connection", "config.connection.env"]} /></label>
-            <label>Schema<input name="config.schema" value={schema} onChange={(e) => setSchema(e.target.value)} /><FieldError error={error} field="config.schema" /></label>
-            <label>Table<input name="config.table" value={table} onChange={(e) => setTable(e.target.value)} /><FieldError error={error} field={["config.table", "config"]} /></label>
+            <label htmlFor={`${id}-credential`}>Credentials
+              <select id={`${id}-credential`} name="config.connection" value={f.credential} onChange={(e) => set({ credential: e.target.value as Credential })} aria-invalid={inv("config.connection")}>
+                <option value="">the service's CDC target database</option>
+                <option value="env">an environment variable holding the URL</option>
+                <option value="secretArn">a Secrets Manager secret</option>
+              </select>
+              {!f.credential && <FieldError error={error} field="config.connection" />}
+            </label>
+            {f.credential && (
+              <label>{f.credential === "env" ? "Connection variable" : "Secret ARN"} <span className="muted small">(a reference: never the connection string or password)</span>
+                <input
+                  name={refField}
+                  value={f.ref}
+                  onChange={(e) => set({ ref: e.target.value })}
+                  placeholder={f.credential === "env" ? "OMS_DATABASE_URL" : "arn:aws:secretsmanager:eu-west-1:123456789012:secret:oms"}
+                  autoComplete="off"
+                  spellCheck={false}
+                  aria-invalid={inv(refField, "config.connection")}
+                />
+                <FieldError error={error} field={[refField, "config.connection"]} />
+              </label>
+            )}
           </div>
-          <label>or a read-only query<textarea name="config.query" rows={2} value={query} onChange={(e) => setQuery(e.target.value)} placeholder="SELECT order_id, amount FROM oms.orders WHERE ..." /><FieldError error={error} field="config.query" /></label>
+          <div className="row">
+            <label>Schema<input name="config.schema" value={f.schema} onChange={(e) => set({ schema: e.target.value })} aria-invalid={inv("config.schema")} /><FieldError error={error} field="config.schema" /></label>
+            <label>Table<input name="config.table" value={f.table} onChange={(e) => set({ table: e.target.value })} aria-invalid={inv("config.table", "config")} /><FieldError error={error} field={["config.table", "config"]} /></label>
+          </div>
+          <label>or a read-only query<textarea name="config.query" rows={2} value={f.query} onChange={(e) => set({ query: e.target.value })} placeholder="SELECT order_id, amount FROM oms.orders WHERE ..." aria-invalid={inv("config.query")} /><FieldError error={error} field="config.query" /></label>
         </>
       )}
-      <div className="actions"><button type="submit" className="primary">Create</button><button type="button" onClick={() => setOpen(false)}>Cancel</button></div>
+      <div className="actions">
+        <button type="submit" className="primary" disabled={busy}>{busy ? "Saving…" : initial ? "Save" : "Create"}</button>
+        <button type="button" onClick={onCancel}>Cancel</button>
+      </div>
       <ErrorBox error={error} />
     </form>
   );
