@@ -321,3 +321,28 @@ def test_a_step_canceled_as_its_engine_ends_keeps_no_outputs(stack, client, worl
         time.sleep(0.5)
     run = client.data("GET", f"/stream-runs/{run_id}")
     assert run["status"] == "CANCELED" and run["metrics"]["completedSteps"] == 0, run
+
+
+def test_the_outputs_of_a_completed_step_run_are_never_discarded(stack, client, world, monkeypatch):
+    """The removal of an unfinished attempt's outputs leaves a COMPLETED step run alone (a completion done again
+    after its answer failed meets a COMPLETED attempt and must keep what it registered)."""
+    from types import SimpleNamespace
+
+    for k in ("DATABASE_URL", "AWS_ENDPOINT_URL", "AWS_REGION", "ARTIFACTS_BUCKET"):
+        monkeypatch.setenv(k, stack["env"][k])
+    from chalicelib import aws
+    from chalicelib.config import reset_settings
+    from chalicelib.db.pool import close_pool
+    from chalicelib.streams import step_worker
+
+    reset_settings(), close_pool(), aws.reset_clients()
+    stream_id = _stream(client, world, [_step(world, 1, "one")])
+    run = _finished(client, client.data("POST", f"/streams/{stream_id}/runs", status=201)["runId"])
+    assert run["status"] == "COMPLETED", run
+    step = client.data("GET", f"/stream-runs/{run['id']}/steps")[0]
+    before = client.data("GET", f"/step-runs/{step['id']}/artifacts")
+    assert len(before) == 3
+    step_worker._discard_outputs(SimpleNamespace(step_run_id=step["id"], run_id=run["id"], step_order=1))
+    assert client.data("GET", f"/step-runs/{step['id']}/artifacts") == before
+    for a in before:
+        assert client.call("GET", a["downloadUrl"].removeprefix("/api/v1")).status_code == 200
