@@ -234,3 +234,78 @@ def test_bad_query_parameters_are_400_naming_them(own, path, params, field):
     body = r.json()
     assert body["error"] == "VALIDATION_ERROR" and field in body["message"]
     assert [d["field"] for d in body["details"]] == [field]
+
+
+# ------------------------------------------------------------------ the contract's examples, verbatim
+
+# the contract's example requests as written there, and the keys of its example answers
+EXAMPLE_TRIGGER = """{
+  "tables": ["users", "orders", "products"],
+  "validation_strategy": "CHECKSUM",
+  "priority": "HIGH"
+}"""
+EXAMPLE_JOBS = "/reconciliation/jobs?table=users&status=COMPLETED&from_date=2025-11-01T00:00:00Z&page=1&page_size=20"
+EXAMPLE_MISMATCHES = "/reconciliation/mismatches?table=users&mismatch_type=DATA_MISMATCH&resolution_status=PENDING&page=1"
+EXAMPLE_RESOLVE = """{
+  "resolution_status": "MANUAL_RESOLVED",
+  "resolution_notes": "Manually synced user data from Cassandra to PostgreSQL. Name change was legitimate."
+}"""
+DETAIL_FIELDS = JOB_FIELDS | {"validation_errors", "mismatches_summary", "sample_mismatches"}
+SAMPLE_FIELDS = {"MISSING_IN_POSTGRES": {"mismatch_id", "primary_key_value", "mismatch_type", "detected_at",
+                                         "resolution_status"},
+                 "DATA_MISMATCH": {"mismatch_id", "primary_key_value", "mismatch_type", "cassandra_checksum",
+                                   "postgres_checksum", "detected_at", "resolution_status"}}
+
+
+def test_the_contracts_example_requests_sent_verbatim(own, finished):
+    """Each example request of the contract, byte for byte, is answered with its documented status and
+    every key of the documented example answer (additive keys aside: docs/api.md)."""
+    headers = {"Content-Type": "application/json"}
+    r = own.s.post(own.url + TRIGGER, data=EXAMPLE_TRIGGER, headers=headers, timeout=30)
+    assert r.status_code == 202, r.text
+    assert set(r.json()) == {"job_ids", "status", "message", "estimated_completion"}
+    assert len(r.json()["job_ids"]) == 3 and r.json()["message"] == "Reconciliation jobs queued for 3 tables"
+    [own.wait_job(j) for j in r.json()["job_ids"]]
+
+    r = own.s.get(own.url + EXAMPLE_JOBS, timeout=30)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert set(body) == {"jobs", "pagination"} and set(body["pagination"]) == {"page", "page_size", "total_pages",
+                                                                                "total_items"}
+    assert (body["pagination"]["page"], body["pagination"]["page_size"]) == (1, 20)
+    assert 1 <= len(body["jobs"]) <= 20
+    for job in body["jobs"]:
+        assert set(job) == JOB_FIELDS, job   # a listing item has exactly the contract's keys
+        assert (job["table_name"], job["status"]) == ("users", "COMPLETED") and job["started_at"] >= "2025-11-01T00:00:00Z"
+        check_job(job)
+
+    detail = own.get(f"/reconciliation/jobs/{body['jobs'][0]['job_id']}").json()
+    assert DETAIL_FIELDS <= set(detail), detail
+    assert list(detail["mismatches_summary"]) == ["MISSING_IN_POSTGRES", "MISSING_IN_CASSANDRA", "DATA_MISMATCH"]
+    for m in detail["sample_mismatches"]:
+        assert set(m) == SAMPLE_FIELDS.get(m["mismatch_type"], SAMPLE_FIELDS["MISSING_IN_POSTGRES"]), m
+
+    r = own.s.get(own.url + EXAMPLE_MISMATCHES, timeout=30)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert (body["pagination"]["page"], body["pagination"]["page_size"]) == (1, 50)
+    assert body["mismatches"], "the demo data has DATA_MISMATCH rows in users"
+    for m in body["mismatches"]:
+        assert MISMATCH_FIELDS <= set(m), m
+        assert (m["table_name"], m["mismatch_type"], m["resolution_status"]) == ("users", "DATA_MISMATCH", "PENDING")
+
+    target = body["mismatches"][0]["mismatch_id"]
+    r = own.s.post(f"{own.url}/reconciliation/mismatches/{target}/resolve", data=EXAMPLE_RESOLVE, headers=headers,
+                   timeout=30)
+    assert r.status_code == 200, r.text
+    assert set(r.json()) == {"mismatch_id", "resolution_status", "resolution_notes", "resolved_at", "resolved_by"}
+    assert (r.json()["mismatch_id"], r.json()["resolution_status"]) == (target, "MANUAL_RESOLVED")
+
+    # the error examples, whose ids belong to no job or mismatch here
+    r = own.get("/reconciliation/jobs/550e8400-e29b-41d4-a716-446655440000")
+    assert (r.status_code, r.json()) == (404, {
+        "error": "JOB_NOT_FOUND", "message": "Reconciliation job with ID '550e8400-e29b-41d4-a716-446655440000' not found"})
+    r = own.s.post(own.url + "/reconciliation/mismatches/660e8400-e29b-41d4-a716-446655440001/resolve",
+                   data=EXAMPLE_RESOLVE, headers=headers, timeout=30)
+    assert (r.status_code, r.json()) == (404, {
+        "error": "MISMATCH_NOT_FOUND", "message": "Mismatch with ID '660e8400-e29b-41d4-a716-446655440001' not found"})
