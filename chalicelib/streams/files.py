@@ -78,7 +78,25 @@ def inspect_path(path: str | Path, filename: str) -> Outcome:
         info = inspect_file(str(path), format=hint)
     except InputError as exc:   # the format it was read as (one of CSV, PARQUET, JSONL, never null)
         return Outcome("INVALID", size, digest, hint or _read_as(path), error_message=str(exc)[:1000])
+    if info.format == "JSONL" and (problem := _jsonl_line_not_object(path)):
+        return Outcome("INVALID", size, digest, "JSONL", error_message=problem)
     return Outcome("READY", size, digest, info.format, int(info.row_count), _columns_json(info.columns))
+
+
+_JSON_KINDS = {b"[": "an array", b'"': "a string", b"t": "a boolean", b"f": "a boolean", b"n": "null"}
+
+
+def _jsonl_line_not_object(path: str | Path) -> str | None:
+    """JSONL rows are JSON objects, one a line. The engine's reader takes any JSON document (a line `[1]`,
+    `5` or `null` made the whole file one column named `json`): the first line that is not an object is
+    named here. Only the first character of each line is looked at (the reader has checked the syntax)."""
+    with open(path, "rb") as fh:
+        for no, raw in enumerate(fh, 1):
+            text = (raw.removeprefix(b"\xef\xbb\xbf") if no == 1 else raw).lstrip()
+            if text and not text.startswith(b"{"):
+                kind = _JSON_KINDS.get(text[:1], "a number")
+                return f"line {no}: not a JSON object ({kind}); each line is one row: {{\"column\": value, ...}}"
+    return None
 
 
 def _read_as(path: str | Path) -> str:
