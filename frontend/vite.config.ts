@@ -17,5 +17,7 @@ export default defineConfig({
     },
   },
   server: { proxy: { "/api": { target: api, changeOrigin: true } } },
-  test: { environment: "jsdom", include: ["tests/unit/**/*.test.{ts,tsx}"], setupFiles: ["tests/unit/setup.ts"] },
+  // testTimeout: a test waits up to 15 s for each findBy/waitFor (tests/unit/setup.ts), so its own limit must be
+  // well above that (vitest's default is 5 s: on a loaded machine tests timed out while a wait was still polling)
+  test: { environment: "jsdom", testTimeout: 60_000, include: ["tests/unit/**/*.test.{ts,tsx}"], setupFiles: ["tests/unit/setup.ts"] },
 });

@@ -62,28 +62,28 @@ describe("exceptions queue", () => {
     fireEvent.change(form.querySelector("input[name=bulk-note]")!, { target: { value: "test orders, never settled" } });
     const calls = vi.mocked(api.exceptions.list).mock.calls.length;
     fireEvent.click(apply);
-    const result = await screen.findByText(/Changed 1 of 2 exceptions/, {}, { timeout: 5000 }); // two requests, then the list again: slow on a loaded machine
+    const result = await screen.findByText(/Changed 1 of 2 exceptions/); // two requests, then the list again: slow on a loaded machine
     expect(api.exceptions.patch).toHaveBeenCalledTimes(2);
     expect(api.exceptions.patch).toHaveBeenCalledWith(1, { status: "IGNORED", note: "test orders, never settled" });
     expect(api.exceptions.patch).toHaveBeenCalledWith(2, { status: "IGNORED", note: "test orders, never settled" });
     expect(result.closest("[role=status]")!.textContent).toContain("#2: changed by someone else meanwhile");
-    await waitFor(() => expect(vi.mocked(api.exceptions.list).mock.calls.length).toBeGreaterThan(calls), { timeout: 5000 }); // the list is read again
+    await waitFor(() => expect(vi.mocked(api.exceptions.list).mock.calls.length).toBeGreaterThan(calls)); // the list is read again
   });
 
   it("ticks every row of the page at once", async () => {
     await open("/exceptions");
-    await screen.findAllByText("ORD-1", {}, { timeout: 5000 }); // the page's rows are there before they are ticked
+    await screen.findAllByText("ORD-1"); // the page's rows are there before they are ticked
     fireEvent.click(screen.getByLabelText("select every exception of this page"));
-    expect(await screen.findByRole("button", { name: "Apply to 3 exceptions" }, { timeout: 5000 })).toBeTruthy();
+    expect(await screen.findByRole("button", { name: "Apply to 3 exceptions" })).toBeTruthy();
     fireEvent.click(screen.getByLabelText("select every exception of this page"));
-    await waitFor(() => expect(screen.queryByRole("form", { name: "change the selected exceptions" })).toBeNull(), { timeout: 5000 });
+    await waitFor(() => expect(screen.queryByRole("form", { name: "change the selected exceptions" })).toBeNull());
   });
 
   it("downloads every exception the filters select as CSV, not only the page shown", async () => {
     const api = await import("../../src/services/api");
     await open("/exceptions?status=OPEN&side=SOURCE");
     fireEvent.click(screen.getByRole("button", { name: "Download CSV (3)" }));
-    await waitFor(() => expect(api.saveBlob).toHaveBeenCalled(), { timeout: 5000 });
+    await waitFor(() => expect(api.saveBlob).toHaveBeenCalled());
     expect(api.exceptions.list).toHaveBeenCalledWith(expect.objectContaining({ status: "OPEN", side: "SOURCE", page: 1, pageSize: 100 }));
     const [blob, name] = vi.mocked(api.saveBlob).mock.calls[0];
     expect(name).toMatch(/^exceptions-\d{8}T\d{4}Z\.csv$/);

@@ -170,11 +170,11 @@ describe("a poll that fails", () => {
     );
     await screen.findByText(/attempt 2 of 3/);
     vi.mocked(api.runs.get).mockRejectedValue(new api.ApiError(503, "SERVICE_UNAVAILABLE", "The service is unavailable; retry in 2 seconds"));
-    const notice = await screen.findByText("Could not read it again:", {}, { timeout: 4000 });
+    const notice = await screen.findByText("Could not read it again:");
     expect(notice.parentElement!.textContent).toContain("The service is unavailable; retry in 2 seconds. What is shown is the last answer.");
     expect(document.querySelectorAll("li[data-step]")).toHaveLength(3); // the timeline is still there
     expect(screen.getByRole("button", { name: "Cancel run" })).toBeTruthy();
     vi.mocked(api.runs.get).mockResolvedValue(run as never);
-    await waitFor(() => expect(document.querySelector("[data-stale]")).toBeNull(), { timeout: 4000 });
+    await waitFor(() => expect(document.querySelector("[data-stale]")).toBeNull());
   });
 });

@@ -68,7 +68,7 @@ describe("creating a rule set", () => {
     fireEvent.change(document.querySelector('input[name="passes[0].conditions[0].target"]')!, { target: { value: "order_ref" } });
     fireEvent.click(screen.getByRole("button", { name: "Create rule set" }));
     await waitFor(() => expect(window.location.pathname).toBe("/rule-sets/77"));
-    await screen.findByRole("heading", { name: "Edit rule set (v1; saving creates v2)" }, { timeout: 3000 });
+    await screen.findByRole("heading", { name: "Edit rule set (v1; saving creates v2)" });
     expect(screen.getByRole("status").textContent).toBe("Saved Exact as version 1");
     api.auth.clear();
   });
