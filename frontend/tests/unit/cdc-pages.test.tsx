@@ -2,12 +2,8 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { cleanup, fireEvent, render, screen } from "@testing-library/react";
 import { MemoryRouter, Route, Routes } from "react-router-dom";
 import { countScope } from "../../src/services/format";
+import { job, jobsPage } from "./cdc-api";
 
-const job = (id: string, strategy: string, completed: string, drift: number, mismatches: number, rows: number) => ({
-  job_id: id, table_name: "users", job_type: "MANUAL_ONDEMAND", validation_strategy: strategy, status: "COMPLETED",
-  started_at: completed, completed_at: completed, duration_seconds: 1, cassandra_row_count: rows, postgres_row_count: rows,
-  mismatch_count: mismatches, drift_percentage: drift, alert_fired: false,
-});
 // newest first, as the API lists them
 const jobs = [
   job("00000000-0000-4000-8000-000000000003", "SAMPLE", "2026-12-02T06:45:12Z", 0.5005005005005005, 5, 999),
@@ -20,17 +16,12 @@ vi.mock("react-chartjs-2", () => ({
     <div data-testid="chart" role={p.role} aria-label={p["aria-label"]} data-labels={p.data.labels.join("|")} data-drift={p.data.datasets[0].data.join("|")} />
   ),
 }));
-vi.mock("../../src/services/api", async (orig) => {
-  const real = await orig<typeof import("../../src/services/api")>();
-  return {
-    ...real,
-    cdc: {
-      ...real.cdc,
-      jobs: vi.fn(async () => ({ jobs, pagination: { page: 1, page_size: 100, total_pages: 1, total_items: jobs.length } })),
-      job: vi.fn(async () => ({ ...jobs[0], priority: "NORMAL", transient_count: 0, auto_resolved_count: 0, mismatches_summary: { DATA_MISMATCH: 3, MISSING_IN_POSTGRES: 1, MISSING_IN_CASSANDRA: 1 }, sample_mismatches: [], progress: null })),
-    },
-  };
-});
+vi.mock("../../src/services/api", async (orig) =>
+  (await import("./cdc-api")).withFakeCdc(orig, {
+    jobs: async () => jobsPage(jobs),
+    job: async () => ({ ...jobs[0], priority: "NORMAL", transient_count: 0, auto_resolved_count: 0, mismatches_summary: { DATA_MISMATCH: 3, MISSING_IN_POSTGRES: 1, MISSING_IN_CASSANDRA: 1 }, sample_mismatches: [], progress: null }),
+  }),
+);
 
 afterEach(cleanup);
 

@@ -1,28 +1,18 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { cleanup, render, screen, waitFor } from "@testing-library/react";
 import { MemoryRouter, Route, Routes, useLocation } from "react-router-dom";
+import { mismatch, mismatchesPage } from "./cdc-api";
 
 // 60 mismatches of one job, newest first as the API lists them; a job's sample holds its oldest
-const all = Array.from({ length: 60 }, (_, i) => ({
-  mismatch_id: `00000000-0000-4000-8000-${String(i).padStart(12, "0")}`, job_id: "00000000-0000-4000-8000-0000000000aa", table_name: "users",
-  primary_key_value: `user-${i}`, mismatch_type: "MISSING_IN_POSTGRES", cassandra_checksum: null, postgres_checksum: null,
-  cassandra_data: { user_id: `user-${i}` }, postgres_data: null, detected_at: "2026-12-02T06:42:13Z", resolution_status: "PENDING",
-  resolution_notes: null, resolved_at: null, resolved_by: null, differing_columns: null,
-}));
-vi.mock("../../src/services/api", async (orig) => {
-  const real = await orig<typeof import("../../src/services/api")>();
-  return {
-    ...real,
-    cdc: {
-      ...real.cdc,
-      tables: vi.fn(async () => ["users"]),
-      mismatches: vi.fn(async (q: { page?: number; page_size?: number }) => {
-        const size = q.page_size ?? 50, p = q.page ?? 1;
-        return { mismatches: all.slice((p - 1) * size, p * size), pagination: { page: p, page_size: size, total_pages: Math.ceil(all.length / size), total_items: all.length } };
-      }),
-    },
-  };
-});
+const all = Array.from({ length: 60 }, (_, i) =>
+  mismatch(`00000000-0000-4000-8000-${String(i).padStart(12, "0")}`, `user-${i}`, {
+    job_id: "00000000-0000-4000-8000-0000000000aa", mismatch_type: "MISSING_IN_POSTGRES", cassandra_checksum: null, postgres_checksum: null,
+    cassandra_data: { user_id: `user-${i}` }, postgres_data: null, differing_columns: null,
+  }),
+);
+vi.mock("../../src/services/api", async (orig) =>
+  (await import("./cdc-api")).withFakeCdc(orig, { mismatches: async (q: { page?: number; page_size?: number }) => mismatchesPage(all, { page: q.page, page_size: q.page_size ?? 50 }) }),
+);
 afterEach(cleanup);
 
 function Where() {
@@ -39,7 +29,7 @@ describe("a link to one mismatch", () => {
         <Routes><Route path="/cdc/mismatches" element={<><MismatchBrowser /><Where /></>} /></Routes>
       </MemoryRouter>,
     );
-    const panel = await screen.findByRole("article", { name: "mismatch detail" }, { timeout: 3000 });
+    const panel = await screen.findByRole("article", { name: "mismatch detail" });
     expect(panel.textContent).toContain("user-57");
     expect(screen.getByTestId("url").textContent).toContain("page=3"); // 58th of 60, 25 a page
     expect(screen.getByText(/page 3 of 3/)).toBeTruthy();

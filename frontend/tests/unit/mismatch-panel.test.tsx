@@ -1,31 +1,21 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { cleanup, fireEvent, render, screen, waitFor } from "@testing-library/react";
 import { MemoryRouter, Route, Routes } from "react-router-dom";
+import { mismatch, mismatchesPage } from "./cdc-api";
 
-const mm = (id: string, key: string) => ({
-  mismatch_id: id, job_id: "00000000-0000-4000-8000-000000000001", table_name: "users", primary_key_value: key, mismatch_type: "DATA_MISMATCH",
-  cassandra_checksum: "a", postgres_checksum: "b", cassandra_data: { user_id: key, email: "a@x" }, postgres_data: { user_id: key, email: "b@x" },
-  detected_at: "2026-12-02T06:42:13Z", resolution_status: "PENDING", resolution_notes: null, resolved_at: null, resolved_by: null, differing_columns: ["email"],
-});
-const A = mm("00000000-0000-4000-8000-00000000000a", "user-13");
-const B = mm("00000000-0000-4000-8000-00000000000b", "user-301");
+const A = mismatch("00000000-0000-4000-8000-00000000000a", "user-13");
+const B = mismatch("00000000-0000-4000-8000-00000000000b", "user-301");
 let pending = [A, B];
 
-vi.mock("../../src/services/api", async (orig) => {
-  const real = await orig<typeof import("../../src/services/api")>();
-  return {
-    ...real,
-    cdc: {
-      ...real.cdc,
-      tables: vi.fn(async () => ["users"]),
-      mismatches: vi.fn(async () => ({ mismatches: pending, pagination: { page: 1, page_size: 25, total_pages: 1, total_items: pending.length } })),
-      resolve: vi.fn(async (id: string, body: { resolution_status: string; resolution_notes: string | null }) => {
-        pending = pending.filter((m) => m.mismatch_id !== id); // it leaves the PENDING list
-        return { mismatch_id: id, resolution_status: body.resolution_status, resolution_notes: body.resolution_notes, resolved_at: "2026-12-02T07:00:00Z", resolved_by: "ops@company.com" };
-      }),
+vi.mock("../../src/services/api", async (orig) =>
+  (await import("./cdc-api")).withFakeCdc(orig, {
+    mismatches: async (q: { page?: number; page_size?: number }) => mismatchesPage(pending, q),
+    resolve: async (id: string, body: { resolution_status: string; resolution_notes: string | null }) => {
+      pending = pending.filter((m) => m.mismatch_id !== id); // it leaves the PENDING list
+      return { mismatch_id: id, resolution_status: body.resolution_status, resolution_notes: body.resolution_notes, resolved_at: "2026-12-02T07:00:00Z", resolved_by: "ops@company.com" };
     },
-  };
-});
+  }),
+);
 
 afterEach(cleanup);
 
@@ -41,7 +31,7 @@ describe("resolving a mismatch in a list of pending ones", () => {
     const notes = (await screen.findByLabelText("Notes")) as HTMLTextAreaElement;
     fireEvent.change(notes, { target: { value: "replayed the CDC event" } });
     fireEvent.click(screen.getByRole("button", { name: "Mark resolved" }));
-    await waitFor(() => expect(document.querySelectorAll("table[aria-label=mismatches] tbody tr")).toHaveLength(1), { timeout: 5000 }); // read again: A is gone
+    await waitFor(() => expect(document.querySelectorAll("table[aria-label=mismatches] tbody tr")).toHaveLength(1)); // read again: A is gone
     const panel = screen.getByRole("article", { name: "mismatch detail" });
     expect(panel.textContent).toContain("user-13");
     expect(panel.querySelector('.badge[data-status="MANUAL_RESOLVED"]')).toBeTruthy();
@@ -70,9 +60,9 @@ describe("resolving a mismatch in a list of pending ones", () => {
     expect(form.textContent).toContain("2 selected");
     fireEvent.change(screen.getByLabelText("Note for all of them"), { target: { value: "rows deleted on purpose (GDPR request 4411)" } });
     fireEvent.click(screen.getByRole("button", { name: "Ignore 2 (expected)" }));
-    expect((await screen.findByText(/Marked 2 of 2 ignored/, {}, { timeout: 5000 })).textContent).toBe("Marked 2 of 2 ignored."); // two requests, then the list again
+    expect((await screen.findByText(/Marked 2 of 2 ignored/)).textContent).toBe("Marked 2 of 2 ignored."); // two requests, then the list again
     expect(api.cdc.resolve).toHaveBeenCalledTimes(2);
     expect(api.cdc.resolve).toHaveBeenCalledWith(B.mismatch_id, { resolution_status: "IGNORED", resolution_notes: "rows deleted on purpose (GDPR request 4411)" });
-    await waitFor(() => expect(screen.queryByRole("table", { name: "mismatches" })).toBeNull(), { timeout: 5000 }); // none pending any more
+    await waitFor(() => expect(screen.queryByRole("table", { name: "mismatches" })).toBeNull()); // none pending any more
   });
 });
