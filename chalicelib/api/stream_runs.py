@@ -15,6 +15,7 @@ from chalicelib.api.core import (Dialect, Routes, StreamsIn, StreamsOut, Streams
 from chalicelib.domain.keyorder import ordered_keys
 from chalicelib.streams import definitions, runs
 from chalicelib.streams.defs_errors import Conflict, NotFound
+from chalicelib.streams.validation import TriggerType
 
 bp = Blueprint(__name__)
 api = Routes(bp, dialect=Dialect.STREAMS, tag="stream runs", owns=("/stream-runs", "/step-runs"))
@@ -90,7 +91,7 @@ class RunOut(StreamsOut):
     stream_version: int
     status: RunStatus
     current_step_order: int
-    trigger_type: str
+    trigger_type: TriggerType
     trigger_metadata: dict[str, Any]
     metrics: RunMetricsOut
 

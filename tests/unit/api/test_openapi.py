@@ -150,3 +150,14 @@ def test_an_exception_patch_documents_status_as_never_null(doc):
         body = doc["components"]["schemas"][body["$ref"].rsplit("/", 1)[-1]]
     status = body["properties"]["status"]
     assert "null" not in json.dumps(status) and status.get("$ref", "").endswith("/ExceptionStatus"), status
+
+
+def test_streams_answers_name_the_contract_enums(doc):
+    """streams §5.1: a run's triggerType is a TriggerType like a stream's, not any string."""
+    schemas = doc["components"]["schemas"]
+    contract = {"TriggerType": ["MANUAL", "SCHEDULED", "EVENT"],
+                "RunStatus": ["PENDING", "RUNNING", "PARTIAL_FAILED", "FAILED", "COMPLETED", "CANCELED"]}
+    for name, field, enum in (("RunOut", "triggerType", "TriggerType"), ("StreamOut", "triggerType", "TriggerType"),
+                              ("RunOut", "status", "RunStatus"), ("RunCreatedOut", "status", "RunStatus")):
+        assert schemas[name]["properties"][field] == {"$ref": f"#/components/schemas/{enum}"}, (name, field)
+        assert schemas[enum]["enum"] == contract[enum]
