@@ -380,7 +380,8 @@ class StreamsQuery(BaseModel):
 
 
 class StreamsPageQuery(StreamsQuery):
-    page: int = Field(default=1, ge=1, le=1_000_000, description="Page number, from 1.")
+    # platform §1 bounds pageSize, not page: a page past the last is an empty page, up to the offset a query can take
+    page: int = Field(default=1, ge=1, le=MAX_BIGINT // 100, description="Page number, from 1 (past the last: no items).")
     page_size: int = Field(default=20, ge=1, le=100, description="Items per page (1..100).")
 
     @property

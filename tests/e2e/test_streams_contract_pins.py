@@ -105,6 +105,13 @@ def test_the_runs_of_a_stream_page_and_filter_as_platform_section_1_says(client,
     assert [p["page"] for p in pages] == [1, 2, 3]
     # the bounds themselves are accepted
     assert client.data("GET", f"/streams/{stream_id}/runs", params={"pageSize": "100"})["pageSize"] == 100
+    # page has no bound of its own (§1 bounds pageSize): any page past the last is empty, up to the largest
+    # offset a query can take (a bigint: 100 items a page)
+    for far in ("1000001", str((2**63 - 1) // 100)):
+        got = client.data("GET", f"/streams/{stream_id}/runs", params={"page": far, "pageSize": "100"})
+        assert (got["items"], got["page"], got["totalItems"], got["totalPages"]) == ([], int(far), 3, 1), got
+    r = client.call("GET", f"/streams/{stream_id}/runs", params={"page": str((2**63 - 1) // 100 + 1)})
+    assert _problem(r) == ("page", "OUT_OF_RANGE"), r.text
     assert client.data("GET", f"/streams/{stream_id}/runs", params={"pageSize": "1"})["totalPages"] == 3
     # the status filter: every RunStatus is a valid value, only that status comes back
     for status in ("PENDING", "RUNNING", "PARTIAL_FAILED", "FAILED", "COMPLETED", "CANCELED"):
