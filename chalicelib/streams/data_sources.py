@@ -384,10 +384,17 @@ def _test_postgres(config: dict) -> dict:
         with read_only(config, TEST_STATEMENT_TIMEOUT_MS) as conn:
             inner = select_sql(config)
             cur = conn.execute(sql.SQL("SELECT * FROM ({}) AS q LIMIT 0").format(inner))
+            described = list(cur.description or [])
+            # types the driver does not know (enums, domains, extensions' types, void) are named by the server,
+            # never shown as their OID number
+            unknown = sorted({d.type_code for d in described if conn.adapters.types.get(d.type_code) is None})
+            names = dict(conn.execute("SELECT oid::bigint, format_type(oid, NULL) FROM pg_catalog.pg_type"
+                                      " WHERE oid = ANY(%s::oid[])", (unknown,)).fetchall()) if unknown else {}
             columns = []
-            for d in cur.description or []:
+            for d in described:
                 info = conn.adapters.types.get(d.type_code)
-                columns.append({"name": d.name, "type": (info.name if info else str(d.type_code)).upper()})
+                name = info.name if info else names.get(d.type_code, str(d.type_code))
+                columns.append({"name": d.name, "type": name.upper()})
             plan = conn.execute(sql.SQL("EXPLAIN (FORMAT JSON) {}").format(inner)).fetchone()[0]
             estimate = int(plan[0]["Plan"]["Plan Rows"]) if plan else None
             # a write hidden in a function or CTE still fails inside the READ ONLY transaction

@@ -211,3 +211,16 @@ def test_a_data_source_a_run_in_flight_reads_cannot_be_deleted(api, db, uid):
     finally:
         db.execute("UPDATE recon.stream_runs SET status = 'COMPLETED' WHERE run_id = %s", (run_id,))
     assert api.delete(f"/data-sources/{ds['id']}").status_code == 200
+
+
+def test_columns_of_types_the_driver_does_not_know_are_named(api, db, uid):
+    """platform §4: the test answers the source's columns. An enum, or a function's void, was typed by its OID
+    number ("2278"): the server names them."""
+    db.execute(f"CREATE TYPE public.mood_{uid} AS ENUM ('ok', 'late')")
+    ds = api.post("/data-sources", {"name": f"types {uid}", "type": "POSTGRES", "config": {
+        "connection": {"env": "DATABASE_URL"},
+        "query": f"SELECT 'ok'::public.mood_{uid} AS mood, pg_sleep(0) AS slept, 1 AS n, 'x'::text AS t"}}).json()["data"]
+    got = api.post(f"/data-sources/{ds['id']}/test").json()["data"]
+    assert got["ok"] is True, got
+    assert got["columns"] == [{"name": "mood", "type": f"MOOD_{uid}".upper()}, {"name": "slept", "type": "VOID"},
+                              {"name": "n", "type": "INT4"}, {"name": "t", "type": "TEXT"}], got
