@@ -393,7 +393,8 @@ def _test_postgres(config: dict) -> dict:
             columns = []
             for d in described:
                 info = conn.adapters.types.get(d.type_code)
-                name = info.name if info else names.get(d.type_code, str(d.type_code))
+                name = names.get(d.type_code, str(d.type_code)) if info is None else (
+                    f"{info.name}[]" if d.type_code == info.array_oid else info.name)   # text[] is not text
                 columns.append({"name": d.name, "type": name.upper()})
             plan = conn.execute(sql.SQL("EXPLAIN (FORMAT JSON) {}").format(inner)).fetchone()[0]
             estimate = int(plan[0]["Plan"]["Plan Rows"]) if plan else None

@@ -219,8 +219,10 @@ def test_columns_of_types_the_driver_does_not_know_are_named(api, db, uid):
     db.execute(f"CREATE TYPE public.mood_{uid} AS ENUM ('ok', 'late')")
     ds = api.post("/data-sources", {"name": f"types {uid}", "type": "POSTGRES", "config": {
         "connection": {"env": "DATABASE_URL"},
-        "query": f"SELECT 'ok'::public.mood_{uid} AS mood, pg_sleep(0) AS slept, 1 AS n, 'x'::text AS t"}}).json()["data"]
+        "query": f"SELECT 'ok'::public.mood_{uid} AS mood, pg_sleep(0) AS slept, 1 AS n, 'x'::text AS t,"
+                 " ARRAY['a']::text[] AS tags"}}).json()["data"]
     got = api.post(f"/data-sources/{ds['id']}/test").json()["data"]
     assert got["ok"] is True, got
     assert got["columns"] == [{"name": "mood", "type": f"MOOD_{uid}".upper()}, {"name": "slept", "type": "VOID"},
-                              {"name": "n", "type": "INT4"}, {"name": "t", "type": "TEXT"}], got
+                              {"name": "n", "type": "INT4"}, {"name": "t", "type": "TEXT"},
+                              {"name": "tags", "type": "TEXT[]"}], got   # an array is not its element type
