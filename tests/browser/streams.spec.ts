@@ -263,6 +263,40 @@ test("create a two-step stream, run it, watch the steps complete, download an ar
   await expect(page.getByRole("table", { name: "history" })).toContainText("RESOLVED");
 });
 
+test("a run's step leads to its exceptions, an exception to the files of its step, and back to the step", async ({ page }) => {
+  test.skip(!streamId, "needs the stream of the previous test");
+  await signIn(page, "/streams");
+  type D<T> = { data: T };
+  const runId = (await api<D<{ items: { id: number }[] }>>(page, "GET", `/streams/${streamId}/runs?status=COMPLETED`)).data.items[0].id;
+  await page.goto(`/runs/${runId}`);
+  await page.getByRole("list", { name: "step runs" }).locator('li[data-step="2"] a[data-step-exceptions]').click();
+  // the queue narrowed to that step says which run and step it is
+  await expect(page.locator(".pager")).toContainText("16 items");
+  await expect(page.locator("[data-step-context]")).toContainText(`Exceptions of run #${runId}, step 2`);
+  // an order without a partner: its row is in the step's UNMATCHED_SOURCE file
+  await page.getByLabel("Side").selectOption("SOURCE");
+  await page.locator("table[aria-label=exceptions] tbody tr").first().getByRole("link").first().click();
+  const files = page.getByRole("table", { name: "files of the step" });
+  const holds = files.locator("tr[data-holds-row=yes]");
+  await expect(holds).toHaveCount(1);
+  await expect(holds).toHaveAttribute("data-artifact", "UNMATCHED_SOURCE");
+  await expect(holds).toContainText("8"); // the step's 8 unmatched orders
+  await expect(files.locator("tbody tr")).toHaveCount(3); // matched, unmatched source, unmatched target
+  const filename = (await holds.getByRole("link").textContent())!;
+  // back to the step: the run page opens at it, marked
+  await page.getByRole("link", { name: `#${runId} step 2` }).first().click();
+  await expect(page).toHaveURL(new RegExp(`/runs/${runId}#step-2$`));
+  const step2 = page.locator("li#step-2");
+  await expect(step2).toHaveAttribute("aria-current", "location");
+  await expect(step2).toBeFocused();
+  await expect(step2.getByRole("link", { name: filename })).toBeVisible();
+  // and the file itself
+  await page.goBack();
+  await page.getByRole("table", { name: "files of the step" }).getByRole("link", { name: filename }).click();
+  await expect(page).toHaveURL(/\/files\/\d+$/);
+  await expect(page.locator("h1")).toContainText(filename);
+});
+
 test("cancel a run of a large file uploaded through the upload session", async ({ page }) => {
   test.skip(!streamId, "needs the stream of the previous test");
   await signIn(page, "/files");

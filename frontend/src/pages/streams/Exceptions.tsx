@@ -1,12 +1,13 @@
 import { useEffect, useState, type FormEvent } from "react";
 import { Link, useLocation, useNavigate, useParams } from "react-router-dom";
-import { exceptions, saveBlob, type ExceptionsQuery } from "../../services/api";
+import { exceptions, runs, saveBlob, type ExceptionsQuery } from "../../services/api";
 import { exceptionsCsv } from "../../services/export";
-import { EXCEPTION_REASONS, EXCEPTION_SIDES, EXCEPTION_STATUSES, type ClosestCandidate, type ExceptionPatch, type ExceptionStatus, type ReconException } from "../../services/types";
+import { EXCEPTION_REASONS, EXCEPTION_SIDES, EXCEPTION_STATUSES, type Artifact, type ClosestCandidate, type ExceptionPatch, type ExceptionStatus, type ReconException } from "../../services/types";
 
 const candidate = (x: ReconException) => (x.closestCandidate ?? null) as ClosestCandidate | null;
-import { fmtDate, show } from "../../services/format";
+import { fmtDate, num, show } from "../../services/format";
 import { Badge, Crumbs, ErrorBox, StaleNotice, FieldError, Kv, Loading, NoRows, Pager, Select, useLoad, useTitle, useUrlState } from "../../components/ui";
+import { DownloadButton } from "./Files";
 
 const KEYS = ["status", "reason", "side", "streamId", "runId", "reconciliationId", "assignee", "olderThanDays"] as const;
 
@@ -55,6 +56,7 @@ export function ExceptionsPage() {
         {data && data.totalItems > 0 && <ExportCsv query={query} total={data.totalItems} />}
       </form>
       <ErrorBox error={error} />
+      <StepContext items={items} />
       {loading && !data && <Loading what="Loading exceptions" />}
       {data && data.items.length === 0 && <NoRows page={data.page} totalPages={data.totalPages} totalItems={data.totalItems} onPage={(p) => set({ page: p })}>{filtered ? "No exception matches these filters." : "No exception: every row of every run found its match, or nothing has run yet."}</NoRows>}
       {picked.size > 0 && <BulkChange ids={items.filter((x) => picked.has(x.id)).map((x) => x.id)} onDone={(r) => { setBulkResult(r); reload(); }} />}
@@ -208,7 +210,7 @@ export function ExceptionDetailPage() {
       )}
       <h1><code>{x.rowKey}</code> <Badge value={x.reason} /> <Badge value={x.status} /></h1>
       <StaleNotice error={error} />
-      <Kv items={[["side", <Badge value={x.side} />], ["reconciliation", <Link to={`/reconciliations/${x.reconciliationId}`}>{x.reconciliationId}</Link>], ["run", <Link to={`/runs/${x.runId}`}>#{x.runId} step {x.stepOrder}</Link>], ["stream", <Link to={`/streams/${x.streamId}`}>#{x.streamId}</Link>], ["resolved", x.resolvedAt ? `${fmtDate(x.resolvedAt)} by ${x.resolvedBy ?? "—"}` : "—"], ["assignee", x.assignee], ["note", x.note], ["created", fmtDate(x.createdAt)], ["updated", fmtDate(x.updatedAt)]]} />
+      <Kv items={[["side", <Badge value={x.side} />], ["reconciliation", <Link to={`/reconciliations/${x.reconciliationId}`}>{x.reconciliationId}</Link>], ["run", <Link to={`/runs/${x.runId}#step-${x.stepOrder}`}>#{x.runId} step {x.stepOrder}</Link>], ["stream", <Link to={`/streams/${x.streamId}`}>#{x.streamId}</Link>], ["resolved", x.resolvedAt ? `${fmtDate(x.resolvedAt)} by ${x.resolvedBy ?? "—"}` : "—"], ["assignee", x.assignee], ["note", x.note], ["created", fmtDate(x.createdAt)], ["updated", fmtDate(x.updatedAt)]]} />
       {cc ? (
         <div className="card">
           <h2>Why it did not match</h2>
@@ -223,6 +225,7 @@ export function ExceptionDetailPage() {
       <table className="grid narrow" aria-label="row data">
         <tbody>{Object.entries(x.rowData ?? {}).map(([k, v]) => <tr key={k}><th scope="row">{k}</th><td><code>{show(v)}</code></td></tr>)}</tbody>
       </table>
+      <StepFiles x={x} />
       <ExceptionForm key={x.id} x={x} onSaved={(n) => { setData(n); if (historyPage === 1) history.reload(); else setHistoryPage(1); reload(); }} />
       <h2>History <span className="muted small">(newest first)</span></h2>
       <ErrorBox error={history.error} />
@@ -292,4 +295,52 @@ function describeChange(v: unknown): string {
     return `${show(c.from)} → ${show(c.to)}`;
   }
   return show(v);
+}
+
+/**
+ * The list narrowed to one step's exceptions (the run page's "N exceptions" link filters by its
+ * reconciliation): say which run and step they are, with the way back to that step and its files.
+ */
+function StepContext({ items }: { items: ReconException[] }) {
+  if (items.length === 0) return null;
+  const { runId, stepOrder } = items[0];
+  if (!items.every((x) => x.runId === runId && x.stepOrder === stepOrder)) return null;
+  return (
+    <p className="context" data-step-context>
+      Exceptions of <Link to={`/runs/${runId}#step-${stepOrder}`}>run #{runId}, step {stepOrder}</Link> (its counts and output files are there).
+    </p>
+  );
+}
+
+/** The unmatched rows of a side are written to that side's UNMATCHED artifact: the file that holds this row. */
+const HOLDS: Record<string, string> = { SOURCE: "UNMATCHED_SOURCE", TARGET: "UNMATCHED_TARGET" };
+
+/** The files the exception's step wrote, the one that holds this row first and marked. */
+function StepFiles({ x }: { x: ReconException }) {
+  const { data, error } = useLoad<Artifact[]>(() => runs.artifacts(x.stepRunId), [x.stepRunId]);
+  const holds = HOLDS[x.side];
+  const sorted = [...(data ?? [])].sort((a, b) => Number(b.artifactType === holds) - Number(a.artifactType === holds) || a.id - b.id);
+  return (
+    <section aria-labelledby="step-files">
+      <h2 id="step-files">Files of <Link to={`/runs/${x.runId}#step-${x.stepOrder}`}>run #{x.runId} step {x.stepOrder}</Link></h2>
+      <ErrorBox error={error} />
+      {!data && !error && <Loading what="Loading the step's files" />}
+      {data && data.length === 0 && <p className="muted">The step wrote no file (yet): its outputs are registered when it completes.</p>}
+      {data && data.length > 0 && (
+        <table className="grid" aria-label="files of the step">
+          <thead><tr><th>Artifact</th><th>File</th><th className="r">Rows</th><th /></tr></thead>
+          <tbody>
+            {sorted.map((a) => (
+              <tr key={a.id} data-artifact={a.artifactType} data-holds-row={a.artifactType === holds ? "yes" : undefined}>
+                <td><Badge value={a.artifactType} />{a.artifactType === holds && <strong className="small"> holds this row</strong>}</td>
+                <td><Link to={`/files/${a.fileId}`}>{a.filename}</Link></td>
+                <td className="r">{num(a.rowCount)}</td>
+                <td><DownloadButton url={a.downloadUrl} filename={a.filename} checksum={a.checksum} /></td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </section>
+  );
 }

@@ -1,5 +1,5 @@
-import { useState } from "react";
-import { Link, useParams } from "react-router-dom";
+import { useEffect, useState } from "react";
+import { Link, useLocation, useParams } from "react-router-dom";
 import { ruleSets, runs, streams } from "../../services/api";
 import type { Artifact, StepRun } from "../../services/types";
 import { dur, fmtDate, num, show } from "../../services/format";
@@ -19,6 +19,16 @@ export function RunPage() {
   const [cancelError, setCancelError] = useState<unknown>(null);
   const [canceling, setCanceling] = useState(false);
   const active = !!data && ACTIVE_RUN.has(data.run.status);
+  // a link to one step (`/runs/9204#step-2`, from an exception): that step is scrolled to, marked and focused
+  const { hash } = useLocation();
+  const target = /^#step-\d+$/.test(hash) ? hash.slice(1) : null;
+  const loaded = !!data;
+  useEffect(() => {
+    if (!loaded || !target) return;
+    const el = document.getElementById(target);
+    el?.scrollIntoView?.({ block: "start" });
+    el?.focus({ preventScroll: true });
+  }, [loaded, target]);
   useTitle(data ? `Run #${id} ${data.run.status.toLowerCase()}` : `Run #${id}`);
   usePoll(reload, 1000, active);
   if (error && !data) return <ErrorBox error={error} />;
@@ -65,14 +75,14 @@ export function RunPage() {
       {run.errorMessage && <div className="error-box" role="alert">{run.errorMessage}</div>}
       {/* a finished run's bar would read as unfinished work (2 of 3 steps when one was skipped) */}
       {active && <Progress value={m && m.totalSteps ? (100 * (m.completedSteps + m.failedSteps)) / m.totalSteps : 0} label="run progress" />}
-      <Kv items={[["steps", m ? `${m.completedSteps} completed, ${m.failedSteps} failed of ${m.totalSteps}` : "—"], ["matched records", num(m?.matchedRecords)], ["exceptions", m?.exceptionCount ? <Link to={`/exceptions?runId=${id}`}>{num(m.exceptionCount)}</Link> : num(m?.exceptionCount)], ["started", fmtDate(run.startedAt)], ["completed", fmtDate(run.completedAt)], ["duration", run.startedAt ? dur(((run.completedAt ? new Date(run.completedAt) : new Date()).getTime() - new Date(run.startedAt).getTime()) / 1000) : "—"], ["trigger", run.triggerType ? <><Badge value={run.triggerType} /> <span className="small">{Object.entries(run.triggerMetadata ?? {}).map(([k, v]) => `${k}: ${show(v)}`).join(" · ")}</span></> : "—"]]} />
+      <Kv items={[["steps", m ? `${m.completedSteps} completed, ${m.failedSteps} failed of ${m.totalSteps}` : "—"], ["matched records", num(m?.matchedRecords)], ["exceptions", m?.exceptionCount ? <Link to={`/exceptions?runId=${id}`}>{num(m.exceptionCount)}</Link> : num(m?.exceptionCount)], ["started", fmtDate(run.startedAt)], ["completed", fmtDate(run.completedAt)], ["duration", run.startedAt ? dur(((run.completedAt ? new Date(run.completedAt) : new Date()).getTime() - new Date(run.startedAt).getTime()) / 1000) : "—"], ["trigger", run.triggerType ? <><Badge value={run.triggerType} /> <span className="small">{Object.entries(run.triggerMetadata ?? {}).map(([k, v]) => `${inWords(k)}: ${show(v)}`).join(" · ")}</span></> : "—"]]} />
       <h2>Steps</h2>
       <ol className="timeline" aria-label="step runs">
         {orders.map((o) => {
           const attempts = byStep.get(o)!.sort((a, b) => a.attemptNo - b.attemptNo);
           const latest = attempts[attempts.length - 1];
           return (
-            <li key={o} className={`step status-${latest.status}`} data-step={o} data-status={latest.status}>
+            <li key={o} id={`step-${o}`} tabIndex={-1} className={`step status-${latest.status}${target === `step-${o}` ? " targeted" : ""}`} data-step={o} data-status={latest.status} aria-current={target === `step-${o}` ? "location" : undefined}>
               <header>
                 <strong>Step {o}{defs.get(o) ? `: ${defs.get(o)!.name}` : ""}</strong> <Badge value={latest.status} />
                 {latest.attemptNo > 1 && <span className="muted small"> attempt {latest.attemptNo}{defs.get(o) ? ` of ${defs.get(o)!.config.maxRetries + 1}` : ""}</span>}
@@ -131,6 +141,9 @@ function Artifacts({ stepRunId, runStatus }: { stepRunId: number; runStatus: str
     </table>
   );
 }
+
+/** A metadata key in words: `requestedBy` → "requested by". */
+export const inWords = (key: string) => key.replace(/([a-z0-9])([A-Z])/g, "$1 $2").replace(/_/g, " ").toLowerCase();
 
 /** When a step ran: a step that never started says so instead of "finished in 0 s". */
 export function stepTimes(s: Pick<StepRun, "status" | "startedAt" | "completedAt">): string {

@@ -1,0 +1,112 @@
+// A run's step → its exceptions → the files the step wrote, and back: the links between them.
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { cleanup, render, screen, waitFor, within } from "@testing-library/react";
+import { MemoryRouter, Route, Routes } from "react-router-dom";
+
+const exc = (id: number, over: Record<string, unknown> = {}) => ({
+  id, reconciliationId: 12006, streamId: 9001, runId: 9204, stepRunId: 9311, stepOrder: 1, side: "TARGET", rowKey: `MP-${id}`,
+  rowData: { txn_id: `MP-${id}`, gross: "56.55" }, reason: "NO_CANDIDATE", closestCandidate: null, status: "OPEN", assignee: null, note: null,
+  resolvedBy: null, resolvedAt: null, createdAt: "2026-12-02T12:49:09Z", updatedAt: "2026-12-02T12:49:09Z", ...over,
+});
+const artifact = (id: number, artifactType: string, rowCount: number) => ({
+  id, stepRunId: 9311, artifactType, fileId: 1100 + id, filename: `stream_9204_step_1_${artifactType.toLowerCase()}.csv`, rowCount,
+  checksum: `sha256:${"0".repeat(64)}`, downloadUrl: `/api/v1/files/${1100 + id}/download`, createdAt: "2026-12-02T12:49:09Z",
+});
+const step = (o: number) => ({
+  id: 9310 + o, runId: 9204, stepId: null, stepOrder: o, name: null, status: "COMPLETED", attemptNo: 1, progress: 100, reconciliationId: 12005 + o,
+  ruleSetId: null, ruleSetVersion: null, sourceRows: 10, targetRows: 10, matchedSourceRows: 9, matchedTargetRows: 9, unmatchedSourceRows: 1,
+  unmatchedTargetRows: 1, exceptionCount: 1, errorMessage: null, startedAt: "2026-12-02T12:49:07Z", completedAt: "2026-12-02T12:49:09Z",
+});
+let listed = [exc(1), exc(2)];
+
+vi.mock("../../src/services/api", async (orig) => {
+  const real = await orig<typeof import("../../src/services/api")>();
+  return {
+    ...real,
+    exceptions: {
+      ...real.exceptions,
+      list: vi.fn(async () => ({ items: listed, page: 1, pageSize: 25, totalItems: listed.length, totalPages: 1 })),
+      get: vi.fn(async (id: number) => exc(id)),
+      history: vi.fn(async () => ({ items: [], page: 1, pageSize: 20, totalItems: 0, totalPages: 0 })),
+    },
+    runs: {
+      ...real.runs,
+      get: vi.fn(async () => ({
+        id: 9204, streamId: 9001, streamVersion: 1, status: "COMPLETED", currentStepOrder: 3, triggerType: "MANUAL",
+        triggerMetadata: { requestedBy: "demo@recon.local", reason: "month-end close" },
+        metrics: { totalSteps: 3, completedSteps: 3, failedSteps: 0, matchedRecords: 27, exceptionCount: 3 },
+        createdAt: "2026-12-02T12:49:07Z", updatedAt: "2026-12-02T12:49:12Z", startedAt: "2026-12-02T12:49:07Z", completedAt: "2026-12-02T12:49:12Z", errorMessage: null,
+      })),
+      steps: vi.fn(async () => [step(1), step(2), step(3)]),
+      artifacts: vi.fn(async () => [artifact(1, "MATCHED", 531), artifact(2, "UNMATCHED_SOURCE", 469), artifact(3, "UNMATCHED_TARGET", 8)]),
+    },
+    streams: { ...real.streams, get: vi.fn(async () => ({ id: 9001, name: "Settlement", steps: [] })) },
+    ruleSets: { ...real.ruleSets, list: vi.fn(async () => ({ items: [], page: 1, pageSize: 100, totalItems: 0, totalPages: 0 })) },
+  };
+});
+beforeEach(() => {
+  listed = [exc(1), exc(2)];
+});
+afterEach(cleanup);
+
+describe("an exception's step and files", () => {
+  it("lists the files its step wrote, the one holding the row first and marked, and links to the step", async () => {
+    const api = await import("../../src/services/api");
+    const { ExceptionDetailPage } = await import("../../src/pages/streams/Exceptions");
+    render(
+      <MemoryRouter initialEntries={["/exceptions/3"]}>
+        <Routes><Route path="/exceptions/:id" element={<ExceptionDetailPage />} /></Routes>
+      </MemoryRouter>,
+    );
+    const files = await screen.findByRole("table", { name: "files of the step" });
+    expect(api.runs.artifacts).toHaveBeenCalledWith(9311);
+    const rows = within(files).getAllByRole("row").slice(1);
+    expect(rows.map((r) => r.getAttribute("data-artifact"))).toEqual(["UNMATCHED_TARGET", "MATCHED", "UNMATCHED_SOURCE"]);
+    expect(rows[0].getAttribute("data-holds-row")).toBe("yes");
+    expect(rows[0].textContent).toContain("holds this row");
+    expect(rows[1].textContent).not.toContain("holds this row");
+    expect(within(rows[0]).getByRole("link", { name: "stream_9204_step_1_unmatched_target.csv" }).getAttribute("href")).toBe("/files/1103");
+    // the run link goes to the step itself, not to the top of the run
+    for (const link of screen.getAllByRole("link", { name: /#9204 step 1/ })) expect(link.getAttribute("href")).toBe("/runs/9204#step-1");
+  });
+
+  it("the list narrowed to one step says which run and step, with a link to that step", async () => {
+    const { ExceptionsPage } = await import("../../src/pages/streams/Exceptions");
+    render(
+      <MemoryRouter initialEntries={["/exceptions?reconciliationId=12006"]}>
+        <Routes><Route path="/exceptions" element={<ExceptionsPage />} /></Routes>
+      </MemoryRouter>,
+    );
+    const context = await screen.findByText(/^Exceptions of/, { selector: "[data-step-context]" });
+    expect(within(context).getByRole("link", { name: "run #9204, step 1" }).getAttribute("href")).toBe("/runs/9204#step-1");
+  });
+
+  it("says nothing of the kind when the rows come from several steps", async () => {
+    listed = [exc(1), exc(2, { stepOrder: 3, stepRunId: 9313, reconciliationId: 12008 })];
+    const { ExceptionsPage } = await import("../../src/pages/streams/Exceptions");
+    render(
+      <MemoryRouter initialEntries={["/exceptions?runId=9204"]}>
+        <Routes><Route path="/exceptions" element={<ExceptionsPage />} /></Routes>
+      </MemoryRouter>,
+    );
+    await screen.findByRole("table", { name: "exceptions" });
+    expect(document.querySelector("[data-step-context]")).toBeNull();
+  });
+});
+
+describe("a link to one step of a run", () => {
+  it("marks that step and gives it the focus; the trigger's metadata reads in words", async () => {
+    const { RunPage } = await import("../../src/pages/streams/Runs");
+    render(
+      <MemoryRouter initialEntries={["/runs/9204#step-2"]}>
+        <Routes><Route path="/runs/:id" element={<RunPage />} /></Routes>
+      </MemoryRouter>,
+    );
+    const target = await screen.findByRole("listitem", { current: "location" });
+    expect(target.getAttribute("data-step")).toBe("2");
+    expect(target.className).toContain("targeted");
+    await waitFor(() => expect(document.activeElement).toBe(target));
+    expect(document.querySelectorAll("li.targeted")).toHaveLength(1);
+    expect(document.querySelector(".kv")!.textContent).toContain("requested by: demo@recon.local · reason: month-end close");
+  });
+});
