@@ -182,10 +182,23 @@ def test_bad_parameters_are_400_naming_the_parameter(api, query, field):
 
 
 def test_a_huge_page_number_is_out_of_range_not_a_non_integer(api):
-    r = api.get(f"{PATH}?page=99999999999")
+    r = api.get(f"{PATH}?page=99999999999999999999")
     assert r.status_code == 400, r.body
     problem = body(r)["details"][0]
-    assert problem == {"field": "page", "problem": "must be <= 1000000 (got 99999999999)"}, problem
+    assert problem == {"field": "page", "problem": "must be <= 92233720368547758 (got 99999999999999999999)"}, problem
+
+
+@pytest.mark.parametrize("path", [PATH, "/api/v1/reconciliation/mismatches"])
+@pytest.mark.parametrize("page", [1_000_001, 99_999_999_999, (2**63 - 1) // 100])
+def test_any_page_past_the_last_is_an_empty_page(api, path, page):
+    """The contract bounds page_size (max 100), not page: a page however far past the last is a 200 with no
+    items and the real totals (page 1000001 was a 400)."""
+    insert_job(api)
+    r = api.get(f"{path}?page={page}&page_size=100")
+    assert r.status_code == 200, r.body
+    items = body(r)["jobs" if path == PATH else "mismatches"]
+    assert items == [] and body(r)["pagination"]["page"] == page, body(r)
+    assert body(r)["pagination"]["total_items"] == (1 if path == PATH else 0)
 
 
 def test_unknown_table_filter_is_invalid_table(api):
