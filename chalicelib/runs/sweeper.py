@@ -23,6 +23,7 @@ HOOKS: dict[str, str] = {
     "cdc-jobs": "chalicelib.cdc.jobs:sweep",
     "webhooks": "chalicelib.runs.webhooks:requeue_stalled",
     "stream-files": "chalicelib.streams.files:sweep",
+    "stream-runs": "chalicelib.streams.runs:start_stalled",
 }
 _registered: dict[str, Callable[[], Any]] = {}
 

@@ -144,28 +144,51 @@ def _start_once(event_id: str, stream_id: int, detail_type: str | None, detail: 
     from chalicelib.streams import runs
 
     key = dedup_key(event_id, detail_type, detail)   # the claim's key: its outcome is written under it too
-    with transaction() as conn:
-        row = conn.execute("INSERT INTO recon.stream_event_runs (event_id, stream_id, outcome) VALUES (%s, %s, 'CLAIMED')"
-                           " ON CONFLICT DO NOTHING RETURNING event_id", (key, stream_id)).fetchone()
-    if row is None:
-        logger.info("event already handled for this stream", extra={"event_id": event_id, "stream_id": stream_id})
-        return None
     metadata = {"event": detail_type, "eventId": event_id, **{k: v for k, v in detail.items()
                                                               if k in ("fileId", "filename", "runId", "streamId")}}
     if "streamId" in metadata:
         metadata["sourceStreamId"] = metadata.pop("streamId")
     if "runId" in metadata:
         metadata["sourceRunId"] = metadata.pop("runId")
+    # the claim, the run and the claim's outcome commit together: a reader never sees a claim without
+    # its outcome, and a handler that dies in between leaves nothing (the redelivered event is handled
+    # afresh) instead of a claim that swallows the event
     outcome, run_id = "STARTED", None
-    try:
-        run_id = runs.create_run(stream_id, "EVENT", metadata, bound_inputs=bound)["runId"]
-    except runs.RunConflict as exc:
-        outcome = "SKIPPED_RUN_ACTIVE"
-        logger.info("event trigger skipped", extra={"stream_id": stream_id, "reason": str(exc)})
     with transaction() as conn:
+        row = conn.execute("INSERT INTO recon.stream_event_runs (event_id, stream_id, outcome) VALUES (%s, %s, 'CLAIMED')"
+                           " ON CONFLICT DO NOTHING RETURNING event_id", (key, stream_id)).fetchone()
+        if row is None:
+            logger.info("event already handled for this stream", extra={"event_id": event_id, "stream_id": stream_id})
+            return None
+        try:
+            with conn.transaction():   # a savepoint: what create_run wrote goes if it fails
+                run_id = runs.create_run(stream_id, "EVENT", metadata, bound_inputs=bound, start=False,
+                                         conn=conn)["runId"]
+        except runs.RunConflict as exc:
+            outcome = "SKIPPED_RUN_ACTIVE"
+            logger.info("event trigger skipped", extra={"stream_id": stream_id, "reason": str(exc)})
+        except Exception:   # noqa: BLE001 — recorded once; a lost connection fails the update below too
+            outcome = "FAILED"
+            logger.exception("the triggered run could not be created", extra={"stream_id": stream_id})
         conn.execute("UPDATE recon.stream_event_runs SET outcome = %s, run_id = %s WHERE event_id = %s AND stream_id = %s",
                      (outcome, run_id, key, stream_id))
+    if run_id is not None:
+        start_created_run(run_id)
     return run_id
+
+
+def start_created_run(run_id: int) -> None:
+    """Start a run created inside a trigger's transaction. A failed start has marked the run FAILED
+    with the reason (runs.start_run); a process that dies before this call leaves a PENDING run that
+    the maintenance pass starts (runs.start_stalled)."""
+    from chalicelib.streams import runs
+
+    try:
+        runs.start_run(run_id)
+    except runs.RunConflict:
+        pass   # started meanwhile (by the maintenance pass)
+    except Exception:   # noqa: BLE001 — the run says why it failed
+        logger.exception("the triggered run could not be started", extra={"run_id": run_id})
 
 
 def recent_triggers(stream_id: int, limit: int = 10, conn=None) -> list[dict]:

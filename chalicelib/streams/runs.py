@@ -123,6 +123,45 @@ def start_run(run_id: int) -> dict:
         return run_view(runtime.get_run(c, run_id))
 
 
+#: a run still PENDING this long after it was created has lost its start: normally its first step
+#: makes it RUNNING within a second
+STALLED_START_SECONDS = 60
+
+
+def start_stalled(older_than: float = STALLED_START_SECONDS, limit: int = 100) -> dict:
+    """Maintenance (chalicelib.runs.sweeper): start the runs that were created but never started — the
+    process that created one (a trigger, the API) died between its commit and StartExecution, or
+    between claiming the execution's name and starting it. A legacy reconciliation waits PENDING for
+    its start on purpose, so one is taken only once its start was claimed. Starting is idempotent
+    (the execution is named after the run, with the same input), so a run whose execution exists and
+    whose first step is merely queued is not started twice."""
+    with tx() as c:
+        rows = c.execute(
+            "SELECT r.run_id, r.execution_arn FROM recon.stream_runs r JOIN recon.streams s USING (stream_id)"
+            " WHERE r.status = 'PENDING' AND r.created_at < clock_timestamp() - make_interval(secs => %s)"
+            " AND (s.kind <> 'LEGACY' OR r.execution_arn IS NOT NULL) ORDER BY r.run_id LIMIT %s",
+            (float(older_than), int(limit))).fetchall()
+    started = failed = 0
+    for r in rows:
+        try:
+            if r["execution_arn"] is None:
+                start_run(r["run_id"])
+            else:
+                with tx() as c:
+                    run = runtime.get_run(c, r["run_id"])
+                if run is None or run["status"] != "PENDING":
+                    continue
+                state_machine.start(r["run_id"], run["definition"])
+            started += 1
+            logger.info("a run that had lost its start was started", extra={"run_id": r["run_id"]})
+        except RunConflict:
+            pass   # started or finished meanwhile
+        except Exception:   # noqa: BLE001 — start_run has marked it FAILED with the reason
+            failed += 1
+            logger.exception("a run that had lost its start could not be started", extra={"run_id": r["run_id"]})
+    return {"stalledRuns": len(rows), "started": started, "failed": failed}
+
+
 def _now(c) -> Any:
     return c.execute("SELECT clock_timestamp() AS now").fetchone()["now"]
 

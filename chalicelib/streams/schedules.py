@@ -267,32 +267,46 @@ def _claim(stream_id: int, occurrence: datetime, now: datetime, *, run: bool, de
     from chalicelib.streams import runs
 
     late = now - occurrence > LATE_AFTER
+    result = {"streamId": stream_id, "occurrence": occurrence, "late": late, "outcome": "STARTED" if run else
+              "SKIPPED_RUN_ACTIVE", "runId": None}
+    metadata = {"schedule": {"occurrence": occurrence.isoformat().replace("+00:00", "Z"), "late": late}}
+    # the claim, the run and the claim's outcome commit together: a dispatcher that dies in between
+    # leaves nothing, so the next tick claims the occurrence again (its cursor was not moved) instead
+    # of a claim without a run; an error rolls the claim back the same way
     with transaction() as conn:
         claimed = conn.execute(
             "INSERT INTO recon.stream_schedule_claims (stream_id, occurrence_at, late, outcome, detail)"
             " VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING RETURNING stream_id",
-            (stream_id, occurrence, late, "STARTED" if run else "SKIPPED_RUN_ACTIVE", detail)).fetchone()
-    if claimed is None:
-        return None   # another dispatcher has it
-    result = {"streamId": stream_id, "occurrence": occurrence, "late": late, "outcome": "STARTED" if run else
-              "SKIPPED_RUN_ACTIVE", "runId": None}
-    if not run:
-        return result
-    metadata = {"schedule": {"occurrence": occurrence.isoformat().replace("+00:00", "Z"), "late": late}}
-    try:
-        created = runs.create_run(stream_id, "SCHEDULED", metadata)
-        result["runId"] = created["runId"]
-    except runs.RunConflict as exc:
-        result["outcome"] = "SKIPPED_RUN_ACTIVE" if "in progress" in str(exc) else "SKIPPED_NOT_ACTIVE"
-        detail = str(exc)
-    except Exception as exc:
-        result["outcome"] = "FAILED"
-        detail = f"{type(exc).__name__}: {exc}"[:500]
-        logger.exception("scheduled run could not be created", extra={"stream_id": stream_id})
-    with transaction() as conn:
+            (stream_id, occurrence, late, result["outcome"], detail)).fetchone()
+        if claimed is None:
+            return None   # another dispatcher has it
+        if not run:
+            return result
+        try:
+            with conn.transaction():   # a savepoint: what create_run wrote goes if it fails
+                result["runId"] = runs.create_run(stream_id, "SCHEDULED", metadata, start=False, conn=conn)["runId"]
+        except runs.RunConflict as exc:
+            result["outcome"] = "SKIPPED_RUN_ACTIVE" if "in progress" in str(exc) else "SKIPPED_NOT_ACTIVE"
+            detail = str(exc)
+        except Exception as exc:   # noqa: BLE001 — recorded once; a lost connection fails the update below too
+            logger.exception("scheduled run could not be created", extra={"stream_id": stream_id})
+            result["outcome"] = "FAILED"
+            detail = f"{type(exc).__name__}: {exc}"[:500]
         conn.execute("UPDATE recon.stream_schedule_claims SET outcome = %s, run_id = %s, detail = %s"
                      " WHERE stream_id = %s AND occurrence_at = %s",
                      (result["outcome"], result["runId"], detail, stream_id, occurrence))
+    if result["runId"] is not None:
+        try:
+            runs.start_run(result["runId"])
+        except runs.RunConflict:
+            pass   # started meanwhile (by the maintenance pass)
+        except Exception as exc:   # noqa: BLE001 — the run is FAILED with the reason; the claim says so too
+            logger.exception("scheduled run could not be started", extra={"stream_id": stream_id})
+            with transaction() as conn:
+                conn.execute("UPDATE recon.stream_schedule_claims SET outcome = 'FAILED', detail = %s"
+                             " WHERE stream_id = %s AND occurrence_at = %s",
+                             (f"{type(exc).__name__}: {exc}"[:500], stream_id, occurrence))
+            result["outcome"] = "FAILED"
     return result
 
 
