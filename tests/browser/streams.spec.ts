@@ -275,6 +275,8 @@ test("a run's step leads to its exceptions, an exception to the files of its ste
   await expect(page.locator("[data-step-context]")).toContainText(`Exceptions of run #${runId}, step 2`);
   // an order without a partner: its row is in the step's UNMATCHED_SOURCE file
   await page.getByLabel("Side").selectOption("SOURCE");
+  await expect(page).toHaveURL(/side=SOURCE/);
+  await expect(page.locator(".pager")).toContainText("8 items"); // the list read again, before a row is opened
   await page.locator("table[aria-label=exceptions] tbody tr").first().getByRole("link").first().click();
   const files = page.getByRole("table", { name: "files of the step" });
   const holds = files.locator("tr[data-holds-row=yes]");
