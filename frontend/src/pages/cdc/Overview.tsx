@@ -49,16 +49,16 @@ export function CdcOverview() {
                     <div><dt>rows C* / PG{countScope(job.validation_strategy) ? ` ${countScope(job.validation_strategy)}` : ""}</dt><dd>{num(job.cassandra_row_count)} / {num(job.postgres_row_count)}</dd></div>
                   </dl>
                   <footer>
-                    <Link to={`/cdc/jobs/${job.job_id}`}>Job</Link>
-                    <Link to={`/cdc/tables/${encodeURIComponent(table)}`}>Drift over time</Link>
-                    <Link to={`/cdc/mismatches?table=${encodeURIComponent(table)}&resolution_status=PENDING`}>Pending mismatches</Link>
+                    <Link to={`/cdc/jobs/${job.job_id}`} aria-label={`Job of ${table}`}>Job</Link>
+                    <Link to={`/cdc/tables/${encodeURIComponent(table)}`} aria-label={`Drift over time of ${table}`}>Drift over time</Link>
+                    <Link to={`/cdc/mismatches?table=${encodeURIComponent(table)}&resolution_status=PENDING`} aria-label={`Pending mismatches of ${table}`}>Pending mismatches</Link>
                   </footer>
                 </>
               ) : (
                 <>
                   <p className="muted">Never reconciled.</p>
                   <footer>
-                    <Link to={`/cdc/trigger?tables=${encodeURIComponent(table)}`}>Reconcile it now</Link>
+                    <Link to={`/cdc/trigger?tables=${encodeURIComponent(table)}`}>Reconcile {table} now</Link>
                   </footer>
                 </>
               )}
