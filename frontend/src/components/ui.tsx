@@ -249,3 +249,23 @@ export function Crumbs({ items }: { items: [string, string | null][] }) {
     </nav>
   );
 }
+
+/**
+ * A detail page whose object could not be read (a 404 for an old link, a malformed id): the page still
+ * says what was asked for, the API's words, and the way back to the list, instead of a lone error box.
+ */
+export function LoadFailed({ what, error, back }: { what: string; error: unknown; back: [string, string] }) {
+  return (
+    <section>
+      <Crumbs items={[[back[0], back[1]], [what, null]]} />
+      <h1>{what}</h1>
+      <ErrorBox error={error} />
+      <p><Link to={back[1]}>← {error instanceof ApiError && error.status === 404 ? `It is not there: back to ${back[0].toLowerCase()}` : `Back to ${back[0].toLowerCase()}`}</Link></p>
+    </section>
+  );
+}
+
+/** A list filter the API refused (a 400 naming it, e.g. `olderThanDays`, `job_id`): marked, its message under it. */
+export function invalidFilter(error: unknown, field: string): { "aria-invalid"?: true; "aria-describedby"?: string } {
+  return error instanceof ApiError && error.fields[field] ? { "aria-invalid": true, "aria-describedby": `${field}-error` } : {};
+}

@@ -2,14 +2,14 @@ import { Link, useParams } from "react-router-dom";
 import { cdc } from "../../services/api";
 import { MISMATCH_TYPES } from "../../services/types";
 import { countScope, dur, fmtDate, num, pct } from "../../services/format";
-import { Badge, Crumbs, ErrorBox, StaleNotice, Kv, Loading, Progress, useLoad, usePoll, useTitle } from "../../components/ui";
+import { Badge, Crumbs, StaleNotice, Kv, Loading, Progress, useLoad, usePoll, useTitle, LoadFailed } from "../../components/ui";
 
 export function JobDetailPage() {
   const { jobId = "" } = useParams();
   const { data: job, error, reload } = useLoad(() => cdc.job(jobId), [jobId]);
   useTitle(job ? `Job ${job.table_name} ${job.status.toLowerCase()}` : "Job");
   usePoll(reload, 2000, job?.status === "RUNNING");
-  if (error && !job) return <ErrorBox error={error} />;
+  if (error && !job) return <LoadFailed what={`Job ${jobId}`} error={error} back={["Jobs", "/cdc/jobs"]} />;
   if (!job) return <Loading what="Loading the job" />;
   const p = job.progress;
   const progress = p && p.segments_total ? (100 * p.segments_done) / p.segments_total : 0;

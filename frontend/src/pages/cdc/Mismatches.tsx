@@ -3,7 +3,7 @@ import { Link } from "react-router-dom";
 import { cdc } from "../../services/api";
 import { MISMATCH_TYPES, RESOLUTION_STATUSES, type Mismatch } from "../../services/types";
 import { differingFields, fmtDate, isoToLocalInput, localInputToIso, show } from "../../services/format";
-import { Badge, Empty, ErrorBox, FieldError, Loading, NoRows, Pager, Select, useLoad, useTitle, useUrlState } from "../../components/ui";
+import { Badge, Empty, ErrorBox, FieldError, Loading, NoRows, Pager, Select, useLoad, useTitle, useUrlState, invalidFilter } from "../../components/ui";
 
 const PAGE_SIZE = 25;
 const SEARCH_PAGES = 20; // up to 2,000 mismatches are searched for a linked one
@@ -73,7 +73,8 @@ export function MismatchBrowser() {
         <Select id="resolution_status" label="Resolution" value={f.resolution_status} options={RESOLUTION_STATUSES} onChange={(v) => set({ resolution_status: v, selected: null })} />
         <label className="filter" htmlFor="job_id">
           <span>Job id</span>
-          <input id="job_id" placeholder="uuid" size={38} defaultValue={f.job_id} key={f.job_id} onBlur={(e) => e.target.value !== f.job_id && set({ job_id: e.target.value.trim(), selected: null })} onKeyDown={(e) => e.key === "Enter" && set({ job_id: (e.target as HTMLInputElement).value.trim(), selected: null })} />
+          <input id="job_id" placeholder="uuid" size={38} defaultValue={f.job_id} key={f.job_id} onBlur={(e) => e.target.value !== f.job_id && set({ job_id: e.target.value.trim(), selected: null })} onKeyDown={(e) => e.key === "Enter" && set({ job_id: (e.target as HTMLInputElement).value.trim(), selected: null })} {...invalidFilter(error, "job_id")} />
+          <FieldError error={error} field="job_id" id="job_id-error" />
         </label>
         <label className="filter" htmlFor="from_date">
           <span>Detected from (UTC)</span>

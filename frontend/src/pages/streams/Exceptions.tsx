@@ -6,7 +6,7 @@ import { EXCEPTION_REASONS, EXCEPTION_SIDES, EXCEPTION_STATUSES, type Artifact, 
 
 const candidate = (x: ReconException) => (x.closestCandidate ?? null) as ClosestCandidate | null;
 import { fmtDate, num, show } from "../../services/format";
-import { Badge, Crumbs, ErrorBox, StaleNotice, FieldError, Kv, Loading, NoRows, Pager, Select, useLoad, useTitle, useUrlState } from "../../components/ui";
+import { Badge, Crumbs, ErrorBox, StaleNotice, FieldError, Kv, Loading, NoRows, Pager, Select, useLoad, useTitle, useUrlState, LoadFailed, invalidFilter } from "../../components/ui";
 import { DownloadButton } from "./Files";
 
 const KEYS = ["status", "reason", "side", "streamId", "runId", "reconciliationId", "assignee", "olderThanDays"] as const;
@@ -34,7 +34,8 @@ export function ExceptionsPage() {
   const text = (k: (typeof KEYS)[number], label: string, type = "text") => (
     <label className="filter" htmlFor={k}>
       <span>{label}</span>
-      <input id={k} type={type} size={8} defaultValue={f[k]} key={f[k]} onKeyDown={(e) => e.key === "Enter" && set({ [k]: (e.target as HTMLInputElement).value })} onBlur={(e) => e.target.value !== f[k] && set({ [k]: e.target.value })} />
+      <input id={k} type={type} size={8} defaultValue={f[k]} key={f[k]} onKeyDown={(e) => e.key === "Enter" && set({ [k]: (e.target as HTMLInputElement).value })} onBlur={(e) => e.target.value !== f[k] && set({ [k]: e.target.value })} {...invalidFilter(error, k)} />
+      <FieldError error={error} field={k} id={`${k}-error`} />
     </label>
   );
   const items = data?.items ?? [];
@@ -191,7 +192,7 @@ export function ExceptionDetailPage() {
   const from = (useLocation().state ?? null) as FromList | null;
   const nav = useNavigate();
   const next = from ? from.ids[from.ids.indexOf(id) + 1] : undefined;
-  if (error && !x) return <ErrorBox error={error} />;
+  if (error && !x) return <LoadFailed what={`Exception #${id}`} error={error} back={["Exceptions", "/exceptions"]} />;
   if (!x) return <Loading what="Loading the exception" />;
   const entries = history.data?.items ?? [];
   const cc = candidate(x);

@@ -3,7 +3,7 @@ import { Link, useNavigate, useParams } from "react-router-dom";
 import { downloadBytes, files, saveBlob, uploadFile, DIRECT_UPLOAD_LIMIT } from "../../services/api";
 import { FILE_ORIGINS, FILE_STATUSES, type FileMeta, type FileOrigin, type FileStatus } from "../../services/types";
 import { bytes, fmtDate, num } from "../../services/format";
-import { Badge, Crumbs, ErrorBox, StaleNotice, Kv, Loading, NoRows, Pager, Progress, Select, useLoad, usePoll, useTitle, useUrlState } from "../../components/ui";
+import { Badge, Crumbs, ErrorBox, StaleNotice, Kv, Loading, NoRows, Pager, Progress, Select, useLoad, usePoll, useTitle, useUrlState, LoadFailed } from "../../components/ui";
 
 interface Upload {
   name: string;
@@ -135,7 +135,7 @@ export function FileDetailPage() {
   useTitle(file ? file.filename : `File ${id}`);
   usePoll(reload, 2000, file?.status === "PROCESSING");
   const [delError, setDelError] = useState<unknown>(null);
-  if (error && !file) return <ErrorBox error={error} />;
+  if (error && !file) return <LoadFailed what={`File #${id}`} error={error} back={["Files", "/files"]} />;
   if (!file) return <Loading what="Loading the file" />;
   return (
     <section>

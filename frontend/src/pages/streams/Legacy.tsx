@@ -4,7 +4,7 @@ import { ApiError, files, legacy, ruleSets } from "../../services/api";
 import { FileOptions, pickableFiles } from "../../components/FileOptions";
 import { EXCEPTION_REASONS, EXCEPTION_SIDES, EXCEPTION_STATUSES, type LegacyReconciliation } from "../../services/types";
 import { fmtDate, num, shareOf } from "../../services/format";
-import { Badge, Crumbs, ErrorBox, StaleNotice, FieldError, Kv, Loading, NoRows, Pager, Progress, Select, useLoad, usePoll, useTitle, useUrlState } from "../../components/ui";
+import { Badge, Crumbs, ErrorBox, StaleNotice, FieldError, Kv, Loading, NoRows, Pager, Progress, Select, useLoad, usePoll, useTitle, useUrlState, LoadFailed } from "../../components/ui";
 
 /** Matched source rows as a share of the source, from the counts (the API's matchRate is rounded to 2 decimals). */
 function rateOf(r: Pick<LegacyReconciliation, "matchedRecords" | "totalSourceRecords" | "matchRate">): string {
@@ -123,7 +123,7 @@ export function LegacyDetailPage() {
   const running = r?.status === "IN_PROGRESS" || r?.status === "PENDING";
   usePoll(async () => { await Promise.all([reload(), status.reload()]); }, 1500, r?.status === "IN_PROGRESS");
   useTitle(r ? `Reconciliation ${r.name}` : `Reconciliation ${id}`);
-  if (error && !r) return <ErrorBox error={error} />;
+  if (error && !r) return <LoadFailed what={`Reconciliation #${id}`} error={error} back={["Reconciliations", "/reconciliations"]} />;
   if (!r) return <Loading what="Loading the reconciliation" />;
   const act = async (fn: () => Promise<unknown>) => {
     setActionError(null);

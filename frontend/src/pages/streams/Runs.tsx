@@ -3,7 +3,7 @@ import { Link, useLocation, useParams } from "react-router-dom";
 import { ruleSets, runs, streams } from "../../services/api";
 import type { Artifact, StepRun } from "../../services/types";
 import { dur, fmtDate, num, show } from "../../services/format";
-import { Badge, Crumbs, ErrorBox, StaleNotice, Kv, Loading, Progress, useLoad, usePoll, useTitle } from "../../components/ui";
+import { Badge, Crumbs, ErrorBox, StaleNotice, Kv, Loading, Progress, useLoad, usePoll, useTitle, LoadFailed } from "../../components/ui";
 import { DownloadButton } from "./Files";
 
 const ACTIVE_RUN = new Set(["PENDING", "RUNNING"]);
@@ -31,7 +31,7 @@ export function RunPage() {
   }, [loaded, target]);
   useTitle(data ? `Run #${id} ${data.run.status.toLowerCase()}` : `Run #${id}`);
   usePoll(reload, 1000, active);
-  if (error && !data) return <ErrorBox error={error} />;
+  if (error && !data) return <LoadFailed what={`Run #${id}`} error={error} back={["Streams", "/streams"]} />;
   if (!data) return <Loading what="Loading the run" />;
   const { run } = data;
   // latest attempt per step, earlier attempts kept for the timeline

@@ -3,7 +3,7 @@ import { Link, useNavigate, useParams } from "react-router-dom";
 import { ApiError, dataSources, files, ruleSets, streams, withoutField } from "../../services/api";
 import { INPUT_TYPES, RUN_STATUSES, STREAM_STATUSES, TRIGGER_TYPES, type InputType, type RunStatus, type StreamInput, type StreamRun, type StreamStatus, type StreamValidation, type TriggerType } from "../../services/types";
 import { ago, fmtDate, fmtInZone, num } from "../../services/format";
-import { Badge, Crumbs, ErrorBox, StaleNotice, FieldError, Kv, Loading, NoRows, Pager, Select, useLoad, usePoll, useTitle, useUrlState } from "../../components/ui";
+import { Badge, Crumbs, ErrorBox, StaleNotice, FieldError, Kv, Loading, NoRows, Pager, Select, useLoad, usePoll, useTitle, useUrlState, LoadFailed } from "../../components/ui";
 import { FileOptions, pickableFiles } from "../../components/FileOptions";
 import { emptyStep, localStepProblems, renumber, toRequest, toStreamInput, type EditorStep, type EditorStream } from "../../services/streams";
 
@@ -94,7 +94,7 @@ export function StreamDetailPage() {
       setBusy(false);
     }
   }
-  if (error && !s) return <ErrorBox error={error} />;
+  if (error && !s) return <LoadFailed what={`Stream #${id}`} error={error} back={["Streams", "/streams"]} />;
   if (!s) return <Loading what="Loading the stream" />;
   // a schedule's times in its own zone (UTC alongside); null for UTC
   const tz = s.triggerType === "SCHEDULED" ? String((s.triggerConfig as { timezone?: string } | null)?.timezone ?? "UTC") : "UTC";
