@@ -1944,8 +1944,7 @@ export interface components {
             triggerMetadata: {
                 [key: string]: unknown;
             };
-            /** Triggertype */
-            triggerType: string;
+            triggerType: components["schemas"]["TriggerType"];
             /**
              * Updatedat
              * Format: date-time
@@ -2473,10 +2472,10 @@ export interface components {
          */
         TriggerRequest: {
             /**
-             * @description Job priority (default NORMAL).
+             * @description Job priority (optional: absent or null means NORMAL).
              * @default NORMAL
              */
-            priority?: components["schemas"]["Priority"];
+            priority?: components["schemas"]["Priority"] | null;
             /**
              * Tables
              * @description Tables to reconcile (catalog names). Empty array = every table in the catalog. Duplicates are collapsed.
@@ -2691,7 +2690,7 @@ export interface operations {
     listDataSources: {
         parameters: {
             query?: {
-                /** @description Page number, from 1. */
+                /** @description Page number, from 1 (past the last: no items). */
                 page?: number;
                 /** @description Items per page (1..100). */
                 pageSize?: number;
@@ -3205,7 +3204,7 @@ export interface operations {
                 assignee?: string;
                 /** @description Created more than N days ago */
                 olderThanDays?: number;
-                /** @description Page number, from 1. */
+                /** @description Page number, from 1 (past the last: no items). */
                 page?: number;
                 /** @description Items per page (1..100). */
                 pageSize?: number;
@@ -3464,7 +3463,7 @@ export interface operations {
     exceptionHistory: {
         parameters: {
             query?: {
-                /** @description Page number, from 1. */
+                /** @description Page number, from 1 (past the last: no items). */
                 page?: number;
                 /** @description Items per page (1..100). */
                 pageSize?: number;
@@ -3557,7 +3556,7 @@ export interface operations {
                 /** @description Filename prefix */
                 filename?: string;
                 origin?: components["schemas"]["FileOrigin"];
-                /** @description Page number, from 1. */
+                /** @description Page number, from 1 (past the last: no items). */
                 page?: number;
                 /** @description Items per page (1..100). */
                 pageSize?: number;
@@ -4261,7 +4260,7 @@ export interface operations {
                 /** @description Inclusive lower bound. */
                 from_date?: string;
                 job_type?: components["schemas"]["JobType"];
-                /** @description Page number, from 1. */
+                /** @description Page number, from 1 (past the last: no items). */
                 page?: number;
                 /** @description Items per page (max 100). */
                 page_size?: number;
@@ -4462,7 +4461,7 @@ export interface operations {
                 /** @description Only mismatches of this job. */
                 job_id?: string;
                 mismatch_type?: components["schemas"]["MismatchType"];
-                /** @description Page number, from 1. */
+                /** @description Page number, from 1 (past the last: no items). */
                 page?: number;
                 /** @description Items per page (max 100). */
                 page_size?: number;
@@ -4712,7 +4711,7 @@ export interface operations {
     listReconciliations: {
         parameters: {
             query?: {
-                /** @description Page number, from 1. */
+                /** @description Page number, from 1 (past the last: no items). */
                 page?: number;
                 /** @description Items per page (1..100). */
                 pageSize?: number;
@@ -5048,7 +5047,7 @@ export interface operations {
     reconciliationExceptions: {
         parameters: {
             query?: {
-                /** @description Page number, from 1. */
+                /** @description Page number, from 1 (past the last: no items). */
                 page?: number;
                 /** @description Items per page (1..100). */
                 pageSize?: number;
@@ -5322,7 +5321,7 @@ export interface operations {
             query?: {
                 /** @description Name contains (any case) */
                 name?: string;
-                /** @description Page number, from 1. */
+                /** @description Page number, from 1 (past the last: no items). */
                 page?: number;
                 /** @description Items per page (1..100). */
                 pageSize?: number;
@@ -6103,7 +6102,7 @@ export interface operations {
         parameters: {
             query?: {
                 domain?: string;
-                /** @description Page number, from 1. */
+                /** @description Page number, from 1 (past the last: no items). */
                 page?: number;
                 /** @description Items per page (1..100). */
                 pageSize?: number;
@@ -6726,7 +6725,7 @@ export interface operations {
     listStreamRuns: {
         parameters: {
             query?: {
-                /** @description Page number, from 1. */
+                /** @description Page number, from 1 (past the last: no items). */
                 page?: number;
                 /** @description Items per page (1..100). */
                 pageSize?: number;
