@@ -45,6 +45,19 @@ describe("what a job's counts cover", () => {
     expect(screen.getByText("drift of the rows in the sample")).toBeTruthy();
     expect(screen.queryByText("Cassandra rows")).toBeNull();
   });
+
+  it("names each 'browse' link of the mismatch summary by its type and count (three links read 'browse' alike)", async () => {
+    const { JobDetailPage } = await import("../../src/pages/cdc/JobDetail");
+    render(
+      <MemoryRouter initialEntries={[`/cdc/jobs/${jobs[0].job_id}`]}>
+        <Routes><Route path="/cdc/jobs/:jobId" element={<JobDetailPage />} /></Routes>
+      </MemoryRouter>,
+    );
+    const link = await screen.findByRole("link", { name: "browse the 3 of type data mismatch" });
+    expect(link.getAttribute("href")).toBe(`/cdc/mismatches?job_id=${jobs[0].job_id}&mismatch_type=DATA_MISMATCH`);
+    expect(screen.getByRole("link", { name: "browse the 1 of type missing in postgres" })).toBeTruthy();
+    expect(screen.getByRole("link", { name: "browse the 1 of type missing in cassandra" })).toBeTruthy();
+  });
 });
 
 describe("drift over time", () => {

@@ -44,7 +44,7 @@ describe("exceptions queue", () => {
     expect(api.exceptions.list).toHaveBeenLastCalledWith(expect.objectContaining({ side: "TARGET", reconciliationId: 12004 }));
     expect((screen.getByLabelText("Side") as HTMLSelectElement).value).toBe("TARGET");
     const row = document.querySelector('tr[data-exception="1"]')!;
-    expect(row.querySelector('a[href="/runs/9202"]')!.textContent).toBe("#9202");
+    expect(row.querySelector('a[href="/runs/9202#step-1"]')!.textContent).toBe("#9202"); // the run, opened at the step
     expect(row.textContent).toContain("step 1");
   });
 

@@ -62,7 +62,7 @@ export function JobDetailPage() {
             <tr key={t} data-type={t}>
               <td><Badge value={t} /></td>
               <td className="r">{num(job.mismatches_summary?.[t] ?? 0)}</td>
-              <td>{(job.mismatches_summary?.[t] ?? 0) > 0 && <Link to={`/cdc/mismatches?job_id=${job.job_id}&mismatch_type=${t}`}>browse</Link>}</td>
+              <td>{(job.mismatches_summary?.[t] ?? 0) > 0 && <Link to={`/cdc/mismatches?job_id=${job.job_id}&mismatch_type=${t}`} aria-label={`browse the ${num(job.mismatches_summary?.[t] ?? 0)} of type ${t.replace(/_/g, " ").toLowerCase()}`}>browse</Link>}</td>
             </tr>
           ))}
         </tbody>

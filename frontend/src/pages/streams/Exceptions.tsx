@@ -86,7 +86,7 @@ export function ExceptionsPage() {
                 <td className="small">{candidate(x) ? <><code>{candidate(x)!.rowKey}</code>: {candidate(x)!.detail}</> : "—"}</td>
                 <td><Badge value={x.status} /></td>
                 <td className="text">{x.assignee ?? "—"}</td>
-                <td><Link to={`/runs/${x.runId}`}>#{x.runId}</Link> <span className="muted small">step {x.stepOrder}</span></td>
+                <td><Link to={`/runs/${x.runId}#step-${x.stepOrder}`}>#{x.runId}</Link> <span className="muted small">step {x.stepOrder}</span></td>
                 <td>{fmtDate(x.updatedAt)}</td>
               </tr>
             ))}
