@@ -50,6 +50,19 @@ def _definition(version: dict, bound_inputs: list[dict]) -> list[dict]:
     return steps
 
 
+def _pin_rule_set_versions(steps: list[dict], c) -> None:
+    """Each step keeps the version its rule set had when the run was created (platform §4: a run in
+    flight keeps the definition it started with; a rule set edited while step 1 runs does not change
+    what step 2, or a retry, matches with). Every attempt of the step loads that version."""
+    from chalicelib.streams import rule_sets
+
+    latest = rule_sets.existing([s["ruleSetId"] for s in steps if s.get("ruleSetId") is not None], c)
+    for s in steps:
+        row = latest.get(s.get("ruleSetId"))
+        if row is not None:
+            s["ruleSetVersion"] = row["version"]
+
+
 def create_run(stream_id: int, trigger_type: str, trigger_metadata: dict | None, *, start: bool = True,
                bound_inputs: list[dict] | None = None, conn: psycopg.Connection | None = None) -> dict:
     """Create a run of the stream's current definition (and start it unless start=False).
@@ -74,6 +87,7 @@ def create_run(stream_id: int, trigger_type: str, trigger_metadata: dict | None,
                               f" {active['status']})")
         version = definitions.get_version(stream_id, stream["current_version"], c)
         steps = _definition(version, bound_inputs)
+        _pin_rule_set_versions(steps, c)
         try:
             with c.transaction():
                 row = runtime.insert_run(c, stream_id=stream_id, stream_version=version["version"],

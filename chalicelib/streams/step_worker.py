@@ -369,7 +369,8 @@ def _prepare(a: Attempt, workdir: Path) -> tuple[Any, dict, dict]:
 
     from chalicelib.streams import rule_sets
 
-    rule_set, version = rule_sets.load(a.step["ruleSetId"])
+    # the version pinned when the run was created (runs created before versions were pinned: the latest)
+    rule_set, version = rule_sets.load(a.step["ruleSetId"], a.step.get("ruleSetVersion"))
     with tx() as c:
         runtime.update_step_run(c, a.step_run_id, rule_set_version=version)
     t0 = time.monotonic()
