@@ -49,6 +49,7 @@ from pydantic import (AliasGenerator, BaseModel, ConfigDict, Field, SerializerFu
                       create_model, field_serializer)
 from pydantic.alias_generators import to_camel
 
+from chalicelib.domain.paging import MAX_PAGE
 from chalicelib.domain.timeutil import iso_z
 from chalicelib.observability import logger
 from chalicelib.problem_words import json_type, type_or_length
@@ -380,8 +381,8 @@ class StreamsQuery(BaseModel):
 
 
 class StreamsPageQuery(StreamsQuery):
-    # platform §1 bounds pageSize, not page: a page past the last is an empty page, up to the offset a query can take
-    page: int = Field(default=1, ge=1, le=MAX_BIGINT // 100, description="Page number, from 1 (past the last: no items).")
+    # platform §1 bounds pageSize, not page: a page past the last is an empty page
+    page: int = Field(default=1, ge=1, le=MAX_PAGE, description="Page number, from 1 (past the last: no items).")
     page_size: int = Field(default=20, ge=1, le=100, description="Items per page (1..100).")
 
     @property

@@ -185,7 +185,7 @@ def download_file(id: int):
         raise StreamsError.conflict(f"File {id} has no bytes yet: its upload session is not complete")
     if row["status"] == "PROCESSING":   # its bytes are still being inspected (not yet stored as the file)
         raise StreamsError.conflict(f"File {id} is PROCESSING: it can be downloaded once it is READY or INVALID")
-    row = files.require_stored(id)   # 409 when its stored bytes are gone
+    row = files.stored(row)   # 409 when its stored bytes are gone
     size = row["size_bytes"] or 0
     if size > files.INLINE_DOWNLOAD_MAX_BYTES:
         return Response(body="", status_code=302,

@@ -23,6 +23,7 @@ from chalicelib.domain.cdc import (  # noqa: F401  (the enums are the domain's; 
     ResolutionStatus,
     ValidationStrategy,
 )
+from chalicelib.domain.paging import MAX_PAGE
 from chalicelib.domain.timeutil import DateBound, iso_z, parse_date_bound  # noqa: F401
 
 IsoDate = Annotated[
@@ -111,9 +112,8 @@ class ResolveRequest(_Request):
 class _Query(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    # the contract bounds page_size, not page: a page past the last is an empty page with the real totals, up to
-    # the largest offset a query can take (bigint at 100 a page), as the streams lists
-    page: QueryInt = Field(default=1, ge=1, le=(2**63 - 1) // 100, description="Page number, from 1 (past the last: no items).")
+    # the contract bounds page_size, not page: a page past the last is an empty page with the real totals
+    page: QueryInt = Field(default=1, ge=1, le=MAX_PAGE, description="Page number, from 1 (past the last: no items).")
     page_size: QueryInt = Field(default=50, ge=1, le=100, description="Items per page (max 100).")
     from_date: IsoDate | None = Field(default=None, description="Inclusive lower bound.")
     to_date: IsoDate | None = Field(default=None, description="Inclusive upper bound (at the precision given).")

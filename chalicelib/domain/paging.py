@@ -4,6 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 MAX_PAGE_SIZE = 100
+#: the contracts bound the page size, not the page: the largest page whose offset (bigint) a query can take
+MAX_PAGE = (2**63 - 1) // MAX_PAGE_SIZE
 
 
 @dataclass(frozen=True)

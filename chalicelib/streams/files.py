@@ -341,9 +341,9 @@ def users_of(file_id: int, conn=None) -> list[str]:
         in_flight = runs_in_flight_reading("FILE", file_id, c)
     out = [f"reconciliation {r['reconciliation_id']}" for r in legacy]
     out += [f"stream {r['stream_id']} step {r['step_order']}" for r in rows if r["kind"] == "STREAM"]
-    named = {r["run_id"] for r in legacy}, {r["stream_id"] for r in rows}
+    named_runs, named_streams = {r["run_id"] for r in legacy}, {r["stream_id"] for r in rows}
     out += [f"stream run {r['run_id']} (in progress)" for r in in_flight
-            if r["run_id"] not in named[0] and r["stream_id"] not in named[1]]
+            if r["run_id"] not in named_runs and r["stream_id"] not in named_streams]
     return out
 
 
@@ -351,14 +351,13 @@ def runs_in_flight_reading(input_type: str, ref_id: int, conn) -> list[dict]:
     """Runs PENDING or RUNNING whose definition (the one they started with, an EVENT run's bound file
     included) reads this file or data source: deleting it would fail them, whatever their stream is now
     (edited or archived meanwhile)."""
-    rows = fetch_all(
+    return fetch_all(
         conn,
         "SELECT DISTINCT r.run_id, r.stream_id FROM recon.stream_runs r CROSS JOIN LATERAL jsonb_array_elements(r.definition) st"
         " WHERE r.status IN ('PENDING', 'RUNNING') AND jsonb_typeof(r.definition) = 'array'"
         " AND ((st->'sourceInput'->>'type' = %s AND st->'sourceInput'->>'id' = %s)"
         "   OR (st->'targetInput'->>'type' = %s AND st->'targetInput'->>'id' = %s)) ORDER BY r.run_id",
         (input_type, str(ref_id), input_type, str(ref_id)))
-    return rows
 
 
 def delete_file(file_id: int) -> dict:
@@ -449,7 +448,13 @@ def bytes_gone(row: dict) -> bool:
 
 def require_stored(file_id: int) -> dict:
     """The file to read the bytes of: NotFound, or Conflict when its stored bytes are gone."""
-    row = check_stored(require_file(file_id))
+    return stored(require_file(file_id))
+
+
+def stored(row: dict) -> dict:
+    """``row`` (a file) when its bytes can be read; Conflict when it never had any or they are gone."""
+    file_id = row["file_id"]
+    row = check_stored(row)
     if row["status"] == "INVALID" and not row["sha256"]:   # never had bytes (nothing was uploaded to the session)
         raise Conflict(f"File {file_id} has no bytes to download: {row['error_message'] or 'nothing was uploaded'}")
     if bytes_gone(row) or (row["status"] == "INVALID" and row.get("s3_key") and storage.head(row["s3_key"]) is None):

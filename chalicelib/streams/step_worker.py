@@ -255,11 +255,13 @@ def _work(a: Attempt) -> None:
         # a connection lost inside one of the completion's transactions (a database restart) is not
         # the step's failure: the completion runs again once the database is back (what it did
         # before is found, not done twice: artifacts by type, the loading transaction was rolled back)
+        completed = False
         try:
-            retry_call(_finish_completed, a, result, time.monotonic() - started, what="stream step completion")
-        except BaseException:
-            _discard_outputs(a)   # the attempt did not complete: what it registered is not its output
-            raise
+            completed = retry_call(_finish_completed, a, result, time.monotonic() - started,
+                                   what="stream step completion")
+        finally:
+            if not completed:   # canceled meanwhile, or failed: what it registered is not its output
+                _discard_outputs(a)
     finally:
         stop_watch.set()
         watcher.join(timeout=5)
@@ -676,7 +678,7 @@ def _consumed_sides(a: Attempt) -> set[str]:
     return set(_consumers(a.run["definition"], a.step_order))
 
 
-def _finish_completed(a: Attempt, result, seconds: float) -> None:
+def _finish_completed(a: Attempt, result, seconds: float) -> bool:
     """A step that later steps follow: only the outputs they read (the consumed unmatched sides) are
     uploaded and registered before the attempt is COMPLETED and the task answered — the next step
     starts on another worker at once. Then this worker uploads the other outputs (MATCHED, the
@@ -688,7 +690,7 @@ def _finish_completed(a: Attempt, result, seconds: float) -> None:
 
     if a.cancel.is_set():
         _finish_canceled(a)
-        return
+        return False
     held = _hook_seconds(a, "hold-outputs")
     if held is not None:   # the engine is done and the cancel not yet seen: a cancel now meets the completion
         logger.warning("fault hook: the outputs wait", extra={"run_id": a.run_id, "step_order": a.step_order})
@@ -724,22 +726,21 @@ def _finish_completed(a: Attempt, result, seconds: float) -> None:
         done = _mark_completed(c, a, result, expected, summary)
     if done is None:
         logger.info("attempt no longer in progress at completion", extra={"run_id": a.run_id})
-        _discard_outputs(a)
-        return
+        return False
     _observe_step_end(a, "COMPLETED", seconds, result.matched_source_rows)
     _send_success(a, {"stepOrder": a.step_order, "status": "COMPLETED", "matched": result.matched_source_rows,
                       "unmatchedSource": result.unmatched_source_rows,
                       "unmatchedTarget": result.unmatched_target_rows})
     if _hooks_enabled() and "[no-deferred-work]" in (a.step.get("name") or ""):
         logger.warning("fault hook: the worker stops before its deferred uploads", extra={"run_id": a.run_id})
-        return
+        return True
     t0 = time.monotonic()
     try:
         with ThreadPoolExecutor(max_workers=4) as pool:
             if expected and _hooks_enabled() and "[no-exception-load]" in (a.step.get("name") or ""):
                 list(pool.map(register, later))
                 logger.warning("fault hook: the worker stops before loading the exceptions", extra={"run_id": a.run_id})
-                return
+                return True
             # the exceptions load at once; the uploads wait until the next step has its inputs (at most
             # NEXT_STEP_HEAD_START_SECONDS): its task transition and downloads need the S3 / Step Functions
             # endpoints more than this deferred work does (on LocalStack, uploads started at once delayed
@@ -755,14 +756,15 @@ def _finish_completed(a: Attempt, result, seconds: float) -> None:
         # the task is answered: FINISH waits for this work and takes it over (load_step_exceptions)
         logger.exception("deferred uploads / exception load failed", extra={"run_id": a.run_id,
                                                                              "step_order": a.step_order})
-        return
+        return True
     a.timings["deferred"] = round(time.monotonic() - t0, 3)
     logger.info("step completed", extra={"run_id": a.run_id, "step_order": a.step_order,
                                          "attempt_no": a.attempt_no, "timings": a.timings})
     _finish_if_all_done(a.run_id)
+    return True
 
 
-def _finish_completed_with_exceptions(a: Attempt, result, seconds: float, outputs: list, paths: dict) -> None:
+def _finish_completed_with_exceptions(a: Attempt, result, seconds: float, outputs: list, paths: dict) -> bool:
     """Artifacts uploaded while the exceptions load; the attempt COMPLETED in the loading transaction."""
     from concurrent.futures import ThreadPoolExecutor
 
@@ -801,8 +803,7 @@ def _finish_completed_with_exceptions(a: Attempt, result, seconds: float, output
             c.rollback()
     if done is None:
         logger.info("attempt no longer in progress at completion", extra={"run_id": a.run_id})
-        _discard_outputs(a)
-        return
+        return False
     logger.info("step completed", extra={"run_id": a.run_id, "step_order": a.step_order,
                                          "attempt_no": a.attempt_no, "timings": a.timings})
     _observe_step_end(a, "COMPLETED", seconds, result.matched_source_rows)
@@ -810,6 +811,7 @@ def _finish_completed_with_exceptions(a: Attempt, result, seconds: float, output
                       "unmatchedSource": result.unmatched_source_rows,
                       "unmatchedTarget": result.unmatched_target_rows})
     _finish_if_all_done(a.run_id)
+    return True
 
 
 def _mark_completed(c, a: Attempt, result, exception_count: int, summary: dict):
@@ -979,7 +981,6 @@ def _finish_canceled(a: Attempt) -> None:
             runtime.update_step_run(c, a.step_run_id, status="CANCELED", completed_at=_now(c),
                                     error_message="canceled" if not a.gone.is_set() else
                                     "the task was stopped or timed out")
-    _discard_outputs(a)
 
 
 OUTPUT_ARTIFACTS = ("MATCHED", "UNMATCHED_SOURCE", "UNMATCHED_TARGET")
