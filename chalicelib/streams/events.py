@@ -173,22 +173,8 @@ def _start_once(event_id: str, stream_id: int, detail_type: str | None, detail: 
         conn.execute("UPDATE recon.stream_event_runs SET outcome = %s, run_id = %s WHERE event_id = %s AND stream_id = %s",
                      (outcome, run_id, key, stream_id))
     if run_id is not None:
-        start_created_run(run_id)
+        runs.start_created(run_id)   # a failed start has marked the run FAILED with the reason
     return run_id
-
-
-def start_created_run(run_id: int) -> None:
-    """Start a run created inside a trigger's transaction. A failed start has marked the run FAILED
-    with the reason (runs.start_run); a process that dies before this call leaves a PENDING run that
-    the maintenance pass starts (runs.start_stalled)."""
-    from chalicelib.streams import runs
-
-    try:
-        runs.start_run(run_id)
-    except runs.RunConflict:
-        pass   # started meanwhile (by the maintenance pass)
-    except Exception:   # noqa: BLE001 — the run says why it failed
-        logger.exception("the triggered run could not be started", extra={"run_id": run_id})
 
 
 def recent_triggers(stream_id: int, limit: int = 10, conn=None) -> list[dict]:

@@ -137,6 +137,21 @@ def start_run(run_id: int) -> dict:
         return run_view(runtime.get_run(c, run_id))
 
 
+def start_created(run_id: int) -> Exception | None:
+    """Start, after its commit, a run that a trigger created inside its own transaction
+    (create_run(start=False, conn=...)). Returns the error of a failed start (start_run has marked the run
+    FAILED with the reason). A process that dies before this call leaves a PENDING run: start_stalled
+    starts it."""
+    try:
+        start_run(run_id)
+    except RunConflict:
+        pass   # started meanwhile (by start_stalled)
+    except Exception as exc:   # noqa: BLE001 — the run says why it failed
+        logger.exception("a run created by a trigger could not be started", extra={"run_id": run_id})
+        return exc
+    return None
+
+
 #: a run still PENDING this long after it was created has lost its start: normally its first step
 #: makes it RUNNING within a second
 STALLED_START_SECONDS = 60

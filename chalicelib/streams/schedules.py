@@ -271,8 +271,8 @@ def _claim(stream_id: int, occurrence: datetime, now: datetime, *, run: bool, de
               "SKIPPED_RUN_ACTIVE", "runId": None}
     metadata = {"schedule": {"occurrence": occurrence.isoformat().replace("+00:00", "Z"), "late": late}}
     # the claim, the run and the claim's outcome commit together: a dispatcher that dies in between
-    # leaves nothing, so the next tick claims the occurrence again (its cursor was not moved) instead
-    # of a claim without a run; an error rolls the claim back the same way
+    # (or loses its connection) leaves nothing, so the next tick claims the occurrence again (its
+    # cursor was not moved) instead of a claim without a run
     with transaction() as conn:
         claimed = conn.execute(
             "INSERT INTO recon.stream_schedule_claims (stream_id, occurrence_at, late, outcome, detail)"
@@ -295,18 +295,13 @@ def _claim(stream_id: int, occurrence: datetime, now: datetime, *, run: bool, de
         conn.execute("UPDATE recon.stream_schedule_claims SET outcome = %s, run_id = %s, detail = %s"
                      " WHERE stream_id = %s AND occurrence_at = %s",
                      (result["outcome"], result["runId"], detail, stream_id, occurrence))
-    if result["runId"] is not None:
-        try:
-            runs.start_run(result["runId"])
-        except runs.RunConflict:
-            pass   # started meanwhile (by the maintenance pass)
-        except Exception as exc:   # noqa: BLE001 — the run is FAILED with the reason; the claim says so too
-            logger.exception("scheduled run could not be started", extra={"stream_id": stream_id})
-            with transaction() as conn:
-                conn.execute("UPDATE recon.stream_schedule_claims SET outcome = 'FAILED', detail = %s"
-                             " WHERE stream_id = %s AND occurrence_at = %s",
-                             (f"{type(exc).__name__}: {exc}"[:500], stream_id, occurrence))
-            result["outcome"] = "FAILED"
+    failed = runs.start_created(result["runId"]) if result["runId"] is not None else None
+    if failed is not None:   # the run is FAILED with the reason; the claim says so too
+        with transaction() as conn:
+            conn.execute("UPDATE recon.stream_schedule_claims SET outcome = 'FAILED', detail = %s"
+                         " WHERE stream_id = %s AND occurrence_at = %s",
+                         (f"{type(failed).__name__}: {failed}"[:500], stream_id, occurrence))
+        result["outcome"] = "FAILED"
     return result
 
 
