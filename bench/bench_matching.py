@@ -9,9 +9,11 @@ For each size, in one run (each measurement in its own child process, peak RSS o
   * the engine with one exact pass (the same reference equality);
   * the engine with the four-pass rule set of the streams platform contract §3.
 Each measurement is repeated (``--repeat``, default 3) and the median wall and CPU times are
-reported (the largest peak RSS); each line: time, ratio to the baseline, peak RSS, and the
-matched/unmatched counts checked against the generator's truth. The last line is ``ratio_exact=<x> ratio_four_pass=<y> correct=<true|false>``
-(figures of the largest size).
+reported (the largest peak RSS). The repetitions are interleaved (baseline, exact, four
+passes, baseline, ...), so a slower moment of the machine weighs on the baseline and the engine
+alike. Each line: time, ratio to the baseline, peak RSS, and the matched/unmatched counts checked
+against the generator's truth. The last line is
+``ratio_exact=<x> ratio_four_pass=<y> correct=<true|false>`` (figures of the largest size).
 
 Generated rows per 100 source rows: 80 exact, 5 off by a cent and settled 2 days later, 4 with an
 unknown reference and a typo in the payer name, 3 payouts (one source row = SUM of 2–4 target rows),
@@ -153,10 +155,8 @@ def own_peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def measure(kind: str, src: str, tgt: str, out: str, threads: int, memory_limit: str,
-            repeat: int = 1) -> dict:
-    """Run ``kind`` ``repeat`` times, each in a fresh process: median wall and CPU, largest RSS."""
-    runs = [_measure_once(kind, src, tgt, out, threads, memory_limit) for _ in range(max(1, repeat))]
+def summarize(kind: str, runs: list[dict]) -> dict:
+    """The repetitions of ``kind`` (each in a fresh process): median wall and CPU, largest RSS."""
     res = dict(runs[0])
     for k in ("seconds", "cpu_seconds"):
         res[k] = statistics.median(r[k] for r in runs)
@@ -207,13 +207,20 @@ def main() -> None:
             print(f"== {n:,} source rows, {truth['target_rows']:,} target rows, {mb:.0f} MB of CSV "
                   f"(generated in {time.perf_counter() - t0:.1f}s); threads={args.threads}, "
                   f"memory_limit={args.memory_limit}; median of {args.repeat}")
-            base = measure("baseline", src, tgt, os.path.join(d, "b"), args.threads, args.memory_limit, args.repeat)
+            # the repetitions are interleaved (baseline, exact, four, baseline, ...) so that each
+            # measurement meets the machine in the same state as the baseline it is divided by
+            runs = {k: [] for k in ("baseline", "exact", "four")}
+            for _ in range(max(1, args.repeat)):
+                for kind in runs:
+                    runs[kind].append(_measure_once(kind, src, tgt, os.path.join(d, kind), args.threads,
+                                                    args.memory_limit))
+            base = summarize("baseline", runs["baseline"])
             print(f"{'baseline (hash join on the reference → CSV)':45s} {base['seconds']:7.2f}s  1.00x  "
                   f"cpu {base['cpu_seconds']:6.2f}s  1.00x  rss {base['peak_rss_mb']:6.0f} MB  "
                   f"joined {base['matched']:,}")
             ratios, cpu_ratios = {}, {}
             for kind in ("exact", "four"):
-                r = measure(kind, src, tgt, os.path.join(d, kind), args.threads, args.memory_limit, args.repeat)
+                r = summarize(kind, runs[kind])
                 want = truth[kind]
                 ok = all(r[k] == want[k] for k in ("matched_source_rows", "matched_target_rows",
                                                    "unmatched_source_rows", "unmatched_target_rows"))
