@@ -56,6 +56,9 @@ STEPS_QUEUE = "recon-stream-steps"
 EXCEPTIONS_GRACE_SECONDS = 60
 HEARTBEAT_SECONDS = float(os.environ.get("STREAM_HEARTBEAT_INTERVAL_SECONDS", "5"))
 CANCEL_POLL_SECONDS = 1.0
+# a file input still PROCESSING (uploaded, its worker reading it) is waited for up to this long
+INPUT_WAIT_SECONDS = float(os.environ.get("STREAM_INPUT_WAIT_SECONDS", "300"))
+INPUT_POLL_SECONDS = 0.5
 WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
 _SIDE_ARTIFACT = {"SOURCE": "UNMATCHED_SOURCE", "TARGET": "UNMATCHED_TARGET"}
 
@@ -404,6 +407,9 @@ def _resolve(a: Attempt, side: str, spec: dict, workdir: Path) -> dict:
     path = workdir / side.lower()
     if kind == "FILE":
         row = files.get_file(ref)
+        waited = row is not None and row["status"] == "PROCESSING"
+        if waited:
+            row = _wait_processed(a, side, ref, row)
         if row is None:
             raise RuntimeError(f"{side.lower()} input: file {ref} not found")
         if row["status"] == "INVALID":
@@ -411,6 +417,8 @@ def _resolve(a: Attempt, side: str, spec: dict, workdir: Path) -> dict:
         if row["status"] != "READY":
             # the status the files API shows (an unfinished upload session reads PROCESSING there)
             shown = "PROCESSING (its upload is not complete)" if row["status"] == "UPLOADING" else row["status"]
+            if waited and row["status"] == "PROCESSING":
+                shown = f"still PROCESSING after {INPUT_WAIT_SECONDS:g} s"
             raise RuntimeError(f"{side.lower()} input: file {ref} is {shown}")
         path = path.with_suffix(_suffix(row))
         _download(side, row, path)
@@ -430,6 +438,23 @@ def _resolve(a: Attempt, side: str, spec: dict, workdir: Path) -> dict:
     if kind == "DATA_SOURCE_SNAPSHOT":
         return _snapshot(a, side, ref, workdir)
     raise RuntimeError(f"unknown input type {kind}")
+
+
+def _wait_processed(a: Attempt | None, side: str, ref: int, row: dict) -> dict | None:
+    """A file input whose upload is complete but still PROCESSING (a worker is reading it; the files
+    sweeper wakes another if that one died): the step waits for READY or INVALID, up to
+    STREAM_INPUT_WAIT_SECONDS, instead of failing a run started right after an upload. Heartbeats go
+    on meanwhile (the watcher thread) and a cancel ends the wait. Returns the last row read."""
+    from chalicelib.streams import files
+
+    cancel = a.cancel if a is not None else threading.Event()
+    t0 = time.monotonic()
+    logger.info("step input: waiting for a file still PROCESSING", extra={"side": side, "file_id": ref})
+    while row is not None and row["status"] == "PROCESSING" and time.monotonic() - t0 < INPUT_WAIT_SECONDS:
+        if cancel.wait(INPUT_POLL_SECONDS):
+            raise AttemptCanceled()
+        row = files.get_file(ref)
+    return row
 
 
 # A step's outputs that a later step of the run reads, kept on this worker's disk after their upload:
