@@ -255,6 +255,29 @@ class CredentialError(SourceUnusable):
     """A credential reference that cannot be resolved (the message never contains the secret)."""
 
 
+class ColumnsUnusable(SourceUnusable):
+    """The source's columns cannot be an input: two with one name, or one without a name."""
+
+
+def column_problem(names: list[str], config: dict) -> str | None:
+    """Why these result columns cannot be a step's input, or None. An input's columns are named
+    case-insensitively (the engine's reader, and an uploaded CSV, refuse a header with a name twice),
+    and PostgreSQL names an expression without an alias `?column?`."""
+    seen: dict[str, str] = {}
+    for i, name in enumerate(names, 1):
+        if config.get("query") and name == "?column?":
+            return (f"column {i} of the query has no name (an expression without AS): "
+                    "give every column a name of its own")
+        if not name.strip():
+            return f"column {i} has no name"
+        if name.lower() in seen:
+            twice = f"'{name}'" if seen[name.lower()] == name else f"'{seen[name.lower()]}' and '{name}'"
+            return (f"the source returns column {twice} twice (names are compared without case): "
+                    "give every column a name of its own (SELECT ... AS ...)")
+        seen[name.lower()] = name
+    return None
+
+
 class ControlPlaneRead(SourceUnusable):
     """The data source would read recon's own control-plane tables."""
 
@@ -396,6 +419,9 @@ def _test_postgres(config: dict) -> dict:
                 name = names.get(d.type_code, str(d.type_code)) if info is None else (
                     f"{info.name}[]" if d.type_code == info.array_oid else info.name)   # text[] is not text
                 columns.append({"name": d.name, "type": name.upper()})
+            problem = column_problem([c["name"] for c in columns], config)
+            if problem:   # a snapshot of it would fail the step: the test says so now
+                return {"ok": False, "rowEstimate": None, "columns": columns, "errorMessage": problem}
             plan = conn.execute(sql.SQL("EXPLAIN (FORMAT JSON) {}").format(inner)).fetchone()[0]
             estimate = int(plan[0]["Plan"]["Plan Rows"]) if plan else None
             # a write hidden in a function or CTE still fails inside the READ ONLY transaction

@@ -35,15 +35,19 @@ def _postgres(config: dict, path: Path, should_cancel) -> int:
     select = data_sources.select_sql(config)
     if not config.get("query"):
         select = sql.SQL("{} ORDER BY 1").format(select)
-    newlines = 0
     with data_sources.read_only(config) as conn, open(path, "wb") as out:
-        with conn.cursor().copy(sql.SQL("COPY ({}) TO STDOUT (FORMAT csv, HEADER)").format(select)) as copy:
+        described = conn.execute(sql.SQL("SELECT * FROM ({}) AS q LIMIT 0").format(data_sources.select_sql(config)))
+        problem = data_sources.column_problem([d.name for d in described.description or []], config)
+        if problem:
+            raise data_sources.ColumnsUnusable(problem)
+        cur = conn.cursor()
+        with cur.copy(sql.SQL("COPY ({}) TO STDOUT (FORMAT csv, HEADER)").format(select)) as copy:
             for block in copy:
                 out.write(block)
-                newlines += bytes(block).count(b"\n")
                 if should_cancel is not None and should_cancel():
                     raise InterruptedError("canceled")
-    return max(0, newlines - 1)
+        # the server's count of the rows it sent: a quoted value may hold line breaks, so lines are not rows
+        return max(0, cur.rowcount)
 
 
 def _text(v) -> str:

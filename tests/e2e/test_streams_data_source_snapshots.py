@@ -1,0 +1,69 @@
+"""Data-source snapshots of awkward results, end to end over HTTP against the running stack: values that
+hold line breaks, and result columns that cannot be a step's input (a name twice, an expression
+without a name)."""
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+
+from tests.e2e.test_stream_runs import _data, _run, steps_of, wait_run
+
+# three rows; two of them hold line breaks inside quoted values (a note written on several lines)
+MULTILINE = ("SELECT * FROM (VALUES (1, 10.50, E'first line\\nsecond line'), (2, 20.00, 'plain'),"
+             " (3, 30.25, E'a\\r\\nb\\nc')) AS t(id, amount, note)")
+
+
+def _source(api, query: str) -> int:
+    return _data(api.post("/data-sources", {"name": f"q {uuid.uuid4().hex[:6]}", "type": "POSTGRES",
+                                            "config": {"query": query}}), 201)["id"]
+
+
+def _stream_over(api, source_id: int, target_id: int) -> int:
+    rs = _data(api.post("/rule-sets", {"name": "by id", "sourceKey": "id", "targetKey": "id", "passes": [
+        {"name": "id", "cardinality": "ONE_TO_ONE",
+         "conditions": [{"source": "id", "target": "id", "operator": "EQUALS"}]}]}), 201)["id"]
+    return _data(api.post("/streams", {
+        "name": f"snapshots {uuid.uuid4().hex[:6]}", "triggerType": "MANUAL",
+        "steps": [{"stepOrder": 1, "name": "source vs target", "ruleSetId": rs,
+                   "sourceInput": {"type": "DATA_SOURCE_SNAPSHOT", "id": source_id},
+                   "targetInput": {"type": "DATA_SOURCE_SNAPSHOT", "id": target_id},
+                   "config": {"continueOnFailure": False, "maxRetries": 0}}]}), 201)["id"]
+
+
+def test_a_snapshot_counts_rows_not_lines_when_values_hold_line_breaks(api):
+    source = _source(api, MULTILINE)
+    run = wait_run(api, _run(api, _stream_over(api, source, source)))
+    assert run["status"] == "COMPLETED", run
+    (step,) = steps_of(api, run["id"])
+    assert (step["sourceRows"], step["matchedSourceRows"]) == (3, 3), step
+    arts = {a["artifactType"]: a for a in _data(api.get(f"/step-runs/{step['id']}/artifacts"))}
+    snap = arts["SNAPSHOT_SOURCE"]
+    text = api.s.get(api.url.removesuffix("/api/v1") + snap["downloadUrl"], timeout=30).content.decode()
+    rows = list(csv.DictReader(io.StringIO(text, newline="")))
+    assert [r["note"] for r in rows] == ["first line\nsecond line", "plain", "a\r\nb\nc"]
+    assert snap["rowCount"] == len(rows) == 3, snap
+    assert _data(api.get(f"/files/{snap['fileId']}"))["rowCount"] == 3
+
+
+def test_a_source_whose_columns_share_a_name_fails_its_test_and_its_step_naming_the_column(api):
+    twice = _source(api, 'SELECT 1 AS id, 2 AS "ID", 3 AS amount')
+    unnamed = _source(api, "SELECT 1 AS id, 2 + 2")
+    good = _source(api, MULTILINE)
+
+    tested = _data(api.post(f"/data-sources/{twice}/test"))
+    assert tested["ok"] is False, tested
+    assert "'id' and 'ID' twice" in tested["errorMessage"], tested
+    assert [c["name"] for c in tested["columns"]] == ["id", "ID", "amount"]   # what it returns, shown
+    tested = _data(api.post(f"/data-sources/{unnamed}/test"))
+    assert tested["ok"] is False and "column 2 of the query has no name" in tested["errorMessage"], tested
+    assert _data(api.post(f"/data-sources/{good}/test"))["ok"] is True
+
+    for bad, words in ((twice, "'id' and 'ID' twice"), (unnamed, "column 2 of the query has no name")):
+        run = wait_run(api, _run(api, _stream_over(api, bad, good)))
+        assert run["status"] == "FAILED", run
+        (step,) = steps_of(api, run["id"])
+        assert f"data source {bad}: " in step["errorMessage"] and words in step["errorMessage"], step
+        # nothing was snapshotted of the unusable source: no file that no step can read
+        arts = _data(api.get(f"/step-runs/{step['id']}/artifacts"))
+        assert "SNAPSHOT_SOURCE" not in {a["artifactType"] for a in arts}, arts
