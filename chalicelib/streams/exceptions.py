@@ -84,10 +84,13 @@ def update_exception(exception_id: int, changes: dict[str, Any], changed_by: str
         diff = {k: {"from": row[k], "to": v} for k, v in changes.items() if row[k] != v}
         if diff:
             sets = ", ".join(f"{k} = %s" for k in diff)
-            c.execute(f"UPDATE recon.stream_exceptions SET {sets}, updated_at = now() WHERE exception_id = %s",
-                      [d["to"] for d in diff.values()] + [exception_id])
-            c.execute("INSERT INTO recon.stream_exception_history (exception_id, changed_by, changes)"
-                      " VALUES (%s, %s, %s)", (exception_id, changed_by, Jsonb(diff)))
+            # the time the change is made, under the row's lock — not now(), the transaction's start: of two
+            # PATCHes at once, the one that waited for the lock started first and changes second, and the
+            # history (newest first) must list the changes in the order they were made
+            c.execute(f"UPDATE recon.stream_exceptions SET {sets}, updated_at = clock_timestamp()"
+                      " WHERE exception_id = %s", [d["to"] for d in diff.values()] + [exception_id])
+            c.execute("INSERT INTO recon.stream_exception_history (exception_id, changed_by, changes, changed_at)"
+                      " VALUES (%s, %s, %s, clock_timestamp())", (exception_id, changed_by, Jsonb(diff)))
         return get_exception(exception_id, c)
 
 

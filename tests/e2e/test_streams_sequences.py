@@ -1,0 +1,63 @@
+"""Sequences and interactions a demanding user meets, end to end over HTTP against the running stack:
+requests that race each other, and actions taken while a run is in flight."""
+from __future__ import annotations
+
+import concurrent.futures as cf
+import uuid
+
+from tests.e2e.test_stream_runs import _data, _run, wait_run
+
+
+def _file(api, name: str, text: str) -> int:
+    f = _data(api.s.post(api.url + "/files", params={"filename": name}, data=text.encode(), timeout=60), 201)
+    assert f["status"] == "READY", f
+    return f["id"]
+
+
+def _rule_set(api) -> int:
+    return _data(api.post("/rule-sets", {"name": "by id", "sourceKey": "id", "targetKey": "id", "passes": [
+        {"name": "id and amount", "cardinality": "ONE_TO_ONE", "conditions": [
+            {"source": "id", "target": "id", "operator": "EQUALS"},
+            {"source": "amount", "target": "amount", "operator": "EQUALS"}]}]}), 201)["id"]
+
+
+def _one_step_stream(api, source: int, target: int, rule_set: int, name: str = "only", **extra) -> int:
+    return _data(api.post("/streams", {
+        "name": f"sequences {uuid.uuid4().hex[:6]}", "triggerType": "MANUAL", **extra,
+        "steps": [{"stepOrder": 1, "name": name, "ruleSetId": rule_set,
+                   "sourceInput": {"type": "FILE", "id": source}, "targetInput": {"type": "FILE", "id": target},
+                   "config": {"continueOnFailure": False, "maxRetries": 0}}]}), 201)["id"]
+
+
+def _an_exception(api) -> dict:
+    rows = "id,amount\n" + "".join(f"{i},{i}.00\n" for i in range(1, 6))
+    source = _file(api, "seq_src.csv", rows)
+    target = _file(api, "seq_tgt.csv", rows.replace("5,5.00\n", ""))
+    run = wait_run(api, _run(api, _one_step_stream(api, source, target, _rule_set(api))))
+    assert run["status"] == "COMPLETED" and run["metrics"]["exceptionCount"] == 1, run
+    (exc,) = _data(api.get("/exceptions", runId=run["id"]))["items"]
+    return exc
+
+
+def test_concurrent_patches_of_one_exception_are_listed_in_the_order_they_were_made(api):
+    exc = _an_exception(api)
+    made = 0
+    for burst in range(3):   # a few bursts: one burst of PATCHes at once may happen to arrive in order
+        notes = [f"burst {burst} note {i}" for i in range(8)]
+        with cf.ThreadPoolExecutor(len(notes)) as pool:
+            answers = list(pool.map(lambda n: api.s.patch(f"{api.url}/exceptions/{exc['id']}",
+                                                          json={"note": n, "assignee": n}, timeout=60), notes))
+        assert [a.status_code for a in answers] == [200] * len(notes), [a.text for a in answers]
+        made += len(notes)
+    history = _data(api.get(f"/exceptions/{exc['id']}/history", pageSize=100))
+    entries = history["items"]
+    assert history["totalItems"] == len(entries) == made, history
+    current = _data(api.get(f"/exceptions/{exc['id']}"))
+    # newest first: each entry changed the note from what the entry below it (older) set, and the
+    # newest one set what the exception holds now
+    assert entries[0]["changes"]["note"]["to"] == current["note"], (entries[0], current)
+    for newer, older in zip(entries, entries[1:]):
+        assert newer["changes"]["note"]["from"] == older["changes"]["note"]["to"], [
+            e["changes"]["note"] for e in entries]
+        assert newer["changedAt"] >= older["changedAt"], (newer, older)
+    assert entries[-1]["changes"]["note"]["from"] is None
