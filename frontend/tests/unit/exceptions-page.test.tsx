@@ -118,4 +118,34 @@ describe("exceptions queue", () => {
     expect(await screen.findByRole("table", { name: "exceptions" })).toBeTruthy();
     expect((screen.getByLabelText("Reason") as HTMLSelectElement).value).toBe("NO_CANDIDATE");
   });
+
+  it("working an exception sends only what was changed, so an assignee set meanwhile by someone else is kept", async () => {
+    const api = await import("../../src/services/api");
+    // the stored exception, changed by each PATCH as the API would
+    let stored = { ...exc(1), assignee: "anna@company.com", note: "waiting for the bank" };
+    vi.mocked(api.exceptions.get).mockImplementation((async () => stored) as never);
+    vi.mocked(api.exceptions.patch).mockClear();
+    vi.mocked(api.exceptions.patch).mockImplementation((async (_id: number, body: object) => (stored = { ...stored, ...body })) as never);
+    const { ExceptionDetailPage } = await import("../../src/pages/streams/Exceptions");
+    render(
+      <MemoryRouter initialEntries={["/exceptions/1"]}>
+        <Routes><Route path="/exceptions/:id" element={<ExceptionDetailPage />} /></Routes>
+      </MemoryRouter>,
+    );
+    await screen.findByRole("heading", { name: /ORD-1/ });
+    fireEvent.change(screen.getByRole("combobox", { name: "Status" }), { target: { value: "RESOLVED" } });
+    fireEvent.click(screen.getByRole("button", { name: "Save" }));
+    await screen.findByText("Saved.");
+    expect(api.exceptions.patch).toHaveBeenCalledTimes(1);
+    expect(api.exceptions.patch).toHaveBeenCalledWith(1, { status: "RESOLVED" }); // neither the assignee nor the note
+    // saving again with nothing changed sends nothing, and says so
+    fireEvent.click(screen.getByRole("button", { name: "Save" }));
+    await screen.findByText(/Nothing to save/);
+    expect(api.exceptions.patch).toHaveBeenCalledTimes(1);
+    // clearing the assignee is a change: it is sent as null
+    fireEvent.change(screen.getByRole("textbox", { name: "Assignee" }), { target: { value: "  " } });
+    fireEvent.click(screen.getByRole("button", { name: "Save" }));
+    await waitFor(() => expect(api.exceptions.patch).toHaveBeenCalledTimes(2));
+    expect(api.exceptions.patch).toHaveBeenLastCalledWith(1, { assignee: null });
+  });
 });

@@ -81,6 +81,21 @@ describe("an exception's step and files", () => {
     expect(within(context).getByRole("link", { name: "run #9204, step 1" }).getAttribute("href")).toBe("/runs/9204#step-1");
   });
 
+  it("says nothing of the kind on the whole queue (or one filtered by status) whose page happens to hold one step's rows", async () => {
+    listed = [exc(1), exc(2)]; // both of run 9204 step 1, but the queue holds others on later pages
+    const { ExceptionsPage } = await import("../../src/pages/streams/Exceptions");
+    for (const url of ["/exceptions", "/exceptions?status=OPEN"]) {
+      render(
+        <MemoryRouter initialEntries={[url]}>
+          <Routes><Route path="/exceptions" element={<ExceptionsPage />} /></Routes>
+        </MemoryRouter>,
+      );
+      await screen.findByRole("table", { name: "exceptions" });
+      expect(document.querySelector("[data-step-context]")).toBeNull();
+      cleanup();
+    }
+  });
+
   it("says nothing of the kind when the rows come from several steps", async () => {
     listed = [exc(1), exc(2, { stepOrder: 3, stepRunId: 9313, reconciliationId: 12008 })];
     const { ExceptionsPage } = await import("../../src/pages/streams/Exceptions");

@@ -57,7 +57,7 @@ export function ExceptionsPage() {
         {data && data.totalItems > 0 && <ExportCsv query={query} total={data.totalItems} />}
       </form>
       <ErrorBox error={error} />
-      <StepContext items={items} />
+      {data && <StepContext items={items} narrowed={!!f.reconciliationId || (!!f.runId && data.totalPages <= 1)} />}
       {loading && !data && <Loading what="Loading exceptions" />}
       {data && data.items.length === 0 && <NoRows page={data.page} totalPages={data.totalPages} totalItems={data.totalItems} onPage={(p) => set({ page: p })}>{filtered ? "No exception matches these filters." : "No exception: every row of every run found its match, or nothing has run yet."}</NoRows>}
       {picked.size > 0 && <BulkChange ids={items.filter((x) => picked.has(x.id)).map((x) => x.id)} onDone={(r) => { setBulkResult(r); reload(); }} />}
@@ -258,13 +258,27 @@ function ExceptionForm({ x, onSaved }: { x: ReconException; onSaved: (x: ReconEx
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
   const [done, setDone] = useState(false);
+  const [nothing, setNothing] = useState(false);
   async function submit(e: FormEvent) {
     e.preventDefault();
     setBusy(true);
     setError(null);
     setDone(false);
+    setNothing(false);
+    // only what the person changed here: a field left as it was read is not sent, so an assignee or a
+    // note someone else set since this page was read is not put back to what this page showed
+    const body: ExceptionPatch = {
+      ...(status !== x.status ? { status } : {}),
+      ...((assignee.trim() || null) !== (x.assignee ?? null) ? { assignee: assignee.trim() || null } : {}),
+      ...((note.trim() || null) !== (x.note ?? null) ? { note: note.trim() || null } : {}),
+    };
+    if (Object.keys(body).length === 0) {
+      setBusy(false);
+      setNothing(true);
+      return;
+    }
     try {
-      onSaved(await exceptions.patch(x.id, { status, assignee: assignee.trim() || null, note: note.trim() || null }));
+      onSaved(await exceptions.patch(x.id, body));
       setDone(true);
     } catch (err) {
       setError(err);
@@ -285,6 +299,7 @@ function ExceptionForm({ x, onSaved }: { x: ReconException; onSaved: (x: ReconEx
       <label>Note<textarea name="note" rows={3} value={note} onChange={(e) => setNote(e.target.value)} /><FieldError error={error} field="note" /></label>
       <div className="actions"><button type="submit" className="primary" disabled={busy}>Save</button></div>
       {done && <p className="ok" role="status">Saved.</p>}
+      {nothing && <p className="muted" role="status">Nothing to save: status, assignee and note are as they were.</p>}
       <ErrorBox error={error} />
     </form>
   );
@@ -302,8 +317,10 @@ function describeChange(v: unknown): string {
  * The list narrowed to one step's exceptions (the run page's "N exceptions" link filters by its
  * reconciliation): say which run and step they are, with the way back to that step and its files.
  */
-function StepContext({ items }: { items: ReconException[] }) {
-  if (items.length === 0) return null;
+function StepContext({ items, narrowed }: { items: ReconException[]; narrowed: boolean }) {
+  // only when the filters select one step (its reconciliation, or a run whose whole list is on this page):
+  // the unfiltered queue's first page often comes from one step, and is not "the exceptions of" that step
+  if (!narrowed || items.length === 0) return null;
   const { runId, stepOrder } = items[0];
   if (!items.every((x) => x.runId === runId && x.stepOrder === stepOrder)) return null;
   return (
