@@ -42,3 +42,31 @@ describe("streams list", () => {
     expect(api.streams.runs).toHaveBeenCalledWith(9002, { page: 1, pageSize: 1 });
   });
 });
+
+describe("streams list while a run moves on", () => {
+  it("reads the latest runs again until none is running, and a stream whose runs cannot be read is not 'never run'", async () => {
+    const api = await import("../../src/services/api");
+    const running = { ...failed, id: 9230, status: "RUNNING", completedAt: null, errorMessage: null, metrics: { ...failed.metrics, failedSteps: 0, completedSteps: 1, exceptionCount: 0 } };
+    const done = { ...running, status: "COMPLETED", completedAt: "2026-12-02T06:43:00Z", metrics: { ...running.metrics, completedSteps: 2, exceptionCount: 12 } };
+    let reads = 0;
+    vi.mocked(api.streams.runs).mockImplementation((async (id: number) => {
+      if (id === 9006) throw new api.ApiError(503, "SERVICE_UNAVAILABLE", "database restarting");
+      reads++;
+      return page([reads < 2 ? running : done]);
+    }) as never);
+    const { StreamsPage } = await import("../../src/pages/streams/Streams");
+    render(
+      <MemoryRouter initialEntries={["/streams"]}>
+        <Routes><Route path="/streams" element={<StreamsPage />} /></Routes>
+      </MemoryRouter>,
+    );
+    await screen.findByRole("table", { name: "streams" });
+    const cell = (name: string) => document.querySelector(`tr[data-stream="${name}"] td[data-latest-run]`)!;
+    await waitFor(() => expect(cell("Settlement with a failing bank step").querySelector(".badge")?.getAttribute("data-status")).toBe("RUNNING"));
+    expect(cell("Never run").textContent).not.toContain("never run");
+    expect(cell("Never run").textContent).toBe("—");
+    // polled (every 3 s) until the run completed
+    await waitFor(() => expect(cell("Settlement with a failing bank step").querySelector(".badge")?.getAttribute("data-status")).toBe("COMPLETED"), { timeout: 8000 });
+    expect(cell("Settlement with a failing bank step").textContent).toContain("12 exceptions");
+  }, 15000);
+});

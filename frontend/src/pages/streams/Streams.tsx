@@ -7,6 +7,8 @@ import { Badge, Crumbs, ErrorBox, StaleNotice, FieldError, Kv, Loading, NoRows, 
 import { FileOptions, pickableFiles } from "../../components/FileOptions";
 import { emptyStep, localStepProblems, renumber, toRequest, toStreamInput, type EditorStep, type EditorStream } from "../../services/streams";
 
+const ACTIVE_RUN = new Set<string>(["PENDING", "RUNNING"]);
+
 export function StreamsPage() {
   useTitle("Streams");
   const { values: f, page, set } = useUrlState(["status", "domain"] as const);
@@ -14,10 +16,16 @@ export function StreamsPage() {
   const filtered = !!(f.status || f.domain);
   // each listed stream's latest run (one request each, as the CDC overview reads each table's latest job)
   const ids = (data?.items ?? []).map((x) => x.id);
+  // undefined: that stream's runs could not be read (not "never run"); null: it has none
   const last = useLoad(
-    async () => Object.fromEntries(await Promise.all(ids.map(async (i) => [i, (await streams.runs(i, { page: 1, pageSize: 1 }).catch(() => null))?.items[0] ?? null] as const))) as Record<number, StreamRun | null>,
+    async () =>
+      Object.fromEntries(
+        await Promise.all(ids.map(async (i) => [i, await streams.runs(i, { page: 1, pageSize: 1 }).then((r) => r.items[0] ?? null, () => undefined)] as const)),
+      ) as Record<number, StreamRun | null | undefined>,
     [ids.join(",")],
   );
+  // a run started here or elsewhere moves on: read the latest runs again until none is PENDING or RUNNING
+  usePoll(last.reload, 3000, Object.values(last.data ?? {}).some((r) => !!r && ACTIVE_RUN.has(r.status)));
   return (
     <section>
       <div className="page-head">
@@ -46,7 +54,7 @@ export function StreamsPage() {
                 <td>{s.domain ?? "—"}</td>
                 <td>{s.triggerType ? <Badge value={s.triggerType} /> : "—"}</td>
                 <td>{s.stepCount ?? "—"}</td>
-                <td data-latest-run>{last.data?.[s.id] ? <LatestRun r={last.data[s.id]!} /> : last.data ? <span className="muted">never run</span> : ""}</td>
+                <td data-latest-run>{last.data?.[s.id] ? <LatestRun r={last.data[s.id]!} /> : last.data && last.data[s.id] === null ? <span className="muted">never run</span> : last.data ? <span className="muted" title="its runs could not be read">—</span> : ""}</td>
                 <td>{fmtDate(s.updatedAt)}</td>
               </tr>
             ))}
