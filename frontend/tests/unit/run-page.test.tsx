@@ -132,6 +132,11 @@ describe("a finished run", () => {
     expect(skipped.textContent).not.toContain("finished");
     expect(skipped.querySelector('[role="progressbar"]')).toBeNull();
     expect(document.querySelector('li[data-step="1"]')!.textContent).toContain("failed 2026-02-21 06:20:02 UTC (1 s)");
+    // the failed step has no bar at "0%" (work still to come): it says where it stopped
+    const failed = document.querySelector('li[data-step="1"]')!;
+    expect(failed.querySelector('[role="progressbar"]')).toBeNull();
+    expect(failed.textContent).toContain("stopped at 0 %");
+    expect(document.querySelector('li[data-step="2"] [role="progressbar"]')!.getAttribute("aria-valuenow")).toBe("100");
   });
 });
 

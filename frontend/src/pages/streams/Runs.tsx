@@ -7,6 +7,7 @@ import { Badge, Crumbs, ErrorBox, StaleNotice, Kv, Loading, Progress, useLoad, u
 import { DownloadButton } from "./Files";
 
 const ACTIVE_RUN = new Set(["PENDING", "RUNNING"]);
+const STEP_WORKING = new Set(["PENDING", "IN_PROGRESS", "RETRY_WAIT"]);
 
 export function RunPage() {
   const id = Number(useParams().id);
@@ -87,9 +88,11 @@ export function RunPage() {
                 <strong>Step {o}{defs.get(o) ? `: ${defs.get(o)!.name}` : ""}</strong> <Badge value={latest.status} />
                 {latest.attemptNo > 1 && <span className="muted small"> attempt {latest.attemptNo}{defs.get(o) ? ` of ${defs.get(o)!.config.maxRetries + 1}` : ""}</span>}
               </header>
-              {latest.startedAt && <Progress value={latest.status === "COMPLETED" ? 100 : latest.progress} label={`step ${o} progress`} />}
+              {/* a failed or canceled step's bar would read as work still to come ("0%"): it says where it stopped instead */}
+              {latest.startedAt && (latest.status === "COMPLETED" || STEP_WORKING.has(latest.status)) && <Progress value={latest.status === "COMPLETED" ? 100 : latest.progress} label={`step ${o} progress`} />}
               <div className="muted small">
                 {stepTimes(latest)}
+                {latest.startedAt && (latest.status === "FAILED" || latest.status === "CANCELED") && ` · stopped at ${Math.round(latest.progress)} %`}
                 {latest.status === "RETRY_WAIT" && ` · attempt ${latest.attemptNo} failed; waiting before attempt ${latest.attemptNo + 1}`}
                 {latest.reconciliationId ? <> · <Link to={`/reconciliations/${latest.reconciliationId}`}>reconciliation {latest.reconciliationId}</Link></> : null}
               </div>
