@@ -85,7 +85,11 @@ export function FilesPage() {
               <tr key={x.id} data-file={x.filename}>
                 <td>{x.id}</td>
                 <td><Link to={`/files/${x.id}`}>{x.filename}</Link></td>
-                <td><Badge value={x.status} title={x.errorMessage ?? undefined} /></td>
+                <td>
+                  <Badge value={x.status} title={x.errorMessage ?? undefined} />
+                  {/* why a file cannot be used, on the row itself (a tooltip is out of reach of a keyboard or a screen reader) */}
+                  {x.status === "INVALID" && x.errorMessage && <div className="small field-error text" data-file-error>{x.errorMessage}</div>}
+                </td>
                 <td><Badge value={x.origin} /></td>
                 <td>{x.format ?? "—"}</td>
                 <td className="r">{num(x.rowCount)}</td>
