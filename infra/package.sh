@@ -47,20 +47,38 @@ echo "package.sh: chalice package --stage $STAGE --merge-template $MERGE_TEMPLAT
 
 ( cd "$REPO_ROOT" && "$PYTHON" -m infra.patch_template "$OUT_DIR" )
 
-# The demo data generators (chalicelib/demo) are for the local stack only: they never ship.
-"$PYTHON" - "$OUT_DIR/deployment.zip" <<'PYEOF'
-import os, sys, zipfile
+# The zip as Lambda needs it: the demo data generators (chalicelib/demo) are for the local stack only
+# and never ship; the replicated-tables catalog (config/catalog.yml, CATALOG_PATH's default) does;
+# and duckdb, which `chalice package` leaves out ("Could not install dependencies": its wheels are
+# manylinux_2_27+, newer than the tags Chalice accepts), is added from its x86_64 CPython 3.11 wheel.
+WHEEL_DIR="$(mktemp -d)"
+trap 'rm -rf "$WHEEL_DIR"' EXIT
+DUCKDB_PIN="$(grep -E '^duckdb==' "$REPO_ROOT/requirements.txt")"
+"$PYTHON" -m pip download --quiet --no-deps --only-binary=:all: --implementation cp --python-version 3.11 \
+  --platform manylinux_2_28_x86_64 --dest "$WHEEL_DIR" "$DUCKDB_PIN" >&2
+"$PYTHON" - "$OUT_DIR/deployment.zip" "$REPO_ROOT" "$WHEEL_DIR" <<'PYEOF'
+import glob, os, sys, zipfile
 
-path, excluded = sys.argv[1], ("chalicelib/demo/",)
-dropped = 0
+path, root, wheels = sys.argv[1:4]
+excluded = ("chalicelib/demo/",)
+dropped = added = 0
 with zipfile.ZipFile(path) as src, zipfile.ZipFile(path + ".tmp", "w", zipfile.ZIP_DEFLATED) as dst:
+    names = set(src.namelist())
     for info in src.infolist():
         if info.filename.startswith(excluded):
             dropped += 1
             continue
         dst.writestr(info, src.read(info.filename))
+    dst.write(os.path.join(root, "config", "catalog.yml"), "config/catalog.yml")
+    if not any(n.startswith("duckdb/") for n in names):
+        for wheel in glob.glob(os.path.join(wheels, "duckdb-*.whl")):
+            with zipfile.ZipFile(wheel) as whl:
+                for info in whl.infolist():
+                    dst.writestr(info, whl.read(info.filename))
+                    added += 1
 os.replace(path + ".tmp", path)
-print(f"package.sh: {dropped} local-only file(s) left out of deployment.zip ({', '.join(excluded)})", file=sys.stderr)
+print(f"package.sh: {dropped} local-only file(s) left out of deployment.zip ({', '.join(excluded)}); "
+      f"config/catalog.yml added; {added} file(s) of the duckdb wheel added", file=sys.stderr)
 PYEOF
 
 TEMPLATE="$OUT_DIR/sam.yaml"

@@ -21,6 +21,11 @@ Chalice 1.34 leaves gaps this step closes, in place:
 5. The REST API's own answers (no route, throttled, payload too large, any other 4xx/5xx
    API Gateway produces itself) get the contract's error shape: gateway responses from
    chalicelib/api/core.py, and the greedy ``{proxy+}`` path declares its path parameter.
+6. The functions that hold whole files in /tmp and run DuckDB (the consumers of the stream step
+   and file queues) get Lambda's largest ephemeral storage (Chalice has no setting for it; the
+   default 512 MB is below the step worker's output cache and any large input or spill), and the
+   step worker's DuckDB memory limit (STREAM_ENGINE_MEMORY, unless set) is 60 % of its function's
+   memory, leaving the rest to the interpreter and libraries.
 
 Idempotent: patching an already patched template changes nothing.
 """
@@ -38,6 +43,10 @@ REPORT = "ReportBatchItemFailures"
 _SUB_ARN_RE = re.compile(r"^arn:\$\{AWS::Partition\}:sqs:\$\{AWS::Region\}:\$\{AWS::AccountId\}:(?P<name>[A-Za-z0-9_-]+)$")
 _ARN_RE = re.compile(r"^arn:aws[a-z-]*:sqs:[^:]*:[^:]*:(?P<name>[A-Za-z0-9_-]+)$")
 ACCESS_POLICY = "ReconInfraAccessPolicy"
+FILE_WORKER_QUEUES = {"recon-stream-steps", "recon-files"}   # consumers hold whole files in /tmp
+ENGINE_QUEUE = "recon-stream-steps"                          # consumer runs the matching engine
+EPHEMERAL_STORAGE_MB = 10240                                 # Lambda's maximum
+ENGINE_MEMORY_SHARE = 0.6
 DATA_SOURCE_SECRETS = "recon/"   # Secrets Manager names the functions may read (docs/operations.md)
 
 
@@ -145,6 +154,36 @@ def patch(template: Dict[str, Any]) -> List[str]:
 
     changes.extend(_grant_infra_access(template))
     changes.extend(_shape_gateway_answers(template))
+    changes.extend(_size_file_workers(template, queues))
+    return changes
+
+
+def _size_file_workers(template: Dict[str, Any], queues: Dict[str, str]) -> List[str]:
+    """Ephemeral storage for the functions that keep files in /tmp; the engine's memory limit."""
+    resources = template["Resources"]
+    names = {queue_id: name for name, queue_id in queues.items()}
+    globals_fn = (template.get("Globals") or {}).get("Function") or {}
+    changes: List[str] = []
+    for lid, res in resources.items():
+        if res.get("Type") != "AWS::Serverless::Function":
+            continue
+        props = res["Properties"]
+        polled = set()
+        for event in (props.get("Events") or {}).values():
+            q = (event.get("Properties") or {}).get("Queue") if event.get("Type") == "SQS" else None
+            if isinstance(q, dict) and isinstance(q.get("Fn::GetAtt"), list):
+                polled.add(names.get(q["Fn::GetAtt"][0]))
+        if not polled & FILE_WORKER_QUEUES:
+            continue
+        if "EphemeralStorage" not in props:
+            props["EphemeralStorage"] = {"Size": EPHEMERAL_STORAGE_MB}
+            changes.append("%s: EphemeralStorage %d MB" % (lid, EPHEMERAL_STORAGE_MB))
+        if ENGINE_QUEUE in polled:
+            env = props.setdefault("Environment", {}).setdefault("Variables", {})
+            memory = _int_or_none(props.get("MemorySize")) or _int_or_none(globals_fn.get("MemorySize")) or 128
+            if "STREAM_ENGINE_MEMORY" not in env:
+                env["STREAM_ENGINE_MEMORY"] = "%dMB" % int(memory * ENGINE_MEMORY_SHARE)
+                changes.append("%s: Environment STREAM_ENGINE_MEMORY=%s" % (lid, env["STREAM_ENGINE_MEMORY"]))
     return changes
 
 

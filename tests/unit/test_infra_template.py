@@ -255,3 +255,25 @@ def test_real_app_packages_with_package_sh(tmp_path):
     names = zipfile.ZipFile(out / "deployment.zip").namelist()
     assert "app.py" in names and any(n.startswith("chalicelib/runs/") for n in names)
     assert not [n for n in names if n.startswith(("chalicelib/demo/", "infra/", "tests/", "croniter"))]
+    # the functions that keep whole files in /tmp have room for them, and the matching engine's memory
+    # limit leaves its function room for the interpreter (dev stage: .chalice/config.json)
+    memory = json.loads((REPO_ROOT / ".chalice" / "config.json").read_text())["stages"]["dev"]["lambda_memory_size"]
+    resources = template["Resources"]
+    by_queue = {}
+    for fid, _eid, props in _sqs_events(template):
+        if "Queue" not in props:
+            continue
+        q = props["Queue"]["Fn::GetAtt"][0]
+        by_queue[resources[q]["Properties"]["QueueName"]] = resources[fid]["Properties"]
+    for queue in ("recon-stream-steps", "recon-files"):
+        assert by_queue[queue].get("EphemeralStorage", {}).get("Size", 512) >= 10240, queue
+    assert "EphemeralStorage" not in by_queue["recon-segments"]      # CDC workers keep nothing on disk
+    limit = by_queue["recon-stream-steps"]["Environment"]["Variables"]["STREAM_ENGINE_MEMORY"]
+    assert limit.endswith("MB") and memory // 2 <= int(limit[:-2]) < memory, (limit, memory)
+    # what the functions read at run time: the catalog at CATALOG_PATH's default, and the matching
+    # engine's DuckDB (which `chalice package` alone leaves out)
+    assert "config/catalog.yml" in names
+    assert zipfile.ZipFile(out / "deployment.zip").read("config/catalog.yml") == \
+        (REPO_ROOT / "config" / "catalog.yml").read_bytes()
+    assert "duckdb/__init__.py" in names and any(n.startswith("_duckdb") and n.endswith(".so") for n in names), \
+        sorted(n for n in names if "duckdb" in n)[:20]
