@@ -18,6 +18,7 @@ const step = (o: number) => ({
   unmatchedTargetRows: 1, exceptionCount: 1, errorMessage: null, startedAt: "2026-12-02T12:49:07Z", completedAt: "2026-12-02T12:49:09Z",
 });
 let listed = [exc(1), exc(2)];
+let later = 0; // exceptions of the list on later pages
 
 vi.mock("../../src/services/api", async (orig) => {
   const real = await orig<typeof import("../../src/services/api")>();
@@ -25,7 +26,7 @@ vi.mock("../../src/services/api", async (orig) => {
     ...real,
     exceptions: {
       ...real.exceptions,
-      list: vi.fn(async () => ({ items: listed, page: 1, pageSize: 25, totalItems: listed.length, totalPages: 1 })),
+      list: vi.fn(async () => ({ items: listed, page: 1, pageSize: 25, totalItems: listed.length + later, totalPages: later ? 2 : 1 })),
       get: vi.fn(async (id: number) => exc(id)),
       history: vi.fn(async () => ({ items: [], page: 1, pageSize: 20, totalItems: 0, totalPages: 0 })),
     },
@@ -77,14 +78,17 @@ describe("an exception's step and files", () => {
         <Routes><Route path="/exceptions" element={<ExceptionsPage />} /></Routes>
       </MemoryRouter>,
     );
+    later = 30; // however many pages: the list is filtered to the step's reconciliation
     const context = await screen.findByText(/^Exceptions of/, { selector: "[data-step-context]" });
+    later = 0;
     expect(within(context).getByRole("link", { name: "run #9204, step 1" }).getAttribute("href")).toBe("/runs/9204#step-1");
   });
 
   it("says nothing of the kind on the whole queue (or one filtered by status) whose page happens to hold one step's rows", async () => {
     listed = [exc(1), exc(2)]; // both of run 9204 step 1, but the queue holds others on later pages
+    later = 30;
     const { ExceptionsPage } = await import("../../src/pages/streams/Exceptions");
-    for (const url of ["/exceptions", "/exceptions?status=OPEN"]) {
+    for (const url of ["/exceptions", "/exceptions?status=OPEN", "/exceptions?streamId=9001"]) {
       render(
         <MemoryRouter initialEntries={[url]}>
           <Routes><Route path="/exceptions" element={<ExceptionsPage />} /></Routes>
@@ -94,6 +98,7 @@ describe("an exception's step and files", () => {
       expect(document.querySelector("[data-step-context]")).toBeNull();
       cleanup();
     }
+    later = 0;
   });
 
   it("says nothing of the kind when the rows come from several steps", async () => {

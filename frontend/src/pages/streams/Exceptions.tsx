@@ -57,7 +57,7 @@ export function ExceptionsPage() {
         {data && data.totalItems > 0 && <ExportCsv query={query} total={data.totalItems} />}
       </form>
       <ErrorBox error={error} />
-      {data && <StepContext items={items} narrowed={!!f.reconciliationId || (!!f.runId && data.totalPages <= 1)} />}
+      {data && <StepContext items={items} narrowed={!!f.reconciliationId || data.totalPages <= 1} />}
       {loading && !data && <Loading what="Loading exceptions" />}
       {data && data.items.length === 0 && <NoRows page={data.page} totalPages={data.totalPages} totalItems={data.totalItems} onPage={(p) => set({ page: p })}>{filtered ? "No exception matches these filters." : "No exception: every row of every run found its match, or nothing has run yet."}</NoRows>}
       {picked.size > 0 && <BulkChange ids={items.filter((x) => picked.has(x.id)).map((x) => x.id)} onDone={(r) => { setBulkResult(r); reload(); }} />}
@@ -318,8 +318,8 @@ function describeChange(v: unknown): string {
  * reconciliation): say which run and step they are, with the way back to that step and its files.
  */
 function StepContext({ items, narrowed }: { items: ReconException[]; narrowed: boolean }) {
-  // only when the filters select one step (its reconciliation, or a run whose whole list is on this page):
-  // the unfiltered queue's first page often comes from one step, and is not "the exceptions of" that step
+  // only when the list is that step's: filtered to its reconciliation, or all of the list on this page; the
+  // whole queue's (or a stream's) first page often comes from one step, and is not "the exceptions of" that step
   if (!narrowed || items.length === 0) return null;
   const { runId, stepOrder } = items[0];
   if (!items.every((x) => x.runId === runId && x.stepOrder === stepOrder)) return null;
