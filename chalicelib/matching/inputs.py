@@ -118,6 +118,7 @@ def csv_dialect(path: str) -> CsvDialect:
             raw = fh.read(1 << 20)
     except OSError as e:
         raise InputError(f"cannot open the file: {e.strerror}") from None
+    window_full = len(raw) == 1 << 20
     if raw.startswith(b"\xef\xbb\xbf"):
         raw = raw[3:]
     if not raw.strip():
@@ -125,7 +126,7 @@ def csv_dialect(path: str) -> CsvDialect:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
-        if e.start < len(raw) - 4:   # not merely a character cut by the 1 MB window
+        if not window_full or e.start < len(raw) - 4:   # not merely a character cut by the 1 MB window
             line = raw[: e.start].count(b"\n") + 1
             raise InputError(f"line {line}: not valid UTF-8") from None
         text = raw[: e.start].decode("utf-8")
@@ -191,6 +192,7 @@ def reader_sql(path: str, fmt: str, dialect: Optional[CsvDialect] = None) -> str
 
 _LINE_RE = re.compile(r"CSV Error on Line: (\d+)")
 _FOUND_RE = re.compile(r"Expected Number of Columns: (\d+) Found: (\d+)")
+_LINE_SIZE_RE = re.compile(r"Maximum line size of (\d+) bytes exceeded\. Actual Size: ?(\d+) bytes")
 
 
 def translate_error(exc: Exception, fmt: str, path: Optional[str] = None) -> InputError:
@@ -207,6 +209,10 @@ def translate_error(exc: Exception, fmt: str, path: Optional[str] = None) -> Inp
             return InputError(f"line {line}: unterminated quoted field")
         if "utf-8" in msg.lower() or "unicode" in msg.lower():
             return InputError(f"line {line}: not valid UTF-8")
+        size = _LINE_SIZE_RE.search(msg)
+        if size:
+            return InputError(f"line {line}: {int(size.group(2)):,} bytes long; a line may hold at most "
+                              f"{int(size.group(1)):,} bytes")
         first = msg.split("\n", 1)[0].replace("Invalid Input Error: ", "")
         return InputError(f"line {line}: {first}" if m else first)
     if fmt == "JSONL":
@@ -317,6 +323,11 @@ def _csv_scan(con, path: str, dialect: CsvDialect) -> tuple[int, dict[str, str]]
         elif t in ("DATE", "TIMESTAMP", "TIMESTAMP WITH TIME ZONE", "TIME", "BOOLEAN"):
             names.append((name, t))
             checks.append(f"count(*) FILTER (WHERE {c} IS NOT NULL AND trim({c}) <> '' AND TRY_CAST({c} AS {t}) IS NULL)")
+        else:
+            # read the column (not only count the lines): its text is checked for UTF-8 here, at
+            # upload, instead of failing every run that reads it
+            names.append((name, "TEXT"))
+            checks.append(f"count({c})")
     try:
         vals = list(con.execute(f"SELECT {', '.join(checks)} FROM {csv_reader_sql(path, dialect)}").fetchone())
     except duckdb.Error as e:
@@ -335,7 +346,8 @@ def _csv_scan(con, path: str, dialect: CsvDialect) -> tuple[int, dict[str, str]]
             else:
                 p = max(18, min(38, digits + scale))
                 out[name] = f"DECIMAL({p},{scale})" if digits + scale <= 38 else "DOUBLE"
-        else:
-            if not vals.pop(0):
-                out[name] = kind
+        elif kind == "TEXT":
+            vals.pop(0)
+        elif not vals.pop(0):
+            out[name] = kind
     return rows, out

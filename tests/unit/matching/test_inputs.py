@@ -125,3 +125,29 @@ def test_a_json_key_with_a_nul_is_an_input_error(tmp_path):
     path.write_bytes(b'{"ok": 1, "\\u0000": 1}\n')
     with pytest.raises(InputError, match="line 1: column 2 name contains a NUL character"):
         inspect_file(str(path))
+
+
+@pytest.mark.parametrize("body,line", [
+    # a latin-1 byte in the last bytes of a small file (was taken for a character cut by the sniffing window)
+    (b"id,name\n1,caf\xe9\n", 2),
+    # past the first megabyte that the header sniffing reads (only the full scan sees it)
+    (b"id,name\n" + b"".join(b"%d,name %d\n" % (i, i) for i in range(120000)) + b"120000,caf\xe9\n", 120002),
+])
+def test_text_that_is_not_utf8_is_an_input_error_at_inspection(tmp_path, body, line):
+    """Upload time, not run time: a file whose text cannot be read never becomes READY."""
+    path = tmp_path / "latin1.csv"
+    path.write_bytes(body)
+    assert path.stat().st_size > (1 << 20) or line == 2
+    with pytest.raises(InputError) as exc:
+        inspect_file(str(path))
+    assert str(exc.value) == f"line {line}: not valid UTF-8"
+
+
+def test_a_line_over_the_readers_size_limit_is_named_with_its_size(tmp_path):
+    path = tmp_path / "long.csv"
+    path.write_bytes(b"id,note\n1,short\n2," + b"x" * 2_100_000 + b"\n")
+    with pytest.raises(InputError) as exc:
+        inspect_file(str(path))
+    message = str(exc.value)
+    assert message.startswith("line 3: ") and "a line may hold at most 2,000,000 bytes" in message, message
+    assert "CSV Error" not in message
