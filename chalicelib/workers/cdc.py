@@ -28,6 +28,9 @@ from chalicelib.runs.retry import describe, is_transient, retry_call
 
 #: delay of the wake-up sent for a segment given back after a transient fault
 TRANSIENT_REWAKE_SECONDS = 10
+#: delay of the wake-up for the next attempt of a segment that failed with a permanent error (the job
+#: fails after jobs.MAX_SEGMENT_ATTEMPTS of them)
+PERMANENT_REWAKE_SECONDS = 5
 #: a segment worker goes on claiming segments for this long (well inside the queue's visibility timeout)
 DRAIN_SECONDS = 30
 
@@ -143,6 +146,11 @@ def run_segment(seg: dict) -> str:
             wakeups.wake(jobs.SEGMENTS_QUEUE, [{"kind": "segment", "job_id": str(job_id), "segment_no": segment_no}],
                          delay_s=TRANSIENT_REWAKE_SECONDS)
             return "released"
+        # an attempt was counted and the segment is claimable again: wake a worker for the next attempt
+        # soon, so a job whose only remaining segment keeps failing (a SAMPLE job, the last segment of a
+        # scan) ends FAILED within about a minute rather than one queue visibility timeout per attempt
+        wakeups.wake(jobs.SEGMENTS_QUEUE, [{"kind": "segment", "job_id": str(job_id), "segment_no": segment_no}],
+                     delay_s=PERMANENT_REWAKE_SECONDS)
         raise
     outcome = jobs.complete_segment(seg, result)
     logger.info("segment done", extra={**log, "outcome": outcome,
