@@ -47,6 +47,7 @@ def insert_mismatches(conn, job: dict, segment_no: int | None, diffs: Iterable) 
                 " ON CONFLICT (job_id, primary_key_value) DO NOTHING",
                 first,
             )
+        carry_ignored(conn, job, [r[4] for r in first])
         return len(first)
     conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS recon_mismatch_batch ON COMMIT DROP AS"
                  f" SELECT {_COLUMNS} FROM recon.mismatches WITH NO DATA")
@@ -60,9 +61,38 @@ def insert_mismatches(conn, job: dict, segment_no: int | None, diffs: Iterable) 
             cur.execute(f"INSERT INTO recon.mismatches ({_COLUMNS}) SELECT {_COLUMNS} FROM recon_mismatch_batch"
                         " ON CONFLICT (job_id, primary_key_value) DO NOTHING")
             cur.execute("TRUNCATE recon_mismatch_batch")
+        carry_ignored(conn, job, [r[4] for r in batch])
         total += len(batch)
         batch = list(islice(rows, BATCH))
     return total
+
+
+def carry_ignored(conn, job: dict, keys: list[str]) -> int:
+    """Record the job's new mismatches of `keys` as IGNORED where a person already ignored the same
+    difference: the latest decision a person took on the key in this table (the IGNORED or
+    MANUAL_RESOLVED mismatch resolved last) is IGNORED, with the same type and the same checksums (so the
+    same row images). The notes and the person are carried over, `resolved_at` is now. A difference
+    that changed, or whose latest decision was MANUAL_RESOLVED (the fix did not hold), stays PENDING.
+
+    Without this, an expected difference (a soft delete on one side) came back PENDING on every job,
+    every hour. Reads only mismatches resolved by a person (index `mismatches_status_list`), so it costs
+    next to nothing while nothing is resolved. Returns the number of mismatches recorded as IGNORED."""
+    if not keys:
+        return 0
+    return conn.execute(
+        "UPDATE recon.mismatches m SET resolution_status = 'IGNORED', resolution_notes = i.resolution_notes,"
+        " resolved_by = i.resolved_by, resolved_at = now()"
+        " FROM (SELECT DISTINCT ON (primary_key_value) primary_key_value, resolution_status, mismatch_type,"
+        "              cassandra_checksum, postgres_checksum, resolution_notes, resolved_by"
+        "       FROM recon.mismatches WHERE resolution_status IN ('IGNORED', 'MANUAL_RESOLVED')"
+        "         AND table_name = %(table)s AND job_id <> %(job)s AND primary_key_value = ANY(%(keys)s)"
+        "       ORDER BY primary_key_value, resolved_at DESC NULLS LAST, mismatch_id DESC) i"
+        " WHERE m.job_id = %(job)s AND m.primary_key_value = i.primary_key_value AND i.resolution_status = 'IGNORED'"
+        "   AND m.resolution_status = 'PENDING' AND m.mismatch_type = i.mismatch_type"
+        "   AND m.cassandra_checksum IS NOT DISTINCT FROM i.cassandra_checksum"
+        "   AND m.postgres_checksum IS NOT DISTINCT FROM i.postgres_checksum",
+        {"table": job["table_name"], "job": job["job_id"], "keys": keys},
+    ).rowcount
 
 
 def insert_suspects(conn, job: dict, segment_no: int | None, diffs: Iterable, grace_seconds: int) -> int:
