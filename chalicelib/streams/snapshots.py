@@ -9,6 +9,8 @@
 from __future__ import annotations
 
 import csv
+import threading
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable
 
@@ -19,17 +21,53 @@ class SnapshotError(Exception):
     """The data source could not be read (the message names the source and the problem)."""
 
 
-def take(source: dict, path: Path, should_cancel: Callable[[], bool] | None = None) -> int:
-    """Write the data source's rows to `path` (CSV with a header); return the number of rows."""
+def take(source: dict, path: Path, should_cancel: Callable[[], bool] | None = None,
+         canceled: Callable[[], bool] | None = None) -> int:
+    """Write the data source's rows to `path` (CSV with a header); return the number of rows.
+
+    `should_cancel` is asked between blocks of rows; `canceled` (cheap, callable from another thread)
+    is watched while the source computes its rows, so that a cancel also stops a query that has not
+    sent its first row yet (InterruptedError either way)."""
     try:
         if source["type"] == "CDC_TABLE":
             return _cdc(source["config"], path, should_cancel)
-        return _postgres(source["config"], path, should_cancel)
+        return _postgres(source["config"], path, should_cancel, canceled)
     except data_sources.SourceUnusable as exc:
         raise SnapshotError(f"data source {source['data_source_id']}: {exc}") from None
 
 
-def _postgres(config: dict, path: Path, should_cancel) -> int:
+CANCEL_POLL_S = 0.5
+
+
+@contextmanager
+def _cancel_watch(conn, canceled: Callable[[], bool] | None):
+    """While the body runs, a thread asks `canceled` every half second and, once it is true, cancels
+    the statement the source's server is running (a slow query sends no block to check between)."""
+    if canceled is None:
+        yield
+        return
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.wait(CANCEL_POLL_S):
+            if canceled():
+                try:
+                    conn.cancel_safe(timeout=5)
+                except Exception:   # noqa: BLE001 — the COPY loop still sees the cancel between blocks
+                    pass
+                return
+
+    t = threading.Thread(target=watch, name="snapshot-cancel", daemon=True)
+    t.start()
+    try:
+        yield
+    finally:
+        done.set()
+        t.join(timeout=10)
+
+
+def _postgres(config: dict, path: Path, should_cancel, canceled=None) -> int:
+    import psycopg
     from psycopg import sql
 
     select = data_sources.select_sql(config)
@@ -41,11 +79,17 @@ def _postgres(config: dict, path: Path, should_cancel) -> int:
         if problem:
             raise data_sources.ColumnsUnusable(problem)
         cur = conn.cursor()
-        with cur.copy(sql.SQL("COPY ({}) TO STDOUT (FORMAT csv, HEADER)").format(select)) as copy:
-            for block in copy:
-                out.write(block)
-                if should_cancel is not None and should_cancel():
-                    raise InterruptedError("canceled")
+        try:
+            with _cancel_watch(conn, canceled), \
+                    cur.copy(sql.SQL("COPY ({}) TO STDOUT (FORMAT csv, HEADER)").format(select)) as copy:
+                for block in copy:
+                    out.write(block)
+                    if should_cancel is not None and should_cancel():
+                        raise InterruptedError("canceled")
+        except psycopg.errors.QueryCanceled:
+            if canceled is not None and canceled():
+                raise InterruptedError("canceled") from None
+            raise
         # the server's count of the rows it sent: a quoted value may hold line breaks, so lines are not rows
         return max(0, cur.rowcount)
 

@@ -576,7 +576,7 @@ def _snapshot(a: Attempt, side: str, data_source_id: int, workdir: Path) -> dict
             time.sleep(held)
         return a.cancel.is_set()
     try:
-        rows = snapshots.take(source, path, should_cancel=should_cancel)
+        rows = snapshots.take(source, path, should_cancel=should_cancel, canceled=a.cancel.is_set)
     except InterruptedError:
         raise AttemptCanceled() from None
     filename = f"stream_{a.run_id}_step_{a.step_order}_snapshot_{side.lower()}.csv"

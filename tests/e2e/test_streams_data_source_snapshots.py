@@ -67,3 +67,33 @@ def test_a_source_whose_columns_share_a_name_fails_its_test_and_its_step_naming_
         # nothing was snapshotted of the unusable source: no file that no step can read
         arts = _data(api.get(f"/step-runs/{step['id']}/artifacts"))
         assert "SNAPSHOT_SOURCE" not in {a["artifactType"] for a in arts}, arts
+
+
+def test_a_cancel_stops_a_snapshot_query_that_has_not_sent_a_row_yet(api, stack):
+    import psycopg
+
+    from tests.e2e.conftest import poll
+
+    tag = uuid.uuid4().hex[:10]
+    slow = _source(api, f"SELECT g AS id, '{tag}' AS tag FROM generate_series(1, 3) AS g, pg_sleep(60)")
+    good = _source(api, MULTILINE)
+    run_id = _run(api, _stream_over(api, slow, good))
+    wait_run(api, run_id, until=lambda r: r["status"] == "RUNNING")
+
+    with psycopg.connect(stack["env"]["DATABASE_URL"], autocommit=True) as conn:
+        def snapshot_queries() -> int:
+            return conn.execute("SELECT count(*) FROM pg_stat_activity WHERE state = 'active'"
+                                " AND query LIKE %s AND pid <> pg_backend_pid()", (f"%{tag}%",)).fetchone()[0]
+
+        poll(lambda: snapshot_queries() == 1, 60, "the snapshot's query running on the source")
+        _data(api.post(f"/stream-runs/{run_id}/cancel"))
+        # the contract's "the running step stops within seconds": the source's server stops working too,
+        # long before the query's 60 s are over
+        poll(lambda: snapshot_queries() == 0, 15, "the snapshot's query canceled on the source")
+    run = wait_run(api, run_id)
+    assert run["status"] == "CANCELED", run
+    (step,) = steps_of(api, run_id)
+    assert step["status"] == "CANCELED", step
+    # the canceled snapshot registered nothing (the other side's, taken at the start, stays listed)
+    arts = {a["artifactType"] for a in _data(api.get(f"/step-runs/{step['id']}/artifacts"))}
+    assert arts <= {"SNAPSHOT_TARGET"}, arts
