@@ -105,17 +105,22 @@ def start(reconciliation_id: int) -> dict:
         raise Conflict(f"Reconciliation {reconciliation_id} is step {row['step_order']} of stream run {row['run_id']}:"
                        " it starts with its run")
     if row["execution_arn"] or row["run_status"] != "PENDING":
-        status = status_of(row)
-        if status == "CANCELED" and not row["execution_arn"]:
-            raise Conflict(f"Reconciliation {reconciliation_id} was canceled before it started (CANCELED): "
-                           "create a new one to run it")
-        raise Conflict(f"Reconciliation {reconciliation_id} was already started ({status})")
+        raise _not_startable(reconciliation_id, row)
     _inputs_ready(reconciliation_id, row)
     try:
         runs.start_run(row["run_id"])
     except runs.RunConflict:
-        raise Conflict(f"Reconciliation {reconciliation_id} was already started") from None
+        # a cancel or another start got there between the check above and the run's lock: say which
+        raise _not_startable(reconciliation_id, _load(reconciliation_id)) from None
     return _load(reconciliation_id)
+
+
+def _not_startable(reconciliation_id: int, row: dict) -> Conflict:
+    status = status_of(row)
+    if status == "CANCELED" and not row["execution_arn"]:
+        return Conflict(f"Reconciliation {reconciliation_id} was canceled before it started (CANCELED): "
+                        "create a new one to run it")
+    return Conflict(f"Reconciliation {reconciliation_id} was already started ({status})")
 
 
 def _inputs_ready(reconciliation_id: int, row: dict) -> None:

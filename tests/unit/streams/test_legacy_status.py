@@ -65,3 +65,24 @@ def test_a_skipped_step_reads_canceled_with_nothing_counted():
                  unmatched_source_rows=None, unmatched_target_rows=None, exception_count=None, started_at=None,
                  progress=0))
     assert (v["status"], v["matchRate"], v["exceptionCount"], v["startedAt"]) == ("CANCELED", None, 0, None)
+
+
+def test_a_start_that_loses_the_race_to_a_cancel_says_the_reconciliation_was_canceled(monkeypatch):
+    # POST /start and POST /cancel at once: start finds the run PENDING, the cancel commits, then the
+    # start meets the run's lock on a CANCELED run — the 409 says it was canceled, not "already started"
+    from chalicelib.streams import legacy, runs
+    from chalicelib.streams.defs_errors import Conflict
+
+    pending = row(kind="LEGACY", run_status="PENDING", execution_arn=None, status="PENDING")
+    canceled = dict(pending, run_status="CANCELED", status="SKIPPED")
+    loads = iter([pending, canceled])
+    monkeypatch.setattr(legacy, "_load", lambda rid: next(loads))
+    monkeypatch.setattr(legacy, "_inputs_ready", lambda rid, r: None)
+
+    def start_run(run_id):
+        raise runs.RunConflict(f"Stream run {run_id} was already started (CANCELED)")
+
+    monkeypatch.setattr(runs, "start_run", start_run)
+    with pytest.raises(Conflict) as err:
+        legacy.start(12001)
+    assert "was canceled before it started" in str(err.value), str(err.value)
