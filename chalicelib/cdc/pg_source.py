@@ -234,6 +234,10 @@ class PostgresSource:
         self.token_col = sql.Identifier(table.postgres.token_column)
         self._select = sql.SQL(", ").join([self.token_col, *[sql.Identifier(c) for c in self.pg_cols]])
         self._oids: list[int] | None = None
+        # key components compared at millisecond precision (timestamps), in primary key order
+        from chalicelib.cdc.canonical import parse_cql_type
+
+        self._ms_key_parts = [parse_cql_type(table.columns[k].type).family == "timestamp" for k in table.primary_key]
 
     @contextmanager
     def connection(self) -> Iterator[psycopg.Connection]:
@@ -366,15 +370,24 @@ class PostgresSource:
             return conn.execute(q).fetchone()[0]
 
     def get_rows(self, keys: Sequence[tuple]) -> dict[tuple, tuple | None]:
-        """Point reads by full primary key (values as PostgreSQL takes them); None when absent."""
+        """Point reads by full primary key (values as PostgreSQL takes them); None when absent.
+
+        A timestamp key component finds the row whose value falls in that millisecond, as the scans
+        compare keys (canonical form: PostgreSQL's microseconds truncated to Cassandra's milliseconds),
+        so a key read back from a canonical key finds `...13:30:00.123456` for `...13:30:00.123Z`."""
         out: dict[tuple, tuple | None] = {tuple(k): None for k in keys}
         if not keys:
             return out
-        pk = sql.SQL(", ").join(sql.Identifier(c) for c in self.pk_pg)
         with self.connection() as conn:
             oids = self._types(conn)
             key_types = [oids[1 + i] for i in self.key_idx]
             type_names = [conn.execute("SELECT format_type(%s, NULL)", (o,)).fetchone()[0] for o in key_types]
+            names = [sql.Identifier(f"recon_key_{j}") for j in range(len(self.pk_pg))]
+            on = sql.SQL(" AND ").join(
+                (sql.SQL("t.{c} >= k.{k} AND t.{c} < k.{k} + interval '1 millisecond'") if ms else
+                 sql.SQL("t.{c} = k.{k}")).format(c=sql.Identifier(c), k=k)
+                for c, k, ms in zip(self.pk_pg, names, self._ms_key_parts)
+            )
             for i in range(0, len(keys), 1000):
                 chunk = [tuple(k) for k in keys[i:i + 1000]]
                 # unnest one array per key column, cast to the column's type
@@ -382,8 +395,10 @@ class PostgresSource:
                     sql.SQL("%s::{}[]").format(sql.SQL(tn)) for tn in type_names
                 )
                 q = sql.SQL(
-                    "SELECT {sel} FROM {t} WHERE ({pk}) IN (SELECT * FROM unnest({arrays}))"
-                ).format(sel=self._select, t=self.qualified, pk=pk, arrays=arrays)
+                    "SELECT {sel} FROM {t} AS t JOIN unnest({arrays}) AS k({names}) ON {on}"
+                ).format(sel=sql.SQL(", ").join([sql.SQL("t.{}").format(self.token_col),
+                                                 *[sql.SQL("t.{}").format(sql.Identifier(c)) for c in self.pg_cols]]),
+                         t=self.qualified, arrays=arrays, names=sql.SQL(", ").join(names), on=on)
                 params = [[k[j] for k in chunk] for j in range(len(self.pk_pg))]
                 with conn.cursor(binary=True) as cur:
                     for row in cur.execute(q, params):
