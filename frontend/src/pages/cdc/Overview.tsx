@@ -11,7 +11,11 @@ export function CdcOverview() {
     const latest = await Promise.all(
       tables.map(async (t) => {
         const page = await cdc.jobs({ table: t, page_size: 1 });
-        return [t, (page.jobs[0] as Job | undefined) ?? null] as const;
+        const job = (page.jobs[0] as Job | undefined) ?? null;
+        // while a job runs (every hour for every table) or after one failed, its figures are empty: the
+        // last completed job's drift stays on the card, said to be that job's
+        const done = job && job.status !== "COMPLETED" ? ((await cdc.jobs({ table: t, status: "COMPLETED", page_size: 1 })).jobs[0] as Job | undefined) ?? null : job;
+        return [t, job, done] as const;
       }),
     );
     return latest;
@@ -32,7 +36,7 @@ export function CdcOverview() {
       {data && data.length === 0 && <Empty>The catalog has no tables: add them to config/catalog.yml and restart the stack.</Empty>}
       {data && data.length > 0 && (
         <div className="cards">
-          {data.map(([table, job]) => (
+          {data.map(([table, job, done]) => (
             <article className="card table-card" key={table} data-table={table}>
               <header>
                 <h2>{table}</h2>
@@ -40,13 +44,19 @@ export function CdcOverview() {
               </header>
               {job ? (
                 <>
-                  <div className="big">{job.drift_percentage === null ? "—" : pct(job.drift_percentage)}</div>
-                  <div className="muted">drift{countScope(job.validation_strategy) ? ` of the rows ${countScope(job.validation_strategy)}` : ""} · {num(job.mismatch_count)} {job.validation_strategy === "ROW_COUNT" ? "rows counted apart" : "mismatches"}</div>
+                  {job !== done && (
+                    <p className="small" data-latest-job={job.status}>
+                      {job.status === "RUNNING" ? `A ${job.validation_strategy ? `${job.validation_strategy} ` : ""}job is running (started ${ago(job.started_at)})` : `The latest job ${job.status.toLowerCase()} ${ago(job.completed_at ?? job.started_at)}`}
+                      {done ? <>; below, the <Link to={`/cdc/jobs/${done.job_id}`} aria-label={`last completed job of ${table}`}>last completed job</Link>.</> : "; no job of this table has completed yet."}
+                    </p>
+                  )}
+                  <div className="big" data-drift>{done?.drift_percentage == null ? "—" : pct(done.drift_percentage)}</div>
+                  <div className="muted">drift{done && countScope(done.validation_strategy) ? ` of the rows ${countScope(done.validation_strategy)}` : ""} · {num(done?.mismatch_count)} {done?.validation_strategy === "ROW_COUNT" ? "rows counted apart" : "mismatches"}</div>
                   <dl className="kv small">
-                    <div><dt>strategy</dt><dd><Badge value={job.validation_strategy} /></dd></div>
-                    <div><dt>type</dt><dd>{job.job_type.replace(/_/g, " ").toLowerCase()}</dd></div>
-                    <div><dt>when</dt><dd title={fmtDate(job.started_at)}>{ago(job.completed_at ?? job.started_at)}</dd></div>
-                    <div><dt>rows C* / PG{countScope(job.validation_strategy) ? ` ${countScope(job.validation_strategy)}` : ""}</dt><dd>{num(job.cassandra_row_count)} / {num(job.postgres_row_count)}</dd></div>
+                    <div><dt>strategy</dt><dd><Badge value={done?.validation_strategy} /></dd></div>
+                    <div><dt>type</dt><dd>{done ? done.job_type.replace(/_/g, " ").toLowerCase() : "—"}</dd></div>
+                    <div><dt>when</dt><dd title={fmtDate(done?.started_at)}>{done ? ago(done.completed_at ?? done.started_at) : "—"}</dd></div>
+                    <div><dt>rows C* / PG{done && countScope(done.validation_strategy) ? ` ${countScope(done.validation_strategy)}` : ""}</dt><dd>{num(done?.cassandra_row_count)} / {num(done?.postgres_row_count)}</dd></div>
                   </dl>
                   <footer>
                     <Link to={`/cdc/jobs/${job.job_id}`} aria-label={`Job of ${table}`}>Job</Link>
