@@ -48,7 +48,8 @@ def exception_rows(path: Path):
                 closest = {"rowKey": expl["_closest_key"], "pass": expl.get("_closest_pass") or None,
                            "failedCondition": expl.get("_failed_condition") or None,
                            "detail": expl.get("_detail") or None}
-            yield row_no, expl.get("_row_key") or str(row_no), dict(zip(data_cols, data)), reason, closest
+            # a row whose key column is empty has no key (null): its position in the output is no key of it
+            yield row_no, expl.get("_row_key") or None, dict(zip(data_cols, data)), reason, closest
 
 
 def _quote(name: str) -> str:
@@ -84,7 +85,7 @@ def exceptions_csv(path: Path, out: Path, constants: tuple) -> int:
         rows = con.execute(f"""
             COPY (
               SELECT {int(stream_id)}, {int(run_id)}, {int(step_run_id)}, {int(reconciliation_id)}, {int(step_order)},
-                     {_sql_text(side)}, row_no, coalesce(nullif("_row_key", ''), CAST(row_no AS VARCHAR)),
+                     {_sql_text(side)}, row_no, nullif("_row_key", ''),
                      CAST({data_json} AS VARCHAR),
                      CASE WHEN "_reason" IN ({reasons}) THEN "_reason" ELSE 'NO_CANDIDATE' END,
                      CASE WHEN coalesce("_closest_key", '') <> '' THEN CAST(json_object(

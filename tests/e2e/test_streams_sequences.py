@@ -61,3 +61,19 @@ def test_concurrent_patches_of_one_exception_are_listed_in_the_order_they_were_m
             e["changes"]["note"] for e in entries]
         assert newer["changedAt"] >= older["changedAt"], (newer, older)
     assert entries[-1]["changes"]["note"]["from"] is None
+
+
+def test_an_unmatched_row_whose_key_is_empty_has_no_row_key(api):
+    # the rule set names the key column; one unmatched row has it empty: its rowKey is null, not a
+    # number that reads like another row's key (it was its position among the unmatched rows: "1")
+    source = _file(api, "keys_src.csv", "id,amount\n1,10.00\n,20.00\n7,70.00\n")
+    target = _file(api, "keys_tgt.csv", "id,amount\n1,10.00\n")
+    run = wait_run(api, _run(api, _one_step_stream(api, source, target, _rule_set(api))))
+    assert run["status"] == "COMPLETED", run
+    found = {e["rowData"]["amount"]: e for e in _data(api.get("/exceptions", runId=run["id"]))["items"]}
+    assert set(found) == {"20.00", "70.00"}, found
+    assert found["20.00"]["rowKey"] is None and found["20.00"]["rowData"]["id"] == "", found["20.00"]
+    assert found["70.00"]["rowKey"] == "7", found["70.00"]
+    (step,) = _data(api.get(f"/stream-runs/{run['id']}/steps"))
+    legacy = _data(api.get(f"/reconciliations/{step['reconciliationId']}/exceptions"))["items"]
+    assert sorted((e["rowKey"] or "") for e in legacy) == ["", "7"], legacy

@@ -22,7 +22,9 @@ def test_rows_keep_data_order_reason_and_closest_candidate(tmp_path: Path):
     assert artifacts.exceptions_csv(src, out, (9001, 9201, 9301, 12001, 1, "SOURCE")) == 3
     rows = list(csv.reader(out.open(newline="")))
     assert [r[:7] for r in rows] == [["9001", "9201", "9301", "12001", "1", "SOURCE", str(n)] for n in (1, 2, 3)]
-    assert [r[7] for r in rows] == ["ORD-1", "2", "ORD-3"]               # row key, else the row number
+    # the row key; NULL (unquoted empty) for a row whose key column is empty — its position among the
+    # unmatched rows ("2") is no key of it, and reads like another row's
+    assert [r[7] for r in rows] == ["ORD-1", "", "ORD-3"]
     assert json.loads(rows[0][8]) == {"order_id": "ORD-1", "amount": "10.00", 'no"te': "a,b\nc"}
     assert json.loads(rows[1][8])['no"te'] == ""                         # an empty value stays a string
     assert [r[9] for r in rows] == ["TOLERANCE_EXCEEDED", "NO_CANDIDATE", "AMBIGUOUS"]
