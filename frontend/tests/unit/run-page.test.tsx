@@ -183,3 +183,31 @@ describe("a poll that fails", () => {
     await waitFor(() => expect(document.querySelector("[data-stale]")).toBeNull());
   });
 });
+
+describe("a run of an earlier version of its stream", () => {
+  it("names each step as the run knew it, not by the stream's current steps", async () => {
+    const api = await import("../../src/services/api");
+    const v1run = { ...run, status: "COMPLETED", completedAt: "2026-02-21T06:21:00Z", streamVersion: 1 };
+    vi.mocked(api.runs.get).mockResolvedValue(v1run as never);
+    vi.mocked(api.runs.steps).mockResolvedValue([
+      step({ id: 21, stepOrder: 1, name: "Orders vs marketplace", status: "COMPLETED", progress: 100, startedAt: "2026-02-21T06:20:01Z", completedAt: "2026-02-21T06:20:09Z" }),
+      step({ id: 22, stepOrder: 2, name: null, status: "FAILED", attemptNo: 2, startedAt: "2026-02-21T06:20:10Z", completedAt: "2026-02-21T06:20:40Z" }),
+    ] as never);
+    // the stream was edited since: version 2 renamed and reordered its steps, with other retries
+    vi.mocked(api.streams.get).mockResolvedValue({ ...stream, version: 2 } as never);
+    const { RunPage } = await import("../../src/pages/streams/Runs");
+    render(
+      <MemoryRouter initialEntries={["/runs/7"]}>
+        <Routes><Route path="/runs/:id" element={<RunPage />} /></Routes>
+      </MemoryRouter>,
+    );
+    await waitFor(() => expect(vi.mocked(api.streams.get)).toHaveBeenCalled());
+    const byStep = (o: number) => document.querySelector(`li[data-step="${o}"] header`)!;
+    await waitFor(() => expect(byStep(1).textContent).toContain("Step 1: Orders vs marketplace"));
+    expect(byStep(1).textContent).not.toContain("Step 1 name");
+    // no name of its own and the stream's definition is another version's: no name rather than a wrong one
+    expect(byStep(2).querySelector("strong")!.textContent).toBe("Step 2");
+    expect(byStep(2).textContent).toContain("attempt 2");
+    expect(byStep(2).textContent).not.toContain("attempt 2 of 3");
+  });
+});

@@ -39,7 +39,9 @@ export function RunPage() {
   const byStep = new Map<number, StepRun[]>();
   for (const s of data.steps) byStep.set(s.stepOrder, [...(byStep.get(s.stepOrder) ?? []), s]);
   const orders = [...byStep.keys()].sort((a, b) => a - b);
-  const defs = new Map((stream.data?.steps ?? []).map((s) => [s.stepOrder, s]));
+  // the stream as it is now: its steps are the run's only when the run used that version (an edited
+  // stream renames, adds or drops steps; the step run names its own step)
+  const defs = new Map((stream.data && stream.data.version === run.streamVersion ? stream.data.steps : []).map((s) => [s.stepOrder, s]));
   const m = run.metrics;
   return (
     <section>
@@ -85,7 +87,7 @@ export function RunPage() {
           return (
             <li key={o} id={`step-${o}`} tabIndex={-1} className={`step status-${latest.status}${target === `step-${o}` ? " targeted" : ""}`} data-step={o} data-status={latest.status} aria-current={target === `step-${o}` ? "location" : undefined}>
               <header>
-                <strong>Step {o}{defs.get(o) ? `: ${defs.get(o)!.name}` : ""}</strong> <Badge value={latest.status} />
+                <strong>Step {o}{stepName(latest, defs.get(o)) ? `: ${stepName(latest, defs.get(o))}` : ""}</strong> <Badge value={latest.status} />
                 {latest.attemptNo > 1 && <span className="muted small"> attempt {latest.attemptNo}{defs.get(o) ? ` of ${defs.get(o)!.config.maxRetries + 1}` : ""}</span>}
               </header>
               {/* a failed or canceled step's bar would read as work still to come ("0%"): it says where it stopped instead */}
@@ -144,6 +146,9 @@ function Artifacts({ stepRunId, runStatus }: { stepRunId: number; runStatus: str
     </table>
   );
 }
+
+/** A step's name as the run knew it: the step run's own, else the definition's (same version only). */
+const stepName = (s: StepRun, def?: { name: string }) => s.name ?? def?.name ?? null;
 
 /** A metadata key in words: `requestedBy` → "requested by". */
 export const inWords = (key: string) => key.replace(/([a-z0-9])([A-Z])/g, "$1 $2").replace(/_/g, " ").toLowerCase();
