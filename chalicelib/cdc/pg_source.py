@@ -449,8 +449,13 @@ class PostgresSource:
             cond = sql.SQL(" AND ").join(sql.SQL("x.{c} = r.{c}").format(c=sql.Identifier(c)) for c in self.pk_pg)
             update = sql.SQL("UPDATE {t} AS x SET {tok} = r.{tok} FROM recon_tok r WHERE {cond}").format(
                 t=self.qualified, tok=self.token_col, cond=cond)
+            # one back-fill per table at a time: two jobs of a table planned at once would otherwise both
+            # read the same untokened rows and compute and write every token twice
+            lock = sql.SQL("SELECT pg_advisory_xact_lock(hashtext({name}))").format(
+                name=sql.Literal(f"recon-token-backfill:{self.table.postgres.schema_}.{self.table.postgres.table}"))
             while True:
                 with conn.transaction():
+                    conn.execute(lock)
                     conn.execute(sql.SQL(
                         "CREATE TEMP TABLE recon_tok ON COMMIT DROP AS SELECT {pk}, {tok} FROM {t} WITH NO DATA"
                     ).format(pk=pk_ids, tok=self.token_col, t=self.qualified))
