@@ -56,7 +56,38 @@ def check(defn: dict, *, strict_ready: bool, self_id: int | None = None, conn=No
     concurrent delete until the caller's transaction ends."""
     with tx(conn) as c:
         refs = _references(defn, c, share_lock)
-    return check_definition(defn, strict_ready=strict_ready, self_id=self_id, **refs)
+        loop = _chain_loop(defn, self_id, c)
+    errors, warnings = check_definition(defn, strict_ready=strict_ready, self_id=self_id, **refs)
+    if loop:
+        errors.append(Issue("triggerConfig.streamId", "INVALID_VALUE", f"a chain of streams must not loop: {loop}"))
+    return errors, warnings
+
+
+CHAIN_LOCK = "SELECT pg_advisory_xact_lock(hashtext('recon.stream-chains'))"
+
+
+def _chain_loop(defn: dict, self_id: int | None, c) -> str | None:
+    """When this stream would follow (STREAM_RUN_COMPLETED) a stream that, through its own trigger and
+    those of the streams it follows, follows this one: the loop in words — every run would start the
+    next one forever. Archived streams never run and break a chain; paused ones may be resumed."""
+    tc = defn.get("trigger_config") or {}
+    first = tc.get("streamId")
+    if (self_id is None or defn.get("trigger_type") != "EVENT" or tc.get("event") != "STREAM_RUN_COMPLETED"
+            or not isinstance(first, int) or isinstance(first, bool) or first == self_id):
+        return None
+    chain, current = [first], first
+    while True:
+        row = fetch_one(c, "SELECT trigger_type, trigger_config FROM recon.streams WHERE stream_id = %s"
+                           " AND kind = 'STREAM' AND status <> 'ARCHIVED'", (current,))
+        up = (row["trigger_config"] or {}) if row and row["trigger_type"] == "EVENT" else {}
+        nxt = up.get("streamId") if up.get("event") == "STREAM_RUN_COMPLETED" else None
+        if not isinstance(nxt, int) or isinstance(nxt, bool) or nxt in chain:
+            return None
+        if nxt == self_id:
+            names = [f"stream {x}" for x in chain] + ["this stream"]
+            return f"{names[0]} follows " + ", which follows ".join(names[1:])
+        chain.append(nxt)
+        current = nxt
 
 
 def _write_version(c, stream_id: int, version: int, defn: dict, created_by: str | None) -> None:
@@ -103,6 +134,8 @@ def update_stream(stream_id: int, body: StreamIn | dict, created_by: str | None 
             raise Conflict(f"Stream {stream_id} is ARCHIVED and cannot be changed")
         if isinstance(body, StreamIn) and "domain" not in body.model_fields_set:
             defn["domain"] = row["domain"]    # PUT replaces name, description, trigger and steps
+        if (defn.get("trigger_config") or {}).get("event") == "STREAM_RUN_COMPLETED":
+            c.execute(CHAIN_LOCK)   # two streams made to follow each other at once: one of the saves sees the other
         errors, _ = check(defn, strict_ready=False, self_id=stream_id, conn=c, share_lock=True)
         if errors:
             raise _refused(errors)

@@ -77,3 +77,35 @@ def test_an_unmatched_row_whose_key_is_empty_has_no_row_key(api):
     (step,) = _data(api.get(f"/stream-runs/{run['id']}/steps"))
     legacy = _data(api.get(f"/reconciliations/{step['reconciliationId']}/exceptions"))["items"]
     assert sorted((e["rowKey"] or "") for e in legacy) == ["", "7"], legacy
+
+
+def _follower(api, name: str, upstream: int, source: int, rule_set: int) -> dict:
+    return {"name": name, "triggerType": "EVENT",
+            "triggerConfig": {"event": "STREAM_RUN_COMPLETED", "streamId": upstream},
+            "steps": [{"stepOrder": 1, "name": "only", "ruleSetId": rule_set,
+                       "sourceInput": {"type": "FILE", "id": source}, "targetInput": {"type": "FILE", "id": source},
+                       "config": {"continueOnFailure": False, "maxRetries": 0}}]}
+
+
+def test_streams_cannot_be_chained_in_a_loop(api):
+    # A <- B <- C (C follows B, B follows A); A made to follow C would start B, C, A, B, ... forever
+    source = _file(api, "loop.csv", "id,amount\n1,1.00\n")
+    rs = _rule_set(api)
+    a = _one_step_stream(api, source, source, rs)
+    b = _data(api.post("/streams", _follower(api, "loop B", a, source, rs)), 201)["id"]
+    c = _data(api.post("/streams", _follower(api, "loop C", b, source, rs)), 201)["id"]
+
+    for upstream, words in ((c, f"stream {c} follows stream {b}, which follows this stream"),
+                            (b, f"stream {b} follows this stream")):
+        r = api.s.put(f"{api.url}/streams/{a}", json=_follower(api, "loop A", upstream, source, rs), timeout=30)
+        assert r.status_code == 400, r.text
+        body = r.json()
+        assert body["errorCode"] == "VALIDATION_ERROR", body
+        assert {"field": "triggerConfig.streamId", "code": "INVALID_VALUE",
+                "message": f"a chain of streams must not loop: {words}"} in body["errors"], body
+    assert _data(api.get(f"/streams/{a}"))["triggerType"] == "MANUAL"   # nothing saved
+
+    # an archived stream never runs: it breaks the chain, and following C is then no loop
+    _data(api.s.delete(f"{api.url}/streams/{b}", timeout=30))
+    saved = _data(api.s.put(f"{api.url}/streams/{a}", json=_follower(api, "loop A", c, source, rs), timeout=30))
+    assert saved["triggerConfig"]["streamId"] == c
