@@ -12,6 +12,10 @@ vi.mock("../../src/services/api", async (orig) => {
   return {
     ...real,
     saveBlob: vi.fn(),
+    streams: {
+      ...real.streams,
+      list: vi.fn(async () => ({ items: [{ id: 9002, name: "Settlement" }, { id: 9001, name: "E-commerce settlement (demo)" }], page: 1, pageSize: 100, totalItems: 2, totalPages: 1 })),
+    },
     exceptions: {
       ...real.exceptions,
       list: vi.fn(async () => ({ items: [exc(1), exc(2), exc(3)], page: 1, pageSize: 25, totalItems: 3, totalPages: 1 })),
@@ -147,5 +151,21 @@ describe("exceptions queue", () => {
     fireEvent.click(screen.getByRole("button", { name: "Save" }));
     await waitFor(() => expect(api.exceptions.patch).toHaveBeenCalledTimes(2));
     expect(api.exceptions.patch).toHaveBeenLastCalledWith(1, { assignee: null });
+  });
+
+  it("filters by a stream chosen by its name; a stream id from a link that is not listed stays chosen", async () => {
+    const api = await import("../../src/services/api");
+    await open("/exceptions?streamId=9002");
+    const pick = screen.getByRole("combobox", { name: "Stream" }) as HTMLSelectElement;
+    await waitFor(() => expect(pick.selectedOptions[0]?.textContent).toBe("Settlement (#9002)"));
+    expect(api.exceptions.list).toHaveBeenLastCalledWith(expect.objectContaining({ streamId: 9002 }));
+    fireEvent.change(pick, { target: { value: "9001" } });
+    await waitFor(() => expect(api.exceptions.list).toHaveBeenLastCalledWith(expect.objectContaining({ streamId: 9001, page: 1 })));
+    cleanup();
+    await open("/exceptions?streamId=777");
+    const other = screen.getByRole("combobox", { name: "Stream" }) as HTMLSelectElement;
+    await waitFor(() => expect(other.options.length).toBe(4)); // any, #777, and the two listed
+    expect(other.value).toBe("777");
+    expect(other.selectedOptions[0].textContent).toBe("stream #777");
   });
 });

@@ -1,6 +1,6 @@
 import { useEffect, useState, type FormEvent } from "react";
 import { Link, useLocation, useNavigate, useParams } from "react-router-dom";
-import { exceptions, runs, saveBlob, type ExceptionsQuery } from "../../services/api";
+import { exceptions, runs, saveBlob, streams, type ExceptionsQuery } from "../../services/api";
 import { exceptionsCsv } from "../../services/export";
 import { EXCEPTION_REASONS, EXCEPTION_SIDES, EXCEPTION_STATUSES, type Artifact, type ClosestCandidate, type ExceptionPatch, type ExceptionStatus, type ReconException } from "../../services/types";
 
@@ -48,7 +48,7 @@ export function ExceptionsPage() {
         <Select id="status" label="Status" value={f.status} options={EXCEPTION_STATUSES} onChange={(v) => set({ status: v })} />
         <Select id="reason" label="Reason" value={f.reason} options={EXCEPTION_REASONS} onChange={(v) => set({ reason: v })} />
         <Select id="side" label="Side" value={f.side} options={EXCEPTION_SIDES} onChange={(v) => set({ side: v })} />
-        {text("streamId", "Stream id", "number")}
+        <StreamFilter value={f.streamId} error={error} onChange={(v) => set({ streamId: v })} />
         {text("runId", "Run id", "number")}
         {text("reconciliationId", "Reconciliation id", "number")}
         {text("assignee", "Assignee")}
@@ -95,6 +95,26 @@ export function ExceptionsPage() {
       )}
       {data && <Pager page={data.page} totalPages={data.totalPages} totalItems={data.totalItems} onPage={(p) => set({ page: p })} />}
     </section>
+  );
+}
+
+/**
+ * The stream filter as a choice of the streams by name (a person at month end knows "Settlement", not 9013);
+ * a stream id from a link that is not among the first 100 streams is kept as its own choice.
+ */
+function StreamFilter({ value, error, onChange }: { value: string; error: unknown; onChange: (v: string) => void }) {
+  const list = useLoad(() => streams.list({ page: 1, pageSize: 100 }), []);
+  const items = list.data?.items ?? [];
+  return (
+    <label className="filter" htmlFor="streamId">
+      <span>Stream</span>
+      <select id="streamId" name="streamId" value={value} onChange={(e) => onChange(e.target.value)} {...invalidFilter(error, "streamId")}>
+        <option value="">any</option>
+        {value && !items.some((x) => String(x.id) === value) && <option value={value}>stream #{value}</option>}
+        {items.map((x) => <option key={x.id} value={String(x.id)}>{x.name} (#{x.id})</option>)}
+      </select>
+      <FieldError error={error} field="streamId" id="streamId-error" />
+    </label>
   );
 }
 
