@@ -215,10 +215,16 @@ test("create a two-step stream, run it, watch the steps complete, download an ar
   await page.goto("/reconciliations");
   await expect(page.locator("table[aria-label=reconciliations]")).toContainText("Leftovers within a euro");
 
-  // its exceptions: 8 orders and 8 marketplace rows without a partner, explained
+  // its exceptions: 8 orders and 8 marketplace rows without a partner, explained; the stream is chosen by
+  // its name, and a stream with a long name among the choices does not widen the filter past the window
+  const def = await api<{ data: { steps: { id?: number }[] } }>(page, "GET", `/streams/${streamId}`);
+  await api(page, "POST", "/streams", { name: `Month-end settlement ${tag} of every marketplace, gateway and bank, ${"with a name longer than any screen ".repeat(2)}`, triggerType: "MANUAL", steps: def.data.steps.map(({ id: _id, ...step }) => step) });
   await page.goto(`/exceptions?streamId=${streamId}`);
   await expect(page).toHaveTitle("Exceptions · recon");
   await expect(page.locator(".pager")).toContainText("16 items");
+  await expect(page.getByLabel("Stream")).toHaveValue(String(streamId));
+  await expect(page.locator("#streamId option", { hasText: `Month-end settlement ${tag}` })).toHaveCount(1);
+  expect((await page.getByLabel("Stream").boundingBox())!.width).toBeLessThanOrEqual(300);
   // an order whose amount is 5.00 off is explained by its closest candidate
   const off = page.locator("table[aria-label=exceptions] tbody tr").filter({ has: page.locator("td:nth-child(4)", { hasText: /^ORD-93$/ }) });
   await expect(off.locator(".badge[data-status=TOLERANCE_EXCEEDED]")).toBeVisible();

@@ -108,7 +108,7 @@ function StreamFilter({ value, error, onChange }: { value: string; error: unknow
   return (
     <label className="filter" htmlFor="streamId">
       <span>Stream</span>
-      <select id="streamId" name="streamId" value={value} onChange={(e) => onChange(e.target.value)} {...invalidFilter(error, "streamId")}>
+      <select id="streamId" name="streamId" className="long-names" value={value} onChange={(e) => onChange(e.target.value)} {...invalidFilter(error, "streamId")}>
         <option value="">any</option>
         {value && !items.some((x) => String(x.id) === value) && <option value={value}>stream #{value}</option>}
         {items.map((x) => <option key={x.id} value={String(x.id)}>{x.name} (#{x.id})</option>)}
