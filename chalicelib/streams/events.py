@@ -104,10 +104,15 @@ def handle_event(body: dict) -> list[int]:
         bound = _matches(cfg, detail_type, detail, stream["stream_id"])
         if bound is None:
             continue
-        run_id = _start_once(event_id, stream["stream_id"], detail_type, detail, bound)
+        loop = _in_its_own_chain(stream["stream_id"], detail) if detail_type == "StreamRunCompleted" else False
+        run_id = _start_once(event_id, stream["stream_id"], detail_type, detail, bound, loop=loop)
         if run_id is not None:
             started.append(run_id)
     return started
+
+
+class _Loop(Exception):
+    """The triggering run descends from a run of the stream it would start."""
 
 
 def _matches(cfg: dict, detail_type: str | None, detail: dict, stream_id: int) -> list[dict] | None:
@@ -138,8 +143,31 @@ def dedup_key(event_id: str, detail_type: str | None, detail: dict) -> str:
     return event_id
 
 
-def _start_once(event_id: str, stream_id: int, detail_type: str | None, detail: dict, bound: list[dict]
-                ) -> int | None:
+CHAIN_DEPTH = 1000
+
+
+def _in_its_own_chain(stream_id: int, detail: dict) -> bool:
+    """Whether the finished run was started, through a chain of STREAM_RUN_COMPLETED triggers, by a run of
+    this very stream: streams that follow each other in a loop (saves refuse one since it was checked;
+    one saved before would otherwise start runs without end). Followed through the runs' triggerMetadata."""
+    from chalicelib.streams.defs_db import fetch_one, tx
+
+    run_id, seen = detail.get("runId"), 0
+    with tx() as c:
+        while isinstance(run_id, int) and seen < CHAIN_DEPTH:
+            row = fetch_one(c, "SELECT stream_id, trigger_metadata FROM recon.stream_runs WHERE run_id = %s", (run_id,))
+            if row is None:
+                return False
+            if row["stream_id"] == stream_id:
+                return True
+            meta = row["trigger_metadata"] or {}
+            run_id = meta.get("sourceRunId") if meta.get("event") == "StreamRunCompleted" else None
+            seen += 1
+    return False
+
+
+def _start_once(event_id: str, stream_id: int, detail_type: str | None, detail: dict, bound: list[dict],
+                loop: bool = False) -> int | None:
     from chalicelib.db.pool import transaction
     from chalicelib.streams import runs
 
@@ -161,9 +189,15 @@ def _start_once(event_id: str, stream_id: int, detail_type: str | None, detail: 
             logger.info("event already handled for this stream", extra={"event_id": event_id, "stream_id": stream_id})
             return None
         try:
+            if loop:
+                raise _Loop()
             with conn.transaction():   # a savepoint: what create_run wrote goes if it fails
                 run_id = runs.create_run(stream_id, "EVENT", metadata, bound_inputs=bound, start=False,
                                          conn=conn)["runId"]
+        except _Loop:
+            outcome = "LOOP"
+            logger.warning("event trigger refused: the chain of runs began with this stream",
+                           extra={"stream_id": stream_id, "source_run_id": detail.get("runId")})
         except runs.RunConflict as exc:
             outcome = "SKIPPED_RUN_ACTIVE"
             logger.info("event trigger skipped", extra={"stream_id": stream_id, "reason": str(exc)})
@@ -195,6 +229,9 @@ def recent_triggers(stream_id: int, limit: int = 10, conn=None) -> list[dict]:
         outcome = r["outcome"] if r["outcome"] in ("STARTED", "SKIPPED_RUN_ACTIVE") else "FAILED"
         detail = {"STARTED": what, "SKIPPED_RUN_ACTIVE": f"{what}: a run of the stream was in progress",
                   "FAILED": f"{what}: the run could not be started"}[outcome]
+        if r["outcome"] == "LOOP":
+            detail = (f"{what}: not started, the chain of runs that led to it began with a run of this stream"
+                      " (streams that follow each other in a loop)")
         out.append({"occurrenceAt": r["received_at"], "outcome": outcome, "late": False, "runId": r["run_id"],
                     "detail": detail})
     return out

@@ -109,3 +109,34 @@ def test_streams_cannot_be_chained_in_a_loop(api):
     _data(api.s.delete(f"{api.url}/streams/{b}", timeout=30))
     saved = _data(api.s.put(f"{api.url}/streams/{a}", json=_follower(api, "loop A", c, source, rs), timeout=30))
     assert saved["triggerConfig"]["streamId"] == c
+
+
+def test_a_loop_of_chained_streams_saved_before_saves_refused_it_runs_each_stream_once(api, stack):
+    # saves refuse a loop now; one stored before (written here in the control plane, as the API no
+    # longer can) must not start runs without end: A's run starts B's, B's completion does not start A again
+    import psycopg
+    from psycopg.types.json import Jsonb
+
+    from tests.e2e.conftest import poll
+
+    source = _file(api, "loop_old.csv", "id,amount\n1,1.00\n")
+    rs = _rule_set(api)
+    a = _one_step_stream(api, source, source, rs)
+    b = _data(api.post("/streams", _follower(api, "old loop B", a, source, rs)), 201)["id"]
+    with psycopg.connect(stack["env"]["DATABASE_URL"], autocommit=True) as conn:
+        conn.execute("UPDATE recon.streams SET trigger_type = 'EVENT', trigger_config = %s WHERE stream_id = %s",
+                     (Jsonb({"event": "STREAM_RUN_COMPLETED", "streamId": b}), a))
+    first = wait_run(api, _run(api, a))
+    assert first["status"] == "COMPLETED", first
+
+    def refused():
+        occurrences = _data(api.get(f"/streams/{a}"))["recentOccurrences"]
+        return [o for o in occurrences if "loop" in (o["detail"] or "")]
+
+    (occurrence,) = poll(refused, 90, "A's refusal of the completion of B's run")
+    assert occurrence["status"] == "FAILED" and occurrence["runId"] is None, occurrence
+    b_runs = _data(api.get(f"/streams/{b}/runs"))["items"]
+    assert len(b_runs) == 1 and b_runs[0]["triggerMetadata"]["sourceRunId"] == first["id"], b_runs
+    assert b_runs[0]["status"] == "COMPLETED", b_runs
+    assert occurrence["detail"].startswith(f"StreamRunCompleted of run {b_runs[0]['id']}: not started"), occurrence
+    assert _data(api.get(f"/streams/{a}/runs"))["totalItems"] == 1
