@@ -57,7 +57,7 @@ EXCEPTIONS_GRACE_SECONDS = 60
 HEARTBEAT_SECONDS = float(os.environ.get("STREAM_HEARTBEAT_INTERVAL_SECONDS", "5"))
 CANCEL_POLL_SECONDS = 1.0
 # a file input still PROCESSING (uploaded, its worker reading it) is waited for up to this long
-INPUT_WAIT_SECONDS = float(os.environ.get("STREAM_INPUT_WAIT_SECONDS", "300"))
+INPUT_WAIT_SECONDS = float(os.environ.get("STREAM_INPUT_WAIT_SECONDS", "120"))
 INPUT_POLL_SECONDS = 0.5
 WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
 _SIDE_ARTIFACT = {"SOURCE": "UNMATCHED_SOURCE", "TARGET": "UNMATCHED_TARGET"}
