@@ -2,7 +2,7 @@ import { useState, type FormEvent } from "react";
 import { Link, useSearchParams } from "react-router-dom";
 import { cdc } from "../../services/api";
 import { PRIORITIES, STRATEGIES, type JobDetail, type Priority, type ValidationStrategy } from "../../services/types";
-import { countScope, num, pct } from "../../services/format";
+import { countScope, fmtDate, num, pct } from "../../services/format";
 import { Badge, ErrorBox, StaleNotice, FieldError, Loading, Progress, useLoad, usePoll, useTitle } from "../../components/ui";
 
 const STRATEGY_HELP: Record<ValidationStrategy, string> = {
@@ -91,7 +91,10 @@ function JobProgress({ jobId }: { jobId: string }) {
   if (error && !job) return <ErrorBox error={error} />;
   if (!job) return <div className="card"><Loading /></div>;
   const p = job.progress;
-  const v = job.status !== "RUNNING" ? 100 : p?.segments_total ? (100 * p.segments_done) / p.segments_total : 2;
+  const running = job.status === "RUNNING";
+  const v = p?.segments_total ? (100 * p.segments_done) / p.segments_total : 2;
+  // every segment compared is not the end: the job still records what it found ("100%" and "running" read as stuck)
+  const finishing = running && !!p?.segments_total && p.segments_done >= p.segments_total;
   return (
     <article className="card job-progress" data-job={jobId} data-status={job.status}>
       <header>
@@ -99,7 +102,10 @@ function JobProgress({ jobId }: { jobId: string }) {
         <Badge value={job.status} />
       </header>
       <StaleNotice error={error} />
-      <Progress value={v} label={`${job.table_name} progress`} />
+      {/* a bar only while the job works: a failed job's full bar read as done */}
+      {running && <Progress value={v} label={`${job.table_name} progress`} />}
+      {finishing && <p className="muted small" data-finishing>All {p!.segments_total} segments compared: recording the results…</p>}
+      {job.status === "FAILED" && <p className="field-error" data-failed>The job failed{job.completed_at ? ` ${fmtDate(job.completed_at)}` : ""}: open it for the counts it reached.</p>}
       {job.status === "COMPLETED" && (
         <p>
           drift{countScope(job.validation_strategy) ? ` of the rows ${countScope(job.validation_strategy)}` : ""} <strong data-testid="job-drift">{pct(job.drift_percentage)}</strong> · {num(job.mismatch_count)} mismatches
