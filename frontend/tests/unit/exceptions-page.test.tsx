@@ -15,6 +15,7 @@ vi.mock("../../src/services/api", async (orig) => {
     streams: {
       ...real.streams,
       list: vi.fn(async () => ({ items: [{ id: 9002, name: "Settlement" }, { id: 9001, name: "E-commerce settlement (demo)" }], page: 1, pageSize: 100, totalItems: 2, totalPages: 1 })),
+      get: vi.fn(async (id: number) => ({ id, name: id === 9002 ? "Settlement" : `Stream ${id}` })),
     },
     exceptions: {
       ...real.exceptions,
@@ -121,6 +122,18 @@ describe("exceptions queue", () => {
     fireEvent.click(screen.getByRole("link", { name: "← Back to the list" }));
     expect(await screen.findByRole("table", { name: "exceptions" })).toBeTruthy();
     expect((screen.getByLabelText("Reason") as HTMLSelectElement).value).toBe("NO_CANDIDATE");
+  });
+
+  it("names the exception's stream, not only its id", async () => {
+    const { ExceptionDetailPage } = await import("../../src/pages/streams/Exceptions");
+    render(
+      <MemoryRouter initialEntries={["/exceptions/3"]}>
+        <Routes><Route path="/exceptions/:id" element={<ExceptionDetailPage />} /></Routes>
+      </MemoryRouter>,
+    );
+    await screen.findByRole("heading", { name: /ORD-3/ });
+    const link = await screen.findByRole("link", { name: "Settlement (#9002)" });
+    expect(link.getAttribute("href")).toBe("/streams/9002");
   });
 
   it("working an exception sends only what was changed, so an assignee set meanwhile by someone else is kept", async () => {

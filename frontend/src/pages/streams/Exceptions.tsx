@@ -207,6 +207,9 @@ export function ExceptionDetailPage() {
   const [historyPage, setHistoryPage] = useState(1);
   useEffect(() => setHistoryPage(1), [id]);
   const history = useLoad(() => exceptions.history(id, { page: historyPage, pageSize: 20 }), [id, historyPage]);
+  // the stream by its name (an id alone says nothing to the person working the exception); "#id" until read or if unreadable
+  const streamId = x?.streamId;
+  const stream = useLoad(() => (streamId ? streams.get(streamId) : Promise.resolve(null)), [streamId]);
   useTitle(x ? `Exception ${x.rowKey ?? x.id}` : `Exception ${id}`);
   // opened from the queue: back to it with its filters, and on to the next exception of that page
   const from = (useLocation().state ?? null) as FromList | null;
@@ -231,7 +234,7 @@ export function ExceptionDetailPage() {
       )}
       <h1><code>{x.rowKey}</code> <Badge value={x.reason} /> <Badge value={x.status} /></h1>
       <StaleNotice error={error} />
-      <Kv items={[["side", <Badge value={x.side} />], ["reconciliation", <Link to={`/reconciliations/${x.reconciliationId}`}>{x.reconciliationId}</Link>], ["run", <Link to={`/runs/${x.runId}#step-${x.stepOrder}`}>#{x.runId} step {x.stepOrder}</Link>], ["stream", <Link to={`/streams/${x.streamId}`}>#{x.streamId}</Link>], ["resolved", x.resolvedAt ? `${fmtDate(x.resolvedAt)} by ${x.resolvedBy ?? "—"}` : "—"], ["assignee", x.assignee], ["note", x.note], ["created", fmtDate(x.createdAt)], ["updated", fmtDate(x.updatedAt)]]} />
+      <Kv items={[["side", <Badge value={x.side} />], ["reconciliation", <Link to={`/reconciliations/${x.reconciliationId}`}>{x.reconciliationId}</Link>], ["run", <Link to={`/runs/${x.runId}#step-${x.stepOrder}`}>#{x.runId} step {x.stepOrder}</Link>], ["stream", <Link to={`/streams/${x.streamId}`}>{stream.data?.id === x.streamId ? `${stream.data.name} (#${x.streamId})` : `#${x.streamId}`}</Link>], ["resolved", x.resolvedAt ? `${fmtDate(x.resolvedAt)} by ${x.resolvedBy ?? "—"}` : "—"], ["assignee", x.assignee], ["note", x.note], ["created", fmtDate(x.createdAt)], ["updated", fmtDate(x.updatedAt)]]} />
       {cc ? (
         <div className="card">
           <h2>Why it did not match</h2>
