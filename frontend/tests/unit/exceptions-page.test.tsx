@@ -73,6 +73,9 @@ describe("exceptions queue", () => {
     expect(api.exceptions.patch).toHaveBeenCalledWith(2, { status: "IGNORED", note: "test orders, never settled" });
     expect(result.closest("[role=status]")!.textContent).toContain("#2: changed by someone else meanwhile");
     await waitFor(() => expect(vi.mocked(api.exceptions.list).mock.calls.length).toBeGreaterThan(calls)); // the list is read again
+    // the change is done: its rows are no longer ticked, though the list read again still shows them
+    expect(screen.queryByRole("form", { name: "change the selected exceptions" })).toBeNull();
+    expect((screen.getByLabelText("select exception 1") as HTMLInputElement).checked).toBe(false);
   });
 
   it("ticks every row of the page at once", async () => {

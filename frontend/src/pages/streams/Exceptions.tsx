@@ -27,7 +27,12 @@ export function ExceptionsPage() {
   // the rows ticked for a change to all of them at once (this page's rows only)
   const [picked, setPicked] = useState<Set<number>>(new Set());
   const [bulkResult, setBulkResult] = useState<BulkResult | null>(null);
-  useEffect(() => setPicked(new Set()), [data]);
+  // a new read of the list keeps the ticks of the rows it still shows (the same page read again must not
+  // drop what was ticked meanwhile); a change applied to them clears them (below)
+  useEffect(() => {
+    const shown = new Set((data?.items ?? []).map((x) => x.id));
+    setPicked((p) => ([...p].every((id) => shown.has(id)) ? p : new Set([...p].filter((id) => shown.has(id)))));
+  }, [data]);
   // eslint-disable-next-line react-hooks/exhaustive-deps
   useEffect(() => setBulkResult(null), [page, ...KEYS.map((k) => f[k])]);
   const filtered = KEYS.some((k) => f[k]);
@@ -60,7 +65,7 @@ export function ExceptionsPage() {
       {data && <StepContext items={items} narrowed={!!f.reconciliationId || data.totalPages <= 1} />}
       {loading && !data && <Loading what="Loading exceptions" />}
       {data && data.items.length === 0 && <NoRows page={data.page} totalPages={data.totalPages} totalItems={data.totalItems} onPage={(p) => set({ page: p })}>{filtered ? "No exception matches these filters." : "No exception: every row of every run found its match, or nothing has run yet."}</NoRows>}
-      {picked.size > 0 && <BulkChange ids={items.filter((x) => picked.has(x.id)).map((x) => x.id)} onDone={(r) => { setBulkResult(r); reload(); }} />}
+      {picked.size > 0 && <BulkChange ids={items.filter((x) => picked.has(x.id)).map((x) => x.id)} onDone={(r) => { setBulkResult(r); setPicked(new Set()); reload(); }} />}
       {bulkResult && (
         <div role="status" className={bulkResult.failed.length ? "error-box" : "card ok-box"} data-bulk-result>
           Changed {bulkResult.ok} of {bulkResult.ok + bulkResult.failed.length} exception{bulkResult.ok + bulkResult.failed.length === 1 ? "" : "s"}{bulkResult.failed.length ? "; these were not changed:" : "."}
