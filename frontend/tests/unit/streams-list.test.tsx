@@ -23,15 +23,19 @@ vi.mock("../../src/services/api", async (orig) => {
 
 afterEach(cleanup);
 
+async function openList() {
+  const { StreamsPage } = await import("../../src/pages/streams/Streams");
+  render(
+    <MemoryRouter initialEntries={["/streams"]}>
+      <Routes><Route path="/streams" element={<StreamsPage />} /></Routes>
+    </MemoryRouter>,
+  );
+}
+
 describe("streams list", () => {
   it("shows each stream's latest run: its status, when, and its exceptions", async () => {
     const api = await import("../../src/services/api");
-    const { StreamsPage } = await import("../../src/pages/streams/Streams");
-    render(
-      <MemoryRouter initialEntries={["/streams"]}>
-        <Routes><Route path="/streams" element={<StreamsPage />} /></Routes>
-      </MemoryRouter>,
-    );
+    await openList();
     await screen.findByRole("table", { name: "streams" });
     const cell = (name: string) => document.querySelector(`tr[data-stream="${name}"] td[data-latest-run]`)!;
     await waitFor(() => expect(cell("Never run").textContent).toBe("never run"));
@@ -54,12 +58,7 @@ describe("streams list while a run moves on", () => {
       reads++;
       return page([reads < 2 ? running : done]);
     }) as never);
-    const { StreamsPage } = await import("../../src/pages/streams/Streams");
-    render(
-      <MemoryRouter initialEntries={["/streams"]}>
-        <Routes><Route path="/streams" element={<StreamsPage />} /></Routes>
-      </MemoryRouter>,
-    );
+    await openList();
     await screen.findByRole("table", { name: "streams" });
     const cell = (name: string) => document.querySelector(`tr[data-stream="${name}"] td[data-latest-run]`)!;
     await waitFor(() => expect(cell("Settlement with a failing bank step").querySelector(".badge")?.getAttribute("data-status")).toBe("RUNNING"));
