@@ -11,6 +11,7 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+. "$ROOT/scripts/path.sh"
 cd "$ROOT"
 STACK="${STACK:-dev}"
 if [ "$STACK" = test ]; then

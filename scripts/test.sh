@@ -4,6 +4,7 @@
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
+. "$ROOT/scripts/path.sh"
 export STACK=test
 # STACK_DIR and STACK_PORT_OFFSET (scripts/stack.sh) let two checkouts test side by side
 export STACK_DIR="${STACK_DIR:-$ROOT/.local/test}"
