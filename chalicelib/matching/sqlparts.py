@@ -104,10 +104,48 @@ def similarity_sql(algorithm: Algorithm, a: str, b: str) -> str:
     if algorithm is Algorithm.LEVENSHTEIN_RATIO:
         return (f"(CASE WHEN greatest(length({a}), length({b})) = 0 THEN 1.0 ELSE "
                 f"1.0 - levenshtein({a}, {b}) / greatest(length({a}), length({b})) END)")
-    ta = f"list_distinct(list_filter(string_split_regex({a}, '[\\s\\pZ]+'), lambda x: x <> ''))"
-    tb = f"list_distinct(list_filter(string_split_regex({b}, '[\\s\\pZ]+'), lambda x: x <> ''))"
+    ta, tb = _tokens(a), _tokens(b)
     return (f"(CASE WHEN len(list_distinct(list_concat({ta}, {tb}))) = 0 THEN 1.0 ELSE "
             f"len(list_intersect({ta}, {tb})) / len(list_distinct(list_concat({ta}, {tb}))) END)")
+
+
+def _tokens(x: str) -> str:
+    """TOKEN_SET's set of white-space separated words of ``x``."""
+    return f"list_distinct(list_filter(string_split_regex({x}, '[\\s\\pZ]+'), lambda x: x <> ''))"
+
+
+# JARO_WINKLER is a double from DuckDB a few units of the 16th decimal off its exact (rational)
+# value: JONSON / JANSEN is exactly 0.8 and computes as 0.7999999999999999
+SIMILARITY_MARGIN = 1e-9
+
+
+def similarity_test_sql(algorithm: Algorithm, a: str, b: str, threshold: float) -> str:
+    """``similarity >= threshold``, bound included. The two ratios are compared exactly, in
+    integers and the threshold as written (as a double, 1 − 4/5 is 0.19999999999999996, so a pair
+    exactly at a threshold of 0.2 failed it); JARO_WINKLER within SIMILARITY_MARGIN."""
+    th = f"CAST({sql_str(threshold_text(threshold))} AS DECIMAL(18,10))"
+    if algorithm is Algorithm.LEVENSHTEIN_RATIO:
+        m = f"greatest(length({a}), length({b}))"
+        return f"(CASE WHEN {m} = 0 THEN true ELSE {m} - levenshtein({a}, {b}) >= {th} * {m} END)"
+    if algorithm is Algorithm.TOKEN_SET:
+        ta, tb = _tokens(a), _tokens(b)
+        union = f"len(list_distinct(list_concat({ta}, {tb})))"
+        return f"(CASE WHEN {union} = 0 THEN true ELSE len(list_intersect({ta}, {tb})) >= {th} * {union} END)"
+    return f"{similarity_sql(algorithm, a, b)} >= {float(threshold) - SIMILARITY_MARGIN!r}"
+
+
+def threshold_text(threshold: float) -> str:
+    """The threshold as the rule set wrote it (0.9, not 0.90000000000000002)."""
+    return format(Decimal(repr(float(threshold))), "f")
+
+
+def similarity_text_sql(sim: str, threshold: float) -> str:
+    """A similarity as a sentence writes it: to two decimals (more when the threshold has more),
+    rounded down, so that a value below the threshold never reads as the threshold (0.8996 with a
+    threshold of 0.9 is 0.89, not 0.90). The margin keeps a value the double holds just below its
+    exact value (4/7 as 0.5714285714285713) from losing a digit."""
+    places = max(2, -Decimal(threshold_text(threshold)).as_tuple().exponent)
+    return f"printf('%.{places}f', floor(({sim} + {SIMILARITY_MARGIN!r}) * 1e{places}) / 1e{places})"
 
 
 def fmt_decimal(x: str, scale: int = 0) -> str:
@@ -146,7 +184,7 @@ class CondSQL:
         if c.operator is Operator.DATE_WINDOW:
             b, a = c.days()
             return f"{t} BETWEEN {s} - {b} AND {s} + {a}"
-        return f"{self.similarity()} >= {float(c.threshold)!r}"
+        return similarity_test_sql(c.algorithm, s, t, c.threshold)
 
     def similarity(self) -> str:
         return similarity_sql(self.cond.algorithm, self.s, self.t)
@@ -170,8 +208,8 @@ class CondSQL:
                     f"(CASE WHEN {d} < 0 THEN ' before ' ELSE ' after ' END) || '{_q(c.source)}; window "
                     f"{b} day{'s' if b != 1 else ''} before to {a} day{'s' if a != 1 else ''} after'")
         if c.operator is Operator.SIMILARITY:
-            return (f"'{_q(c.target)} is ' || printf('%.2f', {self.similarity()}) || ' similar to {_q(c.source)} "
-                    f"({c.algorithm.value}); threshold {c.threshold}'")
+            return (f"'{_q(c.target)} is ' || {similarity_text_sql(self.similarity(), c.threshold)} || "
+                    f"' similar to {_q(c.source)} ({c.algorithm.value}); threshold {threshold_text(c.threshold)}'")
         return f"'{_q(c.source)} differs from {_q(c.target)}'"
 
 

@@ -194,6 +194,34 @@ def test_similarity_algorithms(tmp_path, algorithm, a, b, threshold, expected):
         assert o.reasons() == {"s0": "BELOW_SIMILARITY"}
 
 
+@pytest.mark.parametrize("algorithm,a,b,threshold", [
+    ("LEVENSHTEIN_RATIO", "abcde", "aXXXX", 0.2),       # 1 − 4/5, 0.19999999999999996 as a double
+    ("LEVENSHTEIN_RATIO", "abcdefghij", "aXXXXXXXXX", 0.1),
+    ("JARO_WINKLER", "JONSON", "JANSEN", 0.8),          # exactly 4/5; DuckDB: 0.7999999999999999
+    ("TOKEN_SET", "A B C", "A B C D E F G H I J", 0.3),
+])
+def test_similarity_exactly_at_the_threshold_matches(tmp_path, algorithm, a, b, threshold):
+    """The threshold is inclusive (contract §3: similarity ≥ threshold), also where the double
+    computing the similarity lands a hair below the exact ratio."""
+    rs = rule_set(p("p", eq("w"), sim("v", algorithm=algorithm, threshold=threshold)))
+    o = match(tmp_path, H, [["s0", a, "k"]], H, [["t0", b, "k"]], rs)
+    assert [(m["source_key"], m["target_key"]) for m in o.matched] == [("s0", "t0")]
+
+
+@pytest.mark.parametrize("algorithm,a,b,threshold,shown", [
+    ("JARO_WINKLER", "ACME CO", "ACME CORPORATION", 0.89, "0.88"),     # 71/80 = 0.8875
+    ("JARO_WINKLER", "JONSON", "JANSEN", 0.81, "0.80"),                # 4/5 computed 0.7999999999999999
+    ("LEVENSHTEIN_RATIO", "kitten", "sitting", 0.58, "0.57"),         # 4/7 = 0.5714
+    ("LEVENSHTEIN_RATIO", "kitten", "sitting", 0.575, "0.571"),       # as many decimals as the threshold
+])
+def test_similarity_sentence_never_shows_a_failing_value_as_the_threshold(tmp_path, algorithm, a, b,
+                                                                         threshold, shown):
+    """0.8875 against 0.89 read 'is 0.89 similar ...; threshold 0.89': the value is rounded down."""
+    rs = rule_set(p("p", eq("w"), sim("v", algorithm=algorithm, threshold=threshold)))
+    o = match(tmp_path, H, [["s0", a, "k"]], H, [["t0", b, "k"]], rs)
+    assert o.unmatched()["s0"]["_detail"] == (f"v is {shown} similar to v ({algorithm}); threshold {threshold}")
+
+
 def test_similarity_with_normalize(tmp_path):
     rs = rule_set(p("p", eq("w"), sim("v", threshold=1.0, normalize=["UPPER", "REMOVE_PUNCTUATION"])))
     o = match(tmp_path, H, [["s0", "acme, inc.", "k"]], H, [["t0", "ACME INC", "k"]], rs)
