@@ -6,7 +6,8 @@ Published: `FileReady` (source `recon.files`, by the file worker through `publis
 handler starts the EVENT-triggered streams that match:
 
 - `{"event": "FILE_UPLOADED", "filenamePattern": "bank_*.csv", "bind": {"stepOrder": 1, "input": "TARGET"}}`
-  on FileReady of an uploaded file whose name matches (fnmatch, case-sensitive);
+  on FileReady of an uploaded file whose name matches (fnmatch, case-sensitive, both in Unicode
+  composed form: a name from macOS spells 'Ü' as U + combining diaeresis);
 - `{"event": "STREAM_RUN_COMPLETED", "streamId": 9001}` on StreamRunCompleted of that stream.
 
 Each (event id, stream) starts at most one run (recon.stream_event_runs), however often the event is
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import unicodedata
 from datetime import datetime, timezone
 from typing import Any
 
@@ -119,7 +121,7 @@ def _matches(cfg: dict, detail_type: str | None, detail: dict, stream_id: int) -
     """The inputs to bind when this event triggers the stream; None when it does not."""
     if cfg.get("event") == "FILE_UPLOADED" and detail_type == "FileReady":
         pattern = cfg.get("filenamePattern") or "*"
-        if not fnmatch.fnmatchcase(detail.get("filename", ""), pattern):
+        if not fnmatch.fnmatchcase(_nfc(detail.get("filename") or ""), _nfc(pattern)):
             return None
         bind = cfg.get("bind")
         if bind:
@@ -130,6 +132,12 @@ def _matches(cfg: dict, detail_type: str | None, detail: dict, stream_id: int) -
         if int(cfg.get("streamId", -1)) == int(detail.get("streamId", -2)) and detail.get("streamId") != stream_id:
             return []
     return None
+
+
+def _nfc(text: str) -> str:
+    """The composed form of a name: 'Ü' typed as one character (most keyboards) and as U + combining
+    diaeresis (file names from macOS) are the same name to whoever reads it, so they match."""
+    return unicodedata.normalize("NFC", text)
 
 
 def dedup_key(event_id: str, detail_type: str | None, detail: dict) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -166,8 +167,11 @@ def list_files(*, origin: str | None = None, status: str | None = None, filename
             where.append("status = %s")
             params.append(status)
     if filename:
-        where.append("filename LIKE %s")
-        params.append(filename.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%")
+        prefix = unicodedata.normalize("NFC", filename)
+        # a name with letters beyond ASCII may be stored composed or decomposed ('Ü' as U + combining
+        # diaeresis, as macOS spells file names): compared in composed form; an ASCII prefix keeps the index
+        where.append("filename LIKE %s" if prefix.isascii() else "normalize(filename, NFC) LIKE %s")
+        params.append(prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%")
     clause = ("WHERE " + " AND ".join(where)) if where else ""
     with tx(conn) as c:
         total = fetch_one(c, f"SELECT count(*) AS n FROM recon.files {clause}", params)["n"]

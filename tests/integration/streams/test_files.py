@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import unicodedata
 
 import requests
 
@@ -100,6 +101,18 @@ def test_upload_needs_a_plain_filename(api):
         assert_error(api.post("/files/uploads", {"filename": name, "sizeBytes": 4}), 400, "VALIDATION_ERROR",
                      ("filename", "INVALID_VALUE"))
     assert api.post("/files", params={"filename": "données €.csv"}, data=b"a\n1\n").status_code == 201
+
+
+def test_filename_filter_finds_a_name_whatever_its_unicode_form(api, uid):
+    # macOS spells 'Ü' as U + combining diaeresis; a user types the one character
+    decomposed = unicodedata.normalize("NFD", f"Überweisung_{uid}.csv")
+    f = api.upload(decomposed, b"a\n1\n")
+    composed = unicodedata.normalize("NFC", f"Überweisung_{uid}")
+    assert composed != unicodedata.normalize("NFD", composed)
+    found = api.get("/files", filename=composed).json()["data"]
+    assert [i["id"] for i in found["items"]] == [f["id"]] and found["totalItems"] == 1
+    found = api.get("/files", filename=unicodedata.normalize("NFD", composed)).json()["data"]
+    assert [i["id"] for i in found["items"]] == [f["id"]]
 
 
 def test_download_returns_the_exact_bytes(api, uid):

@@ -1,6 +1,7 @@
 """The stream-run state machine as defined in infra/resources.yml, and the worker's pure parts."""
 from __future__ import annotations
 
+import unicodedata
 from pathlib import Path
 
 from chalicelib.streams import artifacts, events, state_machine
@@ -55,6 +56,17 @@ def test_file_uploaded_trigger_matches_pattern_and_binds_the_input():
     assert events._matches(chain, "StreamRunCompleted", {"streamId": 3}, 7) == []
     assert events._matches(chain, "StreamRunCompleted", {"streamId": 4}, 7) is None
     assert events._matches(chain, "StreamRunFailed", {"streamId": 3}, 7) is None
+
+
+def test_file_uploaded_trigger_matches_a_name_in_either_unicode_form():
+    # a pattern typed on most keyboards (composed 'Ü') and a name from macOS (U + combining diaeresis)
+    composed, decomposed = (unicodedata.normalize(form, "Überweisung_*.csv") for form in ("NFC", "NFD"))
+    assert composed != decomposed
+    for pattern, name in ((composed, decomposed), (decomposed, composed)):
+        cfg = {"event": "FILE_UPLOADED", "filenamePattern": pattern, "bind": {"stepOrder": 1, "input": "TARGET"}}
+        got = events._matches(cfg, "FileReady", {"fileId": 5, "filename": name.replace("*", "2026-02")}, 1)
+        assert got == [{"stepOrder": 1, "input": "TARGET", "fileId": 5}]
+        assert events._matches(cfg, "FileReady", {"fileId": 5, "filename": "ueberweisung_2026-02.csv"}, 1) is None
 
 
 def test_exception_rows_read_the_engines_explanation_columns(tmp_path: Path):
