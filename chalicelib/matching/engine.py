@@ -15,6 +15,7 @@ The plan of a run:
 from __future__ import annotations
 
 import os
+import re
 import threading
 from dataclasses import dataclass, field, replace
 from typing import Callable, Optional
@@ -287,24 +288,37 @@ class _Runner:
         return bool(mf) and not bool(df)
 
     def _check_values(self, side: Side):
-        checks = [(f, name) for f, name in side.features.items() if f.kind in ("amount", "date")]
+        """Every non-empty amount or date value was read, and no amount lost digits: a value with
+        more decimals than AMOUNT_SCALE would be rounded (two values differing in the 11th decimal
+        would match at a tolerance of 0), so it fails the run like an unreadable one."""
+        checks = [(f, name, self._bad_value_sql(side, f, name))
+                  for f, name in side.features.items() if f.kind in ("amount", "date")]
         if not checks:
             return
-        conds = " OR ".join(
-            f"({name} IS NULL AND {ident(f.column)} IS NOT NULL AND trim(CAST({ident(f.column)} AS VARCHAR)) <> '')"
-            for f, name in checks)
-        row = self.one(f"SELECT rowid FROM {side.table} WHERE {conds} ORDER BY rowid LIMIT 1")
+        row = self.one(f"SELECT rowid FROM {side.table} WHERE {' OR '.join(b for _, _, b in checks)} "
+                       f"ORDER BY rowid LIMIT 1")
         if row is None:
             return
         rid = row[0]
-        for f, name in checks:
-            bad = self.one(f"SELECT CAST({ident(f.column)} AS VARCHAR) FROM {side.table} WHERE rowid = {rid} "
-                           f"AND {name} IS NULL AND {ident(f.column)} IS NOT NULL "
-                           f"AND trim(CAST({ident(f.column)} AS VARCHAR)) <> ''")
+        for f, name, bad_sql in checks:
+            bad = self.one(f"SELECT CAST({ident(f.column)} AS VARCHAR), {name} IS NULL FROM {side.table} "
+                           f"WHERE rowid = {rid} AND {bad_sql}")
             if bad:
-                what = "an amount" if f.kind == "amount" else "a date"
                 raise InputError(f"{side.name} input: {side.line_word()} {rid + side.line_offset()}: "
-                                 f"{f.column} {bad[0]!r} is not {what}")
+                                 f"{f.column} {bad[0]!r} {_why_not_read(f.kind, bad[0], bad[1])}")
+
+    @staticmethod
+    def _bad_value_sql(side: Side, f: Feature, name: str) -> str:
+        c = ident(f.column)
+        t = side.types.get(f.column, "VARCHAR")
+        text = c if t == "VARCHAR" else f"CAST({c} AS VARCHAR)"
+        unread = f"({name} IS NULL AND {c} IS NOT NULL AND trim({text}) <> '')"
+        if f.kind != "amount" or (_is_numeric(t) and not _has_fraction(t)):
+            return unread
+        # a value of more than 11 characters may hold an 11th decimal that is not 0
+        rounded = (f"({name} IS NOT NULL AND strlen({text}) > {AMOUNT_SCALE + 1} "
+                   f"AND regexp_matches({text}, '\\.[0-9]{{{AMOUNT_SCALE}}}[0-9]*[1-9]'))")
+        return f"({unread} OR {rounded})"
 
     # ---- features of the rule set
 
@@ -848,6 +862,22 @@ def run_match(source_path: str, target_path: str, rule_set: RuleSet, out_dir: st
         if watcher.is_alive():
             watcher.join(timeout=2)
         r.con.close()
+
+
+_NUMBER_TEXT = re.compile(r"\s*[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)\s*")
+
+
+def _why_not_read(kind: str, value: str, unread: bool) -> str:
+    """The end of the sentence naming a value the engine cannot compare."""
+    if kind == "date":
+        return "is not a date"
+    if not unread:
+        return (f"has more than {AMOUNT_SCALE} decimals (amounts are compared exactly, to at most "
+                f"{AMOUNT_SCALE} decimals)")
+    if _NUMBER_TEXT.fullmatch(value):
+        return (f"is too large for an amount (at most {38 - AMOUNT_SCALE} digits before the decimal "
+                f"point)")
+    return "is not an amount (digits with an optional sign and a '.' before the decimals: -1234.56)"
 
 
 def _in_thread(fn: Callable[[], object]) -> Callable[[], None]:

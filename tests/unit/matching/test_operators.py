@@ -1,9 +1,11 @@
 """Operators: normalize, exact decimal tolerances, date windows and formats, similarity algorithms."""
+import re
+
 import pytest
 
 from chalicelib.matching import InputError
 
-from .helpers import eq, match, p, rule_set, sim, tol, window
+from .helpers import eq, match, p, rule_set, run_files, sim, tol, window
 
 H = ["id", "v", "w"]
 
@@ -137,8 +139,40 @@ def test_negative_amounts_and_refunds(tmp_path):
 
 
 def test_non_numeric_amount_is_an_error_naming_the_line(tmp_path):
-    with pytest.raises(InputError, match=r"^target input: line 3: v 'twelve' is not an amount$"):
+    with pytest.raises(InputError, match=r"^target input: line 3: v 'twelve' is not an amount \(digits with an "
+                                         r"optional sign and a '\.' before the decimals: -1234\.56\)$"):
         pairs_for(tmp_path, tol("v", absolute="1"), ["1"], ["1", "twelve"])
+
+
+@pytest.mark.parametrize("value", ["1.12345678901", "0.000000000001", "-7.00000000005", "1.123456789012000"])
+def test_amount_with_more_than_ten_decimals_is_an_error_not_rounded(tmp_path, value):
+    """DECIMAL(38,10) would round it: 1.12345678901 and 1.12345678902 matched at a tolerance of 0."""
+    with pytest.raises(InputError, match=rf"^source input: line 3: v '{re.escape(value)}' has more than 10 "
+                                         r"decimals \(amounts are compared exactly, to at most 10 decimals\)$"):
+        pairs_for(tmp_path, tol("v", absolute="0"), ["1", value], ["1", "1.12345678902"])
+
+
+def test_amount_with_ten_decimals_or_trailing_zeros_is_exact(tmp_path):
+    got, _ = pairs_for(tmp_path, tol("v", absolute="0"), ["1.1234567891", "2.500000000000000", "3.0000000001"],
+                       ["1.1234567891000", "2.5", "3.0000000002"])
+    assert got == {("s0", "t0"), ("s1", "t1")}
+
+
+def test_amount_json_double_with_more_than_ten_decimals_is_an_error(tmp_path):
+    (tmp_path / "s.jsonl").write_text('{"id": "s0", "v": 1.5, "w": "x"}\n{"id": "s1", "v": 1.123456789012, "w": "y"}\n')
+    (tmp_path / "t.jsonl").write_text('{"id": "t0", "v": 1.123456789011, "w": "y"}\n')
+    with pytest.raises(InputError, match=r"^source input: row 2: v '1\.123456789012' has more than 10 decimals"):
+        run_files(tmp_path / "s.jsonl", tmp_path / "t.jsonl", rule_set(p("p", eq("w"), tol("v", absolute="0"))),
+                  tmp_path / "out")
+
+
+def test_amount_too_large_is_named_as_such(tmp_path):
+    big = "1" * 29
+    with pytest.raises(InputError, match=rf"^source input: line 2: v '{big}' is too large for an amount "
+                                         r"\(at most 28 digits before the decimal point\)$"):
+        pairs_for(tmp_path, tol("v", absolute="0"), [big], ["1"])
+    got, _ = pairs_for(tmp_path, tol("v", absolute="0"), ["9" * 28 + ".5"], ["9" * 28 + ".50"], out="o2")
+    assert got == {("s0", "t0")}
 
 
 def test_asymmetric_date_window(tmp_path):
