@@ -10,6 +10,12 @@ Two entry points:
 * ``diff_rows`` - the same matching for two unordered ``{pk: canon_row}`` mappings, used by the
   strategies that fetch rows by key (SAMPLE, TIMESTAMP_RANGE).
 
+PostgreSQL keeps microseconds where Cassandra keeps milliseconds, so PostgreSQL rows whose timestamp
+key components differ only below the millisecond share one canonical key. Cassandra's row of that key
+is matched with one of them (the first whose row digest is Cassandra's, else the first, in the order
+of their microseconds); every other one is MISSING_IN_CASSANDRA under its exact key (six fraction
+digits), as is any PostgreSQL row without a Cassandra row (docs/decisions.md).
+
 A canonical row is a tuple in catalog column order (what ``build_canonicalizer`` returns) or a
 mapping by column name.  Rows that compare equal (``==``) or whose digests are equal are equal;
 otherwise every column is compared with ``values_equal`` (tolerances apply) before a
@@ -50,6 +56,7 @@ __all__ = [
     "canonical_stream",
     "freeze_pk",
     "WireSegmentDiff",
+    "PostgresRows",
 ]
 
 
@@ -156,30 +163,63 @@ class RowMatcher:
         )
 
 
+class PostgresRows(dict):
+    """PostgreSQL rows by canonical key for ``diff_rows``: ``{canonical key: [(exact key,
+    sub-millisecond microseconds, canonical row), ...]}``.  A key holds several rows when their
+    timestamp key components differ only below the millisecond (``keys.exact_key_function``)."""
+
+    def add(self, pk: tuple, row: Sequence[Any], exact: tuple | None = None, sub: tuple = ()) -> None:
+        self.setdefault(pk, []).append((pk if exact is None else exact, sub, row))
+
+    def row_count(self) -> int:
+        return sum(len(v) for v in self.values())
+
+
+def _counterpart(hashes: Sequence[int], c_hash: int) -> int:
+    """Which of one canonical key's PostgreSQL rows (in the order of their microseconds) is the
+    Cassandra row's counterpart: the first with the same digest, else the first."""
+    for i, h in enumerate(hashes):
+        if h == c_hash:
+            return i
+    return 0
+
+
 def diff_rows(
     cass_rows: Mapping[tuple, Sequence[Any] | Mapping[str, Any]],
-    pg_rows: Mapping[tuple, Sequence[Any] | Mapping[str, Any]],
+    pg_rows: Mapping[tuple, Sequence[Any] | Mapping[str, Any]] | PostgresRows,
     cols: Sequence[ColumnSpec] | RowMatcher,
 ) -> list[Diff]:
-    """Diff two unordered ``{pk tuple: canonical row}`` sets.  Order of the result: Cassandra's
-    keys in their iteration order, then the keys only PostgreSQL has, in its order."""
+    """Diff two unordered sets: ``{pk tuple: canonical row}`` for Cassandra, the same or a
+    ``PostgresRows`` for PostgreSQL.  Order of the result: Cassandra's keys in their iteration
+    order, then the keys only PostgreSQL has, in its order."""
     m = cols if isinstance(cols, RowMatcher) else RowMatcher(cols)
-    pg_by_key = {_key(pk): (pk, row) for pk, row in pg_rows.items()}
+    if isinstance(pg_rows, PostgresRows):
+        pg_by_key = {_key(pk): entries for pk, entries in pg_rows.items()}
+    else:
+        pg_by_key = {_key(pk): [(pk, (), row)] for pk, row in pg_rows.items()}
     out: list[Diff] = []
     for pk, c_row in cass_rows.items():
         c_row = m.normalise(c_row)
         c_hash = row_digest(c_row)
-        hit = pg_by_key.pop(_key(pk), None)
-        if hit is None:
+        entries = pg_by_key.pop(_key(pk), None)
+        if not entries:
             out.append(m.missing_in_postgres(pk, c_row, c_hash))
             continue
-        p_row = m.normalise(hit[1])
-        d = m.compare(pk, c_row, p_row, c_hash, row_digest(p_row))
+        if len(entries) > 1:
+            entries = sorted(entries, key=lambda e: e[1])
+        rows = [m.normalise(e[2]) for e in entries]
+        hashes = [row_digest(r) for r in rows]
+        pick = _counterpart(hashes, c_hash)
+        d = m.compare(pk, c_row, rows[pick], c_hash, hashes[pick])
         if d is not None:
             out.append(d)
-    for pk, p_row in pg_by_key.values():
-        p_row = m.normalise(p_row)
-        out.append(m.missing_in_cassandra(pk, p_row, row_digest(p_row)))
+        for i, e in enumerate(entries):
+            if i != pick:
+                out.append(m.missing_in_cassandra(e[0], rows[i], hashes[i]))
+    for entries in pg_by_key.values():
+        for exact, _sub, p_row in entries:
+            p_row = m.normalise(p_row)
+            out.append(m.missing_in_cassandra(exact, p_row, row_digest(p_row)))
     return out
 
 
@@ -244,17 +284,20 @@ class SegmentDiff:
     # -- per-group work ---------------------------------------------------------------------
 
     @staticmethod
-    def _rows(group: list, ix: int, canon: Callable[[Any], tuple], full: Callable[[Any, tuple], tuple]) -> list[tuple[tuple, Sequence[Any], int]]:
-        """(pk, row, digest) of every row of a token group."""
+    def _rows(group: list, ix: int, canon: Callable[[Any], tuple], full: Callable[[Any, tuple], tuple]) -> list[tuple[tuple, Sequence[Any], int, Any]]:
+        """(pk, row, digest, item) of every row of a token group."""
         out = []
         for item in group:
             _tok, pk, row = full(item, canon(item[ix]))
-            out.append((pk, row, row_digest(row)))
+            out.append((pk, row, row_digest(row), item))
         return out
 
-    def _match_group(self, tok: Any, c_rows: list, p_rows: list) -> list[Diff]:
+    def _match_group(self, tok: Any, c_rows: list, p_rows: list, p_exact: Callable[[Any, tuple], tuple]) -> list[Diff]:
         """Match the rows of one token present on both sides (a partition with clustering rows,
-        or partitions colliding on the token) by primary key."""
+        or partitions colliding on the token) by primary key.  PostgreSQL rows sharing a
+        canonical key (timestamps differing below the millisecond) are ordered by their
+        microseconds; the Cassandra row takes its counterpart (``_counterpart``), the others are
+        MISSING_IN_CASSANDRA under their exact keys."""
         m = self.matcher
         out: list[Diff] = []
         pg_by_key: dict[Hashable, list] = {}
@@ -266,8 +309,11 @@ class SegmentDiff:
             else:
                 self.postgres.duplicate_keys += 1
                 bucket.append(p)
+        for bucket in pg_by_key.values():
+            if len(bucket) > 1:
+                bucket.sort(key=lambda p: p_exact(p[3], p[0])[1])
         seen: set = set()
-        for c_pk, c_row, c_h in c_rows:
+        for c_pk, c_row, c_h, _item in c_rows:
             k = _key(c_pk)
             if k in seen:
                 self.cassandra.duplicate_keys += 1
@@ -276,14 +322,14 @@ class SegmentDiff:
             if not bucket:
                 out.append(m.missing_in_postgres(c_pk, c_row, c_h, tok))
                 continue
-            _p_pk, p_row, p_h = bucket.pop(0)
+            _p_pk, p_row, p_h, _p_item = bucket.pop(_counterpart([p[2] for p in bucket], c_h))
             if c_h != p_h:
                 d = m.compare(c_pk, c_row, p_row, c_h, p_h, tok)
                 if d is not None:
                     out.append(d)
         for bucket in pg_by_key.values():
-            for p_pk, p_row, p_h in bucket:
-                out.append(m.missing_in_cassandra(p_pk, p_row, p_h, tok))
+            for p_pk, p_row, p_h, p_item in bucket:
+                out.append(m.missing_in_cassandra(p_exact(p_item, p_pk)[0], p_row, p_h, tok))
         return out
 
     def _count_duplicates(self, rows: list, summary: SideSummary) -> None:
@@ -303,20 +349,27 @@ class SegmentDiff:
             yield d
         self.done = True
 
-    def _side(self, src: Any) -> tuple[Iterator, int, Callable[[Any], tuple], Callable[[Any, tuple], tuple], Any]:
+    def _side(self, src: Any) -> tuple[Iterator, int, Callable[[Any], tuple], Callable[[Any, tuple], tuple], Any,
+                                       Callable[[Any, tuple], tuple]]:
         """How the merge reads one input: (iterator of items with the token at [0], index of the
         payload in an item, payload -> canonical row tuple, (item, row) -> (token, pk, row), the
-        canonicalizer or None).  A ``canonical_stream`` is read raw and canonicalized here, with
-        the primary key built only when a row needs it; anything else is an iterator of
-        ``(token, pk, row)``."""
+        canonicalizer or None, (item, pk) -> (exact key, sub-millisecond microseconds)).  A
+        ``canonical_stream`` is read raw and canonicalized here, with the primary key built only
+        when a row needs it; anything else is an iterator of ``(token, pk, row)``."""
         width = len(self.matcher.names)
         if type(src) is CanonicalStream and len(getattr(src.canonicalize, "columns", ())) == width:
-            canon, pk_of = src.canonicalize, src.pk_of
+            canon, pk_of, exact_pk = src.canonicalize, src.pk_of, src.exact_pk
 
             def full(item: Any, row: tuple) -> tuple:
                 return item[0], pk_of(row), row
 
-            return iter(src.rows), 1, canon, full, canon
+            if exact_pk is None:
+                return iter(src.rows), 1, canon, full, canon, _as_exact
+
+            def exact(item: Any, pk: tuple) -> tuple:
+                return exact_pk(item[1], pk)
+
+            return iter(src.rows), 1, canon, full, canon, exact
         normalise = self.matcher.normalise
 
         def as_row(row: Any) -> tuple:
@@ -327,13 +380,13 @@ class SegmentDiff:
         def full_item(item: Any, row: tuple) -> tuple:
             return item if item[2] is row else (item[0], item[1], row)
 
-        return iter(src), 2, as_row, full_item, None
+        return iter(src), 2, as_row, full_item, None, _as_exact
 
     def _merge(self) -> Iterator[Diff]:
         m = self.matcher
         digest = row_digest
-        cit, cix, c_canon, c_full, c_cz = self._side(self._cass)
-        pit, pix, p_canon, p_full, p_cz = self._side(self._pg)
+        cit, cix, c_canon, c_full, c_cz, _c_exact = self._side(self._cass)
+        pit, pix, p_canon, p_full, p_cz, p_exact = self._side(self._pg)
         # Equal rows from two canonicalizers of the same canonical kinds have the same digest:
         # an equal pair (the common case) is then hashed once.  Rows handed in already
         # canonical carry no such guarantee (1 == 1.0 == True) and are always hashed per side.
@@ -394,7 +447,7 @@ class SegmentDiff:
                                     yield d
                             else:
                                 yield m.missing_in_postgres(c_pk, c_row, h, tok)
-                                yield m.missing_in_cassandra(p_pk, p_row, p_h, tok)
+                                yield m.missing_in_cassandra(p_exact(p_first, p_pk)[0], p_row, p_h, tok)
                         c_first = p_first = c_row = p_row = None
                         continue
                     # A partition with clustering rows, or a token collision, on either side.
@@ -414,7 +467,7 @@ class SegmentDiff:
                         pc += 1
                         psum += h
                         px ^= h
-                    diffs = self._match_group(tok, c_rows, p_rows)
+                    diffs = self._match_group(tok, c_rows, p_rows, p_exact)
                     r = c_rows = p_rows = None
                     yield from diffs
                     diffs = None
@@ -444,7 +497,7 @@ class SegmentDiff:
                         pc += 1
                         psum += h
                         px ^= h
-                        yield m.missing_in_cassandra(r[0], r[1], h, tok)
+                        yield m.missing_in_cassandra(p_exact(r[3], r[0])[0], r[1], h, tok)
                     r = rows = None
         finally:
             self.tokens += tokens
@@ -494,13 +547,14 @@ class CanonicalStream:
     itself and canonicalizes in its merge loop, building a primary key only for rows that need
     one (same results, fewer layers per row)."""
 
-    __slots__ = ("rows", "canonicalize", "pk_indexes", "pk_of")
+    __slots__ = ("rows", "canonicalize", "pk_indexes", "pk_of", "exact_pk")
 
     def __init__(
         self,
         rows: Iterable[tuple[Any, Sequence[Any] | Mapping[str, Any]]],
         canonicalize: Callable[[Any], tuple],
         pk_indexes: Sequence[int],
+        exact_pk: Callable[[Any, tuple], tuple] | None = None,
     ):
         idx = tuple(pk_indexes)
         if not idx:
@@ -509,6 +563,8 @@ class CanonicalStream:
         self.canonicalize = canonicalize
         self.pk_indexes = idx
         self.pk_of = _pk_function(idx)
+        #: (raw row, canonical key) -> (exact key, sub-ms microseconds); None: keys are exact
+        self.exact_pk = exact_pk
 
     def __iter__(self) -> Iterator[tuple[Any, tuple, tuple]]:
         canonicalize, pk_of = self.canonicalize, self.pk_of
@@ -543,11 +599,19 @@ def canonical_stream(
     rows: Iterable[tuple[Any, Sequence[Any] | Mapping[str, Any]]],
     canonicalize: Callable[[Any], tuple],
     pk_indexes: Sequence[int],
+    exact_pk: Callable[[Any, tuple], tuple] | None = None,
 ) -> CanonicalStream:
     """Adapt ``(token, raw_row)`` pairs from a driver into ``(token, pk, canon_row)`` for the
-    engine.  ``pk_indexes`` are the positions of the primary key columns in the column list.
+    engine.  ``pk_indexes`` are the positions of the primary key columns in the column list;
+    ``exact_pk`` (PostgreSQL's side of a table with timestamp key components,
+    ``keys.exact_key_function``) gives a row's exact key when it is reported without a counterpart.
     The result is iterable (lazily, once per iteration of ``rows``)."""
-    return CanonicalStream(rows, canonicalize, pk_indexes)
+    return CanonicalStream(rows, canonicalize, pk_indexes, exact_pk)
+
+
+def _as_exact(_item: Any, pk: tuple) -> tuple:
+    """The exact key of a row whose key has no timestamp below the millisecond: its key."""
+    return pk, ()
 
 
 def _freeze(v: Any) -> Any:
@@ -653,8 +717,10 @@ class WireSegmentDiff:
         canon_postgres: Callable[[Any], tuple],
         pk_indexes: Sequence[int],
         subwindow: int | None = None,
+        exact_postgres: Callable[[Any, tuple], tuple] | None = None,
     ):
         self.matcher = cols if isinstance(cols, RowMatcher) else RowMatcher(cols)
+        self._exact_p = exact_postgres
         self._pages = cassandra_pages
         self._chunks = postgres_chunks
         self._decode = decode_cassandra
@@ -750,7 +816,7 @@ class WireSegmentDiff:
         sd = SegmentDiff(
             self.matcher,
             canonical_stream(((r[0], r[1:]) for r in c_rows), self._canon_c, self._pk),
-            canonical_stream(((r[0], r[1:]) for r in p_rows), self._canon_p, self._pk),
+            canonical_stream(((r[0], r[1:]) for r in p_rows), self._canon_p, self._pk, self._exact_p),
         )
         yield from sd
         self.cassandra.duplicate_keys += sd.cassandra.duplicate_keys

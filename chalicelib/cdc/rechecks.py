@@ -37,7 +37,7 @@ def finalize(job_id, context_for) -> str:
             "SELECT primary_key_value, primary_key, segment_no FROM recon.rechecks WHERE job_id = %s", (job_id,)
         ).fetchall()
         earlier = conn.execute(
-            "SELECT mismatch_id, primary_key FROM recon.mismatches WHERE table_name = %s AND resolution_status = 'PENDING'"
+            "SELECT mismatch_id, primary_key, primary_key_value FROM recon.mismatches WHERE table_name = %s AND resolution_status = 'PENDING'"
             " AND job_id <> %s ORDER BY detected_at LIMIT %s",
             (job["table_name"], job_id, CONVERGENCE_BATCH),
         ).fetchall()
@@ -50,15 +50,16 @@ def finalize(job_id, context_for) -> str:
     converged_ids: list = []
     if table is not None and (suspects or earlier):
         ctx = context_for(table)
+        # Keys are compared as displayed (primary_key_value): the re-read of a key also reads the other
+        # PostgreSQL rows of its millisecond, whose differences are not the ones re-checked here.
         if suspects:
-            keys = [tuple(s["primary_key"]) for s in suspects]
-            c_map, p_map = ctx.fetch_both(keys)
-            still = diff_rows(c_map, p_map, ctx.matcher)
+            c_map, p_map = ctx.fetch_both([tuple(s["primary_key"]) for s in suspects])
+            wanted = {s["primary_key_value"] for s in suspects}
+            still = [d for d in diff_rows(c_map, p_map, ctx.matcher) if d.pk_display in wanted]
         if earlier:
-            keys = [tuple(e["primary_key"]) for e in earlier]
-            c_map, p_map = ctx.fetch_both(keys)
-            differing = {d.pk for d in diff_rows(c_map, p_map, ctx.matcher)}
-            converged_ids = [e["mismatch_id"] for e, k in zip(earlier, keys) if k not in differing]
+            c_map, p_map = ctx.fetch_both([tuple(e["primary_key"]) for e in earlier])
+            differing = {d.pk_display for d in diff_rows(c_map, p_map, ctx.matcher)}
+            converged_ids = [e["mismatch_id"] for e in earlier if e["primary_key_value"] not in differing]
 
     with transaction() as conn:
         job = conn.execute(

@@ -23,7 +23,16 @@ from typing import Callable, Iterable, Iterator
 
 from chalicelib.cdc.canonical import CASSANDRA, POSTGRES, ColumnSpec, build_canonicalizer
 from chalicelib.cdc.catalog import TableConfig
-from chalicelib.cdc.diff import Diff, RowMatcher, WireSegmentDiff, canonical_stream, diff_rows, diff_segment
+from chalicelib.cdc.diff import (
+    Diff,
+    PostgresRows,
+    RowMatcher,
+    WireSegmentDiff,
+    canonical_stream,
+    diff_rows,
+    diff_segment,
+)
+from chalicelib.cdc.keys import exact_key_function, key_values, millisecond_key
 from chalicelib.cdc.pg_source import PostgresSource
 from chalicelib.config import get_settings
 
@@ -108,6 +117,9 @@ class TableContext:
         self.pk_idx = [self.names.index(k) for k in table.primary_key]
         self.pk_types = [table.columns[k].type for k in table.primary_key]
         self.part_idx = [self.names.index(k) for k in table.partition_key]
+        #: PostgreSQL raw row -> its exact key (timestamp key components keep their microseconds); None
+        #: when the key has no timestamp
+        self.exact_p = exact_key_function(self.pk_types, self.pk_idx)
         self.canon_c = build_canonicalizer(self.specs, CASSANDRA)
         self.canon_p = build_canonicalizer(self.specs, POSTGRES)
         self.matcher = RowMatcher(self.specs)
@@ -159,7 +171,7 @@ class TableContext:
         return canonical_stream(((r[0], r[1:]) for r in rows), self.canon_c, self.pk_idx)
 
     def pg_stream(self, rows: Iterable[tuple]) -> Iterator[tuple]:
-        return canonical_stream(((r[0], r[1:]) for r in rows), self.canon_p, self.pk_idx)
+        return canonical_stream(((r[0], r[1:]) for r in rows), self.canon_p, self.pk_idx, self.exact_p)
 
     def cass_map(self, rows: Iterable[tuple]) -> dict[tuple, tuple]:
         out = {}
@@ -168,11 +180,19 @@ class TableContext:
             out[tuple(c[i] for i in self.pk_idx)] = c
         return out
 
-    def pg_map(self, rows: Iterable[tuple]) -> dict[tuple, tuple]:
-        out = {}
+    def pg_map(self, rows: Iterable[tuple]) -> PostgresRows:
+        """PostgreSQL rows by canonical key; rows whose timestamp key components differ only below the
+        millisecond share a key, each kept with its exact key (diff.PostgresRows)."""
+        out = PostgresRows()
+        exact = self.exact_p
         for r in rows:
-            c = self.canon_p(r[1:])
-            out[tuple(c[i] for i in self.pk_idx)] = c
+            raw = r[1:]
+            c = self.canon_p(raw)
+            pk = tuple(c[i] for i in self.pk_idx)
+            if exact is None:
+                out.add(pk, c)
+            else:
+                out.add(pk, c, *exact(raw, pk))
         return out
 
     def classify(self, diffs: Iterable[Diff], batch: int = 1000) -> tuple[DiffSpool, DiffSpool]:
@@ -219,8 +239,6 @@ class TableContext:
                 return False
             return recent
         # no updated_at column: the Cassandra write time of the first non-key column
-        from chalicelib.cdc.keys import key_values
-
         others = [n for n in self.names if n not in self.table.primary_key]
         if not others:
             return lambda d: False
@@ -229,11 +247,13 @@ class TableContext:
         cutoff_us = int(cutoff.timestamp() * 1_000_000)
         return lambda d: d.pk in keys and (wt.get(keys[d.pk]) or 0) >= cutoff_us
 
-    def fetch_both(self, canonical_keys: list[tuple]) -> tuple[dict, dict]:
-        """Point reads of the same keys on both sides, as canonical {pk: row} maps."""
-        from chalicelib.cdc.keys import key_values
-
-        keys = [key_values(k, self.pk_types) for k in canonical_keys]
+    def fetch_both(self, canonical_keys: list[tuple]) -> tuple[dict, PostgresRows]:
+        """Point reads of the same keys on both sides: Cassandra's canonical {pk: row} map and
+        PostgreSQL's rows by canonical key. A key may be exact (a timestamp component with six
+        fraction digits): its millisecond is read, so every PostgreSQL row of it is there to be
+        matched again as the scans match them."""
+        ms_keys = dict.fromkeys(millisecond_key(k, self.pk_types) for k in canonical_keys)
+        keys = [key_values(k, self.pk_types) for k in ms_keys]
         c_rows = [r for r in self.cassandra.get_rows(keys).values() if r is not None]
         p_rows = [r for r in self.postgres.get_rows(keys).values() if r is not None]
         return self.cass_map(c_rows), self.pg_map(p_rows)
@@ -301,6 +321,7 @@ class Checksum(Strategy):
                 lease.wrap_pages(ctx.cassandra.scan_pages_raw((start, end))),
                 ctx.postgres.scan_wire(query, start, end),
                 decode, ctx.postgres.rows_for_tokens, ctx.canon_c, ctx.canon_p, ctx.pk_idx,
+                exact_postgres=ctx.exact_p,
             )
             mism, susp = ctx.classify(sd)
             return SegmentResult(
@@ -358,20 +379,22 @@ class Sample(Strategy):
     segments = 1
 
     def run_segment(self, ctx, start, end, job, lease):
-        from chalicelib.cdc.keys import key_values
-
         n = int((job.get("params") or {}).get("sample_size") or get_settings().sample_size)
         # half the sample drawn from each side, then each side's keys read on the other side
         c_found = ctx.cassandra.get_rows(ctx.cassandra.sample_keys(math.ceil(n / 2)))
         c_canon = ctx.cass_map([r for r in c_found.values() if r is not None])
         # PostgreSQL's half: keys not already drawn from Cassandra, so n distinct rows are compared
         p_all = ctx.pg_map(ctx.postgres.sample(n, start, end, random.random()))
-        p_canon = {}
+        p_canon = PostgresRows()
         for k, v in p_all.items():
             if len(c_canon) + len(p_canon) >= n:
                 break
             if k not in c_canon:
                 p_canon[k] = v
+        if ctx.exact_p is not None and p_canon:
+            # a drawn key's millisecond may hold more rows than the draw took: read them all
+            got = ctx.postgres.get_rows([key_values(k, ctx.pk_types) for k in p_canon])
+            p_canon = ctx.pg_map([r for r in got.values() if r is not None])
         need_c = [k for k in p_canon if k not in c_canon]
         need_p = [k for k in c_canon if k not in p_canon]
         if need_c:
@@ -382,7 +405,8 @@ class Sample(Strategy):
             p_canon.update(ctx.pg_map([r for r in got.values() if r is not None]))
         diffs = diff_rows(c_canon, p_canon, ctx.matcher)
         mism, susp = ctx.split_suspects(diffs)
-        return SegmentResult(cassandra_rows=len(c_canon), postgres_rows=len(p_canon), mismatches=mism, suspects=susp)
+        return SegmentResult(cassandra_rows=len(c_canon), postgres_rows=p_canon.row_count(), mismatches=mism,
+                             suspects=susp)
 
 
 def _naive_utc(v):
