@@ -23,7 +23,7 @@ from typing import Callable, Optional
 import duckdb
 
 from .explain import explain_unmatched, no_candidate_detail
-from .inputs import (EXPLANATION_COLUMNS, CsvDialect, InputError, csv_dialect, detect_format,
+from .inputs import (EXPLANATION_COLUMNS, CsvDialect, InputError, csv_dialect, describe_input, detect_format,
                      explanation_tail, ident, reader_sql, sql_str, translate_error)
 from .rules import Cardinality, Operator, Pass, RuleSet, check_columns
 from .sqlparts import AMOUNT_SCALE, AMOUNT_TYPE, CondSQL, Feature, fmt_decimal
@@ -68,6 +68,7 @@ class Side:
     path: str
     fmt: str
     dialect: Optional[CsvDialect] = None
+    json_text: tuple[str, ...] = ()                         # JSON lines: columns read as text
     columns: list[str] = field(default_factory=list)        # original columns (outputs)
     types: dict[str, str] = field(default_factory=dict)     # as read (CSV: all VARCHAR)
     sniffed: dict[str, str] = field(default_factory=dict)   # detected (kind decisions)
@@ -245,9 +246,9 @@ class _Runner:
                 except duckdb.Error:
                     side.sniffed = {}
             else:
-                desc = con.execute(f"DESCRIBE SELECT * FROM {reader_sql(side.path, side.fmt)}").fetchall()
-                side.columns = [d[0] for d in desc]
-                side.types = {d[0]: d[1] for d in desc}
+                desc, side.json_text = describe_input(con, side.path, side.fmt)
+                side.columns = [n for n, _ in desc]
+                side.types = dict(desc)
                 side.sniffed = dict(side.types)
         except InputError as e:
             raise InputError(f"{side.name} input: {e}") from None
@@ -257,7 +258,7 @@ class _Runner:
             side.columns = side.columns[: -len(EXPLANATION_COLUMNS)]
 
     def load(self, side: Side):
-        src = reader_sql(side.path, side.fmt, side.dialect)
+        src = reader_sql(side.path, side.fmt, side.dialect, side.json_text)
         month_first = {}
         for f in side.features:
             if f.kind == "date" and side.types.get(f.column) == "VARCHAR":

@@ -182,12 +182,31 @@ def csv_reader_sql(path: str, dialect: CsvDialect, columns: Optional[dict[str, s
             f"encoding='utf-8', columns={spec})")
 
 
-def reader_sql(path: str, fmt: str, dialect: Optional[CsvDialect] = None) -> str:
+def reader_sql(path: str, fmt: str, dialect: Optional[CsvDialect] = None, json_text: tuple[str, ...] = ()) -> str:
+    """The SQL that reads an input; ``json_text``: JSON-lines columns read as their text (see
+    describe_input)."""
     if fmt == "CSV":
         return csv_reader_sql(path, dialect or csv_dialect(path))
     if fmt == "PARQUET":
         return f"read_parquet({sql_str(path)})"
-    return f"read_json({sql_str(path)}, format='newline_delimited', sample_size=-1)"
+    reader = f"read_json({sql_str(path)}, format='newline_delimited', sample_size=-1)"
+    if not json_text:
+        return reader
+    # ->> '$' is a JSON string's own text ("x2" → x2), a number's digits, an object's JSON
+    text = ", ".join(f"{ident(c)} ->> '$' AS {ident(c)}" for c in json_text)
+    return f"(SELECT * REPLACE ({text}) FROM {reader})"
+
+
+def describe_input(con, path: str, fmt: str) -> tuple[list[tuple[str, str]], tuple[str, ...]]:
+    """(name, type) of a Parquet or JSON-lines input's columns, and the JSON-lines columns to read
+    as text: a column whose lines hold values of different JSON types (1 on one line, "x2" on the
+    next) is typed JSON, whose text keeps the quotes of its strings ("x2" would then never equal
+    x2, and outputs would show the quotes); read as text it is VARCHAR. DuckDB errors propagate."""
+    desc = [(d[0], d[1]) for d in con.execute(f"DESCRIBE SELECT * FROM {reader_sql(path, fmt)}").fetchall()]
+    if fmt != "JSONL":
+        return desc, ()
+    json_text = tuple(n for n, t in desc if t == "JSON")
+    return [(n, "VARCHAR" if n in json_text else t) for n, t in desc], json_text
 
 
 _LINE_RE = re.compile(r"CSV Error on Line: (\d+)")
@@ -284,13 +303,12 @@ def inspect_file(path: str, format: Optional[str] = None,
             rows, types = _csv_scan(con, path, dialect)
             cols = [Column(n, types.get(n, "VARCHAR")) for n in dialect.header]
         else:
-            src = reader_sql(path, fmt)
             try:
-                desc = con.execute(f"DESCRIBE SELECT * FROM {src}").fetchall()
-                rows = con.execute(f"SELECT count(*) FROM {src}").fetchone()[0]
+                desc, json_text = describe_input(con, path, fmt)
+                rows = con.execute(f"SELECT count(*) FROM {reader_sql(path, fmt, json_text=json_text)}").fetchone()[0]
             except duckdb.Error as e:
                 raise translate_error(e, fmt, path) from None
-            cols = [Column(d[0], d[1]) for d in desc]
+            cols = [Column(n, t) for n, t in desc]
             for i, c in enumerate(cols, 1):
                 _check_column_name(i, c.name, "line 1" if fmt == "JSONL" else "schema")
         return FileInfo(fmt, int(rows), cols)

@@ -151,3 +151,22 @@ def test_a_line_over_the_readers_size_limit_is_named_with_its_size(tmp_path):
     message = str(exc.value)
     assert message.startswith("line 3: ") and "a line may hold at most 2,000,000 bytes" in message, message
     assert "CSV Error" not in message
+
+
+def test_a_json_lines_column_of_mixed_types_is_read_as_its_text(tmp_path):
+    """An id that is a number on one line and a string on the next is typed JSON by the reader, whose
+    text keeps a string's quotes: "R-2" never equalled R-2 of the other input, and the outputs wrote
+    the key as "R-2" with its quotes."""
+    from .helpers import eq, p, read_csv, rule_set, run_files, tol, write_csv
+    src = write(tmp_path, "s.jsonl", '{"id": 1, "ref": 77, "amount": "10.50"}\n'
+                                     '{"id": "R-2", "ref": "X-9", "amount": 3}\n'
+                                     '{"id": "R-3", "ref": "X-5", "amount": "4.00"}\n')
+    info = inspect_file(src)
+    assert info.columns == [Column("id", "VARCHAR"), Column("ref", "VARCHAR"), Column("amount", "VARCHAR")]
+    tgt = write_csv(tmp_path / "t.csv", ["tid", "ref", "amount"],
+                    [["T1", "77", "10.5"], ["T2", "X-9", "3.00"], ["T3", "X-5", "4.01"]])
+    rs = rule_set(p("p", eq("ref"), tol("amount", absolute="0")), source_key="id", target_key="tid")
+    o = run_files(src, tgt, rs, tmp_path / "out")
+    assert sorted((m["source_key"], m["target_key"]) for m in o.matched) == [("1", "T1"), ("R-2", "T2")]
+    assert [(r["id"], r["ref"], r["amount"], r["_row_key"]) for r in read_csv(o.result.unmatched_source_path)] == [
+        ("R-3", "X-5", "4.00", "R-3")]
