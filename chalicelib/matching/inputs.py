@@ -136,6 +136,10 @@ def csv_dialect(path: str) -> CsvDialect:
     header = next(csv.reader(io.StringIO(first), delimiter=delim, quotechar='"', doublequote=True), None)
     if not header:
         raise InputError("line 1: the header row is empty (a header row is required)")
+    if len(header) > 1 and not header[-1].strip():
+        # a delimiter at the end of every line (many bank and ERP exports): the reader takes a
+        # line's trailing delimiter as the end of the line, so the lines have the header's fields
+        header = header[:-1]
     names = [h.strip() if h.strip() != h and h.strip() else h for h in header]
     seen: set[str] = set()
     for i, n in enumerate(names, 1):

@@ -170,3 +170,20 @@ def test_a_json_lines_column_of_mixed_types_is_read_as_its_text(tmp_path):
     assert sorted((m["source_key"], m["target_key"]) for m in o.matched) == [("1", "T1"), ("R-2", "T2")]
     assert [(r["id"], r["ref"], r["amount"], r["_row_key"]) for r in read_csv(o.result.unmatched_source_path)] == [
         ("R-3", "X-5", "4.00", "R-3")]
+
+
+def test_a_delimiter_at_the_end_of_every_line_is_no_column(tmp_path):
+    """Bank and ERP exports often end every line, the header too, with the delimiter: the file was
+    refused ('column 4 of the header has no name'). A value after that delimiter is still an error."""
+    from .helpers import eq, p, rule_set, run_files, tol
+    src = tmp_path / "bank.csv"
+    src.write_bytes("\ufeffid;ref;amount;\r\n1;A;10.50;\r\n2;B;;\r\n3;C;7.25;\r\n\r\n".encode("utf-8"))
+    info = inspect_file(str(src))
+    assert info.row_count == 3 and [c.name for c in info.columns] == ["id", "ref", "amount"]
+    tgt = write(tmp_path, "t.csv", "tid,ref,amount\nT1,A,10.5\nT2,B,1\nT3,C,7.25\n")
+    o = run_files(src, tgt, rule_set(p("p", eq("ref"), tol("amount", absolute="0")), target_key="tid"),
+                  tmp_path / "out")
+    assert sorted((m["source_key"], m["target_key"]) for m in o.matched) == [("1", "T1"), ("3", "T3")]
+    assert [(r["id"], r["ref"], r["amount"]) for r in o.unmatched_source] == [("2", "B", "")]
+    with pytest.raises(InputError, match=r"^line 3: 4 fields, header has 3$"):
+        inspect_file(write(tmp_path, "x.csv", "id;ref;amount;\n1;A;10;\n2;B;5;x\n"))
