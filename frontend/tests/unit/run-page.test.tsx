@@ -33,7 +33,7 @@ vi.mock("../../src/services/api", async (orig) => {
     ...real,
     runs: { get: vi.fn(async () => run), steps: vi.fn(async () => steps), artifacts: vi.fn(async () => []), cancel: vi.fn() },
     streams: { ...real.streams, get: vi.fn(async () => stream) },
-    ruleSets: { ...real.ruleSets, list: vi.fn(async () => ({ items: [{ id: 1, name: "Orders vs bank" }], page: 1, pageSize: 100, totalItems: 1, totalPages: 1 })) },
+    ruleSets: { ...real.ruleSets, get: vi.fn(async (id: number) => ({ id, name: "Orders vs bank" })) },
   };
 });
 

@@ -1,5 +1,6 @@
 import { useEffect, useRef, useState, type FormEvent } from "react";
 import { ApiError, cdc, dataSources, withoutField } from "../../services/api";
+import { forgetName } from "../../services/lookup";
 import { DATA_SOURCE_TYPES, type DataSource, type DataSourceInput, type DataSourceTest, type DataSourceType } from "../../services/types";
 import { fmtDate, num } from "../../services/format";
 import { Badge, ErrorBox, FieldError, Loading, NoRows, Pager, useLoad, useTitle, useUrlState } from "../../components/ui";
@@ -75,6 +76,7 @@ function Row({ d, onChanged }: { d: DataSource; onChanged: () => void }) {
               setDelError(null);
               try {
                 await dataSources.remove(d.id);
+                forgetName("dataSource", d.id);
                 onChanged();
               } catch (e) {
                 setDelError(e); // in use by a stream: the API says which
@@ -174,8 +176,10 @@ function DataSourceForm({ initial, onSaved, onCancel }: { initial?: DataSource; 
     setBusy(true);
     try {
       const body = dataSourceBody(f);
-      if (initial) await dataSources.update(initial.id, body);
-      else await dataSources.create(body);
+      if (initial) {
+        await dataSources.update(initial.id, body);
+        forgetName("dataSource", initial.id);
+      } else await dataSources.create(body);
       onSaved();
     } catch (err) {
       setError(err);

@@ -1,6 +1,7 @@
 import { useEffect, useState, type FormEvent } from "react";
 import { Link, useLocation, useNavigate, useParams } from "react-router-dom";
-import { exceptions, runs, saveBlob, streams, type ExceptionsQuery } from "../../services/api";
+import { exceptions, runs, saveBlob, type ExceptionsQuery } from "../../services/api";
+import { allStreams, namesOf } from "../../services/lookup";
 import { exceptionsCsv } from "../../services/export";
 import { EXCEPTION_REASONS, EXCEPTION_SIDES, EXCEPTION_STATUSES, type Artifact, type ClosestCandidate, type ExceptionPatch, type ExceptionStatus, type ReconException } from "../../services/types";
 
@@ -105,11 +106,12 @@ export function ExceptionsPage() {
 
 /**
  * The stream filter as a choice of the streams by name (a person at month end knows "Settlement", not 9013);
- * a stream id from a link that is not among the first 100 streams is kept as its own choice.
+ * every stream is offered (all pages of the list); a stream id from a link that is not among them (a
+ * stream deleted since) is kept as its own choice.
  */
 function StreamFilter({ value, error, onChange }: { value: string; error: unknown; onChange: (v: string) => void }) {
-  const list = useLoad(() => streams.list({ page: 1, pageSize: 100 }), []);
-  const items = list.data?.items ?? [];
+  const list = useLoad(allStreams, []);
+  const items = list.data ?? [];
   return (
     <label className="filter" htmlFor="streamId">
       <span>Stream</span>
@@ -214,7 +216,7 @@ export function ExceptionDetailPage() {
   const history = useLoad(() => exceptions.history(id, { page: historyPage, pageSize: 20 }), [id, historyPage]);
   // the stream by its name (an id alone says nothing to the person working the exception); "#id" until read or if unreadable
   const streamId = x?.streamId;
-  const stream = useLoad(() => (streamId ? streams.get(streamId) : Promise.resolve(null)), [streamId]);
+  const stream = useLoad(() => (streamId ? namesOf("stream", [streamId]) : Promise.resolve(null)), [streamId]);
   useTitle(x ? `Exception ${x.rowKey ?? x.id}` : `Exception ${id}`);
   // opened from the queue: back to it with its filters, and on to the next exception of that page
   const from = (useLocation().state ?? null) as FromList | null;
@@ -239,7 +241,7 @@ export function ExceptionDetailPage() {
       )}
       <h1><code>{x.rowKey}</code> <Badge value={x.reason} /> <Badge value={x.status} /></h1>
       <StaleNotice error={error} />
-      <Kv items={[["side", <Badge value={x.side} />], ["reconciliation", <Link to={`/reconciliations/${x.reconciliationId}`}>{x.reconciliationId}</Link>], ["run", <Link to={`/runs/${x.runId}#step-${x.stepOrder}`}>#{x.runId} step {x.stepOrder}</Link>], ["stream", <Link to={`/streams/${x.streamId}`}>{stream.data?.id === x.streamId ? `${stream.data.name} (#${x.streamId})` : `#${x.streamId}`}</Link>], ["resolved", x.resolvedAt ? `${fmtDate(x.resolvedAt)} by ${x.resolvedBy ?? "—"}` : "—"], ["assignee", x.assignee], ["note", x.note], ["created", fmtDate(x.createdAt)], ["updated", fmtDate(x.updatedAt)]]} />
+      <Kv items={[["side", <Badge value={x.side} />], ["reconciliation", <Link to={`/reconciliations/${x.reconciliationId}`}>{x.reconciliationId}</Link>], ["run", <Link to={`/runs/${x.runId}#step-${x.stepOrder}`}>#{x.runId} step {x.stepOrder}</Link>], ["stream", <Link to={`/streams/${x.streamId}`}>{stream.data?.[x.streamId] ? `${stream.data[x.streamId]} (#${x.streamId})` : `#${x.streamId}`}</Link>], ["resolved", x.resolvedAt ? `${fmtDate(x.resolvedAt)} by ${x.resolvedBy ?? "—"}` : "—"], ["assignee", x.assignee], ["note", x.note], ["created", fmtDate(x.createdAt)], ["updated", fmtDate(x.updatedAt)]]} />
       {cc ? (
         <div className="card">
           <h2>Why it did not match</h2>

@@ -1,6 +1,7 @@
 import { useState, type FormEvent } from "react";
 import { Link, useParams } from "react-router-dom";
-import { ApiError, files, legacy, ruleSets } from "../../services/api";
+import { ApiError, files, legacy } from "../../services/api";
+import { allRuleSets, namesOf } from "../../services/lookup";
 import { FileOptions, pickableFiles } from "../../components/FileOptions";
 import { EXCEPTION_REASONS, EXCEPTION_SIDES, EXCEPTION_STATUSES, type LegacyReconciliation } from "../../services/types";
 import { fmtDate, num, shareOf } from "../../services/format";
@@ -51,7 +52,7 @@ function NewReconciliation({ onCreated }: { onCreated: () => void }) {
   const [open, setOpen] = useState(false);
   const [v, setV] = useState({ name: "", sourceFileId: 0, targetFileId: 0, ruleSetId: 0 });
   const [error, setError] = useState<unknown>(null);
-  const pick = useLoad(async () => (open ? Promise.all([pickableFiles(), ruleSets.list({ page: 1, pageSize: 100 })]) : null), [open]);
+  const pick = useLoad(async () => (open ? Promise.all([pickableFiles(), allRuleSets()]) : null), [open]);
   if (!open) return <button type="button" onClick={() => setOpen(true)}>New reconciliation</button>;
   async function submit(e: FormEvent) {
     e.preventDefault();
@@ -91,7 +92,7 @@ function NewReconciliation({ onCreated }: { onCreated: () => void }) {
         <label>Rule set
           <select name="ruleSetId" value={v.ruleSetId || ""} onChange={(e) => setV({ ...v, ruleSetId: Number(e.target.value) })}>
             <option value="">choose…</option>
-            {(pick.data?.[1].items ?? []).map((r) => <option key={r.id} value={r.id}>{r.name}</option>)}
+            {(pick.data?.[1] ?? []).map((r) => <option key={r.id} value={r.id}>{r.name}</option>)}
           </select>
           <FieldError error={error} field="ruleSetId" />
         </label>
@@ -110,7 +111,7 @@ export function LegacyDetailPage() {
   // the inputs and the rule set by name (an input that cannot be read keeps its number)
   const names = useLoad(async () => {
     const fileName = (f: number | null | undefined) => (f ? files.get(f).then((x) => x.filename, () => null) : Promise.resolve(null));
-    const [source, target, ruleSet] = await Promise.all([fileName(r?.sourceFileId), fileName(r?.targetFileId), r?.ruleSetId ? ruleSets.get(r.ruleSetId).then((x) => x.name, () => null) : null]);
+    const [source, target, ruleSet] = await Promise.all([fileName(r?.sourceFileId), fileName(r?.targetFileId), r?.ruleSetId ? namesOf("ruleSet", [r.ruleSetId]).then((n) => n[r.ruleSetId!]) : null]);
     return { source, target, ruleSet };
   }, [r?.sourceFileId, r?.targetFileId, r?.ruleSetId]);
   const fileLink = (f: number | null | undefined) => {

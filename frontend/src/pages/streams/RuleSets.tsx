@@ -1,6 +1,7 @@
 import { useEffect, useState, type FormEvent } from "react";
 import { Link, useNavigate, useParams, useSearchParams } from "react-router-dom";
 import { ApiError, ruleSets, withoutField } from "../../services/api";
+import { forgetName } from "../../services/lookup";
 import { pickableFiles } from "../../components/FileOptions";
 import { ALGORITHMS, CARDINALITIES, NORMALIZERS, OPERATORS, type Condition, type Normalizer, type Pass, type RuleSetInput } from "../../services/types";
 import { fmtDate } from "../../services/format";
@@ -94,6 +95,7 @@ export function RuleSetEditorPage() {
     try {
       const body = cleanRuleSet(rs);
       const r = editing ? await ruleSets.update(Number(id), body) : await ruleSets.create(body);
+      forgetName("ruleSet", r.id);
       setVersion(r.version);
       setLatest(r.version);
       setSaved(`Saved ${r.name} as version ${r.version}`);
@@ -232,6 +234,7 @@ export function RuleSetEditorPage() {
               setDelError(null);
               try {
                 await ruleSets.remove(Number(id));
+                forgetName("ruleSet", Number(id));
                 nav("/rule-sets");
               } catch (e) {
                 setDelError(e); // in use by a stream: the API says which

@@ -1,6 +1,7 @@
 import { useEffect, useState } from "react";
 import { Link, useLocation, useParams } from "react-router-dom";
-import { ruleSets, runs, streams } from "../../services/api";
+import { runs, streams } from "../../services/api";
+import { namesOf } from "../../services/lookup";
 import type { Artifact, StepRun } from "../../services/types";
 import { dur, fmtDate, num, show } from "../../services/format";
 import { Badge, Crumbs, ErrorBox, StaleNotice, Kv, Loading, Progress, useLoad, usePoll, useTitle, LoadFailed } from "../../components/ui";
@@ -16,7 +17,9 @@ export function RunPage() {
     return { run, steps };
   }, [id]);
   const stream = useLoad(() => (data ? streams.get(data.run.streamId) : Promise.resolve(null)), [data?.run.streamId]);
-  const ruleSetNames = useLoad(async () => Object.fromEntries((await ruleSets.list({ page: 1, pageSize: 100 })).items.map((r) => [r.id, r.name])) as Record<number, string>, []);
+  // the rule sets the steps used, by name (each read by its id once, whatever how many rule sets there are)
+  const ruleSetIds = [...new Set((data?.steps ?? []).flatMap((s) => (s.ruleSetId ? [s.ruleSetId] : [])))].sort((a, b) => a - b);
+  const ruleSetNames = useLoad(() => namesOf("ruleSet", ruleSetIds), [ruleSetIds.join(",")]);
   const [cancelError, setCancelError] = useState<unknown>(null);
   const [canceling, setCanceling] = useState(false);
   const active = !!data && ACTIVE_RUN.has(data.run.status);
@@ -167,7 +170,7 @@ export function stepTimes(s: Pick<StepRun, "status" | "startedAt" | "completedAt
 }
 
 /** What the step's attempt counted: rows in, matched and left over on each side, and its exceptions. */
-function StepCounts({ s, ruleSets: names }: { s: StepRun; ruleSets?: Record<number, string> }) {
+function StepCounts({ s, ruleSets: names }: { s: StepRun; ruleSets?: Record<number, string | null> }) {
   const rs = s.ruleSetId ? (
     <>
       rule set <Link to={`/rule-sets/${s.ruleSetId}${s.ruleSetVersion ? `?version=${s.ruleSetVersion}` : ""}`}>{names?.[s.ruleSetId] ?? `#${s.ruleSetId}`}{s.ruleSetVersion ? ` v${s.ruleSetVersion}` : ""}</Link>

@@ -1,10 +1,11 @@
 import { useEffect, useState, type FormEvent } from "react";
 import { Link, useNavigate, useParams } from "react-router-dom";
-import { ApiError, dataSources, files, ruleSets, streams, withoutField } from "../../services/api";
+import { ApiError, files, streams, withoutField } from "../../services/api";
 import { INPUT_TYPES, RUN_STATUSES, STREAM_STATUSES, TRIGGER_TYPES, type InputType, type RunStatus, type StreamInput, type StreamRun, type StreamStatus, type StreamValidation, type TriggerType } from "../../services/types";
 import { ago, fmtDate, fmtInZone, num } from "../../services/format";
 import { Badge, Crumbs, ErrorBox, StaleNotice, FieldError, Kv, Loading, NoRows, Pager, Select, useLoad, usePoll, useTitle, useUrlState, LoadFailed } from "../../components/ui";
 import { FileOptions, pickableFiles } from "../../components/FileOptions";
+import { allDataSources, allRuleSets, allStreams, forgetName, namesOf } from "../../services/lookup";
 import { emptyStep, localStepProblems, renumber, toRequest, toStreamInput, type EditorStep, type EditorStream } from "../../services/streams";
 
 const ACTIVE_RUN = new Set<string>(["PENDING", "RUNNING"]);
@@ -78,7 +79,9 @@ export function StreamDetailPage() {
   const [reason, setReason] = useState("");
   useTitle(s ? `Stream ${s.name}` : `Stream ${id}`);
   usePoll(runs.reload, 2000, !!runs.data?.items.some((r) => r.status === "PENDING" || r.status === "RUNNING"));
-  const rsNames = useLoad(async () => Object.fromEntries((await ruleSets.list({ page: 1, pageSize: 100 })).items.map((r) => [r.id, r.name])), []);
+  // the steps' rule sets by name, each read by its id (a list's first page does not hold every rule set)
+  const ruleSetIds = [...new Set((s?.steps ?? []).map((st) => st.ruleSetId))];
+  const rsNames = useLoad(() => namesOf("ruleSet", ruleSetIds), [ruleSetIds.join(",")]);
   // the steps' inputs by name (one request per file or data source: a stream has few); an input that
   // cannot be read keeps its number
   const inputIds = (type: InputType) => [...new Set((s?.steps ?? []).flatMap((st) => [st.sourceInput, st.targetInput]).filter((i) => i.type === type).map((i) => i.id))];
@@ -87,7 +90,10 @@ export function StreamDetailPage() {
   const fileIds = inputIds("FILE");
   const dsIds = inputIds("DATA_SOURCE_SNAPSHOT");
   const fileNames = useLoad(() => named(fileIds, async (i) => (await files.get(i)).filename), [fileIds.join(",")]);
-  const dsNames = useLoad(() => named(dsIds, async (i) => (await dataSources.get(i)).name), [dsIds.join(",")]);
+  const dsNames = useLoad(() => namesOf("dataSource", dsIds), [dsIds.join(",")]);
+  // the stream a STREAM_RUN_COMPLETED trigger follows, by name
+  const after = s?.triggerType === "EVENT" ? Number((s.triggerConfig as { streamId?: number } | null)?.streamId) || 0 : 0;
+  const afterName = useLoad(() => (after ? namesOf("stream", [after]) : Promise.resolve({} as Record<number, string | null>)), [after]);
 
   async function act(fn: () => Promise<unknown>, after?: (r: unknown) => void) {
     setBusy(true);
@@ -130,7 +136,7 @@ export function StreamDetailPage() {
       <StaleNotice error={error} />
       <ErrorBox error={actionError} />
       {validation && <ValidationView v={validation} />}
-      <Kv items={[["id", s.id], ["domain", s.domain], ["description", s.description], ["trigger", <><Badge value={s.triggerType} /> <span data-testid="trigger">{triggerText(s.triggerType, s.triggerConfig)}</span></>], ["next run", s.nextRunAt ? <span data-testid="next-run">{zone ? `${fmtInZone(s.nextRunAt, zone)} (${fmtDate(s.nextRunAt)}, ${ago(s.nextRunAt)})` : `${fmtDate(s.nextRunAt)} (${ago(s.nextRunAt)})`}</span> : "—"], ["created", fmtDate(s.createdAt)], ["updated", fmtDate(s.updatedAt)]]} />
+      <Kv items={[["id", s.id], ["domain", s.domain], ["description", s.description], ["trigger", <><Badge value={s.triggerType} /> <span data-testid="trigger">{triggerText(s.triggerType, s.triggerConfig, afterName.data?.[after])}</span></>], ["next run", s.nextRunAt ? <span data-testid="next-run">{zone ? `${fmtInZone(s.nextRunAt, zone)} (${fmtDate(s.nextRunAt)}, ${ago(s.nextRunAt)})` : `${fmtDate(s.nextRunAt)} (${ago(s.nextRunAt)})`}</span> : "—"], ["created", fmtDate(s.createdAt)], ["updated", fmtDate(s.updatedAt)]]} />
       {(s.triggerType === "SCHEDULED" || s.triggerType === "EVENT") && (
         <>
           <h2>{s.triggerType === "SCHEDULED" ? "Schedule" : "Triggering events"}</h2>
@@ -213,11 +219,11 @@ function LatestRun({ r }: { r: StreamRun }) {
 type Names = Record<number, string | null> | null | undefined;
 
 /** A stream's trigger in words: the cron and its zone, or the event and what it binds. */
-export function triggerText(type: TriggerType, config: unknown): string {
+export function triggerText(type: TriggerType, config: unknown, afterStream?: string | null): string {
   const c = (config ?? {}) as Record<string, unknown>;
   if (type === "SCHEDULED") return `cron ${String(c.cron ?? "?")} in ${String(c.timezone ?? "UTC")}`;
   if (type === "EVENT") {
-    if (c.event === "STREAM_RUN_COMPLETED") return `when a run of stream #${String(c.streamId ?? "?")} completes`;
+    if (c.event === "STREAM_RUN_COMPLETED") return `when a run of ${afterStream ? `${afterStream} (stream #${String(c.streamId)})` : `stream #${String(c.streamId ?? "?")}`} completes`;
     const bind = (c.bind ?? {}) as { stepOrder?: number; input?: string };
     return `when a file named ${String(c.filenamePattern ?? "*")} is uploaded and READY: it becomes step ${bind.stepOrder ?? 1}'s ${String(bind.input ?? "TARGET").toLowerCase()}`;
   }
@@ -258,12 +264,13 @@ export function StreamEditorPage() {
   const [loadError, setLoadError] = useState<unknown>(null);
   useTitle(editing ? `Edit stream ${s.name || id}` : "New stream");
   const pickers = useLoad(async () => {
-    const [f, r, d] = await Promise.all([
+    const [f, r, d, st] = await Promise.all([
       pickableFiles(),
-      ruleSets.list({ page: 1, pageSize: 100 }),
-      dataSources.list({ page: 1, pageSize: 100 }).catch(() => ({ items: [] })),
+      allRuleSets(),
+      allDataSources().catch(() => []),
+      allStreams().catch(() => []),
     ]);
-    return { files: f, ruleSets: r.items, dataSources: d.items };
+    return { files: f, ruleSets: r, dataSources: d, streams: st };
   }, []);
   useEffect(() => {
     if (!editing) return;
@@ -283,6 +290,7 @@ export function StreamEditorPage() {
     try {
       const body: StreamInput = toRequest(s);
       const saved = editing ? await streams.update(Number(id), body) : await streams.create(body);
+      forgetName("stream", saved.id);
       const v = await streams.validate(saved.id).catch(() => null);
       if (v && (v.warnings.length || v.errors.length)) {
         setWarnings(v);
@@ -335,7 +343,14 @@ export function StreamEditorPage() {
                   {fe("triggerConfig.event")}
                 </label>
                 {tc.event === "STREAM_RUN_COMPLETED" ? (
-                  <label>After stream id<input type="number" name="triggerConfig.streamId" value={String(tc.streamId ?? "")} onChange={(e) => setS({ ...s, triggerConfig: { ...tc, streamId: Number(e.target.value) } as never })} />{fe("triggerConfig.streamId")}</label>
+                  <label>After a run of
+                    <select name="triggerConfig.streamId" className="long-names" value={tc.streamId ? String(tc.streamId) : ""} aria-invalid={inv("triggerConfig.streamId")} onChange={(e) => setS({ ...s, triggerConfig: { ...tc, streamId: Number(e.target.value) } as never })}>
+                      <option value="">choose a stream…</option>
+                      {!!tc.streamId && !(pickers.data?.streams ?? []).some((x) => x.id === tc.streamId) && <option value={String(tc.streamId)}>stream #{String(tc.streamId)}</option>}
+                      {(pickers.data?.streams ?? []).filter((x) => !editing || x.id !== Number(id)).map((x) => <option key={x.id} value={String(x.id)}>{x.name} (#{x.id})</option>)}
+                    </select>
+                    {fe("triggerConfig.streamId")}
+                  </label>
                 ) : (
                   <>
                     <label>File name pattern<input name="triggerConfig.filenamePattern" value={String(tc.filenamePattern ?? "")} onChange={(e) => setS({ ...s, triggerConfig: { ...tc, filenamePattern: e.target.value } as never })} />{fe("triggerConfig.filenamePattern")}</label>
