@@ -57,6 +57,9 @@ class Settings(BaseSettings):
 
     # alerts
     drift_alert_threshold_percentage: float = 1.0
+    # a scheduled job does not repeat the drift alert of its table still open at the same or a lower
+    # severity within this many seconds (docs/alerts.md); 0 repeats it every hour
+    drift_alert_repeat_seconds: int = Field(default=14400, ge=0)
     webhook_urls: str = ""
     webhook_secret: str = ""
 

@@ -2,7 +2,10 @@
 
 What a finished job announces is decided here: job_completed / job_failed always, drift_detected
 when a COMPLETED job's drift is above `DRIFT_ALERT_THRESHOLD_PERCENTAGE` (WARNING; CRITICAL above
-`CRITICAL_FACTOR` x the threshold). Delivering them — one signed POST per (event, URL), retried with
+`CRITICAL_FACTOR` x the threshold). The hourly schedule keeps one drift alert per table and strategy
+open until a scheduled job's drift is back at or below the threshold (drift_resolved): while it is
+open, a scheduled job at the same or a lower severity does not repeat it within
+`DRIFT_ALERT_REPEAT_SECONDS` (`plan_job_events`). Delivering them — one signed POST per (event, URL), retried with
 an exponential delay, exactly one success recorded — is the product-neutral
 `chalicelib.runs.webhooks`; this module plans the job's events inside the transaction that finishes
 the job (`plan_job_events`) and hands their ids to the webhooks queue after the commit.
@@ -27,6 +30,8 @@ from chalicelib.runs.webhooks import (  # noqa: F401 - the receiver's side, docu
 EVENT_JOB_COMPLETED = "reconciliation.job_completed"
 EVENT_JOB_FAILED = "reconciliation.job_failed"
 EVENT_DRIFT_DETECTED = "reconciliation.drift_detected"
+EVENT_DRIFT_RESOLVED = "reconciliation.drift_resolved"
+SCHEDULED = "HOURLY_SCHEDULED"
 
 SEVERITY_WARNING = "WARNING"
 SEVERITY_CRITICAL = "CRITICAL"
@@ -46,7 +51,9 @@ _DATA_ORDER = (
     "severity",
     "duration_seconds",
     "validation_errors",
+    "alert_job_id",
 )
+_SEVERITY_RANK = {None: 0, SEVERITY_WARNING: 1, SEVERITY_CRITICAL: 2}
 
 
 # --------------------------------------------------------------------------- decisions and payloads
@@ -142,6 +149,8 @@ def plan_job_events(conn, job: dict) -> tuple[bool, list[uuid.UUID]]:
     call). No network I/O: pass the ids to `enqueue_deliveries` after the commit."""
     settings = get_settings()
     events = build_events(job, settings.drift_alert_threshold_percentage)
+    if job["status"] == "COMPLETED" and job.get("job_type") == SCHEDULED:
+        events = _follow_open_alert(conn, job, events, settings)
     alert_fired = any(event == EVENT_DRIFT_DETECTED for event, _ in events)
     job_id = job["job_id"]
     if alert_fired:
@@ -162,6 +171,56 @@ def plan_job_events(conn, job: dict) -> tuple[bool, list[uuid.UUID]]:
     return alert_fired, inserted
 
 
+def _open_alert(conn, job: dict, threshold: float) -> dict | None:
+    """The drift alert still open for the job's table and strategy on the hourly schedule: the latest
+    scheduled job that fired one, unless a scheduled job completed after it at or below the threshold."""
+    fired = conn.execute(
+        "SELECT job_id, completed_at, drift_percentage FROM recon.jobs WHERE table_name = %s"
+        " AND validation_strategy = %s AND job_type = %s AND status = 'COMPLETED' AND alert_fired AND job_id <> %s"
+        " ORDER BY completed_at DESC, job_id DESC LIMIT 1",
+        (job["table_name"], job["validation_strategy"], SCHEDULED, job["job_id"]),
+    ).fetchone()
+    if fired is None:
+        return None
+    closed = conn.execute(
+        "SELECT 1 FROM recon.jobs WHERE table_name = %s AND validation_strategy = %s AND job_type = %s"
+        " AND status = 'COMPLETED' AND job_id <> %s AND completed_at > %s AND drift_percentage <= %s LIMIT 1",
+        (job["table_name"], job["validation_strategy"], SCHEDULED, job["job_id"], fired["completed_at"], threshold),
+    ).fetchone()
+    return None if closed else fired
+
+
+def _follow_open_alert(conn, job: dict, events: list[tuple[str, dict]], settings) -> list[tuple[str, dict]]:
+    """A scheduled job's events given its table's open drift alert (docs/alerts.md, "Repeats and
+    recovery"): the drift alert is not repeated at the same or a lower severity within
+    DRIFT_ALERT_REPEAT_SECONDS of the one that fired; a drift back at or below the threshold closes
+    it with a drift_resolved event. Serialised per table and strategy (a transaction lock), so two
+    jobs finishing together take their decisions one after the other."""
+    threshold = settings.drift_alert_threshold_percentage
+    conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))",
+                 (f"recon-drift-alert/{job['table_name']}/{job['validation_strategy']}",))
+    opened = _open_alert(conn, job, threshold)
+    if opened is None:
+        return events
+    drift = next((payload for event, payload in events if event == EVENT_DRIFT_DETECTED), None)
+    job_id = str(job["job_id"])
+    if drift is None:
+        at = events[0][1]["timestamp"]
+        data = {"job_id": job_id, "table": job["table_name"], "validation_strategy": job["validation_strategy"],
+                "drift_percentage": _number(job.get("drift_percentage")), "alert_job_id": str(opened["job_id"])}
+        logger.info("drift alert resolved", extra={"job_id": job_id, "alert_job_id": data["alert_job_id"]})
+        return [*events, (EVENT_DRIFT_RESOLVED, {"event": EVENT_DRIFT_RESOLVED, "timestamp": at, "data": data})]
+    since = (_utc(job.get("completed_at")) or datetime.now(timezone.utc)) - _utc(opened["completed_at"])
+    before = severity_for(_number(opened["drift_percentage"]), threshold)
+    if (_SEVERITY_RANK[drift["data"]["severity"]] > _SEVERITY_RANK[before]
+            or since.total_seconds() >= settings.drift_alert_repeat_seconds):
+        return events
+    logger.info("drift alert not repeated", extra={"job_id": job_id, "alert_job_id": str(opened["job_id"]),
+                                                   "severity": drift["data"]["severity"],
+                                                   "seconds_since_alert": int(since.total_seconds())})
+    return [(event, payload) for event, payload in events if event != EVENT_DRIFT_DETECTED]
+
+
 def enqueue_deliveries(delivery_ids: Iterable[Any]) -> None:
     """After the commit: one webhooks-queue message per delivery (first attempt, no delay)."""
     webhooks.enqueue(delivery_ids)
@@ -179,6 +238,7 @@ def requeue_stalled_deliveries(stalled_after_s: int = webhooks.STALLED_AFTER_SEC
 
 __all__ = [
     "EVENT_DRIFT_DETECTED",
+    "EVENT_DRIFT_RESOLVED",
     "EVENT_JOB_COMPLETED",
     "EVENT_JOB_FAILED",
     "MAX_ATTEMPTS",

@@ -79,17 +79,17 @@ def db(env):
 
 
 def make_job(db, *, status="COMPLETED", drift=0.0, mismatches=0, rows=1000, errors=None, table="users",
-             strategy="CHECKSUM", duration_s=135):
+             strategy="CHECKSUM", duration_s=135, job_type="MANUAL_ONDEMAND", completed=None):
     """Insert a finished recon.jobs row and return it as the job engine would hand it over."""
-    completed = datetime.now(timezone.utc).replace(microsecond=0)
+    completed = completed or datetime.now(timezone.utc).replace(microsecond=0)
     started = completed - timedelta(seconds=duration_s)
     (job,) = db(
         "INSERT INTO recon.jobs (job_id, table_name, job_type, validation_strategy, priority, status, phase,"
         " started_at, completed_at, deadline_at, cassandra_row_count, postgres_row_count, mismatch_count,"
         " drift_percentage, validation_errors)"
-        " VALUES (%s, %s, 'MANUAL_ONDEMAND', %s, 1, %s, 'DONE', %s, %s, %s, %s, %s, %s, %s, %s::jsonb)"
+        " VALUES (%s, %s, %s, %s, 1, %s, 'DONE', %s, %s, %s, %s, %s, %s, %s, %s::jsonb)"
         " RETURNING *",
-        (uuid.uuid4(), table, strategy, status, started, completed, completed + timedelta(hours=1),
+        (uuid.uuid4(), table, job_type, strategy, status, started, completed, completed + timedelta(hours=1),
          rows, rows - (mismatches or 0), mismatches, drift, None if errors is None else json.dumps(errors)),
     )
     return job
