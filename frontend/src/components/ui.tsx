@@ -1,7 +1,7 @@
 import { useCallback, useEffect, useRef, useState, type ReactNode } from "react";
 import { Link, useSearchParams } from "react-router-dom";
 import { ApiError } from "../services/api";
-import { badgeTone } from "../services/format";
+import { badgeTone, boundText, parseUtcBound } from "../services/format";
 
 /** Sets the document title: "<page> · recon". */
 export function useTitle(title: string) {
@@ -268,4 +268,33 @@ export function LoadFailed({ what, error, back }: { what: string; error: unknown
 /** A list filter the API refused (a 400 naming it, e.g. `olderThanDays`, `job_id`): marked, its message under it. */
 export function invalidFilter(error: unknown, field: string): { "aria-invalid"?: true; "aria-describedby"?: string } {
   return error instanceof ApiError && error.fields[field] ? { "aria-invalid": true, "aria-describedby": `${field}-error` } : {};
+}
+
+/**
+ * A date bound of a list filter, typed in UTC as `2026-12-02` (the whole day) or `2026-12-02 14:30`
+ * (the whole minute): the same on every machine, where a browser's date picker writes the date in its
+ * locale's order (02/12/2026 or 12/02/2026), wants a time as well, and sends a request for every digit
+ * of a year typed. Applied on Enter or when the field is left; what is not such a date is marked at the
+ * field and not sent. `error`: the list's error (the API's complaint about this bound is shown here too).
+ */
+export function DateFilter({ id, label, value, error, onChange }: { id: string; label: string; value: string; error: unknown; onChange: (v: string) => void }) {
+  const [bad, setBad] = useState<string | null>(null);
+  const apply = (text: string) => {
+    const v = text.trim() ? parseUtcBound(text) : "";
+    if (v === null) {
+      setBad(`"${text.trim()}" is not a date: write it as 2026-12-02 or 2026-12-02 14:30 (UTC)`);
+      return;
+    }
+    setBad(null);
+    if (v !== value) onChange(v);
+  };
+  const shown = bad ? new ApiError(400, "VALIDATION_ERROR", bad, { [id]: bad }) : error;
+  return (
+    <label className="filter" htmlFor={id}>
+      <span>{label}</span>
+      <input id={id} name={id} placeholder="YYYY-MM-DD hh:mm" size={16} autoComplete="off" defaultValue={boundText(value)} key={value}
+        onKeyDown={(e) => e.key === "Enter" && apply((e.target as HTMLInputElement).value)} onBlur={(e) => apply(e.target.value)} {...invalidFilter(shown, id)} />
+      <FieldError error={shown} field={id} id={`${id}-error`} />
+    </label>
+  );
 }

@@ -100,14 +100,27 @@ export function show(v: unknown): string {
   return String(v);
 }
 
-/** A UTC ISO date-time for the API from a <input type="datetime-local"> value (taken as UTC). */
-export function localInputToIso(v: string): string {
-  if (!v) return "";
-  return v.length === 16 ? `${v}:00Z` : v.endsWith("Z") ? v : `${v}Z`;
+/**
+ * A date filter as the person typed it, read as UTC whatever the browser's zone or locale, for the
+ * API: `2026-12-02` (a whole day), `2026-12-02 14:30` (a whole minute), `2026-12-02 14:30:15`, also
+ * with a `T` or a trailing `Z` as the API writes its times. The API takes a bound at the precision it is
+ * given and both ends inclusive, so "to 2026-12-02" keeps the whole day and "to 14:30" the whole
+ * minute. Null when it is not such a date (a month 13, a 30 February, 02/12/2026).
+ */
+export function parseUtcBound(text: string): string | null {
+  const m = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2}))?)?Z?$/i.exec(text.trim());
+  if (!m) return null;
+  const [, y, mo, d, h, mi, sec] = m;
+  const day = new Date(Date.UTC(Number(y), Number(mo) - 1, Number(d)));
+  if (day.getUTCFullYear() !== Number(y) || day.getUTCMonth() !== Number(mo) - 1 || day.getUTCDate() !== Number(d)) return null;
+  if (h === undefined) return `${y}-${mo}-${d}`;
+  if (Number(h) > 23 || Number(mi) > 59 || (sec !== undefined && Number(sec) > 59)) return null;
+  return `${y}-${mo}-${d}T${h}:${mi}${sec !== undefined ? `:${sec}` : ""}Z`;
 }
-export function isoToLocalInput(v: string): string {
-  if (!v) return "";
-  return v.replace(/Z$/, "").slice(0, 16);
+
+/** A bound from the URL as the filter shows it: `2026-12-02T14:30Z` → `2026-12-02 14:30`. */
+export function boundText(iso: string): string {
+  return iso.replace("T", " ").replace(/Z$/i, "");
 }
 
 /**

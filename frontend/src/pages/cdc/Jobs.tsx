@@ -1,8 +1,8 @@
 import { Link } from "react-router-dom";
 import { cdc } from "../../services/api";
 import { JOB_STATUSES, JOB_TYPES } from "../../services/types";
-import { dur, fmtDate, isoToLocalInput, localInputToIso, num, pct } from "../../services/format";
-import { Badge, ErrorBox, Loading, NoRows, Pager, Select, useLoad, usePoll, useTitle, useUrlState } from "../../components/ui";
+import { dur, fmtDate, num, pct } from "../../services/format";
+import { Badge, DateFilter, ErrorBox, Loading, NoRows, Pager, Select, useLoad, usePoll, useTitle, useUrlState } from "../../components/ui";
 
 const KEYS = ["table", "status", "job_type", "from_date", "to_date", "page_size"] as const;
 
@@ -36,14 +36,8 @@ export function JobList() {
         <Select id="table" label="Table" value={f.table} options={tables.data ?? []} onChange={(v) => set({ table: v })} />
         <Select id="status" label="Status" value={f.status} options={JOB_STATUSES} onChange={(v) => set({ status: v })} />
         <Select id="job_type" label="Type" value={f.job_type} options={JOB_TYPES} onChange={(v) => set({ job_type: v })} />
-        <label className="filter" htmlFor="from_date">
-          <span>From (UTC)</span>
-          <input id="from_date" type="datetime-local" value={isoToLocalInput(f.from_date)} onChange={(e) => set({ from_date: localInputToIso(e.target.value) })} />
-        </label>
-        <label className="filter" htmlFor="to_date">
-          <span>To (UTC)</span>
-          <input id="to_date" type="datetime-local" value={isoToLocalInput(f.to_date)} onChange={(e) => set({ to_date: localInputToIso(e.target.value) })} />
-        </label>
+        <DateFilter id="from_date" label="Started from (UTC)" value={f.from_date} error={error} onChange={(v) => set({ from_date: v })} />
+        <DateFilter id="to_date" label="to (UTC)" value={f.to_date} error={error} onChange={(v) => set({ to_date: v })} />
         <Select id="page_size" label="Per page" value={f.page_size} options={["10", "50", "100"] as const} allLabel="20" onChange={(v) => set({ page_size: v })} />
         {filtered && <button type="button" className="link" onClick={() => set({ table: "", status: "", job_type: "", from_date: "", to_date: "" })}>Clear filters</button>}
       </form>

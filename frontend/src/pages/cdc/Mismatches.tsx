@@ -2,8 +2,8 @@ import { useEffect, useState, type FormEvent } from "react";
 import { Link } from "react-router-dom";
 import { cdc } from "../../services/api";
 import { MISMATCH_TYPES, RESOLUTION_STATUSES, type Mismatch } from "../../services/types";
-import { differingFields, fmtDate, isoToLocalInput, localInputToIso, show } from "../../services/format";
-import { Badge, Empty, ErrorBox, FieldError, Loading, NoRows, Pager, Select, useLoad, useTitle, useUrlState, invalidFilter } from "../../components/ui";
+import { differingFields, fmtDate, show } from "../../services/format";
+import { Badge, DateFilter, Empty, ErrorBox, FieldError, Loading, NoRows, Pager, Select, useLoad, useTitle, useUrlState, invalidFilter } from "../../components/ui";
 
 const PAGE_SIZE = 25;
 const SEARCH_PAGES = 20; // up to 2,000 mismatches are searched for a linked one
@@ -76,14 +76,8 @@ export function MismatchBrowser() {
           <input id="job_id" placeholder="uuid" size={38} defaultValue={f.job_id} key={f.job_id} onBlur={(e) => e.target.value !== f.job_id && set({ job_id: e.target.value.trim(), selected: null })} onKeyDown={(e) => e.key === "Enter" && set({ job_id: (e.target as HTMLInputElement).value.trim(), selected: null })} {...invalidFilter(error, "job_id")} />
           <FieldError error={error} field="job_id" id="job_id-error" />
         </label>
-        <label className="filter" htmlFor="from_date">
-          <span>Detected from (UTC)</span>
-          <input id="from_date" type="datetime-local" value={isoToLocalInput(f.from_date)} onChange={(e) => set({ from_date: localInputToIso(e.target.value) })} />
-        </label>
-        <label className="filter" htmlFor="to_date">
-          <span>to (UTC)</span>
-          <input id="to_date" type="datetime-local" value={isoToLocalInput(f.to_date)} onChange={(e) => set({ to_date: localInputToIso(e.target.value) })} />
-        </label>
+        <DateFilter id="from_date" label="Detected from (UTC)" value={f.from_date} error={error} onChange={(v) => set({ from_date: v, selected: null })} />
+        <DateFilter id="to_date" label="to (UTC)" value={f.to_date} error={error} onChange={(v) => set({ to_date: v, selected: null })} />
         {filtered && <button type="button" className="link" onClick={() => set({ table: "", mismatch_type: "", resolution_status: "", job_id: "", from_date: "", to_date: "", selected: null })}>Clear filters</button>}
       </form>
       <ErrorBox error={error} />
