@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from .inputs import ident, sql_str
 from .rules import Cardinality, Operator
-from .sqlparts import CondSQL, allowance_sql, fmt_decimal
+from .sqlparts import CondSQL, _q, allowance_sql, fmt_decimal, window_text
 
 if TYPE_CHECKING:   # pragma: no cover
     from .engine import Side, _Runner
@@ -137,6 +137,11 @@ def _pairs(r: "_Runner", pi: int, x: "Side", y: "Side"):
                                    {ddiff} NULLS LAST, {sim} DESC NULLS LAST, {ykey}, {ya}.__rid) = 1"""
 
 
+def mcol_name(c: CondSQL, one_to_many: bool) -> str:
+    """The column a condition of a grouped pass reads on the side of the groups."""
+    return c.cond.target if one_to_many else c.cond.source
+
+
 def _empty(c: CondSQL) -> str:
     return f"{c.cond.source} or {c.cond.target} is empty"
 
@@ -172,11 +177,15 @@ def _groups(r: "_Runner", pi: int, x: "Side", y: "Side"):
     else:
         restrict = f"AND ({gk}) IN (SELECT ({gk}) FROM (SELECT {gsel} FROM {r.rest[x.letter]}))"
     amt = mcol(agg)
-    parts = ["min(__rid) AS g", "count(*) AS n", f"sum({amt}) AS total"]
+    # what makes a group a candidate beyond its sum and dates (engine._grouped): every member
+    # shares the row's EQUALS values and has an amount and a date
+    parts = ["min(__rid) AS g", "count(*) AS n", f"sum({amt}) AS total", f"count({amt}) = count(*) AS amt_ok"]
     for i, c in enumerate(eq):
         parts.append(f"min({mcol(c)}) AS k{i}")
+        parts.append(f"(count({mcol(c)}) = count(*) AND count(DISTINCT {mcol(c)}) = 1) AS k{i}_ok")
     for i, c in enumerate(dates):
-        parts += [f"min({mcol(c)}) AS dmin{i}", f"max({mcol(c)}) AS dmax{i}"]
+        parts += [f"min({mcol(c)}) AS dmin{i}", f"max({mcol(c)}) AS dmax{i}",
+                  f"count({mcol(c)}) = count(*) AS d{i}_ok"]
     feats = sorted({mcol(c) for c in conds})
     grp = f"""(SELECT {gk}, {', '.join(parts)} FROM (SELECT rowid AS __rid, {gsel}, {', '.join(feats)}
                FROM {many.table} WHERE {gnn} {restrict}) GROUP BY {gk})"""
@@ -185,17 +194,28 @@ def _groups(r: "_Runner", pi: int, x: "Side", y: "Side"):
     on = " AND ".join(f"o.{ocol(c)} = g.k{i}" for i, c in enumerate(eq))
     oa = f"o.{ocol(agg)}"
     src_amt, tgt_amt = (oa, "g.total") if one_to_many else ("g.total", oa)
+    gname = " || '|' || ".join(f"g.__g{i}" for i in range(len(gcols)))
+    many_name = many.name
     flags, dets, ops, cols = [], [], [], []
+    for i, c in enumerate(eq):
+        # a group whose rows do not all carry the key is no candidate: not a near miss on its sum
+        flags.append(f"NOT g.k{i}_ok")
+        dets.append(f"'the {many_name} rows of ' || {gname} || ' do not all have the same {_q(mcol_name(c, one_to_many))}; "
+                    f"a group matches as a whole'")
+        ops.append("NO_CANDIDATE")
+        cols.append(c.cond.source)
     if agg.op is Operator.EQUALS:
-        flags.append(f"NOT coalesce({tgt_amt} = {src_amt}, false)")
+        sum_ok = f"coalesce({tgt_amt} = {src_amt}, false)"
         allow = "'0'"
     else:
         c2 = CondSQL(agg.index, agg.cond, src_amt, tgt_amt, agg.scale)
-        flags.append(f"NOT coalesce({c2.test()}, false)")
+        sum_ok = f"coalesce({c2.test()}, false)"
         allow = fmt_decimal(allowance_sql(agg.cond, src_amt), agg.scale)
-    many_name = many.name
-    dets.append(f"'sum of ' || g.n || ' {many_name} row' || (CASE WHEN g.n = 1 THEN '' ELSE 's' END) || "
-                f"' differs by ' || {fmt_decimal(f'abs({tgt_amt} - {src_amt})', agg.scale)} || '; tolerance ' || {allow}")
+    amt_name = _q(mcol_name(agg, one_to_many))
+    flags.append(f"NOT (g.amt_ok AND {sum_ok})")
+    dets.append(f"CASE WHEN NOT g.amt_ok THEN 'a {many_name} row of ' || {gname} || ' has no {amt_name}' ELSE "
+                f"'sum of ' || g.n || ' {many_name} row' || (CASE WHEN g.n = 1 THEN '' ELSE 's' END) || "
+                f"' differs by ' || {fmt_decimal(f'abs({tgt_amt} - {src_amt})', agg.scale)} || '; tolerance ' || {allow} END")
     ops.append("TOLERANCE_EXCEEDED")
     cols.append(agg.cond.source)
     for i, c in enumerate(dates):
@@ -203,9 +223,10 @@ def _groups(r: "_Runner", pi: int, x: "Side", y: "Side"):
         od = f"o.{ocol(c)}"
         test = (f"g.dmin{i} >= {od} - {b} AND g.dmax{i} <= {od} + {a}" if one_to_many
                 else f"g.dmin{i} >= {od} - {a} AND g.dmax{i} <= {od} + {b}")
-        flags.append(f"NOT coalesce({test}, false)")
-        dets.append(f"'{many_name} dates ' || g.dmin{i} || '..' || g.dmax{i} || ' fall outside the window "
-                    f"({b} days before to {a} days after) around ' || {od}")
+        flags.append(f"NOT (g.d{i}_ok AND coalesce({test}, false))")
+        dets.append(f"CASE WHEN NOT g.d{i}_ok THEN 'a {many_name} row of ' || {gname} || ' has no "
+                    f"{_q(mcol_name(c, one_to_many))}' ELSE '{many_name} dates ' || g.dmin{i} || '..' || g.dmax{i} || "
+                    f"' fall outside the window ({window_text(c.cond)}) around ' || {od} END")
         ops.append("DATE_OUT_OF_WINDOW")
         cols.append(c.cond.source)
     failed = " + ".join(f"CAST({f} AS INTEGER)" for f in flags)
@@ -213,7 +234,6 @@ def _groups(r: "_Runner", pi: int, x: "Side", y: "Side"):
     fcol = "CASE " + " ".join(f"WHEN {f} THEN {sql_str(cn)}" for f, cn in zip(flags, cols)) + " END"
     detail = "concat_ws('; ', " + ", ".join(f"CASE WHEN {f} THEN {d} END" for f, d in zip(flags, dets)) + ")"
     okey = "o.__m_key" if one.key_column else "CAST(o.__rid + 1 AS VARCHAR)"
-    gname = " || '|' || ".join(f"g.__g{i}" for i in range(len(gcols)))
     order = f"{failed}, abs({tgt_amt} - {src_amt}) NULLS LAST"
     if x is one:
         o_src = f"(SELECT * FROM {r.rest[x.letter]})"

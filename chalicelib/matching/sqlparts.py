@@ -206,11 +206,17 @@ class CondSQL:
             d = self.date_diff()
             return (f"'{_q(c.target)} is ' || abs({d}) || ' day' || (CASE WHEN abs({d}) = 1 THEN '' ELSE 's' END) || "
                     f"(CASE WHEN {d} < 0 THEN ' before ' ELSE ' after ' END) || '{_q(c.source)}; window "
-                    f"{b} day{'s' if b != 1 else ''} before to {a} day{'s' if a != 1 else ''} after'")
+                    f"{window_text(c)}'")
         if c.operator is Operator.SIMILARITY:
             return (f"'{_q(c.target)} is ' || {similarity_text_sql(self.similarity(), c.threshold)} || "
                     f"' similar to {_q(c.source)} ({c.algorithm.value}); threshold {threshold_text(c.threshold)}'")
         return f"'{_q(c.source)} differs from {_q(c.target)}'"
+
+
+def window_text(c: Condition) -> str:
+    """A DATE_WINDOW's days as a sentence says them: '0 days before to 1 day after'."""
+    b, a = c.days()
+    return f"{b} day{'s' if b != 1 else ''} before to {a} day{'s' if a != 1 else ''} after"
 
 
 def _q(s: str) -> str:

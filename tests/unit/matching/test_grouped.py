@@ -78,3 +78,36 @@ def test_two_equal_sources_for_one_group_tie_break_by_key(tmp_path):
     o = match(tmp_path, S, src, T, tgt, one_to_many())
     assert o.pairs() == [("1", "s1", "t1"), ("1", "s1", "t2")]
     assert o.reasons() == {"s2": "AMBIGUOUS"}
+
+
+def test_a_group_that_is_no_candidate_is_not_explained_as_ambiguous(tmp_path):
+    """A group matches as a whole only when all its rows share the EQUALS values and have an amount and
+    a date. Such a group was explained as a near miss on its sum ('several equally good candidates',
+    AMBIGUOUS), or with the sum of the rows that had an amount ('sum of 2 target rows differs by 20.00'
+    for a group of one 10.00 and one empty amount against 30.00)."""
+    rs = rule_set(p("Batches", eq("ref"), tol("amount", absolute="0", aggregate="SUM"),
+                    window("date", before=0, after=1), cardinality="ONE_TO_MANY", group_by={"target": ["batch"]}))
+    h_s, h_t = ["id", "ref", "amount", "date"], ["id", "ref", "batch", "amount", "date"]
+    src = [["s1", "A", "30.00", "2026-01-01"], ["s2", "B", "30.00", "2026-01-01"], ["s3", "C", "30.00", "2026-01-01"]]
+    tgt = [["t1", "A", "B1", "10.00", "2026-01-01"], ["t2", "X", "B1", "20.00", "2026-01-01"],    # keys differ
+           ["t3", "B", "B2", "10.00", "2026-01-01"], ["t4", "B", "B2", "", "2026-01-01"],         # an empty amount
+           ["t5", "C", "B3", "10.00", "2026-01-01"], ["t6", "C", "B3", "20.00", ""]]               # an empty date
+    o = match(tmp_path, h_s, src, h_t, tgt, rs)
+    assert o.matched == []
+    got = {k: (r["_reason"], r["_closest_key"], r["_failed_condition"], r["_detail"]) for k, r in o.unmatched().items()}
+    assert got == {
+        "s1": ("NO_CANDIDATE", "B1", "ref", "the target rows of B1 do not all have the same ref; a group matches as a whole"),
+        "s2": ("TOLERANCE_EXCEEDED", "B2", "amount", "a target row of B2 has no amount"),
+        "s3": ("DATE_OUT_OF_WINDOW", "B3", "date", "a target row of B3 has no date")}
+    assert {k: r["_reason"] for k, r in o.unmatched("target").items()} == {
+        "t1": "NO_CANDIDATE", "t2": "NO_CANDIDATE", "t3": "TOLERANCE_EXCEEDED", "t4": "TOLERANCE_EXCEEDED",
+        "t5": "DATE_OUT_OF_WINDOW", "t6": "DATE_OUT_OF_WINDOW"}
+
+
+def test_group_date_window_sentence_says_one_day(tmp_path):
+    rs = one_to_many(extra=(window("date", before=0, after=1),))
+    src = [["s1", "P1", "100.00", "2026-01-01"]]
+    tgt = [["t1", "P1", "60.00", "2026-01-01"], ["t2", "P1", "40.00", "2026-01-03"]]
+    o = match(tmp_path, S, src, T, tgt, rs)
+    assert o.unmatched()["s1"]["_detail"] == ("target dates 2026-01-01..2026-01-03 fall outside the window "
+                                              "(0 days before to 1 day after) around 2026-01-01")
