@@ -2,7 +2,8 @@
 
 `triggerConfig: {"cron": "0 30 2 * * *", "timezone": "Europe/Berlin"}` — second minute hour
 day-of-month month day-of-week; `*`, lists, ranges, steps, `?` and month/day names; the seconds
-field is a single value (at most one run a minute).
+field is a single value (at most one run a minute). A day runs when it matches day-of-month AND
+day-of-week ('0 0 6 1-7 * MON': the first Monday of the month), as in Spring's six-field cron.
 
 Occurrences are computed on the local wall clock (cronsim over naive local times, the five
 minute-and-up fields; the seconds added), then placed on the time line with zoneinfo:
@@ -24,8 +25,9 @@ and recorded.
 """
 from __future__ import annotations
 
+import functools
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Iterator
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -91,10 +93,36 @@ def _parse(expr: str) -> tuple[int, str]:
     dow = "*" if dow == "?" else dow
     five = " ".join((minute, hour, dom, month, dow))
     try:
-        CronSim(five, datetime(2000, 1, 1))
+        _cron(five, datetime(2000, 1, 1))
     except CronSimError as exc:
         raise CronError(field, "CRON_INVALID", f"invalid cron '{expr}': {exc}") from None
+    if not _some_day_matches(five):
+        raise CronError(field, "CRON_INVALID", f"invalid cron '{expr}': no day has both day-of-month '{dom}' and "
+                                               f"day-of-week '{dow}' (in month '{month}')")
     return int(sec), five
+
+
+def _cron(five: str, start: datetime) -> CronSim:
+    """cronsim over five fields, a day matching when it satisfies day-of-month AND day-of-week (the
+    six-field, seconds-first cron of Spring: '0 0 6 1-7 * MON' is the first Monday of the month; Vixie
+    cron, cronsim's default, would run on days 1-7 and on every Monday)."""
+    sim = CronSim(five, start)
+    sim.day_and = True
+    return sim
+
+
+@functools.lru_cache(maxsize=1024)
+def _some_day_matches(five: str) -> bool:
+    """Whether any day satisfies both day fields (and the month field): '0 0 0 1 * MON#2' never does, and
+    cronsim would look for it without end. 28 years from 2000 hold every weekday of every date, 29 February
+    included, as every 28 years of 1901-2099 do."""
+    sim = _cron(five, datetime(2000, 1, 1))
+    day, end = date(2000, 1, 1), date(2028, 1, 1)
+    while day < end:
+        if day.month in sim.months and sim.match_day(day):
+            return True
+        day += timedelta(days=1)
+    return False
 
 
 def validate_cron(expr, tz) -> list[tuple[str, str, str]]:
@@ -138,7 +166,7 @@ def occurrences(trigger_config: dict, after: datetime, until: datetime) -> Itera
     # start the wall clock a little before `after` (a gap maps earlier wall times to later instants)
     start = (after.astimezone(zone).replace(tzinfo=None) - timedelta(hours=3)).replace(second=0, microsecond=0)
     last = None
-    for n, local in enumerate(CronSim(five, start - timedelta(minutes=1))):
+    for n, local in enumerate(_cron(five, start - timedelta(minutes=1))):
         if n > _MAX_SCAN:
             break
         instant = _to_instant(local.replace(second=second), zone)

@@ -86,3 +86,25 @@ def test_backward_and_etc_zone_names_are_iana_names(tz):
 def test_a_per_minute_schedule_over_a_day_is_bounded():
     got = occ("0 * * * * *", "UTC", t(2026, 1, 1), t(2026, 1, 2))
     assert len(got) == 1440 and got[-1] == t(2026, 1, 2) and got[0] == t(2026, 1, 1) + timedelta(minutes=1)
+
+
+def test_a_day_runs_when_it_matches_day_of_month_and_day_of_week():
+    # the first Monday of each month at 06:00 Berlin: days 1-7 that are Mondays, not every Monday and every day 1-7
+    got = occ("0 0 6 1-7 * MON", "Europe/Berlin", t(2026, 11, 1), t(2027, 1, 31))
+    assert got == [t(2026, 11, 2, 5), t(2026, 12, 7, 5), t(2027, 1, 4, 5)]
+    # Friday the 13th; 29 February on a Monday is once in 28 years
+    assert occ("0 0 9 13 * FRI", "UTC", t(2026, 1, 1), t(2027, 12, 31)) == \
+        [t(2026, 2, 13, 9), t(2026, 3, 13, 9), t(2026, 11, 13, 9), t(2027, 8, 13, 9)]
+    assert next_run_at({"cron": "0 0 0 29 2 MON", "timezone": "UTC"}, after=t(2026, 12, 2)) == t(2044, 2, 29)
+    # '?' (or '*') in one day field leaves the other alone
+    assert len(occ("0 0 6 ? * MON", "UTC", t(2026, 11, 1), t(2026, 12, 1))) == 5
+    assert len(occ("0 0 6 1-7 * ?", "UTC", t(2026, 11, 1), t(2026, 11, 30))) == 7
+
+
+@pytest.mark.parametrize("cron", ["0 0 0 1 * MON#2", "0 0 0 L * MON#1", "0 0 0 30 2 MON", "0 0 0 8-14 * MON#1"])
+def test_day_fields_no_day_can_match_are_refused(cron):
+    # nothing could ever run (and the occurrence search would not end)
+    problems = validate_cron(cron, "UTC")
+    assert [(f, c) for f, c, _ in problems] == [("triggerConfig.cron", "CRON_INVALID")]
+    assert "no day has both day-of-month" in problems[0][2]
+    assert next_run_at({"cron": cron, "timezone": "UTC"}, after=t(2026, 12, 2)) is None
