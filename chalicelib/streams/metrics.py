@@ -1,7 +1,9 @@
 """Prometheus metrics of reconciliation streams, computed from the control plane on every scrape
 (workers are many and short-lived: in-process counters would be wrong).
 
-- `recon_stream_runs_total{stream_id, status}` — runs by stream and status (counter over history)
+- `recon_stream_runs_total{stream_id, status}` — runs that ended, by stream and final status (COMPLETED,
+  PARTIAL_FAILED, FAILED, CANCELED); runs still PENDING or RUNNING are the gauge below (a counter series
+  that fell as runs moved on would read as a counter reset to Prometheus' rate())
 - `recon_stream_step_duration_seconds{stream_id, step_order}` — histogram of completed attempts
 - `recon_stream_matched_records_total{stream_id}` — source rows matched by completed steps
 - `recon_stream_open_exceptions{stream_id}` — exceptions still OPEN
@@ -44,13 +46,15 @@ class StreamsCollector(Collector):
                                     " GROUP BY 1 ORDER BY 1").fetchall()
             durations = conn.execute(_DURATIONS).fetchall()
 
-        c = CounterMetricFamily("recon_stream_runs", "Stream runs by stream and status", labels=["stream_id", "status"])
+        c = CounterMetricFamily("recon_stream_runs", "Stream runs that ended, by stream and final status",
+                                labels=["stream_id", "status"])
         active = GaugeMetricFamily("recon_stream_runs_active", "Stream runs PENDING or RUNNING", labels=["stream_id"])
         act: dict[str, int] = {}
         for r in runs:
-            c.add_metric([str(r["stream_id"]), r["status"]], r["n"])
             if r["status"] in ("PENDING", "RUNNING"):
                 act[str(r["stream_id"])] = act.get(str(r["stream_id"]), 0) + r["n"]
+            else:   # a counter only ever grows: runs that ended, whose status never changes again
+                c.add_metric([str(r["stream_id"]), r["status"]], r["n"])
         for sid, n in act.items():
             active.add_metric([sid], n)
         yield c

@@ -2,7 +2,9 @@
 once started), cancel (409 once finished); step runs of ordinary streams are reconciliations too."""
 from __future__ import annotations
 
-from tests.integration.streams.conftest import SOURCE_CSV, TARGET_CSV, assert_error, step
+import re
+
+from tests.integration.streams.conftest import SOURCE_CSV, TARGET_CSV, assert_error, step, wait_for
 
 
 def _create(api, uid, **over):
@@ -167,3 +169,25 @@ def test_start_waits_for_its_files_to_be_ready(api, db, uid):
     err = assert_error(api.post(f"/reconciliations/{rec['id']}/start"), 409, "CONFLICT")
     assert f"target file {body['targetFileId']} is INVALID (line 2: 1 fields, header has 5)" in err["message"], err
     assert api.get(f"/reconciliations/{rec['id']}").json()["data"]["status"] == "PENDING"
+
+
+def _stream_series(api, name: str, stream_id: int) -> dict[str, float]:
+    """{labels: value} of one /metrics family for one stream."""
+    text = api.get("/metrics").text
+    return {m.group(1): float(m.group(2)) for m in re.finditer(
+        rf'^{name}{{([^}}]*stream_id="{stream_id}"[^}}]*)}} (\S+)$', text, re.M)}
+
+
+def test_runs_total_is_a_counter_of_runs_that_ended(api, uid):
+    # a PENDING or RUNNING series of a counter would fall as the run moves on: Prometheus reads a reset
+    rec, _ = _create(api, uid)
+    sid = api.get(f"/reconciliations/{rec['id']}").json()["data"]["streamId"]
+    assert _stream_series(api, "recon_stream_runs_total", sid) == {}
+    assert list(_stream_series(api, "recon_stream_runs_active", sid).values()) == [1.0]
+    assert api.post(f"/reconciliations/{rec['id']}/start").status_code == 200
+    wait_for(lambda: api.get(f"/reconciliations/{rec['id']}/status").json()["data"]["status"] == "COMPLETED", 60,
+             "the reconciliation to complete")
+    run_id = api.get(f"/reconciliations/{rec['id']}").json()["data"]["runId"]
+    wait_for(lambda: api.get(f"/stream-runs/{run_id}").json()["data"]["status"] == "COMPLETED", 60, "its run to end")
+    assert _stream_series(api, "recon_stream_runs_total", sid) == {f'status="COMPLETED",stream_id="{sid}"': 1.0}
+    assert _stream_series(api, "recon_stream_runs_active", sid) == {}
