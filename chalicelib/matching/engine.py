@@ -281,8 +281,8 @@ class _Runner:
         c = f"trim(CAST({ident(column)} AS VARCHAR))"
         try:
             mf, df = self.con.execute(
-                f"SELECT bool_or(regexp_full_match({c}, '\\d{{1,2}}/(1[3-9]|2\\d|3[01])/\\d{{4}}.*')), "
-                f"bool_or(regexp_full_match({c}, '(1[3-9]|2\\d|3[01])/\\d{{1,2}}/\\d{{4}}.*')) "
+                f"SELECT bool_or(regexp_full_match({c}, '\\d{{1,2}}/(1[3-9]|2\\d|3[01])/(\\d\\d)?\\d\\d.*')), "
+                f"bool_or(regexp_full_match({c}, '(1[3-9]|2\\d|3[01])/\\d{{1,2}}/(\\d\\d)?\\d\\d.*')) "
                 f"FROM (SELECT {ident(column)} FROM {src} LIMIT 100000)").fetchone()
         except duckdb.Error:
             return False

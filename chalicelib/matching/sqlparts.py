@@ -18,10 +18,22 @@ AMOUNT_SCALE = 10
 
 # ISO dates and timestamps (with Z or an offset) go through TIMESTAMPTZ in the UTC session zone;
 # other spellings through strptime. Slash dates are day-first unless the column shows month-first.
+# A two-digit year (%y: 00-68 → 20xx, 69-99 → 19xx) is tried first: %Y takes one to four digits, so
+# %Y/%m/%d would read 20/02/26 as the year 20 and %d.%m.%Y 20.02.26 as the year 26; %y fails on a
+# four-digit year, which then reads as %Y.
+_TWO_DIGIT_YEAR = ["%d.%m.%y", "%d-%m-%y"]
 _OTHER_FORMATS = ["%Y/%m/%d", "%d.%m.%Y", "%d-%m-%Y", "%Y%m%d", "%d %b %Y", "%d-%b-%Y", "%b %d %Y",
                   "%b %d, %Y", "%d %B %Y", "%B %d, %Y", "%Y/%m/%d %H:%M:%S", "%d.%m.%Y %H:%M:%S"]
 _DAY_FIRST = ["%d/%m/%Y", "%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M"]
 _MONTH_FIRST = ["%m/%d/%Y", "%m/%d/%Y %H:%M:%S", "%m/%d/%Y %H:%M"]
+
+
+def _year_written(cast: str, text: str) -> str:
+    """``cast`` (a DATE from DuckDB's cast of ``text``) unless it has a year before 1000 that the
+    text does not write with four digits: the cast reads 20/02/26 and 20-02-26 as 26 February of
+    the year 20 (year, month, day); those go on to the day-first and two-digit-year spellings."""
+    return (f"(CASE WHEN {cast} >= DATE '1000-01-01' OR regexp_full_match({text}, '\\s*[0-9]{{4}}[^0-9].*') "
+            f"THEN {cast} END)")
 
 
 @dataclass(frozen=True)
@@ -43,7 +55,8 @@ class Feature:
                 return c
             if col_type.startswith("TIMESTAMP"):
                 return f"CAST({c} AS DATE)"
-            fmts = _OTHER_FORMATS + (_MONTH_FIRST if month_first else _DAY_FIRST)
+            fmts = ([("%m/%d/%y" if month_first else "%d/%m/%y")] + _TWO_DIGIT_YEAR + _OTHER_FORMATS
+                    + (_MONTH_FIRST if month_first else _DAY_FIRST))
             lst = "[" + ", ".join(sql_str(f) for f in fmts) + "]"
             raw = c if col_type == "VARCHAR" else f"CAST({c} AS VARCHAR)"
             # plain dates (the common case) skip the timestamp parsers: first as stored (the cast
@@ -52,9 +65,11 @@ class Feature:
             # value is bound once inside a lambda: written out several times, the optimizer would
             # compute it ahead for every row as a common subexpression.
             rest = (f"list_transform([trim({raw})], lambda y: COALESCE("
-                    f"CASE WHEN length(y) <= 10 THEN TRY_CAST(y AS DATE) END, "
-                    f"CAST(TRY_CAST(y AS TIMESTAMPTZ) AS DATE), CAST(try_strptime(y, {lst}) AS DATE)))[1]")
-            return f"COALESCE(CASE WHEN length({raw}) <= 10 THEN TRY_CAST({raw} AS DATE) END, {rest})"
+                    f"{_year_written('CASE WHEN length(y) <= 10 THEN TRY_CAST(y AS DATE) END', 'y')}, "
+                    f"{_year_written('CAST(TRY_CAST(y AS TIMESTAMPTZ) AS DATE)', 'y')}, "
+                    f"CAST(try_strptime(y, {lst}) AS DATE)))[1]")
+            first = _year_written(f"CASE WHEN length({raw}) <= 10 THEN TRY_CAST({raw} AS DATE) END", raw)
+            return f"COALESCE({first}, {rest})"
         x = f"CAST({c} AS VARCHAR)"
         for n in self.normalize:
             x = normalize_sql(x, n)

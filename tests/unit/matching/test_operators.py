@@ -206,6 +206,28 @@ def test_slash_dates_day_first_unless_the_column_shows_month_first(tmp_path):
     assert got == {("s0", "t0"), ("s1", "t1")}
 
 
+@pytest.mark.parametrize("src,tgt", [
+    ("2026-02-20", "20.02.26"),       # was the year 26
+    ("2026-02-20", "20/02/26"),       # was 26 February of the year 20
+    ("2026-02-20", "20-02-26"),
+    ("1999-12-31", "31.12.99"),
+    ("2026-03-05", "5.3.26"),
+    ("2026-02-20", "20.02.2026"),     # four digits still read as written
+    ("0001-01-01", "0001-01-01"),     # a year before 1000 written with four digits stays
+])
+def test_two_digit_years(tmp_path, src, tgt):
+    """Exports with two-digit years (DD.MM.YY, DD/MM/YY) matched nothing: the year was taken as 26
+    (or the day as the year), 730,000 days from every date of the other side."""
+    got, o = pairs_for(tmp_path, window("v"), [src], [tgt])
+    assert got == {("s0", "t0")}, o.unmatched()
+    assert o.matched[0]["date_difference_days"] == "0"
+
+
+def test_two_digit_years_month_first_when_the_column_shows_it(tmp_path):
+    got, _ = pairs_for(tmp_path, window("v"), ["2026-02-20", "2026-03-01"], ["02/20/26", "03/01/26"])
+    assert got == {("s0", "t0"), ("s1", "t1")}
+
+
 def test_unreadable_date_is_an_error(tmp_path):
     with pytest.raises(InputError, match=r"^source input: line 2: v 'soon' is not a date$"):
         pairs_for(tmp_path, window("v"), ["soon"], ["2026-01-01"])
