@@ -12,8 +12,8 @@ Two entry points:
 
 PostgreSQL keeps microseconds where Cassandra keeps milliseconds, so PostgreSQL rows whose timestamp
 key components differ only below the millisecond share one canonical key. Cassandra's row of that key
-is matched with one of them (the first whose row digest is Cassandra's, else the first, in the order
-of their microseconds); every other one is MISSING_IN_CASSANDRA under its exact key (six fraction
+is matched with one of them (the one at Cassandra's exact millisecond, else the first whose row digest
+is Cassandra's, else the first, in the order of their microseconds); every other one is MISSING_IN_CASSANDRA under its exact key (six fraction
 digits), as is any PostgreSQL row without a Cassandra row (docs/decisions.md).
 
 A canonical row is a tuple in catalog column order (what ``build_canonicalizer`` returns) or a
@@ -175,9 +175,14 @@ class PostgresRows(dict):
         return sum(len(v) for v in self.values())
 
 
-def _counterpart(hashes: Sequence[int], c_hash: int) -> int:
-    """Which of one canonical key's PostgreSQL rows (in the order of their microseconds) is the
-    Cassandra row's counterpart: the first with the same digest, else the first."""
+def _counterpart(hashes: Sequence[int], c_hash: int, first_sub: tuple = ()) -> int:
+    """Which of one canonical key's PostgreSQL rows (in the order of their microseconds; the first
+    one's sub-millisecond microseconds are `first_sub`) is the Cassandra row's counterpart: the row
+    at Cassandra's exact millisecond (what a sink copying Cassandra's value writes), else the first
+    with the same digest, else the first. The others are reported under their exact keys, which
+    then always differ from Cassandra's."""
+    if len(hashes) < 2 or (first_sub and not any(first_sub)):
+        return 0
     for i, h in enumerate(hashes):
         if h == c_hash:
             return i
@@ -209,7 +214,7 @@ def diff_rows(
             entries = sorted(entries, key=lambda e: e[1])
         rows = [m.normalise(e[2]) for e in entries]
         hashes = [row_digest(r) for r in rows]
-        pick = _counterpart(hashes, c_hash)
+        pick = _counterpart(hashes, c_hash, entries[0][1])
         d = m.compare(pk, c_row, rows[pick], c_hash, hashes[pick])
         if d is not None:
             out.append(d)
@@ -322,7 +327,10 @@ class SegmentDiff:
             if not bucket:
                 out.append(m.missing_in_postgres(c_pk, c_row, c_h, tok))
                 continue
-            _p_pk, p_row, p_h, _p_item = bucket.pop(_counterpart([p[2] for p in bucket], c_h))
+            pick = 0
+            if len(bucket) > 1:
+                pick = _counterpart([p[2] for p in bucket], c_h, p_exact(bucket[0][3], bucket[0][0])[1])
+            _p_pk, p_row, p_h, _p_item = bucket.pop(pick)
             if c_h != p_h:
                 d = m.compare(c_pk, c_row, p_row, c_h, p_h, tok)
                 if d is not None:

@@ -358,6 +358,10 @@ class TimestampRange(Strategy):
                     if r[ui] is not None and _naive_utc(r[ui]) >= since_naive]
         recent_p = list(ctx.postgres.modified_since(since, start, end))
         c_map, p_map = ctx.cass_map(recent_c), ctx.pg_map(recent_p)
+        if ctx.exact_p is not None and p_map:
+            # a recent row's millisecond may hold older rows too: the pairing needs all of them
+            got = ctx.postgres.get_rows([key_values(k, ctx.pk_types) for k in p_map])
+            p_map.update(ctx.pg_map([r for r in got.values() if r is not None]))
         only_c = [k for k in c_map if k not in p_map]
         only_p = [k for k in p_map if k not in c_map]
         if only_c or only_p:

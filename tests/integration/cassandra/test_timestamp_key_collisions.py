@@ -47,7 +47,9 @@ CASSANDRA_ROWS = [
     ("a", T.replace(microsecond=123000), "one"),
     ("b", T.replace(microsecond=5000), "bee"),
     ("c", T.replace(microsecond=7000), "sea"),
+    ("e", T.replace(microsecond=42000), "eel"),
 ]
+OLD = WRITTEN - timedelta(days=3)                   # outside TIMESTAMP_RANGE's window
 POSTGRES_ROWS = [
     ("a", T.replace(microsecond=123000), "one"),     # the counterpart of Cassandra's a|.123
     ("a", T.replace(microsecond=123456), "one"),     # same millisecond: no counterpart
@@ -56,12 +58,16 @@ POSTGRES_ROWS = [
     ("c", T.replace(microsecond=7900), "other"),     # same millisecond, other data: no counterpart
     ("d", T.replace(microsecond=9001), "dee"),       # alone, no Cassandra row at all
     ("d", T.replace(microsecond=9999), "dee"),       # same millisecond, no Cassandra row either
+    ("e", T.replace(microsecond=42000), "eel", OLD),  # Cassandra's exact millisecond: the counterpart, older
+    ("e", T.replace(microsecond=42456), "eel"),       # equal to Cassandra's row, but an extra one
 ]
 EXTRA = {
     "a|2026-11-20T13:30:00.123456Z": "MISSING_IN_CASSANDRA",
     "c|2026-11-20T13:30:00.007900Z": "MISSING_IN_CASSANDRA",
     "d|2026-11-20T13:30:00.009001Z": "MISSING_IN_CASSANDRA",
     "d|2026-11-20T13:30:00.009999Z": "MISSING_IN_CASSANDRA",
+    "e|2026-11-20T13:30:00.042Z": "DATA_MISMATCH",
+    "e|2026-11-20T13:30:00.042456Z": "MISSING_IN_CASSANDRA",
 }
 
 
@@ -85,9 +91,9 @@ def world(engine_env, cql_session, database, tmp_path):
     q(database, "CREATE TABLE public.ticks (tenant text, at timestamptz, title text, updated_at timestamptz,"
                 " recon_token bigint, PRIMARY KEY (tenant, at))")
     q(database, "CREATE INDEX ON public.ticks (recon_token)")
-    for tenant, at, title in POSTGRES_ROWS:
+    for tenant, at, title, *written in POSTGRES_ROWS:
         q(database, "INSERT INTO public.ticks VALUES (%s, %s, %s, %s, %s)",
-          tenant, at, title, WRITTEN, token_for([tenant], ["text"]))
+          tenant, at, title, (written or [WRITTEN])[0], token_for([tenant], ["text"]))
     yield database
     cql.execute(f"DROP TABLE IF EXISTS {KS}.ticks")
 
@@ -115,7 +121,8 @@ def test_every_row_without_a_counterpart_is_reported_under_its_own_key(world, en
     job = job_row(world, job_id)
     assert job["status"] == "COMPLETED", job["validation_errors"]
     assert found(world, job_id) == EXTRA
-    assert (job["cassandra_row_count"], job["postgres_row_count"], job["mismatch_count"]) == (3, 7, 4)
+    rows = (4, 8) if strategy == "TIMESTAMP_RANGE" else (4, 9)   # the window leaves e's older row out
+    assert (job["cassandra_row_count"], job["postgres_row_count"], job["mismatch_count"]) == (*rows, 6)
     rows = q(world, "SELECT primary_key, postgres_data, cassandra_data FROM recon.mismatches"
                     " WHERE job_id = %s AND primary_key_value = %s", job_id, "c|2026-11-20T13:30:00.007900Z")
     assert rows[0]["primary_key"] == ["c", "2026-11-20T13:30:00.007900Z"]
@@ -141,10 +148,14 @@ def test_a_later_job_keeps_them_pending_until_the_extra_row_is_gone(world):
     assert statuses == {"a|2026-11-20T13:30:00.123456Z": "AUTO_RESOLVED",
                         "c|2026-11-20T13:30:00.007900Z": "AUTO_RESOLVED",
                         "d|2026-11-20T13:30:00.009001Z": "PENDING",
-                        "d|2026-11-20T13:30:00.009999Z": "PENDING"}
+                        "d|2026-11-20T13:30:00.009999Z": "PENDING",
+                        "e|2026-11-20T13:30:00.042Z": "PENDING",
+                        "e|2026-11-20T13:30:00.042456Z": "PENDING"}
     assert found(world, third) == {"c|2026-11-20T13:30:00.007Z": "DATA_MISMATCH",
                                    "d|2026-11-20T13:30:00.009001Z": "MISSING_IN_CASSANDRA",
-                                   "d|2026-11-20T13:30:00.009999Z": "MISSING_IN_CASSANDRA"}
+                                   "d|2026-11-20T13:30:00.009999Z": "MISSING_IN_CASSANDRA",
+                                   "e|2026-11-20T13:30:00.042Z": "DATA_MISMATCH",
+                                   "e|2026-11-20T13:30:00.042456Z": "MISSING_IN_CASSANDRA"}
 
 
 def test_the_live_cdc_recheck_keeps_a_colliding_row_that_is_still_there(world, engine_env):

@@ -1,6 +1,6 @@
 """PostgreSQL rows whose timestamp key components differ only below the millisecond share one
-canonical key: Cassandra's row takes one counterpart among them (same digest first, else the
-earliest microseconds) and every other row is MISSING_IN_CASSANDRA under its exact key. The streaming
+canonical key: Cassandra's row takes one counterpart among them (the row at its exact millisecond,
+else the first with the same digest, else the earliest microseconds) and every other row is MISSING_IN_CASSANDRA under its exact key. The streaming
 merge (CHECKSUM) and the keyed matching (SAMPLE, TIMESTAMP_RANGE, re-checks) give the same answer."""
 from __future__ import annotations
 
@@ -50,6 +50,9 @@ CASES = [
                  [("MISSING_IN_CASSANDRA", "a|2026-11-20T13:30:00.123456Z")], id="equal twins: the earliest is the counterpart"),
     pytest.param([("a", at(123000), "new")], [("a", at(123100), "old"), ("a", at(123900), "new")],
                  [("MISSING_IN_CASSANDRA", "a|2026-11-20T13:30:00.123100Z")], id="the row equal to Cassandra's is the counterpart"),
+    pytest.param([("a", at(123000), "new")], [("a", at(123000), "old"), ("a", at(123900), "new")],
+                 [("DATA_MISMATCH", "a|2026-11-20T13:30:00.123Z"), ("MISSING_IN_CASSANDRA", "a|2026-11-20T13:30:00.123900Z")],
+                 id="the row at Cassandra's exact millisecond is the counterpart"),
     pytest.param([("a", at(123000), "c")], [("a", at(123900), "p2"), ("a", at(123100), "p1")],
                  [("DATA_MISMATCH", "a|2026-11-20T13:30:00.123Z"), ("MISSING_IN_CASSANDRA", "a|2026-11-20T13:30:00.123900Z")],
                  id="none equal: the earliest is compared"),
