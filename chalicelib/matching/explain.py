@@ -121,7 +121,7 @@ def _pairs(r: "_Runner", pi: int, x: "Side", y: "Side"):
               + " ELSE 'AMBIGUOUS' END") if flags else "'AMBIGUOUS'"
     fcol = ("CASE " + " ".join(f"WHEN {f} THEN {sql_str(c.cond.source)}" for f, c in zip(flags, rest))
             + " END") if flags else "NULL"
-    details = [f"CASE WHEN {f} THEN coalesce({c.detail()}, {sql_str(_empty(c))}) END"
+    details = [f"CASE WHEN {f} THEN coalesce({c.detail()}, {_empty(c)}) END"
                for f, c in zip(flags, rest)]
     detail = f"concat_ws('; ', {', '.join(details)})" if details else "NULL"
     amount = next((c for c in rest if c.op is Operator.AMOUNT_TOLERANCE), None)
@@ -143,7 +143,10 @@ def mcol_name(c: CondSQL, one_to_many: bool) -> str:
 
 
 def _empty(c: CondSQL) -> str:
-    return f"{c.cond.source} or {c.cond.target} is empty"
+    """SQL: the sentence of a pair that fails a condition because a value is empty, naming the side
+    ('amount or amount is empty' said neither which row nor, for columns of the same name, which side)."""
+    return (f"CASE WHEN {c.s} IS NULL THEN {sql_str(f'{c.cond.source} of the source row is empty')} "
+            f"ELSE {sql_str(f'{c.cond.target} of the target row is empty')} END")
 
 
 def _groups(r: "_Runner", pi: int, x: "Side", y: "Side"):
@@ -264,8 +267,10 @@ def no_candidate_detail(r: "_Runner", x: "Side", y: "Side", alias: str = "nk") -
             continue
         cols = [(c.cond.source if x.letter == "s" else c.cond.target) for c in eq]
         feats = [(c.s if x.letter == "s" else c.t)[2:] for c in eq]
-        empty = " ".join(f"WHEN {alias}.{f} IS NULL THEN {sql_str(col + ' is empty; empty keys never match')}"
-                         for f, col in zip(feats, cols))
+        # a value that normalizing empties (DIGITS_ONLY of 'N/A') reads 'empty after DIGITS_ONLY'
+        after = [f" after {', '.join(n.value for n in c.cond.normalize)}" if c.cond.normalize else "" for c in eq]
+        empty = " ".join(f"WHEN {alias}.{f} IS NULL THEN {sql_str(col + ' is empty' + a + '; empty keys never match')}"
+                         for f, col, a in zip(feats, cols, after))
         pairs = ", ".join(f"{c.cond.source} = {c.cond.target}" for c in eq)
         join = f"LEFT JOIN (SELECT __rid AS rid, {', '.join(feats)} FROM {r.rest[x.letter]}) nk ON nk.rid = u.rid"
         return (f"CASE {empty} ELSE {sql_str(f'no {y.name} row with the same {pairs} in any pass')} END", join)

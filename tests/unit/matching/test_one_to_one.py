@@ -92,6 +92,21 @@ def test_nulls_in_key_columns_never_match(tmp_path):
     assert o.unmatched()["s1"]["_detail"] == "ref is empty; empty keys never match"
 
 
+def test_empty_value_sentences_name_the_side_and_the_normalize(tmp_path):
+    """'amount or amount is empty' said neither which row's value was empty nor, for columns of the
+    same name, which side; 'ref is empty' for INV-N/A under DIGITS_ONLY left out why."""
+    rs = rule_set(p("ref and amount", eq("ref"), tol("amount", absolute="0.01")))
+    o = match(tmp_path, S, [["s1", "A", "", "", ""], ["s2", "B", "5.00", "", ""]],
+              T, [["t1", "A", "5.00", "", ""], ["t2", "B", "", "", ""]], rs)
+    assert o.matched == []
+    assert o.unmatched()["s1"]["_detail"] == "amount of the source row is empty"
+    assert o.unmatched()["s2"]["_detail"] == "amount of the target row is empty"
+    assert o.unmatched("target")["t1"]["_detail"] == "amount of the source row is empty"
+    rs = rule_set(p("digits", eq("ref", normalize=["TRIM", "DIGITS_ONLY"])))
+    o = match(tmp_path, S, [["s1", "INV-N/A", "1", "", ""]], T, [["t1", "7", "1", "", ""]], rs, out="o2")
+    assert o.unmatched()["s1"]["_detail"] == "ref is empty after TRIM, DIGITS_ONLY; empty keys never match"
+
+
 def test_reason_sentences(tmp_path):
     rs = rule_set(p("exact", eq("ref"), eq("amount")),
                   p("Reference, amount within a cent, settled within 2 days", eq("ref"),
