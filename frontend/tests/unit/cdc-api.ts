@@ -6,18 +6,13 @@
 // (vi.mock is hoisted above the file's imports, hence the import inside the factory.) Every function
 // given is a vi.fn (so `expect(api.cdc.resolve).toHaveBeenCalledWith(...)` works on it); the rest of
 // the client is the real one. The builders below write the API's shapes once, with every field.
-import { vi } from "vitest";
+import { withFakeApi, type Fake } from "./fake-api";
 
 type Api = typeof import("../../src/services/api");
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type Fake = (...args: any[]) => unknown;
 
 /** The real module with the given functions of `cdc` replaced by vi.fn fakes; `tables` answers ["users"] unless given. */
-export async function withFakeCdc(orig: () => Promise<Api>, fakes: Partial<Record<keyof Api["cdc"], Fake>>): Promise<Api> {
-  const real = await orig();
-  const cdc: Record<string, unknown> = { ...real.cdc, tables: vi.fn(async () => ["users"]) };
-  for (const [name, fn] of Object.entries(fakes)) cdc[name] = vi.fn(fn as Fake);
-  return { ...real, cdc: cdc as unknown as Api["cdc"] };
+export function withFakeCdc(orig: () => Promise<Api>, fakes: Partial<Record<keyof Api["cdc"], Fake>>): Promise<Api> {
+  return withFakeApi(orig, { cdc: { tables: async () => ["users"], ...fakes } });
 }
 
 /** One mismatch as GET /reconciliation/mismatches lists it (a PENDING DATA_MISMATCH of `users` unless told otherwise). */

@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { cleanup, fireEvent, render, screen } from "@testing-library/react";
-import { MemoryRouter, Route, Routes } from "react-router-dom";
+import { cleanup, fireEvent, screen } from "@testing-library/react";
 import { countScope } from "../../src/services/format";
 import { job, jobsPage } from "./cdc-api";
+import { renderAt } from "./render";
 
 // newest first, as the API lists them
 const jobs = [
@@ -35,11 +35,7 @@ describe("what a job's counts cover", () => {
 
   it("a SAMPLE job's detail says its rows and drift are the sample's, not the table's", async () => {
     const { JobDetailPage } = await import("../../src/pages/cdc/JobDetail");
-    render(
-      <MemoryRouter initialEntries={[`/cdc/jobs/${jobs[0].job_id}`]}>
-        <Routes><Route path="/cdc/jobs/:jobId" element={<JobDetailPage />} /></Routes>
-      </MemoryRouter>,
-    );
+    renderAt(`/cdc/jobs/${jobs[0].job_id}`, "/cdc/jobs/:jobId", <JobDetailPage />);
     await screen.findByText("Cassandra rows in the sample");
     expect(screen.getByText("PostgreSQL rows in the sample")).toBeTruthy();
     expect(screen.getByText("drift of the rows in the sample")).toBeTruthy();
@@ -48,11 +44,7 @@ describe("what a job's counts cover", () => {
 
   it("names each 'browse' link of the mismatch summary by its type and count (three links read 'browse' alike)", async () => {
     const { JobDetailPage } = await import("../../src/pages/cdc/JobDetail");
-    render(
-      <MemoryRouter initialEntries={[`/cdc/jobs/${jobs[0].job_id}`]}>
-        <Routes><Route path="/cdc/jobs/:jobId" element={<JobDetailPage />} /></Routes>
-      </MemoryRouter>,
-    );
+    renderAt(`/cdc/jobs/${jobs[0].job_id}`, "/cdc/jobs/:jobId", <JobDetailPage />);
     const link = await screen.findByRole("link", { name: "browse the 3 of type data mismatch" });
     expect(link.getAttribute("href")).toBe(`/cdc/mismatches?job_id=${jobs[0].job_id}&mismatch_type=DATA_MISMATCH`);
     expect(screen.getByRole("link", { name: "browse the 1 of type missing in postgres" })).toBeTruthy();
@@ -63,11 +55,7 @@ describe("what a job's counts cover", () => {
 describe("drift over time", () => {
   it("warns when the jobs used different strategies, and draws one strategy's jobs when asked", async () => {
     const { default: DriftPage } = await import("../../src/pages/cdc/Drift");
-    render(
-      <MemoryRouter initialEntries={["/cdc/tables/users"]}>
-        <Routes><Route path="/cdc/tables/:table" element={<DriftPage />} /></Routes>
-      </MemoryRouter>,
-    );
+    renderAt("/cdc/tables/users", "/cdc/tables/:table", <DriftPage />);
     const chart = await screen.findByTestId("chart");
     expect(chart.getAttribute("data-drift")!.split("|")).toHaveLength(3);
     // the chart has a text alternative (axe: role-img-alt)

@@ -1,10 +1,11 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { act, cleanup, fireEvent, render, screen } from "@testing-library/react";
-import { MemoryRouter, Route, Routes, useLocation } from "react-router-dom";
+import { useLocation } from "react-router-dom";
 import { Badge, FieldError, Pager, Select, useUrlState } from "../../src/components/ui";
 import { RowCompare } from "../../src/pages/cdc/Mismatches";
 import { ApiError } from "../../src/services/api";
 import { RUN_STATUSES, STEP_RUN_STATUSES } from "../../src/services/types";
+import { renderAt } from "./render";
 
 afterEach(cleanup);
 
@@ -25,11 +26,7 @@ function Filters() {
 
 describe("filters in the URL", () => {
   it("keeps filters and page in the query string; a new filter goes back to page 1", () => {
-    render(
-      <MemoryRouter initialEntries={["/runs?table=users&page=3"]}>
-        <Routes><Route path="/runs" element={<Filters />} /></Routes>
-      </MemoryRouter>,
-    );
+    renderAt("/runs?table=users&page=3", "/runs", <Filters />);
     const url = () => screen.getByTestId("url").textContent;
     expect(screen.getByText(/page 3 of 5/)).toBeTruthy();
     act(() => fireEvent.click(screen.getByText("Next →")));

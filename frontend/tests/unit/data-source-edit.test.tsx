@@ -1,8 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { cleanup, fireEvent, render, screen, waitFor, within } from "@testing-library/react";
-import { MemoryRouter, Route, Routes } from "react-router-dom";
+import { cleanup, fireEvent, screen, waitFor, within } from "@testing-library/react";
+import { pageOf, renderAt } from "./render";
 
-const page = <T,>(items: T[]) => ({ items, page: 1, pageSize: 20, totalItems: items.length, totalPages: items.length ? 1 : 0 });
 const T0 = "2026-12-02T06:41:09Z";
 type Row = { id: number; name: string; type: string; config: Record<string, unknown>; createdAt: string; updatedAt: string };
 const initial = (): Row[] => [
@@ -11,15 +10,12 @@ const initial = (): Row[] => [
   { id: 302, name: "Users", type: "CDC_TABLE", config: { table: "users" }, createdAt: T0, updatedAt: T0 },
 ];
 let sources = initial();
-vi.mock("../../src/services/api", async (orig) => {
-  const real = await orig<typeof import("../../src/services/api")>();
-  return {
-    ...real,
-    cdc: { ...real.cdc, tables: vi.fn(async () => ["orders", "products", "users"]) },
+vi.mock("../../src/services/api", async (orig) =>
+  (await import("./fake-api")).withFakeApi(orig, (real) => ({
+    cdc: { tables: async () => ["orders", "products", "users"] },
     dataSources: {
-      ...real.dataSources,
-      list: vi.fn(async () => page(sources)),
-      update: vi.fn(async (id: number, body: { name: string; type: string; config: Record<string, unknown> }) => {
+      list: async () => pageOf(sources),
+      update: async (id: number, body: { name: string; type: string; config: Record<string, unknown> }) => {
         const env = (body.config.connection as { env?: string } | undefined)?.env;
         if (env !== undefined && !/^[A-Za-z_][A-Za-z0-9_]*$/.test(env))
           throw real.toApiError(400, {
@@ -28,10 +24,10 @@ vi.mock("../../src/services/api", async (orig) => {
           });
         sources = sources.map((s) => (s.id === id ? { ...s, ...body, updatedAt: "2026-12-02T07:00:00Z" } : s));
         return sources.find((s) => s.id === id);
-      }),
+      },
     },
-  };
-});
+  })),
+);
 beforeEach(() => {
   vi.clearAllMocks();
   sources = initial();
@@ -41,11 +37,7 @@ afterEach(cleanup);
 async function openPage() {
   const api = await import("../../src/services/api");
   const { DataSourcesPage } = await import("../../src/pages/streams/DataSources");
-  render(
-    <MemoryRouter initialEntries={["/data-sources"]}>
-      <Routes><Route path="/data-sources" element={<DataSourcesPage />} /></Routes>
-    </MemoryRouter>,
-  );
+  renderAt("/data-sources", "/data-sources", <DataSourcesPage />);
   await screen.findByText("OMS orders");
   return api;
 }

@@ -1,27 +1,23 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { cleanup, fireEvent, render, screen, waitFor } from "@testing-library/react";
-import { MemoryRouter, Route, Routes } from "react-router-dom";
+import { cleanup, fireEvent, screen, waitFor } from "@testing-library/react";
+import { pageOf, renderAt } from "./render";
 
-const page = <T,>(items: T[]) => ({ items, page: 1, pageSize: 20, totalItems: items.length, totalPages: items.length ? 1 : 0 });
 let sources = [
   { id: 300, name: "OMS orders", type: "POSTGRES", config: { schema: "oms", table: "orders" }, createdAt: "2026-12-02T06:41:09Z" },
   { id: 301, name: "Scratch", type: "CDC_TABLE", config: { table: "users" }, createdAt: "2026-12-02T06:41:09Z" },
 ];
-vi.mock("../../src/services/api", async (orig) => {
-  const real = await orig<typeof import("../../src/services/api")>();
-  return {
-    ...real,
+vi.mock("../../src/services/api", async (orig) =>
+  (await import("./fake-api")).withFakeApi(orig, (real) => ({
     dataSources: {
-      ...real.dataSources,
-      list: vi.fn(async () => page(sources)),
-      remove: vi.fn(async (id: number) => {
+      list: async () => pageOf(sources),
+      remove: async (id: number) => {
         if (id === 300) throw new real.ApiError(409, "CONFLICT", "Data source 300 is in use by stream 9001");
         sources = sources.filter((s) => s.id !== id);
         return null;
-      }),
+      },
     },
-  };
-});
+  })),
+);
 afterEach(cleanup);
 
 describe("deleting a data source", () => {
@@ -29,11 +25,7 @@ describe("deleting a data source", () => {
     const api = await import("../../src/services/api");
     const ask = vi.spyOn(window, "confirm").mockReturnValue(true);
     const { DataSourcesPage } = await import("../../src/pages/streams/DataSources");
-    render(
-      <MemoryRouter initialEntries={["/data-sources"]}>
-        <Routes><Route path="/data-sources" element={<DataSourcesPage />} /></Routes>
-      </MemoryRouter>,
-    );
+    renderAt("/data-sources", "/data-sources", <DataSourcesPage />);
     const row = (name: string) => document.querySelector(`tr[data-datasource="${name}"]`) as HTMLElement;
     await screen.findByText("Scratch");
     fireEvent.click(row("OMS orders").querySelector("button.danger")!);

@@ -1,44 +1,37 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { cleanup, fireEvent, render, screen, waitFor } from "@testing-library/react";
 import { MemoryRouter, Route, Routes } from "react-router-dom";
+import { pageOf, renderAt } from "./render";
 
 const exc = (id: number) => ({
   id, reconciliationId: 12004, streamId: 9002, runId: 9202, stepRunId: 9304, stepOrder: 1, side: "SOURCE", rowKey: `ORD-${id}`,
   rowData: { order_id: `ORD-${id}`, amount: "236.28" }, reason: "NO_CANDIDATE", closestCandidate: null, status: "OPEN", assignee: null, note: null,
   resolvedBy: null, resolvedAt: null, createdAt: "2026-12-02T06:42:43Z", updatedAt: "2026-12-02T06:42:43Z",
 });
-vi.mock("../../src/services/api", async (orig) => {
-  const real = await orig<typeof import("../../src/services/api")>();
-  return {
-    ...real,
-    saveBlob: vi.fn(),
+vi.mock("../../src/services/api", async (orig) =>
+  (await import("./fake-api")).withFakeApi(orig, (real) => ({
+    saveBlob: () => undefined,
     streams: {
-      ...real.streams,
-      list: vi.fn(async () => ({ items: [{ id: 9002, name: "Settlement" }, { id: 9001, name: "E-commerce settlement (demo)" }], page: 1, pageSize: 100, totalItems: 2, totalPages: 1 })),
-      get: vi.fn(async (id: number) => ({ id, name: id === 9002 ? "Settlement" : `Stream ${id}` })),
+      list: async () => pageOf([{ id: 9002, name: "Settlement" }, { id: 9001, name: "E-commerce settlement (demo)" }]),
+      get: async (id: number) => ({ id, name: id === 9002 ? "Settlement" : `Stream ${id}` }),
     },
     exceptions: {
-      ...real.exceptions,
-      list: vi.fn(async () => ({ items: [exc(1), exc(2), exc(3)], page: 1, pageSize: 25, totalItems: 3, totalPages: 1 })),
-      get: vi.fn(async (id: number) => ({ ...exc(id), assignee: id === 1 ? "anna@company.com" : null })),
-      history: vi.fn(async () => ({ items: [], page: 1, pageSize: 20, totalItems: 0, totalPages: 0 })),
-      patch: vi.fn(async (id: number) => {
+      list: async () => pageOf([exc(1), exc(2), exc(3)]),
+      get: async (id: number) => ({ ...exc(id), assignee: id === 1 ? "anna@company.com" : null }),
+      history: async () => pageOf([]),
+      patch: async (id: number) => {
         if (id === 2) throw new real.ApiError(409, "CONFLICT", "changed by someone else meanwhile");
         return exc(id);
-      }),
+      },
     },
-  };
-});
+  })),
+);
 
 afterEach(cleanup);
 
 async function open(url: string) {
   const { ExceptionsPage } = await import("../../src/pages/streams/Exceptions");
-  render(
-    <MemoryRouter initialEntries={[url]}>
-      <Routes><Route path="/exceptions" element={<ExceptionsPage />} /></Routes>
-    </MemoryRouter>,
-  );
+  renderAt(url, "/exceptions", <ExceptionsPage />);
   await screen.findByRole("table", { name: "exceptions" });
 }
 
@@ -129,11 +122,7 @@ describe("exceptions queue", () => {
 
   it("names the exception's stream, not only its id", async () => {
     const { ExceptionDetailPage } = await import("../../src/pages/streams/Exceptions");
-    render(
-      <MemoryRouter initialEntries={["/exceptions/3"]}>
-        <Routes><Route path="/exceptions/:id" element={<ExceptionDetailPage />} /></Routes>
-      </MemoryRouter>,
-    );
+    renderAt("/exceptions/3", "/exceptions/:id", <ExceptionDetailPage />);
     await screen.findByRole("heading", { name: /ORD-3/ });
     const link = await screen.findByRole("link", { name: "Settlement (#9002)" });
     expect(link.getAttribute("href")).toBe("/streams/9002");
@@ -147,11 +136,7 @@ describe("exceptions queue", () => {
     vi.mocked(api.exceptions.patch).mockClear();
     vi.mocked(api.exceptions.patch).mockImplementation((async (_id: number, body: object) => (stored = { ...stored, ...body })) as never);
     const { ExceptionDetailPage } = await import("../../src/pages/streams/Exceptions");
-    render(
-      <MemoryRouter initialEntries={["/exceptions/1"]}>
-        <Routes><Route path="/exceptions/:id" element={<ExceptionDetailPage />} /></Routes>
-      </MemoryRouter>,
-    );
+    renderAt("/exceptions/1", "/exceptions/:id", <ExceptionDetailPage />);
     await screen.findByRole("heading", { name: /ORD-1/ });
     fireEvent.change(screen.getByRole("combobox", { name: "Status" }), { target: { value: "RESOLVED" } });
     fireEvent.click(screen.getByRole("button", { name: "Save" }));

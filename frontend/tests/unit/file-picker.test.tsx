@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { cleanup, render, screen } from "@testing-library/react";
-import { MemoryRouter, Route, Routes } from "react-router-dom";
+import { cleanup, screen } from "@testing-library/react";
+import { pageOf, renderAt } from "./render";
 
 const file = (id: number, filename: string, origin: string, status = "READY") => ({ id, filename, origin, status, rowCount: 10, format: "CSV", columns: [] });
 // the newest 100 files are all run outputs: the uploads are older than every one of them
@@ -11,32 +11,24 @@ const stream = {
   createdAt: "", updatedAt: "",
   steps: [{ id: 1, stepOrder: 1, name: "Orders vs marketplace", sourceInput: { type: "FILE", id: 1001 }, targetInput: { type: "FILE", id: 777 }, ruleSetId: 50, config: { continueOnFailure: false, maxRetries: 1 } }],
 };
-const page = <T,>(items: T[]) => ({ items, page: 1, pageSize: 100, totalItems: items.length, totalPages: 1 });
 
-vi.mock("../../src/services/api", async (orig) => {
-  const real = await orig<typeof import("../../src/services/api")>();
-  return {
-    ...real,
+vi.mock("../../src/services/api", async (orig) =>
+  (await import("./fake-api")).withFakeApi(orig, {
     files: {
-      ...real.files,
-      list: vi.fn(async (q: { origin?: string }) => page(q.origin === "UPLOAD" ? uploads : q.origin === "ARTIFACT" ? outputs : [...outputs, ...uploads].slice(0, 100))),
+      list: async (q: { origin?: string }) => pageOf(q.origin === "UPLOAD" ? uploads : q.origin === "ARTIFACT" ? outputs : [...outputs, ...uploads].slice(0, 100)),
     },
-    ruleSets: { ...real.ruleSets, list: vi.fn(async () => page([{ id: 50, name: "Orders vs marketplace payouts", version: 1 }])) },
-    dataSources: { ...real.dataSources, list: vi.fn(async () => page([])) },
-    streams: { ...real.streams, get: vi.fn(async () => stream) },
-  };
-});
+    ruleSets: { list: async () => pageOf([{ id: 50, name: "Orders vs marketplace payouts", version: 1 }]) },
+    dataSources: { list: async () => pageOf([]) },
+    streams: { get: async () => stream },
+  }),
+);
 
 afterEach(cleanup);
 
 describe("file pickers", () => {
   it("offer the uploads however many run outputs came after them, apart from those outputs", async () => {
     const { StreamEditorPage } = await import("../../src/pages/streams/Streams");
-    render(
-      <MemoryRouter initialEntries={["/streams/9001/edit"]}>
-        <Routes><Route path="/streams/:id/edit" element={<StreamEditorPage />} /></Routes>
-      </MemoryRouter>,
-    );
+    renderAt("/streams/9001/edit", "/streams/:id/edit", <StreamEditorPage />);
     const source = (await screen.findByDisplayValue(/marketplace_settlement\.csv/)) as HTMLSelectElement;
     expect(source.name).toBe("steps[0].sourceInput.id");
     const groups = [...source.querySelectorAll("optgroup")].map((g) => [g.label, g.querySelectorAll("option").length]);

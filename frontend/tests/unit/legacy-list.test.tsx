@@ -1,34 +1,27 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { cleanup, render, screen } from "@testing-library/react";
-import { MemoryRouter, Route, Routes } from "react-router-dom";
+import { cleanup, screen } from "@testing-library/react";
+import { pageOf, renderAt } from "./render";
 
 const rec = { id: 12001, name: "Month-end / Orders vs bank", status: "COMPLETED", totalSourceRecords: 100000, matchedRecords: 99996, exceptionCount: 4, matchRate: 100.0, createdAt: "2026-12-02T06:42:10Z" };
-vi.mock("../../src/services/api", async (orig) => {
-  const real = await orig<typeof import("../../src/services/api")>();
-  const one = { ...rec, description: null, sourceFileId: 1004, targetFileId: null, ruleSetId: 50, totalTargetRecords: 539, unmatchedSourceRecords: 4, unmatchedTargetRecords: 0, errorMessage: null, runId: 9201, stepOrder: 1, streamId: 9001, startedAt: null, completedAt: null };
-  return {
-    ...real,
+const one = { ...rec, description: null, sourceFileId: 1004, targetFileId: null, ruleSetId: 50, totalTargetRecords: 539, unmatchedSourceRecords: 4, unmatchedTargetRecords: 0, errorMessage: null, runId: 9201, stepOrder: 1, streamId: 9001, startedAt: null, completedAt: null };
+vi.mock("../../src/services/api", async (orig) =>
+  (await import("./fake-api")).withFakeApi(orig, {
     legacy: {
-      ...real.legacy,
-      list: vi.fn(async () => ({ items: [rec], page: 1, pageSize: 20, totalItems: 1, totalPages: 1 })),
-      get: vi.fn(async () => one),
-      status: vi.fn(async () => ({ id: 12001, status: "COMPLETED", progress: 100 })),
-      exceptions: vi.fn(async () => ({ items: [], page: 1, pageSize: 20, totalItems: 0, totalPages: 0 })),
+      list: async () => pageOf([rec]),
+      get: async () => one,
+      status: async () => ({ id: 12001, status: "COMPLETED", progress: 100 }),
+      exceptions: async () => pageOf([]),
     },
-    files: { ...real.files, get: vi.fn(async (id: number) => ({ id, filename: "stream_9201_step_1_snapshot_source.csv" })) },
-    ruleSets: { ...real.ruleSets, get: vi.fn(async () => ({ id: 50, name: "Orders vs marketplace payouts" })) },
-  };
-});
+    files: { get: async (id: number) => ({ id, filename: "stream_9201_step_1_snapshot_source.csv" }) },
+    ruleSets: { get: async () => ({ id: 50, name: "Orders vs marketplace payouts" }) },
+  }),
+);
 afterEach(cleanup);
 
 describe("reconciliations list", () => {
   it("shows the match rate from the counts: 99,996 of 100,000 is not 100 %", async () => {
     const { LegacyPage } = await import("../../src/pages/streams/Legacy");
-    render(
-      <MemoryRouter initialEntries={["/reconciliations"]}>
-        <Routes><Route path="/reconciliations" element={<LegacyPage />} /></Routes>
-      </MemoryRouter>,
-    );
+    renderAt("/reconciliations", "/reconciliations", <LegacyPage />);
     const row = (await screen.findByRole("table", { name: "reconciliations" })).querySelector("tbody tr")!;
     expect([...row.querySelectorAll("td")].map((c) => c.textContent)[5]).toBe("99.996 %");
   });
@@ -37,11 +30,7 @@ describe("reconciliations list", () => {
 describe("a reconciliation", () => {
   it("names its inputs and rule set, a missing input as missing, and links its exceptions to the queue", async () => {
     const { LegacyDetailPage } = await import("../../src/pages/streams/Legacy");
-    render(
-      <MemoryRouter initialEntries={["/reconciliations/12001"]}>
-        <Routes><Route path="/reconciliations/:id" element={<LegacyDetailPage />} /></Routes>
-      </MemoryRouter>,
-    );
+    renderAt("/reconciliations/12001", "/reconciliations/:id", <LegacyDetailPage />);
     await screen.findByText("stream_9201_step_1_snapshot_source.csv (#1004)");
     const kv = (k: string) => [...document.querySelectorAll(".kv > div")].find((d) => d.querySelector("dt")!.textContent === k)!.querySelector("dd")!;
     expect(kv("target file").textContent).toBe("—");

@@ -1,40 +1,39 @@
 // What a page says when the API refuses what it asked for: a detail page whose object is not there (an
 // old link) or whose id is malformed, and a list filter the API refuses.
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { cleanup, render, screen, within } from "@testing-library/react";
-import { MemoryRouter, Route, Routes } from "react-router-dom";
+import { cleanup, screen, within } from "@testing-library/react";
+import { renderAt } from "./render";
 
-vi.mock("../../src/services/api", async (orig) => {
-  const { toApiError } = await orig<typeof import("../../src/services/api")>();
-  const mod = await (await import("./cdc-api")).withFakeCdc(orig, {
-    job: async (id: string) => {
-      throw toApiError(400, { error: "VALIDATION_ERROR", message: `Invalid path parameter 'job_id': must be a UUID, got '${id}'`, details: [{ field: "job_id", problem: `must be a UUID, got '${id}'` }] });
+vi.mock("../../src/services/api", async (orig) =>
+  (await import("./fake-api")).withFakeApi(orig, ({ toApiError }) => ({
+    cdc: {
+      tables: async () => ["users"],
+      job: async (id: string) => {
+        throw toApiError(400, { error: "VALIDATION_ERROR", message: `Invalid path parameter 'job_id': must be a UUID, got '${id}'`, details: [{ field: "job_id", problem: `must be a UUID, got '${id}'` }] });
+      },
+      mismatches: async () => {
+        throw toApiError(400, { error: "VALIDATION_ERROR", message: "Invalid query parameter 'job_id': must be a UUID, got 'nope'", details: [{ field: "job_id", problem: "must be a UUID, got 'nope'" }] });
+      },
     },
-    mismatches: async () => {
-      throw toApiError(400, { error: "VALIDATION_ERROR", message: "Invalid query parameter 'job_id': must be a UUID, got 'nope'", details: [{ field: "job_id", problem: "must be a UUID, got 'nope'" }] });
+    runs: {
+      get: async (id: number) => {
+        throw toApiError(404, { success: false, message: `Stream run ${id} not found`, data: null, errorCode: "NOT_FOUND", errors: [] });
+      },
+      steps: async () => [],
     },
-  });
-  return {
-    ...mod,
-    runs: { ...mod.runs, get: vi.fn(async (id: number) => { throw toApiError(404, { success: false, message: `Stream run ${id} not found`, data: null, errorCode: "NOT_FOUND", errors: [] }); }), steps: vi.fn(async () => []) },
     exceptions: {
-      ...mod.exceptions,
-      list: vi.fn(async () => {
+      list: async () => {
         throw toApiError(400, { success: false, message: "olderThanDays: must be >= 0 (got -1)", data: null, errorCode: "VALIDATION_ERROR", errors: [{ field: "olderThanDays", code: "TOO_SMALL", message: "must be >= 0 (got -1)" }] });
-      }),
+      },
     },
-  };
-});
+  })),
+);
 afterEach(cleanup);
 
 describe("a detail page whose object cannot be read", () => {
   it("says what was asked for, the API's words and the way back to the list (404)", async () => {
     const { RunPage } = await import("../../src/pages/streams/Runs");
-    render(
-      <MemoryRouter initialEntries={["/runs/999999"]}>
-        <Routes><Route path="/runs/:id" element={<RunPage />} /></Routes>
-      </MemoryRouter>,
-    );
+    renderAt("/runs/999999", "/runs/:id", <RunPage />);
     expect(await screen.findByRole("heading", { level: 1, name: "Run #999999" })).toBeTruthy();
     expect(screen.getByRole("alert").textContent).toContain("Stream run 999999 not found");
     expect(screen.getByRole("link", { name: "← It is not there: back to streams" }).getAttribute("href")).toBe("/streams");
@@ -42,11 +41,7 @@ describe("a detail page whose object cannot be read", () => {
 
   it("a malformed id gets the same page, with the API's reason (400)", async () => {
     const { JobDetailPage } = await import("../../src/pages/cdc/JobDetail");
-    render(
-      <MemoryRouter initialEntries={["/cdc/jobs/nope"]}>
-        <Routes><Route path="/cdc/jobs/:jobId" element={<JobDetailPage />} /></Routes>
-      </MemoryRouter>,
-    );
+    renderAt("/cdc/jobs/nope", "/cdc/jobs/:jobId", <JobDetailPage />);
     expect(await screen.findByRole("heading", { level: 1, name: "Job nope" })).toBeTruthy();
     expect(screen.getByRole("alert").textContent).toContain("must be a UUID, got 'nope'");
     expect(screen.getByRole("link", { name: "← Back to jobs" }).getAttribute("href")).toBe("/cdc/jobs");
@@ -56,11 +51,7 @@ describe("a detail page whose object cannot be read", () => {
 describe("a list filter the API refuses", () => {
   it("is marked and its message is under it (exceptions: older than days)", async () => {
     const { ExceptionsPage } = await import("../../src/pages/streams/Exceptions");
-    render(
-      <MemoryRouter initialEntries={["/exceptions?olderThanDays=-1"]}>
-        <Routes><Route path="/exceptions" element={<ExceptionsPage />} /></Routes>
-      </MemoryRouter>,
-    );
+    renderAt("/exceptions?olderThanDays=-1", "/exceptions", <ExceptionsPage />);
     const input = (await screen.findByLabelText("Older than (days)")) as HTMLInputElement;
     await screen.findByText("must be >= 0 (got -1)");
     expect(input.getAttribute("aria-invalid")).toBe("true");
@@ -72,11 +63,7 @@ describe("a list filter the API refuses", () => {
 
   it("is marked and its message is under it (mismatches: job id)", async () => {
     const { MismatchBrowser } = await import("../../src/pages/cdc/Mismatches");
-    render(
-      <MemoryRouter initialEntries={["/cdc/mismatches?job_id=nope"]}>
-        <Routes><Route path="/cdc/mismatches" element={<MismatchBrowser />} /></Routes>
-      </MemoryRouter>,
-    );
+    renderAt("/cdc/mismatches?job_id=nope", "/cdc/mismatches", <MismatchBrowser />);
     await screen.findByText("must be a UUID, got 'nope'", { selector: ".field-error" });
     const input = screen.getByLabelText(/^Job id/) as HTMLInputElement;
     expect(input.getAttribute("aria-invalid")).toBe("true");

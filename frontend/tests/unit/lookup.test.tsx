@@ -19,28 +19,27 @@ const listed = <T,>(items: T[]) =>
     return pageOf(items, q);
   });
 
-vi.mock("../../src/services/api", async (orig) => {
-  const real = await orig<typeof import("../../src/services/api")>();
-  const byId = <T extends { id: number }>(items: T[]) => vi.fn(async (id: number) => {
-    const x = items.find((y) => y.id === id);
-    if (!x) throw new real.ApiError(404, "NOT_FOUND", `no ${id}`);
-    return x;
-  });
-  return {
-    ...real,
-    ruleSets: { ...real.ruleSets, list: listed(ruleSetsAll), get: byId(ruleSetsAll) },
-    streams: { ...real.streams, list: listed(streamsAll), get: vi.fn(async (id: number) => (id === stream.id ? stream : byId(streamsAll)(id))), runs: vi.fn(async () => pageOf([])) },
-    dataSources: { ...real.dataSources, list: listed([]) },
-    files: { ...real.files, list: listed([]), get: vi.fn(async (id: number) => ({ id, filename: `file${id}.csv` })) },
-    exceptions: { ...real.exceptions, list: vi.fn(async () => pageOf([])) },
-    runs: {
-      ...real.runs,
-      get: vi.fn(async () => ({ id: 7, streamId: 9001, streamVersion: 1, status: "COMPLETED", triggerType: "MANUAL", triggerMetadata: {}, metrics: null, createdAt: "", updatedAt: "", startedAt: null, completedAt: null, errorMessage: null })),
-      steps: vi.fn(async () => [{ id: 1, runId: 7, stepOrder: 1, name: "Orders vs bank", status: "SKIPPED", attemptNo: 1, progress: 0, reconciliationId: null, ruleSetId: 150, ruleSetVersion: 2, sourceRows: null, targetRows: null, exceptionCount: 0, errorMessage: null, startedAt: null, completedAt: null }]),
-    },
-    legacy: { ...real.legacy, list: vi.fn(async () => pageOf([])) },
-  };
-});
+vi.mock("../../src/services/api", async (orig) =>
+  (await import("./fake-api")).withFakeApi(orig, (real) => {
+    const byId = <T extends { id: number }>(items: T[]) => async (id: number) => {
+      const x = items.find((y) => y.id === id);
+      if (!x) throw new real.ApiError(404, "NOT_FOUND", `no ${id}`);
+      return x;
+    };
+    return {
+      ruleSets: { list: listed(ruleSetsAll), get: byId(ruleSetsAll) },
+      streams: { list: listed(streamsAll), get: async (id: number) => (id === stream.id ? stream : byId(streamsAll)(id)), runs: async () => pageOf([]) },
+      dataSources: { list: listed([]) },
+      files: { list: listed([]), get: async (id: number) => ({ id, filename: `file${id}.csv` }) },
+      exceptions: { list: async () => pageOf([]) },
+      runs: {
+        get: async () => ({ id: 7, streamId: 9001, streamVersion: 1, status: "COMPLETED", triggerType: "MANUAL", triggerMetadata: {}, metrics: null, createdAt: "", updatedAt: "", startedAt: null, completedAt: null, errorMessage: null }),
+        steps: async () => [{ id: 1, runId: 7, stepOrder: 1, name: "Orders vs bank", status: "SKIPPED", attemptNo: 1, progress: 0, reconciliationId: null, ruleSetId: 150, ruleSetVersion: 2, sourceRows: null, targetRows: null, exceptionCount: 0, errorMessage: null, startedAt: null, completedAt: null }],
+      },
+      legacy: { list: async () => pageOf([]) },
+    };
+  }),
+);
 
 afterEach(cleanup);
 

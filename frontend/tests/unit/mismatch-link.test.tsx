@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { cleanup, render, screen, waitFor } from "@testing-library/react";
-import { MemoryRouter, Route, Routes, useLocation } from "react-router-dom";
+import { cleanup, screen, waitFor } from "@testing-library/react";
+import { useLocation } from "react-router-dom";
 import { mismatch, mismatchesPage } from "./cdc-api";
+import { renderAt } from "./render";
 
 // 60 mismatches of one job, newest first as the API lists them; a job's sample holds its oldest
 const all = Array.from({ length: 60 }, (_, i) =>
@@ -24,11 +25,7 @@ describe("a link to one mismatch", () => {
   it("goes to the page that holds it when it is not on the first", async () => {
     const { MismatchBrowser } = await import("../../src/pages/cdc/Mismatches");
     const oldest = all[57];
-    render(
-      <MemoryRouter initialEntries={[`/cdc/mismatches?job_id=${oldest.job_id}&selected=${oldest.mismatch_id}`]}>
-        <Routes><Route path="/cdc/mismatches" element={<><MismatchBrowser /><Where /></>} /></Routes>
-      </MemoryRouter>,
-    );
+    renderAt(`/cdc/mismatches?job_id=${oldest.job_id}&selected=${oldest.mismatch_id}`, "/cdc/mismatches", <><MismatchBrowser /><Where /></>);
     const panel = await screen.findByRole("article", { name: "mismatch detail" });
     expect(panel.textContent).toContain("user-57");
     expect(screen.getByTestId("url").textContent).toContain("page=3"); // 58th of 60, 25 a page
@@ -37,11 +34,7 @@ describe("a link to one mismatch", () => {
 
   it("says so when the mismatch is not in the list at all", async () => {
     const { MismatchBrowser } = await import("../../src/pages/cdc/Mismatches");
-    render(
-      <MemoryRouter initialEntries={["/cdc/mismatches?selected=00000000-0000-4000-8000-0000000000ff"]}>
-        <Routes><Route path="/cdc/mismatches" element={<MismatchBrowser />} /></Routes>
-      </MemoryRouter>,
-    );
+    renderAt("/cdc/mismatches?selected=00000000-0000-4000-8000-0000000000ff", "/cdc/mismatches", <MismatchBrowser />);
     await waitFor(() => expect(screen.getByRole("status").textContent).toContain("The mismatch this link names is not among these"));
   });
 });

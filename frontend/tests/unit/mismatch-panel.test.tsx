@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { cleanup, fireEvent, render, screen, waitFor } from "@testing-library/react";
-import { MemoryRouter, Route, Routes } from "react-router-dom";
+import { cleanup, fireEvent, screen, waitFor } from "@testing-library/react";
 import { mismatch, mismatchesPage } from "./cdc-api";
+import { renderAt } from "./render";
 
 const A = mismatch("00000000-0000-4000-8000-00000000000a", "user-13");
 const B = mismatch("00000000-0000-4000-8000-00000000000b", "user-301");
@@ -23,11 +23,7 @@ describe("resolving a mismatch in a list of pending ones", () => {
   it("keeps it open with its new status and says it was done, though it left the list", async () => {
     const api = await import("../../src/services/api");
     const { MismatchBrowser } = await import("../../src/pages/cdc/Mismatches");
-    render(
-      <MemoryRouter initialEntries={[`/cdc/mismatches?resolution_status=PENDING&selected=${A.mismatch_id}`]}>
-        <Routes><Route path="/cdc/mismatches" element={<MismatchBrowser />} /></Routes>
-      </MemoryRouter>,
-    );
+    renderAt(`/cdc/mismatches?resolution_status=PENDING&selected=${A.mismatch_id}`, "/cdc/mismatches", <MismatchBrowser />);
     const notes = (await screen.findByLabelText("Notes")) as HTMLTextAreaElement;
     fireEvent.change(notes, { target: { value: "replayed the CDC event" } });
     fireEvent.click(screen.getByRole("button", { name: "Mark resolved" }));
@@ -50,11 +46,7 @@ describe("resolving a mismatch in a list of pending ones", () => {
     const api = await import("../../src/services/api");
     vi.mocked(api.cdc.resolve).mockClear();
     const { MismatchBrowser } = await import("../../src/pages/cdc/Mismatches");
-    render(
-      <MemoryRouter initialEntries={["/cdc/mismatches?resolution_status=PENDING"]}>
-        <Routes><Route path="/cdc/mismatches" element={<MismatchBrowser />} /></Routes>
-      </MemoryRouter>,
-    );
+    renderAt("/cdc/mismatches?resolution_status=PENDING", "/cdc/mismatches", <MismatchBrowser />);
     fireEvent.click(await screen.findByLabelText("select every mismatch of this page"));
     const form = screen.getByRole("form", { name: "resolve the selected mismatches" });
     expect(form.textContent).toContain("2 selected");

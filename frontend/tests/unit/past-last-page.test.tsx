@@ -1,18 +1,16 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { cleanup, fireEvent, render, screen, waitFor } from "@testing-library/react";
-import { MemoryRouter, Route, Routes, useLocation } from "react-router-dom";
+import { cleanup, fireEvent, screen, waitFor } from "@testing-library/react";
+import { useLocation } from "react-router-dom";
+import { renderAt } from "./render";
 
 // 1,018 exceptions on 41 pages: a page past the end has no rows, the list does
-vi.mock("../../src/services/api", async (orig) => {
-  const real = await orig<typeof import("../../src/services/api")>();
-  return {
-    ...real,
+vi.mock("../../src/services/api", async (orig) =>
+  (await import("./fake-api")).withFakeApi(orig, {
     exceptions: {
-      ...real.exceptions,
-      list: vi.fn(async (q: { page?: number }) => ({ items: [], page: q.page ?? 1, pageSize: 25, totalItems: (q.page ?? 1) > 41 ? 1018 : 0, totalPages: 41 })),
+      list: async (q: { page?: number }) => ({ items: [], page: q.page ?? 1, pageSize: 25, totalItems: (q.page ?? 1) > 41 ? 1018 : 0, totalPages: 41 }),
     },
-  };
-});
+  }),
+);
 
 afterEach(cleanup);
 
@@ -25,11 +23,7 @@ describe("a page past the end of a list", () => {
   it("says the page is past the end and offers the last page, instead of calling the list empty", async () => {
     const api = await import("../../src/services/api");
     const { ExceptionsPage } = await import("../../src/pages/streams/Exceptions");
-    render(
-      <MemoryRouter initialEntries={["/exceptions?status=OPEN&page=999"]}>
-        <Routes><Route path="/exceptions" element={<><ExceptionsPage /><Where /></>} /></Routes>
-      </MemoryRouter>,
-    );
+    renderAt("/exceptions?status=OPEN&page=999", "/exceptions", <><ExceptionsPage /><Where /></>);
     const note = await screen.findByText(/Page 999 is past the end/);
     expect(note.textContent).toContain("there are 1,018 items on 41 pages");
     expect(screen.queryByText(/No exception/)).toBeNull();
@@ -40,11 +34,7 @@ describe("a page past the end of a list", () => {
 
   it("an empty list still says what to do", async () => {
     const { ExceptionsPage } = await import("../../src/pages/streams/Exceptions");
-    render(
-      <MemoryRouter initialEntries={["/exceptions?status=OPEN"]}>
-        <Routes><Route path="/exceptions" element={<ExceptionsPage />} /></Routes>
-      </MemoryRouter>,
-    );
+    renderAt("/exceptions?status=OPEN", "/exceptions", <ExceptionsPage />);
     await screen.findByText("No exception matches these filters.");
     expect(screen.queryByText(/past the end/)).toBeNull();
   });

@@ -23,3 +23,12 @@ export function pageOf<T>(items: T[], q?: { page?: number; pageSize?: number }) 
   const pageSize = q ? (q.pageSize ?? 20) : Math.max(items.length, 1), page = q?.page ?? 1;
   return { items: items.slice((page - 1) * pageSize, page * pageSize), page, pageSize, totalItems: items.length, totalPages: Math.ceil(items.length / pageSize) };
 }
+
+/** The whole console at `url`, signed in (its own router, as in the browser). */
+export async function renderApp(url: string) {
+  const { auth } = await import("../../src/services/api");
+  auth.set("k");
+  window.history.pushState({}, "", url);
+  const { App } = await import("../../src/App");
+  return render(<App />);
+}

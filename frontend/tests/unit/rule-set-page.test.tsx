@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { cleanup, fireEvent, render, screen } from "@testing-library/react";
-import { MemoryRouter, Route, Routes } from "react-router-dom";
+import { cleanup, fireEvent, screen } from "@testing-library/react";
 import type { RuleSet } from "../../src/services/types";
+import { pageOf, renderAt } from "./render";
 
 const v = (version: number, absolute: number): RuleSet =>
   ({
@@ -10,30 +10,23 @@ const v = (version: number, absolute: number): RuleSet =>
     createdAt: "2026-02-21T06:00:00Z", updatedAt: "2026-02-21T06:00:00Z",
   }) as unknown as RuleSet;
 
-vi.mock("../../src/services/api", async (orig) => {
-  const real = await orig<typeof import("../../src/services/api")>();
-  return {
-    ...real,
+vi.mock("../../src/services/api", async (orig) =>
+  (await import("./fake-api")).withFakeApi(orig, (real) => ({
     ruleSets: {
-      ...real.ruleSets,
-      get: vi.fn(async (_id: number, version?: number) => (version === 1 ? v(1, 0.01) : v(3, 0.05))),
-      remove: vi.fn(async () => {
+      get: async (_id: number, version?: number) => (version === 1 ? v(1, 0.01) : v(3, 0.05)),
+      remove: async () => {
         throw new real.ApiError(409, "CONFLICT", "Rule set 50 is in use by stream 9001, stream 9002");
-      }),
+      },
     },
-    files: { ...real.files, list: vi.fn(async () => ({ items: [], page: 1, pageSize: 100, totalItems: 0, totalPages: 0 })) },
-  };
-});
+    files: { list: async () => pageOf([]) },
+  })),
+);
 
 afterEach(cleanup);
 
 async function open(url: string) {
   const { RuleSetEditorPage } = await import("../../src/pages/streams/RuleSets");
-  render(
-    <MemoryRouter initialEntries={[url]}>
-      <Routes><Route path="/rule-sets/:id" element={<RuleSetEditorPage />} /></Routes>
-    </MemoryRouter>,
-  );
+  renderAt(url, "/rule-sets/:id", <RuleSetEditorPage />);
 }
 
 describe("rule set versions", () => {

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { cleanup, fireEvent, render, screen, waitFor } from "@testing-library/react";
-import { MemoryRouter, Route, Routes } from "react-router-dom";
+import { cleanup, fireEvent, screen, waitFor } from "@testing-library/react";
 import type { StepRun, StreamDefinition, StreamRun } from "../../src/services/types";
+import { renderAt } from "./render";
 
 const run: StreamRun = {
   id: 7, streamId: 3, streamVersion: 1, status: "RUNNING", currentStepOrder: 2, triggerType: "MANUAL", triggerMetadata: {},
@@ -27,26 +27,20 @@ const stream = {
   steps: [1, 2, 3].map((o) => ({ id: o, stepOrder: o, name: `Step ${o} name`, ruleSetId: 1, sourceInput: { type: "FILE", id: 1 }, targetInput: { type: "FILE", id: 2 }, config: { continueOnFailure: false, maxRetries: 2 } })),
 } as unknown as StreamDefinition;
 
-vi.mock("../../src/services/api", async (orig) => {
-  const real = await orig<typeof import("../../src/services/api")>();
-  return {
-    ...real,
-    runs: { get: vi.fn(async () => run), steps: vi.fn(async () => steps), artifacts: vi.fn(async () => []), cancel: vi.fn() },
-    streams: { ...real.streams, get: vi.fn(async () => stream) },
-    ruleSets: { ...real.ruleSets, get: vi.fn(async (id: number) => ({ id, name: "Orders vs bank" })) },
-  };
-});
+vi.mock("../../src/services/api", async (orig) =>
+  (await import("./fake-api")).withFakeApi(orig, {
+    runs: { get: async () => run, steps: async () => steps, artifacts: async () => [], cancel: () => undefined },
+    streams: { get: async () => stream },
+    ruleSets: { get: async (id: number) => ({ id, name: "Orders vs bank" }) },
+  }),
+);
 
 afterEach(cleanup);
 
 describe("run timeline", () => {
   it("shows each step's latest attempt, the retry wait and the earlier attempt's error", async () => {
     const { RunPage } = await import("../../src/pages/streams/Runs");
-    render(
-      <MemoryRouter initialEntries={["/runs/7"]}>
-        <Routes><Route path="/runs/:id" element={<RunPage />} /></Routes>
-      </MemoryRouter>,
-    );
+    renderAt("/runs/7", "/runs/:id", <RunPage />);
     await screen.findByText(/attempt 2 of 3/); // once the stream's definition (max retries) is loaded
     const items = screen.getAllByRole("listitem");
     const byStep = (o: number) => document.querySelector(`li[data-step="${o}"]`)!;
@@ -76,11 +70,7 @@ describe("step artifacts", () => {
       art(5, "UNMATCHED_TARGET"), art(3, "SNAPSHOT_SOURCE"), art(9, "MATCHED"), art(4, "UNMATCHED_SOURCE"), art(2, "SNAPSHOT_TARGET"),
     ] as never);
     const { RunPage } = await import("../../src/pages/streams/Runs");
-    render(
-      <MemoryRouter initialEntries={["/runs/7"]}>
-        <Routes><Route path="/runs/:id" element={<RunPage />} /></Routes>
-      </MemoryRouter>,
-    );
+    renderAt("/runs/7", "/runs/:id", <RunPage />);
     const table = await screen.findByRole("table", { name: "artifacts of step run 1" });
     const order = [...table.querySelectorAll("tbody tr")].map((r) => r.getAttribute("data-artifact"));
     expect(order).toEqual(["MATCHED", "UNMATCHED_SOURCE", "UNMATCHED_TARGET", "SNAPSHOT_SOURCE", "SNAPSHOT_TARGET"]);
@@ -103,11 +93,7 @@ describe("a finished run", () => {
     vi.mocked(api.runs.get).mockResolvedValue(finished as never);
     vi.mocked(api.runs.steps).mockResolvedValue(done as never);
     const { RunPage } = await import("../../src/pages/streams/Runs");
-    render(
-      <MemoryRouter initialEntries={["/runs/7"]}>
-        <Routes><Route path="/runs/:id" element={<RunPage />} /></Routes>
-      </MemoryRouter>,
-    );
+    renderAt("/runs/7", "/runs/:id", <RunPage />);
     await screen.findByText(/partial failed/);
   }
 
@@ -147,11 +133,7 @@ describe("canceling a run", () => {
     vi.mocked(api.runs.steps).mockResolvedValue(steps as never);
     const ask = vi.spyOn(window, "confirm").mockReturnValue(false);
     const { RunPage } = await import("../../src/pages/streams/Runs");
-    render(
-      <MemoryRouter initialEntries={["/runs/7"]}>
-        <Routes><Route path="/runs/:id" element={<RunPage />} /></Routes>
-      </MemoryRouter>,
-    );
+    renderAt("/runs/7", "/runs/:id", <RunPage />);
     fireEvent.click(await screen.findByRole("button", { name: "Cancel run" }));
     expect(ask).toHaveBeenCalledWith(expect.stringContaining("Cancel run #7?"));
     expect(api.runs.cancel).not.toHaveBeenCalled();
@@ -168,11 +150,7 @@ describe("a poll that fails", () => {
     vi.mocked(api.runs.get).mockResolvedValue(run as never);
     vi.mocked(api.runs.steps).mockResolvedValue(steps as never);
     const { RunPage } = await import("../../src/pages/streams/Runs");
-    render(
-      <MemoryRouter initialEntries={["/runs/7"]}>
-        <Routes><Route path="/runs/:id" element={<RunPage />} /></Routes>
-      </MemoryRouter>,
-    );
+    renderAt("/runs/7", "/runs/:id", <RunPage />);
     await screen.findByText(/attempt 2 of 3/);
     vi.mocked(api.runs.get).mockRejectedValue(new api.ApiError(503, "SERVICE_UNAVAILABLE", "The service is unavailable; retry in 2 seconds"));
     const notice = await screen.findByText("Could not read it again:");
@@ -196,11 +174,7 @@ describe("a run of an earlier version of its stream", () => {
     // the stream was edited since: version 2 renamed and reordered its steps, with other retries
     vi.mocked(api.streams.get).mockResolvedValue({ ...stream, version: 2 } as never);
     const { RunPage } = await import("../../src/pages/streams/Runs");
-    render(
-      <MemoryRouter initialEntries={["/runs/7"]}>
-        <Routes><Route path="/runs/:id" element={<RunPage />} /></Routes>
-      </MemoryRouter>,
-    );
+    renderAt("/runs/7", "/runs/:id", <RunPage />);
     await waitFor(() => expect(vi.mocked(api.streams.get)).toHaveBeenCalled());
     const byStep = (o: number) => document.querySelector(`li[data-step="${o}"] header`)!;
     await waitFor(() => expect(byStep(1).textContent).toContain("Step 1: Orders vs marketplace"));

@@ -1,32 +1,26 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { cleanup, fireEvent, render, screen, waitFor } from "@testing-library/react";
-import { MemoryRouter, Route, Routes } from "react-router-dom";
+import { cleanup, fireEvent, screen, waitFor } from "@testing-library/react";
+import { pageOf, renderApp, renderAt } from "./render";
 
-const page = <T,>(items: T[]) => ({ items, page: 1, pageSize: 20, totalItems: items.length, totalPages: items.length ? 1 : 0 });
 const saved = (name: string) => ({
   id: 77, name, description: null, version: 1, latestVersion: 1, sourceKey: null, targetKey: null, createdAt: "2026-12-02T07:00:00Z", updatedAt: "2026-12-02T07:00:00Z",
   passes: [{ name: "by id", cardinality: "ONE_TO_ONE", conditions: [{ source: "order_id", target: "order_ref", operator: "EQUALS" }] }],
 });
-vi.mock("../../src/services/api", async (orig) => {
-  const real = await orig<typeof import("../../src/services/api")>();
-  return {
-    ...real,
-    runs: { ...real.runs, get: vi.fn(), steps: vi.fn() },
-    legacy: { ...real.legacy, list: vi.fn(async () => page([])), create: vi.fn(), start: vi.fn() },
-    files: { ...real.files, list: vi.fn(async () => page([])) },
-    ruleSets: { ...real.ruleSets, list: vi.fn(async () => page([])), create: vi.fn(async (b: { name: string }) => saved(b.name)), get: vi.fn(async () => saved("Exact")) },
-  };
-});
+vi.mock("../../src/services/api", async (orig) =>
+  (await import("./fake-api")).withFakeApi(orig, {
+    runs: { get: () => undefined, steps: () => undefined },
+    legacy: { list: async () => pageOf([]), create: () => undefined, start: () => undefined },
+    files: { list: async () => pageOf([]) },
+    ruleSets: { list: async () => pageOf([]), create: async (b: { name: string }) => saved(b.name), get: async () => saved("Exact") },
+  }),
+);
 
 afterEach(cleanup);
 
 describe("a path id that is no number", () => {
   it("is not found, without asking the API (which answered \"got 'NaN'\")", async () => {
     const api = await import("../../src/services/api");
-    api.auth.set("k");
-    window.history.pushState({}, "", "/runs/abc");
-    const { App } = await import("../../src/App");
-    render(<App />);
+    await renderApp("/runs/abc");
     expect((await screen.findByRole("alert")).textContent).toBe("There is no run “abc”: run ids are whole numbers from 1.");
     expect(document.title).toBe("Not found · recon");
     expect(api.runs.get).not.toHaveBeenCalled();
@@ -38,11 +32,7 @@ describe("new reconciliation", () => {
   it("says what is missing at each field before asking the API", async () => {
     const api = await import("../../src/services/api");
     const { LegacyPage } = await import("../../src/pages/streams/Legacy");
-    render(
-      <MemoryRouter initialEntries={["/reconciliations"]}>
-        <Routes><Route path="/reconciliations" element={<LegacyPage />} /></Routes>
-      </MemoryRouter>,
-    );
+    renderAt("/reconciliations", "/reconciliations", <LegacyPage />);
     fireEvent.click(await screen.findByRole("button", { name: "New reconciliation" }));
     fireEvent.click(screen.getByRole("button", { name: "Create and start" }));
     const at = (f: string) => document.querySelector(`.field-error[data-field="${f}"]`)?.textContent;
@@ -57,10 +47,7 @@ describe("new reconciliation", () => {
 describe("creating a rule set", () => {
   it("moves to the new rule set's address and still says it was saved", async () => {
     const api = await import("../../src/services/api");
-    api.auth.set("k");
-    window.history.pushState({}, "", "/rule-sets/new");
-    const { App } = await import("../../src/App");
-    render(<App />);
+    await renderApp("/rule-sets/new");
     await screen.findByRole("button", { name: "Create rule set" });
     fireEvent.change(document.querySelector("input[name=name]")!, { target: { value: "Exact" } });
     fireEvent.change(document.querySelector('input[name="passes[0].name"]')!, { target: { value: "by id" } });

@@ -1,7 +1,7 @@
 // A run's step → its exceptions → the files the step wrote, and back: the links between them.
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { cleanup, render, screen, waitFor, within } from "@testing-library/react";
-import { MemoryRouter, Route, Routes } from "react-router-dom";
+import { cleanup, screen, waitFor, within } from "@testing-library/react";
+import { pageOf, renderAt } from "./render";
 
 const exc = (id: number, over: Record<string, unknown> = {}) => ({
   id, reconciliationId: 12006, streamId: 9001, runId: 9204, stepRunId: 9311, stepOrder: 1, side: "TARGET", rowKey: `MP-${id}`,
@@ -20,31 +20,26 @@ const step = (o: number) => ({
 let listed = [exc(1), exc(2)];
 let later = 0; // exceptions of the list on later pages
 
-vi.mock("../../src/services/api", async (orig) => {
-  const real = await orig<typeof import("../../src/services/api")>();
-  return {
-    ...real,
+vi.mock("../../src/services/api", async (orig) =>
+  (await import("./fake-api")).withFakeApi(orig, {
     exceptions: {
-      ...real.exceptions,
-      list: vi.fn(async () => ({ items: listed, page: 1, pageSize: 25, totalItems: listed.length + later, totalPages: later ? 2 : 1 })),
-      get: vi.fn(async (id: number) => exc(id)),
-      history: vi.fn(async () => ({ items: [], page: 1, pageSize: 20, totalItems: 0, totalPages: 0 })),
+      list: async () => ({ items: listed, page: 1, pageSize: 25, totalItems: listed.length + later, totalPages: later ? 2 : 1 }),
+      get: async (id: number) => exc(id),
+      history: async () => pageOf([]),
     },
     runs: {
-      ...real.runs,
-      get: vi.fn(async () => ({
+      get: async () => ({
         id: 9204, streamId: 9001, streamVersion: 1, status: "COMPLETED", currentStepOrder: 3, triggerType: "MANUAL",
         triggerMetadata: { requestedBy: "demo@recon.local", reason: "month-end close" },
         metrics: { totalSteps: 3, completedSteps: 3, failedSteps: 0, matchedRecords: 27, exceptionCount: 3 },
         createdAt: "2026-12-02T12:49:07Z", updatedAt: "2026-12-02T12:49:12Z", startedAt: "2026-12-02T12:49:07Z", completedAt: "2026-12-02T12:49:12Z", errorMessage: null,
-      })),
-      steps: vi.fn(async () => [step(1), step(2), step(3)]),
-      artifacts: vi.fn(async () => [artifact(1, "MATCHED", 531), artifact(2, "UNMATCHED_SOURCE", 469), artifact(3, "UNMATCHED_TARGET", 8)]),
+      }),
+      steps: async () => [step(1), step(2), step(3)],
+      artifacts: async () => [artifact(1, "MATCHED", 531), artifact(2, "UNMATCHED_SOURCE", 469), artifact(3, "UNMATCHED_TARGET", 8)],
     },
-    streams: { ...real.streams, get: vi.fn(async () => ({ id: 9001, name: "Settlement", steps: [] })) },
-    ruleSets: { ...real.ruleSets, list: vi.fn(async () => ({ items: [], page: 1, pageSize: 100, totalItems: 0, totalPages: 0 })) },
-  };
-});
+    streams: { get: async () => ({ id: 9001, name: "Settlement", steps: [] }) },
+  }),
+);
 beforeEach(() => {
   listed = [exc(1), exc(2)];
 });
@@ -54,11 +49,7 @@ describe("an exception's step and files", () => {
   it("lists the files its step wrote, the one holding the row first and marked, and links to the step", async () => {
     const api = await import("../../src/services/api");
     const { ExceptionDetailPage } = await import("../../src/pages/streams/Exceptions");
-    render(
-      <MemoryRouter initialEntries={["/exceptions/3"]}>
-        <Routes><Route path="/exceptions/:id" element={<ExceptionDetailPage />} /></Routes>
-      </MemoryRouter>,
-    );
+    renderAt("/exceptions/3", "/exceptions/:id", <ExceptionDetailPage />);
     const files = await screen.findByRole("table", { name: "files of the step" });
     expect(api.runs.artifacts).toHaveBeenCalledWith(9311);
     const rows = within(files).getAllByRole("row").slice(1);
@@ -73,11 +64,7 @@ describe("an exception's step and files", () => {
 
   it("the list narrowed to one step says which run and step, with a link to that step", async () => {
     const { ExceptionsPage } = await import("../../src/pages/streams/Exceptions");
-    render(
-      <MemoryRouter initialEntries={["/exceptions?reconciliationId=12006"]}>
-        <Routes><Route path="/exceptions" element={<ExceptionsPage />} /></Routes>
-      </MemoryRouter>,
-    );
+    renderAt("/exceptions?reconciliationId=12006", "/exceptions", <ExceptionsPage />);
     later = 30; // however many pages: the list is filtered to the step's reconciliation
     const context = await screen.findByText(/^Exceptions of/, { selector: "[data-step-context]" });
     later = 0;
@@ -89,11 +76,7 @@ describe("an exception's step and files", () => {
     later = 30;
     const { ExceptionsPage } = await import("../../src/pages/streams/Exceptions");
     for (const url of ["/exceptions", "/exceptions?status=OPEN", "/exceptions?streamId=9001"]) {
-      render(
-        <MemoryRouter initialEntries={[url]}>
-          <Routes><Route path="/exceptions" element={<ExceptionsPage />} /></Routes>
-        </MemoryRouter>,
-      );
+      renderAt(url, "/exceptions", <ExceptionsPage />);
       await screen.findByRole("table", { name: "exceptions" });
       expect(document.querySelector("[data-step-context]")).toBeNull();
       cleanup();
@@ -104,11 +87,7 @@ describe("an exception's step and files", () => {
   it("says nothing of the kind when the rows come from several steps", async () => {
     listed = [exc(1), exc(2, { stepOrder: 3, stepRunId: 9313, reconciliationId: 12008 })];
     const { ExceptionsPage } = await import("../../src/pages/streams/Exceptions");
-    render(
-      <MemoryRouter initialEntries={["/exceptions?runId=9204"]}>
-        <Routes><Route path="/exceptions" element={<ExceptionsPage />} /></Routes>
-      </MemoryRouter>,
-    );
+    renderAt("/exceptions?runId=9204", "/exceptions", <ExceptionsPage />);
     await screen.findByRole("table", { name: "exceptions" });
     expect(document.querySelector("[data-step-context]")).toBeNull();
   });
@@ -117,11 +96,7 @@ describe("an exception's step and files", () => {
 describe("a link to one step of a run", () => {
   it("marks that step and gives it the focus; the trigger's metadata reads in words", async () => {
     const { RunPage } = await import("../../src/pages/streams/Runs");
-    render(
-      <MemoryRouter initialEntries={["/runs/9204#step-2"]}>
-        <Routes><Route path="/runs/:id" element={<RunPage />} /></Routes>
-      </MemoryRouter>,
-    );
+    renderAt("/runs/9204#step-2", "/runs/:id", <RunPage />);
     const target = await screen.findByRole("listitem", { current: "location" });
     expect(target.getAttribute("data-step")).toBe("2");
     expect(target.className).toContain("targeted");

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { cleanup, fireEvent, render, screen, waitFor } from "@testing-library/react";
-import { MemoryRouter, Route, Routes } from "react-router-dom";
+import { cleanup, fireEvent, screen, waitFor } from "@testing-library/react";
 import type { StreamDefinition } from "../../src/services/types";
+import { pageOf, renderAt } from "./render";
 
 const base = {
   id: 9003, name: "Settlement", description: null, status: "ACTIVE", domain: "FINANCE", version: 1, createdAt: "2026-12-02T06:42:37Z", updatedAt: "2026-12-02T06:42:37Z",
@@ -19,27 +19,20 @@ const evented = {
   ],
 } as unknown as StreamDefinition;
 
-const page = <T,>(items: T[]) => ({ items, page: 1, pageSize: 10, totalItems: items.length, totalPages: 1 });
-vi.mock("../../src/services/api", async (orig) => {
-  const real = await orig<typeof import("../../src/services/api")>();
-  return {
-    ...real,
-    streams: { ...real.streams, get: vi.fn(async (id: number) => (id === 9005 ? evented : scheduled)), runs: vi.fn(async () => page([])), run: vi.fn(async () => ({ runId: 9300 })) },
-    ruleSets: { ...real.ruleSets, list: vi.fn(async () => page([])) },
-    files: { ...real.files, get: vi.fn(async (id: number) => ({ id, filename: `file${id}.csv` })) },
-    dataSources: { ...real.dataSources, get: vi.fn() },
-  };
-});
+vi.mock("../../src/services/api", async (orig) =>
+  (await import("./fake-api")).withFakeApi(orig, {
+    streams: { get: async (id: number) => (id === 9005 ? evented : scheduled), runs: async () => pageOf([]), run: async () => ({ runId: 9300 }) },
+    ruleSets: { list: async () => pageOf([]) },
+    files: { get: async (id: number) => ({ id, filename: `file${id}.csv` }) },
+    dataSources: { get: () => undefined },
+  }),
+);
 
 afterEach(cleanup);
 
 async function open(id: number) {
   const { StreamDetailPage } = await import("../../src/pages/streams/Streams");
-  render(
-    <MemoryRouter initialEntries={[`/streams/${id}`]}>
-      <Routes><Route path="/streams/:id" element={<StreamDetailPage />} /></Routes>
-    </MemoryRouter>,
-  );
+  renderAt(`/streams/${id}`, "/streams/:id", <StreamDetailPage />);
 }
 
 describe("a stream's trigger", () => {

@@ -1,35 +1,27 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { cleanup, render, screen, waitFor } from "@testing-library/react";
-import { MemoryRouter, Route, Routes } from "react-router-dom";
+import { cleanup, screen, waitFor } from "@testing-library/react";
+import { pageOf, renderAt } from "./render";
 
-const page = <T,>(items: T[]) => ({ items, page: 1, pageSize: 20, totalItems: items.length, totalPages: 1 });
 const summary = (id: number, name: string) => ({ id, name, description: null, domain: "FINANCE", status: "ACTIVE", triggerType: "MANUAL", stepCount: 2, createdAt: "2026-12-02T06:00:00Z", updatedAt: "2026-12-02T06:00:00Z" });
 const failed = {
   id: 9202, streamId: 9002, streamVersion: 1, status: "FAILED", currentStepOrder: 2, triggerType: "MANUAL", triggerMetadata: {},
   metrics: { totalSteps: 2, completedSteps: 1, failedSteps: 1, matchedRecords: 531, exceptionCount: 477 }, errorMessage: "Step 2 failed",
   startedAt: "2026-12-02T06:42:39Z", completedAt: "2026-12-02T06:42:45Z", createdAt: "2026-12-02T06:42:39Z", updatedAt: "2026-12-02T06:42:45Z",
 };
-vi.mock("../../src/services/api", async (orig) => {
-  const real = await orig<typeof import("../../src/services/api")>();
-  return {
-    ...real,
+vi.mock("../../src/services/api", async (orig) =>
+  (await import("./fake-api")).withFakeApi(orig, {
     streams: {
-      ...real.streams,
-      list: vi.fn(async () => page([summary(9002, "Settlement with a failing bank step"), summary(9006, "Never run")])),
-      runs: vi.fn(async (id: number) => page(id === 9002 ? [failed] : [])),
+      list: async () => pageOf([summary(9002, "Settlement with a failing bank step"), summary(9006, "Never run")]),
+      runs: async (id: number) => pageOf(id === 9002 ? [failed] : []),
     },
-  };
-});
+  }),
+);
 
 afterEach(cleanup);
 
 async function openList() {
   const { StreamsPage } = await import("../../src/pages/streams/Streams");
-  render(
-    <MemoryRouter initialEntries={["/streams"]}>
-      <Routes><Route path="/streams" element={<StreamsPage />} /></Routes>
-    </MemoryRouter>,
-  );
+  renderAt("/streams", "/streams", <StreamsPage />);
 }
 
 describe("streams list", () => {
@@ -56,7 +48,7 @@ describe("streams list while a run moves on", () => {
     vi.mocked(api.streams.runs).mockImplementation((async (id: number) => {
       if (id === 9006) throw new api.ApiError(503, "SERVICE_UNAVAILABLE", "database restarting");
       reads++;
-      return page([reads < 2 ? running : done]);
+      return pageOf([reads < 2 ? running : done]);
     }) as never);
     await openList();
     await screen.findByRole("table", { name: "streams" });

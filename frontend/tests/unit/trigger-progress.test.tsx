@@ -1,8 +1,8 @@
 // The trigger page's job cards: a bar only while a job works; a job that compared every segment and a failed job said in words.
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { cleanup, render, screen, waitFor } from "@testing-library/react";
-import { MemoryRouter, Route, Routes } from "react-router-dom";
+import { cleanup, screen, waitFor } from "@testing-library/react";
 import { job } from "./cdc-api";
+import { renderAt } from "./render";
 
 const detail = (id: string, table: string, status: string, done: number, total: number) => ({
   ...job(id, "CHECKSUM", "2026-12-02T16:17:38Z", 0.6, 12, 1997), table_name: table, status,
@@ -23,11 +23,7 @@ afterEach(cleanup);
 describe("the trigger page's job cards", () => {
   it("show a bar only while a job works, say when every segment is compared, and say a job failed instead of a full bar", async () => {
     const { TriggerPage } = await import("../../src/pages/cdc/Trigger");
-    render(
-      <MemoryRouter initialEntries={[`/cdc/trigger?jobs=${Object.keys(jobs).join(",")}`]}>
-        <Routes><Route path="/cdc/trigger" element={<TriggerPage />} /></Routes>
-      </MemoryRouter>,
-    );
+    renderAt(`/cdc/trigger?jobs=${Object.keys(jobs).join(",")}`, "/cdc/trigger", <TriggerPage />);
     const card = (id: string) => document.querySelector(`article[data-job="${id}"]`)!;
     await waitFor(() => expect(document.querySelectorAll("article.job-progress")).toHaveLength(4));
     const [running, finishing, failed, completed] = Object.keys(jobs).map(card);
