@@ -61,7 +61,15 @@ def explain_unmatched(r: "_Runner", s: "Side", t: "Side") -> dict:
         names = " ".join(f"WHEN {i + 1} THEN {sql_str(p.name)}" for i, p in enumerate(r.rs.passes))
         other_rid = "t_rid" if x.letter == "s" else "s_rid"
         my_rid = "s_rid" if x.letter == "s" else "t_rid"
-        partner_key = "xx.__m_key" if x.key_column else "CAST(m.pid + 1 AS VARCHAR)"
+        # without a key column both keys are row numbers ('1 ... was matched to 1'): named as rows of
+        # their side; a group (the closest of a row of the one side of a grouped pass) as a group
+        partner_key = "xx.__m_key" if x.key_column else f"'{x.name} row ' || (m.pid + 1)"
+        closest = "b.closest_key" if y.key_column else f"'{y.name} row ' || b.closest_key"
+        group_passes = [str(i + 1) for i, p in enumerate(r.rs.passes)
+                        if p.cardinality is (Cardinality.ONE_TO_MANY if x.letter == "s" else Cardinality.MANY_TO_ONE)]
+        if group_passes:
+            closest = (f"CASE WHEN b.pass IN ({', '.join(group_passes)}) THEN '{y.name} group ' || b.closest_key "
+                       f"ELSE {closest} END")
         r.sql(f"""CREATE OR REPLACE TEMP TABLE {ex} AS
             WITH taken AS (SELECT {other_rid} AS cid, min({my_rid}) AS pid, min(pass) AS mpass
                            FROM matches WHERE {other_rid} IN (SELECT cid FROM {best} WHERE failed = 0)
@@ -73,7 +81,7 @@ def explain_unmatched(r: "_Runner", s: "Side", t: "Side") -> dict:
                    b.failed_condition,
                    CASE WHEN b.rid IS NULL THEN {no_cand}
                         WHEN b.reason = 'AMBIGUOUS' AND m.cid IS NOT NULL THEN
-                             b.closest_key || ' meets every condition of this pass but was matched to ' ||
+                             {closest} || ' meets every condition of this pass but was matched to ' ||
                              {partner_key} || ' in pass ' || m.mpass
                         WHEN b.reason = 'AMBIGUOUS' THEN 'several equally good candidates; none could be chosen'
                         ELSE b.detail END AS detail

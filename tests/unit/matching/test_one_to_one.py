@@ -92,6 +92,23 @@ def test_nulls_in_key_columns_never_match(tmp_path):
     assert o.unmatched()["s1"]["_detail"] == "ref is empty; empty keys never match"
 
 
+def test_ambiguous_sentence_without_key_columns_names_rows_and_groups(tmp_path):
+    """Without sourceKey/targetKey the keys are row numbers: the sentence read '1 meets every condition
+    of this pass but was matched to 1 in pass 1' (target row 1, source row 1)."""
+    rs = rule_set(p("tol", eq("ref"), tol("amount", absolute="1")), source_key=None, target_key=None)
+    o = match(tmp_path, S, [["s1", "A", "10.00", "", ""], ["s2", "A", "10.00", "", ""]],
+              T, [["t1", "A", "10.50", "", ""]], rs)
+    assert o.pairs() == [("1", "1", "1")]
+    assert o.unmatched()["2"]["_detail"] == ("target row 1 meets every condition of this pass but was matched "
+                                             "to source row 1 in pass 1")
+    rs = rule_set(p("batches", eq("ref"), tol("amount", absolute="0", aggregate="SUM"), cardinality="ONE_TO_MANY",
+                    group_by={"target": ["name"]}))
+    o = match(tmp_path, S, [["s1", "A", "30.00", "", ""], ["s2", "A", "30.00", "", ""]],
+              T, [["t1", "A", "10.00", "", "B1"], ["t2", "A", "20.00", "", "B1"]], rs, out="o2")
+    assert o.unmatched()["s2"]["_detail"] == ("target group B1 meets every condition of this pass but was matched "
+                                              "to s1 in pass 1")
+
+
 def test_empty_value_sentences_name_the_side_and_the_normalize(tmp_path):
     """'amount or amount is empty' said neither which row's value was empty nor, for columns of the
     same name, which side; 'ref is empty' for INV-N/A under DIGITS_ONLY left out why."""
