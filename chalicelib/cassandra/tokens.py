@@ -28,6 +28,7 @@ from __future__ import annotations
 import bisect
 import re
 import struct
+from datetime import datetime, timedelta
 from collections.abc import Iterable, Sequence
 from typing import Any, Callable, NamedTuple
 
@@ -210,8 +211,27 @@ class TokenFunction:
         return [fn(k) for k in keys]
 
 
+def _floor_to_millisecond(serialize: Callable[[Any, int], bytes]) -> Callable[[Any, int], bytes]:
+    """A timestamp serializer that floors a datetime's microseconds to the millisecond first. The
+    driver computes epoch milliseconds as a float and truncates it toward zero, so a pre-1970 value
+    with microseconds below the millisecond (`1969-12-31T23:59:59.999500`) would hash as the next
+    millisecond (`1970-01-01T00:00:00.000`), while the canonical form, Cassandra's Java clients and
+    PostgreSQL's `floor` take the millisecond below: a PostgreSQL row keyed so would get another
+    token, and so another segment, than the Cassandra row it is compared with."""
+
+    def ser(value: Any, proto: int) -> bytes:
+        if isinstance(value, datetime) and value.microsecond % 1000:
+            value = value - timedelta(microseconds=value.microsecond % 1000)
+        return serialize(value, proto)
+
+    return ser
+
+
 def _serializer(type_string: str) -> Callable[[Any], bytes]:
-    serialize = cql_type(type_string).serialize
+    ctype = cql_type(type_string)
+    serialize = ctype.serialize
+    if issubclass(ctype, cqltypes.DateType):  # timestamp
+        serialize = _floor_to_millisecond(serialize)
     proto = _SERIALIZE_PROTOCOL
 
     def ser(value: Any) -> bytes:

@@ -253,3 +253,21 @@ def test_frozen_collection_partition_key_matches_driver():
     types = ["frozen<list<int>>", "text"]
     values = [[1, 2, 3], "k"]
     assert token_for(values, types) == _driver_token(values, types)
+
+
+@pytest.mark.parametrize("types", [["timestamp"], ["text", "timestamp"]])
+def test_a_timestamp_with_microseconds_hashes_as_the_millisecond_below_it(types):
+    """PostgreSQL keeps microseconds; the canonical form and Cassandra's Java clients take the millisecond
+    below (floor). The driver's own serializer truncates toward zero, so before 1970 a value with
+    microseconds below the millisecond hashed as the next millisecond: its PostgreSQL row got another
+    token (and segment) than the Cassandra row it is compared with."""
+    utc = datetime.timezone.utc
+    for us, ms in ((999_500, 999_000), (1, 0), (123_456, 123_000)):
+        for year in (1969, 1900, 2026):
+            value = datetime.datetime(year, 12, 31, 23, 59, 59, us, tzinfo=utc)
+            stored = value.replace(microsecond=ms)
+            key, floor_key = [*(["t"] * (len(types) - 1)), value], [*(["t"] * (len(types) - 1)), stored]
+            assert token_for(key, types) == token_for(floor_key, types) == _driver_token(floor_key, types), value
+            assert tokens.token_function(types)(key) == tokens.token_function(types)(floor_key), value
+            naive = value.replace(tzinfo=None)
+            assert token_for([*key[:-1], naive], types) == token_for(floor_key, types), naive
