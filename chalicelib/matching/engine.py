@@ -23,8 +23,8 @@ from typing import Callable, Optional
 import duckdb
 
 from .explain import explain_unmatched, no_candidate_detail
-from .inputs import (EXPLANATION_COLUMNS, CsvDialect, InputError, csv_dialect, describe_input, detect_format,
-                     explanation_tail, ident, reader_sql, sql_str, translate_error)
+from .inputs import (EXPLANATION_COLUMNS, CsvDialect, InputError, csv_dialect, csv_sniff_sql, describe_input,
+                     detect_format, explanation_tail, ident, reader_sql, sql_str, translate_error)
 from .rules import Cardinality, Operator, Pass, RuleSet, check_columns
 from .sqlparts import AMOUNT_SCALE, AMOUNT_TYPE, CondSQL, Feature, fmt_decimal
 
@@ -238,10 +238,7 @@ class _Runner:
                 side.columns = list(side.dialect.header)
                 side.types = {c: "VARCHAR" for c in side.columns}
                 try:
-                    desc = con.execute(
-                        f"DESCRIBE SELECT * FROM read_csv({sql_str(side.path)}, header=true, "
-                        f"delim={sql_str(side.dialect.delimiter)}, quote='\"', escape='\"', "
-                        f"sample_size=20480)").fetchall()
+                    desc = con.execute(csv_sniff_sql(side.path, side.dialect)).fetchall()
                     side.sniffed = {d[0]: d[1] for d in desc}
                 except duckdb.Error:
                     side.sniffed = {}

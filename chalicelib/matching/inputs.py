@@ -119,17 +119,28 @@ def csv_dialect(path: str) -> CsvDialect:
     except OSError as e:
         raise InputError(f"cannot open the file: {e.strerror}") from None
     window_full = len(raw) == 1 << 20
-    if raw.startswith(b"\xef\xbb\xbf"):
-        raw = raw[3:]
-    if not raw.strip():
-        raise InputError("line 1: the file is empty (a header row is required)")
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as e:
-        if not window_full or e.start < len(raw) - 4:   # not merely a character cut by the 1 MB window
-            line = raw[: e.start].count(b"\n") + 1
-            raise InputError(f"line {line}: not valid UTF-8") from None
-        text = raw[: e.start].decode("utf-8")
+    encoding = "utf-8"
+    if raw.startswith(b"\xfe\xff"):
+        raise InputError("line 1: the file is UTF-16 big-endian text; save it as CSV UTF-8 (or UTF-16 little-endian)")
+    if raw.startswith(b"\xff\xfe"):
+        # UTF-16 little-endian with its byte order mark: what Excel's "Unicode Text" saves (tab-separated)
+        encoding = "utf-16"
+        raw = raw[2:]
+        text = raw[: len(raw) // 2 * 2].decode("utf-16-le", errors="replace")
+        if not text.strip():
+            raise InputError("line 1: the file is empty (a header row is required)")
+    else:
+        if raw.startswith(b"\xef\xbb\xbf"):
+            raw = raw[3:]
+        if not raw.strip():
+            raise InputError("line 1: the file is empty (a header row is required)")
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            if not window_full or e.start < len(raw) - 4:   # not merely a character cut by the 1 MB window
+                line = raw[: e.start].count(b"\n") + 1
+                raise InputError(f"line {line}: not valid UTF-8") from None
+            text = raw[: e.start].decode("utf-8")
     first = _first_record(text)
     counts = {d: _count_outside_quotes(first, d) for d in _DELIMITERS}
     delim = max(_DELIMITERS, key=lambda d: (counts[d], -_DELIMITERS.index(d)))
@@ -149,7 +160,7 @@ def csv_dialect(path: str) -> CsvDialect:
         if n.lower() in seen:
             raise InputError(f"line 1: column name {n!r} appears twice in the header")
         seen.add(n.lower())
-    return CsvDialect(delim, tuple(names))
+    return CsvDialect(delim, tuple(names), encoding)
 
 
 def _check_column_name(i: int, name: str, where: str) -> None:
@@ -183,7 +194,13 @@ def csv_reader_sql(path: str, dialect: CsvDialect, columns: Optional[dict[str, s
     spec = "{" + ", ".join(f"{sql_str(k)}: {sql_str(v)}" for k, v in cols.items()) + "}"
     return (f"read_csv({sql_str(path)}, auto_detect=false, header=true, delim={sql_str(dialect.delimiter)}, "
             f"quote='\"', escape='\"', strict_mode=true, null_padding=false, all_varchar=false, "
-            f"encoding='utf-8', columns={spec})")
+            f"encoding={sql_str(dialect.encoding)}, columns={spec})")
+
+
+def csv_sniff_sql(path: str, dialect: CsvDialect) -> str:
+    """DESCRIBE of DuckDB's own reading of a CSV input (its types from a 20,480-row sample)."""
+    return (f"DESCRIBE SELECT * FROM read_csv({sql_str(path)}, header=true, delim={sql_str(dialect.delimiter)}, "
+            f"quote='\"', escape='\"', encoding={sql_str(dialect.encoding)}, sample_size=20480)")
 
 
 def reader_sql(path: str, fmt: str, dialect: Optional[CsvDialect] = None, json_text: tuple[str, ...] = ()) -> str:
@@ -326,9 +343,7 @@ def _csv_scan(con, path: str, dialect: CsvDialect) -> tuple[int, dict[str, str]]
     check of every sniffed type against every row (a late non-conforming value → VARCHAR)."""
     import duckdb
     try:
-        desc = con.execute(
-            f"DESCRIBE SELECT * FROM read_csv({sql_str(path)}, header=true, delim={sql_str(dialect.delimiter)}, "
-            f"quote='\"', escape='\"', sample_size=20480)").fetchall()
+        desc = con.execute(csv_sniff_sql(path, dialect)).fetchall()
         sniffed = {d[0]: d[1] for d in desc}
     except duckdb.Error:
         sniffed = {}

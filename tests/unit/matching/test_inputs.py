@@ -187,3 +187,27 @@ def test_a_delimiter_at_the_end_of_every_line_is_no_column(tmp_path):
     assert [(r["id"], r["ref"], r["amount"]) for r in o.unmatched_source] == [("2", "B", "")]
     with pytest.raises(InputError, match=r"^line 3: 4 fields, header has 3$"):
         inspect_file(write(tmp_path, "x.csv", "id;ref;amount;\n1;A;10;\n2;B;5;x\n"))
+
+
+def test_utf16_text_as_excel_saves_unicode_text_is_read(tmp_path):
+    """Excel's 'Unicode Text' is tab-separated UTF-16 little-endian with a byte order mark: it was
+    refused as 'line 1: not valid UTF-8'."""
+    from .helpers import eq, p, rule_set, run_files, tol
+    src = tmp_path / "export.txt"
+    src.write_bytes('id\tref\tamount\tname\r\n1\tA\t10.50\tCafé €\r\n2\tB\t3\t"two\nlines"\r\n3\tC\t1\tx\r\n'
+                    .encode("utf-16"))
+    info = inspect_file(str(src), format="CSV")
+    assert info.row_count == 3 and [c.name for c in info.columns] == ["id", "ref", "amount", "name"]
+    tgt = write(tmp_path, "t.csv", "tid,ref,amount\nT1,A,10.5\nT2,B,3.00\n")
+    o = run_files(src, tgt, rule_set(p("p", eq("ref"), tol("amount", absolute="0")), target_key="tid"),
+                  tmp_path / "out")
+    assert sorted((m["source_key"], m["target_key"]) for m in o.matched) == [("1", "T1"), ("2", "T2")]
+    assert [(r["id"], r["name"]) for r in o.unmatched_source] == [("3", "x")]
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes("id\tamount\r\n1\t2\r\n2\t3\t4\r\n".encode("utf-16"))
+    with pytest.raises(InputError, match=r"^line 3: 3 fields, header has 2$"):
+        inspect_file(str(bad), format="CSV")
+    be = tmp_path / "be.txt"
+    be.write_bytes("id\tamount\r\n1\t2\r\n".encode("utf-16-be").join([b"\xfe\xff", b""]))
+    with pytest.raises(InputError, match=r"^line 1: the file is UTF-16 big-endian text; save it as CSV UTF-8"):
+        inspect_file(str(be), format="CSV")
