@@ -1,7 +1,7 @@
 import { useCallback, useEffect, useRef, useState, type ReactNode } from "react";
 import { Link, useSearchParams } from "react-router-dom";
 import { ApiError } from "../services/api";
-import { badgeTone, boundText, parseUtcBound } from "../services/format";
+import { badgeTone, boundText, num, parseUtcBound } from "../services/format";
 
 /** Sets the document title: "<page> · recon". */
 export function useTitle(title: string) {
@@ -119,7 +119,7 @@ export function Pager({ page, totalPages, totalItems, onPage }: { page: number; 
         ← Previous
       </button>
       <span>
-        page {page} of {Math.max(totalPages, 1)} · {totalItems.toLocaleString()} items
+        page {page} of {Math.max(totalPages, 1)} · {num(totalItems)} {totalItems === 1 ? "item" : "items"}
       </span>
       <button type="button" disabled={page >= totalPages} onClick={() => onPage(page + 1)}>
         Next →

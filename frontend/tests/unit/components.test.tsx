@@ -38,6 +38,15 @@ describe("filters in the URL", () => {
   });
 });
 
+describe("the pager", () => {
+  it("counts its items in words, one item as one", () => {
+    const { container, rerender } = render(<Pager page={1} totalPages={1} totalItems={1} onPage={() => {}} />);
+    expect(container.querySelector(".pager span")!.textContent).toBe("page 1 of 1 · 1 item");
+    rerender(<Pager page={2} totalPages={41} totalItems={1018} onPage={() => {}} />);
+    expect(container.querySelector(".pager span")!.textContent).toBe("page 2 of 41 · 1,018 items");
+  });
+});
+
 describe("badges", () => {
   it("render every run and step-run status as words", () => {
     render(<div>{[...RUN_STATUSES, ...STEP_RUN_STATUSES].map((s, i) => <Badge key={i} value={s} />)}</div>);
