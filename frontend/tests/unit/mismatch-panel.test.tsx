@@ -58,3 +58,28 @@ describe("resolving a mismatch in a list of pending ones", () => {
     await waitFor(() => expect(screen.queryByRole("table", { name: "mismatches" })).toBeNull()); // none pending any more
   });
 });
+
+describe("the comparison beside the list, by keyboard", () => {
+  it("takes the focus when a row is chosen (it is after every row in the tab order) and gives it back when closed", async () => {
+    pending = [A, B];
+    const { MismatchBrowser } = await import("../../src/pages/cdc/Mismatches");
+    renderAt("/cdc/mismatches?resolution_status=PENDING", "/cdc/mismatches", <MismatchBrowser />);
+    const key = await screen.findByRole("button", { name: "user-301" });
+    key.focus();
+    fireEvent.click(key);
+    const panel = await screen.findByRole("article", { name: "mismatch detail" });
+    await waitFor(() => expect(document.activeElement).toBe(panel.querySelector("h2")));
+    expect(document.activeElement!.textContent).toBe("user-301");
+    fireEvent.click(screen.getByRole("button", { name: "close user-301" }));
+    await waitFor(() => expect(screen.queryByRole("article", { name: "mismatch detail" })).toBeNull());
+    expect(document.activeElement).toBe(screen.getByRole("button", { name: "user-301" }));
+  });
+
+  it("leaves the focus where it is when a link opens the page on a mismatch", async () => {
+    pending = [A, B];
+    const { MismatchBrowser } = await import("../../src/pages/cdc/Mismatches");
+    renderAt(`/cdc/mismatches?selected=${B.mismatch_id}`, "/cdc/mismatches", <MismatchBrowser />);
+    const panel = await screen.findByRole("article", { name: "mismatch detail" });
+    expect(panel.contains(document.activeElement)).toBe(false);
+  });
+});

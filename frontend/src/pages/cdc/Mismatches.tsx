@@ -1,4 +1,4 @@
-import { useEffect, useState, type FormEvent } from "react";
+import { useEffect, useRef, useState, type FormEvent } from "react";
 import { Link } from "react-router-dom";
 import { cdc } from "../../services/api";
 import { MISMATCH_TYPES, RESOLUTION_STATUSES, type Mismatch } from "../../services/types";
@@ -62,8 +62,16 @@ export function MismatchBrowser() {
   useEffect(() => setBulkResult(null), [f.table, f.mismatch_type, f.resolution_status, f.job_id, f.from_date, f.to_date, page]);
   const selected = data?.mismatches.find((m) => m.mismatch_id === f.selected) ?? (kept && kept.mismatch_id === f.selected ? kept : null);
   const filtered = KEYS.some((k) => k !== "selected" && f[k]);
-  // selecting a row keeps the page and filters (a `page` change would be dropped otherwise)
-  const select = (id: string | null) => set({ selected: id, page });
+  // selecting a row keeps the page and filters (a `page` change would be dropped otherwise). The
+  // comparison opens beside the list, after every row in the tab order: a row chosen here moves the
+  // focus to it, and closing it returns the focus to that row's key
+  const chosen = useRef<string | null>(null);
+  const select = (id: string | null) => {
+    const was = f.selected;
+    chosen.current = id;
+    set({ selected: id, page });
+    if (id === null && was) document.querySelector<HTMLButtonElement>(`tr[data-mismatch="${was}"] button[aria-pressed]`)?.focus();
+  };
   return (
     <section>
       <div className="page-head"><h1>Mismatches</h1></div>
@@ -117,7 +125,7 @@ export function MismatchBrowser() {
             </table>
             <Pager page={data.pagination.page} totalPages={data.pagination.total_pages} totalItems={data.pagination.total_items} onPage={(p) => set({ page: p, selected: null })} />
           </div>
-          <div>{!selected && missing && missing === f.selected && <p className="muted" role="status">The mismatch this link names is not among these (filters or resolution changed since).</p>}{selected ? <MismatchPanel key={selected.mismatch_id} m={selected} onDone={(changed) => { setKept(changed); reload(); }} onClose={() => select(null)} /> : <Empty>Select a mismatch to compare its Cassandra and PostgreSQL rows.</Empty>}</div>
+          <div>{!selected && missing && missing === f.selected && <p className="muted" role="status">The mismatch this link names is not among these (filters or resolution changed since).</p>}{selected ? <MismatchPanel key={selected.mismatch_id} m={selected} focus={chosen.current === selected.mismatch_id} onDone={(changed) => { setKept(changed); reload(); }} onClose={() => select(null)} /> : <Empty>Select a mismatch to compare its Cassandra and PostgreSQL rows.</Empty>}</div>
         </div>
       )}
     </section>
@@ -182,7 +190,12 @@ export function RowCompare({ m }: { m: Pick<Mismatch, "cassandra_data" | "postgr
   );
 }
 
-function MismatchPanel({ m, onDone, onClose }: { m: Mismatch; onDone: (changed: Mismatch) => void; onClose: () => void }) {
+function MismatchPanel({ m, focus, onDone, onClose }: { m: Mismatch; focus: boolean; onDone: (changed: Mismatch) => void; onClose: () => void }) {
+  const heading = useRef<HTMLHeadingElement>(null);
+  useEffect(() => {
+    if (focus) heading.current?.focus();
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, []);
   const [notes, setNotes] = useState(m.resolution_notes ?? "");
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(null);
@@ -205,8 +218,8 @@ function MismatchPanel({ m, onDone, onClose }: { m: Mismatch; onDone: (changed: 
   return (
     <article className="card panel" aria-label="mismatch detail">
       <header>
-        <h2><code>{m.primary_key_value}</code></h2>
-        <button type="button" className="link" onClick={onClose} aria-label="close">✕</button>
+        <h2 ref={heading} tabIndex={-1}><code>{m.primary_key_value}</code></h2>
+        <button type="button" className="link" onClick={onClose} aria-label={`close ${m.primary_key_value}`}>✕</button>
       </header>
       <p>
         <Badge value={m.mismatch_type} /> <Badge value={m.resolution_status} /> in <strong>{m.table_name}</strong>, detected {fmtDate(m.detected_at)} by{" "}
