@@ -24,6 +24,7 @@ HOOKS: dict[str, str] = {
     "webhooks": "chalicelib.runs.webhooks:requeue_stalled",
     "stream-files": "chalicelib.streams.files:sweep",
     "stream-runs": "chalicelib.streams.runs:start_stalled",
+    "stream-executions": "chalicelib.streams.runs:end_lost_executions",
 }
 _registered: dict[str, Callable[[], Any]] = {}
 

@@ -8,6 +8,7 @@ worker polls it and stops within seconds), then stops the execution.
 """
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import Any
 
 import psycopg
@@ -189,6 +190,73 @@ def start_stalled(older_than: float = STALLED_START_SECONDS, limit: int = 100) -
             failed += 1
             logger.exception("a run that had lost its start could not be started", extra={"run_id": r["run_id"]})
     return {"stalledRuns": len(rows), "started": started, "failed": failed}
+
+
+#: a run whose execution has ended or vanished this long ago without finishing it is ended by the sweep
+LOST_EXECUTION_SECONDS = 120
+
+
+def end_lost_executions(older_than: float = LOST_EXECUTION_SECONDS, limit: int = 100) -> dict:
+    """Maintenance (chalicelib.runs.sweeper): a run still PENDING or RUNNING whose execution has ended
+    without finishing it — stopped or failed outside the service (the Step Functions console, an
+    execution that timed out), or gone (a local stack restarted without its Step Functions state) —
+    would stay active for ever, and the stream with it: every run refused with 409, every scheduled
+    occurrence and event skipped. Its first step that had not finished fails, naming what became of the
+    execution, and the run ends as after its last step (FAILED, or PARTIAL_FAILED when that step may
+    fail; completed steps' unmatched rows that no later step took become exceptions). An execution that
+    succeeded has sent FINISH, which may have been lost: it is sent again (FINISH is idempotent).
+    Runs created less than `older_than` seconds ago, and executions still RUNNING, are left alone."""
+    with tx() as c:
+        rows = c.execute(
+            "SELECT run_id, execution_arn FROM recon.stream_runs WHERE status IN ('PENDING', 'RUNNING')"
+            " AND execution_arn IS NOT NULL AND created_at < clock_timestamp() - make_interval(secs => %s)"
+            " ORDER BY run_id LIMIT %s", (float(older_than), int(limit))).fetchall()
+    ended = finished = 0
+    for r in rows:
+        try:
+            execution = state_machine.describe(r["execution_arn"])
+            status, stopped = execution["status"], execution.get("stopDate")
+        except Exception as exc:   # noqa: BLE001 — only a missing execution is news; anything else: next sweep
+            if getattr(exc, "response", {}).get("Error", {}).get("Code") != "ExecutionDoesNotExist":
+                logger.exception("the execution of an active run could not be read", extra={"run_id": r["run_id"]})
+                continue
+            status, stopped = "gone", None
+        if status == "RUNNING":
+            continue
+        if stopped is not None and (datetime.now(timezone.utc) - stopped).total_seconds() < older_than:
+            continue   # just ended: its FINISH (or the cancel that stopped it) is on its way
+        if status == "SUCCEEDED":
+            from chalicelib import aws
+
+            aws.send_message("recon-stream-steps", {"kind": "FINISH", "runId": r["run_id"]})
+            finished += 1
+            continue
+        if _fail_open_step(r["run_id"], status):
+            ended += 1
+    return {"activeRuns": len(rows), "ended": ended, "finishResent": finished}
+
+
+def _fail_open_step(run_id: int, execution_status: str) -> bool:
+    from chalicelib.streams import step_worker
+
+    what = ("no longer exists" if execution_status == "gone"
+            else f"ended {execution_status} before the run finished")
+    with tx() as c:
+        run = runtime.get_run(c, run_id, lock=True)
+        if run is None or run["status"] not in runtime.ACTIVE_RUN:
+            return False
+        open_step = c.execute(
+            "SELECT DISTINCT ON (step_order) step_run_id, step_order, status FROM recon.stream_step_runs"
+            " WHERE run_id = %s ORDER BY step_order, attempt_no DESC", (run_id,)).fetchall()
+        first = next((s for s in open_step if s["status"] in ("PENDING", "IN_PROGRESS", "RETRY_WAIT", "CANCELED")),
+                     None)
+        if first is not None:
+            runtime.update_step_run(c, first["step_run_id"], status="FAILED", completed_at=_now(c),
+                                    error_message=f"the run's execution {what}")
+    logger.warning("a run whose execution ended without finishing it is ended",
+                   extra={"run_id": run_id, "execution": execution_status})
+    step_worker.finish_run(run_id)
+    return True
 
 
 def _now(c) -> Any:
