@@ -40,5 +40,9 @@ describe("file pickers", () => {
     const target = document.querySelector('select[name="steps[0].targetInput.id"]') as HTMLSelectElement;
     expect(target.value).toBe("777");
     expect(target.selectedOptions[0].textContent).toBe("file #777");
+    // each picker says, to a screen reader, which side of which step it chooses and what it lists
+    expect(screen.getByLabelText("Source of step 1: which file")).toBe(source);
+    expect(screen.getByLabelText("Target of step 1: which file")).toBe(target);
+    expect(screen.getByRole("button", { name: "Remove step 1" })).toBeTruthy();
   });
 });

@@ -390,7 +390,7 @@ export function StreamEditorPage() {
                       {INPUT_TYPES.filter((t) => i > 0 || !t.startsWith("STEP_OUTPUT")).map((t) => <option key={t} value={t}>{t.replace(/_/g, " ").toLowerCase()}</option>)}
                     </select>
                   </label>
-                  <label className="sr-only" htmlFor={`steps-${i}-${side}-id`}>{side} id</label>
+                  <label className="sr-only" htmlFor={`steps-${i}-${side}-id`}>{side === "sourceInput" ? "Source" : "Target"} of step {st.stepOrder}: which {st[side].type === "FILE" ? "file" : st[side].type === "DATA_SOURCE_SNAPSHOT" ? "data source" : "earlier step"}</label>
                   <select id={`steps-${i}-${side}-id`} name={`steps[${i}].${side}.id`} value={st[side].id || ""} onChange={(e) => patchStep(i, { [side]: { ...st[side], id: Number(e.target.value) } })} aria-invalid={inv(`steps[${i}].${side}`, `steps[${i}].${side}.id`)}>
                     <option value="">choose…</option>
                     {st[side].type === "FILE" && <FileOptions list={pickers.data?.files} selected={st[side].id} />}
@@ -408,7 +408,7 @@ export function StreamEditorPage() {
             </div>
             {warnAt(`steps[${i}]`).filter((w) => !w.field?.includes("Input")).map((w, k) => <div key={k} className="warning">⚠ {w.message}</div>)}
             <div className="actions">
-              <button type="button" className="danger" disabled={s.steps.length === 1} onClick={() => setS((x) => ({ ...x, steps: renumber(x.steps.filter((_, j) => j !== i)) }))}>Remove step</button>
+              <button type="button" className="danger" aria-label={`Remove step ${st.stepOrder}`} disabled={s.steps.length === 1} onClick={() => setS((x) => ({ ...x, steps: renumber(x.steps.filter((_, j) => j !== i)) }))}>Remove step</button>
             </div>
           </fieldset>
         ))}
