@@ -11,7 +11,7 @@ from chalicelib.db.pool import transaction
 from chalicelib.observability import logger
 from chalicelib.runs import wakeups
 
-#: earlier PENDING mismatches re-checked per job (oldest first); the rest wait for the next job
+#: keys with earlier PENDING mismatches re-checked per job (oldest first); the rest wait for the next job
 CONVERGENCE_BATCH = 5000
 
 
@@ -36,9 +36,14 @@ def finalize(job_id, context_for) -> str:
         suspects = conn.execute(
             "SELECT primary_key_value, primary_key, segment_no FROM recon.rechecks WHERE job_id = %s", (job_id,)
         ).fetchall()
+        # per key, not per mismatch: every job records its own mismatch of a difference that persists,
+        # so the oldest PENDING rows would soon all be copies of the same few unfixed keys and a key
+        # fixed later would never be reached
         earlier = conn.execute(
-            "SELECT mismatch_id, primary_key, primary_key_value FROM recon.mismatches WHERE table_name = %s AND resolution_status = 'PENDING'"
-            " AND job_id <> %s ORDER BY detected_at LIMIT %s",
+            "SELECT primary_key_value, (array_agg(primary_key ORDER BY detected_at))[1] AS primary_key,"
+            " array_agg(mismatch_id) AS ids FROM recon.mismatches"
+            " WHERE table_name = %s AND resolution_status = 'PENDING' AND job_id <> %s"
+            " GROUP BY primary_key_value ORDER BY min(detected_at), primary_key_value LIMIT %s",
             (job["table_name"], job_id, CONVERGENCE_BATCH),
         ).fetchall()
     if wait is not None and wait > 0:
@@ -59,7 +64,7 @@ def finalize(job_id, context_for) -> str:
         if earlier:
             c_map, p_map = ctx.fetch_both([tuple(e["primary_key"]) for e in earlier])
             differing = {d.pk_display for d in diff_rows(c_map, p_map, ctx.matcher)}
-            converged_ids = [e["mismatch_id"] for e in earlier if e["primary_key_value"] not in differing]
+            converged_ids = [i for e in earlier if e["primary_key_value"] not in differing for i in e["ids"]]
 
     with transaction() as conn:
         job = conn.execute(
