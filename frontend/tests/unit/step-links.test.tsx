@@ -35,7 +35,8 @@ vi.mock("../../src/services/api", async (orig) =>
         createdAt: "2026-12-02T12:49:07Z", updatedAt: "2026-12-02T12:49:12Z", startedAt: "2026-12-02T12:49:07Z", completedAt: "2026-12-02T12:49:12Z", errorMessage: null,
       }),
       steps: async () => [step(1), step(2), step(3)],
-      artifacts: async () => [artifact(1, "MATCHED", 531), artifact(2, "UNMATCHED_SOURCE", 469), artifact(3, "UNMATCHED_TARGET", 8)],
+      // in the order the API registered them (a snapshot first), as on the stack
+      artifacts: async () => [artifact(4, "SNAPSHOT_SOURCE", 1000), artifact(5, "UNMATCHED_SOURCE", 469), artifact(6, "MATCHED", 531), artifact(7, "UNMATCHED_TARGET", 8)],
     },
     streams: { get: async () => ({ id: 9001, name: "Settlement", steps: [] }) },
   }),
@@ -53,11 +54,12 @@ describe("an exception's step and files", () => {
     const files = await screen.findByRole("table", { name: "files of the step" });
     expect(api.runs.artifacts).toHaveBeenCalledWith(9311);
     const rows = within(files).getAllByRole("row").slice(1);
-    expect(rows.map((r) => r.getAttribute("data-artifact"))).toEqual(["UNMATCHED_TARGET", "MATCHED", "UNMATCHED_SOURCE"]);
+    // then the others as the run page lists them: outputs, then the snapshot (not in the order registered)
+    expect(rows.map((r) => r.getAttribute("data-artifact"))).toEqual(["UNMATCHED_TARGET", "MATCHED", "UNMATCHED_SOURCE", "SNAPSHOT_SOURCE"]);
     expect(rows[0].getAttribute("data-holds-row")).toBe("yes");
     expect(rows[0].textContent).toContain("holds this row");
     expect(rows[1].textContent).not.toContain("holds this row");
-    expect(within(rows[0]).getByRole("link", { name: "stream_9204_step_1_unmatched_target.csv" }).getAttribute("href")).toBe("/files/1103");
+    expect(within(rows[0]).getByRole("link", { name: "stream_9204_step_1_unmatched_target.csv" }).getAttribute("href")).toBe("/files/1107");
     // the run link goes to the step itself, not to the top of the run
     for (const link of screen.getAllByRole("link", { name: /#9204 step 1/ })) expect(link.getAttribute("href")).toBe("/runs/9204#step-1");
   });

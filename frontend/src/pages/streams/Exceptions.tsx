@@ -9,6 +9,7 @@ const candidate = (x: ReconException) => (x.closestCandidate ?? null) as Closest
 import { fmtDate, num, show } from "../../services/format";
 import { Badge, Crumbs, ErrorBox, StaleNotice, FieldError, Kv, Loading, NoRows, Pager, Select, useLoad, useTitle, useUrlState, LoadFailed, invalidFilter } from "../../components/ui";
 import { DownloadButton } from "./Files";
+import { byArtifactOrder } from "./Runs";
 
 const KEYS = ["status", "reason", "side", "streamId", "runId", "reconciliationId", "assignee", "olderThanDays"] as const;
 
@@ -367,7 +368,8 @@ const HOLDS: Record<string, string> = { SOURCE: "UNMATCHED_SOURCE", TARGET: "UNM
 function StepFiles({ x }: { x: ReconException }) {
   const { data, error } = useLoad<Artifact[]>(() => runs.artifacts(x.stepRunId), [x.stepRunId]);
   const holds = HOLDS[x.side];
-  const sorted = [...(data ?? [])].sort((a, b) => Number(b.artifactType === holds) - Number(a.artifactType === holds) || a.id - b.id);
+  // the file holding the row first, then the others as the run page lists them
+  const sorted = [...(data ?? [])].sort((a, b) => Number(b.artifactType === holds) - Number(a.artifactType === holds) || byArtifactOrder(a, b));
   return (
     <section aria-labelledby="step-files">
       <h2 id="step-files">Files of <Link to={`/runs/${x.runId}#step-${x.stepOrder}`}>run #{x.runId} step {x.stepOrder}</Link></h2>

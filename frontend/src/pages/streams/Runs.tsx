@@ -123,6 +123,8 @@ export function RunPage() {
 // varies from step to step (outputs no later step reads are registered after the next step starts).
 const ARTIFACT_ORDER = ["MATCHED", "UNMATCHED_SOURCE", "UNMATCHED_TARGET", "SNAPSHOT_SOURCE", "SNAPSHOT_TARGET"];
 const artifactRank = (t: string) => (ARTIFACT_ORDER.indexOf(t) + ARTIFACT_ORDER.length + 1) % (ARTIFACT_ORDER.length + 1);
+/** A step's files in the order every page lists them: its outputs, then its snapshots. */
+export const byArtifactOrder = (x: Pick<Artifact, "artifactType" | "id">, y: Pick<Artifact, "artifactType" | "id">) => artifactRank(x.artifactType) - artifactRank(y.artifactType) || x.id - y.id;
 
 // A completed step's outputs that no later step reads are registered while its run goes on, so the
 // list is polled until the run ends, and read once more when it does.
@@ -136,7 +138,7 @@ function Artifacts({ stepRunId, runStatus }: { stepRunId: number; runStatus: str
     <table className="grid artifacts" aria-label={`artifacts of step run ${stepRunId}`}>
       <thead><tr><th>Artifact</th><th>File</th><th className="r">Rows</th><th>Checksum</th><th /></tr></thead>
       <tbody>
-        {[...data].sort((x, y) => artifactRank(x.artifactType) - artifactRank(y.artifactType) || x.id - y.id).map((a) => (
+        {[...data].sort(byArtifactOrder).map((a) => (
           <tr key={a.id} data-artifact={a.artifactType} data-checksum={a.checksum ?? ""}>
             <td><Badge value={a.artifactType} /></td>
             <td><Link to={`/files/${a.fileId}`}>{a.filename}</Link></td>
