@@ -354,7 +354,7 @@ class _Runner:
             if not cols:
                 continue
             parts = ", ".join(
-                f"max(CASE WHEN regexp_full_match(v{i}, '[-+]?[0-9]*\\.[0-9]+') THEN length(split_part(v{i}, '.', 2)) END)"
+                f"max(length(regexp_extract(v{i}, '\\.([0-9]+)[^0-9]*$', 1)))"    # 1.50, (1,234.50), 1.50-, $1.50
                 for i in range(len(cols)))
             inner = ", ".join(f"trim(CAST({ident(c)} AS VARCHAR)) AS v{i}" for i, c in enumerate(cols))
             row = self.one(f"SELECT {parts} FROM (SELECT {inner} FROM {side.table} LIMIT 20480)")
@@ -875,7 +875,7 @@ def _why_not_read(kind: str, value: str, unread: bool) -> str:
     if _NUMBER_TEXT.fullmatch(value):
         return (f"is too large for an amount (at most {38 - AMOUNT_SCALE} digits before the decimal "
                 f"point)")
-    return "is not an amount (digits with an optional sign and a '.' before the decimals: -1234.56)"
+    return "is not an amount (read are -1234.56, 1,234.56, (1,234.56), 1,234.56-, $1,234.56; not a decimal comma)"
 
 
 def _in_thread(fn: Callable[[], object]) -> Callable[[], None]:

@@ -47,8 +47,10 @@ class Feature:
         c = ident(self.column)
         if self.kind == "amount":
             if col_type == "VARCHAR":
-                # the cast itself skips ASCII white space; trim() (also no-break spaces) only when it fails
-                return f"COALESCE(TRY_CAST({c} AS {AMOUNT_TYPE}), TRY_CAST(trim({c}) AS {AMOUNT_TYPE}))"
+                # the cast itself skips ASCII white space; trim() (also no-break spaces) only when it
+                # fails, and the spellings of accounting exports only for the values left
+                return (f"COALESCE(TRY_CAST({c} AS {AMOUNT_TYPE}), TRY_CAST(trim({c}) AS {AMOUNT_TYPE}), "
+                        f"{accounting_amount_sql(c)})")
             return f"TRY_CAST({c} AS {AMOUNT_TYPE})"
         if self.kind == "date":
             if col_type in ("DATE",):
@@ -74,6 +76,25 @@ class Feature:
         for n in self.normalize:
             x = normalize_sql(x, n)
         return f"NULLIF(nfc_normalize({x}), '')"
+
+
+_DIGITS = "(?:[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:\\.[0-9]+)?"    # 1234.56 or 1,234.56 (',' every 3 digits)
+
+
+def accounting_amount_sql(c: str) -> str:
+    """An amount as accounting exports write it: thousands separators (1,234.56), a negative in
+    parentheses ((12.50)) or with a trailing minus (12.50-), a currency symbol before or after
+    ($12.50, -€12.50, 12.50 €). A comma is a thousands separator only (1,234 is 1234): a decimal
+    comma is not read (12,50 and 1.234,56 stay unreadable and fail the run)."""
+    # white space at the ends and a currency symbol with the white space next to it go; what is left
+    # must be one of the forms. (Not trim(): written a second time beside the cast of the trimmed
+    # value, the optimizer would compute it ahead for every row.)
+    y = f"regexp_replace({c}, '^[\\s\\pZ]+|[\\s\\pZ]+$|[\\s\\pZ]*\\p{{Sc}}[\\s\\pZ]*', '', 'g')"
+    plain = f"TRY_CAST(replace(y, ',', '') AS {AMOUNT_TYPE})"
+    return (f"list_transform([{y}], lambda y: CASE "
+            f"WHEN regexp_full_match(y, '[-+]?{_DIGITS}') THEN {plain} "
+            f"WHEN regexp_full_match(y, '\\({_DIGITS}\\)|{_DIGITS}-') "
+            f"THEN -TRY_CAST(replace(regexp_replace(y, '[()-]', '', 'g'), ',', '') AS {AMOUNT_TYPE}) END)[1]")
 
 
 def normalize_sql(x: str, n: str) -> str:

@@ -139,9 +139,28 @@ def test_negative_amounts_and_refunds(tmp_path):
 
 
 def test_non_numeric_amount_is_an_error_naming_the_line(tmp_path):
-    with pytest.raises(InputError, match=r"^target input: line 3: v 'twelve' is not an amount \(digits with an "
-                                         r"optional sign and a '\.' before the decimals: -1234\.56\)$"):
+    with pytest.raises(InputError, match=r"^target input: line 3: v 'twelve' is not an amount \(read are -1234\.56, "
+                                         r"1,234\.56, \(1,234\.56\), 1,234\.56-, \$1,234\.56; not a decimal comma\)$"):
         pairs_for(tmp_path, tol("v", absolute="1"), ["1"], ["1", "twelve"])
+
+
+@pytest.mark.parametrize("written,plain", [
+    ("1,234.56", "1234.56"), ("(12.50)", "-12.50"), ("12.50-", "-12.5"), ("$12.50", "12.50"),
+    ("12.50 €", "12.5"), ("-€12.50", "-12.50"), ("(€1,234.00)", "-1234"), ("+1,000,000.00", "1000000"),
+    ("£ 5", "5.00"), ("1,234", "1234"),
+])
+def test_amounts_as_accounting_exports_write_them(tmp_path, written, plain):
+    """Thousands separators, negatives in parentheses or with a trailing minus, currency symbols: each
+    failed the run ('is not an amount')."""
+    got, o = pairs_for(tmp_path, tol("v", absolute="0"), [written, "7.00"], [plain, "7.01"], extra=[eq("w")])
+    assert got == {("s0", "t0")}
+    assert o.unmatched()["s1"]["_detail"] == "v differs by 0.01; tolerance 0.00"
+
+
+@pytest.mark.parametrize("value", ["12,50", "1.234,56", "1,23", "12 34", "(-12.50)", "-12.50-", "1,2345", "$", "()"])
+def test_decimal_commas_and_mixed_signs_stay_unreadable(tmp_path, value):
+    with pytest.raises(InputError, match=rf"^source input: line 2: v '{re.escape(value)}' is not an amount"):
+        pairs_for(tmp_path, tol("v", absolute="0"), [value], ["1"])
 
 
 @pytest.mark.parametrize("value", ["1.12345678901", "0.000000000001", "-7.00000000005", "1.123456789012000"])
