@@ -30,7 +30,10 @@ def as_definition(body: StreamIn | dict) -> dict:
     return d
 
 
-def _references(defn: dict, conn, share_lock: bool = False) -> dict[str, Any]:
+def _references(defn: dict, conn, share_lock: bool = False, archived: set[int] | None = None) -> dict[str, Any]:
+    """The objects the definition refers to that exist; the streams it follows that are ARCHIVED are
+    added to `archived`."""
+    archived = set() if archived is None else archived
     file_ids, ds_ids = [], []
     for s in defn["steps"]:
         for key in ("source_input", "target_input"):
@@ -41,10 +44,12 @@ def _references(defn: dict, conn, share_lock: bool = False) -> dict[str, Any]:
     tc = defn.get("trigger_config") or {}
     stream_ids = set()
     if isinstance(tc.get("streamId"), int):
-        row = fetch_one(conn, "SELECT stream_id FROM recon.streams WHERE stream_id = %s AND kind = 'STREAM'",
+        row = fetch_one(conn, "SELECT stream_id, status FROM recon.streams WHERE stream_id = %s AND kind = 'STREAM'",
                         (tc["streamId"],))
         if row:
             stream_ids.add(row["stream_id"])
+            if row["status"] == "ARCHIVED":
+                archived.add(row["stream_id"])
     return {"files": files.get_files(file_ids, conn, share_lock=share_lock),
             "rule_sets": rule_sets.existing([s["rule_set_id"] for s in defn["steps"]], conn, share_lock=share_lock),
             "data_sources": data_sources.existing(ds_ids, conn, share_lock=share_lock), "streams": stream_ids}
@@ -54,10 +59,14 @@ def check(defn: dict, *, strict_ready: bool, self_id: int | None = None, conn=No
           ) -> tuple[list[Issue], list[Issue]]:
     """share_lock (saving): the referenced files, rule sets and data sources stay locked against a
     concurrent delete until the caller's transaction ends."""
+    archived: set[int] = set()
     with tx(conn) as c:
-        refs = _references(defn, c, share_lock)
+        refs = _references(defn, c, share_lock, archived)
         loop = _chain_loop(defn, self_id, c)
     errors, warnings = check_definition(defn, strict_ready=strict_ready, self_id=self_id, **refs)
+    for sid in archived:   # an archived stream never runs again: a trigger on its completions never fires
+        errors.append(Issue("triggerConfig.streamId", "STREAM_ARCHIVED",
+                            f"stream {sid} is ARCHIVED: it never runs again, so its completions never start this stream"))
     if loop:
         errors.append(Issue("triggerConfig.streamId", "INVALID_VALUE", f"a chain of streams must not loop: {loop}"))
     return errors, warnings

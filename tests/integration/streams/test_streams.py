@@ -173,6 +173,29 @@ def test_event_trigger_config(api, uid):
                  400, "VALIDATION_ERROR", ("triggerConfig.streamId", "STREAM_NOT_FOUND"))
 
 
+def test_following_an_archived_stream_is_an_error(api, uid):
+    # an archived stream never runs again: a stream started by its completions would never start
+    src, tgt, gw, rs = _inputs(api, uid)
+    one = [step(1, ("FILE", src["id"]), ("FILE", tgt["id"]), rs["id"])]
+    upstream = api.stream({"name": f"up {uid}", "triggerType": "MANUAL", "steps": one})["id"]
+    follows = {"name": f"f {uid}", "triggerType": "EVENT", "steps": one,
+               "triggerConfig": {"event": "STREAM_RUN_COMPLETED", "streamId": upstream}}
+    follower = api.stream(follows)["id"]
+    assert api.post(f"/streams/{follower}/validate").json()["data"]["valid"] is True
+    assert api.delete(f"/streams/{upstream}").json()["data"]["status"] == "ARCHIVED"
+    checked = api.post(f"/streams/{follower}/validate").json()["data"]
+    assert checked["valid"] is False
+    assert checked["errors"] == [{"field": "triggerConfig.streamId", "code": "STREAM_ARCHIVED",
+                                  "message": f"stream {upstream} is ARCHIVED: it never runs again, so its completions "
+                                             "never start this stream"}]
+    assert_error(api.post("/streams", follows), 400, "VALIDATION_ERROR", ("triggerConfig.streamId", "STREAM_ARCHIVED"))
+    # a paused stream may be resumed: following it is fine
+    paused = api.stream({"name": f"paused {uid}", "triggerType": "MANUAL", "steps": one})["id"]
+    api.post(f"/streams/{paused}/pause")
+    r = api.put(f"/streams/{follower}", {**follows, "triggerConfig": {"event": "STREAM_RUN_COMPLETED", "streamId": paused}})
+    assert r.status_code == 200, r.text
+
+
 def test_rule_fields_checked_against_each_steps_input(api, uid):
     src, tgt, gw, rs = _inputs(api, uid)
     # step 2 reads step 1's unmatched *target* rows (marketplace columns) as its source: order_id is absent
