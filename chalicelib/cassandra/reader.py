@@ -364,19 +364,25 @@ class CassandraReader:
                 out[key] = dict(zip(self._dict_keys, row)) if as_dict else row
         return out
 
-    def writetimes(self, keys: Sequence[Key], column: str, concurrency: int = 64) -> dict[Key, int | None]:
+    def writetimes(self, keys: Sequence[Key], column: str | Sequence[str], concurrency: int = 64) -> dict[Key, int | None]:
         """``WRITETIME(column)`` per key in microseconds; ``None`` when the row or the value is missing.
+        Several columns: the latest of their write times (a row's last write, whichever column it set).
 
-        Cassandra does not allow WRITETIME on primary-key columns nor (before 5.0) on collections.
+        Cassandra does not allow WRITETIME on primary-key columns nor (before 5.0) on collections; from
+        5.0 a collection's is a list (one per element), of which the latest is taken.
         """
-        _check_identifier("column", column)
-        if column in self.primary_key:
-            raise ValueError(f"WRITETIME is not defined for primary key column {column!r}")
+        columns = [column] if isinstance(column, str) else list(column)
+        if not columns:
+            raise ValueError("WRITETIME needs at least one column")
+        for c in columns:
+            _check_identifier("column", c)
+            if c in self.primary_key:
+                raise ValueError(f"WRITETIME is not defined for primary key column {c!r}")
         checked = [self._check_key(k) for k in keys]
         unique = list(dict.fromkeys(checked))
-        stmt = self._prepare(self._cql_writetime.format(col=protect_name(column)))
+        stmt = self._prepare(self._cql_writetime.format(col="), WRITETIME(".join(protect_name(c) for c in columns)))
         results = self._concurrent(stmt, unique, concurrency, "key")
-        return {k: (int(rows[0][0]) if rows and rows[0][0] is not None else None) for k, rows in zip(unique, results)}
+        return {k: (_latest(rows[0]) if rows else None) for k, rows in zip(unique, results)}
 
     def writetime(self, key: Key, column: str) -> int | None:
         return self.writetimes([key], column)[self._check_key(key)]
@@ -418,6 +424,13 @@ class CassandraReader:
                 if len(found) >= n:
                     break
         return list(found)[:n]
+
+
+def _latest(values: Sequence[Any]) -> int | None:
+    """The latest of a row's WRITETIME values (a collection's is a list from Cassandra 5.0); None if none."""
+    times = [int(t) for v in values if v is not None for t in (v if isinstance(v, (list, tuple)) else (v,))
+             if t is not None]
+    return max(times) if times else None
 
 
 def _check_identifier(what: str, name: object) -> None:

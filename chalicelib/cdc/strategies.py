@@ -21,7 +21,7 @@ from datetime import datetime, timedelta, timezone
 from functools import cached_property
 from typing import Callable, Iterable, Iterator
 
-from chalicelib.cdc.canonical import CASSANDRA, POSTGRES, ColumnSpec, build_canonicalizer
+from chalicelib.cdc.canonical import CASSANDRA, POSTGRES, ColumnSpec, build_canonicalizer, parse_cql_type
 from chalicelib.cdc.catalog import TableConfig
 from chalicelib.cdc.diff import (
     Diff,
@@ -238,12 +238,15 @@ class TableContext:
                         return True
                 return False
             return recent
-        # no updated_at column: the Cassandra write time of the first non-key column
+        # no updated_at column: the Cassandra row's last write, the latest write time of its non-key columns
+        # (any of them may be null; collections only when nothing else is there: WRITETIME refuses them before
+        # Cassandra 5.0)
         others = [n for n in self.names if n not in self.table.primary_key]
         if not others:
             return lambda d: False
+        scalar = [n for n in others if not _multi_cell(self.table.columns[n].type)]
         keys = {d.pk: key_values(d.pk, self.pk_types) for d in diffs if d.cassandra_data is not None}
-        wt = self.cassandra.writetimes(list(keys.values()), others[0]) if keys else {}
+        wt = self.cassandra.writetimes(list(keys.values()), scalar or others) if keys else {}
         cutoff_us = int(cutoff.timestamp() * 1_000_000)
         return lambda d: d.pk in keys and (wt.get(keys[d.pk]) or 0) >= cutoff_us
 
@@ -411,6 +414,12 @@ class Sample(Strategy):
         mism, susp = ctx.split_suspects(diffs)
         return SegmentResult(cassandra_rows=len(c_canon), postgres_rows=p_canon.row_count(), mismatches=mism,
                              suspects=susp)
+
+
+def _multi_cell(cql_type: str) -> bool:
+    """A collection that is not frozen (Cassandra stores it cell by cell)."""
+    t = parse_cql_type(cql_type)
+    return t.is_collection and not t.frozen
 
 
 def _naive_utc(v):
