@@ -23,8 +23,8 @@ from typing import Callable, Optional
 import duckdb
 
 from .explain import explain_unmatched, no_candidate_detail
-from .inputs import (EXPLANATION_COLUMNS, CsvDialect, InputError, csv_dialect, csv_sniff_sql, describe_input,
-                     detect_format, explanation_tail, ident, reader_sql, sql_str, translate_error)
+from .inputs import (EXPLANATION_COLUMNS, CsvDialect, InputError, csv_dialect, csv_line, csv_sniff_sql,
+                     describe_input, detect_format, explanation_tail, ident, reader_sql, sql_str, translate_error)
 from .rules import Cardinality, Operator, Pass, RuleSet, check_columns
 from .sqlparts import AMOUNT_SCALE, AMOUNT_TYPE, CondSQL, Feature, fmt_decimal
 
@@ -250,7 +250,7 @@ class _Runner:
         except InputError as e:
             raise InputError(f"{side.name} input: {e}") from None
         except duckdb.Error as e:
-            raise InputError(f"{side.name} input: {translate_error(e, side.fmt, side.path)}") from None
+            raise InputError(f"{side.name} input: {translate_error(e, side.fmt, side.path, side.dialect)}") from None
         if explanation_tail(side.columns):
             side.columns = side.columns[: -len(EXPLANATION_COLUMNS)]
 
@@ -271,7 +271,7 @@ class _Runner:
         except MatchCanceled:
             raise
         except duckdb.Error as e:
-            raise InputError(f"{side.name} input: {translate_error(e, side.fmt, side.path)}") from None
+            raise InputError(f"{side.name} input: {translate_error(e, side.fmt, side.path, side.dialect)}") from None
         self._check_values(side)
 
     def _month_first(self, src: str, column: str) -> bool:
@@ -302,7 +302,8 @@ class _Runner:
             bad = self.one(f"SELECT CAST({ident(f.column)} AS VARCHAR), {name} IS NULL FROM {side.table} "
                            f"WHERE rowid = {rid} AND {bad_sql}")
             if bad:
-                raise InputError(f"{side.name} input: {side.line_word()} {rid + side.line_offset()}: "
+                where = csv_line(side.path, side.dialect, row=rid) if side.dialect else rid + side.line_offset()
+                raise InputError(f"{side.name} input: {side.line_word()} {where}: "
                                  f"{f.column} {bad[0]!r} {_why_not_read(f.kind, bad[0], bad[1])}")
 
     @staticmethod

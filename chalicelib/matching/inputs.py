@@ -235,16 +235,21 @@ _FOUND_RE = re.compile(r"Expected Number of Columns: (\d+) Found: (\d+)")
 _LINE_SIZE_RE = re.compile(r"Maximum line size of (\d+) bytes exceeded\. Actual Size: ?(\d+) bytes")
 
 
-def translate_error(exc: Exception, fmt: str, path: Optional[str] = None) -> InputError:
+def translate_error(exc: Exception, fmt: str, path: Optional[str] = None,
+                    dialect: Optional[CsvDialect] = None) -> InputError:
     """A DuckDB read error as an InputError naming the line and the problem (for JSON lines, with
-    ``path``, the line is checked: see _jsonl_bad_line)."""
+    ``path``, the line is checked: see _jsonl_bad_line; for CSV, with ``path`` and ``dialect``, the
+    line is the file's own: see csv_line)."""
     msg = str(exc)
     if fmt == "CSV":
         m = _LINE_RE.search(msg)
         line = m.group(1) if m else "?"
+        if m and path and dialect:
+            line = str(csv_line(path, dialect, reader_line=int(line)))
         f = _FOUND_RE.search(msg)
         if f:
-            return InputError(f"line {line}: {f.group(2)} fields, header has {f.group(1)}")
+            found = int(f.group(2))
+            return InputError(f"line {line}: {found} field{'' if found == 1 else 's'}, header has {f.group(1)}")
         if "unterminated quote" in msg.lower() or "quote" in msg.lower() and "unterminated" in msg.lower():
             return InputError(f"line {line}: unterminated quoted field")
         if "utf-8" in msg.lower() or "unicode" in msg.lower():
@@ -268,6 +273,32 @@ def translate_error(exc: Exception, fmt: str, path: Optional[str] = None) -> Inp
     # DuckDB names the local path ("File '/tmp/x' too small to be a Parquet file"): say "the file"
     first = re.sub(r"^File '[^']*' (?:is )?", "the file is ", first)
     return InputError(f"not a readable Parquet file: {re.sub(chr(39) + '[^' + chr(39) + ']*' + chr(39), 'the file', first)}")
+
+
+def csv_line(path: str, dialect: CsvDialect, *, row: Optional[int] = None,
+             reader_line: Optional[int] = None) -> int:
+    """The line of the file (1-based, as an editor counts them) where data row ``row`` (0-based, as
+    loaded) starts, or where the record DuckDB's reader names as line ``reader_line`` starts. Empty
+    lines hold no row, and a quoted field may span lines: row + 2 is the line only in a file with
+    neither; DuckDB's own count includes the empty lines but not the line breaks inside quotes.
+    Reads the file up to there (on the error path only)."""
+    encoding = "utf-16" if dialect.encoding == "utf-16" else "utf-8-sig"
+    start, records, data = 1, 0, -1          # data -1: the header
+    try:
+        with open(path, newline="", encoding=encoding, errors="replace") as fh:
+            reader = csv.reader(fh, delimiter=dialect.delimiter, quotechar='"', doublequote=True)
+            for rec in reader:
+                records += 1
+                if rec:
+                    if data == row:
+                        return start
+                    data += 1
+                if records == reader_line:
+                    return start
+                start = reader.line_num + 1
+    except (OSError, csv.Error):
+        pass
+    return reader_line if reader_line is not None else (row or 0) + 2
 
 
 def _jsonl_bad_line(path: str, reported: int) -> tuple[int, Optional[str]]:
@@ -368,7 +399,7 @@ def _csv_scan(con, path: str, dialect: CsvDialect) -> tuple[int, dict[str, str]]
     try:
         vals = list(con.execute(f"SELECT {', '.join(checks)} FROM {csv_reader_sql(path, dialect)}").fetchone())
     except duckdb.Error as e:
-        raise translate_error(e, "CSV") from None
+        raise translate_error(e, "CSV", path, dialect) from None
     rows = int(vals.pop(0))
     out: dict[str, str] = {n: "VARCHAR" for n in dialect.header}
     if rows == 0:

@@ -211,3 +211,35 @@ def test_utf16_text_as_excel_saves_unicode_text_is_read(tmp_path):
     be.write_bytes("id\tamount\r\n1\t2\r\n".encode("utf-16-be").join([b"\xfe\xff", b""]))
     with pytest.raises(InputError, match=r"^line 1: the file is UTF-16 big-endian text; save it as CSV UTF-8"):
         inspect_file(str(be), format="CSV")
+
+
+@pytest.mark.parametrize("body,line", [
+    ('a,b\n1,2\n\n\n3,4,5\n', 5),                       # empty lines hold no row
+    ('a,b\n1,"two\nlines"\n3,4,5\n', 4),                # a quoted field spans two lines
+    ('a,b\r\n1,"x\r\ny\r\nz"\r\n\r\n3,4,5\r\n', 6),
+])
+def test_a_malformed_line_is_named_by_its_line_in_the_file(tmp_path, body, line):
+    """The reader's line count skipped the line breaks inside quoted fields: 'line 3' for a row on
+    line 4 of the file."""
+    with pytest.raises(InputError) as exc:
+        inspect_file(write(tmp_path, "x.csv", body))
+    assert str(exc.value) == f"line {line}: 3 fields, header has 2"
+
+
+@pytest.mark.parametrize("body,line", [
+    ('id,amount\n1,10\n\n2,zz\n', 4),                    # was line 3: the empty line was not counted
+    ('id,amount,memo\n1,10,"a\nb"\n2,zz,c\n', 4),        # was line 3: nor the line inside the quotes
+    ('id,amount\n1,10\n2,zz\n', 3),
+])
+def test_an_unreadable_value_is_named_by_its_line_in_the_file(tmp_path, body, line):
+    from .helpers import eq, p, rule_set, run_files, tol
+    src = write(tmp_path, "s.csv", body)
+    tgt = write(tmp_path, "t.csv", "id,amount\n1,10\n")
+    with pytest.raises(InputError) as exc:
+        run_files(src, tgt, rule_set(p("p", eq("id"), tol("amount", absolute="0"))), tmp_path / "out")
+    assert str(exc.value).startswith(f"source input: line {line}: amount 'zz' is not an amount")
+
+
+def test_one_field_is_singular(tmp_path):
+    with pytest.raises(InputError, match=r"^line 3: 1 field, header has 2$"):
+        inspect_file(write(tmp_path, "x.csv", "a,b\n1,2\n   \n"))
