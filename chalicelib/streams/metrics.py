@@ -6,7 +6,7 @@
   that fell as runs moved on would read as a counter reset to Prometheus' rate())
 - `recon_stream_step_duration_seconds{stream_id, step_order}` — histogram of completed attempts
 - `recon_stream_matched_records_total{stream_id}` — source rows matched by completed steps
-- `recon_stream_open_exceptions{stream_id}` — exceptions still OPEN
+- `recon_stream_open_exceptions{stream_id}` — exceptions still OPEN (0 for a stream, not archived, with none)
 - `recon_stream_runs_active{stream_id}` — runs PENDING or RUNNING
 """
 from __future__ import annotations
@@ -42,8 +42,13 @@ class StreamsCollector(Collector):
             matched = conn.execute(
                 "SELECT r.stream_id, coalesce(sum(s.matched_source_rows), 0) AS n FROM recon.stream_step_runs s"
                 " JOIN recon.stream_runs r USING (run_id) WHERE s.status = 'COMPLETED' GROUP BY 1 ORDER BY 1").fetchall()
-            open_exc = conn.execute("SELECT stream_id, count(*) AS n FROM recon.stream_exceptions WHERE status = 'OPEN'"
-                                    " GROUP BY 1 ORDER BY 1").fetchall()
+            # every stream that is not archived has a value, 0 once its last exception is resolved or ignored
+            # (a series that vanished would leave dashboards without data instead of showing the queue emptied)
+            open_exc = conn.execute(
+                "SELECT stream_id, sum(n)::bigint AS n FROM ("
+                " SELECT stream_id, count(*) AS n FROM recon.stream_exceptions WHERE status = 'OPEN' GROUP BY 1"
+                " UNION ALL SELECT stream_id, 0 FROM recon.streams WHERE kind = 'STREAM' AND status <> 'ARCHIVED'"
+                ") o GROUP BY 1 ORDER BY 1").fetchall()
             durations = conn.execute(_DURATIONS).fetchall()
 
         c = CounterMetricFamily("recon_stream_runs", "Stream runs that ended, by stream and final status",

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from tests.integration.streams.conftest import SOURCE_CSV, TARGET_CSV, assert_error
+from tests.integration.streams.conftest import SOURCE_CSV, TARGET_CSV, assert_error, step, wait_for
 
 
 @pytest.fixture
@@ -130,6 +130,28 @@ def test_reconciliation_exceptions(api, reconciliation):
     assert_error(api.get(f"/reconciliations/{rec['id']}/exceptions", side="LEFT"), 400, "VALIDATION_ERROR",
                  ("side", "INVALID_VALUE"))
     assert_error(api.get("/reconciliations/999999999/exceptions"), 404, "NOT_FOUND")
+
+
+def test_open_exceptions_of_a_stream_read_zero_once_all_are_closed(api, uid):
+    # the gauge of a stream whose queue was emptied reads 0, it does not vanish from /metrics
+    src = api.upload(f"ex_m_src_{uid}.csv", SOURCE_CSV)
+    tgt = api.upload(f"ex_m_tgt_{uid}.csv", TARGET_CSV)
+    stream = api.stream({"name": f"open {uid}", "triggerType": "MANUAL",
+                         "steps": [step(1, ("FILE", src["id"]), ("FILE", tgt["id"]), api.rule_set()["id"])]})
+
+    def gauge():
+        found = [line for line in api.get("/metrics").text.splitlines()
+                 if line.startswith(f'recon_stream_open_exceptions{{stream_id="{stream["id"]}"}} ')]
+        return [float(line.split()[-1]) for line in found]
+
+    assert gauge() == [0.0]                      # not run yet
+    run_id = api.post(f"/streams/{stream['id']}/runs").json()["data"]["runId"]
+    wait_for(lambda: api.get(f"/stream-runs/{run_id}").json()["data"]["status"] == "COMPLETED", 60, "the run")
+    open_ = api.get("/exceptions", runId=run_id, pageSize=100).json()["data"]["items"]
+    assert open_ and gauge() == [float(len(open_))]
+    for e in open_:
+        assert api.patch(f"/exceptions/{e['id']}", {"status": "RESOLVED"}).status_code == 200
+    assert gauge() == [0.0]
 
 
 def test_a_deep_page_looks_up_who_closed_only_the_rows_it_shows(stack_env, reconciliation, monkeypatch):
