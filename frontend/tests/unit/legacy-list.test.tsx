@@ -10,7 +10,7 @@ vi.mock("../../src/services/api", async (orig) =>
       list: async () => pageOf([rec]),
       get: async () => one,
       status: async () => ({ id: 12001, status: "COMPLETED", progress: 100 }),
-      exceptions: async () => pageOf([]),
+      exceptions: async () => pageOf([{ id: 77001, side: "TARGET", rowKey: "MP-0000035", reason: "TOLERANCE_EXCEEDED", status: "OPEN" }]),
     },
     files: { get: async (id: number) => ({ id, filename: "stream_9201_step_1_snapshot_source.csv" }) },
     ruleSets: { get: async () => ({ id: 50, name: "Orders vs marketplace payouts" }) },
@@ -36,5 +36,8 @@ describe("a reconciliation", () => {
     expect(kv("target file").textContent).toBe("—");
     expect(kv("rule set").textContent).toBe("Orders vs marketplace payouts");
     expect(kv("exceptions").querySelector("a")!.getAttribute("href")).toBe("/exceptions?reconciliationId=12001");
+    // its exceptions' side is a badge, as in the exceptions queue
+    const row = (await screen.findByRole("link", { name: "77001" })).closest("tr")!;
+    expect([...row.querySelectorAll(".badge")].map((b) => b.getAttribute("data-status"))).toEqual(["TARGET", "TOLERANCE_EXCEEDED", "OPEN"]);
   });
 });

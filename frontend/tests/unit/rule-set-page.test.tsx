@@ -41,6 +41,16 @@ describe("rule set versions", () => {
     expect(note.querySelector("a")!.getAttribute("href")).toBe("/rule-sets/50");
   });
 
+  it("names each condition's fields in words, not by their API paths", async () => {
+    await open("/rule-sets/50");
+    await screen.findByRole("heading", { name: "Edit rule set (v3; saving creates v4)" });
+    expect((screen.getByLabelText("Source column of condition 1 in pass 1") as HTMLInputElement).value).toBe("amount");
+    expect((screen.getByLabelText("Target column of condition 1 in pass 1") as HTMLInputElement).value).toBe("gross");
+    expect((screen.getByLabelText("Operator of condition 1 in pass 1") as HTMLSelectElement).value).toBe("AMOUNT_TOLERANCE");
+    expect(screen.getByRole("checkbox", { name: "trim (normalize of condition 1 in pass 1)" })).toBeTruthy();
+    expect(screen.queryByLabelText(/conditions\[/)).toBeNull();
+  });
+
   it("the latest version has no such notice", async () => {
     await open("/rule-sets/50");
     await screen.findByRole("heading", { name: "Edit rule set (v3; saving creates v4)" });

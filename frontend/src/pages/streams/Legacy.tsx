@@ -156,7 +156,7 @@ export function LegacyDetailPage() {
       {exc.data && exc.data.items.length > 0 && (
         <table className="grid" aria-label="exceptions">
           <thead><tr><th>Id</th><th>Side</th><th>Row</th><th>Reason</th><th>Status</th></tr></thead>
-          <tbody>{exc.data.items.map((x) => <tr key={x.id}><td><Link to={`/exceptions/${x.id}`}>{x.id}</Link></td><td>{x.side}</td><td><code>{x.rowKey}</code></td><td><Badge value={x.reason} /></td><td><Badge value={x.status} /></td></tr>)}</tbody>
+          <tbody>{exc.data.items.map((x) => <tr key={x.id}><td><Link to={`/exceptions/${x.id}`}>{x.id}</Link></td><td><Badge value={x.side} /></td><td><code>{x.rowKey}</code></td><td><Badge value={x.reason} /></td><td><Badge value={x.status} /></td></tr>)}</tbody>
         </table>
       )}
       {exc.data && <Pager page={exc.data.page} totalPages={exc.data.totalPages} totalItems={exc.data.totalItems} onPage={(p) => set({ page: p })} />}

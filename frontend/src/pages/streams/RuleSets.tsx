@@ -161,12 +161,14 @@ export function RuleSetEditorPage() {
               <tbody>
                 {p.conditions.map((c, k) => {
                   const base = `passes[${i}].conditions[${k}]`;
+                  // each field named in words for a screen reader (the header cell is above, the pass around)
+                  const of = `of condition ${k + 1} in pass ${i + 1}`;
                   return (
                     <tr key={k} data-condition={`${i}.${k}`}>
-                      <td><input aria-label={`${base}.source`} name={`${base}.source`} list="columns" value={c.source} onChange={(e) => patchCond(i, k, { source: e.target.value })} aria-invalid={inv(`${base}.source`)} />{fe(`${base}.source`)}</td>
-                      <td><input aria-label={`${base}.target`} name={`${base}.target`} list="columns" value={c.target} onChange={(e) => patchCond(i, k, { target: e.target.value })} aria-invalid={inv(`${base}.target`)} />{fe(`${base}.target`)}</td>
+                      <td><input aria-label={`Source column ${of}`} name={`${base}.source`} list="columns" value={c.source} onChange={(e) => patchCond(i, k, { source: e.target.value })} aria-invalid={inv(`${base}.source`)} />{fe(`${base}.source`)}</td>
+                      <td><input aria-label={`Target column ${of}`} name={`${base}.target`} list="columns" value={c.target} onChange={(e) => patchCond(i, k, { target: e.target.value })} aria-invalid={inv(`${base}.target`)} />{fe(`${base}.target`)}</td>
                       <td>
-                        <select aria-label={`${base}.operator`} name={`${base}.operator`} value={c.operator} onChange={(e) => patchCond(i, k, { ...emptyCondition(e.target.value as Condition["operator"]), source: c.source, target: c.target, normalize: c.normalize })}>
+                        <select aria-label={`Operator ${of}`} name={`${base}.operator`} value={c.operator} onChange={(e) => patchCond(i, k, { ...emptyCondition(e.target.value as Condition["operator"]), source: c.source, target: c.target, normalize: c.normalize })}>
                           {OPERATORS.map((o) => <option key={o}>{o}</option>)}
                         </select>
                         {fe(`${base}.operator`)}{fe(base)}
@@ -197,7 +199,7 @@ export function RuleSetEditorPage() {
                       <td className="normalize">
                         {NORMALIZERS.map((n) => (
                           <label key={n} className="chip">
-                            <input type="checkbox" checked={!!c.normalize?.includes(n)} onChange={(e) => patchCond(i, k, { normalize: toggle(c.normalize ?? [], n, e.target.checked) })} />
+                            <input type="checkbox" aria-label={`${n.toLowerCase().replace(/_/g, " ")} (normalize ${of})`} checked={!!c.normalize?.includes(n)} onChange={(e) => patchCond(i, k, { normalize: toggle(c.normalize ?? [], n, e.target.checked) })} />
                             {n.toLowerCase().replace(/_/g, " ")}
                           </label>
                         ))}
