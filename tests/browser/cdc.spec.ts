@@ -72,8 +72,11 @@ test("trigger a CHECKSUM job, watch it complete with the demo drift, resolve a m
   const first = rows.first();
   const key = (await first.locator("code").textContent())!.trim();
   expect(injected.has(key)).toBe(true);
-  await first.getByRole("button").click();
+  // chosen from the keyboard: the comparison (after every row in the tab order) takes the focus
+  await first.getByRole("button").focus();
+  await page.keyboard.press("Enter");
   await expect(page).toHaveURL(/selected=/);
+  await expect(page.getByRole("article", { name: "mismatch detail" }).locator("h2")).toBeFocused();
   const compare = page.getByRole("table", { name: "row comparison" });
   await expect(compare).toBeVisible();
   const differing = compare.locator("tr[data-differs=yes]");
@@ -85,9 +88,14 @@ test("trigger a CHECKSUM job, watch it complete with the demo drift, resolve a m
   expect(await same.nth(0).textContent()).toBe(await same.nth(1).textContent());
   await shot(page, "cdc-mismatch");
 
-  // resolve it with a note, from the keyboard
-  await page.getByLabel("Notes").fill("Re-synced from Cassandra by the on-call engineer");
-  await page.getByRole("button", { name: "Mark resolved" }).click();
+  // resolve it with a note, from the keyboard: the notes are a few Tab presses from the comparison's heading
+  const notes = page.getByLabel("Notes");
+  for (let i = 0; i < 4 && !(await notes.evaluate((e) => e === document.activeElement)); i++) await page.keyboard.press("Tab");
+  await expect(notes).toBeFocused();
+  await page.keyboard.type("Re-synced from Cassandra by the on-call engineer");
+  await page.keyboard.press("Tab");
+  await expect(page.getByRole("button", { name: "Mark resolved" })).toBeFocused();
+  await page.keyboard.press("Enter");
   await expect(page.getByRole("status")).toContainText(/marked manual resolved/i);
   await expect(first.locator(".badge[data-status=MANUAL_RESOLVED]")).toBeVisible();
   const id = await first.getAttribute("data-mismatch");
