@@ -856,6 +856,11 @@ def run_match(source_path: str, target_path: str, rule_set: RuleSet, out_dir: st
         raise MatchCanceled("the run was canceled") from None
     except MatchCanceled:
         raise
+    except duckdb.OutOfRangeException:
+        # every amount fits DECIMAL(38,10), but a group's sum or a percent allowance of amounts near
+        # 10^28 may not: an error of the inputs, not DuckDB's "Overflow in HUGEINT addition"
+        raise InputError(f"a sum, difference or tolerance computed from the amounts has more than {38 - AMOUNT_SCALE} "
+                         f"digits before the decimal point") from None
     finally:
         stop.set()
         if watcher.is_alive():

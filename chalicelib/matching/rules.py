@@ -82,9 +82,19 @@ class Condition(_Model):
 
     @field_validator("absolute", "percent")
     @classmethod
-    def _non_negative_decimal(cls, v):
-        if v is not None and (not v.is_finite() or v < 0):
+    def _non_negative_decimal(cls, v, info):
+        if v is None:
+            return v
+        if not v.is_finite() or v < 0:
             raise PydanticCustomError("range", "must be a number >= 0")
+        # what the engine computes exactly (amounts are DECIMAL(38,10), a percent's rate keeps its
+        # product with an amount within 38 digits); beyond it every run failed with DuckDB's
+        # conversion error, or a tolerance of 0.000000000001 was rounded to 0
+        if v >= Decimal(10) ** 28:
+            raise PydanticCustomError("OUT_OF_RANGE", "must be < 10^28")
+        most = 10 if info.field_name == "absolute" else 6
+        if -v.normalize().as_tuple().exponent > most:
+            raise PydanticCustomError("INVALID_VALUE", f"must have at most {most} decimals")
         return v
 
     @field_validator("days_before", "days_after")

@@ -121,7 +121,13 @@ def dec_literal(v: Decimal) -> str:
 
 
 def rate_literal(percent: Decimal) -> str:
-    return f"CAST({sql_str(format(percent / 100, 'f'))} AS DECIMAL(18,10))"
+    """percent / 100 as an exact decimal of the fewest decimals it needs: a product with an amount
+    (scale 10) then keeps 38 − 10 − its decimals integer digits (DECIMAL(18,10) left 18, so the
+    allowance of 10 % of 1e20 overflowed), and the rate is never rounded (a percent has at most 6
+    decimals: at most 8 here)."""
+    rate = (Decimal(percent) / 100).normalize()
+    scale = max(0, -rate.as_tuple().exponent)
+    return f"CAST({sql_str(format(rate, 'f'))} AS DECIMAL(38,{scale}))"
 
 
 def allowance_sql(c: Condition, base: str) -> str:
@@ -130,7 +136,9 @@ def allowance_sql(c: Condition, base: str) -> str:
     if c.absolute is not None:
         parts.append(dec_literal(c.absolute))
     if c.percent is not None:
-        parts.append(f"CAST(abs({base}) * {rate_literal(c.percent)} AS {AMOUNT_TYPE})")
+        # cut (not rounded) to the amounts' 10 decimals: a difference of at most 10 decimals is within
+        # the exact allowance exactly when it is within the cut one
+        parts.append(f"CAST(trunc(abs({base}) * {rate_literal(c.percent)}, {AMOUNT_SCALE}) AS {AMOUNT_TYPE})")
     return parts[0] if len(parts) == 1 else f"greatest({parts[0]}, {parts[1]})"
 
 

@@ -185,6 +185,22 @@ def test_amount_json_double_with_more_than_ten_decimals_is_an_error(tmp_path):
                   tmp_path / "out")
 
 
+def test_percent_tolerance_of_large_amounts(tmp_path):
+    """10 % of 1e20 overflowed the product of DECIMAL(38,10) and DECIMAL(18,10) (a DuckDB error)."""
+    got, o = pairs_for(tmp_path, tol("v", percent="10"), ["100000000000000000000.00", "200000000000000000000.00"],
+                       ["110000000000000000000.00", "220000000000000000000.01"], extra=[eq("w")])
+    assert got == {("s0", "t0")}
+    assert o.unmatched()["s1"]["_detail"] == ("v differs by 20000000000000000000.01; "
+                                              "tolerance 20000000000000000000.00")
+
+
+def test_sum_or_difference_beyond_28_digits_is_an_input_error(tmp_path):
+    big = "9" * 28
+    with pytest.raises(InputError, match=r"^a sum, difference or tolerance computed from the amounts has more "
+                                         r"than 28 digits before the decimal point$"):
+        pairs_for(tmp_path, tol("v", absolute="0"), [big], ["-" + big], extra=[eq("w")])
+
+
 def test_amount_too_large_is_named_as_such(tmp_path):
     big = "1" * 29
     with pytest.raises(InputError, match=rf"^source input: line 2: v '{big}' is too large for an amount "

@@ -35,6 +35,24 @@ def test_threshold_out_of_range_is_located():
     assert errs == {"passes[2].conditions[1].threshold": "must be between 0 and 1"}
 
 
+def test_tolerances_the_engine_cannot_compute_exactly_are_located():
+    """An absolute of 1e40 or with 12 decimals, a percent of 1e28 or of 7 decimals passed and every
+    run of the rule set failed with DuckDB's conversion error (or rounded the tolerance to 0)."""
+    d = {"name": "x", "passes": [p("a", eq("k"), tol("v", absolute="1e40")),
+                                 p("b", eq("k"), tol("v", absolute="0.000000000001")),
+                                 p("c", eq("k"), tol("v", percent="1e28")),
+                                 p("d", eq("k"), tol("v", percent="0.0000001")),
+                                 p("e", eq("k"), tol("v", absolute="9999999999999999999999999999.9999999999",
+                                                     percent="1000000000000000.000001"))]}
+    with pytest.raises(ValidationError) as exc:
+        RuleSet.model_validate(d)
+    assert {e["field"]: (e["code"], e["message"]) for e in error_list(exc.value)} == {
+        "passes[0].conditions[1].absolute": ("OUT_OF_RANGE", "must be < 10^28"),
+        "passes[1].conditions[1].absolute": ("INVALID_VALUE", "must have at most 10 decimals"),
+        "passes[2].conditions[1].percent": ("OUT_OF_RANGE", "must be < 10^28"),
+        "passes[3].conditions[1].percent": ("INVALID_VALUE", "must have at most 6 decimals")}
+
+
 def test_describe_errors_reads_like_the_issue():
     d = {"name": "x", "passes": [p("a", eq("k"), sim("n", threshold=-0.1))]}
     with pytest.raises(ValidationError) as exc:
