@@ -26,6 +26,10 @@ ORDER BY table_name, completed_at DESC, job_id DESC
 # The row gauges are "Total rows in ... table": only strategies that count the whole table report them
 # (SAMPLE counts its sample, TIMESTAMP_RANGE the rows of its window; docs/decisions.md).
 _WHOLE_TABLE = "AND validation_strategy IN ('ROW_COUNT', 'CHECKSUM')"
+# "Percentage of records out of sync" of the table: a TIMESTAMP_RANGE job's drift is that of the rows of its
+# window (3 of 30 recent rows read 10 %, none of them 0 % whatever the rest of the table holds), so it does
+# not replace the table's figure; a SAMPLE job's is an estimate of the whole table and does.
+_TABLE_DRIFT = "AND validation_strategy <> 'TIMESTAMP_RANGE'"
 
 # A job's time to complete is its duration_seconds as the jobs API shows it (completed_at - started_at,
 # both in whole seconds): a client adding up the listed durations gets _sum, and buckets agree with them.
@@ -62,7 +66,7 @@ class ReconciliationCollector(Collector):
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             latest = {
                 column: conn.execute(_LATEST.format(column=column, strategies=strategies)).fetchall()
-                for column, strategies in (("drift_percentage", ""), ("cassandra_row_count", _WHOLE_TABLE),
+                for column, strategies in (("drift_percentage", _TABLE_DRIFT), ("cassandra_row_count", _WHOLE_TABLE),
                                            ("postgres_row_count", _WHOLE_TABLE))
             }
             mismatches = conn.execute(
