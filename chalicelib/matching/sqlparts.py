@@ -245,15 +245,17 @@ class CondSQL:
         if c.operator is Operator.AMOUNT_TOLERANCE:
             return (f"'{_q(c.source)} differs by ' || {fmt_decimal(f'abs({self.amount_diff()})', self.scale)} || "
                     f"'; tolerance ' || {fmt_decimal(allowance_sql(c, self.s), self.scale)}")
+        # two columns of the same name are told apart by their side ('date is 5 days after date' read
+        # like a date compared with itself)
+        tn, sn = ((f"target {c.target}", f"source {c.source}") if c.target == c.source else (c.target, c.source))
         if c.operator is Operator.DATE_WINDOW:
-            b, a = c.days()
             d = self.date_diff()
-            return (f"'{_q(c.target)} is ' || abs({d}) || ' day' || (CASE WHEN abs({d}) = 1 THEN '' ELSE 's' END) || "
-                    f"(CASE WHEN {d} < 0 THEN ' before ' ELSE ' after ' END) || '{_q(c.source)}; window "
+            return (f"'{_q(tn)} is ' || abs({d}) || ' day' || (CASE WHEN abs({d}) = 1 THEN '' ELSE 's' END) || "
+                    f"(CASE WHEN {d} < 0 THEN ' before ' ELSE ' after ' END) || '{_q(sn)}; window "
                     f"{window_text(c)}'")
         if c.operator is Operator.SIMILARITY:
-            return (f"'{_q(c.target)} is ' || {similarity_text_sql(self.similarity(), c.threshold)} || "
-                    f"' similar to {_q(c.source)} ({c.algorithm.value}); threshold {threshold_text(c.threshold)}'")
+            return (f"'{_q(tn)} is ' || {similarity_text_sql(self.similarity(), c.threshold)} || "
+                    f"' similar to {_q(sn)} ({c.algorithm.value}); threshold {threshold_text(c.threshold)}'")
         return f"'{_q(c.source)} differs from {_q(c.target)}'"
 
 

@@ -146,7 +146,7 @@ def test_reason_sentences(tmp_path):
     # ORD-2 meets pass 1 (reference and amount; that pass has no date condition)
     assert "ORD-2" not in u
     assert u["ORD-3"]["_reason"] == "BELOW_SIMILARITY" and u["ORD-3"]["_closest_key"] == "TX-3"
-    assert u["ORD-3"]["_detail"].startswith("name is 0.") and u["ORD-3"]["_detail"].endswith("threshold 0.9")
+    assert u["ORD-3"]["_detail"].startswith("target name is 0.") and u["ORD-3"]["_detail"].endswith("threshold 0.9")
     assert u["ORD-4"]["_reason"] == "NO_CANDIDATE" and u["ORD-4"]["_closest_key"] == ""
 
 
@@ -155,7 +155,7 @@ def test_date_out_of_window_sentence(tmp_path):
     o = match(tmp_path, S, [["s1", "R", "1", "2026-02-20", ""]], T, [["t1", "R", "1", "2026-02-25", ""]], rs)
     u = o.unmatched()["s1"]
     assert u["_reason"] == "DATE_OUT_OF_WINDOW" and u["_failed_condition"] == "date"
-    assert u["_detail"] == "date is 5 days after date; window 0 days before to 2 days after"
+    assert u["_detail"] == "target date is 5 days after source date; window 0 days before to 2 days after"
 
 
 def test_default_row_key_is_the_row_number(tmp_path):
@@ -173,7 +173,7 @@ def test_amount_only_block_explains_near_misses_within_a_month(tmp_path):
     o = match(tmp_path, S, src, T, tgt, rs)
     assert o.matched == []
     assert o.unmatched()["s1"]["_reason"] == "DATE_OUT_OF_WINDOW"
-    assert o.unmatched()["s1"]["_detail"] == "date is 9 days after date; window 0 days before to 2 days after"
+    assert o.unmatched()["s1"]["_detail"] == "target date is 9 days after source date; window 0 days before to 2 days after"
     assert o.unmatched()["s2"]["_reason"] == "NO_CANDIDATE"
 
 

@@ -310,7 +310,7 @@ def test_similarity_sentence_never_shows_a_failing_value_as_the_threshold(tmp_pa
     """0.8875 against 0.89 read 'is 0.89 similar ...; threshold 0.89': the value is rounded down."""
     rs = rule_set(p("p", eq("w"), sim("v", algorithm=algorithm, threshold=threshold)))
     o = match(tmp_path, H, [["s0", a, "k"]], H, [["t0", b, "k"]], rs)
-    assert o.unmatched()["s0"]["_detail"] == (f"v is {shown} similar to v ({algorithm}); threshold {threshold}")
+    assert o.unmatched()["s0"]["_detail"] == (f"target v is {shown} similar to source v ({algorithm}); threshold {threshold}")
 
 
 def test_similarity_with_normalize(tmp_path):
