@@ -5,7 +5,8 @@ import { cleanup, fireEvent, screen, waitFor } from "@testing-library/react";
 import { pageOf, renderAt } from "./render";
 
 const ruleSetsAll = Array.from({ length: 150 }, (_, i) => ({ id: i + 1, name: `Rule set ${i + 1}`, version: 1 }));
-const streamsAll = Array.from({ length: 150 }, (_, i) => ({ id: 9001 + i, name: `Stream ${9001 + i}`, status: "ACTIVE" }));
+// stream 9002 is archived
+const streamsAll = Array.from({ length: 150 }, (_, i) => ({ id: 9001 + i, name: `Stream ${9001 + i}`, status: i === 1 ? "ARCHIVED" : "ACTIVE" }));
 const last = streamsAll[149];
 // a stream whose step uses the last rule set and that runs after the last stream
 const stream = {
@@ -100,10 +101,19 @@ describe("lists read whole, names read by id", () => {
     expect(rs.options).toHaveLength(151); // "choose…" and the 150
     const after = (await screen.findByDisplayValue("Stream 9150 (#9150)")) as HTMLSelectElement;
     expect(after.name).toBe("triggerConfig.streamId");
-    // every stream but the one edited (a stream cannot follow itself)
-    expect(optionTexts(after)).toEqual(["choose a stream…", ...streamsAll.slice(1).map((x) => `${x.name} (#${x.id})`)]);
+    // every stream but the one edited (a stream cannot follow itself) and the archived one (it never runs again)
+    expect(optionTexts(after)).toEqual(["choose a stream…", ...streamsAll.slice(2).map((x) => `${x.name} (#${x.id})`)]);
     fireEvent.change(after, { target: { value: "9120" } });
     expect(after.selectedOptions[0].textContent).toBe("Stream 9120 (#9120)");
+  });
+
+  it("a stream that follows an archived one still shows it, as archived", async () => {
+    const api = await import("../../src/services/api");
+    vi.mocked(api.streams.get).mockImplementationOnce(async () => ({ ...stream, triggerConfig: { event: "STREAM_RUN_COMPLETED", streamId: 9002 } }) as never);
+    const { StreamEditorPage } = await import("../../src/pages/streams/Streams");
+    renderAt("/streams/9001/edit", "/streams/:id/edit", <StreamEditorPage />);
+    const after = (await screen.findByDisplayValue("Stream 9002 (#9002) (archived)")) as HTMLSelectElement;
+    expect(after.name).toBe("triggerConfig.streamId");
   });
 
   it("the exceptions' stream filter offers every stream by name", async () => {

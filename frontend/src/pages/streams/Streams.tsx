@@ -347,7 +347,8 @@ export function StreamEditorPage() {
                     <select name="triggerConfig.streamId" className="long-names" value={tc.streamId ? String(tc.streamId) : ""} aria-invalid={inv("triggerConfig.streamId")} onChange={(e) => setS({ ...s, triggerConfig: { ...tc, streamId: Number(e.target.value) } as never })}>
                       <option value="">choose a stream…</option>
                       {!!tc.streamId && !(pickers.data?.streams ?? []).some((x) => x.id === tc.streamId) && <option value={String(tc.streamId)}>stream #{String(tc.streamId)}</option>}
-                      {(pickers.data?.streams ?? []).filter((x) => !editing || x.id !== Number(id)).map((x) => <option key={x.id} value={String(x.id)}>{x.name} (#{x.id})</option>)}
+                      {/* not itself; not an archived stream (it never runs again: the API refuses it), unless already chosen */}
+                      {(pickers.data?.streams ?? []).filter((x) => (!editing || x.id !== Number(id)) && (x.status !== "ARCHIVED" || x.id === tc.streamId)).map((x) => <option key={x.id} value={String(x.id)}>{x.name} (#{x.id}){x.status === "ARCHIVED" ? " (archived)" : ""}</option>)}
                     </select>
                     {fe("triggerConfig.streamId")}
                   </label>
