@@ -50,7 +50,7 @@ from chalicelib.db.pool import transaction
 from chalicelib.observability import logger
 from chalicelib.runs.retry import STREAM_STEP, policy_scope, retry_call
 from chalicelib.streams import runtime, state_machine
-from chalicelib.streams.defs_db import tx
+from chalicelib.streams.defs_db import fetch_all, tx
 
 STEPS_QUEUE = "recon-stream-steps"
 EXCEPTIONS_GRACE_SECONDS = 60
@@ -100,6 +100,7 @@ class Attempt:
     cpu: dict = field(default_factory=dict)
     hooks_fired: set = field(default_factory=set)  # test fault hooks that act once per attempt
     input_columns: dict = field(default_factory=dict)  # side -> the input file's [{name, type}] (None: unknown)
+    earlier_failures: int = 0   # earlier attempts that count against maxRetries (not those timed out in the queue)
 
     def mark(self, phase: str) -> None:
         self.timeline[phase] = round(time.time(), 3)
@@ -151,9 +152,10 @@ def _claim(run_id: int, step_order: int, attempt_no: int, token: str) -> Attempt
         _send_failure(token, state_machine.STEP_FAILED, payload, run_id)
         return None
     if kind == "claimed":
-        run, step, step_run_id, reconciliation_id = payload
+        run, step, step_run_id, reconciliation_id, failures = payload
         _observe_step_start(run, step_order)
-        return Attempt(run_id, step_order, attempt_no, token, step, run, step_run_id, reconciliation_id)
+        return Attempt(run_id, step_order, attempt_no, token, step, run, step_run_id, reconciliation_id,
+                       earlier_failures=failures)
     return None
 
 
@@ -180,10 +182,11 @@ def _claim_in(c, run_id: int, step_order: int, attempt_no: int) -> tuple[str, An
     if latest is not None and latest["attempt_no"] > attempt_no:
         logger.info("late step message: a later attempt exists", extra=extra)
         return "ignore", None
+    failures = _earlier_failures(c, run_id, step_order, attempt_no)
     runtime.fail_stale_attempts(c, run_id, step_order, attempt_no,
                                 "the worker stopped answering (heartbeat timed out)")
     max_attempts = int(step.get("maxRetries", 0)) + 1
-    if attempt_no > max_attempts:
+    if failures + 1 > max_attempts:
         # only heartbeat timeouts get here (the state machine retries States.Timeout up to its cap)
         runtime.mark_running(c, run_id, step_order)
         return "no-attempt-left", f"step {step_order} failed after {max_attempts} attempt(s)"
@@ -199,7 +202,37 @@ def _claim_in(c, run_id: int, step_order: int, attempt_no: int) -> tuple[str, An
     runtime.update_step_run(c, step_run_id, status="IN_PROGRESS", started_at=_now(c), progress=0,
                             worker_id=WORKER_ID, heartbeat_at=_now(c), error_message=None, completed_at=None)
     runtime.mark_running(c, run_id, step_order)
-    return "claimed", (run, step, step_run_id, runtime.reconciliation_of(c, run_id, step_order))
+    return "claimed", (run, step, step_run_id, runtime.reconciliation_of(c, run_id, step_order), failures)
+
+
+#: Step Functions' heartbeat timeout of a step's task (StreamStepHeartbeatSeconds in infra/resources.yml)
+TASK_HEARTBEAT_TIMEOUT_SECONDS = float(os.environ.get("STREAM_STEP_HEARTBEAT_TIMEOUT_SECONDS", "30"))
+QUEUED_TOO_LONG = ("its task timed out while its message waited for a worker (steps queued longer than the"
+                   " task's heartbeat timeout); not counted as an attempt of the step")
+
+
+def _earlier_failures(c, run_id: int, step_order: int, attempt_no: int) -> int:
+    """The attempts before this one that count against the step's retries. The clock of a task's heartbeat
+    timeout starts when its message is sent, not when a worker takes it: with more steps queued than
+    workers (many runs at once at month end) a task times out in the queue and Step Functions sends the
+    next attempt. An earlier attempt no worker took (PENDING), or that a worker took less than a heartbeat
+    timeout ago (its worker heartbeats every few seconds: only the queue can have timed it out), is such a
+    timeout: it is closed as one and does not use up a retry. Attempts CANCELED by their worker (their task
+    was gone at its first heartbeat) do not count either."""
+    now = _now(c)
+    failures = 0
+    for e in fetch_all(c, "SELECT step_run_id, status, started_at, summary FROM recon.stream_step_runs"
+                          " WHERE run_id = %s AND step_order = %s AND attempt_no < %s FOR UPDATE",
+                       (run_id, step_order, attempt_no)):
+        queued = e["status"] == "PENDING" or (
+            e["status"] == "IN_PROGRESS" and e["started_at"] is not None
+            and (now - e["started_at"]).total_seconds() < TASK_HEARTBEAT_TIMEOUT_SECONDS)
+        if queued:
+            runtime.update_step_run(c, e["step_run_id"], status="FAILED", error_message=QUEUED_TOO_LONG,
+                                    completed_at=now, summary={**(e["summary"] or {}), "queueTimeout": True})
+        elif e["status"] in ("FAILED", "IN_PROGRESS", "RETRY_WAIT") and not (e["summary"] or {}).get("queueTimeout"):
+            failures += 1
+    return failures
 
 
 def _now(c) -> Any:
@@ -977,7 +1010,7 @@ def _observe_step_end(a: Attempt, status: str, seconds: float, matched: int = 0)
 
 
 def _finish_failed(a: Attempt, message: str, *, retry: bool = True) -> None:
-    retries_left = retry and a.attempt_no <= int(a.step.get("maxRetries", 0))
+    retries_left = retry and a.earlier_failures + 1 <= int(a.step.get("maxRetries", 0))
     with tx() as c:
         mine = runtime.attempt(c, a.run_id, a.step_order, a.attempt_no, lock=True)
         if mine is None or mine["status"] != "IN_PROGRESS":

@@ -1,0 +1,71 @@
+"""A step's task that times out while its message waits for a worker is not one of the step's attempts.
+
+Step Functions starts the clock of a task's heartbeat timeout when it sends the step's message, not
+when a worker takes it. With more steps queued than workers (several streams run at once at month end,
+two workers on the local runner) a task times out in the queue and the state machine sends the next
+attempt: a step allowed no retry failed "the worker stopped answering" although no worker ever had it
+for long. Measured on the local stack: five one-step runs of 25 s started at once, the fifth failed.
+"""
+from __future__ import annotations
+
+from tests.e2e.test_stream_lost_starts import inproc  # noqa: F401 — a fixture
+from tests.e2e.test_stream_runs import _data, _stream, setup, steps_of  # noqa: F401 — setup is a fixture
+
+
+def _one_step(api, setup, max_retries: int = 0) -> int:
+    return _stream(api, setup, steps=1, configs={1: {"continueOnFailure": False, "maxRetries": max_retries}})
+
+
+def _attempts(api, run_id: int) -> list[tuple[int, str, str | None]]:
+    return [(s["attemptNo"], s["status"], s["errorMessage"]) for s in steps_of(api, run_id, attempts="all")]
+
+
+def test_an_attempt_timed_out_in_the_queue_does_not_use_up_the_steps_retries(api, setup, inproc, monkeypatch):  # noqa: F811
+    from chalicelib.db.pool import transaction
+    from chalicelib.streams import runs, step_worker
+
+    refused = []
+    monkeypatch.setattr(step_worker, "_send_failure", lambda token, error, cause, run_id: refused.append(cause))
+    # no execution: the messages are delivered here, as the queue would, in the order a backlog gives them
+    run_id = runs.create_run(_one_step(api, setup), "MANUAL", {"reason": "backlog"}, start=False)["runId"]
+    try:
+        # attempt 1 is taken by a worker after its task timed out in the queue; the retry's message comes a
+        # moment later: attempt 1 was timed out by the queue, not by its worker, which has just started
+        assert step_worker._claim(run_id, 1, 1, "token") is not None
+        second = step_worker._claim(run_id, 1, 2, "token")
+        assert second is not None and second.attempt_no == 2, refused
+        assert _attempts(api, run_id) == [(1, "FAILED", step_worker.QUEUED_TOO_LONG), (2, "IN_PROGRESS", None)]
+        # attempt 2's worker then really stops answering: its heartbeat timeout is the step's failure, and
+        # the step had no retry left
+        with transaction() as conn:
+            conn.execute("UPDATE recon.stream_step_runs SET started_at = started_at - interval '5 minutes'"
+                         " WHERE run_id = %s AND attempt_no = 2", (run_id,))
+        assert step_worker._claim(run_id, 1, 3, "token") is None
+        assert refused == ["step 1 failed after 1 attempt(s)"]
+        assert _attempts(api, run_id)[1] == (2, "FAILED", "the worker stopped answering (heartbeat timed out)")
+    finally:
+        _data(api.post(f"/stream-runs/{run_id}/cancel"))
+
+
+def test_an_attempt_no_worker_took_before_the_retry_came_is_not_counted(api, setup, inproc, monkeypatch):  # noqa: F811
+    from chalicelib.streams import runs, state_machine, step_worker
+
+    refused = []
+    monkeypatch.setattr(step_worker, "_send_failure",
+                        lambda token, error, cause, run_id: refused.append((error, cause)))
+    run_id = runs.create_run(_one_step(api, setup, max_retries=1), "MANUAL", {"reason": "backlog"},
+                             start=False)["runId"]
+    try:
+        # the retry's message overtook attempt 1's, still queued: attempt 1 never ran
+        second = step_worker._claim(run_id, 1, 2, "token")
+        assert second is not None and refused == []
+        assert _attempts(api, run_id) == [(1, "FAILED", step_worker.QUEUED_TOO_LONG), (2, "IN_PROGRESS", None)]
+        # attempt 1's message, delivered at last, is late: nothing changes
+        assert step_worker._claim(run_id, 1, 1, "token") is None
+        assert [a[:2] for a in _attempts(api, run_id)] == [(1, "FAILED"), (2, "IN_PROGRESS")]
+        # attempt 2 is the step's first real attempt: when it fails, the one retry allowed is still there
+        step_worker._finish_failed(second, "the gateway file could not be read")
+        assert refused == [(state_machine.ATTEMPT_FAILED, "the gateway file could not be read")]
+        assert _attempts(api, run_id)[1][:2] == (2, "RETRY_WAIT")
+    finally:
+        _data(api.post(f"/stream-runs/{run_id}/cancel"))
