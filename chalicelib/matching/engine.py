@@ -75,6 +75,18 @@ class Side:
     key_column: Optional[str] = None
     features: dict[Feature, str] = field(default_factory=dict)
     rows: int = 0
+    stored: dict[str, str] = field(default_factory=dict)     # original column → its name in the table
+
+    def col(self, column: str) -> str:
+        """An original column as the loaded table (and the rests) name it (see store_names)."""
+        return ident(self.stored.get(column, column))
+
+    def store_names(self):
+        """A column named rowid (any case) would hide the table's row numbers, and one named like the
+        engine's own columns (__rid, __m_key, __m_f0, __g0 ...) would be read in their place: such
+        columns are stored under a name of their position (outputs still write the file's name)."""
+        self.stored = {c: (f"__m_u{i}" if c.lower() == "rowid" or c.startswith("__") else c)
+                       for i, c in enumerate(self.columns)}
 
     def feature(self, f: Feature) -> str:
         if f not in self.features:
@@ -253,6 +265,7 @@ class _Runner:
             raise InputError(f"{side.name} input: {translate_error(e, side.fmt, side.path, side.dialect)}") from None
         if explanation_tail(side.columns):
             side.columns = side.columns[: -len(EXPLANATION_COLUMNS)]
+        side.store_names()
 
     def load(self, side: Side):
         src = reader_sql(side.path, side.fmt, side.dialect, side.json_text)
@@ -264,7 +277,7 @@ class _Runner:
                  for f, name in side.features.items()]
         key = f"CAST({ident(side.key_column)} AS VARCHAR)" if side.key_column else "CAST(NULL AS VARCHAR)"
         exprs.append(f"{key} AS __m_key")
-        cols = ", ".join(ident(c) for c in side.columns)
+        cols = ", ".join(f"{ident(c)} AS {side.col(c)}" for c in side.columns)
         try:
             # a CREATE TABLE AS answers with its row count: no separate count(*)
             side.rows = self.sql(f"CREATE TABLE {side.table} AS SELECT {cols}, {', '.join(exprs)} FROM {src}").fetchone()[0]
@@ -299,7 +312,7 @@ class _Runner:
             return
         rid = row[0]
         for f, name, bad_sql in checks:
-            bad = self.one(f"SELECT CAST({ident(f.column)} AS VARCHAR), {name} IS NULL FROM {side.table} "
+            bad = self.one(f"SELECT CAST({side.col(f.column)} AS VARCHAR), {name} IS NULL FROM {side.table} "
                            f"WHERE rowid = {rid} AND {bad_sql}")
             if bad:
                 where = csv_line(side.path, side.dialect, row=rid) if side.dialect else rid + side.line_offset()
@@ -308,7 +321,7 @@ class _Runner:
 
     @staticmethod
     def _bad_value_sql(side: Side, f: Feature, name: str) -> str:
-        c = ident(f.column)
+        c = side.col(f.column)
         t = side.types.get(f.column, "VARCHAR")
         text = c if t == "VARCHAR" else f"CAST({c} AS VARCHAR)"
         unread = f"({name} IS NULL AND {c} IS NOT NULL AND trim({text}) <> '')"
@@ -357,7 +370,7 @@ class _Runner:
             parts = ", ".join(
                 f"max(length(regexp_extract(v{i}, '\\.([0-9]+)[^0-9]*$', 1)))"    # 1.50, (1,234.50), 1.50-, $1.50
                 for i in range(len(cols)))
-            inner = ", ".join(f"trim(CAST({ident(c)} AS VARCHAR)) AS v{i}" for i, c in enumerate(cols))
+            inner = ", ".join(f"trim(CAST({side.col(c)} AS VARCHAR)) AS v{i}" for i, c in enumerate(cols))
             row = self.one(f"SELECT {parts} FROM (SELECT {inner} FROM {side.table} LIMIT 20480)")
             scales.update({(side.letter, c): min(int(row[i] or 0), AMOUNT_SCALE) for i, c in enumerate(cols)})
         self.conds = [[replace(c, scale=max(scales.get(("s", c.cond.source), 0), scales.get(("t", c.cond.target), 0)))
@@ -423,7 +436,7 @@ class _Runner:
         """After a pass that matched rows: keep the rest as a narrow table (later passes and the
         explanations scan it instead of anti-joining the whole input with every match)."""
         cols = (["__rid", "__m_key"] + list(side.features.values())
-                + [ident(c) for c in self._group_columns(side)])
+                + [side.col(c) for c in self._group_columns(side)])
         n = self._rest_no[side.letter] + 1
         name = f"rest_{side.letter}_{n}"
         kept = self.one(f"""CREATE OR REPLACE TEMP TABLE {name} AS SELECT {', '.join(cols)} FROM {self.rest[side.letter]} r
@@ -638,8 +651,8 @@ class _Runner:
         side_of = (lambda c: (c.t, c.s)) if one_to_many else (lambda c: (c.s, c.t))  # (many, one)
         m_feats = sorted({side_of(c)[0][2:] for c in conds})
         o_feats = sorted({side_of(c)[1][2:] for c in conds})
-        gsel = ", ".join(f"CAST({ident(g)} AS VARCHAR) AS __g{i}" for i, g in enumerate(gcols))
-        gnn = " AND ".join(f"{ident(g)} IS NOT NULL" for g in gcols)
+        gsel = ", ".join(f"CAST({many.col(g)} AS VARCHAR) AS __g{i}" for i, g in enumerate(gcols))
+        gnn = " AND ".join(f"{many.col(g)} IS NOT NULL" for g in gcols)
         self.sql(f"""CREATE OR REPLACE TEMP TABLE mem AS
             SELECT __rid, __m_key, {gsel}, {', '.join(m_feats)} FROM {self.rest[m]}
             WHERE {gnn}""")
@@ -746,7 +759,7 @@ class _Runner:
     def direct_unmatched_sql(self, side: Side, other: Side, path: str) -> str:
         """The UNMATCHED output of a side when every unmatched row is NO_CANDIDATE (see
         ``direct_unmatched``): the input's rows that no match names, explained inline."""
-        cols = ", ".join(f"x.{ident(c)}" for c in side.columns)
+        cols = ", ".join(f"x.{side.col(c)} AS {ident(c)}" for c in side.columns)
         rk = "x.__m_key" if side.key_column else "CAST(x.rowid + 1 AS VARCHAR)"
         detail, _ = no_candidate_detail(self, side, other, "x")
         # a filtered scan keeps the input's order (preserve_insertion_order is on while outputs are
@@ -764,7 +777,7 @@ class _Runner:
         """The COPY of a side's UNMATCHED output: its original columns and the explanation (expl_s /
         expl_t), in row order."""
         ex = "expl_s" if side.letter == "s" else "expl_t"
-        cols = ", ".join(f"x.{ident(c)}" for c in side.columns)
+        cols = ", ".join(f"x.{side.col(c)} AS {ident(c)}" for c in side.columns)
         rk = "x.__m_key" if side.key_column else "CAST(x.rowid + 1 AS VARCHAR)"
         return f"""COPY (
                 SELECT {cols}, {rk} AS _row_key, e.reason AS _reason, e.closest_key AS _closest_key,

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .inputs import ident, sql_str
+from .inputs import sql_str
 from .rules import Cardinality, Operator
 from .sqlparts import CondSQL, _q, allowance_sql, fmt_decimal, window_text
 
@@ -177,9 +177,9 @@ def _groups(r: "_Runner", pi: int, x: "Side", y: "Side"):
     def ocol(c):
         return (c.s if one_to_many else c.t)[2:]
 
-    gsel = ", ".join(f"CAST({ident(g)} AS VARCHAR) AS __g{i}" for i, g in enumerate(gcols))
+    gsel = ", ".join(f"CAST({many.col(g)} AS VARCHAR) AS __g{i}" for i, g in enumerate(gcols))
     gk = ", ".join(f"__g{i}" for i in range(len(gcols)))
-    gnn = " AND ".join(f"{ident(g)} IS NOT NULL" for g in gcols)
+    gnn = " AND ".join(f"{many.col(g)} IS NOT NULL" for g in gcols)
     # restrict the groups to those that can explain an unmatched row
     if x is one:
         keys = " OR ".join(f"{mcol(c)} IN (SELECT o.{ocol(c)} FROM {r.rest[x.letter]} o)" for c in eq)

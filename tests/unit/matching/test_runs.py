@@ -202,3 +202,21 @@ def test_memory_limit_and_spill_directory_are_applied(tmp_path):
               limits=EngineLimits(memory_limit="64MB", threads=1, temp_dir=str(spill)))
     assert o.pairs() == [("1", "O1", "T1")]
     assert spill.is_dir()
+
+
+def test_columns_named_like_the_engines_own_are_ordinary_columns(tmp_path):
+    """A column named ROWID hid the table's row numbers (DuckDB: 'Out of Range Error' from the row bit
+    strings), and columns named __rid, __m_key or __m_f0 were read in place of the engine's own: the
+    rows matched nothing. Outputs keep the file's names."""
+    from .helpers import eq, match, p, rule_set, tol
+    hs = ["ROWID", "__rid", "__m_key", "ref", "amount", "__g0"]
+    ht = ["rowid", "__m_f0", "ref", "amount"]
+    rs = rule_set(p("exact", eq("ref"), tol("amount", absolute="0")),
+                  p("batches", eq("ref"), tol("amount", absolute="0", aggregate="SUM"), cardinality="MANY_TO_ONE",
+                    group_by={"source": ["__g0"]}), source_key="ROWID", target_key="rowid")
+    o = match(tmp_path, hs, [["77", "1", "k", "A", "10", "G1"], ["55", "2", "j", "B", "20", "G2"],
+                             ["44", "3", "i", "C", "5", "G3"], ["33", "4", "h", "C", "6", "G3"]],
+              ht, [["9", "x", "A", "10"], ["8", "y", "D", "20"], ["7", "z", "C", "11"]], rs)
+    assert o.pairs() == [("1", "77", "9"), ("2", "33", "7"), ("2", "44", "7")]
+    assert [(r["ROWID"], r["__rid"], r["__m_key"], r["_row_key"]) for r in o.unmatched_source] == [("55", "2", "j", "55")]
+    assert list(o.unmatched_target[0])[:4] == ["rowid", "__m_f0", "ref", "amount"]
