@@ -81,6 +81,17 @@ class Side:
         """An original column as the loaded table (and the rests) name it (see store_names)."""
         return ident(self.stored.get(column, column))
 
+    def output_columns(self, alias: str) -> str:
+        """The original columns as an UNMATCHED output writes them: under the file's names, nested
+        values (Parquet / JSON-lines structs, lists, maps) as JSON text — DuckDB's own text of a
+        struct, {'k': [1, 2]}, is not JSON and reads back as nothing."""
+        def one(c: str) -> str:
+            x = f"{alias}.{self.col(c)}"
+            t = self.types.get(c, "VARCHAR")
+            nested = t.startswith(("STRUCT", "MAP", "UNION")) or t.endswith("]")
+            return f"{'CAST(to_json(' + x + ') AS VARCHAR)' if nested else x} AS {ident(c)}"
+        return ", ".join(one(c) for c in self.columns)
+
     def store_names(self):
         """A column named rowid (any case) would hide the table's row numbers, and one named like the
         engine's own columns (__rid, __m_key, __m_f0, __g0 ...) would be read in their place: such
@@ -759,7 +770,7 @@ class _Runner:
     def direct_unmatched_sql(self, side: Side, other: Side, path: str) -> str:
         """The UNMATCHED output of a side when every unmatched row is NO_CANDIDATE (see
         ``direct_unmatched``): the input's rows that no match names, explained inline."""
-        cols = ", ".join(f"x.{side.col(c)} AS {ident(c)}" for c in side.columns)
+        cols = side.output_columns("x")
         rk = "x.__m_key" if side.key_column else "CAST(x.rowid + 1 AS VARCHAR)"
         detail, _ = no_candidate_detail(self, side, other, "x")
         # a filtered scan keeps the input's order (preserve_insertion_order is on while outputs are
@@ -777,7 +788,7 @@ class _Runner:
         """The COPY of a side's UNMATCHED output: its original columns and the explanation (expl_s /
         expl_t), in row order."""
         ex = "expl_s" if side.letter == "s" else "expl_t"
-        cols = ", ".join(f"x.{side.col(c)} AS {ident(c)}" for c in side.columns)
+        cols = side.output_columns("x")
         rk = "x.__m_key" if side.key_column else "CAST(x.rowid + 1 AS VARCHAR)"
         return f"""COPY (
                 SELECT {cols}, {rk} AS _row_key, e.reason AS _reason, e.closest_key AS _closest_key,

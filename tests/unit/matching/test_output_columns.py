@@ -80,3 +80,20 @@ def test_nested_and_binary_types_are_text_in_an_output():
                               ("d", "BLOB"), ("e", "TIMESTAMP WITH TIME ZONE"), ("f", "DATE"), ("g", "")])
     assert cols[:7] == [("a", "DECIMAL(18,2)"), ("b", "VARCHAR"), ("c", "VARCHAR"), ("d", "VARCHAR"),
                         ("e", "TIMESTAMP WITH TIME ZONE"), ("f", "DATE"), ("g", "VARCHAR")]
+
+
+def test_nested_values_are_written_as_json(tmp_path):
+    """A struct was written as DuckDB's text {'a': 2, 'b': ['x']}, which is not JSON; a list or a map
+    likewise. JSON reads back (chaining, the exceptions' rowData) as what the input held."""
+    import json
+
+    from .helpers import read_csv, run_files, write_csv
+    src = str(tmp_path / "s.parquet")
+    duckdb.connect().execute(
+        f"COPY (SELECT 'B' AS ref, {{'a': 2, 'b': ['x', 'y\"q']}} AS nested, [1, 2] AS lst, MAP {{'k': 1}} AS m) "
+        f"TO '{src}' (FORMAT parquet)")
+    tgt = write_csv(tmp_path / "t.csv", ["ref"], [["A"]])
+    o = run_files(src, tgt, rule_set(p("p", eq("ref")), source_key=None, target_key=None), tmp_path / "out")
+    row = read_csv(o.result.unmatched_source_path)[0]
+    assert json.loads(row["nested"]) == {"a": 2, "b": ["x", 'y"q']}
+    assert json.loads(row["lst"]) == [1, 2] and json.loads(row["m"]) == {"k": 1}
