@@ -108,7 +108,7 @@ def start(reconciliation_id: int) -> dict:
         raise _not_startable(reconciliation_id, row)
     _inputs_ready(reconciliation_id, row)
     try:
-        runs.start_run(row["run_id"])
+        runs.start_run(row["run_id"], pin_now=True)   # the rule set as it is when the reconciliation starts
     except runs.RunConflict:
         # a cancel or another start got there between the check above and the run's lock: say which
         raise _not_startable(reconciliation_id, _load(reconciliation_id)) from None

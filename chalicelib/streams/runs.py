@@ -107,8 +107,10 @@ def create_run(stream_id: int, trigger_type: str, trigger_metadata: dict | None,
     return created_view(run)
 
 
-def start_run(run_id: int) -> dict:
-    """Start the run's execution. RunConflict when it was started already or is finished."""
+def start_run(run_id: int, *, pin_now: bool = False) -> dict:
+    """Start the run's execution. RunConflict when it was started already or is finished. `pin_now`: the
+    run's rule sets are pinned to their versions of now, not of its creation (a legacy reconciliation is
+    created PENDING and started later: a rule set corrected in between is the one it starts with)."""
     with tx() as c:
         run = runtime.get_run(c, run_id, lock=True)
         if run is None:
@@ -116,6 +118,9 @@ def start_run(run_id: int) -> dict:
         if run["execution_arn"] or run["status"] != "PENDING":
             raise RunConflict(f"Stream run {run_id} was already started ({run['status']})")
         definition = run["definition"]
+        if pin_now:
+            _pin_rule_set_versions(definition, c)
+            runtime.update_run(c, run_id, definition=definition)
         # claimed under the row lock: of concurrent starts, one starts the execution and the others
         # meet a started run (409), instead of each starting it (the name makes the execution one)
         try:

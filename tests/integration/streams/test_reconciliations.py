@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from tests.integration.streams.conftest import SOURCE_CSV, TARGET_CSV, assert_error, step, wait_for
+from tests.integration.streams.conftest import SOURCE_CSV, TARGET_CSV, assert_error, rule_set_body, step, wait_for
 
 
 def _create(api, uid, **over):
@@ -191,3 +191,21 @@ def test_runs_total_is_a_counter_of_runs_that_ended(api, uid):
     wait_for(lambda: api.get(f"/stream-runs/{run_id}").json()["data"]["status"] == "COMPLETED", 60, "its run to end")
     assert _stream_series(api, "recon_stream_runs_total", sid) == {f'status="COMPLETED",stream_id="{sid}"': 1.0}
     assert _stream_series(api, "recon_stream_runs_active", sid) == {}
+
+
+def test_a_reconciliation_starts_with_its_rule_set_as_it_is_at_the_start(api, uid):
+    # created, then its rule set corrected (the amount must now match within 0.05), then started: the
+    # correction is what it matches with (a rule set is pinned when its run starts, as for a stream run)
+    rec, body = _create(api, uid)
+    fixed = rule_set_body()
+    fixed["passes"][0]["conditions"][1] = {"source": "amount", "target": "gross", "operator": "AMOUNT_TOLERANCE",
+                                           "absolute": 0.05}
+    r = api.put(f"/rule-sets/{body['ruleSetId']}", fixed)
+    assert r.status_code == 200 and r.json()["data"]["version"] == 2, r.text
+    assert api.post(f"/reconciliations/{rec['id']}/start").status_code == 200
+    wait_for(lambda: api.get(f"/reconciliations/{rec['id']}/status").json()["data"]["status"] == "COMPLETED", 60,
+             "the reconciliation to complete")
+    full = api.get(f"/reconciliations/{rec['id']}").json()["data"]
+    step_run = api.get(f"/stream-runs/{full['runId']}/steps").json()["data"][0]
+    assert (step_run["ruleSetId"], step_run["ruleSetVersion"]) == (body["ruleSetId"], 2)
+    assert full["matchedRecords"] == 2   # O2 (20.00 vs 20.01) matches within the corrected tolerance
