@@ -70,9 +70,10 @@ describe("the comparison beside the list, by keyboard", () => {
     const panel = await screen.findByRole("article", { name: "mismatch detail" });
     await waitFor(() => expect(document.activeElement).toBe(panel.querySelector("h2")));
     expect(document.activeElement!.textContent).toBe("user-301");
-    fireEvent.click(screen.getByRole("button", { name: "close user-301" }));
+    fireEvent.click(await screen.findByRole("button", { name: "close user-301" }));
     await waitFor(() => expect(screen.queryByRole("article", { name: "mismatch detail" })).toBeNull());
-    expect(document.activeElement).toBe(screen.getByRole("button", { name: "user-301" }));
+    const back = await screen.findByRole("button", { name: "user-301" });
+    await waitFor(() => expect(document.activeElement).toBe(back));
   });
 
   it("leaves the focus where it is when a link opens the page on a mismatch", async () => {
