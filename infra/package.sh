@@ -42,17 +42,20 @@ case "$OUT_DIR" in /*) ;; *) OUT_DIR="$PWD/$OUT_DIR" ;; esac
 export AWS_DEFAULT_REGION="${AWS_DEFAULT_REGION:-${AWS_REGION:-us-east-1}}"
 
 rm -rf "$OUT_DIR"
+WHEEL_DIR="$(mktemp -d)"; STAGED="$(mktemp -d)"
+trap 'rm -rf "$WHEEL_DIR" "$STAGED"' EXIT
+# Chalice packages a staged copy of the project whose requirements leave out duckdb (added below):
+# infra/stage_project.py says why
+( cd "$REPO_ROOT" && "$PYTHON" -m infra.stage_project "$PROJECT_DIR" "$STAGED" )
 echo "package.sh: chalice package --stage $STAGE --merge-template $MERGE_TEMPLATE $OUT_DIR" >&2
-( cd "$PROJECT_DIR" && "$CHALICE" package --stage "$STAGE" --merge-template "$MERGE_TEMPLATE" "$OUT_DIR" )
+( cd "$STAGED" && "$CHALICE" package --stage "$STAGE" --merge-template "$MERGE_TEMPLATE" "$OUT_DIR" )
 
 ( cd "$REPO_ROOT" && "$PYTHON" -m infra.patch_template "$OUT_DIR" )
 
 # The zip as Lambda needs it: the demo data generators (chalicelib/demo) are for the local stack only
 # and never ship; the replicated-tables catalog (config/catalog.yml, CATALOG_PATH's default) does;
-# and duckdb, which `chalice package` leaves out ("Could not install dependencies": its wheels are
-# manylinux_2_27+, newer than the tags Chalice accepts), is added from its x86_64 CPython 3.11 wheel.
-WHEEL_DIR="$(mktemp -d)"
-trap 'rm -rf "$WHEEL_DIR"' EXIT
+# and duckdb, which `chalice package` cannot install (its wheels are manylinux_2_27+, newer than the
+# tags Chalice accepts), is added from its x86_64 CPython 3.11 wheel.
 DUCKDB_PIN="$(grep -E '^duckdb==' "$REPO_ROOT/requirements.txt")"
 "$PYTHON" -m pip download --quiet --no-deps --only-binary=:all: --implementation cp --python-version 3.11 \
   --platform manylinux_2_28_x86_64 --dest "$WHEEL_DIR" "$DUCKDB_PIN" >&2

@@ -73,7 +73,7 @@ from moto.secretsmanager.responses import SecretsManagerResponse  # noqa: E402
 from moto.sqs.responses import SQSResponse  # noqa: E402
 from moto.stepfunctions.responses import StepFunctionResponse  # noqa: E402
 
-from infra import patch_template  # noqa: E402
+from infra import patch_template, stage_project  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 RESOURCES = REPO_ROOT / "infra" / "resources.yml"
@@ -122,10 +122,11 @@ FUNCTIONS = {
 @pytest.fixture(scope="module")
 def template(tmp_path_factory) -> dict:
     out = tmp_path_factory.mktemp("package") / "out"
+    project = stage_project.stage(REPO_ROOT, tmp_path_factory.mktemp("project"))   # as infra/package.sh does
     env = dict(os.environ, AWS_DEFAULT_REGION=REGION)
     env.pop("AWS_ENDPOINT_URL", None)
     subprocess.run([str(BIN / "chalice"), "package", "--stage", "dev", "--merge-template", str(RESOURCES), str(out)],
-                   cwd=REPO_ROOT, env=env, check=True, capture_output=True, text=True, timeout=600)
+                   cwd=project, env=env, check=True, capture_output=True, text=True, timeout=600)
     assert patch_template.main([str(out)]) == 0
     return yaml.safe_load((out / "sam.yaml").read_text())
 

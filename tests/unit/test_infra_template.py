@@ -277,3 +277,30 @@ def test_real_app_packages_with_package_sh(tmp_path):
         (REPO_ROOT / "config" / "catalog.yml").read_bytes()
     assert "duckdb/__init__.py" in names and any(n.startswith("_duckdb") and n.endswith(".so") for n in names), \
         sorted(n for n in names if "duckdb" in n)[:20]
+
+
+def test_chalice_is_not_asked_for_what_package_sh_adds_itself(tmp_path):
+    """`chalice package` would build DuckDB's source distribution (and its build requirements) from
+    source for minutes before giving up on it; the staged project leaves it out of its requirements,
+    and only it."""
+    from infra import stage_project
+
+    project = tmp_path / "src"
+    (project / "chalicelib" / "__pycache__").mkdir(parents=True)
+    (project / ".chalice").mkdir()
+    (project / "app.py").write_text("app = None\n")
+    (project / "chalicelib" / "__init__.py").write_text("")
+    (project / "chalicelib" / "__pycache__" / "x.cpython-311.pyc").write_bytes(b"\0")
+    (project / ".chalice" / "config.json").write_text("{}")
+    (project / "requirements.txt").write_text(
+        "# pinned\nchalice==1.31.3\nDuckDB==2.0.0  # engine\nduckdb-extensions==1.0\npsycopg[binary,pool]==3.2.3\n")
+    staged = stage_project.stage(project, tmp_path / "staged")
+    assert (staged / "requirements.txt").read_text().splitlines() == [
+        "# pinned", "chalice==1.31.3", "duckdb-extensions==1.0", "psycopg[binary,pool]==3.2.3"]
+    assert (staged / "app.py").read_text() == "app = None\n"
+    assert (staged / ".chalice" / "config.json").is_file()
+    assert not (staged / "chalicelib" / "__pycache__").exists()
+    # Chalice's cache of built dependencies is the source project's, kept between packagings
+    assert (staged / ".chalice" / "deployments").resolve() == (project / ".chalice" / "deployments").resolve()
+    real = stage_project.packaged_requirements((REPO_ROOT / "requirements.txt").read_text())
+    assert "duckdb" not in real.lower() and "chalice==" in real
