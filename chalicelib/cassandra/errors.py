@@ -22,3 +22,7 @@ class CassandraReadError(RuntimeError):
         self.table = table
         self.token_range = token_range
         self.attempts = attempts
+
+
+class CassandraSchemaError(RuntimeError):
+    """The Cassandra table lacks what the catalog names (the table itself, or one of its columns)."""

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from cassandra.metadata import protect_name
 
-from .errors import CassandraReadError
+from .errors import CassandraReadError, CassandraSchemaError
 from .ratelimit import TokenBucket
 from .session import get_raw_session, get_session, prepare
 from .settings import CassandraSettings
@@ -189,6 +189,19 @@ class CassandraReader:
                 token_range=where or None,
                 attempts=1,
             ) from exc
+
+    def check_table(self) -> None:
+        """Prepare the scan statement once: a table or a column the catalog names and Cassandra does not
+        have fails here with Cassandra's reason (InvalidRequest, permanent), where a job plans, rather
+        than in each of its segments; an unreachable Cassandra raises its transient error."""
+        from cassandra import InvalidRequest
+
+        try:
+            prepare(self.session, self._cql_scan)
+        except InvalidRequest as exc:
+            message = getattr(exc, "message", None) or str(exc)
+            raise CassandraSchemaError(
+                f"Cassandra table {self.keyspace}.{self.table} does not match the catalog: {message}") from exc
 
     def _submit(self, bound: BoundStatement, paging_state: bytes | None = None, session: Session | None = None) -> ResponseFuture:
         return (session or self.session).execute_async(bound, timeout=self.request_timeout, paging_state=paging_state)

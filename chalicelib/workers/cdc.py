@@ -78,8 +78,9 @@ def parse(body: str, required: tuple[str, ...]) -> dict:
 
 
 def _prepare_table(table: TableConfig, job: dict) -> None:
-    """Inside planning: the PostgreSQL side matches the catalog; rows without a token get one."""
+    """Inside planning: both sides match the catalog; rows without a token get one."""
     ctx = context_for(table)
+    ctx.cassandra.check_table()
     filled = ctx.postgres.backfill_tokens(ctx.token_fn)
     if filled:
         logger.info("token column back-filled", extra={"table": table.name, "rows": filled})
