@@ -61,6 +61,8 @@ describe("drift over time", () => {
     // the chart has a text alternative (axe: role-img-alt)
     expect(screen.getByRole("img").getAttribute("aria-label")).toBe("Drift of users over 3 completed jobs: from 0.701 % to 0.501 %; the table below lists them");
     expect(screen.getByRole("note").textContent).toContain("These jobs used 2 strategies (CHECKSUM, SAMPLE)");
+    // the API does not report a SAMPLE's size (a setting of the service): no figure is claimed
+    expect(screen.getByRole("note").textContent).toContain("(a SAMPLE compares a random sample of rows, not the table)");
     fireEvent.change(screen.getByLabelText("Strategy"), { target: { value: "CHECKSUM" } });
     // oldest first, CHECKSUM jobs only
     expect(screen.getByTestId("chart").getAttribute("data-drift")).toBe("0.7010515773660491|0.6009013520280421");

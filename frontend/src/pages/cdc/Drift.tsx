@@ -23,7 +23,7 @@ export default function DriftPage() {
     }
     return pages.filter((j) => j.drift_percentage !== null).reverse();
   }, [table]);
-  // a SAMPLE's drift and mismatches cover 1,000 rows, a CHECKSUM's the whole table: drawn on one line
+  // a SAMPLE's drift and mismatches cover its sample, a CHECKSUM's the whole table: drawn on one line
   // they make a trend out of the strategy change, so the jobs can be narrowed to one strategy
   const used = STRATEGIES.filter((st) => all?.some((j) => j.validation_strategy === st));
   const data = all && f.strategy ? all.filter((j) => j.validation_strategy === f.strategy) : all;
@@ -39,7 +39,7 @@ export default function DriftPage() {
       {!f.strategy && used.length > 1 && (
         <p className="card warn-box" role="note">
           These jobs used {used.length} strategies ({used.join(", ")}). Their drift and mismatch counts cover different rows
-          {used.includes("SAMPLE") ? " (a SAMPLE compares 1,000 rows, not the table)" : ""}, so a change of strategy shows as a change of drift. Choose one strategy to compare like with like.
+          {used.includes("SAMPLE") ? " (a SAMPLE compares a random sample of rows, not the table)" : ""}, so a change of strategy shows as a change of drift. Choose one strategy to compare like with like.
         </p>
       )}
       <ErrorBox error={error} />

@@ -5,11 +5,22 @@ import { PRIORITIES, STRATEGIES, type JobDetail, type Priority, type ValidationS
 import { countScope, fmtDate, num, pct } from "../../services/format";
 import { Badge, ErrorBox, StaleNotice, FieldError, Loading, Progress, useLoad, usePoll, useTitle } from "../../components/ui";
 
+// What each strategy does, without figures the API does not report: the TIMESTAMP_RANGE window and the
+// SAMPLE size are settings of the service (their defaults are the contract's, said under the choices)
 const STRATEGY_HELP: Record<ValidationStrategy, string> = {
-  ROW_COUNT: "quick count comparison only",
+  ROW_COUNT: "compares the row counts only (no row-level mismatches)",
   CHECKSUM: "compares every row's checksum: finds every missing and differing row",
-  TIMESTAMP_RANGE: "rows modified in the last hour",
-  SAMPLE: "deep comparison of a random sample (1000 rows)",
+  TIMESTAMP_RANGE: "compares the rows modified recently, on either side",
+  SAMPLE: "deep comparison of a random sample of rows",
+};
+// the defaults the contract gives the request's fields (validation_strategy: CHECKSUM, priority: NORMAL)
+const DEFAULT_STRATEGY: ValidationStrategy = "CHECKSUM";
+const DEFAULT_PRIORITY: Priority = "NORMAL";
+// the queue's order (jobs.py): higher priority first, oldest first within a priority
+const PRIORITY_HELP: Record<Priority, string> = {
+  LOW: "after every queued NORMAL and HIGH job",
+  NORMAL: "in the order of the queue",
+  HIGH: "before every queued NORMAL and LOW job",
 };
 
 export function TriggerPage() {
@@ -17,8 +28,8 @@ export function TriggerPage() {
   const [params, setParams] = useSearchParams();
   const tables = useLoad(() => cdc.tables(), []);
   const [chosen, setChosen] = useState<string[]>(() => (params.get("tables") ?? "").split(",").filter(Boolean));
-  const [strategy, setStrategy] = useState<ValidationStrategy>("CHECKSUM");
-  const [priority, setPriority] = useState<Priority>("NORMAL");
+  const [strategy, setStrategy] = useState<ValidationStrategy>(DEFAULT_STRATEGY);
+  const [priority, setPriority] = useState<Priority>(DEFAULT_PRIORITY);
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
   const [message, setMessage] = useState<string | null>(null);
@@ -59,14 +70,18 @@ export function TriggerPage() {
           <legend>Strategy</legend>
           {STRATEGIES.map((s) => (
             <label key={s} className="radio">
-              <input type="radio" name="validation_strategy" value={s} checked={strategy === s} onChange={() => setStrategy(s)} /> <strong>{s}</strong> <span className="muted">— {STRATEGY_HELP[s]}</span>
+              <input type="radio" name="validation_strategy" value={s} checked={strategy === s} onChange={() => setStrategy(s)} /> <strong>{s}</strong>{s === DEFAULT_STRATEGY && " (default)"} <span className="muted">— {STRATEGY_HELP[s]}</span>
             </label>
           ))}
+          <p className="muted small" data-testid="strategy-scope">
+            The contract&apos;s TIMESTAMP_RANGE validates the records modified in the last hour, and its SAMPLE compares 1000 records.
+            Both are settings of the service, which the API does not report: a deployment may use others.
+          </p>
           <FieldError error={error} field="validation_strategy" />
         </fieldset>
         <label htmlFor="priority">Priority</label>
         <select id="priority" value={priority} onChange={(e) => setPriority(e.target.value as Priority)}>
-          {PRIORITIES.map((p) => <option key={p} value={p}>{p}</option>)}
+          {PRIORITIES.map((p) => <option key={p} value={p}>{p}{p === DEFAULT_PRIORITY ? " (default)" : ""} — {PRIORITY_HELP[p]}</option>)}
         </select>
         <FieldError error={error} field="priority" />
         <div className="actions">

@@ -1,0 +1,44 @@
+// The trigger form says only what is true: the API does not report the TIMESTAMP_RANGE window nor the
+// SAMPLE size (settings of the service), so the strategies' descriptions carry no figure; the contract's
+// figures are given as the contract's, with the defaults it gives the request's fields.
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { cleanup, fireEvent, screen, waitFor } from "@testing-library/react";
+import { renderAt } from "./render";
+
+vi.mock("../../src/services/api", async (orig) =>
+  (await import("./cdc-api")).withFakeCdc(orig, {
+    tables: async () => ["users", "orders"],
+    trigger: async () => ({ job_ids: ["00000000-0000-4000-8000-0000000000b1"], status: "RUNNING", message: "Reconciliation jobs queued for 2 tables", estimated_completion: null }),
+    job: async () => new Promise(() => {}),
+  }),
+);
+afterEach(cleanup);
+
+describe("the trigger form", () => {
+  it("claims no window or sample size of its own, names the contract's, and starts with the contract's defaults", async () => {
+    const api = await import("../../src/services/api");
+    const { TriggerPage } = await import("../../src/pages/cdc/Trigger");
+    renderAt("/cdc/trigger", "/cdc/trigger", <TriggerPage />);
+    await screen.findByRole("checkbox", { name: "orders" });
+    const radio = (s: string) => screen.getByRole("radio", { name: new RegExp(`^${s}\\b`) });
+    const label = (s: string) => radio(s).closest("label")!.textContent!;
+    for (const s of ["ROW_COUNT", "CHECKSUM", "TIMESTAMP_RANGE", "SAMPLE"]) {
+      expect(label(s)).not.toMatch(/\d/);
+      expect(label(s)).not.toMatch(/hour/);
+    }
+    expect(screen.getByTestId("strategy-scope").textContent).toBe(
+      "The contract's TIMESTAMP_RANGE validates the records modified in the last hour, and its SAMPLE compares 1000 records. "
+      + "Both are settings of the service, which the API does not report: a deployment may use others.");
+    // the contract's defaults: validation_strategy CHECKSUM, priority NORMAL, each marked as such
+    expect((radio("CHECKSUM") as HTMLInputElement).checked).toBe(true);
+    expect(label("CHECKSUM")).toContain("CHECKSUM (default)");
+    expect(label("SAMPLE")).not.toContain("default");
+    const priority = screen.getByLabelText("Priority") as HTMLSelectElement;
+    expect(priority.value).toBe("NORMAL");
+    expect([...priority.options].map((o) => o.textContent)).toEqual([
+      "LOW — after every queued NORMAL and HIGH job", "NORMAL (default) — in the order of the queue", "HIGH — before every queued NORMAL and LOW job"]);
+    fireEvent.click(radio("SAMPLE"));
+    fireEvent.click(screen.getByRole("button", { name: "Start" }));
+    await waitFor(() => expect(api.cdc.trigger).toHaveBeenCalledWith({ tables: [], validation_strategy: "SAMPLE", priority: "NORMAL" }));
+  });
+});
