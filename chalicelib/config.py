@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     # a scheduled job does not repeat the drift alert of its table still open at the same or a lower
     # severity within this many seconds (docs/alerts.md); 0 repeats it every hour
     drift_alert_repeat_seconds: int = Field(default=14400, ge=0)
+    # the schedule's open drift alert is resolved only by a drift at or below threshold x (1 - margin), so a
+    # drift hovering at the threshold does not alternate alert and resolution (docs/alerts.md); 0: at the threshold
+    drift_alert_resolve_margin: float = Field(default=0.2, ge=0, lt=1)
     webhook_urls: str = ""
     webhook_secret: str = ""
 

@@ -3,8 +3,8 @@
 What a finished job announces is decided here: job_completed / job_failed always, drift_detected
 when a COMPLETED job's drift is above `DRIFT_ALERT_THRESHOLD_PERCENTAGE` (WARNING; CRITICAL above
 `CRITICAL_FACTOR` x the threshold). The hourly schedule keeps one drift alert per table and strategy
-open until a scheduled job's drift is back at or below the threshold (drift_resolved): while it is
-open, a scheduled job at the same or a lower severity does not repeat it within
+open until a scheduled job's drift is clearly below the threshold, at or below `resolve_level`
+(threshold x (1 - DRIFT_ALERT_RESOLVE_MARGIN)), which sends drift_resolved: while it is open, a scheduled job at the same or a lower severity does not repeat it within
 `DRIFT_ALERT_REPEAT_SECONDS` (`plan_job_events`). Delivering them — one signed POST per (event, URL), retried with
 an exponential delay, exactly one success recorded — is the product-neutral
 `chalicelib.runs.webhooks`; this module plans the job's events inside the transaction that finishes
@@ -66,6 +66,12 @@ def severity_for(drift_percentage: float | None, threshold: float) -> str | None
     if drift_percentage > CRITICAL_FACTOR * threshold:
         return SEVERITY_CRITICAL
     return SEVERITY_WARNING
+
+
+def resolve_level(settings) -> float:
+    """The drift at or below which the schedule's open drift alert is resolved: a margin under the
+    threshold (hysteresis), so a drift hovering at the threshold does not alert and resolve in turn."""
+    return settings.drift_alert_threshold_percentage * (1 - settings.drift_alert_resolve_margin)
 
 
 def configured_webhook_urls() -> list[str]:
@@ -171,9 +177,9 @@ def plan_job_events(conn, job: dict) -> tuple[bool, list[uuid.UUID]]:
     return alert_fired, inserted
 
 
-def _open_alert(conn, job: dict, threshold: float) -> dict | None:
+def _open_alert(conn, job: dict, resolved_at_or_below: float) -> dict | None:
     """The drift alert still open for the job's table and strategy on the hourly schedule: the latest
-    scheduled job that fired one, unless a scheduled job completed after it at or below the threshold."""
+    scheduled job that fired one, unless a scheduled job completed after it at or below the resolve level."""
     fired = conn.execute(
         "SELECT job_id, completed_at, drift_percentage FROM recon.jobs WHERE table_name = %s"
         " AND validation_strategy = %s AND job_type = %s AND status = 'COMPLETED' AND alert_fired AND job_id <> %s"
@@ -185,7 +191,7 @@ def _open_alert(conn, job: dict, threshold: float) -> dict | None:
     closed = conn.execute(
         "SELECT 1 FROM recon.jobs WHERE table_name = %s AND validation_strategy = %s AND job_type = %s"
         " AND status = 'COMPLETED' AND job_id <> %s AND completed_at > %s AND drift_percentage <= %s LIMIT 1",
-        (job["table_name"], job["validation_strategy"], SCHEDULED, job["job_id"], fired["completed_at"], threshold),
+        (job["table_name"], job["validation_strategy"], SCHEDULED, job["job_id"], fired["completed_at"], resolved_at_or_below),
     ).fetchone()
     return None if closed else fired
 
@@ -193,21 +199,27 @@ def _open_alert(conn, job: dict, threshold: float) -> dict | None:
 def _follow_open_alert(conn, job: dict, events: list[tuple[str, dict]], settings) -> list[tuple[str, dict]]:
     """A scheduled job's events given its table's open drift alert (docs/alerts.md, "Repeats and
     recovery"): the drift alert is not repeated at the same or a lower severity within
-    DRIFT_ALERT_REPEAT_SECONDS of the one that fired; a drift back at or below the threshold closes
-    it with a drift_resolved event. Serialised per table and strategy (a transaction lock), so two
+    DRIFT_ALERT_REPEAT_SECONDS of the one that fired; a drift back at or below the resolve level closes
+    it with a drift_resolved event, one between that level and the threshold leaves it open, silently. Serialised per table and strategy (a transaction lock), so two
     jobs finishing together take their decisions one after the other."""
     threshold = settings.drift_alert_threshold_percentage
     conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))",
                  (f"recon-drift-alert/{job['table_name']}/{job['validation_strategy']}",))
-    opened = _open_alert(conn, job, threshold)
+    level = resolve_level(settings)
+    opened = _open_alert(conn, job, level)
     if opened is None:
         return events
     drift = next((payload for event, payload in events if event == EVENT_DRIFT_DETECTED), None)
     job_id = str(job["job_id"])
+    value = _number(job.get("drift_percentage"))
+    if drift is None and (value is None or value > level):
+        logger.info("drift alert kept open: drift at or below the threshold but not below the resolve level",
+                    extra={"job_id": job_id, "alert_job_id": str(opened["job_id"]), "resolve_level": level})
+        return events
     if drift is None:
         at = events[0][1]["timestamp"]
         data = {"job_id": job_id, "table": job["table_name"], "validation_strategy": job["validation_strategy"],
-                "drift_percentage": _number(job.get("drift_percentage")), "alert_job_id": str(opened["job_id"])}
+                "drift_percentage": value, "alert_job_id": str(opened["job_id"])}
         logger.info("drift alert resolved", extra={"job_id": job_id, "alert_job_id": data["alert_job_id"]})
         return [*events, (EVENT_DRIFT_RESOLVED, {"event": EVENT_DRIFT_RESOLVED, "timestamp": at, "data": data})]
     since = (_utc(job.get("completed_at")) or datetime.now(timezone.utc)) - _utc(opened["completed_at"])

@@ -81,6 +81,27 @@ def test_a_recovery_is_announced_once_and_a_new_drift_pages_again(hourly):
     assert fired and set(events) == {DRIFT, DONE}
 
 
+def test_a_drift_hovering_at_the_threshold_pages_once_and_resolves_only_clearly_below_it(hourly):
+    """Hysteresis: with the threshold 1.0 and the default margin 0.2, a drift going 1.05, 0.95, 1.05, ...
+    keeps the first alert open (no page, no resolution every other hour); it is resolved at 0.8 or below."""
+    fired, events = hourly(1.05)
+    assert fired and set(events) == {DRIFT, DONE}
+    for drift in (0.95, 1.05, 0.99, 0.81):         # within the 4 h repeat interval
+        fired, events = hourly(drift)
+        assert not fired and set(events) == {DONE}, drift
+    fired, events = hourly(0.8)                      # threshold x (1 - 0.2): resolved
+    assert not fired and set(events) == {DONE, RESOLVED}
+    assert events[RESOLVED]["data"]["alert_job_id"] == str(hourly.jobs[0]["job_id"])
+    assert set(hourly(0.95)[1]) == {DONE}            # nothing open: nothing to resolve, no drift event
+    assert hourly(1.05)[0]                           # above the threshold again: a new alert
+
+
+def test_a_resolve_margin_of_zero_resolves_at_the_threshold(hourly, env):
+    env(drift_alert_resolve_margin="0")
+    assert hourly(1.05)[0]
+    assert set(hourly(1.0)[1]) == {DONE, RESOLVED}
+
+
 def test_on_demand_jobs_alert_on_their_own_and_leave_the_schedule_s_alert_open(hourly):
     assert hourly(2.5)[0]
     assert hourly(2.5, job_type="MANUAL_ONDEMAND")[0]          # a person asked: always told
