@@ -4,12 +4,17 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { cleanup, fireEvent, screen, waitFor } from "@testing-library/react";
 import { renderAt } from "./render";
+import { job } from "./cdc-api";
+
+const SAMPLE_JOB = "00000000-0000-4000-8000-0000000000c1";
 
 vi.mock("../../src/services/api", async (orig) =>
   (await import("./cdc-api")).withFakeCdc(orig, {
     tables: async () => ["users", "orders"],
     trigger: async () => ({ job_ids: ["00000000-0000-4000-8000-0000000000b1"], status: "RUNNING", message: "Reconciliation jobs queued for 2 tables", estimated_completion: null }),
-    job: async () => new Promise(() => {}),
+    job: async (id: string) => id === SAMPLE_JOB
+      ? { ...job(SAMPLE_JOB, "SAMPLE", "2026-12-02T16:17:45Z", 0.5, 5, 1000), table_name: "orders", priority: "HIGH", progress: null, mismatches_summary: {}, sample_mismatches: [] }
+      : new Promise(() => {}),
   }),
 );
 afterEach(cleanup);
@@ -40,5 +45,31 @@ describe("the trigger form", () => {
     fireEvent.click(radio("SAMPLE"));
     fireEvent.click(screen.getByRole("button", { name: "Start" }));
     await waitFor(() => expect(api.cdc.trigger).toHaveBeenCalledWith({ tables: [], validation_strategy: "SAMPLE", priority: "NORMAL" }));
+  });
+});
+
+describe("a job run again", () => {
+  it("opens the trigger form with the job's table, strategy and priority chosen, to be started from there", async () => {
+    const api = await import("../../src/services/api");
+    const { JobDetailPage } = await import("../../src/pages/cdc/JobDetail");
+    renderAt(`/cdc/jobs/${SAMPLE_JOB}`, "/cdc/jobs/:jobId", <JobDetailPage />);
+    const again = await screen.findByRole("link", { name: "Run again…" });
+    expect(again.getAttribute("href")).toBe("/cdc/trigger?tables=orders&strategy=SAMPLE&priority=HIGH");
+    cleanup();
+    const { TriggerPage } = await import("../../src/pages/cdc/Trigger");
+    renderAt(again.getAttribute("href")!, "/cdc/trigger", <TriggerPage />);
+    expect(((await screen.findByRole("checkbox", { name: "orders" })) as HTMLInputElement).checked).toBe(true);
+    expect((screen.getByRole("checkbox", { name: "users" }) as HTMLInputElement).checked).toBe(false);
+    expect((screen.getByRole("radio", { name: /^SAMPLE\b/ }) as HTMLInputElement).checked).toBe(true);
+    expect((screen.getByLabelText("Priority") as HTMLSelectElement).value).toBe("HIGH");
+    fireEvent.click(screen.getByRole("button", { name: "Start" }));
+    await waitFor(() => expect(api.cdc.trigger).toHaveBeenLastCalledWith({ tables: ["orders"], validation_strategy: "SAMPLE", priority: "HIGH" }));
+  });
+
+  it("takes no strategy or priority the API does not know from a hand-made link", async () => {
+    const { TriggerPage } = await import("../../src/pages/cdc/Trigger");
+    renderAt("/cdc/trigger?strategy=FULL&priority=URGENT", "/cdc/trigger", <TriggerPage />);
+    expect(((await screen.findByRole("radio", { name: /^CHECKSUM\b/ })) as HTMLInputElement).checked).toBe(true);
+    expect((screen.getByLabelText("Priority") as HTMLSelectElement).value).toBe("NORMAL");
   });
 });

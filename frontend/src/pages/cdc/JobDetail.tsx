@@ -23,7 +23,11 @@ export function JobDetailPage() {
         <h1>
           {job.table_name} <Badge value={job.status} />
         </h1>
-        <Link className="button" to={`/cdc/tables/${encodeURIComponent(job.table_name)}`}>Drift over time</Link>
+        <div className="actions">
+          <Link className="button" to={`/cdc/tables/${encodeURIComponent(job.table_name)}`}>Drift over time</Link>
+          {/* the trigger form with this job's table, strategy and priority chosen: a look before it starts */}
+          <Link className="button" to={`/cdc/trigger?${new URLSearchParams({ tables: job.table_name, strategy: job.validation_strategy, ...(job.priority ? { priority: job.priority } : {}) })}`}>Run again…</Link>
+        </div>
       </div>
       {job.status === "RUNNING" && (
         <div className="card">

@@ -23,13 +23,16 @@ const PRIORITY_HELP: Record<Priority, string> = {
   HIGH: "before every queued NORMAL and LOW job",
 };
 
+const oneOf = <T extends string>(values: readonly T[], v: string | null): T | undefined => values.find((x) => x === v);
+
 export function TriggerPage() {
   useTitle("Trigger a reconciliation");
   const [params, setParams] = useSearchParams();
   const tables = useLoad(() => cdc.tables(), []);
   const [chosen, setChosen] = useState<string[]>(() => (params.get("tables") ?? "").split(",").filter(Boolean));
-  const [strategy, setStrategy] = useState<ValidationStrategy>(DEFAULT_STRATEGY);
-  const [priority, setPriority] = useState<Priority>(DEFAULT_PRIORITY);
+  // a job's "Run again" link presets its table, strategy and priority (?tables=users&strategy=SAMPLE&priority=HIGH)
+  const [strategy, setStrategy] = useState<ValidationStrategy>(() => oneOf(STRATEGIES, params.get("strategy")) ?? DEFAULT_STRATEGY);
+  const [priority, setPriority] = useState<Priority>(() => oneOf(PRIORITIES, params.get("priority")) ?? DEFAULT_PRIORITY);
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
   const [message, setMessage] = useState<string | null>(null);
