@@ -86,24 +86,80 @@ def _insert_jobs(tables, strategy, priority, job_type, requested_by, schedule_ev
     return created
 
 
+#: the estimate of a job with no history to go by (none of its table, none of its strategy)
+DEFAULT_ESTIMATE_SECONDS = 300.0
+#: strategies that read every row of the table and count it (their counts are the table's size)
+WHOLE_TABLE_STRATEGIES = ("ROW_COUNT", "CHECKSUM")
+#: recent jobs per (table, strategy) an estimate looks at, and how far back
+_ESTIMATE_HISTORY = 50
+_ESTIMATE_DAYS = 90
+
+
 def estimate_completion(jobs: list[dict]) -> datetime:
-    """A rough estimate from recent durations of the same tables and strategies (or 5 min when the
-    tables never ran that strategy: a ROW_COUNT takes seconds where a CHECKSUM of the table takes minutes)."""
+    """When the just created `jobs` should be done, from the durations of recent COMPLETED jobs
+    (`estimate_seconds`), scaled by the queue depth; shown in whole seconds, after now."""
     if not jobs:
         return _now()
     return retry_call(_estimate, jobs, what="estimate completion")
 
 
+def _p(values: list[float], q: float) -> float:
+    """PostgreSQL's percentile_cont: linear interpolation between the closest ranks."""
+    ordered = sorted(values)
+    pos = q * (len(ordered) - 1)
+    lo = int(pos)
+    hi = min(lo + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
+
+
+def estimate_seconds(table: str, strategy: str, history: list[dict]) -> float:
+    """Seconds a `strategy` job of `table` should take, from `history` (recent COMPLETED jobs, newest
+    first: table_name, validation_strategy, seconds, cassandra_row_count, postgres_row_count):
+
+    1. the p90 of the table's own recent jobs of that strategy;
+    2. a strategy the table never ran, run on other tables: a SAMPLE job reads a sample of a fixed size
+       whatever the table (the p90 of theirs); a scan costs in proportion to the table, so the p90 of
+       their seconds per row times this table's row count (from its latest ROW_COUNT or CHECKSUM job);
+    3. otherwise the median of the table's recent jobs of its other strategies (same data, same engines);
+    4. DEFAULT_ESTIMATE_SECONDS when nothing is known.
+    A ROW_COUNT first run on a table whose CHECKSUM takes seconds was estimated at 5 minutes."""
+    sizes: dict[str, int] = {}
+    for h in history:
+        if h["validation_strategy"] in WHOLE_TABLE_STRATEGIES and h["table_name"] not in sizes:
+            rows = max(h["cassandra_row_count"] or 0, h["postgres_row_count"] or 0)
+            if rows:
+                sizes[h["table_name"]] = rows
+    own = [h["seconds"] for h in history if h["table_name"] == table and h["validation_strategy"] == strategy]
+    if own:
+        return _p(own, 0.9)
+    elsewhere = [h for h in history if h["validation_strategy"] == strategy and h["table_name"] != table]
+    if elsewhere and strategy == "SAMPLE":
+        return _p([h["seconds"] for h in elsewhere], 0.9)
+    per_row = [h["seconds"] / sizes[h["table_name"]] for h in elsewhere if h["table_name"] in sizes]
+    if per_row and table in sizes:
+        return _p(per_row, 0.9) * sizes[table]
+    other = [h["seconds"] for h in history if h["table_name"] == table]
+    if other:
+        return _p(other, 0.5)
+    return DEFAULT_ESTIMATE_SECONDS
+
+
 def _estimate(jobs: list[dict]) -> datetime:
     with transaction() as conn:
-        row = conn.execute(
-            "SELECT coalesce(percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM completed_at - started_at)), 300) AS p90"
-            " FROM (SELECT completed_at, started_at FROM recon.jobs WHERE status = 'COMPLETED' AND table_name = ANY(%s)"
-            " AND validation_strategy = ANY(%s) ORDER BY completed_at DESC LIMIT 50) recent",
-            ([j["table_name"] for j in jobs], sorted({j["validation_strategy"] for j in jobs})),
-        ).fetchone()
+        history = conn.execute(
+            "SELECT table_name, validation_strategy, seconds, cassandra_row_count, postgres_row_count FROM ("
+            " SELECT table_name, validation_strategy, cassandra_row_count, postgres_row_count, completed_at,"
+            "  extract(epoch FROM completed_at - started_at)::float8 AS seconds,"
+            "  row_number() OVER (PARTITION BY table_name, validation_strategy ORDER BY completed_at DESC) AS n"
+            " FROM recon.jobs WHERE status = 'COMPLETED' AND started_at IS NOT NULL"
+            "  AND completed_at > now() - make_interval(days => %s)) recent"
+            " WHERE n <= %s ORDER BY completed_at DESC",
+            (_ESTIMATE_DAYS, _ESTIMATE_HISTORY),
+        ).fetchall()
         queued = conn.execute("SELECT count(*) AS n FROM recon.jobs WHERE phase IN ('QUEUED', 'SCANNING')").fetchone()["n"]
-    seconds = float(row["p90"]) * max(1, queued / 2)
+    # the jobs run side by side (segments on every worker): the slowest one decides
+    slowest = max(estimate_seconds(j["table_name"], j["validation_strategy"], history) for j in jobs)
+    seconds = slowest * max(1, queued / 2)
     eta = max(j["created_at"] for j in jobs) + timedelta(seconds=min(seconds, get_settings().job_deadline_seconds))
     # shown in whole seconds: rounded up, and after this moment, so a sub-second job is never estimated
     # before it was asked for

@@ -300,23 +300,46 @@ def test_a_non_json_content_type_gets_a_contract_shaped_400(api):
     assert body(r)["details"][0]["field"] == "body"
 
 
+def _eta_seconds(api, table: str, strategy: str) -> float:
+    asked = datetime.now(timezone.utc)
+    r = api.post(PATH, {"tables": [table], "validation_strategy": strategy})
+    assert r.status_code == 202, r.body
+    return (_parse_ts(body(r)["estimated_completion"]) - asked).total_seconds()
+
+
+def _history(api, table: str, strategy: str, seconds: float, rows: int = 1000, n: int = 5) -> None:
+    now = datetime.now(timezone.utc)
+    for i in range(n):
+        start = now - timedelta(hours=1, minutes=i)
+        insert_job(api, table=table, strategy=strategy, created_at=start, started_at=start,
+                   completed_at=start + timedelta(seconds=seconds), cassandra=rows, postgres=rows)
+
+
 def test_estimated_completion_comes_from_recent_jobs_of_the_same_strategy(api):
     """A ROW_COUNT trigger is estimated from recent ROW_COUNT jobs of the table (seconds), not from its
-    CHECKSUM jobs (minutes); a strategy the table never ran falls back to 5 minutes."""
-    now = datetime.now(timezone.utc)
-    for i in range(5):
-        start = now - timedelta(hours=1, minutes=i)
-        insert_job(api, table="users", strategy="CHECKSUM", created_at=start, started_at=start,
-                   completed_at=start + timedelta(seconds=600))
-        insert_job(api, table="users", strategy="ROW_COUNT", created_at=start, started_at=start,
-                   completed_at=start + timedelta(seconds=2))
-    r = api.post(PATH, {"tables": ["users"], "validation_strategy": "ROW_COUNT"})
-    assert r.status_code == 202, r.body
-    eta = _parse_ts(body(r)["estimated_completion"])
-    assert eta <= datetime.now(timezone.utc) + timedelta(seconds=30), eta
-    r = api.post(PATH, {"tables": ["users"], "validation_strategy": "SAMPLE"})
-    eta = _parse_ts(body(r)["estimated_completion"])
-    assert datetime.now(timezone.utc) + timedelta(seconds=240) <= eta <= datetime.now(timezone.utc) + timedelta(seconds=330)
+    CHECKSUM jobs (minutes); a table and strategy with no history at all fall back to 5 minutes."""
+    _history(api, "users", "CHECKSUM", 600)
+    _history(api, "users", "ROW_COUNT", 2)
+    assert _eta_seconds(api, "users", "ROW_COUNT") <= 30
+    assert 240 <= _eta_seconds(api, "products", "SAMPLE") <= 330
+
+
+def test_a_strategy_new_to_a_table_is_estimated_from_its_rate_on_other_tables(api):
+    """A CHECKSUM never run on `users` (1,000 rows): orders' CHECKSUMs take 20 s for 10,000 rows, so
+    about 2 s, not the 5-minute default. A SAMPLE reads a fixed-size sample: as long as elsewhere."""
+    _history(api, "orders", "CHECKSUM", 20, rows=10_000)
+    _history(api, "users", "ROW_COUNT", 1, rows=1_000)
+    assert _eta_seconds(api, "users", "CHECKSUM") <= 15
+    _history(api, "orders", "SAMPLE", 12)
+    assert 8 <= _eta_seconds(api, "users", "SAMPLE") <= 25
+
+
+def test_a_strategy_never_run_anywhere_is_estimated_from_the_table_s_other_jobs(api):
+    """ROW_COUNT never ran on any table; `products` CHECKSUMs take 8 s: its ROW_COUNT is estimated
+    from those (a job on the same data and engines), not at 5 minutes."""
+    _history(api, "products", "CHECKSUM", 8)
+    assert _eta_seconds(api, "products", "ROW_COUNT") <= 20
+    assert 240 <= _eta_seconds(api, "orders", "ROW_COUNT") <= 330      # nothing known of orders
 
 
 def test_estimated_completion_is_after_the_request_even_for_subsecond_jobs(api):
