@@ -72,7 +72,7 @@ class Feature:
                     f"CAST(try_strptime(y, {lst}) AS DATE)))[1]")
             first = _year_written(f"CASE WHEN length({raw}) <= 10 THEN TRY_CAST({raw} AS DATE) END", raw)
             return f"COALESCE({first}, {rest})"
-        x = f"CAST({c} AS VARCHAR)"
+        x = compat_fold_sql(f"CAST({c} AS VARCHAR)")
         for n in self.normalize:
             x = normalize_sql(x, n)
         return f"NULLIF(nfc_normalize({x}), '')"
@@ -85,16 +85,64 @@ def accounting_amount_sql(c: str) -> str:
     """An amount as accounting exports write it: thousands separators (1,234.56), a negative in
     parentheses ((12.50)) or with a trailing minus (12.50-), a currency symbol before or after
     ($12.50, -€12.50, 12.50 €). A comma is a thousands separator only (1,234 is 1234): a decimal
-    comma is not read (12,50 and 1.234,56 stay unreadable and fail the run)."""
+    comma is not read (12,50 and 1.234,56 stay unreadable and fail the run). A lone minus sign is
+    zero, as accounting formats write it ($ -); full-width digits (１２.５０) are digits."""
     # white space at the ends and a currency symbol with the white space next to it go; what is left
     # must be one of the forms. (Not trim(): written a second time beside the cast of the trimmed
     # value, the optimizer would compute it ahead for every row.)
-    y = f"regexp_replace({c}, '^[\\s\\pZ]+|[\\s\\pZ]+$|[\\s\\pZ]*\\p{{Sc}}[\\s\\pZ]*', '', 'g')"
+    y = f"regexp_replace({compat_fold_sql(c)}, '^[\\s\\pZ]+|[\\s\\pZ]+$|[\\s\\pZ]*\\p{{Sc}}[\\s\\pZ]*', '', 'g')"
     plain = f"TRY_CAST(replace(y, ',', '') AS {AMOUNT_TYPE})"
-    return (f"list_transform([{y}], lambda y: CASE "
+    return (f"list_transform([{y}], lambda y: CASE WHEN y = '-' THEN CAST(0 AS {AMOUNT_TYPE}) "
             f"WHEN regexp_full_match(y, '[-+]?{_DIGITS}') THEN {plain} "
             f"WHEN regexp_full_match(y, '\\({_DIGITS}\\)|{_DIGITS}-') "
             f"THEN -TRY_CAST(replace(regexp_replace(y, '[()-]', '', 'g'), ',', '') AS {AMOUNT_TYPE}) END)[1]")
+
+
+# Compatibility characters (Unicode NFKC) of the blocks that financial keys meet: no-break and other
+# spaces (U+00A0, U+2000-U+200A, U+202F, U+205F, U+3000), superscript and subscript digits and the
+# full-width and half-width forms (ＩＮＶ－００１２ is INV-0012): each character whose NFKC form is
+# one character, replaced by it. DuckDB has no NFKC; translate() does it in one pass, and only for
+# values with a character beyond ASCII (strlen, bytes, = length, characters: ASCII), as translate()
+# costs about three upper() per value.
+_COMPAT_BLOCKS = ((0x00A0, 0x00FF), (0x2000, 0x209F), (0x3000, 0x3000), (0xFF00, 0xFFEF))
+
+
+def _compat_table() -> tuple[str, str]:
+    import unicodedata
+    pairs = [(ch, unicodedata.normalize("NFKC", ch))
+             for lo, hi in _COMPAT_BLOCKS for ch in map(chr, range(lo, hi + 1))]
+    pairs = [(a, b) for a, b in pairs if len(b) == 1 and a != b]
+    return "".join(a for a, _ in pairs), "".join(b for _, b in pairs)
+
+
+_COMPAT_FROM, _COMPAT_TO = _compat_table()
+
+# Unicode's full upper-case mapping where it is not one character for one (SpecialCasing): ß is SS,
+# ﬁ is FI, ŉ is ʼN ... DuckDB's upper() maps such a character to one character (ß to ẞ) or keeps it.
+# The capital ẞ is written SS too, so straße, STRASSE and STRAẞE meet under UPPER (and LOWER).
+_SPECIAL_UPPER = sorted({ch: ch.upper() for ch in map(chr, range(0x80, 0x10000))
+                         if not 0xD800 <= ord(ch) < 0xE000 and len(ch.upper()) > 1}.items()) + [("\u1e9e", "SS")]
+
+
+def _non_ascii(x: str) -> str:
+    return f"strlen({x}) <> length({x})"
+
+
+def compat_fold_sql(x: str) -> str:
+    """``x`` with the compatibility characters above replaced (see _COMPAT_BLOCKS)."""
+    return f"(CASE WHEN {_non_ascii(x)} THEN translate({x}, {sql_str(_COMPAT_FROM)}, {sql_str(_COMPAT_TO)}) ELSE {x} END)"
+
+
+def _full_case_sql(lower: bool, x: str) -> str:
+    """Unicode's full upper case of ``x`` (the multi-character mappings of _SPECIAL_UPPER, then
+    upper()), or its lower case: of a value beyond ASCII the lower case of the full upper case, so
+    that LOWER compares as UPPER does (straße and STRASSE are strasse, ς and Σ are σ)."""
+    expanded = x
+    for a, b in _SPECIAL_UPPER:
+        expanded = f"replace({expanded}, {sql_str(a)}, {sql_str(b)})"
+    if lower:
+        return f"(CASE WHEN {_non_ascii(x)} THEN lower(upper({expanded})) ELSE lower({x}) END)"
+    return f"upper(CASE WHEN {_non_ascii(x)} THEN {expanded} ELSE {x} END)"
 
 
 def normalize_sql(x: str, n: str) -> str:
@@ -104,9 +152,9 @@ def normalize_sql(x: str, n: str) -> str:
         return (f"(CASE WHEN {x}[1] BETWEEN '!' AND '~' AND {x}[-1] BETWEEN '!' AND '~' THEN {x} "
                 f"ELSE regexp_replace({x}, '^[\\s\\pZ]+|[\\s\\pZ]+$', '', 'g') END)")
     if n == Normalize.UPPER.value:
-        return f"upper({x})"
+        return _full_case_sql(False, x)
     if n == Normalize.LOWER.value:
-        return f"lower({x})"
+        return _full_case_sql(True, x)
     if n == Normalize.REMOVE_PUNCTUATION.value:
         return f"regexp_replace({x}, '[\\pP]', '', 'g')"
     if n == Normalize.DIGITS_ONLY.value:

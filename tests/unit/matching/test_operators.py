@@ -30,6 +30,19 @@ def pairs_for(tmp_path, cond, src_vals, tgt_vals, out="out", extra=None):
     (["STRIP_LEADING_ZEROS"], "000", "0", True),
     (["STRIP_LEADING_ZEROS"], "0012", "12", True),
     (None, "ab", "ab ", False),
+    # Unicode's full case mapping: ß is SS under UPPER (DuckDB's upper() made it ẞ), and the capital ẞ too
+    (["UPPER"], "straße", "STRASSE", True),
+    (["TRIM", "UPPER"], " Straße ", "STRAẞE", True),
+    (["LOWER"], "STRASSE", "straße", True),
+    (["UPPER"], "ﬁnance", "FINANCE", True),
+    (["LOWER"], "ΟΔΟΣ", "οδος", True),
+    (None, "straße", "STRASSE", False),
+    # compatibility characters (NFKC): full-width letters and digits, no-break and ideographic spaces
+    (None, "ＩＮＶ－００１２", "INV-0012", True),
+    (["DIGITS_ONLY"], "ＩＮＶ ００１２", "0012", True),
+    (["TRIM", "UPPER"], "\u3000ｉｎｖ\u00a0１２\u3000", "INV 12", True),
+    (None, "ACME\u202fLtd", "ACME Ltd", True),
+    (None, "m²", "m3", False),
 ])
 def test_normalize(tmp_path, normalize, src, tgt, expected):
     got, _ = pairs_for(tmp_path, eq("v", normalize=normalize), [src], [tgt])
@@ -55,6 +68,34 @@ def test_trim_removes_exactly_white_space_and_unicode_separators_at_both_ends():
     got = con.execute(f"SELECT v, {normalize_sql('v', 'TRIM')} FROM unnest(?::VARCHAR[]) u(v)", [values]).fetchall()
     assert len(got) == len(values)
     assert {v: t for v, t in got} == {v: v.strip(strip) for v in values}
+
+
+def test_upper_lower_and_compatibility_forms_follow_python_for_every_character():
+    """UPPER is Unicode's full upper-case mapping (str.upper: ß → SS, ﬁ → FI, ᾳ → ΑΙ) with ẞ → SS;
+    LOWER the lower case of that; every text value first has the compatibility characters of the
+    spaces, super/subscripts and full-width/half-width blocks replaced by their NFKC form."""
+    import unicodedata
+
+    import duckdb
+
+    from chalicelib.matching.sqlparts import Feature
+
+    blocks = [(0x00A0, 0x00FF), (0x2000, 0x209F), (0x3000, 0x3000), (0xFF00, 0xFFEF)]
+    compat = {ord(ch): unicodedata.normalize("NFKC", ch) for lo, hi in blocks for ch in map(chr, range(lo, hi + 1))
+              if len(unicodedata.normalize("NFKC", ch)) == 1}
+    values = [f"a{chr(i)}b" for i in range(0x20, 0x10000) if not 0xD800 <= i < 0xE000]
+
+    def upper(v):
+        return v.translate(compat).upper().replace("\u1e9e", "SS")
+
+    expected = {"UPPER": upper, "LOWER": lambda v: upper(v).lower().replace("i\u0307", "i"),  # İ: DuckDB's i
+                None: lambda v: v.translate(compat)}
+    con = duckdb.connect()
+    for norm, fn in expected.items():
+        sql = Feature("v", "text", (norm,) if norm else ()).expr("VARCHAR")
+        got = dict(con.execute(f"SELECT v, {sql} FROM unnest(?::VARCHAR[]) u(v)", [values]).fetchall())
+        want = {v: unicodedata.normalize("NFC", fn(v)) for v in values}
+        assert {v: g for v, g in got.items() if g != want[v]} == {}, norm
 
 
 def test_unicode_composed_and_decomposed_forms_are_equal(tmp_path):
@@ -148,6 +189,8 @@ def test_non_numeric_amount_is_an_error_naming_the_line(tmp_path):
     ("1,234.56", "1234.56"), ("(12.50)", "-12.50"), ("12.50-", "-12.5"), ("$12.50", "12.50"),
     ("12.50 €", "12.5"), ("-€12.50", "-12.50"), ("(€1,234.00)", "-1234"), ("+1,000,000.00", "1000000"),
     ("£ 5", "5.00"), ("1,234", "1234"),
+    # a lone minus is zero in accounting formats ($ - in Excel's); full-width digits are digits
+    ("-", "0"), ("$ -", "0.00"), (" - ", "0"), ("１２.５０", "12.5"), ("（１,２３４.００）", "-1234"),
 ])
 def test_amounts_as_accounting_exports_write_them(tmp_path, written, plain):
     """Thousands separators, negatives in parentheses or with a trailing minus, currency symbols: each
@@ -180,9 +223,25 @@ def test_amount_with_ten_decimals_or_trailing_zeros_is_exact(tmp_path):
 def test_amount_json_double_with_more_than_ten_decimals_is_an_error(tmp_path):
     (tmp_path / "s.jsonl").write_text('{"id": "s0", "v": 1.5, "w": "x"}\n{"id": "s1", "v": 1.123456789012, "w": "y"}\n')
     (tmp_path / "t.jsonl").write_text('{"id": "t0", "v": 1.123456789011, "w": "y"}\n')
-    with pytest.raises(InputError, match=r"^source input: row 2: v '1\.123456789012' has more than 10 decimals"):
+    with pytest.raises(InputError, match=r"^source input: line 2: v '1\.123456789012' has more than 10 decimals"):
         run_files(tmp_path / "s.jsonl", tmp_path / "t.jsonl", rule_set(p("p", eq("w"), tol("v", absolute="0"))),
                   tmp_path / "out")
+
+
+def test_a_json_lines_value_error_names_the_line_of_the_file(tmp_path):
+    """A bad value of a JSON-lines input is named by its line in the file, as for CSV: it read 'row 3',
+    the row number, although empty and blank lines before it (which the reader skips) put it on line 6.
+    Parquet has no lines: its rows are named by number."""
+    (tmp_path / "s.jsonl").write_text('{"id": "s0", "v": "1", "w": "x"}\n\n{"id": "s1", "v": "2", "w": "y"}\r\n'
+                                      '  \n\n{"id": "s2", "v": "twelve", "w": "z"}\n')
+    (tmp_path / "t.jsonl").write_text('{"id": "t0", "v": "1", "w": "x"}\n')
+    rs = rule_set(p("p", eq("w"), tol("v", absolute="0")))
+    with pytest.raises(InputError, match=r"^source input: line 6: v 'twelve' is not an amount"):
+        run_files(tmp_path / "s.jsonl", tmp_path / "t.jsonl", rs, tmp_path / "out")
+    import duckdb
+    duckdb.connect().execute(f"COPY (SELECT * FROM read_json('{tmp_path / 's.jsonl'}')) TO '{tmp_path / 's.parquet'}'")
+    with pytest.raises(InputError, match=r"^source input: row 3: v 'twelve' is not an amount"):
+        run_files(tmp_path / "s.parquet", tmp_path / "t.jsonl", rs, tmp_path / "out2")
 
 
 def test_percent_tolerance_of_large_amounts(tmp_path):
