@@ -24,7 +24,8 @@ import duckdb
 
 from .explain import explain_unmatched, no_candidate_detail
 from .inputs import (EXPLANATION_COLUMNS, CsvDialect, InputError, csv_dialect, csv_line, csv_sniff_sql,
-                     describe_input, detect_format, explanation_tail, ident, reader_sql, sql_str, translate_error)
+                     describe_input, detect_format, explanation_tail, ident, jsonl_line, reader_sql, sql_str,
+                     translate_error)
 from .rules import Cardinality, Operator, Pass, RuleSet, check_columns
 from .sqlparts import AMOUNT_SCALE, AMOUNT_TYPE, CondSQL, Feature, fmt_decimal
 
@@ -108,11 +109,14 @@ class Side:
     def derived(self) -> list[str]:
         return list(self.features.values()) + ["__m_key"]
 
-    def line_word(self) -> str:
-        return "line" if self.fmt == "CSV" else "row"
-
-    def line_offset(self) -> int:
-        return 2 if self.fmt == "CSV" else 1      # CSV: header is line 1
+    def where(self, row: int) -> str:
+        """Where data row ``row`` (0-based, as loaded) is, as an error names it: the line of the file
+        where it starts (CSV, JSON lines), or its 1-based row number (Parquet)."""
+        if self.dialect:
+            return f"line {csv_line(self.path, self.dialect, row=row)}"
+        if self.fmt == "JSONL":
+            return f"line {jsonl_line(self.path, row)}"
+        return f"row {row + 1}"
 
 
 _NUMERIC = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
@@ -326,8 +330,7 @@ class _Runner:
             bad = self.one(f"SELECT CAST({side.col(f.column)} AS VARCHAR), {name} IS NULL FROM {side.table} "
                            f"WHERE rowid = {rid} AND {bad_sql}")
             if bad:
-                where = csv_line(side.path, side.dialect, row=rid) if side.dialect else rid + side.line_offset()
-                raise InputError(f"{side.name} input: {side.line_word()} {where}: "
+                raise InputError(f"{side.name} input: {side.where(rid)}: "
                                  f"{f.column} {bad[0]!r} {_why_not_read(f.kind, bad[0], bad[1])}")
 
     @staticmethod

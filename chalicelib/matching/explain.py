@@ -70,6 +70,18 @@ def explain_unmatched(r: "_Runner", s: "Side", t: "Side") -> dict:
         if group_passes:
             closest = (f"CASE WHEN b.pass IN ({', '.join(group_passes)}) THEN '{y.name} group ' || b.closest_key "
                        f"ELSE {closest} END")
+        # a candidate taken by a grouped pass was matched with a group, or as a member of one: the
+        # sentence names the group (it named the group's first row as if it were the whole match)
+        x_groups, partner_group = _taken_groups(r, x, "xx")
+        y_groups, member_of = _taken_groups(r, y, "yy")
+        if partner_group:
+            partner_key = f"coalesce({partner_group}, {partner_key})"
+        matched = "' meets every condition of this pass but was matched to '"
+        if member_of:
+            in_group = f"', in ' || {member_of} || ','"
+            if group_passes:
+                in_group = f"CASE WHEN b.pass NOT IN ({', '.join(group_passes)}) THEN {in_group} END"
+            matched = f"' meets every condition of this pass but was matched' || coalesce({in_group}, '') || ' to '"
         r.sql(f"""CREATE OR REPLACE TEMP TABLE {ex} AS
             WITH taken AS (SELECT {other_rid} AS cid, min({my_rid}) AS pid, min(pass) AS mpass
                            FROM matches WHERE {other_rid} IN (SELECT cid FROM {best} WHERE failed = 0)
@@ -81,19 +93,36 @@ def explain_unmatched(r: "_Runner", s: "Side", t: "Side") -> dict:
                    b.failed_condition,
                    CASE WHEN b.rid IS NULL THEN {no_cand}
                         WHEN b.reason = 'AMBIGUOUS' AND m.cid IS NOT NULL THEN
-                             {closest} || ' meets every condition of this pass but was matched to ' ||
-                             {partner_key} || ' in pass ' || m.mpass
+                             {closest} || {matched} || {partner_key} || ' in pass ' || m.mpass
                         WHEN b.reason = 'AMBIGUOUS' THEN 'several equally good candidates; none could be chosen'
                         ELSE b.detail END AS detail
             FROM um_{x.letter} u
             LEFT JOIN {best} b ON b.rid = u.rid
             LEFT JOIN taken m ON m.cid = b.cid
-            LEFT JOIN (SELECT rowid AS rid, __m_key FROM {x.table}
+            LEFT JOIN (SELECT rowid AS rid, __m_key{x_groups} FROM {x.table}
                        WHERE rowid IN (SELECT pid FROM taken)) xx ON xx.rid = m.pid
+            {f"LEFT JOIN (SELECT rowid AS rid{y_groups} FROM {y.table} WHERE rowid IN (SELECT cid FROM taken)) yy ON yy.rid = m.cid"
+             if y_groups else ""}
             {no_join}""")
         rows = r.sql(f"SELECT reason, count(*) FROM {ex} GROUP BY reason ORDER BY reason").fetchall()
         reasons["SOURCE" if x.letter == "s" else "TARGET"] = {k: v for k, v in rows}
     return reasons
+
+
+def _taken_groups(r: "_Runner", z: "Side", alias: str) -> tuple[str, str]:
+    """For the grouped passes in which side z is the side of the groups: the columns of z's rows that
+    name their group (``, CAST(.. AS VARCHAR) AS __pg<pass>_<i>``), and the SQL of the group's name
+    for the row ``alias`` matched in pass ``m.mpass`` ('target group P-9'; NULL for other passes)."""
+    many = Cardinality.ONE_TO_MANY if z.letter == "t" else Cardinality.MANY_TO_ONE
+    cols, whens = [], []
+    for i, p in enumerate(r.rs.passes):
+        if p.cardinality is not many:
+            continue
+        gcols = list((p.group_by.target if many is Cardinality.ONE_TO_MANY else p.group_by.source) or [])
+        names = [f"__pg{i}_{j}" for j in range(len(gcols))]
+        cols += [f", CAST({z.col(g)} AS VARCHAR) AS {n}" for g, n in zip(gcols, names)]
+        whens.append(f"WHEN {i + 1} THEN '{z.name} group ' || " + " || '|' || ".join(f"{alias}.{n}" for n in names))
+    return "".join(cols), (f"CASE m.mpass {' '.join(whens)} END" if whens else "")
 
 
 def _aliases(r: "_Runner", x: "Side", y: "Side"):

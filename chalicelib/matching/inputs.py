@@ -301,6 +301,23 @@ def csv_line(path: str, dialect: CsvDialect, *, row: Optional[int] = None,
     return reader_line if reader_line is not None else (row or 0) + 2
 
 
+def jsonl_line(path: str, row: int) -> int:
+    """The line of a JSON-lines file (1-based) that holds data row ``row`` (0-based, as loaded):
+    the reader skips empty and blank lines, so row + 1 is the line only in a file without them.
+    Reads the file up to there (on the error path only)."""
+    data = -1
+    try:
+        with open(path, "rb") as fh:
+            for no, raw in enumerate(fh, 1):
+                if raw.strip():
+                    data += 1
+                    if data == row:
+                        return no
+    except OSError:
+        pass
+    return row + 1
+
+
 def _jsonl_bad_line(path: str, reported: int) -> tuple[int, Optional[str]]:
     """DuckDB's JSON reader names the line after the malformed one (a truncated last record, a
     stray character): of the reported line and the one before, the first that is not a JSON

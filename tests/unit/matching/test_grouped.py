@@ -1,4 +1,6 @@
 """ONE_TO_MANY and MANY_TO_ONE: a row against the SUM of a group, under the amount tolerance."""
+import pytest
+
 from .helpers import eq, match, p, rule_set, tol, window
 
 S = ["id", "payout_ref", "amount", "date"]
@@ -111,3 +113,37 @@ def test_group_date_window_sentence_says_one_day(tmp_path):
     o = match(tmp_path, S, src, T, tgt, rs)
     assert o.unmatched()["s1"]["_detail"] == ("target dates 2026-01-01..2026-01-03 fall outside the window "
                                               "(0 days before to 1 day after) around 2026-01-01")
+
+
+@pytest.mark.parametrize("cardinality", ["ONE_TO_MANY", "MANY_TO_ONE"])
+def test_a_row_taken_by_a_group_is_named_with_its_group(tmp_path, cardinality):
+    """A candidate that went to a group is named with the group: 's1 ... was matched to t1 in pass 1'
+    named one row of the group B1 as if it were the whole match, and a candidate that went as a member
+    of B1 read like a row matched on its own."""
+    one_to_many = cardinality == "ONE_TO_MANY"
+    many, one = ("target", "source") if one_to_many else ("source", "target")
+    rs = rule_set(p("batches", eq("ref"), tol("amount", absolute="0", aggregate="SUM"), cardinality=cardinality,
+                    group_by={many: ["name"]}),
+                  p("ref", eq("ref"), tol("amount", absolute="100")))
+    ones = [["o1", "A", "30.00", "", ""]]
+    members = [["m1", "A", "10.00", "", "B1"], ["m2", "A", "20.00", "", "B1"]]
+
+    h = ["id", "ref", "amount", "date", "name"]
+
+    def run(one_rows, many_rows, out):
+        if one_to_many:
+            return match(tmp_path, h, one_rows, h, many_rows, rs, out=out)
+        return match(tmp_path, h, many_rows, h, one_rows, rs, out=out)
+
+    # a row of the many side outside any group: its candidate o1 went to the group B1
+    o = run(ones, members + [["m3", "A", "30.00", "", ""]], "o1")
+    assert [m[f"{one}_key"] for m in o.matched] == ["o1", "o1"]
+    left = o.unmatched(many)["m3"]
+    assert left["_reason"] == "AMBIGUOUS" and left["_closest_key"] == "o1"
+    assert left["_detail"] == f"o1 meets every condition of this pass but was matched to {many} group B1 in pass 1"
+    # a second row of the one side: its closest candidate m2 went to o1 as a member of B1
+    o = run(ones + [["o2", "A", "30.00", "", ""]], members, "o2")
+    left = o.unmatched(one)["o2"]
+    assert left["_reason"] == "AMBIGUOUS" and left["_closest_key"] == "m2" and left["_closest_pass"] == "ref"
+    assert left["_detail"] == (f"m2 meets every condition of this pass but was matched, in {many} group B1, "
+                               "to o1 in pass 1")
