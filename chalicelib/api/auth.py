@@ -110,28 +110,32 @@ def authenticate(authorization: str | None) -> Principal:
     return Principal(key_id=row["key_id"], owner_email=row["owner_email"])
 
 
-def enforce_rate_limit(principal: Principal, bucket: str, limit: int, window_seconds: int = 60) -> None:
+def enforce_rate_limit(principal: Principal, bucket: str, limit: int, window_seconds: int = 60,
+                       conn=None) -> None:
     """Sliding-window limit: at most `limit` accepted requests per key and bucket in any window.
 
-    The key's row is locked for the check-and-insert, so concurrent requests are counted exactly.
+    The key's row is locked for the check-and-insert, so concurrent requests are counted exactly. Given
+    the caller's transaction (`conn`), the request is counted only if that transaction commits.
     """
-    with transaction() as conn:
-        conn.execute("SELECT 1 FROM recon.api_keys WHERE key_id = %s FOR UPDATE", (principal.key_id,))
-        now: datetime = conn.execute("SELECT clock_timestamp() AS now").fetchone()["now"]
-        conn.execute(
-            "DELETE FROM recon.rate_limit_events WHERE key_id = %s AND bucket = %s"
-            " AND at <= %s - make_interval(secs => %s)",
-            (principal.key_id, bucket, now, window_seconds),
-        )
-        rows = conn.execute(
-            "SELECT at FROM recon.rate_limit_events WHERE key_id = %s AND bucket = %s ORDER BY at",
-            (principal.key_id, bucket),
-        ).fetchall()
-        if len(rows) >= limit:
-            oldest = rows[len(rows) - limit]["at"]
-            retry_after = max(1, int(window_seconds - (now - oldest).total_seconds() + 0.999))
-            raise RateLimited(retry_after)
-        conn.execute(
-            "INSERT INTO recon.rate_limit_events (key_id, bucket, at) VALUES (%s, %s, %s)",
-            (principal.key_id, bucket, now),
-        )
+    if conn is None:
+        with transaction() as own:
+            return enforce_rate_limit(principal, bucket, limit, window_seconds, own)
+    conn.execute("SELECT 1 FROM recon.api_keys WHERE key_id = %s FOR UPDATE", (principal.key_id,))
+    now: datetime = conn.execute("SELECT clock_timestamp() AS now").fetchone()["now"]
+    conn.execute(
+        "DELETE FROM recon.rate_limit_events WHERE key_id = %s AND bucket = %s"
+        " AND at <= %s - make_interval(secs => %s)",
+        (principal.key_id, bucket, now, window_seconds),
+    )
+    rows = conn.execute(
+        "SELECT at FROM recon.rate_limit_events WHERE key_id = %s AND bucket = %s ORDER BY at",
+        (principal.key_id, bucket),
+    ).fetchall()
+    if len(rows) >= limit:
+        oldest = rows[len(rows) - limit]["at"]
+        retry_after = max(1, int(window_seconds - (now - oldest).total_seconds() + 0.999))
+        raise RateLimited(retry_after)
+    conn.execute(
+        "INSERT INTO recon.rate_limit_events (key_id, bucket, at) VALUES (%s, %s, %s)",
+        (principal.key_id, bucket, now),
+    )

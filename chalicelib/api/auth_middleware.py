@@ -4,6 +4,9 @@ Errors answer in the dialect of the route asked for (chalicelib/api/core.py REGI
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
+from typing import Iterator
+
 from chalicelib.api.core import REGISTRY, ApiError, current_request_id, failure_response
 
 
@@ -35,17 +38,25 @@ def caller_email(app) -> str | None:
     return getattr((app.current_request.context or {}).get("recon_principal"), "owner_email", None)
 
 
-def rate_limit(app, bucket: str, per_minute: int) -> None:
-    """Count the current request against its API key's `bucket`: 429 past `per_minute` in 60 s."""
+def rate_limit(app, bucket: str, per_minute: int, conn=None) -> None:
+    """Count the current request against its API key's `bucket`: 429 past `per_minute` in 60 s (counted
+    only if `conn`, the caller's transaction, commits)."""
     p = (app.current_request.context or {}).get("recon_principal")
     if p is not None:
         from chalicelib.api.auth import enforce_rate_limit
 
-        enforce_rate_limit(p, bucket, per_minute)
+        enforce_rate_limit(p, bucket, per_minute, conn=conn)
 
 
-def limit_run_creation(app) -> None:
-    """POST /streams/{id}/runs and POST /reconciliations (which creates a run) share one per-key limit."""
+@contextmanager
+def run_creation(app) -> Iterator:
+    """The transaction of a request that creates a run: POST /streams/{id}/runs and POST /reconciliations
+    share one per-key limit, and only a request that creates a run counts (platform §1: "run creation"
+    counts). The limit is taken once the run is written, in the same transaction: a request refused with
+    400, 404 or 409 creates nothing and counts nothing, and a 429 rolls its run back (docs/decisions.md)."""
     from chalicelib.config import get_settings
+    from chalicelib.db.pool import steady_transaction
 
-    rate_limit(app, "stream-runs", get_settings().rate_limit_runs_per_minute)
+    with steady_transaction("run creation") as conn:
+        yield conn
+        rate_limit(app, "stream-runs", get_settings().rate_limit_runs_per_minute, conn=conn)

@@ -164,12 +164,17 @@ def get_file(id: int):
     return ok(files.file_view(files.check_stored(files.require_file(id))))   # bytes gone: reads INVALID
 
 
+_DOWNLOAD_CONTENT = {media: {"schema": {"type": "string", "format": "binary"}} for media in files.MEDIA_TYPES.values()}
+
+
 @api.route("/files/{id}/download", "GET", errors=[404, 409], summary="The file's exact bytes",
-           description="200 with the bytes for files up to 5 MB, otherwise 302 to a presigned S3 URL.",
-           raw_response={"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+           description="200 with the bytes for files up to 5 MB, otherwise 302 to a presigned S3 URL (which answers "
+                       "with the same Content-Type and Content-Disposition).",
+           raw_response=_DOWNLOAD_CONTENT,
            extra_responses={
-               "200": {"description": "The file's exact bytes",
-                       "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+               "200": {"description": "The file's exact bytes, as its format's media type: text/csv (with the "
+                                      "charset when it is known), application/vnd.apache.parquet, application/jsonl",
+                       "content": _DOWNLOAD_CONTENT,
                        "headers": {
                            "Content-Disposition": {"description": "attachment, named as the file (RFC 6266)",
                                                    "schema": {"type": "string"}},
@@ -187,18 +192,20 @@ def download_file(id: int):
         raise StreamsError.conflict(f"File {id} is PROCESSING: it can be downloaded once it is READY or INVALID")
     row = files.stored(row)   # 409 when its stored bytes are gone
     size = row["size_bytes"] or 0
-    if size > files.INLINE_DOWNLOAD_MAX_BYTES:
-        return Response(body="", status_code=302,
-                        headers={"Location": storage.presign_get(row["s3_key"], row["filename"])})
+    large = size > files.INLINE_DOWNLOAD_MAX_BYTES
     try:
-        data = storage.get_bytes(row["s3_key"])
+        data = storage.get_bytes(row["s3_key"], first=2 if large else None)   # a large one: its byte order mark
     except Exception as exc:   # the object went away since it was checked: 409 as for any file whose bytes are gone
         if getattr(exc, "response", {}).get("Error", {}).get("Code") not in ("404", "NoSuchKey", "NotFound"):
             raise
         files.mark_bytes_gone(id)
         raise StreamsError.conflict(f"File {id} cannot be downloaded: {files.BYTES_GONE}; upload it again") from None
+    content_type = files.media_type(row, data, whole=not large)
+    if large:
+        return Response(body="", status_code=302, headers={
+            "Location": storage.presign_get(row["s3_key"], row["filename"], content_type=content_type)})
     return Response(body=data, status_code=200, headers={
-        "Content-Type": "application/octet-stream",
+        "Content-Type": content_type,
         "Content-Disposition": storage.content_disposition(row["filename"]),
         "X-Checksum-Sha256": row["sha256"] or ""})
 

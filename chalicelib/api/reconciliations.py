@@ -9,7 +9,7 @@ from typing import Optional
 from chalice import Blueprint
 from pydantic import Field, StrictInt
 
-from chalicelib.api.auth_middleware import caller_email, limit_run_creation
+from chalicelib.api.auth_middleware import caller_email, run_creation
 from chalicelib.api.core import Dialect, Routes, StreamsIn, StreamsOut, StreamsPageQuery, ok, page_of, paginated
 from chalicelib.api.exceptions import ExceptionOut, ExceptionReason, ExceptionStatus, Side
 from chalicelib.streams import exceptions, legacy
@@ -98,11 +98,12 @@ class ReconciliationExceptionsQuery(StreamsPageQuery):
            summary="Create a reconciliation (PENDING until started)",
            description="Behind the adapter: an implicit one-step stream and a PENDING run of it. 400 when a file "
                        "or the rule set does not exist, a file is INVALID or the rule set reads a missing column. "
-                       "Counts against the per-key run-creation rate limit.")
+                       "A created reconciliation counts against the per-key run-creation rate limit (a refused "
+                       "one does not).")
 def create_reconciliation(body: ReconciliationIn):
-    limit_run_creation(bp)   # creating a reconciliation creates a run
-    row = legacy.create(body.name, body.description, body.source_file_id, body.target_file_id, body.rule_set_id,
-                        caller_email(bp))
+    with run_creation(bp) as conn:   # creating a reconciliation creates a run: counted when it is created
+        row = legacy.create(body.name, body.description, body.source_file_id, body.target_file_id,
+                            body.rule_set_id, caller_email(bp), conn=conn)
     v = legacy.view(row)
     return ok({k: v[k] for k in ("id", "name", "status", "sourceFileId", "targetFileId", "ruleSetId", "createdAt")},
               message="Reconciliation created", status=201)

@@ -9,7 +9,7 @@ from typing import Any, Optional
 from chalice import Blueprint
 from pydantic import ConfigDict, Field, RootModel, field_validator
 
-from chalicelib.api.auth_middleware import caller_email, limit_run_creation
+from chalicelib.api.auth_middleware import caller_email, run_creation
 from chalicelib.api.core import (Dialect, Routes, StreamsIn, StreamsOut, StreamsPageQuery, StreamsQuery, ok,
                                  page_of, paginated)
 from chalicelib.domain.keyorder import ordered_keys
@@ -174,19 +174,21 @@ class StepsQuery(StreamsQuery):
 @api.route("/streams/{id}/runs", "POST", body=RunIn, response=RunCreatedOut, status=201, errors=[404, 409],
            summary="Start a run of a stream",
            description="Creates a run of the stream's current definition and starts its execution. 409 when the "
-                       "stream is not ACTIVE or a run of it is PENDING or RUNNING. Counts against the per-key "
-                       "run-creation rate limit (a request rejected with 400 or 404 does not).")
+                       "stream is not ACTIVE or a run of it is PENDING or RUNNING. A created run counts against the "
+                       "per-key run-creation rate limit (a request rejected with 400, 404 or 409 does not).")
 def create_stream_run(id: int, body: RunIn):
     stream = definitions.get_stream(id)
     if stream is None:
         raise NotFound("Stream", id)
     if stream["kind"] != "STREAM":   # one reconciliation, one run: start it with POST /reconciliations/{id}/start
         raise Conflict(f"Stream {id} belongs to a legacy reconciliation: use /reconciliations")
-    limit_run_creation(bp)   # after the checks: a request that cannot create a run does not use up the limit
     metadata = body.trigger_metadata.model_dump(by_alias=True, exclude_unset=True) if body.trigger_metadata else {}
     if metadata.get("requestedBy") is None:
         metadata["requestedBy"] = caller_email(bp)
-    return ok(runs.create_run(id, body.trigger_type.value, metadata), message="Run created", status=201)
+    with run_creation(bp) as conn:   # a run is created (and counted) or nothing is
+        created = runs.create_run(id, body.trigger_type.value, metadata, conn=conn)
+    runs.start_run(created["runId"])
+    return ok(created, message="Run created", status=201)
 
 
 @api.route("/streams/{id}/runs", "GET", query=RunsQuery, response=page_of(RunOut), errors=[404],

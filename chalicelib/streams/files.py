@@ -467,6 +467,32 @@ def stored(row: dict) -> dict:
     return row
 
 
+#: the media type a download of each format is served with: RFC 4180's text/csv, Apache Parquet's IANA type,
+#: JSON Lines' application/jsonl (docs/decisions.md)
+MEDIA_TYPES = {"CSV": "text/csv", "PARQUET": "application/vnd.apache.parquet", "JSONL": "application/jsonl"}
+
+
+def media_type(row: dict, head: bytes, whole: bool) -> str:
+    """The Content-Type of a download of the file (`head`: its first bytes, `whole`: head is all of them).
+    A CSV names its charset when it is known: UTF-16 when the bytes start with its byte order mark (Excel's
+    Unicode Text, which inspection reads as such), otherwise UTF-8 for a READY file (inspection read it as
+    UTF-8) or for whole bytes that decode as UTF-8; an INVALID file's bytes may be in any encoding."""
+    kind = MEDIA_TYPES.get(row.get("format") or "", "application/octet-stream")
+    if kind != "text/csv":
+        return kind
+    if head.startswith(b"\xff\xfe"):
+        return "text/csv; charset=utf-16"
+    if row["status"] == "READY":
+        return "text/csv; charset=utf-8"
+    if whole:
+        try:
+            head.decode("utf-8")
+            return "text/csv; charset=utf-8"
+        except UnicodeDecodeError:
+            pass
+    return kind
+
+
 def check_storage() -> dict:
     """Every READY file whose object is not in the bucket becomes INVALID (run at stack start). The READY
     rows are read before the bucket is listed: a file is READY only after its bytes were stored, so a

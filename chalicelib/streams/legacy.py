@@ -39,7 +39,7 @@ LEFT JOIN recon.legacy_reconciliations l ON l.reconciliation_id = t.reconciliati
 
 
 def create(name: str, description: str | None, source_file_id: int, target_file_id: int, rule_set_id: int,
-           created_by: str | None) -> dict:
+           created_by: str | None, conn=None) -> dict:
     from chalicelib.streams import runs
 
     defn = {"name": name, "description": description, "domain": None, "trigger_type": "MANUAL",
@@ -48,7 +48,7 @@ def create(name: str, description: str | None, source_file_id: int, target_file_
                        "source_input": {"type": "FILE", "id": source_file_id},
                        "target_input": {"type": "FILE", "id": target_file_id}, "rule_set_id": rule_set_id,
                        "config": {"continue_on_failure": False, "max_retries": 0}}]}
-    with tx() as c:
+    with tx(conn) as c:
         try:
             stream = definitions.create_stream(defn, created_by, kind="LEGACY", conn=c)
         except Invalid as exc:

@@ -82,8 +82,10 @@ def download_to(key: str, path: str | Path) -> Path:
     return path
 
 
-def get_bytes(key: str) -> bytes:
-    return _s3().get_object(Bucket=bucket(), Key=key)["Body"].read()
+def get_bytes(key: str, first: int | None = None) -> bytes:
+    """The object's bytes (only its `first` bytes when given: a ranged GET)."""
+    extra = {"Range": f"bytes=0-{first - 1}"} if first else {}
+    return _s3().get_object(Bucket=bucket(), Key=key, **extra)["Body"].read()
 
 
 def head(key: str) -> dict | None:
@@ -126,10 +128,13 @@ def content_disposition(filename: str) -> str:
     return f"attachment; filename=\"{safe_name(filename)}\"; filename*=UTF-8''{urllib.parse.quote(filename, safe='')}"
 
 
-def presign_get(key: str, filename: str | None = None, expires: int = PRESIGN_SECONDS) -> str:
+def presign_get(key: str, filename: str | None = None, expires: int = PRESIGN_SECONDS,
+                content_type: str | None = None) -> str:
     params = {"Bucket": bucket(), "Key": key}
     if filename:
         params["ResponseContentDisposition"] = content_disposition(filename)
+    if content_type:   # what S3 answers the presigned GET with, whatever the object was stored as
+        params["ResponseContentType"] = content_type
     return _s3().generate_presigned_url("get_object", Params=params, ExpiresIn=expires)
 
 

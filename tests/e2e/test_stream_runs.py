@@ -430,39 +430,6 @@ def test_a_run_completed_event_delivered_twice_starts_one_chained_run(api, setup
     close_pool()
 
 
-def test_run_creation_is_rate_limited_per_key(api, setup, stack, monkeypatch):
-    import subprocess
-    import sys
-
-    import requests
-
-    from chalicelib.config import get_settings, reset_settings
-
-    # the limit the stack's API runs with: its environment read by the same settings class
-    monkeypatch.delenv("RATE_LIMIT_RUNS_PER_MINUTE", raising=False)
-    for k, v in stack["env"].items():
-        if k.startswith("RATE_LIMIT_"):
-            monkeypatch.setenv(k, v)
-    reset_settings()
-    limit = get_settings().rate_limit_runs_per_minute
-    reset_settings()
-    assert 1 <= limit <= 200, f"a run-creation limit this test can exhaust: {limit}"
-    # a key of its own, so the other tests' runs do not count
-    key = subprocess.run([sys.executable, "-m", "chalicelib.cli", "keys", "create", "--owner", "limits@example.com",
-                          "--quiet"], env=stack["env"], capture_output=True, text=True, check=True).stdout.strip()
-    paused = _stream(api, setup, steps=1)
-    _data(api.post(f"/streams/{paused}/pause"))
-    s = requests.Session()
-    s.headers["Authorization"] = f"Bearer {key}"
-    codes = [s.post(f"{api.url}/streams/{paused}/runs", json={}, timeout=30) for _ in range(limit + 1)]
-    assert [r.status_code for r in codes[:limit]] == [409] * limit
-    last = codes[limit]
-    assert last.status_code == 429 and last.json()["errorCode"] == "RATE_LIMITED"
-    assert int(last.headers["Retry-After"]) >= 1
-    # the key's other reads are not limited by run creation
-    assert s.get(f"{api.url}/streams/{paused}/runs", timeout=30).status_code == 200
-
-
 def test_duplicate_and_late_task_messages_change_nothing(api, setup, stack, monkeypatch):
     for k in ("DATABASE_URL", "AWS_ENDPOINT_URL", "AWS_REGION", "ARTIFACTS_BUCKET"):
         monkeypatch.setenv(k, stack["env"][k])

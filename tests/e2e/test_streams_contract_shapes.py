@@ -166,13 +166,17 @@ def test_a_scheduled_stream_shows_its_default_timezone(client, world):
     client.data("DELETE", f"/streams/{created['id']}")
 
 
+def _run_limit(stack) -> int:
+    from chalicelib.config import Settings
+
+    return int(stack["env"].get("RATE_LIMIT_RUNS_PER_MINUTE", Settings.model_fields["rate_limit_runs_per_minute"].default))
+
+
 def test_rejected_run_requests_do_not_use_up_the_run_creation_limit(stack, world):
     """platform §1: run creation counts against the per-key limit; requests that create nothing (400, 404)
     do not, so a client's mistakes cannot lock it out of starting runs."""
     c = Client(stack["url"], _new_key(stack, "e2e-run-limit@recon.local"))
-    from chalicelib.config import Settings
-
-    limit = int(stack["env"].get("RATE_LIMIT_RUNS_PER_MINUTE", Settings.model_fields["rate_limit_runs_per_minute"].default))
+    limit = _run_limit(stack)
     for i in range(limit + 5):
         assert c.call("POST", "/streams/99999999/runs", {"triggerType": "MANUAL"}).status_code == 404
         assert c.call("POST", f"/streams/{world['stream']['id']}/runs", {"triggerType": "BOGUS"}).status_code == 400
@@ -181,6 +185,46 @@ def test_rejected_run_requests_do_not_use_up_the_run_creation_limit(stack, world
     run_id = r.json()["data"]["runId"]
     _poll(lambda: c.data("GET", f"/stream-runs/{run_id}")["status"] not in ("PENDING", "RUNNING"), 180,
           "the run to finish")
+
+
+def test_only_created_runs_use_up_the_run_creation_limit(stack, client, world):
+    """platform §1: "run creation" counts against the per-key limit (docs/decisions.md). A request refused with
+    409 (a paused stream) or 400 (a reconciliation naming a missing file) creates no run and counts nothing; a
+    run created by either path (a stream run, a legacy reconciliation) counts. The request past the limit is a
+    429 with Retry-After that creates nothing, and a refusal still says why (409) instead of 429."""
+    limit = _run_limit(stack)
+    assert 1 <= limit <= 200, f"a run-creation limit this test can exhaust: {limit}"
+    c = Client(stack["url"], _new_key(stack, "e2e-run-limit-409@recon.local"))
+    full = client.data("GET", f"/streams/{world['stream']['id']}")   # the world's stream, defined again twice
+    body = {"name": "", "triggerType": "MANUAL", "steps": [
+        {k: st[k] for k in ("stepOrder", "name", "sourceInput", "targetInput", "ruleSetId", "config")}
+        for st in full["steps"]]}
+    paused = client.data("POST", "/streams", dict(body, name=f"limit paused {uuid.uuid4().hex[:6]}"), status=201)
+    fresh = client.data("POST", "/streams", dict(body, name=f"limit fresh {uuid.uuid4().hex[:6]}"), status=201)
+    client.data("POST", f"/streams/{paused['id']}/pause")
+    legacy = {"name": "limit", "sourceFileId": world["src"]["id"], "targetFileId": world["tgt"]["id"],
+              "ruleSetId": world["rule_set"]["id"]}
+    for _ in range(limit + 5):
+        r = c.call("POST", f"/streams/{paused['id']}/runs", {"triggerMetadata": {"reason": "retry loop"}})
+        assert r.status_code == 409 and r.json()["errorCode"] == "CONFLICT", r.text
+    for _ in range(5):
+        r = c.call("POST", "/reconciliations", dict(legacy, sourceFileId=987654321))
+        assert r.status_code == 400, r.text
+    # every created run counts: `limit` reconciliations, each a PENDING run of its own
+    for i in range(limit):
+        r = c.call("POST", "/reconciliations", dict(legacy, name=f"limit {i}"))
+        assert r.status_code == 201, (i, r.text)
+    over = c.call("POST", f"/streams/{fresh['id']}/runs", {"triggerMetadata": {"reason": "one too many"}})
+    assert over.status_code == 429 and over.json()["errorCode"] == "RATE_LIMITED", over.text
+    assert 1 <= int(over.headers["Retry-After"]) <= 60
+    assert c.data("GET", f"/streams/{fresh['id']}/runs")["totalItems"] == 0   # the refused run was not kept
+    assert c.call("POST", "/reconciliations", legacy).status_code == 429
+    # at the limit, a request that cannot create a run is still told why
+    assert c.call("POST", f"/streams/{paused['id']}/runs", {}).status_code == 409
+    # reads are not limited by run creation
+    assert c.call("GET", f"/streams/{fresh['id']}/runs").status_code == 200
+    for stream in (paused, fresh):
+        client.data("DELETE", f"/streams/{stream['id']}")
 
 
 def test_start_of_a_canceled_reconciliation_says_it_was_canceled(client, world):
@@ -349,3 +393,44 @@ def test_a_step_runs_artifacts_come_in_one_fixed_order(client, world):
     step = client.data("GET", f"/stream-runs/{world['run']['id']}/steps")[0]
     types = [a["artifactType"] for a in client.data("GET", f"/step-runs/{step['id']}/artifacts")]
     assert types == ["MATCHED", "UNMATCHED_SOURCE", "UNMATCHED_TARGET"], types
+
+
+def test_a_download_is_served_as_its_format(client, world, tmp_path):
+    """platform §2: a download is the file's exact bytes, served with its format's media type (docs/decisions.md),
+    not application/octet-stream: text/csv with its charset (so a client decodes 'Überweisung' right), Parquet's
+    application/vnd.apache.parquet, JSON Lines' application/jsonl. Uploads and a run's artifacts alike."""
+    import duckdb
+
+    tag = uuid.uuid4().hex[:8]
+
+    def served(file_id: int, data: bytes | None = None) -> requests.Response:
+        r = client.call("GET", f"/files/{file_id}/download")
+        assert r.status_code == 200, r.text
+        assert data is None or r.content == data
+        return r
+
+    r = served(world["src"]["id"], CSV_SRC.encode())
+    assert r.headers["Content-Type"] == "text/csv; charset=utf-8"
+    step = client.data("GET", f"/stream-runs/{world['run']['id']}/steps")[0]
+    for artifact in client.data("GET", f"/step-runs/{step['id']}/artifacts"):
+        assert served(artifact["fileId"]).headers["Content-Type"] == "text/csv; charset=utf-8", artifact
+    text = "name,amount\nÜberweisung,1.50\n"
+    for raw, media in ((text.encode(), "text/csv; charset=utf-8"),
+                       (b"\xff\xfe" + text.replace(",", "\t").encode("utf-16-le"), "text/csv; charset=utf-16")):
+        f = client.data("POST", "/files", params={"filename": f"umlaut_{tag}.csv"}, data=raw, status=201)
+        assert f["status"] == "READY", f
+        r = served(f["id"], raw)
+        assert r.headers["Content-Type"] == media and "Überweisung" in r.text
+    # an INVALID CSV that is not UTF-8 names no charset it does not have
+    latin = "name,amount\nÜberweisung,1.50\n".encode("latin-1")
+    f = client.data("POST", "/files", params={"filename": f"latin_{tag}.csv"}, data=latin, status=201)
+    assert f["status"] == "INVALID", f
+    assert served(f["id"], latin).headers["Content-Type"] == "text/csv"
+    lines = b'{"id": 1, "amount": 1.5}\n{"id": 2, "amount": 2.5}\n'
+    f = client.data("POST", "/files", params={"filename": f"events_{tag}.jsonl"}, data=lines, status=201)
+    assert served(f["id"], lines).headers["Content-Type"] == "application/jsonl"
+    path = tmp_path / "rows.parquet"
+    duckdb.connect().execute(f"COPY (SELECT 1 AS id, 1.5 AS amount) TO '{path}' (FORMAT PARQUET)")
+    f = client.data("POST", "/files", params={"filename": f"rows_{tag}.parquet"}, data=path.read_bytes(), status=201)
+    assert (f["format"], f["status"]) == ("PARQUET", "READY"), f
+    assert served(f["id"], path.read_bytes()).headers["Content-Type"] == "application/vnd.apache.parquet"

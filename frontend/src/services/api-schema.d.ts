@@ -180,7 +180,7 @@ export interface paths {
         };
         /**
          * The file's exact bytes
-         * @description 200 with the bytes for files up to 5 MB, otherwise 302 to a presigned S3 URL.
+         * @description 200 with the bytes for files up to 5 MB, otherwise 302 to a presigned S3 URL (which answers with the same Content-Type and Content-Disposition).
          */
         get: operations["downloadFile"];
         put?: never;
@@ -391,7 +391,7 @@ export interface paths {
         put?: never;
         /**
          * Create a reconciliation (PENDING until started)
-         * @description Behind the adapter: an implicit one-step stream and a PENDING run of it. 400 when a file or the rule set does not exist, a file is INVALID or the rule set reads a missing column. Counts against the per-key run-creation rate limit.
+         * @description Behind the adapter: an implicit one-step stream and a PENDING run of it. 400 when a file or the rule set does not exist, a file is INVALID or the rule set reads a missing column. A created reconciliation counts against the per-key run-creation rate limit (a refused one does not).
          */
         post: operations["createReconciliation"];
         delete?: never;
@@ -685,7 +685,7 @@ export interface paths {
         put?: never;
         /**
          * Start a run of a stream
-         * @description Creates a run of the stream's current definition and starts its execution. 409 when the stream is not ACTIVE or a run of it is PENDING or RUNNING. Counts against the per-key run-creation rate limit (a request rejected with 400 or 404 does not).
+         * @description Creates a run of the stream's current definition and starts its execution. 409 when the stream is not ACTIVE or a run of it is PENDING or RUNNING. A created run counts against the per-key run-creation rate limit (a request rejected with 400, 404 or 409 does not).
          */
         post: operations["createStreamRun"];
         delete?: never;
@@ -4007,7 +4007,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The file's exact bytes */
+            /** @description The file's exact bytes, as its format's media type: text/csv (with the charset when it is known), application/vnd.apache.parquet, application/jsonl */
             200: {
                 headers: {
                     /** @description attachment, named as the file (RFC 6266) */
@@ -4017,7 +4017,9 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/octet-stream": string;
+                    "application/jsonl": string;
+                    "application/vnd.apache.parquet": string;
+                    "text/csv": string;
                 };
             };
             /** @description Redirect to a presigned S3 URL (large files) */

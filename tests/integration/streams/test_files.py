@@ -121,7 +121,7 @@ def test_download_returns_the_exact_bytes(api, uid):
     r = api.get(f"/files/{f['id']}/download")
     assert r.status_code == 200
     assert r.content == data
-    assert r.headers["Content-Type"] == "application/octet-stream"
+    assert r.headers["Content-Type"] == "text/csv; charset=utf-8"
     assert f"exact_{uid}.csv" in r.headers["Content-Disposition"]
 
 
@@ -192,6 +192,9 @@ def test_large_file_download_redirects_to_presigned_url(api, uid):
     assert r.status_code == 302
     got = requests.get(r.headers["Location"], timeout=60)
     assert got.status_code == 200 and got.content == data
+    # the presigned URL answers as a small file's download does
+    assert got.headers["Content-Type"] == "text/csv; charset=utf-8"
+    assert got.headers["Content-Disposition"] == f'attachment; filename="large_{uid}.csv"'
 
 
 def test_upload_session_validation(api):
