@@ -153,26 +153,34 @@ export function useUrlState<K extends string>(keys: readonly K[]) {
   return { values, page, set, params };
 }
 
-/** Loads data; `reload()` fetches again. Keeps the last data while reloading (no flicker). */
-export function useLoad<T>(fn: () => Promise<T>, deps: unknown[]) {
-  const [data, setData] = useState<T | undefined>(undefined);
-  const [error, setError] = useState<unknown>(null);
+/**
+ * Loads data; `reload()` fetches again. Keeps the last data while reloading (no flicker). With `key`
+ * (a detail page's id), data read for another key is not returned: going from run 7 to run 8 shows
+ * "loading", not run 7's status and steps under the heading of run 8.
+ */
+export function useLoad<T>(fn: () => Promise<T>, deps: unknown[], key?: string | number) {
+  // the last answer (data, or the error of the last read) and the key it was read for
+  const [last, setLast] = useState<{ data: T | undefined; error: unknown; key: typeof key }>({ data: undefined, error: null, key });
   const [loading, setLoading] = useState(true);
+  const keyRef = useRef(key);
+  keyRef.current = key;
   const seq = useRef(0);
+  const setData = useCallback((d: T | undefined) => setLast((l) => ({ data: d, error: l.key === keyRef.current ? l.error : null, key: keyRef.current })), []);
   const run = useCallback(() => {
     const n = ++seq.current;
+    const k = keyRef.current;
     setLoading(true);
     return fn().then(
       (d) => {
         if (n === seq.current) {
-          setData(d);
-          setError(null);
+          setLast({ data: d, error: null, key: k });
           setLoading(false);
         }
       },
       (e) => {
         if (n === seq.current) {
-          setError(e);
+          // a failed re-read keeps the answer already shown (StaleNotice); a failed first read of a key has none
+          setLast((l) => ({ data: l.key === k ? l.data : undefined, error: e, key: k }));
           setLoading(false);
         }
       },
@@ -182,7 +190,8 @@ export function useLoad<T>(fn: () => Promise<T>, deps: unknown[]) {
   useEffect(() => {
     run();
   }, [run]);
-  return { data, error, loading, reload: run, setData };
+  const mine = last.key === key;
+  return { data: mine ? last.data : undefined, error: mine ? last.error : null, loading, reload: run, setData };
 }
 
 /** Calls `fn` every `ms` while `active`; never overlaps calls. */

@@ -30,7 +30,7 @@ const stream = {
 vi.mock("../../src/services/api", async (orig) =>
   (await import("./fake-api")).withFakeApi(orig, {
     runs: { get: async () => run, steps: async () => steps, artifacts: async () => [], cancel: () => undefined },
-    streams: { get: async () => stream },
+    streams: { get: async () => stream, run: async () => ({ runId: 8, streamId: 3, status: "PENDING" }) },
     ruleSets: { get: async (id: number) => ({ id, name: "Orders vs bank" }) },
   }),
 );
@@ -183,5 +183,43 @@ describe("a run of an earlier version of its stream", () => {
     expect(byStep(2).querySelector("strong")!.textContent).toBe("Step 2");
     expect(byStep(2).textContent).toContain("attempt 2");
     expect(byStep(2).textContent).not.toContain("attempt 2 of 3");
+  });
+});
+
+describe("running a finished run again", () => {
+  it("starts a new run of its stream naming this one, opens it, and says when the stream has changed since", async () => {
+    const api = await import("../../src/services/api");
+    const failed = { ...run, status: "FAILED", completedAt: "2026-02-21T06:21:00Z", streamVersion: 1 };
+    let answer8: (r: unknown) => void = () => {};
+    const run8 = new Promise((resolve) => { answer8 = resolve; });
+    vi.mocked(api.runs.get).mockImplementation(async (id: number) => (id === 7 ? failed : run8) as never);
+    vi.mocked(api.runs.steps).mockResolvedValue([] as never);
+    vi.mocked(api.streams.get).mockResolvedValue({ ...stream, version: 2 } as never);
+    const { RunPage } = await import("../../src/pages/streams/Runs");
+    renderAt("/runs/7", "/runs/:id", <RunPage />);
+    const again = await screen.findByRole("button", { name: "Run again" });
+    expect(screen.getByText(/This run used version 1 of the stream; run again, it runs version 2/).id).toBe(again.getAttribute("aria-describedby"));
+    fireEvent.click(again);
+    await waitFor(() => expect(api.streams.run).toHaveBeenCalledWith(3, "Run again from run #7"));
+    // while run 8 is read, the page says so: not run 7's status and steps under run 8's heading
+    await screen.findByText(/Loading the run/);
+    expect(screen.queryByText(/Run #7|Run #8/)).toBeNull();
+    expect(document.querySelector('[data-status="FAILED"]')).toBeNull();
+    answer8({ ...run, id: 8, status: "PENDING", streamVersion: 2 });
+    await screen.findByText("Run #8");
+    expect(screen.queryByRole("button", { name: "Run again" })).toBeNull(); // the new run is active: cancel, not run again
+    expect(screen.getByRole("button", { name: "Cancel run" })).toBeTruthy();
+  });
+
+  it("is not offered for a stream that does not run (paused or archived), nor while the run is active", async () => {
+    const api = await import("../../src/services/api");
+    vi.mocked(api.runs.get).mockResolvedValue({ ...run, status: "CANCELED", completedAt: "2026-02-21T06:21:00Z" } as never);
+    vi.mocked(api.runs.steps).mockResolvedValue([] as never);
+    vi.mocked(api.streams.get).mockResolvedValue({ ...stream, status: "PAUSED" } as never);
+    const { RunPage } = await import("../../src/pages/streams/Runs");
+    renderAt("/runs/7", "/runs/:id", <RunPage />);
+    await screen.findByText(/canceled/);
+    await waitFor(() => expect(vi.mocked(api.streams.get)).toHaveBeenCalled());
+    expect(screen.queryByRole("button", { name: "Run again" })).toBeNull();
   });
 });

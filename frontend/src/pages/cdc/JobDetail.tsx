@@ -6,7 +6,7 @@ import { Badge, Crumbs, StaleNotice, Kv, Loading, Progress, useLoad, usePoll, us
 
 export function JobDetailPage() {
   const { jobId = "" } = useParams();
-  const { data: job, error, reload } = useLoad(() => cdc.job(jobId), [jobId]);
+  const { data: job, error, reload } = useLoad(() => cdc.job(jobId), [jobId], jobId);
   useTitle(job ? `Job ${job.table_name} ${job.status.toLowerCase()}` : "Job");
   usePoll(reload, 2000, job?.status === "RUNNING");
   if (error && !job) return <LoadFailed what={`Job ${jobId}`} error={error} back={["Jobs", "/cdc/jobs"]} />;

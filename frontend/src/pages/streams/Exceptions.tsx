@@ -211,10 +211,10 @@ function BulkChange({ ids, onDone }: { ids: number[]; onDone: (r: BulkResult) =>
 
 export function ExceptionDetailPage() {
   const id = Number(useParams().id);
-  const { data: x, error, reload, setData } = useLoad(() => exceptions.get(id), [id]);
+  const { data: x, error, reload, setData } = useLoad(() => exceptions.get(id), [id], id);
   const [historyPage, setHistoryPage] = useState(1);
   useEffect(() => setHistoryPage(1), [id]);
-  const history = useLoad(() => exceptions.history(id, { page: historyPage, pageSize: 20 }), [id, historyPage]);
+  const history = useLoad(() => exceptions.history(id, { page: historyPage, pageSize: 20 }), [id, historyPage], id);
   // the stream by its name (an id alone says nothing to the person working the exception); "#id" until read or if unreadable
   const streamId = x?.streamId;
   const stream = useLoad(() => (streamId ? namesOf("stream", [streamId]) : Promise.resolve(null)), [streamId]);

@@ -135,7 +135,7 @@ export function DownloadButton({ url, filename, checksum, label = "Download" }: 
 export function FileDetailPage() {
   const id = Number(useParams().id);
   const nav = useNavigate();
-  const { data: file, error, reload } = useLoad(() => files.get(id), [id]);
+  const { data: file, error, reload } = useLoad(() => files.get(id), [id], id);
   useTitle(file ? file.filename : `File ${id}`);
   usePoll(reload, 2000, file?.status === "PROCESSING");
   const [delError, setDelError] = useState<unknown>(null);

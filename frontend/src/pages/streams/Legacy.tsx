@@ -106,8 +106,8 @@ function NewReconciliation({ onCreated }: { onCreated: () => void }) {
 export function LegacyDetailPage() {
   const id = Number(useParams().id);
   const { values: f, page, set } = useUrlState(["side", "reason", "status"] as const);
-  const { data: r, error, reload } = useLoad<LegacyReconciliation>(() => legacy.get(id), [id]);
-  const status = useLoad(() => legacy.status(id), [id]);
+  const { data: r, error, reload } = useLoad<LegacyReconciliation>(() => legacy.get(id), [id], id);
+  const status = useLoad(() => legacy.status(id), [id], id);
   // the inputs and the rule set by name (an input that cannot be read keeps its number)
   const names = useLoad(async () => {
     const fileName = (f: number | null | undefined) => (f ? files.get(f).then((x) => x.filename, () => null) : Promise.resolve(null));
@@ -119,7 +119,7 @@ export function LegacyDetailPage() {
     const n = f === r?.sourceFileId ? names.data?.source : names.data?.target;
     return <Link to={`/files/${f}`}>{n ? `${n} (#${f})` : `#${f}`}</Link>;
   };
-  const exc = useLoad(() => legacy.exceptions(id, { page, pageSize: 20, side: (f.side || undefined) as never, reason: (f.reason || undefined) as never, status: (f.status || undefined) as never }), [id, page, f.side, f.reason, f.status]);
+  const exc = useLoad(() => legacy.exceptions(id, { page, pageSize: 20, side: (f.side || undefined) as never, reason: (f.reason || undefined) as never, status: (f.status || undefined) as never }), [id, page, f.side, f.reason, f.status], id);
   const [actionError, setActionError] = useState<unknown>(null);
   const running = r?.status === "IN_PROGRESS" || r?.status === "PENDING";
   usePoll(async () => { await Promise.all([reload(), status.reload()]); }, 1500, r?.status === "IN_PROGRESS");

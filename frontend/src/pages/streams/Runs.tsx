@@ -1,5 +1,5 @@
 import { useEffect, useState } from "react";
-import { Link, useLocation, useParams } from "react-router-dom";
+import { Link, useLocation, useNavigate, useParams } from "react-router-dom";
 import { runs, streams } from "../../services/api";
 import { namesOf } from "../../services/lookup";
 import type { Artifact, StepRun } from "../../services/types";
@@ -15,13 +15,15 @@ export function RunPage() {
   const { data, error, reload } = useLoad(async () => {
     const [run, steps] = await Promise.all([runs.get(id), runs.steps(id, true)]);
     return { run, steps };
-  }, [id]);
+  }, [id], id);
   const stream = useLoad(() => (data ? streams.get(data.run.streamId) : Promise.resolve(null)), [data?.run.streamId]);
   // the rule sets the steps used, by name (each read by its id once, whatever how many rule sets there are)
   const ruleSetIds = [...new Set((data?.steps ?? []).flatMap((s) => (s.ruleSetId ? [s.ruleSetId] : [])))].sort((a, b) => a - b);
   const ruleSetNames = useLoad(() => namesOf("ruleSet", ruleSetIds), [ruleSetIds.join(",")]);
-  const [cancelError, setCancelError] = useState<unknown>(null);
+  const [actionError, setActionError] = useState<unknown>(null);
   const [canceling, setCanceling] = useState(false);
+  const [rerunning, setRerunning] = useState(false);
+  const nav = useNavigate();
   const active = !!data && ACTIVE_RUN.has(data.run.status);
   // a link to one step (`/runs/9204#step-2`, from an exception): that step is scrolled to, marked and focused
   const { hash } = useLocation();
@@ -60,12 +62,12 @@ export function RunPage() {
               onClick={async () => {
                 if (!confirm(`Cancel run #${id}? Steps still to run are skipped; this cannot be undone.`)) return;
                 setCanceling(true);
-                setCancelError(null);
+                setActionError(null);
                 try {
                   await runs.cancel(id);
                   await reload();
                 } catch (e) {
-                  setCancelError(e);
+                  setActionError(e);
                 } finally {
                   setCanceling(false);
                 }
@@ -74,10 +76,36 @@ export function RunPage() {
               {canceling ? "Canceling…" : "Cancel run"}
             </button>
           )}
+          {/* a finished run (failed, canceled, or to be repeated after a fix) is run again from here: a new
+              run of the stream as it is now, its reason naming this run */}
+          {!active && stream.data?.status === "ACTIVE" && (
+            <button
+              type="button"
+              disabled={rerunning}
+              aria-describedby={stream.data.version !== run.streamVersion ? "rerun-version" : undefined}
+              onClick={async () => {
+                setRerunning(true);
+                setActionError(null);
+                try {
+                  const r = await streams.run(run.streamId, `Run again from run #${id}`);
+                  nav(`/runs/${r.runId}`);
+                } catch (e) {
+                  setActionError(e);
+                } finally {
+                  setRerunning(false);
+                }
+              }}
+            >
+              {rerunning ? "Starting…" : "Run again"}
+            </button>
+          )}
         </div>
       </div>
+      {!active && stream.data?.status === "ACTIVE" && stream.data.version !== run.streamVersion && (
+        <p className="muted small" id="rerun-version">This run used version {run.streamVersion} of the stream; run again, it runs version {stream.data.version}, the stream as it is now.</p>
+      )}
       <StaleNotice error={error} />
-      <ErrorBox error={cancelError} />
+      <ErrorBox error={actionError} />
       {run.errorMessage && <div className="error-box" role="alert">{run.errorMessage}</div>}
       {/* a finished run's bar would read as unfinished work (2 of 3 steps when one was skipped) */}
       {active && <Progress value={m && m.totalSteps ? (100 * (m.completedSteps + m.failedSteps)) / m.totalSteps : 0} label="run progress" />}

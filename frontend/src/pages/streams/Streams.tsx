@@ -71,8 +71,8 @@ export function StreamDetailPage() {
   const id = Number(useParams().id);
   const nav = useNavigate();
   const { values: f, page, set } = useUrlState(["status"] as const);
-  const { data: s, error, reload, setData } = useLoad(() => streams.get(id), [id]);
-  const runs = useLoad(() => streams.runs(id, { page, pageSize: 10, status: (f.status || undefined) as RunStatus | undefined }), [id, page, f.status]);
+  const { data: s, error, reload, setData } = useLoad(() => streams.get(id), [id], id);
+  const runs = useLoad(() => streams.runs(id, { page, pageSize: 10, status: (f.status || undefined) as RunStatus | undefined }), [id, page, f.status], id);
   const [actionError, setActionError] = useState<unknown>(null);
   const [validation, setValidation] = useState<StreamValidation | null>(null);
   const [busy, setBusy] = useState(false);
