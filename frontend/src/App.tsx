@@ -87,6 +87,8 @@ function Shell() {
   }, [nav, loc]);
   return (
     <div className="shell">
+      {/* the first stop of the tab order: past the eleven links of the menu, to the page itself */}
+      <a className="skip-link" href="#main" onClick={(e) => { e.preventDefault(); document.getElementById("main")?.focus(); }}>Skip to the page</a>
       <header className="topbar">
         <span className="brand">recon</span>
         <nav aria-label="main">
@@ -114,7 +116,7 @@ function Shell() {
           Sign out
         </button>
       </header>
-      <main className="content">
+      <main className="content" id="main" tabIndex={-1}>
         <Suspense fallback={<Loading />}>
           <Routes>
             <Route path="/" element={<CdcOverview />} />
