@@ -740,6 +740,12 @@ def ok(data: Any = None, message: str | None = None, status: int | None = None,
     return Reply(data, message, status, headers or {})
 
 
+def created(data: Any, location: str, message: str | None = None, status: int = 201) -> Reply:
+    """A 201 (or a 202) naming the resource it created (or the one to watch) in Location (RFC 9110 §15.3.2):
+    `location` is its path under /api/v1 (`/streams/9001`)."""
+    return Reply(data, message, status, {"Location": API_PREFIX + location})
+
+
 def dump(model: type[BaseModel] | None, data: Any) -> Any:
     """`data` validated against and dumped through `model` (JSON mode, by alias)."""
     if model is None:

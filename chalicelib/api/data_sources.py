@@ -10,7 +10,8 @@ from chalice import Blueprint
 from pydantic import Field, field_validator
 
 from chalicelib.api.auth_middleware import caller_email
-from chalicelib.api.core import (DeletedOut, Dialect, Routes, StreamsIn, StreamsOut, StreamsPageQuery, ok, page_of, paginated)
+from chalicelib.api.core import (DeletedOut, Dialect, Routes, StreamsIn, StreamsOut, StreamsPageQuery, created, ok,
+                                 page_of, paginated)
 from chalicelib.domain.keyorder import ordered_keys
 from chalicelib.streams import data_sources
 from chalicelib.streams.validation import Name
@@ -67,7 +68,8 @@ def _config(body: DataSourceIn) -> dict:
            summary="Create a data source")
 def create_data_source(body: DataSourceIn):
     row = data_sources.create(body.name, body.type.value, _config(body), caller_email(bp))
-    return ok(data_sources.view(row), message="Data source created", status=201)
+    view = data_sources.view(row)
+    return created(view, f"/data-sources/{view['id']}", message="Data source created")
 
 
 @api.route("/data-sources", "GET", query=DataSourcesQuery, response=page_of(DataSourceOut),

@@ -9,7 +9,7 @@ from chalice import Blueprint, Response
 from pydantic import Field, StrictInt
 
 from chalicelib.api.core import (DeletedOut, Dialect, Problem, RequestInvalid, Routes, StreamsError, StreamsIn,
-                                 StreamsOut, StreamsPageQuery, StreamsQuery, ok, page_of, paginated)
+                                 StreamsOut, StreamsPageQuery, StreamsQuery, created, ok, page_of, paginated)
 from chalicelib.api.auth_middleware import caller_email, rate_limit
 from chalicelib.streams import files
 
@@ -113,7 +113,7 @@ def upload_file(query: UploadQuery):
     row = files.direct_upload(query.filename, data, caller_email(bp))
     _file_ready(row)
     message = "File uploaded" if row["status"] == "READY" else f"File is INVALID: {row['error_message']}"
-    return ok(files.file_view(row), message=message, status=201)
+    return created(files.file_view(row), f"/files/{row['file_id']}", message=message)
 
 
 def _file_ready(row: dict) -> None:
@@ -132,9 +132,9 @@ def create_upload(body: UploadSessionIn):
     _check_filename(body.filename, "filename")
     _rate_limit()
     row, url = files.create_session(body.filename, body.size_bytes, caller_email(bp))
-    return ok({"file_id": row["file_id"], "upload_url": url, "expires_at": row["upload_expires_at"]},
-              message="PUT the bytes to uploadUrl, then POST /files/{id}/complete".replace("{id}", str(row["file_id"])),
-              status=201)
+    return created({"file_id": row["file_id"], "upload_url": url, "expires_at": row["upload_expires_at"]},
+                   f"/files/{row['file_id']}",
+                   message=f"PUT the bytes to uploadUrl, then POST /files/{row['file_id']}/complete")
 
 
 @api.route("/files/{id}/complete", "POST", response=FileOut, status=202, errors=[404, 409],
@@ -146,8 +146,8 @@ def complete_upload(id: int):
         from chalicelib import aws
 
         aws.send_message(files.FILES_QUEUE, {"fileId": row["file_id"]})
-    return ok(files.file_view(row), message="Processing" if row["status"] in ("PROCESSING", "UPLOADING") else None,
-              status=202)
+    return created(files.file_view(row), f"/files/{row['file_id']}",
+                   message="Processing" if row["status"] in ("PROCESSING", "UPLOADING") else None, status=202)
 
 
 

@@ -118,6 +118,8 @@ _STREAMS_ERROR_TEXT = {
 }
 RETRY_AFTER = {"Retry-After": {"description": "Seconds until a request will be accepted",
                                "schema": {"type": "integer", "minimum": 1}}}
+LOCATION = {"Location": {"description": "The created resource (a 202: the resource to watch), e.g. /api/v1/streams/9001",
+                         "schema": {"type": "string"}}}
 
 
 def _path_param_schema(kind: str) -> dict:
@@ -178,6 +180,8 @@ def _registry_operation(op, schemas: dict) -> dict:
         schema = _model_ref(op.response)
         success = {"description": op.summary,
                    "content": {"application/json": {"schema": _envelope(schema) if streams else schema}}}
+    if streams and op.status in (201, 202):   # chalicelib.api.core.created
+        success["headers"] = LOCATION
     responses: dict[str, Any] = {str(op.status): success}
     # a malformed request or a query parameter the route does not take (400); a dependency outage (503)
     statuses = set(op.errors) | {400, 503}

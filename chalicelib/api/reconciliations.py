@@ -10,7 +10,8 @@ from chalice import Blueprint
 from pydantic import Field, StrictInt
 
 from chalicelib.api.auth_middleware import caller_email, run_creation
-from chalicelib.api.core import Dialect, Routes, StreamsIn, StreamsOut, StreamsPageQuery, ok, page_of, paginated
+from chalicelib.api.core import (Dialect, Routes, StreamsIn, StreamsOut, StreamsPageQuery, created, ok, page_of,
+                                 paginated)
 from chalicelib.api.exceptions import ExceptionOut, ExceptionReason, ExceptionStatus, Side
 from chalicelib.streams import exceptions, legacy
 from chalicelib.streams.validation import Name
@@ -105,8 +106,8 @@ def create_reconciliation(body: ReconciliationIn):
         row = legacy.create(body.name, body.description, body.source_file_id, body.target_file_id,
                             body.rule_set_id, caller_email(bp), conn=conn)
     v = legacy.view(row)
-    return ok({k: v[k] for k in ("id", "name", "status", "sourceFileId", "targetFileId", "ruleSetId", "createdAt")},
-              message="Reconciliation created", status=201)
+    answer = {k: v[k] for k in ("id", "name", "status", "sourceFileId", "targetFileId", "ruleSetId", "createdAt")}
+    return created(answer, f"/reconciliations/{v['id']}", message="Reconciliation created")
 
 
 @api.route("/reconciliations", "GET", query=StreamsPageQuery, response=page_of(ReconciliationOut),

@@ -8,8 +8,8 @@ from chalice import Blueprint
 from pydantic import Field
 
 from chalicelib.api.auth_middleware import caller_email
-from chalicelib.api.core import (DeletedOut, Dialect, Routes, StreamsOut, StreamsPageQuery, StreamsQuery, ok, page_of,
-                                 paginated)
+from chalicelib.api.core import (DeletedOut, Dialect, Routes, StreamsOut, StreamsPageQuery, StreamsQuery, created, ok,
+                                 page_of, paginated)
 from chalicelib.matching.rules import RuleSet
 from chalicelib.streams import rule_sets
 
@@ -51,7 +51,8 @@ class VersionQuery(StreamsQuery):
 @api.route("/rule-sets", "POST", body=RuleSet, response=RuleSetOut, status=201, summary="Create a rule set (version 1)",
            description="Validated as a whole: every problem is listed with its path (passes[2].conditions[1].threshold).")
 def create_rule_set(body: RuleSet):
-    return ok(rule_sets.view(rule_sets.create(body, caller_email(bp))), message="Rule set created", status=201)
+    view = rule_sets.view(rule_sets.create(body, caller_email(bp)))
+    return created(view, f"/rule-sets/{view['id']}", message="Rule set created")
 
 
 @api.route("/rule-sets", "GET", query=RuleSetsQuery, response=page_of(RuleSetSummary),

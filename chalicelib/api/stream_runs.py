@@ -10,7 +10,7 @@ from chalice import Blueprint
 from pydantic import ConfigDict, Field, RootModel, field_validator
 
 from chalicelib.api.auth_middleware import caller_email, run_creation
-from chalicelib.api.core import (Dialect, Routes, StreamsIn, StreamsOut, StreamsPageQuery, StreamsQuery, ok,
+from chalicelib.api.core import (Dialect, Routes, StreamsIn, StreamsOut, StreamsPageQuery, StreamsQuery, created, ok,
                                  page_of, paginated)
 from chalicelib.domain.keyorder import ordered_keys
 from chalicelib.streams import definitions, runs
@@ -186,9 +186,9 @@ def create_stream_run(id: int, body: RunIn):
     if metadata.get("requestedBy") is None:
         metadata["requestedBy"] = caller_email(bp)
     with run_creation(bp) as conn:   # a run is created (and counted) or nothing is
-        created = runs.create_run(id, body.trigger_type.value, metadata, conn=conn)
-    runs.start_run(created["runId"])
-    return ok(created, message="Run created", status=201)
+        run = runs.create_run(id, body.trigger_type.value, metadata, conn=conn)
+    runs.start_run(run["runId"])
+    return created(run, f"/stream-runs/{run['runId']}", message="Run created")
 
 
 @api.route("/streams/{id}/runs", "GET", query=RunsQuery, response=page_of(RunOut), errors=[404],

@@ -10,7 +10,7 @@ from chalice import Blueprint
 from pydantic import Field, field_validator
 
 from chalicelib.api.auth_middleware import caller_email
-from chalicelib.api.core import (Dialect, Routes, StreamsOut, StreamsPageQuery, ok, page_of,
+from chalicelib.api.core import (Dialect, Routes, StreamsOut, StreamsPageQuery, created, ok, page_of,
                                  paginated)
 from chalicelib.domain.keyorder import ordered_keys
 from chalicelib.streams import definitions, schedules
@@ -124,7 +124,8 @@ class StreamsListQuery(StreamsPageQuery):
 def create_stream(body: StreamIn):
     stream = definitions.create_stream(body, caller_email(bp))
     _wake(stream)
-    return ok(definitions.summary_view(stream), message="Stream created", status=201)
+    view = definitions.summary_view(stream)
+    return created(view, f"/streams/{view['id']}", message="Stream created")
 
 
 @api.route("/streams", "GET", query=StreamsListQuery, response=page_of(StreamSummaryOut),

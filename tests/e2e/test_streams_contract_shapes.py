@@ -434,3 +434,40 @@ def test_a_download_is_served_as_its_format(client, world, tmp_path):
     f = client.data("POST", "/files", params={"filename": f"rows_{tag}.parquet"}, data=path.read_bytes(), status=201)
     assert (f["format"], f["status"]) == ("PARQUET", "READY"), f
     assert served(f["id"], path.read_bytes()).headers["Content-Type"] == "application/vnd.apache.parquet"
+
+
+def test_every_create_names_what_it_created_in_location(stack, client, world):
+    """RFC 9110 §15.3.2: a 201 names the resource it created in Location (a 202 the resource to watch), so a
+    client follows it instead of building the URL: every create of the platform answers one, and a GET of it
+    answers that resource."""
+    origin = stack["url"].removesuffix("/api/v1")
+    tag = uuid.uuid4().hex[:8]
+    step = {"stepOrder": 1, "name": "one", "sourceInput": {"type": "FILE", "id": world["src"]["id"]},
+            "targetInput": {"type": "FILE", "id": world["tgt"]["id"]}, "ruleSetId": world["rule_set"]["id"]}
+    stream = client.call("POST", "/streams", {"name": f"location {tag}", "steps": [step]})
+    session = client.call("POST", "/files/uploads", {"filename": f"location_{tag}.csv", "sizeBytes": 4})
+    answers = {
+        "file": (client.call("POST", "/files", params={"filename": f"location_{tag}.csv"}, data=b"a\n1\n"), "id",
+                 "/files/{}"),
+        "session": (session, "fileId", "/files/{}"),
+        "rule set": (client.call("POST", "/rule-sets", dict(RULES, name=f"location {tag}")), "id", "/rule-sets/{}"),
+        "data source": (client.call("POST", "/data-sources", {"name": f"location {tag}", "type": "POSTGRES", "config": {
+            "connection": {"env": "DATABASE_URL"}, "query": "SELECT 1 AS one"}}), "id", "/data-sources/{}"),
+        "stream": (stream, "id", "/streams/{}"),
+        "run": (client.call("POST", f"/streams/{stream.json()['data']['id']}/runs"), "runId", "/stream-runs/{}"),
+        "reconciliation": (client.call("POST", "/reconciliations", {
+            "name": f"location {tag}", "sourceFileId": world["src"]["id"], "targetFileId": world["tgt"]["id"],
+            "ruleSetId": world["rule_set"]["id"]}), "id", "/reconciliations/{}"),
+    }
+    requests.put(session.json()["data"]["uploadUrl"], data=b"a\n1\n", timeout=60).raise_for_status()
+    answers["completed session"] = (client.call("POST", f"/files/{session.json()['data']['fileId']}/complete"),
+                                    "id", "/files/{}")
+    for what, (r, key, path) in answers.items():
+        assert r.status_code in (201, 202), (what, r.status_code, r.text)
+        created_id = r.json()["data"][key]
+        assert r.headers.get("Location") == "/api/v1" + path.format(created_id), (what, dict(r.headers))
+        got = client.s.get(origin + r.headers["Location"], timeout=60)
+        assert got.status_code == 200 and got.json()["data"]["id"] == created_id, (what, got.text[:300])
+    _poll(lambda: client.data("GET", answers["run"][0].headers["Location"].removeprefix("/api/v1"))["status"]
+          not in ("PENDING", "RUNNING"), 180, "the run to finish")
+    client.data("DELETE", f"/streams/{stream.json()['data']['id']}")

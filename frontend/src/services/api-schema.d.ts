@@ -2783,6 +2783,8 @@ export interface operations {
             /** @description Create a data source */
             201: {
                 headers: {
+                    /** @description The created resource (a 202: the resource to watch), e.g. /api/v1/streams/9001 */
+                    Location?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3652,6 +3654,8 @@ export interface operations {
             /** @description Upload a file (direct, up to 5 MB) */
             201: {
                 headers: {
+                    /** @description The created resource (a 202: the resource to watch), e.g. /api/v1/streams/9001 */
+                    Location?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3916,6 +3920,8 @@ export interface operations {
             /** @description Complete an upload session: the file is PROCESSING until a worker has inspected it */
             202: {
                 headers: {
+                    /** @description The created resource (a 202: the resource to watch), e.g. /api/v1/streams/9001 */
+                    Location?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4115,6 +4121,8 @@ export interface operations {
             /** @description Start an upload session (any size) with a presigned S3 PUT URL */
             201: {
                 headers: {
+                    /** @description The created resource (a 202: the resource to watch), e.g. /api/v1/streams/9001 */
+                    Location?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4805,6 +4813,8 @@ export interface operations {
             /** @description Create a reconciliation (PENDING until started) */
             201: {
                 headers: {
+                    /** @description The created resource (a 202: the resource to watch), e.g. /api/v1/streams/9001 */
+                    Location?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5415,6 +5425,8 @@ export interface operations {
             /** @description Create a rule set (version 1) */
             201: {
                 headers: {
+                    /** @description The created resource (a 202: the resource to watch), e.g. /api/v1/streams/9001 */
+                    Location?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6197,6 +6209,8 @@ export interface operations {
             /** @description Create a stream */
             201: {
                 headers: {
+                    /** @description The created resource (a 202: the resource to watch), e.g. /api/v1/streams/9001 */
+                    Location?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6834,6 +6848,8 @@ export interface operations {
             /** @description Start a run of a stream */
             201: {
                 headers: {
+                    /** @description The created resource (a 202: the resource to watch), e.g. /api/v1/streams/9001 */
+                    Location?: string;
                     [name: string]: unknown;
                 };
                 content: {
