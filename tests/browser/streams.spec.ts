@@ -4,7 +4,7 @@
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { expect, test, type Page } from "@playwright/test";
-import { api, shot, signIn } from "./helpers";
+import { api, apiKey, shot, signIn } from "./helpers";
 
 test.describe.configure({ mode: "serial" });
 
@@ -450,4 +450,39 @@ test("a data source edited from the console: the API's complaint at its field, t
   await expect(row.locator("[data-test-ok]")).toHaveAttribute("data-test-ok", "yes");
   await expect(row.getByRole("status")).toContainText("order_id");
   await api(page, "DELETE", `/data-sources/${ds.data.id}`);
+});
+
+test("long unbroken values (a composite key, a token) wrap inside the window on the exceptions pages", async ({ page }) => {
+  await signIn(page, "/exceptions");
+  type D<T> = { data: T };
+  const key = `TENANT-42|${"9f86d081884c7d659a2feaa0c55ad015".repeat(6)}`;
+  const token = "eyJhbGciOiJIUzI1NiJ9" + "Q".repeat(300);
+  const upload = async (name: string, body: string) => {
+    const res = await page.request.post(`/api/v1/files?filename=${name}`, { headers: { Authorization: `Bearer ${apiKey()}`, "Content-Type": "text/csv" }, data: Buffer.from(body) });
+    expect(res.status(), await res.text()).toBe(201);
+    const id = ((await res.json()) as D<{ id: number }>).data.id;
+    await expect.poll(async () => (await api<D<{ status: string }>>(page, "GET", `/files/${id}`)).data.status, { timeout: 60_000 }).toBe("READY");
+    return id;
+  };
+  const source = await upload(`long_source_${tag}.csv`, `ref,memo\nA-1,short\n${key},${token}\n`);
+  const target = await upload(`long_target_${tag}.csv`, "ref,memo\nA-1,short\n");
+  const rs = await api<D<{ id: number }>>(page, "POST", "/rule-sets", { name: `By ref ${tag}`, sourceKey: "ref", targetKey: "ref", passes: [{ name: "ref", cardinality: "ONE_TO_ONE", conditions: [{ source: "ref", target: "ref", operator: "EQUALS" }] }] });
+  const rec = await api<D<{ id: number }>>(page, "POST", "/reconciliations", { name: `Long values ${tag}`, sourceFileId: source, targetFileId: target, ruleSetId: rs.data.id });
+  await api(page, "POST", `/reconciliations/${rec.data.id}/start`);
+  const finished = async () => {
+    const s = (await api<D<{ status: string }>>(page, "GET", `/reconciliations/${rec.data.id}`)).data;
+    return ["COMPLETED", "FAILED", "CANCELED"].includes(s.status) ? JSON.stringify(s) : "running";
+  };
+  await expect.poll(finished, { timeout: 120_000 }).not.toBe("running");
+  expect(JSON.parse(await finished())).toMatchObject({ status: "COMPLETED", exceptionCount: 1 });
+  const fits = () => page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth);
+  await page.goto(`/exceptions?reconciliationId=${rec.data.id}`);
+  const row = page.locator("table[aria-label=exceptions] tbody tr");
+  await expect(row).toHaveCount(1);
+  await expect(row).toContainText(key);
+  expect(await fits()).toBe(true);
+  await row.getByRole("link").first().click();
+  await expect(page.locator("h1")).toContainText(key); // the heading and the breadcrumb name the whole key
+  await expect(page.getByRole("table", { name: "row data" })).toContainText(token);
+  expect(await fits()).toBe(true);
 });
