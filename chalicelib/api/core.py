@@ -1044,6 +1044,12 @@ def install_fallbacks(app) -> None:
     REGISTRY.public_paths.update({PROXY_PATH, "/"})
 
 
+#: a body past API Gateway's payload limit, refused before any route (the same text locally and on AWS): most
+#: often a file sent to the direct upload, so it says where files of any size go
+BODY_TOO_LARGE = ("The request body is larger than 10 MB; files of any size are uploaded through an upload "
+                  "session: POST /api/v1/files/uploads")
+
+
 def protocol_error(status: int, method: str | None, path: str | None) -> tuple[int, dict, dict]:
     """(status, body, headers) for what the HTTP layer refuses before any route runs: unknown methods
     (TRACE, CONNECT, ...), request lines or headers too long, malformed requests, oversized bodies."""
@@ -1057,7 +1063,7 @@ def protocol_error(status: int, method: str | None, path: str | None) -> tuple[i
     elif status == 431:
         err = ApiError(431, "HEADERS_TOO_LARGE", "The request headers are too large")
     elif status == 413:
-        err = ApiError(413, "PAYLOAD_TOO_LARGE", "The request body is larger than 10 MB", error_code="PAYLOAD_TOO_LARGE")
+        err = ApiError(413, "PAYLOAD_TOO_LARGE", BODY_TOO_LARGE, error_code="PAYLOAD_TOO_LARGE")
     elif status == 408:
         err = ApiError(408, "REQUEST_TIMEOUT", "The request was not received in time")
     elif 500 <= status < 600:
@@ -1089,7 +1095,7 @@ def gateway_responses(contact: str) -> dict:
         "REQUEST_TOO_LARGE": {
             "statusCode": "413", "responseParameters": json_ct,
             "responseTemplates": {"application/json": _gateway_body(
-                "PAYLOAD_TOO_LARGE", "PAYLOAD_TOO_LARGE", "The request body is larger than 10 MB")}},
+                "PAYLOAD_TOO_LARGE", "PAYLOAD_TOO_LARGE", BODY_TOO_LARGE)}},
         "THROTTLED": {
             "statusCode": "429",
             "responseParameters": {**json_ct, "gatewayresponse.header.Retry-After": "'1'"},

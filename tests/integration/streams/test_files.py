@@ -85,6 +85,11 @@ def test_direct_upload_over_5mb_is_413(api, uid):
     body = assert_error(r, 413, "PAYLOAD_TOO_LARGE")
     assert "/files/uploads" in body["message"]
     assert not [f for f in api.get("/files", filename=f"big_{uid}").json()["data"]["items"]]
+    # past the gateway's 10 MB the HTTP layer refuses the body before the route: its answer points to the
+    # upload session too (the same text as API Gateway's REQUEST_TOO_LARGE response on AWS)
+    r = api.post("/files", params={"filename": f"bigger_{uid}.csv"}, data=b"x" * (11 * 1024 * 1024))
+    body = assert_error(r, 413, "PAYLOAD_TOO_LARGE")
+    assert "10 MB" in body["message"] and "POST /api/v1/files/uploads" in body["message"], body
 
 
 def test_upload_needs_a_plain_filename(api):
