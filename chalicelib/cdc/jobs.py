@@ -25,10 +25,10 @@ from psycopg import sql
 from chalicelib.cassandra.tokens import split_ring
 from chalicelib.cdc.catalog import get_catalog
 from chalicelib.config import get_settings
-from chalicelib.db.pool import transaction
+from chalicelib.db.pool import get_pool, transaction
 from chalicelib.observability import logger
 from chalicelib.runs import leases, wakeups
-from chalicelib.runs.retry import describe, is_transient, retry_call
+from chalicelib.runs.retry import ServiceUnavailable, describe, is_transient, retry_call
 
 PRIORITIES = {"LOW": 0, "NORMAL": 1, "HIGH": 2}
 JOBS_QUEUE = "recon-jobs"
@@ -195,7 +195,7 @@ def plan_next_job(prepare_table=None) -> dict | None:
     transient fault (database restart, Cassandra timeout), leaves the job queued and the step is
     retried; only a permanent error there fails the job, with the reason.
     """
-    planned = retry_call(_plan_next_job, prepare_table, what="plan job")
+    planned = retry_call(_plan_next_job, prepare_table, what="plan job", on_retry=_note_planning_fault)
     if planned is None:
         return None
     job, segment_count, deliveries = planned
@@ -223,7 +223,8 @@ def _plan_next_job(prepare_table):
                 prepare_table(table, job)
         except Exception as exc:
             if is_transient(exc):
-                raise  # rolled back: the job stays queued, the step is retried
+                # rolled back: the job stays queued, the step is retried (and the job says why meanwhile)
+                raise _PlanningFault(job["job_id"], exc) from exc
             logger.warning("job planning failed", extra={"job_id": str(job["job_id"]), "error": str(exc)})
             conn.rollback()  # whatever prepare_table did is undone; the job row is locked again below
             job = conn.execute("SELECT * FROM recon.jobs WHERE job_id = %s AND phase = 'QUEUED' FOR UPDATE",
@@ -244,10 +245,61 @@ def _plan_next_job(prepare_table):
                 [(job["job_id"], n, r.start, r.end) for n, r in enumerate(ranges)],
             )
         conn.execute(
-            "UPDATE recon.jobs SET phase = 'SCANNING', started_at = now(), segment_count = %s WHERE job_id = %s",
+            "UPDATE recon.jobs SET phase = 'SCANNING', started_at = now(), segment_count = %s,"
+            " retry_error = NULL, retry_since = NULL WHERE job_id = %s",
             (len(ranges), job["job_id"]),
         )
         return job, len(ranges), None
+
+
+class _PlanningFault(Exception):
+    """A transient fault while planning a job (raised from it, so it is retried as the fault is)."""
+
+    def __init__(self, job_id, cause: BaseException):
+        super().__init__(describe(cause))
+        self.job_id = job_id
+
+
+def _note_planning_fault(exc: BaseException) -> None:
+    if isinstance(exc, _PlanningFault):
+        note_retry(exc.job_id, "planning", exc.__cause__ or exc)
+
+
+# ------------------------------------------------------------------------------------------ retries
+def retry_reason(exc: BaseException) -> str:
+    """A transient fault in words a person can act on: which side is down, then the driver's error
+    (`Cassandra unreachable: NoHostAvailable: ('Unable to connect to any servers', ...)`)."""
+    chain, seen = [], exc
+    while seen is not None and len(chain) < 8:
+        chain.append(seen)
+        seen = (seen.cause if isinstance(seen, ServiceUnavailable) else None) or seen.__cause__ or (
+            None if seen.__suppress_context__ else seen.__context__)
+    for e in chain:
+        module, name = type(e).__module__ or "", type(e).__name__
+        if module.startswith("cassandra"):
+            if "Timeout" in name or "TimedOut" in name:
+                return f"Cassandra timed out: {describe(e)}"
+            if name == "NoHostAvailable" or name.startswith("Connection"):
+                return f"Cassandra unreachable: {describe(e)}"
+            return f"Cassandra unavailable: {describe(e)}"
+        if module.startswith("psycopg"):
+            return f"PostgreSQL unavailable: {describe(e)}"
+    return describe(chain[-1])
+
+
+def note_retry(job_id, where: str, exc: BaseException) -> None:
+    """Record on a RUNNING job the transient fault one of its steps is riding out (`where`: planning,
+    segment N, rechecks) and since when, until the job makes progress again (the job's detail shows it
+    in validation_errors). Best effort: when the control plane itself is down there is nowhere to write."""
+    try:
+        with get_pool().connection(timeout=2) as conn:
+            conn.execute(
+                "UPDATE recon.jobs SET retry_error = %s, retry_since = coalesce(retry_since, now())"
+                " WHERE job_id = %s AND status = 'RUNNING'",
+                (f"{where}: {retry_reason(exc)}"[:1000], job_id),
+            )
+    except Exception as e:  # noqa: BLE001 - the retry goes on whether or not it could be recorded
+        logger.warning("could not record a job's transient fault", extra={"job_id": str(job_id), "error": describe(e)})
 
 
 # ------------------------------------------------------------------------------------------ segments
@@ -364,7 +416,7 @@ def _complete_segment(seg: dict, result: Any) -> tuple[str, int | None]:
                 "mismatches": len(result.mismatches), "suspects": len(result.suspects),
             })
             done = conn.execute(
-                "UPDATE recon.jobs SET segments_done = segments_done + 1"
+                "UPDATE recon.jobs SET segments_done = segments_done + 1, retry_error = NULL, retry_since = NULL"
                 " WHERE job_id = %s AND status = 'RUNNING' AND phase = 'SCANNING'"
                 " RETURNING segments_done, segment_count",
                 (job_id,),
@@ -458,6 +510,8 @@ def sweep() -> dict:
                       f"({job['segments_done']}/{job['segment_count'] or 0} segments done)")
             if last:
                 reason += f"; last error (segment {last['segment_no']}): {last['last_error'].strip().splitlines()[0]}"
+            elif job["retry_error"]:
+                reason += f"; last error ({job['retry_error']})"
             _fail(conn, job, [reason])
             job = conn.execute("SELECT * FROM recon.jobs WHERE job_id = %s", (job["job_id"],)).fetchone()
             all_deliveries += _job_finished(conn, job)

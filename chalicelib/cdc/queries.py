@@ -172,7 +172,7 @@ def get_job(job_id: uuid.UUID, sample_size: int) -> dict | None:
         _snapshot(conn)
         row = conn.execute(
             f"SELECT {_JOB_COLUMNS}, validation_errors, transient_count, auto_resolved_count, priority,"
-            " segment_count, segments_done FROM recon.jobs WHERE job_id = %s",
+            " segment_count, segments_done, retry_error, retry_since FROM recon.jobs WHERE job_id = %s",
             (job_id,),
         ).fetchone()
         if row is None:
@@ -194,6 +194,9 @@ def get_job(job_id: uuid.UUID, sample_size: int) -> dict | None:
             ).fetchall()
     out = job_out(row)
     out["validation_errors"] = _validation_errors(row["validation_errors"])
+    if row["status"] == "RUNNING" and row["retry_error"]:
+        # what a running job is waiting out (an unreachable Cassandra, ...), until it makes progress again
+        out["validation_errors"] = [f"retrying since {iso_z(row['retry_since'])}: {row['retry_error']}"]
     out["mismatches_summary"] = {t: int(counts.get(t, 0)) for t in MISMATCH_TYPES}
     out["sample_mismatches"] = [sample_out(s) for s in sample]
     out["transient_count"] = row["transient_count"]

@@ -96,7 +96,8 @@ def handle_segment_message(body: str) -> None:
     if msg["kind"] == "finalize":
         from chalicelib.cdc import rechecks
 
-        retry_call(rechecks.finalize, msg["job_id"], context_for, what="finalize job")
+        retry_call(rechecks.finalize, msg["job_id"], context_for, what="finalize job",
+                   on_retry=lambda exc: jobs.note_retry(msg["job_id"], "rechecks", exc))
         return
     if msg["kind"] != "segment" or "segment_no" not in msg:
         raise MalformedMessage(f"unknown segment message kind {msg.get('kind')!r}")
@@ -135,11 +136,15 @@ def run_segment(seg: dict) -> str:
             lease = LeaseKeeper(heartbeat, get_settings().segment_lease_seconds / 3)
             return strategy.run_segment(ctx, seg["token_start"], seg["token_end"], job, lease)
 
-        result = retry_call(scan, what=f"segment {job_id}/{segment_no}")
+        # the job says what it is riding out while the scan is retried (GET /reconciliation/jobs/{id})
+        result = retry_call(scan, what=f"segment {job_id}/{segment_no}",
+                            on_retry=lambda exc: jobs.note_retry(job_id, f"segment {segment_no}", exc))
     except Exception as exc:
         transient = is_transient(exc)
         error = f"{describe(exc)}\n{traceback.format_exc(limit=3)}"
         logger.warning("segment failed", extra={**log, "transient": transient, "error": describe(exc)})
+        if transient:
+            jobs.note_retry(job_id, f"segment {segment_no}", exc)
         if jobs.release_segment(job_id, segment_no, error, transient=transient):
             return "job-failed"
         if transient:

@@ -41,8 +41,10 @@ def segment(monkeypatch):
                         lambda jid, no, error, transient=False: released.append((jid, no, transient)) or False)
     monkeypatch.setattr(wakeups, "wake", lambda queue, bodies, delay_s=0: woken.append((queue, bodies, delay_s)) or True)
     monkeypatch.setattr(worker.time, "sleep", lambda s: None)
+    noted: list[tuple] = []
+    monkeypatch.setattr(jobs, "note_retry", lambda jid, where, exc: noted.append((jid, where, type(exc).__name__)))
     seg = {"job_id": job_id, "segment_no": 0, "token_start": -2**63, "token_end": 2**63 - 1}
-    return types.SimpleNamespace(seg=seg, job=job, woken=woken, released=released, job_id=job_id)
+    return types.SimpleNamespace(seg=seg, job=job, woken=woken, released=released, job_id=job_id, noted=noted)
 
 
 def test_a_permanent_failure_wakes_the_next_attempt_within_seconds(segment, monkeypatch):
@@ -65,7 +67,9 @@ def test_the_last_permanent_failure_fails_the_job_and_wakes_nothing(segment, mon
 
 def test_a_transient_failure_still_wakes_without_counting_an_attempt(segment, monkeypatch):
     monkeypatch.setitem(strategies_mod.STRATEGIES, "SAMPLE", _TransientlyBroken())
-    monkeypatch.setattr(worker, "retry_call", lambda fn, *a, what="": fn(*a))
+    monkeypatch.setattr(worker, "retry_call", lambda fn, *a, what="", on_retry=None: fn(*a))
     assert worker.run_segment(segment.seg) == "released"
     assert segment.released == [(segment.job_id, 0, True)]
+    # the job shows what it is waiting out meanwhile (a permanent failure is counted instead)
+    assert segment.noted == [(segment.job_id, "segment 0", "ConnectionResetError")]
     assert [w[2] for w in segment.woken] == [worker.TRANSIENT_REWAKE_SECONDS]
