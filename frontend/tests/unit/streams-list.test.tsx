@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { cleanup, screen, waitFor } from "@testing-library/react";
+import { cleanup, fireEvent, screen, waitFor } from "@testing-library/react";
 import { pageOf, renderAt } from "./render";
 
 const summary = (id: number, name: string) => ({ id, name, description: null, domain: "FINANCE", status: "ACTIVE", triggerType: "MANUAL", stepCount: 2, createdAt: "2026-12-02T06:00:00Z", updatedAt: "2026-12-02T06:00:00Z" });
@@ -60,4 +60,24 @@ describe("streams list while a run moves on", () => {
     await waitFor(() => expect(cell("Settlement with a failing bank step").querySelector(".badge")?.getAttribute("data-status")).toBe("COMPLETED"), { timeout: 8000 });
     expect(cell("Settlement with a failing bank step").textContent).toContain("12 exceptions");
   }, 15000);
+});
+
+describe("the streams list's domain filter", () => {
+  it("offers the domains streams have, and when a domain typed in another case finds nothing, offers the one meant", async () => {
+    const api = await import("../../src/services/api");
+    const all = [summary(9002, "Settlement"), { ...summary(9007, "Shop orders"), domain: "ECOMMERCE" }, { ...summary(9008, "No domain"), domain: null }];
+    vi.mocked(api.streams.list).mockImplementation(async (q: { domain?: string; page?: number; pageSize?: number }) =>
+      pageOf(all.filter((x) => !q.domain || x.domain === q.domain), q) as never);
+    const { StreamsPage } = await import("../../src/pages/streams/Streams");
+    renderAt("/streams?domain=ecommerce", "/streams", <StreamsPage />);
+    const hint = await screen.findByRole("status");
+    expect(hint.textContent).toContain("A domain is matched exactly: no stream has “ecommerce”.");
+    expect([...document.querySelectorAll("datalist#domains option")].map((o) => o.getAttribute("value"))).toEqual(["ECOMMERCE", "FINANCE"]);
+    expect(screen.getByLabelText("Domain").getAttribute("list")).toBe("domains");
+    fireEvent.click(screen.getByRole("button", { name: "Show the ECOMMERCE streams" }));
+    await waitFor(() => expect(document.querySelectorAll("table[aria-label=streams] tbody tr")).toHaveLength(1));
+    expect(document.querySelector('tr[data-stream="Shop orders"]')).toBeTruthy();
+    expect((screen.getByLabelText("Domain") as HTMLInputElement).value).toBe("ECOMMERCE");
+    expect(screen.queryByText(/matched exactly/)).toBeNull();
+  });
 });

@@ -15,6 +15,10 @@ export function StreamsPage() {
   const { values: f, page, set } = useUrlState(["status", "domain"] as const);
   const { data, error, loading } = useLoad(() => streams.list({ page, pageSize: 20, status: (f.status || undefined) as StreamStatus | undefined, domain: f.domain || undefined }), [page, f.status, f.domain]);
   const filtered = !!(f.status || f.domain);
+  // the domains streams have, offered at the filter: the API matches a domain exactly (ECOMMERCE, not ecommerce)
+  const known = useLoad(() => allStreams(), []);
+  const domains = [...new Set((known.data ?? []).flatMap((x) => (x.domain ? [x.domain] : [])))].sort();
+  const meant = f.domain && !domains.includes(f.domain) ? domains.find((d) => d.toLowerCase() === f.domain.trim().toLowerCase()) : undefined;
   // each listed stream's latest run (one request each, as the CDC overview reads each table's latest job)
   const ids = (data?.items ?? []).map((x) => x.id);
   // undefined: that stream's runs could not be read (not "never run"); null: it has none
@@ -37,10 +41,14 @@ export function StreamsPage() {
         <Select id="status" label="Status" value={f.status} options={STREAM_STATUSES} onChange={(v) => set({ status: v })} />
         <label className="filter" htmlFor="domain">
           <span>Domain</span>
-          <input id="domain" defaultValue={f.domain} key={f.domain} onKeyDown={(e) => e.key === "Enter" && set({ domain: (e.target as HTMLInputElement).value })} onBlur={(e) => e.target.value !== f.domain && set({ domain: e.target.value })} />
+          <input id="domain" list="domains" autoComplete="off" defaultValue={f.domain} key={f.domain} onKeyDown={(e) => e.key === "Enter" && set({ domain: (e.target as HTMLInputElement).value })} onBlur={(e) => e.target.value !== f.domain && set({ domain: e.target.value })} />
+          <datalist id="domains">{domains.map((d) => <option key={d} value={d} />)}</datalist>
         </label>
       </form>
       <ErrorBox error={error} />
+      {meant && data && data.items.length === 0 && (
+        <p className="card warn-box" role="status">A domain is matched exactly: no stream has “{f.domain}”. <button type="button" className="link" onClick={() => set({ domain: meant })}>Show the {meant} streams</button></p>
+      )}
       {loading && !data && <Loading what="Loading streams" />}
       {data && data.items.length === 0 && <NoRows page={data.page} totalPages={data.totalPages} totalItems={data.totalItems} onPage={(p) => set({ page: p })}>{filtered ? "No stream matches these filters." : <>No stream yet. Upload <Link to="/files">files</Link>, define a <Link to="/rule-sets">rule set</Link>, then <Link to="/streams/new">create a stream</Link>.</>}</NoRows>}
       {data && data.items.length > 0 && (
