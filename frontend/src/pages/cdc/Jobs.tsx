@@ -2,7 +2,7 @@ import { Link } from "react-router-dom";
 import { cdc } from "../../services/api";
 import { JOB_STATUSES, JOB_TYPES } from "../../services/types";
 import { dur, fmtDate, num, pct } from "../../services/format";
-import { Badge, DateFilter, ErrorBox, Loading, NoRows, Pager, Select, useLoad, usePoll, useTitle, useUrlState } from "../../components/ui";
+import { Badge, DateFilter, ErrorBox, FieldError, Loading, NoRows, Pager, Select, invalidFilter, useLoad, usePoll, useTitle, useUrlState } from "../../components/ui";
 
 const KEYS = ["table", "status", "job_type", "from_date", "to_date", "page_size"] as const;
 
@@ -38,7 +38,14 @@ export function JobList() {
         <Select id="job_type" label="Type" value={f.job_type} options={JOB_TYPES} onChange={(v) => set({ job_type: v })} />
         <DateFilter id="from_date" label="Started from (UTC)" value={f.from_date} error={error} onChange={(v) => set({ from_date: v })} />
         <DateFilter id="to_date" label="to (UTC)" value={f.to_date} error={error} onChange={(v) => set({ to_date: v })} />
-        <Select id="page_size" label="Per page" value={f.page_size} options={["10", "50", "100"] as const} allLabel="20" onChange={(v) => set({ page_size: v })} />
+        <div className="filter">
+          <label htmlFor="page_size">Per page</label>
+          {/* in order, 20 (the console's default) among them; a size from a hand-made link is shown as asked, and marked when the API refuses it */}
+          <select id="page_size" name="page_size" value={String(pageSize)} onChange={(e) => set({ page_size: e.target.value === "20" ? "" : e.target.value })} {...invalidFilter(error, "page_size")}>
+            {[...new Set(["10", "20", "50", "100", String(pageSize)])].sort((a, b) => Number(a) - Number(b)).map((n) => <option key={n} value={n}>{n}</option>)}
+          </select>
+          <FieldError error={error} field="page_size" id="page_size-error" />
+        </div>
         {filtered && <button type="button" className="link" onClick={() => set({ table: "", status: "", job_type: "", from_date: "", to_date: "" })}>Clear filters</button>}
       </form>
       <ErrorBox error={error} />
