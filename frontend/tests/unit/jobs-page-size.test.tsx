@@ -9,7 +9,7 @@ vi.mock("../../src/services/api", async (orig) =>
   (await import("./cdc-api")).withFakeCdc(orig, {
     jobs: async (q: { page_size?: number }) => {
       if ((q.page_size ?? 20) > 100) {
-        const { ApiError } = await orig();
+        const { ApiError } = (await orig()) as typeof import("../../src/services/api");
         throw new ApiError(400, "VALIDATION_ERROR", `Invalid query parameter 'page_size': must be <= 100 (got ${q.page_size})`, { page_size: `must be <= 100 (got ${q.page_size})` });
       }
       return jobsPage([job("00000000-0000-4000-8000-000000000002", "CHECKSUM", "2026-12-02T06:42:16Z", 0.6, 12, 1997)]);
