@@ -72,10 +72,16 @@ class Feature:
                     f"CAST(try_strptime(y, {lst}) AS DATE)))[1]")
             first = _year_written(f"CASE WHEN length({raw}) <= 10 THEN TRY_CAST({raw} AS DATE) END", raw)
             return f"COALESCE({first}, {rest})"
-        x = compat_fold_sql(f"CAST({c} AS VARCHAR)")
+        # an ASCII value (the usual case) needs neither the compatibility folding, nor the
+        # multi-character case mappings, nor NFC: it takes the plain steps; one test decides, once
+        # (the folded value is bound once inside a lambda: written out several times by the steps,
+        # the optimizer would compute it ahead for every row as a common subexpression)
+        raw = f"CAST({c} AS VARCHAR)"
+        plain, full = raw, "u"
         for n in self.normalize:
-            x = normalize_sql(x, n)
-        return f"NULLIF(nfc_normalize({x}), '')"
+            plain, full = normalize_sql(plain, n, ascii=True), normalize_sql(full, n)
+        full = f"list_transform([{_compat_translate(raw)}], lambda u: nfc_normalize({full}))[1]"
+        return f"NULLIF(CASE WHEN {_non_ascii(raw)} THEN {full} ELSE {plain} END, '')"
 
 
 _DIGITS = "(?:[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:\\.[0-9]+)?"    # 1234.56 or 1,234.56 (',' every 3 digits)
@@ -128,33 +134,37 @@ def _non_ascii(x: str) -> str:
     return f"strlen({x}) <> length({x})"
 
 
+def _compat_translate(x: str) -> str:
+    return f"translate({x}, {sql_str(_COMPAT_FROM)}, {sql_str(_COMPAT_TO)})"
+
+
 def compat_fold_sql(x: str) -> str:
     """``x`` with the compatibility characters above replaced (see _COMPAT_BLOCKS)."""
-    return f"(CASE WHEN {_non_ascii(x)} THEN translate({x}, {sql_str(_COMPAT_FROM)}, {sql_str(_COMPAT_TO)}) ELSE {x} END)"
+    return f"(CASE WHEN {_non_ascii(x)} THEN {_compat_translate(x)} ELSE {x} END)"
 
 
 def _full_case_sql(lower: bool, x: str) -> str:
     """Unicode's full upper case of ``x`` (the multi-character mappings of _SPECIAL_UPPER, then
-    upper()), or its lower case: of a value beyond ASCII the lower case of the full upper case, so
-    that LOWER compares as UPPER does (straße and STRASSE are strasse, ς and Σ are σ)."""
+    upper()), or its lower case: the lower case of the full upper case, so that LOWER compares as
+    UPPER does (straße and STRASSE are strasse, ς and Σ are σ)."""
     expanded = x
     for a, b in _SPECIAL_UPPER:
         expanded = f"replace({expanded}, {sql_str(a)}, {sql_str(b)})"
-    if lower:
-        return f"(CASE WHEN {_non_ascii(x)} THEN lower(upper({expanded})) ELSE lower({x}) END)"
-    return f"upper(CASE WHEN {_non_ascii(x)} THEN {expanded} ELSE {x} END)"
+    return f"lower(upper({expanded}))" if lower else f"upper({expanded})"
 
 
-def normalize_sql(x: str, n: str) -> str:
+def normalize_sql(x: str, n: str, ascii: bool = False) -> str:
+    """The SQL of normalize step ``n`` on ``x``; ``ascii``: ``x`` is known to be ASCII text (the
+    case mappings are then DuckDB's upper() and lower())."""
     if n == Normalize.TRIM.value:
         # a value that starts and ends with a visible ASCII character has nothing to trim: only the
         # others go through the (much slower) regular expression
         return (f"(CASE WHEN {x}[1] BETWEEN '!' AND '~' AND {x}[-1] BETWEEN '!' AND '~' THEN {x} "
                 f"ELSE regexp_replace({x}, '^[\\s\\pZ]+|[\\s\\pZ]+$', '', 'g') END)")
     if n == Normalize.UPPER.value:
-        return _full_case_sql(False, x)
+        return f"upper({x})" if ascii else _full_case_sql(False, x)
     if n == Normalize.LOWER.value:
-        return _full_case_sql(True, x)
+        return f"lower({x})" if ascii else _full_case_sql(True, x)
     if n == Normalize.REMOVE_PUNCTUATION.value:
         return f"regexp_replace({x}, '[\\pP]', '', 'g')"
     if n == Normalize.DIGITS_ONLY.value:
