@@ -437,10 +437,12 @@ class _Runner:
         rid_col = "s_rid" if side.letter == "s" else "t_rid"
         return f"(SELECT bitstring_agg({rid_col}, 0, {max(side.rows - 1, 0)}) FROM matches WHERE {where})"
 
-    def not_matched(self, side: Side, rid: str, where: str) -> str:
-        """The clause that keeps the rows (row number ``rid``) no match selected by ``where`` names."""
+    def not_matched(self, side: Side, rid: str, where: str, stored: bool = False) -> str:
+        """The clause that keeps the rows (row number ``rid``) no match selected by ``where`` names
+        (``stored``: the bit strings of table ``bits``, built by a pass that matched every row once)."""
         if side.rows < 2 ** 31 - 1:
-            return f"WHERE get_bit({self.matched_bits(side, where)}, CAST({rid} AS INTEGER)) = 0"
+            bits = f"(SELECT {side.letter} FROM bits)" if stored else self.matched_bits(side, where)
+            return f"WHERE get_bit({bits}, CAST({rid} AS INTEGER)) = 0"
         # beyond the bit string's INTEGER positions: an ANTI join (a NOT IN subquery would plan a
         # slower MARK join for its NULL semantics)
         rid_col = "s_rid" if side.letter == "s" else "t_rid"
@@ -540,7 +542,10 @@ class _Runner:
             return 0
         if pi == 0 and len(self.rs.passes) == 1:
             where = f"pass = {pi + 1}"
-            ds, dt = self.one(f"SELECT bit_count({self.matched_bits(s, where)}), bit_count({self.matched_bits(t, where)})")
+            # kept: the unmatched outputs filter by the same bit strings
+            self.sql(f"CREATE OR REPLACE TEMP TABLE bits AS SELECT {self.matched_bits(s, where)} AS s, "
+                     f"{self.matched_bits(t, where)} AS t")
+            ds, dt = self.one("SELECT bit_count(s), bit_count(t) FROM bits")
             if n == ds == dt:
                 self._shrunk = True           # no later pass, no explanation: nothing reads a rest
                 self.nothing_to_explain.add(pi)
@@ -783,7 +788,7 @@ class _Runner:
                 SELECT {cols}, {rk} AS _row_key, 'NO_CANDIDATE' AS _reason, CAST(NULL AS VARCHAR) AS _closest_key,
                        CAST(NULL AS VARCHAR) AS _closest_pass, CAST(NULL AS VARCHAR) AS _failed_condition,
                        {detail} AS _detail
-                FROM {side.table} x {self.not_matched(side, 'x.rowid', 'true')}
+                FROM {side.table} x {self.not_matched(side, 'x.rowid', 'true', stored=True)}
                 {order}
             ) TO {sql_str(path)} (FORMAT csv, HEADER true)"""
 
