@@ -596,6 +596,52 @@ def refuse_body(raw: bytes | str | None) -> None:
                                       "is not a known field (this request takes no body)") for k in parsed])
 
 
+def take_read_only(take: Callable[[dict], dict], raw: bytes | str | None) -> tuple[bytes | str | None, dict]:
+    """(the body without the read-only fields `take` removed, those fields): what a GET answered can be PUT
+    back. The body is re-encoded only when something was taken; a body that is not a JSON object is left
+    to parse_body's 400."""
+    try:
+        parsed = load_json_body(raw)
+    except RequestInvalid:
+        return raw, {}
+    given = take(parsed)
+    return (json.dumps(parsed).encode(), given) if given else (raw, {})
+
+
+def read_only_fields(*names: str, each: dict[str, tuple[str, ...]] | None = None) -> Callable[[dict], dict]:
+    """A route's `read_only`: takes `names` out of the body, and `each[list field]` out of every object of that
+    list (a stream's `steps[].id`), returning them by field path."""
+    def take(body: dict) -> dict:
+        given = {n: body.pop(n) for n in names if n in body}
+        for field, inner in (each or {}).items():
+            items = body.get(field)
+            for i, item in enumerate(items if isinstance(items, list) else []):
+                if isinstance(item, dict):
+                    given.update({f"{field}[{i}].{n}": item.pop(n) for n in inner if n in item})
+        return given
+    return take
+
+
+def check_read_only(given: dict, current: dict, kind: str, hints: dict[str, str] | None = None) -> None:
+    """A PUT's read-only fields against the resource as it stands: `id` must be the path's (400), a
+    `version` older than the current one is a 409 (the body was read before someone else's change: reapplied,
+    it would undo that change), a field of `hints` must be unchanged (400 naming how to change it); the others
+    (timestamps, computed fields) are ignored."""
+    problems = []
+    if "id" in given and given["id"] != current["id"]:
+        problems.append(Problem("id", "INVALID_VALUE", f"is read-only: the path names {kind} {current['id']} "
+                                                       f"(got {json.dumps(given['id'])})"))
+    for name, how in (hints or {}).items():
+        if name in given and given[name] != current[name]:
+            problems.append(Problem(name, "INVALID_VALUE", f"is read-only ({json.dumps(current[name])}): {how}"))
+    if problems:
+        raise RequestInvalid(problems)
+    if "version" in given and given["version"] != current["version"]:
+        raise StreamsError.conflict(
+            f"{kind} {current['id']} is at version {current['version']}; the body was read at version "
+            f"{json.dumps(given['version'])}: read it again and reapply the change")
+
+
 def parse_body(model: type[BaseModel], raw: bytes | str | None) -> BaseModel:
     """Validate a JSON body against `model`: malformed JSON, wrong types, unknown fields, NUL characters
     -> one RequestInvalid listing every problem."""
@@ -782,6 +828,7 @@ class Operation:
     param_docs: dict[str, str] = field(default_factory=dict)     # path parameter -> description
     raw_request: dict | None = None    # {media type: schema} of a body the handler reads raw (uploads)
     before: Callable[[], None] | None = None                      # checks that come before parsing
+    read_only: Callable[[dict], dict] | None = None               # takes a PUT's read-only fields out
 
 
 class Registry:
@@ -849,7 +896,7 @@ class Routes:
               raw_response: dict | None = None, content_types: list[str] | None = None,
               body_example: Any = None, rate_limited: bool = True, extra_responses: dict | None = None,
               param_docs: dict[str, str] | None = None, before: Callable[[], None] | None = None,
-              raw_request: dict | None = None):
+              raw_request: dict | None = None, read_only: Callable[[dict], dict] | None = None):
         """Declare and register a route.
 
         - `body=Model`: the JSON body is parsed and validated; the handler gets it as `body=`.
@@ -863,6 +910,9 @@ class Routes:
           as they apply. In the CDC dialect a dict {status: schema name or (name, example)} may say
           which error model each status uses.
         - `before`: a check run before the request is parsed (service switch, rate limit).
+        - `read_only`: for a PUT that takes back what a GET answered: takes the resource's read-only
+          fields out of the parsed body (and returns them); the handler gets them as `given=` to check
+          against the resource (check_read_only), the rest is validated as `body`.
         - `raw_request`: {media type: schema} documenting a body the handler reads itself
           (`bp.current_request.raw_body`), e.g. {"application/octet-stream": {"type": "string",
           "format": "binary"}}; any content type is then accepted.
@@ -884,7 +934,7 @@ class Routes:
                 body=body, query=query, response=response, status=status, errors=errs, path_params=kinds,
                 public=public, raw_response=raw_response, body_example=body_example, rate_limited=rate_limited,
                 extra_responses=extra_responses or {}, param_docs=param_docs or {}, before=before,
-                raw_request=raw_request,
+                raw_request=raw_request, read_only=read_only,
             )
             REGISTRY.add(op)
             if public:
@@ -924,7 +974,10 @@ class Routes:
                                                       "is not a known query parameter (none are accepted)")],
                                              where="query parameter")
                     if op.body is not None:
-                        kwargs["body"] = parse_body(op.body, request.raw_body)
+                        raw = request.raw_body
+                        if op.read_only is not None:
+                            raw, kwargs["given"] = take_read_only(op.read_only, raw)
+                        kwargs["body"] = parse_body(op.body, raw)
                     elif dialect is Dialect.STREAMS and op.raw_request is None and op.method != "get":
                         refuse_body(request.raw_body)
                     result = fn(**kwargs)

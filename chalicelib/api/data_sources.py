@@ -10,8 +10,8 @@ from chalice import Blueprint
 from pydantic import Field, field_validator
 
 from chalicelib.api.auth_middleware import caller_email
-from chalicelib.api.core import (DeletedOut, Dialect, Routes, StreamsIn, StreamsOut, StreamsPageQuery, created, ok,
-                                 page_of, paginated)
+from chalicelib.api.core import (DeletedOut, Dialect, Routes, StreamsIn, StreamsOut, StreamsPageQuery,
+                                 check_read_only, created, ok, page_of, paginated, read_only_fields)
 from chalicelib.domain.keyorder import ordered_keys
 from chalicelib.streams import data_sources
 from chalicelib.streams.validation import Name
@@ -85,9 +85,12 @@ def get_data_source(id: int):
 
 
 @api.route("/data-sources/{id}", "PUT", body=DataSourceIn, response=DataSourceOut, errors=[404],
-           summary="Replace a data source (the next snapshot uses it)")
-def update_data_source(id: int, body: DataSourceIn):
+           summary="Replace a data source (the next snapshot uses it)",
+           description="What GET answered can be PUT back: id must be the data source's; the timestamps are ignored.",
+           read_only=read_only_fields("id", "createdAt", "updatedAt"))
+def update_data_source(id: int, body: DataSourceIn, given: dict):
     config = _config(body)   # a 400 comes before a 404
+    check_read_only(given, {"id": id}, "Data source")
     return ok(data_sources.view(data_sources.update(id, body.name, body.type.value, config)))
 
 

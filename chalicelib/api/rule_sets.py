@@ -8,8 +8,8 @@ from chalice import Blueprint
 from pydantic import Field
 
 from chalicelib.api.auth_middleware import caller_email
-from chalicelib.api.core import (DeletedOut, Dialect, Routes, StreamsOut, StreamsPageQuery, StreamsQuery, created, ok,
-                                 page_of, paginated)
+from chalicelib.api.core import (DeletedOut, Dialect, Routes, StreamsOut, StreamsPageQuery, StreamsQuery,
+                                 check_read_only, created, ok, page_of, paginated, read_only_fields)
 from chalicelib.matching.rules import RuleSet
 from chalicelib.streams import rule_sets
 
@@ -71,9 +71,16 @@ def get_rule_set(id: int, query: VersionQuery):
     return ok(rule_sets.view(rule_sets.require(id, query.version)))
 
 
-@api.route("/rule-sets/{id}", "PUT", body=RuleSet, response=RuleSetOut, errors=[404],
-           summary="Replace a rule set: writes version + 1 (earlier versions stay readable)")
-def update_rule_set(id: int, body: RuleSet):
+@api.route("/rule-sets/{id}", "PUT", body=RuleSet, response=RuleSetOut, errors=[404, 409],
+           summary="Replace a rule set: writes version + 1 (earlier versions stay readable)",
+           description="What GET answered can be PUT back: id must be the rule set's and a version other than the "
+                       "latest is a 409 (the body was read before a later change); latestVersion and the timestamps "
+                       "are ignored.",
+           read_only=read_only_fields("id", "version", "latestVersion", "createdAt", "updatedAt"))
+def update_rule_set(id: int, body: RuleSet, given: dict):
+    if given:
+        latest = rule_sets.require(id)
+        check_read_only(given, {"id": id, "version": latest["version"]}, "Rule set")
     row = rule_sets.update(id, body, caller_email(bp))
     return ok(rule_sets.view(row), message=f"Rule set {id} is now at version {row['version']}")
 

@@ -10,10 +10,11 @@ from chalice import Blueprint
 from pydantic import Field, field_validator
 
 from chalicelib.api.auth_middleware import caller_email
-from chalicelib.api.core import (Dialect, Routes, StreamsOut, StreamsPageQuery, created, ok, page_of,
-                                 paginated)
+from chalicelib.api.core import (Dialect, Routes, StreamsOut, StreamsPageQuery, check_read_only, created, ok,
+                                 page_of, paginated, read_only_fields)
 from chalicelib.domain.keyorder import ordered_keys
 from chalicelib.streams import definitions, schedules
+from chalicelib.streams.defs_errors import NotFound
 from chalicelib.streams.validation import InputType, StreamIn, StreamStatus, TriggerType
 
 bp = Blueprint(__name__)
@@ -143,8 +144,19 @@ def get_stream(id: int):
 
 @api.route("/streams/{id}", "PUT", body=StreamIn, response=StreamOut, errors=[404, 409],
            summary="Replace a stream's definition (name, description, trigger, steps): a new version",
-           description="A run in flight keeps the definition it started with. 409 for an ARCHIVED stream.")
-def update_stream(id: int, body: StreamIn):
+           description="A run in flight keeps the definition it started with. 409 for an ARCHIVED stream. What GET "
+                       "answered can be PUT back: its read-only fields are checked, not written (id and status must "
+                       "be the stream's, a version other than the current one is a 409; timestamps, nextRunAt, "
+                       "recentOccurrences, stepCount and the steps' ids are ignored).",
+           read_only=read_only_fields("id", "status", "version", "nextRunAt", "recentOccurrences", "stepCount",
+                                      "createdAt", "updatedAt", each={"steps": ("id",)}))
+def update_stream(id: int, body: StreamIn, given: dict):
+    if given:
+        row = definitions.get_stream(id)
+        if row is None:
+            raise NotFound("Stream", id)
+        check_read_only(given, {"id": id, "status": row["status"], "version": row["current_version"]}, "Stream",
+                        {"status": f"change it with POST /streams/{id}/pause, /resume or DELETE /streams/{id}"})
     stream = definitions.update_stream(id, body, caller_email(bp))
     _wake(stream)
     return ok(definitions.stream_view(stream), message=f"Stream {id} is now at version {stream['version']}")

@@ -471,3 +471,45 @@ def test_every_create_names_what_it_created_in_location(stack, client, world):
     _poll(lambda: client.data("GET", answers["run"][0].headers["Location"].removeprefix("/api/v1"))["status"]
           not in ("PENDING", "RUNNING"), 180, "the run to finish")
     client.data("DELETE", f"/streams/{stream.json()['data']['id']}")
+
+
+def test_what_a_get_answered_can_be_put_back(client, world):
+    """platform §3/§5: PUT replaces a rule set, a stream, a data source. The edit a client makes is GET, change a
+    field, PUT the document back: the read-only fields it read (id, version, status, timestamps, computed
+    fields, the steps' ids) are not unknown fields of the resource. They are checked, not written: a version
+    older than the current one is a 409 (reapplied, the body would undo a change made since it was read), an id
+    or a status other than the resource's is a 400 naming the field."""
+    tag = uuid.uuid4().hex[:8]
+    step = {"stepOrder": 1, "name": "one", "sourceInput": {"type": "FILE", "id": world["src"]["id"]},
+            "targetInput": {"type": "FILE", "id": world["tgt"]["id"]}, "ruleSetId": world["rule_set"]["id"]}
+    rule_set = client.data("POST", "/rule-sets", dict(RULES, name=f"put back {tag}"), status=201)
+    stream = client.data("POST", "/streams", {"name": f"put back {tag}", "triggerType": "SCHEDULED",
+                                              "triggerConfig": {"cron": "0 30 2 * * *"}, "steps": [step]}, status=201)
+    source = client.data("POST", "/data-sources", {"name": f"put back {tag}", "type": "POSTGRES", "config": {
+        "connection": {"env": "DATABASE_URL"}, "query": "SELECT 1 AS one"}}, status=201)
+    for path, renamed in ((f"/rule-sets/{rule_set['id']}", "version"), (f"/streams/{stream['id']}", "version"),
+                          (f"/data-sources/{source['id']}", None)):
+        read = client.data("GET", path)
+        edited = dict(read, name=read["name"] + " (edited)")
+        saved = client.data("PUT", path, edited)
+        assert saved["name"] == edited["name"] and saved["id"] == read["id"], saved
+        if renamed:
+            assert saved["version"] == read["version"] + 1
+            # the same body again was read before that change: it would undo it
+            r = client.call("PUT", path, dict(edited, name="stale"))
+            assert r.status_code == 409 and r.json()["errorCode"] == "CONFLICT", r.text
+            assert f"at version {read['version'] + 1}" in r.json()["message"], r.text
+            assert client.data("GET", path)["name"] == edited["name"]
+            read = saved
+        r = client.call("PUT", path, dict(read, id=read["id"] + 1))
+        assert r.status_code == 400 and [(e["field"], e["code"]) for e in r.json()["errors"]] == [
+            ("id", "INVALID_VALUE")], r.text
+    r = client.call("PUT", f"/streams/{stream['id']}", dict(client.data("GET", f"/streams/{stream['id']}"),
+                                                           status="PAUSED"))
+    assert r.status_code == 400 and r.json()["errors"][0]["field"] == "status", r.text
+    assert f"/streams/{stream['id']}/pause" in r.json()["errors"][0]["message"]
+    assert client.data("GET", f"/streams/{stream['id']}")["status"] == "ACTIVE"
+    # a field the resource does not have is still refused
+    r = client.call("PUT", f"/rule-sets/{rule_set['id']}", dict(RULES, colour="blue"))
+    assert r.status_code == 400 and r.json()["errors"][0]["field"] == "colour", r.text
+    client.data("DELETE", f"/streams/{stream['id']}")

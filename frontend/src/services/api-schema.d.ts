@@ -27,7 +27,10 @@ export interface paths {
         };
         /** One data source */
         get: operations["getDataSource"];
-        /** Replace a data source (the next snapshot uses it) */
+        /**
+         * Replace a data source (the next snapshot uses it)
+         * @description What GET answered can be PUT back: id must be the data source's; the timestamps are ignored.
+         */
         put: operations["updateDataSource"];
         post?: never;
         /** Delete a data source (409 while a non-archived stream uses it) */
@@ -515,7 +518,10 @@ export interface paths {
         };
         /** One rule set: the latest version, or ?version=N */
         get: operations["getRuleSet"];
-        /** Replace a rule set: writes version + 1 (earlier versions stay readable) */
+        /**
+         * Replace a rule set: writes version + 1 (earlier versions stay readable)
+         * @description What GET answered can be PUT back: id must be the rule set's and a version other than the latest is a 409 (the body was read before a later change); latestVersion and the timestamps are ignored.
+         */
         put: operations["updateRuleSet"];
         post?: never;
         /** Delete a rule set (409 while a non-archived stream or a legacy reconciliation uses it) */
@@ -625,7 +631,7 @@ export interface paths {
         get: operations["getStream"];
         /**
          * Replace a stream's definition (name, description, trigger, steps): a new version
-         * @description A run in flight keeps the definition it started with. 409 for an ARCHIVED stream.
+         * @description A run in flight keeps the definition it started with. 409 for an ARCHIVED stream. What GET answered can be PUT back: its read-only fields are checked, not written (id and status must be the stream's, a version other than the current one is a 409; timestamps, nextRunAt, recentOccurrences, stepCount and the steps' ids are ignored).
          */
         put: operations["updateStream"];
         post?: never;
@@ -5626,6 +5632,15 @@ export interface operations {
             };
             /** @description Unknown id (NOT_FOUND); the message names the kind and the id */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
+            /** @description The current state forbids the action (CONFLICT); the message says which */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
