@@ -186,6 +186,7 @@ class WireQuery:
 
     def __init__(self, source: "PostgresSource", exprs: list[tuple[sql.Composable, int | None]]):
         self.source = source
+        self.exprs = exprs
         self.width = len(exprs) + 1
         parts = [_bytea(b"(" + _le4(self.width) + b"s" + _le4(8)), sql.SQL("int8send(t)")]
         inner = [sql.SQL("{} AS t").format(source.token_col)]
@@ -357,6 +358,27 @@ class PostgresSource:
             out.extend(self._copy_rows(sql.SQL("SELECT {sel} FROM {t} WHERE {tok} = ANY({arr}) ORDER BY {tok}").format(
                 sel=self._select, t=self.qualified, tok=self.token_col,
                 arr=sql.SQL("'{{{}}}'::int8[]").format(sql.SQL(",".join(str(int(x)) for x in part))))))
+        return out
+
+    def rows_for_keys(self, query: WireQuery, keys: Sequence[tuple], key_idx: Sequence[int]) -> list[tuple]:
+        """Rows (token, *values) of the given keys, decoded like ``scan_range``, in token order. A key
+        is ``(token bytes, key column bytes, ...)`` as the wire rows hold them (``key_idx``: the key
+        columns' positions among the compared columns); PostgreSQL matches the same encoding of its
+        own columns (``query``'s expressions), so only the rows asked for are read and decoded."""
+        if not keys:
+            return []
+        enc = sql.SQL(" || ").join(sql.SQL("int4send(length({e})) || {e}").format(e=query.exprs[i][0]) for i in key_idx)
+        out: list[tuple] = []
+        for i in range(0, len(keys), 5000):
+            part = keys[i:i + 5000]
+            tokens = sorted({int.from_bytes(k[0], "big", signed=True) for k in part})
+            wanted = sql.SQL(", ").join(
+                sql.Literal(b"".join(len(b).to_bytes(4, "big") + b for b in k[1:])) for k in part)
+            out.extend(self._copy_rows(sql.SQL(
+                "SELECT {sel} FROM {t} WHERE {tok} = ANY({arr}) AND ({enc}) = ANY(ARRAY[{wanted}]::bytea[]) ORDER BY {tok}"
+            ).format(sel=self._select, t=self.qualified, tok=self.token_col, enc=enc, wanted=wanted,
+                     arr=sql.SQL("'{{{}}}'::int8[]").format(sql.SQL(",".join(str(t) for t in tokens))))))
+        out.sort(key=lambda r: r[0])
         return out
 
     def count_range(self, start: int, end: int) -> int:

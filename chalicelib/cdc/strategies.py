@@ -325,6 +325,7 @@ class Checksum(Strategy):
                 ctx.postgres.scan_wire(query, start, end),
                 decode, ctx.postgres.rows_for_tokens, ctx.canon_c, ctx.canon_p, ctx.pk_idx,
                 exact_postgres=ctx.exact_p,
+                fetch_postgres_keys=lambda keys: ctx.postgres.rows_for_keys(query, keys, ctx.pk_idx),
             )
             mism, susp = ctx.classify(sd)
             return SegmentResult(

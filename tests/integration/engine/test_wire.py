@@ -294,6 +294,67 @@ def test_wire_and_decoded_paths_agree(wire_world, engine_env):
     assert cdc_worker.context_for(get_catalog().get("wt")).wire() is None  # the decoded path ran
 
 
+PARTITION_CATALOG = """
+tables:
+  wp:
+    cassandra: {keyspace: wiret, table: wp}
+    postgres: {schema: public, table: wp}
+    partition_key: [p]
+    clustering_key: [c]
+    updated_at_column: ts
+    columns:
+      p: {type: text}
+      c: {type: int}
+      v: {type: text}
+      ts: {type: timestamp}
+"""
+
+
+def test_a_large_partition_with_one_difference_reads_that_row_only(engine_env, cql_session, database, tmp_path,
+                                                                    monkeypatch):
+    """One partition of 3,000 clustering rows (one token) with one differing row, next to small partitions:
+    the job reports that row, and PostgreSQL is asked for the differing row's key only (before: every row of
+    the partition was read and decoded on both sides, 5.1 s for 40,000 rows against 1.4 s when spread)."""
+    from chalicelib.cdc.pg_source import PostgresSource
+    from chalicelib.cassandra.tokens import token_for
+
+    (tmp_path / "catalog.yml").write_text(PARTITION_CATALOG)
+    cql = cql_session
+    cql.execute(f"CREATE KEYSPACE IF NOT EXISTS {KS} WITH replication = {{'class': 'SimpleStrategy', 'replication_factor': 1}}")
+    cql.execute(f"DROP TABLE IF EXISTS {KS}.wp")
+    cql.execute(f"CREATE TABLE {KS}.wp (p text, c int, v text, ts timestamp, PRIMARY KEY (p, c))")
+    with psycopg.connect(database, autocommit=True) as conn:
+        conn.execute("DROP TABLE IF EXISTS public.wp")
+        conn.execute("CREATE TABLE public.wp (p text, c integer, v text, ts timestamptz, recon_token bigint, PRIMARY KEY (p, c))")
+        conn.execute("CREATE INDEX ON public.wp (recon_token)")
+    ts = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(hours=3)
+    rows = [("big", i, f"v{i}") for i in range(3000)] + [(f"small{i}", 0, "x") for i in range(50)]
+    ins = cql.prepare(f"INSERT INTO {KS}.wp (p, c, v, ts) VALUES (?, ?, ?, ?)")
+    for p, c, v in rows:
+        cql.execute(ins, (p, c, v, ts))
+    with psycopg.connect(database, autocommit=True) as conn:
+        with conn.cursor() as cur:
+            with cur.copy("COPY public.wp (p, c, v, ts, recon_token) FROM STDIN") as cp:
+                for p, c, v in rows:
+                    cp.write_row((p, c, "changed" if (p, c) == ("big", 1234) else v, ts, token_for([p], ["text"])))
+    asked: list[int] = []
+    original = PostgresSource.rows_for_keys
+
+    def counting(self, query, keys, key_idx):
+        out = original(self, query, keys, key_idx)
+        asked.append(len(out))
+        return out
+
+    monkeypatch.setattr(PostgresSource, "rows_for_keys", counting)
+    job_id = jobs.create_jobs(["wp"], "CHECKSUM", "HIGH", "MANUAL_ONDEMAND", "tester@example.com")[0]["job_id"]
+    drain()
+    job = job_row(database, job_id)
+    assert job["status"] == "COMPLETED", job["validation_errors"]
+    assert found(database, job_id) == {"big|1234": "DATA_MISMATCH"}
+    assert job["cassandra_row_count"] == job["postgres_row_count"] == 3050
+    assert asked == [1], asked      # PostgreSQL read the one row of the differing key, not the partition
+
+
 # ------------------------------------------------------------------------------ merge, in memory
 SPECS = [ColumnSpec("id", "text"), ColumnSpec("v", "int")]
 
@@ -306,15 +367,18 @@ def _decode(r: tuple) -> tuple:
     return (int.from_bytes(r[0], "big", signed=True), r[1].decode(), None if r[2] is None else int.from_bytes(r[2], "big", signed=True))
 
 
-def _merge(c_rows, p_rows, page=3, chunk=4, sub=2):
+def _merge(c_rows, p_rows, page=3, chunk=4, sub=2, keyed=False):
     decoded_p = {}
     for r in p_rows:
         decoded_p.setdefault(_decode(r)[0], []).append(_decode(r))
+    by_key = {(r[0], r[1]): _decode(r) for r in p_rows}
     pages = [c_rows[i:i + page] for i in range(0, len(c_rows), page)]
     chunks = [p_rows[i:i + chunk] for i in range(0, len(p_rows), chunk)]
     sd = WireSegmentDiff(RowMatcher(SPECS), pages, chunks, _decode,
                          lambda toks: [r for t in toks for r in decoded_p.get(t, [])],
-                         build_canonicalizer(SPECS, CASSANDRA), build_canonicalizer(SPECS, POSTGRES), [0], subwindow=sub)
+                         build_canonicalizer(SPECS, CASSANDRA), build_canonicalizer(SPECS, POSTGRES), [0], subwindow=sub,
+                         fetch_postgres_keys=(lambda keys: sorted((by_key[k] for k in keys if k in by_key), key=lambda r: r[0]))
+                         if keyed else None)
     return {(d.pk_display, d.mismatch_type.value) for d in sd}, sd
 
 
@@ -331,8 +395,23 @@ def test_merge_token_groups_across_pages_and_uneven_sides():
     assert sd.cassandra.rows == len(c) and sd.postgres.rows == len(p)
 
 
+def test_a_large_partition_with_one_difference_decodes_that_row_only():
+    """5,000 clustering rows of one token (one partition), one of them different, one missing on each
+    side: by key, the three rows are decoded on each side where they exist, not the partition (which
+    the whole-token settlement decodes on both sides)."""
+    c = [_raw(7, f"r{i:05d}", i) for i in range(5000) if i != 4000]
+    p = [_raw(7, f"r{i:05d}", i + (1 if i == 1234 else 0)) for i in range(5000) if i != 4500]
+    truth = {("r01234", "DATA_MISMATCH"), ("r04000", "MISSING_IN_CASSANDRA"), ("r04500", "MISSING_IN_POSTGRES")}
+    got, sd = _merge(c, p, page=5000, chunk=2000, sub=256, keyed=True)
+    assert got == truth and sd.decoded == 4, sd.decoded
+    assert sd.cassandra.rows == len(c) and sd.postgres.rows == len(p)
+    got, sd = _merge(c, p, page=5000, chunk=2000, sub=256, keyed=False)
+    assert got == truth and sd.decoded == len(c) + len(p)
+
+
+@pytest.mark.parametrize("keyed", [False, True])
 @pytest.mark.parametrize("seed", range(30))
-def test_merge_agrees_with_the_row_by_row_truth(seed):
+def test_merge_agrees_with_the_row_by_row_truth(seed, keyed):
     rnd = random.Random(seed)
     truth = {}
     c, p = [], []
@@ -357,7 +436,7 @@ def test_merge_agrees_with_the_row_by_row_truth(seed):
             p.append(_raw(tok, key, v))
     rnd.shuffle(p)
     p.sort(key=lambda r: int.from_bytes(r[0], "big", signed=True))  # token order, any order inside a token
-    got, sd = _merge(c, p, page=rnd.randrange(1, 6), chunk=rnd.randrange(1, 6), sub=rnd.randrange(1, 4))
+    got, sd = _merge(c, p, page=rnd.randrange(1, 6), chunk=rnd.randrange(1, 6), sub=rnd.randrange(1, 4), keyed=keyed)
     assert got == {(k, t) for k, t in truth.items()}
     assert sd.cassandra.rows == len(c) and sd.postgres.rows == len(p)
     assert sd.decoded <= 2 * 3 * len(truth) + 10  # only dirty tokens are decoded
