@@ -11,7 +11,7 @@ const SAMPLE_JOB = "00000000-0000-4000-8000-0000000000c1";
 vi.mock("../../src/services/api", async (orig) =>
   (await import("./cdc-api")).withFakeCdc(orig, {
     tables: async () => ["users", "orders"],
-    trigger: async () => ({ job_ids: ["00000000-0000-4000-8000-0000000000b1"], status: "RUNNING", message: "Reconciliation jobs queued for 2 tables", estimated_completion: null }),
+    trigger: async () => ({ job_ids: ["00000000-0000-4000-8000-0000000000b1"], status: "RUNNING", message: "Reconciliation jobs queued for 2 tables", estimated_completion: "2026-12-02T16:20:00Z" }),
     job: async (id: string) => id === SAMPLE_JOB
       ? { ...job(SAMPLE_JOB, "SAMPLE", "2026-12-02T16:17:45Z", 0.5, 5, 1000), table_name: "orders", priority: "HIGH", progress: null, mismatches_summary: {}, sample_mismatches: [] }
       : new Promise(() => {}),
@@ -45,6 +45,8 @@ describe("the trigger form", () => {
     fireEvent.click(radio("SAMPLE"));
     fireEvent.click(screen.getByRole("button", { name: "Start" }));
     await waitFor(() => expect(api.cdc.trigger).toHaveBeenCalledWith({ tables: [], validation_strategy: "SAMPLE", priority: "NORMAL" }));
+    // the API's words, with the contract's estimated_completion
+    expect((await screen.findByRole("status")).textContent).toBe("Reconciliation jobs queued for 2 tables. Estimated completion 2026-12-02 16:20:00 UTC.");
   });
 });
 

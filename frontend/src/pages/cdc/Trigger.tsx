@@ -44,7 +44,8 @@ export function TriggerPage() {
     setError(null);
     try {
       const r = await cdc.trigger({ tables: chosen, validation_strategy: strategy, priority });
-      setMessage(r.message);
+      // the API's words and its estimate of when the queued jobs are done (the contract's estimated_completion)
+      setMessage(r.estimated_completion ? `${r.message.replace(/\.$/, "")}. Estimated completion ${fmtDate(r.estimated_completion)}.` : r.message);
       setParams({ jobs: r.job_ids.join(",") });
     } catch (err) {
       setError(err);
