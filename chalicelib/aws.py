@@ -17,7 +17,19 @@ def client(service: str):
 
     s = get_settings()
     with _lock:
-        return boto3.session.Session().client(service, region_name=s.aws_region, endpoint_url=s.aws_endpoint_url)
+        return boto3.session.Session().client(service, region_name=s.aws_region, endpoint_url=s.aws_endpoint_url,
+                                              config=_config(service, s.aws_endpoint_url))
+
+
+def _config(service: str, endpoint_url: str | None):
+    """S3 signs with Signature Version 4 (botocore still presigns with version 2 in us-east-1 and eu-west-1,
+    which S3 refuses for buckets created since June 2020), on the bucket's own regional host on AWS and with
+    the bucket in the path on a local endpoint (LocalStack: an IP and port, no per-bucket host names)."""
+    if service != "s3":
+        return None
+    from botocore.config import Config
+
+    return Config(signature_version="s3v4", s3={"addressing_style": "path" if endpoint_url else "virtual"})
 
 
 @lru_cache(maxsize=None)
