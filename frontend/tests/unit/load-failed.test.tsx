@@ -70,3 +70,13 @@ describe("a list filter the API refuses", () => {
     expect(document.getElementById(input.getAttribute("aria-describedby")!)!.textContent).toBe("must be a UUID, got 'nope'");
   });
 });
+
+describe("a list filter that is not a number", () => {
+  it("is sent as written, so that the API's complaint names it ('abc', not 'NaN')", async () => {
+    const api = await import("../../src/services/api");
+    const { ExceptionsPage } = await import("../../src/pages/streams/Exceptions");
+    renderAt("/exceptions?runId=abc&olderThanDays=7", "/exceptions", <ExceptionsPage />);
+    await screen.findAllByRole("alert");
+    expect(api.exceptions.list).toHaveBeenLastCalledWith(expect.objectContaining({ runId: "abc", olderThanDays: 7 }));
+  });
+});

@@ -20,7 +20,9 @@ export function ExceptionsPage() {
   useTitle("Exceptions");
   const { search } = useLocation();
   const { values: f, page, set } = useUrlState(KEYS);
-  const n = (v: string) => (v ? Number(v) : undefined);
+  // an id or a number of days as typed: a whole number as a number, anything else (an old or hand-made
+  // link's "abc") sent as it is, so that the API's complaint names it (Number("abc") went as 'NaN')
+  const n = (v: string) => (!v ? undefined : /^\s*-?\d+\s*$/.test(v) ? Number(v) : (v as unknown as number));
   const query = {
     status: (f.status || undefined) as ExceptionStatus | undefined, reason: (f.reason || undefined) as never, side: (f.side || undefined) as never,
     streamId: n(f.streamId), runId: n(f.runId), reconciliationId: n(f.reconciliationId), assignee: f.assignee || undefined, olderThanDays: n(f.olderThanDays),
