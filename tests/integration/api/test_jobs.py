@@ -1,6 +1,7 @@
 """GET /api/v1/reconciliation/jobs and /jobs/{job_id} over rows inserted directly in PostgreSQL."""
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import timedelta
 
@@ -153,6 +154,32 @@ def test_a_job_failed_while_queued_keeps_the_started_at_it_showed(api):
     assert job["validation_errors"][0].startswith("deadline exceeded: still QUEUED after "), job
     done = datetime.fromisoformat(job["completed_at"].replace("Z", "+00:00"))
     assert job["duration_seconds"] == int((done - T0).total_seconds())
+
+
+def test_a_job_waiting_out_a_fault_says_so_and_its_deadline_names_it(api):
+    """A transient fault noted while a job is planned shows in the RUNNING job's validation_errors (the
+    first time it was met), is replaced by the latest fault, and names the cause when the deadline fails
+    the job; a COMPLETED job's own validation_errors stay null whatever was noted before."""
+    from chalicelib.cdc import jobs
+
+    jid = insert_job(api, status="RUNNING", started_at=None, created_at=T0)
+    api.sql("UPDATE recon.jobs SET phase = 'QUEUED', segment_count = NULL, segments_done = 0 WHERE job_id = %s", (jid,))
+    assert body(api.get(f"{PATH}/{jid}"))["validation_errors"] is None
+    jobs.note_retry(jid, "planning", ConnectionRefusedError(111, "Connection refused"))
+    (first,) = body(api.get(f"{PATH}/{jid}"))["validation_errors"]
+    assert re.fullmatch(r"retrying since \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ: planning: "
+                        r"ConnectionRefusedError: \[Errno 111\] Connection refused", first), first
+    jobs.note_retry(jid, "planning", TimeoutError("timed out"))
+    (second,) = body(api.get(f"{PATH}/{jid}"))["validation_errors"]
+    assert second.split(": ", 1)[0] == first.split(": ", 1)[0] and second.endswith("planning: TimeoutError: timed out")
+    assert jobs.sweep()["failed"] == 1
+    job = body(api.get(f"{PATH}/{jid}"))
+    assert job["status"] == "FAILED" and job["validation_errors"][0].startswith("deadline exceeded: still QUEUED after ")
+    assert job["validation_errors"][0].endswith("; last error (planning: TimeoutError: timed out)"), job
+    done = insert_job(api, status="COMPLETED")
+    api.sql("UPDATE recon.jobs SET retry_error = 'segment 1: Cassandra unreachable: x', retry_since = now()"
+            " WHERE job_id = %s", (done,))
+    assert body(api.get(f"{PATH}/{done}"))["validation_errors"] is None
 
 
 @pytest.mark.parametrize(
