@@ -12,6 +12,8 @@ from chalicelib.api import cdc, metrics, openapi
 
 app = Chalice(app_name="recon")
 API_PREFIX = "/api/v1"
+# file downloads answer bytes as their format's media type: base64 in the Lambda response (binary media types)
+app.api.binary_types = [*app.api.binary_types, *files.DOWNLOAD_MEDIA_TYPES]
 
 observability.register(app)
 auth_middleware.register(app, public_paths={f"{API_PREFIX}/health", f"{API_PREFIX}/openapi.json"})
