@@ -13,7 +13,10 @@ const v = (version: number, absolute: number): RuleSet =>
 vi.mock("../../src/services/api", async (orig) =>
   (await import("./fake-api")).withFakeApi(orig, (real) => ({
     ruleSets: {
-      get: async (_id: number, version?: number) => (version === 1 ? v(1, 0.01) : v(3, 0.05)),
+      get: async (_id: number, version?: number) => {
+        if (version === 99) throw new real.ApiError(404, "NOT_FOUND", "Rule set 50 version 99 not found");
+        return version === 1 ? v(1, 0.01) : v(3, 0.05);
+      },
       remove: async () => {
         throw new real.ApiError(409, "CONFLICT", "Rule set 50 is in use by stream 9001, stream 9002");
       },
@@ -68,5 +71,14 @@ describe("rule set versions", () => {
     expect((await screen.findByRole("alert")).textContent).toContain("Rule set 50 is in use by stream 9001, stream 9002");
     expect(api.ruleSets.remove).toHaveBeenCalledWith(50);
     ask.mockRestore();
+  });
+});
+
+describe("a rule set version that is not there", () => {
+  it("keeps a heading naming what was asked for, the API's words and the way back to the rule sets", async () => {
+    await open("/rule-sets/50?version=99");
+    expect(await screen.findByRole("heading", { level: 1, name: "Rule set #50 version 99" })).toBeTruthy();
+    expect(screen.getByRole("alert").textContent).toContain("Rule set 50 version 99 not found");
+    expect(screen.getByRole("link", { name: "← It is not there: back to rule sets" }).getAttribute("href")).toBe("/rule-sets");
   });
 });

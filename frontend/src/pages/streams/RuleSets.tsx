@@ -5,7 +5,7 @@ import { forgetName } from "../../services/lookup";
 import { pickableFiles } from "../../components/FileOptions";
 import { ALGORITHMS, CARDINALITIES, NORMALIZERS, OPERATORS, type Condition, type Normalizer, type Pass, type RuleSetInput } from "../../services/types";
 import { fmtDate } from "../../services/format";
-import { Crumbs, ErrorBox, FieldError, Loading, NoRows, Pager, useLoad, useTitle, useUrlState } from "../../components/ui";
+import { Crumbs, ErrorBox, FieldError, Loading, LoadFailed, NoRows, Pager, useLoad, useTitle, useUrlState } from "../../components/ui";
 import { emptyCondition, emptyPass, ruleSetProblems, toRuleSetInput } from "../../services/rulesets";
 
 export function RuleSetsPage() {
@@ -68,6 +68,7 @@ export function RuleSetEditorPage() {
   }, []);
   useEffect(() => {
     if (!editing) return;
+    setLoadError(null);
     ruleSets.get(Number(id), asked).then(
       (r) => {
         setRs(toRuleSetInput(r));
@@ -106,7 +107,8 @@ export function RuleSetEditorPage() {
       setBusy(false);
     }
   }
-  if (loadError) return <ErrorBox error={loadError} />;
+  // an old link (a deleted rule set, a version that never was): the page says what was asked for, the API's words and the way back
+  if (loadError) return <LoadFailed what={`Rule set #${id}${asked ? ` version ${asked}` : ""}`} error={loadError} back={["Rule sets", "/rule-sets"]} />;
   const fe = (field: string) => <FieldError error={error} field={field} />;
   const inv = (field: string) => (error instanceof ApiError && error.fields[field] ? true : undefined);
   return (
