@@ -21,6 +21,11 @@ vi.mock("../../src/services/api", async (orig) =>
       },
       steps: async () => [],
     },
+    streams: {
+      get: async (id: number) => {
+        throw toApiError(404, { success: false, message: `Stream ${id} not found`, data: null, errorCode: "NOT_FOUND", errors: [] });
+      },
+    },
     exceptions: {
       list: async () => {
         throw toApiError(400, { success: false, message: "olderThanDays: must be >= 0 (got -1)", data: null, errorCode: "VALIDATION_ERROR", errors: [{ field: "olderThanDays", code: "TOO_SMALL", message: "must be >= 0 (got -1)" }] });
@@ -45,6 +50,16 @@ describe("a detail page whose object cannot be read", () => {
     expect(await screen.findByRole("heading", { level: 1, name: "Job nope" })).toBeTruthy();
     expect(screen.getByRole("alert").textContent).toContain("must be a UUID, got 'nope'");
     expect(screen.getByRole("link", { name: "← Back to jobs" }).getAttribute("href")).toBe("/cdc/jobs");
+  });
+});
+
+describe("the stream editor of a stream that is not there", () => {
+  it("keeps a heading naming the stream asked for, the API's words and the way back to the streams", async () => {
+    const { StreamEditorPage } = await import("../../src/pages/streams/Streams");
+    renderAt("/streams/99999/edit", "/streams/:id/edit", <StreamEditorPage />);
+    expect(await screen.findByRole("heading", { level: 1, name: "Stream #99999" })).toBeTruthy();
+    expect(screen.getByRole("alert").textContent).toContain("Stream 99999 not found");
+    expect(screen.getByRole("link", { name: "← It is not there: back to streams" }).getAttribute("href")).toBe("/streams");
   });
 });
 

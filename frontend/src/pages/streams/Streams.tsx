@@ -310,7 +310,7 @@ export function StreamEditorPage() {
       setBusy(false);
     }
   }
-  if (loadError) return <ErrorBox error={loadError} />;
+  if (loadError) return <LoadFailed what={`Stream #${id}`} error={loadError} back={["Streams", "/streams"]} />;
   const fe = (field: string | string[]) => <FieldError error={error} field={field} />;
   const inv = (...fields: string[]) => (error instanceof ApiError && fields.some((f) => error.fields[f]) ? true : undefined);
   const warnAt = (prefix: string) => warnings?.warnings.filter((w) => w.field?.startsWith(prefix)) ?? [];
