@@ -11,6 +11,9 @@ const jobs = [
   job("00000000-0000-4000-8000-000000000001", "CHECKSUM", "2026-12-01T06:42:16Z", 0.7010515773660491, 14, 1997),
 ];
 
+// 25 completed CHECKSUM jobs of orders, newest first
+const many = Array.from({ length: 25 }, (_, i) => ({ ...job(`00000000-0000-4000-8000-0000000001${String(25 - i).padStart(2, "0")}`, "CHECKSUM", `2026-12-02T${String(23 - i).padStart(2, "0")}:00:00Z`, 0.5, 10, 2000), table_name: "orders" }));
+
 vi.mock("react-chartjs-2", () => ({
   Line: (p: { data: { labels: string[]; datasets: { data: number[] }[] }; role?: string; "aria-label"?: string }) => (
     <div data-testid="chart" role={p.role} aria-label={p["aria-label"]} data-labels={p.data.labels.join("|")} data-drift={p.data.datasets[0].data.join("|")} />
@@ -18,7 +21,7 @@ vi.mock("react-chartjs-2", () => ({
 }));
 vi.mock("../../src/services/api", async (orig) =>
   (await import("./cdc-api")).withFakeCdc(orig, {
-    jobs: async () => jobsPage(jobs),
+    jobs: async (q: { table?: string }) => jobsPage(q.table === "orders" ? many : jobs),
     job: async () => ({ ...jobs[0], priority: "NORMAL", transient_count: 0, auto_resolved_count: 0, mismatches_summary: { DATA_MISMATCH: 3, MISSING_IN_POSTGRES: 1, MISSING_IN_CASSANDRA: 1 }, sample_mismatches: [], progress: null }),
   }),
 );
@@ -68,5 +71,18 @@ describe("drift over time", () => {
     expect(screen.getByTestId("chart").getAttribute("data-drift")).toBe("0.7010515773660491|0.6009013520280421");
     expect(screen.queryByRole("note")).toBeNull();
     expect(document.querySelectorAll("table[aria-label='completed jobs'] tbody tr")).toHaveLength(2);
+  });
+});
+
+describe("drift of more jobs than the table under the chart lists", () => {
+  it("says the table holds the 20 most recent of the jobs the chart draws, and links to every job of the table", async () => {
+    const { default: DriftPage } = await import("../../src/pages/cdc/Drift");
+    renderAt("/cdc/tables/orders", "/cdc/tables/:table", <DriftPage />);
+    expect((await screen.findByTestId("chart")).getAttribute("data-drift")!.split("|")).toHaveLength(25);
+    expect(screen.getByRole("img").getAttribute("aria-label")).toBe("Drift of orders over 25 completed jobs: from 0.5 % to 0.5 %; the table below lists the 20 most recent");
+    const table = screen.getByRole("table", { name: "completed jobs" });
+    expect(table.querySelectorAll("tbody tr")).toHaveLength(20);
+    expect(table.querySelector("caption")!.textContent).toBe("The 20 most recent of the 25 completed jobs the chart draws; every job of orders");
+    expect(screen.getByRole("link", { name: "every job of orders" }).getAttribute("href")).toBe("/cdc/jobs?table=orders&status=COMPLETED");
   });
 });

@@ -9,6 +9,9 @@ import { STRATEGIES } from "../../services/types";
 
 ChartJS.register(LineElement, PointElement, LinearScale, CategoryScale, Tooltip, Legend, Filler);
 
+// the table under the chart: the most recent jobs (the chart draws up to 300)
+const TABLE_ROWS = 20;
+
 export default function DriftPage() {
   const { table = "" } = useParams();
   useTitle(`Drift of ${table}`);
@@ -50,7 +53,7 @@ export default function DriftPage() {
         <div className="card chart">
           <Line
             role="img"
-            aria-label={`Drift of ${table} over ${data.length} completed job${data.length === 1 ? "" : "s"}${f.strategy ? ` (${f.strategy})` : ""}: from ${pct(data[0].drift_percentage)} to ${pct(data[data.length - 1].drift_percentage)}; the table below lists them`}
+            aria-label={`Drift of ${table} over ${data.length} completed job${data.length === 1 ? "" : "s"}${f.strategy ? ` (${f.strategy})` : ""}: from ${pct(data[0].drift_percentage)} to ${pct(data[data.length - 1].drift_percentage)}; the table below lists ${data.length > TABLE_ROWS ? `the ${TABLE_ROWS} most recent` : "them"}`}
             data={{
               labels: data.map((j) => fmtDate(j.completed_at)),
               datasets: [
@@ -75,9 +78,10 @@ export default function DriftPage() {
       )}
       {data && data.length > 0 && (
         <table className="grid" aria-label="completed jobs">
+          {data.length > TABLE_ROWS && <caption className="muted small">The {TABLE_ROWS} most recent of the {data.length} completed jobs the chart draws; <Link to={`/cdc/jobs?${new URLSearchParams({ table, status: "COMPLETED" })}`}>every job of {table}</Link></caption>}
           <thead><tr><th>Completed</th><th>Strategy</th><th className="r">Drift</th><th className="r">Mismatches</th></tr></thead>
           <tbody>
-            {[...data].reverse().slice(0, 20).map((j) => (
+            {[...data].reverse().slice(0, TABLE_ROWS).map((j) => (
               <tr key={j.job_id}>
                 <td><Link to={`/cdc/jobs/${j.job_id}`}>{fmtDate(j.completed_at)}</Link></td>
                 <td>{j.validation_strategy}</td>
