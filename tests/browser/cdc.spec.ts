@@ -97,6 +97,8 @@ test("trigger a CHECKSUM job, watch it complete with the demo drift, resolve a m
   await expect(page.getByRole("button", { name: "Mark resolved" })).toBeFocused();
   await page.keyboard.press("Enter");
   await expect(page.getByRole("status")).toContainText(/marked manual resolved/i);
+  // the form is gone with the button pressed: the focus is back on the comparison, not at the top of the page
+  await expect(page.locator("article[aria-label='mismatch detail'] h2")).toBeFocused();
   await expect(first.locator(".badge[data-status=MANUAL_RESOLVED]")).toBeVisible();
   const id = await first.getAttribute("data-mismatch");
   const body = await api<{ mismatches: { mismatch_id: string; resolution_status: string; resolution_notes: string }[] }>(page, "GET", `/reconciliation/mismatches?table=users&resolution_status=MANUAL_RESOLVED&page_size=100`);

@@ -263,8 +263,12 @@ test("create a two-step stream, run it, watch the steps complete, download an ar
   await page.getByLabel("Assignee").fill("finance-ops@company.com");
   await page.getByLabel("Status").selectOption("RESOLVED");
   await page.getByLabel("Note").fill("Refunded before settlement");
-  await page.getByRole("button", { name: "Save" }).click();
+  // saved from the keyboard: the focus stays on Save (a button disabled while saving lost it to the page's top)
+  const save = page.getByRole("button", { name: "Save" });
+  await save.focus();
+  await page.keyboard.press("Enter");
   await expect(page.getByRole("status")).toContainText("Saved");
+  await expect(save).toBeFocused();
   await expect(page.getByRole("table", { name: "history" }).locator("tbody tr")).not.toHaveCount(0);
   await expect(page.getByRole("table", { name: "history" })).toContainText("RESOLVED");
 });

@@ -201,6 +201,12 @@ function MismatchPanel({ m, focus, onDone, onClose }: { m: Mismatch; focus: bool
   const [error, setError] = useState<unknown>(null);
   const [done, setDone] = useState<string | null>(null);
   const final = m.resolution_status === "MANUAL_RESOLVED" || m.resolution_status === "AUTO_RESOLVED";
+  // resolved or ignored from the keyboard, the button pressed is gone (a resolved mismatch has no form) or
+  // disabled (Ignore, once ignored), and the focus with it: it goes back to the comparison's heading, not to
+  // the top of the page
+  useEffect(() => {
+    if (done && (!document.activeElement || document.activeElement === document.body)) heading.current?.focus();
+  }, [done]);
   async function resolve(status: "MANUAL_RESOLVED" | "IGNORED", e?: FormEvent) {
     e?.preventDefault();
     setBusy(true);

@@ -294,6 +294,7 @@ function ExceptionForm({ x, onSaved }: { x: ReconException; onSaved: (x: ReconEx
   const [nothing, setNothing] = useState(false);
   async function submit(e: FormEvent) {
     e.preventDefault();
+    if (busy) return;
     setBusy(true);
     setError(null);
     setDone(false);
@@ -330,7 +331,9 @@ function ExceptionForm({ x, onSaved }: { x: ReconException; onSaved: (x: ReconEx
         <label>Assignee<input name="assignee" value={assignee} onChange={(e) => setAssignee(e.target.value)} placeholder="name@company.com" /><FieldError error={error} field="assignee" /></label>
       </div>
       <label>Note<textarea name="note" rows={3} value={note} onChange={(e) => setNote(e.target.value)} /><FieldError error={error} field="note" /></label>
-      <div className="actions"><button type="submit" className="primary" disabled={busy}>Save</button></div>
+      {/* not `disabled` while saving: a disabled button loses the focus, and a keyboard user saving with Enter
+          was sent back to the top of the page; a second submit while saving is ignored instead */}
+      <div className="actions"><button type="submit" className="primary" aria-disabled={busy || undefined}>{busy ? "Saving…" : "Save"}</button></div>
       {done && <p className="ok" role="status">Saved.</p>}
       {nothing && <p className="muted" role="status">Nothing to save: status, assignee and note are as they were.</p>}
       <ErrorBox error={error} />
