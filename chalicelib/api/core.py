@@ -624,19 +624,22 @@ def read_only_fields(*names: str, each: dict[str, tuple[str, ...]] | None = None
 
 def check_read_only(given: dict, current: dict, kind: str, hints: dict[str, str] | None = None) -> None:
     """A PUT's read-only fields against the resource as it stands: `id` must be the path's (400), a
-    `version` older than the current one is a 409 (the body was read before someone else's change: reapplied,
+    `version` other than the current one is a 409 (the body was read before someone else's change: reapplied,
     it would undo that change), a field of `hints` must be unchanged (400 naming how to change it); the others
-    (timestamps, computed fields) are ignored."""
+    (timestamps, computed fields) are ignored. Values compare as JSON (`true` is not the id 1)."""
+    def same(a: Any, b: Any) -> bool:
+        return json.dumps(a) == json.dumps(b)
+
     problems = []
-    if "id" in given and given["id"] != current["id"]:
+    if "id" in given and not same(given["id"], current["id"]):
         problems.append(Problem("id", "INVALID_VALUE", f"is read-only: the path names {kind} {current['id']} "
                                                        f"(got {json.dumps(given['id'])})"))
     for name, how in (hints or {}).items():
-        if name in given and given[name] != current[name]:
+        if name in given and not same(given[name], current[name]):
             problems.append(Problem(name, "INVALID_VALUE", f"is read-only ({json.dumps(current[name])}): {how}"))
     if problems:
         raise RequestInvalid(problems)
-    if "version" in given and given["version"] != current["version"]:
+    if "version" in given and not same(given["version"], current["version"]):
         raise StreamsError.conflict(
             f"{kind} {current['id']} is at version {current['version']}; the body was read at version "
             f"{json.dumps(given['version'])}: read it again and reapply the change")

@@ -284,3 +284,17 @@ def test_problem_codes_for_pydantic_errors():
         SampleIn.model_validate({"name": 5, "steps": "x"})
     got = {(p.field, p.code) for p in core.problems_from(exc.value)}
     assert got == {("name", "INVALID_TYPE"), ("triggerType", "REQUIRED"), ("steps", "INVALID_TYPE")}
+
+
+def test_read_only_fields_of_a_put_compare_as_json():
+    """A PUT's read-only `id` is the path's as JSON: `true` or `1.0` is not the id 1 (Python's True == 1)."""
+    from chalicelib.api.core import RequestInvalid, check_read_only, read_only_fields
+
+    body = {"name": "x", "id": 1, "steps": [{"id": 7, "stepOrder": 1}], "createdAt": "2026-01-01T00:00:00Z"}
+    given = read_only_fields("id", "createdAt", each={"steps": ("id",)})(body)
+    assert given == {"id": 1, "createdAt": "2026-01-01T00:00:00Z", "steps[0].id": 7}
+    assert body == {"name": "x", "steps": [{"stepOrder": 1}]}
+    check_read_only(given, {"id": 1}, "Stream")
+    for wrong in (True, 1.0, "1", 2):
+        with pytest.raises(RequestInvalid):
+            check_read_only({"id": wrong}, {"id": 1}, "Stream")
