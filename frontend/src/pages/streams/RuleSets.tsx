@@ -109,6 +109,8 @@ export function RuleSetEditorPage() {
   }
   // an old link (a deleted rule set, a version that never was): the page says what was asked for, the API's words and the way back
   if (loadError) return <LoadFailed what={`Rule set #${id}${asked ? ` version ${asked}` : ""}`} error={loadError} back={["Rule sets", "/rule-sets"]} />;
+  // an existing rule set's form waits for its rules (an empty form read as a rule set without passes)
+  if (editing && version === null) return <Loading what="Loading the rule set" />;
   const fe = (field: string) => <FieldError error={error} field={field} />;
   const inv = (field: string) => (error instanceof ApiError && error.fields[field] ? true : undefined);
   return (

@@ -270,6 +270,9 @@ export function StreamEditorPage() {
   const [warnings, setWarnings] = useState<StreamValidation | null>(null);
   const [busy, setBusy] = useState(false);
   const [loadError, setLoadError] = useState<unknown>(null);
+  // the stream whose definition the form holds: until it is read, the form of an existing stream is not
+  // shown (an empty form read as a stream without steps, and saving it would have replaced the stream)
+  const [loadedId, setLoadedId] = useState<string | undefined>(undefined);
   useTitle(editing ? `Edit stream ${s.name || id}` : "New stream");
   const pickers = useLoad(async () => {
     const [f, r, d, st] = await Promise.all([
@@ -282,7 +285,7 @@ export function StreamEditorPage() {
   }, []);
   useEffect(() => {
     if (!editing) return;
-    streams.get(Number(id)).then((d) => setS(toStreamInput(d)), setLoadError);
+    streams.get(Number(id)).then((d) => { setS(toStreamInput(d)); setLoadedId(id); }, setLoadError);
   }, [editing, id]);
 
   const patchStep = (i: number, p: Partial<EditorStep>) => setS((x) => ({ ...x, steps: x.steps.map((st, j) => (j === i ? { ...st, ...p } : st)) }));
@@ -302,7 +305,10 @@ export function StreamEditorPage() {
       const v = await streams.validate(saved.id).catch(() => null);
       if (v && (v.warnings.length || v.errors.length)) {
         setWarnings(v);
-        if (!editing) nav(`/streams/${saved.id}/edit`, { replace: true });
+        if (!editing) {
+          setLoadedId(String(saved.id)); // the form already holds what was saved
+          nav(`/streams/${saved.id}/edit`, { replace: true });
+        }
       } else nav(`/streams/${saved.id}`);
     } catch (err) {
       setError(err);
@@ -311,6 +317,7 @@ export function StreamEditorPage() {
     }
   }
   if (loadError) return <LoadFailed what={`Stream #${id}`} error={loadError} back={["Streams", "/streams"]} />;
+  if (editing && loadedId !== id) return <Loading what="Loading the stream" />;
   const fe = (field: string | string[]) => <FieldError error={error} field={field} />;
   const inv = (...fields: string[]) => (error instanceof ApiError && fields.some((f) => error.fields[f]) ? true : undefined);
   const warnAt = (prefix: string) => warnings?.warnings.filter((w) => w.field?.startsWith(prefix)) ?? [];
