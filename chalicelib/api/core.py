@@ -608,18 +608,26 @@ def take_read_only(take: Callable[[dict], dict], raw: bytes | str | None) -> tup
     return (json.dumps(parsed).encode(), given) if given else (raw, {})
 
 
-def read_only_fields(*names: str, each: dict[str, tuple[str, ...]] | None = None) -> Callable[[dict], dict]:
-    """A route's `read_only`: takes `names` out of the body, and `each[list field]` out of every object of that
-    list (a stream's `steps[].id`), returning them by field path."""
-    def take(body: dict) -> dict:
-        given = {n: body.pop(n) for n in names if n in body}
-        for field, inner in (each or {}).items():
-            items = body.get(field)
+@dataclass(frozen=True)
+class ReadOnlyFields:
+    """A route's `read_only`: called with the parsed body, takes `names` out of it, and `each[list field]` out
+    of every object of that list (a stream's `steps[].id`), returning them by field path. The OpenAPI
+    document lists them in the PUT's body schema as `readOnly` (chalicelib/api/openapi.py)."""
+    names: tuple[str, ...]
+    each: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def __call__(self, body: dict) -> dict:
+        given = {n: body.pop(n) for n in self.names if n in body}
+        for name, inner in self.each.items():
+            items = body.get(name)
             for i, item in enumerate(items if isinstance(items, list) else []):
                 if isinstance(item, dict):
-                    given.update({f"{field}[{i}].{n}": item.pop(n) for n in inner if n in item})
+                    given.update({f"{name}[{i}].{n}": item.pop(n) for n in inner if n in item})
         return given
-    return take
+
+
+def read_only_fields(*names: str, each: dict[str, tuple[str, ...]] | None = None) -> ReadOnlyFields:
+    return ReadOnlyFields(names, dict(each or {}))
 
 
 def check_read_only(given: dict, current: dict, kind: str, hints: dict[str, str] | None = None) -> None:

@@ -40,6 +40,7 @@ class DataSourceOut(StreamsOut):
     name: str
     type: DataSourceType
     config: dict[str, Any] = Field(description="As stored: credential references, never secrets")
+    version: int = Field(description="Counts the data source's edits: 1 when created, each PUT adds one")
     created_at: datetime
     updated_at: datetime
 
@@ -84,14 +85,19 @@ def get_data_source(id: int):
     return ok(data_sources.view(data_sources.require(id)))
 
 
-@api.route("/data-sources/{id}", "PUT", body=DataSourceIn, response=DataSourceOut, errors=[404],
-           summary="Replace a data source (the next snapshot uses it)",
-           description="What GET answered can be PUT back: id must be the data source's; the timestamps are ignored.",
-           read_only=read_only_fields("id", "createdAt", "updatedAt"))
+@api.route("/data-sources/{id}", "PUT", body=DataSourceIn, response=DataSourceOut, errors=[404, 409],
+           summary="Replace a data source (the next snapshot uses it): version + 1",
+           description="What GET answered can be PUT back: id must be the data source's and a version other than the "
+                       "current one is a 409 (the body was read before a later change); the timestamps are ignored.",
+           read_only=read_only_fields("id", "version", "createdAt", "updatedAt"))
 def update_data_source(id: int, body: DataSourceIn, given: dict):
     config = _config(body)   # a 400 comes before a 404
-    check_read_only(given, {"id": id}, "Data source")
-    return ok(data_sources.view(data_sources.update(id, body.name, body.type.value, config)))
+
+    def check(row: dict) -> None:   # under the data source's lock: two PUTs of one version cannot both pass
+        check_read_only(given, {"id": id, "version": row["version"]}, "Data source")
+
+    row = data_sources.update(id, body.name, body.type.value, config, check_locked=check if given else None)
+    return ok(data_sources.view(row), message=f"Data source {id} is now at version {row['version']}")
 
 
 @api.route("/data-sources/{id}", "DELETE", response=DeletedOut, errors=[404, 409],

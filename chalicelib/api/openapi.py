@@ -169,6 +169,8 @@ def _registry_operation(op, schemas: dict) -> dict:
         out["security"] = []
     if op.body is not None:
         media: dict[str, Any] = {"schema": _model_ref(op.body, "validation")}
+        if getattr(op.read_only, "names", None):
+            media["schema"] = _read_only_body(schemas, op)
         if op.body_example is not None:
             media["example"] = op.body_example
         out["requestBody"] = {"required": not body_optional(op.body), "content": {"application/json": media}}
@@ -201,6 +203,49 @@ def _registry_operation(op, schemas: dict) -> dict:
     responses.update(op.extra_responses)
     out["responses"] = responses
     return out
+
+
+# what a PUT does with a read-only field GET answered (chalicelib.api.core.check_read_only)
+_READ_ONLY_DOCS = {
+    "id": "Read-only, as GET answered it: must be the path's id (400 INVALID_VALUE otherwise). May be left out.",
+    "version": "Read-only, as GET answered it: the version the body was read at. A version other than the current "
+               "one is a 409 CONFLICT (the resource changed since: read it again and reapply the change). Left "
+               "out, the PUT replaces whatever version is current.",
+    "status": "Read-only, as GET answered it: must be the current status (400 INVALID_VALUE otherwise); "
+              "POST /streams/{id}/pause, /resume and DELETE /streams/{id} change it. May be left out.",
+}
+_IGNORED = "Read-only, as GET answered it: accepted and ignored. May be left out."
+
+
+def _put_name(name: str) -> str:
+    return name.removesuffix("In") + "Update"
+
+
+def _read_only_body(schemas: dict, op) -> dict:
+    """The body schema of a PUT that takes back what GET answered: the request model's schema plus the
+    response's read-only fields (op.read_only), marked readOnly and saying what the PUT does with each,
+    under its own component (<Model>Update; a list's items likewise: StepUpdate)."""
+    def read_only(out: dict, names, into: dict, docs: dict) -> None:
+        for n in names:
+            prop = {k: v for k, v in out.get("properties", {}).get(n, {}).items() if k not in ("title", "default")}
+            into["properties"][n] = {**copy.deepcopy(prop), "readOnly": True, "description": docs.get(n, _IGNORED)}
+
+    def resolved(schema: dict) -> dict:
+        ref = schema.get("$ref") or (schema.get("items") or {}).get("$ref")
+        return schemas[ref.rsplit("/", 1)[1]] if ref else {}
+
+    name = _model_ref(op.body, "validation")["$ref"].rsplit("/", 1)[1]
+    out = _schema_of(schemas, op.response, "serialization")
+    body = copy.deepcopy(schemas[name])
+    read_only(out, op.read_only.names, body, _READ_ONLY_DOCS)
+    for field, inner in op.read_only.each.items():
+        item_name = body["properties"][field]["items"]["$ref"].rsplit("/", 1)[1]
+        item = copy.deepcopy(schemas[item_name])
+        read_only(resolved(out["properties"][field]), inner, item, {})   # checked only at the top level
+        schemas[_put_name(item_name)] = item
+        body["properties"][field]["items"] = _ref(_put_name(item_name))
+    schemas[_put_name(name)] = body
+    return _ref(_put_name(name))
 
 
 _CDC_COMMON = {401: "Unauthorized", 429: "RateLimited", 500: "InternalError", 503: "ServiceUnavailable"}

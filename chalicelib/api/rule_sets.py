@@ -78,10 +78,10 @@ def get_rule_set(id: int, query: VersionQuery):
                        "are ignored.",
            read_only=read_only_fields("id", "version", "latestVersion", "createdAt", "updatedAt"))
 def update_rule_set(id: int, body: RuleSet, given: dict):
-    if given:
-        latest = rule_sets.require(id)
-        check_read_only(given, {"id": id, "version": latest["version"]}, "Rule set")
-    row = rule_sets.update(id, body, caller_email(bp))
+    def check(row: dict) -> None:   # under the rule set's lock: two PUTs of one version cannot both pass
+        check_read_only(given, {"id": id, "version": row["latest_version"]}, "Rule set")
+
+    row = rule_sets.update(id, body, caller_email(bp), check_locked=check if given else None)
     return ok(rule_sets.view(row), message=f"Rule set {id} is now at version {row['version']}")
 
 

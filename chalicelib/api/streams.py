@@ -14,7 +14,6 @@ from chalicelib.api.core import (Dialect, Routes, StreamsOut, StreamsPageQuery, 
                                  page_of, paginated, read_only_fields)
 from chalicelib.domain.keyorder import ordered_keys
 from chalicelib.streams import definitions, schedules
-from chalicelib.streams.defs_errors import NotFound
 from chalicelib.streams.validation import InputType, StreamIn, StreamStatus, TriggerType
 
 bp = Blueprint(__name__)
@@ -151,13 +150,11 @@ def get_stream(id: int):
            read_only=read_only_fields("id", "status", "version", "nextRunAt", "recentOccurrences", "stepCount",
                                       "createdAt", "updatedAt", each={"steps": ("id",)}))
 def update_stream(id: int, body: StreamIn, given: dict):
-    if given:
-        row = definitions.get_stream(id)
-        if row is None:
-            raise NotFound("Stream", id)
+    def check(row: dict) -> None:   # under the stream's lock: two PUTs of one version cannot both pass
         check_read_only(given, {"id": id, "status": row["status"], "version": row["current_version"]}, "Stream",
                         {"status": f"change it with POST /streams/{id}/pause, /resume or DELETE /streams/{id}"})
-    stream = definitions.update_stream(id, body, caller_email(bp))
+
+    stream = definitions.update_stream(id, body, caller_email(bp), check_locked=check if given else None)
     _wake(stream)
     return ok(definitions.stream_view(stream), message=f"Stream {id} is now at version {stream['version']}")
 

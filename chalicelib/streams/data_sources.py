@@ -12,7 +12,7 @@ import json
 import os
 import re
 from contextlib import contextmanager
-from typing import Any, Iterator, Union
+from typing import Any, Callable, Iterator, Union
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from psycopg.types.json import Jsonb
@@ -162,7 +162,7 @@ def _worded(err: dict, code: str, msg: str) -> tuple[str, str]:
 
 # ---------------------------------------------------------------------------------- data access
 
-_COLS = "data_source_id, name, type, config, created_by, created_at, updated_at"
+_COLS = "data_source_id, name, type, config, version, created_by, created_at, updated_at"
 
 
 def create(name: str, type_: str, config: dict, created_by: str | None = None) -> dict:
@@ -171,14 +171,20 @@ def create(name: str, type_: str, config: dict, created_by: str | None = None) -
                             f" RETURNING {_COLS}", (name, type_, Jsonb(config), created_by))
 
 
-def update(data_source_id: int, name: str, type_: str, config: dict) -> dict:
+def update(data_source_id: int, name: str, type_: str, config: dict,
+           check_locked: Callable[[dict], None] | None = None) -> dict:
+    """Replaces it and adds one to its version. `check_locked(row)` sees the data source locked before it is
+    written: a PUT's version compared there cannot be overtaken by a concurrent PUT."""
     with tx() as c:
-        row = fetch_one(c, f"UPDATE recon.data_sources SET name = %s, type = %s, config = %s, updated_at = now()"
-                           f" WHERE data_source_id = %s AND deleted_at IS NULL RETURNING {_COLS}",
-                        (name, type_, Jsonb(config), data_source_id))
-    if row is None:
-        raise NotFound("Data source", data_source_id)
-    return row
+        row = fetch_one(c, f"SELECT {_COLS} FROM recon.data_sources WHERE data_source_id = %s AND deleted_at IS NULL"
+                           " FOR UPDATE", (data_source_id,))
+        if row is None:
+            raise NotFound("Data source", data_source_id)
+        if check_locked is not None:
+            check_locked(row)
+        return fetch_one(c, f"UPDATE recon.data_sources SET name = %s, type = %s, config = %s, version = version + 1,"
+                            f" updated_at = now() WHERE data_source_id = %s RETURNING {_COLS}",
+                         (name, type_, Jsonb(config), data_source_id))
 
 
 def get(data_source_id: int, conn=None) -> dict | None:
@@ -241,7 +247,7 @@ def delete(data_source_id: int) -> None:
 
 def view(row: dict) -> dict:
     return {"id": row["data_source_id"], "name": row["name"], "type": row["type"], "config": row["config"],
-            "createdAt": row["created_at"], "updatedAt": row["updated_at"]}
+            "version": row["version"], "createdAt": row["created_at"], "updatedAt": row["updated_at"]}
 
 
 # ------------------------------------------------------------------------------ connections

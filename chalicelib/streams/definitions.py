@@ -6,7 +6,7 @@ flight keeps its definition. Pause, resume and archive change the stream's statu
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Callable
 
 from psycopg.types.json import Jsonb
 
@@ -131,12 +131,17 @@ def create_stream(body: StreamIn | dict, created_by: str | None = None, *, kind:
         return load(row["stream_id"], c)
 
 
-def update_stream(stream_id: int, body: StreamIn | dict, created_by: str | None = None) -> dict:
+def update_stream(stream_id: int, body: StreamIn | dict, created_by: str | None = None,
+                  check_locked: Callable[[dict], None] | None = None) -> dict:
+    """Writes a new version. `check_locked(row)` sees the stream locked (`status`, `current_version`) before anything
+    is written: a PUT's version compared there cannot be overtaken by a concurrent PUT."""
     defn = as_definition(body)
     with tx() as c:
         row = fetch_one(c, f"SELECT {_STREAM} FROM recon.streams WHERE stream_id = %s FOR UPDATE", (stream_id,))
         if row is None:
             raise NotFound("Stream", stream_id)
+        if check_locked is not None:
+            check_locked(row)
         if row["kind"] != "STREAM":
             raise Conflict(f"Stream {stream_id} belongs to a legacy reconciliation and cannot be edited")
         if row["status"] == "ARCHIVED":

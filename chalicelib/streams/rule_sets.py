@@ -6,7 +6,7 @@ records the version it used) but is no longer listed or usable.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import Any, Callable
 
 from psycopg.types.json import Jsonb
 
@@ -66,7 +66,10 @@ def create(rule_set, created_by: str | None = None) -> dict:
         return fetch_one(c, _SELECT + " WHERE r.rule_set_id = %s AND v.version = 1", (rid,))
 
 
-def update(rule_set_id: int, rule_set, created_by: str | None = None) -> dict:
+def update(rule_set_id: int, rule_set, created_by: str | None = None,
+           check_locked: Callable[[dict], None] | None = None) -> dict:
+    """Writes version + 1. `check_locked(row)` sees the rule set locked (its `latest_version`) before anything is
+    written: a PUT's version compared there cannot be overtaken by a concurrent PUT."""
     _check(rule_set)
     doc = _doc(rule_set)
     with tx() as c:
@@ -74,6 +77,8 @@ def update(rule_set_id: int, rule_set, created_by: str | None = None) -> dict:
                            " FOR UPDATE", (rule_set_id,))
         if row is None:
             raise NotFound("Rule set", rule_set_id)
+        if check_locked is not None:
+            check_locked(row)
         version = row["latest_version"] + 1
         c.execute("INSERT INTO recon.rule_set_versions (rule_set_id, version, name, description, definition, created_by)"
                   " VALUES (%s, %s, %s, %s, %s, %s)",

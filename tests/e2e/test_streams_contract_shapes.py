@@ -488,7 +488,7 @@ def test_what_a_get_answered_can_be_put_back(client, world):
     source = client.data("POST", "/data-sources", {"name": f"put back {tag}", "type": "POSTGRES", "config": {
         "connection": {"env": "DATABASE_URL"}, "query": "SELECT 1 AS one"}}, status=201)
     for path, renamed in ((f"/rule-sets/{rule_set['id']}", "version"), (f"/streams/{stream['id']}", "version"),
-                          (f"/data-sources/{source['id']}", None)):
+                          (f"/data-sources/{source['id']}", "version")):
         read = client.data("GET", path)
         edited = dict(read, name=read["name"] + " (edited)")
         saved = client.data("PUT", path, edited)
@@ -512,4 +512,89 @@ def test_what_a_get_answered_can_be_put_back(client, world):
     # a field the resource does not have is still refused
     r = client.call("PUT", f"/rule-sets/{rule_set['id']}", dict(RULES, colour="blue"))
     assert r.status_code == 400 and r.json()["errors"][0]["field"] == "colour", r.text
+    client.data("DELETE", f"/streams/{stream['id']}")
+
+
+def test_the_openapi_put_bodies_take_what_a_get_answered(client, world):
+    """/api/v1/openapi.json says what PUT /streams/{id}, /rule-sets/{id} and /data-sources/{id} accept: the
+    document a GET answered validates against the PUT's body schema, whose read-only fields (id, version,
+    status, timestamps, the steps' ids) are marked readOnly and say what the PUT does with them (id checked,
+    a stale version 409). The create bodies keep refusing them."""
+    import jsonschema
+
+    doc = client.s.get(client.url + "/openapi.json", timeout=30).json()
+    tag = uuid.uuid4().hex[:8]
+    source = client.data("POST", "/data-sources", {"name": f"doc {tag}", "type": "POSTGRES", "config": {
+        "query": "SELECT 1 AS one"}}, status=201)
+    reads = {"/api/v1/streams/{id}": client.data("GET", f"/streams/{world['stream']['id']}"),
+             "/api/v1/rule-sets/{id}": client.data("GET", f"/rule-sets/{world['rule_set']['id']}"),
+             "/api/v1/data-sources/{id}": client.data("GET", f"/data-sources/{source['id']}")}
+    for path, read in reads.items():
+        schema = doc["paths"][path]["put"]["requestBody"]["content"]["application/json"]["schema"]
+        validator = jsonschema.Draft202012Validator({**schema, "components": doc["components"]})
+        assert [e.message for e in validator.iter_errors(read)] == [], path
+        body = doc["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
+        assert {n for n, p in body["properties"].items() if p.get("readOnly")} >= {"id", "createdAt", "updatedAt",
+                                                                                 "version"}, path
+        assert "must be the path's id" in body["properties"]["id"]["description"], path
+        assert "409 CONFLICT" in body["properties"]["version"]["description"], path
+        create = doc["paths"][path.removesuffix("/{id}")]["post"]["requestBody"]["content"]["application/json"]
+        assert list(jsonschema.Draft202012Validator({**create["schema"], "components": doc["components"]})
+                    .iter_errors(read)), f"the create body of {path} takes no id"
+    step = doc["components"]["schemas"]["StreamUpdate"]["properties"]["steps"]["items"]["$ref"]
+    assert doc["components"]["schemas"][step.rsplit("/", 1)[1]]["properties"]["id"]["readOnly"] is True
+    client.data("DELETE", f"/data-sources/{source['id']}")
+
+
+def _held_row_lock(stack, table: str, id_column: str, id_: int):
+    """A transaction of the test's own holding `table`'s row `id_` FOR UPDATE: the PUTs sent meanwhile queue
+    behind it, so they are concurrent for certain (the connection; roll it back to let them through)."""
+    import psycopg
+
+    conn = psycopg.connect(stack["env"]["DATABASE_URL"])
+    conn.execute(f"SELECT 1 FROM recon.{table} WHERE {id_column} = %s FOR UPDATE", (id_,))
+    return conn
+
+
+def test_two_puts_of_the_same_version_one_wins_the_other_is_a_conflict(stack, client, world):
+    """platform §3/§4/§5 (PUT with the version a GET answered): two clients read version n and PUT their edit at
+    the same moment. Exactly one writes version n + 1; the other is the 409 CONFLICT a stale version gets, not
+    a second version silently built on a body that never saw the first (a lost update). The PUTs are held
+    behind a row lock of the test's own until both wait on it, then released together."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import psycopg
+
+    tag = uuid.uuid4().hex[:8]
+    step = {"stepOrder": 1, "name": "one", "sourceInput": {"type": "FILE", "id": world["src"]["id"]},
+            "targetInput": {"type": "FILE", "id": world["tgt"]["id"]}, "ruleSetId": world["rule_set"]["id"]}
+    rule_set = client.data("POST", "/rule-sets", dict(RULES, name=f"race {tag}"), status=201)
+    stream = client.data("POST", "/streams", {"name": f"race {tag}", "triggerType": "MANUAL", "steps": [step]},
+                         status=201)
+    source = client.data("POST", "/data-sources", {"name": f"race {tag}", "type": "POSTGRES", "config": {
+        "connection": {"env": "DATABASE_URL"}, "query": "SELECT 1 AS one"}}, status=201)
+    assert source["version"] == 1, source
+    cases = [(f"/rule-sets/{rule_set['id']}", "rule_sets", "rule_set_id", rule_set["id"]),
+             (f"/streams/{stream['id']}", "streams", "stream_id", stream["id"]),
+             (f"/data-sources/{source['id']}", "data_sources", "data_source_id", source["id"])]
+    with ThreadPoolExecutor(2) as pool, psycopg.connect(stack["env"]["DATABASE_URL"], autocommit=True) as watch:
+        for path, table, id_column, id_ in cases:
+            read = client.data("GET", path)
+            lock = _held_row_lock(stack, table, id_column, id_)
+            try:
+                edits = [dict(read, name=f"{read['name']} by {who}") for who in ("alice", "bob")]
+                answers = [pool.submit(client.call, "PUT", path, body) for body in edits]
+                _poll(lambda: watch.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE %s",
+                    (f"%recon.{table} %",)).fetchone()[0] >= 2, 30, f"both PUTs of {path} to wait on the row")
+            finally:
+                lock.rollback()
+                lock.close()
+            answers = [a.result(timeout=60) for a in answers]
+            assert sorted(a.status_code for a in answers) == [200, 409], [(a.status_code, a.text[:300]) for a in answers]
+            won, lost = sorted(answers, key=lambda a: a.status_code)
+            assert lost.json()["errorCode"] == "CONFLICT" and lost.json()["data"] is None, lost.text
+            assert f"at version {read['version'] + 1}" in lost.json()["message"], lost.text
+            now = client.data("GET", path)
+            assert now["version"] == read["version"] + 1 and now["name"] == won.json()["data"]["name"], now
     client.data("DELETE", f"/streams/{stream['id']}")

@@ -28,8 +28,8 @@ export interface paths {
         /** One data source */
         get: operations["getDataSource"];
         /**
-         * Replace a data source (the next snapshot uses it)
-         * @description What GET answered can be PUT back: id must be the data source's; the timestamps are ignored.
+         * Replace a data source (the next snapshot uses it): version + 1
+         * @description What GET answered can be PUT back: id must be the data source's and a version other than the current one is a 409 (the body was read before a later change); the timestamps are ignored.
          */
         put: operations["updateDataSource"];
         post?: never;
@@ -939,6 +939,11 @@ export interface components {
              * Format: date-time
              */
             updatedAt: string;
+            /**
+             * Version
+             * @description Counts the data source's edits: 1 when created, each PUT adds one
+             */
+            version: number;
         };
         /** DataSourceOutPage */
         DataSourceOutPage: {
@@ -977,6 +982,39 @@ export interface components {
          * @enum {string}
          */
         DataSourceType: "POSTGRES" | "CDC_TABLE";
+        /** DataSourceIn */
+        DataSourceUpdate: {
+            /**
+             * Config
+             * @description POSTGRES: {connection?: {env: NAME} | {secretArn: ARN}, schema?, table} or {connection?, query} (a read-only SELECT, run in a READ ONLY transaction); CDC_TABLE: {table} of the CDC catalog. Without connection, POSTGRES reads the service's CDC target database.
+             * @example {
+             *       "connection": {
+             *         "env": "OMS_DATABASE_URL"
+             *       },
+             *       "query": "SELECT order_id, amount FROM oms.orders"
+             *     }
+             */
+            config: {
+                [key: string]: unknown;
+            };
+            /**
+             * Format: date-time
+             * @description Read-only, as GET answered it: accepted and ignored. May be left out.
+             */
+            readonly createdAt?: string;
+            /** @description Read-only, as GET answered it: must be the path's id (400 INVALID_VALUE otherwise). May be left out. */
+            readonly id?: number;
+            /** Name */
+            name: string;
+            type: components["schemas"]["DataSourceType"];
+            /**
+             * Format: date-time
+             * @description Read-only, as GET answered it: accepted and ignored. May be left out.
+             */
+            readonly updatedAt?: string;
+            /** @description Read-only, as GET answered it: the version the body was read at. A version other than the current one is a 409 CONFLICT (the resource changed since: read it again and reapply the change). Left out, the PUT replaces whatever version is current. */
+            readonly version?: number;
+        };
         /** DeletedOut */
         DeletedOut: {
             /** Deleted */
@@ -1862,6 +1900,44 @@ export interface components {
             /** Totalpages */
             totalPages: number;
         };
+        /** RuleSet */
+        RuleSetUpdate: {
+            /**
+             * Format: date-time
+             * @description Read-only, as GET answered it: accepted and ignored. May be left out.
+             */
+            readonly createdAt?: string;
+            /**
+             * Description
+             * @default null
+             */
+            description?: string | null;
+            /** @description Read-only, as GET answered it: must be the path's id (400 INVALID_VALUE otherwise). May be left out. */
+            readonly id?: number;
+            /** @description Read-only, as GET answered it: accepted and ignored. May be left out. */
+            readonly latestVersion?: number;
+            /** Name */
+            name: string;
+            /** Passes */
+            passes: components["schemas"]["Pass"][];
+            /**
+             * Sourcekey
+             * @default null
+             */
+            sourceKey?: string | null;
+            /**
+             * Targetkey
+             * @default null
+             */
+            targetKey?: string | null;
+            /**
+             * Format: date-time
+             * @description Read-only, as GET answered it: accepted and ignored. May be left out.
+             */
+            readonly updatedAt?: string;
+            /** @description Read-only, as GET answered it: the version the body was read at. A version other than the current one is a 409 CONFLICT (the resource changed since: read it again and reapply the change). Left out, the PUT replaces whatever version is current. */
+            readonly version?: number;
+        };
         /** RunCreatedOut */
         RunCreatedOut: {
             /**
@@ -2241,6 +2317,23 @@ export interface components {
          * @enum {string}
          */
         StepRunStatus: "PENDING" | "IN_PROGRESS" | "RETRY_WAIT" | "FAILED" | "COMPLETED" | "SKIPPED" | "CANCELED";
+        /** StepIn */
+        StepUpdate: {
+            config?: components["schemas"]["StepConfig"];
+            /** @description Read-only, as GET answered it: accepted and ignored. May be left out. */
+            readonly id?: number;
+            /** Name */
+            name: string;
+            /** Rulesetid */
+            ruleSetId: number;
+            sourceInput: components["schemas"]["StepInput"];
+            /**
+             * Steporder
+             * @description 1..n without gaps
+             */
+            stepOrder: number;
+            targetInput: components["schemas"]["StepInput"];
+        };
         /**
          * StreamCreatedOut
          * @description The answer to a create: exactly the streams contract's §4.1 fields (GET /streams/{id} has the rest).
@@ -2452,6 +2545,59 @@ export interface components {
             totalItems: number;
             /** Totalpages */
             totalPages: number;
+        };
+        /**
+         * StreamIn
+         * @description A stream definition (create and PUT).
+         */
+        StreamUpdate: {
+            /**
+             * Format: date-time
+             * @description Read-only, as GET answered it: accepted and ignored. May be left out.
+             */
+            readonly createdAt?: string;
+            /**
+             * Description
+             * @default null
+             */
+            description?: string | null;
+            /**
+             * Domain
+             * @default null
+             * @example ECOMMERCE
+             */
+            domain?: string | null;
+            /** @description Read-only, as GET answered it: must be the path's id (400 INVALID_VALUE otherwise). May be left out. */
+            readonly id?: number;
+            /** Name */
+            name: string;
+            /** @description Read-only, as GET answered it: accepted and ignored. May be left out. */
+            readonly nextRunAt?: string | null;
+            /** @description Read-only, as GET answered it: accepted and ignored. May be left out. */
+            readonly recentOccurrences?: components["schemas"]["OccurrenceOut"][];
+            /** @description Read-only, as GET answered it: must be the current status (400 INVALID_VALUE otherwise); POST /streams/{id}/pause, /resume and DELETE /streams/{id} change it. May be left out. */
+            readonly status?: components["schemas"]["StreamStatus"];
+            /** @description Read-only, as GET answered it: accepted and ignored. May be left out. */
+            readonly stepCount?: unknown;
+            /** Steps */
+            steps: components["schemas"]["StepUpdate"][];
+            /**
+             * Triggerconfig
+             * @description SCHEDULED: {cron (six fields, seconds first), timezone (IANA, default UTC)}; EVENT: {event: FILE_UPLOADED, filenamePattern, bind: {stepOrder, input: SOURCE|TARGET}} or {event: STREAM_RUN_COMPLETED, streamId}; MANUAL: none
+             * @default null
+             */
+            triggerConfig?: {
+                [key: string]: unknown;
+            } | null;
+            /** @default MANUAL */
+            triggerType?: components["schemas"]["TriggerType"];
+            /**
+             * Format: date-time
+             * @description Read-only, as GET answered it: accepted and ignored. May be left out.
+             */
+            readonly updatedAt?: string;
+            /** @description Read-only, as GET answered it: the version the body was read at. A version other than the current one is a 409 CONFLICT (the resource changed since: read it again and reapply the change). Left out, the PUT replaces whatever version is current. */
+            readonly version?: number;
         };
         /**
          * TriggerMetadataIn
@@ -2949,11 +3095,11 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["DataSourceIn"];
+                "application/json": components["schemas"]["DataSourceUpdate"];
             };
         };
         responses: {
-            /** @description Replace a data source (the next snapshot uses it) */
+            /** @description Replace a data source (the next snapshot uses it): version + 1 */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -2987,6 +3133,15 @@ export interface operations {
             };
             /** @description Unknown id (NOT_FOUND); the message names the kind and the id */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
+            /** @description The current state forbids the action (CONFLICT); the message says which */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5594,7 +5749,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["RuleSet"];
+                "application/json": components["schemas"]["RuleSetUpdate"];
             };
         };
         responses: {
@@ -6384,7 +6539,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["StreamIn"];
+                "application/json": components["schemas"]["StreamUpdate"];
             };
         };
         responses: {
