@@ -2,7 +2,7 @@ import type React from "react";
 import { lazy, Suspense, useEffect, useState, type FormEvent } from "react";
 import { BrowserRouter, Navigate, NavLink, Route, Routes, useLocation, useNavigate, useParams } from "react-router-dom";
 import { auth, setUnauthorizedHandler } from "./services/api";
-import { Loading, useTitle } from "./components/ui";
+import { BusyButton, Loading, useTitle } from "./components/ui";
 import { CdcOverview } from "./pages/cdc/Overview";
 import { JobList } from "./pages/cdc/Jobs";
 import { JobDetailPage } from "./pages/cdc/JobDetail";
@@ -62,9 +62,9 @@ function Login() {
             {error}
           </div>
         )}
-        <button type="submit" className="primary" disabled={busy}>
+        <BusyButton type="submit" className="primary" busy={busy}>
           {busy ? "Checking…" : "Sign in"}
-        </button>
+        </BusyButton>
       </form>
     </main>
   );

@@ -247,8 +247,10 @@ test("create a two-step stream, run it, watch the steps complete, download an ar
   const bulk = page.getByRole("form", { name: "change the selected exceptions" });
   await expect(bulk).toContainText("4 selected");
   await bulk.getByLabel("Assignee").fill("marketplace-desk@company.com");
-  await bulk.getByRole("button", { name: "Apply to 4 exceptions" }).click();
+  // applied from the keyboard: the form goes with the button, and the focus goes to the outcome (not the page's top)
+  await bulk.getByRole("button", { name: "Apply to 4 exceptions" }).press("Enter");
   await expect(page.locator("[data-bulk-result]")).toContainText("Changed 4 of 4 exceptions.");
+  await expect(page.locator("[data-bulk-result]")).toBeFocused();
   const assigned = await api<{ data: { items: { side: string; reason: string }[]; totalItems: number } }>(page, "GET", `/exceptions?streamId=${streamId}&assignee=${encodeURIComponent("marketplace-desk@company.com")}&pageSize=100`);
   expect(assigned.data.totalItems).toBe(4);
   expect(new Set(assigned.data.items.map((x) => `${x.side} ${x.reason}`))).toEqual(new Set(["TARGET NO_CANDIDATE"]));
@@ -341,21 +343,27 @@ test("cancel a run of a large file uploaded through the upload session", async (
     asked = d.message();
     return d.accept();
   });
-  await page.getByRole("button", { name: "Cancel run" }).click();
+  // canceled from the keyboard: the button keeps the focus while the request runs, and once the run has
+  // stopped (no Cancel any more) the heading saying so has it
+  await page.getByRole("button", { name: "Cancel run" }).press("Enter");
   await expect(page.locator("h1 .badge")).toHaveAttribute("data-status", "CANCELED", { timeout: 60_000 });
   expect(asked).toMatch(/^Cancel run #\d+\?/);
   await expect(page.getByRole("button", { name: "Cancel run" })).toHaveCount(0);
+  await expect(page.getByRole("heading", { level: 1 })).toBeFocused();
   const steps = page.getByRole("list", { name: "step runs" }).locator("li[data-step]");
   for (const s of await steps.all()) expect(["CANCELED", "SKIPPED"]).toContain(await s.getAttribute("data-status"));
   await shot(page, "streams-run-canceled");
 
   // the stream can be paused and resumed
   await page.goto(`/streams/${streamId}`);
-  await page.getByRole("button", { name: "Pause" }).click();
+  // from the keyboard: the button pressed keeps the focus, and is then the other action
+  await page.getByRole("button", { name: "Pause" }).press("Enter");
   await expect(page.locator("h1 .badge")).toHaveAttribute("data-status", "PAUSED");
   await expect(page.getByRole("button", { name: "Run now" })).toBeDisabled();
-  await page.getByRole("button", { name: "Resume" }).click();
+  await expect(page.getByRole("button", { name: "Resume" })).toBeFocused();
+  await page.keyboard.press("Enter");
   await expect(page.locator("h1 .badge")).toHaveAttribute("data-status", "ACTIVE");
+  await expect(page.getByRole("button", { name: "Pause" })).toBeFocused();
   await shot(page, "streams-detail");
 });
 
@@ -441,8 +449,10 @@ test("a data source edited from the console: the API's complaint at its field, t
   // back to the service's database, another table: saved, the row shows it, the API has it
   await form.getByLabel("Credentials").selectOption("");
   await form.locator('input[name="config.table"]').fill("orders");
-  await form.getByRole("button", { name: "Save" }).click();
+  // saved from the keyboard: the form goes, and the focus goes back to the row's Edit
+  await form.getByRole("button", { name: "Save" }).press("Enter");
   await expect(form).toHaveCount(0);
+  await expect(row.getByRole("button", { name: `Edit ${name}` })).toBeFocused();
   await expect(row).toContainText('"table":"orders"');
   const stored = (await api<D<{ config: Record<string, unknown>; createdAt: string; updatedAt: string }>>(page, "GET", `/data-sources/${ds.data.id}`)).data;
   expect(stored.config).toEqual({ schema: "public", table: "orders" });
@@ -450,9 +460,10 @@ test("a data source edited from the console: the API's complaint at its field, t
   // the creation reads as unchanged there too
   if (stored.updatedAt !== stored.createdAt) await expect(row).toContainText("changed");
   else await expect(row).not.toContainText("changed");
-  await row.getByRole("button", { name: "Test" }).click();
+  await row.getByRole("button", { name: "Test" }).press("Enter");
   await expect(row.locator("[data-test-ok]")).toHaveAttribute("data-test-ok", "yes");
   await expect(row.getByRole("status")).toContainText("order_id");
+  await expect(row.getByRole("button", { name: "Test" })).toBeFocused(); // kept while testing
   await api(page, "DELETE", `/data-sources/${ds.data.id}`);
 });
 

@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useRef, useState, type ReactNode } from "react";
+import { useCallback, useEffect, useRef, useState, type ComponentProps, type ReactNode, type RefObject } from "react";
 import { Link, useSearchParams } from "react-router-dom";
 import { ApiError } from "../services/api";
 import { badgeTone, boundText, num, parseUtcBound } from "../services/format";
@@ -18,6 +18,55 @@ export function Badge({ value, title }: { value: string | null | undefined; titl
       {value.replace(/_/g, " ").toLowerCase()}
     </span>
   );
+}
+
+/**
+ * A button whose request is running: it says so (`aria-disabled`, greyed) and ignores presses until the
+ * request ends. Not `disabled`: Chromium drops the focus of a disabled button to the top of the page, and a
+ * keyboard user who pressed it lost their place. A press while busy (a click, Enter or Space on it, or Enter
+ * in a field of its form, which clicks the form's submit button) is cancelled, so neither its `onClick` nor
+ * its form's submit runs a second time. `type` is "button" unless told.
+ */
+export function BusyButton({ busy, onClick, type = "button", ...rest }: ComponentProps<"button"> & { busy: boolean }) {
+  return (
+    <button
+      {...rest}
+      type={type}
+      aria-disabled={busy || rest["aria-disabled"] || undefined}
+      aria-busy={busy || undefined}
+      onClick={(e) => {
+        if (busy) e.preventDefault();
+        else onClick?.(e);
+      }}
+    />
+  );
+}
+
+/**
+ * The focus of a control that an action removed (a run's Cancel once the run is canceled, a form closed
+ * by its Save, ticked rows' form once the change is applied) falls to the top of the page: when `after`
+ * changes to a truthy value and nothing holds the focus, it goes to `to` (a heading or status with
+ * `tabIndex={-1}`) instead.
+ */
+export function useFocusFallback(to: RefObject<HTMLElement | null>, after: unknown) {
+  useEffect(() => {
+    if (after && (!document.activeElement || document.activeElement === document.body)) to.current?.focus();
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [after]);
+}
+
+/**
+ * A form opened by a button ("New data source"): when it closes (saved or canceled), the focus goes back to
+ * that button, not to the top of the page. Returns the ref for the button.
+ */
+export function useOpener(open: boolean) {
+  const opener = useRef<HTMLButtonElement>(null);
+  const wasOpen = useRef(false);
+  useEffect(() => {
+    if (!open && wasOpen.current) opener.current?.focus();
+    wasOpen.current = open;
+  }, [open]);
+  return opener;
 }
 
 export function Progress({ value, label }: { value: number; label?: string }) {

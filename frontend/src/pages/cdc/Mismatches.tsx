@@ -3,7 +3,7 @@ import { Link } from "react-router-dom";
 import { cdc } from "../../services/api";
 import { MISMATCH_TYPES, RESOLUTION_STATUSES, type Mismatch } from "../../services/types";
 import { differingFields, fmtDate, show } from "../../services/format";
-import { Badge, DateFilter, Empty, ErrorBox, FieldError, Loading, NoRows, Pager, Select, useLoad, useTitle, useUrlState, invalidFilter } from "../../components/ui";
+import { Badge, BusyButton, DateFilter, Empty, ErrorBox, FieldError, Loading, NoRows, Pager, Select, useFocusFallback, useLoad, useTitle, useUrlState, invalidFilter } from "../../components/ui";
 
 const PAGE_SIZE = 25;
 const SEARCH_PAGES = 20; // up to 2,000 mismatches are searched for a linked one
@@ -57,6 +57,9 @@ export function MismatchBrowser() {
   // the rows ticked for one resolution to all of them (this page's rows only)
   const [picked, setPicked] = useState<Set<string>>(new Set());
   const [bulkResult, setBulkResult] = useState<BulkResult | null>(null);
+  // the ticked rows' form goes with the change applied (and the button pressed): the focus goes to its outcome
+  const bulkDone = useRef<HTMLDivElement>(null);
+  useFocusFallback(bulkDone, bulkResult);
   useEffect(() => setPicked(new Set()), [data]);
   // eslint-disable-next-line react-hooks/exhaustive-deps
   useEffect(() => setBulkResult(null), [f.table, f.mismatch_type, f.resolution_status, f.job_id, f.from_date, f.to_date, page]);
@@ -90,7 +93,7 @@ export function MismatchBrowser() {
       </form>
       <ErrorBox error={error} />
       {bulkResult && (
-        <div role="status" className={bulkResult.failed.length ? "error-box" : "card ok-box"} data-bulk-result>
+        <div role="status" className={bulkResult.failed.length ? "error-box" : "card ok-box"} data-bulk-result ref={bulkDone} tabIndex={-1}>
           {`Marked ${bulkResult.ok} of ${bulkResult.ok + bulkResult.failed.length} ${bulkResult.status.replace(/_/g, " ").toLowerCase()}${bulkResult.failed.length ? "; these were not changed:" : "."}`}
           {bulkResult.failed.length > 0 && <ul>{bulkResult.failed.map(([id, msg]) => <li key={id}><code>{id}</code>: {msg}</li>)}</ul>}
         </div>
@@ -102,7 +105,7 @@ export function MismatchBrowser() {
       {data && data.mismatches.length > 0 && (
         <div className="split">
           <div>
-            {picked.size > 0 && <BulkResolve ids={data.mismatches.filter((m) => picked.has(m.mismatch_id)).map((m) => m.mismatch_id)} onDone={(r) => { setBulkResult(r); reload(); }} />}
+            {picked.size > 0 && <BulkResolve ids={data.mismatches.filter((m) => picked.has(m.mismatch_id)).map((m) => m.mismatch_id)} onDone={(r) => { setBulkResult(r); setPicked(new Set()); reload(); }} />}
             <table className="grid" aria-label="mismatches">
               <thead>
                 <tr>
@@ -162,8 +165,8 @@ function BulkResolve({ ids, onDone }: { ids: string[]; onDone: (r: BulkResult) =
         <label>Note for all of them<input name="bulk-notes" maxLength={1000} value={notes} onChange={(e) => setNotes(e.target.value)} placeholder="What was done, or why the difference is expected" /></label>
       </div>
       <div className="actions">
-        <button type="submit" className="primary" disabled={busy}>{busy ? `Saving ${progress! + 1} of ${ids.length}…` : `Mark ${ids.length} resolved`}</button>
-        <button type="button" disabled={busy} onClick={() => apply("IGNORED")}>Ignore {ids.length} (expected)</button>
+        <BusyButton type="submit" className="primary" busy={busy}>{busy ? `Saving ${progress! + 1} of ${ids.length}…` : `Mark ${ids.length} resolved`}</BusyButton>
+        <BusyButton busy={busy} onClick={() => apply("IGNORED")}>Ignore {ids.length} (expected)</BusyButton>
       </div>
     </form>
   );
@@ -204,9 +207,7 @@ function MismatchPanel({ m, focus, onDone, onClose }: { m: Mismatch; focus: bool
   // resolved or ignored from the keyboard, the button pressed is gone (a resolved mismatch has no form) or
   // disabled (Ignore, once ignored), and the focus with it: it goes back to the comparison's heading, not to
   // the top of the page
-  useEffect(() => {
-    if (done && (!document.activeElement || document.activeElement === document.body)) heading.current?.focus();
-  }, [done]);
+  useFocusFallback(heading, done);
   async function resolve(status: "MANUAL_RESOLVED" | "IGNORED", e?: FormEvent) {
     e?.preventDefault();
     setBusy(true);
@@ -249,8 +250,8 @@ function MismatchPanel({ m, focus, onDone, onClose }: { m: Mismatch; focus: bool
           <div id="notes-help" className="muted small">{notes.length}/1000</div>
           <FieldError error={error} field="resolution_notes" />
           <div className="actions">
-            <button type="submit" className="primary" disabled={busy}>Mark resolved</button>
-            <button type="button" disabled={busy || m.resolution_status === "IGNORED"} onClick={() => resolve("IGNORED")}>Ignore (expected)</button>
+            <BusyButton type="submit" className="primary" busy={busy}>Mark resolved</BusyButton>
+            <BusyButton busy={busy} disabled={m.resolution_status === "IGNORED"} onClick={() => resolve("IGNORED")}>Ignore (expected)</BusyButton>
           </div>
         </form>
       )}

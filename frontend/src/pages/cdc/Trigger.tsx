@@ -3,7 +3,7 @@ import { Link, useSearchParams } from "react-router-dom";
 import { cdc } from "../../services/api";
 import { PRIORITIES, STRATEGIES, type JobDetail, type Priority, type ValidationStrategy } from "../../services/types";
 import { countScope, fmtDate, num, pct } from "../../services/format";
-import { Badge, ErrorBox, StaleNotice, FieldError, Loading, Progress, useLoad, usePoll, useTitle } from "../../components/ui";
+import { Badge, BusyButton, ErrorBox, StaleNotice, FieldError, Loading, Progress, useLoad, usePoll, useTitle } from "../../components/ui";
 
 // What each strategy does, without figures the API does not report: the TIMESTAMP_RANGE window and the
 // SAMPLE size are settings of the service (their defaults are the contract's, said under the choices)
@@ -89,7 +89,7 @@ export function TriggerPage() {
         </select>
         <FieldError error={error} field="priority" />
         <div className="actions">
-          <button type="submit" className="primary" disabled={busy}>{busy ? "Queuing…" : "Start"}</button>
+          <BusyButton type="submit" className="primary" busy={busy}>{busy ? "Queuing…" : "Start"}</BusyButton>
         </div>
         <ErrorBox error={error} />
       </form>

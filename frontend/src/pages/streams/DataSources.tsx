@@ -3,16 +3,20 @@ import { ApiError, cdc, dataSources, withoutField } from "../../services/api";
 import { forgetName } from "../../services/lookup";
 import { DATA_SOURCE_TYPES, type DataSource, type DataSourceInput, type DataSourceTest, type DataSourceType } from "../../services/types";
 import { fmtDate, num } from "../../services/format";
-import { Badge, ErrorBox, FieldError, Loading, NoRows, Pager, useLoad, useTitle, useUrlState } from "../../components/ui";
+import { Badge, BusyButton, ErrorBox, FieldError, Loading, NoRows, Pager, useFocusFallback, useLoad, useOpener, useTitle, useUrlState } from "../../components/ui";
 
 /** Tables a step can snapshot as an input: PostgreSQL tables or queries, and tables of the CDC catalog. */
 export function DataSourcesPage() {
   useTitle("Data sources");
   const { page, set } = useUrlState([] as const);
   const { data, error, loading, reload } = useLoad(() => dataSources.list({ page, pageSize: 20 }), [page]);
+  // a deleted data source's row goes with the Delete pressed: the focus goes to the heading
+  const heading = useRef<HTMLHeadingElement>(null);
+  const [deleted, setDeleted] = useState(false);
+  useFocusFallback(heading, deleted && data);
   return (
     <section>
-      <h1>Data sources</h1>
+      <h1 ref={heading} tabIndex={-1}>Data sources</h1>
       <p className="muted">A step can take a consistent snapshot of one of these as its source or target input.</p>
       <NewDataSource onCreated={reload} />
       <ErrorBox error={error} />
@@ -21,7 +25,7 @@ export function DataSourcesPage() {
       {data && data.items.length > 0 && (
         <table className="grid" aria-label="data sources">
           <thead><tr><th>Id</th><th>Name</th><th>Type</th><th>Configuration</th><th>Created</th><th /></tr></thead>
-          <tbody>{data.items.map((d) => <Row key={`${d.id}-${d.updatedAt}`} d={d} onChanged={reload} />)}</tbody>
+          <tbody>{data.items.map((d) => <Row key={d.id} d={d} onChanged={reload} onDeleted={() => { setDeleted(true); reload(); }} />)}</tbody>
         </table>
       )}
       {data && <Pager page={data.page} totalPages={data.totalPages} totalItems={data.totalItems} onPage={(p) => set({ page: p })} />}
@@ -29,11 +33,13 @@ export function DataSourcesPage() {
   );
 }
 
-function Row({ d, onChanged }: { d: DataSource; onChanged: () => void }) {
+function Row({ d, onChanged, onDeleted }: { d: DataSource; onChanged: () => void; onDeleted: () => void }) {
   const [test, setTest] = useState<{ busy?: boolean; result?: DataSourceTest; error?: unknown }>({});
   const [delError, setDelError] = useState<unknown>(null);
   const [editing, setEditing] = useState(false);
   const editButton = useRef<HTMLButtonElement>(null);
+  // an edited data source's last test may no longer hold: it is dropped when the stored one changes
+  useEffect(() => setTest({}), [d.updatedAt]);
   return (
     <>
       <tr data-datasource={d.name}>
@@ -43,9 +49,8 @@ function Row({ d, onChanged }: { d: DataSource; onChanged: () => void }) {
         <td><code className="small">{JSON.stringify(d.config)}</code></td>
         <td>{fmtDate(d.createdAt)}{d.updatedAt && d.updatedAt !== d.createdAt && <div className="muted small">changed {fmtDate(d.updatedAt)}</div>}</td>
         <td>
-          <button
-            type="button"
-            disabled={test.busy}
+          <BusyButton
+            busy={!!test.busy}
             onClick={async () => {
               setTest({ busy: true });
               try {
@@ -56,7 +61,7 @@ function Row({ d, onChanged }: { d: DataSource; onChanged: () => void }) {
             }}
           >
             {test.busy ? "Testing…" : "Test"}
-          </button>
+          </BusyButton>
           {test.result && (
             <div className={test.result.ok ? "ok small" : "field-error"} role="status" data-test-ok={test.result.ok ? "yes" : "no"}>
               {test.result.ok
@@ -77,7 +82,7 @@ function Row({ d, onChanged }: { d: DataSource; onChanged: () => void }) {
               try {
                 await dataSources.remove(d.id);
                 forgetName("dataSource", d.id);
-                onChanged();
+                onDeleted();
               } catch (e) {
                 setDelError(e); // in use by a stream: the API says which
               }
@@ -94,7 +99,9 @@ function Row({ d, onChanged }: { d: DataSource; onChanged: () => void }) {
             <DataSourceForm
               initial={d}
               onSaved={() => {
+                // the form goes with the Save pressed: the focus goes back to this row's Edit, as on Cancel
                 setEditing(false);
+                editButton.current?.focus();
                 onChanged();
               }}
               onCancel={() => {
@@ -137,12 +144,7 @@ export function dataSourceBody(f: ReturnType<typeof formFromDataSource>): DataSo
 
 function NewDataSource({ onCreated }: { onCreated: () => void }) {
   const [open, setOpen] = useState(false);
-  const opener = useRef<HTMLButtonElement>(null);
-  const wasOpen = useRef(false);
-  useEffect(() => {
-    if (!open && wasOpen.current) opener.current?.focus(); // back where the person was, after Create or Cancel
-    wasOpen.current = open;
-  }, [open]);
+  const opener = useOpener(open); // back where the person was, after Create or Cancel
   if (!open) return <button ref={opener} type="button" onClick={() => setOpen(true)}>New data source</button>;
   return (
     <DataSourceForm
@@ -250,7 +252,7 @@ function DataSourceForm({ initial, onSaved, onCancel }: { initial?: DataSource; 
         </>
       )}
       <div className="actions">
-        <button type="submit" className="primary" disabled={busy}>{busy ? "Saving…" : initial ? "Save" : "Create"}</button>
+        <BusyButton type="submit" className="primary" busy={busy}>{busy ? "Saving…" : initial ? "Save" : "Create"}</BusyButton>
         <button type="button" onClick={onCancel}>Cancel</button>
       </div>
       <ErrorBox error={error} />

@@ -1,4 +1,4 @@
-import { useEffect, useState, type FormEvent } from "react";
+import { useEffect, useRef, useState, type FormEvent } from "react";
 import { Link, useLocation, useNavigate, useParams } from "react-router-dom";
 import { exceptions, runs, saveBlob, type ExceptionsQuery } from "../../services/api";
 import { allStreams, namesOf } from "../../services/lookup";
@@ -7,7 +7,7 @@ import { EXCEPTION_REASONS, EXCEPTION_SIDES, EXCEPTION_STATUSES, type Artifact, 
 
 const candidate = (x: ReconException) => (x.closestCandidate ?? null) as ClosestCandidate | null;
 import { fmtDate, num, show } from "../../services/format";
-import { Badge, Crumbs, ErrorBox, StaleNotice, FieldError, Kv, Loading, NoRows, Pager, Select, useLoad, useTitle, useUrlState, LoadFailed, invalidFilter } from "../../components/ui";
+import { Badge, BusyButton, Crumbs, ErrorBox, StaleNotice, FieldError, Kv, Loading, NoRows, Pager, Select, useFocusFallback, useLoad, useTitle, useUrlState, LoadFailed, invalidFilter } from "../../components/ui";
 import { DownloadButton } from "./Files";
 import { byArtifactOrder } from "./Runs";
 
@@ -31,6 +31,9 @@ export function ExceptionsPage() {
   // the rows ticked for a change to all of them at once (this page's rows only)
   const [picked, setPicked] = useState<Set<number>>(new Set());
   const [bulkResult, setBulkResult] = useState<BulkResult | null>(null);
+  // the ticked rows' form goes with the change applied (and the button pressed): the focus goes to its outcome
+  const bulkDone = useRef<HTMLDivElement>(null);
+  useFocusFallback(bulkDone, bulkResult);
   // a new read of the list keeps the ticks of the rows it still shows (the same page read again must not
   // drop what was ticked meanwhile); a change applied to them clears them (below)
   useEffect(() => {
@@ -71,7 +74,7 @@ export function ExceptionsPage() {
       {data && data.items.length === 0 && <NoRows page={data.page} totalPages={data.totalPages} totalItems={data.totalItems} onPage={(p) => set({ page: p })}>{filtered ? "No exception matches these filters." : "No exception: every row of every run found its match, or nothing has run yet."}</NoRows>}
       {picked.size > 0 && <BulkChange ids={items.filter((x) => picked.has(x.id)).map((x) => x.id)} onDone={(r) => { setBulkResult(r); setPicked(new Set()); reload(); }} />}
       {bulkResult && (
-        <div role="status" className={bulkResult.failed.length ? "error-box" : "card ok-box"} data-bulk-result>
+        <div role="status" className={bulkResult.failed.length ? "error-box" : "card ok-box"} data-bulk-result ref={bulkDone} tabIndex={-1}>
           Changed {bulkResult.ok} of {bulkResult.ok + bulkResult.failed.length} exception{bulkResult.ok + bulkResult.failed.length === 1 ? "" : "s"}{bulkResult.failed.length ? "; these were not changed:" : "."}
           {bulkResult.failed.length > 0 && <ul>{bulkResult.failed.map(([id, m]) => <li key={id}><Link to={`/exceptions/${id}`}>#{id}</Link>: {m}</li>)}</ul>}
         </div>
@@ -158,7 +161,7 @@ function ExportCsv({ query, total }: { query: Omit<ExceptionsQuery, "page" | "pa
   if (total > EXPORT_LIMIT) return <span className="muted small">{`${total.toLocaleString("en-US")} exceptions: narrow the filters to ${EXPORT_LIMIT.toLocaleString("en-US")} or fewer to download them`}</span>;
   return (
     <span className="download">
-      <button type="button" onClick={go} disabled={busy}>{busy ? `Reading ${state.read!.toLocaleString("en-US")} of ${total.toLocaleString("en-US")}…` : `Download CSV (${total.toLocaleString("en-US")})`}</button>
+      <BusyButton onClick={go} busy={busy}>{busy ? `Reading ${state.read!.toLocaleString("en-US")} of ${total.toLocaleString("en-US")}…` : `Download CSV (${total.toLocaleString("en-US")})`}</BusyButton>
       {state.error ? <ErrorBox error={state.error} /> : null}
     </span>
   );
@@ -205,7 +208,7 @@ function BulkChange({ ids, onDone }: { ids: number[]; onDone: (r: BulkResult) =>
         <label>Note<input name="bulk-note" value={note} onChange={(e) => setNote(e.target.value)} placeholder="keep" /></label>
       </div>
       <div className="actions">
-        <button type="submit" className="primary" disabled={busy || empty}>{busy ? `Saving ${progress! + 1} of ${ids.length}…` : `Apply to ${ids.length} exception${ids.length === 1 ? "" : "s"}`}</button>
+        <BusyButton type="submit" className="primary" busy={busy} disabled={empty}>{busy ? `Saving ${progress! + 1} of ${ids.length}…` : `Apply to ${ids.length} exception${ids.length === 1 ? "" : "s"}`}</BusyButton>
       </div>
     </form>
   );
@@ -294,7 +297,6 @@ function ExceptionForm({ x, onSaved }: { x: ReconException; onSaved: (x: ReconEx
   const [nothing, setNothing] = useState(false);
   async function submit(e: FormEvent) {
     e.preventDefault();
-    if (busy) return;
     setBusy(true);
     setError(null);
     setDone(false);
@@ -331,9 +333,7 @@ function ExceptionForm({ x, onSaved }: { x: ReconException; onSaved: (x: ReconEx
         <label>Assignee<input name="assignee" value={assignee} onChange={(e) => setAssignee(e.target.value)} placeholder="name@company.com" /><FieldError error={error} field="assignee" /></label>
       </div>
       <label>Note<textarea name="note" rows={3} value={note} onChange={(e) => setNote(e.target.value)} /><FieldError error={error} field="note" /></label>
-      {/* not `disabled` while saving: a disabled button loses the focus, and a keyboard user saving with Enter
-          was sent back to the top of the page; a second submit while saving is ignored instead */}
-      <div className="actions"><button type="submit" className="primary" aria-disabled={busy || undefined}>{busy ? "Saving…" : "Save"}</button></div>
+      <div className="actions"><BusyButton type="submit" className="primary" busy={busy}>{busy ? "Saving…" : "Save"}</BusyButton></div>
       {done && <p className="ok" role="status">Saved.</p>}
       {nothing && <p className="muted" role="status">Nothing to save: status, assignee and note are as they were.</p>}
       <ErrorBox error={error} />

@@ -3,7 +3,7 @@ import { Link, useNavigate, useParams } from "react-router-dom";
 import { downloadBytes, files, saveBlob, uploadFile, DIRECT_UPLOAD_LIMIT } from "../../services/api";
 import { FILE_ORIGINS, FILE_STATUSES, type FileMeta, type FileOrigin, type FileStatus } from "../../services/types";
 import { bytes, fmtDate, num } from "../../services/format";
-import { Badge, Crumbs, ErrorBox, StaleNotice, Kv, Loading, NoRows, Pager, Progress, Select, useLoad, usePoll, useTitle, useUrlState, LoadFailed } from "../../components/ui";
+import { Badge, BusyButton, Crumbs, ErrorBox, StaleNotice, Kv, Loading, NoRows, Pager, Progress, Select, useLoad, usePoll, useTitle, useUrlState, LoadFailed } from "../../components/ui";
 
 interface Upload {
   name: string;
@@ -121,7 +121,7 @@ export function DownloadButton({ url, filename, checksum, label = "Download" }: 
   const ok = state.sha && checksum ? state.sha === checksum : null;
   return (
     <span className="download">
-      <button type="button" onClick={go} disabled={state.busy} data-download={filename}>{state.busy ? "Downloading…" : label}</button>
+      <BusyButton onClick={go} busy={!!state.busy} data-download={filename}>{state.busy ? "Downloading…" : label}</BusyButton>
       {state.sha && (
         <span className={ok === false ? "field-error" : "ok small"} data-sha={state.sha} data-verified={ok === null ? "unknown" : ok ? "yes" : "no"}>
           {ok === null ? `sha256 ${state.sha.slice(7, 19)}…` : ok ? "checksum verified ✓" : `checksum differs: got ${state.sha}`}

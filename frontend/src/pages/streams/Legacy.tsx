@@ -1,11 +1,11 @@
-import { useState, type FormEvent } from "react";
+import { useRef, useState, type FormEvent } from "react";
 import { Link, useParams } from "react-router-dom";
 import { ApiError, files, legacy } from "../../services/api";
 import { allRuleSets, namesOf } from "../../services/lookup";
 import { FileOptions, pickableFiles } from "../../components/FileOptions";
 import { EXCEPTION_REASONS, EXCEPTION_SIDES, EXCEPTION_STATUSES, type LegacyReconciliation } from "../../services/types";
 import { fmtDate, num, shareOf } from "../../services/format";
-import { Badge, Crumbs, ErrorBox, StaleNotice, FieldError, Kv, Loading, NoRows, Pager, Progress, Select, useLoad, usePoll, useTitle, useUrlState, LoadFailed } from "../../components/ui";
+import { Badge, BusyButton, Crumbs, ErrorBox, StaleNotice, FieldError, Kv, Loading, NoRows, Pager, Progress, Select, useFocusFallback, useLoad, useOpener, usePoll, useTitle, useUrlState, LoadFailed } from "../../components/ui";
 
 /** Matched source rows as a share of the source, from the counts (the API's matchRate is rounded to 2 decimals). */
 function rateOf(r: Pick<LegacyReconciliation, "matchedRecords" | "totalSourceRecords" | "matchRate">): string {
@@ -52,8 +52,10 @@ function NewReconciliation({ onCreated }: { onCreated: () => void }) {
   const [open, setOpen] = useState(false);
   const [v, setV] = useState({ name: "", sourceFileId: 0, targetFileId: 0, ruleSetId: 0 });
   const [error, setError] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
   const pick = useLoad(async () => (open ? Promise.all([pickableFiles(), allRuleSets()]) : null), [open]);
-  if (!open) return <button type="button" onClick={() => setOpen(true)}>New reconciliation</button>;
+  const opener = useOpener(open);
+  if (!open) return <button ref={opener} type="button" onClick={() => setOpen(true)}>New reconciliation</button>;
   async function submit(e: FormEvent) {
     e.preventDefault();
     // what the form can tell before asking the API (which would answer "must be >= 1 (got 0)")
@@ -67,6 +69,7 @@ function NewReconciliation({ onCreated }: { onCreated: () => void }) {
       return;
     }
     setError(null);
+    setBusy(true);
     try {
       const r = await legacy.create(v);
       await legacy.start(r.id);
@@ -74,6 +77,8 @@ function NewReconciliation({ onCreated }: { onCreated: () => void }) {
       onCreated();
     } catch (err) {
       setError(err);
+    } finally {
+      setBusy(false);
     }
   }
   return (
@@ -97,7 +102,7 @@ function NewReconciliation({ onCreated }: { onCreated: () => void }) {
           <FieldError error={error} field="ruleSetId" />
         </label>
       </div>
-      <div className="actions"><button type="submit" className="primary">Create and start</button><button type="button" onClick={() => setOpen(false)}>Cancel</button></div>
+      <div className="actions"><BusyButton type="submit" className="primary" busy={busy}>{busy ? "Starting…" : "Create and start"}</BusyButton><button type="button" onClick={() => setOpen(false)}>Cancel</button></div>
       <ErrorBox error={error} />
     </form>
   );
@@ -122,22 +127,28 @@ export function LegacyDetailPage() {
   const exc = useLoad(() => legacy.exceptions(id, { page, pageSize: 20, side: (f.side || undefined) as never, reason: (f.reason || undefined) as never, status: (f.status || undefined) as never }), [id, page, f.side, f.reason, f.status], id);
   const [actionError, setActionError] = useState<unknown>(null);
   const running = r?.status === "IN_PROGRESS" || r?.status === "PENDING";
+  // Start and Cancel go once pressed (a started one has no Start, a canceled one no Cancel): the focus goes to the heading
+  const [busy, setBusy] = useState(false);
+  const [acted, setActed] = useState(0);
+  const heading = useRef<HTMLHeadingElement>(null);
+  useFocusFallback(heading, acted && `${acted} ${r?.status}`);
   usePoll(async () => { await Promise.all([reload(), status.reload()]); }, 1500, r?.status === "IN_PROGRESS");
   useTitle(r ? `Reconciliation ${r.name}` : `Reconciliation ${id}`);
   if (error && !r) return <LoadFailed what={`Reconciliation #${id}`} error={error} back={["Reconciliations", "/reconciliations"]} />;
   if (!r) return <Loading what="Loading the reconciliation" />;
   const act = async (fn: () => Promise<unknown>) => {
     setActionError(null);
-    try { await fn(); await reload(); status.reload(); } catch (e) { setActionError(e); }
+    setBusy(true);
+    try { await fn(); await reload(); status.reload(); setActed((n) => n + 1); } catch (e) { setActionError(e); } finally { setBusy(false); }
   };
   return (
     <section>
       <Crumbs items={[["Reconciliations", "/reconciliations"], [r.name, null]]} />
       <div className="page-head">
-        <h1>{r.name} <Badge value={r.status} /></h1>
+        <h1 ref={heading} tabIndex={-1}>{r.name} <Badge value={r.status} /></h1>
         <div className="actions">
-          {r.status === "PENDING" && <button type="button" className="primary" onClick={() => act(() => legacy.start(id))}>Start</button>}
-          {running && <button type="button" className="danger" onClick={() => confirm(`Cancel ${r.name}? This cannot be undone.`) && act(() => legacy.cancel(id))}>Cancel</button>}
+          {r.status === "PENDING" && <BusyButton className="primary" busy={busy} onClick={() => act(() => legacy.start(id))}>Start</BusyButton>}
+          {running && <BusyButton className="danger" busy={busy} onClick={() => confirm(`Cancel ${r.name}? This cannot be undone.`) && act(() => legacy.cancel(id))}>Cancel</BusyButton>}
         </div>
       </div>
       <StaleNotice error={error} />

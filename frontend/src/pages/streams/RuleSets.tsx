@@ -5,7 +5,7 @@ import { forgetName } from "../../services/lookup";
 import { pickableFiles } from "../../components/FileOptions";
 import { ALGORITHMS, CARDINALITIES, NORMALIZERS, OPERATORS, type Condition, type Normalizer, type Pass, type RuleSetInput } from "../../services/types";
 import { fmtDate } from "../../services/format";
-import { Crumbs, ErrorBox, FieldError, Loading, LoadFailed, NoRows, Pager, useLoad, useTitle, useUrlState } from "../../components/ui";
+import { BusyButton, Crumbs, ErrorBox, FieldError, Loading, LoadFailed, NoRows, Pager, useLoad, useTitle, useUrlState } from "../../components/ui";
 import { emptyCondition, emptyPass, ruleSetProblems, toRuleSetInput } from "../../services/rulesets";
 
 export function RuleSetsPage() {
@@ -225,7 +225,7 @@ export function RuleSetEditorPage() {
         ))}
         <div className="actions">
           <button type="button" onClick={() => setRs((r) => ({ ...r, passes: [...r.passes, emptyPass()] }))}>Add pass</button>
-          <button type="submit" className="primary" disabled={busy}>{busy ? "Saving…" : editing ? "Save new version" : "Create rule set"}</button>
+          <BusyButton type="submit" className="primary" busy={busy}>{busy ? "Saving…" : editing ? "Save new version" : "Create rule set"}</BusyButton>
         </div>
         {saved && <p className="ok" role="status">{saved}</p>}
         <ErrorBox error={error} />

@@ -1,10 +1,10 @@
-import { useEffect, useState } from "react";
+import { useEffect, useRef, useState } from "react";
 import { Link, useLocation, useNavigate, useParams } from "react-router-dom";
 import { runs, streams } from "../../services/api";
 import { namesOf } from "../../services/lookup";
 import type { Artifact, StepRun } from "../../services/types";
 import { dur, fmtDate, num, show } from "../../services/format";
-import { Badge, Crumbs, ErrorBox, StaleNotice, Kv, Loading, Progress, useLoad, usePoll, useTitle, LoadFailed } from "../../components/ui";
+import { Badge, BusyButton, Crumbs, ErrorBox, StaleNotice, Kv, Loading, Progress, useFocusFallback, useLoad, usePoll, useTitle, LoadFailed } from "../../components/ui";
 import { DownloadButton } from "./Files";
 
 const ACTIVE_RUN = new Set(["PENDING", "RUNNING"]);
@@ -25,6 +25,11 @@ export function RunPage() {
   const [rerunning, setRerunning] = useState(false);
   const nav = useNavigate();
   const active = !!data && ACTIVE_RUN.has(data.run.status);
+  // canceled from here: once the run has stopped, its Cancel button is gone, and the focus goes to the
+  // heading that says the run's new status
+  const [canceled, setCanceled] = useState(false);
+  const heading = useRef<HTMLHeadingElement>(null);
+  useFocusFallback(heading, canceled && !active);
   // a link to one step (`/runs/9204#step-2`, from an exception): that step is scrolled to, marked and focused
   const { hash } = useLocation();
   const target = /^#step-\d+$/.test(hash) ? hash.slice(1) : null;
@@ -52,19 +57,19 @@ export function RunPage() {
     <section>
       <Crumbs items={[["Streams", "/streams"], [stream.data?.name ?? `stream ${run.streamId}`, `/streams/${run.streamId}`], [`run #${id}`, null]]} />
       <div className="page-head">
-        <h1>Run #{id} <Badge value={run.status} /></h1>
+        <h1 ref={heading} tabIndex={-1}>Run #{id} <Badge value={run.status} /></h1>
         <div className="actions">
           {active && (
-            <button
-              type="button"
+            <BusyButton
               className="danger"
-              disabled={canceling}
+              busy={canceling}
               onClick={async () => {
                 if (!confirm(`Cancel run #${id}? Steps still to run are skipped; this cannot be undone.`)) return;
                 setCanceling(true);
                 setActionError(null);
                 try {
                   await runs.cancel(id);
+                  setCanceled(true);
                   await reload();
                 } catch (e) {
                   setActionError(e);
@@ -74,14 +79,13 @@ export function RunPage() {
               }}
             >
               {canceling ? "Canceling…" : "Cancel run"}
-            </button>
+            </BusyButton>
           )}
           {/* a finished run (failed, canceled, or to be repeated after a fix) is run again from here: a new
               run of the stream as it is now, its reason naming this run */}
           {!active && stream.data?.status === "ACTIVE" && (
-            <button
-              type="button"
-              disabled={rerunning}
+            <BusyButton
+              busy={rerunning}
               aria-describedby={stream.data.version !== run.streamVersion ? "rerun-version" : undefined}
               onClick={async () => {
                 setRerunning(true);
@@ -97,7 +101,7 @@ export function RunPage() {
               }}
             >
               {rerunning ? "Starting…" : "Run again"}
-            </button>
+            </BusyButton>
           )}
         </div>
       </div>

@@ -1,9 +1,9 @@
-import { useEffect, useState, type FormEvent } from "react";
+import { useEffect, useRef, useState, type FormEvent } from "react";
 import { Link, useNavigate, useParams } from "react-router-dom";
 import { ApiError, files, streams, withoutField } from "../../services/api";
 import { INPUT_TYPES, RUN_STATUSES, STREAM_STATUSES, TRIGGER_TYPES, type InputType, type RunStatus, type StreamInput, type StreamRun, type StreamStatus, type StreamValidation, type TriggerType } from "../../services/types";
 import { ago, fmtDate, fmtInZone, num } from "../../services/format";
-import { Badge, Crumbs, ErrorBox, StaleNotice, FieldError, Kv, Loading, NoRows, Pager, Select, useLoad, usePoll, useTitle, useUrlState, LoadFailed } from "../../components/ui";
+import { Badge, BusyButton, Crumbs, ErrorBox, StaleNotice, FieldError, Kv, Loading, NoRows, Pager, Select, useFocusFallback, useLoad, usePoll, useTitle, useUrlState, LoadFailed } from "../../components/ui";
 import { FileOptions, pickableFiles } from "../../components/FileOptions";
 import { allDataSources, allRuleSets, allStreams, forgetName, namesOf } from "../../services/lookup";
 import { emptyStep, localStepProblems, renumber, toRequest, toStreamInput, type EditorStep, type EditorStream } from "../../services/streams";
@@ -79,7 +79,7 @@ export function StreamDetailPage() {
   const id = Number(useParams().id);
   const nav = useNavigate();
   const { values: f, page, set } = useUrlState(["status"] as const);
-  const { data: s, error, reload, setData } = useLoad(() => streams.get(id), [id], id);
+  const { data: s, error, reload } = useLoad(() => streams.get(id), [id], id);
   const runs = useLoad(() => streams.runs(id, { page, pageSize: 10, status: (f.status || undefined) as RunStatus | undefined }), [id, page, f.status], id);
   const [actionError, setActionError] = useState<unknown>(null);
   const [validation, setValidation] = useState<StreamValidation | null>(null);
@@ -103,6 +103,10 @@ export function StreamDetailPage() {
   const after = s?.triggerType === "EVENT" ? Number((s.triggerConfig as { streamId?: number } | null)?.streamId) || 0 : 0;
   const afterName = useLoad(() => (after ? namesOf("stream", [after]) : Promise.resolve({} as Record<number, string | null>)), [after]);
 
+  // an archived stream has neither Pause nor Archive: the focus of the button pressed goes to the heading
+  const heading = useRef<HTMLHeadingElement>(null);
+  const [acted, setActed] = useState(0);
+  useFocusFallback(heading, acted && `${acted} ${s?.status}`);
   async function act(fn: () => Promise<unknown>, after?: (r: unknown) => void) {
     setBusy(true);
     setActionError(null);
@@ -110,6 +114,7 @@ export function StreamDetailPage() {
       const r = await fn();
       after?.(r);
       await reload();
+      setActed((n) => n + 1);
     } catch (e) {
       setActionError(e);
     } finally {
@@ -125,19 +130,21 @@ export function StreamDetailPage() {
     <section>
       <Crumbs items={[["Streams", "/streams"], [s.name, null]]} />
       <div className="page-head">
-        <h1>{s.name} <Badge value={s.status} /></h1>
+        <h1 ref={heading} tabIndex={-1}>{s.name} <Badge value={s.status} /></h1>
         <div className="actions">
           {/* why it runs, kept in the run's triggerMetadata (an audit trail: "month-end close, re-run after the bank fix") */}
           <label className="sr-only" htmlFor="run-reason">Reason for the run</label>
           <input id="run-reason" name="run-reason" placeholder="Reason (optional)" maxLength={500} value={reason} onChange={(e) => setReason(e.target.value)} disabled={s.status !== "ACTIVE"} />
-          <button type="button" className="primary" disabled={busy || s.status !== "ACTIVE"} title={s.status !== "ACTIVE" ? "Only an ACTIVE stream runs" : undefined}
-            onClick={() => act(() => streams.run(id, reason.trim() || undefined), (r) => nav(`/runs/${(r as { runId: number }).runId}`))}>Run now</button>
-          <button type="button" disabled={busy} onClick={() => act(() => streams.validate(id), (r) => setValidation(r as StreamValidation))}>Validate</button>
+          <BusyButton className="primary" busy={busy} disabled={s.status !== "ACTIVE"} title={s.status !== "ACTIVE" ? "Only an ACTIVE stream runs" : undefined}
+            onClick={() => act(() => streams.run(id, reason.trim() || undefined), (r) => nav(`/runs/${(r as { runId: number }).runId}`))}>Run now</BusyButton>
+          <BusyButton busy={busy} onClick={() => act(() => streams.validate(id), (r) => setValidation(r as StreamValidation))}>Validate</BusyButton>
           {s.status !== "ARCHIVED" && <Link className="button" to={`/streams/${id}/edit`}>Edit</Link>}
-          {s.status === "ACTIVE" && <button type="button" disabled={busy} onClick={() => act(() => streams.pause(id))}>Pause</button>}
-          {s.status === "PAUSED" && <button type="button" disabled={busy} onClick={() => act(() => streams.resume(id))}>Resume</button>}
+          {/* one button, Pause or Resume: pressed, it stays where it is with its new name and keeps the focus */}
+          {(s.status === "ACTIVE" || s.status === "PAUSED") && (
+            <BusyButton busy={busy} onClick={() => act(() => (s.status === "ACTIVE" ? streams.pause(id) : streams.resume(id)))}>{s.status === "ACTIVE" ? "Pause" : "Resume"}</BusyButton>
+          )}
           {s.status !== "ARCHIVED" && (
-            <button type="button" className="danger" disabled={busy} onClick={() => confirm(`Archive ${s.name}? It will no longer run.`) && act(() => streams.archive(id), () => setData(undefined))}>Archive</button>
+            <BusyButton className="danger" busy={busy} onClick={() => confirm(`Archive ${s.name}? It will no longer run.`) && act(() => streams.archive(id))}>Archive</BusyButton>
           )}
         </div>
       </div>
@@ -430,7 +437,7 @@ export function StreamEditorPage() {
         ))}
         <div className="actions">
           <button type="button" onClick={() => setS((x) => ({ ...x, steps: [...x.steps, emptyStep(x.steps.length + 1)] }))}>Add step</button>
-          <button type="submit" className="primary" disabled={busy}>{busy ? "Saving…" : editing ? "Save" : "Create stream"}</button>
+          <BusyButton type="submit" className="primary" busy={busy}>{busy ? "Saving…" : editing ? "Save" : "Create stream"}</BusyButton>
         </div>
         <ErrorBox error={error} />
       </form>
