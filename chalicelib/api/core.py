@@ -615,6 +615,14 @@ class ReadOnlyFields:
     document lists them in the PUT's body schema as `readOnly` (chalicelib/api/openapi.py)."""
     names: tuple[str, ...]
     each: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    integers: tuple[str, ...] = ("id", "version", "latestVersion", "stepCount")   # as GET answers them
+
+    def problems(self, given: dict) -> list[Problem]:
+        """The read-only fields given with a JSON type GET never answers (`"version": "2"`): 400 like any
+        other wrong type, not a value compared with the resource."""
+        return [Problem(path, "INVALID_TYPE", f"must be an integer (got {json_type(value)})")
+                for path, value in given.items()
+                if path.rsplit(".", 1)[-1] in self.integers and (type(value) is not int)]
 
     def __call__(self, body: dict) -> dict:
         given = {n: body.pop(n) for n in self.names if n in body}
@@ -839,7 +847,7 @@ class Operation:
     param_docs: dict[str, str] = field(default_factory=dict)     # path parameter -> description
     raw_request: dict | None = None    # {media type: schema} of a body the handler reads raw (uploads)
     before: Callable[[], None] | None = None                      # checks that come before parsing
-    read_only: Callable[[dict], dict] | None = None               # takes a PUT's read-only fields out
+    read_only: ReadOnlyFields | None = None                     # takes a PUT's read-only fields out
 
 
 class Registry:
@@ -907,7 +915,7 @@ class Routes:
               raw_response: dict | None = None, content_types: list[str] | None = None,
               body_example: Any = None, rate_limited: bool = True, extra_responses: dict | None = None,
               param_docs: dict[str, str] | None = None, before: Callable[[], None] | None = None,
-              raw_request: dict | None = None, read_only: Callable[[dict], dict] | None = None):
+              raw_request: dict | None = None, read_only: ReadOnlyFields | None = None):
         """Declare and register a route.
 
         - `body=Model`: the JSON body is parsed and validated; the handler gets it as `body=`.
@@ -985,10 +993,16 @@ class Routes:
                                                       "is not a known query parameter (none are accepted)")],
                                              where="query parameter")
                     if op.body is not None:
-                        raw = request.raw_body
+                        raw, wrong = request.raw_body, []
                         if op.read_only is not None:
                             raw, kwargs["given"] = take_read_only(op.read_only, raw)
-                        kwargs["body"] = parse_body(op.body, raw)
+                            wrong = op.read_only.problems(kwargs["given"])
+                        try:
+                            kwargs["body"] = parse_body(op.body, raw)
+                        except RequestInvalid as exc:
+                            raise RequestInvalid(wrong + exc.problems) if wrong else exc
+                        if wrong:
+                            raise RequestInvalid(wrong)
                     elif dialect is Dialect.STREAMS and op.raw_request is None and op.method != "get":
                         refuse_body(request.raw_body)
                     result = fn(**kwargs)

@@ -515,6 +515,30 @@ def test_what_a_get_answered_can_be_put_back(client, world):
     client.data("DELETE", f"/streams/{stream['id']}")
 
 
+def test_a_read_only_field_of_the_wrong_type_is_a_400_naming_it(client, world):
+    """platform §1: wrong types are a 400 VALIDATION_ERROR naming the field. A PUT's read-only `id` and `version`
+    are integers as GET answers them: `"version": "2"` (a string) is a wrong type, listed with the body's other
+    problems, not a stale version (409) nor a foreign id."""
+    tag = uuid.uuid4().hex[:8]
+    source = client.data("POST", "/data-sources", {"name": f"types {tag}", "type": "POSTGRES", "config": {
+        "query": "SELECT 1 AS one"}}, status=201)
+    for path in (f"/rule-sets/{world['rule_set']['id']}", f"/streams/{world['stream']['id']}",
+                 f"/data-sources/{source['id']}"):
+        read = client.data("GET", path)
+        for field, wrong, got in (("version", str(read["version"]), "string"), ("version", True, "boolean"),
+                                  ("version", float(read["version"]), "number"), ("version", None, "null"),
+                                  ("id", str(read["id"]), "string")):
+            r = client.call("PUT", path, dict(read, **{field: wrong}))
+            assert r.status_code == 400 and r.json()["errorCode"] == "VALIDATION_ERROR", (path, field, wrong, r.text)
+            assert [(e["field"], e["code"], e["message"]) for e in r.json()["errors"]] == [
+                (field, "INVALID_TYPE", f"must be an integer (got {got})")], (path, r.text)
+        # with the body's own problems, all of them
+        r = client.call("PUT", path, dict(read, version=str(read["version"]), name=""))
+        assert r.status_code == 400 and {e["field"] for e in r.json()["errors"]} == {"version", "name"}, r.text
+        assert client.data("GET", path)["version"] == read["version"]
+    client.data("DELETE", f"/data-sources/{source['id']}")
+
+
 def test_the_openapi_put_bodies_take_what_a_get_answered(client, world):
     """/api/v1/openapi.json says what PUT /streams/{id}, /rule-sets/{id} and /data-sources/{id} accept: the
     document a GET answered validates against the PUT's body schema, whose read-only fields (id, version,
