@@ -169,7 +169,7 @@ def _registry_operation(op, schemas: dict) -> dict:
         out["security"] = []
     if op.body is not None:
         media: dict[str, Any] = {"schema": _model_ref(op.body, "validation")}
-        if getattr(op.read_only, "names", None):
+        if op.read_only is not None:
             media["schema"] = _read_only_body(schemas, op)
         if op.body_example is not None:
             media["example"] = op.body_example
