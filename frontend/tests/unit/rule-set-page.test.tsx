@@ -75,10 +75,25 @@ describe("rule set versions", () => {
 });
 
 describe("a rule set version that is not there", () => {
-  it("keeps a heading naming what was asked for, the API's words and the way back to the rule sets", async () => {
+  it("keeps a heading naming what was asked for, the API's words, the latest version and the way back to the rule sets", async () => {
     await open("/rule-sets/50?version=99");
     expect(await screen.findByRole("heading", { level: 1, name: "Rule set #50 version 99" })).toBeTruthy();
     expect(screen.getByRole("alert").textContent).toContain("Rule set 50 version 99 not found");
+    expect((await screen.findByRole("link", { name: "Open version 3, the latest" })).getAttribute("href")).toBe("/rule-sets/50");
+    expect(screen.getByText(/Orders vs marketplace payouts has versions 1 to 3/)).toBeTruthy();
     expect(screen.getByRole("link", { name: "← It is not there: back to rule sets" }).getAttribute("href")).toBe("/rule-sets");
+    expect(screen.queryByRole("form", { name: "rule set" })).toBeNull(); // not the latest's rules under version 99's name
+  });
+
+  it.each(["abc", "0", "1.5", "-2", ""])("?version=%s is said to be no version, naming it, not opened as the latest", async (raw) => {
+    const api = await import("../../src/services/api");
+    vi.mocked(api.ruleSets.get).mockClear();
+    await open(`/rule-sets/50?version=${raw}`);
+    expect(await screen.findByRole("heading", { level: 1, name: `Rule set #50 version “${raw}”` })).toBeTruthy();
+    expect(screen.getByRole("alert").textContent).toContain(`“${raw}” is not a version`);
+    expect((await screen.findByRole("link", { name: "Open version 3, the latest" })).getAttribute("href")).toBe("/rule-sets/50");
+    expect(screen.queryByRole("form", { name: "rule set" })).toBeNull();
+    expect(screen.queryByRole("heading", { name: /Edit rule set/ })).toBeNull();
+    expect(vi.mocked(api.ruleSets.get).mock.calls.every(([, version]) => version === undefined)).toBe(true); // only the latest is read, to name it
   });
 });

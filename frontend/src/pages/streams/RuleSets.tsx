@@ -54,7 +54,7 @@ export function RuleSetEditorPage() {
   const [latest, setLatest] = useState<number | null>(null);
   // `?version=N`: the version a step run used (linked from the run page)
   const [params] = useSearchParams();
-  const asked = Number(params.get("version")) || undefined;
+  const { asked, unreadable } = versionAsked(params.get("version"));
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
   const [saved, setSaved] = useState<string | null>(null);
@@ -67,7 +67,7 @@ export function RuleSetEditorPage() {
     return Array.from(new Set([...p.uploads, ...p.outputs].flatMap((f) => (f.columns ?? []).map((c) => c.name)))).sort();
   }, []);
   useEffect(() => {
-    if (!editing) return;
+    if (!editing || unreadable !== null) return;
     setLoadError(null);
     ruleSets.get(Number(id), asked).then(
       (r) => {
@@ -77,7 +77,7 @@ export function RuleSetEditorPage() {
       },
       setLoadError,
     );
-  }, [editing, id, asked]);
+  }, [editing, id, asked, unreadable]);
 
   const patchPass = (i: number, p: Partial<Pass>) => setRs((r) => ({ ...r, passes: r.passes.map((x, j) => (j === i ? { ...x, ...p } : x)) }));
   const patchCond = (i: number, k: number, c: Partial<Condition>) =>
@@ -107,7 +107,11 @@ export function RuleSetEditorPage() {
       setBusy(false);
     }
   }
-  // an old link (a deleted rule set, a version that never was): the page says what was asked for, the API's words and the way back
+  // a version that is not there (`?version=99`, `?version=abc`): said, naming it, with the latest a click away;
+  // never the latest version shown as if it were the one asked for
+  if (editing && (unreadable !== null || (asked && loadError instanceof ApiError && loadError.status === 404)))
+    return <VersionNotThere id={Number(id)} version={unreadable !== null ? `“${unreadable}”` : String(asked)} error={unreadable !== null ? new Error(`“${unreadable}” is not a version: a rule set's versions are numbered 1, 2, 3…`) : loadError} />;
+  // an old link (a deleted rule set): the page says what was asked for, the API's words and the way back
   if (loadError) return <LoadFailed what={`Rule set #${id}${asked ? ` version ${asked}` : ""}`} error={loadError} back={["Rule sets", "/rule-sets"]} />;
   // an existing rule set's form waits for its rules (an empty form read as a rule set without passes)
   if (editing && version === null) return <Loading what="Loading the rule set" />;
@@ -253,6 +257,36 @@ export function RuleSetEditorPage() {
       )}
       <ErrorBox error={delError} />
     </section>
+  );
+}
+
+/**
+ * The `version` of a rule set's address: a whole number from 1 (`asked`); absent, the latest; anything else
+ * (`abc`, `0`, `1.5`, empty) is `unreadable`, as written.
+ */
+export function versionAsked(raw: string | null): { asked?: number; unreadable: string | null } {
+  if (raw === null) return { unreadable: null };
+  return /^\s*0*[1-9]\d{0,8}\s*$/.test(raw) ? { asked: Number(raw), unreadable: null } : { unreadable: raw };
+}
+
+/** A rule set's version that cannot be shown: what was asked for, why, and the latest version a click away. */
+function VersionNotThere({ id, version, error }: { id: number; version: string; error: unknown }) {
+  const latest = useLoad(() => ruleSets.get(id), [id], id);
+  const what = `Rule set #${id} version ${version}`;
+  useTitle(what);
+  // the rule set itself is not there either: its own error
+  if (latest.error) return <LoadFailed what={what} error={latest.error} back={["Rule sets", "/rule-sets"]} />;
+  return (
+    <LoadFailed what={what} error={error} back={["Rule sets", "/rule-sets"]}>
+      {latest.data ? (
+        <p data-latest-version={latest.data.latestVersion}>
+          {latest.data.name} has {latest.data.latestVersion === 1 ? "one version, 1" : `versions 1 to ${latest.data.latestVersion}`}.{" "}
+          <Link to={`/rule-sets/${id}`}>Open version {latest.data.latestVersion}, the latest</Link>
+        </p>
+      ) : (
+        <Loading what="Reading the rule set's latest version" />
+      )}
+    </LoadFailed>
   );
 }
 
