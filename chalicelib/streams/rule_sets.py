@@ -33,22 +33,39 @@ def _doc(rule_set) -> dict:
 def definition_problems(rule_set) -> list[Issue]:
     """What the engine's model lets through but a stored rule set must not have: a blank name or pass
     name, a blank sourceKey / targetKey (it would key every output row by nothing), a tolerance beyond
-    MAX_TOLERANCE."""
+    MAX_TOLERANCE, a description or a column name beyond MAX_DESCRIPTION / MAX_COLUMN characters."""
     out = [Issue("name", "INVALID_VALUE", "must not be blank")] if not rule_set.name.strip() else []
+    out += _too_long("description", rule_set.description, MAX_DESCRIPTION)
     for field, attr in (("sourceKey", "source_key"), ("targetKey", "target_key")):
         value = getattr(rule_set, attr, None)
         if value is not None and not value.strip():
             out.append(Issue(field, "INVALID_VALUE", "must name a column (or be left out: the row number)"))
+        out += _too_long(field, value, MAX_COLUMN)
     for i, p in enumerate(rule_set.passes):
         if not p.name.strip():
             out.append(Issue(f"passes[{i}].name", "INVALID_VALUE", "must not be blank"))
+        for side in ("source", "target"):
+            for k, column in enumerate(getattr(p.group_by, side, None) or []):
+                out += _too_long(f"passes[{i}].groupBy.{side}[{k}]", column, MAX_COLUMN)
         for j, c in enumerate(p.conditions):
+            out += _too_long(f"passes[{i}].conditions[{j}].source", c.source, MAX_COLUMN)
+            out += _too_long(f"passes[{i}].conditions[{j}].target", c.target, MAX_COLUMN)
             for key in _AMOUNTS:
                 value = getattr(c, key, None)
                 if value is not None and value > MAX_TOLERANCE:
                     out.append(Issue(f"passes[{i}].conditions[{j}].{key}", "OUT_OF_RANGE",
                                      f"must be <= {MAX_TOLERANCE} (got {value})"))
     return out
+
+
+# a rule set's texts are bounded like every other text of the API (a stream's description is 2000): the
+# engine's model leaves them open, and a 3 MB description came back in every page of GET /rule-sets
+MAX_DESCRIPTION = 2000
+MAX_COLUMN = 255
+
+
+def _too_long(field: str, value: str | None, most: int) -> list[Issue]:
+    return [Issue(field, "TOO_LONG", f"must be at most {most} characters")] if value and len(value) > most else []
 
 
 def _check(rule_set) -> None:
