@@ -439,24 +439,36 @@ class _Runner:
 
     def not_matched(self, side: Side, rid: str, where: str, stored: bool = False) -> str:
         """The clause that keeps the rows (row number ``rid``) no match selected by ``where`` names
-        (``stored``: the bit strings of table ``bits``, built by a pass that matched every row once)."""
+        (``stored``: the bit strings ``set_bits`` kept after a pass that matched every row once).
+        The bit string is a session variable, set just before: ``getvariable`` is a constant when
+        the statement is planned, so the test is pushed into the table scan, which tests the row
+        numbers first and reads the other columns only for the rows kept (the same test against a
+        scalar subquery was a join after a scan of every column of every row)."""
         if side.rows < 2 ** 31 - 1:
-            bits = f"(SELECT {side.letter} FROM bits)" if stored else self.matched_bits(side, where)
-            return f"WHERE get_bit({bits}, CAST({rid} AS INTEGER)) = 0"
+            if not stored:
+                self.set_bits(side, where)
+            return f"WHERE get_bit(getvariable('__m_bits_{side.letter}'), CAST({rid} AS INTEGER)) = 0"
         # beyond the bit string's INTEGER positions: an ANTI join (a NOT IN subquery would plan a
         # slower MARK join for its NULL semantics)
         rid_col = "s_rid" if side.letter == "s" else "t_rid"
         return f"ANTI JOIN (SELECT {rid_col} AS __mrid FROM matches WHERE {where}) __m ON {rid} = __m.__mrid"
 
+    def set_bits(self, side: Side, where: str):
+        """The session variable that ``not_matched`` reads: the bit string of ``matched_bits``."""
+        self.sql(f"SET VARIABLE __m_bits_{side.letter} = {self.matched_bits(side, where)}")
+
     def shrink_rest(self, side: Side, pass_no: int, drop_previous: bool = True):
         """After a pass that matched rows: keep the rest as a narrow table (later passes and the
         explanations scan it instead of anti-joining the whole input with every match)."""
-        cols = (["__rid", "__m_key"] + list(side.features.values())
+        cols = (["__m_key"] + list(side.features.values())
                 + [side.col(c) for c in self._group_columns(side)])
         n = self._rest_no[side.letter] + 1
         name = f"rest_{side.letter}_{n}"
-        kept = self.one(f"""CREATE OR REPLACE TEMP TABLE {name} AS SELECT {', '.join(cols)} FROM {self.rest[side.letter]} r
-                     {self.not_matched(side, 'r.__rid', f'pass = {pass_no}')}""")[0]
+        # the first rest reads the input table itself: a test of its rowid is pushed into the scan,
+        # one of the alias __rid of a subquery is not
+        src, rid = (side.table, "r.rowid") if n == 1 else (self.rest[side.letter], "r.__rid")
+        kept = self.one(f"""CREATE OR REPLACE TEMP TABLE {name} AS SELECT {rid} AS __rid, {', '.join(cols)} FROM {src} r
+                     {self.not_matched(side, rid, f'pass = {pass_no}')}""")[0]
         if n > 1 and drop_previous:
             self.sql(f"DROP TABLE rest_{side.letter}_{n - 1}")
         self.rest[side.letter] = name
@@ -543,9 +555,9 @@ class _Runner:
         if pi == 0 and len(self.rs.passes) == 1:
             where = f"pass = {pi + 1}"
             # kept: the unmatched outputs filter by the same bit strings
-            self.sql(f"CREATE OR REPLACE TEMP TABLE bits AS SELECT {self.matched_bits(s, where)} AS s, "
-                     f"{self.matched_bits(t, where)} AS t")
-            ds, dt = self.one("SELECT bit_count(s), bit_count(t) FROM bits")
+            self.set_bits(s, where)
+            self.set_bits(t, where)
+            ds, dt = self.one("SELECT bit_count(getvariable('__m_bits_s')), bit_count(getvariable('__m_bits_t'))")
             if n == ds == dt:
                 self._shrunk = True           # no later pass, no explanation: nothing reads a rest
                 self.nothing_to_explain.add(pi)
