@@ -33,7 +33,10 @@ def _doc(rule_set) -> dict:
 def definition_problems(rule_set) -> list[Issue]:
     """What the engine's model lets through but a stored rule set must not have: a blank name or pass
     name, a blank sourceKey / targetKey (it would key every output row by nothing), a tolerance beyond
-    MAX_TOLERANCE, a description or a column name beyond MAX_DESCRIPTION / MAX_COLUMN characters."""
+    MAX_TOLERANCE, a description or a column name beyond MAX_DESCRIPTION / MAX_COLUMN characters, more than
+    MAX_CONDITIONS conditions or group-by columns in a pass, more normalize steps than there are."""
+    from chalicelib.matching.rules import Normalize
+
     out = [Issue("name", "INVALID_VALUE", "must not be blank")] if not rule_set.name.strip() else []
     out += _too_long("description", rule_set.description, MAX_DESCRIPTION)
     for field, attr in (("sourceKey", "source_key"), ("targetKey", "target_key")):
@@ -44,12 +47,16 @@ def definition_problems(rule_set) -> list[Issue]:
     for i, p in enumerate(rule_set.passes):
         if not p.name.strip():
             out.append(Issue(f"passes[{i}].name", "INVALID_VALUE", "must not be blank"))
+        out += _too_many(f"passes[{i}].conditions", p.conditions, MAX_CONDITIONS)
         for side in ("source", "target"):
-            for k, column in enumerate(getattr(p.group_by, side, None) or []):
+            columns = getattr(p.group_by, side, None) or []
+            out += _too_many(f"passes[{i}].groupBy.{side}", columns, MAX_CONDITIONS)
+            for k, column in enumerate(columns[:MAX_CONDITIONS]):
                 out += _too_long(f"passes[{i}].groupBy.{side}[{k}]", column, MAX_COLUMN)
-        for j, c in enumerate(p.conditions):
+        for j, c in enumerate(p.conditions[:MAX_CONDITIONS]):
             out += _too_long(f"passes[{i}].conditions[{j}].source", c.source, MAX_COLUMN)
             out += _too_long(f"passes[{i}].conditions[{j}].target", c.target, MAX_COLUMN)
+            out += _too_many(f"passes[{i}].conditions[{j}].normalize", c.normalize, len(Normalize))
             for key in _AMOUNTS:
                 value = getattr(c, key, None)
                 if value is not None and value > MAX_TOLERANCE:
@@ -62,10 +69,17 @@ def definition_problems(rule_set) -> list[Issue]:
 # engine's model leaves them open, and a 3 MB description came back in every page of GET /rule-sets
 MAX_DESCRIPTION = 2000
 MAX_COLUMN = 255
+# and so are its lists, as a stream's steps and a rule set's passes (50): 30,000 conditions in a pass or
+# 100,000 normalize steps were stored; a normalize list names each of its steps at most once in effect
+MAX_CONDITIONS = 50
 
 
 def _too_long(field: str, value: str | None, most: int) -> list[Issue]:
     return [Issue(field, "TOO_LONG", f"must be at most {most} characters")] if value and len(value) > most else []
+
+
+def _too_many(field: str, items: list, most: int) -> list[Issue]:
+    return [Issue(field, "TOO_LONG", f"must have at most {most} items")] if len(items) > most else []
 
 
 def _check(rule_set) -> None:

@@ -165,7 +165,7 @@ def test_a_request_that_takes_no_body_refuses_fields(api, base):
         assert api.s.post(base + path, timeout=30).status_code in (202, 404), path
 
 
-def test_a_rule_sets_texts_are_bounded_like_every_other_text(api, base):
+def test_a_rule_sets_texts_and_lists_are_bounded_like_every_other(api, base):
     """platform §1 (hostile values): a rule set's description and the columns it names had no bound, so a 3 MB
     description or column name was stored and came back in every page of GET /rule-sets. Like a stream's
     description (2000) they are bounded; every such problem is listed at its field."""
@@ -184,6 +184,26 @@ def test_a_rule_sets_texts_are_bounded_like_every_other_text(api, base):
     # at the bounds, accepted
     body.update(description="d" * 2000, sourceKey="c" * 255)
     body["passes"][0]["groupBy"]["target"][1] = body["passes"][0]["conditions"][0]["target"] = "c" * 255
+    r = api.s.post(base + "/rule-sets", json=body, timeout=30)
+    assert r.status_code == 201, r.text
+    assert api.s.delete(f"{base}/rule-sets/{r.json()['data']['id']}", timeout=30).status_code == 200
+    # lists too: 30,000 conditions in a pass, 100,000 normalize steps, 10,000 group-by columns were stored
+    equals = {"source": "ref", "target": "ref", "operator": "EQUALS"}
+    body = {"name": "bounded", "passes": [
+        {"name": "p", "cardinality": "ONE_TO_ONE", "conditions": [equals] * 51},
+        {"name": "q", "cardinality": "ONE_TO_ONE", "conditions": [dict(equals, normalize=["TRIM"] * 7)]},
+        {"name": "r", "cardinality": "ONE_TO_MANY", "groupBy": {"target": ["payout_id"] * 51}, "conditions": [
+            equals, {"source": "amount", "target": "gross", "operator": "AMOUNT_TOLERANCE", "absolute": 0.05,
+                     "aggregate": "SUM"}]}]}
+    body_of = _error(api.s.post(base + "/rule-sets", json=body, timeout=30), 400, "VALIDATION_ERROR")
+    assert [(e["field"], e["code"], e["message"]) for e in body_of["errors"]] == [
+        ("passes[0].conditions", "TOO_LONG", "must have at most 50 items"),
+        ("passes[1].conditions[0].normalize", "TOO_LONG", "must have at most 6 items"),
+        ("passes[2].groupBy.target", "TOO_LONG", "must have at most 50 items")], body_of
+    body["passes"][0]["conditions"] = [equals] * 50
+    body["passes"][1]["conditions"][0]["normalize"] = ["TRIM", "UPPER", "LOWER", "REMOVE_PUNCTUATION", "DIGITS_ONLY",
+                                                       "STRIP_LEADING_ZEROS"]
+    body["passes"][2]["groupBy"]["target"] = ["payout_id"] * 50
     r = api.s.post(base + "/rule-sets", json=body, timeout=30)
     assert r.status_code == 201, r.text
     assert api.s.delete(f"{base}/rule-sets/{r.json()['data']['id']}", timeout=30).status_code == 200
