@@ -45,6 +45,15 @@ export function ago(iso: string | null | undefined, now: number = Date.now()): s
   return `${dur(s)} ago`;
 }
 
+/**
+ * A RUNNING CDC job's note that it waits out a fault (Cassandra or PostgreSQL unreachable), in the
+ * contract's `validation_errors`: "retrying since <time>: <what>" (docs/decisions.md). Null for anything else.
+ */
+export function retryNote(v: unknown): { since: string; cause: string } | null {
+  const m = typeof v === "string" ? /^retrying since (\S+?): ([\s\S]*)$/.exec(v) : null;
+  return m ? { since: m[1], cause: m[2] } : null;
+}
+
 export function dur(seconds: number | null | undefined): string {
   if (seconds === null || seconds === undefined) return "—";
   const s = Math.round(seconds);

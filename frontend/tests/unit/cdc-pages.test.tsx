@@ -55,6 +55,38 @@ describe("what a job's counts cover", () => {
   });
 });
 
+describe("a running job waiting out a fault", () => {
+  const note = "retrying since 2026-12-02T06:40:02Z: segment 1: Cassandra unreachable: connection refused (127.0.0.1:9042)";
+  const running = { ...jobs[0], validation_strategy: "CHECKSUM", status: "RUNNING", completed_at: null, priority: "NORMAL", transient_count: 0, auto_resolved_count: 0, mismatches_summary: {}, sample_mismatches: [], progress: { segments_done: 0, segments_total: 4 } };
+  async function show(j: Record<string, unknown>) {
+    const api = await import("../../src/services/api");
+    vi.mocked(api.cdc.job).mockResolvedValue(j as never);
+    const { JobDetailPage } = await import("../../src/pages/cdc/JobDetail");
+    renderAt(`/cdc/jobs/${jobs[0].job_id}`, "/cdc/jobs/:jobId", <JobDetailPage />);
+    await screen.findByText("Mismatch summary");
+  }
+
+  it("says so as a warning while it runs, with when it began and the cause; not as a failure", async () => {
+    await show({ ...running, validation_errors: [note] });
+    const warning = screen.getByRole("status");
+    expect(warning.className).toContain("warn-box");
+    expect(warning.textContent).toContain("Waiting for a fault to clear: the job has not failed.");
+    expect(warning.textContent).toContain("Retrying since 2026-12-02 06:40:02 UTC (");
+    expect(warning.textContent).toContain("): segment 1: Cassandra unreachable: connection refused (127.0.0.1:9042)");
+    expect(screen.queryByText("Validation errors")).toBeNull();
+    expect(document.querySelector(".error-box")).toBeNull();
+  });
+
+  it("a running job without a note has no warning; a failed job's validation errors stay errors", async () => {
+    await show({ ...running, validation_errors: null });
+    expect(document.querySelector("[data-retrying]")).toBeNull();
+    cleanup();
+    await show({ ...running, status: "FAILED", completed_at: "2026-12-02T07:40:02Z", validation_errors: ["deadline passed: segment 1: Cassandra unreachable"] });
+    expect(document.querySelector("[data-retrying]")).toBeNull();
+    expect(document.querySelector(".error-box")!.textContent).toContain("deadline passed: segment 1: Cassandra unreachable");
+  });
+});
+
 describe("drift over time", () => {
   it("warns when the jobs used different strategies, and draws one strategy's jobs when asked", async () => {
     const { default: DriftPage } = await import("../../src/pages/cdc/Drift");

@@ -15,8 +15,10 @@ const jobs: Record<string, ReturnType<typeof detail>> = {
   "00000000-0000-4000-8000-0000000000a3": detail("00000000-0000-4000-8000-0000000000a3", "products", "FAILED", 2, 8),
   "00000000-0000-4000-8000-0000000000a4": detail("00000000-0000-4000-8000-0000000000a4", "payments", "COMPLETED", 8, 8),
 };
+// a running job that waits for PostgreSQL to come back says so in its validation_errors
+const waiting = { ...detail("00000000-0000-4000-8000-0000000000a5", "users", "RUNNING", 1, 8), validation_errors: ["retrying since 2026-12-02T16:18:00Z: segment 2: PostgreSQL unreachable: server closed the connection"] };
 vi.mock("../../src/services/api", async (orig) =>
-  (await import("./cdc-api")).withFakeCdc(orig, { job: async (id: string) => jobs[id] }),
+  (await import("./cdc-api")).withFakeCdc(orig, { job: async (id: string) => jobs[id] ?? waiting }),
 );
 afterEach(cleanup);
 
@@ -34,5 +36,16 @@ describe("the trigger page's job cards", () => {
     expect(failed.querySelector("[data-failed]")!.textContent).toContain("The job failed 2026-12-02 16:17:45 UTC");
     expect(completed.querySelector('[role="progressbar"]')).toBeNull();
     expect(screen.getAllByRole("link", { name: "Open the job" })).toHaveLength(4);
+    expect(document.querySelector("[data-retrying]")).toBeNull();
+  });
+
+  it("say a running job is waiting for a fault to clear, as a warning", async () => {
+    const { TriggerPage } = await import("../../src/pages/cdc/Trigger");
+    renderAt(`/cdc/trigger?jobs=${waiting.job_id}`, "/cdc/trigger", <TriggerPage />);
+    await waitFor(() => expect(document.querySelector("article [data-retrying]")).not.toBeNull());
+    const warning = document.querySelector("article [data-retrying]")!;
+    expect(warning.textContent).toContain("Waiting for a fault to clear: the job has not failed.");
+    expect(warning.textContent).toContain("Retrying since 2026-12-02 16:18:00 UTC (");
+    expect(warning.textContent).toContain("segment 2: PostgreSQL unreachable: server closed the connection");
   });
 });

@@ -1,8 +1,29 @@
 import { Link, useParams } from "react-router-dom";
 import { cdc } from "../../services/api";
 import { MISMATCH_TYPES } from "../../services/types";
-import { countScope, dur, fmtDate, num, pct } from "../../services/format";
+import { ago, countScope, dur, fmtDate, num, pct, retryNote, show } from "../../services/format";
 import { Badge, Crumbs, StaleNotice, Kv, Loading, Progress, useLoad, usePoll, useTitle, LoadFailed } from "../../components/ui";
+
+/**
+ * A RUNNING job's `validation_errors`: the fault it waits out ("retrying since …: segment 1: Cassandra
+ * unreachable: …"), shown as a warning, not a failure: the job goes on when the fault clears, or fails at
+ * its deadline. The note goes once the job makes progress.
+ */
+export function Retrying({ notes }: { notes: unknown[] | null | undefined }) {
+  if (!notes || notes.length === 0) return null;
+  return (
+    <div className="warn-box retrying" role="status" data-retrying>
+      <strong>Waiting for a fault to clear: the job has not failed.</strong>
+      <ul>
+        {notes.map((v, i) => {
+          const r = retryNote(v);
+          return <li key={i}>{r ? <>Retrying since {fmtDate(r.since)} ({ago(r.since)}): {r.cause}</> : show(v)}</li>;
+        })}
+      </ul>
+      <span className="small">It goes on once the fault clears, or fails at its deadline naming it.</span>
+    </div>
+  );
+}
 
 export function JobDetailPage() {
   const { jobId = "" } = useParams();
@@ -33,6 +54,7 @@ export function JobDetailPage() {
         <div className="card">
           <p>{p?.segments_total ? `Segment ${p.segments_done} of ${p.segments_total}` : "Queued: planning the segments…"}</p>
           <Progress value={progress} label="job progress" />
+          <Retrying notes={job.validation_errors} />
         </div>
       )}
       <Kv
@@ -53,7 +75,8 @@ export function JobDetailPage() {
           ["earlier mismatches auto-resolved", num(job.auto_resolved_count)],
         ]}
       />
-      {job.validation_errors && job.validation_errors.length > 0 && (
+      {/* a running job's notes are the faults it waits out (above), not errors */}
+      {job.status !== "RUNNING" && job.validation_errors && job.validation_errors.length > 0 && (
         <div className="error-box">
           <strong>Validation errors</strong>
           <ul>{job.validation_errors.map((v, i) => <li key={i}>{typeof v === "string" ? v : JSON.stringify(v)}</li>)}</ul>

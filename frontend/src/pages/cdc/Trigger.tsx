@@ -4,6 +4,7 @@ import { cdc } from "../../services/api";
 import { PRIORITIES, STRATEGIES, type JobDetail, type Priority, type ValidationStrategy } from "../../services/types";
 import { countScope, fmtDate, num, pct } from "../../services/format";
 import { Badge, BusyButton, ErrorBox, StaleNotice, FieldError, Loading, Progress, useLoad, usePoll, useTitle } from "../../components/ui";
+import { Retrying } from "./JobDetail";
 
 // What each strategy does, without figures the API does not report: the TIMESTAMP_RANGE window and the
 // SAMPLE size are settings of the service (their defaults are the contract's, said under the choices)
@@ -123,6 +124,7 @@ function JobProgress({ jobId }: { jobId: string }) {
       <StaleNotice error={error} />
       {/* a bar only while the job works: a failed job's full bar read as done */}
       {running && <Progress value={v} label={`${job.table_name} progress`} />}
+      {running && <Retrying notes={job.validation_errors} />}
       {finishing && <p className="muted small" data-finishing>All {p!.segments_total} segments compared: recording the results…</p>}
       {job.status === "FAILED" && <p className="field-error" data-failed>The job failed{job.completed_at ? ` ${fmtDate(job.completed_at)}` : ""}: open it for the counts it reached.</p>}
       {job.status === "COMPLETED" && (
