@@ -159,8 +159,15 @@ def normalize_sql(x: str, n: str, ascii: bool = False) -> str:
     case mappings are then DuckDB's upper() and lower())."""
     if n == Normalize.TRIM.value:
         # a value that starts and ends with a visible ASCII character has nothing to trim: only the
-        # others go through the (much slower) regular expression
-        return (f"(CASE WHEN {x}[1] BETWEEN '!' AND '~' AND {x}[-1] BETWEEN '!' AND '~' THEN {x} "
+        # others go through the (much slower) regular expression. For ASCII text the characters are
+        # its bytes: ord() of the first and of the byte at strlen() (0.08 s per million values,
+        # where x[1] and x[-1], which find characters in UTF-8, took 0.18 s: as much as the
+        # regular expression)
+        if ascii:
+            visible = f"ord({x}) BETWEEN 33 AND 126 AND ord(substr({x}, strlen({x}))) BETWEEN 33 AND 126"
+        else:
+            visible = f"{x}[1] BETWEEN '!' AND '~' AND {x}[-1] BETWEEN '!' AND '~'"
+        return (f"(CASE WHEN {visible} THEN {x} "
                 f"ELSE regexp_replace({x}, '^[\\s\\pZ]+|[\\s\\pZ]+$', '', 'g') END)")
     if n == Normalize.UPPER.value:
         return f"upper({x})" if ascii else _full_case_sql(False, x)

@@ -68,6 +68,12 @@ def test_trim_removes_exactly_white_space_and_unicode_separators_at_both_ends():
     got = con.execute(f"SELECT v, {normalize_sql('v', 'TRIM')} FROM unnest(?::VARCHAR[]) u(v)", [values]).fetchall()
     assert len(got) == len(values)
     assert {v: t for v, t in got} == {v: v.strip(strip) for v in values}
+    # ASCII text (the plain steps) tests its edges by byte
+    ascii = [v for v in values if v.isascii()] + ["\x00a", "a\x1f", "\x1f", "\x7f\x7f"]
+    got = con.execute(f"SELECT v, {normalize_sql('v', 'TRIM', ascii=True)} FROM unnest(?::VARCHAR[]) u(v)",
+                      [ascii]).fetchall()
+    assert len(got) == len(ascii) > 100
+    assert {v: t for v, t in got} == {v: v.strip(strip) for v in ascii}
 
 
 def test_upper_lower_and_compatibility_forms_follow_python_for_every_character():
