@@ -68,7 +68,7 @@ def definition_problems(rule_set) -> list[Issue]:
 # a rule set's texts are bounded like every other text of the API (a stream's description is 2000): the
 # engine's model leaves them open, and a 3 MB description came back in every page of GET /rule-sets
 MAX_DESCRIPTION = 2000
-MAX_COLUMN = 255
+MAX_COLUMN = 1024   # a file's header name longer than this cannot be referenced (none real is)
 # and so are its lists, as a stream's steps and a rule set's passes (50): 30,000 conditions in a pass or
 # 100,000 normalize steps were stored; a normalize list names each of its steps at most once in effect
 MAX_CONDITIONS = 50

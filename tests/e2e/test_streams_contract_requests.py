@@ -169,7 +169,7 @@ def test_a_rule_sets_texts_and_lists_are_bounded_like_every_other(api, base):
     """platform §1 (hostile values): a rule set's description and the columns it names had no bound, so a 3 MB
     description or column name was stored and came back in every page of GET /rule-sets. Like a stream's
     description (2000) they are bounded; every such problem is listed at its field."""
-    long_column = "c" * 256
+    long_column = "c" * 1025
     body = {"name": "bounded", "description": "d" * 2001, "sourceKey": long_column, "passes": [
         {"name": "p", "cardinality": "ONE_TO_MANY", "groupBy": {"target": ["payout_id", long_column]}, "conditions": [
             {"source": "ref", "target": long_column, "operator": "EQUALS"},
@@ -178,12 +178,12 @@ def test_a_rule_sets_texts_and_lists_are_bounded_like_every_other(api, base):
     body_of = _error(api.s.post(base + "/rule-sets", json=body, timeout=30), 400, "VALIDATION_ERROR")
     assert [(e["field"], e["code"], e["message"]) for e in body_of["errors"]] == [
         ("description", "TOO_LONG", "must be at most 2000 characters"),
-        ("sourceKey", "TOO_LONG", "must be at most 255 characters"),
-        ("passes[0].groupBy.target[1]", "TOO_LONG", "must be at most 255 characters"),
-        ("passes[0].conditions[0].target", "TOO_LONG", "must be at most 255 characters")], body_of
+        ("sourceKey", "TOO_LONG", "must be at most 1024 characters"),
+        ("passes[0].groupBy.target[1]", "TOO_LONG", "must be at most 1024 characters"),
+        ("passes[0].conditions[0].target", "TOO_LONG", "must be at most 1024 characters")], body_of
     # at the bounds, accepted
-    body.update(description="d" * 2000, sourceKey="c" * 255)
-    body["passes"][0]["groupBy"]["target"][1] = body["passes"][0]["conditions"][0]["target"] = "c" * 255
+    body.update(description="d" * 2000, sourceKey="c" * 1024)
+    body["passes"][0]["groupBy"]["target"][1] = body["passes"][0]["conditions"][0]["target"] = "c" * 1024
     r = api.s.post(base + "/rule-sets", json=body, timeout=30)
     assert r.status_code == 201, r.text
     assert api.s.delete(f"{base}/rule-sets/{r.json()['data']['id']}", timeout=30).status_code == 200
