@@ -49,7 +49,8 @@ class VersionQuery(StreamsQuery):
 
 
 @api.route("/rule-sets", "POST", body=RuleSet, response=RuleSetOut, status=201, summary="Create a rule set (version 1)",
-           description="Validated as a whole: every problem is listed with its path (passes[2].conditions[1].threshold).")
+           description="Validated as a whole: every problem is listed with its path (passes[2].conditions[1].threshold). "
+                       + rule_sets.BOUNDS)
 def create_rule_set(body: RuleSet):
     view = rule_sets.view(rule_sets.create(body, caller_email(bp)))
     return created(view, f"/rule-sets/{view['id']}", message="Rule set created")
@@ -75,7 +76,7 @@ def get_rule_set(id: int, query: VersionQuery):
            summary="Replace a rule set: writes version + 1 (earlier versions stay readable)",
            description="What GET answered can be PUT back: id must be the rule set's and a version other than the "
                        "latest is a 409 (the body was read before a later change); latestVersion and the timestamps "
-                       "are ignored.",
+                       "are ignored. Validated as on create. " + rule_sets.BOUNDS,
            read_only=read_only_fields("id", "version", "latestVersion", "createdAt", "updatedAt"))
 def update_rule_set(id: int, body: RuleSet, given: dict):
     def check(row: dict) -> None:   # under the rule set's lock: two PUTs of one version cannot both pass

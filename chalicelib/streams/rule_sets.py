@@ -72,6 +72,9 @@ MAX_COLUMN = 1024   # a file's header name longer than this cannot be referenced
 # and so are its lists, as a stream's steps and a rule set's passes (50): 30,000 conditions in a pass or
 # 100,000 normalize steps were stored; a normalize list names each of its steps at most once in effect
 MAX_CONDITIONS = 50
+BOUNDS = (f"Bounds (400 TOO_LONG): description {MAX_DESCRIPTION} characters, a column name {MAX_COLUMN}, "
+          f"{MAX_CONDITIONS} conditions and {MAX_CONDITIONS} group-by columns a side in a pass, a condition's "
+          "normalize steps 6.")
 
 
 def _too_long(field: str, value: str | None, most: int) -> list[Issue]:

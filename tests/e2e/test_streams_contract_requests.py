@@ -196,6 +196,8 @@ def test_a_rule_sets_texts_and_lists_are_bounded_like_every_other(api, base):
             equals, {"source": "amount", "target": "gross", "operator": "AMOUNT_TOLERANCE", "absolute": 0.05,
                      "aggregate": "SUM"}]}]}
     body_of = _error(api.s.post(base + "/rule-sets", json=body, timeout=30), 400, "VALIDATION_ERROR")
+    doc = api.s.get(base + "/openapi.json", timeout=30).json()["paths"]["/api/v1/rule-sets"]
+    assert "description 2000 characters, a column name 1024, 50 conditions" in doc["post"]["description"], doc
     assert [(e["field"], e["code"], e["message"]) for e in body_of["errors"]] == [
         ("passes[0].conditions", "TOO_LONG", "must have at most 50 items"),
         ("passes[1].conditions[0].normalize", "TOO_LONG", "must have at most 6 items"),

@@ -500,7 +500,7 @@ export interface paths {
         put?: never;
         /**
          * Create a rule set (version 1)
-         * @description Validated as a whole: every problem is listed with its path (passes[2].conditions[1].threshold).
+         * @description Validated as a whole: every problem is listed with its path (passes[2].conditions[1].threshold). Bounds (400 TOO_LONG): description 2000 characters, a column name 1024, 50 conditions and 50 group-by columns a side in a pass, a condition's normalize steps 6.
          */
         post: operations["createRuleSet"];
         delete?: never;
@@ -520,7 +520,7 @@ export interface paths {
         get: operations["getRuleSet"];
         /**
          * Replace a rule set: writes version + 1 (earlier versions stay readable)
-         * @description What GET answered can be PUT back: id must be the rule set's and a version other than the latest is a 409 (the body was read before a later change); latestVersion and the timestamps are ignored.
+         * @description What GET answered can be PUT back: id must be the rule set's and a version other than the latest is a 409 (the body was read before a later change); latestVersion and the timestamps are ignored. Validated as on create. Bounds (400 TOO_LONG): description 2000 characters, a column name 1024, 50 conditions and 50 group-by columns a side in a pass, a condition's normalize steps 6.
          */
         put: operations["updateRuleSet"];
         post?: never;
