@@ -77,7 +77,7 @@ export default function DriftPage() {
         </div>
       )}
       {data && data.length > 0 && (
-        <table className="grid" aria-label="completed jobs">
+        <div className="table-scroll"><table className="grid" aria-label="completed jobs">
           {data.length > TABLE_ROWS && <caption className="muted small">The {TABLE_ROWS} most recent of the {data.length} completed jobs the chart draws; <Link to={`/cdc/jobs?${new URLSearchParams({ table, status: "COMPLETED" })}`}>every job of {table}</Link></caption>}
           <thead><tr><th>Completed</th><th>Strategy</th><th className="r">Drift</th><th className="r">Mismatches</th></tr></thead>
           <tbody>
@@ -90,7 +90,7 @@ export default function DriftPage() {
               </tr>
             ))}
           </tbody>
-        </table>
+        </table></div>
       )}
     </section>
   );

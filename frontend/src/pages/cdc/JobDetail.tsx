@@ -83,7 +83,7 @@ export function JobDetailPage() {
         </div>
       )}
       <h2>Mismatch summary</h2>
-      <table className="grid narrow" aria-label="mismatch summary">
+      <div className="table-scroll"><table className="grid narrow" aria-label="mismatch summary">
         <tbody>
           {MISMATCH_TYPES.map((t) => (
             <tr key={t} data-type={t}>
@@ -93,12 +93,12 @@ export function JobDetailPage() {
             </tr>
           ))}
         </tbody>
-      </table>
+      </table></div>
       <h2>Sample mismatches</h2>
       {job.sample_mismatches.length === 0 ? (
         <p className="muted">{job.status === "RUNNING" ? "None recorded yet." : "This job found no mismatch."}</p>
       ) : (
-        <table className="grid" aria-label="sample mismatches">
+        <div className="table-scroll"><table className="grid" aria-label="sample mismatches">
           <thead><tr><th>Key</th><th>Type</th><th>Detected</th><th>Resolution</th></tr></thead>
           <tbody>
             {job.sample_mismatches.map((m) => (
@@ -110,7 +110,7 @@ export function JobDetailPage() {
               </tr>
             ))}
           </tbody>
-        </table>
+        </table></div>
       )}
       <p><Link to={`/cdc/mismatches?job_id=${job.job_id}`}>All mismatches of this job →</Link></p>
     </section>

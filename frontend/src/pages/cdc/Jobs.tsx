@@ -54,7 +54,7 @@ export function JobList() {
         <NoRows page={data.pagination.page} totalPages={data.pagination.total_pages} totalItems={data.pagination.total_items} onPage={(p) => set({ page: p })}>{filtered ? "No job matches these filters. Clear or widen them." : <>No reconciliation has run yet. <Link to="/cdc/trigger">Trigger one</Link>; hourly jobs appear here on their own.</>}</NoRows>
       )}
       {data && data.jobs.length > 0 && (
-        <table className="grid" aria-label="jobs">
+        <div className="table-scroll"><table className="grid" aria-label="jobs">
           <thead>
             <tr><th>Table</th><th>Status</th><th>Strategy</th><th>Type</th><th>Started</th><th>Duration</th><th className="r">Mismatches</th><th className="r">Drift</th><th>Alert</th></tr>
           </thead>
@@ -73,7 +73,7 @@ export function JobList() {
               </tr>
             ))}
           </tbody>
-        </table>
+        </table></div>
       )}
       {data && <Pager page={data.pagination.page} totalPages={data.pagination.total_pages} totalItems={data.pagination.total_items} onPage={(p) => set({ page: p })} />}
     </section>

@@ -23,10 +23,10 @@ export function DataSourcesPage() {
       {loading && !data && <Loading what="Loading data sources" />}
       {data && data.items.length === 0 && <NoRows page={data.page} totalPages={data.totalPages} totalItems={data.totalItems} onPage={(p) => set({ page: p })}>No data source yet. Add a PostgreSQL table or a table of the CDC catalog above.</NoRows>}
       {data && data.items.length > 0 && (
-        <table className="grid" aria-label="data sources">
+        <div className="table-scroll"><table className="grid" aria-label="data sources">
           <thead><tr><th>Id</th><th>Name</th><th>Type</th><th>Configuration</th><th>Created</th><th /></tr></thead>
           <tbody>{data.items.map((d) => <Row key={d.id} d={d} onChanged={reload} onDeleted={() => { setDeleted(true); reload(); }} />)}</tbody>
-        </table>
+        </table></div>
       )}
       {data && <Pager page={data.page} totalPages={data.totalPages} totalItems={data.totalItems} onPage={(p) => set({ page: p })} />}
     </section>

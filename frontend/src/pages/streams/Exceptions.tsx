@@ -80,7 +80,7 @@ export function ExceptionsPage() {
         </div>
       )}
       {data && data.items.length > 0 && (
-        <table className="grid" aria-label="exceptions">
+        <div className="table-scroll"><table className="grid" aria-label="exceptions">
           <thead>
             <tr>
               <th><input type="checkbox" aria-label="select every exception of this page" checked={all} onChange={(e) => setPicked(e.target.checked ? new Set(items.map((x) => x.id)) : new Set())} /></th>
@@ -103,7 +103,7 @@ export function ExceptionsPage() {
               </tr>
             ))}
           </tbody>
-        </table>
+        </table></div>
       )}
       {data && <Pager page={data.page} totalPages={data.totalPages} totalItems={data.totalItems} onPage={(p) => set({ page: p })} />}
     </section>
@@ -259,15 +259,15 @@ export function ExceptionDetailPage() {
         <p className="muted">{x.reason === "NO_CANDIDATE" ? "No row of the other side shares this row's equality keys in any pass." : "No closest candidate recorded."}</p>
       )}
       <h2>Row</h2>
-      <table className="grid narrow" aria-label="row data">
+      <div className="table-scroll"><table className="grid narrow" aria-label="row data">
         <tbody>{Object.entries(x.rowData ?? {}).map(([k, v]) => <tr key={k}><th scope="row">{k}</th><td><code>{show(v)}</code></td></tr>)}</tbody>
-      </table>
+      </table></div>
       <StepFiles x={x} />
       <ExceptionForm key={x.id} x={x} onSaved={(n) => { setData(n); if (historyPage === 1) history.reload(); else setHistoryPage(1); reload(); }} />
       <h2>History <span className="muted small">(newest first)</span></h2>
       <ErrorBox error={history.error} />
       {entries.length === 0 ? <p className="muted">No change yet.</p> : (
-        <table className="grid" aria-label="history">
+        <div className="table-scroll"><table className="grid" aria-label="history">
           <thead><tr><th>When</th><th>Who</th><th>Change</th></tr></thead>
           <tbody>
             {entries.map((h, i) => (
@@ -278,7 +278,7 @@ export function ExceptionDetailPage() {
               </tr>
             ))}
           </tbody>
-        </table>
+        </table></div>
       )}
       {history.data && history.data.totalPages > 1 && (
         <Pager page={history.data.page} totalPages={history.data.totalPages} totalItems={history.data.totalItems} onPage={setHistoryPage} />
@@ -382,7 +382,7 @@ function StepFiles({ x }: { x: ReconException }) {
       {!data && !error && <Loading what="Loading the step's files" />}
       {data && data.length === 0 && <p className="muted">The step wrote no file (yet): its outputs are registered when it completes.</p>}
       {data && data.length > 0 && (
-        <table className="grid" aria-label="files of the step">
+        <div className="table-scroll"><table className="grid" aria-label="files of the step">
           <thead><tr><th>Artifact</th><th>File</th><th className="r">Rows</th><th /></tr></thead>
           <tbody>
             {sorted.map((a) => (
@@ -394,7 +394,7 @@ function StepFiles({ x }: { x: ReconException }) {
               </tr>
             ))}
           </tbody>
-        </table>
+        </table></div>
       )}
     </section>
   );

@@ -78,7 +78,7 @@ export function FilesPage() {
       {loading && !data && <Loading what="Loading files" />}
       {data && data.items.length === 0 && <NoRows page={data.page} totalPages={data.totalPages} totalItems={data.totalItems} onPage={(p) => set({ page: p })}>{filtered ? "No file matches these filters." : "No file yet. Upload the two sides of a reconciliation above."}</NoRows>}
       {data && data.items.length > 0 && (
-        <table className="grid" aria-label="files">
+        <div className="table-scroll"><table className="grid" aria-label="files">
           <thead><tr><th>Id</th><th>Name</th><th>Status</th><th>Origin</th><th>Format</th><th className="r">Rows</th><th className="r">Size</th><th>Created</th></tr></thead>
           <tbody>
             {data.items.map((x) => (
@@ -98,7 +98,7 @@ export function FilesPage() {
               </tr>
             ))}
           </tbody>
-        </table>
+        </table></div>
       )}
       {data && <Pager page={data.page} totalPages={data.totalPages} totalItems={data.totalItems} onPage={(p) => set({ page: p })} />}
     </section>
@@ -172,10 +172,10 @@ export function FileDetailPage() {
       <Kv items={[["id", file.id], ["origin", <Badge value={file.origin} />], ["format", file.format], ["rows", num(file.rowCount)], ["size", bytes(file.sizeBytes)], ["checksum", <code className="wrap">{file.checksum ?? "—"}</code>], ["created", fmtDate(file.createdAt)]]} />
       <h2>Schema</h2>
       {file.columns && file.columns.length > 0 ? (
-        <table className="grid narrow" aria-label="schema">
+        <div className="table-scroll"><table className="grid narrow" aria-label="schema">
           <thead><tr><th>#</th><th>Column</th><th>Type</th></tr></thead>
           <tbody>{file.columns.map((c, i) => <tr key={c.name}><td>{i + 1}</td><td><code>{c.name}</code></td><td>{c.type}</td></tr>)}</tbody>
-        </table>
+        </table></div>
       ) : (
         <p className="muted">No schema yet.</p>
       )}

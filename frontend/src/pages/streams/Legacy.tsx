@@ -26,7 +26,7 @@ export function LegacyPage() {
       {loading && !data && <Loading what="Loading reconciliations" />}
       {data && data.items.length === 0 && <NoRows page={data.page} totalPages={data.totalPages} totalItems={data.totalItems} onPage={(p) => set({ page: p })}>No reconciliation yet. Create one above, or run a stream.</NoRows>}
       {data && data.items.length > 0 && (
-        <table className="grid" aria-label="reconciliations">
+        <div className="table-scroll"><table className="grid" aria-label="reconciliations">
           <thead><tr><th>Id</th><th>Name</th><th>Status</th><th className="r">Matched</th><th className="r">Exceptions</th><th className="r">Match rate</th><th>Created</th></tr></thead>
           <tbody>
             {data.items.map((r) => (
@@ -41,7 +41,7 @@ export function LegacyPage() {
               </tr>
             ))}
           </tbody>
-        </table>
+        </table></div>
       )}
       {data && <Pager page={data.page} totalPages={data.totalPages} totalItems={data.totalItems} onPage={(p) => set({ page: p })} />}
     </section>
@@ -165,10 +165,10 @@ export function LegacyDetailPage() {
       <ErrorBox error={exc.error} />
       {exc.data && exc.data.items.length === 0 && <NoRows page={exc.data.page} totalPages={exc.data.totalPages} totalItems={exc.data.totalItems} onPage={(p) => set({ page: p })}>No exception{f.side || f.reason || f.status ? " matches these filters" : ""}.</NoRows>}
       {exc.data && exc.data.items.length > 0 && (
-        <table className="grid" aria-label="exceptions">
+        <div className="table-scroll"><table className="grid" aria-label="exceptions">
           <thead><tr><th>Id</th><th>Side</th><th>Row</th><th>Reason</th><th>Status</th></tr></thead>
           <tbody>{exc.data.items.map((x) => <tr key={x.id}><td><Link to={`/exceptions/${x.id}`}>{x.id}</Link></td><td><Badge value={x.side} /></td><td><code>{x.rowKey}</code></td><td><Badge value={x.reason} /></td><td><Badge value={x.status} /></td></tr>)}</tbody>
-        </table>
+        </table></div>
       )}
       {exc.data && <Pager page={exc.data.page} totalPages={exc.data.totalPages} totalItems={exc.data.totalItems} onPage={(p) => set({ page: p })} />}
     </section>

@@ -22,7 +22,7 @@ export function RuleSetsPage() {
       {loading && !data && <Loading what="Loading rule sets" />}
       {data && data.items.length === 0 && <NoRows page={data.page} totalPages={data.totalPages} totalItems={data.totalItems} onPage={(p) => set({ page: p })}>No rule set yet. <Link to="/rule-sets/new">Create one</Link>: it says how a source row and a target row match.</NoRows>}
       {data && data.items.length > 0 && (
-        <table className="grid" aria-label="rule sets">
+        <div className="table-scroll"><table className="grid" aria-label="rule sets">
           <thead><tr><th>Id</th><th>Name</th><th>Version</th><th>Passes</th><th>Description</th><th>Updated</th></tr></thead>
           <tbody>
             {data.items.map((r) => (
@@ -36,7 +36,7 @@ export function RuleSetsPage() {
               </tr>
             ))}
           </tbody>
-        </table>
+        </table></div>
       )}
       {data && <Pager page={data.page} totalPages={data.totalPages} totalItems={data.totalItems} onPage={(p) => set({ page: p })} />}
     </section>
@@ -164,7 +164,7 @@ export function RuleSetEditorPage() {
               )}
             </div>
             {fe(`passes[${i}].conditions`)}
-            <table className="conditions">
+            <div className="table-scroll"><table className="conditions">
               <thead><tr><th>Source column</th><th>Target column</th><th>Operator</th><th>Parameters</th><th>Normalize</th><th /></tr></thead>
               <tbody>
                 {p.conditions.map((c, k) => {
@@ -218,7 +218,7 @@ export function RuleSetEditorPage() {
                   );
                 })}
               </tbody>
-            </table>
+            </table></div>
             <div className="actions">
               <button type="button" onClick={() => patchPass(i, { conditions: [...p.conditions, emptyCondition("EQUALS")] })}>Add condition</button>
               <button type="button" disabled={i === 0} onClick={() => setRs((r) => ({ ...r, passes: move(r.passes, i, i - 1) }))}>Move up</button>

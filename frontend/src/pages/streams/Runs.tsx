@@ -167,7 +167,7 @@ function Artifacts({ stepRunId, runStatus }: { stepRunId: number; runStatus: str
   if (!data) return <Loading what="Loading artifacts" />;
   if (data.length === 0) return <p className="muted small">No artifact.</p>;
   return (
-    <table className="grid artifacts" aria-label={`artifacts of step run ${stepRunId}`}>
+    <div className="table-scroll"><table className="grid artifacts" aria-label={`artifacts of step run ${stepRunId}`}>
       <thead><tr><th>Artifact</th><th>File</th><th className="r">Rows</th><th>Checksum</th><th /></tr></thead>
       <tbody>
         {[...data].sort(byArtifactOrder).map((a) => (
@@ -180,7 +180,7 @@ function Artifacts({ stepRunId, runStatus }: { stepRunId: number; runStatus: str
           </tr>
         ))}
       </tbody>
-    </table>
+    </table></div>
   );
 }
 
@@ -221,13 +221,13 @@ function StepCounts({ s, ruleSets: names }: { s: StepRun; ruleSets?: Record<numb
   );
   return (
     <div className="step-counts">
-      <table className="grid narrow" aria-label={`counts of step ${s.stepOrder}`}>
+      <div className="table-scroll"><table className="grid narrow" aria-label={`counts of step ${s.stepOrder}`}>
         <thead><tr><th /><th className="r">Rows</th><th className="r">Matched</th><th className="r">Unmatched</th></tr></thead>
         <tbody>
           {side("source", s.sourceRows, s.matchedSourceRows, s.unmatchedSourceRows)}
           {side("target", s.targetRows, s.matchedTargetRows, s.unmatchedTargetRows)}
         </tbody>
-      </table>
+      </table></div>
       <div className="small">
         {s.exceptionCount ? <Link to={`/exceptions?reconciliationId=${s.reconciliationId}`} data-step-exceptions={s.exceptionCount}>{num(s.exceptionCount)} exception{s.exceptionCount === 1 ? "" : "s"}</Link> : "no exception"}
         {rs && <> · {rs}</>}

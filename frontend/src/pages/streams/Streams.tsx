@@ -52,7 +52,7 @@ export function StreamsPage() {
       {loading && !data && <Loading what="Loading streams" />}
       {data && data.items.length === 0 && <NoRows page={data.page} totalPages={data.totalPages} totalItems={data.totalItems} onPage={(p) => set({ page: p })}>{filtered ? "No stream matches these filters." : <>No stream yet. Upload <Link to="/files">files</Link>, define a <Link to="/rule-sets">rule set</Link>, then <Link to="/streams/new">create a stream</Link>.</>}</NoRows>}
       {data && data.items.length > 0 && (
-        <table className="grid" aria-label="streams">
+        <div className="table-scroll"><table className="grid" aria-label="streams">
           <thead><tr><th>Id</th><th>Name</th><th>Status</th><th>Domain</th><th>Trigger</th><th>Steps</th><th>Latest run</th><th>Updated</th></tr></thead>
           <tbody>
             {data.items.map((s) => (
@@ -68,7 +68,7 @@ export function StreamsPage() {
               </tr>
             ))}
           </tbody>
-        </table>
+        </table></div>
       )}
       {data && <Pager page={data.page} totalPages={data.totalPages} totalItems={data.totalItems} onPage={(p) => set({ page: p })} />}
     </section>
@@ -158,7 +158,7 @@ export function StreamDetailPage() {
           {(s.recentOccurrences ?? []).length === 0 ? (
             <p className="muted">{s.triggerType === "SCHEDULED" ? `No occurrence yet${s.nextRunAt ? `: the first is ${fmtInZone(s.nextRunAt, zone)}` : ""}.` : "No event has triggered this stream yet."}</p>
           ) : (
-            <table className="grid" aria-label={s.triggerType === "SCHEDULED" ? "recent occurrences" : "recent events"}>
+            <div className="table-scroll"><table className="grid" aria-label={s.triggerType === "SCHEDULED" ? "recent occurrences" : "recent events"}>
               <thead><tr><th>{s.triggerType === "SCHEDULED" ? `Occurrence${zone ? ` (${zone})` : ""}` : "Received"}</th><th>Outcome</th><th>Run</th><th>Detail</th></tr></thead>
               <tbody>
                 {(s.recentOccurrences ?? []).map((o, i) => (
@@ -170,12 +170,12 @@ export function StreamDetailPage() {
                   </tr>
                 ))}
               </tbody>
-            </table>
+            </table></div>
           )}
         </>
       )}
       <h2>Steps</h2>
-      <table className="grid" aria-label="steps">
+      <div className="table-scroll"><table className="grid" aria-label="steps">
         <thead><tr><th>#</th><th>Name</th><th>Source</th><th>Target</th><th>Rule set</th><th>Retries</th><th>On failure</th></tr></thead>
         <tbody>
           {s.steps.map((st) => (
@@ -190,7 +190,7 @@ export function StreamDetailPage() {
             </tr>
           ))}
         </tbody>
-      </table>
+      </table></div>
       <h2>Runs</h2>
       <form className="filters" onSubmit={(e) => e.preventDefault()} aria-label="run filters">
         <Select id="status" label="Status" value={f.status} options={RUN_STATUSES} onChange={(v) => set({ status: v })} />
@@ -198,7 +198,7 @@ export function StreamDetailPage() {
       <ErrorBox error={runs.error} />
       {runs.data && runs.data.items.length === 0 && <NoRows page={runs.data.page} totalPages={runs.data.totalPages} totalItems={runs.data.totalItems} onPage={(p) => set({ page: p })}>{f.status ? "No run with this status." : s.status === "ACTIVE" ? "No run yet: press Run now." : "No run yet. Resume the stream to run it."}</NoRows>}
       {runs.data && runs.data.items.length > 0 && (
-        <table className="grid" aria-label="runs">
+        <div className="table-scroll"><table className="grid" aria-label="runs">
           <thead><tr><th>Run</th><th>Status</th><th>Trigger</th><th>Steps done</th><th className="r">Matched</th><th className="r">Exceptions</th><th>Started</th><th>Completed</th></tr></thead>
           <tbody>
             {runs.data.items.map((r) => (
@@ -214,7 +214,7 @@ export function StreamDetailPage() {
               </tr>
             ))}
           </tbody>
-        </table>
+        </table></div>
       )}
       {runs.data && <Pager page={runs.data.page} totalPages={runs.data.totalPages} totalItems={runs.data.totalItems} onPage={(p) => set({ page: p })} />}
     </section>
