@@ -6,10 +6,16 @@ import { renderAt } from "./render";
 const A = mismatch("00000000-0000-4000-8000-00000000000a", "user-13");
 const B = mismatch("00000000-0000-4000-8000-00000000000b", "user-301");
 let pending = [A, B];
+// a list read held until the test lets it go (a slow API)
+let slow: Promise<void> | null = null;
 
 vi.mock("../../src/services/api", async (orig) =>
   (await import("./cdc-api")).withFakeCdc(orig, {
-    mismatches: async (q: { page?: number; page_size?: number }) => mismatchesPage(pending, q),
+    mismatches: async (q: { page?: number; page_size?: number }) => {
+      const answer = mismatchesPage(pending, q);
+      if (slow) await slow;
+      return answer;
+    },
     resolve: async (id: string, body: { resolution_status: string; resolution_notes: string | null }) => {
       pending = pending.filter((m) => m.mismatch_id !== id); // it leaves the PENDING list
       return { mismatch_id: id, resolution_status: body.resolution_status, resolution_notes: body.resolution_notes, resolved_at: "2026-12-02T07:00:00Z", resolved_by: "ops@company.com" };
@@ -17,7 +23,10 @@ vi.mock("../../src/services/api", async (orig) =>
   }),
 );
 
-afterEach(cleanup);
+afterEach(() => {
+  cleanup();
+  slow = null;
+});
 
 describe("resolving a mismatch in a list of pending ones", () => {
   it("keeps it open with its new status and says it was done, though it left the list", async () => {
@@ -74,6 +83,28 @@ describe("the comparison beside the list, by keyboard", () => {
     await waitFor(() => expect(screen.queryByRole("article", { name: "mismatch detail" })).toBeNull());
     const back = await screen.findByRole("button", { name: "user-301" });
     await waitFor(() => expect(document.activeElement).toBe(back));
+  });
+
+  it("resolved from the keyboard while the list is read again slowly: shown resolved at once, the focus on its heading", async () => {
+    pending = [A, B];
+    const { MismatchBrowser } = await import("../../src/pages/cdc/Mismatches");
+    renderAt(`/cdc/mismatches?resolution_status=PENDING&selected=${A.mismatch_id}`, "/cdc/mismatches", <MismatchBrowser />);
+    const resolve = await screen.findByRole("button", { name: "Mark resolved" });
+    let release: () => void = () => {};
+    slow = new Promise((r) => (release = r));
+    resolve.focus();
+    fireEvent.click(resolve);
+    await screen.findByText("Marked manual resolved by ops@company.com");
+    // the list is still being read: the mismatch shows its new status already, without the form
+    const panel = screen.getByRole("article", { name: "mismatch detail" });
+    expect(panel.querySelector('.badge[data-status="MANUAL_RESOLVED"]')).toBeTruthy();
+    expect(screen.queryByRole("button", { name: "Mark resolved" })).toBeNull();
+    const heading = panel.querySelector("h2");
+    await waitFor(() => expect(document.activeElement).toBe(heading));
+    release();
+    slow = null;
+    await waitFor(() => expect(document.querySelectorAll("table[aria-label=mismatches] tbody tr")).toHaveLength(1));
+    expect(document.activeElement).toBe(heading);
   });
 
   it("leaves the focus where it is when a link opens the page on a mismatch", async () => {

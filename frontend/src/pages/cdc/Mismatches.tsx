@@ -193,7 +193,11 @@ export function RowCompare({ m }: { m: Pick<Mismatch, "cassandra_data" | "postgr
   );
 }
 
-function MismatchPanel({ m, focus, onDone, onClose }: { m: Mismatch; focus: boolean; onDone: (changed: Mismatch) => void; onClose: () => void }) {
+function MismatchPanel({ m: given, focus, onDone, onClose }: { m: Mismatch; focus: boolean; onDone: (changed: Mismatch) => void; onClose: () => void }) {
+  // resolved or ignored here: shown with its new status at once, not after the list is read again (a slow
+  // API left the form, and its Mark resolved, a second or two under "Marked manual resolved")
+  const [changed, setChanged] = useState<Mismatch | null>(null);
+  const m = changed ?? given;
   const heading = useRef<HTMLHeadingElement>(null);
   useEffect(() => {
     if (focus) heading.current?.focus();
@@ -214,8 +218,10 @@ function MismatchPanel({ m, focus, onDone, onClose }: { m: Mismatch; focus: bool
     setError(null);
     try {
       const r = await cdc.resolve(m.mismatch_id, { resolution_status: status, resolution_notes: notes.trim() || null });
+      const now = { ...m, resolution_status: r.resolution_status, resolution_notes: r.resolution_notes, resolved_at: r.resolved_at, resolved_by: r.resolved_by };
       setDone(`Marked ${r.resolution_status.replace(/_/g, " ").toLowerCase()} by ${r.resolved_by ?? "you"}`);
-      onDone({ ...m, resolution_status: r.resolution_status, resolution_notes: r.resolution_notes, resolved_at: r.resolved_at, resolved_by: r.resolved_by });
+      setChanged(now);
+      onDone(now);
     } catch (err) {
       setError(err);
     } finally {
