@@ -2,12 +2,14 @@
 run, its step runs (latest attempt, or every attempt), a step run's artifacts, cancel a run."""
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from enum import Enum
 from typing import Any, Optional
 
 from chalice import Blueprint
-from pydantic import ConfigDict, Field, RootModel, field_validator
+from pydantic import ConfigDict, Field, RootModel, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from chalicelib.api.auth_middleware import caller_email, run_creation
 from chalicelib.api.core import (Dialect, Routes, StreamsIn, StreamsOut, StreamsPageQuery, StreamsQuery, created, ok,
@@ -52,13 +54,28 @@ class ManualTrigger(str, Enum):
     MANUAL = "MANUAL"
 
 
-class TriggerMetadataIn(StreamsIn):
-    """Who asked for the run and why (streams §4.4); other keys are kept as they are."""
+TRIGGER_METADATA_MAX_BYTES = 8192
 
-    model_config = ConfigDict(extra="allow")
+
+class TriggerMetadataIn(StreamsIn):
+    """Who asked for the run and why (streams §4.4); other keys are kept as they are, up to
+    TRIGGER_METADATA_MAX_BYTES of JSON in all (it is stored with the run and sent back with every read)."""
+
+    model_config = ConfigDict(extra="allow", json_schema_extra={
+        "description": f"Who or what asked for the run; keys of the caller's own are kept as they are, at most "
+                      f"{TRIGGER_METADATA_MAX_BYTES} bytes of JSON in all"})
     requested_by: Optional[str] = Field(default=None, min_length=1, max_length=320,
                                         description="Default: the API key's owner")
     reason: Optional[str] = Field(default=None, max_length=2000)
+
+    @model_validator(mode="after")
+    def _bounded(self):
+        size = len(json.dumps(self.model_dump(mode="json", by_alias=True, exclude_none=True),
+                              separators=(",", ":"), ensure_ascii=False).encode())
+        if size > TRIGGER_METADATA_MAX_BYTES:
+            raise PydanticCustomError("TOO_LARGE", "must be at most {limit} bytes of JSON (got {size})",
+                                      {"limit": TRIGGER_METADATA_MAX_BYTES, "size": size})
+        return self
 
 
 class RunIn(StreamsIn):

@@ -248,6 +248,25 @@ def test_run_errors_use_the_contract_shapes(api, setup):
     assert r.status_code == 409 and "PAUSED" in r.json()["message"]
 
 
+def test_trigger_metadata_is_bounded_and_a_refused_run_is_not_created(api, setup):
+    """triggerMetadata keeps keys of the caller's own, but not without bound: it is stored with the run
+    and sent back in every read of it."""
+    stream_id = _stream(api, setup, steps=1)
+    before = _data(api.get(f"/streams/{stream_id}/runs"))["totalItems"]
+    big = {"reason": "month end", **{f"k{i}": "x" * 40 for i in range(400)}}       # ~20 KB of JSON
+    r = api.post(f"/streams/{stream_id}/runs", {"triggerMetadata": big})
+    assert r.status_code == 400, r.text
+    body = r.json()
+    assert body["errorCode"] == "VALIDATION_ERROR"
+    assert [(e["field"], e["code"]) for e in body["errors"]] == [("triggerMetadata", "TOO_LARGE")], body
+    assert "8192" in body["errors"][0]["message"]
+    assert _data(api.get(f"/streams/{stream_id}/runs"))["totalItems"] == before
+    # a few keys of the caller's own are kept as they are
+    run_id = _run(api, stream_id, reason="month end", ticket="FIN-1234", batch={"day": 31})
+    run = _data(api.get(f"/stream-runs/{run_id}"))
+    assert run["triggerMetadata"]["ticket"] == "FIN-1234" and run["triggerMetadata"]["batch"] == {"day": 31}
+
+
 def test_a_schedule_occurrence_is_fired_once_by_two_dispatchers(api, setup, stack, monkeypatch):
     for k in ("DATABASE_URL", "AWS_ENDPOINT_URL", "AWS_REGION", "ARTIFACTS_BUCKET"):
         monkeypatch.setenv(k, stack["env"][k])
