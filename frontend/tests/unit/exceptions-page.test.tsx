@@ -108,8 +108,12 @@ describe("exceptions queue", () => {
     await screen.findByRole("heading", { name: /ORD-1/ });
     expect(screen.getByRole("link", { name: "Exceptions" }).getAttribute("href")).toBe("/exceptions?status=OPEN&reason=NO_CANDIDATE");
     expect((screen.getByRole("textbox", { name: "Assignee" }) as HTMLInputElement).value).toBe("anna@company.com");
-    fireEvent.click(screen.getByRole("button", { name: "Next exception of the list (2 of 3) →" }));
-    await screen.findByRole("heading", { name: /ORD-2/ });
+    const toNext = screen.getByRole("button", { name: "Next exception of the list (2 of 3) →" });
+    toNext.focus();
+    fireEvent.click(toNext);
+    // from the keyboard: the next exception's heading has the focus, not the top of the page
+    const second = await screen.findByRole("heading", { name: /ORD-2/ });
+    await waitFor(() => expect(document.activeElement).toBe(second));
     // the form is the new exception's, not the last one's
     expect((screen.getByRole("textbox", { name: "Assignee" }) as HTMLInputElement).value).toBe("");
     fireEvent.click(screen.getByRole("button", { name: "Next exception of the list (3 of 3) →" }));

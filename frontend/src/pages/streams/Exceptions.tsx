@@ -13,8 +13,11 @@ import { byArtifactOrder } from "./Runs";
 
 const KEYS = ["status", "reason", "side", "streamId", "runId", "reconciliationId", "assignee", "olderThanDays"] as const;
 
-/** Where an exception page was opened from: the list's filters and page, and that page's exceptions in order. */
-type FromList = { list: string; ids: number[] };
+/**
+ * Where an exception page was opened from: the list's filters and page, and that page's exceptions in order;
+ * `next`: reached with "Next exception" (its heading then takes the focus).
+ */
+type FromList = { list: string; ids: number[]; next?: boolean };
 
 export function ExceptionsPage() {
   useTitle("Exceptions");
@@ -228,6 +231,15 @@ export function ExceptionDetailPage() {
   const from = (useLocation().state ?? null) as FromList | null;
   const nav = useNavigate();
   const next = from ? from.ids[from.ids.indexOf(id) + 1] : undefined;
+  // "Next exception" pressed from the keyboard: the page is read again for the next one and the button goes
+  // with the old one; the focus goes to the new exception's heading (its key, reason and status), not to the
+  // top of the page, so that working through the queue needs no Tab through the menu each time
+  const heading = useRef<HTMLHeadingElement>(null);
+  const shown = x?.id;
+  useEffect(() => {
+    if (shown !== undefined && from?.next) heading.current?.focus();
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [shown]);
   if (error && !x) return <LoadFailed what={`Exception #${id}`} error={error} back={["Exceptions", "/exceptions"]} />;
   if (!x) return <Loading what="Loading the exception" />;
   const entries = history.data?.items ?? [];
@@ -239,13 +251,13 @@ export function ExceptionDetailPage() {
         <nav className="actions" aria-label="queue">
           <Link to={`/exceptions${from.list}`}>← Back to the list</Link>
           {next !== undefined ? (
-            <button type="button" onClick={() => nav(`/exceptions/${next}`, { state: from })}>Next exception of the list ({from.ids.indexOf(id) + 2} of {from.ids.length}) →</button>
+            <button type="button" onClick={() => nav(`/exceptions/${next}`, { state: { ...from, next: true } satisfies FromList })}>Next exception of the list ({from.ids.indexOf(id) + 2} of {from.ids.length}) →</button>
           ) : (
             <span className="muted small">last exception of that page</span>
           )}
         </nav>
       )}
-      <h1><code>{x.rowKey}</code> <Badge value={x.reason} /> <Badge value={x.status} /></h1>
+      <h1 ref={heading} tabIndex={-1}><code>{x.rowKey}</code> <Badge value={x.reason} /> <Badge value={x.status} /></h1>
       <StaleNotice error={error} />
       <Kv items={[["side", <Badge value={x.side} />], ["reconciliation", <Link to={`/reconciliations/${x.reconciliationId}`}>{x.reconciliationId}</Link>], ["run", <Link to={`/runs/${x.runId}#step-${x.stepOrder}`}>#{x.runId} step {x.stepOrder}</Link>], ["stream", <Link to={`/streams/${x.streamId}`}>{stream.data?.[x.streamId] ? `${stream.data[x.streamId]} (#${x.streamId})` : `#${x.streamId}`}</Link>], ["resolved", x.resolvedAt ? `${fmtDate(x.resolvedAt)} by ${x.resolvedBy ?? "—"}` : "—"], ["assignee", x.assignee], ["note", x.note], ["created", fmtDate(x.createdAt)], ["updated", fmtDate(x.updatedAt)]]} />
       {cc ? (
