@@ -74,6 +74,11 @@ describe("step artifacts", () => {
     const table = await screen.findByRole("table", { name: "artifacts of step run 1" });
     const order = [...table.querySelectorAll("tbody tr")].map((r) => r.getAttribute("data-artifact"));
     expect(order).toEqual(["MATCHED", "UNMATCHED_SOURCE", "UNMATCHED_TARGET", "SNAPSHOT_SOURCE", "SNAPSHOT_TARGET"]);
+    // each Download button is named with its file (a column of five "Download" buttons reads alike otherwise)
+    expect([...table.querySelectorAll("button")].map((b) => b.textContent)).toEqual(
+      ["matched", "unmatched_source", "unmatched_target", "snapshot_source", "snapshot_target"].map((t) => `Download stream_7_step_1_${t}.csv`),
+    );
+    expect(screen.getByRole("button", { name: "Download stream_7_step_1_matched.csv" })).toBeTruthy();
   });
 });
 

@@ -121,7 +121,8 @@ export function DownloadButton({ url, filename, checksum, label = "Download" }: 
   const ok = state.sha && checksum ? state.sha === checksum : null;
   return (
     <span className="download">
-      <BusyButton onClick={go} busy={!!state.busy} data-download={filename}>{state.busy ? "Downloading…" : label}</BusyButton>
+      {/* named with its file: a step's artifacts are a column of "Download" buttons otherwise, alike to a screen reader */}
+      <BusyButton onClick={go} busy={!!state.busy} data-download={filename}>{state.busy ? "Downloading…" : label} <span className="sr-only">{filename}</span></BusyButton>
       {state.sha && (
         <span className={ok === false ? "field-error" : "ok small"} data-sha={state.sha} data-verified={ok === null ? "unknown" : ok ? "yes" : "no"}>
           {ok === null ? `sha256 ${state.sha.slice(7, 19)}…` : ok ? "checksum verified ✓" : `checksum differs: got ${state.sha}`}
