@@ -227,7 +227,8 @@ def _read_only_body(schemas: dict, op) -> dict:
     under its own component (<Model>Update; a list's items likewise: StepUpdate)."""
     def read_only(out: dict, names, into: dict, docs: dict) -> None:
         for n in names:
-            prop = {k: v for k, v in out.get("properties", {}).get(n, {}).items() if k not in ("title", "default")}
+            known = out.get("properties", {}).get(n) or ({"type": "integer"} if n in op.read_only.integers else {})
+            prop = {k: v for k, v in known.items() if k not in ("title", "default")}
             into["properties"][n] = {**copy.deepcopy(prop), "readOnly": True, "description": docs.get(n, _IGNORED)}
 
     def resolved(schema: dict) -> dict:

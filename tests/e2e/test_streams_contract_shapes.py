@@ -567,6 +567,8 @@ def test_the_openapi_put_bodies_take_what_a_get_answered(client, world):
                     .iter_errors(read)), f"the create body of {path} takes no id"
     step = doc["components"]["schemas"]["StreamUpdate"]["properties"]["steps"]["items"]["$ref"]
     assert doc["components"]["schemas"][step.rsplit("/", 1)[1]]["properties"]["id"]["readOnly"] is True
+    # a create's stepCount, taken back too, is an integer like the ids (a string is a 400 INVALID_TYPE)
+    assert doc["components"]["schemas"]["StreamUpdate"]["properties"]["stepCount"]["type"] == "integer"
     client.data("DELETE", f"/data-sources/{source['id']}")
 
 

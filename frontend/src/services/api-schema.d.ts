@@ -2578,7 +2578,7 @@ export interface components {
             /** @description Read-only, as GET answered it: must be the current status (400 INVALID_VALUE otherwise); POST /streams/{id}/pause, /resume and DELETE /streams/{id} change it. May be left out. */
             readonly status?: components["schemas"]["StreamStatus"];
             /** @description Read-only, as GET answered it: accepted and ignored. May be left out. */
-            readonly stepCount?: unknown;
+            readonly stepCount?: number;
             /** Steps */
             steps: components["schemas"]["StepUpdate"][];
             /**
@@ -2601,7 +2601,7 @@ export interface components {
         };
         /**
          * TriggerMetadataIn
-         * @description Who asked for the run and why (streams §4.4); other keys are kept as they are.
+         * @description Who or what asked for the run; keys of the caller's own are kept as they are, at most 8192 bytes of JSON in all
          */
         TriggerMetadataIn: {
             /**
