@@ -51,6 +51,12 @@ class CronError(ValueError):
         self.field, self.code, self.message = field, code, message
 
 
+# Bounds before parsing: what is stored with the stream and quoted in messages stays short. The longest
+# IANA name is 32 characters; a six-field cron with a list in every field fits in 200.
+MAX_CRON_LENGTH = 200
+MAX_TIMEZONE_LENGTH = 64
+
+
 def _zone(tz: str | None) -> ZoneInfo:
     name = "UTC" if tz is None else tz
     if not isinstance(name, str):
@@ -59,6 +65,9 @@ def _zone(tz: str | None) -> ZoneInfo:
                         f"must be an IANA time zone name such as Europe/Berlin (got {kind})")
     # the zone database's files that are not zone names: the machine's own zone (localtime), the POSIX
     # default rules, and the posix/ and right/ copies of the database that some systems install
+    if len(name) > MAX_TIMEZONE_LENGTH:
+        raise CronError("triggerConfig.timezone", "TIMEZONE_INVALID",
+                        f"is {len(name)} characters long: not an IANA time zone name (e.g. Europe/Berlin)")
     if (not name or name.startswith("/") or ".." in name or name in ("localtime", "posixrules")
             or name.split("/", 1)[0] in ("posix", "right")):
         raise CronError("triggerConfig.timezone", "TIMEZONE_INVALID",
@@ -77,6 +86,9 @@ def _parse(expr: str) -> tuple[int, str]:
         kind = {bool: "boolean", int: "number", float: "number", list: "array", dict: "object"}.get(type(expr), "other")
         raise CronError(field, "CRON_INVALID", f"must be a string of six fields, seconds first (e.g. '0 30 2 * * *'), "
                                                f"got {kind}")
+    if expr is not None and len(expr) > MAX_CRON_LENGTH:
+        raise CronError(field, "CRON_INVALID", f"is {len(expr)} characters long; a cron has at most {MAX_CRON_LENGTH} "
+                                               "(six fields, seconds first, e.g. '0 30 2 * * *')")
     if expr is None or not expr.strip():
         raise CronError(field, "CRON_INVALID", "cron is required: six fields, seconds first (e.g. '0 30 2 * * *')")
     parts = expr.split()

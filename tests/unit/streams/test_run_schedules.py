@@ -108,3 +108,22 @@ def test_day_fields_no_day_can_match_are_refused(cron):
     assert [(f, c) for f, c, _ in problems] == [("triggerConfig.cron", "CRON_INVALID")]
     assert "no day has both day-of-month" in problems[0][2]
     assert next_run_at({"cron": cron, "timezone": "UTC"}, after=t(2026, 12, 2)) is None
+
+
+def test_a_cron_or_time_zone_of_any_length_is_refused_briefly():
+    # a valid cron padded with a megabyte of spaces was stored and sent back with every read of the stream;
+    # an invalid one was echoed whole in the error message (the time zone likewise)
+    padded = "0 30 2 * * *" + " " * 1_000_000
+    problems = validate_cron(padded, "UTC")
+    assert [(f, c) for f, c, _ in problems] == [("triggerConfig.cron", "CRON_INVALID")]
+    assert "1000012 characters" in problems[0][2] and len(problems[0][2]) < 200
+    garbage = "x" * 100_000
+    problems = validate_cron("0 30 2 * * *", garbage)
+    assert [(f, c) for f, c, _ in problems] == [("triggerConfig.timezone", "TIMEZONE_INVALID")]
+    assert len(problems[0][2]) < 200
+    problems = validate_cron(garbage, "UTC")
+    assert [(f, c) for f, c, _ in problems] == [("triggerConfig.cron", "CRON_INVALID")]
+    assert len(problems[0][2]) < 200
+    # the longest real crons fit (lists in every field)
+    longest = "0 0,5,10,15,20,25,30,35,40,45,50,55 0,2,4,6,8,10,12,14,16,18,20,22 1,8,15,22,29 1,3,5,7,9,11 MON,TUE,WED,THU,FRI"
+    assert validate_cron(longest, "America/Argentina/ComodRivadavia") == []
