@@ -63,4 +63,15 @@ describe("a stream's trigger", () => {
     fireEvent.click(screen.getByRole("button", { name: "Run now" }));
     await waitFor(() => expect(api.streams.run).toHaveBeenCalledWith(9003, "month-end close, re-run after the bank fix"));
   });
+
+  it("Enter in the reason runs the stream, as Run now does", async () => {
+    const api = await import("../../src/services/api");
+    vi.mocked(api.streams.run).mockClear();
+    await open(9003);
+    const reason = await screen.findByLabelText("Reason for the run");
+    fireEvent.change(reason, { target: { value: "bank file re-sent" } });
+    fireEvent.submit(reason.closest("form")!); // what Enter in the field does (implicit submission)
+    await waitFor(() => expect(api.streams.run).toHaveBeenCalledWith(9003, "bank file re-sent"));
+    expect(api.streams.run).toHaveBeenCalledTimes(1);
+  });
 });

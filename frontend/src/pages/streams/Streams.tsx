@@ -132,11 +132,13 @@ export function StreamDetailPage() {
       <div className="page-head">
         <h1 ref={heading} tabIndex={-1}>{s.name} <Badge value={s.status} /></h1>
         <div className="actions">
-          {/* why it runs, kept in the run's triggerMetadata (an audit trail: "month-end close, re-run after the bank fix") */}
-          <label className="sr-only" htmlFor="run-reason">Reason for the run</label>
-          <input id="run-reason" name="run-reason" placeholder="Reason (optional)" maxLength={500} value={reason} onChange={(e) => setReason(e.target.value)} disabled={s.status !== "ACTIVE"} />
-          <BusyButton className="primary" busy={busy} disabled={s.status !== "ACTIVE"} title={s.status !== "ACTIVE" ? "Only an ACTIVE stream runs" : undefined}
-            onClick={() => act(() => streams.run(id, reason.trim() || undefined), (r) => nav(`/runs/${(r as { runId: number }).runId}`))}>Run now</BusyButton>
+          {/* why it runs, kept in the run's triggerMetadata (an audit trail: "month-end close, re-run after the bank fix");
+              a form, so that Enter in the reason runs the stream as Run now does */}
+          <form className="run-now" aria-label="run now" onSubmit={(e) => { e.preventDefault(); act(() => streams.run(id, reason.trim() || undefined), (r) => nav(`/runs/${(r as { runId: number }).runId}`)); }}>
+            <label className="sr-only" htmlFor="run-reason">Reason for the run</label>
+            <input id="run-reason" name="run-reason" placeholder="Reason (optional)" maxLength={500} value={reason} onChange={(e) => setReason(e.target.value)} disabled={s.status !== "ACTIVE"} />
+            <BusyButton type="submit" className="primary" busy={busy} disabled={s.status !== "ACTIVE"} title={s.status !== "ACTIVE" ? "Only an ACTIVE stream runs" : undefined}>Run now</BusyButton>
+          </form>
           <BusyButton busy={busy} onClick={() => act(() => streams.validate(id), (r) => setValidation(r as StreamValidation))}>Validate</BusyButton>
           {s.status !== "ARCHIVED" && <Link className="button" to={`/streams/${id}/edit`}>Edit</Link>}
           {/* one button, Pause or Resume: pressed, it stays where it is with its new name and keeps the focus */}
