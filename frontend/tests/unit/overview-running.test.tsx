@@ -10,6 +10,8 @@ const failed = { ...running, job_id: "00000000-0000-4000-8000-000000000012", tab
 vi.mock("../../src/services/api", async (orig) =>
   (await import("./cdc-api")).withFakeCdc(orig, {
     tables: async () => ["users", "orders"],
+    // the running job's detail: waiting for Cassandra to come back
+    job: async () => ({ ...running, validation_errors: ["retrying since 2026-12-02T16:18:00Z: segment 3: Cassandra unreachable: NoHostAvailable"] }),
     jobs: async (q: { table?: string; status?: string }) => {
       if (q.status === "COMPLETED") return jobsPage(q.table === "users" ? [done] : []);
       return jobsPage(q.table === "users" ? [running] : [failed]);
@@ -37,5 +39,13 @@ describe("the CDC overview while a job runs or after one failed", () => {
     expect(orders.querySelector("[data-latest-job]")!.textContent).toContain("The latest job failed");
     expect(orders.querySelector("[data-latest-job]")!.textContent).toContain("no job of this table has completed yet");
     expect(orders.querySelector("[data-drift]")!.textContent).toBe("—");
+    // the running job waits out a fault: said on its card as a warning, not a failure
+    const warning = users.querySelector("[data-retrying]")!;
+    expect(warning.getAttribute("role")).toBe("status");
+    expect(warning.textContent).toContain("Waiting for a fault to clear: the job has not failed.");
+    expect(warning.textContent).toContain("segment 3: Cassandra unreachable: NoHostAvailable");
+    expect(orders.querySelector("[data-retrying]")).toBeNull();
+    expect(api.cdc.job).toHaveBeenCalledWith(running.job_id);
+    expect(vi.mocked(api.cdc.job).mock.calls.every(([id]) => id === running.job_id)).toBe(true); // only the running job's detail is read
   });
 });

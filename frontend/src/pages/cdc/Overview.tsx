@@ -3,6 +3,7 @@ import { cdc } from "../../services/api";
 import type { Job } from "../../services/types";
 import { ago, countScope, fmtDate, num, pct } from "../../services/format";
 import { Badge, Empty, ErrorBox, Loading, usePoll, useLoad, useTitle } from "../../components/ui";
+import { Retrying } from "./JobDetail";
 
 export function CdcOverview() {
   useTitle("CDC overview");
@@ -15,7 +16,10 @@ export function CdcOverview() {
         // while a job runs (every hour for every table) or after one failed, its figures are empty: the
         // last completed job's drift stays on the card, said to be that job's
         const done = job && job.status !== "COMPLETED" ? ((await cdc.jobs({ table: t, status: "COMPLETED", page_size: 1 })).jobs[0] as Job | undefined) ?? null : job;
-        return [t, job, done] as const;
+        // a running job waiting out a fault (Cassandra unreachable...) says so in its detail only (the list
+        // has no validation_errors): read for a running job, its note shown on the card
+        const notes = job?.status === "RUNNING" ? await cdc.job(job.job_id).then((d) => d.validation_errors, () => null) : null;
+        return [t, job, done, notes] as const;
       }),
     );
     return latest;
@@ -36,7 +40,7 @@ export function CdcOverview() {
       {data && data.length === 0 && <Empty>The catalog has no tables: add them to config/catalog.yml and restart the stack.</Empty>}
       {data && data.length > 0 && (
         <div className="cards">
-          {data.map(([table, job, done]) => (
+          {data.map(([table, job, done, notes]) => (
             <article className="card table-card" key={table} data-table={table}>
               <header>
                 <h2>{table}</h2>
@@ -50,6 +54,7 @@ export function CdcOverview() {
                       {done ? <>; below, the <Link to={`/cdc/jobs/${done.job_id}`} aria-label={`last completed job of ${table}`}>last completed job</Link>.</> : "; no job of this table has completed yet."}
                     </p>
                   )}
+                  {job.status === "RUNNING" && <Retrying notes={notes} />}
                   <div className="big" data-drift>{done?.drift_percentage == null ? "—" : pct(done.drift_percentage)}</div>
                   <div className="muted">drift{done && countScope(done.validation_strategy) ? ` of the rows ${countScope(done.validation_strategy)}` : ""} · {num(done?.mismatch_count)} {done?.validation_strategy === "ROW_COUNT" ? "rows counted apart" : "mismatches"}</div>
                   <dl className="kv small">
