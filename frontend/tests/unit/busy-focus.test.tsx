@@ -141,9 +141,12 @@ describe("a run's Cancel", () => {
     pending.answer(null);
     await waitFor(() => expect(screen.queryByRole("button", { name: /Cancel/ })).toBeNull());
     expect(api.runs.cancel).toHaveBeenCalledTimes(1);
-    const h = screen.getByRole("heading", { level: 1 });
-    expect(h.textContent).toContain("canceled");
-    expect(document.activeElement).toBe(h);
+    // the heading takes the focus once the page shows the stopped run (an effect after that render)
+    await waitFor(() => {
+      const h = screen.getByRole("heading", { level: 1 });
+      expect(h.textContent).toContain("canceled");
+      expect(document.activeElement).toBe(h);
+    });
     ask.mockRestore();
   });
 });
