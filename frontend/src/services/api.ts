@@ -173,18 +173,24 @@ export const files = {
   createUpload: (filename: string, sizeBytes: number) => sx(c.POST("/api/v1/files/uploads", { body: { filename, sizeBytes } })),
   complete: (id: number) => sx(c.POST("/api/v1/files/{id}/complete", { params: path(id) })),
 };
+/** A PUT body carries the version its form was read at: the API answers 409 CONFLICT when the resource
+ * changed since (another operator saved), instead of silently replacing that change. */
+export type Versioned = { version?: number };
+export function atVersion<T extends object>(body: T, version: number | null | undefined): T & Versioned {
+  return version == null ? body : { ...body, version };
+}
 export const ruleSets = {
   list: (q: PageQ) => sx(c.GET("/api/v1/rule-sets", { params: { query: clean(q) } })),
   get: (id: number, version?: number) => sx(c.GET("/api/v1/rule-sets/{id}", { params: { path: { id }, query: clean({ version }) } })),
   create: (body: RuleSetInput) => sx(c.POST("/api/v1/rule-sets", { body })),
-  update: (id: number, body: RuleSetInput) => sx(c.PUT("/api/v1/rule-sets/{id}", { params: path(id), body })),
+  update: (id: number, body: RuleSetInput & Versioned) => sx(c.PUT("/api/v1/rule-sets/{id}", { params: path(id), body })),
   remove: (id: number) => sx(c.DELETE("/api/v1/rule-sets/{id}", { params: path(id) })),
 };
 export const dataSources = {
   list: (q: PageQ) => sx(c.GET("/api/v1/data-sources", { params: { query: clean(q) } })),
   get: (id: number) => sx(c.GET("/api/v1/data-sources/{id}", { params: path(id) })),
   create: (body: DataSourceInput) => sx(c.POST("/api/v1/data-sources", { body })),
-  update: (id: number, body: DataSourceInput) => sx(c.PUT("/api/v1/data-sources/{id}", { params: path(id), body })),
+  update: (id: number, body: DataSourceInput & Versioned) => sx(c.PUT("/api/v1/data-sources/{id}", { params: path(id), body })),
   test: (id: number) => sx(c.POST("/api/v1/data-sources/{id}/test", { params: path(id) })),
   remove: (id: number) => sx(c.DELETE("/api/v1/data-sources/{id}", { params: path(id) })),
 };
@@ -192,7 +198,7 @@ export const streams = {
   list: (q: StreamsQuery) => sx(c.GET("/api/v1/streams", { params: { query: clean(q) } })),
   get: (id: number) => sx(c.GET("/api/v1/streams/{id}", { params: path(id) })),
   create: (body: StreamInput) => sx(c.POST("/api/v1/streams", { body })),
-  update: (id: number, body: StreamInput) => sx(c.PUT("/api/v1/streams/{id}", { params: path(id), body })),
+  update: (id: number, body: StreamInput & Versioned) => sx(c.PUT("/api/v1/streams/{id}", { params: path(id), body })),
   validate: (id: number) => sx(c.POST("/api/v1/streams/{id}/validate", { params: path(id) })),
   pause: (id: number) => sx(c.POST("/api/v1/streams/{id}/pause", { params: path(id) })),
   resume: (id: number) => sx(c.POST("/api/v1/streams/{id}/resume", { params: path(id) })),

@@ -1,5 +1,5 @@
 import { useEffect, useRef, useState, type FormEvent } from "react";
-import { ApiError, cdc, dataSources, withoutField } from "../../services/api";
+import { ApiError, atVersion, cdc, dataSources, withoutField } from "../../services/api";
 import { forgetName } from "../../services/lookup";
 import { DATA_SOURCE_TYPES, type DataSource, type DataSourceInput, type DataSourceTest, type DataSourceType } from "../../services/types";
 import { fmtDate, num } from "../../services/format";
@@ -179,7 +179,7 @@ function DataSourceForm({ initial, onSaved, onCancel }: { initial?: DataSource; 
     try {
       const body = dataSourceBody(f);
       if (initial) {
-        await dataSources.update(initial.id, body);
+        await dataSources.update(initial.id, atVersion(body, initial.version));
         forgetName("dataSource", initial.id);
       } else await dataSources.create(body);
       onSaved();

@@ -1,6 +1,6 @@
 import { useEffect, useState, type FormEvent } from "react";
 import { Link, useNavigate, useParams, useSearchParams } from "react-router-dom";
-import { ApiError, ruleSets, withoutField } from "../../services/api";
+import { ApiError, atVersion, ruleSets, withoutField } from "../../services/api";
 import { forgetName } from "../../services/lookup";
 import { pickableFiles } from "../../components/FileOptions";
 import { ALGORITHMS, CARDINALITIES, NORMALIZERS, OPERATORS, type Condition, type Normalizer, type Pass, type RuleSetInput } from "../../services/types";
@@ -95,7 +95,8 @@ export function RuleSetEditorPage() {
     setError(null);
     try {
       const body = cleanRuleSet(rs);
-      const r = editing ? await ruleSets.update(Number(id), body) : await ruleSets.create(body);
+      // the latest version the form knew of: a version saved by someone else since is a 409, not lost
+      const r = editing ? await ruleSets.update(Number(id), atVersion(body, latest)) : await ruleSets.create(body);
       forgetName("ruleSet", r.id);
       setVersion(r.version);
       setLatest(r.version);

@@ -1,6 +1,6 @@
 import { useEffect, useRef, useState, type FormEvent } from "react";
 import { Link, useNavigate, useParams } from "react-router-dom";
-import { ApiError, files, streams, withoutField } from "../../services/api";
+import { ApiError, atVersion, files, streams, withoutField } from "../../services/api";
 import { INPUT_TYPES, RUN_STATUSES, STREAM_STATUSES, TRIGGER_TYPES, type InputType, type RunStatus, type StreamInput, type StreamRun, type StreamStatus, type StreamValidation, type TriggerType } from "../../services/types";
 import { ago, fmtDate, fmtInZone, num } from "../../services/format";
 import { Badge, BusyButton, Crumbs, ErrorBox, StaleNotice, FieldError, Kv, Loading, NoRows, Pager, Select, useFocusFallback, useLoad, usePoll, useTitle, useUrlState, LoadFailed } from "../../components/ui";
@@ -282,6 +282,7 @@ export function StreamEditorPage() {
   // the stream whose definition the form holds: until it is read, the form of an existing stream is not
   // shown (an empty form read as a stream without steps, and saving it would have replaced the stream)
   const [loadedId, setLoadedId] = useState<string | undefined>(undefined);
+  const [version, setVersion] = useState<number | null>(null);
   useTitle(editing ? `Edit stream ${s.name || id}` : "New stream");
   const pickers = useLoad(async () => {
     const [f, r, d, st] = await Promise.all([
@@ -294,7 +295,7 @@ export function StreamEditorPage() {
   }, []);
   useEffect(() => {
     if (!editing) return;
-    streams.get(Number(id)).then((d) => { setS(toStreamInput(d)); setLoadedId(id); }, setLoadError);
+    streams.get(Number(id)).then((d) => { setS(toStreamInput(d)); setVersion(d.version); setLoadedId(id); }, setLoadError);
   }, [editing, id]);
 
   const patchStep = (i: number, p: Partial<EditorStep>) => setS((x) => ({ ...x, steps: x.steps.map((st, j) => (j === i ? { ...st, ...p } : st)) }));
@@ -309,7 +310,8 @@ export function StreamEditorPage() {
     setError(null);
     try {
       const body: StreamInput = toRequest(s);
-      const saved = editing ? await streams.update(Number(id), body) : await streams.create(body);
+      const saved = editing ? await streams.update(Number(id), atVersion(body, version)) : await streams.create(body);
+      if ("version" in saved) setVersion(saved.version);
       forgetName("stream", saved.id);
       const v = await streams.validate(saved.id).catch(() => null);
       if (v && (v.warnings.length || v.errors.length)) {
