@@ -54,10 +54,21 @@ def _sqs() -> str:
 
 
 def _cassandra() -> str:
-    from chalicelib.cassandra.session import get_session
+    """The process's session answers, or else a connection made now: a session whose nodes were down waits
+    for its next reconnection attempt, and the check says whether Cassandra is reachable now."""
+    from chalicelib.cassandra.session import build_cluster, get_session
+    from chalicelib.cassandra.settings import CassandraSettings
 
-    row = get_session().execute("SELECT release_version FROM system.local").one()
-    return f"release {row[0]}"
+    query = "SELECT release_version FROM system.local"
+    try:
+        return f"release {get_session().execute(query).one()[0]}"
+    except Exception:
+        cluster = build_cluster(CassandraSettings())
+        try:
+            row = cluster.connect().execute(query).one()
+        finally:
+            cluster.shutdown()
+        return f"release {row[0]} (reconnecting)"
 
 
 @api.route(

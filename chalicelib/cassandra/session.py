@@ -41,10 +41,13 @@ def _cache_key(settings: CassandraSettings) -> str:
     return repr(sorted(data.items()))
 
 
+RECONNECT_MAX_DELAY = 10.0   # seconds between a process's attempts to reach a Cassandra node that is down
+
+
 def build_cluster(settings: CassandraSettings) -> Cluster:
     """A ``Cluster`` configured from settings (not connected yet)."""
     from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile
-    from cassandra.policies import DCAwareRoundRobinPolicy, TokenAwarePolicy
+    from cassandra.policies import DCAwareRoundRobinPolicy, ExponentialReconnectionPolicy, TokenAwarePolicy
     from cassandra.query import tuple_factory
 
     profile = ExecutionProfile(
@@ -59,6 +62,9 @@ def build_cluster(settings: CassandraSettings) -> Cluster:
         "execution_profiles": {EXEC_PROFILE_DEFAULT: profile},
         "connect_timeout": settings.connect_timeout,
         "control_connection_timeout": settings.connect_timeout,
+        # the driver's default backs off to 10 minutes between attempts: a process whose Cassandra was down for
+        # a minute went on failing with NoHostAvailable for a minute or more after it was back
+        "reconnection_policy": ExponentialReconnectionPolicy(base_delay=0.5, max_delay=RECONNECT_MAX_DELAY),
     }
     if settings.protocol_version is not None:
         kwargs["protocol_version"] = settings.protocol_version

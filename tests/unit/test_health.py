@@ -47,3 +47,44 @@ def test_health_is_503_naming_each_dependency_that_is_down(everything_down):
     assert body["status"] == "DOWN"
     assert {k: v["status"] for k, v in body["checks"].items()} == {"postgres": "DOWN", "sqs": "DOWN", "cassandra": "DOWN"}
     assert all(v["error"] for v in body["checks"].values())
+
+
+def test_cassandra_is_up_when_a_new_connection_reaches_it_though_the_cached_session_waits(monkeypatch):
+    """After a Cassandra restart the process's session fails until its next reconnection attempt; the check
+    answers for Cassandra as it is now (a connection made for the check), not for that session."""
+    from chalicelib.api import health
+    from chalicelib.cassandra import session as sessions
+
+    class Stale:
+        def execute(self, query):
+            raise RuntimeError("NoHostAvailable: Connection to 127.0.0.1:9042 is closed")
+
+    made = []
+
+    class Fresh:
+        def connect(self):
+            return self
+
+        def execute(self, query):
+            return self
+
+        def one(self):
+            return ("4.1.3",)
+
+        def shutdown(self):
+            made.append("shut down")
+
+    monkeypatch.setattr(sessions, "get_session", lambda *a: Stale())
+    monkeypatch.setattr(sessions, "build_cluster", lambda settings: Fresh())
+    check = health._check(health._cassandra)
+    assert check["status"] == "UP" and check["detail"] == "release 4.1.3 (reconnecting)", check
+    assert made == ["shut down"]          # the check's own connection is not kept
+
+
+def test_sessions_retry_a_node_that_was_down_within_seconds():
+    from chalicelib.cassandra.session import build_cluster
+    from chalicelib.cassandra.settings import CassandraSettings
+
+    policy = build_cluster(CassandraSettings(hosts=["127.0.0.1"])).reconnection_policy
+    delays = list(zip(range(30), policy.new_schedule()))
+    assert max(d for _, d in delays) <= 10.0 and delays[0][1] <= 1.0
