@@ -46,13 +46,34 @@ export function BusyButton({ busy, onClick, type = "button", ...rest }: Componen
  * The focus of a control that an action removed (a run's Cancel once the run is canceled, a form closed
  * by its Save, ticked rows' form once the change is applied) falls to the top of the page: when `after`
  * changes to a truthy value and nothing holds the focus, it goes to `to` (a heading or status with
- * `tabIndex={-1}`) instead.
+ * `tabIndex={-1}`, or what a function finds once the page shows the change) instead. With `always`, it
+ * goes there even when a control still holds the focus (a control that now belongs to another part).
  */
-export function useFocusFallback(to: RefObject<HTMLElement | null>, after: unknown) {
+export function useFocusFallback(to: RefObject<HTMLElement | null> | (() => HTMLElement | null | undefined), after: unknown, always = false) {
   useEffect(() => {
-    if (after && (!document.activeElement || document.activeElement === document.body)) to.current?.focus();
+    if (after && (always || !document.activeElement || document.activeElement === document.body)) (typeof to === "function" ? to() : to.current)?.focus();
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [after]);
+}
+
+/**
+ * A part of a form removed, moved or added by a button (a rule set's pass or condition, a stream's step):
+ * the parts are drawn by their place, so the button pressed goes, or now belongs to another part, and the
+ * focus fell to the top of the page or stayed on a button that does something else. `handOn(...selectors)`
+ * moves the focus, once the page shows the change, to the first of them found in `root` and not disabled
+ * (the next part's first control, the previous one's, the Add button when none is left).
+ */
+export function useHandOn(root: RefObject<HTMLElement | null>) {
+  const [target, setTarget] = useState<string[] | null>(null);
+  const find = () => {
+    for (const sel of target ?? []) {
+      const el = root.current?.querySelector<HTMLElement>(sel);
+      if (el && !(el as HTMLButtonElement).disabled) return el;
+    }
+    return null;
+  };
+  useFocusFallback(find, target, true);
+  return useCallback((...selectors: string[]) => setTarget(selectors), []);
 }
 
 /**

@@ -1,11 +1,11 @@
-import { useEffect, useState, type FormEvent } from "react";
+import { useEffect, useRef, useState, type FormEvent } from "react";
 import { Link, useNavigate, useParams, useSearchParams } from "react-router-dom";
 import { ApiError, atVersion, ruleSets, withoutField } from "../../services/api";
 import { forgetName } from "../../services/lookup";
 import { pickableFiles } from "../../components/FileOptions";
 import { ALGORITHMS, CARDINALITIES, NORMALIZERS, OPERATORS, type Condition, type Normalizer, type Pass, type RuleSetInput } from "../../services/types";
 import { fmtDate } from "../../services/format";
-import { BusyButton, Crumbs, ErrorBox, FieldError, Loading, LoadFailed, NoRows, Pager, useLoad, useTitle, useUrlState } from "../../components/ui";
+import { BusyButton, Crumbs, ErrorBox, FieldError, Loading, LoadFailed, NoRows, Pager, useHandOn, useLoad, useTitle, useUrlState } from "../../components/ui";
 import { emptyCondition, emptyPass, ruleSetProblems, toRuleSetInput } from "../../services/rulesets";
 
 export function RuleSetsPage() {
@@ -79,6 +79,38 @@ export function RuleSetEditorPage() {
     );
   }, [editing, id, asked, unreadable]);
 
+  // a pass or condition added takes the focus (its first field is what one fills in next); one removed hands
+  // it on to the next one's first control (or the previous one's, or the Add button when none is left); a
+  // pass moved keeps it (its Move button, at its new place)
+  const form = useRef<HTMLFormElement>(null);
+  const handOn = useHandOn(form);
+  const addPass = () => {
+    const at = rs.passes.length;
+    setRs((r) => ({ ...r, passes: [...r.passes, emptyPass()] }));
+    handOn(`[name="passes[${at}].name"]`);
+  };
+  const addCondition = (i: number) => {
+    const at = rs.passes[i].conditions.length;
+    patchPass(i, { conditions: [...rs.passes[i].conditions, emptyCondition("EQUALS")] });
+    handOn(`[name="passes[${i}].conditions[${at}].source"]`);
+  };
+  const removePass = (i: number) => {
+    const next = i < rs.passes.length - 1 ? i : i - 1; // the next pass takes its place
+    setRs((r) => ({ ...r, passes: r.passes.filter((_, j) => j !== i) }));
+    handOn(`[name="passes[${next}].name"]`, "[data-add-pass]");
+  };
+  const movePass = (i: number, to: number) => {
+    setRs((r) => ({ ...r, passes: move(r.passes, i, to) }));
+    const [same, other] = to < i ? ["up", "down"] : ["down", "up"];
+    handOn(`[data-pass="${to}"] [data-move="${same}"]`, `[data-pass="${to}"] [data-move="${other}"]`);
+  };
+  const removeCondition = (i: number, k: number) => {
+    const conditions = rs.passes[i].conditions;
+    const next = k < conditions.length - 1 ? k : k - 1;
+    patchPass(i, { conditions: conditions.filter((_, j) => j !== k) });
+    handOn(`[name="passes[${i}].conditions[${next}].source"]`, `[data-pass="${i}"] [data-add-condition]`);
+  };
+
   const patchPass = (i: number, p: Partial<Pass>) => setRs((r) => ({ ...r, passes: r.passes.map((x, j) => (j === i ? { ...x, ...p } : x)) }));
   const patchCond = (i: number, k: number, c: Partial<Condition>) =>
     patchPass(i, { conditions: rs.passes[i].conditions.map((x, j) => (j === k ? { ...x, ...c } : x)) });
@@ -129,7 +161,7 @@ export function RuleSetEditorPage() {
         </div>
       )}
       <datalist id="columns">{(cols.data ?? []).map((c) => <option key={c} value={c} />)}</datalist>
-      <form className="form ruleset" onSubmit={save} noValidate aria-label="rule set" onChangeCapture={(e) => setError((x: unknown) => withoutField(x, (e.target as unknown as HTMLInputElement).name))}>
+      <form ref={form} className="form ruleset" onSubmit={save} noValidate aria-label="rule set" onChangeCapture={(e) => setError((x: unknown) => withoutField(x, (e.target as unknown as HTMLInputElement).name))}>
         <div className="row">
           <label>Name<input name="name" value={rs.name} onChange={(e) => setRs({ ...rs, name: e.target.value })} aria-invalid={inv("name")} />{fe("name")}</label>
           <label>Description<input name="description" value={rs.description ?? ""} onChange={(e) => setRs({ ...rs, description: e.target.value })} />{fe("description")}</label>
@@ -214,22 +246,22 @@ export function RuleSetEditorPage() {
                         ))}
                         {fe(`${base}.normalize`)}
                       </td>
-                      <td><button type="button" className="link" aria-label={`remove condition ${k + 1} of pass ${i + 1}`} onClick={() => patchPass(i, { conditions: p.conditions.filter((_, j) => j !== k) })}>✕</button></td>
+                      <td><button type="button" className="link" aria-label={`remove condition ${k + 1} of pass ${i + 1}`} onClick={() => removeCondition(i, k)}>✕</button></td>
                     </tr>
                   );
                 })}
               </tbody>
             </table></div>
             <div className="actions">
-              <button type="button" onClick={() => patchPass(i, { conditions: [...p.conditions, emptyCondition("EQUALS")] })}>Add condition</button>
-              <button type="button" disabled={i === 0} onClick={() => setRs((r) => ({ ...r, passes: move(r.passes, i, i - 1) }))}>Move up</button>
-              <button type="button" disabled={i === rs.passes.length - 1} onClick={() => setRs((r) => ({ ...r, passes: move(r.passes, i, i + 1) }))}>Move down</button>
-              <button type="button" className="danger" disabled={rs.passes.length === 1} onClick={() => setRs((r) => ({ ...r, passes: r.passes.filter((_, j) => j !== i) }))}>Remove pass</button>
+              <button type="button" data-add-condition aria-label={`Add condition to pass ${i + 1}`} onClick={() => addCondition(i)}>Add condition</button>
+              <button type="button" data-move="up" aria-label={`Move pass ${i + 1} up`} disabled={i === 0} onClick={() => movePass(i, i - 1)}>Move up</button>
+              <button type="button" data-move="down" aria-label={`Move pass ${i + 1} down`} disabled={i === rs.passes.length - 1} onClick={() => movePass(i, i + 1)}>Move down</button>
+              <button type="button" className="danger" aria-label={`Remove pass ${i + 1}`} disabled={rs.passes.length === 1} onClick={() => removePass(i)}>Remove pass</button>
             </div>
           </fieldset>
         ))}
         <div className="actions">
-          <button type="button" onClick={() => setRs((r) => ({ ...r, passes: [...r.passes, emptyPass()] }))}>Add pass</button>
+          <button type="button" data-add-pass onClick={addPass}>Add pass</button>
           <BusyButton type="submit" className="primary" busy={busy}>{busy ? "Saving…" : editing ? "Save new version" : "Create rule set"}</BusyButton>
         </div>
         {saved && <p className="ok" role="status">{saved}</p>}

@@ -3,7 +3,7 @@ import { Link, useNavigate, useParams } from "react-router-dom";
 import { ApiError, atVersion, files, streams, withoutField } from "../../services/api";
 import { INPUT_TYPES, RUN_STATUSES, STREAM_STATUSES, TRIGGER_TYPES, type InputType, type RunStatus, type StreamInput, type StreamRun, type StreamStatus, type StreamValidation, type TriggerType } from "../../services/types";
 import { ago, fmtDate, fmtInZone, num } from "../../services/format";
-import { Badge, BusyButton, Crumbs, ErrorBox, StaleNotice, FieldError, Kv, Loading, NoRows, Pager, Select, useFocusFallback, useLoad, usePoll, useTitle, useUrlState, LoadFailed } from "../../components/ui";
+import { Badge, BusyButton, Crumbs, ErrorBox, StaleNotice, FieldError, Kv, Loading, NoRows, Pager, Select, useFocusFallback, useHandOn, useLoad, usePoll, useTitle, useUrlState, LoadFailed } from "../../components/ui";
 import { FileOptions, pickableFiles } from "../../components/FileOptions";
 import { allDataSources, allRuleSets, allStreams, forgetName, namesOf } from "../../services/lookup";
 import { emptyStep, localStepProblems, renumber, toRequest, toStreamInput, type EditorStep, type EditorStream } from "../../services/streams";
@@ -298,6 +298,19 @@ export function StreamEditorPage() {
     streams.get(Number(id)).then((d) => { setS(toStreamInput(d)); setVersion(d.version); setLoadedId(id); }, setLoadError);
   }, [editing, id]);
 
+  // a step added takes the focus (its name); one removed hands it on to the next step's name, or the previous one's
+  const form = useRef<HTMLFormElement>(null);
+  const handOn = useHandOn(form);
+  const addStep = () => {
+    const at = s.steps.length;
+    setS((x) => ({ ...x, steps: [...x.steps, emptyStep(x.steps.length + 1)] }));
+    handOn(`[name="steps[${at}].name"]`);
+  };
+  const removeStep = (i: number) => {
+    const next = i < s.steps.length - 1 ? i : i - 1;
+    setS((x) => ({ ...x, steps: renumber(x.steps.filter((_, j) => j !== i)) }));
+    handOn(`[name="steps[${next}].name"]`, "[data-add-step]");
+  };
   const patchStep = (i: number, p: Partial<EditorStep>) => setS((x) => ({ ...x, steps: x.steps.map((st, j) => (j === i ? { ...st, ...p } : st)) }));
   async function save(e: FormEvent) {
     e.preventDefault();
@@ -339,7 +352,7 @@ export function StreamEditorPage() {
       <h1>{editing ? "Edit stream" : "New stream"}</h1>
       {warnings && <ValidationView v={warnings} />}
       {warnings && editing && <p><Link to={`/streams/${id}`}>Saved. Open the stream →</Link></p>}
-      <form className="form stream" onSubmit={save} noValidate aria-label="stream" onChangeCapture={(e) => setError((x: unknown) => withoutField(x, (e.target as unknown as HTMLInputElement).name))}>
+      <form ref={form} className="form stream" onSubmit={save} noValidate aria-label="stream" onChangeCapture={(e) => setError((x: unknown) => withoutField(x, (e.target as unknown as HTMLInputElement).name))}>
         <div className="row">
           <label>Name<input name="name" value={s.name} onChange={(e) => setS({ ...s, name: e.target.value })} aria-invalid={inv("name")} />{fe("name")}</label>
           <label>Domain<input name="domain" value={s.domain ?? ""} onChange={(e) => setS({ ...s, domain: e.target.value })} placeholder="e.g. ECOMMERCE" />{fe("domain")}</label>
@@ -435,12 +448,12 @@ export function StreamEditorPage() {
             </div>
             {warnAt(`steps[${i}]`).filter((w) => !w.field?.includes("Input")).map((w, k) => <div key={k} className="warning">⚠ {w.message}</div>)}
             <div className="actions">
-              <button type="button" className="danger" aria-label={`Remove step ${st.stepOrder}`} disabled={s.steps.length === 1} onClick={() => setS((x) => ({ ...x, steps: renumber(x.steps.filter((_, j) => j !== i)) }))}>Remove step</button>
+              <button type="button" className="danger" aria-label={`Remove step ${st.stepOrder}`} disabled={s.steps.length === 1} onClick={() => removeStep(i)}>Remove step</button>
             </div>
           </fieldset>
         ))}
         <div className="actions">
-          <button type="button" onClick={() => setS((x) => ({ ...x, steps: [...x.steps, emptyStep(x.steps.length + 1)] }))}>Add step</button>
+          <button type="button" data-add-step onClick={addStep}>Add step</button>
           <BusyButton type="submit" className="primary" busy={busy}>{busy ? "Saving…" : editing ? "Save" : "Create stream"}</BusyButton>
         </div>
         <ErrorBox error={error} />
