@@ -316,6 +316,16 @@ export function Kv({ items }: { items: [string, ReactNode][] }) {
   );
 }
 
+/**
+ * A run's link, shown as "#9242" where a column or the words around it say it is a run: named for a screen
+ * reader with what it is ("Run 9242, completed", "Run 9242, step 2"), not read out as "#9242". With `step`,
+ * it opens the run at that step.
+ */
+export function RunLink({ id, status, step }: { id: number; status?: string | null; step?: number }) {
+  const name = [`Run ${id}`, step !== undefined && `step ${step}`, status && status.replace(/_/g, " ").toLowerCase()].filter(Boolean).join(", ");
+  return <Link to={`/runs/${id}${step !== undefined ? `#step-${step}` : ""}`} aria-label={name}>#{id}</Link>;
+}
+
 export function Crumbs({ items }: { items: [string, string | null][] }) {
   return (
     <nav className="crumbs" aria-label="breadcrumb">

@@ -43,6 +43,7 @@ describe("exceptions queue", () => {
     expect((screen.getByLabelText("Side") as HTMLSelectElement).value).toBe("TARGET");
     const row = document.querySelector('tr[data-exception="1"]')!;
     expect(row.querySelector('a[href="/runs/9202#step-1"]')!.textContent).toBe("#9202"); // the run, opened at the step
+    expect(row.querySelector('a[href="/runs/9202#step-1"]')!.getAttribute("aria-label")).toBe("Run 9202, step 1"); // not read out as "#9202"
     expect(row.textContent).toContain("step 1");
   });
 

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { cleanup, fireEvent, screen, waitFor } from "@testing-library/react";
+import { cleanup, fireEvent, screen, waitFor, within } from "@testing-library/react";
 import type { StreamDefinition } from "../../src/services/types";
 import { pageOf, renderAt } from "./render";
 
@@ -54,6 +54,7 @@ describe("a stream's trigger", () => {
       ["2026-12-02 06:50:01 UTC", "started", "#9211", "bank_0212.csv (file 1030)"],
       ["2026-12-02 06:50:01 UTC", "skipped run active", "—", "bank_0213.csv (file 1031)"],
     ]);
+    expect(within(events).getByRole("link", { name: "Run 9211" }).getAttribute("href")).toBe("/runs/9211");
   });
 
   it("a run started by hand records the reason typed for it", async () => {

@@ -33,6 +33,8 @@ describe("streams list", () => {
     await waitFor(() => expect(cell("Never run").textContent).toBe("never run"));
     const latest = cell("Settlement with a failing bank step");
     expect(latest.querySelector('a[href="/runs/9202"]')!.textContent).toBe("#9202");
+    // read out as what it is, not as "#9202"
+    expect(screen.getByRole("link", { name: "Run 9202, failed" }).getAttribute("href")).toBe("/runs/9202");
     expect(latest.querySelector(".badge")!.getAttribute("data-status")).toBe("FAILED");
     expect(latest.textContent).toContain("477 exceptions");
     expect(api.streams.runs).toHaveBeenCalledWith(9002, { page: 1, pageSize: 1 });

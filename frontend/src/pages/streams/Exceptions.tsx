@@ -7,7 +7,7 @@ import { EXCEPTION_REASONS, EXCEPTION_SIDES, EXCEPTION_STATUSES, type Artifact, 
 
 const candidate = (x: ReconException) => (x.closestCandidate ?? null) as ClosestCandidate | null;
 import { fmtDate, num, show } from "../../services/format";
-import { Badge, BusyButton, Crumbs, ErrorBox, StaleNotice, FieldError, Kv, Loading, NoRows, Pager, Select, useFocusFallback, useLoad, useTitle, useUrlState, LoadFailed, invalidFilter } from "../../components/ui";
+import { Badge, BusyButton, Crumbs, ErrorBox, StaleNotice, FieldError, Kv, Loading, NoRows, Pager, RunLink, Select, useFocusFallback, useLoad, useTitle, useUrlState, LoadFailed, invalidFilter } from "../../components/ui";
 import { DownloadButton } from "./Files";
 import { byArtifactOrder } from "./Runs";
 
@@ -101,7 +101,7 @@ export function ExceptionsPage() {
                 <td className="small">{candidate(x) ? <><code>{candidate(x)!.rowKey}</code>: {candidate(x)!.detail}</> : "—"}</td>
                 <td><Badge value={x.status} /></td>
                 <td className="text">{x.assignee ?? "—"}</td>
-                <td><Link to={`/runs/${x.runId}#step-${x.stepOrder}`}>#{x.runId}</Link> <span className="muted small">step {x.stepOrder}</span></td>
+                <td><RunLink id={x.runId} step={x.stepOrder} /> <span className="muted small">step {x.stepOrder}</span></td>
                 <td>{fmtDate(x.updatedAt)}</td>
               </tr>
             ))}

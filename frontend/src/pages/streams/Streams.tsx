@@ -3,7 +3,7 @@ import { Link, useNavigate, useParams } from "react-router-dom";
 import { ApiError, atVersion, files, streams, withoutField } from "../../services/api";
 import { INPUT_TYPES, RUN_STATUSES, STREAM_STATUSES, TRIGGER_TYPES, type InputType, type RunStatus, type StreamInput, type StreamRun, type StreamStatus, type StreamValidation, type TriggerType } from "../../services/types";
 import { ago, fmtDate, fmtInZone, num } from "../../services/format";
-import { Badge, BusyButton, Crumbs, ErrorBox, StaleNotice, FieldError, Kv, Loading, NoRows, Pager, Select, useFocusFallback, useHandOn, useLoad, usePoll, useTitle, useUrlState, LoadFailed } from "../../components/ui";
+import { Badge, BusyButton, Crumbs, ErrorBox, StaleNotice, FieldError, Kv, Loading, NoRows, Pager, RunLink, Select, useFocusFallback, useHandOn, useLoad, usePoll, useTitle, useUrlState, LoadFailed } from "../../components/ui";
 import { FileOptions, pickableFiles } from "../../components/FileOptions";
 import { allDataSources, allRuleSets, allStreams, forgetName, namesOf } from "../../services/lookup";
 import { emptyStep, localStepProblems, renumber, toRequest, toStreamInput, type EditorStep, type EditorStream } from "../../services/streams";
@@ -167,7 +167,7 @@ export function StreamDetailPage() {
                   <tr key={`${o.occurrenceAt}-${i}`}>
                     <td title={fmtDate(o.occurrenceAt)}>{fmtInZone(o.occurrenceAt, zone)}{o.late ? " (late)" : ""}</td>
                     <td><Badge value={o.status} /></td>
-                    <td>{o.runId ? <Link to={`/runs/${o.runId}`}>#{o.runId}</Link> : "—"}</td>
+                    <td>{o.runId ? <RunLink id={o.runId} /> : "—"}</td>
                     <td className="small">{o.detail ?? ""}</td>
                   </tr>
                 ))}
@@ -205,7 +205,7 @@ export function StreamDetailPage() {
           <tbody>
             {runs.data.items.map((r) => (
               <tr key={r.id} data-run={r.id}>
-                <td><Link to={`/runs/${r.id}`}>#{r.id}</Link></td>
+                <td><RunLink id={r.id} status={r.status} /></td>
                 <td><Badge value={r.status} /></td>
                 <td>{r.triggerType ? <Badge value={r.triggerType} /> : "—"}</td>
                 <td>{r.metrics ? `${r.metrics.completedSteps} / ${r.metrics.totalSteps}` : "—"}</td>
@@ -227,7 +227,7 @@ function LatestRun({ r }: { r: StreamRun }) {
   const when = r.completedAt ?? r.startedAt ?? r.createdAt;
   return (
     <>
-      <Link to={`/runs/${r.id}`}>#{r.id}</Link> <Badge value={r.status} />{" "}
+      <RunLink id={r.id} status={r.status} /> <Badge value={r.status} />{" "}
       <span className="muted small" title={fmtDate(when)}>{ago(when)}{r.metrics?.exceptionCount ? ` · ${num(r.metrics.exceptionCount)} exceptions` : ""}</span>
     </>
   );
