@@ -111,7 +111,7 @@ _STREAMS_ERROR_TEXT = {
     401: "Missing or unknown API key (UNAUTHORIZED)",
     404: "Unknown id (NOT_FOUND); the message names the kind and the id",
     409: "The current state forbids the action (CONFLICT); the message says which",
-    413: "Body over the limit (PAYLOAD_TOO_LARGE)",
+    413: "Body over the limit (PAYLOAD_TOO_LARGE): over 10 MB, any request is refused before the route",
     429: "Rate limit exceeded (RATE_LIMITED); see Retry-After",
     500: "Unexpected failure (INTERNAL_ERROR) with requestId, also in the X-Request-Id header and the logs",
     503: "A dependency is unavailable (SERVICE_UNAVAILABLE); see Retry-After",
@@ -187,6 +187,8 @@ def _registry_operation(op, schemas: dict) -> dict:
     responses: dict[str, Any] = {str(op.status): success}
     # a malformed request or a query parameter the route does not take (400); a dependency outage (503)
     statuses = set(op.errors) | {400, 503}
+    if op.body is not None or op.raw_request is not None:   # refused before the route (core.BODY_TOO_LARGE)
+        statuses.add(413)
     if not op.public:
         statuses |= {401, 429, 500}
     else:

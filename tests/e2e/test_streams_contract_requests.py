@@ -209,3 +209,21 @@ def test_a_rule_sets_texts_and_lists_are_bounded_like_every_other(api, base):
     r = api.s.post(base + "/rule-sets", json=body, timeout=30)
     assert r.status_code == 201, r.text
     assert api.s.delete(f"{base}/rule-sets/{r.json()['data']['id']}", timeout=30).status_code == 200
+
+
+def test_a_body_over_10_mb_is_413_and_documented_where_a_body_is_taken(api, base):
+    """platform §1: 413 PAYLOAD_TOO_LARGE. Past API Gateway's 10 MB any request is refused before its route, in
+    the error shape (pointing to the upload session, where files of any size go); the OpenAPI document lists 413
+    on every operation that takes a body (only the direct upload listed it), and on none that takes none."""
+    big = b'{"name": "' + b"a" * (10 * 1024 * 1024 + 1) + b'"}'
+    for path in ("/streams", "/rule-sets"):
+        body = _error(api.s.post(base + path, data=big, headers={"Content-Type": "application/json"}, timeout=60),
+                      413, "PAYLOAD_TOO_LARGE")
+        assert "10 MB" in body["message"] and "/files/uploads" in body["message"], body
+    doc = api.s.get(base + "/openapi.json", timeout=30).json()
+    with_body = {(m, p) for p, ops in doc["paths"].items() for m, op in ops.items() if "requestBody" in op}
+    assert {("post", "/api/v1/streams"), ("put", "/api/v1/streams/{id}"), ("post", "/api/v1/streams/{id}/runs"),
+            ("patch", "/api/v1/exceptions/{id}")} <= with_body
+    missing = sorted(f"{m.upper()} {p}" for m, p in with_body if "413" not in doc["paths"][p][m]["responses"])
+    assert missing == [], missing
+    assert "413" not in doc["paths"]["/api/v1/streams/{id}"]["get"]["responses"]
