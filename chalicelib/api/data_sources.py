@@ -50,10 +50,19 @@ class DataSourceOut(StreamsOut):
         return ordered_keys(v, ("connection", "schema", "table", "query"))
 
 
+class DataSourceColumnOut(StreamsOut):
+    name: str
+    type: str = Field(description="The type this column of a snapshot reads as, in the words of a file's columns "
+                                  "(detected from the values: BIGINT, DECIMAL(18,2), DATE, TIMESTAMP WITH TIME ZONE, "
+                                  "BOOLEAN, VARCHAR, ...; plain DECIMAL when the values decide precision and scale)",
+                      examples=["DECIMAL(18,2)"])
+    source_type: str = Field(description="The source's own type name, as declared", examples=["NUMERIC(12,2)"])
+
+
 class DataSourceTestOut(StreamsOut):
     ok: bool
     row_estimate: Optional[int] = None
-    columns: list[dict[str, str]] = Field(default_factory=list)
+    columns: list[DataSourceColumnOut] = Field(default_factory=list)
     error_message: Optional[str] = None
 
 

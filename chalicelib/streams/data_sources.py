@@ -414,17 +414,14 @@ def _test_postgres(config: dict) -> dict:
             inner = select_sql(config)
             cur = conn.execute(sql.SQL("SELECT * FROM ({}) AS q LIMIT 0").format(inner))
             described = list(cur.description or [])
-            # types the driver does not know (enums, domains, extensions' types, void) are named by the server,
-            # never shown as their OID number
-            unknown = sorted({d.type_code for d in described if conn.adapters.types.get(d.type_code) is None})
-            names = dict(conn.execute("SELECT oid::bigint, format_type(oid, NULL) FROM pg_catalog.pg_type"
-                                      " WHERE oid = ANY(%s::oid[])", (unknown,)).fetchall()) if unknown else {}
-            columns = []
-            for d in described:
-                info = conn.adapters.types.get(d.type_code)
-                name = names.get(d.type_code, str(d.type_code)) if info is None else (
-                    f"{info.name}[]" if d.type_code == info.array_oid else info.name)   # text[] is not text
-                columns.append({"name": d.name, "type": name.upper()})
+            # the server names every column's type as declared (numeric(12,2), text[], an enum's name): never INT4
+            # nor an OID number
+            declared = [r[0] for r in conn.execute(
+                "SELECT format_type(t.oid, t.mod) FROM unnest(%s::oid[], %s::int[]) WITH ORDINALITY AS t(oid, mod, i)"
+                " ORDER BY t.i", ([d.type_code for d in described],
+                                  [cur.pgresult.fmod(i) for i in range(len(described))])).fetchall()]
+            columns = [{"name": d.name, "type": _pg_snapshot_type(conn.adapters.types.get(d.type_code), d),
+                        "sourceType": source_type.upper()} for d, source_type in zip(described, declared)]
             problem = column_problem([c["name"] for c in columns], config)
             if problem:   # a snapshot of it would fail the step: the test says so now
                 return {"ok": False, "rowEstimate": None, "columns": columns, "errorMessage": problem}
@@ -444,6 +441,32 @@ def _test_postgres(config: dict) -> dict:
         return {"ok": False, "rowEstimate": None, "columns": [], "errorMessage": _scrub(msg)}
 
 
+# A test's column `type` is the type the column of a snapshot reads as: a snapshot is a CSV file whose types the
+# engine detects from its values, as for every file (chalicelib.matching.inputs): whole numbers BIGINT, decimals
+# DECIMAL(p,s) (p at least 18), DATE, TIMESTAMP, TIMESTAMP WITH TIME ZONE, TIME, BOOLEAN, the rest VARCHAR (text,
+# uuid, json, arrays, collections). Plain DECIMAL: a decimal whose precision and scale its values decide (a
+# numeric without a declared scale, a float). `sourceType` is the source's own type name.
+_PG_SNAPSHOT_TYPES = {"int2": "BIGINT", "int4": "BIGINT", "int8": "BIGINT", "oid": "BIGINT", "numeric": "DECIMAL",
+                      "float4": "DECIMAL", "float8": "DECIMAL", "bool": "BOOLEAN", "date": "DATE",
+                      "timestamp": "TIMESTAMP", "timestamptz": "TIMESTAMP WITH TIME ZONE", "time": "TIME"}
+_CQL_SNAPSHOT_TYPES = {"int": "BIGINT", "bigint": "BIGINT", "smallint": "BIGINT", "tinyint": "BIGINT",
+                       "counter": "BIGINT", "varint": "DECIMAL", "decimal": "DECIMAL", "float": "DECIMAL",
+                       "double": "DECIMAL", "boolean": "BOOLEAN", "date": "DATE",
+                       "timestamp": "TIMESTAMP WITH TIME ZONE", "time": "TIME"}
+
+
+def _pg_snapshot_type(info, column) -> str:
+    """The snapshot type of a PostgreSQL result column (psycopg's type info, None for a type it does not know)."""
+    if info is None or column.type_code != info.oid:   # an array, or an enum, domain or extension's type
+        return "VARCHAR"
+    if info.name == "numeric" and column.precision is not None and column.precision <= 38:
+        scale = column.scale or 0   # COPY writes every declared decimal place: the values are that wide at most
+        if scale == 0:
+            return "BIGINT" if column.precision <= 18 else "DECIMAL(38,0)"
+        return f"DECIMAL({max(18, column.precision)},{scale})"
+    return _PG_SNAPSHOT_TYPES.get(info.name, "VARCHAR")
+
+
 def _scrub(message: str) -> str:
     """Connection errors may echo the URL: never show a password."""
     return re.sub(r"(://[^:/@\s]+:)[^@\s]+@", r"\1***@", message)[:500]
@@ -456,7 +479,8 @@ def _test_cdc(config: dict) -> dict:
     if table is None:
         return {"ok": False, "rowEstimate": None, "columns": [],
                 "errorMessage": f"'{config['table']}' is not in the CDC catalog"}
-    columns = [{"name": name, "type": col.type.upper()} for name, col in table.columns.items()]
+    columns = [{"name": name, "type": _CQL_SNAPSHOT_TYPES.get(col.type.strip().lower(), "VARCHAR"),
+                "sourceType": col.type.upper()} for name, col in table.columns.items()]
     estimate = _cdc_row_estimate(config["table"])
     try:
         from chalicelib.cassandra.session import get_session

@@ -19,10 +19,10 @@ def _source(api, query: str) -> int:
                                             "config": {"query": query}}), 201)["id"]
 
 
-def _stream_over(api, source_id: int, target_id: int) -> int:
-    rs = _data(api.post("/rule-sets", {"name": "by id", "sourceKey": "id", "targetKey": "id", "passes": [
-        {"name": "id", "cardinality": "ONE_TO_ONE",
-         "conditions": [{"source": "id", "target": "id", "operator": "EQUALS"}]}]}), 201)["id"]
+def _stream_over(api, source_id: int, target_id: int, key: str = "id") -> int:
+    rs = _data(api.post("/rule-sets", {"name": f"by {key}", "sourceKey": key, "targetKey": key, "passes": [
+        {"name": key, "cardinality": "ONE_TO_ONE",
+         "conditions": [{"source": key, "target": key, "operator": "EQUALS"}]}]}), 201)["id"]
     return _data(api.post("/streams", {
         "name": f"snapshots {uuid.uuid4().hex[:6]}", "triggerType": "MANUAL",
         "steps": [{"stepOrder": 1, "name": "source vs target", "ruleSetId": rs,
@@ -97,3 +97,53 @@ def test_a_cancel_stops_a_snapshot_query_that_has_not_sent_a_row_yet(api, stack)
     # the canceled snapshot registered nothing (the other side's, taken at the start, stays listed)
     arts = {a["artifactType"] for a in _data(api.get(f"/step-runs/{step['id']}/artifacts"))}
     assert arts <= {"SNAPSHOT_TARGET"}, arts
+
+
+def _snapshot_columns(api, source_id: int, key: str) -> list[dict]:
+    """The columns (name, type) of the SNAPSHOT_SOURCE file a run of the source takes."""
+    run = wait_run(api, _run(api, _stream_over(api, source_id, source_id, key)))
+    assert run["status"] == "COMPLETED", run
+    (step,) = steps_of(api, run["id"])
+    arts = {a["artifactType"]: a for a in _data(api.get(f"/step-runs/{step['id']}/artifacts"))}
+    return _data(api.get(f"/files/{arts['SNAPSHOT_SOURCE']['fileId']}"))["columns"]
+
+
+def _reads_as(tested: str, snapshot: str) -> bool:
+    """A test's plain DECIMAL is a decimal whose values decide its precision and scale (whole values: BIGINT)."""
+    return tested == snapshot or (tested == "DECIMAL" and (snapshot.startswith("DECIMAL(") or snapshot == "BIGINT"))
+
+
+def test_a_sources_test_types_its_columns_as_its_snapshot_reads_them(api):
+    """platform §4: test → {ok, rowEstimate, columns, errorMessage}, the columns a step would get; §2: a file's
+    columns read {"name": "amount", "type": "DECIMAL(18,2)"}. The test said INT4, NUMERIC (its precision lost),
+    TEXT — the server's internal names — while the snapshot of the same source, a file, read BIGINT,
+    DECIMAL(18,2), VARCHAR. Each column now has the snapshot's type, and the source's own as `sourceType`."""
+    source = _source(api, "SELECT g AS id, (g * 10.25)::numeric(12,2) AS amount, DATE '2026-02-20' + g AS order_date,"
+                          " TIMESTAMPTZ '2026-02-20 10:00:00+00' + g * interval '1 hour' AS paid_at,"
+                          " g % 2 = 0 AS settled, 'C-' || g AS customer, md5(g::text)::uuid AS ref,"
+                          " (g * 1.5)::float8 AS weight, TIME '10:00' AS cutoff FROM generate_series(1, 5) AS g")
+    tested = _data(api.post(f"/data-sources/{source}/test"))
+    assert tested["ok"] is True, tested
+    assert [(c["name"], c["type"], c["sourceType"]) for c in tested["columns"]] == [
+        ("id", "BIGINT", "INTEGER"), ("amount", "DECIMAL(18,2)", "NUMERIC(12,2)"), ("order_date", "DATE", "DATE"),
+        ("paid_at", "TIMESTAMP WITH TIME ZONE", "TIMESTAMP WITH TIME ZONE"), ("settled", "BOOLEAN", "BOOLEAN"),
+        ("customer", "VARCHAR", "TEXT"), ("ref", "VARCHAR", "UUID"), ("weight", "DECIMAL", "DOUBLE PRECISION"),
+        ("cutoff", "TIME", "TIME WITHOUT TIME ZONE")], tested
+    snapshot = _snapshot_columns(api, source, "id")
+    assert [c["name"] for c in snapshot] == [c["name"] for c in tested["columns"]]
+    assert all(_reads_as(t["type"], f["type"]) for t, f in zip(tested["columns"], snapshot)), (tested, snapshot)
+
+
+def test_a_cdc_tables_test_types_its_columns_as_its_snapshot_reads_them(api, demo):
+    """The same for a CDC table: the test said the catalog's Cassandra names (UUID, SET<TEXT>, TIMESTAMP) where its
+    snapshot reads VARCHAR, VARCHAR, TIMESTAMP WITH TIME ZONE; they are `sourceType` now."""
+    source = _data(api.post("/data-sources", {"name": f"cdc {uuid.uuid4().hex[:6]}", "type": "CDC_TABLE",
+                                              "config": {"table": "products"}}), 201)["id"]
+    tested = _data(api.post(f"/data-sources/{source}/test"))
+    assert tested["ok"] is True, tested
+    by_name = {c["name"]: (c["type"], c["sourceType"]) for c in tested["columns"]}
+    assert by_name["product_id"] == ("VARCHAR", "UUID") and by_name["categories"] == ("VARCHAR", "SET<TEXT>"), tested
+    assert by_name["updated_at"] == ("TIMESTAMP WITH TIME ZONE", "TIMESTAMP"), tested
+    snapshot = _snapshot_columns(api, source, "product_id")
+    assert [c["name"] for c in snapshot] == [c["name"] for c in tested["columns"]]
+    assert all(_reads_as(t["type"], f["type"]) for t, f in zip(tested["columns"], snapshot)), (tested, snapshot)

@@ -896,6 +896,23 @@ export interface components {
              */
             threshold?: number | null;
         };
+        /** DataSourceColumnOut */
+        DataSourceColumnOut: {
+            /** Name */
+            name: string;
+            /**
+             * Sourcetype
+             * @description The source's own type name, as declared
+             * @example NUMERIC(12,2)
+             */
+            sourceType: string;
+            /**
+             * Type
+             * @description The type this column of a snapshot reads as, in the words of a file's columns (detected from the values: BIGINT, DECIMAL(18,2), DATE, TIMESTAMP WITH TIME ZONE, BOOLEAN, VARCHAR, ...; plain DECIMAL when the values decide precision and scale)
+             * @example DECIMAL(18,2)
+             */
+            type: string;
+        };
         /** DataSourceIn */
         DataSourceIn: {
             /**
@@ -961,9 +978,7 @@ export interface components {
         /** DataSourceTestOut */
         DataSourceTestOut: {
             /** Columns */
-            columns: {
-                [key: string]: string;
-            }[];
+            columns: components["schemas"]["DataSourceColumnOut"][];
             /**
              * Errormessage
              * @default null
@@ -2966,6 +2981,15 @@ export interface operations {
                     "application/json": components["schemas"]["StreamsErrorBody"];
                 };
             };
+            /** @description Body over the limit (PAYLOAD_TOO_LARGE): over 10 MB, any request is refused before the route */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
             /** @description Rate limit exceeded (RATE_LIMITED); see Retry-After */
             429: {
                 headers: {
@@ -3142,6 +3166,15 @@ export interface operations {
             };
             /** @description The current state forbids the action (CONFLICT); the message says which */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
+            /** @description Body over the limit (PAYLOAD_TOO_LARGE): over 10 MB, any request is refused before the route */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3590,6 +3623,15 @@ export interface operations {
                     "application/json": components["schemas"]["StreamsErrorBody"];
                 };
             };
+            /** @description Body over the limit (PAYLOAD_TOO_LARGE): over 10 MB, any request is refused before the route */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
             /** @description Rate limit exceeded (RATE_LIMITED); see Retry-After */
             429: {
                 headers: {
@@ -3846,7 +3888,7 @@ export interface operations {
                     "application/json": components["schemas"]["StreamsErrorBody"];
                 };
             };
-            /** @description Body over the limit (PAYLOAD_TOO_LARGE) */
+            /** @description Body over the limit (PAYLOAD_TOO_LARGE): over 10 MB, any request is refused before the route */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -4306,6 +4348,15 @@ export interface operations {
             };
             /** @description Missing or unknown API key (UNAUTHORIZED) */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
+            /** @description Body over the limit (PAYLOAD_TOO_LARGE): over 10 MB, any request is refused before the route */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4779,6 +4830,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description Error */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
@@ -4864,6 +4924,15 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
+            /** @description Error */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
             /** @description Switched off, or a dependency is unavailable */
@@ -4998,6 +5067,15 @@ export interface operations {
             };
             /** @description Missing or unknown API key (UNAUTHORIZED) */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
+            /** @description Body over the limit (PAYLOAD_TOO_LARGE): over 10 MB, any request is refused before the route */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5617,6 +5695,15 @@ export interface operations {
                     "application/json": components["schemas"]["StreamsErrorBody"];
                 };
             };
+            /** @description Body over the limit (PAYLOAD_TOO_LARGE): over 10 MB, any request is refused before the route */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
             /** @description Rate limit exceeded (RATE_LIMITED); see Retry-After */
             429: {
                 headers: {
@@ -5796,6 +5883,15 @@ export interface operations {
             };
             /** @description The current state forbids the action (CONFLICT); the message says which */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
+            /** @description Body over the limit (PAYLOAD_TOO_LARGE): over 10 MB, any request is refused before the route */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6410,6 +6506,15 @@ export interface operations {
                     "application/json": components["schemas"]["StreamsErrorBody"];
                 };
             };
+            /** @description Body over the limit (PAYLOAD_TOO_LARGE): over 10 MB, any request is refused before the route */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
             /** @description Rate limit exceeded (RATE_LIMITED); see Retry-After */
             429: {
                 headers: {
@@ -6586,6 +6691,15 @@ export interface operations {
             };
             /** @description The current state forbids the action (CONFLICT); the message says which */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
+            /** @description Body over the limit (PAYLOAD_TOO_LARGE): over 10 MB, any request is refused before the route */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7060,6 +7174,15 @@ export interface operations {
             };
             /** @description The current state forbids the action (CONFLICT); the message says which */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
+            /** @description Body over the limit (PAYLOAD_TOO_LARGE): over 10 MB, any request is refused before the route */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };

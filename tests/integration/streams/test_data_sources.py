@@ -223,6 +223,9 @@ def test_columns_of_types_the_driver_does_not_know_are_named(api, db, uid):
                  " ARRAY['a']::text[] AS tags"}}).json()["data"]
     got = api.post(f"/data-sources/{ds['id']}/test").json()["data"]
     assert got["ok"] is True, got
-    assert got["columns"] == [{"name": "mood", "type": f"MOOD_{uid}".upper()}, {"name": "slept", "type": "VOID"},
-                              {"name": "n", "type": "INT4"}, {"name": "t", "type": "TEXT"},
-                              {"name": "tags", "type": "TEXT[]"}], got   # an array is not its element type
+    # `type` is what a snapshot's column reads as (text for all but the number), `sourceType` the server's name
+    assert got["columns"] == [{"name": "mood", "type": "VARCHAR", "sourceType": f"MOOD_{uid}".upper()},
+                              {"name": "slept", "type": "VARCHAR", "sourceType": "VOID"},
+                              {"name": "n", "type": "BIGINT", "sourceType": "INTEGER"},
+                              {"name": "t", "type": "VARCHAR", "sourceType": "TEXT"},
+                              {"name": "tags", "type": "VARCHAR", "sourceType": "TEXT[]"}], got   # not its element type
