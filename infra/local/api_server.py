@@ -7,7 +7,9 @@ What it changes from `chalice local` (local only; not part of the deployed packa
   reaches the app's catch-all and is answered 404 in the contract's shape;
 - what the HTTP layer refuses before any route runs (TRACE and other unknown methods, request lines
   over 8 KB, headers too large, malformed requests, bodies over 10 MB, a bad Content-Length) is
-  answered in the contract's shape (JSON), never with http.server's HTML pages.
+  answered in the contract's shape (JSON), never with http.server's HTML pages;
+- a `Transfer-Encoding: chunked` request body is read, as API Gateway reads it (`chalice local` took
+  such a request for one without a body and left its chunks on the connection).
 """
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ import argparse
 import json
 import logging
 import os
+import re
 import sys
 from http.server import BaseHTTPRequestHandler
 from typing import Any
@@ -26,6 +29,7 @@ from chalice.local import ChaliceRequestHandler, LocalGateway, MatchResult, Rout
 PROXY_PATH = "/{proxy+}"
 MAX_REQUEST_LINE = 8192           # API Gateway rejects longer URLs too
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
+_CHUNK_SIZE = re.compile(rb"([0-9A-Fa-f]{1,8})[ \t]*(?:;[^\r\n]*)?\r?\n")  # size, extensions ignored
 
 
 class GreedyRouteMatcher(RouteMatcher):
@@ -117,6 +121,13 @@ class ContractRequestHandler(ChaliceRequestHandler):
             self.wfile.write(body)
 
     def _parse_payload(self):
+        codings = [c.strip().lower() for c in self.headers.get("transfer-encoding", "").split(",") if c.strip()]
+        if codings:
+            # a body of unknown length (requests with a generator, fetch with a stream): API Gateway reads it.
+            # Chunked must be the only coding and the only framing, else the body's end is unknown (RFC 9112 6.1)
+            if codings != ["chunked"] or "content-length" in self.headers:
+                raise _Refused(400)
+            return dict(self.headers), self._read_chunked()
         raw_length = self.headers.get("content-length", "0")
         try:
             length = int(raw_length)
@@ -128,6 +139,29 @@ class ContractRequestHandler(ChaliceRequestHandler):
             raise _Refused(413)
         body = self.rfile.read(length) if length > 0 else None
         return dict(self.headers), body
+
+    def _read_chunked(self) -> bytes | None:
+        """The chunks to their end (trailer lines included), so a kept-alive connection stays in step."""
+        body = bytearray()
+        while True:
+            line = self.rfile.readline(1024)
+            size = _CHUNK_SIZE.fullmatch(line)
+            if size is None:
+                raise _Refused(400)
+            n = int(size.group(1), 16)
+            if n == 0:
+                break
+            if len(body) + n > MAX_BODY_BYTES:
+                raise _Refused(413)
+            chunk = self.rfile.read(n)
+            if len(chunk) != n or self.rfile.readline(3) not in (b"\r\n", b"\n"):
+                raise _Refused(400)
+            body += chunk
+        for _ in range(100):  # the trailer section ends with an empty line
+            line = self.rfile.readline(8193)
+            if line in (b"\r\n", b"\n", b""):
+                return bytes(body) or None
+        raise _Refused(431)
 
     def _generic_handle(self) -> None:
         try:
