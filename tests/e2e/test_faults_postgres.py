@@ -272,3 +272,92 @@ def test_cassandra_killed_mid_job_the_job_completes_with_the_same_result(stack, 
     assert _mismatch_set(api, job_id) == baseline["mismatches"]
     for key in ("cassandra_row_count", "postgres_row_count", "mismatch_count", "drift_percentage"):
         assert job[key] == baseline["job"][key], key
+
+
+# ---------------------------------------------------------------------------------------- messages delivered twice
+
+
+class _Queues:
+    """The stack's queues (LocalStack's SQS), to deliver messages again as SQS may, and to see them drained."""
+
+    def __init__(self, stack):
+        import boto3
+
+        env = stack["env"]
+        self.prefix = env.get("QUEUE_PREFIX", "")
+        self.sqs = boto3.client("sqs", region_name=env.get("AWS_REGION", "us-east-1"),
+                                endpoint_url=env["AWS_ENDPOINT_URL"],
+                                aws_access_key_id=env.get("AWS_ACCESS_KEY_ID", "test"),
+                                aws_secret_access_key=env.get("AWS_SECRET_ACCESS_KEY", "test"))
+        self.urls: dict[str, str] = {}
+
+    def url(self, queue: str) -> str:
+        if queue not in self.urls:
+            self.urls[queue] = self.sqs.get_queue_url(QueueName=self.prefix + queue)["QueueUrl"]
+        return self.urls[queue]
+
+    def send(self, queue: str, bodies: list[dict]) -> None:
+        import json
+
+        for i in range(0, len(bodies), 10):
+            resp = self.sqs.send_message_batch(QueueUrl=self.url(queue), Entries=[
+                {"Id": str(n), "MessageBody": json.dumps(b)} for n, b in enumerate(bodies[i:i + 10])])
+            assert not resp.get("Failed"), resp["Failed"]
+
+    def empty(self, *queues: str) -> bool:
+        """No message waiting, in flight or delayed on any of `queues`."""
+        for q in queues:
+            attrs = self.sqs.get_queue_attributes(QueueUrl=self.url(q), AttributeNames=[
+                "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",
+                "ApproximateNumberOfMessagesDelayed"])["Attributes"]
+            if any(int(v) for v in attrs.values()):
+                return False
+        return True
+
+
+def test_every_message_of_a_job_delivered_twice_changes_nothing(stack, api, baseline):
+    """SQS delivers at least once: the job's wake-up, every segment's and the finalisation's arrive
+    again (here three times in all), side by side on the runner's worker threads, while the job runs and
+    after it finished. The job completes once, with the undisturbed result: no second plan, no segment
+    scanned twice, no mismatch recorded twice."""
+    queues = _Queues(stack)
+    send = queues.send
+    job_id = _trigger(api)
+    job_msg = {"kind": "job", "job_id": job_id}
+    finalize_msg = {"kind": "finalize", "job_id": job_id}
+    send("recon-jobs", [job_msg, job_msg])
+    row = _wait(lambda: (r := _job_row(stack, job_id)) and r["segment_count"] and r, 60, "the job to be planned",
+                step=0.02)
+    segments = [{"kind": "segment", "job_id": job_id, "segment_no": n} for n in range(row["segment_count"])]
+    send("recon-segments", segments + segments + [finalize_msg, finalize_msg])
+    send("recon-jobs", [job_msg])
+    job = _wait_job(api, job_id)
+    send("recon-segments", segments + [finalize_msg, finalize_msg])
+    send("recon-jobs", [job_msg, job_msg])
+
+    assert job["status"] == "COMPLETED", job
+    assert _mismatch_set(api, job_id) == baseline["mismatches"]
+    for key in ("cassandra_row_count", "postgres_row_count", "mismatch_count", "drift_percentage", "mismatches_summary"):
+        assert job[key] == baseline["job"][key], key
+
+    def settled():
+        # the late duplicates are handled (the queues drained of them) and changed nothing
+        with _db(stack) as conn:
+            busy = conn.execute("SELECT count(*) FROM recon.jobs WHERE status = 'RUNNING'").fetchone()[0]
+        return busy == 0 and queues.empty("recon-jobs", "recon-segments")
+
+    _wait(settled, 120, "the duplicated messages to be handled", step=0.5)
+    with _db(stack) as conn:
+        segs = conn.execute("SELECT segment_no, status, attempts FROM recon.segments WHERE job_id = %s"
+                            " ORDER BY segment_no", (job_id,)).fetchall()
+        rows = conn.execute("SELECT count(*), count(DISTINCT (primary_key_value, mismatch_type))"
+                            " FROM recon.mismatches WHERE job_id = %s", (job_id,)).fetchone()
+        final = conn.execute("SELECT status, completed_at, segments_done, segment_count, mismatch_count"
+                             " FROM recon.jobs WHERE job_id = %s", (job_id,)).fetchone()
+    assert [s[0] for s in segs] == list(range(row["segment_count"])), "planned more than once"
+    assert all(s[1] == "DONE" and s[2] == 1 for s in segs), f"a segment was scanned again: {segs}"
+    assert rows == (baseline["job"]["mismatch_count"],) * 2, "a mismatch was recorded twice"
+    assert final[0] == "COMPLETED" and final[2] == final[3] == row["segment_count"], final
+    assert final[4] == baseline["job"]["mismatch_count"], "the job was finalised again"
+    assert api.get(f"/reconciliation/jobs/{job_id}").json() == job, "the job changed after it completed"
+
