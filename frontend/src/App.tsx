@@ -1,5 +1,5 @@
 import type React from "react";
-import { lazy, Suspense, useEffect, useState, type FormEvent } from "react";
+import { lazy, Suspense, useEffect, useRef, useState, type FormEvent } from "react";
 import { BrowserRouter, Navigate, NavLink, Route, Routes, useLocation, useNavigate, useParams } from "react-router-dom";
 import { auth, setUnauthorizedHandler } from "./services/api";
 import { BusyButton, Loading, useTitle } from "./components/ui";
@@ -85,13 +85,29 @@ function Shell() {
       nav("/login", { replace: true, state: { from: loc.pathname + loc.search } });
     });
   }, [nav, loc]);
+  // a narrow window (a phone): the menu is a button that opens the navigation, closed again by a link
+  // chosen, Escape (the focus back on the button) or the button
+  const [menuOpen, setMenuOpen] = useState(false);
+  const menuButton = useRef<HTMLButtonElement>(null);
+  useEffect(() => setMenuOpen(false), [loc.pathname, loc.search]);
   return (
     <div className="shell">
       {/* the first stop of the tab order: past the eleven links of the menu, to the page itself */}
       <a className="skip-link" href="#main" onClick={(e) => { e.preventDefault(); document.getElementById("main")?.focus(); }}>Skip to the page</a>
-      <header className="topbar">
+      <header
+        className="topbar"
+        onKeyDown={(e) => {
+          if (e.key === "Escape" && menuOpen) {
+            setMenuOpen(false);
+            menuButton.current?.focus();
+          }
+        }}
+      >
         <span className="brand">recon</span>
-        <nav aria-label="main">
+        <button type="button" className="menu-button" ref={menuButton} aria-expanded={menuOpen} aria-controls="main-menu" onClick={() => setMenuOpen((o) => !o)}>
+          <span aria-hidden="true">☰ </span>Menu
+        </button>
+        <nav aria-label="main" id="main-menu" className={menuOpen ? "open" : undefined}>
           <span className="group">CDC</span>
           <NavLink to="/" end>Overview</NavLink>
           <NavLink to="/cdc/jobs">Jobs</NavLink>

@@ -43,6 +43,40 @@ test("in a window 360 px wide no page scrolls sideways, the menu covers nothing,
   expect(found, found.join("\n")).toEqual([]);
 });
 
+// A phone: the menu is one line (a Menu button), not 170 px of links above every page; it opens, is used and
+// closes from the keyboard, and a wide window shows the links without the button
+test("in a window 360 px wide the menu is a button that opens the navigation, from the keyboard too", async ({ page }) => {
+  await page.setViewportSize({ width: 360, height: 800 });
+  await signIn(page, "/streams");
+  const bar = page.getByRole("banner");
+  const height = async () => (await bar.boundingBox())!.height;
+  expect(await height()).toBeLessThanOrEqual(60);
+  const menu = page.getByRole("button", { name: "Menu" });
+  const files = page.getByRole("navigation", { name: "main" }).getByRole("link", { name: "Files" });
+  await expect(menu).toHaveAttribute("aria-expanded", "false");
+  await expect(files).toBeHidden();
+  await menu.focus();
+  await page.keyboard.press("Enter");
+  await expect(menu).toHaveAttribute("aria-expanded", "true");
+  await expect(files).toBeVisible();
+  await page.keyboard.press("Tab"); // from the button into the menu
+  await expect(page.getByRole("link", { name: "Overview" })).toBeFocused();
+  await page.keyboard.press("Escape"); // closed, the focus back on the button
+  await expect(menu).toHaveAttribute("aria-expanded", "false");
+  await expect(menu).toBeFocused();
+  await expect(files).toBeHidden();
+  await page.keyboard.press("Enter");
+  await files.focus();
+  await page.keyboard.press("Enter"); // a link chosen: its page, the menu closed
+  await expect(page).toHaveURL(/\/files$/);
+  await expect(page.locator("main h1")).toHaveText("Files");
+  await expect(menu).toHaveAttribute("aria-expanded", "false");
+  expect(await height()).toBeLessThanOrEqual(60);
+  await page.setViewportSize({ width: 1400, height: 900 });
+  await expect(menu).toBeHidden();
+  await expect(files).toBeVisible();
+});
+
 /** axe-core's WCAG 2 A and AA violations on the page, one line each. */
 async function violations(page: Page, p: string) {
   const r = await new AxeBuilder({ page }).withTags(["wcag2a", "wcag2aa"]).analyze();
