@@ -468,6 +468,7 @@ def paginated(items: Sequence[Any], total_items: int, query: StreamsPageQuery) -
 # ----------------------------------------------------------------------------------------- parsing
 
 _NUL = "\x00"
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")   # json.loads leaves "\\ud800" (a half of a pair) alone
 
 
 def _nul_problems(value: Any, loc: tuple, out: list[Problem], depth: int = 0) -> None:
@@ -477,11 +478,18 @@ def _nul_problems(value: Any, loc: tuple, out: list[Problem], depth: int = 0) ->
     if isinstance(value, str):
         if _NUL in value:
             out.append(Problem(field_path(loc) or "body", "INVALID_VALUE", "must not contain NUL (\\u0000) characters"))
+        lone = _LONE_SURROGATE.search(value)
+        if lone:   # valid JSON syntax, but no character: UTF-8 (and PostgreSQL) cannot hold it
+            out.append(Problem(field_path(loc) or "body", "INVALID_VALUE",
+                               f"must not contain an unpaired surrogate (\\u{ord(lone.group()):04x}): it is no character"))
     elif isinstance(value, dict):
         for k, v in value.items():
             if isinstance(k, str) and _NUL in k:
                 out.append(Problem(field_path(loc + (k.replace(_NUL, "\\u0000"),)), "INVALID_VALUE",
                                    "field names must not contain NUL (\\u0000) characters"))
+            elif isinstance(k, str) and _LONE_SURROGATE.search(k):
+                out.append(Problem(field_path(loc + (k.encode("utf-8", "backslashreplace").decode(),)),
+                                   "INVALID_VALUE", "field names must not contain unpaired surrogates"))
             else:
                 _nul_problems(v, loc + (k,), out, depth + 1)
     elif isinstance(value, list):
@@ -527,15 +535,34 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict:
     return out
 
 
+#: the most digits a JSON number may have (Python's int conversion limit; the model's parser refuses them too)
+MAX_JSON_NUMBER_DIGITS = 4300
+
+
+def _bounded_int(text: str) -> int:
+    if len(text) > MAX_JSON_NUMBER_DIGITS:
+        raise ValueError(f"number {text[:20]}... is out of range ({len(text.lstrip('-'))} digits)")
+    return int(text)
+
+
 def _loads(raw: bytes) -> Any:
-    return json.loads(raw, parse_float=_finite_float, parse_constant=_no_constant, object_pairs_hook=_unique_keys)
+    return json.loads(raw, parse_float=_finite_float, parse_int=_bounded_int, parse_constant=_no_constant,
+                      object_pairs_hook=_unique_keys)
+
+
+_BOM = b"\xef\xbb\xbf"
+
+
+def _without_bom(raw: bytes) -> bytes:
+    """RFC 8259 §8.1: a parser may ignore a UTF-8 byte order mark (Windows tools write one before the JSON)."""
+    return raw[len(_BOM):] if raw.startswith(_BOM) else raw
 
 
 def load_json_body(raw: bytes | str | None) -> Any:
     """The request body as JSON (object required), or RequestInvalid with field `body`."""
     if isinstance(raw, str):
         raw = raw.encode()
-    raw = raw or b""
+    raw = _without_bom(raw or b"")
     if not raw.strip():
         raise RequestInvalid([Problem("body", "REQUIRED", "is required (a JSON object)")])
     if not _depth_ok(raw):
@@ -666,7 +693,8 @@ def parse_body(model: type[BaseModel], raw: bytes | str | None) -> BaseModel:
     -> one RequestInvalid listing every problem."""
     if isinstance(raw, str):
         raw = raw.encode()
-    if not (raw or b"").strip() and body_optional(model):
+    raw = _without_bom(raw or b"")
+    if not raw.strip() and body_optional(model):
         raw = b"{}"   # no body means the defaults (POST /streams/{id}/runs)
     parsed = load_json_body(raw)
     problems: list[Problem] = []
@@ -677,6 +705,8 @@ def parse_body(model: type[BaseModel], raw: bytes | str | None) -> BaseModel:
         result = model.model_validate_json(raw, strict=True)
     except ValidationError as exc:
         found = problems_from(exc)
+        if problems:   # an unpaired surrogate stops the model's parser ("unexpected end of hex escape"): ours name it
+            found = [p for p in found if (p.field, p.code) != ("body", "MALFORMED_JSON")]
         seen = {p.field for p in found}
         found += [p for p in problems if p.field not in seen]
         beyond = getattr(model, "problems_beyond_shape", None)   # rules a model can check on a malformed body

@@ -227,3 +227,30 @@ def test_a_body_over_10_mb_is_413_and_documented_where_a_body_is_taken(api, base
     missing = sorted(f"{m.upper()} {p}" for m, p in with_body if "413" not in doc["paths"][p][m]["responses"])
     assert missing == [], missing
     assert "413" not in doc["paths"]["/api/v1/streams/{id}"]["get"]["responses"]
+
+
+def test_json_a_parser_may_read_is_read_or_refused_in_words(api, base):
+    """platform §1: malformed JSON is a 400 naming the problem. Three bodies were refused in the words of the
+    parser's internals: a UTF-8 byte order mark before the JSON (Windows tools write one; RFC 8259 §8.1 lets a
+    parser ignore it) read "expected value at line 1 column 1"; a number of 5,000 digits "Exceeds the limit (4300
+    digits) for integer string conversion ... use sys.set_int_max_str_digits()"; an unpaired surrogate escape
+    ("\\ud800", valid JSON syntax but no character) "unexpected end of hex escape"."""
+    json_ct = {"Content-Type": "application/json"}
+    rule_set = (b'{"name": "bom", "passes": [{"name": "p", "conditions": '
+                b'[{"source": "ref", "target": "ref", "operator": "EQUALS"}]}]}')
+    r = api.s.post(base + "/rule-sets", data=b"\xef\xbb\xbf" + rule_set, headers=json_ct, timeout=30)
+    assert r.status_code == 201, r.text
+    assert api.s.delete(f"{base}/rule-sets/{r.json()['data']['id']}", timeout=30).status_code == 200
+
+    body = _error(api.s.post(base + "/streams", data=b'{"name": 1' + b"0" * 5000 + b"}", headers=json_ct, timeout=30),
+                  400, "VALIDATION_ERROR")
+    assert body["errors"] == [{"field": "body", "code": "MALFORMED_JSON", "message":
+                               "is not valid JSON (number 10000000000000000000... is out of range (5001 digits))"}], body
+
+    body = _error(api.s.post(base + "/rule-sets", data=rule_set.replace(b'"bom"', b'"a\\ud800b"'), headers=json_ct,
+                             timeout=30), 400, "VALIDATION_ERROR")
+    assert body["errors"] == [{"field": "name", "code": "INVALID_VALUE",
+                               "message": "must not contain an unpaired surrogate (\\ud800): it is no character"}], body
+    body = _error(api.s.patch(base + "/exceptions/1", data=b'{"note": "\\udc00"}', headers=json_ct, timeout=30),
+                  400, "VALIDATION_ERROR")
+    assert [(e["field"], e["code"]) for e in body["errors"]] == [("note", "INVALID_VALUE")], body
