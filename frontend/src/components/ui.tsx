@@ -136,6 +136,21 @@ export function StaleNotice({ error }: { error: unknown }) {
   );
 }
 
+/**
+ * What a form offers to choose from (the catalog's tables, the files and rule sets of a step) could not be
+ * read: said where the choice is, with reading it again a press away, instead of an empty list that reads
+ * as "there is none" (the trigger form's "none ticked = every table" with no table to tick).
+ */
+export function ChoicesFailed({ what, error, retry }: { what: string; error: unknown; retry: () => void }) {
+  if (!error) return null;
+  return (
+    <div className="field-error" role="alert" data-choices-failed>
+      {what} could not be read: {error instanceof Error ? error.message : String(error)}.{" "}
+      <button type="button" className="link" onClick={retry}>Read them again</button>
+    </div>
+  );
+}
+
 /** The API's message for one field, shown under that field. */
 export function FieldError({ error, field, id }: { error: unknown; field: string | string[]; id?: string }) {
   if (!(error instanceof ApiError)) return null;

@@ -3,7 +3,7 @@ import { Link, useSearchParams } from "react-router-dom";
 import { cdc } from "../../services/api";
 import { PRIORITIES, STRATEGIES, type JobDetail, type Priority, type ValidationStrategy } from "../../services/types";
 import { countScope, fmtDate, num, pct } from "../../services/format";
-import { Badge, BusyButton, ErrorBox, StaleNotice, FieldError, Loading, Progress, useLoad, usePoll, useTitle } from "../../components/ui";
+import { Badge, BusyButton, ChoicesFailed, ErrorBox, StaleNotice, FieldError, Loading, Progress, useLoad, usePoll, useTitle } from "../../components/ui";
 import { Retrying } from "./JobDetail";
 
 // What each strategy does, without figures the API does not report: the TIMESTAMP_RANGE window and the
@@ -62,6 +62,7 @@ export function TriggerPage() {
         <fieldset>
           <legend>Tables <span className="muted small">(none ticked = every table of the catalog)</span></legend>
           {tables.loading && <Loading what="Loading the catalog" />}
+          <ChoicesFailed what="The catalog's tables" error={tables.error} retry={tables.reload} />
           <div className="checks">
             {(tables.data ?? []).map((t) => (
               <label key={t}>

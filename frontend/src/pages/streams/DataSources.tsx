@@ -3,7 +3,7 @@ import { ApiError, atVersion, cdc, dataSources, withoutField } from "../../servi
 import { forgetName } from "../../services/lookup";
 import { DATA_SOURCE_TYPES, type DataSource, type DataSourceInput, type DataSourceTest, type DataSourceType } from "../../services/types";
 import { fmtDate, num } from "../../services/format";
-import { Badge, BusyButton, ErrorBox, FieldError, Loading, NoRows, Pager, useFocusFallback, useLoad, useOpener, useTitle, useUrlState } from "../../components/ui";
+import { Badge, BusyButton, ChoicesFailed, ErrorBox, FieldError, Loading, NoRows, Pager, useFocusFallback, useLoad, useOpener, useTitle, useUrlState } from "../../components/ui";
 
 /** Tables a step can snapshot as an input: PostgreSQL tables or queries, and tables of the CDC catalog. */
 export function DataSourcesPage() {
@@ -216,7 +216,7 @@ function DataSourceForm({ initial, onSaved, onCancel }: { initial?: DataSource; 
             {tableOptions.map((t) => <option key={t}>{t}</option>)}
           </select>
           <FieldError error={error} field={["config.table", "config"]} />
-          {tables.error ? <span className="field-error">The catalog's tables could not be read: {tables.error instanceof Error ? tables.error.message : String(tables.error)}</span> : null}
+          <ChoicesFailed what="The catalog's tables" error={tables.error} retry={tables.reload} />
         </label>
       ) : (
         <>

@@ -5,7 +5,7 @@ import { allRuleSets, namesOf } from "../../services/lookup";
 import { FileOptions, pickableFiles } from "../../components/FileOptions";
 import { EXCEPTION_REASONS, EXCEPTION_SIDES, EXCEPTION_STATUSES, type LegacyReconciliation } from "../../services/types";
 import { fmtDate, num, shareOf } from "../../services/format";
-import { Badge, BusyButton, Crumbs, ErrorBox, StaleNotice, FieldError, Kv, Loading, NoRows, Pager, Progress, Select, useFocusFallback, useLoad, useOpener, usePoll, useTitle, useUrlState, LoadFailed } from "../../components/ui";
+import { Badge, BusyButton, ChoicesFailed, Crumbs, ErrorBox, StaleNotice, FieldError, Kv, Loading, NoRows, Pager, Progress, Select, useFocusFallback, useLoad, useOpener, usePoll, useTitle, useUrlState, LoadFailed } from "../../components/ui";
 
 /** Matched source rows as a share of the source, from the counts (the API's matchRate is rounded to 2 decimals). */
 function rateOf(r: Pick<LegacyReconciliation, "matchedRecords" | "totalSourceRecords" | "matchRate">): string {
@@ -83,6 +83,7 @@ function NewReconciliation({ onCreated }: { onCreated: () => void }) {
   }
   return (
     <form className="card form" onSubmit={submit} aria-label="new reconciliation">
+      <ChoicesFailed what="The files and rule sets to choose from" error={pick.error} retry={pick.reload} />
       <div className="row">
         <label>Name<input name="name" value={v.name} onChange={(e) => setV({ ...v, name: e.target.value })} /><FieldError error={error} field="name" /></label>
         {(["sourceFileId", "targetFileId"] as const).map((k) => (

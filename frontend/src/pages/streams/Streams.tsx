@@ -3,7 +3,7 @@ import { Link, useNavigate, useParams } from "react-router-dom";
 import { ApiError, atVersion, files, streams, withoutField } from "../../services/api";
 import { INPUT_TYPES, RUN_STATUSES, STREAM_STATUSES, TRIGGER_TYPES, type InputType, type RunStatus, type StreamInput, type StreamRun, type StreamStatus, type StreamValidation, type TriggerType } from "../../services/types";
 import { ago, fmtDate, fmtInZone, num } from "../../services/format";
-import { Badge, BusyButton, Crumbs, ErrorBox, StaleNotice, FieldError, Kv, Loading, NoRows, Pager, RunLink, Select, useFocusFallback, useHandOn, useLoad, usePoll, useTitle, useUrlState, LoadFailed } from "../../components/ui";
+import { Badge, BusyButton, ChoicesFailed, Crumbs, ErrorBox, StaleNotice, FieldError, Kv, Loading, NoRows, Pager, RunLink, Select, useFocusFallback, useHandOn, useLoad, usePoll, useTitle, useUrlState, LoadFailed } from "../../components/ui";
 import { FileOptions, pickableFiles } from "../../components/FileOptions";
 import { allDataSources, allRuleSets, allStreams, forgetName, namesOf } from "../../services/lookup";
 import { emptyStep, localStepProblems, renumber, toRequest, toStreamInput, type EditorStep, type EditorStream } from "../../services/streams";
@@ -358,6 +358,7 @@ export function StreamEditorPage() {
           <label>Domain<input name="domain" value={s.domain ?? ""} onChange={(e) => setS({ ...s, domain: e.target.value })} placeholder="e.g. ECOMMERCE" />{fe("domain")}</label>
         </div>
         <label>Description<input name="description" value={s.description ?? ""} onChange={(e) => setS({ ...s, description: e.target.value })} />{fe("description")}</label>
+        <ChoicesFailed what="The files and rule sets the steps choose from" error={pickers.error} retry={pickers.reload} />
         <fieldset>
           <legend>Trigger</legend>
           <div className="row">
