@@ -5,6 +5,7 @@ that cannot be read becomes INVALID with the line and the problem, never half-im
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 import unicodedata
 from dataclasses import dataclass
@@ -78,10 +79,34 @@ def inspect_path(path: str | Path, filename: str) -> Outcome:
     try:
         info = inspect_file(str(path), format=hint)
     except InputError as exc:   # the format it was read as (one of CSV, PARQUET, JSONL, never null)
-        return Outcome("INVALID", size, digest, hint or _read_as(path), error_message=str(exc)[:1000])
+        fmt, message = hint or _read_as(path), str(exc)
+        if fmt == "CSV" and not message.startswith("line "):   # the reader's own words, no line: find it
+            message = _mixed_line_endings(path) or message
+        return Outcome("INVALID", size, digest, fmt, error_message=message[:1000])
     if info.format == "JSONL" and (problem := _jsonl_line_not_object(path)):
         return Outcome("INVALID", size, digest, "JSONL", error_message=problem)
     return Outcome("READY", size, digest, info.format, int(info.row_count), _columns_json(info.columns))
+
+
+_LINE_END = re.compile(rb"\r\n|\r|\n")
+_LINE_END_NAMES = {b"\r\n": "CRLF", b"\n": "LF", b"\r": "CR"}
+
+
+def _mixed_line_endings(path: str | Path) -> str | None:
+    """The CSV reader refuses a file whose lines end in two ways (CRLF, then a bare LF: files joined or edited
+    with different tools) with "The CSV Parser state machine reached an invalid state.", naming no line. The
+    first line that ends otherwise than line 1 is named here (read line by line, on the error path only)."""
+    first, no = None, 0
+    with open(path, "rb") as fh:
+        for chunk in fh:   # split at LF: a CRLF stays whole, a bare CR is found inside
+            for end in _LINE_END.findall(chunk):
+                no += 1
+                if first is None:
+                    first = end
+                elif end != first:
+                    return (f"line {no}: ends with {_LINE_END_NAMES[end]} where the lines before it end with "
+                            f"{_LINE_END_NAMES[first]} (mixed line endings: save the file with one kind)")
+    return None
 
 
 _JSON_KINDS = {b"[": "an array", b'"': "a string", b"t": "a boolean", b"f": "a boolean", b"n": "null"}

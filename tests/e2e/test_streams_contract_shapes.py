@@ -329,6 +329,33 @@ def test_an_uploaded_file_is_immutable_after_its_session_completes(client):
     assert client.data("GET", f"/files/{s['fileId']}")["checksum"] == f["checksum"]
 
 
+def test_a_csv_with_mixed_line_endings_is_invalid_naming_the_line(client):
+    """platform §2: INVALID "with `errorMessage` naming the line and the problem". A CSV whose lines end in CRLF
+    and then a bare LF (a file joined from two exports, a line added with another editor) read only "The CSV
+    Parser state machine reached an invalid state.", no line, no problem a user could fix; the upload session's
+    worker said the same."""
+    crlf = "order_id,amount\r\n" + "".join(f"ORD-{i},{i}.25\r\n" for i in range(1, 40))
+    cases = {crlf + "ORD-40,40.25\n": "line 41: ends with LF where the lines before it end with CRLF",
+             crlf + "\n": "line 41: ends with LF where the lines before it end with CRLF",
+             crlf.replace("\r\n", "\n").replace("ORD-7,", "ORD-7\r\n,", 1):
+                 "line 8: ends with CRLF where the lines before it end with LF"}
+    for body, words in cases.items():
+        f = client.data("POST", "/files", params={"filename": "mixed.csv"}, data=body.encode(), status=201)
+        assert f["status"] == "INVALID" and f["errorMessage"].startswith(words), f
+        assert "mixed line endings" in f["errorMessage"], f
+    # the same bytes through an upload session: the worker's answer is the same
+    raw = (crlf + "ORD-40,40.25\n").encode()
+    s = client.data("POST", "/files/uploads", {"filename": "mixed.csv", "sizeBytes": len(raw)}, status=201)
+    assert requests.put(s["uploadUrl"], data=raw, timeout=60).status_code == 200
+    client.data("POST", f"/files/{s['fileId']}/complete", status=202)
+    f = _poll(lambda: (lambda x: x if x["status"] != "PROCESSING" else None)(
+        client.data("GET", f"/files/{s['fileId']}")), 120, "the upload to be inspected")
+    assert f["status"] == "INVALID" and f["errorMessage"].startswith("line 41: ends with LF"), f
+    # one kind of line ending, blank lines included, is read as before
+    f = client.data("POST", "/files", params={"filename": "crlf.csv"}, data=(crlf + "\r\n").encode(), status=201)
+    assert (f["status"], f["rowCount"]) == ("READY", 39), f
+
+
 def test_exception_fields_read_in_the_order_of_the_file_and_the_contract(client, world):
     """platform §8: rowData keeps the input's column order (as the example: order_id, amount, order_date),
     closestCandidate reads rowKey, pass, failedCondition, detail; history changes read from, then to."""
