@@ -241,31 +241,36 @@ export function useUrlState<K extends string>(keys: readonly K[]) {
 /**
  * Loads data; `reload()` fetches again. Keeps the last data while reloading (no flicker). With `key`
  * (a detail page's id), data read for another key is not returned: going from run 7 to run 8 shows
- * "loading", not run 7's status and steps under the heading of run 8.
+ * "loading", not run 7's status and steps under the heading of run 8. `outdated`: the data shown was read
+ * for other `deps` (a list's filters or page changed, and the new read has not answered or failed).
  */
 export function useLoad<T>(fn: () => Promise<T>, deps: unknown[], key?: string | number) {
-  // the last answer (data, or the error of the last read) and the key it was read for
-  const [last, setLast] = useState<{ data: T | undefined; error: unknown; key: typeof key }>({ data: undefined, error: null, key });
+  // the last answer (data, or the error of the last read), the key it was read for and the deps of its data
+  const [last, setLast] = useState<{ data: T | undefined; error: unknown; key: typeof key; sig?: string }>({ data: undefined, error: null, key });
   const [loading, setLoading] = useState(true);
   const keyRef = useRef(key);
   keyRef.current = key;
+  const sig = JSON.stringify(deps);
+  const sigRef = useRef(sig);
+  sigRef.current = sig;
   const seq = useRef(0);
-  const setData = useCallback((d: T | undefined) => setLast((l) => ({ data: d, error: l.key === keyRef.current ? l.error : null, key: keyRef.current })), []);
+  const setData = useCallback((d: T | undefined) => setLast((l) => ({ data: d, error: l.key === keyRef.current ? l.error : null, key: keyRef.current, sig: sigRef.current })), []);
   const run = useCallback(() => {
     const n = ++seq.current;
     const k = keyRef.current;
+    const at = sigRef.current;
     setLoading(true);
     return fn().then(
       (d) => {
         if (n === seq.current) {
-          setLast({ data: d, error: null, key: k });
+          setLast({ data: d, error: null, key: k, sig: at });
           setLoading(false);
         }
       },
       (e) => {
         if (n === seq.current) {
           // a failed re-read keeps the answer already shown (StaleNotice); a failed first read of a key has none
-          setLast((l) => ({ data: l.key === k ? l.data : undefined, error: e, key: k }));
+          setLast((l) => ({ data: l.key === k ? l.data : undefined, error: e, key: k, sig: l.key === k ? l.sig : undefined }));
           setLoading(false);
         }
       },
@@ -276,7 +281,23 @@ export function useLoad<T>(fn: () => Promise<T>, deps: unknown[], key?: string |
     run();
   }, [run]);
   const mine = last.key === key;
-  return { data: mine ? last.data : undefined, error: mine ? last.error : null, loading, reload: run, setData };
+  const data = mine ? last.data : undefined;
+  return { data, error: mine ? last.error : null, loading, reload: run, setData, outdated: data !== undefined && last.sig !== sig };
+}
+
+/**
+ * A list read for other filters or another page keeps showing the rows it had until the new ones come
+ * (the focus stays on the filter or the pager's button): meanwhile they are dimmed and marked busy, with
+ * a line saying so, so that a slow API's old rows are not taken for the new filters' (nor acted on as
+ * such). When that read failed, they stay dimmed under its error.
+ */
+export function Rereading({ outdated, loading, children }: { outdated: boolean; loading: boolean; children: ReactNode }) {
+  return (
+    <div className={outdated ? "rereading" : undefined} aria-busy={(outdated && loading) || undefined} data-outdated={outdated || undefined}>
+      {outdated && (loading ? <Loading what="Reading the list for these filters" /> : <div className="loading" role="status">Not read for these filters: the rows below are the last ones read.</div>)}
+      {children}
+    </div>
+  );
 }
 
 /** Calls `fn` every `ms` while `active`; never overlaps calls. */

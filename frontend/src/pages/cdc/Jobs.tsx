@@ -2,7 +2,7 @@ import { Link } from "react-router-dom";
 import { cdc } from "../../services/api";
 import { JOB_STATUSES, JOB_TYPES } from "../../services/types";
 import { dur, fmtDate, num, pct } from "../../services/format";
-import { Badge, DateFilter, ErrorBox, FieldError, Loading, NoRows, Pager, Select, invalidFilter, useLoad, usePoll, useTitle, useUrlState } from "../../components/ui";
+import { Badge, DateFilter, ErrorBox, FieldError, Loading, NoRows, Pager, Rereading, Select, invalidFilter, useLoad, usePoll, useTitle, useUrlState } from "../../components/ui";
 
 const KEYS = ["table", "status", "job_type", "from_date", "to_date", "page_size"] as const;
 
@@ -11,7 +11,7 @@ export function JobList() {
   const { values: f, page, set } = useUrlState(KEYS);
   const tables = useLoad(() => cdc.tables(), []);
   const pageSize = Number(f.page_size) || 20;
-  const { data, error, loading, reload } = useLoad(
+  const { data, error, loading, reload, outdated } = useLoad(
     () =>
       cdc.jobs({
         table: f.table || undefined,
@@ -50,6 +50,7 @@ export function JobList() {
       </form>
       <ErrorBox error={error} />
       {loading && !data && <Loading what="Loading jobs" />}
+      <Rereading outdated={outdated} loading={loading}>
       {data && data.jobs.length === 0 && (
         <NoRows page={data.pagination.page} totalPages={data.pagination.total_pages} totalItems={data.pagination.total_items} onPage={(p) => set({ page: p })}>{filtered ? "No job matches these filters. Clear or widen them." : <>No reconciliation has run yet. <Link to="/cdc/trigger">Trigger one</Link>; hourly jobs appear here on their own.</>}</NoRows>
       )}
@@ -76,6 +77,7 @@ export function JobList() {
         </table></div>
       )}
       {data && <Pager page={data.pagination.page} totalPages={data.pagination.total_pages} totalItems={data.pagination.total_items} onPage={(p) => set({ page: p })} />}
+      </Rereading>
     </section>
   );
 }

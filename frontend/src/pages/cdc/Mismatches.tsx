@@ -3,7 +3,7 @@ import { Link } from "react-router-dom";
 import { cdc } from "../../services/api";
 import { MISMATCH_TYPES, RESOLUTION_STATUSES, type Mismatch } from "../../services/types";
 import { differingFields, fmtDate, show } from "../../services/format";
-import { Badge, BusyButton, DateFilter, Empty, ErrorBox, FieldError, Loading, NoRows, Pager, Select, useFocusFallback, useLoad, useTitle, useUrlState, invalidFilter } from "../../components/ui";
+import { Badge, BusyButton, DateFilter, Empty, ErrorBox, FieldError, Loading, NoRows, Pager, Rereading, Select, useFocusFallback, useLoad, useTitle, useUrlState, invalidFilter } from "../../components/ui";
 
 const PAGE_SIZE = 25;
 const SEARCH_PAGES = 20; // up to 2,000 mismatches are searched for a linked one
@@ -22,7 +22,7 @@ export function MismatchBrowser() {
     from_date: f.from_date || undefined,
     to_date: f.to_date || undefined,
   };
-  const { data, error, loading, reload } = useLoad(
+  const { data, error, loading, reload, outdated } = useLoad(
     () => cdc.mismatches({ ...filters, page, page_size: PAGE_SIZE }),
     [f.table, f.mismatch_type, f.resolution_status, f.job_id, f.from_date, f.to_date, page],
   );
@@ -104,7 +104,7 @@ export function MismatchBrowser() {
       )}
       {data && data.mismatches.length > 0 && (
         <div className="split">
-          <div>
+          <Rereading outdated={outdated} loading={loading}>
             {picked.size > 0 && <BulkResolve ids={data.mismatches.filter((m) => picked.has(m.mismatch_id)).map((m) => m.mismatch_id)} onDone={(r) => { setBulkResult(r); setPicked(new Set()); reload(); }} />}
             <div className="table-scroll"><table className="grid" aria-label="mismatches">
               <thead>
@@ -127,7 +127,7 @@ export function MismatchBrowser() {
               </tbody>
             </table></div>
             <Pager page={data.pagination.page} totalPages={data.pagination.total_pages} totalItems={data.pagination.total_items} onPage={(p) => set({ page: p, selected: null })} />
-          </div>
+          </Rereading>
           <div>{!selected && missing && missing === f.selected && <p className="muted" role="status">The mismatch this link names is not among these (filters or resolution changed since).</p>}{selected ? <MismatchPanel key={selected.mismatch_id} m={selected} focus={chosen.current === selected.mismatch_id} onDone={(changed) => { setKept(changed); reload(); }} onClose={() => select(null)} /> : <Empty>Select a mismatch to compare its Cassandra and PostgreSQL rows.</Empty>}</div>
         </div>
       )}

@@ -3,13 +3,13 @@ import { ApiError, atVersion, cdc, dataSources, withoutField } from "../../servi
 import { forgetName } from "../../services/lookup";
 import { DATA_SOURCE_TYPES, type DataSource, type DataSourceInput, type DataSourceTest, type DataSourceType } from "../../services/types";
 import { fmtDate, num } from "../../services/format";
-import { Badge, BusyButton, ChoicesFailed, ErrorBox, FieldError, Loading, NoRows, Pager, useFocusFallback, useLoad, useOpener, useTitle, useUrlState } from "../../components/ui";
+import { Badge, BusyButton, ChoicesFailed, ErrorBox, FieldError, Loading, NoRows, Pager, Rereading, useFocusFallback, useLoad, useOpener, useTitle, useUrlState } from "../../components/ui";
 
 /** Tables a step can snapshot as an input: PostgreSQL tables or queries, and tables of the CDC catalog. */
 export function DataSourcesPage() {
   useTitle("Data sources");
   const { page, set } = useUrlState([] as const);
-  const { data, error, loading, reload } = useLoad(() => dataSources.list({ page, pageSize: 20 }), [page]);
+  const { data, error, loading, reload, outdated } = useLoad(() => dataSources.list({ page, pageSize: 20 }), [page]);
   // a deleted data source's row goes with the Delete pressed: the focus goes to the heading
   const heading = useRef<HTMLHeadingElement>(null);
   const [deleted, setDeleted] = useState(false);
@@ -21,6 +21,7 @@ export function DataSourcesPage() {
       <NewDataSource onCreated={reload} />
       <ErrorBox error={error} />
       {loading && !data && <Loading what="Loading data sources" />}
+      <Rereading outdated={outdated} loading={loading}>
       {data && data.items.length === 0 && <NoRows page={data.page} totalPages={data.totalPages} totalItems={data.totalItems} onPage={(p) => set({ page: p })}>No data source yet. Add a PostgreSQL table or a table of the CDC catalog above.</NoRows>}
       {data && data.items.length > 0 && (
         <div className="table-scroll"><table className="grid" aria-label="data sources">
@@ -29,6 +30,7 @@ export function DataSourcesPage() {
         </table></div>
       )}
       {data && <Pager page={data.page} totalPages={data.totalPages} totalItems={data.totalItems} onPage={(p) => set({ page: p })} />}
+      </Rereading>
     </section>
   );
 }

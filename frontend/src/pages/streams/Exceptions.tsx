@@ -7,7 +7,7 @@ import { EXCEPTION_REASONS, EXCEPTION_SIDES, EXCEPTION_STATUSES, type Artifact, 
 
 const candidate = (x: ReconException) => (x.closestCandidate ?? null) as ClosestCandidate | null;
 import { fmtDate, num, show } from "../../services/format";
-import { Badge, BusyButton, Crumbs, ErrorBox, StaleNotice, FieldError, Kv, Loading, NoRows, Pager, RunLink, Select, useFocusFallback, useLoad, useTitle, useUrlState, LoadFailed, invalidFilter } from "../../components/ui";
+import { Badge, BusyButton, Crumbs, ErrorBox, StaleNotice, FieldError, Kv, Loading, NoRows, Pager, Rereading, RunLink, Select, useFocusFallback, useLoad, useTitle, useUrlState, LoadFailed, invalidFilter } from "../../components/ui";
 import { DownloadButton } from "./Files";
 import { byArtifactOrder } from "./Runs";
 
@@ -30,7 +30,7 @@ export function ExceptionsPage() {
     status: (f.status || undefined) as ExceptionStatus | undefined, reason: (f.reason || undefined) as never, side: (f.side || undefined) as never,
     streamId: n(f.streamId), runId: n(f.runId), reconciliationId: n(f.reconciliationId), assignee: f.assignee || undefined, olderThanDays: n(f.olderThanDays),
   };
-  const { data, error, loading, reload } = useLoad(() => exceptions.list({ ...query, page, pageSize: 25 }), [page, ...KEYS.map((k) => f[k])]);
+  const { data, error, loading, reload, outdated } = useLoad(() => exceptions.list({ ...query, page, pageSize: 25 }), [page, ...KEYS.map((k) => f[k])]);
   // the rows ticked for a change to all of them at once (this page's rows only)
   const [picked, setPicked] = useState<Set<number>>(new Set());
   const [bulkResult, setBulkResult] = useState<BulkResult | null>(null);
@@ -74,6 +74,7 @@ export function ExceptionsPage() {
       <ErrorBox error={error} />
       {data && <StepContext items={items} narrowed={!!f.reconciliationId || data.totalPages <= 1} />}
       {loading && !data && <Loading what="Loading exceptions" />}
+      <Rereading outdated={outdated} loading={loading}>
       {data && data.items.length === 0 && <NoRows page={data.page} totalPages={data.totalPages} totalItems={data.totalItems} onPage={(p) => set({ page: p })}>{filtered ? "No exception matches these filters." : "No exception: every row of every run found its match, or nothing has run yet."}</NoRows>}
       {picked.size > 0 && <BulkChange ids={items.filter((x) => picked.has(x.id)).map((x) => x.id)} onDone={(r) => { setBulkResult(r); setPicked(new Set()); reload(); }} />}
       {bulkResult && (
@@ -109,6 +110,7 @@ export function ExceptionsPage() {
         </table></div>
       )}
       {data && <Pager page={data.page} totalPages={data.totalPages} totalItems={data.totalItems} onPage={(p) => set({ page: p })} />}
+      </Rereading>
     </section>
   );
 }

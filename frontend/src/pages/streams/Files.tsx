@@ -3,7 +3,7 @@ import { Link, useNavigate, useParams } from "react-router-dom";
 import { downloadBytes, files, saveBlob, uploadFile, DIRECT_UPLOAD_LIMIT } from "../../services/api";
 import { FILE_ORIGINS, FILE_STATUSES, type FileMeta, type FileOrigin, type FileStatus } from "../../services/types";
 import { bytes, fmtDate, num } from "../../services/format";
-import { Badge, BusyButton, Crumbs, ErrorBox, StaleNotice, Kv, Loading, NoRows, Pager, Progress, Select, useLoad, usePoll, useTitle, useUrlState, LoadFailed } from "../../components/ui";
+import { Badge, BusyButton, Crumbs, ErrorBox, StaleNotice, Kv, Loading, NoRows, Pager, Rereading, Progress, Select, useLoad, usePoll, useTitle, useUrlState, LoadFailed } from "../../components/ui";
 
 interface Upload {
   name: string;
@@ -17,7 +17,7 @@ interface Upload {
 export function FilesPage() {
   useTitle("Files");
   const { values: f, page, set } = useUrlState(["origin", "status", "filename"] as const);
-  const { data, error, loading, reload } = useLoad(
+  const { data, error, loading, reload, outdated } = useLoad(
     () => files.list({ page, pageSize: 20, origin: (f.origin || undefined) as FileOrigin | undefined, status: (f.status || undefined) as FileStatus | undefined, filename: f.filename || undefined }),
     [page, f.origin, f.status, f.filename],
   );
@@ -76,6 +76,7 @@ export function FilesPage() {
       </form>
       <ErrorBox error={error} />
       {loading && !data && <Loading what="Loading files" />}
+      <Rereading outdated={outdated} loading={loading}>
       {data && data.items.length === 0 && <NoRows page={data.page} totalPages={data.totalPages} totalItems={data.totalItems} onPage={(p) => set({ page: p })}>{filtered ? "No file matches these filters." : "No file yet. Upload the two sides of a reconciliation above."}</NoRows>}
       {data && data.items.length > 0 && (
         <div className="table-scroll"><table className="grid" aria-label="files">
@@ -101,6 +102,7 @@ export function FilesPage() {
         </table></div>
       )}
       {data && <Pager page={data.page} totalPages={data.totalPages} totalItems={data.totalItems} onPage={(p) => set({ page: p })} />}
+      </Rereading>
     </section>
   );
 }

@@ -5,7 +5,7 @@ import { allRuleSets, namesOf } from "../../services/lookup";
 import { FileOptions, pickableFiles } from "../../components/FileOptions";
 import { EXCEPTION_REASONS, EXCEPTION_SIDES, EXCEPTION_STATUSES, type LegacyReconciliation } from "../../services/types";
 import { fmtDate, num, shareOf } from "../../services/format";
-import { Badge, BusyButton, ChoicesFailed, Crumbs, ErrorBox, StaleNotice, FieldError, Kv, Loading, NoRows, Pager, Progress, Select, useFocusFallback, useLoad, useOpener, usePoll, useTitle, useUrlState, LoadFailed } from "../../components/ui";
+import { Badge, BusyButton, ChoicesFailed, Crumbs, ErrorBox, StaleNotice, FieldError, Kv, Loading, NoRows, Pager, Rereading, Progress, Select, useFocusFallback, useLoad, useOpener, usePoll, useTitle, useUrlState, LoadFailed } from "../../components/ui";
 
 /** Matched source rows as a share of the source, from the counts (the API's matchRate is rounded to 2 decimals). */
 function rateOf(r: Pick<LegacyReconciliation, "matchedRecords" | "totalSourceRecords" | "matchRate">): string {
@@ -15,7 +15,7 @@ function rateOf(r: Pick<LegacyReconciliation, "matchedRecords" | "totalSourceRec
 export function LegacyPage() {
   useTitle("Reconciliations");
   const { page, set } = useUrlState([] as const);
-  const { data, error, loading, reload } = useLoad(() => legacy.list({ page, pageSize: 20 }), [page]);
+  const { data, error, loading, reload, outdated } = useLoad(() => legacy.list({ page, pageSize: 20 }), [page]);
   usePoll(reload, 2000, !!data?.items.some((r) => r.status === "IN_PROGRESS"));
   return (
     <section>
@@ -24,6 +24,7 @@ export function LegacyPage() {
       <NewReconciliation onCreated={reload} />
       <ErrorBox error={error} />
       {loading && !data && <Loading what="Loading reconciliations" />}
+      <Rereading outdated={outdated} loading={loading}>
       {data && data.items.length === 0 && <NoRows page={data.page} totalPages={data.totalPages} totalItems={data.totalItems} onPage={(p) => set({ page: p })}>No reconciliation yet. Create one above, or run a stream.</NoRows>}
       {data && data.items.length > 0 && (
         <div className="table-scroll"><table className="grid" aria-label="reconciliations">
@@ -44,6 +45,7 @@ export function LegacyPage() {
         </table></div>
       )}
       {data && <Pager page={data.page} totalPages={data.totalPages} totalItems={data.totalItems} onPage={(p) => set({ page: p })} />}
+      </Rereading>
     </section>
   );
 }
@@ -164,6 +166,7 @@ export function LegacyDetailPage() {
         <Select id="status" label="Status" value={f.status} options={EXCEPTION_STATUSES} onChange={(v) => set({ status: v })} />
       </form>
       <ErrorBox error={exc.error} />
+      <Rereading outdated={exc.outdated} loading={exc.loading}>
       {exc.data && exc.data.items.length === 0 && <NoRows page={exc.data.page} totalPages={exc.data.totalPages} totalItems={exc.data.totalItems} onPage={(p) => set({ page: p })}>No exception{f.side || f.reason || f.status ? " matches these filters" : ""}.</NoRows>}
       {exc.data && exc.data.items.length > 0 && (
         <div className="table-scroll"><table className="grid" aria-label="exceptions">
@@ -172,6 +175,7 @@ export function LegacyDetailPage() {
         </table></div>
       )}
       {exc.data && <Pager page={exc.data.page} totalPages={exc.data.totalPages} totalItems={exc.data.totalItems} onPage={(p) => set({ page: p })} />}
+      </Rereading>
     </section>
   );
 }

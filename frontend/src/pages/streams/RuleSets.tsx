@@ -5,13 +5,13 @@ import { forgetName } from "../../services/lookup";
 import { pickableFiles } from "../../components/FileOptions";
 import { ALGORITHMS, CARDINALITIES, NORMALIZERS, OPERATORS, type Condition, type Normalizer, type Pass, type RuleSetInput } from "../../services/types";
 import { fmtDate } from "../../services/format";
-import { BusyButton, Crumbs, ErrorBox, FieldError, Loading, LoadFailed, NoRows, Pager, useHandOn, useLoad, useTitle, useUrlState } from "../../components/ui";
+import { BusyButton, Crumbs, ErrorBox, FieldError, Loading, LoadFailed, NoRows, Pager, Rereading, useHandOn, useLoad, useTitle, useUrlState } from "../../components/ui";
 import { emptyCondition, emptyPass, ruleSetProblems, toRuleSetInput } from "../../services/rulesets";
 
 export function RuleSetsPage() {
   useTitle("Rule sets");
   const { page, set } = useUrlState([] as const);
-  const { data, error, loading } = useLoad(() => ruleSets.list({ page, pageSize: 20 }), [page]);
+  const { data, error, loading, outdated } = useLoad(() => ruleSets.list({ page, pageSize: 20 }), [page]);
   return (
     <section>
       <div className="page-head">
@@ -20,6 +20,7 @@ export function RuleSetsPage() {
       </div>
       <ErrorBox error={error} />
       {loading && !data && <Loading what="Loading rule sets" />}
+      <Rereading outdated={outdated} loading={loading}>
       {data && data.items.length === 0 && <NoRows page={data.page} totalPages={data.totalPages} totalItems={data.totalItems} onPage={(p) => set({ page: p })}>No rule set yet. <Link to="/rule-sets/new">Create one</Link>: it says how a source row and a target row match.</NoRows>}
       {data && data.items.length > 0 && (
         <div className="table-scroll"><table className="grid" aria-label="rule sets">
@@ -39,6 +40,7 @@ export function RuleSetsPage() {
         </table></div>
       )}
       {data && <Pager page={data.page} totalPages={data.totalPages} totalItems={data.totalItems} onPage={(p) => set({ page: p })} />}
+      </Rereading>
     </section>
   );
 }

@@ -3,7 +3,7 @@ import { Link, useNavigate, useParams } from "react-router-dom";
 import { ApiError, atVersion, files, streams, withoutField } from "../../services/api";
 import { INPUT_TYPES, RUN_STATUSES, STREAM_STATUSES, TRIGGER_TYPES, type InputType, type RunStatus, type StreamInput, type StreamRun, type StreamStatus, type StreamValidation, type TriggerType } from "../../services/types";
 import { ago, fmtDate, fmtInZone, num } from "../../services/format";
-import { Badge, BusyButton, ChoicesFailed, Crumbs, ErrorBox, StaleNotice, FieldError, Kv, Loading, NoRows, Pager, RunLink, Select, useFocusFallback, useHandOn, useLoad, usePoll, useTitle, useUrlState, LoadFailed } from "../../components/ui";
+import { Badge, BusyButton, ChoicesFailed, Crumbs, ErrorBox, StaleNotice, FieldError, Kv, Loading, NoRows, Pager, Rereading, RunLink, Select, useFocusFallback, useHandOn, useLoad, usePoll, useTitle, useUrlState, LoadFailed } from "../../components/ui";
 import { FileOptions, pickableFiles } from "../../components/FileOptions";
 import { allDataSources, allRuleSets, allStreams, forgetName, namesOf } from "../../services/lookup";
 import { emptyStep, localStepProblems, renumber, toRequest, toStreamInput, type EditorStep, type EditorStream } from "../../services/streams";
@@ -13,7 +13,7 @@ const ACTIVE_RUN = new Set<string>(["PENDING", "RUNNING"]);
 export function StreamsPage() {
   useTitle("Streams");
   const { values: f, page, set } = useUrlState(["status", "domain"] as const);
-  const { data, error, loading } = useLoad(() => streams.list({ page, pageSize: 20, status: (f.status || undefined) as StreamStatus | undefined, domain: f.domain || undefined }), [page, f.status, f.domain]);
+  const { data, error, loading, outdated } = useLoad(() => streams.list({ page, pageSize: 20, status: (f.status || undefined) as StreamStatus | undefined, domain: f.domain || undefined }), [page, f.status, f.domain]);
   const filtered = !!(f.status || f.domain);
   // the domains streams have, offered at the filter: the API matches a domain exactly (ECOMMERCE, not ecommerce)
   const known = useLoad(() => allStreams(), []);
@@ -50,6 +50,7 @@ export function StreamsPage() {
         <p className="card warn-box" role="status">A domain is matched exactly: no stream has “{f.domain}”. <button type="button" className="link" onClick={() => set({ domain: meant })}>Show the {meant} streams</button></p>
       )}
       {loading && !data && <Loading what="Loading streams" />}
+      <Rereading outdated={outdated} loading={loading}>
       {data && data.items.length === 0 && <NoRows page={data.page} totalPages={data.totalPages} totalItems={data.totalItems} onPage={(p) => set({ page: p })}>{filtered ? "No stream matches these filters." : <>No stream yet. Upload <Link to="/files">files</Link>, define a <Link to="/rule-sets">rule set</Link>, then <Link to="/streams/new">create a stream</Link>.</>}</NoRows>}
       {data && data.items.length > 0 && (
         <div className="table-scroll"><table className="grid" aria-label="streams">
@@ -71,6 +72,7 @@ export function StreamsPage() {
         </table></div>
       )}
       {data && <Pager page={data.page} totalPages={data.totalPages} totalItems={data.totalItems} onPage={(p) => set({ page: p })} />}
+      </Rereading>
     </section>
   );
 }
@@ -198,6 +200,7 @@ export function StreamDetailPage() {
         <Select id="status" label="Status" value={f.status} options={RUN_STATUSES} onChange={(v) => set({ status: v })} />
       </form>
       <ErrorBox error={runs.error} />
+      <Rereading outdated={runs.outdated} loading={runs.loading}>
       {runs.data && runs.data.items.length === 0 && <NoRows page={runs.data.page} totalPages={runs.data.totalPages} totalItems={runs.data.totalItems} onPage={(p) => set({ page: p })}>{f.status ? "No run with this status." : s.status === "ACTIVE" ? "No run yet: press Run now." : "No run yet. Resume the stream to run it."}</NoRows>}
       {runs.data && runs.data.items.length > 0 && (
         <div className="table-scroll"><table className="grid" aria-label="runs">
@@ -219,6 +222,7 @@ export function StreamDetailPage() {
         </table></div>
       )}
       {runs.data && <Pager page={runs.data.page} totalPages={runs.data.totalPages} totalItems={runs.data.totalItems} onPage={(p) => set({ page: p })} />}
+      </Rereading>
     </section>
   );
 }
