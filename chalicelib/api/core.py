@@ -801,10 +801,11 @@ def parse_int_id(value: Any, name: str) -> int:
 
 
 def parse_uuid_id(value: Any, name: str) -> uuid.UUID:
-    """A path id of the CDC dialect: a UUID; 400 naming it otherwise."""
-    text = str(value)
+    """A path id of the CDC dialect: a UUID; 400 naming it otherwise. Read percent-decoded (API Gateway
+    passes path parameters as sent, and '%2D' is '-'), as the 400 quotes it."""
+    text = urllib.parse.unquote(str(value))
     if not re.fullmatch(r"[0-9a-fA-F]{8}-?([0-9a-fA-F]{4}-?){3}[0-9a-fA-F]{12}", text):
-        shown = urllib.parse.unquote(text).replace(_NUL, "\\u0000")
+        shown = text.replace(_NUL, "\\u0000")
         shown = shown if len(shown) <= 60 else shown[:60] + "..."
         raise RequestInvalid([Problem(name, "INVALID_TYPE",
                                       f"must be a UUID (e.g. 550e8400-e29b-41d4-a716-446655440000), got '{shown}'")],

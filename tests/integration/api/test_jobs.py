@@ -312,6 +312,16 @@ def test_malformed_job_id_is_400_naming_job_id(api, bad):
     assert "'job_id'" in data["message"] and "UUID" in data["message"]
 
 
+def test_a_job_id_with_percent_encoded_characters_is_the_same_id(api):
+    """'%2D' is '-' (RFC 3986 6.2.2.2: percent-encoded unreserved characters are equivalent); API Gateway
+    hands the path parameter on still encoded, and the id was refused as 'must be a UUID, got' the very
+    UUID it quoted (decoded)."""
+    jid = insert_job(api, table="users")
+    r = api.get(f"{PATH}/{jid.replace('-', '%2D', 2).replace('-', '%2d')}")
+    assert r.status_code == 200, body(r)
+    assert body(r)["job_id"] == jid
+
+
 def test_catalog_tables_are_listed(api):
     from tests.integration.api.conftest import CATALOG_TABLES
     from tests.integration.api.contract_schemas import check_against_document
