@@ -361,3 +361,61 @@ def test_every_message_of_a_job_delivered_twice_changes_nothing(stack, api, base
     assert final[4] == baseline["job"]["mismatch_count"], "the job was finalised again"
     assert api.get(f"/reconciliation/jobs/{job_id}").json() == job, "the job changed after it completed"
 
+
+
+# ---------------------------------------------------------------------------------------- re-checks under a fault
+
+
+def test_postgres_down_when_live_changes_are_rechecked_the_job_completes_with_the_same_result(stack, api, baseline):
+    """Rows changed a moment ago (live CDC) are suspects, re-read on both sides once the grace period is
+    over (the job waits in RECHECKING). PostgreSQL dies just before the re-check is due and comes back
+    after it: the re-check rides the outage out, and the job records exactly the undisturbed result,
+    the changed rows included (still different: PENDING DATA_MISMATCH)."""
+    with _db(stack) as conn:
+        keys = [r[0] for r in conn.execute(
+            "SELECT user_id FROM public.users WHERE NOT (user_id = ANY(%s)) ORDER BY user_id LIMIT 3",
+            (list(baseline["mismatches"]),)).fetchall()]
+        saved = conn.execute("SELECT user_id, name, updated_at FROM public.users WHERE user_id = ANY(%s)",
+                             (keys,)).fetchall()
+        conn.execute("UPDATE public.users SET name = name || ' (changed)', updated_at = now() WHERE user_id = ANY(%s)",
+                     (keys,))
+    try:
+        job_id = _trigger(api)
+        with _db(stack) as conn:
+            def rechecking():
+                row = conn.execute("SELECT status, phase, (SELECT max(due_at) FROM recon.rechecks r"
+                                   " WHERE r.job_id = j.job_id) FROM recon.jobs j WHERE job_id = %s", (job_id,)).fetchone()
+                assert row[0] == "RUNNING", f"the job finished without re-checking its suspects: {row}"
+                return row[2] if row[1] == "RECHECKING" else None
+
+            due = _wait(rechecking, 120, "the job to wait for its re-checks", step=0.05)
+            db_now = conn.execute("SELECT now()").fetchone()[0]
+        time.sleep(max(0.0, (due - db_now).total_seconds() - 2))
+        kill_postgres(stack)
+        time.sleep(10)   # the re-check falls due while the database is away
+        restart_postgres(stack)
+
+        job = _wait_job(api, job_id)
+        assert job["status"] == "COMPLETED", job
+        assert not job["validation_errors"], job
+        assert _mismatch_set(api, job_id) == {**baseline["mismatches"], **{k: "DATA_MISMATCH" for k in keys}}
+        assert job["mismatch_count"] == baseline["job"]["mismatch_count"] + len(keys)
+        assert job["transient_count"] == 0
+        for key in ("cassandra_row_count", "postgres_row_count"):
+            assert job[key] == baseline["job"][key], key
+    finally:
+        def restore():
+            with _db(stack) as conn:
+                with conn.cursor() as cur:
+                    cur.executemany("UPDATE public.users SET name = %s, updated_at = %s WHERE user_id = %s",
+                                    [(name, at, key) for key, name, at in saved])
+            return True
+
+        _wait(lambda: _try(restore), 120, "the changed rows to be put back")
+
+
+def _try(fn) -> bool:
+    try:
+        return fn()
+    except psycopg.OperationalError:
+        return False
