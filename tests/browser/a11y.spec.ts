@@ -77,6 +77,59 @@ test("in a window 360 px wide the menu is a button that opens the navigation, fr
   await expect(files).toBeVisible();
 });
 
+// The pinned top bar covers no control that takes the focus: Shift+Tab up a long form (a rule set of four
+// passes) scrolls each control below the bar, not under it
+test("the pinned menu hides no focused control when Shift+Tab goes up a long page", async ({ page }) => {
+  await page.setViewportSize({ width: 1200, height: 700 });
+  await signIn(page, "/rule-sets/new");
+  for (let i = 0; i < 3; i++) await page.getByRole("button", { name: "Add pass" }).click();
+  await page.getByRole("button", { name: "Create rule set" }).focus();
+  const under: string[] = [];
+  let steps = 0;
+  for (; steps < 80; steps++) {
+    await page.keyboard.press("Shift+Tab");
+    const r = await page.evaluate(() => {
+      const el = document.activeElement as HTMLElement;
+      const bar = document.querySelector("header.topbar")!.getBoundingClientRect();
+      return { top: el.getBoundingClientRect().top, bar: bar.bottom, inMain: !!el.closest("main"), what: el.getAttribute("aria-label") ?? el.getAttribute("name") ?? el.textContent };
+    });
+    if (!r.inMain) break;
+    if (r.top < r.bar) under.push(`${r.what} at ${Math.round(r.top)} px, the bar ends at ${Math.round(r.bar)} px`);
+  }
+  expect(steps).toBeGreaterThan(30); // the form is longer than the window
+  expect(under, under.join("\n")).toEqual([]);
+});
+
+// The focus ring stands out from what is around it (WCAG 1.4.11: 3:1) on the page, on a card and in the dark
+// top bar, for the controls Tab reaches from the top of a page
+test("the focus ring has a contrast of 3:1 at least with what surrounds it", async ({ page }) => {
+  await signIn(page, "/rule-sets/new");
+  const low: string[] = [];
+  let checked = 0;
+  for (let i = 0; i < 30; i++) {
+    await page.keyboard.press("Tab");
+    const r = await page.evaluate(() => {
+      const rgb = (c: string) => (c.match(/[\d.]+/g) ?? []).map(Number);
+      const lum = ([r, g, b]: number[]) => [r, g, b].map((v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; }).reduce((a, v, k) => a + v * [0.2126, 0.7152, 0.0722][k], 0);
+      const el = document.activeElement as HTMLElement;
+      const st = getComputedStyle(el);
+      // the ring is drawn outside the control (outline-offset): against its parents' background
+      let bg = "rgb(255, 255, 255)";
+      for (let p = el.parentElement; p; p = p.parentElement) {
+        const c = getComputedStyle(p).backgroundColor;
+        if (c !== "rgba(0, 0, 0, 0)" && c !== "transparent") { bg = c; break; }
+      }
+      const [a, b] = [lum(rgb(st.outlineColor)), lum(rgb(bg))];
+      return { what: el.getAttribute("aria-label") ?? el.getAttribute("name") ?? el.textContent?.trim().slice(0, 30), style: st.outlineStyle, ratio: (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05), ring: st.outlineColor, bg };
+    });
+    if (r.style === "none") continue;
+    checked++;
+    if (r.ratio < 3) low.push(`${r.what}: ring ${r.ring} on ${r.bg}, ${r.ratio.toFixed(2)}:1`);
+  }
+  expect(checked).toBeGreaterThan(20);
+  expect(low, low.join("\n")).toEqual([]);
+});
+
 /** axe-core's WCAG 2 A and AA violations on the page, one line each. */
 async function violations(page: Page, p: string) {
   const r = await new AxeBuilder({ page }).withTags(["wcag2a", "wcag2aa"]).analyze();
