@@ -60,6 +60,12 @@ def _sql_text(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+def _text(column_sql: str) -> str:
+    """A value as PostgreSQL text and jsonb can hold it: a NUL character (a file's or a Cassandra value's) becomes
+    U+FFFD, the replacement character (the artifact keeps the original bytes)."""
+    return f"replace({column_sql}, chr(0), chr(65533))"
+
+
 def exceptions_csv(path: Path, out: Path, constants: tuple) -> int:
     """Turn an unmatched output into a CSV in the column order of `load_exceptions`' COPY (DuckDB: no
     Python loop per row). `constants` = (stream_id, run_id, step_run_id, reconciliation_id, step_order,
@@ -76,7 +82,7 @@ def exceptions_csv(path: Path, out: Path, constants: tuple) -> int:
     if tuple(header[-n:]) != explanation:
         raise ValueError(f"{path.name}: the last columns are not the engine's explanation columns")
     data_cols = header[:-n]
-    data_json = "to_json(struct_pack(" + ", ".join(f"{_quote(c)} := {_quote(c)}" for c in data_cols) + "))"
+    data_json = "to_json(struct_pack(" + ", ".join(f"{_quote(c)} := {_text(_quote(c))}" for c in data_cols) + "))"
     reasons = ", ".join(_sql_text(r) for r in REASONS)
     stream_id, run_id, step_run_id, reconciliation_id, step_order, side = constants
     con = duckdb.connect(config={"threads": 1, "preserve_insertion_order": True})
@@ -85,12 +91,13 @@ def exceptions_csv(path: Path, out: Path, constants: tuple) -> int:
         rows = con.execute(f"""
             COPY (
               SELECT {int(stream_id)}, {int(run_id)}, {int(step_run_id)}, {int(reconciliation_id)}, {int(step_order)},
-                     {_sql_text(side)}, row_no, nullif("_row_key", ''),
+                     {_sql_text(side)}, row_no, nullif({_text('"_row_key"')}, ''),
                      CAST({data_json} AS VARCHAR),
                      CASE WHEN "_reason" IN ({reasons}) THEN "_reason" ELSE 'NO_CANDIDATE' END,
                      CASE WHEN coalesce("_closest_key", '') <> '' THEN CAST(json_object(
-                       'rowKey', "_closest_key", 'pass', nullif("_closest_pass", ''),
-                       'failedCondition', nullif("_failed_condition", ''), 'detail', nullif("_detail", '')) AS VARCHAR)
+                       'rowKey', {_text('"_closest_key"')}, 'pass', nullif("_closest_pass", ''),
+                       'failedCondition', nullif("_failed_condition", ''), 'detail', nullif({_text('"_detail"')}, ''))
+                       AS VARCHAR)
                      END
               FROM (SELECT nextval('row_no') AS row_no, *
                       FROM read_csv({_sql_text(str(path))}, header = true, all_varchar = true, auto_detect = true,
