@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
+import tempfile
 import threading
 from dataclasses import dataclass, field, replace
 from typing import Callable, Optional
@@ -25,7 +27,7 @@ import duckdb
 from .explain import explain_unmatched, no_candidate_detail
 from .inputs import (EXPLANATION_COLUMNS, CsvDialect, InputError, csv_dialect, csv_line, csv_sniff_sql,
                      describe_input, detect_format, explanation_tail, ident, jsonl_line, reader_sql, sql_str,
-                     translate_error)
+                     translate_error, unify_line_endings)
 from .rules import Cardinality, Operator, Pass, RuleSet, check_columns
 from .sqlparts import AMOUNT_SCALE, AMOUNT_TYPE, CondSQL, Feature, fmt_decimal
 
@@ -164,6 +166,7 @@ class _Runner:
         # unmatched has no candidate at all, so the unmatched outputs are written straight from the
         # inputs (ANTI JOIN on the matches) without rest tables or explanation tables
         self.direct_unmatched = False
+        self._tmp: Optional[str] = None   # copies of inputs read instead of them (_unify_line_endings)
 
     # ---- progress, cancellation, and a watcher for long statements
 
@@ -264,11 +267,7 @@ class _Runner:
                 side.dialect = csv_dialect(side.path)
                 side.columns = list(side.dialect.header)
                 side.types = {c: "VARCHAR" for c in side.columns}
-                try:
-                    desc = con.execute(csv_sniff_sql(side.path, side.dialect)).fetchall()
-                    side.sniffed = {d[0]: d[1] for d in desc}
-                except duckdb.Error:
-                    side.sniffed = {}
+                side.sniffed = self._sniff(con, side)
             else:
                 desc, side.json_text = describe_input(con, side.path, side.fmt)
                 side.columns = [n for n, _ in desc]
@@ -281,6 +280,16 @@ class _Runner:
         if explanation_tail(side.columns):
             side.columns = side.columns[: -len(EXPLANATION_COLUMNS)]
         side.store_names()
+
+    def _sniff(self, con, side: Side) -> dict[str, str]:
+        """DuckDB's types of a CSV input's columns from a sample, {} when it cannot tell (the load names
+        the problem); a file with mixed line endings is sniffed and read from a copy."""
+        try:
+            return {d[0]: d[1] for d in con.execute(csv_sniff_sql(side.path, side.dialect)).fetchall()}
+        except duckdb.Error as e:
+            if self._unify_line_endings(side, e):
+                return self._sniff(con, side)
+            return {}
 
     def load(self, side: Side):
         src = reader_sql(side.path, side.fmt, side.dialect, side.json_text)
@@ -299,8 +308,26 @@ class _Runner:
         except MatchCanceled:
             raise
         except duckdb.Error as e:
+            if self._unify_line_endings(side, e):
+                return self.load(side)
             raise InputError(f"{side.name} input: {translate_error(e, side.fmt, side.path, side.dialect)}") from None
         self._check_values(side)
+
+    def _unify_line_endings(self, side: Side, error: Exception) -> bool:
+        """A CSV input whose lines end in CRLF and in bare LF is read from a copy with one kind
+        (inputs.unify_line_endings), kept in a directory of this run's own under the spill directory."""
+        if side.fmt != "CSV" or side.dialect is None:
+            return False
+        with self._lock:   # the two sides are prepared at once
+            if self._tmp is None:
+                self._tmp = tempfile.mkdtemp(prefix="recon-match-", dir=self.limits.temp_dir)
+        sub = os.path.join(self._tmp, side.letter)
+        os.makedirs(sub, exist_ok=True)
+        unified = unify_line_endings(side.path, side.dialect, sub, error)
+        if unified is None:
+            return False
+        side.dialect = unified
+        return True
 
     def _month_first(self, src: str, column: str) -> bool:
         c = f"trim(CAST({ident(column)} AS VARCHAR))"
@@ -910,6 +937,8 @@ def run_match(source_path: str, target_path: str, rule_set: RuleSet, out_dir: st
         if watcher.is_alive():
             watcher.join(timeout=2)
         r.con.close()
+        if r._tmp:
+            shutil.rmtree(r._tmp, ignore_errors=True)
 
 
 _NUMBER_TEXT = re.compile(r"\s*[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)\s*")

@@ -11,6 +11,7 @@ import csv
 import io
 import os
 import re
+import tempfile
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -75,6 +76,8 @@ class CsvDialect:
     delimiter: str
     header: tuple[str, ...]
     encoding: str = "utf-8"
+    #: what the reader reads instead of the file: a copy whose lines all end in LF (see unify_line_endings)
+    read_path: Optional[str] = None
 
 
 def detect_format(path: str, format: Optional[str] = None) -> str:
@@ -189,9 +192,48 @@ def _count_outside_quotes(line: str, d: str) -> int:
     return n
 
 
+#: DuckDB's CSV reader's words for a file whose lines end in two ways (CRLF, then a bare LF), and its
+#: sniffer's for a sample that holds both
+_MIXED_ENDINGS_ERRORS = ("state machine reached an invalid state", "Error when sniffing file")
+
+
+def unify_line_endings(path: str, dialect: CsvDialect, directory: str, error: Exception) -> Optional[CsvDialect]:
+    """A UTF-8 CSV file whose records end in CRLF and in bare LF (two exports joined, a line added in
+    another editor, a blank last line after CRLF lines) is refused by DuckDB's reader, which wants one kind.
+    Python's csv module, spreadsheets and most tools read such a file: when ``error`` is that refusal and the
+    file is such a file, it is copied into ``directory`` with every record's end made LF, and the dialect that
+    reads the copy is returned; otherwise None. Line breaks inside quoted fields are kept as they are, and the
+    copy has the file's lines, so line numbers in messages stay the file's (messages read the file itself).
+    One streaming pass, on the error path only."""
+    if dialect.encoding != "utf-8" or dialect.read_path or not any(m in str(error) for m in _MIXED_ENDINGS_ERRORS):
+        return None
+    copy = os.path.join(directory, "unified-line-endings.csv")
+    crlf = lf = 0
+    quoted = False   # inside a quoted field at the end of the line ("" escapes toggle twice)
+    try:
+        with open(path, "rb") as src, open(copy, "wb") as out:
+            for line in src:
+                if line.count(b'"') & 1:
+                    quoted = not quoted
+                if not quoted and line.endswith(b"\n"):
+                    if line.endswith(b"\r\n"):
+                        crlf += 1
+                        line = line[:-2] + b"\n"
+                    else:
+                        lf += 1
+                out.write(line)
+    except OSError:
+        return None
+    if not (crlf and lf):
+        os.remove(copy)
+        return None
+    return CsvDialect(dialect.delimiter, dialect.header, dialect.encoding, copy)
+
+
 def csv_reader_sql(path: str, dialect: CsvDialect, columns: Optional[dict[str, str]] = None) -> str:
     cols = columns or {h: "VARCHAR" for h in dialect.header}
     spec = "{" + ", ".join(f"{sql_str(k)}: {sql_str(v)}" for k, v in cols.items()) + "}"
+    path = dialect.read_path or path
     return (f"read_csv({sql_str(path)}, auto_detect=false, header=true, delim={sql_str(dialect.delimiter)}, "
             f"quote='\"', escape='\"', strict_mode=true, null_padding=false, all_varchar=false, "
             f"encoding={sql_str(dialect.encoding)}, columns={spec})")
@@ -199,6 +241,7 @@ def csv_reader_sql(path: str, dialect: CsvDialect, columns: Optional[dict[str, s
 
 def csv_sniff_sql(path: str, dialect: CsvDialect) -> str:
     """DESCRIBE of DuckDB's own reading of a CSV input (its types from a 20,480-row sample)."""
+    path = dialect.read_path or path
     return (f"DESCRIBE SELECT * FROM read_csv({sql_str(path)}, header=true, delim={sql_str(dialect.delimiter)}, "
             f"quote='\"', escape='\"', encoding={sql_str(dialect.encoding)}, sample_size=20480)")
 
@@ -369,7 +412,8 @@ def inspect_file(path: str, format: Optional[str] = None,
     try:
         if fmt == "CSV":
             dialect = csv_dialect(path)
-            rows, types = _csv_scan(con, path, dialect)
+            with tempfile.TemporaryDirectory(prefix="recon-inspect-") as tmp:
+                rows, types = _csv_scan(con, path, dialect, tmp)
             cols = [Column(n, types.get(n, "VARCHAR")) for n in dialect.header]
         else:
             try:
@@ -386,14 +430,18 @@ def inspect_file(path: str, format: Optional[str] = None,
             con.close()
 
 
-def _csv_scan(con, path: str, dialect: CsvDialect) -> tuple[int, dict[str, str]]:
+def _csv_scan(con, path: str, dialect: CsvDialect, tmp: str) -> tuple[int, dict[str, str]]:
     """One streaming pass (bounded memory, any file size): strict parsing, the row count, and a
-    check of every sniffed type against every row (a late non-conforming value → VARCHAR)."""
+    check of every sniffed type against every row (a late non-conforming value → VARCHAR). A file
+    with mixed line endings is read from a copy in ``tmp`` (unify_line_endings)."""
     import duckdb
     try:
         desc = con.execute(csv_sniff_sql(path, dialect)).fetchall()
         sniffed = {d[0]: d[1] for d in desc}
-    except duckdb.Error:
+    except duckdb.Error as e:
+        unified = unify_line_endings(path, dialect, tmp, e)
+        if unified:
+            return _csv_scan(con, path, unified, tmp)
         sniffed = {}
     checks, names = ["count(*)"], []
     for name in dialect.header:
@@ -416,6 +464,9 @@ def _csv_scan(con, path: str, dialect: CsvDialect) -> tuple[int, dict[str, str]]
     try:
         vals = list(con.execute(f"SELECT {', '.join(checks)} FROM {csv_reader_sql(path, dialect)}").fetchone())
     except duckdb.Error as e:
+        unified = unify_line_endings(path, dialect, tmp, e)
+        if unified:
+            return _csv_scan(con, path, unified, tmp)
         raise translate_error(e, "CSV", path, dialect) from None
     rows = int(vals.pop(0))
     out: dict[str, str] = {n: "VARCHAR" for n in dialect.header}

@@ -1,5 +1,8 @@
 """inspect_file: formats, detected types, strict CSV errors naming the line."""
+import csv
 import json
+import os
+import tempfile
 
 import duckdb
 import pytest
@@ -211,6 +214,52 @@ def test_utf16_text_as_excel_saves_unicode_text_is_read(tmp_path):
     be.write_bytes("id\tamount\r\n1\t2\r\n".encode("utf-16-be").join([b"\xfe\xff", b""]))
     with pytest.raises(InputError, match=r"^line 1: the file is UTF-16 big-endian text; save it as CSV UTF-8"):
         inspect_file(str(be), format="CSV")
+
+
+_CRLF = "id,ref,amount,memo\r\n" + "".join(f"{i},R{i},{i}.25,m{i}\r\n" for i in range(1, 40))
+
+
+@pytest.mark.parametrize("body,rows", [
+    (_CRLF + "40,R40,40.25,m40\n", 40),                          # two exports joined: CRLF lines, then LF
+    (_CRLF + "\n", 39),                                          # a blank last line after CRLF lines
+    (_CRLF.replace("\r\n", "\n").replace("7,R7,7.25,m7\n", "7,R7,7.25,m7\r\n"), 39),   # one CRLF among LF
+    (_CRLF + '40,R40,40.25,"two\r\nlines"\n41,R41,41.25,"a\nb"\r\n', 41),   # quoted breaks kept as they are
+], ids=["joined", "blank-last-line", "one-crlf", "quoted-breaks"])
+def test_a_csv_whose_lines_end_in_crlf_and_in_lf_is_read(tmp_path, body, rows):
+    """DuckDB's reader wants one kind of line ending: a file of CRLF lines with a bare LF after them
+    (joined exports, a line added in another editor, a blank last line) failed with 'The CSV Parser state
+    machine reached an invalid state.' (or its sniffer's 'Error when sniffing file'). Spreadsheets and
+    Python's csv read it: so does the engine, at upload and in a run, with the values as written."""
+    from .helpers import eq, p, read_csv, rule_set, run_files, tol
+    src = tmp_path / "mixed.csv"
+    src.write_bytes(body.encode())
+    with open(src, newline="", encoding="utf-8") as fh:
+        expected = [r for r in csv.DictReader(fh)]
+    assert len(expected) == rows
+    info = inspect_file(str(src))
+    assert info.row_count == rows
+    assert dict((c.name, c.type) for c in info.columns)["amount"] == "DECIMAL(18,2)"
+    tgt = write(tmp_path, "t.csv", "tid,ref,amount\nT1,R1,1.25\nT2,R2,2.35\n")
+    o = run_files(src, tgt, rule_set(p("p", eq("ref"), tol("amount", absolute="0")), target_key="tid"),
+                  tmp_path / "out")
+    assert [(m["source_key"], m["target_key"]) for m in o.matched] == [("1", "T1")]
+    assert [{k: r[k] for k in ("id", "ref", "amount", "memo")} for r in o.unmatched_source] == expected[1:]
+    assert o.unmatched("source")["2"]["_reason"] == "TOLERANCE_EXCEEDED"
+    leftovers = [n for n in os.listdir(tempfile.gettempdir()) if n.startswith(("recon-match-", "recon-inspect-"))]
+    assert leftovers == [], "the copy read instead of the file is removed"
+
+
+def test_mixed_line_endings_still_name_a_malformed_line_of_the_file(tmp_path):
+    """A file with mixed line endings and a bad line: the message names the line of the file itself."""
+    from .helpers import eq, p, rule_set, run_files
+    body = _CRLF + "40,R40\n41,R41,41.25,m\n"
+    src = tmp_path / "bad.csv"
+    src.write_bytes(body.encode())
+    with pytest.raises(InputError, match=r"^line 41: 2 fields, header has 4$"):
+        inspect_file(str(src))
+    tgt = write(tmp_path, "t.csv", "tid,ref\nT1,R1\n")
+    with pytest.raises(InputError, match=r"^source input: line 41: 2 fields, header has 4$"):
+        run_files(src, tgt, rule_set(p("p", eq("ref")), target_key="tid"), tmp_path / "out")
 
 
 @pytest.mark.parametrize("body,line", [
