@@ -29,7 +29,8 @@ keeps the last step's completion transaction open N seconds before its exception
 `[hold-snapshot=N]` keeps a data-source snapshot's transaction open N seconds after its first block,
 and `[hold-deferred=N]` makes a completed non-last step's worker wait N seconds before its deferred work,
 and `[hold-outputs=N]` makes a worker whose engine is done wait N seconds, without looking for a cancel,
-before it uploads and registers the outputs (a cancel then meets the completion).
+before it uploads and registers the outputs (a cancel then meets the completion), and `[fail-completion]`
+makes registering the outputs fail (the attempt fails with the reason).
 """
 from __future__ import annotations
 
@@ -295,6 +296,11 @@ def _work(a: Attempt) -> None:
         try:
             completed = retry_call(_finish_completed, a, result, time.monotonic() - started,
                                    what="stream step completion")
+        except Exception as exc:
+            # not a lost connection (retry_call waits those out): the outputs could not be registered. The
+            # attempt fails now with the reason, instead of its heartbeat timing out without one
+            logger.exception("step completion failed", extra=log_extra)
+            _finish_failed(a, f"its outputs could not be registered: {_error_text(exc)}")
         finally:
             if not completed:   # canceled meanwhile, or failed: what it registered is not its output
                 _discard_outputs(a)
@@ -749,6 +755,8 @@ def _finish_completed(a: Attempt, result, seconds: float) -> bool:
     if a.cancel.is_set():
         _finish_canceled(a)
         return False
+    if _hooks_enabled() and "[fail-completion]" in (a.step.get("name") or ""):
+        raise ValueError(f"injected fault: step {a.step_order} attempt {a.attempt_no} cannot register its outputs")
     held = _hook_seconds(a, "hold-outputs")
     if held is not None:   # the engine is done and the cancel not yet seen: a cancel now meets the completion
         logger.warning("fault hook: the outputs wait", extra={"run_id": a.run_id, "step_order": a.step_order})

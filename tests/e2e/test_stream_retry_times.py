@@ -59,3 +59,26 @@ def test_a_run_canceled_while_a_step_waits_for_its_retry_ends_the_step_at_the_ca
     assert step["status"] == "CANCELED" and step["attemptNo"] == waiting["attemptNo"], every
     # the step ends with its run, at the cancel, not at the attempt's failure
     assert step["completedAt"] == canceled["completedAt"], (step, canceled)
+
+
+def test_an_attempt_whose_outputs_cannot_be_registered_fails_at_once_with_the_reason(api, setup):
+    """platform §5 retries: a failing step is retried, after the last failure the run is FAILED. An error while
+    the worker registered a completed engine run's outputs (a value the control plane could not store, say) left
+    the attempt IN_PROGRESS until its heartbeat timed out (30 s), then FAILED "the worker stopped answering", the
+    reason only in the worker's log. The attempt now fails at once, retried as any failure, with the reason."""
+    import time
+
+    stream_id = _stream(api, setup, steps=1, names={1: "Marketplace [fail-completion]"},
+                        configs={1: {"continueOnFailure": False, "maxRetries": 1}})
+    t0 = time.monotonic()
+    run = wait_run(api, _run(api, stream_id), deadline_s=120)
+    took = time.monotonic() - t0
+    assert run["status"] == "FAILED", run
+    first, second = steps_of(api, run["id"], attempts="all")
+    for attempt in (first, second):
+        assert attempt["status"] == "FAILED", attempt
+        assert attempt["errorMessage"].startswith("its outputs could not be registered: injected fault"), attempt
+    assert took < 25, f"the run took {took:.1f} s: an attempt waited for its heartbeat timeout"
+    # nothing of the failed attempts' outputs stays (snapshots are what they read)
+    arts = {a["artifactType"] for a in _data(api.get(f"/step-runs/{second['id']}/artifacts"))}
+    assert arts <= {"SNAPSHOT_SOURCE", "SNAPSHOT_TARGET"}, arts
