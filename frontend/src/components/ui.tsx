@@ -77,6 +77,14 @@ export function useHandOn(root: RefObject<HTMLElement | null>) {
 }
 
 /**
+ * A form whose save was refused with problems at its fields (the form's own checks or the API's 400): the
+ * focus goes to the first field marked invalid, where the problem is said, not left on Save under a message
+ * that names no place ("Some fields need attention"), which in a long form is screens away from the field.
+ * A refusal without a field (a 409) leaves the focus on Save, under the message.
+ */
+export const FIRST_INVALID = '[aria-invalid="true"]';
+
+/**
  * A form opened by a button ("New data source"): when it closes (saved or canceled), the focus goes back to
  * that button, not to the top of the page. Returns the ref for the button.
  */

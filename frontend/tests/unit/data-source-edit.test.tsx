@@ -80,6 +80,7 @@ describe("editing a data source", () => {
     expect(field(f, "config.connection.env").closest("label")!.contains(err)).toBe(true);
     expect(field(f, "config.connection.env").getAttribute("aria-invalid")).toBe("true");
     expect(field(f, "config.table").getAttribute("aria-invalid")).toBeNull();
+    await waitFor(() => expect(document.activeElement).toBe(field(f, "config.connection.env"))); // the focus on the field refused, not on Save
     fireEvent.change(field(f, "config.connection.env"), { target: { value: "OMS_DATABASE_URL" } });
     expect(within(f).queryByText(/must be an environment variable name/, { selector: ".field-error" })).toBeNull();
     expect(api.dataSources.update).toHaveBeenCalledTimes(1);

@@ -27,7 +27,14 @@ vi.mock("../../src/services/api", async (orig) =>
     ruleSets: { get: async () => ruleSet, list: async () => pageOf([ruleSet]) },
     files: { list: async () => pageOf([]) },
     dataSources: { list: async () => pageOf([]) },
-    streams: { get: async () => stream, list: async () => pageOf([stream]) },
+    streams: {
+      get: async () => stream,
+      list: async () => pageOf([stream]),
+      update: async () => {
+        const { ApiError } = await vi.importActual<typeof import("../../src/services/api")>("../../src/services/api");
+        throw new ApiError(400, "VALIDATION_ERROR", "Stream definition is invalid", { "steps[2].ruleSetId": "rule set 50 has no column 'iban' in step 3's target" });
+      },
+    },
   }),
 );
 
@@ -98,5 +105,27 @@ describe("the stream editor", () => {
     expect(names("steps[")).toEqual(["Gateway"]);
     press("Add step");
     await waitFor(() => expect(focused().name).toBe("steps[1].name"));
+  });
+});
+
+describe("a save refused at a field", () => {
+  it("the rule-set editor's own check: the focus goes to the first field it names, not left on Save", async () => {
+    const { RuleSetEditorPage } = await import("../../src/pages/streams/RuleSets");
+    renderAt("/rule-sets/50", "/rule-sets/:id", <RuleSetEditorPage />);
+    const second = (await screen.findByDisplayValue("Tolerance")) as HTMLInputElement;
+    fireEvent.change(second, { target: { value: "" } });
+    press("Save new version");
+    await waitFor(() => expect(focused()).toBe(second));
+    expect(second.getAttribute("aria-invalid")).toBe("true");
+    expect(screen.getByText("a name is required")).toBeTruthy();
+  });
+
+  it("the API's 400 in the stream editor: the focus goes to the field it names", async () => {
+    const { StreamEditorPage } = await import("../../src/pages/streams/Streams");
+    renderAt("/streams/9001/edit", "/streams/:id/edit", <StreamEditorPage />);
+    await screen.findByDisplayValue("Bank");
+    press("Save");
+    await waitFor(() => expect(focused().getAttribute("name")).toBe("steps[2].ruleSetId"));
+    expect(focused().getAttribute("aria-invalid")).toBe("true");
   });
 });

@@ -3,7 +3,7 @@ import { ApiError, atVersion, cdc, dataSources, withoutField } from "../../servi
 import { forgetName } from "../../services/lookup";
 import { DATA_SOURCE_TYPES, type DataSource, type DataSourceInput, type DataSourceTest, type DataSourceType } from "../../services/types";
 import { fmtDate, num } from "../../services/format";
-import { Badge, BusyButton, ChoicesFailed, ErrorBox, FieldError, Loading, NoRows, Pager, Rereading, useFocusFallback, useLoad, useOpener, useTitle, useUrlState } from "../../components/ui";
+import { Badge, BusyButton, ChoicesFailed, ErrorBox, FIRST_INVALID, FieldError, Loading, NoRows, Pager, Rereading, useFocusFallback, useHandOn, useLoad, useOpener, useTitle, useUrlState } from "../../components/ui";
 
 /** Tables a step can snapshot as an input: PostgreSQL tables or queries, and tables of the CDC catalog. */
 export function DataSourcesPage() {
@@ -171,6 +171,8 @@ function DataSourceForm({ initial, onSaved, onCancel }: { initial?: DataSource; 
   const tables = useLoad(() => (f.type === "CDC_TABLE" ? cdc.tables() : Promise.resolve([] as string[])), [f.type]);
   const first = useRef<HTMLInputElement>(null);
   useEffect(() => first.current?.focus(), []);
+  const form = useRef<HTMLFormElement>(null);
+  const handOn = useHandOn(form);
   const set = (patch: Partial<typeof f>) => setF((x) => ({ ...x, ...patch }));
   const id = initial ? `ds-${initial.id}` : "ds-new";
   const inv = (...names: string[]) => (error instanceof ApiError && names.some((n) => n in error.fields) ? true : undefined);
@@ -187,6 +189,7 @@ function DataSourceForm({ initial, onSaved, onCancel }: { initial?: DataSource; 
       onSaved();
     } catch (err) {
       setError(err);
+      handOn(FIRST_INVALID);
     } finally {
       setBusy(false);
     }
@@ -197,6 +200,7 @@ function DataSourceForm({ initial, onSaved, onCancel }: { initial?: DataSource; 
   if (f.type === "CDC_TABLE" && f.table && !tableOptions.includes(f.table)) tableOptions.unshift(f.table);
   return (
     <form
+      ref={form}
       className="card form"
       onSubmit={submit}
       noValidate

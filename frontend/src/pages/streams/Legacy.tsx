@@ -5,7 +5,7 @@ import { allRuleSets, namesOf } from "../../services/lookup";
 import { FileOptions, pickableFiles } from "../../components/FileOptions";
 import { EXCEPTION_REASONS, EXCEPTION_SIDES, EXCEPTION_STATUSES, type LegacyReconciliation } from "../../services/types";
 import { fmtDate, num, shareOf } from "../../services/format";
-import { Badge, BusyButton, ChoicesFailed, Crumbs, ErrorBox, StaleNotice, FieldError, Kv, Loading, NoRows, Pager, Rereading, Progress, Select, useFocusFallback, useLoad, useOpener, usePoll, useTitle, useUrlState, LoadFailed } from "../../components/ui";
+import { Badge, BusyButton, ChoicesFailed, Crumbs, ErrorBox, FIRST_INVALID, StaleNotice, FieldError, Kv, Loading, NoRows, Pager, Rereading, Progress, Select, useFocusFallback, useHandOn, useLoad, useOpener, usePoll, useTitle, useUrlState, LoadFailed } from "../../components/ui";
 
 /** Matched source rows as a share of the source, from the counts (the API's matchRate is rounded to 2 decimals). */
 function rateOf(r: Pick<LegacyReconciliation, "matchedRecords" | "totalSourceRecords" | "matchRate">): string {
@@ -57,6 +57,9 @@ function NewReconciliation({ onCreated }: { onCreated: () => void }) {
   const [busy, setBusy] = useState(false);
   const pick = useLoad(async () => (open ? Promise.all([pickableFiles(), allRuleSets()]) : null), [open]);
   const opener = useOpener(open);
+  const form = useRef<HTMLFormElement>(null);
+  const handOn = useHandOn(form);
+  const inv = (field: string) => (error instanceof ApiError && error.fields[field] ? true : undefined);
   if (!open) return <button ref={opener} type="button" onClick={() => setOpen(true)}>New reconciliation</button>;
   async function submit(e: FormEvent) {
     e.preventDefault();
@@ -68,6 +71,7 @@ function NewReconciliation({ onCreated }: { onCreated: () => void }) {
     if (!v.ruleSetId) local.ruleSetId = "choose a rule set";
     if (Object.keys(local).length) {
       setError(new ApiError(400, "VALIDATION_ERROR", "Some fields need attention", local));
+      handOn(FIRST_INVALID);
       return;
     }
     setError(null);
@@ -79,18 +83,19 @@ function NewReconciliation({ onCreated }: { onCreated: () => void }) {
       onCreated();
     } catch (err) {
       setError(err);
+      handOn(FIRST_INVALID);
     } finally {
       setBusy(false);
     }
   }
   return (
-    <form className="card form" onSubmit={submit} aria-label="new reconciliation">
+    <form ref={form} className="card form" onSubmit={submit} aria-label="new reconciliation">
       <ChoicesFailed what="The files and rule sets to choose from" error={pick.error} retry={pick.reload} />
       <div className="row">
-        <label>Name<input name="name" value={v.name} onChange={(e) => setV({ ...v, name: e.target.value })} /><FieldError error={error} field="name" /></label>
+        <label>Name<input name="name" value={v.name} onChange={(e) => setV({ ...v, name: e.target.value })} aria-invalid={inv("name")} /><FieldError error={error} field="name" /></label>
         {(["sourceFileId", "targetFileId"] as const).map((k) => (
           <label key={k}>{k === "sourceFileId" ? "Source file" : "Target file"}
-            <select name={k} value={v[k] || ""} onChange={(e) => setV({ ...v, [k]: Number(e.target.value) })}>
+            <select name={k} value={v[k] || ""} onChange={(e) => setV({ ...v, [k]: Number(e.target.value) })} aria-invalid={inv(k)}>
               <option value="">choose…</option>
               <FileOptions list={pick.data?.[0]} selected={v[k]} />
             </select>
@@ -98,7 +103,7 @@ function NewReconciliation({ onCreated }: { onCreated: () => void }) {
           </label>
         ))}
         <label>Rule set
-          <select name="ruleSetId" value={v.ruleSetId || ""} onChange={(e) => setV({ ...v, ruleSetId: Number(e.target.value) })}>
+          <select name="ruleSetId" value={v.ruleSetId || ""} onChange={(e) => setV({ ...v, ruleSetId: Number(e.target.value) })} aria-invalid={inv("ruleSetId")}>
             <option value="">choose…</option>
             {(pick.data?.[1] ?? []).map((r) => <option key={r.id} value={r.id}>{r.name}</option>)}
           </select>

@@ -5,7 +5,7 @@ import { forgetName } from "../../services/lookup";
 import { pickableFiles } from "../../components/FileOptions";
 import { ALGORITHMS, CARDINALITIES, NORMALIZERS, OPERATORS, type Condition, type Normalizer, type Pass, type RuleSetInput } from "../../services/types";
 import { fmtDate } from "../../services/format";
-import { BusyButton, Crumbs, ErrorBox, FieldError, Loading, LoadFailed, NoRows, Pager, Rereading, useHandOn, useLoad, useTitle, useUrlState } from "../../components/ui";
+import { BusyButton, Crumbs, ErrorBox, FIRST_INVALID, FieldError, Loading, LoadFailed, NoRows, Pager, Rereading, useHandOn, useLoad, useTitle, useUrlState } from "../../components/ui";
 import { emptyCondition, emptyPass, ruleSetProblems, toRuleSetInput } from "../../services/rulesets";
 
 export function RuleSetsPage() {
@@ -123,6 +123,7 @@ export function RuleSetEditorPage() {
     const local = ruleSetProblems(rs);
     if (Object.keys(local).length) {
       setError(new ApiError(400, "VALIDATION_ERROR", "Some fields need attention", local));
+      handOn(FIRST_INVALID);
       return;
     }
     setBusy(true);
@@ -138,6 +139,7 @@ export function RuleSetEditorPage() {
       if (!editing || asked) nav(`/rule-sets/${r.id}`, { replace: true });
     } catch (err) {
       setError(err);
+      handOn(FIRST_INVALID);
     } finally {
       setBusy(false);
     }

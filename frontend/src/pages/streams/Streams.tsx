@@ -3,7 +3,7 @@ import { Link, useNavigate, useParams } from "react-router-dom";
 import { ApiError, atVersion, files, streams, withoutField } from "../../services/api";
 import { INPUT_TYPES, RUN_STATUSES, STREAM_STATUSES, TRIGGER_TYPES, type InputType, type RunStatus, type StreamInput, type StreamRun, type StreamStatus, type StreamValidation, type TriggerType } from "../../services/types";
 import { ago, fmtDate, fmtInZone, num } from "../../services/format";
-import { Badge, BusyButton, ChoicesFailed, Crumbs, ErrorBox, StaleNotice, FieldError, Kv, Loading, NoRows, Pager, Rereading, RunLink, Select, useFocusFallback, useHandOn, useLoad, usePoll, useTitle, useUrlState, LoadFailed } from "../../components/ui";
+import { Badge, BusyButton, ChoicesFailed, Crumbs, ErrorBox, FIRST_INVALID, StaleNotice, FieldError, Kv, Loading, NoRows, Pager, Rereading, RunLink, Select, useFocusFallback, useHandOn, useLoad, usePoll, useTitle, useUrlState, LoadFailed } from "../../components/ui";
 import { FileOptions, pickableFiles } from "../../components/FileOptions";
 import { allDataSources, allRuleSets, allStreams, forgetName, namesOf } from "../../services/lookup";
 import { emptyStep, localStepProblems, renumber, toRequest, toStreamInput, type EditorStep, type EditorStream } from "../../services/streams";
@@ -321,6 +321,7 @@ export function StreamEditorPage() {
     const local = localStepProblems(s);
     if (Object.keys(local).length) {
       setError(new ApiError(400, "VALIDATION_ERROR", "Some fields need attention", local));
+      handOn(FIRST_INVALID);
       return;
     }
     setBusy(true);
@@ -340,6 +341,7 @@ export function StreamEditorPage() {
       } else nav(`/streams/${saved.id}`);
     } catch (err) {
       setError(err);
+      handOn(FIRST_INVALID);
     } finally {
       setBusy(false);
     }
