@@ -49,7 +49,7 @@ from psycopg.types.json import Jsonb
 
 from chalicelib.db.pool import transaction
 from chalicelib.observability import logger
-from chalicelib.runs.retry import STREAM_STEP, policy_scope, retry_call
+from chalicelib.runs.retry import STREAM_STEP, ServiceUnavailable, is_transient, policy_scope, retry_call
 from chalicelib.streams import runtime, state_machine
 from chalicelib.streams.defs_db import fetch_all, tx
 
@@ -297,8 +297,10 @@ def _work(a: Attempt) -> None:
             completed = retry_call(_finish_completed, a, result, time.monotonic() - started,
                                    what="stream step completion")
         except Exception as exc:
-            # not a lost connection (retry_call waits those out): the outputs could not be registered. The
-            # attempt fails now with the reason, instead of its heartbeat timing out without one
+            if is_transient(exc) or isinstance(exc, ServiceUnavailable):
+                raise   # the database or storage is away for longer than retry_call waits: as before, redelivered
+            # the outputs could not be registered: the attempt fails now with the reason, instead of its
+            # heartbeat timing out without one
             logger.exception("step completion failed", extra=log_extra)
             _finish_failed(a, f"its outputs could not be registered: {_error_text(exc)}")
         finally:
