@@ -75,6 +75,7 @@ class Side:
     columns: list[str] = field(default_factory=list)        # original columns (outputs)
     types: dict[str, str] = field(default_factory=dict)     # as read (CSV: all VARCHAR)
     sniffed: dict[str, str] = field(default_factory=dict)   # detected (kind decisions)
+    decimal_comma: set[str] = field(default_factory=set)     # amount columns written 1.234,56
     key_column: Optional[str] = None
     features: dict[Feature, str] = field(default_factory=dict)
     rows: int = 0
@@ -293,11 +294,8 @@ class _Runner:
 
     def load(self, side: Side):
         src = reader_sql(side.path, side.fmt, side.dialect, side.json_text)
-        month_first = {}
-        for f in side.features:
-            if f.kind == "date" and side.types.get(f.column) == "VARCHAR":
-                month_first[f.column] = self._month_first(src, f.column)
-        exprs = [f"{f.expr(side.types.get(f.column, 'VARCHAR'), month_first.get(f.column, False))} AS {name}"
+        month_first = self._column_spellings(src, side)
+        exprs = [f"{f.expr(side.types.get(f.column, 'VARCHAR'), month_first.get(f.column, False), f.column in side.decimal_comma)} AS {name}"
                  for f, name in side.features.items()]
         key = f"CAST({ident(side.key_column)} AS VARCHAR)" if side.key_column else "CAST(NULL AS VARCHAR)"
         exprs.append(f"{key} AS __m_key")
@@ -329,16 +327,47 @@ class _Runner:
         side.dialect = unified
         return True
 
-    def _month_first(self, src: str, column: str) -> bool:
-        c = f"trim(CAST({ident(column)} AS VARCHAR))"
-        try:
-            mf, df = self.con.execute(
-                f"SELECT bool_or(regexp_full_match({c}, '\\d{{1,2}}/(1[3-9]|2\\d|3[01])/(\\d\\d)?\\d\\d.*')), "
-                f"bool_or(regexp_full_match({c}, '(1[3-9]|2\\d|3[01])/\\d{{1,2}}/(\\d\\d)?\\d\\d.*')) "
-                f"FROM (SELECT {ident(column)} FROM {src} LIMIT 100000)").fetchone()
-        except duckdb.Error:
-            return False
-        return bool(mf) and not bool(df)
+    def _column_spellings(self, src: str, side: Side) -> dict[str, bool]:
+        """How the text columns compared as dates and amounts are written, from their first 100,000
+        values: per date column, whether slash dates are month-first (a value such as 02/20/2026 and
+        none such as 20/02/2026); the amount columns written with a decimal comma go into
+        ``side.decimal_comma`` (a value such as 12,50 or 1.234,56 and none such as 12.50 or 1,234.56;
+        1,234 and 1.234 say nothing). A column that shows both keeps the defaults (day-first, decimal
+        point), and the values that do not fit them fail the run naming their line. One scan for all
+        columns; a second one, for the decimal points, only for columns that showed a decimal comma."""
+        dates = sorted({f.column for f in side.features if f.kind == "date" and side.types.get(f.column) == "VARCHAR"})
+        amounts = sorted({f.column for f in side.features if f.kind == "amount" and side.types.get(f.column) == "VARCHAR"})
+        if not dates and not amounts:
+            return {}
+        comma = "'^[^0-9]*[0-9]+(\\.[0-9]{3})*,[0-9]+[^0-9]*$'"       # 12,50  1.234,56  (1.234,56)  -0,5 €
+        comma_thousands = "'^[^0-9]*[0-9]{1,3}(,[0-9]{3})+[^0-9]*$'"   # 1,234: either spelling
+        point = "'^[^0-9]*[0-9]+(,[0-9]{3})*\\.[0-9]+[^0-9]*$'"       # 12.50  1,234.56
+        point_thousands = "'^[^0-9]*[0-9]{1,3}(\\.[0-9]{3})+[^0-9]*$'"  # 1.234: either spelling
+
+        def scan(cols: list[str], tests: list[str]) -> Optional[tuple]:
+            inner = ", ".join(f"trim(CAST({ident(col)} AS VARCHAR)) AS v{i}" for i, col in enumerate(cols))
+            try:
+                return self.con.execute(f"SELECT {', '.join(tests)} FROM (SELECT {inner} FROM {src} LIMIT 100000)").fetchone()
+            except duckdb.Error:
+                return None
+
+        tests = []
+        for i, _ in enumerate(dates):
+            tests += [f"bool_or(regexp_full_match(v{i}, '\\d{{1,2}}/(1[3-9]|2\\d|3[01])/(\\d\\d)?\\d\\d.*'))",
+                      f"bool_or(regexp_full_match(v{i}, '(1[3-9]|2\\d|3[01])/\\d{{1,2}}/(\\d\\d)?\\d\\d.*'))"]
+        for i, _ in enumerate(amounts, len(dates)):
+            tests.append(f"bool_or(contains(v{i}, ',') AND regexp_matches(v{i}, {comma}) "
+                         f"AND NOT regexp_matches(v{i}, {comma_thousands}))")
+        row = scan(dates + amounts, tests)
+        if row is None:
+            return {}
+        month_first = {col: bool(row[2 * i]) and not bool(row[2 * i + 1]) for i, col in enumerate(dates)}
+        commas = [col for i, col in enumerate(amounts) if row[2 * len(dates) + i]]
+        if commas:
+            points = scan(commas, [f"bool_or(contains(v{i}, '.') AND regexp_matches(v{i}, {point}) "
+                                   f"AND NOT regexp_matches(v{i}, {point_thousands}))" for i in range(len(commas))])
+            side.decimal_comma.update(col for i, col in enumerate(commas) if points is not None and not points[i])
+        return month_first
 
     def _check_values(self, side: Side):
         """Every non-empty amount or date value was read, and no amount lost digits: a value with
@@ -369,8 +398,9 @@ class _Runner:
         if f.kind != "amount" or (_is_numeric(t) and not _has_fraction(t)):
             return unread
         # a value of more than 11 characters may hold an 11th decimal that is not 0
+        point = "," if f.column in side.decimal_comma else "\\."
         rounded = (f"({name} IS NOT NULL AND strlen({text}) > {AMOUNT_SCALE + 1} "
-                   f"AND regexp_matches({text}, '\\.[0-9]{{{AMOUNT_SCALE}}}[0-9]*[1-9]'))")
+                   f"AND regexp_matches({text}, '{point}[0-9]{{{AMOUNT_SCALE}}}[0-9]*[1-9]'))")
         return f"({unread} OR {rounded})"
 
     # ---- features of the rule set
@@ -408,9 +438,9 @@ class _Runner:
             cols = sorted({f.column for f in side.features if f.kind == "amount"})
             if not cols:
                 continue
-            parts = ", ".join(
-                f"max(length(regexp_extract(v{i}, '\\.([0-9]+)[^0-9]*$', 1)))"    # 1.50, (1,234.50), 1.50-, $1.50
-                for i in range(len(cols)))
+            parts = ", ".join(   # 1.50, (1,234.50), 1.50-, $1.50 (1.234,50 in a column of decimal commas)
+                f"max(length(regexp_extract(v{i}, '{',' if c in side.decimal_comma else chr(92) + '.'}([0-9]+)[^0-9]*$', 1)))"
+                for i, c in enumerate(cols))
             inner = ", ".join(f"trim(CAST({side.col(c)} AS VARCHAR)) AS v{i}" for i, c in enumerate(cols))
             row = self.one(f"SELECT {parts} FROM (SELECT {inner} FROM {side.table} LIMIT 20480)")
             scales.update({(side.letter, c): min(int(row[i] or 0), AMOUNT_SCALE) for i, c in enumerate(cols)})
@@ -954,7 +984,8 @@ def _why_not_read(kind: str, value: str, unread: bool) -> str:
     if _NUMBER_TEXT.fullmatch(value):
         return (f"is too large for an amount (at most {38 - AMOUNT_SCALE} digits before the decimal "
                 f"point)")
-    return "is not an amount (read are -1234.56, 1,234.56, (1,234.56), 1,234.56-, $1,234.56; not a decimal comma)"
+    return ("is not an amount (read are -1234.56, 1,234.56, (1,234.56), 1,234.56-, $1,234.56, and 1.234,56 in a "
+            "column written with decimal commas: one whose first 100,000 values hold none such as 1.50)")
 
 
 def _in_thread(fn: Callable[[], object]) -> Callable[[], None]:

@@ -44,10 +44,12 @@ class Feature:
     kind: str                       # "text" | "amount" | "date"
     normalize: tuple[str, ...] = ()
 
-    def expr(self, col_type: str, month_first: bool = False) -> str:
+    def expr(self, col_type: str, month_first: bool = False, decimal_comma: bool = False) -> str:
         c = ident(self.column)
         if self.kind == "amount":
             if col_type == "VARCHAR":
+                if decimal_comma:   # 1.234,56 is read as 1,234.56 (the column's separators swapped)
+                    c = f"translate({c}, '.,', ',.')"
                 # the cast itself skips ASCII white space; trim() (also no-break spaces) only when it
                 # fails, and the spellings of accounting exports only for the values left
                 return (f"COALESCE(TRY_CAST({c} AS {AMOUNT_TYPE}), TRY_CAST(trim({c}) AS {AMOUNT_TYPE}), "
@@ -91,8 +93,8 @@ _DIGITS = "(?:[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:\\.[0-9]+)?"    # 1234.56 or 1,
 def accounting_amount_sql(c: str) -> str:
     """An amount as accounting exports write it: thousands separators (1,234.56), a negative in
     parentheses ((12.50)) or with a trailing minus (12.50-), a currency symbol before or after
-    ($12.50, -€12.50, 12.50 €). A comma is a thousands separator only (1,234 is 1234): a decimal
-    comma is not read (12,50 and 1.234,56 stay unreadable and fail the run). A lone minus sign is
+    ($12.50, -€12.50, 12.50 €). A comma is a thousands separator only (1,234 is 1234); a column
+    written with decimal commas (1.234,56) comes here with its separators swapped (Feature.expr). A lone minus sign is
     zero, as accounting formats write it ($ -); full-width digits (１２.５０) are digits."""
     # white space at the ends and a currency symbol with the white space next to it go; what is left
     # must be one of the forms. (Not trim(): written a second time beside the cast of the trimmed

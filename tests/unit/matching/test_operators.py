@@ -186,7 +186,8 @@ def test_negative_amounts_and_refunds(tmp_path):
 
 def test_non_numeric_amount_is_an_error_naming_the_line(tmp_path):
     with pytest.raises(InputError, match=r"^target input: line 3: v 'twelve' is not an amount \(read are -1234\.56, "
-                                         r"1,234\.56, \(1,234\.56\), 1,234\.56-, \$1,234\.56; not a decimal comma\)$"):
+                                         r"1,234\.56, \(1,234\.56\), 1,234\.56-, \$1,234\.56, and 1\.234,56 in a column written "
+                                         r"with decimal commas: one whose first 100,000 values hold none such as 1\.50\)$"):
         pairs_for(tmp_path, tol("v", absolute="1"), ["1"], ["1", "twelve"])
 
 
@@ -206,9 +207,36 @@ def test_amounts_as_accounting_exports_write_them(tmp_path, written, plain):
 
 
 @pytest.mark.parametrize("value", ["12,50", "1.234,56", "1,23", "12 34", "(-12.50)", "-12.50-", "1,2345", "$", "()"])
-def test_decimal_commas_and_mixed_signs_stay_unreadable(tmp_path, value):
-    with pytest.raises(InputError, match=rf"^source input: line 2: v '{re.escape(value)}' is not an amount"):
-        pairs_for(tmp_path, tol("v", absolute="0"), [value], ["1"])
+def test_decimal_commas_beside_decimal_points_and_mixed_signs_stay_unreadable(tmp_path, value):
+    """A column that holds a decimal point (1.50) is read with decimal points: a decimal comma in it is
+    an error naming its line, never read as a thousands separator (12,50 is not 1250)."""
+    with pytest.raises(InputError, match=rf"^source input: line 3: v '{re.escape(value)}' is not an amount"):
+        pairs_for(tmp_path, tol("v", absolute="0"), ["1.50", value], ["1"])
+
+
+@pytest.mark.parametrize("written,plain", [
+    ("12,50", "12.50"), ("1.234,56", "1234.56"), ("(1.234,56)", "-1234.56"), ("1.234.567,5", "1234567.50"),
+    ("-0,5 €", "-0.50"), ("€ 1.234", "1234"), ("8", "8.00"), ("1.234,-", None),
+])
+def test_a_column_written_with_decimal_commas_is_read(tmp_path, written, plain):
+    """European exports write 1.234,56 (decimal comma, point or space for thousands): such an amount
+    column failed the run ('is not an amount ... not a decimal comma'). A column whose values show a
+    decimal comma (12,50 or 1.234,56) and none a decimal point is read with decimal commas; 1.234 is
+    then 1234. Each column is decided on its own (here the target's are decimal points)."""
+    src = [written, "12,50", "7,00"]
+    if plain is None:   # '1.234,-' (no decimals written as a dash) is no amount in either spelling
+        with pytest.raises(InputError, match=r"^source input: line 2: v '1\.234,-' is not an amount"):
+            pairs_for(tmp_path, tol("v", absolute="0"), src, ["1"])
+        return
+    got, o = pairs_for(tmp_path, tol("v", absolute="0"), src, [plain, "12.5", "7.01"], extra=[eq("w")])
+    assert ("s0", "t0") in got and ("s1", "t1") in got
+    assert o.unmatched()["s2"]["_detail"] == "v differs by 0.01; tolerance 0.00"   # written with 2 decimals
+
+
+def test_decimal_commas_keep_the_exactness_checks(tmp_path):
+    """Eleven decimals after a decimal comma would be rounded: the same error as after a point."""
+    with pytest.raises(InputError, match=r"^source input: line 3: v '1,12345678901' has more than 10 decimals"):
+        pairs_for(tmp_path, tol("v", absolute="0"), ["2,5", "1,12345678901"], ["1"])
 
 
 @pytest.mark.parametrize("value", ["1.12345678901", "0.000000000001", "-7.00000000005", "1.123456789012000"])
