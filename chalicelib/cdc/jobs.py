@@ -76,7 +76,7 @@ def _insert_jobs(tables, strategy, priority, job_type, requested_by, schedule_ev
                 " requested_by, deadline_at, schedule_event_id, params)"
                 " VALUES (%s, %s, %s, %s, %s, 'RUNNING', 'QUEUED', %s, now() + make_interval(secs => %s), %s, %s)"
                 " ON CONFLICT (table_name, schedule_event_id) WHERE schedule_event_id IS NOT NULL DO NOTHING"
-                " RETURNING job_id, table_name, created_at, validation_strategy",
+                " RETURNING job_id, table_name, created_at, validation_strategy, priority",
                 (uuid.uuid4(), name, job_type, strategy, PRIORITIES[priority], requested_by,
                  s.job_deadline_seconds, schedule_event_id,
                  Jsonb({"window_seconds": s.timestamp_range_window_seconds, "sample_size": s.sample_size})),
@@ -156,7 +156,10 @@ def _estimate(jobs: list[dict]) -> datetime:
             " WHERE n <= %s ORDER BY completed_at DESC",
             (_ESTIMATE_DAYS, _ESTIMATE_HISTORY),
         ).fetchall()
-        queued = conn.execute("SELECT count(*) AS n FROM recon.jobs WHERE phase IN ('QUEUED', 'SCANNING')").fetchone()["n"]
+        # the queue ahead of these jobs: work is claimed by priority, so only jobs of their priority or higher
+        # (theirs included) wait before them; a HIGH job jumps LOW ones (contract)
+        queued = conn.execute("SELECT count(*) AS n FROM recon.jobs WHERE phase IN ('QUEUED', 'SCANNING')"
+                              " AND priority >= %s", (min(j["priority"] for j in jobs),)).fetchone()["n"]
     # the jobs run side by side (segments on every worker): the slowest one decides
     slowest = max(estimate_seconds(j["table_name"], j["validation_strategy"], history) for j in jobs)
     seconds = slowest * max(1, queued / 2)

@@ -300,9 +300,9 @@ def test_a_non_json_content_type_gets_a_contract_shaped_400(api):
     assert body(r)["details"][0]["field"] == "body"
 
 
-def _eta_seconds(api, table: str, strategy: str) -> float:
+def _eta_seconds(api, table: str, strategy: str, priority: str = "NORMAL") -> float:
     asked = datetime.now(timezone.utc)
-    r = api.post(PATH, {"tables": [table], "validation_strategy": strategy})
+    r = api.post(PATH, {"tables": [table], "validation_strategy": strategy, "priority": priority})
     assert r.status_code == 202, r.body
     return (_parse_ts(body(r)["estimated_completion"]) - asked).total_seconds()
 
@@ -340,6 +340,17 @@ def test_a_strategy_never_run_anywhere_is_estimated_from_the_table_s_other_jobs(
     _history(api, "products", "CHECKSUM", 8)
     assert _eta_seconds(api, "products", "ROW_COUNT") <= 20
     assert 240 <= _eta_seconds(api, "orders", "ROW_COUNT") <= 330      # nothing known of orders
+
+
+def test_a_high_priority_job_is_not_estimated_behind_the_lower_priority_queue(api):
+    """HIGH jumps to the front of the queue (contract): eight LOW jobs waiting or running do not delay it,
+    so its estimate is its own duration, not scaled by them (it was 4.5 times it); a LOW trigger waits
+    behind all of them and is estimated so."""
+    _history(api, "users", "CHECKSUM", 60)
+    for _ in range(8):
+        insert_job(api, table="orders", status="RUNNING", priority=0, created_at=datetime.now(timezone.utc))
+    assert 50 <= _eta_seconds(api, "users", "CHECKSUM", "HIGH") <= 90
+    assert _eta_seconds(api, "users", "CHECKSUM", "LOW") >= 240
 
 
 def test_estimated_completion_is_after_the_request_even_for_subsecond_jobs(api):
