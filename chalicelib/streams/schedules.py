@@ -68,15 +68,30 @@ def _zone(tz: str | None) -> ZoneInfo:
     if len(name) > MAX_TIMEZONE_LENGTH:
         raise CronError("triggerConfig.timezone", "TIMEZONE_INVALID",
                         f"is {len(name)} characters long: not an IANA time zone name (e.g. Europe/Berlin)")
-    if (not name or name.startswith("/") or ".." in name or name in ("localtime", "posixrules")
-            or name.split("/", 1)[0] in ("posix", "right")):
+    if not _zone_file_name(name):
         raise CronError("triggerConfig.timezone", "TIMEZONE_INVALID",
                         f"{json.dumps(tz)} is not an IANA time zone name (e.g. Europe/Berlin)")
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, OSError):
+        meant = _zone_names_folded().get(name.strip().casefold())
         raise CronError("triggerConfig.timezone", "TIMEZONE_INVALID",
+                        f"{json.dumps(tz)} is not an IANA time zone name; did you mean {json.dumps(meant)}?"
+                        if meant else
                         f"{json.dumps(tz)} is not an IANA time zone name (e.g. Europe/Berlin)") from None
+
+
+def _zone_file_name(name: str) -> bool:
+    return not (not name or name.startswith("/") or ".." in name or name in ("localtime", "posixrules")
+                or name.split("/", 1)[0] in ("posix", "right"))
+
+
+@functools.lru_cache(maxsize=1)
+def _zone_names_folded() -> dict[str, str]:
+    """The zone names by their case-folded spelling: "europe/berlin" or "utc " was meant as one of them."""
+    import zoneinfo
+
+    return {n.casefold(): n for n in sorted(zoneinfo.available_timezones()) if _zone_file_name(n)}
 
 
 def _parse(expr: str) -> tuple[int, str]:

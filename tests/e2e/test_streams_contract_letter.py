@@ -317,3 +317,22 @@ def test_an_upload_that_meets_a_run_in_flight_is_recorded_on_the_event_stream(cl
         assert client.data("GET", f"/streams/{stream['id']}/runs")["totalItems"] == 1
     finally:
         client.call("DELETE", f"/streams/{stream['id']}")
+
+
+def test_a_time_zone_spelled_in_another_case_is_refused_naming_the_zone_meant(client, files):
+    """platform §6: `timezone` is an IANA name, and those are written exactly ("Europe/Berlin"): "europe/berlin",
+    "utc" or "UTC " are TIMEZONE_INVALID. The message only said "(e.g. Europe/Berlin)" — for "europe/berlin"
+    itself; it now names the zone the client meant."""
+    src, tgt = files
+    rule_set = client.data("POST", "/rule-sets", {"name": "zones", "passes": [{"name": "ref", "conditions": [
+        {"source": "order_id", "target": "order_ref", "operator": "EQUALS"}]}]}, status=201)
+    for zone, meant in (("europe/berlin", "Europe/Berlin"), ("utc", "UTC"), ("UTC ", "UTC"),
+                        ("AMERICA/NEW_YORK", "America/New_York"), ("Mars/Base", None)):
+        r = client.call("POST", "/streams", {
+            "name": "zones", "triggerType": "SCHEDULED", "triggerConfig": {"cron": "0 30 2 * * *", "timezone": zone},
+            "steps": [{"stepOrder": 1, "name": "one", "sourceInput": {"type": "FILE", "id": src["id"]},
+                       "targetInput": {"type": "FILE", "id": tgt["id"]}, "ruleSetId": rule_set["id"]}]})
+        assert r.status_code == 400, r.text
+        (err,) = r.json()["errors"]
+        assert (err["field"], err["code"]) == ("triggerConfig.timezone", "TIMEZONE_INVALID"), err
+        assert err["message"].endswith(f'did you mean "{meant}"?' if meant else "(e.g. Europe/Berlin)"), (zone, err)
