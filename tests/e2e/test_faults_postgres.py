@@ -414,3 +414,29 @@ def _try(fn) -> bool:
         return fn()
     except psycopg.OperationalError:
         return False
+
+
+def test_the_hourly_event_delivered_three_times_makes_its_jobs_once(stack, api):
+    """EventBridge delivers at least once: the same hourly event arrives three times on the schedule
+    queue, side by side. Each catalog table gets one HOURLY_SCHEDULED job for it, and each completes."""
+    import uuid
+
+    queues = _Queues(stack)
+    event_id = str(uuid.uuid4())
+    hour = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0)   # on the hour: runs now
+    event = {"version": "0", "id": event_id, "detail-type": "Scheduled Event", "source": "aws.events",
+             "time": hour.strftime("%Y-%m-%dT%H:%M:%SZ"), "region": "us-east-1", "resources": [], "detail": {}}
+    queues.send("recon-schedule", [event] * 3)
+    tables = api.get("/reconciliation/tables").json()["tables"]
+
+    def jobs_of_event():
+        with _db(stack) as conn:
+            rows = conn.execute("SELECT job_id, table_name, job_type FROM recon.jobs WHERE schedule_event_id = %s",
+                                (event_id,)).fetchall()
+        return rows if len(rows) >= len(tables) and queues.empty("recon-schedule") else None
+
+    rows = _wait(jobs_of_event, 120, "the hourly event's jobs", step=0.5)
+    assert sorted(r[1] for r in rows) == sorted(tables), rows
+    assert {r[2] for r in rows} == {"HOURLY_SCHEDULED"}
+    for job_id, _, _ in rows:
+        assert _wait_job(api, str(job_id))["status"] == "COMPLETED"
