@@ -339,9 +339,10 @@ class _Runner:
         amounts = sorted({f.column for f in side.features if f.kind == "amount" and side.types.get(f.column) == "VARCHAR"})
         if not dates and not amounts:
             return {}
-        comma = "'^[^0-9]*[0-9]+(\\.[0-9]{3})*,[0-9]+[^0-9]*$'"       # 12,50  1.234,56  (1.234,56)  -0,5 €
+        # 12,50  1.234,56  1 234,56  (1.234,56)  -0,5 €
+        comma = "'^[^0-9]*[0-9]+([.\\s\\pZ''\u2019][0-9]{3})*,[0-9]+[^0-9]*$'"
         comma_thousands = "'^[^0-9]*[0-9]{1,3}(,[0-9]{3})+[^0-9]*$'"   # 1,234: either spelling
-        point = "'^[^0-9]*[0-9]+(,[0-9]{3})*\\.[0-9]+[^0-9]*$'"       # 12.50  1,234.56
+        point = "'^[^0-9]*[0-9]+([,\\s\\pZ''\u2019][0-9]{3})*\\.[0-9]+[^0-9]*$'"   # 12.50  1,234.56  1 234.56
         point_thousands = "'^[^0-9]*[0-9]{1,3}(\\.[0-9]{3})+[^0-9]*$'"  # 1.234: either spelling
 
         def scan(cols: list[str], tests: list[str]) -> Optional[tuple]:

@@ -87,11 +87,15 @@ class Feature:
         return f"NULLIF(CASE WHEN {_non_ascii(raw)} THEN {full} ELSE {plain} END, '')"
 
 
-_DIGITS = "(?:[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:\\.[0-9]+)?"    # 1234.56 or 1,234.56 (',' every 3 digits)
+# 1234.56, or thousands in groups of 3 digits by one separator: 1,234.56, 1 234.56 (a space, no-break or thin
+# space as French exports write), 1'234.56 or 1’234.56 (Swiss); never two kinds in one value
+_DIGITS = ("(?:[0-9]{1,3}(?:,[0-9]{3})+|[0-9]{1,3}(?: [0-9]{3})+|[0-9]{1,3}(?:[''\u2019][0-9]{3})+|[0-9]+)"
+           "(?:\\.[0-9]+)?")
+_GROUP_SEPARATORS = "'[, ''\u2019]'"
 
 
 def accounting_amount_sql(c: str) -> str:
-    """An amount as accounting exports write it: thousands separators (1,234.56), a negative in
+    """An amount as accounting exports write it: thousands separators (1,234.56, 1 234.56, 1'234.56), a negative in
     parentheses ((12.50)) or with a trailing minus (12.50-), a currency symbol before or after
     ($12.50, -€12.50, 12.50 €). A comma is a thousands separator only (1,234 is 1234); a column
     written with decimal commas (1.234,56) comes here with its separators swapped (Feature.expr). A lone minus sign is
@@ -100,11 +104,12 @@ def accounting_amount_sql(c: str) -> str:
     # must be one of the forms. (Not trim(): written a second time beside the cast of the trimmed
     # value, the optimizer would compute it ahead for every row.)
     y = f"regexp_replace({compat_fold_sql(c)}, '^[\\s\\pZ]+|[\\s\\pZ]+$|[\\s\\pZ]*\\p{{Sc}}[\\s\\pZ]*', '', 'g')"
-    plain = f"TRY_CAST(replace(y, ',', '') AS {AMOUNT_TYPE})"
+    plain = f"TRY_CAST(regexp_replace(y, {_GROUP_SEPARATORS}, '', 'g') AS {AMOUNT_TYPE})"
     return (f"list_transform([{y}], lambda y: CASE WHEN y = '-' THEN CAST(0 AS {AMOUNT_TYPE}) "
             f"WHEN regexp_full_match(y, '[-+]?{_DIGITS}') THEN {plain} "
             f"WHEN regexp_full_match(y, '\\({_DIGITS}\\)|{_DIGITS}-') "
-            f"THEN -TRY_CAST(replace(regexp_replace(y, '[()-]', '', 'g'), ',', '') AS {AMOUNT_TYPE}) END)[1]")
+            f"THEN -TRY_CAST(regexp_replace(regexp_replace(y, '[()-]', '', 'g'), {_GROUP_SEPARATORS}, '', 'g') "
+            f"AS {AMOUNT_TYPE}) END)[1]")
 
 
 # Compatibility characters (Unicode NFKC) that financial keys meet: the full-width forms of ASCII

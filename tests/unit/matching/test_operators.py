@@ -197,6 +197,9 @@ def test_non_numeric_amount_is_an_error_naming_the_line(tmp_path):
     ("£ 5", "5.00"), ("1,234", "1234"),
     # a lone minus is zero in accounting formats ($ - in Excel's); full-width digits are digits
     ("-", "0"), ("$ -", "0.00"), (" - ", "0"), ("１２.５０", "12.5"), ("（１,２３４.００）", "-1234"),
+    # thousands grouped by a space (no-break and narrow no-break too) or an apostrophe: French and Swiss exports
+    ("1 234.56", "1234.56"), ("1\u00a0234 567.5", "1234567.50"), ("(1\u202f234.00)", "-1234"), ("1'234.56", "1234.56"),
+    ("1\u2019234.50-", "-1234.5"),
 ])
 def test_amounts_as_accounting_exports_write_them(tmp_path, written, plain):
     """Thousands separators, negatives in parentheses or with a trailing minus, currency symbols: each
@@ -206,17 +209,19 @@ def test_amounts_as_accounting_exports_write_them(tmp_path, written, plain):
     assert o.unmatched()["s1"]["_detail"] == "v differs by 0.01; tolerance 0.00"
 
 
-@pytest.mark.parametrize("value", ["12,50", "1.234,56", "1,23", "12 34", "(-12.50)", "-12.50-", "1,2345", "$", "()"])
+@pytest.mark.parametrize("value", ["12,50", "1.234,56", "1,23", "12 34", "(-12.50)", "-12.50-", "1,2345", "$", "()",
+                                   "1 23.5", "1,234 567", "1'23", "1 234'567"])
 def test_decimal_commas_beside_decimal_points_and_mixed_signs_stay_unreadable(tmp_path, value):
     """A column that holds a decimal point (1.50) is read with decimal points: a decimal comma in it is
     an error naming its line, never read as a thousands separator (12,50 is not 1250)."""
-    with pytest.raises(InputError, match=rf"^source input: line 3: v '{re.escape(value)}' is not an amount"):
+    with pytest.raises(InputError, match=rf"^source input: line 3: v {re.escape(repr(value))} is not an amount"):
         pairs_for(tmp_path, tol("v", absolute="0"), ["1.50", value], ["1"])
 
 
 @pytest.mark.parametrize("written,plain", [
     ("12,50", "12.50"), ("1.234,56", "1234.56"), ("(1.234,56)", "-1234.56"), ("1.234.567,5", "1234567.50"),
     ("-0,5 €", "-0.50"), ("€ 1.234", "1234"), ("8", "8.00"), ("1.234,-", None),
+    ("1\u202f234,56 €", "1234.56"), ("1 234 567,5", "1234567.50"),
 ])
 def test_a_column_written_with_decimal_commas_is_read(tmp_path, written, plain):
     """European exports write 1.234,56 (decimal comma, point or space for thousands): such an amount
