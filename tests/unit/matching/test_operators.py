@@ -200,6 +200,8 @@ def test_non_numeric_amount_is_an_error_naming_the_line(tmp_path):
     # thousands grouped by a space (no-break and narrow no-break too) or an apostrophe: French and Swiss exports
     ("1 234.56", "1234.56"), ("1\u00a0234 567.5", "1234567.50"), ("(1\u202f234.00)", "-1234"), ("1'234.56", "1234.56"),
     ("1\u2019234.50-", "-1234.5"),
+    # the minus sign U+2212 of typeset reports
+    ("\u221212.50", "-12.50"), ("\u2212$1,234.00", "-1234"),
 ])
 def test_amounts_as_accounting_exports_write_them(tmp_path, written, plain):
     """Thousands separators, negatives in parentheses or with a trailing minus, currency symbols: each
