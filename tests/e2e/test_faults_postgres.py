@@ -187,6 +187,52 @@ def test_postgres_killed_mid_job_the_job_completes_with_the_same_result(stack, a
     assert r.status_code == 200 and r.json()["checks"]["postgres"]["status"] == "UP", r.text
 
 
+#: longer than the workers' retry budget (chalicelib.runs.retry.WORKER, 90 s): a Multi-AZ failover or a
+#: maintenance restart of RDS takes one to two minutes
+LONG_OUTAGE_S = 100
+
+
+def stop_postgres(stack) -> None:
+    """A clean shutdown (`pg_ctl stop -m fast`: sessions are ended with AdminShutdown), as maintenance does."""
+    import glob
+    import pwd
+
+    _postmaster_pid(stack)  # skips when the database is not the stack's own
+    data = _stack_dir(stack) / "pg"
+    pg_ctl = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))[-1]
+    cmd = [pg_ctl, "-D", str(data), "-m", "fast", "-w", "stop"]
+    if os.geteuid() == 0:
+        cmd = ["runuser", "-u", pwd.getpwuid(data.stat().st_uid).pw_name, "--"] + cmd
+    subprocess.run(cmd, check=True, capture_output=True, timeout=120)
+
+
+def test_postgres_stopped_longer_than_the_workers_retry_budget_the_job_completes_with_the_same_result(
+        stack, api, baseline):
+    """PostgreSQL is shut down cleanly in the middle of the scan and stays down 100 s, longer than a worker
+    retries a step: segment workers give up, their messages go back to the queue and their leases run out.
+    Once it is back the job completes with exactly the undisturbed result; the API answered 503 meanwhile
+    (never 500)."""
+    job_id = _trigger(api)
+    before = _wait_for_point(stack, job_id, 4)
+    assert before["status"] == "RUNNING", f"the job finished before the fault: {before}"
+    stop_postgres(stack)
+    stopped = time.monotonic()
+    try:
+        while time.monotonic() - stopped < LONG_OUTAGE_S:
+            r = api.get(f"/reconciliation/jobs/{job_id}")
+            assert r.status_code == 503 and r.json()["error"] == "SERVICE_UNAVAILABLE", r.text[:300]
+            time.sleep(5)
+    finally:
+        restart_postgres(stack)
+
+    job = _wait_job(api, job_id, deadline_s=600)
+    assert job["status"] == "COMPLETED", job
+    assert not job["validation_errors"], job
+    assert _mismatch_set(api, job_id) == baseline["mismatches"]
+    for key in ("cassandra_row_count", "postgres_row_count", "mismatch_count", "drift_percentage", "mismatches_summary"):
+        assert job[key] == baseline["job"][key], key
+
+
 # ---------------------------------------------------------------------------------------- worker killed
 
 
