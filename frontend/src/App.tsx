@@ -2,7 +2,7 @@ import type React from "react";
 import { lazy, Suspense, useEffect, useRef, useState, type FormEvent } from "react";
 import { BrowserRouter, Navigate, NavLink, Route, Routes, useLocation, useNavigate, useParams } from "react-router-dom";
 import { auth, setUnauthorizedHandler } from "./services/api";
-import { BusyButton, Loading, useTitle } from "./components/ui";
+import { BusyButton, Loading, useFocusFallback, useTitle } from "./components/ui";
 import { CdcOverview } from "./pages/cdc/Overview";
 import { JobList } from "./pages/cdc/Jobs";
 import { JobDetailPage } from "./pages/cdc/JobDetail";
@@ -90,6 +90,18 @@ function Shell() {
   const [menuOpen, setMenuOpen] = useState(false);
   const menuButton = useRef<HTMLButtonElement>(null);
   useEffect(() => setMenuOpen(false), [loc.pathname, loc.search]);
+  // a link followed inside the page (a stream of the list, a run of the stream) goes with the page it was on:
+  // the focus fell to the top of the document, and a screen reader said nothing of the new page. It goes to
+  // the page (as the skip link does), unless the new page took it itself (a step linked to, a heading)
+  const main = useRef<HTMLElement>(null);
+  const [moves, setMoves] = useState(0);
+  const shown = useRef(loc.pathname);
+  useEffect(() => {
+    if (shown.current === loc.pathname) return;
+    shown.current = loc.pathname;
+    setMoves((n) => n + 1);
+  }, [loc.pathname]);
+  useFocusFallback(main, moves);
   return (
     <div className="shell">
       {/* the first stop of the tab order: past the eleven links of the menu, to the page itself */}
@@ -132,7 +144,7 @@ function Shell() {
           Sign out
         </button>
       </header>
-      <main className="content" id="main" tabIndex={-1}>
+      <main className="content" id="main" tabIndex={-1} ref={main}>
         <Suspense fallback={<Loading />}>
           <Routes>
             <Route path="/" element={<CdcOverview />} />
