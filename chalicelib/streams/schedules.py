@@ -122,11 +122,31 @@ def _parse(expr: str) -> tuple[int, str]:
     try:
         _cron(five, datetime(2000, 1, 1))
     except CronSimError as exc:
-        raise CronError(field, "CRON_INVALID", f"invalid cron '{expr}': {exc}") from None
+        raise CronError(field, "CRON_INVALID", f"invalid cron '{expr}': {_cron_problem(str(exc), parts)}") from None
     if not _some_day_matches(five):
         raise CronError(field, "CRON_INVALID", f"invalid cron '{expr}': no day has both day-of-month '{dom}' and "
                                                f"day-of-week '{dow}' (in month '{month}')")
     return int(sec), five
+
+
+# cronsim says "Bad minute", "Bad day-of-month", ...: the field's value and what it takes
+_CRON_FIELDS = {"minute": (1, "0-59"), "hour": (2, "0-23"), "day-of-month": (3, "1-31 or L"),
+                "month": (4, "1-12 or JAN-DEC"), "day-of-week": (5, "0-7 or SUN-SAT")}
+
+
+def _cron_problem(message: str, parts: list[str]) -> str:
+    name = message.removeprefix("Bad ").strip()
+    if name not in _CRON_FIELDS:
+        return message
+    index, allowed = _CRON_FIELDS[name]
+    value = parts[index]
+    if name == "day-of-month":
+        try:   # a day each month cannot have: 30 in February, 31 in April
+            _cron(" ".join(["0", "0", "*" if value == "?" else value, "*", "*"]), datetime(2000, 1, 1))
+            return f"day-of-month '{value}' never occurs in month '{parts[4]}'"
+        except CronSimError:
+            pass
+    return f"the {name} field '{value}' is not valid ({allowed}, with lists, ranges and steps)"
 
 
 def _cron(five: str, start: datetime) -> CronSim:

@@ -319,20 +319,41 @@ def test_an_upload_that_meets_a_run_in_flight_is_recorded_on_the_event_stream(cl
         client.call("DELETE", f"/streams/{stream['id']}")
 
 
+def _scheduled(client, files, trigger_config: dict) -> requests.Response:
+    """POST /streams of a one-step SCHEDULED stream with this triggerConfig."""
+    src, tgt = files
+    rule_set = client.data("POST", "/rule-sets", {"name": "schedules", "passes": [{"name": "ref", "conditions": [
+        {"source": "order_id", "target": "order_ref", "operator": "EQUALS"}]}]}, status=201)
+    return client.call("POST", "/streams", {
+        "name": "schedules", "triggerType": "SCHEDULED", "triggerConfig": trigger_config,
+        "steps": [{"stepOrder": 1, "name": "one", "sourceInput": {"type": "FILE", "id": src["id"]},
+                   "targetInput": {"type": "FILE", "id": tgt["id"]}, "ruleSetId": rule_set["id"]}]})
+
+
 def test_a_time_zone_spelled_in_another_case_is_refused_naming_the_zone_meant(client, files):
     """platform §6: `timezone` is an IANA name, and those are written exactly ("Europe/Berlin"): "europe/berlin",
     "utc" or "UTC " are TIMEZONE_INVALID. The message only said "(e.g. Europe/Berlin)" — for "europe/berlin"
     itself; it now names the zone the client meant."""
-    src, tgt = files
-    rule_set = client.data("POST", "/rule-sets", {"name": "zones", "passes": [{"name": "ref", "conditions": [
-        {"source": "order_id", "target": "order_ref", "operator": "EQUALS"}]}]}, status=201)
     for zone, meant in (("europe/berlin", "Europe/Berlin"), ("utc", "UTC"), ("UTC ", "UTC"),
                         ("AMERICA/NEW_YORK", "America/New_York"), ("Mars/Base", None)):
-        r = client.call("POST", "/streams", {
-            "name": "zones", "triggerType": "SCHEDULED", "triggerConfig": {"cron": "0 30 2 * * *", "timezone": zone},
-            "steps": [{"stepOrder": 1, "name": "one", "sourceInput": {"type": "FILE", "id": src["id"]},
-                       "targetInput": {"type": "FILE", "id": tgt["id"]}, "ruleSetId": rule_set["id"]}]})
+        r = _scheduled(client, files, {"cron": "0 30 2 * * *", "timezone": zone})
         assert r.status_code == 400, r.text
         (err,) = r.json()["errors"]
         assert (err["field"], err["code"]) == ("triggerConfig.timezone", "TIMEZONE_INVALID"), err
         assert err["message"].endswith(f'did you mean "{meant}"?' if meant else "(e.g. Europe/Berlin)"), (zone, err)
+
+
+def test_an_invalid_cron_names_its_field_and_what_it_takes(client, files):
+    """platform §1/§6: CRON_INVALID names the problem. The scheduler's parser answered "Bad day-of-month" for a
+    day of 32, for February 30th and for April 31st alike, and "Bad minute" without the value; the message now
+    says which field, its value, and what it takes — or that the day never occurs in those months."""
+    for cron, words in (("0 0 0 30 2 *", "day-of-month '30' never occurs in month '2'"),
+                        ("0 0 0 31 4,6 *", "day-of-month '31' never occurs in month '4,6'"),
+                        ("0 0 0 32 * *", "the day-of-month field '32' is not valid (1-31 or L, "),
+                        ("0 61 0 * * *", "the minute field '61' is not valid (0-59, "),
+                        ("0 0 0 * * 8", "the day-of-week field '8' is not valid (0-7 or SUN-SAT, ")):
+        r = _scheduled(client, files, {"cron": cron})
+        assert r.status_code == 400, r.text
+        (err,) = r.json()["errors"]
+        assert (err["field"], err["code"]) == ("triggerConfig.cron", "CRON_INVALID"), err
+        assert err["message"].startswith(f"invalid cron '{cron}': {words}"), err
