@@ -359,6 +359,31 @@ def test_a_csv_with_mixed_line_endings_is_read_or_invalid_naming_the_line(client
     assert "mixed line endings" in f["errorMessage"], f
 
 
+def test_an_unmatched_row_holding_a_nul_character_is_an_exception(client):
+    """platform §8: every unmatched row is an exception with its rowData. A CSV value holding a NUL byte (exports
+    from C programs, binary junk in a free-text column) is read by the engine, but PostgreSQL's text and jsonb
+    cannot hold U+0000: writing the step's exceptions failed, the worker's message with it, and the step stayed
+    IN_PROGRESS, then failed "heartbeat timed out" with no word of why. The NUL now reads as U+FFFD in the
+    exception (the artifact keeps the file's bytes)."""
+    src = client.data("POST", "/files", params={"filename": "nul_src.csv"}, status=201,
+                      data=b"order_id,amount,note\nA1,1.00,ok\nA2\x00x,2.00,bad\x00byte\n")
+    tgt = client.data("POST", "/files", params={"filename": "nul_tgt.csv"}, status=201,
+                      data=b"order_id,amount\nA1,1.00\n")
+    assert src["status"] == tgt["status"] == "READY", (src, tgt)
+    rs = client.data("POST", "/rule-sets", {"name": "nul", "sourceKey": "order_id", "targetKey": "order_id", "passes": [
+        {"name": "id", "conditions": [{"source": "order_id", "target": "order_id", "operator": "EQUALS"}]}]},
+        status=201)
+    rec = client.data("POST", "/reconciliations", {"name": "nul", "sourceFileId": src["id"], "targetFileId": tgt["id"],
+                                                   "ruleSetId": rs["id"]}, status=201)
+    client.data("POST", f"/reconciliations/{rec['id']}/start")
+    done = _poll(lambda: (lambda x: x if x["status"] not in ("PENDING", "IN_PROGRESS") else None)(
+        client.data("GET", f"/reconciliations/{rec['id']}")), 60, "the reconciliation to end")
+    assert (done["status"], done["matchedRecords"], done["exceptionCount"]) == ("COMPLETED", 1, 1), done
+    (exc,) = client.data("GET", f"/reconciliations/{rec['id']}/exceptions")["items"]
+    assert exc["rowKey"] == "A2\ufffdx" and exc["rowData"] == {"order_id": "A2\ufffdx", "amount": "2.00",
+                                                               "note": "bad\ufffdbyte"}, exc
+
+
 def test_exception_fields_read_in_the_order_of_the_file_and_the_contract(client, world):
     """platform §8: rowData keeps the input's column order (as the example: order_id, amount, order_date),
     closestCandidate reads rowKey, pass, failedCondition, detail; history changes read from, then to."""
