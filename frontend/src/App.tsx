@@ -2,7 +2,7 @@ import type React from "react";
 import { lazy, Suspense, useEffect, useRef, useState, type FormEvent } from "react";
 import { BrowserRouter, Navigate, NavLink, Route, Routes, useLocation, useNavigate, useParams } from "react-router-dom";
 import { auth, setUnauthorizedHandler } from "./services/api";
-import { BusyButton, Loading, useFocusFallback, useTitle } from "./components/ui";
+import { BusyButton, Loading, useFocusFallback, useHandOn, useTitle } from "./components/ui";
 import { CdcOverview } from "./pages/cdc/Overview";
 import { JobList } from "./pages/cdc/Jobs";
 import { JobDetailPage } from "./pages/cdc/JobDetail";
@@ -102,8 +102,12 @@ function Shell() {
     setMoves((n) => n + 1);
   }, [loc.pathname]);
   useFocusFallback(main, moves);
+  // a link chosen in the opened menu (a narrow window) closes it, and the link goes out of sight with the
+  // focus: the focus goes to the page, as after any link followed
+  const shell = useRef<HTMLDivElement>(null);
+  const handOn = useHandOn(shell);
   return (
-    <div className="shell">
+    <div className="shell" ref={shell}>
       {/* the first stop of the tab order: past the eleven links of the menu, to the page itself */}
       <a className="skip-link" href="#main" onClick={(e) => { e.preventDefault(); document.getElementById("main")?.focus(); }}>Skip to the page</a>
       <header
@@ -119,7 +123,16 @@ function Shell() {
         <button type="button" className="menu-button" ref={menuButton} aria-expanded={menuOpen} aria-controls="main-menu" onClick={() => setMenuOpen((o) => !o)}>
           <span aria-hidden="true">☰ </span>Menu
         </button>
-        <nav aria-label="main" id="main-menu" className={menuOpen ? "open" : undefined}>
+        <nav
+          aria-label="main"
+          id="main-menu"
+          className={menuOpen ? "open" : undefined}
+          onClick={(e) => {
+            if (!menuOpen || !(e.target as HTMLElement).closest("a")) return;
+            setMenuOpen(false);
+            handOn("main");
+          }}
+        >
           <span className="group">CDC</span>
           <NavLink to="/" end>Overview</NavLink>
           <NavLink to="/cdc/jobs">Jobs</NavLink>

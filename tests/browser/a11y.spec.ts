@@ -71,6 +71,9 @@ test("in a window 360 px wide the menu is a button that opens the navigation, fr
   await expect(page).toHaveURL(/\/files$/);
   await expect(page.locator("main h1")).toHaveText("Files");
   await expect(menu).toHaveAttribute("aria-expanded", "false");
+  await expect(page.getByRole("main")).toBeFocused(); // not lost with the link, out of sight in the closed menu
+  await page.keyboard.press("Tab");
+  await expect(page.getByRole("main").locator(":focus")).toHaveCount(1); // the next Tab is in the page
   expect(await height()).toBeLessThanOrEqual(60);
   await page.setViewportSize({ width: 1400, height: 900 });
   await expect(menu).toBeHidden();
