@@ -24,9 +24,13 @@ AMOUNT_SCALE = 10
 # four-digit year, which then reads as %Y.
 _TWO_DIGIT_YEAR = ["%d.%m.%y", "%d-%m-%y"]
 _OTHER_FORMATS = ["%Y/%m/%d", "%d.%m.%Y", "%d-%m-%Y", "%Y%m%d", "%d %b %Y", "%d-%b-%Y", "%b %d %Y",
-                  "%b %d, %Y", "%d %B %Y", "%B %d, %Y", "%Y/%m/%d %H:%M:%S", "%d.%m.%Y %H:%M:%S"]
-_DAY_FIRST = ["%d/%m/%Y", "%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M"]
-_MONTH_FIRST = ["%m/%d/%Y", "%m/%d/%Y %H:%M:%S", "%m/%d/%Y %H:%M"]
+                  "%b %d, %Y", "%d %B %Y", "%B %d, %Y", "%Y/%m/%d %H:%M:%S", "%d.%m.%Y %H:%M:%S",
+                  # with a time of minutes, other separators, a weekday, a full month name, digits only
+                  "%d.%m.%Y %H:%M", "%d-%m-%Y %H:%M:%S", "%d-%m-%Y %H:%M", "%Y.%m.%d", "%Y/%m/%d %H:%M",
+                  "%d %b %Y %H:%M", "%d %b %Y %H:%M:%S", "%d/%b/%Y", "%d/%b/%Y:%H:%M:%S", "%a, %d %b %Y",
+                  "%a, %d %b %Y %H:%M:%S", "%a %d %b %Y", "%B %d %Y", "%Y%m%d%H%M%S"]
+_DAY_FIRST = ["%d/%m/%Y", "%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M", "%d/%m/%Y %I:%M %p", "%d/%m/%Y %I:%M:%S %p"]
+_MONTH_FIRST = ["%m/%d/%Y", "%m/%d/%Y %H:%M:%S", "%m/%d/%Y %H:%M", "%m/%d/%Y %I:%M %p", "%m/%d/%Y %I:%M:%S %p"]
 
 
 def _year_written(cast: str, text: str) -> str:

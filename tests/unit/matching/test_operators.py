@@ -326,6 +326,12 @@ def test_asymmetric_date_window(tmp_path):
     ("2026-02-21", "2026-02-20T23:30:00-05:00"),      # 04:30 UTC on the 21st
     ("2026-02-20", "2026-02-21T00:30:00+02:00"),      # 22:30 UTC on the 20th
     ("2026-02-20", "2026-02-20 08:15:00"),
+    # spellings of exports that failed the run ('is not a date'): a time of minutes, AM/PM, other separators,
+    # a weekday, a full month name, a web log's date, digits only
+    ("2026-02-20", "20.02.2026 10:00"), ("2026-02-20", "20-02-2026 10:00:00"), ("2026-02-20", "2026.02.20"),
+    ("2026-02-20", "2026/02/20 10:00"), ("2026-02-20", "20 Feb 2026 10:00"), ("2026-02-20", "20/02/2026 10:00 PM"),
+    ("2026-02-20", "Fri, 20 Feb 2026"), ("2026-02-20", "Fri 20 Feb 2026"), ("2026-02-20", "February 20 2026"),
+    ("2026-02-20", "20/Feb/2026:10:00:00"), ("2026-02-20", "20260220103000"), ("2026-02-20", "2/20/2026 1:05:09 PM"),
 ])
 def test_date_formats_and_timestamps_by_utc_date(tmp_path, src, tgt):
     got, _ = pairs_for(tmp_path, window("v"), [src], [tgt])
