@@ -108,7 +108,12 @@ export function Progress({ value, label }: { value: number; label?: string }) {
   );
 }
 
-export function ErrorBox({ error }: { error: unknown }) {
+/**
+ * An error in the API's words. With `retry` (a list's read), when the API could not answer at all (down,
+ * restarting: no answer, or a 5xx), a button reads it again: the page recovers where it is, with its
+ * filters, once the API is back. A refusal (a 4xx) gets none: reading again would be refused again.
+ */
+export function ErrorBox({ error, retry }: { error: unknown; retry?: () => void }) {
   if (!error) return null;
   const e = error instanceof ApiError ? error : null;
   const msg = e ? e.message : error instanceof Error ? error.message : String(error);
@@ -117,6 +122,7 @@ export function ErrorBox({ error }: { error: unknown }) {
     <div className="error-box" role="alert">
       <strong>{msg}</strong>
       {e && e.code && !e.code.startsWith("HTTP_") && <span className="muted"> ({e.code})</span>}
+      {retry && (!e || e.status === 0 || e.status >= 500) && <> <button type="button" className="link" onClick={retry}>Read again</button></>}
       {fields.length > 1 && (
         <ul>
           {fields.map(([f, m]) => (

@@ -2,7 +2,7 @@
 // the pager's button) but are marked as not the new filters' rows, busy while the read runs, and still so
 // when it fails; the new rows come unmarked.
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { cleanup, fireEvent, screen, waitFor } from "@testing-library/react";
+import { cleanup, fireEvent, screen, waitFor, within } from "@testing-library/react";
 import { pageOf, renderAt } from "./render";
 
 const exc = (id: number, status: string) => ({
@@ -12,13 +12,19 @@ const exc = (id: number, status: string) => ({
 });
 /** The read of the RESOLVED exceptions, held open until the test answers (or fails) it. */
 let resolved: { answer: (v: unknown) => void; fail: (e: unknown) => void } | null = null;
+/** The API down: the reads of OPEN exceptions fail (502) while it is. */
+let down = false;
 
 vi.mock("../../src/services/api", async (orig) =>
   (await import("./fake-api")).withFakeApi(orig, {
     streams: { list: async () => pageOf([]) },
     exceptions: {
-      list: (q: { status?: string }) =>
-        q.status === "RESOLVED" ? new Promise((answer, fail) => (resolved = { answer, fail })) : Promise.resolve(pageOf([exc(1, "OPEN"), exc(2, "OPEN")])),
+      list: async (q: { status?: string; olderThanDays?: unknown }) => {
+        const { ApiError } = await vi.importActual<typeof import("../../src/services/api")>("../../src/services/api");
+        if (String(q.olderThanDays) === "-1") throw new ApiError(400, "VALIDATION_ERROR", "olderThanDays must be >= 0", { olderThanDays: "must be >= 0" });
+        if (down) throw new ApiError(502, "SERVICE_UNAVAILABLE", "The API cannot be reached ([Errno 111] Connection refused)");
+        return q.status === "RESOLVED" ? new Promise((answer, fail) => (resolved = { answer, fail })) : pageOf([exc(1, "OPEN"), exc(2, "OPEN")]);
+      },
     },
   }),
 );
@@ -26,6 +32,7 @@ vi.mock("../../src/services/api", async (orig) =>
 afterEach(() => {
   cleanup();
   resolved = null;
+  down = false;
 });
 
 const rows = () => [...document.querySelectorAll("table[aria-label=exceptions] tbody tr")].map((r) => r.getAttribute("data-exception"));
@@ -63,5 +70,30 @@ describe("a list read for other filters", () => {
     expect(rows()).toEqual(["1", "2"]);
     expect(outdated()!.getAttribute("aria-busy")).toBeNull();
     expect(outdated()!.textContent).toContain("Not read for these filters: the rows below are the last ones read.");
+  });
+});
+
+describe("a list the API could not answer", () => {
+  it("offers to read it again, and shows it once the API is back, with its filters", async () => {
+    const api = await import("../../src/services/api");
+    down = true;
+    const { ExceptionsPage } = await import("../../src/pages/streams/Exceptions");
+    renderAt("/exceptions?status=OPEN", "/exceptions", <ExceptionsPage />);
+    const alert = await screen.findByRole("alert");
+    expect(alert.textContent).toContain("The API cannot be reached");
+    down = false;
+    fireEvent.click(within(alert).getByRole("button", { name: "Read again" }));
+    await screen.findByRole("table", { name: "exceptions" });
+    expect(rows()).toEqual(["1", "2"]);
+    expect(screen.queryByRole("alert")).toBeNull();
+    expect(api.exceptions.list).toHaveBeenLastCalledWith(expect.objectContaining({ status: "OPEN" }));
+  });
+
+  it("offers nothing of the kind for a refusal: reading again would be refused again", async () => {
+    const { ExceptionsPage } = await import("../../src/pages/streams/Exceptions");
+    renderAt("/exceptions?olderThanDays=-1", "/exceptions", <ExceptionsPage />);
+    const alerts = await screen.findAllByRole("alert");
+    expect(alerts.map((a) => a.textContent).join(" ")).toContain("must be >= 0");
+    expect(screen.queryByRole("button", { name: "Read again" })).toBeNull();
   });
 });

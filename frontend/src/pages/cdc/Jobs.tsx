@@ -48,7 +48,7 @@ export function JobList() {
         </div>
         {filtered && <button type="button" className="link" onClick={() => set({ table: "", status: "", job_type: "", from_date: "", to_date: "" })}>Clear filters</button>}
       </form>
-      <ErrorBox error={error} />
+      <ErrorBox error={error} retry={reload} />
       {loading && !data && <Loading what="Loading jobs" />}
       <Rereading outdated={outdated} loading={loading}>
       {data && data.jobs.length === 0 && (

@@ -91,7 +91,7 @@ export function MismatchBrowser() {
         <DateFilter id="to_date" label="to (UTC)" value={f.to_date} error={error} onChange={(v) => set({ to_date: v, selected: null })} />
         {filtered && <button type="button" className="link" onClick={() => set({ table: "", mismatch_type: "", resolution_status: "", job_id: "", from_date: "", to_date: "", selected: null })}>Clear filters</button>}
       </form>
-      <ErrorBox error={error} />
+      <ErrorBox error={error} retry={reload} />
       {bulkResult && (
         <div role="status" className={bulkResult.failed.length ? "error-box" : "card ok-box"} data-bulk-result ref={bulkDone} tabIndex={-1}>
           {`Marked ${bulkResult.ok} of ${bulkResult.ok + bulkResult.failed.length} ${bulkResult.status.replace(/_/g, " ").toLowerCase()}${bulkResult.failed.length ? "; these were not changed:" : "."}`}

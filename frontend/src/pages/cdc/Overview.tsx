@@ -35,7 +35,7 @@ export function CdcOverview() {
         </Link>
       </div>
       <p className="muted">Each catalog table's latest job. Drift is the share of Cassandra rows that differ in PostgreSQL.</p>
-      <ErrorBox error={error} />
+      <ErrorBox error={error} retry={reload} />
       {loading && !data && <Loading what="Loading the catalog" />}
       {data && data.length === 0 && <Empty>The catalog has no tables: add them to config/catalog.yml and restart the stack.</Empty>}
       {data && data.length > 0 && (

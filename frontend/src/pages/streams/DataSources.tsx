@@ -19,7 +19,7 @@ export function DataSourcesPage() {
       <h1 ref={heading} tabIndex={-1}>Data sources</h1>
       <p className="muted">A step can take a consistent snapshot of one of these as its source or target input.</p>
       <NewDataSource onCreated={reload} />
-      <ErrorBox error={error} />
+      <ErrorBox error={error} retry={reload} />
       {loading && !data && <Loading what="Loading data sources" />}
       <Rereading outdated={outdated} loading={loading}>
       {data && data.items.length === 0 && <NoRows page={data.page} totalPages={data.totalPages} totalItems={data.totalItems} onPage={(p) => set({ page: p })}>No data source yet. Add a PostgreSQL table or a table of the CDC catalog above.</NoRows>}

@@ -71,7 +71,7 @@ export function ExceptionsPage() {
         {filtered && <button type="button" className="link" onClick={() => set(Object.fromEntries(KEYS.map((k) => [k, ""])))}>Clear filters</button>}
         {data && data.totalItems > 0 && <ExportCsv query={query} total={data.totalItems} />}
       </form>
-      <ErrorBox error={error} />
+      <ErrorBox error={error} retry={reload} />
       {data && <StepContext items={items} narrowed={!!f.reconciliationId || data.totalPages <= 1} />}
       {loading && !data && <Loading what="Loading exceptions" />}
       <Rereading outdated={outdated} loading={loading}>

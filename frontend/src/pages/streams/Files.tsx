@@ -74,7 +74,7 @@ export function FilesPage() {
           <input id="filename" defaultValue={f.filename} key={f.filename} onKeyDown={(e) => e.key === "Enter" && set({ filename: (e.target as HTMLInputElement).value })} onBlur={(e) => e.target.value !== f.filename && set({ filename: e.target.value })} />
         </label>
       </form>
-      <ErrorBox error={error} />
+      <ErrorBox error={error} retry={reload} />
       {loading && !data && <Loading what="Loading files" />}
       <Rereading outdated={outdated} loading={loading}>
       {data && data.items.length === 0 && <NoRows page={data.page} totalPages={data.totalPages} totalItems={data.totalItems} onPage={(p) => set({ page: p })}>{filtered ? "No file matches these filters." : "No file yet. Upload the two sides of a reconciliation above."}</NoRows>}

@@ -22,7 +22,7 @@ export function LegacyPage() {
       <h1>Reconciliations</h1>
       <p className="muted">One source, one target, one rule set. Every step of every stream run is listed here too.</p>
       <NewReconciliation onCreated={reload} />
-      <ErrorBox error={error} />
+      <ErrorBox error={error} retry={reload} />
       {loading && !data && <Loading what="Loading reconciliations" />}
       <Rereading outdated={outdated} loading={loading}>
       {data && data.items.length === 0 && <NoRows page={data.page} totalPages={data.totalPages} totalItems={data.totalItems} onPage={(p) => set({ page: p })}>No reconciliation yet. Create one above, or run a stream.</NoRows>}
@@ -170,7 +170,7 @@ export function LegacyDetailPage() {
         <Select id="reason" label="Reason" value={f.reason} options={EXCEPTION_REASONS} onChange={(v) => set({ reason: v })} />
         <Select id="status" label="Status" value={f.status} options={EXCEPTION_STATUSES} onChange={(v) => set({ status: v })} />
       </form>
-      <ErrorBox error={exc.error} />
+      <ErrorBox error={exc.error} retry={exc.reload} />
       <Rereading outdated={exc.outdated} loading={exc.loading}>
       {exc.data && exc.data.items.length === 0 && <NoRows page={exc.data.page} totalPages={exc.data.totalPages} totalItems={exc.data.totalItems} onPage={(p) => set({ page: p })}>No exception{f.side || f.reason || f.status ? " matches these filters" : ""}.</NoRows>}
       {exc.data && exc.data.items.length > 0 && (

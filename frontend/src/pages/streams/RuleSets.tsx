@@ -11,14 +11,14 @@ import { emptyCondition, emptyPass, ruleSetProblems, toRuleSetInput } from "../.
 export function RuleSetsPage() {
   useTitle("Rule sets");
   const { page, set } = useUrlState([] as const);
-  const { data, error, loading, outdated } = useLoad(() => ruleSets.list({ page, pageSize: 20 }), [page]);
+  const { data, error, loading, outdated, reload } = useLoad(() => ruleSets.list({ page, pageSize: 20 }), [page]);
   return (
     <section>
       <div className="page-head">
         <h1>Rule sets</h1>
         <Link className="button primary" to="/rule-sets/new">New rule set</Link>
       </div>
-      <ErrorBox error={error} />
+      <ErrorBox error={error} retry={reload} />
       {loading && !data && <Loading what="Loading rule sets" />}
       <Rereading outdated={outdated} loading={loading}>
       {data && data.items.length === 0 && <NoRows page={data.page} totalPages={data.totalPages} totalItems={data.totalItems} onPage={(p) => set({ page: p })}>No rule set yet. <Link to="/rule-sets/new">Create one</Link>: it says how a source row and a target row match.</NoRows>}

@@ -13,7 +13,7 @@ const ACTIVE_RUN = new Set<string>(["PENDING", "RUNNING"]);
 export function StreamsPage() {
   useTitle("Streams");
   const { values: f, page, set } = useUrlState(["status", "domain"] as const);
-  const { data, error, loading, outdated } = useLoad(() => streams.list({ page, pageSize: 20, status: (f.status || undefined) as StreamStatus | undefined, domain: f.domain || undefined }), [page, f.status, f.domain]);
+  const { data, error, loading, outdated, reload } = useLoad(() => streams.list({ page, pageSize: 20, status: (f.status || undefined) as StreamStatus | undefined, domain: f.domain || undefined }), [page, f.status, f.domain]);
   const filtered = !!(f.status || f.domain);
   // the domains streams have, offered at the filter: the API matches a domain exactly (ECOMMERCE, not ecommerce)
   const known = useLoad(() => allStreams(), []);
@@ -45,7 +45,7 @@ export function StreamsPage() {
           <datalist id="domains">{domains.map((d) => <option key={d} value={d} />)}</datalist>
         </label>
       </form>
-      <ErrorBox error={error} />
+      <ErrorBox error={error} retry={reload} />
       {meant && data && data.items.length === 0 && (
         <p className="card warn-box" role="status">A domain is matched exactly: no stream has “{f.domain}”. <button type="button" className="link" onClick={() => set({ domain: meant })}>Show the {meant} streams</button></p>
       )}
@@ -199,7 +199,7 @@ export function StreamDetailPage() {
       <form className="filters" onSubmit={(e) => e.preventDefault()} aria-label="run filters">
         <Select id="status" label="Status" value={f.status} options={RUN_STATUSES} onChange={(v) => set({ status: v })} />
       </form>
-      <ErrorBox error={runs.error} />
+      <ErrorBox error={runs.error} retry={runs.reload} />
       <Rereading outdated={runs.outdated} loading={runs.loading}>
       {runs.data && runs.data.items.length === 0 && <NoRows page={runs.data.page} totalPages={runs.data.totalPages} totalItems={runs.data.totalItems} onPage={(p) => set({ page: p })}>{f.status ? "No run with this status." : s.status === "ACTIVE" ? "No run yet: press Run now." : "No run yet. Resume the stream to run it."}</NoRows>}
       {runs.data && runs.data.items.length > 0 && (
