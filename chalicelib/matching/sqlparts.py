@@ -101,14 +101,16 @@ _GROUP_SEPARATORS = "'[, ''\u2019]'"
 def accounting_amount_sql(c: str) -> str:
     """An amount as accounting exports write it: thousands separators (1,234.56, 1 234.56, 1'234.56), a negative in
     parentheses ((12.50)) or with a trailing minus (12.50-), a currency symbol before or after
-    ($12.50, -€12.50, 12.50 €). A comma is a thousands separator only (1,234 is 1234); a column
+    ($12.50, -€12.50, 12.50 €) or a currency code (EUR 12.50, 12.50 USD). A comma is a thousands separator only (1,234 is 1234); a column
     written with decimal commas (1.234,56) comes here with its separators swapped (Feature.expr). A lone minus sign is
     zero, as accounting formats write it ($ -); full-width digits (１２.５０) are digits, and the minus
     sign U+2212 (−12.50, as typeset reports write it) is a minus."""
     # white space at the ends and a currency symbol with the white space next to it go; what is left
     # must be one of the forms. (Not trim(): written a second time beside the cast of the trimmed
     # value, the optimizer would compute it ahead for every row.)
-    y = f"regexp_replace(replace({compat_fold_sql(c)}, '\u2212', '-'), '^[\\s\\pZ]+|[\\s\\pZ]+$|[\\s\\pZ]*\\p{{Sc}}[\\s\\pZ]*', '', 'g')"
+    # (and a currency code of three capitals at either end: EUR 12.50, 12.50 EUR, as bank exports write)
+    y = (f"regexp_replace(replace({compat_fold_sql(c)}, '\u2212', '-'), '^[\\s\\pZ]*[A-Z]{{3}}[\\s\\pZ]*|^[\\s\\pZ]+"
+         f"|[\\s\\pZ]*[A-Z]{{3}}[\\s\\pZ]*$|[\\s\\pZ]+$|[\\s\\pZ]*\\p{{Sc}}[\\s\\pZ]*', '', 'g')")
     plain = f"TRY_CAST(regexp_replace(y, {_GROUP_SEPARATORS}, '', 'g') AS {AMOUNT_TYPE})"
     return (f"list_transform([{y}], lambda y: CASE WHEN y = '-' THEN CAST(0 AS {AMOUNT_TYPE}) "
             f"WHEN regexp_full_match(y, '[-+]?{_DIGITS}') THEN {plain} "

@@ -202,6 +202,9 @@ def test_non_numeric_amount_is_an_error_naming_the_line(tmp_path):
     ("1\u2019234.50-", "-1234.5"),
     # the minus sign U+2212 of typeset reports
     ("\u221212.50", "-12.50"), ("\u2212$1,234.00", "-1234"),
+    # a currency code at either end, as bank exports write it
+    ("EUR 12.50", "12.50"), ("12.50 EUR", "12.5"), ("USD -1,234.00", "-1234"), ("CHF 1'234.50", "1234.5"),
+    (" GBP12.50 ", "12.50"),
 ])
 def test_amounts_as_accounting_exports_write_them(tmp_path, written, plain):
     """Thousands separators, negatives in parentheses or with a trailing minus, currency symbols: each
@@ -212,7 +215,7 @@ def test_amounts_as_accounting_exports_write_them(tmp_path, written, plain):
 
 
 @pytest.mark.parametrize("value", ["12,50", "1.234,56", "1,23", "12 34", "(-12.50)", "-12.50-", "1,2345", "$", "()",
-                                   "1 23.5", "1,234 567", "1'23", "1 234'567"])
+                                   "1 23.5", "1,234 567", "1'23", "1 234'567", "EURO 12.50", "12.50 EU", "EUR", "eur 1"])
 def test_decimal_commas_beside_decimal_points_and_mixed_signs_stay_unreadable(tmp_path, value):
     """A column that holds a decimal point (1.50) is read with decimal points: a decimal comma in it is
     an error naming its line, never read as a thousands separator (12,50 is not 1250)."""
