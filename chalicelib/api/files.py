@@ -196,7 +196,8 @@ def download_file(id: int):
     size = row["size_bytes"] or 0
     large = size > files.INLINE_DOWNLOAD_MAX_BYTES
     try:
-        data = storage.get_bytes(row["s3_key"], first=2 if large else None)   # a large one: its byte order mark
+        # a large one: its first bytes (byte order mark, charset)
+        data = storage.get_bytes(row["s3_key"], first=files.CHARSET_SNIFF_BYTES if large else None)
     except Exception as exc:   # the object went away since it was checked: 409 as for any file whose bytes are gone
         if getattr(exc, "response", {}).get("Error", {}).get("Code") not in ("404", "NoSuchKey", "NotFound"):
             raise

@@ -27,7 +27,7 @@ import duckdb
 from .explain import explain_unmatched, no_candidate_detail
 from .inputs import (EXPLANATION_COLUMNS, CsvDialect, InputError, csv_dialect, csv_line, csv_sniff_sql,
                      describe_input, detect_format, explanation_tail, ident, jsonl_line, reader_sql, sql_str,
-                     translate_error, unify_line_endings)
+                     translate_error, readable_copy)
 from .rules import Cardinality, Operator, Pass, RuleSet, check_columns
 from .sqlparts import AMOUNT_SCALE, AMOUNT_TYPE, CondSQL, Feature, fmt_decimal
 
@@ -167,7 +167,7 @@ class _Runner:
         # unmatched has no candidate at all, so the unmatched outputs are written straight from the
         # inputs (ANTI JOIN on the matches) without rest tables or explanation tables
         self.direct_unmatched = False
-        self._tmp: Optional[str] = None   # copies of inputs read instead of them (_unify_line_endings)
+        self._tmp: Optional[str] = None   # copies of inputs read instead of them (_readable_copy)
 
     # ---- progress, cancellation, and a watcher for long statements
 
@@ -266,6 +266,8 @@ class _Runner:
         try:
             if side.fmt == "CSV":
                 side.dialect = csv_dialect(side.path)
+                if side.dialect.encoding == "cp1252":
+                    self._readable_copy(side, None)
                 side.columns = list(side.dialect.header)
                 side.types = {c: "VARCHAR" for c in side.columns}
                 side.sniffed = self._sniff(con, side)
@@ -288,7 +290,7 @@ class _Runner:
         try:
             return {d[0]: d[1] for d in con.execute(csv_sniff_sql(side.path, side.dialect)).fetchall()}
         except duckdb.Error as e:
-            if self._unify_line_endings(side, e):
+            if self._readable_copy(side, e):
                 return self._sniff(con, side)
             return {}
 
@@ -306,14 +308,14 @@ class _Runner:
         except MatchCanceled:
             raise
         except duckdb.Error as e:
-            if self._unify_line_endings(side, e):
+            if self._readable_copy(side, e):
                 return self.load(side)
             raise InputError(f"{side.name} input: {translate_error(e, side.fmt, side.path, side.dialect)}") from None
         self._check_values(side)
 
-    def _unify_line_endings(self, side: Side, error: Exception) -> bool:
-        """A CSV input whose lines end in CRLF and in bare LF is read from a copy with one kind
-        (inputs.unify_line_endings), kept in a directory of this run's own under the spill directory."""
+    def _readable_copy(self, side: Side, error: Optional[Exception]) -> bool:
+        """A CSV input in Windows-1252, or whose lines end in CRLF and in bare LF, is read from a UTF-8 copy
+        with one kind (inputs.readable_copy), kept in a directory of this run's own under the spill directory."""
         if side.fmt != "CSV" or side.dialect is None:
             return False
         with self._lock:   # the two sides are prepared at once
@@ -321,7 +323,7 @@ class _Runner:
                 self._tmp = tempfile.mkdtemp(prefix="recon-match-", dir=self.limits.temp_dir)
         sub = os.path.join(self._tmp, side.letter)
         os.makedirs(sub, exist_ok=True)
-        unified = unify_line_endings(side.path, side.dialect, sub, error)
+        unified = readable_copy(side.path, side.dialect, sub, error)
         if unified is None:
             return False
         side.dialect = unified

@@ -76,7 +76,7 @@ class CsvDialect:
     delimiter: str
     header: tuple[str, ...]
     encoding: str = "utf-8"
-    #: what the reader reads instead of the file: a copy whose lines all end in LF (see unify_line_endings)
+    #: what the reader reads instead of the file: a UTF-8 copy whose lines all end in LF (see readable_copy)
     read_path: Optional[str] = None
 
 
@@ -141,9 +141,13 @@ def csv_dialect(path: str) -> CsvDialect:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as e:
             if not window_full or e.start < len(raw) - 4:   # not merely a character cut by the 1 MB window
-                line = raw[: e.start].count(b"\n") + 1
-                raise InputError(f"line {line}: not valid UTF-8") from None
-            text = raw[: e.start].decode("utf-8")
+                latin = _windows_1252(raw)
+                if latin is None:
+                    line = raw[: e.start].count(b"\n") + 1
+                    raise InputError(f"line {line}: not valid UTF-8") from None
+                encoding, text = "cp1252", latin   # read from a UTF-8 copy (readable_copy)
+            else:
+                text = raw[: e.start].decode("utf-8")
     first = _first_record(text)
     counts = {d: _count_outside_quotes(first, d) for d in _DELIMITERS}
     delim = max(_DELIMITERS, key=lambda d: (counts[d], -_DELIMITERS.index(d)))
@@ -195,24 +199,50 @@ def _count_outside_quotes(line: str, d: str) -> int:
 #: DuckDB's CSV reader's words for a file whose lines end in two ways (CRLF, then a bare LF), and its
 #: sniffer's for a sample that holds both
 _MIXED_ENDINGS_ERRORS = ("state machine reached an invalid state", "Error when sniffing file")
+#: a UTF-8 sequence of two or more bytes: text that holds one is UTF-8, never Windows-1252
+_UTF8_MULTIBYTE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
 
 
-def unify_line_endings(path: str, dialect: CsvDialect, directory: str, error: Exception) -> Optional[CsvDialect]:
-    """A UTF-8 CSV file whose records end in CRLF and in bare LF (two exports joined, a line added in
-    another editor, a blank last line after CRLF lines) is refused by DuckDB's reader, which wants one kind.
-    Python's csv module, spreadsheets and most tools read such a file: when ``error`` is that refusal and the
-    file is such a file, it is copied into ``directory`` with every record's end made LF, and the dialect that
-    reads the copy is returned; otherwise None. Line breaks inside quoted fields are kept as they are, and the
-    copy has the file's lines, so line numbers in messages stay the file's (messages read the file itself).
-    One streaming pass, on the error path only."""
-    if dialect.encoding != "utf-8" or dialect.read_path or not any(m in str(error) for m in _MIXED_ENDINGS_ERRORS):
+def _windows_1252(raw: bytes) -> Optional[str]:
+    """``raw`` (not UTF-8) as Windows-1252 text (Latin-1 with €, what Excel and banks in Western Europe
+    save as "CSV"), or None when it is not: a byte that code page lacks, or a UTF-8 sequence (a UTF-8 file
+    with a damaged byte)."""
+    if _UTF8_MULTIBYTE.search(raw):
         return None
-    copy = os.path.join(directory, "unified-line-endings.csv")
-    crlf = lf = 0
+    try:
+        return raw.decode("cp1252")
+    except UnicodeDecodeError:
+        return None
+
+
+def readable_copy(path: str, dialect: CsvDialect, directory: str,
+                  error: Optional[Exception] = None) -> Optional[CsvDialect]:
+    """A copy of a CSV file in ``directory`` that DuckDB's reader reads, and the dialect that reads it, for
+    files it cannot read as they are, or None (then ``error`` stands):
+
+    - Windows-1252 text (``dialect.encoding`` "cp1252", from csv_dialect; or a UTF-8 error of the reader
+      after the first megabyte of a file that is Windows-1252 throughout) is written as UTF-8;
+    - records ending in CRLF and in bare LF (two exports joined, a line added in another editor, a blank
+      last line after CRLF lines), which the reader refuses (it wants one kind), end in LF in the copy.
+
+    Line breaks inside quoted fields are kept as they are, and the copy has the file's lines, so line
+    numbers in messages stay the file's (messages read the file itself). One streaming pass, only for
+    such files."""
+    if dialect.read_path or dialect.encoding == "utf-16":
+        return None
+    msg = str(error or "")
+    transcode = dialect.encoding == "cp1252"
+    tentative = not transcode and ("utf-8" in msg.lower() or "unicode" in msg.lower())
+    if not (transcode or tentative or any(m in msg for m in _MIXED_ENDINGS_ERRORS)):
+        return None
+    copy = os.path.join(directory, "readable.csv")
+    crlf = lf = no = 0
     quoted = False   # inside a quoted field at the end of the line ("" escapes toggle twice)
+    high = False     # a byte over 127 was transcoded
     try:
         with open(path, "rb") as src, open(copy, "wb") as out:
             for line in src:
+                no += 1
                 if line.count(b'"') & 1:
                     quoted = not quoted
                 if not quoted and line.endswith(b"\n"):
@@ -221,13 +251,23 @@ def unify_line_endings(path: str, dialect: CsvDialect, directory: str, error: Ex
                         line = line[:-2] + b"\n"
                     else:
                         lf += 1
+                if (transcode or tentative) and not line.isascii():
+                    text = _windows_1252(line)
+                    if text is None:
+                        if transcode:
+                            raise InputError(f"line {no}: not Windows-1252 text like the lines before it (save the "
+                                             f"file as CSV UTF-8)")
+                        out.close()
+                        os.remove(copy)
+                        return None
+                    line, high = text.encode("utf-8"), True
                 out.write(line)
     except OSError:
         return None
-    if not (crlf and lf):
+    if not (transcode or high) and not (crlf and lf):
         os.remove(copy)
         return None
-    return CsvDialect(dialect.delimiter, dialect.header, dialect.encoding, copy)
+    return CsvDialect(dialect.delimiter, dialect.header, "utf-8", copy)
 
 
 def csv_reader_sql(path: str, dialect: CsvDialect, columns: Optional[dict[str, str]] = None) -> str:
@@ -413,6 +453,8 @@ def inspect_file(path: str, format: Optional[str] = None,
         if fmt == "CSV":
             dialect = csv_dialect(path)
             with tempfile.TemporaryDirectory(prefix="recon-inspect-") as tmp:
+                if dialect.encoding == "cp1252":
+                    dialect = readable_copy(path, dialect, tmp)
                 rows, types = _csv_scan(con, path, dialect, tmp)
             cols = [Column(n, types.get(n, "VARCHAR")) for n in dialect.header]
         else:
@@ -433,13 +475,13 @@ def inspect_file(path: str, format: Optional[str] = None,
 def _csv_scan(con, path: str, dialect: CsvDialect, tmp: str) -> tuple[int, dict[str, str]]:
     """One streaming pass (bounded memory, any file size): strict parsing, the row count, and a
     check of every sniffed type against every row (a late non-conforming value → VARCHAR). A file
-    with mixed line endings is read from a copy in ``tmp`` (unify_line_endings)."""
+    with mixed line endings or in Windows-1252 is read from a copy in ``tmp`` (readable_copy)."""
     import duckdb
     try:
         desc = con.execute(csv_sniff_sql(path, dialect)).fetchall()
         sniffed = {d[0]: d[1] for d in desc}
     except duckdb.Error as e:
-        unified = unify_line_endings(path, dialect, tmp, e)
+        unified = readable_copy(path, dialect, tmp, e)
         if unified:
             return _csv_scan(con, path, unified, tmp)
         sniffed = {}
@@ -464,7 +506,7 @@ def _csv_scan(con, path: str, dialect: CsvDialect, tmp: str) -> tuple[int, dict[
     try:
         vals = list(con.execute(f"SELECT {', '.join(checks)} FROM {csv_reader_sql(path, dialect)}").fetchone())
     except duckdb.Error as e:
-        unified = unify_line_endings(path, dialect, tmp, e)
+        unified = readable_copy(path, dialect, tmp, e)
         if unified:
             return _csv_scan(con, path, unified, tmp)
         raise translate_error(e, "CSV", path, dialect) from None

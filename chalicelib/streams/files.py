@@ -497,25 +497,29 @@ def stored(row: dict) -> dict:
 MEDIA_TYPES = {"CSV": "text/csv", "PARQUET": "application/vnd.apache.parquet", "JSONL": "application/jsonl"}
 
 
+#: how many first bytes of a large CSV its download's charset is told from
+CHARSET_SNIFF_BYTES = 65536
+
+
 def media_type(row: dict, head: bytes, whole: bool) -> str:
     """The Content-Type of a download of the file (`head`: its first bytes, `whole`: head is all of them).
     A CSV names its charset when it is known: UTF-16 when the bytes start with its byte order mark (Excel's
-    Unicode Text, which inspection reads as such), otherwise UTF-8 for a READY file (inspection read it as
-    UTF-8) or for whole bytes that decode as UTF-8; an INVALID file's bytes may be in any encoding."""
+    Unicode Text, which inspection reads as such); for a READY file UTF-8, or Windows-1252 when its bytes are
+    not UTF-8 (inspection read it so: matching/inputs.py); for an INVALID file UTF-8 only when its whole bytes
+    decode so (they may be in any encoding)."""
     kind = MEDIA_TYPES.get(row.get("format") or "", "application/octet-stream")
     if kind != "text/csv":
         return kind
     if head.startswith(b"\xff\xfe"):
         return "text/csv; charset=utf-16"
+    try:
+        head.decode("utf-8")
+        utf8 = True
+    except UnicodeDecodeError as e:   # a character cut at the end of a part is no proof
+        utf8 = not whole and e.start >= len(head) - 3 and e.reason == "unexpected end of data"
     if row["status"] == "READY":
-        return "text/csv; charset=utf-8"
-    if whole:
-        try:
-            head.decode("utf-8")
-            return "text/csv; charset=utf-8"
-        except UnicodeDecodeError:
-            pass
-    return kind
+        return "text/csv; charset=utf-8" if utf8 else "text/csv; charset=windows-1252"
+    return "text/csv; charset=utf-8" if utf8 and whole else kind
 
 
 def check_storage() -> dict:

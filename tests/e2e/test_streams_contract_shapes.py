@@ -476,11 +476,17 @@ def test_a_download_is_served_as_its_format(client, world, tmp_path):
         assert f["status"] == "READY", f
         r = served(f["id"], raw)
         assert r.headers["Content-Type"] == media and "Überweisung" in r.text
-    # an INVALID CSV that is not UTF-8 names no charset it does not have
-    latin = "name,amount\nÜberweisung,1.50\n".encode("latin-1")
+    # a Windows-1252 CSV (read since the engine reads that code page) names it; an INVALID CSV that is not
+    # UTF-8 names no charset it does not have
+    latin = "name,amount\nÜberweisung,1.50\n".encode("cp1252")
     f = client.data("POST", "/files", params={"filename": f"latin_{tag}.csv"}, data=latin, status=201)
-    assert f["status"] == "INVALID", f
-    assert served(f["id"], latin).headers["Content-Type"] == "text/csv"
+    assert f["status"] == "READY", f
+    r = served(f["id"], latin)
+    assert r.headers["Content-Type"] == "text/csv; charset=windows-1252" and "Überweisung" in r.text
+    broken = "name,amount\nÜberweisung,1.50\n".encode() + b"caf\x81,2\n"
+    f = client.data("POST", "/files", params={"filename": f"broken_{tag}.csv"}, data=broken, status=201)
+    assert (f["status"], f["errorMessage"]) == ("INVALID", "line 3: not valid UTF-8"), f
+    assert served(f["id"], broken).headers["Content-Type"] == "text/csv"
     lines = b'{"id": 1, "amount": 1.5}\n{"id": 2, "amount": 2.5}\n'
     f = client.data("POST", "/files", params={"filename": f"events_{tag}.jsonl"}, data=lines, status=201)
     assert served(f["id"], lines).headers["Content-Type"] == "application/jsonl"

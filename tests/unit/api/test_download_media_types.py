@@ -24,6 +24,7 @@ def _served_as(row: dict, data: bytes) -> str:
     ({"format": "CSV", "status": "READY"}, ROWS),
     ({"format": "CSV", "status": "READY"}, b"\xff\xfe" + "a\tb\n".encode("utf-16-le")),
     ({"format": "CSV", "status": "INVALID"}, "a,b\n\xe9,1\n".encode("latin-1")),
+    ({"format": "CSV", "status": "READY"}, "a;b\nMüller;12,50 €\n".encode("cp1252")),
     ({"format": "PARQUET", "status": "READY"}, b"PAR1\x00\x01PAR1"),
     ({"format": "JSONL", "status": "READY"}, b'{"a": 1}\n'),
 ])
@@ -42,3 +43,18 @@ def test_the_documented_download_types_are_the_apps_binary_types():
 
     assert set(_DOWNLOAD_CONTENT) <= set(app.app.api.binary_types)
     assert "application/json" not in app.app.api.binary_types   # JSON answers stay text
+
+
+@pytest.mark.parametrize("status, data, whole, media", [
+    ("READY", ROWS, True, "text/csv; charset=utf-8"),
+    # Windows-1252 text is read (matching/inputs.py): its download says so, not UTF-8
+    ("READY", "a;b\nMüller;12,50 €\n".encode("cp1252"), True, "text/csv; charset=windows-1252"),
+    ("READY", "a;b\nMüller;12,50 €\n".encode("cp1252"), False, "text/csv; charset=windows-1252"),
+    # the first bytes of a large file cut a UTF-8 character at their end: still UTF-8
+    ("READY", "a,b\nÜ".encode()[:-1], False, "text/csv; charset=utf-8"),
+    ("INVALID", "a,b\n\xe9,1\n".encode("latin-1"), True, "text/csv"),
+    ("INVALID", ROWS, True, "text/csv; charset=utf-8"),
+    ("INVALID", ROWS, False, "text/csv"),
+])
+def test_a_csv_download_names_the_charset_its_bytes_are_in(status, data, whole, media):
+    assert files.media_type({"format": "CSV", "status": status}, data, whole=whole) == media

@@ -131,16 +131,21 @@ def test_a_json_key_with_a_nul_is_an_input_error(tmp_path):
 
 
 @pytest.mark.parametrize("body,line", [
-    # a latin-1 byte in the last bytes of a small file (was taken for a character cut by the sniffing window)
-    (b"id,name\n1,caf\xe9\n", 2),
+    # a byte that is neither UTF-8 nor Windows-1252 (0x81) in the last bytes of a small file (was taken for a
+    # character cut by the sniffing window)
+    (b"id,name\n1,caf\x81\n", 2),
+    # a UTF-8 file with a damaged byte (a Latin-1 \xe9 after a UTF-8 \xc3\xa9)
+    (b"id,name\n1,caf\xc3\xa9\n2,caf\xe9\n", 3),
     # past the first megabyte that the header sniffing reads (only the full scan sees it)
-    (b"id,name\n" + b"".join(b"%d,name %d\n" % (i, i) for i in range(120000)) + b"120000,caf\xe9\n", 120002),
-])
+    (b"id,name\n" + b"".join(b"%d,name %d\n" % (i, i) for i in range(120000)) + b"120000,caf\x81\n", 120002),
+    (b"id,name\n0,caf\xc3\xa9\n" + b"".join(b"%d,name %d\n" % (i, i) for i in range(120000)) + b"x,caf\xe9\n", 120003),
+], ids=["undefined-byte", "damaged-utf8", "undefined-byte-late", "damaged-utf8-late"])
 def test_text_that_is_not_utf8_is_an_input_error_at_inspection(tmp_path, body, line):
-    """Upload time, not run time: a file whose text cannot be read never becomes READY."""
+    """Upload time, not run time: a file whose text cannot be read never becomes READY. (Windows-1252 text
+    is read: test_windows_1252_text_as_excel_and_banks_save_csv_is_read.)"""
     path = tmp_path / "latin1.csv"
     path.write_bytes(body)
-    assert path.stat().st_size > (1 << 20) or line == 2
+    assert path.stat().st_size > (1 << 20) or line < 4
     with pytest.raises(InputError) as exc:
         inspect_file(str(path))
     assert str(exc.value) == f"line {line}: not valid UTF-8"
@@ -214,6 +219,51 @@ def test_utf16_text_as_excel_saves_unicode_text_is_read(tmp_path):
     be.write_bytes("id\tamount\r\n1\t2\r\n".encode("utf-16-be").join([b"\xfe\xff", b""]))
     with pytest.raises(InputError, match=r"^line 1: the file is UTF-16 big-endian text; save it as CSV UTF-8"):
         inspect_file(str(be), format="CSV")
+
+
+def test_windows_1252_text_as_excel_and_banks_save_csv_is_read(tmp_path):
+    """Excel's "CSV" and many Western European bank exports are Windows-1252 (Latin-1 with €), not UTF-8:
+    such a file was refused as 'line 2: not valid UTF-8'. It is read, its text as written (Müller, €), and the
+    outputs are UTF-8; a UTF-8 file with a damaged byte is still refused, naming the line."""
+    from .helpers import eq, p, rule_set, run_files, tol
+    src = tmp_path / "bank.csv"
+    src.write_bytes("Name;Betrag;Ref\r\nMüller €;12,50;R1\r\nKöln;3;R2\r\n".encode("cp1252"))
+    info = inspect_file(str(src))
+    assert info.row_count == 2 and [c.name for c in info.columns] == ["Name", "Betrag", "Ref"]
+    tgt = write(tmp_path, "t.csv", "name,amount,ref\nMüller,12.50,R1\n")
+    o = run_files(src, tgt, rule_set(p("p", eq("Ref", "ref"), tol("Betrag", "amount", absolute="0")),
+                                     source_key="Ref", target_key="ref"), tmp_path / "out")
+    assert [(m["source_key"], m["target_key"]) for m in o.matched] == [("R1", "R1")]
+    assert [(r["Name"], r["Betrag"]) for r in o.unmatched_source] == [("Köln", "3")]
+    # Windows-1252 only after the first megabyte (read from the start as UTF-8 until then)
+    late = tmp_path / "late.csv"
+    late.write_bytes(("Name;Betrag;Ref\n" + "".join(f"Name {i};{i},25;X{i}\n" for i in range(60000))
+                      + "Müller;12,50;R1\n").encode("cp1252"))
+    assert inspect_file(str(late)).row_count == 60001
+    o = run_files(late, tgt, rule_set(p("p", eq("Ref", "ref"), tol("Betrag", "amount", absolute="0")),
+                                      source_key="Ref", target_key="ref"), tmp_path / "out2")
+    assert [(m["source_key"], m["target_key"]) for m in o.matched] == [("R1", "R1")]
+    assert leftover_copies() == []
+    # UTF-8 with a damaged byte, and Windows-1252 followed by UTF-8: refused naming the line
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes("name;amount\nMüller;1\n".encode() + "Köln;3\n".encode("cp1252"))
+    with pytest.raises(InputError, match=r"^line 3: not valid UTF-8$"):
+        inspect_file(str(bad))
+    mixed = tmp_path / "mixed.csv"
+    mixed.write_bytes(("name;amount\n" + "".join(f"n{i};{i}\n" for i in range(200000))).encode()
+                      + "Köln;3\n".encode("cp1252") + "Müller;1\n".encode())
+    with pytest.raises(InputError, match=r"^line 200002: not valid UTF-8$"):
+        inspect_file(str(mixed))
+    first = tmp_path / "first.csv"
+    first.write_bytes("name;amount\nKöln;3\n".encode("cp1252") + "".join(f"n{i};{i}\n" for i in range(200000)).encode()
+                      + "Müller;1\n".encode())
+    with pytest.raises(InputError, match=r"^line 200003: not Windows-1252 text like the lines before it"):
+        inspect_file(str(first))
+    assert leftover_copies() == []
+
+
+def leftover_copies():
+    return [n for n in os.listdir(tempfile.gettempdir()) if n.startswith(("recon-match-", "recon-inspect-"))]
 
 
 _CRLF = "id,ref,amount,memo\r\n" + "".join(f"{i},R{i},{i}.25,m{i}\r\n" for i in range(1, 40))
