@@ -393,12 +393,12 @@ export function Crumbs({ items }: { items: [string, string | null][] }) {
  * A detail page whose object could not be read (a 404 for an old link, a malformed id): the page still
  * says what was asked for, the API's words, and the way back to the list, instead of a lone error box.
  */
-export function LoadFailed({ what, error, back, children }: { what: string; error: unknown; back: [string, string]; children?: ReactNode }) {
+export function LoadFailed({ what, error, back, retry, children }: { what: string; error: unknown; back: [string, string]; retry?: () => void; children?: ReactNode }) {
   return (
     <section>
       <Crumbs items={[[back[0], back[1]], [what, null]]} />
       <h1>{what}</h1>
-      <ErrorBox error={error} />
+      <ErrorBox error={error} retry={retry} />
       {children}
       <p><Link to={back[1]}>← {error instanceof ApiError && error.status === 404 ? `It is not there: back to ${back[0].toLowerCase()}` : `Back to ${back[0].toLowerCase()}`}</Link></p>
     </section>

@@ -1,8 +1,17 @@
 // What a page says when the API refuses what it asked for: a detail page whose object is not there (an
 // old link) or whose id is malformed, and a list filter the API refuses.
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { cleanup, screen, within } from "@testing-library/react";
+import { cleanup, fireEvent, screen, within } from "@testing-library/react";
 import { renderAt } from "./render";
+
+const T0 = "2026-12-02T06:41:09Z";
+const run7 = {
+  id: 7, streamId: 3, streamVersion: 1, status: "COMPLETED", currentStepOrder: 1, triggerType: "MANUAL", triggerMetadata: {},
+  metrics: { totalSteps: 1, completedSteps: 1, failedSteps: 0, matchedRecords: 12, exceptionCount: 0 },
+  createdAt: T0, updatedAt: T0, startedAt: T0, completedAt: T0, errorMessage: null,
+};
+/** The API down: run 7 cannot be read while it is. */
+let down = false;
 
 vi.mock("../../src/services/api", async (orig) =>
   (await import("./fake-api")).withFakeApi(orig, ({ toApiError }) => ({
@@ -17,6 +26,8 @@ vi.mock("../../src/services/api", async (orig) =>
     },
     runs: {
       get: async (id: number) => {
+        if (id === 7 && down) throw toApiError(502, { error: "SERVICE_UNAVAILABLE", message: "The API cannot be reached ([Errno 111] Connection refused)" });
+        if (id === 7) return run7;
         throw toApiError(404, { success: false, message: `Stream run ${id} not found`, data: null, errorCode: "NOT_FOUND", errors: [] });
       },
       steps: async () => [],
@@ -36,6 +47,25 @@ vi.mock("../../src/services/api", async (orig) =>
 afterEach(cleanup);
 
 describe("a detail page whose object cannot be read", () => {
+  it("offers to read it again when the API could not answer, and shows it once the API is back", async () => {
+    down = true;
+    const { RunPage } = await import("../../src/pages/streams/Runs");
+    renderAt("/runs/7", "/runs/:id", <RunPage />);
+    const alert = await screen.findByRole("alert");
+    expect(alert.textContent).toContain("The API cannot be reached");
+    down = false;
+    fireEvent.click(within(alert).getByRole("button", { name: "Read again" }));
+    expect(await screen.findByRole("heading", { level: 1, name: /^Run #7/ })).toBeTruthy();
+    expect(screen.getByText("12")).toBeTruthy(); // its matched records
+  });
+
+  it("offers nothing of the kind for a run that is not there (404)", async () => {
+    const { RunPage } = await import("../../src/pages/streams/Runs");
+    renderAt("/runs/999999", "/runs/:id", <RunPage />);
+    await screen.findByRole("alert");
+    expect(screen.queryByRole("button", { name: "Read again" })).toBeNull();
+  });
+
   it("says what was asked for, the API's words and the way back to the list (404)", async () => {
     const { RunPage } = await import("../../src/pages/streams/Runs");
     renderAt("/runs/999999", "/runs/:id", <RunPage />);

@@ -30,7 +30,7 @@ export function JobDetailPage() {
   const { data: job, error, reload } = useLoad(() => cdc.job(jobId), [jobId], jobId);
   useTitle(job ? `Job ${job.table_name} ${job.status.toLowerCase()}` : "Job");
   usePoll(reload, 2000, job?.status === "RUNNING");
-  if (error && !job) return <LoadFailed what={`Job ${jobId}`} error={error} back={["Jobs", "/cdc/jobs"]} />;
+  if (error && !job) return <LoadFailed what={`Job ${jobId}`} error={error} back={["Jobs", "/cdc/jobs"]} retry={reload} />;
   if (!job) return <Loading what="Loading the job" />;
   const p = job.progress;
   const progress = p && p.segments_total ? (100 * p.segments_done) / p.segments_total : 0;

@@ -242,7 +242,7 @@ export function ExceptionDetailPage() {
     if (shown !== undefined && from?.next) heading.current?.focus();
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [shown]);
-  if (error && !x) return <LoadFailed what={`Exception #${id}`} error={error} back={["Exceptions", "/exceptions"]} />;
+  if (error && !x) return <LoadFailed what={`Exception #${id}`} error={error} back={["Exceptions", "/exceptions"]} retry={reload} />;
   if (!x) return <Loading what="Loading the exception" />;
   const entries = history.data?.items ?? [];
   const cc = candidate(x);

@@ -142,7 +142,7 @@ export function FileDetailPage() {
   useTitle(file ? file.filename : `File ${id}`);
   usePoll(reload, 2000, file?.status === "PROCESSING");
   const [delError, setDelError] = useState<unknown>(null);
-  if (error && !file) return <LoadFailed what={`File #${id}`} error={error} back={["Files", "/files"]} />;
+  if (error && !file) return <LoadFailed what={`File #${id}`} error={error} back={["Files", "/files"]} retry={reload} />;
   if (!file) return <Loading what="Loading the file" />;
   return (
     <section>

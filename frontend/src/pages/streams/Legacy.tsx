@@ -142,7 +142,7 @@ export function LegacyDetailPage() {
   useFocusFallback(heading, acted && `${acted} ${r?.status}`);
   usePoll(async () => { await Promise.all([reload(), status.reload()]); }, 1500, r?.status === "IN_PROGRESS");
   useTitle(r ? `Reconciliation ${r.name}` : `Reconciliation ${id}`);
-  if (error && !r) return <LoadFailed what={`Reconciliation #${id}`} error={error} back={["Reconciliations", "/reconciliations"]} />;
+  if (error && !r) return <LoadFailed what={`Reconciliation #${id}`} error={error} back={["Reconciliations", "/reconciliations"]} retry={reload} />;
   if (!r) return <Loading what="Loading the reconciliation" />;
   const act = async (fn: () => Promise<unknown>) => {
     setActionError(null);

@@ -42,7 +42,7 @@ export function RunPage() {
   }, [loaded, target]);
   useTitle(data ? `Run #${id} ${data.run.status.toLowerCase()}` : `Run #${id}`);
   usePoll(reload, 1000, active);
-  if (error && !data) return <LoadFailed what={`Run #${id}`} error={error} back={["Streams", "/streams"]} />;
+  if (error && !data) return <LoadFailed what={`Run #${id}`} error={error} back={["Streams", "/streams"]} retry={reload} />;
   if (!data) return <Loading what="Loading the run" />;
   const { run } = data;
   // latest attempt per step, earlier attempts kept for the timeline
@@ -163,7 +163,7 @@ export const byArtifactOrder = (x: Pick<Artifact, "artifactType" | "id">, y: Pic
 function Artifacts({ stepRunId, runStatus }: { stepRunId: number; runStatus: string }) {
   const { data, error, reload } = useLoad<Artifact[]>(() => runs.artifacts(stepRunId), [stepRunId, runStatus]);
   usePoll(reload, 1000, ACTIVE_RUN.has(runStatus));
-  if (error && !data) return <ErrorBox error={error} />;
+  if (error && !data) return <ErrorBox error={error} retry={reload} />;
   if (!data) return <Loading what="Loading artifacts" />;
   if (data.length === 0) return <p className="muted small">No artifact.</p>;
   return (

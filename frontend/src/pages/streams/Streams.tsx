@@ -123,7 +123,7 @@ export function StreamDetailPage() {
       setBusy(false);
     }
   }
-  if (error && !s) return <LoadFailed what={`Stream #${id}`} error={error} back={["Streams", "/streams"]} />;
+  if (error && !s) return <LoadFailed what={`Stream #${id}`} error={error} back={["Streams", "/streams"]} retry={reload} />;
   if (!s) return <Loading what="Loading the stream" />;
   // a schedule's times in its own zone (UTC alongside); null for UTC
   const tz = s.triggerType === "SCHEDULED" ? String((s.triggerConfig as { timezone?: string } | null)?.timezone ?? "UTC") : "UTC";
