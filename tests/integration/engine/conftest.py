@@ -12,6 +12,7 @@ import pytest
 from chalicelib import aws
 from chalicelib.cdc import catalog as catalog_mod
 from chalicelib.config import reset_settings
+from chalicelib.db.pool import close_pool
 from chalicelib.workers import cdc as cdc_worker
 from tests.pgcluster import fresh_database
 
@@ -73,6 +74,7 @@ def engine_env(database, cassandra_endpoint, tmp_path, monkeypatch):
         for k, v in values.items():
             monkeypatch.setenv(k, v)
         reset_settings()
+        close_pool()   # a pool opened by an earlier suite would still point at its database
         catalog_mod.get_catalog.cache_clear()
         cdc_worker.reset_contexts()
 
@@ -87,6 +89,7 @@ def engine_env(database, cassandra_endpoint, tmp_path, monkeypatch):
     cdc_worker.reset_contexts()
     catalog_mod.get_catalog.cache_clear()
     reset_settings()
+    close_pool()
 
 
 def drain(deadline_s: float = 120.0, until=None, max_messages: int | None = None) -> int:
