@@ -29,6 +29,10 @@ BUS = "recon-events"
 FAILED_RUN = ("FAILED", "PARTIAL_FAILED")
 
 
+#: the bus's detail types as the EVENT triggers name them (triggerConfig.event)
+TRIGGER_EVENTS = {"FileReady": "FILE_UPLOADED", "StreamRunCompleted": "STREAM_RUN_COMPLETED"}
+
+
 def _put(source: str, detail_type: str, detail: dict) -> None:
     resp = aws.client("events").put_events(Entries=[{
         "EventBusName": BUS, "Source": source, "DetailType": detail_type,
@@ -169,7 +173,8 @@ def _in_its_own_chain(stream_id: int, detail: dict) -> bool:
             if row["stream_id"] == stream_id:
                 return True
             meta = row["trigger_metadata"] or {}
-            run_id = meta.get("sourceRunId") if meta.get("event") == "StreamRunCompleted" else None
+            # "StreamRunCompleted": runs recorded before the event was named as its trigger names it
+            run_id = meta.get("sourceRunId") if meta.get("event") in ("STREAM_RUN_COMPLETED", "StreamRunCompleted") else None
             seen += 1
     return False
 
@@ -180,7 +185,9 @@ def _start_once(event_id: str, stream_id: int, detail_type: str | None, detail: 
     from chalicelib.streams import runs
 
     key = dedup_key(event_id, detail_type, detail)   # the claim's key: its outcome is written under it too
-    metadata = {"event": detail_type, "eventId": event_id, **{k: v for k, v in detail.items()
+    # "event" in the words of the trigger (triggerConfig.event), the bus's detail type beside it
+    metadata = {"event": TRIGGER_EVENTS.get(detail_type, detail_type), "detailType": detail_type, "eventId": event_id,
+                **{k: v for k, v in detail.items()
                                                               if k in ("fileId", "filename", "runId", "streamId")}}
     if "streamId" in metadata:
         metadata["sourceStreamId"] = metadata.pop("streamId")

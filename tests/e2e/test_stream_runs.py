@@ -384,7 +384,8 @@ def test_event_triggers_an_upload_starts_a_run_with_the_file_bound_and_a_complet
     assert listed["totalItems"] == 1, listed
     run = wait_run(api, listed["items"][0]["id"])
     assert run["status"] == "COMPLETED" and run["triggerType"] == "EVENT"
-    assert run["triggerMetadata"]["fileId"] == file_id and run["triggerMetadata"]["event"] == "FileReady"
+    assert run["triggerMetadata"]["fileId"] == file_id and run["triggerMetadata"]["event"] == "FILE_UPLOADED"
+    assert run["triggerMetadata"]["detailType"] == "FileReady"
     (step,) = steps_of(api, run["id"])
     assert step["matchedSourceRows"] == setup["data"].truth[1]["matched"]
     artifacts = {a["artifactType"] for a in _data(api.get(f"/step-runs/{step['id']}/artifacts"))}
