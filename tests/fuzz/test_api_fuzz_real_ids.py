@@ -74,7 +74,8 @@ def real_ids(api_target, stack_env) -> dict:
     source = _upload(api, "fuzz_source.csv", SOURCE_CSV.encode())
     target = _upload(api, "fuzz_target.csv", TARGET_CSV.encode())
     assert (source["status"], target["status"]) == ("READY", "READY"), (source, target)
-    refused = _upload(api, "fuzz_refused.csv", b"a,b\n\xff,1\n")
+    # 0x81: neither UTF-8 nor Windows-1252 (both are read), so the file is INVALID
+    refused = _upload(api, "fuzz_refused.csv", b"a,b\n\x81,1\n")
     assert refused["status"] == "INVALID", refused
     # its stored object goes away, as after an object-storage reset
     s3 = boto3.client("s3", endpoint_url=stack_env.get("AWS_ENDPOINT_URL"), region_name=stack_env.get("AWS_REGION"),
