@@ -1,7 +1,7 @@
 import type React from "react";
 import { lazy, Suspense, useEffect, useRef, useState, type FormEvent } from "react";
 import { BrowserRouter, Navigate, NavLink, Route, Routes, useLocation, useNavigate, useParams } from "react-router-dom";
-import { auth, setUnauthorizedHandler } from "./services/api";
+import { auth, checkKey, setUnauthorizedHandler } from "./services/api";
 import { BusyButton, Loading, useFocusFallback, useHandOn, useTitle } from "./components/ui";
 import { CdcOverview } from "./pages/cdc/Overview";
 import { JobList } from "./pages/cdc/Jobs";
@@ -19,54 +19,89 @@ import { DataSourcesPage } from "./pages/streams/DataSources";
 // the drift chart pulls in Chart.js: loaded on the page that draws it only
 const DriftPage = lazy(() => import("./pages/cdc/Drift"));
 
-function Login() {
-  useTitle("Sign in");
+/**
+ * A key typed and checked with one authenticated read; `onKey` gets it once the API takes it. The sign-in
+ * page's form, and the one asked over a page when the session's key stopped working.
+ */
+function KeyForm({ id, title, intro, submitLabel, empty, onKey, focusRef }: {
+  id: string; title: React.ReactNode; intro: React.ReactNode; submitLabel: string; empty: string; onKey: (key: string) => void; focusRef?: React.RefObject<HTMLInputElement | null>;
+}) {
   const [key, setKey] = useState("");
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
-  const nav = useNavigate();
-  const loc = useLocation();
-  const from = (loc.state as { from?: string } | null)?.from ?? "/";
   async function submit(e: FormEvent) {
     e.preventDefault();
     if (!key.trim()) {
-      setError("Enter the API key (make up prints where it is: .local/api-key)");
+      setError(empty);
+      focusRef?.current?.focus();
       return;
     }
     setBusy(true);
     setError(null);
-    try {
-      // any authenticated read proves the key
-      const res = await fetch("/api/v1/reconciliation/jobs?page_size=1", { headers: { Authorization: `Bearer ${key.trim()}` } });
-      if (res.status === 401) setError("This key is not valid: the API answered 401 Unauthorized");
-      else if (!res.ok && res.status >= 500) setError(`The API answered ${res.status}: is the stack healthy?`);
-      else {
-        auth.set(key);
-        nav(from, { replace: true });
-      }
-    } catch {
-      setError("The API cannot be reached: check that the stack is running");
-    } finally {
-      setBusy(false);
+    const refused = await checkKey(key);
+    setBusy(false);
+    if (refused) {
+      setError(refused);
+      focusRef?.current?.focus();
+    } else {
+      auth.set(key);
+      onKey(key);
     }
   }
   return (
+    <form onSubmit={submit} className="card" aria-labelledby={`${id}-title`}>
+      {title}
+      {intro}
+      <label htmlFor={id}>API key</label>
+      <input id={id} name={id} type="password" autoComplete="off" autoFocus={!focusRef} ref={focusRef} value={key} onChange={(e) => setKey(e.target.value)} aria-invalid={!!error} aria-describedby={error ? `${id}-error` : undefined} />
+      {error && (
+        <div className="field-error" id={`${id}-error`} role="alert">
+          {error}
+        </div>
+      )}
+      <BusyButton type="submit" className="primary" busy={busy}>
+        {busy ? "Checking…" : submitLabel}
+      </BusyButton>
+    </form>
+  );
+}
+
+function Login() {
+  useTitle("Sign in");
+  const nav = useNavigate();
+  const loc = useLocation();
+  const from = (loc.state as { from?: string } | null)?.from ?? "/";
+  return (
     <main className="login">
-      <form onSubmit={submit} className="card" aria-labelledby="login-title">
-        <h1 id="login-title">recon console</h1>
-        <p className="muted">Enter an API key. It is kept for this browser session only.</p>
-        <label htmlFor="api-key">API key</label>
-        <input id="api-key" name="api-key" type="password" autoComplete="off" autoFocus value={key} onChange={(e) => setKey(e.target.value)} aria-invalid={!!error} aria-describedby={error ? "api-key-error" : undefined} />
-        {error && (
-          <div className="field-error" id="api-key-error" role="alert">
-            {error}
-          </div>
-        )}
-        <BusyButton type="submit" className="primary" busy={busy}>
-          {busy ? "Checking…" : "Sign in"}
-        </BusyButton>
-      </form>
+      <KeyForm id="api-key" title={<h1 id="api-key-title">recon console</h1>} intro={<p className="muted">Enter an API key. It is kept for this browser session only.</p>}
+        submitLabel="Sign in" empty="Enter the API key (make up prints where it is: .local/api-key)" onKey={() => nav(from, { replace: true })} />
     </main>
+  );
+}
+
+/**
+ * The API refused the key of this session (401: rotated or revoked) while a page was open: a key is asked
+ * for over the page, which stays as it is (a form keeps its edits, to be saved again with the new key; a
+ * list or detail page refused meanwhile reads itself again). It takes the focus, and gives it back, once a
+ * key is taken, to where it was (the Save pressed). Sign out (the menu's) leaves for the sign-in page.
+ */
+function NewKey({ onDone }: { onDone: () => void }) {
+  const input = useRef<HTMLInputElement>(null);
+  const back = useRef<Element | null>(null);
+  useEffect(() => {
+    back.current = document.activeElement;
+    input.current?.focus();
+  }, []);
+  return (
+    <div className="new-key" role="dialog" aria-labelledby="new-key-title" aria-describedby="new-key-why">
+      <KeyForm id="new-key" title={<h2 id="new-key-title">Sign in again</h2>} focusRef={input} submitLabel="Use this key" empty="Enter the API key"
+        intro={<p id="new-key-why">The API no longer takes this session's key (401: rotated or revoked). Enter a valid key: this page stays as it is, and what a form holds is kept, to be saved again.</p>}
+        onKey={() => {
+          onDone();
+          const was = back.current;
+          if (was instanceof HTMLElement && was.isConnected && was !== document.body) was.focus();
+        }} />
+    </div>
   );
 }
 
@@ -79,12 +114,13 @@ function RequireKey({ children }: { children: React.ReactElement }) {
 function Shell() {
   const nav = useNavigate();
   const loc = useLocation();
+  // a key that stops working (rotated, revoked: a 401) is asked for where the person is, not on the
+  // sign-in page: leaving the page lost what a form held (a stream, rule set or data source being edited)
+  const [keyRefused, setKeyRefused] = useState(false);
   useEffect(() => {
-    setUnauthorizedHandler(() => {
-      auth.clear();
-      nav("/login", { replace: true, state: { from: loc.pathname + loc.search } });
-    });
-  }, [nav, loc]);
+    setUnauthorizedHandler(() => setKeyRefused(true));
+    return () => setUnauthorizedHandler(() => {});
+  }, []);
   // a narrow window (a phone): the menu is a button that opens the navigation, closed again by a link
   // chosen, Escape (the focus back on the button) or the button
   const [menuOpen, setMenuOpen] = useState(false);
@@ -157,6 +193,7 @@ function Shell() {
           Sign out
         </button>
       </header>
+      {keyRefused && <NewKey onDone={() => setKeyRefused(false)} />}
       <main className="content" id="main" tabIndex={-1} ref={main}>
         <Suspense fallback={<Loading />}>
           <Routes>

@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useRef, useState, type ComponentProps, type ReactNode, type RefObject } from "react";
 import { Link, useSearchParams } from "react-router-dom";
-import { ApiError } from "../services/api";
+import { ApiError, onNewKey } from "../services/api";
 import { badgeTone, boundText, num, parseUtcBound } from "../services/format";
 
 /** Sets the document title: "<page> · recon". */
@@ -294,6 +294,11 @@ export function useLoad<T>(fn: () => Promise<T>, deps: unknown[], key?: string |
   useEffect(() => {
     run();
   }, [run]);
+  // a read the API refused for the key (401) is read again once a new key is entered
+  const refused = last.error instanceof ApiError && last.error.status === 401;
+  const runRef = useRef(run);
+  runRef.current = run;
+  useEffect(() => (refused ? onNewKey(() => runRef.current()) : undefined), [refused]);
   const mine = last.key === key;
   const data = mine ? last.data : undefined;
   return { data, error: mine ? last.error : null, loading, reload: run, setData, outdated: data !== undefined && last.sig !== sig };

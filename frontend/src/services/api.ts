@@ -7,15 +7,46 @@ import type { ApiResponse, CdcError, DataSourceInput, ExceptionPatch, FileMeta, 
 export const API_BASE = "/api/v1";
 const KEY = "recon.apiKey";
 
+/** What reads the API again once a new key is entered (a read refused with the old key). */
+const newKeyListeners = new Set<() => void>();
 export const auth = {
   get: (): string | null => sessionStorage.getItem(KEY),
-  set: (key: string) => sessionStorage.setItem(KEY, key.trim()),
+  set: (key: string) => {
+    sessionStorage.setItem(KEY, key.trim());
+    for (const fn of [...newKeyListeners]) fn();
+  },
   clear: () => sessionStorage.removeItem(KEY),
 };
+/** Calls `fn` each time a key is entered; returns the function that stops it. */
+export function onNewKey(fn: () => void): () => void {
+  newKeyListeners.add(fn);
+  return () => {
+    newKeyListeners.delete(fn);
+  };
+}
 
 let onUnauthorized: () => void = () => {};
 export function setUnauthorizedHandler(fn: () => void) {
   onUnauthorized = fn;
+}
+/**
+ * The API answered 401: the key stopped working (rotated or revoked) or there is none. Every request of
+ * the client reports it here; the console then asks for a key where the person is (a form keeps its edits).
+ */
+export function keyRefused() {
+  onUnauthorized();
+}
+
+/** Checks a key with one authenticated read: null when the API takes it, else why not, in words. */
+export async function checkKey(key: string): Promise<string | null> {
+  try {
+    const res = await fetch(`${API_BASE}/reconciliation/jobs?page_size=1`, { headers: { Authorization: `Bearer ${key.trim()}` } });
+    if (res.status === 401) return "This key is not valid: the API answered 401 Unauthorized";
+    if (!res.ok && res.status >= 500) return `The API answered ${res.status}: is the stack healthy?`;
+    return null;
+  } catch {
+    return "The API cannot be reached: check that the stack is running";
+  }
 }
 
 /** An API error in words: status, machine code, message, and the problems by field. */
@@ -51,8 +82,14 @@ export function withoutField(error: unknown, name: string): unknown {
   return e;
 }
 
-/** Both dialects' error bodies → ApiError. */
+/** Both dialects' error bodies → ApiError; a refused key (401) says what to do. */
 export function toApiError(status: number, body: unknown, statusText = ""): ApiError {
+  const e = readError(status, body, statusText);
+  if (status === 401) e.message = `The API refused the key (${e.message}): enter a valid key where the console asks for one, then try again`;
+  return e;
+}
+
+function readError(status: number, body: unknown, statusText: string): ApiError {
   if (body && typeof body === "object") {
     const b = body as Partial<StreamsErrorBody & CdcError>;
     if (typeof b.errorCode === "string") {
@@ -107,7 +144,7 @@ const authMiddleware: Middleware = {
     return request;
   },
   onResponse({ response }) {
-    if (response.status === 401) onUnauthorized();
+    if (response.status === 401) keyRefused();
     return response;
   },
 };
@@ -272,7 +309,7 @@ export async function uploadFile(file: File, onProgress: (fraction: number, phas
   if (file.size <= DIRECT_UPLOAD_LIMIT) {
     const r = await xhr("POST", `${API_BASE}/files?${toQuery({ filename: file.name })}`, file, authHeaders(), (f) => onProgress(f, "uploading"), signal);
     if (r.status >= 400) {
-      if (r.status === 401) onUnauthorized();
+      if (r.status === 401) keyRefused();
       if (r.status !== 413) throw toApiError(r.status, r.body, r.statusText);
     } else {
       return (r.body as ApiResponse<FileMeta>).data;
@@ -303,6 +340,7 @@ export async function waitForFile(id: number, signal?: AbortSignal, deadlineMs =
 export async function downloadBytes(downloadUrl: string): Promise<{ blob: Blob; sha256: string; filename: string | null }> {
   const url = downloadUrl.startsWith("/api/") || /^https?:/.test(downloadUrl) ? downloadUrl : API_BASE + downloadUrl;
   const res = await fetch(url, { headers: authHeaders() });
+  if (res.status === 401) keyRefused();
   if (!res.ok) throw toApiError(res.status, await parse(res), res.statusText);
   const blob = await res.blob();
   const digest = await crypto.subtle.digest("SHA-256", await blob.arrayBuffer());
