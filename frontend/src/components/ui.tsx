@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useRef, useState, type ComponentProps, type ReactNode, type RefObject } from "react";
+import { createContext, useCallback, useContext, useEffect, useRef, useState, type ComponentProps, type ReactNode, type RefObject } from "react";
 import { Link, useSearchParams } from "react-router-dom";
 import { ApiError, onNewKey } from "../services/api";
 import { badgeTone, boundText, num, parseUtcBound } from "../services/format";
@@ -190,6 +190,8 @@ export function Empty({ children }: { children: ReactNode }) {
  * link, or the rows moved on since): say so and offer the last page, instead of claiming the list is empty.
  */
 export function NoRows({ page, totalPages, totalItems, onPage, children }: { page: number; totalPages: number; totalItems: number; onPage: (p: number) => void; children: ReactNode }) {
+  // an empty answer for other filters or another page says nothing of the list now asked for (Rereading says what is going on)
+  if (useContext(Outdated)) return null;
   if (totalItems > 0 && page > 1) {
     const last = Math.max(totalPages, 1);
     return (
@@ -210,15 +212,20 @@ export function Loading({ what = "Loading" }: { what?: string }) {
   );
 }
 
+/**
+ * Previous / Next and the list's count. Under a list read for other filters or another page (Rereading), the
+ * count of the rows still shown is not said: it is not the count of the list asked for, and was read as such.
+ */
 export function Pager({ page, totalPages, totalItems, onPage }: { page: number; totalPages: number; totalItems: number; onPage: (p: number) => void }) {
+  const outdated = useContext(Outdated);
   if (totalItems === 0) return null;
   return (
     <nav className="pager" aria-label="pagination">
       <button type="button" disabled={page <= 1} onClick={() => onPage(page - 1)}>
         ← Previous
       </button>
-      <span>
-        page {page} of {Math.max(totalPages, 1)} · {num(totalItems)} {totalItems === 1 ? "item" : "items"}
+      <span data-count>
+        {outdated ? (outdated === "reading" ? "counting the rows of these filters…" : "the rows of these filters are not counted") : <>page {page} of {Math.max(totalPages, 1)} · {num(totalItems)} {totalItems === 1 ? "item" : "items"}</>}
       </span>
       <button type="button" disabled={page >= totalPages} onClick={() => onPage(page + 1)}>
         Next →
@@ -314,10 +321,16 @@ export function Rereading({ outdated, loading, children }: { outdated: boolean; 
   return (
     <div className={outdated ? "rereading" : undefined} aria-busy={(outdated && loading) || undefined} data-outdated={outdated || undefined}>
       {outdated && (loading ? <Loading what="Reading the list for these filters" /> : <div className="loading" role="status">Not read for these filters: the rows below are the last ones read.</div>)}
-      {children}
+      <Outdated.Provider value={outdated ? (loading ? "reading" : "failed") : false}>{children}</Outdated.Provider>
     </div>
   );
 }
+
+/**
+ * Inside Rereading: the rows shown were read for other filters or another page, and the new read runs
+ * ("reading") or failed ("failed"). A count or an empty state of those rows is not shown as the list's.
+ */
+export const Outdated = createContext<false | "reading" | "failed">(false);
 
 /** Calls `fn` every `ms` while `active`; never overlaps calls. */
 export function usePoll(fn: () => Promise<unknown> | void, ms: number, active: boolean) {

@@ -23,7 +23,8 @@ vi.mock("../../src/services/api", async (orig) =>
         const { ApiError } = await vi.importActual<typeof import("../../src/services/api")>("../../src/services/api");
         if (String(q.olderThanDays) === "-1") throw new ApiError(400, "VALIDATION_ERROR", "olderThanDays must be >= 0", { olderThanDays: "must be >= 0" });
         if (down) throw new ApiError(502, "SERVICE_UNAVAILABLE", "The API cannot be reached ([Errno 111] Connection refused)");
-        return q.status === "RESOLVED" ? new Promise((answer, fail) => (resolved = { answer, fail })) : pageOf([exc(1, "OPEN"), exc(2, "OPEN")]);
+        if (q.status === "RESOLVED") return new Promise((answer, fail) => (resolved = { answer, fail }));
+        return String(q.olderThanDays) === "400" ? pageOf([]) : pageOf([exc(1, "OPEN"), exc(2, "OPEN")]);
       },
     },
   }),
@@ -60,6 +61,42 @@ describe("a list read for other filters", () => {
     await waitFor(() => expect(rows()).toEqual(["7"]));
     expect(outdated()).toBeNull();
     expect(api.exceptions.list).toHaveBeenLastCalledWith(expect.objectContaining({ status: "RESOLVED" }));
+  });
+
+  it("says no count of the old rows as the list's: neither the pager's nor the CSV download's", async () => {
+    const count = () => document.querySelector(".pager [data-count]")?.textContent;
+    const exports = () => screen.queryByRole("button", { name: /Download CSV/ });
+    const { ExceptionsPage } = await import("../../src/pages/streams/Exceptions");
+    renderAt("/exceptions?status=OPEN", "/exceptions", <ExceptionsPage />);
+    await screen.findByRole("table", { name: "exceptions" });
+    expect(count()).toBe("page 1 of 1 · 2 items");
+    expect(exports()!.textContent).toBe("Download CSV (2)");
+    fireEvent.change(screen.getByLabelText("Status"), { target: { value: "RESOLVED" } });
+    await waitFor(() => expect(resolved).not.toBeNull());
+    await waitFor(() => expect(outdated()).not.toBeNull());
+    // the OPEN rows are still shown (dimmed), but 2 is not the count of the RESOLVED ones, and the download
+    // would be of the RESOLVED ones
+    expect(rows()).toEqual(["1", "2"]);
+    expect(count()).toBe("counting the rows of these filters…");
+    expect(exports()).toBeNull();
+    expect(screen.getByText("Counting the exceptions of these filters…")).toBeTruthy();
+    resolved!.answer(pageOf([exc(7, "RESOLVED"), exc(8, "RESOLVED"), exc(9, "RESOLVED")]));
+    await waitFor(() => expect(rows()).toEqual(["7", "8", "9"]));
+    expect(count()).toBe("page 1 of 1 · 3 items");
+    expect(exports()!.textContent).toBe("Download CSV (3)");
+  });
+
+  it("an empty answer of the old filters does not say the new filters find nothing", async () => {
+    const { ExceptionsPage } = await import("../../src/pages/streams/Exceptions");
+    renderAt("/exceptions?status=OPEN&olderThanDays=400", "/exceptions", <ExceptionsPage />);
+    expect((await screen.findByText("No exception matches these filters.")).closest("[data-outdated]")).toBeNull();
+    fireEvent.change(screen.getByLabelText("Status"), { target: { value: "RESOLVED" } });
+    await waitFor(() => expect(resolved).not.toBeNull());
+    await waitFor(() => expect(outdated()).not.toBeNull());
+    expect(screen.queryByText("No exception matches these filters.")).toBeNull();
+    expect(outdated()!.textContent).toContain("Reading the list for these filters");
+    resolved!.answer(pageOf([exc(7, "RESOLVED")]));
+    await waitFor(() => expect(rows()).toEqual(["7"]));
   });
 
   it("keeps them marked under the error when that read fails", async () => {

@@ -100,7 +100,7 @@ export function MismatchBrowser() {
       )}
       {loading && !data && <Loading what="Loading mismatches" />}
       {data && data.mismatches.length === 0 && (
-        <NoRows page={data.pagination.page} totalPages={data.pagination.total_pages} totalItems={data.pagination.total_items} onPage={(p) => set({ page: p, selected: null })}>{filtered ? "No mismatch matches these filters. Clear or widen them." : <>No mismatch recorded. <Link to="/cdc/trigger">Run a CHECKSUM or SAMPLE job</Link> to look for some.</>}</NoRows>
+        <Rereading outdated={outdated} loading={loading}><NoRows page={data.pagination.page} totalPages={data.pagination.total_pages} totalItems={data.pagination.total_items} onPage={(p) => set({ page: p, selected: null })}>{filtered ? "No mismatch matches these filters. Clear or widen them." : <>No mismatch recorded. <Link to="/cdc/trigger">Run a CHECKSUM or SAMPLE job</Link> to look for some.</>}</NoRows></Rereading>
       )}
       {data && data.mismatches.length > 0 && (
         <div className="split">

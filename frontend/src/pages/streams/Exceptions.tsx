@@ -69,10 +69,12 @@ export function ExceptionsPage() {
         {text("assignee", "Assignee")}
         {text("olderThanDays", "Older than (days)", "number")}
         {filtered && <button type="button" className="link" onClick={() => set(Object.fromEntries(KEYS.map((k) => [k, ""])))}>Clear filters</button>}
-        {data && data.totalItems > 0 && <ExportCsv query={query} total={data.totalItems} />}
+        {/* the count of the rows shown, for the filters they were read for: while the list is read for new filters, none */}
+        {data && outdated && loading && <span className="muted small" role="status">Counting the exceptions of these filters…</span>}
+        {data && !outdated && data.totalItems > 0 && <ExportCsv query={query} total={data.totalItems} />}
       </form>
       <ErrorBox error={error} retry={reload} />
-      {data && <StepContext items={items} narrowed={!!f.reconciliationId || data.totalPages <= 1} />}
+      {data && !outdated && <StepContext items={items} narrowed={!!f.reconciliationId || data.totalPages <= 1} />}
       {loading && !data && <Loading what="Loading exceptions" />}
       <Rereading outdated={outdated} loading={loading}>
       {data && data.items.length === 0 && <NoRows page={data.page} totalPages={data.totalPages} totalItems={data.totalItems} onPage={(p) => set({ page: p })}>{filtered ? "No exception matches these filters." : "No exception: every row of every run found its match, or nothing has run yet."}</NoRows>}

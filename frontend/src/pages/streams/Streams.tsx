@@ -46,7 +46,7 @@ export function StreamsPage() {
         </label>
       </form>
       <ErrorBox error={error} retry={reload} />
-      {meant && data && data.items.length === 0 && (
+      {meant && data && !outdated && data.items.length === 0 && (
         <p className="card warn-box" role="status">A domain is matched exactly: no stream has “{f.domain}”. <button type="button" className="link" onClick={() => set({ domain: meant })}>Show the {meant} streams</button></p>
       )}
       {loading && !data && <Loading what="Loading streams" />}
