@@ -468,6 +468,42 @@ test("a data source edited from the console: the API's complaint at its field, t
   await api(page, "DELETE", `/data-sources/${ds.data.id}`);
 });
 
+test("a key that stops working while a data source is edited: a key is asked for over the form, the edit kept and saved with it", async ({ page }) => {
+  await signIn(page, "/data-sources");
+  type D<T> = { data: T };
+  const name = `Key rotated ${tag}`;
+  const ds = await api<D<{ id: number }>>(page, "POST", "/data-sources", { name, type: "POSTGRES", config: { schema: "public", table: "users" } });
+  await page.reload();
+  const row = page.locator(`tr[data-datasource="${name}"]`);
+  await row.getByRole("button", { name: `Edit ${name}` }).press("Enter");
+  const form = page.getByRole("form", { name: `edit data source ${name}` });
+  await form.locator('input[name="config.table"]').fill("orders");
+  // meanwhile the key is rotated: the one this browser holds is refused (401) by the API
+  await page.evaluate(() => sessionStorage.setItem("recon.apiKey", "rotated-away"));
+  await form.getByRole("button", { name: "Save" }).press("Enter");
+  const dialog = page.getByRole("dialog", { name: "Sign in again" });
+  await expect(dialog).toBeVisible();
+  await expect(page).toHaveURL(/\/data-sources$/); // not sent to the sign-in page
+  await expect(form.locator('input[name="config.table"]')).toHaveValue("orders");
+  await expect(form.getByRole("alert").first()).toContainText("refused the key");
+  const field = dialog.getByLabel("API key");
+  await expect(field).toBeFocused();
+  expect((await api<D<{ config: Record<string, unknown> }>>(page, "GET", `/data-sources/${ds.data.id}`)).data.config).toEqual({ schema: "public", table: "users" });
+  await field.fill("still-not-a-key");
+  await field.press("Enter");
+  await expect(dialog.getByRole("alert")).toContainText("not valid");
+  await field.fill(apiKey());
+  await field.press("Enter");
+  await expect(dialog).toHaveCount(0);
+  // back on Save, the edit as it was: saved with the new key
+  await expect(form.getByRole("button", { name: "Save" })).toBeFocused();
+  await page.keyboard.press("Enter");
+  await expect(form).toHaveCount(0);
+  await expect(row).toContainText('"table":"orders"');
+  expect((await api<D<{ config: Record<string, unknown> }>>(page, "GET", `/data-sources/${ds.data.id}`)).data.config).toEqual({ schema: "public", table: "orders" });
+  await api(page, "DELETE", `/data-sources/${ds.data.id}`);
+});
+
 test("long unbroken values (a composite key, a token) wrap inside the window on the exceptions pages", async ({ page }) => {
   await signIn(page, "/exceptions");
   type D<T> = { data: T };
