@@ -26,7 +26,8 @@ SELECT t.reconciliation_id, t.run_id, t.step_order, t.name AS step_name, r.strea
        sr.exception_count, sr.error_message, coalesce(fa.first_started_at, sr.started_at) AS started_at,
        sr.completed_at,
        l.name AS legacy_name, l.description AS legacy_description, l.source_file_id AS l_source_file_id,
-       l.target_file_id AS l_target_file_id, l.rule_set_id AS l_rule_set_id, l.created_at AS legacy_created_at
+       l.target_file_id AS l_target_file_id, l.rule_set_id AS l_rule_set_id, l.created_at AS legacy_created_at,
+       l.started_at AS legacy_started_at
 FROM recon.stream_run_steps t
 JOIN recon.stream_runs r ON r.run_id = t.run_id
 JOIN recon.streams s ON s.stream_id = r.stream_id
@@ -107,11 +108,18 @@ def start(reconciliation_id: int) -> dict:
     if row["execution_arn"] or row["run_status"] != "PENDING":
         raise _not_startable(reconciliation_id, row)
     _inputs_ready(reconciliation_id, row)
+    with tx() as c:   # taken before the run starts: no worker can have started its step earlier
+        started_at = fetch_one(c, "SELECT now() AS t")["t"]
     try:
         runs.start_run(row["run_id"], pin_now=True)   # the rule set as it is when the reconciliation starts
     except runs.RunConflict:
         # a cancel or another start got there between the check above and the run's lock: say which
         raise _not_startable(reconciliation_id, _load(reconciliation_id)) from None
+    # it reads IN_PROGRESS from now on, before a worker takes its step: startedAt is this moment, the one the
+    # start answers, in every later read (not null until a worker comes, then a later time)
+    with tx() as c:
+        c.execute("UPDATE recon.legacy_reconciliations SET started_at = coalesce(started_at, %s)"
+                  " WHERE reconciliation_id = %s", (started_at, reconciliation_id))
     return _load(reconciliation_id)
 
 
@@ -203,7 +211,8 @@ def view(row: dict) -> dict:
         "unmatchedTargetRecords": row["unmatched_target_rows"], "exceptionCount": row["exception_count"] or 0,
         "matchRate": rate, "progress": row["progress"] or 0,
         "errorMessage": row["error_message"] or (row["run_error"] if legacy else None),
-        "startedAt": row["started_at"] or (row["run_started_at"] if legacy else None),
+        "startedAt": ((row["legacy_started_at"] if legacy else None) or row["started_at"]
+                      or (row["run_started_at"] if legacy else None)),
         "completedAt": (None if row["status"] == "RETRY_WAIT"
                         else row["completed_at"] or (row["run_completed_at"] if status_of(row) == "CANCELED" else None)),
         "createdAt": row["legacy_created_at"] or row["run_created_at"],

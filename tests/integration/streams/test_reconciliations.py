@@ -209,3 +209,29 @@ def test_a_reconciliation_starts_with_its_rule_set_as_it_is_at_the_start(api, ui
     step_run = api.get(f"/stream-runs/{full['runId']}/steps").json()["data"][0]
     assert (step_run["ruleSetId"], step_run["ruleSetVersion"]) == (body["ruleSetId"], 2)
     assert full["matchedRecords"] == 2   # O2 (20.00 vs 20.01) matches within the corrected tolerance
+
+
+def test_started_at_is_the_start_answers_from_the_start_on(api, stack_env, uid):
+    """platform §7: start answers {id, status: IN_PROGRESS, startedAt}. The reconciliation reads IN_PROGRESS
+    from then on, but its GET and list said startedAt null until a worker took its step, then that later
+    time: never the startedAt the start answered. The step's claim is held back here (its row locked)."""
+    import psycopg
+
+    rec, _ = _create(api, uid)
+    run_id = api.get(f"/reconciliations/{rec['id']}").json()["data"]["runId"]
+    with psycopg.connect(stack_env["DATABASE_URL"]) as hold:
+        hold.execute("SELECT 1 FROM recon.stream_step_runs WHERE run_id = %s FOR UPDATE", (run_id,))
+        r = api.post(f"/reconciliations/{rec['id']}/start")
+        assert r.status_code == 200, r.text
+        started = r.json()["data"]
+        assert started["status"] == "IN_PROGRESS" and started["startedAt"], started
+        waiting = api.get(f"/reconciliations/{rec['id']}").json()["data"]
+        listed = [x for x in api.get("/reconciliations", pageSize=100).json()["data"]["items"] if x["id"] == rec["id"]]
+        assert (waiting["status"], waiting["startedAt"]) == ("IN_PROGRESS", started["startedAt"]), waiting
+        assert [x["startedAt"] for x in listed] == [started["startedAt"]], listed
+        hold.rollback()   # the worker takes the step now
+    wait_for(lambda: api.get(f"/reconciliations/{rec['id']}/status").json()["data"]["status"] == "COMPLETED", 60,
+             "the reconciliation to complete")
+    done = api.get(f"/reconciliations/{rec['id']}").json()["data"]
+    step_run = api.get(f"/stream-runs/{run_id}/steps").json()["data"][0]
+    assert done["startedAt"] == started["startedAt"] <= step_run["startedAt"] <= done["completedAt"], (done, step_run)
