@@ -7,7 +7,8 @@
 - `recon_stream_step_duration_seconds{stream_id, step_order}` — histogram of completed attempts
 - `recon_stream_matched_records_total{stream_id}` — source rows matched by completed steps
 - `recon_stream_open_exceptions{stream_id}` — exceptions still OPEN (0 for a stream, not archived, with none)
-- `recon_stream_runs_active{stream_id}` — runs PENDING or RUNNING
+- `recon_stream_runs_active{stream_id}` — runs PENDING or RUNNING (a legacy reconciliation's run counts once
+  it is started: created and not started, nothing runs it)
 """
 from __future__ import annotations
 
@@ -37,8 +38,12 @@ class StreamsCollector(Collector):
     def collect(self) -> Iterable:
         with transaction() as conn:
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            runs = conn.execute("SELECT stream_id, status, count(*) AS n FROM recon.stream_runs"
-                                " GROUP BY stream_id, status ORDER BY 1, 2").fetchall()
+            # a legacy reconciliation created and not (yet) started is PENDING (platform §7) but nothing runs it
+            # until its start: not an active run (it may wait for ever)
+            runs = conn.execute("SELECT r.stream_id, r.status, count(*) AS n FROM recon.stream_runs r"
+                                " JOIN recon.streams s USING (stream_id)"
+                                " WHERE NOT (s.kind = 'LEGACY' AND r.status = 'PENDING' AND r.execution_arn IS NULL)"
+                                " GROUP BY 1, 2 ORDER BY 1, 2").fetchall()
             matched = conn.execute(
                 "SELECT r.stream_id, coalesce(sum(s.matched_source_rows), 0) AS n FROM recon.stream_step_runs s"
                 " JOIN recon.stream_runs r USING (run_id) WHERE s.status = 'COMPLETED' GROUP BY 1 ORDER BY 1").fetchall()

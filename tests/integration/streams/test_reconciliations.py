@@ -178,13 +178,22 @@ def _stream_series(api, name: str, stream_id: int) -> dict[str, float]:
         rf'^{name}{{([^}}]*stream_id="{stream_id}"[^}}]*)}} (\S+)$', text, re.M)}
 
 
-def test_runs_total_is_a_counter_of_runs_that_ended(api, uid):
-    # a PENDING or RUNNING series of a counter would fall as the run moves on: Prometheus reads a reset
+def test_runs_total_is_a_counter_of_runs_that_ended(api, stack_env, uid):
+    # a PENDING or RUNNING series of a counter would fall as the run moves on: Prometheus reads a reset.
+    # A reconciliation created and not started is PENDING, but nothing runs it until its start (it may wait
+    # for ever): runs_active counted it, so a dashboard showed runs active that nothing would run
+    import psycopg
+
     rec, _ = _create(api, uid)
-    sid = api.get(f"/reconciliations/{rec['id']}").json()["data"]["streamId"]
+    full = api.get(f"/reconciliations/{rec['id']}").json()["data"]
+    sid = full["streamId"]
     assert _stream_series(api, "recon_stream_runs_total", sid) == {}
-    assert list(_stream_series(api, "recon_stream_runs_active", sid).values()) == [1.0]
-    assert api.post(f"/reconciliations/{rec['id']}/start").status_code == 200
+    assert _stream_series(api, "recon_stream_runs_active", sid) == {}
+    with psycopg.connect(stack_env["DATABASE_URL"]) as hold:   # started, its step not yet taken by a worker
+        hold.execute("SELECT 1 FROM recon.stream_step_runs WHERE run_id = %s FOR UPDATE", (full["runId"],))
+        assert api.post(f"/reconciliations/{rec['id']}/start").status_code == 200
+        assert _stream_series(api, "recon_stream_runs_active", sid) == {f'stream_id="{sid}"': 1.0}
+        hold.rollback()
     wait_for(lambda: api.get(f"/reconciliations/{rec['id']}/status").json()["data"]["status"] == "COMPLETED", 60,
              "the reconciliation to complete")
     run_id = api.get(f"/reconciliations/{rec['id']}").json()["data"]["runId"]
