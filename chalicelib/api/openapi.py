@@ -86,6 +86,7 @@ def _bad_request(*alternatives: tuple[str, dict], description: str = "Invalid re
 
 def _query_params(schema: dict) -> list[dict]:
     params = []
+    required = set(schema.get("required", []))
     for name, prop in schema["properties"].items():
         prop = dict(prop)
         description = prop.pop("description", None)
@@ -97,7 +98,7 @@ def _query_params(schema: dict) -> list[dict]:
             prop = {**(non_null[0] if len(non_null) == 1 else {"anyOf": non_null}), **prop}
         if default is not None:
             prop["default"] = default
-        param = {"name": name, "in": "query", "required": False, "schema": prop}
+        param = {"name": name, "in": "query", "required": name in required, "schema": prop}
         if description:
             param["description"] = description
         params.append(param)

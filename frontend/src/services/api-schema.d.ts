@@ -3840,9 +3840,9 @@ export interface operations {
     };
     uploadFile: {
         parameters: {
-            query?: {
+            query: {
                 /** @description Name of the uploaded file (its extension suggests the format: .csv, .parquet, .jsonl) */
-                filename?: string;
+                filename: string;
             };
             header?: never;
             path?: never;

@@ -161,3 +161,28 @@ def test_streams_answers_name_the_contract_enums(doc):
                               ("RunOut", "status", "RunStatus"), ("RunCreatedOut", "status", "RunStatus")):
         assert schemas[name]["properties"][field] == {"$ref": f"#/components/schemas/{enum}"}, (name, field)
         assert schemas[enum]["enum"] == contract[enum]
+
+
+def test_query_parameters_the_route_requires_are_required_in_the_document(doc):
+    """A query parameter without a default (POST /files?filename=) is `required: true`: a client built from the
+    document must send it (it was documented optional and every upload without it was a 400)."""
+    from pydantic import ValidationError
+
+    from chalicelib.api.core import REGISTRY
+
+    checked = 0
+    for op in REGISTRY.operations:
+        if op.query is None:
+            continue
+        try:   # the names the route refuses to go without: the query parsed with no parameter at all
+            op.query.model_validate({})
+            missing = set()
+        except ValidationError as e:
+            missing = {err["loc"][0] for err in e.errors() if err["type"] == "missing"}
+        params = doc["paths"][op.path][op.method]["parameters"]
+        assert {p["name"] for p in params if p["in"] == "query" and p["required"]} == missing, \
+            f"{op.method.upper()} {op.path}"
+        checked += 1
+    assert checked >= 10
+    upload = doc["paths"]["/api/v1/files"]["post"]["parameters"]
+    assert [p["required"] for p in upload if p["name"] == "filename"] == [True]
