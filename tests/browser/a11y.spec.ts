@@ -133,6 +133,27 @@ test("the focus ring has a contrast of 3:1 at least with what surrounds it", asy
   expect(low, low.join("\n")).toEqual([]);
 });
 
+// What a visit of the pages does not show: an API refusal (its box, with the API's code), ticked rows, a
+// mismatch's differing columns, the key asked for over a page when the API refused the session's key
+test("the rules hold on an API error, ticked rows, a mismatch compared and the key asked for again", async ({ page }) => {
+  await signIn(page, "/exceptions?olderThanDays=-1");
+  await expect(page.locator(".error-box")).toContainText("VALIDATION_ERROR");
+  const found = await violations(page, "/exceptions?olderThanDays=-1 (refused)");
+  await page.goto("/exceptions");
+  await page.locator("table[aria-label=exceptions] tbody input[type=checkbox]").first().check();
+  await expect(page.locator("table[aria-label=exceptions] tbody tr.selected")).toHaveCount(1);
+  found.push(...(await violations(page, "/exceptions (a row ticked)")));
+  await page.goto("/cdc/mismatches?mismatch_type=DATA_MISMATCH");
+  await page.locator("table[aria-label=mismatches] tbody tr button[aria-pressed]").first().click();
+  await expect(page.locator("table.compare tr.diff").first()).toBeVisible();
+  found.push(...(await violations(page, "/cdc/mismatches (a mismatch compared)")));
+  await page.evaluate(() => sessionStorage.setItem("recon.apiKey", "revoked"));
+  await page.goto("/rule-sets");
+  await expect(page.getByRole("dialog", { name: "Sign in again" })).toBeVisible();
+  found.push(...(await violations(page, "/rule-sets (the key refused)")));
+  expect(found, found.join("\n")).toEqual([]);
+});
+
 /** axe-core's WCAG 2 A and AA violations on the page, one line each. */
 async function violations(page: Page, p: string) {
   const r = await new AxeBuilder({ page }).withTags(["wcag2a", "wcag2aa"]).analyze();
