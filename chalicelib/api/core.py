@@ -786,14 +786,15 @@ def parse_query(model: type[BaseModel], params) -> BaseModel:
 
 
 def parse_int_id(value: Any, name: str) -> int:
-    """A path id of the streams dialect: a positive integer (bigint range); 400 naming it otherwise."""
-    text = str(value)
+    """A path id of the streams dialect: a positive integer (bigint range); 400 naming it otherwise. Read
+    percent-decoded, as parse_uuid_id (API Gateway passes path parameters as sent: '%31' is '1')."""
+    text = urllib.parse.unquote(str(value))
     if re.fullmatch(r"[0-9]{1,400}", text) and not 1 <= int(text) <= MAX_BIGINT:   # a number, out of range
         shown = text if len(text) <= 40 else text[:40] + "..."
         bound = f">= 1 (got {int(text)})" if int(text) < 1 else f"<= {MAX_BIGINT} (got {shown})"
         raise RequestInvalid([Problem(name, "OUT_OF_RANGE", f"must be {bound}")], where="path parameter")
     if not re.fullmatch(r"[0-9]{1,19}", text):
-        shown = urllib.parse.unquote(text).replace(_NUL, "\\u0000")   # as sent: the local server does not decode
+        shown = text.replace(_NUL, "\\u0000")
         shown = shown if len(shown) <= 40 else shown[:40] + "..."
         raise RequestInvalid([Problem(name, "INVALID_TYPE", f"must be a positive integer id (got '{shown}')")],
                              where="path parameter")

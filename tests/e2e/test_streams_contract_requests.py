@@ -112,6 +112,27 @@ def test_a_bad_path_id_is_quoted_as_the_client_meant_it(api, base, raw, shown):
                                "message": f"must be a positive integer id (got '{shown}')"}], body
 
 
+def _get_as_written(api, url: str) -> requests.Response:
+    """GET the URL byte for byte: requests turns '%31' into '1' (it normalises unreserved characters)."""
+    prepared = api.s.prepare_request(requests.Request("GET", url))
+    prepared.url = url
+    return api.s.send(prepared, timeout=30)
+
+
+def test_a_path_id_written_percent_encoded_is_that_id(api, base):
+    """RFC 3986 6.2.2.2: '%31' is '1'. API Gateway passes path parameters as sent, and the id was refused with
+    the contradictory 'must be a positive integer id (got '9001')' (the CDC API's UUIDs were read decoded)."""
+    rule_set = api.post("/rule-sets", {"name": "percent-encoded id", "passes": [{"name": "id", "conditions": [
+        {"source": "id", "target": "id", "operator": "EQUALS"}]}]}).json()["data"]
+    encoded = "".join(f"%{ord(ch):02X}" for ch in str(rule_set["id"]))
+    r = _get_as_written(api, f"{base}/rule-sets/{encoded}")
+    assert r.status_code == 200 and r.json()["data"]["id"] == rule_set["id"], r.text
+    body = _error(_get_as_written(api, f"{base}/reconciliations/%39%39%39%39%39%39%39%39%39"), 404, "NOT_FOUND")
+    assert body["message"] == "Reconciliation 999999999 not found", body
+    body = _error(_get_as_written(api, f"{base}/streams/%30"), 400, "VALIDATION_ERROR")
+    assert body["errors"] == [{"field": "id", "code": "OUT_OF_RANGE", "message": "must be >= 1 (got 0)"}], body
+
+
 @pytest.mark.parametrize("raw, message", [("0", "must be >= 1 (got 0)"),
                                           ("99999999999999999999", "must be <= 9223372036854775807 "
                                                                    "(got 99999999999999999999)")])
