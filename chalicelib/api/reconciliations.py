@@ -89,6 +89,10 @@ class CanceledOut(StreamsOut):
     completed_at: Optional[datetime] = None
 
 
+class ReconciliationsQuery(StreamsPageQuery):
+    status: Optional[LegacyStatus] = Field(default=None, description="Only the reconciliations of this legacy status")
+
+
 class ReconciliationExceptionsQuery(StreamsPageQuery):
     side: Optional[Side] = None
     reason: Optional[ExceptionReason] = None
@@ -110,10 +114,10 @@ def create_reconciliation(body: ReconciliationIn):
     return created(answer, f"/reconciliations/{v['id']}", message="Reconciliation created")
 
 
-@api.route("/reconciliations", "GET", query=StreamsPageQuery, response=page_of(ReconciliationOut),
-           summary="List reconciliations (every step run of every stream; newest first)")
-def list_reconciliations(query: StreamsPageQuery):
-    rows, total = legacy.list_all(query.offset, query.limit)
+@api.route("/reconciliations", "GET", query=ReconciliationsQuery, response=page_of(ReconciliationOut),
+           summary="List reconciliations (every step run of every stream; newest first; filter status)")
+def list_reconciliations(query: ReconciliationsQuery):
+    rows, total = legacy.list_all(query.offset, query.limit, status=query.status.value if query.status else None)
     return ok(paginated([legacy.view(r) for r in rows], total, query))
 
 

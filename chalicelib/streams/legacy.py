@@ -79,15 +79,35 @@ def get(reconciliation_id: int) -> dict:
     return _load(reconciliation_id)
 
 
+# status_of() in SQL, for the list's status filter (tests/integration/streams/test_reconciliations.py checks that
+# every reconciliation a filter lists reads that status, and that the five filters list every reconciliation)
+_STATUS_SQL = """CASE
+  WHEN s.kind = 'LEGACY' AND r.status = 'FAILED' AND coalesce(sr.status, 'PENDING') IN ('PENDING', 'SKIPPED')
+    THEN 'FAILED'
+  WHEN coalesce(sr.status, 'PENDING') = 'PENDING' AND s.kind = 'LEGACY' AND coalesce(r.execution_arn, '') <> ''
+       AND r.status IN ('PENDING', 'RUNNING') THEN 'IN_PROGRESS'
+  WHEN coalesce(sr.status, 'PENDING') = 'PENDING' AND r.status = 'CANCELED' THEN 'CANCELED'
+  WHEN sr.status = 'RETRY_WAIT' THEN 'IN_PROGRESS'
+  WHEN sr.status = 'SKIPPED' THEN 'CANCELED'
+  ELSE coalesce(sr.status, 'PENDING') END"""
+
+
 def list_all(offset: int = 0, limit: int = 20, status: str | None = None) -> tuple[list[dict], int]:
+    """One page of every step run of every stream as reconciliations, newest first; `status` a legacy status."""
     with tx() as c:
-        total = fetch_one(c, "SELECT count(*) AS n FROM recon.stream_run_steps")["n"]
-        rows = fetch_all(c, _SELECT + " ORDER BY r.created_at DESC, t.reconciliation_id DESC OFFSET %s LIMIT %s",
-                         (offset, limit))
+        if status is None:
+            total = fetch_one(c, "SELECT count(*) AS n FROM recon.stream_run_steps")["n"]
+            rows = fetch_all(c, _SELECT + " ORDER BY r.created_at DESC, t.reconciliation_id DESC OFFSET %s LIMIT %s",
+                             (offset, limit))
+            return rows, total
+        where = f" WHERE {_STATUS_SQL} = %s"
+        total = fetch_one(c, f"SELECT count(*) AS n FROM ({_SELECT}{where}) x", (status,))["n"]
+        rows = fetch_all(c, _SELECT + where + " ORDER BY r.created_at DESC, t.reconciliation_id DESC OFFSET %s LIMIT %s",
+                         (status, offset, limit))
     return rows, total
 
 
-def status_of(row: dict) -> str:
+def status_of(row: dict) -> str:   # _STATUS_SQL says the same in SQL
     step = row["status"] or "PENDING"
     if row["kind"] == "LEGACY" and row["run_status"] == "FAILED" and step in ("PENDING", "SKIPPED"):
         return "FAILED"        # the run could not start: its only step never ran

@@ -389,7 +389,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List reconciliations (every step run of every stream; newest first) */
+        /** List reconciliations (every step run of every stream; newest first; filter status) */
         get: operations["listReconciliations"];
         put?: never;
         /**
@@ -4955,6 +4955,8 @@ export interface operations {
                 page?: number;
                 /** @description Items per page (1..100). */
                 pageSize?: number;
+                /** @description Only the reconciliations of this legacy status */
+                status?: components["schemas"]["LegacyStatus"];
             };
             header?: never;
             path?: never;
@@ -4962,7 +4964,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description List reconciliations (every step run of every stream; newest first) */
+            /** @description List reconciliations (every step run of every stream; newest first; filter status) */
             200: {
                 headers: {
                     [name: string]: unknown;

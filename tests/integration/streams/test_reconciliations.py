@@ -244,3 +244,37 @@ def test_started_at_is_the_start_answers_from_the_start_on(api, stack_env, uid):
     done = api.get(f"/reconciliations/{rec['id']}").json()["data"]
     step_run = api.get(f"/stream-runs/{run_id}/steps").json()["data"][0]
     assert done["startedAt"] == started["startedAt"] <= step_run["startedAt"] <= done["completedAt"], (done, step_run)
+
+
+def test_the_list_filters_by_legacy_status(api, db, stack_env, uid):
+    """GET /reconciliations lists every step run of every stream: without a filter, finding the failed or
+    running ones meant paging through all of them (a `status` was a 400 UNKNOWN_FIELD). `status` takes the
+    five legacy statuses, as GET /reconciliations/{id} reads them."""
+    import psycopg
+
+    made = {}
+    made["PENDING"] = _create(api, f"{uid}p")[0]["id"]
+    made["CANCELED"] = _create(api, f"{uid}c")[0]["id"]
+    assert api.post(f"/reconciliations/{made['CANCELED']}/cancel").status_code == 200
+    made["COMPLETED"] = _create(api, f"{uid}d")[0]["id"]
+    assert api.post(f"/reconciliations/{made['COMPLETED']}/start").status_code == 200
+    wait_for(lambda: api.get(f"/reconciliations/{made['COMPLETED']}/status").json()["data"]["status"] == "COMPLETED",
+             60, "the reconciliation to complete")
+    made["FAILED"] = _create(api, f"{uid}f")[0]["id"]   # its run could not start (as the runtime records it)
+    run_id = api.get(f"/reconciliations/{made['FAILED']}").json()["data"]["runId"]
+    db.execute("UPDATE recon.stream_runs SET status = 'FAILED', completed_at = now(),"
+               " error_message = 'the run could not be started: EndpointConnectionError' WHERE run_id = %s", (run_id,))
+    db.execute("UPDATE recon.stream_step_runs SET status = 'SKIPPED' WHERE run_id = %s", (run_id,))
+    made["IN_PROGRESS"] = _create(api, f"{uid}i")[0]["id"]
+    run_id = api.get(f"/reconciliations/{made['IN_PROGRESS']}").json()["data"]["runId"]
+    with psycopg.connect(stack_env["DATABASE_URL"]) as hold:   # started, its step not yet taken by a worker
+        hold.execute("SELECT 1 FROM recon.stream_step_runs WHERE run_id = %s FOR UPDATE", (run_id,))
+        assert api.post(f"/reconciliations/{made['IN_PROGRESS']}/start").status_code == 200
+        for status in made:
+            page = api.get("/reconciliations", status=status, pageSize=100).json()["data"]
+            assert all(x["status"] == status for x in page["items"]), (status, page["items"])
+            listed = {x["id"] for x in page["items"]}
+            assert {s: rid in listed for s, rid in made.items()} == {s: s == status for s in made}, (status, made)
+            assert page["totalItems"] >= len(page["items"]) >= 1 and page["pageSize"] == 100
+        hold.rollback()
+    assert_error(api.get("/reconciliations", status="RETRY_WAIT"), 400, "VALIDATION_ERROR", ("status", "INVALID_VALUE"))
