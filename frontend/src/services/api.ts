@@ -180,7 +180,7 @@ export const cdc = {
     cdcCall(cdcClient.POST("/api/v1/reconciliation/mismatches/{mismatch_id}/resolve", { params: { path: { mismatch_id: mismatchId } }, body })),
   /** The catalog's table names (sorted). */
   tables: async (): Promise<string[]> => (await cdcCall(cdcClient.GET("/api/v1/reconciliation/tables"))).tables,
-  async health(): Promise<{ status: string; checks: Record<string, { status: string; detail?: string }> }> {
+  async health(): Promise<{ status: string; checks?: Record<string, { status: string; detail?: string; error?: string }> }> {
     const res = await fetch(API_BASE + "/health");
     return (await parse(res)) as never;
   },

@@ -35,6 +35,7 @@ export function CdcOverview() {
         </Link>
       </div>
       <p className="muted">Each catalog table's latest job. Drift is the share of Cassandra rows that differ in PostgreSQL.</p>
+      <Health />
       <ErrorBox error={error} retry={reload} />
       {loading && !data && <Loading what="Loading the catalog" />}
       {data && data.length === 0 && <Empty>The catalog has no tables: add them to config/catalog.yml and restart the stack.</Empty>}
@@ -82,5 +83,34 @@ export function CdcOverview() {
         </div>
       )}
     </section>
+  );
+}
+
+const SERVICE: Record<string, string> = { postgres: "PostgreSQL", sqs: "job queue", cassandra: "Cassandra" };
+
+/**
+ * What the service's health check says of what it depends on (`GET /health`, read every 15 s): a dependency
+ * down (Cassandra unreachable) is said at the top of the overview, with the reason the check gives, before a
+ * job reads as late. Nothing is said when the API itself cannot be reached (the
+ * page's own error says it).
+ */
+function Health() {
+  const { data, reload } = useLoad(() => cdc.health(), []);
+  usePoll(reload, 15000, true);
+  const checks = Object.entries(data?.checks ?? {});
+  if (!data || checks.length === 0) return null;
+  const down = checks.filter(([, c]) => c.status !== "UP");
+  const name = (k: string) => SERVICE[k] ?? k;
+  return (
+    <div className={down.length ? "error-box" : "muted small"} role="status" data-health={down.length ? "DOWN" : "UP"}>
+      {down.length ? (
+        <>
+          <strong>The service's health check finds {down.map(([k]) => name(k)).join(" and ")} down</strong>: a job that needs {down.length === 1 ? "it" : "them"} waits or fails until {down.length === 1 ? "it is" : "they are"} back.
+          <ul>{down.map(([k, c]) => <li key={k}>{name(k)}: {c.error ?? c.detail ?? c.status}</li>)}</ul>
+        </>
+      ) : (
+        <>Service up: {checks.map(([k, c]) => `${name(k)}${c.detail ? ` (${c.detail})` : ""}`).join(" · ")}</>
+      )}
+    </div>
   );
 }
