@@ -279,7 +279,8 @@ def complete_session(file_id: int) -> tuple[dict, bool]:
     Completing again while PROCESSING (or after) returns the file unchanged (False)."""
     row = require_file(file_id)
     if row["origin"] != "UPLOAD":
-        raise Conflict(f"File {file_id} is an {row['origin'].lower()}, not an upload session")
+        what = {"ARTIFACT": "an artifact", "SNAPSHOT": "a snapshot"}.get(row["origin"], row["origin"].lower())
+        raise Conflict(f"File {file_id} is {what}, not an upload session")
     if row["status"] == "PROCESSING":
         # a wake-up may have been lost: completing again re-sends it once the file has waited a while
         with tx() as c:

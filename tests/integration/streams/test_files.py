@@ -429,3 +429,13 @@ def test_a_file_a_run_in_flight_reads_cannot_be_deleted(api, db, uid):
     finally:
         db.execute("UPDATE recon.stream_runs SET status = 'COMPLETED' WHERE run_id = %s", (run_id,))
     assert api.delete(f"/files/{tgt['id']}").status_code == 200
+
+
+def test_completing_a_run_output_says_what_it_is(api, db, uid):
+    """A snapshot or an artifact is not an upload session: the 409 said 'File N is an snapshot, ...'."""
+    f = api.upload(f"not_a_session_{uid}.csv", SOURCE_CSV)
+    for origin, what in (("SNAPSHOT", "a snapshot"), ("ARTIFACT", "an artifact")):
+        db.execute("UPDATE recon.files SET origin = %s WHERE file_id = %s", (origin, f["id"]))   # as a run writes it
+        body = assert_error(api.post(f"/files/{f['id']}/complete"), 409, "CONFLICT")
+        assert body["message"] == f"File {f['id']} is {what}, not an upload session", body
+    db.execute("UPDATE recon.files SET origin = 'UPLOAD' WHERE file_id = %s", (f["id"],))
