@@ -54,11 +54,12 @@ echo "package.sh: chalice package --stage $STAGE --merge-template $MERGE_TEMPLAT
 
 # The zip as Lambda needs it: the demo data generators (chalicelib/demo) are for the local stack only
 # and never ship; the replicated-tables catalog (config/catalog.yml, CATALOG_PATH's default) does;
-# and duckdb, which `chalice package` cannot install (its wheels are manylinux_2_27+, newer than the
-# tags Chalice accepts), is added from its x86_64 CPython 3.11 wheel.
-DUCKDB_PIN="$(grep -E '^duckdb==' "$REPO_ROOT/requirements.txt")"
+# and duckdb is added from its x86_64 CPython 3.11 manylinux2014 wheel, at the version of
+# infra/lambda-duckdb.txt: the newest whose wheels load on Lambda's python3.11 runtime (Amazon Linux 2,
+# glibc 2.26); requirements.txt's newer DuckDB (manylinux_2_27+) would fail to import there.
+DUCKDB_PIN="$(grep -E '^duckdb==' "$REPO_ROOT/infra/lambda-duckdb.txt")"
 "$PYTHON" -m pip download --quiet --no-deps --only-binary=:all: --implementation cp --python-version 3.11 \
-  --platform manylinux_2_28_x86_64 --dest "$WHEEL_DIR" "$DUCKDB_PIN" >&2
+  --platform manylinux2014_x86_64 --dest "$WHEEL_DIR" "$DUCKDB_PIN" >&2
 "$PYTHON" - "$OUT_DIR/deployment.zip" "$REPO_ROOT" "$WHEEL_DIR" <<'PYEOF'
 import glob, os, sys, zipfile
 

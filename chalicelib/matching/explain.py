@@ -55,8 +55,9 @@ def explain_unmatched(r: "_Runner", s: "Side", t: "Side") -> dict:
             best = f"best_{x.letter}"
         else:
             r.sql(f"""CREATE OR REPLACE TEMP TABLE best_{x.letter} AS SELECT CAST(NULL AS BIGINT) AS rid,
-                0 AS pass, 0 AS failed, NULL AS reason, NULL AS closest_key, NULL AS failed_condition,
-                NULL AS detail, CAST(NULL AS BIGINT) AS cid WHERE false""")
+                0 AS pass, 0 AS failed, CAST(NULL AS VARCHAR) AS reason, CAST(NULL AS VARCHAR) AS closest_key,
+                CAST(NULL AS VARCHAR) AS failed_condition, CAST(NULL AS VARCHAR) AS detail, CAST(NULL AS BIGINT) AS cid
+                WHERE false""")
             best = f"best_{x.letter}"
         names = " ".join(f"WHEN {i + 1} THEN {sql_str(p.name)}" for i, p in enumerate(r.rs.passes))
         other_rid = "t_rid" if x.letter == "s" else "s_rid"
@@ -157,10 +158,10 @@ def _pairs(r: "_Runner", pi: int, x: "Side", y: "Side"):
     reason = ("CASE " + " ".join(f"WHEN {f} THEN '{_REASON[c.op]}'" for f, c in zip(flags, rest))
               + " ELSE 'AMBIGUOUS' END") if flags else "'AMBIGUOUS'"
     fcol = ("CASE " + " ".join(f"WHEN {f} THEN {sql_str(c.cond.source)}" for f, c in zip(flags, rest))
-            + " END") if flags else "NULL"
+            + " END") if flags else "CAST(NULL AS VARCHAR)"
     details = [f"CASE WHEN {f} THEN coalesce({c.detail()}, {_empty(c)}) END"
                for f, c in zip(flags, rest)]
-    detail = f"concat_ws('; ', {', '.join(details)})" if details else "NULL"
+    detail = f"concat_ws('; ', {', '.join(details)})" if details else "CAST(NULL AS VARCHAR)"
     amount = next((c for c in rest if c.op is Operator.AMOUNT_TOLERANCE), None)
     date = next((c for c in rest if c.op is Operator.DATE_WINDOW), None)
     sims = [c for c in rest if c.op is Operator.SIMILARITY]

@@ -11,8 +11,23 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Optional
 
+import duckdb
+
 from .inputs import ident, sql_str
 from .rules import Algorithm, Condition, Normalize, Operator
+
+# DuckDB writes a lambda `lambda x: body` since 1.3 (2.0 refuses the older `x -> body` unless a setting
+# brings it back) and only `x -> body` before: 1.2 is the last release with wheels that load on Lambda's
+# Amazon Linux 2 runtimes (docs/operations.md), so the engine writes the one its DuckDB reads.
+_ARROW_LAMBDAS = tuple(int(x) for x in duckdb.__version__.split(".")[:2]) < (1, 3)
+
+
+def lam(params: str, body: str) -> str:
+    """A DuckDB lambda of ``params`` (one name, or names separated by commas) returning ``body``."""
+    if _ARROW_LAMBDAS:
+        return f"({params}) -> {body}" if "," in params else f"{params} -> {body}"
+    return f"lambda {params}: {body}"
+
 
 AMOUNT_TYPE = "DECIMAL(38,10)"   # exact; 28 integer digits, 10 fractional digits
 AMOUNT_SCALE = 10
@@ -73,10 +88,10 @@ class Feature:
             # to DATE would drop a UTC offset, so longer values go through TIMESTAMPTZ). The trimmed
             # value is bound once inside a lambda: written out several times, the optimizer would
             # compute it ahead for every row as a common subexpression.
-            rest = (f"list_transform([trim({raw})], lambda y: COALESCE("
+            rest = (f"list_transform([trim({raw})], " + lam("y", "COALESCE("
                     f"{_year_written('CASE WHEN length(y) <= 10 THEN TRY_CAST(y AS DATE) END', 'y')}, "
                     f"{_year_written('CAST(TRY_CAST(y AS TIMESTAMPTZ) AS DATE)', 'y')}, "
-                    f"CAST(try_strptime(y, {lst}) AS DATE)))[1]")
+                    f"CAST(try_strptime(y, {lst}) AS DATE))") + ")[1]")
             first = _year_written(f"CASE WHEN length({raw}) <= 10 THEN TRY_CAST({raw} AS DATE) END", raw)
             return f"COALESCE({first}, {rest})"
         # an ASCII value (the usual case) needs neither the compatibility folding, nor the
@@ -87,7 +102,7 @@ class Feature:
         plain, full = raw, "u"
         for n in self.normalize:
             plain, full = normalize_sql(plain, n, ascii=True), normalize_sql(full, n)
-        full = f"list_transform([{compat_fold_sql(raw)}], lambda u: nfc_normalize({full}))[1]"
+        full = f"list_transform([{compat_fold_sql(raw)}], {lam('u', f'nfc_normalize({full})')})[1]"
         return f"NULLIF(CASE WHEN {_non_ascii(raw)} THEN {full} ELSE {plain} END, '')"
 
 
@@ -112,11 +127,11 @@ def accounting_amount_sql(c: str) -> str:
     y = (f"regexp_replace(replace({compat_fold_sql(c)}, '\u2212', '-'), '^[\\s\\pZ]*[A-Z]{{3}}[\\s\\pZ]*|^[\\s\\pZ]+"
          f"|[\\s\\pZ]*[A-Z]{{3}}[\\s\\pZ]*$|[\\s\\pZ]+$|[\\s\\pZ]*\\p{{Sc}}[\\s\\pZ]*', '', 'g')")
     plain = f"TRY_CAST(regexp_replace(y, {_GROUP_SEPARATORS}, '', 'g') AS {AMOUNT_TYPE})"
-    return (f"list_transform([{y}], lambda y: CASE WHEN y = '-' THEN CAST(0 AS {AMOUNT_TYPE}) "
+    return (f"list_transform([{y}], " + lam("y", f"CASE WHEN y = '-' THEN CAST(0 AS {AMOUNT_TYPE}) "
             f"WHEN regexp_full_match(y, '[-+]?{_DIGITS}') THEN {plain} "
             f"WHEN regexp_full_match(y, '\\({_DIGITS}\\)|{_DIGITS}-') "
             f"THEN -TRY_CAST(regexp_replace(regexp_replace(y, '[()-]', '', 'g'), {_GROUP_SEPARATORS}, '', 'g') "
-            f"AS {AMOUNT_TYPE}) END)[1]")
+            f"AS {AMOUNT_TYPE}) END") + ")[1]")
 
 
 # Compatibility characters (Unicode NFKC) that financial keys meet: the full-width forms of ASCII
@@ -143,14 +158,14 @@ def _per_char(x: str, chars: str, mapped: str) -> str:
     """``x`` with each character mapped by ``mapped`` (SQL of the mapped text of character ``ch``),
     only when ``x`` holds one of ``chars`` (a regular-expression class; none is ASCII)."""
     return (f"(CASE WHEN regexp_matches({x}, {sql_str('[' + chars + ']')}) THEN "
-            f"array_to_string(list_transform(string_split({x}, ''), lambda ch: {mapped}), '') ELSE {x} END)")
+            f"array_to_string(list_transform(string_split({x}, ''), {lam('ch', mapped)}), '') ELSE {x} END)")
 
 
 def compat_fold_sql(x: str) -> str:
     """``x`` with the compatibility characters above replaced: the full-width forms of ASCII by
     arithmetic on the code point, the spaces as ' '."""
-    mapped = (f"list_transform([ord(ch)], lambda o: CASE WHEN o BETWEEN 65281 AND 65374 THEN chr(o - 65248) "
-              f"WHEN o IN ({', '.join(map(str, _SPACES))}) THEN ' ' ELSE ch END)[1]")
+    mapped = (f"list_transform([ord(ch)], " + lam("o", "CASE WHEN o BETWEEN 65281 AND 65374 THEN chr(o - 65248) "
+              f"WHEN o IN ({', '.join(map(str, _SPACES))}) THEN ' ' ELSE ch END") + ")[1]")
     return _per_char(x, _COMPAT_CHARS, mapped)
 
 
@@ -163,7 +178,7 @@ def _full_case_sql(lower: bool, x: str) -> str:
     keys = "".join(a for a, _ in rare)
     values = "[" + ", ".join(sql_str(b) for _, b in rare) + "]"
     mapped = (f"list_transform([strpos({sql_str(keys)}, ch)], "
-              f"lambda i: CASE WHEN i > 0 THEN {values}[i] ELSE ch END)[1]")
+              + lam("i", f"CASE WHEN i > 0 THEN {values}[i] ELSE ch END") + ")[1]")
     expanded = _per_char(f"replace(replace({x}, 'ß', 'SS'), '\u1e9e', 'SS')", keys, mapped)
     return f"lower(upper({expanded}))" if lower else f"upper({expanded})"
 
@@ -218,7 +233,14 @@ def allowance_sql(c: Condition, base: str) -> str:
     if c.percent is not None:
         # cut (not rounded) to the amounts' 10 decimals: a difference of at most 10 decimals is within
         # the exact allowance exactly when it is within the cut one
-        parts.append(f"CAST(trunc(abs({base}) * {rate_literal(c.percent)}, {AMOUNT_SCALE}) AS {AMOUNT_TYPE})")
+        product = f"abs({base}) * {rate_literal(c.percent)}"
+        if _ARROW_LAMBDAS:
+            # DuckDB 1.2 has no trunc(DECIMAL, n): a non-negative value less half a unit of the 10th decimal,
+            # rounded half up to 10 decimals, is the value cut there (and 0 stays 0)
+            cut = f"round(greatest({product} - CAST('0.00000000005' AS DECIMAL(38,11)), 0), {AMOUNT_SCALE})"
+        else:
+            cut = f"trunc({product}, {AMOUNT_SCALE})"
+        parts.append(f"CAST({cut} AS {AMOUNT_TYPE})")
     return parts[0] if len(parts) == 1 else f"greatest({parts[0]}, {parts[1]})"
 
 
@@ -235,7 +257,8 @@ def similarity_sql(algorithm: Algorithm, a: str, b: str) -> str:
 
 def _tokens(x: str) -> str:
     """TOKEN_SET's set of white-space separated words of ``x``."""
-    return f"list_distinct(list_filter(string_split_regex({x}, '[\\s\\pZ]+'), lambda x: x <> ''))"
+    keep = lam("x", "x <> ''")
+    return f"list_distinct(list_filter(string_split_regex({x}, '[\\s\\pZ]+'), {keep}))"
 
 
 # JARO_WINKLER is a double from DuckDB a few units of the 16th decimal off its exact (rational)
@@ -282,7 +305,8 @@ def fmt_decimal(x: str, scale: int = 0) -> str:
     if scale <= 0:
         return f"rtrim(rtrim({text}, '0'), '.')"
     keep = AMOUNT_SCALE - min(scale, AMOUNT_SCALE)
-    return f"list_transform([{text}], lambda v: left(v, greatest(length(rtrim(v, '0')), length(v) - {keep})))[1]"
+    body = f"left(v, greatest(length(rtrim(v, '0')), length(v) - {keep}))"
+    return f"list_transform([{text}], {lam('v', body)})[1]"
 
 
 @dataclass(frozen=True)

@@ -101,7 +101,7 @@ def exceptions_csv(path: Path, out: Path, constants: tuple) -> int:
                      END
               FROM (SELECT nextval('row_no') AS row_no, *
                       FROM read_csv({_sql_text(str(path))}, header = true, all_varchar = true, auto_detect = true,
-                                    nullstr = '\x00'))
+                                    nullstr = chr(0)))
             ) TO {_sql_text(str(out))} (FORMAT csv, HEADER false)""").fetchone()[0]
     finally:
         con.close()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -275,8 +276,16 @@ def test_real_app_packages_with_package_sh(tmp_path):
     assert "config/catalog.yml" in names
     assert zipfile.ZipFile(out / "deployment.zip").read("config/catalog.yml") == \
         (REPO_ROOT / "config" / "catalog.yml").read_bytes()
-    assert "duckdb/__init__.py" in names and any(n.startswith("_duckdb") and n.endswith(".so") for n in names), \
+    assert "duckdb/__init__.py" in names and any(n.startswith(("_duckdb", "duckdb/")) and ".so" in n for n in names), \
         sorted(n for n in names if "duckdb" in n)[:20]
+    # ... at infra/lambda-duckdb.txt's version, from a wheel built for a glibc no newer than Amazon Linux 2's
+    # (2.26, Lambda's python3.11 runtime): a manylinux_2_27+ DuckDB fails to import there
+    pin = re.search(r"^duckdb==(\S+)", (REPO_ROOT / "infra" / "lambda-duckdb.txt").read_text(), re.M).group(1)
+    wheel_meta = [n for n in names if re.fullmatch(r"duckdb-[^/]+\.dist-info/WHEEL", n)]
+    assert wheel_meta == [f"duckdb-{pin}.dist-info/WHEEL"], wheel_meta
+    tags = re.findall(r"^Tag: (\S+)", zipfile.ZipFile(out / "deployment.zip").read(wheel_meta[0]).decode(), re.M)
+    glibc = [tuple(map(int, m.groups())) for t in tags for m in [re.search(r"manylinux_(\d+)_(\d+)_x86_64", t)] if m]
+    assert tags and all("cp311" in t for t in tags) and glibc and max(glibc) <= (2, 26), tags
 
 
 def test_chalice_is_not_asked_for_what_package_sh_adds_itself(tmp_path):
