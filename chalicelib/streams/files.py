@@ -85,6 +85,8 @@ def inspect_path(path: str | Path, filename: str) -> Outcome:
         return Outcome("INVALID", size, digest, fmt, error_message=message[:1000])
     if info.format == "JSONL" and (problem := _jsonl_line_not_object(path)):
         return Outcome("INVALID", size, digest, "JSONL", error_message=problem)
+    if info.format == "CSV" and (problem := _header_of_values([c.name for c in info.columns])):
+        return Outcome("INVALID", size, digest, "CSV", error_message=problem)
     return Outcome("READY", size, digest, info.format, int(info.row_count), _columns_json(info.columns))
 
 
@@ -122,6 +124,18 @@ def _jsonl_line_not_object(path: str | Path) -> str | None:
             if text and not text.startswith(b"{"):
                 kind = _JSON_KINDS.get(text[:1], "a number")
                 return f"line {no}: not a JSON object ({kind}); each line is one row: {{\"column\": value, ...}}"
+    return None
+
+
+def _header_of_values(names: list[str]) -> str | None:
+    """A CSV's first line is its header (platform §2: a header row is required). An export without one had its
+    first row taken for the header — a row of the file silently lost to the reconciliation, its values made the
+    column names. A header none of whose names holds a letter (`1,10.50,2026-02-20`) is that first row; a name
+    such as `2025` beside `account` is a name."""
+    if names and not any(ch.isalpha() for name in names for ch in name):
+        shown = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
+        return (f"line 1: the header row holds no column name ({shown}): a CSV needs a header row naming its "
+                "columns, and this first line looks like data")
     return None
 
 

@@ -439,3 +439,15 @@ def test_completing_a_run_output_says_what_it_is(api, db, uid):
         body = assert_error(api.post(f"/files/{f['id']}/complete"), 409, "CONFLICT")
         assert body["message"] == f"File {f['id']} is {what}, not an upload session", body
     db.execute("UPDATE recon.files SET origin = 'UPLOAD' WHERE file_id = %s", (f["id"],))
+
+
+def test_a_csv_without_its_header_row_is_invalid(api, uid):
+    """platform §2: a CSV needs its header row. A bank export without one was READY with its first row taken
+    for the header: one row fewer (lost to every reconciliation) and columns named '1', '10.50', '2026-02-20'."""
+    f = api.upload(f"no_header_{uid}.csv", "1,10.50,2026-02-20\n2,12.00,2026-02-21\n3,7.25,2026-02-22\n")
+    assert (f["status"], f["rowCount"], f["columns"]) == ("INVALID", None, None), f
+    assert f["errorMessage"] == ("line 1: the header row holds no column name (1, 10.50, 2026-02-20): a CSV needs a "
+                                 "header row naming its columns, and this first line looks like data"), f
+    # names that are numbers beside a name are names (a budget export's year columns)
+    g = api.upload(f"years_{uid}.csv", "account,2025,2026\nA-1,10.50,12.00\n")
+    assert (g["status"], g["rowCount"], [c["name"] for c in g["columns"]]) == ("READY", 1, ["account", "2025", "2026"])
