@@ -64,6 +64,14 @@ COMMON_RESPONSES = {
         headers={"Retry-After": {"description": "Seconds until the service is expected back",
                                  "schema": {"type": "integer", "minimum": 1}}},
     ),
+    "UriTooLong": _error(
+        "Request line over 8 KB: refused before the route", "Error",
+        {"error": "URI_TOO_LONG", "message": "The request line is too long (at most 8 KB of URL is accepted)"},
+    ),
+    "HeadersTooLarge": _error(
+        "Request headers too large: refused before the route", "Error",
+        {"error": "HEADERS_TOO_LARGE", "message": "The request headers are too large"},
+    ),
     "ValidationFailed": _error(
         "Malformed JSON, wrong type, unknown enum value, unknown field or query parameter, out-of-range value",
         "ValidationErrorBody",
@@ -113,6 +121,8 @@ _STREAMS_ERROR_TEXT = {
     404: "Unknown id (NOT_FOUND); the message names the kind and the id",
     409: "The current state forbids the action (CONFLICT); the message says which",
     413: "Body over the limit (PAYLOAD_TOO_LARGE): over 10 MB, any request is refused before the route",
+    414: "Request line over 8 KB (URI_TOO_LONG): refused before the route",
+    431: "Request headers too large (HEADERS_TOO_LARGE): refused before the route",
     429: "Rate limit exceeded (RATE_LIMITED); see Retry-After",
     500: "Unexpected failure (INTERNAL_ERROR) with requestId, also in the X-Request-Id header and the logs",
     503: "A dependency is unavailable (SERVICE_UNAVAILABLE); see Retry-After",
@@ -187,7 +197,8 @@ def _registry_operation(op, schemas: dict) -> dict:
         success["headers"] = LOCATION
     responses: dict[str, Any] = {str(op.status): success}
     # a malformed request or a query parameter the route does not take (400); a dependency outage (503)
-    statuses = set(op.errors) | {400, 503}
+    # a URL over 8 KB (414) or headers too large (431): refused before the route, as a too large body (413)
+    statuses = set(op.errors) | {400, 414, 431, 503}
     if op.body is not None or op.raw_request is not None:   # refused before the route (core.BODY_TOO_LARGE)
         statuses.add(413)
     if not op.public:
@@ -252,7 +263,8 @@ def _read_only_body(schemas: dict, op) -> dict:
     return _ref(_put_name(name))
 
 
-_CDC_COMMON = {401: "Unauthorized", 429: "RateLimited", 500: "InternalError", 503: "ServiceUnavailable"}
+_CDC_COMMON = {401: "Unauthorized", 414: "UriTooLong", 429: "RateLimited", 431: "HeadersTooLarge", 500: "InternalError",
+               503: "ServiceUnavailable"}
 
 
 def _cdc_error_response(code: int, spec: Any) -> dict:

@@ -1,6 +1,6 @@
 """The same hostile requests against every operation of /api/v1/openapi.json (so new routes are covered
 as soon as they are declared): malformed path ids, 100,000-deep JSON, NUL characters, NaN, an unknown
-query parameter, a method the route does not have. Each answer is a 4xx the document declares for
+query parameter, a URL over 8 KB, headers over 64 KB, a method the route does not have. Each answer is a 4xx the document declares for
 that operation, with a body valid against the declared schema — never a 5xx."""
 from __future__ import annotations
 
@@ -69,6 +69,12 @@ def test_hostile_requests_to_every_operation(target):
         r = s.request(method, origin + good_path, params={"fuzzNoSuchParameter": "1"}, timeout=30)
         _check(doc, path, method, op, r, statuses=(400, 401, 404, 409, 429))
         checked += 1
+        # a URL over 8 KB and headers over 64 KB: refused before the route, in the route's dialect
+        r = s.request(method, origin + good_path, params={"fuzzLong": "x" * 9000}, timeout=30)
+        _check(doc, path, method, op, r, statuses=(414,))
+        r = s.request(method, origin + good_path, headers={"X-Fuzz-Large": "x" * 70_000}, timeout=30)
+        _check(doc, path, method, op, r, statuses=(431,))
+        checked += 2
         # bodies no JSON reader should choke on
         if "requestBody" in op and "application/json" in op["requestBody"]["content"]:
             for raw in (DEEP, b'{"a": "x\\u0000y"}', b'{"a": NaN}', b'{"a": 1e999}', b"\xff\xfe", b"{"):

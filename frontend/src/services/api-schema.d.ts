@@ -2756,6 +2756,21 @@ export interface components {
         ValidationStrategy: "ROW_COUNT" | "CHECKSUM" | "TIMESTAMP_RANGE" | "SAMPLE";
     };
     responses: {
+        /** @description Request headers too large: refused before the route */
+        HeadersTooLarge: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "error": "HEADERS_TOO_LARGE",
+                 *       "message": "The request headers are too large"
+                 *     }
+                 */
+                "application/json": components["schemas"]["Error"];
+            };
+        };
         /** @description Unexpected failure; quote request_id (also in the X-Request-Id header) to support */
         InternalError: {
             headers: {
@@ -2820,6 +2835,21 @@ export interface components {
                  * @example {
                  *       "error": "UNAUTHORIZED",
                  *       "message": "Invalid or missing API key"
+                 *     }
+                 */
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description Request line over 8 KB: refused before the route */
+        UriTooLong: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "error": "URI_TOO_LONG",
+                 *       "message": "The request line is too long (at most 8 KB of URL is accepted)"
                  *     }
                  */
                 "application/json": components["schemas"]["Error"];
@@ -2901,11 +2931,29 @@ export interface operations {
                     "application/json": components["schemas"]["StreamsErrorBody"];
                 };
             };
+            /** @description Request line over 8 KB (URI_TOO_LONG): refused before the route */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
             /** @description Rate limit exceeded (RATE_LIMITED); see Retry-After */
             429: {
                 headers: {
                     /** @description Seconds until a request will be accepted */
                     "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
+            /** @description Request headers too large (HEADERS_TOO_LARGE): refused before the route */
+            431: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -2990,11 +3038,29 @@ export interface operations {
                     "application/json": components["schemas"]["StreamsErrorBody"];
                 };
             };
+            /** @description Request line over 8 KB (URI_TOO_LONG): refused before the route */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
             /** @description Rate limit exceeded (RATE_LIMITED); see Retry-After */
             429: {
                 headers: {
                     /** @description Seconds until a request will be accepted */
                     "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
+            /** @description Request headers too large (HEADERS_TOO_LARGE): refused before the route */
+            431: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -3075,11 +3141,29 @@ export interface operations {
                     "application/json": components["schemas"]["StreamsErrorBody"];
                 };
             };
+            /** @description Request line over 8 KB (URI_TOO_LONG): refused before the route */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
             /** @description Rate limit exceeded (RATE_LIMITED); see Retry-After */
             429: {
                 headers: {
                     /** @description Seconds until a request will be accepted */
                     "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
+            /** @description Request headers too large (HEADERS_TOO_LARGE): refused before the route */
+            431: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -3182,11 +3266,29 @@ export interface operations {
                     "application/json": components["schemas"]["StreamsErrorBody"];
                 };
             };
+            /** @description Request line over 8 KB (URI_TOO_LONG): refused before the route */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
             /** @description Rate limit exceeded (RATE_LIMITED); see Retry-After */
             429: {
                 headers: {
                     /** @description Seconds until a request will be accepted */
                     "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
+            /** @description Request headers too large (HEADERS_TOO_LARGE): refused before the route */
+            431: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -3276,11 +3378,29 @@ export interface operations {
                     "application/json": components["schemas"]["StreamsErrorBody"];
                 };
             };
+            /** @description Request line over 8 KB (URI_TOO_LONG): refused before the route */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
             /** @description Rate limit exceeded (RATE_LIMITED); see Retry-After */
             429: {
                 headers: {
                     /** @description Seconds until a request will be accepted */
                     "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
+            /** @description Request headers too large (HEADERS_TOO_LARGE): refused before the route */
+            431: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -3361,11 +3481,29 @@ export interface operations {
                     "application/json": components["schemas"]["StreamsErrorBody"];
                 };
             };
+            /** @description Request line over 8 KB (URI_TOO_LONG): refused before the route */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
             /** @description Rate limit exceeded (RATE_LIMITED); see Retry-After */
             429: {
                 headers: {
                     /** @description Seconds until a request will be accepted */
                     "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
+            /** @description Request headers too large (HEADERS_TOO_LARGE): refused before the route */
+            431: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -3449,11 +3587,29 @@ export interface operations {
                     "application/json": components["schemas"]["StreamsErrorBody"];
                 };
             };
+            /** @description Request line over 8 KB (URI_TOO_LONG): refused before the route */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
             /** @description Rate limit exceeded (RATE_LIMITED); see Retry-After */
             429: {
                 headers: {
                     /** @description Seconds until a request will be accepted */
                     "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
+            /** @description Request headers too large (HEADERS_TOO_LARGE): refused before the route */
+            431: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -3534,11 +3690,29 @@ export interface operations {
                     "application/json": components["schemas"]["StreamsErrorBody"];
                 };
             };
+            /** @description Request line over 8 KB (URI_TOO_LONG): refused before the route */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
             /** @description Rate limit exceeded (RATE_LIMITED); see Retry-After */
             429: {
                 headers: {
                     /** @description Seconds until a request will be accepted */
                     "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
+            /** @description Request headers too large (HEADERS_TOO_LARGE): refused before the route */
+            431: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -3632,11 +3806,29 @@ export interface operations {
                     "application/json": components["schemas"]["StreamsErrorBody"];
                 };
             };
+            /** @description Request line over 8 KB (URI_TOO_LONG): refused before the route */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
             /** @description Rate limit exceeded (RATE_LIMITED); see Retry-After */
             429: {
                 headers: {
                     /** @description Seconds until a request will be accepted */
                     "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
+            /** @description Request headers too large (HEADERS_TOO_LARGE): refused before the route */
+            431: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -3722,11 +3914,29 @@ export interface operations {
                     "application/json": components["schemas"]["StreamsErrorBody"];
                 };
             };
+            /** @description Request line over 8 KB (URI_TOO_LONG): refused before the route */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
             /** @description Rate limit exceeded (RATE_LIMITED); see Retry-After */
             429: {
                 headers: {
                     /** @description Seconds until a request will be accepted */
                     "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
+            /** @description Request headers too large (HEADERS_TOO_LARGE): refused before the route */
+            431: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -3805,11 +4015,29 @@ export interface operations {
                     "application/json": components["schemas"]["StreamsErrorBody"];
                 };
             };
+            /** @description Request line over 8 KB (URI_TOO_LONG): refused before the route */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
             /** @description Rate limit exceeded (RATE_LIMITED); see Retry-After */
             429: {
                 headers: {
                     /** @description Seconds until a request will be accepted */
                     "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
+            /** @description Request headers too large (HEADERS_TOO_LARGE): refused before the route */
+            431: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -3897,11 +4125,29 @@ export interface operations {
                     "application/json": components["schemas"]["StreamsErrorBody"];
                 };
             };
+            /** @description Request line over 8 KB (URI_TOO_LONG): refused before the route */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
             /** @description Rate limit exceeded (RATE_LIMITED); see Retry-After */
             429: {
                 headers: {
                     /** @description Seconds until a request will be accepted */
                     "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
+            /** @description Request headers too large (HEADERS_TOO_LARGE): refused before the route */
+            431: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -3982,11 +4228,29 @@ export interface operations {
                     "application/json": components["schemas"]["StreamsErrorBody"];
                 };
             };
+            /** @description Request line over 8 KB (URI_TOO_LONG): refused before the route */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
             /** @description Rate limit exceeded (RATE_LIMITED); see Retry-After */
             429: {
                 headers: {
                     /** @description Seconds until a request will be accepted */
                     "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
+            /** @description Request headers too large (HEADERS_TOO_LARGE): refused before the route */
+            431: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -4076,11 +4340,29 @@ export interface operations {
                     "application/json": components["schemas"]["StreamsErrorBody"];
                 };
             };
+            /** @description Request line over 8 KB (URI_TOO_LONG): refused before the route */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
             /** @description Rate limit exceeded (RATE_LIMITED); see Retry-After */
             429: {
                 headers: {
                     /** @description Seconds until a request will be accepted */
                     "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
+            /** @description Request headers too large (HEADERS_TOO_LARGE): refused before the route */
+            431: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -4172,11 +4454,29 @@ export interface operations {
                     "application/json": components["schemas"]["StreamsErrorBody"];
                 };
             };
+            /** @description Request line over 8 KB (URI_TOO_LONG): refused before the route */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
             /** @description Rate limit exceeded (RATE_LIMITED); see Retry-After */
             429: {
                 headers: {
                     /** @description Seconds until a request will be accepted */
                     "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
+            /** @description Request headers too large (HEADERS_TOO_LARGE): refused before the route */
+            431: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -4275,11 +4575,29 @@ export interface operations {
                     "application/json": components["schemas"]["StreamsErrorBody"];
                 };
             };
+            /** @description Request line over 8 KB (URI_TOO_LONG): refused before the route */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
             /** @description Rate limit exceeded (RATE_LIMITED); see Retry-After */
             429: {
                 headers: {
                     /** @description Seconds until a request will be accepted */
                     "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
+            /** @description Request headers too large (HEADERS_TOO_LARGE): refused before the route */
+            431: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -4364,11 +4682,29 @@ export interface operations {
                     "application/json": components["schemas"]["StreamsErrorBody"];
                 };
             };
+            /** @description Request line over 8 KB (URI_TOO_LONG): refused before the route */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
             /** @description Rate limit exceeded (RATE_LIMITED); see Retry-After */
             429: {
                 headers: {
                     /** @description Seconds until a request will be accepted */
                     "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
+            /** @description Request headers too large (HEADERS_TOO_LARGE): refused before the route */
+            431: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -4416,6 +4752,8 @@ export interface operations {
                 };
             };
             400: components["responses"]["ValidationFailed"];
+            414: components["responses"]["UriTooLong"];
+            431: components["responses"]["HeadersTooLarge"];
             500: components["responses"]["InternalError"];
             /** @description A dependency is down (the check names it and why) */
             503: {
@@ -4448,7 +4786,9 @@ export interface operations {
             };
             400: components["responses"]["ValidationFailed"];
             401: components["responses"]["Unauthorized"];
+            414: components["responses"]["UriTooLong"];
             429: components["responses"]["RateLimited"];
+            431: components["responses"]["HeadersTooLarge"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -4472,6 +4812,8 @@ export interface operations {
                 };
             };
             400: components["responses"]["ValidationFailed"];
+            414: components["responses"]["UriTooLong"];
+            431: components["responses"]["HeadersTooLarge"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -4559,7 +4901,9 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
+            414: components["responses"]["UriTooLong"];
             429: components["responses"]["RateLimited"];
+            431: components["responses"]["HeadersTooLarge"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -4670,7 +5014,9 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            414: components["responses"]["UriTooLong"];
             429: components["responses"]["RateLimited"];
+            431: components["responses"]["HeadersTooLarge"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -4760,7 +5106,9 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
+            414: components["responses"]["UriTooLong"];
             429: components["responses"]["RateLimited"];
+            431: components["responses"]["HeadersTooLarge"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -4839,7 +5187,9 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            414: components["responses"]["UriTooLong"];
             429: components["responses"]["RateLimited"];
+            431: components["responses"]["HeadersTooLarge"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -4864,7 +5214,9 @@ export interface operations {
             };
             400: components["responses"]["ValidationFailed"];
             401: components["responses"]["Unauthorized"];
+            414: components["responses"]["UriTooLong"];
             429: components["responses"]["RateLimited"];
+            431: components["responses"]["HeadersTooLarge"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -4933,7 +5285,9 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            414: components["responses"]["UriTooLong"];
             429: components["responses"]["RateLimited"];
+            431: components["responses"]["HeadersTooLarge"];
             500: components["responses"]["InternalError"];
             /** @description Switched off, or a dependency is unavailable */
             503: {
@@ -4996,11 +5350,29 @@ export interface operations {
                     "application/json": components["schemas"]["StreamsErrorBody"];
                 };
             };
+            /** @description Request line over 8 KB (URI_TOO_LONG): refused before the route */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
             /** @description Rate limit exceeded (RATE_LIMITED); see Retry-After */
             429: {
                 headers: {
                     /** @description Seconds until a request will be accepted */
                     "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
+            /** @description Request headers too large (HEADERS_TOO_LARGE): refused before the route */
+            431: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -5085,11 +5457,29 @@ export interface operations {
                     "application/json": components["schemas"]["StreamsErrorBody"];
                 };
             };
+            /** @description Request line over 8 KB (URI_TOO_LONG): refused before the route */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
             /** @description Rate limit exceeded (RATE_LIMITED); see Retry-After */
             429: {
                 headers: {
                     /** @description Seconds until a request will be accepted */
                     "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
+            /** @description Request headers too large (HEADERS_TOO_LARGE): refused before the route */
+            431: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -5170,11 +5560,29 @@ export interface operations {
                     "application/json": components["schemas"]["StreamsErrorBody"];
                 };
             };
+            /** @description Request line over 8 KB (URI_TOO_LONG): refused before the route */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
             /** @description Rate limit exceeded (RATE_LIMITED); see Retry-After */
             429: {
                 headers: {
                     /** @description Seconds until a request will be accepted */
                     "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
+            /** @description Request headers too large (HEADERS_TOO_LARGE): refused before the route */
+            431: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -5264,11 +5672,29 @@ export interface operations {
                     "application/json": components["schemas"]["StreamsErrorBody"];
                 };
             };
+            /** @description Request line over 8 KB (URI_TOO_LONG): refused before the route */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
             /** @description Rate limit exceeded (RATE_LIMITED); see Retry-After */
             429: {
                 headers: {
                     /** @description Seconds until a request will be accepted */
                     "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
+            /** @description Request headers too large (HEADERS_TOO_LARGE): refused before the route */
+            431: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -5357,11 +5783,29 @@ export interface operations {
                     "application/json": components["schemas"]["StreamsErrorBody"];
                 };
             };
+            /** @description Request line over 8 KB (URI_TOO_LONG): refused before the route */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
             /** @description Rate limit exceeded (RATE_LIMITED); see Retry-After */
             429: {
                 headers: {
                     /** @description Seconds until a request will be accepted */
                     "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
+            /** @description Request headers too large (HEADERS_TOO_LARGE): refused before the route */
+            431: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -5451,11 +5895,29 @@ export interface operations {
                     "application/json": components["schemas"]["StreamsErrorBody"];
                 };
             };
+            /** @description Request line over 8 KB (URI_TOO_LONG): refused before the route */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
             /** @description Rate limit exceeded (RATE_LIMITED); see Retry-After */
             429: {
                 headers: {
                     /** @description Seconds until a request will be accepted */
                     "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
+            /** @description Request headers too large (HEADERS_TOO_LARGE): refused before the route */
+            431: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -5536,11 +5998,29 @@ export interface operations {
                     "application/json": components["schemas"]["StreamsErrorBody"];
                 };
             };
+            /** @description Request line over 8 KB (URI_TOO_LONG): refused before the route */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
             /** @description Rate limit exceeded (RATE_LIMITED); see Retry-After */
             429: {
                 headers: {
                     /** @description Seconds until a request will be accepted */
                     "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
+            /** @description Request headers too large (HEADERS_TOO_LARGE): refused before the route */
+            431: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -5617,11 +6097,29 @@ export interface operations {
                     "application/json": components["schemas"]["StreamsErrorBody"];
                 };
             };
+            /** @description Request line over 8 KB (URI_TOO_LONG): refused before the route */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
             /** @description Rate limit exceeded (RATE_LIMITED); see Retry-After */
             429: {
                 headers: {
                     /** @description Seconds until a request will be accepted */
                     "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
+            /** @description Request headers too large (HEADERS_TOO_LARGE): refused before the route */
+            431: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -5706,11 +6204,29 @@ export interface operations {
                     "application/json": components["schemas"]["StreamsErrorBody"];
                 };
             };
+            /** @description Request line over 8 KB (URI_TOO_LONG): refused before the route */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
             /** @description Rate limit exceeded (RATE_LIMITED); see Retry-After */
             429: {
                 headers: {
                     /** @description Seconds until a request will be accepted */
                     "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
+            /** @description Request headers too large (HEADERS_TOO_LARGE): refused before the route */
+            431: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -5794,11 +6310,29 @@ export interface operations {
                     "application/json": components["schemas"]["StreamsErrorBody"];
                 };
             };
+            /** @description Request line over 8 KB (URI_TOO_LONG): refused before the route */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
             /** @description Rate limit exceeded (RATE_LIMITED); see Retry-After */
             429: {
                 headers: {
                     /** @description Seconds until a request will be accepted */
                     "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
+            /** @description Request headers too large (HEADERS_TOO_LARGE): refused before the route */
+            431: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -5901,11 +6435,29 @@ export interface operations {
                     "application/json": components["schemas"]["StreamsErrorBody"];
                 };
             };
+            /** @description Request line over 8 KB (URI_TOO_LONG): refused before the route */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
             /** @description Rate limit exceeded (RATE_LIMITED); see Retry-After */
             429: {
                 headers: {
                     /** @description Seconds until a request will be accepted */
                     "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
+            /** @description Request headers too large (HEADERS_TOO_LARGE): refused before the route */
+            431: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -5995,11 +6547,29 @@ export interface operations {
                     "application/json": components["schemas"]["StreamsErrorBody"];
                 };
             };
+            /** @description Request line over 8 KB (URI_TOO_LONG): refused before the route */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
             /** @description Rate limit exceeded (RATE_LIMITED); see Retry-After */
             429: {
                 headers: {
                     /** @description Seconds until a request will be accepted */
                     "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
+            /** @description Request headers too large (HEADERS_TOO_LARGE): refused before the route */
+            431: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -6080,11 +6650,29 @@ export interface operations {
                     "application/json": components["schemas"]["StreamsErrorBody"];
                 };
             };
+            /** @description Request line over 8 KB (URI_TOO_LONG): refused before the route */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
             /** @description Rate limit exceeded (RATE_LIMITED); see Retry-After */
             429: {
                 headers: {
                     /** @description Seconds until a request will be accepted */
                     "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
+            /** @description Request headers too large (HEADERS_TOO_LARGE): refused before the route */
+            431: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -6165,11 +6753,29 @@ export interface operations {
                     "application/json": components["schemas"]["StreamsErrorBody"];
                 };
             };
+            /** @description Request line over 8 KB (URI_TOO_LONG): refused before the route */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
             /** @description Rate limit exceeded (RATE_LIMITED); see Retry-After */
             429: {
                 headers: {
                     /** @description Seconds until a request will be accepted */
                     "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
+            /** @description Request headers too large (HEADERS_TOO_LARGE): refused before the route */
+            431: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -6259,11 +6865,29 @@ export interface operations {
                     "application/json": components["schemas"]["StreamsErrorBody"];
                 };
             };
+            /** @description Request line over 8 KB (URI_TOO_LONG): refused before the route */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
             /** @description Rate limit exceeded (RATE_LIMITED); see Retry-After */
             429: {
                 headers: {
                     /** @description Seconds until a request will be accepted */
                     "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
+            /** @description Request headers too large (HEADERS_TOO_LARGE): refused before the route */
+            431: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -6347,11 +6971,29 @@ export interface operations {
                     "application/json": components["schemas"]["StreamsErrorBody"];
                 };
             };
+            /** @description Request line over 8 KB (URI_TOO_LONG): refused before the route */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
             /** @description Rate limit exceeded (RATE_LIMITED); see Retry-After */
             429: {
                 headers: {
                     /** @description Seconds until a request will be accepted */
                     "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
+            /** @description Request headers too large (HEADERS_TOO_LARGE): refused before the route */
+            431: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -6428,11 +7070,29 @@ export interface operations {
                     "application/json": components["schemas"]["StreamsErrorBody"];
                 };
             };
+            /** @description Request line over 8 KB (URI_TOO_LONG): refused before the route */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
             /** @description Rate limit exceeded (RATE_LIMITED); see Retry-After */
             429: {
                 headers: {
                     /** @description Seconds until a request will be accepted */
                     "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
+            /** @description Request headers too large (HEADERS_TOO_LARGE): refused before the route */
+            431: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -6517,11 +7177,29 @@ export interface operations {
                     "application/json": components["schemas"]["StreamsErrorBody"];
                 };
             };
+            /** @description Request line over 8 KB (URI_TOO_LONG): refused before the route */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
             /** @description Rate limit exceeded (RATE_LIMITED); see Retry-After */
             429: {
                 headers: {
                     /** @description Seconds until a request will be accepted */
                     "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
+            /** @description Request headers too large (HEADERS_TOO_LARGE): refused before the route */
+            431: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -6602,11 +7280,29 @@ export interface operations {
                     "application/json": components["schemas"]["StreamsErrorBody"];
                 };
             };
+            /** @description Request line over 8 KB (URI_TOO_LONG): refused before the route */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
             /** @description Rate limit exceeded (RATE_LIMITED); see Retry-After */
             429: {
                 headers: {
                     /** @description Seconds until a request will be accepted */
                     "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
+            /** @description Request headers too large (HEADERS_TOO_LARGE): refused before the route */
+            431: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -6709,11 +7405,29 @@ export interface operations {
                     "application/json": components["schemas"]["StreamsErrorBody"];
                 };
             };
+            /** @description Request line over 8 KB (URI_TOO_LONG): refused before the route */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
             /** @description Rate limit exceeded (RATE_LIMITED); see Retry-After */
             429: {
                 headers: {
                     /** @description Seconds until a request will be accepted */
                     "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
+            /** @description Request headers too large (HEADERS_TOO_LARGE): refused before the route */
+            431: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -6803,11 +7517,29 @@ export interface operations {
                     "application/json": components["schemas"]["StreamsErrorBody"];
                 };
             };
+            /** @description Request line over 8 KB (URI_TOO_LONG): refused before the route */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
             /** @description Rate limit exceeded (RATE_LIMITED); see Retry-After */
             429: {
                 headers: {
                     /** @description Seconds until a request will be accepted */
                     "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
+            /** @description Request headers too large (HEADERS_TOO_LARGE): refused before the route */
+            431: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -6897,11 +7629,29 @@ export interface operations {
                     "application/json": components["schemas"]["StreamsErrorBody"];
                 };
             };
+            /** @description Request line over 8 KB (URI_TOO_LONG): refused before the route */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
             /** @description Rate limit exceeded (RATE_LIMITED); see Retry-After */
             429: {
                 headers: {
                     /** @description Seconds until a request will be accepted */
                     "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
+            /** @description Request headers too large (HEADERS_TOO_LARGE): refused before the route */
+            431: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -6991,11 +7741,29 @@ export interface operations {
                     "application/json": components["schemas"]["StreamsErrorBody"];
                 };
             };
+            /** @description Request line over 8 KB (URI_TOO_LONG): refused before the route */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
             /** @description Rate limit exceeded (RATE_LIMITED); see Retry-After */
             429: {
                 headers: {
                     /** @description Seconds until a request will be accepted */
                     "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
+            /** @description Request headers too large (HEADERS_TOO_LARGE): refused before the route */
+            431: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -7083,11 +7851,29 @@ export interface operations {
                     "application/json": components["schemas"]["StreamsErrorBody"];
                 };
             };
+            /** @description Request line over 8 KB (URI_TOO_LONG): refused before the route */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
             /** @description Rate limit exceeded (RATE_LIMITED); see Retry-After */
             429: {
                 headers: {
                     /** @description Seconds until a request will be accepted */
                     "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
+            /** @description Request headers too large (HEADERS_TOO_LARGE): refused before the route */
+            431: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -7192,11 +7978,29 @@ export interface operations {
                     "application/json": components["schemas"]["StreamsErrorBody"];
                 };
             };
+            /** @description Request line over 8 KB (URI_TOO_LONG): refused before the route */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
             /** @description Rate limit exceeded (RATE_LIMITED); see Retry-After */
             429: {
                 headers: {
                     /** @description Seconds until a request will be accepted */
                     "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
+            /** @description Request headers too large (HEADERS_TOO_LARGE): refused before the route */
+            431: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -7277,11 +8081,29 @@ export interface operations {
                     "application/json": components["schemas"]["StreamsErrorBody"];
                 };
             };
+            /** @description Request line over 8 KB (URI_TOO_LONG): refused before the route */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
             /** @description Rate limit exceeded (RATE_LIMITED); see Retry-After */
             429: {
                 headers: {
                     /** @description Seconds until a request will be accepted */
                     "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
+            /** @description Request headers too large (HEADERS_TOO_LARGE): refused before the route */
+            431: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -7330,7 +8152,9 @@ export interface operations {
             };
             400: components["responses"]["ValidationFailed"];
             401: components["responses"]["Unauthorized"];
+            414: components["responses"]["UriTooLong"];
             429: components["responses"]["RateLimited"];
+            431: components["responses"]["HeadersTooLarge"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };

@@ -261,9 +261,11 @@ def test_openapi_operations_come_from_the_declarations(client):
     assert create["requestBody"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/SampleIn"}
     ok_schema = create["responses"]["201"]["content"]["application/json"]["schema"]
     assert ok_schema["properties"]["data"] == {"$ref": "#/components/schemas/SampleOut"}
-    # 413: a body over API Gateway's 10 MB is refused before any route that takes one
-    assert set(create["responses"]) == {"201", "400", "401", "413", "429", "500", "503"}
+    # 413: a body over API Gateway's 10 MB is refused before any route that takes one;
+    # 414 / 431: a URL over 8 KB / headers too large, before any route
+    assert set(create["responses"]) == {"201", "400", "401", "413", "414", "429", "431", "500", "503"}
     assert "413" not in doc["paths"]["/api/v1/samples/{id}"]["get"]["responses"]
+    assert {"414", "431"} <= set(doc["paths"]["/api/v1/samples/{id}"]["get"]["responses"])
     assert "Retry-After" in create["responses"]["503"]["headers"]
     assert "Retry-After" in create["responses"]["429"]["headers"]
     one = doc["paths"]["/api/v1/samples/{id}"]["get"]
