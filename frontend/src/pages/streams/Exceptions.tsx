@@ -70,7 +70,7 @@ export function ExceptionsPage() {
         {text("olderThanDays", "Older than (days)", "number")}
         {filtered && <button type="button" className="link" onClick={() => set(Object.fromEntries(KEYS.map((k) => [k, ""])))}>Clear filters</button>}
         {/* the count of the rows shown, for the filters they were read for: while the list is read for new filters, none */}
-        {data && outdated && loading && <span className="muted small" role="status">Counting the exceptions of these filters…</span>}
+        {data && outdated && loading && <span className="muted small">Counting the exceptions of these filters…</span>}
         {data && !outdated && data.totalItems > 0 && <ExportCsv query={query} total={data.totalItems} />}
       </form>
       <ErrorBox error={error} retry={reload} />
