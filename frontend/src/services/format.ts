@@ -74,6 +74,11 @@ export function num(v: number | null | undefined): string {
   return v === null || v === undefined ? "—" : v.toLocaleString("en-US");
 }
 
+/** A count of rows in words: "1 row", "1,000 rows". */
+export function rowsText(n: number): string {
+  return `${num(n)} ${n === 1 ? "row" : "rows"}`;
+}
+
 export function bytes(n: number | null | undefined): string {
   if (n === null || n === undefined) return "—";
   const u = ["B", "KB", "MB", "GB", "TB"];
