@@ -87,10 +87,12 @@ def update_exception(exception_id: int, changes: dict[str, Any], changed_by: str
             # the time the change is made, under the row's lock — not now(), the transaction's start: of two
             # PATCHes at once, the one that waited for the lock started first and changes second, and the
             # history (newest first) must list the changes in the order they were made
-            c.execute(f"UPDATE recon.stream_exceptions SET {sets}, updated_at = clock_timestamp()"
-                      " WHERE exception_id = %s", [d["to"] for d in diff.values()] + [exception_id])
+            # one instant for both: the exception's updatedAt (and resolvedAt) is its latest change's changedAt
+            changed_at = fetch_one(c, f"UPDATE recon.stream_exceptions SET {sets}, updated_at = clock_timestamp()"
+                                      " WHERE exception_id = %s RETURNING updated_at",
+                                   [d["to"] for d in diff.values()] + [exception_id])["updated_at"]
             c.execute("INSERT INTO recon.stream_exception_history (exception_id, changed_by, changes, changed_at)"
-                      " VALUES (%s, %s, %s, clock_timestamp())", (exception_id, changed_by, Jsonb(diff)))
+                      " VALUES (%s, %s, %s, %s)", (exception_id, changed_by, Jsonb(diff), changed_at))
         return get_exception(exception_id, c)
 
 

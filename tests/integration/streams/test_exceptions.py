@@ -194,3 +194,20 @@ def test_a_deep_page_looks_up_who_closed_only_the_rows_it_shows(stack_env, recon
         walk(plan)
         assert len(loops) == 2 and max(loops) <= 20, loops
         conn.rollback()
+
+
+def test_a_change_is_one_instant_on_the_exception_and_in_its_history(api, db, reconciliation):
+    """The exception's updatedAt (and resolvedAt) and the history entry's changedAt were two clock readings of
+    one change: a few microseconds apart, so across a second's edge they read different seconds."""
+    eid = reconciliation["exception_ids"][0]
+    for body in ({"status": "RESOLVED", "note": "fee"}, {"assignee": "ops@example.com"}, {"status": "IGNORED"}):
+        r = api.patch(f"/exceptions/{eid}", body)
+        assert r.status_code == 200, r.text
+        stored = db.execute(
+            "SELECT e.updated_at, (SELECT h.changed_at FROM recon.stream_exception_history h WHERE h.exception_id ="
+            " e.exception_id ORDER BY h.changed_at DESC, h.history_id DESC LIMIT 1) AS changed_at"
+            " FROM recon.stream_exceptions e WHERE e.exception_id = %s", (eid,)).fetchone()
+        assert stored["updated_at"] == stored["changed_at"], (body, stored)
+        e = r.json()["data"]
+        latest = api.get(f"/exceptions/{eid}/history").json()["data"]["items"][0]
+        assert e["updatedAt"] == latest["changedAt"] == (e["resolvedAt"] if "status" in body else latest["changedAt"])
