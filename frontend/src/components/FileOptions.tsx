@@ -1,6 +1,6 @@
 import { files } from "../services/api";
 import type { FileMeta } from "../services/types";
-import { rowsText } from "../services/format";
+import { counted } from "../services/format";
 
 export interface PickableFiles {
   uploads: FileMeta[];
@@ -20,7 +20,7 @@ export async function pickableFiles(): Promise<PickableFiles> {
   return { uploads: uploads.items, outputs: outputs.items };
 }
 
-const label = (f: FileMeta) => `${f.filename} (#${f.id}${f.rowCount !== null && f.rowCount !== undefined ? `, ${rowsText(f.rowCount)}` : ""}${f.status !== "READY" ? `, ${f.status}` : ""})`;
+const label = (f: FileMeta) => `${f.filename} (#${f.id}${f.rowCount !== null && f.rowCount !== undefined ? `, ${counted(f.rowCount, "row")}` : ""}${f.status !== "READY" ? `, ${f.status}` : ""})`;
 
 /** The <option>s of a file picker: uploads, then run outputs; a chosen file in neither list stays shown. */
 export function FileOptions({ list, selected }: { list: PickableFiles | undefined; selected: number }) {

@@ -74,9 +74,9 @@ export function num(v: number | null | undefined): string {
   return v === null || v === undefined ? "—" : v.toLocaleString("en-US");
 }
 
-/** A count of rows in words: "1 row", "1,000 rows". */
-export function rowsText(n: number): string {
-  return `${num(n)} ${n === 1 ? "row" : "rows"}`;
+/** A count in words: counted(1, "row") is "1 row", counted(1000, "row") "1,000 rows"; `many` when not `one` + "s". */
+export function counted(n: number, one: string, many = one + "s"): string {
+  return `${num(n)} ${n === 1 ? one : many}`;
 }
 
 export function bytes(n: number | null | undefined): string {

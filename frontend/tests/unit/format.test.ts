@@ -93,3 +93,14 @@ describe("match rates", () => {
     expect(shareOf(null, 10)).toBeNull();
   });
 });
+
+describe("counts in words", () => {
+  it("say one thing in the singular", async () => {
+    const { counted } = await import("../../src/services/format");
+    expect(counted(1, "row")).toBe("1 row");
+    expect(counted(0, "row")).toBe("0 rows");
+    expect(counted(1000, "exception")).toBe("1,000 exceptions");
+    expect(counted(1, "mismatch", "mismatches")).toBe("1 mismatch");
+    expect(counted(2, "mismatch", "mismatches")).toBe("2 mismatches");
+  });
+});

@@ -1,7 +1,7 @@
 import { Link } from "react-router-dom";
 import { cdc } from "../../services/api";
 import type { Job } from "../../services/types";
-import { ago, countScope, fmtDate, num, pct } from "../../services/format";
+import { ago, countScope, counted, fmtDate, num, pct } from "../../services/format";
 import { Badge, Empty, ErrorBox, Loading, usePoll, useLoad, useTitle } from "../../components/ui";
 import { Retrying } from "./JobDetail";
 
@@ -57,7 +57,7 @@ export function CdcOverview() {
                   )}
                   {job.status === "RUNNING" && <Retrying notes={notes} />}
                   <div className="big" data-drift>{done?.drift_percentage == null ? "—" : pct(done.drift_percentage)}</div>
-                  <div className="muted">drift{done && countScope(done.validation_strategy) ? ` of the rows ${countScope(done.validation_strategy)}` : ""} · {num(done?.mismatch_count)} {done?.validation_strategy === "ROW_COUNT" ? "rows counted apart" : "mismatches"}</div>
+                  <div className="muted">drift{done && countScope(done.validation_strategy) ? ` of the rows ${countScope(done.validation_strategy)}` : ""} · {done?.mismatch_count == null ? `— ${done?.validation_strategy === "ROW_COUNT" ? "rows counted apart" : "mismatches"}` : done.validation_strategy === "ROW_COUNT" ? counted(done.mismatch_count, "row counted apart", "rows counted apart") : counted(done.mismatch_count, "mismatch", "mismatches")}</div>
                   <dl className="kv small">
                     <div><dt>strategy</dt><dd><Badge value={done?.validation_strategy} /></dd></div>
                     <div><dt>type</dt><dd>{done ? done.job_type.replace(/_/g, " ").toLowerCase() : "—"}</dd></div>

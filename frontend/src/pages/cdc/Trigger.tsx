@@ -2,7 +2,7 @@ import { useState, type FormEvent } from "react";
 import { Link, useSearchParams } from "react-router-dom";
 import { cdc } from "../../services/api";
 import { PRIORITIES, STRATEGIES, type JobDetail, type Priority, type ValidationStrategy } from "../../services/types";
-import { countScope, fmtDate, num, pct } from "../../services/format";
+import { countScope, counted, fmtDate, pct } from "../../services/format";
 import { Badge, BusyButton, ChoicesFailed, ErrorBox, StaleNotice, FieldError, Loading, Progress, useLoad, usePoll, useTitle } from "../../components/ui";
 import { Retrying } from "./JobDetail";
 
@@ -130,7 +130,7 @@ function JobProgress({ jobId }: { jobId: string }) {
       {job.status === "FAILED" && <p className="field-error" data-failed>The job failed{job.completed_at ? ` ${fmtDate(job.completed_at)}` : ""}: open it for the counts it reached.</p>}
       {job.status === "COMPLETED" && (
         <p>
-          drift{countScope(job.validation_strategy) ? ` of the rows ${countScope(job.validation_strategy)}` : ""} <strong data-testid="job-drift">{pct(job.drift_percentage)}</strong> · {num(job.mismatch_count)} mismatches
+          drift{countScope(job.validation_strategy) ? ` of the rows ${countScope(job.validation_strategy)}` : ""} <strong data-testid="job-drift">{pct(job.drift_percentage)}</strong> · {job.mismatch_count == null ? "— mismatches" : counted(job.mismatch_count, "mismatch", "mismatches")}
         </p>
       )}
       <Link to={`/cdc/jobs/${jobId}`}>Open the job</Link>

@@ -2,7 +2,7 @@ import { useRef, useState } from "react";
 import { Link, useNavigate, useParams } from "react-router-dom";
 import { downloadBytes, files, saveBlob, uploadFile, DIRECT_UPLOAD_LIMIT } from "../../services/api";
 import { FILE_ORIGINS, FILE_STATUSES, type FileMeta, type FileOrigin, type FileStatus } from "../../services/types";
-import { bytes, fmtDate, num, rowsText } from "../../services/format";
+import { bytes, fmtDate, num, counted } from "../../services/format";
 import { Badge, BusyButton, Crumbs, ErrorBox, StaleNotice, Kv, Loading, NoRows, Pager, Rereading, Progress, Select, useLoad, usePoll, useTitle, useUrlState, LoadFailed } from "../../components/ui";
 
 interface Upload {
@@ -56,7 +56,7 @@ export function FilesPage() {
               <li key={i} data-upload={u.name} data-phase={u.phase}>
                 <div>
                   <span className="name">{u.name}</span> <span className="muted small">{bytes(u.size)}</span> · <span className="phase">{u.phase}</span>
-                  {u.file && <> · <Link to={`/files/${u.file.id}`}>file {u.file.id}</Link>{u.file.rowCount !== null && u.file.rowCount !== undefined ? `, ${rowsText(u.file.rowCount)}` : ""}</>}
+                  {u.file && <> · <Link to={`/files/${u.file.id}`}>file {u.file.id}</Link>{u.file.rowCount !== null && u.file.rowCount !== undefined ? `, ${counted(u.file.rowCount, "row")}` : ""}</>}
                 </div>
                 <Progress value={u.fraction * 100} label={`upload of ${u.name}`} />
                 {u.file?.status === "INVALID" && <div className="field-error">{u.file.errorMessage}</div>}

@@ -2,7 +2,7 @@ import { useEffect, useRef, useState, type FormEvent } from "react";
 import { Link, useNavigate, useParams } from "react-router-dom";
 import { ApiError, atVersion, files, streams, withoutField } from "../../services/api";
 import { INPUT_TYPES, RUN_STATUSES, STREAM_STATUSES, TRIGGER_TYPES, type InputType, type RunStatus, type StreamInput, type StreamRun, type StreamStatus, type StreamValidation, type TriggerType } from "../../services/types";
-import { ago, fmtDate, fmtInZone, num } from "../../services/format";
+import { ago, counted, fmtDate, fmtInZone, num } from "../../services/format";
 import { Badge, BusyButton, ChoicesFailed, Crumbs, ErrorBox, FIRST_INVALID, StaleNotice, FieldError, Kv, Loading, NoRows, Pager, Rereading, RunLink, Select, useFocusFallback, useHandOn, useLoad, usePoll, useTitle, useUrlState, LoadFailed } from "../../components/ui";
 import { FileOptions, pickableFiles } from "../../components/FileOptions";
 import { allDataSources, allRuleSets, allStreams, forgetName, namesOf } from "../../services/lookup";
@@ -232,7 +232,7 @@ function LatestRun({ r }: { r: StreamRun }) {
   return (
     <>
       <RunLink id={r.id} status={r.status} /> <Badge value={r.status} />{" "}
-      <span className="muted small" title={fmtDate(when)}>{ago(when)}{r.metrics?.exceptionCount ? ` · ${num(r.metrics.exceptionCount)} exceptions` : ""}</span>
+      <span className="muted small" title={fmtDate(when)}>{ago(when)}{r.metrics?.exceptionCount ? ` · ${counted(r.metrics.exceptionCount, "exception")}` : ""}</span>
     </>
   );
 }
