@@ -32,6 +32,15 @@ def lam(params: str, body: str) -> str:
 AMOUNT_TYPE = "DECIMAL(38,10)"   # exact; 28 integer digits, 10 fractional digits
 AMOUNT_SCALE = 10
 
+
+def amount_cast(x: str) -> str:
+    """``TRY_CAST(x AS AMOUNT_TYPE)``. DuckDB 1.2 casts text to a DECIMAL of 38 digits ~1,000 times slower
+    than to one of 18 (30 µs a value): there the value is cast to DECIMAL(18,10) first (|x| < 10^8, the
+    usual amount) and to 38 digits only when that fails. Same value either way."""
+    if _ARROW_LAMBDAS:
+        return f"COALESCE(CAST(TRY_CAST({x} AS DECIMAL(18,10)) AS {AMOUNT_TYPE}), TRY_CAST({x} AS {AMOUNT_TYPE}))"
+    return f"TRY_CAST({x} AS {AMOUNT_TYPE})"
+
 # ISO dates and timestamps (with Z or an offset) go through TIMESTAMPTZ in the UTC session zone;
 # other spellings through strptime. Slash dates are day-first unless the column shows month-first.
 # A two-digit year (%y: 00-68 → 20xx, 69-99 → 19xx) is tried first: %Y takes one to four digits, so
@@ -71,9 +80,9 @@ class Feature:
                     c = f"translate({c}, '.,', ',.')"
                 # the cast itself skips ASCII white space; trim() (also no-break spaces) only when it
                 # fails, and the spellings of accounting exports only for the values left
-                return (f"COALESCE(TRY_CAST({c} AS {AMOUNT_TYPE}), TRY_CAST(trim({c}) AS {AMOUNT_TYPE}), "
+                return (f"COALESCE({amount_cast(c)}, TRY_CAST(trim({c}) AS {AMOUNT_TYPE}), "
                         f"{accounting_amount_sql(c)})")
-            return f"TRY_CAST({c} AS {AMOUNT_TYPE})"
+            return amount_cast(c)
         if self.kind == "date":
             if col_type in ("DATE",):
                 return c
