@@ -79,7 +79,10 @@ class Handler(BaseHTTPRequestHandler):
             pass
         except OSError as exc:  # the API or storage is down: say so in the API's error shape
             body = json.dumps({"error": "SERVICE_UNAVAILABLE", "message": f"The API cannot be reached ({exc})"}).encode()
-            self._send(502, body, "application/json")
+            # the request's body may be unread, or read in part: the connection ends with this answer, or
+            # what is left of the body would be read as the start of the next request on it
+            self.close_connection = True
+            self._send(502, body, "application/json", {"Connection": "close"})
 
     # ------------------------------------------------------------------ helpers
     def _send(self, status: int, body: bytes, ctype: str, extra: dict | None = None):

@@ -149,3 +149,28 @@ def test_an_unreachable_api_is_a_502_in_the_apis_error_shape(tmp_path):
         assert r.status == 503 and b"not built" in body
     finally:
         server.shutdown()
+
+
+def test_a_body_sent_to_an_unreachable_api_does_not_spoil_the_next_request(tmp_path):
+    """A PUT whose body was never read (the API could not be reached) is answered 502 and its connection
+    closed: kept alive, the unread body was read as the start of the browser's next request on it, which
+    was answered with a raw 400 'Bad request syntax' page instead of the console."""
+    handler = type("H3", (console_server.Handler,), {})
+    handler.api = console_server.urllib.parse.urlsplit("http://127.0.0.1:9")
+    handler.storage = None
+    handler.dist = str(tmp_path)
+    (tmp_path / "index.html").write_text("<!doctype html><title>console</title>")
+    server = _serve(ThreadingHTTPServer(("127.0.0.1", 0), handler))
+    try:
+        c = http.client.HTTPConnection("127.0.0.1", server.server_port, timeout=10)
+        c.request("PUT", "/api/v1/streams/1", body=json.dumps({"name": "x" * 5000}).encode(),
+                  headers={"Content-Type": "application/json"})
+        r = c.getresponse()
+        assert r.status == 502 and json.loads(r.read())["error"] == "SERVICE_UNAVAILABLE"
+        # the browser's next request: on the same connection if the server kept it, on a new one if it closed it
+        c.request("GET", "/exceptions?status=OPEN")
+        r = c.getresponse()
+        body = r.read()
+        assert r.status == 200 and b"<title>console</title>" in body, (r.status, body[:200])
+    finally:
+        server.shutdown()
