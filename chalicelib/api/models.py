@@ -31,7 +31,8 @@ IsoDate = Annotated[
     BeforeValidator(parse_date_bound),
     WithJsonSchema(
         {
-            "type": "string",
+            # what a client can rely on; the basic (20251101) and shorter (2025-11-01T14) forms are read too
+            "anyOf": [{"type": "string", "format": "date"}, {"type": "string", "format": "date-time"}],
             "description": "ISO 8601 date (2025-11-01) or date-time (2025-11-01T00:00:00Z); no offset means UTC",
             "examples": ["2025-11-01T00:00:00Z"],
         }
