@@ -85,7 +85,7 @@ def inspect_path(path: str | Path, filename: str) -> Outcome:
         return Outcome("INVALID", size, digest, fmt, error_message=message[:1000])
     if info.format == "JSONL" and (problem := _jsonl_line_not_object(path)):
         return Outcome("INVALID", size, digest, "JSONL", error_message=problem)
-    if info.format == "CSV" and (problem := _header_of_values([c.name for c in info.columns])):
+    if info.format == "CSV" and (problem := _header_of_values([(c.name, c.type) for c in info.columns])):
         return Outcome("INVALID", size, digest, "CSV", error_message=problem)
     return Outcome("READY", size, digest, info.format, int(info.row_count), _columns_json(info.columns))
 
@@ -127,15 +127,30 @@ def _jsonl_line_not_object(path: str | Path) -> str | None:
     return None
 
 
-def _header_of_values(names: list[str]) -> str | None:
+# a value no column is named: a date over a column of dates, a number with decimals over a column of numbers
+_DATE_VALUE = re.compile(r"\s*(\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4})([ T].*)?")
+_FRACTION_VALUE = re.compile(r"\s*[-+]?\d*\.\d+\s*")
+
+
+def _header_of_values(columns: list[tuple[str, str]]) -> str | None:
     """A CSV's first line is its header (platform §2: a header row is required). An export without one had its
     first row taken for the header — a row of the file silently lost to the reconciliation, its values made the
-    column names. A header none of whose names holds a letter (`1,10.50,2026-02-20`) is that first row; a name
-    such as `2025` beside `account` is a name."""
+    column names. That first line is told by its names: none holds a letter (`1,10.50,2026-02-20`), or one is a
+    value of the column below it that no column is named — a date over dates, a number with decimals over
+    numbers (`ORD-1,10.50,2026-02-20`). A name such as `2025` beside `account` is a name."""
+    names = [name for name, _ in columns]
+    shown = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
     if names and not any(ch.isalpha() for name in names for ch in name):
-        shown = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
         return (f"line 1: the header row holds no column name ({shown}): a CSV needs a header row naming its "
                 "columns, and this first line looks like data")
+    for name, typ in columns:
+        typ = (typ or "").upper()
+        date = typ.startswith(("DATE", "TIMESTAMP")) and _DATE_VALUE.fullmatch(name)
+        number = typ.startswith(("DECIMAL", "DOUBLE", "FLOAT", "REAL")) and _FRACTION_VALUE.fullmatch(name)
+        if date or number:
+            return (f"line 1: the header row ({shown}) names a column '{name}', a {'date' if date else 'number'} "
+                    f"like the values below it: a CSV needs a header row naming its columns, and this first line "
+                    "looks like data")
     return None
 
 

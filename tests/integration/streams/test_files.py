@@ -451,3 +451,18 @@ def test_a_csv_without_its_header_row_is_invalid(api, uid):
     # names that are numbers beside a name are names (a budget export's year columns)
     g = api.upload(f"years_{uid}.csv", "account,2025,2026\nA-1,10.50,12.00\n")
     assert (g["status"], g["rowCount"], [c["name"] for c in g["columns"]]) == ("READY", 1, ["account", "2025", "2026"])
+
+
+def test_a_csv_without_its_header_row_is_invalid_when_its_first_row_holds_text(api, uid):
+    """The same export with text in its first row (a reference): its dates and decimals under columns of dates and
+    numbers were taken for column names ('2026-02-20', '10.50'), and the row lost. Names that are years over
+    numbers, and a date-like name over text, stay names."""
+    f = api.upload(f"no_header_text_{uid}.csv", "ORD-1,10.50,2026-02-20\nORD-2,12.00,2026-02-21\nORD-3,7.25,2026-02-22\n")
+    assert (f["status"], f["rowCount"], f["columns"]) == ("INVALID", None, None), f
+    assert f["errorMessage"] == ("line 1: the header row (ORD-1, 10.50, 2026-02-20) names a column '10.50', a number "
+                                 "like the values below it: a CSV needs a header row naming its columns, and this "
+                                 "first line looks like data"), f
+    g = api.upload(f"dated_{uid}.csv", "ORD-1,ref,2026-02-20\nORD-2,x,2026-02-21\nORD-3,y,2026-02-22\n")
+    assert g["status"] == "INVALID" and "names a column '2026-02-20', a date" in g["errorMessage"], g
+    h = api.upload(f"named_{uid}.csv", "order_id,2026-02-20,2025\nORD-1,a,10\nORD-2,b,11\n")
+    assert (h["status"], h["rowCount"]) == ("READY", 2), h
