@@ -214,22 +214,25 @@ export function Loading({ what = "Loading" }: { what?: string }) {
 
 /**
  * Previous / Next and the list's count. Under a list read for other filters or another page (Rereading), the
- * count of the rows still shown is not said: it is not the count of the list asked for, and was read as such.
+ * count of the rows still shown is not said: it is not the count of the list asked for, and was read as such;
+ * Previous and Next, whose pages are the old rows', wait for the new ones.
  */
 export function Pager({ page, totalPages, totalItems, onPage }: { page: number; totalPages: number; totalItems: number; onPage: (p: number) => void }) {
   const outdated = useContext(Outdated);
   if (totalItems === 0) return null;
   return (
     <nav className="pager" aria-label="pagination">
-      <button type="button" disabled={page <= 1} onClick={() => onPage(page - 1)}>
+      {/* their page numbers are the old rows' (page 3 while the new filters start at page 1): pressed meanwhile they
+          do nothing, and keep the focus (BusyButton) */}
+      <BusyButton busy={!!outdated} disabled={page <= 1} onClick={() => onPage(page - 1)}>
         ← Previous
-      </button>
+      </BusyButton>
       <span data-count>
         {outdated ? (outdated === "reading" ? "counting the rows of these filters…" : "the rows of these filters are not counted") : <>page {page} of {Math.max(totalPages, 1)} · {num(totalItems)} {totalItems === 1 ? "item" : "items"}</>}
       </span>
-      <button type="button" disabled={page >= totalPages} onClick={() => onPage(page + 1)}>
+      <BusyButton busy={!!outdated} disabled={page >= totalPages} onClick={() => onPage(page + 1)}>
         Next →
-      </button>
+      </BusyButton>
     </nav>
   );
 }

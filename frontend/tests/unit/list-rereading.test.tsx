@@ -1,7 +1,7 @@
 // A list read again for other filters with a slow API: its old rows stay (the focus stays on the filter or
 // the pager's button) but are marked as not the new filters' rows, busy while the read runs, and still so
 // when it fails; the new rows come unmarked.
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { afterEach, describe, expect, it, onTestFinished, vi } from "vitest";
 import { cleanup, fireEvent, screen, waitFor, within } from "@testing-library/react";
 import { pageOf, renderAt } from "./render";
 
@@ -84,6 +84,27 @@ describe("a list read for other filters", () => {
     await waitFor(() => expect(rows()).toEqual(["7", "8", "9"]));
     expect(count()).toBe("page 1 of 1 · 3 items");
     expect(exports()!.textContent).toBe("Download CSV (3)");
+  });
+
+  it("Previous and Next wait for the new rows: their pages are the old filters'", async () => {
+    const many = Array.from({ length: 60 }, (_, i) => exc(100 + i, "OPEN"));
+    const api = await import("../../src/services/api");
+    const usual = vi.mocked(api.exceptions.list).getMockImplementation()!;
+    onTestFinished(() => void vi.mocked(api.exceptions.list).mockImplementation(usual));
+    vi.mocked(api.exceptions.list).mockImplementation((async (q: { status?: string; page?: number }) =>
+      q.status === "RESOLVED" ? new Promise((answer, fail) => (resolved = { answer, fail })) : pageOf(many, { page: q.page, pageSize: 25 })) as never);
+    const { ExceptionsPage } = await import("../../src/pages/streams/Exceptions");
+    renderAt("/exceptions?status=OPEN&page=3", "/exceptions", <ExceptionsPage />);
+    await waitFor(() => expect(document.querySelector(".pager [data-count]")?.textContent).toBe("page 3 of 3 · 60 items"));
+    fireEvent.change(screen.getByLabelText("Status"), { target: { value: "RESOLVED" } }); // page 1 of the RESOLVED ones
+    await waitFor(() => expect(outdated()).not.toBeNull());
+    const previous = screen.getByRole("button", { name: "← Previous" });
+    expect(previous.getAttribute("aria-disabled")).toBe("true");
+    fireEvent.click(previous); // page 2 of the RESOLVED ones, from the old rows' page 3: nothing
+    expect(api.exceptions.list).not.toHaveBeenCalledWith(expect.objectContaining({ status: "RESOLVED", page: 2 }));
+    resolved!.answer(pageOf([exc(7, "RESOLVED")]));
+    await waitFor(() => expect(rows()).toEqual(["7"]));
+    expect(api.exceptions.list).toHaveBeenLastCalledWith(expect.objectContaining({ status: "RESOLVED", page: 1 }));
   });
 
   it("an empty answer of the old filters does not say the new filters find nothing", async () => {
