@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -24,7 +25,10 @@ def _installed() -> Path:
         proc = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--only-binary=:all:",
                                "--target", str(tmp), f"duckdb=={PIN}"], capture_output=True, text=True, timeout=600)
         assert proc.returncode == 0, f"pip could not install duckdb=={PIN}:\n{proc.stdout}{proc.stderr}"
-        os.replace(tmp, TARGET)
+        try:
+            os.replace(tmp, TARGET)
+        except OSError:   # another run installed it meanwhile
+            shutil.rmtree(tmp, ignore_errors=True)
     return TARGET
 
 
