@@ -2,8 +2,9 @@
 
 Every operation in /api/v1/openapi.json is exercised with generated valid and invalid requests
 (bodies, query strings, path ids; NUL characters allowed) against the running stack. Properties:
-no answer is a 5xx, and every answer (status code, content type, headers, body) is one the
-document declares for that operation. New routes are fuzzed as soon as they are declared, because
+no answer is a 5xx, every answer (status code, content type, headers, body) is one the
+document declares for that operation, and an operation that needs the API key refuses a request
+without it or with a wrong one. New routes are fuzzed as soon as they are declared, because
 the document is built from the route declarations.
 
 Bounded: FUZZ_MAX_EXAMPLES examples per operation (default 8) and FUZZ_SECONDS overall (default
@@ -23,6 +24,7 @@ from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
+    ignored_auth,
     negative_data_rejection,
     response_headers_conformance,
     response_schema_conformance,
@@ -31,8 +33,10 @@ from schemathesis.specs.openapi.checks import (
 
 MAX_EXAMPLES = int(os.environ.get("FUZZ_MAX_EXAMPLES", "8"))
 BUDGET_SECONDS = float(os.environ.get("FUZZ_SECONDS", "100"))
+# ignored_auth: an operation that answered 2xx is sent again without the key and with a wrong one (once per
+# operation), which must be refused: a route declared without the key check is caught as soon as it answers
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_headers_conformance,
-          response_schema_conformance, negative_data_rejection]
+          response_schema_conformance, negative_data_rejection, ignored_auth]
 # a valid trigger would queue real reconciliation jobs on the shared test stack for every example:
 # its table list is pointed at a table that does not exist (the rest of the body is fuzzed as generated)
 TRIGGER = "POST /api/v1/reconciliation/trigger"
