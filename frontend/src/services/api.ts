@@ -199,6 +199,7 @@ export type StreamsQuery = Query<"/api/v1/streams">;
 export type RunsQuery = Query<"/api/v1/streams/{id}/runs">;
 export type ExceptionsQuery = Query<"/api/v1/exceptions">;
 export type LegacyExceptionsQuery = Query<"/api/v1/reconciliations/{id}/exceptions">;
+export type LegacyQuery = Query<"/api/v1/reconciliations">;
 type PageQ = { page?: number; pageSize?: number };
 const c = cdcClient;
 const path = (id: number) => ({ path: { id } });
@@ -258,7 +259,7 @@ export const exceptions = {
   history: (id: number, q: PageQ = {}) => sx(c.GET("/api/v1/exceptions/{id}/history", { params: { path: { id }, query: clean(q) } })),
 };
 export const legacy = {
-  list: (q: PageQ) => sx(c.GET("/api/v1/reconciliations", { params: { query: clean(q) } })),
+  list: (q: LegacyQuery) => sx(c.GET("/api/v1/reconciliations", { params: { query: clean(q) } })),
   get: (id: number) => sx(c.GET("/api/v1/reconciliations/{id}", { params: path(id) })),
   status: (id: number) => sx(c.GET("/api/v1/reconciliations/{id}/status", { params: path(id) })),
   create: (body: LegacyCreate) => sx(c.POST("/api/v1/reconciliations", { body })),

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { cleanup, screen } from "@testing-library/react";
+import { cleanup, fireEvent, screen } from "@testing-library/react";
 import { pageOf, renderAt } from "./render";
 
 const rec = { id: 12001, name: "Month-end / Orders vs bank", status: "COMPLETED", totalSourceRecords: 100000, matchedRecords: 99996, exceptionCount: 4, matchRate: 100.0, createdAt: "2026-12-02T06:42:10Z" };
@@ -7,7 +7,7 @@ const one = { ...rec, description: null, sourceFileId: 1004, targetFileId: null,
 vi.mock("../../src/services/api", async (orig) =>
   (await import("./fake-api")).withFakeApi(orig, {
     legacy: {
-      list: async () => pageOf([rec]),
+      list: async (q: { status?: string }) => pageOf(q.status === "FAILED" ? [] : [rec]),
       get: async () => one,
       status: async () => ({ id: 12001, status: "COMPLETED", progress: 100 }),
       exceptions: async () => pageOf([{ id: 77001, side: "TARGET", rowKey: "MP-0000035", reason: "TOLERANCE_EXCEEDED", status: "OPEN" }]),
@@ -24,6 +24,21 @@ describe("reconciliations list", () => {
     renderAt("/reconciliations", "/reconciliations", <LegacyPage />);
     const row = (await screen.findByRole("table", { name: "reconciliations" })).querySelector("tbody tr")!;
     expect([...row.querySelectorAll("td")].map((c) => c.textContent)[5]).toBe("99.996 %");
+  });
+});
+
+describe("reconciliations of one status", () => {
+  it("are asked of the API by the Status filter; none of them is said, with the way back", async () => {
+    const api = await import("../../src/services/api");
+    const { LegacyPage } = await import("../../src/pages/streams/Legacy");
+    renderAt("/reconciliations", "/reconciliations", <LegacyPage />);
+    await screen.findByRole("table", { name: "reconciliations" });
+    fireEvent.change(screen.getByLabelText("Status"), { target: { value: "FAILED" } });
+    await screen.findByText(/No reconciliation is failed/);
+    expect(api.legacy.list).toHaveBeenLastCalledWith({ page: 1, pageSize: 20, status: "FAILED" });
+    fireEvent.click(screen.getByRole("button", { name: "Show every status" }));
+    await screen.findByRole("table", { name: "reconciliations" });
+    expect(api.legacy.list).toHaveBeenLastCalledWith({ page: 1, pageSize: 20, status: undefined });
   });
 });
 

@@ -3,7 +3,7 @@ import { Link, useParams } from "react-router-dom";
 import { ApiError, files, legacy } from "../../services/api";
 import { allRuleSets, namesOf } from "../../services/lookup";
 import { FileOptions, pickableFiles } from "../../components/FileOptions";
-import { EXCEPTION_REASONS, EXCEPTION_SIDES, EXCEPTION_STATUSES, type LegacyReconciliation } from "../../services/types";
+import { EXCEPTION_REASONS, EXCEPTION_SIDES, EXCEPTION_STATUSES, LEGACY_STATUSES, type LegacyReconciliation, type LegacyStatus } from "../../services/types";
 import { fmtDate, num, shareOf } from "../../services/format";
 import { Badge, BusyButton, ChoicesFailed, Crumbs, ErrorBox, FIRST_INVALID, StaleNotice, FieldError, Kv, Loading, NoRows, Pager, Rereading, Progress, Select, useFocusFallback, useHandOn, useLoad, useOpener, usePoll, useTitle, useUrlState, LoadFailed } from "../../components/ui";
 
@@ -14,18 +14,23 @@ function rateOf(r: Pick<LegacyReconciliation, "matchedRecords" | "totalSourceRec
 
 export function LegacyPage() {
   useTitle("Reconciliations");
-  const { page, set } = useUrlState([] as const);
-  const { data, error, loading, reload, outdated } = useLoad(() => legacy.list({ page, pageSize: 20 }), [page]);
+  const { values: f, page, set } = useUrlState(["status"] as const);
+  const status = (f.status || undefined) as LegacyStatus | undefined;
+  const { data, error, loading, reload, outdated } = useLoad(() => legacy.list({ page, pageSize: 20, status }), [page, status]);
   usePoll(reload, 2000, !!data?.items.some((r) => r.status === "IN_PROGRESS"));
   return (
     <section>
       <h1>Reconciliations</h1>
       <p className="muted">One source, one target, one rule set. Every step of every stream run is listed here too.</p>
       <NewReconciliation onCreated={reload} />
+      {/* the list holds every step run of every stream: the failed or running ones without paging through all */}
+      <form className="filters" onSubmit={(e) => e.preventDefault()} aria-label="filters">
+        <Select id="status" label="Status" value={f.status} options={LEGACY_STATUSES} onChange={(v) => set({ status: v })} />
+      </form>
       <ErrorBox error={error} retry={reload} />
       {loading && !data && <Loading what="Loading reconciliations" />}
       <Rereading outdated={outdated} loading={loading}>
-      {data && data.items.length === 0 && <NoRows page={data.page} totalPages={data.totalPages} totalItems={data.totalItems} onPage={(p) => set({ page: p })}>No reconciliation yet. Create one above, or run a stream.</NoRows>}
+      {data && data.items.length === 0 && <NoRows page={data.page} totalPages={data.totalPages} totalItems={data.totalItems} onPage={(p) => set({ page: p })}>{status ? <>No reconciliation is {status.replace(/_/g, " ").toLowerCase()}. <button type="button" className="link" onClick={() => set({ status: "" })}>Show every status</button></> : "No reconciliation yet. Create one above, or run a stream."}</NoRows>}
       {data && data.items.length > 0 && (
         <div className="table-scroll"><table className="grid" aria-label="reconciliations">
           <thead><tr><th>Id</th><th>Name</th><th>Status</th><th className="r">Matched</th><th className="r">Exceptions</th><th className="r">Match rate</th><th>Created</th></tr></thead>
