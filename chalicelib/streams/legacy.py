@@ -128,8 +128,7 @@ def start(reconciliation_id: int) -> dict:
     if row["execution_arn"] or row["run_status"] != "PENDING":
         raise _not_startable(reconciliation_id, row)
     _inputs_ready(reconciliation_id, row)
-    with tx() as c:   # taken before the run starts: no worker can have started its step earlier
-        started_at = fetch_one(c, "SELECT now() AS t")["t"]
+    started_at = _database_now()   # taken before the run starts: no worker can have started its step earlier
     try:
         runs.start_run(row["run_id"], pin_now=True)   # the rule set as it is when the reconciliation starts
     except runs.RunConflict:
@@ -141,6 +140,12 @@ def start(reconciliation_id: int) -> dict:
         c.execute("UPDATE recon.legacy_reconciliations SET started_at = coalesce(started_at, %s)"
                   " WHERE reconciliation_id = %s", (started_at, reconciliation_id))
     return _load(reconciliation_id)
+
+
+def _database_now():
+    """The control plane's clock, which stamps every other time of a reconciliation."""
+    with tx() as c:
+        return fetch_one(c, "SELECT now() AS t")["t"]
 
 
 def _not_startable(reconciliation_id: int, row: dict) -> Conflict:

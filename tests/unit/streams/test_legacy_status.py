@@ -78,6 +78,7 @@ def test_a_start_that_loses_the_race_to_a_cancel_says_the_reconciliation_was_can
     loads = iter([pending, canceled])
     monkeypatch.setattr(legacy, "_load", lambda rid: next(loads))
     monkeypatch.setattr(legacy, "_inputs_ready", lambda rid, r: None)
+    monkeypatch.setattr(legacy, "_database_now", lambda: None)
 
     def start_run(run_id, **options):
         raise runs.RunConflict(f"Stream run {run_id} was already started (CANCELED)")
