@@ -311,6 +311,36 @@ def _registry_paths(schemas: dict) -> dict:
     return paths
 
 
+# every string of a request (body or query) is refused with a NUL character (chalicelib.api.core _nul_problems,
+# parse_query: PostgreSQL text cannot hold one); the document says so where no enum, format or pattern does
+NO_NUL = "^[^\\x00]*$"
+
+
+def _no_nul_in_request_strings(schemas: dict, roots: list[dict]) -> None:
+    seen: set[str] = set()
+
+    def walk(node: Any) -> None:
+        if isinstance(node, list):
+            for item in node:
+                walk(item)
+        elif isinstance(node, dict):
+            ref = node.get("$ref")
+            if ref:
+                name = ref.rsplit("/", 1)[1]
+                if name not in seen and name in schemas:
+                    seen.add(name)
+                    walk(schemas[name])
+            if node.get("type") == "string" and not {"enum", "const", "format", "pattern"} & set(node):
+                node["pattern"] = NO_NUL
+            for key, value in node.items():
+                if key == "properties":   # names, then schemas
+                    walk(list(value.values()))
+                elif key not in ("examples", "example", "default", "description", "title"):
+                    walk(value)
+
+    walk(roots)
+
+
 def _build() -> dict:
     from chalicelib.api.core import REGISTRY
 
@@ -335,6 +365,7 @@ def _build_cached(_n_operations: int) -> dict:
     _REFS.clear()
     _REFS.update(keys)
     schemas = top["$defs"]
+    _no_nul_in_request_strings(schemas, [_model_ref(m, "validation") for m in inputs])
     paths = _registry_paths(schemas)
     # the query models only feed the parameter lists
     query_models = {models.JobsQuery, models.MismatchesQuery} | {op.query for op in REGISTRY.operations if op.query}
