@@ -255,10 +255,13 @@ def unavailable_response(exc: BaseException, dialect: Dialect, request_id: str) 
     outlived the request's retry budget (chalicelib/runs/retry.py); None for any other failure."""
     from chalicelib.runs.retry import is_transient
 
-    if not is_transient(exc):
+    if is_transient(exc):
+        message = "A dependency (the database or Cassandra) is unavailable; retry later"
+    elif _aws_unavailable(exc):
+        message = "An AWS service the request needs (Step Functions, SQS, S3 or EventBridge) is unavailable; retry later"
+    else:
         return None
     retry_after = max(1, int(getattr(exc, "retry_after_s", 5) or 5))
-    message = "A dependency (the database or Cassandra) is unavailable; retry later"
     logger.warning("dependency unavailable", extra={"request_id": request_id, "error": f"{type(exc).__name__}: {exc}"[:300]})
     if dialect is Dialect.STREAMS:
         body = {"success": False, "message": message, "data": None, "errorCode": "SERVICE_UNAVAILABLE",
@@ -267,6 +270,27 @@ def unavailable_response(exc: BaseException, dialect: Dialect, request_id: str) 
         body = {"error": "SERVICE_UNAVAILABLE", "message": message, "retry_after": retry_after,
                 "request_id": request_id}
     return json_response(body, 503, {"Retry-After": str(retry_after)})
+
+
+# error codes of AWS services that throttle a call or fail it on their side: the same call may pass a moment later
+_AWS_UNAVAILABLE = frozenset({"Throttling", "ThrottlingException", "TooManyRequestsException", "RequestLimitExceeded",
+                              "SlowDown", "ServiceUnavailable", "ServiceUnavailableException", "InternalFailure",
+                              "InternalServerError", "InternalError", "ServiceException"})
+
+
+def _aws_unavailable(exc: BaseException | None) -> bool:
+    """An AWS call (botocore ClientError) throttled or failed by the service (5xx), this exception or one it was
+    raised from: the request met an outage, not a fault of its own or of ours (503, not 500)."""
+    seen = 0
+    while exc is not None and seen < 8:
+        response = getattr(exc, "response", None)
+        if isinstance(response, dict) and isinstance(response.get("Error"), dict):
+            status = (response.get("ResponseMetadata") or {}).get("HTTPStatusCode") or 0
+            if response["Error"].get("Code") in _AWS_UNAVAILABLE or int(status) >= 500:
+                return True
+        exc = exc.__cause__ or (None if exc.__suppress_context__ else exc.__context__)
+        seen += 1
+    return False
 
 
 def failure_response(exc: BaseException, dialect: Dialect, request_id: str, what: str = "unhandled error") -> Response:

@@ -102,6 +102,17 @@ def client():
             raise ServiceUnavailable(psycopg.OperationalError("connection refused"), 3, 7)
         raise psycopg.OperationalError("server closed the connection unexpectedly")
 
+    @api.route("/samples/{id}/aws", "GET", response=SampleOut, summary="An AWS call refused")
+    def aws_refused(id: int):
+        from botocore.exceptions import ClientError
+
+        code, status = {1: ("ThrottlingException", 400), 2: ("InternalFailure", 500)}.get(id, ("ValidationException", 400))
+        try:
+            raise ClientError({"Error": {"Code": code, "Message": "secret detail"},
+                               "ResponseMetadata": {"HTTPStatusCode": status}}, "StartExecution")
+        except ClientError as exc:
+            raise RuntimeError("the run could not be started") from exc
+
     @api.route("/samples/{id}/boom", "GET", response=SampleOut, summary="Boom")
     def boom(id: int):
         raise RuntimeError("secret detail")
@@ -115,7 +126,7 @@ def client():
     with Client(app) as c:
         yield c
     for path in ("/api/v1/samples", "/api/v1/samples/{id}", "/api/v1/samples/{id}/run", "/api/v1/samples/{id}/upload",
-                 "/api/v1/samples/{id}/down",
+                 "/api/v1/samples/{id}/down", "/api/v1/samples/{id}/aws",
                  "/api/v1/samples/{id}/check", "/api/v1/samples/{id}/boom", "/api/v1/samples/{id}/bad"):
         REGISTRY.operations = [o for o in REGISTRY.operations if o.path != path]
     REGISTRY.prefixes = [p for p in REGISTRY.prefixes if p[0] != "/api/v1/samples"]
@@ -243,6 +254,20 @@ def test_a_dependency_outage_is_503_with_retry_after(client):
     r = client.http.get("/api/v1/samples/2/down")   # transient, raised without the retry wrapper
     assert r.status_code == 503 and int(r.headers["Retry-After"]) >= 1
     assert "server closed" not in r.body.decode()
+
+
+def test_an_aws_service_throttling_or_failing_is_503_not_500(client):
+    """A call to Step Functions, SQS, S3 or EventBridge throttled (ThrottlingException) or failed by the service
+    (5xx) is an outage the client may retry, as the database's is: it was a 500 'unexpected error'. A call the
+    service refused as wrong (ValidationException) stays our fault, a 500."""
+    for sample in (1, 2):
+        r = client.http.get(f"/api/v1/samples/{sample}/aws")
+        body = json.loads(r.body)
+        assert r.status_code == 503 and int(r.headers["Retry-After"]) >= 1, (sample, r.status_code, body)
+        assert body["errorCode"] == "SERVICE_UNAVAILABLE" and "AWS service" in body["message"], body
+        assert "secret" not in r.body.decode()
+    r = client.http.get("/api/v1/samples/3/aws")
+    assert r.status_code == 500 and json.loads(r.body)["errorCode"] == "INTERNAL_ERROR"
 
 
 def test_dialect_of_unknown_paths(client):
