@@ -58,17 +58,23 @@ def _column_name(value: str) -> str:
     return value
 
 
+# the bounds the validators below check, stated in the JSON schema too (the validators keep their own messages)
+_COLUMN = {"minLength": 1, "pattern": "^[^\\x00]*[^\\s\\x00][^\\x00]*$"}   # a visible character, no NUL
+_AMOUNT_BOUND = {"minimum": 0, "exclusiveMaximum": 1e28}
+_DAYS = {"minimum": 0, "maximum": 36600}
+
+
 class Condition(_Model):
-    source: str
-    target: str
+    source: str = Field(json_schema_extra=_COLUMN)
+    target: str = Field(json_schema_extra=_COLUMN)
     operator: Operator
     normalize: list[Normalize] = Field(default_factory=list)
-    absolute: Optional[Decimal] = None
-    percent: Optional[Decimal] = None
-    days_before: Optional[int] = Field(default=None, alias="daysBefore")
-    days_after: Optional[int] = Field(default=None, alias="daysAfter")
+    absolute: Optional[Decimal] = Field(default=None, json_schema_extra=_AMOUNT_BOUND)
+    percent: Optional[Decimal] = Field(default=None, json_schema_extra=_AMOUNT_BOUND)
+    days_before: Optional[int] = Field(default=None, alias="daysBefore", json_schema_extra=_DAYS)
+    days_after: Optional[int] = Field(default=None, alias="daysAfter", json_schema_extra=_DAYS)
     algorithm: Optional[Algorithm] = None
-    threshold: Optional[float] = None
+    threshold: Optional[float] = Field(default=None, json_schema_extra={"minimum": 0, "maximum": 1})
     aggregate: Optional[Aggregate] = None
 
     _name_check = field_validator("source", "target")(classmethod(lambda cls, v: _column_name(v)))

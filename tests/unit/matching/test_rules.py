@@ -129,3 +129,28 @@ def test_the_json_schema_states_the_pass_and_condition_counts_the_validation_enf
     schema = RuleSet.model_json_schema(by_alias=True)
     assert (schema["properties"]["passes"]["minItems"], schema["properties"]["passes"]["maxItems"]) == (1, 50)
     assert schema["$defs"]["Pass"]["properties"]["conditions"]["minItems"] == 1
+
+
+def test_the_condition_schema_states_the_bounds_the_validators_check():
+    """The OpenAPI document (built from these models) says what a condition takes: a value the schema allows
+    is accepted, one it forbids is refused — outside fuzzers generate from the document, and a valid-looking
+    threshold of 3 or a column name of spaces that the API refuses read as the API refusing valid input."""
+    import jsonschema
+
+    from chalicelib.matching.rules import Condition
+
+    schema = Condition.model_json_schema(by_alias=True)
+    base = {"source": "a", "target": "b", "operator": "AMOUNT_TOLERANCE"}
+    cases = [("threshold", 0), ("threshold", 1), ("threshold", 1.5), ("threshold", -0.1),
+             ("daysBefore", 0), ("daysBefore", 36600), ("daysBefore", 36601), ("daysAfter", -1),
+             ("absolute", 0), ("absolute", 2.5), ("absolute", -0.01), ("percent", -1), ("percent", 1e28),
+             ("source", "order id"), ("source", "   "), ("source", ""), ("target", " b ")]
+    for field, value in cases:
+        body = dict(base, **{field: value})
+        by_schema = jsonschema.Draft202012Validator(schema).is_valid(body)
+        try:
+            Condition.model_validate(body)
+            by_model = True
+        except ValueError:
+            by_model = False
+        assert by_schema == by_model, (field, value, by_schema, by_model)
