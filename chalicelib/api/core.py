@@ -253,11 +253,11 @@ def internal_error_response(dialect: Dialect, request_id: str) -> Response:
 def unavailable_response(exc: BaseException, dialect: Dialect, request_id: str) -> Response | None:
     """503 with Retry-After when `exc` is a transient fault of a dependency (database, Cassandra) that
     outlived the request's retry budget (chalicelib/runs/retry.py); None for any other failure."""
-    from chalicelib.runs.retry import is_transient
+    from chalicelib.runs.retry import exception_chain, is_transient
 
     if is_transient(exc):
         message = "A dependency (the database or Cassandra) is unavailable; retry later"
-    elif _aws_unavailable(exc):
+    elif any(_aws_unavailable(e) for e in exception_chain(exc)):
         message = "An AWS service the request needs (Step Functions, SQS, S3 or EventBridge) is unavailable; retry later"
     else:
         return None
@@ -278,19 +278,14 @@ _AWS_UNAVAILABLE = frozenset({"Throttling", "ThrottlingException", "TooManyReque
                               "InternalServerError", "InternalError", "ServiceException"})
 
 
-def _aws_unavailable(exc: BaseException | None) -> bool:
-    """An AWS call (botocore ClientError) throttled or failed by the service (5xx), this exception or one it was
-    raised from: the request met an outage, not a fault of its own or of ours (503, not 500)."""
-    seen = 0
-    while exc is not None and seen < 8:
-        response = getattr(exc, "response", None)
-        if isinstance(response, dict) and isinstance(response.get("Error"), dict):
-            status = (response.get("ResponseMetadata") or {}).get("HTTPStatusCode") or 0
-            if response["Error"].get("Code") in _AWS_UNAVAILABLE or int(status) >= 500:
-                return True
-        exc = exc.__cause__ or (None if exc.__suppress_context__ else exc.__context__)
-        seen += 1
-    return False
+def _aws_unavailable(exc: BaseException) -> bool:
+    """An AWS call (botocore ClientError) throttled or failed by the service (5xx): the request met an outage,
+    not a fault of its own or of ours (503, not 500)."""
+    response = getattr(exc, "response", None)
+    if not (isinstance(response, dict) and isinstance(response.get("Error"), dict)):
+        return False
+    status = (response.get("ResponseMetadata") or {}).get("HTTPStatusCode") or 0
+    return response["Error"].get("Code") in _AWS_UNAVAILABLE or int(status) >= 500
 
 
 def failure_response(exc: BaseException, dialect: Dialect, request_id: str, what: str = "unhandled error") -> Response:

@@ -18,15 +18,14 @@ from .rules import Algorithm, Condition, Normalize, Operator
 
 # DuckDB writes a lambda `lambda x: body` since 1.3 (2.0 refuses the older `x -> body` unless a setting
 # brings it back) and only `x -> body` before: 1.2 is the last release with wheels that load on Lambda's
-# Amazon Linux 2 runtimes (docs/operations.md), so the engine writes the one its DuckDB reads.
-_ARROW_LAMBDAS = tuple(int(x) for x in duckdb.__version__.split(".")[:2]) < (1, 3)
+# Amazon Linux 2 runtimes (docs/operations.md), so the engine writes the one its DuckDB reads (and, on 1.2,
+# casts amounts and cuts allowances its own way: amount_cast, allowance_sql).
+_DUCKDB_BEFORE_1_3 = tuple(int(x) for x in duckdb.__version__.split(".")[:2]) < (1, 3)
 
 
-def lam(params: str, body: str) -> str:
-    """A DuckDB lambda of ``params`` (one name, or names separated by commas) returning ``body``."""
-    if _ARROW_LAMBDAS:
-        return f"({params}) -> {body}" if "," in params else f"{params} -> {body}"
-    return f"lambda {params}: {body}"
+def lam(param: str, body: str) -> str:
+    """A DuckDB lambda of one parameter returning ``body``."""
+    return f"{param} -> {body}" if _DUCKDB_BEFORE_1_3 else f"lambda {param}: {body}"
 
 
 AMOUNT_TYPE = "DECIMAL(38,10)"   # exact; 28 integer digits, 10 fractional digits
@@ -37,7 +36,7 @@ def amount_cast(x: str) -> str:
     """``TRY_CAST(x AS AMOUNT_TYPE)``. DuckDB 1.2 casts text to a DECIMAL of 38 digits ~1,000 times slower
     than to one of 18 (30 µs a value): there the value is cast to DECIMAL(18,10) first (|x| < 10^8, the
     usual amount) and to 38 digits only when that fails. Same value either way."""
-    if _ARROW_LAMBDAS:
+    if _DUCKDB_BEFORE_1_3:
         return f"COALESCE(CAST(TRY_CAST({x} AS DECIMAL(18,10)) AS {AMOUNT_TYPE}), TRY_CAST({x} AS {AMOUNT_TYPE}))"
     return f"TRY_CAST({x} AS {AMOUNT_TYPE})"
 
@@ -243,7 +242,7 @@ def allowance_sql(c: Condition, base: str) -> str:
         # cut (not rounded) to the amounts' 10 decimals: a difference of at most 10 decimals is within
         # the exact allowance exactly when it is within the cut one
         product = f"abs({base}) * {rate_literal(c.percent)}"
-        if _ARROW_LAMBDAS:
+        if _DUCKDB_BEFORE_1_3:
             # DuckDB 1.2 has no trunc(DECIMAL, n): a non-negative value less half a unit of the 10th decimal,
             # rounded half up to 10 decimals, is the value cut there (and 0 stays 0)
             cut = f"round(greatest({product} - CAST('0.00000000005' AS DECIMAL(38,11)), 0), {AMOUNT_SCALE})"

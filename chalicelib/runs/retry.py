@@ -64,16 +64,20 @@ def _one_is_transient(exc: BaseException) -> bool:
     return False
 
 
+def exception_chain(exc: BaseException | None, most: int = 8):
+    """``exc`` and what it was raised from (its cause, or the exception it was raised while handling),
+    at most ``most`` of them."""
+    for _ in range(most):
+        if exc is None:
+            return
+        yield exc
+        exc = exc.__cause__ or (None if exc.__suppress_context__ else exc.__context__)
+
+
 def is_transient(exc: BaseException) -> bool:
     """True for a fault that another attempt a moment later may not meet (the exception or what it
     was raised from)."""
-    seen = 0
-    while exc is not None and seen < 8:
-        if isinstance(exc, ServiceUnavailable) or _one_is_transient(exc):
-            return True
-        exc = exc.__cause__ or (None if exc.__suppress_context__ else exc.__context__)
-        seen += 1
-    return False
+    return any(isinstance(e, ServiceUnavailable) or _one_is_transient(e) for e in exception_chain(exc))
 
 
 class ServiceUnavailable(Exception):
