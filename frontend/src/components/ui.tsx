@@ -114,14 +114,19 @@ export function Progress({ value, label }: { value: number; label?: string }) {
  * filters, once the API is back. A refusal (a 4xx) gets none: reading again would be refused again.
  */
 export function ErrorBox({ error, retry }: { error: unknown; retry?: () => void }) {
+  const wait = useRetryWait(error);
   if (!error) return null;
   const e = error instanceof ApiError ? error : null;
   const msg = e ? e.message : error instanceof Error ? error.message : String(error);
   const fields = e ? Object.entries(e.fields) : [];
   return (
-    <div className="error-box" role="alert">
+    <div className="error-box" role="alert" data-retry-wait={e?.retryAt !== undefined ? wait : undefined}>
       <strong>{msg}</strong>
       {e && e.code && !e.code.startsWith("HTTP_") && <span className="muted"> ({e.code})</span>}
+      {/* a rate limit's wait counted down (role timer: read when asked for, not every second), then said once over */}
+      {e?.retryAt !== undefined && (wait > 0
+        ? <span> Try again in <span role="timer" data-testid="retry-wait">{waitText(wait)}</span>: the button is ready then.</span>
+        : <span role="status"> The wait is over: you may try again.</span>)}
       {retry && (!e || e.status === 0 || e.status >= 500) && <> <button type="button" className="link" onClick={retry}>Read again</button></>}
       {fields.length > 1 && (
         <ul>
@@ -134,6 +139,36 @@ export function ErrorBox({ error, retry }: { error: unknown; retry?: () => void 
       )}
     </div>
   );
+}
+
+/** A wait in words: "42 s", "1 min 05 s". */
+export function waitText(seconds: number): string {
+  return seconds < 60 ? `${seconds} s` : `${Math.floor(seconds / 60)} min ${String(seconds % 60).padStart(2, "0")} s`;
+}
+
+/**
+ * The seconds left before the API takes a request refused for its key's rate limit (a 429 with
+ * Retry-After: `error.retryAt`), counted down every second; 0 when there is no such wait or it is over.
+ * Every part of the page counting down the same error (its message, the button that sent the request)
+ * shows the same second: each wakes when a whole second of the wait has passed.
+ */
+export function useRetryWait(error: unknown): number {
+  const at = error instanceof ApiError ? error.retryAt : undefined;
+  const left = () => (at === undefined ? 0 : Math.max(0, Math.ceil((at - Date.now()) / 1000)));
+  const [ticks, tick] = useState(0);
+  const now = left();
+  useEffect(() => {
+    if (at === undefined || now <= 0) return;
+    const t = setTimeout(() => tick((n) => n + 1), ((at - Date.now()) % 1000) + 5);
+    return () => clearTimeout(t);
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [at, now, ticks]);
+  return now;
+}
+
+/** A button's words while a rate limit's wait runs: "Start (in 42 s)". */
+export function waitLabel(label: ReactNode, wait: number): ReactNode {
+  return wait > 0 ? <>{label} (in {waitText(wait)})</> : label;
 }
 
 /**

@@ -55,7 +55,10 @@ export class ApiError extends Error {
   code: string;
   fields: Record<string, string>;
   body: unknown;
+  /** Seconds the API asked to wait before trying again (Retry-After of a 429 or 503). */
   retryAfter?: number;
+  /** A request refused for its key's rate limit (429): when, in epoch ms, the API takes the next one. */
+  retryAt?: number;
   constructor(status: number, code: string, message: string, fields: Record<string, string> = {}, body?: unknown) {
     super(message);
     this.status = status;
@@ -82,11 +85,31 @@ export function withoutField(error: unknown, name: string): unknown {
   return e;
 }
 
-/** Both dialects' error bodies → ApiError; a refused key (401) says what to do. */
-export function toApiError(status: number, body: unknown, statusText = ""): ApiError {
+/**
+ * Both dialects' error bodies → ApiError; a refused key (401) says what to do. `retryAfter`: the answer's
+ * Retry-After header (seconds, or an HTTP date); the CDC dialect also says it in the body (`retry_after`),
+ * the streams dialect only in the header.
+ */
+export function toApiError(status: number, body: unknown, statusText = "", retryAfter?: string | null): ApiError {
   const e = readError(status, body, statusText);
   if (status === 401) e.message = `The API refused the key (${e.message}): enter a valid key where the console asks for one, then try again`;
+  const wait = retryAfterSeconds(retryAfter) ?? e.retryAfter;
+  if (wait !== undefined) e.retryAfter = wait;
+  // the API's "Try again in 60 seconds." is true only as it arrives: the page counts the wait down instead
+  if (status === 429) {
+    e.message = "This key has sent too many of these requests: the API takes no more for now (its per-minute limit)";
+    e.retryAt = Date.now() + 1000 * (wait ?? 60);
+  }
   return e;
+}
+
+/** A Retry-After header's seconds (RFC 9110 §10.2.3: a number of seconds or an HTTP date); undefined when absent or unreadable. */
+export function retryAfterSeconds(header: string | null | undefined): number | undefined {
+  const h = header?.trim();
+  if (!h) return undefined;
+  if (/^\d+$/.test(h)) return Number(h);
+  const at = Date.parse(h);
+  return Number.isNaN(at) ? undefined : Math.max(0, Math.ceil((at - Date.now()) / 1000));
 }
 
 function readError(status: number, body: unknown, statusText: string): ApiError {
@@ -158,7 +181,7 @@ async function cdcCall<T>(p: Promise<{ data?: T; error?: unknown; response: Resp
   } catch {
     throw new ApiError(0, "NETWORK", "The API cannot be reached: check that the stack is running");
   }
-  if (r.error !== undefined || !r.response.ok) throw toApiError(r.response.status, r.error, r.response.statusText);
+  if (r.error !== undefined || !r.response.ok) throw toApiError(r.response.status, r.error, r.response.statusText, r.response.headers.get("Retry-After"));
   return r.data as T;
 }
 
@@ -280,7 +303,7 @@ function consoleConfig(): Promise<ConsoleConfig> {
   return configP;
 }
 
-function xhr(method: string, url: string, body: Blob, headers: Record<string, string>, onProgress: (f: number) => void, signal?: AbortSignal): Promise<{ status: number; body: unknown; statusText: string }> {
+function xhr(method: string, url: string, body: Blob, headers: Record<string, string>, onProgress: (f: number) => void, signal?: AbortSignal): Promise<{ status: number; body: unknown; statusText: string; retryAfter: string | null }> {
   return new Promise((resolve, reject) => {
     const x = new XMLHttpRequest();
     x.open(method, url);
@@ -293,7 +316,7 @@ function xhr(method: string, url: string, body: Blob, headers: Record<string, st
       } catch {
         /* not JSON */
       }
-      resolve({ status: x.status, body: b, statusText: x.statusText });
+      resolve({ status: x.status, body: b, statusText: x.statusText, retryAfter: x.getResponseHeader("Retry-After") });
     };
     x.onerror = () => reject(new ApiError(0, "NETWORK", "The upload was interrupted (network error)"));
     x.onabort = () => reject(new ApiError(0, "ABORTED", "The upload was canceled"));
@@ -311,7 +334,7 @@ export async function uploadFile(file: File, onProgress: (fraction: number, phas
     const r = await xhr("POST", `${API_BASE}/files?${toQuery({ filename: file.name })}`, file, authHeaders(), (f) => onProgress(f, "uploading"), signal);
     if (r.status >= 400) {
       if (r.status === 401) keyRefused();
-      if (r.status !== 413) throw toApiError(r.status, r.body, r.statusText);
+      if (r.status !== 413) throw toApiError(r.status, r.body, r.statusText, r.retryAfter);
     } else {
       return (r.body as ApiResponse<FileMeta>).data;
     }
@@ -342,7 +365,7 @@ export async function downloadBytes(downloadUrl: string): Promise<{ blob: Blob; 
   const url = downloadUrl.startsWith("/api/") || /^https?:/.test(downloadUrl) ? downloadUrl : API_BASE + downloadUrl;
   const res = await fetch(url, { headers: authHeaders() });
   if (res.status === 401) keyRefused();
-  if (!res.ok) throw toApiError(res.status, await parse(res), res.statusText);
+  if (!res.ok) throw toApiError(res.status, await parse(res), res.statusText, res.headers.get("Retry-After"));
   const blob = await res.blob();
   const digest = await crypto.subtle.digest("SHA-256", await blob.arrayBuffer());
   const hex = Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");

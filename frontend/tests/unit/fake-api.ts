@@ -15,7 +15,7 @@ type Api = typeof import("../../src/services/api");
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type Fake = (...args: any[]) => unknown;
 type Group = "cdc" | "files" | "ruleSets" | "dataSources" | "streams" | "runs" | "exceptions" | "legacy";
-export type Fakes = { [G in Group]?: Partial<Record<keyof Api[G], Fake>> } & { saveBlob?: Fake };
+export type Fakes = { [G in Group]?: Partial<Record<keyof Api[G], Fake>> } & { saveBlob?: Fake; uploadFile?: Fake };
 
 export async function withFakeApi(orig: () => Promise<Api>, fakes: Fakes | ((real: Api) => Fakes)): Promise<Api> {
   const real = await orig();

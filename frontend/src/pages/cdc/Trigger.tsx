@@ -3,7 +3,7 @@ import { Link, useSearchParams } from "react-router-dom";
 import { cdc } from "../../services/api";
 import { PRIORITIES, STRATEGIES, type JobDetail, type Priority, type ValidationStrategy } from "../../services/types";
 import { countScope, counted, fmtDate, pct } from "../../services/format";
-import { Badge, BusyButton, ChoicesFailed, ErrorBox, StaleNotice, FieldError, Loading, Progress, useLoad, usePoll, useTitle } from "../../components/ui";
+import { Badge, BusyButton, ChoicesFailed, ErrorBox, StaleNotice, FieldError, Loading, Progress, useLoad, usePoll, useRetryWait, useTitle, waitLabel } from "../../components/ui";
 import { Retrying } from "./JobDetail";
 
 // What each strategy does, without figures the API does not report: the TIMESTAMP_RANGE window and the
@@ -38,9 +38,12 @@ export function TriggerPage() {
   const [busy, setBusy] = useState(false);
   const [message, setMessage] = useState<string | null>(null);
   const watching = (params.get("jobs") ?? "").split(",").filter(Boolean);
+  // a trigger refused for the key's rate limit (429): Start waits out the API's Retry-After, the choices kept
+  const wait = useRetryWait(error);
 
   async function submit(e: FormEvent) {
     e.preventDefault();
+    if (busy || wait > 0) return;
     setBusy(true);
     setError(null);
     try {
@@ -91,7 +94,7 @@ export function TriggerPage() {
         </select>
         <FieldError error={error} field="priority" />
         <div className="actions">
-          <BusyButton type="submit" className="primary" busy={busy}>{busy ? "Queuing…" : "Start"}</BusyButton>
+          <BusyButton type="submit" className="primary" busy={busy || wait > 0}>{busy ? "Queuing…" : waitLabel("Start", wait)}</BusyButton>
         </div>
         <ErrorBox error={error} />
       </form>

@@ -1,9 +1,9 @@
 import { useRef, useState } from "react";
 import { Link, useNavigate, useParams } from "react-router-dom";
-import { downloadBytes, files, saveBlob, uploadFile, DIRECT_UPLOAD_LIMIT } from "../../services/api";
+import { ApiError, downloadBytes, files, saveBlob, uploadFile, DIRECT_UPLOAD_LIMIT } from "../../services/api";
 import { FILE_ORIGINS, FILE_STATUSES, type FileMeta, type FileOrigin, type FileStatus } from "../../services/types";
 import { bytes, fmtDate, num, counted } from "../../services/format";
-import { Badge, BusyButton, Crumbs, ErrorBox, StaleNotice, Kv, Loading, NoRows, Pager, Rereading, Progress, Select, useLoad, usePoll, useTitle, useUrlState, LoadFailed } from "../../components/ui";
+import { Badge, BusyButton, Crumbs, ErrorBox, StaleNotice, Kv, Loading, NoRows, Pager, Rereading, Progress, Select, useLoad, usePoll, useRetryWait, useTitle, useUrlState, waitLabel, LoadFailed } from "../../components/ui";
 
 interface Upload {
   name: string;
@@ -12,6 +12,8 @@ interface Upload {
   phase: string;
   error?: unknown;
   file?: FileMeta;
+  /** The file chosen, kept while its upload can be tried again (refused for the rate limit, or not sent after such a refusal). */
+  source?: File;
 }
 
 export function FilesPage() {
@@ -30,18 +32,34 @@ export function FilesPage() {
     const chosen = Array.from(list);
     const base = uploads.length;
     setUploads((u) => [...u, ...chosen.map((c) => ({ name: c.name, size: c.size, fraction: 0, phase: "waiting" }))]);
-    const patch = (i: number, p: Partial<Upload>) => setUploads((u) => u.map((x, j) => (j === base + i ? { ...x, ...p } : x)));
     // one after the other: the progress of each is meaningful, and the rate limit is respected
     for (let i = 0; i < chosen.length; i++) {
-      try {
-        const meta = await uploadFile(chosen[i], (fraction, phase) => patch(i, { fraction, phase }));
-        patch(i, { fraction: 1, phase: meta.status.toLowerCase(), file: meta });
-      } catch (e) {
-        patch(i, { error: e, phase: "failed" });
+      const e = await send(base + i, chosen[i]);
+      if (limited(e)) {
+        // the key's upload limit is reached: the rest would be refused too; they wait, each to be sent again
+        const rest = new Set(chosen.slice(i + 1).map((_, j) => base + i + 1 + j));
+        setUploads((u) => u.map((x, j) => (rest.has(j) ? { ...x, phase: "not sent", error: e, source: chosen[j - base] } : x)));
+        break;
       }
     }
     if (input.current) input.current.value = "";
     reload();
+  }
+  /** Uploads `file` as the upload at `at` of the list; the error when it failed. */
+  async function send(at: number, file: File): Promise<unknown> {
+    const patch = (p: Partial<Upload>) => setUploads((u) => u.map((x, j) => (j === at ? { ...x, ...p } : x)));
+    patch({ fraction: 0, phase: "waiting", error: undefined, source: undefined });
+    try {
+      const meta = await uploadFile(file, (fraction, phase) => patch({ fraction, phase }));
+      patch({ fraction: 1, phase: meta.status.toLowerCase(), file: meta });
+      return null;
+    } catch (e) {
+      patch({ error: e, phase: "failed", source: limited(e) ? file : undefined });
+      return e;
+    }
+  }
+  async function again(at: number, file: File) {
+    if (!limited(await send(at, file))) reload();
   }
   const filtered = !!(f.origin || f.status || f.filename);
   return (
@@ -61,6 +79,7 @@ export function FilesPage() {
                 <Progress value={u.fraction * 100} label={`upload of ${u.name}`} />
                 {u.file?.status === "INVALID" && <div className="field-error">{u.file.errorMessage}</div>}
                 {u.error ? <ErrorBox error={u.error} /> : null}
+                {u.source && <UploadAgain error={u.error} onClick={() => again(i, u.source!)} name={u.name} />}
               </li>
             ))}
           </ul>
@@ -105,6 +124,15 @@ export function FilesPage() {
       </Rereading>
     </section>
   );
+}
+
+/** A refusal for the key's rate limit (429): the upload can be sent again once its wait is over. */
+const limited = (e: unknown) => e instanceof ApiError && e.status === 429;
+
+/** Sends a file refused for the rate limit again: waiting out the API's Retry-After first (counted down). */
+function UploadAgain({ error, name, onClick }: { error: unknown; name: string; onClick: () => void }) {
+  const wait = useRetryWait(error);
+  return <BusyButton busy={wait > 0} onClick={onClick}>{waitLabel(<>Upload again<span className="sr-only">: {name}</span></>, wait)}</BusyButton>;
 }
 
 /** Download with the key, check the bytes' sha256 against the recorded checksum, then save. */

@@ -5,7 +5,7 @@ import { allRuleSets, namesOf } from "../../services/lookup";
 import { FileOptions, pickableFiles } from "../../components/FileOptions";
 import { EXCEPTION_REASONS, EXCEPTION_SIDES, EXCEPTION_STATUSES, LEGACY_STATUSES, type LegacyReconciliation, type LegacyStatus } from "../../services/types";
 import { fmtDate, num, shareOf } from "../../services/format";
-import { Badge, BusyButton, ChoicesFailed, Crumbs, ErrorBox, FIRST_INVALID, StaleNotice, FieldError, Kv, Loading, NoRows, Pager, Rereading, Progress, Select, useFocusFallback, useHandOn, useLoad, useOpener, usePoll, useTitle, useUrlState, LoadFailed } from "../../components/ui";
+import { Badge, BusyButton, ChoicesFailed, Crumbs, ErrorBox, FIRST_INVALID, StaleNotice, FieldError, Kv, Loading, NoRows, Pager, Rereading, Progress, Select, useFocusFallback, useHandOn, useLoad, useOpener, usePoll, useRetryWait, useTitle, useUrlState, waitLabel, LoadFailed } from "../../components/ui";
 
 /** Matched source rows as a share of the source, from the counts (the API's matchRate is rounded to 2 decimals). */
 function rateOf(r: Pick<LegacyReconciliation, "matchedRecords" | "totalSourceRecords" | "matchRate">): string {
@@ -60,6 +60,8 @@ function NewReconciliation({ onCreated }: { onCreated: () => void }) {
   const [v, setV] = useState({ name: "", sourceFileId: 0, targetFileId: 0, ruleSetId: 0 });
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
+  // refused for the key's rate limit on run creation (429): the form kept, its button waits out Retry-After
+  const wait = useRetryWait(error);
   const pick = useLoad(async () => (open ? Promise.all([pickableFiles(), allRuleSets()]) : null), [open]);
   const opener = useOpener(open);
   const form = useRef<HTMLFormElement>(null);
@@ -73,6 +75,7 @@ function NewReconciliation({ onCreated }: { onCreated: () => void }) {
   if (!open) return <button ref={opener} type="button" onClick={() => setOpen(true)}>New reconciliation</button>;
   async function submit(e: FormEvent) {
     e.preventDefault();
+    if (busy || wait > 0) return;
     // what the form can tell before asking the API (which would answer "must be >= 1 (got 0)")
     const local: Record<string, string> = {};
     if (!v.name.trim()) local.name = "a name is required";
@@ -120,7 +123,7 @@ function NewReconciliation({ onCreated }: { onCreated: () => void }) {
           <FieldError error={error} field="ruleSetId" />
         </label>
       </div>
-      <div className="actions"><BusyButton type="submit" className="primary" busy={busy}>{busy ? "Starting…" : "Create and start"}</BusyButton><button type="button" onClick={() => setOpen(false)}>Cancel</button></div>
+      <div className="actions"><BusyButton type="submit" className="primary" busy={busy || wait > 0}>{busy ? "Starting…" : waitLabel("Create and start", wait)}</BusyButton><button type="button" onClick={() => setOpen(false)}>Cancel</button></div>
       <ErrorBox error={error} />
     </form>
   );

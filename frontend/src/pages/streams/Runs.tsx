@@ -4,7 +4,7 @@ import { runs, streams } from "../../services/api";
 import { namesOf } from "../../services/lookup";
 import type { Artifact, StepRun } from "../../services/types";
 import { dur, fmtDate, num, show } from "../../services/format";
-import { Badge, BusyButton, Crumbs, ErrorBox, StaleNotice, Kv, Loading, Progress, useFocusFallback, useLoad, usePoll, useTitle, LoadFailed } from "../../components/ui";
+import { Badge, BusyButton, Crumbs, ErrorBox, StaleNotice, Kv, Loading, Progress, useFocusFallback, useLoad, usePoll, useRetryWait, useTitle, waitLabel, LoadFailed } from "../../components/ui";
 import { DownloadButton } from "./Files";
 
 const ACTIVE_RUN = new Set(["PENDING", "RUNNING"]);
@@ -23,6 +23,8 @@ export function RunPage() {
   const [actionError, setActionError] = useState<unknown>(null);
   const [canceling, setCanceling] = useState(false);
   const [rerunning, setRerunning] = useState(false);
+  // run again refused for the key's rate limit (429): the button waits out the API's Retry-After
+  const wait = useRetryWait(actionError);
   const nav = useNavigate();
   const active = !!data && ACTIVE_RUN.has(data.run.status);
   // canceled from here: once the run has stopped, its Cancel button is gone, and the focus goes to the
@@ -85,7 +87,7 @@ export function RunPage() {
               run of the stream as it is now, its reason naming this run */}
           {!active && stream.data?.status === "ACTIVE" && (
             <BusyButton
-              busy={rerunning}
+              busy={rerunning || wait > 0}
               aria-describedby={stream.data.version !== run.streamVersion ? "rerun-version" : undefined}
               onClick={async () => {
                 setRerunning(true);
@@ -100,7 +102,7 @@ export function RunPage() {
                 }
               }}
             >
-              {rerunning ? "Starting…" : "Run again"}
+              {rerunning ? "Starting…" : waitLabel("Run again", wait)}
             </BusyButton>
           )}
         </div>

@@ -3,7 +3,7 @@ import { Link, useNavigate, useParams } from "react-router-dom";
 import { ApiError, atVersion, files, streams, withoutField } from "../../services/api";
 import { INPUT_TYPES, RUN_STATUSES, STREAM_STATUSES, TRIGGER_TYPES, type InputType, type RunStatus, type StreamInput, type StreamRun, type StreamStatus, type StreamValidation, type TriggerType } from "../../services/types";
 import { ago, counted, fmtDate, fmtInZone, num } from "../../services/format";
-import { Badge, BusyButton, ChoicesFailed, Crumbs, ErrorBox, FIRST_INVALID, StaleNotice, FieldError, Kv, Loading, NoRows, Pager, Rereading, RunLink, Select, useFocusFallback, useHandOn, useLoad, usePoll, useTitle, useUrlState, LoadFailed } from "../../components/ui";
+import { Badge, BusyButton, ChoicesFailed, Crumbs, ErrorBox, FIRST_INVALID, StaleNotice, FieldError, Kv, Loading, NoRows, Pager, Rereading, RunLink, Select, useFocusFallback, useHandOn, useLoad, usePoll, useRetryWait, useTitle, useUrlState, waitLabel, LoadFailed } from "../../components/ui";
 import { FileOptions, pickableFiles } from "../../components/FileOptions";
 import { allDataSources, allRuleSets, allStreams, forgetName, namesOf } from "../../services/lookup";
 import { emptyStep, localStepProblems, renumber, toRequest, toStreamInput, type EditorStep, type EditorStream } from "../../services/streams";
@@ -87,6 +87,8 @@ export function StreamDetailPage() {
   const [validation, setValidation] = useState<StreamValidation | null>(null);
   const [busy, setBusy] = useState(false);
   const [reason, setReason] = useState("");
+  // a run refused for the key's rate limit (429): Run now waits out the API's Retry-After, the reason kept
+  const wait = useRetryWait(actionError);
   useTitle(s ? `Stream ${s.name}` : `Stream ${id}`);
   usePoll(runs.reload, 2000, !!runs.data?.items.some((r) => r.status === "PENDING" || r.status === "RUNNING"));
   // the steps' rule sets by name, each read by its id (a list's first page does not hold every rule set)
@@ -136,10 +138,10 @@ export function StreamDetailPage() {
         <div className="actions">
           {/* why it runs, kept in the run's triggerMetadata (an audit trail: "month-end close, re-run after the bank fix");
               a form, so that Enter in the reason runs the stream as Run now does */}
-          <form className="run-now" aria-label="run now" onSubmit={(e) => { e.preventDefault(); act(() => streams.run(id, reason.trim() || undefined), (r) => nav(`/runs/${(r as { runId: number }).runId}`)); }}>
+          <form className="run-now" aria-label="run now" onSubmit={(e) => { e.preventDefault(); if (!busy && wait <= 0) act(() => streams.run(id, reason.trim() || undefined), (r) => nav(`/runs/${(r as { runId: number }).runId}`)); }}>
             <label className="sr-only" htmlFor="run-reason">Reason for the run</label>
             <input id="run-reason" name="run-reason" placeholder="Reason (optional)" maxLength={500} value={reason} onChange={(e) => setReason(e.target.value)} disabled={s.status !== "ACTIVE"} />
-            <BusyButton type="submit" className="primary" busy={busy} disabled={s.status !== "ACTIVE"} title={s.status !== "ACTIVE" ? "Only an ACTIVE stream runs" : undefined}>Run now</BusyButton>
+            <BusyButton type="submit" className="primary" busy={busy || wait > 0} disabled={s.status !== "ACTIVE"} title={s.status !== "ACTIVE" ? "Only an ACTIVE stream runs" : undefined}>{waitLabel("Run now", wait)}</BusyButton>
           </form>
           <BusyButton busy={busy} onClick={() => act(() => streams.validate(id), (r) => setValidation(r as StreamValidation))}>Validate</BusyButton>
           {s.status !== "ARCHIVED" && <Link className="button" to={`/streams/${id}/edit`}>Edit</Link>}
