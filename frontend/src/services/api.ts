@@ -276,7 +276,7 @@ export const runs = {
   artifacts: (stepRunId: number) => sx(c.GET("/api/v1/step-runs/{stepRunId}/artifacts", { params: { path: { stepRunId } } })),
 };
 export const exceptions = {
-  list: (q: ExceptionsQuery) => sx(c.GET("/api/v1/exceptions", { params: { query: clean(q) } })),
+  list: (q: ExceptionsQuery, signal?: AbortSignal) => sx(c.GET("/api/v1/exceptions", { params: { query: clean(q) }, signal })),
   get: (id: number) => sx(c.GET("/api/v1/exceptions/{id}", { params: path(id) })),
   patch: (id: number, body: ExceptionPatch) => sx(c.PATCH("/api/v1/exceptions/{id}", { params: path(id), body })),
   history: (id: number, q: PageQ = {}) => sx(c.GET("/api/v1/exceptions/{id}/history", { params: { path: { id }, query: clean(q) } })),

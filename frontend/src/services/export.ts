@@ -9,6 +9,19 @@ export function csvField(v: unknown): string {
   return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
+/**
+ * The name of a list's CSV, saying the filters its rows were read for (`exceptions-status-OPEN-side-SOURCE-20261203T1536Z.csv`):
+ * two downloads of different filters are told apart without opening them. Values are kept to letters, digits,
+ * `.`, `@` and `-` (an assignee's address stays readable), 40 characters each.
+ */
+export function csvName(list: string, filters: Record<string, unknown>, at = new Date()): string {
+  const parts = Object.entries(filters)
+    .filter(([, v]) => v !== undefined && v !== null && v !== "")
+    .map(([k, v]) => `${k}-${String(v).replace(/[^A-Za-z0-9.@_]+/g, "_").slice(0, 40)}`);
+  const stamp = at.toISOString().slice(0, 16).replace(/[-:]/g, "");
+  return [list, ...parts, `${stamp}Z.csv`].join("-");
+}
+
 const HEAD = ["id", "status", "reason", "side", "rowKey"] as const;
 const TAIL = ["candidateRowKey", "candidatePass", "failedCondition", "explanation", "assignee", "note", "streamId", "runId", "stepOrder", "reconciliationId", "createdAt", "updatedAt", "resolvedBy", "resolvedAt"] as const;
 

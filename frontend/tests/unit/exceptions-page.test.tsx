@@ -86,9 +86,10 @@ describe("exceptions queue", () => {
     await open("/exceptions?status=OPEN&side=SOURCE");
     fireEvent.click(screen.getByRole("button", { name: "Download CSV (3)" }));
     await waitFor(() => expect(api.saveBlob).toHaveBeenCalled());
-    expect(api.exceptions.list).toHaveBeenCalledWith(expect.objectContaining({ status: "OPEN", side: "SOURCE", page: 1, pageSize: 100 }));
+    expect(api.exceptions.list).toHaveBeenCalledWith(expect.objectContaining({ status: "OPEN", side: "SOURCE", page: 1, pageSize: 100 }), expect.any(AbortSignal));
     const [blob, name] = vi.mocked(api.saveBlob).mock.calls[0];
-    expect(name).toMatch(/^exceptions-\d{8}T\d{4}Z\.csv$/);
+    // named with the filters its rows were read for
+    expect(name).toMatch(/^exceptions-status-OPEN-side-SOURCE-\d{8}T\d{4}Z\.csv$/);
     const lines = (await (blob as Blob).text()).trim().split("\r\n");
     expect(lines).toHaveLength(4);
     expect(lines[0].startsWith("id,status,reason,side,rowKey,row.order_id,row.amount,")).toBe(true);

@@ -2,7 +2,7 @@ import { useEffect, useRef, useState, type FormEvent } from "react";
 import { Link, useLocation, useNavigate, useParams } from "react-router-dom";
 import { exceptions, runs, saveBlob, type ExceptionsQuery } from "../../services/api";
 import { allStreams, namesOf } from "../../services/lookup";
-import { exceptionsCsv } from "../../services/export";
+import { csvName, exceptionsCsv } from "../../services/export";
 import { EXCEPTION_REASONS, EXCEPTION_SIDES, EXCEPTION_STATUSES, type Artifact, type ClosestCandidate, type ExceptionPatch, type ExceptionStatus, type ReconException } from "../../services/types";
 
 const candidate = (x: ReconException) => (x.closestCandidate ?? null) as ClosestCandidate | null;
@@ -34,6 +34,8 @@ export function ExceptionsPage() {
   // the rows ticked for a change to all of them at once (this page's rows only)
   const [picked, setPicked] = useState<Set<number>>(new Set());
   const [bulkResult, setBulkResult] = useState<BulkResult | null>(null);
+  // a CSV download stopped because the filters changed while it read its pages (it would have saved the old filters' rows)
+  const [exportStopped, setExportStopped] = useState<string | null>(null);
   // the ticked rows' form goes with the change applied (and the button pressed): the focus goes to its outcome
   const bulkDone = useRef<HTMLDivElement>(null);
   useFocusFallback(bulkDone, bulkResult);
@@ -71,8 +73,10 @@ export function ExceptionsPage() {
         {filtered && <button type="button" className="link" onClick={() => set(Object.fromEntries(KEYS.map((k) => [k, ""])))}>Clear filters</button>}
         {/* the count of the rows shown, for the filters they were read for: while the list is read for new filters, none */}
         {data && outdated && loading && <span className="muted small">Counting the exceptions of these filters…</span>}
-        {data && !outdated && data.totalItems > 0 && <ExportCsv query={query} total={data.totalItems} />}
+        {/* mounted while another page is read (a download running goes on: same filters), not shown meanwhile */}
+        {data && data.totalItems > 0 && <ExportCsv query={query} total={data.totalItems} hidden={outdated} onStopped={setExportStopped} />}
       </form>
+      {exportStopped && <p className="muted small" role="status" data-export-stopped>{exportStopped}</p>}
       <ErrorBox error={error} retry={reload} />
       {data && !outdated && <StepContext items={items} narrowed={!!f.reconciliationId || data.totalPages <= 1} />}
       {loading && !data && <Loading what="Loading exceptions" />}
@@ -144,27 +148,52 @@ function StreamFilter({ value, error, onChange }: { value: string; error: unknow
  */
 const EXPORT_LIMIT = 20_000;
 
-/** Every exception the filters select (not only this page), read 100 at a time, saved as CSV. */
-function ExportCsv({ query, total }: { query: Omit<ExceptionsQuery, "page" | "pageSize">; total: number }) {
+/**
+ * Every exception the filters select (not only this page), read 100 at a time, saved as CSV named with its
+ * filters. The filters changed or the page left while the pages are read: the download stops (its request
+ * aborted, nothing saved; `onStopped` says so), instead of saving the old filters' rows as the new ones'
+ * after the page shows the new filters.
+ */
+function ExportCsv({ query, total, hidden, onStopped }: { query: Omit<ExceptionsQuery, "page" | "pageSize">; total: number; hidden: boolean; onStopped: (message: string | null) => void }) {
   const [state, setState] = useState<{ read?: number; error?: unknown }>({});
   const busy = state.read !== undefined;
+  const running = useRef<AbortController | null>(null);
+  const filters = JSON.stringify(query);
+  useEffect(
+    () => () => {
+      setState({});
+      if (!running.current) return;
+      running.current.abort();
+      running.current = null;
+      onStopped("The CSV download was stopped: the filters changed while it read the exceptions. Download again for these filters.");
+    },
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+    [filters],
+  );
   async function go() {
+    const ctl = new AbortController();
+    running.current = ctl;
+    onStopped(null);
     setState({ read: 0 });
     try {
       const items: ReconException[] = [];
       for (let p = 1; ; p++) {
-        const r = await exceptions.list({ ...query, page: p, pageSize: 100 });
+        const r = await exceptions.list({ ...query, page: p, pageSize: 100 }, ctl.signal);
+        if (ctl.signal.aborted) return;
         items.push(...r.items);
         setState({ read: items.length });
         if (p >= r.totalPages || r.items.length === 0) break;
       }
-      const stamp = new Date().toISOString().slice(0, 16).replace(/[-:]/g, "");
-      saveBlob(new Blob([exceptionsCsv(items)], { type: "text/csv;charset=utf-8" }), `exceptions-${stamp}Z.csv`);
+      saveBlob(new Blob([exceptionsCsv(items)], { type: "text/csv;charset=utf-8" }), csvName("exceptions", query));
       setState({});
     } catch (e) {
-      setState({ error: e });
+      if (!ctl.signal.aborted) setState({ error: e });
+    } finally {
+      if (running.current === ctl) running.current = null;
     }
   }
+  // the count of the rows shown is not said as the list's while it is read for other filters or another page
+  if (hidden && !busy) return null;
   if (total > EXPORT_LIMIT) return <span className="muted small">{`${total.toLocaleString("en-US")} exceptions: narrow the filters to ${EXPORT_LIMIT.toLocaleString("en-US")} or fewer to download them`}</span>;
   return (
     <span className="download">
