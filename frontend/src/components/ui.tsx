@@ -125,7 +125,7 @@ export function ErrorBox({ error, retry }: { error: unknown; retry?: () => void 
       {e && e.code && !e.code.startsWith("HTTP_") && <span className="muted"> ({e.code})</span>}
       {/* a rate limit's wait counted down (role timer: read when asked for, not every second), then said once over */}
       {e?.retryAt !== undefined && (wait > 0
-        ? <span> Try again in <span role="timer" data-testid="retry-wait">{waitText(wait)}</span>: the button is ready then.</span>
+        ? <span> Try again in <span role="timer" aria-live="off" data-testid="retry-wait">{waitText(wait)}</span>: the button is ready then.</span>
         : <span role="status"> The wait is over: you may try again.</span>)}
       {retry && (!e || e.status === 0 || e.status >= 500) && <> <button type="button" className="link" onClick={retry}>Read again</button></>}
       {fields.length > 1 && (
