@@ -57,6 +57,7 @@ class MatchResult:
     matched_target_rows: int = 0
     unmatched_source_rows: int = 0
     unmatched_target_rows: int = 0
+    matched_rows: int = 0        # rows of the MATCHED output (one per pair, one per member of a group)
 
 
 # --------------------------------------------------------------------------------------------
@@ -942,6 +943,7 @@ def run_match(source_path: str, target_path: str, rule_set: RuleSet, out_dir: st
             matched_written()
         ms = sum(x["sourceRows"] for x in r.summary_passes)
         mt = sum(x["targetRows"] for x in r.summary_passes)
+        matched_rows = r.one("SELECT count(*) FROM matches")[0]   # the MATCHED output's rows, one per row of matches
         r.check_cancel()
         summary = {
             "passes": r.summary_passes,
@@ -952,7 +954,7 @@ def run_match(source_path: str, target_path: str, rule_set: RuleSet, out_dir: st
             "matchRate": round(ms / s.rows, 6) if s.rows else 0.0,
         }
         result = MatchResult(paths["matched"], paths["unmatched_source"], paths["unmatched_target"],
-                             summary, s.rows, t.rows, ms, mt, s.rows - ms, t.rows - mt)
+                             summary, s.rows, t.rows, ms, mt, s.rows - ms, t.rows - mt, int(matched_rows))
         stop.set()
         r.progress(100)
         return result

@@ -636,7 +636,7 @@ def _registered_snapshot(a: Attempt, side: str, path: Path) -> dict | None:
         row = None if known is None else files.get_file(known, conn=c)
     if row is None:
         return None
-    if not (path.exists() and _digest(path)[0] == row["sha256"]):
+    if not (path.exists() and _digest(path) == row["sha256"]):
         _download(side, row, path)
     return {"path": path, "file_id": row["file_id"], "columns": row.get("columns")}
 
@@ -684,19 +684,18 @@ def _header(path: Path) -> list[dict]:
     return [{"name": n, "type": "VARCHAR"} for n in names]
 
 
-def _digest(path: Path) -> tuple[str, int]:
-    """sha256 hex and newline count of a file, in one read."""
+def _digest(path: Path) -> str:
+    """sha256 hex of a file (hashlib releases the GIL: the engine's and other threads' Python goes on)."""
     import hashlib
 
-    h, lines = hashlib.sha256(), 0
+    h = hashlib.sha256()
     with open(path, "rb") as f:
         while block := f.read(1 << 20):
             h.update(block)
-            lines += block.count(b"\n")
-    return h.hexdigest(), lines
+    return h.hexdigest()
 
 
-def _register(a: Attempt, path: Path, filename: str, origin: str, rows: int | None, artifact_type: str,
+def _register(a: Attempt, path: Path, filename: str, origin: str, rows: int, artifact_type: str,
               keep: bool = False, columns: list[dict] | None = None) -> dict:
     """Upload a local output, register it as a READY file and as an artifact of this attempt (`keep`:
     a later step reads it, keep a local copy for it)."""
@@ -710,12 +709,10 @@ def _register(a: Attempt, path: Path, filename: str, origin: str, rows: int | No
             _to_output_cache(row["s3_key"], row["sha256"], path)
         return row
     key = storage.artifact_key(a.run_id, a.step_order, a.attempt_no, filename)
-    sha, lines = _digest(path)
+    sha = _digest(path)
     storage.put_path(key, path, content_type="text/csv")
     if keep:
         _to_output_cache(key, sha, path)
-    if rows is None:
-        rows = max(0, lines - 1)
     with tx() as c:
         row = files.register_file(filename=filename, origin=origin, s3_key=key, size_bytes=path.stat().st_size,
                                   sha256=sha, row_count=rows, columns=_typed_header(path, columns), format="CSV",
@@ -763,7 +760,7 @@ def _finish_completed(a: Attempt, result, seconds: float) -> bool:
     if held is not None:   # the engine is done and the cancel not yet seen: a cancel now meets the completion
         logger.warning("fault hook: the outputs wait", extra={"run_id": a.run_id, "step_order": a.step_order})
         time.sleep(held)
-    outputs = [("MATCHED", Path(result.matched_path), None),
+    outputs = [("MATCHED", Path(result.matched_path), result.matched_rows),
                ("UNMATCHED_SOURCE", Path(result.unmatched_source_path), result.unmatched_source_rows),
                ("UNMATCHED_TARGET", Path(result.unmatched_target_path), result.unmatched_target_rows)]
     consumed = _consumed_sides(a)
@@ -778,9 +775,9 @@ def _finish_completed(a: Attempt, result, seconds: float) -> bool:
     later = [o for o in outputs if o not in now]
 
     def register(o, keep=False):
-        # unmatched outputs: the engine's counts; MATCHED: its lines (a row is a pair or a group)
+        # the engine's counts of each output's rows (a row of MATCHED is a pair or a member of a group)
         return _register(a, o[1], f"stream_{a.run_id}_step_{a.step_order}_{o[0].lower()}.csv",
-                         "ARTIFACT", None if o[0] == "MATCHED" else o[2], o[0], keep=keep,
+                         "ARTIFACT", o[2], o[0], keep=keep,
                          columns=_output_columns(a, o[0]))
 
     t0 = time.monotonic()
@@ -842,7 +839,7 @@ def _finish_completed_with_exceptions(a: Attempt, result, seconds: float, output
 
     def register(o):
         _register(a, o[1], f"stream_{a.run_id}_step_{a.step_order}_{o[0].lower()}.csv", "ARTIFACT",
-                  None if o[0] == "MATCHED" else o[2], o[0], columns=_output_columns(a, o[0]))
+                  o[2], o[0], columns=_output_columns(a, o[0]))
         return time.monotonic() - t0
 
     with ThreadPoolExecutor(max_workers=3) as pool, tx() as c:

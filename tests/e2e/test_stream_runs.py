@@ -136,6 +136,9 @@ def test_three_step_chained_run_counts_equal_the_generators_truth(api, setup, tm
     lines = api.s.get(api.url.removesuffix("/api/v1") + first["UNMATCHED_TARGET"]["downloadUrl"],
                       allow_redirects=True, timeout=30).text.strip().splitlines()
     assert len(lines) == 1 + truth[1]["unmatchedTarget"]
+    matched = api.s.get(api.url.removesuffix("/api/v1") + first["MATCHED"]["downloadUrl"],
+                        allow_redirects=True, timeout=30).text
+    assert first["MATCHED"]["rowCount"] == len(list(csv.reader(io.StringIO(matched)))) - 1 == truth[1]["matched"]
     # the second step read the first step's unmatched source output of this run
     assert steps[1]["sourceRows"] == truth[1]["unmatchedSource"]
     listed = _data(api.get(f"/streams/{stream_id}/runs"))

@@ -147,3 +147,15 @@ def test_a_row_taken_by_a_group_is_named_with_its_group(tmp_path, cardinality):
     assert left["_reason"] == "AMBIGUOUS" and left["_closest_key"] == "m2" and left["_closest_pass"] == "ref"
     assert left["_detail"] == (f"m2 meets every condition of this pass but was matched, in {many} group B1, "
                                "to o1 in pass 1")
+
+
+def test_the_result_counts_the_rows_of_the_matched_output(tmp_path):
+    # a group is one row per member; a key holding a line break is one row on two lines of the file
+    src = [["s1", "P1", "100.00", "2026-01-01"], ["s\n2", "P2", "10.00", "2026-01-01"], ["s3", "P9", "5", "2026-01-01"]]
+    tgt = [["t1", "P1", "60.00", "2026-01-01"], ["t2", "P1", "40.00", "2026-01-02"],
+           ["t\n3", "P2", "10.00", "2026-01-01"]]
+    o = match(tmp_path, S, src, T, tgt, one_to_many())
+    assert len(o.matched) == 3
+    assert o.result.matched_rows == 3
+    with open(o.result.matched_path, "rb") as f:
+        assert f.read().count(b"\n") == 1 + 3 + 2   # header, three rows, two breaks inside keys
