@@ -10,6 +10,13 @@ trip): after a database restart or failover the pool holds connections to a serv
 without the check the first request of each one fails (AdminShutdown, "server closed the connection
 unexpectedly"). A broken connection is discarded and replaced; a database that is still down makes
 the checkout fail with a transient error (see chalicelib.runs.retry) after `DB_POOL_TIMEOUT`.
+
+A connection lost with the server is replaced by the pool in the background, retrying while the server
+is down. psycopg_pool doubles the wait between those attempts (1, 2, 4 ... s, up to its
+`reconnect_timeout` of 5 minutes), so after an outage of 40 s the next attempt could come half a
+minute after the server was back, and every checkout meanwhile timed out: the API answered 503 for
+24 s more. The wait is capped at `RECONNECT_MAX_DELAY_S`, so the pool is usable again within about
+that long once the server accepts connections.
 """
 from __future__ import annotations
 
@@ -20,11 +27,30 @@ from typing import Iterator
 import psycopg
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
+from psycopg_pool.base import AttemptWithBackoff
 
 from chalicelib.config import get_settings
 
 _lock = threading.Lock()
 _pools: dict[str, ConnectionPool] = {}
+
+#: longest wait between two attempts of a pool to replace a lost connection (see the module's docstring)
+RECONNECT_MAX_DELAY_S = 2.0
+
+
+class _CappedBackoff(AttemptWithBackoff):
+    """psycopg_pool's reconnection backoff (1 s, doubling, jittered), never longer than RECONNECT_MAX_DELAY_S."""
+
+    def update_delay(self, now: float) -> None:
+        super().update_delay(now)
+        self.delay = min(self.delay, RECONNECT_MAX_DELAY_S)
+
+
+class _Pool(ConnectionPool):
+    """A ConnectionPool whose attempts to replace a lost connection are at most RECONNECT_MAX_DELAY_S apart."""
+
+    def _add_connection(self, attempt: AttemptWithBackoff | None, growing: bool = False) -> None:
+        super()._add_connection(attempt or _CappedBackoff(timeout=self.reconnect_timeout), growing=growing)
 
 
 def _create(role: str) -> ConnectionPool:
@@ -40,7 +66,7 @@ def _create(role: str) -> ConnectionPool:
         url, kwargs, min_size = s.target_database_url or s.database_url, {"autocommit": True}, 0
     else:
         raise ValueError(f"unknown pool role {role!r}")
-    return ConnectionPool(
+    return _Pool(
         url, min_size=min_size, max_size=s.db_pool_max, timeout=s.db_pool_timeout,
         kwargs={**kwargs, "options": options, "connect_timeout": 5}, open=True, name=f"recon-{role}",
         check=ConnectionPool.check_connection,
