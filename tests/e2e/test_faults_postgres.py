@@ -516,3 +516,62 @@ def test_cassandra_hanging_mid_job_the_job_completes_with_the_same_result(stack,
     assert _mismatch_set(api, job_id) == baseline["mismatches"]
     for key in ("cassandra_row_count", "postgres_row_count", "mismatch_count", "drift_percentage", "mismatches_summary"):
         assert job[key] == baseline["job"][key], key
+
+
+# ---------------------------------------------------------------------------------------- the other strategies
+
+
+def _strategy_result(api, job_id: str) -> dict:
+    job = _wait_job(api, job_id)
+    assert job["status"] == "COMPLETED" and not job["validation_errors"], job
+    keys = ("cassandra_row_count", "postgres_row_count", "mismatch_count", "drift_percentage", "mismatches_summary")
+    return {**{k: job[k] for k in keys}, "mismatches": _mismatch_set(api, job_id)}
+
+
+def _trigger_strategy(api, strategy: str) -> str:
+    r = api.post("/reconciliation/trigger", {"tables": [TABLE], "validation_strategy": strategy, "priority": "HIGH"})
+    assert r.status_code == 202, r.text
+    return r.json()["job_ids"][0]
+
+
+def test_a_row_count_job_with_postgres_killed_and_its_messages_delivered_twice_counts_the_same(stack, api, demo):
+    """ROW_COUNT counts each token range on both sides; its counts are summed at the end. PostgreSQL killed
+    after 4 of its segments, and each segment's message delivered again: every range is counted once,
+    the totals and drift are those of an undisturbed ROW_COUNT job."""
+    baseline = _strategy_result(api, _trigger_strategy(api, "ROW_COUNT"))
+    assert baseline["mismatch_count"] == abs(baseline["cassandra_row_count"] - baseline["postgres_row_count"])
+    job_id = _trigger_strategy(api, "ROW_COUNT")
+    before = _wait_for_point(stack, job_id, 4)
+    kill_postgres(stack)
+    assert before["status"] == "RUNNING", f"the job finished before the fault: {before}"
+    restart_postgres(stack)
+    row = _wait(lambda: (r := _job_row(stack, job_id)) and r["segment_count"] and r, 60, "the job's plan")
+    segments = [{"kind": "segment", "job_id": job_id, "segment_no": n} for n in range(row["segment_count"])]
+    _Queues(stack).send("recon-segments", segments + [{"kind": "finalize", "job_id": job_id}])
+
+    assert _strategy_result(api, job_id) == baseline
+    with _db(stack) as conn:
+        counted = conn.execute("SELECT count(*), sum(cassandra_rows), sum(postgres_rows) FROM recon.segments"
+                               " WHERE job_id = %s AND status = 'DONE'", (job_id,)).fetchone()
+    assert counted == (row["segment_count"], baseline["cassandra_row_count"], baseline["postgres_row_count"])
+
+
+def test_a_sample_job_s_message_delivered_again_does_not_draw_another_sample(stack, api, demo):
+    """A SAMPLE job is one segment drawing a random sample: a duplicate of its message, during or after
+    the scan, must not draw (and record) a second sample."""
+    queues = _Queues(stack)
+    job_id = _trigger_strategy(api, "SAMPLE")
+    row = _wait(lambda: (r := _job_row(stack, job_id)) and r["segment_count"] and r, 60, "the job's plan", step=0.02)
+    assert row["segment_count"] == 1, row
+    again = [{"kind": "segment", "job_id": job_id, "segment_no": 0}, {"kind": "finalize", "job_id": job_id}]
+    queues.send("recon-segments", again * 2)
+    first = _strategy_result(api, job_id)
+    queues.send("recon-segments", again)
+    _wait(lambda: queues.empty("recon-segments"), 120, "the duplicates to be handled", step=0.5)
+
+    assert _strategy_result(api, job_id) == first, "the job changed after it completed"
+    with _db(stack) as conn:
+        attempts = conn.execute("SELECT attempts FROM recon.segments WHERE job_id = %s", (job_id,)).fetchall()
+        recorded = conn.execute("SELECT count(*) FROM recon.mismatches WHERE job_id = %s", (job_id,)).fetchone()[0]
+    assert attempts == [(1,)], f"the sample was drawn more than once: {attempts}"
+    assert recorded == first["mismatch_count"] == len(first["mismatches"])
