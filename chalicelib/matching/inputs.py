@@ -307,6 +307,9 @@ def describe_input(con, path: str, fmt: str) -> tuple[list[tuple[str, str]], tup
     next) is typed JSON, whose text keeps the quotes of its strings ("x2" would then never equal
     x2, and outputs would show the quotes); read as text it is VARCHAR. DuckDB errors propagate."""
     desc = [(d[0], d[1]) for d in con.execute(f"DESCRIBE SELECT * FROM {reader_sql(path, fmt)}").fetchall()]
+    # a column with no value at all (null on every line) has DuckDB's type NULL (written "NULL" with its
+    # quotes by DuckDB 1.3 and later, VARCHAR before): nothing says more than text
+    desc = [(n, "VARCHAR" if t.strip('"') == "NULL" else t) for n, t in desc]
     if fmt != "JSONL":
         return desc, ()
     json_text = tuple(n for n, t in desc if t == "JSON")
@@ -495,7 +498,16 @@ def _csv_scan(con, path: str, dialect: CsvDialect, tmp: str) -> tuple[int, dict[
                 f"count(*) FILTER (WHERE {c} IS NOT NULL AND trim({c}) <> '' AND NOT regexp_full_match(trim({c}), '[-+]?[0-9]*\\.?[0-9]+'))")
             checks.append(f"max(length(regexp_extract(trim({c}), '\\.([0-9]+)$', 1)))")
             checks.append(f"max(length(regexp_extract(trim({c}), '([0-9]+)', 1)))")
-        elif t in ("DATE", "TIMESTAMP", "TIMESTAMP WITH TIME ZONE", "TIME", "BOOLEAN"):
+        elif t in ("TIMESTAMP", "TIMESTAMP WITH TIME ZONE"):
+            # with or without a time zone by the values, not by the sniffer: DuckDB before 1.3 sniffs
+            # '2026-02-20 11:00:00+00' as TIMESTAMP, later versions as TIMESTAMP WITH TIME ZONE
+            names.append((name, "TS"))
+            filled = f"{c} IS NOT NULL AND trim({c}) <> ''"
+            checks.append(f"count(*) FILTER (WHERE {filled} AND TRY_CAST({c} AS TIMESTAMP WITH TIME ZONE) IS NULL)")
+            checks.append(f"count(*) FILTER (WHERE {filled} AND regexp_matches(trim({c}), '{_ZONE_SUFFIX}'))")
+            checks.append(f"count(*) FILTER (WHERE {filled})")
+            checks.append(f"'{t}'")
+        elif t in ("DATE", "TIME", "BOOLEAN"):
             names.append((name, t))
             checks.append(f"count(*) FILTER (WHERE {c} IS NOT NULL AND trim({c}) <> '' AND TRY_CAST({c} AS {t}) IS NULL)")
         else:
@@ -519,13 +531,23 @@ def _csv_scan(con, path: str, dialect: CsvDialect, tmp: str) -> tuple[int, dict[
             bad, scale, digits = vals.pop(0), vals.pop(0) or 0, vals.pop(0) or 0
             if bad:
                 continue
-            if scale == 0 and sniffed[name] != "DOUBLE":
+            # whole numbers of more than 18 digits: DuckDB before 1.3 sniffs them as DOUBLE, later as HUGEINT
+            if scale == 0 and (sniffed[name] != "DOUBLE" or digits > 18):
                 out[name] = "BIGINT" if digits <= 18 else "DECIMAL(38,0)"
             else:
                 p = max(18, min(38, digits + scale))
                 out[name] = f"DECIMAL({p},{scale})" if digits + scale <= 38 else "DOUBLE"
         elif kind == "TEXT":
             vals.pop(0)
+        elif kind == "TS":
+            bad, zoned, filled, sniffed_type = vals.pop(0), vals.pop(0), vals.pop(0), vals.pop(0)
+            if not bad:
+                out[name] = ("TIMESTAMP WITH TIME ZONE" if filled and zoned == filled
+                             else "TIMESTAMP" if not zoned else sniffed_type)
         elif not vals.pop(0):
             out[name] = kind
     return rows, out
+
+
+# the end of a timestamp written with its offset from UTC: Z, +01, +0100, +01:00
+_ZONE_SUFFIX = r"([zZ]|[+-][0-9]{2}(:?[0-9]{2})?)$"

@@ -342,3 +342,33 @@ def test_an_unreadable_value_is_named_by_its_line_in_the_file(tmp_path, body, li
 def test_one_field_is_singular(tmp_path):
     with pytest.raises(InputError, match=r"^line 3: 1 field, header has 2$"):
         inspect_file(write(tmp_path, "x.csv", "a,b\n1,2\n   \n"))
+
+
+def test_timestamps_with_their_offset_are_typed_with_time_zone(tmp_path):
+    # the same on every DuckDB the product runs on (before 1.3 its sniffer said TIMESTAMP for all three)
+    path = write(tmp_path, "paid.csv", "id,paid_at,seen_at,booked_at,mixed_at\n"
+                 "1,2026-02-20 11:00:00+00,2026-12-02T05:20:18.259000Z,2026-02-20 11:00:00,2026-02-20 11:00:00+01:00\n"
+                 "2,2026-02-20 12:00:00-05:30,2026-12-03T10:32:03Z,2026-02-21 08:30:00,2026-02-20 12:00:00\n"
+                 "3,,,,\n")
+    types = {c.name: c.type for c in inspect_file(path).columns}
+    assert types["paid_at"] == types["seen_at"] == "TIMESTAMP WITH TIME ZONE", types
+    assert types["booked_at"] == "TIMESTAMP", types
+    assert types["mixed_at"] in ("TIMESTAMP", "TIMESTAMP WITH TIME ZONE"), types
+
+
+def test_whole_numbers_beyond_bigint_are_decimal_38_0(tmp_path):
+    # the same on every DuckDB the product runs on (before 1.3 its sniffer read them as DOUBLE: DECIMAL(21,0))
+    path = write(tmp_path, "big.csv", "id,big\n1,123456789012345678901\n2,1\n")
+    assert [(c.name, c.type) for c in inspect_file(path).columns] == [("id", "BIGINT"), ("big", "DECIMAL(38,0)")]
+
+
+def test_a_json_lines_column_with_no_value_is_text_and_reads(tmp_path):
+    """null on every line: DuckDB 1.3 and later type the column NULL and name it "NULL" with its quotes, which
+    files then listed as the column's type; before 1.3 it was VARCHAR. It is VARCHAR on both, and a run reads it."""
+    from .helpers import eq, p, read_csv, rule_set, run_files, write_csv
+    src = write(tmp_path, "s.jsonl", '{"id": "A", "note": null}\n{"id": "B", "note": null}\n')
+    assert inspect_file(src).columns == [Column("id", "VARCHAR"), Column("note", "VARCHAR")]
+    tgt = write_csv(tmp_path / "t.csv", ["id"], [["A"]])
+    o = run_files(src, tgt, rule_set(p("p", eq("id"))), tmp_path / "out")
+    assert [(m["source_key"], m["target_key"]) for m in o.matched] == [("A", "A")]
+    assert [(r["id"], r["note"]) for r in read_csv(o.result.unmatched_source_path)] == [("B", "")]
