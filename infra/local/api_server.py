@@ -86,6 +86,9 @@ class ContractRequestHandler(ChaliceRequestHandler):
                 return
             if not self.parse_request():
                 return
+            # http.server reads the request line as latin-1; the bytes of a URL sent without percent-encoding
+            # (curl '...?table=ü') are UTF-8, as API Gateway reads them
+            self.path = self.path.encode("latin-1").decode("utf-8", "replace")
             mname = "do_" + self.command
             if not hasattr(self, mname):
                 self.send_error(501)

@@ -247,3 +247,12 @@ def test_a_chunked_body_over_10_mb_is_413_json(server):
         f"POST {RESOLVE_UNKNOWN} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {api.key}\r\n"
         f"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n{11 * 1024 * 1024:x}\r\n{{").encode())
     cdc_error(status, body, 413, "PAYLOAD_TOO_LARGE")
+
+
+def test_a_query_string_sent_as_raw_utf8_is_read_as_utf8(server):
+    # curl '...?table=ü' sends the UTF-8 bytes as they are; the answer names the table as it was written
+    base, api = server
+    status, _, body = raw_request(base, b"GET /api/v1/reconciliation/jobs?table=\xc3\xbc HTTP/1.1\r\nHost: x\r\n"
+                                        + f"Authorization: Bearer {api.key}\r\nConnection: close\r\n\r\n".encode())
+    data = cdc_error(status, body, 400, "INVALID_TABLE")
+    assert "'ü'" in data["message"], data
