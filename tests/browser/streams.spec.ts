@@ -538,3 +538,93 @@ test("long unbroken values (a composite key, a token) wrap inside the window on 
   await expect(page.getByRole("table", { name: "row data" })).toContainText(token);
   expect(await fits()).toBe(true);
 });
+
+// A phone: a long name or key without spaces (a file, a stream, a rule set, a reconciliation, a composite key)
+// takes one line of its table's cell, cut with an ellipsis, instead of widening the table (a 150-character file
+// name made the files' table 1,500 px wide: the row's status off screen) or being squeezed a character a line;
+// the whole value is its title, its text (read out whole) and the heading of the page its row links to.
+test("in a window 360 px wide long names and keys take one line of their cell, the whole value reachable", async ({ page }) => {
+  type D<T> = { data: T };
+  await page.setViewportSize({ width: 360, height: 800 });
+  await signIn(page, "/files");
+  const long = `settlement_export_2026-12-02_marketplace_EU-west_partner_ACME_GmbH_payouts_against_bank_statement_DE89370400440532013000_${tag}`;
+  const key = `TENANT-42|${"9f86d081884c7d659a2feaa0c55ad015".repeat(6)}`;
+  const fits = () => page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth);
+  // the upload's own line wraps the name inside the window
+  const sourceName = `${long}_source.csv`;
+  await uploadOne(page, sourceName, `ref,memo\nA-1,short\n${key},x\n`);
+  expect(await fits()).toBe(true);
+  const res = await page.request.post(`/api/v1/files?filename=${long}_target.csv`, { headers: { Authorization: `Bearer ${apiKey()}`, "Content-Type": "text/csv" }, data: Buffer.from("ref,memo\nA-1,short\n") });
+  expect(res.status(), await res.text()).toBe(201);
+  const target = ((await res.json()) as D<{ id: number }>).data.id;
+  const source = (await api<D<{ items: { id: number }[] }>>(page, "GET", `/files?filename=${encodeURIComponent(sourceName)}`)).data.items[0].id;
+  await expect.poll(async () => (await api<D<{ status: string }>>(page, "GET", `/files/${target}`)).data.status, { timeout: 60_000 }).toBe("READY");
+  const rsName = `${long}_rules`;
+  const rs = await api<D<{ id: number }>>(page, "POST", "/rule-sets", { name: rsName, sourceKey: "ref", targetKey: "ref", passes: [{ name: "ref", cardinality: "ONE_TO_ONE", conditions: [{ source: "ref", target: "ref", operator: "EQUALS" }] }] });
+  const recName = `${long}_reconciliation`;
+  const rec = await api<D<{ id: number }>>(page, "POST", "/reconciliations", { name: recName, sourceFileId: source, targetFileId: target, ruleSetId: rs.data.id });
+  await api(page, "POST", `/reconciliations/${rec.data.id}/start`);
+  const streamName = `${long}_stream`;
+  const stream = await api<D<{ id: number }>>(page, "POST", "/streams", { name: streamName, triggerType: "MANUAL", steps: [{ stepOrder: 1, name: `${long}_step`, sourceInput: { type: "FILE", id: source }, targetInput: { type: "FILE", id: target }, ruleSetId: rs.data.id }] });
+  await expect.poll(async () => (await api<D<{ status: string }>>(page, "GET", `/reconciliations/${rec.data.id}`)).data.status, { timeout: 120_000 }).toBe("COMPLETED");
+
+  /**
+   * One line of at most 11rem (154 px), the whole value its text and its title; in the row's first columns
+   * (`onScreen`), inside the window: the cells after it are not pushed out of sight.
+   */
+  const oneLine = async (where: string, el: ReturnType<Page["locator"]>, value: string, onScreen = true) => {
+    await expect(el, where).toHaveText(value);
+    await expect(el, where).toHaveAttribute("title", value);
+    const box = (await el.boundingBox())!;
+    expect(box.height, `${where}: ${value} takes ${box.height} px`).toBeLessThan(30);
+    expect(box.width, `${where}: ${value} is ${box.width} px wide`).toBeLessThanOrEqual(155);
+    if (onScreen) expect(box.x + box.width, `${where}: ${value} ends at ${box.x + box.width} px`).toBeLessThanOrEqual(360);
+    expect(await fits(), `${where}: the page is wider than the window`).toBe(true);
+  };
+  // an INVALID file's reason on its row reads as a sentence, not a word a line
+  const invalid = await page.request.post(`/api/v1/files?filename=${long}_noheader.csv`, { headers: { Authorization: `Bearer ${apiKey()}`, "Content-Type": "text/csv" }, data: Buffer.from("ORD-1,10.50,2026-02-20\nORD-2,11.00,2026-02-21\n") });
+  expect(invalid.status(), await invalid.text()).toBe(201);
+  const invalidId = ((await invalid.json()) as D<{ id: number }>).data.id;
+  await expect.poll(async () => (await api<D<{ status: string }>>(page, "GET", `/files/${invalidId}`)).data.status, { timeout: 60_000 }).toBe("INVALID");
+  await page.goto("/files?filename=settlement_export_2026-12-02");
+  const reason = (await page.locator(`tr[data-file="${long}_noheader.csv"] [data-file-error]`).boundingBox())!;
+  expect(reason.width, `the INVALID file's reason is ${reason.width} px wide`).toBeGreaterThanOrEqual(160);
+  expect(reason.height, `the INVALID file's reason is ${reason.height} px tall`).toBeLessThan(150);
+  const fileLink = page.locator(`tr[data-file="${sourceName}"] a.long`);
+  await oneLine("files", fileLink, sourceName);
+  await fileLink.click();
+  await expect(page.locator("h1")).toContainText(sourceName); // the whole name, wrapped in the window
+  expect(await fits()).toBe(true);
+  await page.goto("/rule-sets"); // newest first
+  await oneLine("rule sets", page.locator(`tr[data-ruleset="${rsName}"] a.long`), rsName);
+  await page.goto("/reconciliations");
+  await oneLine("reconciliations", page.getByRole("link", { name: recName }), recName);
+  await page.goto(`/reconciliations/${rec.data.id}`);
+  await oneLine("reconciliation's exceptions", page.locator("td code.long", { hasText: key }), key);
+  await page.goto(`/exceptions?reconciliationId=${rec.data.id}`);
+  const keyCell = page.locator("table[aria-label=exceptions] code.long");
+  await oneLine("exceptions", keyCell, key);
+  await page.goto("/streams"); // newest first
+  await oneLine("streams", page.locator(`tr[data-stream="${streamName}"] a.long`), streamName);
+  await page.goto(`/streams/${stream.data.id}`);
+  const steps = page.getByRole("table", { name: "steps" });
+  await oneLine("stream's steps", steps.locator("span.long"), `${long}_step`);
+  await oneLine("stream's steps", steps.getByRole("link", { name: rsName }), rsName, false); // its fifth column
+  // from the keyboard: each link Tab reaches in the steps' table (wider than the window) is scrolled wholly into sight
+  await steps.evaluate((t: HTMLElement) => { t.tabIndex = -1; t.focus(); }); // the next Tab: the table's first link
+  const seen: string[] = [];
+  for (let i = 0; i < 4; i++) {
+    await page.keyboard.press("Tab");
+    const at = await page.evaluate(() => {
+      const el = document.activeElement as HTMLElement;
+      const b = el.getBoundingClientRect();
+      return el.closest("table[aria-label=steps]") ? `${el.textContent} ${Math.round(b.left)}..${Math.round(b.right)}` : null;
+    });
+    if (!at) break;
+    seen.push(at);
+    const [left, right] = at.slice(at.lastIndexOf(" ") + 1).split("..").map(Number);
+    expect(left >= 0 && right <= 360, `${at}: out of the 360 px window`).toBe(true);
+  }
+  expect(seen.length, seen.join("\n")).toBeGreaterThanOrEqual(3); // source, target and rule set
+  await api(page, "DELETE", `/streams/${stream.data.id}`);
+});

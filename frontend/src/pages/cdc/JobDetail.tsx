@@ -103,7 +103,7 @@ export function JobDetailPage() {
           <tbody>
             {job.sample_mismatches.map((m) => (
               <tr key={m.mismatch_id}>
-                <td><Link to={`/cdc/mismatches?job_id=${job.job_id}&selected=${m.mismatch_id}`}><code>{m.primary_key_value}</code></Link></td>
+                <td><Link to={`/cdc/mismatches?job_id=${job.job_id}&selected=${m.mismatch_id}`}><code className="long" title={m.primary_key_value}>{m.primary_key_value}</code></Link></td>
                 <td><Badge value={m.mismatch_type} /></td>
                 <td>{fmtDate(m.detected_at)}</td>
                 <td><Badge value={m.resolution_status} /></td>

@@ -118,7 +118,7 @@ export function MismatchBrowser() {
                   <tr key={m.mismatch_id} className={m.mismatch_id === f.selected ? "selected" : ""} data-mismatch={m.mismatch_id}>
                     <td><input type="checkbox" aria-label={`select mismatch ${m.primary_key_value}`} checked={picked.has(m.mismatch_id)} onChange={(e) => setPicked((p) => { const q = new Set(p); if (e.target.checked) q.add(m.mismatch_id); else q.delete(m.mismatch_id); return q; })} /></td>
                     <td>{m.table_name}</td>
-                    <td><button type="button" className="link" onClick={() => select(m.mismatch_id)} aria-pressed={m.mismatch_id === f.selected}><code>{m.primary_key_value}</code></button></td>
+                    <td><button type="button" className="link" onClick={() => select(m.mismatch_id)} aria-pressed={m.mismatch_id === f.selected}><code className="long" title={m.primary_key_value}>{m.primary_key_value}</code></button></td>
                     <td><Badge value={m.mismatch_type} /></td>
                     <td>{fmtDate(m.detected_at)}</td>
                     <td><Badge value={m.resolution_status} /></td>

@@ -46,7 +46,7 @@ function Row({ d, onChanged, onDeleted }: { d: DataSource; onChanged: () => void
     <>
       <tr data-datasource={d.name}>
         <td>{d.id}</td>
-        <td>{d.name}</td>
+        <td><span className="long" title={d.name}>{d.name}</span></td>
         <td><Badge value={d.type} /></td>
         <td><code className="small">{JSON.stringify(d.config)}</code></td>
         <td>{fmtDate(d.createdAt)}{d.updatedAt && d.updatedAt !== d.createdAt && <div className="muted small">changed {fmtDate(d.updatedAt)}</div>}</td>

@@ -103,9 +103,9 @@ export function ExceptionsPage() {
                 <td><input type="checkbox" aria-label={`select exception ${x.id}`} checked={picked.has(x.id)} onChange={(e) => toggle(x.id, e.target.checked)} /></td>
                 <td><Link to={`/exceptions/${x.id}`} state={{ list: search, ids: data.items.map((y) => y.id) } satisfies FromList}>{x.id}</Link></td>
                 <td><Badge value={x.side} /></td>
-                <td><code>{x.rowKey}</code></td>
+                <td><code className="long" title={x.rowKey ?? undefined}>{x.rowKey}</code></td>
                 <td><Badge value={x.reason} /></td>
-                <td className="small">{candidate(x) ? <><code>{candidate(x)!.rowKey}</code>: {candidate(x)!.detail}</> : "—"}</td>
+                <td className="small">{candidate(x) ? <><code className="long" title={candidate(x)!.rowKey}>{candidate(x)!.rowKey}</code>: {candidate(x)!.detail}</> : "—"}</td>
                 <td><Badge value={x.status} /></td>
                 <td className="text">{x.assignee ?? "—"}</td>
                 <td><RunLink id={x.runId} step={x.stepOrder} /> <span className="muted small">step {x.stepOrder}</span></td>
@@ -433,7 +433,7 @@ function StepFiles({ x }: { x: ReconException }) {
             {sorted.map((a) => (
               <tr key={a.id} data-artifact={a.artifactType} data-holds-row={a.artifactType === holds ? "yes" : undefined}>
                 <td><Badge value={a.artifactType} />{a.artifactType === holds && <strong className="small"> holds this row</strong>}</td>
-                <td><Link to={`/files/${a.fileId}`}>{a.filename}</Link></td>
+                <td><Link className="long" title={a.filename} to={`/files/${a.fileId}`}>{a.filename}</Link></td>
                 <td className="r">{num(a.rowCount)}</td>
                 <td><DownloadButton url={a.downloadUrl} filename={a.filename} checksum={a.checksum} /></td>
               </tr>

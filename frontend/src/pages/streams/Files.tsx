@@ -104,7 +104,7 @@ export function FilesPage() {
             {data.items.map((x) => (
               <tr key={x.id} data-file={x.filename}>
                 <td>{x.id}</td>
-                <td><Link to={`/files/${x.id}`}>{x.filename}</Link></td>
+                <td><Link className="long" title={x.filename} to={`/files/${x.id}`}>{x.filename}</Link></td>
                 <td>
                   <Badge value={x.status} title={x.errorMessage ?? undefined} />
                   {/* why a file cannot be used, on the row itself (a tooltip is out of reach of a keyboard or a screen reader) */}

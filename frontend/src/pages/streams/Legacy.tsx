@@ -38,7 +38,7 @@ export function LegacyPage() {
             {data.items.map((r) => (
               <tr key={r.id}>
                 <td>{r.id}</td>
-                <td><Link to={`/reconciliations/${r.id}`}>{r.name}</Link></td>
+                <td><Link className="long" title={r.name} to={`/reconciliations/${r.id}`}>{r.name}</Link></td>
                 <td><Badge value={r.status} /></td>
                 <td className="r">{num(r.matchedRecords)}</td>
                 <td className="r">{num(r.exceptionCount)}</td>
@@ -189,7 +189,7 @@ export function LegacyDetailPage() {
       {exc.data && exc.data.items.length > 0 && (
         <div className="table-scroll"><table className="grid" aria-label="exceptions">
           <thead><tr><th>Id</th><th>Side</th><th>Row</th><th>Reason</th><th>Status</th></tr></thead>
-          <tbody>{exc.data.items.map((x) => <tr key={x.id}><td><Link to={`/exceptions/${x.id}`}>{x.id}</Link></td><td><Badge value={x.side} /></td><td><code>{x.rowKey}</code></td><td><Badge value={x.reason} /></td><td><Badge value={x.status} /></td></tr>)}</tbody>
+          <tbody>{exc.data.items.map((x) => <tr key={x.id}><td><Link to={`/exceptions/${x.id}`}>{x.id}</Link></td><td><Badge value={x.side} /></td><td><code className="long" title={x.rowKey ?? undefined}>{x.rowKey}</code></td><td><Badge value={x.reason} /></td><td><Badge value={x.status} /></td></tr>)}</tbody>
         </table></div>
       )}
       {exc.data && <Pager page={exc.data.page} totalPages={exc.data.totalPages} totalItems={exc.data.totalItems} onPage={(p) => set({ page: p })} />}

@@ -29,7 +29,7 @@ export function RuleSetsPage() {
             {data.items.map((r) => (
               <tr key={r.id} data-ruleset={r.name}>
                 <td>{r.id}</td>
-                <td><Link to={`/rule-sets/${r.id}`}>{r.name}</Link></td>
+                <td><Link className="long" title={r.name} to={`/rule-sets/${r.id}`}>{r.name}</Link></td>
                 <td>v{r.version}</td>
                 <td>{r.passCount}</td>
                 <td className="small">{r.description ?? ""}</td>

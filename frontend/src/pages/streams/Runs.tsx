@@ -175,7 +175,7 @@ function Artifacts({ stepRunId, runStatus }: { stepRunId: number; runStatus: str
         {[...data].sort(byArtifactOrder).map((a) => (
           <tr key={a.id} data-artifact={a.artifactType} data-checksum={a.checksum ?? ""}>
             <td><Badge value={a.artifactType} /></td>
-            <td><Link to={`/files/${a.fileId}`}>{a.filename}</Link></td>
+            <td><Link className="long" title={a.filename} to={`/files/${a.fileId}`}>{a.filename}</Link></td>
             <td className="r">{num(a.rowCount)}</td>
             <td><code className="small" title={a.checksum ?? ""}>{a.checksum ? `${a.checksum.slice(0, 19)}…` : "—"}</code></td>
             <td><DownloadButton url={a.downloadUrl} filename={a.filename} checksum={a.checksum} /></td>

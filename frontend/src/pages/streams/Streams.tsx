@@ -59,7 +59,7 @@ export function StreamsPage() {
             {data.items.map((s) => (
               <tr key={s.id} data-stream={s.name}>
                 <td>{s.id}</td>
-                <td><Link to={`/streams/${s.id}`}>{s.name}</Link></td>
+                <td><Link className="long" title={s.name} to={`/streams/${s.id}`}>{s.name}</Link></td>
                 <td><Badge value={s.status} /></td>
                 <td>{s.domain ?? "—"}</td>
                 <td>{s.triggerType ? <Badge value={s.triggerType} /> : "—"}</td>
@@ -187,10 +187,10 @@ export function StreamDetailPage() {
           {s.steps.map((st) => (
             <tr key={st.stepOrder}>
               <td>{st.stepOrder}</td>
-              <td>{st.name}</td>
+              <td><span className="long" title={st.name}>{st.name}</span></td>
               <td><InputLabel type={st.sourceInput.type} id={st.sourceInput.id} files={fileNames.data} sources={dsNames.data} /></td>
               <td><InputLabel type={st.targetInput.type} id={st.targetInput.id} files={fileNames.data} sources={dsNames.data} /></td>
-              <td><Link to={`/rule-sets/${st.ruleSetId}`}>{rsNames.data?.[st.ruleSetId] ?? `#${st.ruleSetId}`}</Link></td>
+              <td><Link className="long" title={rsNames.data?.[st.ruleSetId] ?? undefined} to={`/rule-sets/${st.ruleSetId}`}>{rsNames.data?.[st.ruleSetId] ?? `#${st.ruleSetId}`}</Link></td>
               <td>{st.config?.maxRetries ?? 0}</td>
               <td>{st.config?.continueOnFailure ? "continue" : "stop the run"}</td>
             </tr>
@@ -254,7 +254,7 @@ export function triggerText(type: TriggerType, config: unknown, afterStream?: st
 }
 
 function InputLabel({ type, id, files: fn, sources }: { type: InputType; id: number; files?: Names; sources?: Names }) {
-  if (type === "FILE") return <Link to={`/files/${id}`} title={`file #${id}`}>{fn?.[id] ? `${fn[id]} (#${id})` : `file #${id}`}</Link>;
+  if (type === "FILE") return <Link className="long" to={`/files/${id}`} title={fn?.[id] ? `${fn[id]} (file #${id})` : `file #${id}`}>{fn?.[id] ? `${fn[id]} (#${id})` : `file #${id}`}</Link>;
   if (type === "DATA_SOURCE_SNAPSHOT") {
     const name = sources?.[id];
     return <span>snapshot of {name ? <><Link to="/data-sources">{name}</Link> (data source #{id})</> : <>data source #{id}</>}</span>;
