@@ -275,8 +275,10 @@ class _Runner:
             else:
                 desc, side.json_text = describe_input(con, side.path, side.fmt)
                 side.columns = [n for n, _ in desc]
-                side.types = dict(desc)
-                side.sniffed = dict(side.types)
+                # JSON lines are read as their text (reader_sql), like a CSV: their detected types decide
+                # the kind of a condition only
+                side.types = dict(desc) if not side.json_text else {n: "VARCHAR" for n in side.columns}
+                side.sniffed = dict(desc)
         except InputError as e:
             raise InputError(f"{side.name} input: {e}") from None
         except duckdb.Error as e:

@@ -293,27 +293,27 @@ def reader_sql(path: str, fmt: str, dialect: Optional[CsvDialect] = None, json_t
         return csv_reader_sql(path, dialect or csv_dialect(path))
     if fmt == "PARQUET":
         return f"read_parquet({sql_str(path)})"
-    reader = f"read_json({sql_str(path)}, format='newline_delimited', sample_size=-1)"
     if not json_text:
-        return reader
-    # ->> '$' is a JSON string's own text ("x2" → x2), a number's digits, an object's JSON
-    text = ", ".join(f"{ident(c)} ->> '$' AS {ident(c)}" for c in json_text)
-    return f"(SELECT * REPLACE ({text}) FROM {reader})"
+        return f"read_json({sql_str(path)}, format='newline_delimited', sample_size=-1)"
+    # every column as its text, as written: a string's own text ("x2" → x2), a number's digits (no binary
+    # double between, 12345678901234567890123 stays), a timestamp as written (not in UTC), an object's JSON
+    columns = ", ".join(f"{sql_str(c)}: 'VARCHAR'" for c in json_text)
+    return f"read_json({sql_str(path)}, format='newline_delimited', columns={{{columns}}})"
 
 
 def describe_input(con, path: str, fmt: str) -> tuple[list[tuple[str, str]], tuple[str, ...]]:
     """(name, type) of a Parquet or JSON-lines input's columns, and the JSON-lines columns to read
-    as text: a column whose lines hold values of different JSON types (1 on one line, "x2" on the
-    next) is typed JSON, whose text keeps the quotes of its strings ("x2" would then never equal
-    x2, and outputs would show the quotes); read as text it is VARCHAR. DuckDB errors propagate."""
+    as text: all of them (reader_sql), so that values read the same on every DuckDB version and as
+    written. A column whose lines hold values of different JSON types (1 on one line, "x2" on the
+    next) is typed JSON, whose text keeps the quotes of its strings: listed as VARCHAR. DuckDB errors
+    propagate."""
     desc = [(d[0], d[1]) for d in con.execute(f"DESCRIBE SELECT * FROM {reader_sql(path, fmt)}").fetchall()]
     # a column with no value at all (null on every line) has DuckDB's type NULL (written "NULL" with its
     # quotes by DuckDB 1.3 and later, VARCHAR before): nothing says more than text
     desc = [(n, "VARCHAR" if t.strip('"') == "NULL" else t) for n, t in desc]
     if fmt != "JSONL":
         return desc, ()
-    json_text = tuple(n for n, t in desc if t == "JSON")
-    return [(n, "VARCHAR" if n in json_text else t) for n, t in desc], json_text
+    return [(n, "VARCHAR" if t == "JSON" else t) for n, t in desc], tuple(n for n, _ in desc)
 
 
 _LINE_RE = re.compile(r"CSV Error on Line: (\d+)")
@@ -463,12 +463,12 @@ def inspect_file(path: str, format: Optional[str] = None,
         else:
             try:
                 desc, json_text = describe_input(con, path, fmt)
+                cols = [Column(n, t) for n, t in desc]
+                for i, c in enumerate(cols, 1):   # before a name is written into the reading's SQL
+                    _check_column_name(i, c.name, "line 1" if fmt == "JSONL" else "schema")
                 rows = con.execute(f"SELECT count(*) FROM {reader_sql(path, fmt, json_text=json_text)}").fetchone()[0]
             except duckdb.Error as e:
                 raise translate_error(e, fmt, path) from None
-            cols = [Column(n, t) for n, t in desc]
-            for i, c in enumerate(cols, 1):
-                _check_column_name(i, c.name, "line 1" if fmt == "JSONL" else "schema")
         return FileInfo(fmt, int(rows), cols)
     finally:
         if own:

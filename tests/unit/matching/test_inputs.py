@@ -372,3 +372,25 @@ def test_a_json_lines_column_with_no_value_is_text_and_reads(tmp_path):
     o = run_files(src, tgt, rule_set(p("p", eq("id"))), tmp_path / "out")
     assert [(m["source_key"], m["target_key"]) for m in o.matched] == [("A", "A")]
     assert [(r["id"], r["note"]) for r in read_csv(o.result.unmatched_source_path)] == [("B", "")]
+
+
+def test_json_lines_values_are_matched_and_written_as_written(tmp_path):
+    """A JSON-lines input is read as its text, like a CSV: a number's digits (no binary double between: a number of
+    23 digits stays whole, 10 is not written 10.0), a timestamp with its offset as written (2.0 wrote it in UTC, 1.2
+    as written); amounts and dates still compare as amounts and dates."""
+    from .helpers import eq, p, read_csv, rule_set, run_files, tol, window, write_csv
+    src = write(tmp_path, "s.jsonl",
+                '{"id": "A-1", "ext": 12345678901234567890123, "amount": 10, "paid": "2026-02-21T10:00:00+01:00"}\n'
+                '{"id": "A-2", "ext": 1, "amount": 10.25, "paid": "2026-02-20T23:30:00Z"}\n'
+                '{"id": "A-3", "ext": 12345678901234567890123, "amount": 99.5, "paid": "2026-03-01T08:00:00Z"}\n')
+    types = {c.name: c.type for c in inspect_file(src).columns}
+    assert (types["ext"], types["amount"]) == ("DOUBLE", "DOUBLE"), types
+    tgt = write_csv(tmp_path / "t.csv", ["ref", "amount", "paid"],
+                    [["A-1", "10.00", "2026-02-21"], ["A-2", "10.26", "2026-02-22"], ["A-3", "99.50", "2026-01-01"]])
+    rs = rule_set(p("p", eq("id", "ref"), tol("amount", absolute="0.01"), window("paid", before=0, after=2)),
+                  source_key="id", target_key="ref")
+    o = run_files(src, tgt, rs, tmp_path / "out")
+    assert sorted((m["source_key"], m["target_key"]) for m in o.matched) == [("A-1", "A-1"), ("A-2", "A-2")]
+    assert [(r["id"], r["ext"], r["amount"], r["paid"], r["_reason"])
+            for r in read_csv(o.result.unmatched_source_path)] == [
+        ("A-3", "12345678901234567890123", "99.5", "2026-03-01T08:00:00Z", "DATE_OUT_OF_WINDOW")]
