@@ -174,3 +174,13 @@ async function detailPages(page: Page) {
   if (exc) detail.push(`/exceptions/${exc.id}`, `/reconciliations/${exc.reconciliationId}`);
   return detail;
 }
+
+// A phone: the trigger form's strategies say what they do under the choice, not in a column a word or two wide
+// beside it (the descriptions were 90 to 150 px wide, up to five lines for a dozen words)
+test("in a window 360 px wide the trigger form's strategies read under their choice", async ({ page }) => {
+  await page.setViewportSize({ width: 360, height: 800 });
+  await signIn(page, "/cdc/trigger");
+  const words = page.locator("label.radio .muted");
+  await expect(words).toHaveCount(4);
+  for (const box of await words.evaluateAll((els) => els.map((e) => e.getBoundingClientRect().width))) expect(box).toBeGreaterThan(250);
+});
