@@ -626,5 +626,13 @@ test("in a window 360 px wide long names and keys take one line of their cell, t
     expect(left >= 0 && right <= 360, `${at}: out of the 360 px window`).toBe(true);
   }
   expect(seen.length, seen.join("\n")).toBeGreaterThanOrEqual(3); // source, target and rule set
+  // the forms offering them as choices (a step's rule set and files, a new reconciliation's) stay inside the window
+  await page.goto("/streams/new");
+  await expect(page.locator("select[name='steps[0].ruleSetId'] option", { hasText: rsName })).toHaveCount(1);
+  expect(await fits(), "the stream editor is wider than the window").toBe(true);
+  await page.goto("/reconciliations");
+  await page.getByRole("button", { name: "New reconciliation" }).click();
+  await expect(page.locator("select[name=ruleSetId] option", { hasText: rsName })).toHaveCount(1);
+  expect(await fits(), "the new reconciliation's form is wider than the window").toBe(true);
   await api(page, "DELETE", `/streams/${stream.data.id}`);
 });
