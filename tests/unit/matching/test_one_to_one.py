@@ -212,3 +212,15 @@ def test_scores_in_a_rule_set_with_similarity_are_six_decimal_numbers(tmp_path):
     assert len(second["score"].split(".")[1]) == 6 and 0.5 <= float(second["score"]) < 1
     assert second["score"] == second["similarity"]
     assert [m["match_id"] for m in (first, second)] == ["p1-s1", "p2-s2"]
+
+
+def test_a_key_of_more_than_18_digits_compares_as_text_on_every_duckdb(tmp_path):
+    """DuckDB before 1.3 sniffed such a column as DOUBLE: the key was an amount, and a row whose date is far off was
+    NO_CANDIDATE ('no target row with the same ref'), equal amounts alone being no identity; on 2.0 it was text."""
+    from .helpers import eq, match, p, rule_set, window
+    src = [["112345678901234567890", "2026-02-01"], ["212345678901234567890", "2026-02-01"]]
+    tgt = [["112345678901234567890", "2026-02-02"], ["212345678901234567890", "2026-06-01"]]
+    o = match(tmp_path, ["ref", "d"], src, ["ref", "d"], tgt,
+              rule_set(p("Reference", eq("ref"), window("d", before=0, after=2)), source_key="ref", target_key="ref"))
+    assert o.pairs() == [("1", "112345678901234567890", "112345678901234567890")]
+    assert o.reasons() == {"212345678901234567890": "DATE_OUT_OF_WINDOW"}
