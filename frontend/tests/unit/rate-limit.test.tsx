@@ -132,6 +132,8 @@ describe("uploads refused for the rate limit", () => {
     expect(api.uploadFile).toHaveBeenCalledTimes(2);
     fireEvent.click(await within(row("b.csv")).findByRole("button", { name: "Upload again: b.csv" }));
     await waitFor(() => expect(row("b.csv").dataset.phase).toBe("ready"));
+    // the button pressed is gone: the focus is on the upload's line, not dropped to the top of the page
+    expect(document.activeElement).toBe(row("b.csv"));
     expect((api.uploadFile as unknown as { mock: { calls: unknown[][] } }).mock.calls[2][0]).toBe(chosen[1]);
     fireEvent.click(within(row("c.csv")).getByRole("button", { name: "Upload again: c.csv" }));
     await waitFor(() => expect(row("c.csv").dataset.phase).toBe("ready"));

@@ -1,4 +1,4 @@
-import { useRef, useState } from "react";
+import { useRef, useState, type MouseEvent } from "react";
 import { Link, useNavigate, useParams } from "react-router-dom";
 import { ApiError, downloadBytes, files, saveBlob, uploadFile, DIRECT_UPLOAD_LIMIT } from "../../services/api";
 import { FILE_ORIGINS, FILE_STATUSES, type FileMeta, type FileOrigin, type FileStatus } from "../../services/types";
@@ -71,7 +71,7 @@ export function FilesPage() {
         {uploads.length > 0 && (
           <ul className="uploads">
             {uploads.map((u, i) => (
-              <li key={i} data-upload={u.name} data-phase={u.phase}>
+              <li key={i} data-upload={u.name} data-phase={u.phase} tabIndex={-1}>
                 <div>
                   <span className="name">{u.name}</span> <span className="muted small">{bytes(u.size)}</span> · <span className="phase">{u.phase}</span>
                   {u.file && <> · <Link to={`/files/${u.file.id}`}>file {u.file.id}</Link>{u.file.rowCount !== null && u.file.rowCount !== undefined ? `, ${counted(u.file.rowCount, "row")}` : ""}</>}
@@ -79,7 +79,8 @@ export function FilesPage() {
                 <Progress value={u.fraction * 100} label={`upload of ${u.name}`} />
                 {u.file?.status === "INVALID" && <div className="field-error">{u.file.errorMessage}</div>}
                 {u.error ? <ErrorBox error={u.error} /> : null}
-                {u.source && <UploadAgain error={u.error} onClick={() => again(i, u.source!)} name={u.name} />}
+                {/* pressed, the button goes with the refusal: the focus goes to the upload's line, which says how it goes */}
+                {u.source && <UploadAgain error={u.error} onClick={(e) => { e.currentTarget.closest("li")?.focus(); again(i, u.source!); }} name={u.name} />}
               </li>
             ))}
           </ul>
@@ -130,7 +131,7 @@ export function FilesPage() {
 const limited = (e: unknown) => e instanceof ApiError && e.status === 429;
 
 /** Sends a file refused for the rate limit again: waiting out the API's Retry-After first (counted down). */
-function UploadAgain({ error, name, onClick }: { error: unknown; name: string; onClick: () => void }) {
+function UploadAgain({ error, name, onClick }: { error: unknown; name: string; onClick: (e: MouseEvent<HTMLButtonElement>) => void }) {
   const wait = useRetryWait(error);
   return <BusyButton busy={wait > 0} onClick={onClick}>{waitLabel(<>Upload again<span className="sr-only">: {name}</span></>, wait)}</BusyButton>;
 }
