@@ -25,8 +25,8 @@ from typing import Callable, Optional
 import duckdb
 
 from .explain import explain_unmatched, no_candidate_detail
-from .inputs import (EXPLANATION_COLUMNS, CsvDialect, InputError, csv_dialect, csv_line, csv_reader_sql, csv_sniff_sql,
-                     describe_input, detect_format, explanation_tail, ident, jsonl_line, reader_sql, sql_str,
+from .inputs import (EXPLANATION_COLUMNS, CsvDialect, InputError, csv_dialect, csv_line, describe_input,
+                     detect_format, explanation_tail, ident, jsonl_line, reader_sql, sniff_csv_types, sql_str,
                      translate_error, readable_copy)
 from .rules import Cardinality, Operator, Pass, RuleSet, check_columns
 from .sqlparts import AMOUNT_SCALE, AMOUNT_TYPE, CondSQL, Feature, fmt_decimal
@@ -291,24 +291,11 @@ class _Runner:
         """DuckDB's types of a CSV input's columns from a sample, {} when it cannot tell (the load names
         the problem); a file with mixed line endings is sniffed and read from a copy."""
         try:
-            sniffed = {d[0]: d[1] for d in con.execute(csv_sniff_sql(side.path, side.dialect)).fetchall()}
+            return sniff_csv_types(con, side.path, side.dialect)
         except duckdb.Error as e:
             if self._readable_copy(side, e):
                 return self._sniff(con, side)
             return {}
-        # whole numbers of more than 18 digits: DuckDB before 1.3 sniffs DOUBLE (a number with a fraction: an
-        # amount), later HUGEINT (a whole number: compared as text). Decided by the sample's values on both
-        doubles = [c for c in side.columns if sniffed.get(c) == "DOUBLE"]
-        if doubles:
-            sample = f"(SELECT * FROM {csv_reader_sql(side.path, side.dialect)} LIMIT 20480)"
-            try:
-                whole = con.execute("SELECT " + ", ".join(
-                    f"NOT coalesce(bool_or(regexp_matches({ident(c)}, '[.,eE]')), false)" for c in doubles)
-                    + f" FROM {sample}").fetchone()
-            except duckdb.Error:
-                whole = [False] * len(doubles)
-            sniffed.update({c: "HUGEINT" for c, w in zip(doubles, whole) if w})
-        return sniffed
 
     def load(self, side: Side):
         src = reader_sql(side.path, side.fmt, side.dialect, side.json_text)

@@ -286,6 +286,21 @@ def csv_sniff_sql(path: str, dialect: CsvDialect) -> str:
             f"quote='\"', escape='\"', encoding={sql_str(dialect.encoding)}, sample_size=20480)")
 
 
+def sniff_csv_types(con, path: str, dialect: CsvDialect) -> dict[str, str]:
+    """DuckDB's types of a CSV input's columns from a 20,480-row sample (csv_sniff_sql), the same on every
+    DuckDB the product runs on: whole numbers of more than 18 digits are DOUBLE to DuckDB before 1.3 (a
+    number with a fraction) and HUGEINT later; a DOUBLE column whose sampled values hold no point, comma or
+    exponent is HUGEINT here. DuckDB errors propagate."""
+    sniffed = {d[0]: d[1] for d in con.execute(csv_sniff_sql(path, dialect)).fetchall()}
+    doubles = [c for c in dialect.header if sniffed.get(c) == "DOUBLE"]
+    if doubles:
+        whole = con.execute("SELECT " + ", ".join(
+            f"NOT coalesce(bool_or(regexp_matches({ident(c)}, '[.,eE]')), false)" for c in doubles)
+            + f" FROM (SELECT * FROM {csv_reader_sql(path, dialect)} LIMIT 20480)").fetchone()
+        sniffed.update({c: "HUGEINT" for c, w in zip(doubles, whole) if w})
+    return sniffed
+
+
 def reader_sql(path: str, fmt: str, dialect: Optional[CsvDialect] = None, json_text: tuple[str, ...] = ()) -> str:
     """The SQL that reads an input; ``json_text``: JSON-lines columns read as their text (see
     describe_input)."""
@@ -481,8 +496,7 @@ def _csv_scan(con, path: str, dialect: CsvDialect, tmp: str) -> tuple[int, dict[
     with mixed line endings or in Windows-1252 is read from a copy in ``tmp`` (readable_copy)."""
     import duckdb
     try:
-        desc = con.execute(csv_sniff_sql(path, dialect)).fetchall()
-        sniffed = {d[0]: d[1] for d in desc}
+        sniffed = sniff_csv_types(con, path, dialect)
     except duckdb.Error as e:
         unified = readable_copy(path, dialect, tmp, e)
         if unified:
@@ -531,8 +545,7 @@ def _csv_scan(con, path: str, dialect: CsvDialect, tmp: str) -> tuple[int, dict[
             bad, scale, digits = vals.pop(0), vals.pop(0) or 0, vals.pop(0) or 0
             if bad:
                 continue
-            # whole numbers of more than 18 digits: DuckDB before 1.3 sniffs them as DOUBLE, later as HUGEINT
-            if scale == 0 and (sniffed[name] != "DOUBLE" or digits > 18):
+            if scale == 0 and sniffed[name] != "DOUBLE":
                 out[name] = "BIGINT" if digits <= 18 else "DECIMAL(38,0)"
             else:
                 p = max(18, min(38, digits + scale))

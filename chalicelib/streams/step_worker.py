@@ -629,14 +629,14 @@ def _snapshot(a: Attempt, side: str, data_source_id: int, workdir: Path) -> dict
 def _registered_snapshot(a: Attempt, side: str, path: Path) -> dict | None:
     """The snapshot an earlier try of this attempt's input preparation took and registered (the
     preparation is done again after a lost database connection): the same bytes, not a second snapshot."""
-    from chalicelib.streams import files
+    from chalicelib.streams import files, storage
 
     with tx() as c:
         known = runtime.artifact_file_id(c, a.step_run_id, f"SNAPSHOT_{side}")
         row = None if known is None else files.get_file(known, conn=c)
     if row is None:
         return None
-    if not (path.exists() and _digest(path) == row["sha256"]):
+    if not (path.exists() and storage.sha256_of(path) == row["sha256"]):
         _download(side, row, path)
     return {"path": path, "file_id": row["file_id"], "columns": row.get("columns")}
 
@@ -684,17 +684,6 @@ def _header(path: Path) -> list[dict]:
     return [{"name": n, "type": "VARCHAR"} for n in names]
 
 
-def _digest(path: Path) -> str:
-    """sha256 hex of a file (hashlib releases the GIL: the engine's and other threads' Python goes on)."""
-    import hashlib
-
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(1 << 20):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _register(a: Attempt, path: Path, filename: str, origin: str, rows: int, artifact_type: str,
               keep: bool = False, columns: list[dict] | None = None) -> dict:
     """Upload a local output, register it as a READY file and as an artifact of this attempt (`keep`:
@@ -709,7 +698,7 @@ def _register(a: Attempt, path: Path, filename: str, origin: str, rows: int, art
             _to_output_cache(row["s3_key"], row["sha256"], path)
         return row
     key = storage.artifact_key(a.run_id, a.step_order, a.attempt_no, filename)
-    sha = _digest(path)
+    sha = storage.sha256_of(path)
     storage.put_path(key, path, content_type="text/csv")
     if keep:
         _to_output_cache(key, sha, path)
