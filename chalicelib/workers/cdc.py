@@ -105,6 +105,13 @@ def handle_segment_message(body: str) -> None:
     if seg is None:
         state = jobs.segment_state(msg["job_id"], int(msg["segment_no"]))
         if state and state["status"] != "DONE" and state["job_status"] == "RUNNING" and state["leased"]:
+            # the segment is being worked on: this message only matters if its worker dies. Look again
+            # when the lease would lapse, as a delayed wake-up, rather than leave the message in flight
+            # for a visibility timeout per look (which would dead-letter it under a long scan)
+            wait = _seconds_until(state["lease_until"]) + 1
+            if wakeups.wake(jobs.SEGMENTS_QUEUE, [{"kind": "segment", "job_id": str(msg["job_id"]),
+                                                   "segment_no": int(msg["segment_no"])}], delay_s=wait):
+                return
             raise RetryLater(f"segment {msg['job_id']}/{msg['segment_no']} is leased by another worker")
         return
     # keep claiming while work waits (within a time budget): a wake-up that was lost, or spent on a
@@ -115,6 +122,15 @@ def handle_segment_message(body: str) -> None:
         if time.monotonic() >= deadline:
             break
         seg = jobs.claim_next_segment()
+
+
+def _seconds_until(moment) -> int:
+    """Whole seconds from now to `moment` (an aware datetime), at least 0 and at most SQS's 900."""
+    import math
+    from datetime import datetime, timezone
+
+    left = (moment - datetime.now(timezone.utc)).total_seconds()
+    return min(max(math.ceil(left), 0), 899)
 
 
 def run_segment(seg: dict) -> str:

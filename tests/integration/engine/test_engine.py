@@ -3,6 +3,7 @@ driver, the real worker handlers fed from SQS (moto). Drift is injected independ
 and every strategy must report exactly it."""
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta, timezone
 
 import psycopg
@@ -167,6 +168,32 @@ def test_redelivered_and_duplicated_messages_change_nothing(world):
     assert job["status"] == "COMPLETED" and job["segments_done"] == 8
     assert found(url, job_id) == expected
     assert q(url, "SELECT count(*) AS n FROM recon.jobs")[0]["n"] == 1
+
+
+def test_a_duplicate_for_a_leased_segment_looks_again_when_the_lease_would_lapse(world):
+    """A segment's message delivered again while another worker holds the segment: it is not failed back
+    to the queue (one visibility timeout per look, and a dead letter under a long scan) but answered
+    with one delayed wake-up for when the lease would lapse; the queue holds nothing in flight."""
+    from chalicelib import aws
+    from chalicelib.workers import cdc as worker
+
+    load_kv(world, n=200, missing_pg=1, missing_cass=1, mismatch=1)
+    url = world[1]
+    job_id = jobs.create_jobs(["kv"], "CHECKSUM", "NORMAL", "MANUAL_ONDEMAND", None)[0]["job_id"]
+    drain(max_messages=1)  # planned; its eight segment wake-ups wait on the queue
+    sqs, queue = aws.client("sqs"), aws.queue_url(jobs.SEGMENTS_QUEUE)
+    sqs.purge_queue(QueueUrl=queue)
+    held = [jobs.claim_next_segment() for _ in range(8)]   # other, live workers hold every segment
+    assert all(held) and jobs.claim_next_segment() is None
+    lease_until = q(url, "SELECT lease_until FROM recon.segments WHERE job_id = %s AND segment_no = 3", job_id)[0]["lease_until"]
+
+    worker.handle_segment_message(json.dumps({"kind": "segment", "job_id": str(job_id), "segment_no": 3}))
+
+    attrs = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["All"])["Attributes"]
+    assert (attrs["ApproximateNumberOfMessages"], attrs["ApproximateNumberOfMessagesDelayed"]) == ("0", "1"), attrs
+    # the wake-up's delay reaches past the lease (SQS keeps delayed messages out of receive calls)
+    assert not sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=0).get("Messages")
+    assert (lease_until - datetime.now(timezone.utc)).total_seconds() > 60
 
 
 def test_worker_killed_mid_segment_work_is_finished_by_another(world):
