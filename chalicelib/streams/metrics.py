@@ -7,8 +7,8 @@
 - `recon_stream_step_duration_seconds{stream_id, step_order}` — histogram of completed attempts
 - `recon_stream_matched_records_total{stream_id}` — source rows matched by completed steps
 - `recon_stream_open_exceptions{stream_id}` — exceptions still OPEN (0 for a stream, not archived, with none)
-- `recon_stream_runs_active{stream_id}` — runs PENDING or RUNNING (a legacy reconciliation's run counts once
-  it is started: created and not started, nothing runs it)
+- `recon_stream_runs_active{stream_id}` — runs PENDING or RUNNING (0 for a stream, not archived, with none; a
+  legacy reconciliation's run counts once it is started: created and not started, nothing runs it)
 """
 from __future__ import annotations
 
@@ -55,11 +55,14 @@ class StreamsCollector(Collector):
                 " UNION ALL SELECT stream_id, 0 FROM recon.streams WHERE kind = 'STREAM' AND status <> 'ARCHIVED'"
                 ") o GROUP BY 1 ORDER BY 1").fetchall()
             durations = conn.execute(_DURATIONS).fetchall()
+            # like the open exceptions, every stream not archived has an active-runs value, 0 when idle
+            live = [r["stream_id"] for r in conn.execute(
+                "SELECT stream_id FROM recon.streams WHERE kind = 'STREAM' AND status <> 'ARCHIVED' ORDER BY 1")]
 
         c = CounterMetricFamily("recon_stream_runs", "Stream runs that ended, by stream and final status",
                                 labels=["stream_id", "status"])
         active = GaugeMetricFamily("recon_stream_runs_active", "Stream runs PENDING or RUNNING", labels=["stream_id"])
-        act: dict[str, int] = {}
+        act: dict[str, int] = {str(sid): 0 for sid in live}
         for r in runs:
             if r["status"] in ("PENDING", "RUNNING"):
                 act[str(r["stream_id"])] = act.get(str(r["stream_id"]), 0) + r["n"]

@@ -133,20 +133,23 @@ def test_reconciliation_exceptions(api, reconciliation):
 
 
 def test_open_exceptions_of_a_stream_read_zero_once_all_are_closed(api, uid):
-    # the gauge of a stream whose queue was emptied reads 0, it does not vanish from /metrics
+    # the gauge of a stream whose queue was emptied reads 0, it does not vanish from /metrics (nor does its
+    # active-runs gauge once the run ended)
     src = api.upload(f"ex_m_src_{uid}.csv", SOURCE_CSV)
     tgt = api.upload(f"ex_m_tgt_{uid}.csv", TARGET_CSV)
     stream = api.stream({"name": f"open {uid}", "triggerType": "MANUAL",
                          "steps": [step(1, ("FILE", src["id"]), ("FILE", tgt["id"]), api.rule_set()["id"])]})
 
-    def gauge():
+    def gauge(name="recon_stream_open_exceptions"):
         found = [line for line in api.get("/metrics").text.splitlines()
-                 if line.startswith(f'recon_stream_open_exceptions{{stream_id="{stream["id"]}"}} ')]
+                 if line.startswith(f'{name}{{stream_id="{stream["id"]}"}} ')]
         return [float(line.split()[-1]) for line in found]
 
     assert gauge() == [0.0]                      # not run yet
+    assert gauge("recon_stream_runs_active") == [0.0]   # idle streams read 0 runs active as well
     run_id = api.post(f"/streams/{stream['id']}/runs").json()["data"]["runId"]
     wait_for(lambda: api.get(f"/stream-runs/{run_id}").json()["data"]["status"] == "COMPLETED", 60, "the run")
+    assert gauge("recon_stream_runs_active") == [0.0]
     open_ = api.get("/exceptions", runId=run_id, pageSize=100).json()["data"]["items"]
     assert open_ and gauge() == [float(len(open_))]
     for e in open_:
