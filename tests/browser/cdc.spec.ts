@@ -65,7 +65,7 @@ test("trigger a CHECKSUM job, watch it complete with the demo drift, resolve a m
   // the data mismatches of this job, one opened: rows side by side, the differing column marked
   await page.locator("tr[data-type=DATA_MISMATCH]").getByRole("link", { name: "browse" }).click();
   await expect(page).toHaveURL(/mismatch_type=DATA_MISMATCH/);
-  await expect(page.getByLabel("Type")).toHaveValue("DATA_MISMATCH");
+  await expect(page.locator("select#mismatch_type")).toHaveValue("DATA_MISMATCH");
   const rows = page.locator("table[aria-label=mismatches] tbody tr");
   await expect(rows).toHaveCount(users.DATA_MISMATCH);
   const injected = new Set(m.drift.filter((d) => d.table === "users" && d.type === "DATA_MISMATCH").map((d) => d.key.user_id));
@@ -108,10 +108,10 @@ test("trigger a CHECKSUM job, watch it complete with the demo drift, resolve a m
   // the back button walks back through the filters kept in the URL
   await page.goBack();
   await expect(page).not.toHaveURL(/selected=/);
-  await expect(page.getByLabel("Type")).toHaveValue("DATA_MISMATCH");
+  await expect(page.locator("select#mismatch_type")).toHaveValue("DATA_MISMATCH");
 
   // the job's rows missing in Cassandra, ticked and ignored at once with one note (checked through the API)
-  await page.getByLabel("Type").selectOption("MISSING_IN_CASSANDRA");
+  await page.locator("select#mismatch_type").selectOption("MISSING_IN_CASSANDRA");
   await expect(rows).toHaveCount(users.MISSING_IN_CASSANDRA);
   await page.getByLabel("select every mismatch of this page").check();
   await page.getByLabel("Note for all of them").fill("Deleted in Cassandra on purpose; PostgreSQL keeps history");
@@ -137,11 +137,11 @@ test("overview, job list filters and paging in the URL, drift chart", async ({ p
   await expect(page).toHaveURL(/table=users/);
   await page.getByLabel("Status").selectOption("COMPLETED");
   await expect(page).toHaveURL(/status=COMPLETED/);
-  await page.getByLabel("Type").selectOption("MANUAL_ONDEMAND");
+  await page.locator("select#job_type").selectOption("MANUAL_ONDEMAND");
   await expect(page.locator("table[aria-label=jobs] tbody tr").first()).toContainText("users");
   await shot(page, "cdc-jobs");
   await page.goBack();
-  await expect(page.getByLabel("Type")).toHaveValue("");
+  await expect(page.locator("select#job_type")).toHaveValue("");
   await expect(page.getByLabel("Status")).toHaveValue("COMPLETED");
   // a filter that matches nothing says so and how to get out of it (no job was created before 2000)
   await page.getByLabel("Status").selectOption("FAILED");
