@@ -342,7 +342,10 @@ def segment_state(job_id, segment_no: int) -> dict | None:
 def _segment_state(job_id, segment_no: int) -> dict | None:
     with transaction() as conn:
         return conn.execute(
-            "SELECT s.status, s.lease_until, s.lease_until > now() AS leased, j.status AS job_status, j.phase"
+            "SELECT s.status, s.lease_until, s.lease_until > now() AS leased,"
+            # whole seconds until the lease lapses, by the database's clock (the one that set it)
+            " greatest(ceil(extract(epoch FROM s.lease_until - now())), 0)::int AS lease_left_s,"
+            " j.status AS job_status, j.phase"
             " FROM recon.segments s JOIN recon.jobs j ON j.job_id = s.job_id WHERE s.job_id = %s AND s.segment_no = %s",
             (job_id, segment_no),
         ).fetchone()

@@ -47,22 +47,19 @@ class StreamsCollector(Collector):
             matched = conn.execute(
                 "SELECT r.stream_id, coalesce(sum(s.matched_source_rows), 0) AS n FROM recon.stream_step_runs s"
                 " JOIN recon.stream_runs r USING (run_id) WHERE s.status = 'COMPLETED' GROUP BY 1 ORDER BY 1").fetchall()
-            # every stream that is not archived has a value, 0 once its last exception is resolved or ignored
-            # (a series that vanished would leave dashboards without data instead of showing the queue emptied)
-            open_exc = conn.execute(
-                "SELECT stream_id, sum(n)::bigint AS n FROM ("
-                " SELECT stream_id, count(*) AS n FROM recon.stream_exceptions WHERE status = 'OPEN' GROUP BY 1"
-                " UNION ALL SELECT stream_id, 0 FROM recon.streams WHERE kind = 'STREAM' AND status <> 'ARCHIVED'"
-                ") o GROUP BY 1 ORDER BY 1").fetchall()
+            open_exc = conn.execute("SELECT stream_id, count(*) AS n FROM recon.stream_exceptions"
+                                    " WHERE status = 'OPEN' GROUP BY 1 ORDER BY 1").fetchall()
             durations = conn.execute(_DURATIONS).fetchall()
-            # like the open exceptions, every stream not archived has an active-runs value, 0 when idle
-            live = [r["stream_id"] for r in conn.execute(
+            # every stream that is not archived has an open-exceptions and an active-runs value, 0 once its
+            # last exception is closed or its runs ended (a series that vanished would leave dashboards
+            # without data instead of showing the queue emptied)
+            live = [str(r["stream_id"]) for r in conn.execute(
                 "SELECT stream_id FROM recon.streams WHERE kind = 'STREAM' AND status <> 'ARCHIVED' ORDER BY 1")]
 
         c = CounterMetricFamily("recon_stream_runs", "Stream runs that ended, by stream and final status",
                                 labels=["stream_id", "status"])
         active = GaugeMetricFamily("recon_stream_runs_active", "Stream runs PENDING or RUNNING", labels=["stream_id"])
-        act: dict[str, int] = {str(sid): 0 for sid in live}
+        act: dict[str, int] = dict.fromkeys(live, 0)
         for r in runs:
             if r["status"] in ("PENDING", "RUNNING"):
                 act[str(r["stream_id"])] = act.get(str(r["stream_id"]), 0) + r["n"]
@@ -78,8 +75,9 @@ class StreamsCollector(Collector):
             m.add_metric([str(r["stream_id"])], r["n"])
         yield m
         g = GaugeMetricFamily("recon_stream_open_exceptions", "Stream exceptions still OPEN", labels=["stream_id"])
-        for r in open_exc:
-            g.add_metric([str(r["stream_id"])], r["n"])
+        opened = dict.fromkeys(live, 0) | {str(r["stream_id"]): r["n"] for r in open_exc}
+        for sid, n in sorted(opened.items(), key=lambda kv: int(kv[0])):
+            g.add_metric([sid], n)
         yield g
         h = HistogramMetricFamily("recon_stream_step_duration_seconds", "Duration of completed stream step attempts",
                                   labels=["stream_id", "step_order"])

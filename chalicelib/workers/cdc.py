@@ -108,9 +108,9 @@ def handle_segment_message(body: str) -> None:
             # the segment is being worked on: this message only matters if its worker dies. Look again
             # when the lease would lapse, as a delayed wake-up, rather than leave the message in flight
             # for a visibility timeout per look (which would dead-letter it under a long scan)
-            wait = _seconds_until(state["lease_until"]) + 1
             if wakeups.wake(jobs.SEGMENTS_QUEUE, [{"kind": "segment", "job_id": str(msg["job_id"]),
-                                                   "segment_no": int(msg["segment_no"])}], delay_s=wait):
+                                                   "segment_no": int(msg["segment_no"])}],
+                            delay_s=state["lease_left_s"] + 1):
                 return
             raise RetryLater(f"segment {msg['job_id']}/{msg['segment_no']} is leased by another worker")
         return
@@ -122,15 +122,6 @@ def handle_segment_message(body: str) -> None:
         if time.monotonic() >= deadline:
             break
         seg = jobs.claim_next_segment()
-
-
-def _seconds_until(moment) -> int:
-    """Whole seconds from now to `moment` (an aware datetime), at least 0 and at most SQS's 900."""
-    import math
-    from datetime import datetime, timezone
-
-    left = (moment - datetime.now(timezone.utc)).total_seconds()
-    return min(max(math.ceil(left), 0), 899)
 
 
 def run_segment(seg: dict) -> str:
