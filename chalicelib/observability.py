@@ -54,7 +54,7 @@ def register(app) -> None:
         started = time.perf_counter()
         from chalicelib.runs import retry
 
-        with retry.policy_scope(retry.API):
+        with retry.policy_scope(retry.API, deadline_s=retry.API.budget_s):
             response = get_response(event)
         response.headers["X-Request-Id"] = request_id
         logger.info(

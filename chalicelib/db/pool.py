@@ -9,7 +9,8 @@ Every connection is checked when it leaves the pool (`ConnectionPool.check_conne
 trip): after a database restart or failover the pool holds connections to a server that is gone, and
 without the check the first request of each one fails (AdminShutdown, "server closed the connection
 unexpectedly"). A broken connection is discarded and replaced; a database that is still down makes
-the checkout fail with a transient error (see chalicelib.runs.retry) after `DB_POOL_TIMEOUT`.
+the checkout fail with a transient error (see chalicelib.runs.retry) after `DB_POOL_TIMEOUT`, or sooner
+when the code waiting has less time left (an HTTP request answers 503 within its budget of ~8 s).
 
 A connection lost with the server is replaced by the pool in the background, retrying while the server
 is down. psycopg_pool doubles the wait between those attempts (1, 2, 4 ... s, up to its
@@ -92,10 +93,17 @@ def close_pool() -> None:
         pool.close()
 
 
+def _checkout(pool: ConnectionPool):
+    """The pool's connection, waited for at most `DB_POOL_TIMEOUT` or the time the caller has left."""
+    from chalicelib.runs.retry import time_left
+
+    return pool.connection(timeout=time_left(pool.timeout))
+
+
 @contextmanager
 def transaction() -> Iterator[psycopg.Connection]:
     """A pooled control-plane connection inside one transaction (committed on success, rolled back on error)."""
-    with get_pool().connection() as conn:
+    with _checkout(get_pool()) as conn:
         yield conn
 
 
@@ -108,5 +116,5 @@ def steady_transaction(what: str = "database connection") -> Iterator[psycopg.Co
     from chalicelib.runs.retry import retry_call
 
     with ExitStack() as stack:
-        conn = retry_call(lambda: stack.enter_context(get_pool().connection()), what=what)
+        conn = retry_call(lambda: stack.enter_context(_checkout(get_pool())), what=what)
         yield conn

@@ -15,6 +15,7 @@ import dataclasses
 import errno
 import functools
 import socket
+import time
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -128,13 +129,40 @@ def current() -> RetryPolicy:
     return _current.get()
 
 
+#: the monotonic time by which the code running now must have its answer (an HTTP request's budget, or the
+#: innermost retry call's); None: no deadline
+_deadline: ContextVar[float | None] = ContextVar("recon_retry_deadline", default=None)
+
+
 @contextmanager
-def policy_scope(policy: RetryPolicy) -> Iterator[RetryPolicy]:
+def policy_scope(policy: RetryPolicy, deadline_s: float | None = None) -> Iterator[RetryPolicy]:
+    """Run the block under `policy`; with `deadline_s`, everything in it (every retry call, every wait
+    for a pooled connection) also ends within that many seconds from now: an HTTP request's budget is
+    the whole request's, not one per call."""
     token = _current.set(policy)
+    deadline_token = _deadline.set(_earliest(_deadline.get(), deadline_s)) if deadline_s is not None else None
     try:
         yield policy
     finally:
+        if deadline_token is not None:
+            _deadline.reset(deadline_token)
         _current.reset(token)
+
+
+def _earliest(deadline: float | None, within_s: float | None) -> float | None:
+    if within_s is None:
+        return deadline
+    mine = time.monotonic() + within_s
+    return mine if deadline is None else min(deadline, mine)
+
+
+def time_left(at_most: float) -> float:
+    """How long the code running now may still wait (for a pooled connection, say): `at_most`, or less
+    when its deadline comes sooner (never below 0.5 s: a wait fails as a timeout, not at once)."""
+    deadline = _deadline.get()
+    if deadline is None:
+        return at_most
+    return max(0.5, min(at_most, deadline - time.monotonic()))
 
 
 def _log_retry(policy: RetryPolicy, what: str) -> Callable[[RetryCallState], None]:
@@ -165,15 +193,19 @@ def retry_call(fn: Callable[..., T], *args: Any, policy: RetryPolicy | None = No
         if on_retry is not None and state.outcome is not None and state.outcome.exception() is not None:
             on_retry(state.outcome.exception())
 
+    deadline = _earliest(_deadline.get(), policy.budget_s)
     retrying = Retrying(
         # a nested call that already spent its budget is not retried again (budgets do not multiply)
         retry=retry_if_exception(lambda e: is_transient(e) and not isinstance(e, ServiceUnavailable)),
-        stop=stop_after_delay(policy.budget_s) | stop_after_attempt(policy.max_attempts),
+        # an enclosing deadline (the request's) ends the attempts too
+        stop=stop_after_delay(policy.budget_s) | stop_after_attempt(policy.max_attempts)
+        | (lambda _state: time.monotonic() >= deadline),
         wait=wait_exponential_jitter(initial=policy.initial_s, max=policy.max_wait_s, jitter=policy.jitter_s),
         before_sleep=before_sleep,
         reraise=True,
     )
     attempts = 0
+    token = _deadline.set(deadline)
     try:
         for attempt in retrying:
             attempts = attempt.retry_state.attempt_number
@@ -185,6 +217,8 @@ def retry_call(fn: Callable[..., T], *args: Any, policy: RetryPolicy | None = No
         if is_transient(exc):
             raise ServiceUnavailable(exc, attempts, policy.retry_after_s) from exc
         raise
+    finally:
+        _deadline.reset(token)
     raise AssertionError("unreachable")  # pragma: no cover
 
 
