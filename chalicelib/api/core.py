@@ -784,7 +784,9 @@ def parse_query(model: type[BaseModel], params) -> BaseModel:
             data[name] = values
         elif len(values) > 1:
             problems.append(Problem(name, "INVALID_VALUE", "is given more than once"))
-        elif streams and _is_int_field(info) and not re.fullmatch(r"[+-]?[0-9]+", values[0].strip()):
+        # ASCII digits as written: no "+", no white space around, no other script's digits, no "1_0" or "1.0"
+        # (a "-" is kept for the range check to name the bound)
+        elif streams and _is_int_field(info) and not re.fullmatch(r"-?[0-9]+", values[0]):
             shown = values[0] if len(values[0]) <= 40 else values[0][:40] + "..."
             problems.append(Problem(name, "INVALID_TYPE", f"must be an integer (got '{shown}')"))
         else:

@@ -214,6 +214,21 @@ def test_bad_query(client, qs, field):
     assert [e["field"] for e in body["errors"]] == [field]
 
 
+@pytest.mark.parametrize("value", ["%2B5", "+5", "5%20", "%0A5", "%EF%BC%95", "1_0", "1.0", "5e0", ""])
+def test_integer_query_parameters_take_ascii_digits_only(client, value):
+    """As path ids do: a sign, white space (a "+" in a query is a space), another script's digits, a digit
+    separator or a decimal point is 400 INVALID_TYPE quoting the value, never read as 5."""
+    status, body = call(client, "get", f"/api/v1/samples?pageSize={value}")
+    assert status == 400, (value, body)
+    assert [(e["field"], e["code"]) for e in body["errors"]] == [("pageSize", "INVALID_TYPE")], (value, body)
+    assert body["errors"][0]["message"].startswith("must be an integer"), body
+
+
+def test_a_negative_integer_query_parameter_is_out_of_range(client):
+    status, body = call(client, "get", "/api/v1/samples?page=-1")
+    assert status == 400 and [(e["field"], e["code"]) for e in body["errors"]] == [("page", "OUT_OF_RANGE")], body
+
+
 def test_path_ids(client):
     assert call(client, "get", "/api/v1/samples/3")[1]["data"]["id"] == 3
     status, body = call(client, "get", "/api/v1/samples/9001")
