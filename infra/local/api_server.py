@@ -29,6 +29,9 @@ from chalice.local import ChaliceRequestHandler, LocalGateway, MatchResult, Rout
 PROXY_PATH = "/{proxy+}"
 MAX_REQUEST_LINE = 8192           # API Gateway rejects longer URLs too
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
+#: how long the server waits for more of a request (its line, headers or body) before answering 408 (a request
+#: begun) or closing (an idle kept-alive connection); API Gateway's own limit is 29 s for the whole exchange
+READ_TIMEOUT_S = 30.0
 _CHUNK_SIZE = re.compile(rb"([0-9A-Fa-f]{1,8})[ \t]*(?:;[^\r\n]*)?\r?\n")  # size, extensions ignored
 
 
@@ -67,12 +70,17 @@ def _error_json(status: int, method: str | None, path: str | None) -> tuple[int,
 class ContractRequestHandler(ChaliceRequestHandler):
     """ChaliceRequestHandler with API Gateway's routing and contract-shaped protocol errors."""
 
+    #: set on the socket by StreamRequestHandler.setup: a client that stops sending (a Content-Length longer
+    #: than the body it sent) gets its 408 instead of holding a thread forever
+    timeout = READ_TIMEOUT_S
+
     def __init__(self, request, client_address, server, app_object, config):
         self.local_gateway = gateway_for(app_object, config)
         BaseHTTPRequestHandler.__init__(self, request, client_address, server)  # handles the request
 
     def handle_one_request(self) -> None:
         # http.server reads up to 64 KB of request line; API Gateway refuses long URLs much earlier
+        self.raw_requestline = b""
         try:
             self.raw_requestline = self.rfile.readline(MAX_REQUEST_LINE + 1)
             if len(self.raw_requestline) > MAX_REQUEST_LINE:
@@ -96,7 +104,10 @@ class ContractRequestHandler(ChaliceRequestHandler):
             getattr(self, mname)()
             self.wfile.flush()
         except TimeoutError as exc:
-            self.log_error("Request timed out: %r", exc)
+            # a kept-alive connection with no next request, or a client that stopped inside its request
+            # line or headers (one that stops inside its body is answered 408, see _read_body)
+            if self.raw_requestline:
+                self.log_error("Request timed out: %r", exc)
             self.close_connection = True
 
     @staticmethod
@@ -140,11 +151,27 @@ class ContractRequestHandler(ChaliceRequestHandler):
             raise _Refused(400) from None
         if length > MAX_BODY_BYTES:
             raise _Refused(413)
-        body = self.rfile.read(length) if length > 0 else None
+        body = self._read_body(length) if length > 0 else None
         return dict(self.headers), body
+
+    def _read_body(self, n: int) -> bytes:
+        """`n` bytes of the body; a client that sends fewer and stops is answered 408 after READ_TIMEOUT_S."""
+        try:
+            data = self.rfile.read(n)
+        except TimeoutError:
+            raise _Refused(408) from None
+        if len(data) != n:   # the client closed its side before the end of the body it announced
+            raise _Refused(400)
+        return data
 
     def _read_chunked(self) -> bytes | None:
         """The chunks to their end (trailer lines included), so a kept-alive connection stays in step."""
+        try:
+            return self._read_chunks()
+        except TimeoutError:
+            raise _Refused(408) from None
+
+    def _read_chunks(self) -> bytes | None:
         body = bytearray()
         while True:
             line = self.rfile.readline(1024)

@@ -166,6 +166,38 @@ def test_bad_content_length_is_400_json(server, length):
     cdc_error(status, body, 400, "BAD_REQUEST")
 
 
+def test_a_body_shorter_than_its_content_length_is_408_json_once_the_client_stops(server, monkeypatch):
+    """A client that announces 20 bytes, sends 5 and waits: answered 408 after the read timeout (1 s here,
+    30 s as served) instead of holding the connection and a server thread forever; the next request is served."""
+    from infra.local.api_server import ContractRequestHandler
+
+    monkeypatch.setattr(ContractRequestHandler, "timeout", 1.0)
+    base, api = server
+    status, _, body = raw_request(base, (
+        "POST /api/v1/reconciliation/trigger HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        f"Authorization: Bearer {api.key}\r\nContent-Length: 20\r\n\r\n{{\"ta").encode())
+    cdc_error(status, body, 408, "REQUEST_TIMEOUT")
+    status, _, body = raw_request(base, (
+        "POST /api/v1/streams HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        f"Authorization: Bearer {api.key}\r\nContent-Length: 20\r\n\r\n{{\"na").encode())
+    streams_error(status, body, 408, "REQUEST_TIMEOUT")
+    r = requests.get(base + "/api/v1/reconciliation/jobs", headers={"Authorization": f"Bearer {api.key}"}, timeout=30)
+    assert r.status_code == 200, r.text[:300]
+
+
+def test_a_body_cut_short_by_the_client_closing_is_400_json(server):
+    base, api = server
+    host, port = base.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=30) as s:
+        s.sendall((
+            "POST /api/v1/reconciliation/trigger HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            f"Authorization: Bearer {api.key}\r\nContent-Length: 20\r\n\r\n{{\"ta").encode())
+        s.shutdown(socket.SHUT_WR)   # no more bytes will come
+        answer = b"".join(iter(lambda: s.recv(65536), b""))
+    head, _, body = answer.partition(b"\r\n\r\n")
+    cdc_error(int(head.split(b" ")[1]), body, 400, "BAD_REQUEST")
+
+
 def test_malformed_request_line_is_400_json(server):
     base, _ = server
     status, _, body = raw_request(base, b"GET /api/v1/health HTTP/1.1 extra\r\nHost: x\r\n\r\n")
