@@ -791,18 +791,23 @@ def parse_query(model: type[BaseModel], params) -> BaseModel:
             problems.append(Problem(name, "INVALID_TYPE", f"must be an integer (got '{shown}')"))
         else:
             data[name] = values[0]
-    if problems:
-        raise RequestInvalid(problems, where="query parameter")
+    # every problem is listed: the values that could be read are checked too, and the cross-field checks
+    # (a date range's order) run on the readable ones
+    query: BaseModel | None = None
     try:
         query = model.model_validate(data)
     except ValidationError as exc:
-        raise RequestInvalid(problems_from(exc, where="query", known="query parameter"),
-                             where="query parameter") from None
+        problems.extend(problems_from(exc, where="query", known="query parameter"))
+        unreadable = {err["loc"][0] for err in exc.errors(include_url=False) if err.get("loc")}
+        try:
+            query = model.model_validate({k: v for k, v in data.items() if k not in unreadable})
+        except ValidationError:
+            query = None
     extra = getattr(query, "problems", None)
     if callable(extra):
-        found = list(extra())
-        if found:
-            raise RequestInvalid(found, where="query parameter")
+        problems.extend(extra())
+    if problems or query is None:
+        raise RequestInvalid(problems, where="query parameter")
     return query
 
 

@@ -208,6 +208,22 @@ def test_bad_parameters_are_400_naming_the_parameter(api, query, field):
     assert data["details"][0]["field"] == field
 
 
+@pytest.mark.parametrize("query, fields", [
+    ("page=0&page_size=500&status=X&foo=1", ["foo", "page", "page_size", "status"]),
+    ("from_date=2026-12-04&to_date=2026-12-03&status=X", ["status", "from_date"]),
+    ("page=1&page=2&page_size=500", ["page", "page_size"]),
+    ("from_date=nope&to_date=2026-12-03&job_type=X", ["from_date", "job_type"]),
+])
+def test_every_problem_of_a_query_is_listed(api, query, fields):
+    """One answer names every bad parameter: an unknown or repeated one does not hide the others, and the
+    date range's order is checked beside a bad filter."""
+    r = api.get(f"{PATH}?{query}")
+    assert r.status_code == 400, r.body
+    data = body(r)
+    check(data, ERROR)
+    assert sorted(d["field"] for d in data["details"]) == sorted(fields), data["details"]
+
+
 def test_a_huge_page_number_is_out_of_range_not_a_non_integer(api):
     r = api.get(f"{PATH}?page=99999999999999999999")
     assert r.status_code == 400, r.body
