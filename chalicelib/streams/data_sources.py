@@ -66,12 +66,14 @@ class CdcTableConfig(_Strict):
 
 def read_only_problem(query: str) -> str | None:
     """A first, cheap check (the READ ONLY transaction is the real guard)."""
-    text = re.sub(r"--[^\n]*|/\*.*?\*/", " ", query, flags=re.S).strip().rstrip(";").strip()
-    if ";" in text:
+    # comments and string literals read in one left-to-right scan, so that a "--" inside a string or a "'"
+    # inside a comment is not taken for the other; literals become '' (a ';' or a keyword in one is data)
+    unquoted = re.sub(_COMMENT_OR_LITERAL, lambda m: " " if m.group(0)[0] in "-/" else "''", query,
+                      flags=re.S).strip().rstrip(";").strip()
+    if ";" in unquoted:
         return "must be a single statement"
-    if not re.match(r"^(select|with|values|table)\b", text, flags=re.I):
+    if not re.match(r"^(select|with|values|table)\b", unquoted, flags=re.I):
         return "must be a read-only SELECT (or WITH ... SELECT)"
-    unquoted = re.sub(r"'(?:[^']|'')*'", "''", text)
     if re.search(r"\b(insert|update|delete|merge|truncate|drop|alter|create|grant|copy|call|lock)\b",
                  unquoted, flags=re.I):
         return "must not modify anything (INSERT, UPDATE, DELETE, DDL, COPY, CALL and LOCK are not allowed)"
@@ -81,6 +83,8 @@ def read_only_problem(query: str) -> str | None:
                 "or reach other databases are not allowed)")
     return None
 
+
+_COMMENT_OR_LITERAL = r"--[^\n]*|/\*.*?\*/|'(?:[^']|'')*'"
 
 # functions whose reads a plan does not show: they run SQL given as text (the *_to_xml family), read the
 # database server's files or large objects, or open connections to other databases
@@ -340,10 +344,19 @@ def select_sql(config: dict):
     from psycopg import sql
 
     if config.get("query"):
-        return sql.SQL(config["query"].strip().rstrip(";"))
+        return sql.SQL(_wrappable(config["query"]))
     if config.get("schema"):
         return sql.SQL("SELECT * FROM {}.{}").format(sql.Identifier(config["schema"]), sql.Identifier(config["table"]))
     return sql.SQL("SELECT * FROM {}").format(sql.Identifier(config["table"]))
+
+
+def _wrappable(query: str) -> str:
+    """A stored query as it goes inside the parentheses of `COPY (...)` or `SELECT * FROM (...) AS q`: without
+    its closing `;` (and the comments after it), and ended by a new line, so that a `--` comment on its last
+    line ends there instead of swallowing the parenthesis that closes it."""
+    text = query.strip()
+    end = re.search(r";(?:\s|--[^\n]*|/\*.*?\*/)*\Z", text, flags=re.S)
+    return (text[:end.start()] if end else text) + "\n"
 
 
 @contextmanager

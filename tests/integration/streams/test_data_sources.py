@@ -47,6 +47,26 @@ def test_query_source_runs_read_only(api, db, uid):
     assert db.execute(f"SELECT count(*) AS n FROM public.{table}").fetchone()["n"] == 50
 
 
+def test_a_query_may_end_with_comments_and_a_semicolon(api, db, uid, tmp_path):
+    """A query pasted from an editor: a `--` comment on its last line, a `;` before or after comments. The
+    connection test and a snapshot read it as written (the comment used to swallow the wrapping parenthesis:
+    accepted, then "syntax error at end of input" at every test and run)."""
+    from chalicelib.streams import data_sources, snapshots
+
+    table = _table(db, uid)
+    for query in (f"SELECT order_id, amount FROM public.{table}\n-- every order",
+                  f"SELECT order_id, amount FROM public.{table}; -- every order\n/* done */ ",
+                  f"SELECT order_id, amount FROM public.{table} /* all */;",
+                  f"SELECT order_id, amount FROM public.{table} WHERE order_id <> ';' -- not ';'"):
+        r = api.post("/data-sources", {"name": f"commented {uid} {len(query)}", "type": "POSTGRES",
+                                       "config": {"query": query}})
+        assert r.status_code == 201, r.text
+        result = api.post(f"/data-sources/{r.json()['data']['id']}/test").json()["data"]
+        assert result["ok"] is True, (query, result)
+        assert [c["name"] for c in result["columns"]] == ["order_id", "amount"], result
+    assert data_sources.select_sql({"query": "SELECT 1 AS a\n-- c"}).as_string(None).endswith("\n")
+
+
 def test_queries_that_write_are_refused_at_create(api):
     for query in ("DELETE FROM orders", "SELECT 1; DROP TABLE orders", "UPDATE x SET a = 1 RETURNING *"):
         assert_error(api.post("/data-sources", {"name": "w", "type": "POSTGRES", "config": {"query": query}}),

@@ -183,14 +183,16 @@ def test_stream_model_is_strict():
 
 
 @pytest.mark.parametrize("query", ["SELECT 1", "with x as (select 1) select * from x", "  select a from t; ",
-                                   "SELECT 'delete from t' AS s", "VALUES (1)"])
+                                   "SELECT 'delete from t' AS s", "VALUES (1)", "SELECT a FROM t WHERE b <> ';'",
+                                   "SELECT '--' AS dashes, 1 AS n", "SELECT 1 -- it's one\n", "select 1; -- done"])
 def test_read_only_queries(query):
     assert data_sources.read_only_problem(query) is None
 
 
 @pytest.mark.parametrize("query", ["DELETE FROM t", "select 1; select 2", "INSERT INTO t VALUES (1)",
                                    "WITH d AS (DELETE FROM t RETURNING *) SELECT * FROM d", "COPY t TO STDOUT",
-                                   "select * from t for update; lock table t"])
+                                   "select * from t for update; lock table t",
+                                   "SELECT '--'; DELETE FROM t", "SELECT 1 /* ' */; DROP TABLE t"])
 def test_writing_queries(query):
     assert data_sources.read_only_problem(query) is not None
 
