@@ -537,6 +537,7 @@ def _csv_scan(con, path: str, dialect: CsvDialect, tmp: str) -> tuple[int, dict[
             return _csv_scan(con, path, unified, tmp)
         raise translate_error(e, "CSV", path, dialect) from None
     rows = int(vals.pop(0))
+    _check_no_extra_empty_fields(path, dialect)
     out: dict[str, str] = {n: "VARCHAR" for n in dialect.header}
     if rows == 0:
         return rows, out
@@ -560,6 +561,51 @@ def _csv_scan(con, path: str, dialect: CsvDialect, tmp: str) -> tuple[int, dict[
         elif not vals.pop(0):
             out[name] = kind
     return rows, out
+
+
+def _check_no_extra_empty_fields(path: str, dialect: CsvDialect) -> None:
+    """InputError naming the first record with more fields than the header when the extra fields are empty
+    (``3,4,`` or ``3,4,,,`` or ``3,4,""`` under ``a,b``): DuckDB's strict reader refuses a line with an extra
+    value but drops extra empty fields at a line's end without a word. A file whose header line also ends
+    with the delimiter (every line does) may end each line with one. Fast path: only a file with a line
+    ending in the delimiter (an unquoted or an empty quoted field) is read record by record."""
+    read = dialect.read_path or path
+    encoding = "utf-16" if dialect.encoding == "utf-16" else "utf-8-sig"
+    if encoding != "utf-16" and not _some_line_ends_with(read, dialect.delimiter):
+        return
+    with open(read, newline="", encoding=encoding, errors="replace") as fh:
+        reader = csv.reader(fh, delimiter=dialect.delimiter, quotechar='"', doublequote=True)
+        named = len(dialect.header)
+        trailing = len(next(reader, None) or ()) > named   # the header line ends with the delimiter too
+        start = reader.line_num + 1
+        for record in reader:
+            if len(record) > named + trailing:
+                fields = len(record) - (trailing and record[-1] == "")   # as a line of the reader counts
+                raise InputError(f"line {start}: {fields} fields, header has {named}")
+            start = reader.line_num + 1
+
+
+def _some_line_ends_with(path: str, delimiter: str, chunk: int = 16 << 20) -> bool:
+    """Whether a line of the file (bytes; ASCII delimiter) ends with ``delimiter`` or ``delimiter""``."""
+    d = delimiter.encode()
+    endings = ()
+    keep = 0
+    tail = b""
+    with open(path, "rb") as fh:
+        while True:
+            block = fh.read(chunk)
+            if not endings:
+                # the reader takes files whose lines all end in LF or all in CRLF (others are read from a
+                # copy in LF): the first block says which
+                eol = b"\r\n" if b"\r\n" in block[:1 << 20] else b"\n"
+                endings = (d + eol, d + b'""' + eol)
+                keep = len(endings[1]) - 1
+            if not block:
+                return tail.rstrip(b"\r\n").endswith((d, d + b'""')) if tail else False
+            data = tail + block
+            if any(e in data for e in endings):
+                return True
+            tail = data[-keep:] if len(data) > keep else data
 
 
 # the end of a timestamp written with its offset from UTC: Z, +01, +0100, +01:00

@@ -47,6 +47,28 @@ def test_too_many_fields_and_unterminated_quote(tmp_path):
         inspect_file(write(tmp_path, "q.csv", 'a,b\n1,"open\n2,3\n'))
 
 
+@pytest.mark.parametrize("body, line, fields, header", [
+    ("a,b\n1,2\n3,4,\n5,6\n", 3, 3, 2),
+    ("a,b\n1,2\n3,4,,,,\n", 3, 6, 2),
+    ('a,b\n1,2\n3,4,""\n', 3, 3, 2),
+    ("a,b\r\n1,2\r\n3,4,\r\n", 3, 3, 2),
+    ("a,b\n1,2\n3,4,", 3, 3, 2),                       # the last line, without its line break
+    ('a,b\n1,"two\nlines,"\n\n3,4,\n', 5, 3, 2),     # a quoted line break and an empty line before it
+    ("id;ref;amount;\n1;A;10;\n2;B;5;;\n", 3, 4, 3),   # every line ends with ';', this one with two
+])
+def test_extra_empty_fields_are_named_not_dropped(tmp_path, body, line, fields, header):
+    """DuckDB's reader drops empty fields past the header's count at a line's end without a word; the file
+    is refused like a line with an extra value, naming the line."""
+    with pytest.raises(InputError) as exc:
+        inspect_file(write(tmp_path, "extra.csv", body))
+    assert str(exc.value) == f"line {line}: {fields} fields, header has {header}"
+
+
+def test_a_delimiter_at_the_end_of_a_quoted_value_is_data(tmp_path):
+    info = inspect_file(write(tmp_path, "q.csv", 'a,b\n1,"x,"\n2,"y\nz,"\n'))
+    assert info.row_count == 2
+
+
 def test_semicolon_and_tab_delimiters_and_quoted_newlines(tmp_path):
     info = inspect_file(write(tmp_path, "semi.csv", "id;name;amount\n1;\"Smith; J\";1,5\n2;Doe;2\n"))
     assert [c.name for c in info.columns] == ["id", "name", "amount"] and info.row_count == 2
