@@ -25,9 +25,9 @@ from typing import Callable, Optional
 import duckdb
 
 from .explain import explain_unmatched, no_candidate_detail
-from .inputs import (EXPLANATION_COLUMNS, CsvDialect, InputError, csv_dialect, csv_line, describe_input,
-                     detect_format, explanation_tail, ident, jsonl_line, reader_sql, sniff_csv_types, sql_str,
-                     translate_error, readable_copy)
+from .inputs import (EXPLANATION_COLUMNS, CsvDialect, InputError, check_explanation_names, csv_dialect, csv_line,
+                     describe_input, detect_format, explanation_tail, ident, jsonl_line, reader_sql, sniff_csv_types,
+                     sql_str, translate_error, readable_copy)
 from .rules import Cardinality, Operator, Pass, RuleSet, check_columns
 from .sqlparts import AMOUNT_SCALE, AMOUNT_TYPE, CondSQL, Feature, fmt_decimal
 
@@ -283,6 +283,10 @@ class _Runner:
             raise InputError(f"{side.name} input: {e}") from None
         except duckdb.Error as e:
             raise InputError(f"{side.name} input: {translate_error(e, side.fmt, side.path, side.dialect)}") from None
+        try:
+            check_explanation_names(side.columns, "line 1" if side.fmt != "PARQUET" else "schema")
+        except InputError as e:
+            raise InputError(f"{side.name} input: {e}") from None
         if explanation_tail(side.columns):
             side.columns = side.columns[: -len(EXPLANATION_COLUMNS)]
         side.store_names()

@@ -447,6 +447,19 @@ def explanation_tail(columns: list[str]) -> bool:
     return len(columns) > n and tuple(columns[-n:]) == EXPLANATION_COLUMNS
 
 
+def check_explanation_names(columns: list[str], where: str) -> None:
+    """InputError when a column of an input (beyond the explanation columns of an earlier unmatched output,
+    which are read without them) has the name of an explanation column: its unmatched output would hold two
+    columns of that name (DuckDB, whose names ignore case, writes the second as `_detail_1`), which no
+    reader can tell apart."""
+    own = columns[: -len(EXPLANATION_COLUMNS)] if explanation_tail(columns) else columns
+    reserved = {c.lower() for c in EXPLANATION_COLUMNS}
+    for i, name in enumerate(own, 1):
+        if name.lower() in reserved:
+            raise InputError(f"{where}: column {i} is named {name!r}, the name of an explanation column that the "
+                             f"unmatched outputs add ({', '.join(EXPLANATION_COLUMNS)}); rename it")
+
+
 def _connect():
     import duckdb   # imported when a file is read, so that importing the rule-set model stays light
     con = duckdb.connect(config={"threads": 2, "memory_limit": "512MB"})
@@ -484,6 +497,7 @@ def inspect_file(path: str, format: Optional[str] = None,
                 rows = con.execute(f"SELECT count(*) FROM {reader_sql(path, fmt, json_text=json_text)}").fetchone()[0]
             except duckdb.Error as e:
                 raise translate_error(e, fmt, path) from None
+        check_explanation_names([c.name for c in cols], "line 1" if fmt != "PARQUET" else "schema")
         return FileInfo(fmt, int(rows), cols)
     finally:
         if own:

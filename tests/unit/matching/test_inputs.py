@@ -64,6 +64,28 @@ def test_extra_empty_fields_are_named_not_dropped(tmp_path, body, line, fields, 
     assert str(exc.value) == f"line {line}: {fields} fields, header has {header}"
 
 
+@pytest.mark.parametrize("header, column, name", [("id,_detail", 2, "_detail"), ("_Reason,id", 1, "_Reason"),
+                                                   ("id,_row_key,x", 2, "_row_key")])
+def test_a_column_named_like_an_explanation_column_is_refused_naming_it(tmp_path, header, column, name):
+    """Its unmatched output would hold two columns of that name (DuckDB wrote the second as `_detail_1`, and the
+    run failed after matching, when its exceptions were read)."""
+    from .helpers import eq, p, rule_set, run_files
+    path = write(tmp_path, "clash.csv", f"{header}\n" + ",".join(["v"] * header.count(",")) + ",A\n")
+    with pytest.raises(InputError) as exc:
+        inspect_file(path)
+    assert str(exc.value).startswith(f"line 1: column {column} is named '{name}', the name of an explanation column")
+    other = write(tmp_path, "other.csv", "id\nA\n")
+    with pytest.raises(InputError, match=f"^target input: line 1: column {column} is named '{name}'"):
+        run_files(other, path, rule_set(p("p", eq("id"))), tmp_path / "out")
+
+
+def test_an_earlier_unmatched_output_keeps_being_an_input(tmp_path):
+    """Its explanation columns are the last six, read without them: no clash."""
+    from chalicelib.matching import EXPLANATION_COLUMNS
+    path = write(tmp_path, "unmatched.csv", "id," + ",".join(EXPLANATION_COLUMNS) + "\nA,A,NO_CANDIDATE,,,,none\n")
+    assert [c.name for c in inspect_file(path).columns][:1] == ["id"]
+
+
 def test_a_delimiter_at_the_end_of_a_quoted_value_is_data(tmp_path):
     info = inspect_file(write(tmp_path, "q.csv", 'a,b\n1,"x,"\n2,"y\nz,"\n'))
     assert info.row_count == 2
