@@ -86,6 +86,17 @@ def test_an_earlier_unmatched_output_keeps_being_an_input(tmp_path):
     assert [c.name for c in inspect_file(path).columns][:1] == ["id"]
 
 
+def test_a_wide_file_is_inspected_in_bounded_memory(tmp_path):
+    """2,000 numeric columns and one row (15 KB): the type checks of every column in one statement ran out of
+    DuckDB's 512 MB (`Out of Memory Error`, the file INVALID); they run in statements of bounded size."""
+    n = 2000
+    path = write(tmp_path, "wide.csv", ",".join(f"c{i}" for i in range(n)) + "\n"
+                 + ",".join(f"{i}.{i % 10}" if i % 2 else str(i) for i in range(n)) + "\n")
+    info = inspect_file(path)
+    assert info.row_count == 1 and len(info.columns) == n
+    assert {c.type for c in info.columns[0::2]} == {"BIGINT"} and {c.type for c in info.columns[1::2]} == {"DECIMAL(18,1)"}
+
+
 def test_a_delimiter_at_the_end_of_a_quoted_value_is_data(tmp_path):
     info = inspect_file(write(tmp_path, "q.csv", 'a,b\n1,"x,"\n2,"y\nz,"\n'))
     assert info.row_count == 2
