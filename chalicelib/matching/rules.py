@@ -180,8 +180,14 @@ _ALIASES = {"days_before": "daysBefore", "days_after": "daysAfter", "group_by": 
 
 def semantic_problems(rs: RuleSet) -> list[tuple[tuple, str, str]]:
     out: list[tuple[tuple, str, str]] = []
+    first_named: dict[str, int] = {}
     for pi, p in enumerate(rs.passes):
         ploc = ("passes", pi)
+        # outputs and exceptions name a pass (pass_name, closestCandidate.pass): two of one name are one to a reader
+        if p.name in first_named:
+            out.append((ploc + ("name",), "INVALID_VALUE",
+                        f"is also the name of passes[{first_named[p.name]}] ({p.name!r}); pass names must differ"))
+        first_named.setdefault(p.name, pi)
         ops = [c.operator for c in p.conditions]
         for ci, c in enumerate(p.conditions):
             cloc = ploc + ("conditions", ci)

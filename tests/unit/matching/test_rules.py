@@ -53,6 +53,18 @@ def test_tolerances_the_engine_cannot_compute_exactly_are_located():
         "passes[3].conditions[1].percent": ("INVALID_VALUE", "must have at most 6 decimals")}
 
 
+def test_pass_names_must_differ():
+    """The MATCHED output (pass_name) and the exceptions (closestCandidate.pass) name passes: two passes of one
+    name could not be told apart there."""
+    d = {"name": "x", "passes": [p("exact", eq("k")), p("near", eq("k")), p("exact", eq("k")), p("near", eq("k"))]}
+    with pytest.raises(ValidationError) as exc:
+        RuleSet.model_validate(d)
+    assert {e["field"]: (e["code"], e["message"]) for e in error_list(exc.value)} == {
+        "passes[2].name": ("INVALID_VALUE", "is also the name of passes[0] ('exact'); pass names must differ"),
+        "passes[3].name": ("INVALID_VALUE", "is also the name of passes[1] ('near'); pass names must differ")}
+    RuleSet.model_validate({"name": "x", "passes": [p("exact", eq("k")), p("Exact", eq("k"))]})
+
+
 def test_describe_errors_reads_like_the_issue():
     d = {"name": "x", "passes": [p("a", eq("k"), sim("n", threshold=-0.1))]}
     with pytest.raises(ValidationError) as exc:
