@@ -308,12 +308,14 @@ def reader_sql(path: str, fmt: str, dialect: Optional[CsvDialect] = None, json_t
         return csv_reader_sql(path, dialect or csv_dialect(path))
     if fmt == "PARQUET":
         return f"read_parquet({sql_str(path)})"
+    # records=true: a line that is no object (an array, a string, a number) is an error; DuckDB's default
+    # read such a file as one column named "json" holding the documents (an object's fields lost)
     if not json_text:
-        return f"read_json({sql_str(path)}, format='newline_delimited', sample_size=-1)"
+        return f"read_json({sql_str(path)}, format='newline_delimited', records=true, sample_size=-1)"
     # every column as its text, as written: a string's own text ("x2" → x2), a number's digits (no binary
     # double between, 12345678901234567890123 stays), a timestamp as written (not in UTC), an object's JSON
     columns = ", ".join(f"{sql_str(c)}: 'VARCHAR'" for c in json_text)
-    return f"read_json({sql_str(path)}, format='newline_delimited', columns={{{columns}}})"
+    return f"read_json({sql_str(path)}, format='newline_delimited', records=true, columns={{{columns}}})"
 
 
 def describe_input(con, path: str, fmt: str) -> tuple[list[tuple[str, str]], tuple[str, ...]]:
@@ -362,6 +364,8 @@ def translate_error(exc: Exception, fmt: str, path: Optional[str] = None,
         first = msg.split("\n", 1)[0].replace("Invalid Input Error: ", "")
         return InputError(f"line {line}: {first}" if m else first)
     if fmt == "JSONL":
+        if "expected records" in msg and path:
+            return _jsonl_not_records(path)
         m = re.search(r"line (\d+)", msg)
         first = msg.split("\n", 1)[0].replace("Invalid Input Error: ", "")
         first = re.sub(r' in file "[^"]*"', "", first)
@@ -440,6 +444,33 @@ def _jsonl_bad_line(path: str, reported: int) -> tuple[int, Optional[str]]:
     except OSError:
         pass
     return reported, None
+
+
+def _jsonl_not_records(path: str) -> InputError:
+    """Why DuckDB's reader found no records in a JSON-lines file: the first line that is no JSON object, or no
+    object with a field at all (reads the file on this error path only)."""
+    import json
+    fields = False
+    try:
+        with open(path, "rb") as fh:
+            for no, raw in enumerate(fh, 1):
+                if not raw.strip():
+                    continue
+                try:
+                    doc = json.loads(raw)
+                except ValueError:
+                    continue   # DuckDB names a malformed line itself
+                if not isinstance(doc, dict):
+                    kind = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}.get(
+                        type(doc), "a number")
+                    return InputError(f"line {no}: {kind}, not a JSON object (JSON lines hold one object a line)")
+                fields = fields or bool(doc)
+    except OSError:
+        pass
+    if not fields:
+        return InputError("the file holds no JSON object with a field (JSON lines hold one object a line): "
+                          "there is no column to read")
+    return InputError("not JSON lines: one JSON object a line is expected")
 
 
 def explanation_tail(columns: list[str]) -> bool:

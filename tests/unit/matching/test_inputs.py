@@ -97,6 +97,27 @@ def test_a_wide_file_is_inspected_in_bounded_memory(tmp_path):
     assert {c.type for c in info.columns[0::2]} == {"BIGINT"} and {c.type for c in info.columns[1::2]} == {"DECIMAL(18,1)"}
 
 
+@pytest.mark.parametrize("body, message", [
+    ('[1, 2]\n', "line 1: an array, not a JSON object (JSON lines hold one object a line)"),
+    ('{"a": 1}\n\n"x"\n', "line 3: a string, not a JSON object (JSON lines hold one object a line)"),
+    ('{"a": 1}\n7\n', "line 2: a number, not a JSON object (JSON lines hold one object a line)"),
+    ('{}\n{}\n', "the file holds no JSON object with a field (JSON lines hold one object a line): there is no column to read"),
+    ('\n\n', "the file holds no JSON object with a field (JSON lines hold one object a line): there is no column to read"),
+])
+def test_json_lines_that_are_no_objects_are_named(tmp_path, body, message):
+    """DuckDB's default reads such a file as one column named "json" holding whole documents: READY with a
+    column the file does not have, and an object's fields lost beside an array line."""
+    from .helpers import eq, p, rule_set, run_files
+    path = write(tmp_path, "x.jsonl", body)
+    with pytest.raises(InputError) as exc:
+        inspect_file(path)
+    assert str(exc.value) == message
+    other = write(tmp_path, "o.jsonl", '{"a": 1}\n')
+    with pytest.raises(InputError) as exc:
+        run_files(other, path, rule_set(p("p", eq("a"))), tmp_path / "out")
+    assert str(exc.value) == f"target input: {message}"
+
+
 def test_a_delimiter_at_the_end_of_a_quoted_value_is_data(tmp_path):
     info = inspect_file(write(tmp_path, "q.csv", 'a,b\n1,"x,"\n2,"y\nz,"\n'))
     assert info.row_count == 2
