@@ -22,21 +22,25 @@ class SnapshotError(Exception):
 
 
 def take(source: dict, path: Path, should_cancel: Callable[[], bool] | None = None,
-         canceled: Callable[[], bool] | None = None) -> int:
+         canceled: Callable[[], bool] | None = None, progress: Callable[[float], None] | None = None) -> int:
     """Write the data source's rows to `path` (CSV with a header); return the number of rows.
 
     `should_cancel` is asked between blocks of rows; `canceled` (cheap, callable from another thread)
     is watched while the source computes its rows, so that a cancel also stops a query that has not
-    sent its first row yet (InterruptedError either way)."""
+    sent its first row yet (InterruptedError either way). `progress(fraction)` hears how far the snapshot
+    is, 0 < fraction < 1, about every PROGRESS_ROWS rows: against the planner's estimate of the rows
+    (POSTGRES) or by the token reached in the ring (CDC_TABLE)."""
     try:
         if source["type"] == "CDC_TABLE":
-            return _cdc(source["config"], path, should_cancel)
-        return _postgres(source["config"], path, should_cancel, canceled)
+            return _cdc(source["config"], path, should_cancel, progress)
+        return _postgres(source["config"], path, should_cancel, canceled, progress)
     except data_sources.SourceUnusable as exc:
         raise SnapshotError(f"data source {source['data_source_id']}: {exc}") from None
 
 
 CANCEL_POLL_S = 0.5
+#: rows between two progress reports of a snapshot
+PROGRESS_ROWS = 10_000
 
 
 @contextmanager
@@ -66,7 +70,7 @@ def _cancel_watch(conn, canceled: Callable[[], bool] | None):
         t.join(timeout=10)
 
 
-def _postgres(config: dict, path: Path, should_cancel, canceled=None) -> int:
+def _postgres(config: dict, path: Path, should_cancel, canceled=None, progress=None) -> int:
     import psycopg
     from psycopg import sql
 
@@ -78,6 +82,8 @@ def _postgres(config: dict, path: Path, should_cancel, canceled=None) -> int:
         problem = data_sources.column_problem([d.name for d in described.description or []], config)
         if problem:
             raise data_sources.ColumnsUnusable(problem)
+        expected = _planned_rows(conn, select) if progress is not None else 0
+        lines, reported = 0, 0
         cur = conn.cursor()
         try:
             with _cancel_watch(conn, canceled), \
@@ -86,12 +92,27 @@ def _postgres(config: dict, path: Path, should_cancel, canceled=None) -> int:
                     out.write(block)
                     if should_cancel is not None and should_cancel():
                         raise InterruptedError("canceled")
+                    if expected:
+                        # lines, not rows (a quoted value may hold a line break): close enough to say how far
+                        lines += bytes(block).count(b"\n")
+                        if lines - reported >= PROGRESS_ROWS:
+                            reported = lines
+                            progress(min(0.99, lines / expected))
         except psycopg.errors.QueryCanceled:
             if canceled is not None and canceled():
                 raise InterruptedError("canceled") from None
             raise
         # the server's count of the rows it sent: a quoted value may hold line breaks, so lines are not rows
         return max(0, cur.rowcount)
+
+
+def _planned_rows(conn, select) -> float:
+    """The planner's estimate of the rows `select` returns (0 when it gives none): what a snapshot's
+    progress is measured against. Planned, not run, in the snapshot's transaction."""
+    from psycopg import sql
+
+    plan = conn.execute(sql.SQL("EXPLAIN (FORMAT JSON) {}").format(select)).fetchone()[0]
+    return float(plan[0]["Plan"].get("Plan Rows") or 0) if plan else 0.0
 
 
 def _text(v) -> str:
@@ -110,7 +131,7 @@ def _text(v) -> str:
     return str(v)
 
 
-def _cdc(config: dict, path: Path, should_cancel) -> int:
+def _cdc(config: dict, path: Path, should_cancel, progress=None) -> int:
     from chalicelib.cassandra.reader import CassandraReader
     from chalicelib.cassandra.tokens import MAX_TOKEN, MIN_TOKEN
     from chalicelib.cdc.catalog import get_catalog
@@ -128,6 +149,9 @@ def _cdc(config: dict, path: Path, should_cancel) -> int:
         for row in reader.scan_range((MIN_TOKEN, MAX_TOKEN)):
             w.writerow([_text(v) for v in row[1:]])   # row[0] is the token
             rows += 1
-            if should_cancel is not None and rows % 10000 == 0 and should_cancel():
-                raise InterruptedError("canceled")
+            if rows % PROGRESS_ROWS == 0:
+                if should_cancel is not None and should_cancel():
+                    raise InterruptedError("canceled")
+                if progress is not None:   # the rows come in token order: the share of the ring read
+                    progress(min(0.99, max(0.0, (row[0] - MIN_TOKEN) / (MAX_TOKEN - MIN_TOKEN))))
     return rows

@@ -57,6 +57,8 @@ STEPS_QUEUE = "recon-stream-steps"
 EXCEPTIONS_GRACE_SECONDS = 60
 HEARTBEAT_SECONDS = float(os.environ.get("STREAM_HEARTBEAT_INTERVAL_SECONDS", "5"))
 CANCEL_POLL_SECONDS = 1.0
+#: the share of a step's progress (percent) that taking a data-source snapshot of an input is given
+SNAPSHOT_SHARE = 10
 # a file input still PROCESSING (uploaded, its worker reading it) is waited for up to this long
 INPUT_WAIT_SECONDS = float(os.environ.get("STREAM_INPUT_WAIT_SECONDS", "120"))
 INPUT_POLL_SECONDS = 0.5
@@ -102,6 +104,19 @@ class Attempt:
     hooks_fired: set = field(default_factory=set)  # test fault hooks that act once per attempt
     input_columns: dict = field(default_factory=dict)  # side -> the input file's [{name, type}] (None: unknown)
     earlier_failures: int = 0   # earlier attempts that count against maxRetries (not those timed out in the queue)
+    # with a data-source snapshot among the inputs, the share of the step's progress its inputs take (the engine
+    # has the rest), and how far each side's input is (0..1)
+    inputs_share: int = 0
+    inputs_done: dict = field(default_factory=dict)
+
+    def input_progress(self, side: str, fraction: float) -> None:
+        self.inputs_done[side] = fraction
+        if self.inputs_share:
+            done = sum(self.inputs_done.get(s, 0.0) for s in ("SOURCE", "TARGET")) / 2
+            self.progress = max(self.progress, min(self.inputs_share, int(self.inputs_share * done)))
+
+    def engine_progress(self, pct: int) -> None:
+        self.progress = max(self.progress, min(99, self.inputs_share + int(pct * (100 - self.inputs_share) / 100)))
 
     def mark(self, phase: str) -> None:
         self.timeline[phase] = round(time.time(), 3)
@@ -393,15 +408,12 @@ def _match(a: Attempt, workdir: Path):
     out = workdir / "out"
     out.mkdir()
 
-    def progress(pct: int) -> None:
-        a.progress = max(a.progress, min(99, int(pct)))
-
     limits = EngineLimits(memory_limit=os.environ.get("STREAM_ENGINE_MEMORY", "1GB"),
                           threads=int(os.environ.get("STREAM_ENGINE_THREADS", "2")), temp_dir=str(workdir / "spill"))
     t0 = time.monotonic()
     try:
         return run_match(str(source["path"]), str(target["path"]), rule_set, str(out), limits=limits,
-                         progress=progress, should_cancel=a.cancel.is_set)
+                         progress=a.engine_progress, should_cancel=a.cancel.is_set)
     except MatchCanceled:
         raise AttemptCanceled() from None
     finally:
@@ -423,11 +435,15 @@ def _prepare(a: Attempt, workdir: Path) -> tuple[Any, dict, dict]:
 
     def resolve(side: str, spec: dict) -> dict:
         got = _resolve(a, side, spec, workdir)
+        a.input_progress(side, 1.0)
         a.timings[f"{side.lower()}Input"] = round(time.monotonic() - t0, 3)
         a.inputs_from[side] = got.get("from", spec["type"])
         a.input_columns[side] = got.get("columns")
         return got
 
+    # a snapshot can take as long as the matching: its progress shows in the step's (SNAPSHOT_SHARE of it)
+    if "DATA_SOURCE_SNAPSHOT" in (a.step["sourceInput"]["type"], a.step["targetInput"]["type"]):
+        a.inputs_share = SNAPSHOT_SHARE
     # both inputs at once (downloads and snapshots overlap)
     with ThreadPoolExecutor(max_workers=2) as pool:
         fs = pool.submit(resolve, "SOURCE", a.step["sourceInput"])
@@ -617,7 +633,8 @@ def _snapshot(a: Attempt, side: str, data_source_id: int, workdir: Path) -> dict
             time.sleep(held)
         return a.cancel.is_set()
     try:
-        rows = snapshots.take(source, path, should_cancel=should_cancel, canceled=a.cancel.is_set)
+        rows = snapshots.take(source, path, should_cancel=should_cancel, canceled=a.cancel.is_set,
+                              progress=lambda fraction: a.input_progress(side, fraction))
     except InterruptedError:
         raise AttemptCanceled() from None
     filename = f"stream_{a.run_id}_step_{a.step_order}_snapshot_{side.lower()}.csv"

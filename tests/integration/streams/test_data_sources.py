@@ -249,3 +249,21 @@ def test_columns_of_types_the_driver_does_not_know_are_named(api, db, uid):
                               {"name": "n", "type": "BIGINT", "sourceType": "INTEGER"},
                               {"name": "t", "type": "VARCHAR", "sourceType": "TEXT"},
                               {"name": "tags", "type": "VARCHAR", "sourceType": "TEXT[]"}], got   # not its element type
+
+
+def test_a_snapshot_tells_how_far_it_is(db, stack_env, uid, tmp_path):
+    """A step's progress moves while its data-source snapshot is taken (platform §5: "progress ... moves while a
+    step works"): the snapshot reports the share of the planner's row estimate it has copied, in steps."""
+    from chalicelib.streams import snapshots
+
+    name = f"ds_many_{uid}"
+    db.execute(f"CREATE TABLE public.{name} (id int PRIMARY KEY, amount numeric(18,2))")
+    db.execute(f"INSERT INTO public.{name} SELECT g, g / 100.0 FROM generate_series(1, 50000) g")
+    db.execute(f"ANALYZE public.{name}")
+    heard: list[float] = []
+    source = {"type": "POSTGRES", "data_source_id": 0,
+              "config": {"connection": {"env": "DATABASE_URL"}, "schema": "public", "table": name}}
+    rows = snapshots.take(source, tmp_path / "snap.csv", progress=heard.append)
+    assert rows == 50000
+    assert len(heard) >= 4, heard                                  # every 10,000 rows
+    assert heard == sorted(heard) and 0 < heard[0] < 0.5 and 0.75 < heard[-1] <= 0.99, heard
