@@ -252,12 +252,32 @@ def allowance_sql(c: Condition, base: str) -> str:
     return parts[0] if len(parts) == 1 else f"greatest({parts[0]}, {parts[1]})"
 
 
+def _by_characters(fn: str, a: str, b: str) -> str:
+    """``fn(a, b)`` of DuckDB's `levenshtein` or `jaro_winkler_similarity`, counted in characters. Both count
+    UTF-8 bytes (`levenshtein('Müller', 'Muller')` is 2, and a ratio over `length()` went below 0): two ASCII
+    values are compared as they are; otherwise each character of the pair is first replaced by one ASCII
+    character, its place in the pair's alphabet (injective, so the distance and the similarity are those of
+    the characters). The pair's splits and alphabet are bound inside lambdas, so that DuckDB computes them
+    only for the pairs that take this branch. A pair of more than 127 distinct characters (texts, not names)
+    is compared as bytes."""
+    ascii_pair = f"strlen({a}) = length({a}) AND strlen({b}) = length({b})"
+    code = lam("ch", "chr(list_position(al, ch))")
+    mapped = (f"list_transform([list_distinct(p[1] || p[2])], "
+              + lam("al", f"CASE WHEN len(al) > 127 THEN {fn}(p[3], p[4]) ELSE "
+                          f"{fn}(array_to_string(list_transform(p[1], {code}), ''), "
+                          f"array_to_string(list_transform(p[2], {code}), '')) END") + ")[1]")
+    pair = f"[[string_split({a}, ''), string_split({b}, ''), [{a}], [{b}]]]"
+    # p[3], p[4]: the values themselves, as one-element lists (a list literal needs one element type)
+    mapped = mapped.replace("p[3]", "p[3][1]").replace("p[4]", "p[4][1]")
+    return f"(CASE WHEN {ascii_pair} THEN {fn}({a}, {b}) ELSE list_transform({pair}, {lam('p', mapped)})[1] END)"
+
+
 def similarity_sql(algorithm: Algorithm, a: str, b: str) -> str:
     if algorithm is Algorithm.JARO_WINKLER:
-        return f"jaro_winkler_similarity({a}, {b})"
+        return _by_characters("jaro_winkler_similarity", a, b)
     if algorithm is Algorithm.LEVENSHTEIN_RATIO:
         return (f"(CASE WHEN greatest(length({a}), length({b})) = 0 THEN 1.0 ELSE "
-                f"1.0 - levenshtein({a}, {b}) / greatest(length({a}), length({b})) END)")
+                f"1.0 - {_by_characters('levenshtein', a, b)} / greatest(length({a}), length({b})) END)")
     ta, tb = _tokens(a), _tokens(b)
     return (f"(CASE WHEN len(list_distinct(list_concat({ta}, {tb}))) = 0 THEN 1.0 ELSE "
             f"len(list_intersect({ta}, {tb})) / len(list_distinct(list_concat({ta}, {tb}))) END)")
@@ -281,7 +301,7 @@ def similarity_test_sql(algorithm: Algorithm, a: str, b: str, threshold: float) 
     th = f"CAST({sql_str(threshold_text(threshold))} AS DECIMAL(18,10))"
     if algorithm is Algorithm.LEVENSHTEIN_RATIO:
         m = f"greatest(length({a}), length({b}))"
-        return f"(CASE WHEN {m} = 0 THEN true ELSE {m} - levenshtein({a}, {b}) >= {th} * {m} END)"
+        return f"(CASE WHEN {m} = 0 THEN true ELSE {m} - {_by_characters('levenshtein', a, b)} >= {th} * {m} END)"
     if algorithm is Algorithm.TOKEN_SET:
         ta, tb = _tokens(a), _tokens(b)
         union = f"len(list_distinct(list_concat({ta}, {tb})))"

@@ -393,6 +393,30 @@ def test_similarity_algorithms(tmp_path, algorithm, a, b, threshold, expected):
         assert o.reasons() == {"s0": "BELOW_SIMILARITY"}
 
 
+@pytest.mark.parametrize("algorithm,a,b,threshold,expected,shown", [
+    # counted in characters, not UTF-8 bytes (DuckDB's functions count bytes: Müller/Muller was 0.66 and 0.86)
+    ("LEVENSHTEIN_RATIO", "Müller", "Muller", 0.83, True, None),            # 1 − 1/6 = 0.8333
+    ("LEVENSHTEIN_RATIO", "Müller", "Muller", 0.84, False, "0.83"),
+    ("LEVENSHTEIN_RATIO", "Straße", "Strasse", 0.71, True, None),           # 1 − 2/7 = 0.7142
+    ("LEVENSHTEIN_RATIO", "日本銀行", "日本銀", 0.75, True, None),             # 1 − 1/4
+    ("LEVENSHTEIN_RATIO", "ééé", "aaa", 0.0, True, None),                    # 1 − 3/3 = 0, never below
+    ("LEVENSHTEIN_RATIO", "ééé", "aaa", 0.01, False, "0.00"),
+    # Jaro-Winkler by hand: Müller/Muller m=5, t=0, jaro = (5/6 + 5/6 + 1)/3 = 8/9, prefix 1: 8/9 + 0.1/9 = 0.9
+    ("JARO_WINKLER", "Müller", "Muller", 0.9, True, None),
+    ("JARO_WINKLER", "Müller", "Muller", 0.91, False, "0.90"),
+    # Société Générale / Societe Generale: m=12, t=0, jaro = (12/16 + 12/16 + 1)/3 = 5/6, prefix 4: 5/6 + 0.4/6 = 0.8667
+    ("JARO_WINKLER", "Société Générale", "Societe Generale", 0.86, True, None),
+    ("JARO_WINKLER", "Société Générale", "Societe Generale", 0.87, False, "0.86"),
+])
+def test_similarity_counts_characters_not_bytes(tmp_path, algorithm, a, b, threshold, expected, shown):
+    rs = rule_set(p("p", eq("w"), sim("v", algorithm=algorithm, threshold=threshold)))
+    o = match(tmp_path, H, [["s0", a, "k"]], H, [["t0", b, "k"]], rs)
+    assert (len(o.matched) == 1) is expected, o.unmatched()
+    if not expected:
+        assert o.unmatched()["s0"]["_detail"] == (f"target v is {shown} similar to source v ({algorithm}); "
+                                                   f"threshold {threshold}")
+
+
 @pytest.mark.parametrize("algorithm,a,b,threshold", [
     ("LEVENSHTEIN_RATIO", "abcde", "aXXXX", 0.2),       # 1 − 4/5, 0.19999999999999996 as a double
     ("LEVENSHTEIN_RATIO", "abcdefghij", "aXXXXXXXXX", 0.1),
