@@ -701,8 +701,8 @@ class _Runner:
 
     def _round(self):
         """One round on a table with contested rows: mutual best pairs plus complete ties (see above)."""
-        order_b = "abs(adiff), abs(ddiff), sim DESC NULLS LAST, bkey NULLS FIRST, b"
-        order_a = "abs(adiff), abs(ddiff), sim DESC NULLS LAST, akey NULLS FIRST, a"
+        order_b = "abs(adiff), abs(ddiff), sim DESC NULLS LAST, bkey NULLS LAST, b"
+        order_a = "abs(adiff), abs(ddiff), sim DESC NULLS LAST, akey NULLS LAST, a"
         metric = "abs(adiff) NULLS LAST, abs(ddiff) NULLS LAST, sim DESC NULLS LAST"
         self.sql(f"""CREATE OR REPLACE TEMP TABLE mb AS
             WITH fa AS (SELECT a, b FROM cand QUALIFY row_number() OVER (PARTITION BY a ORDER BY {order_b}) = 1),
@@ -716,10 +716,10 @@ class _Runner:
                  sb AS (SELECT b, any_value(bkey) AS bkey, bit_xor(hash(a)) AS ha, count(*) AS na, min(a) AS mina
                         FROM tied GROUP BY b),
                  ga AS (SELECT a, nb, minb, min(a) OVER w AS comp, count(*) OVER w AS size,
-                               row_number() OVER (PARTITION BY hb, nb, minb ORDER BY akey NULLS FIRST, a) AS r
+                               row_number() OVER (PARTITION BY hb, nb, minb ORDER BY akey NULLS LAST, a) AS r
                         FROM sa WINDOW w AS (PARTITION BY hb, nb, minb)),
                  gb AS (SELECT b, na, mina, min(b) OVER w AS comp, count(*) OVER w AS size,
-                               row_number() OVER (PARTITION BY ha, na, mina ORDER BY bkey NULLS FIRST, b) AS r
+                               row_number() OVER (PARTITION BY ha, na, mina ORDER BY bkey NULLS LAST, b) AS r
                         FROM sb WINDOW w AS (PARTITION BY ha, na, mina)),
                  rk AS (SELECT ga.a, gb.b FROM ga JOIN gb
                           ON ga.minb = gb.comp AND gb.mina = ga.comp AND ga.r = gb.r

@@ -64,8 +64,11 @@ def explain_unmatched(r: "_Runner", s: "Side", t: "Side") -> dict:
         my_rid = "s_rid" if x.letter == "s" else "t_rid"
         # without a key column both keys are row numbers ('1 ... was matched to 1'): named as rows of
         # their side; a group (the closest of a row of the one side of a grouped pass) as a group
-        partner_key = "xx.__m_key" if x.key_column else f"'{x.name} row ' || (m.pid + 1)"
-        closest = "b.closest_key" if y.key_column else f"'{y.name} row ' || b.closest_key"
+        # (a row whose key value is empty is named by its row number, as without a key column)
+        partner_key = (f"coalesce(xx.__m_key, '{x.name} row ' || (m.pid + 1))" if x.key_column
+                       else f"'{x.name} row ' || (m.pid + 1)")
+        closest = (f"coalesce(b.closest_key, '{y.name} row ' || (b.cid + 1))" if y.key_column
+                   else f"'{y.name} row ' || b.closest_key")
         group_passes = [str(i + 1) for i, p in enumerate(r.rs.passes)
                         if p.cardinality is (Cardinality.ONE_TO_MANY if x.letter == "s" else Cardinality.MANY_TO_ONE)]
         if group_passes:

@@ -44,8 +44,9 @@ def exception_rows(path: Path):
             if reason not in REASONS:
                 reason = "NO_CANDIDATE"
             closest = None
-            if expl.get("_closest_key"):
-                closest = {"rowKey": expl["_closest_key"], "pass": expl.get("_closest_pass") or None,
+            # a closest candidate whose key value is empty is still one (its pass names it): rowKey null
+            if expl.get("_closest_key") or expl.get("_closest_pass"):
+                closest = {"rowKey": expl["_closest_key"] or None, "pass": expl.get("_closest_pass") or None,
                            "failedCondition": expl.get("_failed_condition") or None,
                            "detail": expl.get("_detail") or None}
             # a row whose key column is empty has no key (null): its position in the output is no key of it

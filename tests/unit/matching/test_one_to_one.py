@@ -1,7 +1,7 @@
 """ONE_TO_ONE passes: exact keys, duplicates, mutual best, tie-breaks, carrying on, nulls, reasons."""
 import pytest
 
-from .helpers import eq, match, p, rule_set, sim, tol, window
+from .helpers import eq, match, p, rule_set, run_files, sim, tol, window
 
 S = ["id", "ref", "amount", "date", "name"]
 T = ["id", "ref", "amount", "date", "name"]
@@ -224,3 +224,22 @@ def test_a_key_of_more_than_18_digits_compares_as_text_on_every_duckdb(tmp_path)
               rule_set(p("Reference", eq("ref"), window("d", before=0, after=2)), source_key="ref", target_key="ref"))
     assert o.pairs() == [("1", "112345678901234567890", "112345678901234567890")]
     assert o.reasons() == {"212345678901234567890": "DATE_OUT_OF_WINDOW"}
+
+
+def test_rows_with_an_empty_key_are_named_by_their_row_and_lose_ties(tmp_path):
+    """A row whose key value is empty: a sentence naming it says 'source row 1' (the whole sentence was empty,
+    the key concatenated as NULL), and it comes after rows with a key in the lowest-key tie-break (it came first)."""
+    src = tmp_path / "s.csv"
+    src.write_text("id,ref,amt\n,K,10\ns2,K,10\n")
+    tgt = tmp_path / "t.csv"
+    tgt.write_text("id,ref,amt\nt1,K,10\n,K,10\nt3,Q,1\n")
+    o = run_files(src, tgt, rule_set(p("p", eq("ref"), tol("amt", absolute="1")), source_key="id", target_key="id"),
+                  tmp_path / "out", threads=2)
+    assert sorted((m["source_row"], m["target_row"]) for m in o.matched) == [("1", "2"), ("2", "1")]
+    src.write_text("id,ref,amt\ns1,K,10\ns2,K,10\n")
+    tgt.write_text("id,ref,amt\n,K,10\n")
+    o = run_files(src, tgt, rule_set(p("p", eq("ref"), tol("amt", absolute="1")), source_key="id", target_key="id"),
+                  tmp_path / "out2")
+    assert [(m["source_key"], m["target_row"]) for m in o.matched] == [("s1", "1")]
+    assert [(r["id"], r["_reason"], r["_detail"]) for r in o.unmatched_source] == [
+        ("s2", "AMBIGUOUS", "target row 1 meets every condition of this pass but was matched to s1 in pass 1")]

@@ -73,9 +73,13 @@ def test_exception_rows_read_the_engines_explanation_columns(tmp_path: Path):
     p = tmp_path / "u.csv"
     p.write_text("order_id,amount,_row_key,_reason,_closest_key,_closest_pass,_failed_condition,_detail\n"
                  "ORD-1,10.00,ORD-1,TOLERANCE_EXCEEDED,MP-9,Reference and amount,amount,amount differs by 1.50\n"
-                 "ORD-2,5.00,ORD-2,NO_CANDIDATE,,,,\n")
+                 "ORD-2,5.00,ORD-2,NO_CANDIDATE,,,,\n"
+                 "ORD-3,7.00,ORD-3,TOLERANCE_EXCEEDED,,Reference and amount,amount,amount differs by 2\n")
     rows = list(artifacts.exception_rows(p))
     assert rows[0] == (1, "ORD-1", {"order_id": "ORD-1", "amount": "10.00"}, "TOLERANCE_EXCEEDED",
                        {"rowKey": "MP-9", "pass": "Reference and amount", "failedCondition": "amount",
                         "detail": "amount differs by 1.50"})
     assert rows[1] == (2, "ORD-2", {"order_id": "ORD-2", "amount": "5.00"}, "NO_CANDIDATE", None)
+    # a closest candidate whose key value is empty is still named, by its pass (it was dropped)
+    assert rows[2][4] == {"rowKey": None, "pass": "Reference and amount", "failedCondition": "amount",
+                          "detail": "amount differs by 2"}
