@@ -195,8 +195,9 @@ def archive_stream(id: int):
            summary="Re-check a saved stream against today's files, rule sets and data sources",
            description="Errors: STEP_ORDER_INVALID, STEP_INPUT_FORWARD_REFERENCE, FILE_NOT_FOUND, FILE_NOT_READY, "
                        "RULE_SET_NOT_FOUND, DATA_SOURCE_NOT_FOUND, RULE_FIELD_MISSING, CRON_INVALID, "
-                       "TIMEZONE_INVALID. Warnings: STEP_TARGET_FILE_LARGE (over 1,000,000 rows), STEP_OUTPUT_UNUSED. "
-                       "Each names the step and the field.")
+                       "TIMEZONE_INVALID. Warnings: STEP_TARGET_FILE_LARGE (over 1,000,000 rows), STEP_OUTPUT_UNUSED, "
+                       "DATA_SOURCE_UNREADABLE (a POSTGRES data source that cannot be read now; its columns are "
+                       "checked too). Each names the step and the field.")
 def validate_stream(id: int):
     errors, warnings = definitions.validate_saved(id)
     return ok({"valid": not errors, "errors": [asdict(i) for i in errors], "warnings": [asdict(i) for i in warnings]})

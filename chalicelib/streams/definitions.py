@@ -63,7 +63,8 @@ def check(defn: dict, *, strict_ready: bool, self_id: int | None = None, conn=No
     with tx(conn) as c:
         refs = _references(defn, c, share_lock, archived)
         loop = _chain_loop(defn, self_id, c)
-    errors, warnings = check_definition(defn, strict_ready=strict_ready, self_id=self_id, **refs)
+    errors, warnings = check_definition(defn, strict_ready=strict_ready, self_id=self_id,
+                                        describe_sources=strict_ready and conn is None, **refs)
     for sid in archived:   # an archived stream never runs again: a trigger on its completions never fires
         errors.append(Issue("triggerConfig.streamId", "STREAM_ARCHIVED",
                             f"stream {sid} is ARCHIVED: it never runs again, so its completions never start this stream"))

@@ -277,12 +277,16 @@ def _step_label(i: int, step: dict) -> str:
 
 def check_definition(defn: dict, *, files: dict[int, dict], rule_sets: dict[int, dict],
                      data_sources: dict[int, dict], streams: set[int] | None = None,
-                     strict_ready: bool = True, self_id: int | None = None) -> tuple[list[Issue], list[Issue]]:
+                     strict_ready: bool = True, self_id: int | None = None,
+                     describe_sources: bool = False) -> tuple[list[Issue], list[Issue]]:
     """(errors, warnings) of a definition in snake_case form:
     {trigger_type, trigger_config, steps: [{step_order, name, source_input: {type, id}, target_input, rule_set_id}]}.
 
     `files`, `rule_sets`, `data_sources`: the referenced objects that exist (by id); `streams`: existing
     stream ids (EVENT STREAM_RUN_COMPLETED). `strict_ready=False` accepts PROCESSING files (save time).
+    `describe_sources` (POST /streams/{id}/validate): each POSTGRES data source is read as its connection test
+    does (columns, no rows), so that its columns are checked against the rule set (RULE_FIELD_MISSING) and a
+    source that cannot be read now is a DATA_SOURCE_UNREADABLE warning; saving never connects to sources.
     """
     warnings: list[Issue] = []
     steps = defn["steps"]
@@ -305,7 +309,9 @@ def check_definition(defn: dict, *, files: dict[int, dict], rule_sets: dict[int,
     columns: dict[tuple[int, str], Optional[list[str]]] = {}
     used_outputs: set[int] = set()
 
-    def input_columns(inp: dict, at_order: int) -> Optional[list[str]]:
+    described: dict[int, dict] = {}
+
+    def input_columns(inp: dict, at_order: int, fld: str = "", label: str = "", side: str = "") -> Optional[list[str]]:
         t, ref = inp["type"], inp["id"]
         if t == "FILE":
             f = files.get(ref)
@@ -316,6 +322,14 @@ def check_definition(defn: dict, *, files: dict[int, dict], rule_sets: dict[int,
             ds = data_sources.get(ref)
             if ds and ds["type"] == "CDC_TABLE":
                 return _cdc_columns(ds["config"].get("table"))
+            if ds and describe_sources:
+                from chalicelib.streams import data_sources as sources
+
+                got = described.get(ref) or described.setdefault(ref, sources.test(ds))
+                if got["ok"]:
+                    return [c["name"] for c in got["columns"]]
+                warnings.append(Issue(f"{fld}.id", "DATA_SOURCE_UNREADABLE",
+                                      f"{label}: {side} data source {ref} cannot be read now: {got['errorMessage']}"))
             return None
         side = "source" if t == "STEP_OUTPUT_UNMATCHED_SOURCE" else "target"
         if ref < at_order and ref in by_order:
@@ -354,7 +368,7 @@ def check_definition(defn: dict, *, files: dict[int, dict], rule_sets: dict[int,
                                         f"{label}: {t} names step {ref}, which does not exist"))
                 else:
                     used_outputs.add(ref)
-            columns[(order, side)] = input_columns(inp, order)
+            columns[(order, side)] = input_columns(inp, order, fld, label, side)
         rs = rule_sets.get(step["rule_set_id"])
         if rs is None:
             errors.append(Issue(f"steps[{i}].ruleSetId", "RULE_SET_NOT_FOUND",

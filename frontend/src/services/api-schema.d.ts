@@ -711,7 +711,7 @@ export interface paths {
         put?: never;
         /**
          * Re-check a saved stream against today's files, rule sets and data sources
-         * @description Errors: STEP_ORDER_INVALID, STEP_INPUT_FORWARD_REFERENCE, FILE_NOT_FOUND, FILE_NOT_READY, RULE_SET_NOT_FOUND, DATA_SOURCE_NOT_FOUND, RULE_FIELD_MISSING, CRON_INVALID, TIMEZONE_INVALID. Warnings: STEP_TARGET_FILE_LARGE (over 1,000,000 rows), STEP_OUTPUT_UNUSED. Each names the step and the field.
+         * @description Errors: STEP_ORDER_INVALID, STEP_INPUT_FORWARD_REFERENCE, FILE_NOT_FOUND, FILE_NOT_READY, RULE_SET_NOT_FOUND, DATA_SOURCE_NOT_FOUND, RULE_FIELD_MISSING, CRON_INVALID, TIMEZONE_INVALID. Warnings: STEP_TARGET_FILE_LARGE (over 1,000,000 rows), STEP_OUTPUT_UNUSED, DATA_SOURCE_UNREADABLE (a POSTGRES data source that cannot be read now; its columns are checked too). Each names the step and the field.
          */
         post: operations["validateStream"];
         delete?: never;

@@ -248,6 +248,34 @@ def test_validate_file_not_found_and_stale_columns(api, db, uid):
     assert ("steps[0].targetInput.id", "FILE_NOT_FOUND") in {(e["field"], e["code"]) for e in v["errors"]}
 
 
+def test_validate_reads_a_postgres_data_sources_columns(api, db, uid):
+    """POST /validate reads a POSTGRES data source as its test does: a rule-set column its query lacks is
+    RULE_FIELD_MISSING, a source that cannot be read now a DATA_SOURCE_UNREADABLE warning (the run would fail
+    on it). Saving does not connect to sources."""
+    tgt = api.upload(f"vds_tgt_{uid}.csv", TARGET_CSV)
+    rs = api.rule_set()
+    table = f"vds_orders_{uid}"
+    db.execute(f"CREATE TABLE public.{table} (order_id text, amount numeric(18,2))")
+    ds = api.post("/data-sources", {"name": f"vds {uid}", "type": "POSTGRES",
+                                    "config": {"query": f"SELECT order_id FROM public.{table}"}}).json()["data"]
+    s = api.stream({"name": f"vds {uid}", "steps": [step(1, ("DATA_SOURCE_SNAPSHOT", ds["id"]), ("FILE", tgt["id"]),
+                                                          rs["id"])]})
+    v = api.post(f"/streams/{s['id']}/validate").json()["data"]
+    assert v["valid"] is False, v
+    missing = [e for e in v["errors"] if e["code"] == "RULE_FIELD_MISSING"]
+    assert [e["field"] for e in missing] == ["steps[0].ruleSetId"], v
+    assert "'amount', absent from the source input (columns: order_id)" in missing[0]["message"], missing
+    r = api.put(f"/data-sources/{ds['id']}", {"name": f"vds {uid}", "type": "POSTGRES", "version": ds["version"],
+                                              "config": {"query": f"SELECT order_id, amount FROM public.{table}_gone"}})
+    assert r.status_code == 200, r.text
+    v = api.post(f"/streams/{s['id']}/validate").json()["data"]
+    assert v["valid"] is True and v["errors"] == [], v
+    unreadable = [w for w in v["warnings"] if w["code"] == "DATA_SOURCE_UNREADABLE"]
+    assert [w["field"] for w in unreadable] == ["steps[0].sourceInput.id"], v
+    assert unreadable[0]["message"].startswith(f"Step 1: source data source {ds['id']} cannot be read now: ")
+    assert "does not exist" in unreadable[0]["message"], unreadable
+
+
 def test_names_must_not_be_blank(api, uid):
     """A name of only white space names nothing: 400 at its field, for every named thing the API stores."""
     src = api.upload(f"blank_src_{uid}.csv", SOURCE_CSV)
