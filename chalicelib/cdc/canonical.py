@@ -528,6 +528,12 @@ def _conv_inet(v: Any) -> str:
 # ---- timestamps ---------------------------------------------------------------------------
 
 
+#: PostgreSQL's infinite dates and timestamps, as the PostgreSQL reader hands them over (no Python date holds them):
+#: their canonical form is the word, which no finite value's form equals, so a row holding one is compared, and
+#: reported when the other side holds a date
+INFINITE = frozenset({"infinity", "-infinity"})
+
+
 def _ts_to_naive_utc(v: Any) -> datetime:
     """Any accepted timestamp representation -> naive UTC datetime (µs precision)."""
     if isinstance(v, datetime):
@@ -558,6 +564,8 @@ def _fmt_ms(dt: datetime) -> str:
 
 
 def _conv_ts_truncate(v: Any) -> str:
+    if type(v) is str and v in INFINITE:
+        return v
     if type(v) is datetime:
         tz = v.tzinfo
         if tz is None:
@@ -604,6 +612,8 @@ def _conv_date(v: Any) -> str:
     t = type(v)
     if t is date:
         return v.isoformat()
+    if t is str and v in INFINITE:
+        return v
     days = getattr(v, "days_from_epoch", None)  # cassandra.util.Date
     if days is not None:
         return _days_to_str(int(days))

@@ -220,6 +220,32 @@ class TargetSchemaError(RuntimeError):
     """The PostgreSQL table does not match the catalog (missing table, column or token column)."""
 
 
+def _read_infinity(conn) -> None:
+    """PostgreSQL's `infinity` / `-infinity` dates and timestamps are read as those words: psycopg has no Python
+    date for them and raised DataError ("date too large"), failing the whole table's job for one value; the
+    canonical form compares the words (chalicelib.cdc.canonical.INFINITE). Text and binary (COPY) forms."""
+    if getattr(conn, "_recon_infinity", False):
+        return
+    from psycopg.types import datetime as dt
+
+    def loader(base, infinite: dict[bytes, str]):
+        class Loader(base):
+            def load(self, data):
+                word = infinite.get(bytes(data))
+                return word if word is not None else super().load(data)
+        return Loader
+
+    words = {b"infinity": "infinity", b"-infinity": "-infinity"}
+    int32 = {b"\x7f\xff\xff\xff": "infinity", b"\x80\x00\x00\x00": "-infinity"}
+    int64 = {b"\x7f\xff\xff\xff\xff\xff\xff\xff": "infinity", b"\x80\x00\x00\x00\x00\x00\x00\x00": "-infinity"}
+    for name, text, binary, inf in (("date", dt.DateLoader, dt.DateBinaryLoader, int32),
+                                    ("timestamp", dt.TimestampLoader, dt.TimestampBinaryLoader, int64),
+                                    ("timestamptz", dt.TimestamptzLoader, dt.TimestamptzBinaryLoader, int64)):
+        conn.adapters.register_loader(name, loader(text, words))
+        conn.adapters.register_loader(name, loader(binary, inf))
+    conn._recon_infinity = True
+
+
 class PostgresSource:
     COPY_CHUNK = 5000
 
@@ -244,9 +270,11 @@ class PostgresSource:
     def connection(self) -> Iterator[psycopg.Connection]:
         if self._connect is not None:
             with self._connect() as conn:
+                _read_infinity(conn)
                 yield conn
         else:
             with get_pool("target").connection() as conn:
+                _read_infinity(conn)
                 yield conn
 
     # ---------------------------------------------------------------- schema checks

@@ -264,6 +264,22 @@ def test_live_cdc_difference_is_rechecked_then_transient(world, engine_env):
     assert job["transient_count"] == 1
 
 
+def test_an_infinite_postgres_timestamp_is_a_difference_not_a_failed_job(world):
+    """PostgreSQL's 'infinity' has no Python value: reading it raised DataError and failed the whole table's job for
+    one value. It is compared as the word: a DATA_MISMATCH on its column, the rest of the table as usual."""
+    cql, url = world
+    expected = load_kv(world, n=300, missing_pg=2, missing_cass=0, mismatch=0)
+    forever = sorted(k for k in (r["id"] for r in q(url, "SELECT id FROM public.kv")) if k not in expected)[0]
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("UPDATE public.kv SET updated_at = 'infinity' WHERE id = %s", (forever,))
+    job_id = run("kv", "CHECKSUM")
+    job = job_row(url, job_id)
+    assert job["status"] == "COMPLETED", job["validation_errors"]
+    assert found(url, job_id) == {**expected, forever: "DATA_MISMATCH"}
+    row = q(url, "SELECT * FROM recon.mismatches WHERE job_id = %s AND primary_key_value = %s", job_id, forever)[0]
+    assert row["differing_columns"] == ["updated_at"] and row["postgres_data"]["updated_at"] == "infinity", row
+
+
 def test_later_job_auto_resolves_converged_mismatches(world):
     cql, url = world
     expected = load_kv(world, n=300, missing_pg=2, missing_cass=0, mismatch=0)
