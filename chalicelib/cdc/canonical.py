@@ -274,11 +274,16 @@ def _bad(value: Any, what: str) -> ValueError:
 
 
 def _text_fallback(v: Any) -> str:
+    """Text of a value that is not a str: a JSON value where text is expected (a map<text, text> stored as
+    jsonb with a number, a boolean or an object as a value) is its compact JSON text, as the map keys are
+    (`true`, `1`, `{"a":1}`); an object failed the whole job, and `true` read `True`."""
     if isinstance(v, str):
         return str(v)
     if isinstance(v, (bytes, bytearray, memoryview)):
         return bytes(v).decode("utf-8")
-    if isinstance(v, (dict, list, tuple, set, frozenset)):
+    if isinstance(v, (bool, dict, list, tuple)):
+        return json.dumps(v, separators=(",", ":"), ensure_ascii=False)
+    if isinstance(v, (set, frozenset)):
         raise _bad(v, "text")
     return str(v)
 

@@ -124,11 +124,20 @@ def test_namedtuple_rows_from_the_driver():
     [("int", "abc"), ("int", [1]), ("uuid", "not-a-uuid"), ("boolean", "maybe"), ("boolean", 2),
      ("timestamp", "yesterday"), ("date", "2025-13-01"), ("inet", "300.1.1.1"), ("blob", "zz"),
      ("double", "fast"), ("decimal", "1.2.3"), ("set<int>", {"a": 1}), ("time", "25:00:00"),
-     ("text", {"a": 1})],
+     ("text", {1, 2})],
 )
 def test_uninterpretable_values_raise_instead_of_guessing(cql_type, value):
     with pytest.raises(ValueError):
         canonical(value, cql_type, POSTGRES)
+
+
+def test_json_values_where_text_is_expected_are_their_json_text():
+    """A map<text, text> stored as jsonb may hold a number, a boolean or an object as a value: its text is its
+    compact JSON, as map keys are (an object failed the whole job; true read 'True' and never equalled 'true')."""
+    assert canonical({"k": {"a": 1}}, "map<text, text>", POSTGRES) == {"k": '{"a":1}'}
+    assert canonical({"k": True, "n": 1, "f": 1.5, "l": [1, "x"]}, "map<text, text>", POSTGRES) == {
+        "f": "1.5", "k": "true", "l": '[1,"x"]', "n": "1"}
+    assert canonical({"k": "true"}, "map<text, text>", CASSANDRA) == canonical({"k": True}, "map<text, text>", POSTGRES)
 
 
 def test_collections_stored_as_json_text():
