@@ -234,7 +234,7 @@ class TableContext:
             def recent(d: Diff) -> bool:
                 for data in (d.cassandra_data, d.postgres_data):
                     v = data.get(col) if data else None
-                    if v and datetime.fromisoformat(v.replace("Z", "+00:00")) >= cutoff:
+                    if v and _instant(v) >= cutoff:
                         return True
                 return False
             return recent
@@ -260,6 +260,18 @@ class TableContext:
         c_rows = [r for r in self.cassandra.get_rows(keys).values() if r is not None]
         p_rows = [r for r in self.postgres.get_rows(keys).values() if r is not None]
         return self.cass_map(c_rows), self.pg_map(p_rows)
+
+
+_NEVER = datetime.min.replace(tzinfo=timezone.utc)
+
+
+def _instant(canonical_ts: str) -> datetime:
+    """The instant of a canonical timestamp; PostgreSQL's `infinity` / `-infinity` (canonical.INFINITE) is no
+    write time: never recent, so a row holding one is reported, not rechecked forever."""
+    try:
+        return datetime.fromisoformat(canonical_ts.replace("Z", "+00:00"))
+    except ValueError:
+        return _NEVER
 
 
 class LeaseKeeper:
