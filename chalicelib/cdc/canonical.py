@@ -539,6 +539,12 @@ def _conv_inet(v: Any) -> str:
 INFINITE = frozenset({"infinity", "-infinity"})
 
 
+#: the epoch milliseconds of 0001-01-01T00:00:00.000 and 9999-12-31T23:59:59.999: a timestamp outside them (Cassandra
+#: and PostgreSQL hold such) has no Python datetime; both readers hand it over as its epoch milliseconds (an int)
+#: and its canonical form is that count as text, as a date outside them is its day count
+_MIN_MS, _MAX_MS = -62_135_596_800_000, 253_402_300_799_999
+
+
 def _ts_to_naive_utc(v: Any) -> datetime:
     """Any accepted timestamp representation -> naive UTC datetime (µs precision)."""
     if isinstance(v, datetime):
@@ -571,6 +577,8 @@ def _fmt_ms(dt: datetime) -> str:
 def _conv_ts_truncate(v: Any) -> str:
     if type(v) is str and v in INFINITE:
         return v
+    if type(v) is int and not _MIN_MS <= v <= _MAX_MS:
+        return str(v)
     if type(v) is datetime:
         tz = v.tzinfo
         if tz is None:
@@ -588,6 +596,8 @@ def _conv_ts_cassandra(v: Any) -> str:
     """The driver decodes the stored epoch milliseconds through a float division, which can land
     a few microseconds off the exact millisecond far from 1970 (9999-12-31T23:59:59.999 decodes
     as ...59.998993).  The stored value is whole milliseconds by definition, so round."""
+    if type(v) is int and not _MIN_MS <= v <= _MAX_MS:
+        return str(v)
     if type(v) is datetime and v.tzinfo is None:
         if not v.microsecond % 1000:
             s = v.isoformat()

@@ -223,16 +223,26 @@ class TargetSchemaError(RuntimeError):
 def _read_infinity(conn) -> None:
     """PostgreSQL's `infinity` / `-infinity` dates and timestamps are read as those words: psycopg has no Python
     date for them and raised DataError ("date too large"), failing the whole table's job for one value; the
-    canonical form compares the words (chalicelib.cdc.canonical.INFINITE). Text and binary (COPY) forms."""
+    canonical form compares the words (chalicelib.cdc.canonical.INFINITE). Text and binary (COPY) forms. A
+    timestamp after the year 9999 read by COPY is its epoch milliseconds (an int), as Cassandra's reader gives it."""
     if getattr(conn, "_recon_infinity", False):
         return
     from psycopg.types import datetime as dt
 
-    def loader(base, infinite: dict[bytes, str]):
+    def loader(base, infinite: dict[bytes, str], epoch_ms: bool = False):
         class Loader(base):
             def load(self, data):
                 word = infinite.get(bytes(data))
-                return word if word is not None else super().load(data)
+                if word is not None:
+                    return word
+                if not epoch_ms:
+                    return super().load(data)
+                try:
+                    return super().load(data)
+                except psycopg.DataError:
+                    # after the year 9999 (PostgreSQL goes on to 294276): the epoch milliseconds, microseconds
+                    # truncated, as Cassandra's reader hands over such a timestamp (canonical form: the count)
+                    return int.from_bytes(bytes(data), "big", signed=True) // 1000 + 946_684_800_000
         return Loader
 
     words = {b"infinity": "infinity", b"-infinity": "-infinity"}
@@ -242,7 +252,7 @@ def _read_infinity(conn) -> None:
                                     ("timestamp", dt.TimestampLoader, dt.TimestampBinaryLoader, int64),
                                     ("timestamptz", dt.TimestamptzLoader, dt.TimestamptzBinaryLoader, int64)):
         conn.adapters.register_loader(name, loader(text, words))
-        conn.adapters.register_loader(name, loader(binary, inf))
+        conn.adapters.register_loader(name, loader(binary, inf, epoch_ms=name != "date"))
     conn._recon_infinity = True
 
 

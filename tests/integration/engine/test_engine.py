@@ -283,6 +283,28 @@ def test_an_infinite_postgres_timestamp_is_a_difference_not_a_failed_job(world, 
     assert row["differing_columns"] == ["updated_at"] and row["postgres_data"]["updated_at"] == "infinity", row
 
 
+def test_timestamps_after_the_year_9999_are_compared_not_a_stalled_job(world):
+    """Cassandra and PostgreSQL hold timestamps after 9999-12-31 (any 64-bit millisecond count; PostgreSQL to the
+    year 294276) that no Python datetime holds. The driver's decoder raised inside its row parser, dropping the
+    connection: every read of the range failed again, NoHostAvailable, until the job's deadline. Both sides are
+    now read as epoch milliseconds there: equal values are equal, different ones a DATA_MISMATCH."""
+    cql, url = world
+    expected = load_kv(world, n=300, missing_pg=2, missing_cass=0, mismatch=0)
+    same, other = sorted(k for k in (r["id"] for r in q(url, "SELECT id FROM public.kv")) if k not in expected)[:2]
+    far = 300_000_000_000_000   # epoch milliseconds: the year 11476
+    for key, pg_ms in ((same, far), (other, far + 1000)):
+        cql.execute(f"UPDATE {tables.KS}.kv SET updated_at = {far} WHERE id = %s", (key,))
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("UPDATE public.kv SET updated_at = to_timestamp(%s / 1000.0) WHERE id = %s", (pg_ms, key))
+    job_id = run("kv", "CHECKSUM")
+    job = job_row(url, job_id)
+    assert job["status"] == "COMPLETED", job["validation_errors"]
+    assert found(url, job_id) == {**expected, other: "DATA_MISMATCH"}
+    row = q(url, "SELECT * FROM recon.mismatches WHERE job_id = %s AND primary_key_value = %s", job_id, other)[0]
+    assert row["differing_columns"] == ["updated_at"], row
+    assert (row["cassandra_data"]["updated_at"], row["postgres_data"]["updated_at"]) == (str(far), str(far + 1000))
+
+
 def test_later_job_auto_resolves_converged_mismatches(world):
     cql, url = world
     expected = load_kv(world, n=300, missing_pg=2, missing_cass=0, mismatch=0)
