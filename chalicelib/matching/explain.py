@@ -141,9 +141,9 @@ def _pairs(r: "_Runner", pi: int, x: "Side", y: "Side"):
     conds: list[CondSQL] = r.conds[pi]
     eq = [c for c in conds if c.op is Operator.EQUALS]
     dates = [c for c in conds if c.op is Operator.DATE_WINDOW]
-    block = eq if eq else dates[:1]
-    if not block:
-        return None
+    if not eq:
+        return _nearest(r, pi, x, y, conds)
+    block = eq
     rest = [c for c in conds if c not in block]
     join = [c.test() for c in block]
     kinds = r.kinds[pi]
@@ -176,6 +176,50 @@ def _pairs(r: "_Runner", pi: int, x: "Side", y: "Side"):
         FROM {s_src} s JOIN {t_src} t ON {' AND '.join(join)}
         QUALIFY row_number() OVER (PARTITION BY {xa}.__rid ORDER BY {failed}, {adiff} NULLS LAST,
                                    {ddiff} NULLS LAST, {sim} DESC NULLS LAST, {ykey}, {ya}.__rid) = 1"""
+
+
+def _nearest(r: "_Runner", pi: int, x: "Side", y: "Side", conds: list[CondSQL]):
+    """Explanations from a pass without an EQUALS condition: every row of the other side shares its (no) equality
+    keys, so a row is never without a candidate (§8: NO_CANDIDATE is for rows no row shares the keys with). The
+    candidates are, for each amount and date the pass compares, the nearest row of the other side below and above
+    (ASOF joins: a handful of rows per row, never all pairs) and, with a date window, the rows inside it; the best
+    is chosen as in _pairs: fewest failed conditions, then the smallest differences."""
+    s_src, t_src = _aliases(r, x, y)
+    xa, ya = x.letter, y.letter
+    ykey = f"{ya}.__m_key" if y.key_column else f"CAST({ya}.__rid + 1 AS VARCHAR)"
+    flags = [f"NOT coalesce({c.test()}, false)" for c in conds]
+    failed = " + ".join(f"CAST({f} AS INTEGER)" for f in flags)
+    reason = "CASE " + " ".join(f"WHEN {f} THEN '{_REASON[c.op]}'" for f, c in zip(flags, conds)) + " ELSE 'AMBIGUOUS' END"
+    fcol = "CASE " + " ".join(f"WHEN {f} THEN {sql_str(c.cond.source)}" for f, c in zip(flags, conds)) + " END"
+    details = [f"CASE WHEN {f} THEN coalesce({c.detail()}, {_empty(c)}) END" for f, c in zip(flags, conds)]
+    amount = next((c for c in conds if c.op is Operator.AMOUNT_TOLERANCE), None)
+    date = next((c for c in conds if c.op is Operator.DATE_WINDOW), None)
+    sims = [c for c in conds if c.op is Operator.SIMILARITY]
+    select = (f"SELECT {xa}.__rid AS rid, {pi + 1} AS pass, {failed} AS failed, {reason} AS reason, "
+              f"{ykey} AS closest_key, {fcol} AS failed_condition, concat_ws('; ', {', '.join(details)}) AS detail, "
+              f"{ya}.__rid AS cid, {f'abs({amount.amount_diff()})' if amount else '0'} AS __ad, "
+              f"{f'abs({date.date_diff()})' if date else '0'} AS __dd, {sims[0].similarity() if sims else '1.0'} AS __sim")
+    x_src, y_src = (s_src, t_src) if xa == "s" else (t_src, s_src)
+    parts = []
+    for c in conds:
+        if c.op not in (Operator.AMOUNT_TOLERANCE, Operator.DATE_WINDOW):
+            continue
+        mine, theirs = (c.s, c.t) if xa == "s" else (c.t, c.s)
+        for op in (">=", "<="):
+            # the nearest value (ASOF over the distinct values), then every row holding it: an ASOF join keeps
+            # one of several rows of one value, whichever its input order gives, and the choice among them
+            # must not depend on that order
+            near = (f"(SELECT {xa}.*, n.v AS __near FROM {x_src} {xa} ASOF JOIN "
+                    f"(SELECT DISTINCT {theirs} AS v FROM {y_src} {ya}) n ON {mine} {op} n.v)")
+            parts.append(f"{select} FROM {near} {xa} JOIN {y_src} {ya} ON {theirs} = {xa}.__near")
+    if date is not None:
+        parts.append(f"{select} FROM {s_src} s JOIN {t_src} t ON {date.test()}")
+    if not parts:
+        return None
+    union = " UNION ALL ".join(f"({q})" for q in parts)
+    return f"""SELECT rid, pass, failed, reason, closest_key, failed_condition, detail, cid FROM ({union})
+        QUALIFY row_number() OVER (PARTITION BY rid ORDER BY failed, __ad NULLS LAST, __dd NULLS LAST,
+                                   __sim DESC NULLS LAST, closest_key, cid) = 1"""
 
 
 def mcol_name(c: CondSQL, one_to_many: bool) -> str:

@@ -449,3 +449,26 @@ def test_similarity_with_normalize(tmp_path):
     rs = rule_set(p("p", eq("w"), sim("v", threshold=1.0, normalize=["UPPER", "REMOVE_PUNCTUATION"])))
     o = match(tmp_path, H, [["s0", "acme, inc.", "k"]], H, [["t0", "ACME INC", "k"]], rs)
     assert len(o.matched) == 1
+
+
+def test_a_pass_without_equals_explains_a_row_by_its_nearest_candidate(tmp_path):
+    """§8: NO_CANDIDATE is for a row no row of the other side shares the pass's equality keys with. A pass without
+    EQUALS has none to share, so every row has candidates: the nearest by the pass's amount (or date) is named,
+    with the condition it fails (it read 'no target row meets the block conditions of any pass')."""
+    src = tmp_path / "s.csv"
+    src.write_text("id,amt\ns1,10.00\ns2,20.00\n")
+    tgt = tmp_path / "t.csv"
+    tgt.write_text("id,amt\nt1,10.00\nt2,20.02\nt3,55\n")
+    o = run_files(src, tgt, rule_set(p("p", tol("amt", absolute="0.01")), source_key="id", target_key="id"),
+                  tmp_path / "o1")
+    assert [(m["source_key"], m["target_key"]) for m in o.matched] == [("s1", "t1")]
+    assert [(r["id"], r["_reason"], r["_closest_key"], r["_detail"]) for r in o.unmatched_source] == [
+        ("s2", "TOLERANCE_EXCEEDED", "t2", "amt differs by 0.02; tolerance 0.01")]
+    assert [(r["id"], r["_closest_key"], r["_detail"]) for r in o.unmatched_target] == [
+        ("t2", "s2", "amt differs by 0.02; tolerance 0.01"), ("t3", "s2", "amt differs by 35.00; tolerance 0.01")]
+    src.write_text("id,d\ns1,2026-01-10\n")
+    tgt.write_text("id,d\nt1,2026-01-12\nt2,2026-03-01\n")
+    o = run_files(src, tgt, rule_set(p("p", window("d", before=0, after=1)), source_key="id", target_key="id"),
+                  tmp_path / "o2")
+    assert [(r["_reason"], r["_closest_key"], r["_detail"]) for r in o.unmatched_source] == [
+        ("DATE_OUT_OF_WINDOW", "t1", "target d is 2 days after source d; window 0 days before to 1 day after")]
