@@ -463,14 +463,15 @@ def _jsonl_not_records(path: str) -> InputError:
                 if not isinstance(doc, dict):
                     kind = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}.get(
                         type(doc), "a number")
-                    return InputError(f"line {no}: {kind}, not a JSON object (JSON lines hold one object a line)")
+                    return InputError(f"line {no}: not a JSON object ({kind}); each line is one row: "
+                                      '{"column": value, ...}')
                 fields = fields or bool(doc)
     except OSError:
         pass
     if not fields:
-        return InputError("the file holds no JSON object with a field (JSON lines hold one object a line): "
-                          "there is no column to read")
-    return InputError("not JSON lines: one JSON object a line is expected")
+        return InputError('the file holds no JSON object with a field: there is no column to read (each line is '
+                          'one row: {"column": value, ...})')
+    return InputError('not JSON lines: each line is one row: {"column": value, ...}')
 
 
 def explanation_tail(columns: list[str]) -> bool:

@@ -98,11 +98,13 @@ def test_a_wide_file_is_inspected_in_bounded_memory(tmp_path):
 
 
 @pytest.mark.parametrize("body, message", [
-    ('[1, 2]\n', "line 1: an array, not a JSON object (JSON lines hold one object a line)"),
-    ('{"a": 1}\n\n"x"\n', "line 3: a string, not a JSON object (JSON lines hold one object a line)"),
-    ('{"a": 1}\n7\n', "line 2: a number, not a JSON object (JSON lines hold one object a line)"),
-    ('{}\n{}\n', "the file holds no JSON object with a field (JSON lines hold one object a line): there is no column to read"),
-    ('\n\n', "the file holds no JSON object with a field (JSON lines hold one object a line): there is no column to read"),
+    ('[1, 2]\n', 'line 1: not a JSON object (an array); each line is one row: {"column": value, ...}'),
+    ('{"a": 1}\n\n"x"\n', 'line 3: not a JSON object (a string); each line is one row: {"column": value, ...}'),
+    ('{"a": 1}\n7\n', 'line 2: not a JSON object (a number); each line is one row: {"column": value, ...}'),
+    ('{}\n{}\n', 'the file holds no JSON object with a field: there is no column to read (each line is one row: '
+                 '{"column": value, ...})'),
+    ('\n\n', 'the file holds no JSON object with a field: there is no column to read (each line is one row: '
+             '{"column": value, ...})'),
 ])
 def test_json_lines_that_are_no_objects_are_named(tmp_path, body, message):
     """DuckDB's default reads such a file as one column named "json" holding whole documents: READY with a
