@@ -29,11 +29,14 @@ function KeyForm({ id, title, intro, submitLabel, empty, onKey, focusRef }: {
   const [key, setKey] = useState("");
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  // a key refused (or none typed): the focus goes back to the field, to type it again (Sign in pressed kept it)
+  const own = useRef<HTMLInputElement>(null);
+  const field = focusRef ?? own;
   async function submit(e: FormEvent) {
     e.preventDefault();
     if (!key.trim()) {
       setError(empty);
-      focusRef?.current?.focus();
+      field.current?.focus();
       return;
     }
     setBusy(true);
@@ -42,7 +45,7 @@ function KeyForm({ id, title, intro, submitLabel, empty, onKey, focusRef }: {
     setBusy(false);
     if (refused) {
       setError(refused);
-      focusRef?.current?.focus();
+      field.current?.focus();
     } else {
       auth.set(key);
       onKey(key);
@@ -53,7 +56,7 @@ function KeyForm({ id, title, intro, submitLabel, empty, onKey, focusRef }: {
       {title}
       {intro}
       <label htmlFor={id}>API key</label>
-      <input id={id} name={id} type="password" autoComplete="off" autoFocus={!focusRef} ref={focusRef} value={key} onChange={(e) => setKey(e.target.value)} aria-invalid={!!error} aria-describedby={error ? `${id}-error` : undefined} />
+      <input id={id} name={id} type="password" autoComplete="off" autoFocus={!focusRef} ref={field} value={key} onChange={(e) => setKey(e.target.value)} aria-invalid={!!error} aria-describedby={error ? `${id}-error` : undefined} />
       {error && (
         <div className="field-error" id={`${id}-error`} role="alert">
           {error}

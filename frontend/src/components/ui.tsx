@@ -1,7 +1,7 @@
 import { createContext, useCallback, useContext, useEffect, useRef, useState, type ComponentProps, type ReactNode, type RefObject } from "react";
 import { Link, useSearchParams } from "react-router-dom";
 import { ApiError, onNewKey } from "../services/api";
-import { badgeTone, boundText, num, parseUtcBound } from "../services/format";
+import { badgeTone, boundText, num, parseUtcBound, words } from "../services/format";
 
 /** Sets the document title: "<page> · recon". */
 export function useTitle(title: string) {
@@ -15,7 +15,7 @@ export function Badge({ value, title }: { value: string | null | undefined; titl
   if (!value) return <span className="badge tone-muted">—</span>;
   return (
     <span className={`badge tone-${badgeTone(value)}`} data-status={value} title={title}>
-      {value.replace(/_/g, " ").toLowerCase()}
+      {words(value)}
     </span>
   );
 }
@@ -255,15 +255,17 @@ export function Loading({ what = "Loading" }: { what?: string }) {
 export function Pager({ page, totalPages, totalItems, onPage }: { page: number; totalPages: number; totalItems: number; onPage: (p: number) => void }) {
   const outdated = useContext(Outdated);
   if (totalItems === 0) return null;
+  // on a page past the end (an old link, rows resolved since), the page before it is past the end too: Previous goes to the last page
+  const last = Math.max(totalPages, 1);
   return (
     <nav className="pager" aria-label="pagination">
       {/* their page numbers are the old rows' (page 3 while the new filters start at page 1): pressed meanwhile they
           do nothing, and keep the focus (BusyButton) */}
-      <BusyButton busy={!!outdated} disabled={page <= 1} onClick={() => onPage(page - 1)}>
+      <BusyButton busy={!!outdated} disabled={page <= 1} onClick={() => onPage(Math.min(page - 1, last))}>
         ← Previous
       </BusyButton>
       <span data-count>
-        {outdated ? (outdated === "reading" ? "counting the rows of these filters…" : "the rows of these filters are not counted") : <>page {page} of {Math.max(totalPages, 1)} · {num(totalItems)} {totalItems === 1 ? "item" : "items"}</>}
+        {outdated ? (outdated === "reading" ? "counting the rows of these filters…" : "the rows of these filters are not counted") : <>page {page} of {last} · {num(totalItems)} {totalItems === 1 ? "item" : "items"}</>}
       </span>
       <BusyButton busy={!!outdated} disabled={page >= totalPages} onClick={() => onPage(page + 1)}>
         Next →
@@ -428,7 +430,7 @@ export function Kv({ items }: { items: [string, ReactNode][] }) {
  * it opens the run at that step.
  */
 export function RunLink({ id, status, step }: { id: number; status?: string | null; step?: number }) {
-  const name = [`Run ${id}`, step !== undefined && `step ${step}`, status && status.replace(/_/g, " ").toLowerCase()].filter(Boolean).join(", ");
+  const name = [`Run ${id}`, step !== undefined && `step ${step}`, status && words(status)].filter(Boolean).join(", ");
   return <Link to={`/runs/${id}${step !== undefined ? `#step-${step}` : ""}`} aria-label={name}>#{id}</Link>;
 }
 

@@ -46,3 +46,11 @@ export function exceptionsCsv(items: ReconException[]): string {
   }
   return lines.join("\r\n") + "\r\n";
 }
+
+/**
+ * A CSV file's bytes: UTF-8 after a byte order mark, without which Excel reads the file in the machine's
+ * legacy code page ("Ã¼nÃ¯cÃ¶dÃ©" for "ünïcödé"). Other spreadsheets and scripts skip the mark.
+ */
+export function csvBlob(text: string): Blob {
+  return new Blob(["\uFEFF", text], { type: "text/csv;charset=utf-8" });
+}

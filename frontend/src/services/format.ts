@@ -1,4 +1,6 @@
 // Display helpers shared by the pages (pure: unit-tested).
+import cronstrue from "cronstrue";
+
 export type Tone = "ok" | "bad" | "warn" | "run" | "wait" | "muted" | "info" | "unknown";
 
 const TONES: Record<string, Tone> = {
@@ -27,6 +29,11 @@ const TONES: Record<string, Tone> = {
 
 export function badgeTone(value: string): Tone {
   return TONES[value] ?? "unknown";
+}
+
+/** An enum value in words, as badges and headings write it: PARTIAL_FAILED is "partial failed". */
+export function words(value: string): string {
+  return value.replace(/_/g, " ").toLowerCase();
 }
 
 export function fmtDate(iso: string | null | undefined): string {
@@ -182,4 +189,19 @@ export function shareOf(part: number | null | undefined, whole: number | null | 
     if (Number(t) !== 100 && Number(t) !== 0) return `${t} %`;
   }
   return `${v} %`;
+}
+
+/**
+ * A schedule's cron in words: the streams API's six fields, seconds first ("0 0 0 * * SUN" is "at 00:00,
+ * only on Sunday"), times on the 24-hour clock. Null for what is not six fields or cannot be read (the page
+ * shows the cron as written then): five fields read as a classic cron would say another schedule.
+ */
+export function cronWords(cron: string | null | undefined): string | null {
+  if (!cron || cron.trim().split(/\s+/).length !== 6) return null;
+  try {
+    const t = cronstrue.toString(cron.trim(), { use24HourTimeFormat: true, throwExceptionOnParseError: true });
+    return t.charAt(0).toLowerCase() + t.slice(1);
+  } catch {
+    return null;
+  }
 }

@@ -41,3 +41,11 @@ export function ruleSetProblems(rs: RuleSetInput): Record<string, string> {
   });
   return out;
 }
+
+/**
+ * A rule set as a picker offers it: its name, id and latest version ("Orders vs Marketplace (#52, v1)"), so that
+ * rule sets of one name (a copy, a variant) are told apart, as the file and data-source pickers' "#id" does.
+ */
+export function ruleSetOption(r: Pick<RuleSet, "id" | "name" | "version">): string {
+  return `${r.name} (#${r.id}, v${r.version})`;
+}

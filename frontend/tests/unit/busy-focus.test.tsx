@@ -152,6 +152,28 @@ describe("a run's Cancel", () => {
   });
 });
 
+describe("a run's Cancel refused because the run has finished", () => {
+  it("says the API's words and hands the focus to the heading, as the Cancel button is gone", async () => {
+    const api = await import("../../src/services/api");
+    vi.mocked(api.runs.cancel).mockImplementationOnce(async () => {
+      runStatus = "COMPLETED";
+      throw new api.ApiError(409, "CONFLICT", "Stream run 7 is already COMPLETED");
+    });
+    const ask = vi.spyOn(window, "confirm").mockReturnValue(true);
+    const { RunPage } = await import("../../src/pages/streams/Runs");
+    renderAt("/runs/7", "/runs/:id", <RunPage />);
+    press(await screen.findByRole("button", { name: "Cancel run" }));
+    await waitFor(() => expect(screen.queryByRole("button", { name: /Cancel/ })).toBeNull());
+    expect(screen.getByRole("alert").textContent).toContain("Stream run 7 is already COMPLETED");
+    await waitFor(() => {
+      const h = screen.getByRole("heading", { level: 1 });
+      expect(h.textContent).toContain("completed");
+      expect(document.activeElement).toBe(h);
+    });
+    ask.mockRestore();
+  });
+});
+
 describe("a data source's Test and Save", () => {
   it("Test keeps the focus while it runs; Save gives it back to the row's Edit", async () => {
     const api = await import("../../src/services/api");

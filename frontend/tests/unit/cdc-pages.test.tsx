@@ -3,6 +3,7 @@ import { cleanup, fireEvent, screen } from "@testing-library/react";
 import { countScope } from "../../src/services/format";
 import { job, jobsPage } from "./cdc-api";
 import { renderAt } from "./render";
+import type { ChartData, ChartOptions, TooltipItem } from "chart.js";
 
 // newest first, as the API lists them
 const jobs = [
@@ -14,10 +15,13 @@ const jobs = [
 // 25 completed CHECKSUM jobs of orders, newest first
 const many = Array.from({ length: 25 }, (_, i) => ({ ...job(`00000000-0000-4000-8000-0000000001${String(25 - i).padStart(2, "0")}`, "CHECKSUM", `2026-12-02T${String(23 - i).padStart(2, "0")}:00:00Z`, 0.5, 10, 2000), table_name: "orders" }));
 
+// the chart's props, for its options' callbacks (the canvas is not drawn in jsdom)
+const charted = vi.hoisted(() => ({ props: null as null | { data: ChartData<"line", { x: number; y: number }[]>; options: ChartOptions<"line"> } }));
 vi.mock("react-chartjs-2", () => ({
-  Line: (p: { data: { labels: string[]; datasets: { data: number[] }[] }; role?: string; "aria-label"?: string }) => (
-    <div data-testid="chart" role={p.role} aria-label={p["aria-label"]} data-labels={p.data.labels.join("|")} data-drift={p.data.datasets[0].data.join("|")} />
-  ),
+  Line: (p: { data: ChartData<"line", { x: number; y: number }[]>; options: ChartOptions<"line">; role?: string; "aria-label"?: string }) => {
+    charted.props = p;
+    return <div data-testid="chart" role={p.role} aria-label={p["aria-label"]} data-x={p.data.datasets[0].data.map((d) => d.x).join("|")} data-drift={p.data.datasets[0].data.map((d) => d.y).join("|")} />;
+  },
 }));
 vi.mock("../../src/services/api", async (orig) =>
   (await import("./cdc-api")).withFakeCdc(orig, {
@@ -103,6 +107,42 @@ describe("drift over time", () => {
     expect(screen.getByTestId("chart").getAttribute("data-drift")).toBe("0.7010515773660491|0.6009013520280421");
     expect(screen.queryByRole("note")).toBeNull();
     expect(document.querySelectorAll("table[aria-label='completed jobs'] tbody tr")).toHaveLength(2);
+  });
+});
+
+describe("the drift chart's axes", () => {
+  it("places the jobs in time, draws straight segments, and writes times in UTC and figures as the console does", async () => {
+    const { default: DriftPage } = await import("../../src/pages/cdc/Drift");
+    renderAt("/cdc/tables/users", "/cdc/tables/:table", <DriftPage />);
+    const chart = await screen.findByTestId("chart");
+    // a day, then 3 minutes: the x values are the jobs' times (epoch ms), not their places in the list
+    expect(chart.getAttribute("data-x")).toBe([Date.parse("2026-12-01T06:42:16Z"), Date.parse("2026-12-02T06:42:16Z"), Date.parse("2026-12-02T06:45:12Z")].join("|"));
+    const { data, options } = charted.props!;
+    expect(data.datasets.map((d) => d.tension)).toEqual([0, 0]);
+    const x = options.scales!.x as { type: string; ticks: { stepSize: number; callback: (v: number) => string } };
+    expect(x.type).toBe("linear");
+    expect(x.ticks.stepSize).toBe(6 * 3600_000); // a day's span: ticks on 6-hour multiples of UTC
+    expect(x.ticks.callback(Date.parse("2026-12-02T06:00:00Z"))).toBe("2026-12-02 06:00:00 UTC");
+    const y = options.scales!.y as { ticks: { callback: (v: number) => string } };
+    const y1 = options.scales!.y1 as { ticks: { callback: (v: number) => string } };
+    expect(y.ticks.callback(0.6)).toBe("0.6 %");
+    expect(y1.ticks.callback(1200)).toBe("1,200");
+    const cb = options.plugins!.tooltip!.callbacks!;
+    const item = (datasetIndex: number, dataIndex: number) => ({ datasetIndex, dataIndex, parsed: data.datasets[datasetIndex].data[dataIndex] }) as unknown as TooltipItem<"line">;
+    const call = <F,>(f: F, ...args: unknown[]) => (f as (...a: unknown[]) => unknown).apply({}, args);
+    expect(call(cb.title, [item(0, 1), item(1, 1)])).toBe("2026-12-02 06:42:16 UTC");
+    expect(call(cb.afterTitle, [item(0, 1), item(1, 1)])).toBe("CHECKSUM job");
+    expect(call(cb.label, item(0, 1))).toBe("drift 0.601 %");
+    expect(call(cb.label, item(1, 1))).toBe("12 mismatches");
+  });
+
+  it("spans two hours around a single job, with a step that gives a few ticks", async () => {
+    const { driftChart, timeStep } = await import("../../src/pages/cdc/Drift");
+    const x = driftChart([jobs[0]] as never).options.scales!.x as { min: number; max: number; ticks: { stepSize: number } };
+    expect([x.min, x.max]).toEqual([Date.parse("2026-12-02T05:45:12Z"), Date.parse("2026-12-02T07:45:12Z")]);
+    expect(x.ticks.stepSize).toBe(30 * 60_000);
+    expect(timeStep(3 * 60_000)).toBe(60_000);
+    expect(timeStep(30 * 24 * 3600_000)).toBe(7 * 24 * 3600_000);
   });
 });
 

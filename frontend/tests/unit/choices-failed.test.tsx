@@ -13,7 +13,7 @@ const unreachable = async (real: typeof import("../../src/services/api")) => {
 vi.mock("../../src/services/api", async (orig) =>
   (await import("./fake-api")).withFakeApi(orig, (real) => ({
     cdc: { tables: async () => (down ? unreachable(real) : ["users", "orders"]) },
-    ruleSets: { list: async () => (down ? unreachable(real) : pageOf([{ id: 50, name: "Orders vs payouts", version: 2 }])) },
+    ruleSets: { list: async () => (down ? unreachable(real) : pageOf([{ id: 50, name: "Orders vs payouts", version: 2 }, { id: 51, name: "Orders vs payouts", version: 1 }])) },
     files: { list: async () => pageOf([]) },
     dataSources: { list: async () => pageOf([]) },
     streams: { list: async () => pageOf([]) },
@@ -45,7 +45,9 @@ describe("choices that could not be read", () => {
     expect(alert.textContent).toContain("The files and rule sets the steps choose from could not be read: The API cannot be reached");
     down = false;
     fireEvent.click(within(alert).getByRole("button", { name: "Read them again" }));
-    expect(await screen.findByRole("option", { name: "Orders vs payouts (v2)" })).toBeTruthy();
+    // rule sets of one name told apart by their ids, as files and data sources are
+    expect(await screen.findByRole("option", { name: "Orders vs payouts (#50, v2)" })).toBeTruthy();
+    expect(screen.getByRole("option", { name: "Orders vs payouts (#51, v1)" })).toBeTruthy();
     expect(screen.queryByRole("alert")).toBeNull();
   });
 });

@@ -90,6 +90,9 @@ describe("exceptions queue", () => {
     const [blob, name] = vi.mocked(api.saveBlob).mock.calls[0];
     // named with the filters its rows were read for
     expect(name).toMatch(/^exceptions-status-OPEN-side-SOURCE-\d{8}T\d{4}Z\.csv$/);
+    // UTF-8 after a byte order mark (EF BB BF): Excel reads "ünïcödé" as such, not in the machine's code page
+    expect([...new Uint8Array(await (blob as Blob).arrayBuffer()).slice(0, 3)]).toEqual([0xef, 0xbb, 0xbf]);
+    expect((blob as Blob).type).toBe("text/csv;charset=utf-8");
     const lines = (await (blob as Blob).text()).trim().split("\r\n");
     expect(lines).toHaveLength(4);
     expect(lines[0].startsWith("id,status,reason,side,rowKey,row.order_id,row.amount,")).toBe(true);

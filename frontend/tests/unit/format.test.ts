@@ -104,3 +104,22 @@ describe("counts in words", () => {
     expect(counted(2, "mismatch", "mismatches")).toBe("2 mismatches");
   });
 });
+
+describe("a schedule's cron in words", () => {
+  it("says the streams API's six fields (seconds first) in words, and nothing for what it cannot read", async () => {
+    const { cronWords, words } = await import("../../src/services/format");
+    const { triggerText } = await import("../../src/pages/streams/Streams");
+    expect(cronWords("0 0 0 * * SUN")).toBe("at 00:00, only on Sunday");
+    expect(cronWords("0 30 2 * * *")).toBe("at 02:30");
+    expect(cronWords("0 */15 * * * *")).toBe("every 15 minutes");
+    expect(cronWords("0 0 6 * * MON-FRI")).toBe("at 06:00, Monday through Friday");
+    // five fields is a classic cron, which would be read as another schedule; not a cron at all
+    expect(cronWords("30 2 * * *")).toBeNull();
+    expect(cronWords("0 0 0 * * NOPE")).toBeNull();
+    expect(cronWords("")).toBeNull();
+    expect(triggerText("SCHEDULED", { cron: "0 0 0 * * SUN", timezone: "UTC" })).toBe("at 00:00, only on Sunday, UTC time (cron 0 0 0 * * SUN)");
+    expect(triggerText("SCHEDULED", { cron: "30 2 * * *", timezone: "UTC" })).toBe("cron 30 2 * * * in UTC");
+    // statuses in words, as badges, headings and page titles write them
+    expect(words("PARTIAL_FAILED")).toBe("partial failed");
+  });
+});

@@ -2,7 +2,7 @@
 // a key is asked for over the page, which keeps the edits, and the save goes through once a valid key is
 // entered. The console went to the sign-in page instead, and came back to an empty form.
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { cleanup, fireEvent, screen, waitFor, within } from "@testing-library/react";
+import { cleanup, fireEvent, render, screen, waitFor, within } from "@testing-library/react";
 import { pageOf, renderApp } from "./render";
 
 const saved = (name: string) => ({
@@ -93,5 +93,22 @@ describe("a key refused while a form is being edited", () => {
     fireEvent.click(within(dialog).getByRole("button", { name: "Use this key" }));
     expect(await screen.findByRole("link", { name: "Exact" })).toBeTruthy();
     expect(screen.queryByRole("alert")).toBeNull();
+  });
+});
+
+describe("a wrong key at the sign-in", () => {
+  it("is said, and the focus is back in the key's field to type it again", async () => {
+    const { App } = await import("../../src/App");
+    window.history.pushState({}, "", "/login");
+    render(<App />);
+    const field = await screen.findByLabelText("API key");
+    fireEvent.change(field, { target: { value: "wrong" } });
+    const signIn = screen.getByRole("button", { name: "Sign in" });
+    signIn.focus();
+    fireEvent.click(signIn);
+    await screen.findByRole("alert");
+    expect(checks).toEqual(["wrong"]);
+    expect(field.getAttribute("aria-invalid")).toBe("true");
+    expect(document.activeElement).toBe(field);
   });
 });

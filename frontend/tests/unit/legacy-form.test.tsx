@@ -34,4 +34,12 @@ describe("new reconciliation", () => {
     const source = (await screen.findByRole("form", { name: "new reconciliation" })).querySelector("select[name=sourceFileId]")!;
     await waitFor(() => expect([...source.querySelectorAll("option")].map((o) => o.textContent)).toEqual(["choose…", "one_row.csv (#1301, 1 row)", "orders.csv (#1300, 1,000 rows)"]));
   });
+
+  it("offers a rule set with its id, as the files are", async () => {
+    const { LegacyPage } = await import("../../src/pages/streams/Legacy");
+    renderAt("/reconciliations", "/reconciliations", <LegacyPage />);
+    fireEvent.click(await screen.findByRole("button", { name: "New reconciliation" }));
+    const rs = (await screen.findByRole("form", { name: "new reconciliation" })).querySelector("select[name=ruleSetId]")!;
+    await waitFor(() => expect([...rs.querySelectorAll("option")].map((o) => o.textContent)).toEqual(["choose…", "Orders vs payouts (#50, v1)"]));
+  });
 });

@@ -96,7 +96,7 @@ describe("lists read whole, names read by id", () => {
   it("the stream editor offers every rule set and every other stream to follow", async () => {
     const { StreamEditorPage } = await import("../../src/pages/streams/Streams");
     renderAt("/streams/9001/edit", "/streams/:id/edit", <StreamEditorPage />);
-    const rs = (await screen.findByDisplayValue("Rule set 150 (v1)")) as HTMLSelectElement;
+    const rs = (await screen.findByDisplayValue("Rule set 150 (#150, v1)")) as HTMLSelectElement;
     expect(rs.name).toBe("steps[0].ruleSetId");
     expect(rs.options).toHaveLength(151); // "choose…" and the 150
     const after = (await screen.findByDisplayValue("Stream 9150 (#9150)")) as HTMLSelectElement;
@@ -131,6 +131,6 @@ describe("lists read whole, names read by id", () => {
     fireEvent.click(await screen.findByRole("button", { name: "New reconciliation" }));
     const rs = (await screen.findByLabelText("Rule set")) as HTMLSelectElement;
     await waitFor(() => expect(rs.options).toHaveLength(151));
-    expect(rs.options[150].textContent).toBe("Rule set 150");
+    expect(rs.options[150].textContent).toBe("Rule set 150 (#150, v1)");
   });
 });

@@ -1,3 +1,5 @@
+/// <reference types="node" />
+import { readFileSync } from "node:fs";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { cleanup, fireEvent, screen, waitFor } from "@testing-library/react";
 import { mismatch, mismatchesPage } from "./cdc-api";
@@ -69,7 +71,8 @@ describe("resolving a mismatch in a list of pending ones", () => {
 });
 
 describe("the comparison beside the list, by keyboard", () => {
-  it("takes the focus when a row is chosen (it is after every row in the tab order) and gives it back when closed", async () => {
+  /** The list of A and B with A's comparison opened from its row by keyboard: the comparison, its heading focused. */
+  async function openedFromItsRow() {
     pending = [A, B];
     const { MismatchBrowser } = await import("../../src/pages/cdc/Mismatches");
     renderAt("/cdc/mismatches?resolution_status=PENDING", "/cdc/mismatches", <MismatchBrowser />);
@@ -78,8 +81,26 @@ describe("the comparison beside the list, by keyboard", () => {
     fireEvent.click(key);
     const panel = await screen.findByRole("article", { name: "mismatch detail" });
     await waitFor(() => expect(document.activeElement).toBe(panel.querySelector("h2")));
+    return panel;
+  }
+
+  it("takes the focus when a row is chosen (it is after every row in the tab order) and gives it back when closed", async () => {
+    await openedFromItsRow();
     expect(document.activeElement!.textContent).toBe("user-301");
     fireEvent.click(await screen.findByRole("button", { name: "close user-301" }));
+    await waitFor(() => expect(screen.queryByRole("article", { name: "mismatch detail" })).toBeNull());
+    const back = await screen.findByRole("button", { name: "user-301" });
+    await waitFor(() => expect(document.activeElement).toBe(back));
+  });
+
+  it("closes on Escape, giving the focus back to the row that opened it; not while a note is typed", async () => {
+    const panel = await openedFromItsRow();
+    // a note typed: Escape in it keeps the comparison (and the note)
+    const notes = screen.getByLabelText("Notes");
+    fireEvent.change(notes, { target: { value: "expected" } });
+    fireEvent.keyDown(notes, { key: "Escape" });
+    expect(screen.getByRole("article", { name: "mismatch detail" })).toBeTruthy();
+    fireEvent.keyDown(panel.querySelector("h2")!, { key: "Escape" });
     await waitFor(() => expect(screen.queryByRole("article", { name: "mismatch detail" })).toBeNull());
     const back = await screen.findByRole("button", { name: "user-301" });
     await waitFor(() => expect(document.activeElement).toBe(back));
@@ -113,5 +134,23 @@ describe("the comparison beside the list, by keyboard", () => {
     renderAt(`/cdc/mismatches?selected=${B.mismatch_id}`, "/cdc/mismatches", <MismatchBrowser />);
     const panel = await screen.findByRole("article", { name: "mismatch detail" });
     expect(panel.contains(document.activeElement)).toBe(false);
+  });
+});
+
+describe("the mismatch list beside the comparison", () => {
+  // the layout itself is measured by the browser tests (jsdom lays nothing out): here, that the list carries
+  // the rules that make it fit its column of a 1400 px window (a key at most 20 characters a line, a time on
+  // two lines, not four), the narrow window's rules still coming after them
+  it("is styled to fit its column", async () => {
+    pending = [A, B];
+    const { MismatchBrowser } = await import("../../src/pages/cdc/Mismatches");
+    renderAt("/cdc/mismatches?resolution_status=PENDING", "/cdc/mismatches", <MismatchBrowser />);
+    const table = await screen.findByRole("table", { name: "mismatches" });
+    expect(table.classList.contains("mismatch-list")).toBe(true);
+    expect(table.querySelectorAll("tbody td.when")).toHaveLength(2);
+    const css = readFileSync(`${process.cwd()}/src/styles.css`, "utf8");
+    expect(css).toMatch(/table\.mismatch-list \.long \{ max-width: 20ch; \}/);
+    expect(css).toMatch(/table\.mismatch-list td\.when \{ min-width: 8\.5em; \}/);
+    expect(css.indexOf("table.mismatch-list .long")).toBeLessThan(css.indexOf("@media (max-width: 760px)"));
   });
 });

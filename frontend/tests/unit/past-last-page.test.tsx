@@ -9,6 +9,8 @@ vi.mock("../../src/services/api", async (orig) =>
     exceptions: {
       list: async (q: { page?: number }) => ({ items: [], page: q.page ?? 1, pageSize: 25, totalItems: (q.page ?? 1) > 41 ? 1018 : 0, totalPages: 41 }),
     },
+    // 55 jobs on 3 pages of 20
+    cdc: { jobs: async (q: { page?: number }) => ({ jobs: [], pagination: { page: q.page ?? 1, page_size: 20, total_pages: 3, total_items: 55 } }) },
   }),
 );
 
@@ -30,6 +32,22 @@ describe("a page past the end of a list", () => {
     fireEvent.click(screen.getByRole("button", { name: "Go to page 41" }));
     expect(screen.getByTestId("url").textContent).toBe("/exceptions?status=OPEN&page=41");
     await waitFor(() => expect(api.exceptions.list).toHaveBeenLastCalledWith(expect.objectContaining({ page: 41, status: "OPEN" })));
+  });
+
+  it("Previous goes to the last page, not to the page before the one past the end", async () => {
+    const api = await import("../../src/services/api");
+    const { ExceptionsPage } = await import("../../src/pages/streams/Exceptions");
+    renderAt("/exceptions?status=OPEN&page=999", "/exceptions", <><ExceptionsPage /><Where /></>);
+    await screen.findByText(/Page 999 is past the end/);
+    fireEvent.click(screen.getByRole("button", { name: "← Previous" }));
+    expect(screen.getByTestId("url").textContent).toBe("/exceptions?status=OPEN&page=41");
+    await waitFor(() => expect(api.exceptions.list).toHaveBeenLastCalledWith(expect.objectContaining({ page: 41 })));
+    cleanup();
+    const { JobList } = await import("../../src/pages/cdc/Jobs");
+    renderAt("/cdc/jobs?page=99", "/cdc/jobs", <><JobList /><Where /></>);
+    await screen.findByText(/Page 99 is past the end/);
+    fireEvent.click(screen.getByRole("button", { name: "← Previous" }));
+    expect(screen.getByTestId("url").textContent).toBe("/cdc/jobs?page=3");
   });
 
   it("an empty list still says what to do", async () => {

@@ -228,3 +228,14 @@ describe("running a finished run again", () => {
     expect(screen.queryByRole("button", { name: "Run again" })).toBeNull();
   });
 });
+
+describe("the run page's title", () => {
+  it("says the run's status in words, as its heading does", async () => {
+    const api = await import("../../src/services/api");
+    vi.mocked(api.runs.get).mockResolvedValueOnce({ ...run, status: "PARTIAL_FAILED", completedAt: "2026-02-21T06:21:00Z" } as never);
+    const { RunPage } = await import("../../src/pages/streams/Runs");
+    renderAt("/runs/7", "/runs/:id", <RunPage />);
+    await waitFor(() => expect(document.title).toBe("Run #7 partial failed · recon"));
+    expect(screen.getByRole("heading", { level: 1 }).textContent).toBe("Run #7 partial failed");
+  });
+});

@@ -38,7 +38,7 @@ async function open(id: number) {
 describe("a stream's trigger", () => {
   it("a schedule's next run and occurrences are read in the schedule's own zone, UTC alongside", async () => {
     await open(9003);
-    expect((await screen.findByTestId("trigger")).textContent).toBe("cron 0 30 2 * * * in Europe/Berlin");
+    expect((await screen.findByTestId("trigger")).textContent).toBe("at 02:30, Europe/Berlin time (cron 0 30 2 * * *)");
     expect(screen.getByTestId("next-run").textContent).toMatch(/^2026-12-03 02:30:00 Europe\/Berlin \(2026-12-03 01:30:00 UTC, /);
     const occ = screen.getByRole("table", { name: "recent occurrences" });
     expect(occ.querySelector("thead")!.textContent).toContain("Occurrence (Europe/Berlin)");

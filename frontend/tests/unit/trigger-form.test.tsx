@@ -73,5 +73,26 @@ describe("a job run again", () => {
     renderAt("/cdc/trigger?strategy=FULL&priority=URGENT", "/cdc/trigger", <TriggerPage />);
     expect(((await screen.findByRole("radio", { name: /^CHECKSUM\b/ })) as HTMLInputElement).checked).toBe(true);
     expect((screen.getByLabelText("Priority") as HTMLSelectElement).value).toBe("NORMAL");
+    // said, not silently replaced by the defaults
+    expect(document.querySelector("[data-unknown-strategy]")!.textContent).toBe("The link named a strategy there is not: FULL. CHECKSUM, the default, is chosen instead.");
+    expect(document.querySelector("[data-unknown-priority]")!.textContent).toBe("The link named a priority there is not: URGENT. NORMAL, the default, is chosen instead.");
+  });
+
+  it("says which tables of a link the catalog does not have, and does not send them", async () => {
+    const api = await import("../../src/services/api");
+    const { TriggerPage } = await import("../../src/pages/cdc/Trigger");
+    renderAt("/cdc/trigger?tables=nope,orders,gone&strategy=ROW_COUNT", "/cdc/trigger", <TriggerPage />);
+    expect(((await screen.findByRole("checkbox", { name: "orders" })) as HTMLInputElement).checked).toBe(true);
+    expect(document.querySelector("[data-unknown-tables]")!.textContent).toBe("The link named tables the catalog does not have: nope, gone. They are not sent.");
+    expect(document.querySelector("[data-unknown-strategy]")).toBeNull();
+    fireEvent.click(screen.getByRole("button", { name: "Start" }));
+    await waitFor(() => expect(api.cdc.trigger).toHaveBeenLastCalledWith({ tables: ["orders"], validation_strategy: "ROW_COUNT", priority: "NORMAL" }));
+    cleanup();
+    // unticking the catalog's tables leaves none: every table, not the unknown one
+    renderAt("/cdc/trigger?tables=nope,users", "/cdc/trigger", <TriggerPage />);
+    fireEvent.click(await screen.findByRole("checkbox", { name: "users" }));
+    expect(document.querySelector("[data-unknown-tables]")!.textContent).toBe("The link named a table the catalog does not have: nope. It is not sent (with none ticked, every table of the catalog is).");
+    fireEvent.click(screen.getByRole("button", { name: "Start" }));
+    await waitFor(() => expect(api.cdc.trigger).toHaveBeenLastCalledWith({ tables: [], validation_strategy: "CHECKSUM", priority: "NORMAL" }));
   });
 });

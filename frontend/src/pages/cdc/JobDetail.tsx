@@ -1,7 +1,7 @@
 import { Link, useParams } from "react-router-dom";
 import { cdc } from "../../services/api";
 import { MISMATCH_TYPES } from "../../services/types";
-import { ago, countScope, dur, fmtDate, num, pct, retryNote, show } from "../../services/format";
+import { ago, countScope, dur, fmtDate, num, pct, retryNote, show, words } from "../../services/format";
 import { Badge, Crumbs, StaleNotice, Kv, Loading, Progress, useLoad, usePoll, useTitle, LoadFailed } from "../../components/ui";
 
 /**
@@ -28,7 +28,7 @@ export function Retrying({ notes }: { notes: unknown[] | null | undefined }) {
 export function JobDetailPage() {
   const { jobId = "" } = useParams();
   const { data: job, error, reload } = useLoad(() => cdc.job(jobId), [jobId], jobId);
-  useTitle(job ? `Job ${job.table_name} ${job.status.toLowerCase()}` : "Job");
+  useTitle(job ? `Job ${job.table_name} ${words(job.status)}` : "Job");
   usePoll(reload, 2000, job?.status === "RUNNING");
   if (error && !job) return <LoadFailed what={`Job ${jobId}`} error={error} back={["Jobs", "/cdc/jobs"]} retry={reload} />;
   if (!job) return <Loading what="Loading the job" />;

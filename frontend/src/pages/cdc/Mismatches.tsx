@@ -1,4 +1,4 @@
-import { useEffect, useRef, useState, type FormEvent } from "react";
+import { useEffect, useRef, useState, type FormEvent, type KeyboardEvent } from "react";
 import { Link } from "react-router-dom";
 import { cdc } from "../../services/api";
 import { MISMATCH_TYPES, RESOLUTION_STATUSES, type Mismatch } from "../../services/types";
@@ -106,7 +106,7 @@ export function MismatchBrowser() {
         <div className="split">
           <Rereading outdated={outdated} loading={loading}>
             {picked.size > 0 && <BulkResolve ids={data.mismatches.filter((m) => picked.has(m.mismatch_id)).map((m) => m.mismatch_id)} onDone={(r) => { setBulkResult(r); setPicked(new Set()); reload(); }} />}
-            <div className="table-scroll"><table className="grid" aria-label="mismatches">
+            <div className="table-scroll"><table className="grid mismatch-list" aria-label="mismatches">
               <thead>
                 <tr>
                   <th><input type="checkbox" aria-label="select every mismatch of this page" checked={data.mismatches.every((m) => picked.has(m.mismatch_id))} onChange={(e) => setPicked(e.target.checked ? new Set(data.mismatches.map((m) => m.mismatch_id)) : new Set())} /></th>
@@ -120,7 +120,7 @@ export function MismatchBrowser() {
                     <td>{m.table_name}</td>
                     <td><button type="button" className="link" onClick={() => select(m.mismatch_id)} aria-pressed={m.mismatch_id === f.selected}><code className="long" title={m.primary_key_value}>{m.primary_key_value}</code></button></td>
                     <td><Badge value={m.mismatch_type} /></td>
-                    <td>{fmtDate(m.detected_at)}</td>
+                    <td className="when">{fmtDate(m.detected_at)}</td>
                     <td><Badge value={m.resolution_status} /></td>
                   </tr>
                 ))}
@@ -228,8 +228,16 @@ function MismatchPanel({ m: given, focus, onDone, onClose }: { m: Mismatch; focu
       setBusy(false);
     }
   }
+  // Escape closes the comparison (the focus back on the row that opened it), as its ✕ does; not from a note
+  // being typed, which it would throw away
+  const onKeyDown = (e: KeyboardEvent) => {
+    if (e.key !== "Escape" || e.defaultPrevented) return;
+    if (e.target instanceof HTMLTextAreaElement && notes !== (m.resolution_notes ?? "")) return;
+    e.preventDefault();
+    onClose();
+  };
   return (
-    <article className="card panel" aria-label="mismatch detail">
+    <article className="card panel" aria-label="mismatch detail" onKeyDown={onKeyDown}>
       <header>
         <h2 ref={heading} tabIndex={-1}><code>{m.primary_key_value}</code></h2>
         <button type="button" className="link" onClick={onClose} aria-label={`close ${m.primary_key_value}`}>✕</button>

@@ -34,6 +34,11 @@ export function TriggerPage() {
   // a job's "Run again" link presets its table, strategy and priority (?tables=users&strategy=SAMPLE&priority=HIGH)
   const [strategy, setStrategy] = useState<ValidationStrategy>(() => oneOf(STRATEGIES, params.get("strategy")) ?? DEFAULT_STRATEGY);
   const [priority, setPriority] = useState<Priority>(() => oneOf(PRIORITIES, params.get("priority")) ?? DEFAULT_PRIORITY);
+  // what a link (an old one, a typo) preset that the catalog or the contract does not have: said, and not sent.
+  // A table not in the catalog has no checkbox, so it could be neither seen nor unticked.
+  const [linked] = useState(() => ({ strategy: params.get("strategy"), priority: params.get("priority") }));
+  const unknownTables = tables.data ? chosen.filter((t) => !tables.data!.includes(t)) : [];
+  const sent = tables.data ? chosen.filter((t) => tables.data!.includes(t)) : chosen;
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
   const [message, setMessage] = useState<string | null>(null);
@@ -47,7 +52,7 @@ export function TriggerPage() {
     setBusy(true);
     setError(null);
     try {
-      const r = await cdc.trigger({ tables: chosen, validation_strategy: strategy, priority });
+      const r = await cdc.trigger({ tables: sent, validation_strategy: strategy, priority });
       // the API's words and its estimate of when the queued jobs are done (the contract's estimated_completion)
       setMessage(r.estimated_completion ? `${r.message.replace(/\.$/, "")}. Estimated completion ${fmtDate(r.estimated_completion)}.` : r.message);
       setParams({ jobs: r.job_ids.join(",") });
@@ -73,6 +78,11 @@ export function TriggerPage() {
               </label>
             ))}
           </div>
+          {unknownTables.length > 0 && (
+            <p className="warn-box" role="status" data-unknown-tables>
+              The link named {unknownTables.length === 1 ? "a table" : "tables"} the catalog does not have: {unknownTables.map((t, i) => <span key={t}>{i > 0 && ", "}<code>{t}</code></span>)}. {unknownTables.length === 1 ? "It is" : "They are"} not sent{sent.length === 0 ? " (with none ticked, every table of the catalog is)" : ""}.
+            </p>
+          )}
           <FieldError error={error} field={["tables", "tables[0]"]} />
         </fieldset>
         <fieldset>
@@ -86,12 +96,18 @@ export function TriggerPage() {
             The contract&apos;s TIMESTAMP_RANGE validates the records modified in the last hour, and its SAMPLE compares 1000 records.
             Both are settings of the service, which the API does not report: a deployment may use others.
           </p>
+          {linked.strategy && !oneOf(STRATEGIES, linked.strategy) && (
+            <p className="warn-box" role="status" data-unknown-strategy>The link named a strategy there is not: <code>{linked.strategy}</code>. {DEFAULT_STRATEGY}, the default, is chosen instead.</p>
+          )}
           <FieldError error={error} field="validation_strategy" />
         </fieldset>
         <label htmlFor="priority">Priority</label>
         <select id="priority" value={priority} onChange={(e) => setPriority(e.target.value as Priority)}>
           {PRIORITIES.map((p) => <option key={p} value={p}>{p}{p === DEFAULT_PRIORITY ? " (default)" : ""} — {PRIORITY_HELP[p]}</option>)}
         </select>
+        {linked.priority && !oneOf(PRIORITIES, linked.priority) && (
+          <p className="warn-box" role="status" data-unknown-priority>The link named a priority there is not: <code>{linked.priority}</code>. {DEFAULT_PRIORITY}, the default, is chosen instead.</p>
+        )}
         <FieldError error={error} field="priority" />
         <div className="actions">
           <BusyButton type="submit" className="primary" busy={busy || wait > 0}>{busy ? "Queuing…" : waitLabel("Start", wait)}</BusyButton>

@@ -2,7 +2,7 @@ import { useEffect, useRef, useState, type FormEvent } from "react";
 import { Link, useLocation, useNavigate, useParams } from "react-router-dom";
 import { exceptions, runs, saveBlob, type ExceptionsQuery } from "../../services/api";
 import { allStreams, namesOf } from "../../services/lookup";
-import { csvName, exceptionsCsv } from "../../services/export";
+import { csvBlob, csvName, exceptionsCsv } from "../../services/export";
 import { EXCEPTION_REASONS, EXCEPTION_SIDES, EXCEPTION_STATUSES, type Artifact, type ClosestCandidate, type ExceptionPatch, type ExceptionStatus, type ReconException } from "../../services/types";
 
 const candidate = (x: ReconException) => (x.closestCandidate ?? null) as ClosestCandidate | null;
@@ -184,7 +184,7 @@ function ExportCsv({ query, total, hidden, onStopped }: { query: Omit<Exceptions
         setState({ read: items.length });
         if (p >= r.totalPages || r.items.length === 0) break;
       }
-      saveBlob(new Blob([exceptionsCsv(items)], { type: "text/csv;charset=utf-8" }), csvName("exceptions", query));
+      saveBlob(csvBlob(exceptionsCsv(items)), csvName("exceptions", query));
       setState({});
     } catch (e) {
       if (!ctl.signal.aborted) setState({ error: e });

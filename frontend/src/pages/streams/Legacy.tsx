@@ -2,6 +2,7 @@ import { useEffect, useRef, useState, type FormEvent } from "react";
 import { Link, useParams } from "react-router-dom";
 import { ApiError, files, legacy } from "../../services/api";
 import { allRuleSets, namesOf } from "../../services/lookup";
+import { ruleSetOption } from "../../services/rulesets";
 import { FileOptions, pickableFiles } from "../../components/FileOptions";
 import { EXCEPTION_REASONS, EXCEPTION_SIDES, EXCEPTION_STATUSES, LEGACY_STATUSES, type LegacyReconciliation, type LegacyStatus } from "../../services/types";
 import { fmtDate, num, shareOf } from "../../services/format";
@@ -118,7 +119,7 @@ function NewReconciliation({ onCreated }: { onCreated: () => void }) {
         <label>Rule set
           <select name="ruleSetId" value={v.ruleSetId || ""} onChange={(e) => setV({ ...v, ruleSetId: Number(e.target.value) })} aria-invalid={inv("ruleSetId")}>
             <option value="">choose…</option>
-            {(pick.data?.[1] ?? []).map((r) => <option key={r.id} value={r.id}>{r.name}</option>)}
+            {(pick.data?.[1] ?? []).map((r) => <option key={r.id} value={r.id}>{ruleSetOption(r)}</option>)}
           </select>
           <FieldError error={error} field="ruleSetId" />
         </label>

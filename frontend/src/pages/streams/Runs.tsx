@@ -3,7 +3,7 @@ import { Link, useLocation, useNavigate, useParams } from "react-router-dom";
 import { runs, streams } from "../../services/api";
 import { namesOf } from "../../services/lookup";
 import type { Artifact, StepRun } from "../../services/types";
-import { dur, fmtDate, num, show } from "../../services/format";
+import { dur, fmtDate, num, show, words } from "../../services/format";
 import { Badge, BusyButton, Crumbs, ErrorBox, StaleNotice, Kv, Loading, Progress, useFocusFallback, useLoad, usePoll, useRetryWait, useTitle, waitLabel, LoadFailed } from "../../components/ui";
 import { DownloadButton } from "./Files";
 
@@ -27,8 +27,8 @@ export function RunPage() {
   const wait = useRetryWait(actionError);
   const nav = useNavigate();
   const active = !!data && ACTIVE_RUN.has(data.run.status);
-  // canceled from here: once the run has stopped, its Cancel button is gone, and the focus goes to the
-  // heading that says the run's new status
+  // Cancel pressed here: once the run has stopped (canceled, or finished before the cancel reached it: the
+  // API's 409), its Cancel button is gone, and the focus goes to the heading that says the run's new status
   const [canceled, setCanceled] = useState(false);
   const heading = useRef<HTMLHeadingElement>(null);
   useFocusFallback(heading, canceled && !active);
@@ -42,7 +42,7 @@ export function RunPage() {
     el?.scrollIntoView?.({ block: "start" });
     el?.focus({ preventScroll: true });
   }, [loaded, target]);
-  useTitle(data ? `Run #${id} ${data.run.status.toLowerCase()}` : `Run #${id}`);
+  useTitle(data ? `Run #${id} ${words(data.run.status)}` : `Run #${id}`);
   usePoll(reload, 1000, active);
   if (error && !data) return <LoadFailed what={`Run #${id}`} error={error} back={["Streams", "/streams"]} retry={reload} />;
   if (!data) return <Loading what="Loading the run" />;
@@ -69,12 +69,14 @@ export function RunPage() {
                 if (!confirm(`Cancel run #${id}? Steps still to run are skipped; this cannot be undone.`)) return;
                 setCanceling(true);
                 setActionError(null);
+                setCanceled(true);
                 try {
                   await runs.cancel(id);
-                  setCanceled(true);
                   await reload();
                 } catch (e) {
                   setActionError(e);
+                  // a run that finished meanwhile ("Stream run 9478 is already COMPLETED"): its status is read
+                  await reload();
                 } finally {
                   setCanceling(false);
                 }

@@ -2,10 +2,11 @@ import { useEffect, useRef, useState, type FormEvent } from "react";
 import { Link, useNavigate, useParams } from "react-router-dom";
 import { ApiError, atVersion, files, streams, withoutField } from "../../services/api";
 import { INPUT_TYPES, RUN_STATUSES, STREAM_STATUSES, TRIGGER_TYPES, type InputType, type RunStatus, type StreamInput, type StreamRun, type StreamStatus, type StreamValidation, type TriggerType } from "../../services/types";
-import { ago, counted, fmtDate, fmtInZone, num } from "../../services/format";
+import { ago, counted, cronWords, fmtDate, fmtInZone, num } from "../../services/format";
 import { Badge, BusyButton, ChoicesFailed, Crumbs, ErrorBox, FIRST_INVALID, StaleNotice, FieldError, Kv, Loading, NoRows, Pager, Rereading, RunLink, Select, useFocusFallback, useHandOn, useLoad, usePoll, useRetryWait, useTitle, useUrlState, waitLabel, LoadFailed } from "../../components/ui";
 import { FileOptions, pickableFiles } from "../../components/FileOptions";
 import { allDataSources, allRuleSets, allStreams, forgetName, namesOf } from "../../services/lookup";
+import { ruleSetOption } from "../../services/rulesets";
 import { emptyStep, localStepProblems, renumber, toRequest, toStreamInput, type EditorStep, type EditorStream } from "../../services/streams";
 
 const ACTIVE_RUN = new Set<string>(["PENDING", "RUNNING"]);
@@ -241,10 +242,14 @@ function LatestRun({ r }: { r: StreamRun }) {
 
 type Names = Record<number, string | null> | null | undefined;
 
-/** A stream's trigger in words: the cron and its zone, or the event and what it binds. */
+/** A stream's trigger in words: the schedule in its zone (with its cron), or the event and what it binds. */
 export function triggerText(type: TriggerType, config: unknown, afterStream?: string | null): string {
   const c = (config ?? {}) as Record<string, unknown>;
-  if (type === "SCHEDULED") return `cron ${String(c.cron ?? "?")} in ${String(c.timezone ?? "UTC")}`;
+  if (type === "SCHEDULED") {
+    const cron = String(c.cron ?? "?"), zone = String(c.timezone ?? "UTC");
+    const said = cronWords(cron);
+    return said ? `${said}, ${zone} time (cron ${cron})` : `cron ${cron} in ${zone}`;
+  }
   if (type === "EVENT") {
     if (c.event === "STREAM_RUN_COMPLETED") return `when a run of ${afterStream ? `${afterStream} (stream #${String(c.streamId)})` : `stream #${String(c.streamId ?? "?")}`} completes`;
     const bind = (c.bind ?? {}) as { stepOrder?: number; input?: string };
@@ -426,7 +431,7 @@ export function StreamEditorPage() {
               <label>Rule set
                 <select name={`steps[${i}].ruleSetId`} value={st.ruleSetId || ""} onChange={(e) => patchStep(i, { ruleSetId: Number(e.target.value) })} aria-invalid={inv(`steps[${i}].ruleSetId`)}>
                   <option value="">choose…</option>
-                  {(pickers.data?.ruleSets ?? []).map((r) => <option key={r.id} value={r.id}>{r.name} (v{r.version})</option>)}
+                  {(pickers.data?.ruleSets ?? []).map((r) => <option key={r.id} value={r.id}>{ruleSetOption(r)}</option>)}
                 </select>
                 {fe(`steps[${i}].ruleSetId`)}
               </label>
