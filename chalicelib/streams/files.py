@@ -310,6 +310,9 @@ def complete_session(file_id: int) -> tuple[dict, bool]:
     if row["origin"] != "UPLOAD":
         what = {"ARTIFACT": "an artifact", "SNAPSHOT": "a snapshot"}.get(row["origin"], row["origin"].lower())
         raise Conflict(f"File {file_id} is {what}, not an upload session")
+    if row["upload_expires_at"] is None:
+        raise Conflict(f"File {file_id} was uploaded directly (POST /api/v1/files): it has no upload session to"
+                       " complete; its status is " + row["status"])
     if row["status"] == "PROCESSING":
         # a wake-up may have been lost: completing again re-sends it once the file has waited a while
         with tx() as c:

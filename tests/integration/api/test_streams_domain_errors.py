@@ -116,6 +116,9 @@ def test_conflicts_answer_409_with_the_reason(api, world):
          f"File {w['src']} is in use by reconciliation {w['rec']}, stream {w['active']} step 1, "
          f"stream {w['paused']} step 1"),
         (("POST", f"/files/{w['artifact']}/complete"), f"File {w['artifact']} is an artifact, not an upload session"),
+        (("POST", f"/files/{w['tgt']}/complete"),
+         f"File {w['tgt']} was uploaded directly (POST /api/v1/files): it has no upload session to complete;"
+         " its status is READY"),
         (("DELETE", f"/rule-sets/{w['rs']}"),
          f"Rule set {w['rs']} is in use by reconciliation {w['rec']}, stream {w['active']}, stream {w['on_ds']}, "
          f"stream {w['paused']}"),
