@@ -1,4 +1,4 @@
-import { createContext, useCallback, useContext, useEffect, useRef, useState, type ComponentProps, type ReactNode, type RefObject } from "react";
+import { createContext, useCallback, useContext, useEffect, useMemo, useRef, useState, type ComponentProps, type ReactNode, type RefObject } from "react";
 import { Link, useSearchParams } from "react-router-dom";
 import { ApiError, onNewKey } from "../services/api";
 import { badgeTone, boundText, num, parseUtcBound, words } from "../services/format";
@@ -111,10 +111,13 @@ export function Progress({ value, label }: { value: number; label?: string }) {
 /**
  * An error in the API's words. With `retry` (a list's read), when the API could not answer at all (down,
  * restarting: no answer, or a 5xx), a button reads it again: the page recovers where it is, with its
- * filters, once the API is back. A refusal (a 4xx) gets none: reading again would be refused again.
+ * filters, once the API is back; after a 503 with Retry-After (a dependency down) it also reads again by
+ * itself once that wait is over, counting it down. A refusal (a 4xx) gets none: reading again would be
+ * refused again.
  */
 export function ErrorBox({ error, retry }: { error: unknown; retry?: () => void }) {
   const wait = useRetryWait(error);
+  const [rereadAt, rereadIn] = useAutoReread(error, retry);
   if (!error) return null;
   const e = error instanceof ApiError ? error : null;
   const msg = e ? e.message : error instanceof Error ? error.message : String(error);
@@ -127,7 +130,11 @@ export function ErrorBox({ error, retry }: { error: unknown; retry?: () => void 
       {e?.retryAt !== undefined && (wait > 0
         ? <span> Try again in <span role="timer" aria-live="off" data-testid="retry-wait">{waitText(wait)}</span>: the button is ready then.</span>
         : <span role="status"> The wait is over: you may try again.</span>)}
-      {retry && (!e || e.status === 0 || e.status >= 500) && <> <button type="button" className="link" onClick={retry}>Read again</button></>}
+      {/* a dependency down for a moment (503 with Retry-After): the read is made again by itself once the wait is over */}
+      {rereadAt !== undefined && rereadIn > 0 && (
+        <span> Reading it again in <span role="timer" aria-live="off" data-testid="reread-wait">{waitText(rereadIn)}</span>, as the API asked.</span>
+      )}
+      {retry && (!e || e.status === 0 || e.status >= 500) && <> <button type="button" className="link" onClick={retry}>{rereadAt !== undefined ? "Read again now" : "Read again"}</button></>}
       {fields.length > 1 && (
         <ul>
           {fields.map(([f, m]) => (
@@ -153,7 +160,11 @@ export function waitText(seconds: number): string {
  * shows the same second: each wakes when a whole second of the wait has passed.
  */
 export function useRetryWait(error: unknown): number {
-  const at = error instanceof ApiError ? error.retryAt : undefined;
+  return useCountdown(error instanceof ApiError ? error.retryAt : undefined);
+}
+
+/** Whole seconds left until `at` (epoch ms), counted down every second; 0 when there is no such moment or it has passed. */
+function useCountdown(at: number | undefined): number {
   const left = () => (at === undefined ? 0 : Math.max(0, Math.ceil((at - Date.now()) / 1000)));
   const [ticks, tick] = useState(0);
   const now = left();
@@ -164,6 +175,33 @@ export function useRetryWait(error: unknown): number {
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [at, now, ticks]);
   return now;
+}
+
+/** The longest a 503's Retry-After is waited out before reading again by itself (a longer one is left to the button). */
+export const AUTO_REREAD_MAX_S = 120;
+
+/**
+ * A read the API could not answer because a dependency is down (503 with Retry-After, e.g. the database
+ * restarting): the moment (epoch ms) to read it again by itself — the wait the API asked for — and the
+ * seconds left until then. Each failed read brings a new error and so a new wait; undefined without `retry`.
+ */
+function useAutoReread(error: unknown, retry: (() => void) | undefined): [number | undefined, number] {
+  const e = error instanceof ApiError ? error : null;
+  const wait = e && retry && e.status === 503 && e.retryAfter !== undefined && e.retryAfter <= AUTO_REREAD_MAX_S ? e.retryAfter : undefined;
+  // the moment is fixed when the error arrives (in the render that shows it, so the countdown shows with it)
+  const at = useMemo(() => (wait === undefined ? undefined : Date.now() + 1000 * wait), [error, wait]);
+  const [readFor, setReadFor] = useState<unknown>(null);
+  const current = readFor === error ? undefined : at;
+  const left = useCountdown(current);
+  const retryRef = useRef(retry);
+  retryRef.current = retry;
+  useEffect(() => {
+    if (current !== undefined && left === 0) {
+      setReadFor(error); // once per error
+      retryRef.current?.();
+    }
+  }, [current, left, error]);
+  return [current, left];
 }
 
 /** A button's words while a rate limit's wait runs: "Start (in 42 s)". */
