@@ -416,6 +416,13 @@ def _complete_segment(seg: dict, result: Any) -> tuple[str, int | None]:
                 return "job-finished", None
             recording.insert_mismatches(conn, job, segment_no, result.mismatches)
             recording.insert_suspects(conn, job, segment_no, result.suspects, s.recheck_grace_seconds)
+            misplaced = getattr(result, "misplaced", None) or []
+            if misplaced:
+                recording.insert_misplaced(conn, job, segment_no, misplaced)
+                logger.warning("rows with a wrong token column", extra={
+                    "job_id": str(job_id), "table": job["table_name"], "segment": segment_no, "rows": len(misplaced),
+                    "keys": [d.pk_display for d, _ in misplaced[:10]],
+                    "fix": "set the token column to NULL for these rows: the next job fills it (docs/operations.md)"})
             leases.mark_done(conn, SEGMENTS, (job_id, segment_no), {
                 "cassandra_rows": result.cassandra_rows, "postgres_rows": result.postgres_rows,
                 "cassandra_digest": result.cassandra_digest, "postgres_digest": result.postgres_digest,
@@ -431,9 +438,11 @@ def _complete_segment(seg: dict, result: Any) -> tuple[str, int | None]:
                 raise _JobMovedOn
             if done["segments_done"] < done["segment_count"]:
                 return "recorded", None
-            has_suspects = conn.execute("SELECT 1 FROM recon.rechecks WHERE job_id = %s LIMIT 1", (job_id,)).fetchone()
+            # the re-checks are due after their grace (a live suspect) or at once (a row with a wrong token)
+            due = conn.execute("SELECT greatest(0, ceil(extract(epoch FROM max(due_at) - now())))::int AS s"
+                               " FROM recon.rechecks WHERE job_id = %s", (job_id,)).fetchone()["s"]
             conn.execute("UPDATE recon.jobs SET phase = 'RECHECKING' WHERE job_id = %s", (job_id,))
-            return "recorded", (s.recheck_grace_seconds if has_suspects else 0)
+            return "recorded", (due or 0)
     except _JobMovedOn:
         return "job-finished", None
 

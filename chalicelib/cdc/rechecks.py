@@ -34,7 +34,8 @@ def finalize(job_id, context_for) -> str:
             (job_id,),
         ).fetchone()["s"]
         suspects = conn.execute(
-            "SELECT primary_key_value, primary_key, segment_no FROM recon.rechecks WHERE job_id = %s", (job_id,)
+            "SELECT primary_key_value, primary_key, segment_no, first_seen_type FROM recon.rechecks WHERE job_id = %s",
+            (job_id,)
         ).fetchall()
         # per key, not per mismatch: every job records its own mismatch of a difference that persists,
         # so the oldest PENDING rows would soon all be copies of the same few unfixed keys and a key
@@ -74,9 +75,16 @@ def finalize(job_id, context_for) -> str:
         if job is None:
             return "skipped"
         seg_of = {s["primary_key_value"]: s["segment_no"] for s in suspects}
+        # a row with a wrong token was seen by two segments (missing in Cassandra in one, in PostgreSQL in
+        # the other): what the scans recorded for it gives way to its re-read by key
+        misplaced = [s["primary_key_value"] for s in suspects if s["first_seen_type"] == recording.MISPLACED]
+        if misplaced and table is not None:
+            conn.execute("DELETE FROM recon.mismatches WHERE job_id = %s AND primary_key_value = ANY(%s)",
+                         (job_id, misplaced))
         for d in still:
             recording.insert_mismatches(conn, job, seg_of.get(d.pk_display), [d])
-        transient = len(suspects) - len(still)
+        odd = set(misplaced)
+        transient = (len(suspects) - len(odd)) - sum(1 for d in still if d.pk_display not in odd)
         auto = 0
         if converged_ids:
             auto = conn.execute(
@@ -94,5 +102,6 @@ def finalize(job_id, context_for) -> str:
         deliveries = jobs.finalize_job(conn, job)
     jobs._after_finish(deliveries)
     logger.info("job finalized", extra={"job_id": str(job_id), "transient": transient, "auto_resolved": auto,
+                                        "wrong_token_rows": len(misplaced),
                                         "at": datetime.now(timezone.utc).isoformat()})
     return "finalized"

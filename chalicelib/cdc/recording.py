@@ -109,3 +109,25 @@ def insert_suspects(conn, job: dict, segment_no: int | None, diffs: Iterable, gr
             )
         total += len(batch)
     return total
+
+
+#: first_seen_type of a recheck that is a PostgreSQL row with a wrong token column (strategies.split_misplaced)
+MISPLACED = "MISPLACED_TOKEN"
+
+
+def insert_misplaced(conn, job: dict, segment_no: int | None, misplaced: Iterable) -> int:
+    """Queue PostgreSQL rows read under a wrong token for a re-read by key when the job ends: `misplaced`
+    holds (diff, grace seconds). A key already queued as a live suspect (the Cassandra row's segment) is
+    marked misplaced, so the job's end replaces whatever the scans recorded for it."""
+    rows = [(job["job_id"], d.pk_display, Jsonb(list(d.pk)), segment_no, MISPLACED, grace) for d, grace in misplaced]
+    if not rows:
+        return 0
+    with conn.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO recon.rechecks (job_id, primary_key_value, primary_key, segment_no, first_seen_type, due_at)"
+            " VALUES (%s, %s, %s, %s, %s, now() + make_interval(secs => %s))"
+            " ON CONFLICT (job_id, primary_key_value) DO UPDATE SET first_seen_type = EXCLUDED.first_seen_type,"
+            " due_at = GREATEST(recon.rechecks.due_at, EXCLUDED.due_at)",
+            rows,
+        )
+    return len(rows)

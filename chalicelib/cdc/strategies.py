@@ -35,6 +35,7 @@ from chalicelib.cdc.diff import (
 from chalicelib.cdc.keys import exact_key_function, key_values, millisecond_key
 from chalicelib.cdc.pg_source import PostgresSource
 from chalicelib.config import get_settings
+from chalicelib.domain.cdc import MismatchType
 
 
 class DiffSpool:
@@ -99,6 +100,9 @@ class SegmentResult:
     suspects: "DiffSpool | list[Diff]" = field(default_factory=list)
     #: rows decoded and canonicalized (CHECKSUM by wire comparison: only rows whose bytes differ)
     decoded_rows: int | None = None
+    #: PostgreSQL rows read in this token range whose key hashes to another one (a wrong token column):
+    #: (diff, grace seconds) re-read by key on both sides when the job ends (rechecks.py)
+    misplaced: list = field(default_factory=list)
 
 
 class TableContext:
@@ -250,6 +254,33 @@ class TableContext:
         cutoff_us = int(cutoff.timestamp() * 1_000_000)
         return lambda d: d.pk in keys and (wt.get(keys[d.pk]) or 0) >= cutoff_us
 
+    def split_misplaced(self, spool: "DiffSpool", start: int, end: int) -> tuple["DiffSpool", list[Diff]]:
+        """(the rest, the misplaced): a row found only in PostgreSQL within (start, end] whose key's real
+        Murmur3 token lies outside that range was read here only because its token column is wrong (a
+        CDC sink that wrote a wrong token). It is not missing in Cassandra: its Cassandra row, if any, is
+        in the range of its real token, where it looks missing in PostgreSQL. Both are settled when the
+        job ends, by reading the key on both sides (rechecks.py). Costs one token per PostgreSQL-only row."""
+        n = len(self.table.partition_key)
+        types = self.pk_types[:n]
+        token = self.token_fn
+        odd: set[str] = set()
+        for d in spool:
+            if d.mismatch_type is MismatchType.MISSING_IN_CASSANDRA:
+                t = token(key_values(d.pk[:n], types))
+                if not (start < t <= end):
+                    odd.add(d.pk_display)
+        if not odd:
+            return spool, []
+        rest, misplaced = DiffSpool(), []
+        for d in spool:
+            if d.mismatch_type is MismatchType.MISSING_IN_CASSANDRA and d.pk_display in odd:
+                misplaced.append(d)
+            else:
+                rest.append(d)
+        if isinstance(spool, DiffSpool):
+            spool.close()
+        return rest, misplaced
+
     def fetch_both(self, canonical_keys: list[tuple]) -> tuple[dict, PostgresRows]:
         """Point reads of the same keys on both sides: Cassandra's canonical {pk: row} map and
         PostgreSQL's rows by canonical key. A key may be exact (a timestamp component with six
@@ -340,19 +371,30 @@ class Checksum(Strategy):
                 fetch_postgres_keys=lambda keys: ctx.postgres.rows_for_keys(query, keys, ctx.pk_idx),
             )
             mism, susp = ctx.classify(sd)
+            mism, susp, misplaced = _misplaced(ctx, mism, susp, start, end)
             return SegmentResult(
                 cassandra_rows=sd.cassandra.rows, postgres_rows=sd.postgres.rows,
-                mismatches=mism, suspects=susp, decoded_rows=sd.decoded,
+                mismatches=mism, suspects=susp, decoded_rows=sd.decoded, misplaced=misplaced,
             )
         c = ctx.cass_stream(lease.wrap(ctx.cassandra.scan_range((start, end))))
         p = ctx.pg_stream(ctx.postgres.scan_range(start, end))
         sd = diff_segment(ctx.matcher, c, p)
         mism, susp = ctx.classify(sd)
+        mism, susp, misplaced = _misplaced(ctx, mism, susp, start, end)
         return SegmentResult(
             cassandra_rows=sd.cassandra.rows, postgres_rows=sd.postgres.rows,
             cassandra_digest=sd.cassandra.digest.hex(), postgres_digest=sd.postgres.digest.hex(),
-            mismatches=mism, suspects=susp, decoded_rows=sd.cassandra.rows + sd.postgres.rows,
+            mismatches=mism, suspects=susp, decoded_rows=sd.cassandra.rows + sd.postgres.rows, misplaced=misplaced,
         )
+
+
+def _misplaced(ctx: TableContext, mism: DiffSpool, susp: DiffSpool, start: int, end: int):
+    """A full scan's PostgreSQL-only rows with a wrong token, taken out of its mismatches and suspects:
+    (mismatches, suspects, [(diff, grace seconds)]) — re-read at once, or after the grace when live."""
+    mism, odd_now = ctx.split_misplaced(mism, start, end)
+    susp, odd_live = ctx.split_misplaced(susp, start, end)
+    grace = get_settings().recheck_grace_seconds
+    return mism, susp, [(d, 0) for d in odd_now] + [(d, grace) for d in odd_live]
 
 
 class TimestampRange(Strategy):

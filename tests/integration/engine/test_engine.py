@@ -305,6 +305,36 @@ def test_timestamps_after_the_year_9999_are_compared_not_a_stalled_job(world):
     assert (row["cassandra_data"]["updated_at"], row["postgres_data"]["updated_at"]) == (str(far), str(far + 1000))
 
 
+@pytest.mark.parametrize("wire", ["1", "0"])
+def test_a_wrong_token_column_is_no_pair_of_missing_rows(world, engine_env, monkeypatch, wire):
+    """A PostgreSQL row whose token column is wrong (a CDC sink bug) is read in another segment than its Cassandra
+    row: one segment saw it missing in Cassandra, the other missing in PostgreSQL, and as mismatches are kept per
+    job and key, the report said MISSING_IN_CASSANDRA for a row both sides hold. Such a row is now read again by
+    its key on both sides when the job ends: equal rows are no mismatch, different ones a DATA_MISMATCH, and a
+    row Cassandra really lacks stays MISSING_IN_CASSANDRA; the scans' records of it give way. By wire comparison
+    and with every row decoded."""
+    monkeypatch.setenv("CHECKSUM_WIRE_COMPARISON", wire)
+    cql, url = world
+    engine_env(replication_lag_seconds=0)
+    expected = load_kv(world, n=600, missing_pg=3, missing_cass=3, mismatch=3)
+    equal, changed, gone = sorted(k for k in (r["id"] for r in q(url, "SELECT id FROM public.kv")) if k not in expected)[:3]
+    with psycopg.connect(url, autocommit=True) as conn:
+        # the opposite half of the ring: certainly another of the job's 8 segments
+        conn.execute("UPDATE public.kv SET recon_token = CASE WHEN recon_token >= 0 THEN recon_token - 9223372036854775807 - 1"
+                     " ELSE recon_token + 9223372036854775807 + 1 END WHERE id = ANY(%s)", ([equal, changed, gone],))
+        conn.execute("UPDATE public.kv SET code = 'QQ' WHERE id = %s", (changed,))
+    cql.execute(f"DELETE FROM {tables.KS}.kv WHERE id = %s", (gone,))
+    job_id = run("kv", "CHECKSUM")
+    job = job_row(url, job_id)
+    assert job["status"] == "COMPLETED", job["validation_errors"]
+    assert found(url, job_id) == {**expected, changed: "DATA_MISMATCH", gone: "MISSING_IN_CASSANDRA"}
+    row = q(url, "SELECT * FROM recon.mismatches WHERE job_id = %s AND primary_key_value = %s", job_id, changed)[0]
+    assert row["differing_columns"] == ["code"] and row["postgres_data"]["code"] == "QQ", row
+    assert job["mismatch_count"] == len(expected) + 2
+    assert job["transient_count"] == 0
+    assert job["cassandra_row_count"] == 600 - 3 - 1 and job["postgres_row_count"] == 600 - 3
+
+
 def test_later_job_auto_resolves_converged_mismatches(world):
     cql, url = world
     expected = load_kv(world, n=300, missing_pg=2, missing_cass=0, mismatch=0)
