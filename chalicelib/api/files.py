@@ -139,7 +139,8 @@ def create_upload(body: UploadSessionIn):
 
 @api.route("/files/{id}/complete", "POST", response=FileOut, status=202, errors=[404, 409],
            summary="Complete an upload session: the file is PROCESSING until a worker has inspected it",
-           description="409 when no bytes were PUT yet. Repeating it returns the file as it is.")
+           description="409 when no bytes were PUT yet, or when the file has no upload session (a direct upload, an"
+                       " artifact, a snapshot). Repeating it returns the file as it is.")
 def complete_upload(id: int):
     row, due = files.complete_session(id)
     if due:

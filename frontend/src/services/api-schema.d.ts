@@ -165,7 +165,7 @@ export interface paths {
         put?: never;
         /**
          * Complete an upload session: the file is PROCESSING until a worker has inspected it
-         * @description 409 when no bytes were PUT yet. Repeating it returns the file as it is.
+         * @description 409 when no bytes were PUT yet, or when the file has no upload session (a direct upload, an artifact, a snapshot). Repeating it returns the file as it is.
          */
         post: operations["completeUpload"];
         delete?: never;
