@@ -61,8 +61,14 @@ export function retryNote(v: unknown): { since: string; cause: string } | null {
   return m ? { since: m[1], cause: m[2] } : null;
 }
 
+/**
+ * A duration in words. Under 10 s a fraction keeps its tenth ("0.4 s", "2.3 s"; "< 0.1 s"), and a whole 0 — the
+ * CDC API's `duration_seconds` counts whole seconds — reads "< 1 s" rather than a job that took no time.
+ */
 export function dur(seconds: number | null | undefined): string {
   if (seconds === null || seconds === undefined) return "—";
+  if (seconds <= 0) return "< 1 s";
+  if (seconds < 9.95 && !Number.isInteger(seconds)) return seconds < 0.05 ? "< 0.1 s" : `${(Math.round(seconds * 10) / 10).toFixed(1)} s`;
   const s = Math.round(seconds);
   if (s < 60) return `${s} s`;
   if (s < 3600) return `${Math.floor(s / 60)} min ${s % 60 ? `${s % 60} s` : ""}`.trim();

@@ -55,6 +55,13 @@ describe("numbers and times", () => {
     expect(pct(0.0005)).toBe("0.001 %");
     expect(dur(135)).toBe("2 min 15 s");
     expect(dur(59)).toBe("59 s");
+    // short runs: a tenth of a second under 10 s, never "0 s" for something that took time
+    expect(dur(0)).toBe("< 1 s");
+    expect(dur(0.37)).toBe("0.4 s");
+    expect(dur(0.02)).toBe("< 0.1 s");
+    expect(dur(2.349)).toBe("2.3 s");
+    expect(dur(9.96)).toBe("10 s");
+    expect(dur(1)).toBe("1 s");
     expect(dur(7200)).toBe("2 h 0 min");
     expect(bytes(5 * 1024 * 1024)).toBe("5.0 MB");
     expect(bytes(12)).toBe("12 B");
