@@ -391,11 +391,29 @@ class Checksum(Strategy):
         )
 
 
+#: PostgreSQL rows under a wrong token one segment re-reads by key at the job's end; more than this is no stray
+#: row but a token column written wrong throughout (another hash, another key): the segment fails, naming it
+WRONG_TOKEN_LIMIT = 1000
+
+
+class WrongTokenColumn(ValueError):
+    """Too many rows of a token range carry a token that is not their key's (a permanent error: the job fails
+    with this message after its attempts)."""
+
+
 def _misplaced(ctx: TableContext, mism: DiffSpool, susp: DiffSpool, start: int, end: int):
     """A full scan's PostgreSQL-only rows with a wrong token, taken out of its mismatches and suspects:
     (mismatches, suspects, [(diff, grace seconds)]) — re-read at once, or after the grace when live."""
     mism, odd_now = ctx.split_misplaced(mism, start, end)
     susp, odd_live = ctx.split_misplaced(susp, start, end)
+    n = len(odd_now) + len(odd_live)
+    if n > WRONG_TOKEN_LIMIT:
+        column = ctx.table.postgres.token_column
+        examples = ", ".join(d.pk_display for d in (odd_now + odd_live)[:3])
+        raise WrongTokenColumn(
+            f"{n} PostgreSQL rows read in the token range ({start}, {end}] have a {column} that is not the Murmur3 "
+            f"token of their partition key (e.g. {examples}): the column was written wrong, not by recon. Set it to "
+            f"NULL for the table's rows (UPDATE ... SET {column} = NULL) and the next job fills it")
     grace = get_settings().recheck_grace_seconds
     return mism, susp, [(d, 0) for d in odd_now] + [(d, grace) for d in odd_live]
 

@@ -4,6 +4,7 @@ and every strategy must report exactly it."""
 from __future__ import annotations
 
 import json
+import time
 from datetime import datetime, timedelta, timezone
 
 import psycopg
@@ -333,6 +334,35 @@ def test_a_wrong_token_column_is_no_pair_of_missing_rows(world, engine_env, monk
     assert job["mismatch_count"] == len(expected) + 2
     assert job["transient_count"] == 0
     assert job["cassandra_row_count"] == 600 - 3 - 1 and job["postgres_row_count"] == 600 - 3
+
+
+def test_a_token_column_wrong_throughout_fails_the_job_naming_it(world, monkeypatch):
+    """Tokens written with another hash for every row: each would be re-read by key at the job's end, the whole
+    table point by point. Past WRONG_TOKEN_LIMIT rows in one segment the job fails instead, saying what to do."""
+    from chalicelib.cdc import strategies
+
+    from chalicelib.workers import cdc as cdc_worker
+
+    monkeypatch.setattr(strategies, "WRONG_TOKEN_LIMIT", 10)
+    monkeypatch.setattr(cdc_worker, "PERMANENT_REWAKE_SECONDS", 0)
+    cql, url = world
+    load_kv(world, n=400, missing_pg=0, missing_cass=0, mismatch=0)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("UPDATE public.kv SET recon_token = CASE WHEN recon_token >= 0 THEN recon_token - 9223372036854775807 - 1"
+                     " ELSE recon_token + 9223372036854775807 + 1 END")
+    job_id = jobs.create_jobs(["kv"], "CHECKSUM", "NORMAL", "MANUAL_ONDEMAND", None)[0]["job_id"]
+    deadline = time.monotonic() + 120
+    while job_row(url, job_id)["status"] == "RUNNING" and time.monotonic() < deadline:
+        try:   # a segment's permanent failure is raised to the queue (redelivered): each attempt is fed again
+            drain(until=lambda: job_row(url, job_id)["status"] != "RUNNING")
+        except strategies.WrongTokenColumn:
+            pass
+    job = job_row(url, job_id)
+    assert job["status"] == "FAILED", job
+    reason = job["validation_errors"][0]
+    assert "have a recon_token that is not the Murmur3 token of their partition key" in reason, reason
+    assert "SET recon_token = NULL" in reason and "the next job fills it" in reason, reason
+    assert found(url, job_id) == {}
 
 
 def test_later_job_auto_resolves_converged_mismatches(world):
