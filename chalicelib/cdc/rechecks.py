@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+from psycopg.types.json import Jsonb
+
 from chalicelib.cdc import jobs, recording
 from chalicelib.cdc.catalog import get_catalog
 from chalicelib.cdc.diff import diff_rows
@@ -81,6 +83,15 @@ def finalize(job_id, context_for) -> str:
         if misplaced and table is not None:
             conn.execute("DELETE FROM recon.mismatches WHERE job_id = %s AND primary_key_value = ANY(%s)",
                          (job_id, misplaced))
+            # said on the job (GET /reconciliation/jobs/{id}, the console's job page), not only in a log
+            column = table.postgres.token_column
+            examples = ", ".join(sorted(misplaced)[:3]) + (", ..." if len(misplaced) > 3 else "")
+            note = (f"{len(misplaced)} PostgreSQL row{'s' if len(misplaced) != 1 else ''} ({examples}) "
+                    f"{'have' if len(misplaced) != 1 else 'has'} a {column} that is not the Murmur3 token of the "
+                    f"partition key: compared by key instead of reported missing. The CDC sink writes this column "
+                    f"wrong; set it to NULL for these rows and the next job fills it")
+            conn.execute("UPDATE recon.jobs SET validation_errors = coalesce(validation_errors, '[]'::jsonb) || %s"
+                         " WHERE job_id = %s", (Jsonb([note]), job_id))
         for d in still:
             recording.insert_mismatches(conn, job, seg_of.get(d.pk_display), [d])
         odd = set(misplaced)
