@@ -256,6 +256,9 @@ test("create a two-step stream, run it, watch the steps complete, download an ar
   expect(new Set(assigned.data.items.map((x) => `${x.side} ${x.reason}`))).toEqual(new Set(["TARGET NO_CANDIDATE"]));
   await page.getByLabel("Side").selectOption("");
   await page.locator("table[aria-label=exceptions] tbody tr").first().getByRole("link").first().click();
+  // the exception's own form, not the list's Assignee filter (still there while the page changes)
+  await expect(page).toHaveURL(/\/exceptions\/\d+$/);
+  await expect(page.getByRole("button", { name: "Save" })).toBeVisible();
   // a long unbroken value (a pasted list of addresses) wraps inside the page instead of widening it
   await page.getByLabel("Assignee").fill("finance-ops-" + "x".repeat(240));
   await page.getByRole("button", { name: "Save" }).click();

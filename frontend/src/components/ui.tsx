@@ -10,6 +10,37 @@ export function useTitle(title: string) {
   }, [title]);
 }
 
+/**
+ * The box a table scrolls in when it is wider than the window (a phone). While it is wider and holds nothing
+ * Tab reaches (a history, a row's data), the box itself takes the focus, named after its table, so the arrow
+ * keys can scroll it; a box that fits, or whose links already take the focus, adds no stop to Tab.
+ */
+export function TableScroll({ children }: { children: ReactNode }) {
+  const box = useRef<HTMLDivElement>(null);
+  const [stop, setStop] = useState<string | null>(null);
+  useEffect(() => {
+    const el = box.current;
+    if (!el) return;
+    const check = () => {
+      const wider = el.scrollWidth > el.clientWidth + 1;
+      const reachable = el.querySelector("a[href], button, input, select, textarea, [tabindex]:not([tabindex='-1'])") !== null;
+      const table = el.querySelector("table")?.getAttribute("aria-label");
+      setStop(wider && !reachable ? `${table ?? "table"} (scrolls sideways)` : null);
+    };
+    check();
+    if (typeof ResizeObserver === "undefined") return;
+    const seen = new ResizeObserver(check);
+    seen.observe(el);
+    if (el.firstElementChild) seen.observe(el.firstElementChild);
+    return () => seen.disconnect();
+  }, []);
+  return (
+    <div className="table-scroll" ref={box} {...(stop ? { tabIndex: 0, role: "region", "aria-label": stop } : {})}>
+      {children}
+    </div>
+  );
+}
+
 /** A status badge for any enum value of either contract. */
 export function Badge({ value, title }: { value: string | null | undefined; title?: string }) {
   if (!value) return <span className="badge tone-muted">—</span>;

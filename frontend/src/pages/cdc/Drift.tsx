@@ -4,7 +4,7 @@ import { Line } from "react-chartjs-2";
 import { cdc } from "../../services/api";
 import type { Job } from "../../services/types";
 import { counted, fmtDate, num, pct } from "../../services/format";
-import { Crumbs, Empty, ErrorBox, Loading, Select, useLoad, useTitle, useUrlState } from "../../components/ui";
+import { Crumbs, Empty, ErrorBox, Loading, Select, TableScroll, useLoad, useTitle, useUrlState } from "../../components/ui";
 import { STRATEGIES } from "../../services/types";
 
 ChartJS.register(LineElement, PointElement, LinearScale, Tooltip, Legend, Filler);
@@ -112,7 +112,7 @@ export default function DriftPage() {
         </div>
       )}
       {data && data.length > 0 && (
-        <div className="table-scroll"><table className="grid" aria-label="completed jobs">
+        <TableScroll><table className="grid" aria-label="completed jobs">
           {data.length > TABLE_ROWS && <caption className="muted small">The {TABLE_ROWS} most recent of the {data.length} completed jobs the chart draws; <Link to={`/cdc/jobs?${new URLSearchParams({ table, status: "COMPLETED" })}`}>every job of {table}</Link></caption>}
           <thead><tr><th>Completed</th><th>Strategy</th><th className="r">Drift</th><th className="r">Mismatches</th></tr></thead>
           <tbody>
@@ -125,7 +125,7 @@ export default function DriftPage() {
               </tr>
             ))}
           </tbody>
-        </table></div>
+        </table></TableScroll>
       )}
     </section>
   );

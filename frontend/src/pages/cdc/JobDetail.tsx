@@ -2,7 +2,7 @@ import { Link, useParams } from "react-router-dom";
 import { cdc } from "../../services/api";
 import { MISMATCH_TYPES } from "../../services/types";
 import { ago, countScope, dur, fmtDate, num, pct, retryNote, show, words } from "../../services/format";
-import { Badge, Crumbs, StaleNotice, Kv, Loading, Progress, useLoad, usePoll, useTitle, LoadFailed } from "../../components/ui";
+import { Badge, Crumbs, Kv, LoadFailed, Loading, Progress, StaleNotice, TableScroll, useLoad, usePoll, useTitle } from "../../components/ui";
 
 /**
  * A RUNNING job's `validation_errors`: the fault it waits out ("retrying since …: segment 1: Cassandra
@@ -83,7 +83,7 @@ export function JobDetailPage() {
         </div>
       )}
       <h2>Mismatch summary</h2>
-      <div className="table-scroll"><table className="grid narrow" aria-label="mismatch summary">
+      <TableScroll><table className="grid narrow" aria-label="mismatch summary">
         <tbody>
           {MISMATCH_TYPES.map((t) => (
             <tr key={t} data-type={t}>
@@ -93,12 +93,12 @@ export function JobDetailPage() {
             </tr>
           ))}
         </tbody>
-      </table></div>
+      </table></TableScroll>
       <h2>Sample mismatches</h2>
       {job.sample_mismatches.length === 0 ? (
         <p className="muted">{job.status === "RUNNING" ? "None recorded yet." : "This job found no mismatch."}</p>
       ) : (
-        <div className="table-scroll"><table className="grid" aria-label="sample mismatches">
+        <TableScroll><table className="grid" aria-label="sample mismatches">
           <thead><tr><th>Key</th><th>Type</th><th>Detected</th><th>Resolution</th></tr></thead>
           <tbody>
             {job.sample_mismatches.map((m) => (
@@ -110,7 +110,7 @@ export function JobDetailPage() {
               </tr>
             ))}
           </tbody>
-        </table></div>
+        </table></TableScroll>
       )}
       <p><Link to={`/cdc/mismatches?job_id=${job.job_id}`}>All mismatches of this job →</Link></p>
     </section>

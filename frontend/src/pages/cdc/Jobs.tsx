@@ -2,7 +2,7 @@ import { Link } from "react-router-dom";
 import { cdc } from "../../services/api";
 import { JOB_STATUSES, JOB_TYPES } from "../../services/types";
 import { dur, fmtDate, num, pct } from "../../services/format";
-import { Badge, DateFilter, ErrorBox, FieldError, Loading, NoRows, Pager, Rereading, Select, invalidFilter, useLoad, usePoll, useTitle, useUrlState } from "../../components/ui";
+import { Badge, DateFilter, ErrorBox, FieldError, invalidFilter, Loading, NoRows, Pager, Rereading, Select, TableScroll, useLoad, usePoll, useTitle, useUrlState } from "../../components/ui";
 
 const KEYS = ["table", "status", "job_type", "from_date", "to_date", "page_size"] as const;
 
@@ -55,7 +55,7 @@ export function JobList() {
         <NoRows page={data.pagination.page} totalPages={data.pagination.total_pages} totalItems={data.pagination.total_items} onPage={(p) => set({ page: p })}>{filtered ? "No job matches these filters. Clear or widen them." : <>No reconciliation has run yet. <Link to="/cdc/trigger">Trigger one</Link>; hourly jobs appear here on their own.</>}</NoRows>
       )}
       {data && data.jobs.length > 0 && (
-        <div className="table-scroll"><table className="grid" aria-label="jobs">
+        <TableScroll><table className="grid" aria-label="jobs">
           <thead>
             <tr><th>Table</th><th>Status</th><th>Strategy</th><th>Type</th><th>Started</th><th>Duration</th><th className="r">Mismatches</th><th className="r">Drift</th><th>Alert</th></tr>
           </thead>
@@ -74,7 +74,7 @@ export function JobList() {
               </tr>
             ))}
           </tbody>
-        </table></div>
+        </table></TableScroll>
       )}
       {data && <Pager page={data.pagination.page} totalPages={data.pagination.total_pages} totalItems={data.pagination.total_items} onPage={(p) => set({ page: p })} />}
       </Rereading>

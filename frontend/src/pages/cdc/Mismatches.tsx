@@ -3,7 +3,7 @@ import { Link } from "react-router-dom";
 import { cdc } from "../../services/api";
 import { MISMATCH_TYPES, RESOLUTION_STATUSES, type Mismatch } from "../../services/types";
 import { differingFields, fmtDate, show } from "../../services/format";
-import { Badge, BusyButton, DateFilter, Empty, ErrorBox, FieldError, Loading, NoRows, Pager, Rereading, Select, useFocusFallback, useLoad, useTitle, useUrlState, invalidFilter } from "../../components/ui";
+import { Badge, BusyButton, DateFilter, Empty, ErrorBox, FieldError, invalidFilter, Loading, NoRows, Pager, Rereading, Select, TableScroll, useFocusFallback, useLoad, useTitle, useUrlState } from "../../components/ui";
 
 const PAGE_SIZE = 25;
 const SEARCH_PAGES = 20; // up to 2,000 mismatches are searched for a linked one
@@ -106,7 +106,7 @@ export function MismatchBrowser() {
         <div className="split">
           <Rereading outdated={outdated} loading={loading}>
             {picked.size > 0 && <BulkResolve ids={data.mismatches.filter((m) => picked.has(m.mismatch_id)).map((m) => m.mismatch_id)} onDone={(r) => { setBulkResult(r); setPicked(new Set()); reload(); }} />}
-            <div className="table-scroll"><table className="grid mismatch-list" aria-label="mismatches">
+            <TableScroll><table className="grid mismatch-list" aria-label="mismatches">
               <thead>
                 <tr>
                   <th><input type="checkbox" aria-label="select every mismatch of this page" checked={data.mismatches.every((m) => picked.has(m.mismatch_id))} onChange={(e) => setPicked(e.target.checked ? new Set(data.mismatches.map((m) => m.mismatch_id)) : new Set())} /></th>
@@ -125,7 +125,7 @@ export function MismatchBrowser() {
                   </tr>
                 ))}
               </tbody>
-            </table></div>
+            </table></TableScroll>
             <Pager page={data.pagination.page} totalPages={data.pagination.total_pages} totalItems={data.pagination.total_items} onPage={(p) => set({ page: p, selected: null })} />
           </Rereading>
           <div>{!selected && missing && missing === f.selected && <p className="muted" role="status">The mismatch this link names is not among these (filters or resolution changed since).</p>}{selected ? <MismatchPanel key={selected.mismatch_id} m={selected} focus={chosen.current === selected.mismatch_id} onDone={(changed) => { setKept(changed); reload(); }} onClose={() => select(null)} /> : <Empty>Select a mismatch to compare its Cassandra and PostgreSQL rows.</Empty>}</div>
@@ -178,7 +178,7 @@ export function RowCompare({ m }: { m: Pick<Mismatch, "cassandra_data" | "postgr
   const diff = differingFields(c, p, m.differing_columns);
   const cols = Array.from(new Set([...Object.keys(c ?? {}), ...Object.keys(p ?? {})]));
   return (
-    <div className="table-scroll"><table className="grid compare" aria-label="row comparison">
+    <TableScroll><table className="grid compare" aria-label="row comparison">
       <thead><tr><th>Column</th><th>Cassandra</th><th>PostgreSQL</th></tr></thead>
       <tbody>
         {cols.map((k) => (
@@ -189,7 +189,7 @@ export function RowCompare({ m }: { m: Pick<Mismatch, "cassandra_data" | "postgr
           </tr>
         ))}
       </tbody>
-    </table></div>
+    </table></TableScroll>
   );
 }
 

@@ -3,7 +3,7 @@ import { ApiError, atVersion, cdc, dataSources, withoutField } from "../../servi
 import { forgetName } from "../../services/lookup";
 import { DATA_SOURCE_TYPES, type DataSource, type DataSourceInput, type DataSourceTest, type DataSourceType } from "../../services/types";
 import { fmtDate, num } from "../../services/format";
-import { Badge, BusyButton, ChoicesFailed, ErrorBox, FIRST_INVALID, FieldError, Loading, NoRows, Pager, Rereading, useFocusFallback, useHandOn, useLoad, useOpener, useTitle, useUrlState } from "../../components/ui";
+import { Badge, BusyButton, ChoicesFailed, ErrorBox, FieldError, FIRST_INVALID, Loading, NoRows, Pager, Rereading, TableScroll, useFocusFallback, useHandOn, useLoad, useOpener, useTitle, useUrlState } from "../../components/ui";
 
 /** Tables a step can snapshot as an input: PostgreSQL tables or queries, and tables of the CDC catalog. */
 export function DataSourcesPage() {
@@ -24,10 +24,10 @@ export function DataSourcesPage() {
       <Rereading outdated={outdated} loading={loading}>
       {data && data.items.length === 0 && <NoRows page={data.page} totalPages={data.totalPages} totalItems={data.totalItems} onPage={(p) => set({ page: p })}>No data source yet. Add a PostgreSQL table or a table of the CDC catalog above.</NoRows>}
       {data && data.items.length > 0 && (
-        <div className="table-scroll"><table className="grid" aria-label="data sources">
+        <TableScroll><table className="grid" aria-label="data sources">
           <thead><tr><th>Id</th><th>Name</th><th>Type</th><th>Configuration</th><th>Created</th><th /></tr></thead>
           <tbody>{data.items.map((d) => <Row key={d.id} d={d} onChanged={reload} onDeleted={() => { setDeleted(true); reload(); }} />)}</tbody>
-        </table></div>
+        </table></TableScroll>
       )}
       {data && <Pager page={data.page} totalPages={data.totalPages} totalItems={data.totalItems} onPage={(p) => set({ page: p })} />}
       </Rereading>

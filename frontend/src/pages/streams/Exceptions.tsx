@@ -7,7 +7,7 @@ import { EXCEPTION_REASONS, EXCEPTION_SIDES, EXCEPTION_STATUSES, type Artifact, 
 
 const candidate = (x: ReconException) => (x.closestCandidate ?? null) as ClosestCandidate | null;
 import { fmtDate, num, show } from "../../services/format";
-import { Badge, BusyButton, Crumbs, ErrorBox, StaleNotice, FieldError, Kv, Loading, NoRows, Pager, Rereading, RunLink, Select, useFocusFallback, useLoad, useTitle, useUrlState, LoadFailed, invalidFilter } from "../../components/ui";
+import { Badge, BusyButton, Crumbs, ErrorBox, FieldError, invalidFilter, Kv, LoadFailed, Loading, NoRows, Pager, Rereading, RunLink, Select, StaleNotice, TableScroll, useFocusFallback, useLoad, useTitle, useUrlState } from "../../components/ui";
 import { DownloadButton } from "./Files";
 import { byArtifactOrder } from "./Runs";
 
@@ -90,7 +90,7 @@ export function ExceptionsPage() {
         </div>
       )}
       {data && data.items.length > 0 && (
-        <div className="table-scroll"><table className="grid" aria-label="exceptions">
+        <TableScroll><table className="grid" aria-label="exceptions">
           <thead>
             <tr>
               <th><input type="checkbox" aria-label="select every exception of this page" checked={all} onChange={(e) => setPicked(e.target.checked ? new Set(items.map((x) => x.id)) : new Set())} /></th>
@@ -113,7 +113,7 @@ export function ExceptionsPage() {
               </tr>
             ))}
           </tbody>
-        </table></div>
+        </table></TableScroll>
       )}
       {data && <Pager page={data.page} totalPages={data.totalPages} totalItems={data.totalItems} onPage={(p) => set({ page: p })} />}
       </Rereading>
@@ -304,26 +304,26 @@ export function ExceptionDetailPage() {
         <p className="muted">{x.reason === "NO_CANDIDATE" ? "No row of the other side shares this row's equality keys in any pass." : "No closest candidate recorded."}</p>
       )}
       <h2>Row</h2>
-      <div className="table-scroll"><table className="grid narrow" aria-label="row data">
+      <TableScroll><table className="grid narrow" aria-label="row data">
         <tbody>{Object.entries(x.rowData ?? {}).map(([k, v]) => <tr key={k}><th scope="row">{k}</th><td><code>{show(v)}</code></td></tr>)}</tbody>
-      </table></div>
+      </table></TableScroll>
       <StepFiles x={x} />
       <ExceptionForm key={x.id} x={x} onSaved={(n) => { setData(n); if (historyPage === 1) history.reload(); else setHistoryPage(1); reload(); }} />
       <h2>History <span className="muted small">(newest first)</span></h2>
       <ErrorBox error={history.error} />
       {entries.length === 0 ? <p className="muted">No change yet.</p> : (
-        <div className="table-scroll"><table className="grid" aria-label="history">
+        <TableScroll><table className="grid" aria-label="history">
           <thead><tr><th>When</th><th>Who</th><th>Change</th></tr></thead>
           <tbody>
             {entries.map((h, i) => (
               <tr key={h.id ?? i}>
                 <td className="nowrap">{fmtDate(h.changedAt)}</td>
-                <td>{h.changedBy}</td>
+                <td className="text">{h.changedBy}</td>
                 <td className="small text">{Object.entries(h.changes ?? {}).map(([k, v]) => `${k}: ${describeChange(v)}`).join(" · ")}</td>
               </tr>
             ))}
           </tbody>
-        </table></div>
+        </table></TableScroll>
       )}
       {history.data && history.data.totalPages > 1 && (
         <Pager page={history.data.page} totalPages={history.data.totalPages} totalItems={history.data.totalItems} onPage={setHistoryPage} />
@@ -427,7 +427,7 @@ function StepFiles({ x }: { x: ReconException }) {
       {!data && !error && <Loading what="Loading the step's files" />}
       {data && data.length === 0 && <p className="muted">The step wrote no file (yet): its outputs are registered when it completes.</p>}
       {data && data.length > 0 && (
-        <div className="table-scroll"><table className="grid" aria-label="files of the step">
+        <TableScroll><table className="grid" aria-label="files of the step">
           <thead><tr><th>Artifact</th><th>File</th><th className="r">Rows</th><th /></tr></thead>
           <tbody>
             {sorted.map((a) => (
@@ -439,7 +439,7 @@ function StepFiles({ x }: { x: ReconException }) {
               </tr>
             ))}
           </tbody>
-        </table></div>
+        </table></TableScroll>
       )}
     </section>
   );

@@ -3,7 +3,7 @@ import { Link, useNavigate, useParams } from "react-router-dom";
 import { ApiError, downloadBytes, files, saveBlob, uploadFile, DIRECT_UPLOAD_LIMIT } from "../../services/api";
 import { FILE_ORIGINS, FILE_STATUSES, type FileMeta, type FileOrigin, type FileStatus } from "../../services/types";
 import { bytes, fmtDate, num, counted } from "../../services/format";
-import { Badge, BusyButton, Crumbs, ErrorBox, StaleNotice, Kv, Loading, NoRows, Pager, Rereading, Progress, Select, useLoad, usePoll, useRetryWait, useTitle, useUrlState, waitLabel, LoadFailed } from "../../components/ui";
+import { Badge, BusyButton, Crumbs, ErrorBox, Kv, LoadFailed, Loading, NoRows, Pager, Progress, Rereading, Select, StaleNotice, TableScroll, useLoad, usePoll, useRetryWait, useTitle, useUrlState, waitLabel } from "../../components/ui";
 
 interface Upload {
   name: string;
@@ -99,7 +99,7 @@ export function FilesPage() {
       <Rereading outdated={outdated} loading={loading}>
       {data && data.items.length === 0 && <NoRows page={data.page} totalPages={data.totalPages} totalItems={data.totalItems} onPage={(p) => set({ page: p })}>{filtered ? "No file matches these filters." : "No file yet. Upload the two sides of a reconciliation above."}</NoRows>}
       {data && data.items.length > 0 && (
-        <div className="table-scroll"><table className="grid" aria-label="files">
+        <TableScroll><table className="grid" aria-label="files">
           <thead><tr><th>Id</th><th>Name</th><th>Status</th><th>Origin</th><th>Format</th><th className="r">Rows</th><th className="r">Size</th><th>Created</th></tr></thead>
           <tbody>
             {data.items.map((x) => (
@@ -119,7 +119,7 @@ export function FilesPage() {
               </tr>
             ))}
           </tbody>
-        </table></div>
+        </table></TableScroll>
       )}
       {data && <Pager page={data.page} totalPages={data.totalPages} totalItems={data.totalItems} onPage={(p) => set({ page: p })} />}
       </Rereading>
@@ -204,10 +204,10 @@ export function FileDetailPage() {
       <Kv items={[["id", file.id], ["origin", <Badge value={file.origin} />], ["format", file.format], ["rows", num(file.rowCount)], ["size", bytes(file.sizeBytes)], ["checksum", <code className="wrap">{file.checksum ?? "—"}</code>], ["created", fmtDate(file.createdAt)]]} />
       <h2>Schema</h2>
       {file.columns && file.columns.length > 0 ? (
-        <div className="table-scroll"><table className="grid narrow" aria-label="schema">
+        <TableScroll><table className="grid narrow" aria-label="schema">
           <thead><tr><th>#</th><th>Column</th><th>Type</th></tr></thead>
           <tbody>{file.columns.map((c, i) => <tr key={c.name}><td>{i + 1}</td><td><code>{c.name}</code></td><td>{c.type}</td></tr>)}</tbody>
-        </table></div>
+        </table></TableScroll>
       ) : (
         <p className="muted">No schema yet.</p>
       )}

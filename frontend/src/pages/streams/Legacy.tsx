@@ -6,7 +6,7 @@ import { ruleSetOption } from "../../services/rulesets";
 import { FileOptions, pickableFiles } from "../../components/FileOptions";
 import { EXCEPTION_REASONS, EXCEPTION_SIDES, EXCEPTION_STATUSES, LEGACY_STATUSES, type LegacyReconciliation, type LegacyStatus } from "../../services/types";
 import { fmtDate, num, shareOf } from "../../services/format";
-import { Badge, BusyButton, ChoicesFailed, Crumbs, ErrorBox, FIRST_INVALID, StaleNotice, FieldError, Kv, Loading, NoRows, Pager, Rereading, Progress, Select, useFocusFallback, useHandOn, useLoad, useOpener, usePoll, useRetryWait, useTitle, useUrlState, waitLabel, LoadFailed } from "../../components/ui";
+import { Badge, BusyButton, ChoicesFailed, Crumbs, ErrorBox, FieldError, FIRST_INVALID, Kv, LoadFailed, Loading, NoRows, Pager, Progress, Rereading, Select, StaleNotice, TableScroll, useFocusFallback, useHandOn, useLoad, useOpener, usePoll, useRetryWait, useTitle, useUrlState, waitLabel } from "../../components/ui";
 
 /** Matched source rows as a share of the source, from the counts (the API's matchRate is rounded to 2 decimals). */
 function rateOf(r: Pick<LegacyReconciliation, "matchedRecords" | "totalSourceRecords" | "matchRate">): string {
@@ -33,7 +33,7 @@ export function LegacyPage() {
       <Rereading outdated={outdated} loading={loading}>
       {data && data.items.length === 0 && <NoRows page={data.page} totalPages={data.totalPages} totalItems={data.totalItems} onPage={(p) => set({ page: p })}>{status ? <>No reconciliation is {status.replace(/_/g, " ").toLowerCase()}. <button type="button" className="link" onClick={() => set({ status: "" })}>Show every status</button></> : "No reconciliation yet. Create one above, or run a stream."}</NoRows>}
       {data && data.items.length > 0 && (
-        <div className="table-scroll"><table className="grid" aria-label="reconciliations">
+        <TableScroll><table className="grid" aria-label="reconciliations">
           <thead><tr><th>Id</th><th>Name</th><th>Status</th><th className="r">Matched</th><th className="r">Exceptions</th><th className="r">Match rate</th><th>Created</th></tr></thead>
           <tbody>
             {data.items.map((r) => (
@@ -48,7 +48,7 @@ export function LegacyPage() {
               </tr>
             ))}
           </tbody>
-        </table></div>
+        </table></TableScroll>
       )}
       {data && <Pager page={data.page} totalPages={data.totalPages} totalItems={data.totalItems} onPage={(p) => set({ page: p })} />}
       </Rereading>
@@ -188,10 +188,10 @@ export function LegacyDetailPage() {
       <Rereading outdated={exc.outdated} loading={exc.loading}>
       {exc.data && exc.data.items.length === 0 && <NoRows page={exc.data.page} totalPages={exc.data.totalPages} totalItems={exc.data.totalItems} onPage={(p) => set({ page: p })}>No exception{f.side || f.reason || f.status ? " matches these filters" : ""}.</NoRows>}
       {exc.data && exc.data.items.length > 0 && (
-        <div className="table-scroll"><table className="grid" aria-label="exceptions">
+        <TableScroll><table className="grid" aria-label="exceptions">
           <thead><tr><th>Id</th><th>Side</th><th>Row</th><th>Reason</th><th>Status</th></tr></thead>
           <tbody>{exc.data.items.map((x) => <tr key={x.id}><td><Link to={`/exceptions/${x.id}`}>{x.id}</Link></td><td><Badge value={x.side} /></td><td><code className="long" title={x.rowKey ?? undefined}>{x.rowKey}</code></td><td><Badge value={x.reason} /></td><td><Badge value={x.status} /></td></tr>)}</tbody>
-        </table></div>
+        </table></TableScroll>
       )}
       {exc.data && <Pager page={exc.data.page} totalPages={exc.data.totalPages} totalItems={exc.data.totalItems} onPage={(p) => set({ page: p })} />}
       </Rereading>

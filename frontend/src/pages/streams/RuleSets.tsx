@@ -5,7 +5,7 @@ import { forgetName } from "../../services/lookup";
 import { pickableFiles } from "../../components/FileOptions";
 import { ALGORITHMS, CARDINALITIES, NORMALIZERS, OPERATORS, type Condition, type Normalizer, type Pass, type RuleSetInput } from "../../services/types";
 import { fmtDate } from "../../services/format";
-import { BusyButton, Crumbs, ErrorBox, FIRST_INVALID, FieldError, Loading, LoadFailed, NoRows, Pager, Rereading, useHandOn, useLoad, useTitle, useUrlState } from "../../components/ui";
+import { BusyButton, Crumbs, ErrorBox, FieldError, FIRST_INVALID, LoadFailed, Loading, NoRows, Pager, Rereading, TableScroll, useHandOn, useLoad, useTitle, useUrlState } from "../../components/ui";
 import { emptyCondition, emptyPass, ruleSetProblems, toRuleSetInput } from "../../services/rulesets";
 
 export function RuleSetsPage() {
@@ -23,7 +23,7 @@ export function RuleSetsPage() {
       <Rereading outdated={outdated} loading={loading}>
       {data && data.items.length === 0 && <NoRows page={data.page} totalPages={data.totalPages} totalItems={data.totalItems} onPage={(p) => set({ page: p })}>No rule set yet. <Link to="/rule-sets/new">Create one</Link>: it says how a source row and a target row match.</NoRows>}
       {data && data.items.length > 0 && (
-        <div className="table-scroll"><table className="grid" aria-label="rule sets">
+        <TableScroll><table className="grid" aria-label="rule sets">
           <thead><tr><th>Id</th><th>Name</th><th>Version</th><th>Passes</th><th>Description</th><th>Updated</th></tr></thead>
           <tbody>
             {data.items.map((r) => (
@@ -37,7 +37,7 @@ export function RuleSetsPage() {
               </tr>
             ))}
           </tbody>
-        </table></div>
+        </table></TableScroll>
       )}
       {data && <Pager page={data.page} totalPages={data.totalPages} totalItems={data.totalItems} onPage={(p) => set({ page: p })} />}
       </Rereading>
@@ -201,7 +201,7 @@ export function RuleSetEditorPage() {
               )}
             </div>
             {fe(`passes[${i}].conditions`)}
-            <div className="table-scroll"><table className="conditions">
+            <TableScroll><table className="conditions">
               <thead><tr><th>Source column</th><th>Target column</th><th>Operator</th><th>Parameters</th><th>Normalize</th><th /></tr></thead>
               <tbody>
                 {p.conditions.map((c, k) => {
@@ -255,7 +255,7 @@ export function RuleSetEditorPage() {
                   );
                 })}
               </tbody>
-            </table></div>
+            </table></TableScroll>
             <div className="actions">
               <button type="button" data-add-condition aria-label={`Add condition to pass ${i + 1}`} onClick={() => addCondition(i)}>Add condition</button>
               <button type="button" data-move="up" aria-label={`Move pass ${i + 1} up`} disabled={i === 0} onClick={() => movePass(i, i - 1)}>Move up</button>

@@ -4,7 +4,7 @@ import { runs, streams } from "../../services/api";
 import { namesOf } from "../../services/lookup";
 import type { Artifact, StepRun } from "../../services/types";
 import { dur, fmtDate, num, show, words } from "../../services/format";
-import { Badge, BusyButton, Crumbs, ErrorBox, StaleNotice, Kv, Loading, Progress, useFocusFallback, useLoad, usePoll, useRetryWait, useTitle, waitLabel, LoadFailed } from "../../components/ui";
+import { Badge, BusyButton, Crumbs, ErrorBox, Kv, LoadFailed, Loading, Progress, StaleNotice, TableScroll, useFocusFallback, useLoad, usePoll, useRetryWait, useTitle, waitLabel } from "../../components/ui";
 import { DownloadButton } from "./Files";
 
 const ACTIVE_RUN = new Set(["PENDING", "RUNNING"]);
@@ -171,7 +171,7 @@ function Artifacts({ stepRunId, runStatus }: { stepRunId: number; runStatus: str
   if (!data) return <Loading what="Loading artifacts" />;
   if (data.length === 0) return <p className="muted small">No artifact.</p>;
   return (
-    <div className="table-scroll"><table className="grid artifacts" aria-label={`artifacts of step run ${stepRunId}`}>
+    <TableScroll><table className="grid artifacts" aria-label={`artifacts of step run ${stepRunId}`}>
       <thead><tr><th>Artifact</th><th>File</th><th className="r">Rows</th><th>Checksum</th><th /></tr></thead>
       <tbody>
         {[...data].sort(byArtifactOrder).map((a) => (
@@ -184,7 +184,7 @@ function Artifacts({ stepRunId, runStatus }: { stepRunId: number; runStatus: str
           </tr>
         ))}
       </tbody>
-    </table></div>
+    </table></TableScroll>
   );
 }
 
@@ -225,13 +225,13 @@ function StepCounts({ s, ruleSets: names }: { s: StepRun; ruleSets?: Record<numb
   );
   return (
     <div className="step-counts">
-      <div className="table-scroll"><table className="grid narrow" aria-label={`counts of step ${s.stepOrder}`}>
+      <TableScroll><table className="grid narrow" aria-label={`counts of step ${s.stepOrder}`}>
         <thead><tr><th /><th className="r">Rows</th><th className="r">Matched</th><th className="r">Unmatched</th></tr></thead>
         <tbody>
           {side("source", s.sourceRows, s.matchedSourceRows, s.unmatchedSourceRows)}
           {side("target", s.targetRows, s.matchedTargetRows, s.unmatchedTargetRows)}
         </tbody>
-      </table></div>
+      </table></TableScroll>
       <div className="small">
         {s.exceptionCount ? <Link to={`/exceptions?reconciliationId=${s.reconciliationId}`} data-step-exceptions={s.exceptionCount}>{num(s.exceptionCount)} exception{s.exceptionCount === 1 ? "" : "s"}</Link> : "no exception"}
         {rs && <> · {rs}</>}

@@ -3,7 +3,7 @@ import { Link, useNavigate, useParams } from "react-router-dom";
 import { ApiError, atVersion, files, streams, withoutField } from "../../services/api";
 import { INPUT_TYPES, RUN_STATUSES, STREAM_STATUSES, TRIGGER_TYPES, type InputType, type RunStatus, type StreamInput, type StreamRun, type StreamStatus, type StreamValidation, type TriggerType } from "../../services/types";
 import { ago, counted, cronWords, fmtDate, fmtInZone, num } from "../../services/format";
-import { Badge, BusyButton, ChoicesFailed, Crumbs, ErrorBox, FIRST_INVALID, StaleNotice, FieldError, Kv, Loading, NoRows, Pager, Rereading, RunLink, Select, useFocusFallback, useHandOn, useLoad, usePoll, useRetryWait, useTitle, useUrlState, waitLabel, LoadFailed } from "../../components/ui";
+import { Badge, BusyButton, ChoicesFailed, Crumbs, ErrorBox, FieldError, FIRST_INVALID, Kv, LoadFailed, Loading, NoRows, Pager, Rereading, RunLink, Select, StaleNotice, TableScroll, useFocusFallback, useHandOn, useLoad, usePoll, useRetryWait, useTitle, useUrlState, waitLabel } from "../../components/ui";
 import { FileOptions, pickableFiles } from "../../components/FileOptions";
 import { allDataSources, allRuleSets, allStreams, forgetName, namesOf } from "../../services/lookup";
 import { ruleSetOption } from "../../services/rulesets";
@@ -54,7 +54,7 @@ export function StreamsPage() {
       <Rereading outdated={outdated} loading={loading}>
       {data && data.items.length === 0 && <NoRows page={data.page} totalPages={data.totalPages} totalItems={data.totalItems} onPage={(p) => set({ page: p })}>{filtered ? "No stream matches these filters." : <>No stream yet. Upload <Link to="/files">files</Link>, define a <Link to="/rule-sets">rule set</Link>, then <Link to="/streams/new">create a stream</Link>.</>}</NoRows>}
       {data && data.items.length > 0 && (
-        <div className="table-scroll"><table className="grid" aria-label="streams">
+        <TableScroll><table className="grid" aria-label="streams">
           <thead><tr><th>Id</th><th>Name</th><th>Status</th><th>Domain</th><th>Trigger</th><th>Steps</th><th>Latest run</th><th>Updated</th></tr></thead>
           <tbody>
             {data.items.map((s) => (
@@ -70,7 +70,7 @@ export function StreamsPage() {
               </tr>
             ))}
           </tbody>
-        </table></div>
+        </table></TableScroll>
       )}
       {data && <Pager page={data.page} totalPages={data.totalPages} totalItems={data.totalItems} onPage={(p) => set({ page: p })} />}
       </Rereading>
@@ -165,7 +165,7 @@ export function StreamDetailPage() {
           {(s.recentOccurrences ?? []).length === 0 ? (
             <p className="muted">{s.triggerType === "SCHEDULED" ? `No occurrence yet${s.nextRunAt ? `: the first is ${fmtInZone(s.nextRunAt, zone)}` : ""}.` : "No event has triggered this stream yet."}</p>
           ) : (
-            <div className="table-scroll"><table className="grid" aria-label={s.triggerType === "SCHEDULED" ? "recent occurrences" : "recent events"}>
+            <TableScroll><table className="grid" aria-label={s.triggerType === "SCHEDULED" ? "recent occurrences" : "recent events"}>
               <thead><tr><th>{s.triggerType === "SCHEDULED" ? `Occurrence${zone ? ` (${zone})` : ""}` : "Received"}</th><th>Outcome</th><th>Run</th><th>Detail</th></tr></thead>
               <tbody>
                 {(s.recentOccurrences ?? []).map((o, i) => (
@@ -177,12 +177,12 @@ export function StreamDetailPage() {
                   </tr>
                 ))}
               </tbody>
-            </table></div>
+            </table></TableScroll>
           )}
         </>
       )}
       <h2>Steps</h2>
-      <div className="table-scroll"><table className="grid" aria-label="steps">
+      <TableScroll><table className="grid" aria-label="steps">
         <thead><tr><th>#</th><th>Name</th><th>Source</th><th>Target</th><th>Rule set</th><th>Retries</th><th>On failure</th></tr></thead>
         <tbody>
           {s.steps.map((st) => (
@@ -197,7 +197,7 @@ export function StreamDetailPage() {
             </tr>
           ))}
         </tbody>
-      </table></div>
+      </table></TableScroll>
       <h2>Runs</h2>
       <form className="filters" onSubmit={(e) => e.preventDefault()} aria-label="run filters">
         <Select id="status" label="Status" value={f.status} options={RUN_STATUSES} onChange={(v) => set({ status: v })} />
@@ -206,7 +206,7 @@ export function StreamDetailPage() {
       <Rereading outdated={runs.outdated} loading={runs.loading}>
       {runs.data && runs.data.items.length === 0 && <NoRows page={runs.data.page} totalPages={runs.data.totalPages} totalItems={runs.data.totalItems} onPage={(p) => set({ page: p })}>{f.status ? "No run with this status." : s.status === "ACTIVE" ? "No run yet: press Run now." : "No run yet. Resume the stream to run it."}</NoRows>}
       {runs.data && runs.data.items.length > 0 && (
-        <div className="table-scroll"><table className="grid" aria-label="runs">
+        <TableScroll><table className="grid" aria-label="runs">
           <thead><tr><th>Run</th><th>Status</th><th>Trigger</th><th>Steps done</th><th className="r">Matched</th><th className="r">Exceptions</th><th>Started</th><th>Completed</th></tr></thead>
           <tbody>
             {runs.data.items.map((r) => (
@@ -222,7 +222,7 @@ export function StreamDetailPage() {
               </tr>
             ))}
           </tbody>
-        </table></div>
+        </table></TableScroll>
       )}
       {runs.data && <Pager page={runs.data.page} totalPages={runs.data.totalPages} totalItems={runs.data.totalItems} onPage={(p) => set({ page: p })} />}
       </Rereading>
