@@ -186,7 +186,7 @@ test("in a window 360 px wide the trigger form's strategies read under their cho
 });
 
 // A phone: an exception's history, its date kept on one line beside a who with no space in it
-// ("test@recon.local"), was wider than the window, and nothing in it took the focus: a keyboard could not
+// ("demo@recon.local"), was wider than the window, and nothing in it took the focus: a keyboard could not
 // scroll it (axe: scrollable-region-focusable). Every table box of the page either fits or can be scrolled
 // from the keyboard (it holds a link, or takes the focus itself), and the history itself fits
 test("in a window 360 px wide an exception's history fits, and a table box wider than the window can be scrolled from the keyboard", async ({ page }) => {
