@@ -209,4 +209,21 @@ test("in a window 360 px wide an exception's history fits, and a table box wider
   expect(boxes.find((b) => b.table === "history")?.wider).toBe(false);
   expect(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth)).toBe(true);
   expect(await violations(page, `/exceptions/${exc.id}`)).toEqual([]);
+  // the box follows its table's width as the browser measures it: made wider than the window, it takes the
+  // focus under its table's name and scrolls from the keyboard; back within the window, it leaves Tab alone
+  const box = page.locator(".table-scroll").filter({ has: history });
+  await history.locator("tbody td").first().evaluate((td) => {
+    const wide = document.createElement("span");
+    wide.id = "wide";
+    wide.style.cssText = "display:inline-block;width:900px";
+    td.append(wide);
+  });
+  const region = page.getByRole("region", { name: "history (scrolls sideways)" });
+  await expect(region).toHaveAttribute("tabindex", "0");
+  await region.focus();
+  await page.keyboard.press("ArrowRight");
+  await expect.poll(() => box.evaluate((e) => e.scrollLeft)).toBeGreaterThan(0);
+  await page.locator("#wide").evaluate((e) => e.remove());
+  await expect(box).not.toHaveAttribute("tabindex");
+  await expect(region).toHaveCount(0);
 });
