@@ -35,7 +35,7 @@ class DataSourceIn(StreamsIn):
         examples=[{"connection": {"env": "OMS_DATABASE_URL"}, "query": "SELECT order_id, amount FROM oms.orders"}])
 
 
-class DataSourceOut(StreamsOut):
+class DataSourceView(StreamsOut):
     id: int
     name: str
     type: DataSourceType
@@ -74,7 +74,7 @@ def _config(body: DataSourceIn) -> dict:
     return data_sources.validate_config(body.type.value, body.config)
 
 
-@api.route("/data-sources", "POST", body=DataSourceIn, response=DataSourceOut, status=201,
+@api.route("/data-sources", "POST", body=DataSourceIn, response=DataSourceView, status=201,
            summary="Create a data source")
 def create_data_source(body: DataSourceIn):
     row = data_sources.create(body.name, body.type.value, _config(body), caller_email(bp))
@@ -82,19 +82,19 @@ def create_data_source(body: DataSourceIn):
     return created(view, f"/data-sources/{view['id']}", message="Data source created")
 
 
-@api.route("/data-sources", "GET", query=DataSourcesQuery, response=page_of(DataSourceOut),
+@api.route("/data-sources", "GET", query=DataSourcesQuery, response=page_of(DataSourceView),
            summary="List data sources (newest first)")
 def list_data_sources(query: DataSourcesQuery):
     rows, total = data_sources.list_data_sources(query.offset, query.limit, query.type.value if query.type else None)
     return ok(paginated([data_sources.view(r) for r in rows], total, query))
 
 
-@api.route("/data-sources/{id}", "GET", response=DataSourceOut, errors=[404], summary="One data source")
+@api.route("/data-sources/{id}", "GET", response=DataSourceView, errors=[404], summary="One data source")
 def get_data_source(id: int):
     return ok(data_sources.view(data_sources.require(id)))
 
 
-@api.route("/data-sources/{id}", "PUT", body=DataSourceIn, response=DataSourceOut, errors=[404, 409],
+@api.route("/data-sources/{id}", "PUT", body=DataSourceIn, response=DataSourceView, errors=[404, 409],
            summary="Replace a data source (the next snapshot uses it): version + 1",
            description="What GET answered can be PUT back: id must be the data source's and a version other than the "
                        "current one is a 409 (the body was read before a later change); the timestamps are ignored.",

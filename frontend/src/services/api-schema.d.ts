@@ -932,49 +932,6 @@ export interface components {
             name: string;
             type: components["schemas"]["DataSourceType"];
         };
-        /** DataSourceOut */
-        DataSourceOut: {
-            /**
-             * Config
-             * @description As stored: credential references, never secrets
-             */
-            config: {
-                [key: string]: unknown;
-            };
-            /**
-             * Createdat
-             * Format: date-time
-             */
-            createdAt: string;
-            /** Id */
-            id: number;
-            /** Name */
-            name: string;
-            type: components["schemas"]["DataSourceType"];
-            /**
-             * Updatedat
-             * Format: date-time
-             */
-            updatedAt: string;
-            /**
-             * Version
-             * @description Counts the data source's edits: 1 when created, each PUT adds one
-             */
-            version: number;
-        };
-        /** DataSourceOutPage */
-        DataSourceOutPage: {
-            /** Items */
-            items: components["schemas"]["DataSourceOut"][];
-            /** Page */
-            page: number;
-            /** Pagesize */
-            pageSize: number;
-            /** Totalitems */
-            totalItems: number;
-            /** Totalpages */
-            totalPages: number;
-        };
         /** DataSourceTestOut */
         DataSourceTestOut: {
             /** Columns */
@@ -1029,6 +986,49 @@ export interface components {
             readonly updatedAt?: string;
             /** @description Read-only, as GET answered it: the version the body was read at. A version other than the current one is a 409 CONFLICT (the resource changed since: read it again and reapply the change). Left out, the PUT replaces whatever version is current. */
             readonly version?: number;
+        };
+        /** DataSourceView */
+        DataSourceView: {
+            /**
+             * Config
+             * @description As stored: credential references, never secrets
+             */
+            config: {
+                [key: string]: unknown;
+            };
+            /**
+             * Createdat
+             * Format: date-time
+             */
+            createdAt: string;
+            /** Id */
+            id: number;
+            /** Name */
+            name: string;
+            type: components["schemas"]["DataSourceType"];
+            /**
+             * Updatedat
+             * Format: date-time
+             */
+            updatedAt: string;
+            /**
+             * Version
+             * @description Counts the data source's edits: 1 when created, each PUT adds one
+             */
+            version: number;
+        };
+        /** DataSourceViewPage */
+        DataSourceViewPage: {
+            /** Items */
+            items: components["schemas"]["DataSourceView"][];
+            /** Page */
+            page: number;
+            /** Pagesize */
+            pageSize: number;
+            /** Totalitems */
+            totalItems: number;
+            /** Totalpages */
+            totalPages: number;
         };
         /** DeletedOut */
         DeletedOut: {
@@ -2906,7 +2906,7 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
-                        data: components["schemas"]["DataSourceOutPage"];
+                        data: components["schemas"]["DataSourceViewPage"];
                         message: string | null;
                         /** @constant */
                         success: true;
@@ -3004,7 +3004,7 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
-                        data: components["schemas"]["DataSourceOut"];
+                        data: components["schemas"]["DataSourceView"];
                         message: string | null;
                         /** @constant */
                         success: true;
@@ -3107,7 +3107,7 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
-                        data: components["schemas"]["DataSourceOut"];
+                        data: components["schemas"]["DataSourceView"];
                         message: string | null;
                         /** @constant */
                         success: true;
@@ -3214,7 +3214,7 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
-                        data: components["schemas"]["DataSourceOut"];
+                        data: components["schemas"]["DataSourceView"];
                         message: string | null;
                         /** @constant */
                         success: true;

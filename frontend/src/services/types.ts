@@ -118,7 +118,7 @@ export type RuleSet = S["RuleSetOut"];
 export type RuleSetSummary = S["RuleSetSummary"];
 
 // data sources (platform §4)
-export type DataSource = S["DataSourceOut"];
+export type DataSource = S["DataSourceView"];
 export type DataSourceInput = S["DataSourceIn"];
 export type DataSourceTest = S["DataSourceTestOut"];
 
