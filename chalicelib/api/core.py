@@ -238,6 +238,10 @@ def unauthorized() -> ApiError:
 
 def internal_error_response(dialect: Dialect, request_id: str) -> Response:
     """The 500 answer: a request id (also in the log line and X-Request-Id), never a stack trace."""
+    return json_response(internal_error_body(dialect, request_id), 500)
+
+
+def internal_error_body(dialect: Dialect, request_id: str) -> dict:
     from chalicelib.config import get_settings
 
     contact = get_settings().support_contact
@@ -247,7 +251,7 @@ def internal_error_response(dialect: Dialect, request_id: str) -> Response:
     else:
         body = {"error": "INTERNAL_SERVER_ERROR", "message": "An unexpected error occurred",
                 "request_id": request_id, "contact": contact}
-    return json_response(body, 500)
+    return body
 
 
 def unavailable_response(exc: BaseException, dialect: Dialect, request_id: str) -> Response | None:
@@ -1202,8 +1206,13 @@ def protocol_error(status: int, method: str | None, path: str | None) -> tuple[i
         err = ApiError(413, "PAYLOAD_TOO_LARGE", BODY_TOO_LARGE, error_code="PAYLOAD_TOO_LARGE")
     elif status == 408:
         err = ApiError(408, "REQUEST_TIMEOUT", "The request was not received in time")
+    elif status == 505:
+        # http.server's answer to "HTTP/2.0" (or later) in a request line: the client's error
+        err = ApiError(400, "BAD_REQUEST", "The HTTP version is not supported: send HTTP/1.1")
     elif 500 <= status < 600:
-        return status, {"error": "INTERNAL_SERVER_ERROR", "message": "An unexpected error occurred"}, {}
+        # the HTTP layer failed before any route ran: the route's 500, with its request id and contact
+        request_id = f"req-{uuid.uuid4().hex[:16]}"
+        return 500, internal_error_body(dialect, request_id), {"X-Request-Id": request_id}
     else:
         err = ApiError(400, "BAD_REQUEST", "The request is not valid HTTP/1.1")
     return err.status, err.body(dialect), err.headers

@@ -120,7 +120,8 @@ class ContractRequestHandler(ChaliceRequestHandler):
         method = getattr(self, "command", None) or method
         path = getattr(self, "path", None) or path
         status, body, headers = _error_json(int(code), method, path)
-        self.log_error("code %d, message %s", int(code), message)
+        self.log_error("code %d, message %s, answered %d%s", int(code), message, status,
+                       f" (request id {headers['X-Request-Id']})" if "X-Request-Id" in headers else "")
         if self.request_version == "HTTP/0.9":
             self.request_version = "HTTP/1.1"  # HTTP/0.9 is not served: answer with a status line and headers
         self.send_response(status)

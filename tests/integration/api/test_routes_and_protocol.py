@@ -204,6 +204,14 @@ def test_malformed_request_line_is_400_json(server):
     cdc_error(status, body, 400, "BAD_REQUEST")
 
 
+@pytest.mark.parametrize("version", ["HTTP/2.0", "HTTP/3.1"])
+def test_a_request_line_with_http_2_or_later_is_400_json(server, version):
+    base, _ = server
+    status, _, body = raw_request(base, f"GET /api/v1/reconciliation/jobs {version}\r\nHost: x\r\n\r\n".encode())
+    cdc_error(status, body, 400, "BAD_REQUEST")
+    assert "HTTP/1.1" in json.loads(body)["message"]
+
+
 def test_the_routes_still_answer(server):
     base, api = server
     r = requests.get(base + "/api/v1/reconciliation/jobs?page_size=5", headers=api.headers, timeout=30)

@@ -342,3 +342,16 @@ def test_read_only_fields_of_a_put_compare_as_json():
     for wrong in (True, 1.0, "1", 2):
         with pytest.raises(RequestInvalid):
             check_read_only({"id": wrong}, {"id": 1}, "Stream")
+
+
+@pytest.mark.parametrize("path, dialect", [("/api/v1/samplesx", "cdc"), ("/api/v1/samples/1/nothing", "streams")])
+def test_a_5xx_of_the_http_layer_is_the_routes_500_with_a_request_id(client, path, dialect):
+    status, body, headers = core.protocol_error(500, "GET", path)
+    assert status == 500
+    request_id = headers["X-Request-Id"]
+    assert request_id.startswith("req-") and len(request_id) > 8
+    if dialect == "cdc":
+        assert body["error"] == "INTERNAL_SERVER_ERROR" and body["request_id"] == request_id and body["contact"]
+    else:
+        assert body["errorCode"] == "INTERNAL_ERROR" and body["requestId"] == request_id and body["success"] is False
+    assert core.protocol_error(500, "GET", path)[2]["X-Request-Id"] != request_id   # one id per answer
