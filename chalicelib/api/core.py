@@ -188,6 +188,14 @@ class RequestInvalid(ApiError):
         problems = list(problems) or [Problem(where, "INVALID_VALUE", "is invalid")]
         super().__init__(400, "VALIDATION_ERROR", message or _cdc_message(where, problems), problems=problems)
         self._custom_message = message
+        self.where = where
+
+    @classmethod
+    def of_all(cls, found: Sequence["RequestInvalid"]) -> "RequestInvalid":
+        """One 400 for the problems of a request's parts (path, query, body): the first part's wording."""
+        if len(found) == 1:
+            return found[0]
+        return cls([p for exc in found for p in exc.problems], where=found[0].where)
 
     def body(self, dialect: Dialect) -> dict:
         out = super().body(dialect)
@@ -910,6 +918,20 @@ class Operation:
     raw_request: dict | None = None    # {media type: schema} of a body the handler reads raw (uploads)
     before: Callable[[], None] | None = None                      # checks that come before parsing
     read_only: ReadOnlyFields | None = None                     # takes a PUT's read-only fields out
+    references: Callable[[Any], list] | None = None             # a malformed request's broken references
+
+
+def _reference_problems(op: Operation, raw: Any, invalid: list[RequestInvalid]) -> list[Problem]:
+    """The broken references of a request refused for other problems (Operation.references), those of
+    fields not already named. Best effort: a body that is not JSON has none, and a failing lookup (the
+    database away) leaves the 400 as it was rather than turning it into a 5xx."""
+    try:
+        parsed = load_json_body(raw if isinstance(raw, bytes) else (raw or "").encode())
+        named = {p.field for exc in invalid for p in exc.problems}
+        return [Problem(i.field, i.code, i.message) for i in op.references(parsed) if i.field not in named]
+    except Exception:   # noqa: BLE001 - the request is refused anyway; its other problems are the answer
+        logger.warning("the references of a refused request were not checked", exc_info=True)
+        return []
 
 
 class Registry:
@@ -977,7 +999,8 @@ class Routes:
               raw_response: dict | None = None, content_types: list[str] | None = None,
               body_example: Any = None, rate_limited: bool = True, extra_responses: dict | None = None,
               param_docs: dict[str, str] | None = None, before: Callable[[], None] | None = None,
-              raw_request: dict | None = None, read_only: ReadOnlyFields | None = None):
+              raw_request: dict | None = None, read_only: ReadOnlyFields | None = None,
+              references: Callable[[Any], list] | None = None):
         """Declare and register a route.
 
         - `body=Model`: the JSON body is parsed and validated; the handler gets it as `body=`.
@@ -997,6 +1020,9 @@ class Routes:
         - `raw_request`: {media type: schema} documenting a body the handler reads itself
           (`bp.current_request.raw_body`), e.g. {"application/octet-stream": {"type": "string",
           "format": "binary"}}; any content type is then accepted.
+        - `references`: given the parsed JSON body of a request refused for other problems, the
+          problems (field, code, message) of the references that its well-formed parts make (ids that
+          do not exist), so that the 400 lists them too.
         """
         method = method.lower()
         full = self.prefix + path if self.prefix else path
@@ -1015,7 +1041,7 @@ class Routes:
                 body=body, query=query, response=response, status=status, errors=errs, path_params=kinds,
                 public=public, raw_response=raw_response, body_example=body_example, rate_limited=rate_limited,
                 extra_responses=extra_responses or {}, param_docs=param_docs or {}, before=before,
-                raw_request=raw_request, read_only=read_only,
+                raw_request=raw_request, read_only=read_only, references=references,
             )
             REGISTRY.add(op)
             if public:
@@ -1041,19 +1067,27 @@ class Routes:
                     request = bp.current_request
                     if op.before is not None:
                         op.before()
+                    # a 400 lists every problem (platform §1): those of the path, the query and the body at once
+                    invalid: list[RequestInvalid] = []
                     for name, kind in op.path_params.items():
                         if name in kwargs:
-                            if kind == "int":
-                                kwargs[name] = parse_int_id(kwargs[name], name)
-                            elif kind == "uuid":
-                                kwargs[name] = parse_uuid_id(kwargs[name], name)
-                    if op.query is not None:
-                        kwargs["query"] = parse_query(op.query, request.query_params)
-                    elif request.query_params:
-                        name = next(iter(request.query_params))
-                        raise RequestInvalid([Problem(name.replace(_NUL, "\\u0000"), "UNKNOWN_FIELD",
-                                                      "is not a known query parameter (none are accepted)")],
-                                             where="query parameter")
+                            try:
+                                if kind == "int":
+                                    kwargs[name] = parse_int_id(kwargs[name], name)
+                                elif kind == "uuid":
+                                    kwargs[name] = parse_uuid_id(kwargs[name], name)
+                            except RequestInvalid as exc:
+                                invalid.append(exc)
+                    try:
+                        if op.query is not None:
+                            kwargs["query"] = parse_query(op.query, request.query_params)
+                        elif request.query_params:
+                            name = next(iter(request.query_params))
+                            raise RequestInvalid([Problem(name.replace(_NUL, "\\u0000"), "UNKNOWN_FIELD",
+                                                          "is not a known query parameter (none are accepted)")],
+                                                 where="query parameter")
+                    except RequestInvalid as exc:
+                        invalid.append(exc)
                     if op.body is not None:
                         raw, wrong = request.raw_body, []
                         if op.read_only is not None:
@@ -1061,12 +1095,18 @@ class Routes:
                             wrong = op.read_only.problems(kwargs["given"])
                         try:
                             kwargs["body"] = parse_body(op.body, raw)
+                            if wrong:
+                                invalid.append(RequestInvalid(wrong))
                         except RequestInvalid as exc:
-                            raise RequestInvalid(wrong + exc.problems) if wrong else exc
-                        if wrong:
-                            raise RequestInvalid(wrong)
+                            invalid.append(RequestInvalid(wrong + exc.problems) if wrong else exc)
                     elif dialect is Dialect.STREAMS and op.raw_request is None and op.method != "get":
-                        refuse_body(request.raw_body)
+                        try:
+                            refuse_body(request.raw_body)
+                        except RequestInvalid as exc:
+                            invalid.append(exc)
+                    if invalid:
+                        broken = _reference_problems(op, raw, invalid) if op.references and op.body else []
+                        raise RequestInvalid.of_all(invalid + ([RequestInvalid(broken)] if broken else []))
                     result = fn(**kwargs)
                     if isinstance(result, Response):
                         return result

@@ -13,7 +13,9 @@ from psycopg.types.json import Jsonb
 from chalicelib.streams import data_sources, files, rule_sets
 from chalicelib.streams.defs_db import fetch_all, fetch_one, tx
 from chalicelib.streams.defs_errors import Conflict, Invalid, Issue, NotFound
-from chalicelib.streams.validation import StreamIn, check_definition
+from chalicelib.streams.validation import (
+    StreamIn, check_definition, data_source_problems, file_problems, rule_set_problems, stream_problems,
+)
 
 _STREAM = ("stream_id, kind, status, current_version, name, domain, trigger_type, trigger_config, created_by,"
            " created_at, updated_at, archived_at")
@@ -71,6 +73,52 @@ def check(defn: dict, *, strict_ready: bool, self_id: int | None = None, conn=No
     if loop:
         errors.append(Issue("triggerConfig.streamId", "INVALID_VALUE", f"a chain of streams must not loop: {loop}"))
     return errors, warnings
+
+
+def _id(value: Any) -> int | None:
+    """An id as the body's model takes it (a JSON integer 1..2^63-1), else None."""
+    return value if type(value) is int and 1 <= value <= 2 ** 63 - 1 else None
+
+
+def reference_problems(raw: Any) -> list[Issue]:
+    """On a body whose shape is wrong elsewhere (a 400 lists every problem, platform §1): the broken
+    references among its well-formed parts — files, data sources and rule sets that do not exist, INVALID
+    files, a followed stream that does not exist. `raw`: the parsed JSON of POST/PUT /streams."""
+    if not isinstance(raw, dict):
+        return []
+    steps = raw.get("steps")
+    file_refs, ds_refs, rs_refs = [], [], []   # (field, label, side, id)
+    for i, step in enumerate(steps if isinstance(steps, list) else []):
+        if not isinstance(step, dict):
+            continue
+        label = f"Step {_id(step.get('stepOrder')) or i + 1}"
+        for side, key in (("source", "sourceInput"), ("target", "targetInput")):
+            inp = step.get(key)
+            ref = _id(inp.get("id")) if isinstance(inp, dict) else None
+            if ref is not None and inp.get("type") == "FILE":
+                file_refs.append((f"steps[{i}].{key}.id", label, side, ref))
+            elif ref is not None and inp.get("type") == "DATA_SOURCE_SNAPSHOT":
+                ds_refs.append((f"steps[{i}].{key}.id", label, side, ref))
+        if _id(step.get("ruleSetId")) is not None:
+            rs_refs.append((f"steps[{i}].ruleSetId", label, "", step["ruleSetId"]))
+    tc = raw.get("triggerConfig")
+    followed = (_id(tc.get("streamId")) if raw.get("triggerType") == "EVENT" and isinstance(tc, dict)
+                and tc.get("event") == "STREAM_RUN_COMPLETED" else None)
+    if not (file_refs or ds_refs or rs_refs or followed):
+        return []
+    with tx() as c:
+        found_files = files.get_files([r[3] for r in file_refs], c)
+        found_ds = data_sources.existing([r[3] for r in ds_refs], c)
+        found_rs = rule_sets.existing([r[3] for r in rs_refs], c)
+        streams = {followed} if followed and fetch_one(
+            c, "SELECT 1 FROM recon.streams WHERE stream_id = %s AND kind = 'STREAM'", (followed,)) else set()
+    out = [i for fld, label, side, ref in file_refs
+           for i in file_problems(fld, label, side, ref, found_files.get(ref), strict_ready=False)]
+    out += [i for fld, label, _, ref in ds_refs for i in data_source_problems(fld, label, ref, found_ds)]
+    out += [i for fld, label, _, ref in rs_refs for i in rule_set_problems(fld, label, ref, found_rs)]
+    if followed:
+        out += stream_problems(followed, None, streams)
+    return out
 
 
 CHAIN_LOCK = "SELECT pg_advisory_xact_lock(hashtext('recon.stream-chains'))"

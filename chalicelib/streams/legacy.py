@@ -53,9 +53,7 @@ def create(name: str, description: str | None, source_file_id: int, target_file_
         try:
             stream = definitions.create_stream(defn, created_by, kind="LEGACY", conn=c)
         except Invalid as exc:
-            issues = [Issue(_FIELDS.get(i.field, i.field), i.code, i.message.replace("Step 1: ", ""))
-                      for i in exc.issues]
-            raise Invalid(issues) from None
+            raise Invalid([_as_legacy(i) for i in exc.issues]) from None
         run = runs.create_run(stream["stream_id"], "MANUAL",
                               {"requestedBy": created_by, "reason": "legacy reconciliation"}, start=False, conn=c)
         rid = fetch_one(c, "SELECT reconciliation_id FROM recon.stream_run_steps WHERE run_id = %s AND step_order = 1",
@@ -65,6 +63,19 @@ def create(name: str, description: str | None, source_file_id: int, target_file_
                   (rid, stream["stream_id"], run["runId"], name, description, source_file_id, target_file_id,
                    rule_set_id, created_by))
         return _load(rid, c)
+
+
+def reference_problems(raw) -> list[Issue]:
+    """definitions.reference_problems for the body of POST /reconciliations, in its field names."""
+    if not isinstance(raw, dict):
+        return []
+    step = {"stepOrder": 1, "sourceInput": {"type": "FILE", "id": raw.get("sourceFileId")},
+            "targetInput": {"type": "FILE", "id": raw.get("targetFileId")}, "ruleSetId": raw.get("ruleSetId")}
+    return [_as_legacy(i) for i in definitions.reference_problems({"steps": [step]})]
+
+
+def _as_legacy(issue: Issue) -> Issue:
+    return Issue(_FIELDS.get(issue.field, issue.field), issue.code, issue.message.replace("Step 1: ", ""))
 
 
 def _load(reconciliation_id: int, conn=None) -> dict:

@@ -300,10 +300,7 @@ def check_definition(defn: dict, *, files: dict[int, dict], rule_sets: dict[int,
     if defn["trigger_type"] == "EVENT" and tc.get("event") == "STREAM_RUN_COMPLETED" and streams is not None:
         sid = tc.get("streamId")
         if isinstance(sid, int) and not isinstance(sid, bool) and sid >= 1:
-            if sid == self_id:
-                errors.append(Issue("triggerConfig.streamId", "INVALID_VALUE", "a stream cannot follow itself"))
-            elif sid not in streams:
-                errors.append(Issue("triggerConfig.streamId", "STREAM_NOT_FOUND", f"stream {sid} not found"))
+            errors += stream_problems(sid, self_id, streams)
 
     # columns of each step's inputs, resolved in order (None = unknown)
     columns: dict[tuple[int, str], Optional[list[str]]] = {}
@@ -345,20 +342,12 @@ def check_definition(defn: dict, *, files: dict[int, dict], rule_sets: dict[int,
             t, ref = inp["type"], inp["id"]
             if t == "FILE":
                 f = files.get(ref)
-                if f is None:
-                    errors.append(Issue(f"{fld}.id", "FILE_NOT_FOUND", f"{label}: {side} file {ref} not found"))
-                elif f["status"] == "INVALID":
-                    errors.append(Issue(f"{fld}.id", "FILE_NOT_READY",
-                                        f"{label}: {side} file {ref} is INVALID ({f.get('error_message') or 'unreadable'})"))
-                elif f["status"] != "READY" and strict_ready:
-                    errors.append(Issue(f"{fld}.id", "FILE_NOT_READY",
-                                        f"{label}: {side} file {ref} is still PROCESSING"))
-                elif f["status"] == "READY" and side == "target" and (f.get("row_count") or 0) > LARGE_TARGET_ROWS:
+                errors += file_problems(f"{fld}.id", label, side, ref, f, strict_ready)
+                if f and f["status"] == "READY" and side == "target" and (f.get("row_count") or 0) > LARGE_TARGET_ROWS:
                     warnings.append(Issue(f"{fld}.id", "STEP_TARGET_FILE_LARGE",
                                           f"{label} target file has {_rows(f['row_count'])} rows; consider schedule window."))
             elif t == "DATA_SOURCE_SNAPSHOT":
-                if ref not in data_sources:
-                    errors.append(Issue(f"{fld}.id", "DATA_SOURCE_NOT_FOUND", f"{label}: data source {ref} not found"))
+                errors += data_source_problems(f"{fld}.id", label, ref, data_sources)
             else:
                 if ref >= order:
                     errors.append(Issue(f"{fld}.id", "STEP_INPUT_FORWARD_REFERENCE",
@@ -370,10 +359,8 @@ def check_definition(defn: dict, *, files: dict[int, dict], rule_sets: dict[int,
                     used_outputs.add(ref)
             columns[(order, side)] = input_columns(inp, order, fld, label, side)
         rs = rule_sets.get(step["rule_set_id"])
-        if rs is None:
-            errors.append(Issue(f"steps[{i}].ruleSetId", "RULE_SET_NOT_FOUND",
-                                f"{label}: rule set {step['rule_set_id']} not found"))
-        else:
+        errors += rule_set_problems(f"steps[{i}].ruleSetId", label, step["rule_set_id"], rule_sets)
+        if rs is not None:
             src, tgt = columns[(order, "source")], columns[(order, "target")]
             if src is not None or tgt is not None:
                 errors += _column_issues(i, label, rs, src, tgt)
@@ -386,6 +373,32 @@ def check_definition(defn: dict, *, files: dict[int, dict], rule_sets: dict[int,
             warnings.append(Issue(f"steps[{i}]", "STEP_OUTPUT_UNUSED",
                                   f"Step {o}: its unmatched rows are not used by any later step"))
     return errors, warnings
+
+
+def file_problems(fld: str, label: str, side: str, ref: int, f: dict | None, strict_ready: bool) -> list[Issue]:
+    """A step's reference to a file: missing, INVALID, or (strict_ready) not READY yet."""
+    if f is None:
+        return [Issue(fld, "FILE_NOT_FOUND", f"{label}: {side} file {ref} not found")]
+    if f["status"] == "INVALID":
+        return [Issue(fld, "FILE_NOT_READY", f"{label}: {side} file {ref} is INVALID ({f.get('error_message') or 'unreadable'})")]
+    if f["status"] != "READY" and strict_ready:
+        return [Issue(fld, "FILE_NOT_READY", f"{label}: {side} file {ref} is still PROCESSING")]
+    return []
+
+
+def data_source_problems(fld: str, label: str, ref: int, existing: dict) -> list[Issue]:
+    return [] if ref in existing else [Issue(fld, "DATA_SOURCE_NOT_FOUND", f"{label}: data source {ref} not found")]
+
+
+def rule_set_problems(fld: str, label: str, ref: int, existing: dict) -> list[Issue]:
+    return [] if ref in existing else [Issue(fld, "RULE_SET_NOT_FOUND", f"{label}: rule set {ref} not found")]
+
+
+def stream_problems(sid: int, self_id: int | None, existing: set[int]) -> list[Issue]:
+    """The stream an EVENT STREAM_RUN_COMPLETED trigger follows."""
+    if sid == self_id:
+        return [Issue("triggerConfig.streamId", "INVALID_VALUE", "a stream cannot follow itself")]
+    return [] if sid in existing else [Issue("triggerConfig.streamId", "STREAM_NOT_FOUND", f"stream {sid} not found")]
 
 
 def _rows(n: int) -> str:

@@ -47,6 +47,13 @@ def test_references_are_checked(api, uid):
                  ("ruleSetId", "RULE_SET_NOT_FOUND"))
     assert_error(api.post("/reconciliations", {"name": "x", "sourceFileId": "1"}), 400, "VALIDATION_ERROR",
                  ("sourceFileId", "INVALID_TYPE"), ("targetFileId", "REQUIRED"), ("ruleSetId", "REQUIRED"))
+    # a malformed body still names its broken references (a 400 lists every problem)
+    r = api.post("/reconciliations", {"name": "", "sourceFileId": bad["id"], "targetFileId": 99999998,
+                                      "ruleSetId": 99999998, "colour": "red"})
+    errors = assert_error(r, 400, "VALIDATION_ERROR", ("name", "TOO_SHORT"), ("colour", "UNKNOWN_FIELD"),
+                          ("sourceFileId", "FILE_NOT_READY"), ("targetFileId", "FILE_NOT_FOUND"),
+                          ("ruleSetId", "RULE_SET_NOT_FOUND"))["errors"]
+    assert {e["field"]: e["message"] for e in errors}["targetFileId"] == "target file 99999998 not found"
 
 
 def test_start_twice_and_cancel(api, uid):

@@ -129,6 +129,31 @@ def test_structural_errors_are_all_listed(api, uid):
     assert api.get("/streams", domain="broken").json()["data"]["totalItems"] == 0
 
 
+def test_a_malformed_body_lists_its_broken_references_and_the_request_s_other_problems_too(api, uid):
+    src, tgt, _, rs = _inputs(api, uid)
+    bad = api.upload(f"st_bad2_{uid}.csv", "a,b\n1\n")
+    first = step(1, ("FILE", src["id"]), ("FILE", tgt["id"]), rs["id"])
+    del first["name"]   # a shape problem in step 1 ...
+    body = {"name": "", "steps": [first, step(2, ("FILE", bad["id"]), ("DATA_SOURCE_SNAPSHOT", 98765431), 98765432)]}
+    r = api.post("/streams", body)
+    # ... and the top-level one hide nothing of step 2, which is well formed
+    errors = assert_error(r, 400, "VALIDATION_ERROR", ("name", "TOO_SHORT"), ("steps[0].name", "REQUIRED"),
+                          ("steps[1].sourceInput.id", "FILE_NOT_READY"),
+                          ("steps[1].targetInput.id", "DATA_SOURCE_NOT_FOUND"),
+                          ("steps[1].ruleSetId", "RULE_SET_NOT_FOUND"))["errors"]
+    assert len(errors) == 5, errors   # step 1's references exist: nothing said of them
+    msgs = {e["field"]: e["message"] for e in errors}
+    assert msgs["steps[1].ruleSetId"] == "Step 2: rule set 98765432 not found"
+    # an unknown query parameter and an id that is not one hide nothing of the body either
+    assert_error(api.post("/streams?dryRun=1", {"name": 5, "steps": [step(1, ("FILE", 98765433), ("FILE", tgt["id"]),
+                                                                              rs["id"])]}),
+                 400, "VALIDATION_ERROR", ("dryRun", "UNKNOWN_FIELD"), ("name", "INVALID_TYPE"),
+                 ("steps[0].sourceInput.id", "FILE_NOT_FOUND"))
+    assert_error(api.put("/streams/abc", {"name": 5}), 400, "VALIDATION_ERROR", ("id", "INVALID_TYPE"),
+                 ("name", "INVALID_TYPE"), ("steps", "REQUIRED"))
+    assert api.get("/streams", domain="broken").json()["data"]["totalItems"] == 0
+
+
 def test_type_errors_and_unknown_fields(api):
     r = api.post("/streams", {"name": "x", "triggerType": "HOURLY", "color": "red", "steps": [
         {"stepOrder": "1", "name": "s", "sourceInput": {"type": "URL", "id": 1}, "targetInput": {"type": "FILE"},
