@@ -918,19 +918,19 @@ class Operation:
     raw_request: dict | None = None    # {media type: schema} of a body the handler reads raw (uploads)
     before: Callable[[], None] | None = None                      # checks that come before parsing
     read_only: ReadOnlyFields | None = None                     # takes a PUT's read-only fields out
-    references: Callable[[Any], list] | None = None             # a malformed request's broken references
+    beyond_shape: Callable[[Any], list] | None = None           # a refused request's well-formed parts
 
 
-def _reference_problems(op: Operation, raw: Any, invalid: list[RequestInvalid]) -> list[Problem]:
-    """The broken references of a request refused for other problems (Operation.references), those of
-    fields not already named. Best effort: a body that is not JSON has none, and a failing lookup (the
-    database away) leaves the 400 as it was rather than turning it into a 5xx."""
+def _beyond_shape(op: Operation, raw: Any, invalid: list[RequestInvalid]) -> list[Problem]:
+    """The problems of a refused request's well-formed parts (Operation.beyond_shape: broken references,
+    cross-field rules), those of fields not already named. Best effort: a body that is not JSON has none,
+    and a failing lookup (the database away) leaves the 400 as it was rather than turning it into a 5xx."""
     try:
         parsed = load_json_body(raw if isinstance(raw, bytes) else (raw or "").encode())
         named = {p.field for exc in invalid for p in exc.problems}
-        return [Problem(i.field, i.code, i.message) for i in op.references(parsed) if i.field not in named]
+        return [Problem(i.field, i.code, i.message) for i in op.beyond_shape(parsed) if i.field not in named]
     except Exception:   # noqa: BLE001 - the request is refused anyway; its other problems are the answer
-        logger.warning("the references of a refused request were not checked", exc_info=True)
+        logger.warning("the well-formed parts of a refused request were not checked", exc_info=True)
         return []
 
 
@@ -1000,7 +1000,7 @@ class Routes:
               body_example: Any = None, rate_limited: bool = True, extra_responses: dict | None = None,
               param_docs: dict[str, str] | None = None, before: Callable[[], None] | None = None,
               raw_request: dict | None = None, read_only: ReadOnlyFields | None = None,
-              references: Callable[[Any], list] | None = None):
+              beyond_shape: Callable[[Any], list] | None = None):
         """Declare and register a route.
 
         - `body=Model`: the JSON body is parsed and validated; the handler gets it as `body=`.
@@ -1020,9 +1020,9 @@ class Routes:
         - `raw_request`: {media type: schema} documenting a body the handler reads itself
           (`bp.current_request.raw_body`), e.g. {"application/octet-stream": {"type": "string",
           "format": "binary"}}; any content type is then accepted.
-        - `references`: given the parsed JSON body of a request refused for other problems, the
-          problems (field, code, message) of the references that its well-formed parts make (ids that
-          do not exist), so that the 400 lists them too.
+        - `beyond_shape`: given the parsed JSON body of a request refused for other problems, the
+          problems (field, code, message) of its well-formed parts that only a whole check finds (ids
+          that do not exist, a pass's cross-field rules), so that the 400 lists them too.
         """
         method = method.lower()
         full = self.prefix + path if self.prefix else path
@@ -1041,7 +1041,7 @@ class Routes:
                 body=body, query=query, response=response, status=status, errors=errs, path_params=kinds,
                 public=public, raw_response=raw_response, body_example=body_example, rate_limited=rate_limited,
                 extra_responses=extra_responses or {}, param_docs=param_docs or {}, before=before,
-                raw_request=raw_request, read_only=read_only, references=references,
+                raw_request=raw_request, read_only=read_only, beyond_shape=beyond_shape,
             )
             REGISTRY.add(op)
             if public:
@@ -1105,7 +1105,7 @@ class Routes:
                         except RequestInvalid as exc:
                             invalid.append(exc)
                     if invalid:
-                        broken = _reference_problems(op, raw, invalid) if op.references and op.body else []
+                        broken = _beyond_shape(op, raw, invalid) if op.beyond_shape and op.body else []
                         raise RequestInvalid.of_all(invalid + ([RequestInvalid(broken)] if broken else []))
                     result = fn(**kwargs)
                     if isinstance(result, Response):

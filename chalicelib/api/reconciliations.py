@@ -100,7 +100,7 @@ class ReconciliationExceptionsQuery(StreamsPageQuery):
 
 
 @api.route("/reconciliations", "POST", body=ReconciliationIn, response=ReconciliationCreatedOut, status=201,
-           references=legacy.reference_problems,
+           beyond_shape=legacy.reference_problems,
            summary="Create a reconciliation (PENDING until started)",
            description="Behind the adapter: an implicit one-step stream and a PENDING run of it. 400 when a file "
                        "or the rule set does not exist, a file is INVALID or the rule set reads a missing column. "

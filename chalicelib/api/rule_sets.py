@@ -1,15 +1,16 @@
 """Rule sets (streams platform §3): create, list, get (latest or ?version=N), update (new version), delete."""
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any, Optional
 
 from chalice import Blueprint
-from pydantic import Field
+from pydantic import Field, ValidationError
 
 from chalicelib.api.auth_middleware import caller_email
-from chalicelib.api.core import (DeletedOut, Dialect, Routes, StreamsOut, StreamsPageQuery, StreamsQuery,
-                                 check_read_only, created, ok, page_of, paginated, read_only_fields)
+from chalicelib.api.core import (DeletedOut, Dialect, Problem, Routes, StreamsOut, StreamsPageQuery, StreamsQuery,
+                                 check_read_only, created, ok, page_of, paginated, problems_from, read_only_fields)
 from chalicelib.matching.rules import RuleSet
 from chalicelib.streams import rule_sets
 
@@ -48,7 +49,22 @@ class VersionQuery(StreamsQuery):
     version: Optional[int] = Field(default=None, ge=1, le=2**31 - 1, description="An older version (default: latest)")
 
 
-@api.route("/rule-sets", "POST", body=RuleSet, response=RuleSetOut, status=201, summary="Create a rule set (version 1)",
+def passes_beyond_shape(raw: Any) -> list[Problem]:
+    """On a body refused for other problems: the cross-field rules (platform §3) of each pass that is well
+    formed on its own — "a pass with a SIMILARITY condition needs an EQUALS or DATE_WINDOW condition too" is
+    listed beside an unknown field elsewhere. Each pass is checked as the only pass of a rule set."""
+    passes = raw.get("passes") if isinstance(raw, dict) else None
+    out: list[Problem] = []
+    for pi, one in enumerate(passes if isinstance(passes, list) else []):
+        try:
+            RuleSet.model_validate_json(json.dumps({"name": "-", "passes": [one]}), strict=True)
+        except ValidationError as exc:
+            out += [Problem(f"passes[{pi}]{p.field[len('passes[0]'):]}", p.code, p.message)
+                    for p in problems_from(exc) if p.field.startswith("passes[0]")]
+    return out
+
+
+@api.route("/rule-sets", "POST", body=RuleSet, beyond_shape=passes_beyond_shape, response=RuleSetOut, status=201, summary="Create a rule set (version 1)",
            description="Validated as a whole: every problem is listed with its path (passes[2].conditions[1].threshold). "
                        + rule_sets.BOUNDS)
 def create_rule_set(body: RuleSet):
@@ -72,7 +88,7 @@ def get_rule_set(id: int, query: VersionQuery):
     return ok(rule_sets.view(rule_sets.require(id, query.version)))
 
 
-@api.route("/rule-sets/{id}", "PUT", body=RuleSet, response=RuleSetOut, errors=[404, 409],
+@api.route("/rule-sets/{id}", "PUT", body=RuleSet, beyond_shape=passes_beyond_shape, response=RuleSetOut, errors=[404, 409],
            summary="Replace a rule set: writes version + 1 (earlier versions stay readable)",
            description="What GET answered can be PUT back: id must be the rule set's and a version other than the "
                        "latest is a 409 (the body was read before a later change); latestVersion and the timestamps "

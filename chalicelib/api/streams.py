@@ -119,7 +119,7 @@ class StreamsListQuery(StreamsPageQuery):
 
 
 @api.route("/streams", "POST", body=StreamIn, response=StreamCreatedOut, status=201, summary="Create a stream",
-           references=definitions.reference_problems,
+           beyond_shape=definitions.reference_problems,
            description="Validated on create: structural errors and broken references are a 400 listing them all "
                        "(codes as in POST /streams/{id}/validate). A file still PROCESSING is accepted.")
 def create_stream(body: StreamIn):
@@ -143,7 +143,7 @@ def get_stream(id: int):
 
 
 @api.route("/streams/{id}", "PUT", body=StreamIn, response=StreamOut, errors=[404, 409],
-           references=definitions.reference_problems,
+           beyond_shape=definitions.reference_problems,
            summary="Replace a stream's definition (name, description, trigger, steps): a new version",
            description="A run in flight keeps the definition it started with. 409 for an ARCHIVED stream. What GET "
                        "answered can be PUT back: its read-only fields are checked, not written (id and status must "

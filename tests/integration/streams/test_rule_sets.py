@@ -53,6 +53,20 @@ def test_similarity_alone_is_refused(api):
     assert any(e["field"].startswith("passes[0]") for e in r.json()["errors"])
 
 
+def test_a_pass_s_own_rules_are_listed_beside_problems_elsewhere(api):
+    fuzzy_only = {"name": "fuzzy only", "conditions": [
+        {"source": "customer", "target": "payer", "operator": "SIMILARITY", "algorithm": "JARO_WINKLER", "threshold": 0.9}]}
+    bad = {"name": "r", "passes": [fuzzy_only, {"name": "p2", "colour": "red", "conditions": [
+        {"source": "a", "target": "b", "operator": "EQUALS"}]}]}
+    body = assert_error(api.post("/rule-sets", bad), 400, "VALIDATION_ERROR", ("passes[1].colour", "UNKNOWN_FIELD"),
+                        ("passes[0].conditions[0]", "INVALID_VALUE"))
+    assert any("EQUALS or DATE_WINDOW" in e["message"] for e in body["errors"]), body
+    assert len(body["errors"]) == 2, body
+    # the same on a PUT whose path id is not one
+    assert_error(api.put("/rule-sets/x1", bad), 400, "VALIDATION_ERROR", ("id", "INVALID_TYPE"),
+                 ("passes[1].colour", "UNKNOWN_FIELD"), ("passes[0].conditions[0]", "INVALID_VALUE"))
+
+
 def test_malformed_json_and_unknown_ids(api):
     r = api.s.post(api.url + "/rule-sets", data=b"{not json", headers={"Content-Type": "application/json"}, timeout=30)
     assert_error(r, 400, "VALIDATION_ERROR", ("body", "MALFORMED_JSON"))
