@@ -6,7 +6,8 @@ from enum import Enum
 from typing import Optional
 
 from chalice import Blueprint, Response
-from pydantic import Field, StrictInt
+from pydantic import Field, StrictInt, field_validator
+from pydantic_core import PydanticCustomError
 
 from chalicelib.api.core import (DeletedOut, Dialect, Problem, RequestInvalid, Routes, StreamsError, StreamsIn,
                                  StreamsOut, StreamsPageQuery, StreamsQuery, created, ok, page_of, paginated)
@@ -68,7 +69,17 @@ class FilesQuery(StreamsPageQuery):
 
 class UploadSessionIn(StreamsIn):
     filename: str = Field(min_length=1, max_length=255)
-    size_bytes: StrictInt = Field(ge=1, le=files.SESSION_MAX_BYTES, description="Size of the file to upload, in bytes")
+    size_bytes: StrictInt = Field(ge=1, description="Size of the file to upload, in bytes (at most 5 GiB: one "
+                                  "presigned S3 PUT)", json_schema_extra={"maximum": files.SESSION_MAX_BYTES})
+
+    @field_validator("size_bytes")
+    @classmethod
+    def _one_put(cls, v: int) -> int:
+        if v > files.SESSION_MAX_BYTES:
+            raise PydanticCustomError(
+                "OUT_OF_RANGE", "must be at most {most} (5 GiB, the most one presigned S3 PUT carries; got {got})",
+                {"most": files.SESSION_MAX_BYTES, "got": v})
+        return v
 
 
 class UploadSessionOut(StreamsOut):

@@ -2689,7 +2689,7 @@ export interface components {
             filename: string;
             /**
              * Sizebytes
-             * @description Size of the file to upload, in bytes
+             * @description Size of the file to upload, in bytes (at most 5 GiB: one presigned S3 PUT)
              */
             sizeBytes: number;
         };

@@ -207,6 +207,11 @@ def test_upload_session_validation(api):
                  ("sizeBytes", "OUT_OF_RANGE"))
     assert_error(api.post("/files/uploads", {"filename": "x.csv", "sizeBytes": "12"}), 400, "VALIDATION_ERROR",
                  ("sizeBytes", "INVALID_TYPE"))
+    # over what one presigned PUT carries: the message says the limit and why
+    body = assert_error(api.post("/files/uploads", {"filename": "x.csv", "sizeBytes": 6 * 1024 ** 3}), 400,
+                        "VALIDATION_ERROR", ("sizeBytes", "OUT_OF_RANGE"))
+    assert "5 GiB" in body["errors"][0]["message"] and str(6 * 1024 ** 3) in body["errors"][0]["message"], body
+    assert api.post("/files/uploads", {"filename": "x.csv", "sizeBytes": 5 * 1024 ** 3}).status_code == 201
     assert_error(api.post("/files/uploads", {"sizeBytes": 3, "extra": True}), 400, "VALIDATION_ERROR",
                  ("filename", "REQUIRED"), ("extra", "UNKNOWN_FIELD"))
     assert_error(api.post("/files/999999999/complete"), 404, "NOT_FOUND")
