@@ -6,12 +6,14 @@ the OpenAPI document (chalicelib/api/openapi.py).
 """
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, WithJsonSchema, field_validator
 from pydantic.functional_validators import BeforeValidator
+from pydantic_core import PydanticCustomError
 
 from chalicelib.domain.cdc import (  # noqa: F401  (the enums are the domain's; re-exported)
     PRIORITY_FROM_DB,
@@ -105,6 +107,15 @@ class ResolveRequest(_Request):
 
     resolution_status: ResolutionStatus = Field(description="Target status: MANUAL_RESOLVED or IGNORED.")
     resolution_notes: StrictStr | None = Field(default=None, max_length=1000, description="Free text, max 1000 chars.")
+
+    @field_validator("resolution_status", mode="before")
+    @classmethod
+    def _a_status(cls, v):
+        # an unknown word is told the two a client can set (the other two only recon sets: a transition error)
+        if not isinstance(v, ResolutionStatus) and not (isinstance(v, str) and v in ResolutionStatus.__members__):
+            raise PydanticCustomError("INVALID_VALUE", "must be MANUAL_RESOLVED or IGNORED (got {got})",
+                                      {"got": json.dumps(v)})
+        return v
 
 
 # ------------------------------------------------------------------------------------------- queries

@@ -130,6 +130,14 @@ def test_invalid_body_is_400_naming_the_field(api, mismatch, payload, field):
     assert stored(api, mismatch)["resolution_status"] == "PENDING"
 
 
+def test_an_unknown_status_is_told_the_two_a_client_can_set(api, mismatch):
+    r = api.post(path(mismatch), {"resolution_status": "FIXED"})
+    assert r.status_code == 400, r.body
+    detail = body(r)["details"][0]
+    assert detail["field"] == "resolution_status" and "MANUAL_RESOLVED or IGNORED" in detail["problem"], detail
+    assert "PENDING" not in detail["problem"] and '"FIXED"' in detail["problem"], detail
+
+
 # ---------------------------------------------------------------------------------------- concurrency
 
 
