@@ -66,7 +66,7 @@ def test_resolve_notes_limit_is_1000_characters():
 def test_resolve_requires_a_known_status():
     with pytest.raises(ValidationError) as exc:
         ResolveRequest.model_validate_json('{"resolution_status": "FIXED"}')
-    assert errors(exc.value) == {"resolution_status": "enum"}
+    assert errors(exc.value) == {"resolution_status": "INVALID_VALUE"}   # named as the API words it: MANUAL_RESOLVED or IGNORED
     with pytest.raises(ValidationError) as exc:
         ResolveRequest.model_validate_json('{"resolution_notes": "n"}')
     assert errors(exc.value) == {"resolution_status": "missing"}
