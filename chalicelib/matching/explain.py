@@ -46,7 +46,8 @@ def explain_unmatched(r: "_Runner", s: "Side", t: "Side") -> dict:
 
 
 def _explain_sides(r: "_Runner", s: "Side", t: "Side", reasons: dict) -> None:
-    for x, y in ((s, t), (t, s)):
+    for i, (x, y) in enumerate(((s, t), (t, s))):
+        r.stage(75 + 10 * i, 85 + 10 * i)   # progress: each side's explanations a tenth, the outputs after them
         r.sql(f"CREATE OR REPLACE TEMP TABLE um_{x.letter} AS SELECT __rid AS rid FROM {r.rest[x.letter]}")
         parts = []
         for pi, p in enumerate(r.rs.passes):

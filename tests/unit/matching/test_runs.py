@@ -162,6 +162,14 @@ def test_progress_moves_forward_to_100(tmp_path):
     assert seen == sorted(seen) and len(seen) >= 5
 
 
+def test_progress_marks_each_side_s_explanations(tmp_path):
+    seen = []
+    match(tmp_path, S, [["O1", "A", "1", "2026-01-01"], ["O2", "B", "7", "2026-01-01"]], T,
+          [["T1", "A", "1", "2026-01-01"], ["T2", "C", "9", "2026-01-03"]], rs_two_passes(), progress=seen.append)
+    # the source's explanations start at 75, the target's at 85: a long explanation no longer holds one figure
+    assert 75 in seen and 85 in seen and seen.index(75) < seen.index(85) < seen.index(100), seen
+
+
 def test_cancel_between_passes(tmp_path):
     calls = []
 
