@@ -19,6 +19,11 @@ def iso_z(value: datetime | None) -> str | None:
 
 
 _DATE_ONLY = re.compile(r"^\d{4}(?:-\d{2}-\d{2}|\d{4})$")   # extended 2025-11-01 or basic 20251101
+# the other ISO 8601 dates: a calendar month (2025-11), a week (2025-W45), a week day (2025-W45-3), an ordinal day
+# (2025-305), each covering its whole period as a bound
+_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+_WEEK = re.compile(r"^(\d{4})-?W(\d{2})(?:-?([1-7]))?$")
+_ORDINAL = re.compile(r"^(\d{4})-(\d{3})$")
 # the time of a date-time, extended (14:02:15) or basic (140215), down to the hour, fraction and offset optional
 _TIME = re.compile(r"^(\d{2})(?::?(\d{2})(?::?(\d{2}))?)?([.,]\d+)?(?:Z|[+-]\d{2}(?::?\d{2})?)?$")
 # a '+' in a query string arrives as a space: "2025-11-01T00:00:00 01:00"
@@ -54,7 +59,8 @@ class DateBound:
 
 
 def parse_date_bound(value: Any) -> DateBound:
-    """`2025-11-01`, `2025-11-01T00:00:00Z`, `...+01:00`, `...T14:02Z`; ValueError saying what is wrong."""
+    """`2025-11-01`, `2025-11-01T00:00:00Z`, `...+01:00`, `...T14:02Z`, `2025-11`, `2025-W45`, `2025-W45-3`,
+    `2025-305`; ValueError saying what is wrong."""
     if isinstance(value, DateBound):
         return value
     if isinstance(value, datetime):
@@ -70,6 +76,9 @@ def parse_date_bound(value: Any) -> DateBound:
         if _DATE_ONLY.match(text):
             d = date.fromisoformat(text)
             return DateBound(datetime.combine(d, time(0), tzinfo=timezone.utc), timedelta(days=1))
+        period = _calendar_period(text)
+        if period is not None:
+            return DateBound(datetime.combine(period[0], time(0), tzinfo=timezone.utc), period[1])
         if "T" not in text and " " not in text:
             raise ValueError
         parsed = datetime.fromisoformat(text)
@@ -80,6 +89,28 @@ def parse_date_bound(value: Any) -> DateBound:
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=timezone.utc)
     return DateBound(_to_utc(parsed, value), _time_granularity(text))
+
+
+def _calendar_period(text: str) -> tuple[date, timedelta] | None:
+    """(first day, length) of a month, week, week day or ordinal day as written; None for another form;
+    ValueError for a month, week or day that does not exist (2025-13, 2025-W54, 2025-366)."""
+    m = _MONTH.match(text)
+    if m:
+        first = date(int(m.group(1)), int(m.group(2)), 1)
+        if first.month < 12:
+            return first, date(first.year, first.month + 1, 1) - first
+        return first, timedelta(days=31)   # December (9999-12 too: the bound's end stops at the end of time)
+    m = _WEEK.match(text)
+    if m:
+        first = date.fromisocalendar(int(m.group(1)), int(m.group(2)), int(m.group(3) or 1))
+        return first, timedelta(days=1 if m.group(3) else 7)
+    m = _ORDINAL.match(text)
+    if m:
+        year, day = int(m.group(1)), int(m.group(2))
+        if not 1 <= day <= (date(year, 12, 31) - date(year, 1, 1)).days + 1:
+            raise ValueError
+        return date(year, 1, 1) + timedelta(days=day - 1), timedelta(days=1)
+    return None
 
 
 def _time_granularity(text: str) -> timedelta:

@@ -146,6 +146,16 @@ UTC = timezone.utc
         ("20251101T140215Z", datetime(2025, 11, 1, 14, 2, 15, tzinfo=UTC), timedelta(seconds=1)),
         ("2025-11-01t14:02:15z", datetime(2025, 11, 1, 14, 2, 15, tzinfo=UTC), timedelta(seconds=1)),  # RFC 3339
         ("2025-11-01T14:02:15,5Z", datetime(2025, 11, 1, 14, 2, 15, 500000, tzinfo=UTC), timedelta(microseconds=1)),
+        # a calendar month, a week, a week day, an ordinal day: the whole period
+        ("2025-11", datetime(2025, 11, 1, tzinfo=UTC), timedelta(days=30)),
+        ("2024-02", datetime(2024, 2, 1, tzinfo=UTC), timedelta(days=29)),
+        ("2025-12", datetime(2025, 12, 1, tzinfo=UTC), timedelta(days=31)),
+        ("2025-W45", datetime(2025, 11, 3, tzinfo=UTC), timedelta(days=7)),        # Monday of ISO week 45
+        ("2026-W01", datetime(2025, 12, 29, tzinfo=UTC), timedelta(days=7)),       # week 1 may start in December
+        ("2025-W45-3", datetime(2025, 11, 5, tzinfo=UTC), timedelta(days=1)),
+        ("2025W453", datetime(2025, 11, 5, tzinfo=UTC), timedelta(days=1)),
+        ("2025-305", datetime(2025, 11, 1, tzinfo=UTC), timedelta(days=1)),
+        ("2024-366", datetime(2024, 12, 31, tzinfo=UTC), timedelta(days=1)),
     ],
 )
 def test_date_bounds(text, instant, granularity):
@@ -155,7 +165,8 @@ def test_date_bounds(text, instant, granularity):
 
 
 @pytest.mark.parametrize("text", ["", "yesterday", "1700000000", "2025-11-01T25:00:00Z", "2025/11/01", "2025-1101",
-                                  "2025-11-01T14:02:15zz"])
+                                  "2025-11-01T14:02:15zz", "2025-13", "2025-00", "2025-W54", "2025-W00",
+                                  "2025-W45-8", "2025-366", "2025-000", "9999-366"])
 def test_bad_dates_are_refused(text):
     with pytest.raises(ValueError):
         models.parse_date_bound(text)
