@@ -132,7 +132,9 @@ def get_reconciliation(id: int):
 def start_reconciliation(id: int):
     v = legacy.view(legacy.start(id))
     started = v["startedAt"] or datetime.now(timezone.utc)
-    status = v["status"] if v["status"] != "PENDING" else "IN_PROGRESS"
+    # the start's answer is what it did (platform §7: "status": "IN_PROGRESS"), even if a worker has finished the
+    # step by the time it is read; only a run that could not start says FAILED
+    status = "FAILED" if v["status"] == "FAILED" else "IN_PROGRESS"
     return ok({"id": id, "status": status, "started_at": started}, message="Reconciliation started")
 
 

@@ -87,3 +87,16 @@ def test_a_start_that_loses_the_race_to_a_cancel_says_the_reconciliation_was_can
     with pytest.raises(Conflict) as err:
         legacy.start(12001)
     assert "was canceled before it started" in str(err.value), str(err.value)
+
+
+@pytest.mark.parametrize("read_back, answered", [("IN_PROGRESS", "IN_PROGRESS"), ("PENDING", "IN_PROGRESS"),
+                                                 ("COMPLETED", "IN_PROGRESS"), ("FAILED", "FAILED")])
+def test_a_start_answers_in_progress_even_when_the_step_finished_before_it_was_read(monkeypatch, read_back, answered):
+    """POST /reconciliations/{id}/start → {id, status: "IN_PROGRESS", startedAt} (platform §7): a tiny step may be
+    done by the time the start reads its reconciliation back; only a run that could not start says FAILED."""
+    from chalicelib.api import reconciliations as routes
+
+    monkeypatch.setattr(routes.legacy, "start", lambda rid: {"reconciliation_id": rid})
+    monkeypatch.setattr(routes.legacy, "view", lambda r: {"status": read_back, "startedAt": T0})
+    answer = routes.start_reconciliation(12001).data
+    assert answer == {"id": 12001, "status": answered, "started_at": T0}
