@@ -40,7 +40,7 @@ class StepOut(StreamsOut):
     config: StepConfigOut
 
 
-class OccurrenceOut(StreamsOut):
+class OccurrenceView(StreamsOut):
     occurrence_at: datetime = Field(description="The schedule's instant (UTC); EVENT streams: when the event came")
     status: Literal["STARTED", "SKIPPED_RUN_ACTIVE", "SKIPPED_NOT_ACTIVE", "FAILED"] = Field(
         description="STARTED: it started run runId; SKIPPED_RUN_ACTIVE: a run of the stream was active (or a later "
@@ -61,7 +61,7 @@ class StreamOut(StreamsOut):
     trigger_config: Optional[dict[str, Any]] = None
     version: int = Field(description="Definition version (a PUT writes a new one; runs keep theirs)")
     next_run_at: Optional[datetime] = Field(default=None, description="SCHEDULED and ACTIVE streams: the next occurrence")
-    recent_occurrences: list[OccurrenceOut] = Field(
+    recent_occurrences: list[OccurrenceView] = Field(
         default_factory=list, description="SCHEDULED streams: the latest 10 occurrences, newest first, run or skipped; "
                                            "EVENT streams: the latest 10 triggering events (occurrenceAt = received), "
                                            "likewise")

@@ -1540,8 +1540,8 @@ export interface components {
          * @enum {string}
          */
         Normalize: "TRIM" | "UPPER" | "LOWER" | "REMOVE_PUNCTUATION" | "DIGITS_ONLY" | "STRIP_LEADING_ZEROS";
-        /** OccurrenceOut */
-        OccurrenceOut: {
+        /** OccurrenceView */
+        OccurrenceView: {
             /**
              * Detail
              * @default null
@@ -2439,7 +2439,7 @@ export interface components {
              * Recentoccurrences
              * @description SCHEDULED streams: the latest 10 occurrences, newest first, run or skipped; EVENT streams: the latest 10 triggering events (occurrenceAt = received), likewise
              */
-            recentOccurrences: components["schemas"]["OccurrenceOut"][];
+            recentOccurrences: components["schemas"]["OccurrenceView"][];
             status: components["schemas"]["StreamStatus"];
             /** Steps */
             steps: components["schemas"]["StepOut"][];
@@ -2589,7 +2589,7 @@ export interface components {
             /** @description Read-only, as GET answered it: accepted and ignored. May be left out. */
             readonly nextRunAt?: string | null;
             /** @description Read-only, as GET answered it: accepted and ignored. May be left out. */
-            readonly recentOccurrences?: components["schemas"]["OccurrenceOut"][];
+            readonly recentOccurrences?: components["schemas"]["OccurrenceView"][];
             /** @description Read-only, as GET answered it: must be the current status (400 INVALID_VALUE otherwise); POST /streams/{id}/pause, /resume and DELETE /streams/{id} change it. May be left out. */
             readonly status?: components["schemas"]["StreamStatus"];
             /** @description Read-only, as GET answered it: accepted and ignored. May be left out. */

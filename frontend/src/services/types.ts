@@ -84,7 +84,7 @@ export type ExceptionSide = S["Side"];
 export type ExceptionReason = S["ExceptionReason"];
 export type ExceptionStatus = S["ExceptionStatus"];
 export type LegacyStatus = S["LegacyStatus"];
-export type OccurrenceStatus = S["OccurrenceOut"]["status"];
+export type OccurrenceStatus = S["OccurrenceView"]["status"];
 
 export const STREAM_STATUSES = list<StreamStatus>()(["ACTIVE", "PAUSED", "ARCHIVED"]);
 export const RUN_STATUSES = list<RunStatus>()(["PENDING", "RUNNING", "PARTIAL_FAILED", "FAILED", "COMPLETED", "CANCELED"]);
