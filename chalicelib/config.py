@@ -20,7 +20,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
 
     # control plane
-    database_url: str = "postgresql://postgres@127.0.0.1:54320/recon"
+    database_url: str = "postgresql://postgres@127.0.0.1:15432/recon"
     db_pool_min: int = 1
     db_pool_max: int = 4
     db_pool_timeout: float = 10.0

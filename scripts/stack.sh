@@ -4,8 +4,8 @@
 #   up          idempotent: starts what is not running; loads demo data only when it is absent
 #   demo        reloads the demo data (truncates the demo tables) on a running stack
 #   pg-restart  starts the private PostgreSQL again (after a crash), with the options of `up`
-#   STACK=dev  (default) state in .local/,      ports: API 8080, LocalStack 4566, PG 54320, CQL 9042
-#   STACK=test            state in .local/test/, ports: API 8090, LocalStack 4576, PG 54330, CQL 9052
+#   STACK=dev  (default) state in .local/,      ports: API 8080, LocalStack 4566, PG 15432, CQL 9042
+#   STACK=test            state in .local/test/, ports: API 8090, LocalStack 4576, PG 15442, CQL 9052
 #   STACK_PORT_OFFSET=N   adds N to every port (several checkouts on one machine)
 # Honours DATABASE_URL, AWS_ENDPOINT_URL and CASSANDRA_HOSTS when they point at services you run.
 set -euo pipefail
@@ -15,10 +15,13 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 STACK="${STACK:-dev}"
 if [ "$STACK" = test ]; then
-  STACK_DIR="${STACK_DIR:-$ROOT/.local/test}"; API_PORT=8090; LS_PORT=4576; PG_PORT=54330; CQL_PORT=9052
+  STACK_DIR="${STACK_DIR:-$ROOT/.local/test}"; API_PORT=8090; LS_PORT=4576; PG_PORT=15442; CQL_PORT=9052
 else
-  STACK_DIR="${STACK_DIR:-$ROOT/.local}"; API_PORT=8080; LS_PORT=4566; PG_PORT=54320; CQL_PORT=9042
+  STACK_DIR="${STACK_DIR:-$ROOT/.local}"; API_PORT=8080; LS_PORT=4566; PG_PORT=15432; CQL_PORT=9042
 fi
+# every port is below Linux's ephemeral range (32768-60999). In it, while PostgreSQL is down, the clients
+# retrying 127.0.0.1:P are sooner or later given local port P and connect to themselves (measured: one in
+# about 5,000 attempts for an even P), and PostgreSQL then cannot listen on P again until they let go
 # STACK_PORT_OFFSET shifts every port, so that several checkouts can run their stacks side by side
 OFF="${STACK_PORT_OFFSET:-0}"
 API_PORT=$((API_PORT + OFF)); LS_PORT=$((LS_PORT + OFF)); PG_PORT=$((PG_PORT + OFF)); CQL_PORT=$((CQL_PORT + OFF))

@@ -16,7 +16,7 @@ from tests.e2e.conftest import ROOT
 def _env(stack) -> dict:
     env = dict(stack["env"])
     env["STACK"] = "test"
-    env["STACK_PORT_OFFSET"] = str(urlparse(env["DATABASE_URL"]).port - 54330)
+    env["STACK_PORT_OFFSET"] = str(urlparse(env["DATABASE_URL"]).port - 15442)
     return env
 
 

@@ -37,7 +37,7 @@ def _pg_env(stack) -> dict:
     port = urlparse(env["DATABASE_URL"]).port
     env["STACK"] = "test"
     env["STACK_DIR"] = str(_stack_dir(stack))
-    env["STACK_PORT_OFFSET"] = str(port - 54330)
+    env["STACK_PORT_OFFSET"] = str(port - 15442)
     env.pop("DATABASE_URL", None)  # stack.sh treats a given DATABASE_URL as a server it does not manage
     return env
 
