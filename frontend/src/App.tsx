@@ -1,5 +1,5 @@
 import type React from "react";
-import { lazy, Suspense, useEffect, useRef, useState, type FormEvent } from "react";
+import { lazy, Suspense, useEffect, useLayoutEffect, useRef, useState, type FormEvent } from "react";
 import { BrowserRouter, Navigate, NavLink, Route, Routes, useLocation, useNavigate, useParams } from "react-router-dom";
 import { auth, checkKey, setUnauthorizedHandler } from "./services/api";
 import { BusyButton, Loading, useFocusFallback, useHandOn, useTitle } from "./components/ui";
@@ -91,7 +91,9 @@ function Login() {
 function NewKey({ onDone }: { onDone: () => void }) {
   const input = useRef<HTMLInputElement>(null);
   const back = useRef<Element | null>(null);
-  useEffect(() => {
+  // taken as the dialog is put on the page, not after the next paint: a keystroke typed in between went to
+  // the page under it
+  useLayoutEffect(() => {
     back.current = document.activeElement;
     input.current?.focus();
   }, []);

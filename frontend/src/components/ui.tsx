@@ -1,4 +1,4 @@
-import { createContext, useCallback, useContext, useEffect, useMemo, useRef, useState, type ComponentProps, type ReactNode, type RefObject } from "react";
+import { createContext, useCallback, useContext, useEffect, useLayoutEffect, useMemo, useRef, useState, type ComponentProps, type ReactNode, type RefObject } from "react";
 import { Link, useSearchParams } from "react-router-dom";
 import { ApiError, onNewKey } from "../services/api";
 import { badgeTone, boundText, num, parseUtcBound, words } from "../services/format";
@@ -74,6 +74,7 @@ export function BusyButton({ busy, onClick, type = "button", ...rest }: Componen
 }
 
 /**
+ * (A layout effect: the focus moves as the change is put on the page, before anything typed next.)
  * The focus of a control that an action removed (a run's Cancel once the run is canceled, a form closed
  * by its Save, ticked rows' form once the change is applied) falls to the top of the page: when `after`
  * changes to a truthy value and nothing holds the focus, it goes to `to` (a heading or status with
@@ -81,7 +82,7 @@ export function BusyButton({ busy, onClick, type = "button", ...rest }: Componen
  * goes there even when a control still holds the focus (a control that now belongs to another part).
  */
 export function useFocusFallback(to: RefObject<HTMLElement | null> | (() => HTMLElement | null | undefined), after: unknown, always = false) {
-  useEffect(() => {
+  useLayoutEffect(() => {
     if (after && (always || !document.activeElement || document.activeElement === document.body)) (typeof to === "function" ? to() : to.current)?.focus();
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [after]);
@@ -122,7 +123,7 @@ export const FIRST_INVALID = '[aria-invalid="true"]';
 export function useOpener(open: boolean) {
   const opener = useRef<HTMLButtonElement>(null);
   const wasOpen = useRef(false);
-  useEffect(() => {
+  useLayoutEffect(() => {
     if (!open && wasOpen.current) opener.current?.focus();
     wasOpen.current = open;
   }, [open]);

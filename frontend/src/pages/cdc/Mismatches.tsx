@@ -1,4 +1,4 @@
-import { useEffect, useRef, useState, type FormEvent, type KeyboardEvent } from "react";
+import { useEffect, useLayoutEffect, useRef, useState, type FormEvent, type KeyboardEvent } from "react";
 import { Link } from "react-router-dom";
 import { cdc } from "../../services/api";
 import { MISMATCH_TYPES, RESOLUTION_STATUSES, type Mismatch } from "../../services/types";
@@ -199,7 +199,7 @@ function MismatchPanel({ m: given, focus, onDone, onClose }: { m: Mismatch; focu
   const [changed, setChanged] = useState<Mismatch | null>(null);
   const m = changed ?? given;
   const heading = useRef<HTMLHeadingElement>(null);
-  useEffect(() => {
+  useLayoutEffect(() => {
     if (focus) heading.current?.focus();
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, []);

@@ -1,4 +1,4 @@
-import { useEffect, useRef, useState, type FormEvent } from "react";
+import { useEffect, useLayoutEffect, useRef, useState, type FormEvent } from "react";
 import { Link, useLocation, useNavigate, useParams } from "react-router-dom";
 import { exceptions, runs, saveBlob, type ExceptionsQuery } from "../../services/api";
 import { allStreams, namesOf } from "../../services/lookup";
@@ -269,7 +269,7 @@ export function ExceptionDetailPage() {
   // top of the page, so that working through the queue needs no Tab through the menu each time
   const heading = useRef<HTMLHeadingElement>(null);
   const shown = x?.id;
-  useEffect(() => {
+  useLayoutEffect(() => {
     if (shown !== undefined && from?.next) heading.current?.focus();
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [shown]);

@@ -1,4 +1,4 @@
-import { useEffect, useRef, useState, type FormEvent } from "react";
+import { useLayoutEffect, useRef, useState, type FormEvent } from "react";
 import { Link, useParams } from "react-router-dom";
 import { ApiError, files, legacy } from "../../services/api";
 import { allRuleSets, namesOf } from "../../services/lookup";
@@ -69,7 +69,7 @@ function NewReconciliation({ onCreated }: { onCreated: () => void }) {
   const handOn = useHandOn(form);
   // the button pressed goes with the form it opens: the focus goes to the form's first field (it fell to
   // the top of the page, and the next Tab went through the menu), as the new data source's form does
-  useEffect(() => {
+  useLayoutEffect(() => {
     if (open) form.current?.querySelector<HTMLInputElement>("input[name=name]")?.focus();
   }, [open]);
   const inv = (field: string) => (error instanceof ApiError && error.fields[field] ? true : undefined);
