@@ -117,6 +117,12 @@ pg_up() {
   if [ ! -f "$data/PG_VERSION" ]; then
     "${as[@]}" "$PG_BIN/initdb" -D "$data" -U postgres -A trust -E UTF8 >"$LOGS/initdb.log" 2>&1 || fail "initdb" "$LOGS/initdb.log"
   fi
+  # a cluster still running on another port (started by an older version of this script, at 54320 or 54330):
+  # stopped, to start again on this one
+  if "${as[@]}" "$PG_BIN/pg_ctl" -D "$data" status >/dev/null 2>&1 && [ "$(sed -n 4p "$data/postmaster.pid" 2>/dev/null)" != "$PG_PORT" ]; then
+    echo "    running on port $(sed -n 4p "$data/postmaster.pid"): restarting it on $PG_PORT"
+    "${as[@]}" "$PG_BIN/pg_ctl" -D "$data" -m fast -w stop >/dev/null || fail "pg_ctl stop" "$LOGS/postgres.log"
+  fi
   if ! "${as[@]}" "$PG_BIN/pg_ctl" -D "$data" status >/dev/null 2>&1; then
     "${as[@]}" "$PG_BIN/pg_ctl" -D "$data" -l "$LOGS/postgres.log" -w -t 60 \
       -o "-p $PG_PORT -k $sock -c listen_addresses=127.0.0.1 -c max_connections=200 -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
