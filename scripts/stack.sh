@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # recon local stack: PostgreSQL, LocalStack (host mode), the CQL dev server, the API and the local
-# Lambda runner. Usage: scripts/stack.sh up [--no-demo]|down|status|demo|pg-restart
+# Lambda runner. Usage: scripts/stack.sh up [--no-demo]|down|status|demo|pg-restart|ports
 #   up          idempotent: starts what is not running; loads demo data only when it is absent
 #   demo        reloads the demo data (truncates the demo tables) on a running stack
 #   pg-restart  starts the private PostgreSQL again (after a crash), with the options of `up`
+#   ports       prints the ports of the stack (with STACK and STACK_PORT_OFFSET)
 #   STACK=dev  (default) state in .local/,      ports: API 8080, LocalStack 4566, PG 15432, CQL 9042
 #   STACK=test            state in .local/test/, ports: API 8090, LocalStack 4576, PG 15442, CQL 9052
 #   STACK_PORT_OFFSET=N   adds N to every port (several checkouts on one machine)
@@ -25,6 +26,11 @@ fi
 # STACK_PORT_OFFSET shifts every port, so that several checkouts can run their stacks side by side
 OFF="${STACK_PORT_OFFSET:-0}"
 API_PORT=$((API_PORT + OFF)); LS_PORT=$((LS_PORT + OFF)); PG_PORT=$((PG_PORT + OFF)); CQL_PORT=$((CQL_PORT + OFF))
+CONSOLE_PORT="${CONSOLE_PORT:-$((API_PORT - 5000))}" # as scripts/console.sh chooses it
+if [ "${1:-}" = ports ]; then # the ports this stack listens on, one `name port` a line
+  printf 'api %s\nlocalstack %s\npostgres %s\ncql %s\nconsole %s\n' "$API_PORT" "$LS_PORT" "$PG_PORT" "$CQL_PORT" "$CONSOLE_PORT"
+  exit 0
+fi
 PIDS="$STACK_DIR/pids"; LOGS="$STACK_DIR/logs"
 VENV="$ROOT/.venv"; PY="$VENV/bin/python"
 PG_BIN="${PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)}"
@@ -333,5 +339,5 @@ case "${1:-}" in
   status) status ;;
   pg-restart) pg_restart ;;
   demo) demo ;;
-  *) echo "usage: $0 up [--no-demo]|down|status|demo|pg-restart" >&2; exit 2 ;;
+  *) echo "usage: $0 up [--no-demo]|down|status|demo|pg-restart|ports" >&2; exit 2 ;;
 esac

@@ -1,0 +1,53 @@
+"""The local stacks' ports (`scripts/stack.sh ports`) stay below Linux's ephemeral range.
+
+A port in that range can be taken while its server is down: clients retrying 127.0.0.1:P are, sooner or
+later, given local port P and connect to themselves, and the server cannot listen on P again. The test
+stack's PostgreSQL at 54330 lost its port that way during the 100 s outage of a fault test.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _ports(stack: str, offset: int) -> dict[str, int]:
+    env = {k: v for k, v in os.environ.items() if k not in ("CONSOLE_PORT", "STACK_DIR")}
+    env |= {"STACK": stack, "STACK_PORT_OFFSET": str(offset)}
+    proc = subprocess.run(["bash", "scripts/stack.sh", "ports"], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=30)
+    assert proc.returncode == 0, proc.stderr
+    ports = {name: int(port) for name, port in (line.split() for line in proc.stdout.splitlines())}
+    assert set(ports) == {"api", "localstack", "postgres", "cql", "console"}, proc.stdout
+    return ports
+
+
+def _ephemeral_low() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768  # Linux's default
+
+
+@pytest.mark.parametrize("offset", [0, 100, 200])
+@pytest.mark.parametrize("stack", ["dev", "test"])
+def test_every_port_is_below_the_ephemeral_range(stack, offset):
+    low = min(_ephemeral_low(), 32768)
+    ports = _ports(stack, offset)
+    assert all(0 < p < low for p in ports.values()), f"{stack} +{offset}: {ports} (ephemeral ports from {low})"
+
+
+@pytest.mark.parametrize("offset", [0, 100])
+def test_the_dev_and_test_stacks_share_no_port(offset):
+    dev, test = _ports("dev", offset), _ports("test", offset)
+    assert len(set(dev.values())) == len(dev) and len(set(test.values())) == len(test)
+    assert not set(dev.values()) & set(test.values()), (dev, test)
+
+
+def test_the_offset_shifts_every_port():
+    base, shifted = _ports("test", 0), _ports("test", 100)
+    assert {k: shifted[k] - base[k] for k in base} == {k: 100 for k in base}
