@@ -927,6 +927,9 @@ def _beyond_shape(op: Operation, raw: Any, invalid: list[RequestInvalid]) -> lis
     and a failing lookup (the database away) leaves the 400 as it was rather than turning it into a 5xx."""
     try:
         parsed = load_json_body(raw if isinstance(raw, bytes) else (raw or "").encode())
+    except RequestInvalid:   # not a JSON object: the 400 already says so, and there is nothing more to check
+        return []
+    try:
         named = {p.field for exc in invalid for p in exc.problems}
         return [Problem(i.field, i.code, i.message) for i in op.beyond_shape(parsed) if i.field not in named]
     except Exception:   # noqa: BLE001 - the request is refused anyway; its other problems are the answer

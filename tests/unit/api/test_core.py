@@ -355,3 +355,42 @@ def test_a_5xx_of_the_http_layer_is_the_routes_500_with_a_request_id(client, pat
     else:
         assert body["errorCode"] == "INTERNAL_ERROR" and body["requestId"] == request_id and body["success"] is False
     assert core.protocol_error(500, "GET", path)[2]["X-Request-Id"] != request_id   # one id per answer
+
+
+class _Log:
+    def __init__(self):
+        self.warnings: list[str] = []
+
+    def warning(self, msg, *args, **kwargs):
+        self.warnings.append(msg)
+
+
+@pytest.mark.parametrize("raw", [b"", b"{", b"[1]", b"null", b'"x"', "{'a': 1}"])
+def test_a_body_that_is_not_a_json_object_has_no_well_formed_parts_to_check_and_is_not_logged(monkeypatch, raw):
+    log = _Log()
+    monkeypatch.setattr(core, "logger", log)
+    op = core.Operation.__new__(core.Operation)
+    op.beyond_shape = lambda body: pytest.fail(f"looked up references of {body!r}")
+    assert core._beyond_shape(op, raw, []) == []
+    assert log.warnings == []   # an ordinary 400 is no warning with a traceback in the API's log
+
+
+def test_a_lookup_that_fails_leaves_the_400_as_it_was_and_is_logged(monkeypatch):
+    log = _Log()
+    monkeypatch.setattr(core, "logger", log)
+    op = core.Operation.__new__(core.Operation)
+
+    def away(body):
+        raise ConnectionError("the database is away")
+
+    op.beyond_shape = away
+    assert core._beyond_shape(op, b'{"name": 5}', []) == []
+    assert log.warnings == ["the well-formed parts of a refused request were not checked"]
+
+
+def test_the_well_formed_parts_name_only_fields_not_already_named():
+    op = core.Operation.__new__(core.Operation)
+    op.beyond_shape = lambda body: [core.Problem("steps[0].ruleSetId", "RULE_SET_NOT_FOUND", "rule set 9 not found"),
+                                    core.Problem("name", "NOT_FOUND", "named already")]
+    named = [core.RequestInvalid([core.Problem("name", "INVALID_TYPE", "must be a string")])]
+    assert [p.field for p in core._beyond_shape(op, b'{"name": 5}', named)] == ["steps[0].ruleSetId"]
