@@ -125,8 +125,9 @@ pg_up() {
   fi
   # a cluster still running on another port (started by an older version of this script, at 54320 or 54330):
   # stopped, to start again on this one
-  if "${as[@]}" "$PG_BIN/pg_ctl" -D "$data" status >/dev/null 2>&1 && [ "$(sed -n 4p "$data/postmaster.pid" 2>/dev/null)" != "$PG_PORT" ]; then
-    echo "    running on port $(sed -n 4p "$data/postmaster.pid"): restarting it on $PG_PORT"
+  local on; on="$(sed -n 4p "$data/postmaster.pid" 2>/dev/null || true)"
+  if [ -n "$on" ] && [ "$on" != "$PG_PORT" ] && "${as[@]}" "$PG_BIN/pg_ctl" -D "$data" status >/dev/null 2>&1; then
+    echo "    running on port $on: restarting it on $PG_PORT"
     "${as[@]}" "$PG_BIN/pg_ctl" -D "$data" -m fast -w stop >/dev/null || fail "pg_ctl stop" "$LOGS/postgres.log"
   fi
   if ! "${as[@]}" "$PG_BIN/pg_ctl" -D "$data" status >/dev/null 2>&1; then

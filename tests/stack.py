@@ -3,7 +3,9 @@ env file (API_URL, DATABASE_URL, ...); a suite run by hand reads $STACK_DIR/env 
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
+from urllib.parse import urlparse
 
 import pytest
 import requests
@@ -22,6 +24,23 @@ def stack_env() -> dict[str, str]:
                     k, v = line.split("=", 1)
                     env.setdefault(k, v)
     return env
+
+
+def stack_ports(stack: str = "test", offset: int = 0) -> dict[str, int]:
+    """`scripts/stack.sh ports`: {"api", "localstack", "postgres", "cql", "console"} -> port."""
+    env = {k: v for k, v in os.environ.items() if k not in ("CONSOLE_PORT", "STACK_DIR")}
+    env |= {"STACK": stack, "STACK_PORT_OFFSET": str(offset)}
+    proc = subprocess.run(["bash", "scripts/stack.sh", "ports"], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=30)
+    assert proc.returncode == 0, proc.stderr
+    return {name: int(port) for name, port in (line.split() for line in proc.stdout.splitlines())}
+
+
+def stack_script_env(env: dict[str, str]) -> dict[str, str]:
+    """`env` (a running test stack's) with what `scripts/stack.sh` needs to find that stack again: STACK=test
+    and the STACK_PORT_OFFSET its PostgreSQL's port was shifted by."""
+    offset = urlparse(env["DATABASE_URL"]).port - stack_ports("test")["postgres"]
+    return dict(env) | {"STACK": "test", "STACK_PORT_OFFSET": str(offset)}
 
 
 def require_stack(what: str, *, check_health: bool = True) -> dict[str, str]:

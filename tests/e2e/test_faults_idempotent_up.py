@@ -6,18 +6,15 @@ import json
 import subprocess
 import sys
 import uuid
-from urllib.parse import urlparse
 
 import psycopg
 
 from tests.e2e.conftest import ROOT
+from tests.stack import stack_script_env
 
 
 def _env(stack) -> dict:
-    env = dict(stack["env"])
-    env["STACK"] = "test"
-    env["STACK_PORT_OFFSET"] = str(urlparse(env["DATABASE_URL"]).port - 15442)
-    return env
+    return stack_script_env(stack["env"])
 
 
 def _restore(stack, demo, tmp_path) -> None:

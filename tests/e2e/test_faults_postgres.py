@@ -12,13 +12,13 @@ import subprocess
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from urllib.parse import urlparse
 
 import psycopg
 import pytest
 import requests
 
 from tests.e2e.conftest import ROOT, expected_drift
+from tests.stack import stack_script_env
 
 TABLE = "users"
 TRIALS = int(os.environ.get("FAULT_TRIALS", "1"))
@@ -33,11 +33,8 @@ def _stack_dir(stack) -> Path:
 
 def _pg_env(stack) -> dict:
     """The environment `scripts/stack.sh` needs to find this stack's private PostgreSQL again."""
-    env = dict(stack["env"])
-    port = urlparse(env["DATABASE_URL"]).port
-    env["STACK"] = "test"
+    env = stack_script_env(stack["env"])
     env["STACK_DIR"] = str(_stack_dir(stack))
-    env["STACK_PORT_OFFSET"] = str(port - 15442)
     env.pop("DATABASE_URL", None)  # stack.sh treats a given DATABASE_URL as a server it does not manage
     return env
 

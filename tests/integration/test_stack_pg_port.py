@@ -13,8 +13,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from tests.stack import stack_ports
+
 ROOT = Path(__file__).resolve().parents[2]
-TEST_PG_PORT = 15442  # the test stack's, before STACK_PORT_OFFSET
 PG_BIN = os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin")
 
 
@@ -53,8 +54,9 @@ def stack_dir():
 
 
 def test_a_cluster_on_another_port_is_started_again_on_the_stack_s_port(stack_dir):
-    offset = next(o for o in range(700, 1700, 2) if _free(TEST_PG_PORT + o) and _free(TEST_PG_PORT + o + 1))
-    old, new = TEST_PG_PORT + offset, TEST_PG_PORT + offset + 1
+    base = stack_ports("test")["postgres"]
+    offset = next(o for o in range(700, 1700, 2) if _free(base + o) and _free(base + o + 1))
+    old, new = base + offset, base + offset + 1
     _stack(stack_dir, offset, "pg-restart")
     with psycopg.connect(f"postgresql://postgres@127.0.0.1:{old}/recon", autocommit=True) as conn:
         conn.execute("CREATE TABLE kept (v text)")

@@ -6,23 +6,16 @@ stack's PostgreSQL at 54330 lost its port that way during the 100 s outage of a 
 """
 from __future__ import annotations
 
-import os
-import subprocess
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.stack import stack_ports
 
 
 def _ports(stack: str, offset: int) -> dict[str, int]:
-    env = {k: v for k, v in os.environ.items() if k not in ("CONSOLE_PORT", "STACK_DIR")}
-    env |= {"STACK": stack, "STACK_PORT_OFFSET": str(offset)}
-    proc = subprocess.run(["bash", "scripts/stack.sh", "ports"], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=30)
-    assert proc.returncode == 0, proc.stderr
-    ports = {name: int(port) for name, port in (line.split() for line in proc.stdout.splitlines())}
-    assert set(ports) == {"api", "localstack", "postgres", "cql", "console"}, proc.stdout
+    ports = stack_ports(stack, offset)
+    assert set(ports) == {"api", "localstack", "postgres", "cql", "console"}, ports
     return ports
 
 

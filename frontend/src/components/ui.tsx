@@ -74,12 +74,12 @@ export function BusyButton({ busy, onClick, type = "button", ...rest }: Componen
 }
 
 /**
- * (A layout effect: the focus moves as the change is put on the page, before anything typed next.)
  * The focus of a control that an action removed (a run's Cancel once the run is canceled, a form closed
  * by its Save, ticked rows' form once the change is applied) falls to the top of the page: when `after`
  * changes to a truthy value and nothing holds the focus, it goes to `to` (a heading or status with
  * `tabIndex={-1}`, or what a function finds once the page shows the change) instead. With `always`, it
  * goes there even when a control still holds the focus (a control that now belongs to another part).
+ * A layout effect: the focus moves as the change is put on the page, before anything typed next.
  */
 export function useFocusFallback(to: RefObject<HTMLElement | null> | (() => HTMLElement | null | undefined), after: unknown, always = false) {
   useLayoutEffect(() => {
