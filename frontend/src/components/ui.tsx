@@ -566,3 +566,13 @@ export function DateFilter({ id, label, value, error, onChange }: { id: string; 
     </label>
   );
 }
+
+/**
+ * The ticks of a list's rows after it was read again: those of the rows it still shows (the same page read
+ * again must not drop what was ticked meanwhile, nor a tick given just as the rows appeared); the same set
+ * when nothing left, so that React keeps the state as it is.
+ */
+export function keepTicks<K>(ticked: Set<K>, shown: Iterable<K>): Set<K> {
+  const now = new Set(shown);
+  return [...ticked].every((id) => now.has(id)) ? ticked : new Set([...ticked].filter((id) => now.has(id)));
+}

@@ -68,6 +68,20 @@ describe("resolving a mismatch in a list of pending ones", () => {
     expect(api.cdc.resolve).toHaveBeenCalledWith(B.mismatch_id, { resolution_status: "IGNORED", resolution_notes: "rows deleted on purpose (GDPR request 4411)" });
     await waitFor(() => expect(screen.queryByRole("table", { name: "mismatches" })).toBeNull()); // none pending any more
   });
+  it("keeps a tick when the list is read again (one of the rows resolved meanwhile), and drops the tick of a row that left", async () => {
+    pending = [A, B];
+    const { MismatchBrowser } = await import("../../src/pages/cdc/Mismatches");
+    renderAt(`/cdc/mismatches?resolution_status=PENDING&selected=${A.mismatch_id}`, "/cdc/mismatches", <MismatchBrowser />);
+    fireEvent.click(await screen.findByLabelText("select mismatch user-301"));
+    fireEvent.click(screen.getByLabelText("select mismatch user-13"));
+    expect(screen.getByRole("form", { name: "resolve the selected mismatches" }).textContent).toContain("2 selected");
+    // A resolved from its comparison: the list is read again and shows B only
+    fireEvent.change(await screen.findByLabelText("Notes"), { target: { value: "replayed" } });
+    fireEvent.click(screen.getByRole("button", { name: "Mark resolved" }));
+    await waitFor(() => expect(document.querySelectorAll("table[aria-label=mismatches] tbody tr")).toHaveLength(1));
+    expect((screen.getByLabelText("select mismatch user-301") as HTMLInputElement).checked).toBe(true);
+    expect(screen.getByRole("form", { name: "resolve the selected mismatches" }).textContent).toContain("1 selected");
+  });
 });
 
 describe("the comparison beside the list, by keyboard", () => {

@@ -3,7 +3,7 @@ import { Link } from "react-router-dom";
 import { cdc } from "../../services/api";
 import { MISMATCH_TYPES, RESOLUTION_STATUSES, type Mismatch } from "../../services/types";
 import { differingFields, fmtDate, show } from "../../services/format";
-import { Badge, BusyButton, DateFilter, Empty, ErrorBox, FieldError, invalidFilter, Loading, NoRows, Pager, Rereading, Select, TableScroll, useFocusFallback, useLoad, useTitle, useUrlState } from "../../components/ui";
+import { Badge, BusyButton, DateFilter, Empty, ErrorBox, FieldError, invalidFilter, keepTicks, Loading, NoRows, Pager, Rereading, Select, TableScroll, useFocusFallback, useLoad, useTitle, useUrlState } from "../../components/ui";
 
 const PAGE_SIZE = 25;
 const SEARCH_PAGES = 20; // up to 2,000 mismatches are searched for a linked one
@@ -60,7 +60,9 @@ export function MismatchBrowser() {
   // the ticked rows' form goes with the change applied (and the button pressed): the focus goes to its outcome
   const bulkDone = useRef<HTMLDivElement>(null);
   useFocusFallback(bulkDone, bulkResult);
-  useEffect(() => setPicked(new Set()), [data]);
+  // a new read of the list keeps the ticks of the rows it still shows (e.g. after one of them was
+  // resolved from its comparison); a change applied to them clears them (below)
+  useEffect(() => setPicked((p) => keepTicks(p, (data?.mismatches ?? []).map((m) => m.mismatch_id))), [data]);
   // eslint-disable-next-line react-hooks/exhaustive-deps
   useEffect(() => setBulkResult(null), [f.table, f.mismatch_type, f.resolution_status, f.job_id, f.from_date, f.to_date, page]);
   const selected = data?.mismatches.find((m) => m.mismatch_id === f.selected) ?? (kept && kept.mismatch_id === f.selected ? kept : null);

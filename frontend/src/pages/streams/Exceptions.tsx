@@ -7,7 +7,7 @@ import { EXCEPTION_REASONS, EXCEPTION_SIDES, EXCEPTION_STATUSES, type Artifact, 
 
 const candidate = (x: ReconException) => (x.closestCandidate ?? null) as ClosestCandidate | null;
 import { fmtDate, num, show } from "../../services/format";
-import { Badge, BusyButton, Crumbs, ErrorBox, FieldError, invalidFilter, Kv, LoadFailed, Loading, NoRows, Pager, Rereading, RunLink, Select, StaleNotice, TableScroll, useFocusFallback, useLoad, useTitle, useUrlState } from "../../components/ui";
+import { Badge, BusyButton, Crumbs, ErrorBox, FieldError, invalidFilter, keepTicks, Kv, LoadFailed, Loading, NoRows, Pager, Rereading, RunLink, Select, StaleNotice, TableScroll, useFocusFallback, useLoad, useTitle, useUrlState } from "../../components/ui";
 import { DownloadButton } from "./Files";
 import { byArtifactOrder } from "./Runs";
 
@@ -41,10 +41,7 @@ export function ExceptionsPage() {
   useFocusFallback(bulkDone, bulkResult);
   // a new read of the list keeps the ticks of the rows it still shows (the same page read again must not
   // drop what was ticked meanwhile); a change applied to them clears them (below)
-  useEffect(() => {
-    const shown = new Set((data?.items ?? []).map((x) => x.id));
-    setPicked((p) => ([...p].every((id) => shown.has(id)) ? p : new Set([...p].filter((id) => shown.has(id)))));
-  }, [data]);
+  useEffect(() => setPicked((p) => keepTicks(p, (data?.items ?? []).map((x) => x.id))), [data]);
   // eslint-disable-next-line react-hooks/exhaustive-deps
   useEffect(() => setBulkResult(null), [page, ...KEYS.map((k) => f[k])]);
   const filtered = KEYS.some((k) => f[k]);
