@@ -15,6 +15,7 @@ vi.mock("../../src/services/api", async (orig) =>
     cdc: { tables: async () => ["orders", "products", "users"] },
     dataSources: {
       list: async () => pageOf(sources),
+      test: async () => ({ ok: true, columns: [{ name: "order_id", type: "text" }], rowEstimate: 10, errorMessage: null }),
       update: async (id: number, body: { name: string; type: string; config: Record<string, unknown> }) => {
         const env = (body.config.connection as { env?: string } | undefined)?.env;
         if (env !== undefined && !/^[A-Za-z_][A-Za-z0-9_]*$/.test(env))
@@ -67,6 +68,21 @@ describe("editing a data source", () => {
     const row = document.querySelector('tr[data-datasource="OMS orders"]') as HTMLElement;
     await waitFor(() => expect(row.textContent).toContain("orders_2026"));
     expect(row.textContent).toContain("changed 2026-12-02 07:00:00 UTC");
+  });
+
+  it("drops the last test's outcome of a data source once it was changed, and keeps another row's", async () => {
+    await openPage();
+    const row = (name: string) => document.querySelector(`tr[data-datasource="${name}"]`) as HTMLElement;
+    fireEvent.click(within(row("OMS orders")).getByRole("button", { name: "Test" }));
+    fireEvent.click(within(row("Ledger")).getByRole("button", { name: "Test" }));
+    await waitFor(() => expect(row("OMS orders").querySelector("[data-test-ok=yes]")).toBeTruthy());
+    await waitFor(() => expect(row("Ledger").querySelector("[data-test-ok=yes]")).toBeTruthy());
+    fireEvent.click(screen.getByRole("button", { name: "Edit OMS orders" }));
+    fireEvent.change(field(form("OMS orders"), "config.table"), { target: { value: "orders_2026" } });
+    fireEvent.click(within(form("OMS orders")).getByRole("button", { name: "Save" }));
+    await waitFor(() => expect(row("OMS orders").textContent).toContain("orders_2026")); // read again, changed
+    expect(row("OMS orders").querySelector("[data-test-ok]")).toBeNull();
+    expect(row("Ledger").querySelector("[data-test-ok=yes]")).toBeTruthy();
   });
 
   it("shows the API's complaint under the field it names, and clears it when that field changes", async () => {

@@ -36,12 +36,16 @@ export function DataSourcesPage() {
 }
 
 function Row({ d, onChanged, onDeleted }: { d: DataSource; onChanged: () => void; onDeleted: () => void }) {
-  const [test, setTest] = useState<{ busy?: boolean; result?: DataSourceTest; error?: unknown }>({});
+  // the last test, of the stored data source it was made for: an edited data source's last test may no
+  // longer hold, so it is not shown once the stored one changed (derived, not reset in an effect: an effect
+  // could run after a press that came just as the row appeared, and wipe that test's busy state)
+  type Test = { busy?: boolean; result?: DataSourceTest; error?: unknown };
+  const [tested, setTested] = useState<Test & { of?: string | null }>({ of: d.updatedAt });
+  const test: Test = tested.of === d.updatedAt ? tested : {};
+  const setTest = (t: Test) => setTested({ ...t, of: d.updatedAt });
   const [delError, setDelError] = useState<unknown>(null);
   const [editing, setEditing] = useState(false);
   const editButton = useRef<HTMLButtonElement>(null);
-  // an edited data source's last test may no longer hold: it is dropped when the stored one changes
-  useEffect(() => setTest({}), [d.updatedAt]);
   return (
     <>
       <tr data-datasource={d.name}>
