@@ -110,6 +110,15 @@ test("trigger a CHECKSUM job, watch it complete with the demo drift, resolve a m
   await expect(page).not.toHaveURL(/selected=/);
   await expect(page.locator("select#mismatch_type")).toHaveValue("DATA_MISMATCH");
 
+  // every data mismatch of the job as CSV, named with the filters: the API's fields, the one resolved above with its note
+  const [dl] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: `Download CSV (${users.DATA_MISMATCH})` }).click()]);
+  expect(dl.suggestedFilename()).toMatch(/^mismatches-.*mismatch_type-DATA_MISMATCH.*-\d{8}T\d{4}Z\.csv$/);
+  const lines = readFileSync((await dl.path())!, "utf8").replace(/^\uFEFF/, "").trim().split("\r\n");
+  expect(lines).toHaveLength(users.DATA_MISMATCH + 1);
+  expect(lines[0].startsWith("mismatch_id,job_id,table_name,primary_key_value,mismatch_type,differing_columns,")).toBe(true);
+  for (const k of injected) expect(lines.filter((l) => l.includes(`,users,${k},DATA_MISMATCH,`))).toHaveLength(1);
+  expect(lines.find((l) => l.startsWith(`${id},`))).toContain(",MANUAL_RESOLVED,Re-synced from Cassandra by the on-call engineer,");
+
   // the job's rows missing in Cassandra, ticked and ignored at once with one note (checked through the API)
   await page.locator("select#mismatch_type").selectOption("MISSING_IN_CASSANDRA");
   await expect(rows).toHaveCount(users.MISSING_IN_CASSANDRA);

@@ -195,8 +195,8 @@ const clean = <T extends object>(q: T): T =>
 export const cdc = {
   jobs: (query: JobsQuery) => cdcCall(cdcClient.GET("/api/v1/reconciliation/jobs", { params: { query: clean(query) } })),
   job: (jobId: string) => cdcCall(cdcClient.GET("/api/v1/reconciliation/jobs/{job_id}", { params: { path: { job_id: jobId } } })),
-  mismatches: (query: MismatchesQuery) =>
-    cdcCall(cdcClient.GET("/api/v1/reconciliation/mismatches", { params: { query: clean(query) } })),
+  mismatches: (query: MismatchesQuery, signal?: AbortSignal) =>
+    cdcCall(cdcClient.GET("/api/v1/reconciliation/mismatches", { params: { query: clean(query) }, signal })),
   trigger: (body: paths["/api/v1/reconciliation/trigger"]["post"]["requestBody"] extends { content: { "application/json": infer B } } ? B : never) =>
     cdcCall(cdcClient.POST("/api/v1/reconciliation/trigger", { body })),
   resolve: (mismatchId: string, body: { resolution_status: "MANUAL_RESOLVED" | "IGNORED"; resolution_notes: string | null }) =>

@@ -1,5 +1,5 @@
-// Exceptions as CSV for a spreadsheet (pure: unit-tested).
-import type { ClosestCandidate, ReconException } from "./types";
+// Exceptions and mismatches as CSV for a spreadsheet (pure: unit-tested).
+import type { ClosestCandidate, Mismatch, ReconException } from "./types";
 
 /** One CSV field (RFC 4180); text a spreadsheet would run as a formula is prefixed with ' (numbers, e.g. -5.00, stay as they are). */
 export function csvField(v: unknown): string {
@@ -43,6 +43,21 @@ export function exceptionsCsv(items: ReconException[]): string {
         c?.rowKey, c?.pass, c?.failedCondition, c?.detail, x.assignee, x.note, x.streamId, x.runId, x.stepOrder, x.reconciliationId, x.createdAt, x.updatedAt, x.resolvedBy, x.resolvedAt,
       ].map(csvField).join(","),
     );
+  }
+  return lines.join("\r\n") + "\r\n";
+}
+
+const MISMATCH_FIELDS = ["mismatch_id", "job_id", "table_name", "primary_key_value", "mismatch_type", "differing_columns", "detected_at", "resolution_status", "resolution_notes", "resolved_by", "resolved_at", "cassandra_checksum", "postgres_checksum", "cassandra_data", "postgres_data"] as const;
+
+/**
+ * The mismatches with the CDC API's field names: the differing columns space-separated, each side's row as
+ * the API's JSON (values exactly as sent; empty for the side where the row is missing).
+ */
+export function mismatchesCsv(items: Mismatch[]): string {
+  const lines = [MISMATCH_FIELDS.map(csvField).join(",")];
+  for (const m of items) {
+    const row = m as unknown as Record<string, unknown>;
+    lines.push(MISMATCH_FIELDS.map((k) => (k === "differing_columns" ? (m.differing_columns ?? []).join(" ") : row[k])).map(csvField).join(","));
   }
   return lines.join("\r\n") + "\r\n";
 }

@@ -3,6 +3,8 @@ import { Link } from "react-router-dom";
 import { cdc } from "../../services/api";
 import { MISMATCH_TYPES, RESOLUTION_STATUSES, type Mismatch } from "../../services/types";
 import { differingFields, fmtDate, show } from "../../services/format";
+import { mismatchesCsv } from "../../services/export";
+import { ExportCsv } from "../../components/ExportCsv";
 import { Badge, BusyButton, DateFilter, Empty, ErrorBox, FieldError, invalidFilter, keepTicks, Loading, NoRows, Pager, Rereading, Select, TableScroll, useFocusFallback, useLoad, useTitle, useUrlState } from "../../components/ui";
 
 const PAGE_SIZE = 25;
@@ -57,6 +59,8 @@ export function MismatchBrowser() {
   // the rows ticked for one resolution to all of them (this page's rows only)
   const [picked, setPicked] = useState<Set<string>>(new Set());
   const [bulkResult, setBulkResult] = useState<BulkResult | null>(null);
+  // a CSV download stopped because the filters changed while it read its pages (it would have saved the old filters' rows)
+  const [exportStopped, setExportStopped] = useState<string | null>(null);
   // the ticked rows' form goes with the change applied (and the button pressed): the focus goes to its outcome
   const bulkDone = useRef<HTMLDivElement>(null);
   useFocusFallback(bulkDone, bulkResult);
@@ -92,7 +96,20 @@ export function MismatchBrowser() {
         <DateFilter id="from_date" label="Detected from (UTC)" value={f.from_date} error={error} onChange={(v) => set({ from_date: v, selected: null })} />
         <DateFilter id="to_date" label="to (UTC)" value={f.to_date} error={error} onChange={(v) => set({ to_date: v, selected: null })} />
         {filtered && <button type="button" className="link" onClick={() => set({ table: "", mismatch_type: "", resolution_status: "", job_id: "", from_date: "", to_date: "", selected: null })}>Clear filters</button>}
+        {/* mounted while another page is read (a download running goes on: same filters), not shown meanwhile */}
+        {data && data.pagination.total_items > 0 && (
+          <ExportCsv
+            noun="mismatches"
+            filters={filters}
+            total={data.pagination.total_items}
+            hidden={outdated}
+            onStopped={setExportStopped}
+            readPage={(p, signal) => cdc.mismatches({ ...filters, page: p, page_size: 100 }, signal).then((r) => ({ items: r.mismatches, totalPages: r.pagination.total_pages }))}
+            toCsv={mismatchesCsv}
+          />
+        )}
       </form>
+      {exportStopped && <p className="muted small" role="status" data-export-stopped>{exportStopped}</p>}
       <ErrorBox error={error} retry={reload} />
       {bulkResult && (
         <div role="status" className={bulkResult.failed.length ? "error-box" : "card ok-box"} data-bulk-result ref={bulkDone} tabIndex={-1}>

@@ -1,8 +1,9 @@
 import { useEffect, useLayoutEffect, useRef, useState, type FormEvent } from "react";
 import { Link, useLocation, useNavigate, useParams } from "react-router-dom";
-import { exceptions, runs, saveBlob, type ExceptionsQuery } from "../../services/api";
+import { exceptions, runs } from "../../services/api";
 import { allStreams, namesOf } from "../../services/lookup";
-import { csvBlob, csvName, exceptionsCsv } from "../../services/export";
+import { exceptionsCsv } from "../../services/export";
+import { ExportCsv } from "../../components/ExportCsv";
 import { EXCEPTION_REASONS, EXCEPTION_SIDES, EXCEPTION_STATUSES, type Artifact, type ClosestCandidate, type ExceptionPatch, type ExceptionStatus, type ReconException } from "../../services/types";
 
 const candidate = (x: ReconException) => (x.closestCandidate ?? null) as ClosestCandidate | null;
@@ -71,7 +72,7 @@ export function ExceptionsPage() {
         {/* the count of the rows shown, for the filters they were read for: while the list is read for new filters, none */}
         {data && outdated && loading && <span className="muted small">Counting the exceptions of these filters…</span>}
         {/* mounted while another page is read (a download running goes on: same filters), not shown meanwhile */}
-        {data && data.totalItems > 0 && <ExportCsv query={query} total={data.totalItems} hidden={outdated} onStopped={setExportStopped} />}
+        {data && data.totalItems > 0 && <ExportCsv noun="exceptions" filters={query} total={data.totalItems} hidden={outdated} onStopped={setExportStopped} readPage={(p, signal) => exceptions.list({ ...query, page: p, pageSize: 100 }, signal)} toCsv={exceptionsCsv} />}
       </form>
       {exportStopped && <p className="muted small" role="status" data-export-stopped>{exportStopped}</p>}
       <ErrorBox error={error} retry={reload} />
@@ -139,69 +140,12 @@ function StreamFilter({ value, error, onChange }: { value: string; error: unknow
   );
 }
 
+type BulkResult = { ok: number; failed: [number, string][] };
+
 /**
  * One change (status, assignee, note: what is left empty is kept) to every ticked exception, one
  * PATCH each as a script would do; each change is in that exception's history. Failures are listed.
  */
-const EXPORT_LIMIT = 20_000;
-
-/**
- * Every exception the filters select (not only this page), read 100 at a time, saved as CSV named with its
- * filters. The filters changed or the page left while the pages are read: the download stops (its request
- * aborted, nothing saved; `onStopped` says so), instead of saving the old filters' rows as the new ones'
- * after the page shows the new filters.
- */
-function ExportCsv({ query, total, hidden, onStopped }: { query: Omit<ExceptionsQuery, "page" | "pageSize">; total: number; hidden: boolean; onStopped: (message: string | null) => void }) {
-  const [state, setState] = useState<{ read?: number; error?: unknown }>({});
-  const busy = state.read !== undefined;
-  const running = useRef<AbortController | null>(null);
-  const filters = JSON.stringify(query);
-  useEffect(
-    () => () => {
-      setState({});
-      if (!running.current) return;
-      running.current.abort();
-      running.current = null;
-      onStopped("The CSV download was stopped: the filters changed while it read the exceptions. Download again for these filters.");
-    },
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-    [filters],
-  );
-  async function go() {
-    const ctl = new AbortController();
-    running.current = ctl;
-    onStopped(null);
-    setState({ read: 0 });
-    try {
-      const items: ReconException[] = [];
-      for (let p = 1; ; p++) {
-        const r = await exceptions.list({ ...query, page: p, pageSize: 100 }, ctl.signal);
-        if (ctl.signal.aborted) return;
-        items.push(...r.items);
-        setState({ read: items.length });
-        if (p >= r.totalPages || r.items.length === 0) break;
-      }
-      saveBlob(csvBlob(exceptionsCsv(items)), csvName("exceptions", query));
-      setState({});
-    } catch (e) {
-      if (!ctl.signal.aborted) setState({ error: e });
-    } finally {
-      if (running.current === ctl) running.current = null;
-    }
-  }
-  // the count of the rows shown is not said as the list's while it is read for other filters or another page
-  if (hidden && !busy) return null;
-  if (total > EXPORT_LIMIT) return <span className="muted small">{`${total.toLocaleString("en-US")} exceptions: narrow the filters to ${EXPORT_LIMIT.toLocaleString("en-US")} or fewer to download them`}</span>;
-  return (
-    <span className="download">
-      <BusyButton onClick={go} busy={busy}>{busy ? `Reading ${state.read!.toLocaleString("en-US")} of ${total.toLocaleString("en-US")}…` : `Download CSV (${total.toLocaleString("en-US")})`}</BusyButton>
-      {state.error ? <ErrorBox error={state.error} /> : null}
-    </span>
-  );
-}
-
-type BulkResult = { ok: number; failed: [number, string][] };
-
 function BulkChange({ ids, onDone }: { ids: number[]; onDone: (r: BulkResult) => void }) {
   const [status, setStatus] = useState<"" | ExceptionStatus>("");
   const [assignee, setAssignee] = useState("");
