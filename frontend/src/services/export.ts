@@ -56,8 +56,8 @@ const MISMATCH_FIELDS = ["mismatch_id", "job_id", "table_name", "primary_key_val
 export function mismatchesCsv(items: Mismatch[]): string {
   const lines = [MISMATCH_FIELDS.map(csvField).join(",")];
   for (const m of items) {
-    const row = m as unknown as Record<string, unknown>;
-    lines.push(MISMATCH_FIELDS.map((k) => (k === "differing_columns" ? (m.differing_columns ?? []).join(" ") : row[k])).map(csvField).join(","));
+    const row: Record<string, unknown> = { ...m, differing_columns: (m.differing_columns ?? []).join(" ") };
+    lines.push(MISMATCH_FIELDS.map((k) => csvField(row[k])).join(","));
   }
   return lines.join("\r\n") + "\r\n";
 }
