@@ -34,6 +34,16 @@ from .sqlparts import AMOUNT_SCALE, AMOUNT_TYPE, CondSQL, Feature, fmt_decimal
 MAX_ROUNDS = 256         # mutual-best rounds per pass; rows still contested afterwards are AMBIGUOUS
 
 
+def _first_choice(me: str, other: str, other_key: str) -> str:
+    """Each row's first choice in a round of mutual best: its best candidate by smallest |amount difference|,
+    smallest |date difference|, highest similarity, lowest key (platform §3; `other_key` is the key column's
+    value, or the row number when the rule set names no key column). A row whose best candidates still tie
+    after the key (equal key values, or empty ones) has no first choice: it is ambiguous this round."""
+    return f"""SELECT {me}, any_value({other}) AS {other} FROM (SELECT {me}, {other} FROM cand QUALIFY rank() OVER (
+                   PARTITION BY {me} ORDER BY abs(adiff), abs(ddiff), sim DESC NULLS LAST, {other_key} NULLS LAST) = 1)
+               GROUP BY {me} HAVING count(*) = 1"""
+
+
 class MatchCanceled(Exception):
     """Raised by run_match when should_cancel() answered true (between passes or inside one)."""
 
@@ -653,14 +663,23 @@ class _Runner:
                OR t_rid IN (SELECT t_rid FROM j GROUP BY t_rid HAVING count(*) > 1)""")
         n = self.one(f"INSERT INTO matches SELECT {values} FROM j ANTI JOIN jd USING (s_rid, t_rid)")[0]
         self.check_cancel()
-        s_dup = f"""SELECT s.__rid, s.__m_key, {', '.join('s.' + a for a in sk)}, row_number() OVER (
-                        PARTITION BY {', '.join('s.' + a for a in sk)} ORDER BY s.__m_key, s.__rid) AS __rn
-                    FROM ({s_rem}) s WHERE s.__rid IN (SELECT s_rid FROM jd)"""
-        t_dup = f"""SELECT t.__rid, t.__m_key, {', '.join('t.' + b for b in tk)}, row_number() OVER (
-                        PARTITION BY {', '.join('t.' + b for b in tk)} ORDER BY t.__m_key, t.__rid) AS __rn
-                    FROM ({t_rem}) t WHERE t.__rid IN (SELECT t_rid FROM jd)"""
+        def ranked(x: str, cols: list[str], rem: str, rid: str, keyed: bool) -> str:
+            # the k-th row of a repeated key (in key order) pairs with the k-th of the other side, up to the
+            # first key value that repeats within the block on either side: from there on no row has a
+            # single first choice (platform §3: ties end with the lowest key), the rest is ambiguous
+            block = ", ".join(f"{x}.{c}" for c in cols)
+            numbered = f"""SELECT {x}.__rid, {x}.__m_key, {block}, row_number() OVER (
+                               PARTITION BY {block} ORDER BY {x}.__m_key NULLS LAST, {x}.__rid) AS __rn,
+                           count(*) OVER (PARTITION BY {block}, {x}.{'__m_key' if keyed else '__rid'}) AS __same
+                           FROM ({rem}) {x} WHERE {x}.__rid IN (SELECT {rid} FROM jd)"""
+            return f"""SELECT *, coalesce(min(CASE WHEN __same > 1 THEN __rn END) OVER (
+                           PARTITION BY {', '.join(cols)}), 9223372036854775807) AS __stop FROM ({numbered})"""
+
+        s_dup = ranked("s", sk, s_rem, "s_rid", bool(s.key_column))
+        t_dup = ranked("t", tk, t_rem, "t_rid", bool(t.key_column))
         n += self.one(f"""INSERT INTO matches SELECT {pi + 1}, s.__rid, s.__rid, t.__rid, s.__m_key, t.__m_key,
-                     {zeros}, CAST(NULL AS DOUBLE) FROM ({s_dup}) s JOIN ({t_dup}) t ON {on} AND s.__rn = t.__rn""")[0]
+                     {zeros}, CAST(NULL AS DOUBLE) FROM ({s_dup}) s JOIN ({t_dup}) t ON {on} AND s.__rn = t.__rn
+                     AND s.__rn < s.__stop AND t.__rn < t.__stop""")[0]
         self.sql("DROP TABLE j")
         self.sql("DROP TABLE jd")
         return n
@@ -701,12 +720,14 @@ class _Runner:
 
     def _round(self):
         """One round on a table with contested rows: mutual best pairs plus complete ties (see above)."""
-        order_b = "abs(adiff), abs(ddiff), sim DESC NULLS LAST, bkey NULLS LAST, b"
-        order_a = "abs(adiff), abs(ddiff), sim DESC NULLS LAST, akey NULLS LAST, a"
+        # a is a source row or group, b a target row or group; without a key column the key is the row number
+        akey = "akey" if self.rs.source_key else "a"
+        bkey = "bkey" if self.rs.target_key else "b"
+        fa, fb = _first_choice("a", "b", bkey), _first_choice("b", "a", akey)
         metric = "abs(adiff) NULLS LAST, abs(ddiff) NULLS LAST, sim DESC NULLS LAST"
         self.sql(f"""CREATE OR REPLACE TEMP TABLE mb AS
-            WITH fa AS (SELECT a, b FROM cand QUALIFY row_number() OVER (PARTITION BY a ORDER BY {order_b}) = 1),
-                 fb AS (SELECT a, b FROM cand QUALIFY row_number() OVER (PARTITION BY b ORDER BY {order_a}) = 1),
+            WITH fa AS ({fa}),
+                 fb AS ({fb}),
                  std AS (SELECT a, b FROM fa SEMI JOIN fb USING (a, b)),
                  tied AS (SELECT a, b, akey, bkey FROM cand
                           QUALIFY rank() OVER (PARTITION BY a ORDER BY {metric}) = 1
@@ -715,22 +736,30 @@ class _Runner:
                         FROM tied GROUP BY a),
                  sb AS (SELECT b, any_value(bkey) AS bkey, bit_xor(hash(a)) AS ha, count(*) AS na, min(a) AS mina
                         FROM tied GROUP BY b),
-                 ga AS (SELECT a, nb, minb, min(a) OVER w AS comp, count(*) OVER w AS size,
-                               row_number() OVER (PARTITION BY hb, nb, minb ORDER BY akey NULLS LAST, a) AS r
+                 ga0 AS (SELECT a, nb, minb, min(a) OVER w AS comp, count(*) OVER w AS size,
+                               row_number() OVER (PARTITION BY hb, nb, minb ORDER BY {akey} NULLS LAST, a) AS r,
+                               count(*) OVER (PARTITION BY hb, nb, minb, {akey}) AS same, hb
                         FROM sa WINDOW w AS (PARTITION BY hb, nb, minb)),
-                 gb AS (SELECT b, na, mina, min(b) OVER w AS comp, count(*) OVER w AS size,
-                               row_number() OVER (PARTITION BY ha, na, mina ORDER BY bkey NULLS LAST, b) AS r
+                 gb0 AS (SELECT b, na, mina, min(b) OVER w AS comp, count(*) OVER w AS size,
+                               row_number() OVER (PARTITION BY ha, na, mina ORDER BY {bkey} NULLS LAST, b) AS r,
+                               count(*) OVER (PARTITION BY ha, na, mina, {bkey}) AS same, ha
                         FROM sb WINDOW w AS (PARTITION BY ha, na, mina)),
+                 -- the rounds pair the tie in key order up to the first key that repeats on either side:
+                 -- there no row has a single first choice, and the rest of the tie stays ambiguous
+                 ga AS (SELECT *, coalesce(min(CASE WHEN same > 1 THEN r END) OVER (PARTITION BY hb, nb, minb),
+                                           size + 1) AS stop FROM ga0),
+                 gb AS (SELECT *, coalesce(min(CASE WHEN same > 1 THEN r END) OVER (PARTITION BY ha, na, mina),
+                                           size + 1) AS stop FROM gb0),
                  rk AS (SELECT ga.a, gb.b FROM ga JOIN gb
                           ON ga.minb = gb.comp AND gb.mina = ga.comp AND ga.r = gb.r
-                        WHERE ga.size = gb.na AND gb.size = ga.nb AND ga.size > 1),
+                        WHERE ga.size = gb.na AND gb.size = ga.nb AND ga.size > 1
+                          AND ga.r < ga.stop AND gb.r < gb.stop),
                  chosen AS (SELECT a, b FROM std UNION SELECT a, b FROM rk)
             SELECT c.* FROM cand c SEMI JOIN chosen USING (a, b)""")
         n, da, db = self.one("SELECT count(*), count(DISTINCT a), count(DISTINCT b) FROM mb")
         if not n == da == db:      # a signature collision: settle this round by mutual best alone
             n = self.one(f"""CREATE OR REPLACE TEMP TABLE mb AS
-                WITH fa AS (SELECT a, b FROM cand QUALIFY row_number() OVER (PARTITION BY a ORDER BY {order_b}) = 1),
-                     fb AS (SELECT a, b FROM cand QUALIFY row_number() OVER (PARTITION BY b ORDER BY {order_a}) = 1)
+                WITH fa AS ({fa}), fb AS ({fb})
                 SELECT c.* FROM cand c SEMI JOIN fa USING (a, b) SEMI JOIN fb USING (a, b)""")[0]
         return n
 

@@ -40,6 +40,46 @@ def test_all_candidates_tied_in_a_tolerance_pass(tmp_path):
     assert o.reasons("target") == {"t3": "AMBIGUOUS"}
 
 
+@pytest.mark.parametrize("first", [[tol("amount", absolute="0.01")], []], ids=["tolerance", "equalities only"])
+def test_rows_tied_after_the_key_carry_on_to_the_next_pass(tmp_path, first):
+    """platform §3: ties are broken by amount, date, similarity, then the lowest key; "rows left ambiguous carry
+    on to the next pass". Two source rows with the same key value and the same amount are equally good for
+    either target row: pairing them by row number (as the engine did) put memo a against memo b and left the
+    pairs to the order of the lines. They carry on, and the next pass pairs them by their memo."""
+    rs = rule_set(p("reference", eq("ref"), *first), p("reference and memo", eq("ref"), eq("name")))
+    src = [["X", "R", "10.00", "", "a"], ["X", "R", "10.00", "", "b"]]
+    tgt = [["Y", "R", "10.00", "", "b"], ["Y", "R", "10.00", "", "a"]]
+    o = match(tmp_path, S, src, T, tgt, rs)
+    assert o.pairs() == [("2", "X", "Y"), ("2", "X", "Y")]
+    # the pairs are the same whatever the order of the lines (each side's rows reversed)
+    again = match(tmp_path, S, src[::-1], T, tgt[::-1], rs, out="o2")
+    assert again.pairs() == o.pairs()
+    # with one pass only they stay unmatched, each with its equally good candidates
+    o = match(tmp_path, S, src, T, tgt, rule_set(p("reference", eq("ref"), *first)), out="o3")
+    assert o.matched == []
+    assert [r["_reason"] for r in o.unmatched_source + o.unmatched_target] == ["AMBIGUOUS"] * 4
+    assert o.unmatched()["X"]["_detail"] == "several equally good candidates; none could be chosen"
+
+
+@pytest.mark.parametrize("first", [[tol("amount", absolute="1")], []], ids=["tolerance", "equalities only"])
+def test_a_tie_pairs_in_key_order_up_to_the_first_repeated_key(tmp_path, first):
+    """All rows equally good: the lowest keys pair (s1-t1, s2-t2); then two source rows share the key s3, so
+    neither target row left has a single first choice and the rest of the tie is ambiguous."""
+    rs = rule_set(p("tie", eq("ref"), *first))
+    src = [["s3", "K", "10.00", "", ""], ["s1", "K", "10.00", "", ""], ["s3", "K", "10.00", "", ""],
+           ["s2", "K", "10.00", "", ""], ["s4", "K", "10.00", "", ""]]
+    tgt = [[f"t{i}", "K", "10.50", "", ""] for i in (4, 2, 1, 3)]
+    o = match(tmp_path, S, src, T, tgt, rs)
+    assert o.pairs() == [("1", "s1", "t1"), ("1", "s2", "t2")]
+    assert sorted((r["_row_key"], r["_reason"]) for r in o.unmatched_source) == [
+        ("s3", "AMBIGUOUS"), ("s3", "AMBIGUOUS"), ("s4", "AMBIGUOUS")]
+    assert o.reasons("target") == {"t3": "AMBIGUOUS", "t4": "AMBIGUOUS"}
+    # the same on the target side: two target rows share the lowest key left
+    tgt = [["t1", "K", "10.50", "", ""], ["t2", "K", "10.50", "", ""], ["t2", "K", "10.50", "", ""]]
+    o = match(tmp_path, S, src, T, tgt, rs, out="o2")
+    assert o.pairs() == [("1", "s1", "t1")]
+
+
 def test_many_tied_duplicates_pair_in_key_order(tmp_path):
     # 40 sources and 35 targets, all equally good for each other; plus a better pair inside the block
     rs = rule_set(p("tol", eq("ref"), tol("amount", absolute="1")))
