@@ -602,7 +602,8 @@ def _csv_scan(con, path: str, dialect: CsvDialect, tmp: str) -> tuple[int, dict[
             if bad:
                 continue
             if scale == 0 and sniffed[name] != "DOUBLE":
-                out[name] = "BIGINT" if digits <= 18 else "DECIMAL(38,0)"
+                # past 38 digits no exact number type holds them (identifiers, most likely): text
+                out[name] = "BIGINT" if digits <= 18 else "DECIMAL(38,0)" if digits <= 38 else "VARCHAR"
             else:
                 p = max(18, min(38, digits + scale))
                 out[name] = f"DECIMAL({p},{scale})" if digits + scale <= 38 else "DOUBLE"

@@ -438,6 +438,10 @@ def test_whole_numbers_beyond_bigint_are_decimal_38_0(tmp_path):
     # the same on every DuckDB the product runs on (before 1.3 its sniffer read them as DOUBLE: DECIMAL(21,0))
     path = write(tmp_path, "big.csv", "id,big\n1,123456789012345678901\n2,1\n")
     assert [(c.name, c.type) for c in inspect_file(path).columns] == [("id", "BIGINT"), ("big", "DECIMAL(38,0)")]
+    # 38 digits still fit; 39 do not (the type said DECIMAL(38,0), which cannot hold them): text, as for 45 digits
+    path = write(tmp_path, "bigger.csv", f"a,b,c\n{'9' * 38},{'1' * 39},{'1' * 45}\n1,2,3\n")
+    assert [(c.name, c.type) for c in inspect_file(path).columns] == [
+        ("a", "DECIMAL(38,0)"), ("b", "VARCHAR"), ("c", "VARCHAR")]
 
 
 def test_a_json_lines_column_with_no_value_is_text_and_reads(tmp_path):
