@@ -284,6 +284,14 @@ def cancel_run(run_id: int, *, step_order: int | None = None) -> dict:
             raise NotFound("Stream run", run_id)
         if run["status"] in runtime.FINISHED_RUN:
             raise RunConflict(f"Stream run {run_id} is already {run['status']}")
+        # the steps' rows locked: a worker completing the last step (its exceptions loading in the same
+        # transaction) is waited for, and seen COMPLETED
+        c.execute("SELECT step_run_id FROM recon.stream_step_runs WHERE run_id = %s FOR NO KEY UPDATE", (run_id,))
+        decided = runtime.decided_outcome({s["step_order"]: s for s in runtime.step_runs(c, run_id)},
+                                          run["definition"])
+        if decided is not None:
+            # nothing is left to run or skip: the run's outcome is decided, only its end is being written
+            raise RunConflict(f"Stream run {run_id} has finished its steps and is ending {decided}")
         runtime.close_open_steps(c, run_id, in_progress_to="CANCELED", pending_to="SKIPPED",
                                  message="canceled")
         if step_order is not None:

@@ -17,7 +17,12 @@ _RUN = ("r.run_id, r.stream_id, r.stream_version, r.status, r.trigger_type, r.tr
         " r.bound_inputs, r.current_step_order, r.total_steps, r.error_message, r.execution_arn, r.created_at,"
         " r.started_at, r.completed_at, r.updated_at")
 _STEP_RUN = ("s.step_run_id, s.run_id, s.step_order, s.attempt_no, s.step_id, s.reconciliation_id, s.status,"
-             " s.progress, s.rule_set_id, s.rule_set_version, s.source_file_id, s.target_file_id, s.source_rows,"
+             " s.progress, s.rule_set_id,"
+             # the version the worker loaded; before that, the one the run pinned for the step (shown from the start)
+             " coalesce(s.rule_set_version, (SELECT (d ->> 'ruleSetVersion')::int FROM recon.stream_runs pr,"
+             " jsonb_array_elements(pr.definition) d WHERE pr.run_id = s.run_id"
+             " AND (d ->> 'stepOrder')::int = s.step_order)) AS rule_set_version,"
+             " s.source_file_id, s.target_file_id, s.source_rows,"
              " s.target_rows, s.matched_source_rows, s.matched_target_rows, s.unmatched_source_rows,"
              " s.unmatched_target_rows, s.exception_count, s.summary, s.error_message, s.worker_id,"
              " s.heartbeat_at, s.started_at, s.completed_at, s.created_at, s.updated_at")
@@ -119,6 +124,34 @@ def step_runs(conn: psycopg.Connection, run_id: int, *, all_attempts: bool = Fal
     return fetch_all(conn, sql, (run_id,))
 
 
+def outcome(steps: dict[int, dict], definition: list[dict]) -> tuple[str, list[int]]:
+    """The status a run ends with, from its steps' latest attempts (by step order), and the orders of its
+    failed steps: FAILED when a failed step stops the run (no `continueOnFailure`), PARTIAL_FAILED when a
+    step failed or was skipped, else COMPLETED. A step still IN_PROGRESS or RETRY_WAIT when the run ends
+    counts as failed."""
+    by_order = {st["stepOrder"]: st for st in definition}
+    failed = [o for o, s in sorted(steps.items()) if s["status"] in ("FAILED", "IN_PROGRESS", "RETRY_WAIT")]
+    if any(not by_order[o].get("continueOnFailure") for o in failed):
+        return "FAILED", failed
+    if failed or any(s["status"] == "SKIPPED" for s in steps.values()):
+        return "PARTIAL_FAILED", failed
+    return "COMPLETED", failed
+
+
+def decided_outcome(steps: dict[int, dict], definition: list[dict]) -> str | None:
+    """The status an active run is bound to end with once none of its steps can run any more (its end is
+    still being written: the last exception loads, the execution's last transitions); None while a step
+    runs, waits for its retry, or may still start."""
+    if any(s["status"] in ("IN_PROGRESS", "RETRY_WAIT") for s in steps.values()):
+        return None
+    by_order = {st["stepOrder"]: st for st in definition}
+    stopped = any(s["status"] == "FAILED" and not by_order[o].get("continueOnFailure") for o, s in steps.items())
+    waiting = [o for o in by_order if o not in steps or steps[o]["status"] == "PENDING"]
+    if waiting and not stopped:
+        return None
+    return outcome(steps, definition)[0]
+
+
 def latest_attempt(conn: psycopg.Connection, run_id: int, step_order: int) -> dict | None:
     return fetch_one(conn, f"SELECT {_STEP_RUN} FROM recon.stream_step_runs s WHERE s.run_id = %s"
                            " AND s.step_order = %s ORDER BY s.attempt_no DESC LIMIT 1", (run_id, step_order))
@@ -142,14 +175,14 @@ def reconciliation_of(conn: psycopg.Connection, run_id: int, step_order: int) ->
 
 
 def insert_attempt(conn: psycopg.Connection, run_id: int, step_order: int, attempt_no: int, step_id: int | None,
-                   reconciliation_id: int, rule_set_id: int | None) -> dict | None:
+                   reconciliation_id: int, rule_set_id: int | None, rule_set_version: int | None = None) -> dict | None:
     """The attempt's row, IN_PROGRESS; None when another delivery of the same task created it first."""
     return fetch_one(
         conn,
         "INSERT INTO recon.stream_step_runs (run_id, step_order, attempt_no, step_id, reconciliation_id, rule_set_id,"
-        " status) VALUES (%s, %s, %s, %s, %s, %s, 'PENDING') ON CONFLICT (run_id, step_order, attempt_no) DO NOTHING"
-        " RETURNING step_run_id",
-        (run_id, step_order, attempt_no, step_id, reconciliation_id, rule_set_id),
+        " rule_set_version, status) VALUES (%s, %s, %s, %s, %s, %s, %s, 'PENDING')"
+        " ON CONFLICT (run_id, step_order, attempt_no) DO NOTHING RETURNING step_run_id",
+        (run_id, step_order, attempt_no, step_id, reconciliation_id, rule_set_id, rule_set_version),
     )
 
 

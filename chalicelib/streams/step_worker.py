@@ -209,7 +209,7 @@ def _claim_in(c, run_id: int, step_order: int, attempt_no: int) -> tuple[str, An
     if current is None:
         rec = runtime.reconciliation_of(c, run_id, step_order)
         row = runtime.insert_attempt(c, run_id, step_order, attempt_no, step.get("stepId"), rec,
-                                     step.get("ruleSetId"))
+                                     step.get("ruleSetId"), step.get("ruleSetVersion"))
         if row is None:
             return "ignore", None
         step_run_id = row["step_run_id"]
@@ -1228,17 +1228,9 @@ def finish_run(run_id: int, *, load_requested: bool = False, resend: bool = True
         if run is None or run["status"] not in runtime.ACTIVE_RUN:
             return None
         steps = {s["step_order"]: s for s in runtime.step_runs(c, run_id)}
-        by_order = {s["stepOrder"]: s for s in run["definition"]}
-        failed = [o for o, s in sorted(steps.items()) if s["status"] in ("FAILED", "IN_PROGRESS", "RETRY_WAIT")]
-        stops = [o for o in failed if not by_order[o].get("continueOnFailure")]
+        status, failed = runtime.outcome(steps, run["definition"])
         runtime.close_open_steps(c, run_id, in_progress_to="FAILED", pending_to="SKIPPED",
                                  message="the step did not answer before the run ended")
-        if stops:
-            status = "FAILED"
-        elif failed or any(s["status"] == "SKIPPED" for s in steps.values()):
-            status = "PARTIAL_FAILED"
-        else:
-            status = "COMPLETED"
         message = None
         if failed:
             first = steps[failed[0]]

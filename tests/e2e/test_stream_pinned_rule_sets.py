@@ -13,6 +13,12 @@ def test_a_rule_set_edited_during_a_run_is_used_by_the_next_run_only(api, setup)
     stream_id = _stream(api, setup, steps=2, names={1: "Orders vs marketplace [hold=6]"})
     run_id = _run(api, stream_id)
     wait_run(api, run_id, until=lambda r: r["status"] == "RUNNING", deadline_s=60)
+    # every step run shows the version it uses from the start on: the held step's and the pending one's
+    # (they read null until the worker had loaded the rule set, and failed or canceled attempts kept null)
+    held = {s["stepOrder"]: s for s in steps_of(api, run_id)}
+    assert held[1]["status"] == "IN_PROGRESS", held
+    assert held[1]["ruleSetVersion"] == _data(api.get(f"/rule-sets/{held[1]['ruleSetId']}"))["version"], held
+    assert (held[2]["status"], held[2]["ruleSetVersion"]) == ("PENDING", before["version"]), held
     # while step 1 is held: step 2's rule set gets a new version whose only pass has another name
     body = dict(streams_demo.rule_sets()["gateway"])
     body["name"] = before["name"] + " (edited)"

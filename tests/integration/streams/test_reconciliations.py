@@ -218,7 +218,11 @@ def test_a_reconciliation_starts_with_its_rule_set_as_it_is_at_the_start(api, ui
                                            "absolute": 0.05}
     r = api.put(f"/rule-sets/{body['ruleSetId']}", fixed)
     assert r.status_code == 200 and r.json()["data"]["version"] == 2, r.text
+    run_id = api.get(f"/reconciliations/{rec['id']}").json()["data"]["runId"]
+    assert api.get(f"/stream-runs/{run_id}/steps").json()["data"][0]["ruleSetVersion"] == 1   # as created
     assert api.post(f"/reconciliations/{rec['id']}/start").status_code == 200
+    # pinned again by the start, shown at once (before a worker has taken the step)
+    assert api.get(f"/stream-runs/{run_id}/steps").json()["data"][0]["ruleSetVersion"] == 2
     wait_for(lambda: api.get(f"/reconciliations/{rec['id']}/status").json()["data"]["status"] == "COMPLETED", 60,
              "the reconciliation to complete")
     full = api.get(f"/reconciliations/{rec['id']}").json()["data"]
