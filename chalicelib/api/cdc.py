@@ -115,9 +115,11 @@ def _success(status: int, model: type, summary: str, example: dict) -> dict:
 
 
 def _invalid_table(table: str, valid: list[str]) -> ApiError:
+    # a name no table can have (PostgreSQL names are at most 63 bytes) is cut in the message, not echoed whole
+    shown = table if len(table) <= 128 else table[:128] + "…"
     return ApiError(
         400, "INVALID_TABLE",
-        f"Table '{table}' does not exist or is not configured for replication",
+        f"Table '{shown}' does not exist or is not configured for replication",
         valid_tables=valid,
     )
 
@@ -131,7 +133,7 @@ def _check_table(table: str | None) -> None:
     from chalicelib.cdc.catalog import get_catalog
 
     catalog = get_catalog()
-    if catalog.get(table) is None and not queries.table_has_history(table):
+    if catalog.get(table) is None and (len(table) > 128 or not queries.table_has_history(table)):
         raise _invalid_table(table, catalog.names())
 
 

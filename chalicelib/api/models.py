@@ -70,9 +70,9 @@ class _Request(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, use_enum_values=False)
 
 
-# any name up to 128 characters is looked up in the catalog: one that is not there, the empty name included,
-# is the contract's 400 INVALID_TABLE (with valid_tables), not a validation error
-TableName = Annotated[StrictStr, Field(max_length=128)]
+# any name is looked up in the catalog: one that is not there, the empty name and a name of any length
+# included, is the contract's 400 INVALID_TABLE (with valid_tables), not a validation error
+TableName = StrictStr
 
 
 class TriggerRequest(_Request):
@@ -146,7 +146,7 @@ class _Query(BaseModel):
 class JobsQuery(_Query):
     """Query parameters of GET /reconciliation/jobs. Dates filter on started_at, created_at while queued (docs/api.md)."""
 
-    table: str | None = Field(default=None, max_length=128, description="Table name.")
+    table: str | None = Field(default=None, description="Table name.")
     status: JobStatus | None = None
     job_type: JobType | None = None
 
@@ -154,7 +154,7 @@ class JobsQuery(_Query):
 class MismatchesQuery(_Query):
     """Query parameters of GET /reconciliation/mismatches. Dates filter on detected_at."""
 
-    table: str | None = Field(default=None, max_length=128, description="Table name.")
+    table: str | None = Field(default=None, description="Table name.")
     mismatch_type: MismatchType | None = None
     resolution_status: ResolutionStatus | None = None
     job_id: uuid.UUID | None = Field(default=None, description="Only mismatches of this job.")

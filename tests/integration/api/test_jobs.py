@@ -265,6 +265,17 @@ def test_empty_table_filter_is_invalid_table(api):
     }
 
 
+def test_a_table_filter_longer_than_any_table_is_invalid_table(api):
+    # it was a VALIDATION_ERROR from 129 characters on, without valid_tables
+    r = api.get(f"{PATH}?table={'u' * 5000}")
+    assert r.status_code == 400, r.body
+    assert body(r) == {
+        "error": "INVALID_TABLE",
+        "message": f"Table '{'u' * 128}…' does not exist or is not configured for replication",
+        "valid_tables": CATALOG_TABLES,
+    }
+
+
 def test_listing_requires_a_key(api):
     r = api.get(PATH, headers={})
     assert r.status_code == 401

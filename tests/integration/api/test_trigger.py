@@ -98,6 +98,20 @@ def test_any_name_not_in_the_catalog_is_invalid_table(api, name):
     assert api.sql("SELECT count(*) AS n FROM recon.jobs")[0]["n"] == 0
 
 
+def test_a_name_longer_than_any_table_is_invalid_table_too(api):
+    """A name of 129 characters or more was a VALIDATION_ERROR without valid_tables; the contract's 400 for an
+    invalid table name is INVALID_TABLE, whatever its length (the message cuts the name it shows at 128)."""
+    for name, shown in (("t" * 129, "t" * 128 + "…"), ("x" * 100_000, "x" * 128 + "…")):
+        r = api.post(PATH, {"tables": ["users", name], "validation_strategy": "CHECKSUM"})
+        assert r.status_code == 400, r.body
+        assert body(r) == {
+            "error": "INVALID_TABLE",
+            "message": f"Table '{shown}' does not exist or is not configured for replication",
+            "valid_tables": CATALOG_TABLES,
+        }
+    assert api.sql("SELECT count(*) AS n FROM recon.jobs")[0]["n"] == 0
+
+
 @pytest.mark.parametrize(
     "raw, field, words",
     [
