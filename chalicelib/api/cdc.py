@@ -114,9 +114,13 @@ def _success(status: int, model: type, summary: str, example: dict) -> dict:
         "schema": {"$ref": f"#/components/schemas/{model.__name__}"}, "example": example}}}}
 
 
+# no table has a longer name (PostgreSQL's are at most 63 bytes): a longer one is cut in the message, not echoed
+# whole, and not looked up in the jobs' history
+LONGEST_TABLE_NAME = 128
+
+
 def _invalid_table(table: str, valid: list[str]) -> ApiError:
-    # a name no table can have (PostgreSQL names are at most 63 bytes) is cut in the message, not echoed whole
-    shown = table if len(table) <= 128 else table[:128] + "…"
+    shown = table if len(table) <= LONGEST_TABLE_NAME else table[:LONGEST_TABLE_NAME] + "…"
     return ApiError(
         400, "INVALID_TABLE",
         f"Table '{shown}' does not exist or is not configured for replication",
@@ -133,7 +137,7 @@ def _check_table(table: str | None) -> None:
     from chalicelib.cdc.catalog import get_catalog
 
     catalog = get_catalog()
-    if catalog.get(table) is None and (len(table) > 128 or not queries.table_has_history(table)):
+    if catalog.get(table) is None and (len(table) > LONGEST_TABLE_NAME or not queries.table_has_history(table)):
         raise _invalid_table(table, catalog.names())
 
 

@@ -175,14 +175,14 @@ def reconciliation_of(conn: psycopg.Connection, run_id: int, step_order: int) ->
 
 
 def insert_attempt(conn: psycopg.Connection, run_id: int, step_order: int, attempt_no: int, step_id: int | None,
-                   reconciliation_id: int, rule_set_id: int | None, rule_set_version: int | None = None) -> dict | None:
+                   reconciliation_id: int, rule_set_id: int | None) -> dict | None:
     """The attempt's row, IN_PROGRESS; None when another delivery of the same task created it first."""
     return fetch_one(
         conn,
         "INSERT INTO recon.stream_step_runs (run_id, step_order, attempt_no, step_id, reconciliation_id, rule_set_id,"
-        " rule_set_version, status) VALUES (%s, %s, %s, %s, %s, %s, %s, 'PENDING')"
-        " ON CONFLICT (run_id, step_order, attempt_no) DO NOTHING RETURNING step_run_id",
-        (run_id, step_order, attempt_no, step_id, reconciliation_id, rule_set_id, rule_set_version),
+        " status) VALUES (%s, %s, %s, %s, %s, %s, 'PENDING') ON CONFLICT (run_id, step_order, attempt_no) DO NOTHING"
+        " RETURNING step_run_id",
+        (run_id, step_order, attempt_no, step_id, reconciliation_id, rule_set_id),
     )
 
 

@@ -209,7 +209,7 @@ def _claim_in(c, run_id: int, step_order: int, attempt_no: int) -> tuple[str, An
     if current is None:
         rec = runtime.reconciliation_of(c, run_id, step_order)
         row = runtime.insert_attempt(c, run_id, step_order, attempt_no, step.get("stepId"), rec,
-                                     step.get("ruleSetId"), step.get("ruleSetVersion"))
+                                     step.get("ruleSetId"))
         if row is None:
             return "ignore", None
         step_run_id = row["step_run_id"]
