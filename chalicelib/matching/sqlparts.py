@@ -278,8 +278,10 @@ def similarity_sql(algorithm: Algorithm, a: str, b: str) -> str:
     if algorithm is Algorithm.LEVENSHTEIN_RATIO:
         return (f"(CASE WHEN greatest(length({a}), length({b})) = 0 THEN 1.0 ELSE "
                 f"1.0 - {_by_characters('levenshtein', a, b)} / greatest(length({a}), length({b})) END)")
+    # a null is no text (list_concat skips a null list: two nulls would read as two empty word sets, 1.0)
     ta, tb = _tokens(a), _tokens(b)
-    return (f"(CASE WHEN len(list_distinct(list_concat({ta}, {tb}))) = 0 THEN 1.0 ELSE "
+    return (f"(CASE WHEN {a} IS NULL OR {b} IS NULL THEN NULL "
+            f"WHEN len(list_distinct(list_concat({ta}, {tb}))) = 0 THEN 1.0 ELSE "
             f"len(list_intersect({ta}, {tb})) / len(list_distinct(list_concat({ta}, {tb}))) END)")
 
 
@@ -305,7 +307,8 @@ def similarity_test_sql(algorithm: Algorithm, a: str, b: str, threshold: float) 
     if algorithm is Algorithm.TOKEN_SET:
         ta, tb = _tokens(a), _tokens(b)
         union = f"len(list_distinct(list_concat({ta}, {tb})))"
-        return f"(CASE WHEN {union} = 0 THEN true ELSE len(list_intersect({ta}, {tb})) >= {th} * {union} END)"
+        return (f"(CASE WHEN {a} IS NULL OR {b} IS NULL THEN NULL WHEN {union} = 0 THEN true "
+                f"ELSE len(list_intersect({ta}, {tb})) >= {th} * {union} END)")
     return f"{similarity_sql(algorithm, a, b)} >= {float(threshold) - SIMILARITY_MARGIN!r}"
 
 

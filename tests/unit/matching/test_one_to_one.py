@@ -163,6 +163,22 @@ def test_empty_value_sentences_name_the_side_and_the_normalize(tmp_path):
     o = match(tmp_path, S, [["s1", "INV-N/A", "1", "", ""]], T, [["t1", "7", "1", "", ""]], rs, out="o2")
     assert o.unmatched()["s1"]["_detail"] == "ref is empty after TRIM, DIGITS_ONLY; empty keys never match"
 
+@pytest.mark.parametrize("algorithm", ["TOKEN_SET", "LEVENSHTEIN_RATIO", "JARO_WINKLER"])
+def test_an_empty_text_is_similar_to_nothing_and_the_sentence_says_which_side_is_empty(tmp_path, algorithm):
+    """Two empty names are no similar names: under TOKEN_SET the explanations read them as two empty word
+    sets (similarity 1: 'several equally good candidates; none could be chosen') and a name against an
+    empty one as 0.00 similar, while the matching itself (rightly) never paired them."""
+    rs = rule_set(p("similar names", eq("ref"), sim("name", algorithm=algorithm, threshold=0.5)))
+    o = match(tmp_path, S, [["s1", "A", "1", "", "ann lee"], ["s2", "A", "1", "", ""]],
+              T, [["t1", "A", "1", "", ""]], rs)
+    assert o.matched == []
+    got = {(side, r["_row_key"]): (r["_reason"], r["_detail"])
+           for side, rows in (("source", o.unmatched_source), ("target", o.unmatched_target)) for r in rows}
+    assert got == {("source", "s1"): ("BELOW_SIMILARITY", "name of the target row is empty"),
+                   ("source", "s2"): ("BELOW_SIMILARITY", "name of the source row is empty"),
+                   ("target", "t1"): ("BELOW_SIMILARITY", "name of the target row is empty")}
+
+
 
 def test_reason_sentences(tmp_path):
     rs = rule_set(p("exact", eq("ref"), eq("amount")),
