@@ -198,8 +198,10 @@ def _closest(r: "_Runner", pi: int, x: "Side", y: "Side", checked: list[CondSQL]
     sim = sims[0].similarity() if sims else "1.0"
     # the order of ORDER BY failed, adiff NULLS LAST, ddiff NULLS LAST, sim DESC NULLS LAST, key, row (as a row
     # value: each NULL sorts last through the flag before it)
+    # without a key column the key is the row number, compared as a number (as text, row 10 came before row 2)
+    by_key = f"{ykey} IS NULL, coalesce({ykey}, ''), " if y.key_column else ""
     order = (f"({failed}, ({adiff}) IS NULL, coalesce({adiff}, 0), ({ddiff}) IS NULL, coalesce({ddiff}, 0), "
-             f"({sim}) IS NULL, -coalesce({sim}, 0), {ykey} IS NULL, coalesce({ykey}, ''), {ya}.__rid)")
+             f"({sim}) IS NULL, -coalesce({sim}, 0), {by_key}{ya}.__rid)")
     union = " UNION ALL ".join(f"SELECT {xa}.__rid AS rid, {ya}.__rid AS cid, {order} AS k FROM {q}" for q in pairs)
     reason = ("CASE " + " ".join(f"WHEN {f} THEN '{_REASON[c.op]}'" for f, c in zip(flags, checked))
               + " ELSE 'AMBIGUOUS' END") if flags else "'AMBIGUOUS'"
@@ -366,7 +368,7 @@ def _groups(r: "_Runner", pi: int, x: "Side", y: "Side"):
                    {okey} AS closest_key, {fcol} AS failed_condition, {detail} AS detail, o.__rid AS cid
             FROM {grp} g JOIN {o_src} o ON {on}
             QUALIFY row_number() OVER (PARTITION BY {', '.join(f'g.__g{i}' for i in range(len(gcols)))}
-                                       ORDER BY {order}, {okey}, o.__rid) = 1)
+                                       ORDER BY {order}, {'o.__m_key, ' if one.key_column else ''}o.__rid) = 1)
         SELECT m.__rid AS rid, gb.pass, gb.failed, gb.reason, gb.closest_key, gb.failed_condition,
                gb.detail, gb.cid
         FROM (SELECT __rid, {gsel} FROM {r.rest[x.letter]}) m

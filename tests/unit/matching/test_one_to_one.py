@@ -222,6 +222,23 @@ def test_default_row_key_is_the_row_number(tmp_path):
     assert o.reasons() == {"1": "NO_CANDIDATE"}
 
 
+@pytest.mark.parametrize("grouped", [False, True])
+def test_without_key_columns_the_closest_of_equal_candidates_is_the_lowest_row_number(tmp_path, grouped):
+    """Rows 2 and 10 of the target miss the source row by the same amount: the closest is row 2 (the row
+    numbers were compared as text, and row 10 came first)."""
+    tgt = [["t", "A" if n in (2, 10) else "Z", "6.00", "", ""] for n in range(1, 11)]
+    if grouped:     # MANY_TO_ONE: the unmatched source groups are explained by their closest target row
+        rs = rule_set(p("sum", eq("ref"), tol("amount", absolute="0.01", aggregate="SUM"),
+                        cardinality="MANY_TO_ONE", group_by={"source": ["ref"]}), source_key=None, target_key=None)
+        o = match(tmp_path, S, [["s", "A", "2.00", "", ""], ["s", "A", "3.00", "", ""]], T, tgt, rs)
+        assert [(r["_reason"], r["_closest_key"]) for r in o.unmatched_source] == [("TOLERANCE_EXCEEDED", "2")] * 2
+    else:
+        rs = rule_set(p("ref", eq("ref"), tol("amount", absolute="0.01")), source_key=None, target_key=None)
+        o = match(tmp_path, S, [["s", "A", "5.00", "", ""]], T, tgt, rs)
+        assert [(r["_reason"], r["_closest_key"]) for r in o.unmatched_source] == [("TOLERANCE_EXCEEDED", "2")]
+    assert o.matched == []
+
+
 def test_amount_only_block_explains_near_misses_within_a_month(tmp_path):
     rs = rule_set(p("amount and day", eq("amount"), window("date", after=2)))
     src = [["s1", "", "10.00", "2026-01-01", ""], ["s2", "", "20.00", "2026-01-01", ""]]

@@ -270,6 +270,58 @@ def full_candidate_somewhere(passes, rows, others, side):
     return out
 
 
+_REASON = {"AMOUNT_TOLERANCE": "TOLERANCE_EXCEEDED", "DATE_WINDOW": "DATE_OUT_OF_WINDOW",
+           "SIMILARITY": "BELOW_SIMILARITY"}
+
+
+def _measure(c, s, t):
+    """(condition met, its difference or similarity: None when a value is empty) for one condition."""
+    if c["operator"] == "AMOUNT_TOLERANCE":
+        a, b = _amount(s["amount"]), _amount(t["amount"])
+        return (False, None) if a is None or b is None else (_within(c, a, b), b - a)
+    if c["operator"] == "DATE_WINDOW":
+        a, b = _date(s["date"]), _date(t["date"])
+        if a is None or b is None:
+            return False, None
+        return a - timedelta(days=c["daysBefore"]) <= b <= a + timedelta(days=c["daysAfter"]), (b - a).days
+    return _pair([c], s, t) is not None, _similarity_of(c, s, t)
+
+
+def _similarity_of(c, s, t):
+    a, b = _text(s["name"], c.get("normalize")), _text(t["name"], c.get("normalize"))
+    return None if a is None or b is None else _similarity(c["algorithm"], a, b)
+
+
+def explained(passes, rows, others, side, keyed, i):
+    """(reason, closest pass, closest key) of unmatched row i as the docs define them for passes with a
+    reference EQUALS: the candidates are the other side's rows equal on the pass's EQUALS columns, matched or
+    not; the closest fails the fewest other conditions, then has the smallest amount and date differences,
+    the highest similarity, the lowest key; across passes the fewest failures win, then the later pass; its
+    first failed condition gives the reason, none failed gives AMBIGUOUS, no candidate NO_CANDIDATE."""
+    best = None
+    for pass_no, conditions in enumerate(passes, 1):
+        block = [c for c in conditions if c["operator"] == "EQUALS"]
+        rest = [c for c in conditions if c["operator"] != "EQUALS"]
+        for j, o in enumerate(others):
+            s, t = (rows[i], o) if side == "source" else (o, rows[i])
+            if _pair(block, s, t) is None:
+                continue
+            measured = [(c, *_measure(c, s, t)) for c in rest]
+            failed = [c for c, ok, _ in measured if not ok]
+
+            def first(op, default):
+                return next((v for c, _, v in measured if c["operator"] == op), default)
+
+            ad, dd, sm = first("AMOUNT_TOLERANCE", 0), first("DATE_WINDOW", 0), first("SIMILARITY", 1)
+            key = (o["id"] or None) if keyed else j + 1
+            rank = (len(failed), -pass_no, ad is None, abs(ad or 0), dd is None, abs(dd or 0),
+                    sm is None, -(sm or 0), key is None, key or "", j)
+            if best is None or rank < best[0]:
+                reason = _REASON[failed[0]["operator"]] if failed else "AMBIGUOUS"
+                best = (rank, reason, f"pass {pass_no}", "" if key is None else str(key))
+    return ("NO_CANDIDATE", "", "") if best is None else best[1:]
+
+
 # ------------------------------------------------------------------ the inputs
 
 row = st.fixed_dictionaries({
@@ -348,6 +400,11 @@ def _check(passes, src, tgt, keyed, threads=1):
         assert len(numbers) == len(unmatched)
         ambiguous = {n for n, r in zip(numbers, unmatched) if r["_reason"] == "AMBIGUOUS"}
         assert ambiguous == want, side
+        if all(eq("ref") in spec or eq("ref", normalize=["TRIM", "UPPER"]) in spec for spec in passes):
+            # every pass has a reference block (a block of amounts or dates alone is also bounded by a
+            # month around its date window): each row's reason, and the pass and row it was closest to
+            got = {n: (r["_reason"], r["_closest_pass"], r["_closest_key"]) for n, r in zip(numbers, unmatched)}
+            assert got == {n: explained(passes, rows, others, side, keyed, n - 1) for n in numbers}, side
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
