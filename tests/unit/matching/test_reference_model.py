@@ -292,19 +292,40 @@ def _similarity_of(c, s, t):
     return None if a is None or b is None else _similarity(c["algorithm"], a, b)
 
 
+def _nearest(conditions, mine, others, side):
+    """A pass without EQUALS: the candidates of a row are the other side's rows inside its date window and,
+    for each amount and date the pass compares, the rows holding the nearest value below and above its own."""
+    out = set()
+    for c in conditions:
+        read = {"AMOUNT_TOLERANCE": lambda r: _amount(r["amount"]), "DATE_WINDOW": lambda r: _date(r["date"])}.get(
+            c["operator"])
+        if read is None or read(mine) is None:
+            continue
+        v = read(mine)
+        values = [read(o) for o in others]
+        above = min((w for w in values if w is not None and w >= v), default=None)
+        below = max((w for w in values if w is not None and w <= v), default=None)
+        out |= {j for j, w in enumerate(values) if w is not None and w in (above, below)}
+        if c["operator"] == "DATE_WINDOW":
+            out |= {j for j, o in enumerate(others)
+                    if _measure(c, *((mine, o) if side == "source" else (o, mine)))[0]}
+    return out
+
+
 def explained(passes, rows, others, side, keyed, i):
     """(reason, closest pass, closest key) of unmatched row i as the docs define them for passes with a
-    reference EQUALS: the candidates are the other side's rows equal on the pass's EQUALS columns, matched or
-    not; the closest fails the fewest other conditions, then has the smallest amount and date differences,
+    reference EQUALS or none: the candidates are the other side's rows equal on the pass's EQUALS columns,
+    matched or not (without EQUALS, those of _nearest); the closest fails the fewest other conditions, then has the smallest amount and date differences,
     the highest similarity, the lowest key; across passes the fewest failures win, then the later pass; its
     first failed condition gives the reason, none failed gives AMBIGUOUS, no candidate NO_CANDIDATE."""
     best = None
     for pass_no, conditions in enumerate(passes, 1):
         block = [c for c in conditions if c["operator"] == "EQUALS"]
         rest = [c for c in conditions if c["operator"] != "EQUALS"]
+        near = None if block else _nearest(conditions, rows[i], others, side)
         for j, o in enumerate(others):
             s, t = (rows[i], o) if side == "source" else (o, rows[i])
-            if _pair(block, s, t) is None:
+            if _pair(block, s, t) is None or (near is not None and j not in near):
                 continue
             measured = [(c, *_measure(c, s, t)) for c in rest]
             failed = [c for c, ok, _ in measured if not ok]
@@ -400,9 +421,10 @@ def _check(passes, src, tgt, keyed, threads=1):
         assert len(numbers) == len(unmatched)
         ambiguous = {n for n, r in zip(numbers, unmatched) if r["_reason"] == "AMBIGUOUS"}
         assert ambiguous == want, side
-        if all(eq("ref") in spec or eq("ref", normalize=["TRIM", "UPPER"]) in spec for spec in passes):
-            # every pass has a reference block (a block of amounts or dates alone is also bounded by a
-            # month around its date window): each row's reason, and the pass and row it was closest to
+        if all(eq("ref") in spec or eq("ref", normalize=["TRIM", "UPPER"]) in spec
+               or not any(c["operator"] == "EQUALS" for c in spec) for spec in passes):
+            # every pass has a reference block or none (a block of amounts or dates alone is also bounded
+            # by a month around its date window): each row's reason, and the pass and row it was closest to
             got = {n: (r["_reason"], r["_closest_pass"], r["_closest_key"]) for n, r in zip(numbers, unmatched)}
             assert got == {n: explained(passes, rows, others, side, keyed, n - 1) for n in numbers}, side
 
