@@ -332,8 +332,18 @@ def _groups(r: "_Runner", pi: int, x: "Side", y: "Side"):
         sum_ok = f"coalesce({c2.test()}, false)"
         allow = fmt_decimal(allowance_sql(agg.cond, src_amt), agg.scale)
     amt_name = _q(mcol_name(agg, one_to_many))
+    one_name = one.name
+
+    def one_empty(c: CondSQL) -> str:
+        # the row of the one side has no value: the sentence says so (it was NULL, an empty detail)
+        return f"WHEN o.{ocol(c)} IS NULL THEN '{_q(one_col_name(c))} of the {one_name} row is empty'"
+
+    def one_col_name(c: CondSQL) -> str:
+        return c.cond.source if one_to_many else c.cond.target
+
     flags.append(f"NOT (g.amt_ok AND {sum_ok})")
-    dets.append(f"CASE WHEN NOT g.amt_ok THEN 'a {many_name} row of ' || {gname} || ' has no {amt_name}' ELSE "
+    dets.append(f"CASE WHEN NOT g.amt_ok THEN 'a {many_name} row of ' || {gname} || ' has no {amt_name}' "
+                f"{one_empty(agg)} ELSE "
                 f"'sum of ' || g.n || ' {many_name} row' || (CASE WHEN g.n = 1 THEN '' ELSE 's' END) || "
                 f"' differs by ' || {fmt_decimal(f'abs({tgt_amt} - {src_amt})', agg.scale)} || '; tolerance ' || {allow} END")
     ops.append("TOLERANCE_EXCEEDED")
@@ -345,7 +355,8 @@ def _groups(r: "_Runner", pi: int, x: "Side", y: "Side"):
                 else f"g.dmin{i} >= {od} - {a} AND g.dmax{i} <= {od} + {b}")
         flags.append(f"NOT (g.d{i}_ok AND coalesce({test}, false))")
         dets.append(f"CASE WHEN NOT g.d{i}_ok THEN 'a {many_name} row of ' || {gname} || ' has no "
-                    f"{_q(mcol_name(c, one_to_many))}' ELSE '{many_name} dates ' || g.dmin{i} || '..' || g.dmax{i} || "
+                    f"{_q(mcol_name(c, one_to_many))}' {one_empty(c)} "
+                    f"ELSE '{many_name} dates ' || g.dmin{i} || '..' || g.dmax{i} || "
                     f"' fall outside the window ({window_text(c.cond)}) around ' || {od} END")
         ops.append("DATE_OUT_OF_WINDOW")
         cols.append(c.cond.source)
@@ -355,6 +366,9 @@ def _groups(r: "_Runner", pi: int, x: "Side", y: "Side"):
     detail = "concat_ws('; ', " + ", ".join(f"CASE WHEN {f} THEN {d} END" for f, d in zip(flags, dets)) + ")"
     okey = "o.__m_key" if one.key_column else "CAST(o.__rid + 1 AS VARCHAR)"
     order = f"{failed}, abs({tgt_amt} - {src_amt}) NULLS LAST"
+    if dates:   # then the smallest date difference (the group's farthest row), as for pairs
+        od = f"o.{ocol(dates[0])}"
+        order += f", greatest(abs(date_diff('day', {od}, g.dmin0)), abs(date_diff('day', {od}, g.dmax0))) NULLS LAST"
     if x is one:
         o_src = f"(SELECT * FROM {r.rest[x.letter]})"
         return f"""SELECT o.__rid AS rid, {pi + 1} AS pass, {failed} AS failed, {reason} AS reason,

@@ -159,3 +159,29 @@ def test_the_result_counts_the_rows_of_the_matched_output(tmp_path):
     assert o.result.matched_rows == 3
     with open(o.result.matched_path, "rb") as f:
         assert f.read().count(b"\n") == 1 + 3 + 2   # header, three rows, two breaks inside keys
+
+
+def test_a_row_of_the_one_side_without_a_value_is_explained_in_words(tmp_path):
+    """A source row without an amount or a date against a group: the detail was empty (the sentence
+    around the missing value came out NULL); it names the empty value, as for pairs."""
+    rs = one_to_many(extra=[window("date", "date", before=0, after=1)])
+    src = [["s1", "P1", "", "2026-01-01"], ["s2", "P2", "10.00", ""]]
+    tgt = [["t1", "P1", "5.00", "2026-01-01"], ["t2", "P2", "10.00", "2026-01-01"]]
+    o = match(tmp_path, S, src, T, tgt, rs)
+    assert o.matched == []
+    got = {k: (r["_reason"], r["_detail"]) for k, r in o.unmatched().items()}
+    assert got == {"s1": ("TOLERANCE_EXCEEDED", "amount of the source row is empty"),
+                   "s2": ("DATE_OUT_OF_WINDOW", "date of the source row is empty")}
+
+
+def test_a_group_is_explained_by_the_row_nearest_its_dates(tmp_path):
+    """Two source rows miss group P1 by its dates alone: one has no date, the other is a day out. The
+    group's rows are explained by the one a day out (the smallest date difference, as for pairs), not by
+    the lower key without a date."""
+    rs = one_to_many(extra=[window("date", "date", before=0, after=0)])
+    src = [["s1", "P1", "10.00", ""], ["s2", "P1", "10.00", "2026-01-02"]]
+    tgt = [["t1", "P1", "4.00", "2026-01-01"], ["t2", "P1", "6.00", "2026-01-01"]]
+    o = match(tmp_path, S, src, T, tgt, rs)
+    assert o.matched == []
+    assert {k: (r["_reason"], r["_closest_key"]) for k, r in o.unmatched("target").items()} == {
+        "t1": ("DATE_OUT_OF_WINDOW", "s2"), "t2": ("DATE_OUT_OF_WINDOW", "s2")}

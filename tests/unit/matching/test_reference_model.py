@@ -7,9 +7,11 @@ difference|, then the smallest |date difference|, then the highest similarity, t
 still tie after the key has no first choice; matched rows leave, and the rounds go on until one
 matches nothing. In ONE_TO_MANY / MANY_TO_ONE passes the candidates of a row are the groups of the other
 side's remaining rows (equal `groupBy` value, none for an empty one) whose members all meet the row's
-conditions and whose SUM of amounts meets the tolerance; a group's key is its lowest member key. It compares every candidate pair one by one — what the engine must never do on large
-inputs, and why the engine's set-based shortcuts (a join for equality-only passes, the single-candidate
-round, the complete-tie pairing) need this check.
+conditions and whose SUM of amounts meets the tolerance; a group's key is its lowest member key. It
+compares every candidate pair one by one — what the engine must never do on large inputs, and why the
+engine's set-based shortcuts (a join for equality-only passes, the single-candidate round, the
+complete-tie pairing) need this check. The explanations of the unmatched rows are checked the same way:
+their reason, closest pass and closest key (`explained`), and the rule of AMBIGUOUS.
 
 The inputs are drawn so that the hard cases are frequent: few distinct references, amounts and days,
 so blocks hold several rows on both sides; repeated and empty key values; passes that share rows."""
@@ -312,14 +314,90 @@ def _nearest(conditions, mine, others, side):
     return out
 
 
+def _group_candidates(spec, rows, others, side, keyed, i):
+    """A grouped pass's candidates for row i, as (rank without the pass, reason, closest key). A group is
+    all rows of the many side with one batch value, matched or not; it is a candidate of a row of the one
+    side whose reference is the group's lowest. A group whose rows do not all share the reference fails
+    first (NO_CANDIDATE), then its sum (a row without an amount fails it too: TOLERANCE_EXCEEDED), then its
+    dates (DATE_OUT_OF_WINDOW). A row of the many side is explained by its group's closest row."""
+    cardinality, conditions = spec
+    one_to_many = cardinality == "ONE_TO_MANY"
+    many_side = "target" if one_to_many else "source"
+    many_rows, one_rows = (rows, others) if side == many_side else (others, rows)
+    ref = next(c for c in conditions if c["operator"] == "EQUALS")
+    amount = next(c for c in conditions if c["operator"] == "AMOUNT_TOLERANCE")
+    window_ = next((c for c in conditions if c["operator"] == "DATE_WINDOW"), None)
+    groups = {}
+    for j, r in enumerate(many_rows):
+        if r["batch"]:
+            groups.setdefault(r["batch"], []).append(j)
+
+    def judge(members, o):
+        refs = [_text(many_rows[j]["ref"], ref.get("normalize")) for j in members]
+        mine = _text(o["ref"], ref.get("normalize"))
+        if mine is None or mine != min((v for v in refs if v is not None), default=None):
+            return None
+        failed = []
+        if None in refs or len(set(refs)) > 1:
+            failed.append("NO_CANDIDATE")
+        amounts = [_amount(many_rows[j]["amount"]) for j in members]
+        total = sum((a for a in amounts if a is not None), Decimal(0)) if any(a is not None for a in amounts) else None
+        oa = _amount(o["amount"])
+        diff = None if total is None or oa is None else total - oa
+        s_amt, t_amt = (oa, total) if one_to_many else (total, oa)
+        if None in amounts or oa is None or not _within(amount, s_amt, t_amt):
+            failed.append("TOLERANCE_EXCEEDED")
+        dd = 0
+        if window_:
+            od, days = _date(o["date"]), [_date(many_rows[j]["date"]) for j in members]
+            b, a = window_["daysBefore"], window_["daysAfter"]
+            ok = od is not None and None not in days and all(
+                (od - timedelta(days=b) <= d <= od + timedelta(days=a)) if one_to_many
+                else (d - timedelta(days=b) <= od <= d + timedelta(days=a)) for d in days)
+            if not ok:
+                failed.append("DATE_OUT_OF_WINDOW")
+            present = [d for d in days if d is not None]
+            dd = None if od is None or not present else max(abs((d - od).days) for d in present)
+        return len(failed), failed, diff, dd
+
+    out = []
+    if side != many_side:
+        for g, members in groups.items():
+            got = judge(members, rows[i])
+            if got:
+                n, failed, diff, dd = got
+                rank = (n, diff is None, abs(diff or 0), dd is None, abs(dd or 0), g)
+                out.append((rank, failed[0] if failed else "AMBIGUOUS", g))
+        return out
+    g = rows[i]["batch"]
+    if not g:
+        return out
+    for j, o in enumerate(one_rows):
+        got = judge(groups[g], o)
+        if got:
+            n, failed, diff, dd = got
+            key = (o["id"] or None) if keyed else j + 1
+            rank = (n, diff is None, abs(diff or 0), dd is None, abs(dd or 0), key is None, key or "", j)
+            out.append((rank, failed[0] if failed else "AMBIGUOUS", "" if key is None else str(key)))
+    return out
+
+
 def explained(passes, rows, others, side, keyed, i):
     """(reason, closest pass, closest key) of unmatched row i as the docs define them for passes with a
     reference EQUALS or none: the candidates are the other side's rows equal on the pass's EQUALS columns,
-    matched or not (without EQUALS, those of _nearest); the closest fails the fewest other conditions, then has the smallest amount and date differences,
-    the highest similarity, the lowest key; across passes the fewest failures win, then the later pass; its
-    first failed condition gives the reason, none failed gives AMBIGUOUS, no candidate NO_CANDIDATE."""
+    matched or not (without EQUALS, those of _nearest; in a grouped pass, those of _group_candidates); the
+    closest fails the fewest other conditions, then has the smallest amount and date differences, the highest
+    similarity, the lowest key; across passes the fewest failures win, then the later pass; its first failed
+    condition gives the reason, none failed gives AMBIGUOUS, no candidate NO_CANDIDATE."""
     best = None
-    for pass_no, conditions in enumerate(passes, 1):
+    for pass_no, spec in enumerate(passes, 1):
+        if isinstance(spec, tuple):
+            for rank, reason, key in _group_candidates(spec, rows, others, side, keyed, i):
+                rank = (rank[0], -pass_no, *rank[1:])
+                if best is None or rank < best[0]:
+                    best = (rank, reason, f"pass {pass_no}", key)
+            continue
+        conditions = spec
         block = [c for c in conditions if c["operator"] == "EQUALS"]
         rest = [c for c in conditions if c["operator"] != "EQUALS"]
         near = None if block else _nearest(conditions, rows[i], others, side)
@@ -406,25 +484,24 @@ def _check(passes, src, tgt, keyed, threads=1):
         o = _run(tmp, passes, src, tgt, keyed, threads)
     got = {(int(m["pass"]), int(m["source_row"]), int(m["target_row"])) for m in o.matched}
     assert got == model(passes, src, tgt, keyed)
-    if any(isinstance(spec, tuple) for spec in passes):
-        return                  # the AMBIGUOUS rule below is stated for pairs, not groups
-    # a row left unmatched is AMBIGUOUS exactly when some row of the other side met every condition of a pass
+    grouped = any(isinstance(spec, tuple) for spec in passes)
+    # every pass is grouped, has a reference block or none (a block of amounts or dates alone is also
+    # bounded by a month around its date window): each row's reason, and the pass and row it was closest to
+    reasons = all(isinstance(spec, tuple) or eq("ref") in spec or eq("ref", normalize=["TRIM", "UPPER"]) in spec
+                  or not any(c["operator"] == "EQUALS" for c in spec) for spec in passes)
     for side, rows, others, unmatched in (("source", src, tgt, o.unmatched_source),
                                           ("target", tgt, src, o.unmatched_target)):
         matched_rows = {int(m[f"{side}_row"]) for m in o.matched}
-        want = full_candidate_somewhere(passes, rows, others, side) - matched_rows
-        if keyed:
-            # the unmatched outputs are in input order: the n-th unmatched row is the n-th row not matched
-            numbers = [n for n in range(1, len(rows) + 1) if n not in matched_rows]
-        else:
-            numbers = [int(r["_row_key"]) for r in unmatched]
+        # the unmatched outputs are in input order: the n-th unmatched row is the n-th row not matched
+        numbers = [n for n in range(1, len(rows) + 1) if n not in matched_rows]
         assert len(numbers) == len(unmatched)
-        ambiguous = {n for n, r in zip(numbers, unmatched) if r["_reason"] == "AMBIGUOUS"}
-        assert ambiguous == want, side
-        if all(eq("ref") in spec or eq("ref", normalize=["TRIM", "UPPER"]) in spec
-               or not any(c["operator"] == "EQUALS" for c in spec) for spec in passes):
-            # every pass has a reference block or none (a block of amounts or dates alone is also bounded
-            # by a month around its date window): each row's reason, and the pass and row it was closest to
+        if not keyed:
+            assert numbers == [int(r["_row_key"]) for r in unmatched]
+        if not grouped:
+            # an unmatched row is AMBIGUOUS exactly when some row of the other side met every condition of a pass
+            want = full_candidate_somewhere(passes, rows, others, side) - matched_rows
+            assert {n for n, r in zip(numbers, unmatched) if r["_reason"] == "AMBIGUOUS"} == want, side
+        if reasons:
             got = {n: (r["_reason"], r["_closest_pass"], r["_closest_key"]) for n, r in zip(numbers, unmatched)}
             assert got == {n: explained(passes, rows, others, side, keyed, n - 1) for n in numbers}, side
 
