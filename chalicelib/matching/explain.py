@@ -332,14 +332,11 @@ def _groups(r: "_Runner", pi: int, x: "Side", y: "Side"):
         sum_ok = f"coalesce({c2.test()}, false)"
         allow = fmt_decimal(allowance_sql(agg.cond, src_amt), agg.scale)
     amt_name = _q(mcol_name(agg, one_to_many))
-    one_name = one.name
 
     def one_empty(c: CondSQL) -> str:
         # the row of the one side has no value: the sentence says so (it was NULL, an empty detail)
-        return f"WHEN o.{ocol(c)} IS NULL THEN '{_q(one_col_name(c))} of the {one_name} row is empty'"
-
-    def one_col_name(c: CondSQL) -> str:
-        return c.cond.source if one_to_many else c.cond.target
+        name = c.cond.source if one_to_many else c.cond.target
+        return f"WHEN o.{ocol(c)} IS NULL THEN '{_q(name)} of the {one.name} row is empty'"
 
     flags.append(f"NOT (g.amt_ok AND {sum_ok})")
     dets.append(f"CASE WHEN NOT g.amt_ok THEN 'a {many_name} row of ' || {gname} || ' has no {amt_name}' "

@@ -105,78 +105,88 @@ def _within(c, s, t):
     return abs(t - s) <= max(allow)
 
 
+def _measure(c, s, t):
+    """(met, difference or similarity: None when a value is empty) of one condition."""
+    op = c["operator"]
+    if op == "EQUALS":
+        read = _amount if c["source"] == "amount" else (lambda v: _text(v, c.get("normalize")))
+        a, b = read(s[c["source"]]), read(t[c["target"]])
+        return a is not None and b is not None and a == b, None
+    if op == "AMOUNT_TOLERANCE":
+        a, b = _amount(s["amount"]), _amount(t["amount"])
+        return (False, None) if a is None or b is None else (_within(c, a, b), b - a)
+    if op == "DATE_WINDOW":
+        a, b = _date(s["date"]), _date(t["date"])
+        if a is None or b is None:
+            return False, None
+        return a - timedelta(days=c["daysBefore"]) <= b <= a + timedelta(days=c["daysAfter"]), (b - a).days
+    a, b = _text(s["name"], c.get("normalize")), _text(t["name"], c.get("normalize"))
+    if a is None or b is None:
+        return False, None
+    value = _similarity(c["algorithm"], a, b)
+    # JARO_WINKLER is a double: the threshold within 1e-9; the two ratios compare exactly
+    bound = c["threshold"] - 1e-9 if isinstance(value, float) else Fraction(Decimal(str(c["threshold"])))
+    return value >= bound, value
+
+
 def _pair(conditions, s, t):
     """(amount difference, date difference, similarity) when s and t meet every condition, else None."""
     adiff = ddiff = Decimal(0)
     sims = []
     for c in conditions:
-        op = c["operator"]
-        if op == "EQUALS" and c["source"] == "amount":
-            a, b = _amount(s["amount"]), _amount(t["amount"])
-            if a is None or b is None or a != b:
-                return None
-        elif op == "EQUALS":
-            a, b = _text(s[c["source"]], c.get("normalize")), _text(t[c["target"]], c.get("normalize"))
-            if a is None or b is None or a != b:
-                return None
-        elif op == "AMOUNT_TOLERANCE":
-            a, b = _amount(s["amount"]), _amount(t["amount"])
-            if a is None or b is None:
-                return None
-            if not _within(c, a, b):
-                return None
-            adiff = b - a
-        elif op == "DATE_WINDOW":
-            a, b = _date(s["date"]), _date(t["date"])
-            if a is None or b is None:
-                return None
-            if not a - timedelta(days=c["daysBefore"]) <= b <= a + timedelta(days=c["daysAfter"]):
-                return None
-            ddiff = (b - a).days
-        elif op == "SIMILARITY":
-            a, b = _text(s["name"], c.get("normalize")), _text(t["name"], c.get("normalize"))
-            if a is None or b is None:
-                return None
-            value = _similarity(c["algorithm"], a, b)
-            if isinstance(value, float):          # JARO_WINKLER, a double: the threshold within 1e-9
-                if value < c["threshold"] - 1e-9:
-                    return None
-            elif value < Fraction(Decimal(str(c["threshold"]))):
-                return None
+        met, value = _measure(c, s, t)
+        if not met:
+            return None
+        if c["operator"] == "AMOUNT_TOLERANCE":
+            adiff = value
+        elif c["operator"] == "DATE_WINDOW":
+            ddiff = value
+        elif c["operator"] == "SIMILARITY":
             sims.append(value)
     return adiff, ddiff, min(sims) if sims else Fraction(0)
 
 
+def _judge_group(conditions, one_to_many, one, members):
+    """A group (its rows) against a row of the one side: None when the group is not in the row's block (its
+    lowest reference is not the row's); else (the failures in order, the sum's difference, the farthest
+    row's date difference). A group whose rows do not all share the reference fails first (NO_CANDIDATE),
+    then its sum (a row without an amount fails it too: TOLERANCE_EXCEEDED), then its dates."""
+    ref = next(c for c in conditions if c["operator"] == "EQUALS")
+    amount = next(c for c in conditions if c["operator"] == "AMOUNT_TOLERANCE")
+    window_ = next((c for c in conditions if c["operator"] == "DATE_WINDOW"), None)
+    refs = [_text(m["ref"], ref.get("normalize")) for m in members]
+    mine = _text(one["ref"], ref.get("normalize"))
+    if mine is None or mine != min((v for v in refs if v is not None), default=None):
+        return None
+    failed = []
+    if None in refs or len(set(refs)) > 1:
+        failed.append("NO_CANDIDATE")
+    amounts = [_amount(m["amount"]) for m in members]
+    total = sum((a for a in amounts if a is not None), Decimal(0)) if any(a is not None for a in amounts) else None
+    oa = _amount(one["amount"])
+    diff = None if total is None or oa is None else total - oa
+    s_amt, t_amt = (oa, total) if one_to_many else (total, oa)
+    if None in amounts or oa is None or not _within(amount, s_amt, t_amt):
+        failed.append("TOLERANCE_EXCEEDED")
+    dd = 0
+    if window_:
+        od, days = _date(one["date"]), [_date(m["date"]) for m in members]
+        b, a = window_["daysBefore"], window_["daysAfter"]
+        # target dates within [source − before, source + after]
+        ok = od is not None and None not in days and all(
+            (od - timedelta(days=b) <= d <= od + timedelta(days=a)) if one_to_many
+            else (d - timedelta(days=b) <= od <= d + timedelta(days=a)) for d in days)
+        if not ok:
+            failed.append("DATE_OUT_OF_WINDOW")
+        present = [d for d in days if d is not None]
+        dd = None if od is None or not present else max(abs((d - od).days) for d in present)
+    return failed, diff, dd
+
+
 def _group(conditions, one, members, one_to_many):
-    """(amount difference, largest date difference, 0) when the group meets every condition for `one`."""
-    adiff = ddiff = Decimal(0)
-    for c in conditions:
-        op = c["operator"]
-        if op == "EQUALS":
-            v = _text(one[c["source"]], c.get("normalize"))
-            if v is None or any(_text(m[c["source"]], c.get("normalize")) != v for m in members):
-                return None
-        elif op == "AMOUNT_TOLERANCE":
-            o = _amount(one["amount"])
-            amounts = [_amount(m["amount"]) for m in members]
-            if o is None or None in amounts:
-                return None
-            s, t = (o, sum(amounts)) if one_to_many else (sum(amounts), o)
-            if not _within(c, s, t):
-                return None
-            adiff = t - s
-        elif op == "DATE_WINDOW":
-            o = _date(one["date"])
-            days = [_date(m["date"]) for m in members]
-            if o is None or None in days:
-                return None
-            before, after = c["daysBefore"], c["daysAfter"]
-            for d in days:      # target date within [source - before, source + after]
-                sd, td = (o, d) if one_to_many else (d, o)
-                if not sd - timedelta(days=before) <= td <= sd + timedelta(days=after):
-                    return None
-            ddiff = max(abs((d - o).days) for d in days)
-    return adiff, ddiff, Fraction(0)
+    """(sum difference, largest date difference, 0) when the group meets every condition for `one`."""
+    got = _judge_group(conditions, one_to_many, one, members)
+    return None if got is None or got[0] else (got[1], got[2], Fraction(0))
 
 
 def _key(rows, i, keyed):
@@ -276,24 +286,6 @@ _REASON = {"AMOUNT_TOLERANCE": "TOLERANCE_EXCEEDED", "DATE_WINDOW": "DATE_OUT_OF
            "SIMILARITY": "BELOW_SIMILARITY"}
 
 
-def _measure(c, s, t):
-    """(condition met, its difference or similarity: None when a value is empty) for one condition."""
-    if c["operator"] == "AMOUNT_TOLERANCE":
-        a, b = _amount(s["amount"]), _amount(t["amount"])
-        return (False, None) if a is None or b is None else (_within(c, a, b), b - a)
-    if c["operator"] == "DATE_WINDOW":
-        a, b = _date(s["date"]), _date(t["date"])
-        if a is None or b is None:
-            return False, None
-        return a - timedelta(days=c["daysBefore"]) <= b <= a + timedelta(days=c["daysAfter"]), (b - a).days
-    return _pair([c], s, t) is not None, _similarity_of(c, s, t)
-
-
-def _similarity_of(c, s, t):
-    a, b = _text(s["name"], c.get("normalize")), _text(t["name"], c.get("normalize"))
-    return None if a is None or b is None else _similarity(c["algorithm"], a, b)
-
-
 def _nearest(conditions, mine, others, side):
     """A pass without EQUALS: the candidates of a row are the other side's rows inside its date window and,
     for each amount and date the pass compares, the rows holding the nearest value below and above its own."""
@@ -316,57 +308,27 @@ def _nearest(conditions, mine, others, side):
 
 def _group_candidates(spec, rows, others, side, keyed, i):
     """A grouped pass's candidates for row i, as (rank without the pass, reason, closest key). A group is
-    all rows of the many side with one batch value, matched or not; it is a candidate of a row of the one
-    side whose reference is the group's lowest. A group whose rows do not all share the reference fails
-    first (NO_CANDIDATE), then its sum (a row without an amount fails it too: TOLERANCE_EXCEEDED), then its
-    dates (DATE_OUT_OF_WINDOW). A row of the many side is explained by its group's closest row."""
+    all rows of the many side with one batch value, matched or not, judged by _judge_group. A row of the
+    many side is explained by its group's closest row."""
     cardinality, conditions = spec
     one_to_many = cardinality == "ONE_TO_MANY"
     many_side = "target" if one_to_many else "source"
     many_rows, one_rows = (rows, others) if side == many_side else (others, rows)
-    ref = next(c for c in conditions if c["operator"] == "EQUALS")
-    amount = next(c for c in conditions if c["operator"] == "AMOUNT_TOLERANCE")
-    window_ = next((c for c in conditions if c["operator"] == "DATE_WINDOW"), None)
     groups = {}
     for j, r in enumerate(many_rows):
         if r["batch"]:
             groups.setdefault(r["batch"], []).append(j)
 
     def judge(members, o):
-        refs = [_text(many_rows[j]["ref"], ref.get("normalize")) for j in members]
-        mine = _text(o["ref"], ref.get("normalize"))
-        if mine is None or mine != min((v for v in refs if v is not None), default=None):
-            return None
-        failed = []
-        if None in refs or len(set(refs)) > 1:
-            failed.append("NO_CANDIDATE")
-        amounts = [_amount(many_rows[j]["amount"]) for j in members]
-        total = sum((a for a in amounts if a is not None), Decimal(0)) if any(a is not None for a in amounts) else None
-        oa = _amount(o["amount"])
-        diff = None if total is None or oa is None else total - oa
-        s_amt, t_amt = (oa, total) if one_to_many else (total, oa)
-        if None in amounts or oa is None or not _within(amount, s_amt, t_amt):
-            failed.append("TOLERANCE_EXCEEDED")
-        dd = 0
-        if window_:
-            od, days = _date(o["date"]), [_date(many_rows[j]["date"]) for j in members]
-            b, a = window_["daysBefore"], window_["daysAfter"]
-            ok = od is not None and None not in days and all(
-                (od - timedelta(days=b) <= d <= od + timedelta(days=a)) if one_to_many
-                else (d - timedelta(days=b) <= od <= d + timedelta(days=a)) for d in days)
-            if not ok:
-                failed.append("DATE_OUT_OF_WINDOW")
-            present = [d for d in days if d is not None]
-            dd = None if od is None or not present else max(abs((d - od).days) for d in present)
-        return len(failed), failed, diff, dd
+        return _judge_group(conditions, one_to_many, o, [many_rows[j] for j in members])
 
     out = []
     if side != many_side:
         for g, members in groups.items():
             got = judge(members, rows[i])
-            if got:
-                n, failed, diff, dd = got
-                rank = (n, diff is None, abs(diff or 0), dd is None, abs(dd or 0), g)
+            if got is not None:
+                failed, diff, dd = got
+                rank = (len(failed), diff is None, abs(diff or 0), dd is None, abs(dd or 0), g)
                 out.append((rank, failed[0] if failed else "AMBIGUOUS", g))
         return out
     g = rows[i]["batch"]
@@ -374,10 +336,10 @@ def _group_candidates(spec, rows, others, side, keyed, i):
         return out
     for j, o in enumerate(one_rows):
         got = judge(groups[g], o)
-        if got:
-            n, failed, diff, dd = got
+        if got is not None:
+            failed, diff, dd = got
             key = (o["id"] or None) if keyed else j + 1
-            rank = (n, diff is None, abs(diff or 0), dd is None, abs(dd or 0), key is None, key or "", j)
+            rank = (len(failed), diff is None, abs(diff or 0), dd is None, abs(dd or 0), key is None, key or "", j)
             out.append((rank, failed[0] if failed else "AMBIGUOUS", "" if key is None else str(key)))
     return out
 
