@@ -28,6 +28,7 @@ from .helpers import eq, p, rule_set, run_files, sim, tol, window, write_csv
 
 H = ["id", "ref", "amount", "date", "name", "batch"]
 D0 = date(2026, 1, 10)
+NEAR_DAYS = 31      # docs/matching.md "Outputs": a block of amounts alone is kept within 31 days outside the window
 
 
 # ------------------------------------------------------------------ the model
@@ -127,6 +128,13 @@ def _measure(c, s, t):
     # JARO_WINKLER is a double: the threshold within 1e-9; the two ratios compare exactly
     bound = c["threshold"] - 1e-9 if isinstance(value, float) else Fraction(Decimal(str(c["threshold"])))
     return value >= bound, value
+
+
+def _within_days(c, s, t, extra):
+    """Both dates present and t within the window widened by ``extra`` days on either side."""
+    a, b = _date(s["date"]), _date(t["date"])
+    return (a is not None and b is not None
+            and a - timedelta(days=c["daysBefore"] + extra) <= b <= a + timedelta(days=c["daysAfter"] + extra))
 
 
 def _pair(conditions, s, t):
@@ -345,9 +353,10 @@ def _group_candidates(spec, rows, others, side, keyed, i):
 
 
 def explained(passes, rows, others, side, keyed, i):
-    """(reason, closest pass, closest key) of unmatched row i as the docs define them for passes with a
-    reference EQUALS or none: the candidates are the other side's rows equal on the pass's EQUALS columns,
-    matched or not (without EQUALS, those of _nearest; in a grouped pass, those of _group_candidates); the
+    """(reason, closest pass, closest key) of unmatched row i as docs/matching.md "Outputs" defines them: the
+    candidates are the other side's rows equal on the pass's EQUALS columns, matched or not (where those are
+    amounts alone and the pass has a DATE_WINDOW, also within NEAR_DAYS outside the window; without EQUALS,
+    those of _nearest; in a grouped pass, those of _group_candidates); the
     closest fails the fewest other conditions, then has the smallest amount and date differences, the highest
     similarity, the lowest key; across passes the fewest failures win, then the later pass; its first failed
     condition gives the reason, none failed gives AMBIGUOUS, no candidate NO_CANDIDATE."""
@@ -363,10 +372,15 @@ def explained(passes, rows, others, side, keyed, i):
         block = [c for c in conditions if c["operator"] == "EQUALS"]
         rest = [c for c in conditions if c["operator"] != "EQUALS"]
         near = None if block else _nearest(conditions, rows[i], others, side)
+        days = next((c for c in rest if c["operator"] == "DATE_WINDOW"), None)
+        if not block or any(c["source"] == "ref" for c in block):
+            days = None
         for j, o in enumerate(others):
             s, t = (rows[i], o) if side == "source" else (o, rows[i])
             if _pair(block, s, t) is None or (near is not None and j not in near):
                 continue
+            if days and not _within_days(days, s, t, NEAR_DAYS):
+                continue        # equal amounts alone are no identity: the block is bounded by the dates too
             measured = [(c, *_measure(c, s, t)) for c in rest]
             failed = [c for c, ok, _ in measured if not ok]
 
@@ -447,10 +461,6 @@ def _check(passes, src, tgt, keyed, threads=1):
     got = {(int(m["pass"]), int(m["source_row"]), int(m["target_row"])) for m in o.matched}
     assert got == model(passes, src, tgt, keyed)
     grouped = any(isinstance(spec, tuple) for spec in passes)
-    # every pass is grouped, has a reference block or none (a block of amounts or dates alone is also
-    # bounded by a month around its date window): each row's reason, and the pass and row it was closest to
-    reasons = all(isinstance(spec, tuple) or eq("ref") in spec or eq("ref", normalize=["TRIM", "UPPER"]) in spec
-                  or not any(c["operator"] == "EQUALS" for c in spec) for spec in passes)
     for side, rows, others, unmatched in (("source", src, tgt, o.unmatched_source),
                                           ("target", tgt, src, o.unmatched_target)):
         matched_rows = {int(m[f"{side}_row"]) for m in o.matched}
@@ -463,9 +473,9 @@ def _check(passes, src, tgt, keyed, threads=1):
             # an unmatched row is AMBIGUOUS exactly when some row of the other side met every condition of a pass
             want = full_candidate_somewhere(passes, rows, others, side) - matched_rows
             assert {n for n, r in zip(numbers, unmatched) if r["_reason"] == "AMBIGUOUS"} == want, side
-        if reasons:
-            got = {n: (r["_reason"], r["_closest_pass"], r["_closest_key"]) for n, r in zip(numbers, unmatched)}
-            assert got == {n: explained(passes, rows, others, side, keyed, n - 1) for n in numbers}, side
+        # each row's reason, and the pass and row it was closest to
+        got = {n: (r["_reason"], r["_closest_pass"], r["_closest_key"]) for n, r in zip(numbers, unmatched)}
+        assert got == {n: explained(passes, rows, others, side, keyed, n - 1) for n in numbers}, side
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
