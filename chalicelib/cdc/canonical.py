@@ -959,14 +959,33 @@ def build_canonicalizer(
     # The width / shape test is inline too: tuples (and lists) of the right width go straight to
     # the column expressions, anything else through _prep (mappings, other sequences, errors).
     env["_n"], env["_len"], env["_prep"] = n, len, None
+    # A value that cannot be read as its column type (a jsonb string where a map is expected) does not fail
+    # the row, and with it the table's job: the row is converted again column by column, and that value's
+    # canonical form is its own text (_unreadable), which no readable value's form equals, so it is reported
+    # as a DATA_MISMATCH on that column showing what the table holds
+    tops = [column_converter(c, side) for c in cols]
+
+    def tolerant(r: Sequence[Any]) -> tuple:
+        out = []
+        for conv, v in zip(tops, r):
+            try:
+                out.append(conv(v))
+            except (ValueError, TypeError):
+                out.append(_unreadable(v))
+        return tuple(out)
+
+    env["_tolerant"] = tolerant
     src = (
         "def canonicalize(r):\n"
         "    if type(r) is not _tuple or _len(r) != _n:\n"
-        "        r = _prep(r)\n    "
-        + "\n    ".join(loads)
-        + "\n    return (\n        "
-        + ",\n        ".join(exprs)
-        + ",\n    )\n"
+        "        r = _prep(r)\n"
+        "    try:\n        "
+        + "\n        ".join(loads)
+        + "\n        return (\n            "
+        + ",\n            ".join(exprs)
+        + ",\n        )\n"
+        "    except (ValueError, TypeError):\n"
+        "        return _tolerant(r)\n"
     )
     exec(src, env)  # noqa: S102 - generated from column indices only
     canonicalize: Callable[[Sequence[Any] | Mapping[str, Any]], tuple] = env["canonicalize"]
@@ -1028,6 +1047,19 @@ def build_canonicalizer(
     canonicalize.signature = tuple(_family_tree(c.type) for c in cols)  # type: ignore[attr-defined]
     canonicalize.against = env["against"]  # type: ignore[attr-defined]
     return canonicalize
+
+
+def _unreadable(v: Any) -> str:
+    """The canonical form of a value that cannot be read as its column type: always text (a column's readable
+    forms of a collection, a number or a boolean are never text; those that are text are the canonical spelling
+    of a readable value, which an unreadable text is not): the text itself, or the compact JSON of a JSON value
+    (a number in a map column), or the value's repr."""
+    if isinstance(v, str):
+        return v
+    try:
+        return _json_compact(v)
+    except (TypeError, ValueError):
+        return repr(v)
 
 
 def _family_tree(ctype: CqlType) -> tuple:

@@ -285,6 +285,36 @@ def test_an_infinite_postgres_timestamp_is_a_difference_not_a_failed_job(world, 
     assert row["differing_columns"] == ["updated_at"] and row["postgres_data"]["updated_at"] == "infinity", row
 
 
+@pytest.mark.parametrize("strategy", ["CHECKSUM", "TIMESTAMP_RANGE"])
+def test_a_value_that_is_not_its_column_type_is_a_difference_not_a_failed_job(world, engine_env, strategy):
+    """A map column held in jsonb can hold any JSON value: a string, a number or a list where Cassandra has a map.
+    Reading it as a map raised, the segment failed on every retry and with it the table's whole job, so the
+    table's drift went unreported. Such a value is now compared as its own text: a DATA_MISMATCH on that column
+    showing what PostgreSQL holds, the rest of the table as usual."""
+    cql, url = world
+    engine_env(replication_lag_seconds=0, recheck_grace_seconds=0)
+    expected = load_kv(world, n=300, missing_pg=2, missing_cass=0, mismatch=0)
+    keys = sorted(k for k in (r["id"] for r in q(url, "SELECT id FROM public.kv")) if k not in expected)[:3]
+    held = dict(zip(keys, ['"hello"', "5", "[1, 2]"]))
+    recent = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(minutes=10)   # inside the window
+    with psycopg.connect(url, autocommit=True) as conn:
+        for key, value in held.items():
+            conn.execute("UPDATE public.kv SET attrs = %s::jsonb, updated_at = %s WHERE id = %s", (value, recent, key))
+            cql.execute(f"UPDATE {tables.KS}.kv SET updated_at = %s WHERE id = %s", (recent, key))
+    job_id = run("kv", strategy)
+    job = job_row(url, job_id)
+    assert job["status"] == "COMPLETED", job["validation_errors"]
+    got = found(url, job_id)
+    assert {k: got.get(k) for k in keys} == dict.fromkeys(keys, "DATA_MISMATCH")
+    if strategy == "CHECKSUM":
+        assert got == {**expected, **dict.fromkeys(keys, "DATA_MISMATCH")}
+    for key, value in held.items():
+        row = q(url, "SELECT * FROM recon.mismatches WHERE job_id = %s AND primary_key_value = %s", job_id, key)[0]
+        assert row["differing_columns"] == ["attrs"], row
+        assert row["postgres_data"]["attrs"] == ("hello" if value == '"hello"' else value.replace(" ", "")), row
+        assert isinstance(row["cassandra_data"]["attrs"], (dict, type(None))), row
+
+
 def test_timestamps_after_the_year_9999_are_compared_not_a_stalled_job(world):
     """Cassandra and PostgreSQL hold timestamps after 9999-12-31 (any 64-bit millisecond count; PostgreSQL to the
     year 294276) that no Python datetime holds. The driver's decoder raised inside its row parser, dropping the

@@ -358,3 +358,19 @@ def test_random_tolerance_boundaries_are_exact():
         assert values_equal(ca, canonical(a + tol, col), col)
         assert values_equal(ca, canonical(a - tol, col), col)
         assert not values_equal(ca, canonical(a + tol + Decimal("0.001"), col), col)
+
+
+def test_a_value_that_is_not_its_column_type_is_its_own_text_not_an_error():
+    """A map held in jsonb can hold a string, a number or a list: the row's other columns are converted as
+    usual and that value's form is its text, unequal to any map's form (the job reports a DATA_MISMATCH on
+    the column instead of failing). The single-value converter still refuses it."""
+    cols = [ColumnSpec("id", "text"), ColumnSpec("attrs", "map<text, text>"), ColumnSpec("n", "int")]
+    pg, cass = build_canonicalizer(cols, POSTGRES), build_canonicalizer(cols, CASSANDRA)
+    theirs = cass(("a", {"k": "v"}, 1))
+    for held, form in (("hello", "hello"), (5, "5"), ([1, 2], "[1,2]"), (True, "true")):
+        got = pg(("a", held, 1))
+        assert got == ("a", form, 1)
+        assert got != theirs and pg.against(("a", held, 1), ("a", {"k": "v"}, 1), theirs) == got
+    assert pg(("a", '{"k": "v"}', 1)) == theirs          # JSON text of a map is still read as the map
+    with pytest.raises(ValueError):
+        canonical("hello", "map<text, text>", POSTGRES)
