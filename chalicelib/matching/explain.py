@@ -167,15 +167,41 @@ def _pairs(r: "_Runner", pi: int, x: "Side", y: "Side"):
     block = eq
     rest = [c for c in conds if c not in block]
     join = [c.test() for c in block]
-    kinds = r.kinds[pi]
-    if eq and dates and all(kinds[c.index] != "text" for c in eq):
+    s_src, t_src = _aliases(r, x, y)
+    if bounded(r, pi):
         # equal amounts (or dates) alone are no identity: thousands of rows may share 100.00, so
-        # candidates are also kept within a month of the date window (still explaining near misses)
+        # candidates are also kept within a month of the date window (still explaining near misses),
+        # and the pairs in which a date is empty
         d = dates[0]
         b, a = d.cond.days()
-        join.append(f"{d.t} BETWEEN {d.s} - {b + NEAR_DAYS} AND {d.s} + {a + NEAR_DAYS}")
-    s_src, t_src = _aliases(r, x, y)
+        near = f"{d.t} BETWEEN {d.s} - {b + NEAR_DAYS} AND {d.s} + {a + NEAR_DAYS}"
+        return _closest(r, pi, x, y, rest, [f"{s_src} s JOIN {t_src} t ON {' AND '.join(join + [near])}",
+                                             *_undated(r, x, y, eq, d)])
     return _closest(r, pi, x, y, rest, [f"{s_src} s JOIN {t_src} t ON {' AND '.join(join)}"])
+
+
+def bounded(r: "_Runner", pi: int) -> bool:
+    """Is pass pi's block of EQUALS bounded by the dates in the explanations: its EQUALS are amounts or dates
+    alone (thousands of rows may share 100.00) and it has a DATE_WINDOW?"""
+    conds: list[CondSQL] = r.conds[pi]
+    eq = [c for c in conds if c.op is Operator.EQUALS]
+    return (bool(eq) and any(c.op is Operator.DATE_WINDOW for c in conds)
+            and all(r.kinds[pi][c.index] != "text" for c in eq))
+
+
+def _undated(r: "_Runner", x: "Side", y: "Side", eq: list[CondSQL], d: CondSQL) -> list[str]:
+    """FROM clauses binding s and t: the pairs sharing the EQUALS keys in which either row has no date (the
+    month's bound cannot hold them, and without them a row without a date, or whose block's rows have none,
+    would read NO_CANDIDATE although rows share its keys). Each side's filter applies before the join."""
+    s_src, t_src = _aliases(r, x, y)
+    join = " AND ".join(c.test() for c in eq)
+    parts = []
+    # (only where a side has a row without a date: a join that finds nothing still reads the whole other side)
+    if r.one(f"SELECT EXISTS (SELECT 1 FROM {s_src} s WHERE {d.s} IS NULL)")[0]:
+        parts.append(f"(SELECT * FROM {s_src} s WHERE {d.s} IS NULL) s JOIN {t_src} t ON {join}")
+    if r.one(f"SELECT EXISTS (SELECT 1 FROM {t_src} t WHERE {d.t} IS NULL)")[0]:
+        parts.append(f"{s_src} s JOIN (SELECT * FROM {t_src} t WHERE {d.t} IS NULL) t ON {join}")
+    return parts
 
 
 def _closest(r: "_Runner", pi: int, x: "Side", y: "Side", checked: list[CondSQL], pairs: list[str]) -> str:
@@ -221,8 +247,8 @@ def _nearest(r: "_Runner", pi: int, x: "Side", y: "Side", conds: list[CondSQL]):
     """Explanations from a pass without an EQUALS condition: every row of the other side shares its (no) equality
     keys, so a row is never without a candidate (§8: NO_CANDIDATE is for rows no row shares the keys with). The
     candidates are, for each amount and date the pass compares, the nearest row of the other side below and above
-    (ASOF joins: a handful of rows per row, never all pairs) and, with a date window, the rows inside it; the best
-    is chosen as in _pairs: fewest failed conditions, then the smallest differences."""
+    (ASOF joins: a handful of rows per row, never all pairs), with a date window the rows inside it, and the row
+    with the lowest key; the best is chosen as in _pairs: fewest failed conditions, then the smallest differences."""
     s_src, t_src = _aliases(r, x, y)
     xa, ya = x.letter, y.letter
     date = next((c for c in conds if c.op is Operator.DATE_WINDOW), None)
@@ -249,8 +275,10 @@ def _nearest(r: "_Runner", pi: int, x: "Side", y: "Side", conds: list[CondSQL]):
             parts.append(f"{near} {xa} JOIN {y_src} {ya} ON {theirs} = {xa}.__near")
     if date is not None:
         parts.append(f"{s_src} s JOIN {t_src} t ON {date.test()}")
-    if not parts:
-        return None
+    # and the row with the lowest key: a row whose compared values are empty still has a candidate
+    by_key = f"{ya}.__m_key IS NULL, {ya}.__m_key, " if y.key_column else ""
+    first = f"(SELECT * FROM {y_src} {ya} ORDER BY {by_key}{ya}.__rid LIMIT 1)"
+    parts.append(f"{x_src} {xa} CROSS JOIN {first} {ya}")
     return _closest(r, pi, x, y, conds, parts)
 
 
@@ -400,6 +428,8 @@ def no_candidate_detail(r: "_Runner", x: "Side", y: "Side", alias: str = "nk") -
         empty = " ".join(f"WHEN {alias}.{f} IS NULL THEN {sql_str(col + ' is empty' + a + '; empty keys never match')}"
                          for f, col, a in zip(feats, cols, after))
         pairs = ", ".join(f"{c.cond.source} = {c.cond.target}" for c in eq)
+        if bounded(r, pi):     # (its rows sharing the keys beyond the month's bound are no candidates)
+            pairs += f" within {NEAR_DAYS} days of the date window"
         join = f"LEFT JOIN (SELECT __rid AS rid, {', '.join(feats)} FROM {r.rest[x.letter]}) nk ON nk.rid = u.rid"
         return (f"CASE {empty} ELSE {sql_str(f'no {y.name} row with the same {pairs} in any pass')} END", join)
-    return sql_str(f"no {y.name} row meets the block conditions of any pass"), ""
+    return sql_str(f"no {y.name} row to compare with in any pass"), ""

@@ -2,7 +2,8 @@
 inputs: among its candidates, the fewest failed conditions, then the smallest amount difference, the smallest
 date difference (an empty value last), the lowest key, the lowest row. Both ways candidates are found: the
 rows sharing a pass's EQUALS keys, and, for a pass without one, the rows of the nearest amounts and dates on
-either side and those inside the date window."""
+either side, those inside the date window and the row with the lowest key (so that a row whose amount and date
+are empty still has a candidate: without EQUALS every row shares the pass's equality keys)."""
 import tempfile
 from datetime import date, timedelta
 from decimal import Decimal
@@ -57,7 +58,7 @@ def _nearest_candidates(s, targets):
             out += [t for t in targets if t[col] == near]
     if s["day"] is not None:
         out += [t for t in targets if t["day"] is not None and -BEFORE <= (t["day"] - s["day"]).days <= AFTER]
-    return out
+    return out + [min(targets, key=lambda t: t["rid"])]     # and the first row (no key column: lowest row)
 
 
 def _check(src_data, tgt_data, blocked: bool):

@@ -347,16 +347,23 @@ def _group_candidates(spec, rows, others, side, keyed, i):
         if got is not None:
             failed, diff, dd = got
             key = (o["id"] or None) if keyed else j + 1
-            rank = (len(failed), diff is None, abs(diff or 0), dd is None, abs(dd or 0), key is None, key or "", j)
+            rank = (len(failed), diff is None, abs(diff or 0), dd is None, abs(dd or 0), *_rank_key(one_rows, j, keyed))
             out.append((rank, failed[0] if failed else "AMBIGUOUS", "" if key is None else str(key)))
     return out
+
+
+def _rank_key(rows, j, keyed):
+    """The order of row j by its key: an empty key after the others; without a key column the row number."""
+    key = (rows[j]["id"] or None) if keyed else j + 1
+    return key is None, key or "", j
 
 
 def explained(passes, rows, others, side, keyed, i):
     """(reason, closest pass, closest key) of unmatched row i as docs/matching.md "Outputs" defines them: the
     candidates are the other side's rows equal on the pass's EQUALS columns, matched or not (where those are
-    amounts alone and the pass has a DATE_WINDOW, also within NEAR_DAYS outside the window; without EQUALS,
-    those of _nearest; in a grouped pass, those of _group_candidates); the
+    amounts alone and the pass has a DATE_WINDOW, only those within NEAR_DAYS outside the window or without a
+    date on either side; without EQUALS, those of _nearest and the row with the lowest key; in a grouped pass,
+    those of _group_candidates); the
     closest fails the fewest other conditions, then has the smallest amount and date differences, the highest
     similarity, the lowest key; across passes the fewest failures win, then the later pass; its first failed
     condition gives the reason, none failed gives AMBIGUOUS, no candidate NO_CANDIDATE."""
@@ -371,16 +378,24 @@ def explained(passes, rows, others, side, keyed, i):
         conditions = spec
         block = [c for c in conditions if c["operator"] == "EQUALS"]
         rest = [c for c in conditions if c["operator"] != "EQUALS"]
-        near = None if block else _nearest(conditions, rows[i], others, side)
+        shared = [j for j, o in enumerate(others)
+                  if _pair(block, *((rows[i], o) if side == "source" else (o, rows[i]))) is not None]
+        near = None
+        if not block:       # and the row with the lowest key (every row shares the pass's no keys)
+            near = _nearest(conditions, rows[i], others, side) | {
+                min(shared, key=lambda j: _rank_key(others, j, keyed), default=None)}
         days = next((c for c in rest if c["operator"] == "DATE_WINDOW"), None)
-        if not block or any(c["source"] == "ref" for c in block):
-            days = None
+        if block and days and not any(c["source"] == "ref" for c in block):
+            # equal amounts alone are no identity: the block is bounded by the dates too (a pair in which a
+            # date is empty is not bounded)
+            near = {j for j in shared
+                    if _date(rows[i]["date"]) is None or _date(others[j]["date"]) is None
+                    or _within_days(days, *((rows[i], others[j]) if side == "source" else (others[j], rows[i])),
+                                    NEAR_DAYS)}
         for j, o in enumerate(others):
             s, t = (rows[i], o) if side == "source" else (o, rows[i])
-            if _pair(block, s, t) is None or (near is not None and j not in near):
+            if j not in shared or (near is not None and j not in near):
                 continue
-            if days and not _within_days(days, s, t, NEAR_DAYS):
-                continue        # equal amounts alone are no identity: the block is bounded by the dates too
             measured = [(c, *_measure(c, s, t)) for c in rest]
             failed = [c for c, ok, _ in measured if not ok]
 
@@ -390,7 +405,7 @@ def explained(passes, rows, others, side, keyed, i):
             ad, dd, sm = first("AMOUNT_TOLERANCE", 0), first("DATE_WINDOW", 0), first("SIMILARITY", 1)
             key = (o["id"] or None) if keyed else j + 1
             rank = (len(failed), -pass_no, ad is None, abs(ad or 0), dd is None, abs(dd or 0),
-                    sm is None, -(sm or 0), key is None, key or "", j)
+                    sm is None, -(sm or 0), *_rank_key(others, j, keyed))
             if best is None or rank < best[0]:
                 reason = _REASON[failed[0]["operator"]] if failed else "AMBIGUOUS"
                 best = (rank, reason, f"pass {pass_no}", "" if key is None else str(key))
