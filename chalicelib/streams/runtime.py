@@ -91,9 +91,12 @@ def list_runs(conn: psycopg.Connection, stream_id: int, status: str | None, offs
 
 
 def update_run(conn: psycopg.Connection, run_id: int, **fields: Any) -> None:
+    # the time of the write, not of the transaction's start: a cancel that waited for a completing step's
+    # row stamped the run updated before it completed
     sets = ", ".join(f"{k} = %s" for k in fields)
     values = [Jsonb(v) if isinstance(v, (dict, list)) else v for v in fields.values()]
-    conn.execute(f"UPDATE recon.stream_runs SET {sets}, updated_at = now() WHERE run_id = %s", [*values, run_id])
+    conn.execute(f"UPDATE recon.stream_runs SET {sets}, updated_at = clock_timestamp() WHERE run_id = %s",
+                 [*values, run_id])
 
 
 def mark_running(conn: psycopg.Connection, run_id: int, step_order: int) -> None:
@@ -212,13 +215,14 @@ def fail_stale_attempts(conn: psycopg.Connection, run_id: int, step_order: int, 
 
 def close_open_steps(conn: psycopg.Connection, run_id: int, *, in_progress_to: str, pending_to: str,
                      message: str | None = None) -> None:
-    """At the end of a run (finish or cancel): every latest attempt still open gets a final status."""
+    """At the end of a run (finish or cancel): every latest attempt still open gets a final status, at the
+    time of the write (a cancel may have waited for a completing step's row)."""
     conn.execute(
         "UPDATE recon.stream_step_runs s SET status = CASE WHEN s.status = 'PENDING' THEN %s ELSE %s END,"
         " error_message = CASE WHEN s.status = 'PENDING' THEN s.error_message ELSE coalesce(s.error_message, %s) END,"
         # an attempt waiting for its retry ended when it failed; canceled meanwhile, its step ends now
-        " completed_at = CASE WHEN s.status = 'RETRY_WAIT' AND %s = 'CANCELED' THEN now()"
-        " ELSE coalesce(s.completed_at, now()) END, updated_at = now()"
+        " completed_at = CASE WHEN s.status = 'RETRY_WAIT' AND %s = 'CANCELED' THEN clock_timestamp()"
+        " ELSE coalesce(s.completed_at, clock_timestamp()) END, updated_at = clock_timestamp()"
         " WHERE s.run_id = %s AND s.status IN ('PENDING', 'IN_PROGRESS', 'RETRY_WAIT')",
         (pending_to, in_progress_to, message, in_progress_to, run_id),
     )

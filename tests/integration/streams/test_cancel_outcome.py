@@ -99,3 +99,36 @@ def test_a_cancel_waits_for_the_last_step_completing_and_then_refuses(api, db, s
     body = assert_error(answer["r"], 409, "CONFLICT")
     assert "ending COMPLETED" in body["message"], body
     assert _statuses(db, run_id) == ("RUNNING", ["COMPLETED", "COMPLETED"])
+
+
+def test_a_cancel_that_waited_stamps_the_time_it_took_effect(api, db, stack_env, uid):
+    """A cancel that waits for a completing step writes its times when it takes effect: the run's updatedAt
+    and the canceled step's completedAt were the time the cancel's transaction began (before the wait), so
+    the run read updatedAt earlier than its completedAt, and the step ended before the cancel that ended it."""
+    run_id = _created_run(api, uid, continue_on_failure=False)
+    _put(db, run_id, "COMPLETED", "IN_PROGRESS")
+    answer = {}
+    with psycopg.connect(stack_env["DATABASE_URL"], row_factory=dict_row) as worker:
+        worker.execute("SELECT step_run_id FROM recon.stream_step_runs WHERE run_id = %s AND step_order = 2"
+                       " FOR NO KEY UPDATE", (run_id,))
+        cancel = threading.Thread(target=lambda: answer.update(r=api.post(f"/stream-runs/{run_id}/cancel")))
+        cancel.start()
+        waiting = "SELECT count(*) AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE %s"
+        deadline_checks = 0
+        while db.execute(waiting, ("%stream_step_runs%FOR NO KEY UPDATE%",)).fetchone()["n"] == 0:
+            deadline_checks += 1
+            assert deadline_checks < 3000 and cancel.is_alive(), answer
+            threading.Event().wait(0.01)
+        released = worker.execute("SELECT clock_timestamp() AS t").fetchone()["t"]
+        worker.commit()
+    cancel.join(60)
+    assert answer["r"].status_code == 200, answer["r"].text
+    run = db.execute("SELECT status, updated_at, completed_at FROM recon.stream_runs WHERE run_id = %s",
+                     (run_id,)).fetchone()
+    step2 = db.execute("SELECT status, completed_at, updated_at FROM recon.stream_step_runs WHERE run_id = %s"
+                       " AND step_order = 2", (run_id,)).fetchone()
+    assert run["status"] == "CANCELED" and step2["status"] == "CANCELED"
+    assert released <= run["completed_at"] <= run["updated_at"], run
+    assert released <= step2["completed_at"] <= run["completed_at"], (step2, run)
+    api_run = api.get(f"/stream-runs/{run_id}").json()["data"]
+    assert api_run["completedAt"] <= api_run["updatedAt"], api_run
