@@ -77,8 +77,9 @@ def finalize(job_id, context_for) -> str:
         if job is None:
             return "skipped"
         seg_of = {s["primary_key_value"]: s["segment_no"] for s in suspects}
-        # a row with a wrong token was seen by two segments (missing in Cassandra in one, in PostgreSQL in
-        # the other): what the scans recorded for it gives way to its re-read by key
+        # a row with a wrong token was seen twice (missing in Cassandra at its wrong token, missing in PostgreSQL
+        # at its real one, in another segment or the same): what the scans recorded for it gives way to its
+        # re-read by key
         misplaced = [s["primary_key_value"] for s in suspects if s["first_seen_type"] == recording.MISPLACED]
         if misplaced and table is not None:
             conn.execute("DELETE FROM recon.mismatches WHERE job_id = %s AND primary_key_value = ANY(%s)",

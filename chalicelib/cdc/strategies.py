@@ -100,7 +100,7 @@ class SegmentResult:
     suspects: "DiffSpool | list[Diff]" = field(default_factory=list)
     #: rows decoded and canonicalized (CHECKSUM by wire comparison: only rows whose bytes differ)
     decoded_rows: int | None = None
-    #: PostgreSQL rows read in this token range whose key hashes to another one (a wrong token column):
+    #: PostgreSQL rows read in this token range under a token that is not their key's (a wrong token column):
     #: (diff, grace seconds) re-read by key on both sides when the job ends (rechecks.py)
     misplaced: list = field(default_factory=list)
 
@@ -256,10 +256,12 @@ class TableContext:
 
     def split_misplaced(self, spool: "DiffSpool", start: int, end: int) -> tuple["DiffSpool", list[Diff]]:
         """(the rest, the misplaced): a row found only in PostgreSQL within (start, end] whose key's real
-        Murmur3 token lies outside that range was read here only because its token column is wrong (a
-        CDC sink that wrote a wrong token). It is not missing in Cassandra: its Cassandra row, if any, is
-        in the range of its real token, where it looks missing in PostgreSQL. Both are settled when the
-        job ends, by reading the key on both sides (rechecks.py). Costs one token per PostgreSQL-only row."""
+        Murmur3 token is not the token it was read under was read there only because its token column is
+        wrong (a CDC sink that wrote a wrong token). It is not missing in Cassandra: its Cassandra row, if
+        any, is at its real token, where it looks missing in PostgreSQL, in another segment or in this
+        one alike. Both are settled when the job ends, by reading the key on both sides (rechecks.py).
+        Costs one token per PostgreSQL-only row. A diff without the token it was read under (none from a
+        scan) is misplaced when its real token lies outside the range."""
         n = len(self.table.partition_key)
         types = self.pk_types[:n]
         token = self.token_fn
@@ -270,7 +272,8 @@ class TableContext:
                     t = token(key_values(d.pk[:n], types))
                 except Exception:   # noqa: BLE001 — a key no driver value holds (a date past 9999): reported as read
                     continue
-                if not (start < t <= end):
+                wrong = t != d.token if d.token is not None else not (start < t <= end)
+                if wrong:
                     odd.add(d.pk_display)
         if not odd:
             return spool, []

@@ -61,3 +61,64 @@ def test_a_key_no_driver_value_holds_is_reported_as_read():
     far = Diff(MismatchType.MISSING_IN_CASSANDRA, ("3000000",), "3000000", None, {"id": "3000000"}, None, "p")
     rest, odd = ctx.split_misplaced(DiffSpool([far]), 0, 1)
     assert [d.pk_display for d in rest] == ["3000000"] and odd == []
+
+
+def _scan(start: int, end: int, cassandra: dict[str, str], postgres: dict[str, tuple[int, str]]):
+    """The diffs of a segment merge in token order: Cassandra's rows at their keys' real tokens, PostgreSQL's at
+    the tokens given (its token column)."""
+    from chalicelib.cdc.canonical import ColumnSpec
+    from chalicelib.cdc.diff import diff_segment
+
+    c = sorted((_token(k), (k,), (k, v)) for k, v in cassandra.items())
+    p = sorted((t, (k,), (k, v)) for k, (t, v) in postgres.items())
+    assert all(start < i[0] <= end for i in c + p)
+    return list(diff_segment([ColumnSpec("id", "text"), ColumnSpec("v", "text")], c, p))
+
+
+def _in_range(keys, start: int, end: int, n: int) -> list[str]:
+    out = [k for k in keys if start < _token(k) <= end][:n]
+    assert len(out) == n
+    return out
+
+
+def _mirror(key: str, start: int, end: int) -> int:
+    """Another token of the range (start, end] than the key's own: its mirror image there."""
+    t = start + end - _token(key)
+    assert t != _token(key) and start < t <= end
+    return t
+
+
+def test_a_wrong_token_inside_the_range_is_misplaced_too():
+    """A PostgreSQL row read under a token that is not its key's but lies in the same range: the merge saw it
+    missing in Cassandra at that token, and its Cassandra row missing in PostgreSQL at the real one. It is
+    misplaced (re-read by key when the job ends) like one whose real token lies outside the range; a row read
+    under its own token that Cassandra lacks is not."""
+    ctx = _ctx(["id"], ["text"])
+    start, end = -(2 ** 62), 2 ** 62
+    equal, changed, gone, lacking, plain = _in_range((f"user-{i}" for i in range(200)), start, end, 5)
+    cassandra = {equal: "a", changed: "a", plain: "a"}
+    postgres = {equal: (_mirror(equal, start, end), "a"), changed: (_mirror(changed, start, end), "b"),
+                gone: (_mirror(gone, start, end), "a"), lacking: (_token(lacking), "a"), plain: (_token(plain), "a")}
+    diffs = _scan(start, end, cassandra, postgres)
+    assert sorted((d.mismatch_type, d.pk_display) for d in diffs) == sorted(
+        [(MismatchType.MISSING_IN_CASSANDRA, k) for k in (equal, changed, gone, lacking)]
+        + [(MismatchType.MISSING_IN_POSTGRES, k) for k in (equal, changed)])
+    rest, odd = ctx.split_misplaced(DiffSpool(diffs, keep=2), start, end)
+    assert sorted(d.pk_display for d in odd) == sorted([equal, changed, gone])
+    assert all(d.mismatch_type is MismatchType.MISSING_IN_CASSANDRA for d in odd)
+    # the Cassandra halves stay: the job's end replaces what was recorded of a misplaced key by its re-read
+    assert sorted((d.mismatch_type, d.pk_display) for d in rest) == sorted(
+        [(MismatchType.MISSING_IN_CASSANDRA, lacking)]
+        + [(MismatchType.MISSING_IN_POSTGRES, k) for k in (equal, changed)])
+
+
+def test_a_wrong_token_is_misplaced_when_the_table_runs_as_one_segment():
+    """The whole ring as one range: every wrong token lies inside it."""
+    ctx = _ctx(["id"], ["text"])
+    start, end = -(2 ** 63), 2 ** 63 - 1
+    wrong, right = "user-1", "user-2"
+    diffs = _scan(start, end, {wrong: "a"}, {wrong: (_mirror(wrong, start, end), "a"), right: (_token(right), "a")})
+    rest, odd = ctx.split_misplaced(DiffSpool(diffs), start, end)
+    assert [d.pk_display for d in odd] == [wrong]
+    assert sorted((d.mismatch_type, d.pk_display) for d in rest) == sorted([
+        (MismatchType.MISSING_IN_POSTGRES, wrong), (MismatchType.MISSING_IN_CASSANDRA, right)])
