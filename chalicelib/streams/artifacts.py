@@ -29,7 +29,7 @@ def exception_rows(path: Path):
     """(row_no, row_key, row_data, reason, closest_candidate) per unmatched row, in file order."""
     explanation = _explanation_columns()
     csv.field_size_limit(sys.maxsize)
-    with open(path, newline="") as f:
+    with open(path, newline="", encoding="utf-8") as f:
         reader = csv.reader(f)
         header = next(reader, None)
         if header is None:
@@ -70,11 +70,17 @@ def _text(column_sql: str) -> str:
 def exceptions_csv(path: Path, out: Path, constants: tuple) -> int:
     """Turn an unmatched output into a CSV in the column order of `load_exceptions`' COPY (DuckDB: no
     Python loop per row). `constants` = (stream_id, run_id, step_run_id, reconciliation_id, step_order,
-    side). Returns the number of rows."""
+    side). Returns the number of rows.
+
+    The output is read in the dialect the engine writes (`,`, `"` escaped as `""`, a header row), with
+    nothing sniffed: a guess from the first rows can miss quoting that only starts further down. The
+    input's columns are read under names of their position, so that no name of the input (`row_no`,
+    `memo ` with its space, one that is only a space) is ever an SQL name here; `rowData` keys are the
+    header's names, byte for byte."""
     import duckdb
 
     explanation = _explanation_columns()
-    with open(path, newline="") as f:
+    with open(path, newline="", encoding="utf-8") as f:
         header = next(csv.reader(f), None)
     if not header:
         out.write_text("")
@@ -83,26 +89,32 @@ def exceptions_csv(path: Path, out: Path, constants: tuple) -> int:
     if tuple(header[-n:]) != explanation:
         raise ValueError(f"{path.name}: the last columns are not the engine's explanation columns")
     data_cols = header[:-n]
-    data_json = "to_json(struct_pack(" + ", ".join(f"{_quote(c)} := {_text(_quote(c))}" for c in data_cols) + "))"
+    positional = [f"__d{i}" for i in range(len(data_cols))]
+    spec = "{" + ", ".join(f"{_sql_text(c)}: 'VARCHAR'" for c in positional + list(explanation)) + "}"
+    data_json = "to_json(struct_pack(" + ", ".join(
+        f"{_quote(c)} := {_text(_quote(p))}" for c, p in zip(data_cols, positional)) + "))"
     reasons = ", ".join(_sql_text(r) for r in REASONS)
     stream_id, run_id, step_run_id, reconciliation_id, step_order, side = constants
     con = duckdb.connect(config={"threads": 1, "preserve_insertion_order": True})
     try:
         con.execute("CREATE SEQUENCE row_no START 1")   # one thread: the file's order
+        # a closest candidate whose key value is empty is still one (its pass names it): rowKey null
         rows = con.execute(f"""
             COPY (
               SELECT {int(stream_id)}, {int(run_id)}, {int(step_run_id)}, {int(reconciliation_id)}, {int(step_order)},
                      {_sql_text(side)}, row_no, nullif({_text('"_row_key"')}, ''),
                      CAST({data_json} AS VARCHAR),
                      CASE WHEN "_reason" IN ({reasons}) THEN "_reason" ELSE 'NO_CANDIDATE' END,
-                     CASE WHEN coalesce("_closest_key", '') <> '' THEN CAST(json_object(
-                       'rowKey', {_text('"_closest_key"')}, 'pass', nullif("_closest_pass", ''),
+                     CASE WHEN coalesce("_closest_key", '') <> '' OR coalesce("_closest_pass", '') <> ''
+                     THEN CAST(json_object(
+                       'rowKey', nullif({_text('"_closest_key"')}, ''), 'pass', nullif("_closest_pass", ''),
                        'failedCondition', nullif("_failed_condition", ''), 'detail', nullif({_text('"_detail"')}, ''))
                        AS VARCHAR)
                      END
               FROM (SELECT nextval('row_no') AS row_no, *
-                      FROM read_csv({_sql_text(str(path))}, header = true, all_varchar = true, auto_detect = true,
-                                    nullstr = chr(0)))
+                      FROM read_csv({_sql_text(str(path))}, auto_detect = false, header = true, delim = ',',
+                                    quote = '"', escape = '"', strict_mode = true, null_padding = false,
+                                    encoding = 'utf-8', columns = {spec}, nullstr = chr(0)))
             ) TO {_sql_text(str(out))} (FORMAT csv, HEADER false)""").fetchone()[0]
     finally:
         con.close()

@@ -71,6 +71,29 @@ def test_pipe_and_staged_file_load_the_same_rows(conn, tmp_path: Path, monkeypat
     assert not list(tmp_path.glob("*.exceptions-*.csv"))            # nothing staged is left behind
 
 
+def test_names_and_values_reach_postgresql_as_the_output_has_them(conn, tmp_path: Path, monkeypatch):
+    # column names with white space and one named row_no; a closest candidate whose key value is empty; a
+    # quoted value after more rows than a dialect sniffer samples
+    src = tmp_path / "u.csv"
+    plain = 20_500
+    with src.open("w", newline="") as f:
+        f.write('k,"memo ", note, ,row_no,_row_key,_reason,_closest_key,_closest_pass,_failed_condition,_detail\n')
+        f.write("S0,a,b,c,7,S0,TOLERANCE_EXCEEDED,,p,amt,amt differs by 0.50; tolerance 0.01\n")
+        f.writelines(f"S{i},a,b,c,{i},S{i},NO_CANDIDATE,,,,no target row\n" for i in range(1, plain))
+        f.write('SLAST,"say ""hi""",b,c,x,SLAST,NO_CANDIDATE,,,,no target row\n')
+    assert _load(conn, src, "TARGET") == plain + 1                   # through the pipe
+    monkeypatch.setattr(artifacts, "PIPE_DIR", tmp_path / "no-pipes")
+    assert _load(conn, src, "SOURCE") == plain + 1                   # through a staged file
+    for side in ("TARGET", "SOURCE"):
+        rows = _rows(conn, side)
+        assert [r["row_no"] for r in rows[:2]] + [rows[-1]["row_no"]] == [1, 2, plain + 1]
+        assert rows[0]["row_data"] == {"k": "S0", "memo ": "a", " note": "b", " ": "c", "row_no": "7"}
+        assert rows[0]["closest_candidate"] == {"rowKey": None, "pass": "p", "failedCondition": "amt",
+                                                "detail": "amt differs by 0.50; tolerance 0.01"}
+        assert rows[1]["closest_candidate"] is None
+        assert rows[-1]["row_key"] == "SLAST" and rows[-1]["row_data"]["memo "] == 'say "hi"'
+
+
 def test_a_side_is_loaded_once(conn, tmp_path: Path):
     src = _unmatched(tmp_path / "u.csv", 300)
     assert _load(conn, src) == 300
@@ -79,8 +102,7 @@ def test_a_side_is_loaded_once(conn, tmp_path: Path):
 
 
 def test_a_conversion_that_fails_midway_keeps_nothing_of_the_side(conn, tmp_path: Path):
-    # a last row with too many fields (past what DuckDB's sniffer samples): DuckDB fails on it after it has
-    # written the rows before it into the pipe
+    # a last row with too many fields: DuckDB fails on it after it has written the rows before it into the pipe
     src = _unmatched(tmp_path / "u.csv", 100000)
     with src.open("a") as f:
         f.write("O999999,1.00,O999999,NO_CANDIDATE,,,,detail,one,field,too,many\n")
