@@ -42,10 +42,11 @@ class StepOut(StreamsOut):
 
 class OccurrenceView(StreamsOut):
     occurrence_at: datetime = Field(description="The schedule's instant (UTC); EVENT streams: when the event came")
-    status: Literal["STARTED", "SKIPPED_RUN_ACTIVE", "SKIPPED_NOT_ACTIVE", "FAILED"] = Field(
-        description="STARTED: it started run runId; SKIPPED_RUN_ACTIVE: a run of the stream was active (or a later "
-                    "missed occurrence superseded it, see detail); SKIPPED_NOT_ACTIVE: the stream was not ACTIVE; "
-                    "FAILED: the run could not start (detail)")
+    status: Literal["STARTED", "QUEUED", "SKIPPED_RUN_ACTIVE", "SKIPPED_NOT_ACTIVE", "FAILED"] = Field(
+        description="STARTED: it started run runId; QUEUED: an EVENT stream's event that met a run in flight, "
+                    "waiting for it to end (it then starts its own run and reads STARTED); SKIPPED_RUN_ACTIVE: a "
+                    "scheduled occurrence met a run in flight (or a later missed occurrence superseded it, see "
+                    "detail); SKIPPED_NOT_ACTIVE: the stream was not ACTIVE; FAILED: the run could not start (detail)")
     late: bool = Field(description="Claimed more than 90 s after its instant (catch-up after downtime)")
     run_id: Optional[int] = None
     detail: Optional[str] = None

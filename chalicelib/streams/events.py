@@ -22,6 +22,8 @@ import unicodedata
 from datetime import datetime, timezone
 from typing import Any
 
+from psycopg.types.json import Jsonb
+
 from chalicelib import aws
 from chalicelib.observability import logger
 
@@ -73,6 +75,10 @@ def run_finished(view: dict) -> None:
         metrics.run_finished(view)
     except Exception:
         pass
+    try:
+        start_queued(view["streamId"])   # an event that waited for this run starts its own now
+    except Exception:
+        logger.exception("starting the stream's queued event failed", extra={"run_id": view["id"]})
 
 
 def _webhooks(view: dict, detail: dict) -> None:
@@ -214,16 +220,74 @@ def _start_once(event_id: str, stream_id: int, detail_type: str | None, detail: 
             logger.warning("event trigger refused: the chain of runs began with this stream",
                            extra={"stream_id": stream_id, "source_run_id": detail.get("runId")})
         except runs.RunConflict as exc:
-            outcome = "SKIPPED_RUN_ACTIVE"
-            logger.info("event trigger skipped", extra={"stream_id": stream_id, "reason": str(exc)})
+            # a run of the stream is in flight: the event waits for it (start_queued), so an upload that
+            # arrives meanwhile is reconciled when that run ends, in its turn, never dropped
+            outcome = "QUEUED"
+            logger.info("event trigger queued behind the run in flight",
+                        extra={"stream_id": stream_id, "reason": str(exc)})
         except Exception:   # noqa: BLE001 — recorded once; a lost connection fails the update below too
             outcome = "FAILED"
             logger.exception("the triggered run could not be created", extra={"stream_id": stream_id})
-        conn.execute("UPDATE recon.stream_event_runs SET outcome = %s, run_id = %s WHERE event_id = %s AND stream_id = %s",
-                     (outcome, run_id, key, stream_id))
+        queued = Jsonb({"bound": bound, "metadata": metadata}) if outcome == "QUEUED" else None
+        conn.execute("UPDATE recon.stream_event_runs SET outcome = %s, run_id = %s, queued = %s"
+                     " WHERE event_id = %s AND stream_id = %s", (outcome, run_id, queued, key, stream_id))
     if run_id is not None:
         runs.start_created(run_id)   # a failed start has marked the run FAILED with the reason
     return run_id
+
+
+def start_queued(stream_id: int | None = None) -> list[int]:
+    """Start the oldest queued event of each stream (of `stream_id` only, when given) that has no run in flight:
+    called when a run ends, and by the one-minute tick (so a queued event whose run's end was not seen, its
+    worker gone, still starts). One event per stream and call: its run is the stream's run in flight now, and
+    the next queued event waits for that one to end. A stream no longer ACTIVE drops its queued events
+    (SKIPPED_NOT_ACTIVE, as an upload to a paused stream starts nothing). The run ids started."""
+    from chalicelib.db.pool import transaction
+    from chalicelib.streams import runs
+
+    with transaction() as conn:
+        streams = [r["stream_id"] for r in conn.execute(
+            "SELECT DISTINCT stream_id FROM recon.stream_event_runs WHERE outcome = 'QUEUED'"
+            + ("" if stream_id is None else " AND stream_id = %s") + " ORDER BY stream_id",
+            () if stream_id is None else (stream_id,)).fetchall()]
+    started = []
+    for sid in streams:
+        run_id = None
+        try:
+            with transaction() as conn:
+                row = conn.execute(
+                    "SELECT e.event_id, e.queued, e.received_at, s.status FROM recon.stream_event_runs e"
+                    " JOIN recon.streams s ON s.stream_id = e.stream_id"
+                    " WHERE e.stream_id = %s AND e.outcome = 'QUEUED' ORDER BY e.received_at, e.event_id"
+                    " LIMIT 1 FOR UPDATE OF e SKIP LOCKED", (sid,)).fetchone()
+                if row is None:
+                    continue
+                if row["status"] != "ACTIVE":
+                    conn.execute("UPDATE recon.stream_event_runs SET outcome = 'SKIPPED_NOT_ACTIVE', queued = NULL"
+                                 " WHERE stream_id = %s AND outcome = 'QUEUED'", (sid,))
+                    continue
+                queued = row["queued"] or {}
+                outcome = "STARTED"
+                try:
+                    with conn.transaction():
+                        metadata = {**queued.get("metadata", {}), "queuedAt": _iso(row["received_at"])}
+                        run_id = runs.create_run(sid, "EVENT", metadata,
+                                                 bound_inputs=queued.get("bound") or [], start=False,
+                                                 conn=conn)["runId"]
+                except runs.RunConflict:
+                    continue            # still a run in flight: its end starts this event
+                except Exception:   # noqa: BLE001 — the definition changed under it (a bound step gone, ...)
+                    outcome = "FAILED"
+                    logger.exception("the queued event's run could not be created", extra={"stream_id": sid})
+                conn.execute("UPDATE recon.stream_event_runs SET outcome = %s, run_id = %s, queued = NULL"
+                             " WHERE event_id = %s AND stream_id = %s", (outcome, run_id, row["event_id"], sid))
+        except Exception:   # noqa: BLE001 — one stream's trouble does not stop the others
+            logger.exception("starting a queued event failed", extra={"stream_id": sid})
+            continue
+        if run_id is not None:
+            runs.start_created(run_id)
+            started.append(run_id)
+    return started
 
 
 def recent_triggers(stream_id: int, limit: int = 10, conn=None) -> list[dict]:
@@ -241,8 +305,11 @@ def recent_triggers(stream_id: int, limit: int = 10, conn=None) -> list[dict]:
         kind, _, subject = r["event_id"].partition(":")
         about = {"FileReady": "file ", "StreamRunCompleted": "run "}.get(kind) if subject else None
         what = f"{kind} of {about}{subject.split('-', 1)[-1]}" if about else "event " + r["event_id"]
-        outcome = r["outcome"] if r["outcome"] in ("STARTED", "SKIPPED_RUN_ACTIVE") else "FAILED"
+        outcome = r["outcome"] if r["outcome"] in ("STARTED", "SKIPPED_RUN_ACTIVE", "QUEUED", "SKIPPED_NOT_ACTIVE") \
+            else "FAILED"
         detail = {"STARTED": what, "SKIPPED_RUN_ACTIVE": f"{what}: a run of the stream was in progress",
+                  "QUEUED": f"{what}: waiting for the run in progress to end",
+                  "SKIPPED_NOT_ACTIVE": f"{what}: the stream was paused or archived before its turn",
                   "FAILED": f"{what}: the run could not be started"}[outcome]
         if r["outcome"] == "LOOP":
             detail = (f"{what}: not started, the chain of runs that led to it began with a run of this stream"

@@ -2,7 +2,8 @@
 
 - `recon-stream-steps`: STEP tasks from the state machine and FINISH messages (step_worker).
 - `recon-stream-events`: EventBridge events that may start EVENT-triggered streams (events).
-- `recon-stream-ticks`: the one-minute EventBridge tick of the schedule dispatcher and its wake-ups (schedules).
+- `recon-stream-ticks`: the one-minute EventBridge tick of the schedule dispatcher and its wake-ups (schedules),
+  and of the EVENT triggers queued behind a run in flight (events).
 """
 from __future__ import annotations
 
@@ -42,3 +43,7 @@ def handle_tick_message(raw: Any) -> None:
         return
     schedules.dispatch()
     schedules.send_wakeups()
+    # an event queued behind a run whose end was not seen (its worker gone) starts on the next tick
+    from chalicelib.streams import events
+
+    events.start_queued()

@@ -453,6 +453,67 @@ def test_a_run_completed_event_delivered_twice_starts_one_chained_run(api, setup
     close_pool()
 
 
+def test_an_event_queued_behind_a_run_starts_when_that_run_ends_or_on_the_next_tick(api, setup, stack, monkeypatch):
+    """A FileReady event that meets a run of its EVENT stream in flight waits for it (QUEUED) and starts its own run,
+    the file bound, when that run ends. A run whose end was never followed up (its worker gone before the hook)
+    leaves the event for the one-minute tick, which starts it; an event queued on a stream paused meanwhile starts
+    nothing (as an upload to a paused stream) and says so."""
+    for k in ("DATABASE_URL", "AWS_ENDPOINT_URL", "AWS_REGION", "ARTIFACTS_BUCKET"):
+        monkeypatch.setenv(k, stack["env"][k])
+    from chalicelib import aws
+    from chalicelib.config import reset_settings
+    from chalicelib.db.pool import close_pool, transaction
+    from chalicelib.streams import events, runs
+    from chalicelib.workers import streams as stream_workers
+
+    reset_settings(), close_pool(), aws.reset_clients()
+    upload = setup["files"]["marketplace"]      # step 1's own target: the bound file fits its rule set
+    filename = _data(api.get(f"/files/{upload}"))["filename"]
+    trigger = {"event": "FILE_UPLOADED", "filenamePattern": filename, "bind": {"stepOrder": 1, "input": "TARGET"}}
+
+    def claims(stream_id):
+        with transaction() as conn:
+            return [(c["outcome"], c["run_id"]) for c in conn.execute(
+                "SELECT outcome, run_id FROM recon.stream_event_runs WHERE stream_id = %s ORDER BY received_at",
+                (stream_id,)).fetchall()]
+
+    def file_ready(stream_id):
+        """The stream's run in flight (created, not started), then the upload's event: queued behind it."""
+        held = runs.create_run(stream_id, "MANUAL", {"reason": "in flight"}, start=False)["runId"]
+        envelope = {"id": str(uuid.uuid4()), "detail-type": "FileReady", "source": "recon.files",
+                    "detail": {"fileId": upload, "filename": filename}}
+        assert events.handle_event(envelope) == []
+        assert claims(stream_id) == [("QUEUED", None)]
+        return held
+
+    stream_id = _stream(api, setup, steps=1, triggerType="EVENT", triggerConfig=trigger)
+    held = file_ready(stream_id)
+    # the run in flight ends without its end being followed up (as when its worker died after writing it)
+    with transaction() as conn:
+        conn.execute("UPDATE recon.stream_runs SET status = 'CANCELED', completed_at = clock_timestamp()"
+                     " WHERE run_id = %s", (held,))
+        conn.execute("UPDATE recon.stream_step_runs SET status = 'SKIPPED' WHERE run_id = %s", (held,))
+    stream_workers.handle_tick_message("{}")
+    ((outcome, run_id),) = claims(stream_id)
+    assert outcome == "STARTED" and run_id is not None
+    run = wait_run(api, run_id)
+    assert run["status"] == "COMPLETED", run
+    assert run["triggerType"] == "EVENT" and run["triggerMetadata"]["fileId"] == upload and run["triggerMetadata"]["queuedAt"]
+    # a second tick starts nothing more
+    stream_workers.handle_tick_message("{}")
+    assert claims(stream_id) == [("STARTED", run_id)]
+    assert _data(api.get(f"/streams/{stream_id}/runs"))["totalItems"] == 2
+
+    paused = _stream(api, setup, steps=1, triggerType="EVENT", triggerConfig=trigger)
+    held = file_ready(paused)
+    assert api.post(f"/streams/{paused}/pause").status_code == 200
+    assert api.post(f"/stream-runs/{held}/cancel").status_code == 200       # its end: the queue is looked at
+    assert claims(paused) == [("SKIPPED_NOT_ACTIVE", None)]
+    recent = _data(api.get(f"/streams/{paused}"))["recentOccurrences"]
+    assert [o["status"] for o in recent] == ["SKIPPED_NOT_ACTIVE"] and "paused" in recent[0]["detail"], recent
+    assert _data(api.get(f"/streams/{paused}/runs"))["totalItems"] == 1
+
+
 def test_duplicate_and_late_task_messages_change_nothing(api, setup, stack, monkeypatch):
     for k in ("DATABASE_URL", "AWS_ENDPOINT_URL", "AWS_REGION", "ARTIFACTS_BUCKET"):
         monkeypatch.setenv(k, stack["env"][k])

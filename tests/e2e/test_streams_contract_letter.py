@@ -290,11 +290,12 @@ def test_a_leap_day_schedule_shows_its_next_run(client, files):
         client.call("DELETE", f"/streams/{stream['id']}")
 
 
-def test_an_upload_that_meets_a_run_in_flight_is_recorded_on_the_event_stream(client, files):
-    """platform §5: one active run per stream; a trigger that meets one is skipped "and recorded on the stream
-    as such". For an EVENT stream, two matching uploads while its first run works: one run, and GET
-    /streams/{id} shows both events (STARTED with its run, SKIPPED_RUN_ACTIVE naming the file) — the
-    skipped file was dropped without a trace."""
+def test_an_upload_that_meets_a_run_in_flight_waits_for_it_and_then_runs(client, files):
+    """platform §6: "when an uploaded file whose name matches becomes READY, a run starts with that file as the
+    bound input"; §5: one active run per stream (only a scheduled occurrence that meets one is skipped). Two
+    matching uploads while the first run works: the second waits (QUEUED on the stream, naming the file) and
+    starts its own run, with its own file bound, when the first ends — it was dropped (SKIPPED_RUN_ACTIVE) and
+    never reconciled."""
     src, tgt = files
     rule_set = client.data("POST", "/rule-sets", {"name": "events", "passes": [{"name": "ref", "conditions": [
         {"source": "order_id", "target": "order_ref", "operator": "EQUALS"}]}]}, status=201)
@@ -311,10 +312,30 @@ def test_an_upload_that_meets_a_run_in_flight_is_recorded_on_the_event_stream(cl
         second = client.data("POST", "/files", params={"filename": f"bank_{tag}_2.csv"}, data=CSV_TGT.encode(), status=201)
         recent = _poll(lambda: (lambda r: r if len(r) == 2 else None)(
             client.data("GET", f"/streams/{stream['id']}")["recentOccurrences"]), 60, "both events recorded")
-        assert [(o["status"], o["runId"]) for o in recent] == [("SKIPPED_RUN_ACTIVE", None), ("STARTED", runs[0]["id"])]
+        assert [(o["status"], o["runId"]) for o in recent] == [("QUEUED", None), ("STARTED", runs[0]["id"])]
         assert str(second["id"]) in recent[0]["detail"] and str(first["id"]) in recent[1]["detail"], recent
         assert all(o["occurrenceAt"].endswith("Z") and o["late"] is False for o in recent)
-        assert client.data("GET", f"/streams/{stream['id']}/runs")["totalItems"] == 1
+        assert client.data("GET", f"/stream-runs/{runs[0]['id']}")["status"] in ("PENDING", "RUNNING")
+        # the first run ends: the queued upload starts the second, with its own file bound
+        both = _poll(lambda: (lambda r: r if len(r) == 2 else None)(
+            client.data("GET", f"/streams/{stream['id']}/runs")["items"]), 90, "the queued upload's run")
+        later = both[0]
+        assert later["id"] != runs[0]["id"] and later["triggerType"] == "EVENT", later
+        assert later["triggerMetadata"]["fileId"] == second["id"] and later["triggerMetadata"]["queuedAt"], later
+        assert client.data("GET", f"/stream-runs/{runs[0]['id']}")["status"] == "COMPLETED"
+        done = _poll(lambda: (lambda r: r if r["status"] not in ("PENDING", "RUNNING") else None)(
+            client.data("GET", f"/stream-runs/{later['id']}")), 90, "the second run's end")
+        assert done["status"] == "COMPLETED", done
+        # its step reconciled the second file (every step run is a reconciliation, §7)
+        steps = client.data("GET", f"/stream-runs/{later['id']}/steps")
+        steps = steps["items"] if isinstance(steps, dict) else steps
+        reconciliation = client.data("GET", f"/reconciliations/{steps[0]['reconciliationId']}")
+        assert reconciliation["targetFileId"] == second["id"], reconciliation
+        first_steps = client.data("GET", f"/stream-runs/{runs[0]['id']}/steps")
+        first_steps = first_steps["items"] if isinstance(first_steps, dict) else first_steps
+        assert client.data("GET", f"/reconciliations/{first_steps[0]['reconciliationId']}")["targetFileId"] == first["id"]
+        recent = client.data("GET", f"/streams/{stream['id']}")["recentOccurrences"]
+        assert [(o["status"], o["runId"]) for o in recent] == [("STARTED", later["id"]), ("STARTED", runs[0]["id"])]
     finally:
         client.call("DELETE", f"/streams/{stream['id']}")
 

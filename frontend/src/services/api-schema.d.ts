@@ -1565,10 +1565,10 @@ export interface components {
             runId: number | null;
             /**
              * Status
-             * @description STARTED: it started run runId; SKIPPED_RUN_ACTIVE: a run of the stream was active (or a later missed occurrence superseded it, see detail); SKIPPED_NOT_ACTIVE: the stream was not ACTIVE; FAILED: the run could not start (detail)
+             * @description STARTED: it started run runId; QUEUED: an EVENT stream's event that met a run in flight, waiting for it to end (it then starts its own run and reads STARTED); SKIPPED_RUN_ACTIVE: a scheduled occurrence met a run in flight (or a later missed occurrence superseded it, see detail); SKIPPED_NOT_ACTIVE: the stream was not ACTIVE; FAILED: the run could not start (detail)
              * @enum {string}
              */
-            status: "STARTED" | "SKIPPED_RUN_ACTIVE" | "SKIPPED_NOT_ACTIVE" | "FAILED";
+            status: "STARTED" | "QUEUED" | "SKIPPED_RUN_ACTIVE" | "SKIPPED_NOT_ACTIVE" | "FAILED";
         };
         /**
          * Operator

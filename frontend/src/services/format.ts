@@ -20,7 +20,7 @@ const TONES: Record<string, Tone> = {
   OPEN: "warn", RESOLVED: "ok",
   NO_CANDIDATE: "bad", TOLERANCE_EXCEEDED: "warn", DATE_OUT_OF_WINDOW: "warn", BELOW_SIMILARITY: "warn", AMBIGUOUS: "warn",
   MANUAL: "info", SCHEDULED: "info", EVENT: "info",
-  STARTED: "ok", SKIPPED_RUN_ACTIVE: "muted", SKIPPED_NOT_ACTIVE: "muted",
+  STARTED: "ok", QUEUED: "wait", SKIPPED_RUN_ACTIVE: "muted", SKIPPED_NOT_ACTIVE: "muted",
   SOURCE: "info", TARGET: "info",
   POSTGRES: "info", CDC_TABLE: "info",
   MATCHED: "ok", UNMATCHED_SOURCE: "warn", UNMATCHED_TARGET: "warn", SNAPSHOT_SOURCE: "info", SNAPSHOT_TARGET: "info",

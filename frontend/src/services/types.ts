@@ -103,7 +103,7 @@ export const EXCEPTION_STATUSES = list<ExceptionStatus>()(["OPEN", "RESOLVED", "
 export const EXCEPTION_SIDES = list<ExceptionSide>()(["SOURCE", "TARGET"]);
 export const LEGACY_STATUSES = list<LegacyStatus>()(["PENDING", "IN_PROGRESS", "COMPLETED", "FAILED", "CANCELED"]);
 export const DATA_SOURCE_TYPES = list<DataSourceType>()(["POSTGRES", "CDC_TABLE"]);
-export const OCCURRENCE_STATUSES = list<OccurrenceStatus>()(["STARTED", "SKIPPED_RUN_ACTIVE", "SKIPPED_NOT_ACTIVE", "FAILED"]);
+export const OCCURRENCE_STATUSES = list<OccurrenceStatus>()(["STARTED", "QUEUED", "SKIPPED_RUN_ACTIVE", "SKIPPED_NOT_ACTIVE", "FAILED"]);
 
 // files (platform §2)
 export type Column = S["ColumnOut"];

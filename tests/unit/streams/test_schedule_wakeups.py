@@ -61,15 +61,19 @@ def test_a_failing_send_is_not_the_callers_problem(monkeypatch):
 
 
 @pytest.mark.parametrize("body, expected", [
-    (json.dumps({"version": "0", "detail-type": "Scheduled Event", "source": "aws.events"}), [None, "wake"]),
+    (json.dumps({"version": "0", "detail-type": "Scheduled Event", "source": "aws.events"}), [None, "wake", "queued"]),
     (json.dumps({"wake": "2026-12-02T02:30:00Z", "streamIds": [7, 9]}), [[7, 9]]),
     (json.dumps({"wake": "2026-12-02T02:30:00Z"}), [None]),
-    ("not json", [None, "wake"]),
+    ("not json", [None, "wake", "queued"]),
 ])
 def test_the_tick_dispatches_all_and_sends_wake_ups_a_wake_up_dispatches_its_streams(monkeypatch, body, expected):
+    """The one-minute tick also starts EVENT triggers queued behind a run whose end was not followed up."""
+    from chalicelib.streams import events
+
     calls: list = []
     monkeypatch.setattr(schedules, "dispatch", lambda now=None, stream_ids=None: calls.append(stream_ids) or [])
     monkeypatch.setattr(schedules, "send_wakeups", lambda streams=None, now=None: calls.append("wake") or 0)
+    monkeypatch.setattr(events, "start_queued", lambda stream_id=None: calls.append("queued") or [])
     stream_workers.handle_tick_message(body)
     assert calls == expected
 
