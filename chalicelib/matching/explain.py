@@ -335,6 +335,11 @@ def _groups(r: "_Runner", pi: int, x: "Side", y: "Side"):
         parts += [f"min({mcol(c)}) AS dmin{i}", f"max({mcol(c)}) AS dmax{i}",
                   f"count({mcol(c)}) = count(*) AS d{i}_ok"]
     feats = sorted({mcol(c) for c in conds})
+    # a group is what was left of it when the pass ran (§3: a row matched in a pass is consumed): its rows
+    # matched by an earlier pass are not in it (with them it read 'sum of 2 rows' for one row left, or met
+    # every condition and 'was matched' though it never was)
+    if pi:
+        restrict += f" AND rowid NOT IN (SELECT {many.letter}_rid FROM matches WHERE pass <= {pi})"
     grp = f"""(SELECT {gk}, {', '.join(parts)} FROM (SELECT rowid AS __rid, {gsel}, {', '.join(feats)}
                FROM {many.table} WHERE {gnn} {restrict}) GROUP BY {gk})"""
     if not eq:

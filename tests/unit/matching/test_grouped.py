@@ -185,3 +185,30 @@ def test_a_group_is_explained_by_the_row_nearest_its_dates(tmp_path):
     assert o.matched == []
     assert {k: (r["_reason"], r["_closest_key"]) for k, r in o.unmatched("target").items()} == {
         "t1": ("DATE_OUT_OF_WINDOW", "s2"), "t2": ("DATE_OUT_OF_WINDOW", "s2")}
+
+
+@pytest.mark.parametrize("cardinality", ["ONE_TO_MANY", "MANY_TO_ONE"])
+def test_a_group_is_explained_without_its_rows_an_earlier_pass_consumed(tmp_path, cardinality):
+    """§3: a row matched in a pass is consumed. Pass 1 pairs one row of batch B1; in pass 2 the group B1 is the
+    row left (15.00 against 25.00: off by 10.00). The explanations built B1 from all its rows (25.00): the
+    group 'met every condition' and 'was matched' in pass 1 (AMBIGUOUS), which never happened; with a sum off
+    they counted the consumed row ('sum of 2 rows differs by')."""
+    grouped_side, many, one = ("target", "target", "source") if cardinality == "ONE_TO_MANY" else ("source", "source", "target")
+    rs = rule_set(p("pair", eq("ref"), eq("amount")),
+                  p("groups", eq("batch"), tol("amount", absolute="0.01", aggregate="SUM"),
+                    cardinality=cardinality, group_by={grouped_side: ["batch"]}))
+    H = ["id", "ref", "batch", "amount"]
+    many_rows = [["m1", "Q1", "B1", "10.00"], ["m2", "Q2", "B1", "15.00"]]
+    for total, want in (("25.00", "sum of 1 %s row differs by 10.00; tolerance 0.01" % many),
+                        ("65.00", "sum of 1 %s row differs by 50.00; tolerance 0.01" % many)):
+        one_rows = [["o0", "Q1", "", "10.00"], ["o1", "", "B1", total]]
+        src, tgt = (one_rows, many_rows) if cardinality == "ONE_TO_MANY" else (many_rows, one_rows)
+        (tmp_path / total).mkdir()
+        o = match(tmp_path / total, H, src, H, tgt, rs)
+        assert [(m["source_key"], m["target_key"]) for m in o.matched] == (
+            [("o0", "m1")] if cardinality == "ONE_TO_MANY" else [("m1", "o0")])
+        u1 = o.unmatched(one)["o1"]
+        assert (u1["_reason"], u1["_closest_pass"], u1["_closest_key"], u1["_detail"]) == (
+            "TOLERANCE_EXCEEDED", "groups", "B1", want)
+        u2 = o.unmatched(many)["m2"]
+        assert (u2["_reason"], u2["_closest_key"], u2["_detail"]) == ("TOLERANCE_EXCEEDED", "o1", want)

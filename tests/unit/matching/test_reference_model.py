@@ -314,17 +314,18 @@ def _nearest(conditions, mine, others, side):
     return out
 
 
-def _group_candidates(spec, rows, others, side, keyed, i):
+def _group_candidates(spec, rows, others, side, keyed, i, consumed):
     """A grouped pass's candidates for row i, as (rank without the pass, reason, closest key). A group is
-    all rows of the many side with one batch value, matched or not, judged by _judge_group. A row of the
-    many side is explained by its group's closest row."""
+    all rows of the many side with one batch value that were left when the pass ran (not in ``consumed``:
+    rows matched by an earlier pass), matched by it or not, judged by _judge_group. A row of the many side is
+    explained by its group's closest row."""
     cardinality, conditions = spec
     one_to_many = cardinality == "ONE_TO_MANY"
     many_side = "target" if one_to_many else "source"
     many_rows, one_rows = (rows, others) if side == many_side else (others, rows)
     groups = {}
     for j, r in enumerate(many_rows):
-        if r["batch"]:
+        if r["batch"] and j not in consumed:
             groups.setdefault(r["batch"], []).append(j)
 
     def judge(members, o):
@@ -358,7 +359,7 @@ def _rank_key(rows, j, keyed):
     return key is None, key or "", j
 
 
-def explained(passes, rows, others, side, keyed, i):
+def explained(passes, rows, others, side, keyed, i, matched):
     """(reason, closest pass, closest key) of unmatched row i as docs/matching.md "Outputs" defines them: the
     candidates are the other side's rows equal on the pass's EQUALS columns, matched or not (where those are
     amounts alone and the pass has a DATE_WINDOW, only those within NEAR_DAYS outside the window or without a
@@ -370,7 +371,9 @@ def explained(passes, rows, others, side, keyed, i):
     best = None
     for pass_no, spec in enumerate(passes, 1):
         if isinstance(spec, tuple):
-            for rank, reason, key in _group_candidates(spec, rows, others, side, keyed, i):
+            many = 2 if spec[0] == "ONE_TO_MANY" else 1         # (pass, source row, target row)
+            consumed = {m[many] - 1 for m in matched if m[0] < pass_no}
+            for rank, reason, key in _group_candidates(spec, rows, others, side, keyed, i, consumed):
                 rank = (rank[0], -pass_no, *rank[1:])
                 if best is None or rank < best[0]:
                     best = (rank, reason, f"pass {pass_no}", key)
@@ -473,8 +476,8 @@ def _run(tmp, passes, src, tgt, keyed, threads=1):
 def _check(passes, src, tgt, keyed, threads=1):
     with tempfile.TemporaryDirectory() as tmp:
         o = _run(tmp, passes, src, tgt, keyed, threads)
-    got = {(int(m["pass"]), int(m["source_row"]), int(m["target_row"])) for m in o.matched}
-    assert got == model(passes, src, tgt, keyed)
+    matched = {(int(m["pass"]), int(m["source_row"]), int(m["target_row"])) for m in o.matched}
+    assert matched == model(passes, src, tgt, keyed)
     grouped = any(isinstance(spec, tuple) for spec in passes)
     for side, rows, others, unmatched in (("source", src, tgt, o.unmatched_source),
                                           ("target", tgt, src, o.unmatched_target)):
@@ -490,7 +493,7 @@ def _check(passes, src, tgt, keyed, threads=1):
             assert {n for n, r in zip(numbers, unmatched) if r["_reason"] == "AMBIGUOUS"} == want, side
         # each row's reason, and the pass and row it was closest to
         got = {n: (r["_reason"], r["_closest_pass"], r["_closest_key"]) for n, r in zip(numbers, unmatched)}
-        assert got == {n: explained(passes, rows, others, side, keyed, n - 1) for n in numbers}, side
+        assert got == {n: explained(passes, rows, others, side, keyed, n - 1, matched) for n in numbers}, side
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
