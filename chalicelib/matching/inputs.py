@@ -318,19 +318,161 @@ def reader_sql(path: str, fmt: str, dialect: Optional[CsvDialect] = None, json_t
     return f"read_json({sql_str(path)}, format='newline_delimited', records=true, columns={{{columns}}})"
 
 
-def describe_input(con, path: str, fmt: str) -> tuple[list[tuple[str, str]], tuple[str, ...]]:
+def describe_input(con, path: str, fmt: str,
+                   renamed_check: bool = True) -> tuple[list[tuple[str, str]], tuple[str, ...]]:
     """(name, type) of a Parquet or JSON-lines input's columns, and the JSON-lines columns to read
     as text: all of them (reader_sql), so that values read the same on every DuckDB version and as
     written. A column whose lines hold values of different JSON types (1 on one line, "x2" on the
     next) is typed JSON, whose text keeps the quotes of its strings: listed as VARCHAR. DuckDB errors
-    propagate."""
+    propagate; names that are not unique ignoring case, or empty, are an InputError (see _check_jsonl_names
+    and _check_parquet_names; without ``renamed_check`` the caller makes the check of JSON-lines names that
+    DuckDB may have given, check_jsonl_renamed, after reading the columns)."""
     desc = [(d[0], d[1]) for d in con.execute(f"DESCRIBE SELECT * FROM {reader_sql(path, fmt)}").fetchall()]
     # a column with no value at all (null on every line) has DuckDB's type NULL (written "NULL" with its
     # quotes by DuckDB 1.3 and later, VARCHAR before): nothing says more than text
     desc = [(n, "VARCHAR" if t.strip('"') == "NULL" else t) for n, t in desc]
-    if fmt != "JSONL":
+    if fmt == "PARQUET":
+        _check_parquet_names(con, path)
         return desc, ()
-    return [(n, "VARCHAR" if t == "JSON" else t) for n, t in desc], tuple(n for n, _ in desc)
+    names = [n for n, _ in desc]
+    _check_jsonl_names(path, names)
+    if renamed_check:
+        check_jsonl_renamed(con, path, names)
+    return [(n, "VARCHAR" if t == "JSON" else t) for n, t in desc], tuple(names)
+
+
+def _unique_names_problem(names: list[str], where: str) -> Optional[str]:
+    """The first name of ``names`` (a Parquet schema's top-level columns) that is empty or repeats an earlier
+    one ignoring case, worded like the CSV header's; None when they are unique."""
+    seen: dict[str, tuple[int, str]] = {}
+    for i, n in enumerate(names, 1):
+        if n == "":
+            return f"{where}: column {i} has no name"
+        first = seen.get(n.lower())
+        if first and first[1] == n:
+            return f"{where}: column name {n!r} appears twice (columns {first[0]} and {i})"
+        if first:
+            return (f"{where}: column {i} {n!r} differs from column {first[0]} {first[1]!r} only in case; column "
+                    f"names must be unique ignoring case")
+        seen[n.lower()] = (i, n)
+    return None
+
+
+def _check_parquet_names(con, path: str) -> None:
+    """InputError when two top-level columns of a Parquet file have the same name ignoring case: DuckDB, whose
+    names ignore case, reads the second under a name the file does not have (`A` beside `a` as `A_1`), and
+    a CSV header with such names is refused. Reads the file's schema only (its footer)."""
+    rows = con.execute(f"SELECT name, num_children FROM parquet_schema({sql_str(path)})").fetchall()
+    names, i = [], 1                  # rows: the schema's elements depth first, the root first
+    while i < len(rows):
+        names.append(rows[i][0])
+        pending = rows[i][1] or 0     # the nested fields of this column, skipped
+        i += 1
+        while pending and i < len(rows):
+            pending += (rows[i][1] or 0) - 1
+            i += 1
+    problem = _unique_names_problem(names, "schema")
+    if problem:
+        raise InputError(problem)
+
+
+#: a name DuckDB's JSON reader gives a key whose name another key has ignoring case (`A` beside `a` → `A_1`)
+_RENAMED = re.compile(r"(.+)_[0-9]+")
+
+
+def _check_jsonl_names(path: str, names: list[str]) -> None:
+    """InputError naming the line when a JSON-lines key has no name ("") or has the name of another key
+    ignoring case where DuckDB kept both (they differ beyond ASCII's case: `É`, `é`), as a CSV header's names
+    are refused. ``names``: the columns DuckDB described (every line's keys). Reads the file only then, up to
+    the offending line."""
+    lowered: dict[str, str] = {}
+    for n in names:
+        if n == "" or n.lower() in lowered:
+            raise _jsonl_key_problem(path) or InputError(
+                'a key has no name ("")' if n == "" else f"key {n!r} differs from key {lowered[n.lower()]!r} only "
+                "in case; column names must be unique ignoring case")
+        lowered[n.lower()] = n
+
+
+def check_jsonl_renamed(con, path: str, names: list[str], filled: Optional[dict[str, int]] = None) -> None:
+    """InputError naming the line when a JSON-lines key has the name of another key ignoring case, on its line
+    or an earlier one: DuckDB's reader, whose names ignore case, describes such a key as a column the file
+    does not have (`A` beside `a` → `A_1`) and finds it in no object (every value lost). ``names``: the
+    columns DuckDB described; ``filled``: a column's count of values, when read (a column holding a value is
+    a key of the file). Costs nothing unless a name looks renamed (`A_1` beside `a`, not `a_1` beside `a`) and
+    holds no value; then one set-based pass (each line's keys against the described names), and the file is
+    read up to the offending line only when a key is not among them."""
+    exact, lowered = set(names), {n.lower() for n in names}
+    suspect = False
+    for n in names:
+        if filled is not None and filled.get(n):
+            continue
+        base = n
+        # DuckDB keeps the first spelling and appends _1 (and _1 again while taken) to a later one: the key
+        # renamed is a name spelled otherwise (never described as written), `phone_1` beside `phone` is no rename
+        while not suspect and (m := _RENAMED.fullmatch(base)):
+            base = m.group(1)
+            suspect = base.lower() in lowered and base not in exact
+    if not suspect or any("\x00" in n for n in names):   # a NUL in a name is refused by its own check
+        return
+    listed = "[" + ", ".join(sql_str(n) for n in names) + "]::VARCHAR[]"
+    unlisted = con.execute(f"SELECT count(*) FROM read_json_objects({sql_str(path)}, format='newline_delimited') "
+                           f"WHERE NOT list_has_all({listed}, json_keys(json))").fetchone()[0]
+    if unlisted:
+        problem = _jsonl_key_problem(path)
+        if problem:
+            raise problem
+
+
+class _Pairs(list):
+    """A JSON object as its (key, value) pairs in order, duplicates kept."""
+
+
+def _jsonl_key_problem(path: str, stop_at_not_object: bool = False) -> Optional[InputError]:
+    """The first line of a JSON-lines file with a key that has no name, or whose name another key of the line
+    or of an earlier line has ignoring case (the case-insensitive uniqueness of CSV header names); with
+    ``stop_at_not_object``, a line that is no object is that first problem too. Reads the file up to that
+    line (on the error path only)."""
+    import json
+    first: dict[str, tuple[str, int]] = {}   # a name ignoring case → its first spelling and line
+    try:
+        with open(path, "rb") as fh:
+            for no, raw in enumerate(fh, 1):
+                if no == 1:
+                    raw = raw.removeprefix(b"\xef\xbb\xbf")
+                if not raw.strip():
+                    continue
+                try:
+                    doc = json.loads(raw, object_pairs_hook=_Pairs)
+                except ValueError:
+                    continue   # DuckDB names a malformed line itself
+                if not isinstance(doc, _Pairs):
+                    if stop_at_not_object:
+                        return _not_object(no, doc)
+                    continue
+                line: dict[str, str] = {}
+                for i, (key, _) in enumerate(doc, 1):
+                    if key == "":
+                        return InputError(f'line {no}: key {i} of the object has no name ("")')
+                    low = key.lower()
+                    if low in line:
+                        if line[low] == key:
+                            return InputError(f"line {no}: key {key!r} appears twice in the object")
+                        return InputError(f"line {no}: key {key!r} differs from key {line[low]!r} only in case; "
+                                          f"column names must be unique ignoring case")
+                    line[low] = key
+                    spelled, at = first.setdefault(low, (key, no))
+                    if spelled != key:
+                        return InputError(f"line {no}: key {key!r} differs from key {spelled!r} of line {at} only "
+                                          f"in case; column names must be unique ignoring case")
+    except OSError:
+        pass
+    return None
+
+
+def _not_object(no: int, doc) -> InputError:
+    kind = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}.get(type(doc), "a number")
+    return InputError(f"line {no}: not a JSON object ({kind}); each line is one row: " '{"column": value, ...}')
 
 
 _LINE_RE = re.compile(r"CSV Error on Line: (\d+)")
@@ -373,6 +515,11 @@ def translate_error(exc: Exception, fmt: str, path: Optional[str] = None,
             line, why = _jsonl_bad_line(path, int(m.group(1)))
             if why:
                 return InputError(f"line {line}: not valid JSON ({why})")
+        if path and "duplicate key" in first:
+            # DuckDB's line is counted without the empty lines: the file's own line comes from reading it
+            problem = _jsonl_key_problem(path)
+            if problem:
+                return problem
         return InputError(f"line {m.group(1)}: {first}" if m else first)
     first = msg.split("\n", 1)[0].replace("Invalid Input Error: ", "").replace("IO Error: ", "")
     # DuckDB names the local path ("File '/tmp/x' too small to be a Parquet file"): say "the file"
@@ -447,25 +594,25 @@ def _jsonl_bad_line(path: str, reported: int) -> tuple[int, Optional[str]]:
 
 
 def _jsonl_not_records(path: str) -> InputError:
-    """Why DuckDB's reader found no records in a JSON-lines file: the first line that is no JSON object, or no
-    object with a field at all (reads the file on this error path only)."""
+    """Why DuckDB's reader found no records in a JSON-lines file: the first line that is no JSON object or has a
+    key without a name (or a key problem before it: see _jsonl_key_problem), or no object with a field at all
+    (reads the file on this error path only)."""
     import json
+    problem = _jsonl_key_problem(path, stop_at_not_object=True)
+    if problem:
+        return problem
     fields = False
     try:
         with open(path, "rb") as fh:
-            for no, raw in enumerate(fh, 1):
-                if not raw.strip():
-                    continue
-                try:
-                    doc = json.loads(raw)
-                except ValueError:
-                    continue   # DuckDB names a malformed line itself
-                if not isinstance(doc, dict):
-                    kind = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}.get(
-                        type(doc), "a number")
-                    return InputError(f"line {no}: not a JSON object ({kind}); each line is one row: "
-                                      '{"column": value, ...}')
-                fields = fields or bool(doc)
+            for raw in fh:
+                if raw.strip():
+                    try:
+                        doc = json.loads(raw)
+                    except ValueError:
+                        continue
+                    if isinstance(doc, dict) and doc:
+                        fields = True
+                        break
     except OSError:
         pass
     if not fields:
@@ -522,11 +669,18 @@ def inspect_file(path: str, format: Optional[str] = None,
             cols = [Column(n, types.get(n, "VARCHAR")) for n in dialect.header]
         else:
             try:
-                desc, json_text = describe_input(con, path, fmt)
+                desc, json_text = describe_input(con, path, fmt, renamed_check=False)
                 cols = [Column(n, t) for n, t in desc]
                 for i, c in enumerate(cols, 1):   # before a name is written into the reading's SQL
                     _check_column_name(i, c.name, "line 1" if fmt == "JSONL" else "schema")
-                rows = con.execute(f"SELECT count(*) FROM {reader_sql(path, fmt, json_text=json_text)}").fetchone()[0]
+                # every JSON-lines column is read, not only the lines counted: an object holding a key twice
+                # is found here (DuckDB's reader refuses it only when it reads that column), and the columns
+                # that hold a value are keys of the file
+                read = "".join(f", count({ident(c)})" for c in json_text)
+                rows, *filled = con.execute(f"SELECT count(*){read} FROM {reader_sql(path, fmt, json_text=json_text)}"
+                                            ).fetchone()
+                if fmt == "JSONL":
+                    check_jsonl_renamed(con, path, list(json_text), dict(zip(json_text, filled)))
             except duckdb.Error as e:
                 raise translate_error(e, fmt, path) from None
         check_explanation_names([c.name for c in cols], "line 1" if fmt != "PARQUET" else "schema")
