@@ -228,10 +228,22 @@ def _catalog_column_order() -> dict[str, dict[str, int]]:
 
 def _in_column_order(image: dict | None, rank: dict[str, int] | None) -> dict | None:
     """A row image with its columns in the catalog's order (jsonb stores short keys first), as the
-    contract's example lists them; columns the catalog does not name follow in stored order."""
-    if not image or not rank:
+    contract's example lists them; columns the catalog does not name follow in stored order. A map
+    inside a column is shown in canonical order, its keys sorted (docs/canonical-form.md), not jsonb's."""
+    if not image:
+        return image
+    image = {k: _keys_sorted(v) for k, v in image.items()}
+    if not rank:
         return image
     return dict(sorted(image.items(), key=lambda kv: rank.get(kv[0], len(rank))))
+
+
+def _keys_sorted(value):
+    if isinstance(value, dict):
+        return {k: _keys_sorted(value[k]) for k in sorted(value)}
+    if isinstance(value, list):
+        return [_keys_sorted(v) for v in value]
+    return value
 
 
 def mismatch_out(row: dict, column_order: dict[str, dict[str, int]] | None = None) -> dict:
