@@ -75,6 +75,10 @@ def _explain_sides(r: "_Runner", s: "Side", t: "Side", reasons: dict) -> None:
             r.sql(f"""CREATE OR REPLACE TEMP TABLE best_{x.letter} AS SELECT * FROM ({union})
                 QUALIFY row_number() OVER (PARTITION BY rid ORDER BY failed, pass DESC) = 1""")
             best = f"best_{x.letter}"
+            far = [pi for pi, p in enumerate(r.rs.passes) if pi not in r.nothing_to_explain
+                   and p.cardinality is Cardinality.ONE_TO_ONE and bounded(r, pi)]
+            if far:
+                _beyond_the_bound(r, x, y, far)
         else:
             r.sql(f"""CREATE OR REPLACE TEMP TABLE best_{x.letter} AS SELECT CAST(NULL AS BIGINT) AS rid,
                 0 AS pass, 0 AS failed, CAST(NULL AS VARCHAR) AS reason, CAST(NULL AS VARCHAR) AS closest_key,
@@ -187,6 +191,54 @@ def bounded(r: "_Runner", pi: int) -> bool:
     eq = [c for c in conds if c.op is Operator.EQUALS]
     return (bool(eq) and any(c.op is Operator.DATE_WINDOW for c in conds)
             and all(r.kinds[pi][c.index] != "text" for c in eq))
+
+
+def _beyond_the_bound(r: "_Runner", x: "Side", y: "Side", passes: list[int]) -> None:
+    """The rows of x left without a candidate in any pass although rows of y share their keys in a bounded pass
+    (further than the month around its window): §8 keeps NO_CANDIDATE for rows no row shares the equality keys
+    with, so such a row is explained by the rows sharing its keys with the nearest date before and after its own
+    and by the one with the lowest key. Only for those rows (usually few), against the rows of y that share keys
+    with them: the month's bound keeps the explanations of every other row small."""
+    orphans = f"orphan_{x.letter}"
+    n = r.one(f"CREATE OR REPLACE TEMP TABLE {orphans} AS SELECT * FROM {r.rest[x.letter]}"
+              f" WHERE __rid NOT IN (SELECT rid FROM best_{x.letter})")[0]
+    if not n:
+        return
+    parts = []
+    for pi in passes:
+        conds: list[CondSQL] = r.conds[pi]
+        eq = [c for c in conds if c.op is Operator.EQUALS]
+        d = next(c for c in conds if c.op is Operator.DATE_WINDOW)
+        parts.append(_closest(r, pi, x, y, [c for c in conds if c not in eq], _beyond(r, x, y, eq, d, orphans)))
+    union = " UNION ALL ".join(f"SELECT * FROM ({q})" for q in parts)
+    r.sql(f"""INSERT INTO best_{x.letter} SELECT * FROM ({union})
+        QUALIFY row_number() OVER (PARTITION BY rid ORDER BY failed, pass DESC) = 1""")
+
+
+def _beyond(r: "_Runner", x: "Side", y: "Side", eq: list[CondSQL], d: CondSQL, orphans: str) -> list[str]:
+    """FROM clauses binding s and t: for each row of ``orphans`` (rows of x), the rows of y that share its EQUALS
+    keys and hold the nearest date before and after its own (ASOF joins over their distinct keys and dates, then
+    every row holding them), and the row sharing its keys with the lowest key."""
+    xa, ya = x.letter, y.letter
+    s_src, t_src = _aliases(r, x, y)
+    y_all = t_src if xa == "s" else s_src
+    x_src = f"(SELECT * FROM {orphans})"
+    # the rows of y that share keys with the orphans (a semi join: each read once)
+    y_src = f"(SELECT {ya}.* FROM {y_all} {ya} SEMI JOIN {x_src} {xa} ON {' AND '.join(c.test() for c in eq)})"
+    mine = [(c.s, c.t) if xa == "s" else (c.t, c.s) for c in eq]
+    md, td = (d.s, d.t) if xa == "s" else (d.t, d.s)
+    keys = ", ".join(f"{th} AS __k{i}" for i, (_, th) in enumerate(mine))
+    on = " AND ".join(f"{mi} = n.__k{i}" for i, (mi, _) in enumerate(mine))
+    back = " AND ".join(f"{th} = {mi}" for mi, th in mine)
+    parts = []
+    for op in (">=", "<="):
+        found = (f"(SELECT {xa}.*, n.v AS __near FROM {x_src} {xa} ASOF JOIN "
+                 f"(SELECT DISTINCT {keys}, {td} AS v FROM {y_src} {ya}) n ON {on} AND {md} {op} n.v)")
+        parts.append(f"{found} {xa} JOIN {y_src} {ya} ON {back} AND {td} = {xa}.__near")
+    by_key = f"{ya}.__m_key IS NULL, {ya}.__m_key, " if y.key_column else ""
+    first = f"(SELECT {keys}, arg_min({ya}.__rid, ({by_key}{ya}.__rid)) AS __first FROM {y_src} {ya} GROUP BY ALL)"
+    parts.append(f"{x_src} {xa} JOIN {first} n ON {on} JOIN {y_src} {ya} ON {ya}.__rid = n.__first")
+    return parts
 
 
 def _undated(r: "_Runner", x: "Side", y: "Side", eq: list[CondSQL], d: CondSQL) -> list[str]:
@@ -387,7 +439,9 @@ def _groups(r: "_Runner", pi: int, x: "Side", y: "Side"):
         dets.append(f"CASE WHEN NOT g.d{i}_ok THEN 'a {many_name} row of ' || {gname} || ' has no "
                     f"{_q(mcol_name(c, one_to_many))}' {one_empty(c)} "
                     f"ELSE '{many_name} dates ' || g.dmin{i} || '..' || g.dmax{i} || "
-                    f"' fall outside the window ({window_text(c.cond)}) around ' || {od} END")
+                    # (MANY_TO_ONE: the source dates around the target date, the window seen from there)
+                    f"' fall outside the window ({window_text(c.cond, around_target=not one_to_many)}) around ' "
+                    f"|| {od} END")
         ops.append("DATE_OUT_OF_WINDOW")
         cols.append(c.cond.source)
     failed = " + ".join(f"CAST({f} AS INTEGER)" for f in flags)
@@ -433,8 +487,6 @@ def no_candidate_detail(r: "_Runner", x: "Side", y: "Side", alias: str = "nk") -
         empty = " ".join(f"WHEN {alias}.{f} IS NULL THEN {sql_str(col + ' is empty' + a + '; empty keys never match')}"
                          for f, col, a in zip(feats, cols, after))
         pairs = ", ".join(f"{c.cond.source} = {c.cond.target}" for c in eq)
-        if bounded(r, pi):     # (its rows sharing the keys beyond the month's bound are no candidates)
-            pairs += f" within {NEAR_DAYS} days of the date window"
         join = f"LEFT JOIN (SELECT __rid AS rid, {', '.join(feats)} FROM {r.rest[x.letter]}) nk ON nk.rid = u.rid"
         return (f"CASE {empty} ELSE {sql_str(f'no {y.name} row with the same {pairs} in any pass')} END", join)
     return sql_str(f"no {y.name} row to compare with in any pass"), ""

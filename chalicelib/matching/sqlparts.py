@@ -191,6 +191,11 @@ def _full_case_sql(lower: bool, x: str) -> str:
     return f"lower(upper({expanded}))" if lower else f"upper({expanded})"
 
 
+#: Unicode white space (the White_Space property) as RE2 reads it: \s is only [\t\n\f\r ] and \pZ the separators;
+#: the vertical tab U+000B and next line U+0085 are white space too (Python's str.strip removes them)
+_WS = "[\\s\\x0B\\x{85}\\pZ]"
+
+
 def normalize_sql(x: str, n: str, ascii: bool = False) -> str:
     """The SQL of normalize step ``n`` on ``x``; ``ascii``: ``x`` is known to be ASCII text (the
     case mappings are then DuckDB's upper() and lower())."""
@@ -205,7 +210,7 @@ def normalize_sql(x: str, n: str, ascii: bool = False) -> str:
         else:
             visible = f"{x}[1] BETWEEN '!' AND '~' AND {x}[-1] BETWEEN '!' AND '~'"
         return (f"(CASE WHEN {visible} THEN {x} "
-                f"ELSE regexp_replace({x}, '^[\\s\\pZ]+|[\\s\\pZ]+$', '', 'g') END)")
+                f"ELSE regexp_replace({x}, '^{_WS}+|{_WS}+$', '', 'g') END)")
     if n == Normalize.UPPER.value:
         return f"upper({x})" if ascii else _full_case_sql(False, x)
     if n == Normalize.LOWER.value:
@@ -288,7 +293,7 @@ def similarity_sql(algorithm: Algorithm, a: str, b: str) -> str:
 def _tokens(x: str) -> str:
     """TOKEN_SET's set of white-space separated words of ``x``."""
     keep = lam("x", "x <> ''")
-    return f"list_distinct(list_filter(string_split_regex({x}, '[\\s\\pZ]+'), {keep}))"
+    return f"list_distinct(list_filter(string_split_regex({x}, '{_WS}+'), {keep}))"
 
 
 # JARO_WINKLER is a double from DuckDB a few units of the 16th decimal off its exact (rational)
@@ -394,9 +399,13 @@ class CondSQL:
         return f"'{_q(c.source)} differs from {_q(c.target)}'"
 
 
-def window_text(c: Condition) -> str:
-    """A DATE_WINDOW's days as a sentence says them: '0 days before to 1 day after'."""
+def window_text(c: Condition, around_target: bool = False) -> str:
+    """A DATE_WINDOW's days as a sentence says them: '0 days before to 1 day after' (around a source date);
+    ``around_target``: the same window seen from a target date, where the source dates lie (target within
+    [s − before, s + after] is source within [t − after, t + before]: '1 day before to 0 days after')."""
     b, a = c.days()
+    if around_target:
+        b, a = a, b
     return f"{b} day{'s' if b != 1 else ''} before to {a} day{'s' if a != 1 else ''} after"
 
 

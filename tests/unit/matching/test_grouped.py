@@ -115,6 +115,24 @@ def test_group_date_window_sentence_says_one_day(tmp_path):
                                               "(0 days before to 1 day after) around 2026-01-01")
 
 
+def test_many_to_one_date_window_sentence_is_seen_from_the_target_date(tmp_path):
+    """§3: the target date lies within [source − daysBefore, source + daysAfter], so the source dates of a group
+    lie within [target − daysAfter, target + daysBefore]. The sentence printed the window of the rule set around
+    the target date: '0 days before to 2 days after around 2026-03-01' for source dates 03-02..03-03 that lie
+    inside it, contradicting its own reason."""
+    rs = rule_set(p("batches", eq("ref"), tol("amount", absolute="0", aggregate="SUM"), window("date", before=0, after=2),
+                    cardinality="MANY_TO_ONE", group_by={"source": ["batch"]}))
+    H = ["id", "ref", "batch", "amount", "date"]
+    src = [["s1", "R1", "B1", "60", "2026-03-01"], ["s2", "R1", "B1", "40", "2026-03-02"],
+           ["s3", "R2", "B2", "60", "2026-03-02"], ["s4", "R2", "B2", "40", "2026-03-03"]]
+    tgt = [["t1", "R1", "", "100", "2026-03-03"], ["t2", "R2", "", "100", "2026-03-01"]]
+    o = match(tmp_path, H, src, H, tgt, rs)
+    assert sorted((m["source_key"], m["target_key"]) for m in o.matched) == [("s1", "t1"), ("s2", "t1")]
+    want = "source dates 2026-03-02..2026-03-03 fall outside the window (2 days before to 0 days after) around 2026-03-01"
+    assert o.unmatched("target")["t2"]["_detail"] == want
+    assert {o.unmatched()[k]["_detail"] for k in ("s3", "s4")} == {want}
+
+
 @pytest.mark.parametrize("cardinality", ["ONE_TO_MANY", "MANY_TO_ONE"])
 def test_a_row_taken_by_a_group_is_named_with_its_group(tmp_path, cardinality):
     """A candidate that went to a group is named with the group: 's1 ... was matched to t1 in pass 1'

@@ -239,30 +239,34 @@ def test_without_key_columns_the_closest_of_equal_candidates_is_the_lowest_row_n
     assert o.matched == []
 
 
-def test_amount_only_block_explains_near_misses_within_a_month_and_rows_without_a_date(tmp_path):
+def test_amount_only_block_explains_near_misses_rows_without_a_date_and_rows_beyond_the_month(tmp_path):
     """A block of equal amounts is bounded by a month around the date window (thousands of rows may share
-    100.00), and its NO_CANDIDATE sentence says so; but a row without a date, or whose amount only rows without
-    a date share, is no NO_CANDIDATE (§8: that is a row no row shares the equality keys with): it is explained
-    by the closest of those rows."""
+    100.00), but a row that shares its amount with some row is never NO_CANDIDATE (§8: that is a row no row
+    shares the equality keys with): a row without a date, or whose amount only rows without a date share, is
+    explained by the closest of those; a row with no candidate within the month by the row of the nearest date
+    beyond it (before or after) or the one with the lowest key."""
     rs = rule_set(p("amount and day", eq("amount"), window("date", after=2)))
     src = [["s1", "", "10.00", "2026-01-01", ""], ["s2", "", "20.00", "2026-01-01", ""], ["s3", "", "20.00", "", ""],
-           ["s4", "", "30.00", "2026-01-01", ""]]
+           ["s4", "", "30.00", "2026-01-01", ""], ["s5", "", "40.00", "2026-01-01", ""]]
     tgt = [["t1", "", "10.00", "2026-01-10", ""], ["t2", "", "20.00", "2026-09-01", ""], ["t3", "", "20.00", "2026-03-01", ""],
-           ["t4", "", "30.00", "", ""]]
+           ["t4", "", "30.00", "", ""], ["t5", "", "20.00", "2025-01-01", ""]]
     o = match(tmp_path, S, src, T, tgt, rs)
     assert o.matched == []
     u = o.unmatched()
     assert u["s1"]["_reason"] == "DATE_OUT_OF_WINDOW"
     assert u["s1"]["_detail"] == "target date is 9 days after source date; window 0 days before to 2 days after"
-    assert (u["s2"]["_reason"], u["s2"]["_detail"]) == (
-        "NO_CANDIDATE", "no target row with the same amount = amount within 31 days of the date window in any pass")
+    assert (u["s2"]["_reason"], u["s2"]["_closest_key"], u["s2"]["_detail"]) == (
+        "DATE_OUT_OF_WINDOW", "t3", "target date is 59 days after source date; window 0 days before to 2 days after")
     assert (u["s3"]["_reason"], u["s3"]["_closest_key"], u["s3"]["_detail"]) == (
         "DATE_OUT_OF_WINDOW", "t2", "date of the source row is empty")
     assert (u["s4"]["_reason"], u["s4"]["_closest_key"], u["s4"]["_detail"]) == (
         "DATE_OUT_OF_WINDOW", "t4", "date of the target row is empty")
+    assert (u["s5"]["_reason"], u["s5"]["_detail"]) == ("NO_CANDIDATE", "no target row with the same amount = amount in any pass")
     t = o.unmatched("target")
     assert (t["t3"]["_reason"], t["t3"]["_closest_key"], t["t3"]["_detail"]) == (
         "DATE_OUT_OF_WINDOW", "s3", "date of the source row is empty")
+    # t5 (a year before s2) has s3 (no date) as a candidate: the rows beyond the month are not looked at then
+    assert (t["t5"]["_reason"], t["t5"]["_closest_key"]) == ("DATE_OUT_OF_WINDOW", "s3")
 
 
 @pytest.mark.parametrize("keys", [("id", "id"), (None, None)])

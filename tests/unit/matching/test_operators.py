@@ -50,9 +50,10 @@ def test_normalize(tmp_path, normalize, src, tgt, expected):
 
 
 def test_trim_removes_exactly_white_space_and_unicode_separators_at_both_ends():
-    """TRIM strips the characters of \\s (tab, newline, form feed, carriage return, space) and of the
-    Unicode separator categories Zs, Zl, Zp from both ends, whatever the edge characters are (a
-    value with visible ASCII at both ends takes a shortcut, the others the full rule)."""
+    """TRIM strips Unicode white space (the White_Space property: tab, newline, vertical tab, form feed,
+    carriage return, space, next line U+0085, and the separator categories Zs, Zl, Zp) from both ends,
+    whatever the edge characters are (a value with visible ASCII at both ends takes a shortcut, the others
+    the full rule). The vertical tab and U+0085 were kept (RE2's \\s is only [\\t\\n\\f\\r ])."""
     import sys
     import unicodedata
 
@@ -60,9 +61,10 @@ def test_trim_removes_exactly_white_space_and_unicode_separators_at_both_ends():
 
     from chalicelib.matching.sqlparts import normalize_sql
 
-    strip = "\t\n\f\r " + "".join(ch for ch in map(chr, range(sys.maxunicode + 1))
+    strip = "\t\n\x0b\f\r \x85" + "".join(ch for ch in map(chr, range(sys.maxunicode + 1))
                                   if unicodedata.category(ch) in ("Zs", "Zl", "Zp"))
-    edges = ["", "a", "~", "!", "é", "\u00a0", "\u3000", " ", "\t", "\x0b", "\x7f", "\u2028", "\u200b", "1", "ü\u00a0"]
+    edges = ["", "a", "~", "!", "é", "\u00a0", "\u3000", " ", "\t", "\x0b", "\x85", "\x1c", "\x7f", "\u2028", "\u200b",
+             "1", "ü\u00a0"]
     values = [a + mid + b for a in edges for b in edges for mid in ("", "x", " x y ")]
     con = duckdb.connect()
     got = con.execute(f"SELECT v, {normalize_sql('v', 'TRIM')} FROM unnest(?::VARCHAR[]) u(v)", [values]).fetchall()

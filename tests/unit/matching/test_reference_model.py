@@ -364,41 +364,19 @@ def explained(passes, rows, others, side, keyed, i, matched):
     candidates are the other side's rows equal on the pass's EQUALS columns, matched or not (where those are
     amounts alone and the pass has a DATE_WINDOW, only those within NEAR_DAYS outside the window or without a
     date on either side; without EQUALS, those of _nearest and the row with the lowest key; in a grouped pass,
-    those of _group_candidates); the
-    closest fails the fewest other conditions, then has the smallest amount and date differences, the highest
-    similarity, the lowest key; across passes the fewest failures win, then the later pass; its first failed
-    condition gives the reason, none failed gives AMBIGUOUS, no candidate NO_CANDIDATE."""
+    those of _group_candidates); the closest fails the fewest other conditions, then has the smallest amount
+    and date differences, the highest similarity, the lowest key; across passes the fewest failures win, then
+    the later pass; its first failed condition gives the reason, none failed gives AMBIGUOUS. A row with no
+    candidate in any pass but rows sharing its keys beyond a bounded block's month is explained by those of the
+    nearest date before and after its own and the one with the lowest key; else it is NO_CANDIDATE."""
     best = None
-    for pass_no, spec in enumerate(passes, 1):
-        if isinstance(spec, tuple):
-            many = 2 if spec[0] == "ONE_TO_MANY" else 1         # (pass, source row, target row)
-            consumed = {m[many] - 1 for m in matched if m[0] < pass_no}
-            for rank, reason, key in _group_candidates(spec, rows, others, side, keyed, i, consumed):
-                rank = (rank[0], -pass_no, *rank[1:])
-                if best is None or rank < best[0]:
-                    best = (rank, reason, f"pass {pass_no}", key)
-            continue
-        conditions = spec
-        block = [c for c in conditions if c["operator"] == "EQUALS"]
-        rest = [c for c in conditions if c["operator"] != "EQUALS"]
-        shared = [j for j, o in enumerate(others)
-                  if _pair(block, *((rows[i], o) if side == "source" else (o, rows[i]))) is not None]
-        near = None
-        if not block:       # and the row with the lowest key (every row shares the pass's no keys)
-            near = _nearest(conditions, rows[i], others, side) | {
-                min(shared, key=lambda j: _rank_key(others, j, keyed), default=None)}
-        days = next((c for c in rest if c["operator"] == "DATE_WINDOW"), None)
-        if block and days and not any(c["source"] == "ref" for c in block):
-            # equal amounts alone are no identity: the block is bounded by the dates too (a pair in which a
-            # date is empty is not bounded)
-            near = {j for j in shared
-                    if _date(rows[i]["date"]) is None or _date(others[j]["date"]) is None
-                    or _within_days(days, *((rows[i], others[j]) if side == "source" else (others[j], rows[i])),
-                                    NEAR_DAYS)}
-        for j, o in enumerate(others):
+    beyond = {}         # bounded passes: the candidates beyond the month, looked at when no pass has one
+
+    def consider(pass_no, rest, candidates):
+        nonlocal best
+        for j in sorted(candidates):
+            o = others[j]
             s, t = (rows[i], o) if side == "source" else (o, rows[i])
-            if j not in shared or (near is not None and j not in near):
-                continue
             measured = [(c, *_measure(c, s, t)) for c in rest]
             failed = [c for c, ok, _ in measured if not ok]
 
@@ -412,6 +390,42 @@ def explained(passes, rows, others, side, keyed, i, matched):
             if best is None or rank < best[0]:
                 reason = _REASON[failed[0]["operator"]] if failed else "AMBIGUOUS"
                 best = (rank, reason, f"pass {pass_no}", "" if key is None else str(key))
+
+    for pass_no, spec in enumerate(passes, 1):
+        if isinstance(spec, tuple):
+            many = 2 if spec[0] == "ONE_TO_MANY" else 1         # (pass, source row, target row)
+            consumed = {m[many] - 1 for m in matched if m[0] < pass_no}
+            for rank, reason, key in _group_candidates(spec, rows, others, side, keyed, i, consumed):
+                rank = (rank[0], -pass_no, *rank[1:])
+                if best is None or rank < best[0]:
+                    best = (rank, reason, f"pass {pass_no}", key)
+            continue
+        conditions = spec
+        block = [c for c in conditions if c["operator"] == "EQUALS"]
+        rest = [c for c in conditions if c["operator"] != "EQUALS"]
+        shared = {j for j, o in enumerate(others)
+                  if _pair(block, *((rows[i], o) if side == "source" else (o, rows[i]))) is not None}
+        lowest = min(shared, key=lambda j: _rank_key(others, j, keyed), default=None)
+        candidates = shared
+        if not block:       # and the row with the lowest key (every row shares the pass's no keys)
+            candidates = _nearest(conditions, rows[i], others, side) | {lowest} - {None}
+        days = next((c for c in rest if c["operator"] == "DATE_WINDOW"), None)
+        if block and days and not any(c["source"] == "ref" for c in block):
+            # equal amounts alone are no identity: the block is bounded by the dates too (a pair in which a
+            # date is empty is not bounded)
+            mine = _date(rows[i]["date"])
+            candidates = {j for j in shared
+                          if mine is None or _date(others[j]["date"]) is None
+                          or _within_days(days, *((rows[i], others[j]) if side == "source" else (others[j], rows[i])),
+                                          NEAR_DAYS)}
+            dated = [(_date(others[j]["date"]), j) for j in shared if _date(others[j]["date"]) is not None]
+            before = max((v for v, _ in dated if mine is not None and v <= mine), default=None)
+            after = min((v for v, _ in dated if mine is not None and v >= mine), default=None)
+            beyond[pass_no] = (rest, {j for v, j in dated if v in (before, after)} | {lowest} - {None})
+        consider(pass_no, rest, candidates)
+    if best is None:
+        for pass_no, (rest, candidates) in beyond.items():
+            consider(pass_no, rest, candidates)
     return ("NO_CANDIDATE", "", "") if best is None else best[1:]
 
 
@@ -421,7 +435,8 @@ row = st.fixed_dictionaries({
     "id": st.sampled_from(["k1", "k2", "k3", "k10", ""]),
     "ref": st.sampled_from(["A", "a", "A ", "B", "", "b"]),
     "amount": st.sampled_from(["1.00", "1.01", "1.05", "1.10", "2.00", "-1.00", ""]),
-    "date": st.sampled_from(["", *((D0 + timedelta(days=d)).isoformat() for d in range(-2, 3))]),
+    # (and two far from the others: beyond the month that bounds a block of amounts alone)
+    "date": st.sampled_from(["", *((D0 + timedelta(days=d)).isoformat() for d in (*range(-2, 3), 45, -70))]),
     "name": st.sampled_from(["ann lee", "lee ann", "anne lee", "ann", "anna", "bob", "martha", "marhta", ""]),
     "batch": st.sampled_from(["X", "Y", "Z", ""]),
 })
