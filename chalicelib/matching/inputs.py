@@ -378,6 +378,8 @@ def _check_parquet_names(con, path: str) -> None:
 
 #: a name DuckDB's JSON reader gives a key whose name another key has ignoring case (`A` beside `a` → `A_1`)
 _RENAMED = re.compile(r"(.+)_[0-9]+")
+#: the name DuckDB 1.2's JSON reader gives a key that has none ("")
+_UNNAMED = re.compile(r"C[0-9]+")
 
 
 def _check_jsonl_names(path: str, names: list[str]) -> None:
@@ -403,9 +405,10 @@ def check_jsonl_renamed(con, path: str, names: list[str], filled: Optional[dict[
     holds no value; then one set-based pass (each line's keys against the described names), and the file is
     read up to the offending line only when a key is not among them."""
     exact, lowered = set(names), {n.lower() for n in names}
-    suspect = False
+    # DuckDB 1.2 (Lambda's) reads a key without a name ("") as a column it calls C1, C2 ..., with its values
+    suspect = any(_UNNAMED.fullmatch(n) for n in names)
     for n in names:
-        if filled is not None and filled.get(n):
+        if suspect or filled is not None and filled.get(n):
             continue
         base = n
         # DuckDB keeps the first spelling and appends _1 (and _1 again while taken) to a later one: the key
@@ -515,7 +518,7 @@ def translate_error(exc: Exception, fmt: str, path: Optional[str] = None,
             line, why = _jsonl_bad_line(path, int(m.group(1)))
             if why:
                 return InputError(f"line {line}: not valid JSON ({why})")
-        if path and "duplicate key" in first:
+        if path and "duplicate key" in first.lower():   # (DuckDB 1.2, on Lambda: "Duplicate key")
             # DuckDB's line is counted without the empty lines: the file's own line comes from reading it
             problem = _jsonl_key_problem(path)
             if problem:
