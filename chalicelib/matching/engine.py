@@ -14,6 +14,7 @@ The plan of a run:
 """
 from __future__ import annotations
 
+import csv
 import os
 import re
 import shutil
@@ -28,8 +29,8 @@ from .explain import explain_unmatched, no_candidate_detail
 from .inputs import (EXPLANATION_COLUMNS, CsvDialect, InputError, check_explanation_names, csv_dialect, csv_line,
                      describe_input, detect_format, explanation_tail, ident, jsonl_line, reader_sql, sniff_csv_types,
                      sql_str, translate_error, readable_copy)
-from .rules import Cardinality, Operator, Pass, RuleSet, check_columns
-from .sqlparts import AMOUNT_SCALE, AMOUNT_TYPE, CondSQL, Feature, fmt_decimal
+from .rules import Cardinality, Normalize, Operator, Pass, RuleSet, check_columns
+from .sqlparts import AMOUNT_SCALE, AMOUNT_TYPE, CondSQL, Feature, fmt_decimal, lam, normalize_sql
 
 MAX_ROUNDS = 256         # mutual-best rounds per pass; rows still contested afterwards are AMBIGUOUS
 
@@ -147,6 +148,41 @@ def _has_fraction(t: str) -> bool:
 
 def _is_date(t: str) -> bool:
     return t == "DATE" or t.startswith("TIMESTAMP")
+
+
+def _is_whole(t: str) -> bool:
+    return _is_numeric(t) and not _has_fraction(t)
+
+
+# normalize steps that change the text itself: an EQUALS with one of them compares text. TRIM, UPPER and
+# LOWER cannot change what an amount or a date reads as: they keep the kind decided without them, and the
+# value is read after them (see _reading_steps)
+_TEXT_STEPS = frozenset({Normalize.REMOVE_PUNCTUATION, Normalize.DIGITS_ONLY, Normalize.STRIP_LEADING_ZEROS})
+
+DATE_SAMPLE_ROWS = 20480     # rows whose values decide whether a text column holds dates (as DuckDB's sniffer)
+_DATE_PREFIX_ROWS = 2048     # the first of them, whose first _DATE_FIRST_VALUES non-empty values are tested
+_DATE_FIRST_VALUES = 8       # first: a column of references fails there
+
+
+def _reading_steps(normalize) -> tuple[str, ...]:
+    """The normalize steps of an EQUALS compared as amounts or dates, applied to the text before it is read:
+    TRIM (the reading alone skips ASCII white space and most spaces, not U+2028 or a form feed before an
+    ISO date), and for UPPER or LOWER the text in capitals (month names read in any case, the T and Z of
+    an ISO timestamp and a currency code only in capitals). The reading of the result is the same for
+    every text the steps make equal."""
+    steps = []
+    if Normalize.TRIM in normalize:
+        steps.append(Normalize.TRIM.value)
+    if Normalize.UPPER in normalize or Normalize.LOWER in normalize:
+        steps.append(Normalize.UPPER.value)
+    return tuple(steps)
+
+
+def _read_text(x: str, steps: tuple[str, ...]) -> str:
+    """The SQL of text ``x`` with the reading steps of an amount or date feature applied."""
+    for n in steps:
+        x = normalize_sql(x, n) if n == Normalize.TRIM.value else f"upper({x})"
+    return x
 
 
 class _Runner:
@@ -314,7 +350,7 @@ class _Runner:
     def load(self, side: Side):
         src = reader_sql(side.path, side.fmt, side.dialect, side.json_text)
         month_first = self._column_spellings(src, side)
-        exprs = [f"{f.expr(side.types.get(f.column, 'VARCHAR'), month_first.get(f.column, False), f.column in side.decimal_comma)} AS {name}"
+        exprs = [f"{self._feature_sql(side, f, month_first.get(f.column, False))} AS {name}"
                  for f, name in side.features.items()]
         key = f"CAST({ident(side.key_column)} AS VARCHAR)" if side.key_column else "CAST(NULL AS VARCHAR)"
         exprs.append(f"{key} AS __m_key")
@@ -329,6 +365,17 @@ class _Runner:
                 return self.load(side)
             raise InputError(f"{side.name} input: {translate_error(e, side.fmt, side.path, side.dialect)}") from None
         self._check_values(side)
+
+    @staticmethod
+    def _feature_sql(side: Side, f: Feature, month_first: bool) -> str:
+        """A derived column's expression; an amount or date feature with reading steps (_reading_steps)
+        reads its text after them (only text has white space and letters to change)."""
+        col_type = side.types.get(f.column, "VARCHAR")
+        e = f.expr(col_type, month_first, f.column in side.decimal_comma)
+        if f.kind != "text" and f.normalize and col_type == "VARCHAR":
+            c = ident(f.column)
+            e = e.replace(c, f"({_read_text(c, f.normalize)})")
+        return e
 
     def _readable_copy(self, side: Side, error: Optional[Exception]) -> bool:
         """A CSV input in Windows-1252, or whose lines end in CRLF and in bare LF, is read from a UTF-8 copy
@@ -414,6 +461,8 @@ class _Runner:
         c = side.col(f.column)
         t = side.types.get(f.column, "VARCHAR")
         text = c if t == "VARCHAR" else f"CAST({c} AS VARCHAR)"
+        if f.normalize and t == "VARCHAR":
+            text = f"({_read_text(c, f.normalize)})"
         unread = f"({name} IS NULL AND {c} IS NOT NULL AND trim({text}) <> '')"
         if f.kind != "amount" or (_is_numeric(t) and not _has_fraction(t)):
             return unread
@@ -436,14 +485,18 @@ class _Runner:
                 elif c.operator is Operator.DATE_WINDOW:
                     date_cols["s"].add(c.source)
                     date_cols["t"].add(c.target)
+        dated = self._text_dates(s, t, amount_cols, date_cols)
         self.conds: list[list[CondSQL]] = []
         self.kinds: list[list[str]] = []
         for p in self.rs.passes:
             compiled, kinds = [], []
             for i, c in enumerate(p.conditions):
-                kind = self._kind(c, s, t, amount_cols, date_cols)
+                kind = self._kind(c, s, t, amount_cols, date_cols, dated)
                 kinds.append(kind)
-                norm = tuple(n.value for n in c.normalize) if kind == "text" else ()
+                if kind == "text":
+                    norm = tuple(n.value for n in c.normalize)
+                else:
+                    norm = _reading_steps(c.normalize) if c.operator is Operator.EQUALS else ()
                 fs = s.feature(Feature(c.source, kind, norm))
                 ft = t.feature(Feature(c.target, kind, norm))
                 compiled.append(CondSQL(i, c, f"s.{fs}", f"t.{ft}"))
@@ -469,12 +522,14 @@ class _Runner:
                       for cs in self.conds]
 
     @staticmethod
-    def _kind(c, s: Side, t: Side, amount_cols, date_cols) -> str:
+    def _kind(c, s: Side, t: Side, amount_cols, date_cols, dated=frozenset()) -> str:
+        """amount, date or text (docs/matching.md "Semantics"). ``dated``: the (side letter, column) pairs
+        of text columns whose sampled values all read as dates (_text_dates), with the reading steps."""
         if c.operator is Operator.AMOUNT_TOLERANCE or c.aggregate is not None:
             return "amount"
         if c.operator is Operator.DATE_WINDOW:
             return "date"
-        if c.operator is Operator.SIMILARITY or c.normalize:
+        if c.operator is Operator.SIMILARITY or any(n in _TEXT_STEPS for n in c.normalize):
             return "text"
         ts, tt = s.sniffed.get(c.source, "VARCHAR"), t.sniffed.get(c.target, "VARCHAR")
         if c.source in amount_cols["s"] or c.target in amount_cols["t"] or (
@@ -482,7 +537,96 @@ class _Runner:
             return "amount"
         if c.source in date_cols["s"] or c.target in date_cols["t"] or (_is_date(ts) and _is_date(tt)):
             return "date"
+        # a date column and a column of text (or whole numbers, 20260220) whose values read as dates, or
+        # two columns of text whose values read as dates (after the condition's reading steps)
+        steps = _reading_steps(c.normalize)
+        sd, td = ("s", c.source, steps) in dated, ("t", c.target, steps) in dated
+        if (_is_date(ts) and td) or (_is_date(tt) and sd) or (sd and td and ts == tt == "VARCHAR"):
+            return "date"
         return "text"
+
+    def _text_dates(self, s: Side, t: Side, amount_cols, date_cols) -> set[tuple[str, str, tuple[str, ...]]]:
+        """The columns an EQUALS could compare as dates for what they hold (_kind): of an EQUALS not
+        otherwise decided, between a column detected as dates (DATE, TIMESTAMP) and one of text or whole
+        numbers, or between two columns of text; the (side letter, column) pairs of those whose values
+        in the input's first DATE_SAMPLE_ROWS rows are all, when not empty, read by the date reading
+        (the one DATE_WINDOW uses, after the condition's reading steps), at least one of them: the
+        (side letter, column, reading steps) of those. No work when no EQUALS is such."""
+        need: dict[str, set[tuple[str, tuple[str, ...]]]] = {"s": set(), "t": set()}
+        for p in self.rs.passes:
+            for c in p.conditions:
+                if (c.operator is not Operator.EQUALS or any(n in _TEXT_STEPS for n in c.normalize)
+                        or self._kind(c, s, t, amount_cols, date_cols) != "text"):
+                    continue
+                ts, tt = s.sniffed.get(c.source, "VARCHAR"), t.sniffed.get(c.target, "VARCHAR")
+                steps = _reading_steps(c.normalize)
+                if _is_date(ts) and (tt == "VARCHAR" or _is_whole(tt)):
+                    need["t"].add((c.target, steps))
+                elif _is_date(tt) and (ts == "VARCHAR" or _is_whole(ts)):
+                    need["s"].add((c.source, steps))
+                elif ts == tt == "VARCHAR":
+                    need["s"].add((c.source, steps))
+                    need["t"].add((c.target, steps))
+        if not need["s"] and not need["t"]:
+            return set()
+        # first the first few non-empty values of each column, in one query for both inputs: a column of
+        # references fails there; the whole sample is read only for the columns whose first values are dates
+        sides = [(side, sorted(need[side.letter])) for side in (s, t) if need[side.letter]]
+        values, owners = [], []
+        for k, (side, wanted) in enumerate(sides):
+            first = self._first_values(side, sorted({col for col, _ in wanted}))
+            for j, (col, steps) in enumerate(wanted):
+                for v in first.get(col, []):
+                    # the reading steps as Python has them: TRIM removes at least what the SQL step removes
+                    v = v.strip() if Normalize.TRIM.value in steps else v
+                    values.append(v.upper() if Normalize.UPPER.value in steps else v)
+                    owners.append((k, j))
+        row = [[True] * len(wanted) for _, wanted in sides]
+        if values:
+            day, month = Feature("v", "date").expr("VARCHAR", False), Feature("v", "date").expr("VARCHAR", True)
+            test = f"{day} IS NOT NULL" + (f" OR (contains(v, '/') AND {month} IS NOT NULL)"
+                                           if any("/" in v for v in values) else "")
+            try:
+                read = self.sql(f"SELECT list_transform(?::VARCHAR[], {lam('v', test)})", [values]).fetchone()[0]
+            except duckdb.Error:
+                return set()   # the load names what cannot be read
+            for (k, j), ok in zip(owners, read):
+                if not ok:
+                    row[k][j] = False
+        out = set()
+        for (side, wanted), ok in zip(sides, row):
+            wanted = [w for w, y in zip(wanted, ok) if y]
+            if not wanted:
+                continue
+            cols = sorted({col for col, _ in wanted})
+            try:
+                full = self.one(f"SELECT {', '.join(_all_dates_sql(i, True) for i in range(len(wanted)))} FROM "
+                                f"{_stepped(self._sample_rows(side, cols, DATE_SAMPLE_ROWS), cols, wanted)}")
+            except duckdb.Error:
+                continue
+            out |= {(side.letter,) + w for w, y in zip(wanted, full) if y}
+        return out
+
+    def _first_values(self, side: Side, cols: list[str]) -> dict[str, list[str]]:
+        """The first _DATE_FIRST_VALUES non-empty values of each column of ``cols`` in the first
+        _DATE_PREFIX_ROWS rows of the input: a CSV's read directly (a query of the file reads far more
+        than its first lines), other inputs' by DuckDB."""
+        if side.fmt == "CSV" and side.dialect is not None:
+            first = _first_csv_values(side, cols, _DATE_PREFIX_ROWS, _DATE_FIRST_VALUES)
+            if first is not None:
+                return first
+        try:
+            rows = self.sql(f"SELECT * FROM {self._sample_rows(side, cols, _DATE_PREFIX_ROWS)}").fetchall()
+        except duckdb.Error:
+            return {}
+        return {col: [r[i] for r in rows if r[i] is not None and r[i].strip()][:_DATE_FIRST_VALUES]
+                for i, col in enumerate(cols)}
+
+    @staticmethod
+    def _sample_rows(side: Side, cols: list[str], n: int) -> str:
+        src = reader_sql(side.path, side.fmt, side.dialect, side.json_text)
+        inner = ", ".join(f"CAST({ident(col)} AS VARCHAR) AS c{i}" for i, col in enumerate(cols))
+        return f"(SELECT {inner} FROM {src} LIMIT {n})"
 
     # ---- passes
 
@@ -590,11 +734,13 @@ class _Runner:
         t_rem = self.remaining(t, t_cols, t_cols)
         if not rest:
             return self._rank_pairing(pi, eq, s_rem, t_rem, s, t)
-        amount = next((c for c in rest if c.op is Operator.AMOUNT_TOLERANCE), None)
-        date = next((c for c in rest if c.op is Operator.DATE_WINDOW), None)
+        # several tolerances (windows) in a pass: the difference farthest from 0 is the pair's (written in
+        # MATCHED, first in the tie-break), whatever the order the conditions are listed in
+        amounts = [c.amount_diff() for c in rest if c.op is Operator.AMOUNT_TOLERANCE]
+        dates = [c.date_diff() for c in rest if c.op is Operator.DATE_WINDOW]
         sims = [c for c in rest if c.op is Operator.SIMILARITY]
-        adiff = amount.amount_diff() if amount else self._zero_or_null(pi, "amount")
-        ddiff = date.date_diff() if date else self._zero_or_null(pi, "date")
+        adiff = _farthest(amounts) if amounts else self._zero_or_null(pi, "amount")
+        ddiff = _farthest(dates) if dates else self._zero_or_null(pi, "date")
         sim = ("least(" + ", ".join(c.similarity() for c in sims) + ")") if len(sims) > 1 else (
             sims[0].similarity() if sims else "CAST(NULL AS DOUBLE)")
         join_on = [c.test() for c in eq] + [c.test() for c in rest if c.op is not Operator.SIMILARITY]
@@ -821,9 +967,10 @@ class _Runner:
             c2 = CondSQL(agg.index, agg.cond, src_amt, tgt_amt)
             on.append(c2.test())
         ddiff = "CAST(NULL AS INTEGER)"
-        if dates:
-            od = f"o.{side_of(dates[0])[1][2:]}"
-            ddiff = f"greatest(abs(date_diff('day', {od}, g.dmin0)), abs(date_diff('day', {od}, g.dmax0)))"
+        if dates:   # the largest distance of a member's date, over every window of the pass
+            ddiff = "greatest(" + ", ".join(
+                f"abs(date_diff('day', o.{side_of(c)[1][2:]}, g.dmin{i})), "
+                f"abs(date_diff('day', o.{side_of(c)[1][2:]}, g.dmax{i}))" for i, c in enumerate(dates)) + ")"
         a_expr, b_expr = ("o.__rid", "g.g") if one_to_many else ("g.g", "o.__rid")
         akey, bkey = ("o.__m_key", "g.gkey") if one_to_many else ("g.gkey", "o.__m_key")
         self.sql(f"""CREATE OR REPLACE TEMP TABLE cand AS
@@ -1011,6 +1158,49 @@ def run_match(source_path: str, target_path: str, rule_set: RuleSet, out_dir: st
             shutil.rmtree(r._tmp, ignore_errors=True)
 
 
+def _stepped(rows: str, cols: list[str], wanted: list[tuple[str, tuple[str, ...]]]) -> str:
+    """The values of ``rows`` (columns c0, c1 ... of ``cols``) after the reading steps of each wanted (column,
+    steps), as columns v0, v1 ... in the order of ``wanted``."""
+    sel = ", ".join(f"{_read_text(f'c{cols.index(col)}', steps)} AS v{i}" for i, (col, steps) in enumerate(wanted))
+    return f"(SELECT {sel} FROM {rows})"
+
+
+def _all_dates_sql(i: int, need_one: bool) -> str:
+    """Whether every non-empty value of column ``v{i}`` reads as a date (Feature.expr's reading), with slash
+    dates either all day-first or all month-first; with ``need_one``, and at least one value is not empty."""
+    v = f"v{i}"
+    day, month = Feature(v, "date").expr("VARCHAR", False), Feature(v, "date").expr("VARCHAR", True)
+    filled = f"{v} IS NOT NULL AND trim({v}) <> ''"
+    test = (f"(coalesce(bool_and({day} IS NOT NULL) FILTER (WHERE {filled}), true) OR coalesce(bool_and("
+            f"CASE WHEN contains({v}, '/') THEN {month} IS NOT NULL ELSE {day} IS NOT NULL END) "
+            f"FILTER (WHERE {filled}), true))")
+    return f"({test} AND count(*) FILTER (WHERE {filled}) > 0)" if need_one else test
+
+
+def _first_csv_values(side: Side, cols: list[str], rows: int, n: int) -> Optional[dict[str, list[str]]]:
+    """The first ``n`` non-empty values of each of ``cols`` in the first ``rows`` data rows of a CSV input,
+    read as DuckDB reads them; None when the file is not UTF-8 text (the caller asks DuckDB)."""
+    d = side.dialect
+    path = d.read_path or side.path
+    if not d.read_path and d.encoding.lower().replace("_", "-") not in ("utf-8", "utf8"):
+        return None
+    try:
+        idx = [d.header.index(c) for c in cols]
+        out: list[list[str]] = [[] for _ in cols]
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            rd = csv.reader(fh, delimiter=d.delimiter, quotechar='"', doublequote=True)
+            next(rd, None)
+            for k, rec in enumerate(rd):
+                if k >= rows or all(len(o) >= n for o in out):
+                    break
+                for j, i in enumerate(idx):
+                    if i < len(rec) and rec[i].strip() and len(out[j]) < n:
+                        out[j].append(rec[i])
+        return dict(zip(cols, out))
+    except (OSError, ValueError, csv.Error):
+        return None
+
+
 _NUMBER_TEXT = re.compile(r"\s*[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)\s*")
 
 
@@ -1026,6 +1216,14 @@ def _why_not_read(kind: str, value: str, unread: bool) -> str:
                 f"point)")
     return ("is not an amount (read are -1234.56, 1,234.56, (1,234.56), 1,234.56-, $1,234.56, and 1.234,56 in a "
             "column written with decimal commas: one whose first 100,000 values hold none such as 1.50)")
+
+
+def _farthest(diffs: list[str]) -> str:
+    """Of signed differences (SQL), the one farthest from 0 (the first listed of those as far)."""
+    if len(diffs) == 1:
+        return diffs[0]
+    far = "greatest(" + ", ".join(f"abs({d})" for d in diffs) + ")"
+    return "(CASE " + " ".join(f"WHEN abs({d}) = {far} THEN {d}" for d in diffs) + " END)"
 
 
 def _in_thread(fn: Callable[[], object]) -> Callable[[], None]:
