@@ -328,7 +328,9 @@ def similarity_text_sql(sim: str, threshold: float) -> str:
     threshold of 0.9 is 0.89, not 0.90). The margin keeps a value the double holds just below its
     exact value (4/7 as 0.5714285714285713) from losing a digit."""
     places = max(2, -Decimal(threshold_text(threshold)).as_tuple().exponent)
-    return f"printf('%.{places}f', floor(({sim} + {SIMILARITY_MARGIN!r}) * 1e{places}) / 1e{places})"
+    # the margin well below the last place written (at 10 places, 1e-9 wrote 0.8333333333 as 0.8333333343)
+    margin = min(SIMILARITY_MARGIN, 10.0 ** -(places + 2))
+    return f"printf('%.{places}f', floor(({sim} + {margin!r}) * 1e{places}) / 1e{places})"
 
 
 def fmt_decimal(x: str, scale: int = 0) -> str:

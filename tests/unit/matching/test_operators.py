@@ -438,6 +438,9 @@ def test_similarity_exactly_at_the_threshold_matches(tmp_path, algorithm, a, b, 
     ("JARO_WINKLER", "JONSON", "JANSEN", 0.81, "0.80"),                # 4/5 computed 0.7999999999999999
     ("LEVENSHTEIN_RATIO", "kitten", "sitting", 0.58, "0.57"),         # 4/7 = 0.5714
     ("LEVENSHTEIN_RATIO", "kitten", "sitting", 0.575, "0.571"),       # as many decimals as the threshold
+    # ten decimals: the margin against the double's error must stay below the last one (it read 0.5714285724)
+    ("LEVENSHTEIN_RATIO", "kitten", "sitting", 0.8333333334, "0.5714285714"),
+    ("LEVENSHTEIN_RATIO", "Müller", "Muller", 0.8333333334, "0.8333333333"),   # 5/6, just below the threshold
 ])
 def test_similarity_sentence_never_shows_a_failing_value_as_the_threshold(tmp_path, algorithm, a, b,
                                                                          threshold, shown):
