@@ -268,11 +268,12 @@ def _closest(r: "_Runner", pi: int, x: "Side", y: "Side", checked: list[CondSQL]
     ykey = f"{ya}.__m_key" if y.key_column else f"CAST({ya}.__rid + 1 AS VARCHAR)"
     flags = [f"NOT coalesce({c.test()}, false)" for c in checked]
     failed = " + ".join(f"CAST({f} AS INTEGER)" for f in flags) if flags else "0"
-    amount = next((c for c in checked if c.op is Operator.AMOUNT_TOLERANCE), None)
-    date = next((c for c in checked if c.op is Operator.DATE_WINDOW), None)
+    # several tolerances (windows) in a pass: the difference farthest from 0, as the matching ranks pairs
+    amounts = [f"abs({c.amount_diff()})" for c in checked if c.op is Operator.AMOUNT_TOLERANCE]
+    dates = [f"abs({c.date_diff()})" for c in checked if c.op is Operator.DATE_WINDOW]
     sims = [c for c in checked if c.op is Operator.SIMILARITY]
-    adiff = f"abs({amount.amount_diff()})" if amount else "0"
-    ddiff = f"abs({date.date_diff()})" if date else "0"
+    adiff = (f"greatest({', '.join(amounts)})" if len(amounts) > 1 else amounts[0]) if amounts else "0"
+    ddiff = (f"greatest({', '.join(dates)})" if len(dates) > 1 else dates[0]) if dates else "0"
     sim = sims[0].similarity() if sims else "1.0"
     # the order of ORDER BY failed, adiff NULLS LAST, ddiff NULLS LAST, sim DESC NULLS LAST, key, row (as a row
     # value: each NULL sorts last through the flag before it)
@@ -450,9 +451,10 @@ def _groups(r: "_Runner", pi: int, x: "Side", y: "Side"):
     detail = "concat_ws('; ', " + ", ".join(f"CASE WHEN {f} THEN {d} END" for f, d in zip(flags, dets)) + ")"
     okey = "o.__m_key" if one.key_column else "CAST(o.__rid + 1 AS VARCHAR)"
     order = f"{failed}, abs({tgt_amt} - {src_amt}) NULLS LAST"
-    if dates:   # then the smallest date difference (the group's farthest row), as for pairs
-        od = f"o.{ocol(dates[0])}"
-        order += f", greatest(abs(date_diff('day', {od}, g.dmin0)), abs(date_diff('day', {od}, g.dmax0))) NULLS LAST"
+    if dates:   # then the smallest date difference (the group's farthest row, over every window), as for pairs
+        order += ", greatest(" + ", ".join(
+            f"abs(date_diff('day', o.{ocol(c)}, g.dmin{i})), abs(date_diff('day', o.{ocol(c)}, g.dmax{i}))"
+            for i, c in enumerate(dates)) + ") NULLS LAST"
     if x is one:
         o_src = f"(SELECT * FROM {r.rest[x.letter]})"
         return f"""SELECT o.__rid AS rid, {pi + 1} AS pass, {failed} AS failed, {reason} AS reason,

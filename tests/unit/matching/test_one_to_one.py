@@ -335,3 +335,19 @@ def test_rows_with_an_empty_key_are_named_by_their_row_and_lose_ties(tmp_path):
     assert [(m["source_key"], m["target_row"]) for m in o.matched] == [("s1", "1")]
     assert [(r["id"], r["_reason"], r["_detail"]) for r in o.unmatched_source] == [
         ("s2", "AMBIGUOUS", "target row 1 meets every condition of this pass but was matched to s1 in pass 1")]
+
+
+@pytest.mark.parametrize("first", ["gross", "net"])
+def test_the_closest_candidate_of_a_pass_with_two_tolerances_does_not_depend_on_their_order(tmp_path, first):
+    """Two AMOUNT_TOLERANCE conditions: a candidate's amount difference is the one farthest from 0 (as the
+    matching ranks pairs), so t1 (0.10 off on gross) is closer than t2 (0.30 off on net) whichever condition
+    is listed first; ranked by the first listed only, the net-first rule set named t1 and the gross-first t2."""
+    conditions = {"gross": tol("gross", absolute="0.01"), "net": tol("net", absolute="0.01")}
+    second = "net" if first == "gross" else "gross"
+    rs = rule_set(p("two amounts", eq("ref"), conditions[first], conditions[second]))
+    H = ["id", "ref", "gross", "net"]
+    o = match(tmp_path, H, [["s1", "R", "10.00", "9.00"]], H,
+              [["t1", "R", "10.10", "9.00"], ["t2", "R", "10.00", "9.30"]], rs)
+    u = o.unmatched()["s1"]
+    assert (u["_reason"], u["_closest_key"], u["_failed_condition"]) == ("TOLERANCE_EXCEEDED", "t1", "gross")
+    assert u["_detail"] == "gross differs by 0.10; tolerance 0.01"
