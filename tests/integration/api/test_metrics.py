@@ -171,3 +171,24 @@ def test_mismatch_counters_start_at_zero_once_a_table_is_checked(api):
            'cdc_reconciliation_mismatches_total{table="orders",type="DATA_MISMATCH"} 0\n' in text, text
     insert_job(api, table="users", status="RUNNING")  # a table whose first job still runs has no series yet
     assert 'table="users"' not in scrape(api)["text"].split("# HELP cdc_reconciliation_jobs_completed_total")[0]
+
+
+def test_a_running_jobs_mismatches_count_when_it_ends_so_the_counter_never_goes_down(api):
+    """A job's re-check can replace what its scans recorded (a row read under a wrong token is re-read by key
+    when the job ends, and the scans' records of it are deleted): counted while the job ran, those records made
+    cdc_reconciliation_mismatches_total go down (570 -> 566), which Prometheus reads as a counter reset. The
+    records of a job count from the moment it ends."""
+    def count():
+        mm = samples(scrape(api), "cdc_reconciliation_mismatches")
+        return mm.get(("cdc_reconciliation_mismatches_total", (("table", "users"), ("type", "MISSING_IN_CASSANDRA"))), 0)
+
+    insert_job(api, table="users", mismatch_count=0)
+    before = count()
+    running = insert_job(api, table="users", status="RUNNING", completed_at=None)
+    for i in range(3):
+        insert_mismatch(api, running, pk=f"wrong-token-{i}", mtype="MISSING_IN_CASSANDRA")
+    assert count() == before                     # the scans' records of a running job: not yet
+    # the job ends: its re-check replaced one record (deleted) in the transaction that completes it
+    api.sql("DELETE FROM recon.mismatches WHERE job_id = %s AND primary_key_value = 'wrong-token-0'", (running,))
+    api.sql("UPDATE recon.jobs SET status = 'COMPLETED', completed_at = now() WHERE job_id = %s", (running,))
+    assert count() == before + 2
