@@ -197,8 +197,9 @@ def _beyond_the_bound(r: "_Runner", x: "Side", y: "Side", passes: list[int]) -> 
     """The rows of x left without a candidate in any pass although rows of y share their keys in a bounded pass
     (further than the month around its window): §8 keeps NO_CANDIDATE for rows no row shares the equality keys
     with, so such a row is explained by the rows sharing its keys with the nearest date before and after its own
-    and by the one with the lowest key. Only for those rows (usually few), against the rows of y that share keys
-    with them: the month's bound keeps the explanations of every other row small."""
+    (it has a date, and so have they: pairs with an empty date are candidates of the pass already). Only for
+    those rows (usually few), against the rows of y that share keys with them: the month's bound keeps the
+    explanations of every other row small."""
     orphans = f"orphan_{x.letter}"
     n = r.one(f"CREATE OR REPLACE TEMP TABLE {orphans} AS SELECT * FROM {r.rest[x.letter]}"
               f" WHERE __rid NOT IN (SELECT rid FROM best_{x.letter})")[0]
@@ -209,24 +210,28 @@ def _beyond_the_bound(r: "_Runner", x: "Side", y: "Side", passes: list[int]) -> 
         conds: list[CondSQL] = r.conds[pi]
         eq = [c for c in conds if c.op is Operator.EQUALS]
         d = next(c for c in conds if c.op is Operator.DATE_WINDOW)
-        parts.append(_closest(r, pi, x, y, [c for c in conds if c not in eq], _beyond(r, x, y, eq, d, orphans)))
+        parts.append(_closest(r, pi, x, y, [c for c in conds if c not in eq],
+                              _beyond(r, x, y, eq, d, orphans, f"{orphans}_{pi}")))
     union = " UNION ALL ".join(f"SELECT * FROM ({q})" for q in parts)
     r.sql(f"""INSERT INTO best_{x.letter} SELECT * FROM ({union})
         QUALIFY row_number() OVER (PARTITION BY rid ORDER BY failed, pass DESC) = 1""")
 
 
-def _beyond(r: "_Runner", x: "Side", y: "Side", eq: list[CondSQL], d: CondSQL, orphans: str) -> list[str]:
+def _beyond(r: "_Runner", x: "Side", y: "Side", eq: list[CondSQL], d: CondSQL, orphans: str,
+            sharing: str) -> list[str]:
     """FROM clauses binding s and t: for each row of ``orphans`` (rows of x), the rows of y that share its EQUALS
     keys and hold the nearest date before and after its own (ASOF joins over their distinct keys and dates, then
-    every row holding them), and the row sharing its keys with the lowest key."""
+    every row holding them)."""
     xa, ya = x.letter, y.letter
     s_src, t_src = _aliases(r, x, y)
     y_all = t_src if xa == "s" else s_src
     x_src = f"(SELECT * FROM {orphans})"
-    # the rows of y that share keys with the orphans (a semi join: each read once)
-    y_src = f"(SELECT {ya}.* FROM {y_all} {ya} SEMI JOIN {x_src} {xa} ON {' AND '.join(c.test() for c in eq)})"
-    mine = [(c.s, c.t) if xa == "s" else (c.t, c.s) for c in eq]
     md, td = (d.s, d.t) if xa == "s" else (d.t, d.s)
+    # the rows of y that share keys with the orphans and have a date, stored once (TEMP table ``sharing``)
+    r.sql(f"CREATE OR REPLACE TEMP TABLE {sharing} AS SELECT {ya}.* FROM {y_all} {ya} SEMI JOIN {x_src} {xa}"
+          f" ON {' AND '.join(c.test() for c in eq)} WHERE {td} IS NOT NULL")
+    y_src = f"(SELECT * FROM {sharing})"
+    mine = [(c.s, c.t) if xa == "s" else (c.t, c.s) for c in eq]
     keys = ", ".join(f"{th} AS __k{i}" for i, (_, th) in enumerate(mine))
     on = " AND ".join(f"{mi} = n.__k{i}" for i, (mi, _) in enumerate(mine))
     back = " AND ".join(f"{th} = {mi}" for mi, th in mine)
@@ -235,9 +240,6 @@ def _beyond(r: "_Runner", x: "Side", y: "Side", eq: list[CondSQL], d: CondSQL, o
         found = (f"(SELECT {xa}.*, n.v AS __near FROM {x_src} {xa} ASOF JOIN "
                  f"(SELECT DISTINCT {keys}, {td} AS v FROM {y_src} {ya}) n ON {on} AND {md} {op} n.v)")
         parts.append(f"{found} {xa} JOIN {y_src} {ya} ON {back} AND {td} = {xa}.__near")
-    by_key = f"{ya}.__m_key IS NULL, {ya}.__m_key, " if y.key_column else ""
-    first = f"(SELECT {keys}, arg_min({ya}.__rid, ({by_key}{ya}.__rid)) AS __first FROM {y_src} {ya} GROUP BY ALL)"
-    parts.append(f"{x_src} {xa} JOIN {first} n ON {on} JOIN {y_src} {ya} ON {ya}.__rid = n.__first")
     return parts
 
 

@@ -368,7 +368,7 @@ def explained(passes, rows, others, side, keyed, i, matched):
     and date differences, the highest similarity, the lowest key; across passes the fewest failures win, then
     the later pass; its first failed condition gives the reason, none failed gives AMBIGUOUS. A row with no
     candidate in any pass but rows sharing its keys beyond a bounded block's month is explained by those of the
-    nearest date before and after its own and the one with the lowest key; else it is NO_CANDIDATE."""
+    nearest date before and after its own; else it is NO_CANDIDATE."""
     best = None
     beyond = {}         # bounded passes: the candidates beyond the month, looked at when no pass has one
 
@@ -421,7 +421,7 @@ def explained(passes, rows, others, side, keyed, i, matched):
             dated = [(_date(others[j]["date"]), j) for j in shared if _date(others[j]["date"]) is not None]
             before = max((v for v, _ in dated if mine is not None and v <= mine), default=None)
             after = min((v for v, _ in dated if mine is not None and v >= mine), default=None)
-            beyond[pass_no] = (rest, {j for v, j in dated if v in (before, after)} | {lowest} - {None})
+            beyond[pass_no] = (rest, {j for v, j in dated if v in (before, after)})
         consider(pass_no, rest, candidates)
     if best is None:
         for pass_no, (rest, candidates) in beyond.items():
