@@ -72,14 +72,12 @@ def test_a_run_with_a_step_still_to_run_is_canceled(api, db, uid, first, second,
     assert _statuses(db, run_id) == ("CANCELED", after)
 
 
-def test_a_cancel_waits_for_the_last_step_completing_and_then_refuses(api, db, stack_env, uid):
-    """The last step completes in the transaction that loads its exceptions: a cancel arriving meanwhile waits
-    for it and then finds the step COMPLETED (it used to cancel the run with every step completed)."""
-    run_id = _created_run(api, uid, continue_on_failure=False)
-    _put(db, run_id, "COMPLETED", "IN_PROGRESS")
+def _cancel_while_step_2_is_locked(api, db, stack_env, run_id: int, release) -> tuple:
+    """Cancel the run while another transaction (a completing worker's, locking the step run's row as the
+    exception load does) holds step 2; once the cancel is seen waiting for that row, ``release(worker)`` runs in
+    that transaction and it commits. (the cancel's answer, what ``release`` returned)"""
     answer = {}
     with psycopg.connect(stack_env["DATABASE_URL"], row_factory=dict_row) as worker:
-        # the completing worker's transaction: the step run's row locked as the exception load locks it
         worker.execute("SELECT step_run_id FROM recon.stream_step_runs WHERE run_id = %s AND step_order = 2"
                        " FOR NO KEY UPDATE", (run_id,))
         cancel = threading.Thread(target=lambda: answer.update(r=api.post(f"/stream-runs/{run_id}/cancel")))
@@ -92,11 +90,21 @@ def test_a_cancel_waits_for_the_last_step_completing_and_then_refuses(api, db, s
             assert deadline_checks < 3000 and cancel.is_alive(), answer
             threading.Event().wait(0.01)
         assert "r" not in answer
-        worker.execute("UPDATE recon.stream_step_runs SET status = 'COMPLETED', completed_at = now()"
-                       " WHERE run_id = %s AND step_order = 2", (run_id,))
+        released = release(worker)
         worker.commit()
     cancel.join(60)
-    body = assert_error(answer["r"], 409, "CONFLICT")
+    return answer["r"], released
+
+
+def test_a_cancel_waits_for_the_last_step_completing_and_then_refuses(api, db, stack_env, uid):
+    """The last step completes in the transaction that loads its exceptions: a cancel arriving meanwhile waits
+    for it and then finds the step COMPLETED (it used to cancel the run with every step completed)."""
+    run_id = _created_run(api, uid, continue_on_failure=False)
+    _put(db, run_id, "COMPLETED", "IN_PROGRESS")
+    r, _ = _cancel_while_step_2_is_locked(api, db, stack_env, run_id, lambda worker: worker.execute(
+        "UPDATE recon.stream_step_runs SET status = 'COMPLETED', completed_at = now()"
+        " WHERE run_id = %s AND step_order = 2", (run_id,)))
+    body = assert_error(r, 409, "CONFLICT")
     assert "ending COMPLETED" in body["message"], body
     assert _statuses(db, run_id) == ("RUNNING", ["COMPLETED", "COMPLETED"])
 
@@ -107,22 +115,9 @@ def test_a_cancel_that_waited_stamps_the_time_it_took_effect(api, db, stack_env,
     the run read updatedAt earlier than its completedAt, and the step ended before the cancel that ended it."""
     run_id = _created_run(api, uid, continue_on_failure=False)
     _put(db, run_id, "COMPLETED", "IN_PROGRESS")
-    answer = {}
-    with psycopg.connect(stack_env["DATABASE_URL"], row_factory=dict_row) as worker:
-        worker.execute("SELECT step_run_id FROM recon.stream_step_runs WHERE run_id = %s AND step_order = 2"
-                       " FOR NO KEY UPDATE", (run_id,))
-        cancel = threading.Thread(target=lambda: answer.update(r=api.post(f"/stream-runs/{run_id}/cancel")))
-        cancel.start()
-        waiting = "SELECT count(*) AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE %s"
-        deadline_checks = 0
-        while db.execute(waiting, ("%stream_step_runs%FOR NO KEY UPDATE%",)).fetchone()["n"] == 0:
-            deadline_checks += 1
-            assert deadline_checks < 3000 and cancel.is_alive(), answer
-            threading.Event().wait(0.01)
-        released = worker.execute("SELECT clock_timestamp() AS t").fetchone()["t"]
-        worker.commit()
-    cancel.join(60)
-    assert answer["r"].status_code == 200, answer["r"].text
+    r, released = _cancel_while_step_2_is_locked(
+        api, db, stack_env, run_id, lambda worker: worker.execute("SELECT clock_timestamp() AS t").fetchone()["t"])
+    assert r.status_code == 200, r.text
     run = db.execute("SELECT status, updated_at, completed_at FROM recon.stream_runs WHERE run_id = %s",
                      (run_id,)).fetchone()
     step2 = db.execute("SELECT status, completed_at, updated_at FROM recon.stream_step_runs WHERE run_id = %s"
