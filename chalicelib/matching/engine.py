@@ -371,11 +371,10 @@ class _Runner:
         """A derived column's expression; an amount or date feature with reading steps (_reading_steps)
         reads its text after them (only text has white space and letters to change)."""
         col_type = side.types.get(f.column, "VARCHAR")
-        e = f.expr(col_type, month_first, f.column in side.decimal_comma)
+        value = None
         if f.kind != "text" and f.normalize and col_type == "VARCHAR":
-            c = ident(f.column)
-            e = e.replace(c, f"({_read_text(c, f.normalize)})")
-        return e
+            value = f"({_read_text(ident(f.column), f.normalize)})"
+        return f.expr(col_type, month_first, f.column in side.decimal_comma, value)
 
     def _readable_copy(self, side: Side, error: Optional[Exception]) -> bool:
         """A CSV input in Windows-1252, or whose lines end in CRLF and in bare LF, is read from a UTF-8 copy

@@ -71,8 +71,11 @@ class Feature:
     kind: str                       # "text" | "amount" | "date"
     normalize: tuple[str, ...] = ()
 
-    def expr(self, col_type: str, month_first: bool = False, decimal_comma: bool = False) -> str:
-        c = ident(self.column)
+    def expr(self, col_type: str, month_first: bool = False, decimal_comma: bool = False,
+             value: Optional[str] = None) -> str:
+        """The SQL of this feature; ``value``, when given, is the SQL read in place of the column
+        (its text after an amount's or date's reading steps)."""
+        c = value or ident(self.column)
         if self.kind == "amount":
             if col_type == "VARCHAR":
                 if decimal_comma:   # 1.234,56 is read as 1,234.56 (the column's separators swapped)
