@@ -781,7 +781,6 @@ def parse_query(model: type[BaseModel], params) -> BaseModel:
         by_name[alias or info.alias or name] = info
     data: dict[str, Any] = {}
     problems: list[Problem] = []
-    streams = issubclass(model, StreamsQuery)
     for name in params:
         values = params.getlist(name) if hasattr(params, "getlist") else [params[name]]
         if any(_NUL in v for v in values) or _NUL in name:
@@ -798,7 +797,7 @@ def parse_query(model: type[BaseModel], params) -> BaseModel:
             problems.append(Problem(name, "INVALID_VALUE", "is given more than once"))
         # ASCII digits as written: no "+", no white space around, no other script's digits, no "1_0" or "1.0"
         # (a "-" is kept for the range check to name the bound)
-        elif streams and _is_int_field(info) and not re.fullmatch(r"-?[0-9]+", values[0]):
+        elif _is_int_field(info) and not re.fullmatch(r"-?[0-9]+", values[0]):
             shown = values[0] if len(values[0]) <= 40 else values[0][:40] + "..."
             problems.append(Problem(name, "INVALID_TYPE", f"must be an integer (got '{shown}')"))
         else:
@@ -806,10 +805,11 @@ def parse_query(model: type[BaseModel], params) -> BaseModel:
     # every problem is listed: the values that could be read are checked too, and the cross-field checks
     # (a date range's order) run on the readable ones
     query: BaseModel | None = None
+    named = {p.field for p in problems}   # a parameter refused above is not also "required"
     try:
         query = model.model_validate(data)
     except ValidationError as exc:
-        problems.extend(problems_from(exc, where="query", known="query parameter"))
+        problems.extend(p for p in problems_from(exc, where="query", known="query parameter") if p.field not in named)
         unreadable = {err["loc"][0] for err in exc.errors(include_url=False) if err.get("loc")}
         try:
             query = model.model_validate({k: v for k, v in data.items() if k not in unreadable})
@@ -944,6 +944,20 @@ class Registry:
         self.prefixes: list[tuple[str, Dialect]] = []
         self.fallbacks: set[tuple[str, str]] = set()   # (path, METHOD) answering 404/405, undocumented
         self.public_paths: set[str] = set()            # no API key needed (the 404 catch-all)
+        self.allowed: dict[str, str] = {}              # route template -> its Allow header (install_fallbacks)
+
+    def allow_of(self, path: str) -> str | None:
+        """The Allow header of the route serving a concrete path (a trailing slash as served), None when no route
+        but the 404 catch-all serves it."""
+        parts = path.split("?", 1)[0].rstrip("/").split("/")
+        best: tuple[int, str] | None = None    # literal segments win over parameters (/files/uploads, /files/{id})
+        for template, allow in self.allowed.items():
+            t = template.rstrip("/").split("/")
+            params = sum(a.startswith("{") and a.endswith("}") for a in t)
+            if len(t) == len(parts) and all(a == b or (a.startswith("{") and a.endswith("}") and b)
+                                            for a, b in zip(t, parts)) and (best is None or params < best[0]):
+                best = (params, allow)
+        return best[1] if best else None
 
     def add(self, op: Operation) -> None:
         with self._lock:
@@ -1190,13 +1204,21 @@ def _head(answer: Any) -> Response:
     return Response(body=empty, status_code=answer.status_code, headers=headers)
 
 
+def allow_header(methods: Iterable[str]) -> list[str]:
+    """The methods a route answers (RFC 9110 §10.2.1): its own, HEAD wherever GET is, and OPTIONS (every
+    route answers it, without a key: a browser's CORS preflight carries none), in a fixed order."""
+    have = set(methods) | {"OPTIONS"} | ({"HEAD"} if "GET" in methods else set())
+    return [m for m in FALLBACK_METHODS if m in have]
+
+
 def install_fallbacks(app) -> None:
     """Add the 405 methods to every route and the 404 catch-all. Call once, after every blueprint is
     registered (the last lines of app.py)."""
     for path, methods in list(app.routes.items()):
         if path == PROXY_PATH:
             continue
-        allowed = sorted(m for m in methods if m != "OPTIONS")
+        allowed = allow_header(methods)
+        REGISTRY.allowed[path] = ", ".join(allowed)
         missing = [m for m in FALLBACK_METHODS if m not in methods]
         if not missing:
             continue
@@ -1205,7 +1227,7 @@ def install_fallbacks(app) -> None:
         def method_not_allowed(_path=path, _allowed=tuple(allowed), _dialect=dialect, **_params):
             request = app.current_request
             if request.method == "OPTIONS":
-                return Response(body="", status_code=204, headers={"Allow": ", ".join((*_allowed, "OPTIONS"))})
+                return Response(body="", status_code=204, headers={"Allow": ", ".join(_allowed)})
             if request.method == "HEAD" and "GET" in _allowed:
                 return _head(app.routes[_path]["GET"].view_function(**_params))
             return method_not_allowed_error(request.method, _path, _allowed).to_response(_dialect)
@@ -1239,8 +1261,14 @@ def protocol_error(status: int, method: str | None, path: str | None) -> tuple[i
     path = (path or "/").split("?", 1)[0]
     dialect = REGISTRY.dialect_of(path)
     if status in (405, 501):
-        err = ApiError(405, "METHOD_NOT_ALLOWED", f"Method {str(method)[:20]} is not supported",
-                       {"Allow": ", ".join(FALLBACK_METHODS)})
+        # a method no route has (TRACE, CONNECT, PROPFIND ...): 405 naming what the path's route answers, or the
+        # catch-all's 404 for a path no route serves (every method of it is 404)
+        allow = REGISTRY.allow_of(path)
+        if allow is None:
+            err = not_found_error(path)
+        else:
+            err = ApiError(405, "METHOD_NOT_ALLOWED", f"Method {str(method)[:20]} is not allowed on {path[:200]}; "
+                           f"allowed: {allow}", {"Allow": allow})
     elif status == 414:
         err = ApiError(414, "URI_TOO_LONG", "The request line is too long (at most 8 KB of URL is accepted)")
     elif status == 431:

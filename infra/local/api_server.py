@@ -32,6 +32,7 @@ MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
 #: how long the server waits for more of a request (its line, headers or body) before answering 408 (a request
 #: begun) or closing (an idle kept-alive connection); API Gateway's own limit is 29 s for the whole exchange
 READ_TIMEOUT_S = 30.0
+_DIGITS = re.compile(r"[0-9]+")
 _CHUNK_SIZE = re.compile(rb"([0-9A-Fa-f]{1,8})[ \t]*(?:;[^\r\n]*)?\r?\n")  # size, extensions ignored
 
 
@@ -143,13 +144,12 @@ class ContractRequestHandler(ChaliceRequestHandler):
             if codings != ["chunked"] or "content-length" in self.headers:
                 raise _Refused(400)
             return dict(self.headers), self._read_chunked()
-        raw_length = self.headers.get("content-length", "0")
-        try:
-            length = int(raw_length)
-            if length < 0:
-                raise ValueError
-        except ValueError:
-            raise _Refused(400) from None
+        # one length, in ASCII digits: several Content-Length fields (or a list) that differ leave the body's end
+        # unknown, and a server that took one of them would read the rest as a request of its own (RFC 9112 6.3)
+        lengths = {v.strip() for field in self.headers.get_all("content-length") or ["0"] for v in field.split(",")}
+        if len(lengths) != 1 or not _DIGITS.fullmatch(next(iter(lengths))):
+            raise _Refused(400)
+        length = int(lengths.pop())
         if length > MAX_BODY_BYTES:
             raise _Refused(413)
         body = self._read_body(length) if length > 0 else None

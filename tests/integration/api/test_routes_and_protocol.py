@@ -40,7 +40,7 @@ def server(api, tmp_path):
     thread.join(timeout=10)
 
 
-def raw_request(base: str, data: bytes) -> tuple[int, dict, bytes]:
+def raw_request(base: str, data: bytes, whole: bool = False):
     host, port = base.removeprefix("http://").split(":")
     with socket.create_connection((host, int(port)), timeout=30) as s:
         s.sendall(data)
@@ -50,6 +50,8 @@ def raw_request(base: str, data: bytes) -> tuple[int, dict, bytes]:
             if not chunk:
                 break
             chunks.append(chunk)
+    if whole:   # every byte the server sent back (several answers on one connection)
+        return b"".join(chunks)
     head, _, body = b"".join(chunks).partition(b"\r\n\r\n")
     lines = head.decode("latin-1").split("\r\n")
     status = int(lines[0].split(" ")[1])
@@ -92,10 +94,10 @@ def test_unknown_paths_under_the_streams_product_answer_in_its_envelope(server):
 
 
 @pytest.mark.parametrize("method, path, allowed", [
-    ("DELETE", "/api/v1/reconciliation/jobs", "GET"),
-    ("GET", "/api/v1/reconciliation/trigger", "POST"),
-    ("PUT", "/api/v1/reconciliation/mismatches/550e8400-e29b-41d4-a716-446655440000/resolve", "POST"),
-    ("PATCH", "/api/v1/health", "GET"),
+    ("DELETE", "/api/v1/reconciliation/jobs", "GET, HEAD, OPTIONS"),
+    ("GET", "/api/v1/reconciliation/trigger", "POST, OPTIONS"),
+    ("PUT", "/api/v1/reconciliation/mismatches/550e8400-e29b-41d4-a716-446655440000/resolve", "POST, OPTIONS"),
+    ("PATCH", "/api/v1/health", "GET, HEAD, OPTIONS"),
 ])
 def test_wrong_method_is_405_naming_the_allowed_ones(server, method, path, allowed):
     base, api = server
@@ -125,6 +127,30 @@ def test_methods_no_route_knows_are_405_json(server, method):
         base, f"{method} /api/v1/reconciliation/jobs HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
     cdc_error(status, body, 405, "METHOD_NOT_ALLOWED")
     assert headers["content-type"] == "application/json"
+    assert headers["allow"] == "GET, HEAD, OPTIONS"
+
+
+@pytest.mark.parametrize("path, allow", [
+    ("/api/v1/streams", "GET, POST, HEAD, OPTIONS"),               # not PUT, PATCH, DELETE: those are 405 too
+    ("/api/v1/streams/42/", "GET, PUT, DELETE, HEAD, OPTIONS"),   # a trailing slash, as served
+    ("/api/v1/files/uploads", "POST, OPTIONS"),                    # the literal route, not /files/{id}
+])
+def test_a_method_no_route_knows_names_what_the_paths_route_answers(server, path, allow):
+    base, api = server
+    status, headers, body = raw_request(
+        base, f"TRACE {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+    streams_error(status, body, 405, "METHOD_NOT_ALLOWED")
+    assert headers["allow"] == allow and allow in json.loads(body)["message"]
+    options = requests.options(base + path, timeout=30)
+    assert options.status_code == 204 and options.headers["Allow"] == allow
+
+
+def test_a_method_no_route_knows_on_a_path_no_route_serves_is_404(server):
+    base, api = server
+    status, headers, body = raw_request(
+        base, b"TRACE /api/v1/nope HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    cdc_error(status, body, 404, "NOT_FOUND")
+    assert "allow" not in headers
 
 
 def test_100_kb_query_string_is_414_json(server):
@@ -158,13 +184,37 @@ def test_body_over_10_mb_is_413_json_without_reading_it(server):
     cdc_error(status, body, 413, "PAYLOAD_TOO_LARGE")
 
 
-@pytest.mark.parametrize("length", ["abc", "-5"])
+@pytest.mark.parametrize("length", ["abc", "-5", "+5", "5, 6", "\u0665"])
 def test_bad_content_length_is_400_json(server, length):
     base, api = server
     status, _, body = raw_request(base, (
         "POST /api/v1/reconciliation/trigger HTTP/1.1\r\nHost: x\r\n"
         f"Authorization: Bearer {api.key}\r\nContent-Length: {length}\r\nConnection: close\r\n\r\n").encode())
     cdc_error(status, body, 400, "BAD_REQUEST")
+
+
+def test_two_content_lengths_that_differ_are_400_and_the_rest_is_never_served_as_a_request(server):
+    """RFC 9112 6.3: the body's end is unknown. Taking the first length would serve the bytes after it as a
+    request of its own (a request smuggled past a proxy that took the other length)."""
+    base, api = server
+    body = json.dumps({"tables": ["users"]}).encode()
+    smuggled = b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    data = raw_request(base, (
+        "POST /api/v1/reconciliation/trigger HTTP/1.1\r\nHost: x\r\n"
+        f"Authorization: Bearer {api.key}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\nContent-Length: {len(body) + len(smuggled)}\r\n\r\n").encode()
+        + body + smuggled, whole=True)
+    assert re.findall(rb"HTTP/1\.1 (\d{3}) ", data) == [b"400"], data[:1000]
+    cdc_error(400, data.partition(b"\r\n\r\n")[2], 400, "BAD_REQUEST")
+
+
+def test_the_same_content_length_twice_is_one_length(server):
+    base, api = server
+    sent = json.dumps({"resolution_status": "IGNORED"})
+    status, _, body = raw_request(base, (
+        f"POST {RESOLVE_UNKNOWN} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {api.key}\r\n"
+        f"Content-Length: {len(sent)}\r\nContent-Length: {len(sent)}\r\nConnection: close\r\n\r\n{sent}").encode())
+    cdc_error(status, body, 404, "MISMATCH_NOT_FOUND")
 
 
 def test_a_body_shorter_than_its_content_length_is_408_json_once_the_client_stops(server, monkeypatch):
@@ -218,7 +268,7 @@ def test_the_routes_still_answer(server):
     r = requests.get(base + "/api/v1/reconciliation/jobs?page_size=5", headers=api.headers, timeout=30)
     assert r.status_code == 200 and r.json()["pagination"]["page_size"] == 5
     r = requests.options(base + "/api/v1/reconciliation/jobs", timeout=30)
-    assert r.status_code == 204 and r.headers["Allow"] == "GET, OPTIONS"
+    assert r.status_code == 204 and r.headers["Allow"] == "GET, HEAD, OPTIONS"
 
 
 @pytest.mark.parametrize("method, path", [("GET", "/api/v1/reconciliation/jobs"), ("POST", "/api/v1/streams/1/pause"),
