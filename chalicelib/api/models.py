@@ -338,6 +338,13 @@ class ServiceUnavailableError(Error):
     request_id: str
 
 
+class BadRequestError(Error):
+    """Refused by the HTTP layer before any route reads the request: not valid HTTP/1.1 (a Content-Length that
+    is not one number, a body whose end cannot be found, a body cut short, HTTP/2 in the request line)."""
+
+    error: Literal["BAD_REQUEST"]
+
+
 class InternalError(Error):
     error: Literal["INTERNAL_SERVER_ERROR"]
     request_id: str = Field(description="Also in the X-Request-Id header and the service logs")
@@ -347,5 +354,5 @@ class InternalError(Error):
 RESPONSE_MODELS: list[type[BaseModel]] = [
     TriggerRequest, ResolveRequest, TriggerResponse, JobsPage, JobDetail, MismatchesPage, ResolveResponse, CatalogTables,
     Error, ValidationErrorBody, InvalidTableError, RateLimitError, InternalError, StatusTransitionError,
-    ServiceDisabledError, ServiceUnavailableError,
+    ServiceDisabledError, ServiceUnavailableError, BadRequestError,
 ]

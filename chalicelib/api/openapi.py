@@ -72,13 +72,9 @@ COMMON_RESPONSES = {
         "Request headers too large: refused before the route", "Error",
         {"error": "HEADERS_TOO_LARGE", "message": "The request headers are too large"},
     ),
-    "ValidationFailed": _error(
-        "Malformed JSON, wrong type, unknown enum value, unknown field or query parameter, out-of-range value",
-        "ValidationErrorBody",
-        {"error": "VALIDATION_ERROR", "message": "Invalid query parameter 'page_size': must be <= 100 (got 500)",
-         "details": [{"field": "page_size", "problem": "must be <= 100 (got 500)"}]},
-    ),
 }
+#: what the HTTP layer refuses as 400 before any route (infra/local/api_server.py; API Gateway alike)
+BAD_REQUEST = ("BadRequestError", {"error": "BAD_REQUEST", "message": "The request is not valid HTTP/1.1"})
 
 
 def _bad_request(*alternatives: tuple[str, dict], description: str = "Invalid request: the body names the field "
@@ -90,6 +86,15 @@ def _bad_request(*alternatives: tuple[str, dict], description: str = "Invalid re
         "content": {"application/json": {"schema": {"oneOf": schemas} if len(schemas) > 1 else schemas[0],
                                           "examples": examples}},
     }
+
+
+COMMON_RESPONSES["ValidationFailed"] = _bad_request(
+    ("ValidationErrorBody", {"error": "VALIDATION_ERROR",
+                             "message": "Invalid query parameter 'page_size': must be <= 100 (got 500)",
+                             "details": [{"field": "page_size", "problem": "must be <= 100 (got 500)"}]}),
+    BAD_REQUEST,
+    description="Malformed JSON, wrong type, unknown enum value, unknown field or query parameter, out-of-range "
+                "value (VALIDATION_ERROR); a request that is not valid HTTP/1.1 (BAD_REQUEST)")
 
 
 def _query_params(schema: dict) -> list[dict]:
@@ -120,6 +125,7 @@ _STREAMS_ERROR_TEXT = {
     401: "Missing or unknown API key (UNAUTHORIZED)",
     404: "Unknown id (NOT_FOUND); the message names the kind and the id",
     409: "The current state forbids the action (CONFLICT); the message says which",
+    408: "The body stopped arriving before its Content-Length (REQUEST_TIMEOUT): refused after 30 s without a byte",
     413: "Body over the limit (PAYLOAD_TOO_LARGE): over 10 MB, any request is refused before the route",
     414: "Request line over 8 KB (URI_TOO_LONG): refused before the route",
     431: "Request headers too large (HEADERS_TOO_LARGE): refused before the route",
@@ -200,7 +206,7 @@ def _registry_operation(op, schemas: dict) -> dict:
     # a URL over 8 KB (414) or headers too large (431): refused before the route, as a too large body (413)
     statuses = set(op.errors) | {400, 414, 431, 503}
     if op.body is not None or op.raw_request is not None:   # refused before the route (core.BODY_TOO_LARGE)
-        statuses.add(413)
+        statuses |= {408, 413}                                # or a body that stops arriving
     if not op.public:
         statuses |= {401, 429, 500}
     else:
@@ -281,6 +287,8 @@ def _cdc_error_response(code: int, spec: Any) -> dict:
         return {"description": "Error", "content": _json("Error")}
     alternatives = spec if isinstance(spec, list) else [spec]
     alternatives = [a if isinstance(a, tuple) else (a, None) for a in alternatives]
+    if code == 400:   # any request may also be refused by the HTTP layer
+        alternatives.append(BAD_REQUEST)
     if len(alternatives) == 1:
         name, example = alternatives[0]
         return {"description": "Error", "content": _json(name, example)}

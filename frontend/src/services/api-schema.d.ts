@@ -794,6 +794,22 @@ export interface components {
          */
         Attempts: "all" | "latest";
         /**
+         * BadRequestError
+         * @description Refused by the HTTP layer before any route reads the request: not valid HTTP/1.1 (a Content-Length that
+         *     is not one number, a body whose end cannot be found, a body cut short, HTTP/2 in the request line).
+         */
+        BadRequestError: {
+            /**
+             * Error
+             * @constant
+             */
+            error: "BAD_REQUEST";
+            /** Message */
+            message: string;
+        } & {
+            [key: string]: unknown;
+        };
+        /**
          * Cardinality
          * @enum {string}
          */
@@ -2855,25 +2871,13 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
-        /** @description Malformed JSON, wrong type, unknown enum value, unknown field or query parameter, out-of-range value */
+        /** @description Malformed JSON, wrong type, unknown enum value, unknown field or query parameter, out-of-range value (VALIDATION_ERROR); a request that is not valid HTTP/1.1 (BAD_REQUEST) */
         ValidationFailed: {
             headers: {
                 [name: string]: unknown;
             };
             content: {
-                /**
-                 * @example {
-                 *       "details": [
-                 *         {
-                 *           "field": "page_size",
-                 *           "problem": "must be <= 100 (got 500)"
-                 *         }
-                 *       ],
-                 *       "error": "VALIDATION_ERROR",
-                 *       "message": "Invalid query parameter 'page_size': must be <= 100 (got 500)"
-                 *     }
-                 */
-                "application/json": components["schemas"]["ValidationErrorBody"];
+                "application/json": components["schemas"]["ValidationErrorBody"] | components["schemas"]["BadRequestError"];
             };
         };
     };
@@ -3022,6 +3026,15 @@ export interface operations {
             };
             /** @description Missing or unknown API key (UNAUTHORIZED) */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
+            /** @description The body stopped arriving before its Content-Length (REQUEST_TIMEOUT): refused after 30 s without a byte */
+            408: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3241,6 +3254,15 @@ export interface operations {
             };
             /** @description Unknown id (NOT_FOUND); the message names the kind and the id */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
+            /** @description The body stopped arriving before its Content-Length (REQUEST_TIMEOUT): refused after 30 s without a byte */
+            408: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3797,6 +3819,15 @@ export interface operations {
                     "application/json": components["schemas"]["StreamsErrorBody"];
                 };
             };
+            /** @description The body stopped arriving before its Content-Length (REQUEST_TIMEOUT): refused after 30 s without a byte */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
             /** @description Body over the limit (PAYLOAD_TOO_LARGE): over 10 MB, any request is refused before the route */
             413: {
                 headers: {
@@ -4109,6 +4140,15 @@ export interface operations {
             };
             /** @description Missing or unknown API key (UNAUTHORIZED) */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
+            /** @description The body stopped arriving before its Content-Length (REQUEST_TIMEOUT): refused after 30 s without a byte */
+            408: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4673,6 +4713,15 @@ export interface operations {
                     "application/json": components["schemas"]["StreamsErrorBody"];
                 };
             };
+            /** @description The body stopped arriving before its Content-Length (REQUEST_TIMEOUT): refused after 30 s without a byte */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
             /** @description Body over the limit (PAYLOAD_TOO_LARGE): over 10 MB, any request is refused before the route */
             413: {
                 headers: {
@@ -4897,7 +4946,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ValidationErrorBody"] | components["schemas"]["InvalidTableError"];
+                    "application/json": components["schemas"]["ValidationErrorBody"] | components["schemas"]["InvalidTableError"] | components["schemas"]["BadRequestError"];
                 };
             };
             401: components["responses"]["Unauthorized"];
@@ -4977,25 +5026,13 @@ export interface operations {
                     "application/json": components["schemas"]["JobDetail"];
                 };
             };
-            /** @description Error */
+            /** @description Invalid request: the body names the field and the problem */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "details": [
-                     *         {
-                     *           "field": "job_id",
-                     *           "problem": "must be a UUID (e.g. 550e8400-e29b-41d4-a716-446655440000), got 'not-a-uuid'"
-                     *         }
-                     *       ],
-                     *       "error": "VALIDATION_ERROR",
-                     *       "message": "Invalid path parameter 'job_id': must be a UUID (e.g. 550e8400-e29b-41d4-a716-446655440000), got 'not-a-uuid'"
-                     *     }
-                     */
-                    "application/json": components["schemas"]["ValidationErrorBody"];
+                    "application/json": components["schemas"]["ValidationErrorBody"] | components["schemas"]["BadRequestError"];
                 };
             };
             401: components["responses"]["Unauthorized"];
@@ -5102,7 +5139,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ValidationErrorBody"] | components["schemas"]["InvalidTableError"];
+                    "application/json": components["schemas"]["ValidationErrorBody"] | components["schemas"]["InvalidTableError"] | components["schemas"]["BadRequestError"];
                 };
             };
             401: components["responses"]["Unauthorized"];
@@ -5159,7 +5196,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["StatusTransitionError"] | components["schemas"]["ValidationErrorBody"];
+                    "application/json": components["schemas"]["StatusTransitionError"] | components["schemas"]["ValidationErrorBody"] | components["schemas"]["BadRequestError"];
                 };
             };
             401: components["responses"]["Unauthorized"];
@@ -5175,6 +5212,15 @@ export interface operations {
                      *       "message": "Mismatch with ID '660e8400-e29b-41d4-a716-446655440001' not found"
                      *     }
                      */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
                     "application/json": components["schemas"]["Error"];
                 };
             };
@@ -5272,10 +5318,19 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["InvalidTableError"] | components["schemas"]["ValidationErrorBody"];
+                    "application/json": components["schemas"]["InvalidTableError"] | components["schemas"]["ValidationErrorBody"] | components["schemas"]["BadRequestError"];
                 };
             };
             401: components["responses"]["Unauthorized"];
+            /** @description Error */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Error */
             413: {
                 headers: {
@@ -5441,6 +5496,15 @@ export interface operations {
             };
             /** @description Missing or unknown API key (UNAUTHORIZED) */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
+            /** @description The body stopped arriving before its Content-Length (REQUEST_TIMEOUT): refused after 30 s without a byte */
+            408: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6195,6 +6259,15 @@ export interface operations {
                     "application/json": components["schemas"]["StreamsErrorBody"];
                 };
             };
+            /** @description The body stopped arriving before its Content-Length (REQUEST_TIMEOUT): refused after 30 s without a byte */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
             /** @description Body over the limit (PAYLOAD_TOO_LARGE): over 10 MB, any request is refused before the route */
             413: {
                 headers: {
@@ -6410,6 +6483,15 @@ export interface operations {
             };
             /** @description Unknown id (NOT_FOUND); the message names the kind and the id */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
+            /** @description The body stopped arriving before its Content-Length (REQUEST_TIMEOUT): refused after 30 s without a byte */
+            408: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7168,6 +7250,15 @@ export interface operations {
                     "application/json": components["schemas"]["StreamsErrorBody"];
                 };
             };
+            /** @description The body stopped arriving before its Content-Length (REQUEST_TIMEOUT): refused after 30 s without a byte */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
             /** @description Body over the limit (PAYLOAD_TOO_LARGE): over 10 MB, any request is refused before the route */
             413: {
                 headers: {
@@ -7380,6 +7471,15 @@ export interface operations {
             };
             /** @description Unknown id (NOT_FOUND); the message names the kind and the id */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
+            /** @description The body stopped arriving before its Content-Length (REQUEST_TIMEOUT): refused after 30 s without a byte */
+            408: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7953,6 +8053,15 @@ export interface operations {
             };
             /** @description Unknown id (NOT_FOUND); the message names the kind and the id */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamsErrorBody"];
+                };
+            };
+            /** @description The body stopped arriving before its Content-Length (REQUEST_TIMEOUT): refused after 30 s without a byte */
+            408: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -303,7 +303,8 @@ def test_openapi_operations_come_from_the_declarations(client):
     assert ok_schema["properties"]["data"] == {"$ref": "#/components/schemas/SampleOut"}
     # 413: a body over API Gateway's 10 MB is refused before any route that takes one;
     # 414 / 431: a URL over 8 KB / headers too large, before any route
-    assert set(create["responses"]) == {"201", "400", "401", "413", "414", "429", "431", "500", "503"}
+    # 408: a body that stops arriving before its Content-Length
+    assert set(create["responses"]) == {"201", "400", "401", "408", "413", "414", "429", "431", "500", "503"}
     assert "413" not in doc["paths"]["/api/v1/samples/{id}"]["get"]["responses"]
     assert {"414", "431"} <= set(doc["paths"]["/api/v1/samples/{id}"]["get"]["responses"])
     assert "Retry-After" in create["responses"]["503"]["headers"]
@@ -394,3 +395,30 @@ def test_the_well_formed_parts_name_only_fields_not_already_named():
                                     core.Problem("name", "NOT_FOUND", "named already")]
     named = [core.RequestInvalid([core.Problem("name", "INVALID_TYPE", "must be a string")])]
     assert [p.field for p in core._beyond_shape(op, b'{"name": 5}', named)] == ["steps[0].ruleSetId"]
+
+
+@pytest.mark.parametrize("value", ["+5", " 5", "5 ", "\uff15", "1_0", "5.0"])
+def test_integer_query_parameters_of_the_cdc_dialect_take_ascii_digits_only_too(value):
+    """The same rule in both dialects: `page_size=+5` was read as 5 by the CDC listings."""
+    from chalice.app import MultiDict
+
+    from chalicelib.api.core import RequestInvalid, parse_query
+    from chalicelib.api.models import JobsQuery, MismatchesQuery
+
+    for model in (JobsQuery, MismatchesQuery):
+        with pytest.raises(RequestInvalid) as exc:
+            parse_query(model, MultiDict({"page_size": [value]}))
+        assert [(p.field, p.code) for p in exc.value.problems] == [("page_size", "INVALID_TYPE")], value
+        assert parse_query(model, MultiDict({"page_size": ["5"]})).page_size == 5
+
+
+def test_a_repeated_required_parameter_is_named_once_not_also_as_missing():
+    from chalice.app import MultiDict
+
+    from chalicelib.api.core import RequestInvalid, parse_query
+    from chalicelib.api.files import UploadQuery
+
+    with pytest.raises(RequestInvalid) as exc:
+        parse_query(UploadQuery, MultiDict({"filename": ["a.csv", "b.csv"]}))
+    assert [(p.field, p.code, p.message) for p in exc.value.problems] == [
+        ("filename", "INVALID_VALUE", "is given more than once")]
