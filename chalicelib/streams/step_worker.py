@@ -30,7 +30,8 @@ keeps the last step's completion transaction open N seconds before its exception
 and `[hold-deferred=N]` makes a completed non-last step's worker wait N seconds before its deferred work,
 and `[hold-outputs=N]` makes a worker whose engine is done wait N seconds, without looking for a cancel,
 before it uploads and registers the outputs (a cancel then meets the completion), and `[fail-completion]`
-makes registering the outputs fail (the attempt fails with the reason).
+makes registering the outputs fail (the attempt fails with the reason), and `[no-answer-once]` stops the first
+attempt's worker right after its completion commits, before it answers (and before an earlier step's deferred work).
 """
 from __future__ import annotations
 
@@ -198,6 +199,9 @@ def _claim_in(c, run_id: int, step_order: int, attempt_no: int) -> tuple[str, An
     if latest is not None and latest["attempt_no"] > attempt_no:
         logger.info("late step message: a later attempt exists", extra=extra)
         return "ignore", None
+    done = _completed_earlier(c, run_id, step_order, attempt_no)
+    if done is not None:
+        return "resend", {"stepOrder": step_order, "status": "COMPLETED"}
     failures = _earlier_failures(c, run_id, step_order, attempt_no)
     runtime.fail_stale_attempts(c, run_id, step_order, attempt_no,
                                 "the worker stopped answering (heartbeat timed out)")
@@ -227,6 +231,33 @@ QUEUED_TOO_LONG = ("its task timed out while its message waited for a worker (st
                    " task's heartbeat timeout); not counted as an attempt of the step")
 
 
+#: an earlier step's attempt whose worker died after its completion committed and before it answered
+ANSWER_LOST = ("its worker stopped after the step completed and before it answered, so the outputs that were "
+               "to follow the answer never came: the next attempt runs the step again")
+
+
+def _completed_earlier(c, run_id: int, step_order: int, attempt_no: int) -> dict | None:
+    """An earlier attempt of this step that COMPLETED: its worker died between the completion's commit and its
+    answer to Step Functions, whose heartbeat timeout then sent this attempt. When everything it reports is in
+    place (the last step loads its exceptions in that commit), the step is done: this attempt answers for it
+    (running it again would load its exceptions a second time). An earlier step answers before its deferred
+    work (MATCHED, the unconsumed sides, its exceptions), which therefore never began: that attempt is FAILED,
+    without counting against maxRetries, and this one runs the step again (the next step has not started: it
+    waits for the answer). The row is locked: a load in progress is waited for."""
+    rows = fetch_all(c, "SELECT step_run_id, summary FROM recon.stream_step_runs WHERE run_id = %s"
+                        " AND step_order = %s AND attempt_no < %s AND status = 'COMPLETED'"
+                        " ORDER BY attempt_no DESC FOR UPDATE", (run_id, step_order, attempt_no))
+    for row in rows:
+        summary = row["summary"] or {}
+        if summary.get("exceptionsLoaded", True):
+            logger.warning("step message for a step already completed: answered for it", extra={
+                "run_id": run_id, "step_order": step_order, "attempt_no": attempt_no})
+            return row
+        runtime.update_step_run(c, row["step_run_id"], status="FAILED", error_message=ANSWER_LOST, exception_count=0,
+                                summary={**summary, "exceptionsLoaded": True, "answerLost": True})
+    return None
+
+
 def _earlier_failures(c, run_id: int, step_order: int, attempt_no: int) -> int:
     """The attempts before this one that count against the step's retries. The clock of a task's heartbeat
     timeout starts when its message is sent, not when a worker takes it: with more steps queued than
@@ -246,7 +277,8 @@ def _earlier_failures(c, run_id: int, step_order: int, attempt_no: int) -> int:
         if queued:
             runtime.update_step_run(c, e["step_run_id"], status="FAILED", error_message=QUEUED_TOO_LONG,
                                     completed_at=now, summary={**(e["summary"] or {}), "queueTimeout": True})
-        elif e["status"] in ("FAILED", "IN_PROGRESS", "RETRY_WAIT") and not (e["summary"] or {}).get("queueTimeout"):
+        elif e["status"] in ("FAILED", "IN_PROGRESS", "RETRY_WAIT") and not (
+                (e["summary"] or {}).get("queueTimeout") or (e["summary"] or {}).get("answerLost")):
             failures += 1
     return failures
 
@@ -747,6 +779,16 @@ def _consumed_sides(a: Attempt) -> set[str]:
     return set(_consumers(a.run["definition"], a.step_order))
 
 
+def _answer_lost(a: Attempt) -> bool:
+    """Test-only `[no-answer-once]`: the first attempt's worker stops right after its completion commits, before it
+    answers (as if killed there): no answer, no deferred work; the heartbeat timeout sends the next attempt."""
+    if _hooks_enabled() and "[no-answer-once]" in (a.step.get("name") or "") and a.attempt_no == 1:
+        logger.warning("fault hook: the worker stops before answering its completed step", extra={
+            "run_id": a.run_id, "step_order": a.step_order})
+        return True
+    return False
+
+
 def _finish_completed(a: Attempt, result, seconds: float) -> bool:
     """A step that later steps follow: only the outputs they read (the consumed unmatched sides) are
     uploaded and registered before the attempt is COMPLETED and the task answered — the next step
@@ -799,6 +841,8 @@ def _finish_completed(a: Attempt, result, seconds: float) -> bool:
         logger.info("attempt no longer in progress at completion", extra={"run_id": a.run_id})
         return False
     _observe_step_end(a, "COMPLETED", seconds, result.matched_source_rows)
+    if _answer_lost(a):
+        return True
     _send_success(a, {"stepOrder": a.step_order, "status": "COMPLETED", "matched": result.matched_source_rows,
                       "unmatchedSource": result.unmatched_source_rows,
                       "unmatchedTarget": result.unmatched_target_rows})
@@ -878,6 +922,8 @@ def _finish_completed_with_exceptions(a: Attempt, result, seconds: float, output
     logger.info("step completed", extra={"run_id": a.run_id, "step_order": a.step_order,
                                          "attempt_no": a.attempt_no, "timings": a.timings})
     _observe_step_end(a, "COMPLETED", seconds, result.matched_source_rows)
+    if _answer_lost(a):
+        return True
     _send_success(a, {"stepOrder": a.step_order, "status": "COMPLETED", "matched": result.matched_source_rows,
                       "unmatchedSource": result.unmatched_source_rows,
                       "unmatchedTarget": result.unmatched_target_rows})

@@ -816,6 +816,50 @@ def test_exceptions_a_dead_worker_did_not_load_are_loaded_before_the_run_ends(ap
     assert f'recon_stream_open_exceptions{{stream_id="{stream_id}"}} {float(run["metrics"]["exceptionCount"])}' in text
 
 
+def _listed_exceptions(api, run_id: int) -> int:
+    return _data(api.get("/exceptions", runId=run_id, pageSize=1))["totalItems"]
+
+
+def test_a_last_step_whose_worker_died_before_answering_is_answered_for_not_run_again(api, setup):
+    # the worker dies after the completion (exceptions loaded in that commit) and before it answers: the
+    # heartbeat timeout sends attempt 2, which must answer for the completed step. Run again, it loaded every
+    # exception a second time (the run said 1504, the lists 3008). maxRetries 0: a lost answer is no failure
+    stream_id = _stream(api, setup, steps=1, names={1: "Marketplace [no-answer-once]"},
+                        configs={1: {"continueOnFailure": False, "maxRetries": 0}})
+    run_id = _run(api, stream_id)
+    run = wait_run(api, run_id, deadline_s=150)
+    assert run["status"] == "COMPLETED", run
+    truth = setup["data"].truth[1]
+    every = steps_of(api, run_id, attempts="all")
+    assert [(s["attemptNo"], s["status"]) for s in every] == [(1, "COMPLETED")]
+    assert every[0]["matchedSourceRows"] == truth["matched"]
+    expected = truth["unmatchedSource"] + truth["unmatchedTarget"]
+    assert run["metrics"]["exceptionCount"] == expected
+    assert _listed_exceptions(api, run_id) == expected
+
+
+def test_an_earlier_step_whose_worker_died_before_answering_runs_again_and_the_run_equals_an_undisturbed_one(
+        api, setup):
+    # step 1 completes (only the output step 2 reads is stored) and its worker dies before answering, so its
+    # deferred work (MATCHED, its unmatched target, its exceptions) never begins: attempt 2 runs the step again
+    # (the first is FAILED, not counted against maxRetries 0) and the run ends as an undisturbed one
+    stream_id = _stream(api, setup, steps=2, names={1: "Marketplace [no-answer-once]"},
+                        configs={1: {"continueOnFailure": False, "maxRetries": 0}})
+    run_id = _run(api, stream_id)
+    run = wait_run(api, run_id, deadline_s=150)
+    assert run["status"] == "COMPLETED", run
+    truth = setup["data"].truth
+    every = steps_of(api, run_id, attempts="all")
+    assert [(s["stepOrder"], s["attemptNo"], s["status"]) for s in every] == [
+        (1, 1, "FAILED"), (1, 2, "COMPLETED"), (2, 1, "COMPLETED")]
+    assert "before it answered" in every[0]["errorMessage"]
+    kept = {a["artifactType"] for a in _data(api.get(f"/step-runs/{every[1]['id']}/artifacts"))}
+    assert {"MATCHED", "UNMATCHED_SOURCE", "UNMATCHED_TARGET"} <= kept
+    expected = truth[1]["unmatchedTarget"] + truth[2]["unmatchedTarget"] + truth[2]["unmatchedSource"]
+    assert run["metrics"]["exceptionCount"] == expected
+    assert _listed_exceptions(api, run_id) == expected
+
+
 def test_outputs_a_dead_worker_never_uploaded_fail_the_step_instead_of_completing_the_run(api, setup):
     # step 1 answers with only the output step 2 reads in storage, then its worker stops before uploading
     # the others (MATCHED, the unmatched target): step 2 still runs on what it needs, but the run cannot
