@@ -1033,24 +1033,87 @@ def load_step_exceptions(step_run_id: int) -> bool:
             c, "SELECT a.artifact_type, f.s3_key FROM recon.stream_artifacts a JOIN recon.files f USING (file_id)"
                " WHERE a.step_run_id = %s", (step_run_id,))}
     missing = [t for t in (row["summary"].get("deferredArtifacts") or []) if t not in files]
-    if missing:
-        # its worker died before these outputs reached storage: the step cannot count as COMPLETED
-        with tx() as c:
-            c.execute("UPDATE recon.stream_step_runs SET status = 'FAILED', error_message = %s, exception_count = 0,"
-                      " summary = summary || %s, updated_at = now()"
-                      " WHERE step_run_id = %s AND status = 'COMPLETED'",
-                      (f"the worker stopped before keeping its outputs ({', '.join(missing)})",
-                       Jsonb({"exceptionsLoaded": True}), step_run_id))
-        return False
-    logger.info("exceptions loaded from the artifacts", extra={"step_run_id": step_run_id, "sides": sides})
     workdir = Path(tempfile.mkdtemp(prefix=f"recon-exceptions-{step_run_id}-"))
     try:
+        if missing:
+            # its worker died (or is too slow) before these outputs reached storage: they are made again
+            regenerated = _regenerate(step_run_id, missing, workdir)
+            if regenerated is None:
+                # the step cannot count as COMPLETED
+                with tx() as c:
+                    c.execute("UPDATE recon.stream_step_runs SET status = 'FAILED', error_message = %s,"
+                              " exception_count = 0, summary = summary || %s, updated_at = now()"
+                              " WHERE step_run_id = %s AND status = 'COMPLETED'",
+                              (f"the worker stopped before keeping its outputs ({', '.join(missing)})",
+                               Jsonb({"exceptionsLoaded": True}), step_run_id))
+                return False
+            return _load_exceptions(step_run_id, {side: regenerated[side] for side in sides}, spare=regenerated)
+        logger.info("exceptions loaded from the artifacts", extra={"step_run_id": step_run_id, "sides": sides})
         paths = {}
         for side in sides:
             paths[side] = storage.download_to(files[f"UNMATCHED_{side}"]["s3_key"], workdir / f"{side.lower()}.csv")
         return _load_exceptions(step_run_id, paths)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _regenerate(step_run_id: int, missing: list[str], workdir: Path) -> dict[str, Path] | None:
+    """The outputs a completed step's worker never stored (it died, or is still busy, after answering),
+    made again by another worker: the engine on the same recorded inputs (the files or snapshots the
+    attempt read) and rule-set version gives the same bytes — the outputs the attempt did store must match
+    byte for byte (sha256), or nothing is registered. The missing outputs are registered as the attempt's
+    own (already registered ones are found by type: the original worker may still register them too).
+    Returns the local unmatched outputs by side, None when they cannot be made again."""
+    from chalicelib.matching import EngineLimits, run_match
+    from chalicelib.streams import files, rule_sets, storage
+    from chalicelib.streams.defs_db import fetch_all, fetch_one
+
+    with tx() as c:
+        row = fetch_one(c, "SELECT run_id, step_order, attempt_no, reconciliation_id, rule_set_id, rule_set_version,"
+                           " source_file_id, target_file_id FROM recon.stream_step_runs WHERE step_run_id = %s"
+                           " AND status = 'COMPLETED'", (step_run_id,))
+        stored = {a["artifact_type"]: a["sha256"] for a in fetch_all(
+            c, "SELECT a.artifact_type, f.sha256 FROM recon.stream_artifacts a JOIN recon.files f USING (file_id)"
+               " WHERE a.step_run_id = %s", (step_run_id,))}
+    extra = {"step_run_id": step_run_id, "missing": missing}
+    if row is None or None in (row["rule_set_id"], row["source_file_id"], row["target_file_id"]):
+        logger.warning("outputs cannot be made again: the attempt's inputs are not recorded", extra=extra)
+        return None
+    try:
+        rule_set, _ = rule_sets.load(row["rule_set_id"], row["rule_set_version"])
+        inputs = {}
+        for side in ("SOURCE", "TARGET"):
+            f = files.get_file(row[f"{side.lower()}_file_id"])
+            if f is None or f["status"] != "READY":
+                logger.warning("outputs cannot be made again: an input file is gone", extra=extra)
+                return None
+            path = workdir / f"{side.lower()}{_suffix(f)}"
+            _download(side, f, path)
+            inputs[side] = (path, f)
+        out = workdir / "out"
+        out.mkdir()
+        limits = EngineLimits(memory_limit=os.environ.get("STREAM_ENGINE_MEMORY", "1GB"),
+                              threads=int(os.environ.get("STREAM_ENGINE_THREADS", "2")), temp_dir=str(workdir / "spill"))
+        result = run_match(str(inputs["SOURCE"][0]), str(inputs["TARGET"][0]), rule_set, str(out), limits=limits)
+    except Exception:   # noqa: BLE001 - the step then fails as before, naming the outputs it lacks
+        logger.exception("outputs cannot be made again", extra=extra)
+        return None
+    outputs = {"MATCHED": (Path(result.matched_path), result.matched_rows),
+               "UNMATCHED_SOURCE": (Path(result.unmatched_source_path), result.unmatched_source_rows),
+               "UNMATCHED_TARGET": (Path(result.unmatched_target_path), result.unmatched_target_rows)}
+    differing = [t for t, sha in stored.items() if t in outputs and storage.sha256_of(outputs[t][0]) != sha]
+    if differing:
+        logger.error("outputs made again differ from those stored", extra={**extra, "differing": differing})
+        return None
+    a = Attempt(row["run_id"], row["step_order"], row["attempt_no"], "", {}, {}, step_run_id=step_run_id,
+                reconciliation_id=row["reconciliation_id"])
+    a.input_columns = {side: f.get("columns") for side, (_, f) in inputs.items()}
+    for t in missing:
+        path, rows = outputs[t]
+        _register(a, path, f"stream_{a.run_id}_step_{a.step_order}_{t.lower()}.csv", "ARTIFACT", rows, t,
+                  columns=_output_columns(a, t))
+    logger.warning("outputs its worker never stored were made again", extra=extra)
+    return {"SOURCE": outputs["UNMATCHED_SOURCE"][0], "TARGET": outputs["UNMATCHED_TARGET"][0]}
 
 
 def _jsonable(value: Any) -> Any:
