@@ -202,14 +202,18 @@ def _claim_in(c, run_id: int, step_order: int, attempt_no: int) -> tuple[str, An
     done = _completed_earlier(c, run_id, step_order, attempt_no)
     if done is not None:
         return "resend", {"stepOrder": step_order, "status": "COMPLETED"}
-    failures = _earlier_failures(c, run_id, step_order, attempt_no)
+    failures, losses = _earlier_failures(c, run_id, step_order, attempt_no)
     runtime.fail_stale_attempts(c, run_id, step_order, attempt_no,
                                 "the worker stopped answering (heartbeat timed out)")
     max_attempts = int(step.get("maxRetries", 0)) + 1
     if failures + 1 > max_attempts:
-        # only heartbeat timeouts get here (the state machine retries States.Timeout up to its cap)
         runtime.mark_running(c, run_id, step_order)
         return "no-attempt-left", f"step {step_order} failed after {max_attempts} attempt(s)"
+    if losses >= MAX_WORKER_LOSSES:
+        # a step that takes its worker down every time (out of memory, a Lambda timeout) is not retried for ever
+        runtime.mark_running(c, run_id, step_order)
+        return "no-attempt-left", (f"step {step_order} failed: its worker stopped answering {losses} times "
+                                   "(killed, out of memory or past its time limit)")
     if current is None:
         rec = runtime.reconciliation_of(c, run_id, step_order)
         row = runtime.insert_attempt(c, run_id, step_order, attempt_no, step.get("stepId"), rec,
@@ -258,8 +262,15 @@ def _completed_earlier(c, run_id: int, step_order: int, attempt_no: int) -> dict
     return None
 
 
-def _earlier_failures(c, run_id: int, step_order: int, attempt_no: int) -> int:
-    """The attempts before this one that count against the step's retries. The clock of a task's heartbeat
+#: attempts of one step whose worker died (the heartbeat timed out) before the step fails; they are not the
+#: step's failures, and do not use up its maxRetries (a worker killed mid-step, maxRetries 0: the next one finishes)
+MAX_WORKER_LOSSES = int(os.environ.get("STREAM_MAX_WORKER_LOSSES", "3"))
+
+
+def _earlier_failures(c, run_id: int, step_order: int, attempt_no: int) -> tuple[int, int]:
+    """(failures, losses): the attempts before this one that count against the step's retries, and those whose
+    worker died (still IN_PROGRESS past a heartbeat timeout, or closed so earlier: `summary.workerLost`), which
+    do not: a crash is not the step failing, and the next worker finishes it. The clock of a task's heartbeat
     timeout starts when its message is sent, not when a worker takes it: with more steps queued than
     workers (many runs at once at month end) a task times out in the queue and Step Functions sends the
     next attempt. An earlier attempt no worker took (PENDING), or that a worker took less than a heartbeat
@@ -267,7 +278,7 @@ def _earlier_failures(c, run_id: int, step_order: int, attempt_no: int) -> int:
     timeout: it is closed as one and does not use up a retry. Attempts CANCELED by their worker (their task
     was gone at its first heartbeat) do not count either."""
     now = _now(c)
-    failures = 0
+    failures = losses = 0
     for e in fetch_all(c, "SELECT step_run_id, status, started_at, summary FROM recon.stream_step_runs"
                           " WHERE run_id = %s AND step_order = %s AND attempt_no < %s FOR UPDATE",
                        (run_id, step_order, attempt_no)):
@@ -277,10 +288,14 @@ def _earlier_failures(c, run_id: int, step_order: int, attempt_no: int) -> int:
         if queued:
             runtime.update_step_run(c, e["step_run_id"], status="FAILED", error_message=QUEUED_TOO_LONG,
                                     completed_at=now, summary={**(e["summary"] or {}), "queueTimeout": True})
-        elif e["status"] in ("FAILED", "IN_PROGRESS", "RETRY_WAIT") and not (
+        elif e["status"] == "IN_PROGRESS" or (e["summary"] or {}).get("workerLost"):
+            if e["status"] == "IN_PROGRESS":   # closed by fail_stale_attempts below
+                runtime.update_step_run(c, e["step_run_id"], summary={**(e["summary"] or {}), "workerLost": True})
+            losses += 1
+        elif e["status"] in ("FAILED", "RETRY_WAIT") and not (
                 (e["summary"] or {}).get("queueTimeout") or (e["summary"] or {}).get("answerLost")):
             failures += 1
-    return failures
+    return failures, losses
 
 
 def _now(c) -> Any:

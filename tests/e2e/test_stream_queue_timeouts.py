@@ -47,14 +47,21 @@ def test_an_attempt_timed_out_in_the_queue_does_not_use_up_the_steps_retries(api
         second = step_worker._claim(run_id, 1, 2, "token")
         assert second is not None and second.attempt_no == 2, refused
         assert _attempts(api, run_id) == [(1, "FAILED", step_worker.QUEUED_TOO_LONG), (2, "IN_PROGRESS", None)]
-        # attempt 2's worker then really stops answering: its heartbeat timeout is the step's failure, and
-        # the step had no retry left
-        with transaction() as conn:
-            conn.execute("UPDATE recon.stream_step_runs SET started_at = started_at - interval '5 minutes'"
-                         " WHERE run_id = %s AND attempt_no = 2", (run_id,))
-        assert step_worker._claim(run_id, 1, 3, "token") is None
-        assert refused == ["step 1 failed after 1 attempt(s)"]
-        assert _attempts(api, run_id)[1] == (2, "FAILED", "the worker stopped answering (heartbeat timed out)")
+        # attempt 2's worker then really stops answering (killed): a lost worker is not the step failing, so
+        # it uses up no retry (maxRetries 0) and attempt 3 runs; a step whose worker is lost every time fails
+        # after MAX_WORKER_LOSSES of them (before, the first loss failed the step: no retry left)
+        for lost in range(2, 2 + step_worker.MAX_WORKER_LOSSES):
+            with transaction() as conn:
+                conn.execute("UPDATE recon.stream_step_runs SET started_at = started_at - interval '5 minutes'"
+                             " WHERE run_id = %s AND attempt_no = %s", (run_id, lost))
+            claimed = step_worker._claim(run_id, 1, lost + 1, "token")
+            if lost + 1 < 2 + step_worker.MAX_WORKER_LOSSES:
+                assert claimed is not None and refused == [], (lost, refused)
+                assert _attempts(api, run_id)[lost - 1] == (lost, "FAILED",
+                                                            "the worker stopped answering (heartbeat timed out)")
+        assert claimed is None
+        assert refused == [f"step 1 failed: its worker stopped answering {step_worker.MAX_WORKER_LOSSES} times "
+                           "(killed, out of memory or past its time limit)"]
     finally:
         _end(api, run_id)
 

@@ -354,9 +354,10 @@ def test_an_occurrence_meeting_an_active_run_is_skipped_and_shown_on_the_stream(
 
 def test_a_worker_gone_silent_mid_step_is_timed_out_and_the_retry_finishes_the_step(api, setup):
     # the first attempt's worker stops answering and beating, as if killed; the state machine's heartbeat
-    # timeout (30 s on the local stack) fails that attempt and the retry completes the step
+    # timeout (30 s on the local stack) fails that attempt and the retry completes the step. maxRetries 0
+    # (the default): a lost worker is not the step failing and uses up no retry (the run FAILED before)
     stream_id = _stream(api, setup, steps=1, names={1: "Marketplace [vanish-once]"},
-                        configs={1: {"continueOnFailure": False, "maxRetries": 1}})
+                        configs={1: {"continueOnFailure": False, "maxRetries": 0}})
     run_id = _run(api, stream_id)
     run = wait_run(api, run_id, deadline_s=120)
     assert run["status"] == "COMPLETED", run
