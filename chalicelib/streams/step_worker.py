@@ -31,7 +31,8 @@ and `[hold-deferred=N]` makes a completed non-last step's worker wait N seconds 
 and `[hold-outputs=N]` makes a worker whose engine is done wait N seconds, without looking for a cancel,
 before it uploads and registers the outputs (a cancel then meets the completion), and `[fail-completion]`
 makes registering the outputs fail (the attempt fails with the reason), and `[no-answer-once]` stops the first
-attempt's worker right after its completion commits, before it answers (and before an earlier step's deferred work).
+attempt's worker right after its completion commits, before it answers (and before an earlier step's deferred work),
+and `[hold-deferred-load=N]` keeps an earlier step's deferred exception load's transaction open N seconds (once).
 """
 from __future__ import annotations
 
@@ -880,8 +881,15 @@ def _finish_completed(a: Attempt, result, seconds: float) -> bool:
                 logger.warning("fault hook: the deferred work waits", extra={"run_id": a.run_id})
                 time.sleep(held)
             uploads = pool.submit(lambda: (_wait_for_next_step(a), list(pool.map(register, later))))
-            _load_exceptions(a.step_run_id, {side: paths[side] for side in sides},
-                             before_commit=uploads.result, timeline=a.timeline, spare=paths)
+            # a database restart in the middle rolls the load back: it is done again once the database is back
+            # (left to FINISH's minute of grace, the run waited a minute for it)
+            hold = [_hook_seconds(a, "hold-deferred-load")]   # test hook: the first try only
+
+            def load():
+                return _load_exceptions(a.step_run_id, {side: paths[side] for side in sides},
+                                        before_commit=uploads.result, timeline=a.timeline, spare=paths,
+                                        hold=hold.pop() if hold else None)
+            retry_call(load, what="deferred exception load")
     except Exception:
         # the task is answered: FINISH waits for this work and takes it over (load_step_exceptions)
         logger.exception("deferred uploads / exception load failed", extra={"run_id": a.run_id,
@@ -996,7 +1004,7 @@ def _finish_if_all_done(run_id: int) -> None:
 
 
 def _load_exceptions(step_run_id: int, paths: dict[str, Path], before_commit=None, timeline: dict | None = None,
-                     spare: dict[str, Path] | None = None) -> bool:
+                     spare: dict[str, Path] | None = None, hold: float | None = None) -> bool:
     """Load a completed attempt's exceptions from local unmatched outputs, once (the step run's row is
     locked; `summary.exceptionsLoaded` says it is done). False when it was already done. `before_commit`
     (the deferred uploads) must succeed for the load and its flag to commit. The sides loaded are the
@@ -1012,6 +1020,9 @@ def _load_exceptions(step_run_id: int, paths: dict[str, Path], before_commit=Non
                         (step_run_id,)).fetchone()
         if row is None or (row["summary"] or {}).get("exceptionsLoaded", True):
             return False
+        if hold is not None:   # test hook [hold-deferred-load=N]
+            logger.warning("fault hook: the deferred load's transaction is held open", extra={"step_run_id": step_run_id})
+            time.sleep(hold)
         wanted = (row["summary"] or {}).get("exceptionSides") or list(paths)
         have = {**(spare or {}), **paths}
         n = 0

@@ -147,3 +147,29 @@ def test_postgres_killed_inside_a_snapshot_the_inputs_are_prepared_again(api, se
         restart_postgres(stack)
     _same_as_undisturbed(api, run_id, undisturbed)
     assert _log_grew_with(log, offset, '"operation":"stream step inputs"'), "the preparation was not retried"
+
+
+def test_postgres_killed_inside_an_earlier_steps_deferred_load_it_is_done_again_by_its_worker(api, setup, stack):
+    # step 1 answers, then loads its exceptions while step 2 runs; the database dies inside that load's
+    # transaction: the worker loads again once the database is back. Before, the load was left to FINISH's
+    # minute of grace (the run took 63 s instead of 2), loaded from the artifacts
+    stream_id = _stream(api, setup, steps=2, names={1: "Marketplace [hold-deferred-load=3]"},
+                        configs={1: CONFIG[1], 2: CONFIG[1]})
+    log = _stack_dir(stack) / "logs" / "runner.log"
+    offset = log.stat().st_size
+    run_id = _run(api, stream_id)
+    deadline = time.monotonic() + 60
+    while not _log_grew_with(log, offset, "the deferred load's transaction is held open"):
+        assert time.monotonic() < deadline, "the deferred load never began"
+        time.sleep(0.1)
+    kill_postgres(stack)
+    restart_postgres(stack)
+    run = _wait_run(api, run_id)
+    assert run["status"] == "COMPLETED", run
+    truth = setup["data"].truth
+    expected = truth[1]["unmatchedTarget"] + truth[2]["unmatchedTarget"] + truth[2]["unmatchedSource"]
+    assert run["metrics"]["exceptionCount"] == expected == len(exceptions_of(api, run_id))
+    assert [(s["stepOrder"], s["attemptNo"], s["status"]) for s in steps_of(api, run_id, attempts="all")] == [
+        (1, 1, "COMPLETED"), (2, 1, "COMPLETED")]
+    assert _log_grew_with(log, offset, '"operation":"deferred exception load"'), "the load was not retried"
+    assert not _log_grew_with(log, offset, "exceptions loaded from the artifacts")
