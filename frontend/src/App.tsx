@@ -112,7 +112,7 @@ function NewKey({ onDone }: { onDone: () => void }) {
 
 function RequireKey({ children }: { children: React.ReactElement }) {
   const loc = useLocation();
-  if (!auth.get()) return <Navigate to="/login" replace state={{ from: loc.pathname + loc.search }} />;
+  if (!auth.get()) return <Navigate to="/login" replace state={{ from: loc.pathname + loc.search + loc.hash }} />;
   return children;
 }
 

@@ -1,7 +1,7 @@
 import { createContext, useCallback, useContext, useEffect, useLayoutEffect, useMemo, useRef, useState, type ComponentProps, type ReactNode, type RefObject } from "react";
 import { Link, useSearchParams } from "react-router-dom";
 import { ApiError, onNewKey } from "../services/api";
-import { badgeTone, boundText, num, parseUtcBound, words } from "../services/format";
+import { ago, badgeTone, boundText, fmtDate, num, parseUtcBound, words } from "../services/format";
 
 /** Sets the document title: "<page> · recon". */
 export function useTitle(title: string) {
@@ -112,7 +112,7 @@ export function useHandOn(root: RefObject<HTMLElement | null>) {
  * A form whose save was refused with problems at its fields (the form's own checks or the API's 400): the
  * focus goes to the first field marked invalid, where the problem is said, not left on Save under a message
  * that names no place ("Some fields need attention"), which in a long form is screens away from the field.
- * A refusal without a field (a 409) leaves the focus on Save, under the message.
+ * A refusal without a field (a 409) leaves the focus on Save, with the message right under it.
  */
 export const FIRST_INVALID = '[aria-invalid="true"]';
 
@@ -465,18 +465,54 @@ export function usePoll(fn: () => Promise<unknown> | void, ms: number, active: b
   }, [ms, active]);
 }
 
-export function Select<T extends string>({ id, label, value, options, onChange, allLabel = "any" }: { id: string; label: string; value: string; options: readonly T[]; onChange: (v: string) => void; allLabel?: string }) {
+/**
+ * "in 12 s", "40 s ago": the time from now to `iso`, counted on as the page stays open (every second
+ * within two minutes of now, every 15 s beyond: a page left open never shows a moment that is past as
+ * still to come).
+ */
+export function Ago({ iso }: { iso: string | null | undefined }) {
+  const [, tick] = useState(0);
+  const at = iso ? new Date(iso).getTime() : NaN;
+  const now = Date.now();
+  useEffect(() => {
+    if (Number.isNaN(at)) return;
+    const near = Math.abs(now - at) < 120_000;
+    const t = setTimeout(() => tick((n) => n + 1), near ? 1000 : 15_000);
+    return () => clearTimeout(t);
+  });
+  return <>{ago(iso, now)}</>;
+}
+
+/**
+ * A moment written as the console writes times, and how long ago (or how soon) it is, both on screen:
+ * "2026-12-05 10:07:12 UTC (40 s ago)", the relative part counted on while the page stays open.
+ */
+export function When({ iso }: { iso: string | null | undefined }) {
+  if (!iso) return <>—</>;
+  return <span className="when" data-when={iso}>{fmtDate(iso)} (<Ago iso={iso} />)</span>;
+}
+
+/**
+ * A list filter's choice. A value from the address that is not among the choices (a hand-made link, an old
+ * one) is shown as written, not as "any"; when the list's read was refused at this filter (`error`: the
+ * list's error, naming `fields`, by default the filter's id), it is marked and the API's message is under it.
+ */
+export function Select<T extends string>({ id, label, value, options, onChange, allLabel = "any", error, fields }: { id: string; label: string; value: string; options: readonly T[]; onChange: (v: string) => void; allLabel?: string; error?: unknown; fields?: string[] }) {
+  const names = fields ?? [id];
+  const at = error instanceof ApiError ? names.find((n) => error.fields[n]) : undefined;
   return (
     <label className="filter" htmlFor={id}>
       <span>{label}</span>
-      <select id={id} name={id} value={value} onChange={(e) => onChange(e.target.value)}>
+      <select id={id} name={id} value={value} onChange={(e) => onChange(e.target.value)} {...(at ? { "aria-invalid": true, "aria-describedby": `${id}-error` } : {})}>
         <option value="">{allLabel}</option>
+        {value && !options.includes(value as T) && <option value={value}>{value}</option>}
         {options.map((o) => (
           <option key={o} value={o}>
             {o}
           </option>
         ))}
       </select>
+      {at && <FieldError error={error} field={at} id={`${id}-error`} />}
     </label>
   );
 }

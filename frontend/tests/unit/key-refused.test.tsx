@@ -112,3 +112,16 @@ describe("a wrong key at the sign-in", () => {
     expect(document.activeElement).toBe(field);
   });
 });
+
+describe("signing in from a deep link", () => {
+  it("returns to the page asked for with its query and its #fragment (a run's #step-2)", async () => {
+    const { App } = await import("../../src/App");
+    window.history.pushState({}, "", "/rule-sets?page=1#step-2");
+    render(<App />);
+    const field = await screen.findByLabelText("API key");
+    expect(window.location.pathname).toBe("/login");
+    fireEvent.change(field, { target: { value: "k" } });
+    fireEvent.click(screen.getByRole("button", { name: "Sign in" }));
+    await waitFor(() => expect(window.location.pathname + window.location.search + window.location.hash).toBe("/rule-sets?page=1#step-2"));
+  });
+});

@@ -31,6 +31,10 @@ describe("the CDC overview while a job runs or after one failed", () => {
     expect(users.textContent).toContain("18 mismatches");
     expect(users.textContent).toContain("2,995 / 2,995");
     expect(users.querySelector("[data-latest-job]")!.textContent).toContain("A CHECKSUM job is running");
+    // a relative time has the time written beside it, on screen (not only in a title)
+    expect(users.querySelector("[data-latest-job]")!.textContent).toMatch(/started 2026-12-02 16:17:38 UTC \([^)]+\)/);
+    const when = [...users.querySelectorAll("dt")].find((d) => d.textContent === "when")!.nextElementSibling!;
+    expect(when.textContent).toMatch(/^2026-12-02 16:\d\d:\d\d UTC \([^)]+\)$/);
     expect(screen.getByRole("link", { name: "last completed job of users" }).getAttribute("href")).toBe(`/cdc/jobs/${done.job_id}`);
     expect(screen.getByRole("link", { name: "Job of users" }).getAttribute("href")).toBe(`/cdc/jobs/${running.job_id}`);
     expect(api.cdc.jobs).toHaveBeenCalledWith({ table: "users", status: "COMPLETED", page_size: 1 });

@@ -10,7 +10,12 @@ vi.mock("../../src/services/api", async (orig) =>
       list: async (q: { page?: number }) => ({ items: [], page: q.page ?? 1, pageSize: 25, totalItems: (q.page ?? 1) > 41 ? 1018 : 0, totalPages: 41 }),
     },
     // 55 jobs on 3 pages of 20
-    cdc: { jobs: async (q: { page?: number }) => ({ jobs: [], pagination: { page: q.page ?? 1, page_size: 20, total_pages: 3, total_items: 55 } }) },
+    cdc: {
+      jobs: async (q: { page?: number }) => ({ jobs: [], pagination: { page: q.page ?? 1, page_size: 20, total_pages: 3, total_items: 55 } }),
+      tables: async () => ["users"],
+      // 66 mismatches on 3 pages
+      mismatches: async (q: { page?: number }) => ({ mismatches: [], pagination: { page: q.page ?? 1, page_size: 25, total_pages: 3, total_items: 66 } }),
+    },
   }),
 );
 
@@ -48,6 +53,13 @@ describe("a page past the end of a list", () => {
     await screen.findByText(/Page 99 is past the end/);
     fireEvent.click(screen.getByRole("button", { name: "← Previous" }));
     expect(screen.getByTestId("url").textContent).toBe("/cdc/jobs?page=3");
+    cleanup();
+    const { MismatchBrowser } = await import("../../src/pages/cdc/Mismatches");
+    renderAt("/cdc/mismatches?page=9", "/cdc/mismatches", <><MismatchBrowser /><Where /></>);
+    await screen.findByText(/Page 9 is past the end/);
+    expect(screen.getByRole("navigation", { name: "pagination" }).textContent).toContain("page 9 of 3");
+    fireEvent.click(screen.getByRole("button", { name: "← Previous" }));
+    expect(screen.getByTestId("url").textContent).toBe("/cdc/mismatches?page=3");
   });
 
   it("an empty list still says what to do", async () => {

@@ -42,7 +42,8 @@ describe("a stream's trigger", () => {
     expect(screen.getByTestId("next-run").textContent).toMatch(/^2026-12-03 02:30:00 Europe\/Berlin \(2026-12-03 01:30:00 UTC, /);
     const occ = screen.getByRole("table", { name: "recent occurrences" });
     expect(occ.querySelector("thead")!.textContent).toContain("Occurrence (Europe/Berlin)");
-    expect(occ.querySelector("tbody td")!.textContent).toBe("2026-12-02 02:30:00 Europe/Berlin");
+    // UTC alongside, on screen (not only in a title a phone never shows)
+    expect(occ.querySelector("tbody td")!.textContent).toBe("2026-12-02 02:30:00 Europe/Berlin (2026-12-02 01:30:00 UTC)");
   });
 
   it("an EVENT stream lists the events that triggered it, and says in words what it waits for", async () => {

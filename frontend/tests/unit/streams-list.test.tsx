@@ -37,6 +37,8 @@ describe("streams list", () => {
     expect(screen.getByRole("link", { name: "Run 9202, failed" }).getAttribute("href")).toBe("/runs/9202");
     expect(latest.querySelector(".badge")!.getAttribute("data-status")).toBe("FAILED");
     expect(latest.textContent).toContain("477 exceptions");
+    // when, written as the console writes times, beside how long ago
+    expect(latest.textContent).toMatch(/2026-12-02 06:42:45 UTC \(.+ ago\)/);
     expect(api.streams.runs).toHaveBeenCalledWith(9002, { page: 1, pageSize: 1 });
   });
 });

@@ -33,9 +33,9 @@ export function JobList() {
         <Link className="button primary" to="/cdc/trigger">Trigger a reconciliation</Link>
       </div>
       <form className="filters" onSubmit={(e) => e.preventDefault()} aria-label="filters">
-        <Select id="table" label="Table" value={f.table} options={tables.data ?? []} onChange={(v) => set({ table: v })} />
-        <Select id="status" label="Status" value={f.status} options={JOB_STATUSES} onChange={(v) => set({ status: v })} />
-        <Select id="job_type" label="Type" value={f.job_type} options={JOB_TYPES} onChange={(v) => set({ job_type: v })} />
+        <Select id="table" label="Table" value={f.table} options={tables.data ?? []} error={error} fields={["table", "tables"]} onChange={(v) => set({ table: v })} />
+        <Select id="status" label="Status" value={f.status} options={JOB_STATUSES} error={error} onChange={(v) => set({ status: v })} />
+        <Select id="job_type" label="Type" value={f.job_type} options={JOB_TYPES} error={error} onChange={(v) => set({ job_type: v })} />
         <DateFilter id="from_date" label="Started from (UTC)" value={f.from_date} error={error} onChange={(v) => set({ from_date: v })} />
         <DateFilter id="to_date" label="to (UTC)" value={f.to_date} error={error} onChange={(v) => set({ to_date: v })} />
         <div className="filter">

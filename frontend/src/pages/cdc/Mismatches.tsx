@@ -85,9 +85,9 @@ export function MismatchBrowser() {
     <section>
       <div className="page-head"><h1>Mismatches</h1></div>
       <form className="filters" onSubmit={(e) => e.preventDefault()} aria-label="filters">
-        <Select id="table" label="Table" value={f.table} options={tables.data ?? []} onChange={(v) => set({ table: v, selected: null })} />
-        <Select id="mismatch_type" label="Type" value={f.mismatch_type} options={MISMATCH_TYPES} onChange={(v) => set({ mismatch_type: v, selected: null })} />
-        <Select id="resolution_status" label="Resolution" value={f.resolution_status} options={RESOLUTION_STATUSES} onChange={(v) => set({ resolution_status: v, selected: null })} />
+        <Select id="table" label="Table" value={f.table} options={tables.data ?? []} error={error} fields={["table", "tables"]} onChange={(v) => set({ table: v, selected: null })} />
+        <Select id="mismatch_type" label="Type" value={f.mismatch_type} options={MISMATCH_TYPES} error={error} onChange={(v) => set({ mismatch_type: v, selected: null })} />
+        <Select id="resolution_status" label="Resolution" value={f.resolution_status} options={RESOLUTION_STATUSES} error={error} onChange={(v) => set({ resolution_status: v, selected: null })} />
         <label className="filter" htmlFor="job_id">
           <span>Job id</span>
           <input id="job_id" placeholder="uuid" size={38} defaultValue={f.job_id} key={f.job_id} onBlur={(e) => e.target.value !== f.job_id && set({ job_id: e.target.value.trim(), selected: null })} onKeyDown={(e) => e.key === "Enter" && set({ job_id: (e.target as HTMLInputElement).value.trim(), selected: null })} {...invalidFilter(error, "job_id")} />
@@ -119,7 +119,9 @@ export function MismatchBrowser() {
       )}
       {loading && !data && <Loading what="Loading mismatches" />}
       {data && data.mismatches.length === 0 && (
-        <Rereading outdated={outdated} loading={loading}><NoRows page={data.pagination.page} totalPages={data.pagination.total_pages} totalItems={data.pagination.total_items} onPage={(p) => set({ page: p, selected: null })}>{filtered ? "No mismatch matches these filters. Clear or widen them." : <>No mismatch recorded. <Link to="/cdc/trigger">Run a CHECKSUM or SAMPLE job</Link> to look for some.</>}</NoRows></Rereading>
+        <Rereading outdated={outdated} loading={loading}><NoRows page={data.pagination.page} totalPages={data.pagination.total_pages} totalItems={data.pagination.total_items} onPage={(p) => set({ page: p, selected: null })}>{filtered ? "No mismatch matches these filters. Clear or widen them." : <>No mismatch recorded. <Link to="/cdc/trigger">Run a CHECKSUM or SAMPLE job</Link> to look for some.</>}</NoRows>
+          {/* a page past the end has the pager too (every list's): its Previous goes to the last page */}
+          <Pager page={data.pagination.page} totalPages={data.pagination.total_pages} totalItems={data.pagination.total_items} onPage={(p) => set({ page: p, selected: null })} /></Rereading>
       )}
       {data && data.mismatches.length > 0 && (
         <div className="split">

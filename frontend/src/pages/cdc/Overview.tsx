@@ -1,8 +1,8 @@
 import { Link } from "react-router-dom";
 import { cdc } from "../../services/api";
 import type { Job } from "../../services/types";
-import { ago, countScope, counted, fmtDate, num, pct } from "../../services/format";
-import { Badge, Empty, ErrorBox, Loading, usePoll, useLoad, useTitle } from "../../components/ui";
+import { countScope, counted, num, pct } from "../../services/format";
+import { Badge, Empty, ErrorBox, Loading, usePoll, useLoad, useTitle, When } from "../../components/ui";
 import { Retrying } from "./JobDetail";
 
 export function CdcOverview() {
@@ -51,7 +51,7 @@ export function CdcOverview() {
                 <>
                   {job !== done && (
                     <p className="small" data-latest-job={job.status}>
-                      {job.status === "RUNNING" ? `A ${job.validation_strategy ? `${job.validation_strategy} ` : ""}job is running (started ${ago(job.started_at)})` : `The latest job ${job.status.toLowerCase()} ${ago(job.completed_at ?? job.started_at)}`}
+                      {job.status === "RUNNING" ? <>A {job.validation_strategy ? `${job.validation_strategy} ` : ""}job is running (started <When iso={job.started_at} />)</> : <>The latest job {job.status.toLowerCase()} <When iso={job.completed_at ?? job.started_at} /></>}
                       {done ? <>; below, the <Link to={`/cdc/jobs/${done.job_id}`} aria-label={`last completed job of ${table}`}>last completed job</Link>.</> : "; no job of this table has completed yet."}
                     </p>
                   )}
@@ -61,7 +61,7 @@ export function CdcOverview() {
                   <dl className="kv small">
                     <div><dt>strategy</dt><dd><Badge value={done?.validation_strategy} /></dd></div>
                     <div><dt>type</dt><dd>{done ? done.job_type.replace(/_/g, " ").toLowerCase() : "—"}</dd></div>
-                    <div><dt>when</dt><dd title={fmtDate(done?.started_at)}>{done ? ago(done.completed_at ?? done.started_at) : "—"}</dd></div>
+                    <div><dt>when</dt><dd>{done ? <When iso={done.completed_at ?? done.started_at} /> : "—"}</dd></div>
                     <div><dt>rows C* / PG{done && countScope(done.validation_strategy) ? ` ${countScope(done.validation_strategy)}` : ""}</dt><dd>{num(done?.cassandra_row_count)} / {num(done?.postgres_row_count)}</dd></div>
                   </dl>
                   <footer>

@@ -60,9 +60,9 @@ export function ExceptionsPage() {
     <section>
       <h1>Exceptions</h1>
       <form className="filters" onSubmit={(e) => e.preventDefault()} aria-label="filters">
-        <Select id="status" label="Status" value={f.status} options={EXCEPTION_STATUSES} onChange={(v) => set({ status: v })} />
-        <Select id="reason" label="Reason" value={f.reason} options={EXCEPTION_REASONS} onChange={(v) => set({ reason: v })} />
-        <Select id="side" label="Side" value={f.side} options={EXCEPTION_SIDES} onChange={(v) => set({ side: v })} />
+        <Select id="status" label="Status" value={f.status} options={EXCEPTION_STATUSES} error={error} onChange={(v) => set({ status: v })} />
+        <Select id="reason" label="Reason" value={f.reason} options={EXCEPTION_REASONS} error={error} onChange={(v) => set({ reason: v })} />
+        <Select id="side" label="Side" value={f.side} options={EXCEPTION_SIDES} error={error} onChange={(v) => set({ side: v })} />
         <StreamFilter value={f.streamId} error={error} onChange={(v) => set({ streamId: v })} />
         {text("runId", "Run id", "number")}
         {text("reconciliationId", "Reconciliation id", "number")}

@@ -87,17 +87,18 @@ export function FilesPage() {
         )}
       </div>
       <form className="filters" onSubmit={(e) => e.preventDefault()} aria-label="filters">
-        <Select id="origin" label="Origin" value={f.origin} options={FILE_ORIGINS} onChange={(v) => set({ origin: v })} />
-        <Select id="status" label="Status" value={f.status} options={FILE_STATUSES} onChange={(v) => set({ status: v })} />
+        <Select id="origin" label="Origin" value={f.origin} options={FILE_ORIGINS} error={error} onChange={(v) => set({ origin: v })} />
+        <Select id="status" label="Status" value={f.status} options={FILE_STATUSES} error={error} onChange={(v) => set({ status: v })} />
         <label className="filter" htmlFor="filename">
           <span>Name starts with</span>
           <input id="filename" defaultValue={f.filename} key={f.filename} onKeyDown={(e) => e.key === "Enter" && set({ filename: (e.target as HTMLInputElement).value })} onBlur={(e) => e.target.value !== f.filename && set({ filename: e.target.value })} />
         </label>
+        {filtered && <button type="button" className="link" onClick={() => set({ origin: "", status: "", filename: "" })}>Clear filters</button>}
       </form>
       <ErrorBox error={error} retry={reload} />
       {loading && !data && <Loading what="Loading files" />}
       <Rereading outdated={outdated} loading={loading}>
-      {data && data.items.length === 0 && <NoRows page={data.page} totalPages={data.totalPages} totalItems={data.totalItems} onPage={(p) => set({ page: p })}>{filtered ? "No file matches these filters." : "No file yet. Upload the two sides of a reconciliation above."}</NoRows>}
+      {data && data.items.length === 0 && <NoRows page={data.page} totalPages={data.totalPages} totalItems={data.totalItems} onPage={(p) => set({ page: p })}>{filtered ? <>No file matches these filters. <button type="button" className="link" onClick={() => set({ origin: "", status: "", filename: "" })}>Clear filters</button> or widen them.</> : "No file yet. Upload the two sides of a reconciliation above."}</NoRows>}
       {data && data.items.length > 0 && (
         <TableScroll><table className="grid" aria-label="files">
           <thead><tr><th>Id</th><th>Name</th><th>Status</th><th>Origin</th><th>Format</th><th className="r">Rows</th><th className="r">Size</th><th>Created</th></tr></thead>

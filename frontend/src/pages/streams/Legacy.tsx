@@ -3,7 +3,7 @@ import { Link, useParams } from "react-router-dom";
 import { ApiError, files, legacy } from "../../services/api";
 import { allRuleSets, namesOf } from "../../services/lookup";
 import { ruleSetOption } from "../../services/rulesets";
-import { FileOptions, pickableFiles } from "../../components/FileOptions";
+import { FileFinder, FileOptions, pickableFiles } from "../../components/FileOptions";
 import { EXCEPTION_REASONS, EXCEPTION_SIDES, EXCEPTION_STATUSES, LEGACY_STATUSES, type LegacyReconciliation, type LegacyStatus } from "../../services/types";
 import { fmtDate, num, shareOf } from "../../services/format";
 import { Badge, BusyButton, ChoicesFailed, Crumbs, ErrorBox, FieldError, FIRST_INVALID, Kv, LoadFailed, Loading, NoRows, Pager, Progress, Rereading, Select, StaleNotice, TableScroll, useFocusFallback, useHandOn, useLoad, useOpener, usePoll, useRetryWait, useTitle, useUrlState, waitLabel } from "../../components/ui";
@@ -26,7 +26,7 @@ export function LegacyPage() {
       <NewReconciliation onCreated={reload} />
       {/* the list holds every step run of every stream: the failed or running ones without paging through all */}
       <form className="filters" onSubmit={(e) => e.preventDefault()} aria-label="filters">
-        <Select id="status" label="Status" value={f.status} options={LEGACY_STATUSES} onChange={(v) => set({ status: v })} />
+        <Select id="status" label="Status" value={f.status} options={LEGACY_STATUSES} error={error} onChange={(v) => set({ status: v })} />
       </form>
       <ErrorBox error={error} retry={reload} />
       {loading && !data && <Loading what="Loading reconciliations" />}
@@ -63,7 +63,9 @@ function NewReconciliation({ onCreated }: { onCreated: () => void }) {
   const [busy, setBusy] = useState(false);
   // refused for the key's rate limit on run creation (429): the form kept, its button waits out Retry-After
   const wait = useRetryWait(error);
-  const pick = useLoad(async () => (open ? Promise.all([pickableFiles(), allRuleSets()]) : null), [open]);
+  // the files offered: every page up to a cap; past it, found by the start of their name
+  const [fileName, setFileName] = useState("");
+  const pick = useLoad(async () => (open ? Promise.all([pickableFiles(fileName), allRuleSets()]) : null), [open, fileName]);
   const opener = useOpener(open);
   const form = useRef<HTMLFormElement>(null);
   const handOn = useHandOn(form);
@@ -105,6 +107,7 @@ function NewReconciliation({ onCreated }: { onCreated: () => void }) {
   return (
     <form ref={form} className="card form" onSubmit={submit} aria-label="new reconciliation">
       <ChoicesFailed what="The files and rule sets to choose from" error={pick.error} retry={pick.reload} />
+      <FileFinder list={pick.data?.[0]} onFind={setFileName} />
       <div className="row">
         <label>Name<input name="name" value={v.name} onChange={(e) => setV({ ...v, name: e.target.value })} aria-invalid={inv("name")} /><FieldError error={error} field="name" /></label>
         {(["sourceFileId", "targetFileId"] as const).map((k) => (
@@ -180,9 +183,9 @@ export function LegacyDetailPage() {
       <Kv items={[["source file", fileLink(r.sourceFileId)], ["target file", fileLink(r.targetFileId)], ["rule set", r.ruleSetId ? <Link to={`/rule-sets/${r.ruleSetId}`}>{names.data?.ruleSet ?? `#${r.ruleSetId}`}</Link> : "—"], ["source rows", num(r.totalSourceRecords)], ["target rows", num(r.totalTargetRecords)], ["matched", num(r.matchedRecords)], ["unmatched source", num(r.unmatchedSourceRecords)], ["unmatched target", num(r.unmatchedTargetRecords)], ["exceptions", r.exceptionCount ? <Link to={`/exceptions?reconciliationId=${id}`}>{num(r.exceptionCount)}</Link> : num(r.exceptionCount)], ["match rate", rateOf(r)], ["run", <Link to={`/runs/${r.runId}`}>#{r.runId} step {r.stepOrder}</Link>], ["started", fmtDate(r.startedAt)], ["completed", fmtDate(r.completedAt)]]} />
       <h2>Exceptions</h2>
       <form className="filters" onSubmit={(e) => e.preventDefault()} aria-label="exception filters">
-        <Select id="side" label="Side" value={f.side} options={EXCEPTION_SIDES} onChange={(v) => set({ side: v })} />
-        <Select id="reason" label="Reason" value={f.reason} options={EXCEPTION_REASONS} onChange={(v) => set({ reason: v })} />
-        <Select id="status" label="Status" value={f.status} options={EXCEPTION_STATUSES} onChange={(v) => set({ status: v })} />
+        <Select id="side" label="Side" value={f.side} options={EXCEPTION_SIDES} error={exc.error} onChange={(v) => set({ side: v })} />
+        <Select id="reason" label="Reason" value={f.reason} options={EXCEPTION_REASONS} error={exc.error} onChange={(v) => set({ reason: v })} />
+        <Select id="status" label="Status" value={f.status} options={EXCEPTION_STATUSES} error={exc.error} onChange={(v) => set({ status: v })} />
       </form>
       <ErrorBox error={exc.error} retry={exc.reload} />
       <Rereading outdated={exc.outdated} loading={exc.loading}>

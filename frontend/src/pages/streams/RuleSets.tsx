@@ -62,7 +62,9 @@ export function RuleSetEditorPage() {
   const [saved, setSaved] = useState<string | null>(null);
   const [loadError, setLoadError] = useState<unknown>(null);
   const [delError, setDelError] = useState<unknown>(null);
-  useTitle(editing ? `Rule set ${rs.name || id}` : "New rule set");
+  // the name as saved (read, or saved here): the title and breadcrumb name the rule set as it is, not the name being typed
+  const [savedName, setSavedName] = useState("");
+  useTitle(editing ? `Rule set ${savedName || id}` : "New rule set");
   // column names of READY files, offered as suggestions
   const cols = useLoad(async () => {
     const p = await pickableFiles();
@@ -74,6 +76,7 @@ export function RuleSetEditorPage() {
     ruleSets.get(Number(id), asked).then(
       (r) => {
         setRs(toRuleSetInput(r));
+        setSavedName(r.name);
         setVersion(r.version);
         setLatest(r.latestVersion);
       },
@@ -135,6 +138,7 @@ export function RuleSetEditorPage() {
       forgetName("ruleSet", r.id);
       setVersion(r.version);
       setLatest(r.version);
+      setSavedName(r.name);
       setSaved(`Saved ${r.name} as version ${r.version}`);
       if (!editing || asked) nav(`/rule-sets/${r.id}`, { replace: true });
     } catch (err) {
@@ -156,7 +160,7 @@ export function RuleSetEditorPage() {
   const inv = (field: string) => (error instanceof ApiError && error.fields[field] ? true : undefined);
   return (
     <section>
-      <Crumbs items={[["Rule sets", "/rule-sets"], [editing ? `${rs.name || id}${version ? ` v${version}` : ""}` : "New", null]]} />
+      <Crumbs items={[["Rule sets", "/rule-sets"], [editing ? `${savedName || id}${version ? ` v${version}` : ""}` : "New", null]]} />
       <h1>{editing ? `Edit rule set${version ? ` (v${version}; saving creates v${(latest ?? version) + 1})` : ""}` : "New rule set"}</h1>
       {editing && version !== null && latest !== null && version < latest && (
         <div className="card warn-box" role="status">
@@ -181,15 +185,16 @@ export function RuleSetEditorPage() {
             <div className="row">
               <label>Name<input name={`passes[${i}].name`} value={p.name} onChange={(e) => patchPass(i, { name: e.target.value })} aria-invalid={inv(`passes[${i}].name`)} />{fe(`passes[${i}].name`)}</label>
               <label>Cardinality
-                <select name={`passes[${i}].cardinality`} value={p.cardinality} onChange={(e) => patchPass(i, { cardinality: e.target.value as Pass["cardinality"] })}>
+                <select name={`passes[${i}].cardinality`} aria-invalid={inv(`passes[${i}].cardinality`) || inv(`passes[${i}]`)} value={p.cardinality} onChange={(e) => patchPass(i, { cardinality: e.target.value as Pass["cardinality"] })}>
                   {CARDINALITIES.map((c) => <option key={c}>{c}</option>)}
                 </select>
-                {fe(`passes[${i}].cardinality`)}
+                {fe(`passes[${i}].cardinality`)}{fe(`passes[${i}]`)}
               </label>
               {p.cardinality !== "ONE_TO_ONE" && (
                 <label>Group by {p.cardinality === "ONE_TO_MANY" ? "target" : "source"} columns <span className="muted small">(comma separated)</span>
                   <input
                     name={`passes[${i}].groupBy`}
+                    aria-invalid={inv(`passes[${i}].groupBy`) || inv(`passes[${i}].groupBy.target`) || inv(`passes[${i}].groupBy.source`)}
                     value={(p.cardinality === "ONE_TO_MANY" ? p.groupBy?.target : p.groupBy?.source)?.join(", ") ?? ""}
                     onChange={(e) => {
                       const v = e.target.value.split(",").map((s) => s.trim()).filter(Boolean);
@@ -213,7 +218,7 @@ export function RuleSetEditorPage() {
                       <td><input aria-label={`Source column ${of}`} name={`${base}.source`} list="columns" value={c.source} onChange={(e) => patchCond(i, k, { source: e.target.value })} aria-invalid={inv(`${base}.source`)} />{fe(`${base}.source`)}</td>
                       <td><input aria-label={`Target column ${of}`} name={`${base}.target`} list="columns" value={c.target} onChange={(e) => patchCond(i, k, { target: e.target.value })} aria-invalid={inv(`${base}.target`)} />{fe(`${base}.target`)}</td>
                       <td>
-                        <select aria-label={`Operator ${of}`} name={`${base}.operator`} value={c.operator} onChange={(e) => patchCond(i, k, { ...emptyCondition(e.target.value as Condition["operator"]), source: c.source, target: c.target, normalize: c.normalize })}>
+                        <select aria-label={`Operator ${of}`} name={`${base}.operator`} aria-invalid={inv(`${base}.operator`) || inv(base)} value={c.operator} onChange={(e) => patchCond(i, k, { ...emptyCondition(e.target.value as Condition["operator"]), source: c.source, target: c.target, normalize: c.normalize })}>
                           {OPERATORS.map((o) => <option key={o}>{o}</option>)}
                         </select>
                         {fe(`${base}.operator`)}{fe(base)}
@@ -234,7 +239,7 @@ export function RuleSetEditorPage() {
                         )}
                         {c.operator === "SIMILARITY" && (
                           <>
-                            <label>algorithm<select name={`${base}.algorithm`} value={c.algorithm ?? "JARO_WINKLER"} onChange={(e) => patchCond(i, k, { algorithm: e.target.value as Condition["algorithm"] })}>{ALGORITHMS.map((a) => <option key={a}>{a}</option>)}</select></label>{fe(`${base}.algorithm`)}
+                            <label>algorithm<select name={`${base}.algorithm`} aria-invalid={inv(`${base}.algorithm`)} value={c.algorithm ?? "JARO_WINKLER"} onChange={(e) => patchCond(i, k, { algorithm: e.target.value as Condition["algorithm"] })}>{ALGORITHMS.map((a) => <option key={a}>{a}</option>)}</select></label>{fe(`${base}.algorithm`)}
                             <label>threshold<input type="number" step="0.01" name={`${base}.threshold`} value={c.threshold ?? ""} onChange={(e) => patchCond(i, k, { threshold: e.target.value === "" ? undefined : Number(e.target.value) })} aria-invalid={inv(`${base}.threshold`)} aria-describedby={`${base}.threshold-error`} /></label>
                             <FieldError error={error} field={`${base}.threshold`} id={`${base}.threshold-error`} />
                           </>

@@ -1,10 +1,10 @@
-import { useEffect, useRef, useState, type FormEvent } from "react";
+import { useEffect, useMemo, useRef, useState, type FormEvent } from "react";
 import { Link, useNavigate, useParams } from "react-router-dom";
 import { ApiError, atVersion, files, streams, withoutField } from "../../services/api";
 import { INPUT_TYPES, RUN_STATUSES, STREAM_STATUSES, TRIGGER_TYPES, type InputType, type RunStatus, type StreamInput, type StreamRun, type StreamStatus, type StreamValidation, type TriggerType } from "../../services/types";
-import { ago, counted, cronWords, fmtDate, fmtInZone, num } from "../../services/format";
-import { Badge, BusyButton, ChoicesFailed, Crumbs, ErrorBox, FieldError, FIRST_INVALID, Kv, LoadFailed, Loading, NoRows, Pager, Rereading, RunLink, Select, StaleNotice, TableScroll, useFocusFallback, useHandOn, useLoad, usePoll, useRetryWait, useTitle, useUrlState, waitLabel } from "../../components/ui";
-import { FileOptions, pickableFiles } from "../../components/FileOptions";
+import { counted, cronWords, fmtDate, fmtInZone, num } from "../../services/format";
+import { Ago, Badge, BusyButton, ChoicesFailed, Crumbs, ErrorBox, FieldError, FIRST_INVALID, Kv, LoadFailed, Loading, NoRows, Pager, Rereading, RunLink, Select, StaleNotice, TableScroll, useFocusFallback, useHandOn, useLoad, usePoll, useRetryWait, useTitle, useUrlState, waitLabel, When } from "../../components/ui";
+import { FileFinder, FileOptions, pickableFiles } from "../../components/FileOptions";
 import { allDataSources, allRuleSets, allStreams, forgetName, namesOf } from "../../services/lookup";
 import { ruleSetOption } from "../../services/rulesets";
 import { emptyStep, localStepProblems, renumber, toRequest, toStreamInput, type EditorStep, type EditorStream } from "../../services/streams";
@@ -39,7 +39,7 @@ export function StreamsPage() {
         <Link className="button primary" to="/streams/new">New stream</Link>
       </div>
       <form className="filters" onSubmit={(e) => e.preventDefault()} aria-label="filters">
-        <Select id="status" label="Status" value={f.status} options={STREAM_STATUSES} onChange={(v) => set({ status: v })} />
+        <Select id="status" label="Status" value={f.status} options={STREAM_STATUSES} error={error} onChange={(v) => set({ status: v })} />
         <label className="filter" htmlFor="domain">
           <span>Domain</span>
           <input id="domain" list="domains" autoComplete="off" defaultValue={f.domain} key={f.domain} onKeyDown={(e) => e.key === "Enter" && set({ domain: (e.target as HTMLInputElement).value })} onBlur={(e) => e.target.value !== f.domain && set({ domain: e.target.value })} />
@@ -91,7 +91,21 @@ export function StreamDetailPage() {
   // a run refused for the key's rate limit (429): Run now waits out the API's Retry-After, the reason kept
   const wait = useRetryWait(actionError);
   useTitle(s ? `Stream ${s.name}` : `Stream ${id}`);
-  usePoll(runs.reload, 2000, !!runs.data?.items.some((r) => r.status === "PENDING" || r.status === "RUNNING"));
+  // the runs, and the stream itself (its events and occurrences, its next run), are read again while something
+  // can still change: a run pending or running, an event QUEUED behind a run (it starts its own run when that
+  // one ends), an ACTIVE schedule (it starts a run at each occurrence)
+  const moving =
+    !!runs.data?.items.some((r) => r.status === "PENDING" || r.status === "RUNNING") ||
+    !!s?.recentOccurrences?.some((o) => o.status === "QUEUED");
+  const scheduled = s?.triggerType === "SCHEDULED" && s.status === "ACTIVE";
+  // an idle schedule is read again two seconds after its next run is due, and at least every 15 s (a daily
+  // schedule's page does not ask every 2 s); computed once per reading, so that other renders keep the timer
+  const every = useMemo(
+    () => (moving ? 2000 : Math.min(15000, s?.nextRunAt ? Math.max(1000, Date.parse(s.nextRunAt) - Date.now() + 2000) : 15000)),
+    [moving, s?.nextRunAt],
+  );
+  usePoll(runs.reload, every, moving || scheduled);
+  usePoll(reload, every, moving || scheduled);
   // the steps' rule sets by name, each read by its id (a list's first page does not hold every rule set)
   const ruleSetIds = [...new Set((s?.steps ?? []).map((st) => st.ruleSetId))];
   const rsNames = useLoad(() => namesOf("ruleSet", ruleSetIds), [ruleSetIds.join(",")]);
@@ -158,7 +172,7 @@ export function StreamDetailPage() {
       <StaleNotice error={error} />
       <ErrorBox error={actionError} />
       {validation && <ValidationView v={validation} />}
-      <Kv items={[["id", s.id], ["domain", s.domain], ["description", s.description], ["trigger", <><Badge value={s.triggerType} /> <span data-testid="trigger">{triggerText(s.triggerType, s.triggerConfig, afterName.data?.[after])}</span></>], ["next run", s.nextRunAt ? <span data-testid="next-run">{zone ? `${fmtInZone(s.nextRunAt, zone)} (${fmtDate(s.nextRunAt)}, ${ago(s.nextRunAt)})` : `${fmtDate(s.nextRunAt)} (${ago(s.nextRunAt)})`}</span> : "—"], ["created", fmtDate(s.createdAt)], ["updated", fmtDate(s.updatedAt)]]} />
+      <Kv items={[["id", s.id], ["domain", s.domain], ["description", s.description], ["trigger", <><Badge value={s.triggerType} /> <span data-testid="trigger">{triggerText(s.triggerType, s.triggerConfig, afterName.data?.[after])}</span></>], ["next run", s.nextRunAt ? <span data-testid="next-run">{zone ? <>{fmtInZone(s.nextRunAt, zone)} ({fmtDate(s.nextRunAt)}, <Ago iso={s.nextRunAt} />)</> : <>{fmtDate(s.nextRunAt)} (<Ago iso={s.nextRunAt} />)</>}</span> : "—"], ["created", fmtDate(s.createdAt)], ["updated", fmtDate(s.updatedAt)]]} />
       {(s.triggerType === "SCHEDULED" || s.triggerType === "EVENT") && (
         <>
           <h2>{s.triggerType === "SCHEDULED" ? "Schedule" : "Triggering events"}</h2>
@@ -170,7 +184,7 @@ export function StreamDetailPage() {
               <tbody>
                 {(s.recentOccurrences ?? []).map((o, i) => (
                   <tr key={`${o.occurrenceAt}-${i}`}>
-                    <td title={fmtDate(o.occurrenceAt)}>{fmtInZone(o.occurrenceAt, zone)}{o.late ? " (late)" : ""}</td>
+                    <td>{fmtInZone(o.occurrenceAt, zone)}{zone ? ` (${fmtDate(o.occurrenceAt)})` : ""}{o.late ? " (late)" : ""}</td>
                     <td><Badge value={o.status} /></td>
                     <td>{o.runId ? <RunLink id={o.runId} /> : "—"}</td>
                     <td className="small">{o.detail ?? ""}</td>
@@ -200,7 +214,7 @@ export function StreamDetailPage() {
       </table></TableScroll>
       <h2>Runs</h2>
       <form className="filters" onSubmit={(e) => e.preventDefault()} aria-label="run filters">
-        <Select id="status" label="Status" value={f.status} options={RUN_STATUSES} onChange={(v) => set({ status: v })} />
+        <Select id="status" label="Status" value={f.status} options={RUN_STATUSES} error={runs.error} onChange={(v) => set({ status: v })} />
       </form>
       <ErrorBox error={runs.error} retry={runs.reload} />
       <Rereading outdated={runs.outdated} loading={runs.loading}>
@@ -235,7 +249,7 @@ function LatestRun({ r }: { r: StreamRun }) {
   return (
     <>
       <RunLink id={r.id} status={r.status} /> <Badge value={r.status} />{" "}
-      <span className="muted small" title={fmtDate(when)}>{ago(when)}{r.metrics?.exceptionCount ? ` · ${counted(r.metrics.exceptionCount, "exception")}` : ""}</span>
+      <span className="muted small"><When iso={when} />{r.metrics?.exceptionCount ? ` · ${counted(r.metrics.exceptionCount, "exception")}` : ""}</span>
     </>
   );
 }
@@ -294,19 +308,23 @@ export function StreamEditorPage() {
   // shown (an empty form read as a stream without steps, and saving it would have replaced the stream)
   const [loadedId, setLoadedId] = useState<string | undefined>(undefined);
   const [version, setVersion] = useState<number | null>(null);
-  useTitle(editing ? `Edit stream ${s.name || id}` : "New stream");
+  // the name as saved (read, or saved here): the title and breadcrumb name the stream as it is, not the name being typed
+  const [savedName, setSavedName] = useState("");
+  useTitle(editing ? `Edit stream ${savedName || id}` : "New stream");
   const pickers = useLoad(async () => {
-    const [f, r, d, st] = await Promise.all([
-      pickableFiles(),
+    const [r, d, st] = await Promise.all([
       allRuleSets(),
       allDataSources().catch(() => []),
       allStreams().catch(() => []),
     ]);
-    return { files: f, ruleSets: r, dataSources: d, streams: st };
+    return { ruleSets: r, dataSources: d, streams: st };
   }, []);
+  // the files the steps choose from (every page up to a cap; past it, found by the start of their name)
+  const [fileName, setFileName] = useState("");
+  const fileList = useLoad(() => pickableFiles(fileName), [fileName]);
   useEffect(() => {
     if (!editing) return;
-    streams.get(Number(id)).then((d) => { setS(toStreamInput(d)); setVersion(d.version); setLoadedId(id); }, setLoadError);
+    streams.get(Number(id)).then((d) => { setS(toStreamInput(d)); setSavedName(d.name); setVersion(d.version); setLoadedId(id); }, setLoadError);
   }, [editing, id]);
 
   // a step added takes the focus (its name); one removed hands it on to the next step's name, or the previous one's
@@ -337,6 +355,7 @@ export function StreamEditorPage() {
       const body: StreamInput = toRequest(s);
       const saved = editing ? await streams.update(Number(id), atVersion(body, version)) : await streams.create(body);
       if ("version" in saved) setVersion(saved.version);
+      setSavedName(saved.name);
       forgetName("stream", saved.id);
       const v = await streams.validate(saved.id).catch(() => null);
       if (v && (v.warnings.length || v.errors.length)) {
@@ -361,22 +380,23 @@ export function StreamEditorPage() {
   const tc = (s.triggerConfig ?? {}) as Record<string, unknown>;
   return (
     <section>
-      <Crumbs items={[["Streams", "/streams"], [editing ? s.name || String(id) : "New", editing ? `/streams/${id}` : null], ...(editing ? [["Edit", null] as [string, null]] : [])]} />
+      <Crumbs items={[["Streams", "/streams"], [editing ? savedName || String(id) : "New", editing ? `/streams/${id}` : null], ...(editing ? [["Edit", null] as [string, null]] : [])]} />
       <h1>{editing ? "Edit stream" : "New stream"}</h1>
       {warnings && <ValidationView v={warnings} />}
       {warnings && editing && <p><Link to={`/streams/${id}`}>Saved. Open the stream →</Link></p>}
       <form ref={form} className="form stream" onSubmit={save} noValidate aria-label="stream" onChangeCapture={(e) => setError((x: unknown) => withoutField(x, (e.target as unknown as HTMLInputElement).name))}>
         <div className="row">
           <label>Name<input name="name" value={s.name} onChange={(e) => setS({ ...s, name: e.target.value })} aria-invalid={inv("name")} />{fe("name")}</label>
-          <label>Domain<input name="domain" value={s.domain ?? ""} onChange={(e) => setS({ ...s, domain: e.target.value })} placeholder="e.g. ECOMMERCE" />{fe("domain")}</label>
+          <label>Domain<input name="domain" aria-invalid={inv("domain")} value={s.domain ?? ""} onChange={(e) => setS({ ...s, domain: e.target.value })} placeholder="e.g. ECOMMERCE" />{fe("domain")}</label>
         </div>
-        <label>Description<input name="description" value={s.description ?? ""} onChange={(e) => setS({ ...s, description: e.target.value })} />{fe("description")}</label>
-        <ChoicesFailed what="The files and rule sets the steps choose from" error={pickers.error} retry={pickers.reload} />
+        <label>Description<input name="description" aria-invalid={inv("description")} value={s.description ?? ""} onChange={(e) => setS({ ...s, description: e.target.value })} />{fe("description")}</label>
+        <ChoicesFailed what="The files and rule sets the steps choose from" error={pickers.error ?? fileList.error} retry={() => { if (pickers.error) pickers.reload(); if (fileList.error) fileList.reload(); }} />
+        <FileFinder list={fileList.data} onFind={setFileName} />
         <fieldset>
           <legend>Trigger</legend>
           <div className="row">
             <label>Type
-              <select name="triggerType" value={s.triggerType} onChange={(e) => setS({ ...s, triggerType: e.target.value as TriggerType, triggerConfig: e.target.value === "SCHEDULED" ? { cron: "0 30 2 * * *", timezone: "UTC" } : e.target.value === "EVENT" ? { event: "FILE_UPLOADED", filenamePattern: "*.csv", bind: { stepOrder: 1, input: "TARGET" } } : {} })}>
+              <select name="triggerType" aria-invalid={inv("triggerType")} value={s.triggerType} onChange={(e) => setS({ ...s, triggerType: e.target.value as TriggerType, triggerConfig: e.target.value === "SCHEDULED" ? { cron: "0 30 2 * * *", timezone: "UTC" } : e.target.value === "EVENT" ? { event: "FILE_UPLOADED", filenamePattern: "*.csv", bind: { stepOrder: 1, input: "TARGET" } } : {} })}>
                 {TRIGGER_TYPES.map((t) => <option key={t}>{t}</option>)}
               </select>
               {fe("triggerType")}
@@ -390,7 +410,7 @@ export function StreamEditorPage() {
             {s.triggerType === "EVENT" && (
               <>
                 <label>Event
-                  <select name="triggerConfig.event" value={String(tc.event ?? "FILE_UPLOADED")} onChange={(e) => setS({ ...s, triggerConfig: e.target.value === "FILE_UPLOADED" ? { event: "FILE_UPLOADED", filenamePattern: "*.csv", bind: { stepOrder: 1, input: "TARGET" } } : ({ event: "STREAM_RUN_COMPLETED", streamId: 0 } as never) })}>
+                  <select name="triggerConfig.event" aria-invalid={inv("triggerConfig.event")} value={String(tc.event ?? "FILE_UPLOADED")} onChange={(e) => setS({ ...s, triggerConfig: e.target.value === "FILE_UPLOADED" ? { event: "FILE_UPLOADED", filenamePattern: "*.csv", bind: { stepOrder: 1, input: "TARGET" } } : ({ event: "STREAM_RUN_COMPLETED", streamId: 0 } as never) })}>
                     <option>FILE_UPLOADED</option><option>STREAM_RUN_COMPLETED</option>
                   </select>
                   {fe("triggerConfig.event")}
@@ -407,13 +427,13 @@ export function StreamEditorPage() {
                   </label>
                 ) : (
                   <>
-                    <label>File name pattern<input name="triggerConfig.filenamePattern" value={String(tc.filenamePattern ?? "")} onChange={(e) => setS({ ...s, triggerConfig: { ...tc, filenamePattern: e.target.value } as never })} />{fe("triggerConfig.filenamePattern")}</label>
-                    <label>Binds to step<input type="number" min={1} name="triggerConfig.bind.stepOrder" value={String((tc.bind as { stepOrder?: number })?.stepOrder ?? 1)} onChange={(e) => setS({ ...s, triggerConfig: { ...tc, bind: { ...(tc.bind as object), stepOrder: Number(e.target.value) } } as never })} /></label>
+                    <label>File name pattern<input name="triggerConfig.filenamePattern" aria-invalid={inv("triggerConfig.filenamePattern", "triggerConfig")} value={String(tc.filenamePattern ?? "")} onChange={(e) => setS({ ...s, triggerConfig: { ...tc, filenamePattern: e.target.value } as never })} />{fe(["triggerConfig.filenamePattern", "triggerConfig"])}</label>
+                    <label>Binds to step<input type="number" min={1} name="triggerConfig.bind.stepOrder" aria-invalid={inv("triggerConfig.bind.stepOrder", "triggerConfig.bind")} value={String((tc.bind as { stepOrder?: number })?.stepOrder ?? 1)} onChange={(e) => setS({ ...s, triggerConfig: { ...tc, bind: { ...(tc.bind as object), stepOrder: Number(e.target.value) } } as never })} />{fe(["triggerConfig.bind.stepOrder", "triggerConfig.bind"])}</label>
                     <label>as
-                      <select name="triggerConfig.bind.input" value={String((tc.bind as { input?: string })?.input ?? "TARGET")} onChange={(e) => setS({ ...s, triggerConfig: { ...tc, bind: { ...(tc.bind as object), input: e.target.value } } as never })}>
+                      <select name="triggerConfig.bind.input" aria-invalid={inv("triggerConfig.bind.input")} value={String((tc.bind as { input?: string })?.input ?? "TARGET")} onChange={(e) => setS({ ...s, triggerConfig: { ...tc, bind: { ...(tc.bind as object), input: e.target.value } } as never })}>
                         <option>SOURCE</option><option>TARGET</option>
                       </select>
-                      {fe(["triggerConfig.bind", "triggerConfig.bind.stepOrder"])}
+                      {fe("triggerConfig.bind.input")}
                     </label>
                   </>
                 )}
@@ -440,14 +460,14 @@ export function StreamEditorPage() {
               {(["sourceInput", "targetInput"] as const).map((side) => (
                 <div key={side} className="input-picker">
                   <label>{side === "sourceInput" ? "Source" : "Target"}
-                    <select name={`steps[${i}].${side}.type`} value={st[side].type} onChange={(e) => patchStep(i, { [side]: { type: e.target.value as InputType, id: 0 } })}>
+                    <select name={`steps[${i}].${side}.type`} aria-invalid={inv(`steps[${i}].${side}.type`)} value={st[side].type} onChange={(e) => patchStep(i, { [side]: { type: e.target.value as InputType, id: 0 } })}>
                       {INPUT_TYPES.filter((t) => i > 0 || !t.startsWith("STEP_OUTPUT")).map((t) => <option key={t} value={t}>{t.replace(/_/g, " ").toLowerCase()}</option>)}
                     </select>
                   </label>
                   <label className="sr-only" htmlFor={`steps-${i}-${side}-id`}>{side === "sourceInput" ? "Source" : "Target"} of step {st.stepOrder}: which {st[side].type === "FILE" ? "file" : st[side].type === "DATA_SOURCE_SNAPSHOT" ? "data source" : "earlier step"}</label>
                   <select id={`steps-${i}-${side}-id`} name={`steps[${i}].${side}.id`} value={st[side].id || ""} onChange={(e) => patchStep(i, { [side]: { ...st[side], id: Number(e.target.value) } })} aria-invalid={inv(`steps[${i}].${side}`, `steps[${i}].${side}.id`)}>
                     <option value="">choose…</option>
-                    {st[side].type === "FILE" && <FileOptions list={pickers.data?.files} selected={st[side].id} />}
+                    {st[side].type === "FILE" && <FileOptions list={fileList.data} selected={st[side].id} />}
                     {st[side].type === "DATA_SOURCE_SNAPSHOT" && (pickers.data?.dataSources ?? []).map((d) => <option key={d.id} value={d.id}>{d.name} (#{d.id})</option>)}
                     {st[side].type.startsWith("STEP_OUTPUT") && s.steps.slice(0, i).map((p) => <option key={p.stepOrder} value={p.stepOrder}>step {p.stepOrder}{p.name ? `: ${p.name}` : ""}</option>)}
                   </select>
@@ -457,7 +477,7 @@ export function StreamEditorPage() {
               ))}
             </div>
             <div className="row">
-              <label>Retries<input type="number" min={0} max={10} name={`steps[${i}].config.maxRetries`} value={st.config.maxRetries} onChange={(e) => patchStep(i, { config: { ...st.config, maxRetries: Number(e.target.value) } })} />{fe(`steps[${i}].config.maxRetries`)}</label>
+              <label>Retries<input type="number" min={0} max={10} name={`steps[${i}].config.maxRetries`} aria-invalid={inv(`steps[${i}].config.maxRetries`)} value={st.config.maxRetries} onChange={(e) => patchStep(i, { config: { ...st.config, maxRetries: Number(e.target.value) } })} />{fe(`steps[${i}].config.maxRetries`)}</label>
               <label className="inline"><input type="checkbox" name={`steps[${i}].config.continueOnFailure`} checked={st.config.continueOnFailure} onChange={(e) => patchStep(i, { config: { ...st.config, continueOnFailure: e.target.checked } })} /> continue the run if this step fails</label>
             </div>
             {warnAt(`steps[${i}]`).filter((w) => !w.field?.includes("Input")).map((w, k) => <div key={k} className="warning">⚠ {w.message}</div>)}
