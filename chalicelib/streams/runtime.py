@@ -231,13 +231,14 @@ def close_open_steps(conn: psycopg.Connection, run_id: int, *, in_progress_to: s
 # ---------------------------------------------------------------------------------------- artifacts
 
 
-def insert_artifact(conn: psycopg.Connection, step_run_id: int, artifact_type: str, file_row: dict) -> None:
-    conn.execute(
+def insert_artifact(conn: psycopg.Connection, step_run_id: int, artifact_type: str, file_row: dict) -> bool:
+    """False when the step run already has an artifact of that type (registered meanwhile by another try)."""
+    return conn.execute(
         "INSERT INTO recon.stream_artifacts (step_run_id, artifact_type, file_id, filename, row_count, checksum)"
         " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (step_run_id, artifact_type) DO NOTHING",
         (step_run_id, artifact_type, file_row["file_id"], file_row["filename"], file_row.get("row_count"),
          "sha256:" + file_row["sha256"] if file_row.get("sha256") else None),
-    )
+    ).rowcount == 1
 
 
 def artifact_file_id(conn: psycopg.Connection, step_run_id: int, artifact_type: str) -> int | None:

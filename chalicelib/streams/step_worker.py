@@ -47,6 +47,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import psycopg
 from psycopg.types.json import Jsonb
 
 from chalicelib.db.pool import transaction
@@ -768,10 +769,18 @@ def _register(a: Attempt, path: Path, filename: str, origin: str, rows: int, art
     if keep:
         _to_output_cache(key, sha, path)
     with tx() as c:
-        row = files.register_file(filename=filename, origin=origin, s3_key=key, size_bytes=path.stat().st_size,
-                                  sha256=sha, row_count=rows, columns=_typed_header(path, columns), format="CSV",
-                                  conn=c)
-        runtime.insert_artifact(c, a.step_run_id, artifact_type, row)
+        try:
+            row = files.register_file(filename=filename, origin=origin, s3_key=key, size_bytes=path.stat().st_size,
+                                      sha256=sha, row_count=rows, columns=_typed_header(path, columns), format="CSV",
+                                      conn=c)
+            registered = runtime.insert_artifact(c, a.step_run_id, artifact_type, row)
+        except psycopg.errors.UniqueViolation:   # the same object key, registered meanwhile
+            registered = False
+        if not registered:
+            # registered meanwhile by another try of this work (outputs made again while a slow worker uploads
+            # the same bytes under the same key): that registration stands, nothing of this one is kept
+            c.rollback()
+            row = files.get_file(runtime.artifact_file_id(c, a.step_run_id, artifact_type), conn=c)
     return row
 
 
