@@ -134,7 +134,7 @@ def handle_message(body: dict) -> None:
     if kind == "STEP":
         handle_step(body)
     elif kind == "FINISH":
-        finish_run(int(body["runId"]), load_requested=bool(body.get("loadRequested")))
+        finish_run(int(body["runId"]), load_requested=body.get("loadRequested") or False)
     elif kind == "EXCEPTIONS":
         load_step_exceptions(int(body["stepRunId"]))
     elif kind == "SETTLE":
@@ -171,7 +171,9 @@ def _claim(run_id: int, step_order: int, attempt_no: int, token: str) -> Attempt
         _send_failure(token, state_machine.STEP_FAILED, payload, run_id)
         return None
     if kind == "claimed":
-        run, step, step_run_id, reconciliation_id, failures = payload
+        run, step, step_run_id, reconciliation_id, failures, superseded = payload
+        for earlier in superseded:   # an attempt whose answer was lost keeps no outputs: this one makes them
+            _discard_outputs(Attempt(run_id, step_order, 0, "", {}, {}, step_run_id=earlier))
         _observe_step_start(run, step_order)
         return Attempt(run_id, step_order, attempt_no, token, step, run, step_run_id, reconciliation_id,
                        earlier_failures=failures)
@@ -201,7 +203,8 @@ def _claim_in(c, run_id: int, step_order: int, attempt_no: int) -> tuple[str, An
     if latest is not None and latest["attempt_no"] > attempt_no:
         logger.info("late step message: a later attempt exists", extra=extra)
         return "ignore", None
-    done = _completed_earlier(c, run_id, step_order, attempt_no)
+    superseded: list[int] = []
+    done = _completed_earlier(c, run_id, step_order, attempt_no, superseded)
     if done is not None:
         return "resend", {"stepOrder": step_order, "status": "COMPLETED"}
     failures, losses = _earlier_failures(c, run_id, step_order, attempt_no)
@@ -212,10 +215,14 @@ def _claim_in(c, run_id: int, step_order: int, attempt_no: int) -> tuple[str, An
         runtime.mark_running(c, run_id, step_order)
         return "no-attempt-left", f"step {step_order} failed after {max_attempts} attempt(s)"
     if losses >= MAX_WORKER_LOSSES:
-        # a step that takes its worker down every time (out of memory, a Lambda timeout) is not retried for ever
+        # a step that takes its worker down every time (out of memory, a Lambda timeout) is not retried for ever;
+        # its last attempt says why, as the step's error
+        message = (f"step {step_order} failed: its worker stopped answering {losses} times "
+                   "(killed, out of memory or past its time limit)")
+        if latest is not None:
+            runtime.update_step_run(c, latest["step_run_id"], error_message=message)
         runtime.mark_running(c, run_id, step_order)
-        return "no-attempt-left", (f"step {step_order} failed: its worker stopped answering {losses} times "
-                                   "(killed, out of memory or past its time limit)")
+        return "no-attempt-left", message
     if current is None:
         rec = runtime.reconciliation_of(c, run_id, step_order)
         row = runtime.insert_attempt(c, run_id, step_order, attempt_no, step.get("stepId"), rec,
@@ -228,7 +235,7 @@ def _claim_in(c, run_id: int, step_order: int, attempt_no: int) -> tuple[str, An
     runtime.update_step_run(c, step_run_id, status="IN_PROGRESS", started_at=_now(c), progress=0,
                             worker_id=WORKER_ID, heartbeat_at=_now(c), error_message=None, completed_at=None)
     runtime.mark_running(c, run_id, step_order)
-    return "claimed", (run, step, step_run_id, runtime.reconciliation_of(c, run_id, step_order), failures)
+    return "claimed", (run, step, step_run_id, runtime.reconciliation_of(c, run_id, step_order), failures, superseded)
 
 
 #: Step Functions' heartbeat timeout of a step's task (StreamStepHeartbeatSeconds in infra/resources.yml)
@@ -242,7 +249,7 @@ ANSWER_LOST = ("its worker stopped after the step completed and before it answer
                "to follow the answer never came: the next attempt runs the step again")
 
 
-def _completed_earlier(c, run_id: int, step_order: int, attempt_no: int) -> dict | None:
+def _completed_earlier(c, run_id: int, step_order: int, attempt_no: int, superseded: list[int]) -> dict | None:
     """An earlier attempt of this step that COMPLETED: its worker died between the completion's commit and its
     answer to Step Functions, whose heartbeat timeout then sent this attempt. When everything it reports is in
     place (the last step loads its exceptions in that commit), the step is done: this attempt answers for it
@@ -261,6 +268,7 @@ def _completed_earlier(c, run_id: int, step_order: int, attempt_no: int) -> dict
             return row
         runtime.update_step_run(c, row["step_run_id"], status="FAILED", error_message=ANSWER_LOST, exception_count=0,
                                 summary={**summary, "exceptionsLoaded": True, "answerLost": True})
+        superseded.append(row["step_run_id"])
     return None
 
 
@@ -1338,7 +1346,12 @@ def settle_canceled_run(run_id: int) -> None:
                          delay_seconds=min(900, int(EXCEPTIONS_GRACE_SECONDS - age) + 1))
 
 
-def finish_run(run_id: int, *, load_requested: bool = False, resend: bool = True) -> dict | None:
+#: how long FINISH waits for a load it asked for (an EXCEPTIONS message) before it asks again: that message can
+#: be lost with its worker, or go to the dead-letter queue after its retries (outputs made again for a long step)
+LOAD_REQUEST_AGAIN_SECONDS = 300
+
+
+def finish_run(run_id: int, *, load_requested: bool | float = False, resend: bool = True) -> dict | None:
     """The execution has ended: give the run its final status (idempotent). While a step's deferred work
     is pending, FINISH re-sends itself (`resend`; not when a worker calls it, see _finish_if_all_done)."""
     from chalicelib.streams import runs
@@ -1361,9 +1374,13 @@ def finish_run(run_id: int, *, load_requested: bool = False, resend: bool = True
         # a minute (the worker died) is done from the artifacts
         from chalicelib import aws
 
-        if age > EXCEPTIONS_GRACE_SECONDS and not load_requested:
+        # `load_requested`: when the load was asked for (epoch seconds; True from a message of an earlier version)
+        now = time.time()
+        if load_requested is True:
+            load_requested = now
+        if age > EXCEPTIONS_GRACE_SECONDS and (not load_requested or now - float(load_requested) > LOAD_REQUEST_AGAIN_SECONDS):
             aws.send_messages(STEPS_QUEUE, [{"kind": "EXCEPTIONS", "stepRunId": s["step_run_id"]} for s in pending])
-            load_requested = True
+            load_requested = now
         aws.send_message(STEPS_QUEUE, {"kind": "FINISH", "runId": run_id, "loadRequested": load_requested},
                          delay_seconds=1)
         return None

@@ -60,8 +60,11 @@ def test_an_attempt_timed_out_in_the_queue_does_not_use_up_the_steps_retries(api
                 assert _attempts(api, run_id)[lost - 1] == (lost, "FAILED",
                                                             "the worker stopped answering (heartbeat timed out)")
         assert claimed is None
-        assert refused == [f"step 1 failed: its worker stopped answering {step_worker.MAX_WORKER_LOSSES} times "
-                           "(killed, out of memory or past its time limit)"]
+        said = (f"step 1 failed: its worker stopped answering {step_worker.MAX_WORKER_LOSSES} times "
+                "(killed, out of memory or past its time limit)")
+        assert refused == [said]
+        # the step's last attempt says so too: the API shows it as the step's error
+        assert _attempts(api, run_id)[-1] == (1 + step_worker.MAX_WORKER_LOSSES, "FAILED", said)
     finally:
         _end(api, run_id)
 
@@ -87,4 +90,46 @@ def test_an_attempt_no_worker_took_before_the_retry_came_is_not_counted(api, set
         assert refused == [(state_machine.ATTEMPT_FAILED, "the gateway file could not be read")]
         assert _attempts(api, run_id)[1][:2] == (2, "RETRY_WAIT")
     finally:
+        _end(api, run_id)
+
+
+def test_finish_asks_again_for_a_load_that_never_came(api, setup, inproc, monkeypatch):  # noqa: F811
+    """A completed step's exceptions still to load after the minute of grace: FINISH asks for them from the
+    artifacts (an EXCEPTIONS message), and asks again when that load has not come LOAD_REQUEST_AGAIN_SECONDS
+    later (the message lost with its worker, or in the dead-letter queue after outputs made again for a long
+    step took longer than its visibility timeout, five times). It asked once only: the run stayed RUNNING."""
+    import time
+
+    from chalicelib import aws
+    from chalicelib.db.pool import transaction
+    from chalicelib.streams import runs, step_worker
+
+    sent = []
+    monkeypatch.setattr(aws, "send_messages", lambda queue, bodies, **kw: sent.extend(bodies))
+    monkeypatch.setattr(aws, "send_message", lambda queue, body, **kw: sent.append(body))
+    run_id = runs.create_run(_one_step(api, setup), "MANUAL", {"reason": "a load lost"}, start=False)["runId"]
+    try:
+        with transaction() as conn:
+            conn.execute("UPDATE recon.stream_runs SET status = 'RUNNING', started_at = now() WHERE run_id = %s", (run_id,))
+            conn.execute("UPDATE recon.stream_step_runs SET status = 'COMPLETED', started_at = now() - interval '3 minutes',"
+                         " completed_at = now() - interval '2 minutes', summary = '{\"exceptionsLoaded\": false}'"
+                         " WHERE run_id = %s", (run_id,))
+
+        def loads() -> int:
+            n = sum(1 for b in sent if b.get("kind") == "EXCEPTIONS")
+            sent.clear()
+            return n
+        step_worker.finish_run(run_id)
+        assert loads() == 1
+        step_worker.finish_run(run_id, load_requested=time.time() - 10)   # asked for 10 s ago: wait
+        assert loads() == 0
+        step_worker.finish_run(run_id, load_requested=time.time() - step_worker.LOAD_REQUEST_AGAIN_SECONDS - 1)
+        assert loads() == 1
+        step_worker.finish_run(run_id, load_requested=True)   # a FINISH of the earlier version: asked just now
+        assert loads() == 0
+    finally:
+        with transaction() as conn:
+            conn.execute("UPDATE recon.stream_step_runs SET summary = '{\"exceptionsLoaded\": true}' WHERE run_id = %s",
+                         (run_id,))
+        monkeypatch.undo()
         _end(api, run_id)

@@ -854,6 +854,13 @@ def test_an_earlier_step_whose_worker_died_before_answering_runs_again_and_the_r
     assert [(s["stepOrder"], s["attemptNo"], s["status"]) for s in every] == [
         (1, 1, "FAILED"), (1, 2, "COMPLETED"), (2, 1, "COMPLETED")]
     assert "before it answered" in every[0]["errorMessage"]
+    # the superseded attempt keeps no outputs, only the snapshot it read (each attempt reads its own): one file per
+    # output name
+    assert {a["artifactType"] for a in _data(api.get(f"/step-runs/{every[0]['id']}/artifacts"))} == {"SNAPSHOT_SOURCE"}
+    names = [f["filename"] for f in _data(api.get("/files", filename=f"stream_{run_id}_step_1_", pageSize=100))["items"]
+             if "snapshot" not in f["filename"]]
+    assert sorted(names) == sorted(f"stream_{run_id}_step_1_{t}.csv" for t in ("matched", "unmatched_source",
+                                                                               "unmatched_target")), names
     kept = {a["artifactType"] for a in _data(api.get(f"/step-runs/{every[1]['id']}/artifacts"))}
     assert {"MATCHED", "UNMATCHED_SOURCE", "UNMATCHED_TARGET"} <= kept
     expected = truth[1]["unmatchedTarget"] + truth[2]["unmatchedTarget"] + truth[2]["unmatchedSource"]
