@@ -169,7 +169,10 @@ def test_postgres_killed_inside_an_earlier_steps_deferred_load_it_is_done_again_
     truth = setup["data"].truth
     expected = truth[1]["unmatchedTarget"] + truth[2]["unmatchedTarget"] + truth[2]["unmatchedSource"]
     assert run["metrics"]["exceptionCount"] == expected == len(exceptions_of(api, run_id))
-    assert [(s["stepOrder"], s["attemptNo"], s["status"]) for s in steps_of(api, run_id, attempts="all")] == [
-        (1, 1, "COMPLETED"), (2, 1, "COMPLETED")]
+    # step 1 completed once; step 2, claimed by its worker at that moment too, may have met the outage in its claim's
+    # transaction (then its message waits for the heartbeat timeout's next attempt, not counted as a failure)
+    every = [(s["stepOrder"], s["attemptNo"], s["status"]) for s in steps_of(api, run_id, attempts="all")]
+    assert [a for a in every if a[0] == 1] == [(1, 1, "COMPLETED")], every
+    assert [s["status"] for s in steps_of(api, run_id)] == ["COMPLETED", "COMPLETED"], every
     assert _log_grew_with(log, offset, '"operation":"deferred exception load"'), "the load was not retried"
     assert not _log_grew_with(log, offset, "exceptions loaded from the artifacts")
