@@ -453,7 +453,7 @@ def _fault_hooks(a: Attempt) -> None:
 
 
 def _match(a: Attempt, workdir: Path):
-    from chalicelib.matching import EngineLimits, MatchCanceled, run_match
+    from chalicelib.matching import MatchCanceled, run_match
 
     _fault_hooks(a)
     # a connection lost while the inputs are prepared (a database restart, inside a snapshot's COPY
@@ -465,8 +465,7 @@ def _match(a: Attempt, workdir: Path):
     out = workdir / "out"
     out.mkdir()
 
-    limits = EngineLimits(memory_limit=os.environ.get("STREAM_ENGINE_MEMORY", "1GB"),
-                          threads=int(os.environ.get("STREAM_ENGINE_THREADS", "2")), temp_dir=str(workdir / "spill"))
+    limits = _engine_limits(workdir)
     t0 = time.monotonic()
     try:
         return run_match(str(source["path"]), str(target["path"]), rule_set, str(out), limits=limits,
@@ -476,6 +475,21 @@ def _match(a: Attempt, workdir: Path):
     finally:
         a.timings["engine"] = round(time.monotonic() - t0, 3)
         a.mark("engine")
+
+
+def _engine_limits(workdir: Path):
+    """The engine's memory limit, threads and spill directory for a step (STREAM_ENGINE_MEMORY / _THREADS)."""
+    from chalicelib.matching import EngineLimits
+
+    return EngineLimits(memory_limit=os.environ.get("STREAM_ENGINE_MEMORY", "1GB"),
+                        threads=int(os.environ.get("STREAM_ENGINE_THREADS", "2")), temp_dir=str(workdir / "spill"))
+
+
+def _outputs_of(result) -> list[tuple[str, Path, int]]:
+    """(artifact type, local path, rows) of the engine's three outputs."""
+    return [("MATCHED", Path(result.matched_path), result.matched_rows),
+            ("UNMATCHED_SOURCE", Path(result.unmatched_source_path), result.unmatched_source_rows),
+            ("UNMATCHED_TARGET", Path(result.unmatched_target_path), result.unmatched_target_rows)]
 
 
 def _prepare(a: Attempt, workdir: Path) -> tuple[Any, dict, dict]:
@@ -841,9 +855,7 @@ def _finish_completed(a: Attempt, result, seconds: float) -> bool:
     if held is not None:   # the engine is done and the cancel not yet seen: a cancel now meets the completion
         logger.warning("fault hook: the outputs wait", extra={"run_id": a.run_id, "step_order": a.step_order})
         time.sleep(held)
-    outputs = [("MATCHED", Path(result.matched_path), result.matched_rows),
-               ("UNMATCHED_SOURCE", Path(result.unmatched_source_path), result.unmatched_source_rows),
-               ("UNMATCHED_TARGET", Path(result.unmatched_target_path), result.unmatched_target_rows)]
+    outputs = _outputs_of(result)
     consumed = _consumed_sides(a)
     sides = [side for side in ("SOURCE", "TARGET") if side not in consumed]
     expected = sum(result.unmatched_source_rows if side == "SOURCE" else result.unmatched_target_rows
@@ -1107,7 +1119,7 @@ def _regenerate(step_run_id: int, missing: list[str], workdir: Path) -> dict[str
     byte for byte (sha256), or nothing is registered. The missing outputs are registered as the attempt's
     own (already registered ones are found by type: the original worker may still register them too).
     Returns the local unmatched outputs by side, None when they cannot be made again."""
-    from chalicelib.matching import EngineLimits, run_match
+    from chalicelib.matching import run_match
     from chalicelib.streams import files, rule_sets, storage
     from chalicelib.streams.defs_db import fetch_all, fetch_one
 
@@ -1135,15 +1147,12 @@ def _regenerate(step_run_id: int, missing: list[str], workdir: Path) -> dict[str
             inputs[side] = (path, f)
         out = workdir / "out"
         out.mkdir()
-        limits = EngineLimits(memory_limit=os.environ.get("STREAM_ENGINE_MEMORY", "1GB"),
-                              threads=int(os.environ.get("STREAM_ENGINE_THREADS", "2")), temp_dir=str(workdir / "spill"))
-        result = run_match(str(inputs["SOURCE"][0]), str(inputs["TARGET"][0]), rule_set, str(out), limits=limits)
+        result = run_match(str(inputs["SOURCE"][0]), str(inputs["TARGET"][0]), rule_set, str(out),
+                           limits=_engine_limits(workdir))
     except Exception:   # noqa: BLE001 - the step then fails as before, naming the outputs it lacks
         logger.exception("outputs cannot be made again", extra=extra)
         return None
-    outputs = {"MATCHED": (Path(result.matched_path), result.matched_rows),
-               "UNMATCHED_SOURCE": (Path(result.unmatched_source_path), result.unmatched_source_rows),
-               "UNMATCHED_TARGET": (Path(result.unmatched_target_path), result.unmatched_target_rows)}
+    outputs = {t: (path, rows) for t, path, rows in _outputs_of(result)}
     differing = [t for t, sha in stored.items() if t in outputs and storage.sha256_of(outputs[t][0]) != sha]
     if differing:
         logger.error("outputs made again differ from those stored", extra={**extra, "differing": differing})
